@@ -1,0 +1,106 @@
+"""Typed settings for the service, grouped by concern; each field names its environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TwilioSettings(BaseSettings):
+    """Credentials and endpoints of the Twilio account the service drives."""
+
+    model_config = SettingsConfigDict(env_prefix="TWILIO_", extra="ignore")
+
+    account_sid: str = Field("", description="TWILIO_ACCOUNT_SID")
+    auth_token: SecretStr = Field(SecretStr(""), description="TWILIO_AUTH_TOKEN")
+    api_key: str = Field("", description="TWILIO_API_KEY (optional, used for REST if set)")
+    api_secret: SecretStr = Field(SecretStr(""), description="TWILIO_API_SECRET")
+    workspace_sid: str = Field("", description="TWILIO_WORKSPACE_SID")
+    base_url: str = Field(
+        "",
+        validation_alias=AliasChoices("FLEXREC_TWILIO_BASE_URL", "base_url"),
+        description="FLEXREC_TWILIO_BASE_URL: one origin replacing every Twilio host",
+    )
+    timeout_s: float = Field(10.0, description="TWILIO_TIMEOUT_S: per-request timeout")
+
+
+class ServerSettings(BaseSettings):
+    """Where the service listens and how Twilio reaches it."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXREC_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="FLEXREC_HOST")
+    port: int = Field(8080, description="FLEXREC_PORT")
+    public_url: str = Field(
+        "", description="FLEXREC_PUBLIC_URL: the URL Twilio posts to (behind a proxy)"
+    )
+    validate_signatures: bool = Field(True, description="FLEXREC_VALIDATE_SIGNATURES")
+    console_secret: SecretStr = Field(
+        SecretStr(""), description="FLEXREC_CONSOLE_SECRET: signs console sessions and media links"
+    )
+
+
+class StorageSettings(BaseSettings):
+    """Database, queue and archive locations."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXREC_", extra="ignore")
+
+    data_dir: Path = Field(Path("./flexrec-data"), description="FLEXREC_DATA_DIR")
+    database_url: str = Field("", description="FLEXREC_DATABASE_URL (default: SQLite in data_dir)")
+    queue_url: str = Field("", description="FLEXREC_QUEUE_URL (default: SQLite in data_dir; redis://)")
+    archive_url: str = Field("", description="FLEXREC_ARCHIVE_URL (default: data_dir/archive; s3://)")
+    archive_key: SecretStr = Field(
+        SecretStr(""), description="FLEXREC_ARCHIVE_KEY: base64 AES-256 key; empty = no encryption"
+    )
+    delete_from_twilio: bool = Field(False, description="FLEXREC_DELETE_FROM_TWILIO")
+    s3_endpoint_url: str = Field("", description="FLEXREC_S3_ENDPOINT_URL")
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL, defaulting to a SQLite file in the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'flexrec.db'}"
+
+    def resolved_queue_url(self) -> str:
+        """The huey storage URL, defaulting to a SQLite file in the data folder."""
+        return self.queue_url or f"sqlite:///{self.data_dir / 'queue.db'}"
+
+    def resolved_archive_url(self) -> str:
+        """The archive location, defaulting to a folder inside the data folder."""
+        return self.archive_url or f"file://{(self.data_dir / 'archive').resolve()}"
+
+
+class PolicySettings(BaseSettings):
+    """Where the recording policy file lives (its contents: flexrec.recording.policy)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXREC_", extra="ignore")
+
+    policy_file: Path | None = Field(None, description="FLEXREC_POLICY_FILE (TOML)")
+    direction: Literal["inbound", "outbound", "both"] | None = Field(
+        None, description="FLEXREC_DIRECTION overrides the file"
+    )
+    leg: Literal["customer", "worker"] | None = Field(None, description="FLEXREC_LEG")
+    start_on: Literal["answer", "task"] | None = Field(None, description="FLEXREC_START_ON")
+    pause_behavior: Literal["skip", "silence"] | None = Field(
+        None, description="FLEXREC_PAUSE_BEHAVIOR"
+    )
+
+
+class Settings(BaseModel):
+    """Everything the service reads, one group per concern."""
+
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read every group from the environment."""
+        return cls(
+            twilio=TwilioSettings(),
+            server=ServerSettings(),
+            storage=StorageSettings(),
+            policy=PolicySettings(),
+        )

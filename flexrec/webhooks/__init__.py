@@ -1,0 +1,1 @@
+"""Twilio in: signature verification and parsing of every callback into domain events."""
