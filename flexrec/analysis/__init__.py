@@ -1,0 +1,1 @@
+"""Conversation analytics from two channels: pure numpy, arrays in and numbers out."""

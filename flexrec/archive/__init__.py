@@ -1,0 +1,1 @@
+"""Archive: storage back ends, encryption, the archive job, retention and backfill."""

@@ -1,0 +1,1 @@
+"""The playback console: recordings list, dual-channel player, sign-in and audit."""

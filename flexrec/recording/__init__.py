@@ -1,0 +1,1 @@
+"""Recording control: policy, orchestration, pause and resume, task-attribute merge."""

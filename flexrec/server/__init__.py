@@ -1,0 +1,1 @@
+"""The service's HTTP layer: `create_app(settings)` with webhook, agent and admin routes."""

@@ -1,0 +1,1 @@
+"""A simulated Twilio Flex contact center that the official Twilio SDK can talk to."""
