@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flexrec.sim import defaults
+from flexrec.sim.timeline import Timeline
 
 TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
@@ -269,6 +270,9 @@ class World:
         self.queues: dict[str, Queue] = {}
         self.workflows: dict[str, Workflow] = {}
         self.flex_configuration: dict[str, Any] = {"call_recording_enabled": False}
+        # Conversation timelines by interaction id (see flexrec.sim.timeline); written by the
+        # engine, read by the audio renderer and the ground-truth endpoints.
+        self.timelines: dict[str, Timeline] = {}
         self._subscribers: list[Callable[[WorldEvent], None]] = []
         self._seq = itertools.count(1)
 
