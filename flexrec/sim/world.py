@@ -100,6 +100,8 @@ class Recording:
     deleted: bool = False
     date_created: float = 0.0
     date_updated: float = 0.0
+    # Real (wall-clock) creation time, for measuring webhook-to-API latency across processes.
+    created_wall: float = field(default_factory=time.time)
 
     @property
     def duration_s(self) -> int | None:

@@ -1,0 +1,120 @@
+"""The `flexrec` command line: serve, worker, sim, demo, setup, backfill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+app = typer.Typer(
+    name="flexrec",
+    help="Server-side dual-channel call recording for Twilio Flex, with a Flex simulator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold credentials
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (FLEXREC_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (FLEXREC_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="In-process queue worker threads.")] = 4,
+    no_consumer: Annotated[
+        bool, typer.Option("--no-consumer", help="Don't run queue workers here (scaled setup).")
+    ] = False,
+) -> None:
+    """Run the recording service (webhooks, agent and admin APIs, console, queue workers)."""
+    from flexrec.serve import run_service
+
+    run_service(host=host, port=port, consumer_workers=0 if no_consumer else workers)
+
+
+@app.command()
+def worker(
+    workers: Annotated[int, typer.Option(help="Queue worker threads.")] = 4,
+) -> None:
+    """Run only the queue workers (scaled deployment: Redis queue, PostgreSQL database)."""
+    from flexrec.serve import run_worker
+
+    run_worker(workers=workers)
+
+
+@app.command()
+def setup(
+    public_url: Annotated[
+        str, typer.Option(help="The URL Twilio will post to (FLEXREC_PUBLIC_URL).", envvar="FLEXREC_PUBLIC_URL")
+    ],
+    mode: Annotated[
+        str, typer.Option(help="'workspace' (EventCallbackUrl) or 'event-streams' (sink).")
+    ] = "workspace",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the changes only.")] = False,
+) -> None:
+    """Point a Twilio account at this service and warn about duplicate recording settings."""
+    from flexrec.setup_cmd import setup_command
+
+    if mode not in ("workspace", "event-streams"):
+        raise typer.BadParameter("mode must be 'workspace' or 'event-streams'")
+    chosen: Literal["workspace", "event-streams"] = (
+        "workspace" if mode == "workspace" else "event-streams"
+    )
+    raise typer.Exit(setup_command(public_url=public_url, mode=chosen, dry_run=dry_run))
+
+
+@app.command()
+def backfill(
+    since: Annotated[
+        str | None, typer.Option(help="Only recordings created on or after this date (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Import the recordings already on the Twilio account into the archive."""
+    from flexrec.setup_cmd import backfill_command
+
+    raise typer.Exit(backfill_command(since=since))
+
+
+@app.command()
+def demo(
+    calls: Annotated[int, typer.Option(help="How many calls to simulate.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated day.")] = 7,
+    faults: Annotated[
+        str, typer.Option(help="Faults, e.g. api=0.2,dup=0.1,reorder=0.1 (none by default).")
+    ] = "",
+    restart: Annotated[
+        bool, typer.Option("--restart", help="kill -9 the service mid-run and restart it.")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="End with one JSON object of the scores.")
+    ] = False,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Keep the demo's data here (default: a temp folder).")
+    ] = None,
+) -> None:
+    """Run the service against the simulator for a mixed day of calls and score it."""
+    from flexrec.demo.runner import DemoOptions, run_demo
+
+    code = run_demo(
+        DemoOptions(
+            calls=calls,
+            seed=seed,
+            faults=faults,
+            restart=restart,
+            json_out=json_out,
+            workdir=workdir,
+        )
+    )
+    raise typer.Exit(code)
+
+
+def _register_sim() -> None:
+    # The simulator's command lives with the simulator; importing it is cheap (no I/O).
+    from flexrec.sim.cli import sim
+
+    app.command(name="sim")(sim)
+
+
+def main() -> None:
+    """Entry point of the `flexrec` script."""
+    _register_sim()
+    app()
