@@ -1,0 +1,133 @@
+"""Archive tables: archived recordings, their analyses, and the media access audit log.
+
+An `archived_recordings` row walks this state machine (each step is committed before the next
+starts, so a crash resumes from the last committed state):
+
+    downloading ──> stored ──> verified ──> deleted_from_twilio
+         │             │           │
+         └─────────────┴───────────┴──> failed   (attempts exhausted; a manual retry resets)
+
+`downloading` means "not stored yet": a restart re-downloads from scratch. `stored` means the
+object is visible under `storage_key`; `verified` means it was read back and its sha256 matched.
+Retention marks rows `purged_at` (the object is gone) without forgetting the metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flexrec.db.base import Base
+
+ARCHIVE_STATES = ("downloading", "stored", "verified", "deleted_from_twilio", "failed")
+"""Every value `ArchivedRecording.state` may hold, in the order the job reaches them."""
+
+DONE_STATES = frozenset({"verified", "deleted_from_twilio"})
+"""States in which the media is safely in the archive."""
+
+
+class ArchivedRecording(Base):
+    """One Twilio recording copied into flexrec's archive, and where the copy lives."""
+
+    __tablename__ = "archived_recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_sid: Mapped[str] = mapped_column(String(34), unique=True, index=True)
+    call_sid: Mapped[str | None] = mapped_column(String(34), index=True, default=None)
+    account_sid: Mapped[str | None] = mapped_column(String(34), default=None)
+    # A transferred call can span several tasks; kept as a JSON list of WT SIDs.
+    task_sids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    media_url: Mapped[str | None] = mapped_column(Text, default=None)
+    storage_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Twilio's own RecordingDuration (seconds), compared with the WAV's length on verify.
+    twilio_duration_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    channels: Mapped[int | None] = mapped_column(Integer, default=None)
+    sample_rate_hz: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Labels of the two channels as written to Insights, e.g. ["customer", "others"].
+    channel_labels: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Fingerprint of the key that encrypted the object (never the key itself).
+    key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    state: Mapped[str] = mapped_column(String(24), default="downloading", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    recording_started_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    deleted_from_twilio_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    retain_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None, index=True
+    )
+    # Set when retention removed the stored object; the row stays as a record of it.
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    queue_name: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
+    direction: Mapped[str | None] = mapped_column(String(16), default=None)
+    worker_sid: Mapped[str | None] = mapped_column(String(34), default=None, index=True)
+    agent_identity: Mapped[str | None] = mapped_column(String(255), default=None)
+    customer_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecordingAnalysis(Base):
+    """Conversation metrics and waveform peaks computed from one archived recording."""
+
+    __tablename__ = "recording_analyses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_sid: Mapped[str] = mapped_column(String(34), unique=True, index=True)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    customer_talk_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    agent_talk_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    silence_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    cross_talk_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    interruptions_by_agent: Mapped[int | None] = mapped_column(Integer, default=None)
+    interruptions_by_customer: Mapped[int | None] = mapped_column(Integer, default=None)
+    longest_agent_monologue_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    longest_customer_monologue_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Agent talk time divided by customer talk time (None when the customer never spoke).
+    talk_to_listen_ratio: Mapped[float | None] = mapped_column(Float, default=None)
+    time_to_first_agent_words_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Every metric the analysis returned, by name (new metrics appear here first).
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # [{"channel": "agent", "start_ms": 0, "end_ms": 1200}, ...]
+    segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    vad_config_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    # {"buckets_per_s": 50, "sample_rate_hz": 8000, "channels": [{"min": [...], "max": [...]}]}
+    peaks: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    state: Mapped[str] = mapped_column(String(16), default="done")
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+AUDIT_ACTIONS = ("play", "download", "url_issued", "legal_hold_set", "legal_hold_cleared", "purge")
+"""Actions written to `audit_log.action` by the archive; the console may add its own."""
+
+
+class AuditLog(Base):
+    """Who did what to which recording, when, and from where (append-only)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Flex identity, console user name, or "system" for retention and jobs.
+    actor: Mapped[str] = mapped_column(String(255))
+    actor_worker_sid: Mapped[str | None] = mapped_column(String(34), default=None)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    recording_sid: Mapped[str | None] = mapped_column(String(34), default=None, index=True)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Free-form details: requested byte range, purpose of a signed link, user agent.
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
