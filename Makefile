@@ -1,0 +1,48 @@
+# One command per chore, used the same way by people and by .ci/run. `make help` lists them.
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: help setup system-deps demo test test-fast lint format typecheck bench ci clean
+
+help:  ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/flexrec: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/flexrec  ## Create .venv with flexrec and its dev tools
+
+system-deps:  ## Install the real servers and browser the full test suite starts (Debian packages)
+	bash scripts/install-system-deps.sh
+
+demo: setup  ## Run the main job: the service against the simulator, scored
+	$(BIN)/flexrec demo
+
+test: setup system-deps  ## Run every test (unit, integration, end-to-end)
+	bash scripts/run-tests.sh
+
+test-fast: setup  ## Unit tests only
+	$(BIN)/pytest tests/unit -q
+
+lint: setup  ## Ruff lint and format check
+	$(BIN)/ruff check flexrec tests bench
+	$(BIN)/ruff format --check flexrec tests bench
+
+format: setup  ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format flexrec tests bench
+	$(BIN)/ruff check --fix flexrec tests bench
+
+typecheck: setup  ## mypy (strict) on the package
+	$(BIN)/mypy
+
+bench: setup  ## Print the benchmark figures
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+ci: lint typecheck test  ## What CI runs
+
+clean:  ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

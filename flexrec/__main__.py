@@ -1,0 +1,5 @@
+"""`python -m flexrec` runs the CLI."""
+
+from flexrec.cli import main
+
+main()
