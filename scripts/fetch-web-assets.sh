@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Vendor wavesurfer.js's ES module build into the console's static folder (no build step, no CDN).
+# Installs the pinned version from the npm registry into a throwaway folder, then copies the
+# ESM files the console imports plus the licence, which must travel with the copied code.
+set -euo pipefail
+
+WAVESURFER_VERSION="${WAVESURFER_VERSION:-8.0.1}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+dest="$here/../flexrec/console/static/vendor/wavesurfer"
+
+if ! command -v npm >/dev/null 2>&1; then
+    echo "fetch-web-assets: npm not found; the vendored copy in $dest is used as is" >&2
+    exit 0
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+npm install --prefix "$work" --no-audit --no-fund --no-save --ignore-scripts \
+    "wavesurfer.js@${WAVESURFER_VERSION}" >/dev/null
+pkg="$work/node_modules/wavesurfer.js"
+
+mkdir -p "$dest/plugins"
+cp "$pkg/dist/wavesurfer.esm.js" "$dest/wavesurfer.esm.js"
+for plugin in regions timeline; do
+    cp "$pkg/dist/plugins/$plugin.esm.js" "$dest/plugins/$plugin.esm.js"
+done
+cp "$pkg/LICENSE" "$dest/LICENSE"
+printf 'wavesurfer.js %s (npm), BSD-3-Clause: see LICENSE\n' "$WAVESURFER_VERSION" >"$dest/VERSION"
+echo "fetch-web-assets: wavesurfer.js $WAVESURFER_VERSION -> $dest"
