@@ -1,0 +1,80 @@
+"""The redaction processor and the configured pipeline never print secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from flexrec.server.logging_setup import (
+    REDACTED,
+    bound_sids,
+    configure_logging,
+    get_logger,
+    redact_secrets,
+)
+
+JWE = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..abc123def.ghi456jkl.mno789"
+
+
+def run(event: dict[str, object]) -> dict[str, object]:
+    return dict(redact_secrets(None, "info", dict(event)))
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["auth_token", "Authorization", "Token", "X-Twilio-Signature", "api_secret", "password"],
+)
+def test_secret_keys_are_replaced(key: str) -> None:
+    assert run({"event": "x", key: "s3cr3t-value"})[key] == REDACTED
+
+
+def test_nested_mappings_are_scrubbed() -> None:
+    out = run({"event": "req", "headers": {"authorization": "Basic abc", "accept": "json"}})
+    assert out["headers"] == {"authorization": REDACTED, "accept": "json"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization: Bearer abc.def.ghi",
+        f"token={JWE}",
+        f"got {JWE} from plugin",
+        'body {"Token": "opaque-flex-token"}',
+        "X-Twilio-Signature: L/OH5YylLD5NRKLltdqwSvS0BnU=",
+    ],
+)
+def test_secret_looking_strings_are_scrubbed(text: str) -> None:
+    out = str(run({"event": text})["event"])
+    for secret in ("abc.def.ghi", JWE, "opaque-flex-token", "L/OH5YylLD5NRKLltdqwSvS0BnU="):
+        assert secret not in out
+    assert REDACTED in out
+
+
+def test_plain_sids_survive() -> None:
+    out = run({"event": "started", "task_sid": "WT" + "a" * 32, "call_sid": "CA" + "b" * 32})
+    assert out["task_sid"] == "WT" + "a" * 32
+    assert out["call_sid"] == "CA" + "b" * 32
+
+
+def test_pipeline_redacts_registered_secret_in_stdlib_and_structlog(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging(json_output=True, secrets=["my-auth-token-123"], stream=stream)
+    logging.getLogger("twilio.http_client").warning("url with my-auth-token-123 inside")
+    with bound_sids(task_sid="WT1", call_sid=None):
+        get_logger("t").info("hello", detail="my-auth-token-123", authorization="Bearer zzz")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 2
+    text = stream.getvalue()
+    assert "my-auth-token-123" not in text
+    assert "zzz" not in text
+    assert lines[1]["task_sid"] == "WT1"
+    assert "call_sid" not in lines[1]
+    assert lines[1]["event"] == "hello"
