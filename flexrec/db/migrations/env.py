@@ -1,0 +1,61 @@
+"""Alembic environment: runs flexrec's migrations against the URL `flexrec.db.migrate` passes."""
+
+from __future__ import annotations
+
+import importlib
+
+from alembic import context
+from sqlalchemy import Connection, engine_from_config, pool
+
+import flexrec.db.models  # noqa: F401 - registers the tables on Base.metadata
+from flexrec.db.base import Base
+
+# Other parts define their tables on the same Base; load them when present.
+for _module in ("flexrec.archive.models",):
+    try:
+        importlib.import_module(_module)
+    except ImportError:
+        pass
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _configure(connection: Connection) -> None:
+    # Batch mode lets ALTER TABLE work on SQLite, which cannot alter columns in place.
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run migrations on the connection the caller passed, or on a new engine for the URL."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        return
+    engine = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    with engine.connect() as conn:
+        _configure(conn)
+
+
+if context.is_offline_mode():
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    run_migrations_online()

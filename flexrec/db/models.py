@@ -1,0 +1,199 @@
+"""SQLAlchemy models of the recording service; the rows are the source of truth, not the queue.
+
+recording_targets state machine (one row per recorded call leg):
+
+    pending ──claim──▶ starting ──created/adopted──▶ recording ⇄ paused
+       ▲                 │                              │
+       └──retry/backoff──┘                              ▼
+    (any unfinished) ──call over──▶ ended     completed | absent | failed
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from flexrec.db.base import Base
+
+SID = String(34)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always returned time-zone aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class RecordingTarget(Base):
+    """One call leg that must be recorded exactly once (key: customer call SID, or
+    `<reservation SID>:<worker call SID>` for worker-leg recordings)."""
+
+    __tablename__ = "recording_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    leg_key: Mapped[str] = mapped_column(String(80), unique=True)
+    call_sid: Mapped[str] = mapped_column(SID, index=True)
+    leg: Mapped[str] = mapped_column(String(16))  # customer | worker
+    task_sid: Mapped[str] = mapped_column(SID, index=True)  # the task that created it
+    reservation_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    recording_sid: Mapped[str | None] = mapped_column(SID, nullable=True, index=True)
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)  # created|adopted|studio
+    start_time_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    event_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # revealing event
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskRecord(Base):
+    """What we last saw of a TaskRouter task (newest event wins; terminal states stick)."""
+
+    __tablename__ = "tasks"
+
+    sid: Mapped[str] = mapped_column(SID, primary_key=True)
+    direction: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    queue_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
+    queue_name: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    workflow_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
+    workflow_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    customer_call_sid: Mapped[str | None] = mapped_column(SID, nullable=True, index=True)
+    conference_sid: Mapped[str | None] = mapped_column(SID, nullable=True, index=True)
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    attributes: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    last_event_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    policy_decision: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    recording_sid: Mapped[str | None] = mapped_column(SID, nullable=True)  # linked recording
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReservationRecord(Base):
+    """A reservation of a task for a worker, kept for pause authorization and worker legs."""
+
+    __tablename__ = "reservations"
+
+    sid: Mapped[str] = mapped_column(SID, primary_key=True)
+    task_sid: Mapped[str] = mapped_column(SID, index=True)
+    worker_sid: Mapped[str | None] = mapped_column(SID, nullable=True, index=True)
+    worker_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    worker_call_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
+    accepted_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_event_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConferenceParticipantRecord(Base):
+    """A leg seen in a conference callback, kept until the task that owns it is known."""
+
+    __tablename__ = "conference_participants"
+    __table_args__ = (UniqueConstraint("conference_sid", "call_sid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conference_sid: Mapped[str] = mapped_column(SID, index=True)
+    friendly_name: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    call_sid: Mapped[str] = mapped_column(SID)
+    label: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    joined: Mapped[bool] = mapped_column(Boolean, default=True)
+    hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecordingRecord(Base):
+    """A Twilio recording we created or adopted, updated from status callbacks."""
+
+    __tablename__ = "recordings"
+
+    sid: Mapped[str] = mapped_column(SID, primary_key=True)
+    call_sid: Mapped[str | None] = mapped_column(SID, nullable=True, index=True)
+    target_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recording_targets.id"), nullable=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    start_time_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    duration_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    channels: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    track: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    media_url: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PauseEvent(Base):
+    """Audit of every pause/resume request: who, when, what, and how it ended."""
+
+    __tablename__ = "pause_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_sid: Mapped[str] = mapped_column(SID, index=True)
+    recording_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16))  # pause | resume
+    result: Mapped[str] = mapped_column(String(32))  # paused | recording | ended | error | noop
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProcessedEvent(Base):
+    """Webhook de-duplication keys (an optimisation: handling is idempotent anyway)."""
+
+    __tablename__ = "processed_events"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AttributeWrite(Base):
+    """A recording to link into a task's attributes; one row per (task, target)."""
+
+    __tablename__ = "attribute_writes"
+    __table_args__ = (UniqueConstraint("task_sid", "target_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_sid: Mapped[str] = mapped_column(SID, index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("recording_targets.id"), index=True)
+    reservation_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
+    recording_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")  # |done|gone
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

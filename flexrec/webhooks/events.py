@@ -1,0 +1,335 @@
+"""Pure parsers turning Twilio callbacks into frozen domain events (no web framework).
+
+What is parsed, by source:
+- TaskRouter workspace events (form, `EventCallbackUrl`): `EventType`, `ResourceSid`,
+  `Timestamp` (epoch seconds; epoch ms and ISO 8601 are accepted too), `TaskSid`,
+  `TaskAttributes` (JSON object string), `TaskAssignmentStatus`, `TaskQueueSid`,
+  `TaskQueueName`, `WorkflowSid`, `WorkflowName`, `ReservationSid`, `WorkerSid`, `WorkerName`,
+  `TaskChannelUniqueName`, `Sid` (event SID, when present).
+- Event Streams (JSON array of CloudEvents, `type` `com.twilio.taskrouter.<event>`): the same
+  fields from `data`; keys are matched ignoring case and underscores, so `task_sid`, `taskSid`
+  and `TaskSid` are all read. The CloudEvent `id` is the event key; `time` backs up `timestamp`.
+- Conference status callbacks, call status callbacks and recording status callbacks (forms),
+  with the parameters documented by Twilio (see each parser).
+
+Every parser raises `MalformedEvent` (the web layer answers 400) for input it cannot trust.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+_EVENT_STREAMS_PREFIX = "com.twilio.taskrouter."
+
+
+class MalformedEvent(ValueError):
+    """A callback that is missing required fields or carries unparsable values."""
+
+
+@dataclass(frozen=True)
+class TaskRouterEvent:
+    """One TaskRouter event (workspace callback or Event Streams), reduced to what we use."""
+
+    event_type: str
+    resource_sid: str | None
+    timestamp_ms: int
+    task_sid: str | None
+    task_attributes: dict[str, Any] | None
+    task_assignment_status: str | None
+    task_queue_sid: str | None
+    task_queue_name: str | None
+    workflow_sid: str | None
+    reservation_sid: str | None
+    worker_sid: str | None
+    worker_name: str | None
+    event_sid: str | None
+    workflow_name: str | None = None
+    task_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class ConferenceEvent:
+    """A conference status callback (`StatusCallbackEvent` such as `participant-join`)."""
+
+    event: str
+    conference_sid: str
+    friendly_name: str | None
+    call_sid: str | None
+    participant_label: str | None
+    hold: bool | None
+    sequence_number: int | None
+    timestamp: int | None  # epoch ms
+    participant_call_status: str | None = None
+
+
+@dataclass(frozen=True)
+class CallStatusEvent:
+    """A call status callback for one leg."""
+
+    call_sid: str
+    call_status: str
+    timestamp: int | None  # epoch ms
+    direction: str | None
+
+
+@dataclass(frozen=True)
+class RecordingStatusEvent:
+    """A recording status callback (`in-progress`, `completed`, `absent`, `failed`)."""
+
+    recording_sid: str
+    call_sid: str | None
+    status: str
+    url: str | None
+    channels: int | None
+    start_time_ms: int | None
+    duration_s: int | None
+    error_code: int | None
+    track: str | None
+    source: str | None
+    conference_sid: str | None = None
+
+
+RECORDING_STATUSES = frozenset({"in-progress", "paused", "completed", "absent", "failed"})
+CALL_STATUSES = frozenset(
+    {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
+     "canceled"}
+)  # fmt: skip
+
+
+def _norm(key: str) -> str:
+    return key.replace("_", "").replace("-", "").lower()
+
+
+def _normalized(source: Mapping[str, Any]) -> dict[str, Any]:
+    """Keys lowercased without underscores, so snake, camel and Pascal case all match."""
+    return {_norm(str(k)): v for k, v in source.items()}
+
+
+def _text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(_norm(key))
+    if value is None:
+        return None
+    if isinstance(value, list):  # a repeated form field: the first value counts
+        value = value[0] if value else None
+        if value is None:
+            return None
+    text = str(value).strip()
+    return text or None
+
+
+def _sid(data: Mapping[str, Any], key: str, prefix: str, *, required: bool = False) -> str | None:
+    value = _text(data, key)
+    if value is None:
+        if required:
+            raise MalformedEvent(f"missing {key}")
+        return None
+    if not _SID.match(value) or not value.startswith(prefix):
+        raise MalformedEvent(f"{key} is not a {prefix} SID")
+    return value
+
+
+def _int(data: Mapping[str, Any], key: str) -> int | None:
+    value = _text(data, key)
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError as exc:
+        raise MalformedEvent(f"{key} is not a number") from exc
+
+
+def _bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = _text(data, key)
+    if value is None:
+        return None
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise MalformedEvent(f"{key} is not a boolean")
+
+
+def parse_time_ms(value: Any) -> int | None:
+    """Epoch ms from epoch seconds, epoch ms, ISO 8601 or RFC 2822; None for empty input."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        return int(number if number > 1e11 else number * 1000)
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        return int(number if number > 1e11 else number * 1000)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError) as exc:
+            raise MalformedEvent(f"unparsable time {text!r}") from exc
+    if parsed.tzinfo is None:
+        raise MalformedEvent(f"time without a time zone {text!r}")
+    return int(parsed.timestamp() * 1000)
+
+
+def _attributes(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    raw = data.get(_norm("TaskAttributes"))
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(str(raw))
+    except json.JSONDecodeError as exc:
+        raise MalformedEvent("TaskAttributes is not JSON") from exc
+    if not isinstance(parsed, dict):
+        raise MalformedEvent("TaskAttributes is not a JSON object")
+    return parsed
+
+
+def _taskrouter_event(
+    data: Mapping[str, Any], event_type: str, event_sid: str | None, fallback_time: Any = None
+) -> TaskRouterEvent:
+    if not re.match(r"^[a-z][a-z-]*\.[a-z][a-z-]*$", event_type):
+        raise MalformedEvent("EventType is not a TaskRouter event name")
+    timestamp = data.get(_norm("TimestampMs")) or data.get(_norm("Timestamp")) or fallback_time
+    timestamp_ms = parse_time_ms(timestamp)
+    if timestamp_ms is None:
+        raise MalformedEvent("missing Timestamp")
+    task_sid = _sid(
+        data, "TaskSid", "WT", required=event_type.startswith(("task.", "reservation."))
+    )
+    reservation_sid = _sid(
+        data, "ReservationSid", "WR", required=event_type.startswith("reservation.")
+    )
+    resource_sid = _text(data, "ResourceSid")
+    return TaskRouterEvent(
+        event_type=event_type,
+        resource_sid=resource_sid,
+        timestamp_ms=timestamp_ms,
+        task_sid=task_sid,
+        task_attributes=_attributes(data),
+        task_assignment_status=_text(data, "TaskAssignmentStatus"),
+        task_queue_sid=_sid(data, "TaskQueueSid", "WQ"),
+        task_queue_name=_text(data, "TaskQueueName"),
+        workflow_sid=_sid(data, "WorkflowSid", "WW"),
+        reservation_sid=reservation_sid,
+        worker_sid=_sid(data, "WorkerSid", "WK"),
+        worker_name=_text(data, "WorkerName"),
+        event_sid=event_sid,
+        workflow_name=_text(data, "WorkflowName"),
+        task_channel=_text(data, "TaskChannelUniqueName"),
+    )
+
+
+def parse_taskrouter_form(form: Mapping[str, Any]) -> TaskRouterEvent:
+    """Parse a TaskRouter workspace event callback (form fields)."""
+    data = _normalized(form)
+    event_type = _text(data, "EventType")
+    if event_type is None:
+        raise MalformedEvent("missing EventType")
+    return _taskrouter_event(data, event_type, _text(data, "Sid") or _text(data, "EventSid"))
+
+
+def parse_event_streams(body: bytes) -> list[TaskRouterEvent]:
+    """Parse an Event Streams webhook body; non-TaskRouter CloudEvents are skipped."""
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedEvent("body is not JSON") from exc
+    if isinstance(payload, dict):  # a single CloudEvent instead of a batch
+        payload = [payload]
+    if not isinstance(payload, list):
+        raise MalformedEvent("body is not a JSON array of CloudEvents")
+    events: list[TaskRouterEvent] = []
+    for item in payload:
+        if not isinstance(item, dict):
+            raise MalformedEvent("CloudEvent is not an object")
+        cloud_type = str(item.get("type", ""))
+        if not cloud_type.startswith(_EVENT_STREAMS_PREFIX):
+            continue
+        body_data = item.get("data")
+        if not isinstance(body_data, dict):
+            raise MalformedEvent("CloudEvent data is not an object")
+        data = _normalized(body_data)
+        event_type = cloud_type.removeprefix(_EVENT_STREAMS_PREFIX)
+        event_id = item.get("id")
+        events.append(
+            _taskrouter_event(
+                data, event_type, str(event_id) if event_id else None, item.get("time")
+            )
+        )
+    return events
+
+
+def parse_conference_form(form: Mapping[str, Any]) -> ConferenceEvent:
+    """Parse a conference status callback (`StatusCallbackEvent`, `ConferenceSid`, ...)."""
+    data = _normalized(form)
+    event = _text(data, "StatusCallbackEvent")
+    if event is None:
+        raise MalformedEvent("missing StatusCallbackEvent")
+    conference_sid = _sid(data, "ConferenceSid", "CF", required=True)
+    assert conference_sid is not None  # noqa: S101 - required=True guarantees it
+    label = _text(data, "ParticipantLabel")
+    return ConferenceEvent(
+        event=event,
+        conference_sid=conference_sid,
+        friendly_name=_text(data, "FriendlyName"),
+        call_sid=_sid(data, "CallSid", "CA", required=event.startswith("participant-")),
+        participant_label=label.lower() if label else None,
+        hold=_bool(data, "Hold"),
+        sequence_number=_int(data, "SequenceNumber"),
+        timestamp=parse_time_ms(_text(data, "Timestamp")),
+        participant_call_status=_text(data, "ParticipantCallStatus"),
+    )
+
+
+def parse_call_status_form(form: Mapping[str, Any]) -> CallStatusEvent:
+    """Parse a call status callback (`CallSid`, `CallStatus`, `Timestamp`, `Direction`)."""
+    data = _normalized(form)
+    call_sid = _sid(data, "CallSid", "CA", required=True)
+    status = _text(data, "CallStatus")
+    if status is None or status not in CALL_STATUSES:
+        raise MalformedEvent("missing or unknown CallStatus")
+    assert call_sid is not None  # noqa: S101 - required=True guarantees it
+    return CallStatusEvent(
+        call_sid=call_sid,
+        call_status=status,
+        timestamp=parse_time_ms(_text(data, "Timestamp")),
+        direction=_text(data, "Direction"),
+    )
+
+
+def parse_recording_status_form(form: Mapping[str, Any]) -> RecordingStatusEvent:
+    """Parse a recording status callback (`RecordingSid`, `RecordingStatus`, start time, ...)."""
+    data = _normalized(form)
+    recording_sid = _sid(data, "RecordingSid", "RE", required=True)
+    status = _text(data, "RecordingStatus")
+    if status is None or status not in RECORDING_STATUSES:
+        raise MalformedEvent("missing or unknown RecordingStatus")
+    error_code = _int(data, "ErrorCode")
+    assert recording_sid is not None  # noqa: S101 - required=True guarantees it
+    return RecordingStatusEvent(
+        recording_sid=recording_sid,
+        call_sid=_sid(data, "CallSid", "CA"),
+        status=status,
+        url=_text(data, "RecordingUrl"),
+        channels=_int(data, "RecordingChannels"),
+        start_time_ms=parse_time_ms(_text(data, "RecordingStartTime")),
+        duration_s=_int(data, "RecordingDuration"),
+        error_code=error_code or None,  # Twilio sends ErrorCode=0 on success
+        track=_text(data, "RecordingTrack"),
+        source=_text(data, "RecordingSource"),
+        conference_sid=_sid(data, "ConferenceSid", "CF"),
+    )
