@@ -262,6 +262,11 @@ class World:
         self.workspace_sid = workspace_sid
         self.workspace_name = "Flex Task Assignment"
         self.event_callback_url: str | None = None
+        self.events_filter: str | None = None  # workspace EventsFilter (comma-separated types)
+        # Event Streams: sinks {"sid", "destination", "sink_type", ...} and subscriptions
+        # {"sid", "sink_sid", "types": [{"type", "schema_version"}], ...} made over REST.
+        self.event_stream_sinks: list[dict[str, Any]] = []
+        self.event_subscriptions: list[dict[str, Any]] = []
         self.lock = threading.RLock()
         self.calls: dict[str, Call] = {}
         self.recordings: dict[str, Recording] = {}
@@ -446,6 +451,13 @@ class World:
             call = self.calls[recording.call_sid]
             self.emit("recording-status", recording.status, recording=recording, call=call)
 
+    def delete_recording(self, recording: Recording) -> None:
+        """Delete a recording (stopping it first when it is still running)."""
+        with self.lock:
+            self.finish_recording(recording)
+            recording.deleted = True
+            recording.date_updated = self.clock.now()
+
     # -- conferences ------------------------------------------------------------------------
     def create_conference(self, task: Task, status_callback: str | None) -> Conference:
         """Create the Flex conference of a task."""
@@ -515,6 +527,46 @@ class World:
                 conference=conference,
                 participant=participant,
             )
+
+    def set_muted(self, conference: Conference, call_sid: str, muted: bool) -> None:
+        """Mute or unmute a participant."""
+        with self.lock:
+            participant = conference.participants[call_sid]
+            if participant.muted == muted:
+                return
+            participant.muted = muted
+            participant.date_updated = self.clock.now()
+            self.emit(
+                "conference",
+                "participant-mute" if muted else "participant-unmute",
+                conference=conference,
+                participant=participant,
+            )
+
+    def end_conference(self, conference: Conference) -> None:
+        """End a conference over the API: everyone leaves, then every leg hangs up."""
+        with self.lock:
+            if conference.status == "completed":
+                return
+            now = self.clock.now()
+            connected = [p for p in conference.participants.values() if p.status == "connected"]
+            for participant in connected:
+                participant.status = "completed"
+                participant.date_updated = now
+                self.emit(
+                    "conference",
+                    "participant-leave",
+                    conference=conference,
+                    participant=participant,
+                    reason="conference_ended_via_api",
+                    call_status=self.calls[participant.call_sid].status,
+                )
+            conference.status = "completed"
+            conference.date_updated = now
+            conference.reason_ended = "conference-ended-via-api"
+            self.emit("conference", "conference-end", conference=conference)
+            for participant in connected:
+                self.set_call_status(self.calls[participant.call_sid], "completed")
 
     # -- tasks ------------------------------------------------------------------------------
     def create_task(
