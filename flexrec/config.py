@@ -41,6 +41,17 @@ class ServerSettings(BaseSettings):
     console_secret: SecretStr = Field(
         SecretStr(""), description="FLEXREC_CONSOLE_SECRET: signs console sessions and media links"
     )
+    admin_token: SecretStr = Field(
+        SecretStr(""), description="FLEXREC_ADMIN_TOKEN: bearer token of the admin API (empty: off)"
+    )
+    cors_origins: str = Field(
+        "https://flex.twilio.com",
+        description="FLEXREC_CORS_ORIGINS: comma-separated origins allowed to call the agent API",
+    )
+
+    def cors_origin_list(self) -> list[str]:
+        """The allowed CORS origins; `*` is dropped (the agent API carries credentials)."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip() not in ("", "*")]
 
 
 class StorageSettings(BaseSettings):
