@@ -51,6 +51,8 @@ class ArchivedRecording(Base):
     sample_rate_hz: Mapped[int | None] = mapped_column(Integer, default=None)
     # Labels of the two channels as written to Insights, e.g. ["customer", "others"].
     channel_labels: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    # Paused intervals [[start_ms, end_ms], ...] from the recording's start, for analysis.
+    paused_ms: Mapped[list[list[int]] | None] = mapped_column(JSON, default=None)
     encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Fingerprint of the key that encrypted the object (never the key itself).
     key_id: Mapped[str | None] = mapped_column(String(32), default=None)

@@ -1,0 +1,167 @@
+"""Fetching a recording's media from Twilio and checking that it is the WAV we expect."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+import soundfile as sf
+
+from flexrec.twilio.client import RebasingHttpClient
+
+API_ORIGIN = "https://api.twilio.com"
+_MEDIA_SUFFIX = re.compile(r"\.(json|wav|mp3)$")
+# Twilio reports RecordingDuration in whole seconds; allow that rounding plus a little slack.
+DURATION_TOLERANCE_MS = 1000
+
+
+class MediaError(Exception):
+    """The media could not be fetched or is not what was expected."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class WavFacts:
+    """What the WAV header and body say."""
+
+    channels: int
+    sample_rate_hz: int
+    frames: int
+
+    @property
+    def duration_ms(self) -> int:
+        """Length in milliseconds, rounded."""
+        return round(self.frames * 1000 / self.sample_rate_hz) if self.sample_rate_hz else 0
+
+
+def recording_media_url(account_sid: str, recording_sid: str) -> str:
+    """Twilio's media URL (without extension) for a recording of `account_sid`."""
+    return f"{API_ORIGIN}/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}"
+
+
+def media_url_from_uri(uri: str) -> str:
+    """Turn a Recording resource `uri` (`/2010-04-01/…/RE….json`) into its media URL."""
+    return API_ORIGIN + _MEDIA_SUFFIX.sub("", uri)
+
+
+def wav_download_url(media_url: str, client: Any) -> str:
+    """`{media_url}.wav`, with the host rebased when the SDK client is rebased (simulator)."""
+    url = _MEDIA_SUFFIX.sub("", media_url.split("?", 1)[0]) + ".wav"
+    http_client = getattr(client, "http_client", None)
+    if isinstance(http_client, RebasingHttpClient):
+        url = http_client.rebase(url)
+    return url
+
+
+def download_wav(http: httpx.Client, client: Any, media_url: str, channels: int = 2) -> bytes:
+    """GET the dual-channel WAV with the SDK client's credentials (HTTP Basic).
+
+    Twilio answers with a redirect to its media store; httpx drops the credentials when the
+    redirect leaves the origin, which is what we want.
+    """
+    url = wav_download_url(media_url, client)
+    try:
+        response = http.get(
+            url,
+            params={"RequestedChannels": str(channels)},
+            auth=(str(client.username), str(client.password)),
+            follow_redirects=True,
+        )
+    except httpx.HTTPError as exc:
+        raise MediaError(f"media download failed: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        # 404 right after completion is common while Twilio finishes processing: retry it.
+        retryable = response.status_code in {404, 408, 409, 429} or response.status_code >= 500
+        raise MediaError(f"media download answered HTTP {response.status_code}", retryable)
+    if not response.content:
+        raise MediaError("media download returned an empty body")
+    return response.content
+
+
+def inspect_wav(data: bytes) -> WavFacts:
+    """Parse the WAV header; raises `MediaError` if it is not a readable sound file."""
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise MediaError(f"media is not a readable WAV: {exc}") from exc
+    return WavFacts(int(info.channels), int(info.samplerate), int(info.frames))
+
+
+def verify_wav(
+    data: bytes, expected_channels: int = 2, twilio_duration_s: int | None = None
+) -> WavFacts:
+    """Check channel count, non-emptiness, and length against Twilio's RecordingDuration."""
+    facts = inspect_wav(data)
+    if facts.frames <= 0:
+        raise MediaError("media WAV holds no audio")
+    if facts.channels != expected_channels:
+        # Asking again will not add a channel: not retryable.
+        raise MediaError(
+            f"media has {facts.channels} channel(s), expected {expected_channels}", False
+        )
+    if twilio_duration_s is not None:
+        drift_ms = abs(facts.duration_ms - twilio_duration_s * 1000)
+        if drift_ms > DURATION_TOLERANCE_MS:
+            raise MediaError(
+                f"media lasts {facts.duration_ms} ms but Twilio reports {twilio_duration_s} s"
+            )
+    return facts
+
+
+def decode_wav(data: bytes) -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
+    """Samples as float32 of shape (frames, channels), and the sample rate."""
+    try:
+        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise MediaError(f"media is not a readable WAV: {exc}", False) from exc
+    return audio, int(rate)
+
+
+PEAKS_BUCKETS_PER_S = 50
+
+
+def compute_peaks(
+    audio: np.ndarray[Any, np.dtype[np.float32]],
+    sample_rate_hz: int,
+    labels: tuple[str, ...] | list[str] = (),
+    buckets_per_s: int = PEAKS_BUCKETS_PER_S,
+) -> dict[str, Any]:
+    """Min/max per bucket per channel (about `buckets_per_s` buckets a second) for waveforms."""
+    frames, channel_count = audio.shape
+    bucket = max(1, round(sample_rate_hz / buckets_per_s))
+    n_buckets = -(-frames // bucket) if frames else 0
+    padded = np.zeros((n_buckets * bucket, channel_count), dtype=np.float32)
+    padded[:frames] = audio
+    shaped = padded.reshape(n_buckets, bucket, channel_count)
+    mins = shaped.min(axis=1)
+    maxs = shaped.max(axis=1)
+    # Zero padding would fake a silent extreme in the last, partial bucket: recompute it.
+    if frames % bucket:
+        tail = audio[(n_buckets - 1) * bucket :]
+        mins[-1] = tail.min(axis=0)
+        maxs[-1] = tail.max(axis=0)
+    channels = []
+    for index in range(channel_count):
+        label = labels[index] if index < len(labels) else f"channel_{index + 1}"
+        channels.append(
+            {
+                "label": label,
+                "min": [round(float(v), 4) for v in mins[:, index]],
+                "max": [round(float(v), 4) for v in maxs[:, index]],
+            }
+        )
+    return {
+        "version": 1,
+        "sample_rate_hz": sample_rate_hz,
+        "bucket_samples": bucket,
+        "buckets_per_s": sample_rate_hz / bucket,
+        "duration_ms": round(frames * 1000 / sample_rate_hz) if sample_rate_hz else 0,
+        "channels": channels,
+    }

@@ -1,0 +1,680 @@
+"""The archive job and everything built on archived media: analysis, peaks, playback, holds.
+
+`archive_recording` is idempotent and resumes from the row's committed state (see
+`flexrec.archive.models` for the state machine). The order of effects is what makes it
+crash-safe: the object is written under its final key atomically, the row is updated, the
+object is read back and hashed, and only then is the recording deleted from Twilio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import httpx
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from flexrec.archive import media
+from flexrec.archive.crypto import ArchiveKey, DecryptionError, load_archive_key
+from flexrec.archive.models import DONE_STATES, ArchivedRecording, AuditLog, RecordingAnalysis
+from flexrec.archive.retention import RetentionPolicy, apply_retention, load_retention_policy
+from flexrec.archive.storage import BlobNotFound, BlobStore, StorageError, open_storage
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_CHANNEL_LABELS = ("customer", "agent")
+
+
+class ArchiveError(Exception):
+    """Base error of the archive."""
+
+
+class ArchiveRetryableError(ArchiveError):
+    """A step failed in a way that may pass (network, storage, Twilio not ready): retry later."""
+
+
+class ArchiveFailedError(ArchiveError):
+    """The recording cannot be archived (attempts exhausted or a permanent fault)."""
+
+
+class RecordingNotArchived(ArchiveError):
+    """No archived media exists for that recording (unknown, not yet stored, or purged)."""
+
+
+@dataclass(frozen=True)
+class RecordingContext:
+    """Facts about a recording's call that only the recording service knows."""
+
+    task_sids: tuple[str, ...] = ()
+    queue_name: str | None = None
+    direction: str | None = None
+    worker_sid: str | None = None
+    agent_identity: str | None = None
+    customer_number: str | None = None
+    # Insights channel labels as written to the task, e.g. ("customer", "others").
+    channel_labels: tuple[str, ...] | None = None
+    # Paused intervals in ms from the recording's start (for analysis).
+    paused_ms: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+
+
+ContextProvider = Callable[[str, str | None], RecordingContext | None]
+"""(recording_sid, call_sid) -> context, or None when the service knows nothing of it."""
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (the service's clock)."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Treat naive datetimes (SQLite drops the offset) as UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class ArchiveService:
+    """Copies finished recordings into the archive and serves what was archived."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        store: BlobStore,
+        twilio_client: Any,
+        *,
+        key: ArchiveKey | None = None,
+        delete_from_twilio: bool = False,
+        retention: RetentionPolicy | None = None,
+        http: httpx.Client | None = None,
+        context_provider: ContextProvider | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.twilio = twilio_client
+        self.key = key
+        self.delete_from_twilio = delete_from_twilio
+        self.retention = retention or RetentionPolicy()
+        self.http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
+        self.context_provider = context_provider
+        self.clock = clock
+        self.max_attempts = max_attempts
+        # Called with the recording SID once its media is verified in the archive; the lead
+        # wires these to enqueue analysis and to point the task's media entry at the archive.
+        self.on_archived: list[Callable[[str], None]] = []
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        sessions: sessionmaker[Session],
+        twilio_client: Any,
+        **kwargs: Any,
+    ) -> ArchiveService:
+        """Build the service from `flexrec.config.Settings` (store, key, policy)."""
+        storage = settings.storage
+        store = open_storage(storage.resolved_archive_url(), storage.s3_endpoint_url)
+        key = load_archive_key(storage.archive_key.get_secret_value())
+        retention = load_retention_policy(settings.policy.policy_file)
+        return cls(
+            sessions,
+            store,
+            twilio_client,
+            key=key,
+            delete_from_twilio=storage.delete_from_twilio,
+            retention=retention,
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ registration
+
+    def note_completed(
+        self,
+        recording_sid: str,
+        call_sid: str | None = None,
+        media_url: str | None = None,
+        channels: int | None = None,
+        *,
+        duration_s: int | None = None,
+        started_at: datetime | None = None,
+    ) -> ArchivedRecording:
+        """Record what the completion callback told us (fast, no I/O but the database)."""
+        with self.sessions() as session:
+            row = self._get_or_create(session, recording_sid)
+            row.call_sid = row.call_sid or call_sid
+            row.media_url = row.media_url or media_url
+            row.channels = row.channels or channels
+            if duration_s is not None and row.twilio_duration_s is None:
+                row.twilio_duration_s = duration_s
+            if started_at is not None and row.recording_started_at is None:
+                row.recording_started_at = started_at
+            row.updated_at = self.clock()
+            session.commit()
+            return row
+
+    def _get_or_create(self, session: Session, recording_sid: str) -> ArchivedRecording:
+        row = self._find(session, recording_sid)
+        if row is not None:
+            return row
+        now = self.clock()
+        row = ArchivedRecording(
+            recording_sid=recording_sid,
+            state="downloading",
+            attempts=0,
+            task_sids=[],
+            encrypted=False,
+            legal_hold=False,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another worker created it between our read and write: use theirs.
+            session.rollback()
+            found = self._find(session, recording_sid)
+            if found is None:
+                raise
+            return found
+        return row
+
+    @staticmethod
+    def _find(session: Session, recording_sid: str) -> ArchivedRecording | None:
+        return session.scalars(
+            select(ArchivedRecording).where(ArchivedRecording.recording_sid == recording_sid)
+        ).one_or_none()
+
+    def get(self, recording_sid: str) -> ArchivedRecording | None:
+        """The archive row of a recording, if any."""
+        with self.sessions() as session:
+            return self._find(session, recording_sid)
+
+    # ------------------------------------------------------------------ the archive job
+
+    def archive_recording(
+        self, recording_sid: str, *, retry_failed: bool = False
+    ) -> ArchivedRecording:
+        """Download, verify, store, read back, then (if configured) delete from Twilio.
+
+        Raises `ArchiveRetryableError` for the queue to retry with backoff, and
+        `ArchiveFailedError` once attempts are exhausted or the fault is permanent.
+        """
+        with self.sessions() as session:
+            row = self._get_or_create(session, recording_sid)
+            if row.state == "failed":
+                if not retry_failed:
+                    session.commit()
+                    return row
+                row.state = "deleted_from_twilio" if row.deleted_from_twilio_at else "downloading"
+                row.attempts = 0
+            if self._finished(row):
+                session.commit()
+                self._run_hooks(recording_sid)
+                return row
+            row.attempts += 1
+            row.updated_at = self.clock()
+            session.commit()
+            try:
+                self._run_steps(session, row)
+            except (ArchiveRetryableError, ArchiveFailedError) as exc:
+                session.rollback()
+                return self._record_failure(session, recording_sid, exc)
+            archived = row
+        self._run_hooks(recording_sid)
+        return archived
+
+    def _run_hooks(self, recording_sid: str) -> None:
+        # Run on every successful call, not just the first: a crash right after the archive
+        # finished must not lose the follow-ups (they are idempotent).
+        for hook in self.on_archived:
+            try:
+                hook(recording_sid)
+            except Exception:  # a follow-up hook must never undo a finished archive
+                log.exception("archive.on_archived_failed", recording_sid=recording_sid)
+
+    def _finished(self, row: ArchivedRecording) -> bool:
+        if row.state == "deleted_from_twilio":
+            return True
+        return row.state == "verified" and not self.delete_from_twilio
+
+    def _run_steps(self, session: Session, row: ArchivedRecording) -> None:
+        sid = row.recording_sid
+        if row.state == "downloading":
+            self._prepare(session, row)
+            self._download_and_store(session, row)
+            log.info("archive.stored", recording_sid=sid, key=row.storage_key, size=row.size_bytes)
+        if row.state == "stored":
+            self._read_back(session, row)
+            log.info("archive.verified", recording_sid=sid, sha256=row.sha256)
+        if row.state == "verified" and self.delete_from_twilio:
+            self._delete_from_twilio(session, row)
+            log.info("archive.deleted_from_twilio", recording_sid=sid)
+
+    def _record_failure(
+        self, session: Session, recording_sid: str, exc: ArchiveError
+    ) -> ArchivedRecording:
+        row = self._find(session, recording_sid)
+        assert row is not None  # noqa: S101 - created and committed at the start of the job
+        row.last_error = str(exc)[:2000]
+        row.updated_at = self.clock()
+        permanent = isinstance(exc, ArchiveFailedError) or row.attempts >= self.max_attempts
+        if permanent:
+            row.state = "failed"
+        session.commit()
+        log.warning(
+            "archive.attempt_failed",
+            recording_sid=recording_sid,
+            attempt=row.attempts,
+            permanent=permanent,
+            error=str(exc),
+        )
+        if permanent:
+            raise ArchiveFailedError(f"{recording_sid}: {exc}") from exc
+        raise ArchiveRetryableError(f"{recording_sid}: {exc}") from exc
+
+    def _prepare(self, session: Session, row: ArchivedRecording) -> None:
+        """Fill in metadata from Twilio and the recording service; fix the storage key."""
+        if row.twilio_duration_s is None or row.call_sid is None or row.media_url is None:
+            self._fetch_twilio_metadata(row)
+        if self.context_provider is not None:
+            context = self.context_provider(row.recording_sid, row.call_sid)
+            if context is not None:
+                apply_context(row, context)
+        if row.storage_key is None:
+            # Fixed once and committed before any upload, so a retry writes the same key.
+            started = as_utc(row.recording_started_at) or as_utc(row.created_at) or self.clock()
+            suffix = ".wav.enc" if self.key else ".wav"
+            row.storage_key = f"recordings/{started:%Y/%m/%d}/{row.recording_sid}{suffix}"
+            row.encrypted = self.key is not None
+            row.key_id = self.key.key_id if self.key else None
+        row.updated_at = self.clock()
+        session.commit()
+
+    def _fetch_twilio_metadata(self, row: ArchivedRecording) -> None:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        try:
+            recording = self.twilio.recordings(row.recording_sid).fetch()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                if row.media_url:
+                    return  # the callback's URL is all we need; Twilio may lag behind
+                raise ArchiveFailedError("recording not found on Twilio") from exc
+            raise ArchiveRetryableError(f"Twilio fetch failed: HTTP {exc.status}") from exc
+        except TwilioException as exc:
+            raise ArchiveRetryableError(f"Twilio fetch failed: {type(exc).__name__}") from exc
+        status = getattr(recording, "status", None)
+        if status in {"in-progress", "paused", "processing"}:
+            raise ArchiveRetryableError(f"recording is still {status}")
+        if status in {"absent", "failed", "deleted"}:
+            raise ArchiveFailedError(f"recording status on Twilio is {status}")
+        row.call_sid = row.call_sid or getattr(recording, "call_sid", None)
+        row.account_sid = row.account_sid or getattr(recording, "account_sid", None)
+        duration = getattr(recording, "duration", None)
+        if row.twilio_duration_s is None and duration not in (None, "", "-1"):
+            row.twilio_duration_s = int(duration)
+        started = getattr(recording, "start_time", None) or getattr(recording, "date_created", None)
+        if row.recording_started_at is None and isinstance(started, datetime):
+            row.recording_started_at = started
+        if row.channels is None and isinstance(getattr(recording, "channels", None), int):
+            row.channels = recording.channels
+        if row.media_url is None:
+            uri = getattr(recording, "uri", None)
+            if uri:
+                row.media_url = media.media_url_from_uri(uri)
+            else:
+                account = row.account_sid or self.twilio.account_sid
+                row.media_url = media.recording_media_url(account, row.recording_sid)
+
+    def _download_and_store(self, session: Session, row: ArchivedRecording) -> None:
+        assert row.storage_key is not None and row.media_url is not None  # noqa: S101
+        expected_channels = row.channels if row.channels in (1, 2) else 2
+        try:
+            data = media.download_wav(self.http, self.twilio, row.media_url, expected_channels)
+            facts = media.verify_wav(data, expected_channels, row.twilio_duration_s)
+        except media.MediaError as exc:
+            error = ArchiveRetryableError if exc.retryable else ArchiveFailedError
+            raise error(str(exc)) from exc
+        if row.encrypted and self.key is None:
+            raise ArchiveFailedError("row expects encryption but FLEXREC_ARCHIVE_KEY is unset")
+        payload = self.key.seal(data, row.recording_sid) if row.encrypted and self.key else data
+        try:
+            self.store.put(row.storage_key, payload)
+        except StorageError as exc:
+            raise ArchiveRetryableError(str(exc)) from exc
+        row.sha256 = hashlib.sha256(data).hexdigest()
+        row.size_bytes = len(payload)
+        row.channels = facts.channels
+        row.sample_rate_hz = facts.sample_rate_hz
+        row.duration_ms = facts.duration_ms
+        row.key_id = self.key.key_id if row.encrypted and self.key else None
+        row.state = "stored"
+        row.last_error = None
+        row.updated_at = self.clock()
+        session.commit()
+
+    def _read_back(self, session: Session, row: ArchivedRecording) -> None:
+        try:
+            data = self._load_plain(row)
+        except (BlobNotFound, DecryptionError) as exc:
+            # The stored copy is missing or damaged: start over from Twilio.
+            row.state = "downloading"
+            row.updated_at = self.clock()
+            session.commit()
+            raise ArchiveRetryableError(f"stored object unreadable: {exc}") from exc
+        except StorageError as exc:
+            raise ArchiveRetryableError(str(exc)) from exc
+        if hashlib.sha256(data).hexdigest() != row.sha256:
+            row.state = "downloading"
+            row.updated_at = self.clock()
+            session.commit()
+            raise ArchiveRetryableError("stored object does not match its sha256")
+        now = self.clock()
+        row.state = "verified"
+        row.archived_at = now
+        if row.retain_until is None:
+            started = as_utc(row.recording_started_at) or now
+            row.retain_until = self.retention.retain_until(started, row.queue_name)
+        row.updated_at = now
+        session.commit()
+
+    def _delete_from_twilio(self, session: Session, row: ArchivedRecording) -> None:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        try:
+            self.twilio.recordings(row.recording_sid).delete()
+        except TwilioRestException as exc:
+            if exc.status != 404:  # 404: already gone (an earlier attempt got this far)
+                raise ArchiveRetryableError(f"Twilio delete failed: HTTP {exc.status}") from exc
+        except TwilioException as exc:
+            raise ArchiveRetryableError(f"Twilio delete failed: {type(exc).__name__}") from exc
+        now = self.clock()
+        row.state = "deleted_from_twilio"
+        row.deleted_from_twilio_at = now
+        row.updated_at = now
+        session.commit()
+
+    # ------------------------------------------------------------------ reading media
+
+    def _load_plain(self, row: ArchivedRecording) -> bytes:
+        assert row.storage_key is not None  # noqa: S101
+        blob = self.store.get(row.storage_key)
+        if not row.encrypted:
+            return blob
+        if self.key is None:
+            raise DecryptionError("archive key not configured")
+        return self.key.open(blob, row.recording_sid)
+
+    def read_media(self, recording_sid: str) -> bytes:
+        """The archived WAV (decrypted); raises `RecordingNotArchived`."""
+        row = self.get(recording_sid)
+        if row is None or row.state not in DONE_STATES or row.purged_at is not None:
+            raise RecordingNotArchived(recording_sid)
+        try:
+            return self._load_plain(row)
+        except BlobNotFound as exc:
+            raise RecordingNotArchived(recording_sid) from exc
+
+    # ------------------------------------------------------------------ analysis and peaks
+
+    def analyse(self, recording_sid: str) -> RecordingAnalysis:
+        """Run conversation analysis on the archived media and store it (idempotent)."""
+        with self.sessions() as session:
+            existing = self._find_analysis(session, recording_sid)
+            if existing is not None and existing.state == "done":
+                return existing
+        row = self.get(recording_sid)
+        if row is None:
+            raise RecordingNotArchived(recording_sid)
+        data = self.read_media(recording_sid)
+        audio, rate = media.decode_wav(data)
+        labels = analysis_labels(row.channel_labels)
+        analyse_recording = _analysis_entry_point()
+
+        result = analyse_recording(audio, rate, channels=labels, paused=tuple(row_paused(row)))
+        values = analysis_values(result)
+        peaks = media.compute_peaks(audio, rate, labels)
+        now = self.clock()
+        with self.sessions() as session:
+            analysis = self._find_analysis(session, recording_sid)
+            if analysis is None:
+                analysis = RecordingAnalysis(recording_sid=recording_sid, created_at=now)
+                session.add(analysis)
+            for name, value in values.items():
+                setattr(analysis, name, value)
+            analysis.peaks = peaks
+            analysis.duration_ms = analysis.duration_ms or row.duration_ms
+            analysis.state = "done"
+            analysis.last_error = None
+            analysis.analysed_at = now
+            analysis.updated_at = now
+            session.commit()
+            return analysis
+
+    def peaks(self, recording_sid: str) -> dict[str, Any]:
+        """Waveform peaks for the console, computed once and cached in `recording_analyses`."""
+        with self.sessions() as session:
+            analysis = self._find_analysis(session, recording_sid)
+            if analysis is not None and analysis.peaks:
+                return analysis.peaks
+        row = self.get(recording_sid)
+        if row is None:
+            raise RecordingNotArchived(recording_sid)
+        audio, rate = media.decode_wav(self.read_media(recording_sid))
+        peaks = media.compute_peaks(audio, rate, analysis_labels(row.channel_labels))
+        now = self.clock()
+        with self.sessions() as session:
+            analysis = self._find_analysis(session, recording_sid)
+            if analysis is None:
+                analysis = RecordingAnalysis(
+                    recording_sid=recording_sid, state="pending", created_at=now
+                )
+                session.add(analysis)
+            analysis.peaks = peaks
+            analysis.updated_at = now
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # a concurrent analyse() stored them first; ours are equal
+        return peaks
+
+    @staticmethod
+    def _find_analysis(session: Session, recording_sid: str) -> RecordingAnalysis | None:
+        return session.scalars(
+            select(RecordingAnalysis).where(RecordingAnalysis.recording_sid == recording_sid)
+        ).one_or_none()
+
+    # ------------------------------------------------------------------ retention and holds
+
+    def apply_retention(self, now: datetime | None = None) -> list[str]:
+        """Purge expired media not on legal hold; returns the purged recording SIDs."""
+        return apply_retention(self.sessions, self.store, now or self.clock(), self.clock)
+
+    def set_legal_hold(self, recording_sid: str, hold: bool, actor: str) -> ArchivedRecording:
+        """Put a recording under legal hold (or release it); audited."""
+        with self.sessions() as session:
+            row = self._find(session, recording_sid)
+            if row is None:
+                raise RecordingNotArchived(recording_sid)
+            now = self.clock()
+            row.legal_hold = hold
+            row.updated_at = now
+            session.add(
+                AuditLog(
+                    at=now,
+                    actor=actor,
+                    action="legal_hold_set" if hold else "legal_hold_cleared",
+                    recording_sid=recording_sid,
+                    detail={},
+                )
+            )
+            session.commit()
+            return row
+
+    def audit(
+        self,
+        action: str,
+        actor: str,
+        recording_sid: str | None,
+        *,
+        ip: str | None = None,
+        worker_sid: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the audit log."""
+        with self.sessions() as session:
+            session.add(
+                AuditLog(
+                    at=self.clock(),
+                    actor=actor,
+                    actor_worker_sid=worker_sid,
+                    action=action,
+                    recording_sid=recording_sid,
+                    ip=ip,
+                    detail=dict(detail or {}),
+                )
+            )
+            session.commit()
+
+    # ------------------------------------------------------------------ Insights
+
+    def attribute_entry(self, recording_sid: str, public_url: str) -> dict[str, Any]:
+        """The task's `conversations.media` VoiceRecording entry pointing at the archive.
+
+        `url_provider` makes Insights ask flexrec for a short-lived signed link (Flex token
+        checked); `url` names the same media for tools that only read `url`.
+        """
+        row = self.get(recording_sid)
+        if row is None or row.state not in DONE_STATES:
+            raise RecordingNotArchived(recording_sid)
+        base = public_url.rstrip("/")
+        started = as_utc(row.recording_started_at) or as_utc(row.created_at)
+        assert started is not None  # noqa: S101 - created_at is always set
+        entry: dict[str, Any] = {
+            "type": "VoiceRecording",
+            "url": f"{base}/media/recordings/{recording_sid}.wav",
+            "url_provider": f"{base}/insights/recordings/{recording_sid}/url",
+            "start_time": int(started.timestamp() * 1000),
+            "channels": list(row.channel_labels or ("customer", "others")),
+        }
+        return entry
+
+    def may_access(
+        self, recording_sid: str, worker_sid: str | None, identity: str, roles: Sequence[str]
+    ) -> bool:
+        """Supervisors and admins see every recording; an agent only their own calls."""
+        if {"supervisor", "admin"} & set(roles):
+            return True
+        row = self.get(recording_sid)
+        if row is None:
+            return False
+        if worker_sid and row.worker_sid == worker_sid:
+            return True
+        return bool(identity) and row.agent_identity == identity
+
+
+def _analysis_entry_point() -> Callable[..., Any]:
+    """`flexrec.analysis.analyse_recording`, imported late so the archive works without it."""
+    module = importlib.import_module("flexrec.analysis")
+    entry = getattr(module, "analyse_recording", None)
+    if entry is None:
+        raise ArchiveError("flexrec.analysis.analyse_recording is not available")
+    return cast(Callable[..., Any], entry)
+
+
+def apply_context(row: ArchivedRecording, context: RecordingContext) -> None:
+    """Copy what the recording service knows onto the archive row (never erase facts)."""
+    tasks = list(row.task_sids or [])
+    tasks.extend(t for t in context.task_sids if t not in tasks)
+    row.task_sids = tasks
+    row.queue_name = context.queue_name or row.queue_name
+    row.direction = context.direction or row.direction
+    row.worker_sid = context.worker_sid or row.worker_sid
+    row.agent_identity = context.agent_identity or row.agent_identity
+    row.customer_number = context.customer_number or row.customer_number
+    if context.channel_labels:
+        row.channel_labels = list(context.channel_labels)
+    if context.paused_ms:
+        row.paused_ms = [list(p) for p in context.paused_ms]
+
+
+def row_paused(row: ArchivedRecording) -> list[tuple[int, int]]:
+    """Paused intervals stored on the row (ms from the recording's start)."""
+    return [(int(a), int(b)) for a, b in (row.paused_ms or [])]
+
+
+def analysis_labels(channel_labels: Sequence[str] | None) -> tuple[str, ...]:
+    """Analysis speaks of "customer" and "agent"; Insights labels call the agent "others"."""
+    labels = tuple(channel_labels or DEFAULT_CHANNEL_LABELS)
+    if len(labels) != 2:
+        return DEFAULT_CHANNEL_LABELS
+    mapped = tuple("agent" if label == "others" else label for label in labels)
+    return mapped if set(mapped) == {"customer", "agent"} else DEFAULT_CHANNEL_LABELS
+
+
+# Column name in recording_analyses -> names the analysis result may use for it.
+_METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "duration_ms": ("duration_ms",),
+    "customer_talk_ms": ("customer_talk_ms", "talk_ms_customer"),
+    "agent_talk_ms": ("agent_talk_ms", "talk_ms_agent"),
+    "silence_ms": ("silence_ms",),
+    "cross_talk_ms": ("cross_talk_ms", "crosstalk_ms", "overlap_ms"),
+    "interruptions_by_agent": ("interruptions_by_agent", "agent_interruptions"),
+    "interruptions_by_customer": ("interruptions_by_customer", "customer_interruptions"),
+    "longest_agent_monologue_ms": ("longest_agent_monologue_ms", "longest_monologue_agent_ms"),
+    "longest_customer_monologue_ms": (
+        "longest_customer_monologue_ms",
+        "longest_monologue_customer_ms",
+    ),
+    "talk_to_listen_ratio": ("talk_to_listen_ratio", "talk_listen_ratio"),
+    "time_to_first_agent_words_ms": (
+        "time_to_first_agent_words_ms",
+        "agent_first_words_ms",
+        "time_to_agent_first_words_ms",
+    ),
+}
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, mappings, tuples and numpy scalars turned into JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+def analysis_values(result: Any) -> dict[str, Any]:
+    """Map an analysis result (metrics + segments + vad version) onto table columns."""
+    plain = _plain(result)
+    if not isinstance(plain, dict):
+        raise ArchiveError("analysis returned an unexpected result")
+    metrics = plain.get("metrics", plain)
+    if not isinstance(metrics, dict):
+        metrics = {}
+    values: dict[str, Any] = {"metrics": metrics}
+    for column, names in _METRIC_COLUMNS.items():
+        for name in names:
+            if metrics.get(name) is not None:
+                values[column] = metrics[name]
+                break
+    segments = plain.get("segments", [])
+    values["segments"] = segments if isinstance(segments, list) else []
+    version = plain.get("vad_config_version") or metrics.get("vad_config_version")
+    values["vad_config_version"] = str(version) if version is not None else None
+    return values

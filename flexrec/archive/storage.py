@@ -1,0 +1,306 @@
+"""Where archived media lives: one `BlobStore` protocol, a local folder, S3, and a memory fake.
+
+Every back end makes a write all-or-nothing: a reader sees either no object or the whole
+object under its final key, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
+
+
+class StorageError(Exception):
+    """A back end failed in a way that may pass (network, disk full): retry later."""
+
+
+class BlobNotFound(StorageError):
+    """No object exists under the requested key."""
+
+
+class InvalidKey(ValueError):
+    """A key that could escape the store's root or is otherwise malformed."""
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a safe relative key (no `..`, no leading slash)."""
+    if not _KEY.match(key) or ".." in key.split("/"):
+        raise InvalidKey(f"invalid storage key: {key!r}")
+    return key
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """A flat key → bytes store; keys are relative, slash-separated paths."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store `data` under `key` atomically, replacing any previous object."""
+
+    def get(self, key: str) -> bytes:
+        """The whole object under `key`; raises `BlobNotFound`."""
+
+    def exists(self, key: str) -> bool:
+        """True when an object is stored under `key`."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object under `key`; deleting a missing key is not an error."""
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Every key starting with `prefix`, sorted."""
+
+    def describe(self) -> str:
+        """A URL naming the store (no credentials), for logs and status pages."""
+
+
+class MemoryStorage:
+    """An in-process store for unit tests; `fail_next_puts` simulates outages."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.puts = 0
+        self.fail_next_puts = 0
+        self._lock = threading.Lock()
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store `data` under `key` (or fail if an outage is scheduled)."""
+        check_key(key)
+        with self._lock:
+            if self.fail_next_puts > 0:
+                self.fail_next_puts -= 1
+                raise StorageError("simulated storage outage")
+            self.objects[key] = bytes(data)
+            self.puts += 1
+
+    def get(self, key: str) -> bytes:
+        """The object under `key`."""
+        with self._lock:
+            try:
+                return self.objects[check_key(key)]
+            except KeyError:
+                raise BlobNotFound(key) from None
+
+    def exists(self, key: str) -> bool:
+        """True when `key` is stored."""
+        with self._lock:
+            return check_key(key) in self.objects
+
+    def delete(self, key: str) -> None:
+        """Forget `key`."""
+        with self._lock:
+            self.objects.pop(check_key(key), None)
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Stored keys with `prefix`."""
+        with self._lock:
+            return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def describe(self) -> str:
+        """`memory://`."""
+        return "memory://"
+
+
+class LocalStorage:
+    """Objects as files under `root`; writes go to a temp file, fsync, then rename."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        """Write atomically: readers see the old object or the new one, never a partial file."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Temp names start with "." so list_keys never reports an in-flight write.
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=".part", dir=path.parent
+            )
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp_name, path)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageError(f"local write failed for {key}: {exc.strerror or exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        """Read the whole file."""
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        """True when the file exists."""
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove the file (and fsync its folder so the removal survives a crash)."""
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+            if path.parent.is_dir():
+                _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageError(f"local delete failed for {key}: {exc.strerror or exc}") from exc
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Every stored file's key under the root, temp files excluded."""
+        if not self.root.is_dir():
+            return []
+        keys = []
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    def describe(self) -> str:
+        """The root as a file:// URL."""
+        return self.root.as_uri()
+
+
+def _fsync_dir(path: Path) -> None:
+    # A rename is durable only once the directory entry itself is flushed.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class S3Storage:
+    """Objects in an S3 (or S3-compatible) bucket under `prefix`; one PUT per object is atomic."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        client: Any | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.endpoint_url = endpoint_url or None
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            # boto3 reads credentials and region from its usual environment and files.
+            client = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+            )
+        self._s3 = client
+
+    def _full(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes) -> None:
+        """Upload in one PutObject: S3 makes it visible whole or not at all."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=self._full(key), Body=data)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 upload failed for {key}: {_s3_reason(exc)}") from exc
+
+    def get(self, key: str) -> bytes:
+        """Download the whole object."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=self._full(key))
+            body: bytes = response["Body"].read()
+            return body
+        except ClientError as exc:
+            if _s3_code(exc) in {"NoSuchKey", "404", "NotFound"}:
+                raise BlobNotFound(key) from None
+            raise StorageError(f"S3 download failed for {key}: {_s3_reason(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 download failed for {key}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        """HEAD the object."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=self._full(key))
+            return True
+        except ClientError as exc:
+            if _s3_code(exc) in {"NoSuchKey", "404", "NotFound"}:
+                return False
+            raise StorageError(f"S3 head failed for {key}: {_s3_reason(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 head failed for {key}: {exc}") from exc
+
+    def delete(self, key: str) -> None:
+        """Delete the object (S3 treats a missing key as success)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=self._full(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 delete failed for {key}: {_s3_reason(exc)}") from exc
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Keys under this store's prefix that start with `prefix`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        base = f"{self.prefix}/" if self.prefix else ""
+        keys: list[str] = []
+        try:
+            paginator = self._s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=base + prefix):
+                keys.extend(item["Key"][len(base) :] for item in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 list failed: {_s3_reason(exc)}") from exc
+        return sorted(keys)
+
+    def describe(self) -> str:
+        """`s3://bucket/prefix`."""
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+
+def _s3_code(exc: Any) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _s3_reason(exc: Any) -> str:
+    code = _s3_code(exc)
+    return code or type(exc).__name__
+
+
+def open_storage(url: str, s3_endpoint_url: str = "") -> BlobStore:
+    """The back end for an archive URL: `file:///path`, a plain path, or `s3://bucket/prefix`."""
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise ValueError("an s3:// archive URL needs a bucket: s3://bucket/prefix")
+        return S3Storage(parts.netloc, parts.path.strip("/"), endpoint_url=s3_endpoint_url or None)
+    if parts.scheme == "file":
+        return LocalStorage(unquote(parts.path))
+    if parts.scheme in {"", None}:
+        return LocalStorage(url)
+    if parts.scheme == "memory":
+        return MemoryStorage()
+    raise ValueError(f"unsupported archive URL scheme {parts.scheme!r} (use file:// or s3://)")
