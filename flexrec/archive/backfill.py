@@ -1,0 +1,129 @@
+"""Import the recordings already on the Twilio account into the archive (idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import structlog
+
+from flexrec.archive.media import media_url_from_uri
+from flexrec.archive.models import DONE_STATES, ArchivedRecording
+
+log = structlog.get_logger(__name__)
+
+Outcome = Literal["archived", "already", "skipped", "failed"]
+
+
+class Archiver(Protocol):
+    """The part of `ArchiveService` backfill needs."""
+
+    def note_completed(
+        self,
+        recording_sid: str,
+        call_sid: str | None = None,
+        media_url: str | None = None,
+        channels: int | None = None,
+        *,
+        duration_s: int | None = None,
+        started_at: datetime | None = None,
+    ) -> ArchivedRecording:
+        """Register what is known about a recording."""
+
+    def archive_recording(
+        self, recording_sid: str, *, retry_failed: bool = False
+    ) -> ArchivedRecording:
+        """Archive one recording."""
+
+    def get(self, recording_sid: str) -> ArchivedRecording | None:
+        """The archive row, if any."""
+
+
+@dataclass(frozen=True)
+class BackfillProgress:
+    """One step of a backfill, handed to the progress callback."""
+
+    recording_sid: str
+    outcome: Outcome
+    done: int
+    error: str | None = None
+
+
+@dataclass
+class BackfillReport:
+    """What a backfill did, by outcome."""
+
+    archived: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def seen(self) -> int:
+        """Recordings listed by Twilio."""
+        return len(self.archived) + len(self.already) + len(self.skipped) + len(self.failed)
+
+
+def backfill(
+    client: Any,
+    archive_service: Archiver,
+    since: datetime | None = None,
+    progress: Callable[[BackfillProgress], None] | None = None,
+    limit: int | None = None,
+) -> BackfillReport:
+    """List the account's recordings through the SDK and archive each completed one.
+
+    One recording's failure never stops the run; it is reported and can be retried by running
+    the backfill again (already archived recordings are skipped without any download).
+    """
+    report = BackfillReport()
+    filters: dict[str, Any] = {"page_size": 100}
+    if since is not None:
+        filters["date_created_after"] = since
+    if limit is not None:
+        filters["limit"] = limit
+    for recording in client.recordings.stream(**filters):
+        sid = str(recording.sid)
+        outcome: Outcome
+        error: str | None = None
+        status = getattr(recording, "status", "completed")
+        existing = archive_service.get(sid)
+        if existing is not None and existing.state in DONE_STATES:
+            outcome = "already"
+            report.already.append(sid)
+        elif status != "completed":
+            outcome = "skipped"  # in progress now: the live path archives it when it completes
+            report.skipped.append(sid)
+        else:
+            try:
+                uri = getattr(recording, "uri", None)
+                duration = getattr(recording, "duration", None)
+                started = getattr(recording, "start_time", None)
+                archive_service.note_completed(
+                    sid,
+                    getattr(recording, "call_sid", None),
+                    media_url_from_uri(uri) if uri else None,
+                    getattr(recording, "channels", None),
+                    duration_s=int(duration) if duration not in (None, "", "-1") else None,
+                    started_at=started if isinstance(started, datetime) else None,
+                )
+                archive_service.archive_recording(sid, retry_failed=True)
+                outcome = "archived"
+                report.archived.append(sid)
+            except Exception as exc:  # one bad recording must not end the import
+                outcome = "failed"
+                error = str(exc) or type(exc).__name__
+                report.failed[sid] = error
+                log.warning("backfill.failed", recording_sid=sid, error=error)
+        if progress is not None:
+            progress(BackfillProgress(sid, outcome, report.seen, error))
+    log.info(
+        "backfill.done",
+        archived=len(report.archived),
+        already=len(report.already),
+        skipped=len(report.skipped),
+        failed=len(report.failed),
+    )
+    return report

@@ -1,0 +1,258 @@
+"""HTTP routes of the archive: the Insights `url_provider` and signed media streaming.
+
+- `GET /insights/recordings/{RE}/url` — Flex token required (`Authorization: Bearer`, a `Token`
+  query/form field, or `X-Flex-JWE`); answers `{"url": "<short-lived signed media link>"}`.
+- `GET|HEAD /media/recordings/{RE}.wav?exp=&p=&sub=&sig=` — streams the decrypted WAV with
+  single-range support (206 + Content-Range); an expired or forged link is 403.
+- `GET /media/recordings/{RE}/peaks?exp=&p=&sub=&sig=` — waveform peaks JSON, same signature.
+
+Errors are `{"error": ..., "message": ...}` like the rest of the service. Routes stay thin: all
+logic is in `ArchiveService`, `MediaLinkSigner` and the token validator.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, NoReturn, Protocol
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from flexrec.archive.service import ArchiveService, RecordingNotArchived
+from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
+from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
+
+_RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flexrec"'}
+
+
+class TokenValidator(Protocol):
+    """Turns a Flex token into who it belongs to (`flexrec.twilio.flex_tokens`)."""
+
+    def validate(self, token: str) -> TokenInfo:
+        """Raise `InvalidToken` or `TokenServiceUnavailable`, else return the token's owner."""
+
+
+def _fail(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> NoReturn:
+    raise HTTPException(status, detail={"error": error, "message": message}, headers=headers)
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """An inclusive byte range of a body of `total` bytes."""
+
+    start: int
+    end: int
+    total: int
+
+    @property
+    def length(self) -> int:
+        """Bytes in the range."""
+        return self.end - self.start + 1
+
+
+class RangeNotSatisfiable(ValueError):
+    """The Range header asks for bytes the body does not have."""
+
+
+def parse_range(header: str | None, total: int) -> ByteRange | None:
+    """Parse a single `bytes=` range (RFC 9110); None means "send the whole body".
+
+    Multi-range requests and unknown units are answered with the whole body, which RFC 9110
+    allows (a server may ignore Range).
+    """
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    first, last = first.strip(), last.strip()
+    if not first.isdigit() and first:
+        return None
+    if last and not last.isdigit():
+        return None
+    if not first:
+        if not last:
+            return None
+        suffix = int(last)
+        if suffix == 0 or total == 0:
+            raise RangeNotSatisfiable(header)
+        return ByteRange(max(0, total - suffix), total - 1, total)
+    start = int(first)
+    if start >= total:
+        raise RangeNotSatisfiable(header)
+    end = min(int(last), total - 1) if last else total - 1
+    if end < start:
+        return None  # syntactically invalid range: ignore it
+    return ByteRange(start, end, total)
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def make_archive_router(
+    archive: ArchiveService,
+    tokens: TokenValidator,
+    signer: MediaLinkSigner,
+    public_url: str = "",
+) -> APIRouter:
+    """Build the archive's routes; the lead mounts the router on the service app."""
+    router = APIRouter(tags=["archive"])
+
+    def check_sid(recording_sid: str) -> None:
+        if not _RECORDING_SID.match(recording_sid):
+            _fail(404, "not_found", "no such recording")
+
+    async def caller(request: Request) -> TokenInfo:
+        token = _token_from(request) or await _form_token(request)
+        if not token:
+            _fail(401, "missing_token", "send a Flex token as 'Authorization: Bearer' or 'Token'",
+                  _CHALLENGE)  # fmt: skip
+        try:
+            return await run_in_threadpool(tokens.validate, token)
+        except InvalidToken as exc:
+            _fail(401, "invalid_token", f"the Flex token was rejected: {exc}", _CHALLENGE)
+        except TokenServiceUnavailable:
+            _fail(503, "token_service_unavailable", "cannot validate Flex tokens now; retry",
+                  {"Retry-After": "5"})  # fmt: skip
+
+    @router.api_route("/insights/recordings/{recording_sid}/url", methods=["GET", "POST"])
+    async def insights_media_url(recording_sid: str, request: Request) -> JSONResponse:
+        """Flex Insights `url_provider`: a short-lived signed link to the archived media."""
+        check_sid(recording_sid)
+        who = await caller(request)
+        allowed = await run_in_threadpool(
+            archive.may_access, recording_sid, who.worker_sid, who.identity, who.roles
+        )
+        if not allowed:
+            _fail(403, "forbidden", "this recording belongs to another agent's call")
+        row = await run_in_threadpool(archive.get, recording_sid)
+        if (
+            row is None
+            or row.purged_at is not None
+            or row.state
+            not in {
+                "verified",
+                "deleted_from_twilio",
+            }
+        ):
+            _fail(404, "not_archived", "the recording is not in the archive (yet)")
+        base = public_url or str(request.base_url)
+        url = signer.url(base, recording_sid, "play", who.identity)
+        await run_in_threadpool(
+            archive.audit,
+            "url_issued",
+            who.identity,
+            recording_sid,
+            ip=_client_ip(request),
+            worker_sid=who.worker_sid,
+            detail={"via": "insights_url_provider"},
+        )
+        return JSONResponse({"url": url}, headers={"Cache-Control": "no-store"})
+
+    def verified_link(recording_sid: str, request: Request) -> VerifiedLink:
+        q = request.query_params
+        try:
+            return signer.verify(
+                recording_sid, q.get("exp"), q.get("sig"), q.get("p"), q.get("sub")
+            )
+        except LinkExpired:
+            _fail(403, "link_expired", "this media link has expired; ask for a new one")
+        except LinkForged:
+            _fail(403, "link_invalid", "this media link is not valid")
+
+    @router.api_route("/media/recordings/{file_name}", methods=["GET", "HEAD"])
+    async def media(file_name: str, request: Request) -> Response:
+        """Stream an archived recording (decrypted) for a signed link, with Range support."""
+        recording_sid, dot, extension = file_name.partition(".")
+        if not dot or extension != "wav":
+            _fail(404, "not_found", "no such media")
+        check_sid(recording_sid)
+        link = verified_link(recording_sid, request)
+        try:
+            body = await run_in_threadpool(archive.read_media, recording_sid)
+        except RecordingNotArchived:
+            _fail(404, "not_archived", "the recording is not in the archive")
+        total = len(body)
+        disposition = "attachment" if link.purpose == "download" else "inline"
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": f'{disposition}; filename="{recording_sid}.wav"',
+        }
+        try:
+            byte_range = parse_range(request.headers.get("range"), total)
+        except RangeNotSatisfiable:
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{total}"}
+            )
+        if request.method == "GET" and (byte_range is None or byte_range.start == 0):
+            # One entry per playback or download, not per seek: players fetch many ranges.
+            await run_in_threadpool(
+                archive.audit,
+                link.purpose,
+                link.subject or "signed-link",
+                recording_sid,
+                ip=_client_ip(request),
+                detail={
+                    "range": request.headers.get("range"),
+                    "user_agent": request.headers.get("user-agent"),
+                },
+            )
+        if byte_range is None:
+            return Response(body, media_type="audio/wav", headers=headers)
+        headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{total}"
+        return Response(
+            body[byte_range.start : byte_range.end + 1],
+            status_code=206,
+            media_type="audio/wav",
+            headers=headers,
+        )
+
+    @router.get("/media/recordings/{recording_sid}/peaks")
+    async def peaks(recording_sid: str, request: Request) -> JSONResponse:
+        """Waveform peaks (min/max per bucket per channel) for a signed link."""
+        check_sid(recording_sid)
+        verified_link(recording_sid, request)
+        try:
+            data: dict[str, Any] = await run_in_threadpool(archive.peaks, recording_sid)
+        except RecordingNotArchived:
+            _fail(404, "not_archived", "the recording is not in the archive")
+        return JSONResponse(data, headers={"Cache-Control": "private, max-age=3600"})
+
+    return router
+
+
+def _token_from(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    for candidate in (request.headers.get("x-flex-jwe"), request.query_params.get("Token")):
+        if candidate and candidate.strip():
+            return candidate.strip()
+    return None
+
+
+async def _form_token(request: Request) -> str | None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method != "POST":
+        return None
+    if content_type == "application/json":
+        try:
+            data = await request.json()
+        except ValueError:
+            _fail(400, "malformed_body", "the body is not JSON")
+        value = data.get("Token") if isinstance(data, dict) else None
+        return value if isinstance(value, str) and value else None
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        value = form.get("Token")
+        return value if isinstance(value, str) and value else None
+    return None
