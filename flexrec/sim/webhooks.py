@@ -1,0 +1,431 @@
+"""Deliver world events as signed Twilio webhooks (TaskRouter, Event Streams, conference, call,
+recording callbacks), with Twilio's retry habits and the fault plan's misbehaviour.
+
+Flow: `World.emit` → `WebhookDispatcher.on_event` (under the world lock: snapshot the payload,
+decide faults) → inbox → one sender per shard (a shard is chosen from the resource SID, so the
+callbacks of one call, conference or task stay in order unless a fault reorders them) → httpx.
+
+Delivery outcome:  2xx/3xx → sent;  4xx → failed (final);  5xx / timeout / connection error →
+retried with exponential backoff up to `max_retries`, then failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from flexrec.sim import callbacks
+from flexrec.sim.faults import FaultPlan
+from flexrec.sim.world import SidFactory, World, WorldEvent
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "TwilioProxy/1.1"
+
+
+def twilio_signature(auth_token: str, url: str, params: Mapping[str, str] | None) -> str:
+    """X-Twilio-Signature: base64(HMAC-SHA1(token, url + each sorted param's name and value))."""
+    payload = url
+    for name in sorted(params or {}):
+        payload += name + (params or {})[name]
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def json_webhook_url(url: str, body: bytes) -> str:
+    """The URL Twilio posts a JSON body to: `bodySHA256=<hex sha256 of body>` appended."""
+    digest = hashlib.sha256(body).hexdigest()
+    return f"{url}{'&' if '?' in url else '?'}bodySHA256={digest}"
+
+
+@dataclass
+class Delivery:
+    """One HTTP request to make (and remake on retries)."""
+
+    id: str  # I-Twilio-Idempotency-Token: the same for retries and duplicates
+    kind: str
+    name: str
+    url: str
+    method: str = "POST"
+    form: dict[str, str] | None = None
+    body: bytes | None = None
+    shard_key: str = ""
+    resource_sid: str = ""
+    reorder: bool = False
+    delay_s: float = 0.0
+    duplicate: bool = False
+
+    def request(self, auth_token: str) -> tuple[str, dict[str, str], bytes | None]:
+        """Final URL, headers and body, signed exactly as Twilio signs."""
+        headers = {"User-Agent": USER_AGENT, "I-Twilio-Idempotency-Token": self.id}
+        if self.body is not None:
+            url = json_webhook_url(self.url, self.body)
+            headers["Content-Type"] = "application/json"
+            headers["X-Twilio-Signature"] = twilio_signature(auth_token, url, None)
+            return url, headers, self.body
+        form = self.form or {}
+        if self.method == "GET":
+            url = f"{self.url}{'&' if '?' in self.url else '?'}{urlencode(form)}"
+            headers["X-Twilio-Signature"] = twilio_signature(auth_token, url, None)
+            return url, headers, None
+        headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+        headers["X-Twilio-Signature"] = twilio_signature(auth_token, self.url, form)
+        return self.url, headers, urlencode(form).encode()
+
+
+@dataclass
+class DeliveryStats:
+    """Counters over every delivery since start."""
+
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    by_kind: collections.Counter[str] = field(default_factory=collections.Counter)
+
+
+class WebhookDispatcher:
+    """Turns world events into signed webhook deliveries and sends them."""
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        auth_token: str,
+        faults: FaultPlan | None = None,
+        timeout_s: float = 5.0,
+        max_retries: int = 3,
+        retry_backoff_s: float = 0.5,
+        shards: int = 32,
+        log_size: int = 5000,
+        batch_window_s: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        self.world = world
+        self.auth_token = auth_token
+        self.faults = faults
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.batch_window_s = batch_window_s
+        self.stats = DeliveryStats()
+        self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=log_size)
+        # Deliveries waiting for the sender tasks (or, before start(), for a test to inspect).
+        self.inbox: collections.deque[Delivery] = collections.deque()
+        self._sids = SidFactory(seed ^ 0x5EB)
+        self._n_shards = shards
+        self._call_seq: dict[str, int] = {}
+        self._stream_batches: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._wake: asyncio.Event | None = None
+        self._queues: list[asyncio.Queue[Delivery]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight = 0
+        self._client: httpx.AsyncClient | None = None
+
+    # -- building ---------------------------------------------------------------------------
+    def attach(self) -> None:
+        """Subscribe to the world's events."""
+        self.world.subscribe(self.on_event)
+
+    def on_event(self, event: WorldEvent) -> None:
+        """Snapshot an event into deliveries (called by World.emit with the world lock held)."""
+        for delivery in self._build(event):
+            self._enqueue(delivery)
+
+    def _build(self, event: WorldEvent) -> list[Delivery]:
+        world = self.world
+        data = event.data
+        if event.kind == "taskrouter":
+            return self._build_taskrouter(event)
+        if event.kind == "conference":
+            conference = data["conference"]
+            conference.sequence += 1
+            if not conference.status_callback:
+                return []
+            form = callbacks.conference_form(world, event.name, event.at, data, conference.sequence)
+            return [
+                self._delivery(
+                    "conference", event.name, conference.status_callback, form, conference.sid
+                )
+            ]
+        if event.kind == "call-status":
+            call = data["call"]
+            if not call.status_callback:
+                return []
+            seq = self._call_seq.get(call.sid, -1) + 1
+            self._call_seq[call.sid] = seq
+            if call.status in ("completed", "busy", "no-answer", "failed", "canceled"):
+                self._call_seq.pop(call.sid, None)
+            form = callbacks.call_status_form(world, call, event.at, seq)
+            return [self._delivery("call-status", event.name, call.status_callback, form, call.sid)]
+        if event.kind == "recording-status":
+            recording = data["recording"]
+            if not recording.status_callback:
+                return []
+            if recording.status not in recording.status_callback_events:
+                return []
+            form = callbacks.recording_status_form(world, recording, data["call"])
+            delivery = self._delivery(
+                "recording-status", event.name, recording.status_callback, form, recording.call_sid
+            )
+            delivery.method = recording.status_callback_method.upper()
+            return [delivery]
+        return []
+
+    def _build_taskrouter(self, event: WorldEvent) -> list[Delivery]:
+        world = self.world
+        event_sid = self._sids.new("EV")
+        form = callbacks.taskrouter_form(world, event.name, event.at, event.data, event_sid)
+        task = event.data.get("task")
+        key = task.sid if task is not None else form["ResourceSid"]
+        out: list[Delivery] = []
+        if world.event_callback_url:
+            out.append(
+                self._delivery("taskrouter", event.name, world.event_callback_url, form, key)
+            )
+        sinks = getattr(world, "event_stream_sinks", None) or []
+        if sinks:
+            cloud_event = callbacks.event_streams_cloudevent(world, form, event.at)
+            for sink in sinks:
+                if self._sink_wants(sink, cloud_event["type"]):
+                    with self._lock:
+                        self._stream_batches.setdefault(self._sink_url(sink), []).append(
+                            cloud_event
+                        )
+        return out
+
+    def _sink_url(self, sink: Any) -> str:
+        destination = sink.get("destination") if isinstance(sink, dict) else None
+        if destination is None and isinstance(sink, dict):
+            destination = (sink.get("sink_configuration") or {}).get("destination")
+        return str(destination or "")
+
+    def _sink_wants(self, sink: Any, event_type: str) -> bool:
+        if not isinstance(sink, dict) or not self._sink_url(sink):
+            return False
+        if sink.get("sink_type", "webhook") != "webhook":
+            return False
+        subscriptions = getattr(self.world, "event_stream_subscriptions", None)
+        if not subscriptions:
+            return True  # no subscription store: a sink gets every TaskRouter event
+        for sub in subscriptions:
+            if not isinstance(sub, dict) or sub.get("sink_sid") not in (None, sink.get("sid")):
+                continue
+            types = sub.get("types") or sub.get("event_types") or []
+            names = {t.get("type") if isinstance(t, dict) else t for t in types}
+            if not names or event_type in names:
+                return True
+        return False
+
+    def _delivery(self, kind: str, name: str, url: str, form: dict[str, str], key: str) -> Delivery:
+        token = f"{next(self._ids):08d}-{kind}-{key}"
+        return Delivery(
+            id=token, kind=kind, name=name, url=url, form=form, shard_key=key, resource_sid=key
+        )
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        fault = self.faults.webhook_fault() if self.faults is not None else None
+        with self._lock:
+            if fault is not None and fault.drop:
+                self.stats.dropped += 1
+                self._log(delivery, status=None, attempts=0, outcome="dropped")
+                return
+            if fault is not None:
+                delivery.reorder = fault.reorder
+                delivery.delay_s = fault.delay_s
+            copies = [delivery]
+            if fault is not None and fault.duplicate:
+                self.stats.duplicated += 1
+                copies.append(
+                    Delivery(**{**delivery.__dict__, "duplicate": True, "reorder": False})
+                )
+            for copy in copies:
+                self.stats.queued += 1
+                self.inbox.append(copy)
+        self._poke()
+
+    def _poke(self) -> None:
+        loop = self._loop
+        if loop is None or self._wake is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- sending ----------------------------------------------------------------------------
+    async def start(self, client: httpx.AsyncClient | None = None) -> None:
+        """Start the sender tasks on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._wake = asyncio.Event()
+        self._client = client or httpx.AsyncClient(
+            timeout=self.timeout_s,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
+        self._queues = [asyncio.Queue() for _ in range(self._n_shards)]
+        self._tasks = [asyncio.create_task(self._pump())]
+        self._tasks += [asyncio.create_task(self._sender(q)) for q in self._queues]
+        self._tasks.append(asyncio.create_task(self._stream_flusher()))
+        self._wake.set()
+
+    async def stop(self, drain_timeout_s: float = 5.0) -> None:
+        """Deliver what is pending (up to a timeout), then stop the senders."""
+        try:
+            await asyncio.wait_for(self.drain(), drain_timeout_s)
+        except TimeoutError:
+            log.warning("webhook dispatcher stopped with %d deliveries pending", self.pending)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self._loop = None
+
+    @property
+    def pending(self) -> int:
+        """Deliveries not yet finished (queued, in flight, or batched for Event Streams)."""
+        batched = sum(len(b) for b in self._stream_batches.values())
+        return len(self.inbox) + sum(q.qsize() for q in self._queues) + self._in_flight + batched
+
+    async def drain(self) -> None:
+        """Wait until every queued delivery has been sent or has failed."""
+        # pending spans several queues and counters: polling is simpler than one more event
+        while self.pending:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+    async def _pump(self) -> None:
+        wake = self._wake
+        if wake is None:
+            raise RuntimeError("dispatcher not started")
+        while True:
+            await wake.wait()
+            wake.clear()
+            while self.inbox:
+                delivery = self.inbox.popleft()
+                shard = hash(delivery.shard_key) % len(self._queues)
+                self._queues[shard].put_nowait(delivery)
+
+    async def _sender(self, queue: asyncio.Queue[Delivery]) -> None:
+        while True:
+            delivery = await queue.get()
+            self._in_flight += 1
+            try:
+                if delivery.reorder:
+                    # Hold it back: send whatever comes next on this shard first.
+                    try:
+                        following = await asyncio.wait_for(queue.get(), 0.5)
+                    except TimeoutError:
+                        following = None
+                    if following is not None:
+                        self._in_flight += 1
+                        self.stats.reordered += 1
+                        try:
+                            await self._send(following)
+                        finally:
+                            self._in_flight -= 1
+                await self._send(delivery)
+            finally:
+                self._in_flight -= 1
+
+    async def _stream_flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self.batch_window_s)
+            with self._lock:
+                batches, self._stream_batches = self._stream_batches, {}
+            for url, events in batches.items():
+                for start in range(0, len(events), 100):
+                    chunk = events[start : start + 100]
+                    body = json.dumps(chunk, separators=(",", ":")).encode()
+                    delivery = Delivery(
+                        id=f"{next(self._ids):08d}-event-streams",
+                        kind="event-streams",
+                        name=f"{len(chunk)} events",
+                        url=url,
+                        body=body,
+                        shard_key=url,
+                    )
+                    self._in_flight += 1
+                    try:
+                        self.stats.queued += 1
+                        await self._send(delivery)
+                    finally:
+                        self._in_flight -= 1
+
+    async def _send(self, delivery: Delivery) -> None:
+        client = self._client
+        if client is None:
+            raise RuntimeError("dispatcher not started")
+        if delivery.delay_s:
+            await asyncio.sleep(delivery.delay_s)
+        url, headers, body = delivery.request(self.auth_token)
+        attempts = 0
+        status: int | None = None
+        error: str | None = None
+        while True:
+            attempts += 1
+            started = time.monotonic()
+            try:
+                response = await client.request(delivery.method, url, headers=headers, content=body)
+                status, error = response.status_code, None
+            except httpx.HTTPError as exc:
+                status, error = None, type(exc).__name__
+            elapsed_ms = (time.monotonic() - started) * 1000
+            retriable = status is None or status >= 500
+            if not retriable or attempts > self.max_retries:
+                break
+            self.stats.retried += 1
+            await asyncio.sleep(self.retry_backoff_s * 2 ** (attempts - 1))
+        ok = status is not None and status < 400
+        with self._lock:
+            if ok:
+                self.stats.sent += 1
+            else:
+                self.stats.failed += 1
+            self.stats.by_kind[delivery.kind] += 1
+            self._log(
+                delivery,
+                status=status,
+                attempts=attempts,
+                outcome="sent" if ok else "failed",
+                error=error,
+                elapsed_ms=round(elapsed_ms, 1),
+            )
+
+    def _log(self, delivery: Delivery, **fields: Any) -> None:
+        self.log.append(
+            {
+                "id": delivery.id,
+                "kind": delivery.kind,
+                "name": delivery.name,
+                "url": delivery.url,
+                "resource_sid": delivery.resource_sid,
+                "duplicate": delivery.duplicate,
+                "reordered": delivery.reorder,
+                "at": time.time(),
+                **fields,
+            }
+        )
