@@ -1,0 +1,100 @@
+"""The service's FastAPI application factory.
+
+`create_app(settings)` builds the services (database, SDK client, queue...) unless handed ready
+ones, mounts the webhook, agent, admin and operations routers, and starts/stops the in-process
+queue consumer with the app's lifespan. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from flexrec.config import Settings
+from flexrec.recording import metrics as _recording_metrics  # noqa: F401 - registers counters
+from flexrec.server import routes_admin, routes_agent, routes_health, routes_webhooks
+from flexrec.server.logging_setup import get_logger, register_secrets
+from flexrec.server.metrics import RequestMetricsMiddleware
+from flexrec.server.wiring import Services, build_services
+
+log = get_logger(__name__)
+
+
+def _secrets_of(settings: Settings) -> list[str]:
+    return [
+        settings.twilio.auth_token.get_secret_value(),
+        settings.twilio.api_secret.get_secret_value(),
+        settings.server.admin_token.get_secret_value(),
+        settings.server.console_secret.get_secret_value(),
+        settings.storage.archive_key.get_secret_value(),
+    ]
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    detail: Any = exc.detail
+    body = detail if isinstance(detail, dict) else {"error": "http_error", "message": str(detail)}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
+    # Echo where the problem is, never the submitted values (they may hold a token).
+    problems = [
+        {"loc": list(err.get("loc", ())), "message": err.get("msg", "")} for err in exc.errors()
+    ]
+    return JSONResponse(
+        {"error": "invalid_request", "message": "the request is not valid", "problems": problems},
+        status_code=400,
+    )
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the service's ASGI app; without `services`, `build_services` runs at startup."""
+    register_secrets(_secrets_of(settings))
+    owned = services is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.services is None:
+            app.state.services = build_services(settings)
+        current: Services = app.state.services
+        if not settings.server.validate_signatures:
+            log.warning("webhook_signature_validation_disabled")
+        current.start()
+        try:
+            yield
+        finally:
+            if owned:
+                current.close()
+            elif current.run_consumer and current.queue is not None:
+                current.queue.stop()
+
+    app = FastAPI(
+        title="flexrec",
+        summary="Server-side dual-channel call recording for Twilio Flex",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.services = services
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.server.cors_origin_list(),
+        allow_credentials=False,  # tokens travel in headers/bodies, never cookies
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    app.add_middleware(RequestMetricsMiddleware)
+    for module in (routes_webhooks, routes_agent, routes_admin, routes_health):
+        app.include_router(module.router)
+    return app

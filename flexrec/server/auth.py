@@ -1,0 +1,101 @@
+"""Who is calling the agent and admin APIs: a Flex token (from the header or the body) or the
+admin bearer token.
+
+Flex plugins send the token as `Authorization: Bearer <token>` or, like Twilio Functions, as a
+`Token` field of a form or JSON body. A bad token is 401, an unreachable IAM 503 (the token may be
+fine), a valid token without the needed role 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from flexrec.server.deps import fail, get_services, get_settings
+from flexrec.server.logging_setup import get_logger
+from flexrec.server.metrics import TOKEN_CHECKS
+from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
+
+log = get_logger(__name__)
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flexrec"'}
+ADMIN_IDENTITY = "flexrec-admin"
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def _body_token(request: Request) -> str | None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    if content_type == "application/json":
+        raw = await request.body()
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            fail(400, "malformed_body", "the body is not JSON")
+        value = data.get("Token") if isinstance(data, dict) else None
+        return value if isinstance(value, str) and value else None
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        value = form.get("Token")
+        return value if isinstance(value, str) and value else None
+    return None
+
+
+async def request_token(request: Request) -> str:
+    """The Flex token the request carries, or a 401."""
+    token = _bearer(request) or await _body_token(request)
+    if not token:
+        TOKEN_CHECKS.labels("missing").inc()
+        fail(401, "missing_token", "send a Flex token as 'Authorization: Bearer' or 'Token'",
+             _CHALLENGE)  # fmt: skip
+    return token
+
+
+async def validate_flex_token(request: Request, token: str) -> TokenInfo:
+    """Ask IAM (through the cache) who the token belongs to; 401 if invalid, 503 if IAM is down."""
+    validator = get_services(request).tokens
+    try:
+        info = await run_in_threadpool(validator.validate, token)
+    except InvalidToken as exc:
+        TOKEN_CHECKS.labels("invalid").inc()
+        fail(401, "invalid_token", f"the Flex token was rejected: {exc}", _CHALLENGE)
+    except TokenServiceUnavailable as exc:
+        TOKEN_CHECKS.labels("unavailable").inc()
+        log.warning("flex_token_service_unavailable", reason=str(exc))
+        fail(503, "token_service_unavailable", "cannot validate Flex tokens now; retry shortly",
+             {"Retry-After": "5"})  # fmt: skip
+    TOKEN_CHECKS.labels("valid").inc()
+    return info
+
+
+async def flex_caller(request: Request) -> TokenInfo:
+    """Dependency: the agent or supervisor behind the request's Flex token."""
+    return await validate_flex_token(request, await request_token(request))
+
+
+async def admin_caller(request: Request) -> TokenInfo:
+    """Dependency: the admin token holder, or a supervisor/admin Flex token (else 401/403)."""
+    token = _bearer(request)
+    if not token:
+        TOKEN_CHECKS.labels("missing").inc()
+        fail(401, "missing_token", "send 'Authorization: Bearer <admin or supervisor token>'",
+             _CHALLENGE)  # fmt: skip
+    admin_token = get_settings(request).server.admin_token.get_secret_value()
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return TokenInfo(ADMIN_IDENTITY, None, ("admin",), None)
+    info = await validate_flex_token(request, token)
+    if not info.is_supervisor:
+        fail(403, "forbidden", "the admin API needs a supervisor or admin Flex role")
+    return info

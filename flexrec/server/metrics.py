@@ -1,0 +1,70 @@
+"""Prometheus metrics of the HTTP layer and the ASGI middleware that records them.
+
+Registered once on the default registry, so `/metrics` also shows the recording service's own
+counters (flexrec.recording.metrics) and the process collectors.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flexrec.server.logging_setup import get_logger
+
+log = get_logger("flexrec.http")
+
+REQUEST_SECONDS = Histogram(
+    "flexrec_http_request_duration_seconds",
+    "Time to answer an HTTP request, per route template.",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0),
+)
+WEBHOOKS = Counter(
+    "flexrec_webhooks_total",
+    "Webhooks received, by source and outcome (accepted, forged, malformed, error).",
+    ["source", "outcome"],
+)
+TOKEN_CHECKS = Counter(
+    "flexrec_flex_token_checks_total",
+    "Flex token checks on the agent and admin APIs, by outcome.",
+    ["outcome"],
+)
+
+
+class RequestMetricsMiddleware:
+    """Times every HTTP request and labels it with the matched route template (bounded labels)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(elapsed)
+            # Path only: headers and bodies (tokens, signatures) are never logged.
+            log.info(
+                "http_request",
+                method=scope["method"],
+                path=scope.get("path", ""),
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+            )

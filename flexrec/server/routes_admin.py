@@ -1,0 +1,66 @@
+"""Admin read API: recordings and tasks with filters, for dashboards and scripts.
+
+Protected by the admin bearer token (`FLEXREC_ADMIN_TOKEN`) or a supervisor/admin Flex token.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from flexrec.server.auth import admin_caller
+from flexrec.server.deps import fail, get_services, jsonable
+from flexrec.twilio.flex_tokens import TokenInfo
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+Admin = Annotated[TokenInfo, Depends(admin_caller)]
+
+
+def _filters(
+    status: Annotated[str | None, Query(description="recording/task status")] = None,
+    direction: Annotated[Literal["inbound", "outbound"] | None, Query()] = None,
+    queue: Annotated[str | None, Query(description="task queue name or SID")] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    task_sid: Annotated[str | None, Query(pattern=r"^WT[0-9a-f]{32}$")] = None,
+    call_sid: Annotated[str | None, Query(pattern=r"^CA[0-9a-f]{32}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    if since and until and since >= until:
+        fail(400, "bad_range", "'since' must be before 'until'")
+    given: dict[str, Any] = {
+        "status": status, "direction": direction, "queue": queue, "since": since,
+        "until": until, "task_sid": task_sid, "call_sid": call_sid,
+    }  # fmt: skip
+    for key in ("since", "until"):
+        moment = given[key]
+        if isinstance(moment, datetime) and moment.tzinfo is None:
+            given[key] = moment.replace(tzinfo=UTC)  # naive times are read as UTC
+    filters: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    filters.update(limit=limit, offset=offset)
+    return filters
+
+
+Filters = Annotated[dict[str, Any], Depends(_filters)]
+
+
+def _page(items: list[Any], filters: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(
+        {"items": jsonable(items), "limit": filters["limit"], "offset": filters["offset"]}
+    )
+
+
+@router.get("/recordings", summary="Recordings, newest first")
+def list_recordings(request: Request, _admin: Admin, filters: Filters) -> JSONResponse:
+    """Recordings known to flexrec, filtered and paged."""
+    return _page(get_services(request).recording.list_recordings(**filters), filters)
+
+
+@router.get("/tasks", summary="Voice tasks, newest first")
+def list_tasks(request: Request, _admin: Admin, filters: Filters) -> JSONResponse:
+    """Voice tasks seen by flexrec with their recording link, filtered and paged."""
+    return _page(get_services(request).recording.list_tasks(**filters), filters)

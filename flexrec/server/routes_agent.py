@@ -1,0 +1,83 @@
+"""Agent API for a Flex plugin or an embedding CRM: see, pause and resume a task's recording.
+
+Authorisation is the recording service's job (the worker holding the task, or a supervisor);
+this layer only proves who the caller is and maps the service's errors to HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+
+from flexrec.recording.errors import Forbidden, InvalidState, NotFound, RecordingError
+from flexrec.server.auth import flex_caller
+from flexrec.server.deps import fail, get_services, jsonable
+from flexrec.server.logging_setup import bound_sids, get_logger
+from flexrec.twilio.flex_tokens import TokenInfo
+
+log = get_logger(__name__)
+router = APIRouter(prefix="/api/agent", tags=["agent"])
+
+_TASK_SID = re.compile(r"^WT[0-9a-f]{32}$")
+Caller = Annotated[TokenInfo, Depends(flex_caller)]
+TaskSid = Annotated[str, Path(description="TaskRouter task SID (WT…)")]
+
+_ERRORS: dict[type[RecordingError], tuple[int, str]] = {
+    NotFound: (404, "not_found"),
+    Forbidden: (403, "forbidden"),
+    InvalidState: (409, "invalid_state"),
+}
+
+
+def make_actor(info: TokenInfo) -> Any:
+    """The recording service's `Actor` for a validated Flex token."""
+    from flexrec.recording.service import Actor
+
+    return Actor(identity=info.identity, worker_sid=info.worker_sid, roles=info.roles)
+
+
+def _run(
+    request: Request, task_sid: str, caller: TokenInfo, action: str,
+    call: Callable[[str, Any], Any],
+) -> JSONResponse:  # fmt: skip
+    if not _TASK_SID.match(task_sid):
+        fail(400, "bad_task_sid", "the task SID must be 'WT' followed by 32 hex digits")
+    with bound_sids(task_sid=task_sid, worker_sid=caller.worker_sid):
+        try:
+            state = call(task_sid, make_actor(caller))
+        except RecordingError as exc:
+            status, code = next(
+                (v for k, v in _ERRORS.items() if isinstance(exc, k)), (500, "recording_error")
+            )
+            log.info("agent_request_refused", action=action, status=status, reason=str(exc))
+            fail(status, code, str(exc) or code)
+        log.info("agent_request_done", action=action, identity=caller.identity)
+    return JSONResponse(jsonable(state))
+
+
+@router.get("/tasks/{task_sid}/recording", summary="The task's recording state")
+def get_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSONResponse:
+    """The recording state of a task the caller may see."""
+    return _run(request, task_sid, caller, "state", get_services(request).recording.state)
+
+
+@router.post("/tasks/{task_sid}/recording", summary="The task's recording state (token in body)")
+def post_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSONResponse:
+    """Same as GET, for plugins that send the Flex token as a `Token` body field."""
+    return _run(request, task_sid, caller, "state", get_services(request).recording.state)
+
+
+@router.post("/tasks/{task_sid}/recording/pause", summary="Pause the task's recording")
+def pause_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSONResponse:
+    """Pause the recording (idempotent: pausing a paused recording returns its state)."""
+    return _run(request, task_sid, caller, "pause", get_services(request).recording.pause)
+
+
+@router.post("/tasks/{task_sid}/recording/resume", summary="Resume the task's recording")
+def resume_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSONResponse:
+    """Resume a paused recording (idempotent)."""
+    return _run(request, task_sid, caller, "resume", get_services(request).recording.resume)

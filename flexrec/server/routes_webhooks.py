@@ -1,0 +1,159 @@
+"""Twilio webhooks: verify the signature, parse, hand to the recording service, answer.
+
+Order matters: nothing is parsed or stored before the signature checks out (403 otherwise);
+unparsable input is 400 (final for Twilio); an unexpected failure inside the service is 500 so
+Twilio (or the simulator) retries, since the service is idempotent. Handlers are sync and run in
+the threadpool because the Twilio SDK is synchronous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.datastructures import UploadFile
+
+from flexrec.server.deps import fail, get_services, get_settings
+from flexrec.server.logging_setup import bound_sids, get_logger
+from flexrec.server.metrics import WEBHOOKS
+from flexrec.webhooks import events
+from flexrec.webhooks.signature import SIGNATURE_HEADER, rebuild_public_url
+
+log = get_logger(__name__)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+E = TypeVar("E")
+FormParams = dict[str, str | list[str]]
+
+
+def _signed_url(request: Request) -> str:
+    public_url = get_settings(request).server.public_url
+    if public_url:
+        return rebuild_public_url(public_url, request.url.path, request.url.query)
+    return str(request.url)
+
+
+def _source(request: Request) -> str:
+    return request.url.path.rsplit("/", 1)[-1]
+
+
+def _reject_forged(request: Request) -> None:
+    WEBHOOKS.labels(_source(request), "forged").inc()
+    log.warning("webhook_signature_rejected", path=request.url.path)
+    fail(403, "invalid_signature", "X-Twilio-Signature is missing or does not match")
+
+
+async def signed_form(request: Request) -> FormParams:
+    """The form parameters of a Twilio form post whose signature is valid (else 403/400)."""
+    try:
+        form = await request.form()
+    except Exception:
+        WEBHOOKS.labels(_source(request), "malformed").inc()
+        fail(400, "malformed_body", "the body is not a form")
+    params: FormParams = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            fail(400, "malformed_body", "file uploads are not accepted")
+        existing = params.get(key)
+        if existing is None:
+            params[key] = value
+        elif isinstance(existing, list):
+            existing.append(value)
+        else:
+            params[key] = [existing, value]
+    services = get_services(request)
+    if get_settings(request).server.validate_signatures and not services.verifier.verify(
+        _signed_url(request), params, request.headers.get(SIGNATURE_HEADER)
+    ):
+        _reject_forged(request)
+    return params
+
+
+async def signed_json_body(request: Request) -> bytes:
+    """The raw body of a JSON post (Event Streams) whose hash and signature are valid."""
+    body = await request.body()
+    services = get_services(request)
+    if get_settings(request).server.validate_signatures and not services.verifier.verify(
+        _signed_url(request), None, request.headers.get(SIGNATURE_HEADER), body=body
+    ):
+        _reject_forged(request)
+    return body
+
+
+def _parse(source: str, parser: Callable[[Any], E], raw: Any) -> E:
+    try:
+        return parser(raw)
+    except events.MalformedEvent as exc:
+        WEBHOOKS.labels(source, "malformed").inc()
+        log.warning("webhook_malformed", source=source, reason=str(exc))
+        fail(400, "malformed_event", str(exc))
+
+
+def _dispatch(source: str, handler: Callable[[E], None], event: E, **sids: str | None) -> None:
+    with bound_sids(**sids):
+        try:
+            handler(event)
+        except Exception:
+            # Answer 500 so Twilio retries: the event must not be lost.
+            WEBHOOKS.labels(source, "error").inc()
+            log.exception("webhook_handler_failed", source=source)
+            fail(500, "internal_error", "the event could not be processed; retry later")
+    WEBHOOKS.labels(source, "accepted").inc()
+
+
+def _no_content() -> Response:
+    # TaskRouter wants 204 with a JSON content type; the other callbacks accept it too.
+    return Response(status_code=204, headers={"Content-Type": "application/json"})
+
+
+SignedForm = Annotated[FormParams, Depends(signed_form)]
+SignedJson = Annotated[bytes, Depends(signed_json_body)]
+
+
+@router.post("/taskrouter", status_code=204, summary="TaskRouter workspace event callback")
+def taskrouter(request: Request, params: SignedForm) -> Response:
+    """Workspace `EventCallbackUrl` events (form); answered 204 as TaskRouter expects."""
+    event = _parse("taskrouter", events.parse_taskrouter_form, params)
+    handler = get_services(request).recording.handle_taskrouter_event
+    _dispatch("taskrouter", handler, event, task_sid=event.task_sid)
+    return _no_content()
+
+
+@router.post("/event-streams", status_code=204, summary="Event Streams webhook sink")
+def event_streams(request: Request, body: SignedJson) -> Response:
+    """A JSON array of TaskRouter CloudEvents from an Event Streams sink."""
+    batch = _parse("event-streams", events.parse_event_streams, body)
+    handler = get_services(request).recording.handle_taskrouter_event
+    for event in batch:
+        _dispatch("event-streams", handler, event, task_sid=event.task_sid)
+    return _no_content()
+
+
+@router.post("/conference", status_code=204, summary="Conference status callback")
+def conference(request: Request, params: SignedForm) -> Response:
+    """Conference participant join/leave/hold and end events (form)."""
+    event = _parse("conference", events.parse_conference_form, params)
+    handler = get_services(request).recording.handle_conference_event
+    _dispatch("conference", handler, event, conference_sid=event.conference_sid,
+              call_sid=event.call_sid)  # fmt: skip
+    return _no_content()
+
+
+@router.post("/call-status", status_code=204, summary="Call status callback")
+def call_status(request: Request, params: SignedForm) -> Response:
+    """A call leg's status changes (form)."""
+    event = _parse("call-status", events.parse_call_status_form, params)
+    handler = get_services(request).recording.handle_call_status
+    _dispatch("call-status", handler, event, call_sid=event.call_sid)
+    return _no_content()
+
+
+@router.post("/recording-status", status_code=204, summary="Recording status callback")
+def recording_status(request: Request, params: SignedForm) -> Response:
+    """A recording's status changes: in-progress, completed, absent, failed (form)."""
+    event = _parse("recording-status", events.parse_recording_status_form, params)
+    handler = get_services(request).recording.handle_recording_status
+    _dispatch("recording-status", handler, event, call_sid=event.call_sid,
+              recording_sid=event.recording_sid)  # fmt: skip
+    return _no_content()

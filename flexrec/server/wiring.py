@@ -1,0 +1,137 @@
+"""Builds the service's long-lived objects from settings, and closes them again.
+
+Nothing here runs at import time: `build_services(settings)` opens the database (running
+migrations), creates the SDK client, the gateway, the job queue, the recording service and the
+Flex token validator. `create_app` calls it when it is not handed a ready `Services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from flexrec.config import Settings
+from flexrec.server.logging_setup import get_logger
+from flexrec.server.ports import RecordingControl, TokenValidator
+from flexrec.webhooks.signature import SignatureVerifier
+
+log = get_logger(__name__)
+
+HealthCheck = Callable[[], None]  # raises when the dependency is unreachable
+
+
+@dataclass
+class Services:
+    """Everything the HTTP layer calls; `close()` releases it in reverse order of creation."""
+
+    recording: RecordingControl
+    tokens: TokenValidator
+    verifier: SignatureVerifier
+    engine: Engine | None = None
+    sessions: Any = None
+    client: Any = None
+    gateway: Any = None
+    queue: Any = None
+    archive: Any = None
+    run_consumer: bool = False
+    consumer_workers: int = 4
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start the in-process queue consumer when this process runs one."""
+        if self.run_consumer and self.queue is not None:
+            self.queue.start_consumer(workers=self.consumer_workers)
+
+    def close(self) -> None:
+        """Stop the consumer and release connections; safe to call twice."""
+        if self.run_consumer and self.queue is not None:
+            try:
+                self.queue.stop()
+            except Exception:
+                log.exception("queue_stop_failed")
+        while self.closers:
+            closer = self.closers.pop()
+            try:
+                closer()
+            except Exception:
+                log.exception("close_failed")
+
+
+def database_check(engine: Engine) -> HealthCheck:
+    """A health check running `SELECT 1` on the engine."""
+
+    def check() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    return check
+
+
+def queue_check(queue: Any) -> HealthCheck:
+    """A health check asking the job queue's storage something cheap."""
+
+    def check() -> None:
+        ping = getattr(queue, "ping", None)
+        if callable(ping):
+            ping()
+            return
+        huey = getattr(queue, "huey", None)
+        if huey is not None:
+            huey.pending_count()
+
+    return check
+
+
+def build_services(
+    settings: Settings, *, run_consumer: bool = True, consumer_workers: int = 4
+) -> Services:
+    """Create the service's objects from settings: migrated DB, SDK client, queue, service."""
+    # Imported here so `import flexrec.server` stays cheap and side-effect free.
+    from flexrec.db.base import make_engine, make_session_factory
+    from flexrec.db.migrate import upgrade, upgrade_engine
+    from flexrec.jobs.queue import JobQueue
+    from flexrec.recording.service import RecordingService
+    from flexrec.twilio.client import make_client
+    from flexrec.twilio.flex_tokens import FlexTokenValidator
+    from flexrec.twilio.gateway import SdkGateway
+
+    closers: list[Callable[[], None]] = []
+    url = settings.storage.resolved_database_url()
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    closers.append(engine.dispose)
+    if ":memory:" in url:
+        upgrade_engine(engine)
+    else:
+        upgrade(url)
+    sessions = make_session_factory(engine)
+    client = make_client(settings.twilio)
+    gateway = SdkGateway(client, settings.twilio.account_sid, settings.twilio.workspace_sid)
+    queue = JobQueue.from_settings(settings)
+    recording = RecordingService(sessions=sessions, gateway=gateway, queue=queue, settings=settings)
+    tokens = FlexTokenValidator(
+        settings.twilio.account_sid,
+        settings.twilio.auth_token.get_secret_value(),
+        base_url=settings.twilio.base_url,
+        timeout_s=min(settings.twilio.timeout_s, 10.0),
+    )
+    closers.append(tokens.close)
+    return Services(
+        recording=recording,
+        tokens=tokens,
+        verifier=SignatureVerifier(settings.twilio.auth_token.get_secret_value()),
+        engine=engine,
+        sessions=sessions,
+        client=client,
+        gateway=gateway,
+        queue=queue,
+        run_consumer=run_consumer,
+        consumer_workers=consumer_workers,
+        health_checks={"database": database_check(engine), "queue": queue_check(queue)},
+        closers=closers,
+    )

@@ -1,0 +1,199 @@
+"""Webhook routes: signature first (403, nothing called), then parse (400), then the service."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+import pytest
+from conftest import WT_OWN, Harness, sign
+
+CA = "CA" + "c" * 32
+CF = "CF" + "f" * 32
+RE = "RE" + "e" * 32
+WR = "WR" + "d" * 32
+WK = "WK" + "a" * 32
+
+TASKROUTER = {
+    "EventType": "reservation.accepted",
+    "AccountSid": "AC" + "0" * 32,
+    "WorkspaceSid": "WS" + "0" * 32,
+    "ResourceSid": WR,
+    "ResourceType": "Reservation",
+    "Timestamp": "1790000000",
+    "TaskSid": WT_OWN,
+    "ReservationSid": WR,
+    "WorkerSid": WK,
+    "TaskAttributes": json.dumps({"call_sid": CA, "direction": "inbound"}),
+}
+CONFERENCE = {
+    "StatusCallbackEvent": "participant-join",
+    "ConferenceSid": CF,
+    "CallSid": CA,
+    "ParticipantLabel": "customer",
+    "Timestamp": "Tue, 24 Nov 2026 10:00:00 +0000",
+}
+CALL_STATUS = {"CallSid": CA, "CallStatus": "completed", "Direction": "inbound"}
+RECORDING_STATUS = {
+    "RecordingSid": RE,
+    "CallSid": CA,
+    "RecordingStatus": "completed",
+    "RecordingChannels": "2",
+    "RecordingStartTime": "Tue, 24 Nov 2026 10:00:01 +0000",
+    "RecordingDuration": "42",
+    "ErrorCode": "0",
+}
+
+FORM_ROUTES = [
+    ("/webhooks/taskrouter", TASKROUTER, "taskrouter"),
+    ("/webhooks/conference", CONFERENCE, "conference"),
+    ("/webhooks/call-status", CALL_STATUS, "call_status"),
+    ("/webhooks/recording-status", RECORDING_STATUS, "recording_status"),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "handler"), FORM_ROUTES)
+def test_valid_signed_form_calls_service_once_and_answers_204(
+    harness: Harness, path: str, params: dict[str, str], handler: str
+) -> None:
+    response = harness.post_signed(path, params)
+    assert response.status_code == 204
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == b""
+    assert [name for name, _ in harness.recording.calls] == [handler]
+
+
+def test_taskrouter_event_reaches_service_parsed(harness: Harness) -> None:
+    harness.post_signed("/webhooks/taskrouter", TASKROUTER)
+    ((_, event),) = harness.recording.calls
+    assert event.event_type == "reservation.accepted"
+    assert event.task_sid == WT_OWN
+    assert event.task_attributes == {"call_sid": CA, "direction": "inbound"}
+
+
+@pytest.mark.parametrize(("path", "params", "handler"), FORM_ROUTES)
+@pytest.mark.parametrize("signature", [None, "", "L/OH5YylLD5NRKLltdqwSvS0BnU="])
+def test_unsigned_or_forged_is_403_and_service_not_called(
+    harness: Harness, path: str, params: dict[str, str], handler: str, signature: str | None
+) -> None:
+    response = harness.post_signed(path, params, signature=signature)
+    assert response.status_code == 403
+    assert response.json()["error"] == "invalid_signature"
+    assert harness.recording.calls == []
+
+
+def test_signature_of_other_params_is_rejected(harness: Harness) -> None:
+    forged = {**CALL_STATUS, "CallStatus": "in-progress"}
+    response = harness.post_signed(
+        "/webhooks/call-status", forged, signature=sign("http://testserver/webhooks/call-status",
+                                                          CALL_STATUS)
+    )  # fmt: skip
+    assert response.status_code == 403
+    assert harness.recording.calls == []
+
+
+def test_malformed_but_signed_is_400_and_service_not_called(harness: Harness) -> None:
+    bad = {**RECORDING_STATUS, "RecordingSid": "not-a-sid"}
+    response = harness.post_signed("/webhooks/recording-status", bad)
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_event"
+    assert harness.recording.calls == []
+
+
+def test_malformed_task_attributes_is_400(harness: Harness) -> None:
+    response = harness.post_signed("/webhooks/taskrouter", {**TASKROUTER, "TaskAttributes": "{"})
+    assert response.status_code == 400
+    assert harness.recording.calls == []
+
+
+def test_service_failure_is_500_so_twilio_retries(harness: Harness) -> None:
+    harness.recording.fail_with = RuntimeError("database is locked")
+    response = harness.post_signed("/webhooks/conference", CONFERENCE)
+    assert response.status_code == 500
+    assert "database is locked" not in response.text
+    assert len(harness.recording.calls) == 1
+
+
+def test_public_url_is_used_for_signature_behind_proxy(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory(public_url="https://rec.example.com")
+    path = "/webhooks/call-status?attempt=1"
+    public_sig = sign("https://rec.example.com" + path, CALL_STATUS)
+    assert h.post_signed(path, CALL_STATUS, signature=public_sig).status_code == 204
+    # A signature over the internal URL must not pass once a public URL is configured.
+    internal_sig = sign("http://testserver" + path, CALL_STATUS)
+    assert h.post_signed(path, CALL_STATUS, signature=internal_sig).status_code == 403
+    assert len(h.recording.calls) == 1
+
+
+def test_validation_can_be_disabled_for_development(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory(validate_signatures=False)
+    assert h.post_signed("/webhooks/call-status", CALL_STATUS, signature=None).status_code == 204
+
+
+def cloud_events(*types: str) -> bytes:
+    return json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "type": f"com.twilio.taskrouter.{t}",
+                "id": f"EV{i}",
+                "time": "2026-11-24T10:00:00Z",
+                "data": {
+                    "task_sid": WT_OWN,
+                    "reservation_sid": WR,
+                    "worker_sid": WK,
+                    "timestamp": 1790000000000,
+                },
+            }
+            for i, t in enumerate(types)
+        ]
+    ).encode()
+
+
+def post_json(h: Harness, body: bytes, *, good_hash: bool = True, good_sig: bool = True) -> int:
+    digest = hashlib.sha256(body if good_hash else body + b"x").hexdigest()
+    path = f"/webhooks/event-streams?bodySHA256={digest}"
+    signature = sign("http://testserver" + path) if good_sig else sign("http://evil" + path)
+    response = h.client.post(
+        path,
+        content=body,
+        headers={"Content-Type": "application/json", "X-Twilio-Signature": signature},
+    )
+    return response.status_code
+
+
+def test_event_streams_batch_dispatches_each_event(harness: Harness) -> None:
+    body = cloud_events("reservation.accepted", "task.updated")
+    assert post_json(harness, body) == 204
+    events = [e for _, e in harness.recording.calls]
+    assert [e.event_type for e in events] == ["reservation.accepted", "task.updated"]
+
+
+@pytest.mark.parametrize(("good_hash", "good_sig"), [(False, True), (True, False)])
+def test_event_streams_bad_hash_or_signature_is_403(
+    harness: Harness, good_hash: bool, good_sig: bool
+) -> None:
+    status = post_json(harness, cloud_events("task.created"), good_hash=good_hash,
+                       good_sig=good_sig)  # fmt: skip
+    assert status == 403
+    assert harness.recording.calls == []
+
+
+def test_event_streams_without_hash_is_403(harness: Harness) -> None:
+    body = cloud_events("task.created")
+    path = "/webhooks/event-streams"
+    response = harness.client.post(
+        path, content=body, headers={"X-Twilio-Signature": sign("http://testserver" + path)}
+    )
+    assert response.status_code == 403
+    assert harness.recording.calls == []
+
+
+def test_event_streams_malformed_json_is_400(harness: Harness) -> None:
+    assert post_json(harness, b"[{not json") == 400
+    assert harness.recording.calls == []
