@@ -1,0 +1,181 @@
+"""What a person sees while the demo runs: a live progress panel, then one table of results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from flexrec.demo.scoring import DemoScore, ScenarioRow
+
+
+@dataclass
+class LiveFigures:
+    """Counters refreshed from the simulator and the service while the demo runs."""
+
+    total_calls: int
+    finished: int = 0
+    active: int = 0
+    recordings: int = 0
+    webhooks_sent: int = 0
+    webhooks_failed: int = 0
+    pauses: int = 0
+    archived: int = 0
+    restarts: int = 0
+    phase: str = "starting"
+    notes: list[str] = field(default_factory=list)
+
+
+class DemoDisplay:
+    """Owns the progress bars; `update()` redraws them from `LiveFigures`."""
+
+    def __init__(self, console: Console, total_calls: int) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<18}"),
+            BarColumn(bar_width=36),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not console.is_terminal,
+        )
+        self._calls = self.progress.add_task("Calls finished", total=total_calls, detail="")
+        self._archive = self.progress.add_task("Recordings archived", total=None, detail="")
+
+    def __enter__(self) -> DemoDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, figures: LiveFigures) -> None:
+        """Redraw from the latest counters."""
+        self.progress.update(
+            self._calls,
+            completed=figures.finished,
+            detail=(
+                f"[cyan]{figures.active} live[/]  {figures.recordings} recording(s)  "
+                f"{figures.webhooks_sent} webhooks"
+                + (
+                    f" [red]{figures.webhooks_failed} refused/failed[/]"
+                    if figures.webhooks_failed
+                    else ""
+                )
+                + (f"  [magenta]{figures.pauses} pause(s)[/]" if figures.pauses else "")
+                + (f"  [yellow]{figures.restarts} restart(s)[/]" if figures.restarts else "")
+            ),
+        )
+        self.progress.update(
+            self._archive,
+            completed=figures.archived,
+            total=max(figures.recordings, figures.archived) or None,
+            detail=f"[dim]{figures.phase}[/]",
+        )
+
+    def say(self, message: str) -> None:
+        """A line above the progress bars (a phase change, a restart)."""
+        self.progress.console.print(message)
+
+
+def _mark(good: bool) -> Text:
+    return Text("✔", style="bold green") if good else Text("✘", style="bold red")
+
+
+def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
+    """The table a reader takes in at a glance, with the headline verdict above it."""
+    table = Table(title="Calls by scenario", title_justify="left", header_style="bold")
+    table.add_column("scenario")
+    for name in ("calls", "eligible", "recorded", "dupes", "agent legs", "linked", "lost writes"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        full = row.recorded == row.eligible
+        table.add_row(
+            row.scenario,
+            str(row.calls),
+            str(row.eligible),
+            Text(str(row.recorded), style="green" if full else "bold red"),
+            Text(str(row.duplicates), style="bold red" if row.duplicates else ""),
+            Text(str(row.agent_legs), style="bold red" if row.agent_legs else ""),
+            Text(str(row.media_ok), style="green" if row.media_ok == row.recorded else "bold red"),
+            Text(str(row.lost_writes), style="bold red" if row.lost_writes else ""),
+        )
+    table.add_section()
+    table.add_row(
+        Text("all", style="bold"),
+        str(score.calls),
+        str(score.eligible),
+        str(score.recorded),
+        str(score.duplicates),
+        str(score.agent_leg_recordings),
+        str(score.media_linked),
+        str(score.lost_attribute_writes),
+    )
+
+    figures = Table.grid(padding=(0, 2))
+    figures.add_column(justify="left")
+    figures.add_column(justify="right")
+    figures.add_column(justify="left")
+
+    def fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
+        return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
+
+    checks = [
+        (
+            "eligible calls recorded",
+            f"{score.recorded}/{score.eligible}",
+            score.recorded == score.eligible,
+        ),
+        ("duplicate recordings", str(score.duplicates), score.duplicates == 0),
+        ("agent-leg recordings", str(score.agent_leg_recordings), score.agent_leg_recordings == 0),
+        (
+            "lost attribute writes",
+            str(score.lost_attribute_writes),
+            score.lost_attribute_writes == 0,
+        ),
+        (
+            "linked in Flex Insights",
+            f"{score.media_linked}/{score.recorded}",
+            score.media_linked == score.recorded,
+        ),
+    ]
+    for label, value, good in checks:
+        figures.add_row(label, value, _mark(good))
+    figures.add_row(
+        "start gap p50 / max (call time)",
+        f"{fmt(score.start_gap_ms_p50, ' ms')} / {fmt(score.start_gap_ms_max, ' ms')}",
+        "",
+    )
+    figures.add_row(
+        "webhook → Recording API p50 / p99",
+        f"{fmt(score.webhook_to_api_ms_p50, ' ms', 1)} / "
+        f"{fmt(score.webhook_to_api_ms_p99, ' ms', 1)}",
+        "",
+    )
+    figures.add_row(
+        "pauses requested / applied", f"{score.pauses_requested} / {score.pauses_applied}", ""
+    )
+    figures.add_row("archived / analysed", f"{score.archived} / {score.analysed}", "")
+    figures.add_row(
+        "VAD precision / recall",
+        f"{fmt(score.vad_precision, '', 3)} / {fmt(score.vad_recall, '', 3)}",
+        "",
+    )
+    if score.faults or score.restarts:
+        figures.add_row("faults / restarts", f"{score.faults or 'none'} / {score.restarts}", "")
+
+    verdict = (
+        Text(
+            " PASS: every eligible call recorded once, on the customer leg, linked ",
+            style="bold white on green",
+        )
+        if score.ok
+        else Text(" FAIL: see the red figures ", style="bold white on red")
+    )
+    return Group(verdict, Text(""), table, Text(""), Panel(figures, title="Scores", expand=False))
