@@ -167,11 +167,18 @@ def make_sample_conversation(
     world.timelines[interaction] = timeline
 
     world.set_call_status(customer, "in-progress")
-    world.clock.advance(queue_s)
-    world.set_call_status(agent_leg, "in-progress")
-    world.clock.advance(0.0 if record_from_s <= queue_s else record_from_s - queue_s)
-    rec_customer = world.start_recording(customer, channels=2)
-    rec_worker = world.start_recording(agent_leg, channels=2)
+    # The customer leg is recorded from `record_from_s` (queue audio included if that is
+    # before the agent joins); the agent leg from whichever is later, its join or that.
+    steps = sorted([(record_from_s, "customer"), (max(record_from_s, queue_s), "worker")])
+    recordings: dict[str, Recording] = {}
+    for at, which in steps:
+        if at >= queue_s and agent_leg.status != "in-progress":
+            world.clock.advance(t0 + queue_s - world.clock.now())
+            world.set_call_status(agent_leg, "in-progress")
+        world.clock.advance(max(0.0, t0 + at - world.clock.now()))
+        leg = customer if which == "customer" else agent_leg
+        recordings[which] = world.start_recording(leg, channels=2)
+    rec_customer, rec_worker = recordings["customer"], recordings["worker"]
     if pause is not None:
         world.clock.advance(t0 + pause[0] - world.clock.now())
         behavior: Literal["skip", "silence"] = "skip" if pause[2] == "skip" else "silence"

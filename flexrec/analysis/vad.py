@@ -1,0 +1,169 @@
+"""Voice activity detection for telephone recordings, robust to line noise and hold music.
+
+Per 20 ms frame, energy above an adaptive noise floor (a low percentile of recent frame
+energies, ignoring digital silence) makes a frame a candidate. Candidates are then tested for
+being music rather than speech with a property all speech has and steady music lacks:
+syllabic amplitude modulation. Speech rises and falls with its syllables (~4-6 per second),
+so the frame RMS of any 600 ms of it varies a lot (coefficient of variation well above 0.3);
+held chords and legato melody notes barely move (below ~0.2). Candidate frames covered by a
+steady, fully loud window are music. Finally isolated bursts (clicks) are dropped, short
+pauses bridged and short segments discarded.
+
+Everything is numpy-vectorised over frames (energy, cumulative sums), no per-frame Python
+and no FFT, so the detector runs tens of thousands of times faster than real time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from flexrec.analysis.segments import BoolArray, Segment, runs
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    """Every threshold of the detector (times in ms, levels in dB / dBFS)."""
+
+    frame_ms: int = 20
+    # Adaptive floor: a low percentile of frame energy per block, then the minimum over a window.
+    floor_block_ms: int = 500
+    floor_percentile: float = 10.0
+    floor_window_ms: int = 3000
+    snr_db: float = 9.0  # a candidate frame is this far above the local floor
+    min_level_dbfs: float = -55.0  # and at least this loud
+    digital_silence_dbfs: float = -90.0  # frames quieter than this are ignored by the floor
+    # Music test: steady windows (syllabic modulation of the frame amplitude too small).
+    music_window_ms: int = 600
+    music_max_cv: float = 0.26  # coefficient of variation of frame RMS below this is steady
+    music_min_active: float = 0.9  # share of candidate frames a steady window needs
+    # Smoothing.
+    min_burst_ms: int = 60  # before bridging, drop runs shorter than this (clicks, pops)
+    max_gap_ms: int = 300  # bridge pauses shorter than this
+    min_speech_ms: int = 200  # drop bursts shorter than this
+    pad_ms: int = 20  # widen each segment a little (energy onsets lag the true onset)
+
+
+def _as_float(samples: npt.NDArray[np.generic]) -> FloatArray:
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) * np.float32(1 / 32768)
+    return np.asarray(samples, dtype=np.float32)
+
+
+def _sliding_min(values: FloatArray, half_width: int) -> FloatArray:
+    padded = np.concatenate(
+        [np.full(half_width, np.inf, np.float32), values, np.full(half_width, np.inf, np.float32)]
+    )
+    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_width + 1)
+    out: FloatArray = view.min(axis=1)
+    return out
+
+
+def _noise_floor(energy_db: FloatArray, config: VadConfig) -> FloatArray:
+    """Per-frame floor: low percentile of each block's non-silent frames, min over a window."""
+    per_block = max(1, config.floor_block_ms // config.frame_ms)
+    blocks = -(-len(energy_db) // per_block)
+    grid = np.full(blocks * per_block, np.inf, np.float32)
+    grid[: len(energy_db)] = np.where(
+        energy_db > config.digital_silence_dbfs, energy_db, np.float32(np.inf)
+    )
+    grid2 = np.sort(grid.reshape(blocks, per_block), axis=1)
+    finite = np.isfinite(grid2).sum(axis=1)
+    pick = np.minimum(
+        (finite * config.floor_percentile / 100.0).astype(np.int64), np.maximum(finite - 1, 0)
+    )
+    block_floor = grid2[np.arange(blocks), pick]
+    half = max(0, config.floor_window_ms // config.floor_block_ms // 2)
+    block_floor = _sliding_min(block_floor.astype(np.float32), half)
+    block_floor[~np.isfinite(block_floor)] = config.min_level_dbfs
+    return np.repeat(block_floor, per_block)[: len(energy_db)]
+
+
+def _window_sums(values: FloatArray, width: int) -> FloatArray:
+    """Sum of values[s : s + width] for every window start s (len(values) - width + 1 of them)."""
+    cs = np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
+    out: FloatArray = (cs[width:] - cs[:-width]).astype(np.float32)
+    return out
+
+
+def _music_frames(amplitude: FloatArray, candidate: BoolArray, config: VadConfig) -> BoolArray:
+    """Candidate frames inside a steady window: loud throughout, with little syllabic modulation.
+
+    Speech rises and falls with its syllables (~4-6 per second), so the frame RMS amplitude of
+    any stretch of speech varies a lot; held chords and melody notes barely move.
+    """
+    n = len(amplitude)
+    width = max(2, config.music_window_ms // config.frame_ms)
+    music = np.zeros(n, np.bool_)
+    if n < width:
+        return music
+    mean = _window_sums(amplitude, width) / width
+    mean_sq = _window_sums(amplitude * amplitude, width) / width
+    cv = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0)) / np.maximum(mean, 1e-9)
+    active = _window_sums(candidate.astype(np.float32), width) / width
+    steady = (active >= config.music_min_active) & (cv < config.music_max_cv)
+    # A frame is music when any steady window covers it.
+    covered = _window_sums(
+        np.concatenate(
+            [np.zeros(width - 1, np.float32), steady, np.zeros(width - 1, np.float32)]
+        ).astype(np.float32),
+        width,
+    )
+    music[:] = covered[:n] > 0
+    return music & candidate
+
+
+def _smooth(active: BoolArray, config: VadConfig) -> list[tuple[int, int]]:
+    shortest_burst = config.min_burst_ms / config.frame_ms
+    spans = [(s, e) for s, e in runs(active) if e - s >= shortest_burst]
+    gap = config.max_gap_ms // config.frame_ms
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start - merged[-1][1] < gap:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    shortest = config.min_speech_ms / config.frame_ms
+    return [(s, e) for s, e in merged if e - s >= shortest]
+
+
+def speech_frames(
+    samples: npt.NDArray[np.generic], sample_rate_hz: int, config: VadConfig
+) -> tuple[BoolArray, BoolArray]:
+    """Per-frame (speech, music) masks before smoothing; exposed for tuning and tests."""
+    x = _as_float(samples).reshape(-1)
+    frame_len = max(1, sample_rate_hz * config.frame_ms // 1000)
+    n_frames = len(x) // frame_len
+    if n_frames == 0:
+        empty = np.zeros(0, np.bool_)
+        return empty, empty
+    frames = x[: n_frames * frame_len].reshape(n_frames, frame_len)
+    power = np.einsum("ij,ij->i", frames, frames) / frame_len
+    energy_db = (10.0 * np.log10(power + 1e-12)).astype(np.float32)
+    floor = _noise_floor(energy_db, config)
+    candidate = (energy_db > floor + config.snr_db) & (energy_db > config.min_level_dbfs)
+    amplitude = np.sqrt(np.maximum(power, 0.0)).astype(np.float32)
+    music = _music_frames(amplitude, candidate, config)
+    return candidate & ~music, music
+
+
+def detect_speech(
+    samples: npt.NDArray[np.generic], sample_rate_hz: int, config: VadConfig | None = None
+) -> list[Segment]:
+    """Speech segments (ms) in one channel of audio (int16 or float in [-1, 1])."""
+    config = config or VadConfig()
+    active, _ = speech_frames(samples, sample_rate_hz, config)
+    total_ms = len(active) * config.frame_ms
+    out: list[Segment] = []
+    for start, end in _smooth(active, config):
+        a = max(0, start * config.frame_ms - config.pad_ms)
+        b = min(total_ms, end * config.frame_ms + config.pad_ms)
+        if out and a <= out[-1].end_ms:
+            out[-1] = Segment(out[-1].start_ms, b)
+        else:
+            out.append(Segment(a, b))
+    return out
