@@ -1,0 +1,182 @@
+"""`run_setup` driving the simulator through the unmodified SDK (in-process ASGI transport)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+from twilio.http import HttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from flexrec.config import Settings, TwilioSettings
+from flexrec.setup_twilio import NEEDED_EVENTS, SetupError, run_setup
+from flexrec.sim import defaults
+from flexrec.sim.api.app import create_sim_app
+from flexrec.sim.world import World
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+PUBLIC = "https://rec.example.com"
+
+
+class AsgiHttpClient(HttpClient):
+    """An SDK HTTP client that hands every request to an in-process ASGI app."""
+
+    def __init__(self, test_client: TestClient) -> None:
+        super().__init__(logging.getLogger("test.sdk"), is_async=False)
+        self._tc = test_client
+        self.calls: list[tuple[str, str]] = []
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        parts = urlsplit(uri)
+        self.calls.append((method, parts.path))
+        r = self._tc.request(
+            method, parts.path + (f"?{parts.query}" if parts.query else ""),
+            params=params, data=data, headers=headers, auth=auth,
+        )  # fmt: skip
+        return Response(r.status_code, r.text, r.headers)
+
+
+@pytest.fixture
+def sim() -> Any:
+    world = World()
+    with TestClient(create_sim_app(world)) as tc:
+        http = AsgiHttpClient(tc)
+        client = Client(defaults.ACCOUNT_SID, defaults.AUTH_TOKEN, http_client=http)
+        yield world, client, http
+
+
+def settings() -> Settings:
+    return Settings(
+        twilio=TwilioSettings(
+            account_sid=defaults.ACCOUNT_SID,
+            auth_token=defaults.AUTH_TOKEN,
+            workspace_sid=defaults.WORKSPACE_SID,
+        )
+    )
+
+
+def writes(http: AsgiHttpClient) -> list[tuple[str, str]]:
+    return [c for c in http.calls if c[0] != "GET"]
+
+
+def test_workspace_mode_sets_event_callback_url(sim: Any) -> None:
+    world, client, http = sim
+    changes = run_setup(settings(), PUBLIC + "/", "workspace", dry_run=False, client=client)
+    assert world.event_callback_url == f"{PUBLIC}/webhooks/taskrouter"
+    (change,) = [c for c in changes if not c.warning]
+    assert (change.before, change.after, change.applied) == (
+        None,
+        f"{PUBLIC}/webhooks/taskrouter",
+        True,
+    )
+    assert "EventCallbackUrl" in change.describe()
+    # Running again finds nothing to do.
+    http.calls.clear()
+    again = run_setup(settings(), PUBLIC, "workspace", dry_run=False, client=client)
+    assert [c for c in again if not c.warning] == []
+    assert writes(http) == []
+
+
+def test_workspace_dry_run_writes_nothing(sim: Any) -> None:
+    world, client, http = sim
+    changes = run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client)
+    assert world.event_callback_url is None
+    assert writes(http) == []
+    (change,) = [c for c in changes if not c.warning]
+    assert change.applied is False
+    assert "would change" in change.describe()
+
+
+def test_workspace_mode_widens_narrow_events_filter_and_warns_on_replace(sim: Any) -> None:
+    world, client, _ = sim
+    world.event_callback_url = "https://old.example.com/events"
+    world.events_filter = "task.created,worker.activity.update"
+    changes = run_setup(settings(), PUBLIC, "workspace", dry_run=False, client=client)
+    present = world.events_filter.split(",")
+    assert "worker.activity.update" in present
+    assert set(NEEDED_EVENTS) <= set(present)
+    assert any(c.warning and "old.example.com" in c.what for c in changes)
+
+
+def test_event_streams_mode_creates_sink_and_subscription_once(sim: Any) -> None:
+    world, client, http = sim
+    changes = run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client)
+    sinks = list(client.events.v1.sinks.list())
+    assert [s.sink_configuration["destination"] for s in sinks] == [
+        f"{PUBLIC}/webhooks/event-streams"
+    ]
+    subs = list(client.events.v1.subscriptions.list(sink_sid=sinks[0].sid))
+    assert len(subs) == 1
+    assert world.event_callback_url is None
+    assert sum(1 for c in changes if c.applied) == 2
+    http.calls.clear()
+    run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client)
+    assert ("POST", "/v1/Sinks") not in http.calls
+    assert ("POST", "/v1/Subscriptions") not in http.calls
+    assert len(list(client.events.v1.sinks.list())) == 1
+
+
+def test_event_streams_dry_run_writes_nothing(sim: Any) -> None:
+    _, client, http = sim
+    changes = run_setup(settings(), PUBLIC, "event-streams", dry_run=True, client=client)
+    assert writes(http) == []
+    assert [c.applied for c in changes if not c.warning] == [False, False]
+
+
+def test_flex_call_recording_enabled_is_warned(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexrec.sim.api import flex
+
+    original = flex.configuration_view
+    monkeypatch.setattr(
+        flex,
+        "configuration_view",
+        lambda ctx: {**original(ctx), "call_recording_enabled": True},
+    )
+    _, client, _ = sim
+    changes = run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client)
+    assert any(c.warning and "call_recording_enabled" in c.what for c in changes)
+
+
+def test_no_warning_when_flex_recording_off(sim: Any) -> None:
+    _, client, _ = sim
+    changes = run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client)
+    assert not any("call_recording_enabled" in c.what for c in changes)
+
+
+def test_mismatched_public_url_setting_is_warned(sim: Any) -> None:
+    _, client, _ = sim
+    s = settings()
+    s.server.public_url = "https://other.example.com"
+    changes = run_setup(s, PUBLIC, "workspace", dry_run=True, client=client)
+    assert any(c.warning and "signatures will not verify" in c.what for c in changes)
+
+
+def test_unknown_workspace_is_a_setup_error(sim: Any) -> None:
+    _, client, _ = sim
+    s = settings()
+    s.twilio.workspace_sid = "WS" + "9" * 32
+    with pytest.raises(SetupError, match="404"):
+        run_setup(s, PUBLIC, "workspace", dry_run=True, client=client)
+
+
+def test_bad_public_url_is_a_setup_error() -> None:
+    with pytest.raises(SetupError):
+        run_setup(settings(), "rec.example.com", "workspace", dry_run=True, client=None)
