@@ -355,7 +355,7 @@ class Engine:
             raise ValueError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
         if not self.queues:
             self.populate()
-        direction = direction or SCENARIO_DIRECTION.get(scenario, "inbound")
+        direction = SCENARIO_DIRECTION.get(scenario) or direction or "inbound"
         index = self.generated
         self.generated += 1
         self.active += 1

@@ -127,6 +127,13 @@ class FaultPlan:
         """The plan's settings as plain JSON-able numbers."""
         return {attr: getattr(self, attr) for attr in _KEYS.values()}
 
+    def replace_with(self, other: FaultPlan) -> None:
+        """Take over another plan's settings in place (holders of this object see the change)."""
+        with self._lock:
+            for attr in (*_KEYS.values(), "timeout_delay_s"):
+                setattr(self, attr, getattr(other, attr))
+            self._rng = random.Random(other.seed)
+
     def api_fault(self, method: str, path: str) -> ApiFault | None:
         """Decide the fate of one REST request (the simulator's own `/_sim` routes are exempt)."""
         if path.startswith("/_sim") or not self.active:

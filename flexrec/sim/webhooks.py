@@ -200,7 +200,11 @@ class WebhookDispatcher:
         task = event.data.get("task")
         key = task.sid if task is not None else form["ResourceSid"]
         out: list[Delivery] = []
-        if world.event_callback_url:
+        events_filter = getattr(world, "events_filter", None)
+        wanted = not events_filter or event.name in {
+            name.strip() for name in str(events_filter).split(",")
+        }
+        if world.event_callback_url and wanted:
             out.append(
                 self._delivery("taskrouter", event.name, world.event_callback_url, form, key)
             )
@@ -222,20 +226,18 @@ class WebhookDispatcher:
         return str(destination or "")
 
     def _sink_wants(self, sink: Any, event_type: str) -> bool:
+        """Whether a webhook sink has a subscription covering `event_type` (as Event Streams)."""
         if not isinstance(sink, dict) or not self._sink_url(sink):
             return False
         if sink.get("sink_type", "webhook") != "webhook":
             return False
-        subscriptions = getattr(self.world, "event_stream_subscriptions", None)
-        if not subscriptions:
-            return True  # no subscription store: a sink gets every TaskRouter event
-        for sub in subscriptions:
-            if not isinstance(sub, dict) or sub.get("sink_sid") not in (None, sink.get("sid")):
+        for sub in getattr(self.world, "event_subscriptions", None) or []:
+            if not isinstance(sub, dict) or sub.get("sink_sid") != sink.get("sid"):
                 continue
-            types = sub.get("types") or sub.get("event_types") or []
-            names = {t.get("type") if isinstance(t, dict) else t for t in types}
-            if not names or event_type in names:
-                return True
+            for entry in sub.get("types") or []:
+                name = entry.get("type") if isinstance(entry, dict) else entry
+                if name == event_type:
+                    return True
         return False
 
     def _delivery(self, kind: str, name: str, url: str, form: dict[str, str], key: str) -> Delivery:

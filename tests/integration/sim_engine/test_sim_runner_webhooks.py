@@ -1,0 +1,222 @@
+"""SimRunner against a local webhook receiver that checks every signature with the SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+
+from flexrec.sim import defaults
+from flexrec.sim.engine import SCENARIOS
+from flexrec.sim.runner import SimConfig, SimRunner
+
+
+@dataclass
+class Received:
+    """What the receiver saw."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Receiver:
+    """A Starlette app on 127.0.0.1 (own thread) standing in for the flexrec service."""
+
+    def __init__(self, auth_token: str) -> None:
+        self.validator = RequestValidator(auth_token)
+        self.received = Received()
+        app = Starlette(routes=[Route("/webhooks/{kind}", self.handle, methods=["POST", "GET"])])
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = ""
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        url = str(request.url)
+        signature = request.headers.get("x-twilio-signature", "")
+        if request.headers.get("content-type", "").startswith("application/json"):
+            params: Any = body.decode()
+            valid = self.validator.validate(url, params, signature)
+            payload: Any = json.loads(body)
+        else:
+            params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+            valid = self.validator.validate(url, params, signature)
+            payload = params
+        with self.received.lock:
+            self.received.requests.append(
+                {
+                    "kind": request.path_params["kind"],
+                    "valid": valid,
+                    "payload": payload,
+                    "user_agent": request.headers.get("user-agent"),
+                    "token": request.headers.get("i-twilio-idempotency-token"),
+                }
+            )
+        return Response(status_code=204)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver(defaults.AUTH_TOKEN) as rx:
+        yield rx
+
+
+def _config(service_url: str, **overrides: Any) -> SimConfig:
+    values: dict[str, Any] = {
+        "port": 0,
+        "agents": 12,
+        "rate_per_hour": 0,
+        "start_traffic": False,
+        "scale": 400.0,
+        "seed": 11,
+        "service_url": service_url,
+        "talk_time_median_s": 60.0,
+        "wrap_time_mean_s": 5.0,
+    }
+    values.update(overrides)
+    return SimConfig(**values)
+
+
+def _run_every_scenario(sim: SimRunner) -> None:
+    for scenario in SCENARIOS:
+        sim.start_interaction(scenario)
+    deadline = time.monotonic() + 60
+    while sim.engine.generated < len(SCENARIOS) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sim.wait_idle_blocking(timeout_s=90), sim.engine.snapshot()
+
+
+def test_every_scenario_sends_correctly_signed_webhooks_of_each_kind(receiver: Receiver) -> None:
+    with SimRunner(_config(receiver.url)) as sim:
+        _run_every_scenario(sim)
+        truth = httpx.get(f"{sim.base_url}/_sim/truth").json()
+        stats = httpx.get(f"{sim.base_url}/_sim/stats").json()
+    requests = receiver.received.requests
+    assert requests
+    assert all(r["valid"] for r in requests), [r for r in requests if not r["valid"]][:3]
+    assert {r["user_agent"] for r in requests} == {"TwilioProxy/1.1"}
+    kinds = {r["kind"] for r in requests}
+    assert {"taskrouter", "conference", "call-status", "recording-status"} <= kinds
+    assert stats["webhooks"]["failed"] == 0
+    assert stats["webhooks"]["sent"] == len(requests)
+    scenarios = {i["scenario"] for i in truth["interactions"]}
+    assert scenarios == set(SCENARIOS)
+    assert truth["count"] == len(SCENARIOS)
+
+    # every task SID the truth knows was announced by task.created, and Flex's conference write
+    # reached the service through task.updated
+    task_events = [r["payload"] for r in requests if r["kind"] == "taskrouter"]
+    created = {p["TaskSid"] for p in task_events if p["EventType"] == "task.created"}
+    for interaction in truth["interactions"]:
+        for task in interaction["tasks"]:
+            assert task["task_sid"] in created
+    updated = [p for p in task_events if p["EventType"] == "task.updated"]
+    assert any("conference" in json.loads(p["TaskAttributes"]) for p in updated), (
+        "Flex's conference write was not announced"
+    )
+
+    # conference callbacks carry increasing sequence numbers per conference
+    by_conf: dict[str, list[int]] = {}
+    for r in requests:
+        if r["kind"] == "conference":
+            by_conf.setdefault(r["payload"]["ConferenceSid"], []).append(
+                int(r["payload"]["SequenceNumber"])
+            )
+    for sequence in by_conf.values():
+        assert sequence == sorted(sequence)
+
+    # the Studio recording completed and reported its callback
+    recordings = [r["payload"] for r in requests if r["kind"] == "recording-status"]
+    assert any(
+        p["RecordingStatus"] == "completed" and p["RecordingChannels"] == "2" for p in recordings
+    )
+
+
+def test_event_streams_sink_gets_signed_cloudevent_batches(receiver: Receiver) -> None:
+    with SimRunner(_config(receiver.url, event_streams=True)) as sim:
+        sim.start_interaction("basic")
+        deadline = time.monotonic() + 30
+        while sim.engine.generated < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sim.wait_idle_blocking(timeout_s=60)
+    streams = [r for r in receiver.received.requests if r["kind"] == "event-streams"]
+    assert streams and all(r["valid"] for r in streams)
+    assert not [r for r in receiver.received.requests if r["kind"] == "taskrouter"]
+    events = [e for r in streams for e in r["payload"]]
+    types = [e["type"] for e in events]
+    assert "com.twilio.taskrouter.task.created" in types
+    assert "com.twilio.taskrouter.reservation.accepted" in types
+    first = events[0]
+    assert first["specversion"] == "1.0"
+    assert first["data"]["payload"]["task_sid"].startswith("WT")
+
+
+def test_duplicate_faults_repeat_the_idempotency_token(receiver: Receiver) -> None:
+    with SimRunner(_config(receiver.url, faults="dup=1.0,seed=3")) as sim:
+        sim.start_interaction("basic")
+        deadline = time.monotonic() + 30
+        while sim.engine.generated < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sim.wait_idle_blocking(timeout_s=60)
+    tokens = [r["token"] for r in receiver.received.requests]
+    assert len(tokens) == 2 * len(set(tokens))
+
+
+def test_async_context_manager_serves_control_routes(receiver: Receiver) -> None:
+    async def scenario() -> dict[str, Any]:
+        async with SimRunner(_config(receiver.url)) as sim:
+            async with httpx.AsyncClient(base_url=sim.base_url) as client:
+                agents = (await client.get("/_sim/agents")).json()
+                sid = agents["agents"][0]["sid"]
+                token = (await client.post(f"/_sim/agents/{sid}/token", json={})).json()
+                missing = await client.post("/_sim/agents/WK" + "0" * 32 + "/token", json={})
+                bad_faults = await client.post("/_sim/faults", json={"spec": "nope=1"})
+                faults = await client.post("/_sim/faults", json={"spec": "api=0.5,seed=2"})
+                await client.post("/_sim/interactions", json={"scenario": "hold"})
+                await asyncio.sleep(0.2)
+                done = await sim.wait_idle(timeout_s=60)
+                return {
+                    "agents": agents,
+                    "token": token,
+                    "missing": missing.status_code,
+                    "bad_faults": bad_faults.status_code,
+                    "faults": faults.json(),
+                    "done": done,
+                }
+
+    out = asyncio.run(scenario())
+    assert out["agents"]["count"] == 12
+    assert out["token"]["token"]
+    assert out["missing"] == 404
+    assert out["bad_faults"] == 400
+    assert out["faults"]["api_error_rate"] == 0.5
+    assert out["done"]
