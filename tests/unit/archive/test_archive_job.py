@@ -1,0 +1,349 @@
+"""The archive job: idempotent, resumable after a crash, retried, deleting from Twilio last."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from flexrec.archive.crypto import ArchiveKey
+from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
+from flexrec.archive.media import wav_download_url
+from flexrec.archive.service import (
+    ArchiveFailedError,
+    ArchiveRetryableError,
+    ArchiveService,
+    RecordingContext,
+)
+from flexrec.archive.storage import MemoryStorage
+from flexrec.twilio.client import RebasingHttpClient
+
+RE = "RE" + "1" * 32
+CA = "CA" + "2" * 32
+KEY = f"recordings/2026/03/04/{RE}.wav"
+
+
+class Crash(BaseException):
+    """Stands in for the process dying (not an Exception: nothing may catch it)."""
+
+
+class LoggingStore(MemoryStorage):
+    """A memory store that writes its operations into the fake Twilio's request log."""
+
+    def __init__(self, log: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.log = log
+        self.crash_after_next_put = False
+        self.corrupt_next_get = False
+
+    def put(self, key: str, data: bytes) -> None:
+        super().put(key, data)
+        self.log.append(("STORE_PUT", key))
+        if self.crash_after_next_put:
+            self.crash_after_next_put = False
+            raise Crash
+
+    def get(self, key: str) -> bytes:
+        self.log.append(("STORE_GET", key))
+        data = super().get(key)
+        if self.corrupt_next_get:
+            self.corrupt_next_get = False
+            return data[:-1] + bytes([data[-1] ^ 0xFF])
+        return data
+
+
+@pytest.fixture
+def logging_store(twilio: FakeTwilioRecordings) -> LoggingStore:
+    return LoggingStore(twilio.requests)
+
+
+def media_gets(twilio: FakeTwilioRecordings) -> int:
+    return twilio.count("GET", f"/Recordings/{RE}.wav")
+
+
+def test_archives_verifies_and_records_metadata(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+) -> None:
+    wav = make_wav(duration_s=3.0)
+    twilio.add(RE, CA, wav)
+    service = make_service()
+    archived_hook: list[str] = []
+    service.on_archived.append(archived_hook.append)
+
+    row = service.archive_recording(RE)
+
+    assert row.state == "verified"
+    assert row.call_sid == CA
+    assert row.storage_key == KEY
+    assert store.get(KEY) == wav
+    assert row.sha256 == hashlib.sha256(wav).hexdigest()
+    assert (row.channels, row.sample_rate_hz, row.duration_ms) == (2, 8000, 3000)
+    assert row.twilio_duration_s == 3
+    assert row.size_bytes == len(wav)
+    assert row.attempts == 1 and row.last_error is None
+    assert not row.encrypted and row.key_id is None
+    assert row.archived_at is not None
+    started = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    assert row.retain_until is not None
+    assert row.retain_until.replace(tzinfo=UTC) == started + timedelta(days=365)
+    assert archived_hook == [RE]
+    # Downloaded as a dual-channel WAV with the account's credentials, then redirected.
+    assert media_gets(twilio) == 1
+    assert twilio.count("DELETE") == 0
+
+
+def test_second_run_is_a_no_op(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service()
+    service.archive_recording(RE)
+    again = service.archive_recording(RE)
+    assert again.state == "verified"
+    assert again.attempts == 1
+    assert media_gets(twilio) == 1
+    assert store.puts == 1
+
+
+def test_uses_the_callback_media_url_and_requested_channels(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    seen: list[httpx.Request] = []
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return twilio.handle(request)
+
+    service = make_service(http=httpx.Client(transport=httpx.MockTransport(spy)))
+    media_url = f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{RE}"
+    service.note_completed(RE, CA, media_url, 2, duration_s=2)
+    service.archive_recording(RE)
+    first = seen[0]
+    assert first.url.path.endswith(f"/Recordings/{RE}.wav")
+    assert first.url.params["RequestedChannels"] == "2"
+    assert first.headers["authorization"].startswith("Basic ")
+    assert "authorization" not in seen[1].headers  # the redirect to the media host
+
+
+def test_media_url_is_rebased_onto_the_simulator() -> None:
+    class Client:
+        http_client = RebasingHttpClient("http://127.0.0.1:8181")
+
+    twilio_url = f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{RE}"
+    url = wav_download_url(twilio_url, Client())
+    assert url == f"http://127.0.0.1:8181/2010-04-01/Accounts/AC1/Recordings/{RE}.wav"
+    plain = wav_download_url(f"https://api.twilio.com/x/{RE}.json", object())
+    assert plain == f"https://api.twilio.com/x/{RE}.wav"
+
+
+def test_download_errors_are_retried_then_succeed(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    twilio.fail_next("media", 503)
+    service = make_service()
+    with pytest.raises(ArchiveRetryableError, match="503"):
+        service.archive_recording(RE)
+    row = service.get(RE)
+    assert row is not None
+    assert (row.state, row.attempts) == ("downloading", 1)
+    assert row.last_error is not None and "503" in row.last_error
+    assert service.archive_recording(RE).state == "verified"
+
+
+def test_storage_outage_is_retried_without_duplicates(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+) -> None:
+    twilio.add(RE, CA)
+    store.fail_next_puts = 1
+    service = make_service()
+    with pytest.raises(ArchiveRetryableError, match="outage"):
+        service.archive_recording(RE)
+    assert store.list_keys() == []
+    assert service.archive_recording(RE).state == "verified"
+    assert store.list_keys() == [KEY]
+
+
+def test_crash_after_upload_reruns_cleanly_under_the_same_key(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    logging_store: LoggingStore,
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service(store=logging_store)
+    logging_store.crash_after_next_put = True
+    with pytest.raises(Crash):
+        service.archive_recording(RE)
+    row = service.get(RE)
+    assert row is not None and row.state == "downloading"  # the upload was never committed
+    assert row.storage_key == KEY  # but its key was, before the upload
+    restarted = make_service(store=logging_store)
+    assert restarted.archive_recording(RE).state == "verified"
+    assert media_gets(twilio) == 2  # a fresh download, no partial reuse
+    assert logging_store.list_keys() == [KEY]  # and still exactly one object
+
+
+def test_crash_mid_download_restarts_from_scratch(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+) -> None:
+    twilio.add(RE, CA)
+    crashes = [True]
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(".wav") and crashes:
+            crashes.pop()
+            raise Crash
+        return twilio.handle(request)
+
+    with pytest.raises(Crash):
+        make_service(http=httpx.Client(transport=httpx.MockTransport(flaky))).archive_recording(RE)
+    assert store.list_keys() == []
+    assert make_service().archive_recording(RE).state == "verified"
+
+
+def test_read_back_mismatch_starts_over(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    logging_store: LoggingStore,
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service(store=logging_store)
+    logging_store.corrupt_next_get = True
+    with pytest.raises(ArchiveRetryableError, match="sha256"):
+        service.archive_recording(RE)
+    row = service.get(RE)
+    assert row is not None and row.state == "downloading"
+    assert service.archive_recording(RE).state == "verified"
+    assert media_gets(twilio) == 2
+
+
+def test_deletes_from_twilio_only_after_the_copy_is_verified(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    logging_store: LoggingStore,
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service(store=logging_store, delete_from_twilio=True)
+    row = service.archive_recording(RE)
+    assert row.state == "deleted_from_twilio"
+    assert row.deleted_from_twilio_at is not None
+    log = [entry[0] for entry in twilio.requests]
+    delete_at = log.index("DELETE")
+    assert log.index("STORE_PUT") < log.index("STORE_GET") < delete_at
+    assert twilio.recordings[RE].deleted
+    assert logging_store.exists(KEY)
+
+
+def test_failed_twilio_delete_is_retried_and_404_counts_as_done(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    twilio.fail_next("delete", 500)
+    service = make_service(delete_from_twilio=True)
+    with pytest.raises(ArchiveRetryableError, match="delete"):
+        service.archive_recording(RE)
+    row = service.get(RE)
+    assert row is not None and row.state == "verified"  # the archive copy is safe already
+    twilio.recordings[RE].deleted = True  # e.g. someone deleted it in the console meanwhile
+    assert service.archive_recording(RE).state == "deleted_from_twilio"
+    assert media_gets(twilio) == 1
+
+
+def test_attempts_are_capped_then_failed_is_sticky_until_retried(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    twilio.fail_next("media", 500, times=3)
+    service = make_service(max_attempts=3)
+    for _ in range(2):
+        with pytest.raises(ArchiveRetryableError):
+            service.archive_recording(RE)
+    with pytest.raises(ArchiveFailedError):
+        service.archive_recording(RE)
+    assert service.archive_recording(RE).state == "failed"  # a stray duplicate job does nothing
+    assert media_gets(twilio) == 3
+    assert service.archive_recording(RE, retry_failed=True).state == "verified"
+
+
+@pytest.mark.parametrize(
+    ("setup", "error", "message"),
+    [
+        (lambda t: t.add(RE, CA, make_wav(channels=1)), ArchiveFailedError, "1 channel"),
+        (lambda t: t.add(RE, CA, duration_s=10), ArchiveRetryableError, "Twilio reports 10 s"),
+        (lambda t: t.add(RE, CA, b"<html>x</html>", 1), ArchiveRetryableError, "not a readable"),
+        (lambda t: t.add(RE, CA, status="processing"), ArchiveRetryableError, "processing"),
+        (lambda t: t.add(RE, CA, status="absent"), ArchiveFailedError, "absent"),
+        (lambda t: None, ArchiveFailedError, "not found on Twilio"),
+    ],
+)
+def test_bad_media_and_states_are_classified(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    store: MemoryStorage,
+    setup: Callable[[FakeTwilioRecordings], object],
+    error: type[Exception],
+    message: str,
+) -> None:
+    setup(twilio)
+    with pytest.raises(error, match=message):
+        make_service().archive_recording(RE)
+    assert store.list_keys() == []
+
+
+def test_wrong_credentials_fail_visibly_instead_of_looping(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service()
+    service.note_completed(RE, CA, f"https://api.twilio.com/x/{RE}", 2, duration_s=2)
+    service.twilio.password = "wrong"
+    with pytest.raises(ArchiveFailedError, match="401"):
+        service.archive_recording(RE)
+    row = service.get(RE)
+    assert row is not None and row.state == "failed" and "401" in (row.last_error or "")
+
+
+def test_encrypted_archive_round_trips_through_read_media(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+) -> None:
+    wav = make_wav()
+    twilio.add(RE, CA, wav)
+    key = ArchiveKey(b"k" * 32)
+    service = make_service(key=key)
+    row = service.archive_recording(RE)
+    assert row.storage_key == KEY + ".enc"
+    assert row.encrypted and row.key_id == key.key_id
+    stored = store.get(KEY + ".enc")
+    assert stored != wav and b"RIFF" not in stored[:64]
+    assert row.sha256 == hashlib.sha256(wav).hexdigest()
+    assert service.read_media(RE) == wav
+
+
+def test_context_sets_queue_agent_labels_and_per_queue_retention(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    from flexrec.archive.retention import RetentionPolicy
+
+    twilio.add(RE, CA)
+    context = RecordingContext(
+        task_sids=("WT" + "3" * 32,),
+        queue_name="Sales",
+        direction="inbound",
+        worker_sid="WK" + "4" * 32,
+        agent_identity="alice",
+        channel_labels=("customer", "others"),
+    )
+    service = make_service(
+        context_provider=lambda sid, call: context if call == CA else None,
+        retention=RetentionPolicy(365, {"Sales": 90}),
+    )
+    row = service.archive_recording(RE)
+    assert row.task_sids == ["WT" + "3" * 32]
+    assert (row.queue_name, row.direction, row.worker_sid) == ("Sales", "inbound", "WK" + "4" * 32)
+    assert row.channel_labels == ["customer", "others"]
+    assert row.retain_until is not None
+    assert row.retain_until.replace(tzinfo=UTC) == datetime(2026, 6, 2, 10, 0, tzinfo=UTC)
