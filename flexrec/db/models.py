@@ -165,6 +165,7 @@ class PauseEvent(Base):
     task_sid: Mapped[str] = mapped_column(SID, index=True)
     recording_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
     actor: Mapped[str] = mapped_column(String(200))
+    worker_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
     action: Mapped[str] = mapped_column(String(16))  # pause | resume
     result: Mapped[str] = mapped_column(String(32))  # paused | recording | ended | error | noop
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

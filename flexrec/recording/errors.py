@@ -1,9 +1,9 @@
 """Errors the recording service raises; the web layer maps each to one HTTP status.
 
-    RecordingError
-    ├── NotFound      (404) no task or recording target known for the request
-    ├── Forbidden     (403) the actor may not act on this task
-    └── InvalidState  (409) the recording cannot make that transition now
+RecordingError
+├── NotFound      (404) no task or recording target known for the request
+├── Forbidden     (403) the actor may not act on this task
+└── InvalidState  (409) the recording cannot make that transition now
 """
 
 from __future__ import annotations
@@ -23,3 +23,7 @@ class Forbidden(RecordingError):
 
 class InvalidState(RecordingError):
     """The recording is in a state that does not allow the requested action."""
+
+
+class Unavailable(RecordingError):
+    """Twilio kept failing (429/5xx/timeout) while serving an interactive request."""

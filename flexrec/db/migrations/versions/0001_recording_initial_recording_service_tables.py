@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("task_sid", sa.String(length=34), nullable=False),
         sa.Column("recording_sid", sa.String(length=34), nullable=True),
         sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("worker_sid", sa.String(length=34), nullable=True),
         sa.Column("action", sa.String(length=16), nullable=False),
         sa.Column("result", sa.String(length=32), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),

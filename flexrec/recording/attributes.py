@@ -1,0 +1,133 @@
+"""Linking a recording into a task's attributes without losing anyone else's writes.
+
+GET the task (with its ETag) → deep-merge our entry → POST with `If-Match` → on 412 re-read and
+re-merge, up to `max_attempts`; then the caller re-queues. The merge is idempotent, so writing
+twice (fast path, then a queued retry) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from flexrec.recording import metrics
+from flexrec.twilio.gateway import PreconditionFailed, TaskGateway, recording_media_url
+
+log = structlog.get_logger(__name__)
+
+CUSTOMER_LEG_CHANNELS = ("customer", "others")
+WORKER_LEG_CHANNELS = ("others", "customer")
+
+
+def voice_recording_entry(
+    account_sid: str, recording_sid: str, start_time_ms: int, leg: str = "customer"
+) -> dict[str, Any]:
+    """The Flex Insights `VoiceRecording` media entry (start_time in epoch ms)."""
+    channels = CUSTOMER_LEG_CHANNELS if leg == "customer" else WORKER_LEG_CHANNELS
+    return {
+        "type": "VoiceRecording",
+        "url": recording_media_url(account_sid, recording_sid),
+        "start_time": int(start_time_ms),
+        "channels": list(channels),
+    }
+
+
+def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Objects merge recursively; anything else in `patch` replaces; no key of `base` is lost."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def recording_sid_of(entry: Any) -> str | None:
+    """The RE… SID at the end of a media entry's URL, if it is a VoiceRecording."""
+    if not isinstance(entry, Mapping) or entry.get("type") != "VoiceRecording":
+        return None
+    url = str(entry.get("url", "")).rstrip("/")
+    last = url.rsplit("/", 1)[-1].split(".", 1)[0]
+    return last if last.startswith("RE") else None
+
+
+def existing_voice_recording(
+    attributes: Mapping[str, Any], reservation_sid: str | None = None
+) -> str | None:
+    """The recording SID of the VoiceRecording already linked where we would link ours."""
+    for entry in _media(attributes, reservation_sid):
+        sid = recording_sid_of(entry)
+        if sid:
+            return sid
+    return None
+
+
+def _media(attributes: Mapping[str, Any], reservation_sid: str | None) -> list[Any]:
+    if reservation_sid:
+        holder = attributes.get("reservation_attributes", {})
+        holder = holder.get(reservation_sid, {}) if isinstance(holder, Mapping) else {}
+    else:
+        holder = attributes.get("conversations", {})
+    media = holder.get("media") if isinstance(holder, Mapping) else None
+    return list(media) if isinstance(media, list) else []
+
+
+def merge_recording(
+    attributes: Mapping[str, Any], entry: Mapping[str, Any], reservation_sid: str | None = None
+) -> dict[str, Any]:
+    """Attributes with exactly one VoiceRecording (ours, or an existing one of the same SID).
+
+    Non-VoiceRecording media entries are kept in order after it. A VoiceRecording of another
+    SID is replaced: Insights shows only the first, and ours is the one recording this call.
+    """
+    ours = recording_sid_of(entry)
+    old = _media(attributes, reservation_sid)
+    same = [e for e in old if recording_sid_of(e) == ours]
+    keep = [e for e in old if not (isinstance(e, Mapping) and e.get("type") == "VoiceRecording")]
+    media = [copy.deepcopy(same[0]) if same else dict(entry), *copy.deepcopy(keep)]
+    if reservation_sid:
+        patch: dict[str, Any] = {"reservation_attributes": {reservation_sid: {"media": media}}}
+    else:
+        patch = {"conversations": {"media": media}}
+    return deep_merge(attributes, patch)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a link attempt did: `written`, or `unchanged` when the entry was already there."""
+
+    outcome: str
+    attempts: int
+
+
+class TaskAttributesWriter:
+    """Writes a VoiceRecording entry into a task with ETag/If-Match and 412 retries."""
+
+    def __init__(self, tasks: TaskGateway, max_attempts: int = 5) -> None:
+        self._tasks = tasks
+        self._max_attempts = max_attempts
+
+    def link(
+        self, task_sid: str, entry: Mapping[str, Any], reservation_sid: str | None = None
+    ) -> WriteResult:
+        """Merge `entry` into the task; raises `PreconditionFailed` after repeated conflicts."""
+        for attempt in range(1, self._max_attempts + 1):
+            task = self._tasks.fetch_task(task_sid)
+            merged = merge_recording(task.attributes, entry, reservation_sid)
+            if merged == task.attributes:
+                return WriteResult("unchanged", attempt)
+            try:
+                self._tasks.update_task_attributes(task_sid, merged, task.etag)
+            except PreconditionFailed:
+                metrics.ATTRIBUTE_WRITE_CONFLICTS.inc()
+                log.info("attribute write conflict", task_sid=task_sid, attempt=attempt)
+                continue
+            return WriteResult("written", attempt)
+        raise PreconditionFailed(
+            f"task {task_sid} kept changing during {self._max_attempts} attempts", status=412
+        )

@@ -1,0 +1,77 @@
+"""What every part of the recording service shares: storage, gateways, policy, clock, queue."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from flexrec.recording.policy import RecordingPolicy
+from flexrec.twilio.gateway import RecordingGateway, TaskGateway
+
+log = structlog.get_logger(__name__)
+
+# Job names the queue must route to the service (see flexrec.jobs.tasks).
+JOB_START = "recording.start"  # args: target id
+JOB_LINK = "recording.link"  # args: attribute_writes id
+JOB_AUTO_RESUME = "recording.auto_resume"  # args: task SID, worker SID or None
+JOB_RECONCILE = "recording.reconcile"
+
+
+class JobSink(Protocol):
+    """Where the service puts follow-up work (the huey queue, or a list in tests)."""
+
+    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
+        """Run job `name` with `args` after `delay_s` seconds."""
+        ...
+
+
+def utc_now() -> datetime:
+    """The current time, time-zone aware."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceContext:
+    """Dependencies and tunables of the recording service."""
+
+    sessions: sessionmaker[Session]
+    recordings: RecordingGateway
+    tasks: TaskGateway
+    policy: RecordingPolicy
+    public_url: str
+    queue: JobSink | None = None
+    clock: Callable[[], datetime] = utc_now
+    visibility: timedelta = timedelta(seconds=60)
+    base_backoff_s: float = 2.0
+    max_backoff_s: float = 300.0
+    attribute_attempts: int = 5
+    rng: random.Random = field(default_factory=random.Random)
+
+    def now(self) -> datetime:
+        """The service clock."""
+        return self.clock()
+
+    def backoff_s(self, attempts: int) -> float:
+        """Exponential backoff with jitter (half to full of the capped exponential delay)."""
+        ceiling = min(self.max_backoff_s, self.base_backoff_s * 2 ** max(0, attempts - 1))
+        return float(ceiling * (0.5 + 0.5 * self.rng.random()))
+
+    def schedule(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
+        """Enqueue follow-up work; without a queue (or if it fails) reconciliation finds it."""
+        if self.queue is None:
+            return
+        try:
+            self.queue.enqueue(name, *args, delay_s=delay_s)
+        except Exception:  # the row in the database stays due; reconcile() re-enqueues it
+            log.exception("enqueue failed", job=name)
+
+    @property
+    def status_callback_url(self) -> str:
+        """Where Twilio sends our recordings' status callbacks."""
+        return self.public_url.rstrip("/") + "/webhooks/recording-status"

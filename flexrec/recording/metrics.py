@@ -1,0 +1,25 @@
+"""Prometheus counters of the recording service (registered once, on the default registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+RECORDINGS_STARTED = Counter(
+    "flexrec_recordings_started_total",
+    "Recordings started or adopted, by how",
+    ["source"],
+)
+RECORDING_START_FAILURES = Counter(
+    "flexrec_recording_start_failures_total",
+    "Failed recording start attempts, by reason",
+    ["reason"],
+)
+ATTRIBUTE_WRITE_CONFLICTS = Counter(
+    "flexrec_attribute_write_conflicts_total",
+    "Task attribute writes rejected with 412 (someone else wrote first)",
+)
+WEBHOOK_TO_API_SECONDS = Histogram(
+    "flexrec_webhook_to_api_seconds",
+    "From the event revealing a call leg to Twilio accepting the recording create",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+)

@@ -1,0 +1,285 @@
+"""Pause and resume a task's recording, with authorization, audit and the wrap-up safety net.
+
+Who may act: the worker holding an accepted (not yet wrapped/completed) reservation on the
+task, or anyone with the `supervisor` or `admin` role. Each request is audited in
+`pause_events`. Repeating a request returns the current state. A call that ended meanwhile
+(Twilio 21220) is reported as state `ended`, not as an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from flexrec.db.models import (
+    AttributeWrite,
+    PauseEvent,
+    RecordingTarget,
+    ReservationRecord,
+    TaskRecord,
+)
+from flexrec.recording.context import JOB_AUTO_RESUME, ServiceContext
+from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
+from flexrec.recording.store import FINAL_STATES, LIVE_STATES, write_session
+from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
+
+log = structlog.get_logger(__name__)
+
+SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+SYSTEM_ACTOR = "system"
+_INLINE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: the Flex token's identity, worker SID and roles."""
+
+    identity: str
+    worker_sid: str | None
+    roles: tuple[str, ...] = ()
+
+    @property
+    def is_supervisor(self) -> bool:
+        """True for supervisors and admins, who may act on any task."""
+        return bool(SUPERVISOR_ROLES.intersection(self.roles))
+
+
+@dataclass(frozen=True)
+class RecordingState:
+    """A task's recording as the agent API reports it."""
+
+    task_sid: str
+    state: str  # pending|starting|recording|paused|completed|absent|failed|ended
+    recording_sid: str | None = None
+    call_sid: str | None = None
+    leg: str | None = None
+    start_time_ms: int | None = None
+    detail: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        """True while the recording is paused."""
+        return self.state == "paused"
+
+
+def _state(task_sid: str, target: RecordingTarget, detail: str | None = None) -> RecordingState:
+    return RecordingState(
+        task_sid=task_sid,
+        state=target.state,
+        recording_sid=target.recording_sid,
+        call_sid=target.call_sid,
+        leg=target.leg,
+        start_time_ms=target.start_time_ms,
+        detail=detail if detail is not None else target.last_error,
+    )
+
+
+class PauseController:
+    """Pause/resume/state for the agent API and auto-resume for the queue."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def pause(self, task_sid: str, actor: Actor) -> RecordingState:
+        """Pause the task's recording (PauseBehavior from the policy)."""
+        return self._change(task_sid, actor, "pause")
+
+    def resume(self, task_sid: str, actor: Actor) -> RecordingState:
+        """Resume the task's recording."""
+        return self._change(task_sid, actor, "resume")
+
+    def state(self, task_sid: str, actor: Actor) -> RecordingState:
+        """The recording state; readable by any worker who had the task, and supervisors."""
+        with self.ctx.sessions() as session:
+            self._authorize(session, task_sid, actor, acting=False)
+            target = self._target(session, task_sid, actor)
+            return _state(task_sid, target)
+
+    def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
+        """Resume the task's paused recordings (for a reservation event: those its worker
+        paused, or its own worker leg). Returns how many were resumed."""
+        with self.ctx.sessions() as session:
+            targets = self._paused_targets(session, task_sid, worker_sid)
+        resumed = 0
+        for target_id, call_sid, recording_sid in targets:
+            try:
+                self.ctx.recordings.update_recording(call_sid, recording_sid, "in-progress")
+            except GatewayError as exc:
+                if exc.code == CALL_NOT_RECORDABLE:
+                    self._finish(target_id, task_sid, SYSTEM_ACTOR, None, "resume", "ended")
+                    continue
+                self._audit(task_sid, recording_sid, SYSTEM_ACTOR, None, "resume", "error", exc)
+                if exc.retryable:
+                    self.ctx.schedule(
+                        JOB_AUTO_RESUME, task_sid, worker_sid, delay_s=self.ctx.backoff_s(2)
+                    )
+                continue
+            self._finish(target_id, task_sid, SYSTEM_ACTOR, None, "resume", "recording")
+            resumed += 1
+            log.info("recording auto-resumed", task_sid=task_sid, recording_sid=recording_sid)
+        return resumed
+
+    # -- internals ----------------------------------------------------------------------------
+    def _change(self, task_sid: str, actor: Actor, action: str) -> RecordingState:
+        desired = "paused" if action == "pause" else "recording"
+        with self.ctx.sessions() as session:
+            self._authorize(session, task_sid, actor, acting=True)
+            target = self._target(session, task_sid, actor)
+            target_id = target.id
+            current = _state(task_sid, target)
+        bound = log.bind(task_sid=task_sid, recording_sid=current.recording_sid, action=action)
+        if current.state == desired or current.state in FINAL_STATES:
+            self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
+                        action, f"noop:{current.state}")  # fmt: skip
+            return current
+        if current.recording_sid is None or current.state not in LIVE_STATES:
+            raise InvalidState(f"the recording has not started yet (state {current.state})")
+        status = "paused" if action == "pause" else "in-progress"
+        behavior = self.ctx.policy.pause_behavior if action == "pause" else None
+        error: GatewayError | None = None
+        for _ in range(_INLINE_ATTEMPTS):
+            try:
+                self.ctx.recordings.update_recording(
+                    current.call_sid or "", current.recording_sid, status, behavior
+                )
+                error = None
+                break
+            except GatewayError as exc:
+                error = exc
+                if exc.code == CALL_NOT_RECORDABLE:
+                    bound.info("call ended before pause/resume")
+                    return self._finish(
+                        target_id, task_sid, actor.identity, actor.worker_sid, action, "ended"
+                    )
+                if not exc.retryable:
+                    break
+        if error is not None:
+            self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
+                        action, "error", error)  # fmt: skip
+            bound.warning("pause/resume failed", error=str(error))
+            if error.retryable:
+                raise Unavailable("Twilio did not answer; try again") from error
+            raise InvalidState(f"Twilio refused: {error}") from error
+        bound.info("recording %s", "paused" if action == "pause" else "resumed")
+        return self._finish(target_id, task_sid, actor.identity, actor.worker_sid, action, desired)
+
+    def _finish(
+        self,
+        target_id: int,
+        task_sid: str,
+        actor: str,
+        worker_sid: str | None,
+        action: str,
+        new_state: str,
+    ) -> RecordingState:
+        now = self.ctx.now()
+        with write_session(self.ctx.sessions) as session:
+            session.execute(
+                update(RecordingTarget)
+                .where(RecordingTarget.id == target_id)
+                .where(RecordingTarget.state.in_(LIVE_STATES))
+                .values(state=new_state, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            target = session.get(RecordingTarget, target_id)
+            if target is None:  # pragma: no cover - targets are never deleted
+                raise NotFound("recording target vanished")
+            session.refresh(target)
+            session.add(
+                PauseEvent(
+                    task_sid=task_sid,
+                    recording_sid=target.recording_sid,
+                    actor=actor,
+                    worker_sid=worker_sid,
+                    action=action,
+                    result=new_state,
+                    created_at=now,
+                )
+            )
+            return _state(task_sid, target)
+
+    def _audit(
+        self,
+        task_sid: str,
+        recording_sid: str | None,
+        actor: str,
+        worker_sid: str | None,
+        action: str,
+        result: str,
+        error: Exception | None = None,
+    ) -> None:
+        with write_session(self.ctx.sessions) as session:
+            session.add(
+                PauseEvent(
+                    task_sid=task_sid,
+                    recording_sid=recording_sid,
+                    actor=actor,
+                    worker_sid=worker_sid,
+                    action=action,
+                    result=result,
+                    error=str(error) if error else None,
+                    created_at=self.ctx.now(),
+                )
+            )
+
+    def _authorize(self, session: Session, task_sid: str, actor: Actor, *, acting: bool) -> None:
+        if session.get(TaskRecord, task_sid) is None:
+            raise NotFound(f"task {task_sid} is unknown")
+        if actor.is_supervisor:
+            return
+        if actor.worker_sid:
+            statuses = ("accepted",) if acting else ("accepted", "wrapping", "completed")
+            held = session.scalars(
+                select(ReservationRecord.sid).where(
+                    ReservationRecord.task_sid == task_sid,
+                    ReservationRecord.worker_sid == actor.worker_sid,
+                    ReservationRecord.status.in_(statuses),
+                )
+            ).first()
+            if held is not None:
+                return
+        raise Forbidden("only the task's assigned worker or a supervisor may do this")
+
+    def _target(self, session: Session, task_sid: str, actor: Actor) -> RecordingTarget:
+        rows = session.execute(
+            select(RecordingTarget, ReservationRecord.worker_sid)
+            .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
+            .outerjoin(ReservationRecord, ReservationRecord.sid == RecordingTarget.reservation_sid)
+            .where(AttributeWrite.task_sid == task_sid)
+            .order_by(RecordingTarget.id.desc())
+        ).all()
+        if not rows:
+            raise NotFound(f"task {task_sid} has no recording")
+        for target, worker_sid in rows:
+            if target.leg == "worker" and actor.worker_sid and worker_sid == actor.worker_sid:
+                return target
+        return rows[0][0]
+
+    def _paused_targets(
+        self, session: Session, task_sid: str, worker_sid: str | None
+    ) -> list[tuple[int, str, str]]:
+        rows = session.execute(
+            select(RecordingTarget, ReservationRecord.worker_sid)
+            .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
+            .outerjoin(ReservationRecord, ReservationRecord.sid == RecordingTarget.reservation_sid)
+            .where(AttributeWrite.task_sid == task_sid, RecordingTarget.state == "paused")
+        ).all()
+        out: list[tuple[int, str, str]] = []
+        for target, leg_worker in rows:
+            if target.recording_sid is None:
+                continue
+            if worker_sid is not None and leg_worker != worker_sid:
+                last_pause = session.scalars(
+                    select(PauseEvent)
+                    .where(PauseEvent.recording_sid == target.recording_sid)
+                    .where(PauseEvent.action == "pause", PauseEvent.result == "paused")
+                    .order_by(PauseEvent.id.desc())
+                ).first()
+                # A transfer's first agent wrapping up must not undo the next agent's pause.
+                if last_pause is None or last_pause.worker_sid != worker_sid:
+                    continue
+            out.append((target.id, target.call_sid, target.recording_sid))
+        return out

@@ -1,0 +1,164 @@
+"""Database helpers of the recording service: write transactions, idempotent inserts, claims.
+
+Every helper works on SQLite and PostgreSQL. SQLite write transactions start with
+`BEGIN IMMEDIATE` so two webhook threads never both read a row and then fail to upgrade their
+lock ("database is locked"); PostgreSQL rows read for update are locked with `FOR UPDATE`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from flexrec.db.base import Base
+from flexrec.db.models import AttributeWrite, RecordingTarget
+
+UNFINISHED_STATES = ("pending", "starting")
+LIVE_STATES = ("recording", "paused")
+FINAL_STATES = ("completed", "absent", "failed", "ended")
+
+
+@contextmanager
+def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose transaction takes the write lock first and commits on success."""
+    session = sessions()
+    try:
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def insert_ignore(
+    session: Session, model: type[Base], values: Mapping[str, Any], conflict: list[str]
+) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when this call inserted the row."""
+    dialect = session.get_bind().dialect.name
+    table: Any = model.__table__
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).values(**values)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**values)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    result: Any = session.execute(stmt.on_conflict_do_nothing(index_elements=conflict))
+    return bool(result.rowcount == 1)
+
+
+def ensure_target(
+    session: Session,
+    *,
+    leg_key: str,
+    call_sid: str,
+    leg: str,
+    task_sid: str,
+    reservation_sid: str | None,
+    now: datetime,
+    event_ms: int | None,
+    state: str = "pending",
+    recording_sid: str | None = None,
+    source: str | None = None,
+    start_time_ms: int | None = None,
+) -> tuple[RecordingTarget, bool]:
+    """The one target of a leg, created if missing; returns (target, created)."""
+    created = insert_ignore(
+        session,
+        RecordingTarget,
+        {
+            "leg_key": leg_key,
+            "call_sid": call_sid,
+            "leg": leg,
+            "task_sid": task_sid,
+            "reservation_sid": reservation_sid,
+            "state": state,
+            "recording_sid": recording_sid,
+            "source": source,
+            "start_time_ms": start_time_ms,
+            "attempts": 0,
+            "event_ms": event_ms,
+            "created_at": now,
+            "updated_at": now,
+        },
+        ["leg_key"],
+    )
+    target = session.scalars(
+        select(RecordingTarget).where(RecordingTarget.leg_key == leg_key)
+    ).one()
+    return target, created
+
+
+def ensure_link(
+    session: Session, *, task_sid: str, target_id: int, reservation_sid: str | None, now: datetime
+) -> AttributeWrite:
+    """The (task, target) attribute link, created pending if missing."""
+    insert_ignore(
+        session,
+        AttributeWrite,
+        {
+            "task_sid": task_sid,
+            "target_id": target_id,
+            "reservation_sid": reservation_sid,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+        },
+        ["task_sid", "target_id"],
+    )
+    return session.scalars(
+        select(AttributeWrite).where(
+            AttributeWrite.task_sid == task_sid, AttributeWrite.target_id == target_id
+        )
+    ).one()
+
+
+def claim_target(
+    session: Session, target_id: int, token: str, now: datetime, visibility: timedelta
+) -> bool:
+    """Atomically move a due `pending` (or stale `starting`) target to `starting` for us.
+
+    One conditional UPDATE: across threads and processes exactly one claimant sees rowcount 1.
+    """
+    due = and_(
+        RecordingTarget.state == "pending",
+        or_(RecordingTarget.next_attempt_at.is_(None), RecordingTarget.next_attempt_at <= now),
+    )
+    stale = and_(RecordingTarget.state == "starting", RecordingTarget.claimed_at < now - visibility)
+    result: Any = session.execute(
+        update(RecordingTarget)
+        .where(RecordingTarget.id == target_id, or_(due, stale))
+        .values(
+            state="starting",
+            claim_token=token,
+            claimed_at=now,
+            attempts=RecordingTarget.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def release_claim(session: Session, target_id: int, token: str, values: Mapping[str, Any]) -> bool:
+    """Apply `values` to a target only while we still hold its claim."""
+    result: Any = session.execute(
+        update(RecordingTarget)
+        .where(
+            RecordingTarget.id == target_id,
+            RecordingTarget.claim_token == token,
+            RecordingTarget.state == "starting",
+        )
+        .values(claim_token=None, claimed_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
