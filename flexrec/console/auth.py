@@ -1,0 +1,130 @@
+"""Who is signed in to the console: principals, signed session cookies and CSRF tokens.
+
+A session is a cookie holding `{user, role, worker_sid, csrf, via}` signed with
+`FLEXREC_CONSOLE_SECRET` (itsdangerous, timestamped so it expires). Nothing secret is inside: the
+signature only stops tampering. State-changing requests must echo the session's CSRF token in the
+`X-CSRF-Token` header, which a cross-site page cannot read.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from flexrec.console.users import ConsoleUser
+from flexrec.twilio.flex_tokens import TokenInfo
+
+SESSION_COOKIE = "flexrec_console"
+CSRF_HEADER = "X-CSRF-Token"
+DEFAULT_SESSION_MAX_AGE_S = 2 * 3600
+SUPERVISING_ROLES = frozenset({"supervisor", "admin"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in console user: local account or Flex token holder."""
+
+    username: str
+    role: str  # agent | supervisor | admin
+    worker_sid: str | None
+    csrf_token: str
+    via: str  # "password" | "flex"
+
+    @property
+    def sees_everything(self) -> bool:
+        """Supervisors and admins see every recording; agents only their own calls."""
+        return self.role in SUPERVISING_ROLES
+
+    def public(self) -> dict[str, Any]:
+        """What the browser may know about the user (no CSRF token, nothing secret)."""
+        return {
+            "username": self.username,
+            "role": self.role,
+            "worker_sid": self.worker_sid,
+            "via": self.via,
+        }
+
+
+def new_csrf_token() -> str:
+    """A fresh random CSRF token for a new session."""
+    return secrets.token_urlsafe(24)
+
+
+def principal_from_user(user: ConsoleUser) -> Principal:
+    """The principal of a local account that just signed in."""
+    return Principal(user.username, user.role, user.worker_sid, new_csrf_token(), "password")
+
+
+def role_from_flex_roles(roles: tuple[str, ...]) -> str:
+    """Console role from Flex token roles: admin beats supervisor beats agent."""
+    if "admin" in roles:
+        return "admin"
+    if "supervisor" in roles:
+        return "supervisor"
+    return "agent"
+
+
+def principal_from_token(info: TokenInfo) -> Principal:
+    """The principal of a validated Flex token."""
+    name = info.identity or info.worker_sid or "flex-user"
+    return Principal(
+        name, role_from_flex_roles(info.roles), info.worker_sid, new_csrf_token(), "flex"
+    )
+
+
+def csrf_matches(principal: Principal, presented: str | None) -> bool:
+    """True when the presented token is this session's CSRF token."""
+    if not presented:
+        return False
+    return hmac.compare_digest(principal.csrf_token.encode(), presented.encode("utf-8", "replace"))
+
+
+class SessionCodec:
+    """Signs principals into cookie values and reads them back, refusing stale or forged ones."""
+
+    def __init__(self, secret: str, max_age_s: int = DEFAULT_SESSION_MAX_AGE_S) -> None:
+        if len(secret) < 16:
+            raise ValueError("the console secret must be at least 16 characters long")
+        self._serializer = URLSafeTimedSerializer(secret, salt="flexrec.console.session")
+        self.max_age_s = max_age_s
+
+    def dumps(self, principal: Principal) -> str:
+        """The cookie value for a principal."""
+        return self._serializer.dumps(
+            {
+                "u": principal.username,
+                "r": principal.role,
+                "w": principal.worker_sid,
+                "c": principal.csrf_token,
+                "v": principal.via,
+            }
+        )
+
+    def loads(self, value: str | None) -> Principal | None:
+        """The principal in a cookie value, or None when missing, expired or tampered with."""
+        if not value:
+            return None
+        try:
+            data = self._serializer.loads(value, max_age=self.max_age_s)
+        except (SignatureExpired, BadSignature):
+            return None
+        if not isinstance(data, dict):
+            return None
+        try:
+            role = str(data["r"])
+            if role not in ("agent", "supervisor", "admin"):
+                return None
+            worker = data.get("w")
+            return Principal(
+                str(data["u"]),
+                role,
+                str(worker) if worker else None,
+                str(data["c"]),
+                str(data.get("v", "password")),
+            )
+        except KeyError:
+            return None

@@ -1,0 +1,53 @@
+"""Server-side HTML: package templates filled with `string.Template`, every value escaped."""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from importlib import resources
+from string import Template
+
+from flexrec.console.auth import Principal
+
+
+@cache
+def _template(name: str) -> Template:
+    text = resources.files("flexrec.console").joinpath("templates", name).read_text("utf-8")
+    return Template(text)
+
+
+def render_page(
+    name: str,
+    *,
+    title: str,
+    base: str,
+    principal: Principal | None,
+    values: dict[str, str] | None = None,
+    script: str | None = None,
+) -> str:
+    """A full page: `name`'s body inside the layout; `values` are escaped before filling."""
+    escaped = {key: html.escape(value, quote=True) for key, value in (values or {}).items()}
+    escaped["base"] = html.escape(base, quote=True)
+    body = _template(name).substitute(escaped)
+    if principal is None:
+        account = ""
+    else:
+        account = _template("_account.html").substitute(
+            base=html.escape(base, quote=True),
+            username=html.escape(principal.username),
+            role=html.escape(principal.role),
+            csrf=html.escape(principal.csrf_token, quote=True),
+        )
+    scripts = (
+        f'<script type="module" src="{html.escape(base)}/static/{html.escape(script)}"></script>'
+        if script
+        else ""
+    )
+    return _template("layout.html").substitute(
+        title=html.escape(title),
+        base=html.escape(base, quote=True),
+        csrf=html.escape(principal.csrf_token if principal else "", quote=True),
+        account=account,
+        body=body,
+        scripts=scripts,
+    )

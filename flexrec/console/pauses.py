@@ -1,0 +1,89 @@
+"""Pause gaps of a recording, placed on the recording's own timeline from `pause_events`.
+
+With Twilio's `silence` pause behaviour the paused time is in the file as silence, so a gap is a
+span. With `skip` the paused audio is left out, so each gap shrinks to a point where the file
+jumps, and later gaps move earlier by the paused time before them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from flexrec.archive.models import ArchivedRecording
+from flexrec.db.models import PauseEvent
+
+
+@dataclass(frozen=True)
+class PauseGap:
+    """A paused stretch on the recording's timeline (milliseconds from its start)."""
+
+    start_ms: int
+    end_ms: int
+    paused_ms: int  # wall-clock time the recording was paused
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def pause_gaps(
+    events: Sequence[PauseEvent],
+    started_at: datetime,
+    duration_ms: int | None,
+    behavior: str = "silence",
+) -> list[PauseGap]:
+    """Turn pause/resume events into gaps; an unmatched pause runs to the end of the file."""
+    start = _aware(started_at)
+    gaps: list[PauseGap] = []
+    skipped_ms = 0
+    paused_at: datetime | None = None
+
+    def close(since: datetime, until_ms: int | None) -> None:
+        nonlocal skipped_ms
+        begin = max(0, int((_aware(since) - start).total_seconds() * 1000))
+        end = until_ms if until_ms is not None else (duration_ms or begin) + skipped_ms
+        end = max(begin, end)
+        if behavior == "skip":
+            point = begin - skipped_ms
+            gaps.append(PauseGap(point, point, end - begin))
+            skipped_ms += end - begin
+        else:
+            if duration_ms is not None:
+                begin, end = min(begin, duration_ms), min(end, duration_ms)
+            gaps.append(PauseGap(begin, end, end - begin))
+
+    for event in sorted(events, key=lambda e: _aware(e.created_at)):
+        if event.action == "pause" and event.result == "paused" and paused_at is None:
+            paused_at = event.created_at
+        elif event.action == "resume" and event.result == "recording" and paused_at is not None:
+            close(paused_at, int((_aware(event.created_at) - start).total_seconds() * 1000))
+            paused_at = None
+    if paused_at is not None:
+        close(paused_at, None)
+    return gaps
+
+
+def recording_pause_gaps(
+    session: Session, rec: ArchivedRecording, behavior: str = "silence"
+) -> list[PauseGap]:
+    """The pause gaps of one archived recording: the archive's own spans, else pause_events."""
+    if rec.paused_ms:
+        # The archive already placed them on the file's timeline (ms from its start).
+        return [PauseGap(int(a), int(b), int(b) - int(a)) for a, b in rec.paused_ms]
+    if rec.recording_started_at is None:
+        return []
+    task_sids = list(rec.task_sids or [])
+    # Events written before the recording SID was known carry only the task SID.
+    match = PauseEvent.recording_sid == rec.recording_sid
+    if task_sids:
+        match = or_(
+            match,
+            (PauseEvent.recording_sid.is_(None)) & PauseEvent.task_sid.in_(task_sids),
+        )
+    events = session.scalars(select(PauseEvent).where(match)).all()
+    return pause_gaps(events, rec.recording_started_at, rec.duration_ms, behavior)

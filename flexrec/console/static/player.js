@@ -1,0 +1,355 @@
+// Dual-channel player: wavesurfer waveforms from server peaks, speaker lanes, pause gaps,
+// channel solo through Web Audio, jumps from the timeline or #t=SECONDS, audited media links.
+import WaveSurfer from './vendor/wavesurfer/wavesurfer.esm.js'
+import RegionsPlugin from './vendor/wavesurfer/plugins/regions.esm.js'
+import { api, clock, dash, dateTime, el, number, parseClock } from './common.js'
+
+const root = document.getElementById('player')
+const sid = root.dataset.recordingSid
+const audio = document.getElementById('audio')
+const statusBox = document.getElementById('player-status')
+const playButton = document.getElementById('play')
+const timeline = document.getElementById('timeline')
+const playhead = timeline.querySelector('.playhead')
+
+const COLOURS = {
+  agent: { waveColor: '#93b4f5', progressColor: '#2563eb' },
+  customer: { waveColor: '#f2ab86', progressColor: '#c2410c' },
+}
+const MUTED = { waveColor: '#d1d5db', progressColor: '#9ca3af' }
+
+let detail = null
+let wavesurfer = null
+let durationS = 0
+let solo = 'both'
+let audioGraph = null // { context, gains: [GainNode, GainNode] }
+let mediaReady = null // promise of the signed URL being set on <audio>
+
+function setStatus(text) {
+  statusBox.textContent = text
+}
+
+// ---- media: signed link issued (and audited) on first play --------------------------------
+
+async function ensureMedia() {
+  if (!mediaReady) {
+    mediaReady = api(`/api/recordings/${sid}/media-url`, { method: 'POST', body: { purpose: 'play' } })
+      .then(({ url }) => {
+        audio.src = url
+      })
+      .catch((error) => {
+        mediaReady = null
+        throw error
+      })
+  }
+  return mediaReady
+}
+
+function ensureAudioGraph() {
+  if (audioGraph) return audioGraph
+  const context = new AudioContext()
+  const source = context.createMediaElementSource(audio)
+  const splitter = context.createChannelSplitter(2)
+  const merger = context.createChannelMerger(2)
+  source.connect(splitter)
+  const gains = [0, 1].map((channel) => {
+    const gain = context.createGain()
+    splitter.connect(gain, channel)
+    // Each channel goes to both ears: a soloed speaker is heard centred, not in one ear.
+    gain.connect(merger, 0, 0)
+    gain.connect(merger, 0, 1)
+    return gain
+  })
+  merger.connect(context.destination)
+  audioGraph = { context, gains }
+  applySolo()
+  return audioGraph
+}
+
+async function togglePlay() {
+  const playing = !audio.paused
+  if (playing) {
+    audio.pause()
+    return
+  }
+  playButton.disabled = true
+  try {
+    await ensureMedia()
+    const graph = ensureAudioGraph()
+    if (graph.context.state === 'suspended') await graph.context.resume()
+    await (wavesurfer ? wavesurfer.play() : audio.play())
+    setStatus('')
+  } catch (error) {
+    setStatus(`Cannot play: ${error.message}`)
+  } finally {
+    playButton.disabled = false
+  }
+}
+
+async function download() {
+  try {
+    const { url } = await api(`/api/recordings/${sid}/media-url`, { method: 'POST', body: { purpose: 'download' } })
+    const link = el('a', { href: url, download: `${sid}.wav` })
+    document.body.append(link)
+    link.click()
+    link.remove()
+  } catch (error) {
+    setStatus(`Cannot download: ${error.message}`)
+  }
+}
+
+// ---- solo --------------------------------------------------------------------------------
+
+function channelIndex(role) {
+  return detail ? detail.channels.indexOf(role) : -1
+}
+
+function applySolo() {
+  const audible = [0, 1].map((i) => solo === 'both' || detail?.channels[i] === solo)
+  if (audioGraph) {
+    audioGraph.gains.forEach((gain, i) => {
+      gain.gain.value = audible[i] ? 1 : 0
+    })
+  }
+  root.dataset.solo = solo
+  for (const button of document.querySelectorAll('.solo [data-solo]')) {
+    button.setAttribute('aria-checked', String(button.dataset.solo === solo))
+  }
+  ;[0, 1].forEach((i) => document.getElementById(`channel-label-${i}`).classList.toggle('muted', !audible[i]))
+  if (wavesurfer && detail) {
+    wavesurfer.setOptions({
+      splitChannels: detail.channels.map((role, i) => ({ ...(audible[i] ? COLOURS[role] : MUTED) })),
+    })
+  }
+}
+
+// ---- seeking -----------------------------------------------------------------------------
+
+function seek(seconds) {
+  const t = Math.max(0, Math.min(seconds, durationS || seconds))
+  if (wavesurfer) wavesurfer.setTime(t)
+  else audio.currentTime = t
+  showTime(t)
+}
+
+function seekFromHash() {
+  const match = /(?:^#|&)t=([0-9:.]+)/.exec(location.hash)
+  if (match) {
+    const t = parseClock(match[1])
+    if (!Number.isNaN(t)) seek(t)
+  }
+}
+
+function showTime(t) {
+  document.getElementById('time-current').textContent = clock(t)
+  if (durationS > 0) {
+    const track = timeline.querySelector('.lane-track')
+    const left = track.offsetLeft + (track.clientWidth * Math.min(t, durationS)) / durationS
+    playhead.style.left = `${left}px`
+  }
+  root.dataset.currentTime = t.toFixed(2)
+}
+
+// ---- rendering ---------------------------------------------------------------------------
+
+function pct(ms) {
+  return `${(100 * ms) / 1000 / durationS}%`
+}
+
+function renderMeta() {
+  const items = [
+    ['Started', dateTime(detail.started_at)],
+    ['Duration', detail.duration_ms == null ? dash : clock(detail.duration_ms / 1000)],
+    ['Agent', detail.agent || detail.worker_sid || dash],
+    ['Queue', detail.queue || dash],
+    ['Direction', detail.direction || dash],
+    ['Customer', detail.customer_number || dash],
+    ['Call', detail.call_sid || dash],
+    ['Recording', detail.recording_sid],
+  ]
+  document.getElementById('call-meta').replaceChildren(
+    ...items.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))),
+  )
+  document.getElementById('player-title').textContent =
+    `${detail.direction === 'outbound' ? 'Outbound' : 'Inbound'} call${detail.agent ? ` with ${detail.agent}` : ''}`
+  detail.channels.forEach((role, i) => {
+    const label = document.getElementById(`channel-label-${i}`)
+    label.textContent = role === 'agent' ? 'Agent' : 'Customer'
+    label.classList.add(role)
+  })
+}
+
+function renderMetrics() {
+  const m = detail.metrics
+  const box = document.getElementById('metrics')
+  if (!m) {
+    box.replaceChildren(el('div', {}, el('dt', {}, 'Analysis'), el('dd', {}, 'not analysed yet')))
+    return
+  }
+  const sec = (ms) => (ms == null ? dash : clock(ms / 1000))
+  const items = [
+    ['Agent talk', sec(m.agent_talk_ms)],
+    ['Customer talk', sec(m.customer_talk_ms)],
+    ['Talk ratio (agent ÷ customer)', number(m.talk_to_listen_ratio, 2)],
+    ['Silence', `${sec(m.silence_ms)} (${number(m.silence_pct, 0, ' %')})`],
+    ['Cross-talk', `${sec(m.cross_talk_ms)} (${number(m.cross_talk_pct, 0, ' %')})`],
+    ['Agent interrupted', number(m.interruptions_by_agent)],
+    ['Customer interrupted', number(m.interruptions_by_customer)],
+    ['Longest agent monologue', sec(m.longest_agent_monologue_ms)],
+    ['Longest customer monologue', sec(m.longest_customer_monologue_ms)],
+    ['Agent first words after', sec(m.time_to_first_agent_words_ms)],
+  ]
+  box.replaceChildren(...items.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))))
+}
+
+function renderTimeline() {
+  const lanes = Object.fromEntries(
+    [...timeline.querySelectorAll('.lane')].map((lane) => [lane.dataset.lane, lane.querySelector('.lane-track')]),
+  )
+  for (const track of Object.values(lanes)) track.replaceChildren()
+  for (const seg of detail.segments) {
+    const who = seg.channel === 'agent' ? 'Agent' : 'Customer'
+    lanes[seg.channel].append(
+      el('div', {
+        class: `seg seg-${seg.channel}`,
+        style: `left:${pct(seg.start_ms)};width:${pct(seg.end_ms - seg.start_ms)}`,
+        title: `${who} ${clock(seg.start_ms / 1000)}–${clock(seg.end_ms / 1000)}`,
+        dataset: { startMs: seg.start_ms, endMs: seg.end_ms },
+      }),
+    )
+  }
+  for (const gap of detail.pauses) {
+    lanes.pause.append(
+      el('div', {
+        class: 'seg seg-pause',
+        style: `left:${pct(gap.start_ms)};width:${pct(gap.end_ms - gap.start_ms)}`,
+        title: `Recording paused for ${clock(gap.paused_ms / 1000)} at ${clock(gap.start_ms / 1000)}`,
+        dataset: { startMs: gap.start_ms, endMs: gap.end_ms },
+      }),
+    )
+  }
+  const axis = timeline.querySelector('.axis-track')
+  const steps = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800]
+  const step = steps.find((s) => durationS / s <= 10) || 3600
+  axis.replaceChildren()
+  for (let t = 0; t <= durationS; t += step) {
+    axis.append(el('span', { class: 'tick', style: `left:${(100 * t) / durationS}%` }, clock(t)))
+  }
+  timeline.addEventListener('click', (event) => {
+    const track = lanes.agent
+    const rect = track.getBoundingClientRect()
+    const x = event.clientX - rect.left
+    if (x < 0 || x > rect.width) return
+    seek((x / rect.width) * durationS)
+  })
+}
+
+function renderWaveform(peaks) {
+  const regions = RegionsPlugin.create()
+  wavesurfer = WaveSurfer.create({
+    container: '#waveform',
+    media: audio,
+    peaks: peaks.channels,
+    duration: peaks.duration_s,
+    height: 72,
+    normalize: true,
+    cursorColor: '#111827',
+    cursorWidth: 2,
+    barWidth: 2,
+    barGap: 1,
+    barRadius: 1,
+    splitChannels: detail.channels.map((role) => ({ ...COLOURS[role] })),
+    plugins: [regions],
+  })
+  wavesurfer.on('ready', () => {
+    for (const gap of detail.pauses) {
+      regions.addRegion({
+        start: gap.start_ms / 1000,
+        end: Math.max(gap.end_ms, gap.start_ms + 50) / 1000,
+        color: 'rgba(107, 114, 128, 0.28)',
+        drag: false,
+        resize: false,
+        content: 'paused',
+        id: `pause-${gap.start_ms}`,
+      })
+    }
+    root.dataset.waveformReady = 'true'
+  })
+  wavesurfer.on('timeupdate', showTime)
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+async function main() {
+  try {
+    detail = await api(`/api/recordings/${sid}`)
+  } catch (error) {
+    setStatus(`Cannot load this recording: ${error.message}`)
+    return
+  }
+  let peaks = null
+  try {
+    peaks = await api(`/api/recordings/${sid}/peaks`)
+  } catch {
+    peaks = null
+  }
+  durationS = peaks?.duration_s || (detail.duration_ms || 0) / 1000
+  document.getElementById('time-total').textContent = clock(durationS)
+  renderMeta()
+  renderMetrics()
+  renderTimeline()
+  if (peaks) renderWaveform(peaks)
+  else document.getElementById('waveform').replaceChildren(el('p', { class: 'status' }, 'Waveform not available yet.'))
+  if (!detail.playable) {
+    playButton.disabled = true
+    document.getElementById('download').disabled = true
+    setStatus(`The media is not in the archive (${detail.state}).`)
+  } else {
+    setStatus('')
+  }
+  audio.addEventListener('play', () => {
+    playButton.textContent = '❚❚ Pause'
+    playButton.setAttribute('aria-pressed', 'true')
+  })
+  audio.addEventListener('pause', () => {
+    playButton.textContent = '▶ Play'
+    playButton.setAttribute('aria-pressed', 'false')
+  })
+  audio.addEventListener('timeupdate', () => showTime(audio.currentTime))
+  audio.addEventListener('error', () => {
+    // An expired link: the next play asks for (and audits) a fresh one.
+    mediaReady = null
+    setStatus('Playback stopped: the media link failed or expired. Press play to retry.')
+  })
+  playButton.addEventListener('click', togglePlay)
+  document.getElementById('download').addEventListener('click', download)
+  for (const button of document.querySelectorAll('.solo [data-solo]')) {
+    button.addEventListener('click', () => {
+      solo = button.dataset.solo
+      applySolo()
+    })
+  }
+  document.getElementById('jump').addEventListener('submit', (event) => {
+    event.preventDefault()
+    const t = parseClock(document.getElementById('jump-to').value)
+    if (Number.isNaN(t)) setStatus('Type a time like 1:05 or 65.')
+    else {
+      history.replaceState(null, '', `#t=${t}`)
+      seek(t)
+    }
+  })
+  window.addEventListener('hashchange', seekFromHash)
+  seekFromHash()
+  applySolo()
+  // Read-only hooks for tests and for debugging in the browser console.
+  window.flexrecPlayer = {
+    get solo() { return solo },
+    gains: () => (audioGraph ? audioGraph.gains.map((g) => g.gain.value) : null),
+    channelIndex,
+    audio,
+    get wavesurfer() { return wavesurfer },
+  }
+  root.dataset.ready = 'true'
+}
+
+main()
