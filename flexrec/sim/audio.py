@@ -37,6 +37,7 @@ VOICE_TRACTS = 4  # formant scales: voices = pitches x tracts, all kept cached
 MUSIC_SECONDS = 16.0
 NOISE_SECONDS = 8.0
 CLICKS_PER_MINUTE = 3.0
+CLICK_BLOCK_SECONDS = 10
 
 _INF = math.inf
 
@@ -96,6 +97,7 @@ class SpeechPiece:
 
     speaker: str
     utterance_start: float
+    utterance_end: float
     start: float
     end: float
 
@@ -198,7 +200,7 @@ def plan_leg(world: World, recording: Recording) -> LegPlan:
             if is_customer_leg or utt.speaker == CUSTOMER:
                 heard = _subtract(heard, holds)
             target = plan.channel2
-        target.extend(SpeechPiece(utt.speaker, utt.start, s, e) for s, e in heard)
+        target.extend(SpeechPiece(utt.speaker, utt.start, utt.end, s, e) for s, e in heard)
 
     if is_customer_leg:
         plan.hold_music = _intersect(_intersect(holds, window), leg_up)
@@ -392,12 +394,18 @@ def _add_speech(buf: FloatArray, pieces: Sequence[SpeechPiece], plan: LegPlan, s
         b = min(len(buf), _index(piece.end, plan.start, sr))
         if b <= a:
             continue
-        first = onset + _index(piece.start, piece.utterance_start, sr)
-        chunk = _loop_slice(voice.samples, first, b - a) * gain
-        if b - a > 2 * fade:
-            chunk = chunk.copy()
-            chunk[:fade] *= np.linspace(0, 1, fade, dtype=np.float32)
-            chunk[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+        into = _index(piece.start, piece.utterance_start, sr)  # samples since the utterance began
+        chunk = _loop_slice(voice.samples, onset + into, b - a) * gain
+        # Fade the utterance's own edges (not the edges of a piece cut out of it by a hold).
+        if into < fade:
+            ramp = np.linspace(0, 1, fade, dtype=np.float32)[into : into + (b - a)]
+            chunk[: len(ramp)] *= ramp
+        left = _index(piece.utterance_end, piece.start, sr)  # samples to the utterance's end
+        if left - fade < b - a:
+            lo = max(0, left - fade)
+            chunk[lo : min(b - a, left)] *= np.linspace(1, 0, fade, dtype=np.float32)[
+                lo - (left - fade) : min(b - a, left) - (left - fade)
+            ]
         buf[a:b] += chunk
 
 
@@ -414,16 +422,22 @@ def _add_music(
 
 
 def _add_line(buf: FloatArray, plan: LegPlan, channel: int, sr: int) -> None:
+    """Line noise and clicks, laid on absolute time: recordings of one leg hear the same."""
     key = stable_int("line", plan.seed, plan.leg_key, channel)
-    buf += _loop_slice(_noise(sr), key % (2**20), len(buf)) * _db_to_gain(plan.noise_dbfs)
-    rng = np.random.default_rng(key)
-    clicks = rng.poisson(CLICKS_PER_MINUTE * len(buf) / sr / 60.0)
+    origin = round(plan.start * sr)
+    noise = _loop_slice(_noise(sr), key % (2**20) + origin, len(buf))
+    buf += noise * _db_to_gain(plan.noise_dbfs)
+    block = CLICK_BLOCK_SECONDS * sr
     width = max(4, int(0.003 * sr))
-    shape = (np.exp(-np.arange(width) / (width / 4)) * rng.choice([-1.0, 1.0], width)).astype(
-        np.float32
-    )
-    for pos in rng.integers(0, max(1, len(buf) - width), clicks):
-        buf[pos : pos + width] += shape * float(rng.uniform(0.03, 0.15))
+    decay = np.exp(-np.arange(width) / (width / 4)).astype(np.float32)
+    for index in range(origin // block, (origin + len(buf)) // block + 1):
+        rng = np.random.default_rng([key % (2**63), index])
+        count = rng.poisson(CLICKS_PER_MINUTE * CLICK_BLOCK_SECONDS / 60.0)
+        for at in rng.integers(0, block, count):
+            pos = int(index * block + at - origin)
+            if 0 <= pos < len(buf) - width:
+                sign = np.where(rng.random(width) < 0.5, -1.0, 1.0).astype(np.float32)
+                buf[pos : pos + width] += decay * sign * float(rng.uniform(0.03, 0.15))
 
 
 def render_channels(
