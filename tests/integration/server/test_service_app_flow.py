@@ -151,10 +151,21 @@ def test_admin_lists_the_recording_and_task(world: World) -> None:
     headers = {"Authorization": "Bearer integration-admin"}
     tasks = world.client.get("/api/admin/tasks", params={"task_sid": WT}, headers=headers)
     assert tasks.status_code == 200, tasks.text
-    assert [t["task_sid"] for t in tasks.json()["items"]] == [WT]
+    assert [t["sid"] for t in tasks.json()["items"]] == [WT]
     recordings = world.client.get("/api/admin/recordings", headers=headers)
     assert recordings.status_code == 200, recordings.text
-    assert recordings.json()["items"]
+    (item,) = recordings.json()["items"]
+    assert item["call_sid"] == CA
+    assert item["task_sids"] == [WT]
+    for params, expected in (
+        ({"since": "2000-01-01T00:00:00Z"}, 1),
+        ({"since": "2999-01-01T00:00:00Z"}, 0),
+        ({"until": "2000-01-01T00:00:00"}, 0),
+        ({"direction": "outbound"}, 0),
+        ({"call_sid": CA}, 1),
+    ):
+        found = world.client.get("/api/admin/recordings", params=params, headers=headers)
+        assert len(found.json()["items"]) == expected, params
 
 
 def test_unknown_task_is_404(world: World) -> None:
