@@ -1,0 +1,49 @@
+"""Event Streams setup adds only the TaskRouter event types an existing subscription lacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flexrec.setup_twilio import EVENT_STREAMS_PREFIX, NEEDED_EVENTS, _widen_subscription
+
+
+@dataclass
+class FakeSubscribedEvents:
+    types: list[str]
+    created: list[str] = field(default_factory=list)
+
+    def list(self, limit: int) -> list[Any]:
+        return [type("E", (), {"type": t})() for t in self.types]
+
+    def create(self, type: str) -> None:
+        self.created.append(type)
+
+
+class FakeEvents:
+    def __init__(self, handle: FakeSubscribedEvents) -> None:
+        self._handle = handle
+
+    def subscriptions(self, sid: str) -> Any:
+        return type("S", (), {"subscribed_events": self._handle})()
+
+
+SUB = type("Sub", (), {"sid": "DF" + "1" * 32})()
+
+
+def test_missing_types_are_added() -> None:
+    have = [EVENT_STREAMS_PREFIX + e for e in NEEDED_EVENTS[:3]] + ["com.twilio.other.x"]
+    handle = FakeSubscribedEvents(have)
+    (change,) = _widen_subscription(FakeEvents(handle), SUB, dry_run=False)
+    assert change.applied
+    assert handle.created == [EVENT_STREAMS_PREFIX + e for e in NEEDED_EVENTS[3:]]
+
+
+def test_dry_run_adds_nothing_and_complete_subscription_is_left_alone() -> None:
+    handle = FakeSubscribedEvents([EVENT_STREAMS_PREFIX + NEEDED_EVENTS[0]])
+    (change,) = _widen_subscription(FakeEvents(handle), SUB, dry_run=True)
+    assert not change.applied
+    assert handle.created == []
+    full = FakeSubscribedEvents([EVENT_STREAMS_PREFIX + e for e in NEEDED_EVENTS])
+    assert _widen_subscription(FakeEvents(full), SUB, dry_run=False) == []
+    assert full.created == []
