@@ -1,0 +1,195 @@
+"""What builds on archived media: peaks, analysis rows, the Insights entry, access rules, backfill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+import flexrec.analysis
+from flexrec.archive.backfill import BackfillProgress, backfill
+from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
+from flexrec.archive.media import compute_peaks
+from flexrec.archive.service import (
+    ArchiveService,
+    RecordingContext,
+    RecordingNotArchived,
+    analysis_labels,
+)
+
+RE = "RE" + "1" * 32
+CA = "CA" + "2" * 32
+WK = "WK" + "4" * 32
+
+
+def sid(prefix: str, n: int) -> str:
+    return f"{prefix}{n:032x}"
+
+
+def test_peaks_hold_min_and_max_per_bucket_per_channel() -> None:
+    rate = 8000
+    audio = np.zeros((rate + 100, 2), dtype=np.float32)  # 1 s and a partial bucket
+    audio[0:160, 0] = 0.5  # first bucket of channel 1 is constant 0.5
+    audio[160:320, 1] = np.linspace(-0.25, 0.75, 160)
+    audio[-1, 0] = -0.9  # a lone extreme in the final, partial bucket
+    peaks = compute_peaks(audio, rate, ("customer", "agent"))
+    assert peaks["bucket_samples"] == 160
+    assert peaks["buckets_per_s"] == 50
+    assert peaks["duration_ms"] == round((rate + 100) * 1000 / rate)
+    customer, agent = peaks["channels"]
+    assert (customer["label"], agent["label"]) == ("customer", "agent")
+    assert len(customer["min"]) == len(customer["max"]) == 51
+    assert (customer["min"][0], customer["max"][0]) == (0.5, 0.5)
+    assert (agent["min"][1], agent["max"][1]) == (-0.25, 0.75)
+    assert customer["min"][-1] == pytest.approx(-0.9, abs=1e-4)
+    assert customer["max"][-1] == 0.0
+
+
+def test_peaks_are_computed_once_and_cached(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA, make_wav(duration_s=2.0))
+    service = make_service()
+    with pytest.raises(RecordingNotArchived):
+        service.peaks(RE)
+    service.archive_recording(RE)
+    first = service.peaks(RE)
+    assert len(first["channels"]) == 2
+    assert len(first["channels"][0]["max"]) == 100
+    assert max(first["channels"][0]["max"]) > 0.1  # the synthetic bursts are visible
+    service.store.delete(service.get(RE).storage_key or "")  # type: ignore[union-attr]
+    assert service.peaks(RE) == first  # served from the analyses row, not the media
+
+
+@dataclass(frozen=True)
+class FakeMetrics:
+    customer_talk_ms: int = 1200
+    agent_talk_ms: int = 800
+    silence_ms: int = 300
+    cross_talk_ms: int = 50
+    interruptions_by_agent: int = 1
+    interruptions_by_customer: int = 0
+    longest_agent_monologue_ms: int = 700
+    longest_customer_monologue_ms: int = 1100
+    talk_to_listen_ratio: float = 0.67
+    time_to_first_agent_words_ms: int = 400
+
+
+@dataclass(frozen=True)
+class FakeAnalysis:
+    metrics: FakeMetrics = field(default_factory=FakeMetrics)
+    segments: tuple[dict[str, Any], ...] = ({"channel": "agent", "start_ms": 0, "end_ms": 800},)
+    vad_config_version: str = "vad-test-1"
+
+
+def test_analysis_is_stored_once_with_labels_mapped(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake_analyse(audio: Any, sample_rate_hz: int, **kwargs: Any) -> FakeAnalysis:
+        calls.append({"shape": audio.shape, "rate": sample_rate_hz, **kwargs})
+        return FakeAnalysis()
+
+    monkeypatch.setattr(flexrec.analysis, "analyse_recording", fake_analyse, raising=False)
+    twilio.add(RE, CA, make_wav(duration_s=2.0))
+    context = RecordingContext(channel_labels=("others", "customer"), paused_ms=((100, 300),))
+    service = make_service(context_provider=lambda *_: context)
+    service.archive_recording(RE)
+
+    analysis = service.analyse(RE)
+    again = service.analyse(RE)
+
+    assert len(calls) == 1  # idempotent
+    assert calls[0]["shape"] == (16000, 2)
+    assert calls[0]["rate"] == 8000
+    assert calls[0]["channels"] == ("agent", "customer")
+    assert calls[0]["paused"] == ((100, 300),)
+    assert again.id == analysis.id
+    assert (analysis.customer_talk_ms, analysis.agent_talk_ms) == (1200, 800)
+    assert analysis.talk_to_listen_ratio == pytest.approx(0.67)
+    assert analysis.time_to_first_agent_words_ms == 400
+    assert analysis.segments == [{"channel": "agent", "start_ms": 0, "end_ms": 800}]
+    assert analysis.vad_config_version == "vad-test-1"
+    assert analysis.metrics["cross_talk_ms"] == 50
+    assert analysis.peaks is not None and analysis.peaks["channels"][0]["label"] == "agent"
+    assert analysis.duration_ms == 2000
+
+
+def test_analysis_labels_fall_back_to_customer_agent() -> None:
+    assert analysis_labels(["customer", "others"]) == ("customer", "agent")
+    assert analysis_labels(None) == ("customer", "agent")
+    assert analysis_labels(["left", "right"]) == ("customer", "agent")
+
+
+def test_attribute_entry_points_insights_at_the_archive(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service(
+        context_provider=lambda *_: RecordingContext(channel_labels=("customer", "others"))
+    )
+    with pytest.raises(RecordingNotArchived):
+        service.attribute_entry(RE, "https://rec.example.com")
+    service.archive_recording(RE)
+    entry = service.attribute_entry(RE, "https://rec.example.com/")
+    assert entry == {
+        "type": "VoiceRecording",
+        "url": f"https://rec.example.com/media/recordings/{RE}.wav",
+        "url_provider": f"https://rec.example.com/insights/recordings/{RE}/url",
+        "start_time": int(datetime(2026, 3, 4, 10, 0, tzinfo=UTC).timestamp() * 1000),
+        "channels": ["customer", "others"],
+    }
+
+
+def test_agents_see_only_their_own_calls(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    context = RecordingContext(worker_sid=WK, agent_identity="alice")
+    service = make_service(context_provider=lambda *_: context)
+    service.archive_recording(RE)
+    assert service.may_access(RE, WK, "alice", ("agent",))
+    assert service.may_access(RE, None, "alice", ("agent",))
+    assert not service.may_access(RE, "WK" + "5" * 32, "bob", ("agent",))
+    assert service.may_access(RE, "WK" + "5" * 32, "sue", ("supervisor",))
+    assert service.may_access(RE, None, "root", ("admin",))
+    assert not service.may_access("RE" + "9" * 32, WK, "alice", ("agent",))
+
+
+def test_backfill_archives_completed_recordings_and_reports_progress(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    early = datetime(2026, 1, 1, tzinfo=UTC)
+    twilio.add(sid("RE", 1), sid("CA", 1), start_time=early)
+    twilio.add(sid("RE", 2), sid("CA", 2))
+    twilio.add(sid("RE", 3), sid("CA", 3), status="in-progress")
+    twilio.add(sid("RE", 4), sid("CA", 4), duration_s=30)  # media shorter than Twilio says
+    service = make_service()
+    service.archive_recording(sid("RE", 2))  # archived live already
+    seen: list[BackfillProgress] = []
+
+    report = backfill(service.twilio, service, progress=seen.append)
+
+    assert report.archived == [sid("RE", 1)]
+    assert report.already == [sid("RE", 2)]
+    assert report.skipped == [sid("RE", 3)]
+    assert list(report.failed) == [sid("RE", 4)]
+    assert "Twilio reports 30 s" in report.failed[sid("RE", 4)]
+    assert [p.done for p in seen] == [1, 2, 3, 4]
+    assert [p.outcome for p in seen] == ["archived", "already", "skipped", "failed"]
+    row = service.get(sid("RE", 1))
+    assert row is not None and row.state == "verified" and row.call_sid == sid("CA", 1)
+
+    # Running again downloads nothing new for the archived ones.
+    media_before = twilio.count("GET", ".wav")
+    second = backfill(service.twilio, service, since=datetime(2026, 2, 1, tzinfo=UTC))
+    assert sid("RE", 1) not in second.already + second.archived  # filtered out by date
+    assert second.already == [sid("RE", 2)]
+    assert twilio.count("GET", ".wav") - media_before == 2  # only RE4 is tried again
