@@ -1,4 +1,4 @@
-"""What builds on archived media: peaks, analysis rows, the Insights entry, access rules, backfill."""
+"""What builds on archived media: peaks, analysis, the Insights entry, access rules, backfill."""
 
 from __future__ import annotations
 
