@@ -1,0 +1,178 @@
+"""The console in a real browser: sign in, search, open a call, play, solo, jump, screenshot.
+
+Serves the sample-data sandbox with uvicorn on loopback and drives Debian's Chromium headless
+through Playwright. The screenshot lands in `test-artifacts/console-player.png`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from flexrec.archive.models import AuditLog
+from flexrec.console.sandbox import SUPERVISOR, Sandbox, create_sandbox
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Sandbox]]:
+    """The sandbox app served by uvicorn in a thread; yields its base URL."""
+    sandbox = create_sandbox(tmp_path / "sandbox")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(sandbox.app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", sandbox
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sandbox.close()
+
+
+def test_supervisor_finds_plays_solos_and_jumps(served: tuple[str, Sandbox]) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("FLEXREC_CI") or os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is required for the console browser test under CI")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    base, sandbox = served
+    call = sandbox.calls[0]  # alice's inbound call with a pause from 9 s to 13 s
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1200})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on(
+                "console",
+                lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+            )
+
+            # Signing in from the list page returns to it.
+            page.goto(f"{base}/console/")
+            assert "/console/login" in page.url
+            page.fill("#username", SUPERVISOR[0])
+            page.fill("#password", SUPERVISOR[1])
+            page.click("button[type=submit].primary")
+            page.wait_for_url(f"{base}/console/?*")
+            page.wait_for_selector("#recordings tbody tr[data-recording-sid]")
+            assert page.locator("#recordings tbody tr[data-recording-sid]").count() == len(
+                sandbox.calls
+            )
+
+            # The search filter narrows the list to the one call.
+            page.fill("#q", call.call_sid[-8:])
+            page.click("#apply-filters")
+            page.wait_for_function(
+                "() => document.querySelectorAll('#recordings tbody tr[data-recording-sid]')"
+                ".length === 1"
+            )
+            row = page.locator("#recordings tbody tr[data-recording-sid]")
+            assert row.get_attribute("data-recording-sid") == call.recording_sid
+            row.locator("a.open-recording").click()
+            page.wait_for_url(f"**/console/recordings/{call.recording_sid}")
+            page.wait_for_selector("#player[data-ready='true'][data-waveform-ready='true']")
+
+            # The timeline shows both speakers and the pause gap, and the waveform has 2 lanes.
+            assert page.locator("#timeline .seg-agent").count() >= 2
+            assert page.locator("#timeline .seg-customer").count() >= 2
+            gap = page.locator("#timeline .seg-pause")
+            assert gap.count() == 1
+            assert gap.get_attribute("data-start-ms") == "9000"
+            assert (
+                page.evaluate("window.flexrecPlayer.wavesurfer.getDecodedData().numberOfChannels")
+                == 2
+            )
+
+            # Play: the audio clock advances.
+            page.click("#play")
+            page.wait_for_function(
+                "() => document.getElementById('audio').currentTime > 1.0", timeout=15_000
+            )
+            assert page.get_attribute("#play", "aria-pressed") == "true"
+
+            # Solo the agent: its channel (2 on a customer-leg recording) alone is audible.
+            page.click("#solo-agent")
+            assert page.get_attribute("#player", "data-solo") == "agent"
+            assert page.evaluate("window.flexrecPlayer.gains()") == [0, 1]
+            page.click("#solo-customer")
+            assert page.evaluate("window.flexrecPlayer.gains()") == [1, 0]
+            page.click("#solo-both")
+            assert page.evaluate("window.flexrecPlayer.gains()") == [1, 1]
+
+            # Jump to a moment by typing it, and by clicking the timeline.
+            page.fill("#jump-to", "0:15")
+            page.click("#jump button[type=submit]")
+            page.wait_for_function(
+                "() => Math.abs(document.getElementById('audio').currentTime - 15) < 1.5"
+            )
+            assert page.url.endswith("#t=15")
+            track = page.locator("#timeline .lane[data-lane='agent'] .lane-track")
+            box = track.bounding_box()
+            assert box is not None
+            page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
+            page.wait_for_function(
+                "() => Math.abs(document.getElementById('audio').currentTime - 6) < 1.5"
+            )
+            page.click("#play")  # pause for a steady screenshot
+            page.wait_for_function("() => document.getElementById('audio').paused")
+            page.click("#solo-agent")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "console-player.png"), full_page=True)
+
+            # A link straight to a moment (#t=SECONDS) opens there.
+            page.goto(f"{base}/console/recordings/{call.recording_sid}#t=20")
+            page.wait_for_selector("#player[data-ready='true']")
+            page.wait_for_function(
+                "() => Math.abs(Number(document.getElementById('player').dataset.currentTime)"
+                " - 20) < 0.5"
+            )
+        finally:
+            browser.close()
+
+    assert not errors, errors
+    with sandbox.sessions() as session:
+        actions = session.scalars(
+            select(AuditLog.action).where(
+                AuditLog.recording_sid == call.recording_sid, AuditLog.actor == SUPERVISOR[0]
+            )
+        ).all()
+    # The console logs the issued play link; the media route logs the stream it served.
+    assert actions.count("play") >= 2
