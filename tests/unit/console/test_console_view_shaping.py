@@ -1,0 +1,112 @@
+"""Pure shaping for the player: pause gaps, wavesurfer peaks, channel roles, speech segments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
+from flexrec.console.pauses import PauseGap, pause_gaps
+from flexrec.console.peaks import PeaksUnavailable, wavesurfer_peaks
+from flexrec.console.queries import channel_roles, speech_segments
+from flexrec.db.models import PauseEvent
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def _event(action: str, result: str, at_s: float) -> PauseEvent:
+    return PauseEvent(
+        task_sid="WT" + "1" * 32,
+        actor="alice",
+        action=action,
+        result=result,
+        created_at=T0 + timedelta(seconds=at_s),
+    )
+
+
+def test_silence_behaviour_keeps_pauses_as_spans() -> None:
+    events = [
+        _event("pause", "paused", 10),
+        _event("resume", "recording", 14),
+        _event("pause", "paused", 30),
+        _event("resume", "recording", 31.5),
+    ]
+    assert pause_gaps(events, T0, 60_000) == [
+        PauseGap(10_000, 14_000, 4_000),
+        PauseGap(30_000, 31_500, 1_500),
+    ]
+
+
+def test_skip_behaviour_collapses_pauses_and_shifts_later_ones() -> None:
+    events = [
+        _event("pause", "paused", 10),
+        _event("resume", "recording", 14),
+        _event("pause", "paused", 30),
+        _event("resume", "recording", 31),
+    ]
+    gaps = pause_gaps(events, T0, 50_000, behavior="skip")
+    assert gaps == [PauseGap(10_000, 10_000, 4_000), PauseGap(26_000, 26_000, 1_000)]
+
+
+def test_failed_and_duplicate_events_are_ignored_and_open_pause_runs_to_end() -> None:
+    events = [
+        _event("pause", "error", 2),
+        _event("pause", "paused", 5),
+        _event("pause", "paused", 6),  # a second press while paused changes nothing
+        _event("resume", "error", 8),
+    ]
+    assert pause_gaps(events, T0, 20_000) == [PauseGap(5_000, 20_000, 15_000)]
+
+
+def test_peaks_interleave_max_and_min_per_bucket() -> None:
+    stored = {
+        "buckets_per_s": 2,
+        "duration_ms": 1500,
+        "channels": [
+            {"label": "customer", "min": [-0.5, -0.25, -2.0], "max": [0.5, 0.125, 3.0]},
+            {"label": "agent", "min": [0, 0, 0], "max": [0.1, 0.2, 0.3]},
+        ],
+    }
+    out = wavesurfer_peaks(stored, None)
+    assert out["duration_s"] == pytest.approx(1.5)
+    assert out["channels"][0] == [0.5, -0.5, 0.125, -0.25, 1.0, -1.0]  # clamped to [-1, 1]
+    assert out["channels"][1][1::2] == [0, 0, 0]
+    assert wavesurfer_peaks(stored, 1500)["duration_s"] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("stored", [{}, {"channels": []}, {"channels": [{"min": [0], "max": [0]}]}])
+def test_unusable_peaks_are_reported(stored: dict[str, object]) -> None:
+    with pytest.raises(PeaksUnavailable):
+        wavesurfer_peaks(stored, None)
+
+
+@pytest.mark.parametrize(
+    ("labels", "roles"),
+    [
+        (["customer", "others"], ["customer", "agent"]),
+        (["others", "customer"], ["agent", "customer"]),
+        (None, ["customer", "agent"]),
+        (["others", "others"], ["customer", "agent"]),
+    ],
+)
+def test_channel_roles_follow_insights_labels(labels: list[str] | None, roles: list[str]) -> None:
+    assert channel_roles(ArchivedRecording(channel_labels=labels)) == roles
+
+
+def test_speech_segments_drop_malformed_entries_and_sort() -> None:
+    analysis = RecordingAnalysis(
+        segments=[
+            {"channel": "customer", "start_ms": 500, "end_ms": 900},
+            {"channel": "agent", "start_ms": 0, "end_ms": 400},
+            {"channel": "agent", "start_ms": 700, "end_ms": 700},  # empty
+            {"channel": "music", "start_ms": 0, "end_ms": 100},
+            {"channel": "agent", "start_ms": "x", "end_ms": 5},
+            {"start_ms": 1, "end_ms": 2},
+        ]
+    )
+    assert speech_segments(analysis) == [
+        {"channel": "agent", "start_ms": 0, "end_ms": 400},
+        {"channel": "customer", "start_ms": 500, "end_ms": 900},
+    ]
+    assert speech_segments(None) == []
