@@ -86,14 +86,24 @@ def queue_check(queue: Any) -> HealthCheck:
     return check
 
 
+def service_public_url(settings: Settings) -> str:
+    """Where Twilio reaches this service: FLEXREC_PUBLIC_URL, else the listen address."""
+    return settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
+
+
 def build_services(
     settings: Settings, *, run_consumer: bool = True, consumer_workers: int = 4
 ) -> Services:
-    """Create the service's objects from settings: migrated DB, SDK client, queue, service."""
+    """Create the service's objects from settings: migrated DB, SDK client, queue, service.
+
+    The archive is not built here: whoever wires it registers its completion callback on
+    `services.recording` and its jobs on `services.queue`, and sets `services.archive`.
+    """
     # Imported here so `import flexrec.server` stays cheap and side-effect free.
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.migrate import upgrade, upgrade_engine
-    from flexrec.jobs.queue import JobQueue
+    from flexrec.jobs.tasks import build_queue, register_recording_jobs
+    from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
     from flexrec.twilio.client import make_client
     from flexrec.twilio.flex_tokens import FlexTokenValidator
@@ -101,26 +111,39 @@ def build_services(
 
     closers: list[Callable[[], None]] = []
     url = settings.storage.resolved_database_url()
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+    if not settings.storage.database_url:
         settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
     closers.append(engine.dispose)
-    if ":memory:" in url:
-        upgrade_engine(engine)
-    else:
-        upgrade(url)
-    sessions = make_session_factory(engine)
-    client = make_client(settings.twilio)
-    gateway = SdkGateway(client, settings.twilio.account_sid, settings.twilio.workspace_sid)
-    queue = JobQueue.from_settings(settings)
-    recording = RecordingService(sessions=sessions, gateway=gateway, queue=queue, settings=settings)
-    tokens = FlexTokenValidator(
-        settings.twilio.account_sid,
-        settings.twilio.auth_token.get_secret_value(),
-        base_url=settings.twilio.base_url,
-        timeout_s=min(settings.twilio.timeout_s, 10.0),
-    )
-    closers.append(tokens.close)
+    try:
+        if ":memory:" in url:
+            upgrade_engine(engine)  # an in-memory database lives and dies with its engine
+        else:
+            upgrade(url)
+        sessions = make_session_factory(engine)
+        client = make_client(settings.twilio)
+        gateway = SdkGateway(client, settings.twilio.account_sid, settings.twilio.workspace_sid)
+        recording = RecordingService(
+            sessions,
+            recordings=gateway,
+            tasks=gateway,
+            policy=load_policy(settings.policy),
+            public_url=service_public_url(settings),
+        )
+        queue = build_queue(settings)
+        registry: Any = queue  # JobQueue.register's keyword-only options don't match the Protocol
+        register_recording_jobs(registry, recording)
+        tokens = FlexTokenValidator(
+            settings.twilio.account_sid,
+            settings.twilio.auth_token.get_secret_value(),
+            base_url=settings.twilio.base_url,
+            timeout_s=min(settings.twilio.timeout_s, 10.0),
+        )
+        closers.append(tokens.close)
+    except BaseException:
+        for closer in reversed(closers):
+            closer()
+        raise
     return Services(
         recording=recording,
         tokens=tokens,
