@@ -1,0 +1,262 @@
+"""The archive's HTTP routes through a real ASGI app and SQLite file: url_provider, media, Range."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from starlette.exceptions import StarletteDeprecationWarning
+
+import flexrec.archive.models  # noqa: F401 - registers the archive tables
+from flexrec.archive.crypto import ArchiveKey
+from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
+from flexrec.archive.models import AuditLog
+from flexrec.archive.router import make_archive_router, parse_range
+from flexrec.archive.service import ArchiveService, RecordingContext
+from flexrec.archive.signed_urls import MediaLinkSigner
+from flexrec.archive.storage import LocalStorage
+from flexrec.db.base import Base, make_engine, make_session_factory
+from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
+
+with warnings.catch_warnings():
+    # Starlette prefers httpx2 for its TestClient; with httpx it works but warns on import.
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+RE = "RE" + "1" * 32
+OTHER_RE = "RE" + "7" * 32
+UNKNOWN_RE = "RE" + "9" * 32
+WK_ALICE = "WK" + "a" * 32
+WK_BOB = "WK" + "b" * 32
+SECRET = "integration-console-secret-0123456789"
+PUBLIC = "https://rec.example.com"
+
+
+class Tokens:
+    """A validator with fixed answers; 'down' stands for an unreachable IAM."""
+
+    people: ClassVar[dict[str, TokenInfo]] = {
+        "alice-token": TokenInfo("alice", WK_ALICE, ("agent",), None),
+        "bob-token": TokenInfo("bob", WK_BOB, ("agent",), None),
+        "sue-token": TokenInfo("sue", None, ("supervisor",), None),
+    }
+
+    def validate(self, token: str) -> TokenInfo:
+        if token == "down":
+            raise TokenServiceUnavailable("IAM unreachable")
+        try:
+            return self.people[token]
+        except KeyError:
+            raise InvalidToken("rejected") from None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Env:
+    client: TestClient
+    archive: ArchiveService
+    clock: Clock
+    wav: bytes
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'flexrec.db'}")
+    Base.metadata.create_all(engine)
+    sessions = make_session_factory(engine)
+    twilio = FakeTwilioRecordings()
+    wav = make_wav(duration_s=1.0)
+    twilio.add(RE, "CA" + "1" * 32, wav)
+    twilio.add(OTHER_RE, "CA" + "2" * 32)
+    contexts = {
+        RE: RecordingContext(worker_sid=WK_ALICE, agent_identity="alice"),
+        OTHER_RE: RecordingContext(worker_sid=WK_BOB, agent_identity="bob"),
+    }
+    archive = ArchiveService(
+        sessions,
+        LocalStorage(tmp_path / "archive"),
+        twilio.sdk_client(),
+        key=ArchiveKey(b"s" * 32),
+        http=httpx.Client(transport=twilio.transport()),
+        context_provider=lambda sid, _call: contexts.get(sid),
+    )
+    archive.archive_recording(RE)
+    archive.archive_recording(OTHER_RE)
+    clock = Clock()
+    app = FastAPI()
+    app.include_router(
+        make_archive_router(archive, Tokens(), MediaLinkSigner(SECRET, 300, clock), PUBLIC)
+    )
+    with TestClient(app) as client:
+        yield Env(client, archive, clock, wav)
+    engine.dispose()
+
+
+def link_for(env: Env, caller: str = "alice-token", sid: str = RE) -> str:
+    response = env.client.get(
+        f"/insights/recordings/{sid}/url", headers={"Authorization": f"Bearer {caller}"}
+    )
+    assert response.status_code == 200, response.text
+    url = response.json()["url"]
+    assert url.startswith(f"{PUBLIC}/media/recordings/{sid}.wav?")
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def audit_rows(env: Env) -> list[tuple[str, str, str | None]]:
+    with env.archive.sessions() as session:
+        rows = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
+        return [(r.action, r.actor, r.recording_sid) for r in rows]
+
+
+def test_url_provider_returns_a_signed_link_to_decrypted_media(env: Env) -> None:
+    response = env.client.get(
+        f"/insights/recordings/{RE}/url", headers={"Authorization": "Bearer alice-token"}
+    )
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert set(response.json()) == {"url"}
+    query = parse_qs(urlsplit(response.json()["url"]).query)
+    assert query["sub"] == ["alice"] and query["p"] == ["play"]
+
+    media = env.client.get(link_for(env))
+    assert media.status_code == 200
+    assert media.content == env.wav  # decrypted on the way out
+    assert media.headers["content-type"] == "audio/wav"
+    assert media.headers["accept-ranges"] == "bytes"
+    assert media.headers["content-length"] == str(len(env.wav))
+    assert media.headers["content-disposition"].startswith("inline")
+    assert ("play", "alice", RE) in audit_rows(env)
+    assert ("url_issued", "alice", RE) in audit_rows(env)
+
+
+@pytest.mark.parametrize(
+    ("how", "status"),
+    [
+        ({}, 401),
+        ({"headers": {"Authorization": "Bearer nope"}}, 401),
+        ({"headers": {"Authorization": "Bearer down"}}, 503),
+        ({"headers": {"Authorization": "Bearer bob-token"}}, 403),
+        ({"params": {"Token": "alice-token"}}, 200),
+        ({"headers": {"X-Flex-JWE": "sue-token"}}, 200),
+    ],
+)
+def test_url_provider_checks_the_flex_token_and_ownership(
+    env: Env, how: dict[str, dict[str, str]], status: int
+) -> None:
+    response = env.client.get(f"/insights/recordings/{RE}/url", **how)  # type: ignore[arg-type]
+    assert response.status_code == status, response.text
+    if status >= 400:
+        assert "error" in response.json()["detail"]
+
+
+def test_url_provider_accepts_a_form_token_and_refuses_unknown_recordings(env: Env) -> None:
+    ok = env.client.post(f"/insights/recordings/{RE}/url", data={"Token": "alice-token"})
+    assert ok.status_code == 200
+    sue = {"Authorization": "Bearer sue-token"}
+    unknown = env.client.get(f"/insights/recordings/{UNKNOWN_RE}/url", headers=sue)
+    assert unknown.status_code == 404
+    malformed = env.client.get("/insights/recordings/not-a-sid/url", headers=sue)
+    assert malformed.status_code == 404
+    supervisor = env.client.get(f"/insights/recordings/{OTHER_RE}/url", headers=sue)
+    assert supervisor.status_code == 200
+
+
+def test_single_range_requests(env: Env) -> None:
+    path, total = link_for(env), len(env.wav)
+    first = env.client.get(path, headers={"Range": "bytes=0-99"})
+    assert first.status_code == 206
+    assert first.headers["content-range"] == f"bytes 0-99/{total}"
+    assert first.content == env.wav[:100]
+    middle = env.client.get(path, headers={"Range": "bytes=1000-"})
+    assert middle.status_code == 206
+    assert middle.headers["content-range"] == f"bytes 1000-{total - 1}/{total}"
+    assert middle.content == env.wav[1000:]
+    past_end = env.client.get(path, headers={"Range": f"bytes=10-{total + 500}"})
+    assert past_end.headers["content-range"] == f"bytes 10-{total - 1}/{total}"
+
+
+def test_suffix_ranges(env: Env) -> None:
+    path, total = link_for(env), len(env.wav)
+    tail = env.client.get(path, headers={"Range": "bytes=-100"})
+    assert tail.status_code == 206
+    assert tail.headers["content-range"] == f"bytes {total - 100}-{total - 1}/{total}"
+    assert tail.content == env.wav[-100:]
+    everything = env.client.get(path, headers={"Range": f"bytes=-{total * 2}"})
+    assert everything.status_code == 206
+    assert everything.content == env.wav
+
+
+def test_unsatisfiable_and_ignored_ranges(env: Env) -> None:
+    path, total = link_for(env), len(env.wav)
+    beyond = env.client.get(path, headers={"Range": f"bytes={total}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{total}"
+    for ignored in ("bytes=0-1,5-9", "items=0-5", "bytes=9-3"):
+        whole = env.client.get(path, headers={"Range": ignored})
+        assert whole.status_code == 200 and whole.content == env.wav
+
+
+def test_seeks_are_not_audited_as_new_plays(env: Env) -> None:
+    path = link_for(env)
+    env.client.get(path, headers={"Range": "bytes=0-"})
+    env.client.get(path, headers={"Range": "bytes=5000-"})
+    env.client.head(path)
+    plays = [row for row in audit_rows(env) if row[0] == "play"]
+    assert plays == [("play", "alice", RE)]
+
+
+def test_expired_and_forged_links_are_403(env: Env) -> None:
+    path = link_for(env)
+    forged = path.replace("sub=alice", "sub=bob")
+    assert env.client.get(forged).status_code == 403
+    other = path.replace(RE, OTHER_RE)
+    assert env.client.get(other).status_code == 403
+    assert env.client.get(f"/media/recordings/{RE}.wav").status_code == 403
+    env.clock.now += 301
+    expired = env.client.get(path)
+    assert expired.status_code == 403
+    assert expired.json()["detail"]["error"] == "link_expired"
+    assert not [row for row in audit_rows(env) if row[0] == "play"]
+
+
+def test_download_links_are_attachments_and_audited(env: Env) -> None:
+    signer = MediaLinkSigner(SECRET, 300, env.clock)
+    url = signer.url("", RE, "download", "sue")
+    response = env.client.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == f'attachment; filename="{RE}.wav"'
+    assert ("download", "sue", RE) in audit_rows(env)
+    assert env.client.get(signer.url("", UNKNOWN_RE, "play", "sue")).status_code == 404
+    assert env.client.get(f"/media/recordings/{RE}.mp3").status_code == 404
+
+
+def test_peaks_route_needs_a_signed_link(env: Env) -> None:
+    signer = MediaLinkSigner(SECRET, 300, env.clock)
+    query = "&".join(f"{k}={v}" for k, v in signer.sign(RE, "play", "sue").items())
+    response = env.client.get(f"/media/recordings/{RE}/peaks?{query}")
+    assert response.status_code == 200
+    assert len(response.json()["channels"]) == 2
+    assert env.client.get(f"/media/recordings/{RE}/peaks").status_code == 403
+
+
+def test_parse_range_rules() -> None:
+    assert parse_range(None, 10) is None
+    assert parse_range("bytes=2-4", 10) is not None
+    assert parse_range("bytes=-3", 10).start == 7  # type: ignore[union-attr]
+    assert parse_range("bytes=abc-", 10) is None
