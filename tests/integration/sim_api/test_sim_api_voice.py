@@ -11,7 +11,7 @@ import pytest
 from flexrec.sim.world import WorldEvent
 
 if TYPE_CHECKING:
-    from conftest import Scenario
+    from sim_api_support import Scenario
 
 Path = Callable[[str], str]
 
