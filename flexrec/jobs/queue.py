@@ -1,0 +1,170 @@
+"""The job queue: huey under a small interface (`register`, `enqueue`, consumers).
+
+SqliteHuey by default, RedisHuey for `redis://` URLs, and two in-memory variants for tests:
+`memory_queue()` (huey's immediate mode: runs jobs at once, keeps delayed ones unrun) and
+`InlineJobQueue` (collects jobs; the test decides when to run them).
+
+Durability: huey loses a job that was running when its process was killed, so the queue only
+ever carries row ids; the database row is the truth and reconciliation re-enqueues rows whose
+claim went stale. Nothing connects at import time: tasks are registered on the instance.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+log = structlog.get_logger(__name__)
+
+Job = Callable[..., Any]
+
+
+def make_huey(url: str, name: str = "flexrec") -> Huey:
+    """A huey instance for `sqlite:///path`, `redis://...` or `memory://` (immediate mode)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=str(path), results=False, timeout=30)
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisHuey(name, url=url, results=False)
+    if scheme == "memory":
+        return MemoryHuey(name, immediate=True, results=False)
+    raise ValueError(f"unsupported queue URL scheme {scheme!r} (use sqlite:///, redis://)")
+
+
+class JobQueue:
+    """Named jobs over one huey instance, plus an in-process or standalone consumer."""
+
+    def __init__(self, huey: Huey) -> None:
+        self.huey = huey
+        self._tasks: dict[str, Any] = {}
+        self._consumer: Consumer | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, name: str = "flexrec") -> JobQueue:
+        """Build the queue for a storage URL (see `make_huey`)."""
+        return cls(make_huey(url, name))
+
+    def register(self, name: str, fn: Job, *, retries: int = 3, retry_delay_s: int = 10) -> None:
+        """Make `fn` runnable as job `name` (huey retries it if it raises)."""
+        self._tasks[name] = self.huey.task(name=name, retries=retries, retry_delay=retry_delay_s)(
+            fn
+        )
+
+    def register_periodic(self, name: str, fn: Callable[[], Any], every_minutes: int = 1) -> None:
+        """Run `fn` every `every_minutes` minutes while a consumer runs (and allow enqueue)."""
+        self._tasks[name] = self.huey.periodic_task(
+            crontab(minute=f"*/{every_minutes}"), name=name
+        )(fn)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Registered job names."""
+        return tuple(self._tasks)
+
+    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
+        """Run job `name(*args)` now or after `delay_s` seconds."""
+        task = self._tasks.get(name)
+        if task is None:
+            raise KeyError(f"no job named {name!r}")
+        if delay_s > 0:
+            task.schedule(args=args, delay=delay_s)
+        else:
+            task(*args)
+
+    def start_consumer(self, workers: int = 4) -> None:
+        """Run huey's thread workers and scheduler inside this process (`flexrec serve`)."""
+        with self._lock:
+            if self._consumer is not None:
+                return
+            consumer = self.huey.create_consumer(
+                workers=workers, worker_type="thread", periodic=True, check_worker_health=False
+            )
+            # The host process (uvicorn) owns signal handling; huey must not replace it.
+            consumer._set_signal_handlers = lambda: None
+            consumer.start()
+            self._consumer = consumer
+        log.info("queue consumer started", workers=workers)
+
+    def stop(self) -> None:
+        """Stop the in-process consumer, letting running jobs finish."""
+        with self._lock:
+            consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.stop(graceful=True)
+            log.info("queue consumer stopped")
+
+    def run_consumer(self, workers: int = 4) -> None:
+        """Block running a consumer with signal handling (`flexrec worker`)."""
+        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+        consumer.run()
+
+
+def memory_queue() -> JobQueue:
+    """A queue in huey's immediate mode: jobs run synchronously inside `enqueue`."""
+    return JobQueue(make_huey("memory://"))
+
+
+@dataclass
+class QueuedJob:
+    """A job waiting in an `InlineJobQueue`."""
+
+    name: str
+    args: tuple[Any, ...]
+    delay_s: float
+
+
+class InlineJobQueue:
+    """A test queue: collects jobs and runs them when asked, ignoring delays."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self.pending: list[QueuedJob] = []
+        self.history: list[QueuedJob] = []
+
+    def register(self, name: str, fn: Job, **_: Any) -> None:
+        """Make `fn` runnable as job `name`."""
+        self._jobs[name] = fn
+
+    def register_periodic(self, name: str, fn: Callable[[], Any], every_minutes: int = 1) -> None:
+        """Periodic jobs are run only when a test enqueues them."""
+        self._jobs[name] = fn
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Registered job names."""
+        return tuple(self._jobs)
+
+    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
+        """Remember the job."""
+        job = QueuedJob(name, args, delay_s)
+        self.pending.append(job)
+        self.history.append(job)
+
+    def run_all(self, max_jobs: int = 1000) -> int:
+        """Run pending jobs (and the jobs they enqueue) in order; returns how many ran."""
+        ran = 0
+        while self.pending and ran < max_jobs:
+            job = self.pending.pop(0)
+            fn = self._jobs.get(job.name)
+            if fn is None:
+                raise KeyError(f"no job named {job.name!r}")
+            fn(*job.args)
+            ran += 1
+        return ran
+
+    def start_consumer(self, workers: int = 4) -> None:
+        """Nothing to start."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""

@@ -1,0 +1,55 @@
+"""The recording service's jobs: thin wrappers that load a row id and call the service."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from flexrec.config import Settings
+from flexrec.jobs.queue import JobQueue
+from flexrec.recording.context import JOB_AUTO_RESUME, JOB_LINK, JOB_RECONCILE, JOB_START
+from flexrec.recording.service import RecordingService
+
+
+class Registry(Protocol):
+    """What job registration needs from a queue (JobQueue or InlineJobQueue)."""
+
+    def register(self, name: str, fn: Any, **kwargs: Any) -> None:
+        """Register a job."""
+        ...
+
+    def register_periodic(self, name: str, fn: Any, every_minutes: int = 1) -> None:
+        """Register a periodic job."""
+        ...
+
+    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
+        """Enqueue a job."""
+        ...
+
+
+def register_recording_jobs(
+    queue: Registry, service: RecordingService, reconcile_every_minutes: int = 1
+) -> None:
+    """Register the recording jobs on `queue` and attach the queue to the service."""
+
+    def start_recording(target_id: int) -> str:
+        return service.start_target(int(target_id))
+
+    def link_attributes(write_id: int) -> str:
+        return service.link_attributes(int(write_id))
+
+    def auto_resume(task_sid: str, worker_sid: str | None = None) -> int:
+        return service.auto_resume(task_sid, worker_sid)
+
+    def reconcile() -> int:
+        return service.reconcile()
+
+    queue.register(JOB_START, start_recording)
+    queue.register(JOB_LINK, link_attributes)
+    queue.register(JOB_AUTO_RESUME, auto_resume)
+    queue.register_periodic(JOB_RECONCILE, reconcile, every_minutes=reconcile_every_minutes)
+    service.set_queue(queue)
+
+
+def build_queue(settings: Settings) -> JobQueue:
+    """The queue named by the settings (SQLite file by default, Redis by URL)."""
+    return JobQueue.from_url(settings.storage.resolved_queue_url())

@@ -1,0 +1,476 @@
+"""Exactly one recording per customer leg across duplicates, reordering, races and failures."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
+
+from flexrec.recording.policy import RecordingPolicy
+from flexrec.twilio.fakes import fake_sid, rate_limited, timeout_error, unavailable
+
+TASK = fake_sid("WT", 1)
+TASK2 = fake_sid("WT", 2)
+CUSTOMER = fake_sid("CA", 1)
+WORKER = fake_sid("CA", 2)
+WORKER2 = fake_sid("CA", 3)
+RES = fake_sid("WR", 1)
+RES2 = fake_sid("WR", 2)
+AGENT = fake_sid("WK", 1)
+AGENT2 = fake_sid("WK", 2)
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(tmp_path)
+    yield harness
+    harness.close()
+
+
+def accept_inbound(h: Harness, task: str = TASK, res: str = RES, agent: str = AGENT) -> None:
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr("task.created", task, attrs, status="pending")
+    h.tr("reservation.created", task, attrs, status="reserved", reservation=res, worker=agent)
+    h.tr("reservation.accepted", task, attrs, status="assigned", reservation=res, worker=agent)
+
+
+def test_inbound_accept_starts_one_dual_recording_and_links_it(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER, custom={"keep": 1}))
+    accept_inbound(h)
+
+    recs = h.twilio.recordings_on(CUSTOMER)
+    assert len(recs) == 1
+    request = recs[0].request
+    assert request is not None
+    assert request.channels == "dual"
+    assert request.status_callback == "https://rec.example.com/webhooks/recording-status"
+    assert request.events == ("in-progress", "completed", "absent")
+    assert request.trim == "do-not-trim"
+    target = h.target(CUSTOMER)
+    assert (target.state, target.recording_sid, target.source) == (
+        "recording",
+        recs[0].sid,
+        "created",
+    )
+    media = h.media(TASK)
+    assert media == [
+        {
+            "type": "VoiceRecording",
+            "url": f"https://api.twilio.com/2010-04-01/Accounts/{h.twilio.account_sid}/Recordings/{recs[0].sid}",
+            "start_time": h.clock.ms(),
+            "channels": ["customer", "others"],
+        }
+    ]
+    assert h.twilio.tasks[TASK].attributes["custom"] == {"keep": 1}
+    assert h.twilio.tasks[TASK].attributes["call_sid"] == CUSTOMER
+
+
+def test_answer_policy_waits_for_the_agent(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.tr("task.created", TASK, inbound_attrs(CUSTOMER), status="pending")
+    assert h.targets() == []
+    assert h.twilio.count("create_recording") == 0
+
+
+def test_task_policy_starts_at_task_creation_for_inbound(tmp_path: Path) -> None:
+    h = Harness(tmp_path, RecordingPolicy(start_on="task"))
+    try:
+        h.twilio.add_call(CUSTOMER)
+        h.tr("task.created", TASK, inbound_attrs(CUSTOMER), status="pending")
+        assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    finally:
+        h.close()
+
+
+def test_duplicate_and_repeated_events_make_no_second_recording(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    accept_inbound(h)  # redelivered (new timestamps)
+    h.tr("task.updated", TASK, inbound_attrs(CUSTOMER), status="assigned")
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert h.twilio.count("create_recording") == 1
+    assert len(h.targets()) == 1
+
+
+def test_exact_duplicate_delivery_is_skipped(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    attrs = inbound_attrs(CUSTOMER)
+    ts = h.next_ms()
+    for _ in range(3):
+        h.tr("reservation.accepted", TASK, attrs, ts_ms=ts, status="assigned", reservation=RES,
+             worker=AGENT)  # fmt: skip
+    assert h.twilio.count("list_recordings") == 1
+
+
+def test_reordered_events_still_record_once(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    attrs = inbound_attrs(CUSTOMER)
+    base = h.next_ms()
+    h.tr("reservation.accepted", TASK, attrs, ts_ms=base + 3000, status="assigned",
+         reservation=RES, worker=AGENT)  # fmt: skip
+    h.tr("task.created", TASK, attrs, ts_ms=base, status="pending")
+    h.tr("reservation.created", TASK, attrs, ts_ms=base + 1000, status="reserved",
+         reservation=RES, worker=AGENT)  # fmt: skip
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    row = h.task_row(TASK)
+    assert row is not None
+    assert row.status == "assigned"  # the older events did not move it back
+
+
+def test_outbound_learns_customer_leg_from_task_updated(h: Harness) -> None:
+    h.twilio.add_call(WORKER)
+    attrs = outbound_attrs()
+    h.twilio.add_task(TASK, attrs)
+    h.tr("task.created", TASK, attrs, status="pending")
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    h.tr("task.updated", TASK, with_conference(attrs, WORKER), status="assigned")
+    assert h.targets() == []  # the customer leg does not exist yet
+    h.twilio.add_call(CUSTOMER)
+    h.tr("task.updated", TASK, with_conference(attrs, WORKER, CUSTOMER), status="assigned")
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert h.twilio.recordings_on(WORKER) == []
+    task_attrs = h.twilio.tasks[TASK].attributes
+    assert "call_sid" not in task_attrs  # never written, never the worker leg
+    assert len(h.media(TASK)) == 1
+
+
+def test_outbound_learns_customer_leg_from_conference_join(h: Harness) -> None:
+    attrs = outbound_attrs()
+    h.twilio.add_task(TASK, attrs)
+    h.twilio.add_call(CUSTOMER)
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    h.conference("participant-join", WORKER, "worker", TASK)
+    h.conference("participant-join", CUSTOMER, "customer", TASK)
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    # Flex's attribute write arrives afterwards: nothing new happens.
+    h.tr("task.updated", TASK, with_conference(attrs, WORKER, CUSTOMER), status="assigned")
+    assert h.twilio.count("create_recording") == 1
+
+
+def test_conference_join_before_any_task_event_fetches_the_task(h: Harness) -> None:
+    attrs = with_conference(outbound_attrs(), WORKER)
+    h.twilio.add_task(TASK, attrs, assignment_status="assigned")
+    h.twilio.add_call(CUSTOMER)
+    h.conference("participant-join", CUSTOMER, "customer", TASK)
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+
+
+def test_two_paths_racing_in_threads_make_one_recording(h: Harness) -> None:
+    attrs = outbound_attrs()
+    h.twilio.add_task(TASK, attrs)
+    h.twilio.add_call(CUSTOMER)
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def via_task_updated() -> None:
+        barrier.wait()
+        h.tr("task.updated", TASK, with_conference(attrs, WORKER, CUSTOMER), status="assigned")
+
+    def via_conference() -> None:
+        barrier.wait()
+        h.conference("participant-join", CUSTOMER, "customer", TASK)
+
+    def run(fn: object) -> None:
+        try:
+            fn()  # type: ignore[operator]
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in
+               (via_task_updated, via_conference, via_task_updated, via_conference)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert len(h.media(TASK)) == 1
+
+
+def test_lost_create_response_is_adopted_not_duplicated(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.lose_response_next("create_recording")
+    accept_inbound(h)
+    assert h.target(CUSTOMER).state == "pending"  # retry scheduled
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1  # Twilio did create it
+    h.clock.advance(600)
+    h.queue.run_all()
+    target = h.target(CUSTOMER)
+    assert (target.state, target.source) == ("recording", "adopted")
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert target.recording_sid == h.twilio.recordings_on(CUSTOMER)[0].sid
+    assert len(h.media(TASK)) == 1
+
+
+def test_crash_after_claim_is_recovered_by_reconcile(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    # The process dies inside the fast path after Twilio created the recording.
+    h.twilio.fail_next("list_recordings", timeout_error())
+    original = h.service.starter._commit_started
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed")
+
+    h.twilio.fail_next("list_recordings")  # no-op marker: keep the queue FIFO simple
+    h.service.starter._commit_started = crash  # type: ignore[method-assign]
+    accept_inbound(h)  # first attempt: list times out → retry row; no crash yet
+    h.clock.advance(600)
+    with pytest.raises(SystemExit):
+        h.service.start_target(h.target(CUSTOMER).id)
+    h.service.starter._commit_started = original  # type: ignore[method-assign]
+    assert h.target(CUSTOMER).state == "starting"
+    assert h.service.reconcile() == 0  # claim is fresh: not stale yet
+    h.clock.advance(61)
+    h.queue.pending.clear()
+    assert h.service.reconcile() == 1
+    h.queue.run_all()
+    target = h.target(CUSTOMER)
+    assert (target.state, target.source) == ("recording", "adopted")
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+
+
+def test_21220_while_ringing_retries_then_records(h: Harness) -> None:
+    attrs = outbound_attrs()
+    h.twilio.add_task(TASK, attrs)
+    h.twilio.add_call(CUSTOMER, "ringing")
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    h.tr("task.updated", TASK, with_conference(attrs, WORKER, CUSTOMER), status="assigned")
+    target = h.target(CUSTOMER)
+    assert target.state == "pending"
+    assert target.last_error is not None and "ringing" in target.last_error
+    h.twilio.add_call(CUSTOMER, "in-progress")
+    h.clock.advance(600)
+    h.queue.run_all()
+    assert h.target(CUSTOMER).state == "recording"
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+
+
+def test_21220_on_an_ended_call_ends_the_target(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER, "completed")
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    assert h.target(CUSTOMER).state == "ended"
+    assert h.queue.pending == []
+    assert h.media(TASK) == []  # nothing like ".../Recordings/undefined" is ever written
+
+
+@pytest.mark.parametrize("error", [rate_limited(), unavailable(), timeout_error()])
+def test_transient_errors_retry_with_backoff_until_success(h: Harness, error: object) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.fail_next("create_recording", error, error)  # type: ignore[arg-type]
+    accept_inbound(h)
+    delays = []
+    while h.queue.pending:
+        delays.append(h.queue.pending[0].delay_s)
+        h.clock.advance(600)
+        h.queue.run_all(max_jobs=1)
+    assert h.target(CUSTOMER).state == "recording"
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert len(delays) == 2 and delays[1] > delays[0] * 0.5  # exponential with jitter
+    assert h.target(CUSTOMER).attempts == 3
+
+
+def test_other_4xx_fails_with_the_error_recorded(h: Harness) -> None:
+    from flexrec.twilio.gateway import GatewayError
+
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.fail_next(
+        "create_recording", GatewayError("Twilio 400 21201: bad", status=400, code=21201)
+    )
+    accept_inbound(h)
+    target = h.target(CUSTOMER)
+    assert target.state == "failed"
+    assert target.last_error is not None and "21201" in target.last_error
+    assert h.media(TASK) == []
+
+
+def test_call_status_completed_ends_a_pending_target(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.fail_next("list_recordings", unavailable())
+    accept_inbound(h)
+    assert h.target(CUSTOMER).state == "pending"
+    h.call_status(CUSTOMER, "completed")
+    assert h.target(CUSTOMER).state == "ended"
+
+
+def test_studio_recording_is_adopted_and_kept_single(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    studio_sid = h.twilio.start_external_recording(CUSTOMER)
+    studio_entry = {
+        "type": "VoiceRecording",
+        "url": f"https://api.twilio.com/2010-04-01/Accounts/{h.twilio.account_sid}/Recordings/{studio_sid}",
+        "start_time": "2026-11-24T11:59:00Z",
+        "channels": ["customer", "others"],
+    }
+    attrs = inbound_attrs(CUSTOMER, conversations={"media": [studio_entry]})
+    h.twilio.add_task(TASK, attrs)
+    h.tr("task.created", TASK, attrs, status="pending")
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    assert h.twilio.count("create_recording") == 0
+    target = h.target(CUSTOMER)
+    assert (target.recording_sid, target.source) == (studio_sid, "studio")
+    assert h.media(TASK) == [studio_entry]  # untouched, still exactly one
+
+
+def test_studio_recording_not_in_attributes_is_adopted_by_listing(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    studio_sid = h.twilio.start_external_recording(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    assert h.twilio.count("create_recording") == 0
+    assert h.target(CUSTOMER).recording_sid == studio_sid
+    assert [m["url"].rsplit("/", 1)[-1] for m in h.media(TASK)] == [studio_sid]
+
+
+def test_transfer_second_reservation_makes_no_second_recording(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    attrs = with_conference(inbound_attrs(CUSTOMER), WORKER2)
+    h.tr("reservation.wrapup", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    h.tr("reservation.created", TASK, attrs, status="reserved", reservation=RES2, worker=AGENT2)
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES2, worker=AGENT2)
+    h.conference("participant-join", WORKER2, "worker", TASK)
+    assert h.twilio.count("create_recording") == 1
+    assert len(h.media(TASK)) == 1
+
+
+def test_new_task_for_the_same_call_gets_the_same_recording_linked(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.add_task(TASK2, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    attrs2 = inbound_attrs(CUSTOMER)
+    h.tr("task.created", TASK2, attrs2, status="pending")  # queue transfer: not yet answered
+    h.tr("reservation.accepted", TASK2, attrs2, status="assigned", reservation=RES2, worker=AGENT2)
+    assert h.twilio.count("create_recording") == 1
+    assert h.media(TASK) == h.media(TASK2)
+    assert len(h.media(TASK2)) == 1
+    assert {link.task_sid for link in h.links()} == {TASK, TASK2}
+
+
+def test_internal_calls_are_not_recorded(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    attrs = {"client_call": True, "direction": "outbound", "call_sid": CUSTOMER}
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    assert h.targets() == []
+    row = h.task_row(TASK)
+    assert row is not None and row.policy_decision is not None
+    assert "internal" in row.policy_decision
+
+
+def test_non_voice_tasks_are_ignored(h: Harness) -> None:
+    h.tr("reservation.accepted", TASK, {"channelType": "web"}, status="assigned",
+         reservation=RES, worker=AGENT, channel="chat")  # fmt: skip
+    assert h.targets() == []
+
+
+def test_policy_exclusion_by_queue_prevents_recording(tmp_path: Path) -> None:
+    from flexrec.recording.policy import Selector
+
+    h = Harness(tmp_path, RecordingPolicy(exclude=Selector(queues=("Sales",))))
+    try:
+        h.twilio.add_call(CUSTOMER)
+        accept_inbound(h)
+        assert h.targets() == []
+        row = h.task_row(TASK)
+        assert row is not None and row.policy_decision == "queue excluded"
+    finally:
+        h.close()
+
+
+def test_direction_policy_skips_outbound(tmp_path: Path) -> None:
+    h = Harness(tmp_path, RecordingPolicy(direction="inbound"))
+    try:
+        attrs = with_conference(outbound_attrs(), WORKER, CUSTOMER)
+        h.twilio.add_call(CUSTOMER)
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        assert h.targets() == []
+    finally:
+        h.close()
+
+
+def test_recording_status_callbacks_complete_the_target_and_notify(h: Harness) -> None:
+    seen = []
+    h.service.on_recording_completed(seen.append)
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    sid = h.target(CUSTOMER).recording_sid
+    assert sid is not None
+    h.recording_status(sid, CUSTOMER, "in-progress")
+    h.recording_status(sid, CUSTOMER, "completed")
+    h.recording_status(sid, CUSTOMER, "in-progress")  # late, out of order: ignored
+    assert h.target(CUSTOMER).state == "completed"
+    assert len(seen) == 1
+    view = seen[0]
+    assert (view.sid, view.status, view.duration_s, view.task_sids) == (
+        sid,
+        "completed",
+        42,
+        (TASK,),
+    )
+    assert view.channel_labels == ("customer", "others")
+    assert h.service.list_recordings(status="completed")[0].sid == sid
+
+
+def test_status_callback_before_create_response_is_adopted(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.fail_next("list_recordings", unavailable())
+    accept_inbound(h)  # pending, retry queued
+    sid = h.twilio.start_external_recording(CUSTOMER)  # as if an earlier create had succeeded
+    h.recording_status(sid, CUSTOMER, "in-progress")
+    target = h.target(CUSTOMER)
+    assert (target.state, target.recording_sid) == ("recording", sid)
+    h.clock.advance(600)
+    h.queue.run_all()
+    assert h.twilio.count("create_recording") == 0
+    assert len(h.media(TASK)) == 1
+
+
+def test_absent_recording_is_recorded_as_absent(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    sid = h.target(CUSTOMER).recording_sid
+    assert sid is not None
+    h.recording_status(sid, CUSTOMER, "absent", ErrorCode="16101")
+    target = h.target(CUSTOMER)
+    assert target.state == "absent"
+    assert h.service.list_recordings()[0].error_code == 16101
+
+
+def test_reconcile_finds_live_tasks_without_targets(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER), assignment_status="assigned")
+    assert h.service.reconcile() == 1
+    h.queue.run_all()
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert len(h.media(TASK)) == 1
+    assert h.service.reconcile() == 0  # nothing left to do
+
+
+def test_list_tasks_reports_recording_state(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    views = h.service.list_tasks(direction="inbound")
+    assert [(v.sid, v.recording_state, v.customer_call_sid) for v in views] == [
+        (TASK, "recording", CUSTOMER)
+    ]
+    assert h.service.list_tasks(direction="outbound") == []
+    assert h.service.list_tasks(queue="Sales", call_sid=CUSTOMER)[0].sid == TASK
