@@ -159,7 +159,7 @@ def test_url_provider_returns_a_signed_link_to_decrypted_media(env: Env) -> None
 def test_url_provider_checks_the_flex_token_and_ownership(
     env: Env, how: dict[str, dict[str, str]], status: int
 ) -> None:
-    response = env.client.get(f"/insights/recordings/{RE}/url", **how)  # type: ignore[arg-type]
+    response = env.client.get(f"/insights/recordings/{RE}/url", **how)
     assert response.status_code == status, response.text
     if status >= 400:
         assert "error" in response.json()["detail"]
