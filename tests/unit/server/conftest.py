@@ -1,150 +1,24 @@
-"""Fixtures for route tests: a stub recording service, a fake token validator, signed posts."""
+"""Fixtures for the server's route tests (helpers live in server_harness.py)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
+from server_harness import (
+    AUTH_TOKEN,
+    FakeTokens,
+    Harness,
+    StubRecording,
+    TestClient,
+    _StandInActor,
+    make_settings,
+)
 
-with warnings.catch_warnings():
-    # Starlette prefers httpx2 for its TestClient; with httpx it works but warns once on import.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
-from flexrec.config import ServerSettings, Settings, TwilioSettings
-from flexrec.recording.errors import Forbidden, NotFound
 from flexrec.server.app import create_app
 from flexrec.server.wiring import Services
-from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
 from flexrec.webhooks.signature import SignatureVerifier
-
-AUTH_TOKEN = "test-auth-token-4f1c"
-ADMIN_TOKEN = "admin-token-9b2e77"
-WT_OWN = "WT" + "1" * 32
-WT_FOREIGN = "WT" + "2" * 32
-WT_NONE = "WT" + "3" * 32
-WK_ALICE = "WK" + "a" * 32
-WK_BOB = "WK" + "b" * 32
-
-
-def sign(url: str, params: dict[str, str] | None = None) -> str:
-    """X-Twilio-Signature computed independently of the SDK."""
-    text = url + "".join(k + params[k] for k in sorted(params or {}))
-    mac = hmac.new(AUTH_TOKEN.encode(), text.encode(), hashlib.sha1)
-    return base64.b64encode(mac.digest()).decode()
-
-
-@dataclass
-class StubRecording:
-    """Records calls; pause/resume/state follow a tiny ownership table."""
-
-    calls: list[tuple[str, Any]] = field(default_factory=list)
-    fail_with: Exception | None = None
-    owners: dict[str, str] = field(default_factory=lambda: {WT_OWN: WK_ALICE, WT_FOREIGN: WK_BOB})
-
-    def _record(self, name: str, arg: Any) -> None:
-        self.calls.append((name, arg))
-        if self.fail_with is not None:
-            raise self.fail_with
-
-    def handle_taskrouter_event(self, event: Any) -> None:
-        self._record("taskrouter", event)
-
-    def handle_conference_event(self, event: Any) -> None:
-        self._record("conference", event)
-
-    def handle_call_status(self, event: Any) -> None:
-        self._record("call_status", event)
-
-    def handle_recording_status(self, event: Any) -> None:
-        self._record("recording_status", event)
-
-    def _authorise(self, task_sid: str, actor: Any) -> None:
-        owner = self.owners.get(task_sid)
-        if owner is None:
-            raise NotFound(f"no recording for {task_sid}")
-        if owner != actor.worker_sid and not {"supervisor", "admin"} & set(actor.roles):
-            raise Forbidden("not your task")
-
-    def _act(self, name: str, task_sid: str, actor: Any, status: str) -> dict[str, Any]:
-        self.calls.append((name, (task_sid, actor)))
-        self._authorise(task_sid, actor)
-        return {"task_sid": task_sid, "status": status, "recording_sid": "RE" + "9" * 32}
-
-    def pause(self, task_sid: str, actor: Any) -> Any:
-        return self._act("pause", task_sid, actor, "paused")
-
-    def resume(self, task_sid: str, actor: Any) -> Any:
-        return self._act("resume", task_sid, actor, "recording")
-
-    def state(self, task_sid: str, actor: Any) -> Any:
-        return self._act("state", task_sid, actor, "recording")
-
-    def list_recordings(self, **filters: Any) -> list[Any]:
-        self.calls.append(("list_recordings", filters))
-        return [{"recording_sid": "RE" + "9" * 32, "status": "completed"}]
-
-    def list_tasks(self, **filters: Any) -> list[Any]:
-        self.calls.append(("list_tasks", filters))
-        return [{"task_sid": WT_OWN}]
-
-
-@dataclass
-class FakeTokens:
-    """Maps known token strings to identities; 'iam-down' simulates an outage."""
-
-    down: bool = False
-    seen: list[str] = field(default_factory=list)
-    table: dict[str, TokenInfo] = field(
-        default_factory=lambda: {
-            "tok-alice": TokenInfo("alice", WK_ALICE, ("agent",), None),
-            "tok-sup": TokenInfo("sue", None, ("supervisor",), None),
-        }
-    )
-
-    def validate(self, token: str) -> TokenInfo:
-        self.seen.append(token)
-        if self.down:
-            raise TokenServiceUnavailable("IAM unreachable")
-        info = self.table.get(token)
-        if info is None:
-            raise InvalidToken("the Flex token has expired")
-        return info
-
-
-@dataclass
-class Harness:
-    client: TestClient
-    recording: StubRecording
-    tokens: FakeTokens
-    services: Services
-
-    def post_signed(
-        self, path: str, params: dict[str, str], *, signature: str | None = "auto", **kw: Any
-    ) -> Any:
-        url = "http://testserver" + path
-        headers = dict(kw.pop("headers", {}))
-        if signature == "auto":
-            headers["X-Twilio-Signature"] = sign(url, params)
-        elif signature is not None:
-            headers["X-Twilio-Signature"] = signature
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-        return self.client.post(path, content=urlencode(params), headers=headers, **kw)
-
-
-def make_settings(**server: Any) -> Settings:
-    return Settings(
-        twilio=TwilioSettings(account_sid="AC" + "0" * 32, auth_token=AUTH_TOKEN),
-        server=ServerSettings(admin_token=ADMIN_TOKEN, **server),
-    )
 
 
 @pytest.fixture
@@ -174,13 +48,6 @@ def harness_factory() -> Iterator[Callable[..., Harness]]:
 @pytest.fixture
 def harness(harness_factory: Callable[..., Harness]) -> Harness:
     return harness_factory()
-
-
-@dataclass(frozen=True)
-class _StandInActor:
-    identity: str
-    worker_sid: str | None
-    roles: tuple[str, ...]
 
 
 @pytest.fixture(autouse=True)

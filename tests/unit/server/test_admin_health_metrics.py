@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from conftest import ADMIN_TOKEN, AUTH_TOKEN, WT_OWN, Harness, sign
+from server_harness import ADMIN_TOKEN, AUTH_TOKEN, WT_OWN, Harness, sign
 
 CA = "CA" + "c" * 32
 

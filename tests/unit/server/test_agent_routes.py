@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from conftest import WK_ALICE, WT_FOREIGN, WT_NONE, WT_OWN, Harness
+from server_harness import WK_ALICE, WT_FOREIGN, WT_NONE, WT_OWN, Harness
 
 BASE = "/api/agent/tasks"
 
@@ -123,7 +125,7 @@ def test_cors_allows_flex_origin_only(harness: Harness) -> None:
     assert evil.headers.get("access-control-allow-origin") not in ("*", "https://evil.example")
 
 
-def test_cors_wildcard_setting_is_ignored(harness_factory) -> None:  # type: ignore[no-untyped-def]
+def test_cors_wildcard_setting_is_ignored(harness_factory: Callable[..., Harness]) -> None:
     h = harness_factory(cors_origins="*, https://crm.example.com")
     response = h.client.get(
         f"{BASE}/{WT_OWN}/recording",

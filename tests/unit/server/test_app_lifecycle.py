@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import FakeTokens, StubRecording, TestClient, make_settings
+from server_harness import FakeTokens, StubRecording, TestClient, make_settings
 
 import flexrec.server.app as app_module
 from flexrec.server.app import create_app

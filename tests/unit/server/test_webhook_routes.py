@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from conftest import WT_OWN, Harness, sign
+from server_harness import WT_OWN, Harness, sign
 
 CA = "CA" + "c" * 32
 CF = "CF" + "f" * 32
