@@ -17,10 +17,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flexrec.db.base import Base
+
+# CORE's type: stored in UTC, always read back time-zone aware (SQLite drops the zone).
+from flexrec.db.models import UTCDateTime
 
 ARCHIVE_STATES = ("downloading", "stored", "verified", "deleted_from_twilio", "failed")
 """Every value `ArchivedRecording.state` may hold, in the order the job reaches them."""
@@ -59,26 +62,20 @@ class ArchivedRecording(Base):
     state: Mapped[str] = mapped_column(String(24), default="downloading", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    recording_started_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None
-    )
-    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    deleted_from_twilio_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None
-    )
+    recording_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    deleted_from_twilio_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
-    retain_until: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None, index=True
-    )
+    retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, index=True)
     # Set when retention removed the stored object; the row stays as a record of it.
-    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     queue_name: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
     direction: Mapped[str | None] = mapped_column(String(16), default=None)
     worker_sid: Mapped[str | None] = mapped_column(String(34), default=None, index=True)
     agent_identity: Mapped[str | None] = mapped_column(String(255), default=None)
     customer_number: Mapped[str | None] = mapped_column(String(64), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RecordingAnalysis(Base):
@@ -109,9 +106,9 @@ class RecordingAnalysis(Base):
     peaks: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     state: Mapped[str] = mapped_column(String(16), default="done")
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 AUDIT_ACTIONS = ("play", "download", "url_issued", "legal_hold_set", "legal_hold_cleared", "purge")
@@ -124,7 +121,7 @@ class AuditLog(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     # Flex identity, console user name, or "system" for retention and jobs.
     actor: Mapped[str] = mapped_column(String(255))
     actor_worker_sid: Mapped[str | None] = mapped_column(String(34), default=None)
