@@ -51,6 +51,7 @@ class Harness:
     """The recording service wired to fakes, plus event helpers."""
 
     def __init__(self, tmp_path: Path, policy: RecordingPolicy | None = None) -> None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{tmp_path / 'flexrec.db'}"
         upgrade(url)
         self.engine = make_engine(url)

@@ -1,0 +1,158 @@
+"""Pause/resume: who may, idempotency, audit, 21220, and the wrap-up auto-resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from recording_harness import Harness, inbound_attrs, with_conference
+
+from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
+from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.service import Actor
+from flexrec.twilio.fakes import fake_sid, not_recordable, unavailable
+
+TASK = fake_sid("WT", 1)
+OTHER_TASK = fake_sid("WT", 9)
+CUSTOMER = fake_sid("CA", 1)
+WORKER_CALL = fake_sid("CA", 2)
+RES = fake_sid("WR", 1)
+RES2 = fake_sid("WR", 2)
+AGENT = fake_sid("WK", 1)
+AGENT2 = fake_sid("WK", 2)
+
+OWNER = Actor("alice", AGENT, ("agent",))
+STRANGER = Actor("bob", AGENT2, ("agent",))
+SUPERVISOR = Actor("sue", None, ("supervisor",))
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(tmp_path, RecordingPolicy(pause_behavior="skip"))
+    harness.twilio.add_call(CUSTOMER)
+    harness.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    attrs = inbound_attrs(CUSTOMER)
+    harness.tr("task.created", TASK, attrs, status="pending")
+    harness.tr(
+        "reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT
+    )
+    yield harness
+    harness.close()
+
+
+def recording(h: Harness) -> object:
+    return h.twilio.recordings_on(CUSTOMER)[0]
+
+
+def test_owner_pauses_and_resumes_the_actual_recording(h: Harness) -> None:
+    state = h.service.pause(TASK, OWNER)
+    rec = h.twilio.recordings_on(CUSTOMER)[0]
+    assert state.paused and state.recording_sid == rec.sid
+    assert rec.status == "paused"
+    assert rec.history == [("paused", "skip")]  # the policy's PauseBehavior, on the real SID
+    state = h.service.resume(TASK, OWNER)
+    assert state.state == "recording" and rec.status == "in-progress"
+    events = [(e.actor, e.action, e.result) for e in h.pause_events()]
+    assert events == [("alice", "pause", "paused"), ("alice", "resume", "recording")]
+
+
+def test_pausing_twice_is_idempotent(h: Harness) -> None:
+    h.service.pause(TASK, OWNER)
+    state = h.service.pause(TASK, OWNER)
+    assert state.paused
+    assert h.twilio.count("update_recording") == 1
+    assert [e.result for e in h.pause_events()] == ["paused", "noop:paused"]
+
+
+def test_a_worker_without_the_task_is_forbidden(h: Harness) -> None:
+    with pytest.raises(Forbidden):
+        h.service.pause(TASK, STRANGER)
+    with pytest.raises(Forbidden):
+        h.service.state(TASK, STRANGER)
+    assert h.twilio.count("update_recording") == 0
+
+
+def test_a_supervisor_may_pause_any_task(h: Harness) -> None:
+    assert h.service.pause(TASK, SUPERVISOR).paused
+    assert h.pause_events()[0].actor == "sue"
+
+
+def test_unknown_task_is_not_found(h: Harness) -> None:
+    with pytest.raises(NotFound):
+        h.service.pause(OTHER_TASK, SUPERVISOR)
+
+
+def test_task_without_recording_is_not_found(h: Harness) -> None:
+    h.tr("task.created", OTHER_TASK, {"direction": "inbound", "client_call": True})
+    with pytest.raises(NotFound):
+        h.service.pause(OTHER_TASK, SUPERVISOR)
+
+
+def test_wrapped_up_worker_can_no_longer_pause(h: Harness) -> None:
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT)
+    with pytest.raises(Forbidden):
+        h.service.pause(TASK, OWNER)
+    assert h.service.state(TASK, OWNER).state == "recording"  # may still look
+
+
+def test_call_ended_during_pause_reports_ended_not_an_error(h: Harness) -> None:
+    h.twilio.fail_next("update_recording", not_recordable())
+    state = h.service.pause(TASK, OWNER)
+    assert state.state == "ended"
+    assert h.pause_events()[-1].result == "ended"
+
+
+def test_twilio_unavailable_is_retried_then_reported(h: Harness) -> None:
+    h.twilio.fail_next("update_recording", unavailable())
+    assert h.service.pause(TASK, OWNER).paused  # one inline retry succeeded
+    h.twilio.fail_next("update_recording", unavailable(), unavailable(), unavailable())
+    with pytest.raises(Unavailable):
+        h.service.resume(TASK, OWNER)
+    assert h.pause_events()[-1].result == "error"
+    assert h.service.state(TASK, OWNER).paused
+
+
+def test_pause_before_the_recording_started_is_invalid(h: Harness, tmp_path: Path) -> None:
+    h2 = Harness(tmp_path / "second")
+    try:
+        h2.twilio.add_call(CUSTOMER, "ringing")
+        attrs = inbound_attrs(CUSTOMER)
+        h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        with pytest.raises(InvalidState):
+            h2.service.pause(TASK, OWNER)
+    finally:
+        h2.close()
+
+
+@pytest.mark.parametrize("event", ["reservation.wrapup", "task.wrapup", "task.completed"])
+def test_wrapup_resumes_a_paused_recording_as_system(h: Harness, event: str) -> None:
+    h.service.pause(TASK, OWNER)
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr(event, TASK, attrs, status="wrapping", reservation=RES if "reservation" in event else None,
+         worker=AGENT)  # fmt: skip
+    assert h.twilio.recordings_on(CUSTOMER)[0].status == "in-progress"
+    assert h.service.state(TASK, SUPERVISOR).state == "recording"
+    assert (h.pause_events()[-1].actor, h.pause_events()[-1].result) == ("system", "recording")
+
+
+def test_first_agents_wrapup_does_not_undo_the_next_agents_pause(h: Harness) -> None:
+    attrs = with_conference(inbound_attrs(CUSTOMER), WORKER_CALL)
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES2, worker=AGENT2)
+    second = Actor("bob", AGENT2, ("agent",))
+    h.service.pause(TASK, second)
+    h.tr("reservation.wrapup", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    assert h.twilio.recordings_on(CUSTOMER)[0].status == "paused"
+    h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES2, worker=AGENT2)
+    assert h.twilio.recordings_on(CUSTOMER)[0].status == "in-progress"
+
+
+def test_auto_resume_failure_is_queued_and_retried(h: Harness) -> None:
+    h.service.pause(TASK, OWNER)
+    h.twilio.fail_next("update_recording", unavailable())
+    h.tr("task.completed", TASK, inbound_attrs(CUSTOMER), status="completed")
+    assert h.twilio.recordings_on(CUSTOMER)[0].status == "paused"
+    assert [j.name for j in h.queue.pending] == ["recording.auto_resume"]
+    h.queue.run_all()
+    assert h.twilio.recordings_on(CUSTOMER)[0].status == "in-progress"
