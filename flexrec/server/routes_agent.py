@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, RecordingError
+from flexrec.recording.service import Actor
 from flexrec.server.auth import flex_caller
 from flexrec.server.deps import fail, get_services, jsonable
 from flexrec.server.logging_setup import bound_sids, get_logger
@@ -33,10 +34,8 @@ _ERRORS: dict[type[RecordingError], tuple[int, str]] = {
 }
 
 
-def make_actor(info: TokenInfo) -> Any:
+def make_actor(info: TokenInfo) -> Actor:
     """The recording service's `Actor` for a validated Flex token."""
-    from flexrec.recording.service import Actor
-
     return Actor(identity=info.identity, worker_sid=info.worker_sid, roles=info.roles)
 
 

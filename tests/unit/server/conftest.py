@@ -12,7 +12,6 @@ from server_harness import (
     Harness,
     StubRecording,
     TestClient,
-    _StandInActor,
     make_settings,
 )
 
@@ -48,18 +47,3 @@ def harness_factory() -> Iterator[Callable[..., Harness]]:
 @pytest.fixture
 def harness(harness_factory: Callable[..., Harness]) -> Harness:
     return harness_factory()
-
-
-@pytest.fixture(autouse=True)
-def _actor_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Use the recording service's Actor when it exists, a same-shaped stand-in until then."""
-    try:
-        import flexrec.recording.service  # noqa: F401
-    except ImportError:
-        import flexrec.server.routes_agent as routes_agent
-
-        monkeypatch.setattr(
-            routes_agent,
-            "make_actor",
-            lambda info: _StandInActor(info.identity, info.worker_sid, info.roles),
-        )

@@ -141,10 +141,3 @@ def make_settings(**server: Any) -> Settings:
         twilio=TwilioSettings(account_sid="AC" + "0" * 32, auth_token=AUTH_TOKEN),
         server=ServerSettings(admin_token=ADMIN_TOKEN, **server),
     )
-
-
-@dataclass(frozen=True)
-class _StandInActor:
-    identity: str
-    worker_sid: str | None
-    roles: tuple[str, ...]

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import pytest
 from server_harness import WK_ALICE, WT_FOREIGN, WT_NONE, WT_OWN, Harness
 
+from flexrec.recording.service import Actor
+
 BASE = "/api/agent/tasks"
 
 
@@ -23,6 +25,7 @@ def test_own_task_state_with_bearer_token(harness: Harness) -> None:
     assert actor.worker_sid == WK_ALICE
     assert actor.identity == "alice"
     assert tuple(actor.roles) == ("agent",)
+    assert isinstance(actor, Actor)
 
 
 @pytest.mark.parametrize(("action", "status"), [("pause", "paused"), ("resume", "recording")])
