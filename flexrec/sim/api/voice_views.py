@@ -193,8 +193,10 @@ class DateFilter:
         self.high: float | None = None
         exact = values.get(name)
         if exact is not None:
-            start, whole_day = parse_date_filter(name, exact)
-            self.low, self.high = start, start + 86400 if whole_day else start + 1
+            # "Created on this date": the whole UTC day, even when the SDK sends a date-time.
+            start, _ = parse_date_filter(name, exact)
+            day = start - start % 86400
+            self.low, self.high = day, day + 86400
         before = values.get(name + "<")
         if before is not None:
             start, whole_day = parse_date_filter(name + "<", before)
