@@ -110,11 +110,12 @@ class _Timer:
     cancelled: bool = field(default=False, compare=False)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Waiter:
     flow: Flow
     request: AgentRequest
     timer: _Timer | None = None
+    served: bool = False
 
 
 class Engine:
@@ -137,7 +138,8 @@ class Engine:
         self.conversation_hooks: list[ConversationHook] = []
         self.finished_hooks: list[InteractionHook] = []
         self.errors: list[str] = []
-        self._worker_order: list[str] = []
+        # Available agents, longest idle first (dicts keep insertion order).
+        self._available: dict[str, None] = {}
         self.queues: list[Queue] = []
         self.workflow: Workflow | None = None
 
@@ -166,7 +168,7 @@ class Engine:
                         "routing": {"skills": [], "levels": {}},
                     },
                 )
-            self._worker_order = list(self.world.workers)
+            self._available = {sid: None for sid, w in self.world.workers.items() if w.available}
 
     # -- hooks ------------------------------------------------------------------------------
     def on_conversation_started(self, hook: ConversationHook) -> None:
@@ -283,36 +285,36 @@ class Engine:
             self.call_later(float(step), lambda: self._step(flow, None))
 
     def _give_up(self, waiter: _Waiter) -> None:
-        if waiter in self._waiters:
-            self._waiters.remove(waiter)
-            self._step(waiter.flow, None)
+        if waiter.served:
+            return
+        waiter.served = True
+        self._waiters.remove(waiter)
+        self._step(waiter.flow, None)
 
     def _assign(self) -> None:
         """Match waiting requests (oldest first) with available agents (longest idle first)."""
-        if not self._waiters:
-            return
-        workers = self.world.workers
-        for waiter in list(self._waiters):
-            chosen: Worker | None = None
-            for sid in self._worker_order:
-                worker = workers[sid]
-                if worker.available and sid not in waiter.request.exclude:
-                    chosen = worker
-                    break
+        i = 0
+        while i < len(self._waiters) and self._available:
+            waiter = self._waiters[i]
+            exclude = waiter.request.exclude
+            chosen = next((sid for sid in self._available if sid not in exclude), None)
             if chosen is None:
+                i += 1
                 continue
-            chosen.available = False
-            self._worker_order.remove(chosen.sid)
-            self._worker_order.append(chosen.sid)
-            self._waiters.remove(waiter)
+            del self._available[chosen]
+            self._waiters.pop(i)
+            waiter.served = True
             if waiter.timer is not None:
                 waiter.timer.cancelled = True
+            worker = self.world.workers[chosen]
+            worker.available = False
             flow = waiter.flow
-            self.call_later(0.0, lambda flow=flow, worker=chosen: self._step(flow, worker))  # type: ignore[misc]
+            self.call_later(0.0, lambda flow=flow, worker=worker: self._step(flow, worker))  # type: ignore[misc]
 
     def release_worker(self, worker: Worker) -> None:
         """Make an agent available again and serve whoever waits for one."""
         worker.available = True
+        self._available[worker.sid] = None
         self.worker_state.pop(worker.sid, None)
         self._assign()
 
