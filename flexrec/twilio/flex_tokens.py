@@ -2,9 +2,9 @@
 
 Flex tokens are JWEs only Twilio can decrypt, so each new token is posted to
 `https://iam.twilio.com/v1/Accounts/{AC}/Tokens/validate` (Basic auth with the account's
-credentials). Valid answers are cached until the token expires, keyed by a SHA-256 of the token so
-the token itself is never kept. An unreachable IAM is `TokenServiceUnavailable` (try later), never
-mistaken for a bad token.
+credentials). Valid answers are cached until the token expires, for a few minutes at most, keyed
+by a SHA-256 of the token so the token itself is never kept. An unreachable IAM is
+`TokenServiceUnavailable` (try later), never mistaken for a bad token.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import httpx
 
 IAM_ORIGIN = "https://iam.twilio.com"
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
-# Tokens whose answer carries no expiry are re-validated after this long.
-_DEFAULT_CACHE_TTL_S = 60.0
+# A positive answer is reused at most this long, even for a token valid for hours, so a
+# deactivated agent loses access within minutes; answers without an expiry count as this too.
+DEFAULT_MAX_CACHE_S = 300.0
 
 
 class TokenError(Exception):
@@ -83,23 +84,24 @@ class _LruCache:
 
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
-        self._items: OrderedDict[str, TokenInfo] = OrderedDict()
+        self._items: OrderedDict[str, tuple[TokenInfo, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: str, now: float) -> TokenInfo | None:
         with self._lock:
-            info = self._items.get(key)
-            if info is None:
+            entry = self._items.get(key)
+            if entry is None:
                 return None
-            if info.expires_at is not None and info.expires_at <= now:
+            info, until = entry
+            if until <= now:
                 del self._items[key]
                 return None
             self._items.move_to_end(key)
             return info
 
-    def put(self, key: str, info: TokenInfo) -> None:
+    def put(self, key: str, info: TokenInfo, until: float) -> None:
         with self._lock:
-            self._items[key] = info
+            self._items[key] = (info, until)
             self._items.move_to_end(key)
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
@@ -119,6 +121,7 @@ class FlexTokenValidator:
         base_url: str = "",
         timeout_s: float = 5.0,
         cache_size: int = 1024,
+        max_cache_s: float = DEFAULT_MAX_CACHE_S,
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -129,6 +132,7 @@ class FlexTokenValidator:
             auth=(account_sid, auth_token), timeout=timeout_s, transport=transport
         )
         self._cache = _LruCache(cache_size)
+        self._max_cache_s = max_cache_s
         self._clock = clock
 
     @property
@@ -149,8 +153,10 @@ class FlexTokenValidator:
         info = self._ask_iam(token)
         if info.expires_at is not None and info.expires_at <= now:
             raise InvalidToken("the Flex token has expired")
-        ttl_end = info.expires_at if info.expires_at is not None else now + _DEFAULT_CACHE_TTL_S
-        self._cache.put(key, _with_expiry(info, ttl_end))
+        cache_until = now + self._max_cache_s
+        if info.expires_at is not None:
+            cache_until = min(cache_until, info.expires_at)
+        self._cache.put(key, info, cache_until)
         return info
 
     def _ask_iam(self, token: str) -> TokenInfo:
@@ -181,7 +187,3 @@ class FlexTokenValidator:
     def close(self) -> None:
         """Release the HTTP connection pool."""
         self._http.close()
-
-
-def _with_expiry(info: TokenInfo, expires_at: float) -> TokenInfo:
-    return TokenInfo(info.identity, info.worker_sid, info.roles, expires_at)

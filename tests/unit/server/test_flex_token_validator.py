@@ -186,3 +186,22 @@ def test_supervisor_role() -> None:
 )
 def test_parse_expiration(value: object, expected: float | None) -> None:
     assert parse_expiration(value) == expected
+
+
+def test_positive_answer_is_reused_only_up_to_max_cache_time() -> None:
+    iam = FakeIam()  # the token itself is valid for an hour
+    clock = [NOW]
+    validator = make(iam, clock, max_cache_s=300.0)
+    validator.validate("tok")
+    clock[0] = NOW + 299
+    validator.validate("tok")
+    assert len(iam.requests) == 1
+    clock[0] = NOW + 301
+    validator.validate("tok")
+    assert len(iam.requests) == 2
+
+
+def test_validated_info_keeps_the_real_expiry_also_from_cache() -> None:
+    validator = make(FakeIam(), [NOW])
+    assert validator.validate("tok").expires_at == NOW + 3600
+    assert validator.validate("tok").expires_at == NOW + 3600

@@ -1,0 +1,90 @@
+"""FlexTokenValidator against the simulator's IAM endpoint (same paths and JSON as Twilio)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
+from flexrec.sim import defaults
+from flexrec.sim.api.app import create_sim_app
+from flexrec.sim.tokens import issue_token
+from flexrec.sim.world import SimClock, World
+from flexrec.twilio.flex_tokens import FlexTokenValidator, InvalidToken, TokenServiceUnavailable
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+SIM_ORIGIN = "http://127.0.0.1:8181"
+
+
+class ForwardToApp(httpx.BaseTransport):
+    """An httpx transport handing requests to an in-process ASGI app through its TestClient."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.urls: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        answer = self.client.request(
+            request.method, request.url.raw_path.decode(), content=request.read(),
+            headers=dict(request.headers),
+        )  # fmt: skip
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+@pytest.fixture
+def sim() -> Iterator[tuple[World, ForwardToApp]]:
+    world = World(clock=SimClock(scale=0, start_epoch=1_790_000_000.0))
+    with TestClient(create_sim_app(world)) as client:
+        yield world, ForwardToApp(client)
+
+
+def validator(transport: ForwardToApp, auth_token: str = defaults.AUTH_TOKEN) -> Any:
+    return FlexTokenValidator(
+        defaults.ACCOUNT_SID,
+        auth_token,
+        base_url=SIM_ORIGIN,
+        transport=transport,
+        clock=lambda: 1_790_000_000.0,
+    )
+
+
+def test_agent_and_supervisor_tokens(sim: tuple[World, ForwardToApp]) -> None:
+    world, transport = sim
+    alice = world.add_worker("alice", {"contact_uri": "client:alice"})
+    sue = world.add_worker("sue", {"contact_uri": "client:sue"}, roles=("supervisor",))
+    v = validator(transport)
+    info = v.validate(issue_token(world, alice.sid, 3600, ["agent"]))
+    assert (info.identity, info.worker_sid, info.roles) == ("alice", alice.sid, ("agent",))
+    assert info.expires_at == pytest.approx(1_790_003_600.0)
+    assert v.validate(issue_token(world, sue.sid, 600, ["supervisor"])).is_supervisor
+    assert transport.urls[0] == (f"{SIM_ORIGIN}/v1/Accounts/{defaults.ACCOUNT_SID}/Tokens/validate")
+
+
+def test_expired_and_forged_tokens_are_invalid(sim: tuple[World, ForwardToApp]) -> None:
+    world, transport = sim
+    alice = world.add_worker("alice", {})
+    token = issue_token(world, alice.sid, 60, ["agent"])
+    world.clock.advance(61)
+    with pytest.raises(InvalidToken):
+        validator(transport).validate(token)
+    with pytest.raises(InvalidToken):
+        validator(transport).validate(token[:-4] + "AAAA")
+
+
+def test_wrong_account_credentials_are_unavailable_not_invalid(
+    sim: tuple[World, ForwardToApp],
+) -> None:
+    world, transport = sim
+    alice = world.add_worker("alice", {})
+    with pytest.raises(TokenServiceUnavailable):
+        validator(transport, auth_token="wrong").validate(
+            issue_token(world, alice.sid, 3600, ["agent"])
+        )
