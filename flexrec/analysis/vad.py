@@ -39,7 +39,7 @@ class VadConfig:
     digital_silence_dbfs: float = -90.0  # frames quieter than this are ignored by the floor
     # Music test: steady windows (syllabic modulation of the frame amplitude too small).
     music_window_ms: int = 600
-    music_max_cv: float = 0.26  # coefficient of variation of frame RMS below this is steady
+    music_max_cv: float = 0.27  # coefficient of variation of frame RMS below this is steady
     music_min_active: float = 0.9  # share of candidate frames a steady window needs
     # Smoothing.
     min_burst_ms: int = 60  # before bridging, drop runs shorter than this (clicks, pops)
@@ -146,7 +146,9 @@ def speech_frames(
     energy_db = (10.0 * np.log10(power + 1e-12)).astype(np.float32)
     floor = _noise_floor(energy_db, config)
     candidate = (energy_db > floor + config.snr_db) & (energy_db > config.min_level_dbfs)
-    amplitude = np.sqrt(np.maximum(power, 0.0)).astype(np.float32)
+    # Noise-floor power removed first, so line noise does not flatten the syllable dips.
+    floor_power = np.power(np.float32(10.0), floor / np.float32(10.0))
+    amplitude = np.sqrt(np.maximum(power - floor_power, 0.0)).astype(np.float32)
     music = _music_frames(amplitude, candidate, config)
     return candidate & ~music, music
 

@@ -32,6 +32,8 @@ SPEECH_LEVEL_DBFS = -20.0  # mean active-speech RMS; each utterance varies aroun
 SPEECH_LEVEL_SPREAD_DB = 3.0
 MUSIC_LEVEL_DBFS = -25.0
 VOICE_SECONDS = 20.0
+WORD_FLOOR = 0.15  # envelope between the syllables of a word (about -16 dB)
+SYLLABLE_SHAPE = 0.8  # syllable envelope sin(pi t)^k: vowel nucleus, weaker consonant edges
 VOICE_PITCHES = 16  # 90..250 Hz
 VOICE_TRACTS = 4  # formant scales: voices = pitches x tracts, all kept cached
 MUSIC_SECONDS = 16.0
@@ -232,13 +234,21 @@ def _voice(voice_id: int, sr: int) -> Voice:
     fric_env = np.zeros(n, np.float32)
     formant_track = np.zeros((n // 64 + 2, 3), np.float32)  # per 64-sample hop
     onsets: list[int] = []
+    words: list[tuple[int, int]] = []
     pos = int(0.05 * sr)
-    while pos < n - int(0.5 * sr):
+    # Whole phrases only (a phrase is at most 12 x 0.25 s): the loop then ends in a normal gap.
+    while pos < n - int(3.2 * sr):
         onsets.append(pos)
+        word_start, word_left = pos, 0
         for _ in range(int(rng.integers(3, 12))):
             dur = int(rng.uniform(0.15, 0.25) * sr)
             if pos + dur >= n - int(0.05 * sr):
                 break
+            if word_left == 0:
+                if pos > word_start:
+                    words.append((word_start, pos))
+                word_start, word_left = pos, int(rng.integers(1, 4))
+            word_left -= 1
             fric = rng.random() < 0.3
             voiced_start = pos
             if fric:
@@ -248,7 +258,9 @@ def _voice(voice_id: int, sr: int) -> Voice:
                 )
                 voiced_start = pos + fdur // 2
             vdur = pos + dur - voiced_start
-            shape = np.abs(np.sin(np.linspace(0, math.pi, vdur, dtype=np.float32))) ** 0.6
+            shape = (
+                np.abs(np.sin(np.linspace(0, math.pi, vdur, dtype=np.float32))) ** SYLLABLE_SHAPE
+            )
             envelope[voiced_start : voiced_start + vdur] = shape * rng.uniform(0.6, 1.0)
             targets = (
                 rng.uniform(300, 800),
@@ -257,7 +269,16 @@ def _voice(voice_id: int, sr: int) -> Voice:
             )
             formant_track[pos // 64 : (pos + dur) // 64 + 1] = np.array(targets) * formant_scale
             pos += dur
+        words.append((word_start, pos))
         pos += int(rng.uniform(0.06, 0.2) * sr)
+    # Syllables of one word run into each other: the energy dips between them, never to zero.
+    ramp = int(0.015 * sr)
+    for start, end in words:
+        if end - start > 2 * ramp:
+            floor = np.full(end - start, WORD_FLOOR, np.float32)
+            floor[:ramp] *= np.linspace(0, 1, ramp, dtype=np.float32)
+            floor[-ramp:] *= np.linspace(1, 0, ramp, dtype=np.float32)
+            np.maximum(envelope[start:end], floor, out=envelope[start:end])
     # Smooth formant jumps into ~30 ms transitions.
     kernel = np.ones(4, np.float32) / 4
     for k in range(3):
@@ -314,7 +335,7 @@ def _voice(voice_id: int, sr: int) -> Voice:
     active = envelope > 0.05
     rms = float(np.sqrt(np.mean(samples[active] ** 2))) if np.any(active) else 1.0
     samples /= max(rms, 1e-9)
-    return Voice(samples.astype(np.float32), np.array(onsets, dtype=np.int64))
+    return Voice(samples[:pos].astype(np.float32), np.array(onsets, dtype=np.int64))
 
 
 def voice_for(seed: int, speaker: str, sr: int) -> Voice:
@@ -367,13 +388,25 @@ def _noise(sr: int) -> FloatArray:
     return rng.standard_normal(int(NOISE_SECONDS * sr)).astype(np.float32)
 
 
+def _loop_pieces(loop_len: int, first: int, count: int) -> Iterable[tuple[int, int, int]]:
+    """(destination offset, source start, length) runs reading a loop from absolute `first`."""
+    done = 0
+    src = first % loop_len
+    while done < count:
+        length = min(count - done, loop_len - src)
+        yield done, src, length
+        done += length
+        src = 0
+
+
 def _loop_slice(loop: FloatArray, first: int, count: int) -> FloatArray:
     """`count` samples of a loop starting at absolute index `first` (wrapping around)."""
     start = first % len(loop)
     if start + count <= len(loop):
         return loop[start : start + count]
-    reps = (start + count) // len(loop) + 1
-    return np.tile(loop, reps)[start : start + count]
+    return np.concatenate(
+        [loop[src : src + length] for _, src, length in _loop_pieces(len(loop), first, count)]
+    )
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -422,11 +455,13 @@ def _add_music(
 
 
 def _add_line(buf: FloatArray, plan: LegPlan, channel: int, sr: int) -> None:
-    """Line noise and clicks, laid on absolute time: recordings of one leg hear the same."""
+    """Fill `buf` with line noise and clicks, laid on absolute time (recordings agree)."""
     key = stable_int("line", plan.seed, plan.leg_key, channel)
     origin = round(plan.start * sr)
-    noise = _loop_slice(_noise(sr), key % (2**20) + origin, len(buf))
-    buf += noise * _db_to_gain(plan.noise_dbfs)
+    noise, gain = _noise(sr), np.float32(_db_to_gain(plan.noise_dbfs))
+    # The buffer is empty when the noise goes in: write it in place rather than add.
+    for dst, src, length in _loop_pieces(len(noise), key % (2**20) + origin, len(buf)):
+        np.multiply(noise[src : src + length], gain, out=buf[dst : dst + length])
     block = CLICK_BLOCK_SECONDS * sr
     width = max(4, int(0.003 * sr))
     decay = np.exp(-np.arange(width) / (width / 4)).astype(np.float32)
@@ -447,8 +482,8 @@ def render_channels(
     plan = plan_leg(world, recording)
     sr = sample_rate_hz
     n = max(0, _index(plan.end, plan.start, sr))
-    ch1 = np.zeros(n, np.float32)
-    ch2 = np.zeros(n, np.float32)
+    ch1 = np.empty(n, np.float32)
+    ch2 = np.empty(n, np.float32)
     _add_line(ch1, plan, 1, sr)
     _add_line(ch2, plan, 2, sr)
     _add_speech(ch1, plan.channel1, plan, sr)
@@ -469,7 +504,9 @@ def render_channels(
 
 def to_int16(samples: FloatArray) -> npt.NDArray[np.int16]:
     """Float samples (full scale 1.0) to clipped 16-bit PCM."""
-    out: npt.NDArray[np.int16] = np.clip(np.rint(samples * 32767.0), -32768, 32767).astype(np.int16)
+    scaled = samples * np.float32(32767.0)
+    np.clip(scaled, -32768.0, 32767.0, out=scaled)
+    out: npt.NDArray[np.int16] = scaled.astype(np.int16)
     return out
 
 
@@ -483,7 +520,10 @@ def render_recording(
     """
     ch1, ch2 = render_channels(world, recording, sample_rate_hz)
     if recording.channels >= 2:
-        return np.stack([to_int16(ch1), to_int16(ch2)], axis=1)
+        both = np.empty((len(ch1), 2), np.int16)
+        both[:, 0] = to_int16(ch1)
+        both[:, 1] = to_int16(ch2)
+        return both
     if recording.track == "inbound":
         mono = ch1
     elif recording.track == "outbound":
