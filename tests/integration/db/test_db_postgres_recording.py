@@ -1,0 +1,196 @@
+"""The migration and the exactly-once machinery against a real PostgreSQL.
+
+Skipped only when FLEXREC_TEST_POSTGRES_URL is unset. Each test works in its own schema, so the
+database may be shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from flexrec.db.base import make_engine, make_session_factory
+from flexrec.db.migrate import upgrade
+from flexrec.db.models import RecordingTarget
+from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.service import RecordingService
+from flexrec.recording.store import claim_target, ensure_target, write_session
+from flexrec.twilio.fakes import FakeTwilio, fake_sid
+from flexrec.webhooks.events import parse_conference_form, parse_taskrouter_form
+
+BASE_URL = os.environ.get("FLEXREC_TEST_POSTGRES_URL", "")
+pytestmark = pytest.mark.skipif(not BASE_URL, reason="FLEXREC_TEST_POSTGRES_URL is not set")
+
+CUSTOMER = fake_sid("CA", 1)
+TASK = fake_sid("WT", 1)
+
+
+def _driver_url(url: str) -> str:
+    # psycopg 3 is the installed driver; plain postgresql:// would pick psycopg2.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    schema = f"flexrec_test_{uuid.uuid4().hex[:10]}"
+    base = _driver_url(BASE_URL)
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sessions(pg_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(pg_url)
+    upgrade(pg_url)  # a second run is a no-op
+    engine = make_engine(pg_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def _race(n: int, fn: Callable[[], Any]) -> list[Any]:
+    barrier = threading.Barrier(n)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            value = fn()
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+            return
+        with lock:
+            results.append(value)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return results
+
+
+def test_migration_creates_the_tables(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        names = set(
+            session.scalars(
+                text(
+                    "SELECT table_name FROM information_schema.tables"
+                    " WHERE table_schema = current_schema()"
+                )
+            ).all()
+        )
+    assert {
+        "recording_targets",
+        "tasks",
+        "recordings",
+        "attribute_writes",
+        "alembic_version",
+    } <= names
+
+
+def test_concurrent_ensure_target_makes_one_row(sessions: sessionmaker[Session]) -> None:
+    now = datetime.now(UTC)
+
+    def ensure() -> int:
+        with write_session(sessions) as session:
+            target, _ = ensure_target(
+                session, leg_key=CUSTOMER, call_sid=CUSTOMER, leg="customer", task_sid=TASK,
+                reservation_sid=None, now=now, event_ms=None,
+            )  # fmt: skip
+            return target.id
+
+    ids = _race(8, ensure)
+    assert len(set(ids)) == 1
+    with sessions() as session:
+        assert len(session.scalars(select(RecordingTarget)).all()) == 1
+
+
+def test_only_one_claimant_wins_and_stale_claims_can_be_taken(
+    sessions: sessionmaker[Session],
+) -> None:
+    now = datetime.now(UTC)
+    with write_session(sessions) as session:
+        target, _ = ensure_target(
+            session, leg_key=CUSTOMER, call_sid=CUSTOMER, leg="customer", task_sid=TASK,
+            reservation_sid=None, now=now, event_ms=None,
+        )  # fmt: skip
+        target_id = target.id
+
+    def claim() -> bool:
+        with write_session(sessions) as session:
+            return claim_target(session, target_id, uuid.uuid4().hex, now, timedelta(seconds=60))
+
+    assert sorted(_race(8, claim)) == [False] * 7 + [True]
+    later = now + timedelta(seconds=61)
+    with write_session(sessions) as session:
+        assert claim_target(session, target_id, "late", later, timedelta(seconds=60))
+    with sessions() as session:
+        row = session.get(RecordingTarget, target_id)
+        assert row is not None and row.attempts == 2 and row.claim_token == "late"
+        assert row.claimed_at == later
+
+
+def test_service_races_record_once_on_postgres(sessions: sessionmaker[Session]) -> None:
+    twilio = FakeTwilio()
+    twilio.add_call(CUSTOMER)
+    attrs = {"direction": "outbound", "conference": {"sid": fake_sid("CF", 1),
+             "participants": {"worker": fake_sid("CA", 2), "customer": CUSTOMER}}}  # fmt: skip
+    twilio.add_task(TASK, attrs)
+    service = RecordingService(
+        sessions, twilio, twilio, RecordingPolicy(), "https://rec.example.com"
+    )
+    service.handle_taskrouter_event(
+        parse_taskrouter_form(
+            {"EventType": "reservation.accepted", "Timestamp": "1790000000", "TaskSid": TASK,
+             "ReservationSid": fake_sid("WR", 1), "WorkerSid": fake_sid("WK", 1),
+             "TaskAssignmentStatus": "assigned",
+             "TaskAttributes": json.dumps({"direction": "outbound"})}
+        )
+    )  # fmt: skip
+    counter = iter(range(100))
+
+    def deliver() -> None:
+        n = next(counter)
+        if n % 2:
+            service.handle_conference_event(
+                parse_conference_form(
+                    {"StatusCallbackEvent": "participant-join", "ConferenceSid": fake_sid("CF", 1),
+                     "FriendlyName": TASK, "CallSid": CUSTOMER, "ParticipantLabel": "customer",
+                     "SequenceNumber": str(n)}
+                )
+            )  # fmt: skip
+        else:
+            service.handle_taskrouter_event(
+                parse_taskrouter_form(
+                    {"EventType": "task.updated", "Timestamp": str(1790000001 + n), "TaskSid": TASK,
+                     "TaskAssignmentStatus": "assigned", "TaskAttributes": json.dumps(attrs)}
+                )
+            )  # fmt: skip
+
+    _race(6, deliver)
+    assert len(twilio.recordings_on(CUSTOMER)) == 1
+    media = twilio.tasks[TASK].attributes["conversations"]["media"]
+    assert len(media) == 1
