@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
-from starlette.datastructures import UploadFile
 
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import bound_sids, get_logger
@@ -25,6 +25,10 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 E = TypeVar("E")
 FormParams = dict[str, str | list[str]]
+# Twilio's callbacks are a few KB; an Event Streams batch can be larger. Anything bigger is
+# refused before it is read in full, since its signature is not checked yet.
+MAX_FORM_BYTES = 256 * 1024
+MAX_JSON_BYTES = 8 * 1024 * 1024
 
 
 def _signed_url(request: Request) -> str:
@@ -44,17 +48,33 @@ def _reject_forged(request: Request) -> None:
     fail(403, "invalid_signature", "X-Twilio-Signature is missing or does not match")
 
 
-async def signed_form(request: Request) -> FormParams:
-    """The form parameters of a Twilio form post whose signature is valid (else 403/400)."""
-    try:
-        form = await request.form()
-    except Exception:
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) more than `limit` bytes before anything is verified."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        fail(413, "body_too_large", f"webhook bodies are limited to {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            fail(413, "body_too_large", f"webhook bodies are limited to {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form_params(request: Request, body: bytes) -> FormParams:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("", "application/x-www-form-urlencoded"):
         WEBHOOKS.labels(_source(request), "malformed").inc()
-        fail(400, "malformed_body", "the body is not a form")
+        fail(415, "unsupported_media_type", "Twilio callbacks are url-encoded forms")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        WEBHOOKS.labels(_source(request), "malformed").inc()
+        fail(400, "malformed_body", "the body is not UTF-8")
     params: FormParams = {}
-    for key, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            fail(400, "malformed_body", "file uploads are not accepted")
+    for key, value in pairs:
         existing = params.get(key)
         if existing is None:
             params[key] = value
@@ -62,6 +82,12 @@ async def signed_form(request: Request) -> FormParams:
             existing.append(value)
         else:
             params[key] = [existing, value]
+    return params
+
+
+async def signed_form(request: Request) -> FormParams:
+    """The form parameters of a Twilio form post whose signature is valid (else 403/400)."""
+    params = _form_params(request, await _read_limited(request, MAX_FORM_BYTES))
     services = get_services(request)
     if get_settings(request).server.validate_signatures and not services.verifier.verify(
         _signed_url(request), params, request.headers.get(SIGNATURE_HEADER)
@@ -72,7 +98,7 @@ async def signed_form(request: Request) -> FormParams:
 
 async def signed_json_body(request: Request) -> bytes:
     """The raw body of a JSON post (Event Streams) whose hash and signature are valid."""
-    body = await request.body()
+    body = await _read_limited(request, MAX_JSON_BYTES)
     services = get_services(request)
     if get_settings(request).server.validate_signatures and not services.verifier.verify(
         _signed_url(request), None, request.headers.get(SIGNATURE_HEADER), body=body

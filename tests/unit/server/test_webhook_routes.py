@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from urllib.parse import quote_plus
 
 import pytest
 from server_harness import WT_OWN, Harness, sign
@@ -197,3 +198,37 @@ def test_event_streams_without_hash_is_403(harness: Harness) -> None:
 def test_event_streams_malformed_json_is_400(harness: Harness) -> None:
     assert post_json(harness, b"[{not json") == 400
     assert harness.recording.calls == []
+
+
+def test_oversized_body_is_413_before_anything_else(harness: Harness) -> None:
+    from flexrec.server.routes_webhooks import MAX_FORM_BYTES
+
+    big = {**CALL_STATUS, "Padding": "x" * (MAX_FORM_BYTES + 1)}
+    response = harness.post_signed("/webhooks/call-status", big)
+    assert response.status_code == 413
+    assert harness.recording.calls == []
+
+
+def test_multipart_is_415(harness: Harness) -> None:
+    response = harness.client.post(
+        "/webhooks/call-status",
+        files={"f": ("a.txt", b"x")},
+        headers={"X-Twilio-Signature": "x"},
+    )
+    assert response.status_code == 415
+    assert harness.recording.calls == []
+
+
+def test_form_with_charset_and_plus_encoding_verifies(harness: Harness) -> None:
+    params = {**CALL_STATUS, "Caller": "+1 555 (0100) & more"}
+    url = "http://testserver/webhooks/call-status"
+    body = "&".join(f"{k}={quote_plus(v)}" for k, v in params.items())
+    response = harness.client.post(
+        "/webhooks/call-status",
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "X-Twilio-Signature": sign(url, params),
+        },
+    )
+    assert response.status_code == 204
