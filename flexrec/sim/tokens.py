@@ -22,7 +22,7 @@ from typing import Any
 
 from flexrec.sim.world import World
 
-TOKEN_PREFIX = "sim1"
+TOKEN_PREFIX = "sim1"  # noqa: S105 - a format marker, not a secret
 
 # IAM's codes for tokens that do not validate (the names Twilio gives them).
 INVALID_TOKEN = (20101, "Invalid Access Token")
