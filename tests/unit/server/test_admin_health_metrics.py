@@ -108,6 +108,7 @@ def test_metrics_show_route_latency_and_webhook_counts(harness: Harness) -> None
     assert 'flexrec_http_request_duration_seconds_count{method="GET",route="/healthz"' in text
     assert 'route="/webhooks/call-status",status="204"' in text
     assert 'flexrec_webhooks_total{outcome="accepted",source="call-status"}' in text
+    assert "flexrec_attribute_write_conflicts_total" in text  # the recording service's own
 
 
 def test_metrics_use_route_template_not_raw_path(harness: Harness) -> None:
