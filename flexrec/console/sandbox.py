@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flexrec.archive.router import make_archive_router
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
-from flexrec.archive.storage import LocalStorage
+from flexrec.archive.storage import BlobStore, LocalStorage
 from flexrec.console.router import ConsoleDeps, create_console_router
 from flexrec.console.samples import SampleCall, sample_calls, store_sample_call
 from flexrec.console.users import create_user
@@ -48,6 +48,16 @@ class StaticTokens:
         return info
 
 
+def _seed(sessions: sessionmaker[Session], store: BlobStore, calls: list[SampleCall]) -> None:
+    with sessions() as session:
+        create_user(session, SUPERVISOR[0], SUPERVISOR[1], "supervisor")
+        for name, (password, worker_sid) in AGENTS.items():
+            create_user(session, name, password, "agent", worker_sid)
+        for call in calls:
+            store_sample_call(session, store, call)
+        session.commit()
+
+
 @dataclass
 class Sandbox:
     """The app and the parts behind it, so tests can look inside."""
@@ -67,10 +77,12 @@ class Sandbox:
 
 
 def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
-    """Build the sandbox in `folder` (created if missing); see the module docstring."""
+    """Build the sandbox in `folder` (seeded unless it already holds one); see the module doc."""
     folder.mkdir(parents=True, exist_ok=True)
     secret = secret or secrets.token_urlsafe(32)
-    engine = make_engine(f"sqlite:///{folder / 'console.db'}")
+    database = folder / "console.db"
+    seed = not database.exists()
+    engine = make_engine(f"sqlite:///{database}")
     Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
     store = LocalStorage(folder / "archive")
@@ -78,13 +90,8 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
     signer = MediaLinkSigner(secret)
     worker_sids = [sid for _pw, sid in AGENTS.values()]
     calls = sample_calls(worker_sids)
-    with sessions() as session:
-        create_user(session, SUPERVISOR[0], SUPERVISOR[1], "supervisor")
-        for name, (password, worker_sid) in AGENTS.items():
-            create_user(session, name, password, "agent", worker_sid)
-        for call in calls:
-            store_sample_call(session, store, call)
-        session.commit()
+    if seed:
+        _seed(sessions, store, calls)
     tokens = StaticTokens(
         {
             "flex-supervisor-token": TokenInfo("sam@flex", None, ("supervisor",), None),

@@ -1,0 +1,123 @@
+"""Signing in to the console: passwords, Flex tokens, cookies, sign-out and CSRF."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from conftest import csrf_of
+
+from flexrec.console.auth import SESSION_COOKIE
+from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
+from flexrec.twilio.flex_tokens import TokenServiceUnavailable
+
+
+def test_pages_send_strangers_to_sign_in_and_the_api_answers_401(
+    client_for: Callable[..., Any],
+) -> None:
+    client = client_for()
+    page = client.get("/console/", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/console/login?next=")
+    assert client.get("/console/api/recordings").status_code == 401
+    assert client.get("/console/api/me").status_code == 401
+
+
+def test_password_sign_in_sets_a_hardened_session_cookie(client_for: Callable[..., Any]) -> None:
+    client = client_for()
+    response = client.post(
+        "/console/login",
+        data={"username": SUPERVISOR[0], "password": SUPERVISOR[1], "next": "/console/x"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/x"
+    cookie = response.headers["set-cookie"].lower()
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    for flag in ("httponly", "samesite=lax", "max-age=", "path=/console"):
+        assert flag in cookie
+    me = client.get("/console/api/me").json()["user"]
+    assert me == {"username": "sam", "role": "supervisor", "worker_sid": None, "via": "password"}
+
+
+def test_sign_in_never_redirects_off_the_console(client_for: Callable[..., Any]) -> None:
+    response = client_for().post(
+        "/console/login",
+        data={"username": SUPERVISOR[0], "password": SUPERVISOR[1], "next": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/console/"
+
+
+def test_wrong_password_and_unknown_user_get_401(client_for: Callable[..., Any]) -> None:
+    client = client_for()
+    for username, password in ((SUPERVISOR[0], "wrong-password"), ("nobody", "whatever1")):
+        response = client.post("/console/login", data={"username": username, "password": password})
+        assert response.status_code == 401
+        assert "Wrong user name or password" in response.text
+        assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert client.get("/console/api/me").status_code == 401
+
+
+def test_flex_token_sign_in_takes_role_and_worker_from_the_token(
+    client_for: Callable[..., Any],
+) -> None:
+    client = client_for()
+    response = client.post("/console/login/flex", json={"token": "flex-alice-token"})
+    assert response.status_code == 200
+    assert response.json()["user"] == {
+        "username": "alice@flex",
+        "role": "agent",
+        "worker_sid": AGENTS["alice"][1],
+        "via": "flex",
+    }
+    assert client.get("/console/api/me").json()["user"]["username"] == "alice@flex"
+
+    form = client_for().post("/console/login/flex", data={"Token": "flex-supervisor-token"})
+    assert form.status_code == 200
+    assert form.json()["user"]["role"] == "supervisor"
+
+
+def test_bad_flex_tokens_get_401_and_an_iam_outage_503(
+    client_for: Callable[..., Any], sandbox: Sandbox
+) -> None:
+    client = client_for()
+    assert client.post("/console/login/flex", json={"token": "forged"}).status_code == 401
+    assert client.post("/console/login/flex", json={}).status_code == 401
+    assert client.get("/console/api/me").status_code == 401
+
+    def unavailable(token: str) -> Any:
+        raise TokenServiceUnavailable("IAM down")
+
+    sandbox.tokens.validate = unavailable  # type: ignore[method-assign]
+    assert client.post("/console/login/flex", json={"token": "x"}).status_code == 503
+
+
+def test_tampered_or_expired_cookies_are_signed_out(
+    client_for: Callable[..., Any], sandbox: Sandbox
+) -> None:
+    client = client_for(*SUPERVISOR)
+    value = client.cookies[SESSION_COOKIE]
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, value[:-3] + "AAA", path="/console")
+    assert client.get("/console/api/recordings").status_code == 401
+
+
+def test_sign_out_needs_the_csrf_token(client_for: Callable[..., Any]) -> None:
+    client = client_for(*SUPERVISOR)
+    token = csrf_of(client)
+    refused = client.post("/console/logout", data={"csrf_token": "nope"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert client.get("/console/api/me").status_code == 200
+    done = client.post("/console/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303
+    client.cookies.clear()  # the browser drops the cookie the answer expired
+    assert client.get("/console/api/me").status_code == 401
+
+
+def test_pages_carry_a_strict_content_security_policy(client_for: Callable[..., Any]) -> None:
+    page = client_for(*SUPERVISOR).get("/console/")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-eval" not in policy
