@@ -46,9 +46,11 @@ class ConversationMetrics:
     silence_ms: int
     customer_interruptions: int  # the customer cutting in on the agent
     agent_interruptions: int  # the agent cutting in on the customer
-    customer_longest_monologue_ms: int
-    agent_longest_monologue_ms: int
-    agent_talk_to_listen_ratio: float | None  # agent talk / customer talk; None if no customer
+    longest_customer_monologue_ms: int
+    longest_agent_monologue_ms: int
+    talk_to_listen_ratio: (
+        float | None
+    )  # the agent's: agent talk / customer talk; None if no customer
     agent_first_words_ms: int | None
     customer_first_words_ms: int | None
     segments: tuple[SpeakerSegment, ...]
@@ -61,6 +63,8 @@ class ConversationAnalysis:
     customer_segments: list[Segment]
     agent_segments: list[Segment]
     metrics: ConversationMetrics
+    segments: tuple[SpeakerSegment, ...]  # both sides, by start (same as metrics.segments)
+    vad_config_version: str  # changes whenever the detector or its thresholds change
 
 
 def _total(segments: Sequence[Segment]) -> int:
@@ -150,9 +154,9 @@ def compute_metrics(
         silence_ms=max(0, duration_ms) - paused_ms - _total(either),
         customer_interruptions=_interruptions(cust, agt, grace_ms, backchannel_max_ms),
         agent_interruptions=_interruptions(agt, cust, grace_ms, backchannel_max_ms),
-        customer_longest_monologue_ms=max((s.duration_ms for s in cust), default=0),
-        agent_longest_monologue_ms=max((s.duration_ms for s in agt), default=0),
-        agent_talk_to_listen_ratio=agent_talk / customer_talk if customer_talk else None,
+        longest_customer_monologue_ms=max((s.duration_ms for s in cust), default=0),
+        longest_agent_monologue_ms=max((s.duration_ms for s in agt), default=0),
+        talk_to_listen_ratio=agent_talk / customer_talk if customer_talk else None,
         agent_first_words_ms=agt[0].start_ms if agt else None,
         customer_first_words_ms=cust[0].start_ms if cust else None,
         segments=tuple(segments),
@@ -181,4 +185,6 @@ def analyse_recording(
     }
     duration_ms = len(audio) * 1000 // sample_rate_hz
     metrics = compute_metrics(found[CUSTOMER], found[AGENT], duration_ms, paused)
-    return ConversationAnalysis(found[CUSTOMER], found[AGENT], metrics)
+    return ConversationAnalysis(
+        found[CUSTOMER], found[AGENT], metrics, metrics.segments, config.version
+    )

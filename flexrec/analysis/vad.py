@@ -15,6 +15,8 @@ and no FFT, so the detector runs tens of thousands of times faster than real tim
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,7 @@ import numpy.typing as npt
 from flexrec.analysis.segments import BoolArray, Segment, runs
 
 FloatArray = npt.NDArray[np.float32]
+ALGORITHM_VERSION = "vad1"  # bump when the algorithm (not just a threshold) changes
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,12 @@ class VadConfig:
     max_gap_ms: int = 300  # bridge pauses shorter than this
     min_speech_ms: int = 200  # drop bursts shorter than this
     pad_ms: int = 20  # widen each segment a little (energy onsets lag the true onset)
+
+    @property
+    def version(self) -> str:
+        """Identifies the algorithm and these thresholds (stored beside analysis results)."""
+        digest = hashlib.blake2b(repr(dataclasses.astuple(self)).encode(), digest_size=4)
+        return f"{ALGORITHM_VERSION}-{digest.hexdigest()}"
 
 
 def _as_float(samples: npt.NDArray[np.generic]) -> FloatArray:

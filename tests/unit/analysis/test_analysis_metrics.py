@@ -26,9 +26,9 @@ def test_turn_taking_figures() -> None:
     m = compute_metrics(CUSTOMER, AGENT, 10_000)
     assert m.agent_interruptions == 1  # 2400 cuts into the customer for 600 ms > 500 ms grace
     assert m.customer_interruptions == 0  # 5200-5600 is the agent's backchannel, not a turn
-    assert m.customer_longest_monologue_ms == 3000
-    assert m.agent_longest_monologue_ms == 2100
-    assert m.agent_talk_to_listen_ratio == pytest.approx(4500 / 4000)
+    assert m.longest_customer_monologue_ms == 3000
+    assert m.longest_agent_monologue_ms == 2100
+    assert m.talk_to_listen_ratio == pytest.approx(4500 / 4000)
     assert m.agent_first_words_ms == 2400
     assert m.customer_first_words_ms == 0
     assert m.segments == (
@@ -73,13 +73,13 @@ def test_paused_spans_are_not_talk_and_segments_are_clipped_to_the_recording() -
 def test_overlapping_input_segments_are_merged() -> None:
     m = compute_metrics([(0, 1000), (500, 2000)], [], 3000)
     assert m.customer_talk_ms == 2000
-    assert m.customer_longest_monologue_ms == 2000
+    assert m.longest_customer_monologue_ms == 2000
 
 
 def test_empty_conversation() -> None:
     m = compute_metrics([], [], 4000)
     assert (m.customer_talk_ms, m.agent_talk_ms, m.cross_talk_ms) == (0, 0, 0)
     assert m.silence_ms == 4000
-    assert m.agent_talk_to_listen_ratio is None
+    assert m.talk_to_listen_ratio is None
     assert m.agent_first_words_ms is None
     assert m.segments == ()

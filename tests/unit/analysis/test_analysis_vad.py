@@ -146,3 +146,13 @@ def test_analyse_recording_rejects_bad_shapes_and_names() -> None:
         analyse_recording(np.zeros((100,), np.int16), SR)
     with pytest.raises(ValueError):
         analyse_recording(np.zeros((100, 2), np.int16), SR, ("customer", "customer"))
+
+
+def test_analysis_carries_segments_and_a_vad_version_that_tracks_thresholds() -> None:
+    conv = make_sample_conversation(10, duration_s=30.0)
+    audio = render_recording(conv.world, conv.customer_recording)
+    result = analyse_recording(audio, SR)
+    assert result.segments == result.metrics.segments
+    assert {s.speaker for s in result.segments} == {"customer", "agent"}
+    assert result.vad_config_version == VadConfig().version
+    assert VadConfig(snr_db=12.0).version != VadConfig().version
