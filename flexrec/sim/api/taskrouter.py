@@ -371,9 +371,11 @@ def update_task(ctx: ApiContext, req: ApiRequest) -> ApiResult:
             )
     world = ctx.world
     if priority is not None and priority != task.priority:
+        # The world has no priority transition; this is one, announced like Twilio does.
         task.priority = priority
         task.revision += 1
         task.date_updated = world.clock.now()
+        world.emit("taskrouter", "task.updated", task=task)
     if attributes is not None:
         world.update_task_attributes(task, attributes)
     if status is not None:

@@ -202,3 +202,15 @@ def test_sinks_and_subscriptions_land_on_the_world(api: httpx.Client, scenario: 
     )
     assert orphan.status_code == 400
     assert len(world.event_subscriptions) == 1
+
+
+def test_priority_change_is_a_new_revision_announced_as_task_updated(
+    api: httpx.Client, scenario: Scenario
+) -> None:
+    events: list[WorldEvent] = []
+    scenario.world.subscribe(events.append)
+    before = api.get(f"{WS}/Tasks/{scenario.task_sid}").headers["ETag"]
+    after = api.post(f"{WS}/Tasks/{scenario.task_sid}", data={"Priority": "5"})
+    assert after.json()["priority"] == 5
+    assert int(after.headers["ETag"]) == int(before) + 1
+    assert [e.name for e in events] == ["task.updated"]
