@@ -13,7 +13,7 @@ import hashlib
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
@@ -404,6 +404,43 @@ class ArchiveService:
         row.deleted_from_twilio_at = now
         row.updated_at = now
         session.commit()
+
+    def unfinished(self, stale_after: timedelta = timedelta(minutes=10)) -> list[str]:
+        """Recordings whose archive job stopped before finishing and has not moved for a while.
+
+        A periodic reconciler re-enqueues these: a job lost in a crash (or whose retries ran
+        out in the queue) is picked up again, and the job itself is idempotent.
+        """
+        threshold = self.clock() - stale_after
+        states = ["downloading", "stored"] + (["verified"] if self.delete_from_twilio else [])
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(ArchivedRecording.recording_sid)
+                    .where(
+                        ArchivedRecording.state.in_(states),
+                        ArchivedRecording.updated_at <= threshold,
+                    )
+                    .order_by(ArchivedRecording.updated_at)
+                )
+            )
+
+    def unanalysed(self, limit: int = 100) -> list[str]:
+        """Archived recordings with no finished analysis yet (oldest first)."""
+        done = select(RecordingAnalysis.recording_sid).where(RecordingAnalysis.state == "done")
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(ArchivedRecording.recording_sid)
+                    .where(
+                        ArchivedRecording.state.in_(sorted(DONE_STATES)),
+                        ArchivedRecording.purged_at.is_(None),
+                        ArchivedRecording.recording_sid.not_in(done),
+                    )
+                    .order_by(ArchivedRecording.archived_at)
+                    .limit(limit)
+                )
+            )
 
     # ------------------------------------------------------------------ reading media
 
