@@ -33,7 +33,7 @@ class RebasingHttpClient(TwilioHttpClient):
             (self._scheme, self._netloc, self._prefix + parts.path, parts.query, parts.fragment)
         )
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         method: str,
         url: str,

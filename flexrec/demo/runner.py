@@ -1,0 +1,330 @@
+"""`flexrec demo`: the service, as its own process, against an in-process simulator.
+
+The simulator runs in this process (its world is the ground truth); the service runs as a child
+process exactly as `flexrec serve` runs in production, so `--restart` can kill -9 it. An agent
+driver plays the agents' side: on some calls it pauses the recording through the service's agent
+API with the agent's own Flex token (a card payment) and resumes it later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from flexrec.demo.display import DemoDisplay, LiveFigures, results_table
+from flexrec.demo.measures import (
+    archive_figures,
+    vad_accuracy,
+    webhook_to_api_latencies,
+)
+from flexrec.demo.scoring import DemoScore, by_scenario, percentile, score_truth
+from flexrec.sim import defaults
+from flexrec.sim.runner import SimConfig, SimRunner
+from flexrec.sim.timeline import Timeline
+from flexrec.sim.tokens import issue_token
+from flexrec.sim.world import Task, Worker
+
+# Scenarios in which an agent takes a card payment (pause, then resume) on some calls.
+PAUSABLE = frozenset({"basic", "hold", "browser_closed", "third_party"})
+
+
+@dataclass
+class DemoOptions:
+    """What `flexrec demo` was asked for."""
+
+    calls: int = 60
+    seed: int = 7
+    faults: str = ""
+    restart: bool = False
+    json_out: bool = False
+    workdir: Path | None = None
+    agents: int = 12
+    scale: float = 20.0  # simulated seconds per real second
+    rate_per_hour: float = 900.0  # simulated arrivals
+    pause_share: float = 0.3
+    settle_timeout_s: float = 120.0
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceProcess:
+    """`flexrec serve` as a child process that can be killed -9 and started again."""
+
+    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+        self.env = env
+        self.port = port
+        self.log_path = log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start the service and wait until /healthz answers 200."""
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed argv
+            [sys.executable, "-m", "flexrec", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the service exited at start-up; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the service did not become healthy; see {self.log_path}")
+
+    def kill(self) -> None:
+        """kill -9, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM), falling back to SIGKILL."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@dataclass
+class AgentDriver:
+    """Plays agents taking card payments: pause, then resume, through the agent API."""
+
+    sim: SimRunner
+    service_url: str
+    share: float
+    seed: int
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4))
+    requested: int = 0
+    answered: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self) -> None:
+        """Listen for conversations starting in the simulator."""
+        self.sim.engine.on_conversation_started(self._started)
+
+    def _chosen(self, task: Task) -> bool:
+        # A stable choice per task, independent of arrival order.
+        digest = int(task.sid[-8:], 16) ^ self.seed
+        return (digest % 1000) / 1000 < self.share
+
+    def _started(self, timeline: Timeline, task: Task, worker: Worker) -> None:
+        if timeline.scenario not in PAUSABLE or not self._chosen(task):
+            return
+        engine = self.sim.engine
+        # Runs on the simulator's loop: schedule in simulated time, do HTTP on the pool.
+        engine.call_later(25.0, lambda: self._submit(task.sid, worker.sid, "pause"))
+        engine.call_later(55.0, lambda: self._submit(task.sid, worker.sid, "resume"))
+
+    def _submit(self, task_sid: str, worker_sid: str, action: str) -> None:
+        self.pool.submit(self._act, task_sid, worker_sid, action)
+
+    def _act(self, task_sid: str, worker_sid: str, action: str) -> None:
+        token = issue_token(self.sim.world, worker_sid, ttl_s=3600, roles=("agent",))
+        url = f"{self.service_url}/api/agent/tasks/{task_sid}/recording/{action}"
+        with self.lock:
+            self.requested += action == "pause"
+        for _ in range(5):  # the service may be restarting
+            try:
+                response = httpx.post(
+                    url, headers={"Authorization": f"Bearer {token}"}, timeout=10.0
+                )
+            except httpx.HTTPError:
+                time.sleep(1.0)
+                continue
+            with self.lock:
+                self.answered[response.status_code] = self.answered.get(response.status_code, 0) + 1
+            if response.status_code < 500:
+                return
+            time.sleep(1.0)
+
+    def close(self) -> None:
+        """Wait for requests in flight."""
+        self.pool.shutdown(wait=True)
+
+
+def _service_env(sim: SimRunner, workdir: Path, port: int, admin_token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "FLEXREC_"))}
+    env.update(
+        {
+            "TWILIO_ACCOUNT_SID": sim.config.account_sid,
+            "TWILIO_AUTH_TOKEN": sim.config.auth_token,
+            "TWILIO_WORKSPACE_SID": sim.world.workspace_sid,
+            "FLEXREC_TWILIO_BASE_URL": sim.base_url,
+            "FLEXREC_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "FLEXREC_DATA_DIR": str(workdir / "service"),
+            "FLEXREC_ADMIN_TOKEN": admin_token,
+            "FLEXREC_CONSOLE_SECRET": secrets.token_urlsafe(32),
+            "FLEXREC_LOG_FORMAT": "json",
+        }
+    )
+    return env
+
+
+def _live(sim: SimRunner, driver: AgentDriver, figures: LiveFigures) -> None:
+    snap = sim.engine.snapshot()
+    figures.finished = int(snap.get("finished", 0))
+    figures.active = int(snap.get("active", 0))
+    with sim.world.lock:
+        figures.recordings = sum(
+            1
+            for r in sim.world.recordings.values()
+            if sim.world.calls[r.call_sid].party != "worker"
+        )
+    stats = sim.dispatcher.stats
+    figures.webhooks_sent = stats.sent
+    figures.webhooks_failed = stats.failed
+    figures.pauses = driver.requested
+
+
+def run_demo(options: DemoOptions) -> int:
+    """Run the demo; returns the process exit code (0 when every promise held)."""
+    console = Console(stderr=options.json_out)
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="flexrec-demo-"))
+    keep = options.workdir is not None
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        score = execute(options, workdir, console)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    console.print(results_table(score, by_scenario(score.per_call)))
+    if keep:
+        console.print(f"[dim]service data and log kept in {workdir}[/]")
+    if options.json_out:
+        print(json.dumps(score.as_json(), sort_keys=True))
+    return 0 if score.ok else 1
+
+
+def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
+    """Run simulator and service, drive the day, and score it."""
+    port = free_port()
+    admin_token = secrets.token_urlsafe(24)
+    config = SimConfig(
+        port=0,
+        agents=options.agents,
+        rate_per_hour=options.rate_per_hour,
+        calls=options.calls,
+        scale=options.scale,
+        seed=options.seed,
+        service_url=f"http://127.0.0.1:{port}",
+        faults=options.faults or None,
+        start_traffic=False,
+        account_sid=defaults.ACCOUNT_SID,
+        auth_token=defaults.AUTH_TOKEN,
+    )
+    figures = LiveFigures(total_calls=options.calls)
+    with SimRunner(config) as sim:
+        service = ServiceProcess(
+            _service_env(sim, workdir, port, admin_token), port, workdir / "service.log"
+        )
+        driver = AgentDriver(sim, service.url, options.pause_share, options.seed)
+        driver.attach()
+        with DemoDisplay(console, options.calls) as display:
+            display.say(
+                f"[bold]flexrec demo[/]: {options.calls} calls, {options.agents} agents, "
+                f"seed {options.seed}, clock x{options.scale:g}"
+                + (f", faults {options.faults}" if options.faults else "")
+                + (", kill -9 mid-run" if options.restart else "")
+            )
+            display.say(f"simulator at {sim.base_url}; starting the service at {service.url}")
+            service.start()
+            sim.call_soon(sim.engine.start_traffic)
+            figures.phase = "calls in progress"
+            restart_at = options.calls * 0.4 if options.restart else None
+            try:
+                while not sim.done():
+                    _live(sim, driver, figures)
+                    if restart_at is not None and figures.finished >= restart_at:
+                        restart_at = None
+                        display.say("[yellow]kill -9 the service[/] (mid-run), restarting it")
+                        service.kill()
+                        time.sleep(1.0)
+                        service.start()
+                        figures.restarts += 1
+                    display.update(figures)
+                    time.sleep(0.2)
+                figures.phase = "waiting for archive and analysis"
+                _settle(service, workdir, figures, display, options.settle_timeout_s, sim, driver)
+                driver.close()
+                _live(sim, driver, figures)
+                display.update(figures)
+                score = score_truth(sim.truth())
+                latencies = webhook_to_api_latencies(sim)
+                score.webhook_to_api_ms_p50 = percentile(latencies, 50)
+                score.webhook_to_api_ms_p99 = percentile(latencies, 99)
+                score.pauses_requested = driver.requested
+                archived, analysed = archive_figures(workdir / "service")
+                score.archived, score.analysed = archived, analysed
+                score.vad_precision, score.vad_recall = vad_accuracy(sim, workdir / "service")
+                score.restarts = figures.restarts
+                score.faults = options.faults
+            finally:
+                service.stop()
+    return score
+
+
+def _settle(
+    service: ServiceProcess,
+    workdir: Path,
+    figures: LiveFigures,
+    display: DemoDisplay,
+    timeout_s: float,
+    sim: SimRunner,
+    driver: AgentDriver,
+) -> None:
+    """Wait until every completed recording has been archived and analysed (or time runs out)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _live(sim, driver, figures)
+        with sim.world.lock:
+            expected = sum(
+                1
+                for r in sim.world.recordings.values()
+                if r.status == "completed" and sim.world.calls[r.call_sid].party == "customer"
+            )
+        archived, analysed = archive_figures(workdir / "service")
+        figures.archived = analysed
+        figures.recordings = expected
+        display.update(figures)
+        if archived >= expected and analysed >= expected:
+            return
+        time.sleep(0.5)
+    display.say("[red]archive/analysis did not finish in time[/]")
+
+
+def describe(score: DemoScore) -> dict[str, Any]:
+    """The JSON figures of a run (for tests)."""
+    return score.as_json()

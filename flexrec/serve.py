@@ -1,0 +1,104 @@
+"""Process entry points: the service (`flexrec serve`) and queue-only workers (`flexrec worker`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from flexrec.config import Settings
+from flexrec.server.app import create_app
+from flexrec.server.archive_wiring import (
+    attach_archive,
+    mount_archive_and_console,
+    requeue_unfinished,
+)
+from flexrec.server.logging_setup import configure_logging, get_logger
+from flexrec.server.wiring import Services, build_services
+
+log = get_logger(__name__)
+
+
+def _logging(settings: Settings) -> None:
+    configure_logging(
+        os.environ.get("FLEXREC_LOG_LEVEL", "INFO"),
+        secrets=[
+            settings.twilio.auth_token.get_secret_value(),
+            settings.twilio.api_secret.get_secret_value(),
+            settings.server.admin_token.get_secret_value(),
+            settings.server.console_secret.get_secret_value(),
+            settings.storage.archive_key.get_secret_value(),
+        ],
+    )
+
+
+def build_service(settings: Settings, *, consumer_workers: int = 4) -> tuple[FastAPI, Services]:
+    """Everything `flexrec serve` runs: services, archive, the app with every route mounted."""
+    services = build_services(
+        settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
+    )
+    attach_archive(settings, services)
+    app = create_app(settings, services)
+    mount_archive_and_console(app, settings, services)
+    return app, services
+
+
+def _recover(services: Services) -> None:
+    # After a crash the queue may have lost jobs in flight: the database is the truth.
+    try:
+        requeued = services.recording.reconcile()  # type: ignore[attr-defined]
+        archives = requeue_unfinished(services)
+        log.info("startup_recovery", recording_targets=requeued, archive_jobs=archives)
+    except Exception:
+        log.exception("startup_recovery_failed")
+
+
+def run_service(
+    host: str | None = None, port: int | None = None, consumer_workers: int = 4
+) -> None:
+    """Serve webhooks, APIs and console, with queue workers in this process unless told not to."""
+    settings = Settings.from_env()
+    if host:
+        settings.server.host = host
+    if port:
+        settings.server.port = port
+    _logging(settings)
+    app, services = build_service(settings, consumer_workers=consumer_workers)
+    if consumer_workers > 0:
+        # Runs once the server is up, so recovery never delays the first webhook's answer.
+        threading.Timer(1.0, _recover, args=(services,)).start()
+    try:
+        uvicorn.run(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=True,
+        )
+    finally:
+        services.close()
+
+
+def run_worker(workers: int = 4) -> None:
+    """Run only the queue workers (scaled deployment), until SIGTERM or SIGINT."""
+    settings = Settings.from_env()
+    _logging(settings)
+    services = build_services(settings, run_consumer=True, consumer_workers=workers)
+    attach_archive(settings, services)
+    _recover(services)
+    stop = threading.Event()
+
+    def _stop(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    services.start()
+    log.info("worker_started", workers=workers)
+    stop.wait()
+    services.close()
