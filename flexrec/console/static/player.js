@@ -158,17 +158,17 @@ function pct(ms) {
 
 function renderMeta() {
   const items = [
+    ['Recording', detail.recording_sid, 'wide'],
+    ['Call', detail.call_sid || dash, 'wide'],
     ['Started', dateTime(detail.started_at)],
     ['Duration', detail.duration_ms == null ? dash : clock(detail.duration_ms / 1000)],
     ['Agent', detail.agent || detail.worker_sid || dash],
     ['Queue', detail.queue || dash],
     ['Direction', detail.direction || dash],
     ['Customer', detail.customer_number || dash],
-    ['Call', detail.call_sid || dash],
-    ['Recording', detail.recording_sid],
   ]
   document.getElementById('call-meta').replaceChildren(
-    ...items.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))),
+    ...items.map(([k, v, cls]) => el('div', { class: cls }, el('dt', {}, k), el('dd', {}, v))),
   )
   document.getElementById('player-title').textContent =
     `${detail.direction === 'outbound' ? 'Outbound' : 'Inbound'} call${detail.agent ? ` with ${detail.agent}` : ''}`
@@ -186,7 +186,8 @@ function renderMetrics() {
     box.replaceChildren(el('div', {}, el('dt', {}, 'Analysis'), el('dd', {}, 'not analysed yet')))
     return
   }
-  const sec = (ms) => (ms == null ? dash : clock(ms / 1000))
+  // Short spans read better in seconds ("0.6 s") than on a clock ("0:00").
+  const sec = (ms) => (ms == null ? dash : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : clock(ms / 1000))
   const items = [
     ['Agent talk', sec(m.agent_talk_ms)],
     ['Customer talk', sec(m.customer_talk_ms)],
@@ -339,6 +340,18 @@ async function main() {
     }
   })
   window.addEventListener('hashchange', seekFromHash)
+  // Keyboard: space plays or pauses, arrows step 5 s (not while typing in a field).
+  document.addEventListener('keydown', (event) => {
+    if (event.target.closest('input, textarea, select, button') || event.altKey || event.ctrlKey || event.metaKey) return
+    if (event.key === ' ') {
+      event.preventDefault()
+      togglePlay()
+    } else if (event.key === 'ArrowLeft' || event.key === 'ArrowRight') {
+      event.preventDefault()
+      const now = wavesurfer ? wavesurfer.getCurrentTime() : audio.currentTime
+      seek(now + (event.key === 'ArrowRight' ? 5 : -5))
+    }
+  })
   seekFromHash()
   applySolo()
   // Read-only hooks for tests and for debugging in the browser console.
