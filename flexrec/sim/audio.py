@@ -12,6 +12,7 @@ music and line noise are pre-rendered loops. Rendering a recording is then slici
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
@@ -148,21 +149,25 @@ def _presence_spans(
 
 def plan_leg(world: World, recording: Recording) -> LegPlan:
     """Work out what each channel of `recording` carried (epoch seconds, pauses listed apart)."""
-    call = world.calls[recording.call_sid]
-    end = recording.end_time if recording.end_time is not None else world.clock.now()
-    start = recording.start_time
-    timeline = world.timelines.get(call.interaction_id or "")
+    # Media is rendered off the engine's thread: copy what is read under the world lock.
+    with world.lock:
+        call = copy.copy(world.calls[recording.call_sid])
+        end = recording.end_time if recording.end_time is not None else world.clock.now()
+        start = recording.start_time
+        pauses = [
+            (p.start, p.end if p.end is not None else end, p.behavior) for p in recording.pauses
+        ]
+        live = world.timelines.get(call.interaction_id or "")
+        timeline = None
+        if live is not None:
+            timeline = copy.copy(live)
+            timeline.utterances = list(live.utterances)
+            timeline.presences = list(live.presences)
+            timeline.holds = list(live.holds)
+            timeline.queue_audio = list(live.queue_audio)
     window: list[Span] = [(start, max(start, end))]
-    pauses_skip = [
-        (p.start, p.end if p.end is not None else end)
-        for p in recording.pauses
-        if p.behavior == "skip"
-    ]
-    pauses_silence = [
-        (p.start, p.end if p.end is not None else end)
-        for p in recording.pauses
-        if p.behavior == "silence"
-    ]
+    pauses_skip = [(a, b) for a, b, behavior in pauses if behavior == "skip"]
+    pauses_silence = [(a, b) for a, b, behavior in pauses if behavior == "silence"]
     plan = LegPlan(
         start=start,
         end=max(start, end),

@@ -250,3 +250,12 @@ def test_a_running_recording_renders_up_to_now() -> None:
     rec = scene.world.start_recording(scene.customer, channels=2)
     advance_to(scene.world, 2.5)
     assert render_recording(scene.world, rec).shape == (int(2.5 * SR), 2)
+
+
+def test_other_sample_rates_render_the_same_span() -> None:
+    scene = build_scene(utterances=[(CUSTOMER, 1.0, 2.0)])
+    rec = record(scene, scene.customer, 0.0, 3.0)
+    wide = render_recording(scene.world, rec, sample_rate_hz=16_000)
+    assert wide.shape == (48_000, 2)
+    part = wide[16_000:32_000, 0].astype(np.float64) / 32768.0
+    assert 10 * np.log10(np.mean(part**2)) > -30
