@@ -40,13 +40,22 @@ def make_wav(
     channels: int = 2,
     seed: int = 1,
 ) -> bytes:
-    """A PCM-16 WAV with different noise bursts per channel (deterministic for a seed)."""
+    """A PCM-16 WAV: faint line noise, and one speech-like burst per channel at its own time.
+
+    Bursts are noise shaped by a ~4 Hz syllable envelope, which voice activity detection
+    takes for speech (steady noise or a pure tone it would not). Deterministic for a seed.
+    """
     rng = np.random.default_rng(seed)
     frames = int(duration_s * sample_rate_hz)
-    audio = np.zeros((frames, channels), dtype=np.float32)
+    audio = rng.normal(0.0, 0.002, (frames, channels)).astype(np.float32)
+    burst = frames // 3
+    t = np.arange(burst) / sample_rate_hz
+    envelope = np.clip(np.sin(2 * np.pi * 4.0 * t), 0.2, 1.0)
     for index in range(channels):
         start = (index * frames) // (2 * channels)
-        audio[start : start + frames // 3, index] = rng.uniform(-0.5, 0.5, frames // 3)
+        audio[start : start + burst, index] += (rng.uniform(-0.5, 0.5, burst) * envelope).astype(
+            np.float32
+        )
     buffer = io.BytesIO()
     sf.write(buffer, audio, sample_rate_hz, format="WAV", subtype="PCM_16")
     return buffer.getvalue()

@@ -706,6 +706,8 @@ def analysis_values(result: Any) -> dict[str, Any]:
     metrics = plain.get("metrics", plain)
     if not isinstance(metrics, dict):
         metrics = {}
+    # Segments are stored once, in their own column.
+    metrics = {k: v for k, v in metrics.items() if k != "segments"}
     values: dict[str, Any] = {"metrics": metrics}
     for column, names in _METRIC_COLUMNS.items():
         for name in names:

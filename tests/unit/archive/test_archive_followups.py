@@ -193,3 +193,22 @@ def test_backfill_archives_completed_recordings_and_reports_progress(
     assert sid("RE", 1) not in second.already + second.archived  # filtered out by date
     assert second.already == [sid("RE", 2)]
     assert twilio.count("GET", ".wav") - media_before == 2  # only RE4 is tried again
+
+
+def test_real_analysis_measures_the_synthetic_conversation(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    # make_wav puts the customer's burst at 0-2 s and the agent's at 1.5-3.5 s of 6 s.
+    twilio.add(RE, CA, make_wav(duration_s=6.0))
+    service = make_service()
+    service.archive_recording(RE)
+    analysis = service.analyse(RE)
+    assert analysis.state == "done"
+    assert analysis.vad_config_version
+    assert analysis.customer_talk_ms == pytest.approx(2000, abs=150)
+    assert analysis.agent_talk_ms == pytest.approx(2000, abs=150)
+    assert analysis.cross_talk_ms == pytest.approx(500, abs=150)
+    assert analysis.time_to_first_agent_words_ms == pytest.approx(1500, abs=150)
+    assert analysis.interruptions_by_agent == 1
+    assert [s["speaker"] for s in analysis.segments] == ["customer", "agent"]
+    assert "segments" not in analysis.metrics
