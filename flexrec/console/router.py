@@ -2,12 +2,15 @@
 
 Routes only parse, call one function from the console's modules and shape the answer. Mount with
 `app.include_router(create_console_router(deps))`; the prefix (default `/console`) is built in.
+`deps` may be a zero-argument factory instead, called on the first request: the service builds
+its parts in the app's lifespan, after the routers are mounted.
 """
 
 import logging
 import mimetypes
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,7 +88,6 @@ class ConsoleDeps:
     pause_behavior: str = "silence"  # the policy's Twilio PauseBehavior: silence | skip
     session_max_age_s: int = 2 * 3600
     media_base_url: str = ""  # "" = media served by this same origin
-    prefix: str = "/console"
 
 
 class MediaUrlRequest(BaseModel):
@@ -94,20 +96,51 @@ class MediaUrlRequest(BaseModel):
     purpose: Literal["play", "download"] = "play"
 
 
-def create_console_router(deps: ConsoleDeps) -> APIRouter:
-    """The console's APIRouter, its paths already under `deps.prefix`."""
-    secret = deps.secret
-    if not secret:
-        # Sessions then last only as long as the process: fine for a demo, logged for operators.
-        log.warning("FLEXREC_CONSOLE_SECRET is not set; console sessions end on restart")
-        secret = secrets.token_urlsafe(32)
-    codec = SessionCodec(secret, deps.session_max_age_s)
-    base = deps.prefix.rstrip("/")
-    router = APIRouter(prefix=base, include_in_schema=True, tags=["console"])
+class _Resolved:
+    """The console's dependencies and session codec, built on first use."""
+
+    def __init__(self, source: ConsoleDeps | Callable[[], ConsoleDeps]) -> None:
+        self._source = source
+        self._lock = threading.Lock()
+        self._deps: ConsoleDeps | None = None
+        self._codec: SessionCodec | None = None
+
+    def get(self) -> tuple[ConsoleDeps, SessionCodec]:
+        with self._lock:
+            if self._deps is None or self._codec is None:
+                deps = self._source if isinstance(self._source, ConsoleDeps) else self._source()
+                secret = deps.secret
+                if not secret:
+                    # Sessions then last as long as the process: fine for a demo, not for prod.
+                    log.warning(
+                        "FLEXREC_CONSOLE_SECRET is not set; console sessions end on restart"
+                    )
+                    secret = secrets.token_urlsafe(32)
+                self._codec = SessionCodec(secret, deps.session_max_age_s)
+                self._deps = deps
+            return self._deps, self._codec
+
+
+def create_console_router(
+    deps: ConsoleDeps | Callable[[], ConsoleDeps], prefix: str = "/console"
+) -> APIRouter:
+    """The console's APIRouter, its paths already under `prefix`."""
+    resolved = _Resolved(deps)
+    if isinstance(deps, ConsoleDeps):
+        resolved.get()  # fail fast on a bad secret when everything is known up front
+
+    def d() -> ConsoleDeps:
+        return resolved.get()[0]
+
+    def codec() -> SessionCodec:
+        return resolved.get()[1]
+
+    base = prefix.rstrip("/")
+    router = APIRouter(prefix=base, tags=["console"])
 
     @contextmanager
     def db() -> Iterator[Session]:
-        session = deps.sessions()
+        session = d().sessions()
         try:
             yield session
             session.commit()
@@ -118,7 +151,7 @@ def create_console_router(deps: ConsoleDeps) -> APIRouter:
             session.close()
 
     def optional_principal(request: Request) -> Principal | None:
-        return codec.loads(request.cookies.get(SESSION_COOKIE))
+        return codec().loads(request.cookies.get(SESSION_COOKIE))
 
     def api_principal(request: Request) -> Principal:
         principal = optional_principal(request)
@@ -139,8 +172,8 @@ def create_console_router(deps: ConsoleDeps) -> APIRouter:
     def set_session(response: Response, request: Request, principal: Principal) -> None:
         response.set_cookie(
             SESSION_COOKIE,
-            codec.dumps(principal),
-            max_age=deps.session_max_age_s,
+            codec().dumps(principal),
+            max_age=d().session_max_age_s,
             path=base or "/",
             httponly=True,
             samesite="lax",
@@ -156,8 +189,8 @@ def create_console_router(deps: ConsoleDeps) -> APIRouter:
         script: str | None = None,
     ) -> HTMLResponse:
         media_origin = ""
-        if deps.media_base_url:
-            parts = urlsplit(deps.media_base_url)
+        if d().media_base_url:
+            parts = urlsplit(d().media_base_url)
             media_origin = f" {parts.scheme}://{parts.netloc}"
         response = HTMLResponse(
             render_page(
@@ -237,10 +270,11 @@ def create_console_router(deps: ConsoleDeps) -> APIRouter:
         if not token:
             auth = request.headers.get("authorization", "")
             token = auth[7:] if auth.lower().startswith("bearer ") else ""
-        if deps.token_validator is None:
+        validator = d().token_validator
+        if validator is None:
             raise HTTPException(503, "Flex sign-in is not configured")
         try:
-            info = await run_in_threadpool(deps.token_validator.validate, token)
+            info = await run_in_threadpool(validator.validate, token)
         except InvalidToken:
             raise HTTPException(401, "the Flex token is missing, invalid or expired") from None
         except TokenServiceUnavailable:
@@ -380,7 +414,7 @@ def create_console_router(deps: ConsoleDeps) -> APIRouter:
         """One call: metadata, channel roles, metrics, speech segments and pause gaps."""
         with db() as session:
             rec, ana = visible(session, principal, recording_sid)
-            gaps = recording_pause_gaps(session, rec, deps.pause_behavior)
+            gaps = recording_pause_gaps(session, rec, d().pause_behavior)
             return {
                 **queries.summary(rec, ana),
                 "channels": queries.channel_roles(rec),
@@ -391,7 +425,7 @@ def create_console_router(deps: ConsoleDeps) -> APIRouter:
                     {"start_ms": g.start_ms, "end_ms": g.end_ms, "paused_ms": g.paused_ms}
                     for g in gaps
                 ],
-                "pause_behavior": deps.pause_behavior,
+                "pause_behavior": d().pause_behavior,
             }
 
     @router.get("/api/recordings/{recording_sid}/peaks")
@@ -401,10 +435,11 @@ def create_console_router(deps: ConsoleDeps) -> APIRouter:
             rec, ana = visible(session, principal, recording_sid)
             duration_ms = rec.duration_ms or (ana.duration_ms if ana is not None else None)
             stored: Mapping[str, Any] | None = ana.peaks if ana is not None else None
-        if deps.peaks_source is not None:
+        source = d().peaks_source
+        if source is not None:
             # The archive computes them on first use and caches them with the analysis.
             try:
-                stored = deps.peaks_source.peaks(rec.recording_sid)
+                stored = source.peaks(rec.recording_sid)
             except ArchiveError:
                 raise HTTPException(404, "the recording is not in the archive") from None
         if not stored:
@@ -424,8 +459,8 @@ def create_console_router(deps: ConsoleDeps) -> APIRouter:
             rec, _ana = visible(session, principal, recording_sid)
             if not queries.is_playable(rec):
                 raise HTTPException(409, "the media is not in the archive (yet or any more)")
-            url = deps.media_links.url(
-                deps.media_base_url, rec.recording_sid, purpose, principal.username
+            url = d().media_links.url(
+                d().media_base_url, rec.recording_sid, purpose, principal.username
             )
             record_media_access(
                 session,

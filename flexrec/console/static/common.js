@@ -24,7 +24,8 @@ export async function api(path, { method = 'GET', body } = {}) {
   }
   const data = await response.json().catch(() => ({}))
   if (!response.ok) {
-    const detail = typeof data.detail === 'string' ? data.detail : `HTTP ${response.status}`
+    // FastAPI's own shape is {detail}; the service app reshapes errors to {error, message}.
+    const detail = typeof data.detail === 'string' ? data.detail : data.message || `HTTP ${response.status}`
     const error = new Error(detail)
     error.status = response.status
     throw error

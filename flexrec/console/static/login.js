@@ -19,5 +19,5 @@ form?.addEventListener('submit', async (event) => {
     return
   }
   const data = await response.json().catch(() => ({}))
-  errorBox.textContent = data.detail || 'Flex sign-in failed.'
+  errorBox.textContent = data.detail || data.message || 'Flex sign-in failed.'
 })

@@ -1,0 +1,63 @@
+"""The console mounted on the service's own app, with its parts built lazily at startup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import SECRET, TestClient, csrf_of
+
+from flexrec.archive.router import make_archive_router
+from flexrec.config import ServerSettings, Settings, TwilioSettings
+from flexrec.console.router import create_console_router
+from flexrec.console.sandbox import AGENTS, Sandbox
+from flexrec.console.wiring import console_deps_from_services
+from flexrec.server.app import create_app
+from flexrec.server.wiring import Services
+from flexrec.webhooks.signature import SignatureVerifier
+
+
+class _NoRecording:
+    """The console never calls the recording service; anything it did would fail loudly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"console called recording.{name}")
+
+
+def test_console_works_inside_create_app(sandbox: Sandbox) -> None:
+    settings = Settings(
+        twilio=TwilioSettings(account_sid="AC" + "0" * 32, auth_token="token"),
+        server=ServerSettings(console_secret=SECRET, admin_token="admin-token-123"),
+    )
+    services = Services(
+        recording=_NoRecording(),
+        tokens=sandbox.tokens,
+        verifier=SignatureVerifier("token"),
+        sessions=sandbox.sessions,
+        archive=sandbox.archive,
+    )
+    app = create_app(settings, services)
+    # The factory runs on the first request, after the lifespan has built the services.
+    app.include_router(
+        create_console_router(lambda: console_deps_from_services(app.state.services, settings))
+    )
+    app.include_router(make_archive_router(sandbox.archive, sandbox.tokens, sandbox.signer))
+    with TestClient(app) as client:
+        denied = client.get("/console/api/recordings")
+        assert denied.status_code == 401
+        assert "sign in" in denied.json()["message"]
+        signed_in = client.post(
+            "/console/login",
+            data={"username": "alice", "password": AGENTS["alice"][0]},
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 303
+        items = client.get("/console/api/recordings").json()["items"]
+        assert items and {i["worker_sid"] for i in items} == {AGENTS["alice"][1]}
+        link = client.post(
+            f"/console/api/recordings/{items[0]['recording_sid']}/media-url",
+            json={"purpose": "play"},
+            headers={"X-CSRF-Token": csrf_of(client)},
+        )
+        assert link.status_code == 200
+        # The console's default signer (from FLEXREC_CONSOLE_SECRET) matches the archive's.
+        assert client.get(link.json()["url"]).status_code == 200
