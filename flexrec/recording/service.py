@@ -248,13 +248,17 @@ class RecordingService:
         fetch_task = False
         plan = _Plan()
         with write_session(self.ctx.sessions) as session:
+            # Lock the task row before writing anything else: every planner takes the task lock
+            # first, so two webhooks about one task serialise instead of deadlocking.
+            lookup_task = select(TaskRecord).with_for_update()
+            if task_sid:
+                task = session.scalars(lookup_task.where(TaskRecord.sid == task_sid)).first()
+            else:
+                task = session.scalars(
+                    lookup_task.where(TaskRecord.conference_sid == event.conference_sid)
+                ).first()
             if event.call_sid:
                 self._upsert_participant(session, event, now)
-            task = session.get(TaskRecord, task_sid) if task_sid else None
-            if task is None and task_sid is None:
-                task = session.scalars(
-                    select(TaskRecord).where(TaskRecord.conference_sid == event.conference_sid)
-                ).first()
             if task is not None:
                 if task.conference_sid is None:
                     task.conference_sid = event.conference_sid

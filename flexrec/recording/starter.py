@@ -223,6 +223,13 @@ class RecordingStarter:
             bound.info("attribute write retry", error=str(exc), delay_s=delay)
             return "retry"
         with write_session(ctx.sessions) as session:
+            # Tasks row first: the same lock order as the planners (tasks → targets → links).
+            session.execute(
+                update(TaskRecord)
+                .where(TaskRecord.sid == task_sid)
+                .values(recording_sid=recording_sid)
+                .execution_options(synchronize_session=False)
+            )
             write = session.get(AttributeWrite, write_id)
             if write is not None:
                 write.status = "done"
@@ -230,12 +237,6 @@ class RecordingStarter:
                 write.attempts += result.attempts
                 write.written_at = ctx.now()
                 write.last_error = None
-            session.execute(
-                update(TaskRecord)
-                .where(TaskRecord.sid == task_sid)
-                .values(recording_sid=recording_sid)
-                .execution_options(synchronize_session=False)
-            )
         bound.info("recording linked", outcome=result.outcome)
         return "done"
 
