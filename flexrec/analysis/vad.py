@@ -37,13 +37,14 @@ class VadConfig:
     floor_block_ms: int = 500
     floor_percentile: float = 10.0
     floor_window_ms: int = 3000
-    snr_db: float = 9.0  # a candidate frame is this far above the local floor
+    snr_db: float = 6.0  # a candidate frame is this far above the local floor
     min_level_dbfs: float = -55.0  # and at least this loud
     digital_silence_dbfs: float = -90.0  # frames quieter than this are ignored by the floor
     # Music test: steady windows (syllabic modulation of the frame amplitude too small).
     music_window_ms: int = 600
     music_max_cv: float = 0.27  # coefficient of variation of frame RMS below this is steady
-    music_min_active: float = 0.9  # share of candidate frames a steady window needs
+    music_min_active: float = 0.9  # share of sounding frames a steady window needs
+    music_min_snr_db: float = 3.0  # "sounding" for the music test: this far above the floor
     # Smoothing.
     min_burst_ms: int = 60  # before bridging, drop runs shorter than this (clicks, pops)
     max_gap_ms: int = 300  # bridge pauses shorter than this
@@ -99,7 +100,9 @@ def _window_sums(values: FloatArray, width: int) -> FloatArray:
     return out
 
 
-def _music_frames(amplitude: FloatArray, candidate: BoolArray, config: VadConfig) -> BoolArray:
+def _music_frames(
+    amplitude: FloatArray, sounding: BoolArray, candidate: BoolArray, config: VadConfig
+) -> BoolArray:
     """Candidate frames inside a steady window: loud throughout, with little syllabic modulation.
 
     Speech rises and falls with its syllables (~4-6 per second), so the frame RMS amplitude of
@@ -113,7 +116,8 @@ def _music_frames(amplitude: FloatArray, candidate: BoolArray, config: VadConfig
     mean = _window_sums(amplitude, width) / width
     mean_sq = _window_sums(amplitude * amplitude, width) / width
     cv = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0)) / np.maximum(mean, 1e-9)
-    active = _window_sums(candidate.astype(np.float32), width) / width
+    # Quiet music flickers around the candidate threshold, so windows are judged on a lower one.
+    active = _window_sums(sounding.astype(np.float32), width) / width
     steady = (active >= config.music_min_active) & (cv < config.music_max_cv)
     # A frame is music when any steady window covers it.
     covered = _window_sums(
@@ -158,7 +162,8 @@ def speech_frames(
     # Noise-floor power removed first, so line noise does not flatten the syllable dips.
     floor_power = np.power(np.float32(10.0), floor / np.float32(10.0))
     amplitude = np.sqrt(np.maximum(power - floor_power, 0.0)).astype(np.float32)
-    music = _music_frames(amplitude, candidate, config)
+    sounding = energy_db > floor + config.music_min_snr_db
+    music = _music_frames(amplitude, sounding, candidate, config)
     return candidate & ~music, music
 
 

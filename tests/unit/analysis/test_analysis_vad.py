@@ -7,6 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from flexrec.analysis import VadConfig, analyse_recording, detect_speech, frame_scores
+from flexrec.sim import audio as sim_audio
 from flexrec.sim.audio import render_recording, truth_segments
 from flexrec.sim.media import SampleConversation, make_sample_conversation
 from flexrec.sim.timeline import Timeline
@@ -19,6 +20,7 @@ SCENARIOS = {
     "hold music": dict(seed=2, hold_s=25.0, noise_dbfs=-55.0),
     "queue audio recorded": dict(seed=3, queue_s=12.0, record_from_s=0.0, noise_dbfs=-50.0),
     "loud line noise and hold": dict(seed=4, hold_s=20.0, noise_dbfs=-40.0),
+    "12 dB SNR and hold": dict(seed=7, hold_s=20.0, noise_dbfs=-32.0),
     "skip pause": dict(seed=5, hold_s=10.0, noise_dbfs=-45.0, pause=(40.0, 50.0, "skip")),
     "silence pause": dict(seed=6, noise_dbfs=-45.0, pause=(30.0, 45.0, "silence")),
 }
@@ -100,6 +102,18 @@ def test_hold_music_alone_is_not_speech() -> None:
     for channel in (0, 1):
         found = detect_speech(audio[:, channel], SR)
         assert sum(s.duration_ms for s in found) <= 600, found
+
+
+@pytest.mark.parametrize("variant", range(8))
+@pytest.mark.parametrize("music_dbfs, noise_dbfs", [(-20.0, -60.0), (-34.0, -40.0)])
+def test_every_hold_music_variant_is_rejected_loud_or_barely_above_noise(
+    variant: int, music_dbfs: float, noise_dbfs: float
+) -> None:
+    loop = sim_audio._music(variant, SR)
+    quiet = np.zeros(2 * SR, np.float32)
+    music = np.concatenate([quiet, np.tile(loop, 3) * np.float32(10 ** (music_dbfs / 20)), quiet])
+    audio = music + _noise(noise_dbfs, len(music) / SR, seed=variant)
+    assert sum(s.duration_ms for s in detect_speech(audio, SR)) <= 300
 
 
 @pytest.mark.parametrize(
