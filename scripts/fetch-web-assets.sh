@@ -22,7 +22,7 @@ pkg="$work/node_modules/wavesurfer.js"
 
 mkdir -p "$dest/plugins"
 cp "$pkg/dist/wavesurfer.esm.js" "$dest/wavesurfer.esm.js"
-for plugin in regions timeline; do
+for plugin in regions; do
     cp "$pkg/dist/plugins/$plugin.esm.js" "$dest/plugins/$plugin.esm.js"
 done
 cp "$pkg/LICENSE" "$dest/LICENSE"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import csrf_of
+from conftest import TestClient, csrf_of
+from fastapi import FastAPI
 
 from flexrec.console.auth import SESSION_COOKIE
 from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
@@ -121,3 +122,41 @@ def test_pages_carry_a_strict_content_security_policy(client_for: Callable[..., 
     assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
     assert "unsafe-eval" not in policy
+
+
+def test_an_expired_flex_token_from_iam_is_401(sandbox: Sandbox) -> None:
+    import httpx
+
+    from flexrec.console.router import ConsoleDeps, create_console_router
+    from flexrec.twilio.flex_tokens import FlexTokenValidator
+
+    def iam(request: httpx.Request) -> httpx.Response:
+        # IAM says the token is valid, but it expired an hour ago.
+        return httpx.Response(
+            200,
+            json={
+                "valid": True,
+                "identity": "alice",
+                "worker_sid": AGENTS["alice"][1],
+                "roles": ["agent"],
+                "expiration": "2020-01-01T00:00:00Z",
+            },
+        )
+
+    validator = FlexTokenValidator("AC" + "0" * 32, "auth", transport=httpx.MockTransport(iam))
+    app = FastAPI()
+    app.include_router(
+        create_console_router(
+            ConsoleDeps(
+                sessions=sandbox.sessions,
+                secret="another-console-secret-0123456789",
+                media_links=sandbox.signer,
+                token_validator=validator,
+            )
+        )
+    )
+    with TestClient(app) as client:
+        response = client.post("/console/login/flex", json={"token": "expired-token"})
+        assert response.status_code == 401
+        assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    validator.close()
