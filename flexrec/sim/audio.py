@@ -508,11 +508,24 @@ def render_channels(
 
 
 def to_int16(samples: FloatArray) -> npt.NDArray[np.int16]:
-    """Float samples (full scale 1.0) to clipped 16-bit PCM."""
+    """Float samples (full scale 1.0) to clipped 16-bit PCM, through G.711 mu-law like a call."""
     scaled = samples * np.float32(32767.0)
     np.clip(scaled, -32768.0, 32767.0, out=scaled)
-    out: npt.NDArray[np.int16] = scaled.astype(np.int16)
+    linear = scaled.astype(np.int16)
+    out: npt.NDArray[np.int16] = _mulaw_table()[linear.view(np.uint16)]
     return out
+
+
+@lru_cache(maxsize=1)
+def _mulaw_table() -> npt.NDArray[np.int16]:
+    """Every 16-bit sample (indexed as uint16) after an 8-bit mu-law round trip (mu = 255)."""
+    index = np.arange(65536, dtype=np.int64)
+    x = np.where(index < 32768, index, index - 65536).astype(np.float64) / 32768.0
+    mu = 255.0
+    code = np.rint(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127.0)
+    back = np.sign(code) * ((1.0 + mu) ** (np.abs(code) / 127.0) - 1.0) / mu
+    table: npt.NDArray[np.int16] = np.clip(np.rint(back * 32768.0), -32768, 32767).astype(np.int16)
+    return table
 
 
 def render_recording(

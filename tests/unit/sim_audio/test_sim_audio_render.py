@@ -259,3 +259,10 @@ def test_other_sample_rates_render_the_same_span() -> None:
     assert wide.shape == (48_000, 2)
     part = wide[16_000:32_000, 0].astype(np.float64) / 32768.0
     assert 10 * np.log10(np.mean(part**2)) > -30
+
+
+def test_samples_went_through_8_bit_mu_law_like_a_phone_call() -> None:
+    scene = build_scene(utterances=[(CUSTOMER, 0.5, 2.5), ("agent", 3.0, 5.0)], noise_dbfs=-45)
+    audio = render_recording(scene.world, record(scene, scene.customer, 0.0, 6.0))
+    assert len(np.unique(audio)) <= 255  # 8-bit codes, zero counted once
+    assert len(np.unique(audio)) > 100  # but the speech really spans the range
