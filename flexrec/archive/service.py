@@ -105,6 +105,7 @@ class ArchiveService:
         self.key = key
         self.delete_from_twilio = delete_from_twilio
         self.retention = retention or RetentionPolicy()
+        self._owns_http = http is None
         self.http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
         self.context_provider = context_provider
         self.clock = clock
@@ -135,6 +136,11 @@ class ArchiveService:
             retention=retention,
             **kwargs,
         )
+
+    def close(self) -> None:
+        """Release the media download connection pool (if this service created it)."""
+        if self._owns_http:
+            self.http.close()
 
     # ------------------------------------------------------------------ registration
 

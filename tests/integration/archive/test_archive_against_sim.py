@@ -1,0 +1,104 @@
+"""Archiving from the simulator over real loopback HTTP: SDK client rebased, media rebased too."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+import flexrec.archive.models  # noqa: F401 - registers the archive tables
+from flexrec.archive.backfill import backfill
+from flexrec.archive.service import ArchiveService, RecordingContext
+from flexrec.archive.storage import LocalStorage
+from flexrec.config import TwilioSettings
+from flexrec.db.base import Base, make_engine, make_session_factory
+from flexrec.sim import defaults
+from flexrec.sim.api.app import create_sim_app
+from flexrec.sim.media import SampleConversation, make_sample_conversation
+from flexrec.twilio.client import make_client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def sim() -> Iterator[tuple[SampleConversation, str]]:
+    sample = make_sample_conversation(5, duration_s=20.0, queue_s=3.0)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_sim_app(sample.world), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("simulator did not start")
+        time.sleep(0.05)
+    try:
+        yield sample, f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_archive_from_the_simulator_then_delete_there(
+    sim: tuple[SampleConversation, str], tmp_path: Path
+) -> None:
+    sample, base_url = sim
+    client = make_client(
+        TwilioSettings(
+            account_sid=defaults.ACCOUNT_SID,
+            auth_token=SecretStr(defaults.AUTH_TOKEN),
+            base_url=base_url,
+        )
+    )
+    engine = make_engine(f"sqlite:///{tmp_path / 'flexrec.db'}")
+    Base.metadata.create_all(engine)
+    store = LocalStorage(tmp_path / "archive")
+    service = ArchiveService(
+        make_session_factory(engine),
+        store,
+        client,
+        delete_from_twilio=True,
+        context_provider=lambda *_: RecordingContext(channel_labels=("customer", "others")),
+    )
+    recording = sample.customer_recording
+    # The recording-status callback's URL names Twilio's host; the archive rebases it.
+    media_url = (
+        f"https://api.twilio.com/2010-04-01/Accounts/{defaults.ACCOUNT_SID}"
+        f"/Recordings/{recording.sid}"
+    )
+    service.note_completed(recording.sid, recording.call_sid, media_url, 2)
+
+    row = service.archive_recording(recording.sid)
+
+    assert row.state == "deleted_from_twilio"
+    assert row.channels == 2
+    assert row.duration_ms is not None and abs(row.duration_ms - 20_000) <= 1000
+    assert store.list_keys() == [row.storage_key]
+    assert sample.world.recordings[recording.sid].deleted
+
+    analysis = service.analyse(recording.sid)
+    assert analysis.agent_talk_ms and analysis.agent_talk_ms > 1000
+    assert analysis.customer_talk_ms and analysis.customer_talk_ms > 1000
+
+    # Backfill lists what is left on the account (the worker-leg recording) and archives it.
+    report = backfill(client, service)
+    assert report.archived == [sample.worker_recording.sid]
+    assert report.failed == {}
+    assert len(store.list_keys()) == 2
+    service.close()
+    client.http_client.session.close()
+    engine.dispose()
