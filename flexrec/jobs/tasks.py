@@ -6,7 +6,13 @@ from typing import Any, Protocol
 
 from flexrec.config import Settings
 from flexrec.jobs.queue import JobQueue
-from flexrec.recording.context import JOB_AUTO_RESUME, JOB_LINK, JOB_RECONCILE, JOB_START
+from flexrec.recording.context import (
+    JOB_AUTO_RESUME,
+    JOB_LINK,
+    JOB_RECONCILE,
+    JOB_REFRESH,
+    JOB_START,
+)
 from flexrec.recording.service import RecordingService
 
 
@@ -40,12 +46,16 @@ def register_recording_jobs(
     def auto_resume(task_sid: str, worker_sid: str | None = None) -> int:
         return service.auto_resume(task_sid, worker_sid)
 
+    def refresh_recording(target_id: int, attempt: int = 1) -> str:
+        return service.refresh_target(int(target_id), int(attempt))
+
     def reconcile() -> int:
         return service.reconcile()
 
     queue.register(JOB_START, start_recording)
     queue.register(JOB_LINK, link_attributes)
     queue.register(JOB_AUTO_RESUME, auto_resume)
+    queue.register(JOB_REFRESH, refresh_recording)
     queue.register_periodic(JOB_RECONCILE, reconcile, every_minutes=reconcile_every_minutes)
     service.set_queue(queue)
 

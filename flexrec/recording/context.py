@@ -21,6 +21,7 @@ JOB_START = "recording.start"  # args: target id
 JOB_LINK = "recording.link"  # args: attribute_writes id
 JOB_AUTO_RESUME = "recording.auto_resume"  # args: task SID, worker SID or None
 JOB_RECONCILE = "recording.reconcile"
+JOB_REFRESH = "recording.refresh"  # args: target id, attempt number
 
 
 class JobSink(Protocol):

@@ -33,6 +33,7 @@ from flexrec.db.models import (
 from flexrec.recording.attributes import existing_voice_recording
 from flexrec.recording.context import (
     JOB_LINK,
+    JOB_REFRESH,
     JOB_START,
     JobSink,
     ServiceContext,
@@ -43,6 +44,7 @@ from flexrec.recording.policy import RecordingPolicy, TaskFacts, lookup
 from flexrec.recording.starter import RecordingStarter
 from flexrec.recording.store import (
     FINAL_STATES,
+    LIVE_STATES,
     ensure_link,
     ensure_target,
     insert_ignore,
@@ -61,6 +63,7 @@ from flexrec.twilio.gateway import (
     RecordingGateway,
     TaskGateway,
     TaskSnapshot,
+    recording_media_url,
 )
 from flexrec.webhooks.events import (
     CallStatusEvent,
@@ -97,6 +100,8 @@ AUTO_RESUME_EVENTS = frozenset(
      "task.canceled"}
 )  # fmt: skip
 RECORDING_FINAL = {"completed": "completed", "absent": "absent", "failed": "failed"}
+REFRESH_DELAY_S = 30.0
+REFRESH_ATTEMPTS = 10
 
 CompletedCallback = Callable[[RecordingView], None]
 
@@ -265,6 +270,8 @@ class RecordingService:
                 plan = self._plan(session, task, now, event.timestamp)
             else:
                 fetch_task = task_sid is not None and event.event == "participant-join"
+        if event.event == "participant-leave" and event.call_sid:
+            self._schedule_refresh(event.call_sid)
         if fetch_task and task_sid is not None:
             # The conference told us first (events raced): ask TaskRouter about the task.
             plan.extend(self._refresh_task(task_sid))
@@ -276,6 +283,7 @@ class RecordingService:
         if event.call_status not in TERMINAL_CALL_STATUSES:
             return
         now = self.ctx.now()
+        self._schedule_refresh(event.call_sid)
         with write_session(self.ctx.sessions) as session:
             session.execute(
                 update(RecordingTarget)
@@ -348,6 +356,50 @@ class RecordingService:
         """Queue job: resume recordings still paused when the work on a task ends."""
         return self.pauses.auto_resume(task_sid, worker_sid)
 
+    def refresh_target(self, target_id: int, attempt: int = 1) -> str:
+        """Queue job: ask Twilio how a live recording ended, for recordings whose status
+        callbacks do not come to us (Studio's) or got lost. Returns the target's state."""
+        with self.ctx.sessions() as session:
+            target = session.get(RecordingTarget, target_id)
+            if target is None or target.state not in LIVE_STATES or not target.recording_sid:
+                return target.state if target is not None else "missing"
+            call_sid, recording_sid = target.call_sid, target.recording_sid
+        try:
+            infos = self.ctx.recordings.list_recordings(call_sid)
+        except GatewayError as exc:
+            log.info("recording refresh failed", call_sid=call_sid, error=str(exc))
+            infos = []
+        info = next((i for i in infos if i.sid == recording_sid), None)
+        if info is not None and info.status in RECORDING_FINAL:
+            self.handle_recording_status(
+                RecordingStatusEvent(
+                    recording_sid=info.sid,
+                    call_sid=info.call_sid,
+                    status=info.status,
+                    url=None,
+                    channels=info.channels,
+                    start_time_ms=info.start_time_ms,
+                    duration_s=info.duration_s,
+                    error_code=info.error_code,
+                    track=info.track,
+                    source=info.source,
+                )
+            )
+            return RECORDING_FINAL[info.status]
+        if attempt < REFRESH_ATTEMPTS:  # still in progress or processing: look again later
+            self.ctx.schedule(JOB_REFRESH, target_id, attempt + 1, delay_s=REFRESH_DELAY_S)
+        return "recording"
+
+    def _schedule_refresh(self, call_sid: str) -> None:
+        with self.ctx.sessions() as session:
+            ids = session.scalars(
+                select(RecordingTarget.id).where(
+                    RecordingTarget.call_sid == call_sid, RecordingTarget.state.in_(LIVE_STATES)
+                )
+            ).all()
+        for target_id in ids:
+            self.ctx.schedule(JOB_REFRESH, target_id, 1, delay_s=REFRESH_DELAY_S)
+
     def reconcile(self) -> int:
         """Safety net: re-enqueue due/stale targets and links, and find live tasks with no target.
 
@@ -382,6 +434,16 @@ class RecordingService:
                 .where(RecordingTarget.state == "paused")
                 .where(TaskRecord.status.in_(("wrapping", *TERMINAL_TASK_STATUSES)))
             ).all()
+            quiet_live = session.scalars(
+                select(RecordingTarget.id)
+                .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
+                .join(TaskRecord, TaskRecord.sid == AttributeWrite.task_sid)
+                .where(RecordingTarget.state.in_(LIVE_STATES))
+                .where(RecordingTarget.updated_at < now - timedelta(seconds=REFRESH_DELAY_S * 4))
+                .where(TaskRecord.status.in_(("wrapping", *TERMINAL_TASK_STATUSES)))
+            ).all()
+        for target_id in dict.fromkeys(quiet_live):
+            self.refresh_target(target_id, REFRESH_ATTEMPTS)
         plan = _Plan(start=list(target_ids), link=list(link_ids))
         count = len(target_ids)
         try:
@@ -780,6 +842,8 @@ class RecordingService:
         row.source = event.source or row.source
         if event.url:
             row.media_url = event.url
+        elif row.media_url is None:
+            row.media_url = recording_media_url(self.ctx.recordings.account_sid, row.sid)
         row.error_code = event.error_code or row.error_code
         if event.status in RECORDING_FINAL and row.completed_at is None:
             row.completed_at = now

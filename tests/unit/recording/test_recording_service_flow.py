@@ -474,3 +474,32 @@ def test_list_tasks_reports_recording_state(h: Harness) -> None:
     ]
     assert h.service.list_tasks(direction="outbound") == []
     assert h.service.list_tasks(queue="Sales", call_sid=CUSTOMER)[0].sid == TASK
+
+
+def test_studio_recording_completion_is_learned_by_refresh(h: Harness) -> None:
+    seen = []
+    h.service.on_recording_completed(seen.append)
+    h.twilio.add_call(CUSTOMER)
+    studio_sid = h.twilio.start_external_recording(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    h.conference("participant-leave", CUSTOMER, "customer", TASK)
+    assert [j.name for j in h.queue.pending] == ["recording.refresh"]
+    h.queue.run_all(max_jobs=1)  # still in progress: looks again later
+    assert h.target(CUSTOMER).state == "recording"
+    h.twilio.add_call(CUSTOMER, "completed")  # the call ends; Twilio completes the recording
+    h.queue.run_all()
+    assert h.target(CUSTOMER).state == "completed"
+    assert [v.sid for v in seen] == [studio_sid]
+    assert seen[0].media_url is not None and seen[0].media_url.endswith(studio_sid)
+
+
+def test_reconcile_refreshes_live_recordings_of_finished_tasks(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    h.tr("task.completed", TASK, inbound_attrs(CUSTOMER), status="completed")
+    h.twilio.add_call(CUSTOMER, "completed")  # its status callback never reaches us
+    h.clock.advance(600)
+    h.service.reconcile()
+    assert h.target(CUSTOMER).state == "completed"
