@@ -262,6 +262,10 @@ def parse_event_streams(body: bytes) -> list[TaskRouterEvent]:
         body_data = item.get("data")
         if not isinstance(body_data, dict):
             raise MalformedEvent("CloudEvent data is not an object")
+        inner = body_data.get("payload")
+        if isinstance(inner, dict):
+            # Twilio's TaskRouter.WDSEvent schema nests the event's fields under data.payload.
+            body_data = {**body_data, **inner}
         data = _normalized(body_data)
         event_type = cloud_type.removeprefix(_EVENT_STREAMS_PREFIX)
         event_id = item.get("id")

@@ -201,3 +201,18 @@ def test_time_formats() -> None:
     assert parse_time_ms("") is None
     with pytest.raises(MalformedEvent):
         parse_time_ms("2026-11-24T12:00:00")  # no zone: ambiguous
+
+
+def test_event_streams_payload_nested_under_data_payload() -> None:
+    body = json.dumps(
+        [
+            {
+                "id": "EZ9",
+                "type": "com.twilio.taskrouter.reservation.accepted",
+                "time": "2026-11-24T12:00:01Z",
+                "data": {"payload": {"task_sid": WT, "reservation_sid": WR, "worker_sid": WK}},
+            }
+        ]
+    ).encode()
+    (event,) = parse_event_streams(body)
+    assert (event.task_sid, event.reservation_sid, event.worker_sid) == (WT, WR, WK)
