@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import structlog
+
 from flexrec.config import Settings
 from flexrec.jobs.queue import JobQueue
 from flexrec.recording.context import (
@@ -15,11 +17,13 @@ from flexrec.recording.context import (
 )
 from flexrec.recording.service import RecordingService
 
+log = structlog.get_logger(__name__)
+
 
 class Registry(Protocol):
     """What job registration needs from a queue (JobQueue or InlineJobQueue)."""
 
-    def register(self, name: str, fn: Any, **kwargs: Any) -> None:
+    def register(self, name: str, fn: Any) -> None:
         """Register a job."""
         ...
 
@@ -33,9 +37,16 @@ class Registry(Protocol):
 
 
 def register_recording_jobs(
-    queue: Registry, service: RecordingService, reconcile_every_minutes: int = 1
+    queue: Registry,
+    service: RecordingService,
+    reconcile_every_minutes: int = 1,
+    reconcile_at_start: bool = True,
 ) -> None:
-    """Register the recording jobs on `queue` and attach the queue to the service."""
+    """Register the recording jobs on `queue` and attach the queue to the service.
+
+    With `reconcile_at_start`, one reconciliation is enqueued now, so whichever consumer starts
+    first (`serve` or `worker`) catches up on what happened while nothing was running.
+    """
 
     def start_recording(target_id: int) -> str:
         return service.start_target(int(target_id))
@@ -58,6 +69,11 @@ def register_recording_jobs(
     queue.register(JOB_REFRESH, refresh_recording)
     queue.register_periodic(JOB_RECONCILE, reconcile, every_minutes=reconcile_every_minutes)
     service.set_queue(queue)
+    if reconcile_at_start:
+        try:
+            queue.enqueue(JOB_RECONCILE)
+        except Exception:  # the periodic run catches up; startup must not fail on it
+            log.exception("startup reconcile could not be enqueued")
 
 
 def build_queue(settings: Settings) -> JobQueue:

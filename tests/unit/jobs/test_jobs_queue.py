@@ -62,3 +62,33 @@ def test_sqlite_queue_survives_a_restart_and_runs_on_the_consumer(tmp_path: Path
     finally:
         second.stop()
     assert got == [1]  # the delayed job waits for its time
+
+
+def test_recording_jobs_are_registered_and_reconcile_is_queued_at_start(tmp_path: Path) -> None:
+    from flexrec.db.base import make_engine, make_session_factory
+    from flexrec.db.migrate import upgrade
+    from flexrec.jobs.tasks import register_recording_jobs
+    from flexrec.recording.policy import RecordingPolicy
+    from flexrec.recording.service import RecordingService
+    from flexrec.twilio.fakes import FakeTwilio, fake_sid
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    twilio = FakeTwilio()
+    call = fake_sid("CA", 1)
+    twilio.add_call(call)
+    twilio.add_task(fake_sid("WT", 1), {"call_sid": call}, assignment_status="assigned")
+    service = RecordingService(
+        make_session_factory(engine), twilio, twilio, RecordingPolicy(), "https://x"
+    )
+    queue = InlineJobQueue()
+    register_recording_jobs(queue, service)
+    assert set(queue.names) == {
+        "recording.start", "recording.link", "recording.auto_resume", "recording.refresh",
+        "recording.reconcile",
+    }  # fmt: skip
+    assert [j.name for j in queue.pending] == ["recording.reconcile"]
+    queue.run_all()  # startup reconcile finds the live task, then the start job records it
+    assert len(twilio.recordings_on(call)) == 1
+    engine.dispose()

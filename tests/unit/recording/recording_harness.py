@@ -67,7 +67,7 @@ class Harness:
         service = RecordingService(
             self.sessions, self.twilio, self.twilio, policy, PUBLIC_URL, clock=self.clock
         )
-        register_recording_jobs(self.queue, service)
+        register_recording_jobs(self.queue, service, reconcile_at_start=False)
         return service
 
     def close(self) -> None:
