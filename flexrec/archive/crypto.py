@@ -28,6 +28,9 @@ FORMAT_VERSION = 1
 KEY_ID_BYTES = 8
 NONCE_BYTES = 12
 HEADER_BYTES = len(MAGIC) + 1 + KEY_ID_BYTES + NONCE_BYTES
+TAG_BYTES = 16
+OVERHEAD_BYTES = HEADER_BYTES + TAG_BYTES
+"""How much longer a sealed object is than its plaintext."""
 
 
 class ArchiveCryptoError(Exception):
@@ -73,7 +76,7 @@ class ArchiveKey:
 
     def open(self, blob: bytes, recording_sid: str) -> bytes:
         """Decrypt and authenticate an object sealed for `recording_sid`."""
-        if len(blob) < HEADER_BYTES + 16 or not blob.startswith(MAGIC):
+        if len(blob) < OVERHEAD_BYTES or not blob.startswith(MAGIC):
             raise DecryptionError("not a flexrec sealed object")
         version = blob[len(MAGIC)]
         if version != FORMAT_VERSION:

@@ -176,10 +176,9 @@ def make_archive_router(
         check_sid(recording_sid)
         link = verified_link(recording_sid, request)
         try:
-            body = await run_in_threadpool(archive.read_media, recording_sid)
+            total = await run_in_threadpool(archive.media_size, recording_sid)
         except RecordingNotArchived:
             _fail(404, "not_archived", "the recording is not in the archive")
-        total = len(body)
         disposition = "attachment" if link.purpose == "download" else "inline"
         headers = {
             "Accept-Ranges": "bytes",
@@ -192,7 +191,18 @@ def make_archive_router(
             return Response(
                 status_code=416, headers={**headers, "Content-Range": f"bytes */{total}"}
             )
-        if request.method == "GET" and (byte_range is None or byte_range.start == 0):
+        status = 200 if byte_range is None else 206
+        start, end = (0, total - 1) if byte_range is None else (byte_range.start, byte_range.end)
+        if byte_range is not None:
+            headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+        headers["Content-Length"] = str(end - start + 1)
+        if request.method == "HEAD":
+            return Response(status_code=status, media_type="audio/wav", headers=headers)
+        try:
+            body = await run_in_threadpool(archive.read_media_range, recording_sid, start, end)
+        except RecordingNotArchived:
+            _fail(404, "not_archived", "the recording is not in the archive")
+        if start == 0:
             # One entry per playback or download, not per seek: players fetch many ranges.
             await run_in_threadpool(
                 archive.audit,
@@ -205,15 +215,7 @@ def make_archive_router(
                     "user_agent": request.headers.get("user-agent"),
                 },
             )
-        if byte_range is None:
-            return Response(body, media_type="audio/wav", headers=headers)
-        headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{total}"
-        return Response(
-            body[byte_range.start : byte_range.end + 1],
-            status_code=206,
-            media_type="audio/wav",
-            headers=headers,
-        )
+        return Response(body, status_code=status, media_type="audio/wav", headers=headers)
 
     @router.get("/media/recordings/{recording_sid}/peaks")
     async def peaks(recording_sid: str, request: Request) -> JSONResponse:

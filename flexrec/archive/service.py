@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +25,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive import media
-from flexrec.archive.crypto import ArchiveKey, DecryptionError, load_archive_key
+from flexrec.archive.crypto import (
+    OVERHEAD_BYTES,
+    ArchiveKey,
+    DecryptionError,
+    load_archive_key,
+)
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, AuditLog, RecordingAnalysis
 from flexrec.archive.retention import RetentionPolicy, apply_retention, load_retention_policy
 from flexrec.archive.storage import BlobNotFound, BlobStore, StorageError, open_storage
@@ -82,6 +89,37 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+class BytesLru:
+    """A thread-safe LRU of byte strings bounded by their total size."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        """The cached value, marked as recently used."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: bytes) -> None:
+        """Cache `value` (not at all if it alone exceeds the budget)."""
+        if len(value) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._size -= len(old) if old is not None else 0
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+
 class ArchiveService:
     """Copies finished recordings into the archive and serves what was archived."""
 
@@ -98,6 +136,7 @@ class ArchiveService:
         context_provider: ContextProvider | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        plain_cache_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         self.sessions = sessions
         self.store = store
@@ -110,6 +149,7 @@ class ArchiveService:
         self.context_provider = context_provider
         self.clock = clock
         self.max_attempts = max_attempts
+        self._plain_cache = BytesLru(plain_cache_bytes)
         # Called with the recording SID once its media is verified in the archive; the lead
         # wires these to enqueue analysis and to point the task's media entry at the archive.
         self.on_archived: list[Callable[[str], None]] = []
@@ -459,13 +499,57 @@ class ArchiveService:
             raise DecryptionError("archive key not configured")
         return self.key.open(blob, row.recording_sid)
 
+    def _playable(self, recording_sid: str) -> ArchivedRecording:
+        row = self.get(recording_sid)
+        if (
+            row is None
+            or row.state not in DONE_STATES
+            or row.purged_at is not None
+            or row.storage_key is None
+        ):
+            raise RecordingNotArchived(recording_sid)
+        return row
+
+    def _plain_cached(self, row: ArchivedRecording) -> bytes:
+        cache_key = f"{row.recording_sid}:{row.sha256}"
+        cached = self._plain_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        data = self._load_plain(row)
+        self._plain_cache.put(cache_key, data)
+        return data
+
     def read_media(self, recording_sid: str) -> bytes:
         """The archived WAV (decrypted); raises `RecordingNotArchived`."""
-        row = self.get(recording_sid)
-        if row is None or row.state not in DONE_STATES or row.purged_at is not None:
-            raise RecordingNotArchived(recording_sid)
+        row = self._playable(recording_sid)
         try:
-            return self._load_plain(row)
+            return self._plain_cached(row) if row.encrypted else self._load_plain(row)
+        except BlobNotFound as exc:
+            raise RecordingNotArchived(recording_sid) from exc
+
+    def media_size(self, recording_sid: str) -> int:
+        """Size in bytes of the (decrypted) WAV, without reading it."""
+        row = self._playable(recording_sid)
+        assert row.storage_key is not None  # noqa: S101 - checked by _playable
+        try:
+            stored = self.store.size(row.storage_key)
+        except BlobNotFound as exc:
+            raise RecordingNotArchived(recording_sid) from exc
+        return stored - OVERHEAD_BYTES if row.encrypted else stored
+
+    def read_media_range(self, recording_sid: str, start: int, end: int) -> bytes:
+        """Bytes `start..end` (inclusive) of the decrypted WAV.
+
+        Plain objects are read partially from storage; sealed ones must be opened whole (GCM
+        authenticates the whole object), so recently opened ones are kept in a small cache for
+        the burst of range requests a player makes.
+        """
+        row = self._playable(recording_sid)
+        assert row.storage_key is not None  # noqa: S101 - checked by _playable
+        try:
+            if row.encrypted:
+                return self._plain_cached(row)[start : end + 1]
+            return self.store.get_range(row.storage_key, start, end)
         except BlobNotFound as exc:
             raise RecordingNotArchived(recording_sid) from exc
 

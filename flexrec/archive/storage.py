@@ -46,6 +46,12 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes:
         """The whole object under `key`; raises `BlobNotFound`."""
 
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes `start..end` (inclusive) of the object; raises `BlobNotFound`."""
+
+    def size(self, key: str) -> int:
+        """The object's size in bytes; raises `BlobNotFound`."""
+
     def exists(self, key: str) -> bool:
         """True when an object is stored under `key`."""
 
@@ -85,6 +91,14 @@ class MemoryStorage:
                 return self.objects[check_key(key)]
             except KeyError:
                 raise BlobNotFound(key) from None
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """A slice of the object under `key`."""
+        return self.get(key)[start : end + 1]
+
+    def size(self, key: str) -> int:
+        """Length of the object under `key`."""
+        return len(self.get(key))
 
     def exists(self, key: str) -> bool:
         """True when `key` is stored."""
@@ -145,6 +159,26 @@ class LocalStorage:
             raise BlobNotFound(key) from None
         except OSError as exc:
             raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Read only the requested bytes of the file."""
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(max(0, end - start + 1))
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+
+    def size(self, key: str) -> int:
+        """The file's size."""
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local stat failed for {key}: {exc.strerror or exc}") from exc
 
     def exists(self, key: str) -> bool:
         """True when the file exists."""
@@ -238,6 +272,37 @@ class S3Storage:
             raise StorageError(f"S3 download failed for {key}: {_s3_reason(exc)}") from exc
         except BotoCoreError as exc:
             raise StorageError(f"S3 download failed for {key}: {exc}") from exc
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """A ranged GET, so a seek in a long recording downloads only what it plays."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._s3.get_object(
+                Bucket=self.bucket, Key=self._full(key), Range=f"bytes={start}-{end}"
+            )
+            body: bytes = response["Body"].read()
+            return body
+        except ClientError as exc:
+            if _s3_code(exc) in {"NoSuchKey", "404", "NotFound"}:
+                raise BlobNotFound(key) from None
+            raise StorageError(f"S3 ranged download failed for {key}: {_s3_reason(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 ranged download failed for {key}: {exc}") from exc
+
+    def size(self, key: str) -> int:
+        """ContentLength from a HEAD."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=self._full(key))
+            return int(head["ContentLength"])
+        except ClientError as exc:
+            if _s3_code(exc) in {"NoSuchKey", "404", "NotFound"}:
+                raise BlobNotFound(key) from None
+            raise StorageError(f"S3 head failed for {key}: {_s3_reason(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 head failed for {key}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         """HEAD the object."""

@@ -74,8 +74,8 @@ class Env:
     wav: bytes
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
+@pytest.fixture(params=["sealed", "plain"])
+def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Env]:
     engine = make_engine(f"sqlite:///{tmp_path / 'flexrec.db'}")
     Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
@@ -91,7 +91,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
         sessions,
         LocalStorage(tmp_path / "archive"),
         twilio.sdk_client(),
-        key=ArchiveKey(b"s" * 32),
+        key=ArchiveKey(b"s" * 32) if request.param == "sealed" else None,
         http=httpx.Client(transport=twilio.transport()),
         context_provider=lambda sid, _call: contexts.get(sid),
     )
@@ -136,7 +136,7 @@ def test_url_provider_returns_a_signed_link_to_decrypted_media(env: Env) -> None
 
     media = env.client.get(link_for(env))
     assert media.status_code == 200
-    assert media.content == env.wav  # decrypted on the way out
+    assert media.content == env.wav  # decrypted on the way out when sealed
     assert media.headers["content-type"] == "audio/wav"
     assert media.headers["accept-ranges"] == "bytes"
     assert media.headers["content-length"] == str(len(env.wav))
@@ -210,6 +210,17 @@ def test_unsatisfiable_and_ignored_ranges(env: Env) -> None:
     for ignored in ("bytes=0-1,5-9", "items=0-5", "bytes=9-3"):
         whole = env.client.get(path, headers={"Range": ignored})
         assert whole.status_code == 200 and whole.content == env.wav
+
+
+def test_head_answers_the_size_without_a_body(env: Env) -> None:
+    path = link_for(env)
+    head = env.client.head(path)
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(len(env.wav))
+    assert head.content == b""
+    ranged = env.client.head(path, headers={"Range": "bytes=-10"})
+    assert ranged.status_code == 206
+    assert ranged.headers["content-length"] == "10"
 
 
 def test_seeks_are_not_audited_as_new_plays(env: Env) -> None:

@@ -63,6 +63,8 @@ def test_s3_store_round_trip(s3_endpoint: str) -> None:
     assert store.get(key) == b"RIFF-two"
     assert store.exists(key)
     assert store.list_keys("recordings/2026") == [key]
+    assert store.size(key) == len(b"RIFF-two")
+    assert store.get_range(key, 2, 4) == b"FF-"
     # The prefix keeps tenants apart inside one bucket.
     raw = boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=BUCKET)
     assert sorted(o["Key"] for o in raw["Contents"]) == [

@@ -212,3 +212,17 @@ def test_real_analysis_measures_the_synthetic_conversation(
     assert analysis.interruptions_by_agent == 1
     assert [s["speaker"] for s in analysis.segments] == ["customer", "agent"]
     assert "segments" not in analysis.metrics
+
+
+def test_bytes_lru_evicts_by_total_size() -> None:
+    from flexrec.archive.service import BytesLru
+
+    cache = BytesLru(10)
+    cache.put("a", b"aaaa")
+    cache.put("b", b"bbbb")
+    assert cache.get("a") == b"aaaa"  # now the most recent
+    cache.put("c", b"cccc")  # 12 bytes > 10: evicts the least recent, "b"
+    assert cache.get("b") is None
+    assert (cache.get("a"), cache.get("c")) == (b"aaaa", b"cccc")
+    cache.put("huge", b"x" * 11)  # larger than the budget: not cached at all
+    assert cache.get("huge") is None and cache.get("a") == b"aaaa"

@@ -45,6 +45,17 @@ def test_put_get_exists_delete_list(store: BlobStore) -> None:
         store.get(KEY)
 
 
+def test_ranges_and_sizes(store: BlobStore) -> None:
+    store.put(KEY, bytes(range(100)))
+    assert store.size(KEY) == 100
+    assert store.get_range(KEY, 10, 19) == bytes(range(10, 20))
+    assert store.get_range(KEY, 95, 200) == bytes(range(95, 100))
+    with pytest.raises(BlobNotFound):
+        store.size("recordings/missing.wav")
+    with pytest.raises(BlobNotFound):
+        store.get_range("recordings/missing.wav", 0, 1)
+
+
 @pytest.mark.parametrize(
     "bad", ["../escape.wav", "/abs/path.wav", "a/../../b", "", "a//b", ".hidden", "a/./b"]
 )
