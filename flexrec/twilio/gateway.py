@@ -160,6 +160,10 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+def _non_negative(value: int | None) -> int | None:
+    return value if value is not None and value >= 0 else None
+
+
 def _translate(exc: Exception) -> GatewayError:
     if isinstance(exc, TwilioRestException):
         cls = PreconditionFailed if exc.status == 412 else GatewayError
@@ -186,7 +190,7 @@ class SdkGateway:
             status=str(rec.status),
             start_time_ms=_ms(rec.start_time),
             channels=_int_or_none(rec.channels),
-            duration_s=_int_or_none(rec.duration),
+            duration_s=_non_negative(_int_or_none(rec.duration)),  # -1 while recording
             source=str(rec.source) if rec.source else None,
             track=str(rec.track) if getattr(rec, "track", None) else None,
             error_code=_int_or_none(rec.error_code),
