@@ -157,22 +157,79 @@ def test_supervisor_finds_plays_solos_and_jumps(served: tuple[str, Sandbox]) -> 
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "console-player.png"), full_page=True)
 
-            # A link straight to a moment (#t=SECONDS) opens there.
+            # A shared link to a moment (#t=SECONDS) opens there in a fresh page.
+            page.goto("about:blank")
             page.goto(f"{base}/console/recordings/{call.recording_sid}#t=20")
             page.wait_for_selector("#player[data-ready='true']")
             page.wait_for_function(
                 "() => Math.abs(Number(document.getElementById('player').dataset.currentTime)"
                 " - 20) < 0.5"
             )
+            # ...and playback starts from there once the media arrives.
+            page.click("#play")
+            page.wait_for_function(
+                "() => document.getElementById('audio').currentTime > 20.2", timeout=15_000
+            )
+            page.click("#play")
+
+            # Download goes through a fresh, audited link and saves the WAV.
+            with page.expect_download() as download_info:
+                page.click("#download")
+            assert download_info.value.suggested_filename == f"{call.recording_sid}.wav"
         finally:
             browser.close()
 
     assert not errors, errors
     with sandbox.sessions() as session:
-        actions = session.scalars(
-            select(AuditLog.action).where(
+        rows = session.scalars(
+            select(AuditLog).where(
                 AuditLog.recording_sid == call.recording_sid, AuditLog.actor == SUPERVISOR[0]
             )
         ).all()
-    # The console logs the issued play link; the media route logs the stream it served.
-    assert actions.count("play") >= 2
+    # The console logs each link it issues (one play per page load, one per download); the media
+    # route adds its own rows for the streams it served.
+    console_actions = sorted(r.action for r in rows if r.detail.get("via") == "console")
+    assert console_actions == ["download", "play", "play"]
+    assert {r.action for r in rows if r.detail.get("via") != "console"} == {"download", "play"}
+
+
+def test_agent_signs_in_with_a_flex_token_and_sees_only_own_calls(
+    served: tuple[str, Sandbox],
+) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("FLEXREC_CI") or os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is required for the console browser test under CI")
+        pytest.skip("/usr/bin/chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    base, sandbox = served
+    alice = sandbox.tokens.validate("flex-alice-token").worker_sid
+    own = [c for c in sandbox.calls if c.worker_sid == alice]
+    other = next(c for c in sandbox.calls if c.worker_sid != alice)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/console/login")
+            page.click("summary")
+            page.fill("#flex-token", "not-a-token")
+            page.click("#flex-login button[type=submit]")
+            page.wait_for_function(
+                "() => document.getElementById('login-error').textContent.length > 0"
+            )
+            assert "/console/login" in page.url
+            page.fill("#flex-token", "flex-alice-token")
+            page.click("#flex-login button[type=submit]")
+            page.wait_for_selector("#recordings tbody tr[data-recording-sid]")
+            shown = page.eval_on_selector_all(
+                "#recordings tbody tr[data-recording-sid]",
+                "rows => rows.map(r => r.dataset.recordingSid)",
+            )
+            assert sorted(shown) == sorted(c.recording_sid for c in own)
+            response = page.goto(f"{base}/console/recordings/{other.recording_sid}")
+            assert response is not None and response.status == 403
+            assert "another agent" in page.text_content("main")
+        finally:
+            browser.close()

@@ -24,6 +24,9 @@ let durationS = 0
 let solo = 'both'
 let audioGraph = null // { context, gains: [GainNode, GainNode] }
 let mediaReady = null // promise of the signed URL being set on <audio>
+// Where to start once the media is there: wavesurfer forgets seeks made before its own
+// (peaks-only) load finishes, and the media itself arrives only on the first play.
+let pendingSeek = null
 
 function setStatus(text) {
   statusBox.textContent = text
@@ -77,6 +80,11 @@ async function togglePlay() {
     await ensureMedia()
     const graph = ensureAudioGraph()
     if (graph.context.state === 'suspended') await graph.context.resume()
+    if (pendingSeek !== null) {
+      if (wavesurfer) wavesurfer.setTime(pendingSeek)
+      else audio.currentTime = pendingSeek
+      pendingSeek = null
+    }
     await (wavesurfer ? wavesurfer.play() : audio.play())
     setStatus('')
   } catch (error) {
@@ -127,6 +135,7 @@ function applySolo() {
 
 function seek(seconds) {
   const t = Math.max(0, Math.min(seconds, durationS || seconds))
+  if (!audio.src) pendingSeek = t
   if (wavesurfer) wavesurfer.setTime(t)
   else audio.currentTime = t
   showTime(t)
@@ -274,6 +283,7 @@ function renderWaveform(peaks) {
         id: `pause-${gap.start_ms}`,
       })
     }
+    if (pendingSeek !== null) wavesurfer.setTime(pendingSeek) // draw the cursor there
     root.dataset.waveformReady = 'true'
   })
   wavesurfer.on('timeupdate', showTime)
