@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,3 +124,20 @@ class MediaLinkSigner:
         if expires_at < int(self._clock()):
             raise LinkExpired("link expired")
         return VerifiedLink(recording_sid, purpose, subject, expires_at)
+
+
+def signer_from_secret(secret: str, ttl_s: int = 300) -> MediaLinkSigner:
+    """The signer for `FLEXREC_CONSOLE_SECRET`; an empty secret gets a random per-process one.
+
+    Without a configured secret, links still work but only within this process and until it
+    restarts (and never across several service processes), so a warning is logged.
+    """
+    if secret:
+        return MediaLinkSigner(secret, ttl_s)
+    import structlog
+
+    structlog.get_logger(__name__).warning(
+        "media_links.ephemeral_secret",
+        hint="set FLEXREC_CONSOLE_SECRET so media links survive restarts and span processes",
+    )
+    return MediaLinkSigner(secrets.token_bytes(32), ttl_s)

@@ -6,7 +6,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, media_path
+from flexrec.archive.signed_urls import (
+    LinkExpired,
+    LinkForged,
+    MediaLinkSigner,
+    media_path,
+    signer_from_secret,
+)
 
 SID = "RE" + "a" * 32
 SECRET = "console-secret-for-tests-0123456789"
@@ -73,3 +79,13 @@ def test_weak_secret_and_unknown_purpose_are_refused() -> None:
         MediaLinkSigner("short")
     with pytest.raises(ValueError, match="purpose"):
         MediaLinkSigner(SECRET).sign(SID, "delete")
+
+
+def test_signer_from_secret_is_stable_or_ephemeral() -> None:
+    q = signer_from_secret(SECRET).sign(SID)
+    signer_from_secret(SECRET).verify(SID, q["exp"], q["sig"], q["p"])  # same secret: valid
+    first, second = signer_from_secret(""), signer_from_secret("")
+    link = first.sign(SID)
+    first.verify(SID, link["exp"], link["sig"], link["p"])
+    with pytest.raises(LinkForged):
+        second.verify(SID, link["exp"], link["sig"], link["p"])  # a new random secret each time
