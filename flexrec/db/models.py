@@ -193,7 +193,9 @@ class AttributeWrite(Base):
     target_id: Mapped[int] = mapped_column(ForeignKey("recording_targets.id"), index=True)
     reservation_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
     recording_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")  # |done|gone
+    status: Mapped[str] = mapped_column(
+        String(16), index=True, default="pending"
+    )  # done|gone|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

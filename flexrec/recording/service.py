@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.models import (
@@ -101,6 +101,7 @@ AUTO_RESUME_EVENTS = frozenset(
 )  # fmt: skip
 RECORDING_FINAL = {"completed": "completed", "absent": "absent", "failed": "failed"}
 REFRESH_DELAY_S = 30.0
+DEDUP_RETENTION = timedelta(days=2)  # Twilio stops redelivering long before this
 REFRESH_ATTEMPTS = 10
 
 CompletedCallback = Callable[[RecordingView], None]
@@ -468,6 +469,10 @@ class RecordingService:
             self._execute(plan)
         for task_sid in set(paused_tasks):
             self.pauses.auto_resume(task_sid, None)
+        with write_session(ctx.sessions) as session:
+            session.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.received_at < now - DEDUP_RETENTION)
+            )
         log.info("reconciled", targets=count, links=len(plan.link))
         return count
 

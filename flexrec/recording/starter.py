@@ -32,6 +32,9 @@ from flexrec.twilio.gateway import (
 
 log = structlog.get_logger(__name__)
 
+# A task TaskRouter keeps refusing (4xx other than 404/412) stops being retried after this.
+MAX_LINK_ATTEMPTS = 10
+
 
 @dataclass(frozen=True)
 class StartOutcome:
@@ -218,7 +221,15 @@ class RecordingStarter:
             if gone:
                 bound.warning("task gone before recording was linked")
                 return "gone"
-            delay = ctx.backoff_s(write.attempts if write is not None else 1)
+            attempts = write.attempts if write is not None else 1
+            if not exc.retryable and exc.status != 412 and attempts >= MAX_LINK_ATTEMPTS:
+                with write_session(ctx.sessions) as session:
+                    write = session.get(AttributeWrite, write_id)
+                    if write is not None:
+                        write.status = "failed"
+                bound.error("attribute write failed for good", error=str(exc))
+                return "failed"
+            delay = ctx.backoff_s(attempts)
             ctx.schedule(JOB_LINK, write_id, delay_s=delay)
             bound.info("attribute write retry", error=str(exc), delay_s=delay)
             return "retry"

@@ -503,3 +503,30 @@ def test_reconcile_refreshes_live_recordings_of_finished_tasks(h: Harness) -> No
     h.clock.advance(600)
     h.service.reconcile()
     assert h.target(CUSTOMER).state == "completed"
+
+
+def test_failed_attribute_writes_are_retried_from_the_queue(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.fail_next("fetch_task", unavailable())
+    accept_inbound(h)
+    assert h.target(CUSTOMER).state == "recording"
+    assert h.media(TASK) == []
+    assert [j.name for j in h.queue.pending] == ["recording.link"]
+    h.queue.run_all()
+    assert len(h.media(TASK)) == 1
+    assert [link.status for link in h.links()] == ["done"]
+
+
+def test_old_dedup_keys_are_pruned_by_reconcile(h: Harness) -> None:
+    from flexrec.db.models import ProcessedEvent
+
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    with h.sessions() as s:
+        assert s.query(ProcessedEvent).count() == 3
+    h.clock.advance(3 * 24 * 3600)
+    h.service.reconcile()
+    with h.sessions() as s:
+        assert s.query(ProcessedEvent).count() == 0
