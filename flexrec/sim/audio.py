@@ -35,6 +35,7 @@ MUSIC_LEVEL_DBFS = -25.0
 VOICE_SECONDS = 20.0
 WORD_FLOOR = 0.15  # envelope between the syllables of a word (about -16 dB)
 SYLLABLE_SHAPE = 0.8  # syllable envelope sin(pi t)^k: vowel nucleus, weaker consonant edges
+VOICE_PEAK = 4.0  # soft peak limit, in units of the voice's RMS
 VOICE_PITCHES = 16  # 90..250 Hz
 VOICE_TRACTS = 4  # formant scales: voices = pitches x tracts, all kept cached
 MUSIC_SECONDS = 16.0
@@ -303,43 +304,51 @@ def _voice(voice_id: int, sr: int) -> Voice:
     f0 = f0_base * (1 + wobble + decl)
     phase = np.cumsum(f0 / sr)
     pulses = np.zeros(n, np.float32)
-    pulses[np.nonzero(np.diff(np.floor(phase)) > 0)[0] + 1] = 1.0
-    # Glottal pulse shape: a short smooth pulse (spectral tilt) instead of a bare impulse.
-    glottal = np.hanning(int(0.003 * sr) + 3).astype(np.float32)
-    source = np.convolve(pulses, glottal, mode="same") * envelope
+    # Pulse height sqrt(period) gives the train unit power whatever the pitch.
+    pulses[np.nonzero(np.diff(np.floor(phase)) > 0)[0] + 1] = math.sqrt(sr / f0_base)
+    source = pulses * envelope
     noise = rng.standard_normal(n).astype(np.float32)
     source += 0.15 * noise * envelope  # breathiness
     fric_noise = np.diff(noise, prepend=0.0).astype(np.float32) * fric_env
 
-    # Time-varying formant filter by overlapping FFT frames (Hann twice: hop N/4 sums to 1.5).
-    frame, hop = 256, 64
+    # Time-varying filter by overlapping FFT frames: sqrt-Hann in and out, hop N/2 (sums to 1).
+    frame, hop = 256, 128
     padded = np.concatenate([np.zeros(frame, np.float32), source, np.zeros(frame, np.float32)])
     count = (len(padded) - frame) // hop + 1
     idx = np.arange(frame)[None, :] + hop * np.arange(count)[:, None]
-    window = np.hanning(frame).astype(np.float32)
+    window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frame) / frame)).astype(np.float32)
     spec = np.fft.rfft(padded[idx] * window, axis=1)
     freqs = np.fft.rfftfreq(frame, 1 / sr).astype(np.float32)
+    w = (2 * np.pi * freqs / sr)[None, :]
     centre = np.clip(np.arange(count) * hop - frame // 2, 0, n - 1) // 64
-    # Parallel formant resonators (two-pole), evaluated per frame at each bin.
+    # Glottal source falls ~12 dB/octave, lip radiation lifts ~6: a net -6 dB/octave tilt.
+    tilt = (1.0 / np.sqrt(1.0 + (freqs / 300.0) ** 2)).astype(np.float32)[None, :]
+    # Parallel formant resonators (two-pole), |H| per frame and bin in real arithmetic:
+    # |1 - 2r cos(t) z^-1 + r^2 z^-2| = |1 - r e^{i(t-w)}| * |1 - r e^{-i(t+w)}|.
     gains = np.full((count, freqs.size), 0.02, np.float32)
-    z1 = np.exp(-1j * 2 * np.pi * freqs / sr)[None, :]
     for k, (bandwidth, amp) in enumerate(((80.0, 1.0), (110.0, 0.6), (160.0, 0.35))):
-        r = math.exp(-math.pi * bandwidth / sr)
-        theta = (2 * np.pi * formant_track[centre, k] / sr)[:, None]
-        den = np.abs(1 - 2 * r * np.cos(theta) * z1 + r * r * z1 * z1)
+        r = np.float32(math.exp(-math.pi * bandwidth / sr))
+        theta = (2 * np.pi * formant_track[centre, k] / sr).astype(np.float32)[:, None]
+        den = np.sqrt(
+            (1 + r * r - 2 * r * np.cos(theta - w)) * (1 + r * r - 2 * r * np.cos(theta + w))
+        )
         peak = (1 - r) * np.sqrt(1 + r * r - 2 * r * np.cos(2 * theta))
-        gains += (amp * peak / den).astype(np.float32)
-    frames_out = np.fft.irfft(spec * gains, n=frame, axis=1).astype(np.float32) * window
-    # Overlap-add: frames r, r+4, r+8, ... do not overlap, so each phase is one reshape.
+        gains += amp * peak / den
+    frames_out = np.fft.irfft(spec * (gains * tilt), n=frame, axis=1).astype(np.float32) * window
+    # Overlap-add: even frames do not overlap each other, nor do odd ones: two reshapes.
     out = np.zeros(len(padded) + frame, np.float32)
-    for r in range(frame // hop):
-        group = frames_out[r :: frame // hop].reshape(-1)
-        out[r * hop : r * hop + group.size] += group
-    voiced = out[frame : frame + n] / 1.5
+    for phase0 in range(frame // hop):
+        group = frames_out[phase0 :: frame // hop].reshape(-1)
+        out[phase0 * hop : phase0 * hop + group.size] += group
+    voiced = out[frame : frame + n]
     samples = voiced + fric_noise * 0.5
     active = envelope > 0.05
     rms = float(np.sqrt(np.mean(samples[active] ** 2))) if np.any(active) else 1.0
     samples /= max(rms, 1e-9)
+    # A gentle limiter (as phone audio paths have): peaks stay within ~12 dB of the RMS, so a
+    # loud utterance (-17 dBFS) never clips.
+    samples = np.tanh(samples / VOICE_PEAK) * VOICE_PEAK
+    samples /= float(np.sqrt(np.mean(samples[active] ** 2))) if np.any(active) else 1.0
     return Voice(samples[:pos].astype(np.float32), np.array(onsets, dtype=np.int64))
 
 
