@@ -148,6 +148,8 @@ def speech_frames(
     samples: npt.NDArray[np.generic], sample_rate_hz: int, config: VadConfig
 ) -> tuple[BoolArray, BoolArray]:
     """Per-frame (speech, music) masks before smoothing; exposed for tuning and tests."""
+    if samples.ndim > 2 or (samples.ndim == 2 and samples.shape[1] != 1):
+        raise ValueError(f"expected one channel of audio, got shape {samples.shape}")
     x = _as_float(samples).reshape(-1)
     frame_len = max(1, sample_rate_hz * config.frame_ms // 1000)
     n_frames = len(x) // frame_len

@@ -155,6 +155,12 @@ def test_int16_and_float_input_agree() -> None:
     assert detect_speech(audio, SR) == detect_speech(audio.astype(np.float32) / 32768.0, SR)
 
 
+def test_detect_speech_takes_one_channel_only() -> None:
+    with pytest.raises(ValueError):
+        detect_speech(np.zeros((800, 2), np.int16), SR)
+    assert detect_speech(np.zeros((800, 1), np.int16), SR) == []
+
+
 def test_analyse_recording_rejects_bad_shapes_and_names() -> None:
     with pytest.raises(ValueError):
         analyse_recording(np.zeros((100,), np.int16), SR)
