@@ -472,8 +472,10 @@ class ArchiveService:
             )
 
     def unanalysed(self, limit: int = 100) -> list[str]:
-        """Archived recordings with no finished analysis yet (oldest first)."""
-        done = select(RecordingAnalysis.recording_sid).where(RecordingAnalysis.state == "done")
+        """Archived recordings never analysed (oldest first); failed analyses are not retried."""
+        done = select(RecordingAnalysis.recording_sid).where(
+            RecordingAnalysis.state.in_(("done", "failed"))
+        )
         with self.sessions() as session:
             return list(
                 session.scalars(
@@ -556,38 +558,71 @@ class ArchiveService:
     # ------------------------------------------------------------------ analysis and peaks
 
     def analyse(self, recording_sid: str) -> RecordingAnalysis:
-        """Run conversation analysis on the archived media and store it (idempotent)."""
+        """Run conversation analysis on the archived media and store it (idempotent).
+
+        A recording that cannot be analysed (not two channels, or the analysis raised) gets a
+        `failed` analysis row with the reason, and `ArchiveError` is raised; the reconciler
+        does not retry those (call `analyse` again after a fix).
+        """
         with self.sessions() as session:
             existing = self._find_analysis(session, recording_sid)
             if existing is not None and existing.state == "done":
                 return existing
-        row = self.get(recording_sid)
-        if row is None:
-            raise RecordingNotArchived(recording_sid)
-        data = self.read_media(recording_sid)
-        audio, rate = media.decode_wav(data)
+        row = self._playable(recording_sid)
+        audio, rate = media.decode_wav(self.read_media(recording_sid))
         labels = analysis_labels(row.channel_labels)
-        analyse_recording = _analysis_entry_point()
-
-        result = analyse_recording(audio, rate, channels=labels, paused=tuple(row_paused(row)))
-        values = analysis_values(result)
         peaks = media.compute_peaks(audio, rate, labels)
-        now = self.clock()
-        with self.sessions() as session:
-            analysis = self._find_analysis(session, recording_sid)
-            if analysis is None:
-                analysis = RecordingAnalysis(recording_sid=recording_sid, created_at=now)
-                session.add(analysis)
+        analyse_recording = _analysis_entry_point()
+        try:
+            if audio.shape[1] != 2:
+                raise ValueError(f"analysis needs two channels, the media has {audio.shape[1]}")
+            result = analyse_recording(audio, rate, channels=labels, paused=tuple(row_paused(row)))
+            values = analysis_values(result)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+
+            def record_failure(analysis: RecordingAnalysis) -> None:
+                analysis.state = "failed"
+                analysis.last_error = reason
+                analysis.peaks = peaks
+
+            self._save_analysis(recording_sid, record_failure)
+            log.warning("archive.analysis_failed", recording_sid=recording_sid, error=reason)
+            raise ArchiveError(f"analysis of {recording_sid} failed: {reason}") from exc
+
+        def record(analysis: RecordingAnalysis) -> None:
             for name, value in values.items():
                 setattr(analysis, name, value)
             analysis.peaks = peaks
             analysis.duration_ms = analysis.duration_ms or row.duration_ms
             analysis.state = "done"
             analysis.last_error = None
-            analysis.analysed_at = now
-            analysis.updated_at = now
-            session.commit()
-            return analysis
+            analysis.analysed_at = self.clock()
+
+        return self._save_analysis(recording_sid, record)
+
+    def _save_analysis(
+        self, recording_sid: str, update: Callable[[RecordingAnalysis], None]
+    ) -> RecordingAnalysis:
+        """Create or update the analysis row; a concurrent insert is retried as an update."""
+        for _ in range(2):
+            now = self.clock()
+            with self.sessions() as session:
+                analysis = self._find_analysis(session, recording_sid)
+                if analysis is None:
+                    analysis = RecordingAnalysis(
+                        recording_sid=recording_sid, state="pending", created_at=now
+                    )
+                    session.add(analysis)
+                update(analysis)
+                analysis.updated_at = now
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    continue
+                return analysis
+        raise ArchiveError(f"could not save the analysis of {recording_sid}")
 
     def peaks(self, recording_sid: str) -> dict[str, Any]:
         """Waveform peaks for the console, computed once and cached in `recording_analyses`."""
@@ -595,25 +630,14 @@ class ArchiveService:
             analysis = self._find_analysis(session, recording_sid)
             if analysis is not None and analysis.peaks:
                 return analysis.peaks
-        row = self.get(recording_sid)
-        if row is None:
-            raise RecordingNotArchived(recording_sid)
+        row = self._playable(recording_sid)
         audio, rate = media.decode_wav(self.read_media(recording_sid))
         peaks = media.compute_peaks(audio, rate, analysis_labels(row.channel_labels))
-        now = self.clock()
-        with self.sessions() as session:
-            analysis = self._find_analysis(session, recording_sid)
-            if analysis is None:
-                analysis = RecordingAnalysis(
-                    recording_sid=recording_sid, state="pending", created_at=now
-                )
-                session.add(analysis)
+
+        def record(analysis: RecordingAnalysis) -> None:
             analysis.peaks = peaks
-            analysis.updated_at = now
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()  # a concurrent analyse() stored them first; ours are equal
+
+        self._save_analysis(recording_sid, record)
         return peaks
 
     @staticmethod

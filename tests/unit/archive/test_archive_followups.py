@@ -226,3 +226,21 @@ def test_bytes_lru_evicts_by_total_size() -> None:
     assert (cache.get("a"), cache.get("c")) == (b"aaaa", b"cccc")
     cache.put("huge", b"x" * 11)  # larger than the budget: not cached at all
     assert cache.get("huge") is None and cache.get("a") == b"aaaa"
+
+
+def test_mono_recording_is_archived_but_its_analysis_fails_once(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    from flexrec.archive.service import ArchiveError
+
+    twilio.add(RE, CA, make_wav(channels=1), channels=1)
+    service = make_service()
+    service.note_completed(RE, CA, None, 1)  # the callback said this one is mono
+    row = service.archive_recording(RE)
+    assert (row.state, row.channels) == ("verified", 1)
+    assert service.unanalysed() == [RE]
+    with pytest.raises(ArchiveError, match="two channels"):
+        service.analyse(RE)
+    assert service.unanalysed() == []  # not retried forever by the reconciler
+    peaks = service.peaks(RE)  # the console still gets a (one-channel) waveform
+    assert len(peaks["channels"]) == 1
