@@ -8,15 +8,11 @@ object is read back and hashed, and only then is the recording deleted from Twil
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import importlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import structlog
@@ -25,11 +21,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive import media
+from flexrec.archive.analysis_rows import analysis_entry_point, analysis_labels, analysis_values
+from flexrec.archive.cache import BytesLru
 from flexrec.archive.crypto import (
     OVERHEAD_BYTES,
     ArchiveKey,
     DecryptionError,
     load_archive_key,
+)
+from flexrec.archive.errors import (
+    ArchiveError,
+    ArchiveFailedError,
+    ArchiveRetryableError,
+    RecordingNotArchived,
 )
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, AuditLog, RecordingAnalysis
 from flexrec.archive.retention import RetentionPolicy, apply_retention, load_retention_policy
@@ -37,24 +41,19 @@ from flexrec.archive.storage import BlobNotFound, BlobStore, StorageError, open_
 
 log = structlog.get_logger(__name__)
 
+__all__ = [
+    "ArchiveError",
+    "ArchiveFailedError",
+    "ArchiveRetryableError",
+    "ArchiveService",
+    "BytesLru",
+    "ContextProvider",
+    "RecordingContext",
+    "RecordingNotArchived",
+    "analysis_labels",
+]
+
 DEFAULT_MAX_ATTEMPTS = 8
-DEFAULT_CHANNEL_LABELS = ("customer", "agent")
-
-
-class ArchiveError(Exception):
-    """Base error of the archive."""
-
-
-class ArchiveRetryableError(ArchiveError):
-    """A step failed in a way that may pass (network, storage, Twilio not ready): retry later."""
-
-
-class ArchiveFailedError(ArchiveError):
-    """The recording cannot be archived (attempts exhausted or a permanent fault)."""
-
-
-class RecordingNotArchived(ArchiveError):
-    """No archived media exists for that recording (unknown, not yet stored, or purged)."""
 
 
 @dataclass(frozen=True)
@@ -87,37 +86,6 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-class BytesLru:
-    """A thread-safe LRU of byte strings bounded by their total size."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        """The cached value, marked as recently used."""
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: bytes) -> None:
-        """Cache `value` (not at all if it alone exceeds the budget)."""
-        if len(value) > self.max_bytes:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            self._size -= len(old) if old is not None else 0
-            self._items[key] = value
-            self._size += len(value)
-            while self._size > self.max_bytes:
-                _, evicted = self._items.popitem(last=False)
-                self._size -= len(evicted)
 
 
 class ArchiveService:
@@ -572,7 +540,7 @@ class ArchiveService:
         audio, rate = media.decode_wav(self.read_media(recording_sid))
         labels = analysis_labels(row.channel_labels)
         peaks = media.compute_peaks(audio, rate, labels)
-        analyse_recording = _analysis_entry_point()
+        analyse_recording = analysis_entry_point()
         try:
             if audio.shape[1] != 2:
                 raise ValueError(f"analysis needs two channels, the media has {audio.shape[1]}")
@@ -735,15 +703,6 @@ class ArchiveService:
         return bool(identity) and row.agent_identity == identity
 
 
-def _analysis_entry_point() -> Callable[..., Any]:
-    """`flexrec.analysis.analyse_recording`, imported late so the archive works without it."""
-    module = importlib.import_module("flexrec.analysis")
-    entry = getattr(module, "analyse_recording", None)
-    if entry is None:
-        raise ArchiveError("flexrec.analysis.analyse_recording is not available")
-    return cast(Callable[..., Any], entry)
-
-
 def apply_context(row: ArchivedRecording, context: RecordingContext) -> None:
     """Copy what the recording service knows onto the archive row (never erase facts)."""
     tasks = list(row.task_sids or [])
@@ -763,73 +722,3 @@ def apply_context(row: ArchivedRecording, context: RecordingContext) -> None:
 def row_paused(row: ArchivedRecording) -> list[tuple[int, int]]:
     """Paused intervals stored on the row (ms from the recording's start)."""
     return [(int(a), int(b)) for a, b in (row.paused_ms or [])]
-
-
-def analysis_labels(channel_labels: Sequence[str] | None) -> tuple[str, ...]:
-    """Analysis speaks of "customer" and "agent"; Insights labels call the agent "others"."""
-    labels = tuple(channel_labels or DEFAULT_CHANNEL_LABELS)
-    if len(labels) != 2:
-        return DEFAULT_CHANNEL_LABELS
-    mapped = tuple("agent" if label == "others" else label for label in labels)
-    return mapped if set(mapped) == {"customer", "agent"} else DEFAULT_CHANNEL_LABELS
-
-
-# Column name in recording_analyses -> names the analysis result may use for it.
-_METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
-    "duration_ms": ("duration_ms",),
-    "customer_talk_ms": ("customer_talk_ms", "talk_ms_customer"),
-    "agent_talk_ms": ("agent_talk_ms", "talk_ms_agent"),
-    "silence_ms": ("silence_ms",),
-    "cross_talk_ms": ("cross_talk_ms", "crosstalk_ms", "overlap_ms"),
-    "interruptions_by_agent": ("interruptions_by_agent", "agent_interruptions"),
-    "interruptions_by_customer": ("interruptions_by_customer", "customer_interruptions"),
-    "longest_agent_monologue_ms": ("longest_agent_monologue_ms", "longest_monologue_agent_ms"),
-    "longest_customer_monologue_ms": (
-        "longest_customer_monologue_ms",
-        "longest_monologue_customer_ms",
-    ),
-    "talk_to_listen_ratio": ("talk_to_listen_ratio", "talk_listen_ratio"),
-    "time_to_first_agent_words_ms": (
-        "time_to_first_agent_words_ms",
-        "agent_first_words_ms",
-        "time_to_agent_first_words_ms",
-    ),
-}
-
-
-def _plain(value: Any) -> Any:
-    """Dataclasses, mappings, tuples and numpy scalars turned into JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # NamedTuple, e.g. Segment
-        return {str(k): _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        return value.item()
-    return value
-
-
-def analysis_values(result: Any) -> dict[str, Any]:
-    """Map an analysis result (metrics + segments + vad version) onto table columns."""
-    plain = _plain(result)
-    if not isinstance(plain, dict):
-        raise ArchiveError("analysis returned an unexpected result")
-    metrics = plain.get("metrics", plain)
-    if not isinstance(metrics, dict):
-        metrics = {}
-    # Segments are stored once, in their own column.
-    metrics = {k: v for k, v in metrics.items() if k != "segments"}
-    values: dict[str, Any] = {"metrics": metrics}
-    for column, names in _METRIC_COLUMNS.items():
-        for name in names:
-            if metrics.get(name) is not None:
-                values[column] = metrics[name]
-                break
-    segments = plain.get("segments", [])
-    values["segments"] = segments if isinstance(segments, list) else []
-    version = plain.get("vad_config_version") or metrics.get("vad_config_version")
-    values["vad_config_version"] = str(version) if version is not None else None
-    return values
