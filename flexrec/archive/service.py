@@ -692,7 +692,11 @@ class ArchiveService:
     def may_access(
         self, recording_sid: str, worker_sid: str | None, identity: str, roles: Sequence[str]
     ) -> bool:
-        """Supervisors and admins see every recording; an agent only their own calls."""
+        """Supervisors and admins see every recording; an agent only calls they handled.
+
+        "Handled" includes transfers: an agent who accepted a reservation of any task the
+        recording is linked to (the recording service's `reservations` table) may listen too.
+        """
         if {"supervisor", "admin"} & set(roles):
             return True
         row = self.get(recording_sid)
@@ -700,7 +704,23 @@ class ArchiveService:
             return False
         if worker_sid and row.worker_sid == worker_sid:
             return True
-        return bool(identity) and row.agent_identity == identity
+        if identity and row.agent_identity == identity:
+            return True
+        if not worker_sid or not row.task_sids:
+            return False
+        from flexrec.db.models import ReservationRecord
+
+        with self.sessions() as session:
+            handled = session.scalars(
+                select(ReservationRecord.sid)
+                .where(
+                    ReservationRecord.task_sid.in_(list(row.task_sids)),
+                    ReservationRecord.worker_sid == worker_sid,
+                    ReservationRecord.accepted_ms.is_not(None),
+                )
+                .limit(1)
+            ).first()
+        return handled is not None
 
 
 def apply_context(row: ArchivedRecording, context: RecordingContext) -> None:

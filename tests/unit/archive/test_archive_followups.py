@@ -163,6 +163,45 @@ def test_agents_see_only_their_own_calls(
     assert not service.may_access("RE" + "9" * 32, WK, "alice", ("agent",))
 
 
+def test_an_agent_who_took_a_transfer_may_listen_too(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    sessions: Any,
+) -> None:
+    from flexrec.db.models import ReservationRecord
+
+    wt_first, wt_second = sid("WT", 1), sid("WT", 2)
+    bob, carol = sid("WK", 2), sid("WK", 3)
+    twilio.add(RE, CA)
+    context = RecordingContext(task_sids=(wt_first, wt_second), worker_sid=WK)
+    service = make_service(context_provider=lambda *_: context)
+    service.archive_recording(RE)
+    now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+    with sessions() as session:
+        session.add_all(
+            [
+                ReservationRecord(
+                    sid=sid("WR", 2),
+                    task_sid=wt_second,
+                    worker_sid=bob,
+                    status="accepted",
+                    accepted_ms=5000,
+                    updated_at=now,
+                ),
+                ReservationRecord(  # offered to carol, never accepted
+                    sid=sid("WR", 3),
+                    task_sid=wt_second,
+                    worker_sid=carol,
+                    status="rejected",
+                    updated_at=now,
+                ),
+            ]
+        )
+        session.commit()
+    assert service.may_access(RE, bob, "bob", ("agent",))
+    assert not service.may_access(RE, carol, "carol", ("agent",))
+
+
 def test_backfill_archives_completed_recordings_and_reports_progress(
     twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
