@@ -13,11 +13,12 @@ logic is in `ArchiveService`, `MediaLinkSigner` and the token validator.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
@@ -26,6 +27,7 @@ from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnav
 
 _RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flexrec"'}
+STREAM_CHUNK_BYTES = 256 * 1024
 
 
 class TokenValidator(Protocol):
@@ -198,8 +200,13 @@ def make_archive_router(
         headers["Content-Length"] = str(end - start + 1)
         if request.method == "HEAD":
             return Response(status_code=status, media_type="audio/wav", headers=headers)
+        # The first chunk is read before answering, so a vanished object is still a clean 404;
+        # the rest streams, so a long recording never sits whole in memory.
+        first_end = min(end, start + STREAM_CHUNK_BYTES - 1)
         try:
-            body = await run_in_threadpool(archive.read_media_range, recording_sid, start, end)
+            first = await run_in_threadpool(
+                archive.read_media_range, recording_sid, start, first_end
+            )
         except RecordingNotArchived:
             _fail(404, "not_archived", "the recording is not in the archive")
         if start == 0:
@@ -215,7 +222,19 @@ def make_archive_router(
                     "user_agent": request.headers.get("user-agent"),
                 },
             )
-        return Response(body, status_code=status, media_type="audio/wav", headers=headers)
+
+        def chunks() -> Iterator[bytes]:
+            yield first
+            position = first_end + 1
+            while position <= end:
+                stop = min(end, position + STREAM_CHUNK_BYTES - 1)
+                yield archive.read_media_range(recording_sid, position, stop)
+                position = stop + 1
+
+        # A sync iterator: Starlette runs it in a worker thread, off the event loop.
+        return StreamingResponse(
+            chunks(), status_code=status, media_type="audio/wav", headers=headers
+        )
 
     @router.get("/media/recordings/{recording_sid}/peaks")
     async def peaks(recording_sid: str, request: Request) -> JSONResponse:

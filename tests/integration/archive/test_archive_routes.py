@@ -212,6 +212,18 @@ def test_unsatisfiable_and_ignored_ranges(env: Env) -> None:
         assert whole.status_code == 200 and whole.content == env.wav
 
 
+def test_long_media_streams_in_chunks_intact(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flexrec.archive.router as router_module
+
+    monkeypatch.setattr(router_module, "STREAM_CHUNK_BYTES", 1000)
+    path = link_for(env)
+    whole = env.client.get(path)
+    assert whole.content == env.wav
+    assert whole.headers["content-length"] == str(len(env.wav))
+    part = env.client.get(path, headers={"Range": "bytes=1500-4499"})
+    assert part.status_code == 206 and part.content == env.wav[1500:4500]
+
+
 def test_head_answers_the_size_without_a_body(env: Env) -> None:
     path = link_for(env)
     head = env.client.head(path)
