@@ -106,7 +106,7 @@ def backfill(
                     getattr(recording, "call_sid", None),
                     media_url_from_uri(uri) if uri else None,
                     getattr(recording, "channels", None),
-                    duration_s=int(duration) if duration not in (None, "", "-1") else None,
+                    duration_s=int(str(duration)) if str(duration).isdigit() else None,
                     started_at=started if isinstance(started, datetime) else None,
                 )
                 archive_service.archive_recording(sid, retry_failed=True)

@@ -302,7 +302,11 @@ class ArchiveService:
         if row.twilio_duration_s is None or row.call_sid is None or row.media_url is None:
             self._fetch_twilio_metadata(row)
         if self.context_provider is not None:
-            context = self.context_provider(row.recording_sid, row.call_sid)
+            try:
+                context = self.context_provider(row.recording_sid, row.call_sid)
+            except Exception:  # context enriches the row; its absence must not block archiving
+                log.exception("archive.context_failed", recording_sid=row.recording_sid)
+                context = None
             if context is not None:
                 apply_context(row, context)
         if row.storage_key is None:
@@ -326,7 +330,7 @@ class ArchiveService:
                     return  # the callback's URL is all we need; Twilio may lag behind
                 raise ArchiveFailedError("recording not found on Twilio") from exc
             raise ArchiveRetryableError(f"Twilio fetch failed: HTTP {exc.status}") from exc
-        except TwilioException as exc:
+        except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
             raise ArchiveRetryableError(f"Twilio fetch failed: {type(exc).__name__}") from exc
         status = getattr(recording, "status", None)
         if status in {"in-progress", "paused", "processing"}:
@@ -336,8 +340,8 @@ class ArchiveService:
         row.call_sid = row.call_sid or getattr(recording, "call_sid", None)
         row.account_sid = row.account_sid or getattr(recording, "account_sid", None)
         duration = getattr(recording, "duration", None)
-        if row.twilio_duration_s is None and duration not in (None, "", "-1"):
-            row.twilio_duration_s = int(duration)
+        if row.twilio_duration_s is None and str(duration).isdigit():
+            row.twilio_duration_s = int(str(duration))
         started = getattr(recording, "start_time", None) or getattr(recording, "date_created", None)
         if row.recording_started_at is None and isinstance(started, datetime):
             row.recording_started_at = started
@@ -411,7 +415,7 @@ class ArchiveService:
         except TwilioRestException as exc:
             if exc.status != 404:  # 404: already gone (an earlier attempt got this far)
                 raise ArchiveRetryableError(f"Twilio delete failed: HTTP {exc.status}") from exc
-        except TwilioException as exc:
+        except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
             raise ArchiveRetryableError(f"Twilio delete failed: {type(exc).__name__}") from exc
         now = self.clock()
         row.state = "deleted_from_twilio"

@@ -347,3 +347,38 @@ def test_context_sets_queue_agent_labels_and_per_queue_retention(
     assert row.channel_labels == ["customer", "others"]
     assert row.retain_until is not None
     assert row.retain_until.replace(tzinfo=UTC) == datetime(2026, 6, 2, 10, 0, tzinfo=UTC)
+
+
+def test_network_errors_talking_to_twilio_are_retryable(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service(delete_from_twilio=True)
+
+    class Unreachable:
+        account_sid = twilio.account_sid
+
+        def recordings(self, _sid: str) -> Unreachable:
+            return self
+
+        def fetch(self) -> None:
+            raise ConnectionError("connection refused")  # what requests raises is an OSError
+
+    real = service.twilio
+    service.twilio = Unreachable()
+    with pytest.raises(ArchiveRetryableError, match="ConnectionError"):
+        service.archive_recording(RE)
+    service.twilio = real
+    assert service.archive_recording(RE).state == "deleted_from_twilio"
+
+
+def test_a_broken_context_provider_does_not_block_archiving(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+
+    def broken(_sid: str, _call: str | None) -> RecordingContext:
+        raise RuntimeError("database hiccup")
+
+    row = make_service(context_provider=broken).archive_recording(RE)
+    assert row.state == "verified" and row.queue_name is None
