@@ -1,0 +1,208 @@
+"""What every console route shares: the service's parts, the session codec and web helpers.
+
+`ConsoleDeps` is what the service hands over; `ConsoleContext` resolves it on first use (the
+service builds its parts in the app's lifespan, after the routers are mounted) and offers the
+helpers routes need: database sessions, who is signed in, cookies and page rendering.
+"""
+
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from flexrec.console.auth import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Principal,
+    SessionCodec,
+    csrf_matches,
+)
+from flexrec.console.pages import render_page
+from flexrec.twilio.flex_tokens import TokenInfo
+
+log = logging.getLogger(__name__)
+
+RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
+
+
+class PeaksSource(Protocol):
+    """The archive's waveform peaks (`ArchiveService.peaks`): stored min/max buckets or None."""
+
+    def peaks(self, recording_sid: str) -> Mapping[str, Any] | None: ...
+
+
+class MediaLinks(Protocol):
+    """Issues short-lived signed media URLs (`flexrec.archive.signed_urls.MediaLinkSigner`)."""
+
+    def url(
+        self,
+        base_url: str,
+        recording_sid: str,
+        purpose: str = "play",
+        subject: str = "",
+        ttl_s: int | None = None,
+    ) -> str: ...
+
+
+class TokenValidator(Protocol):
+    """Flex token validation (`flexrec.twilio.flex_tokens.FlexTokenValidator`)."""
+
+    def validate(self, token: str) -> TokenInfo: ...
+
+
+@dataclass
+class ConsoleDeps:
+    """Everything the console needs from the service, built once by the app factory."""
+
+    sessions: Callable[[], Session]
+    secret: str
+    media_links: MediaLinks
+    token_validator: TokenValidator | None = None
+    peaks_source: PeaksSource | None = None
+    pause_behavior: str = "silence"  # the policy's Twilio PauseBehavior: silence | skip
+    session_max_age_s: int = 2 * 3600
+    media_base_url: str = ""  # "" = media served by this same origin
+
+
+class ConsoleContext:
+    """The resolved dependencies plus the helpers shared by the console's routes."""
+
+    def __init__(self, source: ConsoleDeps | Callable[[], ConsoleDeps], base: str) -> None:
+        self.base = base
+        self._source = source
+        self._lock = threading.Lock()
+        self._resolved: tuple[ConsoleDeps, SessionCodec] | None = None
+
+    def _get(self) -> tuple[ConsoleDeps, SessionCodec]:
+        with self._lock:
+            if self._resolved is None:
+                deps = self._source if isinstance(self._source, ConsoleDeps) else self._source()
+                secret = deps.secret
+                if not secret:
+                    # Sessions then last as long as the process: fine for a demo, not for prod.
+                    log.warning("FLEXREC_CONSOLE_SECRET unset: console sessions end on restart")
+                    secret = secrets.token_urlsafe(32)
+                self._resolved = (deps, SessionCodec(secret, deps.session_max_age_s))
+            return self._resolved
+
+    @property
+    def deps(self) -> ConsoleDeps:
+        """The service's parts (resolved on first use)."""
+        return self._get()[0]
+
+    @property
+    def codec(self) -> SessionCodec:
+        """Signs and reads session cookies."""
+        return self._get()[1]
+
+    @contextmanager
+    def db(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on error, always closed."""
+        session = self.deps.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # ---- who is asking (FastAPI dependencies) ------------------------------------------------
+
+    def optional_principal(self, request: Request) -> Principal | None:
+        """The signed-in user, or None."""
+        return self.codec.loads(request.cookies.get(SESSION_COOKIE))
+
+    def api_principal(self, request: Request) -> Principal:
+        """The signed-in user, else 401."""
+        principal = self.optional_principal(request)
+        if principal is None:
+            raise HTTPException(401, "sign in to the console first")
+        return principal
+
+    def csrf_principal(self, request: Request) -> Principal:
+        """The signed-in user of a state-changing request carrying the CSRF header, else 401/403."""
+        principal = self.api_principal(request)
+        if not csrf_matches(principal, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
+        return principal
+
+    # ---- responses --------------------------------------------------------------------------
+
+    def set_session(self, response: Response, request: Request, principal: Principal) -> None:
+        """Attach the signed session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS)."""
+        response.set_cookie(
+            SESSION_COOKIE,
+            self.codec.dumps(principal),
+            max_age=self.deps.session_max_age_s,
+            path=self.base or "/",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+
+    def clear_session(self, response: Response) -> None:
+        """Expire the session cookie."""
+        response.delete_cookie(SESSION_COOKIE, path=self.base or "/")
+
+    def page(
+        self,
+        name: str,
+        title: str,
+        principal: Principal | None,
+        status: int = 200,
+        values: dict[str, str] | None = None,
+        script: str | None = None,
+    ) -> HTMLResponse:
+        """A rendered page with the console's security headers."""
+        media_origin = ""
+        if self.deps.media_base_url:
+            parts = urlsplit(self.deps.media_base_url)
+            media_origin = f" {parts.scheme}://{parts.netloc}"
+        html = render_page(
+            name, title=title, base=self.base, principal=principal, values=values, script=script
+        )
+        response = HTMLResponse(html, status_code=status)
+        # wavesurfer puts a <style> in its shadow root, hence 'unsafe-inline' for styles only.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"media-src 'self' blob:{media_origin}; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def error_page(self, principal: Principal | None, status: int, message: str) -> HTMLResponse:
+        """A plain error page (403/404) inside the console's layout."""
+        values = {"status": str(status), "message": message}
+        return self.page("error.html", "Not available", principal, status=status, values=values)
+
+    def login_redirect(self, request: Request) -> RedirectResponse:
+        """Send a signed-out visitor to sign in, then back where they were going."""
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{self.base}/login?next={quote(target, safe='')}", status_code=303)
+
+    def safe_next(self, value: str | None) -> str:
+        """Where to go after signing in: only paths inside the console (no open redirect)."""
+        if value and value.startswith(f"{self.base}/") and not value.startswith("//"):
+            return value
+        return f"{self.base}/"
+
+    @staticmethod
+    def check_sid(recording_sid: str) -> str:
+        """The SID if it looks like a recording SID, else 404."""
+        if not RECORDING_SID.match(recording_sid):
+            raise HTTPException(404, "no such recording")
+        return recording_sid

@@ -1,0 +1,166 @@
+"""The console's JSON API under `/api`: who am I, recordings list, one call, peaks, media links."""
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from flexrec.archive.errors import ArchiveError
+from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
+from flexrec.console import queries
+from flexrec.console.audit import record_media_access
+from flexrec.console.auth import Principal
+from flexrec.console.context import ConsoleContext
+from flexrec.console.pauses import recording_pause_gaps
+from flexrec.console.peaks import PeaksUnavailable, wavesurfer_peaks
+
+
+class MediaUrlRequest(BaseModel):
+    """Body of a media link request."""
+
+    purpose: Literal["play", "download"] = "play"
+
+
+def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
+    """`GET /api/me`, `GET /api/recordings[/{RE}[/peaks]]`, `POST .../{RE}/media-url`."""
+    Api = Annotated[Principal, Depends(ctx.api_principal)]
+    Csrf = Annotated[Principal, Depends(ctx.csrf_principal)]
+
+    def visible(
+        session: Session, principal: Principal, recording_sid: str
+    ) -> tuple[ArchivedRecording, RecordingAnalysis | None]:
+        try:
+            return queries.get_visible_recording(session, principal, ctx.check_sid(recording_sid))
+        except queries.RecordingNotFound:
+            raise HTTPException(404, "no such recording") from None
+        except queries.RecordingForbidden:
+            raise HTTPException(403, "this call was taken by another agent") from None
+
+    @router.get("/api/me")
+    def me(principal: Api) -> dict[str, Any]:
+        """Who is signed in."""
+        return {"user": principal.public()}
+
+    @router.get("/api/recordings")
+    def list_recordings(
+        principal: Api,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        agent: Annotated[str | None, Query(max_length=200)] = None,
+        queue: Annotated[str | None, Query(max_length=200)] = None,
+        direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
+        min_duration_s: Annotated[float | None, Query(ge=0)] = None,
+        max_duration_s: Annotated[float | None, Query(ge=0)] = None,
+        min_talk_ratio: Annotated[float | None, Query(ge=0)] = None,
+        max_talk_ratio: Annotated[float | None, Query(ge=0)] = None,
+        min_silence_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
+        max_silence_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
+        min_cross_talk_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
+        max_cross_talk_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
+        min_interruptions: Annotated[int | None, Query(ge=0)] = None,
+        max_interruptions: Annotated[int | None, Query(ge=0)] = None,
+        sort: Annotated[str, Query(max_length=40)] = "-started_at",
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 25,
+    ) -> dict[str, Any]:
+        """Recordings the user may see, filtered, sorted and paged in SQL."""
+        filters = queries.RecordingFilters(
+            q=q or None,
+            date_from=date_from,
+            date_to=date_to,
+            agent=agent or None,
+            queue=queue or None,
+            direction=direction,
+            min_duration_s=min_duration_s,
+            max_duration_s=max_duration_s,
+            min_talk_ratio=min_talk_ratio,
+            max_talk_ratio=max_talk_ratio,
+            min_silence_pct=min_silence_pct,
+            max_silence_pct=max_silence_pct,
+            min_cross_talk_pct=min_cross_talk_pct,
+            max_cross_talk_pct=max_cross_talk_pct,
+            min_interruptions=min_interruptions,
+            max_interruptions=max_interruptions,
+            sort=sort,
+            page=page,
+            page_size=page_size,
+        )
+        with ctx.db() as session:
+            try:
+                result = queries.list_recordings(session, principal, filters)
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
+        return {
+            "items": result.items,
+            "total": result.total,
+            "page": result.page,
+            "page_size": result.page_size,
+            "sort_keys": list(queries.SORT_KEYS),
+        }
+
+    @router.get("/api/recordings/{recording_sid}")
+    def recording_detail(recording_sid: str, principal: Api) -> dict[str, Any]:
+        """One call: metadata, channel roles, metrics, speech segments and pause gaps."""
+        with ctx.db() as session:
+            rec, ana = visible(session, principal, recording_sid)
+            gaps = recording_pause_gaps(session, rec, ctx.deps.pause_behavior)
+            return {
+                **queries.summary(rec, ana),
+                "channels": queries.channel_roles(rec),
+                "channel_labels": rec.channel_labels,
+                "metrics": queries.analysis_metrics(ana),
+                "segments": queries.speech_segments(ana),
+                "pauses": [
+                    {"start_ms": g.start_ms, "end_ms": g.end_ms, "paused_ms": g.paused_ms}
+                    for g in gaps
+                ],
+                "pause_behavior": ctx.deps.pause_behavior,
+            }
+
+    @router.get("/api/recordings/{recording_sid}/peaks")
+    def recording_peaks(recording_sid: str, principal: Api) -> dict[str, Any]:
+        """Waveform peaks per channel, ready for wavesurfer's `peaks` option."""
+        with ctx.db() as session:
+            rec, ana = visible(session, principal, recording_sid)
+            duration_ms = rec.duration_ms or (ana.duration_ms if ana is not None else None)
+            stored: Mapping[str, Any] | None = ana.peaks if ana is not None else None
+        source = ctx.deps.peaks_source
+        if source is not None:
+            # The archive computes them on first use and caches them with the analysis.
+            try:
+                stored = source.peaks(rec.recording_sid)
+            except ArchiveError:
+                raise HTTPException(404, "the recording is not in the archive") from None
+        if not stored:
+            raise HTTPException(404, "no waveform peaks for this recording yet")
+        try:
+            return wavesurfer_peaks(stored, duration_ms or stored.get("duration_ms"))
+        except PeaksUnavailable as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @router.post("/api/recordings/{recording_sid}/media-url")
+    def media_url(
+        recording_sid: str, body: MediaUrlRequest, request: Request, principal: Csrf
+    ) -> dict[str, Any]:
+        """A short-lived signed media URL for `purpose` play|download; audited."""
+        purpose = body.purpose
+        with ctx.db() as session:
+            rec, _ana = visible(session, principal, recording_sid)
+            if not queries.is_playable(rec):
+                raise HTTPException(409, "the media is not in the archive (yet or any more)")
+            url = ctx.deps.media_links.url(
+                ctx.deps.media_base_url, rec.recording_sid, purpose, principal.username
+            )
+            record_media_access(
+                session,
+                principal,
+                rec.recording_sid,
+                purpose,
+                ip=request.client.host if request.client else None,
+                detail={"user_agent": request.headers.get("user-agent", "")[:200]},
+            )
+        return {"url": url, "purpose": purpose}

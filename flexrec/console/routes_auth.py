@@ -1,0 +1,94 @@
+"""Console sign-in and sign-out: password form, Flex token, logout with CSRF."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from flexrec.console.auth import (
+    CSRF_HEADER,
+    Principal,
+    csrf_matches,
+    principal_from_token,
+    principal_from_user,
+)
+from flexrec.console.context import ConsoleContext
+from flexrec.console.users import authenticate_user
+from flexrec.twilio.flex_tokens import InvalidToken, TokenServiceUnavailable
+
+
+def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
+    """`GET|POST /login`, `POST /login/flex`, `POST /logout`."""
+    Maybe = Annotated[Principal | None, Depends(ctx.optional_principal)]
+
+    def sign_in_password(username: str, password: str) -> Principal | None:
+        if not username:
+            return None
+        with ctx.db() as session:
+            user = authenticate_user(session, username, password)
+            return principal_from_user(user) if user is not None else None
+
+    @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_page(principal: Maybe, next: str | None = None) -> Response:
+        if principal is not None:
+            return RedirectResponse(ctx.safe_next(next), status_code=303)
+        values = {"next": ctx.safe_next(next), "error": ""}
+        return ctx.page("login.html", "Sign in", None, values=values)
+
+    @router.post("/login", include_in_schema=False)
+    async def login_password(request: Request) -> Response:
+        form = await request.form()
+        username = str(form.get("username") or "").strip()
+        password = str(form.get("password") or "")
+        next_path = ctx.safe_next(str(form.get("next") or ""))
+        # scrypt takes tens of milliseconds: keep it off the event loop.
+        principal = await run_in_threadpool(sign_in_password, username, password)
+        if principal is None:
+            values = {"next": next_path, "error": "Wrong user name or password."}
+            return ctx.page("login.html", "Sign in", None, status=401, values=values)
+        response = RedirectResponse(next_path, status_code=303)
+        ctx.set_session(response, request, principal)
+        return response
+
+    @router.post("/login/flex")
+    async def login_flex(request: Request) -> Response:
+        """Sign in with a Flex token (JSON `{"token"}`, form field `Token`, or Bearer header)."""
+        token = ""
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                body = await request.json()
+            except ValueError:
+                raise HTTPException(400, "body is not JSON") from None
+            if isinstance(body, dict):
+                token = str(body.get("token") or body.get("Token") or "")
+        else:
+            form = await request.form()
+            token = str(form.get("Token") or form.get("token") or "")
+        if not token:
+            auth = request.headers.get("authorization", "")
+            token = auth[7:] if auth.lower().startswith("bearer ") else ""
+        validator = ctx.deps.token_validator
+        if validator is None:
+            raise HTTPException(503, "Flex sign-in is not configured")
+        try:
+            info = await run_in_threadpool(validator.validate, token)
+        except InvalidToken:
+            raise HTTPException(401, "the Flex token is missing, invalid or expired") from None
+        except TokenServiceUnavailable:
+            raise HTTPException(503, "Twilio could not check the token; try again") from None
+        principal = principal_from_token(info)
+        response = JSONResponse({"user": principal.public(), "next": f"{ctx.base}/"})
+        ctx.set_session(response, request, principal)
+        return response
+
+    @router.post("/logout", include_in_schema=False)
+    async def logout(request: Request, principal: Maybe) -> Response:
+        form = await request.form()
+        # The sign-out button is a plain form, so its token may come as a field.
+        presented = request.headers.get(CSRF_HEADER) or str(form.get("csrf_token") or "")
+        if principal is not None and not csrf_matches(principal, presented):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        response = RedirectResponse(f"{ctx.base}/login", status_code=303)
+        ctx.clear_session(response)
+        return response
