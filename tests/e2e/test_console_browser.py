@@ -131,6 +131,8 @@ def test_supervisor_finds_plays_solos_and_jumps(served: tuple[str, Sandbox]) -> 
             # Solo the agent: its channel (2 on a customer-leg recording) alone is audible.
             page.click("#solo-agent")
             assert page.get_attribute("#player", "data-solo") == "agent"
+            assert page.get_attribute("#solo-agent", "aria-pressed") == "true"
+            assert page.get_attribute("#solo-both", "aria-pressed") == "false"
             assert page.evaluate("window.flexrecPlayer.gains()") == [0, 1]
             page.click("#solo-customer")
             assert page.evaluate("window.flexrecPlayer.gains()") == [1, 0]

@@ -50,6 +50,7 @@ async function ensureMedia() {
 
 function ensureAudioGraph() {
   if (audioGraph) return audioGraph
+  if (typeof AudioContext === 'undefined') return null // plays, but cannot solo a channel
   const context = new AudioContext()
   const source = context.createMediaElementSource(audio)
   const splitter = context.createChannelSplitter(2)
@@ -79,7 +80,7 @@ async function togglePlay() {
   try {
     await ensureMedia()
     const graph = ensureAudioGraph()
-    if (graph.context.state === 'suspended') await graph.context.resume()
+    if (graph && graph.context.state === 'suspended') await graph.context.resume()
     if (pendingSeek !== null) {
       if (wavesurfer) wavesurfer.setTime(pendingSeek)
       else audio.currentTime = pendingSeek
@@ -121,7 +122,7 @@ function applySolo() {
   }
   root.dataset.solo = solo
   for (const button of document.querySelectorAll('.solo [data-solo]')) {
-    button.setAttribute('aria-checked', String(button.dataset.solo === solo))
+    button.setAttribute('aria-pressed', String(button.dataset.solo === solo))
   }
   ;[0, 1].forEach((i) => document.getElementById(`channel-label-${i}`).classList.toggle('muted', !audible[i]))
   if (wavesurfer && detail) {
