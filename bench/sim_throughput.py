@@ -1,0 +1,176 @@
+"""How much simulated contact center one core sustains: calls, concurrent calls, webhooks/s.
+
+Runs the simulator (engine + signed webhooks + REST app) pinned to one CPU, posting every
+webhook to a local sink server in a separate process (pinned to another CPU when there is one),
+and prints figures. With `--audio`, each eligible call gets a dual recording on the customer
+leg and its WAV is rendered (flexrec.sim.media.render_media) when the call ends.
+
+    .venv/bin/python bench/sim_throughput.py                  # saturate: calls/s, webhooks/s
+    .venv/bin/python bench/sim_throughput.py --audio          # the same with audio rendering
+    .venv/bin/python bench/sim_throughput.py --realtime       # 500 agents at scale 1: CPU share
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+SINK_CODE = """
+import sys, uvicorn
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            access_log=False, lifespan="off")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {cpu})
+
+
+def _start_sink() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    cpus = os.cpu_count() or 1
+    cmd = [sys.executable, "-c", SINK_CODE, str(port)]
+    if cpus > 1 and os.path.exists("/usr/bin/taskset"):
+        cmd = ["/usr/bin/taskset", "-c", str(cpus - 1), *cmd]
+    proc = subprocess.Popen(cmd)  # noqa: S603 - fixed argv, no user input
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"http://127.0.0.1:{port}"
+        time.sleep(0.05)
+    proc.terminate()
+    raise RuntimeError("sink server did not start")
+
+
+def _add_audio(sim: Any) -> dict[str, float]:
+    """Record every connected customer leg (dual) and render each finished recording."""
+    from flexrec.sim.media import render_media
+
+    world = sim.world
+    figures = {"rendered": 0.0, "render_cpu_s": 0.0, "audio_s": 0.0}
+
+    def on_started(timeline: Any, task: Any, worker: Any) -> None:
+        call = world.calls.get(timeline.customer_call_sid)
+        if call is not None and call.status == "in-progress" and not call.recordings:
+            world.start_recording(call, channels=2)
+
+    def on_finished(record: Any) -> None:
+        for sid in record.call_sids:
+            for rec_sid in world.calls[sid].recordings:
+                recording = world.recordings[rec_sid]
+                if recording.status != "completed":
+                    continue
+                started = time.process_time()
+                render_media(world, recording, "wav", None)
+                figures["render_cpu_s"] += time.process_time() - started
+                figures["rendered"] += 1
+                figures["audio_s"] += recording.duration_s or 0
+
+    sim.engine.on_conversation_started(on_started)
+    sim.engine.on_interaction_finished(on_finished)
+    return figures
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run one measurement and print its figures."""
+    from flexrec.sim.runner import SimConfig, SimRunner
+
+    _pin(0)
+    sink, sink_url = _start_sink()
+    try:
+        config = SimConfig(
+            port=0,
+            agents=args.agents,
+            rate_per_hour=args.rate,
+            calls=args.calls,
+            scale=args.scale,
+            seed=1,
+            service_url=sink_url,
+            talk_time_median_s=args.talk_time,
+            webhook_timeout_s=30.0,
+        )
+        sim = SimRunner(config)
+        audio = _add_audio(sim) if args.audio else None
+        peak_active = 0
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        with sim:
+            deadline = wall0 + args.duration
+            while time.monotonic() < deadline and not sim.done():
+                peak_active = max(peak_active, sim.engine.active)
+                time.sleep(0.05)
+            wall = time.monotonic() - wall0
+            cpu = time.process_time() - cpu0
+            snap = sim.engine.snapshot()
+            hooks = sim.dispatcher.stats
+            pending = sim.dispatcher.pending
+        mode = "audio on" if args.audio else "audio off"
+        print(f"sim_throughput ({mode}; agents={args.agents}, scale={args.scale}, rate={args.rate}/h)")
+        print(f"  wall time              {wall:8.2f} s   (sim CPU {cpu:.2f} s = {cpu / wall:.0%} of one core)")
+        print(f"  interactions finished  {snap['finished']:8d}   ({snap['finished'] / wall:.1f}/s)")
+        print(f"  peak concurrent calls  {peak_active:8d}")
+        print(f"  webhooks sent          {hooks.sent:8d}   ({hooks.sent / wall:.0f}/s, {hooks.failed} failed, {pending} pending)")
+        if snap["finished"]:
+            print(f"  webhooks per call      {hooks.sent / snap['finished']:8.1f}")
+            print(f"  CPU per call           {cpu / snap['finished'] * 1000:8.2f} ms")
+        if audio is not None:
+            print(
+                f"  recordings rendered    {audio['rendered']:8.0f}   "
+                f"({audio['audio_s']:.0f} s of audio in {audio['render_cpu_s']:.2f} CPU s)"
+            )
+        if snap["engine_errors"]:
+            print(f"  engine errors          {snap['engine_errors']:8d}")
+    finally:
+        sink.terminate()
+        sink.wait(10)
+
+
+def main() -> None:
+    """Parse options and run."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--audio", action="store_true", help="render each recording's WAV")
+    parser.add_argument("--realtime", action="store_true", help="500 agents at scale 1, 30 s")
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=None, help="arrivals per simulated hour")
+    parser.add_argument("--scale", type=float, default=None)
+    parser.add_argument("--calls", type=int, default=None)
+    parser.add_argument("--talk-time", type=float, default=60.0)
+    parser.add_argument("--duration", type=float, default=30.0, help="real seconds at most")
+    args = parser.parse_args()
+    if args.realtime:
+        args.agents = 500
+        args.scale = args.scale or 1.0
+        args.talk_time = 120.0
+        # about every agent busy: ~150 s per call (IVR, talk, wrap) over 500 agents
+        args.rate = args.rate or 500 * 3600 / 150
+        args.calls = None
+    else:
+        args.scale = args.scale or 20.0
+        args.rate = args.rate or 200 * 3600 / 90 * 1.0
+        args.calls = args.calls or 3000
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
