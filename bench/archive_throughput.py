@@ -1,0 +1,97 @@
+"""Archive figures: AES-GCM sealing speed, archive jobs per second, ranged reads, peaks.
+
+Runs against the in-memory Twilio fake and a local folder (no network); prints figures only.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import structlog
+
+import flexrec.archive.models  # noqa: F401 - registers the archive tables
+from flexrec.archive.crypto import ArchiveKey
+from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
+from flexrec.archive.service import ArchiveService
+from flexrec.archive.storage import LocalStorage
+from flexrec.db.base import Base, make_engine, make_session_factory
+
+RECORDINGS = 40
+CALL_S = 60.0
+
+
+def timed(label: str, count: int, unit: str, fn: Callable[[], object]) -> None:
+    start = time.perf_counter()
+    fn()
+    elapsed = time.perf_counter() - start
+    print(f"{label:<44} {count / elapsed:10.1f} {unit}/s   ({elapsed * 1000:.0f} ms total)")
+
+
+def main() -> None:
+    # Per-recording info logs would drown the figures.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    wav = make_wav(duration_s=CALL_S)
+    mib = len(wav) / (1024 * 1024)
+    key = ArchiveKey(b"b" * 32)
+    sid = "RE" + "0" * 32
+    sealed = key.seal(wav, sid)
+    print(f"one {CALL_S:.0f} s dual-channel 8 kHz WAV = {mib:.2f} MiB")
+    timed("AES-256-GCM seal", 20, "recordings", lambda: [key.seal(wav, sid) for _ in range(20)])
+    timed("AES-256-GCM open", 20, "recordings", lambda: [key.open(sealed, sid) for _ in range(20)])
+
+    for encrypted in (False, True):
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(folder)
+            engine = make_engine(f"sqlite:///{root / 'bench.db'}")
+            Base.metadata.create_all(engine)
+            twilio = FakeTwilioRecordings()
+            sids = [f"RE{n:032x}" for n in range(RECORDINGS)]
+            for n, recording_sid in enumerate(sids):
+                twilio.add(recording_sid, f"CA{n:032x}", wav)
+            service = ArchiveService(
+                make_session_factory(engine),
+                LocalStorage(root / "archive"),
+                twilio.sdk_client(),
+                key=key if encrypted else None,
+                http=httpx.Client(transport=twilio.transport()),
+            )
+            kind = "sealed" if encrypted else "plain"
+
+            def archive_all(service: ArchiveService = service, sids: list[str] = sids) -> None:
+                for recording_sid in sids:
+                    service.archive_recording(recording_sid)
+
+            timed(f"archive job ({kind}, fsync'd local folder)", RECORDINGS, "recordings",
+                  archive_all)  # fmt: skip
+
+            def seek_reads(service: ArchiveService = service, sids: list[str] = sids) -> None:
+                for recording_sid in sids:
+                    for offset in range(0, len(wav) - 65536, len(wav) // 10):
+                        service.read_media_range(recording_sid, offset, offset + 65535)
+
+            timed(f"64 KiB ranged reads ({kind})", RECORDINGS * 10, "reads", seek_reads)
+            engine.dispose()
+
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+        Base.metadata.create_all(engine)
+        twilio = FakeTwilioRecordings()
+        twilio.add(sid, "CA" + "0" * 32, wav)
+        service = ArchiveService(
+            make_session_factory(engine),
+            LocalStorage(Path(folder) / "archive"),
+            twilio.sdk_client(),
+            http=httpx.Client(transport=twilio.transport()),
+        )
+        service.archive_recording(sid)
+        timed("waveform peaks (first, uncached)", 1, "recordings", lambda: service.peaks(sid))
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
