@@ -136,6 +136,7 @@ class Interaction:
             direction="outbound" if self.direction == "internal" else self.direction,
             seed=self.cfg.seed * 1_000_003 + self.index,
             scenario=self.scenario,
+            noise_dbfs=self.rng.uniform(-66.0, -52.0),  # line noise differs call to call
         )
         with self.world.lock:
             self.world.timelines[key_call.sid] = timeline
