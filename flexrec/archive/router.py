@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.archive.models import DONE_STATES
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
@@ -135,15 +136,7 @@ def make_archive_router(
         if not allowed:
             _fail(403, "forbidden", "this recording belongs to another agent's call")
         row = await run_in_threadpool(archive.get, recording_sid)
-        if (
-            row is None
-            or row.purged_at is not None
-            or row.state
-            not in {
-                "verified",
-                "deleted_from_twilio",
-            }
-        ):
+        if row is None or row.purged_at is not None or row.state not in DONE_STATES:
             _fail(404, "not_archived", "the recording is not in the archive (yet)")
         base = public_url or str(request.base_url)
         url = signer.url(base, recording_sid, "play", who.identity)
