@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -24,6 +25,8 @@ log = get_logger(__name__)
 
 
 def _logging(settings: Settings) -> None:
+    # The SDK logs every request and its headers at INFO: too much, and not ours to keep.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     configure_logging(
         os.environ.get("FLEXREC_LOG_LEVEL", "INFO"),
         secrets=[

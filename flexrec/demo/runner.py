@@ -211,7 +211,8 @@ def _live(sim: SimRunner, driver: AgentDriver, figures: LiveFigures) -> None:
 
 def run_demo(options: DemoOptions) -> int:
     """Run the demo; returns the process exit code (0 when every promise held)."""
-    console = Console(stderr=options.json_out)
+    # Not a terminal (CI, a pipe): still wide enough for the table to read at a glance.
+    console = Console(stderr=options.json_out, width=None if sys.stdout.isatty() else 110)
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="flexrec-demo-"))
     keep = options.workdir is not None
     workdir.mkdir(parents=True, exist_ok=True)

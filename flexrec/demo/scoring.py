@@ -103,7 +103,8 @@ def score_truth(truth: Iterable[dict[str, Any]]) -> DemoScore:
         if not item.get("tasks") and recorded:
             media_ok = False
         gap = None
-        if recorded:
+        # A Studio flow started its recording before the agent joined: nothing to measure.
+        if recorded and item.get("scenario") != "studio_recorded":
             first = min(customer, key=lambda r: r.get("start_time_ms") or 0)
             gap = first.get("start_gap_ms")
             if gap is not None:

@@ -10,12 +10,9 @@ from sqlalchemy import Connection, engine_from_config, pool
 import flexrec.db.models  # noqa: F401 - registers the tables on Base.metadata
 from flexrec.db.base import Base
 
-# Other parts define their tables on the same Base; load them when present.
-for _module in ("flexrec.archive.models",):
-    try:
-        importlib.import_module(_module)
-    except ImportError:
-        pass
+# The archive and the console define their tables on the same Base.
+for _module in ("flexrec.archive.models", "flexrec.console.users"):
+    importlib.import_module(_module)
 
 config = context.config
 target_metadata = Base.metadata
