@@ -48,9 +48,11 @@ class DecryptionError(ArchiveCryptoError):
 class ArchiveKey:
     """One AES-256 key; only its fingerprint (`key_id`) is ever stored or shown."""
 
-    __slots__ = ("_aead", "key_id_bytes")
+    __slots__ = ("_aead", "key_id_bytes", "previous")
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, previous: tuple[ArchiveKey, ...] = ()) -> None:
+        # Retired keys still open what they sealed (key rotation); only this key seals.
+        self.previous = previous
         if len(raw) != 32:
             raise InvalidKeyError("the archive key must be exactly 32 bytes (AES-256)")
         self._aead = AESGCM(raw)
@@ -82,12 +84,13 @@ class ArchiveKey:
         if version != FORMAT_VERSION:
             raise DecryptionError(f"unsupported sealed object version {version}")
         key_id = blob[len(MAGIC) + 1 : len(MAGIC) + 1 + KEY_ID_BYTES]
-        if key_id != self.key_id_bytes:
+        key = next((k for k in (self, *self.previous) if k.key_id_bytes == key_id), None)
+        if key is None:
             raise DecryptionError(f"object was sealed with another key (key id {key_id.hex()})")
         header = blob[:HEADER_BYTES]
         nonce = header[-NONCE_BYTES:]
         try:
-            return self._aead.decrypt(
+            return key._aead.decrypt(
                 nonce, blob[HEADER_BYTES:], header + recording_sid.encode("ascii")
             )
         except InvalidTag as exc:
@@ -103,7 +106,8 @@ def load_archive_key(value: str) -> ArchiveKey | None:
     """Parse `FLEXREC_ARCHIVE_KEY`: base64 of 32 bytes, or a path to a file holding it.
 
     Empty means encryption is off. A value that names an existing file is read from that file,
-    so the key can live in a mounted secret rather than the environment.
+    so the key can live in a mounted secret rather than the environment. Several keys separated
+    by commas rotate keys: the first seals new objects, the others only open old ones.
     """
     value = value.strip()
     if not value:
@@ -113,11 +117,14 @@ def load_archive_key(value: str) -> ArchiveKey | None:
         path = Path(value).expanduser()
         if path.is_file():
             text = path.read_text(encoding="ascii").strip()
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidKeyError("FLEXREC_ARCHIVE_KEY is not valid base64") from exc
-    return ArchiveKey(raw)
+    raws = []
+    for part in text.split(","):
+        try:
+            raws.append(base64.b64decode(part.strip(), validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidKeyError("FLEXREC_ARCHIVE_KEY is not valid base64") from exc
+    retired = tuple(ArchiveKey(raw) for raw in raws[1:])
+    return ArchiveKey(raws[0], previous=retired)
 
 
 def generate_key_b64() -> str:

@@ -106,3 +106,21 @@ def test_bad_keys_are_rejected_clearly() -> None:
         load_archive_key("not base64 at all!")
     with pytest.raises(InvalidKeyError, match="32 bytes"):
         load_archive_key(base64.b64encode(b"short").decode())
+
+
+def test_rotated_keys_still_open_old_objects(tmp_path: Path) -> None:
+    old_b64, new_b64 = generate_key_b64(), generate_key_b64()
+    old = load_archive_key(old_b64)
+    assert old is not None
+    sealed_before = old.seal(b"old audio", SID)
+    ring = load_archive_key(f"{new_b64}, {old_b64}")
+    assert ring is not None
+    assert ring.open(sealed_before, SID) == b"old audio"
+    sealed_after = ring.seal(b"new audio", SID)
+    assert sealed_after[5:13] == ring.key_id_bytes != old.key_id_bytes  # the first key seals
+    with pytest.raises(DecryptionError):
+        old.open(sealed_after, SID)
+    tampered = bytearray(sealed_before)
+    tampered[-1] ^= 1
+    with pytest.raises(DecryptionError, match="authentication failed"):
+        ring.open(bytes(tampered), SID)
