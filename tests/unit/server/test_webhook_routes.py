@@ -232,3 +232,33 @@ def test_form_with_charset_and_plus_encoding_verifies(harness: Harness) -> None:
         },
     )
     assert response.status_code == 204
+
+
+def test_event_streams_wds_schema_with_nested_payload(harness: Harness) -> None:
+    body = json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "type": "com.twilio.taskrouter.reservation.accepted",
+                "id": "EV" + "5" * 32,
+                "time": "2026-11-24T10:00:00Z",
+                "data": {
+                    "sid": "EV" + "5" * 32,
+                    "name": "reservation.accepted",
+                    "timestamp": "2026-11-24T10:00:00Z",
+                    "product_name": "TaskRouter",
+                    "payload_type": "application/json",
+                    "payload": {
+                        "task_sid": WT_OWN,
+                        "reservation_sid": WR,
+                        "worker_sid": WK,
+                        "task_attributes": json.dumps({"call_sid": CA}),
+                    },
+                },
+            }
+        ]
+    ).encode()
+    assert post_json(harness, body) == 204
+    ((_, event),) = harness.recording.calls
+    assert (event.task_sid, event.reservation_sid, event.worker_sid) == (WT_OWN, WR, WK)
+    assert event.task_attributes == {"call_sid": CA}
