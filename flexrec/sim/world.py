@@ -277,6 +277,9 @@ class World:
         self.queues: dict[str, Queue] = {}
         self.workflows: dict[str, Workflow] = {}
         self.flex_configuration: dict[str, Any] = {"call_recording_enabled": False}
+        # What a second recording start on an already-recorded call does: "create" a second
+        # recording (the strict default: duplicates stay visible) or "reuse" the running one.
+        self.second_recording: str = "create"
         # Conversation timelines by interaction id (see flexrec.sim.timeline); written by the
         # engine, read by the audio renderer and the ground-truth endpoints.
         self.timelines: dict[str, Timeline] = {}

@@ -46,12 +46,23 @@ def test_recording_create_maps_channels_track_and_callback_events(
     assert body["uri"].endswith(f"/Calls/{scenario.customer_sid}/Recordings/{body['sid']}.json")
 
 
-def test_recording_defaults_to_mono_and_a_second_start_reuses_the_running_one(
+def test_recording_defaults_to_mono_and_a_second_start_makes_a_second_recording(
     api: httpx.Client, scenario: Scenario, account_path: Path
 ) -> None:
     first = _start(api, account_path, scenario.customer_sid)
     second = _start(api, account_path, scenario.customer_sid, RecordingChannels="dual")
     assert first["channels"] == 1
+    assert second["channels"] == 2
+    assert second["sid"] != first["sid"]
+    assert len(scenario.world.recordings) == 2
+
+
+def test_a_second_start_can_reuse_the_running_recording(
+    api: httpx.Client, scenario: Scenario, account_path: Path
+) -> None:
+    scenario.world.second_recording = "reuse"
+    first = _start(api, account_path, scenario.customer_sid)
+    second = _start(api, account_path, scenario.customer_sid, RecordingChannels="dual")
     assert second["sid"] == first["sid"]
     assert len(scenario.world.recordings) == 1
 
