@@ -44,7 +44,10 @@ def worker(
 @app.command()
 def setup(
     public_url: Annotated[
-        str, typer.Option(help="The URL Twilio will post to (FLEXREC_PUBLIC_URL).", envvar="FLEXREC_PUBLIC_URL")
+        str,
+        typer.Option(
+            help="The URL Twilio will post to (FLEXREC_PUBLIC_URL).", envvar="FLEXREC_PUBLIC_URL"
+        ),
     ],
     mode: Annotated[
         str, typer.Option(help="'workspace' (EventCallbackUrl) or 'event-streams' (sink).")
