@@ -126,11 +126,15 @@ def run(args: argparse.Namespace) -> None:
             hooks = sim.dispatcher.stats
             pending = sim.dispatcher.pending
         mode = "audio on" if args.audio else "audio off"
-        print(f"sim_throughput ({mode}; agents={args.agents}, scale={args.scale}, rate={args.rate}/h)")
-        print(f"  wall time              {wall:8.2f} s   (sim CPU {cpu:.2f} s = {cpu / wall:.0%} of one core)")
+        share = cpu / wall
+        print(f"sim_throughput ({mode}; agents={args.agents}, scale={args.scale})")
+        print(f"  arrivals               {args.rate:8.0f} per simulated hour")
+        print(f"  wall time              {wall:8.2f} s")
+        print(f"  simulator CPU          {cpu:8.2f} s   ({share:.0%} of one core)")
         print(f"  interactions finished  {snap['finished']:8d}   ({snap['finished'] / wall:.1f}/s)")
         print(f"  peak concurrent calls  {peak_active:8d}")
-        print(f"  webhooks sent          {hooks.sent:8d}   ({hooks.sent / wall:.0f}/s, {hooks.failed} failed, {pending} pending)")
+        print(f"  webhooks sent          {hooks.sent:8d}   ({hooks.sent / wall:.0f}/s)")
+        print(f"  webhooks failed        {hooks.failed:8d}   ({pending} still pending at the end)")
         if snap["finished"]:
             print(f"  webhooks per call      {hooks.sent / snap['finished']:8.1f}")
             print(f"  CPU per call           {cpu / snap['finished'] * 1000:8.2f} ms")
@@ -148,7 +152,9 @@ def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Parse options and run."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--audio", action="store_true", help="render each recording's WAV")
     parser.add_argument("--realtime", action="store_true", help="500 agents at scale 1, 30 s")
     parser.add_argument("--agents", type=int, default=200)
