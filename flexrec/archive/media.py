@@ -165,3 +165,39 @@ def compute_peaks(
         "duration_ms": round(frames * 1000 / sample_rate_hz) if sample_rate_hz else 0,
         "channels": channels,
     }
+
+
+# Real line audio is never exactly zero on both channels for long; a paused recording with
+# pauseBehavior=silence is (Twilio writes digital silence), so such runs are taken as pauses.
+DIGITAL_SILENCE_MIN_MS = 1000
+
+
+def digital_silence_spans(
+    audio: np.ndarray[Any, np.dtype[np.float32]],
+    sample_rate_hz: int,
+    min_ms: int = DIGITAL_SILENCE_MIN_MS,
+) -> list[tuple[int, int]]:
+    """Runs of at least `min_ms` where every channel is exactly zero, as (start_ms, end_ms)."""
+    if audio.size == 0 or sample_rate_hz <= 0:
+        return []
+    zero = np.all(audio == 0.0, axis=1).astype(np.int8)
+    edges = np.diff(np.concatenate(([0], zero, [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    min_frames = min_ms * sample_rate_hz // 1000
+    return [
+        (int(a) * 1000 // sample_rate_hz, int(b) * 1000 // sample_rate_hz)
+        for a, b in zip(starts, ends, strict=True)
+        if b - a >= min_frames
+    ]
+
+
+def merge_spans(*groups: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of several span lists, sorted and with overlaps merged."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(span for group in groups for span in group):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged

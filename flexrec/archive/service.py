@@ -548,7 +548,8 @@ class ArchiveService:
         try:
             if audio.shape[1] != 2:
                 raise ValueError(f"analysis needs two channels, the media has {audio.shape[1]}")
-            result = analyse_recording(audio, rate, channels=labels, paused=tuple(row_paused(row)))
+            paused = media.merge_spans(row_paused(row), media.digital_silence_spans(audio, rate))
+            result = analyse_recording(audio, rate, channels=labels, paused=tuple(paused))
             values = analysis_values(result)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"[:2000]

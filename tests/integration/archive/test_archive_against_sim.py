@@ -102,3 +102,29 @@ def test_archive_from_the_simulator_then_delete_there(
     service.close()
     client.http_client.session.close()
     engine.dispose()
+
+
+def test_simulated_silence_pause_is_excluded_from_analysis(tmp_path: Path) -> None:
+    import httpx
+
+    from flexrec.archive.fakes import FakeTwilioRecordings
+    from flexrec.sim.media import render_media
+
+    sample = make_sample_conversation(
+        8, duration_s=30.0, queue_s=2.0, pause=(10.0, 16.0, "silence")
+    )
+    recording = sample.customer_recording
+    twilio = FakeTwilioRecordings()
+    twilio.add(recording.sid, recording.call_sid, render_media(sample.world, recording, "wav", 2))
+    engine = make_engine(f"sqlite:///{tmp_path / 'flexrec.db'}")
+    Base.metadata.create_all(engine)
+    service = ArchiveService(
+        make_session_factory(engine),
+        LocalStorage(tmp_path / "archive"),
+        twilio.sdk_client(),
+        http=httpx.Client(transport=twilio.transport()),
+    )
+    service.archive_recording(recording.sid)
+    analysis = service.analyse(recording.sid)
+    assert analysis.metrics["paused_ms"] == pytest.approx(6000, abs=50)
+    engine.dispose()

@@ -283,3 +283,36 @@ def test_mono_recording_is_archived_but_its_analysis_fails_once(
     assert service.unanalysed() == []  # not retried forever by the reconciler
     peaks = service.peaks(RE)  # the console still gets a (one-channel) waveform
     assert len(peaks["channels"]) == 1
+
+
+def test_digital_silence_runs_are_found_and_spans_merged() -> None:
+    from flexrec.archive.media import digital_silence_spans, merge_spans
+
+    rate = 1000
+    audio = np.full((5000, 2), 0.01, dtype=np.float32)
+    audio[1000:2500] = 0.0  # 1.5 s of digital silence on both channels: a pause
+    audio[3000:3900, 0] = 0.0  # one channel only (a muted side): not a pause
+    audio[4000:4500] = 0.0  # both, but too short
+    assert digital_silence_spans(audio, rate) == [(1000, 2500)]
+    assert digital_silence_spans(audio, rate, min_ms=400) == [(1000, 2500), (4000, 4500)]
+    assert merge_spans([(0, 10), (50, 60)], [(5, 20), (60, 70)]) == [(0, 20), (50, 70)]
+
+
+def test_silenced_pause_is_left_out_of_the_metrics(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    import io
+
+    import soundfile as sf
+
+    audio, rate = sf.read(io.BytesIO(make_wav(duration_s=8.0)), dtype="float32")
+    audio[5 * rate : 7 * rate] = 0.0  # what pauseBehavior=silence leaves in the recording
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, rate, format="WAV", subtype="PCM_16")
+    twilio.add(RE, CA, buffer.getvalue())
+    service = make_service()
+    service.archive_recording(RE)
+    analysis = service.analyse(RE)
+    assert analysis.metrics["paused_ms"] == pytest.approx(2000, abs=20)
+    assert analysis.silence_ms is not None
+    assert analysis.silence_ms + (analysis.metrics["total_talk_ms"]) == pytest.approx(6000, abs=20)
