@@ -133,6 +133,9 @@ class SimRunner:
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = cfg = config or SimConfig()
+        if cfg.scale <= 0:
+            # a manual clock never advances on its own: drive an Engine directly instead
+            raise ValueError("SimRunner needs a running clock (scale > 0)")
         self.world = World(SimClock(scale=cfg.scale), seed=cfg.seed, account_sid=cfg.account_sid)
         self.faults = FaultPlan.parse(cfg.faults, seed=cfg.seed)
         self.engine = Engine(self.world, cfg.engine_config())
