@@ -77,6 +77,32 @@ def backfill(
     raise typer.Exit(backfill_command(since=since))
 
 
+users = typer.Typer(help="Console accounts.", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+@users.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin.")] = "supervisor",
+    worker_sid: Annotated[
+        str | None, typer.Option(help="The agent's TaskRouter worker SID (agents only).")
+    ] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, envvar="FLEXREC_NEW_PASSWORD"
+        ),
+    ] = "",
+) -> None:
+    """Create a console account (password asked for, never echoed)."""
+    from flexrec.setup_cmd import add_user_command
+
+    raise typer.Exit(
+        add_user_command(username=username, password=password, role=role, worker_sid=worker_sid)
+    )
+
+
 @app.command()
 def demo(
     calls: Annotated[int, typer.Option(help="How many calls to simulate.")] = 60,

@@ -1,0 +1,111 @@
+"""What `flexrec setup`, `backfill` and `users add` do, with their terminal output."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from requests.exceptions import RequestException
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from twilio.base.exceptions import TwilioException
+
+from flexrec.config import Settings
+
+
+def setup_command(
+    *, public_url: str, mode: Literal["workspace", "event-streams"], dry_run: bool
+) -> int:
+    """Point the account at the service and print each change; 0 on success, 1 on error."""
+    from flexrec.setup_twilio import SetupError, run_setup
+
+    console = Console()
+    settings = Settings.from_env()
+    try:
+        changes = run_setup(settings, public_url.rstrip("/"), mode, dry_run)
+    except SetupError as exc:
+        console.print(f"[bold red]setup failed:[/] {exc}")
+        return 1
+    except (TwilioException, RequestException) as exc:
+        # Unreachable API or refused credentials: say so plainly, with no credentials shown.
+        console.print(f"[bold red]setup failed: Twilio could not be reached or refused:[/] {exc}")
+        return 1
+    table = Table(title="Dry run: nothing was changed" if dry_run else "Changes made")
+    table.add_column("what")
+    table.add_column("before")
+    table.add_column("after")
+    table.add_column("")
+    for change in changes:
+        state = (
+            "[yellow]warning[/]" if change.warning else ("done" if change.applied else "planned")
+        )
+        table.add_row(change.what, change.before or "", change.after or "", state)
+    console.print(table)
+    return 0
+
+
+def backfill_command(*, since: str | None) -> int:
+    """Archive every completed recording already on the account, with a progress bar."""
+    from flexrec.archive.backfill import BackfillProgress, backfill
+    from flexrec.server.archive_wiring import attach_archive
+    from flexrec.server.wiring import build_services
+
+    console = Console()
+    settings = Settings.from_env()
+    start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC) if since else None
+    services = build_services(settings, run_consumer=False)
+    try:
+        archive = attach_archive(settings, services)
+        with Progress(
+            TextColumn("[bold]Backfill"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("backfill", total=None, last="")
+
+            def step(update: BackfillProgress) -> None:
+                progress.update(
+                    task, completed=update.done, last=f"{update.recording_sid} {update.outcome}"
+                )
+
+            report = backfill(services.client, archive, since=start, progress=step)
+    finally:
+        services.close()
+    console.print(
+        f"seen {report.seen}: archived {len(report.archived)}, already archived "
+        f"{len(report.already)}, skipped {len(report.skipped)}, failed {len(report.failed)}"
+    )
+    for sid, error in report.failed.items():
+        console.print(f"[red]{sid}[/]: {error}")
+    return 1 if report.failed else 0
+
+
+def add_user_command(*, username: str, password: str, role: str, worker_sid: str | None) -> int:
+    """Create a console account in the service's database."""
+    from flexrec.console.users import UserError, create_user
+    from flexrec.db.base import make_engine, make_session_factory
+    from flexrec.db.migrate import upgrade
+
+    console = Console()
+    settings = Settings.from_env()
+    url = settings.storage.resolved_database_url()
+    if url.startswith("sqlite:///"):
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            try:
+                create_user(session, username, password, role, worker_sid)
+                session.commit()
+            except UserError as exc:
+                console.print(f"[bold red]{exc}[/]")
+                return 1
+    finally:
+        engine.dispose()
+    console.print(f"created {role} [bold]{username}[/]")
+    return 0
