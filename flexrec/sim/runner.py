@@ -26,7 +26,7 @@ from fastapi import FastAPI
 
 from flexrec.sim import defaults
 from flexrec.sim.control import create_control_router
-from flexrec.sim.engine import DEFAULT_WEIGHTS, Engine, EngineConfig
+from flexrec.sim.engine import DEFAULT_WEIGHTS, ConversationHook, Engine, EngineConfig
 from flexrec.sim.faults import FaultPlan
 from flexrec.sim.truth import all_truth
 from flexrec.sim.webhooks import WebhookDispatcher
@@ -298,6 +298,15 @@ class SimRunner:
             fn()
         else:
             loop.call_soon_threadsafe(fn)
+
+    def start_traffic(self) -> None:
+        """Start generating arrivals now (for runs configured with `start_traffic=False`)."""
+        self.call_soon(self.engine.start_traffic)
+
+    def on_conversation_started(self, hook: ConversationHook) -> None:
+        """Call `hook(timeline, task, worker)` (on the simulator's thread: keep it quick) when an
+        agent and the customer are connected, e.g. to drive pause/resume through the service."""
+        self.engine.on_conversation_started(hook)
 
     def start_interaction(self, scenario: str, direction: str | None = None) -> None:
         """Start one interaction of `scenario` now (thread-safe)."""

@@ -220,3 +220,20 @@ def test_async_context_manager_serves_control_routes(receiver: Receiver) -> None
     assert out["bad_faults"] == 400
     assert out["faults"]["api_error_rate"] == 0.5
     assert out["done"]
+
+
+def test_traffic_started_later_generates_the_configured_calls(receiver: Receiver) -> None:
+    config = _config(receiver.url, rate_per_hour=3600.0, calls=6)
+    seen: list[str] = []
+    with SimRunner(config) as sim:
+        sim.on_conversation_started(lambda timeline, task, worker: seen.append(task.sid))
+        time.sleep(0.2)
+        assert sim.engine.generated == 0  # nothing before start_traffic()
+        sim.start_traffic()
+        assert sim.wait_idle_blocking(timeout_s=90)
+        truth = sim.truth()
+    assert sim.engine.generated == 6
+    assert len(truth) <= 6
+    eligible = [t for t in truth if t["eligible"]]
+    assert len(seen) >= len(eligible)
+    assert all(r["valid"] for r in receiver.received.requests)
