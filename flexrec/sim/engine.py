@@ -62,6 +62,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "studio_recorded": 6,
 }
 
+# Timers run per loop turn before yielding to the other tasks on the loop.
+_BATCH = 256
+
 ConversationHook = Callable[[Timeline, Task, Worker], None]
 InteractionHook = Callable[[InteractionRecord], None]
 
@@ -208,11 +211,11 @@ class Engine:
             log.exception("simulation step failed")
             self.errors.append(repr(exc))
 
-    def run_due(self) -> int:
-        """Run every timer that is due now; returns how many ran."""
+    def run_due(self, limit: int | None = None) -> int:
+        """Run the timers that are due now (at most `limit`); returns how many ran."""
         ran = 0
         now = self.now()
-        while self._heap and self._heap[0].at <= now:
+        while self._heap and self._heap[0].at <= now and (limit is None or ran < limit):
             timer = heapq.heappop(self._heap)
             if not timer.cancelled:
                 self._run_timer(timer)
@@ -247,7 +250,10 @@ class Engine:
         clock = self.world.clock
         try:
             while True:
-                self.run_due()
+                if self.run_due(limit=_BATCH) >= _BATCH:
+                    # a burst: let the HTTP server and the webhook senders run in between
+                    await asyncio.sleep(0)
+                    continue
                 self._wake.clear()
                 if self._heap:
                     wait_s = clock.real_seconds(self._heap[0].at - self.now())
