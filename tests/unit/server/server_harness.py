@@ -88,6 +88,10 @@ class StubRecording:
         self.calls.append(("list_recordings", filters))
         return [{"recording_sid": "RE" + "9" * 32, "status": "completed"}]
 
+    def reconcile(self) -> int:
+        self.calls.append(("reconcile", None))
+        return 0
+
     def list_tasks(self, **filters: Any) -> list[Any]:
         self.calls.append(("list_tasks", filters))
         return [{"task_sid": WT_OWN}]
