@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
+from console_client_helpers import SECRET, TestClient
 
 from flexrec.console.sandbox import Sandbox, create_sandbox
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
-
-SECRET = "integration-console-secret-123456"
 
 
 @pytest.fixture(scope="session")
@@ -59,12 +51,3 @@ def client_for(sandbox: Sandbox) -> Iterator[Callable[..., TestClient]]:
     yield make
     for client in made:
         client.close()
-
-
-def csrf_of(client: TestClient) -> str:
-    """The CSRF token the console's pages hand to the signed-in browser."""
-    page = client.get("/console/")
-    assert page.status_code == 200
-    marker = '<meta name="csrf-token" content="'
-    start = page.text.index(marker) + len(marker)
-    return page.text[start : page.text.index('"', start)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SECRET, TestClient, csrf_of
+from console_client_helpers import SECRET, TestClient, csrf_of
 
 from flexrec.archive.router import make_archive_router
 from flexrec.config import ServerSettings, Settings, TwilioSettings

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import csrf_of
+from console_client_helpers import csrf_of
 from sqlalchemy import select
 
 from flexrec.archive.models import ArchivedRecording, AuditLog

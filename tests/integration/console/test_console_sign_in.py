@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import TestClient, csrf_of
+from console_client_helpers import TestClient, csrf_of
 from fastapi import FastAPI
 
 from flexrec.console.auth import SESSION_COOKIE
