@@ -8,6 +8,7 @@ task, or anyone with the `supervisor` or `admin` role. Each request is audited i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -82,6 +83,9 @@ class PauseController:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        # Set by the service: re-reads a task and its reservations from TaskRouter, for when
+        # the webhooks that would have told us were lost or have not arrived yet.
+        self.catch_up: Callable[[str], None] | None = None
 
     def pause(self, task_sid: str, actor: Actor) -> RecordingState:
         """Pause the task's recording (PauseBehavior from the policy)."""
@@ -93,10 +97,21 @@ class PauseController:
 
     def state(self, task_sid: str, actor: Actor) -> RecordingState:
         """The recording state; readable by any worker who had the task, and supervisors."""
-        with self.ctx.sessions() as session:
-            self._authorize(session, task_sid, actor, acting=False)
-            target = self._target(session, task_sid, actor)
-            return _state(task_sid, target)
+        return self._lookup(task_sid, actor, acting=False)[1]
+
+    def _lookup(self, task_sid: str, actor: Actor, *, acting: bool) -> tuple[int, RecordingState]:
+        """Authorize and find the target; on a miss, catch up from TaskRouter once and retry."""
+        for attempt in (1, 2):
+            try:
+                with self.ctx.sessions() as session:
+                    self._authorize(session, task_sid, actor, acting=acting)
+                    target = self._target(session, task_sid, actor)
+                    return target.id, _state(task_sid, target)
+            except (NotFound, Forbidden):
+                if attempt == 2 or self.catch_up is None:
+                    raise
+            self.catch_up(task_sid)
+        raise NotFound(task_sid)  # pragma: no cover - the loop returns or raises
 
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Resume the task's paused recordings (for a reservation event: those its worker
@@ -125,11 +140,7 @@ class PauseController:
     # -- internals ----------------------------------------------------------------------------
     def _change(self, task_sid: str, actor: Actor, action: str) -> RecordingState:
         desired = "paused" if action == "pause" else "recording"
-        with self.ctx.sessions() as session:
-            self._authorize(session, task_sid, actor, acting=True)
-            target = self._target(session, task_sid, actor)
-            target_id = target.id
-            current = _state(task_sid, target)
+        target_id, current = self._lookup(task_sid, actor, acting=True)
         bound = log.bind(task_sid=task_sid, recording_sid=current.recording_sid, action=action)
         if current.state == desired or current.state in FINAL_STATES:
             self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,

@@ -188,6 +188,7 @@ class RecordingService:
         )
         self.starter = RecordingStarter(self.ctx)
         self.pauses = PauseController(self.ctx)
+        self.pauses.catch_up = self.catch_up_task
         self._completed_callbacks: list[CompletedCallback] = []
 
     # -- wiring -------------------------------------------------------------------------------
@@ -503,6 +504,45 @@ class RecordingService:
             except Exception:
                 log.exception("fast-path link failed", write_id=write_id)
                 self.ctx.schedule(JOB_LINK, write_id, delay_s=self.ctx.base_backoff_s)
+
+    def catch_up_task(self, task_sid: str) -> None:
+        """Re-read a task and its reservations from TaskRouter and act on them (lost webhooks)."""
+        self._sync_reservations(task_sid)
+        self._execute(self._refresh_task(task_sid))
+
+    def _sync_reservations(self, task_sid: str) -> None:
+        try:
+            infos = self.ctx.tasks.list_reservations(task_sid)
+        except GatewayError as exc:
+            log.warning("reservation list failed", task_sid=task_sid, error=str(exc))
+            return
+        now = self.ctx.now()
+        now_ms = int(now.timestamp() * 1000)
+        with write_session(self.ctx.sessions) as session:
+            for info in infos:
+                insert_ignore(
+                    session,
+                    ReservationRecord,
+                    {
+                        "sid": info.sid,
+                        "task_sid": task_sid,
+                        "worker_sid": info.worker_sid,
+                        "worker_name": info.worker_name,
+                        "status": info.status,
+                        "updated_at": now,
+                    },
+                    ["sid"],
+                )
+                row = session.get(ReservationRecord, info.sid)
+                if row is None:  # pragma: no cover - inserted above
+                    continue
+                row.worker_sid = row.worker_sid or info.worker_sid
+                rank = _RESERVATION_RANK.get(row.status, 3)
+                if rank < 3 and _RESERVATION_RANK.get(info.status, 3) >= rank:
+                    row.status = info.status
+                if row.status in ACTIVE_RESERVATION_STATUSES and row.accepted_ms is None:
+                    row.accepted_ms = now_ms  # approximate: TaskRouter does not say when
+                row.updated_at = now
 
     def _refresh_task(self, task_sid: str) -> _Plan:
         try:

@@ -22,6 +22,7 @@ from flexrec.twilio.gateway import (
     GatewayError,
     PreconditionFailed,
     RecordingInfo,
+    ReservationInfo,
     TaskSnapshot,
 )
 
@@ -95,6 +96,7 @@ class FakeTask:
     workflow_sid: str | None = None
     workflow_name: str | None = None
     channel: str = "voice"
+    reservations: list[ReservationInfo] = field(default_factory=list)
 
     def snapshot(self) -> TaskSnapshot:
         """The public view (attributes deep-copied, as a JSON round trip would)."""
@@ -144,6 +146,13 @@ class FakeTwilio:
             task = FakeTask(task_sid, copy.deepcopy(attributes), **kwargs)
             self.tasks[task_sid] = task
             return task
+
+    def add_reservation(self, task_sid: str, sid: str, worker_sid: str, status: str) -> None:
+        """Record a reservation of a task (replacing one with the same SID)."""
+        with self._lock:
+            task = self.tasks[task_sid]
+            task.reservations = [r for r in task.reservations if r.sid != sid]
+            task.reservations.append(ReservationInfo(sid, worker_sid, status))
 
     def set_attributes(self, task_sid: str, attributes: dict[str, Any]) -> None:
         """Another writer (Flex, a plugin) replaces the attributes; the revision moves on."""
@@ -282,3 +291,12 @@ class FakeTwilio:
                 for t in self.tasks.values()
                 if t.assignment_status in assignment_statuses
             ]
+
+    def list_reservations(self, task_sid: str) -> list[ReservationInfo]:
+        """A task's reservations."""
+        with self._lock:
+            self._enter("list_reservations", task_sid)
+            task = self.tasks.get(task_sid)
+            if task is None:
+                raise GatewayError("Twilio 404 20404: not found", status=404, code=20404)
+            return list(task.reservations)

@@ -89,6 +89,16 @@ class TaskSnapshot:
 
 
 @dataclass(frozen=True)
+class ReservationInfo:
+    """A task's reservation as TaskRouter reports it."""
+
+    sid: str
+    worker_sid: str | None
+    status: str  # pending|accepted|rejected|timeout|canceled|rescinded|wrapping|completed
+    worker_name: str | None = None
+
+
+@dataclass(frozen=True)
 class CreateRecordingRequest:
     """The parameters of a dual-channel call recording we start."""
 
@@ -139,6 +149,10 @@ class TaskGateway(Protocol):
 
     def list_tasks(self, assignment_statuses: Sequence[str]) -> list[TaskSnapshot]:
         """Live tasks in the given assignment statuses."""
+        ...
+
+    def list_reservations(self, task_sid: str) -> list[ReservationInfo]:
+        """The task's reservations (who holds or held it)."""
         ...
 
 
@@ -293,3 +307,19 @@ class SdkGateway:
         except _TRANSLATED as exc:
             raise _translate(exc) from exc
         return out
+
+    def list_reservations(self, task_sid: str) -> list[ReservationInfo]:
+        """The task's reservations, newest first as TaskRouter lists them."""
+        try:
+            rows = self._tasks()(task_sid).reservations.list(limit=200)
+        except _TRANSLATED as exc:
+            raise _translate(exc) from exc
+        return [
+            ReservationInfo(
+                sid=r.sid,
+                worker_sid=r.worker_sid,
+                status=str(r.reservation_status),
+                worker_name=r.worker_name,
+            )
+            for r in rows
+        ]

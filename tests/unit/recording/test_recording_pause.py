@@ -156,3 +156,19 @@ def test_auto_resume_failure_is_queued_and_retried(h: Harness) -> None:
     assert [j.name for j in h.queue.pending] == ["recording.auto_resume"]
     h.queue.run_all()
     assert h.twilio.recordings_on(CUSTOMER)[0].status == "in-progress"
+
+
+def test_lost_webhooks_are_caught_up_when_the_agent_asks(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "lost")
+    try:
+        h.twilio.add_call(CUSTOMER)
+        h.twilio.add_task(TASK, inbound_attrs(CUSTOMER), assignment_status="assigned")
+        h.twilio.add_reservation(TASK, RES, AGENT, "accepted")
+        # No webhook ever arrived: the owner's pause catches up, records, and pauses.
+        state = h.service.pause(TASK, OWNER)
+        assert state.paused
+        assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+        with pytest.raises(Forbidden):
+            h.service.pause(TASK, STRANGER)
+    finally:
+        h.close()

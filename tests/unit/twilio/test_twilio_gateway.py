@@ -137,3 +137,18 @@ def test_errors_are_translated(stub: StubHttp, gateway: SdkGateway) -> None:
     with pytest.raises(GatewayError) as info:
         gateway.list_recordings(CA)
     assert info.value.status is None and info.value.retryable
+
+
+def test_list_reservations(stub: StubHttp, gateway: SdkGateway) -> None:
+    body = {
+        "reservations": [
+            {"sid": "WR" + "1" * 32, "worker_sid": "WK" + "2" * 32, "worker_name": "alice",
+             "reservation_status": "accepted", "task_sid": WT, "workspace_sid": WS,
+             "account_sid": AC}
+        ],
+        "meta": {"key": "reservations", "next_page_url": None, "page": 0, "page_size": 50},
+    }  # fmt: skip
+    stub.replies.append(Response(200, json.dumps(body)))
+    (reservation,) = gateway.list_reservations(WT)
+    assert stub.sent[0]["uri"].endswith(f"/v1/Workspaces/{WS}/Tasks/{WT}/Reservations")
+    assert (reservation.worker_sid, reservation.status) == ("WK" + "2" * 32, "accepted")
