@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+from datetime import date, datetime
 from typing import Any, NoReturn
 
 from fastapi import HTTPException, Request
@@ -29,10 +32,6 @@ def fail(status: int, error: str, message: str, headers: dict[str, str] | None =
 
 def jsonable(value: Any) -> Any:
     """Dataclasses, pydantic models, enums, tuples and datetimes as plain JSON values."""
-    import dataclasses
-    import enum
-    from datetime import date, datetime
-
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if hasattr(value, "model_dump"):

@@ -6,14 +6,16 @@ counters (flexrec.recording.metrics) and the process collectors.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flexrec.server.logging_setup import get_logger
+from flexrec.server.logging_setup import bound_sids, get_logger
 
 log = get_logger("flexrec.http")
+_QUIET_ROUTES = frozenset({"/healthz", "/metrics"})
 
 REQUEST_SECONDS = Histogram(
     "flexrec_http_request_duration_seconds",
@@ -45,6 +47,8 @@ class RequestMetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # Twilio repeats this header on retries of one delivery: it ties retries together.
+        delivery = _header(scope, b"i-twilio-idempotency-token")
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -53,18 +57,30 @@ class RequestMetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            with bound_sids(delivery_id=delivery):
+                await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(elapsed)
-            # Path only: headers and bodies (tokens, signatures) are never logged.
-            log.info(
+            # Path only: headers and bodies (tokens, signatures) are never logged. Probes and
+            # scrapes are frequent and uninteresting, so they only show at DEBUG.
+            level = logging.DEBUG if template in _QUIET_ROUTES and status < 400 else logging.INFO
+            log.log(
+                level,
                 "http_request",
                 method=scope["method"],
                 path=scope.get("path", ""),
                 route=template,
                 status=status,
                 duration_ms=round(elapsed * 1000, 1),
+                delivery_id=delivery,
             )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")[:100]
+    return None

@@ -158,3 +158,28 @@ def test_token_and_signature_never_in_logs_or_responses(
         assert secret not in everything
     assert "webhook_handler_failed" in logged
     assert '"http_request"' in logged
+
+
+def test_delivery_id_is_bound_and_probes_are_quiet(
+    harness_factory: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flexrec.server.logging_setup import configure_logging
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging("INFO", json_output=True, stream=stream)
+    h = harness_factory()
+    h.client.get("/healthz")
+    h.recording.fail_with = RuntimeError("try again")
+    params = {"CallSid": CA, "CallStatus": "completed"}
+    h.post_signed("/webhooks/call-status", params, headers={"I-Twilio-Idempotency-Token": "d-42"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert not any(line.get("path") == "/healthz" for line in lines)
+    failed = [line for line in lines if line["event"] == "webhook_handler_failed"]
+    assert failed[0]["delivery_id"] == "d-42"
+    assert failed[0]["call_sid"] == CA
+    access = [line for line in lines if line["event"] == "http_request"]
+    assert access[-1]["delivery_id"] == "d-42"
+    assert access[-1]["status"] == 500
