@@ -30,11 +30,13 @@ from flexrec.sim.engine import DEFAULT_WEIGHTS, ConversationHook, Engine, Engine
 from flexrec.sim.faults import FaultPlan
 from flexrec.sim.truth import all_truth
 from flexrec.sim.webhooks import WebhookDispatcher
-from flexrec.sim.world import SimClock, World
+from flexrec.sim.world import TERMINAL_CALL_STATUSES, SimClock, World
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+ALL_CALL_STATUSES = frozenset({"ringing", "in-progress", *TERMINAL_CALL_STATUSES})
 
 # Every TaskRouter event type the simulator emits, for the Event Streams subscription.
 EMITTED_TASKROUTER_TYPES = (
@@ -70,6 +72,7 @@ class SimConfig:
     seed: int = 0
     service_url: str | None = None  # where webhooks go (the flexrec service's base URL)
     event_streams: bool = False  # deliver TaskRouter events via an Event Streams sink instead
+    call_progress_events: bool = False  # also report ringing/in-progress (default: the end only)
     faults: str | None = None  # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"
     start_traffic: bool = True
     talk_time_median_s: float = 120.0
@@ -148,6 +151,9 @@ class SimRunner:
             max_retries=cfg.webhook_max_retries,
             retry_backoff_s=cfg.webhook_retry_backoff_s,
             seed=cfg.seed,
+            call_status_events=ALL_CALL_STATUSES
+            if cfg.call_progress_events
+            else TERMINAL_CALL_STATUSES,
         )
         self.dispatcher.attach()
         self._configure_callbacks()

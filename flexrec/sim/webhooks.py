@@ -31,7 +31,7 @@ import httpx
 
 from flexrec.sim import callbacks
 from flexrec.sim.faults import FaultPlan
-from flexrec.sim.world import SidFactory, World, WorldEvent
+from flexrec.sim.world import TERMINAL_CALL_STATUSES, SidFactory, World, WorldEvent
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +183,11 @@ class WebhookDispatcher:
         log_size: int = 5000,
         batch_window_s: float = 0.05,
         seed: int = 0,
+        call_status_events: frozenset[str] = TERMINAL_CALL_STATUSES,
     ) -> None:
         self.world = world
+        # Twilio's default without StatusCallbackEvent: only the call's end is reported.
+        self.call_status_events = call_status_events
         self.auth_token = auth_token
         self.faults = faults
         self.timeout_s = timeout_s
@@ -237,7 +240,7 @@ class WebhookDispatcher:
             ]
         if event.kind == "call-status":
             call = data["call"]
-            if not call.status_callback:
+            if not call.status_callback or call.status not in self.call_status_events:
                 return []
             seq = self._call_seq.get(call.sid, -1) + 1
             self._call_seq[call.sid] = seq

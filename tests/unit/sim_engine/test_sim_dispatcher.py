@@ -191,3 +191,11 @@ def test_events_filter_limits_workspace_callbacks(sim: Sim) -> None:
     _, seen = _deliver(sim, lambda r: httpx.Response(204), scenario="basic")
     types = {_form(r)["EventType"] for r in seen if r.url.path.endswith("/taskrouter")}
     assert types == {"task.created", "task.completed"}
+
+
+def test_call_status_callbacks_report_only_the_end_by_default(sim: Sim) -> None:
+    _, seen = _deliver(sim, lambda r: httpx.Response(204), scenario="basic")
+    forms = [_form(r) for r in seen if r.url.path.endswith("/call-status")]
+    assert {f["CallStatus"] for f in forms} == {"completed"}
+    assert len(forms) == 2  # the customer leg and the agent's leg
+    assert {f["SequenceNumber"] for f in forms} == {"0"}
