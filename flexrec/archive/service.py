@@ -12,13 +12,14 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from flexrec.archive import media
 from flexrec.archive.analysis_rows import analysis_entry_point, analysis_labels, analysis_values
@@ -86,6 +87,10 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class _Superseded(Exception):
+    """Another worker changed the row's state first; this attempt must stop writing."""
 
 
 class ArchiveService:
@@ -241,6 +246,13 @@ class ArchiveService:
             session.commit()
             try:
                 self._run_steps(session, row)
+            except _Superseded:
+                # Another worker moved this recording on; it finishes the job and its hooks.
+                log.info("archive.superseded", recording_sid=recording_sid)
+                session.expire_all()
+                fresh = self._find(session, recording_sid)
+                assert fresh is not None  # noqa: S101 - rows are never deleted
+                return fresh
             except (ArchiveRetryableError, ArchiveFailedError) as exc:
                 session.rollback()
                 return self._record_failure(session, recording_sid, exc)
@@ -278,8 +290,12 @@ class ArchiveService:
     def _record_failure(
         self, session: Session, recording_sid: str, exc: ArchiveError
     ) -> ArchivedRecording:
+        # Objects outlive commits here (expire_on_commit=False): reload what others wrote.
+        session.expire_all()
         row = self._find(session, recording_sid)
         assert row is not None  # noqa: S101 - created and committed at the start of the job
+        if self._finished(row):
+            return row  # a concurrent worker finished it while this attempt failed
         row.last_error = str(exc)[:2000]
         row.updated_at = self.clock()
         permanent = isinstance(exc, ArchiveFailedError) or row.attempts >= self.max_attempts
@@ -371,41 +387,40 @@ class ArchiveService:
             self.store.put(row.storage_key, payload)
         except StorageError as exc:
             raise ArchiveRetryableError(str(exc)) from exc
-        row.sha256 = hashlib.sha256(data).hexdigest()
-        row.size_bytes = len(payload)
-        row.channels = facts.channels
-        row.sample_rate_hz = facts.sample_rate_hz
-        row.duration_ms = facts.duration_ms
-        row.key_id = self.key.key_id if row.encrypted and self.key else None
-        row.state = "stored"
-        row.last_error = None
-        row.updated_at = self.clock()
-        session.commit()
+        self._transition(
+            session,
+            row,
+            "downloading",
+            state="stored",
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(payload),
+            channels=facts.channels,
+            sample_rate_hz=facts.sample_rate_hz,
+            duration_ms=facts.duration_ms,
+            key_id=self.key.key_id if row.encrypted and self.key else None,
+            last_error=None,
+        )
 
     def _read_back(self, session: Session, row: ArchivedRecording) -> None:
         try:
             data = self._load_plain(row)
         except (BlobNotFound, DecryptionError) as exc:
             # The stored copy is missing or damaged: start over from Twilio.
-            row.state = "downloading"
-            row.updated_at = self.clock()
-            session.commit()
+            self._transition(session, row, "stored", state="downloading")
             raise ArchiveRetryableError(f"stored object unreadable: {exc}") from exc
         except StorageError as exc:
             raise ArchiveRetryableError(str(exc)) from exc
         if hashlib.sha256(data).hexdigest() != row.sha256:
-            row.state = "downloading"
-            row.updated_at = self.clock()
-            session.commit()
+            self._transition(session, row, "stored", state="downloading")
             raise ArchiveRetryableError("stored object does not match its sha256")
         now = self.clock()
-        row.state = "verified"
-        row.archived_at = now
-        if row.retain_until is None:
+        retain_until = row.retain_until
+        if retain_until is None:
             started = as_utc(row.recording_started_at) or now
-            row.retain_until = self.retention.retain_until(started, row.queue_name)
-        row.updated_at = now
-        session.commit()
+            retain_until = self.retention.retain_until(started, row.queue_name)
+        self._transition(
+            session, row, "stored", state="verified", archived_at=now, retain_until=retain_until
+        )
 
     def _delete_from_twilio(self, session: Session, row: ArchivedRecording) -> None:
         from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -418,10 +433,31 @@ class ArchiveService:
         except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
             raise ArchiveRetryableError(f"Twilio delete failed: {type(exc).__name__}") from exc
         now = self.clock()
-        row.state = "deleted_from_twilio"
-        row.deleted_from_twilio_at = now
-        row.updated_at = now
+        self._transition(
+            session, row, "verified", state="deleted_from_twilio", deleted_from_twilio_at=now
+        )
+
+    def _transition(
+        self, session: Session, row: ArchivedRecording, expected: str, **values: Any
+    ) -> None:
+        """Compare-and-set: write `values` only if the row is still in state `expected`.
+
+        Two workers may run the same job (a duplicated callback, a reconciler re-enqueue);
+        the one that finds the state moved on stops instead of writing an older state back.
+        """
+        values.setdefault("updated_at", self.clock())
+        result = session.execute(
+            update(ArchivedRecording)
+            .where(ArchivedRecording.id == row.id, ArchivedRecording.state == expected)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if cast(CursorResult[Any], result).rowcount != 1:
+            session.rollback()
+            raise _Superseded(row.recording_sid)
         session.commit()
+        for name, value in values.items():
+            set_committed_value(row, name, value)
 
     def unfinished(self, stale_after: timedelta = timedelta(minutes=10)) -> list[str]:
         """Recordings whose archive job stopped before finishing and has not moved for a while.

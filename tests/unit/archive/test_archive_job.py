@@ -382,3 +382,48 @@ def test_a_broken_context_provider_does_not_block_archiving(
 
     row = make_service(context_provider=broken).archive_recording(RE)
     assert row.state == "verified" and row.queue_name is None
+
+
+def test_a_worker_overtaken_by_another_stops_without_writing_an_older_state(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+) -> None:
+    twilio.add(RE, CA)
+    other = make_service(delete_from_twilio=True)
+    overtaken = [False]
+
+    def slow_download(request: httpx.Request) -> httpx.Response:
+        # While this worker downloads, a duplicate job runs to the end.
+        if not overtaken[0] and request.url.path.endswith(".wav"):
+            overtaken[0] = True
+            assert other.archive_recording(RE).state == "deleted_from_twilio"
+            return httpx.Response(503)  # and our own download then fails
+        return twilio.handle(request)
+
+    slow = make_service(
+        delete_from_twilio=True, http=httpx.Client(transport=httpx.MockTransport(slow_download))
+    )
+    row = slow.archive_recording(RE)  # neither raises nor marks anything failed
+    assert row.state == "deleted_from_twilio" and row.last_error is None
+    assert store.list_keys() == [KEY]
+
+
+def test_stale_state_write_is_refused_after_another_worker_verified(
+    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+) -> None:
+    twilio.add(RE, CA)
+    other = make_service()
+    done = [False]
+
+    def racing(request: httpx.Request) -> httpx.Response:
+        response = twilio.handle(request)
+        if not done[0] and request.url.host.startswith("media."):
+            done[0] = True
+            other.archive_recording(RE)  # finishes first, then our download completes
+        return response
+
+    service = make_service(http=httpx.Client(transport=httpx.MockTransport(racing)))
+    row = service.archive_recording(RE)
+    assert row.state == "verified"  # the overtaken worker did not write "stored" back
+    fresh = service.get(RE)
+    assert fresh is not None and fresh.state == "verified"
+    assert store.list_keys() == [KEY]
