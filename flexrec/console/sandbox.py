@@ -112,3 +112,29 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
     )
     app.include_router(make_archive_router(archive, tokens, signer))
     return Sandbox(app, engine, sessions, archive, signer, tokens, calls)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m flexrec.console.sandbox`: serve the sandbox on loopback to try the console."""
+    import argparse
+    import tempfile
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--folder", type=Path, default=None, help="default: a new temp folder")
+    args = parser.parse_args(argv)
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="flexrec-console-"))
+    sandbox = create_sandbox(folder)
+    agents = ", ".join(f"{name} / {pw}" for name, (pw, _sid) in AGENTS.items())
+    print(f"console: http://127.0.0.1:{args.port}/console/  (data in {folder})")
+    print(f"supervisor: {SUPERVISOR[0]} / {SUPERVISOR[1]}; agents: {agents}")
+    try:
+        uvicorn.run(sandbox.app, host="127.0.0.1", port=args.port, log_level="warning")
+    finally:
+        sandbox.close()
+
+
+if __name__ == "__main__":
+    main()
