@@ -934,7 +934,7 @@ def _assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
     reservations = session.scalars(
         select(ReservationRecord)
         .where(ReservationRecord.task_sid == task_sid)
-        .order_by(ReservationRecord.accepted_ms.desc())
+        .order_by(ReservationRecord.accepted_ms.desc().nulls_last())
     ).all()
     if any(r.worker_call_sid == call_sid for r in reservations):
         return
