@@ -105,6 +105,13 @@ def run_setup(
         workspace = _find_workspace(client, settings.twilio.workspace_sid)
         if mode == "workspace":
             changes += _setup_workspace(client, workspace, public_url, dry_run)
+            if _our_sink(client, f"{public_url}/webhooks/event-streams") is not None:
+                changes.append(
+                    _warning(
+                        "an Event Streams sink also points at this service: every event "
+                        "arrives twice (harmless, but you may delete the sink)"
+                    )
+                )
         else:
             changes += _setup_event_streams(client, public_url, dry_run)
             if (workspace.event_callback_url or "").rstrip("/") == (
@@ -178,17 +185,29 @@ def _sink_destination(sink: Any) -> str:
     return str(config.get("destination", "")).rstrip("/") if isinstance(config, dict) else ""
 
 
-def _setup_event_streams(client: Client, public_url: str, dry_run: bool) -> list[Change]:
-    target = f"{public_url}/webhooks/event-streams"
-    events = client.events.v1
-    changes: list[Change] = []
-    sink = next(
+def _find_sink(client: Client, target: str) -> Any:
+    return next(
         (
-            s for s in events.sinks.list(limit=200)
+            s for s in client.events.v1.sinks.list(limit=200)
             if s.sink_type == "webhook" and _sink_destination(s) == target
         ),
         None,
     )  # fmt: skip
+
+
+def _our_sink(client: Client, target: str) -> Any:
+    """The sink posting to `target`, or None (also when Event Streams cannot be read)."""
+    try:
+        return _find_sink(client, target)
+    except TwilioException:
+        return None
+
+
+def _setup_event_streams(client: Client, public_url: str, dry_run: bool) -> list[Change]:
+    target = f"{public_url}/webhooks/event-streams"
+    events = client.events.v1
+    changes: list[Change] = []
+    sink = _find_sink(client, target)
     if sink is None:
         changes.append(Change("Event Streams webhook sink", None, target, not dry_run))
         if dry_run:

@@ -180,3 +180,12 @@ def test_unknown_workspace_is_a_setup_error(sim: Any) -> None:
 def test_bad_public_url_is_a_setup_error() -> None:
     with pytest.raises(SetupError):
         run_setup(settings(), "rec.example.com", "workspace", dry_run=True, client=None)
+
+
+def test_workspace_mode_warns_when_a_sink_also_delivers(sim: Any) -> None:
+    _, client, _ = sim
+    run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client)
+    changes = run_setup(settings(), PUBLIC, "workspace", dry_run=False, client=client)
+    assert any(c.warning and "Event Streams sink" in c.what for c in changes)
+    again = run_setup(settings(), PUBLIC, "event-streams", dry_run=True, client=client)
+    assert any(c.warning and "EventCallbackUrl also points" in c.what for c in again)
