@@ -22,6 +22,8 @@ from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnav
 log = get_logger(__name__)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flexrec"'}
 ADMIN_IDENTITY = "flexrec-admin"
+# A body only ever carries a token here; anything large is refused before it is read.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def _bearer(request: Request) -> str | None:
@@ -36,6 +38,9 @@ async def _body_token(request: Request) -> str | None:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        fail(413, "body_too_large", f"agent API bodies are limited to {MAX_BODY_BYTES} bytes")
     if content_type == "application/json":
         raw = await request.body()
         if not raw:

@@ -140,3 +140,11 @@ def test_cors_wildcard_setting_is_ignored(harness_factory: Callable[..., Harness
         headers={**bearer("tok-alice"), "Origin": "https://crm.example.com"},
     )
     assert ok.headers["access-control-allow-origin"] == "https://crm.example.com"
+
+
+def test_oversized_body_is_413_without_token_check(harness: Harness) -> None:
+    response = harness.client.post(
+        f"{BASE}/{WT_OWN}/recording/pause", data={"Token": "tok-alice", "pad": "x" * 70_000}
+    )
+    assert response.status_code == 413
+    assert harness.tokens.seen == []
