@@ -603,6 +603,11 @@ class ArchiveService:
             for name, value in values.items():
                 setattr(analysis, name, value)
             analysis.peaks = peaks
+            # Where the pauses were, so the console can draw them (the metrics hold only totals).
+            analysis.metrics = {
+                **(analysis.metrics or {}),
+                "paused_spans": [[int(a), int(b)] for a, b in paused],
+            }
             analysis.duration_ms = analysis.duration_ms or row.duration_ms
             analysis.state = "done"
             analysis.last_error = None
