@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from flexrec.archive.models import ArchivedRecording
-from flexrec.db.models import PauseEvent
+from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
+from flexrec.db.models import PauseEvent, RecordingRecord
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,11 @@ def pause_gaps(
     duration_ms: int | None,
     behavior: str = "silence",
 ) -> list[PauseGap]:
-    """Turn pause/resume events into gaps; an unmatched pause runs to the end of the file."""
+    """Turn pause/resume events into gaps; an unmatched pause runs to the end of the file.
+
+    Gaps wholly before the start or after the end are dropped: they come from events on
+    another clock (a simulator's accelerated time), and drawing them anywhere would mislead.
+    """
     start = _aware(started_at)
     gaps: list[PauseGap] = []
     skipped_ms = 0
@@ -45,9 +50,12 @@ def pause_gaps(
 
     def close(since: datetime, until_ms: int | None) -> None:
         nonlocal skipped_ms
-        begin = max(0, int((_aware(since) - start).total_seconds() * 1000))
-        end = until_ms if until_ms is not None else (duration_ms or begin) + skipped_ms
+        raw_begin = int((_aware(since) - start).total_seconds() * 1000)
+        begin = max(0, raw_begin)
+        end = until_ms if until_ms is not None else max(duration_ms or begin, begin) + skipped_ms
         end = max(begin, end)
+        if end <= 0 or (duration_ms is not None and raw_begin - skipped_ms >= duration_ms):
+            return
         if behavior == "skip":
             point = begin - skipped_ms
             gaps.append(PauseGap(point, point, end - begin))
@@ -68,14 +76,42 @@ def pause_gaps(
     return gaps
 
 
+def _recording_start(session: Session, rec: ArchivedRecording) -> datetime | None:
+    if rec.recording_started_at is not None:
+        return rec.recording_started_at
+    # The recording service keeps Twilio's StartTime (epoch ms) when the archive row lacks it.
+    start_ms = session.scalar(
+        select(RecordingRecord.start_time_ms).where(RecordingRecord.sid == rec.recording_sid)
+    )
+    return None if start_ms is None else datetime.fromtimestamp(start_ms / 1000, UTC)
+
+
+def _spans(value: Any) -> list[PauseGap] | None:
+    if not isinstance(value, list):
+        return None
+    try:
+        return [PauseGap(int(a), int(b), int(b) - int(a)) for a, b in value if int(b) >= int(a)]
+    except (TypeError, ValueError):
+        return None
+
+
 def recording_pause_gaps(
-    session: Session, rec: ArchivedRecording, behavior: str = "silence"
+    session: Session,
+    rec: ArchivedRecording,
+    behavior: str = "silence",
+    analysis: RecordingAnalysis | None = None,
 ) -> list[PauseGap]:
-    """The pause gaps of one archived recording: the archive's own spans, else pause_events."""
-    if rec.paused_ms:
-        # The archive already placed them on the file's timeline (ms from its start).
-        return [PauseGap(int(a), int(b), int(b) - int(a)) for a, b in rec.paused_ms]
-    if rec.recording_started_at is None:
+    """The pause gaps of one recording: the archive's spans, the analysis', else pause_events."""
+    # Spans already on the file's own timeline (ms from its start) need no clock arithmetic.
+    for stored in (
+        rec.paused_ms,
+        (analysis.metrics or {}).get("paused_spans") if analysis else None,
+    ):
+        spans = _spans(stored)
+        if spans:
+            return spans
+    started_at = _recording_start(session, rec)
+    if started_at is None:
         return []
     task_sids = list(rec.task_sids or [])
     # Events written before the recording SID was known carry only the task SID.
@@ -86,4 +122,4 @@ def recording_pause_gaps(
             (PauseEvent.recording_sid.is_(None)) & PauseEvent.task_sid.in_(task_sids),
         )
     events = session.scalars(select(PauseEvent).where(match)).all()
-    return pause_gaps(events, rec.recording_started_at, rec.duration_ms, behavior)
+    return pause_gaps(events, started_at, rec.duration_ms, behavior)

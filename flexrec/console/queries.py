@@ -325,7 +325,8 @@ def speech_segments(ana: RecordingAnalysis | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for seg in ana.segments or []:
         try:
-            channel = str(seg["channel"])
+            # The analysis writes "speaker"; the archive model's comment says "channel".
+            channel = str(seg.get("speaker") or seg["channel"])
             start, end = int(seg["start_ms"]), int(seg["end_ms"])
         except (KeyError, TypeError, ValueError):
             continue

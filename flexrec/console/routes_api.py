@@ -107,7 +107,7 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         """One call: metadata, channel roles, metrics, speech segments and pause gaps."""
         with ctx.db() as session:
             rec, ana = visible(session, principal, recording_sid)
-            gaps = recording_pause_gaps(session, rec, ctx.deps.pause_behavior)
+            gaps = recording_pause_gaps(session, rec, ctx.deps.pause_behavior, ana)
             return {
                 **queries.summary(rec, ana),
                 "channels": queries.channel_roles(rec),

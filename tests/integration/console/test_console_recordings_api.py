@@ -303,3 +303,22 @@ def test_static_assets_are_served_and_cannot_escape_their_folder(
     assert client.get("/console/static/vendor/wavesurfer/LICENSE").status_code == 200
     assert client.get("/console/static/../router.py").status_code == 404
     assert client.get("/console/static/%2e%2e/router.py").status_code == 404
+
+
+def test_pauses_come_from_the_analysis_spans_when_the_archive_row_has_none(
+    client_for: Callable[..., Any], sandbox: Sandbox
+) -> None:
+    from flexrec.archive.models import RecordingAnalysis
+
+    call = sandbox.calls[2]
+    with sandbox.sessions() as session:
+        analysis = session.scalars(
+            select(RecordingAnalysis).where(RecordingAnalysis.recording_sid == call.recording_sid)
+        ).one()
+        analysis.metrics = {**analysis.metrics, "paused_spans": [[1000, 2500], [7000, 7000]]}
+        session.commit()
+    detail = client_for(*SUPERVISOR).get(f"/console/api/recordings/{call.recording_sid}").json()
+    assert detail["pauses"] == [
+        {"start_ms": 1000, "end_ms": 2500, "paused_ms": 1500},
+        {"start_ms": 7000, "end_ms": 7000, "paused_ms": 0},
+    ]

@@ -59,6 +59,16 @@ def test_failed_and_duplicate_events_are_ignored_and_open_pause_runs_to_end() ->
     assert pause_gaps(events, T0, 20_000) == [PauseGap(5_000, 20_000, 15_000)]
 
 
+def test_pauses_on_another_clock_are_dropped_not_misplaced() -> None:
+    before = [_event("pause", "paused", -130), _event("resume", "recording", -128)]
+    after = [_event("pause", "paused", 90), _event("resume", "recording", 95)]
+    assert pause_gaps(before, T0, 60_000) == []
+    assert pause_gaps(after, T0, 60_000) == []
+    # A pause pressed just before the recording began still covers its start.
+    early = [_event("pause", "paused", -1), _event("resume", "recording", 2)]
+    assert pause_gaps(early, T0, 60_000) == [PauseGap(0, 2_000, 2_000)]
+
+
 def test_peaks_interleave_max_and_min_per_bucket() -> None:
     stored = {
         "buckets_per_s": 2,
@@ -98,7 +108,7 @@ def test_speech_segments_drop_malformed_entries_and_sort() -> None:
     analysis = RecordingAnalysis(
         segments=[
             {"channel": "customer", "start_ms": 500, "end_ms": 900},
-            {"channel": "agent", "start_ms": 0, "end_ms": 400},
+            {"speaker": "agent", "start_ms": 0, "end_ms": 400},  # the analysis' own key
             {"channel": "agent", "start_ms": 700, "end_ms": 700},  # empty
             {"channel": "music", "start_ms": 0, "end_ms": 100},
             {"channel": "agent", "start_ms": "x", "end_ms": 5},
