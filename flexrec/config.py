@@ -49,6 +49,23 @@ class ServerSettings(BaseSettings):
         description="FLEXREC_CORS_ORIGINS: comma-separated origins allowed to call the agent API",
     )
 
+    reconcile_interval_s: float = Field(
+        60.0,
+        description=(
+            "FLEXREC_RECONCILE_INTERVAL_S: how often the safety net looks for live voice tasks "
+            "with no recording (it also runs at start-up)"
+        ),
+    )
+
+    retry_base_s: float = Field(
+        0.5,
+        description=(
+            "FLEXREC_RETRY_BASE_S: first retry delay of a failed Twilio call (doubling, jittered);"
+            " kept short because every second a recording starts late is lost audio"
+        ),
+    )
+    retry_max_s: float = Field(300.0, description="FLEXREC_RETRY_MAX_S: longest retry delay")
+
     def cors_origin_list(self) -> list[str]:
         """The allowed CORS origins; `*` is dropped (the agent API carries credentials)."""
         return [o.strip() for o in self.cors_origins.split(",") if o.strip() not in ("", "*")]
@@ -61,8 +78,12 @@ class StorageSettings(BaseSettings):
 
     data_dir: Path = Field(Path("./flexrec-data"), description="FLEXREC_DATA_DIR")
     database_url: str = Field("", description="FLEXREC_DATABASE_URL (default: SQLite in data_dir)")
-    queue_url: str = Field("", description="FLEXREC_QUEUE_URL (default: SQLite in data_dir; redis://)")
-    archive_url: str = Field("", description="FLEXREC_ARCHIVE_URL (default: data_dir/archive; s3://)")
+    queue_url: str = Field(
+        "", description="FLEXREC_QUEUE_URL (default: SQLite in data_dir; redis://)"
+    )
+    archive_url: str = Field(
+        "", description="FLEXREC_ARCHIVE_URL (default: data_dir/archive; s3://)"
+    )
     archive_key: SecretStr = Field(
         SecretStr(""), description="FLEXREC_ARCHIVE_KEY: base64 AES-256 key; empty = no encryption"
     )

@@ -60,6 +60,28 @@ def _recover(services: Services) -> None:
         log.exception("startup_recovery_failed")
 
 
+def start_reconcile_ticker(services: Services, interval_s: float) -> threading.Event:
+    """Enqueue the reconciliation every `interval_s` seconds; set the returned event to stop.
+
+    The queue's own periodic schedule has one-minute granularity; a webhook lost while the
+    service was down (Twilio gives up on a callback after a few retries) should be caught
+    sooner than that on a busy line.
+    """
+    from flexrec.recording.context import JOB_RECONCILE
+
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(interval_s):
+            try:
+                services.queue.enqueue(JOB_RECONCILE)
+            except Exception:
+                log.exception("reconcile_enqueue_failed")
+
+    threading.Thread(target=tick, name="flexrec-reconcile", daemon=True).start()
+    return stop
+
+
 def run_service(
     host: str | None = None, port: int | None = None, consumer_workers: int = 4
 ) -> None:
@@ -74,6 +96,8 @@ def run_service(
     if consumer_workers > 0:
         # Runs once the server is up, so recovery never delays the first webhook's answer.
         threading.Timer(1.0, _recover, args=(services,)).start()
+        if settings.server.reconcile_interval_s < 60:
+            start_reconcile_ticker(services, settings.server.reconcile_interval_s)
     try:
         uvicorn.run(
             app,
@@ -94,6 +118,8 @@ def run_worker(workers: int = 4) -> None:
     services = build_services(settings, run_consumer=True, consumer_workers=workers)
     attach_archive(settings, services)
     _recover(services)
+    if settings.server.reconcile_interval_s < 60:
+        start_reconcile_ticker(services, settings.server.reconcile_interval_s)
     stop = threading.Event()
 
     def _stop(*_: Any) -> None:

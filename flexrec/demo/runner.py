@@ -156,7 +156,7 @@ class AgentDriver:
         url = f"{self.service_url}/api/agent/tasks/{task_sid}/recording/{action}"
         with self.lock:
             self.requested += action == "pause"
-        for _ in range(5):  # the service may be restarting
+        for _ in range(8):  # the service may be restarting
             try:
                 response = httpx.post(
                     url, headers={"Authorization": f"Bearer {token}"}, timeout=10.0
@@ -166,9 +166,10 @@ class AgentDriver:
                 continue
             with self.lock:
                 self.answered[response.status_code] = self.answered.get(response.status_code, 0) + 1
-            if response.status_code < 500:
+            # 409: the recording has not started yet (a fault delayed it); the agent tries again.
+            if response.status_code < 500 and response.status_code != 409:
                 return
-            time.sleep(1.0)
+            time.sleep(0.5)
 
     def close(self) -> None:
         """Wait for requests in flight."""
@@ -188,6 +189,10 @@ def _service_env(sim: SimRunner, workdir: Path, port: int, admin_token: str) -> 
             "FLEXREC_ADMIN_TOKEN": admin_token,
             "FLEXREC_CONSOLE_SECRET": secrets.token_urlsafe(32),
             "FLEXREC_LOG_FORMAT": "json",
+            # The simulated clock runs fast (a real second is `scale` seconds of call), so the
+            # safety net runs often and a hung Twilio request is given up on sooner.
+            "FLEXREC_RECONCILE_INTERVAL_S": "2",
+            "TWILIO_TIMEOUT_S": "2",
         }
     )
     return env

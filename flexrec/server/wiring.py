@@ -129,6 +129,8 @@ def build_services(
             tasks=gateway,
             policy=load_policy(settings.policy),
             public_url=service_public_url(settings),
+            base_backoff_s=settings.server.retry_base_s,
+            max_backoff_s=settings.server.retry_max_s,
         )
         queue = build_queue(settings)
         registry: Any = queue  # JobQueue.register's keyword-only options don't match the Protocol
