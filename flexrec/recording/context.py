@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,7 +50,10 @@ class ServiceContext:
     queue: JobSink | None = None
     clock: Callable[[], datetime] = utc_now
     visibility: timedelta = timedelta(seconds=60)
-    base_backoff_s: float = 2.0
+    base_backoff_s: float = 1.0
+    inline_attempts: int = 3  # tries inside one start attempt before deferring to the queue
+    inline_pause_s: float = 0.2  # pause before inline try n+1: n times this
+    sleep: Callable[[float], None] = time.sleep
     max_backoff_s: float = 300.0
     attribute_attempts: int = 5
     rng: random.Random = field(default_factory=random.Random)

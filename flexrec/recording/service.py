@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -171,8 +172,10 @@ class RecordingService:
         queue: JobSink | None = None,
         clock: Callable[[], datetime] = utc_now,
         visibility_timeout_s: float = 60.0,
-        base_backoff_s: float = 2.0,
+        base_backoff_s: float = 1.0,
         max_backoff_s: float = 300.0,
+        inline_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.ctx = ServiceContext(
             sessions=sessions,
@@ -185,6 +188,8 @@ class RecordingService:
             visibility=timedelta(seconds=visibility_timeout_s),
             base_backoff_s=base_backoff_s,
             max_backoff_s=max_backoff_s,
+            inline_attempts=inline_attempts,
+            sleep=sleep,
         )
         self.starter = RecordingStarter(self.ctx)
         self.pauses = PauseController(self.ctx)

@@ -64,31 +64,43 @@ class RecordingStarter:
                 return StartOutcome("not-claimed")
             call_sid, attempts, event_ms = target.call_sid, target.attempts, target.event_ms
         bound = log.bind(call_sid=call_sid, target_id=target_id, attempt=attempts)
-        try:
-            live = [
-                r
-                for r in ctx.recordings.list_recordings(call_sid)
-                if r.status in ("in-progress", "paused")
-            ]
-            if live:
-                # Prefer a dual-channel one, then the oldest: the one that covers the most.
-                live.sort(key=lambda r: (r.channels != 2, r.start_time_ms or 0))
-                info, source = live[0], "adopted"
-            else:
-                info = ctx.recordings.create_recording(
-                    CreateRecordingRequest(call_sid, ctx.status_callback_url)
-                )
-                source = "created"
-                if event_ms is not None:
-                    delay = ctx.now().timestamp() - event_ms / 1000
-                    metrics.WEBHOOK_TO_API_SECONDS.observe(max(0.0, delay))
-        except GatewayError as exc:
-            return self._failed_attempt(target_id, token, call_sid, attempts, exc)
+        for inline in range(1, ctx.inline_attempts + 1):
+            try:
+                info, source = self._adopt_or_create(call_sid, event_ms)
+                break
+            except GatewayError as exc:
+                # A blip (429/5xx/timeout) is retried at once, still inside the webhook, before
+                # the queue's backoff: every try lists first, so a lost create is adopted.
+                if exc.retryable and inline < ctx.inline_attempts:
+                    metrics.RECORDING_START_FAILURES.labels(reason=_reason(exc)).inc()
+                    bound.info("recording start blip", error=str(exc), inline=inline)
+                    ctx.sleep(ctx.inline_pause_s * inline)
+                    continue
+                return self._failed_attempt(target_id, token, call_sid, attempts, exc)
         self._commit_started(target_id, token, info, source)
         metrics.RECORDINGS_STARTED.labels(source=source).inc()
         bound.info("recording started", recording_sid=info.sid, source=source)
         self.link_pending(target_id)
         return StartOutcome("recording", info.sid)
+
+    def _adopt_or_create(self, call_sid: str, event_ms: int | None) -> tuple[RecordingInfo, str]:
+        ctx = self.ctx
+        live = [
+            r
+            for r in ctx.recordings.list_recordings(call_sid)
+            if r.status in ("in-progress", "paused")
+        ]
+        if live:
+            # Prefer a dual-channel one, then the oldest: the one that covers the most.
+            live.sort(key=lambda r: (r.channels != 2, r.start_time_ms or 0))
+            return live[0], "adopted"
+        info = ctx.recordings.create_recording(
+            CreateRecordingRequest(call_sid, ctx.status_callback_url)
+        )
+        if event_ms is not None:
+            delay = ctx.now().timestamp() - event_ms / 1000
+            metrics.WEBHOOK_TO_API_SECONDS.observe(max(0.0, delay))
+        return info, "created"
 
     def _failed_attempt(
         self, target_id: int, token: str, call_sid: str, attempts: int, exc: GatewayError

@@ -60,12 +60,21 @@ class Harness:
         self.clock = Clock()
         self.twilio.now_ms = self.clock.ms()
         self.queue = InlineJobQueue()
+        self.slept: list[float] = []
         self.service = self.make_service(policy or RecordingPolicy())
         self._event_ms = self.clock.ms()
 
-    def make_service(self, policy: RecordingPolicy) -> RecordingService:
+    def make_service(self, policy: RecordingPolicy, inline_attempts: int = 1) -> RecordingService:
+        # One try per attempt by default, so tests see each retry go through the queue.
         service = RecordingService(
-            self.sessions, self.twilio, self.twilio, policy, PUBLIC_URL, clock=self.clock
+            self.sessions,
+            self.twilio,
+            self.twilio,
+            policy,
+            PUBLIC_URL,
+            clock=self.clock,
+            inline_attempts=inline_attempts,
+            sleep=self.slept.append,
         )
         register_recording_jobs(self.queue, service, reconcile_at_start=False)
         return service

@@ -530,3 +530,17 @@ def test_old_dedup_keys_are_pruned_by_reconcile(h: Harness) -> None:
     h.service.reconcile()
     with h.sessions() as s:
         assert s.query(ProcessedEvent).count() == 0
+
+
+def test_blips_are_retried_inside_the_webhook_before_the_queue(h: Harness) -> None:
+    h.service = h.make_service(RecordingPolicy(), inline_attempts=3)
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.lose_response_next("create_recording")  # created, but the answer timed out
+    h.twilio.fail_next("list_recordings", unavailable())
+    accept_inbound(h)
+    target = h.target(CUSTOMER)
+    assert (target.state, target.source, target.attempts) == ("recording", "adopted", 1)
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert h.queue.pending == []
+    assert h.slept == [0.2, 0.4]
