@@ -71,6 +71,8 @@ class ConsoleDeps:
     pause_behavior: str = "silence"  # the policy's Twilio PauseBehavior: silence | skip
     session_max_age_s: int = 2 * 3600
     media_base_url: str = ""  # "" = media served by this same origin
+    # Secure cookies; None = when the request came over HTTPS (set True behind a TLS proxy).
+    secure_cookies: bool | None = None
 
 
 class ConsoleContext:
@@ -148,7 +150,11 @@ class ConsoleContext:
             path=self.base or "/",
             httponly=True,
             samesite="lax",
-            secure=request.url.scheme == "https",
+            secure=(
+                request.url.scheme == "https"
+                if self.deps.secure_cookies is None
+                else self.deps.secure_cookies
+            ),
         )
 
     def clear_session(self, response: Response) -> None:

@@ -26,7 +26,11 @@ class _NoRecording:
 def test_console_works_inside_create_app(sandbox: Sandbox) -> None:
     settings = Settings(
         twilio=TwilioSettings(account_sid="AC" + "0" * 32, auth_token="token"),
-        server=ServerSettings(console_secret=SECRET, admin_token="admin-token-123"),
+        server=ServerSettings(
+            console_secret=SECRET,
+            admin_token="admin-token-123",
+            public_url="https://rec.example.com",
+        ),
     )
     services = Services(
         recording=_NoRecording(),
@@ -51,6 +55,12 @@ def test_console_works_inside_create_app(sandbox: Sandbox) -> None:
             follow_redirects=False,
         )
         assert signed_in.status_code == 303
+        # Served over http here, but the public URL is https: the cookie must be Secure.
+        assert "secure" in signed_in.headers["set-cookie"].lower()
+        # The test client talks plain http, so hand the cookie over as a browser behind TLS would.
+        client.cookies.set(
+            "flexrec_console", signed_in.cookies["flexrec_console"], domain="testserver.local"
+        )
         items = client.get("/console/api/recordings").json()["items"]
         assert items and {i["worker_sid"] for i in items} == {AGENTS["alice"][1]}
         link = client.post(
