@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from flexrec.sim.api.formats import Hosts
@@ -203,6 +203,10 @@ def make_endpoint(ctx: ApiContext, op: Operation) -> Callable[[Request], Awaitab
                     result = op.handler(ctx, req)
         except TwilioApiError as error:
             return error_response(error)
+        except ClientDisconnect:
+            # The client gave up (its own timeout, e.g. during an injected delay): nothing was
+            # processed and nobody is left to answer.
+            return Response(status_code=499)
         except Exception:
             # A genuine simulator bug: keep serving, answer like Twilio's 500.
             log.exception("sim api error on %s %s", request.method, path)
