@@ -74,6 +74,10 @@ class RecordingTarget(Base):
     claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     event_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # revealing event
+    # A pause asked for before the recording existed, applied as soon as it does.
+    desired_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    desired_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    desired_worker_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -9,6 +9,7 @@ import structlog
 from flexrec.config import Settings
 from flexrec.jobs.queue import JobQueue
 from flexrec.recording.context import (
+    JOB_APPLY_PAUSE,
     JOB_AUTO_RESUME,
     JOB_LINK,
     JOB_RECONCILE,
@@ -60,6 +61,9 @@ def register_recording_jobs(
     def refresh_recording(target_id: int, attempt: int = 1) -> str:
         return service.refresh_target(int(target_id), int(attempt))
 
+    def apply_pause(target_id: int) -> str:
+        return service.apply_pending_pause(int(target_id))
+
     def reconcile() -> int:
         return service.reconcile()
 
@@ -67,6 +71,7 @@ def register_recording_jobs(
     queue.register(JOB_LINK, link_attributes)
     queue.register(JOB_AUTO_RESUME, auto_resume)
     queue.register(JOB_REFRESH, refresh_recording)
+    queue.register(JOB_APPLY_PAUSE, apply_pause)
     queue.register_periodic(JOB_RECONCILE, reconcile, every_minutes=reconcile_every_minutes)
     service.set_queue(queue)
     if reconcile_at_start:

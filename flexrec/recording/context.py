@@ -23,6 +23,7 @@ JOB_LINK = "recording.link"  # args: attribute_writes id
 JOB_AUTO_RESUME = "recording.auto_resume"  # args: task SID, worker SID or None
 JOB_RECONCILE = "recording.reconcile"
 JOB_REFRESH = "recording.refresh"  # args: target id, attempt number
+JOB_APPLY_PAUSE = "recording.apply_pause"  # args: target id
 
 
 class JobSink(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -22,9 +23,9 @@ from flexrec.db.models import (
     ReservationRecord,
     TaskRecord,
 )
-from flexrec.recording.context import JOB_AUTO_RESUME, ServiceContext
+from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, ServiceContext
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
-from flexrec.recording.store import FINAL_STATES, LIVE_STATES, write_session
+from flexrec.recording.store import FINAL_STATES, LIVE_STATES, UNFINISHED_STATES, write_session
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
 log = structlog.get_logger(__name__)
@@ -59,6 +60,7 @@ class RecordingState:
     leg: str | None = None
     start_time_ms: int | None = None
     detail: str | None = None
+    pause_pending: bool = False  # paused as soon as the recording starts
 
     @property
     def paused(self) -> bool:
@@ -75,6 +77,7 @@ def _state(task_sid: str, target: RecordingTarget, detail: str | None = None) ->
         leg=target.leg,
         start_time_ms=target.start_time_ms,
         detail=detail if detail is not None else target.last_error,
+        pause_pending=target.desired_state == "paused" and target.state in UNFINISHED_STATES,
     )
 
 
@@ -118,6 +121,14 @@ class PauseController:
         paused, or its own worker leg). Returns how many were resumed."""
         with self.ctx.sessions() as session:
             targets = self._paused_targets(session, task_sid, worker_sid)
+            wishing = session.scalars(
+                select(RecordingTarget.id)
+                .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
+                .where(AttributeWrite.task_sid == task_sid)
+                .where(RecordingTarget.desired_state.is_not(None))
+            ).all()
+        for target_id in wishing:  # the work is over: a pause never applied is dropped
+            self._clear_desire(target_id, worker_sid)
         resumed = 0
         for target_id, call_sid, recording_sid in targets:
             try:
@@ -137,7 +148,85 @@ class PauseController:
             log.info("recording auto-resumed", task_sid=task_sid, recording_sid=recording_sid)
         return resumed
 
+    def apply_pending_pause(self, target_id: int) -> str:
+        """Apply a pause asked for before the recording existed; returns what happened."""
+        with self.ctx.sessions() as session:
+            target = session.get(RecordingTarget, target_id)
+            if target is None or target.desired_state != "paused":
+                return "none"
+            if target.state not in LIVE_STATES or target.recording_sid is None:
+                return "waiting"
+            call_sid, recording_sid = target.call_sid, target.recording_sid
+            task_sid, actor = target.task_sid, target.desired_by or SYSTEM_ACTOR
+            worker_sid, state = target.desired_worker_sid, target.state
+        if state != "paused":
+            try:
+                self.ctx.recordings.update_recording(
+                    call_sid, recording_sid, "paused", self.ctx.policy.pause_behavior
+                )
+            except GatewayError as exc:
+                if exc.code == CALL_NOT_RECORDABLE:
+                    self._clear_desire(target_id)
+                    self._finish(target_id, task_sid, actor, worker_sid, "pause", "ended")
+                    return "ended"
+                self._audit(task_sid, recording_sid, actor, worker_sid, "pause", "error", exc)
+                if exc.retryable:
+                    self.ctx.schedule(JOB_APPLY_PAUSE, target_id, delay_s=self.ctx.backoff_s(1))
+                    return "retry"
+                self._clear_desire(target_id)
+                return "failed"
+        self._clear_desire(target_id)
+        self._finish(target_id, task_sid, actor, worker_sid, "pause", "paused")
+        log.info("deferred pause applied", task_sid=task_sid, recording_sid=recording_sid)
+        return "paused"
+
     # -- internals ----------------------------------------------------------------------------
+    def _defer(
+        self, target_id: int, task_sid: str, actor: Actor, action: str
+    ) -> RecordingState | None:
+        """Remember (or forget) a pause while the recording is still being started."""
+        now = self.ctx.now()
+        with write_session(self.ctx.sessions) as session:
+            result: Any = session.execute(
+                update(RecordingTarget)
+                .where(RecordingTarget.id == target_id)
+                .where(RecordingTarget.state.in_(UNFINISHED_STATES))
+                .values(
+                    desired_state="paused" if action == "pause" else None,
+                    desired_by=actor.identity,
+                    desired_worker_sid=actor.worker_sid,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                return None
+            target = session.get(RecordingTarget, target_id)
+            if target is None:  # pragma: no cover - targets are never deleted
+                return None
+            session.refresh(target)
+            session.add(
+                PauseEvent(
+                    task_sid=task_sid,
+                    recording_sid=None,
+                    actor=actor.identity,
+                    worker_sid=actor.worker_sid,
+                    action=action,
+                    result="deferred" if action == "pause" else "recording",
+                    created_at=now,
+                )
+            )
+            return _state(task_sid, target)
+
+    def _clear_desire(self, target_id: int, worker_sid: str | None = None) -> None:
+        with write_session(self.ctx.sessions) as session:
+            stmt = update(RecordingTarget).where(RecordingTarget.id == target_id)
+            if worker_sid is not None:
+                stmt = stmt.where(RecordingTarget.desired_worker_sid == worker_sid)
+            session.execute(
+                stmt.values(desired_state=None).execution_options(synchronize_session=False)
+            )
+
     def _change(self, task_sid: str, actor: Actor, action: str) -> RecordingState:
         desired = "paused" if action == "pause" else "recording"
         target_id, current = self._lookup(task_sid, actor, acting=True)
@@ -146,8 +235,15 @@ class PauseController:
             self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
                         action, f"noop:{current.state}")  # fmt: skip
             return current
+        if current.state in UNFINISHED_STATES:
+            deferred = self._defer(target_id, task_sid, actor, action)
+            if deferred is not None:
+                return deferred
+            target_id, current = self._lookup(task_sid, actor, acting=True)  # it just started
+            if current.state == desired or current.state in FINAL_STATES:
+                return current
         if current.recording_sid is None or current.state not in LIVE_STATES:
-            raise InvalidState(f"the recording has not started yet (state {current.state})")
+            raise InvalidState(f"the recording cannot be changed now (state {current.state})")
         status = "paused" if action == "pause" else "in-progress"
         behavior = self.ctx.policy.pause_behavior if action == "pause" else None
         error: GatewayError | None = None

@@ -194,6 +194,7 @@ class RecordingService:
         self.starter = RecordingStarter(self.ctx)
         self.pauses = PauseController(self.ctx)
         self.pauses.catch_up = self.catch_up_task
+        self.starter.on_started = self.pauses.apply_pending_pause
         self._completed_callbacks: list[CompletedCallback] = []
 
     # -- wiring -------------------------------------------------------------------------------
@@ -329,6 +330,7 @@ class RecordingService:
                 _advance_target(target, event, now)
             self._upsert_recording(session, event, target, now)
         if newly_known is not None:
+            self.pauses.apply_pending_pause(newly_known)
             self.starter.link_pending(newly_known)
         if event.status == "completed" and self._completed_callbacks:
             with self.ctx.sessions() as session:
@@ -358,6 +360,10 @@ class RecordingService:
     def link_attributes(self, write_id: int) -> str:
         """Queue job: write one (task, recording) link into the task's attributes."""
         return self.starter.link(write_id)
+
+    def apply_pending_pause(self, target_id: int) -> str:
+        """Queue job: apply a pause the agent asked for before the recording started."""
+        return self.pauses.apply_pending_pause(target_id)
 
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Queue job: resume recordings still paused when the work on a task ends."""
@@ -449,8 +455,15 @@ class RecordingService:
                 .where(RecordingTarget.updated_at < now - timedelta(seconds=REFRESH_DELAY_S * 4))
                 .where(TaskRecord.status.in_(("wrapping", *TERMINAL_TASK_STATUSES)))
             ).all()
+            wishing = session.scalars(
+                select(RecordingTarget.id)
+                .where(RecordingTarget.desired_state == "paused")
+                .where(RecordingTarget.state.in_(LIVE_STATES))
+            ).all()
         for target_id in dict.fromkeys(quiet_live):
             self.refresh_target(target_id, REFRESH_ATTEMPTS)
+        for target_id in wishing:
+            self.pauses.apply_pending_pause(target_id)
         plan = _Plan(start=list(target_ids), link=list(link_ids))
         count = len(target_ids)
         try:

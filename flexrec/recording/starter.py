@@ -10,6 +10,7 @@ the next attempt, so no second recording is made.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +51,8 @@ class RecordingStarter:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.writer = TaskAttributesWriter(ctx.tasks, ctx.attribute_attempts)
+        # Set by the service: runs once a target's recording exists (applies deferred pauses).
+        self.on_started: Callable[[int], object] | None = None
 
     # -- starting -----------------------------------------------------------------------------
     def start_target(self, target_id: int) -> StartOutcome:
@@ -80,6 +83,8 @@ class RecordingStarter:
         self._commit_started(target_id, token, info, source)
         metrics.RECORDINGS_STARTED.labels(source=source).inc()
         bound.info("recording started", recording_sid=info.sid, source=source)
+        if self.on_started is not None:
+            self.on_started(target_id)
         self.link_pending(target_id)
         return StartOutcome("recording", info.sid)
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from recording_harness import Harness, inbound_attrs, with_conference
+from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
 
-from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
+from flexrec.recording.errors import Forbidden, NotFound, Unavailable
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import Actor
 from flexrec.twilio.fakes import fake_sid, not_recordable, unavailable
@@ -114,14 +114,44 @@ def test_twilio_unavailable_is_retried_then_reported(h: Harness) -> None:
     assert h.service.state(TASK, OWNER).paused
 
 
-def test_pause_before_the_recording_started_is_invalid(h: Harness, tmp_path: Path) -> None:
+def test_pause_before_the_recording_started_applies_once_it_starts(tmp_path: Path) -> None:
     h2 = Harness(tmp_path / "second")
     try:
+        attrs = outbound_attrs()
+        h2.twilio.add_task(TASK, attrs)
         h2.twilio.add_call(CUSTOMER, "ringing")
+        h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        h2.tr(
+            "task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned"
+        )
+        assert h2.target(CUSTOMER).state == "pending"  # ringing: retry queued
+        state = h2.service.pause(TASK, OWNER)
+        assert (state.state, state.pause_pending, state.paused) == ("pending", True, False)
+        assert h2.pause_events()[-1].result == "deferred"
+        h2.twilio.add_call(CUSTOMER, "in-progress")
+        h2.clock.advance(600)
+        h2.queue.run_all()
+        rec = h2.twilio.recordings_on(CUSTOMER)[0]
+        assert rec.status == "paused" and rec.history == [("paused", "silence")]
+        assert h2.service.state(TASK, OWNER).paused
+        assert (h2.pause_events()[-1].actor, h2.pause_events()[-1].result) == ("alice", "paused")
+    finally:
+        h2.close()
+
+
+def test_resume_before_the_recording_started_cancels_the_deferred_pause(tmp_path: Path) -> None:
+    h2 = Harness(tmp_path / "third")
+    try:
+        h2.twilio.add_call(CUSTOMER)
+        h2.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+        h2.twilio.fail_next("list_recordings", unavailable())
         attrs = inbound_attrs(CUSTOMER)
         h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        with pytest.raises(InvalidState):
-            h2.service.pause(TASK, OWNER)
+        assert h2.service.pause(TASK, OWNER).pause_pending
+        assert not h2.service.resume(TASK, OWNER).pause_pending
+        h2.clock.advance(600)
+        h2.queue.run_all()
+        assert h2.twilio.recordings_on(CUSTOMER)[0].status == "in-progress"
     finally:
         h2.close()
 
