@@ -263,6 +263,7 @@ class PauseController:
                     )
                 if not exc.retryable:
                     break
+                self.ctx.sleep(self.ctx.inline_pause_s)
         if error is not None:
             self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
                         action, "error", error)  # fmt: skip
