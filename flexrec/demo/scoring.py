@@ -108,7 +108,8 @@ def score_truth(truth: Iterable[dict[str, Any]]) -> DemoScore:
             first = min(customer, key=lambda r: r.get("start_time_ms") or 0)
             gap = first.get("start_gap_ms")
             if gap is not None:
-                gaps.append(float(gap))
+                # Audio missed at the start; a recording that began early missed nothing.
+                gaps.append(max(0.0, float(gap)))
         score.eligible += eligible
         score.recorded += recorded
         score.duplicates += max(0, len(customer) - 1)
