@@ -1,13 +1,12 @@
 """The migration and the exactly-once machinery against a real PostgreSQL.
 
-Skipped only when FLEXREC_TEST_POSTGRES_URL is unset. Each test works in its own schema, so the
-database may be shared.
+PostgreSQL is the throwaway cluster `tests/conftest.py` starts on loopback. Each test works in its
+own schema, so the database is shared.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,9 +27,6 @@ from flexrec.recording.store import claim_target, ensure_target, write_session
 from flexrec.twilio.fakes import FakeTwilio, fake_sid
 from flexrec.webhooks.events import parse_conference_form, parse_taskrouter_form
 
-BASE_URL = os.environ.get("FLEXREC_TEST_POSTGRES_URL", "")
-pytestmark = pytest.mark.skipif(not BASE_URL, reason="FLEXREC_TEST_POSTGRES_URL is not set")
-
 CUSTOMER = fake_sid("CA", 1)
 TASK = fake_sid("WT", 1)
 
@@ -44,9 +40,9 @@ def _driver_url(url: str) -> str:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def pg_url(postgres_url: str) -> Iterator[str]:
     schema = f"flexrec_test_{uuid.uuid4().hex[:10]}"
-    base = _driver_url(BASE_URL)
+    base = _driver_url(postgres_url)
     admin = create_engine(base)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
