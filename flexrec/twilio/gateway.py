@@ -182,6 +182,18 @@ def _translate(exc: Exception) -> GatewayError:
     if isinstance(exc, TwilioRestException):
         cls = PreconditionFailed if exc.status == 412 else GatewayError
         return cls(f"Twilio {exc.status} {exc.code}: {exc.msg}", status=exc.status, code=exc.code)
+    response = exc.args[1] if isinstance(exc, TwilioException) and len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        # List pages fail with TwilioException("Unable to fetch page", response).
+        code: int | None = None
+        try:
+            body = json.loads(getattr(response, "text", "") or "{}")
+            code = int(body["code"]) if isinstance(body, dict) and "code" in body else None
+        except (ValueError, TypeError):
+            code = None
+        cls = PreconditionFailed if status == 412 else GatewayError
+        return cls(f"Twilio {status} {code}: {exc.args[0]}", status=status, code=code)
     # Timeouts and lost connections have no response: they may or may not have taken effect.
     return GatewayError(f"{type(exc).__name__}: {exc}", status=None)
 

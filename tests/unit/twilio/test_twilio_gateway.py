@@ -152,3 +152,14 @@ def test_list_reservations(stub: StubHttp, gateway: SdkGateway) -> None:
     (reservation,) = gateway.list_reservations(WT)
     assert stub.sent[0]["uri"].endswith(f"/v1/Workspaces/{WS}/Tasks/{WT}/Reservations")
     assert (reservation.worker_sid, reservation.status) == ("WK" + "2" * 32, "accepted")
+
+
+def test_list_page_errors_keep_their_status(stub: StubHttp, gateway: SdkGateway) -> None:
+    stub.replies.append(Response(404, json.dumps({"code": 20404, "message": "nf", "status": 404})))
+    with pytest.raises(GatewayError) as info:
+        gateway.list_recordings(CA)
+    assert (info.value.status, info.value.code, info.value.retryable) == (404, 20404, False)
+    stub.replies.append(Response(503, json.dumps({"code": 20503, "message": "x", "status": 503})))
+    with pytest.raises(GatewayError) as info:
+        gateway.list_tasks(["assigned"])
+    assert (info.value.status, info.value.retryable) == (503, True)
