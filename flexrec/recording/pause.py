@@ -271,7 +271,7 @@ class PauseController:
             if error.retryable:
                 raise Unavailable("Twilio did not answer; try again") from error
             raise InvalidState(f"Twilio refused: {error}") from error
-        bound.info("recording %s", "paused" if action == "pause" else "resumed")
+        bound.info("recording paused" if action == "pause" else "recording resumed")
         return self._finish(target_id, task_sid, actor.identity, actor.worker_sid, action, desired)
 
     def _finish(
