@@ -9,6 +9,7 @@ the next attempt, so no second recording is made.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,14 +68,19 @@ class RecordingStarter:
                 return StartOutcome("not-claimed")
             call_sid, attempts, event_ms = target.call_sid, target.attempts, target.event_ms
         bound = log.bind(call_sid=call_sid, target_id=target_id, attempt=attempts)
+        # The claim is ours for `visibility`; after that a reconciler may take it over. Stay
+        # well inside it, so two claimants can never both list nothing and both create.
+        began = time.monotonic()
+        budget_s = ctx.visibility.total_seconds()
         for inline in range(1, ctx.inline_attempts + 1):
             try:
-                info, source = self._adopt_or_create(call_sid, event_ms)
+                info, source = self._adopt_or_create(call_sid, event_ms, began, budget_s / 2)
                 break
             except GatewayError as exc:
                 # A blip (429/5xx/timeout) is retried at once, still inside the webhook, before
                 # the queue's backoff: every try lists first, so a lost create is adopted.
-                if exc.retryable and inline < ctx.inline_attempts:
+                in_budget = time.monotonic() - began < budget_s / 3
+                if exc.retryable and inline < ctx.inline_attempts and in_budget:
                     metrics.RECORDING_START_FAILURES.labels(reason=_reason(exc)).inc()
                     bound.info("recording start blip", error=str(exc), inline=inline)
                     ctx.sleep(ctx.inline_pause_s * inline)
@@ -88,7 +94,9 @@ class RecordingStarter:
         self.link_pending(target_id)
         return StartOutcome("recording", info.sid)
 
-    def _adopt_or_create(self, call_sid: str, event_ms: int | None) -> tuple[RecordingInfo, str]:
+    def _adopt_or_create(
+        self, call_sid: str, event_ms: int | None, began: float, create_deadline_s: float
+    ) -> tuple[RecordingInfo, str]:
         ctx = self.ctx
         live = [
             r
@@ -99,6 +107,9 @@ class RecordingStarter:
             # Prefer a dual-channel one, then the oldest: the one that covers the most.
             live.sort(key=lambda r: (r.channels != 2, r.start_time_ms or 0))
             return live[0], "adopted"
+        if time.monotonic() - began > create_deadline_s:
+            # Too slow to be sure the claim is still ours: give it back rather than risk a twin.
+            raise GatewayError("claim time spent before create", status=None)
         info = ctx.recordings.create_recording(
             CreateRecordingRequest(call_sid, ctx.status_callback_url)
         )

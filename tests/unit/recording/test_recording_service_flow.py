@@ -544,3 +544,22 @@ def test_blips_are_retried_inside_the_webhook_before_the_queue(h: Harness) -> No
     assert len(h.twilio.recordings_on(CUSTOMER)) == 1
     assert h.queue.pending == []
     assert h.slept == [0.2, 0.4]
+
+
+def test_a_slow_attempt_gives_its_claim_back_instead_of_creating(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flexrec.recording.starter as starter
+
+    ticks = iter([0.0, 45.0, 45.0, 45.0])  # the listing took 45 s of a 60 s claim
+    monkeypatch.setattr(starter.time, "monotonic", lambda: next(ticks, 45.0))
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    assert h.twilio.count("create_recording") == 0
+    target = h.target(CUSTOMER)
+    assert target.state == "pending" and target.claim_token is None
+    monkeypatch.undo()
+    h.clock.advance(600)
+    h.queue.run_all()
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
