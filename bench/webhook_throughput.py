@@ -1,0 +1,729 @@
+"""Webhook throughput per core and webhook-to-Recording-API latency of the real flexrec service.
+
+The product target is "p99 under 20 ms at 1,000 webhooks/s". Three processes, all on 127.0.0.1:
+
+- the service, exactly as `flexrec serve` runs it (`flexrec.serve.run_service`: SQLite database
+  and queue in a temporary folder, queue consumers in-process, INFO logs to a file), pinned to
+  CPU 0 so "per core" is honest; then, in the same run, a bare FastAPI app whose one route reads
+  the form and answers 204 (the framework baseline), pinned the same way;
+- the Twilio simulator (`flexrec.sim`, no traffic of its own), which serves the REST calls the
+  service makes and time-stamps every recording it is asked to create (`Recording.created_wall`);
+- this process, the load generator (asyncio + aiohttp), pinned with the simulator to the other
+  CPU when there is one.
+
+The load is TaskRouter workspace events, signed like Twilio signs them: one in ten is a
+`task.created` of a new inbound voice task whose customer leg is in progress (policy
+`start_on=task`, so the service starts the recording inside the webhook: the fast path), the
+rest are `task.updated` events of tasks already handled. Each rate is offered open-loop (sends
+on a fixed schedule, latency counted from the scheduled moment, so a stalled server cannot hide
+its queue), then a closed-loop run at saturation. Figures only, never assertions.
+
+    .venv/bin/python bench/webhook_throughput.py           # about 2 minutes
+    .venv/bin/python bench/webhook_throughput.py --quick   # a 20-second smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from flexrec.sim import defaults
+from flexrec.sim.webhooks import twilio_signature
+
+WEBHOOK_PATH = "/webhooks/taskrouter"
+FAST_EVERY = 10  # one event in ten reveals a new leg (task.created), like ~10 events per call
+POOL_TASKS = 100  # tasks handled before the phases (50 with --quick); task.updated cycles them
+SATURATION_CONCURRENCY = 32  # in-flight webhooks at saturation (--concurrency)
+CONNECTION_LIMIT = 512
+BACKLOG_S = 1.0  # an open-loop offer stops once this much of it is waiting for answers,
+BACKLOG_MAX = 300  # or this many webhooks, whichever is fewer (bounds the drain that follows)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+EVENT_SERIAL = itertools.count(1)  # event Sids are unique across phases: the service dedups them
+
+BASELINE_CODE = """
+import sys
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+app = FastAPI()
+
+
+@app.post("/webhooks/taskrouter")
+async def taskrouter(request: Request) -> Response:
+    await request.form()
+    return Response(status_code=204)
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+SERVICE_CODE = "from flexrec.serve import run_service; run_service(consumer_workers=4)"
+
+
+# -- CPU placement ------------------------------------------------------------------------------
+def _cpus() -> tuple[int, set[int]]:
+    """(the server's CPU, the CPUs left for the simulator and the load generator)."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    server = allowed[0]
+    rest = set(allowed[1:]) or {server}
+    return server, rest
+
+
+def _pin(cpus: set[int]) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpus)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (every thread), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+# -- the simulator, in its own process ----------------------------------------------------------
+def _sim_main(conn: Connection, cpus: set[int]) -> None:
+    """Run the simulator and answer the load generator's requests over a pipe."""
+    _pin(cpus)
+    import logging
+
+    from flexrec.sim import callbacks
+    from flexrec.sim.runner import SimConfig, SimRunner
+
+    logging.disable(logging.WARNING)  # a client hanging up at shutdown is not news
+    sim = SimRunner(SimConfig(port=0, start_traffic=False, agents=2)).start()
+    world = sim.world
+    queue = next(iter(world.queues.values()))
+    workflow = next(iter(world.workflows.values()))
+    conn.send(sim.base_url)
+    number = 0
+    while True:
+        command, arg = conn.recv()
+        if command == "tasks":  # n new inbound calls in progress, each with its task.created
+            forms = []
+            for _ in range(int(arg)):
+                number += 1
+                customer = f"+1555{number:07d}"
+                call = world.create_call(
+                    from_=customer, to="+15550000000", direction="inbound", party="customer"
+                )
+                world.set_call_status(call, "ringing")
+                world.set_call_status(call, "in-progress")
+                attributes = {
+                    "call_sid": call.sid,
+                    "direction": "inbound",
+                    "from": customer,
+                    "to": "+15550000000",
+                    "caller": customer,
+                    "called": "+15550000000",
+                    "type": "inbound",
+                    "name": customer,
+                }
+                task = world.create_task(attributes, queue, workflow)
+                with world.lock:
+                    form = callbacks.taskrouter_form(
+                        world, "task.created", task.date_created, {"task": task}, "EV"
+                    )
+                forms.append(form)
+            conn.send(forms)
+        elif command == "updates":  # a task.updated form per task, as the task is now
+            with world.lock:
+                forms = [
+                    callbacks.taskrouter_form(
+                        world, "task.updated", world.clock.now(), {"task": world.tasks[s]}, "EV"
+                    )
+                    for s in arg
+                ]
+            conn.send(forms)
+        elif command == "recordings":  # call SID -> (recordings made, first create's wall time)
+            seen: dict[str, tuple[int, float]] = {}
+            with world.lock:
+                for recording in world.recordings.values():
+                    if recording.call_sid in arg:
+                        count, first = seen.get(recording.call_sid, (0, float("inf")))
+                        seen[recording.call_sid] = (count + 1, min(first, recording.created_wall))
+            conn.send(seen)
+        elif command == "callbacks":  # status callbacks delivered to the service so far
+            conn.send(sim.dispatcher.stats.sent)
+        elif command == "stop":
+            sim.stop()
+            conn.send(None)
+            return
+
+
+class Simulator:
+    """The simulator process, seen from the load generator."""
+
+    def __init__(self, cpus: set[int]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self.process = context.Process(target=_sim_main, args=(child, cpus), daemon=True)
+        self.process.start()
+        self.base_url: str = self._conn.recv()
+
+    def ask(self, command: str, arg: Any = None) -> Any:
+        """Send one command and wait for its answer."""
+        self._conn.send((command, arg))
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the process."""
+        try:
+            self.ask("stop")
+        except (EOFError, OSError):
+            pass
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.terminate()
+
+
+# -- the server under test, in its own process --------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in {timeout_s:.0f} s")
+
+
+@dataclass
+class Server:
+    """A server process on loopback: the flexrec service or the bare-framework baseline."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+
+    @property
+    def webhook_url(self) -> str:
+        """The exact URL Twilio would post TaskRouter events to (and signs)."""
+        return self.base_url + WEBHOOK_PATH
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it lingers."""
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def start_server(name: str, code: str, cpu: int, env: dict[str, str], log: Path) -> Server:
+    """Start `python -c code PORT` pinned to `cpu`, and wait for its /healthz."""
+    port = _free_port()
+    env = {**env, "FLEXREC_PORT": str(port), "FLEXREC_HOST": "127.0.0.1"}
+    argv = [sys.executable, "-c", code, str(port)]
+    taskset = shutil.which("taskset")
+    if taskset:  # pinned from the first instruction: every thread it starts inherits the CPU
+        argv = [taskset, "-c", str(cpu), *argv]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    if not taskset and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(process.pid, {cpu})
+    server = Server(name, process, f"http://127.0.0.1:{port}")
+    _wait_healthy(server.base_url + "/healthz", process)
+    return server
+
+
+def service_env(sim_url: str, data_dir: Path) -> dict[str, str]:
+    """The environment `flexrec serve` reads, pointed at the simulator and a temporary folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "FLEXREC_"))}
+    env.update(
+        {
+            "TWILIO_ACCOUNT_SID": defaults.ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": defaults.AUTH_TOKEN,
+            "TWILIO_WORKSPACE_SID": defaults.WORKSPACE_SID,
+            "FLEXREC_TWILIO_BASE_URL": sim_url,
+            "FLEXREC_DATA_DIR": str(data_dir),
+            "FLEXREC_CONSOLE_SECRET": secrets.token_urlsafe(32),
+            "FLEXREC_START_ON": "task",
+            "FLEXREC_LOG_FORMAT": "json",
+        }
+    )
+    return env
+
+
+# -- the load -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Webhook:
+    """One signed TaskRouter event, ready to send."""
+
+    body: bytes
+    headers: dict[str, str]
+    call_sid: str | None  # set on task.created events that should start a recording
+
+
+@dataclass
+class Outcome:
+    """What happened to one request (times: monotonic seconds of this process)."""
+
+    webhook: Webhook
+    due: float
+    sent: float = 0.0
+    done: float = 0.0
+    status: int = 0
+
+
+def sign(url: str, form: dict[str, str], call_sid: str | None) -> Webhook:
+    """Encode and sign a form post exactly as Twilio does."""
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": "TwilioProxy/1.1",
+        "X-Twilio-Signature": twilio_signature(defaults.AUTH_TOKEN, url, form),
+    }
+    return Webhook(urlencode(form).encode(), headers, call_sid)
+
+
+class EventSource:
+    """Makes the webhook mix: a fresh fast-path task.created every FAST_EVERY, else task.updated."""
+
+    def __init__(self, sim: Simulator, updates: list[dict[str, str]], real_tasks: bool) -> None:
+        self.sim = sim
+        self.updates = updates
+        self.real_tasks = real_tasks  # False (baseline): reuse one task.created, no new legs
+        self.serial = 0
+        self._spare_created: dict[str, str] | None = None
+
+    def _event_fields(self, form: dict[str, str]) -> dict[str, str]:
+        self.serial = next(EVENT_SERIAL)
+        now = time.time()
+        fields = dict(form)
+        fields["Sid"] = f"EV{os.getpid():08x}{self.serial:024x}"
+        fields["Timestamp"] = str(int(now))
+        fields["TimestampMs"] = str(int(now * 1000))
+        return fields
+
+    def batch(self, url: str, count: int) -> list[Webhook]:
+        """`count` signed webhooks for one phase."""
+        fast = count // FAST_EVERY
+        if self.real_tasks:
+            created = self.sim.ask("tasks", fast)
+        else:
+            if self._spare_created is None:
+                self._spare_created = self.sim.ask("tasks", 1)[0]
+            created = [self._spare_created] * fast
+        out: list[Webhook] = []
+        for n in range(count):
+            if n % FAST_EVERY == FAST_EVERY - 1 and created:
+                form = self._event_fields(created.pop())
+                call_sid = json.loads(form["TaskAttributes"])["call_sid"]
+                out.append(sign(url, form, call_sid if self.real_tasks else None))
+            else:
+                template = self.updates[self.serial % len(self.updates)]
+                form = self._event_fields(template)
+                form["TaskVersion"] = str(int(template["TaskVersion"]) + self.serial)
+                out.append(sign(url, form, None))
+        return out
+
+
+async def _send(session: aiohttp.ClientSession, url: str, outcome: Outcome) -> None:
+    loop = asyncio.get_running_loop()
+    outcome.sent = loop.time()
+    try:
+        async with session.post(
+            url, data=outcome.webhook.body, headers=outcome.webhook.headers
+        ) as r:
+            await r.read()
+            outcome.status = r.status
+    except (aiohttp.ClientError, TimeoutError):
+        outcome.status = -1
+    outcome.done = loop.time()
+
+
+async def open_loop(
+    url: str, webhooks: Sequence[Webhook], rate: float
+) -> tuple[list[Outcome], float | None]:
+    """Send on a fixed schedule (`rate` per second) whatever the server does.
+
+    Once more than BACKLOG_S seconds (at most BACKLOG_MAX) of webhooks are waiting for answers
+    the server is plainly overloaded: the offer stops there (returned: seconds after the start)
+    instead of piling up minutes of queue, and only the webhooks actually sent are returned.
+    """
+    timeout = aiohttp.ClientTimeout(total=30)
+    backlog_cap = max(50, min(BACKLOG_MAX, int(rate * BACKLOG_S)))
+    in_flight = 0
+
+    async def send(session: aiohttp.ClientSession, outcome: Outcome) -> None:
+        nonlocal in_flight
+        in_flight += 1
+        try:
+            await _send(session, url, outcome)
+        finally:
+            in_flight -= 1
+
+    connector = aiohttp.TCPConnector(limit=CONNECTION_LIMIT)
+    stopped_after: float | None = None
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.05
+        outcomes = [Outcome(w, start + n / rate) for n, w in enumerate(webhooks)]
+        tasks = []
+        for n, outcome in enumerate(outcomes):
+            delay = outcome.due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if in_flight > backlog_cap:
+                stopped_after = loop.time() - start
+                outcomes = outcomes[:n]
+                break
+            tasks.append(asyncio.create_task(send(session, outcome)))
+        await asyncio.gather(*tasks)
+    return outcomes, stopped_after
+
+
+async def closed_loop(
+    url: str, webhooks: Sequence[Webhook], duration_s: float, concurrency: int
+) -> list[Outcome]:
+    """`concurrency` senders back to back until `duration_s` passes (or webhooks run out)."""
+    timeout = aiohttp.ClientTimeout(total=15)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    outcomes: list[Outcome] = []
+    feed = iter(webhooks)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        loop = asyncio.get_running_loop()
+        stop_at = loop.time() + duration_s
+
+        async def sender() -> None:
+            for webhook in feed:
+                if loop.time() >= stop_at:
+                    return
+                outcome = Outcome(webhook, loop.time())
+                outcomes.append(outcome)
+                await _send(session, url, outcome)
+
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return outcomes
+
+
+# -- figures ------------------------------------------------------------------------------------
+def pct(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank), or None without data."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def ms(value: float | None) -> str:
+    """Milliseconds for the table."""
+    return "-" if value is None else f"{value * 1000:.1f}"
+
+
+@dataclass
+class PhaseResult:
+    """The figures of one phase against one server."""
+
+    server: str
+    load: str
+    sent: int
+    errors: int
+    achieved_per_s: float
+    server_cpu: float  # share of one core the server process used
+    sim_cpu: float
+    client_cpu: float
+    callbacks_per_s: float  # recording status callbacks the simulator posted to the server
+    stopped_after_s: float | None  # open loop: the offer was stopped (overload) after this
+    latency: list[float] = field(default_factory=list)  # seconds, per 2xx response
+    lag: list[float] = field(default_factory=list)  # how late the client sent (open loop)
+    api_latency: list[float] = field(default_factory=list)  # seconds, webhook -> create
+    fast_sent: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+
+    @property
+    def per_core(self) -> float:
+        """Webhooks answered per second of server CPU."""
+        return self.achieved_per_s / self.server_cpu if self.server_cpu > 0 else 0.0
+
+
+def run_phase(
+    server: Server,
+    sim: Simulator,
+    source: EventSource,
+    load: str,
+    rate: float | None,
+    duration_s: float,
+    saturation_cap: int,
+    profile: Path | None = None,
+    concurrency: int = SATURATION_CONCURRENCY,
+) -> PhaseResult:
+    """Offer one load to one server and measure it (sampled by py-spy into `profile` if set)."""
+    count = int(rate * duration_s) if rate else saturation_cap
+    webhooks = source.batch(server.webhook_url, count)
+    spy = _start_py_spy(server.process.pid, duration_s, profile) if profile else None
+    pids = (server.process.pid, sim.process.pid or 0)
+    cpu0 = [_cpu_seconds(pid) for pid in pids]
+    client0 = time.process_time()
+    callbacks0 = sim.ask("callbacks")
+    wall0, loop_wall = time.monotonic(), time.time()
+    stopped_after: float | None = None
+    if rate:
+        outcomes, stopped_after = asyncio.run(open_loop(server.webhook_url, webhooks, rate))
+    else:
+        outcomes = asyncio.run(closed_loop(server.webhook_url, webhooks, duration_s, concurrency))
+    elapsed = time.monotonic() - wall0
+    if spy is not None:
+        spy.wait(30)
+    cpu = [(_cpu_seconds(pid) - before) / elapsed for pid, before in zip(pids, cpu0, strict=True)]
+    client = (time.process_time() - client0) / elapsed
+    callbacks = sim.ask("callbacks") - callbacks0
+    ok = [o for o in outcomes if 200 <= o.status < 300]
+    first = min(o.due for o in outcomes)
+    last = max(o.done for o in outcomes)
+    result = PhaseResult(
+        server=server.name,
+        load=load,
+        sent=len(outcomes),
+        errors=len(outcomes) - len(ok),
+        achieved_per_s=len(ok) / (last - first) if last > first else 0.0,
+        server_cpu=cpu[0],
+        sim_cpu=cpu[1],
+        client_cpu=client,
+        latency=[o.done - o.due for o in ok],
+        lag=[o.sent - o.due for o in outcomes] if rate else [],
+        callbacks_per_s=callbacks / elapsed,
+        stopped_after_s=stopped_after,
+    )
+    fast = [o for o in outcomes if o.webhook.call_sid]
+    if fast:
+        # The monotonic and wall clocks of this process, lined up once (drift over a phase is
+        # microseconds): the simulator stamps creates with time.time().
+        offset = loop_wall - wall0
+        made = _recordings(sim, {o.webhook.call_sid for o in fast if o.webhook.call_sid})
+        result.fast_sent = len(fast)
+        for outcome in fast:
+            count_first = made.get(outcome.webhook.call_sid or "")
+            if count_first is None:
+                continue
+            count_made, created_wall = count_first
+            result.recorded += 1
+            result.duplicates += count_made - 1
+            result.api_latency.append(created_wall - (outcome.due + offset))
+    return result
+
+
+def _start_py_spy(pid: int, duration_s: float, out: Path) -> subprocess.Popen[bytes] | None:
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        print(f"no {spy}: not profiling")
+        return None
+    argv = [str(spy), "record", "--pid", str(pid), "--duration", str(max(1, int(duration_s) - 1))]
+    # --gil: only the thread holding the GIL is sampled, so the stacks show where the CPU goes
+    # (threads queueing for the GIL, a pooled connection or SQLite's write lock are left out).
+    argv += ["--rate", "250", "--gil", "--format", "raw", "--output", str(out), "--nonblocking"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+
+def _recordings(sim: Simulator, call_sids: set[str]) -> dict[str, tuple[int, float]]:
+    # Creates that failed inside the webhook are retried from the queue: give them a moment.
+    deadline = time.monotonic() + 5
+    made: dict[str, tuple[int, float]] = {}
+    while time.monotonic() < deadline:
+        made = sim.ask("recordings", call_sids)
+        if len(made) == len(call_sids):
+            break
+        time.sleep(0.25)
+    return made
+
+
+def print_table(results: Sequence[PhaseResult]) -> None:
+    """The figures, one line per (server, load); then which offers were stopped, and when."""
+    head = (
+        f"{'server':<9} {'offered':>9} {'sent':>6} {'err':>4} {'done/s':>7} {'srvCPU':>6} "
+        f"{'/core':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'api p50':>8} {'api p99':>8} "
+        f"{'rec':>9} {'dup':>3} {'cb/s':>4} {'simCPU':>6} {'genCPU':>6} {'lag99':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        rec = f"{r.recorded}/{r.fast_sent}" if r.fast_sent else "-"
+        print(
+            f"{r.server:<9} {r.load + ('!' if r.stopped_after_s is not None else ''):>9} "
+            f"{r.sent:>6} {r.errors:>4} {r.achieved_per_s:>7.0f} "
+            f"{r.server_cpu:>6.0%} {r.per_core:>6.0f} {ms(pct(r.latency, 50)):>7} "
+            f"{ms(pct(r.latency, 99)):>7} {ms(max(r.latency, default=None)):>7} "
+            f"{ms(pct(r.api_latency, 50)):>8} {ms(pct(r.api_latency, 99)):>8} "
+            f"{rec:>9} {r.duplicates if r.fast_sent else '-':>3} {r.callbacks_per_s:>4.0f} "
+            f"{r.sim_cpu:>6.0%} "
+            f"{r.client_cpu:>6.0%} {ms(pct(r.lag, 99)):>6}"
+        )
+    for r in results:
+        if r.stopped_after_s is not None:
+            print(
+                f"! {r.server} {r.load}: the backlog passed {BACKLOG_S:.0f} s (or {BACKLOG_MAX}) "
+                f"of webhooks after {r.stopped_after_s:.1f} s: offer stopped (not sustained)"
+            )
+
+
+# -- the run ------------------------------------------------------------------------------------
+def warm_pool(server: Server, sim: Simulator, pool: int) -> list[dict[str, str]]:
+    """Have the service handle `pool` tasks (recording started and linked); their updates."""
+    created = sim.ask("tasks", pool)
+    source = EventSource(sim, [], real_tasks=True)
+    webhooks = [sign(server.webhook_url, source._event_fields(f), None) for f in created]
+    asyncio.run(open_loop(server.webhook_url, webhooks, rate=50.0))
+    sids = [f["TaskSid"] for f in created]
+    calls = {json.loads(f["TaskAttributes"])["call_sid"] for f in created}
+    recorded = len(_recordings(sim, calls))
+    time.sleep(1.0)  # links are written inside the webhook; leave the queue a moment anyway
+    updates: list[dict[str, str]] = sim.ask("updates", sids)
+    linked = sum("conversations" in json.loads(f["TaskAttributes"]) for f in updates)
+    print(f"warm-up: {pool} tasks handled, {recorded} recorded, {linked} linked")
+    return updates
+
+
+def measure(
+    server: Server,
+    sim: Simulator,
+    source: EventSource,
+    rates: Sequence[float],
+    duration_s: float,
+    on_result: Callable[[PhaseResult], None],
+    profile: Path | None = None,
+    concurrency: int = SATURATION_CONCURRENCY,
+) -> None:
+    """Every rate open-loop, saturation (profiled when asked), then half of it, open-loop."""
+    cap = int(4000 * duration_s)
+    for rate in rates:
+        on_result(run_phase(server, sim, source, f"{rate:.0f}/s", rate, duration_s, cap))
+    saturated = run_phase(
+        server, sim, source, "saturate", None, duration_s, cap, profile, concurrency
+    )
+    on_result(saturated)
+    # What a sustainable load looks like: half of what this server just managed flat out.
+    half = max(10.0, round(saturated.achieved_per_s / 2))
+    on_result(run_phase(server, sim, source, f"{half:.0f}/s", half, duration_s, cap))
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a 20-second smoke run")
+    parser.add_argument("--duration", type=float, help="seconds per phase (default 10, quick 2)")
+    parser.add_argument(
+        "--rates", help="comma-separated offered rates (default 200,500,1000; '' = none)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=SATURATION_CONCURRENCY,
+        help=f"webhooks in flight at saturation (default {SATURATION_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy the service during saturation; collapsed stacks to this file",
+    )
+    args = parser.parse_args()
+    duration = args.duration or (2.0 if args.quick else 10.0)
+    default_rates = "1000" if args.quick else "200,500,1000"
+    rates = [float(r) for r in (default_rates if args.rates is None else args.rates).split(",")
+             if r.strip()]  # fmt: skip
+    server_cpu, other_cpus = _cpus()
+    _pin(other_cpus)
+    print(
+        f"server pinned to CPU {server_cpu}; simulator and load generator on CPU "
+        f"{','.join(map(str, sorted(other_cpus)))}; {duration:.0f} s per phase; "
+        f"1 in {FAST_EVERY} webhooks is a fast-path task.created"
+    )
+    load_before = _load()
+    began = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="flexrec-bench-"))
+    sim = Simulator(other_cpus)
+    results: list[PhaseResult] = []
+
+    def show(result: PhaseResult) -> None:
+        results.append(result)
+        print(
+            f"  {result.server} {result.load}: {result.achieved_per_s:.0f}/s, "
+            f"p99 {ms(pct(result.latency, 99))} ms, api p99 {ms(pct(result.api_latency, 99))} ms"
+        )
+
+    try:
+        env = service_env(sim.base_url, workdir / "data")
+        service = start_server("flexrec", SERVICE_CODE, server_cpu, env, workdir / "service.log")
+        print(f"simulator and service up after {time.monotonic() - began:.1f} s")
+        try:
+            updates = warm_pool(service, sim, POOL_TASKS // 2 if args.quick else POOL_TASKS)
+            source = EventSource(sim, updates, True)
+            measure(service, sim, source, rates, duration, show, args.profile, args.concurrency)
+        finally:
+            service.stop()
+        baseline = start_server("baseline", BASELINE_CODE, server_cpu, env, workdir / "base.log")
+        try:
+            source = EventSource(sim, updates, False)
+            measure(baseline, sim, source, rates, duration, show, None, args.concurrency)
+        finally:
+            baseline.stop()
+    finally:
+        sim.stop()
+    print()
+    print_table(results)
+    print()
+    print(
+        "done/s: 2xx answers/s; srvCPU: share of one core the server used; /core: answers per "
+        "server CPU-second;\np50/p99/max: response time from the scheduled send (open loop) or "
+        "from the send (saturate);\napi: webhook sent -> the simulator got the recording create "
+        "(fast-path task.created only);\nrec: legs recorded / fast-path events; dup: extra "
+        "recordings; cb/s: recording status callbacks the\nsimulator posted to the server on "
+        "top; simCPU/genCPU: simulator / load generator CPU; lag99: how late\nthe load "
+        "generator sent (p99; large = the figures above are the client's, not the server's)."
+    )
+    print(f"load average before/after: {load_before} / {_load()} (other tenants share these CPUs)")
+    log = workdir / "service.log"
+    if log.exists():
+        lines = log.read_text(errors="replace").splitlines()
+        print(f"service log: {len(lines)} lines ({log.stat().st_size / 1e6:.1f} MB) at INFO")
+    print(f"total {time.monotonic() - began:.0f} s")
+    if args.keep:
+        print(f"kept {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
