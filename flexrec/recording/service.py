@@ -10,16 +10,18 @@ lost. Events may come twice, late or out of order: rows are only ever moved forw
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.models import (
@@ -106,6 +108,32 @@ DEDUP_RETENTION = timedelta(days=2)  # Twilio stops redelivering long before thi
 REFRESH_ATTEMPTS = 10
 
 CompletedCallback = Callable[[RecordingView], None]
+_T = TypeVar("_T")
+_CONTENTION_CODES = ("40P01", "40001")  # PostgreSQL deadlock_detected, serialization_failure
+_HANDLER_ATTEMPTS = 3
+
+
+def _contended(exc: OperationalError) -> bool:
+    """A lock conflict the database resolved by failing us: safe to run the handler again."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in _CONTENTION_CODES or "database is locked" in str(exc.orig)
+
+
+def _retry_contention(handler: Callable[..., _T]) -> Callable[..., _T]:
+    """Re-run an (idempotent) event handler when the database aborted it over lock contention."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> _T:
+        for attempt in range(1, _HANDLER_ATTEMPTS + 1):
+            try:
+                return handler(*args, **kwargs)
+            except OperationalError as exc:
+                if attempt == _HANDLER_ATTEMPTS or not _contended(exc):
+                    raise
+                log.info("database contention, handling again", attempt=attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
 
 
 @dataclass
@@ -217,6 +245,7 @@ class RecordingService:
         self._completed_callbacks.append(callback)
 
     # -- events in ----------------------------------------------------------------------------
+    @_retry_contention
     def handle_taskrouter_event(self, event: TaskRouterEvent) -> None:
         """Apply a TaskRouter event; may start a recording before returning (fast path)."""
         if event.task_sid is None:
@@ -250,6 +279,7 @@ class RecordingService:
             self.pauses.auto_resume(event.task_sid, worker)
         self._mark_seen(key, "taskrouter")
 
+    @_retry_contention
     def handle_conference_event(self, event: ConferenceEvent) -> None:
         """Apply a conference callback: participant labels reveal the customer and worker legs."""
         key = _event_key("cf", None, event)
@@ -286,6 +316,7 @@ class RecordingService:
         self._execute(plan)
         self._mark_seen(key, "conference")
 
+    @_retry_contention
     def handle_call_status(self, event: CallStatusEvent) -> None:
         """A leg that ended before its recording started will never be recorded: say so."""
         if event.call_status not in TERMINAL_CALL_STATUSES:
@@ -305,6 +336,7 @@ class RecordingService:
                 .execution_options(synchronize_session=False)
             )
 
+    @_retry_contention
     def handle_recording_status(self, event: RecordingStatusEvent) -> None:
         """Track a recording's lifecycle; completed recordings go to the registered callbacks."""
         now = self.ctx.now()

@@ -563,3 +563,38 @@ def test_a_slow_attempt_gives_its_claim_back_instead_of_creating(
     h.clock.advance(600)
     h.queue.run_all()
     assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+
+
+def test_handlers_run_again_after_a_deadlock(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    original = h.service._upsert_task
+    calls = []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE tasks", {}, Deadlock("deadlock detected"))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(h.service, "_upsert_task", flaky)
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.tr("reservation.accepted", TASK, inbound_attrs(CUSTOMER), status="assigned",
+         reservation=RES, worker=AGENT)  # fmt: skip
+    assert len(calls) == 2
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+
+
+def test_other_database_errors_are_not_retried(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OperationalError("SELECT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(h.service, "_upsert_task", broken)
+    with pytest.raises(OperationalError):
+        h.tr("task.created", TASK, inbound_attrs(CUSTOMER), status="pending")
