@@ -431,6 +431,14 @@ class RecordingService:
                 )
             )
             return RECORDING_FINAL[info.status]
+        with write_session(self.ctx.sessions) as session:
+            # Touched, so reconcile() looks at this one again only after a quiet period.
+            session.execute(
+                update(RecordingTarget)
+                .where(RecordingTarget.id == target_id)
+                .values(updated_at=self.ctx.now())
+                .execution_options(synchronize_session=False)
+            )
         if attempt < REFRESH_ATTEMPTS:  # still in progress or processing: look again later
             self.ctx.schedule(JOB_REFRESH, target_id, attempt + 1, delay_s=REFRESH_DELAY_S)
         return "recording"
