@@ -46,16 +46,15 @@ def webhook_to_api_latencies(sim: SimRunner) -> list[float]:
     return latencies
 
 
-def _sessions(data_dir: Path) -> Any:
-    database = data_dir / "flexrec.db"
-    if not database.exists():
-        return None
-    return make_session_factory(make_engine(f"sqlite:///{database}"))
+def _sessions(database_url: str) -> Any:
+    if database_url.startswith("sqlite:///") and not Path(database_url[10:]).exists():
+        return None  # the service has not created its database yet
+    return make_session_factory(make_engine(database_url))
 
 
-def archive_figures(data_dir: Path) -> tuple[int, int]:
-    """(archived, analysed) recordings in the service's embedded database."""
-    sessions = _sessions(data_dir)
+def archive_figures(database_url: str) -> tuple[int, int]:
+    """(archived, analysed) recordings in the service's database."""
+    sessions = _sessions(database_url)
     if sessions is None:
         return 0, 0
     try:
@@ -87,13 +86,13 @@ def _predicted(row: RecordingAnalysis) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
-def vad_accuracy(sim: SimRunner, data_dir: Path) -> tuple[float | None, float | None]:
+def vad_accuracy(sim: SimRunner, database_url: str) -> tuple[float | None, float | None]:
     """Frame precision and recall of the service's speech detection against the simulator's truth.
 
     Pooled over every analysed customer-leg recording and both channels (channel 1 is the
     customer, channel 2 what the customer heard).
     """
-    sessions = _sessions(data_dir)
+    sessions = _sessions(database_url)
     if sessions is None:
         return None, None
     try:

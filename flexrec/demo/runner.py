@@ -58,7 +58,15 @@ class DemoOptions:
     scale: float = 20.0  # simulated seconds per real second
     rate_per_hour: float = 900.0  # simulated arrivals
     pause_share: float = 0.3
-    settle_timeout_s: float = 120.0
+    settle_timeout_s: float = 240.0  # a recording whose callbacks a crash lost is found by polling
+    # Extra environment for the service, e.g. the scaled deployment's PostgreSQL, Redis and S3.
+    service_env: dict[str, str] = field(default_factory=dict)
+
+    def database_url(self, workdir: Path) -> str:
+        """Where the service keeps its database in this run."""
+        return self.service_env.get("FLEXREC_DATABASE_URL") or (
+            f"sqlite:///{workdir / 'service' / 'flexrec.db'}"
+        )
 
 
 def free_port() -> int:
@@ -253,9 +261,9 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
     )
     figures = LiveFigures(total_calls=options.calls)
     with SimRunner(config) as sim:
-        service = ServiceProcess(
-            _service_env(sim, workdir, port, admin_token), port, workdir / "service.log"
-        )
+        env = _service_env(sim, workdir, port, admin_token) | options.service_env
+        service = ServiceProcess(env, port, workdir / "service.log")
+        database_url = options.database_url(workdir)
         driver = AgentDriver(sim, service.url, options.pause_share, options.seed)
         driver.attach()
         with DemoDisplay(console, options.calls) as display:
@@ -283,7 +291,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                     display.update(figures)
                     time.sleep(0.2)
                 figures.phase = "waiting for archive and analysis"
-                _settle(service, workdir, figures, display, options.settle_timeout_s, sim, driver)
+                _settle(database_url, figures, display, options.settle_timeout_s, sim, driver)
                 driver.close()
                 _live(sim, driver, figures)
                 display.update(figures)
@@ -292,9 +300,9 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 score.webhook_to_api_ms_p50 = percentile(latencies, 50)
                 score.webhook_to_api_ms_p99 = percentile(latencies, 99)
                 score.pauses_requested = driver.requested
-                archived, analysed = archive_figures(workdir / "service")
+                archived, analysed = archive_figures(database_url)
                 score.archived, score.analysed = archived, analysed
-                score.vad_precision, score.vad_recall = vad_accuracy(sim, workdir / "service")
+                score.vad_precision, score.vad_recall = vad_accuracy(sim, database_url)
                 score.restarts = figures.restarts
                 score.faults = options.faults
             finally:
@@ -303,8 +311,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
 
 
 def _settle(
-    service: ServiceProcess,
-    workdir: Path,
+    database_url: str,
     figures: LiveFigures,
     display: DemoDisplay,
     timeout_s: float,
@@ -321,7 +328,7 @@ def _settle(
                 for r in sim.world.recordings.values()
                 if r.status == "completed" and sim.world.calls[r.call_sid].party == "customer"
             )
-        archived, analysed = archive_figures(workdir / "service")
+        archived, analysed = archive_figures(database_url)
         figures.archived = analysed
         figures.recordings = expected
         display.update(figures)
