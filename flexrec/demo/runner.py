@@ -55,7 +55,15 @@ class DemoOptions:
     json_out: bool = False
     workdir: Path | None = None
     agents: int = 12
-    scale: float = 20.0  # simulated seconds per real second
+    # Simulated seconds per real second; None: 20, or 10 with --restart, so the few real
+    # seconds the killed service needs to come back stay shorter than any call.
+    scale: float | None = None
+
+    def clock_scale(self) -> float:
+        """The simulated clock's speed for this run."""
+        if self.scale is not None:
+            return self.scale
+        return 10.0 if self.restart else 20.0
     rate_per_hour: float = 900.0  # simulated arrivals
     pause_share: float = 0.3
     settle_timeout_s: float = 240.0  # a recording whose callbacks a crash lost is found by polling
@@ -251,7 +259,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         agents=options.agents,
         rate_per_hour=options.rate_per_hour,
         calls=options.calls,
-        scale=options.scale,
+        scale=options.clock_scale(),
         seed=options.seed,
         service_url=f"http://127.0.0.1:{port}",
         faults=options.faults or None,
@@ -269,7 +277,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         with DemoDisplay(console, options.calls) as display:
             display.say(
                 f"[bold]flexrec demo[/]: {options.calls} calls, {options.agents} agents, "
-                f"seed {options.seed}, clock x{options.scale:g}"
+                f"seed {options.seed}, clock x{options.clock_scale():g}"
                 + (f", faults {options.faults}" if options.faults else "")
                 + (", kill -9 mid-run" if options.restart else "")
             )
@@ -285,7 +293,6 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                         restart_at = None
                         display.say("[yellow]kill -9 the service[/] (mid-run), restarting it")
                         service.kill()
-                        time.sleep(1.0)
                         service.start()
                         figures.restarts += 1
                     display.update(figures)
