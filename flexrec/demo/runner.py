@@ -244,7 +244,13 @@ def run_demo(options: DemoOptions) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     console.print(results_table(score, by_scenario(score.per_call)))
     if keep:
-        console.print(f"[dim]service data and log kept in {workdir}[/]")
+        data = workdir / "service"
+        console.print(
+            f"[dim]service data and log kept in {workdir}. To play the calls in the console:\n"
+            f"  export FLEXREC_DATA_DIR={data}\n"
+            "  flexrec users add me --role supervisor && flexrec serve   "
+            "# then http://127.0.0.1:8080/console[/]"
+        )
     if options.json_out:
         print(json.dumps(score.as_json(), sort_keys=True))
     return 0 if score.ok else 1
@@ -287,8 +293,12 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
             figures.phase = "calls in progress"
             restart_at = options.calls * 0.4 if options.restart else None
             try:
+                polls = 0
                 while not sim.done():
                     _live(sim, driver, figures)
+                    polls += 1
+                    if polls % 5 == 0:  # the database once a second is plenty for a display
+                        figures.archived = archive_figures(database_url)[1]
                     if restart_at is not None and figures.finished >= restart_at:
                         restart_at = None
                         display.say("[yellow]kill -9 the service[/] (mid-run), restarting it")
