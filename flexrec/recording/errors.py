@@ -3,7 +3,8 @@
 RecordingError
 ├── NotFound      (404) no task or recording target known for the request
 ├── Forbidden     (403) the actor may not act on this task
-└── InvalidState  (409) the recording cannot make that transition now
+├── InvalidState  (409) the recording cannot make that transition now
+└── Unavailable   (503) Twilio kept failing; the caller may retry shortly
 """
 
 from __future__ import annotations

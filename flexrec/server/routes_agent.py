@@ -13,7 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from flexrec.recording.errors import Forbidden, InvalidState, NotFound, RecordingError
+from flexrec.recording.errors import (
+    Forbidden,
+    InvalidState,
+    NotFound,
+    RecordingError,
+    Unavailable,
+)
 from flexrec.recording.service import Actor
 from flexrec.server.auth import flex_caller
 from flexrec.server.deps import fail, get_services, jsonable
@@ -31,7 +37,10 @@ _ERRORS: dict[type[RecordingError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     Forbidden: (403, "forbidden"),
     InvalidState: (409, "invalid_state"),
+    Unavailable: (503, "twilio_unavailable"),
 }
+# A 503 tells the plugin the refusal is temporary and when to try again.
+_RETRY_AFTER = {"Retry-After": "5"}
 
 
 def make_actor(info: TokenInfo) -> Actor:
@@ -53,7 +62,7 @@ def _run(
                 (v for k, v in _ERRORS.items() if isinstance(exc, k)), (500, "recording_error")
             )
             log.info("agent_request_refused", action=action, status=status, reason=str(exc))
-            fail(status, code, str(exc) or code)
+            fail(status, code, str(exc) or code, _RETRY_AFTER if status == 503 else None)
         log.info("agent_request_done", action=action, identity=caller.identity)
     return JSONResponse(jsonable(state))
 

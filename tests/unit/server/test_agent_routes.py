@@ -148,3 +148,19 @@ def test_oversized_body_is_413_without_token_check(harness: Harness) -> None:
     )
     assert response.status_code == 413
     assert harness.tokens.seen == []
+
+
+def test_twilio_unavailable_is_503_with_retry_after(harness: Harness) -> None:
+    from flexrec.recording.errors import Unavailable
+
+    def give_up(task_sid: str, actor: object) -> object:
+        raise Unavailable("Twilio did not answer; try again")
+
+    harness.recording.pause = give_up  # type: ignore[method-assign]
+    response = harness.client.post(f"{BASE}/{WT_OWN}/recording/pause", headers=bearer("tok-alice"))
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "twilio_unavailable",
+        "message": "Twilio did not answer; try again",
+    }
+    assert response.headers["retry-after"] == "5"
