@@ -133,8 +133,7 @@ def build_services(
             max_backoff_s=settings.server.retry_max_s,
         )
         queue = build_queue(settings)
-        registry: Any = queue  # JobQueue.register's keyword-only options don't match the Protocol
-        register_recording_jobs(registry, recording)
+        register_recording_jobs(queue, recording)
         tokens = FlexTokenValidator(
             settings.twilio.account_sid,
             settings.twilio.auth_token.get_secret_value(),
