@@ -58,11 +58,14 @@ class DemoScore:
     restarts: int = 0
     faults: str = ""
     per_call: list[CallScore] = field(default_factory=list)
+    # The simulator's ground truth the figures came from (for tests and closer looks).
+    truth: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         """The figures without the per-call detail."""
         data = asdict(self)
         data.pop("per_call")
+        data.pop("truth")
         return data
 
     @property
@@ -79,7 +82,8 @@ class DemoScore:
 
 def score_truth(truth: Iterable[dict[str, Any]]) -> DemoScore:
     """Score the recording service from the simulator's per-interaction ground truth."""
-    score = DemoScore()
+    truth = list(truth)
+    score = DemoScore(truth=truth)
     gaps: list[float] = []
     for item in truth:
         score.calls += 1
