@@ -59,16 +59,17 @@ class DemoOptions:
     # seconds the killed service needs to come back stay shorter than any call.
     scale: float | None = None
 
-    def clock_scale(self) -> float:
-        """The simulated clock's speed for this run."""
-        if self.scale is not None:
-            return self.scale
-        return 10.0 if self.restart else 20.0
     rate_per_hour: float = 900.0  # simulated arrivals
     pause_share: float = 0.3
     settle_timeout_s: float = 240.0  # a recording whose callbacks a crash lost is found by polling
     # Extra environment for the service, e.g. the scaled deployment's PostgreSQL, Redis and S3.
     service_env: dict[str, str] = field(default_factory=dict)
+
+    def clock_scale(self) -> float:
+        """The simulated clock's speed for this run."""
+        if self.scale is not None:
+            return self.scale
+        return 10.0 if self.restart else 20.0
 
     def database_url(self, workdir: Path) -> str:
         """Where the service keeps its database in this run."""
