@@ -3,7 +3,9 @@
 A session is a cookie holding `{user, role, worker_sid, csrf, via}` signed with
 `FLEXREC_CONSOLE_SECRET` (itsdangerous, timestamped so it expires). Nothing secret is inside: the
 signature only stops tampering. State-changing requests must echo the session's CSRF token in the
-`X-CSRF-Token` header, which a cross-site page cannot read.
+`X-CSRF-Token` header, which a cross-site page cannot read. The password form, posted before
+any session exists, carries a login CSRF token that must match the `flexrec_login_csrf` cookie the
+sign-in page set (a double-submit cookie), so no other site can sign a browser into its account.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from flexrec.twilio.flex_tokens import TokenInfo
 
 SESSION_COOKIE = "flexrec_console"
 CSRF_HEADER = "X-CSRF-Token"
+LOGIN_CSRF_COOKIE = "flexrec_login_csrf"
+LOGIN_CSRF_FIELD = "csrf_token"
 DEFAULT_SESSION_MAX_AGE_S = 2 * 3600
 SUPERVISING_ROLES = frozenset({"supervisor", "admin"})
 
@@ -76,11 +80,18 @@ def principal_from_token(info: TokenInfo) -> Principal:
     )
 
 
+def tokens_match(expected: str | None, presented: str | None) -> bool:
+    """True when both tokens are present and equal (compared in constant time)."""
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(
+        expected.encode("utf-8", "replace"), presented.encode("utf-8", "replace")
+    )
+
+
 def csrf_matches(principal: Principal, presented: str | None) -> bool:
     """True when the presented token is this session's CSRF token."""
-    if not presented:
-        return False
-    return hmac.compare_digest(principal.csrf_token.encode(), presented.encode("utf-8", "replace"))
+    return tokens_match(principal.csrf_token, presented)
 
 
 class SessionCodec:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from flexrec.console.auth import (
     CSRF_HEADER,
+    LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Principal,
     SessionCodec,
@@ -141,6 +142,11 @@ class ConsoleContext:
 
     # ---- responses --------------------------------------------------------------------------
 
+    def _secure(self, request: Request) -> bool:
+        if self.deps.secure_cookies is None:
+            return request.url.scheme == "https"
+        return self.deps.secure_cookies
+
     def set_session(self, response: Response, request: Request, principal: Principal) -> None:
         """Attach the signed session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS)."""
         response.set_cookie(
@@ -150,16 +156,28 @@ class ConsoleContext:
             path=self.base or "/",
             httponly=True,
             samesite="lax",
-            secure=(
-                request.url.scheme == "https"
-                if self.deps.secure_cookies is None
-                else self.deps.secure_cookies
-            ),
+            secure=self._secure(request),
         )
 
     def clear_session(self, response: Response) -> None:
         """Expire the session cookie."""
         response.delete_cookie(SESSION_COOKIE, path=self.base or "/")
+
+    def set_login_csrf(self, response: Response, request: Request, token: str) -> None:
+        """Attach the sign-in form's double-submit cookie (sent back only to `/login`)."""
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            token,
+            max_age=self.deps.session_max_age_s,
+            path=f"{self.base}/login",
+            httponly=True,
+            samesite="strict",
+            secure=self._secure(request),
+        )
+
+    def clear_login_csrf(self, response: Response) -> None:
+        """Expire the sign-in form's cookie once it has served."""
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"{self.base}/login")
 
     def page(
         self,

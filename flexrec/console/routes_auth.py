@@ -1,4 +1,4 @@
-"""Console sign-in and sign-out: password form, Flex token, logout with CSRF."""
+"""Console sign-in and sign-out: password form (login CSRF), Flex token, logout with CSRF."""
 
 from typing import Annotated
 
@@ -8,10 +8,14 @@ from starlette.concurrency import run_in_threadpool
 
 from flexrec.console.auth import (
     CSRF_HEADER,
+    LOGIN_CSRF_COOKIE,
+    LOGIN_CSRF_FIELD,
     Principal,
     csrf_matches,
+    new_csrf_token,
     principal_from_token,
     principal_from_user,
+    tokens_match,
 )
 from flexrec.console.context import ConsoleContext
 from flexrec.console.users import authenticate_user
@@ -29,26 +33,40 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             user = authenticate_user(session, username, password)
             return principal_from_user(user) if user is not None else None
 
+    def login_form(
+        request: Request, next_path: str, error: str = "", status: int = 200
+    ) -> Response:
+        """The sign-in page with a fresh login CSRF token in its form and in a cookie."""
+        token = new_csrf_token()
+        values = {"next": next_path, "error": error, "login_csrf": token}
+        response = ctx.page("login.html", "Sign in", None, status=status, values=values)
+        ctx.set_login_csrf(response, request, token)
+        return response
+
     @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login_page(principal: Maybe, next: str | None = None) -> Response:
+    def login_page(request: Request, principal: Maybe, next: str | None = None) -> Response:
         if principal is not None:
             return RedirectResponse(ctx.safe_next(next), status_code=303)
-        values = {"next": ctx.safe_next(next), "error": ""}
-        return ctx.page("login.html", "Sign in", None, values=values)
+        return login_form(request, ctx.safe_next(next))
 
     @router.post("/login", include_in_schema=False)
     async def login_password(request: Request) -> Response:
         form = await request.form()
+        next_path = ctx.safe_next(str(form.get("next") or ""))
+        # Login CSRF: only a form our sign-in page served to this browser may sign it in.
+        presented = str(form.get(LOGIN_CSRF_FIELD) or "")
+        if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), presented):
+            error = "The sign-in form expired or came from another site; please sign in again."
+            return login_form(request, next_path, error, status=403)
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
-        next_path = ctx.safe_next(str(form.get("next") or ""))
         # scrypt takes tens of milliseconds: keep it off the event loop.
         principal = await run_in_threadpool(sign_in_password, username, password)
         if principal is None:
-            values = {"next": next_path, "error": "Wrong user name or password."}
-            return ctx.page("login.html", "Sign in", None, status=401, values=values)
+            return login_form(request, next_path, "Wrong user name or password.", status=401)
         response = RedirectResponse(next_path, status_code=303)
         ctx.set_session(response, request, principal)
+        ctx.clear_login_csrf(response)
         return response
 
     @router.post("/login/flex")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from console_client_helpers import SECRET, TestClient
+from console_client_helpers import SECRET, TestClient, sign_in
 
 from flexrec.console.sandbox import Sandbox, create_sandbox
 
@@ -40,11 +40,7 @@ def client_for(sandbox: Sandbox) -> Iterator[Callable[..., TestClient]]:
         client = TestClient(sandbox.app)
         made.append(client)
         if username is not None:
-            response = client.post(
-                "/console/login",
-                data={"username": username, "password": password or ""},
-                follow_redirects=False,
-            )
+            response = sign_in(client, username, password or "")
             assert response.status_code == 303, response.text
         return client
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+from httpx import Response
 from starlette.exceptions import StarletteDeprecationWarning
 
 with warnings.catch_warnings():
@@ -12,7 +13,7 @@ with warnings.catch_warnings():
 
 SECRET = "integration-console-secret-123456"
 
-__all__ = ["SECRET", "TestClient", "csrf_of"]
+__all__ = ["SECRET", "TestClient", "csrf_of", "login_csrf_of", "sign_in"]
 
 
 def csrf_of(client: TestClient) -> str:
@@ -22,3 +23,18 @@ def csrf_of(client: TestClient) -> str:
     marker = '<meta name="csrf-token" content="'
     start = page.text.index(marker) + len(marker)
     return page.text[start : page.text.index('"', start)]
+
+
+def login_csrf_of(client: TestClient) -> str:
+    """The login CSRF token the sign-in page puts in its form (and, paired, in a cookie)."""
+    page = client.get("/console/login")
+    assert page.status_code == 200
+    marker = '<input type="hidden" name="csrf_token" value="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]
+
+
+def sign_in(client: TestClient, username: str, password: str, **fields: str) -> Response:
+    """Post the password form as a browser would: the sign-in page first, then its form."""
+    data = {"username": username, "password": password, "csrf_token": login_csrf_of(client)}
+    return client.post("/console/login", data={**data, **fields}, follow_redirects=False)

@@ -49,9 +49,20 @@ def test_console_works_inside_create_app(sandbox: Sandbox) -> None:
         denied = client.get("/console/api/recordings")
         assert denied.status_code == 401
         assert "sign in" in denied.json()["message"]
+        login_page = client.get("/console/login")
+        # The form's cookie is Secure too: hand it back as a browser behind TLS would.
+        client.cookies.set(
+            "flexrec_login_csrf",
+            login_page.cookies["flexrec_login_csrf"],
+            domain="testserver.local",
+        )
         signed_in = client.post(
             "/console/login",
-            data={"username": "alice", "password": AGENTS["alice"][0]},
+            data={
+                "username": "alice",
+                "password": AGENTS["alice"][0],
+                "csrf_token": login_page.cookies["flexrec_login_csrf"],
+            },
             follow_redirects=False,
         )
         assert signed_in.status_code == 303

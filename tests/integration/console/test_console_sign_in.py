@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from console_client_helpers import TestClient, csrf_of
+from console_client_helpers import TestClient, csrf_of, login_csrf_of, sign_in
 from fastapi import FastAPI
 
-from flexrec.console.auth import SESSION_COOKIE
+from flexrec.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
 from flexrec.twilio.flex_tokens import TokenServiceUnavailable
 
@@ -26,11 +26,7 @@ def test_pages_send_strangers_to_sign_in_and_the_api_answers_401(
 
 def test_password_sign_in_sets_a_hardened_session_cookie(client_for: Callable[..., Any]) -> None:
     client = client_for()
-    response = client.post(
-        "/console/login",
-        data={"username": SUPERVISOR[0], "password": SUPERVISOR[1], "next": "/console/x"},
-        follow_redirects=False,
-    )
+    response = sign_in(client, *SUPERVISOR, next="/console/x")
     assert response.status_code == 303
     assert response.headers["location"] == "/console/x"
     cookie = response.headers["set-cookie"].lower()
@@ -42,22 +38,57 @@ def test_password_sign_in_sets_a_hardened_session_cookie(client_for: Callable[..
 
 
 def test_sign_in_never_redirects_off_the_console(client_for: Callable[..., Any]) -> None:
-    response = client_for().post(
-        "/console/login",
-        data={"username": SUPERVISOR[0], "password": SUPERVISOR[1], "next": "https://evil.example"},
-        follow_redirects=False,
-    )
+    response = sign_in(client_for(), *SUPERVISOR, next="https://evil.example")
     assert response.headers["location"] == "/console/"
 
 
 def test_wrong_password_and_unknown_user_get_401(client_for: Callable[..., Any]) -> None:
     client = client_for()
     for username, password in ((SUPERVISOR[0], "wrong-password"), ("nobody", "whatever1")):
-        response = client.post("/console/login", data={"username": username, "password": password})
+        response = sign_in(client, username, password)
         assert response.status_code == 401
         assert "Wrong user name or password" in response.text
         assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
     assert client.get("/console/api/me").status_code == 401
+
+
+def test_sign_in_page_pairs_its_form_token_with_a_strict_cookie(
+    client_for: Callable[..., Any],
+) -> None:
+    client = client_for()
+    token = login_csrf_of(client)
+    assert client.cookies[LOGIN_CSRF_COOKIE] == token
+    page = client.get("/console/login")
+    cookie = page.headers["set-cookie"].lower()
+    assert cookie.startswith(f"{LOGIN_CSRF_COOKIE}=")
+    for flag in ("httponly", "samesite=strict", "path=/console/login"):
+        assert flag in cookie
+    assert login_csrf_of(client) != token  # every page view gets a fresh token
+
+
+def test_password_sign_in_without_the_login_csrf_token_is_refused(
+    client_for: Callable[..., Any],
+) -> None:
+    # A cross-site form posts the attacker's credentials: no token, or a token of its own
+    # that does not match the cookie our sign-in page gave this browser.
+    client = client_for()
+    credentials = {"username": SUPERVISOR[0], "password": SUPERVISOR[1]}
+    bare = client.post("/console/login", data=credentials, follow_redirects=False)
+    attacker_token = login_csrf_of(client_for())
+    login_csrf_of(client)  # the victim's browser holds its own cookie
+    forged = client.post(
+        "/console/login",
+        data={**credentials, "csrf_token": attacker_token},
+        follow_redirects=False,
+    )
+    for response in (bare, forged):
+        assert response.status_code == 403
+        assert "please sign in again" in response.text
+        assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert client.get("/console/api/me").status_code == 401
+    # The refusal serves a fresh form, and signing in with it works.
+    assert sign_in(client, *SUPERVISOR).status_code == 303
+    assert client.get("/console/api/me").status_code == 200
 
 
 def test_flex_token_sign_in_takes_role_and_worker_from_the_token(
