@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
-from starlette.exceptions import StarletteDeprecationWarning
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.crypto import ArchiveKey
@@ -25,11 +24,6 @@ from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage
 from flexrec.db.base import Base, make_engine, make_session_factory
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
-
-with warnings.catch_warnings():
-    # Starlette prefers httpx2 for its TestClient; with httpx it works but warns on import.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 RE = "RE" + "1" * 32
 OTHER_RE = "RE" + "7" * 32

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
-
+from fastapi.testclient import TestClient
 from httpx import Response
-from starlette.exceptions import StarletteDeprecationWarning
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 SECRET = "integration-console-secret-123456"
 

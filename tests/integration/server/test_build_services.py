@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-from starlette.exceptions import StarletteDeprecationWarning
+from fastapi.testclient import TestClient
 
 from flexrec.config import ServerSettings, Settings, StorageSettings, TwilioSettings
 from flexrec.server.app import create_app
 from flexrec.server.wiring import build_services, service_public_url
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 
 def settings(tmp_path: Path) -> Settings:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
+from fastapi.testclient import TestClient
 
 from flexrec.sim import defaults
 from flexrec.sim.api.app import create_sim_app
 from flexrec.sim.tokens import issue_token
 from flexrec.sim.world import SimClock, World
 from flexrec.twilio.flex_tokens import FlexTokenValidator, InvalidToken, TokenServiceUnavailable
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 SIM_ORIGIN = "http://127.0.0.1:8181"
 

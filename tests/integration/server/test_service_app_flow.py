@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
+from fastapi.testclient import TestClient
 
 from flexrec.config import ServerSettings, Settings, TwilioSettings
 from flexrec.db.base import make_engine, make_session_factory
@@ -26,10 +25,6 @@ from flexrec.server.wiring import Services, database_check
 from flexrec.twilio.fakes import FakeTwilio
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo
 from flexrec.webhooks.signature import SignatureVerifier
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 AUTH = "integration-auth-token"
 PUBLIC = "https://rec.example.com"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
+from fastapi.testclient import TestClient
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -18,10 +17,6 @@ from flexrec.setup_twilio import NEEDED_EVENTS, SetupError, run_setup
 from flexrec.sim import defaults
 from flexrec.sim.api.app import create_sim_app
 from flexrec.sim.world import World
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 PUBLIC = "https://rec.example.com"
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.exceptions import StarletteDeprecationWarning
-
-with warnings.catch_warnings():
-    # Starlette prefers httpx2 for its TestClient; with httpx it works but warns once on import.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from flexrec.config import ServerSettings, Settings, TwilioSettings
 from flexrec.recording.errors import Forbidden, NotFound
