@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from flexrec.archive.models import DONE_STATES
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
+from flexrec.server.token_source import bearer_token, body_token
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
 
 _RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
@@ -113,7 +114,7 @@ def make_archive_router(
             _fail(404, "not_found", "no such recording")
 
     async def caller(request: Request) -> TokenInfo:
-        token = _token_from(request) or await _form_token(request)
+        token = _token_from(request) or await body_token(request)
         if not token:
             _fail(401, "missing_token", "send a Flex token as 'Authorization: Bearer' or 'Token'",
                   _CHALLENGE)  # fmt: skip
@@ -244,29 +245,10 @@ def make_archive_router(
 
 
 def _token_from(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    bearer = bearer_token(request)
+    if bearer:
+        return bearer
     for candidate in (request.headers.get("x-flex-jwe"), request.query_params.get("Token")):
         if candidate and candidate.strip():
             return candidate.strip()
-    return None
-
-
-async def _form_token(request: Request) -> str | None:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if request.method != "POST":
-        return None
-    if content_type == "application/json":
-        try:
-            data = await request.json()
-        except ValueError:
-            _fail(400, "malformed_body", "the body is not JSON")
-        value = data.get("Token") if isinstance(data, dict) else None
-        return value if isinstance(value, str) and value else None
-    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        value = form.get("Token")
-        return value if isinstance(value, str) and value else None
     return None

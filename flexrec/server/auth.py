@@ -9,7 +9,6 @@ fine), a valid token without the needed role 403.
 from __future__ import annotations
 
 import hmac
-import json
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -17,50 +16,17 @@ from starlette.concurrency import run_in_threadpool
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import get_logger
 from flexrec.server.metrics import TOKEN_CHECKS
+from flexrec.server.token_source import bearer_token, body_token
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
 
 log = get_logger(__name__)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flexrec"'}
 ADMIN_IDENTITY = "flexrec-admin"
-# A body only ever carries a token here; anything large is refused before it is read.
-MAX_BODY_BYTES = 64 * 1024
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
-
-
-async def _body_token(request: Request) -> str | None:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return None
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        fail(413, "body_too_large", f"agent API bodies are limited to {MAX_BODY_BYTES} bytes")
-    if content_type == "application/json":
-        raw = await request.body()
-        if not raw:
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            fail(400, "malformed_body", "the body is not JSON")
-        value = data.get("Token") if isinstance(data, dict) else None
-        return value if isinstance(value, str) and value else None
-    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        value = form.get("Token")
-        return value if isinstance(value, str) and value else None
-    return None
 
 
 async def request_token(request: Request) -> str:
     """The Flex token the request carries, or a 401."""
-    token = _bearer(request) or await _body_token(request)
+    token = bearer_token(request) or await body_token(request)
     if not token:
         TOKEN_CHECKS.labels("missing").inc()
         fail(401, "missing_token", "send a Flex token as 'Authorization: Bearer' or 'Token'",
@@ -92,7 +58,7 @@ async def flex_caller(request: Request) -> TokenInfo:
 
 async def admin_caller(request: Request) -> TokenInfo:
     """Dependency: the admin token holder, or a supervisor/admin Flex token (else 401/403)."""
-    token = _bearer(request)
+    token = bearer_token(request)
     if not token:
         TOKEN_CHECKS.labels("missing").inc()
         fail(401, "missing_token", "send 'Authorization: Bearer <admin or supervisor token>'",

@@ -171,6 +171,17 @@ def test_url_provider_accepts_a_form_token_and_refuses_unknown_recordings(env: E
     assert supervisor.status_code == 200
 
 
+def test_url_provider_reads_body_tokens_like_the_agent_api(env: Env) -> None:
+    url = f"/insights/recordings/{RE}/url"
+    assert env.client.post(url, json={"Token": "alice-token"}).status_code == 200
+    malformed = env.client.post(url, content=b"{", headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 400
+    assert malformed.json()["detail"]["error"] == "malformed_body"
+    oversized = env.client.post(url, data={"Token": "alice-token", "pad": "x" * 70_000})
+    assert oversized.status_code == 413
+    assert oversized.json()["detail"]["error"] == "body_too_large"
+
+
 def test_single_range_requests(env: Env) -> None:
     path, total = link_for(env), len(env.wav)
     first = env.client.get(path, headers={"Range": "bytes=0-99"})
