@@ -43,10 +43,8 @@ def list_calls(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     status = q.enum("Status", CALL_STATUSES)
     to, from_ = q.get("To"), q.get("From")
     parent = q.sid("ParentCallSid", "CA")
-    started = DateFilter(
-        "StartTime", {k: q.get(k) for k in ("StartTime", "StartTime<", "StartTime>")}
-    )
-    ended = DateFilter("EndTime", {k: q.get(k) for k in ("EndTime", "EndTime<", "EndTime>")})
+    started = DateFilter.from_params("StartTime", q.get)
+    ended = DateFilter.from_params("EndTime", q.get)
     page = q.page()
     calls = [
         c
@@ -169,9 +167,7 @@ def list_call_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """GET Calls/{CA}/Recordings.json: the call's recordings, newest first."""
     call = find_call(ctx, req, "CallSid")
     q = req.query
-    created = DateFilter(
-        "DateCreated", {k: q.get(k) for k in ("DateCreated", "DateCreated<", "DateCreated>")}
-    )
+    created = DateFilter.from_params("DateCreated", q.get)
     page = q.page()
     world = ctx.world
     recordings = [

@@ -34,12 +34,8 @@ def list_conferences(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     q = req.query
     name = q.get("FriendlyName")
     status = q.enum("Status", {"init", "in-progress", "completed"})
-    created = DateFilter(
-        "DateCreated", {k: q.get(k) for k in ("DateCreated", "DateCreated<", "DateCreated>")}
-    )
-    updated = DateFilter(
-        "DateUpdated", {k: q.get(k) for k in ("DateUpdated", "DateUpdated<", "DateUpdated>")}
-    )
+    created = DateFilter.from_params("DateCreated", q.get)
+    updated = DateFilter.from_params("DateUpdated", q.get)
     page = q.page()
     conferences = [
         c

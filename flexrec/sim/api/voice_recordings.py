@@ -32,9 +32,7 @@ def list_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     call_sid = q.sid("CallSid", "CA")
     conference_sid = q.sid("ConferenceSid", "CF")
     include_deleted = bool(q.boolean("IncludeSoftDeleted"))
-    created = DateFilter(
-        "DateCreated", {k: q.get(k) for k in ("DateCreated", "DateCreated<", "DateCreated>")}
-    )
+    created = DateFilter.from_params("DateCreated", q.get)
     page = q.page()
     world = ctx.world
     if call_sid is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flexrec.sim.api.formats import API_VERSION, rfc2822
@@ -204,6 +205,11 @@ class DateFilter:
         after = values.get(name + ">")
         if after is not None:
             self.low, _ = parse_date_filter(name + ">", after)
+
+    @classmethod
+    def from_params(cls, name: str, get: Callable[[str], str | None]) -> DateFilter:
+        """The filter on `name` from a parameter lookup such as `req.query.get`."""
+        return cls(name, {key: get(key) for key in (name, name + "<", name + ">")})
 
     @property
     def active(self) -> bool:

@@ -100,6 +100,20 @@ def test_date_filters_take_days_and_instants() -> None:
         DateFilter("D", {"D": "18/11/2026"})
 
 
+def test_date_filter_from_params_reads_the_three_variants_only() -> None:
+    asked: list[str] = []
+    params = {"D<": "2026-11-18", "Other": "2026-01-01"}
+
+    def lookup(name: str) -> str | None:
+        asked.append(name)
+        return params.get(name)
+
+    window = DateFilter.from_params("D", lookup)
+    assert sorted(asked) == ["D", "D<", "D>"]
+    day = 1_795_000_005 - 1_795_000_005 % 86400  # 2026-11-18 00:00 UTC
+    assert window.accepts(day + 100) and not window.accepts(day + 86400)
+
+
 def test_attribute_expressions() -> None:
     attributes = {"call_sid": "CA1", "conference": {"sid": "CF1"}, "n": 2, "vip": True}
     assert matches(attributes, parse_expression("call_sid == 'CA1'"))
