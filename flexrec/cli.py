@@ -113,6 +113,12 @@ def demo(
     restart: Annotated[
         bool, typer.Option("--restart", help="kill -9 the service mid-run and restart it.")
     ] = False,
+    event_streams: Annotated[
+        bool,
+        typer.Option(
+            "--event-streams", help="Deliver TaskRouter events through an Event Streams sink."
+        ),
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="End with one JSON object of the scores.")
     ] = False,
@@ -129,6 +135,7 @@ def demo(
             seed=seed,
             faults=faults,
             restart=restart,
+            event_streams=event_streams,
             json_out=json_out,
             workdir=workdir,
         )

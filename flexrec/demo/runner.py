@@ -55,6 +55,7 @@ class DemoOptions:
     json_out: bool = False
     workdir: Path | None = None
     agents: int = 12
+    event_streams: bool = False  # TaskRouter events through an Event Streams sink
     # Simulated seconds per real second; None: 20, or 10 with --restart, so the few real
     # seconds the killed service needs to come back stay shorter than any call.
     scale: float | None = None
@@ -270,6 +271,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         seed=options.seed,
         service_url=f"http://127.0.0.1:{port}",
         faults=options.faults or None,
+        event_streams=options.event_streams,
         start_traffic=False,
         account_sid=defaults.ACCOUNT_SID,
         auth_token=defaults.AUTH_TOKEN,
@@ -287,6 +289,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 f"seed {options.seed}, clock x{options.clock_scale():g}"
                 + (f", faults {options.faults}" if options.faults else "")
                 + (", kill -9 mid-run" if options.restart else "")
+                + (", events via Event Streams" if options.event_streams else "")
             )
             display.say(f"simulator at {sim.base_url}; starting the service at {service.url}")
             service.start()

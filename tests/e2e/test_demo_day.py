@@ -49,3 +49,14 @@ def test_faults_duplicates_reordering_and_a_kill_lose_nothing(tmp_path: Path) ->
     assert score.lost_attribute_writes == 0
     assert score.media_linked == score.recorded
     assert score.archived >= score.recorded
+
+
+def test_events_through_an_event_streams_sink_record_the_same(tmp_path: Path) -> None:
+    score = execute(
+        DemoOptions(calls=12, seed=8, event_streams=True), tmp_path, Console(quiet=True)
+    )
+    assert score.recorded == score.eligible > 0
+    assert score.duplicates == 0
+    assert score.agent_leg_recordings == 0
+    assert score.lost_attribute_writes == 0
+    assert score.media_linked == score.recorded
