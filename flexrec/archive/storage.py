@@ -10,6 +10,8 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
@@ -251,99 +253,79 @@ class S3Storage:
 
     def put(self, key: str, data: bytes) -> None:
         """Upload in one PutObject: S3 makes it visible whole or not at all."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with _s3_errors("upload", key):
             self._s3.put_object(Bucket=self.bucket, Key=self._full(key), Body=data)
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"S3 upload failed for {key}: {_s3_reason(exc)}") from exc
 
     def get(self, key: str) -> bytes:
         """Download the whole object."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with _s3_errors("download", key, missing_is_not_found=True):
             response = self._s3.get_object(Bucket=self.bucket, Key=self._full(key))
             body: bytes = response["Body"].read()
             return body
-        except ClientError as exc:
-            if _s3_code(exc) in {"NoSuchKey", "404", "NotFound"}:
-                raise BlobNotFound(key) from None
-            raise StorageError(f"S3 download failed for {key}: {_s3_reason(exc)}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(f"S3 download failed for {key}: {exc}") from exc
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """A ranged GET, so a seek in a long recording downloads only what it plays."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with _s3_errors("ranged download", key, missing_is_not_found=True):
             response = self._s3.get_object(
                 Bucket=self.bucket, Key=self._full(key), Range=f"bytes={start}-{end}"
             )
             body: bytes = response["Body"].read()
             return body
-        except ClientError as exc:
-            if _s3_code(exc) in {"NoSuchKey", "404", "NotFound"}:
-                raise BlobNotFound(key) from None
-            raise StorageError(f"S3 ranged download failed for {key}: {_s3_reason(exc)}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(f"S3 ranged download failed for {key}: {exc}") from exc
 
     def size(self, key: str) -> int:
         """ContentLength from a HEAD."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with _s3_errors("head", key, missing_is_not_found=True):
             head = self._s3.head_object(Bucket=self.bucket, Key=self._full(key))
             return int(head["ContentLength"])
-        except ClientError as exc:
-            if _s3_code(exc) in {"NoSuchKey", "404", "NotFound"}:
-                raise BlobNotFound(key) from None
-            raise StorageError(f"S3 head failed for {key}: {_s3_reason(exc)}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(f"S3 head failed for {key}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         """HEAD the object."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
-            self._s3.head_object(Bucket=self.bucket, Key=self._full(key))
-            return True
-        except ClientError as exc:
-            if _s3_code(exc) in {"NoSuchKey", "404", "NotFound"}:
-                return False
-            raise StorageError(f"S3 head failed for {key}: {_s3_reason(exc)}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(f"S3 head failed for {key}: {exc}") from exc
+            with _s3_errors("head", key, missing_is_not_found=True):
+                self._s3.head_object(Bucket=self.bucket, Key=self._full(key))
+        except BlobNotFound:
+            return False
+        return True
 
     def delete(self, key: str) -> None:
         """Delete the object (S3 treats a missing key as success)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with _s3_errors("delete", key):
             self._s3.delete_object(Bucket=self.bucket, Key=self._full(key))
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"S3 delete failed for {key}: {_s3_reason(exc)}") from exc
 
     def list_keys(self, prefix: str = "") -> list[str]:
         """Keys under this store's prefix that start with `prefix`."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         base = f"{self.prefix}/" if self.prefix else ""
         keys: list[str] = []
-        try:
+        with _s3_errors("list"):
             paginator = self._s3.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=base + prefix):
                 keys.extend(item["Key"][len(base) :] for item in page.get("Contents", []))
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"S3 list failed: {_s3_reason(exc)}") from exc
         return sorted(keys)
 
     def describe(self) -> str:
         """`s3://bucket/prefix`."""
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+@contextmanager
+def _s3_errors(
+    action: str, key: str | None = None, *, missing_is_not_found: bool = False
+) -> Iterator[None]:
+    """botocore's errors as `StorageError` (a missing object as `BlobNotFound` where asked)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    where = f" for {key}" if key is not None else ""
+    try:
+        yield
+    except ClientError as exc:
+        if missing_is_not_found and key is not None and _s3_code(exc) in _MISSING_CODES:
+            raise BlobNotFound(key) from None
+        raise StorageError(f"S3 {action} failed{where}: {_s3_reason(exc)}") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"S3 {action} failed{where}: {exc}") from exc
 
 
 def _s3_code(exc: Any) -> str:
