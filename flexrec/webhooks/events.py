@@ -135,6 +135,13 @@ def _sid(data: Mapping[str, Any], key: str, prefix: str, *, required: bool = Fal
     return value
 
 
+def _required_sid(data: Mapping[str, Any], key: str, prefix: str) -> str:
+    value = _sid(data, key, prefix)
+    if value is None:
+        raise MalformedEvent(f"missing {key}")
+    return value
+
+
 def _int(data: Mapping[str, Any], key: str) -> int | None:
     value = _text(data, key)
     if value is None:
@@ -283,8 +290,7 @@ def parse_conference_form(form: Mapping[str, Any]) -> ConferenceEvent:
     event = _text(data, "StatusCallbackEvent")
     if event is None:
         raise MalformedEvent("missing StatusCallbackEvent")
-    conference_sid = _sid(data, "ConferenceSid", "CF", required=True)
-    assert conference_sid is not None  # noqa: S101 - required=True guarantees it
+    conference_sid = _required_sid(data, "ConferenceSid", "CF")
     label = _text(data, "ParticipantLabel")
     return ConferenceEvent(
         event=event,
@@ -302,11 +308,10 @@ def parse_conference_form(form: Mapping[str, Any]) -> ConferenceEvent:
 def parse_call_status_form(form: Mapping[str, Any]) -> CallStatusEvent:
     """Parse a call status callback (`CallSid`, `CallStatus`, `Timestamp`, `Direction`)."""
     data = _normalized(form)
-    call_sid = _sid(data, "CallSid", "CA", required=True)
+    call_sid = _required_sid(data, "CallSid", "CA")
     status = _text(data, "CallStatus")
     if status is None or status not in CALL_STATUSES:
         raise MalformedEvent("missing or unknown CallStatus")
-    assert call_sid is not None  # noqa: S101 - required=True guarantees it
     return CallStatusEvent(
         call_sid=call_sid,
         call_status=status,
@@ -318,12 +323,11 @@ def parse_call_status_form(form: Mapping[str, Any]) -> CallStatusEvent:
 def parse_recording_status_form(form: Mapping[str, Any]) -> RecordingStatusEvent:
     """Parse a recording status callback (`RecordingSid`, `RecordingStatus`, start time, ...)."""
     data = _normalized(form)
-    recording_sid = _sid(data, "RecordingSid", "RE", required=True)
+    recording_sid = _required_sid(data, "RecordingSid", "RE")
     status = _text(data, "RecordingStatus")
     if status is None or status not in RECORDING_STATUSES:
         raise MalformedEvent("missing or unknown RecordingStatus")
     error_code = _int(data, "ErrorCode")
-    assert recording_sid is not None  # noqa: S101 - required=True guarantees it
     return RecordingStatusEvent(
         recording_sid=recording_sid,
         call_sid=_sid(data, "CallSid", "CA"),
