@@ -823,18 +823,22 @@ class RecordingService:
             return
         attrs = task.attributes or {}
         studio_sid = existing_voice_recording(attrs)
+        # The customer leg's one target, whether adopted or started by us.
+        customer_leg = functools.partial(
+            ensure_target,
+            session,
+            leg_key=call_sid,
+            call_sid=call_sid,
+            leg="customer",
+            task_sid=task.sid,
+            reservation_sid=None,
+            now=now,
+            event_ms=event_ms,
+        )
         target: RecordingTarget | None
         if studio_sid:
             # Studio (or an earlier flexrec) already records this leg: adopt, never add a second.
-            target, _ = ensure_target(
-                session,
-                leg_key=call_sid,
-                call_sid=call_sid,
-                leg="customer",
-                task_sid=task.sid,
-                reservation_sid=None,
-                now=now,
-                event_ms=event_ms,
+            target, _ = customer_leg(
                 state="recording",
                 recording_sid=studio_sid,
                 source="studio",
@@ -843,16 +847,7 @@ class RecordingService:
         elif self._answered(session, task, participants) or (
             self.ctx.policy.start_on == "task" and task.direction != "outbound"
         ):
-            target, _ = ensure_target(
-                session,
-                leg_key=call_sid,
-                call_sid=call_sid,
-                leg="customer",
-                task_sid=task.sid,
-                reservation_sid=None,
-                now=now,
-                event_ms=event_ms,
-            )
+            target, _ = customer_leg()
         else:
             # Not time to start yet, but another task (a transfer) may already record the leg.
             target = session.scalars(
