@@ -1,0 +1,192 @@
+"""End to end: bad input to the running service gets a clear 4xx and changes nothing.
+
+The service runs as its own process against the simulator; requests go over real HTTP.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flexrec.demo.runner import ServiceProcess, _service_env, free_port
+from flexrec.sim.runner import SimConfig, SimRunner
+from flexrec.sim.timeline import Timeline
+from flexrec.sim.tokens import issue_token
+from flexrec.sim.webhooks import twilio_signature
+from flexrec.sim.world import Task, Worker
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Live:
+    """A simulator and the service, with one conversation in progress."""
+
+    sim: SimRunner
+    service: ServiceProcess
+    admin: dict[str, str]
+    task: Task
+    worker: Worker
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    workdir: Path = tmp_path_factory.mktemp("bad-input")
+    port = free_port()
+    config = SimConfig(
+        port=0,
+        agents=3,
+        calls=1,
+        scale=1.0,
+        seed=4,
+        talk_time_median_s=600.0,
+        service_url=f"http://127.0.0.1:{port}",
+        start_traffic=False,
+        scenario_weights={"basic": 1.0},
+        inbound_share=1.0,
+    )
+    admin_token = secrets.token_urlsafe(16)
+    with SimRunner(config) as sim:
+        service = ServiceProcess(
+            _service_env(sim, workdir, port, admin_token), port, workdir / "service.log"
+        )
+        service.start()
+        started = threading.Event()
+        holder: dict[str, object] = {}
+
+        def on_start(timeline: Timeline, task: Task, worker: Worker) -> None:
+            holder["task"], holder["worker"] = task, worker
+            started.set()
+
+        sim.engine.on_conversation_started(on_start)
+        sim.call_soon(sim.engine.start_traffic)
+        try:
+            assert started.wait(60), "no conversation started"
+            task, worker = holder["task"], holder["worker"]
+            assert isinstance(task, Task) and isinstance(worker, Worker)
+            yield Live(sim, service, {"Authorization": f"Bearer {admin_token}"}, task, worker)
+        finally:
+            service.stop()
+
+
+def _customer_recordings(live: Live) -> list[str]:
+    with live.sim.world.lock:
+        return [
+            r.sid
+            for r in live.sim.world.recordings.values()
+            if live.sim.world.calls[r.call_sid].party == "customer"
+        ]
+
+
+def _wait_recorded(live: Live) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = _customer_recordings(live)
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError("the live call was never recorded")
+
+
+def _tasks(live: Live) -> list[dict[str, object]]:
+    response = httpx.get(f"{live.service.url}/api/admin/tasks", headers=live.admin, timeout=10)
+    assert response.status_code == 200
+    body = response.json()
+    return list(body["items"])
+
+
+def test_forged_and_unsigned_webhooks_are_refused_and_change_nothing(live: Live) -> None:
+    _wait_recorded(live)
+    before = _tasks(live)
+    url = f"{live.service.url}/webhooks/taskrouter"
+    form = {
+        "EventType": "task.created",
+        "TaskSid": "WT" + "ab" * 16,
+        "TaskAttributes": '{"call_sid": "CA' + "cd" * 16 + '", "direction": "inbound"}',
+        "AccountSid": live.sim.config.account_sid,
+    }
+    unsigned = httpx.post(url, data=form, timeout=10)
+    forged = httpx.post(
+        url,
+        data=form,
+        headers={"X-Twilio-Signature": twilio_signature("not-the-token", url, form)},
+        timeout=10,
+    )
+    assert unsigned.status_code == 403
+    assert forged.status_code == 403
+    assert _tasks(live) == before
+
+
+def test_a_signed_but_malformed_body_is_a_400(live: Live) -> None:
+    url = f"{live.service.url}/webhooks/taskrouter"
+    form = {"EventType": "task.created", "TaskAttributes": "{not json"}
+    signature = twilio_signature(live.sim.config.auth_token, url, form)
+    response = httpx.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10)
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+def test_agent_api_refuses_unknown_task_expired_and_foreign_tokens(live: Live) -> None:
+    recording_sid = _wait_recorded(live)
+    world = live.sim.world
+    base = f"{live.service.url}/api/agent/tasks"
+
+    own = issue_token(world, live.worker.sid, ttl_s=3600, roles=("agent",))
+    unknown = httpx.post(
+        f"{base}/WT{'00' * 16}/recording/pause",
+        headers={"Authorization": f"Bearer {own}"},
+        timeout=10,
+    )
+    assert unknown.status_code == 404
+
+    other = next(w for w in world.workers.values() if w.sid != live.worker.sid)
+    foreign = issue_token(world, other.sid, ttl_s=3600, roles=("agent",))
+    refused = httpx.post(
+        f"{base}/{live.task.sid}/recording/pause",
+        headers={"Authorization": f"Bearer {foreign}"},
+        timeout=10,
+    )
+    assert refused.status_code == 403
+
+    expired = issue_token(world, live.worker.sid, ttl_s=0.5, roles=("agent",))
+    time.sleep(1.0)  # the simulator's clock runs at real speed here
+    late = httpx.post(
+        f"{base}/{live.task.sid}/recording/pause",
+        headers={"Authorization": f"Bearer {expired}"},
+        timeout=10,
+    )
+    assert late.status_code == 401
+
+    forged = httpx.post(
+        f"{base}/{live.task.sid}/recording/pause",
+        headers={"Authorization": "Bearer flex.forged.token"},
+        timeout=10,
+    )
+    assert forged.status_code == 401
+
+    # None of it touched the recording.
+    assert world.recordings[recording_sid].status == "in-progress"
+    assert world.recordings[recording_sid].pauses == []
+
+    # The agent who holds the task can pause and resume it.
+    paused = httpx.post(
+        f"{base}/{live.task.sid}/recording/pause",
+        headers={"Authorization": f"Bearer {own}"},
+        timeout=10,
+    )
+    assert paused.status_code == 200
+    assert world.recordings[recording_sid].status == "paused"
+    resumed = httpx.post(
+        f"{base}/{live.task.sid}/recording/resume",
+        headers={"Authorization": f"Bearer {own}"},
+        timeout=10,
+    )
+    assert resumed.status_code == 200
+    assert world.recordings[recording_sid].status == "in-progress"
