@@ -102,6 +102,19 @@ def _page(stmt: Select[Any], limit: int, offset: int) -> Select[Any]:
     return stmt.limit(max(1, min(limit, MAX_PAGE))).offset(max(0, offset))
 
 
+def _where_task(
+    stmt: Select[Any], direction: str | None, queue: str | None, task_sid: str | None
+) -> Select[Any]:
+    """Narrow a statement over tasks to a direction, a queue (by name or SID) and a task."""
+    if direction:
+        stmt = stmt.where(TaskRecord.direction == direction)
+    if queue:
+        stmt = stmt.where((TaskRecord.queue_name == queue) | (TaskRecord.queue_sid == queue))
+    if task_sid:
+        stmt = stmt.where(TaskRecord.sid == task_sid)
+    return stmt
+
+
 def list_recordings(
     session: Session,
     *,
@@ -129,14 +142,7 @@ def list_recordings(
         linked = select(AttributeWrite.target_id).join(
             TaskRecord, TaskRecord.sid == AttributeWrite.task_sid
         )
-        if direction:
-            linked = linked.where(TaskRecord.direction == direction)
-        if queue:
-            linked = linked.where(
-                (TaskRecord.queue_name == queue) | (TaskRecord.queue_sid == queue)
-            )
-        if task_sid:
-            linked = linked.where(TaskRecord.sid == task_sid)
+        linked = _where_task(linked, direction, queue, task_sid)
         stmt = stmt.where(RecordingRecord.target_id.in_(linked))
     stmt = _page(
         stmt.order_by(RecordingRecord.created_at.desc(), RecordingRecord.sid), limit, offset
@@ -161,16 +167,11 @@ def list_tasks(
     stmt = select(TaskRecord)
     if status:
         stmt = stmt.where(TaskRecord.status == status)
-    if direction:
-        stmt = stmt.where(TaskRecord.direction == direction)
-    if queue:
-        stmt = stmt.where((TaskRecord.queue_name == queue) | (TaskRecord.queue_sid == queue))
+    stmt = _where_task(stmt, direction, queue, task_sid)
     if since:
         stmt = stmt.where(TaskRecord.created_at >= since)
     if until:
         stmt = stmt.where(TaskRecord.created_at < until)
-    if task_sid:
-        stmt = stmt.where(TaskRecord.sid == task_sid)
     if call_sid:
         stmt = stmt.where(TaskRecord.customer_call_sid == call_sid)
     stmt = _page(stmt.order_by(TaskRecord.created_at.desc(), TaskRecord.sid), limit, offset)

@@ -476,6 +476,23 @@ def test_list_tasks_reports_recording_state(h: Harness) -> None:
     assert h.service.list_tasks(queue="Sales", call_sid=CUSTOMER)[0].sid == TASK
 
 
+def test_list_recordings_filters_by_the_linked_task(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    sid = h.target(CUSTOMER).recording_sid
+    matching = (
+        {"direction": "inbound"},
+        {"queue": "Sales"},
+        {"task_sid": TASK},
+        {"direction": "inbound", "queue": "Sales", "task_sid": TASK},
+    )
+    for filters in matching:
+        assert [v.sid for v in h.service.list_recordings(**filters)] == [sid], filters
+    for filters in ({"direction": "outbound"}, {"queue": "Support"}, {"task_sid": TASK2}):
+        assert h.service.list_recordings(**filters) == [], filters
+
+
 def test_studio_recording_completion_is_learned_by_refresh(h: Harness) -> None:
     seen = []
     h.service.on_recording_completed(seen.append)
