@@ -7,7 +7,9 @@ lock is held, so a later change cannot leak into an earlier callback.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import time
 from typing import Any
 
@@ -29,7 +31,13 @@ _RESOURCE_TYPES = {
 
 def rfc2822(epoch_s: float) -> str:
     """Twilio's RFC 2822 timestamps, always in UTC: `Tue, 24 Nov 2026 23:32:00 +0000`."""
-    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(epoch_s))
+    return _rfc2822_second(math.floor(epoch_s))
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc2822_second(second: int) -> str:
+    # busy runs stamp many callbacks within the same second: format each second once
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(second))
 
 
 def iso8601(epoch_s: float) -> str:
