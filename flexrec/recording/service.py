@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -111,6 +111,40 @@ CompletedCallback = Callable[[RecordingView], None]
 _T = TypeVar("_T")
 _CONTENTION_CODES = ("40P01", "40001")  # PostgreSQL deadlock_detected, serialization_failure
 _HANDLER_ATTEMPTS = 3
+
+# Statements built once with bound parameters: per-call statement building dominated a webhook.
+_TASK_FOR_UPDATE = select(TaskRecord).where(TaskRecord.sid == bindparam("sid")).with_for_update()
+_RESERVATION_FOR_UPDATE = (
+    select(ReservationRecord).where(ReservationRecord.sid == bindparam("sid")).with_for_update()
+)
+_TASK_AND_LINKS = (
+    select(
+        TaskRecord.attributes,
+        TaskRecord.status,
+        TaskRecord.queue_sid,
+        TaskRecord.queue_name,
+        TaskRecord.workflow_sid,
+        TaskRecord.workflow_name,
+        TaskRecord.channel,
+        TaskRecord.last_event_ms,
+        AttributeWrite.status.label("link_status"),
+        RecordingTarget.state.label("target_state"),
+        RecordingTarget.recording_sid,
+    )
+    .select_from(TaskRecord)
+    .outerjoin(AttributeWrite, AttributeWrite.task_sid == TaskRecord.sid)
+    .outerjoin(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
+    .where(TaskRecord.sid == bindparam("sid"))
+)
+_ADVANCE_TASK_EVENT = (
+    update(TaskRecord)
+    .where(TaskRecord.sid == bindparam("task"))
+    .where(
+        or_(TaskRecord.last_event_ms.is_(None), TaskRecord.last_event_ms < bindparam("event_ms"))
+    )
+    .values(last_event_ms=bindparam("event_ms"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def _contended(exc: OperationalError) -> bool:
@@ -250,11 +284,14 @@ class RecordingService:
         """Apply a TaskRouter event; may start a recording before returning (fast path)."""
         if event.task_sid is None:
             return
-        key = _event_key("tr", event.event_sid, event)
-        if self._seen(key):
+        if self._changes_nothing(event):
             return
+        key = _event_key("tr", event.event_sid, event)
+        auto_resume = event.event_type in AUTO_RESUME_EVENTS
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
+            if session.get(ProcessedEvent, key) is not None:
+                return
             task = self._upsert_task(
                 session,
                 event.task_sid,
@@ -273,24 +310,73 @@ class RecordingService:
             if event.event_type == "task.canceled" or event.event_type == "task.deleted":
                 task.status = "canceled" if event.event_type == "task.canceled" else "deleted"
             plan = self._plan(session, task, now, event.timestamp_ms)
+            if not auto_resume:
+                # Marked with the changes it made: the plan's work is durable (pending targets
+                # and links), so the queue or reconcile finishes it if the fast path dies.
+                self._insert_seen(session, key, "taskrouter", now)
         self._execute(plan)
-        if event.event_type in AUTO_RESUME_EVENTS:
+        if auto_resume:
             worker = event.worker_sid if event.event_type.startswith("reservation.") else None
             self.pauses.auto_resume(event.task_sid, worker)
-        self._mark_seen(key, "taskrouter")
+            # Only after the resume ran, so a delivery that failed before it is handled again.
+            self._mark_seen(key, "taskrouter")
+
+    def _changes_nothing(self, event: TaskRouterEvent) -> bool:
+        """True when the event repeats what we hold and the task's recordings are all settled.
+
+        The common case (a `task.updated` of a task already recorded and linked) then costs one
+        read instead of a write transaction; a newer timestamp is still recorded, so a late
+        older event cannot overwrite what this one confirmed.
+        """
+        if (
+            event.reservation_sid
+            or event.event_type in AUTO_RESUME_EVENTS
+            or event.event_type in ("task.canceled", "task.deleted")
+        ):
+            return False
+        with self.ctx.sessions() as session:
+            rows = session.execute(_TASK_AND_LINKS, {"sid": event.task_sid}).all()
+        if not rows:
+            return False
+        first = rows[0]
+        if event.task_attributes is not None and event.task_attributes != first.attributes:
+            return False
+        for value, stored in (
+            (event.task_assignment_status, first.status),
+            (event.task_queue_sid, first.queue_sid),
+            (event.task_queue_name, first.queue_name),
+            (event.workflow_sid, first.workflow_sid),
+            (event.workflow_name, first.workflow_name),
+            (event.task_channel, first.channel),
+        ):
+            if value and value != stored:
+                return False
+        for row in rows:
+            # Mirrors _add_link: no link yet, a target due to start or a link due to be written
+            # means the planner has work, so the event takes the full path.
+            if row.link_status is None or row.target_state in (None, "pending"):
+                return False
+            if row.link_status == "pending" and row.recording_sid:
+                return False
+        if first.last_event_ms is None or event.timestamp_ms > first.last_event_ms:
+            with write_session(self.ctx.sessions) as session:
+                session.execute(
+                    _ADVANCE_TASK_EVENT, {"task": event.task_sid, "event_ms": event.timestamp_ms}
+                )
+        return True
 
     @_retry_contention
     def handle_conference_event(self, event: ConferenceEvent) -> None:
         """Apply a conference callback: participant labels reveal the customer and worker legs."""
         key = _event_key("cf", None, event)
-        if self._seen(key):
-            return
         now = self.ctx.now()
         name = event.friendly_name if event.friendly_name else None
         task_sid = name if name and _TASK_SID.match(name) else None
         fetch_task = False
         plan = _Plan()
         with write_session(self.ctx.sessions) as session:
+            if session.get(ProcessedEvent, key) is not None:
+                return
             # Lock the task row before writing anything else: every planner takes the task lock
             # first, so two webhooks about one task serialise instead of deadlocking.
             lookup_task = select(TaskRecord).with_for_update()
@@ -308,13 +394,15 @@ class RecordingService:
                 plan = self._plan(session, task, now, event.timestamp)
             else:
                 fetch_task = task_sid is not None and event.event == "participant-join"
+            # Marked with its changes (one transaction): what they leave to do is durable, and
+            # reconcile finds live tasks and quiet recordings if the steps below are cut short.
+            self._insert_seen(session, key, "conference", now)
         if event.event == "participant-leave" and event.call_sid:
             self._schedule_refresh(event.call_sid)
         if fetch_task and task_sid is not None:
             # The conference told us first (events raced): ask TaskRouter about the task.
             plan.extend(self._refresh_task(task_sid))
         self._execute(plan)
-        self._mark_seen(key, "conference")
 
     @_retry_contention
     def handle_call_status(self, event: CallStatusEvent) -> None:
@@ -643,12 +731,15 @@ class RecordingService:
         workflow_name: str | None,
         channel: str | None,
     ) -> TaskRecord:
-        insert_ignore(
-            session, TaskRecord, {"sid": task_sid, "created_at": now, "updated_at": now}, ["sid"]
-        )
-        task = session.scalars(
-            select(TaskRecord).where(TaskRecord.sid == task_sid).with_for_update()
-        ).one()
+        task = session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).first()
+        if task is None:
+            insert_ignore(
+                session,
+                TaskRecord,
+                {"sid": task_sid, "created_at": now, "updated_at": now},
+                ["sid"],
+            )
+            task = session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).one()
         newer = task.last_event_ms is None or event_ms >= task.last_event_ms
         if attributes is not None and (newer or task.attributes is None):
             task.attributes = attributes
@@ -681,24 +772,22 @@ class RecordingService:
         if reservation_sid is None or event.task_sid is None:
             return
         status = RESERVATION_STATUS.get(event.event_type)
-        insert_ignore(
-            session,
-            ReservationRecord,
-            {
-                "sid": reservation_sid,
-                "task_sid": event.task_sid,
-                "worker_sid": event.worker_sid,
-                "worker_name": event.worker_name,
-                "status": status or "pending",
-                "updated_at": now,
-            },
-            ["sid"],
-        )
-        row = session.scalars(
-            select(ReservationRecord)
-            .where(ReservationRecord.sid == reservation_sid)
-            .with_for_update()
-        ).one()
+        row = session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).first()
+        if row is None:
+            insert_ignore(
+                session,
+                ReservationRecord,
+                {
+                    "sid": reservation_sid,
+                    "task_sid": event.task_sid,
+                    "worker_sid": event.worker_sid,
+                    "worker_name": event.worker_name,
+                    "status": status or "pending",
+                    "updated_at": now,
+                },
+                ["sid"],
+            )
+            row = session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).one()
         row.worker_sid = row.worker_sid or event.worker_sid
         row.worker_name = row.worker_name or event.worker_name
         current_rank = _RESERVATION_RANK.get(row.status, 3)
@@ -947,19 +1036,15 @@ class RecordingService:
             row.completed_at = now
         row.updated_at = now
 
-    def _seen(self, key: str) -> bool:
-        with self.ctx.sessions() as session:
-            return session.get(ProcessedEvent, key) is not None
+    @staticmethod
+    def _insert_seen(session: Session, key: str, kind: str, now: datetime) -> None:
+        insert_ignore(
+            session, ProcessedEvent, {"key": key, "kind": kind, "received_at": now}, ["key"]
+        )
 
     def _mark_seen(self, key: str, kind: str) -> None:
-        # Marked only after handling succeeded, so a failed delivery is handled again.
         with write_session(self.ctx.sessions) as session:
-            insert_ignore(
-                session,
-                ProcessedEvent,
-                {"key": key, "kind": kind, "received_at": self.ctx.now()},
-                ["key"],
-            )
+            self._insert_seen(session, key, kind, self.ctx.now())
 
 
 def _advance_target(target: RecordingTarget, event: RecordingStatusEvent, now: datetime) -> None:
