@@ -20,6 +20,11 @@ import sys
 import time
 from typing import Any
 
+# The issue's target: 50,000 agents, each taking a call every ~6 minutes (IVR, talk, wrap-up
+# and idle time between calls): about 140 calls a second in real time.
+TARGET_AGENTS = 50_000
+TARGET_HANDLE_S = 360.0
+
 SINK_CODE = """
 import sys, uvicorn
 async def app(scope, receive, send):
@@ -62,6 +67,48 @@ def _start_sink() -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.05)
     proc.terminate()
     raise RuntimeError("sink server did not start")
+
+
+def _finished(sim: Any) -> int:
+    return sum(1 for record in sim.engine.records if record.finished)
+
+
+def _sent(sim: Any) -> int:
+    return int(sim.dispatcher.stats.sent)
+
+
+def _window(
+    sim: Any, warm: tuple[float, float, int, int] | None
+) -> tuple[float, float, int, int] | None:
+    """CPU s, wall s, calls finished and webhooks sent since the warm-up (None: too few)."""
+    if warm is None:
+        return None
+    cpu0, wall0, calls0, hooks0 = warm
+    calls = _finished(sim) - calls0
+    if calls < 50:
+        return None
+    return time.process_time() - cpu0, time.monotonic() - wall0, calls, _sent(sim) - hooks0
+
+
+def _print_window(window: tuple[float, float, int, int], warmup_s: float) -> None:
+    """Steady-state figures, what one core sustains, and what the issue's target needs."""
+    cpu, wall, calls, hooks = window
+    per_call_ms = cpu / calls * 1000
+    print(f"  steady state           {wall:8.2f} s   (after a {warmup_s:.0f} s warm-up)")
+    print(f"    calls finished       {calls:8d}   ({calls / wall:.1f}/s)")
+    print(f"    webhooks sent        {hooks:8d}   ({hooks / wall:.0f}/s)")
+    print(f"    webhooks per call    {hooks / calls:8.1f}")
+    print(f"    CPU per call         {per_call_ms:8.2f} ms  ({cpu / wall:.0%} of one core)")
+    print(f"    CPU per webhook      {cpu / max(hooks, 1) * 1000:8.3f} ms")
+    print(
+        f"  one core sustains      {1000 / per_call_ms:8.0f} calls/s   "
+        f"(~{1000 / per_call_ms * hooks / calls:.0f} webhooks/s)"
+    )
+    needed = TARGET_AGENTS / TARGET_HANDLE_S
+    print(
+        f"  control plane of a {TARGET_AGENTS:,}-agent center needs ~{needed:.0f} calls/s "
+        f"(~{needed * per_call_ms / 1000:.2f} cores of simulator CPU at this rate)"
+    )
 
 
 def _add_audio(sim: Any) -> dict[str, float]:
@@ -115,13 +162,19 @@ def run(args: argparse.Namespace) -> None:
         audio = _add_audio(sim) if args.audio else None
         peak_active = 0
         cpu0, wall0 = time.process_time(), time.monotonic()
+        # Per-call figures come from the window after the warm-up: by then calls finish as fast
+        # as they start, so the CPU of calls still in progress does not count against too few.
+        warm: tuple[float, float, int, int] | None = None
         with sim:
             deadline = wall0 + args.duration
             while time.monotonic() < deadline and not sim.done():
                 peak_active = max(peak_active, sim.engine.active)
+                if warm is None and time.monotonic() - wall0 >= args.warmup:
+                    warm = (time.process_time(), time.monotonic(), _finished(sim), _sent(sim))
                 time.sleep(0.05)
             wall = time.monotonic() - wall0
             cpu = time.process_time() - cpu0
+            window = _window(sim, warm)
             snap = sim.engine.snapshot()
             hooks = sim.dispatcher.stats
             pending = sim.dispatcher.pending
@@ -135,7 +188,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"  peak concurrent calls  {peak_active:8d}")
         print(f"  webhooks sent          {hooks.sent:8d}   ({hooks.sent / wall:.0f}/s)")
         print(f"  webhooks failed        {hooks.failed:8d}   ({pending} still pending at the end)")
-        if snap["finished"]:
+        if window is not None:
+            _print_window(window, args.warmup)
+        elif snap["finished"]:
             print(f"  webhooks per call      {hooks.sent / snap['finished']:8.1f}")
             print(f"  CPU per call           {cpu / snap['finished'] * 1000:8.2f} ms")
         if audio is not None:
@@ -163,6 +218,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=None)
     parser.add_argument("--talk-time", type=float, default=60.0)
     parser.add_argument("--duration", type=float, default=30.0, help="real seconds at most")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="real seconds before per-call figures count"
+    )
     args = parser.parse_args()
     if args.realtime:
         args.agents = 500

@@ -121,6 +121,11 @@ class _Waiter:
     served: bool = False
 
 
+def _wake_up(wake: asyncio.Future[None]) -> None:
+    if not wake.done():
+        wake.set_result(None)
+
+
 class Engine:
     """Schedules simulated events and drives interactions through the world."""
 
@@ -128,10 +133,11 @@ class Engine:
         self.world = world
         self.config = config or EngineConfig()
         self.rng = random.Random(self.config.seed)
-        self._heap: list[_Timer] = []
+        # (time, seq, timer) entries: tuples compare in C, which matters at this heap's rate
+        self._heap: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._waiters: list[_Waiter] = []
-        self._wake: asyncio.Event | None = None
+        self._wake: asyncio.Future[None] | None = None  # set while run() sleeps
         self._running = False
         self.generated = 0
         self.active = 0
@@ -199,9 +205,10 @@ class Engine:
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> _Timer:
         """Run `callback` after `delay_s` simulated seconds."""
         timer = _Timer(self.now() + max(0.0, delay_s), next(self._seq), callback)
-        heapq.heappush(self._heap, timer)
-        if self._wake is not None:
-            self._wake.set()
+        heapq.heappush(self._heap, (timer.at, timer.seq, timer))
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
         return timer
 
     def _run_timer(self, timer: _Timer) -> None:
@@ -215,8 +222,9 @@ class Engine:
         """Run the timers that are due now (at most `limit`); returns how many ran."""
         ran = 0
         now = self.now()
-        while self._heap and self._heap[0].at <= now and (limit is None or ran < limit):
-            timer = heapq.heappop(self._heap)
+        heap = self._heap
+        while heap and heap[0][0] <= now and (limit is None or ran < limit):
+            timer = heapq.heappop(heap)[2]
             if not timer.cancelled:
                 self._run_timer(timer)
                 ran += 1
@@ -227,8 +235,8 @@ class Engine:
         """Move a manual clock forward by `seconds`, running timers at their own times."""
         clock = self.world.clock
         target = clock.now() + seconds
-        while self._heap and self._heap[0].at <= target:
-            timer = heapq.heappop(self._heap)
+        while self._heap and self._heap[0][0] <= target:
+            timer = heapq.heappop(self._heap)[2]
             if timer.cancelled:
                 continue
             if timer.at > clock.now():
@@ -240,12 +248,12 @@ class Engine:
     def run_until_idle(self, max_sim_s: float = 7 * 24 * 3600.0) -> None:
         """Manual clock: run until no interaction is left (or `max_sim_s` passed)."""
         deadline = self.now() + max_sim_s
-        while not self.idle() and self._heap and self._heap[0].at <= deadline:
-            self.advance(max(0.0, self._heap[0].at - self.now()))
+        while not self.idle() and self._heap and self._heap[0][0] <= deadline:
+            self.advance(max(0.0, self._heap[0][0] - self.now()))
 
     async def run(self) -> None:
         """Follow the (scaled, real-time) clock and run timers as they fall due, until cancelled."""
-        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
         self._running = True
         clock = self.world.clock
         try:
@@ -254,17 +262,21 @@ class Engine:
                     # a burst: let the HTTP server and the webhook senders run in between
                     await asyncio.sleep(0)
                     continue
-                self._wake.clear()
                 if self._heap:
-                    wait_s = clock.real_seconds(self._heap[0].at - self.now())
+                    wait_s = clock.real_seconds(self._heap[0][0] - self.now())
                     timeout = min(max(wait_s, 0.0), 0.5)
                 else:
                     timeout = 0.5
                 if timeout > 0:
+                    # sleep until the next timer is due or call_later() adds an earlier one
+                    # (a bare future and timer handle: cheaper than wait_for on an Event)
+                    wake = self._wake = loop.create_future()
+                    alarm = loop.call_later(timeout, _wake_up, wake)
                     try:
-                        await asyncio.wait_for(self._wake.wait(), timeout)
-                    except TimeoutError:
-                        pass
+                        await wake
+                    finally:
+                        alarm.cancel()
+                        self._wake = None
                 else:
                     await asyncio.sleep(0)
         finally:

@@ -41,6 +41,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.closed = False
+        self.timed_out = False
         self._waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -69,8 +70,19 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def expire(self) -> None:
+        """The request's time is up: fail the wait for its response and drop the connection."""
+        self.timed_out = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(TimeoutError())
+        self.close()
+
     async def more(self) -> None:
-        """Wait for more bytes; raises ConnectionError once the connection has ended."""
+        """Wait for more bytes; raises ConnectionError once the connection has ended
+        (TimeoutError once the request's time is up)."""
+        if self.timed_out:
+            raise TimeoutError
         if self.closed:
             raise ConnectionResetError("connection closed before the response ended")
         self._waiter = asyncio.get_running_loop().create_future()
@@ -188,32 +200,42 @@ class Http1Pool:
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
         payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-        async with self._slots, asyncio.timeout(self.timeout_s):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        async with self._slots:
             idle = self._idle.setdefault((host, port), [])
             while idle:
                 conn = idle.pop()
                 if conn.closed:
                     continue
                 try:
-                    return await self._exchange(conn, method, payload, idle)
+                    return await self._exchange(conn, method, payload, idle, deadline)
                 except ConnectionError:
                     if conn.buffer:
                         raise
                     # an idle connection the server had already dropped: use a fresh one
-            loop = asyncio.get_running_loop()
-            _, conn = await loop.create_connection(_Connection, host, port)
-            return await self._exchange(conn, method, payload, idle)
+            async with asyncio.timeout_at(deadline):
+                _, conn = await loop.create_connection(_Connection, host, port)
+            return await self._exchange(conn, method, payload, idle, deadline)
 
     async def _exchange(
-        self, conn: _Connection, method: str, payload: bytes, idle: list[_Connection]
+        self,
+        conn: _Connection,
+        method: str,
+        payload: bytes,
+        idle: list[_Connection],
+        deadline: float,
     ) -> int:
         if conn.transport is None:
             raise ConnectionResetError("connection not open")
+        # one timer handle per request (asyncio.timeout costs several times more per use)
+        alarm = asyncio.get_running_loop().call_at(deadline, conn.expire)
         reusable = False
         try:
             conn.transport.write(payload)
             status, reusable = await read_response(conn, method)
         finally:
+            alarm.cancel()
             if reusable:
                 idle.append(conn)
             else:
