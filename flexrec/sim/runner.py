@@ -240,6 +240,9 @@ class SimRunner:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # h11 writes header names as given: Twilio's `ETag` casing reaches the SDK, which
+            # hands clients a case-sensitive dict (httptools would lower-case it)
+            http="h11",
         )
         server = uvicorn.Server(server_config)
         self._server = server

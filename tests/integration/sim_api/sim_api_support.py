@@ -113,7 +113,10 @@ def free_port() -> int:
 @contextmanager
 def serve(app: FastAPI, port: int = 0) -> Iterator[str]:
     """Serve an app with uvicorn on 127.0.0.1 (a free port) in a thread; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # h11 keeps Twilio's header casing (`ETag`); httptools would lower-case it
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", http="h11"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
