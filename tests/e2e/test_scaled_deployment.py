@@ -17,7 +17,7 @@ import boto3
 import pytest
 from rich.console import Console
 
-from flexrec.demo.runner import DemoOptions, execute
+from flexrec.demo.runner import DemoOptions, execute, free_port
 
 pytestmark = pytest.mark.e2e
 
