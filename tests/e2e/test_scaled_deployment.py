@@ -27,7 +27,6 @@ BUCKET = "flexrec-archive"
 @pytest.fixture
 def s3_endpoint() -> Iterator[str]:
     """A real S3-compatible server (moto's server mode) on loopback with one bucket."""
-    from conftest import free_port
     from moto.server import ThreadedMotoServer
 
     port = free_port()
