@@ -8,6 +8,7 @@ each started on loopback by the test setup; a kill -9 mid-run must still lose no
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ def s3_endpoint() -> Iterator[str]:
     """A real S3-compatible server (moto's server mode) on loopback with one bucket."""
     from moto.server import ThreadedMotoServer
 
+    # moto's server logs every request at INFO: thousands of lines of noise in a failure report
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
