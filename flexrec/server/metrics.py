@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flexrec.server.logging_setup import bound_sids, get_logger
 
 log = get_logger("flexrec.http")
+_stdlib_log = logging.getLogger("flexrec.http")
+_SLOW_S = 1.0
 _QUIET_ROUTES = frozenset({"/healthz", "/metrics"})
 
 REQUEST_SECONDS = Histogram(
@@ -64,19 +66,22 @@ class RequestMetricsMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(elapsed)
-            # Path only: headers and bodies (tokens, signatures) are never logged. Probes and
-            # scrapes are frequent and uninteresting, so they only show at DEBUG.
-            level = logging.DEBUG if template in _QUIET_ROUTES and status < 400 else logging.INFO
-            log.log(
-                level,
-                "http_request",
-                method=scope["method"],
-                path=scope.get("path", ""),
-                route=template,
-                status=status,
-                duration_ms=round(elapsed * 1000, 1),
-                delivery_id=delivery,
-            )
+            # Path only: headers and bodies (tokens, signatures) are never logged. A line per
+            # answered request cost more than parsing it, and the histogram above already
+            # counts them: INFO shows failures and slow answers, DEBUG shows every request.
+            slow = elapsed >= _SLOW_S and template not in _QUIET_ROUTES
+            level = logging.INFO if status >= 400 or slow else logging.DEBUG
+            if _stdlib_log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "http_request",
+                    method=scope["method"],
+                    path=scope.get("path", ""),
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
+                    delivery_id=delivery,
+                )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

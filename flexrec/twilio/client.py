@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
 from flexrec.config import TwilioSettings
+
+# Keep-alive connections kept per host: at least the webhook threads plus the queue workers, or
+# urllib3 drops the surplus ("Connection pool is full") and every request pays a new connect.
+POOL_SIZE = 64
 
 
 class RebasingHttpClient(TwilioHttpClient):
@@ -63,6 +68,11 @@ def make_client(settings: TwilioSettings) -> Client:
         http_client = RebasingHttpClient(settings.base_url, timeout=settings.timeout_s)
     else:
         http_client = TwilioHttpClient(timeout=settings.timeout_s)
+    if http_client.session is not None:
+        # max_retries=0: requests never retries on its own, so a create cannot run twice.
+        adapter = HTTPAdapter(pool_maxsize=POOL_SIZE, max_retries=0)
+        http_client.session.mount("https://", adapter)
+        http_client.session.mount("http://", adapter)
     if settings.api_key:
         return Client(
             settings.api_key,
