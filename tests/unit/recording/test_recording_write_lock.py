@@ -1,0 +1,51 @@
+"""SQLite write transactions of one process queue on an in-process lock, and nest safely."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, select
+
+from flexrec.db.base import make_session_factory
+from flexrec.db.migrate import upgrade
+from flexrec.db.models import TaskRecord
+from flexrec.recording.store import insert_ignore, write_session
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def test_a_second_writer_waits_for_the_first_to_commit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    upgrade(url)
+    # No busy timeout: without the in-process lock the second writer would fail at once with
+    # "database is locked" instead of waiting.
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
+    sessions = make_session_factory(engine)
+    order: list[str] = []
+    errors: list[BaseException] = []
+    inside = threading.Event()
+
+    def second() -> None:
+        inside.wait(5)
+        try:
+            with write_session(sessions) as session:
+                # The first writer's row is visible: we started after it committed.
+                seen = session.scalars(select(TaskRecord.sid)).all()
+                order.append(f"second saw {len(seen)}")
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with write_session(sessions) as session:
+        inside.set()
+        thread.join(0.3)  # give the second writer time to try
+        insert_ignore(session, TaskRecord, {"sid": "WT1", "created_at": NOW, "updated_at": NOW},
+                      ["sid"])  # fmt: skip
+        order.append("first committed")
+    thread.join(5)
+    assert errors == []
+    assert order == ["first committed", "second saw 1"]
+    engine.dispose()
