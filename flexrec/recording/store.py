@@ -170,6 +170,45 @@ def ensure_link(
     return session.scalars(_LINK_BY_KEY, key).one()
 
 
+_CLAIM = (
+    update(RecordingTarget)
+    .where(
+        RecordingTarget.id == bindparam("b_id"),
+        or_(
+            and_(
+                RecordingTarget.state == "pending",
+                or_(
+                    RecordingTarget.next_attempt_at.is_(None),
+                    RecordingTarget.next_attempt_at <= bindparam("b_now"),
+                ),
+            ),
+            and_(
+                RecordingTarget.state == "starting",
+                RecordingTarget.claimed_at < bindparam("b_stale_before"),
+            ),
+        ),
+    )
+    .values(
+        state="starting",
+        claim_token=bindparam("b_token"),
+        claimed_at=bindparam("b_now"),
+        attempts=RecordingTarget.attempts + 1,
+        updated_at=bindparam("b_now"),
+    )
+    .execution_options(synchronize_session=False)
+)
+# The SET columns come from the parameters given at execute (any target column).
+_RELEASE = (
+    update(RecordingTarget)
+    .where(
+        RecordingTarget.id == bindparam("b_id"),
+        RecordingTarget.claim_token == bindparam("b_token"),
+        RecordingTarget.state == "starting",
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
 def claim_target(
     session: Session, target_id: int, token: str, now: datetime, visibility: timedelta
 ) -> bool:
@@ -177,36 +216,13 @@ def claim_target(
 
     One conditional UPDATE: across threads and processes exactly one claimant sees rowcount 1.
     """
-    due = and_(
-        RecordingTarget.state == "pending",
-        or_(RecordingTarget.next_attempt_at.is_(None), RecordingTarget.next_attempt_at <= now),
-    )
-    stale = and_(RecordingTarget.state == "starting", RecordingTarget.claimed_at < now - visibility)
-    result: Any = session.execute(
-        update(RecordingTarget)
-        .where(RecordingTarget.id == target_id, or_(due, stale))
-        .values(
-            state="starting",
-            claim_token=token,
-            claimed_at=now,
-            attempts=RecordingTarget.attempts + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    params = {"b_id": target_id, "b_now": now, "b_stale_before": now - visibility, "b_token": token}
+    result: Any = session.execute(_CLAIM, params)
     return bool(result.rowcount == 1)
 
 
 def release_claim(session: Session, target_id: int, token: str, values: Mapping[str, Any]) -> bool:
     """Apply `values` to a target only while we still hold its claim."""
-    result: Any = session.execute(
-        update(RecordingTarget)
-        .where(
-            RecordingTarget.id == target_id,
-            RecordingTarget.claim_token == token,
-            RecordingTarget.state == "starting",
-        )
-        .values(claim_token=None, claimed_at=None, **values)
-        .execution_options(synchronize_session=False)
-    )
+    params = {"b_id": target_id, "b_token": token, "claim_token": None, "claimed_at": None}
+    result: Any = session.execute(_RELEASE, {**params, **values})
     return bool(result.rowcount == 1)
