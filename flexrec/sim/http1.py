@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from typing import cast
 from urllib.parse import urlsplit
 
 
@@ -46,8 +47,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Keep the transport to write to."""
-        if isinstance(transport, asyncio.Transport):  # always, for a TCP connection
-            self.transport = transport
+        # a TCP transport (uvloop's does not subclass asyncio.Transport, hence no isinstance)
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         """Buffer response bytes."""
@@ -179,12 +180,15 @@ async def read_response(conn: _Connection, method: str) -> tuple[int, bool]:
 
 
 class Http1Pool:
-    """Keep-alive connections to `http://` hosts, at most `max_connections` in use at once."""
+    """Keep-alive connections to `http://` hosts: one per request in flight, kept for reuse.
 
-    def __init__(self, timeout_s: float, max_connections: int = 64) -> None:
+    No connection limit of its own: the webhook dispatcher never has more requests in flight
+    than it has senders (its shards), and a semaphore cost a visible share of each request.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
-        self._slots = asyncio.Semaphore(max_connections)
 
     async def request(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None
@@ -202,21 +206,20 @@ class Http1Pool:
         payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
-        async with self._slots:
-            idle = self._idle.setdefault((host, port), [])
-            while idle:
-                conn = idle.pop()
-                if conn.closed:
-                    continue
-                try:
-                    return await self._exchange(conn, method, payload, idle, deadline)
-                except ConnectionError:
-                    if conn.buffer:
-                        raise
-                    # an idle connection the server had already dropped: use a fresh one
-            async with asyncio.timeout_at(deadline):
-                _, conn = await loop.create_connection(_Connection, host, port)
-            return await self._exchange(conn, method, payload, idle, deadline)
+        idle = self._idle.setdefault((host, port), [])
+        while idle:
+            conn = idle.pop()
+            if conn.closed:
+                continue
+            try:
+                return await self._exchange(conn, method, payload, idle, deadline)
+            except ConnectionError:
+                if conn.buffer:
+                    raise
+                # an idle connection the server had already dropped: use a fresh one
+        async with asyncio.timeout_at(deadline):
+            _, conn = await loop.create_connection(_Connection, host, port)
+        return await self._exchange(conn, method, payload, idle, deadline)
 
     async def _exchange(
         self,

@@ -112,10 +112,11 @@ class AiohttpTransport(Transport):
 
 class PooledTransport(Transport):
     """The default transport: the lean keep-alive client of `flexrec.sim.http1` for plain
-    `http://` callback URLs (a fraction of aiohttp's CPU per webhook), aiohttp for the rest."""
+    `http://` callback URLs (a fraction of aiohttp's CPU per webhook), aiohttp for the rest
+    (`max_connections` bounds aiohttp's pool; the lean client opens one per request in flight)."""
 
     def __init__(self, timeout_s: float, max_connections: int = 64) -> None:
-        self._pool = Http1Pool(timeout_s, max_connections)
+        self._pool = Http1Pool(timeout_s)
         self._fallback = AiohttpTransport(timeout_s, max_connections)
 
     async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> int:
