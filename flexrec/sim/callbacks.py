@@ -51,6 +51,24 @@ def recording_url(account_sid: str, recording_sid: str) -> str:
     return f"{API_BASE}/Accounts/{account_sid}/Recordings/{recording_sid}"
 
 
+# Attributes JSON by owner SID: (revision, the attributes dict itself, its JSON). Most events
+# of a task carry the same revision as the one before, and worker attributes rarely change;
+# holding the dict keeps its identity from being reused while the entry stands.
+_ATTRIBUTES_JSON: dict[str, tuple[int, dict[str, Any], str]] = {}
+_ATTRIBUTES_JSON_MAX = 20_000
+
+
+def _attributes_json(sid: str, revision: int, attributes: dict[str, Any]) -> str:
+    cached = _ATTRIBUTES_JSON.get(sid)
+    if cached is not None and cached[0] == revision and cached[1] is attributes:
+        return cached[2]
+    text = json.dumps(attributes, separators=(",", ":"))
+    if len(_ATTRIBUTES_JSON) >= _ATTRIBUTES_JSON_MAX:
+        _ATTRIBUTES_JSON.clear()
+    _ATTRIBUTES_JSON[sid] = (revision, attributes, text)
+    return text
+
+
 def _bool(value: bool) -> str:
     return "true" if value else "false"
 
@@ -60,7 +78,7 @@ def _task_fields(world: World, task: Task, at: float) -> dict[str, str]:
     workflow = world.workflows.get(task.workflow_sid)
     fields = {
         "TaskSid": task.sid,
-        "TaskAttributes": json.dumps(task.attributes, separators=(",", ":")),
+        "TaskAttributes": _attributes_json(task.sid, task.revision, task.attributes),
         "TaskAge": str(max(0, int(at - task.date_created))),
         "TaskPriority": str(task.priority),
         "TaskAssignmentStatus": task.assignment_status,
@@ -83,7 +101,7 @@ def _worker_fields(worker: Worker) -> dict[str, str]:
     return {
         "WorkerSid": worker.sid,
         "WorkerName": worker.friendly_name,
-        "WorkerAttributes": json.dumps(worker.attributes, separators=(",", ":")),
+        "WorkerAttributes": _attributes_json(worker.sid, worker.version, worker.attributes),
         "WorkerActivitySid": worker.activity_sid,
         "WorkerActivityName": worker.activity_name,
         "WorkerVersion": str(worker.version),
