@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from typing import cast
 from urllib.parse import urlsplit
+
+_NEEDS_QUOTING = re.compile(r"[\x00-\x20\x7f]")
 
 
 class HttpProtocolError(Exception):
@@ -26,13 +29,16 @@ class HttpProtocolError(Exception):
 def split_target(url: str) -> tuple[str, int, str, str] | None:
     """(host, port, Host header, request target) of a plain `http://` URL; None for anything
     else (https, credentials in the URL), which a fuller client must send."""
-    if not url.isascii():
-        return None
+    if not url.isascii() or _NEEDS_QUOTING.search(url):
+        return None  # left to a client that percent-encodes what a request line cannot carry
     parts = urlsplit(url)
     if parts.scheme != "http" or parts.username is not None or not parts.hostname:
         return None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.hostname, parts.port or 80, parts.netloc, target
+    host_header = parts.netloc
+    if parts.port == 80:
+        host_header = host_header.removesuffix(":80")  # as aiohttp: no default port in Host
+    return parts.hostname, parts.port or 80, host_header, target
 
 
 class _Connection(asyncio.Protocol):

@@ -70,6 +70,8 @@ def test_split_target_keeps_plain_http_urls_only() -> None:
         "/webhooks/x?a=1",
     )
     assert split_target("http://example.test") == ("example.test", 80, "example.test", "/")
+    assert split_target("http://example.test:80/x") == ("example.test", 80, "example.test", "/x")
+    assert split_target("http://example.test/a b") is None
     assert split_target("https://example.test/x") is None
     assert split_target("http://user:pw@example.test/x") is None
 
