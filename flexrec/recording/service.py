@@ -51,6 +51,7 @@ from flexrec.recording.store import (
     ensure_link,
     ensure_target,
     insert_ignore,
+    write_connection,
     write_session,
 )
 from flexrec.recording.views import (
@@ -335,9 +336,8 @@ class RecordingService:
             or event.event_type in ("task.canceled", "task.deleted")
         ):
             return False
-        with write_session(self.ctx.sessions) as session:
-            # Plain columns through the connection: the ORM adds nothing here but CPU.
-            connection = session.connection()
+        # Plain columns on a bare connection: the ORM session adds nothing here but CPU.
+        with write_connection(self.ctx.sessions) as connection:
             rows = connection.execute(_TASK_AND_LINKS, {"sid": event.task_sid}).all()
             if not _settled(event, rows):
                 return False

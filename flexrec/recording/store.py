@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,6 +71,36 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+        if lock is not None:
+            lock.release()
+
+
+@contextmanager
+def write_connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """`write_session`'s transaction on a bare connection, for statements that load no objects.
+
+    The same locking (in-process lock and BEGIN IMMEDIATE on SQLite), without the ORM session's
+    bookkeeping, which costs more than a one-row read and update.
+    """
+    bind: Engine | None = sessions.kw.get("bind")
+    if bind is None:  # an unbound factory: let the session find its engine
+        with write_session(sessions) as session:
+            yield session.connection()
+        return
+    lock = _sqlite_write_lock(bind) if bind.dialect.name == "sqlite" else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        with bind.connect() as connection:
+            if lock is not None:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+    finally:
         if lock is not None:
             lock.release()
 

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, select
 from flexrec.db.base import make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.db.models import TaskRecord
-from flexrec.recording.store import insert_ignore, write_session
+from flexrec.recording.store import insert_ignore, write_connection, write_session
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -48,4 +48,33 @@ def test_a_second_writer_waits_for_the_first_to_commit(tmp_path: Path) -> None:
     thread.join(5)
     assert errors == []
     assert order == ["first committed", "second saw 1"]
+    engine.dispose()
+
+
+def test_bare_connection_writers_share_the_lock(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    upgrade(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
+    sessions = make_session_factory(engine)
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    inside = threading.Event()
+
+    def second() -> None:
+        inside.wait(5)
+        try:
+            with write_connection(sessions) as connection:
+                seen.append(len(connection.execute(select(TaskRecord.sid)).all()))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with write_session(sessions) as session:
+        inside.set()
+        thread.join(0.3)  # give the second writer time to try
+        insert_ignore(session, TaskRecord, {"sid": "WT1", "created_at": NOW, "updated_at": NOW},
+                      ["sid"])  # fmt: skip
+    thread.join(5)
+    assert (errors, seen) == ([], [1])
     engine.dispose()
