@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, TaskRecord
@@ -36,6 +36,15 @@ log = structlog.get_logger(__name__)
 
 # A task TaskRouter keeps refusing (4xx other than 404/412) stops being retried after this.
 MAX_LINK_ATTEMPTS = 10
+# Built once with bound parameters (building statements per call cost more than running them).
+_PENDING_LINKS = select(AttributeWrite.id).where(
+    AttributeWrite.target_id == bindparam("target"), AttributeWrite.status == "pending"
+)
+_TASK_RECORDING = (
+    update(TaskRecord)
+    .where(TaskRecord.sid == bindparam("task"))
+    .execution_options(synchronize_session=False)
+)  # SET recording_sid from the execute parameters
 
 
 @dataclass(frozen=True)
@@ -212,11 +221,7 @@ class RecordingStarter:
     def link_pending(self, target_id: int) -> None:
         """Write every pending link of a target whose recording is known."""
         with self.ctx.sessions() as session:
-            ids = session.scalars(
-                select(AttributeWrite.id).where(
-                    AttributeWrite.target_id == target_id, AttributeWrite.status == "pending"
-                )
-            ).all()
+            ids = session.scalars(_PENDING_LINKS, {"target": target_id}).all()
         for write_id in ids:
             self.link(write_id)
 
@@ -263,12 +268,7 @@ class RecordingStarter:
             return "retry"
         with write_session(ctx.sessions) as session:
             # Tasks row first: the same lock order as the planners (tasks → targets → links).
-            session.execute(
-                update(TaskRecord)
-                .where(TaskRecord.sid == task_sid)
-                .values(recording_sid=recording_sid)
-                .execution_options(synchronize_session=False)
-            )
+            session.execute(_TASK_RECORDING, {"task": task_sid, "recording_sid": recording_sid})
             write = session.get(AttributeWrite, write_id)
             if write is not None:
                 write.status = "done"
