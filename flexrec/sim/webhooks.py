@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,14 +69,14 @@ def json_webhook_url(url: str, body: bytes) -> str:
     return f"{url}{'&' if '?' in url else '?'}bodySHA256={digest}"
 
 
-class Transport:
+class Transport(ABC):
     """Sends one request and returns the HTTP status; raises `OSError`-like errors on failure."""
 
+    @abstractmethod
     async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> int:
         """Send and return the status code."""
-        raise NotImplementedError
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional: most transports hold nothing
         """Release connections."""
 
 
