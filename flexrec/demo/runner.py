@@ -22,7 +22,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 from rich.console import Console
@@ -194,7 +193,8 @@ class AgentDriver:
         self.pool.shutdown(wait=True)
 
 
-def _service_env(sim: SimRunner, workdir: Path, port: int, admin_token: str) -> dict[str, str]:
+def service_env(sim: SimRunner, workdir: Path, port: int, admin_token: str) -> dict[str, str]:
+    """The environment `flexrec serve` runs with against this simulator."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "FLEXREC_"))}
     env.update(
         {
@@ -278,7 +278,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
     )
     figures = LiveFigures(total_calls=options.calls)
     with SimRunner(config) as sim:
-        env = _service_env(sim, workdir, port, admin_token) | options.service_env
+        env = service_env(sim, workdir, port, admin_token) | options.service_env
         service = ServiceProcess(env, port, workdir / "service.log")
         database_url = options.database_url(workdir)
         driver = AgentDriver(sim, service.url, options.pause_share, options.seed)
@@ -357,8 +357,3 @@ def _settle(
             return
         time.sleep(0.5)
     display.say("[red]archive/analysis did not finish in time[/]")
-
-
-def describe(score: DemoScore) -> dict[str, Any]:
-    """The JSON figures of a run (for tests)."""
-    return score.as_json()

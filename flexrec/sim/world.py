@@ -518,30 +518,32 @@ class World:
 
     def set_hold(self, conference: Conference, call_sid: str, hold: bool) -> None:
         """Hold or unhold a participant."""
-        with self.lock:
-            participant = conference.participants[call_sid]
-            if participant.hold == hold:
-                return
-            participant.hold = hold
-            participant.date_updated = self.clock.now()
-            self.emit(
-                "conference",
-                "participant-hold" if hold else "participant-unhold",
-                conference=conference,
-                participant=participant,
-            )
+        self._set_participant_flag(conference, call_sid, "hold", hold, "participant-hold",
+                                   "participant-unhold")  # fmt: skip
 
     def set_muted(self, conference: Conference, call_sid: str, muted: bool) -> None:
         """Mute or unmute a participant."""
+        self._set_participant_flag(conference, call_sid, "muted", muted, "participant-mute",
+                                   "participant-unmute")  # fmt: skip
+
+    def _set_participant_flag(
+        self,
+        conference: Conference,
+        call_sid: str,
+        flag: Literal["hold", "muted"],
+        value: bool,
+        on_event: str,
+        off_event: str,
+    ) -> None:
         with self.lock:
             participant = conference.participants[call_sid]
-            if participant.muted == muted:
+            if getattr(participant, flag) == value:
                 return
-            participant.muted = muted
+            setattr(participant, flag, value)
             participant.date_updated = self.clock.now()
             self.emit(
                 "conference",
-                "participant-mute" if muted else "participant-unmute",
+                on_event if value else off_event,
                 conference=conference,
                 participant=participant,
             )

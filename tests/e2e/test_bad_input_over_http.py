@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flexrec.demo.runner import ServiceProcess, _service_env, free_port
+from flexrec.demo.runner import ServiceProcess, free_port, service_env
 from flexrec.sim.runner import SimConfig, SimRunner
 from flexrec.sim.timeline import Timeline
 from flexrec.sim.tokens import issue_token
@@ -55,7 +55,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     admin_token = secrets.token_urlsafe(16)
     with SimRunner(config) as sim:
         service = ServiceProcess(
-            _service_env(sim, workdir, port, admin_token), port, workdir / "service.log"
+            service_env(sim, workdir, port, admin_token), port, workdir / "service.log"
         )
         service.start()
         started = threading.Event()
