@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import soundfile as sf
 
-from flexrec.twilio.client import RebasingHttpClient
+from flexrec.twilio.client import PooledHttpClient
 
 API_ORIGIN = "https://api.twilio.com"
 _MEDIA_SUFFIX = re.compile(r"\.(json|wav|mp3)$")
@@ -55,7 +55,7 @@ def wav_download_url(media_url: str, client: Any) -> str:
     """`{media_url}.wav`, with the host rebased when the SDK client is rebased (simulator)."""
     url = _MEDIA_SUFFIX.sub("", media_url.split("?", 1)[0]) + ".wav"
     http_client = getattr(client, "http_client", None)
-    if isinstance(http_client, RebasingHttpClient):
+    if isinstance(http_client, PooledHttpClient):
         url = http_client.rebase(url)
     return url
 

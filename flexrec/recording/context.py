@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.recording.background import Background
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 
@@ -58,6 +59,7 @@ class ServiceContext:
     max_backoff_s: float = 300.0
     attribute_attempts: int = 5
     rng: random.Random = field(default_factory=random.Random)
+    background: Background | None = None  # follow-up work after a webhook; None: inline
 
     def now(self) -> datetime:
         """The service clock."""
@@ -76,6 +78,13 @@ class ServiceContext:
             self.queue.enqueue(name, *args, delay_s=delay_s)
         except Exception:  # the row in the database stays due; reconcile() re-enqueues it
             log.exception("enqueue failed", job=name)
+
+    def after(self, work: Callable[[], object]) -> None:
+        """Run follow-up work once the current webhook is answered (inline without threads)."""
+        if self.background is None:
+            work()
+        else:
+            self.background.submit(work)
 
     @property
     def status_callback_url(self) -> str:

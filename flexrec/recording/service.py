@@ -34,6 +34,7 @@ from flexrec.db.models import (
     TaskRecord,
 )
 from flexrec.recording.attributes import existing_voice_recording
+from flexrec.recording.background import Background
 from flexrec.recording.context import (
     JOB_LINK,
     JOB_REFRESH,
@@ -44,7 +45,8 @@ from flexrec.recording.context import (
 )
 from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.policy import RecordingPolicy, TaskFacts, lookup
-from flexrec.recording.starter import RecordingStarter
+from flexrec.recording.settled import SettledTasks, event_facts
+from flexrec.recording.starter import Claim, RecordingStarter
 from flexrec.recording.store import (
     FINAL_STATES,
     LIVE_STATES,
@@ -109,6 +111,7 @@ DEDUP_RETENTION = timedelta(days=2)  # Twilio stops redelivering long before thi
 REFRESH_ATTEMPTS = 10
 
 CompletedCallback = Callable[[RecordingView], None]
+_Participants = Callable[[], list[ConferenceParticipantRecord]]  # read once, when first asked
 _T = TypeVar("_T")
 _CONTENTION_CODES = ("40P01", "40001")  # PostgreSQL deadlock_detected, serialization_failure
 _HANDLER_ATTEMPTS = 3
@@ -177,11 +180,15 @@ class _Plan:
 
     start: list[int] = field(default_factory=list)
     link: list[int] = field(default_factory=list)
+    # Targets claimed inside the planning transaction, for a start attempt right after it.
+    claims: dict[int, Claim] = field(default_factory=dict)
+    claim: bool = True  # False when the plan's starts go to the queue instead
 
     def extend(self, other: _Plan) -> None:
         """Add another plan's work."""
         self.start.extend(other.start)
         self.link.extend(other.link)
+        self.claims.update(other.claims)
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,7 @@ class RecordingService:
         self.pauses.catch_up = self.catch_up_task
         self.starter.on_started = self.pauses.apply_pending_pause
         self._completed_callbacks: list[CompletedCallback] = []
+        self.settled = SettledTasks()
 
     # -- wiring -------------------------------------------------------------------------------
     @property
@@ -269,6 +277,10 @@ class RecordingService:
     def set_queue(self, queue: JobSink | None) -> None:
         """Attach the job queue (built after the service, since its jobs call the service)."""
         self.ctx.queue = queue
+
+    def set_background(self, background: Background | None) -> None:
+        """Run follow-up work (attribute writes) on these threads instead of inline."""
+        self.ctx.background = background
 
     def on_recording_completed(self, callback: CompletedCallback) -> None:
         """Register a callback run for every `completed` recording status callback.
@@ -285,13 +297,17 @@ class RecordingService:
         """Apply a TaskRouter event; may start a recording before returning (fast path)."""
         if event.task_sid is None:
             return
-        if self._changes_nothing(event):
+        if self.is_settled_repeat(event) or self._changes_nothing(event):
             return
         key = _event_key("tr", event.event_sid, event)
         auto_resume = event.event_type in AUTO_RESUME_EVENTS
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
-            if session.get(ProcessedEvent, key) is not None:
+            # Marked first (one statement answers "seen?" and marks it): a failure below rolls
+            # the mark back with everything else, so a redelivery is handled again.
+            if not auto_resume and not self._insert_seen(session, key, "taskrouter", now):
+                return
+            if auto_resume and session.get(ProcessedEvent, key) is not None:
                 return
             task = self._upsert_task(
                 session,
@@ -310,17 +326,35 @@ class RecordingService:
                 self._upsert_reservation(session, event, now)
             if event.event_type == "task.canceled" or event.event_type == "task.deleted":
                 task.status = "canceled" if event.event_type == "task.canceled" else "deleted"
+            # Committed with the mark: the plan's work is durable (pending or claimed targets
+            # and pending links), so the queue or reconcile finishes it if the fast path dies.
             plan = self._plan(session, task, now, event.timestamp_ms)
-            if not auto_resume:
-                # Marked with the changes it made: the plan's work is durable (pending targets
-                # and links), so the queue or reconcile finishes it if the fast path dies.
-                self._insert_seen(session, key, "taskrouter", now)
         self._execute(plan)
         if auto_resume:
             worker = event.worker_sid if event.event_type.startswith("reservation.") else None
             self.pauses.auto_resume(event.task_sid, worker)
             # Only after the resume ran, so a delivery that failed before it is handled again.
             self._mark_seen(key, "taskrouter")
+
+    def is_settled_repeat(self, event: TaskRouterEvent) -> bool:
+        """True when the event repeats facts already confirmed settled; answered from memory.
+
+        No I/O, so the web layer may call it on its event loop before handing anything to a
+        thread. The event's time is kept and written by `flush_settled`.
+        """
+        if event.task_sid is None or not _settle_candidate(event):
+            return False
+        return self.settled.repeat(event.task_sid, event_facts(event), event.timestamp_ms)
+
+    def flush_settled(self) -> int:
+        """Write the event times of repeats answered from memory (one transaction)."""
+
+        def write(advances: dict[str, int]) -> None:
+            rows = [{"task": sid, "event_ms": ms} for sid, ms in advances.items()]
+            with write_connection(self.ctx.sessions) as connection:
+                connection.execute(_ADVANCE_TASK_EVENT, rows)
+
+        return self.settled.flush(write)
 
     def _changes_nothing(self, event: TaskRouterEvent) -> bool:
         """True when the event repeats what we hold and the task's recordings are all settled.
@@ -330,22 +364,20 @@ class RecordingService:
         a newer timestamp is still recorded, so a late older event cannot overwrite what this
         one confirmed.
         """
-        if (
-            event.reservation_sid
-            or event.event_type in AUTO_RESUME_EVENTS
-            or event.event_type in ("task.canceled", "task.deleted")
-        ):
+        if event.task_sid is None or not _settle_candidate(event):
             return False
-        # Plain columns on a bare connection: the ORM session adds nothing here but CPU.
-        with write_connection(self.ctx.sessions) as connection:
-            rows = connection.execute(_TASK_AND_LINKS, {"sid": event.task_sid}).all()
-            if not _settled(event, rows):
-                return False
-            last_ms = rows[0].last_event_ms
-            if last_ms is None or event.timestamp_ms > last_ms:
-                connection.execute(
-                    _ADVANCE_TASK_EVENT, {"task": event.task_sid, "event_ms": event.timestamp_ms}
-                )
+        # Plain columns on a bare connection (the ORM session adds nothing here but CPU), read
+        # without the write lock; the newer event time is written later, batched (flush_settled).
+        facts = event_facts(event)
+        with self.ctx.sessions() as session:
+            rows = session.connection().execute(_TASK_AND_LINKS, {"sid": event.task_sid}).all()
+        if not _settled(event, rows):
+            return False
+        # If a planner of this task commits new work between the read and this, the memory is
+        # briefly stale: harmless, since that planner runs (or queues) its own work and a
+        # repeat of these facts had nothing to add to it.
+        self.settled.remember(event.task_sid, facts)
+        self.settled.repeat(event.task_sid, facts, event.timestamp_ms)
         return True
 
     @_retry_contention
@@ -407,9 +439,16 @@ class RecordingService:
                 .execution_options(synchronize_session=False)
             )
 
+    def is_known_progress(self, event: RecordingStatusEvent) -> bool:
+        """True for the `in-progress` callback of a recording this process already stored as
+        running with its start time and channels: it would change nothing. No I/O."""
+        return event.status == "in-progress" and event.recording_sid in self.starter.known_live
+
     @_retry_contention
     def handle_recording_status(self, event: RecordingStatusEvent) -> None:
         """Track a recording's lifecycle; completed recordings go to the registered callbacks."""
+        if self.is_known_progress(event):
+            return
         now = self.ctx.now()
         newly_known: int | None = None
         with write_session(self.ctx.sessions) as session:
@@ -434,7 +473,7 @@ class RecordingService:
             self._upsert_recording(session, event, target, now)
         if newly_known is not None:
             self.pauses.apply_pending_pause(newly_known)
-            self.starter.link_pending(newly_known)
+            self.ctx.after(functools.partial(self.starter.link_pending, newly_known))
         if event.status == "completed" and self._completed_callbacks:
             with self.ctx.sessions() as session:
                 view = recording_view(session, event.recording_sid)
@@ -585,7 +624,7 @@ class RecordingService:
         for snapshot in live:
             if snapshot.channel not in (None, "voice"):
                 continue
-            found = self._apply_snapshot(snapshot)
+            found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
             new = [t for t in found.start if t not in plan.start]
             count += len(new)
             plan.start.extend(new)
@@ -622,17 +661,13 @@ class RecordingService:
     def _execute(self, plan: _Plan) -> None:
         for target_id in dict.fromkeys(plan.start):
             try:
-                self.starter.start_target(target_id)
+                self.starter.start_target(target_id, plan.claims.get(target_id))
             except Exception:
                 # The row stays due: the queue (now) or reconcile (later) tries again.
                 log.exception("fast-path start failed", target_id=target_id)
                 self.ctx.schedule(JOB_START, target_id, delay_s=self.ctx.base_backoff_s)
         for write_id in dict.fromkeys(plan.link):
-            try:
-                self.starter.link(write_id)
-            except Exception:
-                log.exception("fast-path link failed", write_id=write_id)
-                self.ctx.schedule(JOB_LINK, write_id, delay_s=self.ctx.base_backoff_s)
+            self.ctx.after(functools.partial(self.starter.link_or_queue, write_id))
 
     def catch_up_task(self, task_sid: str) -> None:
         """Re-read a task and its reservations from TaskRouter and act on them (lost webhooks)."""
@@ -681,7 +716,7 @@ class RecordingService:
             return _Plan()
         return self._apply_snapshot(snapshot)
 
-    def _apply_snapshot(self, snapshot: TaskSnapshot) -> _Plan:
+    def _apply_snapshot(self, snapshot: TaskSnapshot, *, claim: bool = True) -> _Plan:
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
             task = self._upsert_task(
@@ -697,7 +732,7 @@ class RecordingService:
                 workflow_name=snapshot.workflow_name,
                 channel=snapshot.channel,
             )
-            return self._plan(session, task, now, None)
+            return self._plan(session, task, now, None, claim=claim)
 
     def _upsert_task(
         self,
@@ -829,12 +864,10 @@ class RecordingService:
             ).all()
         )
 
-    def _answered(
-        self, session: Session, task: TaskRecord, participants: list[ConferenceParticipantRecord]
-    ) -> bool:
+    def _answered(self, session: Session, task: TaskRecord, participants: _Participants) -> bool:
         if task.status in ANSWERED_TASK_STATUSES:
             return True
-        if any(p.label == "worker" for p in participants):
+        if any(p.label == "worker" for p in participants()):
             return True
         accepted = session.scalars(
             select(ReservationRecord.sid).where(
@@ -845,22 +878,33 @@ class RecordingService:
         return accepted is not None
 
     def _plan(
-        self, session: Session, task: TaskRecord, now: datetime, event_ms: int | None
+        self,
+        session: Session,
+        task: TaskRecord,
+        now: datetime,
+        event_ms: int | None,
+        *,
+        claim: bool = True,
     ) -> _Plan:
-        plan = _Plan()
+        plan = _Plan(claim=claim)
+        # Whatever planning finds, the next repeat of this task is checked against the database.
+        self.settled.forget(task.sid)
         attrs = task.attributes or {}
         if task.channel not in (None, "voice"):
             return plan
         if attrs.get("client_call") is True:
             task.policy_decision = "internal call: no customer leg"
             return plan
-        participants = self._participants(session, task)
+        # Read only when needed: an inbound task with its leg in the attributes never needs it.
+        participants: _Participants = functools.cache(
+            functools.partial(self._participants, session, task)
+        )
         if task.customer_call_sid is None and task.direction is not None:
-            for p in participants:
+            for p in participants():
                 if p.label == "customer":
                     task.customer_call_sid = p.call_sid
                     break
-        if task.customer_call_sid is None and not attrs and not participants:
+        if task.customer_call_sid is None and not attrs and not participants():
             return plan  # nothing known about this task yet
         decision = self.ctx.policy.decide(
             TaskFacts(
@@ -885,7 +929,7 @@ class RecordingService:
         self,
         session: Session,
         task: TaskRecord,
-        participants: list[ConferenceParticipantRecord],
+        participants: _Participants,
         now: datetime,
         event_ms: int | None,
         plan: _Plan,
@@ -916,9 +960,9 @@ class RecordingService:
                 source="studio",
                 start_time_ms=_studio_start_ms(attrs),
             )
-        elif self._answered(session, task, participants) or (
+        elif (
             self.ctx.policy.start_on == "task" and task.direction != "outbound"
-        ):
+        ) or self._answered(session, task, participants):
             target, _ = customer_leg()
         else:
             # Not time to start yet, but another task (a transfer) may already record the leg.
@@ -933,12 +977,12 @@ class RecordingService:
         self,
         session: Session,
         task: TaskRecord,
-        participants: list[ConferenceParticipantRecord],
+        participants: _Participants,
         now: datetime,
         event_ms: int | None,
         plan: _Plan,
     ) -> None:
-        worker_calls = [p.call_sid for p in participants if p.label == "worker" and p.joined]
+        worker_calls = [p.call_sid for p in participants() if p.label == "worker" and p.joined]
         facts = attribute_facts(task.attributes)
         if facts.worker_call_sid:
             worker_calls.insert(0, facts.worker_call_sid)
@@ -985,6 +1029,10 @@ class RecordingService:
         )
         if target.state == "pending":
             plan.start.append(target.id)
+            if plan.claim and target.id not in plan.claims:
+                claim = self.starter.claim_in(session, target, now)
+                if claim is not None:
+                    plan.claims[target.id] = claim
         elif link.status == "pending" and target.recording_sid:
             plan.link.append(link.id)
 
@@ -1020,14 +1068,24 @@ class RecordingService:
         row.updated_at = now
 
     @staticmethod
-    def _insert_seen(session: Session, key: str, kind: str, now: datetime) -> None:
-        insert_ignore(
+    def _insert_seen(session: Session, key: str, kind: str, now: datetime) -> bool:
+        """Mark the event handled; False when it already was."""
+        return insert_ignore(
             session, ProcessedEvent, {"key": key, "kind": kind, "received_at": now}, ["key"]
         )
 
     def _mark_seen(self, key: str, kind: str) -> None:
         with write_session(self.ctx.sessions) as session:
             self._insert_seen(session, key, kind, self.ctx.now())
+
+
+def _settle_candidate(event: TaskRouterEvent) -> bool:
+    """Events that may be settled repeats: not reservation events, wrap-ups or removals."""
+    return not (
+        event.reservation_sid
+        or event.event_type in AUTO_RESUME_EVENTS
+        or event.event_type in ("task.canceled", "task.deleted")
+    )
 
 
 def _settled(event: TaskRouterEvent, rows: Sequence[Row[*tuple[Any, ...]]]) -> bool:

@@ -9,11 +9,13 @@ the next attempt, so no second recording is made.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, select, update
@@ -23,7 +25,13 @@ from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, 
 from flexrec.recording import metrics
 from flexrec.recording.attributes import TaskAttributesWriter, voice_recording_entry
 from flexrec.recording.context import JOB_LINK, JOB_START, ServiceContext
-from flexrec.recording.store import claim_target, release_claim, write_session
+from flexrec.recording.settled import RecentSet
+from flexrec.recording.store import (
+    claim_target,
+    release_claim,
+    write_connection,
+    write_session,
+)
 from flexrec.twilio.gateway import (
     CALL_NOT_RECORDABLE,
     CreateRecordingRequest,
@@ -37,14 +45,74 @@ log = structlog.get_logger(__name__)
 # A task TaskRouter keeps refusing (4xx other than 404/412) stops being retried after this.
 MAX_LINK_ATTEMPTS = 10
 # Built once with bound parameters (building statements per call cost more than running them).
-_PENDING_LINKS = select(AttributeWrite.id).where(
-    AttributeWrite.target_id == bindparam("target"), AttributeWrite.status == "pending"
+_LINK_COLUMNS = (
+    AttributeWrite.id,
+    AttributeWrite.status,
+    AttributeWrite.task_sid,
+    AttributeWrite.reservation_sid,
+    RecordingTarget.recording_sid,
+    RecordingTarget.leg,
+    RecordingTarget.start_time_ms,
+    RecordingTarget.created_at,
+)
+_PENDING_LINKS = (
+    select(*_LINK_COLUMNS)
+    .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
+    .where(AttributeWrite.target_id == bindparam("target"), AttributeWrite.status == "pending")
+    .where(RecordingTarget.recording_sid.is_not(None))
+)
+_LINK_BY_ID = (
+    select(*_LINK_COLUMNS)
+    .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
+    .where(AttributeWrite.id == bindparam("write"))
+)
+_LINK_DONE = (
+    update(AttributeWrite)
+    .where(AttributeWrite.id == bindparam("write"), AttributeWrite.status == "pending")
+    .values(
+        status="done",
+        recording_sid=bindparam("recording_sid"),
+        attempts=AttributeWrite.attempts + bindparam("tries"),
+        written_at=bindparam("now"),
+        last_error=None,
+    )
 )
 _TASK_RECORDING = (
     update(TaskRecord)
     .where(TaskRecord.sid == bindparam("task"))
     .execution_options(synchronize_session=False)
 )  # SET recording_sid from the execute parameters
+
+
+_DESIRED_STATE = select(RecordingTarget.desired_state).where(
+    RecordingTarget.id == bindparam("target")
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A start attempt's claim on a target: its token and what the attempt needs to know."""
+
+    token: str
+    call_sid: str
+    attempts: int
+    event_ms: int | None
+
+
+@dataclass(frozen=True)
+class _LinkFacts:
+    """What writing one link needs (a row of _PENDING_LINKS or _LINK_BY_ID)."""
+
+    task_sid: str
+    reservation_sid: str | None
+    recording_sid: str
+    leg: str
+    start_ms: int
+
+    @classmethod
+    def of(cls, row: Any) -> _LinkFacts:
+        start_ms = row.start_time_ms or int(row.created_at.timestamp() * 1000)
+        return cls(row.task_sid, row.reservation_sid, row.recording_sid, row.leg, start_ms)
 
 
 @dataclass(frozen=True)
@@ -63,19 +131,40 @@ class RecordingStarter:
         self.writer = TaskAttributesWriter(ctx.tasks, ctx.attribute_attempts)
         # Set by the service: runs once a target's recording exists (applies deferred pauses).
         self.on_started: Callable[[int], object] | None = None
+        # Recordings this process stored as running with everything their in-progress status
+        # callback would tell: that callback then changes nothing and is answered from memory.
+        self.known_live = RecentSet()
 
     # -- starting -----------------------------------------------------------------------------
-    def start_target(self, target_id: int) -> StartOutcome:
-        """One attempt at getting the target's leg recorded (no-op unless we win the claim)."""
-        ctx = self.ctx
+    def claim_in(self, session: Session, target: RecordingTarget, now: datetime) -> Claim | None:
+        """Claim a due target inside the caller's transaction (the planner's), or None.
+
+        Saves the start attempt a transaction of its own. If the process dies before the
+        attempt, the claim goes stale and reconcile takes the target over after `visibility`.
+        """
         token = uuid.uuid4().hex
-        with write_session(ctx.sessions) as session:
-            if not claim_target(session, target_id, token, ctx.now(), ctx.visibility):
-                return StartOutcome("not-claimed")
-            target = session.get(RecordingTarget, target_id)
-            if target is None:  # pragma: no cover - claimed rows exist
-                return StartOutcome("not-claimed")
-            call_sid, attempts, event_ms = target.call_sid, target.attempts, target.event_ms
+        if not claim_target(session, target.id, token, now, self.ctx.visibility):
+            return None
+        return Claim(token, target.call_sid, target.attempts + 1, target.event_ms)
+
+    def start_target(self, target_id: int, claim: Claim | None = None) -> StartOutcome:
+        """One attempt at getting the target's leg recorded (no-op unless we win the claim).
+
+        `claim`: one the caller already won (and committed) for this target.
+        """
+        ctx = self.ctx
+        if claim is None:
+            token = uuid.uuid4().hex
+            with write_session(ctx.sessions) as session:
+                if not claim_target(session, target_id, token, ctx.now(), ctx.visibility):
+                    return StartOutcome("not-claimed")
+                target = session.get(RecordingTarget, target_id)
+                if target is None:  # pragma: no cover - claimed rows exist
+                    return StartOutcome("not-claimed")
+                claim = Claim(token, target.call_sid, target.attempts, target.event_ms)
+        token, call_sid, attempts, event_ms = (
+            claim.token, claim.call_sid, claim.attempts, claim.event_ms
+        )  # fmt: skip
         bound = log.bind(call_sid=call_sid, target_id=target_id, attempt=attempts)
         # The claim is ours for `visibility`; after that a reconciler may take it over. Stay
         # well inside it, so two claimants can never both list nothing and both create.
@@ -95,12 +184,14 @@ class RecordingStarter:
                     ctx.sleep(ctx.inline_pause_s * inline)
                     continue
                 return self._failed_attempt(target_id, token, call_sid, attempts, exc)
-        self._commit_started(target_id, token, info, source)
+        pause_wanted = self._commit_started(target_id, token, info, source)
         metrics.RECORDINGS_STARTED.labels(source=source).inc()
         bound.info("recording started", recording_sid=info.sid, source=source)
-        if self.on_started is not None:
+        if pause_wanted and self.on_started is not None:
             self.on_started(target_id)
-        self.link_pending(target_id)
+        # The recording is safe; linking it (two TaskRouter round trips) need not hold the
+        # webhook: the pending rows are committed, so the queue or reconcile finish them anyway.
+        ctx.after(functools.partial(self.link_pending, target_id))
         return StartOutcome("recording", info.sid)
 
     def _adopt_or_create(
@@ -186,7 +277,8 @@ class RecordingStarter:
         log.info("recording start retry", target_id=target_id, reason=reason, delay_s=delay)
         return StartOutcome("retry")
 
-    def _commit_started(self, target_id: int, token: str, info: RecordingInfo, source: str) -> None:
+    def _commit_started(self, target_id: int, token: str, info: RecordingInfo, source: str) -> bool:
+        """Store the started recording; True when an agent asked for a pause before it began."""
         ctx = self.ctx
         now = ctx.now()
         state = "paused" if info.status == "paused" else "recording"
@@ -216,28 +308,45 @@ class RecordingStarter:
                         target.start_time_ms = target.start_time_ms or info.start_time_ms
                     target.updated_at = now
             record_recording(session, info, target_id, ctx.recordings.account_sid, now)
+            wanted = session.scalar(_DESIRED_STATE, {"target": target_id})
+        if state == "recording" and info.channels and info.start_time_ms and held:
+            self.known_live.add(info.sid)
+        return wanted == "paused"
 
     # -- linking into task attributes ---------------------------------------------------------
     def link_pending(self, target_id: int) -> None:
         """Write every pending link of a target whose recording is known."""
         with self.ctx.sessions() as session:
-            ids = session.scalars(_PENDING_LINKS, {"target": target_id}).all()
-        for write_id in ids:
+            rows = session.execute(_PENDING_LINKS, {"target": target_id}).all()
+        for row in rows:
+            try:
+                self._link(row.id, _LinkFacts.of(row))
+            except Exception:
+                log.exception("attribute write failed", write_id=row.id)
+                self.ctx.schedule(JOB_LINK, row.id, delay_s=self.ctx.base_backoff_s)
+
+    def link_or_queue(self, write_id: int) -> None:
+        """`link`, handing the write to the queue if it breaks unexpectedly."""
+        try:
             self.link(write_id)
+        except Exception:
+            log.exception("attribute write failed", write_id=write_id)
+            self.ctx.schedule(JOB_LINK, write_id, delay_s=self.ctx.base_backoff_s)
 
     def link(self, write_id: int) -> str:
         """Merge the target's VoiceRecording into the task: done | waiting | retry | gone."""
+        with self.ctx.sessions() as session:
+            row = session.execute(_LINK_BY_ID, {"write": write_id}).first()
+        if row is None or row.status != "pending":
+            return "done"
+        if row.recording_sid is None:
+            return "waiting"  # linked once the recording exists
+        return self._link(write_id, _LinkFacts.of(row))
+
+    def _link(self, write_id: int, facts: _LinkFacts) -> str:
         ctx = self.ctx
-        with ctx.sessions() as session:
-            write = session.get(AttributeWrite, write_id)
-            if write is None or write.status != "pending":
-                return "done"
-            target = session.get(RecordingTarget, write.target_id)
-            if target is None or target.recording_sid is None:
-                return "waiting"  # linked once the recording exists
-            task_sid, reservation_sid = write.task_sid, write.reservation_sid
-            recording_sid, leg = target.recording_sid, target.leg
-            start_ms = target.start_time_ms or int(target.created_at.timestamp() * 1000)
+        task_sid, reservation_sid = facts.task_sid, facts.reservation_sid
+        recording_sid, leg, start_ms = facts.recording_sid, facts.leg, facts.start_ms
         entry = voice_recording_entry(ctx.recordings.account_sid, recording_sid, start_ms, leg)
         bound = log.bind(task_sid=task_sid, recording_sid=recording_sid)
         try:
@@ -266,16 +375,18 @@ class RecordingStarter:
             ctx.schedule(JOB_LINK, write_id, delay_s=delay)
             bound.info("attribute write retry", error=str(exc), delay_s=delay)
             return "retry"
-        with write_session(ctx.sessions) as session:
+        with write_connection(ctx.sessions) as connection:
             # Tasks row first: the same lock order as the planners (tasks → targets → links).
-            session.execute(_TASK_RECORDING, {"task": task_sid, "recording_sid": recording_sid})
-            write = session.get(AttributeWrite, write_id)
-            if write is not None:
-                write.status = "done"
-                write.recording_sid = recording_sid
-                write.attempts += result.attempts
-                write.written_at = ctx.now()
-                write.last_error = None
+            connection.execute(_TASK_RECORDING, {"task": task_sid, "recording_sid": recording_sid})
+            connection.execute(
+                _LINK_DONE,
+                {
+                    "write": write_id,
+                    "recording_sid": recording_sid,
+                    "tries": result.attempts,
+                    "now": ctx.now(),
+                },
+            )
         bound.info("recording linked", outcome=result.outcome)
         return "done"
 

@@ -118,7 +118,11 @@ def _insert_ignore_statement(dialect: str, table: Any, conflict: tuple[str, ...]
         stmt = sqlite.insert(table)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database {dialect}")
-    return stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    # RETURNING says whether the row went in: rowcount is not reliable for this on every driver
+    # (psycopg reports none here).
+    return stmt.on_conflict_do_nothing(index_elements=list(conflict)).returning(
+        table.c[conflict[0]]
+    )
 
 
 def insert_ignore(
@@ -128,8 +132,7 @@ def insert_ignore(
     stmt = _insert_ignore_statement(
         session.get_bind().dialect.name, model.__table__, tuple(conflict)
     )
-    result: Any = session.execute(stmt, dict(values))
-    return bool(result.rowcount == 1)
+    return session.execute(stmt, dict(values)).first() is not None
 
 
 def ensure_target(

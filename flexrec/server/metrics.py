@@ -27,7 +27,7 @@ REQUEST_SECONDS = Histogram(
 )
 WEBHOOKS = Counter(
     "flexrec_webhooks_total",
-    "Webhooks received, by source and outcome (accepted, forged, malformed, error).",
+    "Webhooks received, by source and outcome (accepted, repeat, forged, malformed, error).",
     ["source", "outcome"],
 )
 TOKEN_CHECKS = Counter(

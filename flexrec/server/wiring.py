@@ -21,6 +21,7 @@ from flexrec.webhooks.signature import SignatureVerifier
 log = get_logger(__name__)
 
 HealthCheck = Callable[[], None]  # raises when the dependency is unreachable
+SETTLED_FLUSH_S = 0.25  # how often event times of repeats answered from memory are written
 
 
 @dataclass
@@ -103,6 +104,7 @@ def build_services(
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.migrate import upgrade, upgrade_engine
     from flexrec.jobs.tasks import build_queue, register_recording_jobs
+    from flexrec.recording.background import Background
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
     from flexrec.twilio.client import make_client
@@ -134,6 +136,10 @@ def build_services(
         )
         queue = build_queue(settings)
         register_recording_jobs(queue, recording)
+        background = Background()
+        closers.append(background.close)
+        recording.set_background(background)
+        background.every(SETTLED_FLUSH_S, recording.flush_settled)
         tokens = FlexTokenValidator(
             settings.twilio.account_sid,
             settings.twilio.auth_token.get_secret_value(),

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import requests
+import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
@@ -198,7 +199,7 @@ def _translate(exc: Exception) -> GatewayError:
     return GatewayError(f"{type(exc).__name__}: {exc}", status=None)
 
 
-_TRANSLATED = (TwilioException, requests.RequestException, OSError)
+_TRANSLATED = (TwilioException, urllib3.exceptions.HTTPError, requests.RequestException, OSError)
 
 
 class SdkGateway:

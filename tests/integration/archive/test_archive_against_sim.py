@@ -100,7 +100,7 @@ def test_archive_from_the_simulator_then_delete_there(
     assert report.failed == {}
     assert len(store.list_keys()) == 2
     service.close()
-    client.http_client.session.close()
+    client.http_client.close()
     engine.dispose()
 
 

@@ -27,7 +27,7 @@ from flexrec.sim import defaults
 from flexrec.sim.api import create_sim_app
 from flexrec.sim.api.app import OPERATIONS
 from flexrec.sim.tokens import issue_token
-from flexrec.twilio.client import RebasingHttpClient
+from flexrec.twilio.client import PooledHttpClient
 
 if TYPE_CHECKING:
     from sim_api_support import Scenario
@@ -90,7 +90,7 @@ class Conformance:
         self.validated += 1
 
 
-class ConformanceHttpClient(RebasingHttpClient):
+class ConformanceHttpClient(PooledHttpClient):
     """The project's rebasing client, checking every exchange."""
 
     def __init__(self, base_url: str, conformance: Conformance) -> None:

@@ -19,7 +19,7 @@ from flexrec.archive.service import (
     RecordingContext,
 )
 from flexrec.archive.storage import MemoryStorage
-from flexrec.twilio.client import RebasingHttpClient
+from flexrec.twilio.client import PooledHttpClient
 
 RE = "RE" + "1" * 32
 CA = "CA" + "2" * 32
@@ -131,7 +131,7 @@ def test_uses_the_callback_media_url_and_requested_channels(
 
 def test_media_url_is_rebased_onto_the_simulator() -> None:
     class Client:
-        http_client = RebasingHttpClient("http://127.0.0.1:8181")
+        http_client = PooledHttpClient("http://127.0.0.1:8181")
 
     twilio_url = f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{RE}"
     url = wav_download_url(twilio_url, Client())

@@ -19,6 +19,7 @@ from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
 from flexrec.twilio.fakes import FakeTwilio, fake_sid
 from flexrec.webhooks.events import (
+    TaskRouterEvent,
     parse_call_status_form,
     parse_conference_form,
     parse_recording_status_form,
@@ -87,7 +88,12 @@ class Harness:
         self._event_ms += 1000
         return self._event_ms
 
-    def tr(
+    def tr(self, event_type: str, task_sid: str, attrs: dict[str, Any] | None = None,
+           **kwargs: Any) -> None:  # fmt: skip
+        """Feed one TaskRouter event (see `parse_tr` for the options) to the service."""
+        self.service.handle_taskrouter_event(self.parse_tr(event_type, task_sid, attrs, **kwargs))
+
+    def parse_tr(
         self,
         event_type: str,
         task_sid: str,
@@ -99,7 +105,7 @@ class Harness:
         worker: str | None = None,
         queue_name: str = "Sales",
         channel: str = "voice",
-    ) -> None:
+    ) -> TaskRouterEvent:
         form = {
             "EventType": event_type,
             "Timestamp": str((ts_ms if ts_ms is not None else self.next_ms()) // 1000),
@@ -119,7 +125,7 @@ class Harness:
         if worker:
             form["WorkerSid"] = worker
             form["WorkerName"] = "agent-" + worker[-2:]
-        self.service.handle_taskrouter_event(parse_taskrouter_form(form))
+        return parse_taskrouter_form(form)
 
     def conference(
         self, event: str, call_sid: str, label: str, task_sid: str, conf: str = CONFERENCE_SID

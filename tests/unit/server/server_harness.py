@@ -48,6 +48,12 @@ class StubRecording:
     def handle_taskrouter_event(self, event: Any) -> None:
         self._record("taskrouter", event)
 
+    def is_settled_repeat(self, event: Any) -> bool:
+        return False
+
+    def is_known_progress(self, event: Any) -> bool:
+        return False
+
     def handle_conference_event(self, event: Any) -> None:
         self._record("conference", event)
 

@@ -1,0 +1,124 @@
+"""Memory of tasks whose recordings are settled, so repeated TaskRouter events skip the database.
+
+Most TaskRouter traffic repeats what the service already holds: a `task.updated` of a task that
+is recorded and linked. Once the database has said so for a task (`_changes_nothing`), the facts
+it agreed to are kept here; a later event carrying the same facts is answered from memory. Any
+event that takes the full path forgets the task, so the next one is checked against the
+database again. The only database write such an event owes (moving the task's newest event
+time forward, so a late older event cannot overwrite it) is batched: `flush()` writes every
+pending advance in one transaction, from a background ticker and at shutdown. A crash loses at
+most one interval of advances, which can only let one stale event through the full path, where
+the next current event corrects it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flexrec.webhooks.events import TaskRouterEvent
+
+# Facts of an event that the settled check compares (attributes, status, routing, channel).
+Facts = tuple[Any, ...]
+MAX_TASKS = 50_000  # live tasks of a large contact center; older ones fall out first
+
+
+def event_facts(event: TaskRouterEvent) -> Facts:
+    """What a settled check compares: the event's attributes and task columns."""
+    return (
+        event.task_attributes,
+        event.task_assignment_status,
+        event.task_queue_sid,
+        event.task_queue_name,
+        event.workflow_sid,
+        event.workflow_name,
+        event.task_channel,
+    )
+
+
+class SettledTasks:
+    """Thread-safe, bounded map of task SID -> facts the database confirmed as settled."""
+
+    def __init__(self, max_tasks: int = MAX_TASKS) -> None:
+        self._facts: OrderedDict[str, Facts] = OrderedDict()
+        self._advances: dict[str, int] = {}
+        self._max = max_tasks
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._facts)
+
+    def remember(self, task_sid: str, facts: Facts) -> None:
+        """The database confirmed `facts` for the task and nothing is left to do for it."""
+        with self._lock:
+            self._facts[task_sid] = facts
+            self._facts.move_to_end(task_sid)
+            while len(self._facts) > self._max:
+                self._facts.popitem(last=False)
+
+    def forget(self, task_sid: str) -> None:
+        """The task takes the full path: check it against the database next time."""
+        with self._lock:
+            self._facts.pop(task_sid, None)
+
+    def repeat(self, task_sid: str, facts: Facts, event_ms: int) -> bool:
+        """True when `facts` are the ones remembered; the event time is then kept for flush."""
+        with self._lock:
+            known = self._facts.get(task_sid)
+            if known is None or known != facts:
+                return False
+            if event_ms > self._advances.get(task_sid, 0):
+                self._advances[task_sid] = event_ms
+            return True
+
+    def take_advances(self) -> dict[str, int]:
+        """The event times waiting to be written (task SID -> newest event ms), emptied."""
+        with self._lock:
+            advances, self._advances = self._advances, {}
+        return advances
+
+    def restore_advances(self, advances: Iterable[tuple[str, int]]) -> None:
+        """Put back advances whose write failed, keeping the newest time per task."""
+        with self._lock:
+            for task_sid, event_ms in advances:
+                if event_ms > self._advances.get(task_sid, 0):
+                    self._advances[task_sid] = event_ms
+
+    def flush(self, write: Callable[[dict[str, int]], None]) -> int:
+        """Write pending advances with `write` (one transaction); returns how many."""
+        advances = self.take_advances()
+        if not advances:
+            return 0
+        try:
+            write(advances)
+        except Exception:
+            self.restore_advances(advances.items())
+            raise
+        return len(advances)
+
+
+class RecentSet:
+    """A thread-safe, bounded set that forgets its oldest members first."""
+
+    def __init__(self, max_items: int = MAX_TASKS) -> None:
+        self._items: OrderedDict[str, None] = OrderedDict()
+        self._max = max_items
+        self._lock = threading.Lock()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def add(self, item: str) -> None:
+        """Remember `item` (as the newest)."""
+        with self._lock:
+            self._items[item] = None
+            self._items.move_to_end(item)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def discard(self, item: str) -> None:
+        """Forget `item` if present."""
+        with self._lock:
+            self._items.pop(item, None)
