@@ -53,6 +53,7 @@ from flexrec.recording.store import (
     ensure_link,
     ensure_target,
     insert_ignore,
+    insert_new,
     write_connection,
     write_session,
 )
@@ -440,9 +441,16 @@ class RecordingService:
             )
 
     def is_known_progress(self, event: RecordingStatusEvent) -> bool:
-        """True for the `in-progress` callback of a recording this process already stored as
-        running with its start time and channels: it would change nothing. No I/O."""
-        return event.status == "in-progress" and event.recording_sid in self.starter.known_live
+        """True for the `in-progress` callback of a recording this process stores itself: one
+        already stored as running (the callback would change nothing), or one on a leg whose
+        start attempt is in flight here (the attempt stores the same facts from Twilio's
+        answer, or lists and adopts the recording if that answer is lost). No I/O."""
+        if event.status != "in-progress":
+            return False
+        starter = self.starter
+        return event.recording_sid in starter.known_live or (
+            event.call_sid is not None and event.call_sid in starter.in_flight
+        )
 
     @_retry_contention
     def handle_recording_status(self, event: RecordingStatusEvent) -> None:
@@ -751,13 +759,11 @@ class RecordingService:
     ) -> TaskRecord:
         task = session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).first()
         if task is None:
-            insert_ignore(
-                session,
-                TaskRecord,
-                {"sid": task_sid, "created_at": now, "updated_at": now},
-                ["sid"],
+            fresh = {"sid": task_sid, "created_at": now, "updated_at": now}
+            task = (
+                insert_new(session, TaskRecord, fresh, ["sid"])
+                or session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).one()
             )
-            task = session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).one()
         newer = task.last_event_ms is None or event_ms >= task.last_event_ms
         if attributes is not None and (newer or task.attributes is None):
             task.attributes = attributes

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, TaskRecord
@@ -27,6 +28,7 @@ from flexrec.recording.attributes import TaskAttributesWriter, voice_recording_e
 from flexrec.recording.context import JOB_LINK, JOB_START, ServiceContext
 from flexrec.recording.settled import RecentSet
 from flexrec.recording.store import (
+    RELEASE_STARTED,
     claim_target,
     release_claim,
     write_connection,
@@ -87,6 +89,14 @@ _TASK_RECORDING = (
 _DESIRED_STATE = select(RecordingTarget.desired_state).where(
     RecordingTarget.id == bindparam("target")
 )
+_INSERT_RECORDING = {
+    "sqlite": sqlite.insert(RecordingRecord)
+    .on_conflict_do_nothing()
+    .returning(RecordingRecord.sid),
+    "postgresql": postgresql.insert(RecordingRecord)
+    .on_conflict_do_nothing()
+    .returning(RecordingRecord.sid),
+}
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,9 @@ class RecordingStarter:
         # Recordings this process stored as running with everything their in-progress status
         # callback would tell: that callback then changes nothing and is answered from memory.
         self.known_live = RecentSet()
+        # Legs this process is starting right now: their in-progress callback (Twilio sends it
+        # as it answers the create) is left to the start attempt, which stores the same facts.
+        self.in_flight = RecentSet()
 
     # -- starting -----------------------------------------------------------------------------
     def claim_in(self, session: Session, target: RecordingTarget, now: datetime) -> Claim | None:
@@ -162,6 +175,14 @@ class RecordingStarter:
                 if target is None:  # pragma: no cover - claimed rows exist
                     return StartOutcome("not-claimed")
                 claim = Claim(token, target.call_sid, target.attempts, target.event_ms)
+        self.in_flight.add(claim.call_sid)
+        try:
+            return self._attempt(target_id, claim)
+        finally:
+            self.in_flight.discard(claim.call_sid)
+
+    def _attempt(self, target_id: int, claim: Claim) -> StartOutcome:
+        ctx = self.ctx
         token, call_sid, attempts, event_ms = (
             claim.token, claim.call_sid, claim.attempts, claim.event_ms
         )  # fmt: skip
@@ -282,20 +303,24 @@ class RecordingStarter:
         ctx = self.ctx
         now = ctx.now()
         state = "paused" if info.status == "paused" else "recording"
+        values = {
+            "state": state,
+            "recording_sid": info.sid,
+            "source": source,
+            "start_time_ms": info.start_time_ms,
+            "last_error": None,
+            "updated_at": now,
+        }
         with write_session(ctx.sessions) as session:
-            held = release_claim(
-                session,
-                target_id,
-                token,
-                {
-                    "state": state,
-                    "recording_sid": info.sid,
-                    "source": source,
-                    "start_time_ms": info.start_time_ms,
-                    "last_error": None,
-                    "updated_at": now,
-                },
-            )
+            # The usual case on plain statements (no objects loaded): the claim is still ours
+            # and the recording is new to us.
+            connection = session.connection()
+            released = connection.execute(
+                RELEASE_STARTED,
+                {"b_id": target_id, "b_token": token, "claim_token": None, "claimed_at": None,
+                 **values},
+            ).first()  # fmt: skip
+            held = released is not None
             if not held:
                 # A status callback (or a reclaim after a stall) got there first: keep its state,
                 # only fill in what it could not know.
@@ -307,8 +332,13 @@ class RecordingStarter:
                         target.source = target.source or source
                         target.start_time_ms = target.start_time_ms or info.start_time_ms
                     target.updated_at = now
-            record_recording(session, info, target_id, ctx.recordings.account_sid, now)
-            wanted = session.scalar(_DESIRED_STATE, {"target": target_id})
+            new_row = recording_row(info, target_id, ctx.recordings.account_sid, now)
+            inserted = connection.execute(_INSERT_RECORDING[connection.dialect.name], new_row)
+            if inserted.first() is None:  # a status callback stored it first: fill in gaps
+                record_recording(session, info, target_id, ctx.recordings.account_sid, now)
+            wanted = released.desired_state if released is not None else None
+            if not held:
+                wanted = session.scalar(_DESIRED_STATE, {"target": target_id})
         if state == "recording" and info.channels and info.start_time_ms and held:
             self.known_live.add(info.sid)
         return wanted == "paused"
@@ -391,29 +421,35 @@ class RecordingStarter:
         return "done"
 
 
+def recording_row(
+    info: RecordingInfo, target_id: int | None, account_sid: str, now: datetime
+) -> dict[str, Any]:
+    """The recordings row for a recording first seen in a Twilio answer."""
+    return {
+        "sid": info.sid,
+        "call_sid": info.call_sid,
+        "target_id": target_id,
+        "status": info.status,
+        "start_time_ms": info.start_time_ms,
+        "duration_s": info.duration_s,
+        "channels": info.channels,
+        "track": info.track,
+        "source": info.source,
+        "media_url": recording_media_url(account_sid, info.sid),
+        "error_code": info.error_code,
+        "completed_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def record_recording(
     session: Session, info: RecordingInfo, target_id: int | None, account_sid: str, now: datetime
 ) -> None:
     """Insert the recordings row if missing; never moves a known status backwards."""
     row = session.get(RecordingRecord, info.sid)
     if row is None:
-        session.add(
-            RecordingRecord(
-                sid=info.sid,
-                call_sid=info.call_sid,
-                target_id=target_id,
-                status=info.status,
-                start_time_ms=info.start_time_ms,
-                duration_s=info.duration_s,
-                channels=info.channels,
-                track=info.track,
-                source=info.source,
-                media_url=recording_media_url(account_sid, info.sid),
-                error_code=info.error_code,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        session.add(RecordingRecord(**recording_row(info, target_id, account_sid, now)))
         return
     row.target_id = row.target_id or target_id
     row.start_time_ms = row.start_time_ms or info.start_time_ms

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.base import Base
 from flexrec.db.models import AttributeWrite, RecordingTarget
+
+_M = TypeVar("_M", bound=Base)
 
 UNFINISHED_STATES = ("pending", "starting")
 LIVE_STATES = ("recording", "paused")
@@ -125,6 +127,30 @@ def _insert_ignore_statement(dialect: str, table: Any, conflict: tuple[str, ...]
     )
 
 
+@functools.cache
+def _insert_returning_statement(dialect: str, model: type[Base], conflict: tuple[str, ...]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the new row as an object of `model`."""
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(model)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(model)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    return stmt.on_conflict_do_nothing(index_elements=list(conflict)).returning(model)
+
+
+def insert_new(
+    session: Session, model: type[_M], values: Mapping[str, Any], conflict: list[str]
+) -> _M | None:
+    """INSERT ... ON CONFLICT DO NOTHING; the inserted row as an object, None if it existed.
+
+    One statement where insert-then-select took two, on the path every new call takes.
+    """
+    stmt = _insert_returning_statement(session.get_bind().dialect.name, model, tuple(conflict))
+    row: _M | None = session.scalars(stmt, [dict(values)]).first()
+    return row
+
+
 def insert_ignore(
     session: Session, model: type[Base], values: Mapping[str, Any], conflict: list[str]
 ) -> bool:
@@ -155,7 +181,7 @@ def ensure_target(
     found = session.scalars(_TARGET_BY_LEG, {"leg_key": leg_key}).first()
     if found is not None:
         return found, False
-    created = insert_ignore(
+    created = insert_new(
         session,
         RecordingTarget,
         {
@@ -175,8 +201,9 @@ def ensure_target(
         },
         ["leg_key"],
     )
-    target = session.scalars(_TARGET_BY_LEG, {"leg_key": leg_key}).one()
-    return target, created
+    if created is not None:
+        return created, True
+    return session.scalars(_TARGET_BY_LEG, {"leg_key": leg_key}).one(), False
 
 
 def ensure_link(
@@ -187,7 +214,7 @@ def ensure_link(
     found = session.scalars(_LINK_BY_KEY, key).first()
     if found is not None:
         return found
-    insert_ignore(
+    created = insert_new(
         session,
         AttributeWrite,
         {
@@ -200,7 +227,7 @@ def ensure_link(
         },
         ["task_sid", "target_id"],
     )
-    return session.scalars(_LINK_BY_KEY, key).one()
+    return created if created is not None else session.scalars(_LINK_BY_KEY, key).one()
 
 
 _CLAIM = (
@@ -240,6 +267,10 @@ _RELEASE = (
     )
     .execution_options(synchronize_session=False)
 )
+
+
+# release_claim's statement, also answering whether a pause waits for the recording to exist.
+RELEASE_STARTED = _RELEASE.returning(RecordingTarget.desired_state)
 
 
 def claim_target(
