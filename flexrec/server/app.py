@@ -86,14 +86,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = services
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.server.cors_origin_list(),
-        allow_credentials=False,  # tokens travel in headers/bodies, never cookies
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-        max_age=600,
-    )
+    origins = settings.server.cors_origin_list()
+    if origins:  # only a browser plugin on another origin needs it; webhooks never do
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=False,  # tokens travel in headers/bodies, never cookies
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     app.add_middleware(RequestMetricsMiddleware)
     for module in (routes_webhooks, routes_agent, routes_admin, routes_health):
         app.include_router(module.router)

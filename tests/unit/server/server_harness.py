@@ -38,6 +38,8 @@ class StubRecording:
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_with: Exception | None = None
+    answer_from_memory: bool = False  # what is_settled_repeat / is_known_progress answer
+    questions: list[tuple[str, Any]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=lambda: {WT_OWN: WK_ALICE, WT_FOREIGN: WK_BOB})
 
     def _record(self, name: str, arg: Any) -> None:
@@ -49,10 +51,12 @@ class StubRecording:
         self._record("taskrouter", event)
 
     def is_settled_repeat(self, event: Any) -> bool:
-        return False
+        self.questions.append(("settled?", event))
+        return self.answer_from_memory
 
     def is_known_progress(self, event: Any) -> bool:
-        return False
+        self.questions.append(("known?", event))
+        return self.answer_from_memory
 
     def handle_conference_event(self, event: Any) -> None:
         self._record("conference", event)

@@ -65,6 +65,28 @@ def test_valid_signed_form_calls_service_once_and_answers_204(
     assert [name for name, _ in harness.recording.calls] == [handler]
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "question"),
+    [
+        ("/webhooks/taskrouter", {**TASKROUTER, "EventType": "task.updated"}, "settled?"),
+        ("/webhooks/recording-status", {**RECORDING_STATUS, "RecordingStatus": "in-progress"},
+         "known?"),
+    ],
+)  # fmt: skip
+def test_what_memory_answers_never_reaches_the_handler(
+    harness: Harness, path: str, params: dict[str, str], question: str
+) -> None:
+    harness.recording.answer_from_memory = True
+    response = harness.post_signed(path, params)
+    assert response.status_code == 204
+    assert [name for name, _ in harness.recording.questions] == [question]
+    assert harness.recording.calls == []
+    # Still signed first: a forged repeat is refused before memory is asked anything.
+    harness.recording.questions.clear()
+    assert harness.post_signed(path, params, signature="forged").status_code == 403
+    assert harness.recording.questions == []
+
+
 def test_taskrouter_event_reaches_service_parsed(harness: Harness) -> None:
     harness.post_signed("/webhooks/taskrouter", TASKROUTER)
     ((_, event),) = harness.recording.calls

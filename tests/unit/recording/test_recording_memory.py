@@ -1,0 +1,126 @@
+"""The service's memory of settled work and its follow-up threads: bounded, exact, never lossy."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from recording_harness import Harness, inbound_attrs
+
+from flexrec.recording.background import Background
+from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.settled import RecentSet, SettledTasks
+from flexrec.twilio.fakes import fake_sid
+from flexrec.webhooks.events import RecordingStatusEvent
+
+WT = fake_sid("WT", 1)
+CA = fake_sid("CA", 1)
+
+
+def test_settled_tasks_answer_only_the_remembered_facts_and_keep_the_newest_time() -> None:
+    settled = SettledTasks()
+    facts = ({"a": 1}, "assigned", None, None, None, None, "voice")
+    assert not settled.repeat(WT, facts, 10)
+    settled.remember(WT, facts)
+    assert settled.repeat(WT, facts, 10)
+    assert settled.repeat(WT, facts, 30)
+    assert settled.repeat(WT, facts, 20)  # older: answered, but the time kept stays 30
+    assert not settled.repeat(WT, ({"a": 2}, *facts[1:]), 40)
+    assert settled.take_advances() == {WT: 30}
+    assert settled.take_advances() == {}
+    settled.forget(WT)
+    assert not settled.repeat(WT, facts, 50)
+
+
+def test_a_failed_flush_puts_the_times_back() -> None:
+    settled = SettledTasks()
+    facts = (None,) * 7
+    settled.remember(WT, facts)
+    settled.repeat(WT, facts, 10)
+
+    def broken(_: dict[str, int]) -> None:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError):
+        settled.flush(broken)
+    written: list[dict[str, int]] = []
+    assert settled.flush(written.append) == 1
+    assert written == [{WT: 10}]
+
+
+def test_memory_is_bounded_oldest_first() -> None:
+    settled = SettledTasks(max_tasks=2)
+    facts = (None,) * 7
+    for n in range(3):
+        settled.remember(fake_sid("WT", n), facts)
+    assert len(settled) == 2
+    assert not settled.repeat(fake_sid("WT", 0), facts, 1)
+    recent = RecentSet(max_items=2)
+    for item in ("a", "b", "c"):
+        recent.add(item)
+    assert "a" not in recent and "b" in recent and "c" in recent
+    recent.discard("b")
+    assert "b" not in recent
+
+
+def test_background_runs_work_off_the_caller_and_inline_once_closed() -> None:
+    background = Background(threads=1)
+    ran: list[str] = []
+    done = threading.Event()
+    background.submit(lambda: (ran.append(threading.current_thread().name), done.set()))
+    assert done.wait(5)
+    assert ran[0].startswith("flexrec-after")
+    chores: list[int] = []
+    background.every(60, lambda: chores.append(1))
+    background.submit(lambda: 1 / 0)  # logged, never raised into the caller
+    background.close()
+    assert chores == [1]  # the chore ran once more at close
+    background.submit(lambda: ran.append(threading.current_thread().name))
+    assert ran[-1] == threading.current_thread().name
+
+
+def _progress(recording_sid: str, call_sid: str) -> RecordingStatusEvent:
+    return RecordingStatusEvent(
+        recording_sid=recording_sid,
+        call_sid=call_sid,
+        status="in-progress",
+        url=None,
+        channels=2,
+        start_time_ms=None,
+        duration_s=None,
+        error_code=None,
+        track="both",
+        source="StartCallRecordingAPI",
+    )
+
+
+def test_in_progress_callbacks_of_our_own_starts_are_answered_from_memory(tmp_path: Path) -> None:
+    h = Harness(tmp_path, RecordingPolicy(start_on="task"))
+    try:
+        service = h.service
+        seen_in_flight: list[bool] = []
+        create = h.twilio.create_recording
+
+        def create_and_call_back(request):  # type: ignore[no-untyped-def]
+            # Twilio posts in-progress while our create is still being answered.
+            seen_in_flight.append(service.is_known_progress(_progress("RE" + "9" * 32, CA)))
+            return create(request)
+
+        h.twilio.create_recording = create_and_call_back  # type: ignore[method-assign]
+        h.twilio.add_call(CA)
+        h.twilio.add_task(WT, inbound_attrs(CA))
+        h.tr("task.created", WT, inbound_attrs(CA), status="pending")
+        assert seen_in_flight == [True]
+        recording_sid = h.target(CA).recording_sid
+        assert recording_sid is not None
+        assert service.is_known_progress(_progress(recording_sid, CA))  # stored as running
+        other = fake_sid("CA", 7)
+        assert not service.is_known_progress(_progress(fake_sid("RE", 7), other))
+        completed = RecordingStatusEvent(
+            recording_sid=recording_sid, call_sid=CA, status="completed", url=None,
+            channels=2, start_time_ms=None, duration_s=5, error_code=None, track=None, source=None,
+        )  # fmt: skip
+        assert not service.is_known_progress(completed)
+    finally:
+        h.close()
