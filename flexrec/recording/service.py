@@ -266,6 +266,7 @@ class RecordingService:
         self.pauses = PauseController(self.ctx)
         self.pauses.catch_up = self.catch_up_task
         self.starter.on_started = self.pauses.apply_pending_pause
+        self.starter.on_parked = self.handle_recording_status
         self._completed_callbacks: list[CompletedCallback] = []
         self.settled = SettledTasks()
 
@@ -443,13 +444,14 @@ class RecordingService:
     def is_known_progress(self, event: RecordingStatusEvent) -> bool:
         """True for the `in-progress` callback of a recording this process stores itself: one
         already stored as running (the callback would change nothing), or one on a leg whose
-        start attempt is in flight here (the attempt stores the same facts from Twilio's
-        answer, or lists and adopts the recording if that answer is lost). No I/O."""
+        start attempt is in flight here (parked: the attempt stores the same facts from
+        Twilio's answer; if it does not, the callback is handled when the attempt ends).
+        No I/O."""
         if event.status != "in-progress":
             return False
         starter = self.starter
         return event.recording_sid in starter.known_live or (
-            event.call_sid is not None and event.call_sid in starter.in_flight
+            event.call_sid is not None and starter.in_flight.park(event.call_sid, event)
         )
 
     @_retry_contention

@@ -122,3 +122,36 @@ class RecentSet:
         """Forget `item` if present."""
         with self._lock:
             self._items.pop(item, None)
+
+
+class InFlight:
+    """Legs whose start attempt runs in this process, and the callbacks parked for each.
+
+    Twilio posts a new recording's `in-progress` callback while it is still answering our
+    create; the attempt then stores the same facts, so the callback is parked instead of racing
+    it. When the attempt ends the parked callbacks come back: dropped if the attempt stored
+    their recording, handled as usual otherwise (say the create's answer was lost).
+    """
+
+    def __init__(self) -> None:
+        self._legs: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, call_sid: str) -> None:
+        """A start attempt on the leg begins."""
+        with self._lock:
+            self._legs.setdefault(call_sid, [])
+
+    def park(self, call_sid: str, event: Any) -> bool:
+        """Keep `event` for the leg's attempt; False when no attempt runs on it."""
+        with self._lock:
+            parked = self._legs.get(call_sid)
+            if parked is None:
+                return False
+            parked.append(event)
+            return True
+
+    def end(self, call_sid: str) -> list[Any]:
+        """The attempt is over: the callbacks parked meanwhile."""
+        with self._lock:
+            return self._legs.pop(call_sid, [])

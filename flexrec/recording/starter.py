@@ -26,7 +26,7 @@ from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, 
 from flexrec.recording import metrics
 from flexrec.recording.attributes import TaskAttributesWriter, voice_recording_entry
 from flexrec.recording.context import JOB_LINK, JOB_START, ServiceContext
-from flexrec.recording.settled import RecentSet
+from flexrec.recording.settled import InFlight, RecentSet
 from flexrec.recording.store import (
     RELEASE_STARTED,
     claim_target,
@@ -144,9 +144,10 @@ class RecordingStarter:
         # Recordings this process stored as running with everything their in-progress status
         # callback would tell: that callback then changes nothing and is answered from memory.
         self.known_live = RecentSet()
-        # Legs this process is starting right now: their in-progress callback (Twilio sends it
-        # as it answers the create) is left to the start attempt, which stores the same facts.
-        self.in_flight = RecentSet()
+        # Legs this process is starting right now, with the callbacks parked for them.
+        self.in_flight = InFlight()
+        # Set by the service: handles a parked callback the attempt did not account for.
+        self.on_parked: Callable[[Any], object] | None = None
 
     # -- starting -----------------------------------------------------------------------------
     def claim_in(self, session: Session, target: RecordingTarget, now: datetime) -> Claim | None:
@@ -175,11 +176,18 @@ class RecordingStarter:
                 if target is None:  # pragma: no cover - claimed rows exist
                     return StartOutcome("not-claimed")
                 claim = Claim(token, target.call_sid, target.attempts, target.event_ms)
-        self.in_flight.add(claim.call_sid)
+        self.in_flight.begin(claim.call_sid)
+        outcome = StartOutcome("failed")
         try:
-            return self._attempt(target_id, claim)
+            outcome = self._attempt(target_id, claim)
+            return outcome
         finally:
-            self.in_flight.discard(claim.call_sid)
+            for event in self.in_flight.end(claim.call_sid):
+                if event.recording_sid != outcome.recording_sid and self.on_parked is not None:
+                    try:
+                        self.on_parked(event)
+                    except Exception:
+                        log.exception("parked callback failed", call_sid=claim.call_sid)
 
     def _attempt(self, target_id: int, claim: Claim) -> StartOutcome:
         ctx = self.ctx

@@ -12,6 +12,7 @@ from flexrec.recording.background import Background
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.settled import RecentSet, SettledTasks
 from flexrec.twilio.fakes import fake_sid
+from flexrec.twilio.gateway import GatewayError
 from flexrec.webhooks.events import RecordingStatusEvent
 
 WT = fake_sid("WT", 1)
@@ -122,5 +123,31 @@ def test_in_progress_callbacks_of_our_own_starts_are_answered_from_memory(tmp_pa
             channels=2, start_time_ms=None, duration_s=5, error_code=None, track=None, source=None,
         )  # fmt: skip
         assert not service.is_known_progress(completed)
+    finally:
+        h.close()
+
+
+def test_a_parked_callback_is_handled_when_the_create_answer_is_lost(tmp_path: Path) -> None:
+    h = Harness(tmp_path, RecordingPolicy(start_on="task"))
+    try:
+        service = h.service
+        parked: list[bool] = []
+        create = h.twilio.create_recording
+
+        def create_then_time_out(request):  # type: ignore[no-untyped-def]
+            info = create(request)  # Twilio made it and posts in-progress...
+            parked.append(service.is_known_progress(_progress(info.sid, CA)))
+            raise GatewayError("read timed out", status=None)  # ...but its answer never came
+
+        h.twilio.create_recording = create_then_time_out  # type: ignore[method-assign]
+        h.twilio.add_call(CA)
+        h.twilio.add_task(WT, inbound_attrs(CA))
+        h.tr("task.created", WT, inbound_attrs(CA), status="pending")
+        assert parked == [True]
+        (made,) = h.twilio.recordings_on(CA)
+        # The attempt failed, so the parked callback was handled: the leg adopted its recording.
+        target = h.target(CA)
+        assert (target.state, target.recording_sid) == ("recording", made.sid)
+        assert len(h.media(WT)) == 1
     finally:
         h.close()
