@@ -50,10 +50,12 @@ from flexrec.recording.starter import Claim, RecordingStarter
 from flexrec.recording.store import (
     FINAL_STATES,
     LIVE_STATES,
+    TargetRow,
     ensure_link,
     ensure_target,
     insert_ignore,
     insert_new,
+    target_row,
     write_connection,
     write_session,
 )
@@ -959,7 +961,7 @@ class RecordingService:
             now=now,
             event_ms=event_ms,
         )
-        target: RecordingTarget | None
+        target: TargetRow | None
         if studio_sid:
             # Studio (or an earlier flexrec) already records this leg: adopt, never add a second.
             target, _ = customer_leg(
@@ -974,9 +976,7 @@ class RecordingService:
             target, _ = customer_leg()
         else:
             # Not time to start yet, but another task (a transfer) may already record the leg.
-            target = session.scalars(
-                select(RecordingTarget).where(RecordingTarget.leg_key == call_sid)
-            ).first()
+            target = target_row(session, call_sid)
             if target is None:
                 return
         self._add_link(session, task.sid, target, None, now, plan)
@@ -1023,7 +1023,7 @@ class RecordingService:
         self,
         session: Session,
         task_sid: str,
-        target: RecordingTarget,
+        target: TargetRow,
         reservation_sid: str | None,
         now: datetime,
         plan: _Plan,

@@ -29,6 +29,7 @@ from flexrec.recording.context import JOB_LINK, JOB_START, ServiceContext
 from flexrec.recording.settled import InFlight, RecentSet
 from flexrec.recording.store import (
     RELEASE_STARTED,
+    TargetRow,
     claim_target,
     release_claim,
     write_connection,
@@ -150,7 +151,7 @@ class RecordingStarter:
         self.on_parked: Callable[[Any], object] | None = None
 
     # -- starting -----------------------------------------------------------------------------
-    def claim_in(self, session: Session, target: RecordingTarget, now: datetime) -> Claim | None:
+    def claim_in(self, session: Session, target: TargetRow, now: datetime) -> Claim | None:
         """Claim a due target inside the caller's transaction (the planner's), or None.
 
         Saves the start attempt a transaction of its own. If the process dies before the

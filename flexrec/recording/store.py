@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,12 +29,6 @@ LIVE_STATES = ("recording", "paused")
 FINAL_STATES = ("completed", "absent", "failed", "ended")
 
 # Built once, parameters bound at execute: rebuilding statements per call was the main cost.
-_TARGET_BY_LEG = select(RecordingTarget).where(RecordingTarget.leg_key == bindparam("leg_key"))
-_LINK_BY_KEY = select(AttributeWrite).where(
-    AttributeWrite.task_sid == bindparam("task_sid"),
-    AttributeWrite.target_id == bindparam("target_id"),
-)
-
 
 _write_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _write_locks_guard = threading.Lock()
@@ -161,6 +155,53 @@ def insert_ignore(
     return session.execute(stmt, dict(values)).first() is not None
 
 
+class TargetRow(Protocol):
+    """What planning reads of a target (a row of plain columns, or the ORM object)."""
+
+    id: int
+    state: str
+    recording_sid: str | None
+    call_sid: str
+    attempts: int
+    event_ms: int | None
+
+
+class LinkRow(Protocol):
+    """What planning reads of an attribute link."""
+
+    id: int
+    status: str
+
+
+_TARGET_COLUMNS = (
+    RecordingTarget.id,
+    RecordingTarget.state,
+    RecordingTarget.recording_sid,
+    RecordingTarget.call_sid,
+    RecordingTarget.attempts,
+    RecordingTarget.event_ms,
+)
+_TARGET_ROW_BY_LEG = select(*_TARGET_COLUMNS).where(RecordingTarget.leg_key == bindparam("leg_key"))
+_LINK_ROW_BY_KEY = select(AttributeWrite.id, AttributeWrite.status).where(
+    AttributeWrite.task_sid == bindparam("task_sid"),
+    AttributeWrite.target_id == bindparam("target_id"),
+)
+
+
+@functools.cache
+def _insert_returning_columns(dialect: str, table: Any, conflict: tuple[str, ...],
+                              columns: tuple[Any, ...]) -> Any:  # fmt: skip
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING `columns` (no row: it existed)."""
+    return _insert_ignore_statement(dialect, table, conflict).returning(*columns)
+
+
+def target_row(session: Session, leg_key: str) -> TargetRow | None:
+    """The leg's target as plain columns, or None."""
+    session.flush()  # what an ORM query would autoflush: plain statements see it too
+    row = session.connection().execute(_TARGET_ROW_BY_LEG, {"leg_key": leg_key}).first()
+    return cast(TargetRow | None, row)
+
+
 def ensure_target(
     session: Session,
     *,
@@ -175,15 +216,22 @@ def ensure_target(
     recording_sid: str | None = None,
     source: str | None = None,
     start_time_ms: int | None = None,
-) -> tuple[RecordingTarget, bool]:
-    """The one target of a leg, created if missing; returns (target, created)."""
+) -> tuple[TargetRow, bool]:
+    """The one target of a leg, created if missing; returns (target, created).
+
+    Plain statements, no ORM objects: this runs for every event of every task, and loading
+    objects cost more than the statements.
+    """
     # Read first: the target almost always exists already (every later event of the task).
-    found = session.scalars(_TARGET_BY_LEG, {"leg_key": leg_key}).first()
+    found = target_row(session, leg_key)
     if found is not None:
         return found, False
-    created = insert_new(
-        session,
-        RecordingTarget,
+    connection = session.connection()
+    insert = _insert_returning_columns(
+        connection.dialect.name, RecordingTarget.__table__, ("leg_key",), _TARGET_COLUMNS
+    )
+    created = connection.execute(
+        insert,
         {
             "leg_key": leg_key,
             "call_sid": call_sid,
@@ -199,24 +247,31 @@ def ensure_target(
             "created_at": now,
             "updated_at": now,
         },
-        ["leg_key"],
-    )
+    ).first()
     if created is not None:
-        return created, True
-    return session.scalars(_TARGET_BY_LEG, {"leg_key": leg_key}).one(), False
+        return cast(TargetRow, created), True
+    again = connection.execute(_TARGET_ROW_BY_LEG, {"leg_key": leg_key}).one()
+    return cast(TargetRow, again), False
 
 
 def ensure_link(
     session: Session, *, task_sid: str, target_id: int, reservation_sid: str | None, now: datetime
-) -> AttributeWrite:
-    """The (task, target) attribute link, created pending if missing."""
+) -> LinkRow:
+    """The (task, target) attribute link, created pending if missing (plain statements)."""
     key = {"task_sid": task_sid, "target_id": target_id}
-    found = session.scalars(_LINK_BY_KEY, key).first()
+    session.flush()
+    connection = session.connection()
+    found = connection.execute(_LINK_ROW_BY_KEY, key).first()
     if found is not None:
-        return found
-    created = insert_new(
-        session,
-        AttributeWrite,
+        return cast(LinkRow, found)
+    insert = _insert_returning_columns(
+        connection.dialect.name,
+        AttributeWrite.__table__,
+        ("task_sid", "target_id"),
+        (AttributeWrite.id, AttributeWrite.status),
+    )
+    created = connection.execute(
+        insert,
         {
             "task_sid": task_sid,
             "target_id": target_id,
@@ -225,9 +280,9 @@ def ensure_link(
             "attempts": 0,
             "created_at": now,
         },
-        ["task_sid", "target_id"],
-    )
-    return created if created is not None else session.scalars(_LINK_BY_KEY, key).one()
+    ).first()
+    row = created if created is not None else connection.execute(_LINK_ROW_BY_KEY, key).one()
+    return cast(LinkRow, row)
 
 
 _CLAIM = (
