@@ -1088,11 +1088,12 @@ class RecordingService:
 
 
 def _settle_candidate(event: TaskRouterEvent) -> bool:
-    """Events that may be settled repeats: not reservation events, wrap-ups or removals."""
+    """Events that may be settled repeats: not reservation events, wrap-ups or removals, nor
+    `task.created` (a new task has nothing settled yet; a redelivery is caught as seen)."""
     return not (
         event.reservation_sid
         or event.event_type in AUTO_RESUME_EVENTS
-        or event.event_type in ("task.canceled", "task.deleted")
+        or event.event_type in ("task.created", "task.canceled", "task.deleted")
     )
 
 
