@@ -1,4 +1,8 @@
-"""Audit rows for media access from the console (who played or downloaded which recording)."""
+"""Audit rows for media links the console issues (who asked to play or download what).
+
+The link's issue is `url_issued` with the purpose in `detail`; the media route writes `play` or
+`download` when it actually serves the file, so each playback counts once.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +14,35 @@ from sqlalchemy.orm import Session
 from flexrec.archive.models import AuditLog
 from flexrec.console.auth import Principal
 
-CONSOLE_MEDIA_ACTIONS = ("play", "download")
+CONSOLE_MEDIA_PURPOSES = ("play", "download")
 
 
 def record_media_access(
     session: Session,
     principal: Principal,
     recording_sid: str,
-    action: str,
+    purpose: str,
     *,
     ip: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Append one audit row (flushed; the caller commits with the work it belongs to)."""
-    if action not in CONSOLE_MEDIA_ACTIONS:
-        raise ValueError(f"unknown console media action {action!r}")
+    """Append the `url_issued` row of a media link for `purpose` (flushed; the caller commits
+    with the work it belongs to)."""
+    if purpose not in CONSOLE_MEDIA_PURPOSES:
+        raise ValueError(f"unknown console media purpose {purpose!r}")
     row = AuditLog(
         at=datetime.now(UTC),
         actor=principal.username,
         actor_worker_sid=principal.worker_sid,
-        action=action,
+        action="url_issued",
         recording_sid=recording_sid,
         ip=ip,
-        detail={"via": "console", "signed_in_with": principal.via, **(detail or {})},
+        detail={
+            "via": "console",
+            "purpose": purpose,
+            "signed_in_with": principal.via,
+            **(detail or {}),
+        },
     )
     session.add(row)
     session.flush()

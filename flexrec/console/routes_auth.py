@@ -71,7 +71,8 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
 
     @router.post("/login/flex")
     async def login_flex(request: Request) -> Response:
-        """Sign in with a Flex token (JSON `{"token"}`, form field `Token`, or Bearer header)."""
+        """Sign in with a Flex token: JSON `{"token"}`, a Bearer header, or form field `Token`
+        (a form also needs the sign-in page's `csrf_token`)."""
         token = ""
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
@@ -83,6 +84,13 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         else:
             form = await request.form()
             token = str(form.get("Token") or form.get("token") or "")
+            # Any site can make a browser post a form (not JSON, not a Bearer header): a form
+            # that signs in must carry the login CSRF token our sign-in page served, or an
+            # attacker could sign the victim in as the attacker (login CSRF).
+            if token and not tokens_match(
+                request.cookies.get(LOGIN_CSRF_COOKIE), str(form.get(LOGIN_CSRF_FIELD) or "")
+            ):
+                raise HTTPException(403, "a form sign-in needs the sign-in page's CSRF token")
         if not token:
             auth = request.headers.get("authorization", "")
             token = auth[7:] if auth.lower().startswith("bearer ") else ""
@@ -98,6 +106,7 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         principal = principal_from_token(info)
         response = JSONResponse({"user": principal.public(), "next": f"{ctx.base}/"})
         ctx.set_session(response, request, principal)
+        ctx.clear_login_csrf(response)
         return response
 
     @router.post("/logout", include_in_schema=False)

@@ -258,16 +258,23 @@ def test_media_links_need_csrf_and_every_play_and_download_is_audited(
 
     with sandbox.sessions() as session:
         rows = session.scalars(select(AuditLog).where(AuditLog.recording_sid == sid)).all()
-    console_rows = [(r.actor, r.actor_worker_sid, r.action) for r in rows]
+    console_rows = [(r.actor, r.actor_worker_sid, r.action, r.detail["purpose"]) for r in rows]
     assert console_rows == [
-        ("alice", AGENTS["alice"][1], "play"),
-        ("alice", AGENTS["alice"][1], "download"),
+        ("alice", AGENTS["alice"][1], "url_issued", "play"),
+        ("alice", AGENTS["alice"][1], "url_issued", "download"),
     ]
 
-    # The signed link streams the archived WAV, with ranges for seeking.
+    # The signed link streams the archived WAV, with ranges for seeking; the playback itself is
+    # logged once, when the media route serves its start.
     media = alice.get(play.json()["url"], headers={"Range": "bytes=0-43"})
     assert media.status_code == 206
     assert media.content[:4] == b"RIFF"
+    assert alice.get(play.json()["url"], headers={"Range": "bytes=44-99"}).status_code == 206
+    with sandbox.sessions() as session:
+        played = session.scalars(
+            select(AuditLog).where(AuditLog.recording_sid == sid, AuditLog.action == "play")
+        ).all()
+    assert [r.actor for r in played] == ["alice"]
     tampered = play.json()["url"].replace("p=play", "p=download")
     assert alice.get(tampered).status_code == 403
 

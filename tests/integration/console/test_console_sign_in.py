@@ -105,9 +105,27 @@ def test_flex_token_sign_in_takes_role_and_worker_from_the_token(
     }
     assert client.get("/console/api/me").json()["user"]["username"] == "alice@flex"
 
-    form = client_for().post("/console/login/flex", data={"Token": "flex-supervisor-token"})
+    browser = client_for()
+    token = login_csrf_of(browser)
+    form = browser.post(
+        "/console/login/flex", data={"Token": "flex-supervisor-token", "csrf_token": token}
+    )
     assert form.status_code == 200
     assert form.json()["user"]["role"] == "supervisor"
+
+
+def test_a_form_flex_sign_in_without_the_login_csrf_token_is_refused(
+    client_for: Callable[..., Any],
+) -> None:
+    # A cross-site page can post a form (but not JSON or a Bearer header) to sign the
+    # victim's browser in as the attacker's Flex user.
+    victim = client_for()
+    attacker_token = login_csrf_of(client_for())
+    login_csrf_of(victim)  # the victim's browser holds its own cookie
+    for fields in ({}, {"csrf_token": attacker_token}):
+        refused = victim.post("/console/login/flex", data={"Token": "flex-alice-token", **fields})
+        assert refused.status_code == 403
+        assert victim.get("/console/api/me").status_code == 401
 
 
 def test_bad_flex_tokens_get_401_and_an_iam_outage_503(
