@@ -24,7 +24,9 @@ its queue), then a closed-loop run at saturation. Figures only, never assertions
         # saturation only, the service sampled by py-spy (collapsed stacks, GIL holder only)
 
 After the saturation run each server is offered half of what it managed, open-loop: the
-latency it gives at a load it can sustain. The machine may be shared: the srvCPU column says how
+latency it gives at a load it can sustain. Last, the service's CPU per webhook of each kind
+alone (a settled repeat; a new call with everything it sets off), measured on the service the
+other phases warmed, the figures that say what one core can carry for a given mix. The machine may be shared: the srvCPU column says how
 much of its core the server actually got, and /core (answers per server CPU-second) is the
 figure least disturbed by neighbours.
 """
@@ -340,9 +342,9 @@ class EventSource:
         fields["TimestampMs"] = str(int(now * 1000))
         return fields
 
-    def batch(self, url: str, count: int) -> list[Webhook]:
-        """`count` signed webhooks for one phase."""
-        fast = count // FAST_EVERY
+    def batch(self, url: str, count: int, fast_every: int = FAST_EVERY) -> list[Webhook]:
+        """`count` signed webhooks for one phase, every `fast_every`-th a new call."""
+        fast = count // fast_every
         if self.real_tasks:
             created = self.sim.ask("tasks", fast)
         else:
@@ -351,7 +353,7 @@ class EventSource:
             created = [self._spare_created] * fast
         out: list[Webhook] = []
         for n in range(count):
-            if n % FAST_EVERY == FAST_EVERY - 1 and created:
+            if n % fast_every == fast_every - 1 and created:
                 form = self._event_fields(created.pop())
                 call_sid = json.loads(form["TaskAttributes"])["call_sid"]
                 out.append(sign(url, form, call_sid if self.real_tasks else None))
@@ -549,6 +551,28 @@ def run_phase(
     return result
 
 
+def cpu_per_kind(server: Server, source: EventSource, count: int = 300) -> dict[str, float]:
+    """Server CPU milliseconds per webhook of each kind, each kind alone, a few at a time.
+
+    A new call's figure includes everything it sets off in the server: its recording status
+    callback and the attribute write that runs after the answer (the pause lets it finish).
+    """
+    figures: dict[str, float] = {}
+    pid = server.process.pid
+    for kind, every in (("settled repeat", count + 1), ("new call", 1)):
+        webhooks = source.batch(server.webhook_url, count, fast_every=every)
+        time.sleep(2.0)  # what earlier phases left running (attribute writes) finishes first
+        quiet0, wall0 = _cpu_seconds(pid), time.monotonic()
+        time.sleep(1.0)
+        idle_per_s = (_cpu_seconds(pid) - quiet0) / (time.monotonic() - wall0)
+        before, started = _cpu_seconds(pid), time.monotonic()
+        outcomes = asyncio.run(closed_loop(server.webhook_url, webhooks, 120.0, 4))
+        time.sleep(1.0)  # this kind's follow-up work finishes
+        spent = _cpu_seconds(pid) - before - idle_per_s * (time.monotonic() - started)
+        figures[kind] = 1000 * max(0.0, spent) / max(1, len(outcomes))
+    return figures
+
+
 def _start_py_spy(pid: int, duration_s: float, out: Path) -> subprocess.Popen[bytes] | None:
     spy = Path(sys.executable).with_name("py-spy")
     if not spy.exists():
@@ -703,6 +727,7 @@ def main() -> None:
             updates = warm_pool(service, sim, POOL_TASKS // 2 if args.quick else POOL_TASKS)
             source = EventSource(sim, updates, True)
             measure(service, sim, source, rates, duration, show, args.profile, args.concurrency)
+            kinds = cpu_per_kind(service, source, 100 if args.quick else 300)
         finally:
             service.stop()
         baseline = start_server("baseline", BASELINE_CODE, server_cpu, env, workdir / "base.log")
@@ -724,6 +749,11 @@ def main() -> None:
         "recordings; cb/s: recording status callbacks the\nsimulator posted to the server on "
         "top; simCPU/genCPU: simulator / load generator CPU; lag99: how late\nthe load "
         "generator sent (p99; large = the figures above are the client's, not the server's)."
+    )
+    print(
+        "service CPU per webhook, each kind alone: "
+        + "; ".join(f"{kind} {value:.2f} ms" for kind, value in kinds.items())
+        + " (a new call's figure includes its status callback and attribute write)"
     )
     print(f"load average before/after: {load_before} / {_load()} (other tenants share these CPUs)")
     log = workdir / "service.log"
