@@ -26,9 +26,10 @@ its queue), then a closed-loop run at saturation. Figures only, never assertions
 After the saturation run each server is offered half of what it managed, open-loop: the
 latency it gives at a load it can sustain. Last, the service's CPU per webhook of each kind
 alone (a settled repeat; a new call with everything it sets off), measured on the service the
-other phases warmed, the figures that say what one core can carry for a given mix. The machine may be shared: the srvCPU column says how
-much of its core the server actually got, and /core (answers per server CPU-second) is the
-figure least disturbed by neighbours.
+other phases warmed, the figures that say what one core can carry for a given mix.
+
+The machine may be shared: the srvCPU column says how much of its core the server actually got,
+and /core (answers per server CPU-second) is the figure least disturbed by neighbours.
 """
 
 from __future__ import annotations
