@@ -380,8 +380,7 @@ class RecordingService:
         # If a planner of this task commits new work between the read and this, the memory is
         # briefly stale: harmless, since that planner runs (or queues) its own work and a
         # repeat of these facts had nothing to add to it.
-        self.settled.remember(event.task_sid, facts)
-        self.settled.repeat(event.task_sid, facts, event.timestamp_ms)
+        self.settled.remember(event.task_sid, facts, event.timestamp_ms)
         return True
 
     @_retry_contention

@@ -38,6 +38,20 @@ def event_facts(event: TaskRouterEvent) -> Facts:
     )
 
 
+def _put_newest(items: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
+    """Store `key` as the newest entry, dropping the oldest beyond `limit`."""
+    items[key] = value
+    items.move_to_end(key)
+    while len(items) > limit:
+        items.popitem(last=False)
+
+
+def _keep_newest(times: dict[str, int], key: str, event_ms: int) -> None:
+    """Keep the later of the stored and the given event time."""
+    if event_ms > times.get(key, 0):
+        times[key] = event_ms
+
+
 class SettledTasks:
     """Thread-safe, bounded map of task SID -> facts the database confirmed as settled."""
 
@@ -50,13 +64,13 @@ class SettledTasks:
     def __len__(self) -> int:
         return len(self._facts)
 
-    def remember(self, task_sid: str, facts: Facts) -> None:
-        """The database confirmed `facts` for the task and nothing is left to do for it."""
+    def remember(self, task_sid: str, facts: Facts, event_ms: int | None = None) -> None:
+        """The database confirmed `facts` for the task and nothing is left to do for it; the
+        confirming event's time (if given) is kept for flush like a repeat's."""
         with self._lock:
-            self._facts[task_sid] = facts
-            self._facts.move_to_end(task_sid)
-            while len(self._facts) > self._max:
-                self._facts.popitem(last=False)
+            _put_newest(self._facts, task_sid, facts, self._max)
+            if event_ms is not None:
+                _keep_newest(self._advances, task_sid, event_ms)
 
     def forget(self, task_sid: str) -> None:
         """The task takes the full path: check it against the database next time."""
@@ -69,8 +83,7 @@ class SettledTasks:
             known = self._facts.get(task_sid)
             if known is None or known != facts:
                 return False
-            if event_ms > self._advances.get(task_sid, 0):
-                self._advances[task_sid] = event_ms
+            _keep_newest(self._advances, task_sid, event_ms)
             return True
 
     def take_advances(self) -> dict[str, int]:
@@ -83,8 +96,7 @@ class SettledTasks:
         """Put back advances whose write failed, keeping the newest time per task."""
         with self._lock:
             for task_sid, event_ms in advances:
-                if event_ms > self._advances.get(task_sid, 0):
-                    self._advances[task_sid] = event_ms
+                _keep_newest(self._advances, task_sid, event_ms)
 
     def flush(self, write: Callable[[dict[str, int]], None]) -> int:
         """Write pending advances with `write` (one transaction); returns how many."""
@@ -113,10 +125,7 @@ class RecentSet:
     def add(self, item: str) -> None:
         """Remember `item` (as the newest)."""
         with self._lock:
-            self._items[item] = None
-            self._items.move_to_end(item)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
+            _put_newest(self._items, item, None, self._max)
 
     def discard(self, item: str) -> None:
         """Forget `item` if present."""

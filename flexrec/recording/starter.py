@@ -19,7 +19,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, TaskRecord
@@ -31,6 +30,7 @@ from flexrec.recording.store import (
     RELEASE_STARTED,
     TargetRow,
     claim_target,
+    insert_returning,
     release_claim,
     write_connection,
     write_session,
@@ -90,14 +90,7 @@ _TASK_RECORDING = (
 _DESIRED_STATE = select(RecordingTarget.desired_state).where(
     RecordingTarget.id == bindparam("target")
 )
-_INSERT_RECORDING = {
-    "sqlite": sqlite.insert(RecordingRecord)
-    .on_conflict_do_nothing()
-    .returning(RecordingRecord.sid),
-    "postgresql": postgresql.insert(RecordingRecord)
-    .on_conflict_do_nothing()
-    .returning(RecordingRecord.sid),
-}
+_RECORDING_KEY = (RecordingRecord.sid,)
 
 
 @dataclass(frozen=True)
@@ -341,13 +334,18 @@ class RecordingStarter:
                         target.source = target.source or source
                         target.start_time_ms = target.start_time_ms or info.start_time_ms
                     target.updated_at = now
+            insert = insert_returning(
+                connection.dialect.name, RecordingRecord.__table__, ("sid",), _RECORDING_KEY
+            )
             new_row = recording_row(info, target_id, ctx.recordings.account_sid, now)
-            inserted = connection.execute(_INSERT_RECORDING[connection.dialect.name], new_row)
-            if inserted.first() is None:  # a status callback stored it first: fill in gaps
+            if connection.execute(insert, new_row).first() is None:
+                # A status callback stored it first: fill in what it could not know.
                 record_recording(session, info, target_id, ctx.recordings.account_sid, now)
-            wanted = released.desired_state if released is not None else None
-            if not held:
-                wanted = session.scalar(_DESIRED_STATE, {"target": target_id})
+            wanted = (
+                released.desired_state
+                if released is not None
+                else session.scalar(_DESIRED_STATE, {"target": target_id})
+            )
         if state == "recording" and info.channels and info.start_time_ms and held:
             self.known_live.add(info.sid)
         return wanted == "paused"
@@ -358,16 +356,16 @@ class RecordingStarter:
         with self.ctx.sessions() as session:
             rows = session.execute(_PENDING_LINKS, {"target": target_id}).all()
         for row in rows:
-            try:
-                self._link(row.id, _LinkFacts.of(row))
-            except Exception:
-                log.exception("attribute write failed", write_id=row.id)
-                self.ctx.schedule(JOB_LINK, row.id, delay_s=self.ctx.base_backoff_s)
+            self.link_or_queue(row.id, _LinkFacts.of(row))
 
-    def link_or_queue(self, write_id: int) -> None:
-        """`link`, handing the write to the queue if it breaks unexpectedly."""
+    def link_or_queue(self, write_id: int, facts: _LinkFacts | None = None) -> None:
+        """`link` (with `facts` already read, if given), handing the write to the queue if it
+        breaks unexpectedly."""
         try:
-            self.link(write_id)
+            if facts is None:
+                self.link(write_id)
+            else:
+                self._link(write_id, facts)
         except Exception:
             log.exception("attribute write failed", write_id=write_id)
             self.ctx.schedule(JOB_LINK, write_id, delay_s=self.ctx.base_backoff_s)

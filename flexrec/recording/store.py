@@ -102,35 +102,23 @@ def write_connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
 
 
 @functools.cache
-def _insert_ignore_statement(dialect: str, table: Any, conflict: tuple[str, ...]) -> Any:
-    """One INSERT ... ON CONFLICT DO NOTHING per (dialect, table, key), values bound at execute.
+def insert_returning(dialect: str, target: Any, conflict: tuple[str, ...], returning: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING `returning` (no row back: it existed).
 
-    Building the statement anew on every call cost more than running it (a third of a webhook's
-    handler time); a shared statement also hits SQLAlchemy's compiled cache every time.
+    One statement per (dialect, table or model, key, returning), values bound at execute:
+    building it anew on every call cost more than running it, and a shared statement hits
+    SQLAlchemy's compiled cache. RETURNING, not rowcount, says whether the row went in: psycopg
+    reports no rowcount for ON CONFLICT DO NOTHING. `returning` is a tuple of columns, or the
+    model itself to get ORM objects back.
     """
     if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table)
+        stmt: Any = postgresql.insert(target)
     elif dialect == "sqlite":
-        stmt = sqlite.insert(table)
+        stmt = sqlite.insert(target)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database {dialect}")
-    # RETURNING says whether the row went in: rowcount is not reliable for this on every driver
-    # (psycopg reports none here).
-    return stmt.on_conflict_do_nothing(index_elements=list(conflict)).returning(
-        table.c[conflict[0]]
-    )
-
-
-@functools.cache
-def _insert_returning_statement(dialect: str, model: type[Base], conflict: tuple[str, ...]) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING the new row as an object of `model`."""
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(model)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(model)
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    return stmt.on_conflict_do_nothing(index_elements=list(conflict)).returning(model)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    return stmt.returning(*returning) if isinstance(returning, tuple) else stmt.returning(returning)
 
 
 def insert_new(
@@ -140,7 +128,7 @@ def insert_new(
 
     One statement where insert-then-select took two, on the path every new call takes.
     """
-    stmt = _insert_returning_statement(session.get_bind().dialect.name, model, tuple(conflict))
+    stmt = insert_returning(session.get_bind().dialect.name, model, tuple(conflict), model)
     row: _M | None = session.scalars(stmt, [dict(values)]).first()
     return row
 
@@ -149,9 +137,9 @@ def insert_ignore(
     session: Session, model: type[Base], values: Mapping[str, Any], conflict: list[str]
 ) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when this call inserted the row."""
-    stmt = _insert_ignore_statement(
-        session.get_bind().dialect.name, model.__table__, tuple(conflict)
-    )
+    table = model.__table__
+    key = (table.c[conflict[0]],)
+    stmt = insert_returning(session.get_bind().dialect.name, table, tuple(conflict), key)
     return session.execute(stmt, dict(values)).first() is not None
 
 
@@ -188,13 +176,6 @@ _LINK_ROW_BY_KEY = select(AttributeWrite.id, AttributeWrite.status).where(
 )
 
 
-@functools.cache
-def _insert_returning_columns(dialect: str, table: Any, conflict: tuple[str, ...],
-                              columns: tuple[Any, ...]) -> Any:  # fmt: skip
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING `columns` (no row: it existed)."""
-    return _insert_ignore_statement(dialect, table, conflict).returning(*columns)
-
-
 def target_row(session: Session, leg_key: str) -> TargetRow | None:
     """The leg's target as plain columns, or None."""
     session.flush()  # what an ORM query would autoflush: plain statements see it too
@@ -227,7 +208,7 @@ def ensure_target(
     if found is not None:
         return found, False
     connection = session.connection()
-    insert = _insert_returning_columns(
+    insert = insert_returning(
         connection.dialect.name, RecordingTarget.__table__, ("leg_key",), _TARGET_COLUMNS
     )
     created = connection.execute(
@@ -264,7 +245,7 @@ def ensure_link(
     found = connection.execute(_LINK_ROW_BY_KEY, key).first()
     if found is not None:
         return cast(LinkRow, found)
-    insert = _insert_returning_columns(
+    insert = insert_returning(
         connection.dialect.name,
         AttributeWrite.__table__,
         ("task_sid", "target_id"),

@@ -9,6 +9,7 @@ facts is answered on the event loop from memory.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
@@ -130,6 +131,18 @@ def _dispatch(source: str, handler: Callable[[E], None], event: E, **sids: str |
     WEBHOOKS.labels(source, "accepted").inc()
 
 
+async def _answer(
+    source: str, from_memory: bool, handler: Callable[[E], None], event: E, **sids: str | None
+) -> Response:
+    """204 for an event memory already answered (on the event loop, no thread hop, no
+    database); else the handler runs in the threadpool first."""
+    if from_memory:
+        WEBHOOKS.labels(source, "repeat").inc()
+    else:
+        await run_in_threadpool(functools.partial(_dispatch, source, handler, event, **sids))
+    return _no_content()
+
+
 def _no_content() -> Response:
     # TaskRouter wants 204 with a JSON content type; the other callbacks accept it too.
     return Response(status_code=204, headers={"Content-Type": "application/json"})
@@ -144,15 +157,10 @@ async def taskrouter(request: Request, params: SignedForm) -> Response:
     """Workspace `EventCallbackUrl` events (form); answered 204 as TaskRouter expects."""
     event = _parse("taskrouter", events.parse_taskrouter_form, params)
     recording = get_services(request).recording
-    if recording.is_settled_repeat(event):
-        # Most TaskRouter traffic repeats what is already settled: answered from memory, on
-        # the event loop, without a thread hop or a database round trip.
-        WEBHOOKS.labels("taskrouter", "repeat").inc()
-        return _no_content()
-    await run_in_threadpool(
-        _dispatch, "taskrouter", recording.handle_taskrouter_event, event, task_sid=event.task_sid
-    )
-    return _no_content()
+    # Most TaskRouter traffic repeats what is already settled.
+    known = recording.is_settled_repeat(event)
+    return await _answer("taskrouter", known, recording.handle_taskrouter_event, event,
+                         task_sid=event.task_sid)  # fmt: skip
 
 
 @router.post("/event-streams", status_code=204, summary="Event Streams webhook sink")
@@ -189,12 +197,7 @@ async def recording_status(request: Request, params: SignedForm) -> Response:
     """A recording's status changes: in-progress, completed, absent, failed (form)."""
     event = _parse("recording-status", events.parse_recording_status_form, params)
     recording = get_services(request).recording
-    if recording.is_known_progress(event):
-        # The in-progress callback of a recording this process just started: nothing to do.
-        WEBHOOKS.labels("recording-status", "repeat").inc()
-        return _no_content()
-    await run_in_threadpool(
-        _dispatch, "recording-status", recording.handle_recording_status, event,
-        call_sid=event.call_sid, recording_sid=event.recording_sid,
-    )  # fmt: skip
-    return _no_content()
+    # The in-progress callback of a recording this process starts or stored: nothing to do.
+    known = recording.is_known_progress(event)
+    return await _answer("recording-status", known, recording.handle_recording_status, event,
+                         call_sid=event.call_sid, recording_sid=event.recording_sid)  # fmt: skip

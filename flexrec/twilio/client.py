@@ -10,7 +10,6 @@ requests) directly: one keep-alive pool per origin, proxies and CA bundle read o
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from twilio.base import values
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.util import make_headers
 
 from flexrec.config import TwilioSettings
 
@@ -31,7 +31,6 @@ from flexrec.config import TwilioSettings
 # urllib3 drops the surplus and every request pays a new connect.
 POOL_SIZE = 64
 TWILIO_ORIGIN = "https://api.twilio.com"
-USER_AGENT = "flexrec (twilio-python)"
 _log = logging.getLogger("twilio.http_client")
 
 
@@ -85,10 +84,10 @@ class PooledHttpClient(HttpClient):
         """Send one request; network failures raise urllib3's errors (never retried here)."""
         if timeout is not None and timeout <= 0:
             raise ValueError(timeout)
-        out_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        out_headers = dict(headers or {})  # the SDK sends its own User-Agent among them
         if auth is not None:
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            out_headers["Authorization"] = f"Basic {token}"
+            basic = make_headers(basic_auth=f"{auth[0]}:{auth[1]}")["authorization"]
+            out_headers["Authorization"] = basic
         target = self.rebase(url)
         if params:
             target += ("&" if "?" in target else "?") + urlencode(_clean(params), doseq=True)
