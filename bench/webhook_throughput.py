@@ -70,9 +70,7 @@ BACKLOG_MAX = 300  # or this many webhooks, whichever is fewer (bounds the drain
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 EVENT_SERIAL = itertools.count(1)  # event Sids are unique across phases: the service dedups them
 
-BASELINE_CODE = """
-import sys
-import uvicorn
+BASELINE_APP = """
 from fastapi import FastAPI, Request, Response
 
 app = FastAPI()
@@ -87,21 +85,36 @@ async def taskrouter(request: Request) -> Response:
 @app.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+"""
+# argv: PORT PROCESSES APP_DIR (where BASELINE_APP was written as baseline_app.py)
+BASELINE_CODE = """
+import sys
+import uvicorn
 
-
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+uvicorn.run("baseline_app:app", app_dir=sys.argv[3], host="127.0.0.1", port=int(sys.argv[1]),
+            workers=int(sys.argv[2]), log_level="warning", access_log=False)
 """
 
-SERVICE_CODE = "from flexrec.serve import run_service; run_service(consumer_workers=4)"
+SERVICE_CODE = (
+    "import sys; from flexrec.serve import run_service; "
+    "run_service(consumer_workers=4, processes=int(sys.argv[2]))"
+)
 
 
 # -- CPU placement ------------------------------------------------------------------------------
-def _cpus() -> tuple[int, set[int]]:
-    """(the server's CPU, the CPUs left for the simulator and the load generator)."""
+def _cpus(processes: int = 1) -> tuple[set[int], set[int]]:
+    """(the server's CPUs, the CPUs left for the simulator and the load generator).
+
+    One CPU per server process while one is left over; else everything is shared.
+    """
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    server = allowed[0]
-    rest = set(allowed[1:]) or {server}
-    return server, rest
+    if processes < len(allowed):
+        return set(allowed[:processes]), set(allowed[processes:])
+    return set(allowed), set(allowed)
+
+
+def _cpu_list(cpus: set[int]) -> str:
+    return ",".join(map(str, sorted(cpus)))
 
 
 def _pin(cpus: set[int]) -> None:
@@ -109,13 +122,30 @@ def _pin(cpus: set[int]) -> None:
         os.sched_setaffinity(0, cpus)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (every thread), from /proc."""
+def _stat(pid: int) -> list[str]:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return []
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and every live process under it (all threads), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            parents[int(entry.name)] = int(fields[1])
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    ticks = 0
+    for member in tree:
+        fields = _stat(member)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLK_TCK
 
 
 # -- the simulator, in its own process ----------------------------------------------------------
@@ -258,18 +288,20 @@ class Server:
             self.process.wait(5)
 
 
-def start_server(name: str, code: str, cpu: int, env: dict[str, str], log: Path) -> Server:
-    """Start `python -c code PORT` pinned to `cpu`, and wait for its /healthz."""
+def start_server(
+    name: str, code: str, cpus: set[int], env: dict[str, str], log: Path, processes: int = 1
+) -> Server:
+    """Start `python -c code PORT PROCESSES LOG_DIR` pinned to `cpus`; wait for its /healthz."""
     port = _free_port()
     env = {**env, "FLEXREC_PORT": str(port), "FLEXREC_HOST": "127.0.0.1"}
-    argv = [sys.executable, "-c", code, str(port)]
+    argv = [sys.executable, "-c", code, str(port), str(processes), str(log.parent)]
     taskset = shutil.which("taskset")
-    if taskset:  # pinned from the first instruction: every thread it starts inherits the CPU
-        argv = [taskset, "-c", str(cpu), *argv]
+    if taskset:  # pinned from the first instruction: every thread and child inherits the CPUs
+        argv = [taskset, "-c", _cpu_list(cpus), *argv]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     if not taskset and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(process.pid, {cpu})
+        os.sched_setaffinity(process.pid, cpus)
     server = Server(name, process, f"http://127.0.0.1:{port}")
     _wait_healthy(server.base_url + "/healthz", process)
     return server
@@ -468,7 +500,7 @@ class PhaseResult:
     sent: int
     errors: int
     achieved_per_s: float
-    server_cpu: float  # share of one core the server process used
+    server_cpu: float  # cores the server used (its processes together; 1.0 = one whole core)
     sim_cpu: float
     client_cpu: float
     callbacks_per_s: float  # recording status callbacks the simulator posted to the server
@@ -583,6 +615,7 @@ def _start_py_spy(pid: int, duration_s: float, out: Path) -> subprocess.Popen[by
     # --gil: only the thread holding the GIL is sampled, so the stacks show where the CPU goes
     # (threads queueing for the GIL, a pooled connection or SQLite's write lock are left out).
     argv += ["--rate", "250", "--gil", "--format", "raw", "--output", str(out), "--nonblocking"]
+    argv += ["--subprocesses"]  # the web processes of `--processes N`
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
 
 
@@ -691,6 +724,12 @@ def main() -> None:
         help=f"webhooks in flight at saturation (default {SATURATION_CONCURRENCY})",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="web processes of each server (flexrec serve --processes; default 1)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="py-spy the service during saturation; collapsed stacks to this file",
@@ -700,11 +739,12 @@ def main() -> None:
     default_rates = "1000" if args.quick else "200,500,1000"
     rates = [float(r) for r in (default_rates if args.rates is None else args.rates).split(",")
              if r.strip()]  # fmt: skip
-    server_cpu, other_cpus = _cpus()
+    server_cpus, other_cpus = _cpus(args.processes)
     _pin(other_cpus)
     print(
-        f"server pinned to CPU {server_cpu}; simulator and load generator on CPU "
-        f"{','.join(map(str, sorted(other_cpus)))}; {duration:.0f} s per phase; "
+        f"server ({args.processes} web process{'es' if args.processes > 1 else ''}) pinned to "
+        f"CPU {_cpu_list(server_cpus)}; simulator and load generator on CPU "
+        f"{_cpu_list(other_cpus)}; {duration:.0f} s per phase; "
         f"1 in {FAST_EVERY} webhooks is a fast-path task.created"
     )
     load_before = _load()
@@ -722,7 +762,9 @@ def main() -> None:
 
     try:
         env = service_env(sim.base_url, workdir / "data")
-        service = start_server("flexrec", SERVICE_CODE, server_cpu, env, workdir / "service.log")
+        service = start_server(
+            "flexrec", SERVICE_CODE, server_cpus, env, workdir / "service.log", args.processes
+        )
         print(f"simulator and service up after {time.monotonic() - began:.1f} s")
         try:
             updates = warm_pool(service, sim, POOL_TASKS // 2 if args.quick else POOL_TASKS)
@@ -731,7 +773,10 @@ def main() -> None:
             kinds = cpu_per_kind(service, source, 100 if args.quick else 300)
         finally:
             service.stop()
-        baseline = start_server("baseline", BASELINE_CODE, server_cpu, env, workdir / "base.log")
+        (workdir / "baseline_app.py").write_text(BASELINE_APP)
+        baseline = start_server(
+            "baseline", BASELINE_CODE, server_cpus, env, workdir / "base.log", args.processes
+        )
         try:
             source = EventSource(sim, updates, False)
             measure(baseline, sim, source, rates, duration, show, None, args.concurrency)
@@ -743,7 +788,7 @@ def main() -> None:
     print_table(results)
     print()
     print(
-        "done/s: 2xx answers/s; srvCPU: share of one core the server used; /core: answers per "
+        "done/s: 2xx answers/s; srvCPU: cores the server used (100% = one); /core: answers per "
         "server CPU-second;\np50/p99/max: response time from the scheduled send (open loop) or "
         "from the send (saturate);\napi: webhook sent -> the simulator got the recording create "
         "(fast-path task.created only);\nrec: legs recorded / fast-path events; dup: extra "

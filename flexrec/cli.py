@@ -24,11 +24,23 @@ def serve(
     no_consumer: Annotated[
         bool, typer.Option("--no-consumer", help="Don't run queue workers here (scaled setup).")
     ] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Web processes sharing the port (one per core; use PostgreSQL beyond a few).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the recording service (webhooks, agent and admin APIs, console, queue workers)."""
     from flexrec.serve import run_service
 
-    run_service(host=host, port=port, consumer_workers=0 if no_consumer else workers)
+    run_service(
+        host=host,
+        port=port,
+        consumer_workers=0 if no_consumer else workers,
+        processes=processes,
+    )
 
 
 @app.command()
@@ -125,6 +137,9 @@ def demo(
     workdir: Annotated[
         Path | None, typer.Option(help="Keep the demo's data here (default: a temp folder).")
     ] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Run the service with this many web processes.")
+    ] = 1,
 ) -> None:
     """Run the service against the simulator for a mixed day of calls and score it."""
     from flexrec.demo.runner import DemoOptions, run_demo
@@ -138,6 +153,7 @@ def demo(
             event_streams=event_streams,
             json_out=json_out,
             workdir=workdir,
+            processes=processes,
         )
     )
     raise typer.Exit(code)

@@ -6,6 +6,8 @@ import logging
 import os
 import signal
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -22,6 +24,8 @@ from flexrec.server.logging_setup import configure_logging, get_logger
 from flexrec.server.wiring import Services, build_services
 
 log = get_logger(__name__)
+
+_SUPERVISOR_ENV = "FLEXREC_SUPERVISOR_PID"  # set for web processes: who to outlive
 
 
 def _logging(settings: Settings) -> None:
@@ -83,21 +87,28 @@ def start_reconcile_ticker(services: Services, interval_s: float) -> threading.E
 
 
 def run_service(
-    host: str | None = None, port: int | None = None, consumer_workers: int = 4
+    host: str | None = None,
+    port: int | None = None,
+    consumer_workers: int = 4,
+    processes: int = 1,
 ) -> None:
-    """Serve webhooks, APIs and console, with queue workers in this process unless told not to."""
+    """Serve webhooks, APIs and console, with queue workers in this process unless told not to.
+
+    With `processes` > 1 the listening socket is shared by that many web processes (uvicorn's
+    supervisor restarts one that dies) and this process keeps the queue workers and recovery.
+    """
     settings = Settings.from_env()
     if host:
         settings.server.host = host
     if port:
         settings.server.port = port
     _logging(settings)
+    if processes > 1:
+        _serve_processes(settings, processes, consumer_workers)
+        return
     app, services = build_service(settings, consumer_workers=consumer_workers)
     if consumer_workers > 0:
-        # Runs once the server is up, so recovery never delays the first webhook's answer.
-        threading.Timer(1.0, _recover, args=(services,)).start()
-        if settings.server.reconcile_interval_s < 60:
-            start_reconcile_ticker(services, settings.server.reconcile_interval_s)
+        _start_recovery(settings, services)
     try:
         uvicorn.run(
             app,
@@ -109,6 +120,87 @@ def run_service(
         )
     finally:
         services.close()
+
+
+def _start_recovery(settings: Settings, services: Services) -> None:
+    # Runs once the server is up, so recovery never delays the first webhook's answer.
+    threading.Timer(1.0, _recover, args=(services,)).start()
+    if settings.server.reconcile_interval_s < 60:
+        start_reconcile_ticker(services, settings.server.reconcile_interval_s)
+
+
+def _serve_processes(settings: Settings, processes: int, consumer_workers: int) -> None:
+    # Built here first so the migrations run once, before any web process opens the database.
+    services = build_services(
+        settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
+    )
+    attach_archive(settings, services)
+    services.start()
+    if consumer_workers > 0:
+        _start_recovery(settings, services)
+    # The web processes are spawned: they read the same settings from the environment.
+    os.environ["FLEXREC_HOST"] = settings.server.host
+    os.environ["FLEXREC_PORT"] = str(settings.server.port)
+    os.environ[_SUPERVISOR_ENV] = str(os.getpid())
+    log.info("web_processes_starting", processes=processes, queue_workers=consumer_workers)
+    try:
+        uvicorn.run(
+            "flexrec.serve:web_process_app",
+            factory=True,
+            workers=processes,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=True,
+        )
+    finally:
+        services.close()
+
+
+def web_process_app() -> FastAPI:
+    """The app of one web process of `flexrec serve --processes N` (uvicorn's app factory).
+
+    It answers webhooks and APIs only: the supervisor runs the queue workers and recovery.
+    """
+    settings = Settings.from_env()
+    _logging(settings)
+    supervisor = int(os.environ.get(_SUPERVISOR_ENV, "0"))
+    if supervisor:
+        _exit_with(supervisor)
+    services = build_services(settings, run_consumer=False)
+    attach_archive(settings, services)
+    app = create_app(settings, services, owns_services=True)
+    mount_archive_and_console(app, settings, services)
+    return app
+
+
+def _exit_with(supervisor: int, every_s: float = 1.0) -> threading.Thread:
+    # A supervisor killed -9 cannot stop its web processes: each leaves on its own (SIGTERM,
+    # so the answers in flight finish) instead of holding the port with no queue workers.
+    def stop_self() -> None:
+        log.warning("supervisor_gone", supervisor=supervisor)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    return watch_parent(supervisor, stop_self, every_s)
+
+
+def watch_parent(
+    parent: int,
+    on_gone: Callable[[], None],
+    every_s: float = 1.0,
+    getppid: Callable[[], int] = os.getppid,
+) -> threading.Thread:
+    """Call `on_gone` once this process's parent is no longer `parent` (it died)."""
+
+    def watch() -> None:
+        while getppid() == parent:
+            time.sleep(every_s)
+        on_gone()
+
+    thread = threading.Thread(target=watch, name="flexrec-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_worker(workers: int = 4) -> None:

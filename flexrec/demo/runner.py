@@ -55,6 +55,7 @@ class DemoOptions:
     workdir: Path | None = None
     agents: int = 12
     event_streams: bool = False  # TaskRouter events through an Event Streams sink
+    processes: int = 1  # web processes of the service (`flexrec serve --processes`)
     # Simulated seconds per real second; None: 20, or 10 with --restart, so the few real
     # seconds the killed service needs to come back stay shorter than any call.
     scale: float | None = None
@@ -88,9 +89,10 @@ def free_port() -> int:
 class ServiceProcess:
     """`flexrec serve` as a child process that can be killed -9 and started again."""
 
-    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], port: int, log_path: Path, processes: int = 1) -> None:
         self.env = env
         self.port = port
+        self.processes = processes
         self.log_path = log_path
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -99,7 +101,10 @@ class ServiceProcess:
         """Start the service and wait until /healthz answers 200."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed argv
-            [sys.executable, "-m", "flexrec", "serve", "--port", str(self.port)],
+            [
+                *(sys.executable, "-m", "flexrec", "serve", "--port", str(self.port)),
+                *(("--processes", str(self.processes)) if self.processes > 1 else ()),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -279,7 +284,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
     figures = LiveFigures(total_calls=options.calls)
     with SimRunner(config) as sim:
         env = service_env(sim, workdir, port, admin_token) | options.service_env
-        service = ServiceProcess(env, port, workdir / "service.log")
+        service = ServiceProcess(env, port, workdir / "service.log", options.processes)
         database_url = options.database_url(workdir)
         driver = AgentDriver(sim, service.url, options.pause_share, options.seed)
         driver.attach()

@@ -55,10 +55,15 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """Build the service's ASGI app; without `services`, `build_services` runs at startup."""
+def create_app(
+    settings: Settings, services: Services | None = None, *, owns_services: bool = False
+) -> FastAPI:
+    """Build the service's ASGI app; without `services`, `build_services` runs at startup.
+
+    The app closes the services at shutdown when it built them or `owns_services` says so.
+    """
     register_secrets(_secrets_of(settings))
-    owned = services is None
+    owned = services is None or owns_services
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

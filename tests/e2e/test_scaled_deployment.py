@@ -2,7 +2,8 @@
 
 The same day of calls as the embedded demo, but the service keeps its rows in a real
 PostgreSQL, its jobs in a real Redis and its archive (encrypted) in an S3-compatible server,
-each started on loopback by the test setup; a kill -9 mid-run must still lose nothing.
+each started on loopback by the test setup, and runs two web processes on one port
+(`flexrec serve --processes 2`); a kill -9 mid-run must still lose nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def test_scaled_deployment_records_archives_and_survives_a_kill(
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     score = execute(
-        DemoOptions(calls=16, seed=21, restart=True, service_env=env),
+        # Two web processes share the port: exactly once must hold across processes too.
+        DemoOptions(calls=16, seed=21, restart=True, service_env=env, processes=2),
         tmp_path,
         Console(quiet=True),
     )

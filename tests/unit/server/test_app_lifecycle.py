@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import pytest
 from server_harness import FakeTokens, StubRecording, TestClient, make_settings
 
 import flexrec.server.app as app_module
+from flexrec.serve import watch_parent
 from flexrec.server.app import create_app
 from flexrec.server.wiring import Services, queue_check
 from flexrec.webhooks.signature import SignatureVerifier
@@ -65,6 +68,32 @@ def test_given_services_without_consumer_are_not_closed_by_app() -> None:
     services.close()
     services.close()  # idempotent
     assert closed == ["tokens", "engine"]
+
+
+def test_a_web_process_app_closes_the_services_it_was_handed() -> None:
+    # `flexrec serve --processes N`: each web process owns its services (settled-memory flush,
+    # connections) though they were built before the app.
+    queue, closed = StubQueue(), []
+    services = make_services(queue, False, closed)
+    with TestClient(create_app(make_settings(), services, owns_services=True)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert closed == []
+    assert queue.events == []  # no consumer here: the supervisor runs it
+    assert closed == ["tokens", "engine"]
+
+
+def test_a_web_process_leaves_once_its_supervisor_is_gone() -> None:
+    parents = iter([100, 100, 1])  # reparented to init: the supervisor died
+    gone = threading.Event()
+    watcher = watch_parent(100, gone.set, every_s=0.001, getppid=lambda: next(parents))
+    watcher.join(timeout=5)
+    assert gone.is_set()
+
+
+def test_a_web_process_stays_while_its_supervisor_lives() -> None:
+    gone = threading.Event()
+    watch_parent(os.getppid(), gone.set, every_s=0.001)
+    assert not gone.wait(0.05)
 
 
 def test_queue_check_uses_ping_or_huey() -> None:
