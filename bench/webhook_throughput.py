@@ -730,6 +730,11 @@ def main() -> None:
         help="web processes of each server (flexrec serve --processes; default 1)",
     )
     parser.add_argument(
+        "--database-url",
+        help="the service's database (default: SQLite in a temporary folder); PostgreSQL suits "
+        "--processes > 1: SQLite makes processes wait for each other's writes",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="py-spy the service during saturation; collapsed stacks to this file",
@@ -762,6 +767,8 @@ def main() -> None:
 
     try:
         env = service_env(sim.base_url, workdir / "data")
+        if args.database_url:
+            env["FLEXREC_DATABASE_URL"] = args.database_url
         service = start_server(
             "flexrec", SERVICE_CODE, server_cpus, env, workdir / "service.log", args.processes
         )
