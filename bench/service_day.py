@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import secrets
 import shutil
 import socket
 import subprocess
@@ -36,7 +35,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from flexrec.sim import defaults
+from webhook_throughput import service_env  # this folder is on sys.path when run
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 METRIC = re.compile(
@@ -138,19 +137,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="flexrec-day-"))
     sim_port, service_port = _free_port(), _free_port()
     sim_url, service_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{service_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "FLEXREC_"))}
-    env.update(
-        {
-            "TWILIO_ACCOUNT_SID": defaults.ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": defaults.AUTH_TOKEN,
-            "TWILIO_WORKSPACE_SID": defaults.WORKSPACE_SID,
-            "FLEXREC_TWILIO_BASE_URL": sim_url,
-            "FLEXREC_PUBLIC_URL": service_url,
-            "FLEXREC_DATA_DIR": str(workdir / "data"),
-            "FLEXREC_CONSOLE_SECRET": secrets.token_urlsafe(32),
-            "FLEXREC_LOG_FORMAT": "json",
-        }
-    )
+    env = service_env(sim_url, workdir / "data")
+    env.pop("FLEXREC_START_ON")  # the default policy: start when the agent answers
+    env["FLEXREC_PUBLIC_URL"] = service_url
     flexrec = [sys.executable, "-m", "flexrec"]
     service = _start(
         _pinned([*flexrec, "serve", "--port", str(service_port)], 0), env, workdir / "service.log"

@@ -110,16 +110,20 @@ def run_service(
     if consumer_workers > 0:
         _start_recovery(settings, services)
     try:
-        uvicorn.run(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=True,
-        )
+        uvicorn.run(app, **_listening(settings))
     finally:
         services.close()
+
+
+def _listening(settings: Settings) -> dict[str, Any]:
+    # Requests are logged by our middleware (route templates, never secrets), not uvicorn's.
+    return {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": True,
+    }
 
 
 def _start_recovery(settings: Settings, services: Services) -> None:
@@ -148,11 +152,7 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
             "flexrec.serve:web_process_app",
             factory=True,
             workers=processes,
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=True,
+            **_listening(settings),
         )
     finally:
         services.close()
