@@ -116,6 +116,19 @@ class PauseController:
             self.catch_up(task_sid)
         raise NotFound(task_sid)  # pragma: no cover - the loop returns or raises
 
+    @staticmethod
+    def has_work_at_wrapup(session: Session, task_sid: str) -> bool:
+        """True when a recording of the task is paused or has a pause or resume still wished
+        for: only then has `auto_resume` anything to do."""
+        found = session.execute(
+            select(RecordingTarget.id)
+            .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
+            .where(AttributeWrite.task_sid == task_sid)
+            .where((RecordingTarget.state == "paused") | RecordingTarget.desired_state.is_not(None))
+            .limit(1)
+        ).first()
+        return found is not None
+
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Resume the task's paused recordings (for a reservation event: those its worker
         paused, or its own worker leg). Returns how many were resumed."""

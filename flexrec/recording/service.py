@@ -56,6 +56,7 @@ from flexrec.recording.store import (
     insert_ignore,
     insert_new,
     target_row,
+    upsert_participant,
     write_connection,
     write_session,
 )
@@ -108,6 +109,7 @@ AUTO_RESUME_EVENTS = frozenset(
     {"reservation.wrapup", "reservation.completed", "task.wrapup", "task.completed",
      "task.canceled"}
 )  # fmt: skip
+HOLD_EVENTS = {"participant-hold": True, "participant-unhold": False}
 RECORDING_FINAL = {"completed": "completed", "absent": "absent", "failed": "failed"}
 REFRESH_DELAY_S = 30.0
 DEDUP_RETENTION = timedelta(days=2)  # Twilio stops redelivering long before this
@@ -307,6 +309,10 @@ class RecordingService:
         auto_resume = event.event_type in AUTO_RESUME_EVENTS
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
+            # A wrap-up with no pause to undo is an ordinary event; with one, it is marked seen
+            # only after the resume ran, so a delivery that failed before it is handled again.
+            if auto_resume and not self.pauses.has_work_at_wrapup(session, event.task_sid):
+                auto_resume = False
             # Marked first (one statement answers "seen?" and marks it): a failure below rolls
             # the mark back with everything else, so a redelivery is handled again.
             if not auto_resume and not self._insert_seen(session, key, "taskrouter", now):
@@ -393,7 +399,9 @@ class RecordingService:
         fetch_task = False
         plan = _Plan()
         with write_session(self.ctx.sessions) as session:
-            if session.get(ProcessedEvent, key) is not None:
+            # Marked first, as TaskRouter events are: one statement answers "seen?" and marks
+            # it, and a failure below rolls the mark back with everything else.
+            if not self._insert_seen(session, key, "conference", now):
                 return
             # Lock the task row before writing anything else: every planner takes the task lock
             # first, so two webhooks about one task serialise instead of deadlocking.
@@ -412,9 +420,8 @@ class RecordingService:
                 plan = self._plan(session, task, now, event.timestamp)
             else:
                 fetch_task = task_sid is not None and event.event == "participant-join"
-            # Marked with its changes (one transaction): what they leave to do is durable, and
+            # The mark commits with these changes: what they leave to do is durable, and
             # reconcile finds live tasks and quiet recordings if the steps below are cut short.
-            self._insert_seen(session, key, "conference", now)
         if event.event == "participant-leave" and event.call_sid:
             self._schedule_refresh(event.call_sid)
         if fetch_task and task_sid is not None:
@@ -832,32 +839,19 @@ class RecordingService:
     def _upsert_participant(self, session: Session, event: ConferenceEvent, now: datetime) -> None:
         if event.call_sid is None:
             return
-        insert_ignore(
+        upsert_participant(
             session,
-            ConferenceParticipantRecord,
+            event.event,
             {
                 "conference_sid": event.conference_sid,
                 "friendly_name": event.friendly_name,
                 "call_sid": event.call_sid,
                 "label": event.participant_label,
                 "joined": event.event != "participant-leave",
-                "hold": bool(event.hold),
+                "hold": HOLD_EVENTS.get(event.event, bool(event.hold)),
                 "updated_at": now,
             },
-            ["conference_sid", "call_sid"],
         )
-        row = session.scalars(
-            select(ConferenceParticipantRecord).where(
-                ConferenceParticipantRecord.conference_sid == event.conference_sid,
-                ConferenceParticipantRecord.call_sid == event.call_sid,
-            )
-        ).one()
-        row.label = row.label or event.participant_label
-        if event.event == "participant-leave":
-            row.joined = False
-        if event.event in ("participant-hold", "participant-unhold"):
-            row.hold = event.event == "participant-hold"
-        row.updated_at = now
 
     def _participants(
         self, session: Session, task: TaskRecord

@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, false, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.base import Base
-from flexrec.db.models import AttributeWrite, RecordingTarget
+from flexrec.db.models import AttributeWrite, ConferenceParticipantRecord, RecordingTarget
 
 _M = TypeVar("_M", bound=Base)
 
@@ -119,6 +119,29 @@ def insert_returning(dialect: str, target: Any, conflict: tuple[str, ...], retur
         raise RuntimeError(f"unsupported database {dialect}")
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     return stmt.returning(*returning) if isinstance(returning, tuple) else stmt.returning(returning)
+
+
+@functools.cache
+def _participant_upsert(dialect: str, event: str) -> Any:
+    table = ConferenceParticipantRecord.__table__
+    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    changes: dict[str, Any] = {
+        "label": func.coalesce(table.c.label, stmt.excluded.label),
+        "updated_at": stmt.excluded.updated_at,
+    }
+    # A join never sets `joined` back: only a leave changes it once the row exists.
+    if event == "participant-leave":
+        changes["joined"] = false()
+    elif event in ("participant-hold", "participant-unhold"):
+        changes["hold"] = true() if event == "participant-hold" else false()
+    return stmt.on_conflict_do_update(index_elements=["conference_sid", "call_sid"], set_=changes)
+
+
+def upsert_participant(session: Session, event: str, values: Mapping[str, Any]) -> None:
+    """Insert a conference leg, or apply the conference `event` to the row: one statement
+    where insert-then-load-then-flush took three, on every participant callback."""
+    stmt = _participant_upsert(session.get_bind().dialect.name, event)
+    session.execute(stmt, dict(values))
 
 
 def insert_new(
