@@ -109,6 +109,9 @@ AUTO_RESUME_EVENTS = frozenset(
     {"reservation.wrapup", "reservation.completed", "task.wrapup", "task.completed",
      "task.canceled"}
 )  # fmt: skip
+_LIVE_TARGETS_OF_CALL = select(RecordingTarget.id).where(
+    RecordingTarget.call_sid == bindparam("call_sid"), RecordingTarget.state.in_(LIVE_STATES)
+)
 HOLD_EVENTS = {"participant-hold": True, "participant-unhold": False}
 RECORDING_FINAL = {"completed": "completed", "absent": "absent", "failed": "failed"}
 REFRESH_DELAY_S = 30.0
@@ -422,8 +425,12 @@ class RecordingService:
                 fetch_task = task_sid is not None and event.event == "participant-join"
             # The mark commits with these changes: what they leave to do is durable, and
             # reconcile finds live tasks and quiet recordings if the steps below are cut short.
-        if event.event == "participant-leave" and event.call_sid:
-            self._schedule_refresh(event.call_sid)
+            leaving = (
+                _live_target_ids(session, event.call_sid)
+                if event.event == "participant-leave" and event.call_sid
+                else []
+            )
+        self._schedule_refresh(leaving)
         if fetch_task and task_sid is not None:
             # The conference told us first (events raced): ask TaskRouter about the task.
             plan.extend(self._refresh_task(task_sid))
@@ -435,8 +442,8 @@ class RecordingService:
         if event.call_status not in TERMINAL_CALL_STATUSES:
             return
         now = self.ctx.now()
-        self._schedule_refresh(event.call_sid)
         with write_session(self.ctx.sessions) as session:
+            ended = _live_target_ids(session, event.call_sid)
             session.execute(
                 update(RecordingTarget)
                 .where(RecordingTarget.call_sid == event.call_sid)
@@ -448,6 +455,7 @@ class RecordingService:
                 )
                 .execution_options(synchronize_session=False)
             )
+        self._schedule_refresh(ended)
 
     def is_known_progress(self, event: RecordingStatusEvent) -> bool:
         """True for the `in-progress` callback of a recording this process stores itself: one
@@ -571,14 +579,8 @@ class RecordingService:
             self.ctx.schedule(JOB_REFRESH, target_id, attempt + 1, delay_s=REFRESH_DELAY_S)
         return "recording"
 
-    def _schedule_refresh(self, call_sid: str) -> None:
-        with self.ctx.sessions() as session:
-            ids = session.scalars(
-                select(RecordingTarget.id).where(
-                    RecordingTarget.call_sid == call_sid, RecordingTarget.state.in_(LIVE_STATES)
-                )
-            ).all()
-        for target_id in ids:
+    def _schedule_refresh(self, target_ids: Sequence[int]) -> None:
+        for target_id in target_ids:
             self.ctx.schedule(JOB_REFRESH, target_id, 1, delay_s=REFRESH_DELAY_S)
 
     def reconcile(self) -> int:
@@ -808,20 +810,18 @@ class RecordingService:
         status = RESERVATION_STATUS.get(event.event_type)
         row = session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).first()
         if row is None:
-            insert_ignore(
-                session,
-                ReservationRecord,
-                {
-                    "sid": reservation_sid,
-                    "task_sid": event.task_sid,
-                    "worker_sid": event.worker_sid,
-                    "worker_name": event.worker_name,
-                    "status": status or "pending",
-                    "updated_at": now,
-                },
-                ["sid"],
+            fresh = {
+                "sid": reservation_sid,
+                "task_sid": event.task_sid,
+                "worker_sid": event.worker_sid,
+                "worker_name": event.worker_name,
+                "status": status or "pending",
+                "updated_at": now,
+            }
+            row = (
+                insert_new(session, ReservationRecord, fresh, ["sid"])
+                or session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).one()
             )
-            row = session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).one()
         row.worker_sid = row.worker_sid or event.worker_sid
         row.worker_name = row.worker_name or event.worker_name
         current_rank = _RESERVATION_RANK.get(row.status, 3)
@@ -1078,6 +1078,11 @@ class RecordingService:
     def _mark_seen(self, key: str, kind: str) -> None:
         with write_session(self.ctx.sessions) as session:
             self._insert_seen(session, key, kind, self.ctx.now())
+
+
+def _live_target_ids(session: Session, call_sid: str) -> Sequence[int]:
+    """Targets on the leg whose recording may still be running (to ask Twilio later)."""
+    return session.scalars(_LIVE_TARGETS_OF_CALL, {"call_sid": call_sid}).all()
 
 
 def _settle_candidate(event: TaskRouterEvent) -> bool:

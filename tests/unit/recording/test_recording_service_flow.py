@@ -511,6 +511,17 @@ def test_studio_recording_completion_is_learned_by_refresh(h: Harness) -> None:
     assert seen[0].media_url is not None and seen[0].media_url.endswith(studio_sid)
 
 
+def test_a_call_that_ended_has_its_live_recording_refreshed_once(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.start_external_recording(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    h.call_status(WORKER, "completed")  # no target on that leg: nothing to ask
+    assert h.queue.pending == []
+    h.call_status(CUSTOMER, "completed")
+    assert [j.name for j in h.queue.pending] == ["recording.refresh"]
+
+
 def test_reconcile_refreshes_live_recordings_of_finished_tasks(h: Harness) -> None:
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
