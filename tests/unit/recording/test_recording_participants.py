@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from recording_harness import Harness
 from sqlalchemy import select
 
@@ -14,13 +10,6 @@ from flexrec.twilio.fakes import fake_sid
 
 TASK = fake_sid("WT", 1)
 LEG = fake_sid("CA", 1)
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    yield harness
-    harness.close()
 
 
 def row(h: Harness) -> tuple[str | None, bool, bool]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ RES = fake_sid("WR", 1)
 RES2 = fake_sid("WR", 2)
 AGENT = fake_sid("WK", 1)
 AGENT2 = fake_sid("WK", 2)
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    yield harness
-    harness.close()
 
 
 def accept_inbound(h: Harness, task: str = TASK, res: str = RES, agent: str = AGENT) -> None:
