@@ -30,7 +30,7 @@ from flexrec.recording.store import (
     RELEASE_STARTED,
     TargetRow,
     claim_target,
-    insert_returning,
+    insert_ignore,
     release_claim,
     write_connection,
     write_session,
@@ -90,7 +90,6 @@ _TASK_RECORDING = (
 _DESIRED_STATE = select(RecordingTarget.desired_state).where(
     RecordingTarget.id == bindparam("target")
 )
-_RECORDING_KEY = (RecordingRecord.sid,)
 
 
 @dataclass(frozen=True)
@@ -334,11 +333,8 @@ class RecordingStarter:
                         target.source = target.source or source
                         target.start_time_ms = target.start_time_ms or info.start_time_ms
                     target.updated_at = now
-            insert = insert_returning(
-                connection.dialect.name, RecordingRecord.__table__, ("sid",), _RECORDING_KEY
-            )
             new_row = recording_row(info, target_id, ctx.recordings.account_sid, now)
-            if connection.execute(insert, new_row).first() is None:
+            if not insert_ignore(session, RecordingRecord, new_row, ["sid"]):
                 # A status callback stored it first: fill in what it could not know.
                 record_recording(session, info, target_id, ctx.recordings.account_sid, now)
             wanted = (

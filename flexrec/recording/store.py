@@ -111,20 +111,23 @@ def insert_returning(dialect: str, target: Any, conflict: tuple[str, ...], retur
     reports no rowcount for ON CONFLICT DO NOTHING. `returning` is a tuple of columns, or the
     model itself to get ORM objects back.
     """
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(target)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(target)
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    stmt = _dialect_insert(dialect, target).on_conflict_do_nothing(index_elements=list(conflict))
     return stmt.returning(*returning) if isinstance(returning, tuple) else stmt.returning(returning)
+
+
+def _dialect_insert(dialect: str, target: Any) -> Any:
+    # The dialect's own INSERT: the generic one has no ON CONFLICT.
+    if dialect == "postgresql":
+        return postgresql.insert(target)
+    if dialect == "sqlite":
+        return sqlite.insert(target)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
 
 
 @functools.cache
 def _participant_upsert(dialect: str, event: str) -> Any:
     table = ConferenceParticipantRecord.__table__
-    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    stmt = _dialect_insert(dialect, table)
     changes: dict[str, Any] = {
         "label": func.coalesce(table.c.label, stmt.excluded.label),
         "updated_at": stmt.excluded.updated_at,
@@ -162,8 +165,10 @@ def insert_ignore(
     """INSERT ... ON CONFLICT DO NOTHING; True when this call inserted the row."""
     table = model.__table__
     key = (table.c[conflict[0]],)
-    stmt = insert_returning(session.get_bind().dialect.name, table, tuple(conflict), key)
-    return session.execute(stmt, dict(values)).first() is not None
+    session.flush()  # what the ORM would autoflush; the statement itself needs no ORM
+    connection = session.connection()
+    stmt = insert_returning(connection.dialect.name, table, tuple(conflict), key)
+    return connection.execute(stmt, dict(values)).first() is not None
 
 
 class TargetRow(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -96,58 +97,58 @@ def _progress(recording_sid: str, call_sid: str) -> RecordingStatusEvent:
     )
 
 
-def test_in_progress_callbacks_of_our_own_starts_are_answered_from_memory(tmp_path: Path) -> None:
-    h = Harness(tmp_path, RecordingPolicy(start_on="task"))
-    try:
-        service = h.service
-        seen_in_flight: list[bool] = []
-        create = h.twilio.create_recording
-
-        def create_and_call_back(request):  # type: ignore[no-untyped-def]
-            # Twilio posts in-progress while our create is still being answered.
-            seen_in_flight.append(service.is_known_progress(_progress("RE" + "9" * 32, CA)))
-            return create(request)
-
-        h.twilio.create_recording = create_and_call_back  # type: ignore[method-assign]
-        h.twilio.add_call(CA)
-        h.twilio.add_task(WT, inbound_attrs(CA))
-        h.tr("task.created", WT, inbound_attrs(CA), status="pending")
-        assert seen_in_flight == [True]
-        recording_sid = h.target(CA).recording_sid
-        assert recording_sid is not None
-        assert service.is_known_progress(_progress(recording_sid, CA))  # stored as running
-        other = fake_sid("CA", 7)
-        assert not service.is_known_progress(_progress(fake_sid("RE", 7), other))
-        completed = RecordingStatusEvent(
-            recording_sid=recording_sid, call_sid=CA, status="completed", url=None,
-            channels=2, start_time_ms=None, duration_s=5, error_code=None, track=None, source=None,
-        )  # fmt: skip
-        assert not service.is_known_progress(completed)
-    finally:
-        h.close()
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    # start_on=task: the create runs inside the task.created webhook, where callbacks race it.
+    harness = Harness(tmp_path, RecordingPolicy(start_on="task"))
+    yield harness
+    harness.close()
 
 
-def test_a_parked_callback_is_handled_when_the_create_answer_is_lost(tmp_path: Path) -> None:
-    h = Harness(tmp_path, RecordingPolicy(start_on="task"))
-    try:
-        service = h.service
-        parked: list[bool] = []
-        create = h.twilio.create_recording
+def test_in_progress_callbacks_of_our_own_starts_are_answered_from_memory(h: Harness) -> None:
+    service = h.service
+    seen_in_flight: list[bool] = []
+    create = h.twilio.create_recording
 
-        def create_then_time_out(request):  # type: ignore[no-untyped-def]
-            info = create(request)  # Twilio made it and posts in-progress...
-            parked.append(service.is_known_progress(_progress(info.sid, CA)))
-            raise GatewayError("read timed out", status=None)  # ...but its answer never came
+    def create_and_call_back(request):  # type: ignore[no-untyped-def]
+        # Twilio posts in-progress while our create is still being answered.
+        seen_in_flight.append(service.is_known_progress(_progress("RE" + "9" * 32, CA)))
+        return create(request)
 
-        h.twilio.create_recording = create_then_time_out  # type: ignore[method-assign]
-        h.twilio.add_call(CA)
-        h.twilio.add_task(WT, inbound_attrs(CA))
-        h.tr("task.created", WT, inbound_attrs(CA), status="pending")
-        assert parked == [True]
-        (made,) = h.twilio.recordings_on(CA)
-        # The attempt failed, so the parked callback was handled: the leg adopted its recording.
-        target = h.target(CA)
-        assert (target.state, target.recording_sid) == ("recording", made.sid)
-        assert len(h.media(WT)) == 1
-    finally:
-        h.close()
+    h.twilio.create_recording = create_and_call_back  # type: ignore[method-assign]
+    h.twilio.add_call(CA)
+    h.twilio.add_task(WT, inbound_attrs(CA))
+    h.tr("task.created", WT, inbound_attrs(CA), status="pending")
+    assert seen_in_flight == [True]
+    recording_sid = h.target(CA).recording_sid
+    assert recording_sid is not None
+    assert service.is_known_progress(_progress(recording_sid, CA))  # stored as running
+    other = fake_sid("CA", 7)
+    assert not service.is_known_progress(_progress(fake_sid("RE", 7), other))
+    completed = RecordingStatusEvent(
+        recording_sid=recording_sid, call_sid=CA, status="completed", url=None,
+        channels=2, start_time_ms=None, duration_s=5, error_code=None, track=None, source=None,
+    )  # fmt: skip
+    assert not service.is_known_progress(completed)
+
+
+def test_a_parked_callback_is_handled_when_the_create_answer_is_lost(h: Harness) -> None:
+    service = h.service
+    parked: list[bool] = []
+    create = h.twilio.create_recording
+
+    def create_then_time_out(request):  # type: ignore[no-untyped-def]
+        info = create(request)  # Twilio made it and posts in-progress...
+        parked.append(service.is_known_progress(_progress(info.sid, CA)))
+        raise GatewayError("read timed out", status=None)  # ...but its answer never came
+
+    h.twilio.create_recording = create_then_time_out  # type: ignore[method-assign]
+    h.twilio.add_call(CA)
+    h.twilio.add_task(WT, inbound_attrs(CA))
+    h.tr("task.created", WT, inbound_attrs(CA), status="pending")
+    assert parked == [True]
+    (made,) = h.twilio.recordings_on(CA)
+    # The attempt failed, so the parked callback was handled: the leg adopted its recording.
+    target = h.target(CA)
+    assert (target.state, target.recording_sid) == ("recording", made.sid)
+    assert len(h.media(WT)) == 1
