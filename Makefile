@@ -8,10 +8,10 @@ PYTHON ?= python3
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-$(BIN)/flexrec: pyproject.toml
+$(BIN)/flexrec: pyproject.toml flexsim/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./flexsim -e '.[dev]'
 	@touch $@
 
 setup: $(BIN)/flexrec  ## Create .venv with flexrec and its dev tools
@@ -29,12 +29,12 @@ test-fast: setup  ## Unit tests only
 	$(BIN)/pytest tests/unit -q
 
 lint: setup  ## Ruff lint and format check
-	$(BIN)/ruff check flexrec tests bench
-	$(BIN)/ruff format --check flexrec tests bench
+	$(BIN)/ruff check flexrec flexsim tests bench
+	$(BIN)/ruff format --check flexrec flexsim tests bench
 
 format: setup  ## Apply ruff's formatting and safe fixes
-	$(BIN)/ruff format flexrec tests bench
-	$(BIN)/ruff check --fix flexrec tests bench
+	$(BIN)/ruff format flexrec flexsim tests bench
+	$(BIN)/ruff check --fix flexrec flexsim tests bench
 
 typecheck: setup  ## mypy (strict) on the package
 	$(BIN)/mypy

@@ -19,8 +19,8 @@ import numpy as np
 import soundfile
 
 from flexrec.analysis import analyse_recording, detect_speech, frame_scores
-from flexrec.sim.audio import render_recording, truth_segments
-from flexrec.sim.media import encode_audio, make_sample_conversation
+from flexsim.audio import render_recording, truth_segments
+from flexsim.media import encode_audio, make_sample_conversation
 
 SR = 8000
 

@@ -3,7 +3,7 @@
 Runs the simulator (engine + signed webhooks + REST app) pinned to one CPU, posting every
 webhook to a local sink server in a separate process (pinned to another CPU when there is one),
 and prints figures. With `--audio`, each eligible call gets a dual recording on the customer
-leg and its WAV is rendered (flexrec.sim.media.render_media) when the call ends.
+leg and its WAV is rendered (flexsim.media.render_media) when the call ends.
 
     .venv/bin/python bench/sim_throughput.py                  # saturate: calls/s, webhooks/s
     .venv/bin/python bench/sim_throughput.py --audio          # the same with audio rendering
@@ -117,7 +117,7 @@ def _print_window(window: tuple[float, float, int, int], warmup_s: float) -> Non
 
 def _add_audio(sim: Any) -> dict[str, float]:
     """Record every connected customer leg (dual) and render each finished recording."""
-    from flexrec.sim.media import render_media
+    from flexsim.media import render_media
 
     world = sim.world
     figures = {"rendered": 0.0, "render_cpu_s": 0.0, "audio_s": 0.0}
@@ -146,7 +146,7 @@ def _add_audio(sim: Any) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> None:
     """Run one measurement and print its figures."""
-    from flexrec.sim.runner import SimConfig, SimRunner
+    from flexsim.runner import SimConfig, SimRunner
 
     _pin(0)
     sink, sink_url = _start_sink()

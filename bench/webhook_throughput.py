@@ -6,7 +6,7 @@ The product target is "p99 under 20 ms at 1,000 webhooks/s". Three processes, al
   and queue in a temporary folder, queue consumers in-process, INFO logs to a file), pinned to
   CPU 0 so "per core" is honest; then, in the same run, a bare FastAPI app whose one route reads
   the form and answers 204 (the framework baseline), pinned the same way;
-- the Twilio simulator (`flexrec.sim`, no traffic of its own), which serves the REST calls the
+- the Twilio simulator (`flexsim`, no traffic of its own), which serves the REST calls the
   service makes and time-stamps every recording it is asked to create (`Recording.created_wall`);
 - this process, the load generator (asyncio + aiohttp), pinned with the simulator to the other
   CPU when there is one.
@@ -57,8 +57,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from flexrec.sim import defaults
-from flexrec.sim.webhooks import twilio_signature
+from flexsim import defaults
+from flexsim.webhooks import twilio_signature
 
 WEBHOOK_PATH = "/webhooks/taskrouter"
 FAST_EVERY = 10  # one event in ten reveals a new leg (task.created), like ~10 events per call
@@ -154,8 +154,8 @@ def _sim_main(conn: Connection, cpus: set[int]) -> None:
     _pin(cpus)
     import logging
 
-    from flexrec.sim import callbacks
-    from flexrec.sim.runner import SimConfig, SimRunner
+    from flexsim import callbacks
+    from flexsim.runner import SimConfig, SimRunner
 
     logging.disable(logging.WARNING)  # a client hanging up at shutdown is not news
     sim = SimRunner(SimConfig(port=0, start_traffic=False, agents=2)).start()

@@ -161,7 +161,7 @@ def demo(
 
 def _register_sim() -> None:
     # The simulator's command lives with the simulator; importing it is cheap (no I/O).
-    from flexrec.sim.cli import sim
+    from flexsim.cli import sim
 
     app.command(name="sim")(sim)
 

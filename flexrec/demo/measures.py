@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from flexrec.analysis.scoring import frame_scores
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.db.base import make_engine, make_session_factory
-from flexrec.sim.audio import truth_segments
-from flexrec.sim.runner import SimRunner
+from flexsim.audio import truth_segments
+from flexsim.runner import SimRunner
 
 ARCHIVED_STATES = ("stored", "verified", "deleted_from_twilio")
 

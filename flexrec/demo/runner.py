@@ -33,11 +33,11 @@ from flexrec.demo.measures import (
     webhook_to_api_latencies,
 )
 from flexrec.demo.scoring import DemoScore, by_scenario, percentile, score_truth
-from flexrec.sim import defaults
-from flexrec.sim.runner import SimConfig, SimRunner
-from flexrec.sim.timeline import Timeline
-from flexrec.sim.tokens import issue_token
-from flexrec.sim.world import Task, Worker
+from flexsim import defaults
+from flexsim.runner import SimConfig, SimRunner
+from flexsim.timeline import Timeline
+from flexsim.tokens import issue_token
+from flexsim.world import Task, Worker
 
 # Scenarios in which an agent takes a card payment (pause, then resume) on some calls.
 PAUSABLE = frozenset({"basic", "hold", "browser_closed", "third_party"})

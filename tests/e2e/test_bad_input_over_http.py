@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from flexrec.demo.runner import ServiceProcess, free_port, service_env
-from flexrec.sim.runner import SimConfig, SimRunner
-from flexrec.sim.timeline import Timeline
-from flexrec.sim.tokens import issue_token
-from flexrec.sim.webhooks import twilio_signature
-from flexrec.sim.world import Task, Worker
+from flexsim.runner import SimConfig, SimRunner
+from flexsim.timeline import Timeline
+from flexsim.tokens import issue_token
+from flexsim.webhooks import twilio_signature
+from flexsim.world import Task, Worker
 
 pytestmark = pytest.mark.e2e
 

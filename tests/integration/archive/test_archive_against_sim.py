@@ -18,10 +18,10 @@ from flexrec.archive.service import ArchiveService, RecordingContext
 from flexrec.archive.storage import LocalStorage
 from flexrec.config import TwilioSettings
 from flexrec.db.base import Base, make_engine, make_session_factory
-from flexrec.sim import defaults
-from flexrec.sim.api.app import create_sim_app
-from flexrec.sim.media import SampleConversation, make_sample_conversation
 from flexrec.twilio.client import make_client
+from flexsim import defaults
+from flexsim.api.app import create_sim_app
+from flexsim.media import SampleConversation, make_sample_conversation
 
 
 def _free_port() -> int:
@@ -108,7 +108,7 @@ def test_simulated_silence_pause_is_excluded_from_analysis(tmp_path: Path) -> No
     import httpx
 
     from flexrec.archive.fakes import FakeTwilioRecordings
-    from flexrec.sim.media import render_media
+    from flexsim.media import render_media
 
     sample = make_sample_conversation(
         8, duration_s=30.0, queue_s=2.0, pause=(10.0, 16.0, "silence")

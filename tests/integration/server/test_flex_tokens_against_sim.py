@@ -9,11 +9,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from flexrec.sim import defaults
-from flexrec.sim.api.app import create_sim_app
-from flexrec.sim.tokens import issue_token
-from flexrec.sim.world import SimClock, World
 from flexrec.twilio.flex_tokens import FlexTokenValidator, InvalidToken, TokenServiceUnavailable
+from flexsim import defaults
+from flexsim.api.app import create_sim_app
+from flexsim.tokens import issue_token
+from flexsim.world import SimClock, World
 
 SIM_ORIGIN = "http://127.0.0.1:8181"
 

@@ -14,9 +14,9 @@ from twilio.rest import Client
 
 from flexrec.config import Settings, TwilioSettings
 from flexrec.setup_twilio import NEEDED_EVENTS, SetupError, run_setup
-from flexrec.sim import defaults
-from flexrec.sim.api.app import create_sim_app
-from flexrec.sim.world import World
+from flexsim import defaults
+from flexsim.api.app import create_sim_app
+from flexsim.world import World
 
 PUBLIC = "https://rec.example.com"
 
@@ -137,7 +137,7 @@ def test_event_streams_dry_run_writes_nothing(sim: Any) -> None:
 
 
 def test_flex_call_recording_enabled_is_warned(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flexrec.sim.api import flex
+    from flexsim.api import flex
 
     original = flex.configuration_view
     monkeypatch.setattr(

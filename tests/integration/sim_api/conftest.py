@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sim_api_support import ACCOUNT_AUTH, Scenario, build_scenario, serve
 
-from flexrec.sim import defaults
-from flexrec.sim.api import create_sim_app
-from flexrec.sim.world import World
+from flexsim import defaults
+from flexsim.api import create_sim_app
+from flexsim.world import World
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def api(served: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def fake_media(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int | None]]:
-    """Replace `flexrec.sim.media.render_media` and record what it was asked to render."""
+    """Replace `flexsim.media.render_media` and record what it was asked to render."""
     calls: list[tuple[str, str, int | None]] = []
 
     def render_media(world: World, recording: Any, fmt: str, requested: int | None) -> bytes:
@@ -47,10 +47,10 @@ def fake_media(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int | No
         return f"{fmt}:{recording.sid}:{requested}".encode()
 
     try:
-        module = importlib.import_module("flexrec.sim.media")
+        module = importlib.import_module("flexsim.media")
     except ImportError:
-        module = types.ModuleType("flexrec.sim.media")
-        monkeypatch.setitem(sys.modules, "flexrec.sim.media", module)
+        module = types.ModuleType("flexsim.media")
+        monkeypatch.setitem(sys.modules, "flexsim.media", module)
     monkeypatch.setattr(module, "render_media", render_media, raising=False)
     return calls
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
-from flexrec.sim import defaults
-from flexrec.sim.world import SimClock, World
+from flexsim import defaults
+from flexsim.world import SimClock, World
 
 START_EPOCH = 1_795_000_000.0  # a fixed simulated start: dates in responses are predictable
 

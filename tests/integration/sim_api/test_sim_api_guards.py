@@ -13,9 +13,9 @@ import pytest
 from fastapi import APIRouter
 from sim_api_support import ACCOUNT_AUTH, KEY_AUTH, basic, serve
 
-from flexrec.sim import defaults
-from flexrec.sim.api import SERVED_ROUTES, create_sim_app
-from flexrec.sim.tokens import issue_token
+from flexsim import defaults
+from flexsim.api import SERVED_ROUTES, create_sim_app
+from flexsim.tokens import issue_token
 
 if TYPE_CHECKING:
     from sim_api_support import Scenario
@@ -171,7 +171,7 @@ def test_faults_answer_twilio_errors_and_spare_the_sim_control_routes(
 def test_a_simulator_bug_is_a_twilio_shaped_500(
     api: httpx.Client, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flexrec.sim.api.voice_calls as voice_calls
+    import flexsim.api.voice_calls as voice_calls
 
     def broken(*args: object) -> dict[str, object]:
         raise RuntimeError("bug")

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from flexrec.sim import defaults
-from flexrec.sim.world import WorldEvent
+from flexsim import defaults
+from flexsim.world import WorldEvent
 
 if TYPE_CHECKING:
     from sim_api_support import Scenario

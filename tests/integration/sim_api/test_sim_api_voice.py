@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from flexrec.sim.world import WorldEvent
+from flexsim.world import WorldEvent
 
 if TYPE_CHECKING:
     from sim_api_support import Scenario

@@ -23,11 +23,11 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from flexrec.sim import defaults
-from flexrec.sim.api import create_sim_app
-from flexrec.sim.api.app import OPERATIONS
-from flexrec.sim.tokens import issue_token
 from flexrec.twilio.client import PooledHttpClient
+from flexsim import defaults
+from flexsim.api import create_sim_app
+from flexsim.api.app import OPERATIONS
+from flexsim.tokens import issue_token
 
 if TYPE_CHECKING:
     from sim_api_support import Scenario
@@ -296,7 +296,7 @@ def test_public_base_url_makes_links_point_at_the_simulator(scenario: Scenario) 
 
 
 def test_the_schema_checks_reject_what_twilio_would_not_send(scenario: Scenario) -> None:
-    from flexrec.sim.api.voice_views import call_view
+    from flexsim.api.voice_views import call_view
 
     validator = response_validator(
         "api_v2010", "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json", "GET", 200

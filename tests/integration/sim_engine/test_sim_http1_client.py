@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from flexrec.sim.http1 import Http1Pool, HttpProtocolError, split_target
-from flexrec.sim.webhooks import DeliveryError, PooledTransport
+from flexsim.http1 import Http1Pool, HttpProtocolError, split_target
+from flexsim.webhooks import DeliveryError, PooledTransport
 
 Reply = Callable[[bytes], Awaitable[bytes | None]]
 

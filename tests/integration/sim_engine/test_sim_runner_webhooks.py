@@ -20,9 +20,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from flexrec.sim import defaults
-from flexrec.sim.engine import SCENARIOS
-from flexrec.sim.runner import SimConfig, SimRunner
+from flexsim import defaults
+from flexsim.engine import SCENARIOS
+from flexsim.runner import SimConfig, SimRunner
 
 
 @dataclass

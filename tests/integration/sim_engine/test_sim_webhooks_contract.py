@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from flexrec.sim import callbacks
-from flexrec.sim.engine import SCENARIOS, Engine, EngineConfig
-from flexrec.sim.runner import SimConfig, SimRunner
-from flexrec.sim.webhooks import WebhookDispatcher
-from flexrec.sim.world import SimClock, World, WorldEvent
 from flexrec.webhooks import events as parsers
+from flexsim import callbacks
+from flexsim.engine import SCENARIOS, Engine, EngineConfig
+from flexsim.runner import SimConfig, SimRunner
+from flexsim.webhooks import WebhookDispatcher
+from flexsim.world import SimClock, World, WorldEvent
 
 
 def _run_all_scenarios() -> tuple[World, WebhookDispatcher, list[dict[str, object]]]:

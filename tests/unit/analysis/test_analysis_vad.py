@@ -7,11 +7,11 @@ import numpy.typing as npt
 import pytest
 
 from flexrec.analysis import VadConfig, analyse_recording, detect_speech, frame_scores
-from flexrec.sim import audio as sim_audio
-from flexrec.sim.audio import render_recording, truth_segments
-from flexrec.sim.media import SampleConversation, make_sample_conversation
-from flexrec.sim.timeline import Timeline
-from flexrec.sim.world import SimClock, World
+from flexsim import audio as sim_audio
+from flexsim.audio import render_recording, truth_segments
+from flexsim.media import SampleConversation, make_sample_conversation
+from flexsim.timeline import Timeline
+from flexsim.world import SimClock, World
 
 SR = 8000
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from server_harness import AUTH_TOKEN, Harness
 
-from flexrec.sim.webhooks import Delivery
+from flexsim.webhooks import Delivery
 
 CA = "CA" + "c" * 32
 WT = "WT" + "1" * 32

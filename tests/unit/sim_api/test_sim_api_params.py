@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from flexrec.sim.api.formats import PageRequest, iso8601, meta_page, rfc2822, v2010_page
-from flexrec.sim.api.params import Params, is_sid
-from flexrec.sim.api.taskrouter import matches, parse_expression
-from flexrec.sim.api.voice_views import DateFilter
-from flexrec.sim.errors import TwilioApiError
+from flexsim.api.formats import PageRequest, iso8601, meta_page, rfc2822, v2010_page
+from flexsim.api.params import Params, is_sid
+from flexsim.api.taskrouter import matches, parse_expression
+from flexsim.api.voice_views import DateFilter
+from flexsim.errors import TwilioApiError
 
 
 def test_sids_need_prefix_and_32_hex_digits() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flexrec.sim.tokens import UnknownWorker, issue_token, validate_token
-from flexrec.sim.world import SimClock, World
+from flexsim.tokens import UnknownWorker, issue_token, validate_token
+from flexsim.world import SimClock, World
 
 
 @pytest.fixture

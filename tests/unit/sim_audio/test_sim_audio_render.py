@@ -9,9 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from flexrec.sim.audio import render_recording, truth_segments
-from flexrec.sim.timeline import CUSTOMER, Presence, Timeline, Utterance
-from flexrec.sim.world import Call, Recording, SimClock, World
+from flexsim.audio import render_recording, truth_segments
+from flexsim.timeline import CUSTOMER, Presence, Timeline, Utterance
+from flexsim.world import Call, Recording, SimClock, World
 
 T0 = 1_700_000_000.0
 SR = 8000

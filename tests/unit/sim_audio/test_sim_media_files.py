@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from flexrec.sim.audio import render_recording
-from flexrec.sim.media import (
+from flexsim.audio import render_recording
+from flexsim.media import (
     MEDIA_TYPES,
     MediaRequestError,
     SampleConversation,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from flexrec.sim.engine import Engine, EngineConfig
-from flexrec.sim.world import SimClock, World, WorldEvent
+from flexsim.engine import Engine, EngineConfig
+from flexsim.world import SimClock, World, WorldEvent
 
 START = 1_800_000_000.0
 

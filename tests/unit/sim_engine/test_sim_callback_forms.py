@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from flexrec.sim.callbacks import taskrouter_form
-from flexrec.sim.world import SimClock, World
+from flexsim.callbacks import taskrouter_form
+from flexsim.world import SimClock, World
 
 
 def _attributes_in_form(world: World, data: dict[str, object]) -> object:

@@ -6,9 +6,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flexrec.sim import defaults
-from flexrec.sim.cli import parse_weights, sim
-from flexrec.sim.engine import DEFAULT_WEIGHTS
+from flexsim import defaults
+from flexsim.cli import parse_weights, sim
+from flexsim.engine import DEFAULT_WEIGHTS
 
 
 def _app() -> typer.Typer:

@@ -10,8 +10,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from flexrec.sim.faults import FaultPlan
-from flexrec.sim.webhooks import WebhookDispatcher
+from flexsim.faults import FaultPlan
+from flexsim.webhooks import WebhookDispatcher
 
 Sim = Any
 

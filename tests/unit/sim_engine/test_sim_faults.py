@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flexrec.sim.faults import FaultPlan, FaultPlanError
+from flexsim.faults import FaultPlan, FaultPlanError
 
 
 def test_parse_reads_every_key() -> None:

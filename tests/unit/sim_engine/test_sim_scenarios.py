@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from flexrec.sim.engine import SCENARIOS
-from flexrec.sim.truth import all_truth
+from flexsim.engine import SCENARIOS
+from flexsim.truth import all_truth
 
 Sim = Any  # the conftest's Sim (not importable by name from a conftest)
 

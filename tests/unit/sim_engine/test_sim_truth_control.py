@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from flexrec.sim.callbacks import recording_url
-from flexrec.sim.control import create_control_router
-from flexrec.sim.faults import FaultPlan
-from flexrec.sim.truth import all_truth
+from flexsim.callbacks import recording_url
+from flexsim.control import create_control_router
+from flexsim.faults import FaultPlan
+from flexsim.truth import all_truth
 
 Sim = Any
 

@@ -1,5 +1,0 @@
-"""The simulator's Twilio REST surface: Voice, TaskRouter, Flex, Event Streams and IAM paths."""
-
-from flexrec.sim.api.app import SERVED_ROUTES, SimCredentials, create_sim_app
-
-__all__ = ["SERVED_ROUTES", "SimCredentials", "create_sim_app"]

@@ -1,0 +1,165 @@
+"""`flexrec sim`: run the Twilio Flex simulator in the foreground with a live progress display."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from flexsim import defaults
+from flexsim.engine import DEFAULT_WEIGHTS, SCENARIOS
+from flexsim.faults import FaultPlan, FaultPlanError
+from flexsim.runner import SimConfig, SimRunner
+
+CREDENTIALS_HELP = (
+    "Credentials: the simulated account is TWILIO_ACCOUNT_SID (default "
+    f"{defaults.ACCOUNT_SID}) with auth token TWILIO_AUTH_TOKEN (default "
+    f"{defaults.AUTH_TOKEN}); API key {defaults.API_KEY_SID} / {defaults.API_KEY_SECRET} "
+    f"also works; workspace {defaults.WORKSPACE_SID}. Webhooks are signed with the auth token."
+)
+
+
+def parse_weights(spec: str | None) -> dict[str, float]:
+    """Parse `basic=40,hold=10,...` (unnamed scenarios keep their default weight)."""
+    weights = dict(DEFAULT_WEIGHTS)
+    for part in (spec or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, raw = part.partition("=")
+        name = name.strip()
+        if not sep or name not in SCENARIOS:
+            raise typer.BadParameter(f"{part!r}: use scenario=weight with one of {SCENARIOS}")
+        try:
+            weights[name] = float(raw)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{part!r}: the weight must be a number") from exc
+    return weights
+
+
+def _progress(sim: SimRunner, started: float, last: dict[str, float]) -> Table:
+    engine = sim.engine.snapshot()
+    hooks = sim.dispatcher.stats
+    now = time.monotonic()
+    rate = (hooks.sent - last["sent"]) / max(now - last["at"], 1e-6)
+    last.update(sent=hooks.sent, at=now)
+    table = Table(title=f"flexrec simulator at {sim.base_url}", show_header=False)
+    table.add_row("simulated time", time.strftime("%H:%M:%S", time.gmtime(sim.world.clock.now())))
+    table.add_row("running for", f"{now - started:.0f} s")
+    table.add_row("interactions active", str(engine["active"]))
+    table.add_row("interactions finished", f"{engine['finished']} of {engine['generated']}")
+    table.add_row("waiting for an agent", str(engine["waiting_for_agent"]))
+    table.add_row("agents busy", f"{engine['agents_busy']} / {engine['agents']}")
+    table.add_row(
+        "webhooks",
+        f"{hooks.sent} sent, {hooks.failed} failed, {hooks.retried} retried, {rate:.0f}/s",
+    )
+    by_scenario = ", ".join(f"{k} {v}" for k, v in sorted(engine["by_scenario"].items()))
+    table.add_row("by scenario", by_scenario or "-")
+    if engine["engine_errors"]:
+        table.add_row("engine errors", str(engine["engine_errors"]))
+    return table
+
+
+def sim(
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port (0: any free port).")] = (
+        defaults.DEFAULT_PORT
+    ),
+    agents: Annotated[int, typer.Option(help="Number of Flex agents (workers).")] = 10,
+    queues: Annotated[str, typer.Option(help="Comma-separated TaskQueue names.")] = "Everyone",
+    rate: Annotated[float, typer.Option(help="Arrivals per simulated hour (Poisson).")] = 120.0,
+    inbound_share: Annotated[
+        float, typer.Option(help="Share of inbound calls among direction-neutral scenarios.")
+    ] = 0.8,
+    calls: Annotated[
+        int | None, typer.Option(help="Stop after this many interactions (default: forever).")
+    ] = None,
+    scale: Annotated[
+        float, typer.Option(help="Simulated seconds per real second (60: an hour a minute).")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same day.")] = 0,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help="Fault plan, e.g. 'api=0.2,dup=0.1,reorder=0.1,drop=0,latency=50,timeout=0.01'."
+        ),
+    ] = None,
+    service_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL of the flexrec service: webhooks go to {url}/webhooks/taskrouter, "
+            "/conference, /call-status and /recording-status."
+        ),
+    ] = None,
+    event_streams: Annotated[
+        bool,
+        typer.Option(
+            "--event-streams",
+            help="Deliver TaskRouter events to {url}/webhooks/event-streams via an Event "
+            "Streams sink instead of the workspace EventCallbackUrl.",
+        ),
+    ] = False,
+    scenarios: Annotated[
+        str | None,
+        typer.Option(help=f"Scenario weights, e.g. 'basic=40,hold=10'; names: {SCENARIOS}."),
+    ] = None,
+    talk_time: Annotated[float, typer.Option(help="Median talk time (simulated s).")] = 120.0,
+) -> None:
+    """Run the Twilio Flex simulator: Twilio's REST paths, live traffic and signed webhooks.
+
+    Point the official SDK at it with FLEXREC_TWILIO_BASE_URL=http://HOST:PORT. Ground truth,
+    stats and the webhook log are at /_sim/truth, /_sim/stats and /_sim/webhooks.
+    """
+    try:
+        FaultPlan.parse(faults)
+    except FaultPlanError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from exc
+    config = SimConfig(
+        host=host,
+        port=port,
+        agents=agents,
+        queues=tuple(q.strip() for q in queues.split(",") if q.strip()) or ("Everyone",),
+        rate_per_hour=rate,
+        inbound_share=inbound_share,
+        scenario_weights=parse_weights(scenarios),
+        calls=calls,
+        scale=scale,
+        seed=seed,
+        service_url=service_url,
+        event_streams=event_streams,
+        faults=faults,
+        talk_time_median_s=talk_time,
+    )
+    console = Console()
+    runner = SimRunner(config)
+    runner.start()
+    started = time.monotonic()
+    last = {"sent": 0.0, "at": started}
+    console.print(f"[bold]flexrec simulator[/] listening on {runner.base_url}")
+    if not service_url:
+        console.print("no --service-url: webhooks are not sent until one is configured over REST")
+    try:
+        with Live(_progress(runner, started, last), console=console, refresh_per_second=2) as live:
+            while True:
+                time.sleep(0.5)
+                live.update(_progress(runner, started, last))
+                if calls is not None and runner.done():
+                    break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+    console.print("simulator stopped")
+
+
+sim.__doc__ = f"{sim.__doc__}\n\n    {CREDENTIALS_HELP}"
+
+
+def main() -> None:
+    """Entry point of the `flexsim` command (`flexrec sim` is the same command)."""
+    typer.run(sim)

@@ -1,0 +1,174 @@
+"""The simulator's own `/_sim` routes: ground truth, stats, webhook log, agent tokens, faults.
+
+Handlers are `async` on purpose: they run on the event loop that drives the engine, so they
+never touch engine state from another thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from flexsim.engine import SCENARIOS, Engine
+from flexsim.faults import FaultPlan, FaultPlanError
+from flexsim.truth import InteractionRecord, all_truth, interaction_truth
+from flexsim.webhooks import WebhookDispatcher
+from flexsim.world import TERMINAL_CALL_STATUSES, World
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise HTTPException(400, "body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise HTTPException(400, "body must be a JSON object")
+    return body
+
+
+def _find_record(engine: Engine, call_sid: str) -> InteractionRecord | None:
+    record = engine.interactions.get(call_sid)
+    if record is not None:
+        return record
+    for candidate in engine.records:
+        if call_sid in candidate.call_sids or call_sid in candidate.task_sids:
+            return candidate
+    return None
+
+
+def create_control_router(
+    world: World,
+    engine: Engine,
+    dispatcher: WebhookDispatcher | None = None,
+    faults: FaultPlan | None = None,
+) -> APIRouter:
+    """Build the `/_sim` router over one simulator's world, engine, dispatcher and fault plan."""
+    router = APIRouter(prefix="/_sim", tags=["simulator"])
+
+    @router.get("/truth")
+    async def get_all_truth() -> dict[str, Any]:
+        interactions = all_truth(world, list(engine.records))
+        return {"count": len(interactions), "interactions": interactions}
+
+    @router.get("/truth/{sid}")
+    async def get_truth(sid: str) -> dict[str, Any]:
+        record = _find_record(engine, sid)
+        if record is None:
+            raise HTTPException(404, f"no interaction with call or task {sid}")
+        return interaction_truth(world, record)
+
+    @router.get("/stats")
+    async def get_stats() -> dict[str, Any]:
+        with world.lock:
+            calls = list(world.calls.values())
+            active_calls = sum(1 for c in calls if c.status not in TERMINAL_CALL_STATUSES)
+            recordings = list(world.recordings.values())
+            stats: dict[str, Any] = {
+                "calls": {"active": active_calls, "finished": len(calls) - active_calls},
+                "tasks": {
+                    "total": len(world.tasks),
+                    "active": sum(
+                        1
+                        for t in world.tasks.values()
+                        if t.assignment_status not in ("completed", "canceled")
+                    ),
+                },
+                "recordings": {
+                    "total": len(recordings),
+                    "in_progress": sum(
+                        1 for r in recordings if r.status in ("in-progress", "paused")
+                    ),
+                },
+            }
+        stats["engine"] = engine.snapshot()
+        stats["idle"] = engine.idle()
+        if dispatcher is not None:
+            d = dispatcher.stats
+            stats["webhooks"] = {
+                "queued": d.queued,
+                "sent": d.sent,
+                "failed": d.failed,
+                "retried": d.retried,
+                "dropped": d.dropped,
+                "duplicated": d.duplicated,
+                "reordered": d.reordered,
+                "pending": dispatcher.pending,
+                "by_kind": dict(d.by_kind),
+            }
+        return stats
+
+    @router.get("/webhooks")
+    async def get_webhooks(limit: int = Query(100, ge=1, le=5000)) -> dict[str, Any]:
+        entries = list(dispatcher.log)[-limit:] if dispatcher is not None else []
+        return {"count": len(entries), "deliveries": entries}
+
+    @router.get("/agents")
+    async def get_agents() -> dict[str, Any]:
+        with world.lock:
+            agents = [
+                {
+                    "sid": w.sid,
+                    "name": w.friendly_name,
+                    "available": w.available,
+                    "activity_name": w.activity_name,
+                    "attributes": w.attributes,
+                    **engine.worker_state.get(w.sid, {}),
+                }
+                for w in world.workers.values()
+            ]
+        return {"count": len(agents), "agents": agents}
+
+    @router.post("/agents/{worker_sid}/token")
+    async def post_token(worker_sid: str, request: Request) -> dict[str, Any]:
+        from flexsim.tokens import UnknownWorker, issue_token
+
+        body = await _json_body(request)
+        try:
+            ttl_s = float(body.get("ttl_s", 3600))
+        except (TypeError, ValueError) as exc:
+            raise HTTPException(400, "ttl_s must be a number") from exc
+        roles = body.get("roles", ["agent"])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise HTTPException(400, "roles must be a list of strings")
+        try:
+            token = issue_token(world, worker_sid, ttl_s, roles)
+        except UnknownWorker as exc:
+            raise HTTPException(404, f"no worker {worker_sid}") from exc
+        return {"token": token, "worker_sid": worker_sid, "ttl_s": ttl_s, "roles": roles}
+
+    @router.get("/faults")
+    async def get_faults() -> dict[str, Any]:
+        return faults.describe() if faults is not None else {}
+
+    @router.post("/faults")
+    async def post_faults(request: Request) -> dict[str, Any]:
+        if faults is None:
+            raise HTTPException(409, "this simulator was started without a fault plan")
+        body = await _json_body(request)
+        spec = body.get("spec")
+        if spec is None:
+            spec = ",".join(f"{k}={v}" for k, v in body.items())
+        try:
+            plan = FaultPlan.parse(str(spec))
+        except FaultPlanError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        faults.replace_with(plan)
+        return faults.describe()
+
+    @router.post("/interactions")
+    async def post_interaction(request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        scenario = str(body.get("scenario", "basic"))
+        direction = body.get("direction")
+        if scenario not in SCENARIOS:
+            raise HTTPException(400, f"scenario must be one of {list(SCENARIOS)}")
+        if direction not in (None, "inbound", "outbound"):
+            raise HTTPException(400, "direction must be inbound or outbound")
+        engine.start_interaction(scenario, direction)
+        return {"started": scenario, "generated": engine.generated}
+
+    return router

@@ -1,0 +1,326 @@
+"""Run a whole simulator in-process: world, engine, webhook dispatcher and the HTTP app.
+
+The simulator gets its own thread and event loop (uvicorn serves the app there; the engine and
+the dispatcher run on the same loop), so a test, the demo or the CLI can use it from anywhere:
+
+    with SimRunner(SimConfig(service_url="http://127.0.0.1:8000", calls=20, scale=60)) as sim:
+        sim.wait_idle_blocking(timeout_s=120)
+        truth = sim.truth()
+
+or `async with SimRunner(cfg) as sim: await sim.wait_idle()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+
+from flexsim import defaults
+from flexsim.control import create_control_router
+from flexsim.engine import DEFAULT_WEIGHTS, ConversationHook, Engine, EngineConfig
+from flexsim.faults import FaultPlan
+from flexsim.truth import all_truth
+from flexsim.webhooks import WebhookDispatcher
+from flexsim.world import TERMINAL_CALL_STATUSES, SimClock, World
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+ALL_CALL_STATUSES = frozenset({"ringing", "in-progress", *TERMINAL_CALL_STATUSES})
+
+# Every TaskRouter event type the simulator emits, for the Event Streams subscription.
+EMITTED_TASKROUTER_TYPES = (
+    "task.created",
+    "task.updated",
+    "task.canceled",
+    "task.wrapup",
+    "task.completed",
+    "task.transfer-initiated",
+    "task.transfer-completed",
+    "task.transfer-failed",
+    "task-queue.entered",
+    "reservation.created",
+    "reservation.accepted",
+    "reservation.wrapup",
+    "reservation.completed",
+)
+
+
+@dataclass
+class SimConfig:
+    """Everything a simulator run needs; defaults give a small, quiet contact center."""
+
+    host: str = "127.0.0.1"
+    port: int = defaults.DEFAULT_PORT  # 0: pick a free port
+    agents: int = 10
+    queues: tuple[str, ...] = ("Everyone",)
+    rate_per_hour: float = 120.0
+    inbound_share: float = 0.8
+    scenario_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    calls: int | None = None  # total interactions to generate; None = run forever
+    scale: float = 1.0  # simulated seconds per real second
+    seed: int = 0
+    service_url: str | None = None  # where webhooks go (the flexrec service's base URL)
+    event_streams: bool = False  # deliver TaskRouter events via an Event Streams sink instead
+    call_progress_events: bool = False  # also report ringing/in-progress (default: the end only)
+    faults: str | None = None  # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"
+    start_traffic: bool = True
+    talk_time_median_s: float = 120.0
+    wrap_time_mean_s: float = 15.0
+    webhook_timeout_s: float = 5.0
+    webhook_max_retries: int = 3
+    webhook_retry_backoff_s: float = 0.5
+    account_sid: str = field(
+        default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", defaults.ACCOUNT_SID)
+    )
+    auth_token: str = field(
+        default_factory=lambda: os.environ.get("TWILIO_AUTH_TOKEN", defaults.AUTH_TOKEN)
+    )
+
+    def engine_config(self) -> EngineConfig:
+        """The engine's share of this configuration (with the service's callback URLs)."""
+        base = self.service_url.rstrip("/") if self.service_url else None
+        return EngineConfig(
+            agents=self.agents,
+            queues=self.queues,
+            rate_per_hour=self.rate_per_hour,
+            inbound_share=self.inbound_share,
+            scenario_weights=dict(self.scenario_weights),
+            calls=self.calls,
+            seed=self.seed,
+            talk_time_median_s=self.talk_time_median_s,
+            wrap_time_mean_s=self.wrap_time_mean_s,
+            conference_callback_url=f"{base}/webhooks/conference" if base else None,
+            call_status_callback_url=f"{base}/webhooks/call-status" if base else None,
+            studio_recording_callback_url=f"{base}/webhooks/recording-status" if base else None,
+        )
+
+
+def build_app(
+    world: World,
+    engine: Engine,
+    dispatcher: WebhookDispatcher | None,
+    faults: FaultPlan | None,
+    auth_token: str = defaults.AUTH_TOKEN,
+) -> FastAPI:
+    """The simulator's HTTP app: Twilio's REST surface plus the `/_sim` control routes."""
+    control = create_control_router(world, engine, dispatcher, faults)
+    try:
+        from flexsim.api.app import SimCredentials, create_sim_app
+    except ImportError:  # the REST surface is optional for engine-only runs
+        log.warning("flexsim.api is not available: serving only /_sim")
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        app.include_router(control)
+        return app
+    sim_app: FastAPI = create_sim_app(
+        world,
+        faults=faults,
+        extra_routers=(control,),
+        credentials=SimCredentials(auth_token=auth_token),
+    )
+    return sim_app
+
+
+class SimRunner:
+    """A running simulator (start/stop, or use as a context manager, sync or async)."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = cfg = config or SimConfig()
+        if cfg.scale <= 0:
+            # a manual clock never advances on its own: drive an Engine directly instead
+            raise ValueError("SimRunner needs a running clock (scale > 0)")
+        self.world = World(SimClock(scale=cfg.scale), seed=cfg.seed, account_sid=cfg.account_sid)
+        self.faults = FaultPlan.parse(cfg.faults, seed=cfg.seed)
+        self.engine = Engine(self.world, cfg.engine_config())
+        self.engine.populate()
+        self.dispatcher = WebhookDispatcher(
+            self.world,
+            auth_token=cfg.auth_token,
+            faults=self.faults,
+            timeout_s=cfg.webhook_timeout_s,
+            max_retries=cfg.webhook_max_retries,
+            retry_backoff_s=cfg.webhook_retry_backoff_s,
+            seed=cfg.seed,
+            call_status_events=ALL_CALL_STATUSES
+            if cfg.call_progress_events
+            else TERMINAL_CALL_STATUSES,
+        )
+        self.dispatcher.attach()
+        self._configure_callbacks()
+        self.app = build_app(
+            self.world, self.engine, self.dispatcher, self.faults, auth_token=cfg.auth_token
+        )
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: uvicorn.Server | None = None
+        self._started = threading.Event()
+        self._failure: BaseException | None = None
+        self.base_url = ""
+
+    def _configure_callbacks(self) -> None:
+        cfg = self.config
+        if not cfg.service_url:
+            return
+        base = cfg.service_url.rstrip("/")
+        with self.world.lock:
+            if cfg.event_streams:
+                sink_sid = self.world.sids.new("DG")
+                self.world.event_stream_sinks.append(
+                    {
+                        "sid": sink_sid,
+                        "destination": f"{base}/webhooks/event-streams",
+                        "sink_type": "webhook",
+                        "description": "flexrec simulator default sink",
+                    }
+                )
+                self.world.event_subscriptions.append(
+                    {
+                        "sid": self.world.sids.new("DF"),
+                        "sink_sid": sink_sid,
+                        "types": [
+                            {"type": f"com.twilio.taskrouter.{name}", "schema_version": 1}
+                            for name in EMITTED_TASKROUTER_TYPES
+                        ],
+                    }
+                )
+            else:
+                self.world.event_callback_url = f"{base}/webhooks/taskrouter"
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, timeout_s: float = 15.0) -> SimRunner:
+        """Start serving in a background thread; returns once the port is bound."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._thread_main, name="flexrec-sim", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout_s):
+            raise RuntimeError("simulator did not start in time")
+        if self._failure is not None:
+            raise RuntimeError("simulator failed to start") from self._failure
+        return self
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop serving, flush pending webhooks (briefly) and join the thread."""
+        if self._thread is None:
+            return
+        if self._server is not None:
+            self._server.should_exit = True
+        self._thread.join(timeout_s)
+        self._thread = None
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # surface start-up failures to start()
+            self._failure = exc
+            self._started.set()
+            log.exception("simulator thread failed")
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        cfg = self.config
+        await self.dispatcher.start()
+        engine_task = asyncio.create_task(self.engine.run())
+        if cfg.start_traffic:
+            self.engine.start_traffic()
+        server_config = uvicorn.Config(
+            self.app,
+            host=cfg.host,
+            port=cfg.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            # h11 writes header names as given: Twilio's `ETag` casing reaches the SDK, which
+            # hands clients a case-sensitive dict (httptools would lower-case it)
+            http="h11",
+        )
+        server = uvicorn.Server(server_config)
+        self._server = server
+        serve_task = asyncio.create_task(server.serve())
+        # uvicorn offers no start-up event to await, only the `started` flag
+        while not server.started and not serve_task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        if serve_task.done():
+            await serve_task  # raises the bind error
+            raise RuntimeError("simulator server exited before it started")
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.base_url = f"http://{cfg.host}:{port}"
+        self._started.set()
+        try:
+            await serve_task
+        finally:
+            engine_task.cancel()
+            await asyncio.gather(engine_task, return_exceptions=True)
+            await self.dispatcher.stop(drain_timeout_s=2.0)
+            self._loop = None
+
+    def __enter__(self) -> SimRunner:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> SimRunner:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # -- observing and steering -------------------------------------------------------------
+    def done(self) -> bool:
+        """True when every configured interaction finished and every webhook was delivered."""
+        return self.engine.idle() and self.dispatcher.pending == 0
+
+    def wait_idle_blocking(self, timeout_s: float = 300.0, poll_s: float = 0.05) -> bool:
+        """Block until `done()` (or the timeout); returns whether it is done."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.done():
+                return True
+            time.sleep(poll_s)
+        return self.done()
+
+    async def wait_idle(self, timeout_s: float = 300.0, poll_s: float = 0.05) -> bool:
+        """Await `done()` (or the timeout) without blocking the caller's event loop."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.done():
+                return True
+            await asyncio.sleep(poll_s)
+        return self.done()
+
+    def call_soon(self, fn: Callable[[], _T]) -> None:
+        """Run `fn` on the simulator's loop thread (engine state is only touched there)."""
+        loop = self._loop
+        if loop is None:
+            fn()
+        else:
+            loop.call_soon_threadsafe(fn)
+
+    def start_traffic(self) -> None:
+        """Start generating arrivals now (for runs configured with `start_traffic=False`)."""
+        self.call_soon(self.engine.start_traffic)
+
+    def on_conversation_started(self, hook: ConversationHook) -> None:
+        """Call `hook(timeline, task, worker)` (on the simulator's thread: keep it quick) when an
+        agent and the customer are connected, e.g. to drive pause/resume through the service."""
+        self.engine.on_conversation_started(hook)
+
+    def start_interaction(self, scenario: str, direction: str | None = None) -> None:
+        """Start one interaction of `scenario` now (thread-safe)."""
+        self.call_soon(lambda: self.engine.start_interaction(scenario, direction))
+
+    def truth(self) -> list[dict[str, Any]]:
+        """Ground truth of every interaction so far."""
+        return all_truth(self.world, list(self.engine.records))

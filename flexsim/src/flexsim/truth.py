@@ -1,0 +1,227 @@
+"""Ground truth: what really happened in each simulated interaction, to score the service with.
+
+The engine keeps an `InteractionRecord` per interaction (keyed by the customer leg's call SID;
+an internal agent-to-agent call by its first leg). `interaction_truth` joins it with the world
+(timeline, recordings on every leg, final task attributes) into plain JSON.
+
+Eligibility under the default view "record every external customer voice call": a call is
+eligible when a customer leg was answered and an agent was connected to it. Not eligible:
+abandoned in queue, outbound not answered / busy, and internal agent-to-agent calls (no
+customer on the line; the service's default policy records customers only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flexsim.world import Recording, World
+
+MS = 1000.0
+
+
+@dataclass
+class InteractionRecord:
+    """What the engine did in one interaction (the parts the world does not keep)."""
+
+    interaction_id: str
+    index: int
+    scenario: str
+    direction: str  # "inbound" | "outbound" | "internal"
+    started_at: float
+    customer_call_sid: str | None = None
+    call_sids: list[str] = field(default_factory=list)
+    worker_sids: list[str] = field(default_factory=list)
+    task_sids: list[str] = field(default_factory=list)
+    conference_sids: list[str] = field(default_factory=list)
+    # Every attribute patch Flex wrote (deep-merged into the task attributes).
+    flex_writes: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False
+
+
+def _ms(value: float | None) -> int | None:
+    return None if value is None else round(value * MS)
+
+
+def _leaf_paths(
+    patch: dict[str, Any], prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], Any]]:
+    out: list[tuple[tuple[str, ...], Any]] = []
+    for key, value in patch.items():
+        if isinstance(value, dict) and value:
+            out.extend(_leaf_paths(value, (*prefix, key)))
+        else:
+            out.append(((*prefix, key), value))
+    return out
+
+
+def _lookup(attributes: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
+    node = attributes
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False, None
+        node = node[key]
+    return True, node
+
+
+def flex_writes_lost(attributes: dict[str, Any], writes: list[dict[str, Any]]) -> list[str]:
+    """Dotted paths of values Flex wrote that the final attributes no longer hold."""
+    lost = []
+    for patch in writes:
+        for path, value in _leaf_paths(patch):
+            found, current = _lookup(attributes, path)
+            if not found or current != value:
+                lost.append(".".join(path))
+    return sorted(set(lost))
+
+
+def _recording_truth(
+    world: World, recording: Recording, expected_start: float | None
+) -> dict[str, Any]:
+    call = world.calls.get(recording.call_sid)
+    gap_ms = None
+    if expected_start is not None:
+        gap_ms = round((recording.start_time - expected_start) * MS)
+    return {
+        "sid": recording.sid,
+        "call_sid": recording.call_sid,
+        "party": call.party if call else None,
+        "worker_sid": call.worker_sid if call else None,
+        "status": recording.status,
+        "channels": recording.channels,
+        "track": recording.track,
+        "source": recording.source,
+        "start_time_ms": _ms(recording.start_time),
+        "end_time_ms": _ms(recording.end_time),
+        "start_gap_ms": gap_ms,
+        "duration_s": recording.duration_s,
+        "error_code": recording.error_code,
+        "deleted": recording.deleted,
+        "pauses": [
+            {"start_ms": _ms(p.start), "end_ms": _ms(p.end), "behavior": p.behavior}
+            for p in recording.pauses
+        ],
+    }
+
+
+def _media_truth(
+    world: World, attributes: dict[str, Any], customer_call_sid: str | None
+) -> dict[str, Any]:
+    conversations = attributes.get("conversations")
+    media = conversations.get("media") if isinstance(conversations, dict) else None
+    voice = [
+        m
+        for m in (media if isinstance(media, list) else [])
+        if isinstance(m, dict) and m.get("type") == "VoiceRecording"
+    ]
+    url_on_customer = False
+    recording_sid = None
+    if len(voice) == 1:
+        url = str(voice[0].get("url") or "")
+        recording_sid = url.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0] if url else None
+        recording = world.recordings.get(recording_sid or "")
+        url_on_customer = recording is not None and recording.call_sid == customer_call_sid
+    return {
+        "voice_recordings": len(voice),
+        "exactly_one": len(voice) == 1,
+        "recording_sid": recording_sid,
+        "url_is_customer_leg": url_on_customer,
+        "media": voice,
+    }
+
+
+def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]:
+    """The ground truth of one interaction as JSON-able data."""
+    with world.lock:
+        timeline = world.timelines.get(record.interaction_id)
+        answered = timeline.customer_answered_at if timeline else None
+        connected = timeline.agent_connected_at if timeline else None
+        ended = timeline.ended_at if timeline else None
+        eligible = bool(timeline.eligible) if timeline else False
+        expected_start = connected if connected is not None else answered
+        legs = []
+        recordings = []
+        for sid in record.call_sids:
+            call = world.calls.get(sid)
+            if call is None:
+                continue
+            legs.append(
+                {
+                    "call_sid": sid,
+                    "party": call.party,
+                    "direction": call.direction,
+                    "worker_sid": call.worker_sid,
+                    "status": call.status,
+                    "start_time_ms": _ms(call.start_time),
+                    "end_time_ms": _ms(call.end_time),
+                }
+            )
+            for rec_sid in call.recordings:
+                recording = world.recordings.get(rec_sid)
+                if recording is not None:
+                    recordings.append(_recording_truth(world, recording, expected_start))
+        tasks = []
+        for task_sid in record.task_sids:
+            task = world.tasks.get(task_sid)
+            if task is None:
+                continue
+            tasks.append(
+                {
+                    "task_sid": task.sid,
+                    "assignment_status": task.assignment_status,
+                    "reason": task.reason,
+                    "revision": task.revision,
+                    "attributes": task.attributes,
+                    "media": _media_truth(world, task.attributes, record.customer_call_sid),
+                    "flex_writes_lost": flex_writes_lost(task.attributes, record.flex_writes),
+                }
+            )
+        speech: dict[str, list[list[int | None]]] = {}
+        holds: list[list[int | None]] = []
+        presences: list[dict[str, Any]] = []
+        if timeline is not None:
+            for utterance in timeline.utterances:
+                speech.setdefault(utterance.speaker, []).append(
+                    [_ms(utterance.start), _ms(utterance.end)]
+                )
+            holds = [[_ms(a), _ms(b)] for a, b in timeline.holds]
+            presences = [
+                {
+                    "speaker": p.speaker,
+                    "call_sid": p.call_sid,
+                    "start_ms": _ms(p.start),
+                    "end_ms": _ms(p.end),
+                }
+                for p in timeline.presences
+            ]
+        return {
+            "interaction_id": record.interaction_id,
+            "scenario": record.scenario,
+            "direction": record.direction,
+            "eligible": eligible,
+            "finished": record.finished,
+            "customer_call_sid": record.customer_call_sid,
+            "worker_sids": list(record.worker_sids),
+            "conference_sids": list(record.conference_sids),
+            "legs": legs,
+            "customer_answered_at_ms": _ms(answered),
+            "agent_connected_at_ms": _ms(connected),
+            "ended_at_ms": _ms(ended),
+            # Recording may start once the customer answered and an agent is connected
+            # (the "answer" policy); it cannot outlast the customer leg.
+            "expected_window": {"start_ms": _ms(expected_start), "end_ms": _ms(ended)}
+            if eligible
+            else None,
+            "speech": speech,
+            "holds": holds,
+            "presences": presences,
+            "recordings": recordings,
+            "tasks": tasks,
+            "notes": dict(record.notes),
+        }
+
+
+def all_truth(world: World, records: list[InteractionRecord]) -> list[dict[str, Any]]:
+    """Ground truth of every interaction, oldest first."""
+    return [interaction_truth(world, record) for record in records]

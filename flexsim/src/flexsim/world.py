@@ -1,0 +1,657 @@
+"""The simulated Twilio account: every resource the simulator serves, and the events it emits.
+
+The world is plain data plus the state transitions Twilio performs. It knows nothing of HTTP:
+the REST layer (`flexsim.api`) reads and updates it, the engine (`flexsim.engine`)
+drives calls through it, and every change that Twilio would report by webhook is published as
+an event to the subscribers (`flexsim.webhooks` turns them into signed requests).
+
+Call status machine (Voice):   queued → ringing → in-progress → completed
+                                          ↘ busy | no-answer | failed | canceled
+Recording status machine:       in-progress ⇄ paused → stopped → completed | absent
+Task assignment status:         pending → reserved → assigned → wrapping → completed
+                                       ↘ canceled
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flexsim import defaults
+from flexsim.timeline import Timeline
+
+TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+
+Party = Literal["customer", "worker", "third"]
+
+
+class SidFactory:
+    """Makes Twilio-shaped SIDs, reproducible for a given seed."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def new(self, prefix: str) -> str:
+        """Return a fresh SID with the given two-letter prefix."""
+        with self._lock:
+            return prefix + f"{self._rng.getrandbits(128):032x}"
+
+
+class SimClock:
+    """Simulated wall time: epoch seconds advancing `scale` times faster than real time.
+
+    A manual clock (`scale=0`) only moves when `advance` is called, for deterministic tests.
+    """
+
+    def __init__(self, scale: float = 1.0, start_epoch: float | None = None) -> None:
+        self.scale = scale
+        self._start_epoch = time.time() if start_epoch is None else start_epoch
+        self._t0 = time.monotonic()
+        self._manual_offset = 0.0
+
+    def now(self) -> float:
+        """Current simulated epoch seconds."""
+        if self.scale == 0:
+            return self._start_epoch + self._manual_offset
+        return self._start_epoch + (time.monotonic() - self._t0) * self.scale
+
+    def advance(self, seconds: float) -> None:
+        """Move a manual clock forward."""
+        self._manual_offset += seconds
+
+    def real_seconds(self, sim_seconds: float) -> float:
+        """How long `sim_seconds` of simulated time lasts in real time."""
+        return sim_seconds / self.scale if self.scale else 0.0
+
+
+@dataclass
+class PauseSpan:
+    """A pause of a recording, in simulated epoch seconds (end None while still paused)."""
+
+    start: float
+    end: float | None
+    behavior: Literal["skip", "silence"]
+
+
+@dataclass
+class Recording:
+    """A call recording (never a conference recording: Flex's native one is out of scope)."""
+
+    sid: str
+    call_sid: str
+    channels: int
+    track: str
+    source: str
+    start_time: float
+    status: str = "in-progress"
+    trim: str = "do-not-trim"
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+    status_callback_events: tuple[str, ...] = ("completed",)
+    pauses: list[PauseSpan] = field(default_factory=list)
+    end_time: float | None = None
+    error_code: int | None = None
+    deleted: bool = False
+    date_created: float = 0.0
+    date_updated: float = 0.0
+    # Real (wall-clock) creation time, for measuring webhook-to-API latency across processes.
+    created_wall: float = field(default_factory=time.time)
+
+    @property
+    def duration_s(self) -> int | None:
+        """Whole seconds of media (skipped pauses removed), known once the recording ended."""
+        if self.end_time is None:
+            return None
+        total = self.end_time - self.start_time
+        for span in self.pauses:
+            if span.behavior == "skip":
+                total -= (span.end if span.end is not None else self.end_time) - span.start
+        return max(0, int(total))
+
+
+@dataclass
+class Call:
+    """One call leg."""
+
+    sid: str
+    from_: str
+    to: str
+    direction: str  # "inbound" | "outbound-api" | "outbound-dial"
+    party: Party
+    status: str = "queued"
+    parent_call_sid: str | None = None
+    conference_sid: str | None = None
+    interaction_id: str | None = None  # key of the Timeline this leg belongs to
+    worker_sid: str | None = None
+    date_created: float = 0.0
+    date_updated: float = 0.0
+    start_time: float | None = None
+    end_time: float | None = None
+    status_callback: str | None = None
+    recordings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Participant:
+    """A call leg's membership of a conference."""
+
+    call_sid: str
+    label: str
+    status: str = "connected"
+    hold: bool = False
+    muted: bool = False
+    coaching: bool = False
+    end_conference_on_exit: bool = False
+    start_conference_on_enter: bool = True
+    date_created: float = 0.0
+    date_updated: float = 0.0
+
+
+@dataclass
+class Conference:
+    """A Flex conference (friendly name = the task SID, as Flex names it)."""
+
+    sid: str
+    friendly_name: str
+    status: str = "init"
+    participants: dict[str, Participant] = field(default_factory=dict)
+    status_callback: str | None = None
+    sequence: int = 0
+    date_created: float = 0.0
+    date_updated: float = 0.0
+    reason_ended: str | None = None
+    call_sid_ending: str | None = None
+
+
+@dataclass
+class Worker:
+    """A Flex agent."""
+
+    sid: str
+    friendly_name: str
+    attributes: dict[str, Any]
+    activity_name: str = "Available"
+    activity_sid: str = ""
+    available: bool = True
+    date_created: float = 0.0
+    date_updated: float = 0.0
+    version: int = 0
+    roles: tuple[str, ...] = ("agent",)
+
+
+@dataclass
+class Reservation:
+    """A worker's reservation of a task."""
+
+    sid: str
+    task_sid: str
+    worker_sid: str
+    status: str = "pending"
+    date_created: float = 0.0
+    date_updated: float = 0.0
+
+
+@dataclass
+class Task:
+    """A TaskRouter task; `revision` backs the ETag / If-Match contract."""
+
+    sid: str
+    attributes: dict[str, Any]
+    queue_sid: str
+    workflow_sid: str
+    channel: str = "voice"
+    assignment_status: str = "pending"
+    revision: int = 0
+    priority: int = 0
+    reason: str | None = None
+    date_created: float = 0.0
+    date_updated: float = 0.0
+    reservations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Queue:
+    """A TaskQueue."""
+
+    sid: str
+    name: str
+
+
+@dataclass
+class Workflow:
+    """A TaskRouter Workflow."""
+
+    sid: str
+    name: str
+
+
+@dataclass
+class WorldEvent:
+    """Something Twilio would report by webhook.
+
+    `kind` is one of: `taskrouter` (name = TaskRouter event type such as `task.updated`),
+    `conference` (name = StatusCallbackEvent), `call-status` (name = call status),
+    `recording-status` (name = RecordingStatus). `data` holds the resources involved.
+    """
+
+    kind: str
+    name: str
+    at: float
+    data: dict[str, Any]
+
+
+class World:
+    """All simulated resources of one account, guarded by one lock for the REST threads."""
+
+    def __init__(
+        self,
+        clock: SimClock | None = None,
+        seed: int = 0,
+        account_sid: str = defaults.ACCOUNT_SID,
+        workspace_sid: str = defaults.WORKSPACE_SID,
+    ) -> None:
+        self.clock = clock or SimClock()
+        self.sids = SidFactory(seed)
+        self.account_sid = account_sid
+        self.workspace_sid = workspace_sid
+        self.workspace_name = "Flex Task Assignment"
+        self.event_callback_url: str | None = None
+        self.events_filter: str | None = None  # workspace EventsFilter (comma-separated types)
+        # Event Streams: sinks {"sid", "destination", "sink_type", ...} and subscriptions
+        # {"sid", "sink_sid", "types": [{"type", "schema_version"}], ...} made over REST.
+        self.event_stream_sinks: list[dict[str, Any]] = []
+        self.event_subscriptions: list[dict[str, Any]] = []
+        self.lock = threading.RLock()
+        self.calls: dict[str, Call] = {}
+        self.recordings: dict[str, Recording] = {}
+        self.conferences: dict[str, Conference] = {}
+        self.tasks: dict[str, Task] = {}
+        self.workers: dict[str, Worker] = {}
+        self.reservations: dict[str, Reservation] = {}
+        self.queues: dict[str, Queue] = {}
+        self.workflows: dict[str, Workflow] = {}
+        self.flex_configuration: dict[str, Any] = {"call_recording_enabled": False}
+        # What a second recording start on an already-recorded call does: "create" a second
+        # recording (the strict default: duplicates stay visible) or "reuse" the running one.
+        self.second_recording: str = "create"
+        # Conversation timelines by interaction id (see flexsim.timeline); written by the
+        # engine, read by the audio renderer and the ground-truth endpoints.
+        self.timelines: dict[str, Timeline] = {}
+        self._subscribers: list[Callable[[WorldEvent], None]] = []
+        self._seq = itertools.count(1)
+
+    # -- events ---------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[WorldEvent], None]) -> None:
+        """Register a callback for every event (called with the world lock held: keep it quick)."""
+        self._subscribers.append(callback)
+
+    def emit(self, kind: str, name: str, **data: Any) -> None:
+        """Publish an event to every subscriber."""
+        event = WorldEvent(kind=kind, name=name, at=self.clock.now(), data=data)
+        for callback in self._subscribers:
+            callback(event)
+
+    # -- topology ---------------------------------------------------------------------------
+    def add_queue(self, name: str) -> Queue:
+        """Create a TaskQueue."""
+        queue = Queue(self.sids.new("WQ"), name)
+        self.queues[queue.sid] = queue
+        return queue
+
+    def add_workflow(self, name: str) -> Workflow:
+        """Create a Workflow."""
+        workflow = Workflow(self.sids.new("WW"), name)
+        self.workflows[workflow.sid] = workflow
+        return workflow
+
+    def add_worker(
+        self, name: str, attributes: dict[str, Any], roles: tuple[str, ...] = ("agent",)
+    ) -> Worker:
+        """Create an agent."""
+        now = self.clock.now()
+        worker = Worker(
+            self.sids.new("WK"),
+            name,
+            attributes,
+            activity_sid=self.sids.new("WA"),
+            date_created=now,
+            date_updated=now,
+            roles=roles,
+        )
+        self.workers[worker.sid] = worker
+        return worker
+
+    # -- calls ------------------------------------------------------------------------------
+    def create_call(
+        self,
+        *,
+        from_: str,
+        to: str,
+        direction: str,
+        party: Party,
+        interaction_id: str | None = None,
+        parent_call_sid: str | None = None,
+        worker_sid: str | None = None,
+        status_callback: str | None = None,
+    ) -> Call:
+        """Create a call leg in status `queued`."""
+        with self.lock:
+            now = self.clock.now()
+            call = Call(
+                sid=self.sids.new("CA"),
+                from_=from_,
+                to=to,
+                direction=direction,
+                party=party,
+                interaction_id=interaction_id,
+                parent_call_sid=parent_call_sid,
+                worker_sid=worker_sid,
+                status_callback=status_callback,
+                date_created=now,
+                date_updated=now,
+            )
+            self.calls[call.sid] = call
+            return call
+
+    def set_call_status(self, call: Call, status: str) -> None:
+        """Move a leg to `status`; ending a leg ends its recordings and leaves its conference."""
+        with self.lock:
+            if call.status in TERMINAL_CALL_STATUSES or call.status == status:
+                return
+            now = self.clock.now()
+            call.status = status
+            call.date_updated = now
+            if status == "in-progress":
+                call.start_time = now
+            if status in TERMINAL_CALL_STATUSES:
+                call.end_time = now
+                for rec_sid in call.recordings:
+                    recording = self.recordings[rec_sid]
+                    if recording.status in ("in-progress", "paused"):
+                        self.finish_recording(recording)
+                if call.conference_sid:
+                    self.leave_conference(
+                        self.conferences[call.conference_sid], call, "participant_hung_up"
+                    )
+            self.emit("call-status", status, call=call)
+
+    # -- recordings -------------------------------------------------------------------------
+    def start_recording(
+        self,
+        call: Call,
+        *,
+        channels: int = 1,
+        track: str = "both",
+        source: str = "StartCallRecordingAPI",
+        trim: str = "do-not-trim",
+        status_callback: str | None = None,
+        status_callback_method: str = "POST",
+        status_callback_events: tuple[str, ...] = ("completed",),
+    ) -> Recording:
+        """Start a recording on an in-progress leg (callers check the status: 21220)."""
+        with self.lock:
+            now = self.clock.now()
+            recording = Recording(
+                sid=self.sids.new("RE"),
+                call_sid=call.sid,
+                channels=channels,
+                track=track,
+                source=source,
+                start_time=now,
+                trim=trim,
+                status_callback=status_callback,
+                status_callback_method=status_callback_method,
+                status_callback_events=status_callback_events,
+                date_created=now,
+                date_updated=now,
+            )
+            self.recordings[recording.sid] = recording
+            call.recordings.append(recording.sid)
+            self.emit("recording-status", "in-progress", recording=recording, call=call)
+            return recording
+
+    def pause_recording(self, recording: Recording, behavior: Literal["skip", "silence"]) -> None:
+        """Pause an in-progress recording (a no-op when already paused)."""
+        with self.lock:
+            if recording.status != "in-progress":
+                return
+            now = self.clock.now()
+            recording.status = "paused"
+            recording.pauses.append(PauseSpan(now, None, behavior))
+            recording.date_updated = now
+
+    def resume_recording(self, recording: Recording) -> None:
+        """Resume a paused recording (a no-op when not paused)."""
+        with self.lock:
+            if recording.status != "paused":
+                return
+            now = self.clock.now()
+            recording.status = "in-progress"
+            recording.pauses[-1].end = now
+            recording.date_updated = now
+
+    def finish_recording(self, recording: Recording) -> None:
+        """Stop a recording and complete it (or mark it absent when it holds no audio)."""
+        with self.lock:
+            if recording.status not in ("in-progress", "paused"):
+                return
+            now = self.clock.now()
+            if recording.pauses and recording.pauses[-1].end is None:
+                recording.pauses[-1].end = now
+            recording.end_time = now
+            recording.date_updated = now
+            if (recording.duration_s or 0) < 1:
+                recording.status = "absent"
+                recording.error_code = 16101  # too short
+            else:
+                recording.status = "completed"
+            call = self.calls[recording.call_sid]
+            self.emit("recording-status", recording.status, recording=recording, call=call)
+
+    def delete_recording(self, recording: Recording) -> None:
+        """Delete a recording (stopping it first when it is still running)."""
+        with self.lock:
+            self.finish_recording(recording)
+            recording.deleted = True
+            recording.date_updated = self.clock.now()
+
+    # -- conferences ------------------------------------------------------------------------
+    def create_conference(self, task: Task, status_callback: str | None) -> Conference:
+        """Create the Flex conference of a task."""
+        with self.lock:
+            now = self.clock.now()
+            conference = Conference(
+                self.sids.new("CF"),
+                friendly_name=task.sid,
+                status_callback=status_callback,
+                date_created=now,
+                date_updated=now,
+            )
+            self.conferences[conference.sid] = conference
+            return conference
+
+    def join_conference(self, conference: Conference, call: Call, label: str) -> Participant:
+        """Add a connected leg to a conference (starting the conference on the first join)."""
+        with self.lock:
+            now = self.clock.now()
+            participant = Participant(call.sid, label, date_created=now, date_updated=now)
+            conference.participants[call.sid] = participant
+            call.conference_sid = conference.sid
+            if conference.status == "init":
+                conference.status = "in-progress"
+                conference.date_updated = now
+                self.emit("conference", "conference-start", conference=conference)
+            self.emit(
+                "conference", "participant-join", conference=conference, participant=participant
+            )
+            return participant
+
+    def leave_conference(self, conference: Conference, call: Call, reason: str) -> None:
+        """Remove a leg; the conference ends when nobody is left."""
+        with self.lock:
+            participant = conference.participants.get(call.sid)
+            if participant is None or participant.status != "connected":
+                return
+            now = self.clock.now()
+            participant.status = "completed"
+            participant.date_updated = now
+            self.emit(
+                "conference",
+                "participant-leave",
+                conference=conference,
+                participant=participant,
+                reason=reason,
+                call_status=call.status,
+            )
+            if not any(p.status == "connected" for p in conference.participants.values()):
+                conference.status = "completed"
+                conference.date_updated = now
+                conference.reason_ended = "last-participant-left"
+                conference.call_sid_ending = call.sid
+                self.emit("conference", "conference-end", conference=conference)
+
+    def set_hold(self, conference: Conference, call_sid: str, hold: bool) -> None:
+        """Hold or unhold a participant."""
+        self._set_participant_flag(conference, call_sid, "hold", hold, "participant-hold",
+                                   "participant-unhold")  # fmt: skip
+
+    def set_muted(self, conference: Conference, call_sid: str, muted: bool) -> None:
+        """Mute or unmute a participant."""
+        self._set_participant_flag(conference, call_sid, "muted", muted, "participant-mute",
+                                   "participant-unmute")  # fmt: skip
+
+    def _set_participant_flag(
+        self,
+        conference: Conference,
+        call_sid: str,
+        flag: Literal["hold", "muted"],
+        value: bool,
+        on_event: str,
+        off_event: str,
+    ) -> None:
+        with self.lock:
+            participant = conference.participants[call_sid]
+            if getattr(participant, flag) == value:
+                return
+            setattr(participant, flag, value)
+            participant.date_updated = self.clock.now()
+            self.emit(
+                "conference",
+                on_event if value else off_event,
+                conference=conference,
+                participant=participant,
+            )
+
+    def end_conference(self, conference: Conference) -> None:
+        """End a conference over the API: everyone leaves, then every leg hangs up."""
+        with self.lock:
+            if conference.status == "completed":
+                return
+            now = self.clock.now()
+            connected = [p for p in conference.participants.values() if p.status == "connected"]
+            for participant in connected:
+                participant.status = "completed"
+                participant.date_updated = now
+                self.emit(
+                    "conference",
+                    "participant-leave",
+                    conference=conference,
+                    participant=participant,
+                    reason="conference_ended_via_api",
+                    call_status=self.calls[participant.call_sid].status,
+                )
+            conference.status = "completed"
+            conference.date_updated = now
+            conference.reason_ended = "conference-ended-via-api"
+            self.emit("conference", "conference-end", conference=conference)
+            for participant in connected:
+                self.set_call_status(self.calls[participant.call_sid], "completed")
+
+    # -- tasks ------------------------------------------------------------------------------
+    def create_task(
+        self, attributes: dict[str, Any], queue: Queue, workflow: Workflow, channel: str = "voice"
+    ) -> Task:
+        """Create a pending task and announce it."""
+        with self.lock:
+            now = self.clock.now()
+            task = Task(
+                self.sids.new("WT"),
+                attributes=attributes,
+                queue_sid=queue.sid,
+                workflow_sid=workflow.sid,
+                channel=channel,
+                date_created=now,
+                date_updated=now,
+            )
+            self.tasks[task.sid] = task
+            self.emit("taskrouter", "task.created", task=task)
+            self.emit("taskrouter", "task-queue.entered", task=task)
+            return task
+
+    def update_task_attributes(self, task: Task, attributes: dict[str, Any]) -> None:
+        """Replace a task's attributes (a new revision) and announce `task.updated`."""
+        with self.lock:
+            task.attributes = attributes
+            task.revision += 1
+            task.date_updated = self.clock.now()
+            self.emit("taskrouter", "task.updated", task=task)
+
+    def set_task_status(self, task: Task, status: str, reason: str | None = None) -> None:
+        """Move a task's assignment status and announce the matching event."""
+        with self.lock:
+            if task.assignment_status == status:
+                return
+            task.assignment_status = status
+            task.reason = reason or task.reason
+            task.revision += 1
+            task.date_updated = self.clock.now()
+            event = {"wrapping": "task.wrapup"}.get(status, f"task.{status}")
+            if status in ("wrapping", "completed", "canceled"):
+                self.emit("taskrouter", event, task=task)
+
+    def create_reservation(self, task: Task, worker: Worker) -> Reservation:
+        """Reserve a task for a worker."""
+        with self.lock:
+            now = self.clock.now()
+            reservation = Reservation(
+                self.sids.new("WR"), task.sid, worker.sid, date_created=now, date_updated=now
+            )
+            self.reservations[reservation.sid] = reservation
+            task.reservations.append(reservation.sid)
+            if task.assignment_status == "pending":
+                task.assignment_status = "reserved"
+                task.revision += 1
+            self.emit(
+                "taskrouter",
+                "reservation.created",
+                task=task,
+                reservation=reservation,
+                worker=worker,
+            )
+            return reservation
+
+    def set_reservation_status(self, reservation: Reservation, status: str) -> None:
+        """Move a reservation (`accepted`, `wrapup`, `completed`, `canceled`, ...)."""
+        with self.lock:
+            if reservation.status == status:
+                return
+            reservation.status = status
+            reservation.date_updated = self.clock.now()
+            task = self.tasks[reservation.task_sid]
+            worker = self.workers[reservation.worker_sid]
+            if status == "accepted" and task.assignment_status in ("pending", "reserved"):
+                task.assignment_status = "assigned"
+                task.revision += 1
+            self.emit(
+                "taskrouter",
+                f"reservation.{status}",
+                task=task,
+                reservation=reservation,
+                worker=worker,
+            )
