@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from flexsim import defaults
-from flexsim.engine import DEFAULT_WEIGHTS, SCENARIOS
+from flexsim.engine import default_weights, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
 from flexsim.runner import SimConfig, SimRunner
 from flexsim.variants import VariantError, check_pins
@@ -26,15 +26,17 @@ CREDENTIALS_HELP = (
 
 def parse_weights(spec: str | None) -> dict[str, float]:
     """Parse `basic=40,hold=10,...` (unnamed scenarios keep their default weight)."""
-    weights = dict(DEFAULT_WEIGHTS)
+    weights = default_weights()
     for part in (spec or "").split(","):
         part = part.strip()
         if not part:
             continue
         name, sep, raw = part.partition("=")
         name = name.strip()
-        if not sep or name not in SCENARIOS:
-            raise typer.BadParameter(f"{part!r}: use scenario=weight with one of {SCENARIOS}")
+        if not sep or name not in weights:
+            raise typer.BadParameter(
+                f"{part!r}: use scenario=weight with one of {scenario_names()}"
+            )
         try:
             weights[name] = float(raw)
         except ValueError as exc:
@@ -121,7 +123,7 @@ def sim(
     ] = False,
     scenarios: Annotated[
         str | None,
-        typer.Option(help=f"Scenario weights, e.g. 'basic=40,hold=10'; names: {SCENARIOS}."),
+        typer.Option(help=f"Scenario weights, e.g. 'basic=40,hold=10'; names: {scenario_names()}."),
     ] = None,
     talk_time: Annotated[float, typer.Option(help="Median talk time (simulated s).")] = 120.0,
     outbound_attributes: Annotated[

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 
 from flexsim import defaults
 from flexsim.control import create_control_router
-from flexsim.engine import DEFAULT_WEIGHTS, ConversationHook, Engine, EngineConfig
+from flexsim.engine import ConversationHook, Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan
 from flexsim.truth import all_truth
 from flexsim.variants import AXES, check_pins
@@ -67,7 +67,7 @@ class SimConfig:
     queues: tuple[str, ...] = ("Everyone",)
     rate_per_hour: float = 120.0
     inbound_share: float = 0.8
-    scenario_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    scenario_weights: dict[str, float] = field(default_factory=default_weights)
     calls: int | None = None  # total interactions to generate; None = run forever
     scale: float = 1.0  # simulated seconds per real second
     seed: int = 0

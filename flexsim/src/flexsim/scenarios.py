@@ -8,7 +8,8 @@ Outbound: agent picked → task.created → reservation accepted → conference 
           joins → Flex writes `participants.customer` (or no-answer / busy) → ... as inbound.
 Internal: two agents, one task with `client_call: true`, two worker legs, no customer.
 
-Each `Interaction.run()` is a generator driven by the engine (see `flexsim.engine`).
+Each `Interaction.run()` is a generator driven by the engine (see `flexsim.engine`); the
+scenarios register themselves with the engine at the end of this module.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Generator
 from typing import Any, TypeVar
 
 from flexsim.callbacks import iso8601, recording_url
-from flexsim.engine import AgentRequest, Engine, Flow, FlowStep
+from flexsim.engine import AgentRequest, Engine, Flow, FlowStep, Scenario, register_scenario
 from flexsim.timeline import CUSTOMER, THIRD_PARTY, Presence, Timeline, Utterance
 from flexsim.truth import InteractionRecord
 from flexsim.variants import CallVariants, draw_variants
@@ -668,3 +669,27 @@ class Interaction:
         for agent in agents:
             self.workers.pop(agent.sid, None)
             self.engine.release_worker(agent)
+
+
+def play(engine: Engine, scenario: str, direction: str, index: int) -> Flow:
+    """The built-in scenarios' flow: one `Interaction` driven through the world."""
+    return Interaction(engine, scenario, direction, index).run()
+
+
+# The built-in scenarios: (name, fixed direction or None for `inbound_share`, default weight).
+# Registration order is the order of `scenario_names()`; draws sort by name, so it does not
+# change which scenario a seed picks.
+BUILT_IN: tuple[tuple[str, str | None, float], ...] = (
+    ("basic", None, 40),
+    ("hold", None, 10),
+    ("cold_transfer", None, 6),
+    ("warm_transfer", None, 6),
+    ("third_party", None, 5),
+    ("abandon", "inbound", 8),
+    ("no_answer", "outbound", 6),
+    ("browser_closed", None, 4),
+    ("internal", "internal", 3),
+    ("studio_recorded", "inbound", 6),
+)
+for _name, _direction, _weight in BUILT_IN:
+    register_scenario(Scenario(_name, _direction, _weight, play))
