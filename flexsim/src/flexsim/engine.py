@@ -30,6 +30,7 @@ from typing import Any
 
 from flexsim.timeline import Timeline
 from flexsim.truth import InteractionRecord
+from flexsim.variants import FRIENDLY
 from flexsim.world import Queue, Task, Worker, Workflow, World
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ class EngineConfig:
     conference_callback_url: str | None = None
     call_status_callback_url: str | None = None
     studio_recording_callback_url: str | None = None
+    # Pinned account variants (axis -> value, see flexsim.variants); unpinned axes are drawn
+    # per call.
+    variant_pins: dict[str, str] = field(default_factory=lambda: dict(FRIENDLY))
 
 
 @dataclass
