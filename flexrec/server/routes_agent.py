@@ -30,8 +30,24 @@ log = get_logger(__name__)
 router = APIRouter(prefix="/api/agent", tags=["agent"])
 
 _TASK_SID = re.compile(r"^WT[0-9a-f]{32}$")
-Caller = Annotated[TokenInfo, Depends(flex_caller)]
 TaskSid = Annotated[str, Path(description="TaskRouter task SID (WT…)")]
+
+
+def checked_task_sid(task_sid: TaskSid) -> str:
+    """The path's task SID, or 400: checked before the token, which may cost a Twilio call."""
+    if not _TASK_SID.match(task_sid):
+        fail(400, "bad_task_sid", "the task SID must be 'WT' followed by 32 hex digits")
+    return task_sid
+
+
+async def task_caller(
+    request: Request, _task_sid: Annotated[str, Depends(checked_task_sid)]
+) -> TokenInfo:
+    """Dependency: the Flex token's holder, asked only once the task SID is well formed."""
+    return await flex_caller(request)
+
+
+Caller = Annotated[TokenInfo, Depends(task_caller)]
 
 _ERRORS: dict[type[RecordingError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
@@ -52,8 +68,6 @@ def _run(
     request: Request, task_sid: str, caller: TokenInfo, action: str,
     call: Callable[[str, Any], Any],
 ) -> JSONResponse:  # fmt: skip
-    if not _TASK_SID.match(task_sid):
-        fail(400, "bad_task_sid", "the task SID must be 'WT' followed by 32 hex digits")
     with bound_sids(task_sid=task_sid, worker_sid=caller.worker_sid):
         try:
             state = call(task_sid, make_actor(caller))
