@@ -99,7 +99,9 @@ def create_app(
             allow_origins=origins,
             allow_credentials=False,  # tokens travel in headers/bodies, never cookies
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            # If-None-Match: the plugin's long poll; ETag/Retry-After must be readable by it.
+            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag", "Retry-After"],
             max_age=600,
         )
     # Every body is capped before any route reads it (routes authenticate after reading).
