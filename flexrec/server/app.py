@@ -26,6 +26,7 @@ from flexrec.server import (
     routes_health,
     routes_webhooks,
 )
+from flexrec.server.body_limit import BodyLimitMiddleware
 from flexrec.server.docs_pages import add_docs_pages
 from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
@@ -113,6 +114,8 @@ def create_app(
             expose_headers=["ETag", "Retry-After"],
             max_age=600,
         )
+    # Every body is capped before any route reads it (routes authenticate after reading).
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
     for module in (routes_webhooks, routes_agent, routes_admin, routes_compliance, routes_health):
         app.include_router(module.router)
