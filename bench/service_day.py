@@ -1,6 +1,6 @@
 """What one core of the service pays for a real call mix, and so how many calls it carries.
 
-`webhook_throughput.py` offers a synthetic mix (mostly settled repeats answered from memory).
+`webhook_throughput.py` offers a synthetic mix (mostly repeats of tasks already recorded).
 Real traffic is what the simulator's contact center sends: every TaskRouter event of a call's
 life, conference, call and recording status callbacks, then the archive and the analysis of
 each recording. This runs `flexrec serve` (SQLite, queue workers in-process, pinned to one CPU)
@@ -41,7 +41,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 METRIC = re.compile(
     r'flexrec_webhook_handler_cpu_seconds_(count|sum)\{kind="([^"]*)",source="([^"]*)"\} (\S+)'
 )
-RECEIVED = re.compile(r'flexrec_webhooks_total\{source="([^"]*)",outcome="([^"]*)"\} (\S+)')
+RECEIVED = re.compile(r'flexrec_webhooks_total\{outcome="([^"]*)",source="([^"]*)"\} (\S+)')
 
 
 def _free_port() -> int:
@@ -113,7 +113,7 @@ def answered_from_memory(metrics: str) -> dict[str, tuple[int, int]]:
     for line in metrics.splitlines():
         match = RECEIVED.match(line)
         if match:
-            source, outcome, value = match.groups()
+            outcome, source, value = match.groups()
             pair = counts.setdefault(source, [0, 0])
             pair[1] += int(float(value))
             if outcome == "repeat":

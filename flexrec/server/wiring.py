@@ -21,7 +21,6 @@ from flexrec.webhooks.signature import SignatureVerifier
 log = get_logger(__name__)
 
 HealthCheck = Callable[[], None]  # raises when the dependency is unreachable
-SETTLED_FLUSH_S = 0.25  # how often event times of repeats answered from memory are written
 
 
 @dataclass
@@ -139,7 +138,6 @@ def build_services(
         background = Background()
         closers.append(background.close)
         recording.set_background(background)
-        background.every(SETTLED_FLUSH_S, recording.flush_settled)
         tokens = FlexTokenValidator(
             settings.twilio.account_sid,
             settings.twilio.auth_token.get_secret_value(),
