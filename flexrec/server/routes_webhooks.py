@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.server.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_BYTES
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import bound_sids, get_logger
 from flexrec.server.metrics import HANDLER_CPU, WEBHOOKS
@@ -29,10 +30,10 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 E = TypeVar("E")
 FormParams = dict[str, str | list[str]]
-# Twilio's callbacks are a few KB; an Event Streams batch can be larger. Anything bigger is
-# refused before it is read in full, since its signature is not checked yet.
-MAX_FORM_BYTES = 256 * 1024
-MAX_JSON_BYTES = 8 * 1024 * 1024
+# Anything bigger is refused before it is read in full, since its signature is not checked yet
+# (the app's BodyLimitMiddleware holds the same limits for every route).
+MAX_FORM_BYTES = MAX_WEBHOOK_FORM_BYTES
+MAX_JSON_BYTES = MAX_WEBHOOK_JSON_BYTES
 
 
 def _signed_url(request: Request) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from flexrec.config import Settings
 from flexrec.server.logging_setup import get_logger
 from flexrec.server.ports import RecordingControl, TokenValidator
+from flexrec.server.token_guard import TokenGuard
 from flexrec.webhooks.signature import SignatureVerifier
 
 log = get_logger(__name__)
@@ -40,6 +41,8 @@ class Services:
     run_consumer: bool = False
     consumer_workers: int = 4
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Refused tokens and per-client budgets of IAM checks, shared by every token-taking route.
+    token_guard: TokenGuard = field(default_factory=TokenGuard)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
