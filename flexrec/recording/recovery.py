@@ -167,12 +167,30 @@ class Recovery:
             return self.planner.plan(session, task, now, None, claim=claim)
 
     # -- the safety net -----------------------------------------------------------------------
+    def recover_claims(self) -> list[int]:
+        """Take back the claims of processes that are gone and start their targets again."""
+        lease = self.ctx.lease
+        if lease is None:
+            return []
+        released = lease.reap()
+        if self.ctx.queue is not None:
+            for target_id in released:
+                self.ctx.schedule(JOB_START, target_id)
+        else:
+            self.planner.execute(Plan(start=released))
+        return released
+
     def reconcile(self) -> int:
         """Safety net: re-enqueue due/stale targets and links, and find live tasks with no target.
 
         Returns how many targets were re-enqueued or created.
         """
         ctx = self.ctx
+        if ctx.lease is not None:
+            try:  # what gone processes held is due again, and so picked up below
+                ctx.lease.reap()
+            except Exception:
+                log.exception("reaping gone claim owners failed")
         now = ctx.now()
         with ctx.sessions() as session:
             target_ids = session.scalars(

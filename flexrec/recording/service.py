@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flexrec.recording.background import Background
 from flexrec.recording.context import JobSink, ServiceContext, utc_now
 from flexrec.recording.intake import CompletedCallback, EventIntake
+from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.planner import Planner
 from flexrec.recording.policy import RecordingPolicy
@@ -93,6 +94,14 @@ class RecordingService:
     def set_queue(self, queue: JobSink | None) -> None:
         """Attach the job queue (built after the service, since its jobs call the service)."""
         self.ctx.queue = queue
+
+    def set_lease(self, lease: OwnerLease | None) -> None:
+        """Take claims under this process's owner lease (flexrec.recording.owners)."""
+        self.ctx.lease = lease
+
+    def recover_claims(self) -> list[int]:
+        """Take back the claims of processes that are gone and start their targets again."""
+        return self.recovery.recover_claims()
 
     def set_background(self, background: Background | None) -> None:
         """Run follow-up work (attribute writes) on these threads instead of inline."""
