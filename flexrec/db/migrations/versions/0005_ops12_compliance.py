@@ -1,7 +1,7 @@
 """Legal holds say who set them, when and why; console accounts can be disabled
 
-Revision ID: 0004_ops12_compliance
-Revises: 0003_recording_pause_intent
+Revision ID: 0005_ops12_compliance
+Revises: 0004_crash10_claim_owners
 Create Date: 2026-12-04 22:30:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0004_ops12_compliance"
-down_revision: str | None = "0003_recording_pause_intent"
+revision: str = "0005_ops12_compliance"
+down_revision: str | None = "0004_crash10_claim_owners"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
