@@ -30,7 +30,7 @@ plugin:  ## Build and unit-test the Flex plugin (plugin-flexrec/, Node.js + npm)
 	bash scripts/plugin.sh
 
 test-fast: setup  ## Unit tests only
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/unit flexsim/tests/unit -q
 
 lint: setup  ## Ruff lint and format check
 	$(BIN)/ruff check flexrec flexsim tests bench
