@@ -24,6 +24,7 @@ from flexrec.server import (
     routes_agent,
     routes_compliance,
     routes_health,
+    routes_users,
     routes_webhooks,
 )
 from flexrec.server.body_limit import BodyLimitMiddleware
@@ -117,7 +118,14 @@ def create_app(
     # Every body is capped before any route reads it (routes authenticate after reading).
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
-    for module in (routes_webhooks, routes_agent, routes_admin, routes_compliance, routes_health):
+    for module in (
+        routes_webhooks,
+        routes_agent,
+        routes_admin,
+        routes_compliance,
+        routes_users,
+        routes_health,
+    ):
         app.include_router(module.router)
     add_docs_pages(app)
     return app
