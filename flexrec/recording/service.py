@@ -14,7 +14,7 @@ import functools
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -122,6 +122,7 @@ REFRESH_ATTEMPTS = 10
 CompletedCallback = Callable[[RecordingView], None]
 _Participants = Callable[[], list[ConferenceParticipantRecord]]  # read once, when first asked
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 _CONTENTION_CODES = ("40P01", "40001")  # PostgreSQL deadlock_detected, serialization_failure
 _HANDLER_ATTEMPTS = 3
 
@@ -654,10 +655,10 @@ class RecordingService:
                 .where(RecordingTarget.desired_state == "paused")
                 .where(RecordingTarget.state.in_(LIVE_STATES))
             ).all()
-        for target_id in dict.fromkeys(quiet_live):
-            self.refresh_target(target_id, REFRESH_ATTEMPTS)
-        for target_id in wishing:
-            self.pauses.apply_pending_pause(target_id)
+        _each(
+            "refresh", dict.fromkeys(quiet_live), lambda t: self.refresh_target(t, REFRESH_ATTEMPTS)
+        )
+        _each("apply pause", wishing, self.pauses.apply_pending_pause)
         plan = _Plan(start=list(target_ids), link=list(link_ids))
         count = len(target_ids)
         try:
@@ -668,7 +669,12 @@ class RecordingService:
         for snapshot in live:
             if snapshot.channel not in (None, "voice"):
                 continue
-            found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
+            try:
+                found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
+            except Exception:
+                # One task that cannot be stored (bad data) must not stop the others.
+                log.exception("reconcile skipped a task", task_sid=snapshot.sid)
+                continue
             new = [t for t in found.start if t not in plan.start]
             count += len(new)
             plan.start.extend(new)
@@ -680,8 +686,7 @@ class RecordingService:
                 ctx.schedule(JOB_LINK, write_id)
         else:
             self._execute(plan)
-        for task_sid in set(paused_tasks):
-            self.pauses.auto_resume(task_sid, None)
+        _each("auto-resume", set(paused_tasks), lambda t: self.pauses.auto_resume(t, None))
         with write_session(ctx.sessions) as session:
             session.execute(
                 delete(ProcessedEvent).where(ProcessedEvent.received_at < now - DEDUP_RETENTION)
@@ -1102,6 +1107,15 @@ class RecordingService:
     def _mark_seen(self, key: str, kind: str) -> None:
         with write_session(self.ctx.sessions) as session:
             self._insert_seen(session, key, kind, self.ctx.now())
+
+
+def _each(what: str, items: Iterable[_K], work: Callable[[_K], object]) -> None:
+    """Run `work` on every item; one that fails is logged and the rest still run."""
+    for item in items:
+        try:
+            work(item)
+        except Exception:
+            log.exception("reconcile step failed", step=what, item=item)
 
 
 def _live_target_ids(session: Session, call_sid: str) -> Sequence[int]:

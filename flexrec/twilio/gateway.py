@@ -18,9 +18,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import requests
+import structlog
 import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
+
+log = structlog.get_logger(__name__)
 
 TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 CALL_NOT_RECORDABLE = 21220
@@ -42,6 +45,16 @@ class GatewayError(Exception):
 
 class PreconditionFailed(GatewayError):
     """The task changed since it was read (HTTP 412 on If-Match)."""
+
+
+class UnreadableTask(GatewayError):
+    """A task whose attributes cannot be read safely (nested past any real use): asking again
+    gives the same answer, and writing back what we could read would lose what we could not."""
+
+    @property
+    def retryable(self) -> bool:
+        """Never: the same task reads the same way next time."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -281,6 +294,10 @@ class SdkGateway:
             attributes = json.loads(task.attributes or "{}")
         except json.JSONDecodeError:
             attributes = {}
+        except RecursionError:
+            raise UnreadableTask(
+                f"task {task.sid}: attributes nested too deep", status=None
+            ) from None
         return TaskSnapshot(
             sid=task.sid,
             attributes=attributes if isinstance(attributes, dict) else {},
@@ -325,7 +342,11 @@ class SdkGateway:
         try:
             for status in assignment_statuses:
                 for task in self._tasks().list(assignment_status=[status], limit=1000):
-                    out.append(self._task(task, None))
+                    try:
+                        out.append(self._task(task, None))
+                    except UnreadableTask as exc:
+                        # One poisoned task must not hide every other live task from recovery.
+                        log.warning("task skipped", task_sid=task.sid, reason=str(exc))
         except _TRANSLATED as exc:
             raise _translate(exc) from exc
         return out
