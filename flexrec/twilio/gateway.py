@@ -23,6 +23,8 @@ import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from flexrec.safejson import UnsafeJson, loads_bounded
+
 log = structlog.get_logger(__name__)
 
 TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -291,13 +293,13 @@ class SdkGateway:
 
     def _task(self, task: Any, etag: str | None) -> TaskSnapshot:
         try:
-            attributes = json.loads(task.attributes or "{}")
-        except json.JSONDecodeError:
+            attributes = loads_bounded(task.attributes or "{}")
+        except UnsafeJson as exc:
+            if not isinstance(exc.__cause__, json.JSONDecodeError):
+                # Too deep or numbers no reader keeps: writing back what we could read would
+                # lose the rest, and asking again reads the same.
+                raise UnreadableTask(f"task {task.sid}: {exc}", status=None) from None
             attributes = {}
-        except RecursionError:
-            raise UnreadableTask(
-                f"task {task.sid}: attributes nested too deep", status=None
-            ) from None
         return TaskSnapshot(
             sid=task.sid,
             attributes=attributes if isinstance(attributes, dict) else {},

@@ -17,7 +17,6 @@ Every parser raises `MalformedEvent` (the web layer answers 400) for input it ca
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,8 +24,16 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from flexrec.bounds import INT32_MAX
+from flexrec.safejson import UnsafeJson, loads_bounded
+
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _EVENT_STREAMS_PREFIX = "com.twilio.taskrouter."
+# Counts Twilio sends (durations, channels, error codes, sequence numbers) are small; anything
+# outside a 32-bit column is not a real callback and must not reach the database.
+_INT_LIMIT = INT32_MAX + 1
+# Epoch ms up to the end of year 9999: later cannot be a datetime anywhere downstream.
+_MAX_TIME_MS = 253_402_300_799_999
 
 
 class MalformedEvent(ValueError):
@@ -120,7 +127,8 @@ def _text(data: Mapping[str, Any], key: str) -> str | None:
         value = value[0] if value else None
         if value is None:
             return None
-    text = str(value).strip()
+    # PostgreSQL text cannot hold NUL; keep the rest of the value rather than lose the event.
+    text = str(value).replace("\x00", "\ufffd").strip()
     return text or None
 
 
@@ -147,9 +155,12 @@ def _int(data: Mapping[str, Any], key: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(float(value))
-    except ValueError as exc:
+        number = int(value) if value.lstrip("+-").isdigit() else int(float(value))
+    except (ValueError, OverflowError) as exc:  # nan, inf, 1e400
         raise MalformedEvent(f"{key} is not a number") from exc
+    if not -_INT_LIMIT < number < _INT_LIMIT:
+        raise MalformedEvent(f"{key} is out of range")
+    return number
 
 
 def _bool(data: Mapping[str, Any], key: str) -> bool | None:
@@ -165,7 +176,22 @@ def _bool(data: Mapping[str, Any], key: str) -> bool | None:
 
 
 def parse_time_ms(value: Any) -> int | None:
-    """Epoch ms from epoch seconds, epoch ms, ISO 8601 or RFC 2822; None for empty input."""
+    """Epoch ms from epoch seconds, epoch ms, ISO 8601 or RFC 2822; None for empty input.
+
+    Raises MalformedEvent for non-finite numbers and times before 1970 or after 9999.
+    """
+    try:
+        ms = _time_ms(value)
+    except (OverflowError, ValueError) as exc:  # float('nan') → int, year out of range
+        if isinstance(exc, MalformedEvent):
+            raise
+        raise MalformedEvent(f"unparsable time {str(value)[:40]!r}") from exc
+    if ms is not None and not 0 <= ms <= _MAX_TIME_MS:
+        raise MalformedEvent(f"time out of range {str(value)[:40]!r}")
+    return ms
+
+
+def _time_ms(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -197,9 +223,9 @@ def _attributes(data: Mapping[str, Any]) -> dict[str, Any] | None:
     if isinstance(raw, dict):
         return raw
     try:
-        parsed = json.loads(str(raw))
-    except json.JSONDecodeError as exc:
-        raise MalformedEvent("TaskAttributes is not JSON") from exc
+        parsed = loads_bounded(str(raw))
+    except UnsafeJson as exc:
+        raise MalformedEvent(f"TaskAttributes: {exc}") from exc
     if not isinstance(parsed, dict):
         raise MalformedEvent("TaskAttributes is not a JSON object")
     return parsed
@@ -252,9 +278,9 @@ def parse_taskrouter_form(form: Mapping[str, Any]) -> TaskRouterEvent:
 def parse_event_streams(body: bytes) -> list[TaskRouterEvent]:
     """Parse an Event Streams webhook body; non-TaskRouter CloudEvents are skipped."""
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedEvent("body is not JSON") from exc
+        payload = loads_bounded(body)
+    except UnsafeJson as exc:
+        raise MalformedEvent(f"body: {exc}") from exc
     if isinstance(payload, dict):  # a single CloudEvent instead of a batch
         payload = [payload]
     if not isinstance(payload, list):
