@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 INT32_MAX = 2**31 - 1  # integer columns (counts, durations, channels, error codes)
+INT64_MAX = 2**63 - 1  # big integer columns and orderings (sequence numbers, epoch ms)
 MAX_OFFSET = 1_000_000_000  # rows skipped by a listing
 MAX_PAGE = 1_000_000  # page numbers (times the page size, still far inside MAX_OFFSET's type)
 MAX_DATE = date(9999, 12, 30)  # an inclusive end date: the day after must still exist

@@ -24,14 +24,11 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from flexrec.bounds import INT32_MAX
+from flexrec.bounds import INT32_MAX, INT64_MAX
 from flexrec.safejson import UnsafeJson, loads_bounded
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _EVENT_STREAMS_PREFIX = "com.twilio.taskrouter."
-# Counts Twilio sends (durations, channels, error codes, sequence numbers) are small; anything
-# outside a 32-bit column is not a real callback and must not reach the database.
-_INT_LIMIT = INT32_MAX + 1
 # Epoch ms up to the end of year 9999: later cannot be a datetime anywhere downstream.
 _MAX_TIME_MS = 253_402_300_799_999
 
@@ -150,7 +147,9 @@ def _required_sid(data: Mapping[str, Any], key: str, prefix: str) -> str:
     return value
 
 
-def _int(data: Mapping[str, Any], key: str) -> int | None:
+def _int(data: Mapping[str, Any], key: str, limit: int = INT32_MAX) -> int | None:
+    """An integer field; outside ±`limit` it is no real callback (counts Twilio sends are
+    small) and must not reach a database column (MalformedEvent)."""
     value = _text(data, key)
     if value is None:
         return None
@@ -158,7 +157,7 @@ def _int(data: Mapping[str, Any], key: str) -> int | None:
         number = int(value) if value.lstrip("+-").isdigit() else int(float(value))
     except (ValueError, OverflowError) as exc:  # nan, inf, 1e400
         raise MalformedEvent(f"{key} is not a number") from exc
-    if not -_INT_LIMIT < number < _INT_LIMIT:
+    if not -limit <= number <= limit:
         raise MalformedEvent(f"{key} is out of range")
     return number
 
@@ -325,7 +324,7 @@ def parse_conference_form(form: Mapping[str, Any]) -> ConferenceEvent:
         call_sid=_sid(data, "CallSid", "CA", required=event.startswith("participant-")),
         participant_label=label.lower() if label else None,
         hold=_bool(data, "Hold"),
-        sequence_number=_int(data, "SequenceNumber"),
+        sequence_number=_int(data, "SequenceNumber", INT64_MAX),
         timestamp=parse_time_ms(_text(data, "Timestamp")),
         participant_call_status=_text(data, "ParticipantCallStatus"),
     )
