@@ -20,7 +20,13 @@ from starlette.requests import ClientDisconnect
 from flexrec import package_version
 from flexrec.config import Settings
 from flexrec.recording import metrics as _recording_metrics  # noqa: F401 - registers counters
-from flexrec.server import routes_admin, routes_agent, routes_health, routes_webhooks
+from flexrec.server import (
+    routes_admin,
+    routes_agent,
+    routes_compliance,
+    routes_health,
+    routes_webhooks,
+)
 from flexrec.server.body_limit import BodyLimitMiddleware
 from flexrec.server.docs_pages import add_docs_pages
 from flexrec.server.error_boundary import ErrorBoundaryMiddleware
@@ -124,7 +130,7 @@ def create_app(
     # Outermost of ours: whatever raises inside is answered here, so the server never sees a
     # raise (it would close the keep-alive connection).
     app.add_middleware(ErrorBoundaryMiddleware)
-    for module in (routes_webhooks, routes_agent, routes_admin, routes_health):
+    for module in (routes_webhooks, routes_agent, routes_admin, routes_compliance, routes_health):
         app.include_router(module.router)
     add_docs_pages(app)
     return app
