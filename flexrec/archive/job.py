@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -22,6 +22,7 @@ from flexrec.archive import media
 from flexrec.archive.crypto import DecryptionError
 from flexrec.archive.deps import ArchiveDeps, as_utc
 from flexrec.archive.errors import ArchiveError, ArchiveFailedError, ArchiveRetryableError
+from flexrec.archive.holds import on_hold
 from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.reader import load_plain
 from flexrec.archive.rows import apply_context
@@ -142,7 +143,8 @@ class ArchiveJob:
     def _finished(self, row: ArchivedRecording) -> bool:
         if row.state == "deleted_from_twilio":
             return True
-        return row.state == "verified" and not self.deps.delete_from_twilio
+        # A held recording keeps Twilio's copy too: the job is done until the hold is released.
+        return row.state == "verified" and (not self.deps.delete_from_twilio or row.legal_hold)
 
     def _run_steps(self, session: Session, row: ArchivedRecording) -> None:
         sid = row.recording_sid
@@ -153,7 +155,11 @@ class ArchiveJob:
         if row.state == "stored":
             self._read_back(session, row)
             log.info("archive.verified", recording_sid=sid, sha256=row.sha256)
-        if row.state == "verified" and self.deps.delete_from_twilio:
+        if (
+            row.state == "verified"
+            and self.deps.delete_from_twilio
+            and not on_hold(session, row.id)
+        ):
             self._delete_from_twilio(session, row)
             log.info("archive.deleted_from_twilio", recording_sid=sid)
 
@@ -350,6 +356,11 @@ class ArchiveJob:
                     .where(
                         ArchivedRecording.state.in_(states),
                         ArchivedRecording.updated_at <= threshold,
+                        # held and verified: nothing to do until the hold is released
+                        or_(
+                            ArchivedRecording.state != "verified",
+                            ArchivedRecording.legal_hold.is_(False),
+                        ),
                     )
                     .order_by(ArchivedRecording.updated_at)
                 )

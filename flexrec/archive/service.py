@@ -211,9 +211,11 @@ class ArchiveService:
         """Purge expired media not on legal hold; returns the purged recording SIDs."""
         return self.holds.apply_retention(now)
 
-    def set_legal_hold(self, recording_sid: str, hold: bool, actor: str) -> ArchivedRecording:
-        """Put a recording under legal hold (or release it); audited."""
-        return self.holds.set_legal_hold(recording_sid, hold, actor)
+    def set_legal_hold(
+        self, recording_sid: str, hold: bool, actor: str, reason: str = ""
+    ) -> ArchivedRecording:
+        """Put a recording under legal hold (or release it); audited (flexrec.archive.holds)."""
+        return self.holds.set_legal_hold(recording_sid, hold, actor, reason)
 
     def audit(
         self,
