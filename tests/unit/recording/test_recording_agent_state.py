@@ -161,3 +161,20 @@ def test_a_new_task_for_the_same_call_shows_the_same_recording(h: Harness) -> No
     )
     h.service.pause(task2, STRANGER)
     assert h.service.state(TASK, OWNER).paused_by == "bob"
+
+
+def test_the_fingerprint_moves_with_every_change_the_state_shows(h: Harness) -> None:
+    def fingerprint(actor: Actor = OWNER) -> object:
+        return h.service.state_fingerprint(TASK, actor)
+
+    before = fingerprint()
+    assert fingerprint() == before  # nothing happened: no full re-read needed
+    h.clock.advance(1)
+    h.service.pause(TASK, OWNER)
+    paused = fingerprint()
+    assert paused != before
+    h.service.pause(TASK, OWNER)  # a no-op pause changes nothing shown
+    assert fingerprint() == paused
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT)
+    assert fingerprint() != paused  # may_act went, and the wrap-up resumed the recording
