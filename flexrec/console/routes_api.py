@@ -37,13 +37,14 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     Csrf = Annotated[Principal, Depends(ctx.csrf_principal)]
 
     def visible(
-        session: Session, principal: Principal, recording_sid: str
+        session: Session, principal: Principal, recording_sid: str, request: Request | None = None
     ) -> tuple[ArchivedRecording, RecordingAnalysis | None]:
         try:
             return queries.get_visible_recording(session, principal, ctx.check_sid(recording_sid))
         except queries.RecordingNotFound:
             raise HTTPException(404, "no such recording") from None
         except queries.RecordingForbidden:
+            ctx.audit_refusal(request, principal, recording_sid)
             raise HTTPException(403, "this call was taken by another agent") from None
 
     @router.get("/api/me")
@@ -110,10 +111,10 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         }
 
     @router.get("/api/recordings/{recording_sid}")
-    def recording_detail(recording_sid: str, principal: Api) -> dict[str, Any]:
+    def recording_detail(recording_sid: str, principal: Api, request: Request) -> dict[str, Any]:
         """One call: metadata, channel roles, metrics, speech segments and pause gaps."""
         with ctx.db() as session:
-            rec, ana = visible(session, principal, recording_sid)
+            rec, ana = visible(session, principal, recording_sid, request)
             gaps = recording_pause_gaps(session, rec, ctx.deps.pause_behavior, ana)
             return {
                 **queries.summary(rec, ana),
@@ -131,10 +132,10 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             }
 
     @router.get("/api/recordings/{recording_sid}/peaks")
-    def recording_peaks(recording_sid: str, principal: Api) -> dict[str, Any]:
+    def recording_peaks(recording_sid: str, principal: Api, request: Request) -> dict[str, Any]:
         """Waveform peaks per channel, ready for wavesurfer's `peaks` option."""
         with ctx.db() as session:
-            rec, ana = visible(session, principal, recording_sid)
+            rec, ana = visible(session, principal, recording_sid, request)
             duration_ms = rec.duration_ms or (ana.duration_ms if ana is not None else None)
             stored: Mapping[str, Any] | None = ana.peaks if ana is not None else None
         source = ctx.deps.peaks_source
@@ -193,7 +194,7 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         """A short-lived signed media URL for `purpose` play|download; audited."""
         purpose = body.purpose
         with ctx.db() as session:
-            rec, _ana = visible(session, principal, recording_sid)
+            rec, _ana = visible(session, principal, recording_sid, request)
             if not queries.is_playable(rec):
                 raise HTTPException(409, "the media is not in the archive (yet or any more)")
             url = ctx.deps.media_links.url(
