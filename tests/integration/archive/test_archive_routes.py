@@ -288,3 +288,17 @@ def test_parse_range_rules() -> None:
     assert parse_range("bytes=2-4", 10) is not None
     assert parse_range("bytes=-3", 10).start == 7  # type: ignore[union-attr]
     assert parse_range("bytes=abc-", 10) is None
+
+
+def test_ranges_with_odd_digits_or_huge_numbers_are_answered_not_500(env: Env) -> None:
+    path, total = link_for(env), len(env.wav)
+    huge = "9" * 4301  # past int()'s 4,300-digit limit
+    for odd in ("bytes=\u00b9-", "bytes=0-\u00b2", "bytes=-\u00b3"):  # superscript digits
+        whole = env.client.get(path, headers=[(b"Range", odd.encode("latin-1"))])
+        assert whole.status_code == 200 and whole.content == env.wav
+    assert env.client.get(path, headers={"Range": f"bytes={huge}-"}).status_code == 416
+    to_end = env.client.get(path, headers={"Range": f"bytes=10-{huge}"})
+    assert to_end.status_code == 206
+    assert to_end.headers["content-range"] == f"bytes 10-{total - 1}/{total}"
+    everything = env.client.get(path, headers={"Range": f"bytes=-{huge}"})
+    assert everything.status_code == 206 and everything.content == env.wav
