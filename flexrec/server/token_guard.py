@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 from anyio import CapacityLimiter
 
+from flexrec.server.budgets import KeyedBudget
 from flexrec.server.ports import TokenValidator
 from flexrec.twilio.flex_tokens import (
     MAX_TOKEN_CHARS,
@@ -59,12 +60,6 @@ def is_plausible_token(token: str) -> bool:
 
 
 @dataclass
-class _Bucket:
-    units: float
-    at: float
-
-
-@dataclass
 class TokenGuard:
     """Per-app memory of refused tokens and per-client budgets of IAM checks (thread-safe)."""
 
@@ -74,22 +69,13 @@ class TokenGuard:
     max_entries: int = 10_000
     clock: Callable[[], float] = time.monotonic
     _invalid: OrderedDict[str, float] = field(default_factory=OrderedDict, init=False)
-    _clients: OrderedDict[str, _Bucket] = field(default_factory=OrderedDict, init=False)
+    _clients: KeyedBudget = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def _refilled(self, client: str, now: float) -> _Bucket:
-        bucket = self._clients.get(client)
-        if bucket is None:
-            bucket = _Bucket(float(self.client_burst), now)
-            self._clients[client] = bucket
-        else:
-            gained = (now - bucket.at) / self.client_refill_s
-            bucket.units = min(float(self.client_burst), bucket.units + gained)
-            bucket.at = now
-        self._clients.move_to_end(client)
-        while len(self._clients) > self.max_entries:
-            self._clients.popitem(last=False)
-        return bucket
+    def __post_init__(self) -> None:
+        self._clients = KeyedBudget(
+            self.client_burst, self.client_refill_s, max_keys=self.max_entries, clock=self.clock
+        )
 
     def admit(self, token: str, client: str) -> str:
         """Take one unit of `client`'s budget for checking `token`; returns the token's digest.
@@ -106,25 +92,21 @@ class TokenGuard:
                 if until > now:
                     raise InvalidToken("the Flex token was rejected")
                 del self._invalid[digest]
-            bucket = self._refilled(client, now)
-            if bucket.units < 1.0:
-                wait = (1.0 - bucket.units) * self.client_refill_s
-                raise TooManyTokenChecks(wait)
-            bucket.units -= 1.0
+        wait = self._clients.take(client)
+        if wait:
+            raise TooManyTokenChecks(wait)
         return digest
 
     def settle(self, digest: str, client: str, *, refused: bool) -> None:
         """End a check: a refused token is remembered and keeps its unit; else it is returned."""
-        now = self.clock()
+        if not refused:
+            self._clients.give_back(client)
+            return
         with self._lock:
-            if refused:
-                self._invalid[digest] = now + self.invalid_ttl_s
-                self._invalid.move_to_end(digest)
-                while len(self._invalid) > self.max_entries:
-                    self._invalid.popitem(last=False)
-                return
-            bucket = self._refilled(client, now)
-            bucket.units = min(float(self.client_burst), bucket.units + 1.0)
+            self._invalid[digest] = self.clock() + self.invalid_ttl_s
+            self._invalid.move_to_end(digest)
+            while len(self._invalid) > self.max_entries:
+                self._invalid.popitem(last=False)
 
     def validate(self, validator: TokenValidator, token: str, client: str) -> TokenInfo:
         """`validator.validate(token)` behind this guard (blocking: run it on a thread)."""
