@@ -26,7 +26,7 @@ test: setup system-deps  ## Run every test (unit, integration, end-to-end)
 	bash scripts/run-tests.sh
 
 test-fast: setup  ## Unit tests only
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/unit flexsim/tests/unit -q
 
 lint: setup  ## Ruff lint and format check
 	$(BIN)/ruff check flexrec flexsim tests bench

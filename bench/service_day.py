@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,16 +36,12 @@ from typing import Any
 
 from webhook_throughput import service_env  # this folder is on sys.path when run
 
+from flexsim import free_port
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 METRIC = re.compile(
     r'flexrec_webhook_handler_cpu_seconds_(count|sum)\{kind="([^"]*)",source="([^"]*)"\} (\S+)'
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str) -> str:
@@ -135,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="flexrec-day-"))
-    sim_port, service_port = _free_port(), _free_port()
+    sim_port, service_port = free_port(), free_port()
     sim_url, service_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{service_port}"
     env = service_env(sim_url, workdir / "data")
     env.pop("FLEXREC_START_ON")  # the default policy: start when the agent answers

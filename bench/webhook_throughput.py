@@ -42,7 +42,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,7 +56,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from flexsim import defaults
+from flexsim import defaults, free_port
 from flexsim.webhooks import twilio_signature
 
 WEBHOOK_PATH = "/webhooks/taskrouter"
@@ -245,12 +244,6 @@ class Simulator:
 
 
 # -- the server under test, in its own process --------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -292,7 +285,7 @@ def start_server(
     name: str, code: str, cpus: set[int], env: dict[str, str], log: Path, processes: int = 1
 ) -> Server:
     """Start `python -c code PORT PROCESSES LOG_DIR` pinned to `cpus`; wait for its /healthz."""
-    port = _free_port()
+    port = free_port()
     env = {**env, "FLEXREC_PORT": str(port), "FLEXREC_HOST": "127.0.0.1"}
     argv = [sys.executable, "-c", code, str(port), str(processes), str(log.parent)]
     taskset = shutil.which("taskset")

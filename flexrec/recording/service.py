@@ -43,6 +43,7 @@ from flexrec.recording.context import (
     ServiceContext,
     utc_now,
 )
+from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.policy import RecordingPolicy, TaskFacts, lookup
 from flexrec.recording.settled import SettledTasks, event_facts
@@ -286,6 +287,23 @@ class RecordingService:
     def set_queue(self, queue: JobSink | None) -> None:
         """Attach the job queue (built after the service, since its jobs call the service)."""
         self.ctx.queue = queue
+
+    def set_lease(self, lease: OwnerLease | None) -> None:
+        """Take claims under this process's owner lease (flexrec.recording.owners)."""
+        self.ctx.lease = lease
+
+    def recover_claims(self) -> list[int]:
+        """Take back the claims of processes that are gone and start their targets again."""
+        lease = self.ctx.lease
+        if lease is None:
+            return []
+        released = lease.reap()
+        if self.ctx.queue is not None:
+            for target_id in released:
+                self.ctx.schedule(JOB_START, target_id)
+        else:
+            self._execute(_Plan(start=released))
+        return released
 
     def set_background(self, background: Background | None) -> None:
         """Run follow-up work (attribute writes) on these threads instead of inline."""
@@ -590,6 +608,11 @@ class RecordingService:
         Returns how many targets were re-enqueued or created.
         """
         ctx = self.ctx
+        if ctx.lease is not None:
+            try:  # what gone processes held is due again, and so picked up below
+                ctx.lease.reap()
+            except Exception:
+                log.exception("reaping gone claim owners failed")
         now = ctx.now()
         with ctx.sessions() as session:
             target_ids = session.scalars(

@@ -90,6 +90,17 @@ def queue_check(queue: Any) -> HealthCheck:
     return check
 
 
+def owner_tick(lease: Any, recording: Any) -> Callable[[], None]:
+    """One heartbeat of this process's claim owner, then take back what gone processes held
+    (a web process killed -9 under `--processes N`, a worker on another machine)."""
+
+    def tick() -> None:
+        lease.beat()
+        recording.recover_claims()
+
+    return tick
+
+
 def service_public_url(settings: Settings) -> str:
     """Where Twilio reaches this service: FLEXREC_PUBLIC_URL, else the listen address."""
     return settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
@@ -108,6 +119,8 @@ def build_services(
     from flexrec.db.migrate import upgrade, upgrade_engine
     from flexrec.jobs.tasks import build_queue, register_recording_jobs
     from flexrec.recording.background import Background
+    from flexrec.recording.context import utc_now
+    from flexrec.recording.owners import HEARTBEAT_S, OwnerLease
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
     from flexrec.twilio.client import make_client
@@ -137,12 +150,17 @@ def build_services(
             base_backoff_s=settings.server.retry_base_s,
             max_backoff_s=settings.server.retry_max_s,
         )
+        lease = OwnerLease(sessions, utc_now)
+        lease.register()
+        closers.append(lease.close)
+        recording.set_lease(lease)
         queue = build_queue(settings)
         register_recording_jobs(queue, recording)
         background = Background()
         closers.append(background.close)
         recording.set_background(background)
         background.every(SETTLED_FLUSH_S, recording.flush_settled)
+        background.every(HEARTBEAT_S, owner_tick(lease, recording))
         tokens = FlexTokenValidator(
             settings.twilio.account_sid,
             settings.twilio.auth_token.get_secret_value(),
