@@ -1,7 +1,7 @@
 """Console sessions live on the server (revocable); console accounts can be disabled
 
-Revision ID: 0004_sec10_console_sessions
-Revises: 0003_recording_pause_intent
+Revision ID: 0005_sec10_console_sessions
+Revises: 0004_crash10_claim_owners
 Create Date: 2026-12-04 22:40:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0004_sec10_console_sessions"
-down_revision: str | None = "0003_recording_pause_intent"
+revision: str = "0005_sec10_console_sessions"
+down_revision: str | None = "0004_crash10_claim_owners"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
