@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from flexrec.archive import media
+from flexrec.archive.access import may_hear
 from flexrec.archive.analysis_rows import analysis_entry_point, analysis_labels, analysis_values
 from flexrec.archive.cache import BytesLru
 from flexrec.archive.crypto import (
@@ -735,38 +736,10 @@ class ArchiveService:
         }
         return entry
 
-    def may_access(
-        self, recording_sid: str, worker_sid: str | None, identity: str, roles: Sequence[str]
-    ) -> bool:
-        """Supervisors and admins see every recording; an agent only calls they handled.
-
-        "Handled" includes transfers: an agent who accepted a reservation of any task the
-        recording is linked to (the recording service's `reservations` table) may listen too.
-        """
-        if {"supervisor", "admin"} & set(roles):
-            return True
-        row = self.get(recording_sid)
-        if row is None:
-            return False
-        if worker_sid and row.worker_sid == worker_sid:
-            return True
-        if identity and row.agent_identity == identity:
-            return True
-        if not worker_sid or not row.task_sids:
-            return False
-        from flexrec.db.models import ReservationRecord
-
+    def may_access(self, recording_sid: str, worker_sid: str | None, roles: Sequence[str]) -> bool:
+        """Whether this caller may hear the recording: the one rule in flexrec.archive.access."""
         with self.sessions() as session:
-            handled = session.scalars(
-                select(ReservationRecord.sid)
-                .where(
-                    ReservationRecord.task_sid.in_(list(row.task_sids)),
-                    ReservationRecord.worker_sid == worker_sid,
-                    ReservationRecord.accepted_ms.is_not(None),
-                )
-                .limit(1)
-            ).first()
-        return handled is not None
+            return may_hear(session, recording_sid, worker_sid, roles)
 
 
 def apply_context(row: ArchivedRecording, context: RecordingContext) -> None:
