@@ -25,8 +25,9 @@ its queue), then a closed-loop run at saturation. Figures only, never assertions
 
 After the saturation run each server is offered half of what it managed, open-loop: the
 latency it gives at a load it can sustain. Last, the service's CPU per webhook of each kind
-alone (a settled repeat; a new call with everything it sets off), measured on the service the
-other phases warmed, the figures that say what one core can carry for a given mix.
+alone (a repeat of a task already recorded; a new call with everything it sets off),
+measured on the service the other phases warmed, the figures that say what one core can carry
+for a given mix.
 
 The machine may be shared: the srvCPU column says how much of its core the server actually got,
 and /core (answers per server CPU-second) is the figure least disturbed by neighbours.
@@ -585,7 +586,7 @@ def cpu_per_kind(server: Server, source: EventSource, count: int = 300) -> dict[
     """
     figures: dict[str, float] = {}
     pid = server.process.pid
-    for kind, every in (("settled repeat", count + 1), ("new call", 1)):
+    for kind, every in (("repeat", count + 1), ("new call", 1)):
         webhooks = source.batch(server.webhook_url, count, fast_every=every)
         time.sleep(2.0)  # what earlier phases left running (attribute writes) finishes first
         quiet0, wall0 = _cpu_seconds(pid), time.monotonic()

@@ -28,7 +28,8 @@ from flexrec.recording.catch_up import CatchUpLimiter
 from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, ServiceContext
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
 from flexrec.recording.policy import RECORDED
-from flexrec.recording.store import FINAL_STATES, LIVE_STATES, UNFINISHED_STATES, write_session
+from flexrec.recording.states import FINAL_STATES, LIVE_STATES, UNFINISHED_STATES
+from flexrec.recording.store import write_session
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
 log = structlog.get_logger(__name__)

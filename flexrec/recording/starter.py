@@ -25,7 +25,8 @@ from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, 
 from flexrec.recording import metrics
 from flexrec.recording.attributes import TaskAttributesWriter, voice_recording_entry
 from flexrec.recording.context import JOB_LINK, JOB_START, ServiceContext
-from flexrec.recording.settled import InFlight, RecentSet
+from flexrec.recording.memory import InFlight, RecentSet
+from flexrec.recording.rows import RecordingFacts, new_recording_row, store_recording
 from flexrec.recording.store import (
     RELEASE_STARTED,
     TargetRow,
@@ -41,7 +42,6 @@ from flexrec.twilio.gateway import (
     CreateRecordingRequest,
     GatewayError,
     RecordingInfo,
-    recording_media_url,
 )
 
 log = structlog.get_logger(__name__)
@@ -335,10 +335,11 @@ class RecordingStarter:
                         target.source = target.source or source
                         target.start_time_ms = target.start_time_ms or info.start_time_ms
                     target.updated_at = now
-            new_row = recording_row(info, target_id, ctx.recordings.account_sid, now)
+            facts = RecordingFacts.of_info(info)
+            new_row = new_recording_row(facts, target_id, ctx.recordings.account_sid, now)
             if not insert_ignore(session, RecordingRecord, new_row, ["sid"]):
                 # A status callback stored it first: fill in what it could not know.
-                record_recording(session, info, target_id, ctx.recordings.account_sid, now)
+                store_recording(session, facts, target_id, ctx.recordings.account_sid, now)
             wanted = (
                 released.desired_state
                 if released is not None
@@ -424,41 +425,6 @@ class RecordingStarter:
             )
         bound.info("recording linked", outcome=result.outcome)
         return "done"
-
-
-def recording_row(
-    info: RecordingInfo, target_id: int | None, account_sid: str, now: datetime
-) -> dict[str, Any]:
-    """The recordings row for a recording first seen in a Twilio answer."""
-    return {
-        "sid": info.sid,
-        "call_sid": info.call_sid,
-        "target_id": target_id,
-        "status": info.status,
-        "start_time_ms": info.start_time_ms,
-        "duration_s": info.duration_s,
-        "channels": info.channels,
-        "track": info.track,
-        "source": info.source,
-        "media_url": recording_media_url(account_sid, info.sid),
-        "error_code": info.error_code,
-        "completed_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def record_recording(
-    session: Session, info: RecordingInfo, target_id: int | None, account_sid: str, now: datetime
-) -> None:
-    """Insert the recordings row if missing; never moves a known status backwards."""
-    row = session.get(RecordingRecord, info.sid)
-    if row is None:
-        session.add(RecordingRecord(**recording_row(info, target_id, account_sid, now)))
-        return
-    row.target_id = row.target_id or target_id
-    row.start_time_ms = row.start_time_ms or info.start_time_ms
-    row.channels = row.channels or info.channels
 
 
 def _reason(exc: GatewayError) -> str:

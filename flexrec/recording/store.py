@@ -41,12 +41,6 @@ from flexrec.db.models import (
 
 _M = TypeVar("_M", bound=Base)
 
-UNFINISHED_STATES = ("pending", "starting")
-LIVE_STATES = ("recording", "paused")
-FINAL_STATES = ("completed", "absent", "failed", "ended")
-
-# Built once, parameters bound at execute: rebuilding statements per call was the main cost.
-
 _write_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _write_locks_guard = threading.Lock()
 

@@ -3,8 +3,8 @@
 Order matters: nothing is parsed or stored before the signature checks out (403 otherwise);
 unparsable input is 400 (final for Twilio); an unexpected failure inside the service is 500 so
 Twilio (or the simulator) retries, since the service is idempotent. Handlers are sync and run in
-the threadpool because the Twilio SDK is synchronous; a TaskRouter event that repeats settled
-facts is answered on the event loop from memory.
+the threadpool because the Twilio SDK is synchronous; the `in-progress` callback of a recording
+this process is starting or stored is answered on the event loop from memory.
 """
 
 from __future__ import annotations
@@ -166,15 +166,12 @@ SignedJson = Annotated[bytes, Depends(signed_json_body)]
 
 
 @router.post("/taskrouter", status_code=204, summary="TaskRouter workspace event callback")
-async def taskrouter(request: Request, params: SignedForm) -> Response:
+def taskrouter(request: Request, params: SignedForm) -> Response:
     """Workspace `EventCallbackUrl` events (form); answered 204 as TaskRouter expects."""
     event = _parse("taskrouter", events.parse_taskrouter_form, params)
-    recording = get_services(request).recording
-    # Most TaskRouter traffic repeats what is already settled.
-    known = recording.is_settled_repeat(event)
-    return await _answer("taskrouter", event.event_type, known,
-                         recording.handle_taskrouter_event, event,
-                         task_sid=event.task_sid)  # fmt: skip
+    handler = get_services(request).recording.handle_taskrouter_event
+    _dispatch("taskrouter", event.event_type, handler, event, task_sid=event.task_sid)
+    return _no_content()
 
 
 @router.post("/event-streams", status_code=204, summary="Event Streams webhook sink")

@@ -22,7 +22,6 @@ from flexrec.webhooks.signature import SignatureVerifier
 log = get_logger(__name__)
 
 HealthCheck = Callable[[], None]  # raises when the dependency is unreachable
-SETTLED_FLUSH_S = 0.25  # how often event times of repeats answered from memory are written
 
 
 @dataclass
@@ -163,7 +162,6 @@ def build_services(
         background = Background()
         closers.append(background.close)
         recording.set_background(background)
-        background.every(SETTLED_FLUSH_S, recording.flush_settled)
         background.every(HEARTBEAT_S, owner_tick(lease, recording))
         tokens = FlexTokenValidator(
             settings.twilio.account_sid,
