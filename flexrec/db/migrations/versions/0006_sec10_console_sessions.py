@@ -1,7 +1,7 @@
-"""Console sessions live on the server (revocable); console accounts can be disabled
+"""Console sessions live on the server, so they can be ended
 
-Revision ID: 0005_sec10_console_sessions
-Revises: 0004_crash10_claim_owners
+Revision ID: 0006_sec10_console_sessions
+Revises: 0005_ops12_compliance
 Create Date: 2026-12-04 22:40:00
 """
 
@@ -14,18 +14,14 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0005_sec10_console_sessions"
-down_revision: str | None = "0004_crash10_claim_owners"
+revision: str = "0006_sec10_console_sessions"
+down_revision: str | None = "0005_ops12_compliance"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     """Apply this revision."""
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
     op.create_table(
         "console_sessions",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -54,5 +50,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     op.drop_table("console_sessions")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("disabled")
