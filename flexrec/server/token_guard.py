@@ -6,7 +6,8 @@ Every Flex token the service has not seen costs one call to Twilio IAM. Before t
 - a token IAM refused in the last minute is refused again from memory (kept by SHA-256 digest,
   never the token);
 - each client (address) has a small budget of IAM checks: every check takes one unit while it
-  runs, a valid answer gives it back, an invalid one keeps it, and units come back slowly.
+  runs, a valid answer gives it back, an invalid one (or no answer) keeps it, and units come
+  back slowly.
   A client out of units is refused (429 with Retry-After) and nothing reaches Twilio, so garbage
   tokens cost at most a burst plus one per refill period per client, while valid tokens from
   many agents behind one address never run the budget down.
@@ -116,8 +117,11 @@ class TokenGuard:
         except InvalidToken:
             self.settle(digest, client, refused=True)
             raise
+        except TokenServiceUnavailable:
+            # Says nothing against the token (not remembered), but the IAM call was made: the
+            # unit stays spent, so a flood during an IAM outage is not passed on either.
+            raise
         except BaseException:
-            # Unavailable IAM (or a bug) says nothing against the client.
             self.settle(digest, client, refused=False)
             raise
         self.settle(digest, client, refused=False)
