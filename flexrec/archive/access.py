@@ -1,81 +1,45 @@
-"""Who may hear a recording: the one rule the console, the admin API and the Insights
-`url_provider` all apply.
-
-Supervisors and admins hear every recording. An agent hears a recording when the archive row
-names their worker SID, or when they held a reservation (accepted, then wrapping or completed)
-of a task the recording belongs to: the task that started it, or one it was linked into by a
-transfer. Nothing else counts: names and
-identities are not unique and an agent may change them, so they never grant access.
-"""
+"""Who may hear an archived recording, and the media entry Flex Insights follows to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, or_, select
-from sqlalchemy.orm import Session
-
-from flexrec.archive.models import ArchivedRecording
-from flexrec.db.models import AttributeWrite, RecordingTarget, ReservationRecord, TaskRecord
-
-SEES_EVERYTHING = frozenset({"supervisor", "admin"})
-"""Roles that may hear every recording."""
-TAKEN_RESERVATION_STATUSES = ("accepted", "wrapping", "completed")
-"""Reservation statuses that mean the worker took the task."""
+from flexrec.archive.deps import ArchiveDeps, as_utc
+from flexrec.archive.errors import RecordingNotArchived
+from flexrec.archive.models import DONE_STATES
+from flexrec.archive.visibility import may_hear
 
 
-def sees_everything(roles: Iterable[str]) -> bool:
-    """True for supervisors and admins."""
-    return bool(SEES_EVERYTHING.intersection(roles))
+class Access:
+    """Answers "may this person hear it?" and builds the Insights link to the archive."""
 
+    def __init__(self, deps: ArchiveDeps) -> None:
+        self.deps = deps
 
-def visibility_clause(worker_sid: str | None, roles: Iterable[str]) -> ColumnElement[bool]:
-    """SQL condition on `ArchivedRecording` selecting what this caller may hear."""
-    if sees_everything(roles):
-        return literal(True)
-    if not worker_sid:
-        return literal(False)
-    taken = (
-        ReservationRecord.worker_sid == worker_sid,
-        ReservationRecord.status.in_(TAKEN_RESERVATION_STATUSES),
-    )
-    via_target = exists(
-        select(1)
-        .select_from(RecordingTarget)
-        .join(ReservationRecord, ReservationRecord.task_sid == RecordingTarget.task_sid)
-        .where(RecordingTarget.recording_sid == ArchivedRecording.recording_sid, *taken)
-    )
-    via_task = exists(
-        select(1)
-        .select_from(TaskRecord)
-        .join(ReservationRecord, ReservationRecord.task_sid == TaskRecord.sid)
-        .where(TaskRecord.recording_sid == ArchivedRecording.recording_sid, *taken)
-    )
-    # A transfer links the same recording into further tasks through attribute writes.
-    via_link = exists(
-        select(1)
-        .select_from(RecordingTarget)
-        .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
-        .join(ReservationRecord, ReservationRecord.task_sid == AttributeWrite.task_sid)
-        .where(RecordingTarget.recording_sid == ArchivedRecording.recording_sid, *taken)
-    )
-    return or_(ArchivedRecording.worker_sid == worker_sid, via_target, via_task, via_link)
+    def attribute_entry(self, recording_sid: str, public_url: str) -> dict[str, Any]:
+        """The task's `conversations.media` VoiceRecording entry pointing at the archive.
 
+        `url_provider` makes Insights ask flexrec for a short-lived signed link (Flex token
+        checked); `url` names the same media for tools that only read `url`.
+        """
+        row = self.deps.get(recording_sid)
+        if row is None or row.state not in DONE_STATES:
+            raise RecordingNotArchived(recording_sid)
+        base = public_url.rstrip("/")
+        started = as_utc(row.recording_started_at) or as_utc(row.created_at)
+        assert started is not None  # noqa: S101 - created_at is always set
+        entry: dict[str, Any] = {
+            "type": "VoiceRecording",
+            "url": f"{base}/media/recordings/{recording_sid}.wav",
+            "url_provider": f"{base}/insights/recordings/{recording_sid}/url",
+            "start_time": int(started.timestamp() * 1000),
+            "channels": list(row.channel_labels or ("customer", "others")),
+        }
+        return entry
 
-def may_hear(
-    session: Session, recording_sid: str, worker_sid: str | None, roles: Iterable[str]
-) -> bool:
-    """True when this caller may hear the archived recording `recording_sid` (supervisors: any,
-    even one not archived, so they learn it is missing rather than forbidden)."""
-    roles = tuple(roles)
-    if sees_everything(roles):
-        return True
-    count = session.scalar(
-        select(func.count())
-        .select_from(ArchivedRecording)
-        .where(
-            ArchivedRecording.recording_sid == recording_sid,
-            visibility_clause(worker_sid, roles),
-        )
-    )
-    return bool(count)
+    def may_access(self, recording_sid: str, worker_sid: str | None, roles: Sequence[str]) -> bool:
+        """Whether this caller may hear the recording: the one rule in
+        flexrec.archive.visibility, shared with the console."""
+        with self.deps.sessions() as session:
+            return may_hear(session, recording_sid, worker_sid, roles)

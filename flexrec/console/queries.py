@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from flexrec.archive import access
+from flexrec.archive import visibility
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, RecordingAnalysis
 from flexrec.console.auth import Principal
 
@@ -107,8 +107,8 @@ SORT_KEYS: dict[str, Any] = {
 
 def visibility_clause(principal: Principal) -> ColumnElement[bool]:
     """SQL condition selecting the archived recordings this principal may see (the one rule in
-    flexrec.archive.access)."""
-    return access.visibility_clause(principal.worker_sid, (principal.role,))
+    flexrec.archive.visibility)."""
+    return visibility.visibility_clause(principal.worker_sid, (principal.role,))
 
 
 def _day_start(day: date) -> datetime:

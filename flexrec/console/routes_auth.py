@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.console.audit_log import SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, record_event
 from flexrec.console.auth import (
     CSRF_HEADER,
     LOGIN_CSRF_COOKIE,
@@ -32,9 +33,26 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     """`GET|POST /login`, `POST /login/flex`, `POST /logout`."""
     Maybe = Annotated[Principal | None, Depends(ctx.optional_principal)]
 
-    def sign_in_password(username: str, password: str, client: str) -> str | int | None:
-        """The new session's cookie value when the password is right, None when it is wrong,
-        or the seconds to wait when this account or client guessed too often."""
+    async def audit(
+        request: Request, action: str, actor: str, worker_sid: str | None = None, **detail: str
+    ) -> None:
+        client = request.client.host if request.client else None
+        agent = request.headers.get("user-agent", "")[:200]
+        await run_in_threadpool(
+            record_event,
+            ctx.deps.sessions,
+            action,
+            actor,
+            ip=client,
+            worker_sid=worker_sid,
+            detail={**detail, "user_agent": agent},
+        )
+
+    def sign_in_password(
+        username: str, password: str, client: str
+    ) -> tuple[Principal, str] | int | None:
+        """The principal and its new session's cookie value when the password is right, None
+        when it is wrong, or the seconds to wait when this account or client guessed too often."""
         if not username:
             return None
         wait = ctx.sign_in_throttle.begin(username, client)
@@ -46,7 +64,7 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
                 return None
             principal, user_id = principal_from_user(user), user.id
         ctx.sign_in_throttle.succeeded(username, client)
-        return ctx.start_session(principal, user_id)
+        return principal, ctx.start_session(principal, user_id)
 
     def login_form(
         request: Request, next_path: str, error: str = "", status: int = 200
@@ -70,21 +88,26 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         next_path = ctx.safe_next(str(form.get("next") or ""))
         # Login CSRF: only a form our sign-in page served to this browser may sign it in.
         presented = str(form.get(LOGIN_CSRF_FIELD) or "")
+        username = str(form.get("username") or "").strip()[:120]
         if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), presented):
+            await audit(request, SIGN_IN_FAILED, username, via="password", reason="login_csrf")
             error = "The sign-in form expired or came from another site; please sign in again."
             return login_form(request, next_path, error, status=403)
-        username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
         # scrypt takes tens of milliseconds: keep it off the event loop.
         client = request.client.host if request.client else "unknown"
-        cookie = await run_in_threadpool(sign_in_password, username, password, client)
-        if cookie is None:
-            return login_form(request, next_path, "Wrong user name or password.", status=401)
-        if isinstance(cookie, int):
-            error = f"Too many sign-in attempts; try again in {cookie} seconds."
+        outcome = await run_in_threadpool(sign_in_password, username, password, client)
+        if isinstance(outcome, int):
+            await audit(request, SIGN_IN_FAILED, username, via="password", reason="throttled")
+            error = f"Too many sign-in attempts; try again in {outcome} seconds."
             refused = login_form(request, next_path, error, status=429)
-            refused.headers["Retry-After"] = str(cookie)
+            refused.headers["Retry-After"] = str(outcome)
             return refused
+        if outcome is None:
+            await audit(request, SIGN_IN_FAILED, username, via="password", reason="bad_password")
+            return login_form(request, next_path, "Wrong user name or password.", status=401)
+        principal, cookie = outcome
+        await audit(request, SIGN_IN, principal.username, principal.worker_sid, via="password")
         response = RedirectResponse(next_path, status_code=303)
         ctx.set_session(response, request, cookie)
         ctx.clear_login_csrf(response)
@@ -125,10 +148,12 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         except TooManyTokenChecks as exc:
             raise HTTPException(429, str(exc), headers=retry_after_header(exc)) from None
         except InvalidToken:
+            await audit(request, SIGN_IN_FAILED, "(flex token)", via="flex", reason="invalid_token")
             raise HTTPException(401, "the Flex token is missing, invalid or expired") from None
         except TokenServiceUnavailable:
             raise HTTPException(503, "Twilio could not check the token; try again") from None
         principal = principal_from_token(info)
+        await audit(request, SIGN_IN, principal.username, principal.worker_sid, via="flex")
         cookie = await run_in_threadpool(ctx.start_session, principal)
         response = JSONResponse({"user": principal.public(), "next": f"{ctx.base}/"})
         ctx.set_session(response, request, cookie)
@@ -142,6 +167,8 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         presented = request.headers.get(CSRF_HEADER) or str(form.get("csrf_token") or "")
         if principal is not None and not csrf_matches(principal, presented):
             raise HTTPException(403, "missing or wrong CSRF token")
+        if principal is not None:
+            await audit(request, SIGN_OUT, principal.username, principal.worker_sid)
         # Ended on the server too: a copy of the cookie is worthless from now on.
         await run_in_threadpool(ctx.end_session, request)
         response = RedirectResponse(f"{ctx.base}/login", status_code=303)
