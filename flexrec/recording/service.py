@@ -33,7 +33,6 @@ from flexrec.db.models import (
     ReservationRecord,
     TaskRecord,
 )
-from flexrec.recording.attributes import existing_voice_recording
 from flexrec.recording.background import Background
 from flexrec.recording.context import (
     JOB_LINK,
@@ -45,8 +44,9 @@ from flexrec.recording.context import (
 )
 from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.policy import RecordingPolicy, TaskFacts, lookup
+from flexrec.recording.search import ENDED_TASK_STATUSES, LegSearch
 from flexrec.recording.settled import SettledTasks, event_facts
-from flexrec.recording.starter import Claim, RecordingStarter
+from flexrec.recording.starter import CONFERENCE_SOURCES, Claim, RecordingStarter
 from flexrec.recording.store import (
     FINAL_STATES,
     LIVE_STATES,
@@ -80,7 +80,6 @@ from flexrec.webhooks.events import (
     ConferenceEvent,
     RecordingStatusEvent,
     TaskRouterEvent,
-    parse_time_ms,
 )
 
 __all__ = ["Actor", "RecordingService", "RecordingState"]
@@ -191,12 +190,15 @@ class _Plan:
     # Targets claimed inside the planning transaction, for a start attempt right after it.
     claims: dict[int, Claim] = field(default_factory=dict)
     claim: bool = True  # False when the plan's starts go to the queue instead
+    # Tasks whose customer leg must be looked for (task SID, urgent), after the commit.
+    search: list[tuple[str, bool]] = field(default_factory=list)
 
     def extend(self, other: _Plan) -> None:
         """Add another plan's work."""
         self.start.extend(other.start)
         self.link.extend(other.link)
         self.claims.update(other.claims)
+        self.search.extend(other.search)
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,9 @@ class RecordingService:
         self.starter.on_parked = self.handle_recording_status
         self._completed_callbacks: list[CompletedCallback] = []
         self.settled = SettledTasks()
+        self.search = LegSearch(
+            self.ctx, lambda session, task, now: self._plan(session, task, now, None), self._execute
+        )
 
     # -- wiring -------------------------------------------------------------------------------
     @property
@@ -421,6 +426,13 @@ class RecordingService:
                 if task.conference_sid is None:
                     task.conference_sid = event.conference_sid
                 plan = self._plan(session, task, now, event.timestamp)
+                if (
+                    event.event == "participant-join"
+                    and task.customer_call_sid is None
+                    and plan.search
+                ):
+                    # A leg joined that no label names: look at it now, not at the next poll.
+                    plan.search = [(task.sid, True)]
             else:
                 fetch_task = task_sid is not None and event.event == "participant-join"
             # The mark commits with these changes: what they leave to do is durable, and
@@ -481,7 +493,7 @@ class RecordingService:
             target = session.scalars(
                 select(RecordingTarget).where(RecordingTarget.recording_sid == event.recording_sid)
             ).first()
-            if target is None and event.call_sid:
+            if target is None and event.call_sid and _may_be_ours(event):
                 # Our create's response may still be in flight (or was lost): adopt by leg.
                 target = session.scalars(
                     select(RecordingTarget)
@@ -532,6 +544,10 @@ class RecordingService:
     def apply_pending_pause(self, target_id: int) -> str:
         """Queue job: apply a pause the agent asked for before the recording started."""
         return self.pauses.apply_pending_pause(target_id)
+
+    def find_legs(self, task_sid: str, attempt: int = 1) -> str:
+        """Queue job: look for an answered task's customer leg in its conference."""
+        return self.search.run(task_sid, attempt)
 
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Queue job: resume recordings still paused when the work on a task ends."""
@@ -688,6 +704,8 @@ class RecordingService:
                 self.ctx.schedule(JOB_START, target_id, delay_s=self.ctx.base_backoff_s)
         for write_id in dict.fromkeys(plan.link):
             self.ctx.after(functools.partial(self.starter.link_or_queue, write_id))
+        for task_sid, urgent in dict.fromkeys(plan.search):
+            self.search.request(task_sid, urgent=urgent)
 
     def catch_up_task(self, task_sid: str) -> None:
         """Re-read a task and its reservations from TaskRouter and act on them (lost webhooks)."""
@@ -939,10 +957,15 @@ class RecordingService:
     ) -> None:
         call_sid = task.customer_call_sid
         if call_sid is None:
+            if task.status not in ENDED_TASK_STATUSES and self._answered(
+                session, task, participants
+            ):
+                # Answered, and nothing named the customer's leg: look for it (legs.py).
+                plan.search.append((task.sid, False))
             return
-        attrs = task.attributes or {}
-        studio_sid = existing_voice_recording(attrs)
-        # The customer leg's one target, whether adopted or started by us.
+        # The customer leg's one target, whether adopted or started by us. A VoiceRecording
+        # already in the attributes (Studio's, a copied one, another plugin's) proves nothing:
+        # the start lists the leg's recordings and adopts only its own dual-channel one.
         customer_leg = functools.partial(
             ensure_target,
             session,
@@ -955,17 +978,9 @@ class RecordingService:
             event_ms=event_ms,
         )
         target: TargetRow | None
-        if studio_sid:
-            # Studio (or an earlier flexrec) already records this leg: adopt, never add a second.
-            target, _ = customer_leg(
-                state="recording",
-                recording_sid=studio_sid,
-                source="studio",
-                start_time_ms=_studio_start_ms(attrs),
-            )
-        elif (
-            self.ctx.policy.start_on == "task" and task.direction != "outbound"
-        ) or self._answered(session, task, participants):
+        if (self.ctx.policy.start_on == "task" and task.direction != "outbound") or self._answered(
+            session, task, participants
+        ):
             target, _ = customer_leg()
         else:
             # Not time to start yet, but another task (a transfer) may already record the leg.
@@ -1123,6 +1138,12 @@ def _settled(event: TaskRouterEvent, rows: Sequence[Row[*tuple[Any, ...]]]) -> b
     return True
 
 
+def _may_be_ours(event: RecordingStatusEvent) -> bool:
+    """A status callback of an unknown recording on a leg we record may be our own create's
+    (dual, a call recording); a mono or conference recording there is someone else's."""
+    return event.channels != 1 and event.source not in CONFERENCE_SOURCES
+
+
 def _advance_target(target: RecordingTarget, event: RecordingStatusEvent, now: datetime) -> None:
     """Move a target forward from a status callback of its recording; never backwards."""
     if target.recording_sid != event.recording_sid:
@@ -1156,19 +1177,6 @@ def _assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
         if reservation.status in ("accepted", "wrapping") and reservation.worker_call_sid is None:
             reservation.worker_call_sid = call_sid
             return
-
-
-def _studio_start_ms(attrs: Mapping[str, Any]) -> int | None:
-    media = lookup(attrs, "conversations.media")
-    if not isinstance(media, list):
-        return None
-    for entry in media:
-        if isinstance(entry, dict) and entry.get("type") == "VoiceRecording":
-            try:
-                return parse_time_ms(entry.get("start_time"))
-            except ValueError:
-                return None
-    return None
 
 
 def _event_key(prefix: str, event_id: str | None, event: object) -> str:
