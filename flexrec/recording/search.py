@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 import structlog
 from sqlalchemy import select
@@ -25,8 +25,12 @@ from sqlalchemy.orm import Session
 from flexrec.db.models import TaskRecord
 from flexrec.recording.context import JOB_FIND_LEGS, ServiceContext
 from flexrec.recording.legs import LegLookup, find_legs
+from flexrec.recording.states import WORK_OVER_TASK_STATUSES
 from flexrec.recording.store import write_session
 from flexrec.twilio.gateway import GatewayError
+
+if TYPE_CHECKING:
+    from flexrec.recording.planner import Plan
 
 log = structlog.get_logger(__name__)
 
@@ -35,10 +39,9 @@ SEARCH_MAX_DELAY_S = 2.0  # a ringing customer answers within a minute or so: po
 SEARCH_ATTEMPTS = 600  # ~20 minutes at the longest delay; the task's end stops it sooner
 # A search asked for again within this many seconds is already queued (per process).
 REQUEST_WINDOW_S = 2.0
-ENDED_TASK_STATUSES = frozenset({"wrapping", "completed", "canceled", "deleted"})
 
-PlanTask = Callable[[Session, TaskRecord, datetime], Any]  # returns the planner's plan
-Execute = Callable[[Any], None]
+PlanTask = Callable[[Session, TaskRecord, datetime], "Plan"]
+Execute = Callable[["Plan"], None]
 
 
 def search_delay_s(attempt: int) -> float:
@@ -82,7 +85,7 @@ class LegSearch:
                 return "gone"
             if task.customer_call_sid is not None:
                 return "known"
-            if task.status in ENDED_TASK_STATUSES:
+            if task.status in WORK_OVER_TASK_STATUSES:
                 return "ended"
             attributes = dict(task.attributes or {})
         lookup = self.lookup

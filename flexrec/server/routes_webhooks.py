@@ -3,8 +3,8 @@
 Order matters: nothing is parsed or stored before the signature checks out (403 otherwise);
 unparsable input is 400 (final for Twilio); an unexpected failure inside the service is 500 so
 Twilio (or the simulator) retries, since the service is idempotent. Handlers are sync and run in
-the threadpool because the Twilio SDK is synchronous; a TaskRouter event that repeats settled
-facts is answered on the event loop from memory.
+the threadpool because the Twilio SDK is synchronous; the `in-progress` callback of a recording
+this process is starting or stored is answered on the event loop from memory.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.server.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_BYTES
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import bound_sids, get_logger
 from flexrec.server.metrics import HANDLER_CPU, WEBHOOKS
@@ -29,10 +30,10 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 E = TypeVar("E")
 FormParams = dict[str, str | list[str]]
-# Twilio's callbacks are a few KB; an Event Streams batch can be larger. Anything bigger is
-# refused before it is read in full, since its signature is not checked yet.
-MAX_FORM_BYTES = 256 * 1024
-MAX_JSON_BYTES = 8 * 1024 * 1024
+# Anything bigger is refused before it is read in full, since its signature is not checked yet
+# (the app's BodyLimitMiddleware holds the same limits for every route).
+MAX_FORM_BYTES = MAX_WEBHOOK_FORM_BYTES
+MAX_JSON_BYTES = MAX_WEBHOOK_JSON_BYTES
 
 
 def _signed_url(request: Request) -> str:
@@ -165,15 +166,12 @@ SignedJson = Annotated[bytes, Depends(signed_json_body)]
 
 
 @router.post("/taskrouter", status_code=204, summary="TaskRouter workspace event callback")
-async def taskrouter(request: Request, params: SignedForm) -> Response:
+def taskrouter(request: Request, params: SignedForm) -> Response:
     """Workspace `EventCallbackUrl` events (form); answered 204 as TaskRouter expects."""
     event = _parse("taskrouter", events.parse_taskrouter_form, params)
-    recording = get_services(request).recording
-    # Most TaskRouter traffic repeats what is already settled.
-    known = recording.is_settled_repeat(event)
-    return await _answer("taskrouter", event.event_type, known,
-                         recording.handle_taskrouter_event, event,
-                         task_sid=event.task_sid)  # fmt: skip
+    handler = get_services(request).recording.handle_taskrouter_event
+    _dispatch("taskrouter", event.event_type, handler, event, task_sid=event.task_sid)
+    return _no_content()
 
 
 @router.post("/event-streams", status_code=204, summary="Event Streams webhook sink")

@@ -244,6 +244,15 @@ def _translate(exc: Exception) -> GatewayError:
 
 _TRANSLATED = (TwilioException, urllib3.exceptions.HTTPError, requests.RequestException, OSError)
 
+# Public names of the one translation, for every consumer of Twilio outside this module.
+TRANSLATED_ERRORS = _TRANSLATED
+"""What a call through the SDK may raise; `translate_error` turns each into a `GatewayError`."""
+
+
+def translate_error(exc: Exception) -> GatewayError:
+    """The `GatewayError` for anything the SDK or its transport raised."""
+    return exc if isinstance(exc, GatewayError) else _translate(exc)
+
 
 class SdkGateway:
     """`RecordingGateway` and `TaskGateway` over the official SDK client (retries off)."""
