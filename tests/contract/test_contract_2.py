@@ -23,15 +23,11 @@ from contract_twilio import (
     taskrouter_form,
 )
 
-from flexrec.recording.legs import classify_legs
-from flexrec.twilio.gateway import CallInfo, ParticipantInfo
-
 TASK = sid("WT", 0x201)
 RESERVATION = sid("WR", 0x201)
 CONFERENCE = sid("CF", 0x201)
 AGENT_LEG = sid("CA", 0x2A1)
 CUSTOMER_LEG = sid("CA", 0x2C1)
-THIRD_LEG = sid("CA", 0x2D1)
 CUSTOMER = "+15558675310"
 FLEX_NUMBER = "+15005550006"
 
@@ -118,37 +114,3 @@ def test_a_task_that_ends_unanswered_stops_the_search(tmp_path: Path) -> None:
     c.queue.run_all(max_jobs=200)
     assert c.queue.pending == []
     assert account.http.made("POST", "/Recordings.json") == []
-
-
-def test_classification_agent_customer_and_third_party() -> None:
-    # Sources as above; the third party is a PSTN number the agent added (flex-project-template
-    # conference feature): neither the agent nor the customer.
-    participants = [
-        _participant(AGENT_LEG, None),
-        _participant(THIRD_LEG, None),
-        _participant(CUSTOMER_LEG, None),
-    ]
-    calls = {
-        AGENT_LEG: _call(AGENT_LEG, "client:alice"),
-        CUSTOMER_LEG: _call(CUSTOMER_LEG, CUSTOMER),
-        THIRD_LEG: _call(THIRD_LEG, "+15550001111"),
-    }
-    legs = classify_legs(OUTBOUND_ATTRIBUTES, participants, calls, CONFERENCE)
-    assert legs.customer_call_sid == CUSTOMER_LEG
-    assert legs.worker_call_sids == (AGENT_LEG,)
-    assert legs.others == (THIRD_LEG,)
-    # An internal call (`client_call`, flex-project-template internal-call) has no customer.
-    internal = classify_legs({**OUTBOUND_ATTRIBUTES, "client_call": True}, participants, calls)
-    assert internal.customer_call_sid is None
-
-
-def _participant(call_sid: str, label: str | None) -> ParticipantInfo:
-    return ParticipantInfo(
-        call_sid=call_sid, conference_sid=CONFERENCE, label=label, status="connected"
-    )
-
-
-def _call(call_sid: str, to: str) -> CallInfo:
-    return CallInfo(
-        sid=call_sid, status="in-progress", direction="outbound-api", from_=FLEX_NUMBER, to=to
-    )
