@@ -1,12 +1,15 @@
 """The logic of `flexrec setup`: point a Twilio account's TaskRouter events at this service.
 
 Two ways in (pick one; both deliver the same TaskRouter events, and duplicates are harmless):
-- `workspace`: the Flex workspace's `EventCallbackUrl` = `{public_url}/webhooks/taskrouter`;
-  a non-empty `EventsFilter` that leaves out events flexrec needs is widened.
+- `workspace`: the Flex workspace's `EventCallbackUrl` = `{public_url}/webhooks/taskrouter`,
+  and, since flexrec then owns that callback, its `EventsFilter` = the event types flexrec uses
+  (unset, TaskRouter posts every event type: each agent status change too).
 - `event-streams`: a webhook Sink `{public_url}/webhooks/event-streams` and a Subscription to
   the TaskRouter event types flexrec needs (leaves the workspace callback to other uses).
-Either way the Flex configuration is read, with a warning when Flex's own call recording is on
-(it records the conference too: every call would be recorded twice). `dry_run` reads only.
+Either way the Flex configuration is read and reported: Flex's own "Call Recording" records the
+conference too, so with it on every call is recorded twice. Duplicate deliveries (a second
+Event Streams subscription, a sink beside the workspace callback) are warned about; `fix`
+removes them. `dry_run` reads only. Nothing to change and nothing to warn about is said so.
 """
 
 from __future__ import annotations
@@ -21,28 +24,12 @@ from twilio.rest import Client
 from flexrec.cli_errors import CliError
 from flexrec.config import Settings
 from flexrec.twilio.gateway import TRANSLATED_ERRORS, translate_error
+from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
 
 Mode = Literal["workspace", "event-streams"]
 
-# The TaskRouter events the recording service acts on (see flexrec.recording).
-NEEDED_EVENTS: tuple[str, ...] = (
-    "task.created",
-    "task.updated",
-    "task.canceled",
-    "task.wrapup",
-    "task.completed",
-    "task.deleted",
-    "task.system-deleted",
-    "reservation.created",
-    "reservation.accepted",
-    "reservation.rejected",
-    "reservation.timeout",
-    "reservation.canceled",
-    "reservation.rescinded",
-    "reservation.wrapup",
-    "reservation.completed",
-    "reservation.failed",
-)
+# What flexrec acts on: one list, kept with the webhook parser.
+NEEDED_EVENTS: tuple[str, ...] = TASKROUTER_EVENTS_USED
 EVENT_STREAMS_PREFIX = "com.twilio.taskrouter."
 SINK_DESCRIPTION = "flexrec recording service"
 SUBSCRIPTION_DESCRIPTION = "flexrec: TaskRouter events for call recording"
@@ -57,11 +44,14 @@ class Change:
     after: str | None
     applied: bool
     warning: bool = False
+    info: bool = False  # a report line (Flex's own recording, say), neither change nor problem
 
     def describe(self) -> str:
         """A one-line human description."""
         if self.warning:
             return f"WARNING: {self.what}"
+        if self.info:
+            return self.what
         verb = "changed" if self.applied else "would change"
         return f"{self.what}: {verb} {self.before or '(unset)'} -> {self.after or '(unset)'}"
 
@@ -74,6 +64,15 @@ def _warning(text: str) -> Change:
     return Change(text, None, None, applied=False, warning=True)
 
 
+def _info(text: str) -> Change:
+    return Change(text, None, None, applied=False, info=True)
+
+
+def nothing_to_do(changes: list[Change]) -> bool:
+    """True when setup found nothing to change and nothing to warn about."""
+    return not any(c.warning or c.applied or not c.info for c in changes)
+
+
 def run_setup(
     settings: Settings,
     public_url: str,
@@ -81,8 +80,12 @@ def run_setup(
     dry_run: bool,
     *,
     client: Client | None = None,
+    fix: bool = False,
 ) -> list[Change]:
-    """Point the account at the service at `public_url`; return what changed and warnings."""
+    """Point the account at the service at `public_url`; return what changed and warnings.
+
+    With `fix` (and not `dry_run`), duplicate deliveries found are removed too.
+    """
     if mode not in ("workspace", "event-streams"):
         raise SetupError(f"unknown mode {mode!r}")
     public_url = public_url.rstrip("/")
@@ -105,26 +108,14 @@ def run_setup(
         changes.append(_warning(f"{public_url} is not https: use it with the simulator only"))
     try:
         workspace = _find_workspace(client, settings.twilio.workspace_sid)
+        apply_fixes = fix and not dry_run
         if mode == "workspace":
             changes += _setup_workspace(client, workspace, public_url, dry_run)
-            if _our_sink(client, f"{public_url}/webhooks/event-streams") is not None:
-                changes.append(
-                    _warning(
-                        "an Event Streams sink also points at this service: every event "
-                        "arrives twice (harmless, but you may delete the sink)"
-                    )
-                )
+            changes += _sink_duplicates(client, public_url, apply_fixes)
         else:
             changes += _setup_event_streams(client, public_url, dry_run)
-            if (workspace.event_callback_url or "").rstrip("/") == (
-                f"{public_url}/webhooks/taskrouter"
-            ):
-                changes.append(
-                    _warning(
-                        "the workspace EventCallbackUrl also points at this service: every "
-                        "event arrives twice (harmless, but you may clear it)"
-                    )
-                )
+            changes += _subscription_duplicates(client, public_url, apply_fixes)
+            changes += _callback_duplicate(client, workspace, public_url, apply_fixes)
         changes += _check_flex_configuration(client)
     except TRANSLATED_ERRORS as exc:
         # The gateway's one translation; credentials refused and Twilio unreachable keep their
@@ -170,18 +161,21 @@ def _setup_workspace(
         changes.append(
             Change(f"workspace {workspace.sid} EventCallbackUrl", current, target, not dry_run)
         )
+    # flexrec owns the callback from here on: the filter is exactly what it uses. Unset,
+    # TaskRouter posts every event type (each agent status change too) for nothing.
     current_filter = workspace.events_filter or ""
-    if current_filter:
-        present = [e.strip() for e in current_filter.split(",") if e.strip()]
-        missing = [e for e in NEEDED_EVENTS if e not in present]
-        if missing:
-            widened = ",".join([*present, *missing])
-            updates["events_filter"] = widened
-            changes.append(
-                Change(
-                    f"workspace {workspace.sid} EventsFilter", current_filter, widened, not dry_run
-                )
+    present = [e.strip() for e in current_filter.split(",") if e.strip()]
+    if set(present) != set(NEEDED_EVENTS):
+        wanted = ",".join(NEEDED_EVENTS)
+        updates["events_filter"] = wanted
+        changes.append(
+            Change(
+                f"workspace {workspace.sid} EventsFilter",
+                current_filter or "(unset: every event type)",
+                wanted,
+                not dry_run,
             )
+        )
     if updates and not dry_run:
         client.taskrouter.v1.workspaces(workspace.sid).update(**updates)
     return changes
@@ -200,14 +194,6 @@ def _find_sink(client: Client, target: str) -> Any:
         ),
         None,
     )  # fmt: skip
-
-
-def _our_sink(client: Client, target: str) -> Any:
-    """The sink posting to `target`, or None (also when Event Streams cannot be read)."""
-    try:
-        return _find_sink(client, target)
-    except TwilioException:
-        return None
 
 
 def _setup_event_streams(client: Client, public_url: str, dry_run: bool) -> list[Change]:
@@ -297,9 +283,97 @@ def _check_flex_configuration(client: Client) -> list[Change]:
     if config.call_recording_enabled:
         return [
             _warning(
-                "Flex call recording (call_recording_enabled) is ON: Flex also records the "
-                "conference, so every call is recorded twice. Turn it off in Flex Console > "
-                "Voice > Call Recording, unless you want both."
+                "Flex's own Call Recording (call_recording_enabled) is ON: Flex records each "
+                "call's conference as well as flexrec's customer-leg recording, so every call "
+                "is recorded twice (Twilio bills both recordings' minutes and storage; Insights "
+                "shows two media entries). Choose one: to keep flexrec (dual channel per "
+                "customer leg, pause for card payments, archive, console), turn it off in Flex "
+                "Console > Voice > Call Recording; to keep Flex's, do not run flexrec."
             )
         ]
-    return []
+    return [
+        _info(
+            "Flex's own Call Recording is off: each call is recorded once, by flexrec "
+            "(nothing to do)"
+        )
+    ]
+
+
+# ------------------------------------------------------------------ duplicate deliveries
+
+
+def _our_sinks(client: Client, public_url: str) -> list[Any]:
+    target = f"{public_url}/webhooks/event-streams"
+    try:
+        return [
+            s for s in client.events.v1.sinks.list(limit=200)
+            if s.sink_type == "webhook" and _sink_destination(s) == target
+        ]  # fmt: skip
+    except TwilioException:
+        return []  # Event Streams unreadable (not enabled): no duplicate through it
+
+
+def _subscriptions(client: Client, sinks: Sequence[Any]) -> list[Any]:
+    found: list[Any] = []
+    for sink in sinks:
+        found += list(client.events.v1.subscriptions.list(sink_sid=sink.sid, limit=200))
+    return found
+
+
+def _delete_subscriptions(client: Client, subscriptions: Sequence[Any]) -> None:
+    for subscription in subscriptions:
+        client.events.v1.subscriptions(subscription.sid).delete()
+
+
+def _sink_duplicates(client: Client, public_url: str, apply: bool) -> list[Change]:
+    """Workspace mode: a sink posting to this service as well delivers every event twice."""
+    subscriptions = _subscriptions(client, _our_sinks(client, public_url))
+    if not subscriptions:
+        return []
+    sids = ", ".join(s.sid for s in subscriptions)
+    if apply:
+        _delete_subscriptions(client, subscriptions)
+        return [Change("duplicate Event Streams subscriptions removed", sids, None, True)]
+    return [
+        _warning(
+            f"an Event Streams sink also points at this service (subscriptions {sids}): every "
+            "event arrives twice; run setup again with --fix to remove those subscriptions"
+        )
+    ]
+
+
+def _subscription_duplicates(client: Client, public_url: str, apply: bool) -> list[Change]:
+    """Event Streams mode: more than one subscription feeding this service."""
+    subscriptions = _subscriptions(client, _our_sinks(client, public_url))
+    extra = subscriptions[1:]
+    if not extra:
+        return []
+    sids = ", ".join(s.sid for s in extra)
+    if apply:
+        _delete_subscriptions(client, extra)
+        return [Change("duplicate Event Streams subscriptions removed", sids, None, True)]
+    return [
+        _warning(
+            f"{len(subscriptions)} Event Streams subscriptions feed this service: every event "
+            f"arrives {len(subscriptions)} times; run setup again with --fix to keep "
+            f"{subscriptions[0].sid} and remove {sids}"
+        )
+    ]
+
+
+def _callback_duplicate(
+    client: Client, workspace: Any, public_url: str, apply: bool
+) -> list[Change]:
+    """Event Streams mode: the workspace callback posting to this service too."""
+    target = f"{public_url}/webhooks/taskrouter"
+    if (workspace.event_callback_url or "").rstrip("/") != target:
+        return []
+    if apply:
+        client.taskrouter.v1.workspaces(workspace.sid).update(event_callback_url="")
+        return [Change(f"workspace {workspace.sid} EventCallbackUrl", target, None, True)]
+    return [
+        _warning(
+            "the workspace EventCallbackUrl also points at this service: every event arrives "
+            "twice; run setup again with --fix to clear it"
+        )
+    ]

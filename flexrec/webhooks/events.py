@@ -32,6 +32,28 @@ _EVENT_STREAMS_PREFIX = "com.twilio.taskrouter."
 # Epoch ms up to the end of year 9999: later cannot be a datetime anywhere downstream.
 _MAX_TIME_MS = 253_402_300_799_999
 
+# The TaskRouter event types flexrec acts on; everything else is acknowledged and ignored.
+# `flexrec setup` writes this list into the workspace's EventsFilter (and an Event Streams
+# subscription) when it owns the callback.
+TASKROUTER_EVENTS_USED: tuple[str, ...] = (
+    "task.created",
+    "task.updated",
+    "task.canceled",
+    "task.wrapup",
+    "task.completed",
+    "task.deleted",
+    "task.system-deleted",
+    "reservation.created",
+    "reservation.accepted",
+    "reservation.rejected",
+    "reservation.timeout",
+    "reservation.canceled",
+    "reservation.rescinded",
+    "reservation.wrapup",
+    "reservation.completed",
+    "reservation.failed",
+)
+
 
 class MalformedEvent(ValueError):
     """A callback that is missing required fields or carries unparsable values."""
