@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import httpx
 import structlog
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +38,8 @@ from flexrec.archive.errors import (
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, AuditLog, RecordingAnalysis
 from flexrec.archive.retention import RetentionPolicy, apply_retention, load_retention_policy
 from flexrec.archive.storage import BlobNotFound, BlobStore, StorageError, open_storage
+from flexrec.twilio.errors import GatewayError
+from flexrec.twilio.gateway import as_archive_gateway
 
 log = structlog.get_logger(__name__)
 
@@ -105,7 +106,6 @@ class ArchiveService:
         key: ArchiveKey | None = None,
         delete_from_twilio: bool = False,
         retention: RetentionPolicy | None = None,
-        http: httpx.Client | None = None,
         context_provider: ContextProvider | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -113,12 +113,12 @@ class ArchiveService:
     ) -> None:
         self.sessions = sessions
         self.store = store
-        self.twilio = twilio_client
+        # Every Twilio call (fetch, media, delete) goes through the one gateway, so a failure
+        # of any kind (HTTP, urllib3, OS, timeout) arrives as a GatewayError and is retried.
+        self.twilio = as_archive_gateway(twilio_client)
         self.key = key
         self.delete_from_twilio = delete_from_twilio
         self.retention = retention or RetentionPolicy()
-        self._owns_http = http is None
-        self.http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
         self.context_provider = context_provider
         self.clock = clock
         self.max_attempts = max_attempts
@@ -151,9 +151,7 @@ class ArchiveService:
         )
 
     def close(self) -> None:
-        """Release the media download connection pool (if this service created it)."""
-        if self._owns_http:
-            self.http.close()
+        """Nothing to release: media comes through the gateway's pooled transport."""
 
     # ------------------------------------------------------------------ registration
 
@@ -336,37 +334,30 @@ class ArchiveService:
         session.commit()
 
     def _fetch_twilio_metadata(self, row: ArchivedRecording) -> None:
-        from twilio.base.exceptions import TwilioException, TwilioRestException
-
         try:
-            recording = self.twilio.recordings(row.recording_sid).fetch()
-        except TwilioRestException as exc:
-            if exc.status == 404:
+            recording = self.twilio.fetch_recording(row.recording_sid)
+        except GatewayError as exc:
+            if exc.not_found:
                 if row.media_url:
                     return  # the callback's URL is all we need; Twilio may lag behind
                 raise ArchiveFailedError("recording not found on Twilio") from exc
-            raise ArchiveRetryableError(f"Twilio fetch failed: HTTP {exc.status}") from exc
-        except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
-            raise ArchiveRetryableError(f"Twilio fetch failed: {type(exc).__name__}") from exc
-        status = getattr(recording, "status", None)
+            raise ArchiveRetryableError(f"Twilio fetch failed: {exc}") from exc
+        status = recording.status
         if status in {"in-progress", "paused", "processing"}:
             raise ArchiveRetryableError(f"recording is still {status}")
         if status in {"absent", "failed", "deleted"}:
             raise ArchiveFailedError(f"recording status on Twilio is {status}")
-        row.call_sid = row.call_sid or getattr(recording, "call_sid", None)
-        row.account_sid = row.account_sid or getattr(recording, "account_sid", None)
-        duration = getattr(recording, "duration", None)
-        if row.twilio_duration_s is None and str(duration).isdigit():
-            row.twilio_duration_s = int(str(duration))
-        started = getattr(recording, "start_time", None) or getattr(recording, "date_created", None)
-        if row.recording_started_at is None and isinstance(started, datetime):
-            row.recording_started_at = started
-        if row.channels is None and isinstance(getattr(recording, "channels", None), int):
+        row.call_sid = row.call_sid or recording.call_sid
+        row.account_sid = row.account_sid or recording.account_sid
+        if row.twilio_duration_s is None and recording.duration_s is not None:
+            row.twilio_duration_s = recording.duration_s
+        if row.recording_started_at is None and recording.start_time_ms is not None:
+            row.recording_started_at = datetime.fromtimestamp(recording.start_time_ms / 1000, UTC)
+        if row.channels is None and recording.channels is not None:
             row.channels = recording.channels
         if row.media_url is None:
-            uri = getattr(recording, "uri", None)
-            if uri:
-                row.media_url = media.media_url_from_uri(uri)
+            if recording.uri:
+                row.media_url = media.media_url_from_uri(recording.uri)
             else:
                 account = row.account_sid or self.twilio.account_sid
                 row.media_url = media.recording_media_url(account, row.recording_sid)
@@ -375,7 +366,7 @@ class ArchiveService:
         assert row.storage_key is not None and row.media_url is not None  # noqa: S101
         expected_channels = row.channels if row.channels in (1, 2) else 2
         try:
-            data = media.download_wav(self.http, self.twilio, row.media_url, expected_channels)
+            data = media.download_wav(self.twilio, row.media_url, expected_channels)
             facts = media.verify_wav(data, expected_channels, row.twilio_duration_s)
         except media.MediaError as exc:
             error = ArchiveRetryableError if exc.retryable else ArchiveFailedError
@@ -423,15 +414,11 @@ class ArchiveService:
         )
 
     def _delete_from_twilio(self, session: Session, row: ArchivedRecording) -> None:
-        from twilio.base.exceptions import TwilioException, TwilioRestException
-
         try:
-            self.twilio.recordings(row.recording_sid).delete()
-        except TwilioRestException as exc:
-            if exc.status != 404:  # 404: already gone (an earlier attempt got this far)
-                raise ArchiveRetryableError(f"Twilio delete failed: HTTP {exc.status}") from exc
-        except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
-            raise ArchiveRetryableError(f"Twilio delete failed: {type(exc).__name__}") from exc
+            self.twilio.delete_recording(row.recording_sid)
+        except GatewayError as exc:
+            if not exc.not_found:  # 404: already gone (an earlier attempt got this far)
+                raise ArchiveRetryableError(f"Twilio delete failed: {exc}") from exc
         now = self.clock()
         self._transition(
             session, row, "verified", state="deleted_from_twilio", deleted_from_twilio_at=now
