@@ -57,6 +57,8 @@ class DemoScore:
     vad_recall: float | None = None
     restarts: int = 0
     faults: str = ""
+    # Calls per account variant that applied to them: {axis: {value: calls}} (flexsim.variants).
+    variants: dict[str, dict[str, int]] = field(default_factory=dict)
     per_call: list[CallScore] = field(default_factory=list)
     # The simulator's ground truth the figures came from (for tests and closer looks).
     truth: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -87,11 +89,15 @@ def score_truth(truth: Iterable[dict[str, Any]]) -> DemoScore:
     gaps: list[float] = []
     for item in truth:
         score.calls += 1
+        for axis, value in (item.get("variants") or {}).items():
+            counts = score.variants.setdefault(str(axis), {})
+            counts[str(value)] = counts.get(str(value), 0) + 1
         recordings = item.get("recordings", [])
-        customer = [
-            r for r in recordings if r.get("party") == "customer" and r.get("channels") == 2
-        ]
-        agent_legs = [r for r in recordings if r.get("party") == "worker"]
+        # Call recordings only: Flex's own conference recording is not a leg's recording even
+        # when its call_sid names the leg (the simulator lists it apart; older truth did not).
+        legs = [r for r in recordings if not r.get("conference_sid")]
+        customer = [r for r in legs if r.get("party") == "customer" and r.get("channels") == 2]
+        agent_legs = [r for r in legs if r.get("party") == "worker"]
         eligible = bool(item.get("eligible"))
         recorded = eligible and bool(customer)
         lost = 0

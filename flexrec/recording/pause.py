@@ -9,7 +9,8 @@ task, or anyone with the `supervisor` or `admin` role. Each request is audited i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ from flexrec.db.models import (
 )
 from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, ServiceContext
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
+from flexrec.recording.policy import RECORDED
 from flexrec.recording.store import FINAL_STATES, LIVE_STATES, UNFINISHED_STATES, write_session
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
@@ -33,6 +35,10 @@ log = structlog.get_logger(__name__)
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 SYSTEM_ACTOR = "system"
 _INLINE_ATTEMPTS = 3
+# Reservation statuses that let a worker act on (pause/resume) or only look at a task.
+_ACTING_STATUSES = ("accepted",)
+_LOOKING_STATUSES = ("accepted", "wrapping", "completed")
+_TASK_OVER = ("wrapping", "completed", "canceled")
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,18 @@ class RecordingState:
     """A task's recording as the agent API reports it."""
 
     task_sid: str
-    state: str  # pending|starting|recording|paused|completed|absent|failed|ended
+    # pending|starting|recording|paused|completed|absent|failed|ended, and for a task with no
+    # recording: waiting (none yet, e.g. an outbound call still ringing) or not_recorded (policy)
+    state: str
     recording_sid: str | None = None
     call_sid: str | None = None
     leg: str | None = None
     start_time_ms: int | None = None
     detail: str | None = None
     pause_pending: bool = False  # paused as soon as the recording starts
+    paused_by: str | None = None  # identity behind the pause in force (or the pending one)
+    paused_at: datetime | None = None
+    may_act: bool = False  # whether the asker may pause/resume now (not only look)
 
     @property
     def paused(self) -> bool:
@@ -69,6 +80,7 @@ class RecordingState:
 
 
 def _state(task_sid: str, target: RecordingTarget, detail: str | None = None) -> RecordingState:
+    pending = target.desired_state == "paused" and target.state in UNFINISHED_STATES
     return RecordingState(
         task_sid=task_sid,
         state=target.state,
@@ -77,8 +89,33 @@ def _state(task_sid: str, target: RecordingTarget, detail: str | None = None) ->
         leg=target.leg,
         start_time_ms=target.start_time_ms,
         detail=detail if detail is not None else target.last_error,
-        pause_pending=target.desired_state == "paused" and target.state in UNFINISHED_STATES,
+        pause_pending=pending,
+        paused_by=target.desired_by if pending else None,
+        paused_at=target.updated_at if pending else None,
     )
+
+
+def _described(
+    session: Session, task_sid: str, target: RecordingTarget, may_act: bool
+) -> RecordingState:
+    """The target's state with who paused it and since when (from the audit) and `may_act`."""
+    state = replace(_state(task_sid, target), may_act=may_act)
+    if target.state != "paused" or target.recording_sid is None:
+        return state
+    last = session.execute(
+        select(PauseEvent.actor, PauseEvent.created_at)
+        .where(PauseEvent.recording_sid == target.recording_sid)
+        .where(PauseEvent.action == "pause", PauseEvent.result == "paused")
+        .order_by(PauseEvent.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:  # paused outside flexrec (e.g. in Twilio's console): who is unknown
+        return state
+    return replace(state, paused_by=last.actor, paused_at=last.created_at)
+
+
+class _NoTarget(NotFound):
+    """The task is known but nothing records it (yet, or by policy)."""
 
 
 class PauseController:
@@ -98,23 +135,44 @@ class PauseController:
         """Resume the task's recording."""
         return self._change(task_sid, actor, "resume")
 
-    def state(self, task_sid: str, actor: Actor) -> RecordingState:
-        """The recording state; readable by any worker who had the task, and supervisors."""
-        return self._lookup(task_sid, actor, acting=False)[1]
+    def state(self, task_sid: str, actor: Actor, *, catch_up: bool = True) -> RecordingState:
+        """The recording state; readable by any worker who had the task, and supervisors.
 
-    def _lookup(self, task_sid: str, actor: Actor, *, acting: bool) -> tuple[int, RecordingState]:
+        A known task without a recording is `waiting` or `not_recorded` (with the policy's
+        reason), not an error. `catch_up=False` never asks TaskRouter (for repeated polls)."""
+        try:
+            return self._lookup(task_sid, actor, acting=False, catch_up=catch_up)[1]
+        except _NoTarget:
+            with self.ctx.sessions() as session:
+                return self._without_target(session, task_sid, actor)
+
+    def _lookup(
+        self, task_sid: str, actor: Actor, *, acting: bool, catch_up: bool = True
+    ) -> tuple[int, RecordingState]:
         """Authorize and find the target; on a miss, catch up from TaskRouter once and retry."""
         for attempt in (1, 2):
             try:
                 with self.ctx.sessions() as session:
                     self._authorize(session, task_sid, actor, acting=acting)
                     target = self._target(session, task_sid, actor)
-                    return target.id, _state(task_sid, target)
+                    may_act = acting or self._may_act(session, task_sid, actor)
+                    return target.id, _described(session, task_sid, target, may_act)
             except (NotFound, Forbidden):
-                if attempt == 2 or self.catch_up is None:
+                if attempt == 2 or self.catch_up is None or not catch_up:
                     raise
             self.catch_up(task_sid)
         raise NotFound(task_sid)  # pragma: no cover - the loop returns or raises
+
+    def _without_target(self, session: Session, task_sid: str, actor: Actor) -> RecordingState:
+        self._authorize(session, task_sid, actor, acting=False)
+        task = session.get(TaskRecord, task_sid)
+        decision = task.policy_decision if task is not None else None
+        if decision is not None and decision != RECORDED:
+            return RecordingState(task_sid=task_sid, state="not_recorded", detail=decision)
+        if task is not None and task.status in _TASK_OVER:
+            return RecordingState(task_sid=task_sid, state="ended", detail="nothing was recorded")
+        may_act = self._may_act(session, task_sid, actor)
+        return RecordingState(task_sid=task_sid, state="waiting", may_act=may_act)
 
     @staticmethod
     def has_work_at_wrapup(session: Session, task_sid: str) -> bool:
@@ -218,6 +276,7 @@ class PauseController:
             if target is None:  # pragma: no cover - targets are never deleted
                 return None
             session.refresh(target)
+            state = replace(_state(task_sid, target), may_act=True)
             session.add(
                 PauseEvent(
                     task_sid=task_sid,
@@ -229,7 +288,7 @@ class PauseController:
                     created_at=now,
                 )
             )
-            return _state(task_sid, target)
+            return state
 
     def _clear_desire(self, target_id: int, worker_sid: str | None = None) -> None:
         with write_session(self.ctx.sessions) as session:
@@ -320,7 +379,12 @@ class PauseController:
                     created_at=now,
                 )
             )
-            return _state(task_sid, target)
+            state = replace(_state(task_sid, target), may_act=True)
+            if target.state == "paused" and new_state == "paused":
+                state = replace(state, paused_by=actor, paused_at=now)
+            elif target.state == "paused":  # someone else's pause is still in force
+                state = _described(session, task_sid, target, True)
+            return state
 
     def _audit(
         self,
@@ -346,22 +410,32 @@ class PauseController:
                 )
             )
 
+    def _may_act(self, session: Session, task_sid: str, actor: Actor) -> bool:
+        """True when the actor may pause/resume the task now (it may already look)."""
+        if actor.is_supervisor:
+            return True
+        return self._holds(session, task_sid, actor, _ACTING_STATUSES)
+
+    @staticmethod
+    def _holds(session: Session, task_sid: str, actor: Actor, statuses: tuple[str, ...]) -> bool:
+        if not actor.worker_sid:
+            return False
+        held = session.scalars(
+            select(ReservationRecord.sid).where(
+                ReservationRecord.task_sid == task_sid,
+                ReservationRecord.worker_sid == actor.worker_sid,
+                ReservationRecord.status.in_(statuses),
+            )
+        ).first()
+        return held is not None
+
     def _authorize(self, session: Session, task_sid: str, actor: Actor, *, acting: bool) -> None:
         if session.get(TaskRecord, task_sid) is None:
             raise NotFound(f"task {task_sid} is unknown")
         if actor.is_supervisor:
             return
-        if actor.worker_sid:
-            statuses = ("accepted",) if acting else ("accepted", "wrapping", "completed")
-            held = session.scalars(
-                select(ReservationRecord.sid).where(
-                    ReservationRecord.task_sid == task_sid,
-                    ReservationRecord.worker_sid == actor.worker_sid,
-                    ReservationRecord.status.in_(statuses),
-                )
-            ).first()
-            if held is not None:
-                return
+        if self._holds(session, task_sid, actor, _ACTING_STATUSES if acting else _LOOKING_STATUSES):
+            return
         raise Forbidden("only the task's assigned worker or a supervisor may do this")
 
     def _target(self, session: Session, task_sid: str, actor: Actor) -> RecordingTarget:
@@ -373,7 +447,7 @@ class PauseController:
             .order_by(RecordingTarget.id.desc())
         ).all()
         if not rows:
-            raise NotFound(f"task {task_sid} has no recording")
+            raise _NoTarget(f"task {task_sid} has no recording")
         for target, worker_sid in rows:
             if target.leg == "worker" and actor.worker_sid and worker_sid == actor.worker_sid:
                 return target

@@ -45,6 +45,10 @@ class PolicyError(ValueError):
     """The policy file is invalid."""
 
 
+# The reason of a decision to record; any other reason names why a task is not recorded.
+RECORDED = "recorded"
+
+
 @dataclass(frozen=True)
 class AttributeCondition:
     """One typed test on a task attribute reached by a dot path."""
@@ -144,7 +148,7 @@ class RecordingPolicy:
         for condition in self.include.attributes:
             if not condition.matches(facts.attributes):
                 return Decision(False, f"attribute {condition.path} not included")
-        return Decision(True, "recorded")
+        return Decision(True, RECORDED)
 
     def needs_queue(self) -> bool:
         """True when a decision depends on the queue (unknown until routing)."""

@@ -516,9 +516,10 @@ class RecordingService:
         """Resume the task's recording."""
         return self.pauses.resume(task_sid, actor)
 
-    def state(self, task_sid: str, actor: Actor) -> RecordingState:
-        """The task's recording state as the actor may see it."""
-        return self.pauses.state(task_sid, actor)
+    def state(self, task_sid: str, actor: Actor, *, catch_up: bool = True) -> RecordingState:
+        """The task's recording state as the actor may see it (`catch_up=False`: never asks
+        TaskRouter, for a long poll's repeated reads)."""
+        return self.pauses.state(task_sid, actor, catch_up=catch_up)
 
     # -- jobs ---------------------------------------------------------------------------------
     def start_target(self, target_id: int) -> str:

@@ -98,7 +98,9 @@ def create_app(
             allow_origins=origins,
             allow_credentials=False,  # tokens travel in headers/bodies, never cookies
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            # If-None-Match: the plugin's long poll; ETag/Retry-After must be readable by it.
+            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag", "Retry-After"],
             max_age=600,
         )
     app.add_middleware(RequestMetricsMiddleware)

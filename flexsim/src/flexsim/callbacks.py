@@ -238,9 +238,10 @@ def conference_form(
                 "Coaching": _bool(participant.coaching),
                 "EndConferenceOnExit": _bool(participant.end_conference_on_exit),
                 "StartConferenceOnEnter": _bool(participant.start_conference_on_enter),
-                "ParticipantLabel": participant.label,
             }
         )
+        if participant.label:  # sent only when the participant was given a label
+            fields["ParticipantLabel"] = participant.label
     if name == "participant-leave":
         fields["ReasonParticipantLeft"] = str(data.get("reason") or "participant_hung_up")
         fields["ParticipantCallStatus"] = str(data.get("call_status") or "completed")
@@ -251,7 +252,7 @@ def conference_form(
         if conference.call_sid_ending:
             fields["CallSidEndingConference"] = conference.call_sid_ending
             ending = conference.participants.get(conference.call_sid_ending)
-            if ending is not None:
+            if ending is not None and ending.label:
                 fields["ParticipantLabelEndingConference"] = ending.label
     return fields
 

@@ -11,9 +11,10 @@ from rich.live import Live
 from rich.table import Table
 
 from flexsim import defaults
-from flexsim.engine import DEFAULT_WEIGHTS, SCENARIOS
+from flexsim.engine import default_weights, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
 from flexsim.runner import SimConfig, SimRunner
+from flexsim.variants import VariantError, check_pins
 
 CREDENTIALS_HELP = (
     "Credentials: the simulated account is TWILIO_ACCOUNT_SID (default "
@@ -25,20 +26,36 @@ CREDENTIALS_HELP = (
 
 def parse_weights(spec: str | None) -> dict[str, float]:
     """Parse `basic=40,hold=10,...` (unnamed scenarios keep their default weight)."""
-    weights = dict(DEFAULT_WEIGHTS)
+    weights = default_weights()
     for part in (spec or "").split(","):
         part = part.strip()
         if not part:
             continue
         name, sep, raw = part.partition("=")
         name = name.strip()
-        if not sep or name not in SCENARIOS:
-            raise typer.BadParameter(f"{part!r}: use scenario=weight with one of {SCENARIOS}")
+        if not sep or name not in weights:
+            raise typer.BadParameter(
+                f"{part!r}: use scenario=weight with one of {scenario_names()}"
+            )
         try:
             weights[name] = float(raw)
         except ValueError as exc:
             raise typer.BadParameter(f"{part!r}: the weight must be a number") from exc
     return weights
+
+
+def variant_options(given: dict[str, str | None]) -> dict[str, str | None]:
+    """SimConfig fields for the variant options given (`mix` draws the axis per call; an
+    option left out keeps SimConfig's default)."""
+    try:
+        check_pins(given)
+    except VariantError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return {
+        axis: (None if value == "mix" else value)
+        for axis, value in given.items()
+        if value is not None
+    }
 
 
 def _progress(sim: SimRunner, started: float, last: dict[str, float]) -> Table:
@@ -106,9 +123,36 @@ def sim(
     ] = False,
     scenarios: Annotated[
         str | None,
-        typer.Option(help=f"Scenario weights, e.g. 'basic=40,hold=10'; names: {SCENARIOS}."),
+        typer.Option(help=f"Scenario weights, e.g. 'basic=40,hold=10'; names: {scenario_names()}."),
     ] = None,
     talk_time: Annotated[float, typer.Option(help="Median talk time (simulated s).")] = 120.0,
+    outbound_attributes: Annotated[
+        str | None,
+        typer.Option(
+            help="Variant: Flex writes `conference` into outbound task attributes "
+            "(written|absent|mix)."
+        ),
+    ] = None,
+    participant_labels: Annotated[
+        str | None,
+        typer.Option(
+            help="Variant: conference participants labelled customer/worker (present|absent|mix)."
+        ),
+    ] = None,
+    conference_callbacks: Annotated[
+        str | None,
+        typer.Option(help="Variant: a conference status callback is configured (on|off|mix)."),
+    ] = None,
+    studio_recording: Annotated[
+        str | None,
+        typer.Option(help="Variant: channels of a Studio flow's recording (dual|mono|mix)."),
+    ] = None,
+    native_recording: Annotated[
+        str | None,
+        typer.Option(
+            help="Variant: Flex's own Call Recording of the conference (off|dual|mono|mix)."
+        ),
+    ] = None,
 ) -> None:
     """Run the Twilio Flex simulator: Twilio's REST paths, live traffic and signed webhooks.
 
@@ -119,6 +163,14 @@ def sim(
         FaultPlan.parse(faults)
     except FaultPlanError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from exc
+    given = {
+        "outbound_attributes": outbound_attributes,
+        "participant_labels": participant_labels,
+        "conference_callbacks": conference_callbacks,
+        "studio_recording": studio_recording,
+        "native_recording": native_recording,
+    }
+    variants = variant_options(given)
     config = SimConfig(
         host=host,
         port=port,
@@ -135,6 +187,8 @@ def sim(
         faults=faults,
         talk_time_median_s=talk_time,
     )
+    for axis, value in variants.items():
+        setattr(config, axis, value)
     console = Console()
     runner = SimRunner(config)
     runner.start()

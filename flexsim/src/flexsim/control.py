@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from flexsim.engine import SCENARIOS, Engine
+from flexsim.engine import Engine, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
 from flexsim.truth import InteractionRecord, all_truth, interaction_truth
 from flexsim.webhooks import WebhookDispatcher
@@ -164,8 +164,8 @@ def create_control_router(
         body = await _json_body(request)
         scenario = str(body.get("scenario", "basic"))
         direction = body.get("direction")
-        if scenario not in SCENARIOS:
-            raise HTTPException(400, f"scenario must be one of {list(SCENARIOS)}")
+        if scenario not in scenario_names():
+            raise HTTPException(400, f"scenario must be one of {list(scenario_names())}")
         if direction not in (None, "inbound", "outbound"):
             raise HTTPException(400, "direction must be inbound or outbound")
         engine.start_interaction(scenario, direction)

@@ -1,7 +1,7 @@
 """The simulator's discrete-event engine: one timer heap on the world's SimClock.
 
-Every interaction (a customer call and everything around it) is a generator (see
-`flexsim.scenarios`) that yields what it waits for:
+Every interaction (a customer call and everything around it) is a generator that yields what
+it waits for:
 
 - a number: sleep that many simulated seconds;
 - an `AgentRequest`: wait for an available agent (resumed with the `Worker`, or None when the
@@ -11,6 +11,10 @@ The engine resumes generators from one heap of `(time, seq, callback)` timers, p
 loop, so a busy contact center costs a heap push per step rather than a task per call. With a
 manual clock (`SimClock(scale=0)`) tests drive it with `advance(seconds)`; otherwise `run()`
 follows the clock in real time.
+
+Which interactions exist is not the engine's business: scenario modules (the built-in ones are
+`flexsim.scenarios`) register a `Scenario` (name, fixed direction, default weight, flow factory)
+with `register_scenario`, and the engine draws and starts them by the registry alone.
 """
 
 from __future__ import annotations
@@ -26,41 +30,10 @@ from typing import Any
 
 from flexsim.timeline import Timeline
 from flexsim.truth import InteractionRecord
+from flexsim.variants import FRIENDLY
 from flexsim.world import Queue, Task, Worker, Workflow, World
 
 log = logging.getLogger(__name__)
-
-SCENARIOS = (
-    "basic",
-    "hold",
-    "cold_transfer",
-    "warm_transfer",
-    "third_party",
-    "abandon",
-    "no_answer",
-    "browser_closed",
-    "internal",
-    "studio_recorded",
-)
-# Scenarios that fix the direction of the call; the others follow `inbound_share`.
-SCENARIO_DIRECTION = {
-    "abandon": "inbound",
-    "studio_recorded": "inbound",
-    "no_answer": "outbound",
-    "internal": "internal",
-}
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "basic": 40,
-    "hold": 10,
-    "cold_transfer": 6,
-    "warm_transfer": 6,
-    "third_party": 5,
-    "abandon": 8,
-    "no_answer": 6,
-    "browser_closed": 4,
-    "internal": 3,
-    "studio_recorded": 6,
-}
 
 # Timers run per loop turn before yielding to the other tasks on the loop.
 _BATCH = 256
@@ -77,7 +50,7 @@ class EngineConfig:
     queues: tuple[str, ...] = ("Everyone",)
     rate_per_hour: float = 120.0
     inbound_share: float = 0.8
-    scenario_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    scenario_weights: dict[str, float] = field(default_factory=lambda: default_weights())
     calls: int | None = None  # interactions to generate; None = forever
     seed: int = 0
     talk_time_median_s: float = 120.0
@@ -90,6 +63,9 @@ class EngineConfig:
     conference_callback_url: str | None = None
     call_status_callback_url: str | None = None
     studio_recording_callback_url: str | None = None
+    # Pinned account variants (axis -> value, see flexsim.variants); unpinned axes are drawn
+    # per call.
+    variant_pins: dict[str, str] = field(default_factory=lambda: dict(FRIENDLY))
 
 
 @dataclass
@@ -103,6 +79,49 @@ class AgentRequest:
 
 FlowStep = float | AgentRequest
 Flow = Generator[FlowStep, Worker | None, None]
+# Makes the flow of one interaction: (engine, scenario name, direction, index of the interaction)
+FlowFactory = Callable[["Engine", str, str, int], Flow]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A kind of interaction the engine can generate; scenario modules register their own."""
+
+    name: str
+    direction: str | None  # fixed direction, or None: drawn with `inbound_share`
+    weight: float  # default share of generated traffic (0: only started by name)
+    flow: FlowFactory
+
+
+# name -> Scenario, in registration order. The engine knows no scenario by name: the built-in
+# ones register when `flexsim` is imported (flexsim/__init__.py imports flexsim.scenarios).
+_SCENARIOS: dict[str, Scenario] = {}
+
+
+def register_scenario(scenario: Scenario) -> Scenario:
+    """Make a scenario available by name (a second one with the same name is an error)."""
+    if scenario.name in _SCENARIOS:
+        raise ValueError(f"scenario {scenario.name!r} is already registered")
+    _SCENARIOS[scenario.name] = scenario
+    return scenario
+
+
+def scenario_names() -> tuple[str, ...]:
+    """The registered scenarios' names, in registration order."""
+    return tuple(_SCENARIOS)
+
+
+def get_scenario(name: str) -> Scenario:
+    """The registered scenario called `name` (ValueError naming the choices if there is none)."""
+    try:
+        return _SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; choose from {scenario_names()}") from None
+
+
+def default_weights() -> dict[str, float]:
+    """Each registered scenario's default share of traffic."""
+    return {name: s.weight for name, s in _SCENARIOS.items()}
 
 
 @dataclass(order=True)
@@ -354,7 +373,7 @@ class Engine:
 
     def _arrive(self) -> None:
         scenario = self.pick_scenario()
-        direction = SCENARIO_DIRECTION.get(scenario)
+        direction = get_scenario(scenario).direction
         if direction is None:
             direction = "inbound" if self.rng.random() < self.config.inbound_share else "outbound"
         self.start_interaction(scenario, direction)
@@ -369,18 +388,14 @@ class Engine:
 
     def start_interaction(self, scenario: str, direction: str | None = None) -> None:
         """Start one interaction of the given scenario now."""
-        from flexsim.scenarios import Interaction  # scenarios import the engine's types
-
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
+        spec = get_scenario(scenario)
         if not self.queues:
             self.populate()
-        direction = SCENARIO_DIRECTION.get(scenario) or direction or "inbound"
+        direction = spec.direction or direction or "inbound"
         index = self.generated
         self.generated += 1
         self.active += 1
-        interaction = Interaction(self, scenario, direction, index)
-        self.spawn(interaction.run())
+        self.spawn(spec.flow(self, scenario, direction, index))
 
     def register(self, record: InteractionRecord) -> None:
         """Make an interaction's record visible (once its key, the customer leg, exists)."""

@@ -26,9 +26,10 @@ from fastapi import FastAPI
 
 from flexsim import defaults
 from flexsim.control import create_control_router
-from flexsim.engine import DEFAULT_WEIGHTS, ConversationHook, Engine, EngineConfig
+from flexsim.engine import ConversationHook, Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan
 from flexsim.truth import all_truth
+from flexsim.variants import AXES, check_pins
 from flexsim.webhooks import WebhookDispatcher
 from flexsim.world import TERMINAL_CALL_STATUSES, SimClock, World
 
@@ -66,7 +67,7 @@ class SimConfig:
     queues: tuple[str, ...] = ("Everyone",)
     rate_per_hour: float = 120.0
     inbound_share: float = 0.8
-    scenario_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    scenario_weights: dict[str, float] = field(default_factory=default_weights)
     calls: int | None = None  # total interactions to generate; None = run forever
     scale: float = 1.0  # simulated seconds per real second
     seed: int = 0
@@ -80,6 +81,13 @@ class SimConfig:
     webhook_timeout_s: float = 5.0
     webhook_max_retries: int = 3
     webhook_retry_backoff_s: float = 0.5
+    # Account variants (flexsim.variants): a value pins the axis for every call, None draws it
+    # per call from the mix.
+    outbound_attributes: str | None = "written"
+    participant_labels: str | None = "present"
+    conference_callbacks: str | None = "on"
+    studio_recording: str | None = "dual"
+    native_recording: str | None = "off"
     account_sid: str = field(
         default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", defaults.ACCOUNT_SID)
     )
@@ -103,7 +111,12 @@ class SimConfig:
             conference_callback_url=f"{base}/webhooks/conference" if base else None,
             call_status_callback_url=f"{base}/webhooks/call-status" if base else None,
             studio_recording_callback_url=f"{base}/webhooks/recording-status" if base else None,
+            variant_pins=self.variant_pins(),
         )
+
+    def variant_pins(self) -> dict[str, str]:
+        """The pinned variant axes (raises `VariantError` for an unknown value)."""
+        return check_pins({axis: getattr(self, axis) for axis in AXES})
 
 
 def build_app(
@@ -140,6 +153,9 @@ class SimRunner:
             # a manual clock never advances on its own: drive an Engine directly instead
             raise ValueError("SimRunner needs a running clock (scale > 0)")
         self.world = World(SimClock(scale=cfg.scale), seed=cfg.seed, account_sid=cfg.account_sid)
+        if cfg.native_recording in ("dual", "mono"):
+            # Flex's Call Recording toggle, as `flexrec setup` reads it (Flex Configuration)
+            self.world.flex_configuration["call_recording_enabled"] = True
         self.faults = FaultPlan.parse(cfg.faults, seed=cfg.seed)
         self.engine = Engine(self.world, cfg.engine_config())
         self.engine.populate()

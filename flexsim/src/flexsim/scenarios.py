@@ -8,7 +8,8 @@ Outbound: agent picked → task.created → reservation accepted → conference 
           joins → Flex writes `participants.customer` (or no-answer / busy) → ... as inbound.
 Internal: two agents, one task with `client_call: true`, two worker legs, no customer.
 
-Each `Interaction.run()` is a generator driven by the engine (see `flexsim.engine`).
+Each `Interaction.run()` is a generator driven by the engine (see `flexsim.engine`); the
+scenarios register themselves with the engine at the end of this module.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from collections.abc import Generator
 from typing import Any, TypeVar
 
 from flexsim.callbacks import iso8601, recording_url
-from flexsim.engine import AgentRequest, Engine, Flow, FlowStep
+from flexsim.engine import AgentRequest, Engine, Flow, FlowStep, Scenario, register_scenario
 from flexsim.timeline import CUSTOMER, THIRD_PARTY, Presence, Timeline, Utterance
 from flexsim.truth import InteractionRecord
+from flexsim.variants import CallVariants, draw_variants
 from flexsim.world import Call, Conference, Reservation, Task, Worker
 
 _T = TypeVar("_T")
@@ -88,6 +90,14 @@ class Interaction:
         self.index = index
         self.rng = random.Random(self.cfg.seed * 1_000_003 + index)
         self.customer_number = f"+1555{self.rng.randrange(10**7):07d}"
+        # The account variants of this call, from their own stream: the call's other draws
+        # stay what they were for the same seed.
+        self.variants: CallVariants = draw_variants(
+            self.cfg.variant_pins,
+            random.Random(f"variants:{self.cfg.seed}:{index}"),
+            scenario,
+            direction,
+        )
         self.record: InteractionRecord | None = None
         self.timeline: Timeline | None = None
         self.task: Task | None = None
@@ -97,6 +107,7 @@ class Interaction:
         self.reservations: dict[str, Reservation] = {}  # worker SID -> current reservation
         self.workers: dict[str, Worker] = {}  # agents currently on the interaction
         self._presence: dict[str, int] = {}  # call SID -> index in timeline.presences
+        self._native_written = False  # Flex wrote its conference recording's segment_link
 
     # -- required state (each exists once the flow reached the step that creates it) -------
     @property
@@ -148,6 +159,7 @@ class Interaction:
             direction=self.direction,
             started_at=self.now(),
             customer_call_sid=key_call.sid if key_call.party == "customer" else None,
+            variants=self.variants.truth(),
         )
         self.engine.register(self.rec)
         for call in [key_call, *self.legs.values()]:
@@ -207,6 +219,18 @@ class Interaction:
         yield ring_s
         self.world.set_reservation_status(reservation, "accepted")
 
+    def _join(self, call: Call, label: str) -> None:
+        """A leg joins the task's conference (labelled only on accounts whose labels exist)."""
+        conference = self.conf
+        self.world.join_conference(conference, call, label if self.variants.labels else None)
+        if conference.recording_sid and not self._native_written:
+            # Flex's "Call Recording" links the conference recording for Insights itself
+            # (flex-project-template docs, dual-channel-recording: it "automatically updates the
+            # task attribute `conversations.segment_link` with the recording URL")
+            self._native_written = True
+            url = recording_url(self.world.account_sid, conference.recording_sid)
+            self._flex_write({"conversations": {"segment_link": url}})
+
     def _worker_leg(self, worker: Worker) -> Call:
         # Flex's worker leg is a Twilio Client leg; the simulator reports it as "inbound"
         leg = self.world.create_call(
@@ -227,12 +251,15 @@ class Interaction:
         self.world.set_call_status(leg, "ringing")
         yield self.rng.uniform(0.4, 1.2)
         self.world.set_call_status(leg, "in-progress")
-        self.world.join_conference(self.conf, leg, label)
+        self._join(leg, label)
         if self.timeline is not None:
             self._present(worker.sid, leg)
 
     def _open_conference(self) -> Conference:
-        conference = self.world.create_conference(self.the_task, self.cfg.conference_callback_url)
+        callback = self.cfg.conference_callback_url if self.variants.conference_callback else None
+        conference = self.world.create_conference(
+            self.the_task, callback, record_channels=self.variants.native_channels
+        )
         self.conference = conference
         if self.record is not None:
             self.rec.conference_sids.append(conference.sid)
@@ -318,7 +345,7 @@ class Interaction:
             ivr_s -= greeting_s
             recording = world.start_recording(
                 customer,
-                channels=2,
+                channels=self.variants.studio_channels,
                 source="StartCallRecordingAPI",
                 status_callback=self.cfg.studio_recording_callback_url,
             )
@@ -357,14 +384,14 @@ class Interaction:
         yield rng.uniform(0.4, 1.2)
         world.set_call_status(leg, "in-progress")
         if rng.random() < 0.5:
-            world.join_conference(conference, leg, "worker")
+            self._join(leg, "worker")
             self._present(worker.sid, leg)
             yield rng.uniform(0.1, 0.8)
-            world.join_conference(conference, customer, "customer")
+            self._join(customer, "customer")
         else:
-            world.join_conference(conference, customer, "customer")
+            self._join(customer, "customer")
             yield rng.uniform(0.1, 0.8)
-            world.join_conference(conference, leg, "worker")
+            self._join(leg, "worker")
             self._present(worker.sid, leg)
         self.tl.agent_connected_at = self.now()
         self.tl.queue_audio = [(entered, self.now())]
@@ -402,11 +429,13 @@ class Interaction:
         world.set_call_status(leg, "ringing")
         yield rng.uniform(0.3, 0.8)
         world.set_call_status(leg, "in-progress")
-        world.join_conference(conference, leg, "worker")
+        self._join(leg, "worker")
         worker_joined = self.now()
-        self._flex_write(
-            {"conference": {"sid": conference.sid, "participants": {"worker": leg.sid}}}
-        )
+        flex_writes = self.variants.flex_writes_outbound
+        if flex_writes:
+            self._flex_write(
+                {"conference": {"sid": conference.sid, "participants": {"worker": leg.sid}}}
+            )
         yield rng.uniform(0.3, 1.0)
         customer = world.create_call(
             from_=self.cfg.flex_number,
@@ -420,9 +449,13 @@ class Interaction:
         self.rec.task_sids.append(task.sid)
         self.rec.conference_sids.append(conference.sid)
         self.rec.worker_sids.append(worker.sid)
-        self.rec.flex_writes.append(
-            {"conference": {"sid": conference.sid, "participants": {"worker": leg.sid}}}
-        )
+        if flex_writes:
+            self.rec.flex_writes.append(
+                {"conference": {"sid": conference.sid, "participants": {"worker": leg.sid}}}
+            )
+        if self._native_written:
+            segment_link = recording_url(world.account_sid, conference.recording_sid or "")
+            self.rec.flex_writes.append({"conversations": {"segment_link": segment_link}})
         self.engine.worker_state[worker.sid]["interaction_id"] = customer.sid
         self._present(worker.sid, leg, start=worker_joined)
         yield 0.3
@@ -443,10 +476,11 @@ class Interaction:
         yield rng.uniform(3.0, 12.0)
         world.set_call_status(customer, "in-progress")
         self.tl.customer_answered_at = self.now()
-        world.join_conference(conference, customer, "customer")
+        self._join(customer, "customer")
         self._present(CUSTOMER, customer)
         self.tl.agent_connected_at = self.now()
-        self._flex_write({"conference": {"participants": {"customer": customer.sid}}})
+        if flex_writes:
+            self._flex_write({"conference": {"participants": {"customer": customer.sid}}})
         self.engine.conversation_started(self.tl, task, worker)
         yield from self._conversation(worker)
         yield from self._hang_up()
@@ -478,12 +512,15 @@ class Interaction:
         world.set_call_status(first, "ringing")
         yield rng.uniform(0.3, 0.8)
         world.set_call_status(first, "in-progress")
-        world.join_conference(conference, first, "worker")
+        self._join(first, "worker")
         self._open_record(first)
         self.rec.task_sids.append(task.sid)
         self.rec.conference_sids.append(conference.sid)
         self.rec.worker_sids.append(caller.sid)
         self.rec.notes["policy"] = "internal agent-to-agent call: no customer, not eligible"
+        if self._native_written:
+            segment_link = recording_url(world.account_sid, conference.recording_sid or "")
+            self.rec.flex_writes.append({"conversations": {"segment_link": segment_link}})
         self.tl.eligible = False
         self.tl.customer_answered_at = None
         self._present(caller.sid, first)
@@ -545,7 +582,7 @@ class Interaction:
         ring = rng.uniform(3.0, 8.0)
         yield from self._speak([CUSTOMER, agent.sid], ring)
         world.set_call_status(third, "in-progress")
-        world.join_conference(self.conf, third, THIRD_PARTY)
+        self._join(third, THIRD_PARTY)
         self._present(THIRD_PARTY, third)
         self.rec.notes["third_party_call_sid"] = third.sid
         together = min(max(remaining - ring, 5.0), rng.uniform(20.0, 60.0))
@@ -632,3 +669,27 @@ class Interaction:
         for agent in agents:
             self.workers.pop(agent.sid, None)
             self.engine.release_worker(agent)
+
+
+def play(engine: Engine, scenario: str, direction: str, index: int) -> Flow:
+    """The built-in scenarios' flow: one `Interaction` driven through the world."""
+    return Interaction(engine, scenario, direction, index).run()
+
+
+# The built-in scenarios: (name, fixed direction or None for `inbound_share`, default weight).
+# Registration order is the order of `scenario_names()`; draws sort by name, so it does not
+# change which scenario a seed picks.
+BUILT_IN: tuple[tuple[str, str | None, float], ...] = (
+    ("basic", None, 40),
+    ("hold", None, 10),
+    ("cold_transfer", None, 6),
+    ("warm_transfer", None, 6),
+    ("third_party", None, 5),
+    ("abandon", "inbound", 8),
+    ("no_answer", "outbound", 6),
+    ("browser_closed", None, 4),
+    ("internal", "internal", 3),
+    ("studio_recorded", "inbound", 6),
+)
+for _name, _direction, _weight in BUILT_IN:
+    register_scenario(Scenario(_name, _direction, _weight, play))

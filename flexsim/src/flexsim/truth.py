@@ -37,6 +37,8 @@ class InteractionRecord:
     # Every attribute patch Flex wrote (deep-merged into the task attributes).
     flex_writes: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    # The account variants this call ran with (the axes that applied; flexsim.variants).
+    variants: dict[str, str] = field(default_factory=dict)
     finished: bool = False
 
 
@@ -86,6 +88,7 @@ def _recording_truth(
     return {
         "sid": recording.sid,
         "call_sid": recording.call_sid,
+        "conference_sid": recording.conference_sid,
         "party": call.party if call else None,
         "worker_sid": call.worker_sid if call else None,
         "status": recording.status,
@@ -121,7 +124,14 @@ def _media_truth(
         url = str(voice[0].get("url") or "")
         recording_sid = url.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0] if url else None
         recording = world.recordings.get(recording_sid or "")
-        url_on_customer = recording is not None and recording.call_sid == customer_call_sid
+        # Linked right means the customer leg's own dual-channel recording: not a mono one,
+        # and not Flex's conference recording (whose call_sid may be the customer's leg).
+        url_on_customer = (
+            recording is not None
+            and recording.call_sid == customer_call_sid
+            and recording.conference_sid is None
+            and recording.channels == 2
+        )
     return {
         "voice_recordings": len(voice),
         "exactly_one": len(voice) == 1,
@@ -142,6 +152,7 @@ def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]
         expected_start = connected if connected is not None else answered
         legs = []
         recordings = []
+        conference_recordings = []  # Flex's own: of the conference, not of a leg
         for sid in record.call_sids:
             call = world.calls.get(sid)
             if call is None:
@@ -159,8 +170,13 @@ def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]
             )
             for rec_sid in call.recordings:
                 recording = world.recordings.get(rec_sid)
-                if recording is not None:
-                    recordings.append(_recording_truth(world, recording, expected_start))
+                if recording is None:
+                    continue
+                found = _recording_truth(world, recording, expected_start)
+                if recording.conference_sid:
+                    conference_recordings.append(found)
+                else:
+                    recordings.append(found)
         tasks = []
         for task_sid in record.task_sids:
             task = world.tasks.get(task_sid)
@@ -217,8 +233,10 @@ def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]
             "holds": holds,
             "presences": presences,
             "recordings": recordings,
+            "conference_recordings": conference_recordings,
             "tasks": tasks,
             "notes": dict(record.notes),
+            "variants": dict(record.variants),
         }
 
 

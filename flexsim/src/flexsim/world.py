@@ -81,7 +81,7 @@ class PauseSpan:
 
 @dataclass
 class Recording:
-    """A call recording (never a conference recording: Flex's native one is out of scope)."""
+    """A call recording, or Flex's own conference recording (`conference_sid` set)."""
 
     sid: str
     call_sid: str
@@ -89,6 +89,11 @@ class Recording:
     track: str
     source: str
     start_time: float
+    # Set on a conference recording. Its `call_sid` is the first participant's leg (OAI
+    # `conference_recording.call_sid`: "the Call the Conference Recording resource is associated
+    # with"), so it is listed among that leg's recordings too: a client listing a leg's
+    # recordings must not take it for a recording of the leg.
+    conference_sid: str | None = None
     status: str = "in-progress"
     trim: str = "do-not-trim"
     status_callback: str | None = None
@@ -142,7 +147,7 @@ class Participant:
     """A call leg's membership of a conference."""
 
     call_sid: str
-    label: str
+    label: str | None  # None: no label given (Flex documents none of its own)
     status: str = "connected"
     hold: bool = False
     muted: bool = False
@@ -167,6 +172,9 @@ class Conference:
     date_updated: float = 0.0
     reason_ended: str | None = None
     call_sid_ending: str | None = None
+    # Flex's own "Call Recording": channels of the conference recording (0: off) and its SID.
+    record_channels: int = 0
+    recording_sid: str | None = None
 
 
 @dataclass
@@ -373,7 +381,10 @@ class World:
                 call.end_time = now
                 for rec_sid in call.recordings:
                     recording = self.recordings[rec_sid]
-                    if recording.status in ("in-progress", "paused"):
+                    # a conference recording lasts as long as its conference, not the leg
+                    if recording.status in ("in-progress", "paused") and not (
+                        recording.conference_sid
+                    ):
                         self.finish_recording(recording)
                 if call.conference_sid:
                     self.leave_conference(
@@ -462,8 +473,12 @@ class World:
             recording.date_updated = self.clock.now()
 
     # -- conferences ------------------------------------------------------------------------
-    def create_conference(self, task: Task, status_callback: str | None) -> Conference:
-        """Create the Flex conference of a task."""
+    def create_conference(
+        self, task: Task, status_callback: str | None, record_channels: int = 0
+    ) -> Conference:
+        """Create the Flex conference of a task (FriendlyName = the task SID, as Flex names it:
+        flex-project-template `common/twilio-wrappers/conference-participant.private.js`
+        `fetchByTask` lists a task's conferences by `friendlyName: taskSid`)."""
         with self.lock:
             now = self.clock.now()
             conference = Conference(
@@ -472,11 +487,12 @@ class World:
                 status_callback=status_callback,
                 date_created=now,
                 date_updated=now,
+                record_channels=record_channels,
             )
             self.conferences[conference.sid] = conference
             return conference
 
-    def join_conference(self, conference: Conference, call: Call, label: str) -> Participant:
+    def join_conference(self, conference: Conference, call: Call, label: str | None) -> Participant:
         """Add a connected leg to a conference (starting the conference on the first join)."""
         with self.lock:
             now = self.clock.now()
@@ -487,10 +503,38 @@ class World:
                 conference.status = "in-progress"
                 conference.date_updated = now
                 self.emit("conference", "conference-start", conference=conference)
+                if conference.record_channels:
+                    self._start_conference_recording(conference, call)
             self.emit(
                 "conference", "participant-join", conference=conference, participant=participant
             )
             return participant
+
+    def _start_conference_recording(self, conference: Conference, first: Call) -> None:
+        """Flex's "Call Recording": the conference is recorded from its start (conference
+        options `conferenceRecord`, flex-project-template conditional-recording); channel 1 is
+        the first participant to join (Twilio changelog 2025-09-15). Its status callbacks go to
+        Flex, never to a client's URL."""
+        now = self.clock.now()
+        recording = Recording(
+            sid=self.sids.new("RE"),
+            call_sid=first.sid,
+            channels=conference.record_channels,
+            track="both",
+            source="Conference",
+            start_time=now,
+            conference_sid=conference.sid,
+            date_created=now,
+            date_updated=now,
+        )
+        self.recordings[recording.sid] = recording
+        first.recordings.append(recording.sid)
+        conference.recording_sid = recording.sid
+
+    def _end_conference_recording(self, conference: Conference) -> None:
+        recording = self.recordings.get(conference.recording_sid or "")
+        if recording is not None:
+            self.finish_recording(recording)
 
     def leave_conference(self, conference: Conference, call: Call, reason: str) -> None:
         """Remove a leg; the conference ends when nobody is left."""
@@ -514,6 +558,7 @@ class World:
                 conference.date_updated = now
                 conference.reason_ended = "last-participant-left"
                 conference.call_sid_ending = call.sid
+                self._end_conference_recording(conference)
                 self.emit("conference", "conference-end", conference=conference)
 
     def set_hold(self, conference: Conference, call_sid: str, hold: bool) -> None:
@@ -569,6 +614,7 @@ class World:
             conference.status = "completed"
             conference.date_updated = now
             conference.reason_ended = "conference-ended-via-api"
+            self._end_conference_recording(conference)
             self.emit("conference", "conference-end", conference=conference)
             for participant in connected:
                 self.set_call_status(self.calls[participant.call_sid], "completed")

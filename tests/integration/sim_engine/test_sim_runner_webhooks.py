@@ -21,7 +21,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from flexsim import defaults
-from flexsim.engine import SCENARIOS
+from flexsim.engine import scenario_names
 from flexsim.runner import SimConfig, SimRunner
 
 
@@ -107,10 +107,10 @@ def _config(service_url: str, **overrides: Any) -> SimConfig:
 
 
 def _run_every_scenario(sim: SimRunner) -> None:
-    for scenario in SCENARIOS:
+    for scenario in scenario_names():
         sim.start_interaction(scenario)
     deadline = time.monotonic() + 60
-    while sim.engine.generated < len(SCENARIOS) and time.monotonic() < deadline:
+    while sim.engine.generated < len(scenario_names()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert sim.wait_idle_blocking(timeout_s=90), sim.engine.snapshot()
 
@@ -129,8 +129,8 @@ def test_every_scenario_sends_correctly_signed_webhooks_of_each_kind(receiver: R
     assert stats["webhooks"]["failed"] == 0
     assert stats["webhooks"]["sent"] == len(requests)
     scenarios = {i["scenario"] for i in truth["interactions"]}
-    assert scenarios == set(SCENARIOS)
-    assert truth["count"] == len(SCENARIOS)
+    assert scenarios == set(scenario_names())
+    assert truth["count"] == len(scenario_names())
 
     # every task SID the truth knows was announced by task.created, and Flex's conference write
     # reached the service through task.updated

@@ -8,7 +8,7 @@ import pytest
 
 from flexrec.webhooks import events as parsers
 from flexsim import callbacks
-from flexsim.engine import SCENARIOS, Engine, EngineConfig
+from flexsim.engine import Engine, EngineConfig, scenario_names
 from flexsim.runner import SimConfig, SimRunner
 from flexsim.webhooks import WebhookDispatcher
 from flexsim.world import SimClock, World, WorldEvent
@@ -41,7 +41,7 @@ def _run_all_scenarios() -> tuple[World, WebhookDispatcher, list[dict[str, objec
             cloud_events.append(callbacks.event_streams_cloudevent(world, form, event.at))
 
     world.subscribe(as_cloud_event)
-    for scenario in SCENARIOS:
+    for scenario in scenario_names():
         engine.start_interaction(scenario)
     engine.run_until_idle()
     return world, dispatcher, cloud_events

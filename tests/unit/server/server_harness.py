@@ -41,6 +41,7 @@ class StubRecording:
     answer_from_memory: bool = False  # what is_settled_repeat / is_known_progress answer
     questions: list[tuple[str, Any]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=lambda: {WT_OWN: WK_ALICE, WT_FOREIGN: WK_BOB})
+    watch_states: list[str] = field(default_factory=list)  # what successive re-reads find
 
     def _record(self, name: str, arg: Any) -> None:
         self.calls.append((name, arg))
@@ -85,7 +86,10 @@ class StubRecording:
     def resume(self, task_sid: str, actor: Any) -> Any:
         return self._act("resume", task_sid, actor, "recording")
 
-    def state(self, task_sid: str, actor: Any) -> Any:
+    def state(self, task_sid: str, actor: Any, *, catch_up: bool = True) -> Any:
+        if not catch_up:  # a long poll's re-read: the next scripted state, else unchanged
+            status = self.watch_states.pop(0) if self.watch_states else "recording"
+            return self._act("watch", task_sid, actor, status)
         return self._act("state", task_sid, actor, "recording")
 
     def list_recordings(self, **filters: Any) -> list[Any]:

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from flexsim import defaults
 from flexsim.cli import parse_weights, sim
-from flexsim.engine import DEFAULT_WEIGHTS
+from flexsim.engine import default_weights
 
 
 def _app() -> typer.Typer:
@@ -21,8 +21,8 @@ def _app() -> typer.Typer:
 def test_weights_override_only_the_named_scenarios() -> None:
     weights = parse_weights("basic=1, hold=0")
     assert weights["basic"] == 1 and weights["hold"] == 0
-    assert weights["abandon"] == DEFAULT_WEIGHTS["abandon"]
-    assert parse_weights(None) == DEFAULT_WEIGHTS
+    assert weights["abandon"] == default_weights()["abandon"]
+    assert parse_weights(None) == default_weights()
 
 
 @pytest.mark.parametrize("spec", ["basic", "nope=1", "basic=x"])

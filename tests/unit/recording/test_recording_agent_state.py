@@ -1,0 +1,135 @@
+"""What the agent API's state tells a plugin: who paused and when, whether the asker may act,
+and why a task has no recording (waiting for the call, or excluded by policy)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
+
+from flexrec.recording.errors import Forbidden, NotFound
+from flexrec.recording.policy import RecordingPolicy, Selector
+from flexrec.recording.service import Actor
+from flexrec.twilio.fakes import fake_sid
+
+TASK = fake_sid("WT", 1)
+CUSTOMER = fake_sid("CA", 1)
+WORKER_CALL = fake_sid("CA", 2)
+RES = fake_sid("WR", 1)
+AGENT = fake_sid("WK", 1)
+AGENT2 = fake_sid("WK", 2)
+
+OWNER = Actor("alice", AGENT, ("agent",))
+STRANGER = Actor("bob", AGENT2, ("agent",))
+SUPERVISOR = Actor("sue", None, ("supervisor",))
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(tmp_path)
+    harness.twilio.add_call(CUSTOMER)
+    harness.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    attrs = inbound_attrs(CUSTOMER)
+    harness.tr("task.created", TASK, attrs, status="pending")
+    harness.tr(
+        "reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT
+    )
+    yield harness
+    harness.close()
+
+
+def test_the_pause_in_force_names_who_and_since_when(h: Harness) -> None:
+    h.clock.advance(30)
+    paused_at = h.clock()
+    answer = h.service.pause(TASK, OWNER)
+    assert (answer.paused_by, answer.paused_at, answer.may_act) == ("alice", paused_at, True)
+    h.clock.advance(5)
+    seen = h.service.state(TASK, SUPERVISOR)
+    assert (seen.state, seen.paused_by, seen.paused_at) == ("paused", "alice", paused_at)
+    # A supervisor's repeat of the pause is a no-op: alice's pause stays the one shown.
+    assert h.service.pause(TASK, SUPERVISOR).paused_by == "alice"
+    resumed = h.service.resume(TASK, OWNER)
+    assert (resumed.state, resumed.paused_by, resumed.paused_at) == ("recording", None, None)
+
+
+def test_may_act_follows_the_reservation(h: Harness) -> None:
+    assert h.service.state(TASK, OWNER).may_act
+    assert h.service.state(TASK, SUPERVISOR).may_act
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT)
+    looked = h.service.state(TASK, OWNER)
+    assert looked.state == "recording" and not looked.may_act
+    with pytest.raises(Forbidden):
+        h.service.state(TASK, STRANGER)
+
+
+def test_a_pending_pause_names_who_asked(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "pending")
+    try:
+        attrs = outbound_attrs()
+        h.twilio.add_task(TASK, attrs)
+        h.twilio.add_call(CUSTOMER, "ringing")
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        h.tr("task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned")
+        h.service.pause(TASK, OWNER)
+        seen = h.service.state(TASK, OWNER)
+        assert (seen.state, seen.pause_pending, seen.paused_by) == ("pending", True, "alice")
+    finally:
+        h.close()
+
+
+def test_an_outbound_call_not_yet_placed_is_waiting_not_an_error(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "waiting")
+    try:
+        attrs = outbound_attrs()
+        h.twilio.add_task(TASK, attrs)
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        seen = h.service.state(TASK, OWNER)
+        assert (seen.state, seen.may_act, seen.recording_sid) == ("waiting", True, None)
+        with pytest.raises(NotFound):  # nothing to pause yet: the plugin disables the button
+            h.service.pause(TASK, OWNER)
+        with pytest.raises(Forbidden):
+            h.service.state(TASK, STRANGER, catch_up=False)
+    finally:
+        h.close()
+
+
+def test_an_internal_call_is_not_recorded_with_the_reason(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "internal")
+    try:
+        h.twilio.add_call(CUSTOMER)
+        attrs = {"client_call": True, "direction": "outbound", "call_sid": CUSTOMER}
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        seen = h.service.state(TASK, OWNER)
+        assert seen.state == "not_recorded"
+        assert seen.detail is not None and "internal" in seen.detail
+    finally:
+        h.close()
+
+
+def test_a_task_excluded_by_policy_says_so(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "excluded", RecordingPolicy(exclude=Selector(queues=("Sales",))))
+    try:
+        h.twilio.add_call(CUSTOMER)
+        attrs = inbound_attrs(CUSTOMER)
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        seen = h.service.state(TASK, OWNER)
+        assert (seen.state, seen.detail) == ("not_recorded", "queue excluded")
+    finally:
+        h.close()
+
+
+def test_a_repeated_read_never_asks_taskrouter(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "quiet")
+    try:
+        h.twilio.add_call(CUSTOMER)
+        h.twilio.add_task(TASK, inbound_attrs(CUSTOMER), assignment_status="assigned")
+        h.twilio.add_reservation(TASK, RES, AGENT, "accepted")
+        # No webhook arrived: only a read that may catch up learns of the task.
+        with pytest.raises(NotFound):
+            h.service.state(TASK, OWNER, catch_up=False)
+        assert h.service.state(TASK, OWNER).state in ("recording", "starting", "pending")
+    finally:
+        h.close()
