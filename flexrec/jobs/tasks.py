@@ -15,8 +15,10 @@ from flexrec.recording.context import (
     JOB_RECONCILE,
     JOB_REFRESH,
     JOB_START,
+    JOB_TASKROUTER_EVENT,
 )
 from flexrec.recording.service import RecordingService
+from flexrec.webhooks.events import TaskRouterEvent
 
 log = structlog.get_logger(__name__)
 
@@ -67,11 +69,15 @@ def register_recording_jobs(
     def reconcile() -> int:
         return service.reconcile()
 
+    def taskrouter_event(fields: dict[str, Any]) -> None:
+        service.handle_taskrouter_event(TaskRouterEvent(**fields))
+
     queue.register(JOB_START, start_recording)
     queue.register(JOB_LINK, link_attributes)
     queue.register(JOB_AUTO_RESUME, auto_resume)
     queue.register(JOB_REFRESH, refresh_recording)
     queue.register(JOB_APPLY_PAUSE, apply_pause)
+    queue.register(JOB_TASKROUTER_EVENT, taskrouter_event)
     queue.register_periodic(JOB_RECONCILE, reconcile, every_minutes=reconcile_every_minutes)
     service.set_queue(queue)
     if reconcile_at_start:
