@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+
+from flexrec.cli_errors import EXIT_USAGE, explain
 
 app = typer.Typer(
     name="flexrec",
@@ -14,6 +18,34 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold credentials
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from flexrec import package_version
+
+        typer.echo(f"flexrec {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", envvar="FLEXREC_DEBUG", help="Show the full traceback of an error."
+        ),
+    ] = False,
+) -> None:
+    """Server-side dual-channel call recording for Twilio Flex, with a Flex simulator."""
+    if debug:
+        os.environ["FLEXREC_DEBUG"] = "1"
 
 
 @app.command()
@@ -166,7 +198,19 @@ def _register_sim() -> None:
     app.command(name="sim")(sim)
 
 
+def _debugging(argv: list[str]) -> bool:
+    # Read before the command runs: the error may come from option parsing's own callbacks.
+    return "--debug" in argv or os.environ.get("FLEXREC_DEBUG", "") not in ("", "0", "false")
+
+
 def main() -> None:
-    """Entry point of the `flexrec` script."""
+    """Entry point of the `flexrec` script: a fixable error is one line on stderr, exit 2."""
     _register_sim()
-    app()
+    try:
+        app()
+    except Exception as exc:
+        line = None if _debugging(sys.argv[1:]) else explain(exc)
+        if line is None:
+            raise
+        print(f"flexrec: error: {line}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)

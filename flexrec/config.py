@@ -8,6 +8,19 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# PostgreSQL users write postgres:// (libpq, Heroku, most hosting panels); SQLAlchemy knows only
+# postgresql://, and its default driver for that is psycopg2, which flexrec does not install.
+_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+
+
+def normalise_database_url(url: str) -> str:
+    """A PostgreSQL URL as users write it, made the SQLAlchemy URL flexrec's driver needs."""
+    url = url.strip()
+    for scheme in _POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
+
 
 class TwilioSettings(BaseSettings):
     """Credentials and endpoints of the Twilio account the service drives."""
@@ -92,7 +105,9 @@ class StorageSettings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL, defaulting to a SQLite file in the data folder."""
-        return self.database_url or f"sqlite:///{self.data_dir / 'flexrec.db'}"
+        return normalise_database_url(self.database_url) or (
+            f"sqlite:///{self.data_dir / 'flexrec.db'}"
+        )
 
     def resolved_queue_url(self) -> str:
         """The huey storage URL, defaulting to a SQLite file in the data folder."""

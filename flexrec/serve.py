@@ -13,6 +13,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from flexrec import package_version
+from flexrec.cli_errors import CliError, port_free
 from flexrec.config import Settings
 from flexrec.server.app import create_app
 from flexrec.server.archive_wiring import (
@@ -28,9 +30,18 @@ log = get_logger(__name__)
 _SUPERVISOR_ENV = "FLEXREC_SUPERVISOR_PID"  # set for web processes: who to outlive
 
 
+# Libraries whose INFO lines are chatter to an operator (each migration plugin loaded, every
+# queue job started and finished); their warnings and errors still show.
+_QUIET_LOGGERS = (
+    "twilio.http_client",  # every request and its headers
+    "alembic",
+    "huey",
+)
+
+
 def _logging(settings: Settings) -> None:
-    # The SDK logs every request and its headers at INFO: too much, and not ours to keep.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     configure_logging(
         os.environ.get("FLEXREC_LOG_LEVEL", "INFO"),
         secrets=[
@@ -102,17 +113,66 @@ def run_service(
         settings.server.host = host
     if port:
         settings.server.port = port
+    require_credentials(settings)
+    # Checked before anything starts: a taken port must not leave queue workers running.
+    port_free(settings.server.host, settings.server.port)
     _logging(settings)
     if processes > 1:
         _serve_processes(settings, processes, consumer_workers)
         return
     app, services = build_service(settings, consumer_workers=consumer_workers)
+    check_dependencies(services)
+    announce(settings)
     if consumer_workers > 0:
         _start_recovery(settings, services)
     try:
         uvicorn.run(app, **_listening(settings))
     finally:
         services.close()
+
+
+def require_credentials(settings: Settings) -> None:
+    """Refuse to start without the account's SID and auth token (nothing would work)."""
+    missing = [
+        name
+        for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio.account_sid),
+            ("TWILIO_AUTH_TOKEN", settings.twilio.auth_token.get_secret_value()),
+        )
+        if not value
+    ]
+    if missing:
+        raise CliError(
+            f"{' and '.join(missing)} not set: export the Flex account's credentials "
+            "(Twilio Console > Account info), or run `flexrec demo` to try flexrec without one"
+        )
+    if not settings.twilio.account_sid.startswith("AC"):
+        raise CliError("TWILIO_ACCOUNT_SID must start with AC (the account SID, not an API key)")
+
+
+def check_dependencies(services: Services) -> None:
+    """Fail the start (closing what was opened) when the database or the queue is unreachable.
+
+    Without this a Redis that is down shows only as worker threads logging tracebacks.
+    """
+    try:
+        for check in services.health_checks.values():
+            check()
+    except BaseException:
+        services.close()
+        raise
+
+
+def announce(settings: Settings) -> None:
+    """Print where the service listens and where its console and API docs are."""
+    host = settings.server.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a comparison
+    local = f"http://{shown}:{settings.server.port}"
+    print(f"flexrec {package_version()} listening on {local}", flush=True)
+    print(f"  console:  {local}/console/   (accounts: flexrec users add NAME)", flush=True)
+    print(f"  API docs: {local}/docs", flush=True)
+    if settings.server.public_url:
+        print(f"  Twilio posts to {settings.server.public_url}/webhooks/...", flush=True)
 
 
 def _listening(settings: Settings) -> dict[str, Any]:
@@ -139,6 +199,8 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
         settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
     )
     attach_archive(settings, services)
+    check_dependencies(services)
+    announce(settings)
     services.start()
     if consumer_workers > 0:
         _start_recovery(settings, services)
@@ -206,9 +268,11 @@ def watch_parent(
 def run_worker(workers: int = 4) -> None:
     """Run only the queue workers (scaled deployment), until SIGTERM or SIGINT."""
     settings = Settings.from_env()
+    require_credentials(settings)
     _logging(settings)
     services = build_services(settings, run_consumer=True, consumer_workers=workers)
     attach_archive(settings, services)
+    check_dependencies(services)
     _recover(services)
     if settings.server.reconcile_interval_s < 60:
         start_reconcile_ticker(services, settings.server.reconcile_interval_s)

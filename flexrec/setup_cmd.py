@@ -5,32 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from requests.exceptions import RequestException
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from twilio.base.exceptions import TwilioException
 
+from flexrec.cli_errors import CliError
 from flexrec.config import Settings
 
 
 def setup_command(
     *, public_url: str, mode: Literal["workspace", "event-streams"], dry_run: bool
 ) -> int:
-    """Point the account at the service and print each change; 0 on success, 1 on error."""
-    from flexrec.setup_twilio import SetupError, run_setup
+    """Point the account at the service and print each change; 0 on success.
+
+    A problem the user can fix (credentials refused, Twilio unreachable, no such workspace)
+    raises and the CLI prints it as one line (exit 2).
+    """
+    from flexrec.setup_twilio import run_setup
 
     console = Console()
     settings = Settings.from_env()
-    try:
-        changes = run_setup(settings, public_url.rstrip("/"), mode, dry_run)
-    except SetupError as exc:
-        console.print(f"[bold red]setup failed:[/] {exc}")
-        return 1
-    except (TwilioException, RequestException) as exc:
-        # Unreachable API or refused credentials: say so plainly, with no credentials shown.
-        console.print(f"[bold red]setup failed: Twilio could not be reached or refused:[/] {exc}")
-        return 1
+    changes = run_setup(settings, public_url.rstrip("/"), mode, dry_run)
     table = Table(title="Dry run: nothing was changed" if dry_run else "Changes made")
     table.add_column("what")
     table.add_column("before")
@@ -53,7 +48,7 @@ def backfill_command(*, since: str | None) -> int:
 
     console = Console()
     settings = Settings.from_env()
-    start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC) if since else None
+    start = parse_since(since)
     services = build_services(settings, run_consumer=False)
     try:
         archive = attach_archive(settings, services)
@@ -82,6 +77,18 @@ def backfill_command(*, since: str | None) -> int:
     for sid, error in report.failed.items():
         console.print(f"[red]{sid}[/]: {error}")
     return 1 if report.failed else 0
+
+
+def parse_since(since: str | None) -> datetime | None:
+    """`--since` as a UTC midnight, or a `CliError` saying the format."""
+    if not since:
+        return None
+    try:
+        return datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise CliError(
+            f"--since {since!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-01-31"
+        ) from None
 
 
 def add_user_command(*, username: str, password: str, role: str, worker_sid: str | None) -> int:

@@ -18,7 +18,9 @@ from typing import Any, Literal
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from flexrec.cli_errors import CliError
 from flexrec.config import Settings
+from flexrec.twilio.gateway import TRANSLATED_ERRORS, translate_error
 
 Mode = Literal["workspace", "event-streams"]
 
@@ -64,8 +66,8 @@ class Change:
         return f"{self.what}: {verb} {self.before or '(unset)'} -> {self.after or '(unset)'}"
 
 
-class SetupError(Exception):
-    """The account cannot be configured (missing workspace, rejected credentials...)."""
+class SetupError(CliError):
+    """The account cannot be configured as asked (no such workspace, a call refused...)."""
 
 
 def _warning(text: str) -> Change:
@@ -124,10 +126,15 @@ def run_setup(
                     )
                 )
         changes += _check_flex_configuration(client)
-    except TwilioRestException as exc:
-        raise SetupError(f"Twilio refused a setup call ({exc.status}, code {exc.code})") from exc
-    except TwilioException as exc:
-        raise SetupError(f"setup failed: {type(exc).__name__}") from exc
+    except TRANSLATED_ERRORS as exc:
+        # The gateway's one translation; credentials refused and Twilio unreachable keep their
+        # GatewayError (the CLI says what to check), any other refusal names the call's status.
+        error = translate_error(exc)
+        if error.status is None or error.status in (401, 403) or error.retryable:
+            raise error from exc
+        raise SetupError(
+            f"Twilio refused a setup call ({error.status}, code {error.code}): {error}"
+        ) from exc
     return changes
 
 

@@ -83,8 +83,8 @@ def register_recording_jobs(
     if reconcile_at_start:
         try:
             queue.enqueue(JOB_RECONCILE)
-        except Exception:  # the periodic run catches up; startup must not fail on it
-            log.exception("startup reconcile could not be enqueued")
+        except Exception as exc:  # the periodic run catches up; startup must not fail on it
+            log.warning("startup reconcile could not be enqueued", error=type(exc).__name__)
 
 
 def build_queue(settings: Settings) -> JobQueue:

@@ -16,9 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from flexrec import package_version
 from flexrec.config import Settings
 from flexrec.recording import metrics as _recording_metrics  # noqa: F401 - registers counters
 from flexrec.server import routes_admin, routes_agent, routes_health, routes_webhooks
+from flexrec.server.docs_pages import add_docs_pages
 from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
 from flexrec.server.wiring import Services, build_services
@@ -84,8 +86,10 @@ def create_app(
     app = FastAPI(
         title="flexrec",
         summary="Server-side dual-channel call recording for Twilio Flex",
-        version="0.1.0",
+        version=package_version(),
         lifespan=lifespan,
+        docs_url=None,  # served from the package by add_docs_pages (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.services = services
@@ -106,4 +110,5 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware)
     for module in (routes_webhooks, routes_agent, routes_admin, routes_health):
         app.include_router(module.router)
+    add_docs_pages(app)
     return app

@@ -20,7 +20,13 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from twilio.rest import Client
 
-from flexrec.twilio.errors import GatewayError, PreconditionFailed, twilio_call
+from flexrec.twilio.errors import (
+    TRANSLATED,
+    GatewayError,
+    PreconditionFailed,
+    translate,
+    twilio_call,
+)
 from flexrec.twilio.resources import (
     CALL_NOT_RECORDABLE,
     TERMINAL_CALL_STATUSES,
@@ -38,6 +44,7 @@ from flexrec.twilio.setup_calls import SetupCalls
 __all__ = [
     "CALL_NOT_RECORDABLE",
     "TERMINAL_CALL_STATUSES",
+    "TRANSLATED_ERRORS",
     "ArchiveGateway",
     "CallInfo",
     "ConferenceInfo",
@@ -54,6 +61,7 @@ __all__ = [
     "TaskSnapshot",
     "WorkspaceInfo",
     "recording_media_url",
+    "translate_error",
 ]
 
 
@@ -180,6 +188,17 @@ def _non_negative(value: int | None) -> int | None:
 
 def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+# Public names of the one translation (flexrec/twilio/errors.py), for consumers of Twilio
+# outside the gateway (the CLI's error display, setup).
+TRANSLATED_ERRORS = TRANSLATED
+"""What a call through the SDK may raise; `translate_error` turns each into a `GatewayError`."""
+
+
+def translate_error(exc: BaseException) -> GatewayError:
+    """The `GatewayError` for anything the SDK or its transport raised."""
+    return translate(exc)
 
 
 class SdkGateway(SetupCalls):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Annotated
 
@@ -80,6 +81,24 @@ def _progress(sim: SimRunner, started: float, last: dict[str, float]) -> Table:
     if engine["engine_errors"]:
         table.add_row("engine errors", str(engine["engine_errors"]))
     return table
+
+
+def _port_free(host: str, port: int) -> None:
+    # One line and exit 2 for a taken port, before the simulator's thread starts.
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            typer.echo(
+                f"flexsim: error: cannot listen on {host}:{port} ({exc.strerror or exc}): "
+                "another program uses it; stop it or choose another --port (0: any free port)",
+                err=True,
+            )
+            raise typer.Exit(2) from None
 
 
 def sim(
@@ -190,6 +209,7 @@ def sim(
     for axis, value in variants.items():
         setattr(config, axis, value)
     console = Console()
+    _port_free(host, port)
     runner = SimRunner(config)
     runner.start()
     started = time.monotonic()

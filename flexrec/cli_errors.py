@@ -1,0 +1,143 @@
+"""The command line's one rule for failures: one line saying what is wrong and what to do.
+
+A mistake the user can fix (a bad setting, a server that is down, a port taken) ends the command
+with that line on stderr and exit code 2, never a traceback; `--debug` (or `FLEXREC_DEBUG=1`)
+shows the traceback instead. Anything not recognised here is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; its message is the whole line shown."""
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__
+
+
+def _database(exc: Exception) -> str | None:
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.NoSuchModuleError | sa.ArgumentError):
+        return (
+            f"FLEXREC_DATABASE_URL is not a database URL flexrec can use ({_first_line(exc)}): "
+            "use postgresql://user:password@host/dbname or sqlite:///path/to/flexrec.db"
+        )
+    if isinstance(exc, sa.OperationalError | sa.InterfaceError):
+        return (
+            f"cannot use the database ({_first_line(exc.orig)}): check FLEXREC_DATABASE_URL "
+            "and that the database server is running"
+        )
+    return None
+
+
+def _queue(exc: Exception) -> str | None:
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return None
+    if isinstance(exc, RedisConnectionError):
+        return (
+            f"Redis is unreachable ({_first_line(exc)}): check FLEXREC_QUEUE_URL and that "
+            "Redis is running"
+        )
+    return None
+
+
+def twilio_problem(status: int | None, detail: str) -> str:
+    """The line for a failed Twilio call, by HTTP status (None: no answer at all)."""
+    if status in (401, 403):
+        return (
+            f"Twilio refused the credentials (HTTP {status}): check TWILIO_ACCOUNT_SID and "
+            "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)"
+        )
+    if status is None:
+        return (
+            f"Twilio could not be reached ({detail}): check the network, a proxy, or "
+            "FLEXREC_TWILIO_BASE_URL"
+        )
+    return f"Twilio answered HTTP {status} ({detail}); try again, or see Twilio's status page"
+
+
+def _twilio(exc: Exception) -> str | None:
+    from flexrec.twilio.gateway import TRANSLATED_ERRORS, GatewayError, translate_error
+
+    if isinstance(exc, GatewayError):
+        return twilio_problem(exc.status, _first_line(exc))
+    if isinstance(exc, TRANSLATED_ERRORS) and not isinstance(exc, OSError):
+        translated = translate_error(exc)
+        return twilio_problem(translated.status, _first_line(translated))
+    return None
+
+
+def _policy(exc: Exception) -> str | None:
+    from flexrec.archive.retention import RetentionPolicyError
+    from flexrec.recording.policy import PolicyError
+
+    if isinstance(exc, PolicyError | RetentionPolicyError):
+        return f"bad policy file (FLEXREC_POLICY_FILE): {exc}"
+    return None
+
+
+def _os(exc: Exception) -> str | None:
+    if isinstance(exc, socket.gaierror):
+        return f"a host name could not be resolved ({exc}): check the URLs in the settings"
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return f"{exc.strerror or 'address in use'}: choose another --port, or stop what uses it"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {exc.filename or exc}"
+    return None
+
+
+_EXPLAINERS: tuple[Callable[[Exception], str | None], ...] = (
+    _policy,
+    _database,
+    _queue,
+    _twilio,
+    _os,
+)
+
+
+def explain(exc: BaseException) -> str | None:
+    """The one line for a failure the user can fix, or None for a bug."""
+    if isinstance(exc, CliError):
+        return str(exc)
+    if not isinstance(exc, Exception):
+        return None
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    # The useful error is sometimes the cause of a wrapper (a start-up failure, a SetupError).
+    while isinstance(current, Exception) and id(current) not in seen:
+        seen.add(id(current))
+        for explainer in _EXPLAINERS:
+            line = explainer(current)
+            if line:
+                return line
+        current = current.__cause__
+    return None
+
+
+def port_free(host: str, port: int) -> None:
+    """Raise `CliError` when `host:port` cannot be listened on (before anything else starts)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # Same option uvicorn sets: a port in TIME_WAIT from a previous run is not "in use".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise CliError(
+                f"cannot listen on {host}:{port} ({reason}): another program uses it; "
+                "stop it or choose another --port (FLEXREC_PORT)"
+            ) from exc
