@@ -642,9 +642,7 @@ class RecordingService:
         except GatewayError as exc:
             log.warning("reconcile could not list tasks", error=str(exc))
             live = []
-        for snapshot in live:
-            if snapshot.channel not in (None, "voice"):
-                continue
+        for snapshot in self._with_attributes(live):
             found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
             new = [t for t in found.start if t not in plan.start]
             count += len(new)
@@ -737,14 +735,46 @@ class RecordingService:
             return _Plan()
         return self._apply_snapshot(snapshot)
 
+    def _with_attributes(self, listed: Sequence[TaskSnapshot]) -> list[TaskSnapshot]:
+        """Live voice tasks with attributes to plan on. List Tasks answers `attributes: null`
+        (spec: shown only on FETCH), so a task whose attributes we do not hold yet is fetched;
+        one we hold keeps ours (a list never overwrites them)."""
+        voice = [s for s in listed if s.channel in (None, "voice")]
+        unknown = [s.sid for s in voice if s.attributes is None]
+        held: set[str] = set()
+        if unknown:
+            with self.ctx.sessions() as session:
+                held = set(
+                    session.scalars(
+                        select(TaskRecord.sid)
+                        .where(TaskRecord.sid.in_(unknown))
+                        .where(TaskRecord.attributes.is_not(None))
+                    )
+                )
+        out: list[TaskSnapshot] = []
+        for snapshot in voice:
+            if snapshot.attributes is None and snapshot.sid not in held:
+                try:
+                    snapshot = self.ctx.tasks.fetch_task(snapshot.sid)
+                except GatewayError as exc:
+                    log.warning("reconcile could not fetch task", task_sid=snapshot.sid,
+                                error=str(exc))  # fmt: skip
+                    continue
+            out.append(snapshot)
+        return out
+
     def _apply_snapshot(self, snapshot: TaskSnapshot, *, claim: bool = True) -> _Plan:
         now = self.ctx.now()
+        # A view without attributes (a list) is partial: it must not count as newer than an
+        # event whose attributes we have not applied yet, or that event would be dropped as
+        # stale. A fetch is the whole current task.
+        event_ms = int(now.timestamp() * 1000) if snapshot.attributes is not None else 0
         with write_session(self.ctx.sessions) as session:
             task = self._upsert_task(
                 session,
                 snapshot.sid,
                 now=now,
-                event_ms=int(now.timestamp() * 1000),
+                event_ms=event_ms,
                 attributes=snapshot.attributes,
                 status=snapshot.assignment_status,
                 queue_sid=snapshot.queue_sid,
