@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: help setup system-deps demo test test-fast lint format typecheck bench ci clean
+.PHONY: help setup system-deps demo test test-fast plugin lint format typecheck bench ci clean
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,11 +22,15 @@ system-deps:  ## Install the real servers and browser the full test suite starts
 demo: setup  ## Run the main job: the service against the simulator, scored
 	$(BIN)/flexrec demo
 
-test: setup system-deps  ## Run every test (unit, integration, end-to-end)
+test: setup system-deps  ## Run every test (unit, integration, end-to-end), the Flex plugin's too
+	bash scripts/plugin.sh
 	bash scripts/run-tests.sh
 
+plugin:  ## Build and unit-test the Flex plugin (plugin-flexrec/, Node.js + npm)
+	bash scripts/plugin.sh
+
 test-fast: setup  ## Unit tests only
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/unit flexsim/tests/unit -q
 
 lint: setup  ## Ruff lint and format check
 	$(BIN)/ruff check flexrec flexsim tests bench

@@ -1,6 +1,6 @@
 """What one core of the service pays for a real call mix, and so how many calls it carries.
 
-`webhook_throughput.py` offers a synthetic mix (mostly settled repeats answered from memory).
+`webhook_throughput.py` offers a synthetic mix (mostly repeats of tasks already recorded).
 Real traffic is what the simulator's contact center sends: every TaskRouter event of a call's
 life, conference, call and recording status callbacks, then the archive and the analysis of
 each recording. This runs `flexrec serve` (SQLite, queue workers in-process, pinned to one CPU)
@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,16 +36,13 @@ from typing import Any
 
 from webhook_throughput import service_env  # this folder is on sys.path when run
 
+from flexsim import free_port
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 METRIC = re.compile(
     r'flexrec_webhook_handler_cpu_seconds_(count|sum)\{kind="([^"]*)",source="([^"]*)"\} (\S+)'
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+RECEIVED = re.compile(r'flexrec_webhooks_total\{outcome="([^"]*)",source="([^"]*)"\} (\S+)')
 
 
 def _get(url: str) -> str:
@@ -106,6 +102,20 @@ def handler_cpu(metrics: str) -> dict[tuple[str, str], tuple[int, float]]:
     return {key: (int(counts[key]), sums.get(key, 0.0)) for key in counts}
 
 
+def answered_from_memory(metrics: str) -> dict[str, tuple[int, int]]:
+    """source -> (webhooks answered from memory, webhooks received), from the /metrics text."""
+    counts: dict[str, list[int]] = {}
+    for line in metrics.splitlines():
+        match = RECEIVED.match(line)
+        if match:
+            outcome, source, value = match.groups()
+            pair = counts.setdefault(source, [0, 0])
+            pair[1] += int(float(value))
+            if outcome == "repeat":
+                pair[0] += int(float(value))
+    return {source: (memory, total) for source, (memory, total) in counts.items()}
+
+
 def _day(sim_url: str, sim: subprocess.Popen[bytes], deadline: float) -> dict[str, Any]:
     """The simulator's last figures: it stops by itself once the calls are done and every
     webhook is delivered."""
@@ -135,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="flexrec-day-"))
-    sim_port, service_port = _free_port(), _free_port()
+    sim_port, service_port = free_port(), free_port()
     sim_url, service_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{service_port}"
     env = service_env(sim_url, workdir / "data")
     env.pop("FLEXREC_START_ON")  # the default policy: start when the agent answers
@@ -159,12 +169,13 @@ def main() -> None:
         stats = _day(sim_url, sim, time.monotonic() + 60 + 3 * args.calls)
         elapsed = time.monotonic() - began
         cpu = _cpu_seconds(service.pid) - cpu0
-        handlers = handler_cpu(_get(service_url + "/metrics"))
+        metrics = _get(service_url + "/metrics")
+        handlers, memory = handler_cpu(metrics), answered_from_memory(metrics)
     finally:
         if sim is not None:
             _stop(sim)
         _stop(service)
-    report(args, stats, elapsed, cpu, handlers)
+    report(args, stats, elapsed, cpu, handlers, memory)
     if args.keep:
         print(f"kept {workdir}")
     else:
@@ -177,6 +188,7 @@ def report(
     elapsed: float,
     cpu: float,
     handlers: dict[tuple[str, str], tuple[int, float]],
+    memory: dict[str, tuple[int, int]],
 ) -> None:
     """Print the day's figures."""
     hooks = stats.get("webhooks", {})
@@ -207,6 +219,8 @@ def report(
     print(
         f"one core carries about {calls / cpu:.1f} calls/s, {sent / cpu:.0f} webhooks/s of this mix"
     )
+    answered = ", ".join(f"{s} {m} of {t}" for s, (m, t) in sorted(memory.items()) if t)
+    print(f"answered from memory (no handler run): {answered}")
     print()
     print(f"{'source':<17} {'event kind':<26} {'events':>6} {'CPU ms each':>11} {'share':>6}")
     for (source, kind), (count, seconds) in sorted(handlers.items(), key=lambda kv: -kv[1][1]):

@@ -24,6 +24,8 @@ import sys
 import time
 from typing import Any
 
+from flexsim import free_port
+
 # The issue's target: 50,000 agents, each taking a call every ~6 minutes (IVR, talk, wrap-up
 # and idle time between calls): about 140 calls a second in real time.
 TARGET_AGENTS = 50_000
@@ -45,19 +47,13 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _pin(cpu: int) -> None:
     if hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
         os.sched_setaffinity(0, {cpu})
 
 
 def _start_sink() -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     cpus = os.cpu_count() or 1
     cmd = [sys.executable, "-c", SINK_CODE, str(port)]
     if cpus > 1 and os.path.exists("/usr/bin/taskset"):

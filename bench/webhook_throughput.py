@@ -25,8 +25,9 @@ its queue), then a closed-loop run at saturation. Figures only, never assertions
 
 After the saturation run each server is offered half of what it managed, open-loop: the
 latency it gives at a load it can sustain. Last, the service's CPU per webhook of each kind
-alone (a settled repeat; a new call with everything it sets off), measured on the service the
-other phases warmed, the figures that say what one core can carry for a given mix.
+alone (a repeat of a task already recorded; a new call with everything it sets off),
+measured on the service the other phases warmed, the figures that say what one core can carry
+for a given mix.
 
 The machine may be shared: the srvCPU column says how much of its core the server actually got,
 and /core (answers per server CPU-second) is the figure least disturbed by neighbours.
@@ -42,7 +43,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,7 +57,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from flexsim import defaults
+from flexsim import defaults, free_port
 from flexsim.webhooks import twilio_signature
 
 WEBHOOK_PATH = "/webhooks/taskrouter"
@@ -245,12 +245,6 @@ class Simulator:
 
 
 # -- the server under test, in its own process --------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -292,7 +286,7 @@ def start_server(
     name: str, code: str, cpus: set[int], env: dict[str, str], log: Path, processes: int = 1
 ) -> Server:
     """Start `python -c code PORT PROCESSES LOG_DIR` pinned to `cpus`; wait for its /healthz."""
-    port = _free_port()
+    port = free_port()
     env = {**env, "FLEXREC_PORT": str(port), "FLEXREC_HOST": "127.0.0.1"}
     argv = [sys.executable, "-c", code, str(port), str(processes), str(log.parent)]
     taskset = shutil.which("taskset")
@@ -592,7 +586,7 @@ def cpu_per_kind(server: Server, source: EventSource, count: int = 300) -> dict[
     """
     figures: dict[str, float] = {}
     pid = server.process.pid
-    for kind, every in (("settled repeat", count + 1), ("new call", 1)):
+    for kind, every in (("repeat", count + 1), ("new call", 1)):
         webhooks = source.batch(server.webhook_url, count, fast_every=every)
         time.sleep(2.0)  # what earlier phases left running (attribute writes) finishes first
         quiet0, wall0 = _cpu_seconds(pid), time.monotonic()

@@ -147,6 +147,49 @@ def users_add(
     )
 
 
+holds = typer.Typer(
+    help="Legal holds: a held recording is never deleted (retention, Twilio clean-up).",
+    no_args_is_help=True,
+)
+app.add_typer(holds, name="legal-hold")
+RecordingSidArg = Annotated[str, typer.Argument(help="The recording's SID (RE...).")]
+ByOption = Annotated[
+    str | None, typer.Option(help="Who asks, for the audit log (default: your login name).")
+]
+
+
+@holds.command("add")
+def legal_hold_add(
+    recording_sid: RecordingSidArg,
+    reason: Annotated[str, typer.Option(help="Why: a case or matter reference (required).")],
+    by: ByOption = None,
+) -> None:
+    """Put a recording on legal hold (audited with who, when and why)."""
+    from flexrec.cli_admin import hold_command
+
+    raise typer.Exit(hold_command(recording_sid, reason=reason, by=by, release=False))
+
+
+@holds.command("remove")
+def legal_hold_remove(
+    recording_sid: RecordingSidArg,
+    reason: Annotated[str, typer.Option(help="Why the hold ends (optional).")] = "",
+    by: ByOption = None,
+) -> None:
+    """Release a legal hold; retention applies again from its next sweep."""
+    from flexrec.cli_admin import hold_command
+
+    raise typer.Exit(hold_command(recording_sid, reason=reason, by=by, release=True))
+
+
+@holds.command("list")
+def legal_hold_list() -> None:
+    """List the recordings on legal hold."""
+    from flexrec.cli_admin import list_holds_command
+
+    raise typer.Exit(list_holds_command())
+
+
 @app.command()
 def demo(
     calls: Annotated[int, typer.Option(help="How many calls to simulate.")] = 60,

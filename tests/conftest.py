@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from flexsim import free_port
+
 # Under CI a missing server is a failure, not a skip: a skipped test there proves nothing.
 IN_CI = bool(os.environ.get("FLEXREC_CI") or os.environ.get("CI"))
 
@@ -30,13 +32,6 @@ def _scrub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("TWILIO_", "FLEXREC_")) and name != "FLEXREC_CI":
             monkeypatch.delenv(name, raising=False)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_port(port: int, timeout_s: float = 30.0) -> bool:

@@ -66,6 +66,10 @@ class ArchivedRecording(Base):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     deleted_from_twilio_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who set the hold in force, when and why (cleared with it; the audit log keeps history).
+    legal_hold_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    legal_hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text, default=None)
     retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, index=True)
     # Set when retention removed the stored object; the row stays as a record of it.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

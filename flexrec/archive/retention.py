@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.models import ArchivedRecording, AuditLog
@@ -150,7 +150,25 @@ def apply_retention(
             storage_key=row.storage_key,
         )
         purged.append(sid)
+    _log_sweep(sessions, now, purged)
     return purged
+
+
+def _log_sweep(sessions: sessionmaker[Session], now: datetime, purged: list[str]) -> None:
+    # One line per sweep, so an operator sees retention run even when it had nothing to do,
+    # and how many expired recordings a legal hold kept.
+    with sessions() as session:
+        held = session.scalar(
+            select(func.count())
+            .select_from(ArchivedRecording)
+            .where(
+                ArchivedRecording.retain_until.is_not(None),
+                ArchivedRecording.retain_until <= now,
+                ArchivedRecording.legal_hold.is_(True),
+                ArchivedRecording.purged_at.is_(None),
+            )
+        )
+    log.info("retention.swept", purged=len(purged), kept_by_legal_hold=int(held or 0))
 
 
 def _iso(value: datetime | None) -> str | None:

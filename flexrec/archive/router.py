@@ -24,6 +24,12 @@ from starlette.concurrency import run_in_threadpool
 from flexrec.archive.models import DONE_STATES
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
+from flexrec.server.token_guard import (
+    TokenGuard,
+    TooManyTokenChecks,
+    check_token,
+    retry_after_header,
+)
 from flexrec.server.token_source import bearer_token, body_token
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
 
@@ -105,9 +111,14 @@ def make_archive_router(
     tokens: TokenValidator,
     signer: MediaLinkSigner,
     public_url: str = "",
+    guard: TokenGuard | None = None,
 ) -> APIRouter:
-    """Build the archive's routes; the lead mounts the router on the service app."""
+    """Build the archive's routes; the lead mounts the router on the service app.
+
+    `guard` is the app's shared `TokenGuard` (a fresh one when not given).
+    """
     router = APIRouter(tags=["archive"])
+    token_guard = guard if guard is not None else TokenGuard()
 
     def check_sid(recording_sid: str) -> None:
         if not _RECORDING_SID.match(recording_sid):
@@ -118,8 +129,11 @@ def make_archive_router(
         if not token:
             _fail(401, "missing_token", "send a Flex token as 'Authorization: Bearer' or 'Token'",
                   _CHALLENGE)  # fmt: skip
+        client = _client_ip(request)
         try:
-            return await run_in_threadpool(tokens.validate, token)
+            return await check_token(token_guard, tokens, token, client)
+        except TooManyTokenChecks as exc:
+            _fail(429, "too_many_token_checks", str(exc), retry_after_header(exc))
         except InvalidToken as exc:
             _fail(401, "invalid_token", f"the Flex token was rejected: {exc}", _CHALLENGE)
         except TokenServiceUnavailable:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -35,6 +35,7 @@ from flexrec.archive.errors import (
     ArchiveRetryableError,
     RecordingNotArchived,
 )
+from flexrec.archive.holds import on_hold, place_hold, release_hold
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, AuditLog, RecordingAnalysis
 from flexrec.archive.retention import RetentionPolicy, apply_retention, load_retention_policy
 from flexrec.archive.storage import BlobNotFound, BlobStore, StorageError, open_storage
@@ -270,7 +271,8 @@ class ArchiveService:
     def _finished(self, row: ArchivedRecording) -> bool:
         if row.state == "deleted_from_twilio":
             return True
-        return row.state == "verified" and not self.delete_from_twilio
+        # A held recording keeps Twilio's copy too: the job is done until the hold is released.
+        return row.state == "verified" and (not self.delete_from_twilio or row.legal_hold)
 
     def _run_steps(self, session: Session, row: ArchivedRecording) -> None:
         sid = row.recording_sid
@@ -281,7 +283,7 @@ class ArchiveService:
         if row.state == "stored":
             self._read_back(session, row)
             log.info("archive.verified", recording_sid=sid, sha256=row.sha256)
-        if row.state == "verified" and self.delete_from_twilio:
+        if row.state == "verified" and self.delete_from_twilio and not on_hold(session, row.id):
             self._delete_from_twilio(session, row)
             log.info("archive.deleted_from_twilio", recording_sid=sid)
 
@@ -461,6 +463,11 @@ class ArchiveService:
                     .where(
                         ArchivedRecording.state.in_(states),
                         ArchivedRecording.updated_at <= threshold,
+                        # held and verified: nothing to do until the hold is released
+                        or_(
+                            ArchivedRecording.state != "verified",
+                            ArchivedRecording.legal_hold.is_(False),
+                        ),
                     )
                     .order_by(ArchivedRecording.updated_at)
                 )
@@ -653,25 +660,16 @@ class ArchiveService:
         """Purge expired media not on legal hold; returns the purged recording SIDs."""
         return apply_retention(self.sessions, self.store, now or self.clock(), self.clock)
 
-    def set_legal_hold(self, recording_sid: str, hold: bool, actor: str) -> ArchivedRecording:
-        """Put a recording under legal hold (or release it); audited."""
+    def set_legal_hold(
+        self, recording_sid: str, hold: bool, actor: str, reason: str = ""
+    ) -> ArchivedRecording:
+        """Put a recording under legal hold (or release it); audited (flexrec.archive.holds)."""
+        change = place_hold if hold else release_hold
+        change(self.sessions, recording_sid, actor, reason, clock=self.clock)
         with self.sessions() as session:
             row = self._find(session, recording_sid)
-            if row is None:
+            if row is None:  # pragma: no cover - the hold functions raise first
                 raise RecordingNotArchived(recording_sid)
-            now = self.clock()
-            row.legal_hold = hold
-            row.updated_at = now
-            session.add(
-                AuditLog(
-                    at=now,
-                    actor=actor,
-                    action="legal_hold_set" if hold else "legal_hold_cleared",
-                    recording_sid=recording_sid,
-                    detail={},
-                )
-            )
-            session.commit()
             return row
 
     def audit(

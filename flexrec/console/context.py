@@ -28,6 +28,7 @@ from flexrec.console.auth import (
     csrf_matches,
 )
 from flexrec.console.pages import render_page
+from flexrec.server.token_guard import TokenGuard
 from flexrec.twilio.flex_tokens import TokenInfo
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class ConsoleDeps:
     media_base_url: str = ""  # "" = media served by this same origin
     # Secure cookies; None = when the request came over HTTPS (set True behind a TLS proxy).
     secure_cookies: bool | None = None
+    # The app's shared guard in front of Flex token checks; None = one of the console's own.
+    token_guard: TokenGuard | None = None
 
 
 class ConsoleContext:
@@ -94,6 +97,8 @@ class ConsoleContext:
                     # Sessions then last as long as the process: fine for a demo, not for prod.
                     log.warning("FLEXREC_CONSOLE_SECRET unset: console sessions end on restart")
                     secret = secrets.token_urlsafe(32)
+                if deps.token_guard is None:
+                    deps.token_guard = TokenGuard()
                 self._resolved = (deps, SessionCodec(secret, deps.session_max_age_s))
             return self._resolved
 

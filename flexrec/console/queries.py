@@ -268,6 +268,18 @@ def summary(rec: ArchivedRecording, ana: RecordingAnalysis | None) -> dict[str, 
         "silence_pct": None if ana is None else _pct(ana.silence_ms, ana.duration_ms),
         "cross_talk_pct": None if ana is None else _pct(ana.cross_talk_ms, ana.duration_ms),
         "interruptions": interruptions,
+        "retain_until": _iso(rec.retain_until),
+        "legal_hold": bool(rec.legal_hold),
+        "purged_at": _iso(rec.purged_at),
+    }
+
+
+def hold_details(rec: ArchivedRecording) -> dict[str, Any]:
+    """Who held the recording, when and why (for supervisors and admins only)."""
+    return {
+        "held_by": rec.legal_hold_by,
+        "held_at": _iso(rec.legal_hold_at),
+        "hold_reason": rec.legal_hold_reason,
     }
 
 

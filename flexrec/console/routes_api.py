@@ -5,10 +5,11 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from flexrec.archive.errors import ArchiveError
+from flexrec.archive.errors import ArchiveError, RecordingNotArchived
+from flexrec.archive.holds import MAX_REASON, HoldError, place_hold, release_hold
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.console import queries
 from flexrec.console.audit import record_media_access
@@ -16,6 +17,12 @@ from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
 from flexrec.console.pauses import recording_pause_gaps
 from flexrec.console.peaks import PeaksUnavailable, wavesurfer_peaks
+
+
+class HoldBody(BaseModel):
+    """Why a recording is held, or why its hold ends."""
+
+    reason: str = Field("", max_length=MAX_REASON)
 
 
 class MediaUrlRequest(BaseModel):
@@ -119,6 +126,8 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
                     for g in gaps
                 ],
                 "pause_behavior": ctx.deps.pause_behavior,
+                "may_hold": principal.sees_everything,
+                **(queries.hold_details(rec) if principal.sees_everything else {}),
             }
 
     @router.get("/api/recordings/{recording_sid}/peaks")
@@ -141,6 +150,41 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             return wavesurfer_peaks(stored, duration_ms or stored.get("duration_ms"))
         except PeaksUnavailable as exc:
             raise HTTPException(404, str(exc)) from None
+
+    @router.put("/api/recordings/{recording_sid}/legal-hold")
+    def hold(
+        recording_sid: str, body: HoldBody, request: Request, principal: Csrf
+    ) -> dict[str, Any]:
+        """Put the recording on legal hold (supervisors and admins); audited."""
+        return change_hold(recording_sid, body, request, principal, release=False)
+
+    @router.delete("/api/recordings/{recording_sid}/legal-hold")
+    def release(
+        recording_sid: str, request: Request, principal: Csrf, body: HoldBody | None = None
+    ) -> dict[str, Any]:
+        """Release the recording's legal hold (supervisors and admins); audited."""
+        return change_hold(recording_sid, body or HoldBody(), request, principal, release=True)
+
+    def change_hold(
+        recording_sid: str, body: HoldBody, request: Request, principal: Principal, release: bool
+    ) -> dict[str, Any]:
+        if not principal.sees_everything:
+            raise HTTPException(403, "only supervisors and admins can change legal holds")
+        ctx.check_sid(recording_sid)
+        change = release_hold if release else place_hold
+        try:
+            facts = change(
+                ctx.deps.sessions,
+                recording_sid,
+                principal.username,
+                body.reason,
+                ip=request.client.host if request.client else None,
+            )
+        except RecordingNotArchived:
+            raise HTTPException(404, "no such recording") from None
+        except HoldError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return facts.public()
 
     @router.post("/api/recordings/{recording_sid}/media-url")
     def media_url(

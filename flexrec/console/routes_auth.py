@@ -19,6 +19,12 @@ from flexrec.console.auth import (
 )
 from flexrec.console.context import ConsoleContext
 from flexrec.console.users import authenticate_user
+from flexrec.server.token_guard import (
+    TokenGuard,
+    TooManyTokenChecks,
+    check_token,
+    retry_after_header,
+)
 from flexrec.twilio.flex_tokens import InvalidToken, TokenServiceUnavailable
 
 
@@ -97,8 +103,12 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         validator = ctx.deps.token_validator
         if validator is None:
             raise HTTPException(503, "Flex sign-in is not configured")
+        guard = ctx.deps.token_guard or TokenGuard()
+        client = request.client.host if request.client else None
         try:
-            info = await run_in_threadpool(validator.validate, token)
+            info = await check_token(guard, validator, token, client)
+        except TooManyTokenChecks as exc:
+            raise HTTPException(429, str(exc), headers=retry_after_header(exc)) from None
         except InvalidToken:
             raise HTTPException(401, "the Flex token is missing, invalid or expired") from None
         except TokenServiceUnavailable:

@@ -25,6 +25,7 @@ from flexrec.console.router import ConsoleDeps, create_console_router
 from flexrec.console.samples import SampleCall, sample_calls, store_sample_call
 from flexrec.console.users import create_user
 from flexrec.db.base import Base, make_engine, make_session_factory
+from flexrec.server.body_limit import BodyLimitMiddleware
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo
 
 SUPERVISOR = ("sam", "supervisor-pass")
@@ -99,6 +100,7 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
         }
     )
     app = FastAPI(title="flexrec console sandbox")
+    app.add_middleware(BodyLimitMiddleware)  # as the service does: bodies capped before auth
     app.include_router(
         create_console_router(
             ConsoleDeps(

@@ -13,7 +13,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Integer, String, select
+from sqlalchemy import Boolean, DateTime, Integer, String, false, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from flexrec.db.base import Base
@@ -44,6 +44,8 @@ class ConsoleUser(Base):
     role: Mapped[str] = mapped_column(String(16))
     worker_sid: Mapped[str | None] = mapped_column(String(34), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A disabled account cannot sign in; its rows stay for the audit log's sake.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UserError(ValueError):

@@ -33,4 +33,5 @@ def console_deps_from_services(
         pause_behavior=settings.policy.pause_behavior or "silence",
         # Behind a TLS-terminating proxy the app sees http; the public URL tells the truth.
         secure_cookies=True if settings.server.public_url.startswith("https://") else None,
+        token_guard=getattr(services, "token_guard", None),
     )

@@ -72,6 +72,9 @@ class RecordingTarget(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The process (service_owners.owner_id) holding the claim: a dead owner's claim is taken
+    # back at once instead of after the visibility window. NULL: claimed before owners existed.
+    claim_owner: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     event_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # revealing event
     # A pause asked for before the recording existed, applied as soon as it does.
@@ -80,6 +83,23 @@ class RecordingTarget(Base):
     desired_worker_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ServiceOwner(Base):
+    """A running process that may hold claims, kept alive by its heartbeats.
+
+    `host` names the machine and PID namespace, so a process on the same one can tell at once
+    that `pid` (started at `pid_started`, in clock ticks since boot) is gone.
+    """
+
+    __tablename__ = "service_owners"
+
+    owner_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_started: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class TaskRecord(Base):

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from flexrec.analysis.scoring import frame_scores
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.db.base import make_engine, make_session_factory
-from flexsim.audio import truth_segments
-from flexsim.runner import SimRunner
+from flexsim import SimRunner
 
 ARCHIVED_STATES = ("stored", "verified", "deleted_from_twilio")
 
@@ -24,7 +23,7 @@ def webhook_to_api_latencies(sim: SimRunner) -> list[float]:
     the retry queue, e.g. after an injected fault) have no enclosing delivery and are left out.
     """
     spans: list[tuple[float, float]] = []
-    for entry in list(sim.dispatcher.log):
+    for entry in sim.webhook_log():
         if entry.get("outcome") != "sent" or entry.get("kind") not in ("taskrouter", "conference"):
             continue
         end = float(entry["at"])
@@ -32,13 +31,11 @@ def webhook_to_api_latencies(sim: SimRunner) -> list[float]:
         spans.append((start, end))
     spans.sort()
     latencies: list[float] = []
-    with sim.world.lock:
-        created = [
-            r.created_wall
-            for r in sim.world.recordings.values()
-            if sim.world.calls[r.call_sid].party == "customer"
-            and r.source == "StartCallRecordingAPI"
-        ]
+    created = [
+        r.created_wall
+        for r in sim.recordings()
+        if r.party == "customer" and r.source == "StartCallRecordingAPI"
+    ]
     for moment in created:
         enclosing = [start for start, end in spans if start <= moment <= end]
         if enclosing:
@@ -102,10 +99,11 @@ def vad_accuracy(sim: SimRunner, database_url: str) -> tuple[float | None, float
         sessions.kw["bind"].dispose()
     true_positive = predicted_total = truth_total = 0.0
     for row in rows:
-        recording = sim.world.recordings.get(row.recording_sid)
-        if recording is None or row.duration_ms is None:
+        if row.duration_ms is None:
             continue
-        truth = truth_segments(sim.world, recording)
+        truth = sim.speech_truth(row.recording_sid)
+        if truth is None:
+            continue
         predicted = _predicted(row)
         for speaker, channel in (("customer", "channel1"), ("agent", "channel2")):
             precision, _recall = frame_scores(predicted[speaker], truth[channel], row.duration_ms)

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,11 +32,7 @@ from flexrec.demo.measures import (
     webhook_to_api_latencies,
 )
 from flexrec.demo.scoring import DemoScore, by_scenario, percentile, score_truth
-from flexsim import defaults
-from flexsim.runner import SimConfig, SimRunner
-from flexsim.timeline import Timeline
-from flexsim.tokens import issue_token
-from flexsim.world import Task, Worker
+from flexsim import Conversation, SimConfig, SimRunner, defaults, free_port
 
 # Scenarios in which an agent takes a card payment (pause, then resume) on some calls.
 PAUSABLE = frozenset({"basic", "hold", "browser_closed", "third_party"})
@@ -77,13 +72,6 @@ class DemoOptions:
         return self.service_env.get("FLEXREC_DATABASE_URL") or (
             f"sqlite:///{workdir / 'service' / 'flexrec.db'}"
         )
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServiceProcess:
@@ -155,26 +143,26 @@ class AgentDriver:
 
     def attach(self) -> None:
         """Listen for conversations starting in the simulator."""
-        self.sim.engine.on_conversation_started(self._started)
+        self.sim.on_conversation(self._started)
 
-    def _chosen(self, task: Task) -> bool:
+    def _chosen(self, task_sid: str) -> bool:
         # A stable choice per task, independent of arrival order.
-        digest = int(task.sid[-8:], 16) ^ self.seed
+        digest = int(task_sid[-8:], 16) ^ self.seed
         return (digest % 1000) / 1000 < self.share
 
-    def _started(self, timeline: Timeline, task: Task, worker: Worker) -> None:
-        if timeline.scenario not in PAUSABLE or not self._chosen(task):
+    def _started(self, conversation: Conversation) -> None:
+        if conversation.scenario not in PAUSABLE or not self._chosen(conversation.task_sid):
             return
-        engine = self.sim.engine
+        task_sid, worker_sid = conversation.task_sid, conversation.worker_sid
         # Runs on the simulator's loop: schedule in simulated time, do HTTP on the pool.
-        engine.call_later(25.0, lambda: self._submit(task.sid, worker.sid, "pause"))
-        engine.call_later(55.0, lambda: self._submit(task.sid, worker.sid, "resume"))
+        self.sim.call_later(25.0, lambda: self._submit(task_sid, worker_sid, "pause"))
+        self.sim.call_later(55.0, lambda: self._submit(task_sid, worker_sid, "resume"))
 
     def _submit(self, task_sid: str, worker_sid: str, action: str) -> None:
         self.pool.submit(self._act, task_sid, worker_sid, action)
 
     def _act(self, task_sid: str, worker_sid: str, action: str) -> None:
-        token = issue_token(self.sim.world, worker_sid, ttl_s=3600, roles=("agent",))
+        token = self.sim.agent_token(worker_sid)
         url = f"{self.service_url}/api/agent/tasks/{task_sid}/recording/{action}"
         with self.lock:
             self.requested += action == "pause"
@@ -205,7 +193,7 @@ def service_env(sim: SimRunner, workdir: Path, port: int, admin_token: str) -> d
         {
             "TWILIO_ACCOUNT_SID": sim.config.account_sid,
             "TWILIO_AUTH_TOKEN": sim.config.auth_token,
-            "TWILIO_WORKSPACE_SID": sim.world.workspace_sid,
+            "TWILIO_WORKSPACE_SID": sim.workspace_sid,
             "FLEXREC_TWILIO_BASE_URL": sim.base_url,
             "FLEXREC_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "FLEXREC_DATA_DIR": str(workdir / "service"),
@@ -222,18 +210,12 @@ def service_env(sim: SimRunner, workdir: Path, port: int, admin_token: str) -> d
 
 
 def _live(sim: SimRunner, driver: AgentDriver, figures: LiveFigures) -> None:
-    snap = sim.engine.snapshot()
-    figures.finished = int(snap.get("finished", 0))
-    figures.active = int(snap.get("active", 0))
-    with sim.world.lock:
-        figures.recordings = sum(
-            1
-            for r in sim.world.recordings.values()
-            if sim.world.calls[r.call_sid].party != "worker"
-        )
-    stats = sim.dispatcher.stats
-    figures.webhooks_sent = stats.sent
-    figures.webhooks_failed = stats.failed
+    stats = sim.stats()
+    figures.finished = stats.finished
+    figures.active = stats.active
+    figures.recordings = sum(1 for r in sim.recordings() if r.party != "worker")
+    figures.webhooks_sent = stats.webhooks_sent
+    figures.webhooks_failed = stats.webhooks_failed
     figures.pauses = driver.requested
 
 
@@ -298,7 +280,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
             )
             display.say(f"simulator at {sim.base_url}; starting the service at {service.url}")
             service.start()
-            sim.call_soon(sim.engine.start_traffic)
+            sim.start_traffic()
             figures.phase = "calls in progress"
             restart_at = options.calls * 0.4 if options.restart else None
             try:
@@ -348,12 +330,9 @@ def _settle(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         _live(sim, driver, figures)
-        with sim.world.lock:
-            expected = sum(
-                1
-                for r in sim.world.recordings.values()
-                if r.status == "completed" and sim.world.calls[r.call_sid].party == "customer"
-            )
+        expected = sum(
+            1 for r in sim.recordings() if r.status == "completed" and r.party == "customer"
+        )
         archived, analysed = archive_figures(database_url)
         figures.archived = analysed
         figures.recordings = expected

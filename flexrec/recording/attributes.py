@@ -8,6 +8,7 @@ twice (fast path, then a queued retry) changes nothing the second time.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,17 +16,76 @@ from typing import Any
 import structlog
 
 from flexrec.recording import metrics
+from flexrec.recording.policy import lookup
 from flexrec.twilio.gateway import (
     GatewayError,
     PreconditionFailed,
     TaskGateway,
     recording_media_url,
 )
+from flexrec.webhooks.events import parse_time_ms
 
 log = structlog.get_logger(__name__)
 
 CUSTOMER_LEG_CHANNELS = ("customer", "others")
 WORKER_LEG_CHANNELS = ("others", "customer")
+
+
+_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+
+
+@dataclass(frozen=True)
+class AttributeFacts:
+    """Direction, legs and conference as Flex task attributes tell them."""
+
+    direction: str | None
+    customer_call_sid: str | None
+    worker_call_sid: str | None
+    conference_sid: str | None
+    client_call: bool
+
+
+def _call_sid(value: Any) -> str | None:
+    return value if isinstance(value, str) and _CALL_SID.match(value) else None
+
+
+def attribute_facts(attributes: Mapping[str, Any] | None) -> AttributeFacts:
+    """Direction, legs and conference read from Flex task attributes.
+
+    `call_sid` is trusted as the customer leg only on inbound tasks: some plugins overwrite it
+    with the recorded (worker) leg on outbound ones (template PR #648).
+    """
+    attrs = attributes or {}
+    raw_direction = attrs.get("direction")
+    direction = raw_direction if raw_direction in ("inbound", "outbound") else None
+    client_call = attrs.get("client_call") is True
+    participant_customer = _call_sid(lookup(attrs, "conference.participants.customer"))
+    worker = _call_sid(lookup(attrs, "conference.participants.worker"))
+    conference = lookup(attrs, "conference.sid")
+    conference_sid = conference if isinstance(conference, str) and conference[:2] == "CF" else None
+    if client_call:
+        customer = None
+    elif direction == "outbound":
+        customer = participant_customer
+    else:
+        customer = _call_sid(attrs.get("call_sid")) or participant_customer
+        if direction is None and customer is not None:
+            direction = "inbound"
+    return AttributeFacts(direction, customer, worker, conference_sid, client_call)
+
+
+def studio_start_ms(attrs: Mapping[str, Any]) -> int | None:
+    """When the VoiceRecording already in the task's attributes (Studio's) started."""
+    media = lookup(attrs, "conversations.media")
+    if not isinstance(media, list):
+        return None
+    for entry in media:
+        if isinstance(entry, dict) and entry.get("type") == "VoiceRecording":
+            try:
+                return parse_time_ms(entry.get("start_time"))
+            except ValueError:
+                return None
+    return None
 
 
 def voice_recording_entry(

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from flexrec.recording.background import Background
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
+
+if TYPE_CHECKING:
+    from flexrec.recording.owners import OwnerLease
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +67,14 @@ class ServiceContext:
     attribute_attempts: int = 5
     rng: random.Random = field(default_factory=random.Random)
     background: Background | None = None  # follow-up work after a webhook; None: inline
+    # This process's owner id in claims, kept alive by heartbeats; None: claims name no owner
+    # and only the visibility window frees them (unit tests, one-off commands).
+    lease: OwnerLease | None = None
+
+    @property
+    def owner_id(self) -> str | None:
+        """The owner id claims are taken under now (None without a lease)."""
+        return None if self.lease is None else self.lease.owner_id
 
     def now(self) -> datetime:
         """The service clock."""

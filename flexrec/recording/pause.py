@@ -24,10 +24,12 @@ from flexrec.db.models import (
     ReservationRecord,
     TaskRecord,
 )
+from flexrec.recording.catch_up import CatchUpLimiter
 from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, ServiceContext
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
 from flexrec.recording.policy import RECORDED
-from flexrec.recording.store import FINAL_STATES, LIVE_STATES, UNFINISHED_STATES, write_session
+from flexrec.recording.states import FINAL_STATES, LIVE_STATES, UNFINISHED_STATES
+from flexrec.recording.store import write_session
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
 log = structlog.get_logger(__name__)
@@ -126,6 +128,7 @@ class PauseController:
         # Set by the service: re-reads a task and its reservations from TaskRouter, for when
         # the webhooks that would have told us were lost or have not arrived yet.
         self.catch_up: Callable[[str], None] | None = None
+        self.catch_up_limiter = CatchUpLimiter()
 
     def pause(self, task_sid: str, actor: Actor) -> RecordingState:
         """Pause the task's recording (PauseBehavior from the policy)."""
@@ -159,6 +162,9 @@ class PauseController:
                     return target.id, _described(session, task_sid, target, may_act)
             except (NotFound, Forbidden):
                 if attempt == 2 or self.catch_up is None or not catch_up:
+                    raise
+                # Re-reading costs two TaskRouter calls: not on every refused request.
+                if not self.catch_up_limiter.allow(task_sid, actor.worker_sid or actor.identity):
                     raise
             self.catch_up(task_sid)
         raise NotFound(task_sid)  # pragma: no cover - the loop returns or raises

@@ -238,7 +238,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 def policy_from_mapping(raw: Mapping[str, Any]) -> RecordingPolicy:
     """Build a policy from parsed TOML (or any mapping of the same shape)."""
-    unknown = set(raw) - {*_CHOICES, "include", "exclude"}
+    # [retention] lives in the same file; flexrec.archive.retention reads and checks it.
+    unknown = set(raw) - {*_CHOICES, "include", "exclude", "retention"}
     if unknown:
         raise PolicyError(f"unknown policy keys {sorted(unknown)}")
     scalars: dict[str, Any] = {}

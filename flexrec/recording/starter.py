@@ -25,13 +25,15 @@ from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, 
 from flexrec.recording import metrics
 from flexrec.recording.attributes import TaskAttributesWriter, voice_recording_entry
 from flexrec.recording.context import JOB_LINK, JOB_START, ServiceContext
-from flexrec.recording.settled import InFlight, RecentSet
+from flexrec.recording.memory import InFlight, RecentSet
+from flexrec.recording.rows import RecordingFacts, new_recording_row, store_recording
 from flexrec.recording.store import (
     RELEASE_STARTED,
     TargetRow,
     claim_target,
     insert_ignore,
     release_claim,
+    released_claim,
     write_connection,
     write_session,
 )
@@ -40,7 +42,6 @@ from flexrec.twilio.gateway import (
     CreateRecordingRequest,
     GatewayError,
     RecordingInfo,
-    recording_media_url,
 )
 
 log = structlog.get_logger(__name__)
@@ -100,6 +101,7 @@ class Claim:
     call_sid: str
     attempts: int
     event_ms: int | None
+    owner: str | None = None  # the owner id it was taken under
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,10 @@ class RecordingStarter:
         Saves the start attempt a transaction of its own. If the process dies before the
         attempt, the claim goes stale and reconcile takes the target over after `visibility`.
         """
-        token = uuid.uuid4().hex
-        if not claim_target(session, target.id, token, now, self.ctx.visibility):
+        token, owner = uuid.uuid4().hex, self.ctx.owner_id
+        if not claim_target(session, target.id, token, now, self.ctx.visibility, owner):
             return None
-        return Claim(token, target.call_sid, target.attempts + 1, target.event_ms)
+        return Claim(token, target.call_sid, target.attempts + 1, target.event_ms, owner)
 
     def start_target(self, target_id: int, claim: Claim | None = None) -> StartOutcome:
         """One attempt at getting the target's leg recorded (no-op unless we win the claim).
@@ -161,14 +163,14 @@ class RecordingStarter:
         """
         ctx = self.ctx
         if claim is None:
-            token = uuid.uuid4().hex
+            token, owner = uuid.uuid4().hex, ctx.owner_id
             with write_session(ctx.sessions) as session:
-                if not claim_target(session, target_id, token, ctx.now(), ctx.visibility):
+                if not claim_target(session, target_id, token, ctx.now(), ctx.visibility, owner):
                     return StartOutcome("not-claimed")
                 target = session.get(RecordingTarget, target_id)
                 if target is None:  # pragma: no cover - claimed rows exist
                     return StartOutcome("not-claimed")
-                claim = Claim(token, target.call_sid, target.attempts, target.event_ms)
+                claim = Claim(token, target.call_sid, target.attempts, target.event_ms, owner)
         self.in_flight.begin(claim.call_sid)
         outcome = StartOutcome("failed")
         try:
@@ -184,9 +186,7 @@ class RecordingStarter:
 
     def _attempt(self, target_id: int, claim: Claim) -> StartOutcome:
         ctx = self.ctx
-        token, call_sid, attempts, event_ms = (
-            claim.token, claim.call_sid, claim.attempts, claim.event_ms
-        )  # fmt: skip
+        token, call_sid, attempts = claim.token, claim.call_sid, claim.attempts
         bound = log.bind(call_sid=call_sid, target_id=target_id, attempt=attempts)
         # The claim is ours for `visibility`; after that a reconciler may take it over. Stay
         # well inside it, so two claimants can never both list nothing and both create.
@@ -194,7 +194,7 @@ class RecordingStarter:
         budget_s = ctx.visibility.total_seconds()
         for inline in range(1, ctx.inline_attempts + 1):
             try:
-                info, source = self._adopt_or_create(call_sid, event_ms, began, budget_s / 2)
+                info, source = self._adopt_or_create(claim, began, budget_s / 2)
                 break
             except GatewayError as exc:
                 # A blip (429/5xx/timeout) is retried at once, still inside the webhook, before
@@ -217,9 +217,10 @@ class RecordingStarter:
         return StartOutcome("recording", info.sid)
 
     def _adopt_or_create(
-        self, call_sid: str, event_ms: int | None, began: float, create_deadline_s: float
+        self, claim: Claim, began: float, create_deadline_s: float
     ) -> tuple[RecordingInfo, str]:
         ctx = self.ctx
+        call_sid, event_ms = claim.call_sid, claim.event_ms
         live = [
             r
             for r in ctx.recordings.list_recordings(call_sid)
@@ -232,6 +233,9 @@ class RecordingStarter:
         if time.monotonic() - began > create_deadline_s:
             # Too slow to be sure the claim is still ours: give it back rather than risk a twin.
             raise GatewayError("claim time spent before create", status=None)
+        if ctx.lease is not None and not ctx.lease.holds(claim.owner):
+            # Our heartbeats stopped getting through: others may already count us as gone.
+            raise GatewayError("claim owner lease lapsed before create", status=None)
         info = ctx.recordings.create_recording(
             CreateRecordingRequest(call_sid, ctx.status_callback_url)
         )
@@ -317,10 +321,8 @@ class RecordingStarter:
             # and the recording is new to us.
             connection = session.connection()
             released = connection.execute(
-                RELEASE_STARTED,
-                {"b_id": target_id, "b_token": token, "claim_token": None, "claimed_at": None,
-                 **values},
-            ).first()  # fmt: skip
+                RELEASE_STARTED, {**released_claim(target_id, token), **values}
+            ).first()
             held = released is not None
             if not held:
                 # A status callback (or a reclaim after a stall) got there first: keep its state,
@@ -333,10 +335,11 @@ class RecordingStarter:
                         target.source = target.source or source
                         target.start_time_ms = target.start_time_ms or info.start_time_ms
                     target.updated_at = now
-            new_row = recording_row(info, target_id, ctx.recordings.account_sid, now)
+            facts = RecordingFacts.of_info(info)
+            new_row = new_recording_row(facts, target_id, ctx.recordings.account_sid, now)
             if not insert_ignore(session, RecordingRecord, new_row, ["sid"]):
                 # A status callback stored it first: fill in what it could not know.
-                record_recording(session, info, target_id, ctx.recordings.account_sid, now)
+                store_recording(session, facts, target_id, ctx.recordings.account_sid, now)
             wanted = (
                 released.desired_state
                 if released is not None
@@ -422,41 +425,6 @@ class RecordingStarter:
             )
         bound.info("recording linked", outcome=result.outcome)
         return "done"
-
-
-def recording_row(
-    info: RecordingInfo, target_id: int | None, account_sid: str, now: datetime
-) -> dict[str, Any]:
-    """The recordings row for a recording first seen in a Twilio answer."""
-    return {
-        "sid": info.sid,
-        "call_sid": info.call_sid,
-        "target_id": target_id,
-        "status": info.status,
-        "start_time_ms": info.start_time_ms,
-        "duration_s": info.duration_s,
-        "channels": info.channels,
-        "track": info.track,
-        "source": info.source,
-        "media_url": recording_media_url(account_sid, info.sid),
-        "error_code": info.error_code,
-        "completed_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def record_recording(
-    session: Session, info: RecordingInfo, target_id: int | None, account_sid: str, now: datetime
-) -> None:
-    """Insert the recordings row if missing; never moves a known status backwards."""
-    row = session.get(RecordingRecord, info.sid)
-    if row is None:
-        session.add(RecordingRecord(**recording_row(info, target_id, account_sid, now)))
-        return
-    row.target_id = row.target_id or target_id
-    row.start_time_ms = row.start_time_ms or info.start_time_ms
-    row.channels = row.channels or info.channels
 
 
 def _reason(exc: GatewayError) -> str:

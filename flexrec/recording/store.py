@@ -15,20 +15,31 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, and_, bindparam, false, func, or_, select, true, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.base import Base
-from flexrec.db.models import AttributeWrite, ConferenceParticipantRecord, RecordingTarget
+from flexrec.db.models import (
+    AttributeWrite,
+    ConferenceParticipantRecord,
+    RecordingTarget,
+    ServiceOwner,
+)
 
 _M = TypeVar("_M", bound=Base)
-
-UNFINISHED_STATES = ("pending", "starting")
-LIVE_STATES = ("recording", "paused")
-FINAL_STATES = ("completed", "absent", "failed", "ended")
-
-# Built once, parameters bound at execute: rebuilding statements per call was the main cost.
 
 _write_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _write_locks_guard = threading.Lock()
@@ -294,31 +305,45 @@ def ensure_link(
     return cast(LinkRow, row)
 
 
+_CLAIMABLE = or_(
+    and_(
+        RecordingTarget.state == "pending",
+        or_(
+            RecordingTarget.next_attempt_at.is_(None),
+            RecordingTarget.next_attempt_at <= bindparam("b_now"),
+        ),
+    ),
+    # The backstop for an attempt stuck past its window (it never creates after half of it);
+    # a gone owner's claims are put back to `pending` at once by flexrec.recording.owners.
+    and_(
+        RecordingTarget.state == "starting",
+        RecordingTarget.claimed_at < bindparam("b_stale_before"),
+    ),
+)
+_CLAIM_VALUES = {
+    "state": "starting",
+    "claim_token": bindparam("b_token"),
+    "claim_owner": bindparam("b_owner"),
+    "claimed_at": bindparam("b_now"),
+    "attempts": RecordingTarget.attempts + 1,
+    "updated_at": bindparam("b_now"),
+}
 _CLAIM = (
+    update(RecordingTarget)
+    .where(RecordingTarget.id == bindparam("b_id"), _CLAIMABLE)
+    .values(**_CLAIM_VALUES)
+    .execution_options(synchronize_session=False)
+)
+# A claim under an owner id only while that owner's row exists: a process that was reaped
+# (its lease ran out) can never claim under its old id again.
+_CLAIM_OWNED = (
     update(RecordingTarget)
     .where(
         RecordingTarget.id == bindparam("b_id"),
-        or_(
-            and_(
-                RecordingTarget.state == "pending",
-                or_(
-                    RecordingTarget.next_attempt_at.is_(None),
-                    RecordingTarget.next_attempt_at <= bindparam("b_now"),
-                ),
-            ),
-            and_(
-                RecordingTarget.state == "starting",
-                RecordingTarget.claimed_at < bindparam("b_stale_before"),
-            ),
-        ),
+        _CLAIMABLE,
+        exists().where(ServiceOwner.owner_id == bindparam("b_owner")),
     )
-    .values(
-        state="starting",
-        claim_token=bindparam("b_token"),
-        claimed_at=bindparam("b_now"),
-        attempts=RecordingTarget.attempts + 1,
-        updated_at=bindparam("b_now"),
-    )
+    .values(**_CLAIM_VALUES)
     .execution_options(synchronize_session=False)
 )
 # The SET columns come from the parameters given at execute (any target column).
@@ -338,19 +363,41 @@ RELEASE_STARTED = _RELEASE.returning(RecordingTarget.desired_state)
 
 
 def claim_target(
-    session: Session, target_id: int, token: str, now: datetime, visibility: timedelta
+    session: Session,
+    target_id: int,
+    token: str,
+    now: datetime,
+    visibility: timedelta,
+    owner: str | None = None,
 ) -> bool:
     """Atomically move a due `pending` (or stale `starting`) target to `starting` for us.
 
     One conditional UPDATE: across threads and processes exactly one claimant sees rowcount 1.
+    `owner`: this process's owner id (flexrec.recording.owners), recorded with the claim.
     """
-    params = {"b_id": target_id, "b_now": now, "b_stale_before": now - visibility, "b_token": token}
-    result: Any = session.execute(_CLAIM, params)
+    params = {
+        "b_id": target_id,
+        "b_now": now,
+        "b_stale_before": now - visibility,
+        "b_token": token,
+        "b_owner": owner,
+    }
+    result: Any = session.execute(_CLAIM if owner is None else _CLAIM_OWNED, params)
     return bool(result.rowcount == 1)
+
+
+def released_claim(target_id: int, token: str) -> dict[str, Any]:
+    """The parameters of `_RELEASE` that identify the claim and clear it."""
+    return {
+        "b_id": target_id,
+        "b_token": token,
+        "claim_token": None,
+        "claim_owner": None,
+        "claimed_at": None,
+    }
 
 
 def release_claim(session: Session, target_id: int, token: str, values: Mapping[str, Any]) -> bool:
     """Apply `values` to a target only while we still hold its claim."""
-    params = {"b_id": target_id, "b_token": token, "claim_token": None, "claimed_at": None}
-    result: Any = session.execute(_RELEASE, {**params, **values})
+    result: Any = session.execute(_RELEASE, {**released_claim(target_id, token), **values})
     return bool(result.rowcount == 1)

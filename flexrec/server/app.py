@@ -19,7 +19,14 @@ from fastapi.responses import JSONResponse
 from flexrec import package_version
 from flexrec.config import Settings
 from flexrec.recording import metrics as _recording_metrics  # noqa: F401 - registers counters
-from flexrec.server import routes_admin, routes_agent, routes_health, routes_webhooks
+from flexrec.server import (
+    routes_admin,
+    routes_agent,
+    routes_compliance,
+    routes_health,
+    routes_webhooks,
+)
+from flexrec.server.body_limit import BodyLimitMiddleware
 from flexrec.server.docs_pages import add_docs_pages
 from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
@@ -107,8 +114,10 @@ def create_app(
             expose_headers=["ETag", "Retry-After"],
             max_age=600,
         )
+    # Every body is capped before any route reads it (routes authenticate after reading).
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
-    for module in (routes_webhooks, routes_agent, routes_admin, routes_health):
+    for module in (routes_webhooks, routes_agent, routes_admin, routes_compliance, routes_health):
         app.include_router(module.router)
     add_docs_pages(app)
     return app

@@ -89,7 +89,13 @@ def mount_archive_and_console(app: FastAPI, settings: Settings, services: Servic
     """Add the archive's media and url_provider routes and the console to the service app."""
     signer = MediaLinkSigner(ensure_console_secret(settings))
     app.include_router(
-        make_archive_router(services.archive, services.tokens, signer, settings.server.public_url)
+        make_archive_router(
+            services.archive,
+            services.tokens,
+            signer,
+            settings.server.public_url,
+            guard=services.token_guard,
+        )
     )
     app.include_router(
         create_console_router(console_deps_from_services(services, settings, signer=signer))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hmac
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import get_logger
 from flexrec.server.metrics import TOKEN_CHECKS
+from flexrec.server.token_guard import TooManyTokenChecks, check_token, retry_after_header
 from flexrec.server.token_source import bearer_token, body_token
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
 
@@ -35,10 +35,15 @@ async def request_token(request: Request) -> str:
 
 
 async def validate_flex_token(request: Request, token: str) -> TokenInfo:
-    """Ask IAM (through the cache) who the token belongs to; 401 if invalid, 503 if IAM is down."""
-    validator = get_services(request).tokens
+    """Ask IAM (through the guard and the cache) who the token belongs to; 401 if invalid,
+    429 if this client sent too many unknown tokens, 503 if IAM is down."""
+    services = get_services(request)
+    client = request.client.host if request.client else None
     try:
-        info = await run_in_threadpool(validator.validate, token)
+        info = await check_token(services.token_guard, services.tokens, token, client)
+    except TooManyTokenChecks as exc:
+        TOKEN_CHECKS.labels("throttled").inc()
+        fail(429, "too_many_token_checks", str(exc), retry_after_header(exc))
     except InvalidToken as exc:
         TOKEN_CHECKS.labels("invalid").inc()
         fail(401, "invalid_token", f"the Flex token was rejected: {exc}", _CHALLENGE)

@@ -56,8 +56,20 @@ def _page(items: list[Any], filters: dict[str, Any]) -> JSONResponse:
 
 @router.get("/recordings", summary="Recordings, newest first")
 def list_recordings(request: Request, _admin: Admin, filters: Filters) -> JSONResponse:
-    """Recordings known to flexrec, filtered and paged."""
-    return _page(get_services(request).recording.list_recordings(**filters), filters)
+    """Recordings known to flexrec, filtered and paged, with their retention date and hold."""
+    services = get_services(request)
+    items = jsonable(services.recording.list_recordings(**filters))
+    archive = services.archive
+    if archive is not None and items:
+        from flexrec.archive.holds import retention_facts
+
+        known = retention_facts(archive.sessions, [i["sid"] for i in items if "sid" in i])
+        for item in items:
+            facts = known.get(item.get("sid", ""))
+            public = facts.public() if facts else {}
+            item["retain_until"] = public.get("retain_until")
+            item["legal_hold"] = public.get("legal_hold", False)
+    return _page(items, filters)
 
 
 @router.get("/tasks", summary="Voice tasks, newest first")

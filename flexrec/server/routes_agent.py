@@ -43,8 +43,24 @@ log = get_logger(__name__)
 router = APIRouter(prefix="/api/agent", tags=["agent"])
 
 _TASK_SID = re.compile(r"^WT[0-9a-f]{32}$")
-Caller = Annotated[TokenInfo, Depends(flex_caller)]
 TaskSid = Annotated[str, Path(description="TaskRouter task SID (WT…)")]
+
+
+def checked_task_sid(task_sid: TaskSid) -> str:
+    """The path's task SID, or 400: checked before the token, which may cost a Twilio call."""
+    if not _TASK_SID.match(task_sid):
+        fail(400, "bad_task_sid", "the task SID must be 'WT' followed by 32 hex digits")
+    return task_sid
+
+
+async def task_caller(
+    request: Request, _task_sid: Annotated[str, Depends(checked_task_sid)]
+) -> TokenInfo:
+    """Dependency: the Flex token's holder, asked only once the task SID is well formed."""
+    return await flex_caller(request)
+
+
+Caller = Annotated[TokenInfo, Depends(task_caller)]
 
 MAX_WAIT_S = 30.0  # below the idle timeouts of common proxies and load balancers (60 s)
 WATCH_POLL_S = 1.0  # how often a long poll re-reads the state: the "within a second" promise
@@ -104,9 +120,8 @@ def make_actor(info: TokenInfo) -> Actor:
 def _call(
     task_sid: str, caller: TokenInfo, action: str, call: Callable[[str, Any], Any]
 ) -> dict[str, Any]:
-    """Run one service call for the caller; its state as JSON, or the mapped HTTP error."""
-    if not _TASK_SID.match(task_sid):
-        fail(400, "bad_task_sid", "the task SID must be 'WT' followed by 32 hex digits")
+    """Run one service call for the caller (task SID already checked by `Caller`); its state as
+    JSON, or the mapped HTTP error."""
     with bound_sids(task_sid=task_sid, worker_sid=caller.worker_sid):
         try:
             state = call(task_sid, make_actor(caller))

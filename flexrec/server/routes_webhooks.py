@@ -3,17 +3,17 @@
 Order matters: nothing is parsed or stored before the signature checks out (403 otherwise);
 unparsable input is 400 (final for Twilio); an unexpected failure inside the service is 500 so
 Twilio (or the simulator) retries, since the service is idempotent. Handlers are sync and run in
-the threadpool because the Twilio SDK is synchronous; a TaskRouter event that repeats settled
-facts is answered on the event loop from memory.
+the threadpool because the Twilio SDK is synchronous; the `in-progress` callback of a recording
+this process is starting or stored is answered on the event loop from memory.
 
 Answer-time limits: a TaskRouter workspace callback must be answered within 15 s (Events
 reference, "Event Callbacks"), an Event Streams webhook sink within 5 s (error 91308 "Sink
 endpoint did not respond in time": "acknowledge incoming payloads immediately ... offloading
 long-running operations to a background queue"). A workspace callback carries one event, whose
 fast path makes a few REST calls (~100-300 ms each), so it stays inline. An Event Streams batch
-carries up to 100 events, each possibly a new call: its events are queued (one durable job
-each) and the batch is answered at once. An event type flexrec does not use is answered 204
-and ignored (TaskRouter sends every type unless the workspace's EventsFilter is set).
+carries up to 100 events, each possibly a new call: its events are queued (one job each) and
+the batch is answered at once. An event type flexrec does not use is answered 204 and ignored
+(TaskRouter sends every type unless the workspace's EventsFilter is set).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from flexrec.recording.context import JOB_TASKROUTER_EVENT
+from flexrec.server.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_BYTES
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import bound_sids, get_logger
 from flexrec.server.metrics import HANDLER_CPU, WEBHOOKS
@@ -40,10 +41,10 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 E = TypeVar("E")
 FormParams = dict[str, str | list[str]]
-# Twilio's callbacks are a few KB; an Event Streams batch can be larger. Anything bigger is
-# refused before it is read in full, since its signature is not checked yet.
-MAX_FORM_BYTES = 256 * 1024
-MAX_JSON_BYTES = 8 * 1024 * 1024
+# Anything bigger is refused before it is read in full, since its signature is not checked yet
+# (the app's BodyLimitMiddleware holds the same limits for every route).
+MAX_FORM_BYTES = MAX_WEBHOOK_FORM_BYTES
+MAX_JSON_BYTES = MAX_WEBHOOK_JSON_BYTES
 
 
 def _signed_url(request: Request) -> str:
@@ -176,19 +177,16 @@ SignedJson = Annotated[bytes, Depends(signed_json_body)]
 
 
 @router.post("/taskrouter", status_code=204, summary="TaskRouter workspace event callback")
-async def taskrouter(request: Request, params: SignedForm) -> Response:
+def taskrouter(request: Request, params: SignedForm) -> Response:
     """Workspace `EventCallbackUrl` events (form); answered 204 as TaskRouter expects."""
     event_type = _parse("taskrouter", events.taskrouter_event_type, params)
     if not events.is_used_taskrouter_event(event_type):
         WEBHOOKS.labels("taskrouter", "ignored").inc()
         return _no_content()
     event = _parse("taskrouter", events.parse_taskrouter_form, params)
-    recording = get_services(request).recording
-    # Most TaskRouter traffic repeats what is already settled.
-    known = recording.is_settled_repeat(event)
-    return await _answer("taskrouter", event.event_type, known,
-                         recording.handle_taskrouter_event, event,
-                         task_sid=event.task_sid)  # fmt: skip
+    handler = get_services(request).recording.handle_taskrouter_event
+    _dispatch("taskrouter", event.event_type, handler, event, task_sid=event.task_sid)
+    return _no_content()
 
 
 @router.post("/event-streams", status_code=204, summary="Event Streams webhook sink")
@@ -207,9 +205,7 @@ def event_streams(request: Request, body: SignedJson) -> Response:
     recording = services.recording
     queue = services.queue
     for event in batch.events:
-        if recording.is_settled_repeat(event):
-            WEBHOOKS.labels(source, "repeat").inc()
-        elif queue is None:
+        if queue is None:
             _dispatch(source, event.event_type, recording.handle_taskrouter_event, event,
                       task_sid=event.task_sid)  # fmt: skip
         else:

@@ -12,8 +12,11 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
-# A body only ever carries a token here; anything large is refused before it is read.
-MAX_BODY_BYTES = 64 * 1024
+from flexrec.server.body_limit import MAX_OTHER_BODY_BYTES
+
+# A body only ever carries a token here; anything large is refused before it is read (the
+# app's BodyLimitMiddleware also counts chunked bodies as they arrive).
+MAX_BODY_BYTES = MAX_OTHER_BODY_BYTES
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

@@ -16,12 +16,12 @@ from sqlalchemy import Engine, text
 from flexrec.config import Settings
 from flexrec.server.logging_setup import get_logger
 from flexrec.server.ports import RecordingControl, TokenValidator
+from flexrec.server.token_guard import TokenGuard
 from flexrec.webhooks.signature import SignatureVerifier
 
 log = get_logger(__name__)
 
 HealthCheck = Callable[[], None]  # raises when the dependency is unreachable
-SETTLED_FLUSH_S = 0.25  # how often event times of repeats answered from memory are written
 
 
 @dataclass
@@ -40,6 +40,8 @@ class Services:
     run_consumer: bool = False
     consumer_workers: int = 4
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Refused tokens and per-client budgets of IAM checks, shared by every token-taking route.
+    token_guard: TokenGuard = field(default_factory=TokenGuard)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -87,6 +89,17 @@ def queue_check(queue: Any) -> HealthCheck:
     return check
 
 
+def owner_tick(lease: Any, recording: Any) -> Callable[[], None]:
+    """One heartbeat of this process's claim owner, then take back what gone processes held
+    (a web process killed -9 under `--processes N`, a worker on another machine)."""
+
+    def tick() -> None:
+        lease.beat()
+        recording.recover_claims()
+
+    return tick
+
+
 def service_public_url(settings: Settings) -> str:
     """Where Twilio reaches this service: FLEXREC_PUBLIC_URL, else the listen address."""
     return settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
@@ -105,6 +118,8 @@ def build_services(
     from flexrec.db.migrate import upgrade, upgrade_engine
     from flexrec.jobs.tasks import build_queue, register_recording_jobs
     from flexrec.recording.background import Background
+    from flexrec.recording.context import utc_now
+    from flexrec.recording.owners import HEARTBEAT_S, OwnerLease
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
     from flexrec.twilio.client import make_client
@@ -134,12 +149,16 @@ def build_services(
             base_backoff_s=settings.server.retry_base_s,
             max_backoff_s=settings.server.retry_max_s,
         )
+        lease = OwnerLease(sessions, utc_now)
+        lease.register()
+        closers.append(lease.close)
+        recording.set_lease(lease)
         queue = build_queue(settings)
         register_recording_jobs(queue, recording)
         background = Background()
         closers.append(background.close)
         recording.set_background(background)
-        background.every(SETTLED_FLUSH_S, recording.flush_settled)
+        background.every(HEARTBEAT_S, owner_tick(lease, recording))
         tokens = FlexTokenValidator(
             settings.twilio.account_sid,
             settings.twilio.auth_token.get_secret_value(),

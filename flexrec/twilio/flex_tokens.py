@@ -25,6 +25,8 @@ SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 # A positive answer is reused at most this long, even for a token valid for hours, so a
 # deactivated agent loses access within minutes; answers without an expiry count as this too.
 DEFAULT_MAX_CACHE_S = 300.0
+# Real Flex tokens are JWEs of one to a few KB; anything far longer is refused without asking.
+MAX_TOKEN_CHARS = 8192
 
 
 class TokenError(Exception):
@@ -145,6 +147,8 @@ class FlexTokenValidator:
         token = token.strip()
         if not token:
             raise InvalidToken("no Flex token given")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise InvalidToken("this is not a Flex token")
         key = token_fingerprint(token)
         now = self._clock()
         cached = self._cache.get(key, now)

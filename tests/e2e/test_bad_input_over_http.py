@@ -16,11 +16,7 @@ import httpx
 import pytest
 
 from flexrec.demo.runner import ServiceProcess, free_port, service_env
-from flexsim.runner import SimConfig, SimRunner
-from flexsim.timeline import Timeline
-from flexsim.tokens import issue_token
-from flexsim.webhooks import twilio_signature
-from flexsim.world import Task, Worker
+from flexsim import Conversation, SimConfig, SimRunner, twilio_signature
 
 pytestmark = pytest.mark.e2e
 
@@ -32,8 +28,7 @@ class Live:
     sim: SimRunner
     service: ServiceProcess
     admin: dict[str, str]
-    task: Task
-    worker: Worker
+    conversation: Conversation
 
 
 @pytest.fixture(scope="module")
@@ -59,30 +54,28 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         )
         service.start()
         started = threading.Event()
-        holder: dict[str, object] = {}
+        seen: list[Conversation] = []
 
-        def on_start(timeline: Timeline, task: Task, worker: Worker) -> None:
-            holder["task"], holder["worker"] = task, worker
+        def on_start(conversation: Conversation) -> None:
+            seen.append(conversation)
             started.set()
 
-        sim.engine.on_conversation_started(on_start)
-        sim.call_soon(sim.engine.start_traffic)
+        sim.on_conversation(on_start)
+        sim.start_traffic()
         try:
             assert started.wait(60), "no conversation started"
-            task, worker = holder["task"], holder["worker"]
-            assert isinstance(task, Task) and isinstance(worker, Worker)
-            yield Live(sim, service, {"Authorization": f"Bearer {admin_token}"}, task, worker)
+            yield Live(sim, service, {"Authorization": f"Bearer {admin_token}"}, seen[0])
         finally:
             service.stop()
 
 
 def _customer_recordings(live: Live) -> list[str]:
-    with live.sim.world.lock:
-        return [
-            r.sid
-            for r in live.sim.world.recordings.values()
-            if live.sim.world.calls[r.call_sid].party == "customer"
-        ]
+    return [r.sid for r in live.sim.recordings() if r.party == "customer"]
+
+
+def _status(sim: SimRunner, recording_sid: str) -> str | None:
+    recording = sim.recording(recording_sid)
+    return recording.status if recording else None
 
 
 def _wait_recorded(live: Live) -> str:
@@ -135,10 +128,10 @@ def test_a_signed_but_malformed_body_is_a_400(live: Live) -> None:
 
 def test_agent_api_refuses_unknown_task_expired_and_foreign_tokens(live: Live) -> None:
     recording_sid = _wait_recorded(live)
-    world = live.sim.world
+    sim, task_sid, worker_sid = live.sim, live.conversation.task_sid, live.conversation.worker_sid
     base = f"{live.service.url}/api/agent/tasks"
 
-    own = issue_token(world, live.worker.sid, ttl_s=3600, roles=("agent",))
+    own = sim.agent_token(worker_sid)
     unknown = httpx.post(
         f"{base}/WT{'00' * 16}/recording/pause",
         headers={"Authorization": f"Bearer {own}"},
@@ -146,47 +139,47 @@ def test_agent_api_refuses_unknown_task_expired_and_foreign_tokens(live: Live) -
     )
     assert unknown.status_code == 404
 
-    other = next(w for w in world.workers.values() if w.sid != live.worker.sid)
-    foreign = issue_token(world, other.sid, ttl_s=3600, roles=("agent",))
+    other = next(sid for sid in sim.agent_sids() if sid != worker_sid)
+    foreign = sim.agent_token(other)
     refused = httpx.post(
-        f"{base}/{live.task.sid}/recording/pause",
+        f"{base}/{task_sid}/recording/pause",
         headers={"Authorization": f"Bearer {foreign}"},
         timeout=10,
     )
     assert refused.status_code == 403
 
-    expired = issue_token(world, live.worker.sid, ttl_s=0.5, roles=("agent",))
+    expired = sim.agent_token(worker_sid, ttl_s=0.5)
     time.sleep(1.0)  # the simulator's clock runs at real speed here
     late = httpx.post(
-        f"{base}/{live.task.sid}/recording/pause",
+        f"{base}/{task_sid}/recording/pause",
         headers={"Authorization": f"Bearer {expired}"},
         timeout=10,
     )
     assert late.status_code == 401
 
     forged = httpx.post(
-        f"{base}/{live.task.sid}/recording/pause",
+        f"{base}/{task_sid}/recording/pause",
         headers={"Authorization": "Bearer flex.forged.token"},
         timeout=10,
     )
     assert forged.status_code == 401
 
     # None of it touched the recording.
-    assert world.recordings[recording_sid].status == "in-progress"
-    assert world.recordings[recording_sid].pauses == []
+    untouched = sim.recording(recording_sid)
+    assert untouched is not None and untouched.status == "in-progress" and untouched.pauses == 0
 
     # The agent who holds the task can pause and resume it.
     paused = httpx.post(
-        f"{base}/{live.task.sid}/recording/pause",
+        f"{base}/{task_sid}/recording/pause",
         headers={"Authorization": f"Bearer {own}"},
         timeout=10,
     )
     assert paused.status_code == 200
-    assert world.recordings[recording_sid].status == "paused"
+    assert _status(sim, recording_sid) == "paused"
     resumed = httpx.post(
-        f"{base}/{live.task.sid}/recording/resume",
+        f"{base}/{task_sid}/recording/resume",
         headers={"Authorization": f"Bearer {own}"},
         timeout=10,
     )
     assert resumed.status_code == 200
-    assert world.recordings[recording_sid].status == "in-progress"
+    assert _status(sim, recording_sid) == "in-progress"

@@ -7,7 +7,6 @@ through Playwright. The screenshot lands in `test-artifacts/console-player.png`.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from sqlalchemy import select
 
 from flexrec.archive.models import AuditLog
 from flexrec.console.sandbox import SUPERVISOR, Sandbox, create_sandbox
+from flexsim import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -34,17 +34,11 @@ CHROMIUM_ARGS = [
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Sandbox]]:
     """The sandbox app served by uvicorn in a thread; yields its base URL."""
     sandbox = create_sandbox(tmp_path / "sandbox")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(sandbox.app, host="127.0.0.1", port=port, log_level="warning")
     )

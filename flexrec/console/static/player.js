@@ -290,6 +290,50 @@ function renderWaveform(peaks) {
   wavesurfer.on('timeupdate', showTime)
 }
 
+// ---- retention and legal hold ------------------------------------------------------------
+
+function day(iso) {
+  return iso ? new Date(iso).toISOString().slice(0, 10) : dash
+}
+
+function renderRetention() {
+  const text = document.getElementById('retention-text')
+  let line
+  if (detail.purged_at) line = `The media was deleted by retention on ${day(detail.purged_at)}.`
+  else if (detail.legal_hold) {
+    const who = detail.held_by ? ` by ${detail.held_by}` : ''
+    const when = detail.held_at ? ` on ${day(detail.held_at)}` : ''
+    const why = detail.hold_reason ? `: ${detail.hold_reason}` : ''
+    line = `On legal hold${who}${when}${why}. Never deleted while held` +
+      (detail.retain_until ? ` (retention date ${day(detail.retain_until)}).` : '.')
+  } else if (detail.retain_until) line = `Kept until ${day(detail.retain_until)}, then deleted by retention.`
+  else line = detail.playable ? 'Kept with no end date.' : 'The retention date is set once the media is archived.'
+  text.textContent = line
+  text.classList.toggle('held', Boolean(detail.legal_hold))
+  const form = document.getElementById('hold-form')
+  form.hidden = !detail.may_hold || Boolean(detail.purged_at)
+  document.getElementById('hold-reason').required = !detail.legal_hold
+  document.getElementById('hold-button').textContent = detail.legal_hold ? 'Release legal hold' : 'Place legal hold'
+}
+
+async function changeHold(event) {
+  event.preventDefault()
+  const status = document.getElementById('hold-status')
+  const input = document.getElementById('hold-reason')
+  try {
+    const facts = await api(`/api/recordings/${sid}/legal-hold`, {
+      method: detail.legal_hold ? 'DELETE' : 'PUT',
+      body: { reason: input.value },
+    })
+    Object.assign(detail, facts)
+    input.value = ''
+    status.textContent = detail.legal_hold ? 'Legal hold placed.' : 'Legal hold released.'
+    renderRetention()
+  } catch (error) {
+    status.textContent = `Not changed: ${error.message}`
+  }
+}
+
 // ---- start -------------------------------------------------------------------------------
 
 async function main() {
@@ -310,6 +354,8 @@ async function main() {
   renderMeta()
   renderMetrics()
   renderTimeline()
+  renderRetention()
+  document.getElementById('hold-form').addEventListener('submit', changeHold)
   if (peaks) renderWaveform(peaks)
   else document.getElementById('waveform').replaceChildren(el('p', { class: 'status' }, 'Waveform not available yet.'))
   if (!detail.playable) {

@@ -13,6 +13,7 @@ or `async with SimRunner(cfg) as sim: await sim.wait_idle()`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -25,13 +26,17 @@ import uvicorn
 from fastapi import FastAPI
 
 from flexsim import defaults
+from flexsim.audio import truth_segments
 from flexsim.control import create_control_router
-from flexsim.engine import ConversationHook, Engine, EngineConfig, default_weights
+from flexsim.engine import Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan
+from flexsim.timeline import Timeline
+from flexsim.tokens import issue_token
 from flexsim.truth import all_truth
 from flexsim.variants import AXES, check_pins
+from flexsim.views import Conversation, RecordingInfo, SimStats
 from flexsim.webhooks import WebhookDispatcher
-from flexsim.world import TERMINAL_CALL_STATUSES, SimClock, World
+from flexsim.world import TERMINAL_CALL_STATUSES, Recording, SimClock, Task, Worker, World
 
 log = logging.getLogger(__name__)
 
@@ -328,15 +333,120 @@ class SimRunner:
         """Start generating arrivals now (for runs configured with `start_traffic=False`)."""
         self.call_soon(self.engine.start_traffic)
 
-    def on_conversation_started(self, hook: ConversationHook) -> None:
-        """Call `hook(timeline, task, worker)` (on the simulator's thread: keep it quick) when an
-        agent and the customer are connected, e.g. to drive pause/resume through the service."""
-        self.engine.on_conversation_started(hook)
+    def on_conversation(self, hook: Callable[[Conversation], None]) -> None:
+        """Call `hook(conversation)` when an agent and the customer are connected (on the
+        simulator's thread: keep it quick), e.g. to drive pause/resume through the service."""
+
+        def started(timeline: Timeline, task: Task, worker: Worker) -> None:
+            hook(
+                Conversation(
+                    interaction_id=timeline.interaction_id,
+                    scenario=timeline.scenario,
+                    direction=timeline.direction,
+                    task_sid=task.sid,
+                    worker_sid=worker.sid,
+                )
+            )
+
+        self.engine.on_conversation_started(started)
+
+    def call_later(self, sim_seconds: float, fn: Callable[[], None]) -> None:
+        """Run `fn` on the simulator's thread after `sim_seconds` of simulated time."""
+        if self._thread is not None and threading.current_thread() is self._thread:
+            self.engine.call_later(sim_seconds, fn)  # from a hook: no loop hop, exact timing
+        else:
+            self.call_soon(lambda: self.engine.call_later(sim_seconds, fn))
 
     def start_interaction(self, scenario: str, direction: str | None = None) -> None:
-        """Start one interaction of `scenario` now (thread-safe)."""
-        self.call_soon(lambda: self.engine.start_interaction(scenario, direction))
+        """Start one interaction of `scenario` now (thread-safe). Returns once the engine counts
+        it, so `done()` right after is not true before it ran; ValueError for an unknown name."""
+        self._run_on_loop(lambda: self.engine.start_interaction(scenario, direction))
+
+    def _run_on_loop(self, fn: Callable[[], _T], timeout_s: float = 10.0) -> _T:
+        """Run `fn` on the simulator's loop thread and return its result (or raise its error)."""
+        loop = self._loop
+        if loop is None or threading.current_thread() is self._thread:
+            return fn()
+        result: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                result.set_result(fn())
+            except BaseException as exc:  # handed to the caller's thread
+                result.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        return result.result(timeout_s)
 
     def truth(self) -> list[dict[str, Any]]:
         """Ground truth of every interaction so far."""
         return all_truth(self.world, list(self.engine.records))
+
+    # -- the public read side (snapshots, safe from any thread) -----------------------------
+    @property
+    def workspace_sid(self) -> str:
+        """The simulated TaskRouter workspace."""
+        return self.world.workspace_sid
+
+    def agent_sids(self) -> list[str]:
+        """The simulated agents' worker SIDs."""
+        with self.world.lock:
+            return list(self.world.workers)
+
+    def agent_token(
+        self, worker_sid: str, ttl_s: float = 3600.0, roles: tuple[str, ...] = ("agent",)
+    ) -> str:
+        """A Flex token for an agent, as the Flex UI holds one; validates at this simulator's IAM.
+
+        Expiry counts simulated time. Raises `tokens.UnknownWorker` for a worker it lacks.
+        """
+        return issue_token(self.world, worker_sid, ttl_s=ttl_s, roles=roles)
+
+    def stats(self) -> SimStats:
+        """Interactions and webhook deliveries so far."""
+        snap = self.engine.snapshot()
+        counts = self.dispatcher.stats
+        return SimStats(
+            generated=int(snap["generated"]),
+            active=int(snap["active"]),
+            finished=int(snap["finished"]),
+            webhooks_sent=counts.sent,
+            webhooks_failed=counts.failed,
+            webhooks_pending=self.dispatcher.pending,
+        )
+
+    def recordings(self) -> list[RecordingInfo]:
+        """Every call recording of the simulated account (deleted ones too), oldest first."""
+        with self.world.lock:
+            return [self._recording_info(r) for r in self.world.recordings.values()]
+
+    def recording(self, recording_sid: str) -> RecordingInfo | None:
+        """One call recording (None when the account has no such recording)."""
+        with self.world.lock:
+            found = self.world.recordings.get(recording_sid)
+            return self._recording_info(found) if found is not None else None
+
+    def _recording_info(self, recording: Recording) -> RecordingInfo:
+        return RecordingInfo(
+            sid=recording.sid,
+            call_sid=recording.call_sid,
+            party=self.world.calls[recording.call_sid].party,
+            status=recording.status,
+            source=recording.source,
+            created_wall=recording.created_wall,
+            pauses=len(recording.pauses),
+        )
+
+    def speech_truth(self, recording_sid: str) -> dict[str, list[tuple[int, int]]] | None:
+        """Who really spoke when in a recording's media: `{"channel1": [(start_ms, end_ms)...],
+        "channel2": [...]}` (None for a recording the account does not have)."""
+        with self.world.lock:
+            recording = self.world.recordings.get(recording_sid)
+        if recording is None:
+            return None
+        return truth_segments(self.world, recording)
+
+    def webhook_log(self) -> list[dict[str, Any]]:
+        """The latest deliveries, oldest first: `kind`, `name`, `url`, `outcome` (sent or
+        failed), `status`, `attempts`, `at` (wall-clock end), `elapsed_ms` and more."""
+        return self.dispatcher.log_snapshot()

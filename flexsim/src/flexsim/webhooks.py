@@ -425,6 +425,11 @@ class WebhookDispatcher:
         batched = sum(len(b) for b in self._stream_batches.values())
         return len(self.inbox) + sum(q.qsize() for q in self._queues) + self._in_flight + batched
 
+    def log_snapshot(self) -> list[dict[str, Any]]:
+        """The delivery log as it is now (safe from any thread: sends append under the lock)."""
+        with self._lock:
+            return list(self.log)
+
     async def drain(self) -> None:
         """Wait until every queued delivery has been sent or has failed."""
         # pending spans several queues and counters: polling is simpler than one more event

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,21 +18,15 @@ from flexrec.archive.storage import LocalStorage
 from flexrec.config import TwilioSettings
 from flexrec.db.base import Base, make_engine, make_session_factory
 from flexrec.twilio.client import make_client
-from flexsim import defaults
+from flexsim import defaults, free_port
 from flexsim.api.app import create_sim_app
 from flexsim.media import SampleConversation, make_sample_conversation
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def sim() -> Iterator[tuple[SampleConversation, str]]:
     sample = make_sample_conversation(5, duration_s=20.0, queue_s=3.0)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_sim_app(sample.world), host="127.0.0.1", port=port, log_level="warning"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,17 +16,12 @@ from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import BlobNotFound, InvalidKey, S3Storage, open_storage
 from flexrec.db.base import Base, make_engine, make_session_factory
+from flexsim import free_port
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "flexrec-archive-test"
 RE = "RE" + "1" * 32
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -112,6 +106,6 @@ def test_archive_job_and_retention_on_s3_with_encryption(s3_endpoint: str, tmp_p
 def test_unreachable_s3_is_a_retryable_storage_error() -> None:
     from flexrec.archive.storage import StorageError
 
-    store = S3Storage(BUCKET, endpoint_url=f"http://127.0.0.1:{_free_port()}")
+    store = S3Storage(BUCKET, endpoint_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StorageError):
         store.put("recordings/x.wav", b"x")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.db.models import RecordingTarget
+from flexrec.recording.owners import OwnerLease
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
 from flexrec.recording.store import claim_target, ensure_target, write_session
@@ -190,3 +191,33 @@ def test_service_races_record_once_on_postgres(sessions: sessionmaker[Session]) 
     assert len(twilio.recordings_on(CUSTOMER)) == 1
     media = twilio.tasks[TASK].attributes["conversations"]["media"]
     assert len(media) == 1
+
+
+def test_claims_of_a_gone_owner_come_back_and_a_reaped_owner_cannot_claim(
+    sessions: sessionmaker[Session],
+) -> None:
+    now = datetime.now(UTC)
+    running = {101, 202}
+    leases = [
+        OwnerLease(sessions, lambda: now, host="h", pid=pid, alive=lambda p, _s: p in running)
+        for pid in (101, 202)
+    ]
+    for lease in leases:
+        lease.register()
+    dead, alive = leases
+    with write_session(sessions) as session:
+        target, _ = ensure_target(
+            session, leg_key=CUSTOMER, call_sid=CUSTOMER, leg="customer", task_sid=TASK,
+            reservation_sid=None, now=now, event_ms=None,
+        )  # fmt: skip
+        target_id = target.id
+    with write_session(sessions) as session:
+        assert claim_target(session, target_id, "t1", now, timedelta(seconds=60), dead.owner_id)
+    assert alive.reap() == []  # its owner still runs
+    running.discard(101)
+    assert alive.reap() == [target_id]
+    with write_session(sessions) as session:
+        row = session.get(RecordingTarget, target_id)
+        assert row is not None and (row.state, row.claim_owner) == ("pending", None)
+        assert not claim_target(session, target_id, "t2", now, timedelta(seconds=60), "gone")
+        assert claim_target(session, target_id, "t3", now, timedelta(seconds=60), alive.owner_id)

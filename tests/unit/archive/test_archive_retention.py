@@ -93,7 +93,7 @@ def test_sweep_purges_expired_media_except_legal_holds(
     )
     for n in queues:
         service.archive_recording(sid("RE", n))
-    service.set_legal_hold(sid("RE", 2), True, actor="legal@example.com")
+    service.set_legal_hold(sid("RE", 2), True, actor="legal@example.com", reason="case 42")
 
     assert service.apply_retention(START + timedelta(days=89)) == []
     purged = service.apply_retention(START + timedelta(days=90))

@@ -1,4 +1,4 @@
-"""The service's memory of settled work and its follow-up threads: bounded, exact, never lossy."""
+"""The service's memory of its own starts and its follow-up threads: bounded, exact, never lossy."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from recording_harness import Harness, inbound_attrs
 
 from flexrec.recording.background import Background
+from flexrec.recording.memory import RecentSet
 from flexrec.recording.policy import RecordingPolicy
-from flexrec.recording.settled import RecentSet, SettledTasks
 from flexrec.twilio.fakes import fake_sid
 from flexrec.twilio.gateway import GatewayError
 from flexrec.webhooks.events import RecordingStatusEvent
@@ -20,44 +20,7 @@ WT = fake_sid("WT", 1)
 CA = fake_sid("CA", 1)
 
 
-def test_settled_tasks_answer_only_the_remembered_facts_and_keep_the_newest_time() -> None:
-    settled = SettledTasks()
-    facts = ({"a": 1}, "assigned", None, None, None, None, "voice")
-    assert not settled.repeat(WT, facts, 10)
-    settled.remember(WT, facts)
-    assert settled.repeat(WT, facts, 10)
-    assert settled.repeat(WT, facts, 30)
-    assert settled.repeat(WT, facts, 20)  # older: answered, but the time kept stays 30
-    assert not settled.repeat(WT, ({"a": 2}, *facts[1:]), 40)
-    assert settled.take_advances() == {WT: 30}
-    assert settled.take_advances() == {}
-    settled.forget(WT)
-    assert not settled.repeat(WT, facts, 50)
-
-
-def test_a_failed_flush_puts_the_times_back() -> None:
-    settled = SettledTasks()
-    facts = (None,) * 7
-    settled.remember(WT, facts)
-    settled.repeat(WT, facts, 10)
-
-    def broken(_: dict[str, int]) -> None:
-        raise RuntimeError("database down")
-
-    with pytest.raises(RuntimeError):
-        settled.flush(broken)
-    written: list[dict[str, int]] = []
-    assert settled.flush(written.append) == 1
-    assert written == [{WT: 10}]
-
-
 def test_memory_is_bounded_oldest_first() -> None:
-    settled = SettledTasks(max_tasks=2)
-    facts = (None,) * 7
-    for n in range(3):
-        settled.remember(fake_sid("WT", n), facts)
-    assert len(settled) == 2
-    assert not settled.repeat(fake_sid("WT", 0), facts, 1)
     recent = RecentSet(max_items=2)
     for item in ("a", "b", "c"):
         recent.add(item)

@@ -38,7 +38,7 @@ class StubRecording:
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_with: Exception | None = None
-    answer_from_memory: bool = False  # what is_settled_repeat / is_known_progress answer
+    answer_from_memory: bool = False  # what is_known_progress answers
     questions: list[tuple[str, Any]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=lambda: {WT_OWN: WK_ALICE, WT_FOREIGN: WK_BOB})
     watch_states: list[str] = field(default_factory=list)  # what successive re-reads find
@@ -50,10 +50,6 @@ class StubRecording:
 
     def handle_taskrouter_event(self, event: Any) -> None:
         self._record("taskrouter", event)
-
-    def is_settled_repeat(self, event: Any) -> bool:
-        self.questions.append(("settled?", event))
-        return self.answer_from_memory
 
     def is_known_progress(self, event: Any) -> bool:
         self.questions.append(("known?", event))

@@ -71,7 +71,7 @@ def test_given_services_without_consumer_are_not_closed_by_app() -> None:
 
 
 def test_a_web_process_app_closes_the_services_it_was_handed() -> None:
-    # `flexrec serve --processes N`: each web process owns its services (settled-memory flush,
+    # `flexrec serve --processes N`: each web process owns its services (background threads,
     # connections) though they were built before the app.
     queue, closed = StubQueue(), []
     services = make_services(queue, False, closed)

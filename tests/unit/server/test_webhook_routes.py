@@ -68,7 +68,6 @@ def test_valid_signed_form_calls_service_once_and_answers_204(
 @pytest.mark.parametrize(
     ("path", "params", "question"),
     [
-        ("/webhooks/taskrouter", {**TASKROUTER, "EventType": "task.updated"}, "settled?"),
         ("/webhooks/recording-status", {**RECORDING_STATUS, "RecordingStatus": "in-progress"},
          "known?"),
     ],

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sim_api_support import ACCOUNT_AUTH, Scenario, build_scenario, serve
+from sim_api_support import ACCOUNT_AUTH, Scenario, build_scenario
 
-from flexsim import defaults
+from flexsim import defaults, serve_app
 from flexsim.api import create_sim_app
 from flexsim.world import World
 
@@ -26,7 +26,7 @@ def scenario() -> Scenario:
 @pytest.fixture
 def served(scenario: Scenario) -> Iterator[str]:
     """The scenario's app served over real HTTP; yields its base URL."""
-    with serve(create_sim_app(scenario.world)) as base_url:
+    with serve_app(create_sim_app(scenario.world)) as base_url:
         yield base_url
 
 

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+import flexsim
 from flexsim import defaults
 from flexsim.engine import scenario_names
 from flexsim.runner import SimConfig, SimRunner
@@ -226,7 +227,7 @@ def test_traffic_started_later_generates_the_configured_calls(receiver: Receiver
     config = _config(receiver.url, rate_per_hour=3600.0, calls=6)
     seen: list[str] = []
     with SimRunner(config) as sim:
-        sim.on_conversation_started(lambda timeline, task, worker: seen.append(task.sid))
+        sim.on_conversation(lambda conversation: seen.append(conversation.task_sid))
         time.sleep(0.2)
         assert sim.engine.generated == 0  # nothing before start_traffic()
         sim.start_traffic()
@@ -237,3 +238,41 @@ def test_traffic_started_later_generates_the_configured_calls(receiver: Receiver
     eligible = [t for t in truth if t["eligible"]]
     assert len(seen) >= len(eligible)
     assert all(r["valid"] for r in receiver.received.requests)
+
+
+def test_the_public_api_reports_conversations_recordings_and_deliveries(
+    receiver: Receiver,
+) -> None:
+    config = _config(receiver.url, scenario_weights={"studio_recorded": 1.0})
+    conversations: list[flexsim.Conversation] = []
+    with flexsim.SimRunner(config) as sim:
+        sim.on_conversation(conversations.append)
+        sim.start_interaction("studio_recorded")
+        assert sim.wait_idle_blocking(timeout_s=60)
+        stats = sim.stats()
+        recordings = sim.recordings()
+        log = sim.webhook_log()
+        (truth,) = sim.truth()
+        token = sim.agent_token(conversations[0].worker_sid)
+        validated = httpx.post(
+            f"{sim.base_url}/v1/Accounts/{config.account_sid}/Tokens/validate",
+            json={"token": token},
+            auth=(config.account_sid, config.auth_token),
+            timeout=10,
+        ).json()
+    (conversation,) = conversations
+    assert conversation.scenario == "studio_recorded"
+    assert conversation.interaction_id == truth["interaction_id"]
+    assert conversation.task_sid in {t["task_sid"] for t in truth["tasks"]}
+    assert conversation.worker_sid in sim.agent_sids()
+    assert (stats.generated, stats.active, stats.finished) == (1, 0, 1)
+    assert stats.webhooks_sent == len(receiver.received.requests) == len(log)
+    assert stats.webhooks_failed == stats.webhooks_pending == 0
+    (studio,) = recordings  # Studio's recording on the customer leg
+    assert (studio.party, studio.status) == ("customer", "completed")
+    assert sim.recording(studio.sid) == studio
+    assert sim.recording("RE" + "0" * 32) is None
+    speech = sim.speech_truth(studio.sid)
+    assert speech is not None and speech["channel1"] and speech["channel2"]
+    assert {entry["outcome"] for entry in log} == {"sent"}
+    assert validated["valid"] is True

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-
-import uvicorn
-from fastapi import FastAPI
 
 from flexsim import defaults
 from flexsim.world import SimClock, World
@@ -101,33 +93,3 @@ def build_scenario() -> Scenario:
         queue_sid=queue.sid,
         workflow_sid=workflow.sid,
     )
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(app: FastAPI, port: int = 0) -> Iterator[str]:
-    """Serve an app with uvicorn on 127.0.0.1 (a free port) in a thread; yield its base URL."""
-    # h11 keeps Twilio's header casing (`ETag`); httptools would lower-case it
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", http="h11"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the simulator app did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "vendor" / "twilio-oai"
+SPEC_DIR = Path(__file__).resolve().parents[4] / "vendor" / "twilio-oai"
 SPEC_FILES = {
     "api_v2010": "twilio_api_v2010.json",
     "taskrouter_v1": "twilio_taskrouter_v1.json",

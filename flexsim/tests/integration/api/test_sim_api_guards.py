@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from fastapi import APIRouter
-from sim_api_support import ACCOUNT_AUTH, KEY_AUTH, basic, serve
+from sim_api_support import ACCOUNT_AUTH, KEY_AUTH, basic
 
-from flexsim import defaults
+from flexsim import defaults, serve_app
 from flexsim.api import SERVED_ROUTES, create_sim_app
 from flexsim.tokens import issue_token
 
@@ -155,7 +155,7 @@ def test_faults_answer_twilio_errors_and_spare_the_sim_control_routes(
 
     app = create_sim_app(scenario.world, faults=faults, extra_routers=[control])
     calls = f"/2010-04-01/Accounts/{AC}/Calls.json"
-    with serve(app) as base, httpx.Client(base_url=base, headers=ACCOUNT_AUTH) as client:
+    with serve_app(app) as base, httpx.Client(base_url=base, headers=ACCOUNT_AUTH) as client:
         limited = client.get(calls)
         unavailable = client.get(calls)
         delayed = client.get(calls)

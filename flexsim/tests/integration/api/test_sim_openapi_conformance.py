@@ -1,7 +1,7 @@
 """Every served Twilio route, driven by the official SDK, answers what Twilio's OpenAPI says.
 
-The app runs under uvicorn on loopback; the SDK reaches it through the project's rebasing HTTP
-client, wrapped here to validate every JSON response against the operation's response schema
+The app runs under uvicorn on loopback; the SDK reaches it through its own HTTP client with the
+host rebased, wrapped here to validate every JSON response against the operation's response schema
 and to note which served (method, path template) each request hit.
 """
 
@@ -13,26 +13,23 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from sim_api_oai import HOST_SPECS, SPEC_DIR, response_validator
-from sim_api_support import free_port, serve
+from sim_api_oai import HOST_SPECS, response_validator
 from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from flexrec.twilio.client import PooledHttpClient
-from flexsim import defaults
+from flexsim import defaults, free_port, serve_app
 from flexsim.api import create_sim_app
 from flexsim.api.app import OPERATIONS
 from flexsim.tokens import issue_token
 
 if TYPE_CHECKING:
     from sim_api_support import Scenario
-
-pytestmark = pytest.mark.skipif(not SPEC_DIR.is_dir(), reason=f"no OpenAPI specs at {SPEC_DIR}")
 
 AC = defaults.ACCOUNT_SID
 
@@ -90,11 +87,13 @@ class Conformance:
         self.validated += 1
 
 
-class ConformanceHttpClient(PooledHttpClient):
-    """The project's rebasing client, checking every exchange."""
+class ConformanceHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client with every Twilio host rebased onto the simulator, checking
+    every exchange (against the spec of the host the SDK addressed)."""
 
     def __init__(self, base_url: str, conformance: Conformance) -> None:
-        super().__init__(base_url, timeout=30)
+        super().__init__(timeout=30)
+        self.origin = urlsplit(base_url)
         self.conformance = conformance
 
     def request(  # type: ignore[override]
@@ -108,8 +107,10 @@ class ConformanceHttpClient(PooledHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
+        parts = urlsplit(url)
+        target = urlunsplit((self.origin.scheme, self.origin.netloc, parts.path, parts.query, ""))
         response = super().request(
-            method, url, params, data, headers, auth, timeout, allow_redirects
+            method, target, params, data, headers, auth, timeout, allow_redirects
         )
         self.conformance.check(method, url, response)
         return response
@@ -119,7 +120,7 @@ class ConformanceHttpClient(PooledHttpClient):
 def sdk(scenario: Scenario) -> Iterator[tuple[Client, Conformance]]:
     """An SDK client (API key credentials) talking to the served app, and its findings."""
     conformance = Conformance()
-    with serve(create_sim_app(scenario.world)) as base_url:
+    with serve_app(create_sim_app(scenario.world)) as base_url:
         http_client = ConformanceHttpClient(base_url, conformance)
         client = Client(defaults.API_KEY_SID, defaults.API_KEY_SECRET, AC, http_client=http_client)
         yield client, conformance
@@ -291,7 +292,7 @@ def test_public_base_url_makes_links_point_at_the_simulator(scenario: Scenario) 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     auth = (AC, defaults.AUTH_TOKEN)
-    with serve(create_sim_app(world, public_base_url=base), port=port) as served:
+    with serve_app(create_sim_app(world, public_base_url=base), port=port) as served:
         assert served == base
         first = httpx.get(
             f"{base}/v1/Workspaces/{defaults.WORKSPACE_SID}/Tasks?PageSize=1", auth=auth

@@ -1,0 +1,195 @@
+"""Legal holds: set, release and list them, with who, when and why, each change audited.
+
+A held recording is never deleted: retention skips it (flexrec.archive.retention) and the
+archive job keeps Twilio's copy while the hold lasts (flexrec.archive.service). The row keeps the
+hold in force (`legal_hold_by/at/reason`); the audit log keeps every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flexrec.archive.errors import RecordingNotArchived
+from flexrec.archive.models import ArchivedRecording, AuditLog
+
+MAX_REASON = 500
+
+
+class HoldError(ValueError):
+    """A hold change asked for the impossible (no reason given, say)."""
+
+
+@dataclass(frozen=True)
+class RetentionFacts:
+    """What an operator asks of one recording: how long it is kept and whether it is held."""
+
+    recording_sid: str
+    retain_until: datetime | None
+    legal_hold: bool
+    held_by: str | None
+    held_at: datetime | None
+    hold_reason: str | None
+    purged_at: datetime | None
+
+    def public(self) -> dict[str, Any]:
+        """JSON-ready fields (times in ISO 8601 UTC)."""
+        return {
+            "recording_sid": self.recording_sid,
+            "retain_until": _iso(self.retain_until),
+            "legal_hold": self.legal_hold,
+            "held_by": self.held_by,
+            "held_at": _iso(self.held_at),
+            "hold_reason": self.hold_reason,
+            "purged_at": _iso(self.purged_at),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def facts_of(row: ArchivedRecording) -> RetentionFacts:
+    """The retention and hold facts of one archive row."""
+    return RetentionFacts(
+        recording_sid=row.recording_sid,
+        retain_until=row.retain_until,
+        legal_hold=bool(row.legal_hold),
+        held_by=row.legal_hold_by,
+        held_at=row.legal_hold_at,
+        hold_reason=row.legal_hold_reason,
+        purged_at=row.purged_at,
+    )
+
+
+def _row(session: Session, recording_sid: str) -> ArchivedRecording:
+    row = session.scalars(
+        select(ArchivedRecording).where(ArchivedRecording.recording_sid == recording_sid)
+    ).one_or_none()
+    if row is None:
+        raise RecordingNotArchived(recording_sid)
+    return row
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def place_hold(
+    sessions: Callable[[], Session],
+    recording_sid: str,
+    actor: str,
+    reason: str,
+    *,
+    clock: Callable[[], datetime] = _now,
+    ip: str | None = None,
+) -> RetentionFacts:
+    """Hold a recording (again: the new reason replaces the old); audited as `legal_hold_set`."""
+    reason = reason.strip()
+    if not reason:
+        raise HoldError("say why the recording is held (a case or matter reference)")
+    if len(reason) > MAX_REASON:
+        raise HoldError(f"the reason is limited to {MAX_REASON} characters")
+    with sessions() as session:
+        row = _row(session, recording_sid)
+        now = clock()
+        row.legal_hold = True
+        row.legal_hold_by = actor
+        row.legal_hold_at = now
+        row.legal_hold_reason = reason
+        row.updated_at = now
+        session.add(
+            AuditLog(
+                at=now,
+                actor=actor,
+                action="legal_hold_set",
+                recording_sid=recording_sid,
+                ip=ip,
+                detail={"reason": reason},
+            )
+        )
+        session.commit()
+        return facts_of(row)
+
+
+def release_hold(
+    sessions: Callable[[], Session],
+    recording_sid: str,
+    actor: str,
+    reason: str = "",
+    *,
+    clock: Callable[[], datetime] = _now,
+    ip: str | None = None,
+) -> RetentionFacts:
+    """Release a hold; audited as `legal_hold_cleared` with the hold that was in force.
+
+    Retention applies again from the next sweep: a recording past its date is then deleted.
+    """
+    with sessions() as session:
+        row = _row(session, recording_sid)
+        now = clock()
+        released = {
+            "held_by": row.legal_hold_by,
+            "held_at": _iso(row.legal_hold_at),
+            "hold_reason": row.legal_hold_reason,
+        }
+        was_held = bool(row.legal_hold)
+        row.legal_hold = False
+        row.legal_hold_by = None
+        row.legal_hold_at = None
+        row.legal_hold_reason = None
+        row.updated_at = now
+        session.add(
+            AuditLog(
+                at=now,
+                actor=actor,
+                action="legal_hold_cleared",
+                recording_sid=recording_sid,
+                ip=ip,
+                detail={"reason": reason.strip()[:MAX_REASON], "was_held": was_held, **released},
+            )
+        )
+        session.commit()
+        return facts_of(row)
+
+
+def list_holds(sessions: Callable[[], Session]) -> list[RetentionFacts]:
+    """Every recording under legal hold, the most recently held first."""
+    with sessions() as session:
+        rows = session.scalars(
+            select(ArchivedRecording)
+            .where(ArchivedRecording.legal_hold.is_(True))
+            .order_by(ArchivedRecording.legal_hold_at.desc(), ArchivedRecording.id.desc())
+        ).all()
+        return [facts_of(r) for r in rows]
+
+
+def retention_facts(
+    sessions: Callable[[], Session], recording_sids: Iterable[str]
+) -> dict[str, RetentionFacts]:
+    """Retention and hold facts of the given recordings that are in the archive, by SID."""
+    wanted = sorted(set(recording_sids))
+    if not wanted:
+        return {}
+    with sessions() as session:
+        rows = session.scalars(
+            select(ArchivedRecording).where(ArchivedRecording.recording_sid.in_(wanted))
+        ).all()
+        return {r.recording_sid: facts_of(r) for r in rows}
+
+
+def on_hold(session: Session, row_id: int) -> bool:
+    """True when the row is held now (read fresh: a hold set a moment ago must win)."""
+    held = session.scalar(
+        select(ArchivedRecording.legal_hold).where(ArchivedRecording.id == row_id)
+    )
+    return bool(held)

@@ -1,0 +1,237 @@
+"""Webhook events in: TaskRouter, conference, call status and recording status callbacks.
+
+Every event updates what we know (tasks, reservations, conference participants, recordings) in
+one write transaction that also marks it seen (flexrec.recording.dedup) and plans the task's
+recordings (flexrec.recording.planner); after commit the plan runs (the fast path). Events may
+come twice, late or out of order: rows only move forward (flexrec.recording.rows).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy import select, update
+
+from flexrec.db.models import RecordingTarget, TaskRecord
+from flexrec.recording.context import ServiceContext
+from flexrec.recording.dedup import event_key, insert_seen, mark_seen, retry_contention, was_seen
+from flexrec.recording.pause import PauseController
+from flexrec.recording.planner import Plan, Planner
+from flexrec.recording.recovery import Recovery, live_target_ids
+from flexrec.recording.rows import (
+    RecordingFacts,
+    TaskFields,
+    advance_target,
+    store_recording,
+    upsert_participant_event,
+    upsert_reservation,
+    upsert_task,
+)
+from flexrec.recording.starter import RecordingStarter
+from flexrec.recording.store import write_session
+from flexrec.recording.views import RecordingView, recording_view
+from flexrec.twilio.gateway import TERMINAL_CALL_STATUSES
+from flexrec.webhooks.events import (
+    CallStatusEvent,
+    ConferenceEvent,
+    RecordingStatusEvent,
+    TaskRouterEvent,
+)
+
+log = structlog.get_logger(__name__)
+
+_TASK_SID = re.compile(r"^WT[0-9a-fA-F]{32}$")
+# Events that end the work on a task: a pause still in force is undone (auto-resume).
+AUTO_RESUME_EVENTS = frozenset(
+    {"reservation.wrapup", "reservation.completed", "task.wrapup", "task.completed",
+     "task.canceled"}
+)  # fmt: skip
+
+CompletedCallback = Callable[[RecordingView], None]
+
+
+class EventIntake:
+    """Applies each kind of webhook event to the database and runs what it sets off."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        planner: Planner,
+        recovery: Recovery,
+        pauses: PauseController,
+        starter: RecordingStarter,
+    ) -> None:
+        self.ctx = ctx
+        self.planner = planner
+        self.recovery = recovery
+        self.pauses = pauses
+        self.starter = starter
+        self.completed_callbacks: list[CompletedCallback] = []
+
+    @retry_contention
+    def handle_taskrouter_event(self, event: TaskRouterEvent) -> None:
+        """Apply a TaskRouter event; may start a recording before returning (fast path)."""
+        if event.task_sid is None:
+            return
+        key = event_key("tr", event.event_sid, event)
+        auto_resume = event.event_type in AUTO_RESUME_EVENTS
+        now = self.ctx.now()
+        fields = TaskFields(
+            attributes=event.task_attributes,
+            status=event.task_assignment_status,
+            queue_sid=event.task_queue_sid,
+            queue_name=event.task_queue_name,
+            workflow_sid=event.workflow_sid,
+            workflow_name=event.workflow_name,
+            channel=event.task_channel,
+        )
+        with write_session(self.ctx.sessions) as session:
+            # A wrap-up with no pause to undo is an ordinary event; with one, it is marked seen
+            # only after the resume ran, so a delivery that failed before it is handled again.
+            if auto_resume and not self.pauses.has_work_at_wrapup(session, event.task_sid):
+                auto_resume = False
+            # Marked first (one statement answers "seen?" and marks it): a failure below rolls
+            # the mark back with everything else, so a redelivery is handled again.
+            if not auto_resume and not insert_seen(session, key, "taskrouter", now):
+                return
+            if auto_resume and was_seen(session, key):
+                return
+            task = upsert_task(
+                session, event.task_sid, fields, now=now, event_ms=event.timestamp_ms
+            )
+            if event.reservation_sid:
+                upsert_reservation(session, event, now)
+            if event.event_type == "task.canceled" or event.event_type == "task.deleted":
+                task.status = "canceled" if event.event_type == "task.canceled" else "deleted"
+            # Committed with the mark: the plan's work is durable (pending or claimed targets
+            # and pending links), so the queue or reconcile finishes it if the fast path dies.
+            plan = self.planner.plan(session, task, now, event.timestamp_ms)
+        self.planner.execute(plan)
+        if auto_resume:
+            worker = event.worker_sid if event.event_type.startswith("reservation.") else None
+            self.pauses.auto_resume(event.task_sid, worker)
+            # Only after the resume ran, so a delivery that failed before it is handled again.
+            mark_seen(self.ctx.sessions, key, "taskrouter", self.ctx.now())
+
+    @retry_contention
+    def handle_conference_event(self, event: ConferenceEvent) -> None:
+        """Apply a conference callback: participant labels reveal the customer and worker legs."""
+        key = event_key("cf", None, event)
+        now = self.ctx.now()
+        name = event.friendly_name if event.friendly_name else None
+        task_sid = name if name and _TASK_SID.match(name) else None
+        fetch_task = False
+        plan = Plan()
+        with write_session(self.ctx.sessions) as session:
+            # Marked first, as TaskRouter events are: one statement answers "seen?" and marks
+            # it, and a failure below rolls the mark back with everything else.
+            if not insert_seen(session, key, "conference", now):
+                return
+            # Lock the task row before writing anything else: every planner takes the task lock
+            # first, so two webhooks about one task serialise instead of deadlocking.
+            lookup_task = select(TaskRecord).with_for_update()
+            if task_sid:
+                task = session.scalars(lookup_task.where(TaskRecord.sid == task_sid)).first()
+            else:
+                task = session.scalars(
+                    lookup_task.where(TaskRecord.conference_sid == event.conference_sid)
+                ).first()
+            upsert_participant_event(session, event, now)
+            if task is not None:
+                if task.conference_sid is None:
+                    task.conference_sid = event.conference_sid
+                plan = self.planner.plan(session, task, now, event.timestamp)
+            else:
+                fetch_task = task_sid is not None and event.event == "participant-join"
+            # The mark commits with these changes: what they leave to do is durable, and
+            # reconcile finds live tasks and quiet recordings if the steps below are cut short.
+            leaving = (
+                live_target_ids(session, event.call_sid)
+                if event.event == "participant-leave" and event.call_sid
+                else []
+            )
+        self.recovery.schedule_refresh(leaving)
+        if fetch_task and task_sid is not None:
+            # The conference told us first (events raced): ask TaskRouter about the task.
+            plan.extend(self.recovery.refresh_task(task_sid))
+        self.planner.execute(plan)
+
+    @retry_contention
+    def handle_call_status(self, event: CallStatusEvent) -> None:
+        """A leg that ended before its recording started will never be recorded: say so."""
+        if event.call_status not in TERMINAL_CALL_STATUSES:
+            return
+        now = self.ctx.now()
+        with write_session(self.ctx.sessions) as session:
+            ended = live_target_ids(session, event.call_sid)
+            session.execute(
+                update(RecordingTarget)
+                .where(RecordingTarget.call_sid == event.call_sid)
+                .where(RecordingTarget.state == "pending")
+                .values(
+                    state="ended",
+                    last_error=f"call {event.call_status} before the recording started",
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        self.recovery.schedule_refresh(ended)
+
+    def is_known_progress(self, event: RecordingStatusEvent) -> bool:
+        """True for the `in-progress` callback of a recording this process stores itself: one
+        already stored as running (the callback would change nothing), or one on a leg whose
+        start attempt is in flight here (parked: the attempt stores the same facts from
+        Twilio's answer; if it does not, the callback is handled when the attempt ends).
+        No I/O."""
+        if event.status != "in-progress":
+            return False
+        starter = self.starter
+        return event.recording_sid in starter.known_live or (
+            event.call_sid is not None and starter.in_flight.park(event.call_sid, event)
+        )
+
+    @retry_contention
+    def handle_recording_status(self, event: RecordingStatusEvent) -> None:
+        """Track a recording's lifecycle; completed recordings go to the registered callbacks."""
+        if self.is_known_progress(event):
+            return
+        now = self.ctx.now()
+        newly_known: int | None = None
+        with write_session(self.ctx.sessions) as session:
+            target = session.scalars(
+                select(RecordingTarget).where(RecordingTarget.recording_sid == event.recording_sid)
+            ).first()
+            if target is None and event.call_sid:
+                # Our create's response may still be in flight (or was lost): adopt by leg.
+                target = session.scalars(
+                    select(RecordingTarget)
+                    .where(RecordingTarget.call_sid == event.call_sid)
+                    .where(RecordingTarget.recording_sid.is_(None))
+                    .order_by(RecordingTarget.id)
+                ).first()
+                if target is not None:
+                    target.recording_sid = event.recording_sid
+                    target.source = target.source or "created"
+                    target.start_time_ms = target.start_time_ms or event.start_time_ms
+                    newly_known = target.id
+            if target is not None:
+                advance_target(target, event, now)
+            store_recording(
+                session,
+                RecordingFacts.of_event(event),
+                target.id if target is not None else None,
+                self.ctx.recordings.account_sid,
+                now,
+            )
+        if newly_known is not None:
+            self.pauses.apply_pending_pause(newly_known)
+            self.ctx.after(functools.partial(self.starter.link_pending, newly_known))
+        if event.status == "completed" and self.completed_callbacks:
+            with self.ctx.sessions() as session:
+                view = recording_view(session, event.recording_sid)
+            if view is not None:
+                for callback in self.completed_callbacks:
+                    callback(view)

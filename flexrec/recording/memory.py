@@ -1,0 +1,79 @@
+"""What this process remembers of its own recording starts, so their callbacks skip the database.
+
+Twilio posts a new recording's `in-progress` status callback while it is still answering our
+create, and the start attempt stores the same facts from that answer. So the callback of a
+recording this process already stored as running (`known_live`), or of a leg whose attempt is in
+flight here (`InFlight`: parked until the attempt ends), is answered without a write
+transaction. Per process and bounded; losing it only sends a callback down the ordinary path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+MAX_ITEMS = 50_000  # recordings live at once in a large contact center; older ones fall out
+
+
+def _put_newest(items: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
+    """Store `key` as the newest entry, dropping the oldest beyond `limit`."""
+    items[key] = value
+    items.move_to_end(key)
+    while len(items) > limit:
+        items.popitem(last=False)
+
+
+class RecentSet:
+    """A thread-safe, bounded set that forgets its oldest members first."""
+
+    def __init__(self, max_items: int = MAX_ITEMS) -> None:
+        self._items: OrderedDict[str, None] = OrderedDict()
+        self._max = max_items
+        self._lock = threading.Lock()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def add(self, item: str) -> None:
+        """Remember `item` (as the newest)."""
+        with self._lock:
+            _put_newest(self._items, item, None, self._max)
+
+    def discard(self, item: str) -> None:
+        """Forget `item` if present."""
+        with self._lock:
+            self._items.pop(item, None)
+
+
+class InFlight:
+    """Legs whose start attempt runs in this process, and the callbacks parked for each.
+
+    Twilio posts a new recording's `in-progress` callback while it is still answering our
+    create; the attempt then stores the same facts, so the callback is parked instead of racing
+    it. When the attempt ends the parked callbacks come back: dropped if the attempt stored
+    their recording, handled as usual otherwise (say the create's answer was lost).
+    """
+
+    def __init__(self) -> None:
+        self._legs: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, call_sid: str) -> None:
+        """A start attempt on the leg begins."""
+        with self._lock:
+            self._legs.setdefault(call_sid, [])
+
+    def park(self, call_sid: str, event: Any) -> bool:
+        """Keep `event` for the leg's attempt; False when no attempt runs on it."""
+        with self._lock:
+            parked = self._legs.get(call_sid)
+            if parked is None:
+                return False
+            parked.append(event)
+            return True
+
+    def end(self, call_sid: str) -> list[Any]:
+        """The attempt is over: the callbacks parked meanwhile."""
+        with self._lock:
+            return self._legs.pop(call_sid, [])

@@ -1,0 +1,240 @@
+"""Who holds a claim: each process is an owner with a heartbeat lease, so a dead one's claims
+are taken back at once and a live one's never are.
+
+A start attempt claims its target under this process's owner id (`recording_targets.
+claim_owner`). Every process keeps a `service_owners` row and beats every `heartbeat_s`. An
+owner is gone when its row is missing, its heartbeat is older than `lease_s`, or (seen from
+the same machine and PID namespace) its PID is dead or belongs to a newer process. Reaping
+deletes gone owners and puts their `starting` targets back to `pending`, due now: a kill -9
+mid-start costs a restart, not the claim's visibility window (60 s, during which a short call
+ended unrecorded).
+
+A live owner's claim is never released by others. Its holder only creates a recording while
+its own lease is fresh (`holds`): a process whose heartbeats stop getting through (database
+unreachable, reaped after a stall) gives its claims up rather than race whoever takes them.
+The visibility window stays as the backstop for a claim whose attempt got stuck; the attempt
+itself never creates after half of it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from flexrec.db.models import RecordingTarget, ServiceOwner
+from flexrec.recording.store import write_session
+
+log = structlog.get_logger(__name__)
+
+HEARTBEAT_S = 3.0
+LEASE_S = 20.0  # several missed beats: a busy machine's stall is not a death
+
+
+def host_key() -> str:
+    """This machine and PID namespace: PIDs compared under the same key mean the same process."""
+    parts = [socket.gethostname()]
+    for path in ("/proc/sys/kernel/random/boot_id",):
+        try:
+            parts.append(Path(path).read_text().strip())
+        except OSError:
+            parts.append("-")
+    try:
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    except OSError:
+        parts.append("-")
+    return "/".join(parts)[:255]
+
+
+def process_started(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot), or None if unknown or not running."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from its closing one.
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        return int(fields[19])  # field 22 of the whole line
+    except (IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int, started: int | None) -> bool:
+    """Whether `pid` still runs the process that started at `started` (None: not known)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    if started is None:
+        return True
+    now_started = process_started(pid)
+    return now_started is None or now_started == started
+
+
+class OwnerLease:
+    """This process's owner id and heartbeat; reaps owners that are gone."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        *,
+        lease_s: float = LEASE_S,
+        host: str | None = None,
+        pid: int | None = None,
+        alive: Callable[[int, int | None], bool] = pid_alive,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.lease = timedelta(seconds=lease_s)
+        self.host = host if host is not None else host_key()
+        self.pid = os.getpid() if pid is None else pid
+        self.pid_started = process_started(self.pid)
+        self._alive = alive
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self.owner_id = uuid.uuid4().hex
+        self._valid_until = 0.0
+        self._closed = False
+
+    def register(self) -> None:
+        """Insert this process's owner row (a fresh id)."""
+        now = self.clock()
+        with write_session(self.sessions) as session:
+            session.add(
+                ServiceOwner(
+                    owner_id=self.owner_id,
+                    host=self.host,
+                    pid=self.pid,
+                    pid_started=self.pid_started,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+        self._renewed()
+        log.info("claim owner registered", owner_id=self.owner_id, pid=self.pid)
+
+    def beat(self) -> None:
+        """Renew the lease; a process found reaped (after a long stall) starts a new owner id."""
+        if self._closed:
+            return
+        with write_session(self.sessions) as session:
+            result = session.execute(
+                update(ServiceOwner)
+                .where(ServiceOwner.owner_id == self.owner_id)
+                .values(heartbeat_at=self.clock())
+            )
+            found = bool(getattr(result, "rowcount", 0))
+        if found:
+            self._renewed()
+            return
+        log.warning("claim owner was reaped; registering again", owner_id=self.owner_id)
+        with self._lock:
+            self.owner_id = uuid.uuid4().hex
+            self._valid_until = 0.0
+        self.register()
+
+    def _renewed(self) -> None:
+        with self._lock:
+            # Half the lease: others wait the whole lease before reaping, so a claim is never
+            # used after anyone could consider it free.
+            self._valid_until = self._monotonic() + self.lease.total_seconds() / 2
+
+    def holds(self, owner_id: str | None) -> bool:
+        """Whether a claim taken under `owner_id` may still be used (our lease is fresh)."""
+        if owner_id is None:
+            return True
+        with self._lock:
+            return owner_id == self.owner_id and self._monotonic() < self._valid_until
+
+    def close(self) -> None:
+        """Delete the owner row at a clean shutdown: what it still claims is free at once."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            with write_session(self.sessions) as session:
+                session.execute(delete(ServiceOwner).where(ServiceOwner.owner_id == self.owner_id))
+        except Exception:
+            log.exception("claim owner could not be removed", owner_id=self.owner_id)
+
+    def reap(self) -> list[int]:
+        """Forget owners that are gone and put their claimed targets back to due `pending`.
+
+        Returns the targets released, for the caller to start.
+        """
+        now = self.clock()
+        with self.sessions() as session:
+            owners = session.execute(
+                select(
+                    ServiceOwner.owner_id,
+                    ServiceOwner.host,
+                    ServiceOwner.pid,
+                    ServiceOwner.pid_started,
+                    ServiceOwner.heartbeat_at,
+                )
+            ).all()
+        gone = [
+            row.owner_id for row in owners if row.owner_id != self.owner_id and self._gone(row, now)
+        ]
+        with write_session(self.sessions) as session:
+            if gone:
+                session.execute(delete(ServiceOwner).where(ServiceOwner.owner_id.in_(gone)))
+                log.warning("claim owners gone", owners=gone)
+            released = release_orphaned_claims(session, now)
+        if released:
+            log.warning("claims of gone processes released", target_ids=released)
+        return released
+
+    def _gone(self, row: object, now: datetime) -> bool:
+        heartbeat_at: datetime = row.heartbeat_at  # type: ignore[attr-defined]
+        if heartbeat_at < now - self.lease:
+            return True
+        if row.host != self.host:  # type: ignore[attr-defined]
+            return False
+        pid: int = row.pid  # type: ignore[attr-defined]
+        if pid == self.pid:
+            return True  # our PID under another owner id: that process was an earlier us
+        return not self._alive(pid, row.pid_started)  # type: ignore[attr-defined]
+
+
+_OWNER_EXISTS = exists().where(ServiceOwner.owner_id == RecordingTarget.claim_owner)
+
+
+def release_orphaned_claims(session: Session, now: datetime) -> list[int]:
+    """`starting` targets claimed by an owner with no row (gone) back to due `pending`."""
+    stmt = (
+        update(RecordingTarget)
+        .where(
+            RecordingTarget.state == "starting",
+            RecordingTarget.claim_owner.is_not(None),
+            ~_OWNER_EXISTS,
+        )
+        .values(
+            state="pending",
+            claim_token=None,
+            claim_owner=None,
+            claimed_at=None,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        .returning(RecordingTarget.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids: Sequence[int] = session.scalars(stmt).all()
+    return list(ids)

@@ -1,0 +1,276 @@
+"""Deciding which legs of a task must be recorded, and running that plan once committed.
+
+`Planner.plan` runs inside the event's write transaction, with the task row locked: it asks the
+policy, ensures each leg's `recording_targets` row (unique per leg) and the (task, target)
+attribute link, and claims due targets, so the plan's work is durable before the webhook
+answers. `Planner.execute` then tries the starts and link writes right away (the fast path);
+whatever fails stays due for the queue or `reconcile`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
+from flexrec.recording.attributes import (
+    attribute_facts,
+    existing_voice_recording,
+    studio_start_ms,
+)
+from flexrec.recording.context import JOB_START, ServiceContext
+from flexrec.recording.policy import TaskFacts
+from flexrec.recording.starter import Claim, RecordingStarter
+from flexrec.recording.states import (
+    ACTIVE_RESERVATION_STATUSES,
+    ANSWERED_TASK_STATUSES,
+    OPEN_RESERVATION_STATUSES,
+)
+from flexrec.recording.store import TargetRow, ensure_link, ensure_target, target_row
+
+log = structlog.get_logger(__name__)
+
+_Participants = Callable[[], list[ConferenceParticipantRecord]]  # read once, when first asked
+
+
+@dataclass
+class Plan:
+    """Work to try right after the transaction commits."""
+
+    start: list[int] = field(default_factory=list)
+    link: list[int] = field(default_factory=list)
+    # Targets claimed inside the planning transaction, for a start attempt right after it.
+    claims: dict[int, Claim] = field(default_factory=dict)
+    claim: bool = True  # False when the plan's starts go to the queue instead
+
+    def extend(self, other: Plan) -> None:
+        """Add another plan's work."""
+        self.start.extend(other.start)
+        self.link.extend(other.link)
+        self.claims.update(other.claims)
+
+
+class Planner:
+    """Plans a task's recordings inside its transaction and executes the plan after commit."""
+
+    def __init__(self, ctx: ServiceContext, starter: RecordingStarter) -> None:
+        self.ctx = ctx
+        self.starter = starter
+
+    def plan(
+        self,
+        session: Session,
+        task: TaskRecord,
+        now: datetime,
+        event_ms: int | None,
+        *,
+        claim: bool = True,
+    ) -> Plan:
+        """The task's targets and links ensured (in `session`), and what to try after commit."""
+        plan = Plan(claim=claim)
+        attrs = task.attributes or {}
+        if task.channel not in (None, "voice"):
+            return plan
+        if attrs.get("client_call") is True:
+            task.policy_decision = "internal call: no customer leg"
+            return plan
+        # Read only when needed: an inbound task with its leg in the attributes never needs it.
+        participants: _Participants = functools.cache(
+            functools.partial(_participants, session, task)
+        )
+        if task.customer_call_sid is None and task.direction is not None:
+            for p in participants():
+                if p.label == "customer":
+                    task.customer_call_sid = p.call_sid
+                    break
+        if task.customer_call_sid is None and not attrs and not participants():
+            return plan  # nothing known about this task yet
+        decision = self.ctx.policy.decide(
+            TaskFacts(
+                direction=task.direction,
+                queue_sid=task.queue_sid,
+                queue_name=task.queue_name,
+                workflow_sid=task.workflow_sid,
+                workflow_name=task.workflow_name,
+                attributes=attrs,
+            )
+        )
+        task.policy_decision = decision.reason
+        if not decision.record:
+            return plan
+        if self.ctx.policy.leg == "customer":
+            self._plan_customer(session, task, participants, now, event_ms, plan)
+        else:
+            self._plan_worker(session, task, participants, now, event_ms, plan)
+        return plan
+
+    def execute(self, plan: Plan) -> None:
+        """Try the plan's starts now and its link writes right after the webhook answers."""
+        for target_id in dict.fromkeys(plan.start):
+            try:
+                self.starter.start_target(target_id, plan.claims.get(target_id))
+            except Exception:
+                # The row stays due: the queue (now) or reconcile (later) tries again.
+                log.exception("fast-path start failed", target_id=target_id)
+                self.ctx.schedule(JOB_START, target_id, delay_s=self.ctx.base_backoff_s)
+        for write_id in dict.fromkeys(plan.link):
+            self.ctx.after(functools.partial(self.starter.link_or_queue, write_id))
+
+    def _plan_customer(
+        self,
+        session: Session,
+        task: TaskRecord,
+        participants: _Participants,
+        now: datetime,
+        event_ms: int | None,
+        plan: Plan,
+    ) -> None:
+        call_sid = task.customer_call_sid
+        if call_sid is None:
+            return
+        attrs = task.attributes or {}
+        studio_sid = existing_voice_recording(attrs)
+        # The customer leg's one target, whether adopted or started by us.
+        customer_leg = functools.partial(
+            ensure_target,
+            session,
+            leg_key=call_sid,
+            call_sid=call_sid,
+            leg="customer",
+            task_sid=task.sid,
+            reservation_sid=None,
+            now=now,
+            event_ms=event_ms,
+        )
+        target: TargetRow | None
+        if studio_sid:
+            # Studio (or an earlier flexrec) already records this leg: adopt, never add a second.
+            target, _ = customer_leg(
+                state="recording",
+                recording_sid=studio_sid,
+                source="studio",
+                start_time_ms=studio_start_ms(attrs),
+            )
+        elif (self.ctx.policy.start_on == "task" and task.direction != "outbound") or _answered(
+            session, task, participants
+        ):
+            target, _ = customer_leg()
+        else:
+            # Not time to start yet, but another task (a transfer) may already record the leg.
+            target = target_row(session, call_sid)
+            if target is None:
+                return
+        self._add_link(session, task.sid, target, None, now, plan)
+
+    def _plan_worker(
+        self,
+        session: Session,
+        task: TaskRecord,
+        participants: _Participants,
+        now: datetime,
+        event_ms: int | None,
+        plan: Plan,
+    ) -> None:
+        worker_calls = [p.call_sid for p in participants() if p.label == "worker" and p.joined]
+        facts = attribute_facts(task.attributes)
+        if facts.worker_call_sid:
+            worker_calls.insert(0, facts.worker_call_sid)
+        for call_sid in worker_calls:
+            _assign_worker_call(session, task.sid, call_sid)
+        reservations = session.scalars(
+            select(ReservationRecord).where(
+                ReservationRecord.task_sid == task.sid,
+                ReservationRecord.status.in_(OPEN_RESERVATION_STATUSES),
+                ReservationRecord.worker_call_sid.is_not(None),
+            )
+        ).all()
+        for reservation in reservations:
+            worker_call = reservation.worker_call_sid
+            if worker_call is None:  # pragma: no cover - filtered above
+                continue
+            target, _ = ensure_target(
+                session,
+                leg_key=f"{reservation.sid}:{worker_call}",
+                call_sid=worker_call,
+                leg="worker",
+                task_sid=task.sid,
+                reservation_sid=reservation.sid,
+                now=now,
+                event_ms=event_ms,
+            )
+            self._add_link(session, task.sid, target, reservation.sid, now, plan)
+
+    def _add_link(
+        self,
+        session: Session,
+        task_sid: str,
+        target: TargetRow,
+        reservation_sid: str | None,
+        now: datetime,
+        plan: Plan,
+    ) -> None:
+        link = ensure_link(
+            session,
+            task_sid=task_sid,
+            target_id=target.id,
+            reservation_sid=reservation_sid,
+            now=now,
+        )
+        if target.state == "pending":
+            plan.start.append(target.id)
+            if plan.claim and target.id not in plan.claims:
+                claim = self.starter.claim_in(session, target, now)
+                if claim is not None:
+                    plan.claims[target.id] = claim
+        elif link.status == "pending" and target.recording_sid:
+            plan.link.append(link.id)
+
+
+def _participants(session: Session, task: TaskRecord) -> list[ConferenceParticipantRecord]:
+    clauses = [ConferenceParticipantRecord.friendly_name == task.sid]
+    if task.conference_sid:
+        clauses.append(ConferenceParticipantRecord.conference_sid == task.conference_sid)
+    return list(
+        session.scalars(
+            select(ConferenceParticipantRecord)
+            .where(or_(*clauses))
+            .order_by(ConferenceParticipantRecord.id)
+        ).all()
+    )
+
+
+def _answered(session: Session, task: TaskRecord, participants: _Participants) -> bool:
+    """A worker took the task: its status says so, a worker leg joined, or a reservation was
+    accepted."""
+    if task.status in ANSWERED_TASK_STATUSES:
+        return True
+    if any(p.label == "worker" for p in participants()):
+        return True
+    accepted = session.scalars(
+        select(ReservationRecord.sid).where(
+            ReservationRecord.task_sid == task.sid,
+            ReservationRecord.status.in_(ACTIVE_RESERVATION_STATUSES),
+        )
+    ).first()
+    return accepted is not None
+
+
+def _assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
+    """Give a worker leg to the newest accepted reservation of the task that has none."""
+    reservations = session.scalars(
+        select(ReservationRecord)
+        .where(ReservationRecord.task_sid == task_sid)
+        .order_by(ReservationRecord.accepted_ms.desc().nulls_last())
+    ).all()
+    if any(r.worker_call_sid == call_sid for r in reservations):
+        return
+    for reservation in reservations:
+        if reservation.status in OPEN_RESERVATION_STATUSES and reservation.worker_call_sid is None:
+            reservation.worker_call_sid = call_sid
+            return

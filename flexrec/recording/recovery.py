@@ -1,0 +1,293 @@
+"""Finding what webhooks and the queue lost: ask Twilio, re-enqueue, refresh quiet recordings.
+
+- `refresh_target`: how did a live recording end? For recordings whose status callbacks do not
+  come to us (Studio's) or got lost.
+- `catch_up_task`: re-read a task and its reservations from TaskRouter (lost TaskRouter events).
+- `reconcile`: the safety net run periodically and at startup: due or stale targets and links,
+  live voice tasks with no target, pauses never applied, recordings still paused when the work
+  ended, old seen-marks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from flexrec.db.models import AttributeWrite, RecordingTarget, ReservationRecord, TaskRecord
+from flexrec.recording.context import JOB_LINK, JOB_REFRESH, JOB_START, ServiceContext
+from flexrec.recording.dedup import forget_old_events
+from flexrec.recording.pause import PauseController
+from flexrec.recording.planner import Plan, Planner
+from flexrec.recording.rows import TaskFields, merge_reservation_info, upsert_task
+from flexrec.recording.states import (
+    LIVE_STATES,
+    LIVE_TASK_STATUSES,
+    RECORDING_OUTCOMES,
+    WORK_OVER_TASK_STATUSES,
+)
+from flexrec.recording.store import insert_ignore, write_session
+from flexrec.twilio.gateway import GatewayError, TaskSnapshot
+from flexrec.webhooks.events import RecordingStatusEvent
+
+log = structlog.get_logger(__name__)
+
+REFRESH_DELAY_S = 30.0
+REFRESH_ATTEMPTS = 10
+
+
+def live_target_ids(session: Session, call_sid: str) -> Sequence[int]:
+    """Targets on the leg whose recording may still be running (to ask Twilio later)."""
+    return session.scalars(
+        select(RecordingTarget.id).where(
+            RecordingTarget.call_sid == call_sid, RecordingTarget.state.in_(LIVE_STATES)
+        )
+    ).all()
+
+
+class Recovery:
+    """Asks Twilio what webhooks and the queue did not tell, and re-enqueues what is due."""
+
+    def __init__(self, ctx: ServiceContext, planner: Planner, pauses: PauseController) -> None:
+        self.ctx = ctx
+        self.planner = planner
+        self.pauses = pauses
+        # Set by the service: applies a recording status as if Twilio had posted it.
+        self.on_status: Callable[[RecordingStatusEvent], object] | None = None
+
+    # -- recordings ---------------------------------------------------------------------------
+    def refresh_target(self, target_id: int, attempt: int = 1) -> str:
+        """Queue job: ask Twilio how a live recording ended, for recordings whose status
+        callbacks do not come to us (Studio's) or got lost. Returns the target's state."""
+        with self.ctx.sessions() as session:
+            target = session.get(RecordingTarget, target_id)
+            if target is None or target.state not in LIVE_STATES or not target.recording_sid:
+                return target.state if target is not None else "missing"
+            call_sid, recording_sid = target.call_sid, target.recording_sid
+        try:
+            infos = self.ctx.recordings.list_recordings(call_sid)
+        except GatewayError as exc:
+            log.info("recording refresh failed", call_sid=call_sid, error=str(exc))
+            infos = []
+        info = next((i for i in infos if i.sid == recording_sid), None)
+        if info is not None and info.status in RECORDING_OUTCOMES:
+            if self.on_status is not None:
+                self.on_status(
+                    RecordingStatusEvent(
+                        recording_sid=info.sid,
+                        call_sid=info.call_sid,
+                        status=info.status,
+                        url=None,
+                        channels=info.channels,
+                        start_time_ms=info.start_time_ms,
+                        duration_s=info.duration_s,
+                        error_code=info.error_code,
+                        track=info.track,
+                        source=info.source,
+                    )
+                )
+            return RECORDING_OUTCOMES[info.status]
+        with write_session(self.ctx.sessions) as session:
+            # Touched, so reconcile() looks at this one again only after a quiet period.
+            session.execute(
+                update(RecordingTarget)
+                .where(RecordingTarget.id == target_id)
+                .values(updated_at=self.ctx.now())
+                .execution_options(synchronize_session=False)
+            )
+        if attempt < REFRESH_ATTEMPTS:  # still in progress or processing: look again later
+            self.ctx.schedule(JOB_REFRESH, target_id, attempt + 1, delay_s=REFRESH_DELAY_S)
+        return "recording"
+
+    def schedule_refresh(self, target_ids: Sequence[int]) -> None:
+        """Ask Twilio about these live recordings a little later (their leg ended)."""
+        for target_id in target_ids:
+            self.ctx.schedule(JOB_REFRESH, target_id, 1, delay_s=REFRESH_DELAY_S)
+
+    # -- tasks --------------------------------------------------------------------------------
+    def catch_up_task(self, task_sid: str) -> None:
+        """Re-read a task and its reservations from TaskRouter and act on them (lost webhooks)."""
+        self._sync_reservations(task_sid)
+        self.planner.execute(self.refresh_task(task_sid))
+
+    def refresh_task(self, task_sid: str) -> Plan:
+        """Fetch the task from TaskRouter and plan it; an empty plan if TaskRouter fails."""
+        try:
+            snapshot = self.ctx.tasks.fetch_task(task_sid)
+        except GatewayError as exc:
+            log.warning("task fetch failed", task_sid=task_sid, error=str(exc))
+            return Plan()
+        return self._apply_snapshot(snapshot)
+
+    def _sync_reservations(self, task_sid: str) -> None:
+        try:
+            infos = self.ctx.tasks.list_reservations(task_sid)
+        except GatewayError as exc:
+            log.warning("reservation list failed", task_sid=task_sid, error=str(exc))
+            return
+        now = self.ctx.now()
+        now_ms = int(now.timestamp() * 1000)
+        with write_session(self.ctx.sessions) as session:
+            for info in infos:
+                insert_ignore(
+                    session,
+                    ReservationRecord,
+                    {
+                        "sid": info.sid,
+                        "task_sid": task_sid,
+                        "worker_sid": info.worker_sid,
+                        "worker_name": info.worker_name,
+                        "status": info.status,
+                        "updated_at": now,
+                    },
+                    ["sid"],
+                )
+                row = session.get(ReservationRecord, info.sid)
+                if row is not None:  # inserted above unless it existed
+                    merge_reservation_info(row, info, now, now_ms)
+
+    def _with_attributes(self, listed: Sequence[TaskSnapshot]) -> list[TaskSnapshot]:
+        """Live voice tasks with attributes to plan on. List Tasks answers `attributes: null`
+        (spec: shown only on FETCH), so a task whose attributes we do not hold yet is fetched;
+        one we hold keeps ours (a list never overwrites them)."""
+        voice = [s for s in listed if s.channel in (None, "voice")]
+        unknown = [s.sid for s in voice if s.attributes is None]
+        held: set[str] = set()
+        if unknown:
+            with self.ctx.sessions() as session:
+                held = set(
+                    session.scalars(
+                        select(TaskRecord.sid)
+                        .where(TaskRecord.sid.in_(unknown))
+                        .where(TaskRecord.attributes.is_not(None))
+                    )
+                )
+        out: list[TaskSnapshot] = []
+        for snapshot in voice:
+            if snapshot.attributes is None and snapshot.sid not in held:
+                try:
+                    snapshot = self.ctx.tasks.fetch_task(snapshot.sid)
+                except GatewayError as exc:
+                    log.warning("reconcile could not fetch task", task_sid=snapshot.sid,
+                                error=str(exc))  # fmt: skip
+                    continue
+            out.append(snapshot)
+        return out
+
+    def _apply_snapshot(self, snapshot: TaskSnapshot, *, claim: bool = True) -> Plan:
+        now = self.ctx.now()
+        # A view without attributes (a list) is partial: it must not count as newer than an
+        # event whose attributes we have not applied yet, or that event would be dropped as
+        # stale. A fetch is the whole current task.
+        event_ms = int(now.timestamp() * 1000) if snapshot.attributes is not None else 0
+        fields = TaskFields(
+            attributes=snapshot.attributes,
+            status=snapshot.assignment_status,
+            queue_sid=snapshot.queue_sid,
+            queue_name=snapshot.queue_name,
+            workflow_sid=snapshot.workflow_sid,
+            workflow_name=snapshot.workflow_name,
+            channel=snapshot.channel,
+        )
+        with write_session(self.ctx.sessions) as session:
+            task = upsert_task(session, snapshot.sid, fields, now=now, event_ms=event_ms)
+            return self.planner.plan(session, task, now, None, claim=claim)
+
+    # -- the safety net -----------------------------------------------------------------------
+    def recover_claims(self) -> list[int]:
+        """Take back the claims of processes that are gone and start their targets again."""
+        lease = self.ctx.lease
+        if lease is None:
+            return []
+        released = lease.reap()
+        if self.ctx.queue is not None:
+            for target_id in released:
+                self.ctx.schedule(JOB_START, target_id)
+        else:
+            self.planner.execute(Plan(start=released))
+        return released
+
+    def reconcile(self) -> int:
+        """Safety net: re-enqueue due/stale targets and links, and find live tasks with no target.
+
+        Returns how many targets were re-enqueued or created.
+        """
+        ctx = self.ctx
+        if ctx.lease is not None:
+            try:  # what gone processes held is due again, and so picked up below
+                ctx.lease.reap()
+            except Exception:
+                log.exception("reaping gone claim owners failed")
+        now = ctx.now()
+        with ctx.sessions() as session:
+            target_ids = session.scalars(
+                select(RecordingTarget.id).where(
+                    or_(
+                        (RecordingTarget.state == "pending")
+                        & (
+                            RecordingTarget.next_attempt_at.is_(None)
+                            | (RecordingTarget.next_attempt_at <= now)
+                        ),
+                        (RecordingTarget.state == "starting")
+                        & (RecordingTarget.claimed_at < now - ctx.visibility),
+                    )
+                )
+            ).all()
+            link_ids = session.scalars(
+                select(AttributeWrite.id)
+                .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
+                .where(AttributeWrite.status == "pending")
+                .where(RecordingTarget.recording_sid.is_not(None))
+            ).all()
+            paused_tasks = session.scalars(
+                select(AttributeWrite.task_sid)
+                .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
+                .join(TaskRecord, TaskRecord.sid == AttributeWrite.task_sid)
+                .where(RecordingTarget.state == "paused")
+                .where(TaskRecord.status.in_(WORK_OVER_TASK_STATUSES))
+            ).all()
+            quiet_live = session.scalars(
+                select(RecordingTarget.id)
+                .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
+                .join(TaskRecord, TaskRecord.sid == AttributeWrite.task_sid)
+                .where(RecordingTarget.state.in_(LIVE_STATES))
+                .where(RecordingTarget.updated_at < now - timedelta(seconds=REFRESH_DELAY_S * 4))
+                .where(TaskRecord.status.in_(WORK_OVER_TASK_STATUSES))
+            ).all()
+            wishing = session.scalars(
+                select(RecordingTarget.id)
+                .where(RecordingTarget.desired_state == "paused")
+                .where(RecordingTarget.state.in_(LIVE_STATES))
+            ).all()
+        for target_id in dict.fromkeys(quiet_live):
+            self.refresh_target(target_id, REFRESH_ATTEMPTS)
+        for target_id in wishing:
+            self.pauses.apply_pending_pause(target_id)
+        plan = Plan(start=list(target_ids), link=list(link_ids))
+        count = len(target_ids)
+        try:
+            live = ctx.tasks.list_tasks(LIVE_TASK_STATUSES)
+        except GatewayError as exc:
+            log.warning("reconcile could not list tasks", error=str(exc))
+            live = []
+        for snapshot in self._with_attributes(live):
+            found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
+            new = [t for t in found.start if t not in plan.start]
+            count += len(new)
+            plan.start.extend(new)
+            plan.link.extend(w for w in found.link if w not in plan.link)
+        if ctx.queue is not None:
+            for target_id in plan.start:
+                ctx.schedule(JOB_START, target_id)
+            for write_id in plan.link:
+                ctx.schedule(JOB_LINK, write_id)
+        else:
+            self.planner.execute(plan)
+        for task_sid in set(paused_tasks):
+            self.pauses.auto_resume(task_sid, None)
+        forget_old_events(ctx.sessions, now)
+        log.info("reconciled", targets=count, links=len(plan.link))
+        return count

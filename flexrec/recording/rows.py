@@ -1,0 +1,269 @@
+"""How each row the service keeps takes in new facts: one merge rule per row, all here.
+
+Events come twice, late or out of order, so no row is simply overwritten:
+- a task keeps the newest event's facts (by TaskRouter timestamp); legs, once known, never change;
+- a reservation's status only moves forward;
+- a recording's identity (leg, target, start, channels, track, source) is fixed by the first
+  report that carries it; its outcome (status, forward only; duration, error, media URL) follows
+  the latest report that carries it;
+- a target moves forward from its recording's status callbacks and never leaves a final state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from flexrec.db.models import RecordingRecord, RecordingTarget, ReservationRecord, TaskRecord
+from flexrec.recording.attributes import attribute_facts
+from flexrec.recording.states import (
+    ACTIVE_RESERVATION_STATUSES,
+    RECORDING_OUTCOMES,
+    RESERVATION_STATUS,
+    TERMINAL_TASK_STATUSES,
+    is_final,
+    reservation_moves_to,
+)
+from flexrec.recording.store import insert_new, upsert_participant
+from flexrec.twilio.gateway import RecordingInfo, ReservationInfo, recording_media_url
+from flexrec.webhooks.events import ConferenceEvent, RecordingStatusEvent, TaskRouterEvent
+
+HOLD_EVENTS = {"participant-hold": True, "participant-unhold": False}
+
+_TASK_FOR_UPDATE = select(TaskRecord).where(TaskRecord.sid == bindparam("sid")).with_for_update()
+_RESERVATION_FOR_UPDATE = (
+    select(ReservationRecord).where(ReservationRecord.sid == bindparam("sid")).with_for_update()
+)
+
+
+# -- tasks ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskFields:
+    """What a TaskRouter event or a fetched task says about a task's columns."""
+
+    attributes: dict[str, Any] | None
+    status: str | None
+    queue_sid: str | None
+    queue_name: str | None
+    workflow_sid: str | None
+    workflow_name: str | None
+    channel: str | None
+
+
+def upsert_task(
+    session: Session, task_sid: str, fields: TaskFields, *, now: datetime, event_ms: int
+) -> TaskRecord:
+    """The task row, locked and created if missing, with the facts of an event at `event_ms`."""
+    task = session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).first()
+    if task is None:
+        fresh = {"sid": task_sid, "created_at": now, "updated_at": now}
+        task = (
+            insert_new(session, TaskRecord, fresh, ["sid"])
+            or session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).one()
+        )
+    newer = task.last_event_ms is None or event_ms >= task.last_event_ms
+    if fields.attributes is not None and (newer or task.attributes is None):
+        task.attributes = fields.attributes
+    status = fields.status
+    if status:
+        if status in TERMINAL_TASK_STATUSES or (
+            task.status not in TERMINAL_TASK_STATUSES and (newer or task.status is None)
+        ):
+            task.status = status
+    for name, value in (
+        ("queue_sid", fields.queue_sid),
+        ("queue_name", fields.queue_name),
+        ("workflow_sid", fields.workflow_sid),
+        ("workflow_name", fields.workflow_name),
+        ("channel", fields.channel),
+    ):
+        if value and (newer or getattr(task, name) is None):
+            setattr(task, name, value)
+    if newer:
+        task.last_event_ms = event_ms
+    # Legs never change once known, so even an older event may teach them.
+    facts = attribute_facts(fields.attributes)
+    task.direction = task.direction or facts.direction
+    task.conference_sid = task.conference_sid or facts.conference_sid
+    task.customer_call_sid = task.customer_call_sid or facts.customer_call_sid
+    task.updated_at = now
+    return task
+
+
+# -- reservations -----------------------------------------------------------------------------
+def upsert_reservation(session: Session, event: TaskRouterEvent, now: datetime) -> None:
+    """The event's reservation row, created if missing, its status moved forward."""
+    reservation_sid = event.reservation_sid
+    if reservation_sid is None or event.task_sid is None:
+        return
+    status = RESERVATION_STATUS.get(event.event_type)
+    row = session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).first()
+    if row is None:
+        fresh = {
+            "sid": reservation_sid,
+            "task_sid": event.task_sid,
+            "worker_sid": event.worker_sid,
+            "worker_name": event.worker_name,
+            "status": status or "pending",
+            "updated_at": now,
+        }
+        row = (
+            insert_new(session, ReservationRecord, fresh, ["sid"])
+            or session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).one()
+        )
+    row.worker_sid = row.worker_sid or event.worker_sid
+    row.worker_name = row.worker_name or event.worker_name
+    if status is not None and reservation_moves_to(row.status, status):
+        row.status = status
+    if status == "accepted" and row.accepted_ms is None:
+        row.accepted_ms = event.timestamp_ms
+    row.last_event_ms = max(row.last_event_ms or 0, event.timestamp_ms)
+    row.updated_at = now
+
+
+def merge_reservation_info(
+    row: ReservationRecord, info: ReservationInfo, now: datetime, now_ms: int
+) -> None:
+    """Take in what TaskRouter's reservation list says (a catch-up after lost webhooks)."""
+    row.worker_sid = row.worker_sid or info.worker_sid
+    if reservation_moves_to(row.status, info.status):
+        row.status = info.status
+    if row.status in ACTIVE_RESERVATION_STATUSES and row.accepted_ms is None:
+        row.accepted_ms = now_ms  # approximate: TaskRouter does not say when
+    row.updated_at = now
+
+
+# -- conference participants ------------------------------------------------------------------
+def upsert_participant_event(session: Session, event: ConferenceEvent, now: datetime) -> None:
+    """Apply a participant callback to the conference leg's row (one statement)."""
+    if event.call_sid is None:
+        return
+    upsert_participant(
+        session,
+        event.event,
+        {
+            "conference_sid": event.conference_sid,
+            "friendly_name": event.friendly_name,
+            "call_sid": event.call_sid,
+            "label": event.participant_label,
+            "joined": event.event != "participant-leave",
+            "hold": HOLD_EVENTS.get(event.event, bool(event.hold)),
+            "updated_at": now,
+        },
+    )
+
+
+# -- recordings -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RecordingFacts:
+    """What one report of a recording says: a status callback or a Twilio API answer."""
+
+    sid: str
+    call_sid: str | None
+    status: str
+    start_time_ms: int | None
+    duration_s: int | None
+    channels: int | None
+    track: str | None
+    source: str | None
+    error_code: int | None
+    url: str | None = None
+
+    @classmethod
+    def of_event(cls, event: RecordingStatusEvent) -> RecordingFacts:
+        """The facts of a status callback."""
+        return cls(
+            event.recording_sid, event.call_sid, event.status, event.start_time_ms,
+            event.duration_s, event.channels, event.track, event.source, event.error_code,
+            event.url,
+        )  # fmt: skip
+
+    @classmethod
+    def of_info(cls, info: RecordingInfo) -> RecordingFacts:
+        """The facts of a recording as the Recordings API reports it."""
+        return cls(
+            info.sid, info.call_sid, info.status, info.start_time_ms, info.duration_s,
+            info.channels, info.track, info.source, info.error_code,
+        )  # fmt: skip
+
+
+def merge_recording_row(
+    row: RecordingRecord,
+    facts: RecordingFacts,
+    target_id: int | None,
+    account_sid: str,
+    now: datetime,
+) -> None:
+    """THE merge rule of a recordings row (see the module docstring), for every writer."""
+    if row.status not in RECORDING_OUTCOMES or facts.status in RECORDING_OUTCOMES:
+        row.status = facts.status  # forward only: a late in-progress never reopens an outcome
+    # Identity: the first report that carries a fact fixes it.
+    row.call_sid = row.call_sid or facts.call_sid
+    row.target_id = row.target_id or target_id
+    row.start_time_ms = row.start_time_ms or facts.start_time_ms
+    row.channels = row.channels or facts.channels
+    row.track = row.track or facts.track
+    row.source = row.source or facts.source
+    # Outcome: the latest report that carries a fact.
+    if facts.duration_s is not None:
+        row.duration_s = facts.duration_s
+    row.error_code = facts.error_code or row.error_code
+    if facts.url:
+        row.media_url = facts.url
+    elif row.media_url is None:
+        row.media_url = recording_media_url(account_sid, row.sid)
+    if facts.status in RECORDING_OUTCOMES and row.completed_at is None:
+        row.completed_at = now
+    row.updated_at = now
+
+
+def new_recording_row(
+    facts: RecordingFacts, target_id: int | None, account_sid: str, now: datetime
+) -> dict[str, Any]:
+    """The recordings row of a recording first reported by `facts` (same rule, empty start)."""
+    row = RecordingRecord(sid=facts.sid, status=facts.status, created_at=now)
+    merge_recording_row(row, facts, target_id, account_sid, now)
+    return {column.key: getattr(row, column.key) for column in RecordingRecord.__table__.columns}
+
+
+def store_recording(
+    session: Session,
+    facts: RecordingFacts,
+    target_id: int | None,
+    account_sid: str,
+    now: datetime,
+) -> RecordingRecord:
+    """The recording's row, created if missing, with `facts` merged in."""
+    row = session.get(RecordingRecord, facts.sid)
+    if row is None:
+        row = RecordingRecord(sid=facts.sid, status=facts.status, created_at=now)
+        session.add(row)
+    merge_recording_row(row, facts, target_id, account_sid, now)
+    return row
+
+
+# -- targets ----------------------------------------------------------------------------------
+def advance_target(target: RecordingTarget, event: RecordingStatusEvent, now: datetime) -> None:
+    """Move a target forward from a status callback of its recording; never backwards, and
+    never out of a final state."""
+    if target.recording_sid != event.recording_sid:
+        return
+    outcome = RECORDING_OUTCOMES.get(event.status)
+    if not is_final(target.state):
+        if outcome is not None:
+            target.state = outcome
+            target.claim_token = None
+            target.claimed_at = None
+        elif event.status == "in-progress" and target.state in ("pending", "starting"):
+            target.state = "recording"
+            target.claim_token = None
+            target.claimed_at = None
+    if event.start_time_ms and not target.start_time_ms:
+        target.start_time_ms = event.start_time_ms
+    if event.error_code and is_final(target.state):
+        target.last_error = f"recording {event.status}, error {event.error_code}"
+    target.updated_at = now

@@ -1,0 +1,112 @@
+"""Admin API for compliance: legal holds and each recording's retention date.
+
+`PUT /api/admin/recordings/{RE}/legal-hold` (body `{"reason": ...}`) holds a recording,
+`DELETE` releases it, `GET /api/admin/legal-holds` lists the holds in force and
+`GET /api/admin/recordings/{RE}/retention` says until when it is kept. Same callers as the rest
+of the admin API (admin token, or a supervisor/admin Flex token); every change is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Request
+from pydantic import BaseModel, Field
+
+from flexrec.archive.errors import RecordingNotArchived
+from flexrec.archive.holds import (
+    MAX_REASON,
+    HoldError,
+    list_holds,
+    place_hold,
+    release_hold,
+    retention_facts,
+)
+from flexrec.server.auth import admin_caller
+from flexrec.server.deps import fail, get_services
+from flexrec.twilio.flex_tokens import TokenInfo
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+Admin = Annotated[TokenInfo, Depends(admin_caller)]
+RecordingSid = Annotated[str, Path(pattern=r"^RE[0-9a-f]{32}$")]
+
+
+class HoldRequest(BaseModel):
+    """Why the recording is held (a case or matter reference)."""
+
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
+
+
+class ReleaseRequest(BaseModel):
+    """Why the hold is released (optional)."""
+
+    reason: str = Field("", max_length=MAX_REASON)
+
+
+def _sessions(request: Request) -> Any:
+    archive = get_services(request).archive
+    if archive is None:
+        fail(503, "archive_unavailable", "the archive is not configured in this process")
+    return archive.sessions
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _not_archived(recording_sid: str) -> None:
+    fail(
+        404,
+        "not_archived",
+        f"{recording_sid} is not in the archive (a recording can be held once it completed)",
+    )
+
+
+@router.put("/recordings/{recording_sid}/legal-hold", summary="Put a recording on legal hold")
+def put_legal_hold(
+    request: Request, admin: Admin, recording_sid: RecordingSid, body: HoldRequest
+) -> dict[str, Any]:
+    """Hold the recording: neither retention nor the Twilio clean-up deletes it."""
+    try:
+        facts = place_hold(
+            _sessions(request), recording_sid, admin.identity, body.reason, ip=_ip(request)
+        )
+    except RecordingNotArchived:
+        _not_archived(recording_sid)
+    except HoldError as exc:
+        fail(400, "bad_hold", str(exc))
+    return facts.public()
+
+
+@router.delete("/recordings/{recording_sid}/legal-hold", summary="Release a legal hold")
+def delete_legal_hold(
+    request: Request,
+    admin: Admin,
+    recording_sid: RecordingSid,
+    body: Annotated[ReleaseRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    """Release the hold; retention applies again from its next sweep."""
+    reason = body.reason if body else ""
+    try:
+        facts = release_hold(
+            _sessions(request), recording_sid, admin.identity, reason, ip=_ip(request)
+        )
+    except RecordingNotArchived:
+        _not_archived(recording_sid)
+    return facts.public()
+
+
+@router.get("/legal-holds", summary="Recordings on legal hold")
+def get_legal_holds(request: Request, _admin: Admin) -> dict[str, Any]:
+    """Every hold in force, with who set it, when and why."""
+    return {"items": [f.public() for f in list_holds(_sessions(request))]}
+
+
+@router.get("/recordings/{recording_sid}/retention", summary="A recording's retention date")
+def get_retention(request: Request, _admin: Admin, recording_sid: RecordingSid) -> dict[str, Any]:
+    """Until when the archived media is kept, and whether a legal hold keeps it longer."""
+    facts = retention_facts(_sessions(request), [recording_sid]).get(recording_sid)
+    if facts is None:
+        _not_archived(recording_sid)
+    assert facts is not None  # noqa: S101 - _not_archived raised
+    return facts.public()

@@ -1,0 +1,198 @@
+"""Nobody can exhaust the service or make it hammer Twilio: body caps before authentication,
+cheap checks before token checks, refused tokens remembered, a budget of IAM checks per client,
+and token checks on threads of their own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from server_harness import WT_OWN, FakeTokens, Harness
+
+from flexrec.server.body_limit import MAX_OTHER_BODY_BYTES, MAX_WEBHOOK_FORM_BYTES
+from flexrec.server.token_guard import TOKEN_CHECK_THREADS, TokenGuard
+from flexrec.twilio.flex_tokens import MAX_TOKEN_CHARS, TokenInfo
+
+BASE = "/api/agent/tasks"
+
+
+def chunked(total: int, first: bytes = b"Token=tok-alice&x=") -> Iterator[bytes]:
+    """A body with no Content-Length (httpx sends an iterator chunked)."""
+    yield first
+    sent = len(first)
+    while sent < total:
+        piece = b"a" * min(16 * 1024, total - sent)
+        sent += len(piece)
+        yield piece
+
+
+def test_chunked_token_body_over_the_cap_is_413_before_any_token_check(harness: Harness) -> None:
+    response = harness.client.post(
+        f"{BASE}/{WT_OWN}/recording/pause",
+        content=chunked(MAX_OTHER_BODY_BYTES * 4),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "body_too_large"
+    assert harness.tokens.seen == []
+    assert harness.recording.calls == []
+
+
+def test_chunked_json_token_body_over_the_cap_is_413(harness: Harness) -> None:
+    response = harness.client.post(
+        f"{BASE}/{WT_OWN}/recording",
+        content=chunked(MAX_OTHER_BODY_BYTES + 1, b'{"Token": "'),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert harness.tokens.seen == []
+
+
+def test_declared_length_over_the_cap_is_413_on_any_route(harness: Harness) -> None:
+    # Even a route that never reads a body refuses to be sent a huge one.
+    response = harness.client.post(
+        "/api/admin/recordings", content=b"x" * (MAX_OTHER_BODY_BYTES + 1)
+    )
+    assert response.status_code == 413
+
+
+def test_chunked_webhook_body_over_the_cap_is_413_and_not_handled(harness: Harness) -> None:
+    response = harness.client.post(
+        "/webhooks/taskrouter",
+        content=chunked(MAX_WEBHOOK_FORM_BYTES + 1, b"EventType=task.created&x="),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert harness.recording.calls == []
+
+
+def test_a_token_longer_than_any_real_one_is_refused_without_asking(harness: Harness) -> None:
+    token = "a" * (MAX_TOKEN_CHARS + 1)
+    response = harness.client.get(
+        f"{BASE}/{WT_OWN}/recording", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert harness.tokens.seen == []
+
+
+def test_a_token_with_characters_no_token_has_is_refused_without_asking(harness: Harness) -> None:
+    response = harness.client.post(
+        f"{BASE}/{WT_OWN}/recording", data={"Token": "not a token; <script>"}
+    )
+    assert response.status_code == 401
+    assert harness.tokens.seen == []
+
+
+def test_a_malformed_task_sid_is_400_before_the_token_is_checked(harness: Harness) -> None:
+    response = harness.client.get(
+        f"{BASE}/WTnot-a-sid/recording", headers={"Authorization": "Bearer garbage-token"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_task_sid"
+    assert harness.tokens.seen == []
+
+
+def test_a_refused_token_is_remembered_and_not_asked_again(harness: Harness) -> None:
+    for _ in range(5):
+        response = harness.client.get(
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": "Bearer same-garbage"}
+        )
+        assert response.status_code == 401
+    assert harness.tokens.seen == ["same-garbage"]
+
+
+def test_garbage_tokens_from_one_client_reach_iam_only_a_burst(harness: Harness) -> None:
+    statuses = []
+    for n in range(60):
+        response = harness.client.get(
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": f"Bearer garbage-{n}"}
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert int(response.headers["Retry-After"]) >= 1
+            assert response.json()["error"] == "too_many_token_checks"
+    assert len(harness.tokens.seen) == TokenGuard().client_burst
+    assert statuses.count(429) == 60 - len(harness.tokens.seen)
+    # A refused client gets nothing from Twilio, even with a token that would be valid...
+    blocked = harness.client.get(
+        f"{BASE}/{WT_OWN}/recording", headers={"Authorization": "Bearer tok-alice"}
+    )
+    assert blocked.status_code == 429
+    assert "tok-alice" not in harness.tokens.seen
+
+
+def test_valid_tokens_never_run_the_budget_down(harness: Harness) -> None:
+    for _ in range(40):
+        response = harness.client.get(
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": "Bearer tok-alice"}
+        )
+        assert response.status_code == 200
+    assert len(harness.tokens.seen) == 40
+
+
+def test_the_budget_comes_back_with_time() -> None:
+    now = [0.0]
+    guard = TokenGuard(client_burst=2, client_refill_s=10.0, clock=lambda: now[0])
+    tokens = FakeTokens()
+    for n in range(2):
+        with pytest.raises(Exception, match="expired"):
+            guard.validate(tokens, f"bad-{n}", "10.0.0.1")
+    with pytest.raises(Exception, match="too many"):
+        guard.validate(tokens, "bad-3", "10.0.0.1")
+    # Another client is not punished for the first one's garbage.
+    assert guard.validate(tokens, "tok-alice", "10.0.0.2").identity == "alice"
+    now[0] = 10.0
+    assert guard.validate(tokens, "tok-alice", "10.0.0.1").identity == "alice"
+
+
+@dataclass
+class SlowTokens:
+    """A token validator that hangs until released, like an IAM that stopped answering."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    entered: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+
+    def validate(self, token: str) -> TokenInfo:
+        self.entered.release()
+        self.release.wait(30)
+        return TokenInfo("alice", None, ("agent",), None)
+
+
+def test_slow_token_checks_do_not_starve_webhooks(harness: Harness) -> None:
+    slow = SlowTokens()
+    harness.services.tokens = slow
+    harness.services.token_guard = TokenGuard(client_burst=1000)
+    # More hanging token checks than the default threadpool has threads (40).
+    waiting = [
+        threading.Thread(
+            target=harness.client.get,
+            args=(f"{BASE}/{WT_OWN}/recording",),
+            kwargs={"headers": {"Authorization": f"Bearer tok-{n}"}},
+        )
+        for n in range(45)
+    ]
+    try:
+        for thread in waiting:
+            thread.start()
+        inside = 0
+        while inside < 45 and slow.entered.acquire(timeout=2):
+            inside += 1
+        # Never more hanging checks than the token checks' own threads...
+        assert inside == TOKEN_CHECK_THREADS
+        answered: list[int] = []
+        params = {"CallSid": "CA" + "5" * 32, "CallStatus": "completed", "Direction": "inbound"}
+
+        def post_webhook() -> None:
+            answered.append(harness.post_signed("/webhooks/call-status", params).status_code)
+
+        webhook = threading.Thread(target=post_webhook)
+        webhook.start()
+        webhook.join(timeout=10)
+        # ...and the webhooks' threadpool stays free.
+        assert answered == [204]
+    finally:
+        slow.release.set()
+        for thread in waiting:
+            thread.join(timeout=30)
