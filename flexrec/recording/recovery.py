@@ -168,14 +168,25 @@ class Recovery:
         out: list[TaskSnapshot] = []
         for snapshot in voice:
             if snapshot.attributes is None and snapshot.sid not in held:
-                try:
-                    snapshot = self.ctx.tasks.fetch_task(snapshot.sid)
-                except GatewayError as exc:
-                    log.warning("reconcile could not fetch task", task_sid=snapshot.sid,
-                                error=str(exc))  # fmt: skip
-                    continue
+                fetched = self._fetch_task(snapshot.sid)
+                if fetched is None:
+                    continue  # the next reconcile tries again
+                snapshot = fetched
             out.append(snapshot)
         return out
+
+    def _fetch_task(self, task_sid: str, attempts: int = 3) -> TaskSnapshot | None:
+        """The task, fetched with a few quick tries (a failed fetch delays a recovery a whole
+        reconcile period)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.ctx.tasks.fetch_task(task_sid)
+            except GatewayError as exc:
+                log.warning("reconcile could not fetch task", task_sid=task_sid,
+                            attempt=attempt, error=str(exc))  # fmt: skip
+                if not exc.retryable:
+                    return None
+        return None
 
     def _apply_snapshot(self, snapshot: TaskSnapshot, *, claim: bool = True) -> Plan:
         now = self.ctx.now()
