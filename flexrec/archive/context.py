@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.archive.service import ContextProvider, RecordingContext
+from flexrec.archive.rows import ContextProvider, RecordingContext
 from flexrec.db.models import (
     AttributeWrite,
     RecordingRecord,

@@ -1,13 +1,13 @@
 """Legal holds: set, release and list them, with who, when and why, each change audited.
 
 A held recording is never deleted: retention skips it (flexrec.archive.retention) and the
-archive job keeps Twilio's copy while the hold lasts (flexrec.archive.service). The row keeps the
+archive job keeps Twilio's copy while the hold lasts (flexrec.archive.job). The row keeps the
 hold in force (`legal_hold_by/at/reason`); the audit log keeps every change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flexrec.archive.deps import ArchiveDeps
 from flexrec.archive.errors import RecordingNotArchived
 from flexrec.archive.models import ArchivedRecording, AuditLog
+from flexrec.archive.retention import apply_retention as purge_expired
 
 MAX_REASON = 500
 
@@ -193,3 +195,51 @@ def on_hold(session: Session, row_id: int) -> bool:
         select(ArchivedRecording.legal_hold).where(ArchivedRecording.id == row_id)
     )
     return bool(held)
+
+
+class Holds:
+    """The archive's retention sweep, legal holds and audit log (the facade's room for them)."""
+
+    def __init__(self, deps: ArchiveDeps) -> None:
+        self.deps = deps
+
+    def apply_retention(self, now: datetime | None = None) -> list[str]:
+        """Purge expired media not on legal hold; returns the purged recording SIDs."""
+        deps = self.deps
+        return purge_expired(deps.sessions, deps.store, now or deps.clock(), deps.clock)
+
+    def set_legal_hold(
+        self, recording_sid: str, hold: bool, actor: str, reason: str = ""
+    ) -> ArchivedRecording:
+        """Put a recording under legal hold (or release it); audited."""
+        change = place_hold if hold else release_hold
+        change(self.deps.sessions, recording_sid, actor, reason, clock=self.deps.clock)
+        row = self.deps.get(recording_sid)
+        if row is None:  # pragma: no cover - the hold functions raise first
+            raise RecordingNotArchived(recording_sid)
+        return row
+
+    def audit(
+        self,
+        action: str,
+        actor: str,
+        recording_sid: str | None,
+        *,
+        ip: str | None = None,
+        worker_sid: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the audit log."""
+        with self.deps.sessions() as session:
+            session.add(
+                AuditLog(
+                    at=self.deps.clock(),
+                    actor=actor,
+                    actor_worker_sid=worker_sid,
+                    action=action,
+                    recording_sid=recording_sid,
+                    ip=ip,
+                    detail=dict(detail or {}),
+                )
+            )
+            session.commit()

@@ -213,6 +213,22 @@ class ConsoleContext:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    def audit_refusal(
+        self, request: Request | None, principal: Principal, recording_sid: str
+    ) -> None:
+        """Audit a view refused to a signed-in user (on its own session: the request fails)."""
+        from flexrec.console.audit_log import VIEW_REFUSED, record_event
+
+        record_event(
+            self.deps.sessions,
+            VIEW_REFUSED,
+            principal.username,
+            recording_sid=recording_sid,
+            ip=request.client.host if request is not None and request.client else None,
+            worker_sid=principal.worker_sid,
+            detail={"via": "console", "path": request.url.path if request is not None else ""},
+        )
+
     def error_page(self, principal: Principal | None, status: int, message: str) -> HTMLResponse:
         """A plain error page (403/404) inside the console's layout."""
         values = {"status": str(status), "message": message}

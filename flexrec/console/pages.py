@@ -32,7 +32,15 @@ def render_page(
     if principal is None:
         account = ""
     else:
+        b = html.escape(base, quote=True)
+        links = (
+            f'<nav class="nav-links" aria-label="Sections"><a href="{b}/">Recordings</a>'
+            f'<a href="{b}/audit">Audit log</a></nav>'
+            if principal.sees_everything
+            else ""
+        )
         account = _template("_account.html").substitute(
+            links=links,
             base=html.escape(base, quote=True),
             username=html.escape(principal.username),
             role=html.escape(principal.role),

@@ -17,6 +17,7 @@ from flexrec.console.context import (
     TokenValidator,
 )
 from flexrec.console.routes_api import add_api_routes
+from flexrec.console.routes_audit import add_audit_routes
 from flexrec.console.routes_auth import add_auth_routes
 from flexrec.console.routes_pages import add_page_routes
 
@@ -40,4 +41,5 @@ def create_console_router(
     add_auth_routes(router, ctx)
     add_page_routes(router, ctx)
     add_api_routes(router, ctx)
+    add_audit_routes(router, ctx)
     return router

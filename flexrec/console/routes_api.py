@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from flexrec.archive.errors import ArchiveError, RecordingNotArchived
 from flexrec.archive.holds import MAX_REASON, HoldError, place_hold, release_hold
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
+from flexrec.bounds import INT32_MAX, MAX_DATE, MAX_PAGE
 from flexrec.console import queries
 from flexrec.console.audit import record_media_access
 from flexrec.console.auth import Principal
@@ -31,19 +32,26 @@ class MediaUrlRequest(BaseModel):
     purpose: Literal["play", "download"] = "play"
 
 
+# Finite and inside the columns' types: anything else is no real filter (it used to be a 500).
+Measure = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
+Percent = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
+Count = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
+
+
 def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     """`GET /api/me`, `GET /api/recordings[/{RE}[/peaks]]`, `POST .../{RE}/media-url`."""
     Api = Annotated[Principal, Depends(ctx.api_principal)]
     Csrf = Annotated[Principal, Depends(ctx.csrf_principal)]
 
     def visible(
-        session: Session, principal: Principal, recording_sid: str
+        session: Session, principal: Principal, recording_sid: str, request: Request | None = None
     ) -> tuple[ArchivedRecording, RecordingAnalysis | None]:
         try:
             return queries.get_visible_recording(session, principal, ctx.check_sid(recording_sid))
         except queries.RecordingNotFound:
             raise HTTPException(404, "no such recording") from None
         except queries.RecordingForbidden:
+            ctx.audit_refusal(request, principal, recording_sid)
             raise HTTPException(403, "this call was taken by another agent") from None
 
     @router.get("/api/me")
@@ -55,23 +63,23 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     def list_recordings(
         principal: Api,
         q: Annotated[str | None, Query(max_length=200)] = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
+        date_from: Annotated[date | None, Query(le=MAX_DATE)] = None,
+        date_to: Annotated[date | None, Query(le=MAX_DATE)] = None,
         agent: Annotated[str | None, Query(max_length=200)] = None,
         queue: Annotated[str | None, Query(max_length=200)] = None,
         direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
-        min_duration_s: Annotated[float | None, Query(ge=0)] = None,
-        max_duration_s: Annotated[float | None, Query(ge=0)] = None,
-        min_talk_ratio: Annotated[float | None, Query(ge=0)] = None,
-        max_talk_ratio: Annotated[float | None, Query(ge=0)] = None,
-        min_silence_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-        max_silence_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-        min_cross_talk_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-        max_cross_talk_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-        min_interruptions: Annotated[int | None, Query(ge=0)] = None,
-        max_interruptions: Annotated[int | None, Query(ge=0)] = None,
+        min_duration_s: Measure = None,
+        max_duration_s: Measure = None,
+        min_talk_ratio: Measure = None,
+        max_talk_ratio: Measure = None,
+        min_silence_pct: Percent = None,
+        max_silence_pct: Percent = None,
+        min_cross_talk_pct: Percent = None,
+        max_cross_talk_pct: Percent = None,
+        min_interruptions: Count = None,
+        max_interruptions: Count = None,
         sort: Annotated[str, Query(max_length=40)] = "-started_at",
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 25,
     ) -> dict[str, Any]:
         """Recordings the user may see, filtered, sorted and paged in SQL."""
@@ -110,10 +118,10 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         }
 
     @router.get("/api/recordings/{recording_sid}")
-    def recording_detail(recording_sid: str, principal: Api) -> dict[str, Any]:
+    def recording_detail(recording_sid: str, principal: Api, request: Request) -> dict[str, Any]:
         """One call: metadata, channel roles, metrics, speech segments and pause gaps."""
         with ctx.db() as session:
-            rec, ana = visible(session, principal, recording_sid)
+            rec, ana = visible(session, principal, recording_sid, request)
             gaps = recording_pause_gaps(session, rec, ctx.deps.pause_behavior, ana)
             return {
                 **queries.summary(rec, ana),
@@ -131,10 +139,10 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             }
 
     @router.get("/api/recordings/{recording_sid}/peaks")
-    def recording_peaks(recording_sid: str, principal: Api) -> dict[str, Any]:
+    def recording_peaks(recording_sid: str, principal: Api, request: Request) -> dict[str, Any]:
         """Waveform peaks per channel, ready for wavesurfer's `peaks` option."""
         with ctx.db() as session:
-            rec, ana = visible(session, principal, recording_sid)
+            rec, ana = visible(session, principal, recording_sid, request)
             duration_ms = rec.duration_ms or (ana.duration_ms if ana is not None else None)
             stored: Mapping[str, Any] | None = ana.peaks if ana is not None else None
         source = ctx.deps.peaks_source
@@ -193,7 +201,7 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         """A short-lived signed media URL for `purpose` play|download; audited."""
         purpose = body.purpose
         with ctx.db() as session:
-            rec, _ana = visible(session, principal, recording_sid)
+            rec, _ana = visible(session, principal, recording_sid, request)
             if not queries.is_playable(rec):
                 raise HTTPException(409, "the media is not in the archive (yet or any more)")
             url = ctx.deps.media_links.url(

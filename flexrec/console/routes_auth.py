@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.console.audit_log import SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, record_event
 from flexrec.console.auth import (
     CSRF_HEADER,
     LOGIN_CSRF_COOKIE,
@@ -31,6 +32,21 @@ from flexrec.twilio.flex_tokens import InvalidToken, TokenServiceUnavailable
 def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     """`GET|POST /login`, `POST /login/flex`, `POST /logout`."""
     Maybe = Annotated[Principal | None, Depends(ctx.optional_principal)]
+
+    async def audit(
+        request: Request, action: str, actor: str, worker_sid: str | None = None, **detail: str
+    ) -> None:
+        client = request.client.host if request.client else None
+        agent = request.headers.get("user-agent", "")[:200]
+        await run_in_threadpool(
+            record_event,
+            ctx.deps.sessions,
+            action,
+            actor,
+            ip=client,
+            worker_sid=worker_sid,
+            detail={**detail, "user_agent": agent},
+        )
 
     def sign_in_password(username: str, password: str) -> Principal | None:
         if not username:
@@ -61,15 +77,18 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         next_path = ctx.safe_next(str(form.get("next") or ""))
         # Login CSRF: only a form our sign-in page served to this browser may sign it in.
         presented = str(form.get(LOGIN_CSRF_FIELD) or "")
+        username = str(form.get("username") or "").strip()[:120]
         if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), presented):
+            await audit(request, SIGN_IN_FAILED, username, via="password", reason="login_csrf")
             error = "The sign-in form expired or came from another site; please sign in again."
             return login_form(request, next_path, error, status=403)
-        username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
         # scrypt takes tens of milliseconds: keep it off the event loop.
         principal = await run_in_threadpool(sign_in_password, username, password)
         if principal is None:
+            await audit(request, SIGN_IN_FAILED, username, via="password", reason="bad_password")
             return login_form(request, next_path, "Wrong user name or password.", status=401)
+        await audit(request, SIGN_IN, principal.username, principal.worker_sid, via="password")
         response = RedirectResponse(next_path, status_code=303)
         ctx.set_session(response, request, principal)
         ctx.clear_login_csrf(response)
@@ -110,10 +129,12 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         except TooManyTokenChecks as exc:
             raise HTTPException(429, str(exc), headers=retry_after_header(exc)) from None
         except InvalidToken:
+            await audit(request, SIGN_IN_FAILED, "(flex token)", via="flex", reason="invalid_token")
             raise HTTPException(401, "the Flex token is missing, invalid or expired") from None
         except TokenServiceUnavailable:
             raise HTTPException(503, "Twilio could not check the token; try again") from None
         principal = principal_from_token(info)
+        await audit(request, SIGN_IN, principal.username, principal.worker_sid, via="flex")
         response = JSONResponse({"user": principal.public(), "next": f"{ctx.base}/"})
         ctx.set_session(response, request, principal)
         ctx.clear_login_csrf(response)
@@ -126,6 +147,8 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         presented = request.headers.get(CSRF_HEADER) or str(form.get("csrf_token") or "")
         if principal is not None and not csrf_matches(principal, presented):
             raise HTTPException(403, "missing or wrong CSRF token")
+        if principal is not None:
+            await audit(request, SIGN_OUT, principal.username, principal.worker_sid)
         response = RedirectResponse(f"{ctx.base}/login", status_code=303)
         ctx.clear_session(response)
         return response

@@ -42,6 +42,7 @@ def add_page_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             except queries.RecordingNotFound:
                 return ctx.error_page(principal, 404, "No such recording.")
             except queries.RecordingForbidden:
+                ctx.audit_refusal(request, principal, recording_sid)
                 return ctx.error_page(principal, 403, "This call was taken by another agent.")
         return ctx.page(
             "player.html",

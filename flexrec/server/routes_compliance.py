@@ -2,15 +2,17 @@
 
 `PUT /api/admin/recordings/{RE}/legal-hold` (body `{"reason": ...}`) holds a recording,
 `DELETE` releases it, `GET /api/admin/legal-holds` lists the holds in force and
-`GET /api/admin/recordings/{RE}/retention` says until when it is kept. Same callers as the rest
+`GET /api/admin/recordings/{RE}/retention` says until when it is kept; `GET /api/admin/audit`
+reads the audit log (`format=csv` for a file). Same callers as the rest
 of the admin API (admin token, or a supervisor/admin Flex token); every change is audited.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from flexrec.archive.errors import RecordingNotArchived
@@ -22,6 +24,9 @@ from flexrec.archive.holds import (
     release_hold,
     retention_facts,
 )
+from flexrec.console import audit_log
+from flexrec.console.audit_log import AuditFilters
+from flexrec.console.routes_audit import audit_filters
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import fail, get_services
 from flexrec.twilio.flex_tokens import TokenInfo
@@ -100,6 +105,32 @@ def delete_legal_hold(
 def get_legal_holds(request: Request, _admin: Admin) -> dict[str, Any]:
     """Every hold in force, with who set it, when and why."""
     return {"items": [f.public() for f in list_holds(_sessions(request))]}
+
+
+@router.get("/audit", summary="The audit log, newest first")
+def get_audit(
+    request: Request,
+    _admin: Admin,
+    filters: Annotated[AuditFilters, Depends(audit_filters)],
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    """Who did what to which recording: filter by user, recording, action and time."""
+    with _sessions(request)() as session:
+        if format == "csv":
+            wide = AuditFilters(**{**filters.__dict__, "limit": audit_log.CSV_LIMIT})
+            rows, _total = audit_log.search_all(session, wide)
+            return Response(
+                audit_log.to_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="flexrec-audit.csv"'},
+            )
+        rows, total = audit_log.search(session, filters)
+        return {
+            "items": [audit_log.public(r) for r in rows],
+            "total": total,
+            "limit": filters.limit,
+            "offset": filters.offset,
+        }
 
 
 @router.get("/recordings/{recording_sid}/retention", summary="A recording's retention date")

@@ -40,6 +40,16 @@ class PreconditionFailed(GatewayError):
     """The task changed since it was read (HTTP 412 on If-Match)."""
 
 
+class UnreadableTask(GatewayError):
+    """A task whose attributes cannot be read safely (nested past any real use): asking again
+    gives the same answer, and writing back what we could read would lose what we could not."""
+
+    @property
+    def retryable(self) -> bool:
+        """Never: the same task reads the same way next time."""
+        return False
+
+
 # Everything a Twilio call may raise below the gateway. urllib3's errors are not OSErrors
 # (MaxRetryError, NewConnectionError, ReadTimeoutError derive from urllib3's HTTPError).
 TRANSLATED: tuple[type[BaseException], ...] = (

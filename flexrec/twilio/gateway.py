@@ -18,12 +18,14 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast, runtime_checkable
 
+import structlog
 from twilio.rest import Client
 
 from flexrec.twilio.errors import (
     TRANSLATED,
     GatewayError,
     PreconditionFailed,
+    UnreadableTask,
     translate,
     twilio_call,
 )
@@ -59,10 +61,15 @@ __all__ = [
     "SdkGateway",
     "TaskGateway",
     "TaskSnapshot",
+    "UnreadableTask",
     "WorkspaceInfo",
     "recording_media_url",
     "translate_error",
 ]
+
+from flexrec.safejson import UnsafeJson, loads_bounded
+
+log = structlog.get_logger(__name__)
 
 
 @runtime_checkable
@@ -354,8 +361,12 @@ class SdkGateway(SetupCalls):
         attributes: dict[str, Any] | None = None
         if raw is not None:  # null in a list: unknown, never "{}"
             try:
-                parsed = json.loads(raw or "{}")
-            except json.JSONDecodeError:
+                parsed = loads_bounded(raw or "{}")
+            except UnsafeJson as exc:
+                if not isinstance(exc.__cause__, json.JSONDecodeError):
+                    # Too deep or numbers no reader keeps: writing back what we could read
+                    # would lose the rest, and asking again reads the same.
+                    raise UnreadableTask(f"task {task.sid}: {exc}", status=None) from None
                 parsed = {}
             attributes = parsed if isinstance(parsed, dict) else {}
         return TaskSnapshot(
@@ -398,7 +409,11 @@ class SdkGateway(SetupCalls):
         with twilio_call():
             for status in assignment_statuses:
                 for task in self._tasks().list(assignment_status=[status], limit=1000):
-                    out.append(self._task(task, None))
+                    try:
+                        out.append(self._task(task, None))
+                    except UnreadableTask as exc:
+                        # One poisoned task must not hide every other live task from recovery.
+                        log.warning("task skipped", task_sid=task.sid, reason=str(exc))
         return out
 
     def list_reservations(self, task_sid: str) -> list[ReservationInfo]:

@@ -1,0 +1,83 @@
+"""Reading archived media: whole, by size, by byte range; sealed objects decrypted and cached."""
+
+from __future__ import annotations
+
+from flexrec.archive.crypto import OVERHEAD_BYTES, DecryptionError
+from flexrec.archive.deps import ArchiveDeps
+from flexrec.archive.errors import RecordingNotArchived
+from flexrec.archive.models import DONE_STATES, ArchivedRecording
+from flexrec.archive.storage import BlobNotFound
+
+
+def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
+    """The stored object of an archived recording, decrypted."""
+    assert row.storage_key is not None  # noqa: S101
+    blob = deps.store.get(row.storage_key)
+    if not row.encrypted:
+        return blob
+    if deps.key is None:
+        raise DecryptionError("archive key not configured")
+    return deps.key.open(blob, row.recording_sid)
+
+
+class MediaReader:
+    """Serves the archived WAV of a playable recording (archived, not purged)."""
+
+    def __init__(self, deps: ArchiveDeps) -> None:
+        self.deps = deps
+
+    def playable(self, recording_sid: str) -> ArchivedRecording:
+        """The recording's row if its media can be read; raises `RecordingNotArchived`."""
+        row = self.deps.get(recording_sid)
+        if (
+            row is None
+            or row.state not in DONE_STATES
+            or row.purged_at is not None
+            or row.storage_key is None
+        ):
+            raise RecordingNotArchived(recording_sid)
+        return row
+
+    def plain_cached(self, row: ArchivedRecording) -> bytes:
+        """A sealed recording's plain WAV, kept for the burst of range requests a player makes."""
+        cache_key = f"{row.recording_sid}:{row.sha256}"
+        cached = self.deps.plain_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        data = load_plain(self.deps, row)
+        self.deps.plain_cache.put(cache_key, data)
+        return data
+
+    def read_media(self, recording_sid: str) -> bytes:
+        """The archived WAV (decrypted); raises `RecordingNotArchived`."""
+        row = self.playable(recording_sid)
+        try:
+            return self.plain_cached(row) if row.encrypted else load_plain(self.deps, row)
+        except BlobNotFound as exc:
+            raise RecordingNotArchived(recording_sid) from exc
+
+    def media_size(self, recording_sid: str) -> int:
+        """Size in bytes of the (decrypted) WAV, without reading it."""
+        row = self.playable(recording_sid)
+        assert row.storage_key is not None  # noqa: S101 - checked by playable
+        try:
+            stored = self.deps.store.size(row.storage_key)
+        except BlobNotFound as exc:
+            raise RecordingNotArchived(recording_sid) from exc
+        return stored - OVERHEAD_BYTES if row.encrypted else stored
+
+    def read_media_range(self, recording_sid: str, start: int, end: int) -> bytes:
+        """Bytes `start..end` (inclusive) of the decrypted WAV.
+
+        Plain objects are read partially from storage; sealed ones must be opened whole (GCM
+        authenticates the whole object), so recently opened ones are kept in a small cache for
+        the burst of range requests a player makes.
+        """
+        row = self.playable(recording_sid)
+        assert row.storage_key is not None  # noqa: S101 - checked by playable
+        try:
+            if row.encrypted:
+                return self.plain_cached(row)[start : end + 1]
+            return self.deps.store.get_range(row.storage_key, start, end)
+        except BlobNotFound as exc:
+            raise RecordingNotArchived(recording_sid) from exc
