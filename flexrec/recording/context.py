@@ -32,6 +32,7 @@ JOB_APPLY_PAUSE = "recording.apply_pause"  # args: target id
 # event is queued; a job lost with a killed worker is caught up by reconcile, like a lost
 # webhook (TaskRouter still holds the task).
 JOB_TASKROUTER_EVENT = "recording.taskrouter_event"
+JOB_FIND_LEGS = "recording.find_legs"  # args: task SID, attempt number
 
 
 class JobSink(Protocol):
