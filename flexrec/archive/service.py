@@ -229,8 +229,6 @@ class ArchiveService:
         """The task's `conversations.media` VoiceRecording entry pointing at the archive."""
         return self.access.attribute_entry(recording_sid, public_url)
 
-    def may_access(
-        self, recording_sid: str, worker_sid: str | None, identity: str, roles: Sequence[str]
-    ) -> bool:
-        """Supervisors and admins see every recording; an agent only calls they handled."""
-        return self.access.may_access(recording_sid, worker_sid, identity, roles)
+    def may_access(self, recording_sid: str, worker_sid: str | None, roles: Sequence[str]) -> bool:
+        """Whether this caller may hear the recording (flexrec.archive.visibility's rule)."""
+        return self.access.may_access(recording_sid, worker_sid, roles)
