@@ -49,6 +49,14 @@ def _source(request: Request) -> str:
     return request.url.path.rsplit("/", 1)[-1]
 
 
+def _signature_ok(request: Request, ok: bool) -> bool:
+    # Readiness watches these: every webhook refused means a wrong auth token or public URL.
+    watch = getattr(request.app.state, "signature_watch", None)
+    if watch is not None:
+        watch.record(ok)
+    return ok
+
+
 def _reject_forged(request: Request) -> None:
     WEBHOOKS.labels(_source(request), "forged").inc()
     log.warning("webhook_signature_rejected", path=request.url.path)
@@ -96,8 +104,11 @@ async def signed_form(request: Request) -> FormParams:
     """The form parameters of a Twilio form post whose signature is valid (else 403/400)."""
     params = _form_params(request, await _read_limited(request, MAX_FORM_BYTES))
     services = get_services(request)
-    if get_settings(request).server.validate_signatures and not services.verifier.verify(
-        _signed_url(request), params, request.headers.get(SIGNATURE_HEADER)
+    if get_settings(request).server.validate_signatures and not _signature_ok(
+        request,
+        services.verifier.verify(
+            _signed_url(request), params, request.headers.get(SIGNATURE_HEADER)
+        ),
     ):
         _reject_forged(request)
     return params
@@ -107,8 +118,11 @@ async def signed_json_body(request: Request) -> bytes:
     """The raw body of a JSON post (Event Streams) whose hash and signature are valid."""
     body = await _read_limited(request, MAX_JSON_BYTES)
     services = get_services(request)
-    if get_settings(request).server.validate_signatures and not services.verifier.verify(
-        _signed_url(request), None, request.headers.get(SIGNATURE_HEADER), body=body
+    if get_settings(request).server.validate_signatures and not _signature_ok(
+        request,
+        services.verifier.verify(
+            _signed_url(request), None, request.headers.get(SIGNATURE_HEADER), body=body
+        ),
     ):
         _reject_forged(request)
     return body
