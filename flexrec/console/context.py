@@ -29,7 +29,7 @@ from flexrec.console.auth import (
 )
 from flexrec.console.pages import render_page
 from flexrec.server.token_guard import TokenGuard
-from flexrec.twilio.flex_tokens import TokenInfo
+from flexrec.twilio.flex_tokens import TokenValidator
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,6 @@ class MediaLinks(Protocol):
         subject: str = "",
         ttl_s: int | None = None,
     ) -> str: ...
-
-
-class TokenValidator(Protocol):
-    """Flex token validation (`flexrec.twilio.flex_tokens.FlexTokenValidator`)."""
-
-    def validate(self, token: str) -> TokenInfo: ...
 
 
 @dataclass

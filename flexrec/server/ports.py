@@ -1,14 +1,12 @@
 """What the web layer needs from the rest of the service, as structural protocols.
 
-The real `RecordingService` (flexrec.recording) and `FlexTokenValidator` (flexrec.twilio) satisfy
-these without importing them; route tests use small stubs.
+The real `RecordingService` (flexrec.recording) satisfies this without importing it; route tests
+use small stubs. The Flex-token port is `flexrec.twilio.flex_tokens.TokenValidator`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
-
-from flexrec.twilio.flex_tokens import TokenInfo
 
 
 class RecordingControl(Protocol):
@@ -25,9 +23,3 @@ class RecordingControl(Protocol):
     def list_recordings(self, **filters: Any) -> list[Any]: ...
     def list_tasks(self, **filters: Any) -> list[Any]: ...
     def reconcile(self) -> int: ...
-
-
-class TokenValidator(Protocol):
-    """Turns a Flex token into who holds it (raises InvalidToken / TokenServiceUnavailable)."""
-
-    def validate(self, token: str) -> TokenInfo: ...

@@ -15,8 +15,9 @@ from sqlalchemy import Engine, text
 
 from flexrec.config import Settings
 from flexrec.server.logging_setup import get_logger
-from flexrec.server.ports import RecordingControl, TokenValidator
+from flexrec.server.ports import RecordingControl
 from flexrec.server.token_guard import TokenGuard
+from flexrec.twilio.flex_tokens import TokenValidator
 from flexrec.webhooks.signature import SignatureVerifier
 
 log = get_logger(__name__)
