@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from flexrec.archive.errors import ArchiveError, RecordingNotArchived
 from flexrec.archive.holds import MAX_REASON, HoldError, place_hold, release_hold
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
+from flexrec.bounds import INT32_MAX, MAX_DATE, MAX_PAGE
 from flexrec.console import queries
 from flexrec.console.audit import record_media_access
 from flexrec.console.auth import Principal
@@ -29,6 +30,12 @@ class MediaUrlRequest(BaseModel):
     """Body of a media link request."""
 
     purpose: Literal["play", "download"] = "play"
+
+
+# Finite and inside the columns' types: anything else is no real filter (it used to be a 500).
+Measure = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
+Percent = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
+Count = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
 
 
 def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
@@ -56,23 +63,23 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     def list_recordings(
         principal: Api,
         q: Annotated[str | None, Query(max_length=200)] = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
+        date_from: Annotated[date | None, Query(le=MAX_DATE)] = None,
+        date_to: Annotated[date | None, Query(le=MAX_DATE)] = None,
         agent: Annotated[str | None, Query(max_length=200)] = None,
         queue: Annotated[str | None, Query(max_length=200)] = None,
         direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
-        min_duration_s: Annotated[float | None, Query(ge=0)] = None,
-        max_duration_s: Annotated[float | None, Query(ge=0)] = None,
-        min_talk_ratio: Annotated[float | None, Query(ge=0)] = None,
-        max_talk_ratio: Annotated[float | None, Query(ge=0)] = None,
-        min_silence_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-        max_silence_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-        min_cross_talk_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-        max_cross_talk_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-        min_interruptions: Annotated[int | None, Query(ge=0)] = None,
-        max_interruptions: Annotated[int | None, Query(ge=0)] = None,
+        min_duration_s: Measure = None,
+        max_duration_s: Measure = None,
+        min_talk_ratio: Measure = None,
+        max_talk_ratio: Measure = None,
+        min_silence_pct: Percent = None,
+        max_silence_pct: Percent = None,
+        min_cross_talk_pct: Percent = None,
+        max_cross_talk_pct: Percent = None,
+        min_interruptions: Count = None,
+        max_interruptions: Count = None,
         sort: Annotated[str, Query(max_length=40)] = "-started_at",
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 25,
     ) -> dict[str, Any]:
         """Recordings the user may see, filtered, sorted and paged in SQL."""

@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import or_, select, update
@@ -34,6 +36,7 @@ from flexrec.twilio.gateway import GatewayError, TaskSnapshot
 from flexrec.webhooks.events import RecordingStatusEvent
 
 log = structlog.get_logger(__name__)
+_K = TypeVar("_K")
 
 REFRESH_DELAY_S = 30.0
 REFRESH_ATTEMPTS = 10
@@ -232,10 +235,9 @@ class Recovery:
                 .where(RecordingTarget.desired_state == "paused")
                 .where(RecordingTarget.state.in_(LIVE_STATES))
             ).all()
-        for target_id in dict.fromkeys(quiet_live):
-            self.refresh_target(target_id, REFRESH_ATTEMPTS)
-        for target_id in wishing:
-            self.pauses.apply_pending_pause(target_id)
+        refresh = functools.partial(self.refresh_target, attempt=REFRESH_ATTEMPTS)
+        _each("refresh", dict.fromkeys(quiet_live), refresh)
+        _each("apply pause", wishing, self.pauses.apply_pending_pause)
         plan = Plan(start=list(target_ids), link=list(link_ids))
         count = len(target_ids)
         try:
@@ -246,7 +248,12 @@ class Recovery:
         for snapshot in live:
             if snapshot.channel not in (None, "voice"):
                 continue
-            found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
+            try:
+                found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
+            except Exception:
+                # One task that cannot be stored (bad data) must not stop the others.
+                log.exception("reconcile skipped a task", task_sid=snapshot.sid)
+                continue
             new = [t for t in found.start if t not in plan.start]
             count += len(new)
             plan.start.extend(new)
@@ -258,8 +265,16 @@ class Recovery:
                 ctx.schedule(JOB_LINK, write_id)
         else:
             self.planner.execute(plan)
-        for task_sid in set(paused_tasks):
-            self.pauses.auto_resume(task_sid, None)
+        _each("auto-resume", set(paused_tasks), lambda t: self.pauses.auto_resume(t, None))
         forget_old_events(ctx.sessions, now)
         log.info("reconciled", targets=count, links=len(plan.link))
         return count
+
+
+def _each(what: str, items: Iterable[_K], work: Callable[[_K], object]) -> None:
+    """Run `work` on every item; one that fails is logged and the rest still run."""
+    for item in items:
+        try:
+            work(item)
+        except Exception:
+            log.exception("reconcile step failed", step=what, item=item)

@@ -32,6 +32,7 @@ from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.recovery import Recovery
 from flexrec.recording.starter import RecordingStarter
 from flexrec.recording.views import RecordingView, TaskView, list_recordings, list_tasks
+from flexrec.recording.watch import state_fingerprint
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 from flexrec.webhooks.events import (
     CallStatusEvent,
@@ -151,6 +152,12 @@ class RecordingService:
         """The task's recording state as the actor may see it (`catch_up=False`: never asks
         TaskRouter, for a long poll's repeated reads)."""
         return self.pauses.state(task_sid, actor, catch_up=catch_up)
+
+    def state_fingerprint(self, task_sid: str, actor: Actor) -> tuple[Any, ...]:
+        """A cheap summary of what `state` depends on: unchanged fingerprint, unchanged state
+        (the long poll's per-second check; no authorisation, `state` does that)."""
+        with self.ctx.sessions() as session:
+            return state_fingerprint(session, task_sid, actor.worker_sid)
 
     # -- jobs ---------------------------------------------------------------------------------
     def start_target(self, target_id: int) -> str:

@@ -17,7 +17,8 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from flexrec import package_version
 from flexrec.config import Settings
@@ -31,11 +32,13 @@ from flexrec.server import (
 )
 from flexrec.server.body_limit import BodyLimitMiddleware
 from flexrec.server.docs_pages import add_docs_pages
+from flexrec.server.error_boundary import ErrorBoundaryMiddleware
 from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
 from flexrec.server.wiring import Services, build_services
 
 log = get_logger(__name__)
+CLIENT_CLOSED_REQUEST = 499
 
 
 def _secrets_of(settings: Settings) -> list[str]:
@@ -65,6 +68,12 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         {"error": "invalid_request", "message": "the request is not valid", "problems": problems},
         status_code=400,
     )
+
+
+async def _client_gone(_request: Request, _exc: Exception) -> Response:
+    # The client hung up mid-request: nobody reads this answer, and it is no server error.
+    # 499 (nginx's "client closed request") keeps it apart from the 5xx in metrics and logs.
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def create_app(
@@ -106,6 +115,7 @@ def create_app(
     app.state.services = services
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     origins = settings.server.cors_origin_list()
     if origins:  # only a browser plugin on another origin needs it; webhooks never do
         app.add_middleware(
@@ -121,6 +131,9 @@ def create_app(
     # Every body is capped before any route reads it (routes authenticate after reading).
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
+    # Outermost of ours: whatever raises inside is answered here, so the server never sees a
+    # raise (it would close the keep-alive connection).
+    app.add_middleware(ErrorBoundaryMiddleware)
     for module in (routes_webhooks, routes_agent, routes_admin, routes_compliance, routes_health):
         app.include_router(module.router)
     add_docs_pages(app)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from flexrec.bounds import MAX_OFFSET
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import fail, get_services, jsonable
 from flexrec.twilio.flex_tokens import TokenInfo
@@ -28,7 +29,7 @@ def _filters(
     task_sid: Annotated[str | None, Query(pattern=r"^WT[0-9a-f]{32}$")] = None,
     call_sid: Annotated[str | None, Query(pattern=r"^CA[0-9a-f]{32}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     if since and until and since >= until:
         fail(400, "bad_range", "'since' must be before 'until'")
@@ -38,8 +39,13 @@ def _filters(
     }  # fmt: skip
     for key in ("since", "until"):
         moment = given[key]
-        if isinstance(moment, datetime) and moment.tzinfo is None:
-            given[key] = moment.replace(tzinfo=UTC)  # naive times are read as UTC
+        if isinstance(moment, datetime):
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)  # naive times are read as UTC
+            try:
+                given[key] = moment.astimezone(UTC)
+            except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+                fail(400, "bad_time", f"{key!r} is out of range")
     filters: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     filters.update(limit=limit, offset=offset)
     return filters

@@ -1,8 +1,9 @@
 """Twilio webhooks: verify the signature, parse, hand to the recording service, answer.
 
 Order matters: nothing is parsed or stored before the signature checks out (403 otherwise);
-unparsable input is 400 (final for Twilio); an unexpected failure inside the service is 500 so
-Twilio (or the simulator) retries, since the service is idempotent. Handlers are sync and run in
+unparsable input is 400 and values the database cannot store are 422 (both final for Twilio:
+retrying cannot help); an unexpected failure inside the service is 500 so Twilio (or the
+simulator) retries, since the service is idempotent. Handlers are sync and run in
 the threadpool because the Twilio SDK is synchronous; the `in-progress` callback of a recording
 this process is starting or stored is answered on the event loop from memory.
 """
@@ -16,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 
 from flexrec.server.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_BYTES
@@ -128,6 +130,12 @@ def _dispatch(
     with bound_sids(**sids):
         try:
             handler(event)
+        except (DataError, RecursionError):
+            # Values the database refuses (or nesting no code can walk) fail the same way on
+            # every redelivery: a 500 would have Twilio retry forever. Final, and logged.
+            WEBHOOKS.labels(source, "malformed").inc()
+            log.exception("webhook_unstorable", source=source)
+            fail(422, "unprocessable_event", "the event holds values that cannot be stored")
         except Exception:
             # Answer 500 so Twilio retries: the event must not be lost.
             WEBHOOKS.labels(source, "error").inc()

@@ -18,9 +18,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import requests
+import structlog
 import urllib3
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
+
+from flexrec.safejson import UnsafeJson, loads_bounded
+
+log = structlog.get_logger(__name__)
 
 TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 CALL_NOT_RECORDABLE = 21220
@@ -42,6 +47,16 @@ class GatewayError(Exception):
 
 class PreconditionFailed(GatewayError):
     """The task changed since it was read (HTTP 412 on If-Match)."""
+
+
+class UnreadableTask(GatewayError):
+    """A task whose attributes cannot be read safely (nested past any real use): asking again
+    gives the same answer, and writing back what we could read would lose what we could not."""
+
+    @property
+    def retryable(self) -> bool:
+        """Never: the same task reads the same way next time."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -278,8 +293,12 @@ class SdkGateway:
 
     def _task(self, task: Any, etag: str | None) -> TaskSnapshot:
         try:
-            attributes = json.loads(task.attributes or "{}")
-        except json.JSONDecodeError:
+            attributes = loads_bounded(task.attributes or "{}")
+        except UnsafeJson as exc:
+            if not isinstance(exc.__cause__, json.JSONDecodeError):
+                # Too deep or numbers no reader keeps: writing back what we could read would
+                # lose the rest, and asking again reads the same.
+                raise UnreadableTask(f"task {task.sid}: {exc}", status=None) from None
             attributes = {}
         return TaskSnapshot(
             sid=task.sid,
@@ -325,7 +344,11 @@ class SdkGateway:
         try:
             for status in assignment_statuses:
                 for task in self._tasks().list(assignment_status=[status], limit=1000):
-                    out.append(self._task(task, None))
+                    try:
+                        out.append(self._task(task, None))
+                    except UnreadableTask as exc:
+                        # One poisoned task must not hide every other live task from recovery.
+                        log.warning("task skipped", task_sid=task.sid, reason=str(exc))
         except _TRANSLATED as exc:
             raise _translate(exc) from exc
         return out

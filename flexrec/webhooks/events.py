@@ -17,7 +17,6 @@ Every parser raises `MalformedEvent` (the web layer answers 400) for input it ca
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,8 +24,13 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from flexrec.bounds import INT32_MAX, INT64_MAX
+from flexrec.safejson import UnsafeJson, loads_bounded
+
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _EVENT_STREAMS_PREFIX = "com.twilio.taskrouter."
+# Epoch ms up to the end of year 9999: later cannot be a datetime anywhere downstream.
+_MAX_TIME_MS = 253_402_300_799_999
 
 
 class MalformedEvent(ValueError):
@@ -120,7 +124,8 @@ def _text(data: Mapping[str, Any], key: str) -> str | None:
         value = value[0] if value else None
         if value is None:
             return None
-    text = str(value).strip()
+    # PostgreSQL text cannot hold NUL; keep the rest of the value rather than lose the event.
+    text = str(value).replace("\x00", "\ufffd").strip()
     return text or None
 
 
@@ -142,14 +147,19 @@ def _required_sid(data: Mapping[str, Any], key: str, prefix: str) -> str:
     return value
 
 
-def _int(data: Mapping[str, Any], key: str) -> int | None:
+def _int(data: Mapping[str, Any], key: str, limit: int = INT32_MAX) -> int | None:
+    """An integer field; outside ±`limit` it is no real callback (counts Twilio sends are
+    small) and must not reach a database column (MalformedEvent)."""
     value = _text(data, key)
     if value is None:
         return None
     try:
-        return int(float(value))
-    except ValueError as exc:
+        number = int(value) if value.lstrip("+-").isdigit() else int(float(value))
+    except (ValueError, OverflowError) as exc:  # nan, inf, 1e400
         raise MalformedEvent(f"{key} is not a number") from exc
+    if not -limit <= number <= limit:
+        raise MalformedEvent(f"{key} is out of range")
+    return number
 
 
 def _bool(data: Mapping[str, Any], key: str) -> bool | None:
@@ -165,7 +175,22 @@ def _bool(data: Mapping[str, Any], key: str) -> bool | None:
 
 
 def parse_time_ms(value: Any) -> int | None:
-    """Epoch ms from epoch seconds, epoch ms, ISO 8601 or RFC 2822; None for empty input."""
+    """Epoch ms from epoch seconds, epoch ms, ISO 8601 or RFC 2822; None for empty input.
+
+    Raises MalformedEvent for non-finite numbers and times before 1970 or after 9999.
+    """
+    try:
+        ms = _time_ms(value)
+    except (OverflowError, ValueError) as exc:  # float('nan') → int, year out of range
+        if isinstance(exc, MalformedEvent):
+            raise
+        raise MalformedEvent(f"unparsable time {str(value)[:40]!r}") from exc
+    if ms is not None and not 0 <= ms <= _MAX_TIME_MS:
+        raise MalformedEvent(f"time out of range {str(value)[:40]!r}")
+    return ms
+
+
+def _time_ms(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -197,9 +222,9 @@ def _attributes(data: Mapping[str, Any]) -> dict[str, Any] | None:
     if isinstance(raw, dict):
         return raw
     try:
-        parsed = json.loads(str(raw))
-    except json.JSONDecodeError as exc:
-        raise MalformedEvent("TaskAttributes is not JSON") from exc
+        parsed = loads_bounded(str(raw))
+    except UnsafeJson as exc:
+        raise MalformedEvent(f"TaskAttributes: {exc}") from exc
     if not isinstance(parsed, dict):
         raise MalformedEvent("TaskAttributes is not a JSON object")
     return parsed
@@ -252,9 +277,9 @@ def parse_taskrouter_form(form: Mapping[str, Any]) -> TaskRouterEvent:
 def parse_event_streams(body: bytes) -> list[TaskRouterEvent]:
     """Parse an Event Streams webhook body; non-TaskRouter CloudEvents are skipped."""
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedEvent("body is not JSON") from exc
+        payload = loads_bounded(body)
+    except UnsafeJson as exc:
+        raise MalformedEvent(f"body: {exc}") from exc
     if isinstance(payload, dict):  # a single CloudEvent instead of a batch
         payload = [payload]
     if not isinstance(payload, list):
@@ -299,7 +324,7 @@ def parse_conference_form(form: Mapping[str, Any]) -> ConferenceEvent:
         call_sid=_sid(data, "CallSid", "CA", required=event.startswith("participant-")),
         participant_label=label.lower() if label else None,
         hold=_bool(data, "Hold"),
-        sequence_number=_int(data, "SequenceNumber"),
+        sequence_number=_int(data, "SequenceNumber", INT64_MAX),
         timestamp=parse_time_ms(_text(data, "Timestamp")),
         participant_call_status=_text(data, "ParticipantCallStatus"),
     )

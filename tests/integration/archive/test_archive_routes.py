@@ -18,11 +18,11 @@ import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.models import AuditLog
-from flexrec.archive.router import make_archive_router, parse_range
 from flexrec.archive.service import ArchiveService, RecordingContext
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage
 from flexrec.db.base import Base, make_engine, make_session_factory
+from flexrec.server.routes_archive import make_archive_router, parse_range
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
 
 RE = "RE" + "1" * 32
@@ -218,7 +218,7 @@ def test_unsatisfiable_and_ignored_ranges(env: Env) -> None:
 
 
 def test_long_media_streams_in_chunks_intact(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    import flexrec.archive.router as router_module
+    import flexrec.server.routes_archive as router_module
 
     monkeypatch.setattr(router_module, "STREAM_CHUNK_BYTES", 1000)
     path = link_for(env)
@@ -288,3 +288,17 @@ def test_parse_range_rules() -> None:
     assert parse_range("bytes=2-4", 10) is not None
     assert parse_range("bytes=-3", 10).start == 7  # type: ignore[union-attr]
     assert parse_range("bytes=abc-", 10) is None
+
+
+def test_ranges_with_odd_digits_or_huge_numbers_are_answered_not_500(env: Env) -> None:
+    path, total = link_for(env), len(env.wav)
+    huge = "9" * 4301  # past int()'s 4,300-digit limit
+    for odd in ("bytes=\u00b9-", "bytes=0-\u00b2", "bytes=-\u00b3"):  # superscript digits
+        whole = env.client.get(path, headers=[(b"Range", odd.encode("latin-1"))])
+        assert whole.status_code == 200 and whole.content == env.wav
+    assert env.client.get(path, headers={"Range": f"bytes={huge}-"}).status_code == 416
+    to_end = env.client.get(path, headers={"Range": f"bytes=10-{huge}"})
+    assert to_end.status_code == 206
+    assert to_end.headers["content-range"] == f"bytes 10-{total - 1}/{total}"
+    everything = env.client.get(path, headers={"Range": f"bytes=-{huge}"})
+    assert everything.status_code == 206 and everything.content == env.wav

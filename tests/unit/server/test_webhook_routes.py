@@ -137,6 +137,15 @@ def test_service_failure_is_500_so_twilio_retries(harness: Harness) -> None:
     assert len(harness.recording.calls) == 1
 
 
+def test_values_the_database_refuses_are_final_not_retried_forever(harness: Harness) -> None:
+    from sqlalchemy.exc import DataError
+
+    harness.recording.fail_with = DataError("INSERT", {}, ValueError("integer out of range"))
+    response = harness.post_signed("/webhooks/conference", CONFERENCE)
+    assert response.status_code == 422
+    assert response.json()["error"] == "unprocessable_event"
+
+
 def test_public_url_is_used_for_signature_behind_proxy(
     harness_factory: Callable[..., Harness],
 ) -> None:

@@ -16,6 +16,7 @@ from flexrec.twilio.gateway import (
     GatewayError,
     PreconditionFailed,
     SdkGateway,
+    UnreadableTask,
 )
 from flexrec.webhooks.events import parse_time_ms
 
@@ -163,3 +164,29 @@ def test_list_page_errors_keep_their_status(stub: StubHttp, gateway: SdkGateway)
     with pytest.raises(GatewayError) as info:
         gateway.list_tasks(["assigned"])
     assert (info.value.status, info.value.retryable) == (503, True)
+
+
+def _nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def test_a_task_nested_too_deep_is_skipped_in_listings_and_never_retried(
+    stub: StubHttp, gateway: SdkGateway
+) -> None:
+    poisoned = json.loads(task_json({}))
+    poisoned["sid"] = "WT" + "f" * 32
+    poisoned["attributes"] = _nested(1500)
+    good = json.loads(task_json({"call_sid": CA}))
+    page = {
+        "tasks": [poisoned, good],
+        "meta": {"key": "tasks", "next_page_url": None, "page": 0, "page_size": 50},
+    }
+    stub.replies.append(Response(200, json.dumps(page)))
+
+    (task,) = gateway.list_tasks(["assigned"])
+
+    assert (task.sid, task.attributes) == (WT, {"call_sid": CA})
+    stub.replies.append(Response(200, json.dumps(poisoned)))
+    with pytest.raises(UnreadableTask) as info:
+        gateway.fetch_task(poisoned["sid"])
+    assert not info.value.retryable

@@ -55,6 +55,16 @@ class RangeNotSatisfiable(ValueError):
     """The Range header asks for bytes the body does not have."""
 
 
+# ASCII only: str.isdigit() also accepts "²" and other digits int() refuses (it was a 500).
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_FAR = 2**63  # any position this long is past every file
+
+
+def _position(digits: str) -> int:
+    # int() refuses more than 4,300 digits; a position that long is simply beyond the end.
+    return int(digits) if len(digits) <= 18 else _FAR
+
+
 def parse_range(header: str | None, total: int) -> ByteRange | None:
     """Parse a single `bytes=` range (RFC 9110); None means "send the whole body".
 
@@ -70,21 +80,21 @@ def parse_range(header: str | None, total: int) -> ByteRange | None:
     if not dash:
         return None
     first, last = first.strip(), last.strip()
-    if not first.isdigit() and first:
-        return None
-    if last and not last.isdigit():
+    if (first and not _ASCII_DIGITS.fullmatch(first)) or (
+        last and not _ASCII_DIGITS.fullmatch(last)
+    ):
         return None
     if not first:
         if not last:
             return None
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or total == 0:
             raise RangeNotSatisfiable(header)
         return ByteRange(max(0, total - suffix), total - 1, total)
-    start = int(first)
+    start = _position(first)
     if start >= total:
         raise RangeNotSatisfiable(header)
-    end = min(int(last), total - 1) if last else total - 1
+    end = min(_position(last), total - 1) if last else total - 1
     if end < start:
         return None  # syntactically invalid range: ignore it
     return ByteRange(start, end, total)
