@@ -36,6 +36,8 @@ _QUIET_LOGGERS = (
 
 
 def _logging(settings: Settings) -> None:
+    # Everything the service writes (database, queue, archive, secrets) is its user's only.
+    os.umask(0o077)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     configure_logging(
@@ -167,18 +169,40 @@ def announce(settings: Settings) -> None:
     print(f"flexrec {package_version()} listening on {local}", flush=True)
     print(f"  console:  {local}/console/   (accounts: flexrec users add NAME)", flush=True)
     print(f"  API docs: {local}/docs", flush=True)
-    if settings.server.public_url:
-        print(f"  Twilio posts to {settings.server.public_url}/webhooks/...", flush=True)
+    rule = signature_url_rule(settings)
+    print(f"  {rule}", flush=True)
+    log.info("webhook_signature_url", rule=rule)
+
+
+def signature_url_rule(settings: Settings) -> str:
+    """One line saying which URL webhook signatures are checked against."""
+    server = settings.server
+    if server.public_url:
+        base = server.public_url.rstrip("/")
+        return f"webhook signatures are checked against {base}/webhooks/... (FLEXREC_PUBLIC_URL)"
+    scheme_from = (
+        f"X-Forwarded-Proto from {server.trusted_proxies} (FLEXREC_TRUSTED_PROXIES)"
+        if server.trusted_proxies.strip()
+        else "the connection itself (no trusted proxies)"
+    )
+    return (
+        "webhook signatures are checked against each request's own URL: host from its Host"
+        f" header, scheme from {scheme_from}; set FLEXREC_PUBLIC_URL to the URL Twilio posts to"
+    )
 
 
 def _listening(settings: Settings) -> dict[str, Any]:
+    trusted = ",".join(p.strip() for p in settings.server.trusted_proxies.split(",") if p.strip())
     # Requests are logged by our middleware (route templates, never secrets), not uvicorn's.
     return {
         "host": settings.server.host,
         "port": settings.server.port,
         "log_level": "warning",
         "access_log": False,
-        "proxy_headers": True,
+        # Forwarded headers decide the client address (rate limits, audit) and the scheme a
+        # webhook's signature is checked against: believed only from configured proxies.
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
     }
 
 

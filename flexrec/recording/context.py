@@ -29,6 +29,11 @@ JOB_AUTO_RESUME = "recording.auto_resume"  # args: task SID, worker SID or None
 JOB_RECONCILE = "recording.reconcile"
 JOB_REFRESH = "recording.refresh"  # args: target id, attempt number
 JOB_APPLY_PAUSE = "recording.apply_pause"  # args: target id
+# args: a TaskRouterEvent's fields (dict). Event Streams batches are acknowledged once each
+# event is queued; a job lost with a killed worker is caught up by reconcile, like a lost
+# webhook (TaskRouter still holds the task).
+JOB_TASKROUTER_EVENT = "recording.taskrouter_event"
+JOB_FIND_LEGS = "recording.find_legs"  # args: task SID, attempt number
 
 
 def utc_now() -> datetime:

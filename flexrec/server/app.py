@@ -28,6 +28,7 @@ from flexrec.server import (
     routes_agent,
     routes_compliance,
     routes_health,
+    routes_users,
     routes_webhooks,
 )
 from flexrec.server.body_limit import BodyLimitMiddleware
@@ -35,6 +36,7 @@ from flexrec.server.docs_pages import add_docs_pages
 from flexrec.server.error_boundary import ErrorBoundaryMiddleware
 from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
+from flexrec.server.readiness import SignatureWatch
 from flexrec.server.wiring import Services, build_services
 
 log = get_logger(__name__)
@@ -113,6 +115,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.services = services
+    app.state.signature_watch = SignatureWatch()
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
@@ -134,7 +137,14 @@ def create_app(
     # Outermost of ours: whatever raises inside is answered here, so the server never sees a
     # raise (it would close the keep-alive connection).
     app.add_middleware(ErrorBoundaryMiddleware)
-    for module in (routes_webhooks, routes_agent, routes_admin, routes_compliance, routes_health):
+    for module in (
+        routes_webhooks,
+        routes_agent,
+        routes_admin,
+        routes_compliance,
+        routes_users,
+        routes_health,
+    ):
         app.include_router(module.router)
     add_docs_pages(app)
     if services is not None:

@@ -22,6 +22,7 @@ from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
 from flexrec.console.router import create_console_router
 from flexrec.console.wiring import console_deps_from_services
+from flexrec.db.files import private_folder
 from flexrec.recording.views import RecordingView
 from flexrec.server.routes_archive import make_archive_router
 from flexrec.server.wiring import Services
@@ -36,7 +37,7 @@ def ensure_console_secret(settings: Settings) -> str:
     configured = settings.server.console_secret.get_secret_value()
     if not configured:
         folder = Path(settings.storage.data_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
         path = folder / "console-secret"
         if not path.exists():
             path.touch(mode=0o600)

@@ -12,7 +12,10 @@ logic is in `ArchiveService`, `MediaLinkSigner` and the token validator.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -113,6 +116,7 @@ def make_archive_router(
     """
     router = APIRouter(tags=["archive"])
     token_guard = guard if guard is not None else TokenGuard()
+    audited_links = _AuditedLinks()
 
     def check_sid(recording_sid: str) -> None:
         if not _RECORDING_SID.match(recording_sid):
@@ -131,7 +135,7 @@ def make_archive_router(
         check_sid(recording_sid)
         who = await caller(request)
         allowed = await run_in_threadpool(
-            archive.may_access, recording_sid, who.worker_sid, who.identity, who.roles
+            archive.may_access, recording_sid, who.worker_sid, who.roles
         )
         if not allowed:
             _fail(403, "forbidden", "this recording belongs to another agent's call")
@@ -202,8 +206,9 @@ def make_archive_router(
             )
         except RecordingNotArchived:
             _fail(404, "not_archived", "the recording is not in the archive")
-        if start == 0:
-            # One entry per playback or download, not per seek: players fetch many ranges.
+        if audited_links.first_use(recording_sid, request.query_params.get("sig") or ""):
+            # Every byte served is covered by a row: the first request of each signed link
+            # writes it, whatever its range; the same link's further ranges (seeks) do not.
             await run_in_threadpool(
                 archive.audit,
                 link.purpose,
@@ -212,6 +217,7 @@ def make_archive_router(
                 ip=client_of(request),
                 detail={
                     "range": request.headers.get("range"),
+                    "served": f"bytes {start}-{end}/{total}",
                     "user_agent": request.headers.get("user-agent"),
                 },
             )
@@ -241,6 +247,31 @@ def make_archive_router(
         return JSONResponse(data, headers={"Cache-Control": "private, max-age=3600"})
 
     return router
+
+
+class _AuditedLinks:
+    """Signed links whose use this process already wrote to the audit log (bounded memory).
+
+    Forgetting one (eviction, restart, another process) only writes one more row: every
+    playback is accounted for at least once, never missed.
+    """
+
+    def __init__(self, max_links: int = 10_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._max = max_links
+        self._lock = threading.Lock()
+
+    def first_use(self, recording_sid: str, signature: str) -> bool:
+        """True the first time this link is used to fetch media (and remembered)."""
+        key = hashlib.sha256(f"{recording_sid}:{signature}".encode()).hexdigest()
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._seen[key] = None
+            while len(self._seen) > self._max:
+                self._seen.popitem(last=False)
+            return True
 
 
 def _token_from(request: Request) -> str | None:

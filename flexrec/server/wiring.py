@@ -127,6 +127,7 @@ def build_services(
     """
     # Imported here so `import flexrec.server` stays cheap and side-effect free.
     from flexrec.db.base import make_engine, make_session_factory
+    from flexrec.db.files import private_folder, private_sqlite_file
     from flexrec.db.migrate import upgrade, upgrade_engine
     from flexrec.jobs.tasks import build_queue, register_recording_jobs
     from flexrec.recording.background import Background
@@ -142,7 +143,10 @@ def build_services(
     closers: list[Callable[[], None]] = []
     url = settings.storage.resolved_database_url()
     if not settings.storage.database_url:
-        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(settings.storage.data_dir)
+    # Password hashes and phone numbers: never world-readable.
+    private_sqlite_file(url)
+    private_sqlite_file(settings.storage.resolved_queue_url())
     engine = make_engine(url)
     closers.append(engine.dispose)
     try:

@@ -175,3 +175,20 @@ def test_workspace_mode_warns_when_a_sink_also_delivers(sim: Any) -> None:
     assert any(c.warning and "Event Streams sink" in c.what for c in changes)
     again = run_setup(settings(), PUBLIC, "event-streams", dry_run=True, client=client)
     assert any(c.warning and "EventCallbackUrl also points" in c.what for c in again)
+
+
+def test_an_agents_worker_is_found_by_name(sim: Any) -> None:
+    from flexrec.twilio.workers import find_workers
+
+    world, client, _ = sim
+    for name in ("alice@example.com", "bob@example.com"):
+        world.add_worker(name, {"contact_uri": f"client:{name}"})
+    everyone = find_workers(client, defaults.WORKSPACE_SID)
+    assert [w.friendly_name for w in everyone] == ["alice@example.com", "bob@example.com"]
+    first = everyone[0]
+    assert [w.sid for w in find_workers(client, defaults.WORKSPACE_SID, first.friendly_name)] == [
+        first.sid
+    ]
+    partial = first.friendly_name[:-1].upper()  # contained, any case
+    assert first.sid in {w.sid for w in find_workers(client, defaults.WORKSPACE_SID, partial)}
+    assert find_workers(client, defaults.WORKSPACE_SID, "no-such-agent-xyz") == []
