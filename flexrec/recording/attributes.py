@@ -17,8 +17,12 @@ import structlog
 
 from flexrec.recording import metrics
 from flexrec.recording.policy import lookup
-from flexrec.twilio.gateway import PreconditionFailed, TaskGateway, recording_media_url
-from flexrec.webhooks.events import parse_time_ms
+from flexrec.twilio.gateway import (
+    GatewayError,
+    PreconditionFailed,
+    TaskGateway,
+    recording_media_url,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -69,20 +73,6 @@ def attribute_facts(attributes: Mapping[str, Any] | None) -> AttributeFacts:
     return AttributeFacts(direction, customer, worker, conference_sid, client_call)
 
 
-def studio_start_ms(attrs: Mapping[str, Any]) -> int | None:
-    """When the VoiceRecording already in the task's attributes (Studio's) started."""
-    media = lookup(attrs, "conversations.media")
-    if not isinstance(media, list):
-        return None
-    for entry in media:
-        if isinstance(entry, dict) and entry.get("type") == "VoiceRecording":
-            try:
-                return parse_time_ms(entry.get("start_time"))
-            except ValueError:
-                return None
-    return None
-
-
 def voice_recording_entry(
     account_sid: str, recording_sid: str, start_time_ms: int, leg: str = "customer"
 ) -> dict[str, Any]:
@@ -114,17 +104,6 @@ def recording_sid_of(entry: Any) -> str | None:
     url = str(entry.get("url", "")).rstrip("/")
     last = url.rsplit("/", 1)[-1].split(".", 1)[0]
     return last if last.startswith("RE") else None
-
-
-def existing_voice_recording(
-    attributes: Mapping[str, Any], reservation_sid: str | None = None
-) -> str | None:
-    """The recording SID of the VoiceRecording already linked where we would link ours."""
-    for entry in _media(attributes, reservation_sid):
-        sid = recording_sid_of(entry)
-        if sid:
-            return sid
-    return None
 
 
 def _media(attributes: Mapping[str, Any], reservation_sid: str | None) -> list[Any]:
@@ -178,6 +157,9 @@ class TaskAttributesWriter:
         """Merge `entry` into the task; raises `PreconditionFailed` after repeated conflicts."""
         for attempt in range(1, self._max_attempts + 1):
             task = self._tasks.fetch_task(task_sid)
+            if task.attributes is None:
+                # Never write over attributes we did not see: the POST replaces them all.
+                raise GatewayError(f"task {task_sid} was fetched without attributes")
             merged = merge_recording(task.attributes, entry, reservation_sid)
             if merged == task.attributes:
                 return WriteResult("unchanged", attempt)

@@ -21,14 +21,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.ports import JobSink
 from flexrec.recording.background import Background
-from flexrec.recording.context import JobSink, ServiceContext, utc_now
+from flexrec.recording.context import ServiceContext, utc_now
 from flexrec.recording.intake import CompletedCallback, EventIntake
 from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.planner import Planner
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.recovery import Recovery
+from flexrec.recording.search import LegSearch
 from flexrec.recording.starter import RecordingStarter
 from flexrec.recording.views import RecordingView, TaskView, list_recordings, list_tasks
 from flexrec.recording.watch import state_fingerprint
@@ -85,6 +87,12 @@ class RecordingService:
         self.starter.on_started = self.pauses.apply_pending_pause
         self.starter.on_parked = self.intake.handle_recording_status
         self.recovery.on_status = self.intake.handle_recording_status
+        self.search = LegSearch(
+            self.ctx,
+            lambda session, task, now: self.planner.plan(session, task, now, None),
+            self.planner.execute,
+        )
+        self.planner.search = self.search
 
     # -- wiring -------------------------------------------------------------------------------
     @property
@@ -170,6 +178,10 @@ class RecordingService:
     def apply_pending_pause(self, target_id: int) -> str:
         """Queue job: apply a pause the agent asked for before the recording started."""
         return self.pauses.apply_pending_pause(target_id)
+
+    def find_legs(self, task_sid: str, attempt: int = 1) -> str:
+        """Queue job: look for an answered task's customer leg in its conference."""
+        return self.search.run(task_sid, attempt)
 
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Queue job: resume recordings still paused when the work on a task ends."""
