@@ -60,6 +60,8 @@ EMITTED_TASKROUTER_TYPES = (
     "reservation.accepted",
     "reservation.wrapup",
     "reservation.completed",
+    "worker.activity.update",
+    "worker.channel.availability.update",
 )
 
 
