@@ -32,6 +32,7 @@ from flexrec.server.docs_pages import add_docs_pages
 from flexrec.server.error_boundary import ErrorBoundaryMiddleware
 from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
+from flexrec.server.responses import validation_is_400
 from flexrec.server.wiring import Services, build_services
 
 log = get_logger(__name__)
@@ -133,4 +134,16 @@ def create_app(
     for module in (routes_webhooks, routes_agent, routes_admin, routes_compliance, routes_health):
         app.include_router(module.router)
     add_docs_pages(app)
+    _document_validation_as_400(app)
     return app
+
+
+def _document_validation_as_400(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = validation_is_400(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
