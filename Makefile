@@ -32,9 +32,10 @@ plugin:  ## Build and unit-test the Flex plugin (plugin-flexrec/, Node.js + npm)
 test-fast: setup  ## Unit tests only
 	$(BIN)/pytest tests/unit flexsim/tests/unit -q
 
-lint: setup  ## Ruff lint and format check
+lint: setup  ## Ruff lint and format check, and the import contracts (docs/design.md)
 	$(BIN)/ruff check flexrec flexsim tests bench
 	$(BIN)/ruff format --check flexrec flexsim tests bench
+	$(BIN)/lint-imports --no-cache
 
 format: setup  ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format flexrec flexsim tests bench
@@ -49,4 +50,4 @@ bench: setup  ## Print the benchmark figures
 ci: lint typecheck test  ## What CI runs
 
 clean:  ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

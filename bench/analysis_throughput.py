@@ -19,8 +19,7 @@ import numpy as np
 import soundfile
 
 from flexrec.analysis import analyse_recording, detect_speech, frame_scores
-from flexsim.audio import render_recording, truth_segments
-from flexsim.media import encode_audio, make_sample_conversation
+from flexsim import encode_audio, make_sample_conversation, render_recording, truth_segments
 
 SR = 8000
 

@@ -113,7 +113,7 @@ def _print_window(window: tuple[float, float, int, int], warmup_s: float) -> Non
 
 def _add_audio(sim: Any) -> dict[str, float]:
     """Record every connected customer leg (dual) and render each finished recording."""
-    from flexsim.media import render_media
+    from flexsim import render_media
 
     world = sim.world
     figures = {"rendered": 0.0, "render_cpu_s": 0.0, "audio_s": 0.0}
@@ -142,7 +142,7 @@ def _add_audio(sim: Any) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> None:
     """Run one measurement and print its figures."""
-    from flexsim.runner import SimConfig, SimRunner
+    from flexsim import SimConfig, SimRunner
 
     _pin(0)
     sink, sink_url = _start_sink()

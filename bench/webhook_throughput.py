@@ -57,8 +57,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from flexsim import defaults, free_port
-from flexsim.webhooks import twilio_signature
+from flexsim import defaults, free_port, twilio_signature
 
 WEBHOOK_PATH = "/webhooks/taskrouter"
 FAST_EVERY = 10  # one event in ten reveals a new leg (task.created), like ~10 events per call
@@ -154,8 +153,7 @@ def _sim_main(conn: Connection, cpus: set[int]) -> None:
     _pin(cpus)
     import logging
 
-    from flexsim import callbacks
-    from flexsim.runner import SimConfig, SimRunner
+    from flexsim import SimConfig, SimRunner, callbacks
 
     logging.disable(logging.WARNING)  # a client hanging up at shutdown is not news
     sim = SimRunner(SimConfig(port=0, start_traffic=False, agents=2)).start()

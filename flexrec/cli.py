@@ -132,19 +132,112 @@ def users_add(
     worker_sid: Annotated[
         str | None, typer.Option(help="The agent's TaskRouter worker SID (agents only).")
     ] = None,
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, envvar="FLEXREC_NEW_PASSWORD"
-        ),
-    ] = "",
+    worker: Annotated[
+        str | None,
+        typer.Option(help="Find the agent's worker SID by the worker's name in TaskRouter."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
 ) -> None:
-    """Create a console account (password asked for, never echoed)."""
+    """Create a console account (password asked on the terminal, never echoed).
+
+    Without a terminal: --password-stdin, or FLEXREC_NEW_PASSWORD.
+    """
+    from flexrec.cli_admin import read_new_password, resolve_worker
+    from flexrec.cli_errors import CliError
     from flexrec.setup_cmd import add_user_command
 
+    if role == "agent" and not (worker or worker_sid):
+        raise CliError(
+            "an agent account needs the agent's worker: --worker NAME looks it up in TaskRouter "
+            "(`flexrec users workers` lists them), or --worker-sid WK…"
+        )
+    if worker and not worker_sid:
+        worker_sid = resolve_worker(worker)
+    password = read_new_password(password_stdin)
     raise typer.Exit(
         add_user_command(username=username, password=password, role=role, worker_sid=worker_sid)
     )
+
+
+UserArg = Annotated[str, typer.Argument(help="The account's sign-in name.")]
+UserBy = Annotated[
+    str | None, typer.Option(help="Who makes the change, for the audit log (default: login).")
+]
+
+
+@users.command("list")
+def users_list() -> None:
+    """List console accounts (role, worker SID, disabled or not)."""
+    from flexrec.cli_admin import users_list_command
+
+    raise typer.Exit(users_list_command())
+
+
+@users.command("disable")
+def users_disable(username: UserArg, by: UserBy = None) -> None:
+    """Stop an account signing in (its open sessions end too)."""
+    from flexrec.cli_admin import users_change_command
+
+    raise typer.Exit(users_change_command(username, "disable", by))
+
+
+@users.command("enable")
+def users_enable(username: UserArg, by: UserBy = None) -> None:
+    """Let a disabled account sign in again."""
+    from flexrec.cli_admin import users_change_command
+
+    raise typer.Exit(users_change_command(username, "enable", by))
+
+
+@users.command("remove")
+def users_remove(username: UserArg, by: UserBy = None) -> None:
+    """Delete an account (its audit history stays)."""
+    from flexrec.cli_admin import users_change_command
+
+    raise typer.Exit(users_change_command(username, "remove", by))
+
+
+@users.command("role")
+def users_role(
+    username: UserArg,
+    role: Annotated[str, typer.Argument(help="agent, supervisor or admin.")],
+    worker_sid: Annotated[str | None, typer.Option(help="The worker SID (to agent).")] = None,
+    worker: Annotated[str | None, typer.Option(help="Find the worker SID by name.")] = None,
+    by: UserBy = None,
+) -> None:
+    """Change an account's role (an agent needs its worker SID)."""
+    from flexrec.cli_admin import resolve_worker, users_change_command
+
+    if worker and not worker_sid:
+        worker_sid = resolve_worker(worker)
+    raise typer.Exit(users_change_command(username, "role", by, role=role, worker_sid=worker_sid))
+
+
+@users.command("reset-password")
+def users_reset_password(
+    username: UserArg,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    by: UserBy = None,
+) -> None:
+    """Give an account a new password (asked on the terminal, or --password-stdin)."""
+    from flexrec.cli_admin import read_new_password, users_change_command
+
+    password = read_new_password(password_stdin)
+    raise typer.Exit(users_change_command(username, "password", by, password=password))
+
+
+@users.command("workers")
+def users_workers(
+    name: Annotated[str, typer.Argument(help="Part of the worker's name (empty: all).")] = "",
+) -> None:
+    """Find agents' TaskRouter worker SIDs by name (for `users add --role agent`)."""
+    from flexrec.cli_admin import workers_command
+
+    raise typer.Exit(workers_command(name))
 
 
 holds = typer.Typer(

@@ -93,3 +93,130 @@ def list_holds_command() -> int:
         )
     console.print(table)
     return 0
+
+
+# ---------------------------------------------------------------- console accounts
+
+
+def read_new_password(password_stdin: bool, *, confirm: bool = True) -> str:
+    """The new password: FLEXREC_NEW_PASSWORD, a line on stdin, or asked on the terminal."""
+    import os
+    import sys
+
+    import typer
+
+    given = os.environ.get("FLEXREC_NEW_PASSWORD", "")
+    if given:
+        return given
+    if password_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise CliError("--password-stdin read no password: pipe one line, the password")
+        return line
+    if not sys.stdin.isatty():
+        raise CliError(
+            "no terminal to ask the password on: pipe it with --password-stdin "
+            "(printf '%s\\n' \"$PW\" | flexrec users add NAME --password-stdin) "
+            "or set FLEXREC_NEW_PASSWORD"
+        )
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+def resolve_worker(worker: str) -> str:
+    """The SID of the one TaskRouter worker named `worker` (a SID is returned as given)."""
+    from flexrec.setup_twilio import _find_workspace
+    from flexrec.twilio.client import make_client
+    from flexrec.twilio.workers import find_workers
+
+    if worker.startswith("WK") and len(worker) == 34:
+        return worker
+    settings = Settings.from_env()
+    client = make_client(settings.twilio)
+    workspace = settings.twilio.workspace_sid or _find_workspace(client, "").sid
+    found = find_workers(client, workspace, worker)
+    if len(found) == 1:
+        return found[0].sid
+    if not found:
+        raise CliError(
+            f"no TaskRouter worker is named like {worker!r}: `flexrec users workers` lists them"
+        )
+    names = ", ".join(f"{w.friendly_name} ({w.sid})" for w in found[:5])
+    raise CliError(f"{len(found)} workers match {worker!r}: {names}; give the exact name or SID")
+
+
+def workers_command(name: str) -> int:
+    """Print the TaskRouter workers matching `name` (all of them without one)."""
+    from flexrec.setup_twilio import _find_workspace
+    from flexrec.twilio.client import make_client
+    from flexrec.twilio.workers import find_workers
+
+    settings = Settings.from_env()
+    client = make_client(settings.twilio)
+    workspace = settings.twilio.workspace_sid or _find_workspace(client, "").sid
+    found = find_workers(client, workspace, name)
+    console = Console()
+    if not found:
+        console.print(
+            f"no worker is named like {name!r}" if name else "the workspace has no worker"
+        )
+        return 1
+    table = Table(title="TaskRouter workers")
+    for column in ("worker SID", "name", "activity"):
+        table.add_column(column, no_wrap=column == "worker SID")
+    for w in found:
+        table.add_row(w.sid, w.friendly_name, w.activity or "-")
+    console.print(table)
+    return 0
+
+
+def users_list_command() -> int:
+    """Print every console account."""
+    from flexrec.console.accounts import list_accounts
+
+    console = Console()
+    with open_database() as sessions, sessions() as session:
+        accounts = list_accounts(session)
+    if not accounts:
+        console.print("no console account yet: flexrec users add NAME --role supervisor")
+        return 0
+    table = Table(title=f"{len(accounts)} console account(s)")
+    for column in ("user", "role", "worker SID", "state", "created"):
+        table.add_column(column, no_wrap=column == "worker SID")
+    for a in accounts:
+        state = "[red]disabled[/]" if a.disabled else "active"
+        table.add_row(a.username, a.role, a.worker_sid or "-", state, _when(a.created_at))
+    console.print(table)
+    return 0
+
+
+def users_change_command(username: str, change: str, by: str | None, **options: Any) -> int:
+    """Apply one account change (`disable`, `enable`, `remove`, `role`, `password`)."""
+    from flexrec.console import accounts
+    from flexrec.console.users import UserError
+
+    actor = operator(by)
+    console = Console()
+    try:
+        with open_database() as sessions, sessions() as session:
+            if change == "remove":
+                accounts.remove_account(session, username, actor)
+            elif change in ("disable", "enable"):
+                accounts.set_disabled(session, username, change == "disable", actor)
+            elif change == "role":
+                accounts.change_role(
+                    session, username, options["role"], actor, options.get("worker_sid")
+                )
+            elif change == "password":
+                accounts.reset_password(session, username, options["password"], actor)
+            session.commit()
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    done = {
+        "remove": "removed",
+        "disable": "disabled (cannot sign in; open sessions end)",
+        "enable": "enabled",
+        "role": f"is now {options.get('role')}",
+        "password": "has a new password",
+    }[change]
+    console.print(f"[bold]{username}[/] {done}")
+    return 0

@@ -64,7 +64,14 @@ def twilio_problem(status: int | None, detail: str) -> str:
             f"Twilio could not be reached ({detail}): check the network, a proxy, or "
             "FLEXREC_TWILIO_BASE_URL"
         )
-    return f"Twilio answered HTTP {status} ({detail}); try again, or see Twilio's status page"
+    if status == 404:
+        return (
+            f"Twilio has no such resource ({detail}): check TWILIO_WORKSPACE_SID and the SIDs "
+            "given, and that FLEXREC_TWILIO_BASE_URL (if set) points at the right place"
+        )
+    if status == 429 or status >= 500:
+        return f"Twilio answered HTTP {status} ({detail}); try again, or see Twilio's status page"
+    return f"Twilio refused the request (HTTP {status}: {detail})"
 
 
 def _twilio(exc: Exception) -> str | None:

@@ -93,6 +93,8 @@ def parse_since(since: str | None) -> datetime | None:
 
 def add_user_command(*, username: str, password: str, role: str, worker_sid: str | None) -> int:
     """Create a console account in the service's database."""
+    from flexrec.cli_admin import operator
+    from flexrec.console.accounts import audit_account
     from flexrec.console.users import UserError, create_user
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.migrate import upgrade
@@ -108,10 +110,18 @@ def add_user_command(*, username: str, password: str, role: str, worker_sid: str
         with make_session_factory(engine)() as session:
             try:
                 create_user(session, username, password, role, worker_sid)
+                audit_account(
+                    session, "user_created", operator(None), username, role=role,
+                    worker_sid=worker_sid,
+                )  # fmt: skip
                 session.commit()
             except UserError as exc:
-                console.print(f"[bold red]{exc}[/]")
-                return 1
+                if role == "agent" and not worker_sid:
+                    raise CliError(
+                        f"{exc}: give --worker-sid WK…, or --worker NAME to look it up in "
+                        "TaskRouter (`flexrec users workers` lists them)"
+                    ) from None
+                raise CliError(str(exc)) from None
     finally:
         engine.dispose()
     console.print(f"created {role} [bold]{username}[/]")

@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.archive.router import make_archive_router
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import BlobStore, LocalStorage
@@ -26,6 +25,7 @@ from flexrec.console.samples import SampleCall, sample_calls, store_sample_call
 from flexrec.console.users import create_user
 from flexrec.db.base import Base, make_engine, make_session_factory
 from flexrec.server.body_limit import BodyLimitMiddleware
+from flexrec.server.routes_archive import make_archive_router
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo
 
 SUPERVISOR = ("sam", "supervisor-pass")

@@ -138,7 +138,7 @@ def get_user(session: Session, username: str) -> ConsoleUser | None:
 def authenticate_user(session: Session, username: str, password: str) -> ConsoleUser | None:
     """The account when the password is right, else None (same cost either way)."""
     user = get_user(session, username)
-    if user is None:
+    if user is None or user.disabled:
         verify_password(password, _DUMMY_HASH)
         return None
     return user if verify_password(password, user.password_hash) else None

@@ -60,6 +60,9 @@ class DemoOptions:
     settle_timeout_s: float = 240.0  # a recording whose callbacks a crash lost is found by polling
     # Extra environment for the service, e.g. the scaled deployment's PostgreSQL, Redis and S3.
     service_env: dict[str, str] = field(default_factory=dict)
+    # Account variants to pin (axis -> value, None: the per-call mix); unnamed axes keep the
+    # simulator's default (flexsim.variants).
+    variants: dict[str, str | None] = field(default_factory=dict)
 
     def clock_scale(self) -> float:
         """The simulated clock's speed for this run."""
@@ -263,6 +266,9 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         account_sid=defaults.ACCOUNT_SID,
         auth_token=defaults.AUTH_TOKEN,
     )
+    for axis, value in options.variants.items():
+        setattr(config, axis, value)
+    config.variant_pins()  # an unknown axis or value fails here, before anything starts
     figures = LiveFigures(total_calls=options.calls)
     with SimRunner(config) as sim:
         env = service_env(sim, workdir, port, admin_token) | options.service_env

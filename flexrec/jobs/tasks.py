@@ -11,6 +11,7 @@ from flexrec.jobs.queue import JobQueue
 from flexrec.recording.context import (
     JOB_APPLY_PAUSE,
     JOB_AUTO_RESUME,
+    JOB_FIND_LEGS,
     JOB_LINK,
     JOB_RECONCILE,
     JOB_REFRESH,
@@ -67,11 +68,15 @@ def register_recording_jobs(
     def reconcile() -> int:
         return service.reconcile()
 
+    def find_legs(task_sid: str, attempt: int = 1) -> str:
+        return service.find_legs(str(task_sid), int(attempt))
+
     queue.register(JOB_START, start_recording)
     queue.register(JOB_LINK, link_attributes)
     queue.register(JOB_AUTO_RESUME, auto_resume)
     queue.register(JOB_REFRESH, refresh_recording)
     queue.register(JOB_APPLY_PAUSE, apply_pause)
+    queue.register(JOB_FIND_LEGS, find_legs)
     queue.register_periodic(JOB_RECONCILE, reconcile, every_minutes=reconcile_every_minutes)
     service.set_queue(queue)
     if reconcile_at_start:

@@ -18,7 +18,6 @@ import structlog
 from flexrec.recording import metrics
 from flexrec.recording.policy import lookup
 from flexrec.twilio.gateway import PreconditionFailed, TaskGateway, recording_media_url
-from flexrec.webhooks.events import parse_time_ms
 
 log = structlog.get_logger(__name__)
 
@@ -69,20 +68,6 @@ def attribute_facts(attributes: Mapping[str, Any] | None) -> AttributeFacts:
     return AttributeFacts(direction, customer, worker, conference_sid, client_call)
 
 
-def studio_start_ms(attrs: Mapping[str, Any]) -> int | None:
-    """When the VoiceRecording already in the task's attributes (Studio's) started."""
-    media = lookup(attrs, "conversations.media")
-    if not isinstance(media, list):
-        return None
-    for entry in media:
-        if isinstance(entry, dict) and entry.get("type") == "VoiceRecording":
-            try:
-                return parse_time_ms(entry.get("start_time"))
-            except ValueError:
-                return None
-    return None
-
-
 def voice_recording_entry(
     account_sid: str, recording_sid: str, start_time_ms: int, leg: str = "customer"
 ) -> dict[str, Any]:
@@ -114,17 +99,6 @@ def recording_sid_of(entry: Any) -> str | None:
     url = str(entry.get("url", "")).rstrip("/")
     last = url.rsplit("/", 1)[-1].split(".", 1)[0]
     return last if last.startswith("RE") else None
-
-
-def existing_voice_recording(
-    attributes: Mapping[str, Any], reservation_sid: str | None = None
-) -> str | None:
-    """The recording SID of the VoiceRecording already linked where we would link ours."""
-    for entry in _media(attributes, reservation_sid):
-        sid = recording_sid_of(entry)
-        if sid:
-            return sid
-    return None
 
 
 def _media(attributes: Mapping[str, Any], reservation_sid: str | None) -> list[Any]:

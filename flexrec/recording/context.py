@@ -28,6 +28,7 @@ JOB_AUTO_RESUME = "recording.auto_resume"  # args: task SID, worker SID or None
 JOB_RECONCILE = "recording.reconcile"
 JOB_REFRESH = "recording.refresh"  # args: target id, attempt number
 JOB_APPLY_PAUSE = "recording.apply_pause"  # args: target id
+JOB_FIND_LEGS = "recording.find_legs"  # args: task SID, attempt number
 
 
 class JobSink(Protocol):

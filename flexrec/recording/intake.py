@@ -30,7 +30,7 @@ from flexrec.recording.rows import (
     upsert_reservation,
     upsert_task,
 )
-from flexrec.recording.starter import RecordingStarter
+from flexrec.recording.starter import CONFERENCE_SOURCES, RecordingStarter
 from flexrec.recording.store import write_session
 from flexrec.recording.views import RecordingView, recording_view
 from flexrec.twilio.gateway import TERMINAL_CALL_STATUSES
@@ -144,6 +144,9 @@ class EventIntake:
                 if task.conference_sid is None:
                     task.conference_sid = event.conference_sid
                 plan = self.planner.plan(session, task, now, event.timestamp)
+                if event.event == "participant-join" and plan.search:
+                    # A leg joined that no label names: look at it now, not at the next poll.
+                    plan.search = [(task.sid, True)]
             else:
                 fetch_task = task_sid is not None and event.event == "participant-join"
             # The mark commits with these changes: what they leave to do is durable, and
@@ -204,7 +207,7 @@ class EventIntake:
             target = session.scalars(
                 select(RecordingTarget).where(RecordingTarget.recording_sid == event.recording_sid)
             ).first()
-            if target is None and event.call_sid:
+            if target is None and event.call_sid and _may_be_ours(event):
                 # Our create's response may still be in flight (or was lost): adopt by leg.
                 target = session.scalars(
                     select(RecordingTarget)
@@ -235,3 +238,9 @@ class EventIntake:
             if view is not None:
                 for callback in self.completed_callbacks:
                     callback(view)
+
+
+def _may_be_ours(event: RecordingStatusEvent) -> bool:
+    """A status callback of an unknown recording on a leg we record may be our own create's
+    (dual, a call recording); a mono or conference recording there is someone else's."""
+    return event.channels != 1 and event.source not in CONFERENCE_SOURCES

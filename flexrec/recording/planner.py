@@ -13,17 +13,14 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
-from flexrec.recording.attributes import (
-    attribute_facts,
-    existing_voice_recording,
-    studio_start_ms,
-)
+from flexrec.recording.attributes import attribute_facts
 from flexrec.recording.context import JOB_START, ServiceContext
 from flexrec.recording.policy import TaskFacts
 from flexrec.recording.starter import Claim, RecordingStarter
@@ -31,8 +28,12 @@ from flexrec.recording.states import (
     ACTIVE_RESERVATION_STATUSES,
     ANSWERED_TASK_STATUSES,
     OPEN_RESERVATION_STATUSES,
+    WORK_OVER_TASK_STATUSES,
 )
 from flexrec.recording.store import TargetRow, ensure_link, ensure_target, target_row
+
+if TYPE_CHECKING:
+    from flexrec.recording.search import LegSearch
 
 log = structlog.get_logger(__name__)
 
@@ -48,12 +49,15 @@ class Plan:
     # Targets claimed inside the planning transaction, for a start attempt right after it.
     claims: dict[int, Claim] = field(default_factory=dict)
     claim: bool = True  # False when the plan's starts go to the queue instead
+    # Tasks whose customer leg must be looked for (task SID, urgent), after the commit.
+    search: list[tuple[str, bool]] = field(default_factory=list)
 
     def extend(self, other: Plan) -> None:
         """Add another plan's work."""
         self.start.extend(other.start)
         self.link.extend(other.link)
         self.claims.update(other.claims)
+        self.search.extend(other.search)
 
 
 class Planner:
@@ -62,6 +66,8 @@ class Planner:
     def __init__(self, ctx: ServiceContext, starter: RecordingStarter) -> None:
         self.ctx = ctx
         self.starter = starter
+        # Set by the service: queues searches for customer legs nothing named (search.py).
+        self.search: LegSearch | None = None
 
     def plan(
         self,
@@ -121,6 +127,9 @@ class Planner:
                 self.ctx.schedule(JOB_START, target_id, delay_s=self.ctx.base_backoff_s)
         for write_id in dict.fromkeys(plan.link):
             self.ctx.after(functools.partial(self.starter.link_or_queue, write_id))
+        if self.search is not None:
+            for task_sid, urgent in dict.fromkeys(plan.search):
+                self.search.request(task_sid, urgent=urgent)
 
     def _plan_customer(
         self,
@@ -133,10 +142,15 @@ class Planner:
     ) -> None:
         call_sid = task.customer_call_sid
         if call_sid is None:
+            if task.status not in WORK_OVER_TASK_STATUSES and _answered(
+                session, task, participants
+            ):
+                # Answered, and nothing named the customer's leg: look for it (search.py).
+                plan.search.append((task.sid, False))
             return
-        attrs = task.attributes or {}
-        studio_sid = existing_voice_recording(attrs)
-        # The customer leg's one target, whether adopted or started by us.
+        # The customer leg's one target, whether adopted or started by us. A VoiceRecording
+        # already in the attributes (Studio's, a copied one, another plugin's) proves nothing:
+        # the start lists the leg's recordings and adopts only its own dual-channel one.
         customer_leg = functools.partial(
             ensure_target,
             session,
@@ -149,15 +163,7 @@ class Planner:
             event_ms=event_ms,
         )
         target: TargetRow | None
-        if studio_sid:
-            # Studio (or an earlier flexrec) already records this leg: adopt, never add a second.
-            target, _ = customer_leg(
-                state="recording",
-                recording_sid=studio_sid,
-                source="studio",
-                start_time_ms=studio_start_ms(attrs),
-            )
-        elif (self.ctx.policy.start_on == "task" and task.direction != "outbound") or _answered(
+        if (self.ctx.policy.start_on == "task" and task.direction != "outbound") or _answered(
             session, task, participants
         ):
             target, _ = customer_leg()

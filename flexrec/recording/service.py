@@ -29,8 +29,10 @@ from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.planner import Planner
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.recovery import Recovery
+from flexrec.recording.search import LegSearch
 from flexrec.recording.starter import RecordingStarter
 from flexrec.recording.views import RecordingView, TaskView, list_recordings, list_tasks
+from flexrec.recording.watch import state_fingerprint
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 from flexrec.webhooks.events import (
     CallStatusEvent,
@@ -84,6 +86,12 @@ class RecordingService:
         self.starter.on_started = self.pauses.apply_pending_pause
         self.starter.on_parked = self.intake.handle_recording_status
         self.recovery.on_status = self.intake.handle_recording_status
+        self.search = LegSearch(
+            self.ctx,
+            lambda session, task, now: self.planner.plan(session, task, now, None),
+            self.planner.execute,
+        )
+        self.planner.search = self.search
 
     # -- wiring -------------------------------------------------------------------------------
     @property
@@ -151,6 +159,12 @@ class RecordingService:
         TaskRouter, for a long poll's repeated reads)."""
         return self.pauses.state(task_sid, actor, catch_up=catch_up)
 
+    def state_fingerprint(self, task_sid: str, actor: Actor) -> tuple[Any, ...]:
+        """A cheap summary of what `state` depends on: unchanged fingerprint, unchanged state
+        (the long poll's per-second check; no authorisation, `state` does that)."""
+        with self.ctx.sessions() as session:
+            return state_fingerprint(session, task_sid, actor.worker_sid)
+
     # -- jobs ---------------------------------------------------------------------------------
     def start_target(self, target_id: int) -> str:
         """Queue job: one start attempt for a target."""
@@ -163,6 +177,10 @@ class RecordingService:
     def apply_pending_pause(self, target_id: int) -> str:
         """Queue job: apply a pause the agent asked for before the recording started."""
         return self.pauses.apply_pending_pause(target_id)
+
+    def find_legs(self, task_sid: str, attempt: int = 1) -> str:
+        """Queue job: look for an answered task's customer leg in its conference."""
+        return self.search.run(task_sid, attempt)
 
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Queue job: resume recordings still paused when the work on a task ends."""

@@ -221,14 +221,10 @@ class RecordingStarter:
     ) -> tuple[RecordingInfo, str]:
         ctx = self.ctx
         call_sid, event_ms = claim.call_sid, claim.event_ms
-        live = [
-            r
-            for r in ctx.recordings.list_recordings(call_sid)
-            if r.status in ("in-progress", "paused")
-        ]
+        live = [r for r in ctx.recordings.list_recordings(call_sid) if adoptable(r)]
         if live:
-            # Prefer a dual-channel one, then the oldest: the one that covers the most.
-            live.sort(key=lambda r: (r.channels != 2, r.start_time_ms or 0))
+            # The oldest: the one that covers the most.
+            live.sort(key=lambda r: r.start_time_ms or 0)
             return live[0], "adopted"
         if time.monotonic() - began > create_deadline_s:
             # Too slow to be sure the claim is still ours: give it back rather than risk a twin.
@@ -425,6 +421,23 @@ class RecordingStarter:
             )
         bound.info("recording linked", outcome=result.outcome)
         return "done"
+
+
+# Recording sources of a conference recording (OAI `call_recording.source` enum): Flex's own
+# "Call Recording" records the conference, and Twilio associates that recording with a leg.
+CONFERENCE_SOURCES = frozenset({"Conference", "StartConferenceRecordingAPI"})
+
+
+def adoptable(recording: RecordingInfo) -> bool:
+    """True for a running recording that records this leg as flexrec would: the leg's own
+    call recording (not a conference's), in dual channel. A mono one (the Recording API's and
+    a Studio widget's default can be mono) is left running and a dual one made beside it."""
+    return (
+        recording.status in ("in-progress", "paused")
+        and recording.channels == 2
+        and not recording.conference_sid
+        and recording.source not in CONFERENCE_SOURCES
+    )
 
 
 def _reason(exc: GatewayError) -> str:

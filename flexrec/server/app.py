@@ -25,6 +25,7 @@ from flexrec.server import (
     routes_agent,
     routes_compliance,
     routes_health,
+    routes_users,
     routes_webhooks,
 )
 from flexrec.server.body_limit import BodyLimitMiddleware
@@ -131,7 +132,14 @@ def create_app(
     # Outermost of ours: whatever raises inside is answered here, so the server never sees a
     # raise (it would close the keep-alive connection).
     app.add_middleware(ErrorBoundaryMiddleware)
-    for module in (routes_webhooks, routes_agent, routes_admin, routes_compliance, routes_health):
+    for module in (
+        routes_webhooks,
+        routes_agent,
+        routes_admin,
+        routes_compliance,
+        routes_users,
+        routes_health,
+    ):
         app.include_router(module.router)
     add_docs_pages(app)
     _document_validation_as_400(app)

@@ -18,13 +18,13 @@ from pydantic import SecretStr
 
 from flexrec.archive.context import db_context_provider
 from flexrec.archive.jobs import JOB_ARCHIVE, register_archive_jobs
-from flexrec.archive.router import make_archive_router
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
 from flexrec.console.router import create_console_router
 from flexrec.console.wiring import console_deps_from_services
 from flexrec.recording.views import RecordingView
+from flexrec.server.routes_archive import make_archive_router
 from flexrec.server.wiring import Services
 
 

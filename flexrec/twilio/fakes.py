@@ -18,8 +18,10 @@ from typing import Any
 from flexrec.twilio.gateway import (
     CALL_NOT_RECORDABLE,
     CallInfo,
+    ConferenceInfo,
     CreateRecordingRequest,
     GatewayError,
+    ParticipantInfo,
     PreconditionFailed,
     RecordingInfo,
     ReservationInfo,
@@ -67,6 +69,7 @@ class FakeRecording:
     channels: int
     source: str = "StartCallRecordingAPI"
     track: str = "both"
+    conference_sid: str | None = None
     request: CreateRecordingRequest | None = None
     history: list[tuple[str, str | None]] = field(default_factory=list)
 
@@ -80,6 +83,7 @@ class FakeRecording:
             channels=self.channels,
             source=self.source,
             track=self.track,
+            conference_sid=self.conference_sid,
         )
 
 
@@ -122,6 +126,9 @@ class FakeTwilio:
         self.calls: dict[str, str] = {}
         self.recordings: dict[str, FakeRecording] = {}
         self.tasks: dict[str, FakeTask] = {}
+        self.call_parties: dict[str, tuple[str | None, str | None]] = {}  # sid -> (from, to)
+        self.conferences: dict[str, ConferenceInfo] = {}
+        self.participants: dict[str, list[ParticipantInfo]] = {}
         self.requests: list[tuple[str, tuple[Any, ...]]] = []
         self._faults: dict[str, deque[GatewayError]] = defaultdict(deque)
         self._lose: dict[str, int] = defaultdict(int)
@@ -139,6 +146,29 @@ class FakeTwilio:
                 for rec in self.recordings.values():
                     if rec.call_sid == call_sid and rec.status in ("in-progress", "paused"):
                         rec.status = "completed"
+
+    def add_party(
+        self, call_sid: str, from_: str | None, to: str | None, status: str = "in-progress"
+    ) -> None:
+        """Create a call leg with its numbers (a Flex agent leg goes `to` "client:...")."""
+        with self._lock:
+            self.call_parties[call_sid] = (from_, to)
+        self.add_call(call_sid, status)
+
+    def add_conference(
+        self, conference_sid: str, friendly_name: str, status: str = "in-progress"
+    ) -> None:
+        """Create or change a conference."""
+        with self._lock:
+            self.conferences[conference_sid] = ConferenceInfo(conference_sid, friendly_name, status)
+            self.participants.setdefault(conference_sid, [])
+
+    def join(self, conference_sid: str, call_sid: str, label: str | None = None) -> None:
+        """A leg joins a conference (with the label its creator gave, if any)."""
+        with self._lock:
+            self.participants[conference_sid].append(
+                ParticipantInfo(call_sid, conference_sid, label, "connected")
+            )
 
     def add_task(self, task_sid: str, attributes: dict[str, Any], **kwargs: Any) -> FakeTask:
         """Create a task."""
@@ -161,12 +191,25 @@ class FakeTwilio:
             task.attributes = copy.deepcopy(attributes)
             task.revision += 1
 
-    def start_external_recording(self, call_sid: str, source: str = "StudioRecording") -> str:
-        """A recording started by someone else (Studio, a crashed earlier attempt)."""
+    def start_external_recording(
+        self,
+        call_sid: str,
+        source: str = "StudioRecording",
+        channels: int = 2,
+        conference_sid: str | None = None,
+    ) -> str:
+        """A recording started by someone else (Studio, a crashed earlier attempt, Flex's own
+        conference recording when `conference_sid` is given)."""
         with self._lock:
             sid = fake_sid("RE", 0xE0000 + next(self._ids))
             self.recordings[sid] = FakeRecording(
-                sid, call_sid, "in-progress", self.now_ms, 2, source
+                sid,
+                call_sid,
+                "in-progress",
+                self.now_ms,
+                channels,
+                source,
+                conference_sid=conference_sid,
             )
             return sid
 
@@ -251,7 +294,27 @@ class FakeTwilio:
             status = self.calls.get(call_sid)
             if status is None:
                 raise GatewayError("Twilio 404 20404: not found", status=404, code=20404)
-            return CallInfo(call_sid, status)
+            from_, to = self.call_parties.get(call_sid, (None, None))
+            return CallInfo(call_sid, status, from_=from_, to=to)
+
+    # -- LookupGateway ------------------------------------------------------------------------
+    def list_conferences(
+        self, friendly_name: str, status: str | None = None
+    ) -> list[ConferenceInfo]:
+        """Conferences by name (and status)."""
+        with self._lock:
+            self._enter("list_conferences", friendly_name, status)
+            return [
+                c
+                for c in self.conferences.values()
+                if c.friendly_name == friendly_name and (status is None or c.status == status)
+            ]
+
+    def list_participants(self, conference_sid: str) -> list[ParticipantInfo]:
+        """A conference's participants."""
+        with self._lock:
+            self._enter("list_participants", conference_sid)
+            return list(self.participants.get(conference_sid, []))
 
     # -- TaskGateway --------------------------------------------------------------------------
     def fetch_task(self, task_sid: str) -> TaskSnapshot:

@@ -72,15 +72,19 @@ class RecordingInfo:
     source: str | None = None
     track: str | None = None
     error_code: int | None = None
+    conference_sid: str | None = None  # set on a conference recording (Flex's own)
 
 
 @dataclass(frozen=True)
 class CallInfo:
-    """A call leg's current status."""
+    """A call leg as Twilio reports it (fetch)."""
 
     sid: str
     status: str
     direction: str | None = None
+    from_: str | None = None
+    to: str | None = None
+    parent_call_sid: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -112,6 +116,27 @@ class ReservationInfo:
     worker_sid: str | None
     status: str  # pending|accepted|rejected|timeout|canceled|rescinded|wrapping|completed
     worker_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ConferenceInfo:
+    """A conference (Flex names the conference of a task after the task SID)."""
+
+    sid: str
+    friendly_name: str | None
+    status: str | None  # init | in-progress | completed
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    """A call leg in a conference; `label` is whatever the participant's creator set."""
+
+    call_sid: str
+    conference_sid: str
+    label: str | None
+    status: str | None
+    hold: bool | None = None
+    muted: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +194,24 @@ class TaskGateway(Protocol):
 
     def list_reservations(self, task_sid: str) -> list[ReservationInfo]:
         """The task's reservations (who holds or held it)."""
+        ...
+
+
+class LookupGateway(Protocol):
+    """What a client of Twilio uses to find a task's legs: its conference and their calls."""
+
+    def list_conferences(
+        self, friendly_name: str, status: str | None = None
+    ) -> list[ConferenceInfo]:
+        """Conferences with this FriendlyName (Flex: the task SID), optionally by status."""
+        ...
+
+    def list_participants(self, conference_sid: str) -> list[ParticipantInfo]:
+        """The call legs still in a conference."""
+        ...
+
+    def fetch_call(self, call_sid: str) -> CallInfo:
+        """A call leg (status, direction, from, to, parent)."""
         ...
 
 
@@ -245,6 +288,7 @@ class SdkGateway:
             source=str(rec.source) if rec.source else None,
             track=str(rec.track) if getattr(rec, "track", None) else None,
             error_code=_int_or_none(rec.error_code),
+            conference_sid=getattr(rec, "conference_sid", None) or None,
         )
 
     def create_recording(self, request: CreateRecordingRequest) -> RecordingInfo:
@@ -289,7 +333,48 @@ class SdkGateway:
             call = self._client.calls(call_sid).fetch()
         except _TRANSLATED as exc:
             raise _translate(exc) from exc
-        return CallInfo(sid=call_sid, status=str(call.status), direction=call.direction)
+        return CallInfo(
+            sid=call_sid,
+            status=str(call.status),
+            direction=call.direction,
+            from_=call._from,
+            to=call.to,
+            parent_call_sid=call.parent_call_sid,
+        )
+
+    def list_conferences(
+        self, friendly_name: str, status: str | None = None
+    ) -> list[ConferenceInfo]:
+        """Conferences by FriendlyName (and Status), newest first as Twilio lists them."""
+        kwargs: dict[str, Any] = {"friendly_name": friendly_name, "limit": 20}
+        if status:
+            kwargs["status"] = status
+        try:
+            rows = self._client.conferences.list(**kwargs)
+        except _TRANSLATED as exc:
+            raise _translate(exc) from exc
+        return [
+            ConferenceInfo(sid=c.sid, friendly_name=c.friendly_name, status=str(c.status))
+            for c in rows
+        ]
+
+    def list_participants(self, conference_sid: str) -> list[ParticipantInfo]:
+        """The conference's participants (a Flex conference has a handful: one page)."""
+        try:
+            rows = self._client.conferences(conference_sid).participants.list(limit=100)
+        except _TRANSLATED as exc:
+            raise _translate(exc) from exc
+        return [
+            ParticipantInfo(
+                call_sid=p.call_sid,
+                conference_sid=conference_sid,
+                label=p.label or None,
+                status=str(p.status) if p.status else None,
+                hold=p.hold,
+                muted=p.muted,
+            )
+            for p in rows
+        ]
 
     def _task(self, task: Any, etag: str | None) -> TaskSnapshot:
         try:

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flexrec.demo.runner import ServiceProcess, free_port, service_env
-from flexsim import Conversation, SimConfig, SimRunner, twilio_signature
+from flexrec.demo.runner import ServiceProcess, service_env
+from flexsim import Conversation, SimConfig, SimRunner, free_port, twilio_signature
 
 pytestmark = pytest.mark.e2e
 

@@ -17,11 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from flexrec.demo.runner import ServiceProcess, free_port, service_env
-from flexsim.faults import ApiFault
-from flexsim.runner import SimConfig, SimRunner
-from flexsim.timeline import Timeline
-from flexsim.world import Task, Worker
+from flexrec.demo.runner import ServiceProcess, service_env
+from flexsim import ApiFault, Conversation, SimConfig, SimRunner, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +27,7 @@ RECORDED_WITHIN_S = 10.0  # the issue's promise; measured figures are printed
 
 
 def _customer_recordings(sim: SimRunner) -> list[str]:
-    with sim.world.lock:
-        return [
-            r.sid
-            for r in sim.world.recordings.values()
-            if sim.world.calls[r.call_sid].party == "customer"
-        ]
+    return [r.sid for r in sim.recordings() if r.party == "customer"]
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -67,7 +59,7 @@ def test_a_call_whose_start_was_killed_is_recorded_right_after_the_restart(
             held.set()
             return ApiFault(503, 5.0, "timeout")  # never processed: no recording exists
 
-        sim.faults.api_fault = hold_first_create  # type: ignore[method-assign]
+        sim.fault_requests(hold_first_create)
         service = ServiceProcess(
             service_env(sim, tmp_path, port, secrets.token_urlsafe(16)),
             port,
@@ -77,11 +69,11 @@ def test_a_call_whose_start_was_killed_is_recorded_right_after_the_restart(
         service.start()
         started = threading.Event()
 
-        def on_start(_timeline: Timeline, _task: Task, _worker: Worker) -> None:
+        def on_start(_conversation: Conversation) -> None:
             started.set()
 
-        sim.engine.on_conversation_started(on_start)
-        sim.call_soon(sim.engine.start_traffic)
+        sim.on_conversation(on_start)
+        sim.start_traffic()
         try:
             assert held.wait(60), "the service never asked for the recording"
             service.kill()
@@ -101,9 +93,9 @@ def test_a_call_whose_start_was_killed_is_recorded_right_after_the_restart(
             )
             recordings = _customer_recordings(sim)
             assert len(recordings) == 1, "the call was not recorded after the restart"
-            with sim.world.lock:
-                assert sim.world.recordings[recordings[0]].call_sid == held_calls[0]
-                assert sim.world.calls[held_calls[0]].status == "in-progress"
+            recording = sim.recording(recordings[0])
+            assert recording is not None and recording.call_sid == held_calls[0]
+            assert sim.call_status(held_calls[0]) == "in-progress"
             assert recorded_s < RECORDED_WITHIN_S
         finally:
             service.stop()

@@ -19,7 +19,8 @@ import boto3
 import pytest
 from rich.console import Console
 
-from flexrec.demo.runner import DemoOptions, execute, free_port
+from flexrec.demo.runner import DemoOptions, execute
+from flexsim import free_port
 
 pytestmark = pytest.mark.e2e
 

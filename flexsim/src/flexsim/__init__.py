@@ -29,6 +29,7 @@ from flexsim.engine import (
     register_scenario,
     scenario_names,
 )
+from flexsim.faults import ApiFault
 from flexsim.loopback import free_port, serve_app
 from flexsim.media import SampleConversation, encode_audio, make_sample_conversation, render_media
 from flexsim.runner import SimConfig, SimRunner
@@ -39,6 +40,7 @@ from flexsim.world import SimClock, World
 
 __all__ = [
     "AgentRequest",
+    "ApiFault",
     "Conversation",
     "Engine",
     "Flow",

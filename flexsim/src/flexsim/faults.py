@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -61,6 +62,9 @@ class WebhookFault:
     delay_s: float = 0.0
 
 
+RequestHook = Callable[[str, str], ApiFault | None]
+
+
 @dataclass
 class FaultPlan:
     """Rates and delays of injected faults, with the seeded RNG that decides each one."""
@@ -76,6 +80,8 @@ class FaultPlan:
     timeout_delay_s: float = TIMEOUT_DELAY_S
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
+    # A caller's own choice per REST request (SimRunner.fault_requests); None defers to the rates.
+    _request_hook: RequestHook | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("api_error_rate", "api_timeout_rate", "dup_rate", "reorder_rate", "drop_rate"):
@@ -134,9 +140,20 @@ class FaultPlan:
                 setattr(self, attr, getattr(other, attr))
             self._rng = random.Random(other.seed)
 
+    def set_request_hook(self, hook: RequestHook | None) -> None:
+        """Let `hook(method, path)` choose a fault per REST request first (None: no hook)."""
+        self._request_hook = hook
+
     def api_fault(self, method: str, path: str) -> ApiFault | None:
         """Decide the fate of one REST request (the simulator's own `/_sim` routes are exempt)."""
-        if path.startswith("/_sim") or not self.active:
+        if path.startswith("/_sim"):
+            return None
+        hook = self._request_hook
+        if hook is not None:
+            chosen = hook(method, path)
+            if chosen is not None:
+                return chosen
+        if not self.active:
             return None
         with self._lock:
             roll = self._rng.random()

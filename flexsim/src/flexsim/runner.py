@@ -29,7 +29,7 @@ from flexsim import defaults
 from flexsim.audio import truth_segments
 from flexsim.control import create_control_router
 from flexsim.engine import Engine, EngineConfig, default_weights
-from flexsim.faults import FaultPlan
+from flexsim.faults import FaultPlan, RequestHook
 from flexsim.timeline import Timeline
 from flexsim.tokens import issue_token
 from flexsim.truth import all_truth
@@ -357,6 +357,12 @@ class SimRunner:
         else:
             self.call_soon(lambda: self.engine.call_later(sim_seconds, fn))
 
+    def fault_requests(self, hook: RequestHook | None) -> None:
+        """Let `hook(method, path)` answer REST requests with an `ApiFault` of its choosing (e.g.
+        hold one create and never process it); returning None leaves a request to the
+        configured fault rates. `/_sim` routes are never faulted. None removes the hook."""
+        self.faults.set_request_hook(hook)
+
     def start_interaction(self, scenario: str, direction: str | None = None) -> None:
         """Start one interaction of `scenario` now (thread-safe). Returns once the engine counts
         it, so `done()` right after is not true before it ran; ValueError for an unknown name."""
@@ -419,6 +425,12 @@ class SimRunner:
         """Every call recording of the simulated account (deleted ones too), oldest first."""
         with self.world.lock:
             return [self._recording_info(r) for r in self.world.recordings.values()]
+
+    def call_status(self, call_sid: str) -> str | None:
+        """A call leg's status now (queued, ringing, in-progress, completed...; None: unknown)."""
+        with self.world.lock:
+            call = self.world.calls.get(call_sid)
+            return call.status if call is not None else None
 
     def recording(self, recording_sid: str) -> RecordingInfo | None:
         """One call recording (None when the account has no such recording)."""

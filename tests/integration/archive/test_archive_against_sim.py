@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
@@ -18,32 +15,21 @@ from flexrec.archive.storage import LocalStorage
 from flexrec.config import TwilioSettings
 from flexrec.db.base import Base, make_engine, make_session_factory
 from flexrec.twilio.client import make_client
-from flexsim import defaults, free_port
-from flexsim.api.app import create_sim_app
-from flexsim.media import SampleConversation, make_sample_conversation
+from flexsim import (
+    SampleConversation,
+    create_sim_app,
+    defaults,
+    make_sample_conversation,
+    render_media,
+    serve_app,
+)
 
 
 @pytest.fixture
 def sim() -> Iterator[tuple[SampleConversation, str]]:
     sample = make_sample_conversation(5, duration_s=20.0, queue_s=3.0)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_sim_app(sample.world), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("simulator did not start")
-        time.sleep(0.05)
-    try:
-        yield sample, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(create_sim_app(sample.world)) as base_url:
+        yield sample, base_url
 
 
 def test_archive_from_the_simulator_then_delete_there(
@@ -101,7 +87,6 @@ def test_simulated_silence_pause_is_excluded_from_analysis(tmp_path: Path) -> No
     import httpx
 
     from flexrec.archive.fakes import FakeTwilioRecordings
-    from flexsim.media import render_media
 
     sample = make_sample_conversation(
         8, duration_s=30.0, queue_s=2.0, pause=(10.0, 16.0, "silence")

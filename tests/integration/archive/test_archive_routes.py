@@ -18,11 +18,11 @@ import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.models import AuditLog
-from flexrec.archive.router import make_archive_router, parse_range
 from flexrec.archive.service import ArchiveService, RecordingContext
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage
 from flexrec.db.base import Base, make_engine, make_session_factory
+from flexrec.server.routes_archive import make_archive_router, parse_range
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
 
 RE = "RE" + "1" * 32
@@ -218,7 +218,7 @@ def test_unsatisfiable_and_ignored_ranges(env: Env) -> None:
 
 
 def test_long_media_streams_in_chunks_intact(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    import flexrec.archive.router as router_module
+    import flexrec.server.routes_archive as router_module
 
     monkeypatch.setattr(router_module, "STREAM_CHUNK_BYTES", 1000)
     path = link_for(env)

@@ -6,12 +6,12 @@ from typing import Any
 
 from console_client_helpers import SECRET, TestClient, csrf_of
 
-from flexrec.archive.router import make_archive_router
 from flexrec.config import ServerSettings, Settings, TwilioSettings
 from flexrec.console.router import create_console_router
 from flexrec.console.sandbox import AGENTS, Sandbox
 from flexrec.console.wiring import console_deps_from_services
 from flexrec.server.app import create_app
+from flexrec.server.routes_archive import make_archive_router
 from flexrec.server.wiring import Services
 from flexrec.webhooks.signature import SignatureVerifier
 

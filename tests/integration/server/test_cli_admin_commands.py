@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,3 +65,64 @@ def test_holding_an_unknown_recording_is_one_line(
     assert run_cli(monkeypatch, "legal-hold", "add", RE, "--reason", "x") == 2
     err = capsys.readouterr().err
     assert "is not in the archive" in err and err.count("\n") == 1
+
+
+def _add(monkeypatch: pytest.MonkeyPatch, name: str, *extra: str, pw: str = "pw-123456") -> int:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(pw + "\n"))
+    return run_cli(monkeypatch, "users", "add", name, "--password-stdin", *extra)
+
+
+def test_users_add_without_a_terminal_says_how_to_give_the_password(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert run_cli(monkeypatch, "users", "add", "kim") == 2
+    err = capsys.readouterr().err
+    assert "--password-stdin" in err and "FLEXREC_NEW_PASSWORD" in err
+    assert _add(monkeypatch, "kim") == 0
+    monkeypatch.setenv("FLEXREC_NEW_PASSWORD", "from-the-env-1")
+    assert run_cli(monkeypatch, "users", "add", "lee", "--role", "admin") == 0
+
+
+def test_an_agent_without_a_worker_is_refused_before_the_password(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(monkeypatch, "users", "add", "al", "--role", "agent") == 2
+    assert "--worker NAME" in capsys.readouterr().err
+
+
+def test_users_list_disable_enable_role_reset_remove(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flexrec.console.users import authenticate_user
+
+    assert _add(monkeypatch, "kim", pw="first-pass-1") == 0
+    assert run_cli(monkeypatch, "users", "disable", "kim", "--by", "ops") == 0
+    with open_database() as sessions, sessions() as session:
+        assert authenticate_user(session, "kim", "first-pass-1") is None  # disabled
+    assert run_cli(monkeypatch, "users", "enable", "kim") == 0
+    assert run_cli(monkeypatch, "users", "role", "kim", "admin") == 0
+    wk = "WK" + "a" * 32
+    assert run_cli(monkeypatch, "users", "role", "kim", "agent") == 2  # no worker SID
+    assert run_cli(monkeypatch, "users", "role", "kim", "agent", "--worker-sid", wk) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("second-pass-2\n"))
+    assert run_cli(monkeypatch, "users", "reset-password", "kim", "--password-stdin") == 0
+    with open_database() as sessions, sessions() as session:
+        user = authenticate_user(session, "kim", "second-pass-2")
+        assert user is not None and (user.role, user.worker_sid) == ("agent", wk)
+    capsys.readouterr()
+    assert run_cli(monkeypatch, "users", "list") == 0
+    listed = capsys.readouterr().out
+    assert "kim" in listed and wk in listed and "active" in listed
+    assert run_cli(monkeypatch, "users", "remove", "kim") == 0
+    assert run_cli(monkeypatch, "users", "remove", "kim") == 2
+    with open_database() as sessions, sessions() as session:
+        actions = [
+            a.action
+            for a in session.scalars(select(AuditLog).order_by(AuditLog.id))
+            if a.action.startswith("user_")
+        ]
+    assert actions == [
+        "user_created", "user_disabled", "user_enabled", "user_role_changed",
+        "user_role_changed", "user_password_reset", "user_removed",
+    ]  # fmt: skip

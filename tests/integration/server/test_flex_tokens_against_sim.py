@@ -10,10 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from flexrec.twilio.flex_tokens import FlexTokenValidator, InvalidToken, TokenServiceUnavailable
-from flexsim import defaults
-from flexsim.api.app import create_sim_app
-from flexsim.tokens import issue_token
-from flexsim.world import SimClock, World
+from flexsim import SimClock, World, create_sim_app, defaults, issue_token
 
 SIM_ORIGIN = "http://127.0.0.1:8181"
 

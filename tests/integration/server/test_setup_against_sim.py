@@ -14,9 +14,7 @@ from twilio.rest import Client
 
 from flexrec.config import Settings, TwilioSettings
 from flexrec.setup_twilio import NEEDED_EVENTS, SetupError, run_setup
-from flexsim import defaults
-from flexsim.api.app import create_sim_app
-from flexsim.world import World
+from flexsim import World, create_sim_app, defaults
 
 PUBLIC = "https://rec.example.com"
 
@@ -136,16 +134,9 @@ def test_event_streams_dry_run_writes_nothing(sim: Any) -> None:
     assert [c.applied for c in changes if not c.warning] == [False, False]
 
 
-def test_flex_call_recording_enabled_is_warned(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flexsim.api import flex
-
-    original = flex.configuration_view
-    monkeypatch.setattr(
-        flex,
-        "configuration_view",
-        lambda ctx: {**original(ctx), "call_recording_enabled": True},
-    )
-    _, client, _ = sim
+def test_flex_call_recording_enabled_is_warned(sim: Any) -> None:
+    world, client, _ = sim
+    world.flex_configuration["call_recording_enabled"] = True
     changes = run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client)
     assert any(c.warning and "call_recording_enabled" in c.what for c in changes)
 
@@ -184,3 +175,20 @@ def test_workspace_mode_warns_when_a_sink_also_delivers(sim: Any) -> None:
     assert any(c.warning and "Event Streams sink" in c.what for c in changes)
     again = run_setup(settings(), PUBLIC, "event-streams", dry_run=True, client=client)
     assert any(c.warning and "EventCallbackUrl also points" in c.what for c in again)
+
+
+def test_an_agents_worker_is_found_by_name(sim: Any) -> None:
+    from flexrec.twilio.workers import find_workers
+
+    world, client, _ = sim
+    for name in ("alice@example.com", "bob@example.com"):
+        world.add_worker(name, {"contact_uri": f"client:{name}"})
+    everyone = find_workers(client, defaults.WORKSPACE_SID)
+    assert [w.friendly_name for w in everyone] == ["alice@example.com", "bob@example.com"]
+    first = everyone[0]
+    assert [w.sid for w in find_workers(client, defaults.WORKSPACE_SID, first.friendly_name)] == [
+        first.sid
+    ]
+    partial = first.friendly_name[:-1].upper()  # contained, any case
+    assert first.sid in {w.sid for w in find_workers(client, defaults.WORKSPACE_SID, partial)}
+    assert find_workers(client, defaults.WORKSPACE_SID, "no-such-agent-xyz") == []

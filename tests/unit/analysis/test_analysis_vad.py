@@ -7,11 +7,16 @@ import numpy.typing as npt
 import pytest
 
 from flexrec.analysis import VadConfig, analyse_recording, detect_speech, frame_scores
+from flexsim import (
+    SampleConversation,
+    SimClock,
+    World,
+    make_sample_conversation,
+    render_recording,
+    truth_segments,
+)
 from flexsim import audio as sim_audio
-from flexsim.audio import render_recording, truth_segments
-from flexsim.media import SampleConversation, make_sample_conversation
 from flexsim.timeline import Timeline
-from flexsim.world import SimClock, World
 
 SR = 8000
 

@@ -133,3 +133,48 @@ def test_a_repeated_read_never_asks_taskrouter(tmp_path: Path) -> None:
         assert h.service.state(TASK, OWNER).state in ("recording", "starting", "pending")
     finally:
         h.close()
+
+
+def test_after_a_transfer_the_new_agent_controls_the_same_recording(h: Harness) -> None:
+    first = h.service.state(TASK, OWNER)
+    attrs = with_conference(inbound_attrs(CUSTOMER), WORKER_CALL)
+    h.tr("reservation.wrapup", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    res2 = fake_sid("WR", 2)
+    h.tr("reservation.created", TASK, attrs, status="reserved", reservation=res2, worker=AGENT2)
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=res2, worker=AGENT2)
+    taker = h.service.state(TASK, STRANGER)
+    assert (taker.recording_sid, taker.may_act) == (first.recording_sid, True)
+    assert h.service.pause(TASK, STRANGER).paused_by == "bob"
+    looked = h.service.state(TASK, OWNER)  # the first agent may still look, not act
+    assert (looked.state, looked.paused_by, looked.may_act) == ("paused", "bob", False)
+
+
+def test_a_new_task_for_the_same_call_shows_the_same_recording(h: Harness) -> None:
+    task2 = fake_sid("WT", 2)
+    res2 = fake_sid("WR", 2)
+    attrs = inbound_attrs(CUSTOMER)
+    h.twilio.add_task(task2, attrs)
+    h.tr("task.created", task2, attrs, status="pending")
+    h.tr("reservation.accepted", task2, attrs, status="assigned", reservation=res2, worker=AGENT2)
+    assert (
+        h.service.state(task2, STRANGER).recording_sid == h.service.state(TASK, OWNER).recording_sid
+    )
+    h.service.pause(task2, STRANGER)
+    assert h.service.state(TASK, OWNER).paused_by == "bob"
+
+
+def test_the_fingerprint_moves_with_every_change_the_state_shows(h: Harness) -> None:
+    def fingerprint(actor: Actor = OWNER) -> object:
+        return h.service.state_fingerprint(TASK, actor)
+
+    before = fingerprint()
+    assert fingerprint() == before  # nothing happened: no full re-read needed
+    h.clock.advance(1)
+    h.service.pause(TASK, OWNER)
+    paused = fingerprint()
+    assert paused != before
+    h.service.pause(TASK, OWNER)  # a no-op pause changes nothing shown
+    assert fingerprint() == paused
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT)
+    assert fingerprint() != paused  # may_act went, and the wrap-up resumed the recording

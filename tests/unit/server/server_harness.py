@@ -42,6 +42,8 @@ class StubRecording:
     questions: list[tuple[str, Any]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=lambda: {WT_OWN: WK_ALICE, WT_FOREIGN: WK_BOB})
     watch_states: list[str] = field(default_factory=list)  # what successive re-reads find
+    fingerprint_moves: bool = True  # False: the long poll's cheap check always sees no change
+    fingerprints: int = 0
 
     def _record(self, name: str, arg: Any) -> None:
         self.calls.append((name, arg))
@@ -81,6 +83,10 @@ class StubRecording:
 
     def resume(self, task_sid: str, actor: Any) -> Any:
         return self._act("resume", task_sid, actor, "recording")
+
+    def state_fingerprint(self, task_sid: str, actor: Any) -> Any:
+        self.fingerprints += 1
+        return self.fingerprints if self.fingerprint_moves else 0
 
     def state(self, task_sid: str, actor: Any, *, catch_up: bool = True) -> Any:
         if not catch_up:  # a long poll's re-read: the next scripted state, else unchanged

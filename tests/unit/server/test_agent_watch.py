@@ -73,6 +73,18 @@ def test_the_long_poll_ends_with_304_when_nothing_changes(harness: Harness) -> N
     assert ("watch", (WT_OWN, harness.recording.calls[-1][1][1])) in harness.recording.calls
 
 
+def test_an_unmoved_fingerprint_skips_the_full_read(harness: Harness) -> None:
+    etag = etag_of(harness)
+    harness.recording.fingerprint_moves = False
+    harness.recording.watch_states = ["paused"]  # would be found, were the state re-read
+    response = harness.client.get(
+        f"{BASE}/{WT_OWN}/recording?wait=0.1", headers={**ALICE, "If-None-Match": etag}
+    )
+    assert response.status_code == 304
+    assert "watch" not in [name for name, _ in harness.recording.calls]
+    assert harness.recording.fingerprints >= 3  # the first read's, then about one per poll
+
+
 def test_losing_the_task_during_a_long_poll_is_403(harness: Harness) -> None:
     etag = etag_of(harness)
     harness.recording.owners[WT_OWN] = "WK" + "f" * 32  # the reservation went elsewhere

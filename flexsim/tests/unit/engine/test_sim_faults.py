@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flexsim.faults import FaultPlan, FaultPlanError
+from flexsim.faults import ApiFault, FaultPlan, FaultPlanError
 
 
 def test_parse_reads_every_key() -> None:
@@ -79,3 +79,14 @@ def test_replace_with_updates_in_place() -> None:
     plan.replace_with(FaultPlan.parse("dup=0.3"))
     assert holder.api_error_rate == 0.0
     assert holder.dup_rate == 0.3
+
+
+def test_a_request_hook_chooses_first_and_defers_with_none() -> None:
+    plan = FaultPlan()  # no rates: without the hook nothing is faulted
+    held = ApiFault(503, 5.0, "timeout")
+    plan.set_request_hook(lambda method, path: held if method == "POST" else None)
+    assert plan.api_fault("POST", "/2010-04-01/Accounts/AC1/Calls/CA1/Recordings.json") is held
+    assert plan.api_fault("GET", "/2010-04-01/Accounts/AC1/Calls/CA1.json") is None
+    assert plan.api_fault("POST", "/_sim/faults") is None  # the control routes are exempt
+    plan.set_request_hook(None)
+    assert plan.api_fault("POST", "/2010-04-01/Accounts/AC1/Calls.json") is None

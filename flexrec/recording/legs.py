@@ -1,0 +1,179 @@
+"""Finding a task's call legs from what Twilio always has: its conference, participants, calls.
+
+Task attributes name the legs only on some accounts (Flex's outbound dialpad writes no
+`conference` on many: flex-project-template `dualChannelHelper.ts`, "Outbound calls initiated
+from Flex ... do not include call_sid and conference metadata in task attributes"), and
+conference participant labels are whatever their creator set (Flex documents none). What every
+Flex voice task has is the conference Flex creates for it, named after the task SID
+(flex-project-template `conference-participant.private.js` `fetchByTask`: conferences listed by
+`friendlyName: taskSid`), whose participants are call legs:
+
+- the agent's leg is the one Flex dials to the worker's `client:` contact URI (the dialpad
+  add-on's conference callback: `call.to.includes('client')` is the agent);
+- the customer's leg is the other party of the task: its number is the task's `outbound_to` /
+  `to` (outbound) or `from` / `caller` (inbound), or it is the leg `call_sid` names (inbound);
+- any other leg (a third party added by the agent) is neither, and never recorded as the
+  customer. An internal (agent-to-agent, `client_call`) task has no customer at all.
+
+`classify_legs` is pure (tested on documented payloads); `find_legs` makes the REST calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flexrec.recording.policy import lookup
+
+CLIENT_PREFIX = "client:"
+
+
+class ConferenceLike(Protocol):
+    """A conference as the gateway reports it."""
+
+    @property
+    def sid(self) -> str: ...
+
+
+class ParticipantLike(Protocol):
+    """A conference participant as the gateway reports it."""
+
+    @property
+    def call_sid(self) -> str: ...
+
+    @property
+    def label(self) -> str | None: ...
+
+
+class CallLike(Protocol):
+    """A call leg as the gateway reports it (fetch)."""
+
+    @property
+    def sid(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def to(self) -> str | None: ...
+
+    @property
+    def from_(self) -> str | None: ...
+
+
+class LegLookup(Protocol):
+    """The REST calls that find a task's legs (flexrec.twilio.gateway's LookupGateway)."""
+
+    def list_conferences(self, friendly_name: str, status: str | None = None) -> Sequence[Any]:
+        """Conferences with this FriendlyName, optionally in one status."""
+        ...
+
+    def list_participants(self, conference_sid: str) -> Sequence[Any]:
+        """The legs still in a conference."""
+        ...
+
+    def fetch_call(self, call_sid: str) -> Any:
+        """One call leg."""
+        ...
+
+
+@dataclass(frozen=True)
+class TaskLegs:
+    """What a task's conference says about its legs."""
+
+    conference_sid: str | None = None
+    customer_call_sid: str | None = None
+    worker_call_sids: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()  # neither agent nor customer (third parties)
+
+
+def is_agent_leg(call: CallLike) -> bool:
+    """A Flex agent's leg: dialled to (or, for an agent's own outgoing client, from) a Twilio
+    Client identity."""
+    to = (call.to or "").strip().lower()
+    from_ = (call.from_ or "").strip().lower()
+    return to.startswith(CLIENT_PREFIX) or (from_.startswith(CLIENT_PREFIX) and not to)
+
+
+def _digits(number: Any) -> str:
+    """A phone number reduced to its digits, for comparing `+1 555…` with `+1555…`."""
+    return "".join(ch for ch in str(number) if ch.isdigit()) if number else ""
+
+
+def _customer_numbers(attributes: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    """The customer's number as the task states it: (numbers it was called at, numbers it
+    called from)."""
+    direction = attributes.get("direction")
+    called = {_digits(attributes.get(k)) for k in ("outbound_to",)}
+    calling: set[str] = set()
+    if direction == "outbound":
+        called.add(_digits(attributes.get("to")))
+    else:
+        calling |= {_digits(attributes.get(k)) for k in ("from", "caller")}
+    called.discard("")
+    calling.discard("")
+    return called, calling
+
+
+def classify_legs(
+    attributes: Mapping[str, Any],
+    participants: Sequence[ParticipantLike],
+    calls: Mapping[str, CallLike],
+    conference_sid: str | None = None,
+) -> TaskLegs:
+    """Which participant is the agent, the customer, or neither (see the module docstring).
+
+    `calls` holds the fetched call of each participant (a participant whose call could not be
+    fetched is judged by its label alone).
+    """
+    if attributes.get("client_call") is True:
+        return TaskLegs(conference_sid, None, tuple(p.call_sid for p in participants))
+    named = attributes.get("call_sid") if attributes.get("direction") != "outbound" else None
+    labelled = lookup(attributes, "conference.participants.customer")
+    called, calling = _customer_numbers(attributes)
+    customer: str | None = None
+    workers: list[str] = []
+    others: list[str] = []
+    unknown: list[str] = []
+    for participant in participants:
+        sid = participant.call_sid
+        call = calls.get(sid)
+        if call is not None and is_agent_leg(call):
+            workers.append(sid)
+            continue
+        if call is None and participant.label == "worker":
+            workers.append(sid)
+            continue
+        is_customer = sid in (named, labelled) or participant.label == "customer"
+        if call is not None and not is_customer:
+            is_customer = bool(
+                (_digits(call.to) and _digits(call.to) in called)
+                or (_digits(call.from_) and _digits(call.from_) in calling)
+            )
+        if is_customer and customer is None:
+            customer = sid
+        elif call is None:
+            unknown.append(sid)
+        else:
+            others.append(sid)
+    if customer is None and not (called or calling or named) and len(others) == 1:
+        # A task that names no number at all: the only non-agent leg is the customer's.
+        customer = others.pop()
+    return TaskLegs(conference_sid, customer, tuple(workers), tuple(others + unknown))
+
+
+def find_legs(lookup_gateway: LegLookup, task_sid: str, attributes: Mapping[str, Any]) -> TaskLegs:
+    """List the task's live conference, its participants and their calls, and classify them.
+
+    Raises the gateway's error when Twilio fails (the caller retries later).
+    """
+    conferences = lookup_gateway.list_conferences(task_sid, "in-progress")
+    if not conferences:
+        return TaskLegs()
+    conference = conferences[0]
+    participants = list(lookup_gateway.list_participants(conference.sid))
+    calls: dict[str, Any] = {}
+    for participant in participants:
+        calls[participant.call_sid] = lookup_gateway.fetch_call(participant.call_sid)
+    return classify_legs(attributes, participants, calls, conference.sid)

@@ -1,0 +1,120 @@
+"""Looking for a task's customer leg when no webhook will name it: poll the task's conference.
+
+On accounts where Flex writes no `conference` into outbound task attributes, labels no
+participant and no plugin set a conference status callback, nothing ever tells the service
+which leg is the customer's. Once a task is answered (a reservation accepted) with its customer
+leg unknown, the planner asks for a search: a queued job lists the task's conference (FriendlyName
+= task SID), its participants and their calls (flexrec.recording.legs). Found: the leg is stored
+on the task and the task is planned again, as if Flex had written it. Not found (the customer is
+still ringing): the job runs again with backoff, through the durable queue, until the customer
+answers, the task ends or `SEARCH_ATTEMPTS` ran out. A crash loses nothing: reconcile plans live
+tasks again, and planning an answered task with no customer leg asks for a search again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flexrec.db.models import TaskRecord
+from flexrec.recording.context import JOB_FIND_LEGS, ServiceContext
+from flexrec.recording.legs import LegLookup, find_legs
+from flexrec.recording.states import WORK_OVER_TASK_STATUSES
+from flexrec.recording.store import write_session
+from flexrec.twilio.gateway import GatewayError
+
+if TYPE_CHECKING:
+    from flexrec.recording.planner import Plan
+
+log = structlog.get_logger(__name__)
+
+SEARCH_FIRST_DELAY_S = 0.5
+SEARCH_MAX_DELAY_S = 2.0  # a ringing customer answers within a minute or so: poll often
+SEARCH_ATTEMPTS = 600  # ~20 minutes at the longest delay; the task's end stops it sooner
+# A search asked for again within this many seconds is already queued (per process).
+REQUEST_WINDOW_S = 2.0
+
+PlanTask = Callable[[Session, TaskRecord, datetime], "Plan"]
+Execute = Callable[["Plan"], None]
+
+
+def search_delay_s(attempt: int) -> float:
+    """Seconds before search attempt `attempt + 1`."""
+    return float(min(SEARCH_MAX_DELAY_S, SEARCH_FIRST_DELAY_S * 1.5 ** max(0, attempt - 1)))
+
+
+class LegSearch:
+    """Queued searches for tasks' customer legs (see the module docstring)."""
+
+    def __init__(self, ctx: ServiceContext, plan_task: PlanTask, execute: Execute) -> None:
+        self.ctx = ctx
+        self._plan_task = plan_task
+        self._execute = execute
+        self._asked: dict[str, float] = {}  # task SID -> monotonic time last queued here
+
+    @property
+    def lookup(self) -> LegLookup | None:
+        """The gateway's conference lookups (None when the gateway offers none)."""
+        gateway = self.ctx.recordings
+        if not hasattr(gateway, "list_conferences"):
+            return None
+        return cast(LegLookup, gateway)
+
+    def request(self, task_sid: str, *, urgent: bool = False) -> None:
+        """Queue a search for the task (unless one was queued here just now)."""
+        now = time.monotonic()
+        last = self._asked.get(task_sid)
+        if not urgent and last is not None and now - last < REQUEST_WINDOW_S:
+            return
+        if len(self._asked) > 10_000:
+            self._asked.clear()  # a bound, not a cache: a second search only costs a lookup
+        self._asked[task_sid] = now
+        self.ctx.schedule(JOB_FIND_LEGS, task_sid, 1, delay_s=0.0)
+
+    def run(self, task_sid: str, attempt: int = 1) -> str:
+        """Queue job: one search: found | known | ended | gone | waiting | gave-up."""
+        with self.ctx.sessions() as session:
+            task = session.get(TaskRecord, task_sid)
+            if task is None:
+                return "gone"
+            if task.customer_call_sid is not None:
+                return "known"
+            if task.status in WORK_OVER_TASK_STATUSES:
+                return "ended"
+            attributes = dict(task.attributes or {})
+        lookup = self.lookup
+        if lookup is None or attributes.get("client_call") is True:
+            return "gone"
+        try:
+            legs = find_legs(lookup, task_sid, attributes)
+        except GatewayError as exc:
+            log.info("leg search failed", task_sid=task_sid, error=str(exc))
+            legs = None
+        if legs is not None and legs.customer_call_sid is not None:
+            self._found(task_sid, legs.customer_call_sid, legs.conference_sid)
+            log.info("customer leg found", task_sid=task_sid, call_sid=legs.customer_call_sid)
+            return "found"
+        if attempt >= SEARCH_ATTEMPTS:
+            log.warning("customer leg never found", task_sid=task_sid, attempts=attempt)
+            return "gave-up"
+        self.ctx.schedule(JOB_FIND_LEGS, task_sid, attempt + 1, delay_s=search_delay_s(attempt))
+        return "waiting"
+
+    def _found(self, task_sid: str, call_sid: str, conference_sid: str | None) -> None:
+        now = self.ctx.now()
+        with write_session(self.ctx.sessions) as session:
+            task = session.scalars(
+                select(TaskRecord).where(TaskRecord.sid == task_sid).with_for_update()
+            ).first()
+            if task is None:
+                return
+            task.customer_call_sid = task.customer_call_sid or call_sid
+            task.conference_sid = task.conference_sid or conference_sid
+            plan = self._plan_task(session, task, now)
+        self._execute(plan)

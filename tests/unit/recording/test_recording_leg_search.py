@@ -1,0 +1,143 @@
+"""Finding the customer leg when nothing names it, and adopting only the leg's own dual
+recording (issue 9, points 2, 5, 6), on the fake Twilio."""
+
+from __future__ import annotations
+
+from recording_harness import CONFERENCE_SID, Harness, inbound_attrs, outbound_attrs
+
+from flexrec.recording.legs import classify_legs
+from flexrec.recording.search import SEARCH_ATTEMPTS, search_delay_s
+from flexrec.twilio.fakes import fake_sid
+from flexrec.twilio.gateway import CallInfo, ParticipantInfo
+
+TASK = fake_sid("WT", 1)
+CUSTOMER = fake_sid("CA", 1)
+WORKER = fake_sid("CA", 2)
+THIRD = fake_sid("CA", 3)
+RES = fake_sid("WR", 1)
+AGENT = fake_sid("WK", 1)
+FLEX_NUMBER = "+15559870000"
+CALLED = "+15551230002"  # outbound_attrs' customer number
+
+
+def _outbound_accepted(h: Harness) -> None:
+    attrs = outbound_attrs()
+    h.twilio.add_task(TASK, attrs, assignment_status="assigned")
+    h.twilio.add_party(WORKER, FLEX_NUMBER, "client:alice")
+    h.twilio.add_conference(CONFERENCE_SID, TASK)
+    h.twilio.join(CONFERENCE_SID, WORKER)
+    h.tr("task.created", TASK, attrs, status="pending")
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+
+
+def _searches(h: Harness) -> list[tuple[object, ...]]:
+    return [j.args for j in h.queue.history if j.name == "recording.find_legs"]
+
+
+def test_search_waits_for_the_customer_then_records_their_leg(h: Harness) -> None:
+    _outbound_accepted(h)
+    assert _searches(h), "an answered task with no customer leg is searched for"
+    h.queue.run_all(max_jobs=5)  # still ringing: polled again, nothing recorded
+    assert h.twilio.recordings == {}
+    assert h.twilio.count("list_conferences") >= 2
+    h.twilio.add_party(THIRD, FLEX_NUMBER, "+15550009999")  # someone else the agent added
+    h.twilio.join(CONFERENCE_SID, THIRD)
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    h.queue.run_all(max_jobs=20)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert h.task_row(TASK).customer_call_sid == CUSTOMER  # type: ignore[union-attr]
+    assert len(h.media(TASK)) == 1
+    assert h.queue.pending == []  # found: the search stopped
+
+
+def test_search_stops_when_the_work_on_the_task_is_over(h: Harness) -> None:
+    _outbound_accepted(h)
+    h.tr("task.wrapup", TASK, outbound_attrs(), status="wrapping")
+    h.queue.run_all(max_jobs=50)
+    assert h.queue.pending == []
+    assert h.twilio.recordings == {}
+
+
+def test_search_backs_off_and_gives_up() -> None:
+    assert search_delay_s(1) == 0.5
+    assert search_delay_s(2) > search_delay_s(1)
+    assert search_delay_s(SEARCH_ATTEMPTS) == 2.0
+
+
+def test_an_unlabelled_join_callback_searches_at_once(h: Harness) -> None:
+    _outbound_accepted(h)
+    h.queue.run_all(max_jobs=3)
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    h.conference("participant-join", CUSTOMER, "", TASK)
+    assert _searches(h)[-1] == (TASK, 1)
+
+
+def test_labels_and_attributes_still_name_the_leg_without_a_search(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    attrs = inbound_attrs(CUSTOMER)
+    h.twilio.add_task(TASK, attrs, assignment_status="assigned")
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    assert _searches(h) == []
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+
+
+def _inbound_with(h: Harness, **recording: object) -> str:
+    h.twilio.add_call(CUSTOMER)
+    other = h.twilio.start_external_recording(CUSTOMER, **recording)  # type: ignore[arg-type]
+    attrs = inbound_attrs(CUSTOMER)
+    h.twilio.add_task(TASK, attrs, assignment_status="assigned")
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    return other
+
+
+def test_a_mono_recording_on_the_leg_is_not_adopted(h: Harness) -> None:
+    mono = _inbound_with(h, source="StartCallRecordingAPI", channels=1)
+    assert h.twilio.count("create_recording") == 1
+    target = h.target(CUSTOMER)
+    assert target.recording_sid != mono and target.source == "created"
+    # its status callback (Studio's URL may be ours) is not taken for our create's
+    h.recording_status(mono, CUSTOMER, "in-progress", RecordingChannels="1")
+    assert h.target(CUSTOMER).recording_sid == target.recording_sid
+
+
+def test_flex_conference_recording_is_not_adopted(h: Harness) -> None:
+    native = _inbound_with(h, source="Conference", channels=2, conference_sid=CONFERENCE_SID)
+    assert h.twilio.count("create_recording") == 1
+    assert h.target(CUSTOMER).recording_sid != native
+    assert h.media(TASK)[0]["url"].endswith(h.target(CUSTOMER).recording_sid or "?")
+
+
+def test_classification_agent_customer_and_third_party() -> None:
+    # Sources as above; the third party is a PSTN number the agent added (flex-project-template
+    # conference feature): neither the agent nor the customer.
+    participants = [
+        _participant(WORKER, None),
+        _participant(THIRD, None),
+        _participant(CUSTOMER, None),
+    ]
+    calls = {
+        WORKER: _call(WORKER, "client:alice"),
+        CUSTOMER: _call(CUSTOMER, CALLED),
+        THIRD: _call(THIRD, "+15550001111"),
+    }
+    legs = classify_legs(outbound_attrs(), participants, calls, CONFERENCE_SID)
+    assert legs.customer_call_sid == CUSTOMER
+    assert legs.worker_call_sids == (WORKER,)
+    assert legs.others == (THIRD,)
+    # An internal call (`client_call`, flex-project-template internal-call) has no customer.
+    internal = classify_legs(outbound_attrs(client_call=True), participants, calls)
+    assert internal.customer_call_sid is None
+
+
+def _participant(call_sid: str, label: str | None) -> ParticipantInfo:
+    return ParticipantInfo(
+        call_sid=call_sid, conference_sid=CONFERENCE_SID, label=label, status="connected"
+    )
+
+
+def _call(call_sid: str, to: str) -> CallInfo:
+    return CallInfo(
+        sid=call_sid, status="in-progress", direction="outbound-api", from_=FLEX_NUMBER, to=to
+    )
