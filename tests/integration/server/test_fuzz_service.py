@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from flexrec.config import Settings
 from flexrec.console.users import create_user
 from flexrec.serve import build_service
-from flexsim.runner import SimConfig, SimRunner
+from flexsim import SimConfig, SimRunner
 
 AUTH = "fuzz-auth-token"
 ADMIN = "fuzz-admin-token-123456"
