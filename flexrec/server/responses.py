@@ -24,6 +24,7 @@ _MEANINGS = {
     422: "Well-formed, but holds values that cannot be stored (final: do not retry)",
     429: "Too many requests; Retry-After says when to try again",
     500: "Could not be processed now; retry (webhooks: Twilio redelivers)",
+    502: "Twilio answered with an error",
     503: "A dependency (Twilio, the archive) is unavailable; retry later",
 }
 _ERROR_BODY: dict[str, Any] = {
