@@ -3,18 +3,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: help setup system-deps demo test test-fast plugin lint format typecheck bench ci clean
+.PHONY: help setup lock system-deps demo test test-fast plugin lint format typecheck bench ci clean
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-$(BIN)/flexrec: pyproject.toml flexsim/pyproject.toml
+# Every dependency and development tool comes from requirements.lock (exact versions, checked
+# against their hashes), so a fresh clone installs what was tested; the two local packages go
+# on top without resolving anything, and `pip check` proves the lock covers what they declare.
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
+
+$(BIN)/flexrec: pyproject.toml flexsim/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ./flexsim -e '.[dev]'
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e ./flexsim -e '.[dev]'
+	$(BIN)/pip check
 	@touch $@
 
-setup: $(BIN)/flexrec  ## Create .venv with flexrec and its dev tools
+setup: $(BIN)/flexrec  ## Create .venv with flexrec and its dev tools, as requirements.lock pins them
+
+lock:  ## Re-resolve requirements.lock after a dependency changed in a pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes \
+		--no-emit-package flexsim --no-emit-package flexrec -o requirements.lock
 
 system-deps:  ## Install the real servers and browser the full test suite starts (Debian packages)
 	bash scripts/install-system-deps.sh

@@ -51,6 +51,13 @@ class ServerSettings(BaseSettings):
         "", description="FLEXREC_PUBLIC_URL: the URL Twilio posts to (behind a proxy)"
     )
     validate_signatures: bool = Field(True, description="FLEXREC_VALIDATE_SIGNATURES")
+    trusted_proxies: str = Field(
+        "",
+        description=(
+            "FLEXREC_TRUSTED_PROXIES: comma-separated addresses or networks of reverse proxies"
+            " whose X-Forwarded-For/-Proto are believed (empty: nobody's; '*': everyone's)"
+        ),
+    )
     console_secret: SecretStr = Field(
         SecretStr(""), description="FLEXREC_CONSOLE_SECRET: signs console sessions and media links"
     )

@@ -17,11 +17,7 @@ from flexrec import package_version
 from flexrec.cli_errors import CliError, port_free
 from flexrec.config import Settings
 from flexrec.server.app import create_app
-from flexrec.server.archive_wiring import (
-    attach_archive,
-    mount_archive_and_console,
-    requeue_unfinished,
-)
+from flexrec.server.archive_wiring import requeue_unfinished
 from flexrec.server.logging_setup import configure_logging, get_logger
 from flexrec.server.wiring import Services, build_services
 
@@ -40,6 +36,8 @@ _QUIET_LOGGERS = (
 
 
 def _logging(settings: Settings) -> None:
+    # Everything the service writes (database, queue, archive, secrets) is its user's only.
+    os.umask(0o077)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     configure_logging(
@@ -59,10 +57,7 @@ def build_service(settings: Settings, *, consumer_workers: int = 4) -> tuple[Fas
     services = build_services(
         settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
     )
-    attach_archive(settings, services)
-    app = create_app(settings, services)
-    mount_archive_and_console(app, settings, services)
-    return app, services
+    return create_app(settings, services), services
 
 
 def _recover(services: Services) -> None:
@@ -85,11 +80,14 @@ def start_reconcile_ticker(services: Services, interval_s: float) -> threading.E
     from flexrec.recording.context import JOB_RECONCILE
 
     stop = threading.Event()
+    queue = services.queue
+    if queue is None:
+        return stop  # nothing to enqueue on
 
     def tick() -> None:
         while not stop.wait(interval_s):
             try:
-                services.queue.enqueue(JOB_RECONCILE)
+                queue.enqueue(JOB_RECONCILE)
             except Exception:
                 log.exception("reconcile_enqueue_failed")
 
@@ -171,18 +169,40 @@ def announce(settings: Settings) -> None:
     print(f"flexrec {package_version()} listening on {local}", flush=True)
     print(f"  console:  {local}/console/   (accounts: flexrec users add NAME)", flush=True)
     print(f"  API docs: {local}/docs", flush=True)
-    if settings.server.public_url:
-        print(f"  Twilio posts to {settings.server.public_url}/webhooks/...", flush=True)
+    rule = signature_url_rule(settings)
+    print(f"  {rule}", flush=True)
+    log.info("webhook_signature_url", rule=rule)
+
+
+def signature_url_rule(settings: Settings) -> str:
+    """One line saying which URL webhook signatures are checked against."""
+    server = settings.server
+    if server.public_url:
+        base = server.public_url.rstrip("/")
+        return f"webhook signatures are checked against {base}/webhooks/... (FLEXREC_PUBLIC_URL)"
+    scheme_from = (
+        f"X-Forwarded-Proto from {server.trusted_proxies} (FLEXREC_TRUSTED_PROXIES)"
+        if server.trusted_proxies.strip()
+        else "the connection itself (no trusted proxies)"
+    )
+    return (
+        "webhook signatures are checked against each request's own URL: host from its Host"
+        f" header, scheme from {scheme_from}; set FLEXREC_PUBLIC_URL to the URL Twilio posts to"
+    )
 
 
 def _listening(settings: Settings) -> dict[str, Any]:
+    trusted = ",".join(p.strip() for p in settings.server.trusted_proxies.split(",") if p.strip())
     # Requests are logged by our middleware (route templates, never secrets), not uvicorn's.
     return {
         "host": settings.server.host,
         "port": settings.server.port,
         "log_level": "warning",
         "access_log": False,
-        "proxy_headers": True,
+        # Forwarded headers decide the client address (rate limits, audit) and the scheme a
+        # webhook's signature is checked against: believed only from configured proxies.
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
     }
 
 
@@ -198,7 +218,6 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
     services = build_services(
         settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
     )
-    attach_archive(settings, services)
     check_dependencies(services)
     announce(settings)
     services.start()
@@ -231,10 +250,7 @@ def web_process_app() -> FastAPI:
     if supervisor:
         _exit_with(supervisor)
     services = build_services(settings, run_consumer=False)
-    attach_archive(settings, services)
-    app = create_app(settings, services, owns_services=True)
-    mount_archive_and_console(app, settings, services)
-    return app
+    return create_app(settings, services, owns_services=True)
 
 
 def _exit_with(supervisor: int, every_s: float = 1.0) -> threading.Thread:
@@ -271,7 +287,6 @@ def run_worker(workers: int = 4) -> None:
     require_credentials(settings)
     _logging(settings)
     services = build_services(settings, run_consumer=True, consumer_workers=workers)
-    attach_archive(settings, services)
     check_dependencies(services)
     _recover(services)
     if settings.server.reconcile_interval_s < 60:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from flexrec.archive.deps import ArchiveDeps, as_utc
 from flexrec.archive.errors import RecordingNotArchived
 from flexrec.archive.models import DONE_STATES
+from flexrec.archive.visibility import may_hear
 
 
 class Access:
@@ -39,35 +38,8 @@ class Access:
         }
         return entry
 
-    def may_access(
-        self, recording_sid: str, worker_sid: str | None, identity: str, roles: Sequence[str]
-    ) -> bool:
-        """Supervisors and admins see every recording; an agent only calls they handled.
-
-        "Handled" includes transfers: an agent who accepted a reservation of any task the
-        recording is linked to (the recording service's `reservations` table) may listen too.
-        """
-        if {"supervisor", "admin"} & set(roles):
-            return True
-        row = self.deps.get(recording_sid)
-        if row is None:
-            return False
-        if worker_sid and row.worker_sid == worker_sid:
-            return True
-        if identity and row.agent_identity == identity:
-            return True
-        if not worker_sid or not row.task_sids:
-            return False
-        from flexrec.db.models import ReservationRecord
-
+    def may_access(self, recording_sid: str, worker_sid: str | None, roles: Sequence[str]) -> bool:
+        """Whether this caller may hear the recording: the one rule in
+        flexrec.archive.visibility, shared with the console."""
         with self.deps.sessions() as session:
-            handled = session.scalars(
-                select(ReservationRecord.sid)
-                .where(
-                    ReservationRecord.task_sid.in_(list(row.task_sids)),
-                    ReservationRecord.worker_sid == worker_sid,
-                    ReservationRecord.accepted_ms.is_not(None),
-                )
-                .limit(1)
-            ).first()
-        return handled is not None
+            return may_hear(session, recording_sid, worker_sid, roles)

@@ -1,11 +1,12 @@
 """Who is signed in to the console: principals, signed session cookies and CSRF tokens.
 
-A session is a cookie holding `{user, role, worker_sid, csrf, via}` signed with
-`FLEXREC_CONSOLE_SECRET` (itsdangerous, timestamped so it expires). Nothing secret is inside: the
-signature only stops tampering. State-changing requests must echo the session's CSRF token in the
-`X-CSRF-Token` header, which a cross-site page cannot read. The password form, posted before
-any session exists, carries a login CSRF token that must match the `flexrec_login_csrf` cookie the
-sign-in page set (a double-submit cookie), so no other site can sign a browser into its account.
+A session is a row on the server (flexrec.console.sessions) named by a random key; the cookie
+holds that key signed with `FLEXREC_CONSOLE_SECRET` (itsdangerous, timestamped so it expires),
+so signing out or disabling an account ends the session at once. State-changing requests must
+echo the session's CSRF token in the `X-CSRF-Token` header, which a cross-site page cannot read.
+The password form, posted before any session exists, carries a login CSRF token that must match
+the `flexrec_login_csrf` cookie the sign-in page set (a double-submit cookie), so no other site
+can sign a browser into its account.
 """
 
 from __future__ import annotations
@@ -95,47 +96,29 @@ def csrf_matches(principal: Principal, presented: str | None) -> bool:
 
 
 class SessionCodec:
-    """Signs principals into cookie values and reads them back, refusing stale or forged ones."""
+    """Signs session keys into cookie values and reads them back, refusing stale or forged ones.
+
+    The key only names a server-side session (flexrec.console.sessions); the signature lets a
+    forged or expired cookie be refused without a database read.
+    """
 
     def __init__(self, secret: str, max_age_s: int = DEFAULT_SESSION_MAX_AGE_S) -> None:
         if len(secret) < 16:
             raise ValueError("the console secret must be at least 16 characters long")
-        self._serializer = URLSafeTimedSerializer(secret, salt="flexrec.console.session")
+        self._serializer = URLSafeTimedSerializer(secret, salt="flexrec.console.session.v2")
         self.max_age_s = max_age_s
 
-    def dumps(self, principal: Principal) -> str:
-        """The cookie value for a principal."""
-        return self._serializer.dumps(
-            {
-                "u": principal.username,
-                "r": principal.role,
-                "w": principal.worker_sid,
-                "c": principal.csrf_token,
-                "v": principal.via,
-            }
-        )
+    def dumps(self, key: str) -> str:
+        """The cookie value for a session key."""
+        return self._serializer.dumps({"s": key})
 
-    def loads(self, value: str | None) -> Principal | None:
-        """The principal in a cookie value, or None when missing, expired or tampered with."""
+    def loads(self, value: str | None) -> str | None:
+        """The session key in a cookie value, or None when missing, expired or tampered with."""
         if not value:
             return None
         try:
             data = self._serializer.loads(value, max_age=self.max_age_s)
         except (SignatureExpired, BadSignature):
             return None
-        if not isinstance(data, dict):
-            return None
-        try:
-            role = str(data["r"])
-            if role not in ("agent", "supervisor", "admin"):
-                return None
-            worker = data.get("w")
-            return Principal(
-                str(data["u"]),
-                role,
-                str(worker) if worker else None,
-                str(data["c"]),
-                str(data.get("v", "password")),
-            )
-        except KeyError:
-            return None
+        key = data.get("s") if isinstance(data, dict) else None
+        return key if isinstance(key, str) and key else None

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -28,8 +29,10 @@ from flexrec.console.auth import (
     csrf_matches,
 )
 from flexrec.console.pages import render_page
+from flexrec.console.sessions import end_session, load_session, start_session
+from flexrec.console.throttle import SignInThrottle
 from flexrec.server.token_guard import TokenGuard
-from flexrec.twilio.flex_tokens import TokenInfo
+from flexrec.twilio.flex_tokens import TokenValidator
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +56,6 @@ class MediaLinks(Protocol):
         subject: str = "",
         ttl_s: int | None = None,
     ) -> str: ...
-
-
-class TokenValidator(Protocol):
-    """Flex token validation (`flexrec.twilio.flex_tokens.FlexTokenValidator`)."""
-
-    def validate(self, token: str) -> TokenInfo: ...
 
 
 @dataclass
@@ -87,6 +84,7 @@ class ConsoleContext:
         self._source = source
         self._lock = threading.Lock()
         self._resolved: tuple[ConsoleDeps, SessionCodec] | None = None
+        self.sign_in_throttle = SignInThrottle()
 
     def _get(self) -> tuple[ConsoleDeps, SessionCodec]:
         with self._lock:
@@ -128,8 +126,12 @@ class ConsoleContext:
     # ---- who is asking (FastAPI dependencies) ------------------------------------------------
 
     def optional_principal(self, request: Request) -> Principal | None:
-        """The signed-in user, or None."""
-        return self.codec.loads(request.cookies.get(SESSION_COOKIE))
+        """The signed-in user of a live session (read from the database each time), or None."""
+        key = self.codec.loads(request.cookies.get(SESSION_COOKIE))
+        if key is None:
+            return None
+        with self.db() as session:
+            return load_session(session, key, datetime.now(UTC))
 
     def api_principal(self, request: Request) -> Principal:
         """The signed-in user, else 401."""
@@ -152,11 +154,26 @@ class ConsoleContext:
             return request.url.scheme == "https"
         return self.deps.secure_cookies
 
-    def set_session(self, response: Response, request: Request, principal: Principal) -> None:
+    def start_session(self, principal: Principal, user_id: int | None = None) -> str:
+        """Store a new server-side session; returns the signed cookie value (blocking)."""
+        with self.db() as session:
+            key = start_session(
+                session, principal, user_id, datetime.now(UTC), self.deps.session_max_age_s
+            )
+        return self.codec.dumps(key)
+
+    def end_session(self, request: Request) -> None:
+        """End the request's session on the server, if it has one (blocking)."""
+        key = self.codec.loads(request.cookies.get(SESSION_COOKIE))
+        if key is not None:
+            with self.db() as session:
+                end_session(session, key, datetime.now(UTC))
+
+    def set_session(self, response: Response, request: Request, cookie: str) -> None:
         """Attach the signed session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS)."""
         response.set_cookie(
             SESSION_COOKIE,
-            self.codec.dumps(principal),
+            cookie,
             max_age=self.deps.session_max_age_s,
             path=self.base or "/",
             httponly=True,

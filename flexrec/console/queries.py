@@ -17,20 +17,17 @@ from sqlalchemy import (
     String,
     and_,
     cast,
-    exists,
     func,
-    literal,
     or_,
     select,
 )
 from sqlalchemy.orm import Session
 
+from flexrec.archive import visibility
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, RecordingAnalysis
 from flexrec.console.auth import Principal
-from flexrec.db.models import RecordingTarget, ReservationRecord, TaskRecord
 
 # Reservation states in which the worker actually took the call.
-_TAKEN = ("accepted", "wrapping", "completed")
 MAX_PAGE_SIZE = 200
 
 
@@ -109,33 +106,9 @@ SORT_KEYS: dict[str, Any] = {
 
 
 def visibility_clause(principal: Principal) -> ColumnElement[bool]:
-    """SQL condition selecting the archived recordings this principal may see."""
-    if principal.sees_everything:
-        return literal(True)
-    if not principal.worker_sid:
-        return literal(False)
-    mine = principal.worker_sid
-    via_target = exists(
-        select(1)
-        .select_from(RecordingTarget)
-        .join(ReservationRecord, ReservationRecord.task_sid == RecordingTarget.task_sid)
-        .where(
-            RecordingTarget.recording_sid == ArchivedRecording.recording_sid,
-            ReservationRecord.worker_sid == mine,
-            ReservationRecord.status.in_(_TAKEN),
-        )
-    )
-    via_task = exists(
-        select(1)
-        .select_from(TaskRecord)
-        .join(ReservationRecord, ReservationRecord.task_sid == TaskRecord.sid)
-        .where(
-            TaskRecord.recording_sid == ArchivedRecording.recording_sid,
-            ReservationRecord.worker_sid == mine,
-            ReservationRecord.status.in_(_TAKEN),
-        )
-    )
-    return or_(ArchivedRecording.worker_sid == mine, via_target, via_task)
+    """SQL condition selecting the archived recordings this principal may see (the one rule in
+    flexrec.archive.visibility)."""
+    return visibility.visibility_clause(principal.worker_sid, (principal.role,))
 
 
 def _day_start(day: date) -> datetime:

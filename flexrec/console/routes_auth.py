@@ -49,12 +49,23 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             detail={**detail, "user_agent": agent},
         )
 
-    def sign_in_password(username: str, password: str) -> Principal | None:
+    def sign_in_password(
+        username: str, password: str, client: str
+    ) -> tuple[Principal, str] | int | None:
+        """The principal and its new session's cookie value when the password is right, None
+        when it is wrong, or the seconds to wait when this account or client guessed too often."""
         if not username:
             return None
+        wait = ctx.sign_in_throttle.begin(username, client)
+        if wait:
+            return wait
         with ctx.db() as session:
             user = authenticate_user(session, username, password)
-            return principal_from_user(user) if user is not None else None
+            if user is None:
+                return None
+            principal, user_id = principal_from_user(user), user.id
+        ctx.sign_in_throttle.succeeded(username, client)
+        return principal, ctx.start_session(principal, user_id)
 
     def login_form(
         request: Request, next_path: str, error: str = "", status: int = 200
@@ -85,13 +96,21 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             return login_form(request, next_path, error, status=403)
         password = str(form.get("password") or "")
         # scrypt takes tens of milliseconds: keep it off the event loop.
-        principal = await run_in_threadpool(sign_in_password, username, password)
-        if principal is None:
+        client = request.client.host if request.client else "unknown"
+        outcome = await run_in_threadpool(sign_in_password, username, password, client)
+        if isinstance(outcome, int):
+            await audit(request, SIGN_IN_FAILED, username, via="password", reason="throttled")
+            error = f"Too many sign-in attempts; try again in {outcome} seconds."
+            refused = login_form(request, next_path, error, status=429)
+            refused.headers["Retry-After"] = str(outcome)
+            return refused
+        if outcome is None:
             await audit(request, SIGN_IN_FAILED, username, via="password", reason="bad_password")
             return login_form(request, next_path, "Wrong user name or password.", status=401)
+        principal, cookie = outcome
         await audit(request, SIGN_IN, principal.username, principal.worker_sid, via="password")
         response = RedirectResponse(next_path, status_code=303)
-        ctx.set_session(response, request, principal)
+        ctx.set_session(response, request, cookie)
         ctx.clear_login_csrf(response)
         return response
 
@@ -136,8 +155,9 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             raise HTTPException(503, "Twilio could not check the token; try again") from None
         principal = principal_from_token(info)
         await audit(request, SIGN_IN, principal.username, principal.worker_sid, via="flex")
+        cookie = await run_in_threadpool(ctx.start_session, principal)
         response = JSONResponse({"user": principal.public(), "next": f"{ctx.base}/"})
-        ctx.set_session(response, request, principal)
+        ctx.set_session(response, request, cookie)
         ctx.clear_login_csrf(response)
         return response
 
@@ -150,6 +170,8 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             raise HTTPException(403, "missing or wrong CSRF token")
         if principal is not None:
             await audit(request, SIGN_OUT, principal.username, principal.worker_sid)
+        # Ended on the server too: a copy of the cookie is worthless from now on.
+        await run_in_threadpool(ctx.end_session, request)
         response = RedirectResponse(f"{ctx.base}/login", status_code=303)
         ctx.clear_session(response)
         return response

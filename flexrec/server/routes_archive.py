@@ -12,10 +12,13 @@ logic is in `ArchiveService`, `MediaLinkSigner` and the token validator.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -24,26 +27,14 @@ from starlette.concurrency import run_in_threadpool
 from flexrec.archive.models import DONE_STATES
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
+from flexrec.server.auth import check_flex_token, client_of, missing_token
 from flexrec.server.responses import FLEX_TOKEN, documented
-from flexrec.server.token_guard import (
-    TokenGuard,
-    TooManyTokenChecks,
-    check_token,
-    retry_after_header,
-)
+from flexrec.server.token_guard import TokenGuard
 from flexrec.server.token_source import bearer_token, body_token
-from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
+from flexrec.twilio.flex_tokens import TokenInfo, TokenValidator
 
 _RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flexrec"'}
 STREAM_CHUNK_BYTES = 256 * 1024
-
-
-class TokenValidator(Protocol):
-    """Turns a Flex token into who it belongs to (`flexrec.twilio.flex_tokens`)."""
-
-    def validate(self, token: str) -> TokenInfo:
-        """Raise `InvalidToken` or `TokenServiceUnavailable`, else return the token's owner."""
 
 
 def _fail(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> NoReturn:
@@ -113,10 +104,6 @@ def parse_range(header: str | None, total: int) -> ByteRange | None:
     return ByteRange(start, end, total)
 
 
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def make_archive_router(
     archive: ArchiveService,
     tokens: TokenValidator,
@@ -130,26 +117,18 @@ def make_archive_router(
     """
     router = APIRouter(tags=["archive"])
     token_guard = guard if guard is not None else TokenGuard()
+    audited_links = _AuditedLinks()
 
     def check_sid(recording_sid: str) -> None:
         if not _RECORDING_SID.match(recording_sid):
             _fail(404, "not_found", "no such recording")
 
     async def caller(request: Request) -> TokenInfo:
+        # Insights' url_provider may send the token as X-Flex-JWE or ?Token= as well.
         token = _token_from(request) or await body_token(request)
         if not token:
-            _fail(401, "missing_token", "send a Flex token as 'Authorization: Bearer' or 'Token'",
-                  _CHALLENGE)  # fmt: skip
-        client = _client_ip(request)
-        try:
-            return await check_token(token_guard, tokens, token, client)
-        except TooManyTokenChecks as exc:
-            _fail(429, "too_many_token_checks", str(exc), retry_after_header(exc))
-        except InvalidToken as exc:
-            _fail(401, "invalid_token", f"the Flex token was rejected: {exc}", _CHALLENGE)
-        except TokenServiceUnavailable:
-            _fail(503, "token_service_unavailable", "cannot validate Flex tokens now; retry",
-                  {"Retry-After": "5"})  # fmt: skip
+            missing_token("send a Flex token as 'Authorization: Bearer' or 'Token'")
+        return await check_flex_token(token_guard, tokens, token, client_of(request))
 
     # One route per method: a route of two methods gives both the same OpenAPI operation id.
     insights = "/insights/recordings/{recording_sid}/url"
@@ -161,7 +140,7 @@ def make_archive_router(
         check_sid(recording_sid)
         who = await caller(request)
         allowed = await run_in_threadpool(
-            archive.may_access, recording_sid, who.worker_sid, who.identity, who.roles
+            archive.may_access, recording_sid, who.worker_sid, who.roles
         )
         if not allowed:
             _fail(403, "forbidden", "this recording belongs to another agent's call")
@@ -175,7 +154,7 @@ def make_archive_router(
             "url_issued",
             who.identity,
             recording_sid,
-            ip=_client_ip(request),
+            ip=client_of(request),
             worker_sid=who.worker_sid,
             detail={"via": "insights_url_provider"},
         )
@@ -239,16 +218,18 @@ def make_archive_router(
             )
         except RecordingNotArchived:
             _fail(404, "not_archived", "the recording is not in the archive")
-        if start == 0:
-            # One entry per playback or download, not per seek: players fetch many ranges.
+        if audited_links.first_use(recording_sid, request.query_params.get("sig") or ""):
+            # Every byte served is covered by a row: the first request of each signed link
+            # writes it, whatever its range; the same link's further ranges (seeks) do not.
             await run_in_threadpool(
                 archive.audit,
                 link.purpose,
                 link.subject or "signed-link",
                 recording_sid,
-                ip=_client_ip(request),
+                ip=client_of(request),
                 detail={
                     "range": request.headers.get("range"),
+                    "served": f"bytes {start}-{end}/{total}",
                     "user_agent": request.headers.get("user-agent"),
                 },
             )
@@ -278,6 +259,31 @@ def make_archive_router(
         return JSONResponse(data, headers={"Cache-Control": "private, max-age=3600"})
 
     return router
+
+
+class _AuditedLinks:
+    """Signed links whose use this process already wrote to the audit log (bounded memory).
+
+    Forgetting one (eviction, restart, another process) only writes one more row: every
+    playback is accounted for at least once, never missed.
+    """
+
+    def __init__(self, max_links: int = 10_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._max = max_links
+        self._lock = threading.Lock()
+
+    def first_use(self, recording_sid: str, signature: str) -> bool:
+        """True the first time this link is used to fetch media (and remembered)."""
+        key = hashlib.sha256(f"{recording_sid}:{signature}".encode()).hexdigest()
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._seen[key] = None
+            while len(self._seen) > self._max:
+                self._seen.popitem(last=False)
+            return True
 
 
 def _token_from(request: Request) -> str | None:

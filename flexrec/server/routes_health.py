@@ -1,4 +1,5 @@
-"""Liveness/readiness (`/healthz`: database and queue reachable) and Prometheus `/metrics`."""
+"""Liveness (`/healthz`: database and queue reachable, cheap), readiness (`/readyz`, see
+flexrec.server.readiness) and Prometheus `/metrics`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from flexrec.server.deps import get_services
+from flexrec.server.deps import get_services, get_settings
 from flexrec.server.logging_setup import get_logger
+from flexrec.server.readiness import QUEUE_DEPTH, Readiness, refresh_archive_gauges
 
 log = get_logger(__name__)
 router = APIRouter(tags=["operations"])
@@ -33,7 +35,44 @@ async def healthz(request: Request) -> JSONResponse:
     )
 
 
+def _readiness(request: Request) -> Readiness:
+    # Built on first use: the services may be created in the app's lifespan.
+    readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+    if readiness is None:
+        readiness = Readiness.for_services(
+            get_services(request), get_settings(request), request.app.state.signature_watch
+        )
+        request.app.state.readiness = readiness
+    return readiness
+
+
+@router.get("/readyz", summary="Able to do its job (503 with the reasons if not)")
+async def readyz(request: Request) -> JSONResponse:
+    """Database writable, queue reachable, Twilio credentials accepted, webhooks passing their
+    signature check, archive store working: 200, else 503 with what is wrong and what to do."""
+    ready, results = await run_in_threadpool(_readiness(request).run)
+    if not ready:
+        failing = {k: v for k, v in results.items() if v != "ok"}
+        log.warning("not_ready", **failing)
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": results},
+        status_code=200 if ready else 503,
+    )
+
+
+def _refresh_gauges(request: Request) -> None:
+    services = get_services(request)
+    try:
+        if services.queue is not None and hasattr(services.queue, "huey"):
+            QUEUE_DEPTH.set(int(services.queue.huey.pending_count()))
+        if services.archive is not None:
+            refresh_archive_gauges(services.archive.sessions)
+    except Exception as exc:  # a scrape still answers; /readyz says what is wrong
+        log.warning("metrics_refresh_failed", error=type(exc).__name__)
+
+
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-def metrics() -> Response:
+async def metrics(request: Request) -> Response:
     """Every metric on the default registry, in the Prometheus text format."""
+    await run_in_threadpool(_refresh_gauges, request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

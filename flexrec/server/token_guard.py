@@ -6,7 +6,8 @@ Every Flex token the service has not seen costs one call to Twilio IAM. Before t
 - a token IAM refused in the last minute is refused again from memory (kept by SHA-256 digest,
   never the token);
 - each client (address) has a small budget of IAM checks: every check takes one unit while it
-  runs, a valid answer gives it back, an invalid one keeps it, and units come back slowly.
+  runs, a valid answer gives it back, an invalid one (or no answer) keeps it, and units come
+  back slowly.
   A client out of units is refused (429 with Retry-After) and nothing reaches Twilio, so garbage
   tokens cost at most a burst plus one per refill period per client, while valid tokens from
   many agents behind one address never run the budget down.
@@ -29,13 +30,14 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 from anyio import CapacityLimiter
 
-from flexrec.server.ports import TokenValidator
+from flexrec.server.budgets import KeyedBudget
 from flexrec.twilio.flex_tokens import (
     MAX_TOKEN_CHARS,
     InvalidToken,
     TokenError,
     TokenInfo,
     TokenServiceUnavailable,
+    TokenValidator,
     token_fingerprint,
 )
 
@@ -59,12 +61,6 @@ def is_plausible_token(token: str) -> bool:
 
 
 @dataclass
-class _Bucket:
-    units: float
-    at: float
-
-
-@dataclass
 class TokenGuard:
     """Per-app memory of refused tokens and per-client budgets of IAM checks (thread-safe)."""
 
@@ -74,22 +70,13 @@ class TokenGuard:
     max_entries: int = 10_000
     clock: Callable[[], float] = time.monotonic
     _invalid: OrderedDict[str, float] = field(default_factory=OrderedDict, init=False)
-    _clients: OrderedDict[str, _Bucket] = field(default_factory=OrderedDict, init=False)
+    _clients: KeyedBudget = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def _refilled(self, client: str, now: float) -> _Bucket:
-        bucket = self._clients.get(client)
-        if bucket is None:
-            bucket = _Bucket(float(self.client_burst), now)
-            self._clients[client] = bucket
-        else:
-            gained = (now - bucket.at) / self.client_refill_s
-            bucket.units = min(float(self.client_burst), bucket.units + gained)
-            bucket.at = now
-        self._clients.move_to_end(client)
-        while len(self._clients) > self.max_entries:
-            self._clients.popitem(last=False)
-        return bucket
+    def __post_init__(self) -> None:
+        self._clients = KeyedBudget(
+            self.client_burst, self.client_refill_s, max_keys=self.max_entries, clock=self.clock
+        )
 
     def admit(self, token: str, client: str) -> str:
         """Take one unit of `client`'s budget for checking `token`; returns the token's digest.
@@ -106,25 +93,21 @@ class TokenGuard:
                 if until > now:
                     raise InvalidToken("the Flex token was rejected")
                 del self._invalid[digest]
-            bucket = self._refilled(client, now)
-            if bucket.units < 1.0:
-                wait = (1.0 - bucket.units) * self.client_refill_s
-                raise TooManyTokenChecks(wait)
-            bucket.units -= 1.0
+        wait = self._clients.take(client)
+        if wait:
+            raise TooManyTokenChecks(wait)
         return digest
 
     def settle(self, digest: str, client: str, *, refused: bool) -> None:
         """End a check: a refused token is remembered and keeps its unit; else it is returned."""
-        now = self.clock()
+        if not refused:
+            self._clients.give_back(client)
+            return
         with self._lock:
-            if refused:
-                self._invalid[digest] = now + self.invalid_ttl_s
-                self._invalid.move_to_end(digest)
-                while len(self._invalid) > self.max_entries:
-                    self._invalid.popitem(last=False)
-                return
-            bucket = self._refilled(client, now)
-            bucket.units = min(float(self.client_burst), bucket.units + 1.0)
+            self._invalid[digest] = self.clock() + self.invalid_ttl_s
+            self._invalid.move_to_end(digest)
+            while len(self._invalid) > self.max_entries:
+                self._invalid.popitem(last=False)
 
     def validate(self, validator: TokenValidator, token: str, client: str) -> TokenInfo:
         """`validator.validate(token)` behind this guard (blocking: run it on a thread)."""
@@ -134,8 +117,11 @@ class TokenGuard:
         except InvalidToken:
             self.settle(digest, client, refused=True)
             raise
+        except TokenServiceUnavailable:
+            # Says nothing against the token (not remembered), but the IAM call was made: the
+            # unit stays spent, so a flood during an IAM outage is not passed on either.
+            raise
         except BaseException:
-            # Unavailable IAM (or a bug) says nothing against the client.
             self.settle(digest, client, refused=False)
             raise
         self.settle(digest, client, refused=False)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -41,6 +40,8 @@ class Tokens:
         "alice-token": TokenInfo("alice", WK_ALICE, ("agent",), None),
         "bob-token": TokenInfo("bob", WK_BOB, ("agent",), None),
         "sue-token": TokenInfo("sue", None, ("supervisor",), None),
+        # Another worker who chose alice's friendly name.
+        "alias-token": TokenInfo("alice", "WK" + "c" * 32, ("agent",), None),
     }
 
     def validate(self, token: str) -> TokenInfo:
@@ -86,7 +87,6 @@ def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Env]:
         LocalStorage(tmp_path / "archive"),
         twilio.sdk_client(),
         key=ArchiveKey(b"s" * 32) if request.param == "sealed" else None,
-        http=httpx.Client(transport=twilio.transport()),
         context_provider=lambda sid, _call: contexts.get(sid),
     )
     archive.archive_recording(RE)
@@ -157,6 +157,12 @@ def test_url_provider_checks_the_flex_token_and_ownership(
     assert response.status_code == status, response.text
     if status >= 400:
         assert "error" in response.json()["detail"]
+
+
+def test_a_matching_name_is_not_enough_to_hear_a_recording(env: Env) -> None:
+    # The console's rule: only the worker SID or a taken reservation grants access.
+    alias = {"Authorization": "Bearer alias-token"}
+    assert env.client.get(f"/insights/recordings/{RE}/url", headers=alias).status_code == 403
 
 
 def test_url_provider_accepts_a_form_token_and_refuses_unknown_recordings(env: Env) -> None:
@@ -247,6 +253,18 @@ def test_seeks_are_not_audited_as_new_plays(env: Env) -> None:
     env.client.head(path)
     plays = [row for row in audit_rows(env) if row[0] == "play"]
     assert plays == [("play", "alice", RE)]
+
+
+def test_a_playback_that_never_asks_for_byte_zero_is_audited(env: Env) -> None:
+    path = link_for(env)
+    served = env.client.get(path, headers={"Range": "bytes=1-"})
+    assert served.status_code == 206 and served.content == env.wav[1:]
+    plays = [row for row in audit_rows(env) if row[0] == "play"]
+    assert plays == [("play", "alice", RE)]
+    # A new link (a new playback) is a new row, whatever range it starts with.
+    env.clock.now += 1  # links are deterministic: the same second gives the same link
+    env.client.get(link_for(env), headers={"Range": "bytes=100-199"})
+    assert len([row for row in audit_rows(env) if row[0] == "play"]) == 2
 
 
 def test_expired_and_forged_links_are_403(env: Env) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from testkit import assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
@@ -188,9 +189,8 @@ def test_service_races_record_once_on_postgres(sessions: sessionmaker[Session]) 
             )  # fmt: skip
 
     _race(6, deliver)
-    assert len(twilio.recordings_on(CUSTOMER)) == 1
-    media = twilio.tasks[TASK].attributes["conversations"]["media"]
-    assert len(media) == 1
+    assert_recorded_exactly_once(twilio, CUSTOMER)
+    assert_one_voice_recording(twilio.tasks[TASK].attributes)
 
 
 def test_claims_of_a_gone_owner_come_back_and_a_reaped_owner_cannot_claim(

@@ -52,3 +52,22 @@ def test_create_app_runs_consumer_and_serves_health(tmp_path: Path) -> None:
 def test_service_public_url_falls_back_to_listen_address() -> None:
     s = Settings(server=ServerSettings(host="0.0.0.0", port=9000))  # noqa: S104
     assert service_public_url(s) == "http://0.0.0.0:9000"
+
+
+def test_database_files_and_data_folder_are_private(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    old = data / "queue.db"
+    old.touch(mode=0o644)  # left by an older version
+    services = build_services(settings(tmp_path), run_consumer=False)
+    try:
+        for check in services.health_checks.values():
+            check()
+        assert data.stat().st_mode & 0o777 == 0o700
+        for name in ("flexrec.db", "queue.db", "flexrec.db-wal"):
+            path = data / name
+            if path.exists():
+                assert path.stat().st_mode & 0o077 == 0, name
+        assert (data / "flexrec.db").exists()
+    finally:
+        services.close()

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
+from testkit import assert_recorded_exactly_once
 
 from flexrec.config import ServerSettings, Settings, TwilioSettings
 from flexrec.db.base import make_engine, make_session_factory
@@ -124,7 +125,7 @@ def accept_inbound(w: World) -> None:
 
 def test_accepted_inbound_call_is_recorded_once_and_paused_by_its_agent(world: World) -> None:
     accept_inbound(world)
-    assert len(world.twilio.recordings_on(CA)) == 1
+    assert_recorded_exactly_once(world.twilio, CA)
 
     def call(token: str, action: str = "") -> Any:
         path = f"/api/agent/tasks/{WT}/recording" + (f"/{action}" if action else "")

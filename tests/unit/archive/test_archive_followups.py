@@ -155,12 +155,13 @@ def test_agents_see_only_their_own_calls(
     context = RecordingContext(worker_sid=WK, agent_identity="alice")
     service = make_service(context_provider=lambda *_: context)
     service.archive_recording(RE)
-    assert service.may_access(RE, WK, "alice", ("agent",))
-    assert service.may_access(RE, None, "alice", ("agent",))
-    assert not service.may_access(RE, "WK" + "5" * 32, "bob", ("agent",))
-    assert service.may_access(RE, "WK" + "5" * 32, "sue", ("supervisor",))
-    assert service.may_access(RE, None, "root", ("admin",))
-    assert not service.may_access("RE" + "9" * 32, WK, "alice", ("agent",))
+    assert service.may_access(RE, WK, ("agent",))
+    # A name is not a credential: the same friendly name without the worker SID hears nothing.
+    assert not service.may_access(RE, None, ("agent",))
+    assert not service.may_access(RE, "WK" + "5" * 32, ("agent",))
+    assert service.may_access(RE, "WK" + "5" * 32, ("supervisor",))
+    assert service.may_access(RE, None, ("admin",))
+    assert not service.may_access("RE" + "9" * 32, WK, ("agent",))
 
 
 def test_an_agent_who_took_a_transfer_may_listen_too(
@@ -168,7 +169,7 @@ def test_an_agent_who_took_a_transfer_may_listen_too(
     make_service: Callable[..., ArchiveService],
     sessions: Any,
 ) -> None:
-    from flexrec.db.models import ReservationRecord
+    from flexrec.db.models import AttributeWrite, RecordingTarget, ReservationRecord
 
     wt_first, wt_second = sid("WT", 1), sid("WT", 2)
     bob, carol = sid("WK", 2), sid("WK", 3)
@@ -178,6 +179,16 @@ def test_an_agent_who_took_a_transfer_may_listen_too(
     service.archive_recording(RE)
     now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
     with sessions() as session:
+        # The recording service's rows: started for the first task, linked into the second.
+        target = RecordingTarget(
+            leg_key=f"customer:{CA}", call_sid=CA, leg="customer", task_sid=wt_first,
+            state="completed", recording_sid=RE, created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(target)
+        session.flush()
+        session.add(
+            AttributeWrite(task_sid=wt_second, target_id=target.id, status="done", created_at=now)
+        )
         session.add_all(
             [
                 ReservationRecord(
@@ -198,8 +209,8 @@ def test_an_agent_who_took_a_transfer_may_listen_too(
             ]
         )
         session.commit()
-    assert service.may_access(RE, bob, "bob", ("agent",))
-    assert not service.may_access(RE, carol, "carol", ("agent",))
+    assert service.may_access(RE, bob, ("agent",))
+    assert not service.may_access(RE, carol, ("agent",))
 
 
 def test_backfill_archives_completed_recordings_and_reports_progress(

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from recording_harness import Harness, inbound_attrs
+from testkit import assert_not_recorded, assert_recorded_exactly_once
 
 from flexrec.db.models import ServiceOwner
 from flexrec.recording.owners import OwnerLease, host_key, pid_alive, process_started
@@ -101,7 +102,7 @@ def test_the_heartbeat_of_another_process_takes_back_a_dead_web_process_claim(
     assert supervisor.recover_claims() == [h.target(CUSTOMER).id]
     h.queue.run_all()
 
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_a_live_process_claim_is_never_taken(h: Harness) -> None:
@@ -118,7 +119,7 @@ def test_a_live_process_claim_is_never_taken(h: Harness) -> None:
         h.queue.run_all()
         assert other.recover_claims() == []
 
-    assert h.twilio.recordings_on(CUSTOMER) == []
+    assert_not_recorded(h.twilio, CUSTOMER)
     assert h.target(CUSTOMER).claim_owner == _lease(busy).owner_id
 
 
@@ -134,7 +135,7 @@ def test_a_process_on_another_host_is_gone_once_its_lease_runs_out(h: Harness) -
     h.clock.advance(_lease(far).lease.total_seconds())
     assert near.recover_claims() == [h.target(CUSTOMER).id]
     h.queue.run_all()
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_a_reaped_process_neither_claims_nor_creates_under_its_old_id(h: Harness) -> None:
@@ -163,14 +164,14 @@ def test_a_reaped_process_neither_claims_nor_creates_under_its_old_id(h: Harness
     attrs = inbound_attrs(CUSTOMER)
     h.tr("task.created", TASK, attrs, status="pending")
     h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-    assert h.twilio.recordings_on(CUSTOMER) == []  # no claim under a reaped owner id
+    assert_not_recorded(h.twilio, CUSTOMER)  # no claim under a reaped owner id
     assert h.target(CUSTOMER).state == "pending"
 
     lease.beat()  # the stall ends: a fresh owner id, and the work goes on
     assert lease.owner_id != old_id
     assert lease.holds(lease.owner_id)
     stalled.start_target(h.target(CUSTOMER).id)
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_a_lapsed_lease_gives_the_claim_back_instead_of_creating(h: Harness) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs
+from testkit import assert_one_voice_recording
 
 from flexrec.recording.background import Background
 from flexrec.recording.memory import RecentSet
@@ -114,4 +115,4 @@ def test_a_parked_callback_is_handled_when_the_create_answer_is_lost(h: Harness)
     # The attempt failed, so the parked callback was handled: the leg adopted its recording.
     target = h.target(CA)
     assert (target.state, target.recording_sid) == ("recording", made.sid)
-    assert len(h.media(WT)) == 1
+    assert_one_voice_recording(h.twilio.tasks[WT].attributes)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
+from testkit import assert_recorded_exactly_once
 
 from flexrec.recording.errors import Forbidden, NotFound, Unavailable
 from flexrec.recording.policy import RecordingPolicy
@@ -197,7 +198,7 @@ def test_lost_webhooks_are_caught_up_when_the_agent_asks(tmp_path: Path) -> None
         # No webhook ever arrived: the owner's pause catches up, records, and pauses.
         state = h.service.pause(TASK, OWNER)
         assert state.paused
-        assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+        assert_recorded_exactly_once(h.twilio, CUSTOMER)
         with pytest.raises(Forbidden):
             h.service.pause(TASK, STRANGER)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from recording_harness import Harness, inbound_attrs
+from testkit import assert_recorded_exactly_once
 
 from flexrec.twilio.fakes import fake_sid
 
@@ -25,5 +26,5 @@ def test_reconcile_skips_a_poisoned_task_and_records_the_others(h: Harness) -> N
     h.service.reconcile()
     h.queue.run_all()
 
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
     assert h.target(CUSTOMER).state == "recording"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
+from testkit import assert_not_recorded, assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.fakes import fake_sid, rate_limited, timeout_error, unavailable
@@ -73,7 +74,7 @@ def test_task_policy_starts_at_task_creation_for_inbound(tmp_path: Path) -> None
     try:
         h.twilio.add_call(CUSTOMER)
         h.tr("task.created", TASK, inbound_attrs(CUSTOMER), status="pending")
-        assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+        assert_recorded_exactly_once(h.twilio, CUSTOMER)
     finally:
         h.close()
 
@@ -84,7 +85,7 @@ def test_duplicate_and_repeated_events_make_no_second_recording(h: Harness) -> N
     accept_inbound(h)
     accept_inbound(h)  # redelivered (new timestamps)
     h.tr("task.updated", TASK, inbound_attrs(CUSTOMER), status="assigned")
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
     assert h.twilio.count("create_recording") == 1
     assert len(h.targets()) == 1
 
@@ -110,7 +111,7 @@ def test_reordered_events_still_record_once(h: Harness) -> None:
     h.tr("task.created", TASK, attrs, ts_ms=base, status="pending")
     h.tr("reservation.created", TASK, attrs, ts_ms=base + 1000, status="reserved",
          reservation=RES, worker=AGENT)  # fmt: skip
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
     row = h.task_row(TASK)
     assert row is not None
     assert row.status == "assigned"  # the older events did not move it back
@@ -126,11 +127,11 @@ def test_outbound_learns_customer_leg_from_task_updated(h: Harness) -> None:
     assert h.targets() == []  # the customer leg does not exist yet
     h.twilio.add_call(CUSTOMER)
     h.tr("task.updated", TASK, with_conference(attrs, WORKER, CUSTOMER), status="assigned")
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
-    assert h.twilio.recordings_on(WORKER) == []
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
+    assert_not_recorded(h.twilio, WORKER)
     task_attrs = h.twilio.tasks[TASK].attributes
     assert "call_sid" not in task_attrs  # never written, never the worker leg
-    assert len(h.media(TASK)) == 1
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
 
 
 def test_outbound_learns_customer_leg_from_conference_join(h: Harness) -> None:
@@ -140,7 +141,7 @@ def test_outbound_learns_customer_leg_from_conference_join(h: Harness) -> None:
     h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
     h.conference("participant-join", WORKER, "worker", TASK)
     h.conference("participant-join", CUSTOMER, "customer", TASK)
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
     # Flex's attribute write arrives afterwards: nothing new happens.
     h.tr("task.updated", TASK, with_conference(attrs, WORKER, CUSTOMER), status="assigned")
     assert h.twilio.count("create_recording") == 1
@@ -151,7 +152,7 @@ def test_conference_join_before_any_task_event_fetches_the_task(h: Harness) -> N
     h.twilio.add_task(TASK, attrs, assignment_status="assigned")
     h.twilio.add_call(CUSTOMER)
     h.conference("participant-join", CUSTOMER, "customer", TASK)
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_two_paths_racing_in_threads_make_one_recording(h: Harness) -> None:
@@ -183,8 +184,8 @@ def test_two_paths_racing_in_threads_make_one_recording(h: Harness) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
-    assert len(h.media(TASK)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
 
 
 def test_lost_create_response_is_adopted_not_duplicated(h: Harness) -> None:
@@ -193,14 +194,14 @@ def test_lost_create_response_is_adopted_not_duplicated(h: Harness) -> None:
     h.twilio.lose_response_next("create_recording")
     accept_inbound(h)
     assert h.target(CUSTOMER).state == "pending"  # retry scheduled
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1  # Twilio did create it
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)  # Twilio did create it
     h.clock.advance(600)
     h.queue.run_all()
     target = h.target(CUSTOMER)
     assert (target.state, target.source) == ("recording", "adopted")
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
     assert target.recording_sid == h.twilio.recordings_on(CUSTOMER)[0].sid
-    assert len(h.media(TASK)) == 1
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
 
 
 def test_crash_after_claim_is_recovered_by_reconcile(h: Harness) -> None:
@@ -228,7 +229,7 @@ def test_crash_after_claim_is_recovered_by_reconcile(h: Harness) -> None:
     h.queue.run_all()
     target = h.target(CUSTOMER)
     assert (target.state, target.source) == ("recording", "adopted")
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_21220_while_ringing_retries_then_records(h: Harness) -> None:
@@ -244,7 +245,7 @@ def test_21220_while_ringing_retries_then_records(h: Harness) -> None:
     h.clock.advance(600)
     h.queue.run_all()
     assert h.target(CUSTOMER).state == "recording"
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_21220_on_an_ended_call_ends_the_target(h: Harness) -> None:
@@ -268,7 +269,7 @@ def test_transient_errors_retry_with_backoff_until_success(h: Harness, error: ob
         h.clock.advance(600)
         h.queue.run_all(max_jobs=1)
     assert h.target(CUSTOMER).state == "recording"
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
     assert len(delays) == 2 and delays[1] > delays[0] * 0.5  # exponential with jitter
     assert h.target(CUSTOMER).attempts == 3
 
@@ -339,7 +340,7 @@ def test_transfer_second_reservation_makes_no_second_recording(h: Harness) -> No
     h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES2, worker=AGENT2)
     h.conference("participant-join", WORKER2, "worker", TASK)
     assert h.twilio.count("create_recording") == 1
-    assert len(h.media(TASK)) == 1
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
 
 
 def test_new_task_for_the_same_call_gets_the_same_recording_linked(h: Harness) -> None:
@@ -352,7 +353,7 @@ def test_new_task_for_the_same_call_gets_the_same_recording_linked(h: Harness) -
     h.tr("reservation.accepted", TASK2, attrs2, status="assigned", reservation=RES2, worker=AGENT2)
     assert h.twilio.count("create_recording") == 1
     assert h.media(TASK) == h.media(TASK2)
-    assert len(h.media(TASK2)) == 1
+    assert_one_voice_recording(h.twilio.tasks[TASK2].attributes)
     assert {link.task_sid for link in h.links()} == {TASK, TASK2}
 
 
@@ -433,7 +434,7 @@ def test_status_callback_before_create_response_is_adopted(h: Harness) -> None:
     h.clock.advance(600)
     h.queue.run_all()
     assert h.twilio.count("create_recording") == 0
-    assert len(h.media(TASK)) == 1
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
 
 
 def test_absent_recording_is_recorded_as_absent(h: Harness) -> None:
@@ -453,8 +454,8 @@ def test_reconcile_finds_live_tasks_without_targets(h: Harness) -> None:
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER), assignment_status="assigned")
     assert h.service.reconcile() == 1
     h.queue.run_all()
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
-    assert len(h.media(TASK)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
     assert h.service.reconcile() == 0  # nothing left to do
 
 
@@ -536,7 +537,7 @@ def test_failed_attribute_writes_are_retried_from_the_queue(h: Harness) -> None:
     assert h.media(TASK) == []
     assert [j.name for j in h.queue.pending] == ["recording.link"]
     h.queue.run_all()
-    assert len(h.media(TASK)) == 1
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
     assert [link.status for link in h.links()] == ["done"]
 
 
@@ -563,7 +564,7 @@ def test_blips_are_retried_inside_the_webhook_before_the_queue(h: Harness) -> No
     accept_inbound(h)
     target = h.target(CUSTOMER)
     assert (target.state, target.source, target.attempts) == ("recording", "adopted", 1)
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
     assert h.queue.pending == []
     assert h.slept == [0.2, 0.4]
 
@@ -584,7 +585,7 @@ def test_a_slow_attempt_gives_its_claim_back_instead_of_creating(
     monkeypatch.undo()
     h.clock.advance(600)
     h.queue.run_all()
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_handlers_run_again_after_a_deadlock(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -610,7 +611,7 @@ def test_handlers_run_again_after_a_deadlock(h: Harness, monkeypatch: pytest.Mon
     h.tr("reservation.accepted", TASK, inbound_attrs(CUSTOMER), status="assigned",
          reservation=RES, worker=AGENT)  # fmt: skip
     assert len(calls) == 2
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_other_database_errors_are_not_retried(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from recording_harness import Harness, inbound_attrs
 from sqlalchemy import func, select
+from testkit import assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.db.models import ProcessedEvent
 from flexrec.recording.policy import RecordingPolicy
@@ -30,7 +31,7 @@ def _recorded_and_linked(h: Harness) -> dict[str, object]:
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
     h.tr("task.created", TASK, inbound_attrs(CUSTOMER), ts_ms=T0, status="pending")
     linked = dict(h.twilio.tasks[TASK].attributes)
-    assert len(h.media(TASK)) == 1
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
     # Flex tells us about the attributes we wrote: stored, nothing else to do.
     h.tr("task.updated", TASK, linked, ts_ms=T0 + 2000, status="pending")
     row = h.task_row(TASK)
@@ -52,8 +53,8 @@ def test_a_repeat_moves_the_clock_so_a_late_older_event_cannot_undo_it(h: Harnes
     h.tr("task.updated", TASK, stale, ts_ms=T0 + 4000, status="pending")
     row = h.task_row(TASK)
     assert row is not None and row.attributes == linked
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
-    assert len(h.media(TASK)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
+    assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
 
 
 def test_a_redelivered_repeat_is_handled_once(h: Harness) -> None:
@@ -63,7 +64,7 @@ def test_a_redelivered_repeat_is_handled_once(h: Harness) -> None:
     h.service.handle_taskrouter_event(event)
     h.service.handle_taskrouter_event(event)
     assert _dedup_keys(h) == keys + 1
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_a_changed_event_still_takes_the_full_path(h: Harness) -> None:
@@ -73,7 +74,7 @@ def test_a_changed_event_still_takes_the_full_path(h: Harness) -> None:
     row = h.task_row(TASK)
     assert row is not None
     assert (row.attributes, row.status) == (changed, "assigned")
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_a_target_due_to_start_is_not_short_circuited(h: Harness) -> None:
@@ -85,4 +86,4 @@ def test_a_target_due_to_start_is_not_short_circuited(h: Harness) -> None:
     h.clock.advance(600)  # past the backoff
     h.tr("task.updated", TASK, inbound_attrs(CUSTOMER), ts_ms=T0 + 2000, status="pending")
     assert h.target(CUSTOMER).state == "recording"
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)

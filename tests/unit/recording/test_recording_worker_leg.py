@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recording_harness import Harness, inbound_attrs, with_conference
+from testkit import assert_not_recorded, assert_recorded_exactly_once
 
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.fakes import fake_sid
@@ -29,13 +30,13 @@ def test_each_reservation_records_its_own_worker_leg(tmp_path: Path) -> None:
         h.tr("reservation.accepted", TASK, base, status="assigned", reservation=RES1, worker=AGENT1)
         h.tr("task.updated", TASK, with_conference(base, WORKER1), status="assigned")
         h.tr("task.updated", TASK, with_conference(base, WORKER1), status="assigned")  # duplicate
-        assert len(h.twilio.recordings_on(WORKER1)) == 1
-        assert h.twilio.recordings_on(CUSTOMER) == []
+        assert_recorded_exactly_once(h.twilio, WORKER1)
+        assert_not_recorded(h.twilio, CUSTOMER)
         # transfer: a second reservation whose agent leg joins the conference
         h.tr("reservation.accepted", TASK, base, status="assigned", reservation=RES2, worker=AGENT2)
         h.conference("participant-join", WORKER2, "worker", TASK)
-        assert len(h.twilio.recordings_on(WORKER2)) == 1
-        assert len(h.twilio.recordings_on(WORKER1)) == 1
+        assert_recorded_exactly_once(h.twilio, WORKER2)
+        assert_recorded_exactly_once(h.twilio, WORKER1)
         attrs = h.twilio.tasks[TASK].attributes
         for res, call in ((RES1, WORKER1), (RES2, WORKER2)):
             media = attrs["reservation_attributes"][res]["media"]

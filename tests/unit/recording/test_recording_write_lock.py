@@ -6,23 +6,31 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select
+from testkit import ContendedLock
 
 from flexrec.db.base import make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.db.models import TaskRecord
+from flexrec.recording import store
 from flexrec.recording.store import insert_ignore, write_connection, write_session
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def test_a_second_writer_waits_for_the_first_to_commit(tmp_path: Path) -> None:
+def test_a_second_writer_waits_for_the_first_to_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     upgrade(url)
     # No busy timeout: without the in-process lock the second writer would fail at once with
     # "database is locked" instead of waiting.
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
     sessions = make_session_factory(engine)
+    # the engine's write lock, watched: the first writer holds it until the second one waits
+    lock = ContendedLock()
+    monkeypatch.setitem(store._write_locks, engine, lock)  # type: ignore[arg-type]
     order: list[str] = []
     errors: list[BaseException] = []
     inside = threading.Event()
@@ -41,7 +49,7 @@ def test_a_second_writer_waits_for_the_first_to_commit(tmp_path: Path) -> None:
     thread.start()
     with write_session(sessions) as session:
         inside.set()
-        thread.join(0.3)  # give the second writer time to try
+        assert lock.contended.wait(5), "the second writer never met the lock"
         insert_ignore(session, TaskRecord, {"sid": "WT1", "created_at": NOW, "updated_at": NOW},
                       ["sid"])  # fmt: skip
         order.append("first committed")
@@ -51,11 +59,16 @@ def test_a_second_writer_waits_for_the_first_to_commit(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_bare_connection_writers_share_the_lock(tmp_path: Path) -> None:
+def test_bare_connection_writers_share_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     upgrade(url)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
     sessions = make_session_factory(engine)
+    # the engine's write lock, watched: the first writer holds it until the second one waits
+    lock = ContendedLock()
+    monkeypatch.setitem(store._write_locks, engine, lock)  # type: ignore[arg-type]
     seen: list[int] = []
     errors: list[BaseException] = []
     inside = threading.Event()
@@ -72,7 +85,7 @@ def test_bare_connection_writers_share_the_lock(tmp_path: Path) -> None:
     thread.start()
     with write_session(sessions) as session:
         inside.set()
-        thread.join(0.3)  # give the second writer time to try
+        assert lock.contended.wait(5), "the second writer never met the lock"
         insert_ignore(session, TaskRecord, {"sid": "WT1", "created_at": NOW, "updated_at": NOW},
                       ["sid"])  # fmt: skip
     thread.join(5)

@@ -196,3 +196,15 @@ def test_slow_token_checks_do_not_starve_webhooks(harness: Harness) -> None:
         slow.release.set()
         for thread in waiting:
             thread.join(timeout=30)
+
+
+def test_an_iam_outage_is_not_passed_on_by_a_flood(harness: Harness) -> None:
+    harness.tokens.down = True
+    statuses = [
+        harness.client.get(
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": f"Bearer tok-{n}"}
+        ).status_code
+        for n in range(30)
+    ]
+    assert len(harness.tokens.seen) == TokenGuard().client_burst
+    assert set(statuses) == {503, 429}

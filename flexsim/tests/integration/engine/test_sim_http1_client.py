@@ -168,7 +168,7 @@ def test_stale_keep_alive_connection_is_replaced() -> None:
 
 def test_failures_become_delivery_errors() -> None:
     async def silent(request: bytes) -> bytes:
-        await asyncio.sleep(10)
+        await asyncio.Event().wait()  # never answers
         return _ok()
 
     async def garbage(request: bytes) -> bytes:

@@ -202,10 +202,12 @@ def test_async_context_manager_serves_control_routes(receiver: Receiver) -> None
                 missing = await client.post("/_sim/agents/WK" + "0" * 32 + "/token", json={})
                 bad_faults = await client.post("/_sim/faults", json={"spec": "nope=1"})
                 faults = await client.post("/_sim/faults", json={"spec": "api=0.5,seed=2"})
+                # the route starts the interaction before it answers: no wait needed before
+                # waiting for it to finish
                 await client.post("/_sim/interactions", json={"scenario": "hold"})
-                await asyncio.sleep(0.2)
                 done = await sim.wait_idle(timeout_s=60)
                 return {
+                    "finished": sim.stats().finished,
                     "agents": agents,
                     "token": token,
                     "missing": missing.status_code,
@@ -220,7 +222,7 @@ def test_async_context_manager_serves_control_routes(receiver: Receiver) -> None
     assert out["missing"] == 404
     assert out["bad_faults"] == 400
     assert out["faults"]["api_error_rate"] == 0.5
-    assert out["done"]
+    assert out["done"] and out["finished"] == 1
 
 
 def test_traffic_started_later_generates_the_configured_calls(receiver: Receiver) -> None:
@@ -228,8 +230,11 @@ def test_traffic_started_later_generates_the_configured_calls(receiver: Receiver
     seen: list[str] = []
     with SimRunner(config) as sim:
         sim.on_conversation(lambda conversation: seen.append(conversation.task_sid))
-        time.sleep(0.2)
-        assert sim.engine.generated == 0  # nothing before start_traffic()
+        # Let 10 simulated minutes pass: at 3,600 calls an hour traffic would have made ~600.
+        started_at = sim.world.clock.now()
+        while sim.world.clock.now() - started_at < 600:
+            time.sleep(0.01)
+        assert sim.stats().generated == 0  # nothing before start_traffic()
         sim.start_traffic()
         assert sim.wait_idle_blocking(timeout_s=90)
         truth = sim.truth()

@@ -1,0 +1,73 @@
+"""Helpers shared by flexrec's tests (importable as `testkit`: pytest puts tests/ on the path).
+
+One helper per need: the product's promises as named checks, and hooks that make a race happen
+for certain instead of hoping a sleep lines the threads up.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flexrec.twilio.fakes import FakeTwilio
+
+
+# -- the promises ------------------------------------------------------------------------------
+def assert_recorded_exactly_once(twilio: FakeTwilio, call_sid: str) -> None:
+    """Twilio holds exactly one recording of the leg `call_sid` (never none, never a second)."""
+    found = [r.sid for r in twilio.recordings_on(call_sid)]
+    assert len(found) == 1, f"{call_sid} has {len(found)} recordings, expected exactly one: {found}"
+
+
+def assert_not_recorded(twilio: FakeTwilio, call_sid: str) -> None:
+    """Twilio holds no recording of the leg `call_sid` (an agent's leg, an ineligible call)."""
+    found = [r.sid for r in twilio.recordings_on(call_sid)]
+    assert found == [], f"{call_sid} must not be recorded, has {found}"
+
+
+def voice_recordings(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The `VoiceRecording` entries of a task's `conversations.media`."""
+    media = (attributes.get("conversations") or {}).get("media") or []
+    return [m for m in media if m.get("type") == "VoiceRecording"]
+
+
+def assert_one_voice_recording(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The task's attributes name exactly one `VoiceRecording` (what Insights plays); returns it."""
+    media = (attributes.get("conversations") or {}).get("media") or []
+    entries = voice_recordings(attributes)
+    assert len(entries) == 1 and len(media) == 1, (
+        f"conversations.media must hold exactly one VoiceRecording, holds {media}"
+    )
+    return entries[0]
+
+
+# -- making races happen -----------------------------------------------------------------------
+class ContendedLock:
+    """A re-entrant lock that records when a thread had to wait for it.
+
+    Put it where the code under test takes its lock; `contended` is set once some thread found
+    it held and began to wait, so a test can hold the lock until the race has really happened.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.contended = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the lock, noting first whether it was held by another thread."""
+        if self._lock.acquire(blocking=False):
+            return True
+        self.contended.set()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        """Release the lock."""
+        self._lock.release()
+
+    def __enter__(self) -> ContendedLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

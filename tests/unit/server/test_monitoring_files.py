@@ -1,0 +1,44 @@
+"""The example alert rules and Grafana dashboard name only metrics the service exports."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from prometheus_client import REGISTRY
+
+import flexrec.server.app  # noqa: F401 - registers every metric of the service
+
+ROOT = Path(__file__).resolve().parents[3]
+ALERTS = ROOT / "deploy" / "prometheus" / "flexrec-alerts.yml"
+DASHBOARD = ROOT / "deploy" / "grafana" / "flexrec-dashboard.json"
+
+
+def _exported() -> set[str]:
+    return {family.name for family in REGISTRY.collect() if family.name.startswith("flexrec_")}
+
+
+def _named(text: str) -> set[str]:
+    names = set(re.findall(r"\bflexrec_[a-z_]+", text))
+    return {re.sub(r"_(total|bucket|sum|count)$", "", n) for n in names}
+
+
+def test_alert_rules_use_exported_metrics() -> None:
+    text = ALERTS.read_text()
+    used = _named(text)
+    assert {
+        "flexrec_ready",
+        "flexrec_queue_depth",
+        "flexrec_archive_oldest_unarchived_seconds",
+    } <= used
+    assert used <= _exported(), used - _exported()
+    assert text.count("- alert:") >= 5
+
+
+def test_dashboard_is_valid_json_on_exported_metrics() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = _named("\n".join(exprs))
+    assert {"flexrec_ready", "flexrec_archive_backlog", "flexrec_webhooks"} <= used
+    assert used <= _exported(), used - _exported()
