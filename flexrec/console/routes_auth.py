@@ -20,6 +20,7 @@ from flexrec.console.auth import (
 )
 from flexrec.console.context import ConsoleContext
 from flexrec.console.users import authenticate_user
+from flexrec.server.responses import documented
 from flexrec.server.thread_pools import run_on
 from flexrec.server.token_guard import (
     TokenGuard,
@@ -115,7 +116,7 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         ctx.clear_login_csrf(response)
         return response
 
-    @router.post("/login/flex")
+    @router.post("/login/flex", responses=documented(401, 403, 429, 503))
     async def login_flex(request: Request) -> Response:
         """Sign in with a Flex token: JSON `{"token"}`, a Bearer header, or form field `Token`
         (a form also needs the sign-in page's `csrf_token`)."""
