@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from flexrec.config import Settings
 from flexrec.jobs.queue import JobQueue
+from flexrec.ports import JobRegistry
 from flexrec.recording.context import (
     JOB_APPLY_PAUSE,
     JOB_AUTO_RESUME,
@@ -24,24 +25,8 @@ from flexrec.webhooks.events import TaskRouterEvent
 log = structlog.get_logger(__name__)
 
 
-class Registry(Protocol):
-    """What job registration needs from a queue (JobQueue or InlineJobQueue)."""
-
-    def register(self, name: str, fn: Any) -> None:
-        """Register a job."""
-        ...
-
-    def register_periodic(self, name: str, fn: Any, every_minutes: int = 1) -> None:
-        """Register a periodic job."""
-        ...
-
-    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
-        """Enqueue a job."""
-        ...
-
-
 def register_recording_jobs(
-    queue: Registry,
+    queue: JobRegistry,
     service: RecordingService,
     reconcile_every_minutes: int = 1,
     reconcile_at_start: bool = True,

@@ -157,27 +157,33 @@ def sim(
         str | None,
         typer.Option(
             help="Variant: Flex writes `conference` into outbound task attributes "
-            "(written|absent|mix)."
+            "(written|absent|mix; default mix)."
         ),
     ] = None,
     participant_labels: Annotated[
         str | None,
         typer.Option(
-            help="Variant: conference participants labelled customer/worker (present|absent|mix)."
+            help="Variant: conference participants labelled customer/worker "
+            "(present|absent|mix; default mix)."
         ),
     ] = None,
     conference_callbacks: Annotated[
         str | None,
-        typer.Option(help="Variant: a conference status callback is configured (on|off|mix)."),
+        typer.Option(
+            help="Variant: a conference status callback is configured (on|off|mix; default mix)."
+        ),
     ] = None,
     studio_recording: Annotated[
         str | None,
-        typer.Option(help="Variant: channels of a Studio flow's recording (dual|mono|mix)."),
+        typer.Option(
+            help="Variant: channels of a Studio flow's recording (dual|mono|mix; default mix)."
+        ),
     ] = None,
     native_recording: Annotated[
         str | None,
         typer.Option(
-            help="Variant: Flex's own Call Recording of the conference (off|dual|mono|mix)."
+            help="Variant: Flex's own Call Recording of the conference "
+            "(off|dual|mono|mix; default mix)."
         ),
     ] = None,
 ) -> None:

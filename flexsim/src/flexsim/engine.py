@@ -30,7 +30,6 @@ from typing import Any
 
 from flexsim.timeline import Timeline
 from flexsim.truth import InteractionRecord
-from flexsim.variants import FRIENDLY
 from flexsim.world import Queue, Task, Worker, Workflow, World
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ class EngineConfig:
     studio_recording_callback_url: str | None = None
     # Pinned account variants (axis -> value, see flexsim.variants); unpinned axes are drawn
     # per call.
-    variant_pins: dict[str, str] = field(default_factory=lambda: dict(FRIENDLY))
+    variant_pins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -98,11 +98,11 @@ class SimConfig:
     webhook_retry_backoff_s: float = 0.5
     # Account variants (flexsim.variants): a value pins the axis for every call, None draws it
     # per call from the mix.
-    outbound_attributes: str | None = "written"
-    participant_labels: str | None = "present"
-    conference_callbacks: str | None = "on"
-    studio_recording: str | None = "dual"
-    native_recording: str | None = "off"
+    outbound_attributes: str | None = None
+    participant_labels: str | None = None
+    conference_callbacks: str | None = None
+    studio_recording: str | None = None
+    native_recording: str | None = None
     account_sid: str = field(
         default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", defaults.ACCOUNT_SID)
     )
@@ -440,9 +440,14 @@ class SimRunner:
         )
 
     def recordings(self) -> list[RecordingInfo]:
-        """Every call recording of the simulated account (deleted ones too), oldest first."""
+        """Every call recording of the simulated account (deleted ones too), oldest first;
+        Flex's own conference recordings are not call recordings and are left out."""
         with self.world.lock:
-            return [self._recording_info(r) for r in self.world.recordings.values()]
+            return [
+                self._recording_info(r)
+                for r in self.world.recordings.values()
+                if r.conference_sid is None
+            ]
 
     def call_status(self, call_sid: str) -> str | None:
         """A call leg's status now (queued, ringing, in-progress, completed...; None: unknown)."""
