@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Any
 
 import pytest
 
 from flexrec import cli
-from flexsim.control import create_control_router
-from flexsim.engine import Engine, EngineConfig
-from flexsim.world import World
+from flexsim import SimConfig, SimRunner
+
+
+def _paths(routes: list[Any], prefix: str = "") -> list[str]:
+    # Included routers may be wrapped (their prefix in `include_context`): look inside.
+    found: list[str] = []
+    for route in routes:
+        if hasattr(route, "original_router"):
+            context = getattr(route, "include_context", None)
+            inner_prefix = prefix + (getattr(context, "prefix", "") or "")
+            found += _paths(route.original_router.routes, inner_prefix)
+        elif hasattr(route, "path"):
+            found.append(prefix + route.path)
+    return found
 
 
 def test_every_control_endpoint_is_in_the_help(
@@ -21,9 +33,10 @@ def test_every_control_endpoint_is_in_the_help(
     with pytest.raises(SystemExit):
         cli.main()
     text = capsys.readouterr().out
-    world = World()
-    router = create_control_router(world, Engine(world, EngineConfig()), None, None)
-    paths = {re.sub(r"\{[^}]+\}", "{}", getattr(route, "path", "")) for route in router.routes}
+    app = SimRunner(SimConfig(port=0)).app  # built, not started: nothing listens
+    paths = {
+        re.sub(r"\{[^}]+\}", "{}", path) for path in _paths(app.routes) if path.startswith("/_sim/")
+    }
     assert paths, "the simulator serves control endpoints"
     shown = re.sub(r"\{[^}]+\}", "{}", text)
     for path in paths:
