@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import structlog
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
@@ -58,7 +57,6 @@ def main() -> None:
                 LocalStorage(root / "archive"),
                 twilio.sdk_client(),
                 key=key if encrypted else None,
-                http=httpx.Client(transport=twilio.transport()),
             )
             kind = "sealed" if encrypted else "plain"
 
@@ -86,7 +84,6 @@ def main() -> None:
             make_session_factory(engine),
             LocalStorage(Path(folder) / "archive"),
             twilio.sdk_client(),
-            http=httpx.Client(transport=twilio.transport()),
         )
         service.archive_recording(sid)
         timed("waveform peaks (first, uncached)", 1, "recordings", lambda: service.peaks(sid))

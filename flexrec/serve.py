@@ -17,11 +17,7 @@ from flexrec import package_version
 from flexrec.cli_errors import CliError, port_free
 from flexrec.config import Settings
 from flexrec.server.app import create_app
-from flexrec.server.archive_wiring import (
-    attach_archive,
-    mount_archive_and_console,
-    requeue_unfinished,
-)
+from flexrec.server.archive_wiring import requeue_unfinished
 from flexrec.server.logging_setup import configure_logging, get_logger
 from flexrec.server.wiring import Services, build_services
 
@@ -61,10 +57,7 @@ def build_service(settings: Settings, *, consumer_workers: int = 4) -> tuple[Fas
     services = build_services(
         settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
     )
-    attach_archive(settings, services)
-    app = create_app(settings, services)
-    mount_archive_and_console(app, settings, services)
-    return app, services
+    return create_app(settings, services), services
 
 
 def _recover(services: Services) -> None:
@@ -87,11 +80,14 @@ def start_reconcile_ticker(services: Services, interval_s: float) -> threading.E
     from flexrec.recording.context import JOB_RECONCILE
 
     stop = threading.Event()
+    queue = services.queue
+    if queue is None:
+        return stop  # nothing to enqueue on
 
     def tick() -> None:
         while not stop.wait(interval_s):
             try:
-                services.queue.enqueue(JOB_RECONCILE)
+                queue.enqueue(JOB_RECONCILE)
             except Exception:
                 log.exception("reconcile_enqueue_failed")
 
@@ -222,7 +218,6 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
     services = build_services(
         settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
     )
-    attach_archive(settings, services)
     check_dependencies(services)
     announce(settings)
     services.start()
@@ -255,10 +250,7 @@ def web_process_app() -> FastAPI:
     if supervisor:
         _exit_with(supervisor)
     services = build_services(settings, run_consumer=False)
-    attach_archive(settings, services)
-    app = create_app(settings, services, owns_services=True)
-    mount_archive_and_console(app, settings, services)
-    return app
+    return create_app(settings, services, owns_services=True)
 
 
 def _exit_with(supervisor: int, every_s: float = 1.0) -> threading.Thread:
@@ -295,7 +287,6 @@ def run_worker(workers: int = 4) -> None:
     require_credentials(settings)
     _logging(settings)
     services = build_services(settings, run_consumer=True, consumer_workers=workers)
-    attach_archive(settings, services)
     check_dependencies(services)
     _recover(services)
     if settings.server.reconcile_interval_s < 60:

@@ -43,7 +43,6 @@ def setup_command(
 def backfill_command(*, since: str | None) -> int:
     """Archive every completed recording already on the account, with a progress bar."""
     from flexrec.archive.backfill import BackfillProgress, backfill
-    from flexrec.server.archive_wiring import attach_archive
     from flexrec.server.wiring import build_services
 
     console = Console()
@@ -51,7 +50,8 @@ def backfill_command(*, since: str | None) -> int:
     start = parse_since(since)
     services = build_services(settings, run_consumer=False)
     try:
-        archive = attach_archive(settings, services)
+        archive = services.archive
+        assert archive is not None  # noqa: S101 - build_services attaches it
         with Progress(
             TextColumn("[bold]Backfill"),
             BarColumn(),

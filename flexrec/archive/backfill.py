@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import structlog
 
 from flexrec.archive.media import media_url_from_uri
 from flexrec.archive.models import DONE_STATES, ArchivedRecording
+from flexrec.twilio.gateway import as_archive_gateway
 
 log = structlog.get_logger(__name__)
 
@@ -73,22 +74,18 @@ def backfill(
     progress: Callable[[BackfillProgress], None] | None = None,
     limit: int | None = None,
 ) -> BackfillReport:
-    """List the account's recordings through the SDK and archive each completed one.
+    """List the account's recordings through the gateway and archive each completed one.
 
     One recording's failure never stops the run; it is reported and can be retried by running
     the backfill again (already archived recordings are skipped without any download).
     """
     report = BackfillReport()
-    filters: dict[str, Any] = {"page_size": 100}
-    if since is not None:
-        filters["date_created_after"] = since
-    if limit is not None:
-        filters["limit"] = limit
-    for recording in client.recordings.stream(**filters):
-        sid = str(recording.sid)
+    gateway = as_archive_gateway(client)
+    for recording in gateway.iter_recordings(since, limit):
+        sid = recording.sid
         outcome: Outcome
         error: str | None = None
-        status = getattr(recording, "status", "completed")
+        status = recording.status
         existing = archive_service.get(sid)
         if existing is not None and existing.state in DONE_STATES:
             outcome = "already"
@@ -98,16 +95,18 @@ def backfill(
             report.skipped.append(sid)
         else:
             try:
-                uri = getattr(recording, "uri", None)
-                duration = getattr(recording, "duration", None)
-                started = getattr(recording, "start_time", None)
+                started_ms = recording.start_time_ms
                 archive_service.note_completed(
                     sid,
-                    getattr(recording, "call_sid", None),
-                    media_url_from_uri(uri) if uri else None,
-                    getattr(recording, "channels", None),
-                    duration_s=int(str(duration)) if str(duration).isdigit() else None,
-                    started_at=started if isinstance(started, datetime) else None,
+                    recording.call_sid,
+                    media_url_from_uri(recording.uri) if recording.uri else None,
+                    recording.channels,
+                    duration_s=recording.duration_s,
+                    started_at=(
+                        datetime.fromtimestamp(started_ms / 1000, UTC)
+                        if started_ms is not None
+                        else None
+                    ),
                 )
                 archive_service.archive_recording(sid, retry_failed=True)
                 outcome = "archived"

@@ -1,13 +1,11 @@
-"""What every part of the archive shares: storage, key, Twilio client, HTTP pool, policy, clock."""
+"""What every part of the archive shares: storage, key, the Twilio gateway, policy, clock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +15,7 @@ from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.rows import ContextProvider
 from flexrec.archive.storage import BlobStore
+from flexrec.twilio.gateway import ArchiveGateway
 
 DEFAULT_MAX_ATTEMPTS = 8
 
@@ -40,8 +39,9 @@ class ArchiveDeps:
 
     sessions: sessionmaker[Session]
     store: BlobStore
-    twilio: Any  # the Twilio SDK client (recordings fetch and delete, media auth)
-    http: httpx.Client
+    # Every Twilio call (fetch, media, delete) goes through the one gateway, so a failure of
+    # any kind (HTTP, urllib3, OS, timeout) arrives as a GatewayError and is retried.
+    twilio: ArchiveGateway
     key: ArchiveKey | None = None
     delete_from_twilio: bool = False
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)

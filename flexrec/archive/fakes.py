@@ -120,9 +120,9 @@ class FakeTwilioRecordings:
         """An httpx transport answering like Twilio's REST and media hosts."""
         return httpx.MockTransport(self.handle)
 
-    def sdk_client(self) -> Client:
-        """A real SDK client whose requests reach this fake."""
-        http = _HttpxSdkHttpClient(httpx.Client(transport=self.transport()))
+    def sdk_client(self, transport: httpx.BaseTransport | None = None) -> Client:
+        """A real SDK client whose requests (media too) reach this fake, or `transport`."""
+        http = _HttpxSdkHttpClient(httpx.Client(transport=transport or self.transport()))
         return Client(self.account_sid, self.auth_token, http_client=http)
 
     def _authorised(self, request: httpx.Request) -> bool:
@@ -264,3 +264,10 @@ class _HttpxSdkHttpClient(HttpClient):  # type: ignore[misc]
             follow_redirects=allow_redirects,
         )
         return TwilioResponse(response.status_code, response.text, dict(response.headers))
+
+    def download(
+        self, url: str, params: dict[str, str], auth: tuple[str, str]
+    ) -> tuple[int, bytes]:
+        """Raw bytes, as the pooled transport downloads media (redirects followed)."""
+        response = self._http.get(url, params=params, auth=auth, follow_redirects=True)
+        return response.status_code, response.content

@@ -9,7 +9,7 @@ only then is the recording deleted from Twilio.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import structlog
@@ -27,6 +27,7 @@ from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.reader import load_plain
 from flexrec.archive.rows import apply_context
 from flexrec.archive.storage import BlobNotFound, StorageError
+from flexrec.twilio.errors import GatewayError
 
 log = structlog.get_logger(__name__)
 
@@ -214,37 +215,30 @@ class ArchiveJob:
         session.commit()
 
     def _fetch_twilio_metadata(self, row: ArchivedRecording) -> None:
-        from twilio.base.exceptions import TwilioException, TwilioRestException
-
         try:
-            recording = self.deps.twilio.recordings(row.recording_sid).fetch()
-        except TwilioRestException as exc:
-            if exc.status == 404:
+            recording = self.deps.twilio.fetch_recording(row.recording_sid)
+        except GatewayError as exc:
+            if exc.not_found:
                 if row.media_url:
                     return  # the callback's URL is all we need; Twilio may lag behind
                 raise ArchiveFailedError("recording not found on Twilio") from exc
-            raise ArchiveRetryableError(f"Twilio fetch failed: HTTP {exc.status}") from exc
-        except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
-            raise ArchiveRetryableError(f"Twilio fetch failed: {type(exc).__name__}") from exc
-        status = getattr(recording, "status", None)
+            raise ArchiveRetryableError(f"Twilio fetch failed: {exc}") from exc
+        status = recording.status
         if status in {"in-progress", "paused", "processing"}:
             raise ArchiveRetryableError(f"recording is still {status}")
         if status in {"absent", "failed", "deleted"}:
             raise ArchiveFailedError(f"recording status on Twilio is {status}")
-        row.call_sid = row.call_sid or getattr(recording, "call_sid", None)
-        row.account_sid = row.account_sid or getattr(recording, "account_sid", None)
-        duration = getattr(recording, "duration", None)
-        if row.twilio_duration_s is None and str(duration).isdigit():
-            row.twilio_duration_s = int(str(duration))
-        started = getattr(recording, "start_time", None) or getattr(recording, "date_created", None)
-        if row.recording_started_at is None and isinstance(started, datetime):
-            row.recording_started_at = started
-        if row.channels is None and isinstance(getattr(recording, "channels", None), int):
+        row.call_sid = row.call_sid or recording.call_sid
+        row.account_sid = row.account_sid or recording.account_sid
+        if row.twilio_duration_s is None and recording.duration_s is not None:
+            row.twilio_duration_s = recording.duration_s
+        if row.recording_started_at is None and recording.start_time_ms is not None:
+            row.recording_started_at = datetime.fromtimestamp(recording.start_time_ms / 1000, UTC)
+        if row.channels is None and recording.channels is not None:
             row.channels = recording.channels
         if row.media_url is None:
-            uri = getattr(recording, "uri", None)
-            if uri:
-                row.media_url = media.media_url_from_uri(uri)
+            if recording.uri:
+                row.media_url = media.media_url_from_uri(recording.uri)
             else:
                 account = row.account_sid or self.deps.twilio.account_sid
                 row.media_url = media.recording_media_url(account, row.recording_sid)
@@ -253,9 +247,7 @@ class ArchiveJob:
         assert row.storage_key is not None and row.media_url is not None  # noqa: S101
         expected_channels = row.channels if row.channels in (1, 2) else 2
         try:
-            data = media.download_wav(
-                self.deps.http, self.deps.twilio, row.media_url, expected_channels
-            )
+            data = media.download_wav(self.deps.twilio, row.media_url, expected_channels)
             facts = media.verify_wav(data, expected_channels, row.twilio_duration_s)
         except media.MediaError as exc:
             error = ArchiveRetryableError if exc.retryable else ArchiveFailedError
@@ -305,15 +297,11 @@ class ArchiveJob:
         )
 
     def _delete_from_twilio(self, session: Session, row: ArchivedRecording) -> None:
-        from twilio.base.exceptions import TwilioException, TwilioRestException
-
         try:
-            self.deps.twilio.recordings(row.recording_sid).delete()
-        except TwilioRestException as exc:
-            if exc.status != 404:  # 404: already gone (an earlier attempt got this far)
-                raise ArchiveRetryableError(f"Twilio delete failed: HTTP {exc.status}") from exc
-        except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
-            raise ArchiveRetryableError(f"Twilio delete failed: {type(exc).__name__}") from exc
+            self.deps.twilio.delete_recording(row.recording_sid)
+        except GatewayError as exc:
+            if not exc.not_found:  # 404: already gone (an earlier attempt got this far)
+                raise ArchiveRetryableError(f"Twilio delete failed: {exc}") from exc
         now = self.deps.clock()
         self._transition(
             session, row, "verified", state="deleted_from_twilio", deleted_from_twilio_at=now

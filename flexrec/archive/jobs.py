@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol
 
 import structlog
 
@@ -26,6 +25,7 @@ from flexrec.archive.service import (
     ArchiveService,
     RecordingNotArchived,
 )
+from flexrec.ports import JobRegistry
 
 log = structlog.get_logger(__name__)
 
@@ -35,19 +35,6 @@ JOB_RETENTION = "archive_retention"
 JOB_RECONCILE = "archive_reconcile"
 
 CompletionHook = Callable[[str, str, str, int], None]
-
-
-class JobRegistry(Protocol):
-    """What the archive needs from `flexrec.jobs.queue.JobQueue` (or its inline variant)."""
-
-    def register(self, name: str, fn: Any, **kwargs: Any) -> None:
-        """Register a job."""
-
-    def register_periodic(self, name: str, fn: Any, every_minutes: int = 1) -> None:
-        """Register a periodic job."""
-
-    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
-        """Enqueue a job."""
 
 
 def backoff_s(attempts: int, base_s: float = 15.0, cap_s: float = 600.0) -> float:

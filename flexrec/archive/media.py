@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import numpy as np
 import soundfile as sf
 
-from flexrec.twilio.client import PooledHttpClient
+from flexrec.twilio.errors import GatewayError
+from flexrec.twilio.gateway import ArchiveGateway
 
 API_ORIGIN = "https://api.twilio.com"
 _MEDIA_SUFFIX = re.compile(r"\.(json|wav|mp3)$")
@@ -51,38 +51,15 @@ def media_url_from_uri(uri: str) -> str:
     return API_ORIGIN + _MEDIA_SUFFIX.sub("", uri)
 
 
-def wav_download_url(media_url: str, client: Any) -> str:
-    """`{media_url}.wav`, with the host rebased when the SDK client is rebased (simulator)."""
-    url = _MEDIA_SUFFIX.sub("", media_url.split("?", 1)[0]) + ".wav"
-    http_client = getattr(client, "http_client", None)
-    if isinstance(http_client, PooledHttpClient):
-        url = http_client.rebase(url)
-    return url
-
-
-def download_wav(http: httpx.Client, client: Any, media_url: str, channels: int = 2) -> bytes:
-    """GET the dual-channel WAV with the SDK client's credentials (HTTP Basic).
-
-    Twilio answers with a redirect to its media store; httpx drops the credentials when the
-    redirect leaves the origin, which is what we want.
-    """
-    url = wav_download_url(media_url, client)
+def download_wav(gateway: ArchiveGateway, media_url: str, channels: int = 2) -> bytes:
+    """The recording's WAV through the gateway; its failures become `MediaError`s."""
     try:
-        response = http.get(
-            url,
-            params={"RequestedChannels": str(channels)},
-            auth=(str(client.username), str(client.password)),
-            follow_redirects=True,
-        )
-    except httpx.HTTPError as exc:
-        raise MediaError(f"media download failed: {type(exc).__name__}") from exc
-    if response.status_code != 200:
+        return gateway.download_media(media_url, channels)
+    except GatewayError as exc:
         # 404 right after completion is common while Twilio finishes processing: retry it.
-        retryable = response.status_code in {404, 408, 409, 429} or response.status_code >= 500
-        raise MediaError(f"media download answered HTTP {response.status_code}", retryable)
-    if not response.content:
-        raise MediaError("media download returned an empty body")
-    return response.content
+        status = exc.status
+        retryable = status is None or status in {404, 408, 409, 429} or status >= 500
+        raise MediaError(f"media download failed: {exc}", retryable) from exc
 
 
 def inspect_wav(data: bytes) -> WavFacts:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.access import Access
@@ -36,6 +35,7 @@ from flexrec.archive.reader import MediaReader
 from flexrec.archive.retention import RetentionPolicy, load_retention_policy
 from flexrec.archive.rows import ContextProvider, RecordingContext, apply_context, row_paused
 from flexrec.archive.storage import BlobStore, open_storage
+from flexrec.twilio.gateway import as_archive_gateway
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
@@ -77,7 +77,6 @@ class ArchiveService:
     sessions: _Shared[sessionmaker[Session]] = _Shared()
     store: _Shared[BlobStore] = _Shared()
     twilio: _Shared[Any] = _Shared()
-    http: _Shared[httpx.Client] = _Shared()
     key: _Shared[ArchiveKey | None] = _Shared()
     delete_from_twilio: _Shared[bool] = _Shared()
     retention: _Shared[RetentionPolicy] = _Shared()
@@ -95,18 +94,15 @@ class ArchiveService:
         key: ArchiveKey | None = None,
         delete_from_twilio: bool = False,
         retention: RetentionPolicy | None = None,
-        http: httpx.Client | None = None,
         context_provider: ContextProvider | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         plain_cache_bytes: int = 256 * 1024 * 1024,
     ) -> None:
-        self._owns_http = http is None
         self.deps = ArchiveDeps(
             sessions=sessions,
             store=store,
-            twilio=twilio_client,
-            http=http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0)),
+            twilio=as_archive_gateway(twilio_client),
             key=key,
             delete_from_twilio=delete_from_twilio,
             retention=retention or RetentionPolicy(),
@@ -145,9 +141,7 @@ class ArchiveService:
         )
 
     def close(self) -> None:
-        """Release the media download connection pool (if this service created it)."""
-        if self._owns_http:
-            self.deps.http.close()
+        """Nothing to release: media comes through the gateway's pooled transport."""
 
     # -- the archive job ----------------------------------------------------------------------
     def note_completed(

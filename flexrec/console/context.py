@@ -32,7 +32,7 @@ from flexrec.console.pages import render_page
 from flexrec.console.sessions import end_session, load_session, start_session
 from flexrec.console.throttle import SignInThrottle
 from flexrec.server.token_guard import TokenGuard
-from flexrec.twilio.flex_tokens import TokenInfo
+from flexrec.twilio.flex_tokens import TokenValidator
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,6 @@ class MediaLinks(Protocol):
         subject: str = "",
         ttl_s: int | None = None,
     ) -> str: ...
-
-
-class TokenValidator(Protocol):
-    """Flex token validation (`flexrec.twilio.flex_tokens.FlexTokenValidator`)."""
-
-    def validate(self, token: str) -> TokenInfo: ...
 
 
 @dataclass

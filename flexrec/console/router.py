@@ -14,12 +14,12 @@ from flexrec.console.context import (
     ConsoleDeps,
     MediaLinks,
     PeaksSource,
-    TokenValidator,
 )
 from flexrec.console.routes_api import add_api_routes
 from flexrec.console.routes_audit import add_audit_routes
 from flexrec.console.routes_auth import add_auth_routes
 from flexrec.console.routes_pages import add_page_routes
+from flexrec.twilio.flex_tokens import TokenValidator
 
 __all__ = [
     "ConsoleDeps",

@@ -73,7 +73,7 @@ class Sandbox:
 
     def close(self) -> None:
         """Release the database and HTTP pools."""
-        self.archive.http.close()
+        self.archive.close()
         self.engine.dispose()
 
 

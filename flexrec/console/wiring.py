@@ -1,7 +1,5 @@
-"""How the service app hands its parts to the console (one call for the lead's `create_app`).
-
-    app.include_router(create_console_router(
-        lambda: console_deps_from_services(app.state.services, settings, signer)))
+"""How the service app hands its parts to the console (`create_app` mounts the console through
+`flexrec.server.archive_wiring.mount_archive_and_console`).
 
 Pass the same `MediaLinkSigner` the archive's media routes verify with; without one, a signer
 is built from `FLEXREC_CONSOLE_SECRET` (which then must be set, at least 16 characters).
@@ -9,21 +7,24 @@ is built from `FLEXREC_CONSOLE_SECRET` (which then must be set, at least 16 char
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
 from flexrec.console.router import ConsoleDeps, MediaLinks
 
+if TYPE_CHECKING:
+    from flexrec.server.wiring import Services
+
 
 def console_deps_from_services(
-    services: Any, settings: Settings, signer: MediaLinks | None = None
+    services: Services, settings: Settings, signer: MediaLinks | None = None
 ) -> ConsoleDeps:
     """ConsoleDeps from `flexrec.server.wiring.Services` (sessions, tokens, archive)."""
     secret = settings.server.console_secret.get_secret_value()
     if services.sessions is None:
         raise RuntimeError("the console needs the service's database sessions")
-    links = signer or getattr(services, "media_signer", None) or MediaLinkSigner(secret)
+    links = signer or MediaLinkSigner(secret)
     return ConsoleDeps(
         sessions=services.sessions,
         secret=secret,
@@ -33,5 +34,5 @@ def console_deps_from_services(
         pause_behavior=settings.policy.pause_behavior or "silence",
         # Behind a TLS-terminating proxy the app sees http; the public URL tells the truth.
         secure_cookies=True if settings.server.public_url.startswith("https://") else None,
-        token_guard=getattr(services, "token_guard", None),
+        token_guard=services.token_guard,
     )

@@ -22,9 +22,9 @@ import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
-log = structlog.get_logger(__name__)
+from flexrec.ports import Job
 
-Job = Callable[..., Any]
+log = structlog.get_logger(__name__)
 
 
 def make_huey(url: str, name: str = "flexrec") -> Huey:

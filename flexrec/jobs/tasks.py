@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from flexrec.config import Settings
 from flexrec.jobs.queue import JobQueue
+from flexrec.ports import JobRegistry
 from flexrec.recording.context import (
     JOB_APPLY_PAUSE,
     JOB_AUTO_RESUME,
@@ -16,30 +17,16 @@ from flexrec.recording.context import (
     JOB_RECONCILE,
     JOB_REFRESH,
     JOB_START,
+    JOB_TASKROUTER_EVENT,
 )
 from flexrec.recording.service import RecordingService
+from flexrec.webhooks.events import TaskRouterEvent
 
 log = structlog.get_logger(__name__)
 
 
-class Registry(Protocol):
-    """What job registration needs from a queue (JobQueue or InlineJobQueue)."""
-
-    def register(self, name: str, fn: Any) -> None:
-        """Register a job."""
-        ...
-
-    def register_periodic(self, name: str, fn: Any, every_minutes: int = 1) -> None:
-        """Register a periodic job."""
-        ...
-
-    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
-        """Enqueue a job."""
-        ...
-
-
 def register_recording_jobs(
-    queue: Registry,
+    queue: JobRegistry,
     service: RecordingService,
     reconcile_every_minutes: int = 1,
     reconcile_at_start: bool = True,
@@ -68,6 +55,9 @@ def register_recording_jobs(
     def reconcile() -> int:
         return service.reconcile()
 
+    def taskrouter_event(fields: dict[str, Any]) -> None:
+        service.handle_taskrouter_event(TaskRouterEvent(**fields))
+
     def find_legs(task_sid: str, attempt: int = 1) -> str:
         return service.find_legs(str(task_sid), int(attempt))
 
@@ -76,6 +66,7 @@ def register_recording_jobs(
     queue.register(JOB_AUTO_RESUME, auto_resume)
     queue.register(JOB_REFRESH, refresh_recording)
     queue.register(JOB_APPLY_PAUSE, apply_pause)
+    queue.register(JOB_TASKROUTER_EVENT, taskrouter_event)
     queue.register(JOB_FIND_LEGS, find_legs)
     queue.register_periodic(JOB_RECONCILE, reconcile, every_minutes=reconcile_every_minutes)
     service.set_queue(queue)

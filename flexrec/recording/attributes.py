@@ -17,7 +17,12 @@ import structlog
 
 from flexrec.recording import metrics
 from flexrec.recording.policy import lookup
-from flexrec.twilio.gateway import PreconditionFailed, TaskGateway, recording_media_url
+from flexrec.twilio.gateway import (
+    GatewayError,
+    PreconditionFailed,
+    TaskGateway,
+    recording_media_url,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -152,6 +157,9 @@ class TaskAttributesWriter:
         """Merge `entry` into the task; raises `PreconditionFailed` after repeated conflicts."""
         for attempt in range(1, self._max_attempts + 1):
             task = self._tasks.fetch_task(task_sid)
+            if task.attributes is None:
+                # Never write over attributes we did not see: the POST replaces them all.
+                raise GatewayError(f"task {task_sid} was fetched without attributes")
             merged = merge_recording(task.attributes, entry, reservation_sid)
             if merged == task.attributes:
                 return WriteResult("unchanged", attempt)

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.ports import JobSink
 from flexrec.recording.background import Background
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
@@ -28,15 +29,11 @@ JOB_AUTO_RESUME = "recording.auto_resume"  # args: task SID, worker SID or None
 JOB_RECONCILE = "recording.reconcile"
 JOB_REFRESH = "recording.refresh"  # args: target id, attempt number
 JOB_APPLY_PAUSE = "recording.apply_pause"  # args: target id
+# args: a TaskRouterEvent's fields (dict). Event Streams batches are acknowledged once each
+# event is queued; a job lost with a killed worker is caught up by reconcile, like a lost
+# webhook (TaskRouter still holds the task).
+JOB_TASKROUTER_EVENT = "recording.taskrouter_event"
 JOB_FIND_LEGS = "recording.find_legs"  # args: task SID, attempt number
-
-
-class JobSink(Protocol):
-    """Where the service puts follow-up work (the huey queue, or a list in tests)."""
-
-    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
-        """Run job `name` with `args` after `delay_s` seconds."""
-        ...
 
 
 def utc_now() -> datetime:

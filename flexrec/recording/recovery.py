@@ -152,8 +152,51 @@ class Recovery:
                 if row is not None:  # inserted above unless it existed
                     merge_reservation_info(row, info, now, now_ms)
 
+    def _with_attributes(self, listed: Sequence[TaskSnapshot]) -> list[TaskSnapshot]:
+        """Live voice tasks with attributes to plan on. List Tasks answers `attributes: null`
+        (spec: shown only on FETCH), so a task whose attributes we do not hold yet is fetched;
+        one we hold keeps ours (a list never overwrites them)."""
+        voice = [s for s in listed if s.channel in (None, "voice")]
+        unknown = [s.sid for s in voice if s.attributes is None]
+        held: set[str] = set()
+        if unknown:
+            with self.ctx.sessions() as session:
+                held = set(
+                    session.scalars(
+                        select(TaskRecord.sid)
+                        .where(TaskRecord.sid.in_(unknown))
+                        .where(TaskRecord.attributes.is_not(None))
+                    )
+                )
+        out: list[TaskSnapshot] = []
+        for snapshot in voice:
+            if snapshot.attributes is None and snapshot.sid not in held:
+                fetched = self._fetch_task(snapshot.sid)
+                if fetched is None:
+                    continue  # the next reconcile tries again
+                snapshot = fetched
+            out.append(snapshot)
+        return out
+
+    def _fetch_task(self, task_sid: str, attempts: int = 3) -> TaskSnapshot | None:
+        """The task, fetched with a few quick tries (a failed fetch delays a recovery a whole
+        reconcile period)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.ctx.tasks.fetch_task(task_sid)
+            except GatewayError as exc:
+                log.warning("reconcile could not fetch task", task_sid=task_sid,
+                            attempt=attempt, error=str(exc))  # fmt: skip
+                if not exc.retryable:
+                    return None
+        return None
+
     def _apply_snapshot(self, snapshot: TaskSnapshot, *, claim: bool = True) -> Plan:
         now = self.ctx.now()
+        # A view without attributes (a list) is partial: it must not count as newer than an
+        # event whose attributes we have not applied yet, or that event would be dropped as
+        # stale. A fetch is the whole current task.
+        event_ms = int(now.timestamp() * 1000) if snapshot.attributes is not None else 0
         fields = TaskFields(
             attributes=snapshot.attributes,
             status=snapshot.assignment_status,
@@ -164,9 +207,7 @@ class Recovery:
             channel=snapshot.channel,
         )
         with write_session(self.ctx.sessions) as session:
-            task = upsert_task(
-                session, snapshot.sid, fields, now=now, event_ms=int(now.timestamp() * 1000)
-            )
+            task = upsert_task(session, snapshot.sid, fields, now=now, event_ms=event_ms)
             return self.planner.plan(session, task, now, None, claim=claim)
 
     # -- the safety net -----------------------------------------------------------------------
@@ -245,9 +286,7 @@ class Recovery:
         except GatewayError as exc:
             log.warning("reconcile could not list tasks", error=str(exc))
             live = []
-        for snapshot in live:
-            if snapshot.channel not in (None, "voice"):
-                continue
+        for snapshot in self._with_attributes(live):
             try:
                 found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
             except Exception:

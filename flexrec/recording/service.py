@@ -21,8 +21,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.ports import JobSink
 from flexrec.recording.background import Background
-from flexrec.recording.context import JobSink, ServiceContext, utc_now
+from flexrec.recording.context import ServiceContext, utc_now
 from flexrec.recording.intake import CompletedCallback, EventIntake
 from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor, PauseController, RecordingState

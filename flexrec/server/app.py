@@ -1,8 +1,11 @@
 """The service's FastAPI application factory.
 
-`create_app(settings)` builds the services (database, SDK client, queue...) unless handed ready
-ones, mounts the webhook, agent, admin and operations routers, and starts/stops the in-process
-queue consumer with the app's lifespan. Nothing connects at import time.
+`create_app(settings)` is the one factory of the service's app (`flexrec serve`, each web process
+of `--processes N`, and the tests): it builds the services (database, SDK client, queue,
+recording service, archive) unless handed ready ones, mounts every router (webhooks, agent,
+admin, compliance, health, docs, the archive's media routes and the console), and starts/stops
+the in-process queue consumer with the app's lifespan. Nothing connects at import time; services
+built at startup get their archive and console routes mounted then.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.services is None:
             app.state.services = build_services(settings)
+            _mount_parts(app, settings, app.state.services)
         current: Services = app.state.services
         if not settings.server.validate_signatures:
             log.warning("webhook_signature_validation_disabled")
@@ -143,4 +147,14 @@ def create_app(
     ):
         app.include_router(module.router)
     add_docs_pages(app)
+    if services is not None:
+        _mount_parts(app, settings, services)
     return app
+
+
+def _mount_parts(app: FastAPI, settings: Settings, services: Services) -> None:
+    """The archive's and the console's routes, which need the built services."""
+    # Imported here: the archive and console pull in more than `import flexrec.server` should.
+    from flexrec.server.archive_wiring import mount_archive_and_console
+
+    mount_archive_and_console(app, settings, services)

@@ -9,15 +9,26 @@ fine), a valid token without the needed role 403.
 from __future__ import annotations
 
 import hmac
+from typing import NoReturn
 
 from fastapi import Request
 
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import get_logger
 from flexrec.server.metrics import TOKEN_CHECKS
-from flexrec.server.token_guard import TooManyTokenChecks, check_token, retry_after_header
+from flexrec.server.token_guard import (
+    TokenGuard,
+    TooManyTokenChecks,
+    check_token,
+    retry_after_header,
+)
 from flexrec.server.token_source import bearer_token, body_token
-from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
+from flexrec.twilio.flex_tokens import (
+    InvalidToken,
+    TokenInfo,
+    TokenServiceUnavailable,
+    TokenValidator,
+)
 
 log = get_logger(__name__)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flexrec"'}
@@ -28,19 +39,35 @@ async def request_token(request: Request) -> str:
     """The Flex token the request carries, or a 401."""
     token = bearer_token(request) or await body_token(request)
     if not token:
-        TOKEN_CHECKS.labels("missing").inc()
-        fail(401, "missing_token", "send a Flex token as 'Authorization: Bearer' or 'Token'",
-             _CHALLENGE)  # fmt: skip
+        missing_token("send a Flex token as 'Authorization: Bearer' or 'Token'")
     return token
 
 
 async def validate_flex_token(request: Request, token: str) -> TokenInfo:
-    """Ask IAM (through the guard and the cache) who the token belongs to; 401 if invalid,
+    """Ask IAM (through the app's guard and cache) who the token belongs to; 401 if invalid,
     429 if this client sent too many unknown tokens, 503 if IAM is down."""
     services = get_services(request)
-    client = request.client.host if request.client else None
+    return await check_flex_token(services.token_guard, services.tokens, token, client_of(request))
+
+
+def client_of(request: Request) -> str | None:
+    """The caller's address, as the token guard budgets checks per client."""
+    return request.client.host if request.client else None
+
+
+def missing_token(message: str) -> NoReturn:
+    """401 for a request that carries no token (counted)."""
+    TOKEN_CHECKS.labels("missing").inc()
+    fail(401, "missing_token", message, _CHALLENGE)
+
+
+async def check_flex_token(
+    guard: TokenGuard, validator: TokenValidator, token: str, client: str | None
+) -> TokenInfo:
+    """THE Flex-token caller of every route: the guard, IAM, the metrics, and the answer
+    (401 invalid, 429 throttled, 503 IAM down) for a token however the route found it."""
     try:
-        info = await check_token(services.token_guard, services.tokens, token, client)
+        info = await check_token(guard, validator, token, client)
     except TooManyTokenChecks as exc:
         TOKEN_CHECKS.labels("throttled").inc()
         fail(429, "too_many_token_checks", str(exc), retry_after_header(exc))
@@ -65,9 +92,7 @@ async def admin_caller(request: Request) -> TokenInfo:
     """Dependency: the admin token holder, or a supervisor/admin Flex token (else 401/403)."""
     token = bearer_token(request)
     if not token:
-        TOKEN_CHECKS.labels("missing").inc()
-        fail(401, "missing_token", "send 'Authorization: Bearer <admin or supervisor token>'",
-             _CHALLENGE)  # fmt: skip
+        missing_token("send 'Authorization: Bearer <admin or supervisor token>'")
     admin_token = get_settings(request).server.admin_token.get_secret_value()
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return TokenInfo(ADMIN_IDENTITY, None, ("admin",), None)

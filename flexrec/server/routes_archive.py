@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -27,25 +27,13 @@ from starlette.concurrency import run_in_threadpool
 from flexrec.archive.models import DONE_STATES
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
-from flexrec.server.token_guard import (
-    TokenGuard,
-    TooManyTokenChecks,
-    check_token,
-    retry_after_header,
-)
+from flexrec.server.auth import check_flex_token, client_of, missing_token
+from flexrec.server.token_guard import TokenGuard
 from flexrec.server.token_source import bearer_token, body_token
-from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
+from flexrec.twilio.flex_tokens import TokenInfo, TokenValidator
 
 _RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flexrec"'}
 STREAM_CHUNK_BYTES = 256 * 1024
-
-
-class TokenValidator(Protocol):
-    """Turns a Flex token into who it belongs to (`flexrec.twilio.flex_tokens`)."""
-
-    def validate(self, token: str) -> TokenInfo:
-        """Raise `InvalidToken` or `TokenServiceUnavailable`, else return the token's owner."""
 
 
 def _fail(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> NoReturn:
@@ -115,10 +103,6 @@ def parse_range(header: str | None, total: int) -> ByteRange | None:
     return ByteRange(start, end, total)
 
 
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def make_archive_router(
     archive: ArchiveService,
     tokens: TokenValidator,
@@ -139,20 +123,11 @@ def make_archive_router(
             _fail(404, "not_found", "no such recording")
 
     async def caller(request: Request) -> TokenInfo:
+        # Insights' url_provider may send the token as X-Flex-JWE or ?Token= as well.
         token = _token_from(request) or await body_token(request)
         if not token:
-            _fail(401, "missing_token", "send a Flex token as 'Authorization: Bearer' or 'Token'",
-                  _CHALLENGE)  # fmt: skip
-        client = _client_ip(request)
-        try:
-            return await check_token(token_guard, tokens, token, client)
-        except TooManyTokenChecks as exc:
-            _fail(429, "too_many_token_checks", str(exc), retry_after_header(exc))
-        except InvalidToken as exc:
-            _fail(401, "invalid_token", f"the Flex token was rejected: {exc}", _CHALLENGE)
-        except TokenServiceUnavailable:
-            _fail(503, "token_service_unavailable", "cannot validate Flex tokens now; retry",
-                  {"Retry-After": "5"})  # fmt: skip
+            missing_token("send a Flex token as 'Authorization: Bearer' or 'Token'")
+        return await check_flex_token(token_guard, tokens, token, client_of(request))
 
     @router.api_route("/insights/recordings/{recording_sid}/url", methods=["GET", "POST"])
     async def insights_media_url(recording_sid: str, request: Request) -> JSONResponse:
@@ -174,7 +149,7 @@ def make_archive_router(
             "url_issued",
             who.identity,
             recording_sid,
-            ip=_client_ip(request),
+            ip=client_of(request),
             worker_sid=who.worker_sid,
             detail={"via": "insights_url_provider"},
         )
@@ -239,7 +214,7 @@ def make_archive_router(
                 link.purpose,
                 link.subject or "signed-link",
                 recording_sid,
-                ip=_client_ip(request),
+                ip=client_of(request),
                 detail={
                     "range": request.headers.get("range"),
                     "served": f"bytes {start}-{end}/{total}",

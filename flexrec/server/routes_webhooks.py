@@ -6,10 +6,20 @@ retrying cannot help); an unexpected failure inside the service is 500 so Twilio
 simulator) retries, since the service is idempotent. Handlers are sync and run in
 the threadpool because the Twilio SDK is synchronous; the `in-progress` callback of a recording
 this process is starting or stored is answered on the event loop from memory.
+
+Answer-time limits: a TaskRouter workspace callback must be answered within 15 s (Events
+reference, "Event Callbacks"), an Event Streams webhook sink within 5 s (error 91308 "Sink
+endpoint did not respond in time": "acknowledge incoming payloads immediately ... offloading
+long-running operations to a background queue"). A workspace callback carries one event, whose
+fast path makes a few REST calls (~100-300 ms each), so it stays inline. An Event Streams batch
+carries up to 100 events, each possibly a new call: its events are queued (one job each) and
+the batch is answered at once. An event type flexrec does not use is answered 204 and ignored
+(TaskRouter sends every type unless the workspace's EventsFilter is set).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -20,6 +30,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.recording.context import JOB_TASKROUTER_EVENT
 from flexrec.server.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_BYTES
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import bound_sids, get_logger
@@ -190,6 +201,10 @@ SignedJson = Annotated[bytes, Depends(signed_json_body)]
 @router.post("/taskrouter", status_code=204, summary="TaskRouter workspace event callback")
 def taskrouter(request: Request, params: SignedForm) -> Response:
     """Workspace `EventCallbackUrl` events (form); answered 204 as TaskRouter expects."""
+    event_type = _parse("taskrouter", events.taskrouter_event_type, params)
+    if not events.is_used_taskrouter_event(event_type):
+        WEBHOOKS.labels("taskrouter", "ignored").inc()
+        return _no_content()
     event = _parse("taskrouter", events.parse_taskrouter_form, params)
     handler = get_services(request).recording.handle_taskrouter_event
     _dispatch("taskrouter", event.event_type, handler, event, task_sid=event.task_sid)
@@ -198,12 +213,37 @@ def taskrouter(request: Request, params: SignedForm) -> Response:
 
 @router.post("/event-streams", status_code=204, summary="Event Streams webhook sink")
 def event_streams(request: Request, body: SignedJson) -> Response:
-    """A JSON array of TaskRouter CloudEvents from an Event Streams sink."""
-    batch = _parse("event-streams", events.parse_event_streams, body)
-    handler = get_services(request).recording.handle_taskrouter_event
-    for event in batch:
-        _dispatch("event-streams", event.event_type, handler, event, task_sid=event.task_sid)
+    """A JSON array of CloudEvents from an Event Streams sink: each used TaskRouter event is
+    queued (or, without a queue, handled here) and the batch is acknowledged at once."""
+    source = "event-streams"
+    batch = _parse(source, events.parse_event_streams_batch, body)
+    if batch.ignored:
+        WEBHOOKS.labels(source, "ignored").inc(batch.ignored)
+    for reason in batch.malformed:
+        # Final: a redelivery would carry the same item; the batch's other events go on.
+        WEBHOOKS.labels(source, "malformed").inc()
+        log.warning("webhook_malformed", source=source, reason=reason)
+    services = get_services(request)
+    recording = services.recording
+    queue = services.queue
+    for event in batch.events:
+        if queue is None:
+            _dispatch(source, event.event_type, recording.handle_taskrouter_event, event,
+                      task_sid=event.task_sid)  # fmt: skip
+        else:
+            _enqueue(source, queue, event)
     return _no_content()
+
+
+def _enqueue(source: str, queue: Any, event: events.TaskRouterEvent) -> None:
+    try:
+        queue.enqueue(JOB_TASKROUTER_EVENT, dataclasses.asdict(event))
+    except Exception:
+        # Not queued: answer 500 so the sink redelivers the batch (handling is idempotent).
+        WEBHOOKS.labels(source, "error").inc()
+        log.exception("webhook_enqueue_failed", source=source, task_sid=event.task_sid)
+        fail(500, "internal_error", "the event could not be queued; retry later")
+    WEBHOOKS.labels(source, "queued").inc()
 
 
 @router.post("/conference", status_code=204, summary="Conference status callback")

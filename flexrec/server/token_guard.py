@@ -31,13 +31,13 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 
 from flexrec.server.budgets import KeyedBudget
-from flexrec.server.ports import TokenValidator
 from flexrec.twilio.flex_tokens import (
     MAX_TOKEN_CHARS,
     InvalidToken,
     TokenError,
     TokenInfo,
     TokenServiceUnavailable,
+    TokenValidator,
     token_fingerprint,
 )
 

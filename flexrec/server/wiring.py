@@ -1,23 +1,35 @@
 """Builds the service's long-lived objects from settings, and closes them again.
 
 Nothing here runs at import time: `build_services(settings)` opens the database (running
-migrations), creates the SDK client, the gateway, the job queue, the recording service and the
-Flex token validator. `create_app` calls it when it is not handed a ready `Services`.
+migrations), creates the SDK client, the gateway, the job queue, the recording service, the
+Flex token validator and the archive (flexrec.server.archive_wiring joins it to the recording
+service). `create_app` calls it when it is not handed a ready `Services`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.config import Settings
 from flexrec.server.logging_setup import get_logger
-from flexrec.server.ports import RecordingControl, TokenValidator
+from flexrec.server.ports import RecordingControl
 from flexrec.server.token_guard import TokenGuard
+from flexrec.twilio.flex_tokens import TokenValidator
 from flexrec.webhooks.signature import SignatureVerifier
+
+if TYPE_CHECKING:  # imported for the types only: `import flexrec.server` stays cheap
+    from twilio.rest import Client
+
+    from flexrec.archive.service import ArchiveService
+    from flexrec.jobs.queue import JobQueue
+    from flexrec.recording.owners import OwnerLease
+    from flexrec.recording.service import RecordingService
+    from flexrec.twilio.gateway import SdkGateway
 
 log = get_logger(__name__)
 
@@ -32,11 +44,11 @@ class Services:
     tokens: TokenValidator
     verifier: SignatureVerifier
     engine: Engine | None = None
-    sessions: Any = None
-    client: Any = None
-    gateway: Any = None
-    queue: Any = None
-    archive: Any = None
+    sessions: sessionmaker[Session] | None = None
+    client: Client | None = None  # the Twilio SDK client
+    gateway: SdkGateway | None = None
+    queue: JobQueue | None = None
+    archive: ArchiveService | None = None
     run_consumer: bool = False
     consumer_workers: int = 4
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
@@ -74,7 +86,7 @@ def database_check(engine: Engine) -> HealthCheck:
     return check
 
 
-def queue_check(queue: Any) -> HealthCheck:
+def queue_check(queue: object) -> HealthCheck:
     """A health check asking the job queue's storage something cheap."""
 
     def check() -> None:
@@ -89,7 +101,7 @@ def queue_check(queue: Any) -> HealthCheck:
     return check
 
 
-def owner_tick(lease: Any, recording: Any) -> Callable[[], None]:
+def owner_tick(lease: OwnerLease, recording: RecordingService) -> Callable[[], None]:
     """One heartbeat of this process's claim owner, then take back what gone processes held
     (a web process killed -9 under `--processes N`, a worker on another machine)."""
 
@@ -110,8 +122,8 @@ def build_services(
 ) -> Services:
     """Create the service's objects from settings: migrated DB, SDK client, queue, service.
 
-    The archive is not built here: whoever wires it registers its completion callback on
-    `services.recording` and its jobs on `services.queue`, and sets `services.archive`.
+    The archive is built last and attached (`attach_archive`): its completion callback on
+    `services.recording`, its jobs on `services.queue`, `services.archive` set.
     """
     # Imported here so `import flexrec.server` stays cheap and side-effect free.
     from flexrec.db.base import make_engine, make_session_factory
@@ -123,6 +135,7 @@ def build_services(
     from flexrec.recording.owners import HEARTBEAT_S, OwnerLease
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
+    from flexrec.server.archive_wiring import attach_archive
     from flexrec.twilio.client import make_client
     from flexrec.twilio.flex_tokens import FlexTokenValidator
     from flexrec.twilio.gateway import SdkGateway
@@ -174,7 +187,7 @@ def build_services(
         for closer in reversed(closers):
             closer()
         raise
-    return Services(
+    services = Services(
         recording=recording,
         tokens=tokens,
         verifier=SignatureVerifier(settings.twilio.auth_token.get_secret_value()),
@@ -188,3 +201,9 @@ def build_services(
         health_checks={"database": database_check(engine), "queue": queue_check(queue)},
         closers=closers,
     )
+    try:
+        attach_archive(settings, services)
+    except BaseException:
+        services.close()
+        raise
+    return services

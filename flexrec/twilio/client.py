@@ -111,6 +111,28 @@ class PooledHttpClient(HttpClient):
         text = response.data.decode("utf-8", errors="replace")
         return Response(response.status, text, response.headers)
 
+    def download(
+        self, url: str, params: dict[str, str], auth: tuple[str, str]
+    ) -> tuple[int, bytes]:
+        """GET raw bytes (recording media) following redirects; urllib3 drops the
+        Authorization header when a redirect leaves the origin (Twilio's media store)."""
+        target = self.rebase(url)
+        if params:
+            target += ("&" if "?" in target else "?") + urlencode(params)
+        headers = {
+            "Authorization": make_headers(basic_auth=f"{auth[0]}:{auth[1]}")["authorization"]
+        }
+        seconds = max(self.timeout or 0.0, 60.0)  # media is larger than a control-plane answer
+        response = self._pool.request(
+            "GET",
+            target,
+            headers=headers,
+            timeout=urllib3.Timeout(total=seconds),
+            redirect=True,
+            retries=urllib3.Retry(total=None, connect=0, read=0, other=0, status=0, redirect=3),
+        )
+        return response.status, response.data
+
     def close(self) -> None:
         """Drop the pooled connections."""
         self._pool.clear()

@@ -8,6 +8,7 @@ which is what a crash between Twilio's create and our commit looks like to the c
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import threading
 from collections import defaultdict, deque
@@ -346,11 +347,12 @@ class FakeTwilio:
             return task.snapshot()
 
     def list_tasks(self, assignment_statuses: Sequence[str]) -> list[TaskSnapshot]:
-        """Tasks in the given assignment statuses."""
+        """Tasks in the given assignment statuses, with `attributes` None and no ETag, as
+        Twilio's List Tasks answers (attributes are shown only on FETCH)."""
         with self._lock:
             self._enter("list_tasks", tuple(assignment_statuses))
             return [
-                t.snapshot()
+                dataclasses.replace(t.snapshot(), attributes=None, etag=None)
                 for t in self.tasks.values()
                 if t.assignment_status in assignment_statuses
             ]

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -54,6 +54,15 @@ class TokenInfo:
     def is_supervisor(self) -> bool:
         """True for supervisors and admins, who may act on any task."""
         return bool(SUPERVISOR_ROLES.intersection(self.roles))
+
+
+class TokenValidator(Protocol):
+    """Turns a Flex token into who holds it: the port every route that takes a Flex token uses
+    (`FlexTokenValidator` here; small stubs in tests)."""
+
+    def validate(self, token: str) -> TokenInfo:
+        """Who holds the token; raises `InvalidToken` or `TokenServiceUnavailable`."""
+        ...
 
 
 def token_fingerprint(token: str) -> str:

@@ -1,8 +1,10 @@
-"""The Twilio calls the recording service makes: small protocols and their SDK implementation.
+"""The one gateway to Twilio: small protocols and their SDK implementation.
 
-Errors are normalised into `GatewayError` so callers decide retry/fail without importing the SDK:
-`retryable` covers 429, 5xx, timeouts and connection errors; `code` carries Twilio's error code
-(21220 = the call is not in a state that can be recorded).
+Every consumer of Twilio (recording control, reconciliation, the archive, `flexrec setup`)
+calls it; every call runs inside `twilio_call()` (flexrec/twilio/errors.py), so whatever fails
+below (SDK, urllib3, OS, timeouts) leaves as a `GatewayError` callers can retry or fail on
+without importing the SDK: `retryable` covers 429, 5xx, timeouts and connection errors; `code`
+carries Twilio's error code (21220 = the call is not in a state that can be recorded).
 
 The task ETag: the SDK's `TaskInstance` has no revision field, but `fetch_with_http_info()`
 returns an `ApiResponse` whose `headers` hold the `ETag` of the fetched revision; `update(...,
@@ -12,143 +14,73 @@ if_match=etag)` sends it back as `If-Match`, and TaskRouter answers 412 when it 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast, runtime_checkable
 
-import requests
 import structlog
-import urllib3
-from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
+
+from flexrec.twilio.errors import (
+    TRANSLATED,
+    GatewayError,
+    PreconditionFailed,
+    UnreadableTask,
+    translate,
+    twilio_call,
+)
+from flexrec.twilio.resources import (
+    CALL_NOT_RECORDABLE,
+    TERMINAL_CALL_STATUSES,
+    CallInfo,
+    ConferenceInfo,
+    CreateRecordingRequest,
+    ParticipantInfo,
+    RecordingInfo,
+    ReservationInfo,
+    TaskSnapshot,
+    WorkspaceInfo,
+)
+from flexrec.twilio.setup_calls import SetupCalls
+
+__all__ = [
+    "CALL_NOT_RECORDABLE",
+    "TERMINAL_CALL_STATUSES",
+    "TRANSLATED_ERRORS",
+    "ArchiveGateway",
+    "CallInfo",
+    "ConferenceInfo",
+    "CreateRecordingRequest",
+    "GatewayError",
+    "LookupGateway",
+    "ParticipantInfo",
+    "PreconditionFailed",
+    "RecordingGateway",
+    "RecordingInfo",
+    "ReservationInfo",
+    "SdkGateway",
+    "TaskGateway",
+    "TaskSnapshot",
+    "UnreadableTask",
+    "WorkspaceInfo",
+    "recording_media_url",
+    "translate_error",
+]
 
 from flexrec.safejson import UnsafeJson, loads_bounded
 
 log = structlog.get_logger(__name__)
 
-TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-CALL_NOT_RECORDABLE = 21220
 
+@runtime_checkable
+class MediaTransport(Protocol):
+    """The transport's raw download (PooledHttpClient.download; the archive fakes' too)."""
 
-class GatewayError(Exception):
-    """A Twilio call that failed; `status` is the HTTP status (None: no response)."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-    @property
-    def retryable(self) -> bool:
-        """True for rate limits, server errors, timeouts and lost connections."""
-        return self.status is None or self.status == 429 or self.status >= 500
-
-
-class PreconditionFailed(GatewayError):
-    """The task changed since it was read (HTTP 412 on If-Match)."""
-
-
-class UnreadableTask(GatewayError):
-    """A task whose attributes cannot be read safely (nested past any real use): asking again
-    gives the same answer, and writing back what we could read would lose what we could not."""
-
-    @property
-    def retryable(self) -> bool:
-        """Never: the same task reads the same way next time."""
-        return False
-
-
-@dataclass(frozen=True)
-class RecordingInfo:
-    """A call recording as Twilio reports it."""
-
-    sid: str
-    call_sid: str
-    status: str
-    start_time_ms: int | None
-    channels: int | None
-    duration_s: int | None = None
-    source: str | None = None
-    track: str | None = None
-    error_code: int | None = None
-    conference_sid: str | None = None  # set on a conference recording (Flex's own)
-
-
-@dataclass(frozen=True)
-class CallInfo:
-    """A call leg as Twilio reports it (fetch)."""
-
-    sid: str
-    status: str
-    direction: str | None = None
-    from_: str | None = None
-    to: str | None = None
-    parent_call_sid: str | None = None
-
-    @property
-    def ended(self) -> bool:
-        """True when the leg can no longer be recorded."""
-        return self.status in TERMINAL_CALL_STATUSES
-
-
-@dataclass(frozen=True)
-class TaskSnapshot:
-    """One revision of a TaskRouter task."""
-
-    sid: str
-    attributes: dict[str, Any]
-    etag: str | None
-    assignment_status: str | None = None
-    queue_sid: str | None = None
-    queue_name: str | None = None
-    workflow_sid: str | None = None
-    workflow_name: str | None = None
-    channel: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReservationInfo:
-    """A task's reservation as TaskRouter reports it."""
-
-    sid: str
-    worker_sid: str | None
-    status: str  # pending|accepted|rejected|timeout|canceled|rescinded|wrapping|completed
-    worker_name: str | None = None
-
-
-@dataclass(frozen=True)
-class ConferenceInfo:
-    """A conference (Flex names the conference of a task after the task SID)."""
-
-    sid: str
-    friendly_name: str | None
-    status: str | None  # init | in-progress | completed
-
-
-@dataclass(frozen=True)
-class ParticipantInfo:
-    """A call leg in a conference; `label` is whatever the participant's creator set."""
-
-    call_sid: str
-    conference_sid: str
-    label: str | None
-    status: str | None
-    hold: bool | None = None
-    muted: bool | None = None
-
-
-@dataclass(frozen=True)
-class CreateRecordingRequest:
-    """The parameters of a dual-channel call recording we start."""
-
-    call_sid: str
-    status_callback: str
-    channels: str = "dual"
-    track: str = "both"
-    events: tuple[str, ...] = ("in-progress", "completed", "absent")
-    trim: str = "do-not-trim"
+    def download(
+        self, url: str, params: dict[str, str], auth: tuple[str, str]
+    ) -> tuple[int, bytes]:
+        """GET bytes, following redirects; (status, body)."""
+        ...
 
 
 class RecordingGateway(Protocol):
@@ -179,7 +111,7 @@ class TaskGateway(Protocol):
     """TaskRouter calls for tasks."""
 
     def fetch_task(self, task_sid: str) -> TaskSnapshot:
-        """The task's current revision, with its ETag."""
+        """The task's current revision, with its ETag and attributes."""
         ...
 
     def update_task_attributes(
@@ -189,7 +121,7 @@ class TaskGateway(Protocol):
         ...
 
     def list_tasks(self, assignment_statuses: Sequence[str]) -> list[TaskSnapshot]:
-        """Live tasks in the given assignment statuses."""
+        """Live tasks in the given assignment statuses (attributes None: fetch each task)."""
         ...
 
     def list_reservations(self, task_sid: str) -> list[ReservationInfo]:
@@ -215,6 +147,30 @@ class LookupGateway(Protocol):
         ...
 
 
+class ArchiveGateway(Protocol):
+    """What the archive job asks of Twilio: a recording's metadata, its media, its deletion."""
+
+    account_sid: str
+
+    def fetch_recording(self, recording_sid: str) -> RecordingInfo:
+        """The recording resource (status, duration, channels, call, URI)."""
+        ...
+
+    def download_media(self, media_url: str, channels: int = 2) -> bytes:
+        """The recording's WAV (`{media_url}.wav?RequestedChannels=N`)."""
+        ...
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete the recording from Twilio (404 raises `GatewayError` with `not_found`)."""
+        ...
+
+    def iter_recordings(
+        self, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[RecordingInfo]:
+        """The account's recordings, newest first, page by page (for backfills)."""
+        ...
+
+
 def recording_media_url(account_sid: str, recording_sid: str) -> str:
     """The api.twilio.com URL Flex Insights expects in a VoiceRecording entry."""
     return f"https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}"
@@ -237,46 +193,30 @@ def _non_negative(value: int | None) -> int | None:
     return value if value is not None and value >= 0 else None
 
 
-def _translate(exc: Exception) -> GatewayError:
-    if isinstance(exc, TwilioRestException):
-        cls = PreconditionFailed if exc.status == 412 else GatewayError
-        return cls(f"Twilio {exc.status} {exc.code}: {exc.msg}", status=exc.status, code=exc.code)
-    response = exc.args[1] if isinstance(exc, TwilioException) and len(exc.args) > 1 else None
-    status = getattr(response, "status_code", None)
-    if isinstance(status, int):
-        # List pages fail with TwilioException("Unable to fetch page", response).
-        code: int | None = None
-        try:
-            body = json.loads(getattr(response, "text", "") or "{}")
-            code = int(body["code"]) if isinstance(body, dict) and "code" in body else None
-        except (ValueError, TypeError):
-            code = None
-        cls = PreconditionFailed if status == 412 else GatewayError
-        return cls(f"Twilio {status} {code}: {exc.args[0]}", status=status, code=code)
-    # Timeouts and lost connections have no response: they may or may not have taken effect.
-    return GatewayError(f"{type(exc).__name__}: {exc}", status=None)
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
-_TRANSLATED = (TwilioException, urllib3.exceptions.HTTPError, requests.RequestException, OSError)
-
-# Public names of the one translation, for every consumer of Twilio outside this module.
-TRANSLATED_ERRORS = _TRANSLATED
+# Public names of the one translation (flexrec/twilio/errors.py), for consumers of Twilio
+# outside the gateway (the CLI's error display, setup).
+TRANSLATED_ERRORS = TRANSLATED
 """What a call through the SDK may raise; `translate_error` turns each into a `GatewayError`."""
 
 
-def translate_error(exc: Exception) -> GatewayError:
+def translate_error(exc: BaseException) -> GatewayError:
     """The `GatewayError` for anything the SDK or its transport raised."""
-    return exc if isinstance(exc, GatewayError) else _translate(exc)
+    return translate(exc)
 
 
-class SdkGateway:
-    """`RecordingGateway` and `TaskGateway` over the official SDK client (retries off)."""
+class SdkGateway(SetupCalls):
+    """Every gateway protocol over the official SDK client (SDK retries off)."""
 
     def __init__(self, client: Client, account_sid: str, workspace_sid: str) -> None:
         self._client = client
         self.account_sid = account_sid
         self._workspace_sid = workspace_sid
 
+    # -- recordings ---------------------------------------------------------------------------
     def _recording(self, rec: Any) -> RecordingInfo:
         return RecordingInfo(
             sid=rec.sid,
@@ -288,12 +228,14 @@ class SdkGateway:
             source=str(rec.source) if rec.source else None,
             track=str(rec.track) if getattr(rec, "track", None) else None,
             error_code=_int_or_none(rec.error_code),
-            conference_sid=getattr(rec, "conference_sid", None) or None,
+            account_sid=_text(getattr(rec, "account_sid", None)),
+            uri=_text(getattr(rec, "uri", None)),
+            conference_sid=_text(getattr(rec, "conference_sid", None)),
         )
 
     def create_recording(self, request: CreateRecordingRequest) -> RecordingInfo:
         """Start a dual-channel recording with our status callback."""
-        try:
+        with twilio_call():
             rec = self._client.calls(request.call_sid).recordings.create(
                 recording_channels=request.channels,
                 recording_track=request.track,
@@ -302,16 +244,12 @@ class SdkGateway:
                 recording_status_callback_method="POST",
                 trim=request.trim,
             )
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         return self._recording(rec)
 
     def list_recordings(self, call_sid: str) -> list[RecordingInfo]:
         """Every recording of the leg (a leg has few, so one page suffices)."""
-        try:
+        with twilio_call():
             recs = self._client.calls(call_sid).recordings.list(limit=50)
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         return [self._recording(r) for r in recs]
 
     def update_recording(
@@ -321,73 +259,119 @@ class SdkGateway:
         kwargs: dict[str, Any] = {"status": status}
         if status == "paused" and pause_behavior:
             kwargs["pause_behavior"] = pause_behavior
-        try:
+        with twilio_call():
             rec = self._client.calls(call_sid).recordings(recording_sid).update(**kwargs)
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         return self._recording(rec)
 
+    def fetch_recording(self, recording_sid: str) -> RecordingInfo:
+        """The account-level Recording resource."""
+        with twilio_call():
+            rec = self._client.recordings(recording_sid).fetch()
+        return self._recording(rec)
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording (its media and metadata) from Twilio."""
+        with twilio_call():
+            self._client.recordings(recording_sid).delete()
+
+    def iter_recordings(
+        self, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[RecordingInfo]:
+        """The account's recordings; each page is fetched (and translated) as it is reached."""
+        filters: dict[str, Any] = {"page_size": 100}
+        if since is not None:
+            filters["date_created_after"] = since
+        if limit is not None:
+            filters["limit"] = limit
+        with twilio_call():
+            stream = iter(self._client.recordings.stream(**filters))
+        while True:
+            with twilio_call():
+                rec = next(stream, None)
+            if rec is None:
+                return
+            yield self._recording(rec)
+
+    def download_media(self, media_url: str, channels: int = 2) -> bytes:
+        """GET `{media_url}.wav` with the account's credentials over the pooled transport.
+
+        Twilio may redirect to its media store; the transport drops the credentials when the
+        redirect leaves the origin.
+        """
+        http = self._client.http_client
+        if not isinstance(http, MediaTransport):
+            raise GatewayError("the SDK's HTTP client cannot download media", status=None)
+        url = media_wav_url(media_url)
+        auth = (str(self._client.username), str(self._client.password))
+        with twilio_call():
+            status, body = http.download(url, {"RequestedChannels": str(channels)}, auth)
+        if status != 200:
+            raise GatewayError(f"media download answered HTTP {status}", status=status)
+        if not body:
+            raise GatewayError("media download returned an empty body", status=None)
+        return body
+
+    # -- calls and conferences ----------------------------------------------------------------
     def fetch_call(self, call_sid: str) -> CallInfo:
-        """The leg's status."""
-        try:
+        """The leg's status, direction and parties."""
+        with twilio_call():
             call = self._client.calls(call_sid).fetch()
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         return CallInfo(
             sid=call_sid,
             status=str(call.status),
-            direction=call.direction,
-            from_=call._from,
-            to=call.to,
-            parent_call_sid=call.parent_call_sid,
+            direction=_text(call.direction),
+            from_=_text(getattr(call, "_from", None)),
+            to=_text(call.to),
+            parent_call_sid=_text(call.parent_call_sid),
         )
 
     def list_conferences(
         self, friendly_name: str, status: str | None = None
     ) -> list[ConferenceInfo]:
-        """Conferences by FriendlyName (and Status), newest first as Twilio lists them."""
+        """Conferences named `friendly_name` (newest first, as Twilio lists them)."""
         kwargs: dict[str, Any] = {"friendly_name": friendly_name, "limit": 20}
         if status:
             kwargs["status"] = status
-        try:
+        with twilio_call():
             rows = self._client.conferences.list(**kwargs)
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         return [
-            ConferenceInfo(sid=c.sid, friendly_name=c.friendly_name, status=str(c.status))
+            ConferenceInfo(sid=c.sid, friendly_name=_text(c.friendly_name), status=_text(c.status))
             for c in rows
         ]
 
     def list_participants(self, conference_sid: str) -> list[ParticipantInfo]:
-        """The conference's participants (a Flex conference has a handful: one page)."""
-        try:
+        """The legs in the conference now."""
+        with twilio_call():
             rows = self._client.conferences(conference_sid).participants.list(limit=100)
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         return [
             ParticipantInfo(
                 call_sid=p.call_sid,
                 conference_sid=conference_sid,
-                label=p.label or None,
-                status=str(p.status) if p.status else None,
+                label=_text(p.label),
+                status=_text(p.status),
                 hold=p.hold,
                 muted=p.muted,
             )
             for p in rows
         ]
 
+    # -- tasks --------------------------------------------------------------------------------
     def _task(self, task: Any, etag: str | None) -> TaskSnapshot:
-        try:
-            attributes = loads_bounded(task.attributes or "{}")
-        except UnsafeJson as exc:
-            if not isinstance(exc.__cause__, json.JSONDecodeError):
-                # Too deep or numbers no reader keeps: writing back what we could read would
-                # lose the rest, and asking again reads the same.
-                raise UnreadableTask(f"task {task.sid}: {exc}", status=None) from None
-            attributes = {}
+        raw = task.attributes
+        attributes: dict[str, Any] | None = None
+        if raw is not None:  # null in a list: unknown, never "{}"
+            try:
+                parsed = loads_bounded(raw or "{}")
+            except UnsafeJson as exc:
+                if not isinstance(exc.__cause__, json.JSONDecodeError):
+                    # Too deep or numbers no reader keeps: writing back what we could read
+                    # would lose the rest, and asking again reads the same.
+                    raise UnreadableTask(f"task {task.sid}: {exc}", status=None) from None
+                parsed = {}
+            attributes = parsed if isinstance(parsed, dict) else {}
         return TaskSnapshot(
             sid=task.sid,
-            attributes=attributes if isinstance(attributes, dict) else {},
+            attributes=attributes,
             etag=etag,
             assignment_status=str(task.assignment_status) if task.assignment_status else None,
             queue_sid=task.task_queue_sid,
@@ -402,10 +386,8 @@ class SdkGateway:
 
     def fetch_task(self, task_sid: str) -> TaskSnapshot:
         """Fetch the task and read its ETag from the response headers."""
-        try:
+        with twilio_call():
             response = self._tasks()(task_sid).fetch_with_http_info()
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         headers = {k.lower(): v for k, v in (response.headers or {}).items()}
         return self._task(response.data, headers.get("etag"))
 
@@ -416,17 +398,15 @@ class SdkGateway:
         kwargs: dict[str, Any] = {"attributes": json.dumps(attributes, separators=(",", ":"))}
         if etag:
             kwargs["if_match"] = etag
-        try:
+        with twilio_call():
             response = self._tasks()(task_sid).update_with_http_info(**kwargs)
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         headers = {k.lower(): v for k, v in (response.headers or {}).items()}
         return self._task(response.data, headers.get("etag"))
 
     def list_tasks(self, assignment_statuses: Sequence[str]) -> list[TaskSnapshot]:
-        """Live tasks (one list call per assignment status)."""
+        """Live tasks (one list call per assignment status); attributes stay None."""
         out: list[TaskSnapshot] = []
-        try:
+        with twilio_call():
             for status in assignment_statuses:
                 for task in self._tasks().list(assignment_status=[status], limit=1000):
                     try:
@@ -434,16 +414,12 @@ class SdkGateway:
                     except UnreadableTask as exc:
                         # One poisoned task must not hide every other live task from recovery.
                         log.warning("task skipped", task_sid=task.sid, reason=str(exc))
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         return out
 
     def list_reservations(self, task_sid: str) -> list[ReservationInfo]:
         """The task's reservations, newest first as TaskRouter lists them."""
-        try:
+        with twilio_call():
             rows = self._tasks()(task_sid).reservations.list(limit=200)
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
         return [
             ReservationInfo(
                 sid=r.sid,
@@ -453,3 +429,19 @@ class SdkGateway:
             )
             for r in rows
         ]
+
+
+def as_archive_gateway(client_or_gateway: Any) -> ArchiveGateway:
+    """The gateway itself, or the gateway over an SDK client (the archive is built with one)."""
+    if hasattr(client_or_gateway, "fetch_recording"):
+        return cast(ArchiveGateway, client_or_gateway)
+    account = str(getattr(client_or_gateway, "account_sid", "") or "")
+    return SdkGateway(client_or_gateway, account, workspace_sid="")
+
+
+def media_wav_url(media_url: str) -> str:
+    """`{media_url}.wav` for a recording URL given with or without `.json`/`.wav`/`.mp3`."""
+    base = media_url.split("?", 1)[0]
+    for suffix in (".json", ".wav", ".mp3"):
+        base = base.removesuffix(suffix)
+    return base + ".wav"

@@ -13,6 +13,13 @@ What is parsed, by source:
   with the parameters documented by Twilio (see each parser).
 
 Every parser raises `MalformedEvent` (the web layer answers 400) for input it cannot trust.
+
+TaskRouter sends every event type of its reference (worker, task-queue, workflow, activity and
+workspace families, three-part names such as `worker.activity.update` included) unless the
+workspace's `EventsFilter` is set: `TASKROUTER_EVENTS_USED` names the ones flexrec acts on
+(and what `flexrec setup` puts in the filter); any other well-formed type is ignored (204). In
+an Event Streams batch, an item of another product, of an unused type, or one that does not
+parse is skipped on its own: it never costs the batch's other events.
 """
 
 from __future__ import annotations
@@ -31,6 +38,37 @@ _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _EVENT_STREAMS_PREFIX = "com.twilio.taskrouter."
 # Epoch ms up to the end of year 9999: later cannot be a datetime anywhere downstream.
 _MAX_TIME_MS = 253_402_300_799_999
+
+# `family.action` or `family.sub.action` (e.g. `worker.channel.availability.update`).
+_EVENT_TYPE = re.compile(r"^[a-z][a-z-]*(\.[a-z][a-z-]*)+$")
+
+# The TaskRouter event types flexrec acts on; everything else is acknowledged and ignored.
+# `flexrec setup` writes this list into the workspace's EventsFilter (and an Event Streams
+# subscription) when it owns the callback.
+TASKROUTER_EVENTS_USED: tuple[str, ...] = (
+    "task.created",
+    "task.updated",
+    "task.canceled",
+    "task.wrapup",
+    "task.completed",
+    "task.deleted",
+    "task.system-deleted",
+    "reservation.created",
+    "reservation.accepted",
+    "reservation.rejected",
+    "reservation.timeout",
+    "reservation.canceled",
+    "reservation.rescinded",
+    "reservation.wrapup",
+    "reservation.completed",
+    "reservation.failed",
+)
+_USED = frozenset(TASKROUTER_EVENTS_USED)
+
+
+def is_used_taskrouter_event(event_type: str) -> bool:
+    """Whether flexrec acts on this TaskRouter event type."""
+    return event_type in _USED
 
 
 class MalformedEvent(ValueError):
@@ -233,7 +271,7 @@ def _attributes(data: Mapping[str, Any]) -> dict[str, Any] | None:
 def _taskrouter_event(
     data: Mapping[str, Any], event_type: str, event_sid: str | None, fallback_time: Any = None
 ) -> TaskRouterEvent:
-    if not re.match(r"^[a-z][a-z-]*\.[a-z][a-z-]*$", event_type):
+    if not _EVENT_TYPE.match(event_type):
         raise MalformedEvent("EventType is not a TaskRouter event name")
     timestamp = data.get(_norm("TimestampMs")) or data.get(_norm("Timestamp")) or fallback_time
     timestamp_ms = parse_time_ms(timestamp)
@@ -265,6 +303,16 @@ def _taskrouter_event(
     )
 
 
+def taskrouter_event_type(form: Mapping[str, Any]) -> str:
+    """The `EventType` of a workspace callback (checked, nothing else parsed yet)."""
+    event_type = _text(_normalized(form), "EventType")
+    if event_type is None:
+        raise MalformedEvent("missing EventType")
+    if not _EVENT_TYPE.match(event_type):
+        raise MalformedEvent("EventType is not a TaskRouter event name")
+    return event_type
+
+
 def parse_taskrouter_form(form: Mapping[str, Any]) -> TaskRouterEvent:
     """Parse a TaskRouter workspace event callback (form fields)."""
     data = _normalized(form)
@@ -274,8 +322,22 @@ def parse_taskrouter_form(form: Mapping[str, Any]) -> TaskRouterEvent:
     return _taskrouter_event(data, event_type, _text(data, "Sid") or _text(data, "EventSid"))
 
 
+@dataclass(frozen=True)
+class EventStreamsBatch:
+    """An Event Streams delivery: the used TaskRouter events, and what was skipped and why."""
+
+    events: list[TaskRouterEvent]
+    ignored: int  # other products' events and TaskRouter types flexrec does not use
+    malformed: list[str]  # one reason per item that could not be parsed
+
+
 def parse_event_streams(body: bytes) -> list[TaskRouterEvent]:
-    """Parse an Event Streams webhook body; non-TaskRouter CloudEvents are skipped."""
+    """Parse an Event Streams webhook body into the TaskRouter events flexrec uses."""
+    return parse_event_streams_batch(body).events
+
+
+def parse_event_streams_batch(body: bytes) -> EventStreamsBatch:
+    """Parse an Event Streams body; only a body that is not a JSON list of objects is malformed."""
     try:
         payload = loads_bounded(body)
     except UnsafeJson as exc:
@@ -285,28 +347,37 @@ def parse_event_streams(body: bytes) -> list[TaskRouterEvent]:
     if not isinstance(payload, list):
         raise MalformedEvent("body is not a JSON array of CloudEvents")
     events: list[TaskRouterEvent] = []
+    ignored = 0
+    malformed: list[str] = []
     for item in payload:
         if not isinstance(item, dict):
-            raise MalformedEvent("CloudEvent is not an object")
-        cloud_type = str(item.get("type", ""))
-        if not cloud_type.startswith(_EVENT_STREAMS_PREFIX):
+            malformed.append("CloudEvent is not an object")
             continue
-        body_data = item.get("data")
-        if not isinstance(body_data, dict):
-            raise MalformedEvent("CloudEvent data is not an object")
-        inner = body_data.get("payload")
-        if isinstance(inner, dict):
-            # Twilio's TaskRouter.WDSEvent schema nests the event's fields under data.payload.
-            body_data = {**body_data, **inner}
-        data = _normalized(body_data)
+        cloud_type = str(item.get("type", ""))
         event_type = cloud_type.removeprefix(_EVENT_STREAMS_PREFIX)
-        event_id = item.get("id")
-        events.append(
-            _taskrouter_event(
-                data, event_type, str(event_id) if event_id else None, item.get("time")
-            )
-        )
-    return events
+        if not cloud_type.startswith(_EVENT_STREAMS_PREFIX) or event_type not in _USED:
+            ignored += 1
+            continue
+        try:
+            events.append(_cloud_event(item, event_type))
+        except MalformedEvent as exc:
+            malformed.append(f"{item.get('id') or cloud_type}: {exc}")
+    return EventStreamsBatch(events, ignored, malformed)
+
+
+def _cloud_event(item: Mapping[str, Any], event_type: str) -> TaskRouterEvent:
+    body_data = item.get("data")
+    if not isinstance(body_data, dict):
+        raise MalformedEvent("CloudEvent data is not an object")
+    inner = body_data.get("payload")
+    if isinstance(inner, dict):
+        # Twilio's TaskRouter.WDSEvent schema nests the event's fields under data.payload.
+        body_data = {**body_data, **inner}
+    data = _normalized(body_data)
+    event_id = item.get("id")
+    return _taskrouter_event(
+        data, event_type, str(event_id) if event_id else None, item.get("time")
+    )
 
 
 def parse_conference_form(form: Mapping[str, Any]) -> ConferenceEvent:

@@ -84,7 +84,6 @@ def test_archive_from_the_simulator_then_delete_there(
 
 
 def test_simulated_silence_pause_is_excluded_from_analysis(tmp_path: Path) -> None:
-    import httpx
 
     from flexrec.archive.fakes import FakeTwilioRecordings
 
@@ -100,7 +99,6 @@ def test_simulated_silence_pause_is_excluded_from_analysis(tmp_path: Path) -> No
         make_session_factory(engine),
         LocalStorage(tmp_path / "archive"),
         twilio.sdk_client(),
-        http=httpx.Client(transport=twilio.transport()),
     )
     service.archive_recording(recording.sid)
     analysis = service.analyse(recording.sid)

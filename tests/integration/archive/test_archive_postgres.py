@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,7 +50,6 @@ def make(
         sessions,
         store,
         twilio.sdk_client(),
-        http=httpx.Client(transport=twilio.transport()),
         retention=RetentionPolicy(30),
         delete_from_twilio=True,
     )

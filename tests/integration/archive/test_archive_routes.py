@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -88,7 +87,6 @@ def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Env]:
         LocalStorage(tmp_path / "archive"),
         twilio.sdk_client(),
         key=ArchiveKey(b"s" * 32) if request.param == "sealed" else None,
-        http=httpx.Client(transport=twilio.transport()),
         context_provider=lambda sid, _call: contexts.get(sid),
     )
     archive.archive_recording(RE)

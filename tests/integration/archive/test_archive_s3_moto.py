@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
@@ -88,7 +87,6 @@ def test_archive_job_and_retention_on_s3_with_encryption(s3_endpoint: str, tmp_p
         key=ArchiveKey(b"e" * 32),
         delete_from_twilio=True,
         retention=RetentionPolicy(30),
-        http=httpx.Client(transport=twilio.transport()),
     )
     row = service.archive_recording(RE)
     assert row.state == "deleted_from_twilio"

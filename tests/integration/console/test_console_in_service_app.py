@@ -1,4 +1,4 @@
-"""The console mounted on the service's own app, with its parts built lazily at startup."""
+"""The console mounted on the service's own app by the one app factory, beside the archive."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ from typing import Any
 from console_client_helpers import SECRET, TestClient, csrf_of
 
 from flexrec.config import ServerSettings, Settings, TwilioSettings
-from flexrec.console.router import create_console_router
 from flexrec.console.sandbox import AGENTS, Sandbox
-from flexrec.console.wiring import console_deps_from_services
 from flexrec.server.app import create_app
-from flexrec.server.routes_archive import make_archive_router
 from flexrec.server.wiring import Services
 from flexrec.webhooks.signature import SignatureVerifier
 
@@ -39,12 +36,8 @@ def test_console_works_inside_create_app(sandbox: Sandbox) -> None:
         sessions=sandbox.sessions,
         archive=sandbox.archive,
     )
+    # The one app factory mounts the console and the archive's routes with everything else.
     app = create_app(settings, services)
-    # The factory runs on the first request, after the lifespan has built the services.
-    app.include_router(
-        create_console_router(lambda: console_deps_from_services(app.state.services, settings))
-    )
-    app.include_router(make_archive_router(sandbox.archive, sandbox.tokens, sandbox.signer))
     with TestClient(app) as client:
         denied = client.get("/console/api/recordings")
         assert denied.status_code == 401

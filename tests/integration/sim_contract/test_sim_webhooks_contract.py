@@ -67,8 +67,10 @@ def test_form_callbacks_parse_with_the_service_parsers() -> None:
 
 def test_event_streams_batches_parse_with_the_service_parser() -> None:
     world, _, cloud_events = _run_all_scenarios()
-    parsed = parsers.parse_event_streams(json.dumps(cloud_events).encode())
-    assert len(parsed) == len(cloud_events)
+    batch = parsers.parse_event_streams_batch(json.dumps(cloud_events).encode())
+    parsed = batch.events
+    assert batch.malformed == []
+    assert len(parsed) + batch.ignored == len(cloud_events)
     updated = [e for e in parsed if e.event_type == "task.updated"]
     assert updated and all(e.task_attributes is not None for e in updated)
     assert {e.task_sid for e in parsed} == set(world.tasks)

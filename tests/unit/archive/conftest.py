@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,11 +62,9 @@ def make_service(
     store: MemoryStorage,
 ) -> Callable[..., ArchiveService]:
     def build(**kwargs: Any) -> ArchiveService:
-        options: dict[str, Any] = {
-            "http": httpx.Client(transport=twilio.transport()),
-            "clock": clock,
-        }
+        options: dict[str, Any] = {"clock": clock}
         options.update(kwargs)
-        return ArchiveService(sessions, options.pop("store", store), twilio.sdk_client(), **options)
+        client = options.pop("client", None) or twilio.sdk_client()
+        return ArchiveService(sessions, options.pop("store", store), client, **options)
 
     return build

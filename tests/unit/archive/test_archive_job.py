@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from twilio.rest import Client
 
 from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
-from flexrec.archive.media import wav_download_url
 from flexrec.archive.service import (
     ArchiveFailedError,
     ArchiveRetryableError,
@@ -20,6 +20,7 @@ from flexrec.archive.service import (
 )
 from flexrec.archive.storage import MemoryStorage
 from flexrec.twilio.client import PooledHttpClient
+from flexrec.twilio.gateway import media_wav_url
 
 RE = "RE" + "1" * 32
 CA = "CA" + "2" * 32
@@ -118,7 +119,7 @@ def test_uses_the_callback_media_url_and_requested_channels(
         seen.append(request)
         return twilio.handle(request)
 
-    service = make_service(http=httpx.Client(transport=httpx.MockTransport(spy)))
+    service = make_service(client=twilio.sdk_client(httpx.MockTransport(spy)))
     media_url = f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{RE}"
     service.note_completed(RE, CA, media_url, 2, duration_s=2)
     service.archive_recording(RE)
@@ -130,13 +131,11 @@ def test_uses_the_callback_media_url_and_requested_channels(
 
 
 def test_media_url_is_rebased_onto_the_simulator() -> None:
-    class Client:
-        http_client = PooledHttpClient("http://127.0.0.1:8181")
-
+    http_client = PooledHttpClient("http://127.0.0.1:8181")
     twilio_url = f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{RE}"
-    url = wav_download_url(twilio_url, Client())
+    url = http_client.rebase(media_wav_url(twilio_url))
     assert url == f"http://127.0.0.1:8181/2010-04-01/Accounts/AC1/Recordings/{RE}.wav"
-    plain = wav_download_url(f"https://api.twilio.com/x/{RE}.json", object())
+    plain = media_wav_url(f"https://api.twilio.com/x/{RE}.json")
     assert plain == f"https://api.twilio.com/x/{RE}.wav"
 
 
@@ -200,7 +199,7 @@ def test_crash_mid_download_restarts_from_scratch(
         return twilio.handle(request)
 
     with pytest.raises(Crash):
-        make_service(http=httpx.Client(transport=httpx.MockTransport(flaky))).archive_recording(RE)
+        make_service(client=twilio.sdk_client(httpx.MockTransport(flaky))).archive_recording(RE)
     assert store.list_keys() == []
     assert make_service().archive_recording(RE).state == "verified"
 
@@ -298,9 +297,10 @@ def test_wrong_credentials_fail_visibly_instead_of_looping(
     twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
-    service = make_service()
+    client = twilio.sdk_client()
+    client.password = "wrong"
+    service = make_service(client=client)
     service.note_completed(RE, CA, f"https://api.twilio.com/x/{RE}", 2, duration_s=2)
-    service.twilio.password = "wrong"
     with pytest.raises(ArchiveFailedError, match="401"):
         service.archive_recording(RE)
     row = service.get(RE)
@@ -353,23 +353,22 @@ def test_network_errors_talking_to_twilio_are_retryable(
     twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
-    service = make_service(delete_from_twilio=True)
-
-    class Unreachable:
-        account_sid = twilio.account_sid
-
-        def recordings(self, _sid: str) -> Unreachable:
-            return self
-
-        def fetch(self) -> None:
-            raise ConnectionError("connection refused")  # what requests raises is an OSError
-
-    real = service.twilio
-    service.twilio = Unreachable()
-    with pytest.raises(ArchiveRetryableError, match="ConnectionError"):
-        service.archive_recording(RE)
-    service.twilio = real
-    assert service.archive_recording(RE).state == "deleted_from_twilio"
+    # The service's own transport against a port nobody listens on: urllib3 raises its own
+    # errors (not OSErrors), which once escaped the job and left the row stuck.
+    unreachable = Client(
+        twilio.account_sid,
+        twilio.auth_token,
+        http_client=PooledHttpClient("http://127.0.0.1:9", timeout=2),
+    )
+    down = make_service(delete_from_twilio=True, client=unreachable)
+    with pytest.raises(ArchiveRetryableError, match=r"NewConnectionError|MaxRetryError"):
+        down.archive_recording(RE)
+    row = down.get(RE)
+    assert row is not None and row.state == "downloading" and row.attempts == 1
+    assert "Connection" in (row.last_error or "")
+    assert make_service(delete_from_twilio=True).archive_recording(RE).state == (
+        "deleted_from_twilio"
+    )
 
 
 def test_a_broken_context_provider_does_not_block_archiving(
@@ -400,7 +399,7 @@ def test_a_worker_overtaken_by_another_stops_without_writing_an_older_state(
         return twilio.handle(request)
 
     slow = make_service(
-        delete_from_twilio=True, http=httpx.Client(transport=httpx.MockTransport(slow_download))
+        delete_from_twilio=True, client=twilio.sdk_client(httpx.MockTransport(slow_download))
     )
     row = slow.archive_recording(RE)  # neither raises nor marks anything failed
     assert row.state == "deleted_from_twilio" and row.last_error is None
@@ -421,7 +420,7 @@ def test_stale_state_write_is_refused_after_another_worker_verified(
             other.archive_recording(RE)  # finishes first, then our download completes
         return response
 
-    service = make_service(http=httpx.Client(transport=httpx.MockTransport(racing)))
+    service = make_service(client=twilio.sdk_client(httpx.MockTransport(racing)))
     row = service.archive_recording(RE)
     assert row.state == "verified"  # the overtaken worker did not write "stored" back
     fresh = service.get(RE)

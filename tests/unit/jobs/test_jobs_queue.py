@@ -87,7 +87,8 @@ def test_recording_jobs_are_registered_and_reconcile_is_queued_at_start(tmp_path
     register_recording_jobs(queue, service)
     assert set(queue.names) == {
         "recording.start", "recording.link", "recording.auto_resume", "recording.refresh",
-        "recording.apply_pause", "recording.reconcile", "recording.find_legs",
+        "recording.apply_pause", "recording.reconcile", "recording.taskrouter_event",
+        "recording.find_legs",
     }  # fmt: skip
     assert [j.name for j in queue.pending] == ["recording.reconcile"]
     queue.run_all()  # startup reconcile finds the live task, then the start job records it

@@ -11,6 +11,7 @@ from flexrec.webhooks.events import (
     parse_call_status_form,
     parse_conference_form,
     parse_event_streams,
+    parse_event_streams_batch,
     parse_recording_status_form,
     parse_taskrouter_form,
     parse_time_ms,
@@ -108,7 +109,6 @@ def test_event_streams_batch_accepts_snake_and_camel_keys() -> None:
         b"not json",
         b'{"a": 1',
         b"42",
-        b'[{"type": "com.twilio.taskrouter.task.created", "data": 3}]',
     ],
 )
 def test_malformed_event_streams(body: bytes) -> None:
@@ -216,3 +216,21 @@ def test_event_streams_payload_nested_under_data_payload() -> None:
     ).encode()
     (event,) = parse_event_streams(body)
     assert (event.task_sid, event.reservation_sid, event.worker_sid) == (WT, WR, WK)
+
+
+def test_a_bad_item_is_skipped_without_costing_the_batch() -> None:
+    body = json.dumps(
+        [
+            {"type": "com.twilio.taskrouter.task.created", "data": 3},
+            {"type": "com.twilio.taskrouter.worker.activity.update", "data": {}},
+            {
+                "type": "com.twilio.taskrouter.reservation.accepted",
+                "id": "EV" + "1" * 32,
+                "time": "2026-11-20T10:00:00.000Z",
+                "data": {"task_sid": "WT" + "a" * 32, "reservation_sid": "WR" + "b" * 32},
+            },
+        ]
+    ).encode()
+    batch = parse_event_streams_batch(body)
+    assert [e.event_type for e in batch.events] == ["reservation.accepted"]
+    assert batch.ignored == 1 and len(batch.malformed) == 1

@@ -87,8 +87,15 @@ def workspace_view(world: World, urls: TaskRouterUrls, created: float) -> dict[s
     }
 
 
-def task_view(world: World, task: Task, urls: TaskRouterUrls) -> dict[str, Any]:
-    """A Task resource; `attributes` is a JSON string, as Twilio sends it."""
+def task_view(
+    world: World, task: Task, urls: TaskRouterUrls, *, listed: bool = False
+) -> dict[str, Any]:
+    """A Task resource; `attributes` is a JSON string, as Twilio sends it.
+
+    Listed tasks carry `attributes: null`: Twilio's spec (twilio_taskrouter_v1.json, schema
+    `taskrouter.v1.workspace.task`, property `attributes`) says it "will only be displayed in
+    FETCH action that returns a single resource. Otherwise, it will be null."
+    """
     queue = world.queues.get(task.queue_sid)
     workflow = world.workflows.get(task.workflow_sid)
     url = urls.task(task.sid)
@@ -96,7 +103,7 @@ def task_view(world: World, task: Task, urls: TaskRouterUrls) -> dict[str, Any]:
         "account_sid": world.account_sid,
         "age": max(0, int(world.clock.now() - task.date_created)),
         "assignment_status": task.assignment_status,
-        "attributes": json.dumps(task.attributes),
+        "attributes": None if listed else json.dumps(task.attributes),
         "addons": "{}",
         "date_created": iso8601(task.date_created),
         "date_updated": iso8601(task.date_updated),
@@ -125,14 +132,17 @@ def task_view(world: World, task: Task, urls: TaskRouterUrls) -> dict[str, Any]:
     }
 
 
-def worker_view(world: World, worker: Worker, urls: TaskRouterUrls) -> dict[str, Any]:
-    """A Worker resource; `attributes` is a JSON string."""
+def worker_view(
+    world: World, worker: Worker, urls: TaskRouterUrls, *, listed: bool = False
+) -> dict[str, Any]:
+    """A Worker resource; `attributes` is a JSON string, null in lists (the spec's
+    `taskrouter.v1.workspace.worker.attributes`: "only be displayed in FETCH action")."""
     url = urls.worker(worker.sid)
     return {
         "account_sid": world.account_sid,
         "activity_name": worker.activity_name,
         "activity_sid": worker.activity_sid or derived_sid("WA", world.workspace_sid, "Available"),
-        "attributes": json.dumps(worker.attributes),
+        "attributes": None if listed else json.dumps(worker.attributes),
         "available": worker.available,
         "date_created": iso8601(worker.date_created),
         "date_status_changed": iso8601(worker.date_updated),
@@ -253,6 +263,26 @@ def _etag(task: Task) -> dict[str, str]:
     return {"ETag": str(task.revision)}
 
 
+def list_workspaces(ctx: ApiContext, req: ApiRequest) -> ApiResult:
+    """GET /v1/Workspaces: the account's workspaces, filtered by exact `FriendlyName`
+    (spec: ListWorkspace, parameter FriendlyName)."""
+    q = req.query
+    name = q.get("FriendlyName")
+    page = q.page()
+    world = ctx.world
+    found = [world] if name is None or name == world.workspace_name else []
+    chunk, more = page.slice(found)
+    body = meta_page(
+        "workspaces",
+        [workspace_view(w, _urls(ctx), ctx.started_at) for w in chunk],
+        f"{ctx.hosts.taskrouter}/v1/Workspaces",
+        q.filters(["FriendlyName"]),
+        page,
+        more,
+    )
+    return ApiResult(body=body)
+
+
 def fetch_workspace(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """GET /v1/Workspaces/{WS}."""
     if req.path_params["Sid"] != ctx.world.workspace_sid:
@@ -317,7 +347,7 @@ def list_tasks(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     filters = q.filters(TASK_FILTERS)
     body = meta_page(
         "tasks",
-        [task_view(world, t, urls) for t in chunk],
+        [task_view(world, t, urls, listed=True) for t in chunk],
         f"{urls.workspace}/Tasks",
         filters,
         page,
@@ -405,7 +435,7 @@ def list_workers(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     urls = _urls(ctx)
     body = meta_page(
         "workers",
-        [worker_view(world, w, urls) for w in chunk],
+        [worker_view(world, w, urls, listed=True) for w in chunk],
         f"{urls.workspace}/Workers",
         q.filters(["Available", "ActivityName", "ActivitySid", "FriendlyName"]),
         page,
@@ -491,6 +521,7 @@ def fetch_worker_reservation(ctx: ApiContext, req: ApiRequest) -> ApiResult:
 
 
 OPERATIONS = [
+    Operation("GET", "/v1/Workspaces", list_workspaces, "taskrouter_v1"),
     Operation("GET", "/v1/Workspaces/{Sid}", fetch_workspace, "taskrouter_v1"),
     Operation("POST", "/v1/Workspaces/{Sid}", update_workspace, "taskrouter_v1"),
     Operation("GET", f"{WORKSPACE}/Tasks", list_tasks, "taskrouter_v1"),

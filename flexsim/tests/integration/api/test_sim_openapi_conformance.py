@@ -196,7 +196,11 @@ def _drive_voice(client: Client, scenario: Scenario, media: list[Any]) -> None:
 
 
 def _drive_taskrouter(client: Client, scenario: Scenario) -> None:
-    workspace = client.taskrouter.v1.workspaces(defaults.WORKSPACE_SID)
+    workspaces = client.taskrouter.v1.workspaces
+    named = workspaces.list(friendly_name=scenario.world.workspace_name)
+    assert [w.sid for w in named] == [defaults.WORKSPACE_SID]
+    assert workspaces.list(friendly_name="No Such Workspace") == []
+    workspace = workspaces(defaults.WORKSPACE_SID)
     assert workspace.fetch().sid == defaults.WORKSPACE_SID
     updated = workspace.update(
         event_callback_url="https://service.example/webhooks/taskrouter",
@@ -210,6 +214,8 @@ def _drive_taskrouter(client: Client, scenario: Scenario) -> None:
         page_size=1,
     )
     assert [t.sid for t in tasks] == [scenario.task_sid]
+    # The spec: task attributes "only be displayed in FETCH action"; null in a list.
+    assert [t.attributes for t in tasks] == [None]
     task = workspace.tasks(scenario.task_sid)
     info = task.fetch_with_http_info()
     etag = info.headers["ETag"]
@@ -222,7 +228,9 @@ def _drive_taskrouter(client: Client, scenario: Scenario) -> None:
 
     assert [r.sid for r in task.reservations.list()] == [scenario.reservation_sid]
     assert task.reservations(scenario.reservation_sid).fetch().reservation_status == "accepted"
-    assert {w.sid for w in workspace.workers.list(page_size=1)} == set(scenario.world.workers)
+    workers = workspace.workers.list(page_size=1)
+    assert {w.sid for w in workers} == set(scenario.world.workers)
+    assert {w.attributes for w in workers} == {None}
     worker = workspace.workers(scenario.worker_sid)
     assert worker.fetch().friendly_name == "alice"
     assert [r.sid for r in worker.reservations.list()] == [scenario.reservation_sid]

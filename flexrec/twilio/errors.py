@@ -1,0 +1,95 @@
+"""The one error translation for every Twilio call the service makes.
+
+Whatever fails under a call (the SDK's `TwilioRestException` / `TwilioException`, urllib3's
+errors from the pooled transport, requests' errors, OS errors, timeouts) leaves the gateway as
+a `GatewayError`: callers decide retry or fail from `retryable` and `code` without importing
+the SDK or the transport. `retryable` covers 429, 5xx, timeouts and connection errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import requests
+import urllib3
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+
+class GatewayError(Exception):
+    """A Twilio call that failed; `status` is the HTTP status (None: no response)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def retryable(self) -> bool:
+        """True for rate limits, server errors, timeouts and lost connections."""
+        return self.status is None or self.status == 429 or self.status >= 500
+
+    @property
+    def not_found(self) -> bool:
+        """True when Twilio answered 404 (the resource does not exist, or no longer)."""
+        return self.status == 404
+
+
+class PreconditionFailed(GatewayError):
+    """The task changed since it was read (HTTP 412 on If-Match)."""
+
+
+class UnreadableTask(GatewayError):
+    """A task whose attributes cannot be read safely (nested past any real use): asking again
+    gives the same answer, and writing back what we could read would lose what we could not."""
+
+    @property
+    def retryable(self) -> bool:
+        """Never: the same task reads the same way next time."""
+        return False
+
+
+# Everything a Twilio call may raise below the gateway. urllib3's errors are not OSErrors
+# (MaxRetryError, NewConnectionError, ReadTimeoutError derive from urllib3's HTTPError).
+TRANSLATED: tuple[type[BaseException], ...] = (
+    TwilioException,
+    urllib3.exceptions.HTTPError,
+    requests.RequestException,
+    OSError,
+    TimeoutError,
+)
+
+
+def translate(exc: BaseException) -> GatewayError:
+    """The `GatewayError` for anything a Twilio call raised."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, TwilioRestException):
+        cls = PreconditionFailed if exc.status == 412 else GatewayError
+        return cls(f"Twilio {exc.status} {exc.code}: {exc.msg}", status=exc.status, code=exc.code)
+    response = exc.args[1] if isinstance(exc, TwilioException) and len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        # List pages fail with TwilioException("Unable to fetch page", response).
+        code: int | None = None
+        try:
+            body = json.loads(getattr(response, "text", "") or "{}")
+            code = int(body["code"]) if isinstance(body, dict) and "code" in body else None
+        except (ValueError, TypeError):
+            code = None
+        cls = PreconditionFailed if status == 412 else GatewayError
+        return cls(f"Twilio {status} {code}: {exc.args[0]}", status=status, code=code)
+    # Timeouts and lost connections have no response: they may or may not have taken effect.
+    return GatewayError(f"{type(exc).__name__}: {exc}", status=None)
+
+
+@contextmanager
+def twilio_call() -> Iterator[None]:
+    """Run a Twilio call; whatever it raises below the gateway leaves as a `GatewayError`."""
+    try:
+        yield
+    except GatewayError:
+        raise
+    except TRANSLATED as exc:
+        raise translate(exc) from exc
