@@ -97,8 +97,18 @@ def setup(
         str, typer.Option(help="'workspace' (EventCallbackUrl) or 'event-streams' (sink).")
     ] = "workspace",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the changes only.")] = False,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix", help="Also remove duplicate deliveries (a second subscription or callback)."
+        ),
+    ] = False,
 ) -> None:
-    """Point a Twilio account at this service and warn about duplicate recording settings."""
+    """Point a Twilio account at this service; report Flex's own recording and duplicates.
+
+    Workspace mode sets the EventCallbackUrl and the EventsFilter flexrec needs; event-streams
+    mode makes a webhook sink and its subscription. Says when nothing needed changing.
+    """
     from flexrec.setup_cmd import setup_command
 
     if mode not in ("workspace", "event-streams"):
@@ -106,7 +116,7 @@ def setup(
     chosen: Literal["workspace", "event-streams"] = (
         "workspace" if mode == "workspace" else "event-streams"
     )
-    raise typer.Exit(setup_command(public_url=public_url, mode=chosen, dry_run=dry_run))
+    raise typer.Exit(setup_command(public_url=public_url, mode=chosen, dry_run=dry_run, fix=fix))
 
 
 @app.command()

@@ -122,20 +122,29 @@ def read_new_password(password_stdin: bool, *, confirm: bool = True) -> str:
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
 
 
-def resolve_worker(worker: str) -> str:
-    """The SID of the one TaskRouter worker named `worker` (a SID is returned as given)."""
-    from flexrec.setup_twilio import _find_workspace
+def _workers_named(name: str) -> list[Any]:
+    """TaskRouter workers named like `name`, in the configured (or Flex's) workspace."""
+    from flexrec.setup_twilio import find_workspace
     from flexrec.twilio.client import make_client
+    from flexrec.twilio.gateway import SdkGateway
     from flexrec.twilio.workers import find_workers
 
-    if worker.startswith("WK") and len(worker) == 34:
-        return worker
     settings = Settings.from_env()
     client = make_client(settings.twilio)
-    workspace = settings.twilio.workspace_sid or _find_workspace(client, "").sid
-    found = find_workers(client, workspace, worker)
+    workspace = settings.twilio.workspace_sid
+    if not workspace:
+        gateway = SdkGateway(client, settings.twilio.account_sid, "")
+        workspace = find_workspace(gateway, "").sid
+    return find_workers(client, workspace, name)
+
+
+def resolve_worker(worker: str) -> str:
+    """The SID of the one TaskRouter worker named `worker` (a SID is returned as given)."""
+    if worker.startswith("WK") and len(worker) == 34:
+        return worker
+    found = _workers_named(worker)
     if len(found) == 1:
-        return found[0].sid
+        return str(found[0].sid)
     if not found:
         raise CliError(
             f"no TaskRouter worker is named like {worker!r}: `flexrec users workers` lists them"
@@ -146,14 +155,7 @@ def resolve_worker(worker: str) -> str:
 
 def workers_command(name: str) -> int:
     """Print the TaskRouter workers matching `name` (all of them without one)."""
-    from flexrec.setup_twilio import _find_workspace
-    from flexrec.twilio.client import make_client
-    from flexrec.twilio.workers import find_workers
-
-    settings = Settings.from_env()
-    client = make_client(settings.twilio)
-    workspace = settings.twilio.workspace_sid or _find_workspace(client, "").sid
-    found = find_workers(client, workspace, name)
+    found = _workers_named(name)
     console = Console()
     if not found:
         console.print(

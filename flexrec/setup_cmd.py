@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,30 +14,65 @@ from flexrec.config import Settings
 
 
 def setup_command(
-    *, public_url: str, mode: Literal["workspace", "event-streams"], dry_run: bool
+    *,
+    public_url: str,
+    mode: Literal["workspace", "event-streams"],
+    dry_run: bool,
+    fix: bool = False,
 ) -> int:
     """Point the account at the service and print each change; 0 on success.
 
     A problem the user can fix (credentials refused, Twilio unreachable, no such workspace)
-    raises and the CLI prints it as one line (exit 2).
+    raises and the CLI prints it as one line (exit 2). Duplicate deliveries are removed with
+    `fix`; asked for on a terminal otherwise.
     """
-    from flexrec.setup_twilio import run_setup
+    import sys
+
+    from flexrec.setup_twilio import nothing_to_do, run_setup
 
     console = Console()
     settings = Settings.from_env()
-    changes = run_setup(settings, public_url.rstrip("/"), mode, dry_run)
-    table = Table(title="Dry run: nothing was changed" if dry_run else "Changes made")
-    table.add_column("what")
-    table.add_column("before")
-    table.add_column("after")
-    table.add_column("")
-    for change in changes:
-        state = (
-            "[yellow]warning[/]" if change.warning else ("done" if change.applied else "planned")
+    url = public_url.rstrip("/")
+    changes = run_setup(settings, url, mode, dry_run, fix=fix)
+    fixable = [c for c in changes if c.warning and "--fix" in c.what]
+    if fixable and not (fix or dry_run) and sys.stdin.isatty():
+        _print_changes(console, changes, dry_run)
+        if console.input("Remove the duplicate deliveries now? [y/N] ").strip().lower() == "y":
+            changes = run_setup(settings, url, mode, dry_run, fix=True)
+        else:
+            return 0
+    _print_changes(console, changes, dry_run)
+    if nothing_to_do(changes):
+        console.print(
+            "[green]Nothing needed changing:[/] the account already sends flexrec the events it "
+            "needs, once."
         )
-        table.add_row(change.what, change.before or "", change.after or "", state)
-    console.print(table)
+    elif not any(c.applied or not (c.warning or c.info) for c in changes):
+        console.print("Nothing needed changing; see the warnings above.")
     return 0
+
+
+def _print_changes(console: Console, changes: list[Any], dry_run: bool) -> None:
+    planned = [c for c in changes if not c.info]
+    if planned:
+        changed = any(not (c.warning or c.info) for c in planned)
+        title = "Warnings" if not changed else "Dry run: nothing was changed"
+        table = Table(title=title if dry_run or not changed else "Changes made")
+        table.add_column("what")
+        table.add_column("before")
+        table.add_column("after")
+        table.add_column("")
+        for change in planned:
+            state = (
+                "[yellow]warning[/]"
+                if change.warning
+                else ("done" if change.applied else "planned")
+            )
+            table.add_row(change.what, change.before or "", change.after or "", state)
+        console.print(table)
+    for change in changes:
+        if change.info:
+            console.print(change.what)
 
 
 def backfill_command(*, since: str | None) -> int:

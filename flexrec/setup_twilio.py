@@ -1,51 +1,44 @@
 """The logic of `flexrec setup`: point a Twilio account's TaskRouter events at this service.
 
 Two ways in (pick one; both deliver the same TaskRouter events, and duplicates are harmless):
-- `workspace`: the Flex workspace's `EventCallbackUrl` = `{public_url}/webhooks/taskrouter`;
-  a non-empty `EventsFilter` that leaves out events flexrec needs is widened.
+- `workspace`: the Flex workspace's `EventCallbackUrl` = `{public_url}/webhooks/taskrouter`,
+  and, since flexrec then owns that callback, its `EventsFilter` = the event types flexrec uses
+  (unset, TaskRouter posts every event type: each agent status change too).
 - `event-streams`: a webhook Sink `{public_url}/webhooks/event-streams` and a Subscription to
   the TaskRouter event types flexrec needs (leaves the workspace callback to other uses).
-Either way the Flex configuration is read, with a warning when Flex's own call recording is on
-(it records the conference too: every call would be recorded twice). `dry_run` reads only.
+Either way the Flex configuration is read and reported: Flex's own "Call Recording" records the
+conference too, so with it on every call is recorded twice. Duplicate deliveries (a second
+Event Streams subscription, a sink beside the workspace callback) are warned about; `fix`
+removes them. `dry_run` reads only. Nothing to change and nothing to warn about is said so.
+
+Every call goes through the gateway (`SdkGateway`'s setup calls): one transport, one error
+translation, so Twilio unreachable or refusing the credentials is a `GatewayError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from flexrec.cli_errors import CliError
 from flexrec.config import Settings
-from flexrec.twilio.gateway import TRANSLATED_ERRORS, translate_error
+from flexrec.twilio.errors import GatewayError
+from flexrec.twilio.gateway import SdkGateway
+from flexrec.twilio.resources import WorkspaceInfo
+from flexrec.twilio.setup_calls import SinkInfo, SubscriptionInfo
+from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
 
 Mode = Literal["workspace", "event-streams"]
 
-# The TaskRouter events the recording service acts on (see flexrec.recording).
-NEEDED_EVENTS: tuple[str, ...] = (
-    "task.created",
-    "task.updated",
-    "task.canceled",
-    "task.wrapup",
-    "task.completed",
-    "task.deleted",
-    "task.system-deleted",
-    "reservation.created",
-    "reservation.accepted",
-    "reservation.rejected",
-    "reservation.timeout",
-    "reservation.canceled",
-    "reservation.rescinded",
-    "reservation.wrapup",
-    "reservation.completed",
-    "reservation.failed",
-)
+# What flexrec acts on: one list, kept with the webhook parser.
+NEEDED_EVENTS: tuple[str, ...] = TASKROUTER_EVENTS_USED
 EVENT_STREAMS_PREFIX = "com.twilio.taskrouter."
 SINK_DESCRIPTION = "flexrec recording service"
 SUBSCRIPTION_DESCRIPTION = "flexrec: TaskRouter events for call recording"
+FLEX_WORKSPACE_NAME = "Flex Task Assignment"
 
 
 @dataclass(frozen=True)
@@ -57,11 +50,14 @@ class Change:
     after: str | None
     applied: bool
     warning: bool = False
+    info: bool = False  # a report line (Flex's own recording, say), neither change nor problem
 
     def describe(self) -> str:
         """A one-line human description."""
         if self.warning:
             return f"WARNING: {self.what}"
+        if self.info:
+            return self.what
         verb = "changed" if self.applied else "would change"
         return f"{self.what}: {verb} {self.before or '(unset)'} -> {self.after or '(unset)'}"
 
@@ -74,6 +70,15 @@ def _warning(text: str) -> Change:
     return Change(text, None, None, applied=False, warning=True)
 
 
+def _info(text: str) -> Change:
+    return Change(text, None, None, applied=False, info=True)
+
+
+def nothing_to_do(changes: list[Change]) -> bool:
+    """True when setup found nothing to change and nothing to warn about."""
+    return not any(c.warning or c.applied or not c.info for c in changes)
+
+
 def run_setup(
     settings: Settings,
     public_url: str,
@@ -81,8 +86,12 @@ def run_setup(
     dry_run: bool,
     *,
     client: Client | None = None,
+    fix: bool = False,
 ) -> list[Change]:
-    """Point the account at the service at `public_url`; return what changed and warnings."""
+    """Point the account at the service at `public_url`; return what changed and warnings.
+
+    With `fix` (and not `dry_run`), duplicate deliveries found are removed too.
+    """
     if mode not in ("workspace", "event-streams"):
         raise SetupError(f"unknown mode {mode!r}")
     public_url = public_url.rstrip("/")
@@ -92,6 +101,7 @@ def run_setup(
         from flexrec.twilio.client import make_client
 
         client = make_client(settings.twilio)
+    gateway = SdkGateway(client, settings.twilio.account_sid, settings.twilio.workspace_sid)
     changes: list[Change] = []
     configured = settings.server.public_url.rstrip("/")
     if configured and configured != public_url:
@@ -104,46 +114,33 @@ def run_setup(
     if not public_url.startswith("https://"):
         changes.append(_warning(f"{public_url} is not https: use it with the simulator only"))
     try:
-        workspace = _find_workspace(client, settings.twilio.workspace_sid)
+        workspace = find_workspace(gateway, settings.twilio.workspace_sid)
+        apply_fixes = fix and not dry_run
         if mode == "workspace":
-            changes += _setup_workspace(client, workspace, public_url, dry_run)
-            if _our_sink(client, f"{public_url}/webhooks/event-streams") is not None:
-                changes.append(
-                    _warning(
-                        "an Event Streams sink also points at this service: every event "
-                        "arrives twice (harmless, but you may delete the sink)"
-                    )
-                )
+            changes += _setup_workspace(gateway, workspace, public_url, dry_run)
+            changes += _sink_duplicates(gateway, public_url, apply_fixes)
         else:
-            changes += _setup_event_streams(client, public_url, dry_run)
-            if (workspace.event_callback_url or "").rstrip("/") == (
-                f"{public_url}/webhooks/taskrouter"
-            ):
-                changes.append(
-                    _warning(
-                        "the workspace EventCallbackUrl also points at this service: every "
-                        "event arrives twice (harmless, but you may clear it)"
-                    )
-                )
-        changes += _check_flex_configuration(client)
-    except TRANSLATED_ERRORS as exc:
-        # The gateway's one translation; credentials refused and Twilio unreachable keep their
-        # GatewayError (the CLI says what to check), any other refusal names the call's status.
-        error = translate_error(exc)
+            changes += _setup_event_streams(gateway, public_url, dry_run)
+            changes += _subscription_duplicates(gateway, public_url, apply_fixes)
+            changes += _callback_duplicate(gateway, workspace, public_url, apply_fixes)
+        changes += _check_flex_configuration(gateway)
+    except GatewayError as error:
+        # Credentials refused and Twilio unreachable keep their GatewayError (the CLI says
+        # what to check); any other refusal names the call's status.
         if error.status is None or error.status in (401, 403) or error.retryable:
-            raise error from exc
+            raise
         raise SetupError(
             f"Twilio refused a setup call ({error.status}, code {error.code}): {error}"
-        ) from exc
+        ) from error
     return changes
 
 
-def _find_workspace(client: Client, workspace_sid: str) -> Any:
-    workspaces = client.taskrouter.v1.workspaces
+def find_workspace(gateway: SdkGateway, workspace_sid: str) -> WorkspaceInfo:
+    """The configured workspace, else Flex's ("Flex Task Assignment"), else the only one."""
     if workspace_sid:
-        return workspaces(workspace_sid).fetch()
-    found = list(workspaces.list(limit=50))
-    flex = [w for w in found if w.friendly_name == "Flex Task Assignment"]
+        return gateway.fetch_workspace(workspace_sid)
+    found = gateway.list_workspaces()
+    flex = [w for w in found if w.friendly_name == FLEX_WORKSPACE_NAME]
     if len(flex) == 1:
         return flex[0]
     if len(found) == 1:
@@ -152,11 +149,12 @@ def _find_workspace(client: Client, workspace_sid: str) -> Any:
 
 
 def _setup_workspace(
-    client: Client, workspace: Any, public_url: str, dry_run: bool
+    gateway: SdkGateway, workspace: WorkspaceInfo, public_url: str, dry_run: bool
 ) -> list[Change]:
     target = f"{public_url}/webhooks/taskrouter"
-    updates: dict[str, str] = {}
     changes: list[Change] = []
+    new_callback: str | None = None
+    new_filter: str | None = None
     current = workspace.event_callback_url or None
     if current != target:
         if current:
@@ -166,55 +164,44 @@ def _setup_workspace(
                     "listened there stops receiving TaskRouter events"
                 )
             )
-        updates["event_callback_url"] = target
+        new_callback = target
         changes.append(
             Change(f"workspace {workspace.sid} EventCallbackUrl", current, target, not dry_run)
         )
+    # flexrec owns the callback from here on: the filter is exactly what it uses. Unset,
+    # TaskRouter posts every event type (each agent status change too) for nothing.
     current_filter = workspace.events_filter or ""
-    if current_filter:
-        present = [e.strip() for e in current_filter.split(",") if e.strip()]
-        missing = [e for e in NEEDED_EVENTS if e not in present]
-        if missing:
-            widened = ",".join([*present, *missing])
-            updates["events_filter"] = widened
-            changes.append(
-                Change(
-                    f"workspace {workspace.sid} EventsFilter", current_filter, widened, not dry_run
-                )
+    present = [e.strip() for e in current_filter.split(",") if e.strip()]
+    if set(present) != set(NEEDED_EVENTS):
+        new_filter = ",".join(NEEDED_EVENTS)
+        changes.append(
+            Change(
+                f"workspace {workspace.sid} EventsFilter",
+                current_filter or "(unset: every event type)",
+                new_filter,
+                not dry_run,
             )
-    if updates and not dry_run:
-        client.taskrouter.v1.workspaces(workspace.sid).update(**updates)
+        )
+    if (new_callback or new_filter) and not dry_run:
+        gateway.update_workspace(
+            workspace.sid, event_callback_url=new_callback, events_filter=new_filter
+        )
     return changes
 
 
-def _sink_destination(sink: Any) -> str:
-    config = sink.sink_configuration or {}
-    return str(config.get("destination", "")).rstrip("/") if isinstance(config, dict) else ""
-
-
-def _find_sink(client: Client, target: str) -> Any:
-    return next(
-        (
-            s for s in client.events.v1.sinks.list(limit=200)
-            if s.sink_type == "webhook" and _sink_destination(s) == target
-        ),
-        None,
-    )  # fmt: skip
-
-
-def _our_sink(client: Client, target: str) -> Any:
-    """The sink posting to `target`, or None (also when Event Streams cannot be read)."""
-    try:
-        return _find_sink(client, target)
-    except TwilioException:
-        return None
-
-
-def _setup_event_streams(client: Client, public_url: str, dry_run: bool) -> list[Change]:
+def _our_sinks(gateway: SdkGateway, public_url: str) -> list[SinkInfo]:
     target = f"{public_url}/webhooks/event-streams"
-    events = client.events.v1
+    return [
+        s for s in gateway.list_sinks()
+        if s.sink_type == "webhook" and (s.destination or "").rstrip("/") == target
+    ]  # fmt: skip
+
+
+def _setup_event_streams(gateway: SdkGateway, public_url: str, dry_run: bool) -> list[Change]:
+    target = f"{public_url}/webhooks/event-streams"
     changes: list[Change] = []
-    sink = _find_sink(client, target)
+    sinks = _our_sinks(gateway, public_url)
+    sink = sinks[0] if sinks else None
     if sink is None:
         changes.append(Change("Event Streams webhook sink", None, target, not dry_run))
         if dry_run:
@@ -222,11 +209,7 @@ def _setup_event_streams(client: Client, public_url: str, dry_run: bool) -> list
                 Change("Event Streams subscription", None, _types_text(NEEDED_EVENTS), False)
             )
             return changes
-        sink = events.sinks.create(
-            description=SINK_DESCRIPTION,
-            sink_configuration={"destination": target, "method": "POST", "batch_events": True},
-            sink_type="webhook",
-        )
+        sink = gateway.create_webhook_sink(target, SINK_DESCRIPTION)
     if sink.status != "active":
         changes.append(
             _warning(
@@ -234,8 +217,8 @@ def _setup_event_streams(client: Client, public_url: str, dry_run: bool) -> list
                 "validated (Sink Test, then Sink Validate with the test event's id)"
             )
         )
-    subscription = next((s for s in events.subscriptions.list(sink_sid=sink.sid, limit=200)), None)
-    if subscription is None:
+    subscriptions = gateway.list_subscriptions(sink.sid)
+    if not subscriptions:
         changes.append(
             Change(
                 f"Event Streams subscription for sink {sink.sid}",
@@ -245,21 +228,20 @@ def _setup_event_streams(client: Client, public_url: str, dry_run: bool) -> list
             )
         )
         if not dry_run:
-            events.subscriptions.create(
-                description=SUBSCRIPTION_DESCRIPTION,
-                sink_sid=sink.sid,
-                types=[{"type": EVENT_STREAMS_PREFIX + e} for e in NEEDED_EVENTS],
+            gateway.create_subscription(
+                sink.sid,
+                SUBSCRIPTION_DESCRIPTION,
+                [EVENT_STREAMS_PREFIX + e for e in NEEDED_EVENTS],
             )
         return changes
-    changes += _widen_subscription(events, subscription, dry_run)
+    changes += _widen_subscription(gateway, subscriptions[0], dry_run)
     return changes
 
 
-def _widen_subscription(events: Any, subscription: Any, dry_run: bool) -> list[Change]:
-    handle = events.subscriptions(subscription.sid).subscribed_events
+def _widen_subscription(gateway: Any, subscription: Any, dry_run: bool) -> list[Change]:
     try:
-        present = {str(e.type) for e in handle.list(limit=500)}
-    except TwilioException:  # list pages raise the base class, not TwilioRestException
+        present = gateway.list_subscribed_event_types(subscription.sid)
+    except GatewayError:
         return [
             _warning(
                 f"could not read the event types of subscription {subscription.sid}; check it "
@@ -271,7 +253,7 @@ def _widen_subscription(events: Any, subscription: Any, dry_run: bool) -> list[C
         return []
     if not dry_run:
         for name in missing:
-            handle.create(type=EVENT_STREAMS_PREFIX + name)
+            gateway.add_subscribed_event(subscription.sid, EVENT_STREAMS_PREFIX + name)
     return [
         Change(
             f"Event Streams subscription {subscription.sid} event types",
@@ -286,20 +268,102 @@ def _types_text(names: Sequence[str]) -> str:
     return ",".join(names)
 
 
-def _check_flex_configuration(client: Client) -> list[Change]:
-    fetch: Callable[[], Any] = client.flex_api.v1.configuration().fetch
+def _check_flex_configuration(gateway: SdkGateway) -> list[Change]:
     try:
-        config = fetch()
-    except TwilioRestException as exc:
-        if exc.status == 404:
+        config = gateway.fetch_flex_configuration()
+    except GatewayError as error:
+        if error.status == 404:
             return [_warning("no Flex configuration on this account (is Flex enabled?)")]
         raise
-    if config.call_recording_enabled:
+    if config.get("call_recording_enabled"):
         return [
             _warning(
-                "Flex call recording (call_recording_enabled) is ON: Flex also records the "
-                "conference, so every call is recorded twice. Turn it off in Flex Console > "
-                "Voice > Call Recording, unless you want both."
+                "Flex's own Call Recording (call_recording_enabled) is ON: Flex records each "
+                "call's conference as well as flexrec's customer-leg recording, so every call "
+                "is recorded twice (Twilio bills both recordings' minutes and storage; Insights "
+                "shows two media entries). Choose one: to keep flexrec (dual channel per "
+                "customer leg, pause for card payments, archive, console), turn it off in Flex "
+                "Console > Voice > Call Recording; to keep Flex's, do not run flexrec."
             )
         ]
-    return []
+    return [
+        _info(
+            "Flex's own Call Recording is off: each call is recorded once, by flexrec "
+            "(nothing to do)"
+        )
+    ]
+
+
+# ------------------------------------------------------------------ duplicate deliveries
+
+
+def _subscriptions_to_us(gateway: SdkGateway, public_url: str) -> list[SubscriptionInfo]:
+    try:
+        sinks = _our_sinks(gateway, public_url)
+    except GatewayError as error:
+        if error.retryable:
+            raise
+        return []  # Event Streams not readable here (not enabled): no duplicate through it
+    found: list[SubscriptionInfo] = []
+    for sink in sinks:
+        found += gateway.list_subscriptions(sink.sid)
+    return found
+
+
+def _remove(gateway: SdkGateway, subscriptions: Sequence[SubscriptionInfo]) -> Change:
+    for subscription in subscriptions:
+        gateway.delete_subscription(subscription.sid)
+    sids = ", ".join(s.sid for s in subscriptions)
+    return Change("duplicate Event Streams subscriptions removed", sids, None, True)
+
+
+def _sink_duplicates(gateway: SdkGateway, public_url: str, apply: bool) -> list[Change]:
+    """Workspace mode: a sink posting to this service as well delivers every event twice."""
+    subscriptions = _subscriptions_to_us(gateway, public_url)
+    if not subscriptions:
+        return []
+    if apply:
+        return [_remove(gateway, subscriptions)]
+    sids = ", ".join(s.sid for s in subscriptions)
+    return [
+        _warning(
+            f"an Event Streams sink also points at this service (subscriptions {sids}): every "
+            "event arrives twice; run setup again with --fix to remove those subscriptions"
+        )
+    ]
+
+
+def _subscription_duplicates(gateway: SdkGateway, public_url: str, apply: bool) -> list[Change]:
+    """Event Streams mode: more than one subscription feeding this service."""
+    subscriptions = _subscriptions_to_us(gateway, public_url)
+    extra = subscriptions[1:]
+    if not extra:
+        return []
+    if apply:
+        return [_remove(gateway, extra)]
+    sids = ", ".join(s.sid for s in extra)
+    return [
+        _warning(
+            f"{len(subscriptions)} Event Streams subscriptions feed this service: every event "
+            f"arrives {len(subscriptions)} times; run setup again with --fix to keep "
+            f"{subscriptions[0].sid} and remove {sids}"
+        )
+    ]
+
+
+def _callback_duplicate(
+    gateway: SdkGateway, workspace: WorkspaceInfo, public_url: str, apply: bool
+) -> list[Change]:
+    """Event Streams mode: the workspace callback posting to this service too."""
+    target = f"{public_url}/webhooks/taskrouter"
+    if (workspace.event_callback_url or "").rstrip("/") != target:
+        return []
+    if apply:
+        gateway.update_workspace(workspace.sid, event_callback_url="")
+        return [Change(f"workspace {workspace.sid} EventCallbackUrl", target, None, True)]
+    return [
+        _warning(
+            "the workspace EventCallbackUrl also points at this service: every event arrives "
+            "twice; run setup again with --fix to clear it"
+        )
+    ]

@@ -2,7 +2,8 @@
 password. Each change is audited (`user_*` actions) with who made it.
 
 Sessions of a disabled, removed or demoted account end on their next request (the server-side
-session check reads the account each time, flexrec.console.sessions).
+session check reads the account each time, flexrec.console.sessions); a password reset ends
+the account's sessions.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flexrec.archive.models import AuditLog
+from flexrec.console.sessions import end_user_sessions
 from flexrec.console.users import (
     _WORKER_SID,
     MIN_PASSWORD_LENGTH,
@@ -138,6 +140,8 @@ def reset_password(session: Session, username: str, password: str, actor: str) -
         raise UserError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
     user = _existing(session, username)
     user.password_hash = hash_password(password)
+    # Whoever signed in with the old password (perhaps the reason for the reset) is signed out.
+    end_user_sessions(session, user.id, datetime.now(UTC))
     audit_account(session, "user_password_reset", actor, username)
     session.flush()
     return view(user)

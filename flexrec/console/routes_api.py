@@ -18,6 +18,7 @@ from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
 from flexrec.console.pauses import recording_pause_gaps
 from flexrec.console.peaks import PeaksUnavailable, wavesurfer_peaks
+from flexrec.server.responses import CONSOLE, documented
 
 
 class HoldBody(BaseModel):
@@ -36,6 +37,7 @@ class MediaUrlRequest(BaseModel):
 Measure = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
 Percent = Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)]
 Count = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
+ONE_RECORDING = {**CONSOLE, **documented(404)}
 
 
 def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
@@ -54,12 +56,12 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             ctx.audit_refusal(request, principal, recording_sid)
             raise HTTPException(403, "this call was taken by another agent") from None
 
-    @router.get("/api/me")
+    @router.get("/api/me", responses=CONSOLE)
     def me(principal: Api) -> dict[str, Any]:
         """Who is signed in."""
         return {"user": principal.public()}
 
-    @router.get("/api/recordings")
+    @router.get("/api/recordings", responses=CONSOLE)
     def list_recordings(
         principal: Api,
         q: Annotated[str | None, Query(max_length=200)] = None,
@@ -117,7 +119,7 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             "sort_keys": list(queries.SORT_KEYS),
         }
 
-    @router.get("/api/recordings/{recording_sid}")
+    @router.get("/api/recordings/{recording_sid}", responses=ONE_RECORDING)
     def recording_detail(recording_sid: str, principal: Api, request: Request) -> dict[str, Any]:
         """One call: metadata, channel roles, metrics, speech segments and pause gaps."""
         with ctx.db() as session:
@@ -138,7 +140,7 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
                 **(queries.hold_details(rec) if principal.sees_everything else {}),
             }
 
-    @router.get("/api/recordings/{recording_sid}/peaks")
+    @router.get("/api/recordings/{recording_sid}/peaks", responses=ONE_RECORDING)
     def recording_peaks(recording_sid: str, principal: Api, request: Request) -> dict[str, Any]:
         """Waveform peaks per channel, ready for wavesurfer's `peaks` option."""
         with ctx.db() as session:
@@ -159,14 +161,14 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         except PeaksUnavailable as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.put("/api/recordings/{recording_sid}/legal-hold")
+    @router.put("/api/recordings/{recording_sid}/legal-hold", responses=ONE_RECORDING)
     def hold(
         recording_sid: str, body: HoldBody, request: Request, principal: Csrf
     ) -> dict[str, Any]:
         """Put the recording on legal hold (supervisors and admins); audited."""
         return change_hold(recording_sid, body, request, principal, release=False)
 
-    @router.delete("/api/recordings/{recording_sid}/legal-hold")
+    @router.delete("/api/recordings/{recording_sid}/legal-hold", responses=ONE_RECORDING)
     def release(
         recording_sid: str, request: Request, principal: Csrf, body: HoldBody | None = None
     ) -> dict[str, Any]:
@@ -194,7 +196,9 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             raise HTTPException(400, str(exc)) from None
         return facts.public()
 
-    @router.post("/api/recordings/{recording_sid}/media-url")
+    @router.post(
+        "/api/recordings/{recording_sid}/media-url", responses={**ONE_RECORDING, **documented(409)}
+    )
     def media_url(
         recording_sid: str, body: MediaUrlRequest, request: Request, principal: Csrf
     ) -> dict[str, Any]:

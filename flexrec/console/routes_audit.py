@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from flexrec.bounds import MAX_OFFSET, OutOfRange, utc_moment
 from flexrec.console import audit_log
 from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
+from flexrec.server.responses import CONSOLE
 
 AUDIT_EXPORTED = "audit_exported"
 
@@ -21,9 +23,14 @@ def audit_filters(
     since: Annotated[datetime | None, Query(description="ISO 8601, inclusive (UTC)")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=audit_log.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> audit_log.AuditFilters:
     """The audit filters of a request (shared by the console and the admin API)."""
+    try:  # naive times are UTC; a naive and an aware time cannot even be compared
+        since = utc_moment(since) if since is not None else None
+        until = utc_moment(until) if until is not None else None
+    except OutOfRange as exc:
+        raise HTTPException(400, str(exc)) from None
     if since is not None and until is not None and since >= until:
         raise HTTPException(400, "'since' must be before 'until'")
     return audit_log.AuditFilters(
@@ -58,7 +65,7 @@ def add_audit_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             return ctx.error_page(principal, 403, "The audit log is for supervisors and admins.")
         return ctx.page("audit.html", "Audit log", principal, script="audit.js")
 
-    @router.get("/api/audit")
+    @router.get("/api/audit", responses=CONSOLE)
     def audit_entries(principal: Api, filters: Filters) -> dict[str, Any]:
         """Audit entries, newest first, filtered and paged."""
         auditor(principal)
@@ -72,7 +79,7 @@ def add_audit_routes(router: APIRouter, ctx: ConsoleContext) -> None:
                 "actions": audit_log.actions_in_use(session),
             }
 
-    @router.get("/api/audit.csv")
+    @router.get("/api/audit.csv", responses=CONSOLE)
     def audit_csv(request: Request, principal: Api, filters: Filters) -> Response:
         """The filtered entries as a CSV file (up to 100,000; export long periods in parts)."""
         auditor(principal)

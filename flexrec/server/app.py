@@ -37,6 +37,7 @@ from flexrec.server.error_boundary import ErrorBoundaryMiddleware
 from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
 from flexrec.server.readiness import SignatureWatch
+from flexrec.server.responses import validation_is_400
 from flexrec.server.wiring import Services, build_services
 
 log = get_logger(__name__)
@@ -149,6 +150,7 @@ def create_app(
     add_docs_pages(app)
     if services is not None:
         _mount_parts(app, settings, services)
+    _document_validation_as_400(app)
     return app
 
 
@@ -158,3 +160,14 @@ def _mount_parts(app: FastAPI, settings: Settings, services: Services) -> None:
     from flexrec.server.archive_wiring import mount_archive_and_console
 
     mount_archive_and_console(app, settings, services)
+
+
+def _document_validation_as_400(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = validation_is_400(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -5,15 +5,16 @@ Protected by the admin bearer token (`FLEXREC_ADMIN_TOKEN`) or a supervisor/admi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from flexrec.bounds import MAX_OFFSET
+from flexrec.bounds import MAX_OFFSET, OutOfRange, utc_moment
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import fail, get_services, jsonable
+from flexrec.server.responses import ADMIN
 from flexrec.twilio.flex_tokens import TokenInfo
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -31,8 +32,6 @@ def _filters(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    if since and until and since >= until:
-        fail(400, "bad_range", "'since' must be before 'until'")
     given: dict[str, Any] = {
         "status": status, "direction": direction, "queue": queue, "since": since,
         "until": until, "task_sid": task_sid, "call_sid": call_sid,
@@ -40,12 +39,12 @@ def _filters(
     for key in ("since", "until"):
         moment = given[key]
         if isinstance(moment, datetime):
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)  # naive times are read as UTC
             try:
-                given[key] = moment.astimezone(UTC)
-            except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+                given[key] = utc_moment(moment)  # naive times are read as UTC
+            except OutOfRange:
                 fail(400, "bad_time", f"{key!r} is out of range")
+    if given["since"] and given["until"] and given["since"] >= given["until"]:
+        fail(400, "bad_range", "'since' must be before 'until'")
     filters: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     filters.update(limit=limit, offset=offset)
     return filters
@@ -60,7 +59,7 @@ def _page(items: list[Any], filters: dict[str, Any]) -> JSONResponse:
     )
 
 
-@router.get("/recordings", summary="Recordings, newest first")
+@router.get("/recordings", summary="Recordings, newest first", responses=ADMIN)
 def list_recordings(request: Request, _admin: Admin, filters: Filters) -> JSONResponse:
     """Recordings known to flexrec, filtered and paged, with their retention date and hold."""
     services = get_services(request)
@@ -78,7 +77,7 @@ def list_recordings(request: Request, _admin: Admin, filters: Filters) -> JSONRe
     return _page(items, filters)
 
 
-@router.get("/tasks", summary="Voice tasks, newest first")
+@router.get("/tasks", summary="Voice tasks, newest first", responses=ADMIN)
 def list_tasks(request: Request, _admin: Admin, filters: Filters) -> JSONResponse:
     """Voice tasks seen by flexrec with their recording link, filtered and paged."""
     return _page(get_services(request).recording.list_tasks(**filters), filters)

@@ -28,6 +28,7 @@ from flexrec.archive.models import DONE_STATES
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
 from flexrec.server.auth import check_flex_token, client_of, missing_token
+from flexrec.server.responses import FLEX_TOKEN, documented
 from flexrec.server.token_guard import TokenGuard
 from flexrec.server.token_source import bearer_token, body_token
 from flexrec.twilio.flex_tokens import TokenInfo, TokenValidator
@@ -129,7 +130,11 @@ def make_archive_router(
             missing_token("send a Flex token as 'Authorization: Bearer' or 'Token'")
         return await check_flex_token(token_guard, tokens, token, client_of(request))
 
-    @router.api_route("/insights/recordings/{recording_sid}/url", methods=["GET", "POST"])
+    # One route per method: a route of two methods gives both the same OpenAPI operation id.
+    insights = "/insights/recordings/{recording_sid}/url"
+
+    @router.get(insights, operation_id="insights_url_get", responses=FLEX_TOKEN)
+    @router.post(insights, operation_id="insights_url_post", responses=FLEX_TOKEN)
     async def insights_media_url(recording_sid: str, request: Request) -> JSONResponse:
         """Flex Insights `url_provider`: a short-lived signed link to the archived media."""
         check_sid(recording_sid)
@@ -166,7 +171,14 @@ def make_archive_router(
         except LinkForged:
             _fail(403, "link_invalid", "this media link is not valid")
 
-    @router.api_route("/media/recordings/{file_name}", methods=["GET", "HEAD"])
+    media_responses = documented(206, 403, 404, 416)
+
+    @router.get(
+        "/media/recordings/{file_name}", operation_id="media_get", responses=media_responses
+    )
+    @router.head(
+        "/media/recordings/{file_name}", operation_id="media_head", responses=media_responses
+    )
     async def media(file_name: str, request: Request) -> Response:
         """Stream an archived recording (decrypted) for a signed link, with Range support."""
         recording_sid, dot, extension = file_name.partition(".")
@@ -235,7 +247,7 @@ def make_archive_router(
             chunks(), status_code=status, media_type="audio/wav", headers=headers
         )
 
-    @router.get("/media/recordings/{recording_sid}/peaks")
+    @router.get("/media/recordings/{recording_sid}/peaks", responses=documented(403, 404))
     async def peaks(recording_sid: str, request: Request) -> JSONResponse:
         """Waveform peaks (min/max per bucket per channel) for a signed link."""
         check_sid(recording_sid)

@@ -29,6 +29,7 @@ from flexrec.console.audit_log import AuditFilters
 from flexrec.console.routes_audit import audit_filters
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import fail, get_services
+from flexrec.server.responses import ADMIN, documented
 from flexrec.twilio.flex_tokens import TokenInfo
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -67,7 +68,11 @@ def _not_archived(recording_sid: str) -> None:
     )
 
 
-@router.put("/recordings/{recording_sid}/legal-hold", summary="Put a recording on legal hold")
+@router.put(
+    "/recordings/{recording_sid}/legal-hold",
+    summary="Put a recording on legal hold",
+    responses={**ADMIN, **documented(404)},
+)
 def put_legal_hold(
     request: Request, admin: Admin, recording_sid: RecordingSid, body: HoldRequest
 ) -> dict[str, Any]:
@@ -83,7 +88,11 @@ def put_legal_hold(
     return facts.public()
 
 
-@router.delete("/recordings/{recording_sid}/legal-hold", summary="Release a legal hold")
+@router.delete(
+    "/recordings/{recording_sid}/legal-hold",
+    summary="Release a legal hold",
+    responses={**ADMIN, **documented(404)},
+)
 def delete_legal_hold(
     request: Request,
     admin: Admin,
@@ -101,13 +110,13 @@ def delete_legal_hold(
     return facts.public()
 
 
-@router.get("/legal-holds", summary="Recordings on legal hold")
+@router.get("/legal-holds", summary="Recordings on legal hold", responses=ADMIN)
 def get_legal_holds(request: Request, _admin: Admin) -> dict[str, Any]:
     """Every hold in force, with who set it, when and why."""
     return {"items": [f.public() for f in list_holds(_sessions(request))]}
 
 
-@router.get("/audit", summary="The audit log, newest first")
+@router.get("/audit", summary="The audit log, newest first", responses=ADMIN)
 def get_audit(
     request: Request,
     _admin: Admin,
@@ -133,7 +142,11 @@ def get_audit(
         }
 
 
-@router.get("/recordings/{recording_sid}/retention", summary="A recording's retention date")
+@router.get(
+    "/recordings/{recording_sid}/retention",
+    summary="A recording's retention date",
+    responses={**ADMIN, **documented(404)},
+)
 def get_retention(request: Request, _admin: Admin, recording_sid: RecordingSid) -> dict[str, Any]:
     """Until when the archived media is kept, and whether a legal hold keeps it longer."""
     facts = retention_facts(_sessions(request), [recording_sid]).get(recording_sid)

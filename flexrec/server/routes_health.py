@@ -16,7 +16,11 @@ log = get_logger(__name__)
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Database and queue reachable")
+@router.get(
+    "/healthz",
+    summary="Database and queue reachable",
+    responses={503: {"description": "A dependency is unreachable: which one"}},
+)
 async def healthz(request: Request) -> JSONResponse:
     """200 with each check's result when all pass, else 503 naming what failed."""
     results: dict[str, str] = {}
@@ -46,7 +50,11 @@ def _readiness(request: Request) -> Readiness:
     return readiness
 
 
-@router.get("/readyz", summary="Able to do its job (503 with the reasons if not)")
+@router.get(
+    "/readyz",
+    summary="Able to do its job (503 with the reasons if not)",
+    responses={503: {"description": "Not ready: the failing checks and what to do"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """Database writable, queue reachable, Twilio credentials accepted, webhooks passing their
     signature check, archive store working: 200, else 503 with what is wrong and what to do."""

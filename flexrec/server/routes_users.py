@@ -19,10 +19,12 @@ from flexrec.console import accounts
 from flexrec.console.users import UserError, create_user
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import fail, get_services, get_settings
+from flexrec.server.responses import ADMIN, documented
 from flexrec.twilio.flex_tokens import TokenInfo
 from flexrec.twilio.gateway import GatewayError
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
+ONE_USER = {**ADMIN, **documented(404)}
 Username = Annotated[str, Path(min_length=1, max_length=120)]
 Role = Literal["agent", "supervisor", "admin"]
 
@@ -76,14 +78,14 @@ def _run(request: Request, change: Any) -> Any:
         return result
 
 
-@router.get("/users", summary="Console accounts")
+@router.get("/users", summary="Console accounts", responses=ADMIN)
 def list_users(request: Request, _admin: Admin) -> dict[str, Any]:
     """Every console account (never a password hash)."""
     views = _run(request, accounts.list_accounts)
     return {"items": [v.public() for v in views]}
 
 
-@router.post("/users", summary="Create a console account", status_code=201)
+@router.post("/users", summary="Create a console account", status_code=201, responses=ADMIN)
 def add_user(request: Request, admin: Admin, body: NewUser) -> dict[str, Any]:
     """Create an account; an agent needs `worker_sid` (see GET /api/admin/workers)."""
 
@@ -99,7 +101,11 @@ def add_user(request: Request, admin: Admin, body: NewUser) -> dict[str, Any]:
     return view.public()
 
 
-@router.patch("/users/{username}", summary="Disable, enable or change a console account")
+@router.patch(
+    "/users/{username}",
+    summary="Disable, enable or change a console account",
+    responses=ONE_USER,
+)
 def change_user(
     request: Request, admin: Admin, username: Username, body: UserChange
 ) -> dict[str, Any]:
@@ -121,7 +127,11 @@ def change_user(
     return view.public()
 
 
-@router.put("/users/{username}/password", summary="Reset a console account's password")
+@router.put(
+    "/users/{username}/password",
+    summary="Reset a console account's password",
+    responses=ONE_USER,
+)
 def put_password(
     request: Request, admin: Admin, username: Username, body: NewPassword
 ) -> dict[str, Any]:
@@ -134,13 +144,20 @@ def put_password(
     return view.public()
 
 
-@router.delete("/users/{username}", summary="Remove a console account", status_code=204)
+@router.delete(
+    "/users/{username}",
+    summary="Remove a console account",
+    status_code=204,
+    responses=ONE_USER,
+)
 def delete_user(request: Request, admin: Admin, username: Username) -> None:
     """Delete the account (its audit history stays)."""
     _run(request, lambda s: accounts.remove_account(s, username, admin.identity))
 
 
-@router.get("/workers", summary="TaskRouter workers by name")
+@router.get(
+    "/workers", summary="TaskRouter workers by name", responses={**ADMIN, **documented(502)}
+)
 async def list_workers(
     request: Request,
     _admin: Admin,

@@ -35,6 +35,7 @@ from flexrec.server.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_B
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import bound_sids, get_logger
 from flexrec.server.metrics import HANDLER_CPU, WEBHOOKS
+from flexrec.server.responses import WEBHOOK
 from flexrec.webhooks import events
 from flexrec.webhooks.signature import SIGNATURE_HEADER, rebuild_public_url
 
@@ -198,7 +199,12 @@ SignedForm = Annotated[FormParams, Depends(signed_form)]
 SignedJson = Annotated[bytes, Depends(signed_json_body)]
 
 
-@router.post("/taskrouter", status_code=204, summary="TaskRouter workspace event callback")
+@router.post(
+    "/taskrouter",
+    status_code=204,
+    summary="TaskRouter workspace event callback",
+    responses=WEBHOOK,
+)
 def taskrouter(request: Request, params: SignedForm) -> Response:
     """Workspace `EventCallbackUrl` events (form); answered 204 as TaskRouter expects."""
     event_type = _parse("taskrouter", events.taskrouter_event_type, params)
@@ -211,7 +217,9 @@ def taskrouter(request: Request, params: SignedForm) -> Response:
     return _no_content()
 
 
-@router.post("/event-streams", status_code=204, summary="Event Streams webhook sink")
+@router.post(
+    "/event-streams", status_code=204, summary="Event Streams webhook sink", responses=WEBHOOK
+)
 def event_streams(request: Request, body: SignedJson) -> Response:
     """A JSON array of CloudEvents from an Event Streams sink: each used TaskRouter event is
     queued (or, without a queue, handled here) and the batch is acknowledged at once."""
@@ -246,7 +254,9 @@ def _enqueue(source: str, queue: Any, event: events.TaskRouterEvent) -> None:
     WEBHOOKS.labels(source, "queued").inc()
 
 
-@router.post("/conference", status_code=204, summary="Conference status callback")
+@router.post(
+    "/conference", status_code=204, summary="Conference status callback", responses=WEBHOOK
+)
 def conference(request: Request, params: SignedForm) -> Response:
     """Conference participant join/leave/hold and end events (form)."""
     event = _parse("conference", events.parse_conference_form, params)
@@ -256,7 +266,7 @@ def conference(request: Request, params: SignedForm) -> Response:
     return _no_content()
 
 
-@router.post("/call-status", status_code=204, summary="Call status callback")
+@router.post("/call-status", status_code=204, summary="Call status callback", responses=WEBHOOK)
 def call_status(request: Request, params: SignedForm) -> Response:
     """A call leg's status changes (form)."""
     event = _parse("call-status", events.parse_call_status_form, params)
@@ -265,7 +275,12 @@ def call_status(request: Request, params: SignedForm) -> Response:
     return _no_content()
 
 
-@router.post("/recording-status", status_code=204, summary="Recording status callback")
+@router.post(
+    "/recording-status",
+    status_code=204,
+    summary="Recording status callback",
+    responses=WEBHOOK,
+)
 async def recording_status(request: Request, params: SignedForm) -> Response:
     """A recording's status changes: in-progress, completed, absent, failed (form)."""
     event = _parse("recording-status", events.parse_recording_status_form, params)

@@ -130,6 +130,11 @@ class SetupCalls:
             )
         return SubscriptionInfo(sub.sid, sub.sink_sid, sub.description)
 
+    def delete_subscription(self, subscription_sid: str) -> None:
+        """Remove a subscription (its sink stops receiving those events)."""
+        with twilio_call():
+            self._client.events.v1.subscriptions(subscription_sid).delete()
+
     def list_subscribed_event_types(self, subscription_sid: str) -> set[str]:
         """The CloudEvent types a subscription covers."""
         with twilio_call():

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from console_client_helpers import TestClient, csrf_of, sign_in
 from sqlalchemy import delete
 
+from flexrec.console.accounts import reset_password
 from flexrec.console.sandbox import SUPERVISOR, Sandbox
 from flexrec.console.users import ConsoleUser, get_user
 
@@ -72,3 +73,16 @@ def test_a_demoted_account_has_its_new_role_on_the_next_request(
     me = client.get("/console/api/me").json()["user"]
     assert me["role"] == "agent"
     assert client.get("/console/api/recordings").json()["total"] == 0
+
+
+def test_a_password_reset_signs_the_old_sessions_out(
+    sandbox: Sandbox, client_for: Callable[..., TestClient]
+) -> None:
+    client = client_for(*SUPERVISOR)
+    with sandbox.sessions() as session:
+        reset_password(session, SUPERVISOR[0], "a-brand-new-password", "admin")
+        session.commit()
+    assert client.get("/console/api/me").status_code == 401
+    assert (
+        client_for(SUPERVISOR[0], "a-brand-new-password").get("/console/api/me").status_code == 200
+    )

@@ -207,6 +207,8 @@ def _signed_in(client: TestClient) -> None:
         f"/api/admin/recordings?offset={2**63}",
         f"/api/admin/tasks?offset={2**63}",
         "/api/admin/tasks?since=0001-01-01T00:00:00%2B01:00",
+        "/console/api/audit?since=0001-01-01T00:00:00%2B01:00",
+        f"/api/admin/audit?offset={2**63}",
         "/console/api/recordings?page=1e20",
         f"/console/api/recordings?page={2**63 - 1}",
         "/console/api/recordings?min_interruptions=1e20",
@@ -221,3 +223,14 @@ def test_absurd_query_values_are_a_400(service: tuple[TestClient, Any], path: st
     _signed_in(client)
     answer = client.get(path, headers={"Authorization": f"Bearer {ADMIN}"})
     assert answer.status_code == 400, answer.text
+
+
+@pytest.mark.parametrize("path", ["/api/admin/tasks", "/api/admin/audit", "/console/api/audit"])
+def test_a_naive_and_an_aware_time_together_are_compared_as_utc(
+    service: tuple[TestClient, Any], path: str
+) -> None:
+    client, _services = service
+    _signed_in(client)
+    query = "?since=2026-01-01T00:00:00&until=2026-01-02T00:00:00%2B00:00"
+    answer = client.get(path + query, headers={"Authorization": f"Bearer {ADMIN}"})
+    assert answer.status_code == 200, answer.text

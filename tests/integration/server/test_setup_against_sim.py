@@ -13,7 +13,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from flexrec.config import Settings, TwilioSettings
-from flexrec.setup_twilio import NEEDED_EVENTS, SetupError, run_setup
+from flexrec.setup_twilio import NEEDED_EVENTS, SetupError, nothing_to_do, run_setup
+from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
 from flexsim import World, create_sim_app, defaults
 
 PUBLIC = "https://rec.example.com"
@@ -70,21 +71,25 @@ def writes(http: AsgiHttpClient) -> list[tuple[str, str]]:
     return [c for c in http.calls if c[0] != "GET"]
 
 
-def test_workspace_mode_sets_event_callback_url(sim: Any) -> None:
+def test_workspace_mode_sets_event_callback_url_and_events_filter(sim: Any) -> None:
     world, client, http = sim
     changes = run_setup(settings(), PUBLIC + "/", "workspace", dry_run=False, client=client)
     assert world.event_callback_url == f"{PUBLIC}/webhooks/taskrouter"
-    (change,) = [c for c in changes if not c.warning]
-    assert (change.before, change.after, change.applied) == (
+    # Unset, TaskRouter posts every event type: flexrec owns the callback, so it filters.
+    assert world.events_filter.split(",") == list(TASKROUTER_EVENTS_USED)
+    callback, events_filter = [c for c in changes if not (c.warning or c.info)]
+    assert (callback.before, callback.after, callback.applied) == (
         None,
         f"{PUBLIC}/webhooks/taskrouter",
         True,
     )
-    assert "EventCallbackUrl" in change.describe()
-    # Running again finds nothing to do.
+    assert "EventCallbackUrl" in callback.describe()
+    assert "EventsFilter" in events_filter.what and events_filter.applied
+    # Running again finds nothing to do, and says so.
     http.calls.clear()
     again = run_setup(settings(), PUBLIC, "workspace", dry_run=False, client=client)
-    assert [c for c in again if not c.warning] == []
+    assert [c for c in again if not c.info] == []
+    assert nothing_to_do(again)
     assert writes(http) == []
 
 
@@ -93,19 +98,17 @@ def test_workspace_dry_run_writes_nothing(sim: Any) -> None:
     changes = run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client)
     assert world.event_callback_url is None
     assert writes(http) == []
-    (change,) = [c for c in changes if not c.warning]
-    assert change.applied is False
-    assert "would change" in change.describe()
+    planned = [c for c in changes if not (c.warning or c.info)]
+    assert [c.applied for c in planned] == [False, False]
+    assert "would change" in planned[0].describe()
 
 
-def test_workspace_mode_widens_narrow_events_filter_and_warns_on_replace(sim: Any) -> None:
+def test_workspace_mode_sets_the_filter_it_needs_and_warns_on_replace(sim: Any) -> None:
     world, client, _ = sim
     world.event_callback_url = "https://old.example.com/events"
     world.events_filter = "task.created,worker.activity.update"
     changes = run_setup(settings(), PUBLIC, "workspace", dry_run=False, client=client)
-    present = world.events_filter.split(",")
-    assert "worker.activity.update" in present
-    assert set(NEEDED_EVENTS) <= set(present)
+    assert set(world.events_filter.split(",")) == set(NEEDED_EVENTS)
     assert any(c.warning and "old.example.com" in c.what for c in changes)
 
 
@@ -131,7 +134,7 @@ def test_event_streams_dry_run_writes_nothing(sim: Any) -> None:
     _, client, http = sim
     changes = run_setup(settings(), PUBLIC, "event-streams", dry_run=True, client=client)
     assert writes(http) == []
-    assert [c.applied for c in changes if not c.warning] == [False, False]
+    assert [c.applied for c in changes if not (c.warning or c.info)] == [False, False]
 
 
 def test_flex_call_recording_enabled_is_warned(sim: Any) -> None:
@@ -145,6 +148,63 @@ def test_no_warning_when_flex_recording_off(sim: Any) -> None:
     _, client, _ = sim
     changes = run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client)
     assert not any("call_recording_enabled" in c.what for c in changes)
+    (report,) = [c for c in changes if c.info]
+    assert "Call Recording is off" in report.what
+
+
+def test_flex_recording_on_says_what_it_costs_and_what_to_choose(sim: Any) -> None:
+    world, client, _ = sim
+    world.flex_configuration["call_recording_enabled"] = True
+    changes = run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client)
+    (warning,) = [c for c in changes if c.warning and "Call Recording" in c.what]
+    assert "recorded twice" in warning.what
+    assert "Choose one" in warning.what and "Flex Console > Voice" in warning.what
+    assert not nothing_to_do(changes)
+
+
+def test_duplicate_subscriptions_are_warned_then_fixed(sim: Any) -> None:
+    world, client, _ = sim
+    run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client)
+    (sink,) = list(client.events.v1.sinks.list())
+    client.events.v1.subscriptions.create(
+        description="a second one",
+        sink_sid=sink.sid,
+        types=[{"type": "com.twilio.taskrouter.task.created"}],
+    )
+    changes = run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client)
+    assert any(c.warning and "--fix" in c.what and "2 Event Streams" in c.what for c in changes)
+    assert len(world.event_subscriptions) == 2
+    fixed = run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client, fix=True)
+    assert any(c.applied and "duplicate" in c.what for c in fixed)
+    assert len(world.event_subscriptions) == 1
+    assert nothing_to_do(
+        run_setup(settings(), PUBLIC, "event-streams", dry_run=True, client=client)
+    )
+
+
+def test_a_sink_beside_the_workspace_callback_is_removed_with_fix(sim: Any) -> None:
+    world, client, _ = sim
+    run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client)
+    changes = run_setup(settings(), PUBLIC, "workspace", dry_run=False, client=client, fix=True)
+    assert any(c.applied and "duplicate" in c.what for c in changes)
+    assert world.event_subscriptions == []
+    assert nothing_to_do(run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client))
+
+
+def test_twilio_unreachable_is_a_gateway_error() -> None:
+    from twilio.http import HttpClient as SdkHttpClient
+
+    from flexrec.twilio.gateway import GatewayError
+
+    class Unreachable(SdkHttpClient):
+        def request(self, *args: Any, **kwargs: Any) -> Response:
+            raise ConnectionRefusedError("connection refused")
+
+    unreachable = Unreachable(logging.getLogger("test.sdk"), is_async=False)
+    client = Client(defaults.ACCOUNT_SID, defaults.AUTH_TOKEN, http_client=unreachable)
+    with pytest.raises(GatewayError) as raised:
+        run_setup(settings(), PUBLIC, "workspace", dry_run=True, client=client)
+    assert raised.value.status is None
 
 
 def test_mismatched_public_url_setting_is_warned(sim: Any) -> None:

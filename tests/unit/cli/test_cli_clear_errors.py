@@ -157,3 +157,20 @@ def test_port_free_raises_on_a_taken_port(taken_port: int) -> None:
     with pytest.raises(CliError, match="another program uses it"):
         port_free("127.0.0.1", taken_port)
     port_free("127.0.0.1", 0)  # any free port is always possible
+
+
+def test_setup_dry_run_with_twilio_unreachable_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A port nothing listens on: connections are refused.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SIM_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "simulator-auth-token")
+    monkeypatch.setenv("FLEXREC_TWILIO_BASE_URL", f"http://127.0.0.1:{dead}")
+    code = run_cli(monkeypatch, "setup", "--public-url", "https://rec.example.com", "--dry-run")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flexrec: error: Twilio could not be reached")
+    assert err.count("\n") == 1 and "Traceback" not in err

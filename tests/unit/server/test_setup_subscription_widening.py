@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from flexrec.setup_twilio import EVENT_STREAMS_PREFIX, NEEDED_EVENTS, _widen_subscription
 
 
 @dataclass
 class FakeSubscribedEvents:
+    """The gateway's subscribed-event calls over one subscription's types."""
+
     types: list[str]
     created: list[str] = field(default_factory=list)
 
-    def list(self, limit: int) -> list[Any]:
-        return [type("E", (), {"type": t})() for t in self.types]
+    def list_subscribed_event_types(self, subscription_sid: str) -> set[str]:
+        return set(self.types)
 
-    def create(self, type: str) -> None:
-        self.created.append(type)
+    def add_subscribed_event(self, subscription_sid: str, event_type: str) -> None:
+        self.created.append(event_type)
 
 
-class FakeEvents:
-    def __init__(self, handle: FakeSubscribedEvents) -> None:
-        self._handle = handle
-
-    def subscriptions(self, sid: str) -> Any:
-        return type("S", (), {"subscribed_events": self._handle})()
+def FakeEvents(handle: FakeSubscribedEvents) -> FakeSubscribedEvents:
+    return handle
 
 
 SUB = type("Sub", (), {"sid": "DF" + "1" * 32})()

@@ -175,10 +175,85 @@ def list_subscriptions(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     return ApiResult(body=body)
 
 
+def list_subscribed_events(ctx: ApiContext, req: ApiRequest) -> ApiResult:
+    """GET /v1/Subscriptions/{DF}/SubscribedEvents: the subscription's event types.
+
+    Source: twilio_events_v1.json, `ListSubscribedEvent` (envelope key `types`).
+    """
+    sid = req.path_params["SubscriptionSid"]
+    subscription = next((s for s in ctx.world.event_subscriptions if s["sid"] == sid), None)
+    if subscription is None:
+        raise not_found(req.path)
+    url = f"{ctx.hosts.events}/v1/Subscriptions/{sid}/SubscribedEvents"
+    page = req.query.page()
+    chunk, more = page.slice(subscription["types"])
+    items = [
+        {
+            "account_sid": ctx.world.account_sid,
+            "type": t["type"],
+            "schema_version": t["schema_version"],
+            "subscription_sid": sid,
+            "url": f"{url}/{t['type']}",
+        }
+        for t in chunk
+    ]
+    return ApiResult(body=meta_page("types", items, url, [], page, more))
+
+
+def add_subscribed_event(ctx: ApiContext, req: ApiRequest) -> ApiResult:
+    """POST /v1/Subscriptions/{DF}/SubscribedEvents: Type, SchemaVersion (default 1).
+
+    Source: twilio_events_v1.json, `CreateSubscribedEvent`.
+    """
+    sid = req.path_params["SubscriptionSid"]
+    subscription = next((s for s in ctx.world.event_subscriptions if s["sid"] == sid), None)
+    if subscription is None:
+        raise not_found(req.path)
+    event_type = req.form.require("Type")
+    version = int(req.form.get("SchemaVersion") or 1)
+    if not any(t["type"] == event_type for t in subscription["types"]):
+        subscription["types"].append({"type": event_type, "schema_version": version})
+    body = {
+        "account_sid": ctx.world.account_sid,
+        "type": event_type,
+        "schema_version": version,
+        "subscription_sid": sid,
+        "url": f"{ctx.hosts.events}/v1/Subscriptions/{sid}/SubscribedEvents/{event_type}",
+    }
+    return ApiResult(status=201, body=body)
+
+
+def delete_subscription(ctx: ApiContext, req: ApiRequest) -> ApiResult:
+    """DELETE /v1/Subscriptions/{DF}: 204, and the sink no longer gets those events.
+
+    Source: twilio_events_v1.json, `DeleteSubscription` (204 "The resource was deleted").
+    """
+    sid = req.path_params["Sid"]
+    world = ctx.world
+    kept = [s for s in world.event_subscriptions if s["sid"] != sid]
+    if len(kept) == len(world.event_subscriptions):
+        raise not_found(req.path)
+    world.event_subscriptions[:] = kept
+    return ApiResult(status=204)
+
+
 OPERATIONS = [
     Operation("POST", "/v1/Sinks", create_sink, "events_v1"),
     Operation("GET", "/v1/Sinks", list_sinks, "events_v1"),
     Operation("GET", "/v1/Sinks/{Sid}", fetch_sink, "events_v1"),
     Operation("POST", "/v1/Subscriptions", create_subscription, "events_v1"),
     Operation("GET", "/v1/Subscriptions", list_subscriptions, "events_v1"),
+    Operation("DELETE", "/v1/Subscriptions/{Sid}", delete_subscription, "events_v1"),
+    Operation(
+        "GET",
+        "/v1/Subscriptions/{SubscriptionSid}/SubscribedEvents",
+        list_subscribed_events,
+        "events_v1",
+    ),
+    Operation(
+        "POST",
+        "/v1/Subscriptions/{SubscriptionSid}/SubscribedEvents",
+        add_subscribed_event,
+        "events_v1",
+    ),
 ]

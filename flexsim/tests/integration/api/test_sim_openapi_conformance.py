@@ -258,6 +258,14 @@ def _drive_flex_events_iam(client: Client, scenario: Scenario) -> None:
         types=[{"type": "com.twilio.taskrouter.task.updated", "schema_version": 1}],
     )
     assert [s.sid for s in client.events.v1.subscriptions.list()] == [subscription.sid]
+    events = client.events.v1.subscriptions(subscription.sid).subscribed_events
+    events.create(type="com.twilio.taskrouter.task.created")
+    assert {e.type for e in events.list()} == {
+        "com.twilio.taskrouter.task.updated",
+        "com.twilio.taskrouter.task.created",
+    }
+    assert client.events.v1.subscriptions(subscription.sid).delete() is True
+    assert list(client.events.v1.subscriptions.list()) == []
 
     token = issue_token(scenario.world, scenario.worker_sid, ttl_s=3600, roles=["agent"])
     answer = client.request(
