@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import RecordingRecord, RecordingTarget, ReservationRecord, TaskRecord
@@ -34,10 +34,17 @@ from flexrec.webhooks.events import ConferenceEvent, RecordingStatusEvent, TaskR
 
 HOLD_EVENTS = {"participant-hold": True, "participant-unhold": False}
 
-_TASK_FOR_UPDATE = select(TaskRecord).where(TaskRecord.sid == bindparam("sid")).with_for_update()
-_RESERVATION_FOR_UPDATE = (
-    select(ReservationRecord).where(ReservationRecord.sid == bindparam("sid")).with_for_update()
-)
+
+def _task_for_update(session: Session, task_sid: str) -> TaskRecord | None:
+    return session.scalars(
+        select(TaskRecord).where(TaskRecord.sid == task_sid).with_for_update()
+    ).first()
+
+
+def _reservation_for_update(session: Session, reservation_sid: str) -> ReservationRecord | None:
+    return session.scalars(
+        select(ReservationRecord).where(ReservationRecord.sid == reservation_sid).with_for_update()
+    ).first()
 
 
 # -- tasks ------------------------------------------------------------------------------------
@@ -58,13 +65,15 @@ def upsert_task(
     session: Session, task_sid: str, fields: TaskFields, *, now: datetime, event_ms: int
 ) -> TaskRecord:
     """The task row, locked and created if missing, with the facts of an event at `event_ms`."""
-    task = session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).first()
+    task = _task_for_update(session, task_sid)
     if task is None:
         fresh = {"sid": task_sid, "created_at": now, "updated_at": now}
-        task = (
-            insert_new(session, TaskRecord, fresh, ["sid"])
-            or session.scalars(_TASK_FOR_UPDATE, {"sid": task_sid}).one()
+        # Another webhook may insert it first: then read (and lock) theirs.
+        task = insert_new(session, TaskRecord, fresh, ["sid"]) or _task_for_update(
+            session, task_sid
         )
+        if task is None:  # pragma: no cover - inserted by us or by the webhook that won
+            raise RuntimeError(f"task {task_sid} vanished")
     newer = task.last_event_ms is None or event_ms >= task.last_event_ms
     if fields.attributes is not None and (newer or task.attributes is None):
         task.attributes = fields.attributes
@@ -101,7 +110,7 @@ def upsert_reservation(session: Session, event: TaskRouterEvent, now: datetime) 
     if reservation_sid is None or event.task_sid is None:
         return
     status = RESERVATION_STATUS.get(event.event_type)
-    row = session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).first()
+    row = _reservation_for_update(session, reservation_sid)
     if row is None:
         fresh = {
             "sid": reservation_sid,
@@ -111,10 +120,11 @@ def upsert_reservation(session: Session, event: TaskRouterEvent, now: datetime) 
             "status": status or "pending",
             "updated_at": now,
         }
-        row = (
-            insert_new(session, ReservationRecord, fresh, ["sid"])
-            or session.scalars(_RESERVATION_FOR_UPDATE, {"sid": reservation_sid}).one()
+        row = insert_new(session, ReservationRecord, fresh, ["sid"]) or _reservation_for_update(
+            session, reservation_sid
         )
+        if row is None:  # pragma: no cover - inserted by us or by the webhook that won
+            raise RuntimeError(f"reservation {reservation_sid} vanished")
     row.worker_sid = row.worker_sid or event.worker_sid
     row.worker_name = row.worker_name or event.worker_name
     if status is not None and reservation_moves_to(row.status, status):

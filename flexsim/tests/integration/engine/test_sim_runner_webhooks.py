@@ -248,7 +248,13 @@ def test_traffic_started_later_generates_the_configured_calls(receiver: Receiver
 def test_the_public_api_reports_conversations_recordings_and_deliveries(
     receiver: Receiver,
 ) -> None:
-    config = _config(receiver.url, scenario_weights={"studio_recorded": 1.0})
+    # Only Studio's dual recording on the call: Flex's own conference recording pinned off.
+    config = _config(
+        receiver.url,
+        scenario_weights={"studio_recorded": 1.0},
+        studio_recording="dual",
+        native_recording="off",
+    )
     conversations: list[flexsim.Conversation] = []
     with flexsim.SimRunner(config) as sim:
         sim.on_conversation(conversations.append)
