@@ -26,6 +26,17 @@ CREDENTIALS_HELP = (
 )
 
 
+CONTROL_HELP = (
+    "Control endpoints (JSON, on the same origin): POST /_sim/interactions "
+    '{"scenario": "basic", "direction": "inbound"} starts a call now; GET /_sim/agents lists '
+    "agents with the task each holds; POST /_sim/agents/{WK}/token "
+    '{"roles": ["agent"], "ttl_s": 3600} issues that agent\'s Flex token (for the agent API '
+    "and the console's Flex sign-in); GET|POST /_sim/faults reads or replaces the fault plan; "
+    "GET /_sim/truth (or /_sim/truth/{CA}), /_sim/stats and /_sim/webhooks show ground truth, "
+    "counters and the webhook log. --rate 0 leaves traffic to POST /_sim/interactions."
+)
+
+
 def parse_weights(spec: str | None) -> dict[str, float]:
     """Parse `basic=40,hold=10,...` (unnamed scenarios keep their default weight)."""
     weights = default_weights()
@@ -250,7 +261,7 @@ def sim(
     console.print("simulator stopped")
 
 
-sim.__doc__ = f"{sim.__doc__}\n\n    {CREDENTIALS_HELP}"
+sim.__doc__ = f"{sim.__doc__}\n\n    {CONTROL_HELP}\n\n    {CREDENTIALS_HELP}"
 
 
 def main() -> None:
