@@ -190,7 +190,7 @@ class SimRunner:
         )
         self.dispatcher.attach()
         self._configure_callbacks()
-        self.latency = LatencyModel.parse(cfg.rest_latency, seed=cfg.seed)
+        self.latency = LatencyModel.parse(cfg.rest_latency, seed=cfg.seed, scale=cfg.scale)
         self.app = build_app(
             self.world,
             self.engine,
