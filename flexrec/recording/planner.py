@@ -188,17 +188,21 @@ class Planner:
         if facts.worker_call_sid:
             worker_calls.insert(0, facts.worker_call_sid)
         for call_sid in worker_calls:
-            _assign_worker_call(session, task.sid, call_sid)
+            assign_worker_call(session, task.sid, call_sid)
         reservations = session.scalars(
             select(ReservationRecord).where(
                 ReservationRecord.task_sid == task.sid,
                 ReservationRecord.status.in_(OPEN_RESERVATION_STATUSES),
-                ReservationRecord.worker_call_sid.is_not(None),
             )
         ).all()
+        if any(r.worker_call_sid is None for r in reservations) and (
+            task.status not in WORK_OVER_TASK_STATUSES
+        ):
+            # An accepted reservation whose agent leg nothing named: look for it (search.py).
+            plan.search.append((task.sid, False))
         for reservation in reservations:
             worker_call = reservation.worker_call_sid
-            if worker_call is None:  # pragma: no cover - filtered above
+            if worker_call is None:
                 continue
             target, _ = ensure_target(
                 session,
@@ -267,7 +271,7 @@ def _answered(session: Session, task: TaskRecord, participants: _Participants) -
     return accepted is not None
 
 
-def _assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
+def assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
     """Give a worker leg to the newest accepted reservation of the task that has none."""
     reservations = session.scalars(
         select(ReservationRecord)

@@ -7,7 +7,9 @@ leg unknown, the planner asks for a search: a queued job lists the task's confer
 = task SID), its participants and their calls (flexrec.recording.legs). Found: the leg is stored
 on the task and the task is planned again, as if Flex had written it. Not found (the customer is
 still ringing): the job runs again with backoff, through the durable queue, until the customer
-answers, the task ends or `SEARCH_ATTEMPTS` ran out. A crash loses nothing: reconcile plans live
+answers, the task ends or `SEARCH_ATTEMPTS` ran out. Under the worker-leg policy the same search
+finds the agents' legs (the `client:` ones) for open reservations that have none (a transfer's
+new agent, where no label or attribute names it). A crash loses nothing: reconcile plans live
 tasks again, and planning an answered task with no customer leg asks for a search again.
 """
 
@@ -22,15 +24,24 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexrec.db.models import TaskRecord
+from flexrec.db.models import ReservationRecord, TaskRecord
 from flexrec.recording.context import JOB_FIND_LEGS, ServiceContext
 from flexrec.recording.legs import LegLookup, find_legs
-from flexrec.recording.states import WORK_OVER_TASK_STATUSES
+from flexrec.recording.states import OPEN_RESERVATION_STATUSES, WORK_OVER_TASK_STATUSES
 from flexrec.recording.store import write_session
 from flexrec.twilio.gateway import GatewayError
 
 if TYPE_CHECKING:
     from flexrec.recording.planner import Plan
+
+
+def assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
+    """The planner's rule for a newly known agent leg (imported late: the planner imports
+    this module's types only for checking)."""
+    from flexrec.recording.planner import assign_worker_call as assign
+
+    assign(session, task_sid, call_sid)
+
 
 log = structlog.get_logger(__name__)
 
@@ -79,14 +90,20 @@ class LegSearch:
 
     def run(self, task_sid: str, attempt: int = 1) -> str:
         """Queue job: one search: found | known | ended | gone | waiting | gave-up."""
+        worker_policy = self.ctx.policy.leg == "worker"
         with self.ctx.sessions() as session:
             task = session.get(TaskRecord, task_sid)
             if task is None:
                 return "gone"
-            if task.customer_call_sid is not None:
-                return "known"
             if task.status in WORK_OVER_TASK_STATUSES:
                 return "ended"
+            missing = (
+                bool(_reservations_without_leg(session, task_sid))
+                if worker_policy
+                else task.customer_call_sid is None
+            )
+            if not missing:
+                return "known"
             attributes = dict(task.attributes or {})
         lookup = self.lookup
         if lookup is None or attributes.get("client_call") is True:
@@ -96,7 +113,11 @@ class LegSearch:
         except GatewayError as exc:
             log.info("leg search failed", task_sid=task_sid, error=str(exc))
             legs = None
-        if legs is not None and legs.customer_call_sid is not None:
+        if legs is not None and worker_policy and legs.worker_call_sids:
+            if self._found_workers(task_sid, legs.worker_call_sids):
+                log.info("worker legs found", task_sid=task_sid)
+                return "found"
+        elif legs is not None and legs.customer_call_sid is not None:
             self._found(task_sid, legs.customer_call_sid, legs.conference_sid)
             log.info("customer leg found", task_sid=task_sid, call_sid=legs.customer_call_sid)
             return "found"
@@ -105,6 +126,23 @@ class LegSearch:
             return "gave-up"
         self.ctx.schedule(JOB_FIND_LEGS, task_sid, attempt + 1, delay_s=search_delay_s(attempt))
         return "waiting"
+
+    def _found_workers(self, task_sid: str, call_sids: tuple[str, ...]) -> bool:
+        """Give the agents' legs to the task's open reservations that have none (in join order,
+        as labelled joins would); True when none is left without a leg."""
+        now = self.ctx.now()
+        with write_session(self.ctx.sessions) as session:
+            task = session.scalars(
+                select(TaskRecord).where(TaskRecord.sid == task_sid).with_for_update()
+            ).first()
+            if task is None:
+                return True
+            for call_sid in call_sids:
+                assign_worker_call(session, task_sid, call_sid)
+            done = not _reservations_without_leg(session, task_sid)
+            plan = self._plan_task(session, task, now)
+        self._execute(plan)
+        return done
 
     def _found(self, task_sid: str, call_sid: str, conference_sid: str | None) -> None:
         now = self.ctx.now()
@@ -118,3 +156,16 @@ class LegSearch:
             task.conference_sid = task.conference_sid or conference_sid
             plan = self._plan_task(session, task, now)
         self._execute(plan)
+
+
+def _reservations_without_leg(session: Session, task_sid: str) -> list[str]:
+    """The task's open reservations whose agent leg is not known yet."""
+    return list(
+        session.scalars(
+            select(ReservationRecord.sid).where(
+                ReservationRecord.task_sid == task_sid,
+                ReservationRecord.status.in_(OPEN_RESERVATION_STATUSES),
+                ReservationRecord.worker_call_sid.is_(None),
+            )
+        ).all()
+    )

@@ -30,7 +30,6 @@ from typing import Any
 
 from flexsim.timeline import Timeline
 from flexsim.truth import InteractionRecord
-from flexsim.variants import FRIENDLY
 from flexsim.world import Queue, Task, Worker, Workflow, World
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ class EngineConfig:
     studio_recording_callback_url: str | None = None
     # Pinned account variants (axis -> value, see flexsim.variants); unpinned axes are drawn
     # per call.
-    variant_pins: dict[str, str] = field(default_factory=lambda: dict(FRIENDLY))
+    variant_pins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -365,6 +364,11 @@ class Engine:
         """Generate arrivals (Poisson, `rate_per_hour`) until `calls` have been generated."""
         if not self.queues:
             self.populate()
+        # The day starts with the agents logging in: each one's activity changes, and
+        # TaskRouter tells the workspace callback (`worker.activity.update`).
+        for worker in list(self.world.workers.values()):
+            self.world.set_worker_activity(worker, "Offline")
+            self.world.set_worker_activity(worker, "Available")
         if self.config.rate_per_hour > 0 and (self.config.calls is None or self.config.calls > 0):
             self.call_later(self._interarrival(), self._arrive)
 

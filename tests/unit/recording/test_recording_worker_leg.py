@@ -47,3 +47,36 @@ def test_each_reservation_records_its_own_worker_leg(tmp_path: Path) -> None:
         assert attrs["call_sid"] == CUSTOMER  # never overwritten with a worker leg
     finally:
         h.close()
+
+
+def test_a_transfer_agent_leg_nothing_names_is_found_in_the_conference(tmp_path: Path) -> None:
+    # Labels absent and no conference callback: the second agent's leg is found by the search
+    # (the `client:` participant of the task's conference), never the customer's.
+    from recording_harness import CONFERENCE_SID
+
+    h = Harness(tmp_path, RecordingPolicy(leg="worker"))
+    try:
+        h.twilio.add_party(CUSTOMER, "+15551230001", "+15559870000")
+        h.twilio.add_party(WORKER1, "+15559870000", "client:alice")
+        h.twilio.add_party(WORKER2, "+15559870000", "client:bob")
+        h.twilio.add_conference(CONFERENCE_SID, TASK)
+        for call in (CUSTOMER, WORKER1):
+            h.twilio.join(CONFERENCE_SID, call)
+        base = inbound_attrs(CUSTOMER)
+        h.twilio.add_task(TASK, with_conference(base, WORKER1), assignment_status="assigned")
+        h.tr("reservation.accepted", TASK, base, status="assigned", reservation=RES1, worker=AGENT1)
+        h.tr("task.updated", TASK, with_conference(base, WORKER1), status="assigned")
+        assert len(h.twilio.recordings_on(WORKER1)) == 1
+        h.tr("reservation.accepted", TASK, base, status="assigned", reservation=RES2, worker=AGENT2)
+        h.queue.run_all(max_jobs=3)  # bob's leg is still ringing: nothing yet
+        assert h.twilio.recordings_on(WORKER2) == []
+        h.twilio.join(CONFERENCE_SID, WORKER2)
+        h.queue.run_all(max_jobs=20)
+        assert len(h.twilio.recordings_on(WORKER2)) == 1
+        assert len(h.twilio.recordings_on(WORKER1)) == 1
+        assert h.twilio.recordings_on(CUSTOMER) == []
+        media = h.twilio.tasks[TASK].attributes["reservation_attributes"][RES2]["media"]
+        assert media[0]["url"].endswith(h.twilio.recordings_on(WORKER2)[0].sid)
+        assert h.queue.pending == []
+    finally:
+        h.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from flexsim.engine import Engine, EngineConfig
+from flexsim.variants import FRIENDLY
 from flexsim.world import SimClock, World, WorldEvent
 
 START = 1_800_000_000.0
@@ -34,7 +35,8 @@ class Sim:
 def make_sim(agents: int = 4, seed: int = 5, **config: object) -> Sim:
     """A fresh manual-clock simulator."""
     world = World(SimClock(scale=0, start_epoch=START), seed=seed)
-    settings: dict[str, object] = {"rate_per_hour": 0, **config}
+    # Flow tests see Flex's friendliest account unless they ask for variants (test_sim_variants).
+    settings: dict[str, object] = {"rate_per_hour": 0, "variant_pins": dict(FRIENDLY), **config}
     engine = Engine(world, EngineConfig(agents=agents, seed=seed, **settings))  # type: ignore[arg-type]
     engine.populate()
     sim = Sim(world, engine)
