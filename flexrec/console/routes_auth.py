@@ -21,6 +21,7 @@ from flexrec.console.auth import (
 from flexrec.console.context import ConsoleContext
 from flexrec.console.users import authenticate_user
 from flexrec.server.responses import documented
+from flexrec.server.thread_pools import run_on
 from flexrec.server.token_guard import (
     TokenGuard,
     TooManyTokenChecks,
@@ -95,9 +96,10 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             error = "The sign-in form expired or came from another site; please sign in again."
             return login_form(request, next_path, error, status=403)
         password = str(form.get("password") or "")
-        # scrypt takes tens of milliseconds: keep it off the event loop.
+        # scrypt takes tens of milliseconds and 16 MiB: off the event loop, on a small pool of
+        # its own (guesses from many clients never hold the webhooks' threads or much memory).
         client = request.client.host if request.client else "unknown"
-        outcome = await run_in_threadpool(sign_in_password, username, password, client)
+        outcome = await run_on("password_hashes", sign_in_password, username, password, client)
         if isinstance(outcome, int):
             await audit(request, SIGN_IN_FAILED, username, via="password", reason="throttled")
             error = f"Too many sign-in attempts; try again in {outcome} seconds."

@@ -17,20 +17,16 @@ threadpool the webhooks are handled on.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import anyio.to_thread
-from anyio import CapacityLimiter
-
 from flexrec.server.budgets import KeyedBudget
+from flexrec.server.thread_pools import POOL_SIZES, run_on
 from flexrec.twilio.flex_tokens import (
     MAX_TOKEN_CHARS,
     InvalidToken,
@@ -44,7 +40,7 @@ from flexrec.twilio.flex_tokens import (
 # JWT/JWE compact serialisation is base64url parts joined by dots; `+ / =` tolerate base64.
 _TOKEN_ALPHABET = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
 # Threads that may wait on IAM at once; webhooks keep the default threadpool to themselves.
-TOKEN_CHECK_THREADS = 8
+TOKEN_CHECK_THREADS = POOL_SIZES["token_checks"]
 
 
 class TooManyTokenChecks(TokenError):
@@ -128,20 +124,6 @@ class TokenGuard:
         return info
 
 
-_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _token_limiter() -> CapacityLimiter:
-    loop = asyncio.get_running_loop()
-    limiter = _limiters.get(loop)
-    if limiter is None:
-        limiter = CapacityLimiter(TOKEN_CHECK_THREADS)
-        _limiters[loop] = limiter
-    return limiter
-
-
 async def check_token(
     guard: TokenGuard, validator: TokenValidator, token: str, client: str | None
 ) -> TokenInfo:
@@ -149,8 +131,8 @@ async def check_token(
 
     Raises `InvalidToken`, `TooManyTokenChecks` or `TokenServiceUnavailable`.
     """
-    return await anyio.to_thread.run_sync(
-        guard.validate, validator, token.strip(), client or "unknown", limiter=_token_limiter()
+    return await run_on(
+        "token_checks", guard.validate, validator, token.strip(), client or "unknown"
     )
 
 

@@ -8,6 +8,7 @@ lock is held, so a later change cannot leak into an earlier callback.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import time
@@ -112,7 +113,7 @@ def taskrouter_form(
     world: World, name: str, at: float, data: dict[str, Any], event_sid: str
 ) -> dict[str, str]:
     """Form fields of a workspace `EventCallbackUrl` request (TaskRouter events reference)."""
-    family = name.rsplit(".", 1)[0]
+    family = name.split(".", 1)[0]  # `worker.channel.availability.update` is a Worker event
     action = name.rsplit(".", 1)[-1]
     resource_type = _RESOURCE_TYPES.get(family, "Task")
     task: Task | None = data.get("task")
@@ -144,7 +145,25 @@ def taskrouter_form(
         fields["ReservationSid"] = reservation.sid
     if worker is not None:
         fields.update(_worker_fields(worker))
+    previous = data.get("previous")
+    if previous is not None:  # worker.activity.update
+        fields["WorkerPreviousActivitySid"] = previous["sid"]
+        fields["WorkerPreviousActivityName"] = previous["name"]
+        fields["WorkerTimeInPreviousActivity"] = str(int(previous["seconds"]))
+        fields["WorkerTimeInPreviousActivityMs"] = str(int(previous["seconds"] * 1000))
+    channel = data.get("channel")
+    if channel is not None:  # worker.channel.availability.update
+        fields["TaskChannelUniqueName"] = channel["task_channel"]
+        fields["TaskChannelSid"] = _channel_sid(world, channel["task_channel"])
+        fields["WorkerChannelAvailable"] = _bool(channel["available"])
+        fields["WorkerChannelAvailableCapacity"] = str(int(channel["available"]))
+        fields["WorkerChannelTaskCount"] = str(channel["tasks"])
     return fields
+
+
+def _channel_sid(world: World, unique_name: str) -> str:
+    digest = hashlib.md5(f"{world.workspace_sid}/{unique_name}".encode(), usedforsecurity=False)
+    return "TC" + digest.hexdigest()
 
 
 def event_streams_cloudevent(world: World, form: dict[str, str], at: float) -> dict[str, Any]:

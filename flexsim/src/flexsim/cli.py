@@ -14,6 +14,7 @@ from rich.table import Table
 from flexsim import defaults
 from flexsim.engine import default_weights, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
+from flexsim.latency import DEFAULT_LATENCY, LatencyError, LatencyModel
 from flexsim.runner import SimConfig, SimRunner
 from flexsim.variants import VariantError, check_pins
 
@@ -22,6 +23,17 @@ CREDENTIALS_HELP = (
     f"{defaults.ACCOUNT_SID}) with auth token TWILIO_AUTH_TOKEN (default "
     f"{defaults.AUTH_TOKEN}); API key {defaults.API_KEY_SID} / {defaults.API_KEY_SECRET} "
     f"also works; workspace {defaults.WORKSPACE_SID}. Webhooks are signed with the auth token."
+)
+
+
+CONTROL_HELP = (
+    "Control endpoints (JSON, on the same origin): POST /_sim/interactions "
+    '{"scenario": "basic", "direction": "inbound"} starts a call now; GET /_sim/agents lists '
+    "agents with the task each holds; POST /_sim/agents/{WK}/token "
+    '{"roles": ["agent"], "ttl_s": 3600} issues that agent\'s Flex token (for the agent API '
+    "and the console's Flex sign-in); GET|POST /_sim/faults reads or replaces the fault plan; "
+    "GET /_sim/truth (or /_sim/truth/{CA}), /_sim/stats and /_sim/webhooks show ground truth, "
+    "counters and the webhook log. --rate 0 leaves traffic to POST /_sim/interactions."
 )
 
 
@@ -125,6 +137,13 @@ def sim(
             help="Fault plan, e.g. 'api=0.2,dup=0.1,reorder=0.1,drop=0,latency=50,timeout=0.01'."
         ),
     ] = None,
+    latency: Annotated[
+        str,
+        typer.Option(
+            help="REST answer time LOW-HIGH in ms (5th-95th percentile of a log-normal), like "
+            "Twilio's ~100-300 ms; '0' answers at once. Timeouts and 5xx: --faults."
+        ),
+    ] = DEFAULT_LATENCY,
     service_url: Annotated[
         str | None,
         typer.Option(
@@ -188,6 +207,10 @@ def sim(
         FaultPlan.parse(faults)
     except FaultPlanError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from exc
+    try:
+        LatencyModel.parse(latency)
+    except LatencyError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--latency") from exc
     given = {
         "outbound_attributes": outbound_attributes,
         "participant_labels": participant_labels,
@@ -210,6 +233,7 @@ def sim(
         service_url=service_url,
         event_streams=event_streams,
         faults=faults,
+        rest_latency=latency,
         talk_time_median_s=talk_time,
     )
     for axis, value in variants.items():
@@ -237,7 +261,7 @@ def sim(
     console.print("simulator stopped")
 
 
-sim.__doc__ = f"{sim.__doc__}\n\n    {CREDENTIALS_HELP}"
+sim.__doc__ = f"{sim.__doc__}\n\n    {CONTROL_HELP}\n\n    {CREDENTIALS_HELP}"
 
 
 def main() -> None:

@@ -364,6 +364,11 @@ class Engine:
         """Generate arrivals (Poisson, `rate_per_hour`) until `calls` have been generated."""
         if not self.queues:
             self.populate()
+        # The day starts with the agents logging in: each one's activity changes, and
+        # TaskRouter tells the workspace callback (`worker.activity.update`).
+        for worker in list(self.world.workers.values()):
+            self.world.set_worker_activity(worker, "Offline")
+            self.world.set_worker_activity(worker, "Available")
         if self.config.rate_per_hour > 0 and (self.config.calls is None or self.config.calls > 0):
             self.call_later(self._interarrival(), self._arrive)
 

@@ -30,6 +30,7 @@ from flexsim.audio import truth_segments
 from flexsim.control import create_control_router
 from flexsim.engine import Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan, RequestHook
+from flexsim.latency import DEFAULT_LATENCY, LatencyModel
 from flexsim.timeline import Timeline
 from flexsim.tokens import issue_token
 from flexsim.truth import all_truth
@@ -59,6 +60,8 @@ EMITTED_TASKROUTER_TYPES = (
     "reservation.accepted",
     "reservation.wrapup",
     "reservation.completed",
+    "worker.activity.update",
+    "worker.channel.availability.update",
 )
 
 
@@ -80,10 +83,17 @@ class SimConfig:
     event_streams: bool = False  # deliver TaskRouter events via an Event Streams sink instead
     call_progress_events: bool = False  # also report ringing/in-progress (default: the end only)
     faults: str | None = None  # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"
+    # REST answer time, "LOW-HIGH" ms (5th-95th percentile; flexsim.latency): Twilio's real
+    # ~100-300 ms by default, "0" for tests that do not measure latency.
+    rest_latency: str = DEFAULT_LATENCY
     start_traffic: bool = True
     talk_time_median_s: float = 120.0
     wrap_time_mean_s: float = 15.0
-    webhook_timeout_s: float = 5.0
+    # How long a callback may take to answer before it counts as a timeout and is retried,
+    # for callbacks without a limit of their own: Twilio's default read timeout, 15 s
+    # (Webhooks connection overrides, `rt`). TaskRouter events also get 15 s, Event Streams
+    # sinks 5 s (flexsim.webhooks.ANSWER_LIMITS_S).
+    webhook_timeout_s: float = 15.0
     webhook_max_retries: int = 3
     webhook_retry_backoff_s: float = 0.5
     # Account variants (flexsim.variants): a value pins the axis for every call, None draws it
@@ -130,6 +140,7 @@ def build_app(
     dispatcher: WebhookDispatcher | None,
     faults: FaultPlan | None,
     auth_token: str = defaults.AUTH_TOKEN,
+    latency: LatencyModel | None = None,
 ) -> FastAPI:
     """The simulator's HTTP app: Twilio's REST surface plus the `/_sim` control routes."""
     control = create_control_router(world, engine, dispatcher, faults)
@@ -145,6 +156,7 @@ def build_app(
         faults=faults,
         extra_routers=(control,),
         credentials=SimCredentials(auth_token=auth_token),
+        latency=latency,
     )
     return sim_app
 
@@ -178,8 +190,14 @@ class SimRunner:
         )
         self.dispatcher.attach()
         self._configure_callbacks()
+        self.latency = LatencyModel.parse(cfg.rest_latency, seed=cfg.seed)
         self.app = build_app(
-            self.world, self.engine, self.dispatcher, self.faults, auth_token=cfg.auth_token
+            self.world,
+            self.engine,
+            self.dispatcher,
+            self.faults,
+            auth_token=cfg.auth_token,
+            latency=self.latency,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

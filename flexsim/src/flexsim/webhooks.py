@@ -7,6 +7,14 @@ callbacks of one call, conference or task stay in order unless a fault reorders 
 
 Delivery outcome:  2xx/3xx → sent;  4xx → failed (final);  5xx / timeout / connection error →
 retried with exponential backoff up to `max_retries`, then failed.
+
+Answer limits (an answer slower than its kind's limit is a timeout, logged as such, and
+retried like any other): TaskRouter workspace events 15 s ("Your application should respond
+to Event Callbacks with 204 No Content ... within 15 seconds", TaskRouter Events reference);
+Event Streams webhook sinks 5 s (error 91308 "Sink endpoint did not respond in time"; Event
+Streams retries with backoff for up to four hours, "Event delivery retries and event
+duplication"); every other callback Twilio's default read timeout, 15 s (Webhooks connection
+overrides, `rt` default 15000 ms).
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ from flexsim.world import TERMINAL_CALL_STATUSES, SidFactory, World, WorldEvent
 log = logging.getLogger(__name__)
 
 USER_AGENT = "TwilioProxy/1.1"
+
+# Seconds a receiver has to answer each kind of delivery (sources in the module docstring).
+ANSWER_LIMITS_S: dict[str, float] = {"taskrouter": 15.0, "event-streams": 5.0}
 
 
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str] | None) -> str:
@@ -201,6 +212,7 @@ class DeliveryStats:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    timed_out: int = 0  # attempts answered later than their kind's limit (then retried)
     dropped: int = 0
     duplicated: int = 0
     reordered: int = 0
@@ -216,7 +228,7 @@ class WebhookDispatcher:
         *,
         auth_token: str,
         faults: FaultPlan | None = None,
-        timeout_s: float = 5.0,
+        timeout_s: float = 15.0,
         max_retries: int = 3,
         retry_backoff_s: float = 0.5,
         shards: int = 32,
@@ -395,7 +407,9 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         if transport is None:
             transport = (
-                HttpxTransport(client) if client is not None else PooledTransport(self.timeout_s)
+                HttpxTransport(client)
+                if client is not None
+                else PooledTransport(max(self.timeout_s, *ANSWER_LIMITS_S.values()) + 1.0)
             )
         self._transport = transport
         self._queues = [asyncio.Queue() for _ in range(self._n_shards)]
@@ -418,6 +432,10 @@ class WebhookDispatcher:
             await self._transport.close()
             self._transport = None
         self._loop = None
+
+    def answer_limit_s(self, kind: str) -> float:
+        """How long a receiver may take to answer a delivery of `kind`."""
+        return ANSWER_LIMITS_S.get(kind, self.timeout_s)
 
     @property
     def pending(self) -> int:
@@ -507,8 +525,15 @@ class WebhookDispatcher:
         while True:
             attempts += 1
             started = time.monotonic()
+            limit = self.answer_limit_s(delivery.kind)
             try:
-                status, error = await transport.send(delivery.method, url, headers, body), None
+                status = await asyncio.wait_for(
+                    transport.send(delivery.method, url, headers, body), limit
+                )
+                error = None
+            except TimeoutError:
+                status, error = None, f"no answer within {limit:g} s"
+                self.stats.timed_out += 1
             except DeliveryError as exc:
                 status, error = None, str(exc)
             elapsed_ms = (time.monotonic() - started) * 1000

@@ -14,6 +14,7 @@ Task assignment status:         pending → reserved → assigned → wrapping �
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 import threading
@@ -682,6 +683,27 @@ class World:
             )
             return reservation
 
+    def set_worker_activity(self, worker: Worker, activity_name: str) -> None:
+        """Change an agent's activity and announce `worker.activity.update` (TaskRouter Events
+        reference, Worker: sent with the previous activity and the time spent in it)."""
+        with self.lock:
+            if worker.activity_name == activity_name:
+                return
+            now = self.clock.now()
+            previous = {
+                "sid": worker.activity_sid,
+                "name": worker.activity_name,
+                "seconds": max(0.0, now - worker.date_updated),
+            }
+            worker.activity_name = activity_name
+            digest = hashlib.md5(
+                f"{self.workspace_sid}/{activity_name}".encode(), usedforsecurity=False
+            )
+            worker.activity_sid = "WA" + digest.hexdigest()  # as the Activities list names it
+            worker.version += 1
+            worker.date_updated = now
+            self.emit("taskrouter", "worker.activity.update", worker=worker, previous=previous)
+
     def set_reservation_status(self, reservation: Reservation, status: str) -> None:
         """Move a reservation (`accepted`, `wrapup`, `completed`, `canceled`, ...)."""
         with self.lock:
@@ -701,3 +723,14 @@ class World:
                 reservation=reservation,
                 worker=worker,
             )
+            if status in ("accepted", "completed"):
+                # The voice channel's capacity is taken on accept and given back on completion:
+                # `worker.channel.availability.update` (TaskRouter Events reference, Worker).
+                busy = status == "accepted"
+                channel = {"task_channel": task.channel, "available": not busy, "tasks": int(busy)}
+                self.emit(
+                    "taskrouter",
+                    "worker.channel.availability.update",
+                    worker=worker,
+                    channel=channel,
+                )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
-from console_client_helpers import TestClient, sign_in
+import pytest
+from console_client_helpers import TestClient, login_csrf_of, sign_in
 
-from flexrec.console.sandbox import AGENTS, SUPERVISOR
+from flexrec.console import users
+from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
 from flexrec.console.throttle import SignInThrottle
+from flexrec.server.thread_pools import POOL_SIZES
 
 
 def test_guessing_one_accounts_password_is_stopped_with_retry_after(
@@ -44,3 +48,36 @@ def test_budgets_come_back_and_a_right_password_costs_nothing() -> None:
     assert throttle.begin("sam", "10.0.0.1") == 0
     throttle.succeeded("sam", "10.0.0.1")
     assert throttle.begin("sam", "10.0.0.1") == 0
+
+
+def test_password_hashes_run_on_a_small_pool_of_their_own(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each scrypt takes 16 MiB: guesses from many clients at once must not run 40 at a time.
+    release, entered = threading.Event(), threading.Semaphore(0)
+
+    def slow_verify(_password: str, _stored: str) -> bool:
+        entered.release()
+        release.wait(30)
+        return False
+
+    monkeypatch.setattr(users, "verify_password", slow_verify)
+    with TestClient(sandbox.app) as client:
+        login_csrf = login_csrf_of(client)
+
+        def guess(n: int) -> None:
+            data = {"username": f"nobody-{n}", "password": "x", "csrf_token": login_csrf}
+            client.post("/console/login", data=data, follow_redirects=False)
+
+        guesses = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+        try:
+            for thread in guesses:
+                thread.start()
+            inside = 0
+            while inside < 12 and entered.acquire(timeout=2):
+                inside += 1
+            assert inside == POOL_SIZES["password_hashes"]
+        finally:
+            release.set()
+            for thread in guesses:
+                thread.join(timeout=30)

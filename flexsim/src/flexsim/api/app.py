@@ -30,6 +30,7 @@ from flexsim.api import (
 from flexsim.api.formats import Hosts
 from flexsim.api.routing import ApiContext, ApiFaults, Operation, error_response, make_endpoint
 from flexsim.errors import method_not_allowed, not_found
+from flexsim.latency import LatencyModel
 from flexsim.world import World
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -67,6 +68,7 @@ def create_sim_app(
     extra_routers: Sequence[APIRouter] = (),
     credentials: SimCredentials | None = None,
     public_base_url: str | None = None,
+    latency: LatencyModel | None = None,
 ) -> FastAPI:
     """Build the simulator's ASGI app for `world`.
 
@@ -80,6 +82,7 @@ def create_sim_app(
         credentials=creds.for_account(world.account_sid),
         hosts=Hosts.single(public_base_url) if public_base_url else Hosts(),
         faults=faults,
+        latency=latency,
         started_at=world.clock.now(),
     )
     app = FastAPI(

@@ -32,6 +32,7 @@ from flexsim.errors import (
     invalid_parameter,
     not_found,
 )
+from flexsim.latency import LatencyModel
 from flexsim.world import World
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class ApiContext:
     credentials: Mapping[str, str]  # username (AC or SK SID) -> password (token or secret)
     hosts: Hosts
     faults: ApiFaults | None = None
+    latency: LatencyModel | None = None  # how long Twilio takes to answer (None: at once)
     started_at: float = 0.0  # simulated epoch the account's fixed resources date from
     _accepted: set[str] = field(default_factory=set)  # Authorization values already checked
 
@@ -174,6 +176,8 @@ def make_endpoint(ctx: ApiContext, op: Operation) -> Callable[[Request], Awaitab
     async def endpoint(request: Request) -> Response:
         path = request.url.path
         try:
+            if ctx.latency is not None:
+                await asyncio.sleep(ctx.latency.sample_s())
             if ctx.faults is not None:
                 fault = ctx.faults.api_fault(request.method, path)
                 if fault is not None:

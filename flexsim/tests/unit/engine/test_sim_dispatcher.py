@@ -63,7 +63,12 @@ def test_every_kind_of_callback_carries_twilio_fields(sim: Sim) -> None:
     by_path: dict[str, list[dict[str, str]]] = {}
     for request in seen:
         by_path.setdefault(request.url.path, []).append(_form(request))
-    taskrouter = by_path["/webhooks/taskrouter"]
+    every = by_path["/webhooks/taskrouter"]
+    # Worker events (here channel availability on accept and completion) carry the worker's.
+    workers = [f for f in every if f["EventType"].startswith("worker.")]
+    assert {f["EventType"] for f in workers} == {"worker.channel.availability.update"}
+    assert all(f["ResourceType"] == "Worker" and f["WorkerSid"] for f in workers)
+    taskrouter = [f for f in every if not f["EventType"].startswith("worker.")]
     for form in taskrouter:
         for key in (
             "EventType",

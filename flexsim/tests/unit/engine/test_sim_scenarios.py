@@ -216,7 +216,8 @@ def test_browser_closed_changes_nothing_server_side(sim: Sim) -> None:
     assert "browser_closed_at_ms" in truth["notes"]
     assert truth["eligible"]
     assert "task.completed" in sim.names()
-    assert not [e for e in sim.events if e.name.startswith(("participant-hold", "worker."))]
+    changed = ("participant-hold", "worker.activity", "worker.attributes")
+    assert not [e for e in sim.events if e.name.startswith(changed)]
 
 
 def test_flex_write_keeps_keys_the_service_wrote_in_between(sim: Sim) -> None:
