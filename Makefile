@@ -14,12 +14,9 @@ help:  ## List the commands
 PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
 
-$(BIN)/flexrec: pyproject.toml flexsim/pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
-	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e ./flexsim -e '.[dev]'
-	$(BIN)/pip check
+# scripts/install-python.sh is the one install path: the Dockerfile runs it too.
+$(BIN)/flexrec: pyproject.toml flexsim/pyproject.toml requirements.lock scripts/install-python.sh
+	PYTHON=$(PYTHON) PIP_VERSION=$(PIP_VERSION) bash scripts/install-python.sh $(VENV) --editable
 	@touch $@
 
 setup: $(BIN)/flexrec  ## Create .venv with flexrec and its dev tools, as requirements.lock pins them

@@ -13,17 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testkit import unavailable
 
 from flexsim import free_port
-
-# Under CI a missing server is a failure, not a skip: a skipped test there proves nothing.
-IN_CI = bool(os.environ.get("FLEXREC_CI") or os.environ.get("CI"))
-
-
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"required test server unavailable in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +41,7 @@ def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on loopback (Debian's binaries), as a SQLAlchemy URL."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        _unavailable("PostgreSQL binaries not installed (make system-deps)")
+        unavailable("PostgreSQL binaries not installed (make system-deps)")
     bindir = Path(found[-1]).parent
     workdir = Path(tempfile.mkdtemp(prefix="flexrec-pg-"))
     run_as: list[str] = []
@@ -84,7 +76,7 @@ def postgres_url() -> Iterator[str]:
     )
     try:
         if not _wait_for_port(port):
-            _unavailable("PostgreSQL did not start")
+            unavailable("PostgreSQL did not start")
         subprocess.run(
             [
                 *run_as,
@@ -112,7 +104,7 @@ def redis_url() -> Iterator[str]:
     """A throwaway Redis server on loopback (Debian's redis-server)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        _unavailable("redis-server not installed (make system-deps)")
+        unavailable("redis-server not installed (make system-deps)")
         raise AssertionError  # unreachable: keeps type checkers happy
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="flexrec-redis-")
@@ -135,7 +127,7 @@ def redis_url() -> Iterator[str]:
     )
     try:
         if not _wait_for_port(port):
-            _unavailable("redis-server did not start")
+            unavailable("redis-server did not start")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         server.terminate()

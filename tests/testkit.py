@@ -6,11 +6,24 @@ for certain instead of hoping a sleep lines the threads up.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from flexrec.twilio.fakes import FakeTwilio
+
+# Under CI a missing server or browser is a failure, not a skip: a skipped test proves nothing.
+IN_CI = bool(os.environ.get("FLEXREC_CI") or os.environ.get("CI"))
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test's real server or browser is missing: fail under CI, skip on a developer's machine."""
+    if IN_CI:
+        pytest.fail(f"required under CI: {reason}")
+    pytest.skip(reason)
 
 
 # -- the promises ------------------------------------------------------------------------------

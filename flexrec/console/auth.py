@@ -18,6 +18,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from flexrec.archive.visibility import sees_everything
 from flexrec.console.users import ConsoleUser
 from flexrec.twilio.flex_tokens import TokenInfo
 
@@ -26,7 +27,6 @@ CSRF_HEADER = "X-CSRF-Token"
 LOGIN_CSRF_COOKIE = "flexrec_login_csrf"
 LOGIN_CSRF_FIELD = "csrf_token"
 DEFAULT_SESSION_MAX_AGE_S = 2 * 3600
-SUPERVISING_ROLES = frozenset({"supervisor", "admin"})
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Principal:
     @property
     def sees_everything(self) -> bool:
         """Supervisors and admins see every recording; agents only their own calls."""
-        return self.role in SUPERVISING_ROLES
+        return sees_everything((self.role,))
 
     def public(self) -> dict[str, Any]:
         """What the browser may know about the user (no CSRF token, nothing secret)."""

@@ -39,7 +39,41 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+    event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
     return engine
+
+
+def _clean(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+def _has_nul(values: Any) -> bool:
+    return any(isinstance(v, str) and "\x00" in v for v in values)
+
+
+def _clean_row(params: Any) -> Any:
+    # Checked before copying: almost no statement carries a NUL, and this runs for all of them.
+    if isinstance(params, dict):
+        if not _has_nul(params.values()):
+            return params
+        return {key: _clean(value) for key, value in params.items()}
+    if isinstance(params, tuple | list):
+        return type(params)(_clean(v) for v in params) if _has_nul(params) else params
+    return params
+
+
+def _without_nul(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+) -> tuple[str, Any]:
+    """NUL characters in string parameters become U+FFFD, on every database alike.
+
+    PostgreSQL text cannot hold NUL (psycopg raises: a 500 for a name, a search or a sign-in
+    form with one), SQLite stores it: a value from outside is kept, with one character
+    replaced, and searches behave the same on both.
+    """
+    if executemany and isinstance(parameters, list):
+        return statement, [_clean_row(row) for row in parameters]
+    return statement, _clean_row(parameters)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Any]:

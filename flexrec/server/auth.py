@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from fastapi import Request
 
+from flexrec.archive.visibility import sees_everything
 from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.logging_setup import get_logger
 from flexrec.server.metrics import TOKEN_CHECKS
@@ -97,6 +98,7 @@ async def admin_caller(request: Request) -> TokenInfo:
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return TokenInfo(ADMIN_IDENTITY, None, ("admin",), None)
     info = await validate_flex_token(request, token)
-    if not info.is_supervisor:
+    # Listings of every recording: only for those the one access rule lets hear everything.
+    if not sees_everything(info.roles):
         fail(403, "forbidden", "the admin API needs a supervisor or admin Flex role")
     return info

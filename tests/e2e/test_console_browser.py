@@ -6,19 +6,16 @@ through Playwright. The screenshot lands in `test-artifacts/console-player.png`.
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
+from testkit import unavailable
 
 from flexrec.archive.models import AuditLog
 from flexrec.console.sandbox import SUPERVISOR, Sandbox, create_sandbox
-from flexsim import free_port
+from flexsim import serve_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -38,30 +35,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def served(tmp_path: Path) -> Iterator[tuple[str, Sandbox]]:
     """The sandbox app served by uvicorn in a thread; yields its base URL."""
     sandbox = create_sandbox(tmp_path / "sandbox")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(sandbox.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", sandbox
+        with serve_app(sandbox.app) as base_url:
+            yield base_url, sandbox
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         sandbox.close()
 
 
 def test_supervisor_finds_plays_solos_and_jumps(served: tuple[str, Sandbox]) -> None:
     if not CHROMIUM.exists():
-        if os.environ.get("FLEXREC_CI") or os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is required for the console browser test under CI")
-        pytest.skip("/usr/bin/chromium is not installed")
+        unavailable("/usr/bin/chromium is not installed (make system-deps)")
     from playwright.sync_api import sync_playwright
 
     base, sandbox = served
@@ -194,9 +177,7 @@ def test_agent_signs_in_with_a_flex_token_and_sees_only_own_calls(
     served: tuple[str, Sandbox],
 ) -> None:
     if not CHROMIUM.exists():
-        if os.environ.get("FLEXREC_CI") or os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is required for the console browser test under CI")
-        pytest.skip("/usr/bin/chromium is not installed")
+        unavailable("/usr/bin/chromium is not installed (make system-deps)")
     from playwright.sync_api import sync_playwright
 
     base, sandbox = served

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -29,12 +28,11 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 from sqlalchemy import create_engine, select
+from testkit import unavailable
 
 from flexrec.db.models import PauseEvent
-from flexrec.demo.runner import ServiceProcess, free_port, service_env
-from flexsim.runner import SimConfig, SimRunner
-from flexsim.tokens import identity_of, issue_token
-from flexsim.world import Task, Worker
+from flexrec.demo.runner import ServiceProcess, service_env
+from flexsim import RecordingInfo, SimConfig, SimRunner, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "plugin-flexrec"
@@ -54,9 +52,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _required(what: str) -> None:
-    if os.environ.get("FLEXREC_CI") or os.environ.get("CI"):
-        pytest.fail(f"{what} is required for the plugin browser test under CI")
-    pytest.skip(f"{what} is not installed")
+    unavailable(f"{what} is not installed")
 
 
 def _built_bundle() -> Path:
@@ -102,8 +98,8 @@ class Live:
     service: ServiceProcess
     host_url: str
     database_url: str
-    task: Task
-    worker: Worker
+    task_sid: str
+    worker_sid: str
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +134,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             service = ServiceProcess(env, port, workdir / "service.log")
             service.start()
             try:
-                sim.call_soon(sim.engine.start_traffic)
-                task, worker = _accepted_outbound_task(sim)
+                sim.start_traffic()
+                task_sid, worker_sid = _accepted_outbound_task(sim)
                 yield Live(
-                    sim, service, f"http://127.0.0.1:{host_port}/", database_url, task, worker
+                    sim,
+                    service,
+                    f"http://127.0.0.1:{host_port}/",
+                    database_url,
+                    task_sid,
+                    worker_sid,
                 )
             finally:
                 service.stop()
@@ -150,36 +151,33 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         host.server_close()
 
 
-def _accepted_outbound_task(sim: SimRunner) -> tuple[Task, Worker]:
+def _accepted_outbound_task(sim: SimRunner) -> tuple[str, str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        with sim.world.lock:
-            for reservation in sim.world.reservations.values():
-                if reservation.status == "accepted":
-                    return (
-                        sim.world.tasks[reservation.task_sid],
-                        sim.world.workers[reservation.worker_sid],
-                    )
+        for reservation in sim.reservations():
+            if reservation.status == "accepted":
+                return reservation.task_sid, reservation.worker_sid
         time.sleep(0.05)
     raise AssertionError("no outbound task was accepted")
 
 
-def _customer_recording(live: Live) -> Any | None:
-    with live.sim.world.lock:
-        for recording in live.sim.world.recordings.values():
-            if live.sim.world.calls[recording.call_sid].party == "customer":
-                return recording
-    return None
+def _customer_recording(live: Live) -> RecordingInfo | None:
+    return next((r for r in live.sim.recordings() if r.party == "customer"), None)
 
 
-def _host_config(live: Live, worker: Worker, token: str) -> dict[str, Any]:
+def _customer_recording_status(live: Live) -> str | None:
+    recording = _customer_recording(live)
+    return recording.status if recording is not None else None
+
+
+def _host_config(live: Live, worker_sid: str, token: str) -> dict[str, Any]:
     return {
         "serviceUrl": live.service.url,
         "token": token,
-        "identity": identity_of(worker.attributes, worker.friendly_name),
-        "workerSid": worker.sid,
+        "identity": live.sim.agent_identity(worker_sid),
+        "workerSid": worker_sid,
         "task": {
-            "taskSid": live.task.sid,
+            "taskSid": live.task_sid,
             "sid": "WR" + "0" * 32,
             "taskChannelUniqueName": "voice",
             "status": "accepted",
@@ -209,7 +207,7 @@ def _audit(live: Live) -> list[PauseEvent]:
             return list(
                 conn.execute(
                     select(PauseEvent)
-                    .where(PauseEvent.task_sid == live.task.sid)
+                    .where(PauseEvent.task_sid == live.task_sid)
                     .order_by(PauseEvent.id)
                 ).all()
             )
@@ -220,9 +218,9 @@ def _audit(live: Live) -> list[PauseEvent]:
 def test_the_agent_sees_pauses_and_resumes_the_recording_in_flex(live: Live) -> None:
     from playwright.sync_api import sync_playwright
 
-    world = live.sim.world
-    agent = identity_of(live.worker.attributes, live.worker.friendly_name)
-    token = issue_token(world, live.worker.sid, ttl_s=3600, roles=("agent",))
+    sim = live.sim
+    agent = sim.agent_identity(live.worker_sid)
+    token = sim.agent_token(live.worker_sid)
     errors: list[str] = []
     sent_tokens: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
@@ -232,9 +230,8 @@ def test_the_agent_sees_pauses_and_resumes_the_recording_in_flex(live: Live) -> 
         )
         try:
             context = browser.new_context(viewport={"width": 640, "height": 360})
-            context.add_init_script(
-                f"window.__FLEX_HOST_CONFIG__ = {_json(_host_config(live, live.worker, token))};"
-            )
+            own_config = _json(_host_config(live, live.worker_sid, token))
+            context.add_init_script(f"window.__FLEX_HOST_CONFIG__ = {own_config};")
             page = context.new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -281,10 +278,9 @@ def test_the_agent_sees_pauses_and_resumes_the_recording_in_flex(live: Live) -> 
             # Pause: the simulator's recording is paused and the audit names the agent.
             page.click("[data-testid=flexrec-button][data-action=pause]")
             _wait_state(page, "paused")
-            recording = _customer_recording(live)
-            assert recording is not None and recording.status == "paused"
+            assert _customer_recording_status(live) == "paused"
             paused = [e for e in _audit(live) if e.action == "pause" and e.result == "paused"]
-            assert [(e.actor, e.worker_sid) for e in paused] == [(agent, live.worker.sid)]
+            assert [(e.actor, e.worker_sid) for e in paused] == [(agent, live.worker_sid)]
             detail = page.inner_text("[data-testid=flexrec-detail]")
             assert detail.startswith("Paused by you at"), detail
             page.screenshot(path=str(ARTIFACTS / "plugin-paused.png"))
@@ -295,12 +291,12 @@ def test_the_agent_sees_pauses_and_resumes_the_recording_in_flex(live: Live) -> 
             assert page.inner_text("[data-testid=flexrec-button]") == "Resume recording"
 
             # Flex renews the token: the next request carries the new one.
-            renewed = issue_token(world, live.worker.sid, ttl_s=3600, roles=("agent",))
+            renewed = sim.agent_token(live.worker_sid)
             page.evaluate("t => window.flexHost.renewToken(t)", renewed)
             page.click("[data-testid=flexrec-button][data-action=resume]")
             _wait_state(page, "recording")
             assert sent_tokens[-1] == f"Bearer {renewed}"
-            assert recording.status == "in-progress"
+            assert _customer_recording_status(live) == "in-progress"
             assert [(e.action, e.result, e.actor) for e in _audit(live)][-1] == (
                 "resume",
                 "recording",
@@ -308,8 +304,8 @@ def test_the_agent_sees_pauses_and_resumes_the_recording_in_flex(live: Live) -> 
             )
 
             # Another agent's token: the button is disabled with the reason; the API refuses.
-            other = next(w for w in world.workers.values() if w.sid != live.worker.sid)
-            foreign = issue_token(world, other.sid, ttl_s=3600, roles=("agent",))
+            other = next(sid for sid in sim.agent_sids() if sid != live.worker_sid)
+            foreign = sim.agent_token(other)
             stranger = browser.new_context(viewport={"width": 640, "height": 360})
             stranger.add_init_script(
                 f"window.__FLEX_HOST_CONFIG__ = {_json(_host_config(live, other, foreign))};"
@@ -324,16 +320,16 @@ def test_the_agent_sees_pauses_and_resumes_the_recording_in_flex(live: Live) -> 
             refused = page2.evaluate(
                 "sid => window.flexHost.invoke('PauseRecording', {taskSid: sid})"
                 ".then(() => 'paused', e => e.status)",
-                live.task.sid,
+                live.task_sid,
             )
             assert refused == 403
             direct = httpx.post(
-                f"{live.service.url}/api/agent/tasks/{live.task.sid}/recording/pause",
+                f"{live.service.url}/api/agent/tasks/{live.task_sid}/recording/pause",
                 headers={"Authorization": f"Bearer {foreign}"},
                 timeout=10,
             )
             assert direct.status_code == 403
-            assert recording.status == "in-progress"
+            assert _customer_recording_status(live) == "in-progress"
         finally:
             browser.close()
     # The other agent's refused requests show as failed loads; nothing else may have failed.

@@ -28,9 +28,6 @@ REACHES_INTO_FLEXSIM = {
     "tests/unit/analysis/test_analysis_vad.py": "flexsim.audio, flexsim.timeline",
     # the service's cost on Twilio-exact TaskRouter forms built from the simulator's world
     "bench/webhook_throughput.py": "flexsim.callbacks and the world",
-    # waits for the reservation Flex accepts before the customer answers (no public view of
-    # reservations yet) and builds the Flex host page from the worker's token identity
-    "tests/e2e/test_flex_plugin_browser.py": "flexsim.world, flexsim.tokens",
 }
 
 

@@ -34,7 +34,7 @@ from flexsim.loopback import free_port, serve_app
 from flexsim.media import SampleConversation, encode_audio, make_sample_conversation, render_media
 from flexsim.runner import SimConfig, SimRunner
 from flexsim.tokens import issue_token
-from flexsim.views import Conversation, RecordingInfo, SimStats
+from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
 from flexsim.webhooks import twilio_signature
 from flexsim.world import SimClock, World
 
@@ -45,6 +45,7 @@ __all__ = [
     "Engine",
     "Flow",
     "RecordingInfo",
+    "ReservationInfo",
     "SampleConversation",
     "Scenario",
     "SimClock",

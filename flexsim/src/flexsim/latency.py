@@ -5,6 +5,11 @@ figure; Twilio publishes no SLO for it), with a tail beyond. The model is a log-
 5th and 95th percentiles are the configured `low` and `high` (so about one answer in twenty is
 slower than `high`), capped at ten times `high`. `0` turns it off (tests that do not measure
 latency pin it so). Timeouts and 5xx stay in the fault plan (flexsim.faults).
+
+Like every duration in the simulator, the latency is simulated time: at `--scale 1` (the
+default of `flexsim`, and what the benches use) it is real time; a day run 20x faster gets
+answers 20x faster too, so a REST call keeps its real weight against the call it serves (a
+200 ms answer is not stretched into four simulated seconds of a compressed call).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class LatencyModel:
     low_ms: float = 100.0
     high_ms: float = 300.0
     seed: int = 0
+    scale: float = 1.0  # simulated seconds per real second
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
 
@@ -39,7 +45,7 @@ class LatencyModel:
         self._lock = threading.Lock()
 
     @classmethod
-    def parse(cls, spec: str | None, seed: int = 0) -> LatencyModel | None:
+    def parse(cls, spec: str | None, seed: int = 0, scale: float = 1.0) -> LatencyModel | None:
         """`"100-300"` (ms, 5th-95th percentile), `"150"` (about 150 ms), `"0"`/empty: none."""
         text = (spec or "").strip()
         if not text or text == "0":
@@ -52,14 +58,14 @@ class LatencyModel:
             raise LatencyError(f"latency is LOW-HIGH in ms (e.g. 100-300), got {text!r}") from exc
         if high_ms <= 0:
             return None
-        return cls(low_ms, high_ms, seed)
+        return cls(low_ms, high_ms, seed, scale)
 
     def describe(self) -> str:
         """The setting as given on the command line."""
         return f"{self.low_ms:g}-{self.high_ms:g}"
 
     def sample_s(self) -> float:
-        """One answer's delay in seconds."""
+        """One answer's delay in real seconds (simulated time divided by the clock's scale)."""
         if self.high_ms <= 0:
             return 0.0
         low = max(self.low_ms, 1.0)
@@ -67,4 +73,4 @@ class LatencyModel:
         sigma = max((math.log(self.high_ms) - math.log(low)) / (2 * _Z95), 1e-6)
         with self._lock:
             ms = self._rng.lognormvariate(mu, sigma)
-        return min(ms, self.high_ms * 10) / 1000.0
+        return min(ms, self.high_ms * 10) / 1000.0 / max(self.scale, 1e-9)

@@ -32,10 +32,10 @@ from flexsim.engine import Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan, RequestHook
 from flexsim.latency import DEFAULT_LATENCY, LatencyModel
 from flexsim.timeline import Timeline
-from flexsim.tokens import issue_token
+from flexsim.tokens import identity_of, issue_token
 from flexsim.truth import all_truth
 from flexsim.variants import AXES, check_pins
-from flexsim.views import Conversation, RecordingInfo, SimStats
+from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
 from flexsim.webhooks import WebhookDispatcher
 from flexsim.world import TERMINAL_CALL_STATUSES, Recording, SimClock, Task, Worker, World
 
@@ -86,6 +86,9 @@ class SimConfig:
     # REST answer time, "LOW-HIGH" ms (5th-95th percentile; flexsim.latency): Twilio's real
     # ~100-300 ms by default, "0" for tests that do not measure latency.
     rest_latency: str = DEFAULT_LATENCY
+    # True: the latency is real time whatever the scale (benches measuring answer times
+    # against Twilio's real-time limits on a compressed day).
+    rest_latency_real_time: bool = False
     start_traffic: bool = True
     talk_time_median_s: float = 120.0
     wrap_time_mean_s: float = 15.0
@@ -190,7 +193,8 @@ class SimRunner:
         )
         self.dispatcher.attach()
         self._configure_callbacks()
-        self.latency = LatencyModel.parse(cfg.rest_latency, seed=cfg.seed)
+        latency_scale = 1.0 if cfg.rest_latency_real_time else cfg.scale
+        self.latency = LatencyModel.parse(cfg.rest_latency, seed=cfg.seed, scale=latency_scale)
         self.app = build_app(
             self.world,
             self.engine,
@@ -417,6 +421,12 @@ class SimRunner:
         with self.world.lock:
             return list(self.world.workers)
 
+    def agent_identity(self, worker_sid: str) -> str:
+        """The Flex identity an agent's token carries (its `contact_uri` without `client:`)."""
+        with self.world.lock:
+            worker = self.world.workers[worker_sid]
+            return identity_of(worker.attributes, worker.friendly_name)
+
     def agent_token(
         self, worker_sid: str, ttl_s: float = 3600.0, roles: tuple[str, ...] = ("agent",)
     ) -> str:
@@ -447,6 +457,14 @@ class SimRunner:
                 self._recording_info(r)
                 for r in self.world.recordings.values()
                 if r.conference_sid is None
+            ]
+
+    def reservations(self) -> list[ReservationInfo]:
+        """Every reservation so far, oldest first (e.g. to find the task an agent accepted)."""
+        with self.world.lock:
+            return [
+                ReservationInfo(r.sid, r.task_sid, r.worker_sid, r.status)
+                for r in self.world.reservations.values()
             ]
 
     def call_status(self, call_sid: str) -> str | None:

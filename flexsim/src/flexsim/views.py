@@ -34,6 +34,16 @@ class RecordingInfo:
 
 
 @dataclass(frozen=True)
+class ReservationInfo:
+    """A TaskRouter reservation: an agent offered (and maybe holding) a task."""
+
+    sid: str
+    task_sid: str
+    worker_sid: str
+    status: str  # pending, accepted, wrapping, completed, canceled, rejected...
+
+
+@dataclass(frozen=True)
 class SimStats:
     """Counters of a running simulator."""
 

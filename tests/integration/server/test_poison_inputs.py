@@ -234,3 +234,35 @@ def test_a_naive_and_an_aware_time_together_are_compared_as_utc(
     query = "?since=2026-01-01T00:00:00&until=2026-01-02T00:00:00%2B00:00"
     answer = client.get(path + query, headers={"Authorization": f"Bearer {ADMIN}"})
     assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/api/recordings?q=a%00b",
+        "/console/api/recordings?agent=%00",
+        "/console/api/recordings?queue=%00",
+        "/api/admin/tasks?status=%00",
+        "/api/admin/recordings?queue=%00",
+        "/api/admin/audit?user=%00&action=%00",
+        "/console/api/audit?user=%00",
+    ],
+)
+def test_nul_characters_in_queries_are_searched_for_safely_on_both_databases(
+    service: tuple[TestClient, Any], path: str
+) -> None:
+    client, _services = service
+    _signed_in(client)
+    answer = client.get(path, headers={"Authorization": f"Bearer {ADMIN}"})
+    assert answer.status_code == 200, answer.text  # nothing matches: stored values hold no NUL
+
+
+def test_a_nul_in_a_sign_in_form_is_refused_not_a_500(service: tuple[TestClient, Any]) -> None:
+    client, _services = service
+    page = client.get("/console/login").text
+    marker = '<input type="hidden" name="csrf_token" value="'
+    start = page.index(marker) + len(marker)
+    form = {"username": "s\x00ue", "password": "p\x00w",
+            "csrf_token": page[start : page.index('"', start)]}  # fmt: skip
+    answer = client.post("/console/login", data=form, follow_redirects=False)
+    assert answer.status_code == 401 or answer.status_code == 200  # the form again, refused

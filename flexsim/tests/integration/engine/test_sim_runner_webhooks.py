@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -13,7 +14,6 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +21,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 import flexsim
-from flexsim import defaults
+from flexsim import defaults, serve_app
 from flexsim.engine import scenario_names
 from flexsim.runner import SimConfig, SimRunner
 
@@ -40,11 +40,10 @@ class Receiver:
     def __init__(self, auth_token: str) -> None:
         self.validator = RequestValidator(auth_token)
         self.received = Received()
-        app = Starlette(routes=[Route("/webhooks/{kind}", self.handle, methods=["POST", "GET"])])
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        self.app = Starlette(
+            routes=[Route("/webhooks/{kind}", self.handle, methods=["POST", "GET"])]
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.serving = contextlib.ExitStack()
         self.url = ""
 
     async def handle(self, request: Request) -> Response:
@@ -72,17 +71,11 @@ class Receiver:
         return Response(status_code=204)
 
     def __enter__(self) -> Receiver:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = self.serving.enter_context(serve_app(self.app))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.serving.close()
 
 
 @pytest.fixture

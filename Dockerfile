@@ -1,0 +1,38 @@
+# flexrec: the recording service's image (`flexrec serve`, `flexrec worker`, `flexrec sim`).
+#
+# Choices:
+# - python:3.11-slim: Debian like the machines the tests run on, and the oldest Python
+#   flexrec supports (what the lock is resolved for).
+# - installed by scripts/install-python.sh, the script `make setup` runs for the tests: every
+#   dependency from requirements.lock with its hash checked, so the image holds what was tested.
+# - one image, many roles: the command picks `serve`, `worker` or `sim` (compose.yaml).
+# - runs as an unprivileged user; state lives in PostgreSQL, Redis and S3, and the data folder
+#   (/var/lib/flexrec) holds only the embedded defaults when those are not configured.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY requirements.lock pyproject.toml README.md LICENSE ./
+COPY scripts/install-python.sh scripts/
+COPY flexsim/ flexsim/
+COPY flexrec/ flexrec/
+RUN bash scripts/install-python.sh /opt/flexrec \
+    && useradd --system --uid 10001 --create-home --home-dir /var/lib/flexrec flexrec
+
+USER flexrec
+WORKDIR /var/lib/flexrec
+ENV PATH=/opt/flexrec/bin:$PATH \
+    FLEXREC_DATA_DIR=/var/lib/flexrec \
+    FLEXREC_HOST=0.0.0.0 \
+    FLEXREC_PORT=8080
+
+EXPOSE 8080
+# Liveness only; /readyz (503 with the reasons) is for the load balancer and alerts.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+ENTRYPOINT ["flexrec"]
+CMD ["serve"]
