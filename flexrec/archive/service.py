@@ -35,6 +35,7 @@ from flexrec.archive.reader import MediaReader
 from flexrec.archive.retention import RetentionPolicy, load_retention_policy
 from flexrec.archive.rows import ContextProvider, RecordingContext, apply_context, row_paused
 from flexrec.archive.storage import BlobStore, open_storage
+from flexrec.config import Settings
 from flexrec.twilio.gateway import as_archive_gateway
 
 __all__ = [
@@ -120,7 +121,7 @@ class ArchiveService:
     @classmethod
     def from_settings(
         cls,
-        settings: Any,
+        settings: Settings,
         sessions: sessionmaker[Session],
         twilio_client: Any,
         **kwargs: Any,

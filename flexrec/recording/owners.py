@@ -40,6 +40,12 @@ HEARTBEAT_S = 3.0
 LEASE_S = 20.0  # several missed beats: a busy machine's stall is not a death
 
 
+def lease_seconds(request_timeout_s: float) -> float:
+    """The lease for a Twilio request timeout: a create the holder began while its lease was
+    fresh (half of it left) must have ended before anyone may reap it."""
+    return max(LEASE_S, 2 * request_timeout_s + HEARTBEAT_S)
+
+
 def host_key() -> str:
     """This machine and PID namespace: PIDs compared under the same key mean the same process."""
     parts = [socket.gethostname()]

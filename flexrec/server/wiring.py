@@ -132,7 +132,7 @@ def build_services(
     from flexrec.jobs.tasks import build_queue, register_recording_jobs
     from flexrec.recording.background import Background
     from flexrec.recording.context import utc_now
-    from flexrec.recording.owners import HEARTBEAT_S, OwnerLease
+    from flexrec.recording.owners import HEARTBEAT_S, OwnerLease, lease_seconds
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
     from flexrec.server.archive_wiring import attach_archive
@@ -166,7 +166,7 @@ def build_services(
             base_backoff_s=settings.server.retry_base_s,
             max_backoff_s=settings.server.retry_max_s,
         )
-        lease = OwnerLease(sessions, utc_now)
+        lease = OwnerLease(sessions, utc_now, lease_s=lease_seconds(settings.twilio.timeout_s))
         lease.register()
         closers.append(lease.close)
         recording.set_lease(lease)
