@@ -10,7 +10,11 @@ webhook is delivered (the simulator then stops), then prints:
 - the service's CPU per call and per webhook, all told (HTTP and signatures, handlers, queue
   jobs, archive and analysis), and what one core therefore carries;
 - the handler CPU per event kind, read from the service's own metric
-  `flexrec_webhook_handler_cpu_seconds` (the thread's CPU, so GIL waits are not counted).
+  `flexrec_webhook_handler_cpu_seconds` (the thread's CPU, so GIL waits are not counted);
+- how long the service took to answer each kind of webhook (p50, p99, max, from the
+  simulator's delivery log) beside Twilio's limits: 15 s for a TaskRouter workspace callback,
+  5 s for an Event Streams batch (`--event-streams`). The simulator's REST answers take
+  Twilio's real ~100-300 ms (`--latency`, kept in real time on the compressed day).
 
     .venv/bin/python bench/service_day.py                # 150 calls, about a minute
     .venv/bin/python bench/service_day.py --calls 400 --rate 900
@@ -116,15 +120,22 @@ def answered_from_memory(metrics: str) -> dict[str, tuple[int, int]]:
     return {source: (memory, total) for source, (memory, total) in counts.items()}
 
 
-def _day(sim_url: str, sim: subprocess.Popen[bytes], deadline: float) -> dict[str, Any]:
+def _day(
+    sim_url: str, sim: subprocess.Popen[bytes], deadline: float, log: dict[str, Any]
+) -> dict[str, Any]:
     """The simulator's last figures: it stops by itself once the calls are done and every
-    webhook is delivered."""
+    webhook is delivered. Its delivery log (the newest 5,000) is collected into `log`."""
     stats: dict[str, Any] = {}
+    polls = 0
     while sim.poll() is None and time.monotonic() < deadline:
         try:
             stats = json.loads(_get(sim_url + "/_sim/stats"))
+            if polls % 4 == 0 or not stats.get("webhooks", {}).get("pending", 1):
+                page = json.loads(_get(sim_url + "/_sim/webhooks?limit=5000"))
+                log.update((str(e["id"]) + str(e["at"]), e) for e in page["deliveries"])
         except OSError:
             pass  # stopping
+        polls += 1
         time.sleep(0.5)
     time.sleep(3.0)  # the archive and analysis jobs of the last calls
     return stats
@@ -141,6 +152,12 @@ def main() -> None:
     )
     parser.add_argument("--agents", type=int, default=120, help="agents (default 120)")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--latency", default="100-300", help="Twilio REST answer time LOW-HIGH ms (100-300)"
+    )
+    parser.add_argument(
+        "--event-streams", action="store_true", help="TaskRouter events via an Event Streams sink"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     args = parser.parse_args()
 
@@ -163,10 +180,13 @@ def main() -> None:
             *("sim", "--port", str(sim_port), "--service-url", service_url),
             *("--agents", str(args.agents), "--rate", str(args.rate), "--scale", str(args.scale)),
             *("--calls", str(args.calls), "--seed", str(args.seed)),
+            *("--latency", args.latency, "--latency-real-time"),
+            *(["--event-streams"] if args.event_streams else []),
         ]
         sim = _start(_pinned(sim_argv, 1), env, workdir / "sim.log")
         _wait(sim_url + "/_sim/stats", sim)
-        stats = _day(sim_url, sim, time.monotonic() + 60 + 3 * args.calls)
+        log: dict[str, Any] = {}
+        stats = _day(sim_url, sim, time.monotonic() + 60 + 3 * args.calls, log)
         elapsed = time.monotonic() - began
         cpu = _cpu_seconds(service.pid) - cpu0
         metrics = _get(service_url + "/metrics")
@@ -176,10 +196,43 @@ def main() -> None:
             _stop(sim)
         _stop(service)
     report(args, stats, elapsed, cpu, handlers, memory)
+    report_answer_times(list(log.values()))
     if args.keep:
         print(f"kept {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# Twilio's answer limits (see flexsim.webhooks.ANSWER_LIMITS_S for the sources).
+LIMITS_S = {"taskrouter": 15.0, "event-streams": 5.0}
+OTHER_LIMIT_S = 15.0
+
+
+def report_answer_times(deliveries: list[dict[str, Any]]) -> None:
+    """Per kind of webhook: answer time p50 / p99 / max of the last attempt, beside the limit."""
+    by_kind: dict[str, list[float]] = {}
+    timeouts: dict[str, int] = {}
+    for entry in deliveries:
+        elapsed = entry.get("elapsed_ms")
+        if elapsed is None:
+            continue
+        kind = str(entry.get("kind"))
+        by_kind.setdefault(kind, []).append(float(elapsed))
+        if "no answer within" in str(entry.get("error") or ""):
+            timeouts[kind] = timeouts.get(kind, 0) + 1
+    if not by_kind:
+        print("answer times: none logged")
+        return
+    print("answer times (ms; the last attempt of each delivery) against Twilio's limits:")
+    for kind, values in sorted(by_kind.items()):
+        values.sort()
+        p50 = values[len(values) // 2]
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+        limit = LIMITS_S.get(kind, OTHER_LIMIT_S)
+        print(
+            f"  {kind:<17} n={len(values):<5} p50 {p50:7.1f}  p99 {p99:7.1f}  "
+            f"max {values[-1]:7.1f}  limit {limit * 1000:7.0f}  timed out {timeouts.get(kind, 0)}"
+        )
 
 
 def report(
@@ -202,6 +255,7 @@ def report(
     )
     failed = hooks.get("failed")
     print(f"webhooks delivered: {sent} in {elapsed:.0f} s ({by_kind}); failed {failed}")
+    print(f"attempts answered past their limit (then retried): {hooks.get('timed_out', 0)}")
     if not calls or not sent:
         print("no traffic measured")
         return

@@ -169,6 +169,10 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
     )
     if score.faults or score.restarts:
         figures.add_row("faults / restarts", f"{score.faults or 'none'} / {score.restarts}", "")
+    for axis, counts in sorted(score.variants.items()):
+        # the account variants the simulator drew (flexsim.variants): calls of each
+        spread = ", ".join(f"{value} {n}" for value, n in sorted(counts.items()))
+        figures.add_row(f"variant {axis.replace('_', ' ')}", spread, "")
 
     verdict = (
         Text(

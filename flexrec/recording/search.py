@@ -50,6 +50,9 @@ SEARCH_MAX_DELAY_S = 2.0  # a ringing customer answers within a minute or so: po
 SEARCH_ATTEMPTS = 600  # ~20 minutes at the longest delay; the task's end stops it sooner
 # A search asked for again within this many seconds is already queued (per process).
 REQUEST_WINDOW_S = 2.0
+# A new search (attempt 1) for a task whose search ran here this recently is a duplicate: the
+# running one goes on (reconcile re-plans live tasks every minute, each asking again).
+CHAIN_IDLE_S = 3 * SEARCH_MAX_DELAY_S
 
 PlanTask = Callable[[Session, TaskRecord, datetime], "Plan"]
 Execute = Callable[["Plan"], None]
@@ -68,6 +71,7 @@ class LegSearch:
         self._plan_task = plan_task
         self._execute = execute
         self._asked: dict[str, float] = {}  # task SID -> monotonic time last queued here
+        self._running: dict[str, float] = {}  # task SID -> monotonic time its search last ran
 
     @property
     def lookup(self) -> LegLookup | None:
@@ -89,7 +93,20 @@ class LegSearch:
         self.ctx.schedule(JOB_FIND_LEGS, task_sid, 1, delay_s=0.0)
 
     def run(self, task_sid: str, attempt: int = 1) -> str:
-        """Queue job: one search: found | known | ended | gone | waiting | gave-up."""
+        """Queue job: one search: found | known | ended | gone | waiting | gave-up | duplicate."""
+        now = time.monotonic()
+        last = self._running.get(task_sid)
+        if attempt == 1 and last is not None and now - last < CHAIN_IDLE_S:
+            return "duplicate"
+        if len(self._running) > 10_000:
+            self._running.clear()
+        self._running[task_sid] = now
+        outcome = self._attempt(task_sid, attempt)
+        if outcome != "waiting":
+            self._running.pop(task_sid, None)
+        return outcome
+
+    def _attempt(self, task_sid: str, attempt: int) -> str:
         worker_policy = self.ctx.policy.leg == "worker"
         with self.ctx.sessions() as session:
             task = session.get(TaskRecord, task_sid)

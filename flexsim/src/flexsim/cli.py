@@ -144,6 +144,14 @@ def sim(
             "Twilio's ~100-300 ms; '0' answers at once. Timeouts and 5xx: --faults."
         ),
     ] = DEFAULT_LATENCY,
+    latency_real_time: Annotated[
+        bool,
+        typer.Option(
+            "--latency-real-time",
+            help="Keep --latency in real time whatever --scale (it is simulated time, like "
+            "every duration, by default).",
+        ),
+    ] = False,
     service_url: Annotated[
         str | None,
         typer.Option(
@@ -234,6 +242,7 @@ def sim(
         event_streams=event_streams,
         faults=faults,
         rest_latency=latency,
+        rest_latency_real_time=latency_real_time,
         talk_time_median_s=talk_time,
     )
     for axis, value in variants.items():

@@ -93,6 +93,7 @@ def create_control_router(
                 "sent": d.sent,
                 "failed": d.failed,
                 "retried": d.retried,
+                "timed_out": d.timed_out,
                 "dropped": d.dropped,
                 "duplicated": d.duplicated,
                 "reordered": d.reordered,

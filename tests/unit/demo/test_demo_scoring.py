@@ -96,3 +96,19 @@ def test_percentile_and_grouping() -> None:
     assert percentile(list(range(1, 101)), 99) == 99
     rows = by_scenario(score_truth([_interaction("b"), _interaction("a")]).per_call)
     assert [row.scenario for row in rows] == ["a", "b"]
+
+
+def test_variants_are_counted_and_conference_recordings_are_no_leg_recordings() -> None:
+    native = {**_rec(), "conference_sid": "CF1"}  # Flex's own, associated with the leg
+    first = _interaction(recordings=[_rec(), native], media=LINKED)
+    first["variants"] = {"native_recording": "dual", "participant_labels": "absent"}
+    second = _interaction("no_answer", eligible=False, recordings=[{**native, "party": "worker"}])
+    second["variants"] = {"native_recording": "dual", "outbound_attributes": "absent"}
+    score = score_truth([first, second])
+    assert score.variants == {
+        "native_recording": {"dual": 2},
+        "participant_labels": {"absent": 1},
+        "outbound_attributes": {"absent": 1},
+    }
+    assert (score.duplicates, score.agent_leg_recordings, score.ineligible_recorded) == (0, 0, 0)
+    assert score.ok and score.as_json()["variants"] == score.variants

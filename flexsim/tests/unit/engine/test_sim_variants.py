@@ -168,3 +168,17 @@ def test_pins_are_checked() -> None:
     config = SimConfig(participant_labels=None, native_recording="mono")
     assert config.variant_pins()["native_recording"] == "mono"
     assert "participant_labels" not in config.engine_config().variant_pins
+
+
+def test_the_help_names_every_variant_option_and_its_values() -> None:
+    from typer.testing import CliRunner
+
+    from flexsim.cli import sim
+
+    app = typer.Typer()
+    app.command()(sim)
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "400", "NO_COLOR": "1"})
+    text = " ".join(result.output.split())
+    for axis, values in AXES.items():
+        assert "--" + axis.replace("_", "-") in text, axis
+        assert "|".join(values) in text, axis
