@@ -143,6 +143,16 @@ def make_archive_router(
             archive.may_access, recording_sid, who.worker_sid, who.roles
         )
         if not allowed:
+            # A view refused to a signed-in agent is audited, as in the console.
+            await run_in_threadpool(
+                archive.audit,
+                "view_refused",
+                who.identity,
+                recording_sid,
+                ip=client_of(request),
+                worker_sid=who.worker_sid,
+                detail={"via": "insights_url_provider"},
+            )
             _fail(403, "forbidden", "this recording belongs to another agent's call")
         row = await run_in_threadpool(archive.get, recording_sid)
         if row is None or row.purged_at is not None or row.state not in DONE_STATES:

@@ -163,6 +163,10 @@ def test_a_matching_name_is_not_enough_to_hear_a_recording(env: Env) -> None:
     # The console's rule: only the worker SID or a taken reservation grants access.
     alias = {"Authorization": "Bearer alias-token"}
     assert env.client.get(f"/insights/recordings/{RE}/url", headers=alias).status_code == 403
+    # ...and the refusal is in the audit log, as the console's are.
+    with env.archive.sessions() as session:
+        rows = session.scalars(select(AuditLog).where(AuditLog.action == "view_refused")).all()
+        assert [(r.recording_sid, r.detail["via"]) for r in rows] == [(RE, "insights_url_provider")]
 
 
 def test_url_provider_accepts_a_form_token_and_refuses_unknown_recordings(env: Env) -> None:
