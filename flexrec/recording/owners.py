@@ -198,6 +198,8 @@ class OwnerLease:
         gone = [
             row.owner_id for row in owners if row.owner_id != self.owner_id and self._gone(row, now)
         ]
+        if not gone and not _has_orphaned_claims(self.sessions):
+            return []  # the usual tick: reads only, no write lock taken
         with write_session(self.sessions) as session:
             if gone:
                 session.execute(delete(ServiceOwner).where(ServiceOwner.owner_id.in_(gone)))
@@ -220,6 +222,22 @@ class OwnerLease:
 
 
 _OWNER_EXISTS = exists().where(ServiceOwner.owner_id == RecordingTarget.claim_owner)
+
+
+_ORPHANED = (
+    select(RecordingTarget.id)
+    .where(
+        RecordingTarget.state == "starting",
+        RecordingTarget.claim_owner.is_not(None),
+        ~_OWNER_EXISTS,
+    )
+    .limit(1)
+)
+
+
+def _has_orphaned_claims(sessions: sessionmaker[Session]) -> bool:
+    with sessions() as session:
+        return session.execute(_ORPHANED).first() is not None
 
 
 def release_orphaned_claims(session: Session, now: datetime) -> list[int]:

@@ -96,6 +96,8 @@ def test_a_call_whose_start_was_killed_is_recorded_right_after_the_restart(
             recording = sim.recording(recordings[0])
             assert recording is not None and recording.call_sid == held_calls[0]
             assert sim.call_status(held_calls[0]) == "in-progress"
-            assert recorded_s < RECORDED_WITHIN_S
+            # From the moment it answers again: starting 3 processes on a busy 2-core machine
+            # takes most of the 10 s by itself (measured 2-9 s), and is not what is tested.
+            assert recorded_s < healthy_s + RECORDED_WITHIN_S
         finally:
             service.stop()

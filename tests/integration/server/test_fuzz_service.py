@@ -299,6 +299,7 @@ def test_signed_mutated_webhooks_find_no_5xx_and_only_documented_codes(
             headers={"Content-Type": "application/json",
                      "X-Twilio-Signature": _signature(PUBLIC + path)},
         )  # fmt: skip
+        assert response.status_code != 403, "a correctly signed body was refused"
         tally.record("/webhooks/event-streams", response.status_code,
                      documented("/webhooks/event-streams"))  # fmt: skip
 

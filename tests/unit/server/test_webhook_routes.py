@@ -230,6 +230,12 @@ def test_event_streams_malformed_json_is_400(harness: Harness) -> None:
     assert harness.recording.calls == []
 
 
+def test_a_signed_body_that_is_not_utf8_is_malformed_not_forged(harness: Harness) -> None:
+    assert post_json(harness, b'[{"type": "\xff"}]') == 400
+    assert post_json(harness, b'[{"type": "\xff"}]', good_sig=False) == 403
+    assert harness.recording.calls == []
+
+
 def test_oversized_body_is_413_before_anything_else(harness: Harness) -> None:
     from flexrec.server.routes_webhooks import MAX_FORM_BYTES
 
