@@ -101,6 +101,17 @@ def _digits(number: Any) -> str:
     return "".join(ch for ch in str(number) if ch.isdigit()) if number else ""
 
 
+def _same_number(number: str | None, numbers: set[str]) -> bool:
+    """`number` is one of `numbers` (digits only; a national form matches its E.164 form)."""
+    digits = _digits(number)
+    if len(digits) < 7:  # not a phone number (a SIP user, an empty field)
+        return False
+    return any(
+        digits == other or (len(other) >= 7 and (digits.endswith(other) or other.endswith(digits)))
+        for other in numbers
+    )
+
+
 def _customer_numbers(attributes: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     """The customer's number as the task states it: (numbers it was called at, numbers it
     called from)."""
@@ -147,10 +158,7 @@ def classify_legs(
             continue
         is_customer = sid in (named, labelled) or participant.label == "customer"
         if call is not None and not is_customer:
-            is_customer = bool(
-                (_digits(call.to) and _digits(call.to) in called)
-                or (_digits(call.from_) and _digits(call.from_) in calling)
-            )
+            is_customer = _same_number(call.to, called) or _same_number(call.from_, calling)
         if is_customer and customer is None:
             customer = sid
         elif call is None:

@@ -131,6 +131,17 @@ def test_classification_agent_customer_and_third_party() -> None:
     assert internal.customer_call_sid is None
 
 
+def test_the_customer_number_matches_in_national_or_e164_form() -> None:
+    participants = [_participant(WORKER, None), _participant(CUSTOMER, None)]
+    calls = {WORKER: _call(WORKER, "client:alice"), CUSTOMER: _call(CUSTOMER, "+1 555-123-0002")}
+    national = classify_legs(outbound_attrs(outbound_to="5551230002", to="5551230002"),
+                             participants, calls)  # fmt: skip
+    assert national.customer_call_sid == CUSTOMER
+    other = classify_legs(outbound_attrs(outbound_to="5551239999", to="5551239999"),
+                          participants, calls)  # fmt: skip
+    assert other.customer_call_sid is None and other.others == (CUSTOMER,)
+
+
 def _participant(call_sid: str, label: str | None) -> ParticipantInfo:
     return ParticipantInfo(
         call_sid=call_sid, conference_sid=CONFERENCE_SID, label=label, status="connected"
