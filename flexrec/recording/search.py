@@ -48,6 +48,10 @@ log = structlog.get_logger(__name__)
 SEARCH_FIRST_DELAY_S = 0.5
 SEARCH_MAX_DELAY_S = 2.0  # a ringing customer answers within a minute or so: poll often
 SEARCH_ATTEMPTS = 600  # ~20 minutes at the longest delay; the task's end stops it sooner
+# Twilio failed a lookup (429, 5xx, timeout): ask again at once rather than after the growing
+# poll delay. One search is several REST calls, so at a 20% error rate most attempts fail; on a
+# backing-off schedule a short call could end before one attempt got through (a lost recording).
+SEARCH_RETRY_AFTER_ERROR_S = 0.2
 # A search asked for again within this many seconds is already queued (per process).
 REQUEST_WINDOW_S = 2.0
 # A new search (attempt 1) for a task whose search ran here this recently is a duplicate: the
@@ -141,7 +145,8 @@ class LegSearch:
         if attempt >= SEARCH_ATTEMPTS:
             log.warning("customer leg never found", task_sid=task_sid, attempts=attempt)
             return "gave-up"
-        self.ctx.schedule(JOB_FIND_LEGS, task_sid, attempt + 1, delay_s=search_delay_s(attempt))
+        delay_s = SEARCH_RETRY_AFTER_ERROR_S if legs is None else search_delay_s(attempt)
+        self.ctx.schedule(JOB_FIND_LEGS, task_sid, attempt + 1, delay_s=delay_s)
         return "waiting"
 
     def _found_workers(self, task_sid: str, call_sids: tuple[str, ...]) -> bool:

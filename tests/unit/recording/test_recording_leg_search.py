@@ -6,9 +6,9 @@ from __future__ import annotations
 from recording_harness import CONFERENCE_SID, Harness, inbound_attrs, outbound_attrs
 
 from flexrec.recording.legs import classify_legs
-from flexrec.recording.search import SEARCH_ATTEMPTS, search_delay_s
+from flexrec.recording.search import SEARCH_ATTEMPTS, SEARCH_RETRY_AFTER_ERROR_S, search_delay_s
 from flexrec.twilio.fakes import fake_sid
-from flexrec.twilio.gateway import CallInfo, ParticipantInfo
+from flexrec.twilio.gateway import CallInfo, GatewayError, ParticipantInfo
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)
@@ -63,6 +63,23 @@ def test_search_backs_off_and_gives_up() -> None:
     assert search_delay_s(1) == 0.5
     assert search_delay_s(2) > search_delay_s(1)
     assert search_delay_s(SEARCH_ATTEMPTS) == 2.0
+
+
+def test_a_lookup_twilio_failed_is_asked_again_at_once_not_after_the_poll_delay(h: Harness) -> None:
+    # At 20% Twilio errors most multi-call searches fail; a backing-off retry let short outbound
+    # calls end before one search got through (the faults demo lost a call a run).
+    _outbound_accepted(h)
+    h.queue.run_all(max_jobs=4)  # ringing: polled with a growing delay
+    waiting = [j.delay_s for j in h.queue.history if j.name == "recording.find_legs"][-1]
+    assert waiting > SEARCH_RETRY_AFTER_ERROR_S
+    h.twilio.fail_next("list_conferences", GatewayError("Twilio 503", status=503))
+    h.queue.run_all(max_jobs=1)
+    after_error = [j.delay_s for j in h.queue.history if j.name == "recording.find_legs"][-1]
+    assert after_error == SEARCH_RETRY_AFTER_ERROR_S
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    h.queue.run_all(max_jobs=5)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
 
 
 def test_an_unlabelled_join_callback_searches_at_once(h: Harness) -> None:
