@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
+from flexrec.db.metrics import count_statements
+
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -40,6 +42,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
+    count_statements(engine)
     return engine
 
 
