@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -25,8 +26,8 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
+import flexsim.scenarios  # noqa: F401 - registers the built-in scenarios a run draws from
 from flexsim import defaults
-from flexsim.audio import truth_segments
 from flexsim.control import create_control_router
 from flexsim.engine import Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan, RequestHook
@@ -93,6 +94,9 @@ class SimConfig:
     # against Twilio's real-time limits on a compressed day).
     rest_latency_real_time: bool = False
     start_traffic: bool = True
+    # SIDs are unique per run (a fresh salt each time) while everything else follows the seed;
+    # an int pins the salt to mint a run's SIDs again (0: the unsalted SIDs of `World(seed)`).
+    sid_salt: int | None = None
     talk_time_median_s: float = 120.0
     wrap_time_mean_s: float = 15.0
     # How long a callback may take to answer before it counts as a timeout and is retried,
@@ -175,7 +179,13 @@ class SimRunner:
         if cfg.scale <= 0:
             # a manual clock never advances on its own: drive an Engine directly instead
             raise ValueError("SimRunner needs a running clock (scale > 0)")
-        self.world = World(SimClock(scale=cfg.scale), seed=cfg.seed, account_sid=cfg.account_sid)
+        salt = secrets.randbits(128) if cfg.sid_salt is None else cfg.sid_salt
+        self.world = World(
+            SimClock(scale=cfg.scale),
+            seed=cfg.seed,
+            account_sid=cfg.account_sid,
+            sid_salt=salt,
+        )
         if cfg.native_recording in ("dual", "mono"):
             # Flex's Call Recording toggle, as `flexrec setup` reads it (Flex Configuration)
             self.world.flex_configuration["call_recording_enabled"] = True
@@ -503,6 +513,8 @@ class SimRunner:
             recording = self.world.recordings.get(recording_sid)
         if recording is None:
             return None
+        from flexsim.audio import truth_segments  # numpy: loaded only when asked
+
         return truth_segments(self.world, recording)
 
     def webhook_log(self) -> list[dict[str, Any]]:
