@@ -35,6 +35,7 @@ from flexrec.twilio.gateway import (
     GatewayError,
     RecordingInfo,
 )
+from flexrec.webhooks.arrival import seconds_since_arrival
 
 log = structlog.get_logger(__name__)
 
@@ -227,6 +228,9 @@ class RecordingStarter:
         if event_ms is not None:
             delay = ctx.now().timestamp() - event_ms / 1000
             metrics.WEBHOOK_TO_API_SECONDS.observe(max(0.0, delay))
+        since_arrival = seconds_since_arrival()
+        if since_arrival is not None:
+            metrics.START_SECONDS.observe(since_arrival)
         return info, "created"
 
     def _failed_attempt(
