@@ -192,9 +192,13 @@ def stored_analyses(database_url: str) -> dict[str, float]:
             archived = conn.execute(
                 sa.text(f"SELECT count(*) FROM archived_recordings WHERE state IN ({states})")  # noqa: S608
             ).scalar_one()
-            analysed, row_bytes, peaks_bytes = conn.execute(
+            # Analyses that failed (a mono recording) cost CPU too: they count as analysed.
+            analysed = conn.execute(
+                sa.text("SELECT count(*) FROM recording_analyses WHERE state IN ('done', 'failed')")
+            ).scalar_one()
+            row_bytes, peaks_bytes = conn.execute(
                 sa.text(
-                    f"SELECT count(*), avg({sizes}), avg(coalesce("  # noqa: S608 - our columns
+                    f"SELECT avg({sizes}), avg(coalesce("  # noqa: S608 - our columns
                     + (
                         "pg_column_size(peaks)"
                         if engine.dialect.name == "postgresql"
