@@ -161,9 +161,7 @@ class AgentDriver:
             if conversation.pause_in_s is not None and conversation.resume_in_s is not None:
                 pause_in, resume_in = conversation.pause_in_s, conversation.resume_in_s
                 self.sim.call_later(pause_in, lambda: self._submit(task_sid, worker_sid, "pause"))
-                self.sim.call_later(
-                    resume_in, lambda: self._submit(task_sid, worker_sid, "resume")
-                )
+                self.sim.call_later(resume_in, lambda: self._submit(task_sid, worker_sid, "resume"))
             return
         if conversation.scenario not in PAUSABLE or not self._chosen(conversation.task_sid):
             return
