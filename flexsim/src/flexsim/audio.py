@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flexsim.speech.render import utterance_audio, utterance_words
+from flexsim.speech.script import voice_keys
 from flexsim.speech.words import Word
 from flexsim.timeline import CUSTOMER, THIRD_PARTY, Timeline
 from flexsim.world import Call, Recording, World
@@ -125,6 +126,11 @@ class LegPlan:
     skipped: list[Span] = field(default_factory=list)  # pauses with behavior "skip"
     leg_key: str = ""
     worded: bool = False  # speech in real words (flexsim.speech), not formant voices
+    voice_keys: dict[str, str] = field(default_factory=dict)  # speaker -> stable voice key
+
+    def voice_key(self, speaker: str) -> str:
+        """Whose voice and words a speaker has (salt-independent, flexsim.speech.script)."""
+        return self.voice_keys.get(speaker, speaker)
 
 
 def _party_speaker(call: Call, timeline: Timeline | None) -> str:
@@ -185,6 +191,7 @@ def plan_leg(world: World, recording: Recording) -> LegPlan:
     )
     if timeline is None:
         return plan
+    plan.voice_keys = voice_keys([p.speaker for p in timeline.presences])
 
     own = _party_speaker(call, timeline)
     leg_up: list[Span] = [
@@ -450,7 +457,7 @@ def _add_speech(buf: FloatArray, pieces: Sequence[SpeechPiece], plan: LegPlan, s
         if plan.worded:
             spoken = utterance_audio(
                 plan.seed,
-                piece.speaker,
+                plan.voice_key(piece.speaker),
                 piece.utterance_start,
                 piece.utterance_end,
                 piece.words,
@@ -590,7 +597,11 @@ def _spoken_spans(plan: LegPlan, piece: SpeechPiece) -> Iterable[Span]:
         yield piece.start, piece.end
         return
     words = utterance_words(
-        plan.seed, piece.speaker, piece.utterance_start, piece.utterance_end, piece.words
+        plan.seed,
+        plan.voice_key(piece.speaker),
+        piece.utterance_start,
+        piece.utterance_end,
+        piece.words,
     )
     current: Span | None = None
     for word in words:

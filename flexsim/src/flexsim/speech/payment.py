@@ -64,14 +64,15 @@ class _Script:
 
     def turn(
         self,
-        speaker: str,
+        who: tuple[str, str],
         text: str,
         spoken: numbers.Spoken | None = None,
         kind: str = "",
         role: str = "reading",
     ) -> tuple[float, float]:
-        """One utterance; returns its (start, end)."""
-        layout = _Layout(voice_of(self.seed, speaker), self.rng, self.t)
+        """One utterance of `who` (speaker, voice key); returns its (start, end)."""
+        speaker, voice = who
+        layout = _Layout(voice_of(self.seed, voice), self.rng, self.t)
         number_id = f"{kind}:{role}:{round(self.t * 1000)}" if spoken is not None else ""
         _fill_line(layout, text, float("inf"), spoken, number_id)
         words: tuple[Word, ...] = tuple(layout.words)
@@ -87,9 +88,19 @@ class _Script:
 
 
 def plan_payment(
-    seed: int, rng: random.Random, customer: str, agent: str, start: float, pause: str
+    seed: int,
+    rng: random.Random,
+    customer: str,
+    agent: str,
+    start: float,
+    pause: str,
+    agent_voice: str = "agent0",
 ) -> PaymentPlan:
-    """Script a card payment starting at `start` (the agent's pause plan per `pause`)."""
+    """Script a card payment starting at `start` (the agent's pause plan per `pause`).
+
+    `agent_voice` is the agent's voice key (`flexsim.speech.script.voice_keys`).
+    """
+    customer_who, agent_who = (customer, "customer"), (agent, agent_voice)
     card = numbers.make_card(rng)
     style = rng.choice(numbers.CARD_STYLES)
     script = _Script(seed, rng, start)
@@ -97,34 +108,31 @@ def plan_payment(
     if pause == "in_time":
         pause_at = start
         script.wait(rng.uniform(2.5, 4.0))  # the agent clicks pause, then asks
-    first = script.turn(agent, rng.choice(phrases.PAYMENT_ASK))[0]
+    first = script.turn(agent_who, rng.choice(phrases.PAYMENT_ASK))[0]
     reading = numbers.say_card_number(card, style, rng)
     intro = rng.choice(phrases.CARD_INTRO)
-    script.turn(customer, f"{intro} {{n}}", reading, "card")
+    script.turn(customer_who, f"{intro} {{n}}", reading, "card")
     if rng.random() < 0.6:
         readback = numbers.say_card_number(card, "groups", rng)
         script.turn(
-            agent, f"{rng.choice(phrases.READBACK_INTRO)} {{n}}", readback, "card", "readback"
+            agent_who, f"{rng.choice(phrases.READBACK_INTRO)} {{n}}", readback, "card", "readback"
         )
-        script.turn(customer, rng.choice(phrases.READBACK_OK))
+        script.turn(customer_who, rng.choice(phrases.READBACK_OK))
     if pause == "late":
         pause_at = script.t
         script.wait(rng.uniform(2.5, 4.0))
-    script.turn(agent, rng.choice(phrases.EXPIRY_ASK))
-    script.turn(customer, "{n}", numbers.say_expiry(card, rng), "expiry")
+    script.turn(agent_who, rng.choice(phrases.EXPIRY_ASK))
+    script.turn(customer_who, "{n}", numbers.say_expiry(card, rng), "expiry")
     if card.brand == "amex":
         ask = rng.choice(phrases.CODE_FRONT_ASK)
     else:
         ask = rng.choice(phrases.CODE_ASK).replace("{k}", "three")
-    script.turn(agent, ask)
-    script.turn(customer, "{n}", numbers.say_digits(card.security_code, rng), "security_code")
-    if pause == "in_time":
+    script.turn(agent_who, ask)
+    script.turn(customer_who, "{n}", numbers.say_digits(card.security_code, rng), "security_code")
+    if pause != "never":
         resume_at = script.t
         script.wait(rng.uniform(1.5, 3.0))
-    elif pause == "late":
-        resume_at = script.t
-        script.wait(rng.uniform(1.5, 3.0))
-    script.turn(agent, rng.choice(phrases.PAYMENT_DONE), numbers.say_amount(rng), "amount")
+    script.turn(agent_who, rng.choice(phrases.PAYMENT_DONE), numbers.say_amount(rng), "amount")
     end = script.utterances[-1].end
     return PaymentPlan(
         card=card,

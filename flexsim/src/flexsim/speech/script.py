@@ -28,6 +28,22 @@ def stable_key(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
 
 
+def voice_keys(speakers_in_order: list[str]) -> dict[str, str]:
+    """Stable voice keys: "customer", "third", and "agent0", "agent1"... by order of joining.
+
+    Worker SIDs change with the simulator's SID salt; what a call says must not.
+    """
+    keys: dict[str, str] = {}
+    for speaker in speakers_in_order:
+        if speaker in keys:
+            continue
+        if speaker in (CUSTOMER, THIRD_PARTY):
+            keys[speaker] = speaker
+        else:
+            keys[speaker] = f"agent{sum(1 for k in keys.values() if k.startswith('agent'))}"
+    return keys
+
+
 def voice_of(seed: int, speaker: str) -> Speaker:
     """The bank voice and rate a speaker of a conversation talks with."""
     return speaker_for(stable_key("speaker", seed, speaker))

@@ -33,7 +33,11 @@ def _heard_words(plan: LegPlan, pieces: list[SpeechPiece]) -> list[tuple[Word, s
     out: list[tuple[Word, str, bool]] = []
     for piece in pieces:
         words = utterance_words(
-            plan.seed, piece.speaker, piece.utterance_start, piece.utterance_end, piece.words
+            plan.seed,
+            plan.voice_key(piece.speaker),
+            piece.utterance_start,
+            piece.utterance_end,
+            piece.words,
         )
         for word in words:
             length = max(word.end - word.start, 1e-6)
