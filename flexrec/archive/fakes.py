@@ -121,7 +121,7 @@ class FakeTwilioRecordings:
     def sdk_client(self, transport: httpx.BaseTransport | None = None) -> Client:
         """A real SDK client whose requests (media too) reach this fake, or `transport`."""
         # flexsim's SDK adapter (tests only: flexrec[sim]); Twilio's hosts are kept as they are
-        from flexsim.testing import SimHttpClient
+        from flexsim.testing.http import SimHttpClient
 
         http = SimHttpClient(None, transport=transport or self.transport())
         return Client(self.account_sid, self.auth_token, http_client=http)

@@ -46,7 +46,9 @@ def _flexsim_imports(path: Path) -> list[str]:
 
 
 # flexsim's public modules besides the package itself (flexsim/README.md)
-PUBLIC_MODULES = frozenset({"flexsim.testing", "flexsim.testing.pytest_plugin"})
+PUBLIC_MODULES = frozenset(
+    {"flexsim.testing", "flexsim.testing.http", "flexsim.testing.pytest_plugin"}
+)
 
 
 def _is_public(imported: str) -> bool:
