@@ -49,6 +49,7 @@ def _secrets_of(settings: Settings) -> list[str]:
         settings.twilio.auth_token.get_secret_value(),
         settings.twilio.api_secret.get_secret_value(),
         settings.server.admin_token.get_secret_value(),
+        settings.server.metrics_token.get_secret_value(),
         settings.server.console_secret.get_secret_value(),
         settings.storage.archive_key.get_secret_value(),
     ]

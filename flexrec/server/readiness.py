@@ -12,8 +12,8 @@
   among valid ones do not;
 - `archive`: the archive store takes, returns and deletes a probe object (cached 60 s).
 
-The same facts feed gauges on `/metrics`: queue depth, archive backlog and the age of the
-oldest recording not yet archived.
+The queue check also sets the queue depth gauge (flexrec.server.gauges keeps the gauges on
+`/metrics` fresh by itself).
 """
 
 from __future__ import annotations
@@ -27,22 +27,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from flexrec.cli_errors import twilio_problem
+from flexrec.server.gauges import QUEUE_DEPTH
 from flexrec.twilio.gateway import TRANSLATED_ERRORS, translate_error
 
-QUEUE_DEPTH = Gauge("flexrec_queue_depth", "Jobs waiting in the queue")
-ARCHIVE_BACKLOG = Gauge(
-    "flexrec_archive_backlog", "Completed recordings not yet safely in the archive"
-)
-OLDEST_UNARCHIVED = Gauge(
-    "flexrec_archive_oldest_unarchived_seconds",
-    "Age of the oldest completed recording not yet in the archive (0 when none)",
-)
 READY = Gauge("flexrec_ready", "1 when /readyz passes, else 0")
 
-PENDING_STATES = ("downloading", "stored")
 SIGNATURE_WINDOW_S = 600.0
 SIGNATURE_MIN_FAILURES = 5
 PROBE_EVERY_S = 60.0
@@ -162,26 +154,6 @@ def archive_store_works(store: Any) -> CheckResult:
     if not same:
         return CheckResult(False, "the archive store returned other bytes than written")
     return CheckResult(True)
-
-
-def refresh_archive_gauges(sessions: Any, now: datetime | None = None) -> None:
-    """Set the archive backlog and the oldest unarchived recording's age."""
-    from flexrec.archive.models import ArchivedRecording
-
-    now = now or datetime.now(UTC)
-    with sessions() as session:
-        count, oldest = session.execute(
-            select(func.count(), func.min(ArchivedRecording.created_at)).where(
-                ArchivedRecording.state.in_(PENDING_STATES)
-            )
-        ).one()
-    ARCHIVE_BACKLOG.set(int(count or 0))
-    if oldest is None:
-        OLDEST_UNARCHIVED.set(0)
-        return
-    if oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    OLDEST_UNARCHIVED.set(max(0.0, (now - oldest).total_seconds()))
 
 
 class Readiness:

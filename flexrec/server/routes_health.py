@@ -1,7 +1,10 @@
 """Liveness (`/healthz`: database and queue reachable, cheap), readiness (`/readyz`, see
-flexrec.server.readiness) and Prometheus `/metrics`."""
+flexrec.server.readiness) and Prometheus `/metrics` (from memory; FLEXREC_METRICS_TOKEN
+guards it when set)."""
 
 from __future__ import annotations
+
+import hmac
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -10,7 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from flexrec.server.deps import get_services, get_settings
 from flexrec.server.logging_setup import get_logger
-from flexrec.server.readiness import QUEUE_DEPTH, Readiness, refresh_archive_gauges
+from flexrec.server.readiness import Readiness
+from flexrec.server.token_source import bearer_token
 
 log = get_logger(__name__)
 router = APIRouter(tags=["operations"])
@@ -68,19 +72,28 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-def _refresh_gauges(request: Request) -> None:
-    services = get_services(request)
-    try:
-        if services.queue is not None and hasattr(services.queue, "huey"):
-            QUEUE_DEPTH.set(int(services.queue.huey.pending_count()))
-        if services.archive is not None:
-            refresh_archive_gauges(services.archive.sessions)
-    except Exception as exc:  # a scrape still answers; /readyz says what is wrong
-        log.warning("metrics_refresh_failed", error=type(exc).__name__)
+def _metrics_allowed(request: Request) -> bool:
+    expected = get_settings(request).server.metrics_token.get_secret_value()
+    if not expected:
+        return True
+    presented = bearer_token(request) or ""
+    return hmac.compare_digest(presented.encode(), expected.encode())
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    include_in_schema=False,
+    responses={401: {"description": "FLEXREC_METRICS_TOKEN is set and was not presented"}},
+)
 async def metrics(request: Request) -> Response:
-    """Every metric on the default registry, in the Prometheus text format."""
-    await run_in_threadpool(_refresh_gauges, request)
+    """Every metric on the default registry, in the Prometheus text format, from memory (the
+    service refreshes its gauges itself: flexrec.server.gauges). With FLEXREC_METRICS_TOKEN set,
+    only `Authorization: Bearer <that token>` may scrape."""
+    if not _metrics_allowed(request):
+        return JSONResponse(
+            {"error": "unauthorized", "message": "send 'Authorization: Bearer <metrics token>'"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="flexrec-metrics"'},
+        )
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -141,6 +141,8 @@ def build_services(
     from flexrec.recording.service import RecordingService
     from flexrec.recording.watch import task_is_live
     from flexrec.server.archive_wiring import attach_archive
+    from flexrec.server.gauges import REFRESH_S as GAUGE_REFRESH_S
+    from flexrec.server.gauges import refresh_gauges
     from flexrec.twilio.client import make_client
     from flexrec.twilio.flex_tokens import FlexTokenValidator
     from flexrec.twilio.gateway import SdkGateway
@@ -213,4 +215,7 @@ def build_services(
     except BaseException:
         services.close()
         raise
+    # /metrics answers from memory: this process keeps its gauges fresh itself.
+    background.submit(lambda: refresh_gauges(services))
+    background.every(GAUGE_REFRESH_S, lambda: refresh_gauges(services))
     return services
