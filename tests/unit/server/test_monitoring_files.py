@@ -46,6 +46,11 @@ def test_dashboard_is_valid_json_on_exported_metrics() -> None:
     assert used <= _exported(), used - _exported()
 
 
+def test_the_signature_signal_has_an_alert_rule() -> None:
+    text = ALERTS.read_text()
+    assert "flexrec_webhook_signatures_all_refused" in text
+
+
 def test_the_scrape_config_loads_the_rules_and_sends_the_metrics_token() -> None:
     config = yaml.safe_load(SCRAPE.read_text())
     assert config["rule_files"] == [ALERTS.name]
