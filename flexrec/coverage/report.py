@@ -140,16 +140,17 @@ def _agent_starts(calls: dict[str, CallInfo], known: dict[str, KnownLeg]) -> dic
     return starts
 
 
-def build_report(
-    gateway: CallLogGateway,
-    sessions: Callable[[], Session],
-    period: Period,
-    *,
-    policy_leg: str = "customer",
-    now: datetime | None = None,
-) -> CoverageReport:
-    """List the period's legs and recordings from Twilio and judge each leg."""
-    now = now or datetime.now(UTC)
+@dataclass
+class PeriodListing:
+    """What Twilio listed for a period: its legs, their recordings, and the requests spent."""
+
+    calls: dict[str, CallInfo]
+    recordings: dict[str, list[RecordingInfo]]
+    requests: int
+
+
+def list_period(gateway: CallLogGateway, period: Period) -> PeriodListing:
+    """The legs that started in the period and their recordings, page by page."""
     requests = 0
     calls: dict[str, CallInfo] = {}
     for page in gateway.call_pages(period.first_day, period.last_day):
@@ -164,6 +165,18 @@ def build_report(
         for rec in rec_page:
             if rec.call_sid in calls:
                 recordings[rec.call_sid].append(rec)
+    return PeriodListing(calls, dict(recordings), requests)
+
+
+def judge_legs(
+    listing: PeriodListing,
+    sessions: Callable[[], Session],
+    *,
+    policy_leg: str = "customer",
+    now: datetime,
+) -> list[LegCoverage]:
+    """Each listed leg's verdict, oldest first, with what flexrec's tables know of it."""
+    calls = listing.calls
     with sessions() as session:
         known = known_legs(session, calls)
     starts = _agent_starts(calls, known)
@@ -174,13 +187,27 @@ def build_report(
         ctx = LegContext(
             agent_start_ms=starts.get(task.sid) if task else None, policy_leg=policy_leg
         )
-        legs.append(classify_leg(call, recordings.get(sid, []), known[sid], ctx, now_ms))
+        legs.append(classify_leg(call, listing.recordings.get(sid, []), known[sid], ctx, now_ms))
+    return legs
+
+
+def build_report(
+    gateway: CallLogGateway,
+    sessions: Callable[[], Session],
+    period: Period,
+    *,
+    policy_leg: str = "customer",
+    now: datetime | None = None,
+) -> CoverageReport:
+    """List the period's legs and recordings from Twilio and judge each leg."""
+    now = now or datetime.now(UTC)
+    listing = list_period(gateway, period)
+    legs = judge_legs(listing, sessions, policy_leg=policy_leg, now=now)
     return CoverageReport(
         period=period,
         account_sid=gateway.account_sid,
         generated_at=now,
         legs=legs,
         summary=summarise(legs),
-        twilio_requests=requests,
+        twilio_requests=listing.requests,
     )
-

@@ -15,16 +15,32 @@ after the last one (too much at worst, never too little); the caller keeps exact
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from twilio.rest import Client
 
-from flexrec.twilio.errors import twilio_call
+from flexrec.twilio.errors import GatewayError, twilio_call
 from flexrec.twilio.resources import CallInfo, RecordingInfo
 
 PAGE_SIZE = 1000  # Twilio's maximum page size
+PAGE_ATTEMPTS = 6  # pauses of 0.5, 1, 2, 4, 8 s between them: about 15 s per page at worst
+_T = TypeVar("_T")
+
+
+def read_page(fetch: Callable[[], _T], sleep: Callable[[float], None] = time.sleep) -> _T:
+    """`fetch()` inside `twilio_call()`, asked again while Twilio's failure is retryable."""
+    for attempt in range(PAGE_ATTEMPTS):
+        try:
+            with twilio_call():
+                return fetch()
+        except GatewayError as exc:
+            if not exc.retryable or attempt == PAGE_ATTEMPTS - 1:
+                raise
+            sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class CallLogGateway(Protocol):
@@ -86,27 +102,27 @@ class CallLogCalls:
     def call_pages(self, first_day: date, last_day: date) -> Iterator[list[CallInfo]]:
         """Call legs that started on those days, newest first as Twilio lists them."""
         days = _days(first_day, last_day)
-        with twilio_call():
-            page = self._client.calls.page(
+        page = read_page(
+            lambda: self._client.calls.page(
                 start_time_after=days["after"],
                 start_time_before=days["before"],
                 page_size=PAGE_SIZE,
             )
+        )
         while page is not None:
             yield [call_info(call) for call in page]
-            with twilio_call():
-                page = page.next_page()
+            page = read_page(page.next_page)
 
     def recording_pages(self, first_day: date, last_day: date) -> Iterator[list[RecordingInfo]]:
         """Recordings created on those days (call and conference recordings alike)."""
         days = _days(first_day, last_day)
-        with twilio_call():
-            page = self._client.recordings.page(
+        page = read_page(
+            lambda: self._client.recordings.page(
                 date_created_after=days["after"],
                 date_created_before=days["before"],
                 page_size=PAGE_SIZE,
             )
+        )
         while page is not None:
             yield [self._recording(rec) for rec in page]
-            with twilio_call():
-                page = page.next_page()
+            page = read_page(page.next_page)
