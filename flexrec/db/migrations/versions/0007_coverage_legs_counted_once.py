@@ -1,6 +1,6 @@
 """Each ended call leg's coverage verdict is counted once
 
-Revision ID: 0007_coverage_each_ended_leg_counted_once
+Revision ID: 0007_coverage_legs_counted_once
 Revises: 0006_sec10_console_sessions
 Create Date: 2026-12-06 22:00:00
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0007_coverage_each_ended_leg_counted_once"
+revision: str = "0007_coverage_legs_counted_once"
 down_revision: str | None = "0006_sec10_console_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
