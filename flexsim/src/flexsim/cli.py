@@ -37,6 +37,21 @@ CONTROL_HELP = (
 )
 
 
+FAULTS_HELP = (
+    "Fault plan: comma-separated key=value, e.g. 'api=0.2,dup=0.1,reorder=0.1'. Transport: "
+    "api (share of REST requests answered 429/500/503 unprocessed), timeout (share held past "
+    "the client's timeout, unprocessed), latency (extra ms per request), dup / reorder / drop "
+    "(share of webhooks sent twice, held back past the next one, never sent), delay (ms before "
+    "each webhook). The world changing after a final state (off by default): absent / failed / "
+    "stopped (share of call recordings created over REST that end early while the call is "
+    "still in progress: silent and not stored, error 16102; not stored, error 16105; stopped "
+    "by another API client, completed with the media so far), clobber (share of attribute "
+    "writes adding a VoiceRecording to conversations.media that another integration "
+    "overwrites seconds later from a stale copy without If-Match: the entries are dropped, its "
+    "own 'crm' key added). seed (default --seed). Ground truth lists each call's faults."
+)
+
+
 def parse_weights(spec: str | None) -> dict[str, float]:
     """Parse `basic=40,hold=10,...` (unnamed scenarios keep their default weight)."""
     weights = default_weights()
@@ -131,12 +146,7 @@ def sim(
         float, typer.Option(help="Simulated seconds per real second (60: an hour a minute).")
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same day.")] = 0,
-    faults: Annotated[
-        str | None,
-        typer.Option(
-            help="Fault plan, e.g. 'api=0.2,dup=0.1,reorder=0.1,drop=0,latency=50,timeout=0.01'."
-        ),
-    ] = None,
+    faults: Annotated[str | None, typer.Option(help=FAULTS_HELP)] = None,
     latency: Annotated[
         str,
         typer.Option(

@@ -30,6 +30,7 @@ from flexsim.audio import truth_segments
 from flexsim.control import create_control_router
 from flexsim.engine import Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan, RequestHook
+from flexsim.interference import Interference
 from flexsim.latency import DEFAULT_LATENCY, LatencyModel
 from flexsim.timeline import Timeline
 from flexsim.tokens import identity_of, issue_token
@@ -82,7 +83,9 @@ class SimConfig:
     service_url: str | None = None  # where webhooks go (the flexrec service's base URL)
     event_streams: bool = False  # deliver TaskRouter events via an Event Streams sink instead
     call_progress_events: bool = False  # also report ringing/in-progress (default: the end only)
-    faults: str | None = None  # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"
+    # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"; interference: "absent=0.05,failed=0.05,
+    # stopped=0.05,clobber=0.1" (keys in flexsim.faults, `flexsim --help`)
+    faults: str | None = None
     # REST answer time, "LOW-HIGH" ms (5th-95th percentile; flexsim.latency): Twilio's real
     # ~100-300 ms by default, "0" for tests that do not measure latency.
     rest_latency: str = DEFAULT_LATENCY
@@ -192,6 +195,9 @@ class SimRunner:
             else TERMINAL_CALL_STATUSES,
         )
         self.dispatcher.attach()
+        # Early-ending recordings and blind attribute writes (off unless the plan has rates)
+        self.interference = Interference(self.world, self.faults, self.engine.call_later)
+        self.interference.attach()
         self._configure_callbacks()
         latency_scale = 1.0 if cfg.rest_latency_real_time else cfg.scale
         self.latency = LatencyModel.parse(cfg.rest_latency, seed=cfg.seed, scale=latency_scale)
