@@ -1,7 +1,7 @@
 """Each ended call leg's coverage verdict is counted once
 
-Revision ID: 0007_coverage_legs_counted_once
-Revises: 0006_sec10_console_sessions
+Revision ID: 0008_coverage_legs_counted_once
+Revises: 0007_audit_rows_are_hash_chained
 Create Date: 2026-12-06 22:00:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0007_coverage_legs_counted_once"
-down_revision: str | None = "0006_sec10_console_sessions"
+revision: str = "0008_coverage_legs_counted_once"
+down_revision: str | None = "0007_audit_rows_are_hash_chained"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
