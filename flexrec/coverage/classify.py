@@ -113,13 +113,13 @@ def _span_reason(gap: tuple[int, int], recordings: list[RecordingFacts]) -> Span
         if rec.status in NO_MEDIA and rec.start_time_ms is not None:
             if start - TOLERANCE_MS <= rec.start_time_ms <= end:
                 code = f"error {rec.error_code}: " if rec.error_code else ""
-                return Span(start, end, "twilio_error", f"{code}recording {rec.sid} {rec.status}")
+                detail = f"{code}recording {rec.sid} {rec.status}"
+                return Span(start, end, "twilio_error", detail, rec.sid)
     for rec in recordings:
         if rec.status == "completed" and rec.start_time_ms is not None and rec.duration_s:
             if abs(rec.start_time_ms + rec.duration_s * 1000 - start) <= TOLERANCE_MS:
-                return Span(
-                    start, end, "stopped", f"recording {rec.sid} stopped while the call went on"
-                )
+                detail = f"recording {rec.sid} stopped while the call went on"
+                return Span(start, end, "stopped", detail, rec.sid)
     return Span(start, end, "uncovered", "no recording ran")
 
 
@@ -194,18 +194,23 @@ def _eligibility(leg: LegCoverage, call: CallInfo, known: KnownLeg, ctx: LegCont
     return True
 
 
-def _not_recorded_reason(leg: LegCoverage, known: KnownLeg) -> tuple[str, str]:
+def _not_recorded(leg: LegCoverage, known: KnownLeg, window: tuple[int, int]) -> Span:
+    """The one span of a leg no recording covered, named by the first thing that went wrong."""
     for rec in leg.recordings:
-        if rec.status in ("absent", "failed"):
+        if rec.status in NO_MEDIA:
             code = f"error {rec.error_code}: " if rec.error_code else ""
-            return "twilio_error", f"{code}recording {rec.sid} {rec.status}"
+            detail = f"{code}recording {rec.sid} {rec.status}"
+            return Span(*window, "twilio_error", detail, rec.sid)
     for target in known.targets:
         if target.error_code is not None:
-            return "not_started", f"Twilio error {target.error_code}: {target.last_error}"
-    if any(r.status == "completed" and r.channels == 2 for r in leg.recordings):
-        return "stopped", "the recording was stopped before the talk began"
+            detail = f"Twilio error {target.error_code}: {target.last_error}"
+            return Span(*window, "not_started", detail)
+    for rec in leg.recordings:
+        if rec.status == "completed" and rec.channels == 2:
+            detail = f"recording {rec.sid} was stopped before the talk began"
+            return Span(*window, "stopped", detail, rec.sid)
     states = ", ".join(sorted({t.state for t in known.targets})) or "none"
-    return "not_started", f"no recording was started (flexrec target state: {states})"
+    return Span(*window, "not_started", f"no recording was started (flexrec target: {states})")
 
 
 def classify_leg(
@@ -259,10 +264,11 @@ def classify_leg(
     leg.paused_s = paused_ms / 1000.0
     leg.recorded_s = (in_window_ms - paused_ms) / 1000.0
     attempts = [r.start_time_ms for r in leg.recordings if r.start_time_ms is not None]
-    if not covered:
-        leg.outcome = "not_recorded"
-        leg.reason, leg.detail = _not_recorded_reason(leg, known)
-        leg.unrecorded = [Span(talk_start, end_ms, leg.reason, leg.detail)]
+    if in_window_ms == 0:
+        span = _not_recorded(leg, known, (talk_start, end_ms))
+        leg.outcome, leg.reason, leg.detail, leg.unrecorded = (
+            "not_recorded", span.reason, span.detail, [span]
+        )  # fmt: skip
         return leg
     first_attempt = min(attempts)
     leg.start_gap_s = max(0.0, (first_attempt - talk_start) / 1000.0)

@@ -56,6 +56,7 @@ class Span:
     end_ms: int
     reason: str
     detail: str = ""
+    recording_sid: str | None = None  # the recording whose end (or failure) began the span
 
     @property
     def seconds(self) -> float:

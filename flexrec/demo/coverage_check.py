@@ -4,7 +4,9 @@ flexrec's report is built as `flexrec coverage` builds it (Twilio's call and rec
 here the simulator's, plus the service's database); the truth is `/_sim/truth`. They agree when,
 leg by leg of every interaction:
 - a customer leg of an eligible call is eligible, recorded exactly when the truth has a
-  dual-channel recording with media on it, with the same recording SIDs;
+  dual-channel recording with media on it, with the same recording SIDs, and every recording
+  the simulator ended early on it (absent, failed, stopped by another client) that left a gap
+  of 4 s or more is named by an unrecorded span with its reason (no span names another);
 - a customer leg of a call that is not eligible is not eligible, for the truth's reason
   (abandoned in the queue, not answered, internal);
 - an agent's leg is an agent leg (or, on an internal call, internal), never eligible;
@@ -22,6 +24,7 @@ from typing import Any
 
 from twilio.rest import Client
 
+from flexrec.coverage.classify import TOLERANCE_MS
 from flexrec.coverage.outcomes import RECORDED_OUTCOMES, LegCoverage
 from flexrec.coverage.period import Period
 from flexrec.coverage.report import CoverageReport, build_report
@@ -30,6 +33,13 @@ from flexrec.twilio.client import PooledHttpClient
 from flexrec.twilio.gateway import SdkGateway
 from flexsim import SimRunner
 
+# The reason the report gives the span an early-ended recording left, by the truth's fault kind
+# (a `failed` recording reads `absent` with 16105 over REST).
+_FAULT_REASON = {
+    "recording_absent": "twilio_error",
+    "recording_failed": "twilio_error",
+    "recording_stopped": "stopped",
+}
 # The truth's reason a customer leg is not eligible, by scenario outcome.
 _NOT_ELIGIBLE_REASON = {"abandon": "abandoned", "no_answer": "not_answered", "internal": "internal"}
 
@@ -58,7 +68,50 @@ def _media_sids(item: dict[str, Any], call_sid: str) -> set[str]:
     }
 
 
-def _customer_verdict(item: dict[str, Any], leg: LegCoverage) -> str | None:
+def _early_ends(item: dict[str, Any], truth_leg: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """The leg's early-ended recordings the report must name (by SID, with the reason), and
+    those it may name (their gap is within Twilio's whole-second times)."""
+    must: dict[str, str] = {}
+    may: set[str] = set()
+    call_sid = truth_leg["call_sid"]
+    for fault in item.get("faults") or []:
+        reason = _FAULT_REASON.get(str(fault.get("kind")))
+        if reason is None or fault.get("call_sid") != call_sid:
+            continue
+        following = fault.get("next_recording")
+        if following is not None and following.get("gap_ms") is not None:
+            gap_ms = int(following["gap_ms"])
+        else:
+            gap_ms = int(truth_leg.get("end_time_ms") or 0) - int(fault.get("at_ms") or 0)
+        sid = str(fault.get("recording_sid"))
+        may.add(sid)
+        if gap_ms >= 2 * TOLERANCE_MS:
+            must[sid] = reason
+    return must, may
+
+
+def _spans_verdict(item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCoverage) -> str | None:
+    must, may = _early_ends(item, truth_leg)
+    named = {
+        span.recording_sid: span.reason
+        for span in leg.unrecorded
+        if span.reason in ("twilio_error", "stopped") and span.recording_sid
+    }
+    if leg.outcome == "not_recorded":
+        # Nothing ever had media: the report names the first recording that failed.
+        if must and not set(named) <= may:
+            return f"early ends {sorted(must)} in truth, {sorted(named)} in the report"
+        return None
+    missing = {sid: r for sid, r in must.items() if named.get(sid) != r}
+    unknown = set(named) - may
+    if missing or unknown:
+        return f"early ends {must} in truth, {named} in the report"
+    return None
+
+
+def _customer_verdict(
+    item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCoverage
+) -> str | None:
     if item.get("eligible"):
         if leg.eligible is not True:
             return f"eligible in truth, {leg.outcome} ({leg.reason}) in the report"
@@ -68,7 +121,7 @@ def _customer_verdict(item: dict[str, Any], leg: LegCoverage) -> str | None:
             return f"recordings {sorted(expected)} in truth, {sorted(got)} in the report"
         if bool(expected) != (leg.outcome in RECORDED_OUTCOMES):
             return f"recorded={bool(expected)} in truth, {leg.outcome} in the report"
-        return None
+        return _spans_verdict(item, truth_leg, leg)
     if leg.eligible is not False:
         return f"not eligible in truth, {leg.outcome} in the report"
     wanted = _NOT_ELIGIBLE_REASON.get(str(item.get("scenario")))
@@ -83,7 +136,7 @@ def _leg_verdict(item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCovera
     party = truth_leg.get("party")
     internal = item.get("direction") == "internal"
     if party == "customer":
-        return _customer_verdict(item, leg)
+        return _customer_verdict(item, truth_leg, leg)
     if party == "worker":
         # An internal call's legs are agents' legs; flexrec names the call internal when it
         # tied the leg to its task (a conference callback, a reservation's leg).
