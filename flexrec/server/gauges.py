@@ -1,5 +1,5 @@
 """Gauges the service refreshes itself (queue depth, archive backlog, oldest unarchived
-recording), so that `/metrics` answers from memory.
+recording, the coverage counters' rows), so that `/metrics` answers from memory.
 
 A scrape used to run these queries itself: anyone who could reach `/metrics` made the
 database work on every request. Now each process refreshes them on its background thread every
@@ -16,6 +16,7 @@ from typing import Any
 from prometheus_client import Gauge
 from sqlalchemy import func, select
 
+from flexrec.coverage.metrics import COVERAGE_COUNTERS
 from flexrec.server.logging_setup import get_logger
 
 log = get_logger(__name__)
@@ -64,6 +65,8 @@ def refresh_gauges(services: Any) -> None:
             QUEUE_DEPTH.set(int(services.queue.huey.pending_count()))
         if services.archive is not None:
             refresh_archive_gauges(services.archive.sessions)
+        if services.sessions is not None:
+            COVERAGE_COUNTERS.refresh(services.sessions)
     except Exception as exc:  # the next refresh tries again; /readyz says what is wrong
         log.warning("gauge_refresh_failed", error=type(exc).__name__)
         return
