@@ -196,15 +196,17 @@ def stored_analyses(database_url: str) -> dict[str, float]:
             analysed = conn.execute(
                 sa.text("SELECT count(*) FROM recording_analyses WHERE state IN ('done', 'failed')")
             ).scalar_one()
+            # The waveform: JSON `peaks` before issue 18, compressed `waveform` since.
+            peaks = "waveform" if "waveform" in columns else "peaks"
+            size = (
+                f"pg_column_size({peaks})"
+                if engine.dialect.name == "postgresql"
+                else f"length(CAST({peaks} AS BLOB))"
+            )
             row_bytes, peaks_bytes = conn.execute(
                 sa.text(
-                    f"SELECT avg({sizes}), avg(coalesce("  # noqa: S608 - our columns
-                    + (
-                        "pg_column_size(peaks)"
-                        if engine.dialect.name == "postgresql"
-                        else "length(CAST(peaks AS BLOB))"
-                    )
-                    + ", 0)) FROM recording_analyses WHERE state = 'done'"
+                    f"SELECT avg({sizes}), avg(coalesce({size}, 0))"  # noqa: S608 - our columns
+                    " FROM recording_analyses WHERE state = 'done'"
                 )
             ).one()
     finally:
