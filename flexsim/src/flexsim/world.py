@@ -50,16 +50,19 @@ NO_MEDIA_STATUSES = frozenset({"absent", "failed"})
 
 
 class SidFactory:
-    """Makes Twilio-shaped SIDs, reproducible for a given seed."""
+    """Makes Twilio-shaped SIDs: the n-th one is the seed's n-th draw XOR `salt`, so one seed
+    and salt reproduce every SID, and a fresh salt per run (SimRunner's) keeps two runs of
+    one seed from minting the same SIDs while nothing else about them differs."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, salt: int = 0) -> None:
         self._rng = random.Random(seed)
+        self._salt = salt & (2**128 - 1)
         self._lock = threading.Lock()
 
     def new(self, prefix: str) -> str:
         """Return a fresh SID with the given two-letter prefix."""
         with self._lock:
-            return prefix + f"{self._rng.getrandbits(128):032x}"
+            return prefix + f"{self._rng.getrandbits(128) ^ self._salt:032x}"
 
 
 class SimClock:
@@ -308,9 +311,13 @@ class World:
         seed: int = 0,
         account_sid: str = defaults.ACCOUNT_SID,
         workspace_sid: str = defaults.WORKSPACE_SID,
+        sid_salt: int = 0,
     ) -> None:
         self.clock = clock or SimClock()
-        self.sids = SidFactory(seed)
+        self.seed = seed
+        # 0: the same SIDs for the same seed (tests building a world); SimRunner salts per run
+        self.sid_salt = sid_salt
+        self.sids = SidFactory(seed, sid_salt)
         self.account_sid = account_sid
         self.workspace_sid = workspace_sid
         self.workspace_name = "Flex Task Assignment"
