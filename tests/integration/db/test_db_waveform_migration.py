@@ -14,8 +14,8 @@ from alembic import command
 from flexrec.archive.waveform import decode_waveform
 from flexrec.db.migrate import alembic_config, upgrade
 
-BEFORE = "0007_audit_rows_are_hash_chained"
-REVISION = "0008_waveforms_are_compact_int8"
+BEFORE = "0008_coverage_legs_counted_once"
+REVISION = "0009_waveforms_are_compact_int8"
 
 
 def _legacy_peaks() -> dict[str, object]:

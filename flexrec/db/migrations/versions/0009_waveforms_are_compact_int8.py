@@ -3,8 +3,8 @@
 Peaks stored as JSON (~225 KB a recording) are converted to the compact form (~10 KB) and the
 JSON column is dropped.
 
-Revision ID: 0008_waveforms_are_compact_int8
-Revises: 0007_audit_rows_are_hash_chained
+Revision ID: 0009_waveforms_are_compact_int8
+Revises: 0008_coverage_legs_counted_once
 Create Date: 2026-12-06 22:30:00
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 from flexrec.archive.waveform import decode_waveform, waveform_from_peaks
 
-revision: str = "0008_waveforms_are_compact_int8"
-down_revision: str | None = "0007_audit_rows_are_hash_chained"
+revision: str = "0009_waveforms_are_compact_int8"
+down_revision: str | None = "0008_coverage_legs_counted_once"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
