@@ -64,6 +64,10 @@ class ServerSettings(BaseSettings):
     admin_token: SecretStr = Field(
         SecretStr(""), description="FLEXREC_ADMIN_TOKEN: bearer token of the admin API (empty: off)"
     )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="FLEXREC_METRICS_TOKEN: bearer token /metrics requires (empty: anonymous)",
+    )
     cors_origins: str = Field(
         "https://flex.twilio.com",
         description="FLEXREC_CORS_ORIGINS: comma-separated origins allowed to call the agent API",
@@ -74,6 +78,16 @@ class ServerSettings(BaseSettings):
         description=(
             "FLEXREC_RECONCILE_INTERVAL_S: how often the safety net looks for live voice tasks "
             "with no recording (it also runs at start-up)"
+        ),
+    )
+
+    coverage_sweep_minutes: int = Field(
+        5,
+        ge=0,
+        le=60,
+        description=(
+            "FLEXREC_COVERAGE_SWEEP_MINUTES: how often ended call legs are judged for the "
+            "coverage counters and alert (0: never)"
         ),
     )
 

@@ -33,6 +33,8 @@ from flexsim.engine import Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan, RequestHook
 from flexsim.interference import Interference
 from flexsim.latency import DEFAULT_LATENCY, LatencyModel
+from flexsim.speech.payment import card_payment_view
+from flexsim.speech.truth import word_truth
 from flexsim.timeline import Timeline
 from flexsim.tokens import identity_of, issue_token
 from flexsim.truth import all_truth
@@ -113,6 +115,10 @@ class SimConfig:
     conference_callbacks: str | None = None
     studio_recording: str | None = None
     native_recording: str | None = None
+    # Card payments (flexsim.speech.payment): the share of conversations that take one, and
+    # the agent's pause pinned to in_time, late or never (None: drawn per call).
+    card_share: float = 0.3
+    card_pause: str | None = None
     account_sid: str = field(
         default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", defaults.ACCOUNT_SID)
     )
@@ -137,6 +143,8 @@ class SimConfig:
             call_status_callback_url=f"{base}/webhooks/call-status" if base else None,
             studio_recording_callback_url=f"{base}/webhooks/recording-status" if base else None,
             variant_pins=self.variant_pins(),
+            card_share=self.card_share,
+            card_pause=self.card_pause,
         )
 
     def variant_pins(self) -> dict[str, str]:
@@ -383,6 +391,7 @@ class SimRunner:
                     direction=timeline.direction,
                     task_sid=task.sid,
                     worker_sid=worker.sid,
+                    **card_payment_view(timeline, self.engine.now()),
                 )
             )
 
@@ -516,6 +525,11 @@ class SimRunner:
         from flexsim.audio import truth_segments  # numpy: loaded only when asked
 
         return truth_segments(self.world, recording)
+
+    def word_truth(self, recording_sid: str) -> dict[str, Any] | None:
+        """What a recording's media says, word by word and number by number, in media ms
+        (flexsim.speech.truth.word_truth); None for a recording the account does not have."""
+        return word_truth(self.world, recording_sid)
 
     def webhook_log(self) -> list[dict[str, Any]]:
         """The latest deliveries, oldest first: `kind`, `name`, `url`, `outcome` (sent or

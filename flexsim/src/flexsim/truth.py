@@ -296,6 +296,11 @@ def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]
             "faults": sorted(faults, key=lambda f: (f["at_ms"] or 0, f["kind"])),
             "notes": dict(record.notes),
             "variants": dict(record.variants),
+            # A card payment taken in the call (card, expiry, code, the agent's pause plan);
+            # where each digit was heard is per recording: `SimRunner.word_truth(RE)`.
+            "card_payment": timeline.payment.truth()
+            if timeline is not None and timeline.payment is not None
+            else None,
         }
 
 
