@@ -67,7 +67,7 @@ def test_wrong_account_credentials_are_unavailable_not_invalid(
         )
 
 
-def test_simulator_tokens_show_what_a_real_token_shows(sim: tuple[World, ForwardToApp]) -> None:
+def test_simulator_tokens_show_what_a_real_token_shows(sim: tuple[World, AppTransport]) -> None:
     world, _transport = sim
     alice = world.add_worker("alice", {"contact_uri": "client:alice"})
     token = issue_token(world, alice.sid, 3600, ["agent"])
