@@ -14,7 +14,12 @@ from flexrec.archive import media
 from flexrec.archive.analysis_rows import analysis_entry_point, analysis_labels, analysis_values
 from flexrec.archive.deps import ArchiveDeps
 from flexrec.archive.errors import ArchiveError
-from flexrec.archive.models import DONE_STATES, ArchivedRecording, RecordingAnalysis
+from flexrec.archive.models import (
+    ANALYSIS_SETTLED,
+    DONE_STATES,
+    ArchivedRecording,
+    RecordingAnalysis,
+)
 from flexrec.archive.reader import MediaReader
 from flexrec.archive.rows import row_paused
 
@@ -31,16 +36,19 @@ class Analyses:
     def analyse(self, recording_sid: str) -> RecordingAnalysis:
         """Run conversation analysis on the archived media and store it (idempotent).
 
-        A recording that cannot be analysed (not two channels, or the analysis raised) gets a
-        `failed` analysis row with the reason, and `ArchiveError` is raised; the reconciler
-        does not retry those (call `analyse` again after a fix).
+        A mono recording gets a `mono` row with what one channel tells (talk, silence). One
+        that cannot be analysed (more channels, or the analysis raised) gets a `failed` row
+        with the reason, and `ArchiveError` is raised; the reconciler retries neither (call
+        `analyse` again after a fix).
         """
         with self.deps.sessions() as session:
             existing = self.find(session, recording_sid)
-            if existing is not None and existing.state == "done":
+            if existing is not None and existing.state in ("done", "mono"):
                 return existing
         row = self.reader.playable(recording_sid)
         audio, rate = media.decode_wav(self.reader.read_media(recording_sid))
+        if audio.shape[1] == 1:
+            return self._analyse_mono(row, audio, rate)
         labels = analysis_labels(row.channel_labels)
         peaks = media.compute_peaks(audio, rate, labels)
         analyse_recording = analysis_entry_point()
@@ -77,6 +85,37 @@ class Analyses:
             analysis.analysed_at = self.deps.clock()
 
         return self.save(recording_sid, record)
+
+    def _analyse_mono(self, row: ArchivedRecording, audio: Any, rate: int) -> RecordingAnalysis:
+        # One channel mixes both sides: talk and silence are measured, who spoke is not.
+        peaks = media.compute_peaks(audio, rate, ("mixed",))
+        paused = media.merge_spans(row_paused(row), media.digital_silence_spans(audio, rate))
+        result = analysis_entry_point("analyse_mono")(audio, rate, paused=tuple(paused))
+
+        def record(analysis: RecordingAnalysis) -> None:
+            analysis.duration_ms = result.duration_ms or row.duration_ms
+            analysis.silence_ms = result.silence_ms
+            analysis.metrics = {
+                "channels": 1,
+                "talk_ms": result.talk_ms,
+                "silence_ms": result.silence_ms,
+                "paused_ms": result.paused_ms,
+                "longest_speech_ms": result.longest_speech_ms,
+                "first_words_ms": result.first_words_ms,
+                "paused_spans": [[int(a), int(b)] for a, b in paused],
+            }
+            analysis.segments = [
+                {"speaker": "mixed", "start_ms": s.start_ms, "end_ms": s.end_ms}
+                for s in result.segments
+            ]
+            analysis.vad_config_version = result.vad_config_version
+            analysis.peaks = peaks
+            analysis.state = "mono"
+            analysis.last_error = None
+            analysis.analysed_at = self.deps.clock()
+
+        log.info("archive.analysis_mono", recording_sid=row.recording_sid)
+        return self.save(row.recording_sid, record)
 
     def save(
         self, recording_sid: str, update: Callable[[RecordingAnalysis], None]
@@ -127,7 +166,7 @@ class Analyses:
     def unanalysed(self, limit: int = 100) -> list[str]:
         """Archived recordings never analysed (oldest first); failed analyses are not retried."""
         done = select(RecordingAnalysis.recording_sid).where(
-            RecordingAnalysis.state.in_(("done", "failed"))
+            RecordingAnalysis.state.in_(sorted(ANALYSIS_SETTLED))
         )
         with self.deps.sessions() as session:
             return list(
