@@ -298,7 +298,12 @@ def demo(
     calls: Annotated[int, typer.Option(help="How many calls to simulate.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the simulated day.")] = 7,
     faults: Annotated[
-        str, typer.Option(help="Faults, e.g. api=0.2,dup=0.1,reorder=0.1 (none by default).")
+        str,
+        typer.Option(
+            help="Simulator faults, e.g. api=0.2,dup=0.1,reorder=0.1 (none by default); every "
+            "key, early-ending recordings and blind attribute writes included, in "
+            "`flexrec sim --help`."
+        ),
     ] = "",
     restart: Annotated[
         bool, typer.Option("--restart", help="kill -9 the service mid-run and restart it.")

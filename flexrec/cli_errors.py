@@ -26,10 +26,15 @@ def _first_line(value: object) -> str:
 def _database(exc: Exception) -> str | None:
     from sqlalchemy import exc as sa
 
+    from flexrec.db.urls import SUPPORTED_DATABASE_URLS, UnsupportedDatabaseUrl
+
+    supported = " or ".join(SUPPORTED_DATABASE_URLS)
+    if isinstance(exc, UnsupportedDatabaseUrl):
+        return f"FLEXREC_DATABASE_URL {exc}: flexrec runs on SQLite or PostgreSQL, use {supported}"
     if isinstance(exc, sa.NoSuchModuleError | sa.ArgumentError):
         return (
             f"FLEXREC_DATABASE_URL is not a database URL flexrec can use ({_first_line(exc)}): "
-            "use postgresql://user:password@host/dbname or sqlite:///path/to/flexrec.db"
+            f"use {supported}"
         )
     if isinstance(exc, sa.OperationalError | sa.InterfaceError):
         return (

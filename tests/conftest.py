@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from servers import ServerUnavailable, throwaway_postgres, throwaway_redis
 from testkit import unavailable
-
-from flexsim import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -26,110 +18,21 @@ def _scrub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-def _wait_for_port(port: int, timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on loopback (Debian's binaries), as a SQLAlchemy URL."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        unavailable("PostgreSQL binaries not installed (make system-deps)")
-    bindir = Path(found[-1]).parent
-    workdir = Path(tempfile.mkdtemp(prefix="flexrec-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        # PostgreSQL refuses to run as root; hand the folder to the postgres user.
-        shutil.chown(workdir, user="postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    datadir = workdir / "data"
-    port = free_port()
-    subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", "flexrec", "--auth=trust"],
-        check=True,
-        capture_output=True,
-    )
-    server = subprocess.Popen(
-        [
-            *run_as,
-            str(bindir / "postgres"),
-            "-D",
-            str(datadir),
-            "-p",
-            str(port),
-            "-k",
-            str(workdir),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        if not _wait_for_port(port):
-            unavailable("PostgreSQL did not start")
-        subprocess.run(
-            [
-                *run_as,
-                str(bindir / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                "flexrec",
-                "flexrec",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql+psycopg://flexrec@127.0.0.1:{port}/flexrec"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
+        with throwaway_postgres() as server:
+            yield server.url
+    except ServerUnavailable as exc:
+        unavailable(str(exc))
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A throwaway Redis server on loopback (Debian's redis-server)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        unavailable("redis-server not installed (make system-deps)")
-        raise AssertionError  # unreachable: keeps type checkers happy
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="flexrec-redis-")
-    server = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        if not _wait_for_port(port):
-            unavailable("redis-server did not start")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
+        with throwaway_redis() as server:
+            yield server.url
+    except ServerUnavailable as exc:
+        unavailable(str(exc))

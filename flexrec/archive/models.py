@@ -127,7 +127,8 @@ AUDIT_ACTIONS = ("play", "download", "url_issued", "legal_hold_set", "legal_hold
 
 
 class AuditLog(Base):
-    """Who did what to which recording, when, and from where (append-only)."""
+    """Who did what to which recording, when, and from where (append-only, hash-chained:
+    flexrec.archive.audit_chain links every new row)."""
 
     __tablename__ = "audit_log"
 
@@ -141,3 +142,24 @@ class AuditLog(Base):
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     # Free-form details: requested byte range, purpose of a signed link, user agent.
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Position in the hash chain (1, 2, 3 ... with no gap), the previous row's hash and this
+    # row's own; set by the chain hook as the row is inserted, never by the writer.
+    seq: Mapped[int | None] = mapped_column(BigInteger, default=None, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    row_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AuditChainHead(Base):
+    """The newest link of the audit chain (one row): the lock every audit writer takes."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+# Linking rows is the chain module's job; importing it here installs its hook wherever the
+# audit log is used (it imports the two classes above).
+from flexrec.archive import audit_chain as _audit_chain  # noqa: E402, F401

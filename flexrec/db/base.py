@@ -7,6 +7,9 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
+from flexrec.db.metrics import count_statements
+from flexrec.db.urls import check_database_url
+
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -24,7 +27,10 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL and a busy timeout so threads can share the file."""
+    """Create an engine; SQLite gets WAL and a busy timeout so threads can share the file.
+
+    Raises `UnsupportedDatabaseUrl` for a URL of a database flexrec does not run on."""
+    check_database_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -40,6 +46,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
+    count_statements(engine)
     return engine
 
 

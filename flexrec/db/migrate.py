@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from flexrec.db.urls import check_database_url
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -22,6 +24,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database at `database_url` up to `revision` (default: the newest)."""
+    check_database_url(database_url)  # before Alembic imports a dialect it cannot load
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -118,6 +118,40 @@ def test_unknown_database_scheme_is_explained() -> None:
     assert "FLEXREC_DATABASE_URL" in line
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://flexrec:s3cret-pw@db/flexrec",
+        "mysql+pymysql://flexrec:s3cret-pw@db/flexrec",
+        "oracle://flexrec:s3cret-pw@db/flexrec",
+        "postgresql://flexrec:s3cret-pw@db:notaport/flexrec",
+        "postgresql+psycopg2://flexrec:s3cret-pw@db/flexrec",
+        "postgresql://flexrec:s3cret-pw@db:70000/flexrec",
+        "sqlite://flexrec.db",
+        "garbage",
+    ],
+)
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker"], ["users", "list"]])
+def test_an_unsupported_database_url_is_one_line_naming_the_supported_ones(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    url: str,
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SIM_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "simulator-auth-token")
+    monkeypatch.setenv("FLEXREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FLEXREC_DATABASE_URL", url)
+    assert run_cli(monkeypatch, *command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("flexrec: error: FLEXREC_DATABASE_URL ")
+    assert "sqlite:///" in err
+    assert "postgresql://" in err
+    assert "s3cret-pw" not in err
+
+
 def test_database_down_is_explained() -> None:
     from sqlalchemy import create_engine, text
 
