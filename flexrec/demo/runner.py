@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from flexrec.demo.coverage_check import sim_coverage
 from flexrec.demo.display import DemoDisplay, LiveFigures, results_table
 from flexrec.demo.measures import (
     SETTLED_STAGES,
@@ -328,6 +329,10 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 _live(sim, driver, figures)
                 display.update(figures)
                 score = score_truth(sim.truth())
+                check = sim_coverage(sim, database_url)[1]
+                score.coverage_agrees = check.agrees
+                score.coverage_legs_checked = check.legs_checked
+                score.coverage_mismatches = check.mismatches[:20]
                 latencies = webhook_to_api_latencies(sim)
                 score.webhook_to_api_ms_p50 = percentile(latencies, 50)
                 score.webhook_to_api_ms_p99 = percentile(latencies, 99)
