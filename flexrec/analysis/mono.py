@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from flexrec.analysis.metrics import compute_metrics
 from flexrec.analysis.segments import Segment
-from flexrec.analysis.vad import VadConfig, detect_speech
+from flexrec.analysis.vad import VadConfig, detect_speech, detect_speech_from_power
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,33 @@ def analyse_mono(
         raise ValueError(f"expected one channel of audio, got shape {audio.shape}")
     config = vad_config or VadConfig()
     duration_ms = len(audio) * 1000 // sample_rate_hz
+    return _figures(detect_speech(audio, sample_rate_hz, config), duration_ms, paused, config)
+
+
+def analyse_mono_power(
+    power: npt.NDArray[np.float32],
+    duration_ms: int,
+    paused: Iterable[tuple[int, int]] = (),
+    vad_config: VadConfig | None = None,
+) -> MonoAnalysis:
+    """`analyse_mono` from the one channel's frame powers, (frames,) or (1, frames), as
+    `flexrec.analysis.frames` computes them in the same pass as the waveform."""
+    if power.ndim == 2 and power.shape[0] == 1:
+        power = power[0]
+    if power.ndim != 1:
+        raise ValueError(f"expected one channel's frame powers, got shape {power.shape}")
+    config = vad_config or VadConfig()
+    return _figures(detect_speech_from_power(power, config), duration_ms, paused, config)
+
+
+def _figures(
+    speech: list[Segment],
+    duration_ms: int,
+    paused: Iterable[tuple[int, int]],
+    config: VadConfig,
+) -> MonoAnalysis:
     # One side holding every segment gives the pause-aware talk and silence totals.
-    figures = compute_metrics(detect_speech(audio, sample_rate_hz, config), (), duration_ms, paused)
-    segments = tuple(Segment(s.start_ms, s.end_ms) for s in figures.segments)
+    figures = compute_metrics(speech, (), duration_ms, paused)
     return MonoAnalysis(
         duration_ms=figures.duration_ms,
         paused_ms=figures.paused_ms,
@@ -55,6 +79,6 @@ def analyse_mono(
         silence_ms=figures.silence_ms,
         longest_speech_ms=figures.longest_customer_monologue_ms,
         first_words_ms=figures.customer_first_words_ms,
-        segments=segments,
+        segments=tuple(Segment(s.start_ms, s.end_ms) for s in figures.segments),
         vad_config_version=config.version,
     )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flexrec.analysis import analyse_mono, detect_speech, frame_scores
+from flexrec.analysis import (
+    analyse_mono,
+    analyse_mono_power,
+    detect_speech,
+    frame_scores,
+    frame_stats,
+)
 from flexsim import make_sample_conversation, render_recording, truth_segments
 
 SR = 8000
@@ -42,3 +48,14 @@ def test_paused_spans_count_as_neither_talk_nor_silence() -> None:
 def test_two_channels_are_refused() -> None:
     with pytest.raises(ValueError, match="one channel"):
         analyse_mono(np.zeros((800, 2), np.int16), SR)
+
+
+def test_frame_powers_give_the_same_figures_as_the_samples() -> None:
+    # The archive analyses from the frame powers its one pass over the WAV computes.
+    conv = make_sample_conversation(13, duration_s=30.0, noise_dbfs=-50.0)
+    audio = render_recording(conv.world, conv.customer_recording)[:, :1]
+    stats = frame_stats(audio, SR)
+    from_power = analyse_mono_power(stats.power, stats.duration_ms, paused=[(5_000, 8_000)])
+    from_samples = analyse_mono(audio, SR, paused=[(5_000, 8_000)])
+    assert from_power == from_samples
+    assert from_power.talk_ms > 0
