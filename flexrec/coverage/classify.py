@@ -22,7 +22,7 @@ LATE_START_S = 10.0  # a start gap longer than this is an unrecorded span of its
 NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
 LIVE_RECORDING = frozenset({"in-progress", "paused"})
 NO_MEDIA = frozenset({"absent", "failed"})
-REASON_AGENT = "an agent's leg: the customer's recording has it on channel 2"
+REASON_AGENT = "the agent's side, on channel 2 of the customer's recording"
 
 
 @dataclass(frozen=True)
@@ -107,13 +107,17 @@ def _uncovered(window: tuple[int, int], covered: list[tuple[int, int]]) -> list[
     return [(a, b) for a, b in gaps if b - a >= TOLERANCE_MS]
 
 
+def _no_media(rec: RecordingFacts) -> str:
+    code = f"Twilio error {rec.error_code}: " if rec.error_code else ""
+    return f"{code}recording {rec.sid} ended {rec.status}, without media"
+
+
 def _span_reason(gap: tuple[int, int], recordings: list[RecordingFacts]) -> Span:
     start, end = gap
     for rec in recordings:
         if rec.status in NO_MEDIA and rec.start_time_ms is not None:
             if start - TOLERANCE_MS <= rec.start_time_ms <= end:
-                code = f"error {rec.error_code}: " if rec.error_code else ""
-                detail = f"{code}recording {rec.sid} {rec.status}"
+                detail = _no_media(rec)
                 return Span(start, end, "twilio_error", detail, rec.sid)
     for rec in recordings:
         if rec.status == "completed" and rec.start_time_ms is not None and rec.duration_s:
@@ -170,9 +174,10 @@ def _eligibility(leg: LegCoverage, call: CallInfo, known: KnownLeg, ctx: LegCont
     task = known.task
     recorded_leg = "agent" if ctx.policy_leg == "worker" else "customer"
     if leg.role == "third_party":
-        return not _not_eligible(leg, "third_party", "a third party in the task's conference")
+        detail = "a third party in the task's conference, heard on the customer's recording"
+        return not _not_eligible(leg, "third_party", detail)
     if task is not None and task.internal:
-        return not _not_eligible(leg, "internal", f"task {task.sid} is an agent-to-agent call")
+        return not _not_eligible(leg, "internal", f"agent-to-agent call (task {task.sid})")
     if leg.role == "unknown":
         leg.eligible, leg.outcome, leg.reason = None, "not_seen", "not_seen"
         leg.detail = "no webhook, search or reconciliation ever named this leg"
@@ -190,7 +195,8 @@ def _eligibility(leg: LegCoverage, call: CallInfo, known: KnownLeg, ctx: LegCont
         if call.status in TERMINAL_CALL_STATUSES or task.status in ("canceled", "completed"):
             if task.direction == "outbound":
                 return not _not_eligible(leg, "not_answered", "no agent was connected")
-            return not _not_eligible(leg, "abandoned", f"task {task.sid} {task.status}")
+            detail = f"the caller hung up in the queue (task {task.sid} {task.status})"
+            return not _not_eligible(leg, "abandoned", detail)
     return True
 
 
@@ -198,12 +204,11 @@ def _not_recorded(leg: LegCoverage, known: KnownLeg, window: tuple[int, int]) ->
     """The one span of a leg no recording covered, named by the first thing that went wrong."""
     for rec in leg.recordings:
         if rec.status in NO_MEDIA:
-            code = f"error {rec.error_code}: " if rec.error_code else ""
-            detail = f"{code}recording {rec.sid} {rec.status}"
+            detail = _no_media(rec)
             return Span(*window, "twilio_error", detail, rec.sid)
     for target in known.targets:
         if target.error_code is not None:
-            detail = f"Twilio error {target.error_code}: {target.last_error}"
+            detail = f"the call ended before a recording started ({target.last_error})"
             return Span(*window, "not_started", detail)
     for rec in leg.recordings:
         if rec.status == "completed" and rec.channels == 2:
