@@ -1,4 +1,4 @@
-"""The `flexrec` command line: serve, worker, sim, demo, setup, backfill."""
+"""The `flexrec` command line: serve, worker, sim, demo, setup, backfill, coverage."""
 
 from __future__ import annotations
 
@@ -129,6 +129,38 @@ def backfill(
     from flexrec.setup_cmd import backfill_command
 
     raise typer.Exit(backfill_command(since=since))
+
+
+@app.command()
+def coverage(
+    since: Annotated[
+        str,
+        typer.Option(help="First day (YYYY-MM-DD, UTC) or moment (ISO 8601) of the period."),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Last day, included (YYYY-MM-DD), or end moment, excluded (default: the end "
+            "of --since's day)."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the whole report as one JSON object.")
+    ] = False,
+    only_exceptions: Annotated[
+        bool,
+        typer.Option("--only-exceptions", help="List only legs not fully recorded or never seen."),
+    ] = False,
+) -> None:
+    """Every call leg Twilio has in the period, recorded or why not (exit 1 on any exception).
+
+    Twilio's own call list (paged) is the source, so calls no webhook announced show too.
+    """
+    from flexrec.cli_coverage import coverage_command
+    from flexrec.coverage.period import parse_period
+
+    period = parse_period(since, until)
+    raise typer.Exit(coverage_command(period, json_out=json_out, only_exceptions=only_exceptions))
 
 
 users = typer.Typer(help="Console accounts.", no_args_is_help=True)

@@ -64,6 +64,10 @@ class ServerSettings(BaseSettings):
     admin_token: SecretStr = Field(
         SecretStr(""), description="FLEXREC_ADMIN_TOKEN: bearer token of the admin API (empty: off)"
     )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="FLEXREC_METRICS_TOKEN: bearer token /metrics requires (empty: anonymous)",
+    )
     cors_origins: str = Field(
         "https://flex.twilio.com",
         description="FLEXREC_CORS_ORIGINS: comma-separated origins allowed to call the agent API",
@@ -74,6 +78,16 @@ class ServerSettings(BaseSettings):
         description=(
             "FLEXREC_RECONCILE_INTERVAL_S: how often the safety net looks for live voice tasks "
             "with no recording (it also runs at start-up)"
+        ),
+    )
+
+    coverage_sweep_minutes: int = Field(
+        5,
+        ge=0,
+        le=60,
+        description=(
+            "FLEXREC_COVERAGE_SWEEP_MINUTES: how often ended call legs are judged for the "
+            "coverage counters and alert (0: never)"
         ),
     )
 
@@ -108,6 +122,13 @@ class StorageSettings(BaseSettings):
         SecretStr(""), description="FLEXREC_ARCHIVE_KEY: base64 AES-256 key; empty = no encryption"
     )
     delete_from_twilio: bool = Field(False, description="FLEXREC_DELETE_FROM_TWILIO")
+    archive_retry_base_s: float = Field(
+        15.0,
+        description=(
+            "FLEXREC_ARCHIVE_RETRY_BASE_S: first delay before copying a recording again after a"
+            " Twilio error (doubling, at most 10 minutes apart)"
+        ),
+    )
     s3_endpoint_url: str = Field("", description="FLEXREC_S3_ENDPOINT_URL")
 
     def resolved_database_url(self) -> str:

@@ -9,11 +9,11 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from fastapi import HTTPException, Request
@@ -31,6 +31,8 @@ from flexrec.console.auth import (
 from flexrec.console.pages import render_page
 from flexrec.console.sessions import end_session, load_session, start_session
 from flexrec.console.throttle import SignInThrottle
+from flexrec.coverage.period import Period
+from flexrec.coverage.report import CoverageReport
 from flexrec.server.token_guard import TokenGuard
 from flexrec.twilio.flex_tokens import TokenValidator
 
@@ -39,10 +41,16 @@ log = logging.getLogger(__name__)
 RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
 
 
-class PeaksSource(Protocol):
-    """The archive's waveform peaks (`ArchiveService.peaks`): stored min/max buckets or None."""
+class WaveformSource(Protocol):
+    """The archive's stored waveform (`ArchiveService.waveform`), computed on first use."""
 
-    def peaks(self, recording_sid: str) -> Mapping[str, Any] | None: ...
+    def waveform(self, recording_sid: str) -> bytes: ...
+
+
+class CoverageSource(Protocol):
+    """A period's coverage report (`flexrec.coverage.service.CoverageReports`)."""
+
+    def report(self, period: Period) -> CoverageReport: ...
 
 
 class MediaLinks(Protocol):
@@ -66,7 +74,7 @@ class ConsoleDeps:
     secret: str
     media_links: MediaLinks
     token_validator: TokenValidator | None = None
-    peaks_source: PeaksSource | None = None
+    waveform_source: WaveformSource | None = None
     pause_behavior: str = "silence"  # the policy's Twilio PauseBehavior: silence | skip
     session_max_age_s: int = 2 * 3600
     media_base_url: str = ""  # "" = media served by this same origin
@@ -74,6 +82,8 @@ class ConsoleDeps:
     secure_cookies: bool | None = None
     # The app's shared guard in front of Flex token checks; None = one of the console's own.
     token_guard: TokenGuard | None = None
+    # Coverage reports over the service's Twilio account (None: the page says it is off).
+    coverage: CoverageSource | None = None
 
 
 class ConsoleContext:

@@ -53,10 +53,22 @@ class DemoScore:
     pauses_applied: int = 0
     archived: int = 0
     analysed: int = 0
+    analysis_mono: int = 0  # mono recordings: talk and silence only (who spoke needs two)
+    analysis_failed: int = 0
+    archive_failed: int = 0
+    settle_s: float | None = None  # real seconds from the last call to archive+analysis done
+    settled: bool = True  # False: the settle wait ran out of time
+    # Mono recordings flexrec did not make whose completed callback never reached it.
+    mono_unreported: int = 0
     vad_precision: float | None = None
     vad_recall: float | None = None
     restarts: int = 0
     faults: str = ""
+    # flexrec's own coverage report against the truth, leg by leg (flexrec.demo.coverage_check);
+    # None: not compared in this run.
+    coverage_agrees: bool | None = None
+    coverage_legs_checked: int = 0
+    coverage_mismatches: list[str] = field(default_factory=list)
     # Calls per account variant that applied to them: {axis: {value: calls}} (flexsim.variants).
     variants: dict[str, dict[str, int]] = field(default_factory=dict)
     per_call: list[CallScore] = field(default_factory=list)
@@ -79,6 +91,7 @@ class DemoScore:
             and self.agent_leg_recordings == 0
             and self.lost_attribute_writes == 0
             and self.media_linked == self.recorded
+            and self.coverage_agrees is not False
         )
 
 

@@ -8,6 +8,7 @@ service). `create_app` calls it when it is not handed a ready `Services`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -54,6 +55,9 @@ class Services:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Refused tokens and per-client budgets of IAM checks, shared by every token-taking route.
     token_guard: TokenGuard = field(default_factory=TokenGuard)
+    # Whether a task SID names a task this service knows as not yet over (the token guard's
+    # lane for agents behind a flooded address); without a database, none is.
+    live_task: Callable[[str], bool] = field(default=lambda _task_sid: False)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -126,6 +130,7 @@ def build_services(
     `services.recording`, its jobs on `services.queue`, `services.archive` set.
     """
     # Imported here so `import flexrec.server` stays cheap and side-effect free.
+    from flexrec.coverage.sweep import register_coverage_sweep
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.files import private_folder, private_sqlite_file
     from flexrec.db.migrate import upgrade, upgrade_engine
@@ -135,7 +140,10 @@ def build_services(
     from flexrec.recording.owners import HEARTBEAT_S, OwnerLease, lease_seconds
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
+    from flexrec.recording.watch import task_is_live
     from flexrec.server.archive_wiring import attach_archive
+    from flexrec.server.gauges import REFRESH_S as GAUGE_REFRESH_S
+    from flexrec.server.gauges import refresh_gauges
     from flexrec.twilio.client import make_client
     from flexrec.twilio.flex_tokens import FlexTokenValidator
     from flexrec.twilio.gateway import SdkGateway
@@ -157,11 +165,12 @@ def build_services(
         sessions = make_session_factory(engine)
         client = make_client(settings.twilio)
         gateway = SdkGateway(client, settings.twilio.account_sid, settings.twilio.workspace_sid)
+        policy = load_policy(settings.policy)
         recording = RecordingService(
             sessions,
             recordings=gateway,
             tasks=gateway,
-            policy=load_policy(settings.policy),
+            policy=policy,
             public_url=service_public_url(settings),
             base_backoff_s=settings.server.retry_base_s,
             max_backoff_s=settings.server.retry_max_s,
@@ -172,6 +181,10 @@ def build_services(
         recording.set_lease(lease)
         queue = build_queue(settings)
         register_recording_jobs(queue, recording)
+        register_coverage_sweep(
+            queue, gateway, sessions, policy_leg=policy.leg,
+            every_minutes=settings.server.coverage_sweep_minutes,
+        )  # fmt: skip
         background = Background()
         closers.append(background.close)
         recording.set_background(background)
@@ -200,10 +213,15 @@ def build_services(
         consumer_workers=consumer_workers,
         health_checks={"database": database_check(engine), "queue": queue_check(queue)},
         closers=closers,
+        token_guard=TokenGuard(account_sid=settings.twilio.account_sid),
+        live_task=functools.partial(task_is_live, sessions),
     )
     try:
         attach_archive(settings, services)
     except BaseException:
         services.close()
         raise
+    # /metrics answers from memory: this process keeps its gauges fresh itself.
+    background.submit(lambda: refresh_gauges(services))
+    background.every(GAUGE_REFRESH_S, lambda: refresh_gauges(services))
     return services

@@ -2,7 +2,7 @@
 // channel solo through Web Audio, jumps from the timeline or #t=SECONDS, audited media links.
 import WaveSurfer from './vendor/wavesurfer/wavesurfer.esm.js'
 import RegionsPlugin from './vendor/wavesurfer/plugins/regions.esm.js'
-import { api, clock, dash, dateTime, el, number, parseClock } from './common.js'
+import { api, base, clock, dash, dateTime, el, number, parseClock } from './common.js'
 
 const root = document.getElementById('player')
 const sid = root.dataset.recordingSid
@@ -15,7 +15,9 @@ const playhead = timeline.querySelector('.playhead')
 const COLOURS = {
   agent: { waveColor: '#93b4f5', progressColor: '#2563eb' },
   customer: { waveColor: '#f2ab86', progressColor: '#c2410c' },
+  mixed: { waveColor: '#a7c4a0', progressColor: '#3f7a34' },
 }
+const ROLE_NAMES = { agent: 'Agent', customer: 'Customer', mixed: 'Both sides (mono)' }
 const MUTED = { waveColor: '#d1d5db', progressColor: '#9ca3af' }
 
 let detail = null
@@ -184,20 +186,40 @@ function renderMeta() {
     `${detail.direction === 'outbound' ? 'Outbound' : 'Inbound'} call${detail.agent ? ` with ${detail.agent}` : ''}`
   detail.channels.forEach((role, i) => {
     const label = document.getElementById(`channel-label-${i}`)
-    label.textContent = role === 'agent' ? 'Agent' : 'Customer'
+    label.textContent = ROLE_NAMES[role] || role
     label.classList.add(role)
   })
+  // A mono recording has nobody to solo and one lane of speech for either side.
+  const mono = detail.channels.length === 1
+  document.querySelector('.solo').hidden = mono
+  for (const lane of timeline.querySelectorAll('.lane[data-lane="agent"], .lane[data-lane="customer"]')) lane.hidden = mono
+  timeline.querySelector('.lane[data-lane="mixed"]').hidden = !mono
+  document.querySelector('.legend-mixed').hidden = !mono
 }
 
 function renderMetrics() {
   const m = detail.metrics
   const box = document.getElementById('metrics')
-  if (!m) {
-    box.replaceChildren(el('div', {}, el('dt', {}, 'Analysis'), el('dd', {}, 'not analysed yet')))
+  const state = m ? m.state : 'pending'
+  box.dataset.analysis = state
+  if (state === 'pending' || state === 'failed') {
+    const text = state === 'failed' ? 'failed (the service log says why)' : 'not analysed yet'
+    box.replaceChildren(el('div', {}, el('dt', {}, 'Analysis'), el('dd', {}, text)))
     return
   }
   // Short spans read better in seconds ("0.6 s") than on a clock ("0:00").
   const sec = (ms) => (ms == null ? dash : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : clock(ms / 1000))
+  if (state === 'mono') {
+    const mono = [
+      ['Analysis', 'Mono: who spoke is not measured'],
+      ['Talk (either side)', sec(m.talk_ms)],
+      ['Silence', `${sec(m.silence_ms)} (${number(m.silence_pct, 0, ' %')})`],
+      ['Longest speech', sec(m.longest_speech_ms)],
+      ['First words after', sec(m.first_words_ms)],
+    ]
+    box.replaceChildren(...mono.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))))
+    return
+  }
   const items = [
     ['Agent talk', sec(m.agent_talk_ms)],
     ['Customer talk', sec(m.customer_talk_ms)],
@@ -219,7 +241,7 @@ function renderTimeline() {
   )
   for (const track of Object.values(lanes)) track.replaceChildren()
   for (const seg of detail.segments) {
-    const who = seg.channel === 'agent' ? 'Agent' : 'Customer'
+    const who = ROLE_NAMES[seg.channel] || seg.channel
     lanes[seg.channel].append(
       el('div', {
         class: `seg seg-${seg.channel}`,
@@ -253,6 +275,44 @@ function renderTimeline() {
     if (x < 0 || x > rect.width) return
     seek((x / rect.width) * durationS)
   })
+}
+
+// ---- waveform: the archive's stored form, binary (flexrec/archive/waveform.py) -------------
+
+const WAVEFORM_HEADER_BYTES = 22
+
+/** {duration_s, channels: [Float32Array of max, min, max, min...]}, or null if unreadable. */
+export function parseWaveform(buffer) {
+  if (buffer.byteLength < WAVEFORM_HEADER_BYTES) return null
+  const view = new DataView(buffer)
+  const magic = String.fromCharCode(...new Uint8Array(buffer, 0, 4))
+  if (magic !== 'FXWF' || view.getUint8(4) !== 1) return null
+  const channels = view.getUint8(5)
+  const buckets = view.getUint32(12, true)
+  const durationMs = view.getUint32(16, true)
+  const fullScale = view.getUint16(20, true)
+  if (buffer.byteLength !== WAVEFORM_HEADER_BYTES + channels * buckets * 2) return null
+  const pairs = new Int8Array(buffer, WAVEFORM_HEADER_BYTES)
+  const scale = fullScale / 127 / 32768
+  const data = []
+  for (let c = 0; c < channels; c++) {
+    const out = new Float32Array(buckets * 2)
+    const offset = c * buckets * 2
+    for (let i = 0; i < out.length; i++) out[i] = pairs[offset + i] * scale
+    data.push(out)
+  }
+  return { duration_s: durationMs / 1000, channels: data }
+}
+
+async function loadWaveform() {
+  try {
+    // Sent deflate-encoded as stored; the browser inflates it.
+    const response = await fetch(`${base}/api/recordings/${sid}/waveform`, { credentials: 'same-origin' })
+    if (!response.ok) return null
+    return parseWaveform(await response.arrayBuffer())
+  } catch {
+    return null
+  }
 }
 
 function renderWaveform(peaks) {
@@ -343,12 +403,7 @@ async function main() {
     setStatus(`Cannot load this recording: ${error.message}`)
     return
   }
-  let peaks = null
-  try {
-    peaks = await api(`/api/recordings/${sid}/peaks`)
-  } catch {
-    peaks = null
-  }
+  const peaks = await loadWaveform()
   durationS = peaks?.duration_s || (detail.duration_ms || 0) / 1000
   document.getElementById('time-total').textContent = clock(durationS)
   renderMeta()

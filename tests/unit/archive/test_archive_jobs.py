@@ -25,7 +25,7 @@ CA = "CA" + "2" * 32
 
 
 def no_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(flexrec.analysis, "analyse_recording", raising=False)
+    monkeypatch.delattr(flexrec.analysis, "analyse_frame_power", raising=False)
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -40,11 +40,11 @@ def test_completed_recording_is_archived_then_analysed(
 ) -> None:
     analysed: list[str] = []
 
-    def fake_analyse(audio: Any, rate: int, **_: Any) -> dict[str, Any]:
+    def fake_analyse(power: Any, duration_ms: int, **_: Any) -> dict[str, Any]:
         analysed.append("x")
         return {"metrics": {"agent_talk_ms": 5}, "segments": []}
 
-    monkeypatch.setattr(flexrec.analysis, "analyse_recording", fake_analyse, raising=False)
+    monkeypatch.setattr(flexrec.analysis, "analyse_frame_power", fake_analyse, raising=False)
     twilio.add(RE, CA)
     queue = InlineJobQueue()
     service = make_service()
@@ -81,6 +81,23 @@ def test_retryable_failure_reenqueues_with_backoff(
     assert row is not None and row.state == "verified" and row.attempts == 3
     # With no analysis module the analyse job is skipped, not crashed.
     assert [job.name for job in queue.history][-1] == JOB_ANALYSE
+
+
+def test_the_first_retry_delay_is_configurable(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FLEXREC_ARCHIVE_RETRY_BASE_S: the demo's fast clock retries within seconds.
+    no_analysis(monkeypatch)
+    twilio.add(RE, CA)
+    twilio.fail_next("media", 503, times=2)
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, make_service(), retry_base_s=1.0)
+    queue.enqueue(JOB_ARCHIVE, RE)
+    queue.run_all()
+    delays = [job.delay_s for job in queue.history if job.name == JOB_ARCHIVE]
+    assert delays == [0.0, 1.0, 2.0]
 
 
 def test_permanent_failure_stops_retrying(
