@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +53,9 @@ class ArchiveDeps:
     # Called with the recording SID once its media is verified in the archive; the wiring
     # points these at the analysis job and at the task's media entry.
     on_archived: list[Callable[[str], None]] = field(default_factory=list)
+    # The redaction stage run on the downloaded audio before it is stored (None: none):
+    # (recording SID, WAV) -> (WAV to keep, its report). flexrec.pci's card-data stage.
+    redactor: Callable[[str, bytes], tuple[bytes, Any]] | None = None
 
     def find(self, session: Session, recording_sid: str) -> ArchivedRecording | None:
         """The archive row of a recording in `session`, if any."""

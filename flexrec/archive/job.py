@@ -254,6 +254,9 @@ class ArchiveJob:
             raise error(str(exc)) from exc
         if row.encrypted and self.deps.key is None:
             raise ArchiveFailedError("row expects encryption but FLEXREC_ARCHIVE_KEY is unset")
+        if self.deps.redactor is not None:
+            # Before anything is stored: unredacted audio never reaches the archive.
+            data, _report = self.deps.redactor(row.recording_sid, data)
         payload = (
             self.deps.key.seal(data, row.recording_sid) if row.encrypted and self.deps.key else data
         )

@@ -66,7 +66,7 @@ class CardDataStage:
 
     def __init__(
         self,
-        transcriber: Transcriber,
+        transcriber: Transcriber | None,
         config: DetectorConfig | None = None,
         *,
         mode: str = "silence",
@@ -77,15 +77,18 @@ class CardDataStage:
         self.mode = mode
         self.margin_ms = margin_ms
 
-    def process(self, wav: bytes) -> StageResult:
-        """Run the stage over one downloaded WAV."""
+    def process(self, wav: bytes, transcript: dict[int, list[Word]] | None = None) -> StageResult:
+        """Run the stage over one downloaded WAV (`transcript`: one an engine made already)."""
         source_sha256 = hashlib.sha256(wav).hexdigest()
         samples, rate = decode_wav(wav)
         started = time.process_time()
-        transcript = {
-            channel + 1: self.transcriber.transcribe(samples[:, channel].copy(), rate)
-            for channel in range(samples.shape[1])
-        }
+        if transcript is None:
+            if self.transcriber is None:
+                raise ValueError("no transcriber and no transcript")
+            transcript = {
+                channel + 1: self.transcriber.transcribe(samples[:, channel].copy(), rate)
+                for channel in range(samples.shape[1])
+            }
         transcribed = time.process_time()
         detections = [
             widen_to_speech(d, speech_regions(samples[:, d.channel - 1], rate))
@@ -103,7 +106,7 @@ class CardDataStage:
             spans_ms=tuple(spans),
             detections=tuple(detections),
             transcript=redact_transcript(transcript, detections, spans),
-            engine=self.transcriber.name,
+            engine=self.transcriber.name if self.transcriber is not None else "supplied",
             mode=self.mode,
             margin_ms=self.margin_ms,
             audio_s=len(samples) / rate,
