@@ -74,6 +74,9 @@ class ConsoleDeps:
     secure_cookies: bool | None = None
     # The app's shared guard in front of Flex token checks; None = one of the console's own.
     token_guard: TokenGuard | None = None
+    # (recording SID, who, client address) -> a signed export as a zip (flexrec.custody.export);
+    # None when the service has no archive.
+    exporter: Callable[[str, str, str | None], bytes] | None = None
 
 
 class ConsoleContext:

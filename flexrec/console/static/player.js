@@ -2,7 +2,7 @@
 // channel solo through Web Audio, jumps from the timeline or #t=SECONDS, audited media links.
 import WaveSurfer from './vendor/wavesurfer/wavesurfer.esm.js'
 import RegionsPlugin from './vendor/wavesurfer/plugins/regions.esm.js'
-import { api, clock, dash, dateTime, el, number, parseClock } from './common.js'
+import { api, base, clock, dash, dateTime, el, number, parseClock } from './common.js'
 
 const root = document.getElementById('player')
 const sid = root.dataset.recordingSid
@@ -314,6 +314,9 @@ function renderRetention() {
   form.hidden = !detail.may_hold || Boolean(detail.purged_at)
   document.getElementById('hold-reason').required = !detail.legal_hold
   document.getElementById('hold-button').textContent = detail.legal_hold ? 'Release legal hold' : 'Place legal hold'
+  // Supervisors and admins (the same who may hold) export what is still archived.
+  document.getElementById('export-line').hidden = !detail.may_hold || !detail.playable || Boolean(detail.purged_at)
+  document.getElementById('export-link').href = `${base}/api/recordings/${sid}/export.zip`
 }
 
 async function changeHold(event) {
