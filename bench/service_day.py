@@ -3,55 +3,76 @@
 `webhook_throughput.py` offers a synthetic mix (mostly repeats of tasks already recorded).
 Real traffic is what the simulator's contact center sends: every TaskRouter event of a call's
 life, conference, call and recording status callbacks, then the archive and the analysis of
-each recording. This runs `flexrec serve` (SQLite, queue workers in-process, pinned to one CPU)
+each recording. This runs `flexrec serve` (queue workers in-process, pinned to one CPU)
 against `flexrec sim` producing a day of calls (pinned to the other CPU), waits until every
-webhook is delivered (the simulator then stops), then prints:
+webhook is delivered (the simulator then stops) and the archive has caught up, then prints:
 
-- the service's CPU per call and per webhook, all told (HTTP and signatures, handlers, queue
-  jobs, archive and analysis), and what one core therefore carries;
-- the handler CPU per event kind, read from the service's own metric
-  `flexrec_webhook_handler_cpu_seconds` (the thread's CPU, so GIL waits are not counted);
+- the service's CPU per call, all told and split: recording control (HTTP, signatures,
+  handlers, recording jobs, attribute writes) per call, the archive job and the analysis job
+  per recording (their threads' own CPU, from the service's `flexrec_job_cpu_seconds`);
+- what the database was asked per call: SQL statements and write transactions (the service's
+  `flexrec_db_*` counters; they do not depend on how fast the machine is);
 - how long the service took to answer each kind of webhook (p50, p99, max, from the
   simulator's delivery log) beside Twilio's limits: 15 s for a TaskRouter workspace callback,
-  5 s for an Event Streams batch (`--event-streams`). The simulator's REST answers take
-  Twilio's real ~100-300 ms (`--latency`, kept in real time on the compressed day).
+  5 s for an Event Streams batch (`--event-streams`);
+- how long a recording took to start: from the arrival of the webhook that started it to
+  Twilio accepting the create (`flexrec_recording_start_seconds`), and that in REST round trips
+  of the simulator's configured latency (`--latency`, 150 ms by default as issue 18 measured,
+  kept in real time on the compressed day);
+- the service's resident memory along the day and once traffic stopped;
+- the stored analysis row per recording (waveform peaks, segments, metrics).
 
-    .venv/bin/python bench/service_day.py                # 150 calls, about a minute
-    .venv/bin/python bench/service_day.py --calls 400 --rate 900
+    .venv/bin/python bench/service_day.py                      # 150 calls, about a minute
+    .venv/bin/python bench/service_day.py --json               # the same, one JSON line
+    .venv/bin/python bench/service_day.py --database sqlite,postgresql   # side by side
+    .venv/bin/python bench/service_day.py --calls 2000 --json  # memory over a long day
 
-Figures only. The offered rate is kept below what the core carries: a backlog would make
-calls end before their recording starts, which is not the mix being measured.
+PostgreSQL (and `--queue redis`) are throwaway servers started from Debian's binaries as the
+tests start them; the database server's own CPU is reported apart (it is not the service's).
+Figures only. The offered rate is kept below what the core carries (`core_busy` says how much
+of it the day used): a backlog would make calls end before their recording starts, which is
+not the mix being measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from figures import (
+    Metrics,
+    answer_times,
+    cpu_seconds,
+    get_text,
+    load_average,
+    median_latency_ms,
+    per,
+    rounded,
+    rss_mb,
+)
 from webhook_throughput import service_env  # this folder is on sys.path when run
 
 from flexsim import free_port
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-METRIC = re.compile(
-    r'flexrec_webhook_handler_cpu_seconds_(count|sum)\{kind="([^"]*)",source="([^"]*)"\} (\S+)'
-)
-RECEIVED = re.compile(r'flexrec_webhooks_total\{outcome="([^"]*)",source="([^"]*)"\} (\S+)')
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from servers import RunningServer, throwaway_postgres, throwaway_redis
 
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
-        return str(response.read().decode())
+ARCHIVE_JOB, ANALYSIS_JOB = "archive_recording", "archive_analyse"
+DONE_STATES = ("verified", "deleted_from_twilio")
+# Twilio's answer limits (see flexsim.webhooks.ANSWER_LIMITS_S for the sources).
+LIMITS_S = {"taskrouter": 15.0, "event-streams": 5.0}
+OTHER_LIMIT_S = 15.0
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
@@ -60,24 +81,16 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -
         if process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
-            _get(url)
+            get_text(url)
             return
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer in {timeout_s:.0f} s")
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def _pinned(argv: list[str], cpu: int) -> list[str]:
     taskset = shutil.which("taskset")
-    usable = cpu < (os.cpu_count() or 1)
+    usable = cpu < len(os.sched_getaffinity(0))
     return [taskset, "-c", str(cpu), *argv] if taskset and usable else argv
 
 
@@ -94,51 +107,337 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def handler_cpu(metrics: str) -> dict[tuple[str, str], tuple[int, float]]:
-    """(source, kind) -> (events handled, handler CPU seconds), from the /metrics text."""
-    counts: dict[tuple[str, str], float] = {}
-    sums: dict[tuple[str, str], float] = {}
-    for line in metrics.splitlines():
-        match = METRIC.match(line)
-        if match:
-            field, kind, source, value = match.groups()
-            (counts if field == "count" else sums)[(source, kind)] = float(value)
-    return {key: (int(counts[key]), sums.get(key, 0.0)) for key in counts}
+@contextlib.contextmanager
+def _database(kind: str, workdir: Path) -> Iterator[tuple[str, RunningServer | None]]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'data' / 'flexrec.db'}", None
+    elif kind == "postgresql":
+        with throwaway_postgres() as server:
+            yield server.url, server
+    else:
+        raise SystemExit(f"unknown database {kind!r} (sqlite, postgresql)")
 
 
-def answered_from_memory(metrics: str) -> dict[str, tuple[int, int]]:
-    """source -> (webhooks answered from memory, webhooks received), from the /metrics text."""
-    counts: dict[str, list[int]] = {}
-    for line in metrics.splitlines():
-        match = RECEIVED.match(line)
-        if match:
-            outcome, source, value = match.groups()
-            pair = counts.setdefault(source, [0, 0])
-            pair[1] += int(float(value))
-            if outcome == "repeat":
-                pair[0] += int(float(value))
-    return {source: (memory, total) for source, (memory, total) in counts.items()}
+@contextlib.contextmanager
+def _queue(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'data' / 'queue.db'}"
+    elif kind == "redis":
+        with throwaway_redis() as server:
+            yield server.url
+    else:
+        raise SystemExit(f"unknown queue {kind!r} (sqlite, redis)")
 
 
-def _day(
-    sim_url: str, sim: subprocess.Popen[bytes], deadline: float, log: dict[str, Any]
-) -> dict[str, Any]:
-    """The simulator's last figures: it stops by itself once the calls are done and every
-    webhook is delivered. Its delivery log (the newest 5,000) is collected into `log`."""
-    stats: dict[str, Any] = {}
-    polls = 0
-    while sim.poll() is None and time.monotonic() < deadline:
-        try:
-            stats = json.loads(_get(sim_url + "/_sim/stats"))
-            if polls % 4 == 0 or not stats.get("webhooks", {}).get("pending", 1):
-                page = json.loads(_get(sim_url + "/_sim/webhooks?limit=5000"))
-                log.update((str(e["id"]) + str(e["at"]), e) for e in page["deliveries"])
-        except OSError:
-            pass  # stopping
-        polls += 1
+class Day:
+    """The simulator's progress, its delivery log, and the service's memory along the way."""
+
+    def __init__(self, sim_url: str, service_pid: int, calls: int) -> None:
+        self.sim_url = sim_url
+        self.service_pid = service_pid
+        self.step = max(10, calls // 10)
+        self.stats: dict[str, Any] = {}
+        self.log: dict[str, dict[str, Any]] = {}
+        self.rss_by_calls: dict[str, float] = {}
+
+    def follow(self, sim: subprocess.Popen[bytes], deadline: float) -> None:
+        """Until the simulator stops by itself (calls done, every webhook delivered): its stats,
+        its delivery log (the newest 5,000, collected as it goes) and the service's RSS."""
+        polls = 0
+        while sim.poll() is None and time.monotonic() < deadline:
+            try:
+                self.stats = json.loads(get_text(self.sim_url + "/_sim/stats"))
+                if polls % 4 == 0 or not self.stats.get("webhooks", {}).get("pending", 1):
+                    page = json.loads(get_text(self.sim_url + "/_sim/webhooks?limit=5000"))
+                    self.log.update((str(e["id"]) + str(e["at"]), e) for e in page["deliveries"])
+            except OSError:
+                pass  # stopping
+            finished = int(self.stats.get("engine", {}).get("finished", 0))
+            mark = finished // self.step * self.step
+            if mark and str(mark) not in self.rss_by_calls:
+                self.rss_by_calls[str(mark)] = round(rss_mb(self.service_pid)[0], 1)
+            polls += 1
+            time.sleep(0.5)
+
+
+def _settle(service_url: str, timeout_s: float = 120.0, quiet_s: float = 4.0) -> None:
+    """Wait until the archive and analysis jobs stop running (the day's last recordings)."""
+    deadline = time.monotonic() + timeout_s
+    last: tuple[float, float] | None = None
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        metrics = Metrics.scrape(service_url)
+        runs = (
+            metrics.total("flexrec_job_cpu_seconds_count", job=ARCHIVE_JOB),
+            metrics.total("flexrec_job_cpu_seconds_count", job=ANALYSIS_JOB),
+        )
+        if runs != last:
+            last, quiet_since = runs, time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return
         time.sleep(0.5)
-    time.sleep(3.0)  # the archive and analysis jobs of the last calls
-    return stats
+
+
+def stored_analyses(database_url: str) -> dict[str, float]:
+    """Archived and analysed recordings, and the stored size of an analysis row (mean bytes)."""
+    engine = sa.create_engine(database_url)
+    try:
+        columns = [c["name"] for c in sa.inspect(engine).get_columns("recording_analyses")]
+        if engine.dialect.name == "postgresql":
+            sizes = " + ".join(f"coalesce(pg_column_size({c}), 0)" for c in columns)
+        else:
+            sizes = " + ".join(f"coalesce(length(CAST({c} AS BLOB)), 0)" for c in columns)
+        states = ", ".join(f"'{s}'" for s in DONE_STATES)
+        with engine.connect() as conn:
+            archived = conn.execute(
+                sa.text(f"SELECT count(*) FROM archived_recordings WHERE state IN ({states})")  # noqa: S608
+            ).scalar_one()
+            # Analyses that failed (a mono recording) cost CPU too: they count as analysed.
+            analysed = conn.execute(
+                sa.text("SELECT count(*) FROM recording_analyses WHERE state IN ('done', 'failed')")
+            ).scalar_one()
+            row_bytes, peaks_bytes = conn.execute(
+                sa.text(
+                    f"SELECT avg({sizes}), avg(coalesce("  # noqa: S608 - our columns
+                    + (
+                        "pg_column_size(peaks)"
+                        if engine.dialect.name == "postgresql"
+                        else "length(CAST(peaks AS BLOB))"
+                    )
+                    + ", 0)) FROM recording_analyses WHERE state = 'done'"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    return {
+        "archived": int(archived),
+        "analysed": int(analysed),
+        "row_bytes": float(row_bytes or 0),
+        "peaks_bytes": float(peaks_bytes or 0),
+    }
+
+
+def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, Any]:
+    """One simulated day against a fresh service on `database` / `queue`; its figures."""
+    workdir = Path(tempfile.mkdtemp(prefix="flexrec-day-"))
+    sim_port, service_port = free_port(), free_port()
+    sim_url, service_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{service_port}"
+    env = service_env(sim_url, workdir / "data")
+    env.pop("FLEXREC_START_ON")  # the default policy: start when the agent answers
+    env["FLEXREC_PUBLIC_URL"] = service_url
+    flexrec = [sys.executable, "-m", "flexrec"]
+    load_before = load_average()
+    with _database(database, workdir) as (database_url, db_server), _queue(queue, workdir) as q:
+        env["FLEXREC_DATABASE_URL"], env["FLEXREC_QUEUE_URL"] = database_url, q
+        serve = [*flexrec, "serve", "--port", str(service_port)]
+        service = _start(_pinned(serve, 0), env, workdir / "service.log")
+        sim: subprocess.Popen[bytes] | None = None
+        try:
+            _wait(service_url + "/healthz", service)
+            before = Metrics.scrape(service_url)
+            cpu0, began = cpu_seconds(service.pid), time.monotonic()
+            db_cpu0 = cpu_seconds(db_server.pid, tree=True) if db_server else 0.0
+            sim_argv = [
+                *flexrec,
+                *("sim", "--port", str(sim_port), "--service-url", service_url),
+                *("--agents", str(args.agents), "--rate", str(args.rate)),
+                *("--scale", str(args.scale), "--calls", str(args.calls), "--seed", str(args.seed)),
+                *("--latency", args.latency, "--latency-real-time"),
+                *(["--event-streams"] if args.event_streams else []),
+            ]
+            sim = _start(_pinned(sim_argv, 1), env, workdir / "sim.log")
+            _wait(sim_url + "/_sim/stats", sim)
+            day = Day(sim_url, service.pid, args.calls)
+            day.follow(sim, time.monotonic() + 60 + 3 * args.calls)
+            traffic_s = time.monotonic() - began
+            _settle(service_url)
+            elapsed = time.monotonic() - began
+            cpu = cpu_seconds(service.pid) - cpu0
+            db_cpu = cpu_seconds(db_server.pid, tree=True) - db_cpu0 if db_server else None
+            counted = Metrics.scrape(service_url).minus(before)
+            time.sleep(args.idle)  # traffic stopped: does memory come back down?
+            rss_end, rss_peak = rss_mb(service.pid)
+            stored = stored_analyses(database_url)
+        finally:
+            if sim is not None:
+                _stop(sim)
+            _stop(service)
+    figures = day_figures(args, database, queue, day, counted, cpu, elapsed, traffic_s, stored)
+    figures.update(
+        database_server_cpu_ms_per_call=per(db_cpu or 0, figures["calls"], 1000)
+        if db_cpu is not None
+        else None,
+        rss_mb_end=round(rss_end, 1),
+        rss_mb_peak=round(rss_peak, 1),
+        rss_mb_by_calls=day.rss_by_calls,
+        load_average_before=load_before,
+        load_average_after=load_average(),
+    )
+    if args.keep:
+        figures["kept"] = str(workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return figures
+
+
+def day_figures(
+    args: argparse.Namespace,
+    database: str,
+    queue: str,
+    day: Day,
+    counted: Metrics,
+    cpu: float,
+    elapsed: float,
+    traffic_s: float,
+    stored: dict[str, float],
+) -> dict[str, Any]:
+    """The day's figures as one flat mapping (the JSON line)."""
+    hooks = day.stats.get("webhooks", {})
+    calls = int(day.stats.get("engine", {}).get("finished", 0))
+    sent = int(hooks.get("sent", 0))
+    job_cpu = counted.by_label("flexrec_job_cpu_seconds_sum", "job")
+    archive_s, analysis_s = job_cpu.get(ARCHIVE_JOB, 0.0), job_cpu.get(ANALYSIS_JOB, 0.0)
+    handler_s = counted.total("flexrec_webhook_handler_cpu_seconds_sum")
+    latency_ms = median_latency_ms(args.latency)
+    start_p50 = counted.histogram_quantile("flexrec_recording_start_seconds", 0.5)
+    start_p99 = counted.histogram_quantile("flexrec_recording_start_seconds", 0.99)
+    answers = answer_times(day.log.values())
+    kinds: dict[str, dict[str, float]] = {}
+    for (name, labels), value in counted.samples.items():
+        if name.startswith("flexrec_webhook_handler_cpu_seconds_"):
+            label = dict(labels)
+            key = f"{label.get('source')}/{label.get('kind')}"
+            kinds.setdefault(key, {})[name.rsplit("_", 1)[-1]] = value
+    memory = counted.by_label("flexrec_webhooks_total", "outcome").get("repeat", 0.0)
+    return {
+        "bench": "service_day",
+        "database": database,
+        "queue": queue,
+        "event_streams": args.event_streams,
+        "calls": calls,
+        "recordings_made": int(day.stats.get("recordings", {}).get("total", 0)),
+        "recordings_archived": int(stored["archived"]),
+        "recordings_analysed": int(stored["analysed"]),
+        "webhooks": sent,
+        "webhooks_failed": int(hooks.get("failed", 0) or 0),
+        "webhooks_timed_out": int(hooks.get("timed_out", 0) or 0),
+        "webhooks_answered_from_memory": int(memory),
+        "rate_per_sim_hour": args.rate,
+        "scale": args.scale,
+        "rest_latency_ms": latency_ms,
+        "traffic_s": round(traffic_s, 1),
+        "elapsed_s": round(elapsed, 1),
+        "service_cpu_s": round(cpu, 2),
+        "core_busy": round(cpu / traffic_s, 3) if traffic_s else None,
+        "cpu_ms_per_call": per(cpu, calls, 1000),
+        "control_cpu_ms_per_call": per(cpu - archive_s - analysis_s, calls, 1000),
+        "handler_cpu_ms_per_call": per(handler_s, calls, 1000),
+        "archive_cpu_ms_per_recording": per(archive_s, stored["archived"], 1000),
+        "analysis_cpu_ms_per_recording": per(analysis_s, stored["analysed"], 1000),
+        "sql_statements_per_call": per(counted.total("flexrec_db_statements_total"), calls, 1, 1),
+        "write_transactions_per_call": per(
+            counted.total("flexrec_db_write_transactions_total"), calls, 1, 1
+        ),
+        "webhook_answer_ms_p50": answers["p50"],
+        "webhook_answer_ms_p99": answers["p99"],
+        "webhook_answer_ms_by_kind": answers["by_kind"],
+        "start_ms_p50": rounded(start_p50 * 1000 if start_p50 is not None else None),
+        "start_ms_p99": rounded(start_p99 * 1000 if start_p99 is not None else None),
+        "start_round_trips_p50": round(start_p50 * 1000 / latency_ms, 2)
+        if start_p50 is not None and latency_ms
+        else None,
+        "starts_timed": int(counted.total("flexrec_recording_start_seconds_count")),
+        "analysis_row_bytes_per_recording": round(stored["row_bytes"]),
+        "peaks_bytes_per_recording": round(stored["peaks_bytes"]),
+        "handler_cpu_ms_by_kind": {
+            key: {"n": int(v["count"]), "ms": per(v.get("sum", 0.0), v["count"], 1000)}
+            for key, v in sorted(kinds.items())
+            if v.get("count")
+        },
+    }
+
+
+def report(f: dict[str, Any]) -> None:
+    """Print one day's figures for a reader."""
+    print(
+        f"day on {f['database']} (queue {f['queue']}): {f['calls']} calls at "
+        f"{f['rate_per_sim_hour']:.0f} arrivals per simulated hour, {f['scale']:.0f}x; "
+        f"{f['recordings_made']} recordings made, {f['recordings_archived']} archived, "
+        f"{f['recordings_analysed']} analysed"
+    )
+    print(
+        f"webhooks delivered: {f['webhooks']} in {f['traffic_s']:.0f} s; failed "
+        f"{f['webhooks_failed']}; attempts past their limit (then retried) "
+        f"{f['webhooks_timed_out']}; answered from memory {f['webhooks_answered_from_memory']}"
+    )
+    print(
+        f"service CPU {f['service_cpu_s']:.1f} s ({f['core_busy']:.0%} of its core while traffic "
+        f"lasted): {f['cpu_ms_per_call']} ms per call all told"
+    )
+    print(
+        f"  control {f['control_cpu_ms_per_call']} ms per call (event handlers "
+        f"{f['handler_cpu_ms_per_call']}); archive {f['archive_cpu_ms_per_recording']} ms and "
+        f"analysis {f['analysis_cpu_ms_per_recording']} ms per recording"
+    )
+    print(
+        f"database: {f['sql_statements_per_call']} statements and "
+        f"{f['write_transactions_per_call']} write transactions per call"
+        + (
+            f"; the database server's own CPU {f['database_server_cpu_ms_per_call']} ms per call"
+            if f.get("database_server_cpu_ms_per_call") is not None
+            else ""
+        )
+    )
+    print(
+        f"recording start (webhook arrival -> create accepted, {f['starts_timed']} timed): "
+        f"p50 {f['start_ms_p50']} ms = {f['start_round_trips_p50']} round trips of "
+        f"{f['rest_latency_ms']:.0f} ms, p99 {f['start_ms_p99']} ms"
+    )
+    print(
+        f"memory: RSS {f['rss_mb_end']} MB once traffic stopped (peak {f['rss_mb_peak']} MB); "
+        f"along the day (calls finished: MB) {f['rss_mb_by_calls']}"
+    )
+    print(
+        f"stored analysis per recording: {f['analysis_row_bytes_per_recording']} bytes, of which "
+        f"peaks {f['peaks_bytes_per_recording']}"
+    )
+    print(
+        f"answer times (ms; last attempt of each delivery): all p50 {f['webhook_answer_ms_p50']} "
+        f"p99 {f['webhook_answer_ms_p99']}"
+    )
+    for kind, a in f["webhook_answer_ms_by_kind"].items():
+        limit = LIMITS_S.get(kind, OTHER_LIMIT_S) * 1000
+        print(
+            f"  {kind:<17} n={a['n']:<5} p50 {a['p50']:7.1f}  p99 {a['p99']:7.1f}  "
+            f"max {a['max']:7.1f}  limit {limit:7.0f}  timed out {a['timed_out']}"
+        )
+    print(f"{'source/event kind':<44} {'events':>6} {'CPU ms each':>11}")
+    by_cost = sorted(f["handler_cpu_ms_by_kind"].items(), key=lambda kv: -kv[1]["n"] * kv[1]["ms"])
+    for key, v in by_cost:
+        print(f"{key:<44} {v['n']:>6} {v['ms']:>11.2f}")
+    print(f"load average before/after: {f['load_average_before']} / {f['load_average_after']}")
+
+
+SIDE_BY_SIDE = (
+    ("cpu_ms_per_call", "service CPU ms per call, all told"),
+    ("control_cpu_ms_per_call", "control CPU ms per call"),
+    ("sql_statements_per_call", "SQL statements per call"),
+    ("write_transactions_per_call", "write transactions per call"),
+    ("database_server_cpu_ms_per_call", "database server CPU ms per call"),
+    ("archive_cpu_ms_per_recording", "archive CPU ms per recording"),
+    ("analysis_cpu_ms_per_recording", "analysis CPU ms per recording"),
+    ("webhook_answer_ms_p99", "webhook answer p99 ms"),
+    ("start_round_trips_p50", "start round trips p50"),
+    ("rss_mb_end", "RSS MB at the end"),
+)
+
+
+def report_side_by_side(runs: list[dict[str, Any]]) -> None:
+    """The figures that differ by database, one column per run."""
+    names = [f"{r['database']}/{r['queue']}" for r in runs]
+    print(f"{'':<34}" + "".join(f"{n:>20}" for n in names))
+    for key, label in SIDE_BY_SIDE:
+        print(f"{label:<34}" + "".join(f"{r.get(key)!s:>20}" for r in runs))
 
 
 def main() -> None:
@@ -153,135 +452,36 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=120, help="agents (default 120)")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument(
-        "--latency", default="100-300", help="Twilio REST answer time LOW-HIGH ms (100-300)"
+        "--latency",
+        default="150",
+        help="Twilio REST answer time in ms: X, or LOW-HIGH (5th-95th percentile); default 150",
     )
     parser.add_argument(
         "--event-streams", action="store_true", help="TaskRouter events via an Event Streams sink"
     )
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite, postgresql, or both comma-separated (one day each, side by side)",
+    )
+    parser.add_argument("--queue", default="sqlite", help="the job queue: sqlite or redis")
+    parser.add_argument(
+        "--idle", type=float, default=5.0, help="seconds idle before the end RSS (default 5)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON line per day")
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     args = parser.parse_args()
-
-    workdir = Path(tempfile.mkdtemp(prefix="flexrec-day-"))
-    sim_port, service_port = free_port(), free_port()
-    sim_url, service_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{service_port}"
-    env = service_env(sim_url, workdir / "data")
-    env.pop("FLEXREC_START_ON")  # the default policy: start when the agent answers
-    env["FLEXREC_PUBLIC_URL"] = service_url
-    flexrec = [sys.executable, "-m", "flexrec"]
-    service = _start(
-        _pinned([*flexrec, "serve", "--port", str(service_port)], 0), env, workdir / "service.log"
-    )
-    sim: subprocess.Popen[bytes] | None = None
-    try:
-        _wait(service_url + "/healthz", service)
-        cpu0, began = _cpu_seconds(service.pid), time.monotonic()
-        sim_argv = [
-            *flexrec,
-            *("sim", "--port", str(sim_port), "--service-url", service_url),
-            *("--agents", str(args.agents), "--rate", str(args.rate), "--scale", str(args.scale)),
-            *("--calls", str(args.calls), "--seed", str(args.seed)),
-            *("--latency", args.latency, "--latency-real-time"),
-            *(["--event-streams"] if args.event_streams else []),
-        ]
-        sim = _start(_pinned(sim_argv, 1), env, workdir / "sim.log")
-        _wait(sim_url + "/_sim/stats", sim)
-        log: dict[str, Any] = {}
-        stats = _day(sim_url, sim, time.monotonic() + 60 + 3 * args.calls, log)
-        elapsed = time.monotonic() - began
-        cpu = _cpu_seconds(service.pid) - cpu0
-        metrics = _get(service_url + "/metrics")
-        handlers, memory = handler_cpu(metrics), answered_from_memory(metrics)
-    finally:
-        if sim is not None:
-            _stop(sim)
-        _stop(service)
-    report(args, stats, elapsed, cpu, handlers, memory)
-    report_answer_times(list(log.values()))
-    if args.keep:
-        print(f"kept {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-# Twilio's answer limits (see flexsim.webhooks.ANSWER_LIMITS_S for the sources).
-LIMITS_S = {"taskrouter": 15.0, "event-streams": 5.0}
-OTHER_LIMIT_S = 15.0
-
-
-def report_answer_times(deliveries: list[dict[str, Any]]) -> None:
-    """Per kind of webhook: answer time p50 / p99 / max of the last attempt, beside the limit."""
-    by_kind: dict[str, list[float]] = {}
-    timeouts: dict[str, int] = {}
-    for entry in deliveries:
-        elapsed = entry.get("elapsed_ms")
-        if elapsed is None:
-            continue
-        kind = str(entry.get("kind"))
-        by_kind.setdefault(kind, []).append(float(elapsed))
-        if "no answer within" in str(entry.get("error") or ""):
-            timeouts[kind] = timeouts.get(kind, 0) + 1
-    if not by_kind:
-        print("answer times: none logged")
-        return
-    print("answer times (ms; the last attempt of each delivery) against Twilio's limits:")
-    for kind, values in sorted(by_kind.items()):
-        values.sort()
-        p50 = values[len(values) // 2]
-        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
-        limit = LIMITS_S.get(kind, OTHER_LIMIT_S)
-        print(
-            f"  {kind:<17} n={len(values):<5} p50 {p50:7.1f}  p99 {p99:7.1f}  "
-            f"max {values[-1]:7.1f}  limit {limit * 1000:7.0f}  timed out {timeouts.get(kind, 0)}"
-        )
-
-
-def report(
-    args: argparse.Namespace,
-    stats: dict[str, Any],
-    elapsed: float,
-    cpu: float,
-    handlers: dict[tuple[str, str], tuple[int, float]],
-    memory: dict[str, tuple[int, int]],
-) -> None:
-    """Print the day's figures."""
-    hooks = stats.get("webhooks", {})
-    sent = int(hooks.get("sent", 0))
-    calls = int(stats.get("engine", {}).get("finished", 0))
-    recordings = int(stats.get("recordings", {}).get("total", 0))
-    by_kind = ", ".join(f"{k} {v}" for k, v in sorted(hooks.get("by_kind", {}).items()))
-    print(
-        f"day: {calls} calls ({args.rate:.0f} arrivals per simulated hour at {args.scale:.0f}x, "
-        f"{args.agents} agents, seed {args.seed}), {recordings} recordings made"
-    )
-    failed = hooks.get("failed")
-    print(f"webhooks delivered: {sent} in {elapsed:.0f} s ({by_kind}); failed {failed}")
-    print(f"attempts answered past their limit (then retried): {hooks.get('timed_out', 0)}")
-    if not calls or not sent:
-        print("no traffic measured")
-        return
-    handled = sum(n for n, _ in handlers.values())
-    handler_s = sum(s for _, s in handlers.values())
-    print(
-        f"service CPU: {cpu:.1f} s, {cpu / elapsed:.0%} of its core: "
-        f"{1000 * cpu / calls:.0f} ms per call, {1000 * cpu / sent:.1f} ms per webhook all told"
-    )
-    print(
-        f"  of which event handlers {handler_s:.1f} s ({handled} events); the rest is HTTP and "
-        "signatures, repeats answered from memory, attribute writes, queue jobs, archive and "
-        "analysis"
-    )
-    print(
-        f"one core carries about {calls / cpu:.1f} calls/s, {sent / cpu:.0f} webhooks/s of this mix"
-    )
-    answered = ", ".join(f"{s} {m} of {t}" for s, (m, t) in sorted(memory.items()) if t)
-    print(f"answered from memory (no handler run): {answered}")
-    print()
-    print(f"{'source':<17} {'event kind':<26} {'events':>6} {'CPU ms each':>11} {'share':>6}")
-    for (source, kind), (count, seconds) in sorted(handlers.items(), key=lambda kv: -kv[1][1]):
-        print(
-            f"{source:<17} {kind:<26} {count:>6} {1000 * seconds / max(1, count):>11.2f} "
-            f"{seconds / max(handler_s, 1e-9):>6.0%}"
-        )
+    runs = []
+    for database in [d.strip() for d in args.database.split(",") if d.strip()]:
+        figures = run_day(args, database, args.queue)
+        runs.append(figures)
+        if args.json:
+            print(json.dumps(figures, sort_keys=True), flush=True)
+        else:
+            report(figures)
+            print()
+    if len(runs) > 1 and not args.json:
+        report_side_by_side(runs)
 
 
 if __name__ == "__main__":

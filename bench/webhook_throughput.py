@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import multiprocessing
@@ -56,6 +57,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from figures import cpu_seconds, load_average, percentile
 
 from flexsim import defaults, free_port, twilio_signature
 
@@ -66,7 +68,6 @@ SATURATION_CONCURRENCY = 32  # in-flight webhooks at saturation (--concurrency)
 CONNECTION_LIMIT = 512
 BACKLOG_S = 1.0  # an open-loop offer stops once this much of it is waiting for answers,
 BACKLOG_MAX = 300  # or this many webhooks, whichever is fewer (bounds the drain that follows)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 EVENT_SERIAL = itertools.count(1)  # event Sids are unique across phases: the service dedups them
 
 BASELINE_APP = """
@@ -121,30 +122,9 @@ def _pin(cpus: set[int]) -> None:
         os.sched_setaffinity(0, cpus)
 
 
-def _stat(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return []
-
-
 def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and every live process under it (all threads), from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
-            parents[int(entry.name)] = int(fields[1])
-    tree, grew = {pid}, True
-    while grew:
-        more = {child for child, parent in parents.items() if parent in tree} - tree
-        tree |= more
-        grew = bool(more)
-    ticks = 0
-    for member in tree:
-        fields = _stat(member)
-        if fields:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLK_TCK
+    """CPU seconds of a process and every process under it."""
+    return cpu_seconds(pid, tree=True)
 
 
 # -- the simulator, in its own process ----------------------------------------------------------
@@ -470,14 +450,6 @@ async def closed_loop(
 
 
 # -- figures ------------------------------------------------------------------------------------
-def pct(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (nearest rank), or None without data."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
 def ms(value: float | None) -> str:
     """Milliseconds for the table."""
     return "-" if value is None else f"{value * 1000:.1f}"
@@ -637,12 +609,12 @@ def print_table(results: Sequence[PhaseResult]) -> None:
         print(
             f"{r.server:<9} {r.load + ('!' if r.stopped_after_s is not None else ''):>9} "
             f"{r.sent:>6} {r.errors:>4} {r.achieved_per_s:>7.0f} "
-            f"{r.server_cpu:>6.0%} {r.per_core:>6.0f} {ms(pct(r.latency, 50)):>7} "
-            f"{ms(pct(r.latency, 99)):>7} {ms(max(r.latency, default=None)):>7} "
-            f"{ms(pct(r.api_latency, 50)):>8} {ms(pct(r.api_latency, 99)):>8} "
+            f"{r.server_cpu:>6.0%} {r.per_core:>6.0f} {ms(percentile(r.latency, 50)):>7} "
+            f"{ms(percentile(r.latency, 99)):>7} {ms(max(r.latency, default=None)):>7} "
+            f"{ms(percentile(r.api_latency, 50)):>8} {ms(percentile(r.api_latency, 99)):>8} "
             f"{rec:>9} {r.duplicates if r.fast_sent else '-':>3} {r.callbacks_per_s:>4.0f} "
             f"{r.sim_cpu:>6.0%} "
-            f"{r.client_cpu:>6.0%} {ms(pct(r.lag, 99)):>6}"
+            f"{r.client_cpu:>6.0%} {ms(percentile(r.lag, 99)):>6}"
         )
     for r in results:
         if r.stopped_after_s is not None:
@@ -697,10 +669,6 @@ def measure(
     on_result(run_phase(server, sim, source, f"{half:.0f}/s", half, duration_s, cap))
 
 
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a 20-second smoke run")
@@ -731,7 +699,20 @@ def main() -> None:
         type=Path,
         help="py-spy the service during saturation; collapsed stacks to this file",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON line on stdout (the table goes to stderr)"
+    )
     args = parser.parse_args()
+    if args.json:
+        with contextlib.redirect_stdout(sys.stderr):
+            figures = run(args)
+        print(json.dumps(figures, sort_keys=True))
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Every phase against the service, then against the baseline; the figures for --json."""
     duration = args.duration or (2.0 if args.quick else 10.0)
     default_rates = "1000" if args.quick else "200,500,1000"
     rates = [float(r) for r in (default_rates if args.rates is None else args.rates).split(",")
@@ -744,7 +725,7 @@ def main() -> None:
         f"{_cpu_list(other_cpus)}; {duration:.0f} s per phase; "
         f"1 in {FAST_EVERY} webhooks is a fast-path task.created"
     )
-    load_before = _load()
+    load_before = load_average()
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="flexrec-bench-"))
     sim = Simulator(other_cpus)
@@ -754,7 +735,8 @@ def main() -> None:
         results.append(result)
         print(
             f"  {result.server} {result.load}: {result.achieved_per_s:.0f}/s, "
-            f"p99 {ms(pct(result.latency, 99))} ms, api p99 {ms(pct(result.api_latency, 99))} ms"
+            f"p99 {ms(percentile(result.latency, 99))} ms, "
+            f"api p99 {ms(percentile(result.api_latency, 99))} ms"
         )
 
     try:
@@ -800,7 +782,7 @@ def main() -> None:
         + "; ".join(f"{kind} {value:.2f} ms" for kind, value in kinds.items())
         + " (a new call's figure includes its status callback and attribute write)"
     )
-    print(f"load average before/after: {load_before} / {_load()} (other tenants share these CPUs)")
+    print(f"load average before/after: {load_before} / {load_average()} (shared CPUs)")
     log = workdir / "service.log"
     if log.exists():
         lines = log.read_text(errors="replace").splitlines()
@@ -810,6 +792,60 @@ def main() -> None:
         print(f"kept {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
+    return json_figures(results, kinds, args.processes, [load_before, load_average()])
+
+
+def _phase_figures(r: PhaseResult) -> dict[str, Any]:
+    def rounded_ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 1)
+
+    return {
+        "load": r.load,
+        "stopped": r.stopped_after_s is not None,
+        "sent": r.sent,
+        "errors": r.errors,
+        "done_per_s": round(r.achieved_per_s),
+        "server_cpu": round(r.server_cpu, 3),
+        "per_core": round(r.per_core),
+        "p50_ms": rounded_ms(percentile(r.latency, 50)),
+        "p99_ms": rounded_ms(percentile(r.latency, 99)),
+        "api_p50_ms": rounded_ms(percentile(r.api_latency, 50)),
+        "api_p99_ms": rounded_ms(percentile(r.api_latency, 99)),
+        "recorded": r.recorded,
+        "fast_sent": r.fast_sent,
+        "duplicates": r.duplicates,
+    }
+
+
+def json_figures(
+    results: Sequence[PhaseResult],
+    kinds: dict[str, float],
+    processes: int,
+    load: list[list[float]],
+) -> dict[str, Any]:
+    """The run as one mapping: per-core answers at saturation against the bare framework's."""
+    saturated = {r.server: r for r in results if r.load == "saturate"}
+    service, baseline = saturated.get("flexrec"), saturated.get("baseline")
+    ratio = (
+        round(service.per_core / baseline.per_core, 4)
+        if service is not None and baseline is not None and baseline.per_core
+        else None
+    )
+    api = [x for r in results if r.server == "flexrec" for x in r.api_latency]
+    return {
+        "bench": "webhook_throughput",
+        "processes": processes,
+        "per_core_ratio_vs_bare_fastapi": ratio,
+        "flexrec_per_core": round(service.per_core) if service else None,
+        "bare_fastapi_per_core": round(baseline.per_core) if baseline else None,
+        "flexrec_saturated_per_s": round(service.achieved_per_s) if service else None,
+        "api_ms_p50": None if not api else round(1000 * (percentile(api, 50) or 0), 1),
+        "cpu_ms_per_webhook": {kind: round(value, 2) for kind, value in kinds.items()},
+        "phases": {
+            r.server: [_phase_figures(p) for p in results if p.server == r.server] for r in results
+        },
+        "load_average_before_after": load,
+    }
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The `flexrec` command line: serve, worker, sim, demo, setup, backfill, verify, export, erase."""
+"""The `flexrec` command line: serve, worker, sim, demo, setup, backfill, coverage, verify,
+export, erase."""
 
 from __future__ import annotations
 
@@ -129,6 +130,38 @@ def backfill(
     from flexrec.setup_cmd import backfill_command
 
     raise typer.Exit(backfill_command(since=since))
+
+
+@app.command()
+def coverage(
+    since: Annotated[
+        str,
+        typer.Option(help="First day (YYYY-MM-DD, UTC) or moment (ISO 8601) of the period."),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Last day, included (YYYY-MM-DD), or end moment, excluded (default: the end "
+            "of --since's day)."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the whole report as one JSON object.")
+    ] = False,
+    only_exceptions: Annotated[
+        bool,
+        typer.Option("--only-exceptions", help="List only legs not fully recorded or never seen."),
+    ] = False,
+) -> None:
+    """Every call leg Twilio has in the period, recorded or why not (exit 1 on any exception).
+
+    Twilio's own call list (paged) is the source, so calls no webhook announced show too.
+    """
+    from flexrec.cli_coverage import coverage_command
+    from flexrec.coverage.period import parse_period
+
+    period = parse_period(since, until)
+    raise typer.Exit(coverage_command(period, json_out=json_out, only_exceptions=only_exceptions))
 
 
 users = typer.Typer(help="Console accounts.", no_args_is_help=True)
@@ -298,7 +331,12 @@ def demo(
     calls: Annotated[int, typer.Option(help="How many calls to simulate.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the simulated day.")] = 7,
     faults: Annotated[
-        str, typer.Option(help="Faults, e.g. api=0.2,dup=0.1,reorder=0.1 (none by default).")
+        str,
+        typer.Option(
+            help="Simulator faults, e.g. api=0.2,dup=0.1,reorder=0.1 (none by default); every "
+            "key, early-ending recordings and blind attribute writes included, in "
+            "`flexrec sim --help`."
+        ),
     ] = "",
     restart: Annotated[
         bool, typer.Option("--restart", help="kill -9 the service mid-run and restart it.")

@@ -109,6 +109,12 @@ def _archive(exc: Exception) -> str | None:
     return None
 
 
+def _period(exc: Exception) -> str | None:
+    from flexrec.coverage.period import PeriodError
+
+    return str(exc) if isinstance(exc, PeriodError) else None
+
+
 def _os(exc: Exception) -> str | None:
     if isinstance(exc, socket.gaierror):
         return f"a host name could not be resolved ({exc}): check the URLs in the settings"
@@ -121,6 +127,7 @@ def _os(exc: Exception) -> str | None:
 
 _EXPLAINERS: tuple[Callable[[Exception], str | None], ...] = (
     _policy,
+    _period,
     _database,
     _queue,
     _twilio,

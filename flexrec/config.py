@@ -77,6 +77,16 @@ class ServerSettings(BaseSettings):
         ),
     )
 
+    coverage_sweep_minutes: int = Field(
+        5,
+        ge=0,
+        le=60,
+        description=(
+            "FLEXREC_COVERAGE_SWEEP_MINUTES: how often ended call legs are judged for the "
+            "coverage counters and alert (0: never)"
+        ),
+    )
+
     retry_base_s: float = Field(
         0.5,
         description=(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import pytest
@@ -18,15 +17,6 @@ from flexrec.twilio.fakes import FakeTwilio
 
 # Under CI a missing server or browser is a failure, not a skip: a skipped test proves nothing.
 IN_CI = bool(os.environ.get("FLEXREC_CI") or os.environ.get("CI"))
-
-
-@dataclass(frozen=True)
-class S3Server:
-    """A real S3-compatible server on loopback: where, and the credentials it accepts."""
-
-    endpoint_url: str
-    access_key: str
-    secret_key: str
 
 
 def unavailable(reason: str) -> NoReturn:

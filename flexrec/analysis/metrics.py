@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from flexrec.analysis.frames import frame_power
 from flexrec.analysis.segments import Segment, as_segments
-from flexrec.analysis.vad import VadConfig, detect_speech
+from flexrec.analysis.vad import VadConfig, detect_speech_from_power
 
 CUSTOMER = "customer"
 AGENT = "agent"
@@ -177,13 +178,27 @@ def analyse_recording(
     """
     if audio.ndim != 2 or audio.shape[1] != 2:
         raise ValueError(f"expected audio of shape (n, 2), got {audio.shape}")
+    config = vad_config or VadConfig()
+    power = frame_power(audio, sample_rate_hz, config.frame_ms)
+    duration_ms = len(audio) * 1000 // sample_rate_hz
+    return analyse_frame_power(power, duration_ms, channels, paused, config)
+
+
+def analyse_frame_power(
+    power: npt.NDArray[np.float32],
+    duration_ms: int,
+    channels: tuple[str, str] = (CUSTOMER, AGENT),
+    paused: Iterable[tuple[int, int]] = (),
+    vad_config: VadConfig | None = None,
+) -> ConversationAnalysis:
+    """`analyse_recording` from the frame powers of both channels, (2, frames), as
+    `flexrec.analysis.frames` computes them in the same pass as the waveform."""
+    if power.ndim != 2 or power.shape[0] != 2:
+        raise ValueError(f"expected frame powers of shape (2, frames), got {power.shape}")
     if sorted(channels) != sorted((CUSTOMER, AGENT)):
         raise ValueError(f"channels must name 'customer' and 'agent' once each, got {channels}")
     config = vad_config or VadConfig()
-    found = {
-        name: detect_speech(audio[:, i], sample_rate_hz, config) for i, name in enumerate(channels)
-    }
-    duration_ms = len(audio) * 1000 // sample_rate_hz
+    found = {name: detect_speech_from_power(power[i], config) for i, name in enumerate(channels)}
     metrics = compute_metrics(found[CUSTOMER], found[AGENT], duration_ms, paused)
     return ConversationAnalysis(
         found[CUSTOMER], found[AGENT], metrics, metrics.segments, config.version

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from flexrec.analysis.frames import frame_power
 from flexrec.analysis.segments import BoolArray, Segment, runs
 
 FloatArray = npt.NDArray[np.float32]
@@ -56,12 +57,6 @@ class VadConfig:
         """Identifies the algorithm and these thresholds (stored beside analysis results)."""
         digest = hashlib.blake2b(repr(dataclasses.astuple(self)).encode(), digest_size=4)
         return f"{ALGORITHM_VERSION}-{digest.hexdigest()}"
-
-
-def _as_float(samples: npt.NDArray[np.generic]) -> FloatArray:
-    if samples.dtype == np.int16:
-        return samples.astype(np.float32) * np.float32(1 / 32768)
-    return np.asarray(samples, dtype=np.float32)
 
 
 def _sliding_min(values: FloatArray, half_width: int) -> FloatArray:
@@ -150,14 +145,15 @@ def speech_frames(
     """Per-frame (speech, music) masks before smoothing; exposed for tuning and tests."""
     if samples.ndim > 2 or (samples.ndim == 2 and samples.shape[1] != 1):
         raise ValueError(f"expected one channel of audio, got shape {samples.shape}")
-    x = _as_float(samples).reshape(-1)
-    frame_len = max(1, sample_rate_hz * config.frame_ms // 1000)
-    n_frames = len(x) // frame_len
-    if n_frames == 0:
+    x = samples.reshape(-1, 1)
+    return speech_frames_from_power(frame_power(x, sample_rate_hz, config.frame_ms)[0], config)
+
+
+def speech_frames_from_power(power: FloatArray, config: VadConfig) -> tuple[BoolArray, BoolArray]:
+    """Per-frame (speech, music) masks from each frame's mean power (full scale 1.0)."""
+    if len(power) == 0:
         empty = np.zeros(0, np.bool_)
         return empty, empty
-    frames = x[: n_frames * frame_len].reshape(n_frames, frame_len)
-    power = np.einsum("ij,ij->i", frames, frames) / frame_len
     energy_db = (10.0 * np.log10(power + 1e-12)).astype(np.float32)
     floor = _noise_floor(energy_db, config)
     candidate = (energy_db > floor + config.snr_db) & (energy_db > config.min_level_dbfs)
@@ -175,6 +171,17 @@ def detect_speech(
     """Speech segments (ms) in one channel of audio (int16 or float in [-1, 1])."""
     config = config or VadConfig()
     active, _ = speech_frames(samples, sample_rate_hz, config)
+    return _segments(active, config)
+
+
+def detect_speech_from_power(power: FloatArray, config: VadConfig | None = None) -> list[Segment]:
+    """Speech segments (ms) from one channel's frame powers (`flexrec.analysis.frames`)."""
+    config = config or VadConfig()
+    active, _ = speech_frames_from_power(power, config)
+    return _segments(active, config)
+
+
+def _segments(active: BoolArray, config: VadConfig) -> list[Segment]:
     total_ms = len(active) * config.frame_ms
     out: list[Segment] = []
     for start, end in _smooth(active, config):

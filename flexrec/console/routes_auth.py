@@ -1,5 +1,6 @@
 """Console sign-in and sign-out: password form (login CSRF), Flex token, logout with CSRF."""
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -19,6 +20,7 @@ from flexrec.console.auth import (
     tokens_match,
 )
 from flexrec.console.context import ConsoleContext
+from flexrec.console.throttle import SignInAttempt
 from flexrec.console.users import authenticate_user
 from flexrec.server.responses import documented
 from flexrec.server.thread_pools import run_on
@@ -50,22 +52,15 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             detail={**detail, "user_agent": agent},
         )
 
-    def sign_in_password(
-        username: str, password: str, client: str
-    ) -> tuple[Principal, str] | int | None:
+    def sign_in_password(attempt: SignInAttempt, password: str) -> tuple[Principal, str] | None:
         """The principal and its new session's cookie value when the password is right, None
-        when it is wrong, or the seconds to wait when this account or client guessed too often."""
-        if not username:
-            return None
-        wait = ctx.sign_in_throttle.begin(username, client)
-        if wait:
-            return wait
+        when it is wrong (the throttle already allowed the attempt)."""
         with ctx.db() as session:
-            user = authenticate_user(session, username, password)
+            user = authenticate_user(session, attempt.username, password)
             if user is None:
                 return None
             principal, user_id = principal_from_user(user), user.id
-        ctx.sign_in_throttle.succeeded(username, client)
+        ctx.sign_in_throttle.succeeded(attempt)
         return principal, ctx.start_session(principal, user_id)
 
     def login_form(
@@ -99,13 +94,18 @@ def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         # scrypt takes tens of milliseconds and 16 MiB: off the event loop, on a small pool of
         # its own (guesses from many clients never hold the webhooks' threads or much memory).
         client = request.client.host if request.client else "unknown"
-        outcome = await run_on("password_hashes", sign_in_password, username, password, client)
-        if isinstance(outcome, int):
+        attempt = ctx.sign_in_throttle.begin(username, client) if username else None
+        if attempt is not None and attempt.refused:
             await audit(request, SIGN_IN_FAILED, username, via="password", reason="throttled")
-            error = f"Too many sign-in attempts; try again in {outcome} seconds."
+            error = f"Too many sign-in attempts; try again in {attempt.retry_after_s} seconds."
             refused = login_form(request, next_path, error, status=429)
-            refused.headers["Retry-After"] = str(outcome)
+            refused.headers["Retry-After"] = str(attempt.retry_after_s)
             return refused
+        if attempt is not None and attempt.delay_s:
+            await asyncio.sleep(attempt.delay_s)  # an account being guessed: slowed, not locked
+        outcome = None
+        if attempt is not None:
+            outcome = await run_on("password_hashes", sign_in_password, attempt, password)
         if outcome is None:
             await audit(request, SIGN_IN_FAILED, username, via="password", reason="bad_password")
             return login_form(request, next_path, "Wrong user name or password.", status=401)

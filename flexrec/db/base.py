@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
+from flexrec.db.metrics import count_statements
 from flexrec.db.urls import check_database_url
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -45,6 +46,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
+    count_statements(engine)
     return engine
 
 

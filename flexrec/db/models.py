@@ -1,11 +1,7 @@
 """SQLAlchemy models of the recording service; the rows are the source of truth, not the queue.
 
-recording_targets state machine (one row per recorded call leg):
-
-    pending ──claim──▶ starting ──created/adopted──▶ recording ⇄ paused
-       ▲                 │                              │
-       └──retry/backoff──┘                              ▼
-    (any unfinished) ──call over──▶ ended     completed | absent | failed
+`recording_targets` (one row per recorded call leg) is written only through
+flexrec.recording.transitions, which also holds its state diagram.
 """
 
 from __future__ import annotations

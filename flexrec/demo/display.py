@@ -145,6 +145,15 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
             score.media_linked == score.recorded,
         ),
     ]
+    if score.coverage_agrees is not None:
+        checks.append(
+            (
+                "coverage report agrees with truth",
+                f"{score.coverage_legs_checked - len(score.coverage_mismatches)}"
+                f"/{score.coverage_legs_checked} legs",
+                score.coverage_agrees,
+            )
+        )
     for label, value, good in checks:
         figures.add_row(label, value, _mark(good))
     figures.add_row(

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from flexrec.demo.coverage_check import sim_coverage
 from flexrec.demo.display import DemoDisplay, LiveFigures, results_table
 from flexrec.demo.measures import (
     archive_figures,
@@ -154,9 +155,17 @@ class AgentDriver:
         return (digest % 1000) / 1000 < self.share
 
     def _started(self, conversation: Conversation) -> None:
+        task_sid, worker_sid = conversation.task_sid, conversation.worker_sid
+        if conversation.card_pause is not None:
+            # A card payment: the agent pauses when the simulator's plan says (in time, late,
+            # or never: the calls whose card numbers flexrec must find and silence).
+            if conversation.pause_in_s is not None and conversation.resume_in_s is not None:
+                pause_in, resume_in = conversation.pause_in_s, conversation.resume_in_s
+                self.sim.call_later(pause_in, lambda: self._submit(task_sid, worker_sid, "pause"))
+                self.sim.call_later(resume_in, lambda: self._submit(task_sid, worker_sid, "resume"))
+            return
         if conversation.scenario not in PAUSABLE or not self._chosen(conversation.task_sid):
             return
-        task_sid, worker_sid = conversation.task_sid, conversation.worker_sid
         # Runs on the simulator's loop: schedule in simulated time, do HTTP on the pool.
         self.sim.call_later(25.0, lambda: self._submit(task_sid, worker_sid, "pause"))
         self.sim.call_later(55.0, lambda: self._submit(task_sid, worker_sid, "resume"))
@@ -310,6 +319,10 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 _live(sim, driver, figures)
                 display.update(figures)
                 score = score_truth(sim.truth())
+                check = sim_coverage(sim, database_url)[1]
+                score.coverage_agrees = check.agrees
+                score.coverage_legs_checked = check.legs_checked
+                score.coverage_mismatches = check.mismatches[:20]
                 latencies = webhook_to_api_latencies(sim)
                 score.webhook_to_api_ms_p50 = percentile(latencies, 50)
                 score.webhook_to_api_ms_p99 = percentile(latencies, 99)

@@ -57,6 +57,11 @@ class DemoScore:
     vad_recall: float | None = None
     restarts: int = 0
     faults: str = ""
+    # flexrec's own coverage report against the truth, leg by leg (flexrec.demo.coverage_check);
+    # None: not compared in this run.
+    coverage_agrees: bool | None = None
+    coverage_legs_checked: int = 0
+    coverage_mismatches: list[str] = field(default_factory=list)
     # Calls per account variant that applied to them: {axis: {value: calls}} (flexsim.variants).
     variants: dict[str, dict[str, int]] = field(default_factory=dict)
     per_call: list[CallScore] = field(default_factory=list)
@@ -79,6 +84,7 @@ class DemoScore:
             and self.agent_leg_recordings == 0
             and self.lost_attribute_writes == 0
             and self.media_linked == self.recorded
+            and self.coverage_agrees is not False
         )
 
 

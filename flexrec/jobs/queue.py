@@ -11,7 +11,9 @@ claim went stale. Nothing connects at import time: tasks are registered on the i
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +23,32 @@ from urllib.parse import urlsplit
 import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
+from prometheus_client import Summary
 
 from flexrec.ports import Job
 
 log = structlog.get_logger(__name__)
+
+JOB_CPU = Summary(
+    "flexrec_job_cpu_seconds",
+    "CPU time of the thread that ran a queue job (waits for the GIL not counted), by job name.",
+    ["job"],
+)
+
+
+def timed_job(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, its thread's CPU time observed on `JOB_CPU` under `name` whether it fails or not."""
+    cpu = JOB_CPU.labels(name)
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            cpu.observe(time.thread_time() - started)
+
+    return run
 
 
 def make_huey(url: str, name: str = "flexrec") -> Huey:
@@ -58,14 +82,14 @@ class JobQueue:
     def register(self, name: str, fn: Job, *, retries: int = 3, retry_delay_s: int = 10) -> None:
         """Make `fn` runnable as job `name` (huey retries it if it raises)."""
         self._tasks[name] = self.huey.task(name=name, retries=retries, retry_delay=retry_delay_s)(
-            fn
+            timed_job(name, fn)
         )
 
     def register_periodic(self, name: str, fn: Callable[[], Any], every_minutes: int = 1) -> None:
         """Run `fn` every `every_minutes` minutes while a consumer runs (and allow enqueue)."""
         self._tasks[name] = self.huey.periodic_task(
             crontab(minute=f"*/{every_minutes}"), name=name
-        )(fn)
+        )(timed_job(name, fn))
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from flexrec.db.models import RecordingTarget, TaskRecord
+from flexrec.recording import transitions
 from flexrec.recording.context import ServiceContext
 from flexrec.recording.dedup import event_key, insert_seen, mark_seen, retry_contention, was_seen
 from flexrec.recording.pause import PauseController
@@ -24,7 +25,6 @@ from flexrec.recording.recovery import Recovery, live_target_ids
 from flexrec.recording.rows import (
     RecordingFacts,
     TaskFields,
-    advance_target,
     store_recording,
     upsert_participant_event,
     upsert_reservation,
@@ -170,17 +170,7 @@ class EventIntake:
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
             ended = live_target_ids(session, event.call_sid)
-            session.execute(
-                update(RecordingTarget)
-                .where(RecordingTarget.call_sid == event.call_sid)
-                .where(RecordingTarget.state == "pending")
-                .values(
-                    state="ended",
-                    last_error=f"call {event.call_status} before the recording started",
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
+            transitions.call_over(session, event.call_sid, event.call_status, now)
         self.recovery.schedule_refresh(ended)
 
     def is_known_progress(self, event: RecordingStatusEvent) -> bool:
@@ -216,12 +206,10 @@ class EventIntake:
                     .order_by(RecordingTarget.id)
                 ).first()
                 if target is not None:
-                    target.recording_sid = event.recording_sid
-                    target.source = target.source or "created"
-                    target.start_time_ms = target.start_time_ms or event.start_time_ms
+                    transitions.identify(target, event)
                     newly_known = target.id
             if target is not None:
-                advance_target(target, event, now)
+                transitions.apply_status(target, event, now)
             store_recording(
                 session,
                 RecordingFacts.of_event(event),

@@ -23,3 +23,14 @@ WEBHOOK_TO_API_SECONDS = Histogram(
     "From the event revealing a call leg to Twilio accepting the recording create",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
 )
+START_SECONDS = Histogram(
+    "flexrec_recording_start_seconds",
+    "From the arrival of the webhook that started a recording to Twilio accepting the create,"
+    " on this process's clock (starts run from a queue job are not timed)",
+    # Fine around one and two Twilio round trips (~100-300 ms each), so quantiles interpolate.
+    buckets=(
+        *(n / 100 for n in range(1, 41)),
+        *(0.4 + n / 40 for n in range(1, 9)),
+        *(0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
+    ),
+)

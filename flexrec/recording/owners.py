@@ -23,16 +23,17 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.db.models import RecordingTarget, ServiceOwner
+from flexrec.db.models import ServiceOwner
 from flexrec.recording.store import write_session
+from flexrec.recording.transitions import ORPHANED_CLAIM, reap_orphaned_claims
 
 log = structlog.get_logger(__name__)
 
@@ -204,7 +205,7 @@ class OwnerLease:
             if gone:
                 session.execute(delete(ServiceOwner).where(ServiceOwner.owner_id.in_(gone)))
                 log.warning("claim owners gone", owners=gone)
-            released = release_orphaned_claims(session, now)
+            released = reap_orphaned_claims(session, now)
         if released:
             log.warning("claims of gone processes released", target_ids=released)
         return released
@@ -221,44 +222,6 @@ class OwnerLease:
         return not self._alive(pid, row.pid_started)  # type: ignore[attr-defined]
 
 
-_OWNER_EXISTS = exists().where(ServiceOwner.owner_id == RecordingTarget.claim_owner)
-
-
-_ORPHANED = (
-    select(RecordingTarget.id)
-    .where(
-        RecordingTarget.state == "starting",
-        RecordingTarget.claim_owner.is_not(None),
-        ~_OWNER_EXISTS,
-    )
-    .limit(1)
-)
-
-
 def _has_orphaned_claims(sessions: sessionmaker[Session]) -> bool:
     with sessions() as session:
-        return session.execute(_ORPHANED).first() is not None
-
-
-def release_orphaned_claims(session: Session, now: datetime) -> list[int]:
-    """`starting` targets claimed by an owner with no row (gone) back to due `pending`."""
-    stmt = (
-        update(RecordingTarget)
-        .where(
-            RecordingTarget.state == "starting",
-            RecordingTarget.claim_owner.is_not(None),
-            ~_OWNER_EXISTS,
-        )
-        .values(
-            state="pending",
-            claim_token=None,
-            claim_owner=None,
-            claimed_at=None,
-            next_attempt_at=None,
-            updated_at=now,
-        )
-        .returning(RecordingTarget.id)
-        .execution_options(synchronize_session=False)
-    )
-    ids: Sequence[int] = session.scalars(stmt).all()
-    return list(ids)
+        return session.execute(ORPHANED_CLAIM).first() is not None

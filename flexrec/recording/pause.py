@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import (
@@ -24,6 +23,7 @@ from flexrec.db.models import (
     ReservationRecord,
     TaskRecord,
 )
+from flexrec.recording import transitions
 from flexrec.recording.catch_up import CatchUpLimiter
 from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, ServiceContext
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
@@ -264,19 +264,15 @@ class PauseController:
         """Remember (or forget) a pause while the recording is still being started."""
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
-            result: Any = session.execute(
-                update(RecordingTarget)
-                .where(RecordingTarget.id == target_id)
-                .where(RecordingTarget.state.in_(UNFINISHED_STATES))
-                .values(
-                    desired_state="paused" if action == "pause" else None,
-                    desired_by=actor.identity,
-                    desired_worker_sid=actor.worker_sid,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
+            wished = transitions.wish_pause(
+                session,
+                target_id,
+                paused=action == "pause",
+                actor=actor.identity,
+                worker_sid=actor.worker_sid,
+                now=now,
             )
-            if result.rowcount != 1:
+            if not wished:
                 return None
             target = session.get(RecordingTarget, target_id)
             if target is None:  # pragma: no cover - targets are never deleted
@@ -298,12 +294,7 @@ class PauseController:
 
     def _clear_desire(self, target_id: int, worker_sid: str | None = None) -> None:
         with write_session(self.ctx.sessions) as session:
-            stmt = update(RecordingTarget).where(RecordingTarget.id == target_id)
-            if worker_sid is not None:
-                stmt = stmt.where(RecordingTarget.desired_worker_sid == worker_sid)
-            session.execute(
-                stmt.values(desired_state=None).execution_options(synchronize_session=False)
-            )
+            transitions.clear_wish(session, target_id, worker_sid)
 
     def _change(self, task_sid: str, actor: Actor, action: str) -> RecordingState:
         desired = "paused" if action == "pause" else "recording"
@@ -363,13 +354,7 @@ class PauseController:
     ) -> RecordingState:
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
-            session.execute(
-                update(RecordingTarget)
-                .where(RecordingTarget.id == target_id)
-                .where(RecordingTarget.state.in_(LIVE_STATES))
-                .values(state=new_state, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            transitions.pause_result(session, target_id, new_state, now)
             target = session.get(RecordingTarget, target_id)
             if target is None:  # pragma: no cover - targets are never deleted
                 raise NotFound("recording target vanished")

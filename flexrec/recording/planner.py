@@ -30,7 +30,8 @@ from flexrec.recording.states import (
     OPEN_RESERVATION_STATUSES,
     WORK_OVER_TASK_STATUSES,
 )
-from flexrec.recording.store import TargetRow, ensure_link, ensure_target, target_row
+from flexrec.recording.store import ensure_link
+from flexrec.recording.transitions import TargetRow, ensure_target, target_row
 
 if TYPE_CHECKING:
     from flexrec.recording.search import LegSearch

@@ -16,10 +16,11 @@ from datetime import timedelta
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingTarget, ReservationRecord, TaskRecord
+from flexrec.recording import transitions
 from flexrec.recording.context import JOB_LINK, JOB_REFRESH, JOB_START, ServiceContext
 from flexrec.recording.dedup import forget_old_events
 from flexrec.recording.pause import PauseController
@@ -95,12 +96,7 @@ class Recovery:
             return RECORDING_OUTCOMES[info.status]
         with write_session(self.ctx.sessions) as session:
             # Touched, so reconcile() looks at this one again only after a quiet period.
-            session.execute(
-                update(RecordingTarget)
-                .where(RecordingTarget.id == target_id)
-                .values(updated_at=self.ctx.now())
-                .execution_options(synchronize_session=False)
-            )
+            transitions.touch(session, target_id, self.ctx.now())
         if attempt < REFRESH_ATTEMPTS:  # still in progress or processing: look again later
             self.ctx.schedule(JOB_REFRESH, target_id, attempt + 1, delay_s=REFRESH_DELAY_S)
         return "recording"

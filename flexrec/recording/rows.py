@@ -5,8 +5,9 @@ Events come twice, late or out of order, so no row is simply overwritten:
 - a reservation's status only moves forward;
 - a recording's identity (leg, target, start, channels, track, source) is fixed by the first
   report that carries it; its outcome (status, forward only; duration, error, media URL) follows
-  the latest report that carries it;
-- a target moves forward from its recording's status callbacks and never leaves a final state.
+  the latest report that carries it.
+
+Targets are not here: flexrec.recording.transitions is their one writer.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexrec.db.models import RecordingRecord, RecordingTarget, ReservationRecord, TaskRecord
+from flexrec.db.models import RecordingRecord, ReservationRecord, TaskRecord
 from flexrec.recording.attributes import attribute_facts
 from flexrec.recording.states import (
     ACTIVE_RESERVATION_STATUSES,
     RECORDING_OUTCOMES,
     RESERVATION_STATUS,
     TERMINAL_TASK_STATUSES,
-    is_final,
     reservation_moves_to,
 )
 from flexrec.recording.store import insert_new, upsert_participant
@@ -254,26 +254,3 @@ def store_recording(
         session.add(row)
     merge_recording_row(row, facts, target_id, account_sid, now)
     return row
-
-
-# -- targets ----------------------------------------------------------------------------------
-def advance_target(target: RecordingTarget, event: RecordingStatusEvent, now: datetime) -> None:
-    """Move a target forward from a status callback of its recording; never backwards, and
-    never out of a final state."""
-    if target.recording_sid != event.recording_sid:
-        return
-    outcome = RECORDING_OUTCOMES.get(event.status)
-    if not is_final(target.state):
-        if outcome is not None:
-            target.state = outcome
-            target.claim_token = None
-            target.claimed_at = None
-        elif event.status == "in-progress" and target.state in ("pending", "starting"):
-            target.state = "recording"
-            target.claim_token = None
-            target.claimed_at = None
-    if event.start_time_ms and not target.start_time_ms:
-        target.start_time_ms = event.start_time_ms
-    if event.error_code and is_final(target.state):
-        target.last_error = f"recording {event.status}, error {event.error_code}"
-    target.updated_at = now

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -22,27 +22,20 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, TaskRecord
-from flexrec.recording import metrics
+from flexrec.recording import metrics, transitions
 from flexrec.recording.attributes import TaskAttributesWriter, voice_recording_entry
 from flexrec.recording.context import JOB_LINK, JOB_START, ServiceContext
 from flexrec.recording.memory import InFlight, RecentSet
 from flexrec.recording.rows import RecordingFacts, new_recording_row, store_recording
-from flexrec.recording.store import (
-    RELEASE_STARTED,
-    TargetRow,
-    claim_target,
-    insert_ignore,
-    release_claim,
-    released_claim,
-    write_connection,
-    write_session,
-)
+from flexrec.recording.store import insert_ignore, write_connection, write_session
+from flexrec.recording.transitions import StartedRecording, TargetRow
 from flexrec.twilio.gateway import (
     CALL_NOT_RECORDABLE,
     CreateRecordingRequest,
     GatewayError,
     RecordingInfo,
 )
+from flexrec.webhooks.arrival import seconds_since_arrival
 
 log = structlog.get_logger(__name__)
 
@@ -86,11 +79,6 @@ _TASK_RECORDING = (
     .where(TaskRecord.sid == bindparam("task"))
     .execution_options(synchronize_session=False)
 )  # SET recording_sid from the execute parameters
-
-
-_DESIRED_STATE = select(RecordingTarget.desired_state).where(
-    RecordingTarget.id == bindparam("target")
-)
 
 
 @dataclass(frozen=True)
@@ -152,7 +140,7 @@ class RecordingStarter:
         attempt, the claim goes stale and reconcile takes the target over after `visibility`.
         """
         token, owner = uuid.uuid4().hex, self.ctx.owner_id
-        if not claim_target(session, target.id, token, now, self.ctx.visibility, owner):
+        if not transitions.claim(session, target.id, token, now, self.ctx.visibility, owner):
             return None
         return Claim(token, target.call_sid, target.attempts + 1, target.event_ms, owner)
 
@@ -165,7 +153,9 @@ class RecordingStarter:
         if claim is None:
             token, owner = uuid.uuid4().hex, ctx.owner_id
             with write_session(ctx.sessions) as session:
-                if not claim_target(session, target_id, token, ctx.now(), ctx.visibility, owner):
+                if not transitions.claim(
+                    session, target_id, token, ctx.now(), ctx.visibility, owner
+                ):
                     return StartOutcome("not-claimed")
                 target = session.get(RecordingTarget, target_id)
                 if target is None:  # pragma: no cover - claimed rows exist
@@ -238,6 +228,9 @@ class RecordingStarter:
         if event_ms is not None:
             delay = ctx.now().timestamp() - event_ms / 1000
             metrics.WEBHOOK_TO_API_SECONDS.observe(max(0.0, delay))
+        since_arrival = seconds_since_arrival()
+        if since_arrival is not None:
+            metrics.START_SECONDS.observe(since_arrival)
         return info, "created"
 
     def _failed_attempt(
@@ -253,11 +246,8 @@ class RecordingStarter:
             if call.ended:
                 metrics.RECORDING_START_FAILURES.labels(reason="call_ended").inc()
                 with write_session(ctx.sessions) as session:
-                    release_claim(
-                        session,
-                        target_id,
-                        token,
-                        {"state": "ended", "last_error": str(exc), "updated_at": ctx.now()},
+                    transitions.call_over_at_start(
+                        session, target_id, token, now=ctx.now(), error=str(exc)
                     )
                 bound.info("call ended before recording", call_status=call.status)
                 return StartOutcome("ended")
@@ -266,12 +256,7 @@ class RecordingStarter:
             return self._retry(target_id, token, attempts, _reason(exc), exc)
         metrics.RECORDING_START_FAILURES.labels(reason=f"http_{exc.status}").inc()
         with write_session(ctx.sessions) as session:
-            release_claim(
-                session,
-                target_id,
-                token,
-                {"state": "failed", "last_error": str(exc), "updated_at": ctx.now()},
-            )
+            transitions.start_refused(session, target_id, token, now=ctx.now(), error=str(exc))
         bound.warning("recording start failed", error=str(exc))
         return StartOutcome("failed")
 
@@ -283,16 +268,8 @@ class RecordingStarter:
         delay = ctx.backoff_s(attempts)
         now = ctx.now()
         with write_session(ctx.sessions) as session:
-            released = release_claim(
-                session,
-                target_id,
-                token,
-                {
-                    "state": "pending",
-                    "next_attempt_at": now + timedelta(seconds=delay),
-                    "last_error": f"{reason}: {exc}",
-                    "updated_at": now,
-                },
+            released = transitions.retry_due(
+                session, target_id, token, now=now, delay_s=delay, error=f"{reason}: {exc}"
             )
         if released:
             ctx.schedule(JOB_START, target_id, delay_s=delay)
@@ -303,45 +280,16 @@ class RecordingStarter:
         """Store the started recording; True when an agent asked for a pause before it began."""
         ctx = self.ctx
         now = ctx.now()
-        state = "paused" if info.status == "paused" else "recording"
-        values = {
-            "state": state,
-            "recording_sid": info.sid,
-            "source": source,
-            "start_time_ms": info.start_time_ms,
-            "last_error": None,
-            "updated_at": now,
-        }
+        paused = info.status == "paused"
+        started = StartedRecording(info.sid, source, info.start_time_ms, paused)
         with write_session(ctx.sessions) as session:
-            # The usual case on plain statements (no objects loaded): the claim is still ours
-            # and the recording is new to us.
-            connection = session.connection()
-            released = connection.execute(
-                RELEASE_STARTED, {**released_claim(target_id, token), **values}
-            ).first()
-            held = released is not None
-            if not held:
-                # A status callback (or a reclaim after a stall) got there first: keep its state,
-                # only fill in what it could not know.
-                target = session.get(RecordingTarget, target_id)
-                if target is not None:
-                    if target.recording_sid is None:
-                        target.recording_sid = info.sid
-                    if target.recording_sid == info.sid:
-                        target.source = target.source or source
-                        target.start_time_ms = target.start_time_ms or info.start_time_ms
-                    target.updated_at = now
+            held, wanted = transitions.started(session, target_id, token, started, now)
             facts = RecordingFacts.of_info(info)
             new_row = new_recording_row(facts, target_id, ctx.recordings.account_sid, now)
             if not insert_ignore(session, RecordingRecord, new_row, ["sid"]):
                 # A status callback stored it first: fill in what it could not know.
                 store_recording(session, facts, target_id, ctx.recordings.account_sid, now)
-            wanted = (
-                released.desired_state
-                if released is not None
-                else session.scalar(_DESIRED_STATE, {"target": target_id})
-            )
-        if state == "recording" and info.channels and info.start_time_ms and held:
+        if not paused and info.channels and info.start_time_ms and held:
             self.known_live.add(info.sid)
         return wanted == "paused"
 

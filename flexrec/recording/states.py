@@ -1,14 +1,10 @@
 """The states of a recording target, and the Twilio statuses the service reads: one place each.
 
-A target (one recorded call leg, `recording_targets`) moves only forward:
-
-    pending ──claim──▶ starting ──created/adopted──▶ recording ⇄ paused
-       ▲                 │                              │
-       └──retry/backoff──┘                              ▼
-    (any unfinished) ──call over──▶ ended     completed | absent | failed
-
-A target in a FINAL state never changes state again: no start, pause, refresh or late status
-callback moves it (`ended` included: the call is over, nothing more will come of the leg).
+A target (one recorded call leg, `recording_targets`) moves only forward; which moves exist,
+from which states, is flexrec.recording.transitions (the table's one writer; its `diagram()`
+is drawn in docs/design.md). A target in a FINAL state never changes state again: no start,
+pause, refresh or late status callback moves it (`ended` included: the call is over, nothing
+more will come of the leg).
 """
 
 from __future__ import annotations

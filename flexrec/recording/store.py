@@ -1,4 +1,4 @@
-"""Database helpers of the recording service: write transactions, idempotent inserts, claims.
+"""Database helpers of the recording service: write transactions and idempotent inserts.
 
 Every helper works on SQLite and PostgreSQL. SQLite write transactions start with
 `BEGIN IMMEDIATE` so two webhook threads never both read a row and then fail to upgrade their
@@ -12,32 +12,15 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    and_,
-    bindparam,
-    exists,
-    false,
-    func,
-    or_,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import Connection, Engine, bindparam, false, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.base import Base
-from flexrec.db.models import (
-    AttributeWrite,
-    ConferenceParticipantRecord,
-    RecordingTarget,
-    ServiceOwner,
-)
+from flexrec.db.models import AttributeWrite, ConferenceParticipantRecord
 
 _M = TypeVar("_M", bound=Base)
 
@@ -182,17 +165,6 @@ def insert_ignore(
     return connection.execute(stmt, dict(values)).first() is not None
 
 
-class TargetRow(Protocol):
-    """What planning reads of a target (a row of plain columns, or the ORM object)."""
-
-    id: int
-    state: str
-    recording_sid: str | None
-    call_sid: str
-    attempts: int
-    event_ms: int | None
-
-
 class LinkRow(Protocol):
     """What planning reads of an attribute link."""
 
@@ -200,78 +172,10 @@ class LinkRow(Protocol):
     status: str
 
 
-_TARGET_COLUMNS = (
-    RecordingTarget.id,
-    RecordingTarget.state,
-    RecordingTarget.recording_sid,
-    RecordingTarget.call_sid,
-    RecordingTarget.attempts,
-    RecordingTarget.event_ms,
-)
-_TARGET_ROW_BY_LEG = select(*_TARGET_COLUMNS).where(RecordingTarget.leg_key == bindparam("leg_key"))
 _LINK_ROW_BY_KEY = select(AttributeWrite.id, AttributeWrite.status).where(
     AttributeWrite.task_sid == bindparam("task_sid"),
     AttributeWrite.target_id == bindparam("target_id"),
 )
-
-
-def target_row(session: Session, leg_key: str) -> TargetRow | None:
-    """The leg's target as plain columns, or None."""
-    session.flush()  # what an ORM query would autoflush: plain statements see it too
-    row = session.connection().execute(_TARGET_ROW_BY_LEG, {"leg_key": leg_key}).first()
-    return cast(TargetRow | None, row)
-
-
-def ensure_target(
-    session: Session,
-    *,
-    leg_key: str,
-    call_sid: str,
-    leg: str,
-    task_sid: str,
-    reservation_sid: str | None,
-    now: datetime,
-    event_ms: int | None,
-    state: str = "pending",
-    recording_sid: str | None = None,
-    source: str | None = None,
-    start_time_ms: int | None = None,
-) -> tuple[TargetRow, bool]:
-    """The one target of a leg, created if missing; returns (target, created).
-
-    Plain statements, no ORM objects: this runs for every event of every task, and loading
-    objects cost more than the statements.
-    """
-    # Read first: the target almost always exists already (every later event of the task).
-    found = target_row(session, leg_key)
-    if found is not None:
-        return found, False
-    connection = session.connection()
-    insert = insert_returning(
-        connection.dialect.name, RecordingTarget.__table__, ("leg_key",), _TARGET_COLUMNS
-    )
-    created = connection.execute(
-        insert,
-        {
-            "leg_key": leg_key,
-            "call_sid": call_sid,
-            "leg": leg,
-            "task_sid": task_sid,
-            "reservation_sid": reservation_sid,
-            "state": state,
-            "recording_sid": recording_sid,
-            "source": source,
-            "start_time_ms": start_time_ms,
-            "attempts": 0,
-            "event_ms": event_ms,
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).first()
-    if created is not None:
-        return cast(TargetRow, created), True
-    again = connection.execute(_TARGET_ROW_BY_LEG, {"leg_key": leg_key}).one()
-    return cast(TargetRow, again), False
 
 
 def ensure_link(
@@ -303,101 +207,3 @@ def ensure_link(
     ).first()
     row = created if created is not None else connection.execute(_LINK_ROW_BY_KEY, key).one()
     return cast(LinkRow, row)
-
-
-_CLAIMABLE = or_(
-    and_(
-        RecordingTarget.state == "pending",
-        or_(
-            RecordingTarget.next_attempt_at.is_(None),
-            RecordingTarget.next_attempt_at <= bindparam("b_now"),
-        ),
-    ),
-    # The backstop for an attempt stuck past its window (it never creates after half of it);
-    # a gone owner's claims are put back to `pending` at once by flexrec.recording.owners.
-    and_(
-        RecordingTarget.state == "starting",
-        RecordingTarget.claimed_at < bindparam("b_stale_before"),
-    ),
-)
-_CLAIM_VALUES = {
-    "state": "starting",
-    "claim_token": bindparam("b_token"),
-    "claim_owner": bindparam("b_owner"),
-    "claimed_at": bindparam("b_now"),
-    "attempts": RecordingTarget.attempts + 1,
-    "updated_at": bindparam("b_now"),
-}
-_CLAIM = (
-    update(RecordingTarget)
-    .where(RecordingTarget.id == bindparam("b_id"), _CLAIMABLE)
-    .values(**_CLAIM_VALUES)
-    .execution_options(synchronize_session=False)
-)
-# A claim under an owner id only while that owner's row exists: a process that was reaped
-# (its lease ran out) can never claim under its old id again.
-_CLAIM_OWNED = (
-    update(RecordingTarget)
-    .where(
-        RecordingTarget.id == bindparam("b_id"),
-        _CLAIMABLE,
-        exists().where(ServiceOwner.owner_id == bindparam("b_owner")),
-    )
-    .values(**_CLAIM_VALUES)
-    .execution_options(synchronize_session=False)
-)
-# The SET columns come from the parameters given at execute (any target column).
-_RELEASE = (
-    update(RecordingTarget)
-    .where(
-        RecordingTarget.id == bindparam("b_id"),
-        RecordingTarget.claim_token == bindparam("b_token"),
-        RecordingTarget.state == "starting",
-    )
-    .execution_options(synchronize_session=False)
-)
-
-
-# release_claim's statement, also answering whether a pause waits for the recording to exist.
-RELEASE_STARTED = _RELEASE.returning(RecordingTarget.desired_state)
-
-
-def claim_target(
-    session: Session,
-    target_id: int,
-    token: str,
-    now: datetime,
-    visibility: timedelta,
-    owner: str | None = None,
-) -> bool:
-    """Atomically move a due `pending` (or stale `starting`) target to `starting` for us.
-
-    One conditional UPDATE: across threads and processes exactly one claimant sees rowcount 1.
-    `owner`: this process's owner id (flexrec.recording.owners), recorded with the claim.
-    """
-    params = {
-        "b_id": target_id,
-        "b_now": now,
-        "b_stale_before": now - visibility,
-        "b_token": token,
-        "b_owner": owner,
-    }
-    result: Any = session.execute(_CLAIM if owner is None else _CLAIM_OWNED, params)
-    return bool(result.rowcount == 1)
-
-
-def released_claim(target_id: int, token: str) -> dict[str, Any]:
-    """The parameters of `_RELEASE` that identify the claim and clear it."""
-    return {
-        "b_id": target_id,
-        "b_token": token,
-        "claim_token": None,
-        "claim_owner": None,
-        "claimed_at": None,
-    }
-
-
-def release_claim(session: Session, target_id: int, token: str, values: Mapping[str, Any]) -> bool:
-    """Apply `values` to a target only while we still hold its claim."""
-    result: Any = session.execute(_RELEASE, {**released_claim(target_id, token), **values})
-    return bool(result.rowcount == 1)

@@ -13,6 +13,7 @@ from prometheus_client import Counter, Histogram, Summary
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flexrec.server.logging_setup import bound_sids, get_logger
+from flexrec.webhooks.arrival import mark_arrival, reset_arrival
 
 log = get_logger("flexrec.http")
 _stdlib_log = logging.getLogger("flexrec.http")
@@ -54,6 +55,7 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        arrival = mark_arrival(time.monotonic())
         status = 500
         # Twilio repeats this header on retries of one delivery: it ties retries together.
         delivery = _header(scope, b"i-twilio-idempotency-token")
@@ -68,6 +70,7 @@ class RequestMetricsMiddleware:
             with bound_sids(delivery_id=delivery):
                 await self.app(scope, receive, send_wrapper)
         finally:
+            reset_arrival(arrival)
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.coverage.metrics import COVERAGE_COUNTERS
 from flexrec.custody.metrics import refresh_custody_gauges
 from flexrec.server.deps import get_services, get_settings
 from flexrec.server.logging_setup import get_logger
@@ -77,6 +78,8 @@ def _refresh_gauges(request: Request) -> None:
         if services.archive is not None:
             refresh_archive_gauges(services.archive.sessions)
             refresh_custody_gauges(services.archive.sessions)
+        if services.sessions is not None:
+            COVERAGE_COUNTERS.refresh(services.sessions)
     except Exception as exc:  # a scrape still answers; /readyz says what is wrong
         log.warning("metrics_refresh_failed", error=type(exc).__name__)
 

@@ -126,6 +126,7 @@ def build_services(
     `services.recording`, its jobs on `services.queue`, `services.archive` set.
     """
     # Imported here so `import flexrec.server` stays cheap and side-effect free.
+    from flexrec.coverage.sweep import register_coverage_sweep
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.files import private_folder, private_sqlite_file
     from flexrec.db.migrate import upgrade, upgrade_engine
@@ -157,11 +158,12 @@ def build_services(
         sessions = make_session_factory(engine)
         client = make_client(settings.twilio)
         gateway = SdkGateway(client, settings.twilio.account_sid, settings.twilio.workspace_sid)
+        policy = load_policy(settings.policy)
         recording = RecordingService(
             sessions,
             recordings=gateway,
             tasks=gateway,
-            policy=load_policy(settings.policy),
+            policy=policy,
             public_url=service_public_url(settings),
             base_backoff_s=settings.server.retry_base_s,
             max_backoff_s=settings.server.retry_max_s,
@@ -172,6 +174,10 @@ def build_services(
         recording.set_lease(lease)
         queue = build_queue(settings)
         register_recording_jobs(queue, recording)
+        register_coverage_sweep(
+            queue, gateway, sessions, policy_leg=policy.leg,
+            every_minutes=settings.server.coverage_sweep_minutes,
+        )  # fmt: skip
         background = Background()
         closers.append(background.close)
         recording.set_background(background)

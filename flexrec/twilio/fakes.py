@@ -12,8 +12,9 @@ import dataclasses
 import itertools
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flexrec.twilio.gateway import (
@@ -365,3 +366,40 @@ class FakeTwilio:
             if task is None:
                 raise GatewayError("Twilio 404 20404: not found", status=404, code=20404)
             return list(task.reservations)
+
+
+class FakeCallLog:
+    """`CallLogGateway` in memory: an account's call legs and recordings, listed in pages.
+
+    Filters by whole UTC days as Twilio does (the days asked for, plus the day after the last,
+    since the gateway asks `StartTime<` for the day after); `requests` counts pages served.
+    """
+
+    def __init__(self, account_sid: str = FAKE_ACCOUNT_SID, page_size: int = 1000) -> None:
+        self.account_sid = account_sid
+        self.page_size = page_size
+        self.calls: list[CallInfo] = []
+        self.recordings: list[RecordingInfo] = []
+        self.requests = 0
+
+    @staticmethod
+    def _on_days(epoch_ms: int | None, first_day: date, last_day: date) -> bool:
+        if epoch_ms is None:
+            return False
+        day = datetime.fromtimestamp(epoch_ms / 1000, UTC).date()
+        return first_day <= day <= last_day + timedelta(days=1)
+
+    def _pages(self, items: list[Any]) -> Iterator[list[Any]]:
+        for i in range(0, max(len(items), 1), self.page_size):
+            self.requests += 1
+            yield items[i : i + self.page_size]
+
+    def call_pages(self, first_day: date, last_day: date) -> Iterator[list[CallInfo]]:
+        """Legs that started on those days, newest first."""
+        found = [c for c in self.calls if self._on_days(c.start_time_ms, first_day, last_day)]
+        return self._pages(sorted(found, key=lambda c: -(c.start_time_ms or 0)))
+
+    def recording_pages(self, first_day: date, last_day: date) -> Iterator[list[RecordingInfo]]:
+        """Recordings created on those days, newest first."""
+        found = [r for r in self.recordings if self._on_days(r.start_time_ms, first_day, last_day)]
+        return self._pages(sorted(found, key=lambda r: -(r.start_time_ms or 0)))

@@ -21,6 +21,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 import structlog
 from twilio.rest import Client
 
+from flexrec.twilio.call_log import CallLogCalls, CallLogGateway, call_info
 from flexrec.twilio.errors import (
     TRANSLATED,
     GatewayError,
@@ -49,6 +50,7 @@ __all__ = [
     "TRANSLATED_ERRORS",
     "ArchiveGateway",
     "CallInfo",
+    "CallLogGateway",
     "ConferenceInfo",
     "CreateRecordingRequest",
     "GatewayError",
@@ -208,7 +210,7 @@ def translate_error(exc: BaseException) -> GatewayError:
     return translate(exc)
 
 
-class SdkGateway(SetupCalls):
+class SdkGateway(SetupCalls, CallLogCalls):
     """Every gateway protocol over the official SDK client (SDK retries off)."""
 
     def __init__(self, client: Client, account_sid: str, workspace_sid: str) -> None:
@@ -316,14 +318,7 @@ class SdkGateway(SetupCalls):
         """The leg's status, direction and parties."""
         with twilio_call():
             call = self._client.calls(call_sid).fetch()
-        return CallInfo(
-            sid=call_sid,
-            status=str(call.status),
-            direction=_text(call.direction),
-            from_=_text(getattr(call, "_from", None)),
-            to=_text(call.to),
-            parent_call_sid=_text(call.parent_call_sid),
-        )
+        return call_info(call)
 
     def list_conferences(
         self, friendly_name: str, status: str | None = None

@@ -37,6 +37,10 @@ class CallInfo:
     from_: str | None = None
     to: str | None = None
     parent_call_sid: str | None = None
+    # Twilio's own clock (epoch ms): start empty until dialled, end empty until it ended.
+    start_time_ms: int | None = None
+    end_time_ms: int | None = None
+    duration_s: int | None = None  # empty for busy, failed, unanswered or ongoing calls
 
     @property
     def ended(self) -> bool:

@@ -11,7 +11,12 @@ import flexrec.db.models  # noqa: F401 - registers the tables on Base.metadata
 from flexrec.db.base import Base
 
 # The archive and the console define their tables on the same Base.
-for _module in ("flexrec.archive.models", "flexrec.console.users", "flexrec.console.sessions"):
+for _module in (
+    "flexrec.archive.models",
+    "flexrec.console.users",
+    "flexrec.console.sessions",
+    "flexrec.coverage.models",
+):
     importlib.import_module(_module)
 
 config = context.config

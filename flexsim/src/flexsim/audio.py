@@ -22,6 +22,9 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from flexsim.speech.render import utterance_audio, utterance_words
+from flexsim.speech.script import voice_keys
+from flexsim.speech.words import Word
 from flexsim.timeline import CUSTOMER, THIRD_PARTY, Timeline
 from flexsim.world import Call, Recording, World
 
@@ -104,6 +107,7 @@ class SpeechPiece:
     utterance_end: float
     start: float
     end: float
+    words: tuple[Word, ...] = ()  # a scripted utterance's words (others are filled in)
 
 
 @dataclass
@@ -121,6 +125,12 @@ class LegPlan:
     silenced: list[Span] = field(default_factory=list)  # pauses with behavior "silence"
     skipped: list[Span] = field(default_factory=list)  # pauses with behavior "skip"
     leg_key: str = ""
+    worded: bool = False  # speech in real words (flexsim.speech), not formant voices
+    voice_keys: dict[str, str] = field(default_factory=dict)  # speaker -> stable voice key
+
+    def voice_key(self, speaker: str) -> str:
+        """Whose voice and words a speaker has (salt-independent, flexsim.speech.script)."""
+        return self.voice_keys.get(speaker, speaker)
 
 
 def _party_speaker(call: Call, timeline: Timeline | None) -> str:
@@ -177,9 +187,11 @@ def plan_leg(world: World, recording: Recording) -> LegPlan:
         silenced=_intersect(_merge(pauses_silence), window),
         skipped=_intersect(_merge(pauses_skip), window),
         leg_key=call.sid,
+        worded=timeline.worded if timeline is not None else False,
     )
     if timeline is None:
         return plan
+    plan.voice_keys = voice_keys([p.speaker for p in timeline.presences])
 
     own = _party_speaker(call, timeline)
     leg_up: list[Span] = [
@@ -208,7 +220,9 @@ def plan_leg(world: World, recording: Recording) -> LegPlan:
             if is_customer_leg or utt.speaker == CUSTOMER:
                 heard = _subtract(heard, holds)
             target = plan.channel2
-        target.extend(SpeechPiece(utt.speaker, utt.start, utt.end, s, e) for s, e in heard)
+        target.extend(
+            SpeechPiece(utt.speaker, utt.start, utt.end, s, e, utt.words) for s, e in heard
+        )
 
     if is_customer_leg:
         plan.hold_music = _intersect(_intersect(holds, window), leg_up)
@@ -432,8 +446,6 @@ def _add_speech(buf: FloatArray, pieces: Sequence[SpeechPiece], plan: LegPlan, s
     fade = max(1, int(0.01 * sr))
     for piece in pieces:
         key = stable_int("utt", plan.seed, piece.speaker, round(piece.utterance_start * 1000))
-        voice = voice_for(plan.seed, piece.speaker, sr)
-        onset = int(voice.phrase_onsets[key % len(voice.phrase_onsets)])
         gain = _db_to_gain(
             SPEECH_LEVEL_DBFS + ((key >> 20) % 1000 / 1000 - 0.5) * 2 * SPEECH_LEVEL_SPREAD_DB
         )
@@ -442,6 +454,22 @@ def _add_speech(buf: FloatArray, pieces: Sequence[SpeechPiece], plan: LegPlan, s
         if b <= a:
             continue
         into = _index(piece.start, piece.utterance_start, sr)  # samples since the utterance began
+        if plan.worded:
+            spoken = utterance_audio(
+                plan.seed,
+                plan.voice_key(piece.speaker),
+                piece.utterance_start,
+                piece.utterance_end,
+                piece.words,
+                sr,
+            )
+            chunk = np.zeros(b - a, np.float32)
+            part = spoken[into : into + (b - a)]
+            chunk[: len(part)] = part
+            buf[a:b] += chunk * np.float32(gain)
+            continue
+        voice = voice_for(plan.seed, piece.speaker, sr)
+        onset = int(voice.phrase_onsets[key % len(voice.phrase_onsets)])
         chunk = _loop_slice(voice.samples, onset + into, b - a) * gain
         # Fade the utterance's own edges (not the edges of a piece cut out of it by a hold).
         if into < fade:
@@ -560,6 +588,36 @@ def render_recording(
     return to_int16(mono)[:, None]
 
 
+WORD_GAP_BRIDGED_S = 0.3  # gaps between words of one phrase are still "speaking"
+
+
+def _spoken_spans(plan: LegPlan, piece: SpeechPiece) -> Iterable[Span]:
+    """Where a piece really has speech: its words (gaps under 0.3 s bridged), or all of it."""
+    if not plan.worded:
+        yield piece.start, piece.end
+        return
+    words = utterance_words(
+        plan.seed,
+        plan.voice_key(piece.speaker),
+        piece.utterance_start,
+        piece.utterance_end,
+        piece.words,
+    )
+    current: Span | None = None
+    for word in words:
+        start, end = max(word.start, piece.start), min(word.end, piece.end)
+        if end <= start:
+            continue
+        if current is not None and start - current[1] <= WORD_GAP_BRIDGED_S:
+            current = (current[0], end)
+            continue
+        if current is not None:
+            yield current
+        current = (start, end)
+    if current is not None:
+        yield current
+
+
 def truth_segments(world: World, recording: Recording) -> dict[str, list[tuple[int, int]]]:
     """Speech heard on each channel, in recording-relative ms (pauses removed/cut out).
 
@@ -574,7 +632,7 @@ def truth_segments(world: World, recording: Recording) -> dict[str, list[tuple[i
 
     out: dict[str, list[tuple[int, int]]] = {}
     for name, pieces in (("channel1", plan.channel1), ("channel2", plan.channel2)):
-        spans = _merge((p.start, p.end) for p in pieces)
+        spans = _merge(span for p in pieces for span in _spoken_spans(plan, p))
         spans = _subtract(spans, plan.silenced + skipped)
         segments: list[tuple[int, int]] = []
         for start, end in spans:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from typing import Annotated
@@ -16,6 +17,7 @@ from flexsim.engine import default_weights, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
 from flexsim.latency import DEFAULT_LATENCY, LatencyError, LatencyModel
 from flexsim.runner import SimConfig, SimRunner
+from flexsim.speech.payment import draw_pause
 from flexsim.variants import VariantError, check_pins
 
 CREDENTIALS_HELP = (
@@ -33,7 +35,24 @@ CONTROL_HELP = (
     '{"roles": ["agent"], "ttl_s": 3600} issues that agent\'s Flex token (for the agent API '
     "and the console's Flex sign-in); GET|POST /_sim/faults reads or replaces the fault plan; "
     "GET /_sim/truth (or /_sim/truth/{CA}), /_sim/stats and /_sim/webhooks show ground truth, "
-    "counters and the webhook log. --rate 0 leaves traffic to POST /_sim/interactions."
+    "counters and the webhook log; GET /_sim/recordings/{RE}/words what a recording says, word "
+    "by word, with every card digit and distractor number (media ms). --rate 0 leaves traffic "
+    "to POST /_sim/interactions."
+)
+
+
+FAULTS_HELP = (
+    "Fault plan: comma-separated key=value, e.g. 'api=0.2,dup=0.1,reorder=0.1'. Transport: "
+    "api (share of REST requests answered 429/500/503 unprocessed), timeout (share held past "
+    "the client's timeout, unprocessed), latency (extra ms per request), dup / reorder / drop "
+    "(share of webhooks sent twice, held back past the next one, never sent), delay (ms before "
+    "each webhook). The world changing after a final state (off by default): absent / failed / "
+    "stopped (share of call recordings created over REST that end early while the call is "
+    "still in progress: silent and not stored, error 16102; not stored, error 16105; stopped "
+    "by another API client, completed with the media so far), clobber (share of attribute "
+    "writes adding a VoiceRecording to conversations.media that another integration "
+    "overwrites seconds later from a stale copy without If-Match: the entries are dropped, its "
+    "own 'crm' key added). seed (default --seed). Ground truth lists each call's faults."
 )
 
 
@@ -131,12 +150,7 @@ def sim(
         float, typer.Option(help="Simulated seconds per real second (60: an hour a minute).")
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same day.")] = 0,
-    faults: Annotated[
-        str | None,
-        typer.Option(
-            help="Fault plan, e.g. 'api=0.2,dup=0.1,reorder=0.1,drop=0,latency=50,timeout=0.01'."
-        ),
-    ] = None,
+    faults: Annotated[str | None, typer.Option(help=FAULTS_HELP)] = None,
     latency: Annotated[
         str,
         typer.Option(
@@ -205,6 +219,21 @@ def sim(
             "(off|dual|mono|mix; default mix)."
         ),
     ] = None,
+    card_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of conversations in which the customer reads a card number out.",
+        ),
+    ] = 0.3,
+    card_pause: Annotated[
+        str | None,
+        typer.Option(
+            help="Variant: when the agent pauses for a card payment "
+            "(in_time|late|never|mix; default mix)."
+        ),
+    ] = None,
 ) -> None:
     """Run the Twilio Flex simulator: Twilio's REST paths, live traffic and signed webhooks.
 
@@ -244,7 +273,13 @@ def sim(
         rest_latency=latency,
         rest_latency_real_time=latency_real_time,
         talk_time_median_s=talk_time,
+        card_share=card_share,
+        card_pause=None if card_pause in (None, "mix") else card_pause,
     )
+    try:
+        draw_pause(random.Random(0), config.card_pause)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--card-pause") from exc
     for axis, value in variants.items():
         setattr(config, axis, value)
     console = Console()

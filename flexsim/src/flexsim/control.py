@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from flexsim.engine import Engine, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
+from flexsim.speech.truth import word_truth
 from flexsim.truth import InteractionRecord, all_truth, interaction_truth
 from flexsim.webhooks import WebhookDispatcher
 from flexsim.world import TERMINAL_CALL_STATUSES, World
@@ -60,6 +61,13 @@ def create_control_router(
         if record is None:
             raise HTTPException(404, f"no interaction with call or task {sid}")
         return interaction_truth(world, record)
+
+    @router.get("/recordings/{sid}/words")
+    async def get_recording_words(sid: str) -> dict[str, Any]:
+        found = word_truth(world, sid)
+        if found is None:
+            raise HTTPException(404, f"no recording {sid}")
+        return found
 
     @router.get("/stats")
     async def get_stats() -> dict[str, Any]:

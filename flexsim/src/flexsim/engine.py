@@ -65,6 +65,10 @@ class EngineConfig:
     # Pinned account variants (axis -> value, see flexsim.variants); unpinned axes are drawn
     # per call.
     variant_pins: dict[str, str] = field(default_factory=dict)
+    # Share of conversations in which the customer pays by card over the phone (a scripted
+    # payment, flexsim.speech.payment), and a pinned pause variant (None: the mix).
+    card_share: float = 0.3
+    card_pause: str | None = None
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Seeded fault injection for the simulator: failing REST calls and misbehaving webhooks.
+"""Seeded fault injection for the simulator: failing REST calls, misbehaving webhooks, and a
+world that changes after a client thought it settled.
 
 A `FaultPlan` is parsed from a short string such as
 `api=0.2,dup=0.1,reorder=0.1,drop=0.0,latency=50,timeout=0.01,delay=0,seed=7`:
@@ -11,8 +12,21 @@ A `FaultPlan` is parsed from a short string such as
   next delivery, or never sent;
 - `delay`: extra delay (ms) before each webhook delivery.
 
-Every decision comes from one seeded RNG, so a run with the same seed and the same sequence of
-requests makes the same decisions.
+Interference (what `flexsim.interference` does to the world; all off by default):
+
+- `absent` / `failed` / `stopped`: share of call recordings created through the REST API that
+  end early while their call is still in progress: `absent` (silent, nothing stored, error
+  16102), `failed` (not stored, error 16105), or stopped by another API client (`completed`
+  with the media up to the stop, as older payment integrations stop instead of pausing);
+- `clobber`: share of attribute writes adding a `VoiceRecording` to `conversations.media`
+  that another integration overwrites a moment later from a copy it read before that write,
+  without If-Match: the new media entries are gone, the integration's own key is added.
+
+Transport decisions (`api_fault`, `webhook_fault`) come from one seeded RNG, so a run with the
+same seed and the same sequence of requests makes the same decisions. Interference decisions
+are keyed instead (`recording_fate(key)`, `blind_write_delay(key)`: the same seed and key
+always decide the same), so they do not depend on the order requests happen to arrive in and
+never move the transport RNG.
 """
 
 from __future__ import annotations
@@ -35,8 +49,34 @@ _KEYS = {
     "reorder": "reorder_rate",
     "drop": "drop_rate",
     "delay": "delay_ms",
+    "absent": "rec_absent_rate",
+    "failed": "rec_failed_rate",
+    "stopped": "rec_stopped_rate",
+    "clobber": "clobber_rate",
     "seed": "seed",
 }
+_RATES = (
+    "api_error_rate",
+    "api_timeout_rate",
+    "dup_rate",
+    "reorder_rate",
+    "drop_rate",
+    "rec_absent_rate",
+    "rec_failed_rate",
+    "rec_stopped_rate",
+    "clobber_rate",
+)
+# When an early end happens, in simulated seconds after the recording started: an `absent`
+# recording is one whose media never flowed (found out within seconds); a failed or stopped one
+# ran a while first. Every draw stays inside a typical call; a call that ends first ends the
+# recording normally and the fault never happens.
+EARLY_END_AFTER_S: dict[str, tuple[float, float]] = {
+    "absent": (1.0, 6.0),
+    "failed": (5.0, 60.0),
+    "stopped": (10.0, 60.0),
+}
+# How long after the link write the other integration's stale write lands (simulated seconds).
+BLIND_WRITE_AFTER_S = (0.5, 5.0)
 
 
 class FaultPlanError(ValueError):
@@ -63,6 +103,15 @@ class WebhookFault:
 
 
 RequestHook = Callable[[str, str], ApiFault | None]
+EarlyEndKind = Literal["absent", "failed", "stopped"]
+
+
+@dataclass(frozen=True)
+class EarlyEnd:
+    """A recording's planned early end: how (`kind`) and when (seconds after its start)."""
+
+    kind: EarlyEndKind
+    after_s: float
 
 
 @dataclass
@@ -76,6 +125,10 @@ class FaultPlan:
     reorder_rate: float = 0.0
     drop_rate: float = 0.0
     delay_ms: float = 0.0
+    rec_absent_rate: float = 0.0
+    rec_failed_rate: float = 0.0
+    rec_stopped_rate: float = 0.0
+    clobber_rate: float = 0.0
     seed: int = 0
     timeout_delay_s: float = TIMEOUT_DELAY_S
     _rng: random.Random = field(init=False, repr=False, compare=False)
@@ -84,10 +137,13 @@ class FaultPlan:
     _request_hook: RequestHook | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("api_error_rate", "api_timeout_rate", "dup_rate", "reorder_rate", "drop_rate"):
+        for name in _RATES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise FaultPlanError(f"{name} must be between 0 and 1, got {value}")
+        early = self.rec_absent_rate + self.rec_failed_rate + self.rec_stopped_rate
+        if early > 1.0 + 1e-9:
+            raise FaultPlanError(f"absent + failed + stopped must not exceed 1, got {early:g}")
         if self.api_latency_ms < 0 or self.delay_ms < 0:
             raise FaultPlanError("latency and delay must not be negative")
         self._rng = random.Random(self.seed)
@@ -95,7 +151,8 @@ class FaultPlan:
 
     @classmethod
     def parse(cls, spec: str | None, *, seed: int | None = None) -> FaultPlan:
-        """Parse `key=value,...` (keys: api, latency, timeout, dup, reorder, drop, delay, seed)."""
+        """Parse `key=value,...` (keys: api, latency, timeout, dup, reorder, drop, delay, absent,
+        failed, stopped, clobber, seed)."""
         values: dict[str, float | int] = {}
         for part in (spec or "").split(","):
             part = part.strip()
@@ -116,7 +173,7 @@ class FaultPlan:
 
     @property
     def active(self) -> bool:
-        """Whether this plan injects anything at all."""
+        """Whether this plan injects transport faults (REST answers, webhook deliveries)."""
         return any(
             (
                 self.api_error_rate,
@@ -128,6 +185,42 @@ class FaultPlan:
                 self.delay_ms,
             )
         )
+
+    @property
+    def interferes(self) -> bool:
+        """Whether this plan changes the world behind clients' backs (early ends, clobbers)."""
+        return any(
+            (self.rec_absent_rate, self.rec_failed_rate, self.rec_stopped_rate, self.clobber_rate)
+        )
+
+    def recording_fate(self, key: str) -> EarlyEnd | None:
+        """Whether (and how, and when) the recording named by `key` ends early; the same seed
+        and key always give the same answer."""
+        rates = (
+            ("absent", self.rec_absent_rate),
+            ("failed", self.rec_failed_rate),
+            ("stopped", self.rec_stopped_rate),
+        )
+        if not any(rate for _, rate in rates):
+            return None
+        rng = random.Random(f"early-end:{self.seed}:{key}")
+        roll = rng.random()
+        for kind, rate in rates:
+            if roll < rate:
+                low, high = EARLY_END_AFTER_S[kind]
+                return EarlyEnd(kind, rng.uniform(low, high))  # type: ignore[arg-type]
+            roll -= rate
+        return None
+
+    def blind_write_delay(self, key: str) -> float | None:
+        """Seconds until another integration's stale write follows the link write named by
+        `key` (None: it does not); the same seed and key always give the same answer."""
+        if not self.clobber_rate:
+            return None
+        rng = random.Random(f"clobber:{self.seed}:{key}")
+        if rng.random() >= self.clobber_rate:
+            return None
+        return rng.uniform(*BLIND_WRITE_AFTER_S)
 
     def describe(self) -> dict[str, float | int]:
         """The plan's settings as plain JSON-able numbers."""

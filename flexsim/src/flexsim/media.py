@@ -17,6 +17,7 @@ import numpy.typing as npt
 import soundfile
 
 from flexsim.audio import DEFAULT_SAMPLE_RATE_HZ, render_recording, truth_segments
+from flexsim.speech.payment import plan_payment
 from flexsim.timeline import CUSTOMER, Presence, Timeline, Utterance
 from flexsim.world import Recording, SimClock, World
 
@@ -100,11 +101,16 @@ def make_sample_conversation(
     noise_dbfs: float = -55.0,
     pause: tuple[float, float, str] | None = None,
     record_from_s: float = 0.0,
+    worded: bool = True,
+    card_pause: str | None = None,
 ) -> SampleConversation:
     """Simulate one inbound call (queue audio, agent talk, optional hold and pause) and record it.
 
     Times are seconds from the customer's answer. `pause` is (start, end, behavior) on both
     recordings. Used by tests, benches and demos that need realistic audio without the engine.
+    `worded` False gives the older wordless formant speech; `card_pause` (in_time, late,
+    never) adds a scripted card payment from 8 s after the agent joins, the recordings paused
+    as that variant says (and `pause` then ignored).
     """
     rng = random.Random(seed)
     t0 = 1_700_000_000.0
@@ -137,7 +143,17 @@ def make_sample_conversation(
         customer_answered_at=t0,
         agent_connected_at=joined,
         ended_at=end,
+        worded=worded,
     )
+    payment = None
+    if card_pause is not None:
+        payment = plan_payment(
+            seed, random.Random(f"payment:{seed}"), CUSTOMER, worker.sid, joined + 8.0, card_pause
+        )
+        timeline.payment = payment
+        timeline.utterances.extend(payment.utterances)
+        if payment.pause_at is not None and payment.resume_at is not None:
+            pause = (payment.pause_at - t0, payment.resume_at - t0, "silence")
     if queue_s > 0:
         timeline.queue_audio.append((t0 + 0.5, joined))
     timeline.presences.append(Presence(CUSTOMER, customer.sid, joined, end))
@@ -156,6 +172,9 @@ def make_sample_conversation(
         length = min(rng.uniform(1.0, 7.0), end - 0.5 - t)
         if hold and t < hold[0] < t + length:
             length = hold[0] - t - 0.3
+        if payment is not None and t < payment.end + 0.5 and t + length > payment.start - 0.5:
+            t, speaker = payment.end + 0.6, CUSTOMER
+            continue
         if length >= 0.5:
             timeline.utterances.append(Utterance(speaker, t, t + length))
             if rng.random() < 0.15 and length > 3:

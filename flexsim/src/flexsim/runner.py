@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -25,12 +26,15 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
+import flexsim.scenarios  # noqa: F401 - registers the built-in scenarios a run draws from
 from flexsim import defaults
-from flexsim.audio import truth_segments
 from flexsim.control import create_control_router
 from flexsim.engine import Engine, EngineConfig, default_weights
 from flexsim.faults import FaultPlan, RequestHook
+from flexsim.interference import Interference
 from flexsim.latency import DEFAULT_LATENCY, LatencyModel
+from flexsim.speech.payment import card_payment_view
+from flexsim.speech.truth import word_truth
 from flexsim.timeline import Timeline
 from flexsim.tokens import identity_of, issue_token
 from flexsim.truth import all_truth
@@ -82,7 +86,9 @@ class SimConfig:
     service_url: str | None = None  # where webhooks go (the flexrec service's base URL)
     event_streams: bool = False  # deliver TaskRouter events via an Event Streams sink instead
     call_progress_events: bool = False  # also report ringing/in-progress (default: the end only)
-    faults: str | None = None  # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"
+    # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"; interference: "absent=0.05,failed=0.05,
+    # stopped=0.05,clobber=0.1" (keys in flexsim.faults, `flexsim --help`)
+    faults: str | None = None
     # REST answer time, "LOW-HIGH" ms (5th-95th percentile; flexsim.latency): Twilio's real
     # ~100-300 ms by default, "0" for tests that do not measure latency.
     rest_latency: str = DEFAULT_LATENCY
@@ -90,6 +96,9 @@ class SimConfig:
     # against Twilio's real-time limits on a compressed day).
     rest_latency_real_time: bool = False
     start_traffic: bool = True
+    # SIDs are unique per run (a fresh salt each time) while everything else follows the seed;
+    # an int pins the salt to mint a run's SIDs again (0: the unsalted SIDs of `World(seed)`).
+    sid_salt: int | None = None
     talk_time_median_s: float = 120.0
     wrap_time_mean_s: float = 15.0
     # How long a callback may take to answer before it counts as a timeout and is retried,
@@ -106,6 +115,10 @@ class SimConfig:
     conference_callbacks: str | None = None
     studio_recording: str | None = None
     native_recording: str | None = None
+    # Card payments (flexsim.speech.payment): the share of conversations that take one, and
+    # the agent's pause pinned to in_time, late or never (None: drawn per call).
+    card_share: float = 0.3
+    card_pause: str | None = None
     account_sid: str = field(
         default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", defaults.ACCOUNT_SID)
     )
@@ -130,6 +143,8 @@ class SimConfig:
             call_status_callback_url=f"{base}/webhooks/call-status" if base else None,
             studio_recording_callback_url=f"{base}/webhooks/recording-status" if base else None,
             variant_pins=self.variant_pins(),
+            card_share=self.card_share,
+            card_pause=self.card_pause,
         )
 
     def variant_pins(self) -> dict[str, str]:
@@ -172,7 +187,13 @@ class SimRunner:
         if cfg.scale <= 0:
             # a manual clock never advances on its own: drive an Engine directly instead
             raise ValueError("SimRunner needs a running clock (scale > 0)")
-        self.world = World(SimClock(scale=cfg.scale), seed=cfg.seed, account_sid=cfg.account_sid)
+        salt = secrets.randbits(128) if cfg.sid_salt is None else cfg.sid_salt
+        self.world = World(
+            SimClock(scale=cfg.scale),
+            seed=cfg.seed,
+            account_sid=cfg.account_sid,
+            sid_salt=salt,
+        )
         if cfg.native_recording in ("dual", "mono"):
             # Flex's Call Recording toggle, as `flexrec setup` reads it (Flex Configuration)
             self.world.flex_configuration["call_recording_enabled"] = True
@@ -192,6 +213,9 @@ class SimRunner:
             else TERMINAL_CALL_STATUSES,
         )
         self.dispatcher.attach()
+        # Early-ending recordings and blind attribute writes (off unless the plan has rates)
+        self.interference = Interference(self.world, self.faults, self.engine.call_later)
+        self.interference.attach()
         self._configure_callbacks()
         latency_scale = 1.0 if cfg.rest_latency_real_time else cfg.scale
         self.latency = LatencyModel.parse(cfg.rest_latency, seed=cfg.seed, scale=latency_scale)
@@ -367,6 +391,7 @@ class SimRunner:
                     direction=timeline.direction,
                     task_sid=task.sid,
                     worker_sid=worker.sid,
+                    **card_payment_view(timeline, self.engine.now()),
                 )
             )
 
@@ -497,7 +522,14 @@ class SimRunner:
             recording = self.world.recordings.get(recording_sid)
         if recording is None:
             return None
+        from flexsim.audio import truth_segments  # numpy: loaded only when asked
+
         return truth_segments(self.world, recording)
+
+    def word_truth(self, recording_sid: str) -> dict[str, Any] | None:
+        """What a recording's media says, word by word and number by number, in media ms
+        (flexsim.speech.truth.word_truth); None for a recording the account does not have."""
+        return word_truth(self.world, recording_sid)
 
     def webhook_log(self) -> list[dict[str, Any]]:
         """The latest deliveries, oldest first: `kind`, `name`, `url`, `outcome` (sent or

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from flexsim.callbacks import iso8601, recording_url
 from flexsim.engine import AgentRequest, Engine, Flow, FlowStep, Scenario, register_scenario
+from flexsim.speech.payment import draw_pause, plan_payment
 from flexsim.timeline import CUSTOMER, THIRD_PARTY, Presence, Timeline, Utterance
 from flexsim.truth import InteractionRecord
 from flexsim.variants import CallVariants, draw_variants
@@ -182,9 +183,16 @@ class Interaction:
         self.tl.presences[i] = dataclasses.replace(self.tl.presences[i], end=self.now())
 
     def _speak(self, speakers: list[str], seconds: float) -> Steps:
-        """Let `speakers` talk for `seconds`."""
+        """Let `speakers` talk for `seconds` (a scripted payment keeps its own span)."""
         start = self.now()
-        self.tl.utterances.extend(plan_utterances(self.rng, speakers, start, start + seconds))
+        planned = plan_utterances(self.rng, speakers, start, start + seconds)
+        payment = self.tl.payment
+        if payment is not None:
+            # Drawn all the same, so the call's other draws stay what they were for the seed.
+            planned = [
+                u for u in planned if u.end <= payment.start - 0.4 or u.start >= payment.end + 0.4
+            ]
+        self.tl.utterances.extend(planned)
         yield seconds
 
     def _flex_write(self, patch: dict[str, Any]) -> None:
@@ -403,7 +411,6 @@ class Interaction:
                 }
             }
         )
-        self.engine.conversation_started(self.tl, task, worker)
         yield from self._conversation(worker)
         yield from self._hang_up()
 
@@ -481,7 +488,6 @@ class Interaction:
         self.tl.agent_connected_at = self.now()
         if flex_writes:
             self._flex_write({"conference": {"participants": {"customer": customer.sid}}})
-        self.engine.conversation_started(self.tl, task, worker)
         yield from self._conversation(worker)
         yield from self._hang_up()
 
@@ -540,6 +546,10 @@ class Interaction:
         before = total * rng.uniform(0.3, 0.6)
         after = total - before
         scenario = self.scenario
+        # Customer and agent alone, off hold: the whole call, or the part before the event.
+        alone = total if scenario in ("basic", "studio_recorded", "browser_closed") else before
+        self._plan_payment(agent, alone)
+        self.engine.conversation_started(self.tl, self.the_task, agent)
         if scenario in ("basic", "studio_recorded"):
             yield from self._speak([CUSTOMER, agent.sid], total)
             return
@@ -557,6 +567,18 @@ class Interaction:
             yield from self._transfer(agent, after, warm=scenario == "warm_transfer")
         else:
             yield from self._speak([CUSTOMER, agent.sid], after)
+
+    def _plan_payment(self, agent: Worker, alone_s: float) -> None:
+        """Maybe take a card payment inside the first `alone_s` seconds (its own random stream)."""
+        rng = random.Random(f"payment:{self.cfg.seed}:{self.index}")
+        if rng.random() >= self.cfg.card_share:
+            return
+        pause = draw_pause(rng, self.cfg.card_pause)
+        start = self.now() + rng.uniform(4.0, 15.0)
+        plan = plan_payment(self.tl.seed, rng, CUSTOMER, agent.sid, start, pause)
+        if plan.end + 3.0 <= self.now() + alone_s:
+            self.tl.payment = plan
+            self.tl.utterances.extend(plan.utterances)
 
     def _hold(self, seconds: float, speakers: list[str]) -> Steps:
         start = self.now()

@@ -8,6 +8,12 @@ publish it. Times are simulated epoch seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flexsim.speech.words import SpokenNumber, Word
+
+if TYPE_CHECKING:
+    from flexsim.speech.payment import PaymentPlan
 
 CUSTOMER = "customer"
 THIRD_PARTY = "third"
@@ -15,11 +21,16 @@ THIRD_PARTY = "third"
 
 @dataclass(frozen=True)
 class Utterance:
-    """A span of speech by one speaker (`customer`, `third`, or an agent's worker SID)."""
+    """A span of speech by one speaker (`customer`, `third`, or an agent's worker SID).
+
+    Scripted utterances carry their `words`; any other is filled with words when it is
+    rendered (`flexsim.speech.script.filler`), the same ones every time for the same seed.
+    """
 
     speaker: str
     start: float
     end: float
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,14 @@ class Timeline:
     ended_at: float | None = None
     eligible: bool = True  # decided by the engine from the scenario (e.g. abandoned: False)
     scenario: str = "basic"
+    # A card payment taken in this conversation (its script, card and the agent's pause plan).
+    payment: PaymentPlan | None = None
+    # Speech as real words from the clip bank (False: the older wordless formant voices).
+    worded: bool = True
+
+    def scripted_numbers(self) -> list[SpokenNumber]:
+        """Numbers said in scripted utterances (the payment's card data and amount)."""
+        return list(self.payment.numbers) if self.payment is not None else []
 
     def speakers(self) -> set[str]:
         """Every speaker that has a presence or an utterance."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flexsim.world import Recording, World
+from flexsim.world import EARLY_END_REASONS, Recording, Task, World
 
 MS = 1000.0
 
@@ -105,7 +105,60 @@ def _recording_truth(
             {"start_ms": _ms(p.start), "end_ms": _ms(p.end), "behavior": p.behavior}
             for p in recording.pauses
         ],
+        "origin": recording.origin,
+        "end_reason": recording.end_reason,
+        "recorded_spans": [
+            [_ms(a), _ms(b)] for a, b in recording.recorded_spans(world.clock.now())
+        ],
     }
+
+
+# Early ends named as fault kinds (flexsim.interference).
+_EARLY_KINDS = {
+    "early-absent": "recording_absent",
+    "early-failed": "recording_failed",
+    "stopped-by-other-client": "recording_stopped",
+}
+
+
+def _early_end_fault(world: World, recording: Recording) -> dict[str, Any]:
+    """One recording that interference ended while its call was live, and what followed on
+    the same leg: the next recording started there (by anyone) and how long after."""
+    call = world.calls.get(recording.call_sid)
+    end = recording.end_time if recording.end_time is not None else recording.start_time
+    following = [
+        r
+        for r in (world.recordings[sid] for sid in (call.recordings if call else []))
+        if r.sid != recording.sid and r.conference_sid is None and r.start_time >= end
+    ]
+    nxt = min(following, key=lambda r: r.start_time, default=None)
+    return {
+        "kind": _EARLY_KINDS[str(recording.end_reason)],
+        "at_ms": _ms(end),
+        "recording_sid": recording.sid,
+        "call_sid": recording.call_sid,
+        "party": call.party if call else None,
+        "status": recording.status,
+        "error_code": recording.error_code,
+        "next_recording": None
+        if nxt is None
+        else {"sid": nxt.sid, "gap_ms": round((nxt.start_time - end) * MS)},
+    }
+
+
+def _blind_write_faults(task: Task) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": "blind_write",
+            "at_ms": _ms(write["at"]),
+            "task_sid": task.sid,
+            "by": write["by"],
+            "revision": write["revision"],
+            "dropped": write["dropped"],
+            "added": write["added"],
+        }
+        for write in task.blind_writes
+    ]
 
 
 def _media_truth(
@@ -153,6 +206,7 @@ def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]
         legs = []
         recordings = []
         conference_recordings = []  # Flex's own: of the conference, not of a leg
+        faults: list[dict[str, Any]] = []
         for sid in record.call_sids:
             call = world.calls.get(sid)
             if call is None:
@@ -173,6 +227,8 @@ def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]
                 if recording is None:
                     continue
                 found = _recording_truth(world, recording, expected_start)
+                if recording.end_reason in EARLY_END_REASONS:
+                    faults.append(_early_end_fault(world, recording))
                 if recording.conference_sid:
                     conference_recordings.append(found)
                 else:
@@ -182,6 +238,7 @@ def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]
             task = world.tasks.get(task_sid)
             if task is None:
                 continue
+            faults.extend(_blind_write_faults(task))
             tasks.append(
                 {
                     "task_sid": task.sid,
@@ -235,8 +292,15 @@ def interaction_truth(world: World, record: InteractionRecord) -> dict[str, Any]
             "recordings": recordings,
             "conference_recordings": conference_recordings,
             "tasks": tasks,
+            # Interference that hit this call (flexsim.interference), oldest first.
+            "faults": sorted(faults, key=lambda f: (f["at_ms"] or 0, f["kind"])),
             "notes": dict(record.notes),
             "variants": dict(record.variants),
+            # A card payment taken in the call (card, expiry, code, the agent's pause plan);
+            # where each digit was heard is per recording: `SimRunner.word_truth(RE)`.
+            "card_payment": timeline.payment.truth()
+            if timeline is not None and timeline.payment is not None
+            else None,
         }
 
 

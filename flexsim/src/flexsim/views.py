@@ -18,6 +18,12 @@ class Conversation:
     direction: str
     task_sid: str
     worker_sid: str  # the agent who took the task
+    # A card payment in this conversation (flexsim.speech.payment): the agent's plan, in
+    # simulated seconds from now, to pause before the card is read (`in_time`), after the
+    # number (`late`), or not at all (`never`). None: no payment in this call.
+    card_pause: str | None = None
+    pause_in_s: float | None = None
+    resume_in_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ recording callbacks), with Twilio's retry habits and the fault plan's misbehavio
 
 Flow: `World.emit` → `WebhookDispatcher.on_event` (under the world lock: snapshot the payload,
 decide faults) → inbox → one sender per shard (a shard is chosen from the resource SID, so the
-callbacks of one call, conference or task stay in order unless a fault reorders them) → httpx.
+callbacks of one call, conference or task stay in order unless a fault reorders them) → the
+transport (flexsim.http1 for plain http, aiohttp for https; both loaded when sending starts).
 
 Delivery outcome:  2xx/3xx → sent;  4xx → failed (final);  5xx / timeout / connection error →
 retried with exponential backoff up to `max_retries`, then failed.
@@ -20,11 +21,8 @@ overrides, `rt` default 15000 ms).
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import functools
-import hashlib
-import hmac
 import itertools
 import json
 import logging
@@ -33,16 +31,18 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
-
-import aiohttp
-import httpx
 
 from flexsim import callbacks
 from flexsim.faults import FaultPlan
 from flexsim.http1 import Http1Pool, HttpProtocolError, split_target
+from flexsim.signature import json_webhook_url, twilio_signature
 from flexsim.world import TERMINAL_CALL_STATUSES, SidFactory, World, WorldEvent
+
+if TYPE_CHECKING:  # both load when a transport is made: importing flexsim stays light
+    import aiohttp
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +50,6 @@ USER_AGENT = "TwilioProxy/1.1"
 
 # Seconds a receiver has to answer each kind of delivery (sources in the module docstring).
 ANSWER_LIMITS_S: dict[str, float] = {"taskrouter": 15.0, "event-streams": 5.0}
-
-
-def twilio_signature(auth_token: str, url: str, params: Mapping[str, str] | None) -> str:
-    """X-Twilio-Signature: base64(HMAC-SHA1(token, url + each sorted param's name and value))."""
-    parts = [url]
-    if params:
-        for name in sorted(params):
-            parts.append(name)
-            parts.append(params[name])
-    digest = hmac.digest(auth_token.encode(), "".join(parts).encode(), "sha1")
-    return base64.b64encode(digest).decode()
 
 
 # Form names and most values (SIDs, statuses, names, numbers) repeat from webhook to webhook:
@@ -72,12 +61,6 @@ def encode_form(form: Mapping[str, str]) -> str:
     """The bytes `urlencode(form)` gives, with the quoting of repeated names and values cached."""
     quote = _quote
     return "&".join([f"{quote(name)}={quote(value)}" for name, value in form.items()])
-
-
-def json_webhook_url(url: str, body: bytes) -> str:
-    """The URL Twilio posts a JSON body to: `bodySHA256=<hex sha256 of body>` appended."""
-    digest = hashlib.sha256(body).hexdigest()
-    return f"{url}{'&' if '?' in url else '?'}bodySHA256={digest}"
 
 
 class Transport(ABC):
@@ -96,12 +79,16 @@ class AiohttpTransport(Transport):
     this workload): the default transport's fallback for https and URLs with credentials."""
 
     def __init__(self, timeout_s: float, max_connections: int = 64) -> None:
+        import aiohttp
+
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._limit = max_connections
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> int:
         """POST/GET through a shared session (created lazily on the running loop)."""
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
@@ -154,6 +141,8 @@ class HttpxTransport(Transport):
 
     async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> int:
         """Send through the httpx client."""
+        import httpx
+
         try:
             response = await self.client.request(method, url, headers=headers, content=body)
         except httpx.HTTPError as exc:
@@ -250,7 +239,7 @@ class WebhookDispatcher:
         self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=log_size)
         # Deliveries waiting for the sender tasks (or, before start(), for a test to inspect).
         self.inbox: collections.deque[Delivery] = collections.deque()
-        self._sids = SidFactory(seed ^ 0x5EB)
+        self._sids = SidFactory(seed ^ 0x5EB, world.sid_salt)
         self._n_shards = shards
         self._call_seq: dict[str, int] = {}
         self._stream_batches: dict[str, list[dict[str, Any]]] = {}

@@ -7,7 +7,7 @@ an event to the subscribers (`flexsim.webhooks` turns them into signed requests)
 
 Call status machine (Voice):   queued → ringing → in-progress → completed
                                           ↘ busy | no-answer | failed | canceled
-Recording status machine:       in-progress ⇄ paused → stopped → completed | absent
+Recording status machine:       in-progress ⇄ paused → stopped → completed | absent | failed
 Task assignment status:         pending → reserved → assigned → wrapping → completed
                                        ↘ canceled
 """
@@ -30,18 +30,39 @@ TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", 
 
 Party = Literal["customer", "worker", "third"]
 
+# Why a recording ended (`Recording.end_reason`): its leg hung up, its conference ended, a REST
+# client stopped or deleted it, or interference (flexsim.interference) ended it early while the
+# call went on: silent (`absent`), not stored (`failed`), or stopped by another API client.
+EndReason = Literal[
+    "call-ended",
+    "conference-ended",
+    "stopped",
+    "deleted",
+    "early-absent",
+    "early-failed",
+    "stopped-by-other-client",
+]
+EARLY_END_REASONS: frozenset[str] = frozenset(
+    {"early-absent", "early-failed", "stopped-by-other-client"}
+)
+# Statuses of a recording that holds no media: nothing was stored.
+NO_MEDIA_STATUSES = frozenset({"absent", "failed"})
+
 
 class SidFactory:
-    """Makes Twilio-shaped SIDs, reproducible for a given seed."""
+    """Makes Twilio-shaped SIDs: the n-th one is the seed's n-th draw XOR `salt`, so one seed
+    and salt reproduce every SID, and a fresh salt per run (SimRunner's) keeps two runs of
+    one seed from minting the same SIDs while nothing else about them differs."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, salt: int = 0) -> None:
         self._rng = random.Random(seed)
+        self._salt = salt & (2**128 - 1)
         self._lock = threading.Lock()
 
     def new(self, prefix: str) -> str:
         """Return a fresh SID with the given two-letter prefix."""
         with self._lock:
-            return prefix + f"{self._rng.getrandbits(128):032x}"
+            return prefix + f"{self._rng.getrandbits(128) ^ self._salt:032x}"
 
 
 class SimClock:
@@ -108,6 +129,10 @@ class Recording:
     date_updated: float = 0.0
     # Real (wall-clock) creation time, for measuring webhook-to-API latency across processes.
     created_wall: float = field(default_factory=time.time)
+    # "api": a client created it through the REST API; "account": the simulated account made
+    # it itself (a Studio flow, Flex's conference recording). Interference only hits "api" ones.
+    origin: Literal["api", "account"] = "account"
+    end_reason: EndReason | None = None
 
     @property
     def duration_s(self) -> int | None:
@@ -119,6 +144,24 @@ class Recording:
             if span.behavior == "skip":
                 total -= (span.end if span.end is not None else self.end_time) - span.start
         return max(0, int(total))
+
+    def recorded_spans(self, now: float) -> list[tuple[float, float]]:
+        """The spans of the call this recording's stored media covers, in simulated epoch
+        seconds: start to end (or `now` while running) minus every pause; none when nothing
+        was stored (absent, failed)."""
+        if self.status in NO_MEDIA_STATUSES:
+            return []
+        end = self.end_time if self.end_time is not None else now
+        spans: list[tuple[float, float]] = []
+        cursor = self.start_time
+        for pause in sorted(self.pauses, key=lambda p: p.start):
+            pause_end = pause.end if pause.end is not None else end
+            if pause.start > cursor:
+                spans.append((cursor, min(pause.start, end)))
+            cursor = max(cursor, pause_end)
+        if end > cursor:
+            spans.append((cursor, end))
+        return [(a, b) for a, b in spans if b > a]
 
 
 @dataclass
@@ -141,6 +184,7 @@ class Call:
     end_time: float | None = None
     status_callback: str | None = None
     recordings: list[str] = field(default_factory=list)
+    ordinal: int = 0  # creation order in the world: a key stable for a seed (SIDs may not be)
 
 
 @dataclass
@@ -222,6 +266,9 @@ class Task:
     date_created: float = 0.0
     date_updated: float = 0.0
     reservations: list[str] = field(default_factory=list)
+    ordinal: int = 0  # creation order in the world: a key stable for a seed (SIDs may not be)
+    # Ground truth of other integrations' blind writes to this task (flexsim.interference).
+    blind_writes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -264,9 +311,13 @@ class World:
         seed: int = 0,
         account_sid: str = defaults.ACCOUNT_SID,
         workspace_sid: str = defaults.WORKSPACE_SID,
+        sid_salt: int = 0,
     ) -> None:
         self.clock = clock or SimClock()
-        self.sids = SidFactory(seed)
+        self.seed = seed
+        # 0: the same SIDs for the same seed (tests building a world); SimRunner salts per run
+        self.sid_salt = sid_salt
+        self.sids = SidFactory(seed, sid_salt)
         self.account_sid = account_sid
         self.workspace_sid = workspace_sid
         self.workspace_name = "Flex Task Assignment"
@@ -364,6 +415,7 @@ class World:
                 status_callback=status_callback,
                 date_created=now,
                 date_updated=now,
+                ordinal=len(self.calls),
             )
             self.calls[call.sid] = call
             return call
@@ -386,7 +438,7 @@ class World:
                     if recording.status in ("in-progress", "paused") and not (
                         recording.conference_sid
                     ):
-                        self.finish_recording(recording)
+                        self.finish_recording(recording, "call-ended")
                 if call.conference_sid:
                     self.leave_conference(
                         self.conferences[call.conference_sid], call, "participant_hung_up"
@@ -405,8 +457,10 @@ class World:
         status_callback: str | None = None,
         status_callback_method: str = "POST",
         status_callback_events: tuple[str, ...] = ("completed",),
+        origin: Literal["api", "account"] = "account",
     ) -> Recording:
-        """Start a recording on an in-progress leg (callers check the status: 21220)."""
+        """Start a recording on an in-progress leg (callers check the status: 21220); `origin`
+        "api" for one a client asked for over REST."""
         with self.lock:
             now = self.clock.now()
             recording = Recording(
@@ -422,6 +476,7 @@ class World:
                 status_callback_events=status_callback_events,
                 date_created=now,
                 date_updated=now,
+                origin=origin,
             )
             self.recordings[recording.sid] = recording
             call.recordings.append(recording.sid)
@@ -448,8 +503,15 @@ class World:
             recording.pauses[-1].end = now
             recording.date_updated = now
 
-    def finish_recording(self, recording: Recording) -> None:
-        """Stop a recording and complete it (or mark it absent when it holds no audio)."""
+    def finish_recording(
+        self,
+        recording: Recording,
+        reason: EndReason = "stopped",
+        *,
+        no_media: tuple[Literal["absent", "failed"], int] | None = None,
+    ) -> None:
+        """Stop a recording and complete it (or mark it absent when it holds no audio);
+        `no_media` forces an outcome without media: (status, error code)."""
         with self.lock:
             if recording.status not in ("in-progress", "paused"):
                 return
@@ -458,7 +520,10 @@ class World:
                 recording.pauses[-1].end = now
             recording.end_time = now
             recording.date_updated = now
-            if (recording.duration_s or 0) < 1:
+            recording.end_reason = reason
+            if no_media is not None:
+                recording.status, recording.error_code = no_media
+            elif (recording.duration_s or 0) < 1:
                 recording.status = "absent"
                 recording.error_code = 16101  # too short
             else:
@@ -469,7 +534,7 @@ class World:
     def delete_recording(self, recording: Recording) -> None:
         """Delete a recording (stopping it first when it is still running)."""
         with self.lock:
-            self.finish_recording(recording)
+            self.finish_recording(recording, "deleted")
             recording.deleted = True
             recording.date_updated = self.clock.now()
 
@@ -535,7 +600,7 @@ class World:
     def _end_conference_recording(self, conference: Conference) -> None:
         recording = self.recordings.get(conference.recording_sid or "")
         if recording is not None:
-            self.finish_recording(recording)
+            self.finish_recording(recording, "conference-ended")
 
     def leave_conference(self, conference: Conference, call: Call, reason: str) -> None:
         """Remove a leg; the conference ends when nobody is left."""
@@ -635,6 +700,7 @@ class World:
                 channel=channel,
                 date_created=now,
                 date_updated=now,
+                ordinal=len(self.tasks),
             )
             self.tasks[task.sid] = task
             self.emit("taskrouter", "task.created", task=task)
@@ -642,12 +708,14 @@ class World:
             return task
 
     def update_task_attributes(self, task: Task, attributes: dict[str, Any]) -> None:
-        """Replace a task's attributes (a new revision) and announce `task.updated`."""
+        """Replace a task's attributes (a new revision) and announce `task.updated` (the
+        event carries the attributes it replaced, for subscribers that compare)."""
         with self.lock:
+            previous = task.attributes
             task.attributes = attributes
             task.revision += 1
             task.date_updated = self.clock.now()
-            self.emit("taskrouter", "task.updated", task=task)
+            self.emit("taskrouter", "task.updated", task=task, previous_attributes=previous)
 
     def set_task_status(self, task: Task, status: str, reason: str | None = None) -> None:
         """Move a task's assignment status and announce the matching event."""

@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 import pytest
+from servers import S3Server
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
-from testkit import S3Server
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.fakes import FakeTwilioRecordings

@@ -25,7 +25,9 @@ from flexrec.db.models import RecordingTarget
 from flexrec.recording.owners import OwnerLease
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
-from flexrec.recording.store import claim_target, ensure_target, write_session
+from flexrec.recording.store import write_session
+from flexrec.recording.transitions import claim as claim_target
+from flexrec.recording.transitions import ensure_target
 from flexrec.twilio.fakes import FakeTwilio, fake_sid
 from flexrec.webhooks.events import parse_conference_form, parse_taskrouter_form
 

@@ -94,3 +94,27 @@ def test_recording_jobs_are_registered_and_reconcile_is_queued_at_start(tmp_path
     queue.run_all()  # startup reconcile finds the live task, then the start job records it
     assert_recorded_exactly_once(twilio, call)
     engine.dispose()
+
+
+def test_each_job_run_observes_its_threads_cpu_time_even_when_it_fails() -> None:
+    from prometheus_client import REGISTRY
+
+    from flexrec.jobs.queue import timed_job
+
+    def runs(name: str) -> float:
+        return REGISTRY.get_sample_value("flexrec_job_cpu_seconds_count", {"job": name}) or 0.0
+
+    def busy(fail: bool) -> None:
+        sum(range(200_000))  # some CPU to observe
+        if fail:
+            raise RuntimeError("boom")
+
+    queue = memory_queue()
+    queue.register("cpu-timed", busy)
+    queue.enqueue("cpu-timed", False)
+    assert runs("cpu-timed") == 1
+    spent = REGISTRY.get_sample_value("flexrec_job_cpu_seconds_sum", {"job": "cpu-timed"})
+    assert spent is not None and spent > 0
+    with pytest.raises(RuntimeError):
+        timed_job("cpu-timed-failing", busy)(True)
+    assert runs("cpu-timed-failing") == 1

@@ -31,6 +31,8 @@ def test_alert_rules_use_exported_metrics() -> None:
         "flexrec_ready",
         "flexrec_queue_depth",
         "flexrec_archive_oldest_unarchived_seconds",
+        "flexrec_coverage_unrecorded_calls",
+        "flexrec_coverage_legs",
     } <= used
     assert used <= _exported(), used - _exported()
     assert text.count("- alert:") >= 5

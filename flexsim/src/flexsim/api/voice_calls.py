@@ -20,7 +20,10 @@ ACCOUNT = "/2010-04-01/Accounts/{AccountSid}"
 CALL_STATUSES = frozenset(
     {"queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
 )
-RECORDING_EVENTS = frozenset({"in-progress", "completed", "absent"})
+# The OAI (`CreateCallRecording.RecordingStatusCallbackEvent`) names in-progress, completed and
+# absent; Twilio support ("Getting Started with Recording Status Callbacks") adds `failed`, a
+# recording that could not be stored, as an event one subscribes to like the others.
+RECORDING_EVENTS = frozenset({"in-progress", "completed", "absent", "failed"})
 CURRENT = "Twilio.CURRENT"
 CALL_FILTERS = (
     *("To", "From", "ParentCallSid", "Status", "StartTime", "StartTime<", "StartTime>"),
@@ -102,7 +105,8 @@ def _events(values: list[str]) -> tuple[str, ...]:
         for event in value.replace(",", " ").split():
             if event not in RECORDING_EVENTS:
                 raise invalid_parameter(
-                    "RecordingStatusCallbackEvent", "events are in-progress, completed, absent"
+                    "RecordingStatusCallbackEvent",
+                    "events are in-progress, completed, absent, failed",
                 )
             if event not in events:
                 events.append(event)
@@ -136,6 +140,7 @@ def create_call_recording(ctx: ApiContext, req: ApiRequest) -> ApiResult:
         status_callback=callback,
         status_callback_method=method or "POST",
         status_callback_events=events,
+        origin="api",
     )
     return ApiResult(status=201, body=call_recording_view(recording, world.account_sid))
 
@@ -216,7 +221,7 @@ def update_call_recording(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     elif status == "in-progress":
         world.resume_recording(recording)
     else:
-        world.finish_recording(recording)
+        world.finish_recording(recording, "stopped")
     return ApiResult(body=call_recording_view(recording, world.account_sid))
 
 

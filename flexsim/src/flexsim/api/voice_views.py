@@ -62,6 +62,14 @@ def call_view(call: Call, account_sid: str) -> dict[str, Any]:
     }
 
 
+def rest_status(recording: Recording) -> str:
+    """The status the REST resource shows. A `failed` recording (status callback
+    `RecordingStatus=failed`, Twilio support "Getting Started with Recording Status Callbacks")
+    shows `absent` with its error code (16105 "Recording was not stored"): the resource's
+    status enum (OAI `call_recording_enum_status`, `recording_enum_status`) has no `failed`."""
+    return "absent" if recording.status == "failed" else recording.status
+
+
 def _recording_duration(recording: Recording) -> str:
     # Twilio reports -1 until the recording has ended.
     duration = recording.duration_s
@@ -87,7 +95,7 @@ def call_recording_view(recording: Recording, account_sid: str) -> dict[str, Any
         ),
         "encryption_details": None,
         "price_unit": "USD",
-        "status": recording.status,
+        "status": rest_status(recording),
         "channels": recording.channels,
         "source": recording.source,
         "error_code": recording.error_code,
@@ -110,7 +118,7 @@ def recording_view(recording: Recording, account_sid: str, api_host: str) -> dic
         "sid": recording.sid,
         "price": None,
         "price_unit": "USD",
-        "status": "deleted" if recording.deleted else recording.status,
+        "status": "deleted" if recording.deleted else rest_status(recording),
         "channels": recording.channels,
         "source": recording.source,
         "error_code": recording.error_code,

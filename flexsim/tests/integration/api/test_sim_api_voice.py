@@ -32,7 +32,7 @@ def test_recording_create_maps_channels_track_and_callback_events(
             "RecordingChannels": "dual",
             "RecordingTrack": "both",
             "RecordingStatusCallback": "https://service.example/webhooks/recording-status",
-            "RecordingStatusCallbackEvent": ["in-progress completed", "absent"],
+            "RecordingStatusCallbackEvent": ["in-progress completed", "absent failed"],
             "Trim": "do-not-trim",
         },
     )
@@ -41,7 +41,8 @@ def test_recording_create_maps_channels_track_and_callback_events(
     recording = scenario.world.recordings[body["sid"]]
     assert (body["channels"], body["status"], body["duration"]) == (2, "in-progress", "-1")
     assert recording.status_callback == "https://service.example/webhooks/recording-status"
-    assert recording.status_callback_events == ("in-progress", "completed", "absent")
+    assert recording.status_callback_events == ("in-progress", "completed", "absent", "failed")
+    assert recording.origin == "api"  # a client's recording: interference may end it early
     assert body["start_time"] == "Wed, 18 Nov 2026 11:06:45 +0000"  # START_EPOCH + 5 s
     assert body["uri"].endswith(f"/Calls/{scenario.customer_sid}/Recordings/{body['sid']}.json")
 

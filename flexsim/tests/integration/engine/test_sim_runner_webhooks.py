@@ -280,3 +280,73 @@ def test_the_public_api_reports_conversations_recordings_and_deliveries(
     assert speech is not None and speech["channel1"] and speech["channel2"]
     assert {entry["outcome"] for entry in log} == {"sent"}
     assert validated["valid"] is True
+
+
+def test_interference_reaches_a_client_as_twilio_would_report_it(receiver: Receiver) -> None:
+    # A client records the customer leg and links it on the task, over REST like any client;
+    # the plan ends that recording early (silent) and has another integration clobber the link.
+    config = _config(
+        receiver.url,
+        scale=20.0,
+        faults="absent=1,clobber=1",
+        rest_latency="0",
+        native_recording="off",
+    )
+    conversations: list[flexsim.Conversation] = []
+    with SimRunner(config) as sim:
+        sim.on_conversation(conversations.append)
+        sim.start_interaction("basic", "inbound")
+        deadline = time.monotonic() + 30
+        while not conversations and time.monotonic() < deadline:
+            time.sleep(0.005)
+        (conversation,) = conversations
+        auth = (config.account_sid, config.auth_token)
+        account = f"{sim.base_url}/2010-04-01/Accounts/{config.account_sid}"
+        task_url = f"{sim.base_url}/v1/Workspaces/{sim.workspace_sid}/Tasks/{conversation.task_sid}"
+        with httpx.Client(auth=auth, timeout=10) as client:
+            created = client.post(
+                f"{account}/Calls/{conversation.interaction_id}/Recordings.json",
+                data={
+                    "RecordingChannels": "dual",
+                    "RecordingStatusCallback": f"{receiver.url}/webhooks/recording-status",
+                    "RecordingStatusCallbackEvent": "in-progress completed absent",
+                },
+            ).json()
+            task = client.get(task_url)
+            attributes = json.loads(task.json()["attributes"])
+            entry = {
+                "type": "VoiceRecording",
+                "url": f"https://api.twilio.com/2010-04-01/Accounts/{config.account_sid}"
+                f"/Recordings/{created['sid']}",
+                "start_time": 1,
+                "channels": ["customer", "others"],
+            }
+            attributes["conversations"] = {"media": [entry]}
+            linked = client.post(
+                task_url,
+                data={"Attributes": json.dumps(attributes)},
+                headers={"If-Match": task.headers["ETag"]},
+            )
+            assert linked.status_code == 200
+        assert sim.wait_idle_blocking(timeout_s=90)
+        truth = httpx.get(f"{sim.base_url}/_sim/truth/{conversation.task_sid}").json()
+    statuses = [
+        (r["payload"]["RecordingStatus"], r["payload"]["ErrorCode"])
+        for r in receiver.received.requests
+        if r["kind"] == "recording-status"
+    ]
+    assert statuses == [("in-progress", "0"), ("absent", "16102")]
+    kinds = {f["kind"]: f for f in truth["faults"]}
+    assert set(kinds) == {"recording_absent", "blind_write"}
+    assert kinds["recording_absent"]["at_ms"] < truth["ended_at_ms"]  # the call went on
+    assert kinds["blind_write"]["dropped"] == [entry]
+    # the service heard of the blind write the way it hears of every write: task.updated
+    updates = [
+        json.loads(r["payload"]["TaskAttributes"])
+        for r in receiver.received.requests
+        if r["kind"] == "taskrouter" and r["payload"]["EventType"] == "task.updated"
+    ]
+    assert updates[-2]["conversations"]["media"] == [entry]  # the link, as written
+    assert updates[-1]["crm"]["integration"] == "another-integration"
+    assert "media" not in updates[-1].get("conversations", {})
+    assert all(r["valid"] for r in receiver.received.requests)

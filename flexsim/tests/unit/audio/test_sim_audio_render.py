@@ -49,7 +49,11 @@ def build_scene(
         interaction_id="IX1",
         worker_sid=worker.sid,
     )
-    timeline = Timeline("IX1", customer.sid, "inbound", seed=seed, noise_dbfs=noise_dbfs)
+    # Wordless formant speech: these tests are about who hears what, with exact spans; speech
+    # in words is tested in flexsim/tests/unit/speech.
+    timeline = Timeline(
+        "IX1", customer.sid, "inbound", seed=seed, noise_dbfs=noise_dbfs, worded=False
+    )
     timeline.presences += [
         Presence(CUSTOMER, customer.sid, T0 + join_s),
         Presence(worker.sid, agent.sid, T0 + join_s),

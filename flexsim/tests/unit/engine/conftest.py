@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+import flexsim.scenarios  # noqa: F401 - the built-in scenarios these tests drive
 from flexsim.engine import Engine, EngineConfig
 from flexsim.variants import FRIENDLY
 from flexsim.world import SimClock, World, WorldEvent

@@ -49,6 +49,11 @@ def test_help_documents_every_option_and_the_default_credentials() -> None:
         assert option in result.output
     for value in (defaults.ACCOUNT_SID, defaults.AUTH_TOKEN, "TWILIO_AUTH_TOKEN"):
         assert value in result.output
+    flat = " ".join(result.output.replace("│", " ").split())
+    for key in ("api", "timeout", "latency", "dup", "reorder", "drop", "delay"):
+        assert f"{key} (" in flat or f"{key} /" in flat or f"/ {key}" in flat, key
+    for key in ("absent / failed / stopped (share of call recordings", "clobber (share of"):
+        assert key in flat
 
 
 def test_a_bad_fault_plan_is_a_usage_error() -> None:

@@ -19,7 +19,38 @@ def test_parse_reads_every_key() -> None:
     assert plan.active
 
 
-@pytest.mark.parametrize("spec", ["api", "api=x", "bogus=1", "api=1.5", "latency=-1"])
+def test_parse_reads_the_interference_keys_which_are_off_by_default() -> None:
+    plan = FaultPlan.parse("absent=0.05,failed=0.04,stopped=0.03,clobber=0.1")
+    assert (plan.rec_absent_rate, plan.rec_failed_rate, plan.rec_stopped_rate) == (
+        0.05,
+        0.04,
+        0.03,
+    )
+    assert plan.clobber_rate == 0.1
+    assert plan.interferes and not plan.active  # no transport faults were asked for
+    assert not FaultPlan.parse("api=0.2,dup=0.1,reorder=0.1").interferes
+    assert FaultPlan().recording_fate("0:0") is None
+    assert FaultPlan().blind_write_delay("0:0") is None
+
+
+def test_interference_draws_never_move_the_transport_decisions() -> None:
+    def transport(spec: str) -> list[object]:
+        plan = FaultPlan.parse(spec, seed=2)
+        out: list[object] = []
+        for n in range(100):
+            out.append(plan.api_fault("GET", "/v1/Workspaces/WS1/Tasks"))
+            plan.recording_fate(f"{n}:0")
+            out.append(plan.webhook_fault())
+            plan.blind_write_delay(f"{n}:0")
+        return out
+
+    assert transport("api=0.3,dup=0.2") == transport("api=0.3,dup=0.2,absent=0.5,clobber=0.5")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["api", "api=x", "bogus=1", "api=1.5", "latency=-1", "clobber=2", "absent=0.6,stopped=0.6"],
+)
 def test_parse_rejects_bad_specs(spec: str) -> None:
     with pytest.raises(FaultPlanError):
         FaultPlan.parse(spec)

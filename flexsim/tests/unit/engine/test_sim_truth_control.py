@@ -156,6 +156,11 @@ def test_fault_route_validates_and_replaces_the_plan_in_place(sim: Sim) -> None:
     answer = client.post("/_sim/faults", json={"api": 0.2, "dup": 0.1}).json()
     assert answer["api_error_rate"] == 0.2 and answer["dup_rate"] == 0.1
     assert plan.api_error_rate == 0.2
+    answer = client.post("/_sim/faults", json={"spec": "absent=0.1,stopped=0.2,clobber=0.3"}).json()
+    assert (answer["rec_absent_rate"], answer["rec_stopped_rate"]) == (0.1, 0.2)
+    assert plan.clobber_rate == 0.3 and plan.interferes
+    assert client.get("/_sim/faults").json()["clobber_rate"] == 0.3
+    assert client.post("/_sim/faults", json={"absent": 0.6, "failed": 0.6}).status_code == 400
     assert _client(sim, None).post("/_sim/faults", json={}).status_code == 409
 
 

@@ -1,7 +1,7 @@
 """Each stored object is sealed in a manifest row: hashes, size, version, lock, redaction
 
-Revision ID: 0008_stored_objects_are_sealed
-Revises: 0007_audit_rows_are_hash_chained
+Revision ID: 0009_stored_objects_are_sealed
+Revises: 0008_coverage_legs_counted_once
 Create Date: 2026-12-06 22:00:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0008_stored_objects_are_sealed"
-down_revision: str | None = "0007_audit_rows_are_hash_chained"
+revision: str = "0009_stored_objects_are_sealed"
+down_revision: str | None = "0008_coverage_legs_counted_once"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,170 @@
+"""Per-frame facts of every channel of a recording, from one pass over its 16-bit samples.
+
+The voice activity detector needs each 20 ms frame's power; the console's waveform needs each
+bucket's smallest and largest sample; digital silence (a paused recording) is a frame whose
+smallest and largest samples are both zero on every channel. With 50 waveform buckets a second
+the buckets are the frames, so one pass yields all three. The pass goes block by block: a block
+is de-interleaved once and reduced while it sits in the CPU cache, and memory stays bounded
+whatever the recording's length (an hour of stereo is 115 MB of samples; its frames 2 MB).
+
+Powers are computed from the integers and scaled afterwards by a power of two, which is exact
+in floating point, so they equal those of samples first scaled to [-1, 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FRAME_MS = 20
+_BLOCK_FRAMES = 1024  # frames reduced per block: ~0.6 MB of stereo samples, cache-sized
+_FULL_SCALE_SQ = np.float32(2.0**-30)  # (1 / 32768) ** 2, a power of two
+
+Int16Array = npt.NDArray[np.int16]
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """Per channel and frame: smallest and largest sample, and mean power (full scale 1.0).
+
+    `low`/`high` have a column per bucket, the last one partial when the length is not a whole
+    number of frames; `power` has a column per whole frame only (the detector's frames).
+    """
+
+    sample_rate_hz: int
+    frame_samples: int
+    samples: int  # per channel
+    low: Int16Array  # (channels, buckets)
+    high: Int16Array  # (channels, buckets)
+    power: FloatArray  # (channels, frames)
+
+    @property
+    def channels(self) -> int:
+        """Number of channels."""
+        return int(self.low.shape[0])
+
+    @property
+    def frames(self) -> int:
+        """Whole frames (the detector's)."""
+        return int(self.power.shape[1])
+
+    @property
+    def frame_ms(self) -> int:
+        """Length of a frame in milliseconds."""
+        return self.frame_samples * 1000 // self.sample_rate_hz
+
+    @property
+    def duration_ms(self) -> int:
+        """Length of the recording, rounded down to the millisecond."""
+        return self.samples * 1000 // self.sample_rate_hz if self.sample_rate_hz else 0
+
+
+def frame_samples_for(sample_rate_hz: int, frame_ms: int = FRAME_MS) -> int:
+    """Samples in a frame of `frame_ms` (at least one)."""
+    return max(1, sample_rate_hz * frame_ms // 1000)
+
+
+def as_channels(samples: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """`samples` as (frames, channels): a 1-D array is one channel."""
+    if samples.ndim == 1:
+        return samples.reshape(-1, 1)
+    if samples.ndim != 2:
+        raise ValueError(f"expected (n,) or (n, channels) samples, got shape {samples.shape}")
+    return samples
+
+
+def frame_stats(
+    samples: npt.NDArray[np.int16], sample_rate_hz: int, frame_ms: int = FRAME_MS
+) -> FrameStats:
+    """Smallest, largest sample and mean power of every frame of every channel (int16 PCM)."""
+    if samples.dtype != np.int16:
+        raise ValueError(f"frame_stats reads 16-bit PCM, got {samples.dtype}")
+    pcm = as_channels(samples)
+    length, channels = pcm.shape
+    f = frame_samples_for(sample_rate_hz, frame_ms)
+    whole = length // f
+    buckets = -(-length // f)
+    low = np.empty((channels, buckets), np.int16)
+    high = np.empty((channels, buckets), np.int16)
+    power = np.empty((channels, whole), np.float32)
+    block = min(_BLOCK_FRAMES, max(whole, 1))
+    planar = np.empty((channels, block * f), np.int16)
+    floats = np.empty((channels, block * f), np.float32)
+    for start in range(0, whole, block):
+        k = min(block, whole - start)
+        view = planar[:, : k * f]
+        np.copyto(view, pcm[start * f : (start + k) * f].T)
+        shaped = view.reshape(channels, k, f)
+        np.min(shaped, axis=2, out=low[:, start : start + k])
+        np.max(shaped, axis=2, out=high[:, start : start + k])
+        as_float = floats[:, : k * f]
+        np.copyto(as_float, view)
+        rows = as_float.reshape(channels * k, f)
+        power[:, start : start + k] = np.einsum("ij,ij->i", rows, rows).reshape(channels, k)
+    if buckets > whole:  # the partial last bucket: peaks only
+        tail = pcm[whole * f :]
+        low[:, whole] = tail.min(axis=0)
+        high[:, whole] = tail.max(axis=0)
+    power *= _FULL_SCALE_SQ
+    power /= np.float32(f)
+    return FrameStats(sample_rate_hz, f, length, low, high, power)
+
+
+def frame_power(
+    samples: npt.NDArray[np.generic], sample_rate_hz: int, frame_ms: int = FRAME_MS
+) -> FloatArray:
+    """Mean power of every whole frame of every channel, (channels, frames); int16 samples are
+    read as PCM (full scale 1.0), float ones as they are."""
+    pcm = as_channels(samples)
+    if pcm.dtype == np.int16:
+        return frame_stats(pcm, sample_rate_hz, frame_ms).power  # type: ignore[arg-type]
+    f = frame_samples_for(sample_rate_hz, frame_ms)
+    whole = pcm.shape[0] // f
+    out = np.empty((pcm.shape[1], whole), np.float32)
+    for channel in range(pcm.shape[1]):
+        x = np.ascontiguousarray(pcm[: whole * f, channel], dtype=np.float32).reshape(whole, f)
+        out[channel] = np.einsum("ij,ij->i", x, x) / np.float32(f)
+    return out
+
+
+def digital_silence(
+    samples: npt.NDArray[np.int16], stats: FrameStats, min_ms: int
+) -> list[tuple[int, int]]:
+    """Runs of at least `min_ms` where every channel is exactly zero, as (start_ms, end_ms).
+
+    Whole silent frames are found from the frame minima and maxima; each run's two ends are
+    then found to the sample in the frame beside it, so the spans equal a sample-by-sample
+    search's. Runs shorter than two frames cannot hold a whole frame and are not looked for.
+    """
+    pcm = as_channels(samples)
+    rate, f = stats.sample_rate_hz, stats.frame_samples
+    min_samples = min_ms * rate // 1000
+    if min_samples < 2 * f:
+        raise ValueError(f"digital silence shorter than two frames ({min_ms} ms) is not found")
+    if pcm.size == 0:
+        return []
+    zero = np.all((stats.low == 0) & (stats.high == 0), axis=0).astype(np.int8)
+    edges = np.diff(np.concatenate(([0], zero, [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    spans = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        first, last = a * f, min(b * f, stats.samples)
+        # Widen into the frames either side, to the first sample that is not silent.
+        first -= _trailing_true(~np.any(pcm[max(0, first - f) : first], axis=1))
+        last += _leading_true(~np.any(pcm[last : last + f], axis=1))
+        if last - first >= min_samples:
+            spans.append((first * 1000 // rate, last * 1000 // rate))
+    return spans
+
+
+def _trailing_true(mask: npt.NDArray[np.bool_]) -> int:
+    false = np.flatnonzero(~mask)
+    return len(mask) if not len(false) else len(mask) - 1 - int(false[-1])
+
+
+def _leading_true(mask: npt.NDArray[np.bool_]) -> int:
+    false = np.flatnonzero(~mask)
+    return len(mask) if not len(false) else int(false[0])

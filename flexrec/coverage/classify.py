@@ -1,0 +1,290 @@
+"""One leg's verdict: Twilio's facts (the leg, its recordings) beside flexrec's. Pure, no I/O.
+
+The talk window of a customer leg runs from the moment both the customer and an agent were on
+the line (the later of the leg's start and the agent's) to the leg's end. Recordings with media
+cover stretches of it; what no recording covers is unrecorded, split into the start gap (until
+the first recording attempt) and spans after it, each named by what happened at its start.
+Times are Twilio's (whole seconds), so stretches shorter than `TOLERANCE_MS` are not reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flexrec.coverage.facts import KnownLeg, KnownRecording
+from flexrec.coverage.outcomes import LegCoverage, RecordingFacts, Span
+from flexrec.twilio.resources import TERMINAL_CALL_STATUSES, CallInfo, RecordingInfo
+
+TOLERANCE_MS = 2_000  # Twilio's start times and durations are whole seconds
+LATE_START_S = 10.0  # a start gap longer than this is an unrecorded span of its own
+NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
+LIVE_RECORDING = frozenset({"in-progress", "paused"})
+NO_MEDIA = frozenset({"absent", "failed"})
+REASON_AGENT = "an agent's leg: the customer's recording has it on channel 2"
+
+
+@dataclass(frozen=True)
+class LegContext:
+    """What the report knows around a leg: when its task's agent connected, the policy's leg."""
+
+    agent_start_ms: int | None = None
+    policy_leg: str = "customer"  # customer | worker (the policy's `leg`)
+
+
+def _is_client(number: str | None) -> bool:
+    return bool(number) and str(number).startswith("client:")
+
+
+def _leg_recordings(recordings: Sequence[RecordingInfo], known: KnownLeg) -> list[RecordingFacts]:
+    out = []
+    for rec in sorted(recordings, key=lambda r: (r.start_time_ms or 0, r.sid)):
+        if rec.conference_sid or rec.source in ("Conference", "StartConferenceRecordingAPI"):
+            continue  # Flex's conference recording is not the leg's (docs/design.md)
+        mine = known.recordings.get(rec.sid)
+        out.append(
+            RecordingFacts(
+                sid=rec.sid,
+                status=rec.status,
+                channels=rec.channels,
+                source=rec.source,
+                start_time_ms=rec.start_time_ms,
+                duration_s=rec.duration_s,
+                error_code=rec.error_code or (mine.error_code if mine else None) or None,
+                by_flexrec=bool(mine and mine.by_flexrec),
+            )
+        )
+    return out
+
+
+def _role(call: CallInfo, known: KnownLeg) -> str:
+    if known.role in ("customer", "agent"):
+        return known.role
+    if _is_client(call.to) or _is_client(call.from_):
+        return "agent"  # a Flex agent's leg is a Twilio Client leg
+    if known.role == "participant":
+        return "third_party"
+    return "unknown"
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _covered(recordings: list[RecordingFacts], leg_end_ms: int) -> list[tuple[int, int]]:
+    intervals = []
+    for rec in recordings:
+        if rec.channels != 2 or rec.start_time_ms is None:
+            continue
+        if rec.status == "completed" and rec.duration_s is not None:
+            intervals.append((rec.start_time_ms, rec.start_time_ms + rec.duration_s * 1000))
+        elif rec.status in ("processing", *LIVE_RECORDING):
+            intervals.append((rec.start_time_ms, leg_end_ms))  # media still being made
+    return _merge(intervals)
+
+
+def _uncovered(window: tuple[int, int], covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    start, end = window
+    gaps = []
+    cursor = start
+    for a, b in covered:
+        if b <= cursor:
+            continue
+        if a > cursor:
+            gaps.append((cursor, min(a, end)))
+        cursor = max(cursor, b)
+        if cursor >= end:
+            break
+    if cursor < end:
+        gaps.append((cursor, end))
+    return [(a, b) for a, b in gaps if b - a >= TOLERANCE_MS]
+
+
+def _span_reason(gap: tuple[int, int], recordings: list[RecordingFacts]) -> Span:
+    start, end = gap
+    for rec in recordings:
+        if rec.status in NO_MEDIA and rec.start_time_ms is not None:
+            if start - TOLERANCE_MS <= rec.start_time_ms <= end:
+                code = f"error {rec.error_code}: " if rec.error_code else ""
+                detail = f"{code}recording {rec.sid} {rec.status}"
+                return Span(start, end, "twilio_error", detail, rec.sid)
+    for rec in recordings:
+        if rec.status == "completed" and rec.start_time_ms is not None and rec.duration_s:
+            if abs(rec.start_time_ms + rec.duration_s * 1000 - start) <= TOLERANCE_MS:
+                detail = f"recording {rec.sid} stopped while the call went on"
+                return Span(start, end, "stopped", detail, rec.sid)
+    return Span(start, end, "uncovered", "no recording ran")
+
+
+def _pauses_ms(
+    rec: RecordingFacts, mine: KnownRecording | None, end_ms: int
+) -> list[tuple[int, int]]:
+    """The recording's pauses on Twilio's clock.
+
+    Pauses are taken on flexrec's clock; the recording's start and end are known on both
+    clocks (Twilio's start time and length; when flexrec stored it and learnt it ended), so the
+    pauses are placed on the recording's timeline by those two anchors. The rate is 1 on a real
+    account; on a simulator whose clock runs faster it is that speed.
+    """
+    if mine is None or not mine.pauses or rec.start_time_ms is None or mine.stored_at is None:
+        return []
+    start_ms = rec.start_time_ms
+    if rec.status == "completed" and rec.duration_s is not None:
+        end_ms = start_ms + rec.duration_s * 1000
+    stored = mine.stored_at
+    rate = 1.0
+    if mine.ended_at is not None and mine.ended_at > stored and end_ms > start_ms:
+        measured = (end_ms - start_ms) / ((mine.ended_at - stored).total_seconds() * 1000)
+        rate = measured if 0.5 <= measured <= 100 else 1.0  # a late-learnt end says nothing
+
+    def place(moment: datetime) -> float:
+        return start_ms + (moment - stored).total_seconds() * 1000 * rate
+
+    out = []
+    for pause in mine.pauses:
+        a = max(place(pause.start), start_ms)
+        b = min(place(pause.end) if pause.end is not None else end_ms, end_ms)
+        if b > a:
+            out.append((int(a), int(b)))
+    return out
+
+
+def _overlap_ms(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
+    return sum(max(0, min(x1, y1) - max(x0, y0)) for x0, x1 in a for y0, y1 in b)
+
+
+def _not_eligible(leg: LegCoverage, reason: str, detail: str) -> LegCoverage:
+    leg.eligible, leg.outcome, leg.reason, leg.detail = False, "not_eligible", reason, detail
+    return leg
+
+
+def _eligibility(leg: LegCoverage, call: CallInfo, known: KnownLeg, ctx: LegContext) -> bool:
+    """Sets the verdict of a leg that is not a call to record; True when it is one."""
+    task = known.task
+    recorded_leg = "agent" if ctx.policy_leg == "worker" else "customer"
+    if leg.role == "third_party":
+        return not _not_eligible(leg, "third_party", "a third party in the task's conference")
+    if task is not None and task.internal:
+        return not _not_eligible(leg, "internal", f"task {task.sid} is an agent-to-agent call")
+    if leg.role == "unknown":
+        leg.eligible, leg.outcome, leg.reason = None, "not_seen", "not_seen"
+        leg.detail = "no webhook, search or reconciliation ever named this leg"
+        return False
+    if leg.role != recorded_leg:
+        detail = "the policy records the agents' legs" if leg.role == "customer" else ""
+        reason = "policy" if leg.role == "customer" else "agent_leg"
+        return not _not_eligible(leg, reason, detail or REASON_AGENT)
+    if task is not None and task.policy_excluded:
+        queue = f" (queue {task.queue_name})" if task.queue_name else ""
+        return not _not_eligible(leg, "policy", f"{task.policy_decision}{queue}")
+    if call.status in NOT_ANSWERED or (call.start_time_ms is None and leg.ended_ms is not None):
+        return not _not_eligible(leg, "not_answered", f"the leg ended {call.status}")
+    if task is not None and not task.answered and not known.targets:
+        if call.status in TERMINAL_CALL_STATUSES or task.status in ("canceled", "completed"):
+            if task.direction == "outbound":
+                return not _not_eligible(leg, "not_answered", "no agent was connected")
+            return not _not_eligible(leg, "abandoned", f"task {task.sid} {task.status}")
+    return True
+
+
+def _not_recorded(leg: LegCoverage, known: KnownLeg, window: tuple[int, int]) -> Span:
+    """The one span of a leg no recording covered, named by the first thing that went wrong."""
+    for rec in leg.recordings:
+        if rec.status in NO_MEDIA:
+            code = f"error {rec.error_code}: " if rec.error_code else ""
+            detail = f"{code}recording {rec.sid} {rec.status}"
+            return Span(*window, "twilio_error", detail, rec.sid)
+    for target in known.targets:
+        if target.error_code is not None:
+            detail = f"Twilio error {target.error_code}: {target.last_error}"
+            return Span(*window, "not_started", detail)
+    for rec in leg.recordings:
+        if rec.status == "completed" and rec.channels == 2:
+            detail = f"recording {rec.sid} was stopped before the talk began"
+            return Span(*window, "stopped", detail, rec.sid)
+    states = ", ".join(sorted({t.state for t in known.targets})) or "none"
+    return Span(*window, "not_started", f"no recording was started (flexrec target: {states})")
+
+
+def classify_leg(
+    call: CallInfo,
+    recordings: Sequence[RecordingInfo],
+    known: KnownLeg,
+    ctx: LegContext,
+    now_ms: int,
+) -> LegCoverage:
+    """The leg's outcome with its figures and, when not recorded, the reason."""
+    task = known.task
+    leg = LegCoverage(
+        call_sid=call.sid,
+        started_ms=call.start_time_ms,
+        ended_ms=call.end_time_ms,
+        status=call.status,
+        direction=call.direction,
+        from_=call.from_,
+        to=call.to,
+        role=_role(call, known),
+        task_sid=task.sid if task else None,
+        eligible=True,
+        outcome="in_progress",
+        duration_s=call.duration_s,
+        recordings=_leg_recordings(recordings, known),
+    )
+    if not _eligibility(leg, call, known, ctx):
+        return leg
+    live = call.status not in TERMINAL_CALL_STATUSES or any(
+        r.status in LIVE_RECORDING for r in leg.recordings
+    )
+    if live or call.start_time_ms is None:
+        leg.outcome, leg.detail = "in_progress", "judged once the call has ended"
+        return leg
+    end_ms = call.end_time_ms or now_ms
+    talk_start = max(call.start_time_ms, ctx.agent_start_ms or call.start_time_ms)
+    talk_start = min(talk_start, end_ms)
+    leg.talk_s = (end_ms - talk_start) / 1000.0
+    covered = _covered(leg.recordings, end_ms)
+    talk = [(talk_start, end_ms)]
+    in_window_ms = _overlap_ms(covered, talk)
+    pauses = _merge(
+        [
+            span
+            for r in leg.recordings
+            if r.sid in leg.recording_sids
+            for span in _pauses_ms(r, known.recordings.get(r.sid), end_ms)
+        ]
+    )
+    paused_ms = min(_overlap_ms(pauses, talk), in_window_ms)
+    leg.paused_s = paused_ms / 1000.0
+    leg.recorded_s = (in_window_ms - paused_ms) / 1000.0
+    attempts = [r.start_time_ms for r in leg.recordings if r.start_time_ms is not None]
+    if in_window_ms == 0:
+        span = _not_recorded(leg, known, (talk_start, end_ms))
+        leg.outcome, leg.reason, leg.detail, leg.unrecorded = (
+            "not_recorded", span.reason, span.detail, [span]
+        )  # fmt: skip
+        return leg
+    first_attempt = min(attempts)
+    leg.start_gap_s = max(0.0, (first_attempt - talk_start) / 1000.0)
+    for gap in _uncovered((talk_start, end_ms), covered):
+        if gap[0] == talk_start and gap[1] <= first_attempt + TOLERANCE_MS:
+            if leg.start_gap_s > LATE_START_S:
+                leg.unrecorded.append(Span(*gap, "late_start", f"{leg.start_gap_s:.0f} s late"))
+            continue
+        if gap[0] == talk_start and first_attempt > talk_start:
+            gap = (first_attempt, gap[1])  # the wait for the first attempt is the start gap
+        leg.unrecorded.append(_span_reason(gap, leg.recordings))
+    if leg.unrecorded:
+        leg.outcome = "partly_recorded"
+        first = leg.unrecorded[0]
+        leg.reason = first.reason
+        leg.detail = "; ".join(f"{s.seconds:.0f} s {s.reason}: {s.detail}" for s in leg.unrecorded)
+    else:
+        leg.outcome = "recorded"
+    return leg

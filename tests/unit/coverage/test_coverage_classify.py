@@ -1,0 +1,103 @@
+"""One leg's verdict from Twilio's facts and flexrec's (pure): spans, reasons, live legs."""
+
+from __future__ import annotations
+
+from flexrec.coverage.classify import LegContext, classify_leg
+from flexrec.coverage.facts import KnownLeg, KnownTarget, KnownTask
+from flexrec.twilio.fakes import fake_sid
+from flexrec.twilio.resources import CallInfo, RecordingInfo
+
+CALL = fake_sid("CA", 1)
+T0 = 1_772_528_400_000  # 2026-03-03 09:00 UTC
+
+
+def _call(status: str = "completed", end_s: int | None = 120, to: str = "+15559870000") -> CallInfo:
+    end = T0 + end_s * 1000 if end_s is not None else None
+    return CallInfo(CALL, status, "inbound", "+15551230001", to, None, T0, end, end_s)
+
+
+def _rec(n: int, start_s: int, duration_s: int | None, status: str = "completed",
+         code: int | None = None, channels: int = 2) -> RecordingInfo:  # fmt: skip
+    return RecordingInfo(fake_sid("RE", n), CALL, status, T0 + start_s * 1000, channels,
+                         duration_s, "StartCallRecordingAPI", "both", code)  # fmt: skip
+
+
+def _customer(**task: object) -> KnownLeg:
+    fields: dict[str, object] = {
+        "sid": fake_sid("WT", 1), "direction": "inbound", "status": "completed",
+        "queue_name": "Sales", "policy_decision": "recorded", "internal": False,
+        "answered": True, "agent_connected_ms": T0 + 10_000, "customer_call_sid": CALL,
+    }  # fmt: skip
+    fields.update(task)
+    target = KnownTarget("customer", "completed", fake_sid("WT", 1), None)
+    return KnownLeg(CALL, role="customer", task=KnownTask(**fields), targets=[target])  # type: ignore[arg-type]
+
+
+CTX = LegContext(agent_start_ms=T0 + 10_000)
+NOW = T0 + 3_600_000
+
+
+def test_an_absent_recording_replaced_later_leaves_a_named_gap() -> None:
+    leg = classify_leg(
+        _call(), [_rec(1, 11, 0, "absent", 16102), _rec(2, 30, 90)], _customer(), CTX, NOW
+    )
+    assert (leg.outcome, leg.reason) == ("partly_recorded", "twilio_error")
+    (span,) = leg.unrecorded
+    assert ((span.start_ms - T0) // 1000, (span.end_ms - T0) // 1000) == (11, 30)
+    assert "16102" in span.detail and leg.start_gap_s == 1.0
+    assert leg.recorded_s == 90.0 and leg.talk_s == 110.0
+    assert leg.recording_sids == [fake_sid("RE", 2)]
+
+
+def test_a_start_within_ten_seconds_is_a_start_gap_not_a_span() -> None:
+    leg = classify_leg(_call(), [_rec(1, 18, 102)], _customer(), CTX, NOW)
+    assert (leg.outcome, leg.start_gap_s, leg.unrecorded) == ("recorded", 8.0, [])
+
+
+def test_a_late_start_is_an_unrecorded_span() -> None:
+    leg = classify_leg(_call(), [_rec(1, 40, 80)], _customer(), CTX, NOW)
+    assert (leg.outcome, leg.reason) == ("partly_recorded", "late_start")
+    assert leg.unrecorded[0].seconds == 30.0
+
+
+def test_a_mono_recording_does_not_make_a_call_recorded() -> None:
+    leg = classify_leg(_call(), [_rec(1, 0, 120, channels=1)], _customer(), CTX, NOW)
+    assert (leg.outcome, leg.reason) == ("not_recorded", "not_started")
+
+
+def test_a_live_leg_or_a_running_recording_is_judged_later() -> None:
+    live = classify_leg(_call("in-progress", None), [_rec(1, 10, None, "in-progress")],
+                        _customer(status="assigned"), CTX, NOW)  # fmt: skip
+    assert (live.outcome, live.eligible) == ("in_progress", True)
+    ending = classify_leg(_call(), [_rec(1, 10, None, "in-progress")], _customer(), CTX, NOW)
+    assert ending.outcome == "in_progress"
+
+
+def test_an_unanswered_outbound_leg_is_not_eligible() -> None:
+    leg = classify_leg(_call("no-answer", 20), [], _customer(direction="outbound"), CTX, NOW)
+    assert (leg.outcome, leg.reason) == ("not_eligible", "not_answered")
+
+
+def test_an_unlabelled_participant_is_a_third_party_and_a_client_leg_an_agent() -> None:
+    third = classify_leg(_call(), [], KnownLeg(CALL, role="participant"), CTX, NOW)
+    assert (third.role, third.reason, third.eligible) == ("third_party", "third_party", False)
+    agent = classify_leg(_call(to="client:alice"), [], KnownLeg(CALL), CTX, NOW)
+    assert (agent.role, agent.reason) == ("agent", "agent_leg")
+    unknown = classify_leg(_call(), [], KnownLeg(CALL), CTX, NOW)
+    assert (unknown.outcome, unknown.eligible) == ("not_seen", None)
+
+
+def test_with_the_worker_leg_policy_the_agent_leg_is_the_eligible_one() -> None:
+    ctx = LegContext(agent_start_ms=T0, policy_leg="worker")
+    agent = KnownLeg(CALL, role="agent", task=_customer().task)
+    leg = classify_leg(_call(to="client:alice"), [_rec(1, 0, 120)], agent, ctx, NOW)
+    assert (leg.outcome, leg.eligible) == ("recorded", True)
+    customer = classify_leg(_call(), [], _customer(), ctx, NOW)
+    assert (customer.outcome, customer.reason) == ("not_eligible", "policy")
+
+
+def test_flexs_conference_recording_is_not_the_legs_recording() -> None:
+    conference = RecordingInfo(fake_sid("RE", 9), CALL, "completed", T0, 2, 120, "Conference",
+                               conference_sid=fake_sid("CF", 1))  # fmt: skip
+    leg = classify_leg(_call(), [conference], _customer(), CTX, NOW)
+    assert (leg.outcome, leg.recordings) == ("not_recorded", [])

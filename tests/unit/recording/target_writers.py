@@ -1,0 +1,70 @@
+"""Watches who writes `recording_targets` during a test: only flexrec.recording.transitions may.
+
+Two kinds of write are seen: an ORM attribute set on a `RecordingTarget` (flushed later, so the
+flush's own stack says nothing) and a Core INSERT/UPDATE/DELETE on the table. Each is blamed on
+the innermost flexrec frame of its stack; a write with no flexrec frame is a test arranging its
+world, not the service writing.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.sql.dml import UpdateBase
+
+import flexrec
+from flexrec.db.models import RecordingTarget
+
+PACKAGE = Path(flexrec.__file__).resolve().parent
+ALLOWED = PACKAGE / "recording" / "transitions.py"
+TABLE = RecordingTarget.__tablename__
+
+
+def _writer(stack: list[traceback.FrameSummary]) -> Path | None:
+    """The innermost frame of flexrec's own code, or None."""
+    for frame in reversed(stack):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(PACKAGE):
+            return path
+    return None
+
+
+def _in_flush(stack: list[traceback.FrameSummary]) -> bool:
+    return any(f.filename.endswith(("orm/unitofwork.py", "orm/persistence.py")) for f in stack)
+
+
+@contextmanager
+def watch_target_writers() -> Iterator[list[str]]:
+    """Yield a list that fills with one line per write of the table from outside transitions."""
+    offenders: list[str] = []
+
+    def blame(what: str) -> None:
+        stack = traceback.extract_stack()[:-2]
+        writer = _writer(stack)
+        if writer is not None and writer != ALLOWED:
+            offenders.append(f"{what} from {writer.relative_to(PACKAGE.parent)}")
+
+    def on_set(_target: Any, _value: Any, _old: Any, initiator: Any) -> None:
+        blame(f"RecordingTarget.{initiator.key} =")
+
+    def before_execute(_conn: Any, clause: Any, *_args: Any) -> None:
+        table = getattr(clause, "table", None)
+        if isinstance(clause, UpdateBase) and getattr(table, "name", None) == TABLE:
+            if not _in_flush(traceback.extract_stack()):
+                blame(type(clause).__name__.upper())
+
+    attributes = [getattr(RecordingTarget, c.key) for c in RecordingTarget.__mapper__.column_attrs]
+    for attribute in attributes:
+        event.listen(attribute, "set", on_set)
+    event.listen(Engine, "before_execute", before_execute)
+    try:
+        yield offenders
+    finally:
+        event.remove(Engine, "before_execute", before_execute)
+        for attribute in attributes:
+            event.remove(attribute, "set", on_set)
