@@ -25,20 +25,15 @@ import numpy as np
 import soundfile
 
 from flexrec.analysis import analyse_recording, detect_speech, frame_scores
-from flexrec.archive import media
-from flexrec.archive.analysis_rows import analysis_values
+from flexrec.archive.analyses import analyse_media
 from flexsim import encode_audio, make_sample_conversation, render_recording, truth_segments
 
 SR = 8000
 
 
 def archive_analysis(data: bytes) -> Any:
-    """The archive analysis job's work on one WAV, as `flexrec.archive.analyses` does it."""
-    audio, rate = media.decode_wav(data)
-    peaks = media.compute_peaks(audio, rate, ("customer", "agent"))
-    paused = media.merge_spans(media.digital_silence_spans(audio, rate))
-    result = analyse_recording(audio, rate, channels=("customer", "agent"), paused=tuple(paused))
-    return json.dumps(analysis_values(result)), json.dumps(peaks)
+    """The archive analysis job's work on one WAV: the function `flexrec.archive.analyses` runs."""
+    return analyse_media(data, ("customer", "agent"), [])
 
 
 def main() -> None:

@@ -69,6 +69,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from servers import RunningServer, throwaway_postgres, throwaway_redis
 
 ARCHIVE_JOB, ANALYSIS_JOB = "archive_recording", "archive_analyse"
+# `flexrec serve` with tracemalloc on, dumping a snapshot every argv[2] seconds into argv[3]
+# (--trace-memory): what the Python heap holds as the day goes on.
+TRACED_SERVE = """
+import sys, threading, time, tracemalloc
+tracemalloc.start(8)
+port, every, folder = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+def dump():
+    n = 0
+    while True:
+        time.sleep(every)
+        n += 1
+        tracemalloc.take_snapshot().dump(f"{folder}/heap-{n:03d}.snapshot")
+threading.Thread(target=dump, daemon=True).start()
+sys.argv = ["flexrec", "serve", "--port", port]
+from flexrec.cli import main
+main()
+"""
 DONE_STATES = ("verified", "deleted_from_twilio")
 # Twilio's answer limits (see flexsim.webhooks.ANSWER_LIMITS_S for the sources).
 LIMITS_S = {"taskrouter": 15.0, "event-streams": 5.0}
@@ -196,15 +213,17 @@ def stored_analyses(database_url: str) -> dict[str, float]:
             analysed = conn.execute(
                 sa.text("SELECT count(*) FROM recording_analyses WHERE state IN ('done', 'failed')")
             ).scalar_one()
+            # The waveform: JSON `peaks` before issue 18, compressed `waveform` since.
+            peaks = "waveform" if "waveform" in columns else "peaks"
+            size = (
+                f"pg_column_size({peaks})"
+                if engine.dialect.name == "postgresql"
+                else f"length(CAST({peaks} AS BLOB))"
+            )
             row_bytes, peaks_bytes = conn.execute(
                 sa.text(
-                    f"SELECT avg({sizes}), avg(coalesce("  # noqa: S608 - our columns
-                    + (
-                        "pg_column_size(peaks)"
-                        if engine.dialect.name == "postgresql"
-                        else "length(CAST(peaks AS BLOB))"
-                    )
-                    + ", 0)) FROM recording_analyses WHERE state = 'done'"
+                    f"SELECT avg({sizes}), avg(coalesce({size}, 0))"  # noqa: S608 - our columns
+                    " FROM recording_analyses WHERE state = 'done'"
                 )
             ).one()
     finally:
@@ -230,6 +249,10 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     with _database(database, workdir) as (database_url, db_server), _queue(queue, workdir) as q:
         env["FLEXREC_DATABASE_URL"], env["FLEXREC_QUEUE_URL"] = database_url, q
         serve = [*flexrec, "serve", "--port", str(service_port)]
+        if args.trace_memory:
+            args.trace_memory.mkdir(parents=True, exist_ok=True)
+            traced = (str(service_port), str(args.trace_every), str(args.trace_memory))
+            serve = [sys.executable, "-c", TRACED_SERVE, *traced]
         service = _start(_pinned(serve, 0), env, workdir / "service.log")
         sim: subprocess.Popen[bytes] | None = None
         try:
@@ -469,6 +492,14 @@ def main() -> None:
         "--idle", type=float, default=5.0, help="seconds idle before the end RSS (default 5)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON line per day")
+    parser.add_argument(
+        "--trace-memory",
+        type=Path,
+        help="run the service under tracemalloc, heap snapshots into this folder (slower)",
+    )
+    parser.add_argument(
+        "--trace-every", type=float, default=20.0, help="seconds between snapshots (20)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     args = parser.parse_args()
     runs = []

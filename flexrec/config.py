@@ -64,6 +64,10 @@ class ServerSettings(BaseSettings):
     admin_token: SecretStr = Field(
         SecretStr(""), description="FLEXREC_ADMIN_TOKEN: bearer token of the admin API (empty: off)"
     )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="FLEXREC_METRICS_TOKEN: bearer token /metrics requires (empty: anonymous)",
+    )
     cors_origins: str = Field(
         "https://flex.twilio.com",
         description="FLEXREC_CORS_ORIGINS: comma-separated origins allowed to call the agent API",

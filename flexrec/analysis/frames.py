@@ -92,7 +92,6 @@ def frame_stats(
     power = np.empty((channels, whole), np.float32)
     block = min(_BLOCK_FRAMES, max(whole, 1))
     planar = np.empty((channels, block * f), np.int16)
-    floats = np.empty((channels, block * f), np.float32)
     for start in range(0, whole, block):
         k = min(block, whole - start)
         view = planar[:, : k * f]
@@ -100,10 +99,10 @@ def frame_stats(
         shaped = view.reshape(channels, k, f)
         np.min(shaped, axis=2, out=low[:, start : start + k])
         np.max(shaped, axis=2, out=high[:, start : start + k])
-        as_float = floats[:, : k * f]
-        np.copyto(as_float, view)
-        rows = as_float.reshape(channels * k, f)
-        power[:, start : start + k] = np.einsum("ij,ij->i", rows, rows).reshape(channels, k)
+        rows = view.reshape(channels * k, f)
+        # Cast to float32 inside the sum (exact for 16-bit values), never stored as floats.
+        sums = np.einsum("ij,ij->i", rows, rows, dtype=np.float32, casting="unsafe")
+        power[:, start : start + k] = sums.reshape(channels, k)
     if buckets > whole:  # the partial last bucket: peaks only
         tail = pcm[whole * f :]
         low[:, whole] = tail.min(axis=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from flexrec.analysis.frames import digital_silence, frame_stats
 from flexrec.archive import media
 from flexrec.archive.analysis_rows import analysis_entry_point, analysis_labels, analysis_values
 from flexrec.archive.deps import ArchiveDeps
@@ -17,8 +19,46 @@ from flexrec.archive.errors import ArchiveError
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, RecordingAnalysis
 from flexrec.archive.reader import MediaReader
 from flexrec.archive.rows import row_paused
+from flexrec.archive.waveform import encode_waveform
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class MediaAnalysis:
+    """What the analysis job computes from a recording's bytes; `values` None when it failed."""
+
+    waveform: bytes
+    paused: list[tuple[int, int]]
+    values: dict[str, Any] | None
+    error: str | None = None
+
+
+def analyse_media(
+    data: bytes, labels: tuple[str, ...], paused: list[tuple[int, int]]
+) -> MediaAnalysis:
+    """Waveform, pauses and conversation analysis of a recording's WAV, with no I/O.
+
+    The samples are read once, in place: one pass gives the waveform, the digital silence
+    (pauses) and the frame powers the detector works from.
+    """
+    analyse_frames = analysis_entry_point("analyse_frame_power")  # ArchiveError without it
+    samples, rate = media.pcm16(data)
+    stats = frame_stats(samples, rate)
+    waveform = encode_waveform(stats)
+    spans = list(paused)
+    try:
+        if stats.channels != 2:
+            raise ValueError(f"analysis needs two channels, the media has {stats.channels}")
+        spans = media.merge_spans(
+            spans, digital_silence(samples, stats, media.DIGITAL_SILENCE_MIN_MS)
+        )
+        result = analyse_frames(
+            stats.power, stats.duration_ms, channels=labels, paused=tuple(spans)
+        )
+        return MediaAnalysis(waveform, spans, analysis_values(result))
+    except Exception as exc:
+        return MediaAnalysis(waveform, spans, None, f"{type(exc).__name__}: {exc}"[:2000])
 
 
 class Analyses:
@@ -40,32 +80,28 @@ class Analyses:
             if existing is not None and existing.state == "done":
                 return existing
         row = self.reader.playable(recording_sid)
-        audio, rate = media.decode_wav(self.reader.read_media(recording_sid))
-        labels = analysis_labels(row.channel_labels)
-        peaks = media.compute_peaks(audio, rate, labels)
-        analyse_recording = analysis_entry_point()
-        try:
-            if audio.shape[1] != 2:
-                raise ValueError(f"analysis needs two channels, the media has {audio.shape[1]}")
-            paused = media.merge_spans(row_paused(row), media.digital_silence_spans(audio, rate))
-            result = analyse_recording(audio, rate, channels=labels, paused=tuple(paused))
-            values = analysis_values(result)
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"[:2000]
+        found = analyse_media(
+            self.reader.read_media(recording_sid),
+            analysis_labels(row.channel_labels),
+            row_paused(row),
+        )
+        waveform, paused, values = found.waveform, found.paused, found.values
+        if values is None:
+            reason = found.error or "analysis failed"
 
             def record_failure(analysis: RecordingAnalysis) -> None:
                 analysis.state = "failed"
                 analysis.last_error = reason
-                analysis.peaks = peaks
+                analysis.waveform = waveform
 
             self.save(recording_sid, record_failure)
             log.warning("archive.analysis_failed", recording_sid=recording_sid, error=reason)
-            raise ArchiveError(f"analysis of {recording_sid} failed: {reason}") from exc
+            raise ArchiveError(f"analysis of {recording_sid} failed: {reason}")
 
         def record(analysis: RecordingAnalysis) -> None:
             for name, value in values.items():
                 setattr(analysis, name, value)
-            analysis.peaks = peaks
+            analysis.waveform = waveform
             # Where the pauses were, so the console can draw them (the metrics hold only totals).
             analysis.metrics = {
                 **(analysis.metrics or {}),
@@ -101,21 +137,21 @@ class Analyses:
                 return analysis
         raise ArchiveError(f"could not save the analysis of {recording_sid}")
 
-    def peaks(self, recording_sid: str) -> dict[str, Any]:
-        """Waveform peaks for the console, computed once and cached in `recording_analyses`."""
+    def waveform(self, recording_sid: str) -> bytes:
+        """The console's waveform (`flexrec.archive.waveform`), computed once and kept with the
+        analysis."""
         with self.deps.sessions() as session:
             analysis = self.find(session, recording_sid)
-            if analysis is not None and analysis.peaks:
-                return analysis.peaks
-        row = self.reader.playable(recording_sid)
-        audio, rate = media.decode_wav(self.reader.read_media(recording_sid))
-        peaks = media.compute_peaks(audio, rate, analysis_labels(row.channel_labels))
+            if analysis is not None and analysis.waveform:
+                return analysis.waveform
+        samples, rate = media.pcm16(self.reader.read_media(recording_sid))
+        waveform = encode_waveform(frame_stats(samples, rate))
 
         def record(analysis: RecordingAnalysis) -> None:
-            analysis.peaks = peaks
+            analysis.waveform = waveform
 
         self.save(recording_sid, record)
-        return peaks
+        return waveform
 
     @staticmethod
     def find(session: Session, recording_sid: str) -> RecordingAnalysis | None:

@@ -12,12 +12,12 @@ from flexrec.archive.errors import ArchiveError
 DEFAULT_CHANNEL_LABELS = ("customer", "agent")
 
 
-def analysis_entry_point() -> Callable[..., Any]:
-    """`flexrec.analysis.analyse_recording`, imported late so the archive works without it."""
+def analysis_entry_point(name: str = "analyse_recording") -> Callable[..., Any]:
+    """`flexrec.analysis.<name>`, imported late so the archive works without it."""
     module = importlib.import_module("flexrec.analysis")
-    entry = getattr(module, "analyse_recording", None)
+    entry = getattr(module, name, None)
     if entry is None:
-        raise ArchiveError("flexrec.analysis.analyse_recording is not available")
+        raise ArchiveError(f"flexrec.analysis.{name} is not available")
     return cast(Callable[..., Any], entry)
 
 

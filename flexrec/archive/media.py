@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,88 +93,57 @@ def verify_wav(
     return facts
 
 
-def decode_wav(data: bytes) -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
-    """Samples as float32 of shape (frames, channels), and the sample rate."""
-    try:
-        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise MediaError(f"media is not a readable WAV: {exc}", False) from exc
-    return audio, int(rate)
+def pcm16(data: bytes) -> tuple[np.ndarray[Any, np.dtype[np.int16]], int]:
+    """Samples as int16 of shape (frames, channels), and the sample rate.
+
+    A 16-bit PCM WAV (what Twilio sends) is read in place, without a copy; anything else is
+    decoded by libsndfile to 16 bits.
+    """
+    found = _pcm16_layout(data)
+    if found is None:
+        try:
+            audio, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
+        except (RuntimeError, sf.LibsndfileError) as exc:
+            raise MediaError(f"media is not a readable WAV: {exc}", False) from exc
+        return audio, int(rate)
+    channels, rate, offset, size = found
+    frames = size // (2 * channels)
+    samples = np.frombuffer(data, "<i2", count=frames * channels, offset=offset)
+    return samples.reshape(frames, channels), rate
 
 
-PEAKS_BUCKETS_PER_S = 50
+_WAVE_PCM, _WAVE_EXTENSIBLE = 1, 0xFFFE
+# The PCM sub-format GUID of WAVE_FORMAT_EXTENSIBLE, after its first two bytes (the tag).
+_PCM_GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
 
 
-def compute_peaks(
-    audio: np.ndarray[Any, np.dtype[np.float32]],
-    sample_rate_hz: int,
-    labels: tuple[str, ...] | list[str] = (),
-    buckets_per_s: int = PEAKS_BUCKETS_PER_S,
-) -> dict[str, Any]:
-    """Min/max per bucket per channel (about `buckets_per_s` buckets a second) for waveforms."""
-    frames, channel_count = audio.shape
-    bucket = max(1, round(sample_rate_hz / buckets_per_s))
-    n_buckets = -(-frames // bucket) if frames else 0
-    # Channel-major, so each bucket is contiguous: reducing the middle axis of a
-    # (buckets, samples, channels) view is an order of magnitude slower.
-    padded = np.zeros((channel_count, n_buckets * bucket), dtype=np.float32)
-    padded[:, :frames] = audio.T
-    shaped = padded.reshape(channel_count, n_buckets, bucket)
-    mins = shaped.min(axis=2).T
-    maxs = shaped.max(axis=2).T
-    # Zero padding would fake a silent extreme in the last, partial bucket: recompute it.
-    if frames % bucket:
-        tail = audio[(n_buckets - 1) * bucket :]
-        mins[-1] = tail.min(axis=0)
-        maxs[-1] = tail.max(axis=0)
-    channels = []
-    for index in range(channel_count):
-        label = labels[index] if index < len(labels) else f"channel_{index + 1}"
-        channels.append(
-            {
-                "label": label,
-                # Vectorised: a per-value round() was most of an archive job's CPU.
-                "min": np.round(mins[:, index].astype(np.float64), 4).tolist(),
-                "max": np.round(maxs[:, index].astype(np.float64), 4).tolist(),
-            }
-        )
-    return {
-        "version": 1,
-        "sample_rate_hz": sample_rate_hz,
-        "bucket_samples": bucket,
-        "buckets_per_s": sample_rate_hz / bucket,
-        "duration_ms": round(frames * 1000 / sample_rate_hz) if sample_rate_hz else 0,
-        "channels": channels,
-    }
+def _pcm16_layout(data: bytes) -> tuple[int, int, int, int] | None:
+    """(channels, rate, data offset, data bytes) of a little-endian 16-bit PCM WAV, else None."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    position, fmt = 12, None
+    while position + 8 <= len(data):
+        chunk, size = data[position : position + 4], struct.unpack_from("<I", data, position + 4)[0]
+        body = position + 8
+        if chunk == b"fmt " and size >= 16:
+            tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", data, body)
+            if tag == _WAVE_EXTENSIBLE and size >= 40:
+                pcm = data[body + 24 : body + 26] == b"\x01\x00" and (
+                    data[body + 26 : body + 40] == _PCM_GUID_TAIL
+                )
+                tag = _WAVE_PCM if pcm else tag
+            fmt = (tag, channels, rate, bits)
+        elif chunk == b"data":
+            if fmt is None or fmt[0] != _WAVE_PCM or fmt[3] != 16 or not fmt[1] or not fmt[2]:
+                return None
+            return fmt[1], fmt[2], body, min(size, len(data) - body)
+        position = body + size + (size & 1)  # chunks are padded to an even length
+    return None
 
 
 # Real line audio is never exactly zero on both channels for long; a paused recording with
 # pauseBehavior=silence is (Twilio writes digital silence), so such runs are taken as pauses.
 DIGITAL_SILENCE_MIN_MS = 1000
-
-
-def digital_silence_spans(
-    audio: np.ndarray[Any, np.dtype[np.float32]],
-    sample_rate_hz: int,
-    min_ms: int = DIGITAL_SILENCE_MIN_MS,
-) -> list[tuple[int, int]]:
-    """Runs of at least `min_ms` where every channel is exactly zero, as (start_ms, end_ms)."""
-    if audio.size == 0 or sample_rate_hz <= 0:
-        return []
-    # Column by column: np.all over axis 1 of a (frames, 2) array is ~20x slower.
-    silent = audio[:, 0] == 0.0
-    for channel in range(1, audio.shape[1]):
-        silent &= audio[:, channel] == 0.0
-    zero = silent.astype(np.int8)
-    edges = np.diff(np.concatenate(([0], zero, [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    min_frames = min_ms * sample_rate_hz // 1000
-    return [
-        (int(a) * 1000 // sample_rate_hz, int(b) * 1000 // sample_rate_hz)
-        for a, b in zip(starts, ends, strict=True)
-        if b - a >= min_frames
-    ]
 
 
 def merge_spans(*groups: list[tuple[int, int]]) -> list[tuple[int, int]]:

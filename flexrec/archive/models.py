@@ -17,7 +17,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flexrec.db.base import Base
@@ -106,8 +116,8 @@ class RecordingAnalysis(Base):
     # [{"channel": "agent", "start_ms": 0, "end_ms": 1200}, ...]
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     vad_config_version: Mapped[str | None] = mapped_column(String(64), default=None)
-    # {"buckets_per_s": 50, "sample_rate_hz": 8000, "channels": [{"min": [...], "max": [...]}]}
-    peaks: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The console's waveform: int8 max/min per 20 ms bucket, compressed (flexrec.archive.waveform).
+    waveform: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     state: Mapped[str] = mapped_column(String(16), default="done")
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -195,14 +195,14 @@ class ArchiveService:
         """Bytes `start..end` (inclusive) of the decrypted WAV."""
         return self.reader.read_media_range(recording_sid, start, end)
 
-    # -- analysis and peaks -------------------------------------------------------------------
+    # -- analysis and waveform ----------------------------------------------------------------
     def analyse(self, recording_sid: str) -> RecordingAnalysis:
         """Run conversation analysis on the archived media and store it (idempotent)."""
         return self.analyses.analyse(recording_sid)
 
-    def peaks(self, recording_sid: str) -> dict[str, Any]:
-        """Waveform peaks for the console, computed once and cached in `recording_analyses`."""
-        return self.analyses.peaks(recording_sid)
+    def waveform(self, recording_sid: str) -> bytes:
+        """The console's waveform (`flexrec.archive.waveform`), computed once and kept."""
+        return self.analyses.waveform(recording_sid)
 
     def unanalysed(self, limit: int = 100) -> list[str]:
         """Archived recordings never analysed (oldest first); failed analyses are not retried."""

@@ -9,11 +9,11 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from fastapi import HTTPException, Request
@@ -39,10 +39,10 @@ log = logging.getLogger(__name__)
 RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
 
 
-class PeaksSource(Protocol):
-    """The archive's waveform peaks (`ArchiveService.peaks`): stored min/max buckets or None."""
+class WaveformSource(Protocol):
+    """The archive's stored waveform (`ArchiveService.waveform`), computed on first use."""
 
-    def peaks(self, recording_sid: str) -> Mapping[str, Any] | None: ...
+    def waveform(self, recording_sid: str) -> bytes: ...
 
 
 class MediaLinks(Protocol):
@@ -66,7 +66,7 @@ class ConsoleDeps:
     secret: str
     media_links: MediaLinks
     token_validator: TokenValidator | None = None
-    peaks_source: PeaksSource | None = None
+    waveform_source: WaveformSource | None = None
     pause_behavior: str = "silence"  # the policy's Twilio PauseBehavior: silence | skip
     session_max_age_s: int = 2 * 3600
     media_base_url: str = ""  # "" = media served by this same origin

@@ -13,7 +13,7 @@ from flexrec.console.context import (
     ConsoleContext,
     ConsoleDeps,
     MediaLinks,
-    PeaksSource,
+    WaveformSource,
 )
 from flexrec.console.routes_api import add_api_routes
 from flexrec.console.routes_audit import add_audit_routes
@@ -25,8 +25,8 @@ from flexrec.twilio.flex_tokens import TokenValidator
 __all__ = [
     "ConsoleDeps",
     "MediaLinks",
-    "PeaksSource",
     "TokenValidator",
+    "WaveformSource",
     "create_console_router",
 ]
 

@@ -1,23 +1,23 @@
-"""The console's JSON API under `/api`: who am I, recordings list, one call, peaks, media links."""
+"""The console's API under `/api`: who am I, recordings list, one call, waveform, media links."""
 
-from collections.abc import Mapping
+import zlib
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from flexrec.archive.errors import ArchiveError, RecordingNotArchived
 from flexrec.archive.holds import MAX_REASON, HoldError, place_hold, release_hold
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
+from flexrec.archive.waveform import MEDIA_TYPE as WAVEFORM_TYPE
 from flexrec.bounds import INT32_MAX, MAX_DATE, MAX_PAGE
 from flexrec.console import queries
 from flexrec.console.audit import record_media_access
 from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
 from flexrec.console.pauses import recording_pause_gaps
-from flexrec.console.peaks import PeaksUnavailable, wavesurfer_peaks
 from flexrec.server.responses import CONSOLE, documented
 
 
@@ -41,7 +41,7 @@ ONE_RECORDING = {**CONSOLE, **documented(404)}
 
 
 def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
-    """`GET /api/me`, `GET /api/recordings[/{RE}[/peaks]]`, `POST .../{RE}/media-url`."""
+    """`GET /api/me`, `GET /api/recordings[/{RE}[/waveform]]`, `POST .../{RE}/media-url`."""
     Api = Annotated[Principal, Depends(ctx.api_principal)]
     Csrf = Annotated[Principal, Depends(ctx.csrf_principal)]
 
@@ -140,26 +140,40 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
                 **(queries.hold_details(rec) if principal.sees_everything else {}),
             }
 
-    @router.get("/api/recordings/{recording_sid}/peaks", responses=ONE_RECORDING)
-    def recording_peaks(recording_sid: str, principal: Api, request: Request) -> dict[str, Any]:
-        """Waveform peaks per channel, ready for wavesurfer's `peaks` option."""
+    @router.get(
+        "/api/recordings/{recording_sid}/waveform",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The stored waveform (flexrec.archive.waveform): a header, then "
+                "int8 max/min pairs per 20 ms bucket per channel; deflate-encoded when the "
+                "client accepts it.",
+                "content": {WAVEFORM_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            },
+            **ONE_RECORDING,
+        },
+    )
+    def recording_waveform(recording_sid: str, principal: Api, request: Request) -> Response:
+        """The waveform as the archive stores it, for the player to draw (binary, ~10 KB)."""
         with ctx.db() as session:
             rec, ana = visible(session, principal, recording_sid, request)
-            duration_ms = rec.duration_ms or (ana.duration_ms if ana is not None else None)
-            stored: Mapping[str, Any] | None = ana.peaks if ana is not None else None
-        source = ctx.deps.peaks_source
-        if source is not None:
-            # The archive computes them on first use and caches them with the analysis.
+            blob = ana.waveform if ana is not None else None
+        source = ctx.deps.waveform_source
+        if not blob and source is not None:
+            # The archive computes it on first use and keeps it with the analysis.
             try:
-                stored = source.peaks(rec.recording_sid)
+                blob = source.waveform(rec.recording_sid)
             except ArchiveError:
                 raise HTTPException(404, "the recording is not in the archive") from None
-        if not stored:
-            raise HTTPException(404, "no waveform peaks for this recording yet")
-        try:
-            return wavesurfer_peaks(stored, duration_ms or stored.get("duration_ms"))
-        except PeaksUnavailable as exc:
-            raise HTTPException(404, str(exc)) from None
+        if not blob:
+            raise HTTPException(404, "no waveform for this recording yet")
+        headers = {"Cache-Control": "private, max-age=3600", "Vary": "Accept-Encoding"}
+        if accepts_deflate(request.headers.get("accept-encoding", "")):
+            # Stored zlib-compressed, which is HTTP's `deflate`: sent as it is, inflated by
+            # the browser.
+            return Response(blob, media_type=WAVEFORM_TYPE, headers={
+                **headers, "Content-Encoding": "deflate"})  # fmt: skip
+        return Response(zlib.decompress(blob), media_type=WAVEFORM_TYPE, headers=headers)
 
     @router.put("/api/recordings/{recording_sid}/legal-hold", responses=ONE_RECORDING)
     def hold(
@@ -220,3 +234,20 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
                 detail={"user_agent": request.headers.get("user-agent", "")[:200]},
             )
         return {"url": url, "purpose": purpose}
+
+
+def accepts_deflate(accept_encoding: str) -> bool:
+    """Whether an `Accept-Encoding` header allows `deflate` (named, or `*`, with q > 0)."""
+    allowed: dict[str, bool] = {}
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        allowed[name.strip()] = q > 0
+    return allowed.get("deflate", allowed.get("*", False))

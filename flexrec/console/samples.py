@@ -16,9 +16,11 @@ import numpy as np
 import soundfile as sf
 from sqlalchemy.orm import Session
 
-from flexrec.archive.media import compute_peaks
+from flexrec.analysis.frames import frame_stats
+from flexrec.archive.media import pcm16
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.archive.storage import BlobStore
+from flexrec.archive.waveform import encode_waveform
 
 SAMPLE_RATE_HZ = 8000
 CHANNEL_LABELS = ("customer", "others")
@@ -146,7 +148,7 @@ def store_sample_call(session: Session, store: BlobStore, call: SampleCall) -> A
         created_at=now,
         updated_at=now,
     )
-    audio, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+    samples, rate = pcm16(wav)
     metrics = script_metrics(call)
     analysis = RecordingAnalysis(
         recording_sid=call.recording_sid,
@@ -154,7 +156,7 @@ def store_sample_call(session: Session, store: BlobStore, call: SampleCall) -> A
         segments=[
             {"channel": t.speaker, "start_ms": t.start_ms, "end_ms": t.end_ms} for t in call.turns
         ],
-        peaks=compute_peaks(audio, rate, ["customer", "agent"]),
+        waveform=encode_waveform(frame_stats(samples, rate)),
         vad_config_version="script",
         state="done",
         analysed_at=now,

@@ -108,7 +108,7 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
                 secret=secret,
                 media_links=signer,
                 token_validator=tokens,
-                peaks_source=archive,
+                waveform_source=archive,
             )
         )
     )

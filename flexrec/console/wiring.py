@@ -31,7 +31,7 @@ def console_deps_from_services(
         secret=secret,
         media_links=links,
         token_validator=services.tokens,
-        peaks_source=services.archive,
+        waveform_source=services.archive,
         pause_behavior=settings.policy.pause_behavior or "silence",
         # Behind a TLS-terminating proxy the app sees http; the public URL tells the truth.
         secure_cookies=True if settings.server.public_url.startswith("https://") else None,

@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from flexrec.archive.models import DONE_STATES
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
+from flexrec.archive.waveform import decode_waveform
 from flexrec.server.auth import check_flex_token, client_of, missing_token
 from flexrec.server.responses import FLEX_TOKEN, documented
 from flexrec.server.token_guard import TokenGuard
@@ -259,13 +260,15 @@ def make_archive_router(
 
     @router.get("/media/recordings/{recording_sid}/peaks", responses=documented(403, 404))
     async def peaks(recording_sid: str, request: Request) -> JSONResponse:
-        """Waveform peaks (min/max per bucket per channel) for a signed link."""
+        """Waveform peaks for a signed link, as wavesurfer.js takes them: per channel, max then
+        min of each bucket, as fractions of full scale."""
         check_sid(recording_sid)
         verified_link(recording_sid, request)
         try:
-            data: dict[str, Any] = await run_in_threadpool(archive.peaks, recording_sid)
+            blob: bytes = await run_in_threadpool(archive.waveform, recording_sid)
         except RecordingNotArchived:
             _fail(404, "not_archived", "the recording is not in the archive")
+        data = decode_waveform(blob).wavesurfer()
         return JSONResponse(data, headers={"Cache-Control": "private, max-age=3600"})
 
     return router

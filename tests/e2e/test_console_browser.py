@@ -61,6 +61,13 @@ def test_supervisor_finds_plays_solos_and_jumps(served: tuple[str, Sandbox]) -> 
                 "console",
                 lambda msg: errors.append(msg.text) if msg.type == "error" else None,
             )
+            waveforms: list[dict[str, str]] = []
+            page.on(
+                "response",
+                lambda r: (
+                    waveforms.append(r.all_headers()) if r.url.endswith("/waveform") else None
+                ),
+            )
 
             # Signing in from the list page returns to it.
             page.goto(f"{base}/console/")
@@ -97,6 +104,10 @@ def test_supervisor_finds_plays_solos_and_jumps(served: tuple[str, Sandbox]) -> 
                 page.evaluate("window.flexrecPlayer.wavesurfer.getDecodedData().numberOfChannels")
                 == 2
             )
+            # Drawn from the stored binary waveform, sent compressed as it is stored.
+            assert len(waveforms) == 1
+            assert waveforms[0]["content-type"] == "application/vnd.flexrec.waveform"
+            assert waveforms[0]["content-encoding"] == "deflate"
 
             # Play: the audio clock advances.
             page.click("#play")

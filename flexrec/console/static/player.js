@@ -255,6 +255,44 @@ function renderTimeline() {
   })
 }
 
+// ---- waveform: the archive's stored form, binary (flexrec/archive/waveform.py) -------------
+
+const WAVEFORM_HEADER_BYTES = 22
+
+/** {duration_s, channels: [Float32Array of max, min, max, min...]}, or null if unreadable. */
+export function parseWaveform(buffer) {
+  if (buffer.byteLength < WAVEFORM_HEADER_BYTES) return null
+  const view = new DataView(buffer)
+  const magic = String.fromCharCode(...new Uint8Array(buffer, 0, 4))
+  if (magic !== 'FXWF' || view.getUint8(4) !== 1) return null
+  const channels = view.getUint8(5)
+  const buckets = view.getUint32(12, true)
+  const durationMs = view.getUint32(16, true)
+  const fullScale = view.getUint16(20, true)
+  if (buffer.byteLength !== WAVEFORM_HEADER_BYTES + channels * buckets * 2) return null
+  const pairs = new Int8Array(buffer, WAVEFORM_HEADER_BYTES)
+  const scale = fullScale / 127 / 32768
+  const data = []
+  for (let c = 0; c < channels; c++) {
+    const out = new Float32Array(buckets * 2)
+    const offset = c * buckets * 2
+    for (let i = 0; i < out.length; i++) out[i] = pairs[offset + i] * scale
+    data.push(out)
+  }
+  return { duration_s: durationMs / 1000, channels: data }
+}
+
+async function loadWaveform() {
+  try {
+    // Sent deflate-encoded as stored; the browser inflates it.
+    const response = await fetch(`${base}/api/recordings/${sid}/waveform`, { credentials: 'same-origin' })
+    if (!response.ok) return null
+    return parseWaveform(await response.arrayBuffer())
+  } catch {
+    return null
+  }
+}
+
 function renderWaveform(peaks) {
   const regions = RegionsPlugin.create()
   wavesurfer = WaveSurfer.create({
@@ -346,12 +384,7 @@ async function main() {
     setStatus(`Cannot load this recording: ${error.message}`)
     return
   }
-  let peaks = null
-  try {
-    peaks = await api(`/api/recordings/${sid}/peaks`)
-  } catch {
-    peaks = null
-  }
+  const peaks = await loadWaveform()
   durationS = peaks?.duration_s || (detail.duration_ms || 0) / 1000
   document.getElementById('time-total').textContent = clock(durationS)
   renderMeta()

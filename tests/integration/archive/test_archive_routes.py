@@ -301,7 +301,10 @@ def test_peaks_route_needs_a_signed_link(env: Env) -> None:
     query = "&".join(f"{k}={v}" for k, v in signer.sign(RE, "play", "sue").items())
     response = env.client.get(f"/media/recordings/{RE}/peaks?{query}")
     assert response.status_code == 200
-    assert len(response.json()["channels"]) == 2
+    body = response.json()  # as wavesurfer.js takes them: max, min per bucket
+    assert len(body["channels"]) == 2 and body["buckets_per_s"] == 50
+    assert len(body["channels"][0]) == 2 * 50 * body["duration_s"]
+    assert all(-1 <= v <= 1 for v in body["channels"][0])
     assert env.client.get(f"/media/recordings/{RE}/peaks").status_code == 403
 
 

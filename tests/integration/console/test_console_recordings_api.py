@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,8 @@ from console_client_helpers import csrf_of
 from sqlalchemy import select
 
 from flexrec.archive.models import ArchivedRecording, AuditLog
+from flexrec.archive.waveform import MEDIA_TYPE as WAVEFORM_TYPE
+from flexrec.archive.waveform import decode_waveform
 from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
 from flexrec.db.models import PauseEvent, RecordingTarget, ReservationRecord
 
@@ -44,7 +47,7 @@ def test_agents_see_only_their_own_calls(client_for: Callable[..., Any], sandbox
     others = [c.recording_sid for c in sandbox.calls if c.recording_sid not in mine]
     for sid in others:
         assert alice.get(f"/console/api/recordings/{sid}").status_code == 403
-        assert alice.get(f"/console/api/recordings/{sid}/peaks").status_code == 403
+        assert alice.get(f"/console/api/recordings/{sid}/waveform").status_code == 403
         assert alice.get(f"/console/recordings/{sid}").status_code == 403
         response = alice.post(
             f"/console/api/recordings/{sid}/media-url",
@@ -225,17 +228,24 @@ def test_pauses_come_from_pause_events_when_the_archive_has_none(
     assert detail["pauses"] == [{"start_ms": 3000, "end_ms": 5000, "paused_ms": 2000}]
 
 
-def test_peaks_cover_both_channels_for_the_whole_call(
+def test_the_waveform_is_binary_covers_both_channels_and_is_sent_as_stored(
     client_for: Callable[..., Any], sandbox: Sandbox
 ) -> None:
     call = sandbox.calls[2]
-    peaks = client_for(*SUPERVISOR).get(f"/console/api/recordings/{call.recording_sid}/peaks")
-    body = peaks.json()
-    assert body["duration_s"] == pytest.approx(call.duration_ms / 1000)
-    assert len(body["channels"]) == 2
-    assert len(body["channels"][0]) == pytest.approx(
-        2 * body["buckets_per_s"] * 0 + 2 * 50 * (call.duration_ms / 1000), abs=2
-    )
+    url = f"/console/api/recordings/{call.recording_sid}/waveform"
+    supervisor = client_for(*SUPERVISOR)
+    response = supervisor.get(url, headers={"Accept-Encoding": "deflate"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == WAVEFORM_TYPE
+    assert response.headers["content-encoding"] == "deflate"  # the stored bytes, not re-encoded
+    waveform = decode_waveform(zlib.compress(response.content))  # the client inflated it
+    assert waveform.channels == 2
+    assert waveform.duration_ms == pytest.approx(call.duration_ms, abs=1)
+    assert waveform.buckets == pytest.approx(50 * call.duration_ms / 1000, abs=1)
+    # a client that does not take deflate gets the same bytes inflated by the server
+    plain = supervisor.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == response.content
 
 
 def test_media_links_need_csrf_and_every_play_and_download_is_audited(

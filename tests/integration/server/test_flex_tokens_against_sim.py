@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from flexrec.twilio.flex_tokens import FlexTokenValidator, InvalidToken, TokenServiceUnavailable
+from flexrec.twilio.token_shape import EXPIRY_LEEWAY_S, MalformedToken, check_token_shape
 from flexsim import SimClock, World, create_sim_app, defaults, issue_token
 
 SIM_ORIGIN = "http://127.0.0.1:8181"
@@ -80,3 +81,15 @@ def test_wrong_account_credentials_are_unavailable_not_invalid(
         validator(transport, auth_token="wrong").validate(
             issue_token(world, alice.sid, 3600, ["agent"])
         )
+
+
+def test_simulator_tokens_show_what_a_real_token_shows(sim: tuple[World, ForwardToApp]) -> None:
+    world, _transport = sim
+    alice = world.add_worker("alice", {"contact_uri": "client:alice"})
+    token = issue_token(world, alice.sid, 3600, ["agent"])
+    now = world.clock.now()
+    check_token_shape(token, defaults.ACCOUNT_SID, now)  # a JWT of this account, not expired
+    with pytest.raises(MalformedToken, match="another"):
+        check_token_shape(token, "AC" + "9" * 32, now)
+    with pytest.raises(MalformedToken, match="expired"):
+        check_token_shape(token, defaults.ACCOUNT_SID, now + 3600 + EXPIRY_LEEWAY_S)

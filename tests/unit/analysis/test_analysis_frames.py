@@ -12,7 +12,6 @@ from flexrec.analysis import (
     frame_power,
     frame_stats,
 )
-from flexrec.archive.media import digital_silence_spans
 
 RATE = 8000
 F = 160  # samples in a 20 ms frame at 8 kHz
@@ -21,6 +20,17 @@ F = 160  # samples in a 20 ms frame at 8 kHz
 def _noise(frames: int, channels: int = 2, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.integers(-20000, 20000, size=(frames, channels), dtype=np.int16)
+
+
+def _silence_sample_by_sample(audio: np.ndarray, rate: int, min_ms: int) -> list[tuple[int, int]]:
+    silent = np.all(audio == 0, axis=1).astype(np.int8)
+    edges = np.diff(np.concatenate(([0], silent, [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [
+        (int(a) * 1000 // rate, int(b) * 1000 // rate)
+        for a, b in zip(starts, ends, strict=True)
+        if b - a >= min_ms * rate // 1000
+    ]
 
 
 def test_extremes_cover_every_bucket_and_the_partial_last_one() -> None:
@@ -63,9 +73,7 @@ def test_digital_silence_spans_are_those_of_a_sample_by_sample_search(channels: 
         audio[start:end] = 0
     audio[150_000:170_000, 0] = 0  # one channel only: not a pause when there are two
     stats = frame_stats(audio, RATE)
-    assert digital_silence(audio, stats, 1000) == digital_silence_spans(
-        audio.astype(np.float32), RATE, 1000
-    )
+    assert digital_silence(audio, stats, 1000) == _silence_sample_by_sample(audio, RATE, 1000)
 
 
 def test_digital_silence_needs_runs_of_at_least_two_frames() -> None:

@@ -1,4 +1,4 @@
-"""What builds on archived media: peaks, analysis, the Insights entry, access rules, backfill."""
+"""What builds on archived media: waveform, analysis, the Insights entry, access rules, backfill."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ import numpy as np
 import pytest
 
 import flexrec.analysis
+from flexrec.analysis import digital_silence, frame_stats
 from flexrec.archive.backfill import BackfillProgress, backfill
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
-from flexrec.archive.media import compute_peaks
 from flexrec.archive.service import (
     ArchiveService,
     RecordingContext,
     RecordingNotArchived,
     analysis_labels,
 )
+from flexrec.archive.waveform import decode_waveform, encode_waveform
 
 RE = "RE" + "1" * 32
 CA = "CA" + "2" * 32
@@ -30,39 +31,37 @@ def sid(prefix: str, n: int) -> str:
     return f"{prefix}{n:032x}"
 
 
-def test_peaks_hold_min_and_max_per_bucket_per_channel() -> None:
+def test_the_waveform_holds_max_and_min_per_bucket_per_channel() -> None:
     rate = 8000
-    audio = np.zeros((rate + 100, 2), dtype=np.float32)  # 1 s and a partial bucket
-    audio[0:160, 0] = 0.5  # first bucket of channel 1 is constant 0.5
-    audio[160:320, 1] = np.linspace(-0.25, 0.75, 160)
-    audio[-1, 0] = -0.9  # a lone extreme in the final, partial bucket
-    peaks = compute_peaks(audio, rate, ("customer", "agent"))
-    assert peaks["bucket_samples"] == 160
-    assert peaks["buckets_per_s"] == 50
-    assert peaks["duration_ms"] == round((rate + 100) * 1000 / rate)
-    customer, agent = peaks["channels"]
-    assert (customer["label"], agent["label"]) == ("customer", "agent")
-    assert len(customer["min"]) == len(customer["max"]) == 51
-    assert (customer["min"][0], customer["max"][0]) == (0.5, 0.5)
-    assert (agent["min"][1], agent["max"][1]) == (-0.25, 0.75)
-    assert customer["min"][-1] == pytest.approx(-0.9, abs=1e-4)
-    assert customer["max"][-1] == 0.0
+    audio = np.zeros((rate + 100, 2), dtype=np.int16)  # 1 s and a partial bucket
+    audio[0:160, 0] = 16384  # first bucket of channel 1 is constant 0.5
+    audio[160:320, 1] = np.linspace(-8192, 24576, 160).astype(np.int16)
+    audio[-1, 0] = -29491  # a lone extreme in the final, partial bucket (-0.9)
+    waveform = decode_waveform(encode_waveform(frame_stats(audio, rate)))
+    assert (waveform.bucket_samples, waveform.buckets_per_s) == (160, 50)
+    assert waveform.duration_ms == (rate + 100) * 1000 // rate
+    assert waveform.buckets == 51
+    step = waveform.full_scale / 127 / 32768
+    customer, agent = waveform.as_floats().reshape(2, 51, 2)
+    assert tuple(customer[0]) == pytest.approx((0.5, 0.5), abs=step)
+    assert tuple(agent[1]) == pytest.approx((0.75, -0.25), abs=step)
+    assert tuple(customer[-1]) == pytest.approx((0.0, -0.9), abs=step)
 
 
-def test_peaks_are_computed_once_and_cached(
+def test_the_waveform_is_computed_once_and_kept(
     twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA, make_wav(duration_s=2.0))
     service = make_service()
     with pytest.raises(RecordingNotArchived):
-        service.peaks(RE)
+        service.waveform(RE)
     service.archive_recording(RE)
-    first = service.peaks(RE)
-    assert len(first["channels"]) == 2
-    assert len(first["channels"][0]["max"]) == 100
-    assert max(first["channels"][0]["max"]) > 0.1  # the synthetic bursts are visible
+    first = service.waveform(RE)
+    waveform = decode_waveform(first)
+    assert (waveform.channels, waveform.buckets) == (2, 100)
+    assert waveform.as_floats()[0].max() > 0.1  # the synthetic bursts are visible
     service.store.delete(service.get(RE).storage_key or "")  # type: ignore[union-attr]
-    assert service.peaks(RE) == first  # served from the analyses row, not the media
+    assert service.waveform(RE) == first  # served from the analyses row, not the media
 
 
 @dataclass(frozen=True)
@@ -93,11 +92,11 @@ def test_analysis_is_stored_once_with_labels_mapped(
 ) -> None:
     calls: list[dict[str, Any]] = []
 
-    def fake_analyse(audio: Any, sample_rate_hz: int, **kwargs: Any) -> FakeAnalysis:
-        calls.append({"shape": audio.shape, "rate": sample_rate_hz, **kwargs})
+    def fake_analyse(power: Any, duration_ms: int, **kwargs: Any) -> FakeAnalysis:
+        calls.append({"shape": power.shape, "duration_ms": duration_ms, **kwargs})
         return FakeAnalysis()
 
-    monkeypatch.setattr(flexrec.analysis, "analyse_recording", fake_analyse, raising=False)
+    monkeypatch.setattr(flexrec.analysis, "analyse_frame_power", fake_analyse, raising=False)
     twilio.add(RE, CA, make_wav(duration_s=2.0))
     context = RecordingContext(channel_labels=("others", "customer"), paused_ms=((100, 300),))
     service = make_service(context_provider=lambda *_: context)
@@ -107,8 +106,8 @@ def test_analysis_is_stored_once_with_labels_mapped(
     again = service.analyse(RE)
 
     assert len(calls) == 1  # idempotent
-    assert calls[0]["shape"] == (16000, 2)
-    assert calls[0]["rate"] == 8000
+    assert calls[0]["shape"] == (2, 100)  # the frame powers of both channels, 50 a second
+    assert calls[0]["duration_ms"] == 2000
     assert calls[0]["channels"] == ("agent", "customer")
     assert calls[0]["paused"] == ((100, 300),)
     assert again.id == analysis.id
@@ -118,7 +117,7 @@ def test_analysis_is_stored_once_with_labels_mapped(
     assert analysis.segments == [{"channel": "agent", "start_ms": 0, "end_ms": 800}]
     assert analysis.vad_config_version == "vad-test-1"
     assert analysis.metrics["cross_talk_ms"] == 50
-    assert analysis.peaks is not None and analysis.peaks["channels"][0]["label"] == "agent"
+    assert analysis.waveform is not None and decode_waveform(analysis.waveform).channels == 2
     assert analysis.duration_ms == 2000
 
 
@@ -292,20 +291,21 @@ def test_mono_recording_is_archived_but_its_analysis_fails_once(
     with pytest.raises(ArchiveError, match="two channels"):
         service.analyse(RE)
     assert service.unanalysed() == []  # not retried forever by the reconciler
-    peaks = service.peaks(RE)  # the console still gets a (one-channel) waveform
-    assert len(peaks["channels"]) == 1
+    waveform = service.waveform(RE)  # the console still gets a (one-channel) waveform
+    assert decode_waveform(waveform).channels == 1
 
 
 def test_digital_silence_runs_are_found_and_spans_merged() -> None:
-    from flexrec.archive.media import digital_silence_spans, merge_spans
+    from flexrec.archive.media import merge_spans
 
-    rate = 1000
-    audio = np.full((5000, 2), 0.01, dtype=np.float32)
-    audio[1000:2500] = 0.0  # 1.5 s of digital silence on both channels: a pause
-    audio[3000:3900, 0] = 0.0  # one channel only (a muted side): not a pause
-    audio[4000:4500] = 0.0  # both, but too short
-    assert digital_silence_spans(audio, rate) == [(1000, 2500)]
-    assert digital_silence_spans(audio, rate, min_ms=400) == [(1000, 2500), (4000, 4500)]
+    rate = 8000
+    audio = np.full((5 * rate, 2), 300, dtype=np.int16)
+    audio[rate : 2 * rate + rate // 2] = 0  # 1.5 s of digital silence on both channels: a pause
+    audio[3 * rate : 3 * rate + 900 * 8, 0] = 0  # one channel only (a muted side): not a pause
+    audio[4 * rate : 4 * rate + rate // 2] = 0  # both, but too short
+    stats = frame_stats(audio, rate)
+    assert digital_silence(audio, stats, 1000) == [(1000, 2500)]
+    assert digital_silence(audio, stats, 400) == [(1000, 2500), (4000, 4500)]
     assert merge_spans([(0, 10), (50, 60)], [(5, 20), (60, 70)]) == [(0, 20), (50, 70)]
 
 

@@ -26,7 +26,7 @@ CA = "CA" + "2" * 32
 
 
 def no_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(flexrec.analysis, "analyse_recording", raising=False)
+    monkeypatch.delattr(flexrec.analysis, "analyse_frame_power", raising=False)
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -41,11 +41,11 @@ def test_completed_recording_is_archived_then_analysed(
 ) -> None:
     analysed: list[str] = []
 
-    def fake_analyse(audio: Any, rate: int, **_: Any) -> dict[str, Any]:
+    def fake_analyse(power: Any, duration_ms: int, **_: Any) -> dict[str, Any]:
         analysed.append("x")
         return {"metrics": {"agent_talk_ms": 5}, "segments": []}
 
-    monkeypatch.setattr(flexrec.analysis, "analyse_recording", fake_analyse, raising=False)
+    monkeypatch.setattr(flexrec.analysis, "analyse_frame_power", fake_analyse, raising=False)
     twilio.add(RE, CA)
     queue = InlineJobQueue()
     service = make_service()

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from flexrec.analysis import frame_stats
-from flexrec.archive.media import compute_peaks
 from flexrec.archive.waveform import (
     WaveformError,
     decode_waveform,
@@ -79,9 +78,24 @@ def test_wavesurfer_form_is_max_then_min_per_bucket() -> None:
 
 def test_peaks_stored_as_json_before_convert_to_the_same_waveform() -> None:
     audio = _call(30.0, seed=4)
-    legacy = compute_peaks(audio.astype(np.float32) / 32768, RATE, ("customer", "agent"))
+    # As the JSON column held them: per channel, min and max of each bucket, 4 decimals.
+    stats = frame_stats(audio, RATE)
+    legacy = {
+        "version": 1,
+        "sample_rate_hz": RATE,
+        "bucket_samples": 160,
+        "duration_ms": stats.duration_ms,
+        "channels": [
+            {
+                "label": label,
+                "min": np.round(stats.low[i] / 32768, 4).tolist(),
+                "max": np.round(stats.high[i] / 32768, 4).tolist(),
+            }
+            for i, label in enumerate(("customer", "agent"))
+        ],
+    }
     converted = decode_waveform(waveform_from_peaks(legacy))
-    direct = decode_waveform(encode_waveform(frame_stats(audio, RATE)))
+    direct = decode_waveform(encode_waveform(stats))
     assert converted.buckets == direct.buckets
     assert np.abs(converted.pairs.astype(int) - direct.pairs).max() <= 1
 

@@ -1,4 +1,4 @@
-"""Pure shaping for the player: pause gaps, wavesurfer peaks, channel roles, speech segments."""
+"""Pure shaping for the player: pause gaps, channel roles, speech segments."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.console.pauses import PauseGap, pause_gaps
-from flexrec.console.peaks import PeaksUnavailable, wavesurfer_peaks
 from flexrec.console.queries import channel_roles, speech_segments
 from flexrec.db.models import PauseEvent
 
@@ -67,28 +66,6 @@ def test_pauses_on_another_clock_are_dropped_not_misplaced() -> None:
     # A pause pressed just before the recording began still covers its start.
     early = [_event("pause", "paused", -1), _event("resume", "recording", 2)]
     assert pause_gaps(early, T0, 60_000) == [PauseGap(0, 2_000, 2_000)]
-
-
-def test_peaks_interleave_max_and_min_per_bucket() -> None:
-    stored = {
-        "buckets_per_s": 2,
-        "duration_ms": 1500,
-        "channels": [
-            {"label": "customer", "min": [-0.5, -0.25, -2.0], "max": [0.5, 0.125, 3.0]},
-            {"label": "agent", "min": [0, 0, 0], "max": [0.1, 0.2, 0.3]},
-        ],
-    }
-    out = wavesurfer_peaks(stored, None)
-    assert out["duration_s"] == pytest.approx(1.5)
-    assert out["channels"][0] == [0.5, -0.5, 0.125, -0.25, 1.0, -1.0]  # clamped to [-1, 1]
-    assert out["channels"][1][1::2] == [0, 0, 0]
-    assert wavesurfer_peaks(stored, 1500)["duration_s"] == pytest.approx(1.5)
-
-
-@pytest.mark.parametrize("stored", [{}, {"channels": []}, {"channels": [{"min": [0], "max": [0]}]}])
-def test_unusable_peaks_are_reported(stored: dict[str, object]) -> None:
-    with pytest.raises(PeaksUnavailable):
-        wavesurfer_peaks(stored, None)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Erased recordings are listed, so the link repair never writes them back
 
-Revision ID: 0011_erased_recordings_listed
-Revises: 0010_audit_head_is_anchored
+Revision ID: 0012_erased_recordings_listed
+Revises: 0011_audit_head_is_anchored
 Create Date: 2026-12-06 22:20:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0011_erased_recordings_listed"
-down_revision: str | None = "0010_audit_head_is_anchored"
+revision: str = "0012_erased_recordings_listed"
+down_revision: str | None = "0011_audit_head_is_anchored"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Each stored object is sealed in a manifest row: hashes, size, version, lock, redaction
 
-Revision ID: 0009_stored_objects_are_sealed
-Revises: 0008_coverage_legs_counted_once
+Revision ID: 0010_stored_objects_are_sealed
+Revises: 0009_waveforms_are_compact_int8
 Create Date: 2026-12-06 22:00:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0009_stored_objects_are_sealed"
-down_revision: str | None = "0008_coverage_legs_counted_once"
+revision: str = "0010_stored_objects_are_sealed"
+down_revision: str | None = "0009_waveforms_are_compact_int8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """The audit chain's head is anchored, and each verify run is kept
 
-Revision ID: 0010_audit_head_is_anchored
-Revises: 0009_stored_objects_are_sealed
+Revision ID: 0011_audit_head_is_anchored
+Revises: 0010_stored_objects_are_sealed
 Create Date: 2026-12-06 22:10:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import flexrec.db.models
 
-revision: str = "0010_audit_head_is_anchored"
-down_revision: str | None = "0009_stored_objects_are_sealed"
+revision: str = "0011_audit_head_is_anchored"
+down_revision: str | None = "0010_stored_objects_are_sealed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
