@@ -17,7 +17,7 @@ simulator's ground truth and flexrec's own coverage report:
 
 Figures only (printed; `--json` for one line). Exit code 0 when all three held.
 
-    .venv/bin/python bench/soak.py --calls 200                   # ~10 minutes
+    .venv/bin/python bench/soak.py                               # 100 calls, ~5 minutes
     .venv/bin/python bench/soak.py --calls 2000 --json           # the issue's figures
 """
 
@@ -259,7 +259,7 @@ def run(args: argparse.Namespace) -> SoakFigures:
 def main() -> int:
     """Parse the options, soak, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--faults", default=FULL_FAULTS, help=f"default: {FULL_FAULTS}")
     parser.add_argument("--kill-every-s", type=float, default=45.0,
