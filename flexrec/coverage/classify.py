@@ -187,8 +187,7 @@ def _eligibility(leg: LegCoverage, call: CallInfo, known: KnownLeg, ctx: LegCont
         reason = "policy" if leg.role == "customer" else "agent_leg"
         return not _not_eligible(leg, reason, detail or REASON_AGENT)
     if task is not None and task.policy_excluded:
-        queue = f" (queue {task.queue_name})" if task.queue_name else ""
-        return not _not_eligible(leg, "policy", f"{task.policy_decision}{queue}")
+        return not _not_eligible(leg, "policy", task.policy_rule)
     if call.status in NOT_ANSWERED or (call.start_time_ms is None and leg.ended_ms is not None):
         return not _not_eligible(leg, "not_answered", f"the leg ended {call.status}")
     if task is not None and not task.answered and not known.targets:
