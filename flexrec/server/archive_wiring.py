@@ -57,7 +57,12 @@ def attach_archive(
     archive = ArchiveService.from_settings(
         settings, sessions, services.client, context_provider=db_context_provider(sessions)
     )
-    register_archive_jobs(queue, archive, reconcile_every_minutes=reconcile_every_minutes)
+    register_archive_jobs(
+        queue,
+        archive,
+        reconcile_every_minutes=reconcile_every_minutes,
+        retry_base_s=settings.storage.archive_retry_base_s,
+    )
 
     def completed(view: RecordingView) -> None:
         # Runs inside the recording status webhook: a quick row write and an enqueue.
