@@ -122,6 +122,13 @@ class StorageSettings(BaseSettings):
         SecretStr(""), description="FLEXREC_ARCHIVE_KEY: base64 AES-256 key; empty = no encryption"
     )
     delete_from_twilio: bool = Field(False, description="FLEXREC_DELETE_FROM_TWILIO")
+    archive_retry_base_s: float = Field(
+        15.0,
+        description=(
+            "FLEXREC_ARCHIVE_RETRY_BASE_S: first delay before copying a recording again after a"
+            " Twilio error (doubling, at most 10 minutes apart)"
+        ),
+    )
     s3_endpoint_url: str = Field("", description="FLEXREC_S3_ENDPOINT_URL")
     export_signing_key: SecretStr = Field(
         SecretStr(""),

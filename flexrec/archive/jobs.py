@@ -51,6 +51,7 @@ def register_archive_jobs(
     reconcile_every_minutes: int = 5,
     retention_every_minutes: int = 60,
     stale_after: timedelta = timedelta(minutes=10),
+    retry_base_s: float = 15.0,
 ) -> CompletionHook:
     """Register the archive jobs; returns the `on_recording_completed` callback to install."""
 
@@ -59,7 +60,7 @@ def register_archive_jobs(
             archive.archive_recording(recording_sid)
         except ArchiveRetryableError:
             row = archive.get(recording_sid)
-            delay = backoff_s(row.attempts if row else 1)
+            delay = backoff_s(row.attempts if row else 1, base_s=retry_base_s)
             queue.enqueue(JOB_ARCHIVE, recording_sid, delay_s=delay)
             return "retry"
         except ArchiveFailedError:

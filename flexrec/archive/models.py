@@ -41,6 +41,13 @@ ARCHIVE_STATES = ("downloading", "stored", "verified", "deleted_from_twilio", "f
 DONE_STATES = frozenset({"verified", "deleted_from_twilio"})
 """States in which the media is safely in the archive."""
 
+ANALYSIS_STATES = ("pending", "done", "mono", "failed")
+"""Every value `RecordingAnalysis.state` may hold: `done` (both sides measured), `mono` (one
+channel: talk and silence only, nobody to tell apart), `failed` (`last_error` says why)."""
+
+ANALYSIS_SETTLED = frozenset({"done", "mono", "failed"})
+"""Analysis states nothing will change by itself (the reconciler does not retry them)."""
+
 
 class ArchivedRecording(Base):
     """One Twilio recording copied into flexrec's archive, and where the copy lives."""

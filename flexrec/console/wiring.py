@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
 from flexrec.console.router import ConsoleDeps, MediaLinks
+from flexrec.coverage.service import CoverageReports
+from flexrec.recording.policy import load_policy
 
 if TYPE_CHECKING:
     from flexrec.server.wiring import Services
@@ -36,8 +38,16 @@ def console_deps_from_services(
         # Behind a TLS-terminating proxy the app sees http; the public URL tells the truth.
         secure_cookies=True if settings.server.public_url.startswith("https://") else None,
         token_guard=services.token_guard,
+        coverage=_coverage(services, settings),
         exporter=_exporter(services, settings),
     )
+
+
+def _coverage(services: Services, settings: Settings) -> CoverageReports | None:
+    if services.gateway is None or services.sessions is None:
+        return None
+    policy = load_policy(settings.policy)
+    return CoverageReports(services.gateway, services.sessions, policy_leg=policy.leg)
 
 
 def _exporter(services: Services, settings: Settings) -> Callable[[str, str, str | None], bytes]:

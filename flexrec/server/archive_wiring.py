@@ -58,7 +58,12 @@ def attach_archive(
     archive = ArchiveService.from_settings(
         settings, sessions, services.client, context_provider=db_context_provider(sessions)
     )
-    register_archive_jobs(queue, archive, reconcile_every_minutes=reconcile_every_minutes)
+    register_archive_jobs(
+        queue,
+        archive,
+        reconcile_every_minutes=reconcile_every_minutes,
+        retry_base_s=settings.storage.archive_retry_base_s,
+    )
     storage = settings.storage
     register_custody_jobs(
         queue,

@@ -90,6 +90,23 @@ def test_retryable_failure_reenqueues_with_backoff(
     assert [job.name for job in queue.history][-1] == JOB_ANALYSE
 
 
+def test_the_first_retry_delay_is_configurable(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FLEXREC_ARCHIVE_RETRY_BASE_S: the demo's fast clock retries within seconds.
+    no_analysis(monkeypatch)
+    twilio.add(RE, CA)
+    twilio.fail_next("media", 503, times=2)
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, make_service(), retry_base_s=1.0)
+    queue.enqueue(JOB_ARCHIVE, RE)
+    queue.run_all()
+    delays = [job.delay_s for job in queue.history if job.name == JOB_ARCHIVE]
+    assert delays == [0.0, 1.0, 2.0]
+
+
 def test_permanent_failure_stops_retrying(
     twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
