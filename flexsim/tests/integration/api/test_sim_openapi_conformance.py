@@ -13,19 +13,19 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from sim_api_oai import HOST_SPECS, response_validator
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
 from flexsim import defaults, free_port, serve_app
 from flexsim.api import create_sim_app
 from flexsim.api.app import OPERATIONS
+from flexsim.testing import SimHttpClient
 from flexsim.tokens import issue_token
 
 if TYPE_CHECKING:
@@ -87,13 +87,12 @@ class Conformance:
         self.validated += 1
 
 
-class ConformanceHttpClient(TwilioHttpClient):
-    """The SDK's own HTTP client with every Twilio host rebased onto the simulator, checking
-    every exchange (against the spec of the host the SDK addressed)."""
+class ConformanceHttpClient(SimHttpClient):
+    """flexsim.testing's SDK client (every Twilio host rebased onto the simulator), checking
+    every exchange against the spec of the host the SDK addressed."""
 
     def __init__(self, base_url: str, conformance: Conformance) -> None:
-        super().__init__(timeout=30)
-        self.origin = urlsplit(base_url)
+        super().__init__(base_url, timeout=30)
         self.conformance = conformance
 
     def request(  # type: ignore[override]
@@ -107,10 +106,8 @@ class ConformanceHttpClient(TwilioHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        parts = urlsplit(url)
-        target = urlunsplit((self.origin.scheme, self.origin.netloc, parts.path, parts.query, ""))
         response = super().request(
-            method, target, params, data, headers, auth, timeout, allow_redirects
+            method, url, params, data, headers, auth, timeout, allow_redirects
         )
         self.conformance.check(method, url, response)
         return response
@@ -124,6 +121,7 @@ def sdk(scenario: Scenario) -> Iterator[tuple[Client, Conformance]]:
         http_client = ConformanceHttpClient(base_url, conformance)
         client = Client(defaults.API_KEY_SID, defaults.API_KEY_SECRET, AC, http_client=http_client)
         yield client, conformance
+        http_client.close()
 
 
 def _drive_voice(client: Client, scenario: Scenario, media: list[Any]) -> None:
