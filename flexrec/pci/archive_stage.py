@@ -9,38 +9,17 @@ hash, spans, engine, detections without digits) is what the archive's manifest k
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.seal import RedactionReport, Redactor
 from flexrec.config import Settings
 from flexrec.pci.detect import DetectorConfig
 from flexrec.pci.stage import CardDataStage
 from flexrec.pci.store import save_result
 from flexrec.transcription.factory import build_transcriber
 from flexrec.transcription.twilio_engine import TwilioTranscriber
-
-
-@dataclass(frozen=True)
-class CardDataReport:
-    """What the stage removed from one recording (no digit, no word)."""
-
-    source_sha256: str
-    spans_ms: tuple[tuple[int, int], ...] = ()
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def public(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "source_sha256": self.source_sha256,
-            "spans_ms": [list(span) for span in self.spans_ms],
-            **self.detail,
-        }
-
-
-Redactor = Callable[[str, bytes], tuple[bytes, CardDataReport]]
 
 
 def make_redactor(
@@ -65,13 +44,14 @@ def make_redactor(
             margin_ms=config.card_margin_ms,
         )
 
-    def redact(recording_sid: str, wav: bytes) -> tuple[bytes, CardDataReport]:
+    def redact(recording_sid: str, wav: bytes) -> tuple[bytes, RedactionReport | None]:
         transcript = twilio.transcribe_recording(recording_sid) if twilio is not None else None
         result = stage.process(wav, transcript)
         with sessions() as session:
             save_result(session, recording_sid, result)
             session.commit()
-        return result.kept_wav, CardDataReport(
+        # Every recording gets a report, a clean one too: the manifest then shows it was checked.
+        return result.kept_wav, RedactionReport(
             result.source_sha256, result.spans_ms, result.report_detail()
         )
 

@@ -4,8 +4,8 @@ SQLite indexes `transcript_texts` with an FTS5 external-content table kept in st
 PostgreSQL with a GIN index on `to_tsvector('simple', text)`. Both are searched with the same
 query words (flexrec.pci.search).
 
-Revision ID: 0010_transcripts_hold_no_card_digits
-Revises: 0009_waveforms_are_compact_int8
+Revision ID: 0013_transcripts_hold_no_card_digits
+Revises: 0012_erased_recordings_listed
 Create Date: 2026-12-06 23:00:00
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 from flexrec.db.models import UTCDateTime
 
-revision: str = "0010_transcripts_hold_no_card_digits"
-down_revision: str | None = "0009_waveforms_are_compact_int8"
+revision: str = "0013_transcripts_hold_no_card_digits"
+down_revision: str | None = "0012_erased_recordings_listed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
