@@ -65,6 +65,7 @@ EMITTED_TASKROUTER_TYPES = (
     "reservation.wrapup",
     "reservation.completed",
     "worker.activity.update",
+    "worker.attributes.update",
     "worker.channel.availability.update",
 )
 

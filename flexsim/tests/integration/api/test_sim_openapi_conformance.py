@@ -235,6 +235,49 @@ def _drive_taskrouter(client: Client, scenario: Scenario) -> None:
     assert worker.reservations(scenario.reservation_sid).fetch().task_sid == scenario.task_sid
 
 
+def _drive_taskrouter_config(client: Client, scenario: Scenario) -> None:
+    """What a Flex back-end makes: queues, workflows, activities, tasks (tasks.create)."""
+    workspace = client.taskrouter.v1.workspaces(defaults.WORKSPACE_SID)
+    queue = workspace.task_queues.create(
+        friendly_name="Spanish", target_workers="languages HAS 'es'", task_order="LIFO"
+    )
+    assert (queue.target_workers, queue.task_order) == ("languages HAS 'es'", "LIFO")
+    assert [q.sid for q in workspace.task_queues.list(friendly_name="Spanish")] == [queue.sid]
+    assert workspace.task_queues(queue.sid).fetch().friendly_name == "Spanish"
+    with pytest.raises(TwilioRestException):
+        workspace.task_queues.create(friendly_name="Spanish")
+    configuration = {"task_routing": {"filters": [], "default_filter": {"queue": queue.sid}}}
+    workflow = workspace.workflows.create(
+        friendly_name="Spanish line", configuration=json.dumps(configuration)
+    )
+    assert json.loads(workflow.configuration) == configuration
+    assert {w.sid for w in workspace.workflows.list()} == {scenario.workflow_sid, workflow.sid}
+    assert workspace.workflows(workflow.sid).fetch().friendly_name == "Spanish line"
+    activities = {a.friendly_name: a for a in workspace.activities.list()}
+    assert set(activities) == {"Offline", "Available", "Unavailable", "Break"}
+    assert [a.friendly_name for a in workspace.activities.list(available="true")] == ["Available"]
+    lunch = workspace.activities.create(friendly_name="Lunch", available=False)
+    assert workspace.activities(lunch.sid).fetch().available is False
+    worker = workspace.workers(scenario.worker_sid).fetch()
+    assert worker.activity_sid == activities[worker.activity_name].sid
+    moved = workspace.workers(scenario.worker_sid).update(
+        activity_sid=lunch.sid, attributes=json.dumps({"languages": ["es"]})
+    )
+    assert (moved.activity_name, json.loads(moved.attributes)) == ("Lunch", {"languages": ["es"]})
+    made = workspace.tasks.create(
+        workflow_sid=workflow.sid,
+        attributes=json.dumps({"type": "callback", "name": "Ada"}),
+        task_channel="voice",
+        priority=5,
+    )
+    assert (made.assignment_status, made.priority, made.task_channel_unique_name) == (
+        "pending",
+        5,
+        "voice",
+    )
+    assert json.loads(made.attributes) == {"type": "callback", "name": "Ada"}
+
+
 def _drive_flex_events_iam(client: Client, scenario: Scenario) -> None:
     configuration = client.flex_api.v1.configuration().fetch()
     assert configuration.call_recording_enabled is False
@@ -283,6 +326,7 @@ def test_every_served_route_conforms_to_twilio_openapi(
     client, conformance = sdk
     _drive_voice(client, scenario, fake_media)
     _drive_taskrouter(client, scenario)
+    _drive_taskrouter_config(client, scenario)
     _drive_flex_events_iam(client, scenario)
 
     assert conformance.problems == []
