@@ -21,10 +21,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flexsim import defaults
 from flexsim.timeline import Timeline
+
+if TYPE_CHECKING:
+    from flexsim.callees import Callee
+
+# Runs a callback after simulated seconds on the thread that owns the world (Engine.call_later).
+Scheduler = Callable[[float, Callable[[], None]], object]
 
 TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
@@ -186,6 +192,10 @@ class Call:
     start_time: float | None = None
     end_time: float | None = None
     status_callback: str | None = None
+    status_callback_method: str = "POST"
+    # Statuses reported to `status_callback` (a call made over REST names its own events;
+    # None: the account's default for its own legs, the dispatcher's setting)
+    status_callback_statuses: frozenset[str] | None = None
     recordings: list[str] = field(default_factory=list)
     ordinal: int = 0  # creation order in the world: a key stable for a seed (SIDs may not be)
 
@@ -354,6 +364,10 @@ class World:
         # What a second recording start on an already-recorded call does: "create" a second
         # recording (the strict default: duplicates stay visible) or "reuse" the running one.
         self.second_recording: str = "create"
+        # Runs lifecycles that take time (a REST-made call ringing); None leaves them still.
+        self.scheduler: Scheduler | None = None
+        # What the far end of a REST-made call does, by number (flexsim.callees)
+        self.callees: dict[str, Callee] = {}
         # Conversation timelines by interaction id (see flexsim.timeline); written by the
         # engine, read by the audio renderer and the ground-truth endpoints.
         self.timelines: dict[str, Timeline] = {}
@@ -418,6 +432,8 @@ class World:
         parent_call_sid: str | None = None,
         worker_sid: str | None = None,
         status_callback: str | None = None,
+        status_callback_method: str = "POST",
+        status_callback_statuses: frozenset[str] | None = None,
     ) -> Call:
         """Create a call leg in status `queued`."""
         with self.lock:
@@ -432,6 +448,8 @@ class World:
                 parent_call_sid=parent_call_sid,
                 worker_sid=worker_sid,
                 status_callback=status_callback,
+                status_callback_method=status_callback_method,
+                status_callback_statuses=status_callback_statuses,
                 date_created=now,
                 date_updated=now,
                 ordinal=len(self.calls),

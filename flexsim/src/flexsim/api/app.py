@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from flexsim import defaults
 from flexsim.api import (
+    accounts,
     events,
     flex,
     iam,
@@ -26,6 +27,7 @@ from flexsim.api import (
     taskrouter_config,
     taskrouter_tasks,
     voice_calls,
+    voice_conference_recordings,
     voice_conferences,
     voice_recordings,
 )
@@ -36,9 +38,11 @@ from flexsim.latency import LatencyModel
 from flexsim.world import World
 
 OPERATIONS: tuple[Operation, ...] = (
+    *accounts.OPERATIONS,
     *voice_calls.OPERATIONS,
     *voice_recordings.OPERATIONS,
     *voice_conferences.OPERATIONS,
+    *voice_conference_recordings.OPERATIONS,
     *taskrouter.OPERATIONS,
     *taskrouter_tasks.OPERATIONS,
     *taskrouter_config.OPERATIONS,

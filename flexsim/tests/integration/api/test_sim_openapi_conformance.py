@@ -27,6 +27,7 @@ from flexsim.api import create_sim_app
 from flexsim.api.app import OPERATIONS
 from flexsim.testing import SimHttpClient
 from flexsim.tokens import issue_token
+from flexsim.world import TERMINAL_CALL_STATUSES
 
 if TYPE_CHECKING:
     from sim_api_support import Scenario
@@ -235,6 +236,55 @@ def _drive_taskrouter(client: Client, scenario: Scenario) -> None:
     assert worker.reservations(scenario.reservation_sid).fetch().task_sid == scenario.task_sid
 
 
+def _drive_account_calls_and_conference_recordings(client: Client, scenario: Scenario) -> None:
+    """The account, calls.create, and a conference's own recordings (Flex's Call Recording)."""
+    world = scenario.world
+    assert client.api.v2010.accounts(AC).fetch().status == "active"
+    assert [a.sid for a in client.api.v2010.accounts.list(status="active")] == [AC]
+    made = client.calls.create(
+        to="+15005550199",
+        from_="+15005550100",
+        twiml="<Response><Pause length='60'/></Response>",
+        status_callback="https://back-end.example/status",
+        status_callback_event=["initiated", "ringing", "answered", "completed"],
+        timeout=30,
+        record=True,
+        recording_channels="dual",
+    )
+    assert made.status == "queued" and made.direction == "outbound-api"
+    call = world.calls[made.sid]
+    assert (call.status_callback, call.status_callback_statuses) == (
+        "https://back-end.example/status",
+        frozenset({"initiated", "ringing", "in-progress"}) | TERMINAL_CALL_STATUSES,
+    )
+    with pytest.raises(TwilioRestException) as no_instructions:
+        client.calls.create(to="+15005550199", from_="+15005550100")
+    assert no_instructions.value.code == 21200
+
+    task = world.tasks[scenario.task_sid]
+    conference = world.create_conference(task, None, record_channels=2)
+    for sid in (scenario.customer_sid, scenario.worker_call_sid):
+        world.join_conference(conference, world.calls[sid], None)
+    recordings = client.conferences(conference.sid).recordings
+    (native,) = recordings.list()
+    assert (native.channels, native.source, native.conference_sid) == (
+        2,
+        "Conference",
+        conference.sid,
+    )
+    world.clock.advance(5)
+    paused = recordings("Twilio.CURRENT").update(status="paused", pause_behavior="skip")
+    assert (paused.sid, paused.status) == (native.sid, "paused")
+    assert recordings(native.sid).fetch().status == "paused"
+    listed = client.recordings.list(conference_sid=conference.sid)
+    assert [r.sid for r in listed] == [native.sid]
+    recordings(native.sid).update(status="in-progress")
+    world.clock.advance(5)
+    assert recordings(native.sid).update(status="stopped").status == "completed"
+    recordings(native.sid).delete()
+    assert recordings.list() == []
+
+
 def _drive_taskrouter_config(client: Client, scenario: Scenario) -> None:
     """What a Flex back-end makes: queues, workflows, activities, tasks (tasks.create)."""
     workspace = client.taskrouter.v1.workspaces(defaults.WORKSPACE_SID)
@@ -327,6 +377,7 @@ def test_every_served_route_conforms_to_twilio_openapi(
     _drive_voice(client, scenario, fake_media)
     _drive_taskrouter(client, scenario)
     _drive_taskrouter_config(client, scenario)
+    _drive_account_calls_and_conference_recordings(client, scenario)
     _drive_flex_events_iam(client, scenario)
 
     assert conformance.problems == []
