@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from flexrec.coverage.facts import KnownLeg, KnownRecording
 from flexrec.coverage.outcomes import LegCoverage, RecordingFacts, Span
@@ -116,15 +117,29 @@ def _span_reason(gap: tuple[int, int], recordings: list[RecordingFacts]) -> Span
     start, end = gap
     for rec in recordings:
         if rec.status in NO_MEDIA and rec.start_time_ms is not None:
-            if start - TOLERANCE_MS <= rec.start_time_ms <= end:
-                detail = _no_media(rec)
-                return Span(start, end, "twilio_error", detail, rec.sid)
+            if start - TOLERANCE_MS <= rec.start_time_ms < start + TOLERANCE_MS:
+                return Span(start, end, "twilio_error", _no_media(rec), rec.sid)
     for rec in recordings:
         if rec.status == "completed" and rec.start_time_ms is not None and rec.duration_s:
             if abs(rec.start_time_ms + rec.duration_s * 1000 - start) <= TOLERANCE_MS:
                 detail = f"recording {rec.sid} stopped while the call went on"
                 return Span(start, end, "stopped", detail, rec.sid)
     return Span(start, end, "uncovered", "no recording ran")
+
+
+def _named_spans(gap: tuple[int, int], recordings: list[RecordingFacts]) -> list[Span]:
+    """The gap cut where each recording without media began (a replacement that also failed
+    starts a span of its own), each part named by what happened at its start."""
+    start, end = gap
+    cuts = sorted(
+        rec.start_time_ms
+        for rec in recordings
+        if rec.status in NO_MEDIA
+        and rec.start_time_ms is not None
+        and start + TOLERANCE_MS <= rec.start_time_ms <= end - TOLERANCE_MS
+    )
+    bounds = [start, *cuts, end]
+    return [_span_reason((a, b), recordings) for a, b in pairwise(bounds) if b - a >= TOLERANCE_MS]
 
 
 def _pauses_ms(
@@ -187,8 +202,7 @@ def _eligibility(leg: LegCoverage, call: CallInfo, known: KnownLeg, ctx: LegCont
         reason = "policy" if leg.role == "customer" else "agent_leg"
         return not _not_eligible(leg, reason, detail or REASON_AGENT)
     if task is not None and task.policy_excluded:
-        queue = f" (queue {task.queue_name})" if task.queue_name else ""
-        return not _not_eligible(leg, "policy", f"{task.policy_decision}{queue}")
+        return not _not_eligible(leg, "policy", task.policy_rule)
     if call.status in NOT_ANSWERED or (call.start_time_ms is None and leg.ended_ms is not None):
         return not _not_eligible(leg, "not_answered", f"the leg ended {call.status}")
     if task is not None and not task.answered and not known.targets:
@@ -284,7 +298,7 @@ def classify_leg(
             continue
         if gap[0] == talk_start and first_attempt > talk_start:
             gap = (first_attempt, gap[1])  # the wait for the first attempt is the start gap
-        leg.unrecorded.append(_span_reason(gap, leg.recordings))
+        leg.unrecorded.extend(_named_spans(gap, leg.recordings))
     if leg.unrecorded:
         leg.outcome = "partly_recorded"
         first = leg.unrecorded[0]
