@@ -15,8 +15,7 @@ from flexrec.transcription.feed import upsample_2x
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
 from flexrec.transcription.twilio_engine import TwilioTranscriber
 from flexrec.transcription.whisper_engines import FasterWhisperTranscriber
-from flexsim import make_sample_conversation, render_recording
-from flexsim.speech.truth import word_truth
+from flexsim import make_sample_conversation, render_recording, word_truth
 
 
 def _band_energy(x: np.ndarray, rate: int, low: float, high: float) -> float:
