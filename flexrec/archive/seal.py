@@ -62,8 +62,10 @@ class SealFacts:
     kind: str
     storage_key: str
     version_id: str | None
-    stored: bytes
-    plain: bytes
+    stored_sha256: str
+    stored_size: int
+    plain_sha256: str
+    plain_size: int
     lock: ObjectLock | None
     legal_obligation: bool
     legal_hold: bool
@@ -88,10 +90,10 @@ def seal(session: Session, row: ArchivedRecording, facts: SealFacts, now: dateti
     manifest.call_sid = row.call_sid
     manifest.storage_key = facts.storage_key
     manifest.version_id = facts.version_id
-    manifest.stored_sha256 = sha256_hex(facts.stored)
-    manifest.size_bytes = len(facts.stored)
-    manifest.plain_sha256 = sha256_hex(facts.plain)
-    manifest.plain_size_bytes = len(facts.plain)
+    manifest.stored_sha256 = facts.stored_sha256
+    manifest.size_bytes = facts.stored_size
+    manifest.plain_sha256 = facts.plain_sha256
+    manifest.plain_size_bytes = facts.plain_size
     manifest.encrypted = facts.key_id is not None
     manifest.key_id = facts.key_id
     manifest.duration_ms = row.duration_ms
