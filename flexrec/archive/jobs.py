@@ -33,6 +33,7 @@ JOB_ARCHIVE = "archive_recording"
 JOB_ANALYSE = "archive_analyse"
 JOB_RETENTION = "archive_retention"
 JOB_RECONCILE = "archive_reconcile"
+JOB_OBJECT_HOLDS = "archive_object_holds"
 
 CompletionHook = Callable[[str, str, str, int], None]
 
@@ -94,6 +95,8 @@ def register_archive_jobs(
     queue.register(JOB_ANALYSE, analyse_job)
     queue.register_periodic(JOB_RETENTION, retention_job, every_minutes=retention_every_minutes)
     queue.register_periodic(JOB_RECONCILE, reconcile_job, every_minutes=reconcile_every_minutes)
+    # A hold set through the CLI or an API reaches the stored versions within a minute.
+    queue.register_periodic(JOB_OBJECT_HOLDS, archive.holds.apply_object_holds, every_minutes=1)
     if analyse:
         archive.on_archived.append(lambda recording_sid: queue.enqueue(JOB_ANALYSE, recording_sid))
 
