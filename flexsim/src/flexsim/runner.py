@@ -65,6 +65,7 @@ EMITTED_TASKROUTER_TYPES = (
     "reservation.wrapup",
     "reservation.completed",
     "worker.activity.update",
+    "worker.attributes.update",
     "worker.channel.availability.update",
 )
 
@@ -200,6 +201,7 @@ class SimRunner:
         self.faults = FaultPlan.parse(cfg.faults, seed=cfg.seed)
         self.engine = Engine(self.world, cfg.engine_config())
         self.engine.populate()
+        self.world.scheduler = self.engine.call_later  # REST-made calls ring, answer, end
         self.dispatcher = WebhookDispatcher(
             self.world,
             auth_token=cfg.auth_token,
