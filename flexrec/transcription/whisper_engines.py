@@ -1,7 +1,7 @@
 """Whisper engines for operators who supply a model: faster-whisper and whisper.cpp.
 
-Neither package nor any model ships with flexrec (`pip install flexrec[whisper]` brings
-faster-whisper; pywhispercpp is the operator's to install). The model is a local folder
+Neither package nor any model ships with flexrec: the operator installs faster-whisper or
+pywhispercpp (`pip install faster-whisper`). The model is a local folder
 (faster-whisper's CTranslate2 conversion: `model.bin`, `config.json`, `tokenizer.json`...) or a
 ggml file (whisper.cpp); nothing is downloaded, ever: a missing model is an error at start-up.
 Audio goes in as 16 kHz float, whole channel (Whisper's own VAD filter skips silence), and word
@@ -48,7 +48,7 @@ class FasterWhisperTranscriber:
             raise EngineUnavailable(
                 f"{model_dir} is not a faster-whisper model (missing {', '.join(missing)})"
             )
-        module = _import("faster_whisper", "pip install 'flexrec[whisper]'")
+        module = _import("faster_whisper", "pip install faster-whisper")
         self.model = module.WhisperModel(
             str(model_dir),
             device="cpu",
