@@ -1,6 +1,6 @@
 """What flexsim's public API hands out: plain, frozen snapshots of the simulated world.
 
-Callers (the flexrec demo, benches, other projects' tests) read these instead of the world's
+Callers (tests, demos, benches) read these instead of the world's
 live objects, which only the simulator's thread may touch and which change as it runs.
 """
 
