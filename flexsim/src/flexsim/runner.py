@@ -26,6 +26,7 @@ from fastapi import FastAPI
 
 import flexsim.scenarios  # noqa: F401 - registers the built-in scenarios a run draws from
 from flexsim import defaults
+from flexsim.arrange import Arrange, recording_info
 from flexsim.config import SimConfig as SimConfig  # re-exported: its old home
 from flexsim.control import create_control_router
 from flexsim.engine import Engine
@@ -42,6 +43,25 @@ from flexsim.webhooks import WebhookDispatcher
 from flexsim.world import TERMINAL_CALL_STATUSES, Recording, SimClock, Task, Worker, World
 
 log = logging.getLogger(__name__)
+
+
+class _OnLoop:
+    """Calls an object's methods on the simulator's loop thread (what `SimRunner.arrange`
+    hands out: the world is only touched there)."""
+
+    def __init__(self, runner: SimRunner, target: object) -> None:
+        self._runner, self._target = runner, target
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._target, name)
+        if not callable(method):
+            return method
+
+        def on_loop(*args: Any, **kwargs: Any) -> Any:
+            return self._runner._run_on_loop(lambda: method(*args, **kwargs))
+
+        return on_loop
+
 
 _T = TypeVar("_T")
 
@@ -344,6 +364,18 @@ class SimRunner:
         loop.call_soon_threadsafe(run)
         return result.result(timeout_s)
 
+    @property
+    def arrange(self) -> Arrange:
+        """The control API for arranging this world (flexsim.arrange): each method runs on the
+        simulator's thread and returns once done, so it is safe from any thread."""
+        return _OnLoop(self, Arrange(self.world))  # type: ignore[return-value]
+
+    def advance(self, sim_seconds: float) -> None:
+        """Jump simulated time ahead, running every timer due on the way at its own time (a
+        call's ring, a callee hanging up, an interaction's next step); webhooks they cause are
+        sent as usual, so wait for them (`wait_idle_blocking`, your receiver) afterwards."""
+        self._run_on_loop(lambda: self.engine.advance(sim_seconds), timeout_s=60.0)
+
     def truth(self) -> list[dict[str, Any]]:
         """Ground truth of every interaction so far."""
         return all_truth(self.world, list(self.engine.records))
@@ -418,15 +450,7 @@ class SimRunner:
             return self._recording_info(found) if found is not None else None
 
     def _recording_info(self, recording: Recording) -> RecordingInfo:
-        return RecordingInfo(
-            sid=recording.sid,
-            call_sid=recording.call_sid,
-            party=self.world.calls[recording.call_sid].party,
-            status=recording.status,
-            source=recording.source,
-            created_wall=recording.created_wall,
-            pauses=len(recording.pauses),
-        )
+        return recording_info(self.world, recording)
 
     def speech_truth(self, recording_sid: str) -> dict[str, list[tuple[int, int]]] | None:
         """Who really spoke when in a recording's media: `{"channel1": [(start_ms, end_ms)...],
