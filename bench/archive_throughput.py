@@ -1,4 +1,4 @@
-"""Archive figures: AES-GCM sealing speed, archive jobs per second, ranged reads, peaks.
+"""Archive figures: AES-GCM sealing speed, archive jobs per second, ranged reads, waveform.
 
 Runs against the in-memory Twilio fake and a local folder (no network); prints figures only.
 """
@@ -86,7 +86,7 @@ def main() -> None:
             twilio.sdk_client(),
         )
         service.archive_recording(sid)
-        timed("waveform peaks (first, uncached)", 1, "recordings", lambda: service.peaks(sid))
+        timed("waveform (first, not kept yet)", 1, "recordings", lambda: service.waveform(sid))
         engine.dispose()
 
 
