@@ -9,6 +9,10 @@ through it, so IAM token checks are counted outside the service), and `flexrec s
 2. 1,000 requests with garbage tokens from one client: how many reached Twilio IAM.
 3. Webhook latency (signed call-status callbacks) while IAM answers take 2 s and 200 token
    requests from 200 clients (X-Forwarded-For through a trusted proxy) wait on it.
+4. A real agent behind the same address as a flood of garbage tokens (random strings, then
+   tokens shaped like this account's Flex tokens that only IAM can refuse): how many of the
+   agent's requests with its known token were refused, how many IAM calls the flood caused,
+   and how long a new token of that agent, opening its live task, waited to be checked.
 
     .venv/bin/python bench/abuse_limits.py
 """
@@ -20,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import http.client
+import json
 import secrets
 import shutil
 import statistics
@@ -29,10 +34,11 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from webhook_throughput import service_env  # this folder is on sys.path when run
@@ -238,12 +244,148 @@ def webhooks_while_iam_hangs(port: int, proxy: CountingProxy, in_flight: int) ->
     )
 
 
+def _get_json(url: str, body: dict[str, object] | None = None) -> dict[str, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 - loopback URL we built
+        url, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        result: dict[str, Any] = json.loads(answer.read())
+        return result
+
+
+def _agent_on_a_live_task(sim_port: int, service_port: int) -> tuple[str, str]:
+    """Start a call and wait until an agent holds its task and the service knows it."""
+    sim = f"http://127.0.0.1:{sim_port}"
+    _get_json(f"{sim}/_sim/interactions", {"scenario": "basic", "direction": "inbound"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for agent in _get_json(f"{sim}/_sim/agents")["agents"]:
+            task_sid = agent.get("task_sid")
+            if not task_sid:
+                continue
+            token = _get_json(f"{sim}/_sim/agents/{agent['sid']}/token", {"ttl_s": 3600})
+            status = _agent_request(service_port, task_sid, token["token"])
+            if status == 200:
+                return task_sid, str(agent["sid"])
+        time.sleep(0.5)
+    raise SystemExit("no agent took the call within 60 s")
+
+
+def _agent_request(port: int, task_sid: str, token: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(
+            "GET",
+            f"/api/agent/tasks/{task_sid}/recording",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status
+    finally:
+        conn.close()
+
+
+def _shaped_garbage() -> str:
+    """A token shaped like this account's Flex tokens (JWT, its account, not expired) that
+    only Twilio IAM can tell is wrong."""
+
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    claims = {"sub": defaults.ACCOUNT_SID, "exp": time.time() + 3600, "jti": secrets.token_hex(8)}
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.{secrets.token_urlsafe(32)}"
+
+
+class Flood:
+    """Garbage-token requests for invented tasks, sent as fast as the service answers."""
+
+    def __init__(self, port: int, make: Callable[[], str], connections: int = 2) -> None:
+        self.port = port
+        self.make = make
+        self.sent = 0
+        self.statuses: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(connections)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self._stop.is_set():
+            stranger = "WT" + secrets.token_hex(16)
+            conn.request(
+                "GET", f"/api/agent/tasks/{stranger}/recording",
+                headers={"Authorization": f"Bearer {self.make()}"},
+            )  # fmt: skip
+            answer = conn.getresponse()
+            answer.read()
+            with self._lock:
+                self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
+                self.sent += 1
+        conn.close()
+
+    def stop(self) -> None:
+        """Stop sending and wait for the senders."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def agent_during_a_flood(
+    sim_port: int, service_port: int, proxy: CountingProxy, seconds: float
+) -> None:
+    """A real agent's requests while garbage tokens flood from the agent's own address."""
+    task_sid, worker_sid = _agent_on_a_live_task(sim_port, service_port)
+    sim = f"http://127.0.0.1:{sim_port}"
+    known = _get_json(f"{sim}/_sim/agents/{worker_sid}/token", {"ttl_s": 3600})["token"]
+    assert _agent_request(service_port, task_sid, known) == 200  # checked once, then known
+    kinds: list[tuple[str, Callable[[], str]]] = [
+        ("random", lambda: secrets.token_urlsafe(48)),
+        ("shaped", _shaped_garbage),
+    ]
+    for kind, make in kinds:
+        asked_before = proxy.iam_calls
+        flood = Flood(service_port, make)
+        time.sleep(2)  # the flood has spent the address's budget by now
+        agent: dict[int, int] = {}
+        began = time.monotonic()
+        while time.monotonic() - began < seconds:
+            status = _agent_request(service_port, task_sid, known)
+            agent[status] = agent.get(status, 0) + 1
+            time.sleep(0.25)
+        # A new token of the same agent (Flex renews them), opening its live task mid-flood.
+        fresh = _get_json(f"{sim}/_sim/agents/{worker_sid}/token", {"ttl_s": 3600})["token"]
+        asked_at = time.monotonic()
+        fresh_status = _agent_request(service_port, task_sid, fresh)
+        while fresh_status in (429, 503) and time.monotonic() - asked_at < 60:
+            time.sleep(1)  # what the plugin does after a 429
+            fresh_status = _agent_request(service_port, task_sid, fresh)
+        fresh_ms = (time.monotonic() - asked_at) * 1000
+        flood.stop()
+        refused = sum(n for status, n in agent.items() if status in (401, 429))
+        print(
+            f"agent during a {kind}-token flood ({flood.sent} requests in {seconds + 2:.0f} s "
+            f"from its address: {dict(sorted(flood.statuses.items()))}; Twilio IAM calls: "
+            f"{proxy.iam_calls - asked_before}): agent refused {refused} of "
+            f"{sum(agent.values())} requests; a new token of the agent on its live task "
+            f"answered {fresh_status} after {fresh_ms:.0f} ms"
+        )
+
+
 def main() -> None:
-    """Run the three measurements against a real service."""
+    """Run the four measurements against a real service."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--body-mb", type=int, default=50)
     parser.add_argument("--garbage", type=int, default=1000)
     parser.add_argument("--in-flight", type=int, default=200)
+    parser.add_argument("--flood-s", type=float, default=20.0)
+    parser.add_argument(
+        "--only", choices=["memory", "garbage", "webhooks", "flood"], action="append",
+        help="run only these measurements (repeatable; default: all)",
+    )  # fmt: skip
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="flexrec-abuse-"))
     sim_port, proxy_port, service_port = free_port(), free_port(), free_port()
@@ -263,9 +405,15 @@ def main() -> None:
                          workdir / "service.log")  # fmt: skip
         _wait(f"http://127.0.0.1:{service_port}/healthz", service)
         time.sleep(2)  # start-up recovery done
-        memory(service_port, service.pid, args.body_mb)
-        garbage_tokens(service_port, proxy, args.garbage)
-        webhooks_while_iam_hangs(service_port, proxy, args.in_flight)
+        only = set(args.only or ["memory", "garbage", "webhooks", "flood"])
+        if "memory" in only:
+            memory(service_port, service.pid, args.body_mb)
+        if "garbage" in only:
+            garbage_tokens(service_port, proxy, args.garbage)
+        if "webhooks" in only:
+            webhooks_while_iam_hangs(service_port, proxy, args.in_flight)
+        if "flood" in only:
+            agent_during_a_flood(sim_port, service_port, proxy, args.flood_s)
     finally:
         for process in (service, sim):
             if process is not None:

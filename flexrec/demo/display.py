@@ -170,7 +170,19 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
     figures.add_row(
         "pauses requested / applied", f"{score.pauses_requested} / {score.pauses_applied}", ""
     )
-    figures.add_row("archived / analysed", f"{score.archived} / {score.analysed}", "")
+    settled_well = score.settled and not (score.analysis_failed or score.archive_failed)
+    figures.add_row(
+        "archived / analysed / mono",
+        f"{score.archived} / {score.analysed} / {score.analysis_mono}"
+        + (f", {score.analysis_failed} analysis failed" if score.analysis_failed else "")
+        + (f", {score.archive_failed} archive failed" if score.archive_failed else ""),
+        "" if settled_well else _mark(False),
+    )
+    figures.add_row(
+        "settled after the last call",
+        fmt(score.settle_s, " s", 1) + ("" if score.settled else " (timed out)"),
+        "" if score.settled else _mark(False),
+    )
     figures.add_row(
         "VAD precision / recall",
         f"{fmt(score.vad_precision, '', 3)} / {fmt(score.vad_recall, '', 3)}",

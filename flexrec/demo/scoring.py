@@ -53,6 +53,13 @@ class DemoScore:
     pauses_applied: int = 0
     archived: int = 0
     analysed: int = 0
+    analysis_mono: int = 0  # mono recordings: talk and silence only (who spoke needs two)
+    analysis_failed: int = 0
+    archive_failed: int = 0
+    settle_s: float | None = None  # real seconds from the last call to archive+analysis done
+    settled: bool = True  # False: the settle wait ran out of time
+    # Mono recordings flexrec did not make whose completed callback never reached it.
+    mono_unreported: int = 0
     vad_precision: float | None = None
     vad_recall: float | None = None
     restarts: int = 0

@@ -10,6 +10,7 @@ task's newest pause row); anything else that moves only costs one extra full rea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -22,6 +23,7 @@ from flexrec.db.models import (
     ReservationRecord,
     TaskRecord,
 )
+from flexrec.recording.states import TERMINAL_TASK_STATUSES
 
 
 def _count_held(task_sid: str, worker_sid: str | None, statuses: tuple[str, ...]) -> Any:
@@ -67,3 +69,13 @@ def state_fingerprint(session: Session, task_sid: str, worker_sid: str | None) -
         .order_by(RecordingTarget.id)
     ).all()
     return tuple(tuple(row) for row in rows)
+
+
+def task_is_live(sessions: Callable[[], Session], task_sid: str) -> bool:
+    """True when the task is known here and its work is not over (completed, canceled,
+    deleted): what a stranger inventing task SIDs cannot name."""
+    with sessions() as session:
+        status = session.execute(
+            select(TaskRecord.status).where(TaskRecord.sid == task_sid)
+        ).first()
+    return status is not None and status[0] not in TERMINAL_TASK_STATUSES

@@ -36,8 +36,8 @@ from flexrec.server.docs_pages import add_docs_pages
 from flexrec.server.error_boundary import ErrorBoundaryMiddleware
 from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
-from flexrec.server.readiness import SignatureWatch
 from flexrec.server.responses import validation_is_400
+from flexrec.server.signature_watch import SignatureWatch
 from flexrec.server.wiring import Services, build_services
 
 log = get_logger(__name__)
@@ -49,6 +49,7 @@ def _secrets_of(settings: Settings) -> list[str]:
         settings.twilio.auth_token.get_secret_value(),
         settings.twilio.api_secret.get_secret_value(),
         settings.server.admin_token.get_secret_value(),
+        settings.server.metrics_token.get_secret_value(),
         settings.server.console_secret.get_secret_value(),
         settings.storage.archive_key.get_secret_value(),
     ]
@@ -116,7 +117,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.services = services
-    app.state.signature_watch = SignatureWatch()
+    app.state.signature_watch = SignatureWatch(settings.twilio.account_sid)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)

@@ -19,6 +19,7 @@ from flexrec.server.logging_setup import get_logger
 from flexrec.server.metrics import TOKEN_CHECKS
 from flexrec.server.token_guard import (
     TokenGuard,
+    TokenLane,
     TooManyTokenChecks,
     check_token,
     retry_after_header,
@@ -44,11 +45,16 @@ async def request_token(request: Request) -> str:
     return token
 
 
-async def validate_flex_token(request: Request, token: str) -> TokenInfo:
-    """Ask IAM (through the app's guard and cache) who the token belongs to; 401 if invalid,
-    429 if this client sent too many unknown tokens, 503 if IAM is down."""
+async def validate_flex_token(
+    request: Request, token: str, lane: TokenLane | None = None
+) -> TokenInfo:
+    """Ask IAM (through the app's guard and memory) who the token belongs to; 401 if invalid,
+    429 if this client sent too many unknown tokens, 503 if IAM is down. `lane`: the live
+    resource the request names, whose own budget pays when the client's is spent."""
     services = get_services(request)
-    return await check_flex_token(services.token_guard, services.tokens, token, client_of(request))
+    return await check_flex_token(
+        services.token_guard, services.tokens, token, client_of(request), lane
+    )
 
 
 def client_of(request: Request) -> str | None:
@@ -63,12 +69,16 @@ def missing_token(message: str) -> NoReturn:
 
 
 async def check_flex_token(
-    guard: TokenGuard, validator: TokenValidator, token: str, client: str | None
+    guard: TokenGuard,
+    validator: TokenValidator,
+    token: str,
+    client: str | None,
+    lane: TokenLane | None = None,
 ) -> TokenInfo:
     """THE Flex-token caller of every route: the guard, IAM, the metrics, and the answer
     (401 invalid, 429 throttled, 503 IAM down) for a token however the route found it."""
     try:
-        info = await check_token(guard, validator, token, client)
+        info = await check_token(guard, validator, token, client, lane)
     except TooManyTokenChecks as exc:
         TOKEN_CHECKS.labels("throttled").inc()
         fail(429, "too_many_token_checks", str(exc), retry_after_header(exc))
@@ -84,9 +94,9 @@ async def check_flex_token(
     return info
 
 
-async def flex_caller(request: Request) -> TokenInfo:
-    """Dependency: the agent or supervisor behind the request's Flex token."""
-    return await validate_flex_token(request, await request_token(request))
+async def flex_caller(request: Request, lane: TokenLane | None = None) -> TokenInfo:
+    """The agent or supervisor behind the request's Flex token."""
+    return await validate_flex_token(request, await request_token(request), lane)
 
 
 async def admin_caller(request: Request) -> TokenInfo:

@@ -1,50 +1,40 @@
 """Readiness: can the service do its job right now, and if not, why (`GET /readyz`).
 
-`/healthz` stays a cheap liveness check. `/readyz` answers 503 naming each failing check:
+`/healthz` stays a cheap liveness check. `/readyz` answers 503 when a check fails:
 - `database`: a real write (no-op UPDATE of the migration row): read-only or full disk fails;
 - `queue`: the job queue's storage answers;
 - `twilio`: the credentials are accepted and the workspace exists (a Workspace fetch, or an
   Account fetch without TWILIO_WORKSPACE_SID; cached 60 s). Refused credentials or an unknown
   workspace fail; Twilio unreachable is reported but does not fail readiness, since webhooks still
   arrive and their work waits, retried, in the queue;
-- `webhooks`: Twilio's webhooks pass the signature check. Recent signed posts all refused (a
-  wrong TWILIO_AUTH_TOKEN or FLEXREC_PUBLIC_URL refuses every webhook) fail it; forged posts
-  among valid ones do not;
 - `archive`: the archive store takes, returns and deletes a probe object (cached 60 s).
+Nothing a stranger sends can fail one of them. Besides the checks, reports that never fail
+readiness: `webhooks` (every webhook naming this account failing its signature check:
+flexrec.server.signature_watch, since forged posts are anyone's to send).
 
-The same facts feed gauges on `/metrics`: queue depth, archive backlog and the age of the
-oldest recording not yet archived.
+What a check found (a database error, an archive message) is for an authenticated caller only:
+the route shows an anonymous caller each check's name and `ok` or `failing`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from flexrec.cli_errors import twilio_problem
+from flexrec.server.gauges import QUEUE_DEPTH
+from flexrec.server.signature_watch import SignatureWatch
 from flexrec.twilio.gateway import TRANSLATED_ERRORS, translate_error
 
-QUEUE_DEPTH = Gauge("flexrec_queue_depth", "Jobs waiting in the queue")
-ARCHIVE_BACKLOG = Gauge(
-    "flexrec_archive_backlog", "Completed recordings not yet safely in the archive"
-)
-OLDEST_UNARCHIVED = Gauge(
-    "flexrec_archive_oldest_unarchived_seconds",
-    "Age of the oldest completed recording not yet in the archive (0 when none)",
-)
 READY = Gauge("flexrec_ready", "1 when /readyz passes, else 0")
 
-PENDING_STATES = ("downloading", "stored")
-SIGNATURE_WINDOW_S = 600.0
-SIGNATURE_MIN_FAILURES = 5
 PROBE_EVERY_S = 60.0
 PROBE_KEY = "flexrec-readiness/probe"  # outside recordings/, where the archive writes
 
@@ -55,37 +45,6 @@ class CheckResult:
 
     ok: bool
     detail: str = "ok"
-
-
-class SignatureWatch:
-    """Recent webhook signature outcomes, to tell "Twilio's posts are refused" from noise."""
-
-    def __init__(
-        self, window_s: float = SIGNATURE_WINDOW_S, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._window_s = window_s
-        self._clock = clock
-        self._events: deque[tuple[float, bool]] = deque(maxlen=1000)
-        self._lock = threading.Lock()
-
-    def record(self, ok: bool) -> None:
-        """Note one webhook's signature check."""
-        with self._lock:
-            self._events.append((self._clock(), ok))
-
-    def check(self) -> CheckResult:
-        """Failing when the recent signed posts were all refused (and there were several)."""
-        horizon = self._clock() - self._window_s
-        with self._lock:
-            recent = [ok for at, ok in self._events if at >= horizon]
-        refused = recent.count(False)
-        if refused >= SIGNATURE_MIN_FAILURES and not any(recent):
-            return CheckResult(
-                False,
-                f"the last {refused} webhooks failed their signature check: TWILIO_AUTH_TOKEN "
-                "or FLEXREC_PUBLIC_URL does not match what Twilio signs with",
-            )
-        return CheckResult(True, "ok" if recent else "ok (no webhook yet)")
 
 
 class Cached:
@@ -164,31 +123,16 @@ def archive_store_works(store: Any) -> CheckResult:
     return CheckResult(True)
 
 
-def refresh_archive_gauges(sessions: Any, now: datetime | None = None) -> None:
-    """Set the archive backlog and the oldest unarchived recording's age."""
-    from flexrec.archive.models import ArchivedRecording
-
-    now = now or datetime.now(UTC)
-    with sessions() as session:
-        count, oldest = session.execute(
-            select(func.count(), func.min(ArchivedRecording.created_at)).where(
-                ArchivedRecording.state.in_(PENDING_STATES)
-            )
-        ).one()
-    ARCHIVE_BACKLOG.set(int(count or 0))
-    if oldest is None:
-        OLDEST_UNARCHIVED.set(0)
-        return
-    if oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    OLDEST_UNARCHIVED.set(max(0.0, (now - oldest).total_seconds()))
-
-
 class Readiness:
-    """Every readiness check of one process, built from its services."""
+    """Every readiness check of one process, built from its services, and its reports."""
 
-    def __init__(self, checks: dict[str, Callable[[], CheckResult]]) -> None:
+    def __init__(
+        self,
+        checks: dict[str, Callable[[], CheckResult]],
+        reports: dict[str, Callable[[], CheckResult]] | None = None,
+    ) -> None:
         self.checks = checks
+        self.reports = reports or {}
 
     @classmethod
     def for_services(cls, services: Any, settings: Any, watch: SignatureWatch) -> Readiness:
@@ -201,22 +145,28 @@ class Readiness:
         if services.client is not None and settings.twilio.account_sid:
             sid, workspace = settings.twilio.account_sid, settings.twilio.workspace_sid
             checks["twilio"] = Cached(lambda: twilio_credentials(services.client, sid, workspace))
-        checks["webhooks"] = watch.check
         archive = services.archive
         if archive is not None and getattr(archive, "store", None) is not None:
             checks["archive"] = Cached(lambda: archive_store_works(archive.store))
-        return cls(checks)
+        return cls(checks, {"webhooks": lambda: webhook_signatures(watch)})
 
-    def run(self) -> tuple[bool, dict[str, str]]:
-        """Run every check: all passed, and each one's line."""
-        results: dict[str, str] = {}
+    def run(self) -> tuple[bool, dict[str, CheckResult]]:
+        """Run every check and report: ready (the checks passed), and each one's result."""
+        results: dict[str, CheckResult] = {}
         ready = True
-        for name, check in self.checks.items():
+        for name, check in (*self.checks.items(), *self.reports.items()):
             try:
                 result = check()
             except Exception as exc:  # a check that breaks is a failing check, never a 500
                 result = CheckResult(False, f"check failed: {type(exc).__name__}")
-            results[name] = result.detail
-            ready = ready and result.ok
+            results[name] = result
+            if name in self.checks:
+                ready = ready and result.ok
         READY.set(1 if ready else 0)
         return ready, results
+
+
+def webhook_signatures(watch: SignatureWatch) -> CheckResult:
+    """The signature signal as a report line (failing while Twilio's posts are refused)."""
+    state = watch.state()
+    return CheckResult(not state.all_refused, state.detail)

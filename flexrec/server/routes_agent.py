@@ -38,6 +38,7 @@ from flexrec.recording.service import Actor
 from flexrec.server.auth import flex_caller
 from flexrec.server.deps import fail, get_services, jsonable
 from flexrec.server.logging_setup import bound_sids, get_logger
+from flexrec.server.token_guard import TokenLane
 from flexrec.twilio.flex_tokens import TokenInfo
 
 log = get_logger(__name__)
@@ -55,10 +56,14 @@ def checked_task_sid(task_sid: TaskSid) -> str:
 
 
 async def task_caller(
-    request: Request, _task_sid: Annotated[str, Depends(checked_task_sid)]
+    request: Request, task_sid: Annotated[str, Depends(checked_task_sid)]
 ) -> TokenInfo:
-    """Dependency: the Flex token's holder, asked only once the task SID is well formed."""
-    return await flex_caller(request)
+    """Dependency: the Flex token's holder, asked only once the task SID is well formed. A
+    live task's own budget pays for a new token's check when the client's is spent (a flood
+    of wrong tokens from the agents' shared address must not keep them from pausing)."""
+    live_task = get_services(request).live_task
+    lane = TokenLane(f"task:{task_sid}", functools.partial(live_task, task_sid))
+    return await flex_caller(request, lane)
 
 
 Caller = Annotated[TokenInfo, Depends(task_caller)]

@@ -63,10 +63,14 @@ def _source(request: Request) -> str:
     return request.url.path.rsplit("/", 1)[-1]
 
 
-def _signature_ok(request: Request, ok: bool) -> bool:
-    # Readiness watches these: every webhook refused means a wrong auth token or public URL.
+def _signature_ok(
+    request: Request, ok: bool, account_sid: object = None, body: bytes | None = None
+) -> bool:
+    # Every post naming our account refused means a wrong auth token or public URL: the
+    # operator's signal (flexrec.server.signature_watch), never readiness, since anyone can
+    # post. Posts that do not even name the account say nothing about Twilio's.
     watch = getattr(request.app.state, "signature_watch", None)
-    if watch is not None:
+    if watch is not None and (ok or watch.names_this_account(account_sid, body)):
         watch.record(ok)
     return ok
 
@@ -123,6 +127,7 @@ async def signed_form(request: Request) -> FormParams:
         services.verifier.verify(
             _signed_url(request), params, request.headers.get(SIGNATURE_HEADER)
         ),
+        account_sid=params.get("AccountSid"),
     ):
         _reject_forged(request)
     return params
@@ -137,6 +142,7 @@ async def signed_json_body(request: Request) -> bytes:
         services.verifier.verify(
             _signed_url(request), None, request.headers.get(SIGNATURE_HEADER), body=body
         ),
+        body=body,
     ):
         _reject_forged(request)
     return body

@@ -8,6 +8,7 @@ service). `create_app` calls it when it is not handed a ready `Services`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -54,6 +55,9 @@ class Services:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Refused tokens and per-client budgets of IAM checks, shared by every token-taking route.
     token_guard: TokenGuard = field(default_factory=TokenGuard)
+    # Whether a task SID names a task this service knows as not yet over (the token guard's
+    # lane for agents behind a flooded address); without a database, none is.
+    live_task: Callable[[str], bool] = field(default=lambda _task_sid: False)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -136,7 +140,10 @@ def build_services(
     from flexrec.recording.owners import HEARTBEAT_S, OwnerLease, lease_seconds
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
+    from flexrec.recording.watch import task_is_live
     from flexrec.server.archive_wiring import attach_archive
+    from flexrec.server.gauges import REFRESH_S as GAUGE_REFRESH_S
+    from flexrec.server.gauges import refresh_gauges
     from flexrec.twilio.client import make_client
     from flexrec.twilio.flex_tokens import FlexTokenValidator
     from flexrec.twilio.gateway import SdkGateway
@@ -206,10 +213,15 @@ def build_services(
         consumer_workers=consumer_workers,
         health_checks={"database": database_check(engine), "queue": queue_check(queue)},
         closers=closers,
+        token_guard=TokenGuard(account_sid=settings.twilio.account_sid),
+        live_task=functools.partial(task_is_live, sessions),
     )
     try:
         attach_archive(settings, services)
     except BaseException:
         services.close()
         raise
+    # /metrics answers from memory: this process keeps its gauges fresh itself.
+    background.submit(lambda: refresh_gauges(services))
+    background.every(GAUGE_REFRESH_S, lambda: refresh_gauges(services))
     return services

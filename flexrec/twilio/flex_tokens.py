@@ -2,17 +2,16 @@
 
 Flex tokens are JWEs only Twilio can decrypt, so each new token is posted to
 `https://iam.twilio.com/v1/Accounts/{AC}/Tokens/validate` (Basic auth with the account's
-credentials). Valid answers are cached until the token expires, for a few minutes at most, keyed
-by a SHA-256 of the token so the token itself is never kept. An unreachable IAM is
-`TokenServiceUnavailable` (try later), never mistaken for a bad token.
+credentials). What is remembered of the answers, and what never reaches IAM, is the token
+guard's business (flexrec.server.token_guard), keyed by a SHA-256 of the token so the token
+itself is never kept. An unreachable IAM is `TokenServiceUnavailable` (try later), never
+mistaken for a bad token.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,9 +21,6 @@ import httpx
 
 IAM_ORIGIN = "https://iam.twilio.com"
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
-# A positive answer is reused at most this long, even for a token valid for hours, so a
-# deactivated agent loses access within minutes; answers without an expiry count as this too.
-DEFAULT_MAX_CACHE_S = 300.0
 # Real Flex tokens are JWEs of one to a few KB; anything far longer is refused without asking.
 MAX_TOKEN_CHARS = 8192
 
@@ -90,37 +86,6 @@ def parse_expiration(value: Any) -> float | None:
     return None
 
 
-class _LruCache:
-    """A thread-safe bounded LRU of token fingerprints to results."""
-
-    def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
-        self._items: OrderedDict[str, tuple[TokenInfo, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str, now: float) -> TokenInfo | None:
-        with self._lock:
-            entry = self._items.get(key)
-            if entry is None:
-                return None
-            info, until = entry
-            if until <= now:
-                del self._items[key]
-                return None
-            self._items.move_to_end(key)
-            return info
-
-    def put(self, key: str, info: TokenInfo, until: float) -> None:
-        with self._lock:
-            self._items[key] = (info, until)
-            self._items.move_to_end(key)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 class FlexTokenValidator:
     """Validates Flex tokens against Twilio IAM (or the simulator, when `base_url` is set)."""
 
@@ -131,8 +96,6 @@ class FlexTokenValidator:
         *,
         base_url: str = "",
         timeout_s: float = 5.0,
-        cache_size: int = 1024,
-        max_cache_s: float = DEFAULT_MAX_CACHE_S,
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -142,14 +105,7 @@ class FlexTokenValidator:
         self._http = httpx.Client(
             auth=(account_sid, auth_token), timeout=timeout_s, transport=transport
         )
-        self._cache = _LruCache(cache_size)
-        self._max_cache_s = max_cache_s
         self._clock = clock
-
-    @property
-    def cached_count(self) -> int:
-        """How many validated tokens are cached (for tests and metrics)."""
-        return len(self._cache)
 
     def validate(self, token: str) -> TokenInfo:
         """Return who the token belongs to, or raise `InvalidToken`/`TokenServiceUnavailable`."""
@@ -158,18 +114,9 @@ class FlexTokenValidator:
             raise InvalidToken("no Flex token given")
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken("this is not a Flex token")
-        key = token_fingerprint(token)
-        now = self._clock()
-        cached = self._cache.get(key, now)
-        if cached is not None:
-            return cached
         info = self._ask_iam(token)
-        if info.expires_at is not None and info.expires_at <= now:
+        if info.expires_at is not None and info.expires_at <= self._clock():
             raise InvalidToken("the Flex token has expired")
-        cache_until = now + self._max_cache_s
-        if info.expires_at is not None:
-            cache_until = min(cache_until, info.expires_at)
-        self._cache.put(key, info, cache_until)
         return info
 
     def _ask_iam(self, token: str) -> TokenInfo:

@@ -77,7 +77,7 @@ def test_scaled_deployment_records_archives_and_survives_a_kill(
     assert score.lost_attribute_writes == 0
     assert score.media_linked == score.recorded
     assert score.archived >= score.recorded
-    assert score.analysed == score.archived
+    assert score.analysed + score.analysis_mono == score.archived and score.settled
     # Nothing went to the embedded default: the SQLite file and local archive never appeared.
     assert not (tmp_path / "service" / "flexrec.db").exists()
     assert not (tmp_path / "service" / "archive").exists()

@@ -1,10 +1,15 @@
 """Flex agent tokens for the simulator, and the answers of Twilio IAM's token validation.
 
 Real Flex tokens are JWE only Twilio can decrypt; services validate them by POSTing to
-`iam.twilio.com/v1/Accounts/{AC}/Tokens/validate`. The simulator's tokens are just as opaque
-to the service: `sim1.<base64url JSON claims>.<base64url HMAC-SHA256>`, signed with a random
-secret per world, so a token from another simulator run (or a forged one) never validates.
-Expiry is measured on the world's simulated clock.
+`iam.twilio.com/v1/Accounts/{AC}/Tokens/validate`. The simulator's tokens are shaped like
+Twilio Access Tokens (twilio.com/docs/iam/access-tokens): a JWT whose header is
+`{"alg": "HS256", "typ": "JWT", "cty": "twilio-fpa;v=1"}` and whose claims carry `jti`, `iss`
+(an API key SID), `sub` (the account SID), `iat`, `exp`, and `grants` (`identity`, a
+`task_router` grant naming the workspace and worker), plus the simulator's own `roles` (Flex's
+role names). So a service can read what a real token shows (shape, account, expiry) and must
+still ask IAM whether it is valid: the signature is an HMAC-SHA256 with a random secret per
+world, so a token from another simulator run (or a forged one) never validates. `iat` and
+`exp` are the world's simulated clock.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import time
 import weakref
 from typing import Any
 
+from flexsim import defaults
 from flexsim.world import World
 
-TOKEN_PREFIX = "sim1"  # noqa: S105 - a format marker, not a secret
+TOKEN_HEADER = {"alg": "HS256", "typ": "JWT", "cty": "twilio-fpa;v=1"}
 
 # IAM's codes for tokens that do not validate (the names Twilio gives them).
 INVALID_TOKEN = (20101, "Invalid Access Token")
@@ -65,21 +71,35 @@ def identity_of(attributes: dict[str, Any], fallback: str) -> str:
 def issue_token(
     world: World, worker_sid: str, ttl_s: float, roles: list[str] | tuple[str, ...]
 ) -> str:
-    """Issue an opaque Flex token for a worker, valid for `ttl_s` simulated seconds."""
+    """Issue a Flex token (a JWT) for a worker, valid for `ttl_s` simulated seconds."""
     with world.lock:
         worker = world.workers.get(worker_sid)
         if worker is None:
             raise UnknownWorker(worker_sid)
+        issued = world.clock.now()
         claims = {
-            "acc": world.account_sid,
-            "wk": worker.sid,
-            "id": identity_of(worker.attributes, worker.friendly_name),
+            "jti": f"{defaults.API_KEY_SID}-{secrets.token_hex(8)}",
+            "iss": defaults.API_KEY_SID,
+            "sub": world.account_sid,
+            "iat": int(issued),
+            "exp": issued + float(ttl_s),
+            "grants": {
+                "identity": identity_of(worker.attributes, worker.friendly_name),
+                "task_router": {
+                    "workspace_sid": world.workspace_sid,
+                    "worker_sid": worker.sid,
+                    "role": "worker",
+                },
+            },
             "roles": list(roles),
-            "exp": world.clock.now() + float(ttl_s),
         }
-    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = _b64(hmac.new(_secret(world), payload.encode(), hashlib.sha256).digest())
-    return f"{TOKEN_PREFIX}.{payload}.{signature}"
+    signed = f"{_b64(_json(TOKEN_HEADER))}.{_b64(_json(claims))}"
+    signature = _b64(hmac.new(_secret(world), signed.encode(), hashlib.sha256).digest())
+    return f"{signed}.{signature}"
+
+
+def _json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _invalid(code_message: tuple[int, str]) -> dict[str, Any]:
@@ -106,16 +126,24 @@ def _claims(world: World, token: object) -> dict[str, Any] | None:
     if not isinstance(token, str):
         return None
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+    if len(parts) != 3:
         return None
-    expected = _b64(hmac.new(_secret(world), parts[1].encode(), hashlib.sha256).digest())
+    signed = f"{parts[0]}.{parts[1]}"
+    expected = _b64(hmac.new(_secret(world), signed.encode(), hashlib.sha256).digest())
     if not hmac.compare_digest(expected, parts[2]):
         return None
     try:
+        header = json.loads(_unb64(parts[0]))
         claims = json.loads(_unb64(parts[1]))
     except (ValueError, binascii.Error):
         return None
-    return claims if isinstance(claims, dict) else None
+    if header != TOKEN_HEADER or not isinstance(claims, dict):
+        return None
+    return claims
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def validate_token(world: World, token: object) -> dict[str, Any]:
@@ -123,12 +151,14 @@ def validate_token(world: World, token: object) -> dict[str, Any]:
     claims = _claims(world, token)
     if claims is None:
         return _invalid(INVALID_TOKEN)
-    if claims.get("acc") != world.account_sid:
+    if claims.get("sub") != world.account_sid:
         return _invalid(WRONG_ISSUER)
     expiry = float(claims.get("exp", 0))
     if world.clock.now() >= expiry:
         return _invalid(EXPIRED_TOKEN)
-    worker_sid = str(claims.get("wk", ""))
+    grants = _object(claims.get("grants"))
+    router = _object(grants.get("task_router"))
+    worker_sid = str(router.get("worker_sid", ""))
     return {
         "valid": True,
         "code": 0,
@@ -136,7 +166,7 @@ def validate_token(world: World, token: object) -> dict[str, Any]:
         "expiration": _iso(expiry),
         # Flex users are SDK identities ("US" SIDs); derive a stable one from the worker.
         "realm_user_id": "US" + worker_sid[2:] if len(worker_sid) == 34 else None,
-        "identity": claims.get("id"),
+        "identity": grants.get("identity"),
         "roles": list(claims.get("roles", [])),
         "worker_sid": worker_sid or None,
         "account_sid": world.account_sid,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from flexrec.config import ServerSettings, Settings, StorageSettings, TwilioSettings
 from flexrec.server.app import create_app
@@ -71,3 +73,11 @@ def test_database_files_and_data_folder_are_private(tmp_path: Path) -> None:
         assert (data / "flexrec.db").exists()
     finally:
         services.close()
+
+
+def test_the_service_refreshes_its_metrics_gauges_itself(tmp_path: Path) -> None:
+    started = time.time()
+    services = build_services(settings(tmp_path), run_consumer=False)
+    services.close()  # each background chore runs a last time on close
+    refreshed = REGISTRY.get_sample_value("flexrec_gauges_refreshed_timestamp_seconds")
+    assert refreshed is not None and refreshed >= started

@@ -10,6 +10,8 @@ from collections.abc import Callable
 import pytest
 from server_harness import ADMIN_TOKEN, AUTH_TOKEN, WT_OWN, Harness, sign
 
+from flexrec.server.gauges import refresh_gauges
+
 CA = "CA" + "c" * 32
 
 
@@ -199,3 +201,48 @@ def test_delivery_id_is_bound_and_probes_are_quiet(
     access = [line for line in lines if line["event"] == "http_request"]
     assert access[-1]["delivery_id"] == "d-42"
     assert access[-1]["status"] == 500
+
+
+class CountingQueue:
+    """A job queue whose storage counts how often it is asked for its depth."""
+
+    def __init__(self, depth: int) -> None:
+        self.huey = self
+        self.depth = depth
+        self.asked = 0
+
+    def pending_count(self) -> int:
+        self.asked += 1
+        return self.depth
+
+
+def test_a_scrape_answers_from_memory_and_queries_nothing(harness: Harness) -> None:
+    queue = CountingQueue(depth=7)
+    opened: list[int] = []
+
+    def sessions() -> None:
+        opened.append(1)
+        raise AssertionError("a scrape must not open a database session")
+
+    harness.services.queue = queue  # type: ignore[assignment]
+    harness.services.archive = type("Archive", (), {"sessions": staticmethod(sessions)})()  # type: ignore[assignment]
+    for _ in range(5):
+        assert harness.client.get("/metrics").status_code == 200
+    assert (queue.asked, opened) == (0, [])
+    # The service refreshes them itself (a background chore every 15 s in each process).
+    refresh_gauges(harness.services)
+    assert queue.asked == 1
+    assert "flexrec_queue_depth 7.0" in harness.client.get("/metrics").text
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), (bearer("wrong-token"), 401), (bearer(ADMIN_TOKEN), 401), (bearer("m3trics"), 200)],
+)
+def test_a_metrics_token_guards_the_scrape(
+    harness_factory: Callable[..., Harness], headers: dict[str, str], status: int
+) -> None:
+    harness = harness_factory(metrics_token="m3trics")
+    answer = harness.client.get("/metrics", headers=headers)
+    assert answer.status_code == status
+    assert ("flexrec_ready" in answer.text) is (status == 200)

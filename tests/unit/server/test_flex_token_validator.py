@@ -1,4 +1,5 @@
-"""FlexTokenValidator: IAM request shape, caching by fingerprint, expiry, outage vs bad token."""
+"""FlexTokenValidator: IAM request shape, expiry, outage vs bad token; and the token guard's
+memory of IAM's answers (by fingerprint, bounded, until expiry or five minutes)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from flexrec.server.token_guard import TokenGuard
 from flexrec.twilio.flex_tokens import (
     FlexTokenValidator,
     InvalidToken,
+    TokenInfo,
     TokenServiceUnavailable,
     parse_expiration,
     token_fingerprint,
@@ -40,6 +43,21 @@ class FakeIam:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         return self.answer(request)
+
+
+class Remembering:
+    """A validator behind a guard whose clocks are the test's (what routes use)."""
+
+    def __init__(self, iam: FakeIam, clock: list[float], **guard: object) -> None:
+        self.validator = make(iam, clock)
+        self.guard = TokenGuard(
+            wall_clock=lambda: clock[0],
+            clock=lambda: clock[0],
+            **guard,  # type: ignore[arg-type]
+        )
+
+    def validate(self, token: str) -> TokenInfo:
+        return self.guard.validate(self.validator, token, "10.0.0.1")
 
 
 def make(iam: FakeIam, clock: list[float], **kw: object) -> FlexTokenValidator:
@@ -74,10 +92,10 @@ def test_base_url_rebases_onto_simulator() -> None:
     assert str(iam.requests[0].url) == f"http://127.0.0.1:8181/v1/Accounts/{AC}/Tokens/validate"
 
 
-def test_positive_answer_is_cached_until_expiry() -> None:
+def test_positive_answer_is_remembered_until_expiry() -> None:
     iam = FakeIam()
     clock = [NOW]
-    validator = make(iam, clock)
+    validator = Remembering(iam, clock)
     validator.validate("tok")
     validator.validate("tok")
     assert len(iam.requests) == 1
@@ -97,7 +115,7 @@ def test_expired_expiration_is_rejected_even_if_iam_says_valid() -> None:
         make(iam, [NOW]).validate("tok")
 
 
-def test_negative_answer_is_not_cached() -> None:
+def test_the_validator_itself_remembers_nothing() -> None:
     iam = FakeIam()
     good = iam.answer
     iam.answer = lambda r: httpx.Response(200, json={"valid": False, "message": "bad"})
@@ -108,19 +126,19 @@ def test_negative_answer_is_not_cached() -> None:
     assert validator.validate("tok").identity == "alice"
 
 
-def test_cache_is_bounded_lru_and_keyed_by_fingerprint() -> None:
+def test_memory_is_bounded_lru_and_keyed_by_fingerprint() -> None:
     iam = FakeIam()
-    validator = make(iam, [NOW], cache_size=2)
+    validator = Remembering(iam, [NOW], max_entries=2)
     for tok in ("t1", "t2", "t1", "t3"):
         validator.validate(tok)
-    assert validator.cached_count == 2
+    assert validator.guard.known_count == 2
     assert len(iam.requests) == 3
-    validator.validate("t1")  # recently used: still cached
+    validator.validate("t1")  # recently used: still remembered
     assert len(iam.requests) == 3
     validator.validate("t2")  # evicted
     assert len(iam.requests) == 4
-    assert "t1" not in repr(validator._cache._items)
-    assert token_fingerprint("t1") in validator._cache._items
+    assert "t1" not in repr(validator.guard._valid._items)
+    assert token_fingerprint("t1") in validator.guard._valid._items
 
 
 @pytest.mark.parametrize("token", ["", "   "])
@@ -191,7 +209,7 @@ def test_parse_expiration(value: object, expected: float | None) -> None:
 def test_positive_answer_is_reused_only_up_to_max_cache_time() -> None:
     iam = FakeIam()  # the token itself is valid for an hour
     clock = [NOW]
-    validator = make(iam, clock, max_cache_s=300.0)
+    validator = Remembering(iam, clock, max_cache_s=300.0)
     validator.validate("tok")
     clock[0] = NOW + 299
     validator.validate("tok")
@@ -201,7 +219,7 @@ def test_positive_answer_is_reused_only_up_to_max_cache_time() -> None:
     assert len(iam.requests) == 2
 
 
-def test_validated_info_keeps_the_real_expiry_also_from_cache() -> None:
-    validator = make(FakeIam(), [NOW])
+def test_validated_info_keeps_the_real_expiry_also_from_memory() -> None:
+    validator = Remembering(FakeIam(), [NOW])
     assert validator.validate("tok").expires_at == NOW + 3600
     assert validator.validate("tok").expires_at == NOW + 3600

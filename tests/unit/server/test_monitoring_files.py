@@ -6,12 +6,14 @@ import json
 import re
 from pathlib import Path
 
+import yaml
 from prometheus_client import REGISTRY
 
 import flexrec.server.app  # noqa: F401 - registers every metric of the service
 
 ROOT = Path(__file__).resolve().parents[3]
 ALERTS = ROOT / "deploy" / "prometheus" / "flexrec-alerts.yml"
+SCRAPE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "flexrec-dashboard.json"
 
 
@@ -44,3 +46,18 @@ def test_dashboard_is_valid_json_on_exported_metrics() -> None:
     used = _named("\n".join(exprs))
     assert {"flexrec_ready", "flexrec_archive_backlog", "flexrec_webhooks"} <= used
     assert used <= _exported(), used - _exported()
+
+
+def test_the_signature_signal_has_an_alert_rule() -> None:
+    text = ALERTS.read_text()
+    assert "flexrec_webhook_signatures_all_refused" in text
+
+
+def test_the_scrape_config_loads_the_rules_and_sends_the_metrics_token() -> None:
+    config = yaml.safe_load(SCRAPE.read_text())
+    assert config["rule_files"] == [ALERTS.name]
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == "flexrec"  # what FlexrecDown's up{job="flexrec"} names
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"]["type"] == "Bearer"
+    assert job["authorization"]["credentials_file"]

@@ -6,21 +6,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_harness import WT_OWN, Harness
+from server_harness import ADMIN_TOKEN, WT_OWN, Harness
 from sqlalchemy import create_engine, text
+from structlog.testing import capture_logs
 from twilio.base.exceptions import TwilioRestException
 
 from flexrec.archive.storage import MemoryStorage, StorageError
 from flexrec.server.readiness import (
     Cached,
     CheckResult,
-    SignatureWatch,
+    Readiness,
     archive_store_works,
     database_writable,
     twilio_credentials,
 )
+from flexrec.server.signature_watch import SignatureWatch
+
+SIGNAL = "flexrec_webhook_signatures_all_refused"
 
 TASK_EVENT = {
+    "AccountSid": "AC" + "0" * 32,  # the harness's account, as in every Twilio callback
     "EventType": "task.created",
     "ResourceSid": WT_OWN,
     "TaskSid": WT_OWN,
@@ -29,19 +34,80 @@ TASK_EVENT = {
 }
 
 
-def test_a_wrong_auth_token_makes_readyz_fail_while_healthz_stays_green(
+def _webhooks_report(harness: Harness) -> str:
+    ready = harness.client.get("/readyz", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert ready.status_code == 200
+    report: str = ready.json()["reports"]["webhooks"]
+    return report
+
+
+def _gauge(harness: Harness) -> str:
+    lines = harness.client.get("/metrics").text.splitlines()
+    return next(line for line in lines if line.startswith(SIGNAL + " "))
+
+
+def test_forged_webhooks_never_take_the_service_out_of_its_load_balancer(
     harness: Harness,
 ) -> None:
-    for _ in range(5):
+    # 1,000 forged posts once turned /readyz 503 for ten minutes.
+    for _ in range(1000):
         forged = harness.post_signed("/webhooks/taskrouter", TASK_EVENT, signature="wrong")
         assert forged.status_code == 403
-    ready = harness.client.get("/readyz")
-    assert ready.status_code == 503
-    assert "TWILIO_AUTH_TOKEN" in ready.json()["checks"]["webhooks"]
-    assert harness.client.get("/healthz").status_code == 200
-    # One genuine webhook among the refused ones: someone is forging, Twilio is fine.
-    assert harness.post_signed("/webhooks/taskrouter", TASK_EVENT).status_code == 204
     assert harness.client.get("/readyz").status_code == 200
+    assert harness.client.get("/healthz").status_code == 200
+
+
+def test_a_wrong_auth_token_is_the_operators_signal_not_readiness(harness: Harness) -> None:
+    with capture_logs() as logs:
+        for _ in range(5):  # Twilio's own posts, refused: they name the account
+            forged = harness.post_signed("/webhooks/taskrouter", TASK_EVENT, signature="wrong")
+            assert forged.status_code == 403
+    alerts = [e for e in logs if e["event"] == "webhook_signatures_all_refused"]
+    assert [e["log_level"] for e in alerts] == ["error"]  # once, when it starts
+    assert harness.client.get("/readyz").status_code == 200
+    assert "webhooks" not in harness.client.get("/readyz").text  # not for strangers
+    assert "TWILIO_AUTH_TOKEN" in _webhooks_report(harness)
+    assert _gauge(harness) == f"{SIGNAL} 1.0"
+    # One genuine webhook among the refused ones: Twilio's posts pass, someone else forges.
+    assert harness.post_signed("/webhooks/taskrouter", TASK_EVENT).status_code == 204
+    assert _webhooks_report(harness) == "ok"
+    assert _gauge(harness) == f"{SIGNAL} 0.0"
+
+
+def test_forged_posts_that_do_not_name_the_account_say_nothing_about_twilio(
+    harness: Harness,
+) -> None:
+    stranger = {**TASK_EVENT, "AccountSid": "AC" + "7" * 32}
+    for _ in range(20):
+        harness.post_signed("/webhooks/taskrouter", stranger, signature="wrong")
+    assert _webhooks_report(harness) == "ok (no webhook yet)"
+    assert _gauge(harness) == f"{SIGNAL} 0.0"
+
+
+def test_anonymous_readyz_shows_no_internal_error_text(harness: Harness) -> None:
+    secret_detail = "the database refuses writes (disk I/O error in /srv/flexrec/secret.db)"
+    harness.client.app.state.readiness = Readiness(  # type: ignore[attr-defined]
+        {"database": lambda: CheckResult(False, secret_detail), "queue": lambda: CheckResult(True)}
+    )
+    anonymous = harness.client.get("/readyz")
+    assert anonymous.status_code == 503
+    assert anonymous.json() == {
+        "status": "not_ready",
+        "checks": {"database": "failing", "queue": "ok"},
+    }
+    for credential in (ADMIN_TOKEN, "tok-sup"):
+        told = harness.client.get("/readyz", headers={"Authorization": f"Bearer {credential}"})
+        assert told.status_code == 503
+        assert told.json()["checks"]["database"] == secret_detail
+
+
+@pytest.mark.parametrize(("credential", "status"), [("tok-alice", 403), ("wrong", 401)])
+def test_readyz_details_need_the_admin_token_or_a_supervisor(
+    harness: Harness, credential: str, status: int
+) -> None:
+    answer = harness.client.get("/readyz", headers={"Authorization": f"Bearer {credential}"})
+    assert answer.status_code == status
+    assert "checks" not in answer.text
 
 
 def test_metrics_carry_the_readiness_gauges(harness: Harness) -> None:
@@ -58,9 +124,9 @@ def test_signature_watch_forgets_old_refusals() -> None:
     watch = SignatureWatch(window_s=60, clock=lambda: now[0])
     for _ in range(5):
         watch.record(False)
-    assert not watch.check().ok
+    assert watch.state().all_refused
     now[0] = 61.0
-    assert watch.check().ok
+    assert not watch.state().all_refused
 
 
 def test_database_that_refuses_writes_is_not_ready(tmp_path: Path) -> None:

@@ -4,6 +4,9 @@ and token checks on threads of their own."""
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,8 +15,13 @@ import pytest
 from server_harness import WT_OWN, FakeTokens, Harness
 
 from flexrec.server.body_limit import MAX_OTHER_BODY_BYTES, MAX_WEBHOOK_FORM_BYTES
-from flexrec.server.token_guard import TOKEN_CHECK_THREADS, TokenGuard
-from flexrec.twilio.flex_tokens import MAX_TOKEN_CHARS, TokenInfo
+from flexrec.server.token_guard import (
+    TOKEN_CHECK_THREADS,
+    TokenGuard,
+    TokenLane,
+    TooManyTokenChecks,
+)
+from flexrec.twilio.flex_tokens import MAX_TOKEN_CHARS, InvalidToken, TokenInfo
 
 BASE = "/api/agent/tasks"
 
@@ -124,12 +132,35 @@ def test_garbage_tokens_from_one_client_reach_iam_only_a_burst(harness: Harness)
 
 
 def test_valid_tokens_never_run_the_budget_down(harness: Harness) -> None:
-    for _ in range(40):
+    for n in range(40):
+        harness.tokens.table[f"tok-agent-{n}"] = harness.tokens.table["tok-alice"]
         response = harness.client.get(
-            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": "Bearer tok-alice"}
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": f"Bearer tok-agent-{n}"}
         )
         assert response.status_code == 200
     assert len(harness.tokens.seen) == 40
+
+
+def test_a_known_token_is_answered_from_memory_and_never_charged(harness: Harness) -> None:
+    def agent_asks() -> int:
+        return harness.client.get(
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": "Bearer tok-alice"}
+        ).status_code
+
+    assert agent_asks() == 200
+    # Garbage from the agent's own address (one NAT for the whole contact centre) spends
+    # the address's budget of Twilio checks...
+    flood = [
+        harness.client.get(
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": f"Bearer garbage-{n}"}
+        ).status_code
+        for n in range(30)
+    ]
+    assert 429 in flood
+    # ...but the agent's token, known good, is answered from memory: never refused, and
+    # Twilio was asked about it once.
+    assert [agent_asks() for _ in range(20)] == [200] * 20
+    assert harness.tokens.seen.count("tok-alice") == 1
 
 
 def test_the_budget_comes_back_with_time() -> None:
@@ -208,3 +239,109 @@ def test_an_iam_outage_is_not_passed_on_by_a_flood(harness: Harness) -> None:
     ]
     assert len(harness.tokens.seen) == TokenGuard().client_burst
     assert set(statuses) == {503, 429}
+
+
+AC_HERE = "AC" + "0" * 32  # the harness's account
+NOW = 1_800_000_000.0
+
+
+def _part(value: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+def jwt(claims: dict[str, object], header: dict[str, object] | None = None) -> str:
+    """A JWT-shaped token (its signature is noise: only IAM could check one)."""
+    head = header or {"alg": "HS256", "typ": "JWT", "cty": "twilio-fpa;v=1"}
+    return f"{_part(head)}.{_part(claims)}.{secrets.token_urlsafe(32)}"
+
+
+def jwe() -> str:
+    """A JWE-shaped token: a readable header, the rest opaque (as Flex user tokens are)."""
+    head = _part({"alg": "dir", "enc": "A256GCM", "cty": "twilio-fpa;v=1"})
+    parts = (secrets.token_urlsafe(12), secrets.token_urlsafe(300), secrets.token_urlsafe(16))
+    return f"{head}..{'.'.join(parts)}"
+
+
+def well_formed(n: int = 0) -> str:
+    """A token this account's guard cannot refuse by its look: only IAM knows it is wrong."""
+    return jwt({"sub": AC_HERE, "exp": NOW + 3600, "jti": f"flood-{n}-{secrets.token_hex(4)}"})
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        (secrets.token_urlsafe(48), "neither a JWT nor a JWE"),
+        ("a.b.c", "not base64url JSON"),
+        (jwt({"sub": "AC" + "9" * 32, "exp": NOW + 3600}), "another"),
+        (jwt({"sub": AC_HERE, "exp": NOW - 3600}), "expired"),
+        (jwt({"sub": AC_HERE}), "no expiry"),
+        (jwt({"exp": NOW + 3600}), "names no account"),
+        (jwt({"sub": AC_HERE, "exp": "soon"}), "not a number"),
+        (jwt({"sub": AC_HERE, "exp": NOW + 3600}, {"typ": "JWT"}), "no algorithm"),
+        (_part({"alg": "dir"}) + jwe()[jwe().index(".") :], "no encryption"),
+    ],
+)
+def test_a_token_that_is_no_flex_token_of_this_account_is_refused_locally(
+    token: str, why: str
+) -> None:
+    guard = TokenGuard(account_sid=AC_HERE, wall_clock=lambda: NOW, client_burst=1)
+    tokens = FakeTokens()
+    for _ in range(3):  # never charged: the client's single unit stays
+        with pytest.raises(InvalidToken, match=why):
+            guard.validate(tokens, token, "10.0.0.1")
+    assert tokens.seen == []
+    tokens.table[good := well_formed()] = tokens.table["tok-alice"]
+    assert guard.validate(tokens, good, "10.0.0.1").identity == "alice"
+
+
+def test_well_formed_tokens_of_this_account_are_asked(harness: Harness) -> None:
+    guard = TokenGuard(account_sid=AC_HERE, wall_clock=lambda: NOW)
+    tokens = FakeTokens()
+    for token in (well_formed(), jwe()):
+        with pytest.raises(InvalidToken, match="expired"):  # FakeTokens' word for "unknown"
+            guard.validate(tokens, token, "10.0.0.1")
+    assert len(tokens.seen) == 2
+
+
+def test_a_new_token_on_a_live_task_is_checked_during_a_flood_of_well_formed_tokens(
+    harness: Harness,
+) -> None:
+    harness.services.token_guard = TokenGuard(account_sid=AC_HERE, wall_clock=lambda: NOW)
+    harness.services.live_task = lambda task_sid: task_sid == WT_OWN
+    stranger_tasks = [f"WT{n:032x}" for n in range(40)]
+    flood = [
+        harness.client.get(
+            f"{BASE}/{task}/recording", headers={"Authorization": f"Bearer {well_formed(n)}"}
+        ).status_code
+        for n, task in enumerate(stranger_tasks)
+    ]
+    assert flood.count(401) == TokenGuard().client_burst  # what reached IAM
+    assert set(flood[TokenGuard().client_burst :]) == {429}  # the address's budget is spent
+    # An agent of the contact centre, behind the same address, opens their live task with a
+    # token never seen before: it is checked on the task's own budget, at once.
+    fresh = well_formed(999)
+    harness.tokens.table[fresh] = harness.tokens.table["tok-alice"]
+    answer = harness.client.get(
+        f"{BASE}/{WT_OWN}/recording", headers={"Authorization": f"Bearer {fresh}"}
+    )
+    assert answer.status_code == 200
+    # Inventing a task SID buys the flood nothing more.
+    more = harness.client.get(
+        f"{BASE}/{'WT' + 'e' * 32}/recording", headers={"Authorization": f"Bearer {well_formed()}"}
+    )
+    assert more.status_code == 429
+
+
+def test_a_live_tasks_own_budget_is_small() -> None:
+    guard = TokenGuard(account_sid=AC_HERE, wall_clock=lambda: NOW, client_burst=0)
+    lane = TokenLane("task:" + WT_OWN, lambda: True)
+    tokens = FakeTokens()
+    outcomes = []
+    for n in range(6):
+        try:
+            guard.validate(tokens, well_formed(n), "10.0.0.1", lane)
+        except InvalidToken:
+            outcomes.append("asked")
+        except TooManyTokenChecks:
+            outcomes.append("throttled")
+    assert outcomes == ["asked"] * guard.lane_burst + ["throttled"] * (6 - guard.lane_burst)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from typing import Any
+
 import pytest
 
 from flexsim.tokens import UnknownWorker, issue_token, validate_token
@@ -77,3 +81,22 @@ def test_a_token_from_another_world_is_invalid(world: World) -> None:
 def test_unknown_workers_get_no_token(world: World) -> None:
     with pytest.raises(UnknownWorker):
         issue_token(world, "WK" + "0" * 32, 60, ["agent"])
+
+
+def _decoded(part: str) -> dict[str, Any]:
+    value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    assert isinstance(value, dict)
+    return value
+
+
+def test_a_token_is_shaped_like_a_twilio_access_token(world: World) -> None:
+    # A service reads what a real token shows (shape, account, expiry) before asking IAM.
+    token = issue_token(world, _sid(world, "Alice Agent"), 600, ["agent"])
+    header, claims, signature = token.split(".")
+    assert _decoded(header) == {"alg": "HS256", "typ": "JWT", "cty": "twilio-fpa;v=1"}
+    payload = _decoded(claims)
+    assert (payload["sub"], payload["exp"]) == (world.account_sid, 1_800_000_000 + 600)
+    assert payload["iss"].startswith("SK")
+    assert payload["grants"]["identity"] == "alice"
+    assert payload["grants"]["task_router"]["worker_sid"] == _sid(world, "Alice Agent")
+    assert signature
