@@ -356,6 +356,14 @@ def demo(
     processes: Annotated[
         int, typer.Option(min=1, help="Run the service with this many web processes.")
     ] = 1,
+    card_data: Annotated[
+        bool,
+        typer.Option(
+            "--card-data",
+            help="Transcribe every recording, silence spoken card data and score it against "
+            "the simulator's truth (CPU-heavy: try --calls 12).",
+        ),
+    ] = False,
 ) -> None:
     """Run the service against the simulator for a mixed day of calls and score it."""
     from flexrec.demo.runner import DemoOptions, run_demo
@@ -370,6 +378,7 @@ def demo(
             json_out=json_out,
             workdir=workdir,
             processes=processes,
+            card_data=card_data,
         )
     )
     raise typer.Exit(code)
