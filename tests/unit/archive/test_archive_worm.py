@@ -266,3 +266,20 @@ def test_the_analysis_is_stored_locked_and_sealed_like_its_audio(
     assert len(worm.version_ids(analysis.storage_key)) == 1
     report = verify_archive(sessions, worm, key=key, clock=clock)
     assert report.ok and report.objects == 2
+
+
+def test_playback_reads_the_sealed_version_not_one_written_on_top(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+) -> None:
+    wav = make_wav(duration_s=2.0)
+    twilio.add(RE, CA, wav)
+    service = make_service(store=worm)
+    service.archive_recording(RE)
+    forged = b"RIFF" + bytes(len(wav) - 4)
+    worm.put(KEY, forged)  # someone with bucket access uploads over the key
+    assert worm.get(KEY) == forged
+    assert service.read_media(RE) == wav
+    assert service.read_media_range(RE, 100, 199) == wav[100:200]
+    assert service.media_size(RE) == len(wav)
