@@ -26,7 +26,7 @@ from flexrec.archive.holds import on_hold
 from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.reader import load_plain
 from flexrec.archive.rows import apply_context
-from flexrec.archive.seal import SealFacts, seal
+from flexrec.archive.seal import SealFacts, seal, sha256_hex
 from flexrec.archive.storage import BlobNotFound, NotWormError, ObjectLock, StorageError
 from flexrec.archive.worm import require_worm, versioned
 from flexrec.twilio.errors import GatewayError
@@ -270,6 +270,10 @@ class ArchiveJob:
         if lock is not None and lock.retain_until <= self.deps.clock():
             lock = None  # already past its date (an old recording backfilled): nothing to lock
         version_id = self._put(row.storage_key, payload, lock, bool(row.legal_hold))
+        # Each hash once (a minute of dual-channel audio is ~2 MB): the plaintext's is the row's
+        # too, and an unencrypted object is its own plaintext.
+        plain_sha256 = sha256_hex(kept)
+        stored_sha256 = sha256_hex(payload) if key else plain_sha256
         self._transition(
             session,
             row,
@@ -278,8 +282,10 @@ class ArchiveJob:
                 kind="audio",
                 storage_key=row.storage_key,
                 version_id=version_id,
-                stored=payload,
-                plain=kept,
+                stored_sha256=stored_sha256,
+                stored_size=len(payload),
+                plain_sha256=plain_sha256,
+                plain_size=len(kept),
                 lock=lock,
                 legal_obligation=rule.legal_obligation,
                 legal_hold=bool(row.legal_hold),
@@ -287,7 +293,7 @@ class ArchiveJob:
                 redaction=report,
             ),
             state="stored",
-            sha256=hashlib.sha256(kept).hexdigest(),
+            sha256=plain_sha256,
             size_bytes=len(payload),
             channels=facts.channels,
             sample_rate_hz=facts.sample_rate_hz,

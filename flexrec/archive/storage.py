@@ -417,6 +417,26 @@ class S3Storage:
             body: bytes = response["Body"].read()
             return body
 
+    def get_version_range(self, key: str, version_id: str, start: int, end: int) -> bytes:
+        """A ranged GET of one version."""
+        with _s3_errors("ranged download", key, missing_is_not_found=True):
+            response = self._s3.get_object(
+                Bucket=self.bucket,
+                Key=self._full(key),
+                VersionId=version_id,
+                Range=f"bytes={start}-{end}",
+            )
+            body: bytes = response["Body"].read()
+            return body
+
+    def version_size(self, key: str, version_id: str) -> int:
+        """ContentLength of one version."""
+        with _s3_errors("head", key, missing_is_not_found=True):
+            head = self._s3.head_object(
+                Bucket=self.bucket, Key=self._full(key), VersionId=version_id
+            )
+            return int(head["ContentLength"])
+
     def lock_state(self, key: str, version_id: str) -> LockState:
         """HEAD the version (lock and hold come back with it) and look at what is on top."""
         try:

@@ -61,6 +61,12 @@ class VersionedStore(Protocol):
     def get_version(self, key: str, version_id: str) -> bytes:
         """The bytes of one version; raises `BlobNotFound`."""
 
+    def get_version_range(self, key: str, version_id: str, start: int, end: int) -> bytes:
+        """Bytes `start..end` (inclusive) of one version; raises `BlobNotFound`."""
+
+    def version_size(self, key: str, version_id: str) -> int:
+        """The size of one version; raises `BlobNotFound`."""
+
     def lock_state(self, key: str, version_id: str) -> LockState:
         """Lock, legal hold and position of one version."""
 
@@ -145,6 +151,14 @@ class MemoryWormStorage(MemoryStorage):
             if version.data is None:
                 raise BlobNotFound(key)
             return version.data
+
+    def get_version_range(self, key: str, version_id: str, start: int, end: int) -> bytes:
+        """A slice of one version."""
+        return self.get_version(key, version_id)[start : end + 1]
+
+    def version_size(self, key: str, version_id: str) -> int:
+        """The length of one version."""
+        return len(self.get_version(key, version_id))
 
     def tamper(self, key: str, version_id: str, data: bytes) -> None:
         """Change a stored version in place (what only an attack on the storage could do)."""

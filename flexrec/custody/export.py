@@ -42,6 +42,7 @@ from flexrec.archive.models import (
     RecordingAnalysis,
     SealedObject,
 )
+from flexrec.archive.seal import analysis_document
 from flexrec.archive.storage import BlobStore
 from flexrec.archive.worm import versioned
 
@@ -170,10 +171,6 @@ AUDIT_FIELDS = (
     "seq", "at", "actor", "actor_worker_sid", "action", "recording_sid", "ip", "detail",
     "prev_hash", "row_hash",
 )  # fmt: skip
-ANALYSIS_FIELDS = (
-    "duration_ms", "customer_talk_ms", "agent_talk_ms", "silence_ms", "cross_talk_ms",
-    "talk_to_listen_ratio", "metrics", "segments", "vad_config_version", "analysed_at",
-)  # fmt: skip
 
 
 def build_export(
@@ -219,6 +216,27 @@ def build_export(
     return bundle
 
 
+def _sealed_plain(
+    store: BlobStore, archive_key: ArchiveKey | None, manifest: SealedObject
+) -> bytes:
+    side = versioned(store)
+    stored = (
+        side.get_version(manifest.storage_key, manifest.version_id)
+        if side is not None and manifest.version_id
+        else store.get(manifest.storage_key)
+    )
+    if hashlib.sha256(stored).hexdigest() != manifest.stored_sha256:
+        raise ExportError(
+            f"{manifest.recording_sid}: the stored {manifest.kind} does not match its seal "
+            "(run flexrec verify)"
+        )
+    if not manifest.encrypted:
+        return stored
+    if archive_key is None:
+        raise ExportError("the archive is encrypted: FLEXREC_ARCHIVE_KEY is needed")
+    return archive_key.open(stored, manifest.recording_sid)
+
+
 def _add_recording(
     session: Session,
     store: BlobStore,
@@ -240,22 +258,7 @@ def _add_recording(
             f"{recording_sid} has no sealed audio to export (archived before sealing, "
             "purged or erased)"
         )
-    side = versioned(store)
-    stored = (
-        side.get_version(audio.storage_key, audio.version_id)
-        if side is not None and audio.version_id
-        else store.get(audio.storage_key)
-    )
-    if hashlib.sha256(stored).hexdigest() != audio.stored_sha256:
-        raise ExportError(
-            f"{recording_sid}: the stored object does not match its seal (run flexrec verify)"
-        )
-    if audio.encrypted:
-        if archive_key is None:
-            raise ExportError("the archive is encrypted: FLEXREC_ARCHIVE_KEY is needed")
-        plain = archive_key.open(stored, recording_sid)
-    else:
-        plain = stored
+    plain = _sealed_plain(store, archive_key, audio)
     base = recording_sid
     bundle.files[f"{base}/audio.wav"] = plain
     bundle.add_json(
@@ -273,11 +276,18 @@ def _add_recording(
             },
         },
     )
+    for manifest in manifests:
+        if manifest.kind != "audio" and manifest.removed_at is None:
+            # The sealed bytes themselves: their SHA-256 is the manifest's `plain_sha256`.
+            bundle.files[f"{base}/{manifest.kind}.json"] = _sealed_plain(
+                store, archive_key, manifest
+            )
     analysis = session.scalars(
         select(RecordingAnalysis).where(RecordingAnalysis.recording_sid == recording_sid)
     ).one_or_none()
-    if analysis is not None and analysis.state == "done":
-        bundle.add_json(f"{base}/analysis.json", _row_public(analysis, ANALYSIS_FIELDS))
+    if f"{base}/analysis.json" not in bundle.files and analysis is not None:
+        if analysis.state in ("done", "mono"):
+            bundle.add_json(f"{base}/analysis.json", analysis_document(analysis))
     audit = session.scalars(
         select(AuditLog).where(AuditLog.recording_sid == recording_sid).order_by(AuditLog.seq)
     ).all()

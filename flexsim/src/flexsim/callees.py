@@ -23,6 +23,13 @@ from typing import Literal
 from flexsim.world import TERMINAL_CALL_STATUSES, Call, World
 
 Outcome = Literal["answer", "busy", "no-answer", "failed"]
+# StatusCallbackEvent (OAI `CreateCall`) -> the call statuses each one reports
+CALL_EVENTS: dict[str, frozenset[str]] = {
+    "initiated": frozenset({"initiated"}),
+    "ringing": frozenset({"ringing"}),
+    "answered": frozenset({"in-progress"}),
+    "completed": TERMINAL_CALL_STATUSES,
+}
 INITIATED_AFTER_S = 0.2  # Twilio hands the call to a carrier
 RINGING_AFTER_S = 0.8  # the carrier reports the destination ringing
 BUSY_AFTER_S = 2.0

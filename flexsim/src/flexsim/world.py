@@ -90,10 +90,11 @@ class SimClock:
         """Current simulated epoch seconds."""
         if self.scale == 0:
             return self._start_epoch + self._manual_offset
-        return self._start_epoch + (time.monotonic() - self._t0) * self.scale
+        return self._start_epoch + (time.monotonic() - self._t0) * self.scale + self._manual_offset
 
     def advance(self, seconds: float) -> None:
-        """Move a manual clock forward."""
+        """Move the clock forward at once (a manual clock's only way to move; a running one
+        jumps ahead and goes on from there)."""
         self._manual_offset += seconds
 
     def real_seconds(self, sim_seconds: float) -> float:
@@ -364,6 +365,8 @@ class World:
         # What a second recording start on an already-recorded call does: "create" a second
         # recording (the strict default: duplicates stay visible) or "reuse" the running one.
         self.second_recording: str = "create"
+        # What List Tasks shows as `attributes`: "null" as the spec says, or "attributes"
+        self.list_task_attributes: str = "null"
         # Runs lifecycles that take time (a REST-made call ringing); None leaves them still.
         self.scheduler: Scheduler | None = None
         # What the far end of a REST-made call does, by number (flexsim.callees)

@@ -185,3 +185,26 @@ def test_expired_versions_are_deleted_on_time(store: S3Storage) -> None:
     time.sleep(max(0.0, wait_s))  # the lock's own date: the subject of the test
     store.delete_version(key, version)
     assert store.version_ids(key) == []
+
+
+def test_playback_and_verify_hold_to_the_sealed_version_on_s3(
+    store: S3Storage, sessions: sessionmaker[Session]
+) -> None:
+    from flexrec.archive.fakes import make_wav
+    from flexrec.custody.verify import verify_archive
+
+    twilio = FakeTwilioRecordings()
+    recording = sid("RE", 20)
+    wav = make_wav(duration_s=2.0)
+    twilio.add(recording, sid("CA", 20), wav)
+    archive = ArchiveService(sessions, store, twilio.sdk_client())
+    archive.archive_recording(recording)
+    with sessions() as session:
+        manifest = session.scalars(select(SealedObject)).one()
+    assert verify_archive(sessions, store).ok
+    store.put(manifest.storage_key, b"RIFF-forged")  # a new version on top of the sealed one
+    assert archive.read_media(recording) == wav
+    assert archive.read_media_range(recording, 10, 19) == wav[10:20]
+    assert archive.media_size(recording) == len(wav)
+    report = verify_archive(sessions, store)
+    assert [(p.kind, p.subject.split()[0]) for p in report.problems] == [("overwritten", recording)]

@@ -228,3 +228,58 @@ def test_a_locked_rule_on_a_store_without_versions_fails_the_job_clearly(
 def test_lock_rules_are_checked(section: dict[str, object], message: str) -> None:
     with pytest.raises(RetentionPolicyError, match=message):
         RetentionPolicy.from_mapping(section)
+
+
+def test_the_analysis_is_stored_locked_and_sealed_like_its_audio(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+) -> None:
+    from flexrec.archive.jobs import JOB_ANALYSE, JOB_ARCHIVE, register_archive_jobs
+    from flexrec.custody.verify import verify_archive
+    from flexrec.jobs.queue import InlineJobQueue
+
+    twilio.add(RE, CA, make_wav(duration_s=3.0))
+    key = ArchiveKey(b"a" * 32)
+    service = make_service(
+        store=worm, key=key, retention=TRADING, context_provider=_context("Trading")
+    )
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, service)
+    queue.enqueue(JOB_ARCHIVE, RE)
+    queue.run_all()
+    assert [job.name for job in queue.history] == [JOB_ARCHIVE, JOB_ANALYSE]
+    with sessions() as session:
+        sealed = {m.kind: m for m in session.scalars(select(SealedObject))}
+    analysis = sealed["analysis"]
+    assert analysis.storage_key == f"analyses/2026/03/04/{RE}.json.enc"
+    state = worm.lock_state(analysis.storage_key, str(analysis.version_id))
+    assert state.mode == "COMPLIANCE" and state.retain_until == sealed["audio"].retain_until
+    document = key.open(worm.get_version(analysis.storage_key, str(analysis.version_id)), RE)
+    assert hashlib.sha256(document).hexdigest() == analysis.plain_sha256
+    assert b'"recording_sid":"' + RE.encode() in document
+    # Sealing again changes nothing; verify reads both objects.
+    queue.enqueue(JOB_ANALYSE, RE)
+    queue.run_all()
+    assert len(worm.version_ids(analysis.storage_key)) == 1
+    report = verify_archive(sessions, worm, key=key, clock=clock)
+    assert report.ok and report.objects == 2
+
+
+def test_playback_reads_the_sealed_version_not_one_written_on_top(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+) -> None:
+    wav = make_wav(duration_s=2.0)
+    twilio.add(RE, CA, wav)
+    service = make_service(store=worm)
+    service.archive_recording(RE)
+    forged = b"RIFF" + bytes(len(wav) - 4)
+    worm.put(KEY, forged)  # someone with bucket access uploads over the key
+    assert worm.get(KEY) == forged
+    assert service.read_media(RE) == wav
+    assert service.read_media_range(RE, 100, 199) == wav[100:200]
+    assert service.media_size(RE) == len(wav)

@@ -94,7 +94,7 @@ def create_sim_app(
         started_at=world.clock.now(),
     )
     app = FastAPI(
-        title="flexrec Twilio simulator",
+        title="flexsim: a simulated Twilio Flex account",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

@@ -176,7 +176,7 @@ def list_tasks(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     filters = q.filters(TASK_FILTERS)
     body = meta_page(
         "tasks",
-        [task_view(world, t, urls, listed=True) for t in chunk],
+        [task_view(world, t, urls, listed=world.list_task_attributes == "null") for t in chunk],
         f"{urls.workspace}/Tasks",
         filters,
         page,

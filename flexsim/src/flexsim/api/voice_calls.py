@@ -74,26 +74,17 @@ def list_calls(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     return ApiResult(body=body)
 
 
-# StatusCallbackEvent (OAI `CreateCall`) -> the call statuses each one reports
-CALL_EVENTS: dict[str, frozenset[str]] = {
-    "initiated": frozenset({"initiated"}),
-    "ringing": frozenset({"ringing"}),
-    "answered": frozenset({"in-progress"}),
-    "completed": TERMINAL_CALL_STATUSES,
-}
-
-
 def _call_events(values: list[str]) -> frozenset[str]:
     statuses: set[str] = set()
     for value in values:
         for event in value.replace(",", " ").split():
-            if event not in CALL_EVENTS:
+            if event not in callees.CALL_EVENTS:
                 raise invalid_parameter(
                     "StatusCallbackEvent", "events are initiated, ringing, answered, completed"
                 )
-            statuses |= CALL_EVENTS[event]
+            statuses |= callees.CALL_EVENTS[event]
     # "If no status_callback_event is specified, we will send the completed status."
-    return frozenset(statuses) or CALL_EVENTS["completed"]
+    return frozenset(statuses) or callees.CALL_EVENTS["completed"]
 
 
 def create_call(ctx: ApiContext, req: ApiRequest) -> ApiResult:
