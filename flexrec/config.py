@@ -137,6 +137,13 @@ class StorageSettings(BaseSettings):
             " that signs exports (`flexrec export`); empty = exports are refused"
         ),
     )
+    export_tsa_url: str = Field(
+        "",
+        description=(
+            "FLEXREC_EXPORT_TSA_URL: an RFC 3161 time-stamp authority that dates each export's"
+            " signed SHA256SUMS (optional; empty = no time-stamp)"
+        ),
+    )
     verify_every_minutes: int = Field(
         1440,
         description=(

@@ -42,6 +42,8 @@ def setup_command(
         else:
             return 0
     _print_changes(console, changes, dry_run)
+    for line in card_data_notes(settings):
+        console.print(line)
     if nothing_to_do(changes):
         console.print(
             "[green]Nothing needed changing:[/] the account already sends flexrec the events it "
@@ -50,6 +52,30 @@ def setup_command(
     elif not any(c.applied or not (c.warning or c.info) for c in changes):
         console.print("Nothing needed changing; see the warnings above.")
     return 0
+
+
+def card_data_notes(settings: Settings) -> list[str]:
+    """What `flexrec setup` says about spoken card data and Twilio's unredacted copy."""
+    if not settings.card_data.card_data:
+        return [
+            "Spoken card numbers are not checked (FLEXREC_CARD_DATA=true transcribes each "
+            "recording and silences card data before archiving it)."
+        ]
+    engine = settings.card_data.transcription_engine
+    notes = [f"Spoken card data is silenced before archiving ({engine})."]
+    if not settings.storage.delete_from_twilio:
+        notes.append(
+            "[yellow]Twilio keeps its unredacted copy of every recording[/]: set "
+            "FLEXREC_DELETE_FROM_TWILIO=true so it is deleted once the redacted one is archived, "
+            "and keep Insights playing through flexrec's url_provider (Insights would otherwise "
+            "play Twilio's copy, or nothing once it is gone)."
+        )
+    else:
+        notes.append(
+            "Twilio's copy is deleted once the redacted one is archived: Insights must play "
+            "through flexrec's url_provider (the VoiceRecording entry flexrec writes)."
+        )
+    return notes
 
 
 def _print_changes(console: Console, changes: list[Any], dry_run: bool) -> None:
