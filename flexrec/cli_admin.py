@@ -16,8 +16,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.errors import RecordingNotArchived
-from flexrec.archive.holds import HoldError, list_holds, place_hold, release_hold
-from flexrec.cli_errors import CliError
+from flexrec.archive.holds import HoldError, NotHeld, list_holds, place_hold, release_hold
+from flexrec.cli_errors import EXIT_CONFLICT, CliError
 from flexrec.config import Settings
 
 
@@ -63,6 +63,8 @@ def hold_command(recording_sid: str, *, reason: str, by: str | None, release: bo
             f"{recording_sid} is not in the archive: check the SID (`flexrec legal-hold list` "
             "shows holds; the console lists recordings)"
         ) from None
+    except NotHeld as exc:
+        raise CliError(str(exc), exit_code=EXIT_CONFLICT) from None
     except HoldError as exc:
         raise CliError(str(exc)) from None
     if release:
