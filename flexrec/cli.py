@@ -1,4 +1,5 @@
-"""The `flexrec` command line: serve, worker, sim, demo, setup, backfill, coverage."""
+"""The `flexrec` command line: serve, worker, sim, demo, setup, backfill, coverage, verify,
+export, erase."""
 
 from __future__ import annotations
 
@@ -372,6 +373,16 @@ def demo(
         )
     )
     raise typer.Exit(code)
+
+
+def _register_custody() -> None:
+    # verify / export / erase live beside their implementation (flexrec/cli_custody.py).
+    from flexrec.cli_custody import add_custody_commands
+
+    add_custody_commands(app)
+
+
+_register_custody()
 
 
 def _register_sim() -> None:

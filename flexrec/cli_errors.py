@@ -99,6 +99,16 @@ def _policy(exc: Exception) -> str | None:
     return None
 
 
+def _archive(exc: Exception) -> str | None:
+    from flexrec.archive.storage import NotWormError, StorageError
+
+    if isinstance(exc, NotWormError):
+        return str(exc)
+    if isinstance(exc, StorageError):
+        return f"the archive store fails: {_first_line(exc)}"
+    return None
+
+
 def _period(exc: Exception) -> str | None:
     from flexrec.coverage.period import PeriodError
 
@@ -121,6 +131,7 @@ _EXPLAINERS: tuple[Callable[[Exception], str | None], ...] = (
     _database,
     _queue,
     _twilio,
+    _archive,
     _os,
 )
 

@@ -130,6 +130,31 @@ class StorageSettings(BaseSettings):
         ),
     )
     s3_endpoint_url: str = Field("", description="FLEXREC_S3_ENDPOINT_URL")
+    export_signing_key: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "FLEXREC_EXPORT_SIGNING_KEY: Ed25519 private key (PEM file path, PEM, or base64 seed)"
+            " that signs exports (`flexrec export`); empty = exports are refused"
+        ),
+    )
+    verify_every_minutes: int = Field(
+        1440,
+        description=(
+            "FLEXREC_VERIFY_EVERY_MINUTES: how often the service re-reads the archive and checks"
+            " the audit chain (`flexrec verify`; 0 = never); its result is on /metrics"
+        ),
+    )
+    verify_sample_pct: float = Field(
+        100.0,
+        description="FLEXREC_VERIFY_SAMPLE_PCT: share of sealed objects each scheduled run reads",
+    )
+    audit_anchor_minutes: int = Field(
+        15,
+        description=(
+            "FLEXREC_AUDIT_ANCHOR_MINUTES: how often the audit chain's head is anchored in the"
+            " archive store and the log (at most 60: auditors expect at least hourly)"
+        ),
+    )
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL, defaulting to a SQLite file in the data folder."""

@@ -12,13 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flexrec.archive.deps import ArchiveDeps
 from flexrec.archive.errors import RecordingNotArchived
-from flexrec.archive.models import ArchivedRecording, AuditLog
+from flexrec.archive.models import ArchivedRecording, AuditLog, SealedObject
 from flexrec.archive.retention import apply_retention as purge_expired
+from flexrec.archive.storage import BlobStore, StorageError
+from flexrec.archive.worm import versioned
+
+log = structlog.get_logger(__name__)
 
 MAX_REASON = 500
 
@@ -189,6 +194,46 @@ def retention_facts(
         return {r.recording_sid: facts_of(r) for r in rows}
 
 
+def apply_object_holds(sessions: Callable[[], Session], store: BlobStore) -> int:
+    """Make each sealed version's Object Lock legal hold match its recording's; returns changes.
+
+    Level-triggered: whoever set or released the hold (CLI, admin API, console), the storage
+    follows within one run, and a failed call is simply tried again on the next.
+    """
+    side = versioned(store)
+    if side is None:
+        return 0
+    with sessions() as session:
+        pending = session.execute(
+            select(SealedObject, ArchivedRecording.legal_hold)
+            .join(ArchivedRecording, ArchivedRecording.recording_sid == SealedObject.recording_sid)
+            .where(
+                SealedObject.version_id.is_not(None),
+                SealedObject.removed_at.is_(None),
+                SealedObject.object_legal_hold != ArchivedRecording.legal_hold,
+            )
+        ).all()
+        changed = 0
+        for manifest, held in pending:
+            assert manifest.version_id is not None  # noqa: S101 - filtered above
+            try:
+                side.set_legal_hold(manifest.storage_key, manifest.version_id, bool(held))
+            except StorageError as exc:
+                log.warning("archive.object_hold_failed", key=manifest.storage_key, error=str(exc))
+                continue
+            manifest.object_legal_hold = bool(held)
+            session.commit()
+            changed += 1
+            log.info(
+                "archive.object_hold",
+                recording_sid=manifest.recording_sid,
+                key=manifest.storage_key,
+                version_id=manifest.version_id,
+                legal_hold=bool(held),
+            )
+        return changed
+
+
 def on_hold(session: Session, row_id: int) -> bool:
     """True when the row is held now (read fresh: a hold set a moment ago must win)."""
     held = session.scalar(
@@ -206,7 +251,13 @@ class Holds:
     def apply_retention(self, now: datetime | None = None) -> list[str]:
         """Purge expired media not on legal hold; returns the purged recording SIDs."""
         deps = self.deps
+        # Holds first: a version the storage is about to be asked to delete is held there too.
+        apply_object_holds(deps.sessions, deps.store)
         return purge_expired(deps.sessions, deps.store, now or deps.clock(), deps.clock)
+
+    def apply_object_holds(self) -> int:
+        """Bring the storage's legal holds in line with the recordings' (see the function)."""
+        return apply_object_holds(self.deps.sessions, self.deps.store)
 
     def set_legal_hold(
         self, recording_sid: str, hold: bool, actor: str, reason: str = ""
@@ -214,6 +265,7 @@ class Holds:
         """Put a recording under legal hold (or release it); audited."""
         change = place_hold if hold else release_hold
         change(self.deps.sessions, recording_sid, actor, reason, clock=self.deps.clock)
+        apply_object_holds(self.deps.sessions, self.deps.store)
         row = self.deps.get(recording_sid)
         if row is None:  # pragma: no cover - the hold functions raise first
             raise RecordingNotArchived(recording_sid)

@@ -84,6 +84,9 @@ class ConsoleDeps:
     token_guard: TokenGuard | None = None
     # Coverage reports over the service's Twilio account (None: the page says it is off).
     coverage: CoverageSource | None = None
+    # (recording SID, who, client address) -> a signed export as a zip (flexrec.custody.export);
+    # None when the service has no archive.
+    exporter: Callable[[str, str, str | None], bytes] | None = None
 
 
 class ConsoleContext:

@@ -251,16 +251,39 @@ def run_demo(options: DemoOptions) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     console.print(results_table(score, by_scenario(score.per_call)))
     if keep:
-        data = workdir / "service"
-        console.print(
-            f"[dim]service data and log kept in {workdir}. To play the calls in the console:\n"
-            f"  export FLEXREC_DATA_DIR={data}\n"
-            "  flexrec users add me --role supervisor && flexrec serve   "
-            "# then http://127.0.0.1:8080/console[/]"
-        )
+        console.print(f"[dim]{replay_hint(workdir)}[/]", soft_wrap=True)
     if options.json_out:
         print(json.dumps(score.as_json(), sort_keys=True))
     return 0 if score.ok else 1
+
+
+def replay_hint(workdir: Path, sim_port: int = 8181) -> str:
+    """How to open the kept run's calls in the console: the service on the kept data, against a
+    simulator of the same account (the calls were made on it, so it is the Twilio to ask)."""
+    env = (
+        f"FLEXREC_DATA_DIR={workdir / 'service'} TWILIO_ACCOUNT_SID={defaults.ACCOUNT_SID} "
+        f"TWILIO_AUTH_TOKEN={defaults.AUTH_TOKEN} TWILIO_WORKSPACE_SID={defaults.WORKSPACE_SID} "
+        f"FLEXREC_TWILIO_BASE_URL=http://127.0.0.1:{sim_port}"
+    )
+    cli = command_path()
+    return (
+        f"service data and log kept in {workdir}. To play the calls in the console:\n"
+        f"  export {env}\n"
+        f"  {cli} sim --port {sim_port} --rate 0 &   # the simulated account they were made on\n"
+        f"  {cli} users add me --role supervisor && {cli} serve   "
+        "# then http://127.0.0.1:8080/console/"
+    )
+
+
+def command_path() -> str:
+    """How to type this `flexrec` here: `.venv/bin/flexrec` in a clone, else its full path."""
+    found = Path(sys.executable).with_name("flexrec")
+    if not found.exists():
+        return "flexrec"
+    try:
+        return str(found.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(found.absolute())
 
 
 def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:

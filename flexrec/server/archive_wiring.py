@@ -22,6 +22,7 @@ from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
 from flexrec.console.router import create_console_router
 from flexrec.console.wiring import console_deps_from_services
+from flexrec.custody.jobs import register_custody_jobs
 from flexrec.db.files import private_folder
 from flexrec.recording.views import RecordingView
 from flexrec.server.routes_archive import make_archive_router
@@ -62,6 +63,14 @@ def attach_archive(
         archive,
         reconcile_every_minutes=reconcile_every_minutes,
         retry_base_s=settings.storage.archive_retry_base_s,
+    )
+    storage = settings.storage
+    register_custody_jobs(
+        queue,
+        archive,
+        verify_every_minutes=storage.verify_every_minutes,
+        verify_sample_pct=storage.verify_sample_pct,
+        anchor_every_minutes=storage.audit_anchor_minutes,
     )
 
     def completed(view: RecordingView) -> None:

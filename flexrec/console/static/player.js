@@ -374,6 +374,9 @@ function renderRetention() {
   form.hidden = !detail.may_hold || Boolean(detail.purged_at)
   document.getElementById('hold-reason').required = !detail.legal_hold
   document.getElementById('hold-button').textContent = detail.legal_hold ? 'Release legal hold' : 'Place legal hold'
+  // Supervisors and admins (the same who may hold) export what is still archived.
+  document.getElementById('export-line').hidden = !detail.may_hold || !detail.playable || Boolean(detail.purged_at)
+  document.getElementById('export-link').href = `${base}/api/recordings/${sid}/export.zip`
 }
 
 async function changeHold(event) {

@@ -31,6 +31,7 @@ from flexsim import defaults
 if TYPE_CHECKING:  # the type checker sees every name as if imported here
     from flexsim.api import SimCredentials, create_sim_app
     from flexsim.audio import render_recording, truth_segments
+    from flexsim.config import SimConfig
     from flexsim.engine import (
         AgentRequest,
         Engine,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # the type checker sees every name as if imported here
         make_sample_conversation,
         render_media,
     )
-    from flexsim.runner import SimConfig, SimRunner
+    from flexsim.runner import SimRunner
     from flexsim.signature import twilio_signature
     from flexsim.tokens import issue_token
     from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
@@ -74,7 +75,7 @@ _HOMES: dict[str, str] = {
     "encode_audio": "flexsim.media",
     "make_sample_conversation": "flexsim.media",
     "render_media": "flexsim.media",
-    "SimConfig": "flexsim.runner",
+    "SimConfig": "flexsim.config",
     "SimRunner": "flexsim.runner",
     "twilio_signature": "flexsim.signature",
     "issue_token": "flexsim.tokens",
@@ -86,7 +87,7 @@ _HOMES: dict[str, str] = {
     "World": "flexsim.world",
 }
 # Names whose users expect the built-in scenarios to be registered already.
-_NEEDS_SCENARIOS = frozenset({"flexsim.engine", "flexsim.runner"})
+_NEEDS_SCENARIOS = frozenset({"flexsim.engine", "flexsim.runner", "flexsim.config"})
 
 __all__ = [
     "AgentRequest",

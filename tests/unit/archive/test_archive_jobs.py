@@ -12,6 +12,7 @@ from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.jobs import (
     JOB_ANALYSE,
     JOB_ARCHIVE,
+    JOB_OBJECT_HOLDS,
     JOB_RECONCILE,
     JOB_RETENTION,
     backoff_s,
@@ -49,7 +50,13 @@ def test_completed_recording_is_archived_then_analysed(
     queue = InlineJobQueue()
     service = make_service()
     hook = register_archive_jobs(queue, service)
-    assert set(queue.names) == {JOB_ARCHIVE, JOB_ANALYSE, JOB_RETENTION, JOB_RECONCILE}
+    assert set(queue.names) == {
+        JOB_ARCHIVE,
+        JOB_ANALYSE,
+        JOB_RETENTION,
+        JOB_RECONCILE,
+        JOB_OBJECT_HOLDS,
+    }
 
     media_url = f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{RE}"
     hook(RE, CA, media_url, 2)

@@ -2,7 +2,7 @@
 simulator (`SimHttpClient`, and `AsyncSimHttpClient` for the SDK's async methods).
 
 Dependencies: httpx, and the twilio SDK (with requests under it); no web framework, so a
-package whose rules forbid one (flexrec's domain packages and their fakes) may import it.
+package whose rules forbid one (a domain package's test fakes) may import it.
 """
 
 from __future__ import annotations

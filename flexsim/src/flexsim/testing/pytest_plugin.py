@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from flexsim.runner import SimConfig, SimRunner
+    from flexsim.config import SimConfig
+    from flexsim.runner import SimRunner
 
 
 @pytest.fixture
 def flexsim_config() -> SimConfig:
     """The simulator's configuration for one test (override this fixture to change it)."""
-    from flexsim.runner import SimConfig
+    from flexsim.config import SimConfig
 
     return SimConfig(
         port=0,
