@@ -205,6 +205,27 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
         f"{fmt(score.vad_precision, '', 3)} / {fmt(score.vad_recall, '', 3)}",
         "",
     )
+    if score.card_data is not None:
+        card = score.card_data
+        figures.add_row(
+            "card numbers spoken / silenced",
+            f"{card['card_numbers_spoken']} / {card['card_numbers_silenced']}",
+            _mark(card["card_numbers_spoken"] == card["card_numbers_silenced"]),
+        )
+        figures.add_row(
+            "card digits audible in kept audio",
+            f"{card['card_digits_audible']} of {card['card_digit_words']}",
+            _mark(card["card_digits_audible"] == 0),
+        )
+        figures.add_row(
+            "distractors silenced / non-card s per card call",
+            f"{card['distractors_silenced_share']:.1%} / "
+            f"{card['non_card_silenced_s_per_card_call']} s",
+            _mark(
+                card["distractors_silenced_share"] <= 0.02
+                and card["non_card_silenced_s_per_card_call"] <= 2
+            ),
+        )
     if score.faults or score.restarts:
         figures.add_row("faults / restarts", f"{score.faults or 'none'} / {score.restarts}", "")
     for axis, counts in sorted(score.variants.items()):

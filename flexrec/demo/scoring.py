@@ -63,6 +63,8 @@ class DemoScore:
     mono_unreported: int = 0
     vad_precision: float | None = None
     vad_recall: float | None = None
+    # Spoken card data (`--card-data`, flexrec.demo.card_data); None: not checked in this run.
+    card_data: dict[str, Any] | None = None
     restarts: int = 0
     faults: str = ""
     # flexrec's own coverage report against the truth, leg by leg (flexrec.demo.coverage_check);
