@@ -421,8 +421,21 @@ def demo(
     processes: Annotated[
         int, typer.Option(min=1, help="Run the service with this many web processes.")
     ] = 1,
+    card_data: Annotated[
+        bool,
+        typer.Option(
+            "--card-data",
+            help="Transcribe every recording, silence spoken card data and score it against "
+            "the simulator's truth (CPU-heavy: try --calls 12).",
+        ),
+    ] = False,
 ) -> None:
     """Run the service against the simulator for a mixed day of calls and score it."""
+    try:
+        import flexsim  # noqa: F401 - cheap (names load on first use): is the extra installed?
+    except ImportError:
+        typer.echo(SIM_MISSING, err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     from flexrec.demo.runner import DemoOptions, run_demo
 
     code = run_demo(
@@ -435,6 +448,7 @@ def demo(
             json_out=json_out,
             workdir=workdir,
             processes=processes,
+            card_data=card_data,
         )
     )
     raise typer.Exit(code)
@@ -450,10 +464,24 @@ def _register_custody() -> None:
 _register_custody()
 
 
-def _register_sim() -> None:
-    # The simulator's command lives with the simulator; importing it is cheap (no I/O).
-    from flexsim.cli import sim
+SIM_MISSING = (
+    "flexrec: error: the simulator is not installed; `flexrec sim` and `flexrec demo` need "
+    'flexrec\'s sim extra: pip install "flexrec[sim]" (make setup installs it)'
+)
 
+
+def _register_sim() -> None:
+    # The simulator's command lives with the simulator (an optional dependency: `sim` extra).
+    try:
+        from flexsim.cli import sim
+    except ImportError:
+
+        @app.command(name="sim", help="Run the Twilio Flex simulator (needs flexrec[sim]).")
+        def sim_missing() -> None:
+            typer.echo(SIM_MISSING, err=True)
+            raise typer.Exit(EXIT_USAGE)
+
+        return
     app.command(name="sim")(sim)
 
 
