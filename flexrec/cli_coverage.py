@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flexrec.cli_errors import CliError
+from flexrec.cli_tables import print_table
 from flexrec.config import Settings
 from flexrec.coverage.outcomes import REASONS, LegCoverage
 from flexrec.coverage.period import Period
@@ -96,7 +97,7 @@ def print_report(report: CoverageReport, console: Console, *, only_exceptions: b
         f"({len(legs)} of {s.legs} shown)"
     )
     if legs:
-        console.print(legs_table(legs, title))
+        print_table(legs_table(legs, title), console)
     pct = s.talk_time_recorded_pct
     console.print(
         f"[bold]{report.period.describe()}[/]: {s.legs} call legs; "

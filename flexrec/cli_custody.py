@@ -149,6 +149,7 @@ def export_command(*, recordings: list[str], out: Path, by: str | None) -> int:
                 archive_key=archive.key,
                 actor=actor,
                 via="cli",
+                tsa_url=archive.settings.storage.export_tsa_url,
             )
         except ExportError as exc:
             raise CliError(str(exc)) from None

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
-from flexrec.custody.export import ExportError, SigningKeyError
+from flexrec.custody.export import ExportError, ExportUnavailable
 from flexrec.server.responses import CONSOLE, documented
 
 
@@ -36,7 +36,7 @@ def add_export_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             body = exporter(
                 recording_sid, principal.username, request.client.host if request.client else None
             )
-        except SigningKeyError as exc:
+        except ExportUnavailable as exc:  # no signing key, the time-stamp authority failing
             raise HTTPException(503, str(exc)) from None
         except ExportError as exc:
             raise HTTPException(404, str(exc)) from None

@@ -63,6 +63,7 @@ def _exporter(services: Services, settings: Settings) -> Callable[[str, str, str
         bundle = export_and_audit(
             archive.sessions, archive.store, [recording_sid], signing_key=key,
             archive_key=archive.key, actor=actor, via="console", ip=ip,
+            tsa_url=settings.storage.export_tsa_url,
         )  # fmt: skip
         return bundle.zip_bytes()
 

@@ -3,8 +3,10 @@
 An export of recordings RE… holds, per recording, the audio as played (`audio.wav`), the
 analysis and transcript where present, the sealed manifest and the recording's audit history
 (each row with its chain hashes); `SHA256SUMS` lists every file's SHA-256 and is signed with the
-operator's Ed25519 key (`SHA256SUMS.sig`, raw 64-byte signature). A third party checks it with
-standard tools only (VERIFY.txt, written into the export):
+operator's Ed25519 key (`SHA256SUMS.sig`, raw 64-byte signature), and, when
+`FLEXREC_EXPORT_TSA_URL` names one, dated by an RFC 3161 time-stamp authority
+(`SHA256SUMS.tsr`, flexrec.custody.timestamp). A third party checks it with standard tools only
+(VERIFY.txt, written into the export):
 
     openssl pkeyutl -verify -pubin -inkey signing-key.pub.pem -rawin \\
         -in SHA256SUMS -sigfile SHA256SUMS.sig
@@ -45,13 +47,18 @@ from flexrec.archive.models import (
 from flexrec.archive.seal import analysis_document
 from flexrec.archive.storage import BlobStore
 from flexrec.archive.worm import versioned
+from flexrec.custody.timestamp import TimestampError, request_timestamp
 
 
 class ExportError(ValueError):
     """An export cannot be made as asked (no signing key, unknown or erased recording)."""
 
 
-class SigningKeyError(ExportError):
+class ExportUnavailable(ExportError):
+    """Something the export depends on is missing or failing (signing key, time-stamp)."""
+
+
+class SigningKeyError(ExportUnavailable):
     """`FLEXREC_EXPORT_SIGNING_KEY` is missing or not an Ed25519 private key."""
 
 
@@ -73,6 +80,10 @@ VERIFY_TEXT = """How to check this export without flexrec (OpenSSL 3 and coreuti
    duration, channels and Twilio SIDs, and for a redacted copy the hash of its source and the
    spans removed. <RE>/audit.jsonl is the recording's history from the hash-chained audit log
    (format version {chain}: row_hash = SHA-256 of prev_hash followed by the row's canonical JSON).
+
+4. When SHA256SUMS.tsr is present, an RFC 3161 time-stamp authority dated SHA256SUMS:
+   openssl ts -verify -data SHA256SUMS -in SHA256SUMS.tsr -CAfile <the TSA's CA certificate>
+   openssl ts -reply -in SHA256SUMS.tsr -text     (shows the time and the TSA)
 """
 
 
@@ -181,6 +192,7 @@ def build_export(
     signing_key: Ed25519PrivateKey,
     archive_key: ArchiveKey | None,
     exported_by: str,
+    tsa_url: str = "",
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ExportBundle:
     """Gather, hash and sign the export of `recordings` (the caller audits and writes it)."""
@@ -203,6 +215,7 @@ def build_export(
             "signed_file": "SHA256SUMS",
             "signing_key_sha256": key_fingerprint(signing_key),
         },
+        "timestamp": {"rfc3161_reply": "SHA256SUMS.tsr", "tsa_url": tsa_url} if tsa_url else None,
     }
     bundle.add_json("statement.json", statement)
     bundle.files["VERIFY.txt"] = VERIFY_TEXT.format(chain=CHAIN_VERSION).encode("utf-8")
@@ -213,6 +226,11 @@ def build_export(
     ).encode("utf-8")
     bundle.files["SHA256SUMS"] = sums
     bundle.files["SHA256SUMS.sig"] = signing_key.sign(sums)
+    if tsa_url:
+        try:
+            bundle.files["SHA256SUMS.tsr"] = request_timestamp(tsa_url, sums)
+        except TimestampError as exc:
+            raise ExportUnavailable(str(exc)) from exc
     return bundle
 
 
@@ -307,12 +325,13 @@ def export_and_audit(
     actor: str,
     via: str,
     ip: str | None = None,
+    tsa_url: str = "",
 ) -> ExportBundle:
     """Build a signed export and write one `exported` audit row per recording in it."""
     with sessions() as session:
         bundle = build_export(
             session, store, recordings, signing_key=signing_key, archive_key=archive_key,
-            exported_by=actor,
+            exported_by=actor, tsa_url=tsa_url,
         )  # fmt: skip
         export_id = hashlib.sha256(bundle.files["SHA256SUMS"]).hexdigest()
         for recording_sid in bundle.recordings:

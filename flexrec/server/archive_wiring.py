@@ -24,6 +24,7 @@ from flexrec.console.router import create_console_router
 from flexrec.console.wiring import console_deps_from_services
 from flexrec.custody.jobs import register_custody_jobs
 from flexrec.db.files import private_folder
+from flexrec.pci.archive_stage import make_redactor
 from flexrec.recording.views import RecordingView
 from flexrec.server.routes_archive import make_archive_router
 from flexrec.server.wiring import Services
@@ -58,6 +59,9 @@ def attach_archive(
     archive = ArchiveService.from_settings(
         settings, sessions, services.client, context_provider=db_context_provider(sessions)
     )
+    if settings.card_data.card_data:
+        # Spoken card data is silenced before the archive stores anything (flexrec.pci).
+        archive.deps.redactor = make_redactor(settings, sessions, services.client)
     register_archive_jobs(
         queue,
         archive,

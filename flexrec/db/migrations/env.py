@@ -16,6 +16,7 @@ for _module in (
     "flexrec.console.users",
     "flexrec.console.sessions",
     "flexrec.coverage.models",
+    "flexrec.pci.models",
 ):
     importlib.import_module(_module)
 

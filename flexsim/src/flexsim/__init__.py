@@ -12,7 +12,8 @@ simulator). Three parts:
 - in-process pieces for tests: `create_sim_app(World(...))` (the REST surface as an ASGI app),
   `issue_token`, `serve_app` (any ASGI app on loopback from a thread), `free_port`, and
   realistic call audio (`make_sample_conversation`, `render_recording`,
-  `truth_segments`, `render_media`, `encode_audio`).
+  `truth_segments`, `word_truth` (every word and card digit a recording holds), `render_media`,
+  `encode_audio`).
 
 Importing the package loads nothing but the credentials: each name is imported on first use
 (PEP 562), so `from flexsim import twilio_signature` costs the standard library only, and the
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # the type checker sees every name as if imported here
     )
     from flexsim.runner import SimRunner
     from flexsim.signature import twilio_signature
+    from flexsim.speech.truth import word_truth
     from flexsim.tokens import issue_token
     from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
     from flexsim.world import SimClock, World
@@ -78,6 +80,7 @@ _HOMES: dict[str, str] = {
     "SimConfig": "flexsim.config",
     "SimRunner": "flexsim.runner",
     "twilio_signature": "flexsim.signature",
+    "word_truth": "flexsim.speech.truth",
     "issue_token": "flexsim.tokens",
     "Conversation": "flexsim.views",
     "RecordingInfo": "flexsim.views",
@@ -119,6 +122,7 @@ __all__ = [
     "serve_app",
     "truth_segments",
     "twilio_signature",
+    "word_truth",
 ]
 
 
