@@ -193,6 +193,20 @@ class PolicySettings(BaseSettings):
     pause_behavior: Literal["skip", "silence"] | None = Field(
         None, description="FLEXREC_PAUSE_BEHAVIOR"
     )
+    list_before_create: Literal["auto", "always"] | None = Field(
+        None,
+        description=(
+            "FLEXREC_LIST_BEFORE_CREATE: always when another recorder may start dual recordings "
+            "on these legs unseen (default auto: list only where one may exist)"
+        ),
+    )
+    max_replacements: int | None = Field(
+        None,
+        description=(
+            "FLEXREC_MAX_REPLACEMENTS: recordings started again on a live leg after one ended "
+            "absent/failed (default 3)"
+        ),
+    )
 
 
 class CardDataSettings(BaseSettings):

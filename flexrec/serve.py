@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from flexrec import package_version
 from flexrec.cli_errors import CliError, port_free
 from flexrec.config import Settings
+from flexrec.process_memory import keep_memory_flat
 from flexrec.server.app import create_app
 from flexrec.server.archive_wiring import requeue_unfinished
 from flexrec.server.logging_setup import configure_logging, get_logger
@@ -117,6 +118,7 @@ def run_service(
     # Checked before anything starts: a taken port must not leave queue workers running.
     port_free(settings.server.host, settings.server.port)
     _logging(settings)
+    keep_memory_flat()
     if processes > 1:
         _serve_processes(settings, processes, consumer_workers)
         return
@@ -277,6 +279,7 @@ def web_process_app() -> FastAPI:
     """
     settings = Settings.from_env()
     _logging(settings)
+    keep_memory_flat()
     supervisor = int(os.environ.get(_SUPERVISOR_ENV, "0"))
     if supervisor:
         _exit_with(supervisor)
@@ -317,6 +320,7 @@ def run_worker(workers: int = 4) -> None:
     settings = Settings.from_env()
     require_credentials(settings)
     _logging(settings)
+    keep_memory_flat()
     services = build_services(settings, run_consumer=True, consumer_workers=workers)
     check_dependencies(services)
     check_twilio(settings, services)
