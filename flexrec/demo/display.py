@@ -145,6 +145,22 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
             score.media_linked == score.recorded,
         ),
     ]
+    if score.replacements or score.replacement_gap_s_max is not None:
+        checks.append(
+            (
+                "replaced mid-call / longest gap",
+                f"{score.replacements} / {fmt(score.replacement_gap_s_max, ' s', 1)}",
+                score.replacement_gap_s_max is None or score.replacement_gap_s_max <= 10.0,
+            )
+        )
+    if score.deliberate_stops:
+        checks.append(
+            (
+                "stopped by another client / undone",
+                f"{score.deliberate_stops} / {score.stops_undone}",
+                score.stops_undone == 0,
+            )
+        )
     if score.coverage_agrees is not None:
         checks.append(
             (
@@ -156,6 +172,7 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
         )
     for label, value, good in checks:
         figures.add_row(label, value, _mark(good))
+    figures.add_row("eligible talk time recorded", fmt(score.talk_time_recorded_pct, " %", 2), "")
     figures.add_row(
         "start gap p50 / max (call time)",
         f"{fmt(score.start_gap_ms_p50, ' ms')} / {fmt(score.start_gap_ms_max, ' ms')}",

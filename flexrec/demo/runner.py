@@ -311,6 +311,8 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         setattr(config, axis, value)
     config.variant_pins()  # an unknown axis or value fails here, before anything starts
     figures = LiveFigures(total_calls=options.calls)
+    # A kept work folder keeps the simulator's truth too, for a closer look at a run.
+    keep_truth = workdir / "truth.json" if options.workdir is not None else None
     with SimRunner(config) as sim:
         env = service_env(sim, workdir, port, admin_token) | options.service_env
         if options.card_data:
@@ -332,6 +334,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
             sim.start_traffic()
             figures.phase = "calls in progress"
             restart_at = options.calls * 0.4 if options.restart else None
+            downtime: list[tuple[int, int]] = []  # simulated ms the service was down
             try:
                 polls = 0
                 while not sim.done():
@@ -342,8 +345,10 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                     if restart_at is not None and figures.finished >= restart_at:
                         restart_at = None
                         display.say("[yellow]kill -9 the service[/] (mid-run), restarting it")
+                        down_at = sim.now_ms()
                         service.kill()
                         service.start()
+                        downtime.append((down_at, sim.now_ms()))
                         figures.restarts += 1
                     display.update(figures)
                     time.sleep(0.2)
@@ -362,7 +367,10 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 driver.close()
                 _live(sim, driver, figures)
                 display.update(figures)
-                score = score_truth(sim.truth())
+                truth = sim.truth()
+                score = score_truth(truth, downtime)
+                if keep_truth is not None:
+                    keep_truth.write_text(json.dumps(truth))
                 check = sim_coverage(sim, database_url)[1]
                 score.coverage_agrees = check.agrees
                 score.coverage_legs_checked = check.legs_checked
