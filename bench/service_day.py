@@ -69,13 +69,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from servers import RunningServer, throwaway_postgres, throwaway_redis
 
 ARCHIVE_JOB, ANALYSIS_JOB = "archive_recording", "archive_analyse"
-# `flexrec serve` with tracemalloc on, dumping a snapshot every argv[2] seconds into argv[3]
-# (--trace-memory): what the Python heap holds as the day goes on.
+# `flexrec serve` with tracemalloc on from argv[2] seconds after start (start-up is not what
+# grows), dumping a snapshot every argv[2] seconds into argv[3] (--trace-memory): what the
+# Python heap holds as the day goes on.
 TRACED_SERVE = """
 import sys, threading, time, tracemalloc
-tracemalloc.start(8)
 port, every, folder = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 def dump():
+    time.sleep(every)
+    tracemalloc.start(8)
     n = 0
     while True:
         time.sleep(every)

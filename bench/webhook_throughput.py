@@ -63,6 +63,8 @@ from flexsim import defaults, free_port, twilio_signature
 
 WEBHOOK_PATH = "/webhooks/taskrouter"
 FAST_EVERY = 10  # one event in ten reveals a new leg (task.created), like ~10 events per call
+# A well-formed TaskRouter type flexrec does not act on: signature checked, type read, 204.
+IGNORED_EVENT = "worker.activity.update"
 POOL_TASKS = 100  # tasks handled before the phases (50 with --quick); task.updated cycles them
 SATURATION_CONCURRENCY = 32  # in-flight webhooks at saturation (--concurrency)
 CONNECTION_LIMIT = 512
@@ -347,8 +349,13 @@ class EventSource:
         fields["TimestampMs"] = str(int(now * 1000))
         return fields
 
-    def batch(self, url: str, count: int, fast_every: int = FAST_EVERY) -> list[Webhook]:
-        """`count` signed webhooks for one phase, every `fast_every`-th a new call."""
+    def batch(
+        self, url: str, count: int, fast_every: int = FAST_EVERY, ignored: bool = False
+    ) -> list[Webhook]:
+        """`count` signed webhooks for one phase, every `fast_every`-th a new call; `ignored`:
+        all of a type flexrec does not use (the edge alone: HTTP, signature, parse, answer)."""
+        if ignored:
+            return [self._ignored(url) for _ in range(count)]
         fast = count // fast_every
         if self.real_tasks:
             created = self.sim.ask("tasks", fast)
@@ -368,6 +375,11 @@ class EventSource:
                 form["TaskVersion"] = str(int(template["TaskVersion"]) + self.serial)
                 out.append(sign(url, form, None))
         return out
+
+    def _ignored(self, url: str) -> Webhook:
+        form = self._event_fields(self.updates[self.serial % len(self.updates)])
+        form["EventType"] = IGNORED_EVENT
+        return sign(url, form, None)
 
 
 async def _send(session: aiohttp.ClientSession, url: str, outcome: Outcome) -> None:
@@ -492,10 +504,11 @@ def run_phase(
     saturation_cap: int,
     profile: Path | None = None,
     concurrency: int = SATURATION_CONCURRENCY,
+    ignored: bool = False,
 ) -> PhaseResult:
     """Offer one load to one server and measure it (sampled by py-spy into `profile` if set)."""
     count = int(rate * duration_s) if rate else saturation_cap
-    webhooks = source.batch(server.webhook_url, count)
+    webhooks = source.batch(server.webhook_url, count, ignored=ignored)
     spy = _start_py_spy(server.process.pid, duration_s, profile) if profile else None
     pids = (server.process.pid, sim.process.pid or 0)
     cpu0 = [_cpu_seconds(pid) for pid in pids]
@@ -556,8 +569,8 @@ def cpu_per_kind(server: Server, source: EventSource, count: int = 300) -> dict[
     """
     figures: dict[str, float] = {}
     pid = server.process.pid
-    for kind, every in (("repeat", count + 1), ("new call", 1)):
-        webhooks = source.batch(server.webhook_url, count, fast_every=every)
+    for kind, every in (("edge only", 0), ("repeat", count + 1), ("new call", 1)):
+        webhooks = source.batch(server.webhook_url, count, fast_every=every or 1, ignored=not every)
         time.sleep(2.0)  # what earlier phases left running (attribute writes) finishes first
         quiet0, wall0 = _cpu_seconds(pid), time.monotonic()
         time.sleep(1.0)
@@ -664,6 +677,9 @@ def measure(
         server, sim, source, "saturate", None, duration_s, cap, profile, concurrency
     )
     on_result(saturated)
+    # The edge alone at saturation: every webhook of a type flexrec does not use.
+    on_result(run_phase(server, sim, source, "edge", None, duration_s, cap, None, concurrency,
+                        ignored=True))  # fmt: skip
     # What a sustainable load looks like: half of what this server just managed flat out.
     half = max(10.0, round(saturated.achieved_per_s / 2))
     on_result(run_phase(server, sim, source, f"{half:.0f}/s", half, duration_s, cap))
@@ -826,17 +842,22 @@ def json_figures(
     """The run as one mapping: per-core answers at saturation against the bare framework's."""
     saturated = {r.server: r for r in results if r.load == "saturate"}
     service, baseline = saturated.get("flexrec"), saturated.get("baseline")
-    ratio = (
-        round(service.per_core / baseline.per_core, 4)
-        if service is not None and baseline is not None and baseline.per_core
-        else None
-    )
+    edge = next((r for r in results if r.server == "flexrec" and r.load == "edge"), None)
+
+    def ratio_of(result: PhaseResult | None) -> float | None:
+        if result is None or baseline is None or not baseline.per_core:
+            return None
+        return round(result.per_core / baseline.per_core, 4)
+
+    ratio = ratio_of(service)
     api = [x for r in results if r.server == "flexrec" for x in r.api_latency]
     return {
         "bench": "webhook_throughput",
         "processes": processes,
         "per_core_ratio_vs_bare_fastapi": ratio,
         "flexrec_per_core": round(service.per_core) if service else None,
+        "edge_per_core_ratio_vs_bare_fastapi": ratio_of(edge),
+        "edge_per_core": round(edge.per_core) if edge else None,
         "bare_fastapi_per_core": round(baseline.per_core) if baseline else None,
         "flexrec_saturated_per_s": round(service.achieved_per_s) if service else None,
         "api_ms_p50": None if not api else round(1000 * (percentile(api, 50) or 0), 1),

@@ -122,7 +122,47 @@ class StorageSettings(BaseSettings):
         SecretStr(""), description="FLEXREC_ARCHIVE_KEY: base64 AES-256 key; empty = no encryption"
     )
     delete_from_twilio: bool = Field(False, description="FLEXREC_DELETE_FROM_TWILIO")
+    archive_retry_base_s: float = Field(
+        15.0,
+        description=(
+            "FLEXREC_ARCHIVE_RETRY_BASE_S: first delay before copying a recording again after a"
+            " Twilio error (doubling, at most 10 minutes apart)"
+        ),
+    )
     s3_endpoint_url: str = Field("", description="FLEXREC_S3_ENDPOINT_URL")
+    export_signing_key: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "FLEXREC_EXPORT_SIGNING_KEY: Ed25519 private key (PEM file path, PEM, or base64 seed)"
+            " that signs exports (`flexrec export`); empty = exports are refused"
+        ),
+    )
+    export_tsa_url: str = Field(
+        "",
+        description=(
+            "FLEXREC_EXPORT_TSA_URL: an RFC 3161 time-stamp authority that dates each export's"
+            " signed SHA256SUMS (optional; empty = no time-stamp)"
+        ),
+    )
+    verify_every_minutes: int = Field(
+        1440,
+        description=(
+            "FLEXREC_VERIFY_EVERY_MINUTES: how often the service re-reads the archive and checks"
+            " the audit chain (`flexrec verify`; 0 = never; beyond an hour, whole hours or days);"
+            " its result is on /metrics"
+        ),
+    )
+    verify_sample_pct: float = Field(
+        100.0,
+        description="FLEXREC_VERIFY_SAMPLE_PCT: share of sealed objects each scheduled run reads",
+    )
+    audit_anchor_minutes: int = Field(
+        15,
+        description=(
+            "FLEXREC_AUDIT_ANCHOR_MINUTES: how often the audit chain's head is anchored in the"
+            " archive store and the log (at most 60: auditors expect at least hourly)"
+        ),
+    )
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL, defaulting to a SQLite file in the data folder."""
@@ -153,6 +193,67 @@ class PolicySettings(BaseSettings):
     pause_behavior: Literal["skip", "silence"] | None = Field(
         None, description="FLEXREC_PAUSE_BEHAVIOR"
     )
+    list_before_create: Literal["auto", "always"] | None = Field(
+        None,
+        description=(
+            "FLEXREC_LIST_BEFORE_CREATE: always when another recorder may start dual recordings "
+            "on these legs unseen (default auto: list only where one may exist)"
+        ),
+    )
+    max_replacements: int | None = Field(
+        None,
+        description=(
+            "FLEXREC_MAX_REPLACEMENTS: recordings started again on a live leg after one ended "
+            "absent/failed (default 3)"
+        ),
+    )
+
+
+class CardDataSettings(BaseSettings):
+    """Spoken card data (flexrec.pci): transcribe each recording, silence card data, report."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEXREC_", extra="ignore")
+
+    card_data: bool = Field(
+        False,
+        description=(
+            "FLEXREC_CARD_DATA: transcribe every recording before it is archived and silence"
+            " spoken card numbers, expiry dates and security codes (costs CPU: see README)"
+        ),
+    )
+    transcription_engine: Literal["pocketsphinx", "faster-whisper", "whisper-cpp", "twilio"] = (
+        Field("pocketsphinx", description="FLEXREC_TRANSCRIPTION_ENGINE")
+    )
+    transcription_model: Path | None = Field(
+        None,
+        description=(
+            "FLEXREC_TRANSCRIPTION_MODEL: the model folder (faster-whisper) or file"
+            " (whisper.cpp) the operator supplies"
+        ),
+    )
+    twilio_transcription_outside_pci_scope: bool = Field(
+        False,
+        description=(
+            "FLEXREC_TWILIO_TRANSCRIPTION_OUTSIDE_PCI_SCOPE: the operator states this account"
+            " is outside PCI DSS scope; only then may the `twilio` engine send audio to Twilio"
+        ),
+    )
+    twilio_intelligence_service_sid: str = Field(
+        "", description="FLEXREC_TWILIO_INTELLIGENCE_SERVICE_SID: for the `twilio` engine"
+    )
+    card_redaction: Literal["silence", "tone"] = Field(
+        "silence", description="FLEXREC_CARD_REDACTION: digital silence or a 1 kHz tone"
+    )
+    card_margin_ms: int = Field(
+        250, ge=0, le=5000, description="FLEXREC_CARD_MARGIN_MS: silenced around each find"
+    )
+    card_extra_rules: str = Field(
+        "",
+        description=(
+            "FLEXREC_CARD_EXTRA_RULES: more card data by rule, `name=regex;...` over spoken"
+            " digit runs (e.g. a national ID number)"
+        ),
+    )
 
 
 class Settings(BaseModel):
@@ -162,6 +263,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    card_data: CardDataSettings = Field(default_factory=CardDataSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -171,4 +273,5 @@ class Settings(BaseModel):
             server=ServerSettings(),
             storage=StorageSettings(),
             policy=PolicySettings(),
+            card_data=CardDataSettings(),
         )

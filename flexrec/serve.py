@@ -6,6 +6,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,9 +18,11 @@ from fastapi import FastAPI
 from flexrec import package_version
 from flexrec.cli_errors import CliError, port_free
 from flexrec.config import Settings
+from flexrec.process_memory import keep_memory_flat
 from flexrec.server.app import create_app
 from flexrec.server.archive_wiring import requeue_unfinished
 from flexrec.server.logging_setup import configure_logging, get_logger
+from flexrec.server.readiness import twilio_credentials
 from flexrec.server.wiring import Services, build_services
 
 log = get_logger(__name__)
@@ -132,11 +135,13 @@ def run_service(
     # Checked before anything starts: a taken port must not leave queue workers running.
     port_free(settings.server.host, settings.server.port)
     _logging(settings)
+    keep_memory_flat()
     if processes > 1:
         _serve_processes(settings, processes, consumer_workers)
         return
     app, services = build_service(settings, consumer_workers=consumer_workers)
     check_dependencies(services)
+    check_twilio(settings, services)
     announce(settings)
     if consumer_workers > 0:
         _start_recovery(settings, services)
@@ -177,6 +182,33 @@ def check_dependencies(services: Services) -> None:
     except BaseException:
         services.close()
         raise
+
+
+def check_twilio(settings: Settings, services: Services) -> None:
+    """Refuse to start when Twilio refuses the credentials or does not know the workspace;
+    start, saying so, when Twilio cannot be reached or fails.
+
+    Refused credentials never heal by themselves: every recording would fail while the process
+    looked healthy. An outage may be over in a minute, and meanwhile webhooks must still be
+    answered (their Twilio calls wait in the queue, retried), so it only earns a warning (and
+    `/readyz` reports it).
+    """
+    if services.client is None:
+        return
+    found = twilio_credentials(
+        services.client, settings.twilio.account_sid, settings.twilio.workspace_sid
+    )
+    if not found.ok:
+        services.close()
+        raise CliError(f"{found.detail}; flexrec did not start")
+    if found.detail != "ok":
+        print(
+            f"flexrec: warning: {found.detail}. Starting anyway: webhooks are answered and "
+            "their Twilio calls wait in the queue, retried until Twilio answers (see /readyz)",
+            file=sys.stderr,
+            flush=True,
+        )
+        log.warning("twilio_unreachable_at_start", detail=found.detail)
 
 
 def announce(settings: Settings) -> None:
@@ -237,6 +269,7 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
         settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
     )
     check_dependencies(services)
+    check_twilio(settings, services)
     announce(settings)
     services.start()
     if consumer_workers > 0:
@@ -264,6 +297,7 @@ def web_process_app() -> FastAPI:
     """
     settings = Settings.from_env()
     _logging(settings)
+    keep_memory_flat()
     supervisor = int(os.environ.get(_SUPERVISOR_ENV, "0"))
     if supervisor:
         _exit_with(supervisor)
@@ -306,8 +340,10 @@ def run_worker(workers: int = 4) -> None:
     settings = Settings.from_env()
     require_credentials(settings)
     _logging(settings)
+    keep_memory_flat()
     services = build_services(settings, run_consumer=True, consumer_workers=workers)
     check_dependencies(services)
+    check_twilio(settings, services)
     _recover(services)
     if settings.server.reconcile_interval_s < 60:
         start_reconcile_ticker(services, settings.server.reconcile_interval_s)

@@ -49,7 +49,7 @@ cp "$swagger/swagger-ui-bundle.js" "$swagger/swagger-ui-bundle.js.LICENSE.txt" \
     "$swagger/swagger-ui.css" "$docs/"
 cp "$swagger/LICENSE" "$docs/LICENSE.swagger-ui"
 # The source map is not shipped; its comment would only make browsers ask for it.
-sed '/sourceMappingURL/d' "$redoc/bundles/redoc.standalone.js" >"$docs/redoc.standalone.js"
+sed -E '/^\/\/[#@] sourceMappingURL=[^ ]*$/d' "$redoc/bundles/redoc.standalone.js" >"$docs/redoc.standalone.js"
 cp "$redoc/bundles/redoc.standalone.js.LICENSE.txt" "$docs/"
 cp "$redoc/LICENSE" "$docs/LICENSE.redoc"
 printf 'swagger-ui-dist %s (npm, Apache-2.0) and redoc %s (npm, MIT): see the LICENSE files\n' \

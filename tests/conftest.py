@@ -6,7 +6,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from servers import ServerUnavailable, throwaway_postgres, throwaway_redis
+from servers import (
+    S3Server,
+    ServerUnavailable,
+    throwaway_postgres,
+    throwaway_redis,
+    throwaway_seaweedfs,
+)
 from testkit import unavailable
 
 
@@ -34,5 +40,15 @@ def redis_url() -> Iterator[str]:
     try:
         with throwaway_redis() as server:
             yield server.url
+    except ServerUnavailable as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_s3() -> Iterator[S3Server]:
+    """SeaweedFS on loopback: an S3 server that enforces Object Lock (WORM tests)."""
+    try:
+        with throwaway_seaweedfs() as server:
+            yield server
     except ServerUnavailable as exc:
         unavailable(str(exc))

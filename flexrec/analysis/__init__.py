@@ -9,6 +9,7 @@ from flexrec.analysis.metrics import (
     analyse_recording,
     compute_metrics,
 )
+from flexrec.analysis.mono import MonoAnalysis, analyse_mono, analyse_mono_power
 from flexrec.analysis.scoring import frame_scores
 from flexrec.analysis.segments import Segment
 from flexrec.analysis.vad import VadConfig, detect_speech, detect_speech_from_power
@@ -17,10 +18,13 @@ __all__ = [
     "ConversationAnalysis",
     "ConversationMetrics",
     "FrameStats",
+    "MonoAnalysis",
     "Segment",
     "SpeakerSegment",
     "VadConfig",
     "analyse_frame_power",
+    "analyse_mono",
+    "analyse_mono_power",
     "analyse_recording",
     "compute_metrics",
     "detect_speech",

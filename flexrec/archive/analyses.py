@@ -13,10 +13,20 @@ from sqlalchemy.orm import Session
 
 from flexrec.analysis.frames import digital_silence, frame_stats
 from flexrec.archive import media
-from flexrec.archive.analysis_rows import analysis_entry_point, analysis_labels, analysis_values
+from flexrec.archive.analysis_rows import (
+    analysis_entry_point,
+    analysis_labels,
+    analysis_values,
+    mono_values,
+)
 from flexrec.archive.deps import ArchiveDeps
 from flexrec.archive.errors import ArchiveError
-from flexrec.archive.models import DONE_STATES, ArchivedRecording, RecordingAnalysis
+from flexrec.archive.models import (
+    ANALYSIS_SETTLED,
+    DONE_STATES,
+    ArchivedRecording,
+    RecordingAnalysis,
+)
 from flexrec.archive.reader import MediaReader
 from flexrec.archive.rows import row_paused
 from flexrec.archive.waveform import encode_waveform
@@ -26,12 +36,16 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class MediaAnalysis:
-    """What the analysis job computes from a recording's bytes; `values` None when it failed."""
+    """What the analysis job computes from a recording's bytes; `values` None when it failed.
+
+    `state` is the analysis row's: `done`, or `mono` when one channel holds both sides.
+    """
 
     waveform: bytes
     paused: list[tuple[int, int]]
     values: dict[str, Any] | None
     error: str | None = None
+    state: str = "done"
 
 
 def analyse_media(
@@ -48,11 +62,17 @@ def analyse_media(
     waveform = encode_waveform(stats)
     spans = list(paused)
     try:
-        if stats.channels != 2:
-            raise ValueError(f"analysis needs two channels, the media has {stats.channels}")
         spans = media.merge_spans(
             spans, digital_silence(samples, stats, media.DIGITAL_SILENCE_MIN_MS)
         )
+        if stats.channels == 1:
+            # One channel mixes both sides: talk and silence are measured, who spoke is not.
+            mono = analysis_entry_point("analyse_mono_power")(
+                stats.power[0], stats.duration_ms, paused=tuple(spans)
+            )
+            return MediaAnalysis(waveform, spans, mono_values(mono), state="mono")
+        if stats.channels != 2:
+            raise ValueError(f"analysis needs two channels, the media has {stats.channels}")
         result = analyse_frames(
             stats.power, stats.duration_ms, channels=labels, paused=tuple(spans)
         )
@@ -71,13 +91,14 @@ class Analyses:
     def analyse(self, recording_sid: str) -> RecordingAnalysis:
         """Run conversation analysis on the archived media and store it (idempotent).
 
-        A recording that cannot be analysed (not two channels, or the analysis raised) gets a
-        `failed` analysis row with the reason, and `ArchiveError` is raised; the reconciler
-        does not retry those (call `analyse` again after a fix).
+        A mono recording gets a `mono` row with what one channel tells (talk, silence). One
+        that cannot be analysed (more channels, or the analysis raised) gets a `failed` row
+        with the reason, and `ArchiveError` is raised; the reconciler retries neither (call
+        `analyse` again after a fix).
         """
         with self.deps.sessions() as session:
             existing = self.find(session, recording_sid)
-            if existing is not None and existing.state == "done":
+            if existing is not None and existing.state in ("done", "mono"):
                 return existing
         row = self.reader.playable(recording_sid)
         found = analyse_media(
@@ -108,7 +129,7 @@ class Analyses:
                 "paused_spans": [[int(a), int(b)] for a, b in paused],
             }
             analysis.duration_ms = analysis.duration_ms or row.duration_ms
-            analysis.state = "done"
+            analysis.state = found.state
             analysis.last_error = None
             analysis.analysed_at = self.deps.clock()
 
@@ -163,7 +184,7 @@ class Analyses:
     def unanalysed(self, limit: int = 100) -> list[str]:
         """Archived recordings never analysed (oldest first); failed analyses are not retried."""
         done = select(RecordingAnalysis.recording_sid).where(
-            RecordingAnalysis.state.in_(("done", "failed"))
+            RecordingAnalysis.state.in_(sorted(ANALYSIS_SETTLED))
         )
         with self.deps.sessions() as session:
             return list(

@@ -89,3 +89,25 @@ def analysis_values(result: Any) -> dict[str, Any]:
     version = plain.get("vad_config_version") or metrics.get("vad_config_version")
     values["vad_config_version"] = str(version) if version is not None else None
     return values
+
+
+def mono_values(result: Any) -> dict[str, Any]:
+    """Columns of a mono recording's analysis (`flexrec.analysis.MonoAnalysis`): talk and
+    silence of either side; nothing per side, which one channel cannot tell."""
+    return {
+        "duration_ms": result.duration_ms,
+        "silence_ms": result.silence_ms,
+        "metrics": {
+            "channels": 1,
+            "talk_ms": result.talk_ms,
+            "silence_ms": result.silence_ms,
+            "paused_ms": result.paused_ms,
+            "longest_speech_ms": result.longest_speech_ms,
+            "first_words_ms": result.first_words_ms,
+        },
+        "segments": [
+            {"speaker": "mixed", "start_ms": int(s.start_ms), "end_ms": int(s.end_ms)}
+            for s in result.segments
+        ],
+        "vad_config_version": result.vad_config_version,
+    }

@@ -14,6 +14,7 @@ from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.rows import ContextProvider
+from flexrec.archive.seal import Redactor
 from flexrec.archive.storage import BlobStore
 from flexrec.twilio.gateway import ArchiveGateway
 
@@ -52,6 +53,8 @@ class ArchiveDeps:
     # Called with the recording SID once its media is verified in the archive; the wiring
     # points these at the analysis job and at the task's media entry.
     on_archived: list[Callable[[str], None]] = field(default_factory=list)
+    # The redaction stage run on the downloaded audio before it is sealed (None: none).
+    redactor: Redactor | None = None
 
     def find(self, session: Session, recording_sid: str) -> ArchivedRecording | None:
         """The archive row of a recording in `session`, if any."""

@@ -21,8 +21,6 @@ from typing import Any
 import httpx
 import numpy as np
 import soundfile as sf
-from twilio.http import HttpClient
-from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
 FAKE_ACCOUNT_SID = "AC" + "a" * 32
@@ -122,7 +120,10 @@ class FakeTwilioRecordings:
 
     def sdk_client(self, transport: httpx.BaseTransport | None = None) -> Client:
         """A real SDK client whose requests (media too) reach this fake, or `transport`."""
-        http = _HttpxSdkHttpClient(httpx.Client(transport=transport or self.transport()))
+        # flexsim's SDK adapter (tests only: flexrec[sim]); Twilio's hosts are kept as they are
+        from flexsim.testing.http import SimHttpClient
+
+        http = SimHttpClient(None, transport=transport or self.transport())
         return Client(self.account_sid, self.auth_token, http_client=http)
 
     def _authorised(self, request: httpx.Request) -> bool:
@@ -234,40 +235,3 @@ class FakeTwilioRecordings:
                 "uri": uri,
             },
         )
-
-
-class _HttpxSdkHttpClient(HttpClient):  # type: ignore[misc]
-    """The SDK's HTTP client interface over an httpx client (so a MockTransport can answer)."""
-
-    def __init__(self, http: httpx.Client) -> None:
-        super().__init__(logger=None, is_async=False)
-        self._http = http
-
-    def request(
-        self,
-        method: str,
-        uri: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> TwilioResponse:
-        response = self._http.request(
-            method,
-            uri,
-            params={k: str(v) for k, v in (params or {}).items()},
-            data={k: str(v) for k, v in (data or {}).items()} if data else None,
-            headers=headers,
-            auth=auth,
-            follow_redirects=allow_redirects,
-        )
-        return TwilioResponse(response.status_code, response.text, dict(response.headers))
-
-    def download(
-        self, url: str, params: dict[str, str], auth: tuple[str, str]
-    ) -> tuple[int, bytes]:
-        """Raw bytes, as the pooled transport downloads media (redirects followed)."""
-        response = self._http.get(url, params=params, auth=auth, follow_redirects=True)
-        return response.status_code, response.content

@@ -12,19 +12,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flexrec.archive.deps import ArchiveDeps
 from flexrec.archive.errors import RecordingNotArchived
-from flexrec.archive.models import ArchivedRecording, AuditLog
+from flexrec.archive.models import ArchivedRecording, AuditLog, SealedObject
 from flexrec.archive.retention import apply_retention as purge_expired
+from flexrec.archive.storage import BlobStore, StorageError
+from flexrec.archive.worm import versioned
+
+log = structlog.get_logger(__name__)
 
 MAX_REASON = 500
 
 
 class HoldError(ValueError):
     """A hold change asked for the impossible (no reason given, say)."""
+
+
+class NotHeld(HoldError):
+    """A release asked for a recording that is not on legal hold: nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +105,7 @@ def place_hold(
     ip: str | None = None,
 ) -> RetentionFacts:
     """Hold a recording (again: the new reason replaces the old); audited as `legal_hold_set`."""
-    reason = reason.strip()
-    if not reason:
-        raise HoldError("say why the recording is held (a case or matter reference)")
-    if len(reason) > MAX_REASON:
-        raise HoldError(f"the reason is limited to {MAX_REASON} characters")
+    reason = _reason(reason, "say why the recording is held (a case or matter reference)")
     with sessions() as session:
         row = _row(session, recording_sid)
         now = clock()
@@ -123,6 +128,16 @@ def place_hold(
         return facts_of(row)
 
 
+def _reason(reason: str, missing: str) -> str:
+    # Every hold change says why, whoever makes it (CLI, admin API, console): one rule here.
+    reason = reason.strip()
+    if not reason:
+        raise HoldError(missing)
+    if len(reason) > MAX_REASON:
+        raise HoldError(f"the reason is limited to {MAX_REASON} characters")
+    return reason
+
+
 def release_hold(
     sessions: Callable[[], Session],
     recording_sid: str,
@@ -135,16 +150,20 @@ def release_hold(
     """Release a hold; audited as `legal_hold_cleared` with the hold that was in force.
 
     Retention applies again from the next sweep: a recording past its date is then deleted.
+    The reason is required, as for a hold; a recording not on hold raises `NotHeld` and
+    nothing is written.
     """
+    reason = _reason(reason, "say why the hold ends (e.g. the matter is closed)")
     with sessions() as session:
         row = _row(session, recording_sid)
+        if not row.legal_hold:
+            raise NotHeld(f"{recording_sid} is not on legal hold: nothing to release")
         now = clock()
         released = {
             "held_by": row.legal_hold_by,
             "held_at": _iso(row.legal_hold_at),
             "hold_reason": row.legal_hold_reason,
         }
-        was_held = bool(row.legal_hold)
         row.legal_hold = False
         row.legal_hold_by = None
         row.legal_hold_at = None
@@ -157,7 +176,7 @@ def release_hold(
                 action="legal_hold_cleared",
                 recording_sid=recording_sid,
                 ip=ip,
-                detail={"reason": reason.strip()[:MAX_REASON], "was_held": was_held, **released},
+                detail={"reason": reason, **released},
             )
         )
         session.commit()
@@ -189,6 +208,46 @@ def retention_facts(
         return {r.recording_sid: facts_of(r) for r in rows}
 
 
+def apply_object_holds(sessions: Callable[[], Session], store: BlobStore) -> int:
+    """Make each sealed version's Object Lock legal hold match its recording's; returns changes.
+
+    Level-triggered: whoever set or released the hold (CLI, admin API, console), the storage
+    follows within one run, and a failed call is simply tried again on the next.
+    """
+    side = versioned(store)
+    if side is None:
+        return 0
+    with sessions() as session:
+        pending = session.execute(
+            select(SealedObject, ArchivedRecording.legal_hold)
+            .join(ArchivedRecording, ArchivedRecording.recording_sid == SealedObject.recording_sid)
+            .where(
+                SealedObject.version_id.is_not(None),
+                SealedObject.removed_at.is_(None),
+                SealedObject.object_legal_hold != ArchivedRecording.legal_hold,
+            )
+        ).all()
+        changed = 0
+        for manifest, held in pending:
+            assert manifest.version_id is not None  # noqa: S101 - filtered above
+            try:
+                side.set_legal_hold(manifest.storage_key, manifest.version_id, bool(held))
+            except StorageError as exc:
+                log.warning("archive.object_hold_failed", key=manifest.storage_key, error=str(exc))
+                continue
+            manifest.object_legal_hold = bool(held)
+            session.commit()
+            changed += 1
+            log.info(
+                "archive.object_hold",
+                recording_sid=manifest.recording_sid,
+                key=manifest.storage_key,
+                version_id=manifest.version_id,
+                legal_hold=bool(held),
+            )
+        return changed
+
+
 def on_hold(session: Session, row_id: int) -> bool:
     """True when the row is held now (read fresh: a hold set a moment ago must win)."""
     held = session.scalar(
@@ -206,7 +265,13 @@ class Holds:
     def apply_retention(self, now: datetime | None = None) -> list[str]:
         """Purge expired media not on legal hold; returns the purged recording SIDs."""
         deps = self.deps
+        # Holds first: a version the storage is about to be asked to delete is held there too.
+        apply_object_holds(deps.sessions, deps.store)
         return purge_expired(deps.sessions, deps.store, now or deps.clock(), deps.clock)
+
+    def apply_object_holds(self) -> int:
+        """Bring the storage's legal holds in line with the recordings' (see the function)."""
+        return apply_object_holds(self.deps.sessions, self.deps.store)
 
     def set_legal_hold(
         self, recording_sid: str, hold: bool, actor: str, reason: str = ""
@@ -214,6 +279,7 @@ class Holds:
         """Put a recording under legal hold (or release it); audited."""
         change = place_hold if hold else release_hold
         change(self.deps.sessions, recording_sid, actor, reason, clock=self.deps.clock)
+        apply_object_holds(self.deps.sessions, self.deps.store)
         row = self.deps.get(recording_sid)
         if row is None:  # pragma: no cover - the hold functions raise first
             raise RecordingNotArchived(recording_sid)

@@ -26,7 +26,9 @@ from flexrec.archive.holds import on_hold
 from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.reader import load_plain
 from flexrec.archive.rows import apply_context
-from flexrec.archive.storage import BlobNotFound, StorageError
+from flexrec.archive.seal import SealFacts, seal, sha256_hex
+from flexrec.archive.storage import BlobNotFound, NotWormError, ObjectLock, StorageError
+from flexrec.archive.worm import require_worm, versioned
 from flexrec.twilio.errors import GatewayError
 
 log = structlog.get_logger(__name__)
@@ -254,26 +256,67 @@ class ArchiveJob:
             raise error(str(exc)) from exc
         if row.encrypted and self.deps.key is None:
             raise ArchiveFailedError("row expects encryption but FLEXREC_ARCHIVE_KEY is unset")
-        payload = (
-            self.deps.key.seal(data, row.recording_sid) if row.encrypted and self.deps.key else data
+        kept, report = data, None
+        if self.deps.redactor is not None:
+            # Before anything is stored: unredacted audio never reaches the archive.
+            kept, report = self.deps.redactor(row.recording_sid, data)
+        key = self.deps.key if row.encrypted else None
+        payload = key.seal(kept, row.recording_sid) if key else kept
+        retain_until = row.retain_until or self.deps.retention.retain_until(
+            as_utc(row.recording_started_at) or self.deps.clock(), row.queue_name
         )
-        try:
-            self.deps.store.put(row.storage_key, payload)
-        except StorageError as exc:
-            raise ArchiveRetryableError(str(exc)) from exc
+        rule = self.deps.retention.rule_for(row.queue_name)
+        lock = self.deps.retention.lock_for(row.queue_name, retain_until)
+        if lock is not None and lock.retain_until <= self.deps.clock():
+            lock = None  # already past its date (an old recording backfilled): nothing to lock
+        version_id = self._put(row.storage_key, payload, lock, bool(row.legal_hold))
+        # Each hash once (a minute of dual-channel audio is ~2 MB): the plaintext's is the row's
+        # too, and an unencrypted object is its own plaintext.
+        plain_sha256 = sha256_hex(kept)
+        stored_sha256 = sha256_hex(payload) if key else plain_sha256
         self._transition(
             session,
             row,
             "downloading",
+            seal_facts=SealFacts(
+                kind="audio",
+                storage_key=row.storage_key,
+                version_id=version_id,
+                stored_sha256=stored_sha256,
+                stored_size=len(payload),
+                plain_sha256=plain_sha256,
+                plain_size=len(kept),
+                lock=lock,
+                legal_obligation=rule.legal_obligation,
+                legal_hold=bool(row.legal_hold),
+                key_id=key.key_id if key else None,
+                redaction=report,
+            ),
             state="stored",
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=plain_sha256,
             size_bytes=len(payload),
             channels=facts.channels,
             sample_rate_hz=facts.sample_rate_hz,
             duration_ms=facts.duration_ms,
-            key_id=self.deps.key.key_id if row.encrypted and self.deps.key else None,
+            key_id=key.key_id if key else None,
+            retain_until=retain_until,
             last_error=None,
         )
+
+    def _put(self, key: str, payload: bytes, lock: ObjectLock | None, hold: bool) -> str | None:
+        """Store the object (a new version with its lock on a versioned store)."""
+        side = versioned(self.deps.store)
+        try:
+            if side is not None:
+                return side.put_version(key, payload, lock, legal_hold=hold)
+            if lock is not None:
+                require_worm(self.deps.store, f"the retention policy locks {key}")
+            self.deps.store.put(key, payload)
+        except NotWormError as exc:
+            raise ArchiveFailedError(str(exc)) from exc
+        except StorageError as exc:
+            raise ArchiveRetryableError(str(exc)) from exc
+        return None
 
     def _read_back(self, session: Session, row: ArchivedRecording) -> None:
         try:
@@ -308,7 +351,13 @@ class ArchiveJob:
         )
 
     def _transition(
-        self, session: Session, row: ArchivedRecording, expected: str, **values: Any
+        self,
+        session: Session,
+        row: ArchivedRecording,
+        expected: str,
+        *,
+        seal_facts: SealFacts | None = None,
+        **values: Any,
     ) -> None:
         """Compare-and-set: write `values` only if the row is still in state `expected`.
 
@@ -325,9 +374,12 @@ class ArchiveJob:
         if cast(CursorResult[Any], result).rowcount != 1:
             session.rollback()
             raise _Superseded(row.recording_sid)
-        session.commit()
         for name, value in values.items():
             set_committed_value(row, name, value)
+        if seal_facts is not None:
+            # In the same transaction as the state: a stored object is sealed with it or not.
+            seal(session, row, seal_facts, values["updated_at"])
+        session.commit()
 
     def unfinished(self, stale_after: timedelta = timedelta(minutes=10)) -> list[str]:
         """Recordings whose archive job stopped before finishing and has not moved for a while.

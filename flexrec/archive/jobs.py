@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import structlog
 
+from flexrec.archive.seal import analysis_document, seal_document
 from flexrec.archive.service import (
     ArchiveError,
     ArchiveFailedError,
@@ -25,6 +26,7 @@ from flexrec.archive.service import (
     ArchiveService,
     RecordingNotArchived,
 )
+from flexrec.archive.storage import StorageError
 from flexrec.ports import JobRegistry
 
 log = structlog.get_logger(__name__)
@@ -33,6 +35,7 @@ JOB_ARCHIVE = "archive_recording"
 JOB_ANALYSE = "archive_analyse"
 JOB_RETENTION = "archive_retention"
 JOB_RECONCILE = "archive_reconcile"
+JOB_OBJECT_HOLDS = "archive_object_holds"
 
 CompletionHook = Callable[[str, str, str, int], None]
 
@@ -50,6 +53,7 @@ def register_archive_jobs(
     reconcile_every_minutes: int = 5,
     retention_every_minutes: int = 60,
     stale_after: timedelta = timedelta(minutes=10),
+    retry_base_s: float = 15.0,
 ) -> CompletionHook:
     """Register the archive jobs; returns the `on_recording_completed` callback to install."""
 
@@ -58,7 +62,7 @@ def register_archive_jobs(
             archive.archive_recording(recording_sid)
         except ArchiveRetryableError:
             row = archive.get(recording_sid)
-            delay = backoff_s(row.attempts if row else 1)
+            delay = backoff_s(row.attempts if row else 1, base_s=retry_base_s)
             queue.enqueue(JOB_ARCHIVE, recording_sid, delay_s=delay)
             return "retry"
         except ArchiveFailedError:
@@ -67,12 +71,19 @@ def register_archive_jobs(
 
     def analyse_job(recording_sid: str) -> str:
         try:
-            archive.analyse(recording_sid)
+            analysis = archive.analyse(recording_sid)
+            # The analysis is an archived object too: stored, locked and sealed like the audio.
+            seal_document(archive.deps, recording_sid, "analysis", analysis_document(analysis))
         except RecordingNotArchived:
             return "gone"
         except ArchiveError as exc:
             log.warning("archive.analysis_unavailable", recording_sid=recording_sid, error=str(exc))
             return "skipped"
+        except StorageError as exc:
+            # Storing the sealed copy failed (the analysis itself is saved): both are idempotent.
+            log.warning("archive.analysis_seal_failed", recording_sid=recording_sid, error=str(exc))
+            queue.enqueue(JOB_ANALYSE, recording_sid, delay_s=backoff_s(1))
+            return "retry"
         return "done"
 
     def retention_job() -> int:
@@ -93,6 +104,8 @@ def register_archive_jobs(
     queue.register(JOB_ANALYSE, analyse_job)
     queue.register_periodic(JOB_RETENTION, retention_job, every_minutes=retention_every_minutes)
     queue.register_periodic(JOB_RECONCILE, reconcile_job, every_minutes=reconcile_every_minutes)
+    # A hold set through the CLI or an API reaches the stored versions within a minute.
+    queue.register_periodic(JOB_OBJECT_HOLDS, archive.holds.apply_object_holds, every_minutes=1)
     if analyse:
         archive.on_archived.append(lambda recording_sid: queue.enqueue(JOB_ANALYSE, recording_sid))
 

@@ -17,7 +17,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flexrec.db.base import Base
@@ -30,6 +40,13 @@ ARCHIVE_STATES = ("downloading", "stored", "verified", "deleted_from_twilio", "f
 
 DONE_STATES = frozenset({"verified", "deleted_from_twilio"})
 """States in which the media is safely in the archive."""
+
+ANALYSIS_STATES = ("pending", "done", "mono", "failed")
+"""Every value `RecordingAnalysis.state` may hold: `done` (both sides measured), `mono` (one
+channel: talk and silence only, nobody to tell apart), `failed` (`last_error` says why)."""
+
+ANALYSIS_SETTLED = frozenset({"done", "mono", "failed"})
+"""Analysis states nothing will change by itself (the reconciler does not retry them)."""
 
 
 class ArchivedRecording(Base):
@@ -115,7 +132,18 @@ class RecordingAnalysis(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-AUDIT_ACTIONS = ("play", "download", "url_issued", "legal_hold_set", "legal_hold_cleared", "purge")
+AUDIT_ACTIONS = (
+    "play",
+    "download",
+    "url_issued",
+    "legal_hold_set",
+    "legal_hold_cleared",
+    "purge",
+    "sealed",
+    "purge_refused",
+    "exported",
+    "erasure",
+)
 """Actions written to `audit_log.action` by the archive; the console may add its own."""
 
 
@@ -142,6 +170,48 @@ class AuditLog(Base):
     row_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
+class SealedObject(Base):
+    """The manifest: one row per object flexrec stored for a recording, sealed at archive time.
+
+    Its hashes are also written into the hash-chained audit log (action `sealed`), so a row
+    changed here afterwards disagrees with the chain (`flexrec verify` compares them).
+    """
+
+    __tablename__ = "sealed_objects"
+    __table_args__ = (UniqueConstraint("recording_sid", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_sid: Mapped[str] = mapped_column(String(34), index=True)
+    # audio (what is played: the redacted copy where redaction ran), transcript, analysis
+    kind: Mapped[str] = mapped_column(String(16))
+    call_sid: Mapped[str | None] = mapped_column(String(34), default=None)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    # The object version sealed (versioned stores); reads and deletes name it.
+    version_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    stored_sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    # Of the plaintext before encryption (equal to the stored ones when not encrypted).
+    plain_sha256: Mapped[str] = mapped_column(String(64))
+    plain_size_bytes: Mapped[int] = mapped_column(BigInteger)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    channels: Mapped[int | None] = mapped_column(Integer, default=None)
+    # A redacted copy: the hash of the audio it was made from and what was removed.
+    source_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    redaction: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The Object Lock written with the version, and whether the policy called it a legal duty.
+    lock_mode: Mapped[str | None] = mapped_column(String(16), default=None)
+    retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    legal_obligation: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The legal hold last applied to the stored version (converged with the recording's).
+    object_legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the object was deleted on purpose (retention, erasure), with why.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    removed_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
 class AuditChainHead(Base):
     """The newest link of the audit chain (one row): the lock every audit writer takes."""
 
@@ -151,6 +221,54 @@ class AuditChainHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     row_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class AuditAnchor(Base):
+    """A head of the audit chain written to storage and the log (flexrec.custody.anchors).
+
+    Only a list for convenience: `flexrec verify` trusts the stored objects, not this table.
+    """
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    anchored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    storage_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    version_id: Mapped[str | None] = mapped_column(String(128), default=None)
+
+
+class VerifyRun(Base):
+    """The outcome of one `flexrec verify` run (the scheduled ones feed /metrics)."""
+
+    __tablename__ = "verify_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    objects: Mapped[int] = mapped_column(Integer)
+    bytes_read: Mapped[int] = mapped_column(BigInteger)
+    problems: Mapped[int] = mapped_column(Integer)
+    unanchored_rows: Mapped[int] = mapped_column(Integer, default=0)
+    # {"altered": 1, ...} and the first problem lines, for the console and the alert.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ErasedRecording(Base):
+    """A recording erased on a data subject's request (flexrec.custody.erasure).
+
+    Read by the recording service: a recording listed here is never linked into a task's
+    `conversations.media` again, whatever the link repair finds missing.
+    """
+
+    __tablename__ = "erased_recordings"
+
+    recording_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    call_sid: Mapped[str | None] = mapped_column(String(34), default=None, index=True)
+    task_sids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    request_id: Mapped[str] = mapped_column(String(36))
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 # Linking rows is the chain module's job; importing it here installs its hook wherever the

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from flexrec.archive.crypto import OVERHEAD_BYTES, DecryptionError
 from flexrec.archive.deps import ArchiveDeps
 from flexrec.archive.errors import RecordingNotArchived
-from flexrec.archive.models import DONE_STATES, ArchivedRecording
+from flexrec.archive.models import DONE_STATES, ArchivedRecording, SealedObject
 from flexrec.archive.storage import BlobNotFound
+from flexrec.archive.worm import versioned
+
+
+def sealed_version(deps: ArchiveDeps, recording_sid: str) -> str | None:
+    """The version of the recording's audio that was sealed (None: unversioned store)."""
+    if versioned(deps.store) is None:
+        return None
+    with deps.sessions() as session:
+        return session.scalar(
+            select(SealedObject.version_id).where(
+                SealedObject.recording_sid == recording_sid, SealedObject.kind == "audio"
+            )
+        )
 
 
 def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
-    """The stored object of an archived recording, decrypted."""
+    """The stored object of an archived recording, decrypted.
+
+    On a versioned store, the version that was sealed: a newer version someone wrote on top is
+    never played (`flexrec verify` reports it as overwritten).
+    """
     assert row.storage_key is not None  # noqa: S101
-    blob = deps.store.get(row.storage_key)
+    side = versioned(deps.store)
+    version = sealed_version(deps, row.recording_sid) if side is not None else None
+    if side is not None and version is not None:
+        blob = side.get_version(row.storage_key, version)
+    else:
+        blob = deps.store.get(row.storage_key)
     if not row.encrypted:
         return blob
     if deps.key is None:
@@ -60,8 +84,13 @@ class MediaReader:
         """Size in bytes of the (decrypted) WAV, without reading it."""
         row = self.playable(recording_sid)
         assert row.storage_key is not None  # noqa: S101 - checked by playable
+        side = versioned(self.deps.store)
+        version = sealed_version(self.deps, recording_sid) if side is not None else None
         try:
-            stored = self.deps.store.size(row.storage_key)
+            if side is not None and version is not None:
+                stored = side.version_size(row.storage_key, version)
+            else:
+                stored = self.deps.store.size(row.storage_key)
         except BlobNotFound as exc:
             raise RecordingNotArchived(recording_sid) from exc
         return stored - OVERHEAD_BYTES if row.encrypted else stored
@@ -78,6 +107,10 @@ class MediaReader:
         try:
             if row.encrypted:
                 return self.plain_cached(row)[start : end + 1]
+            side = versioned(self.deps.store)
+            version = sealed_version(self.deps, recording_sid) if side is not None else None
+            if side is not None and version is not None:
+                return side.get_version_range(row.storage_key, version, start, end)
             return self.deps.store.get_range(row.storage_key, start, end)
         except BlobNotFound as exc:
             raise RecordingNotArchived(recording_sid) from exc

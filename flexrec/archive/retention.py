@@ -4,9 +4,18 @@ Policy file (TOML, `FLEXREC_POLICY_FILE`):
 
     [retention]
     default_days = 365          # omit or set 0 to keep forever
+    legal_obligation = false    # the default rule is a legal obligation (compliance lock)
+    lock = "governance"         # Object Lock of the default rule: none | governance | compliance
+    worm = true                 # the archive must be WORM storage (refused on a local folder)
     [retention.by_queue]
-    Sales = 90
+    Sales = 90                  # days, with the default rule's lock
+    [retention.by_queue.Trading]
+    days = 2555                 # MiFID II: seven years, on a medium nobody can alter
+    legal_obligation = true     # so: COMPLIANCE lock until the date (nobody can lift it)
 
+Object Lock modes (flexrec.archive.worm): COMPLIANCE only for a rule marked as a legal
+obligation (it cannot be lifted, not even for an erasure request); GOVERNANCE where a rule asks
+for it (an erasure may lift it). A rule that locks needs a number of days (a lock needs a date).
 A row under legal hold is never deleted, whatever its `retain_until`.
 """
 
@@ -24,7 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.models import ArchivedRecording, AuditLog
-from flexrec.archive.storage import BlobStore, StorageError
+from flexrec.archive.removal import Refusal, delete_objects, mark_removed, object_keys
+from flexrec.archive.storage import BlobStore, LockMode, ObjectLock, StorageError
 
 log = structlog.get_logger(__name__)
 
@@ -33,36 +43,130 @@ class RetentionPolicyError(ValueError):
     """The `[retention]` section is malformed."""
 
 
+LOCKS = ("none", "governance", "compliance")
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """How long one kind of recording is kept, and how the storage locks it."""
+
+    days: int | None
+    legal_obligation: bool = False
+    lock: str = "none"  # none | governance | compliance
+
+    @property
+    def lock_mode(self) -> LockMode | None:
+        """The Object Lock mode this rule puts on each object version (None: no lock)."""
+        if self.lock == "compliance":
+            return "COMPLIANCE"
+        return "GOVERNANCE" if self.lock == "governance" else None
+
+
 @dataclass(frozen=True)
 class RetentionPolicy:
-    """Days to keep media, by queue name, with a default (None = forever)."""
+    """Days to keep media, by queue name, with a default (None = forever), and their locks."""
 
     default_days: int | None = 365
     by_queue: Mapping[str, int | None] = field(default_factory=dict)
+    legal_obligation: bool = False
+    lock: str = "none"
+    # Queues whose rule differs from the default in more than days: (obligation, lock).
+    queue_locks: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
+    worm: bool = False
+
+    def rule_for(self, queue_name: str | None) -> RetentionRule:
+        """The rule a recording made in `queue_name` falls under."""
+        if queue_name is not None and queue_name in self.by_queue:
+            obligation, lock = self.queue_locks.get(queue_name, (self.legal_obligation, self.lock))
+            return RetentionRule(self.by_queue[queue_name], obligation, lock)
+        return RetentionRule(self.default_days, self.legal_obligation, self.lock)
 
     def days_for(self, queue_name: str | None) -> int | None:
         """Days to keep a recording made in `queue_name`."""
-        if queue_name is not None and queue_name in self.by_queue:
-            return self.by_queue[queue_name]
-        return self.default_days
+        return self.rule_for(queue_name).days
 
     def retain_until(self, started_at: datetime, queue_name: str | None) -> datetime | None:
         """When a recording that started at `started_at` expires (None = never)."""
         days = self.days_for(queue_name)
         return None if days is None else started_at + timedelta(days=days)
 
+    def lock_for(self, queue_name: str | None, retain_until: datetime | None) -> ObjectLock | None:
+        """The Object Lock to write a recording's objects with (None: none asked)."""
+        mode = self.rule_for(queue_name).lock_mode
+        if mode is None or retain_until is None:
+            return None
+        return ObjectLock(mode, retain_until)
+
+    @property
+    def wants_worm(self) -> bool:
+        """True when the policy asks for WORM storage (explicitly, or by any rule's lock)."""
+        rules = [self.rule_for(None), *(self.rule_for(q) for q in self.by_queue)]
+        return self.worm or any(rule.lock_mode is not None for rule in rules)
+
+    def longest_lock(self, now: datetime) -> ObjectLock | None:
+        """The strongest, longest lock of any rule from `now` (for the audit anchors)."""
+        rules = [self.rule_for(None), *(self.rule_for(q) for q in self.by_queue)]
+        locked = [r for r in rules if r.lock_mode is not None and r.days is not None]
+        if not locked:
+            return None
+        mode: LockMode = (
+            "COMPLIANCE" if any(r.lock_mode == "COMPLIANCE" for r in locked) else "GOVERNANCE"
+        )
+        return ObjectLock(mode, now + timedelta(days=max(r.days or 0 for r in locked)))
+
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> RetentionPolicy:
         """Build a policy from the `[retention]` table."""
-        unknown = set(section) - {"default_days", "by_queue"}
+        unknown = set(section) - {"default_days", "by_queue", "legal_obligation", "lock", "worm"}
         if unknown:
             raise RetentionPolicyError(f"unknown retention settings: {sorted(unknown)}")
         default = _days(section.get("default_days", 365), "default_days")
+        obligation, lock = _lock(section, default, "retention")
+        worm = section.get("worm", False)
+        if not isinstance(worm, bool):
+            raise RetentionPolicyError("retention.worm must be true or false")
         by_queue_raw = section.get("by_queue", {})
         if not isinstance(by_queue_raw, Mapping):
             raise RetentionPolicyError("retention.by_queue must be a table of queue = days")
-        by_queue = {str(q): _days(d, f"by_queue.{q}") for q, d in by_queue_raw.items()}
-        return cls(default_days=default, by_queue=by_queue)
+        by_queue: dict[str, int | None] = {}
+        queue_locks: dict[str, tuple[bool, str]] = {}
+        for queue, value in by_queue_raw.items():
+            name = f"by_queue.{queue}"
+            if isinstance(value, Mapping):
+                extra = set(value) - {"days", "legal_obligation", "lock"}
+                if extra:
+                    raise RetentionPolicyError(f"unknown settings in {name}: {sorted(extra)}")
+                days = _days(value.get("days", section.get("default_days", 365)), name)
+                by_queue[str(queue)] = days
+                queue_locks[str(queue)] = _lock(value, days, f"retention.{name}")
+            else:
+                by_queue[str(queue)] = _days(value, name)
+        return cls(
+            default_days=default,
+            by_queue=by_queue,
+            legal_obligation=obligation,
+            lock=lock,
+            queue_locks=queue_locks,
+            worm=worm,
+        )
+
+
+def _lock(table: Mapping[str, Any], days: int | None, name: str) -> tuple[bool, str]:
+    """(legal obligation, lock) of one rule, checked: compliance only for a legal obligation."""
+    obligation = table.get("legal_obligation", False)
+    if not isinstance(obligation, bool):
+        raise RetentionPolicyError(f"{name}.legal_obligation must be true or false")
+    lock = table.get("lock", "compliance" if obligation else "none")
+    if lock not in LOCKS:
+        raise RetentionPolicyError(f"{name}.lock must be one of {', '.join(LOCKS)}")
+    if lock == "compliance" and not obligation:
+        raise RetentionPolicyError(
+            f"{name}: a compliance lock cannot be lifted by anyone, not even for an erasure "
+            "request: only a rule marked legal_obligation = true may ask for one"
+        )
+    if lock != "none" and days is None:
+        raise RetentionPolicyError(f"{name}: a locked rule needs a number of days (a lock ends)")
+    return obligation, lock
 
 
 def _days(value: Any, name: str) -> int | None:
@@ -118,15 +222,18 @@ def apply_retention(
             # Re-checked under this session: a hold set since the query wins.
             if row.legal_hold or row.purged_at is not None:
                 continue
-            if row.storage_key:
-                try:
-                    store.delete(row.storage_key)
-                except StorageError as exc:
-                    log.warning("retention.delete_failed", recording_sid=sid, error=str(exc))
-                    continue
+            try:
+                refusals = delete_objects(store, object_keys(session, row))
+            except StorageError as exc:
+                log.warning("retention.delete_failed", recording_sid=sid, error=str(exc))
+                continue
             stamp = clock() if clock else now
+            if refusals:
+                _refused(session, row, refusals, stamp)
+                continue
             row.purged_at = stamp
             row.updated_at = stamp
+            mark_removed(session, sid, "retention", stamp)
             session.add(
                 AuditLog(
                     at=stamp,
@@ -152,6 +259,43 @@ def apply_retention(
         purged.append(sid)
     _log_sweep(sessions, now, purged)
     return purged
+
+
+def _refused(
+    session: Session, row: ArchivedRecording, refusals: list[Refusal], stamp: datetime
+) -> None:
+    """The storage refused: audit it, and wait for the storage's own date before trying again.
+
+    The database said the date had passed but the storage's lock says otherwise (a clock or a
+    row that is wrong, or a hold set on the bucket): the storage wins, and no sweep hammers it.
+    """
+    dates = [r.retain_until for r in refusals if r.retain_until is not None]
+    held = any(r.legal_hold for r in refusals)
+    retry_at = max([*dates, stamp + timedelta(days=1) if held else stamp])
+    session.add(
+        AuditLog(
+            at=stamp,
+            actor="system",
+            action="purge_refused",
+            recording_sid=row.recording_sid,
+            detail={
+                "reason": "retention",
+                "db_retain_until": _iso(row.retain_until),
+                "next_attempt": _iso(retry_at),
+                "refused": [r.public() for r in refusals],
+            },
+        )
+    )
+    log.warning(
+        "retention.refused_by_storage",
+        recording_sid=row.recording_sid,
+        versions=len(refusals),
+        storage_retain_until=_iso(max(dates) if dates else None),
+        legal_hold=held,
+    )
+    row.retain_until = retry_at
+    row.updated_at = stamp
+    session.commit()
 
 
 def _log_sweep(sessions: sessionmaker[Session], now: datetime, purged: list[str]) -> None:

@@ -34,7 +34,9 @@ from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.archive.reader import MediaReader
 from flexrec.archive.retention import RetentionPolicy, load_retention_policy
 from flexrec.archive.rows import ContextProvider, RecordingContext, apply_context, row_paused
+from flexrec.archive.seal import Redactor
 from flexrec.archive.storage import BlobStore, open_storage
+from flexrec.archive.worm import require_worm
 from flexrec.config import Settings
 from flexrec.twilio.gateway import as_archive_gateway
 
@@ -85,6 +87,7 @@ class ArchiveService:
     clock: _Shared[Callable[[], datetime]] = _Shared()
     max_attempts: _Shared[int] = _Shared()
     on_archived: _Shared[list[Callable[[str], None]]] = _Shared()
+    redactor: _Shared[Redactor | None] = _Shared()
 
     def __init__(
         self,
@@ -99,6 +102,7 @@ class ArchiveService:
         clock: Callable[[], datetime] = utcnow,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         plain_cache_bytes: int = 256 * 1024 * 1024,
+        redactor: Redactor | None = None,
     ) -> None:
         self.deps = ArchiveDeps(
             sessions=sessions,
@@ -111,6 +115,7 @@ class ArchiveService:
             clock=clock,
             max_attempts=max_attempts,
             plain_cache=BytesLru(plain_cache_bytes),
+            redactor=redactor,
         )
         self.job = ArchiveJob(self.deps)
         self.reader = MediaReader(self.deps)
@@ -131,6 +136,8 @@ class ArchiveService:
         store = open_storage(storage.resolved_archive_url(), storage.s3_endpoint_url)
         key = load_archive_key(storage.archive_key.get_secret_value())
         retention = load_retention_policy(settings.policy.policy_file)
+        if retention.wants_worm:
+            require_worm(store, "the retention policy asks for WORM (a lock or worm = true)")
         return cls(
             sessions,
             store,

@@ -12,8 +12,10 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
@@ -29,6 +31,52 @@ class BlobNotFound(StorageError):
 
 class InvalidKey(ValueError):
     """A key that could escape the store's root or is otherwise malformed."""
+
+
+LockMode = Literal["COMPLIANCE", "GOVERNANCE"]
+
+
+class NotWormError(ValueError):
+    """The archive store cannot lock objects, but the policy asks for WORM."""
+
+
+class ObjectLockedError(StorageError):
+    """The storage refused to delete or shorten a locked version (final until its date)."""
+
+    def __init__(self, key: str, version_id: str, detail: str = "") -> None:
+        super().__init__(
+            f"the storage refused to delete {key} version {version_id}: it is locked"
+            + (f" ({detail})" if detail else "")
+        )
+        self.key = key
+        self.version_id = version_id
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    """A retention lock on one object version."""
+
+    mode: LockMode
+    retain_until: datetime
+
+
+@dataclass(frozen=True)
+class LockState:
+    """What the storage says of one object version now."""
+
+    version_id: str
+    exists: bool
+    mode: LockMode | None = None
+    retain_until: datetime | None = None
+    legal_hold: bool = False
+    # True when this version is not the newest under its key (a newer version or a delete
+    # marker sits on top: for a reader of the key, the sealed object was replaced or deleted).
+    superseded: bool = False
+    delete_marker_on_top: bool = False
+
+    def locked_at(self, now: datetime) -> bool:
+        """True when the storage refuses deletion at `now` (retention or legal hold)."""
+        return self.legal_hold or (self.retain_until is not None and self.retain_until > now)
 
 
 def check_key(key: str) -> str:
@@ -123,7 +171,11 @@ class MemoryStorage:
 
 
 class LocalStorage:
-    """Objects as files under `root`; writes go to a temp file, fsync, then rename."""
+    """Objects as files under `root`; writes go to a temp file, fsync, then rename.
+
+    Not WORM: whoever can write the folder can change or delete any file (read-only files are
+    not a control), so a policy that asks for WORM is refused on it (flexrec.archive.worm).
+    """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
@@ -306,8 +358,168 @@ class S3Storage:
         """`s3://bucket/prefix`."""
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
+    # -- versions and Object Lock (flexrec.archive.worm.VersionedStore) -----------------------
+    def check_worm(self) -> str:
+        """Say how the bucket is WORM; raises `NotWormError` when it has no versioning or lock."""
+        where = self.describe()
+        with _s3_errors("versioning check"):
+            status = self._s3.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        try:
+            with _s3_errors("Object Lock check"):
+                config = self._s3.get_object_lock_configuration(Bucket=self.bucket)
+        except StorageError as exc:
+            if "ObjectLockConfigurationNotFound" not in str(exc):
+                raise
+            config = {}
+        enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+        if not enabled or status != "Enabled":
+            missing = " and ".join(
+                part
+                for part, ok in (("versioning", status == "Enabled"), ("Object Lock", enabled))
+                if not ok
+            )
+            raise NotWormError(
+                f"the bucket of {where} has no {missing}, so it is not WORM: create it with "
+                "Object Lock enabled (aws s3api create-bucket --object-lock-enabled-for-bucket"
+                " ...), which also turns versioning on"
+            )
+        return f"{where}: versioned, Object Lock enabled"
 
-_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+    def put_version(
+        self, key: str, data: bytes, lock: ObjectLock | None, legal_hold: bool = False
+    ) -> str | None:
+        """One PutObject carrying its lock (so no unlocked moment exists); returns the version
+        (None from a bucket without versioning, which can only take an unlocked object)."""
+        extra: dict[str, Any] = {}
+        if lock is not None:
+            extra["ObjectLockMode"] = lock.mode
+            extra["ObjectLockRetainUntilDate"] = lock.retain_until
+        if legal_hold:
+            extra["ObjectLockLegalHoldStatus"] = "ON"
+        with _s3_errors("locked upload", key):
+            response = self._s3.put_object(
+                Bucket=self.bucket,
+                Key=self._full(key),
+                Body=data,
+                # Object Lock uploads must carry a checksum; SHA-256 is also what we seal.
+                ChecksumAlgorithm="SHA256",
+                **extra,
+            )
+        version = response.get("VersionId")
+        return None if not version or version == "null" else str(version)
+
+    def get_version(self, key: str, version_id: str) -> bytes:
+        """Download one version."""
+        with _s3_errors("download", key, missing_is_not_found=True):
+            response = self._s3.get_object(
+                Bucket=self.bucket, Key=self._full(key), VersionId=version_id
+            )
+            body: bytes = response["Body"].read()
+            return body
+
+    def get_version_range(self, key: str, version_id: str, start: int, end: int) -> bytes:
+        """A ranged GET of one version."""
+        with _s3_errors("ranged download", key, missing_is_not_found=True):
+            response = self._s3.get_object(
+                Bucket=self.bucket,
+                Key=self._full(key),
+                VersionId=version_id,
+                Range=f"bytes={start}-{end}",
+            )
+            body: bytes = response["Body"].read()
+            return body
+
+    def version_size(self, key: str, version_id: str) -> int:
+        """ContentLength of one version."""
+        with _s3_errors("head", key, missing_is_not_found=True):
+            head = self._s3.head_object(
+                Bucket=self.bucket, Key=self._full(key), VersionId=version_id
+            )
+            return int(head["ContentLength"])
+
+    def lock_state(self, key: str, version_id: str) -> LockState:
+        """HEAD the version (lock and hold come back with it) and look at what is on top."""
+        try:
+            with _s3_errors("head", key, missing_is_not_found=True):
+                head = self._s3.head_object(
+                    Bucket=self.bucket, Key=self._full(key), VersionId=version_id
+                )
+        except BlobNotFound:
+            return LockState(version_id, exists=False)
+        except StorageError as exc:
+            # S3 answers a HEAD of a delete marker's version with 405; a lost version with 400.
+            if "405" in str(exc) or "400" in str(exc):
+                return LockState(version_id, exists=False)
+            raise
+        newest = self._newest(key)
+        mode = head.get("ObjectLockMode")
+        return LockState(
+            version_id,
+            exists=True,
+            mode=mode if mode in ("COMPLIANCE", "GOVERNANCE") else None,
+            retain_until=head.get("ObjectLockRetainUntilDate"),
+            legal_hold=head.get("ObjectLockLegalHoldStatus") == "ON",
+            superseded=newest is not None and newest[0] != version_id,
+            delete_marker_on_top=newest is not None and newest[1],
+        )
+
+    def _newest(self, key: str) -> tuple[str, bool] | None:
+        """(version ID, is a delete marker) of the newest entry under `key`."""
+        for version_id, is_marker, latest in self._versions(key):
+            if latest:
+                return version_id, is_marker
+        return None
+
+    def _versions(self, key: str) -> list[tuple[str, bool, bool]]:
+        full = self._full(key)
+        found: list[tuple[str, bool, bool]] = []
+        with _s3_errors("version list", key):
+            paginator = self._s3.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                for item in page.get("Versions", []):
+                    if item["Key"] == full:
+                        found.append((str(item["VersionId"]), False, bool(item["IsLatest"])))
+                for item in page.get("DeleteMarkers", []):
+                    if item["Key"] == full:
+                        found.append((str(item["VersionId"]), True, bool(item["IsLatest"])))
+        return found
+
+    def version_ids(self, key: str) -> list[str]:
+        """Every version and delete marker under `key`, the newest first."""
+        entries = self._versions(key)
+        entries.sort(key=lambda e: not e[2])
+        return [e[0] for e in entries]
+
+    def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
+        """Set or clear the Object Lock legal hold of one version."""
+        with _s3_errors("legal hold", key):
+            self._s3.put_object_legal_hold(
+                Bucket=self.bucket,
+                Key=self._full(key),
+                VersionId=version_id,
+                LegalHold={"Status": "ON" if on else "OFF"},
+                ChecksumAlgorithm="SHA256",
+            )
+
+    def delete_version(self, key: str, version_id: str, *, bypass_governance: bool = False) -> None:
+        """Delete one version for good; a refusal by the lock is `ObjectLockedError` (final)."""
+        from botocore.exceptions import ClientError
+
+        extra = {"BypassGovernanceRetention": True} if bypass_governance else {}
+        try:
+            self._s3.delete_object(
+                Bucket=self.bucket, Key=self._full(key), VersionId=version_id, **extra
+            )
+        except ClientError as exc:
+            if _s3_code(exc) in _LOCKED_CODES:
+                raise ObjectLockedError(key, version_id, _s3_code(exc)) from exc
+            with _s3_errors("versioned delete", key):
+                raise
+
+
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion"})
+# What S3 (and SeaweedFS, moto) answer when Object Lock or a legal hold refuses a delete.
+_LOCKED_CODES = frozenset({"AccessDenied", "ObjectLocked", "InvalidRequest"})
 
 
 @contextmanager

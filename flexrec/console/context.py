@@ -31,6 +31,8 @@ from flexrec.console.auth import (
 from flexrec.console.pages import render_page
 from flexrec.console.sessions import end_session, load_session, start_session
 from flexrec.console.throttle import SignInThrottle
+from flexrec.coverage.period import Period
+from flexrec.coverage.report import CoverageReport
 from flexrec.server.token_guard import TokenGuard
 from flexrec.twilio.flex_tokens import TokenValidator
 
@@ -43,6 +45,12 @@ class WaveformSource(Protocol):
     """The archive's stored waveform (`ArchiveService.waveform`), computed on first use."""
 
     def waveform(self, recording_sid: str) -> bytes: ...
+
+
+class CoverageSource(Protocol):
+    """A period's coverage report (`flexrec.coverage.service.CoverageReports`)."""
+
+    def report(self, period: Period) -> CoverageReport: ...
 
 
 class MediaLinks(Protocol):
@@ -74,6 +82,11 @@ class ConsoleDeps:
     secure_cookies: bool | None = None
     # The app's shared guard in front of Flex token checks; None = one of the console's own.
     token_guard: TokenGuard | None = None
+    # Coverage reports over the service's Twilio account (None: the page says it is off).
+    coverage: CoverageSource | None = None
+    # (recording SID, who, client address) -> a signed export as a zip (flexrec.custody.export);
+    # None when the service has no archive.
+    exporter: Callable[[str, str, str | None], bytes] | None = None
 
 
 class ConsoleContext:

@@ -35,7 +35,7 @@ def render_page(
         b = html.escape(base, quote=True)
         links = (
             f'<nav class="nav-links" aria-label="Sections"><a href="{b}/">Recordings</a>'
-            f'<a href="{b}/audit">Audit log</a></nav>'
+            f'<a href="{b}/coverage">Coverage</a><a href="{b}/audit">Audit log</a></nav>'
             if principal.sees_everything
             else ""
         )

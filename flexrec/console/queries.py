@@ -236,6 +236,7 @@ def summary(rec: ArchivedRecording, ana: RecordingAnalysis | None) -> dict[str, 
         "direction": rec.direction,
         "customer_number": rec.customer_number,
         "state": rec.state,
+        "analysis": None if ana is None else ana.state,
         "playable": is_playable(rec),
         "talk_ratio": None if ana is None else ana.talk_to_listen_ratio,
         "silence_pct": None if ana is None else _pct(ana.silence_ms, ana.duration_ms),
@@ -275,6 +276,8 @@ def get_visible_recording(
 
 def channel_roles(rec: ArchivedRecording) -> list[str]:
     """Speaker role of each WAV channel: "customer" or "agent" (Insights' "others" = agent)."""
+    if rec.channels == 1:
+        return ["mixed"]  # a mono recording: both sides in one channel
     labels = rec.channel_labels or ["customer", "others"]
     roles = ["customer" if label == "customer" else "agent" for label in labels]
     if len(roles) == 2 and roles[0] == roles[1]:
@@ -283,10 +286,26 @@ def channel_roles(rec: ArchivedRecording) -> list[str]:
 
 
 def analysis_metrics(ana: RecordingAnalysis | None) -> dict[str, Any] | None:
-    """The metrics panel's figures for one analysis (None when not analysed yet)."""
+    """The metrics panel's figures for one analysis (None when not analysed yet).
+
+    `state` is `done`, `mono` (one channel: talk, silence, longest speech and first words of
+    either side; nobody to tell apart), `failed` or `pending`.
+    """
     if ana is None:
         return None
+    if ana.state == "mono":
+        extra = ana.metrics or {}
+        return {
+            "state": "mono",
+            "duration_ms": ana.duration_ms,
+            "talk_ms": extra.get("talk_ms"),
+            "silence_ms": ana.silence_ms,
+            "silence_pct": _pct(ana.silence_ms, ana.duration_ms),
+            "longest_speech_ms": extra.get("longest_speech_ms"),
+            "first_words_ms": extra.get("first_words_ms"),
+        }
     return {
+        "state": ana.state,
         "duration_ms": ana.duration_ms,
         "agent_talk_ms": ana.agent_talk_ms,
         "customer_talk_ms": ana.customer_talk_ms,
@@ -304,7 +323,8 @@ def analysis_metrics(ana: RecordingAnalysis | None) -> dict[str, Any] | None:
 
 
 def speech_segments(ana: RecordingAnalysis | None) -> list[dict[str, Any]]:
-    """Who-spoke-when segments, cleaned: channel agent|customer, start_ms < end_ms, sorted."""
+    """Who-spoke-when segments, cleaned: channel agent|customer (mixed: a mono recording's
+    speech of either side), start_ms < end_ms, sorted."""
     if ana is None:
         return []
     out: list[dict[str, Any]] = []
@@ -315,7 +335,7 @@ def speech_segments(ana: RecordingAnalysis | None) -> list[dict[str, Any]]:
             start, end = int(seg["start_ms"]), int(seg["end_ms"])
         except (KeyError, TypeError, ValueError):
             continue
-        if channel in ("agent", "customer") and end > start >= 0:
+        if channel in ("agent", "customer", "mixed") and end > start >= 0:
             out.append({"channel": channel, "start_ms": start, "end_ms": end})
     out.sort(key=lambda s: (s["start_ms"], s["channel"]))
     return out

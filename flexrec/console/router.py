@@ -18,7 +18,10 @@ from flexrec.console.context import (
 from flexrec.console.routes_api import add_api_routes
 from flexrec.console.routes_audit import add_audit_routes
 from flexrec.console.routes_auth import add_auth_routes
+from flexrec.console.routes_coverage import add_coverage_routes
+from flexrec.console.routes_export import add_export_routes
 from flexrec.console.routes_pages import add_page_routes
+from flexrec.console.routes_transcripts import add_transcript_routes
 from flexrec.twilio.flex_tokens import TokenValidator
 
 __all__ = [
@@ -42,4 +45,7 @@ def create_console_router(
     add_page_routes(router, ctx)
     add_api_routes(router, ctx)
     add_audit_routes(router, ctx)
+    add_coverage_routes(router, ctx)
+    add_export_routes(router, ctx)
+    add_transcript_routes(router, ctx)
     return router

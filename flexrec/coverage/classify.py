@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from flexrec.coverage.facts import KnownLeg, KnownRecording
 from flexrec.coverage.outcomes import LegCoverage, RecordingFacts, Span
@@ -22,7 +23,7 @@ LATE_START_S = 10.0  # a start gap longer than this is an unrecorded span of its
 NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
 LIVE_RECORDING = frozenset({"in-progress", "paused"})
 NO_MEDIA = frozenset({"absent", "failed"})
-REASON_AGENT = "an agent's leg: the customer's recording has it on channel 2"
+REASON_AGENT = "the agent's side, on channel 2 of the customer's recording"
 
 
 @dataclass(frozen=True)
@@ -107,20 +108,38 @@ def _uncovered(window: tuple[int, int], covered: list[tuple[int, int]]) -> list[
     return [(a, b) for a, b in gaps if b - a >= TOLERANCE_MS]
 
 
+def _no_media(rec: RecordingFacts) -> str:
+    code = f"Twilio error {rec.error_code}: " if rec.error_code else ""
+    return f"{code}recording {rec.sid} ended {rec.status}, without media"
+
+
 def _span_reason(gap: tuple[int, int], recordings: list[RecordingFacts]) -> Span:
     start, end = gap
     for rec in recordings:
         if rec.status in NO_MEDIA and rec.start_time_ms is not None:
-            if start - TOLERANCE_MS <= rec.start_time_ms <= end:
-                code = f"error {rec.error_code}: " if rec.error_code else ""
-                detail = f"{code}recording {rec.sid} {rec.status}"
-                return Span(start, end, "twilio_error", detail, rec.sid)
+            if start - TOLERANCE_MS <= rec.start_time_ms < start + TOLERANCE_MS:
+                return Span(start, end, "twilio_error", _no_media(rec), rec.sid)
     for rec in recordings:
         if rec.status == "completed" and rec.start_time_ms is not None and rec.duration_s:
             if abs(rec.start_time_ms + rec.duration_s * 1000 - start) <= TOLERANCE_MS:
                 detail = f"recording {rec.sid} stopped while the call went on"
                 return Span(start, end, "stopped", detail, rec.sid)
     return Span(start, end, "uncovered", "no recording ran")
+
+
+def _named_spans(gap: tuple[int, int], recordings: list[RecordingFacts]) -> list[Span]:
+    """The gap cut where each recording without media began (a replacement that also failed
+    starts a span of its own), each part named by what happened at its start."""
+    start, end = gap
+    cuts = sorted(
+        rec.start_time_ms
+        for rec in recordings
+        if rec.status in NO_MEDIA
+        and rec.start_time_ms is not None
+        and start + TOLERANCE_MS <= rec.start_time_ms <= end - TOLERANCE_MS
+    )
+    bounds = [start, *cuts, end]
+    return [_span_reason((a, b), recordings) for a, b in pairwise(bounds) if b - a >= TOLERANCE_MS]
 
 
 def _pauses_ms(
@@ -170,9 +189,10 @@ def _eligibility(leg: LegCoverage, call: CallInfo, known: KnownLeg, ctx: LegCont
     task = known.task
     recorded_leg = "agent" if ctx.policy_leg == "worker" else "customer"
     if leg.role == "third_party":
-        return not _not_eligible(leg, "third_party", "a third party in the task's conference")
+        detail = "a third party in the task's conference, heard on the customer's recording"
+        return not _not_eligible(leg, "third_party", detail)
     if task is not None and task.internal:
-        return not _not_eligible(leg, "internal", f"task {task.sid} is an agent-to-agent call")
+        return not _not_eligible(leg, "internal", f"agent-to-agent call (task {task.sid})")
     if leg.role == "unknown":
         leg.eligible, leg.outcome, leg.reason = None, "not_seen", "not_seen"
         leg.detail = "no webhook, search or reconciliation ever named this leg"
@@ -182,15 +202,15 @@ def _eligibility(leg: LegCoverage, call: CallInfo, known: KnownLeg, ctx: LegCont
         reason = "policy" if leg.role == "customer" else "agent_leg"
         return not _not_eligible(leg, reason, detail or REASON_AGENT)
     if task is not None and task.policy_excluded:
-        queue = f" (queue {task.queue_name})" if task.queue_name else ""
-        return not _not_eligible(leg, "policy", f"{task.policy_decision}{queue}")
+        return not _not_eligible(leg, "policy", task.policy_rule)
     if call.status in NOT_ANSWERED or (call.start_time_ms is None and leg.ended_ms is not None):
         return not _not_eligible(leg, "not_answered", f"the leg ended {call.status}")
     if task is not None and not task.answered and not known.targets:
         if call.status in TERMINAL_CALL_STATUSES or task.status in ("canceled", "completed"):
             if task.direction == "outbound":
                 return not _not_eligible(leg, "not_answered", "no agent was connected")
-            return not _not_eligible(leg, "abandoned", f"task {task.sid} {task.status}")
+            detail = f"the caller hung up in the queue (task {task.sid} {task.status})"
+            return not _not_eligible(leg, "abandoned", detail)
     return True
 
 
@@ -198,12 +218,11 @@ def _not_recorded(leg: LegCoverage, known: KnownLeg, window: tuple[int, int]) ->
     """The one span of a leg no recording covered, named by the first thing that went wrong."""
     for rec in leg.recordings:
         if rec.status in NO_MEDIA:
-            code = f"error {rec.error_code}: " if rec.error_code else ""
-            detail = f"{code}recording {rec.sid} {rec.status}"
+            detail = _no_media(rec)
             return Span(*window, "twilio_error", detail, rec.sid)
     for target in known.targets:
         if target.error_code is not None:
-            detail = f"Twilio error {target.error_code}: {target.last_error}"
+            detail = f"the call ended before a recording started ({target.last_error})"
             return Span(*window, "not_started", detail)
     for rec in leg.recordings:
         if rec.status == "completed" and rec.channels == 2:
@@ -279,7 +298,7 @@ def classify_leg(
             continue
         if gap[0] == talk_start and first_attempt > talk_start:
             gap = (first_attempt, gap[1])  # the wait for the first attempt is the start gap
-        leg.unrecorded.append(_span_reason(gap, leg.recordings))
+        leg.unrecorded.extend(_named_spans(gap, leg.recordings))
     if leg.unrecorded:
         leg.outcome = "partly_recorded"
         first = leg.unrecorded[0]

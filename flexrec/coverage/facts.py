@@ -48,6 +48,15 @@ class KnownTask:
     agent_connected_ms: int | None  # the first accepted reservation, on Twilio's clock
     customer_call_sid: str | None
     worker_call_sid: str | None = None  # the agent's leg Flex named in the attributes
+    workflow_name: str | None = None
+
+    @property
+    def policy_rule(self) -> str:
+        """The policy's decision with the queue or workflow it matched, for a person to read."""
+        decision = self.policy_decision or ""
+        named = {"queue": self.queue_name, "workflow": self.workflow_name}
+        context = [f"{k} {v}" for k, v in named.items() if v and decision.startswith(k)]
+        return f"{decision} ({', '.join(context)})" if context else decision
 
     @property
     def policy_excluded(self) -> bool:
@@ -145,6 +154,7 @@ def _tasks(session: Session, sids: set[str]) -> dict[str, KnownTask]:
             agent_connected_ms=min(moments) if moments else None,
             customer_call_sid=row.customer_call_sid,
             worker_call_sid=attribute_facts(attrs).worker_call_sid,
+            workflow_name=row.workflow_name,
         )
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,56 @@ def archive_figures(database_url: str) -> tuple[int, int]:
     return int(archived or 0), int(analysed or 0)
 
 
+# Where one recording stands on its way from Twilio to an analysis, as the demo reports it.
+STAGE_UNKNOWN = "not noted by the service yet"  # its completed callback has not arrived
+STAGE_ARCHIVING = "being archived"
+STAGE_ANALYSING = "waiting for analysis"
+SETTLED_STAGES = {
+    "analysed": "analysed",
+    "mono": "mono (talk and silence only)",
+    "analysis_failed": "analysis failed",
+    "archive_failed": "archive failed",
+}
+
+
+def recording_stages(database_url: str, recording_sids: Iterable[str]) -> dict[str, str]:
+    """Each recording's stage: a key of `SETTLED_STAGES`, or one of the `STAGE_*` waits."""
+    wanted = sorted(set(recording_sids))
+    stages = dict.fromkeys(wanted, STAGE_UNKNOWN)
+    sessions = _sessions(database_url)
+    if sessions is None or not wanted:
+        return stages
+    try:
+        with sessions() as session:
+            rows = session.execute(
+                select(ArchivedRecording.recording_sid, ArchivedRecording.state).where(
+                    ArchivedRecording.recording_sid.in_(wanted)
+                )
+            ).all()
+            analyses = dict(
+                session.execute(
+                    select(RecordingAnalysis.recording_sid, RecordingAnalysis.state).where(
+                        RecordingAnalysis.recording_sid.in_(wanted)
+                    )
+                ).all()
+            )
+    except Exception:  # the service may still be creating its tables
+        return stages
+    finally:
+        sessions.kw["bind"].dispose()
+    for sid, state in rows:
+        if state == "failed":
+            stages[sid] = "archive_failed"
+        elif state not in ARCHIVED_STATES:
+            stages[sid] = STAGE_ARCHIVING
+        else:
+            analysis = analyses.get(sid) or ""
+            stages[sid] = {"done": "analysed", "mono": "mono", "failed": "analysis_failed"}.get(
+                analysis, STAGE_ANALYSING
+            )
+    return stages
+
+
 def _predicted(row: RecordingAnalysis) -> dict[str, list[tuple[int, int]]]:
     segments = row.segments or (row.metrics or {}).get("segments") or []
     out: dict[str, list[tuple[int, int]]] = {"customer": [], "agent": []}
@@ -99,8 +150,8 @@ def vad_accuracy(sim: SimRunner, database_url: str) -> tuple[float | None, float
         sessions.kw["bind"].dispose()
     true_positive = predicted_total = truth_total = 0.0
     for row in rows:
-        if row.duration_ms is None:
-            continue
+        if row.duration_ms is None or row.state != "done":
+            continue  # a mono recording has no per-side speech to score
         truth = sim.speech_truth(row.recording_sid)
         if truth is None:
             continue

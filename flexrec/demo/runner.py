@@ -19,16 +19,20 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 
+from flexrec.demo.card_data import card_figures
 from flexrec.demo.coverage_check import sim_coverage
 from flexrec.demo.display import DemoDisplay, LiveFigures, results_table
 from flexrec.demo.measures import (
+    SETTLED_STAGES,
+    STAGE_UNKNOWN,
     archive_figures,
+    recording_stages,
     vad_accuracy,
     webhook_to_api_latencies,
 )
@@ -58,6 +62,8 @@ class DemoOptions:
 
     rate_per_hour: float = 900.0  # simulated arrivals
     pause_share: float = 0.3
+    # Transcribe every recording and silence spoken card data (FLEXREC_CARD_DATA), scored.
+    card_data: bool = False
     settle_timeout_s: float = 240.0  # a recording whose callbacks a crash lost is found by polling
     # Extra environment for the service, e.g. the scaled deployment's PostgreSQL, Redis and S3.
     service_env: dict[str, str] = field(default_factory=dict)
@@ -216,6 +222,9 @@ def service_env(sim: SimRunner, workdir: Path, port: int, admin_token: str) -> d
             # safety net runs often and a hung Twilio request is given up on sooner.
             "FLEXREC_RECONCILE_INTERVAL_S": "2",
             "TWILIO_TIMEOUT_S": "2",
+            # An archive copy that met an injected Twilio error is tried again within seconds,
+            # not after the quarter of an hour (of call time) a real-time 15 s would be.
+            "FLEXREC_ARCHIVE_RETRY_BASE_S": "1",
         }
     )
     return env
@@ -245,16 +254,39 @@ def run_demo(options: DemoOptions) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     console.print(results_table(score, by_scenario(score.per_call)))
     if keep:
-        data = workdir / "service"
-        console.print(
-            f"[dim]service data and log kept in {workdir}. To play the calls in the console:\n"
-            f"  export FLEXREC_DATA_DIR={data}\n"
-            "  flexrec users add me --role supervisor && flexrec serve   "
-            "# then http://127.0.0.1:8080/console[/]"
-        )
+        console.print(f"[dim]{replay_hint(workdir)}[/]", soft_wrap=True)
     if options.json_out:
         print(json.dumps(score.as_json(), sort_keys=True))
     return 0 if score.ok else 1
+
+
+def replay_hint(workdir: Path, sim_port: int = 8181) -> str:
+    """How to open the kept run's calls in the console: the service on the kept data, against a
+    simulator of the same account (the calls were made on it, so it is the Twilio to ask)."""
+    env = (
+        f"FLEXREC_DATA_DIR={workdir / 'service'} TWILIO_ACCOUNT_SID={defaults.ACCOUNT_SID} "
+        f"TWILIO_AUTH_TOKEN={defaults.AUTH_TOKEN} TWILIO_WORKSPACE_SID={defaults.WORKSPACE_SID} "
+        f"FLEXREC_TWILIO_BASE_URL=http://127.0.0.1:{sim_port}"
+    )
+    cli = command_path()
+    return (
+        f"service data and log kept in {workdir}. To play the calls in the console:\n"
+        f"  export {env}\n"
+        f"  {cli} sim --port {sim_port} --rate 0 &   # the simulated account they were made on\n"
+        f"  {cli} users add me --role supervisor && {cli} serve   "
+        "# then http://127.0.0.1:8080/console/"
+    )
+
+
+def command_path() -> str:
+    """How to type this `flexrec` here: `.venv/bin/flexrec` in a clone, else its full path."""
+    found = Path(sys.executable).with_name("flexrec")
+    if not found.exists():
+        return "flexrec"
+    try:
+        return str(found.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(found.absolute())
 
 
 def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
@@ -279,8 +311,12 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         setattr(config, axis, value)
     config.variant_pins()  # an unknown axis or value fails here, before anything starts
     figures = LiveFigures(total_calls=options.calls)
+    # A kept work folder keeps the simulator's truth too, for a closer look at a run.
+    keep_truth = workdir / "truth.json" if options.workdir is not None else None
     with SimRunner(config) as sim:
         env = service_env(sim, workdir, port, admin_token) | options.service_env
+        if options.card_data:
+            env["FLEXREC_CARD_DATA"] = "true"
         service = ServiceProcess(env, port, workdir / "service.log", options.processes)
         database_url = options.database_url(workdir)
         driver = AgentDriver(sim, service.url, options.pause_share, options.seed)
@@ -298,6 +334,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
             sim.start_traffic()
             figures.phase = "calls in progress"
             restart_at = options.calls * 0.4 if options.restart else None
+            downtime: list[tuple[int, int]] = []  # simulated ms the service was down
             try:
                 polls = 0
                 while not sim.done():
@@ -308,17 +345,32 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                     if restart_at is not None and figures.finished >= restart_at:
                         restart_at = None
                         display.say("[yellow]kill -9 the service[/] (mid-run), restarting it")
+                        down_at = sim.now_ms()
                         service.kill()
                         service.start()
+                        downtime.append((down_at, sim.now_ms()))
                         figures.restarts += 1
                     display.update(figures)
                     time.sleep(0.2)
                 figures.phase = "waiting for archive and analysis"
-                _settle(database_url, figures, display, options.settle_timeout_s, sim, driver)
+                settled = _settle(
+                    database_url,
+                    figures,
+                    display,
+                    # transcription runs at a few times real time: the archive needs longer
+                    options.settle_timeout_s * (4 if options.card_data else 1),
+                    sim,
+                    driver,
+                )
+                colour = "red" if not settled.clean else "yellow" if settled.unreported else "green"
+                display.say(f"[{colour}]{settled.summary()}[/]")
                 driver.close()
                 _live(sim, driver, figures)
                 display.update(figures)
-                score = score_truth(sim.truth())
+                truth = sim.truth()
+                score = score_truth(truth, downtime)
+                if keep_truth is not None:
+                    keep_truth.write_text(json.dumps(truth))
                 check = sim_coverage(sim, database_url)[1]
                 score.coverage_agrees = check.agrees
                 score.coverage_legs_checked = check.legs_checked
@@ -330,11 +382,92 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 archived, analysed = archive_figures(database_url)
                 score.archived, score.analysed = archived, analysed
                 score.vad_precision, score.vad_recall = vad_accuracy(sim, database_url)
+                if options.card_data:
+                    score.card_data = asdict(
+                        card_figures(sim, database_url, workdir / "service" / "archive")
+                    )
+                score.analysis_mono = settled.count("mono")
+                score.analysis_failed = settled.count("analysis_failed")
+                score.archive_failed = settled.count("archive_failed")
+                score.settle_s = round(settled.seconds, 1)
+                score.settled = not settled.timed_out
+                score.mono_unreported = len(settled.unreported)
                 score.restarts = figures.restarts
                 score.faults = options.faults
             finally:
                 service.stop()
     return score
+
+
+@dataclass
+class Settled:
+    """How the wait for archive and analysis after the last call ended, and why it waited."""
+
+    seconds: float
+    stages: dict[str, str]  # recording SID -> its stage when the wait ended
+    waited_for: dict[str, int]  # wait stage -> recordings seen in it while waiting
+    timed_out: bool
+    # Mono recordings flexrec did not make (a Studio flow's) that never reached the service:
+    # their completed callback was lost (e.g. while it was killed); flexrec's own are waited for.
+    unreported: list[str] = field(default_factory=list)
+
+    def count(self, stage: str) -> int:
+        """Recordings that ended the wait in `stage`."""
+        return sum(1 for value in self.stages.values() if value == stage)
+
+    def summary(self) -> str:
+        """One line: how long, what it waited for, how it ended."""
+        why = ", ".join(f"{n} {stage}" for stage, n in sorted(self.waited_for.items()))
+        outcome = ", ".join(
+            f"{self.count(key)} {label}" for key, label in SETTLED_STAGES.items() if self.count(key)
+        )
+        verb = "did not settle in" if self.timed_out else "settled in"
+        line = f"archive and analysis {verb} {self.seconds:.1f} s after the last call"
+        line += f" (waited for {why})" if why else " (nothing left to wait for)"
+        pending: dict[str, list[str]] = {}
+        for sid, stage in sorted(self.stages.items()):
+            if stage not in SETTLED_STAGES:
+                pending.setdefault(stage, []).append(sid)
+        if pending:
+            line += "; still " + ", ".join(
+                f"{len(sids)} {stage} ({' '.join(sids[:3])}{' …' if len(sids) > 3 else ''})"
+                for stage, sids in pending.items()
+            )
+        line += f": {outcome or 'no recordings'}"
+        if self.unreported:
+            line += (
+                f"; {len(self.unreported)} mono recording(s) flexrec did not make never reached"
+                f" the service (completed callback lost): {' '.join(self.unreported[:3])}"
+            )
+        return line
+
+    @property
+    def clean(self) -> bool:
+        """Every recording reached a good end (analysed, or mono with what one channel gives)."""
+        return not self.timed_out and all(
+            stage in ("analysed", "mono") for stage in self.stages.values()
+        )
+
+
+# How long a mono recording the service has not heard of may still be announced by a late
+# completed callback (the simulator delivers them within a second, retries within seconds).
+UNREPORTED_GRACE_S = 15.0
+
+
+def _completed_customer_recordings(sim: SimRunner) -> tuple[set[str], set[str]]:
+    """(dual, mono) completed customer-leg call recordings of the simulated account."""
+    dual: set[str] = set()
+    mono: set[str] = set()
+    for item in sim.truth():
+        for recording in item.get("recordings", []):
+            if (
+                recording.get("party") != "customer"
+                or recording.get("status") != "completed"
+                or recording.get("conference_sid")
+            ):
+                continue
+            (dual if recording.get("channels") == 2 else mono).add(str(recording["sid"]))
+    return dual, mono
 
 
 def _settle(
@@ -344,19 +477,39 @@ def _settle(
     timeout_s: float,
     sim: SimRunner,
     driver: AgentDriver,
-) -> None:
-    """Wait until every completed recording has been archived and analysed (or time runs out)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+) -> Settled:
+    """Wait until every completed customer-leg recording is archived and its analysis is done,
+    mono or failed; ends as soon as none is left to wait for (or time runs out).
+
+    Every dual recording is waited for: flexrec made or adopted it, so it must find it even if
+    a crash lost its callbacks. A mono one is someone else's (a Studio flow's) that flexrec
+    only hears of through its completed callback: waited for once the service has noted it,
+    or for `UNREPORTED_GRACE_S` while that callback may still be on its way.
+    """
+    started = time.monotonic()
+    deadline = started + timeout_s
+    waited_for: dict[str, set[str]] = {}
+    while True:
         _live(sim, driver, figures)
-        expected = sum(
-            1 for r in sim.recordings() if r.status == "completed" and r.party == "customer"
-        )
-        archived, analysed = archive_figures(database_url)
-        figures.archived = analysed
-        figures.recordings = expected
+        dual, mono = _completed_customer_recordings(sim)
+        stages = recording_stages(database_url, dual | mono)
+        unreported = sorted(sid for sid in mono if stages[sid] == STAGE_UNKNOWN)
+        if time.monotonic() - started >= UNREPORTED_GRACE_S:
+            for sid in unreported:
+                del stages[sid]  # its callback is not late but lost: nothing will bring it
+        waiting = {sid: stage for sid, stage in stages.items() if stage not in SETTLED_STAGES}
+        for sid, stage in waiting.items():
+            waited_for.setdefault(stage, set()).add(sid)
+        figures.archived = len(stages) - len(waiting)
+        figures.recordings = len(stages)
         display.update(figures)
-        if archived >= expected and analysed >= expected:
-            return
-        time.sleep(0.5)
-    display.say("[red]archive/analysis did not finish in time[/]")
+        timed_out = time.monotonic() >= deadline
+        if not waiting or timed_out:
+            return Settled(
+                seconds=time.monotonic() - started,
+                stages=stages,
+                waited_for={stage: len(sids) for stage, sids in waited_for.items()},
+                timed_out=bool(waiting),
+                unreported=unreported,
+            )
+        time.sleep(0.25)

@@ -1,6 +1,6 @@
 """Which tasks' agent-visible state may have moved, as the database announces it.
 
-Publishing is the database's job, so no writer can forget it: triggers (migration 0010) on the
+Publishing is the database's job, so no writer can forget it: triggers (migration 0015) on the
 rows a task's state is made of (tasks, reservations, recording targets and the attribute writes
 linking them into tasks, pause events: exactly what `watch.state_fingerprint` reads) announce
 the task SID in the same transaction as the write, whichever process made it. Core's single

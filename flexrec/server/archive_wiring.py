@@ -22,7 +22,9 @@ from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
 from flexrec.console.router import create_console_router
 from flexrec.console.wiring import console_deps_from_services
+from flexrec.custody.jobs import register_custody_jobs
 from flexrec.db.files import private_folder
+from flexrec.pci.archive_stage import make_redactor
 from flexrec.recording.views import RecordingView
 from flexrec.server.routes_archive import make_archive_router
 from flexrec.server.wiring import Services
@@ -57,7 +59,23 @@ def attach_archive(
     archive = ArchiveService.from_settings(
         settings, sessions, services.client, context_provider=db_context_provider(sessions)
     )
-    register_archive_jobs(queue, archive, reconcile_every_minutes=reconcile_every_minutes)
+    if settings.card_data.card_data:
+        # Spoken card data is silenced before the archive stores anything (flexrec.pci).
+        archive.deps.redactor = make_redactor(settings, sessions, services.client)
+    register_archive_jobs(
+        queue,
+        archive,
+        reconcile_every_minutes=reconcile_every_minutes,
+        retry_base_s=settings.storage.archive_retry_base_s,
+    )
+    storage = settings.storage
+    register_custody_jobs(
+        queue,
+        archive,
+        verify_every_minutes=storage.verify_every_minutes,
+        verify_sample_pct=storage.verify_sample_pct,
+        anchor_every_minutes=storage.audit_anchor_minutes,
+    )
 
     def completed(view: RecordingView) -> None:
         # Runs inside the recording status webhook: a quick row write and an enqueue.

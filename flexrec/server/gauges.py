@@ -17,6 +17,7 @@ from prometheus_client import Gauge
 from sqlalchemy import func, select
 
 from flexrec.coverage.metrics import COVERAGE_COUNTERS
+from flexrec.custody.metrics import refresh_custody_gauges
 from flexrec.server.logging_setup import get_logger
 
 log = get_logger(__name__)
@@ -65,6 +66,7 @@ def refresh_gauges(services: Any) -> None:
             QUEUE_DEPTH.set(int(services.queue.huey.pending_count()))
         if services.archive is not None:
             refresh_archive_gauges(services.archive.sessions)
+            refresh_custody_gauges(services.archive.sessions)
         if services.sessions is not None:
             COVERAGE_COUNTERS.refresh(services.sessions)
     except Exception as exc:  # the next refresh tries again; /readyz says what is wrong

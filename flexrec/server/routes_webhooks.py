@@ -3,9 +3,11 @@
 Order matters: nothing is parsed or stored before the signature checks out (403 otherwise);
 unparsable input is 400 and values the database cannot store are 422 (both final for Twilio:
 retrying cannot help); an unexpected failure inside the service is 500 so Twilio (or the
-simulator) retries, since the service is idempotent. Handlers are sync and run in
-the threadpool because the Twilio SDK is synchronous; the `in-progress` callback of a recording
-this process is starting or stored is answered on the event loop from memory.
+simulator) retries, since the service is idempotent. The routes run on the event loop: reading,
+the signature check, parsing and the answer cost no thread hop (an ignored event type costs
+none at all); handlers are sync (the database and the Twilio SDK are) and only they run in the
+threadpool. The `in-progress` callback of a recording this process is starting or stored is
+answered on the event loop from memory.
 
 Answer-time limits: a TaskRouter workspace callback must be answered within 15 s (Events
 reference, "Event Callbacks"), an Event Streams webhook sink within 5 s (error 91308 "Sink
@@ -211,7 +213,7 @@ SignedJson = Annotated[bytes, Depends(signed_json_body)]
     summary="TaskRouter workspace event callback",
     responses=WEBHOOK,
 )
-def taskrouter(request: Request, params: SignedForm) -> Response:
+async def taskrouter(request: Request, params: SignedForm) -> Response:
     """Workspace `EventCallbackUrl` events (form); answered 204 as TaskRouter expects."""
     event_type = _parse("taskrouter", events.taskrouter_event_type, params)
     if not events.is_used_taskrouter_event(event_type):
@@ -219,8 +221,8 @@ def taskrouter(request: Request, params: SignedForm) -> Response:
         return _no_content()
     event = _parse("taskrouter", events.parse_taskrouter_form, params)
     handler = get_services(request).recording.handle_taskrouter_event
-    _dispatch("taskrouter", event.event_type, handler, event, task_sid=event.task_sid)
-    return _no_content()
+    return await _answer("taskrouter", event.event_type, False, handler, event,
+                         task_sid=event.task_sid)  # fmt: skip
 
 
 @router.post(
@@ -263,22 +265,21 @@ def _enqueue(source: str, queue: Any, event: events.TaskRouterEvent) -> None:
 @router.post(
     "/conference", status_code=204, summary="Conference status callback", responses=WEBHOOK
 )
-def conference(request: Request, params: SignedForm) -> Response:
+async def conference(request: Request, params: SignedForm) -> Response:
     """Conference participant join/leave/hold and end events (form)."""
     event = _parse("conference", events.parse_conference_form, params)
     handler = get_services(request).recording.handle_conference_event
-    _dispatch("conference", event.event, handler, event,
-              conference_sid=event.conference_sid, call_sid=event.call_sid)  # fmt: skip
-    return _no_content()
+    return await _answer("conference", event.event, False, handler, event,
+                         conference_sid=event.conference_sid, call_sid=event.call_sid)  # fmt: skip
 
 
 @router.post("/call-status", status_code=204, summary="Call status callback", responses=WEBHOOK)
-def call_status(request: Request, params: SignedForm) -> Response:
+async def call_status(request: Request, params: SignedForm) -> Response:
     """A call leg's status changes (form)."""
     event = _parse("call-status", events.parse_call_status_form, params)
     handler = get_services(request).recording.handle_call_status
-    _dispatch("call-status", event.call_status, handler, event, call_sid=event.call_sid)
-    return _no_content()
+    return await _answer("call-status", event.call_status, False, handler, event,
+                         call_sid=event.call_sid)  # fmt: skip
 
 
 @router.post(

@@ -34,6 +34,10 @@ class _MultiParams:
         value = self._params[name]
         return [value] if isinstance(value, str) else list(value)
 
+    # The SDK asks for `getall` first and falls back on AttributeError: one exception per
+    # parameter per webhook, a fifth of the signature check's time.
+    getall = getlist
+
 
 class SignatureVerifier:
     """Checks that a webhook was signed by Twilio with the account's auth token."""

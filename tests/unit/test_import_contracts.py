@@ -45,8 +45,14 @@ def _flexsim_imports(path: Path) -> list[str]:
     return found
 
 
+# flexsim's public modules besides the package itself (flexsim/README.md)
+PUBLIC_MODULES = frozenset(
+    {"flexsim.testing", "flexsim.testing.http", "flexsim.testing.pytest_plugin"}
+)
+
+
 def _is_public(imported: str) -> bool:
-    if imported == "flexsim":
+    if imported == "flexsim" or imported in PUBLIC_MODULES:
         return True
     return imported.startswith("flexsim:") and imported.removeprefix("flexsim:") in flexsim.__all__
 

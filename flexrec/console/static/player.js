@@ -15,7 +15,9 @@ const playhead = timeline.querySelector('.playhead')
 const COLOURS = {
   agent: { waveColor: '#93b4f5', progressColor: '#2563eb' },
   customer: { waveColor: '#f2ab86', progressColor: '#c2410c' },
+  mixed: { waveColor: '#a7c4a0', progressColor: '#3f7a34' },
 }
+const ROLE_NAMES = { agent: 'Agent', customer: 'Customer', mixed: 'Both sides (mono)' }
 const MUTED = { waveColor: '#d1d5db', progressColor: '#9ca3af' }
 
 let detail = null
@@ -184,20 +186,40 @@ function renderMeta() {
     `${detail.direction === 'outbound' ? 'Outbound' : 'Inbound'} call${detail.agent ? ` with ${detail.agent}` : ''}`
   detail.channels.forEach((role, i) => {
     const label = document.getElementById(`channel-label-${i}`)
-    label.textContent = role === 'agent' ? 'Agent' : 'Customer'
+    label.textContent = ROLE_NAMES[role] || role
     label.classList.add(role)
   })
+  // A mono recording has nobody to solo and one lane of speech for either side.
+  const mono = detail.channels.length === 1
+  document.querySelector('.solo').hidden = mono
+  for (const lane of timeline.querySelectorAll('.lane[data-lane="agent"], .lane[data-lane="customer"]')) lane.hidden = mono
+  timeline.querySelector('.lane[data-lane="mixed"]').hidden = !mono
+  document.querySelector('.legend-mixed').hidden = !mono
 }
 
 function renderMetrics() {
   const m = detail.metrics
   const box = document.getElementById('metrics')
-  if (!m) {
-    box.replaceChildren(el('div', {}, el('dt', {}, 'Analysis'), el('dd', {}, 'not analysed yet')))
+  const state = m ? m.state : 'pending'
+  box.dataset.analysis = state
+  if (state === 'pending' || state === 'failed') {
+    const text = state === 'failed' ? 'failed (the service log says why)' : 'not analysed yet'
+    box.replaceChildren(el('div', {}, el('dt', {}, 'Analysis'), el('dd', {}, text)))
     return
   }
   // Short spans read better in seconds ("0.6 s") than on a clock ("0:00").
   const sec = (ms) => (ms == null ? dash : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : clock(ms / 1000))
+  if (state === 'mono') {
+    const mono = [
+      ['Analysis', 'Mono: who spoke is not measured'],
+      ['Talk (either side)', sec(m.talk_ms)],
+      ['Silence', `${sec(m.silence_ms)} (${number(m.silence_pct, 0, ' %')})`],
+      ['Longest speech', sec(m.longest_speech_ms)],
+      ['First words after', sec(m.first_words_ms)],
+    ]
+    box.replaceChildren(...mono.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))))
+    return
+  }
   const items = [
     ['Agent talk', sec(m.agent_talk_ms)],
     ['Customer talk', sec(m.customer_talk_ms)],
@@ -219,7 +241,7 @@ function renderTimeline() {
   )
   for (const track of Object.values(lanes)) track.replaceChildren()
   for (const seg of detail.segments) {
-    const who = seg.channel === 'agent' ? 'Agent' : 'Customer'
+    const who = ROLE_NAMES[seg.channel] || seg.channel
     lanes[seg.channel].append(
       el('div', {
         class: `seg seg-${seg.channel}`,
@@ -350,8 +372,14 @@ function renderRetention() {
   text.classList.toggle('held', Boolean(detail.legal_hold))
   const form = document.getElementById('hold-form')
   form.hidden = !detail.may_hold || Boolean(detail.purged_at)
-  document.getElementById('hold-reason').required = !detail.legal_hold
+  // Placing and releasing a hold both say why (the audit log keeps it).
+  const reasonInput = document.getElementById('hold-reason')
+  reasonInput.required = true
+  reasonInput.placeholder = detail.legal_hold ? 'why the hold ends' : 'case or matter reference'
   document.getElementById('hold-button').textContent = detail.legal_hold ? 'Release legal hold' : 'Place legal hold'
+  // Supervisors and admins (the same who may hold) export what is still archived.
+  document.getElementById('export-line').hidden = !detail.may_hold || !detail.playable || Boolean(detail.purged_at)
+  document.getElementById('export-link').href = `${base}/api/recordings/${sid}/export.zip`
 }
 
 async function changeHold(event) {

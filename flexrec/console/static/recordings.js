@@ -55,10 +55,13 @@ function row(item) {
   const link = el('a', { href: `${base}/recordings/${item.recording_sid}`, class: 'open-recording' }, 'Open')
   const when = el('a', { href: `${base}/recordings/${item.recording_sid}` }, dateTime(item.started_at))
   const held = item.legal_hold ? el('span', { class: 'badge-hold', title: 'On legal hold: never deleted' }, 'Legal hold') : null
+  const mono = item.analysis === 'mono'
+    ? el('span', { class: 'badge-mono', title: 'Mono recording: talk and silence only, nobody to tell apart' }, 'mono')
+    : null
   return el(
     'tr',
     { dataset: { recordingSid: item.recording_sid } },
-    el('td', {}, when, held),
+    el('td', {}, when, held, mono),
     el('td', {}, item.agent || item.worker_sid || dash),
     el('td', {}, item.queue || dash),
     el('td', {}, item.direction ? el('span', { class: 'dir' }, item.direction) : dash),

@@ -12,7 +12,8 @@ simulator). Three parts:
 - in-process pieces for tests: `create_sim_app(World(...))` (the REST surface as an ASGI app),
   `issue_token`, `serve_app` (any ASGI app on loopback from a thread), `free_port`, and
   realistic call audio (`make_sample_conversation`, `render_recording`,
-  `truth_segments`, `render_media`, `encode_audio`).
+  `truth_segments`, `word_truth` (every word and card digit a recording holds), `render_media`,
+  `encode_audio`).
 
 Importing the package loads nothing but the credentials: each name is imported on first use
 (PEP 562), so `from flexsim import twilio_signature` costs the standard library only, and the
@@ -31,6 +32,7 @@ from flexsim import defaults
 if TYPE_CHECKING:  # the type checker sees every name as if imported here
     from flexsim.api import SimCredentials, create_sim_app
     from flexsim.audio import render_recording, truth_segments
+    from flexsim.config import SimConfig
     from flexsim.engine import (
         AgentRequest,
         Engine,
@@ -48,8 +50,9 @@ if TYPE_CHECKING:  # the type checker sees every name as if imported here
         make_sample_conversation,
         render_media,
     )
-    from flexsim.runner import SimConfig, SimRunner
+    from flexsim.runner import SimRunner
     from flexsim.signature import twilio_signature
+    from flexsim.speech.truth import word_truth
     from flexsim.tokens import issue_token
     from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
     from flexsim.world import SimClock, World
@@ -74,9 +77,10 @@ _HOMES: dict[str, str] = {
     "encode_audio": "flexsim.media",
     "make_sample_conversation": "flexsim.media",
     "render_media": "flexsim.media",
-    "SimConfig": "flexsim.runner",
+    "SimConfig": "flexsim.config",
     "SimRunner": "flexsim.runner",
     "twilio_signature": "flexsim.signature",
+    "word_truth": "flexsim.speech.truth",
     "issue_token": "flexsim.tokens",
     "Conversation": "flexsim.views",
     "RecordingInfo": "flexsim.views",
@@ -86,7 +90,7 @@ _HOMES: dict[str, str] = {
     "World": "flexsim.world",
 }
 # Names whose users expect the built-in scenarios to be registered already.
-_NEEDS_SCENARIOS = frozenset({"flexsim.engine", "flexsim.runner"})
+_NEEDS_SCENARIOS = frozenset({"flexsim.engine", "flexsim.runner", "flexsim.config"})
 
 __all__ = [
     "AgentRequest",
@@ -118,6 +122,7 @@ __all__ = [
     "serve_app",
     "truth_segments",
     "twilio_signature",
+    "word_truth",
 ]
 
 

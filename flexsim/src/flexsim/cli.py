@@ -1,4 +1,4 @@
-"""`flexrec sim`: run the Twilio Flex simulator in the foreground with a live progress display."""
+"""`flexsim`: run the Twilio Flex simulator in the foreground with a live progress display."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from rich.live import Live
 from rich.table import Table
 
 from flexsim import defaults
+from flexsim.config import SimConfig
 from flexsim.engine import default_weights, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
 from flexsim.latency import DEFAULT_LATENCY, LatencyError, LatencyModel
-from flexsim.runner import SimConfig, SimRunner
+from flexsim.runner import SimRunner
 from flexsim.speech.payment import draw_pause
 from flexsim.variants import VariantError, check_pins
 
@@ -32,12 +33,19 @@ CONTROL_HELP = (
     "Control endpoints (JSON, on the same origin): POST /_sim/interactions "
     '{"scenario": "basic", "direction": "inbound"} starts a call now; GET /_sim/agents lists '
     "agents with the task each holds; POST /_sim/agents/{WK}/token "
-    '{"roles": ["agent"], "ttl_s": 3600} issues that agent\'s Flex token (for the agent API '
-    "and the console's Flex sign-in); GET|POST /_sim/faults reads or replaces the fault plan; "
+    '{"roles": ["agent"], "ttl_s": 3600} issues that agent\'s Flex token (as the Flex UI holds '
+    "one; it validates at this simulator's IAM); GET|POST /_sim/faults reads or replaces the "
+    "fault plan; "
     "GET /_sim/truth (or /_sim/truth/{CA}), /_sim/stats and /_sim/webhooks show ground truth, "
     "counters and the webhook log; GET /_sim/recordings/{RE}/words what a recording says, word "
     "by word, with every card digit and distractor number (media ms). --rate 0 leaves traffic "
-    "to POST /_sim/interactions."
+    "to POST /_sim/interactions. Arranging a world by hand (JSON bodies with the parameters of "
+    "flexsim.arrange, answers the snapshot made): POST /_sim/arrange/workers, "
+    "/_sim/arrange/calls, /_sim/arrange/calls/{CA}/status, /_sim/arrange/callees (how the far "
+    "end of a REST-made call behaves), /_sim/arrange/tasks, /_sim/arrange/tasks/{WT}/status, "
+    "/_sim/arrange/tasks/{WT}/attributes, /_sim/arrange/list-tasks-shape, "
+    "/_sim/arrange/conferences, /_sim/arrange/recordings; POST /_sim/advance "
+    '{"seconds": 30} jumps simulated time ahead.'
 )
 
 
@@ -96,7 +104,7 @@ def _progress(sim: SimRunner, started: float, last: dict[str, float]) -> Table:
     now = time.monotonic()
     rate = (hooks.sent - last["sent"]) / max(now - last["at"], 1e-6)
     last.update(sent=hooks.sent, at=now)
-    table = Table(title=f"flexrec simulator at {sim.base_url}", show_header=False)
+    table = Table(title=f"flexsim at {sim.base_url}", show_header=False)
     table.add_row("simulated time", time.strftime("%H:%M:%S", time.gmtime(sim.world.clock.now())))
     table.add_row("running for", f"{now - started:.0f} s")
     table.add_row("interactions active", str(engine["active"]))
@@ -166,19 +174,43 @@ def sim(
             "every duration, by default).",
         ),
     ] = False,
+    event_callback_url: Annotated[
+        str | None,
+        typer.Option(help="The workspace's EventCallbackUrl: TaskRouter events go there."),
+    ] = None,
+    event_streams_url: Annotated[
+        str | None,
+        typer.Option(help="An Event Streams webhook sink subscribed to every TaskRouter event."),
+    ] = None,
+    call_status_callback_url: Annotated[
+        str | None,
+        typer.Option(help="Status callback of the account's own call legs (customers, agents)."),
+    ] = None,
+    conference_callback_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Conference status callback, on calls whose conference has one "
+            "(--conference-callbacks)."
+        ),
+    ] = None,
+    studio_recording_callback_url: Annotated[
+        str | None,
+        typer.Option(help="Recording status callback of a Studio flow's Call Recording."),
+    ] = None,
     service_url: Annotated[
         str | None,
         typer.Option(
-            help="Base URL of the flexrec service: webhooks go to {url}/webhooks/taskrouter, "
-            "/conference, /call-status and /recording-status."
+            help="Shorthand for a service serving every callback under one base URL: "
+            "{url}/webhooks/taskrouter, /event-streams, /call-status, /conference and "
+            "/recording-status; the options above win."
         ),
     ] = None,
     event_streams: Annotated[
         bool,
         typer.Option(
             "--event-streams",
-            help="Deliver TaskRouter events to {url}/webhooks/event-streams via an Event "
-            "Streams sink instead of the workspace EventCallbackUrl.",
+            help="With --service-url: TaskRouter events through an Event Streams sink at "
+            "{url}/webhooks/event-streams instead of the workspace EventCallbackUrl.",
         ),
     ] = False,
     scenarios: Annotated[
@@ -235,11 +267,7 @@ def sim(
         ),
     ] = None,
 ) -> None:
-    """Run the Twilio Flex simulator: Twilio's REST paths, live traffic and signed webhooks.
-
-    Point the official SDK at it with FLEXREC_TWILIO_BASE_URL=http://HOST:PORT. Ground truth,
-    stats and the webhook log are at /_sim/truth, /_sim/stats and /_sim/webhooks.
-    """
+    """Run a simulated Twilio Flex account: Twilio's REST paths, live traffic, signed webhooks."""
     try:
         FaultPlan.parse(faults)
     except FaultPlanError as exc:
@@ -269,6 +297,11 @@ def sim(
         seed=seed,
         service_url=service_url,
         event_streams=event_streams,
+        event_callback_url=event_callback_url,
+        event_streams_url=event_streams_url,
+        call_status_callback_url=call_status_callback_url,
+        conference_callback_url=conference_callback_url,
+        studio_recording_callback_url=studio_recording_callback_url,
         faults=faults,
         rest_latency=latency,
         rest_latency_real_time=latency_real_time,
@@ -288,9 +321,12 @@ def sim(
     runner.start()
     started = time.monotonic()
     last = {"sent": 0.0, "at": started}
-    console.print(f"[bold]flexrec simulator[/] listening on {runner.base_url}")
-    if not service_url:
-        console.print("no --service-url: webhooks are not sent until one is configured over REST")
+    console.print(f"[bold]flexsim[/] (a simulated Twilio Flex account) on {runner.base_url}")
+    if not any(vars(config.callback_urls()).values()):
+        console.print(
+            "no callback URLs: the account sends nothing until a client configures one over "
+            "REST (workspace EventCallbackUrl, Event Streams sinks, a call's StatusCallback)"
+        )
     try:
         with Live(_progress(runner, started, last), console=console, refresh_per_second=2) as live:
             while True:
@@ -305,7 +341,12 @@ def sim(
     console.print("simulator stopped")
 
 
-sim.__doc__ = f"{sim.__doc__}\n\n    {CONTROL_HELP}\n\n    {CREDENTIALS_HELP}"
+SDK_HELP = (
+    "Point the official SDK at it: from Python, flexsim.testing.sdk_client('http://HOST:PORT'); "
+    "from any SDK, a custom HTTP client that sends Twilio's paths to http://HOST:PORT. Ground "
+    "truth, stats and the webhook log are at /_sim/truth, /_sim/stats and /_sim/webhooks."
+)
+sim.__doc__ = f"{sim.__doc__}\n\n    {SDK_HELP}\n\n    {CONTROL_HELP}\n\n    {CREDENTIALS_HELP}"
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""The simulator's own `/_sim` routes: ground truth, stats, webhook log, agent tokens, faults.
+"""The simulator's own `/_sim` routes: ground truth, stats, webhook log, agent tokens, faults,
+arranging a world by hand (`/_sim/arrange/...`, flexsim.arrange) and jumping time ahead.
 
 Handlers are `async` on purpose: they run on the event loop that drives the engine, so they
 never touch engine state from another thread.
@@ -6,10 +7,12 @@ never touch engine state from another thread.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from flexsim.arrange import Arrange, ArrangeError
 from flexsim.engine import Engine, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
 from flexsim.speech.truth import word_truth
@@ -167,6 +170,76 @@ def create_control_router(
             raise HTTPException(400, str(exc)) from exc
         faults.replace_with(plan)
         return faults.describe()
+
+    arrange = Arrange(world)
+
+    async def arranged(request: Request, method: str, **path: Any) -> dict[str, Any]:
+        body = await _json_body(request)
+        if "from" in body:
+            body["from_"] = body.pop("from")
+        try:
+            result = getattr(arrange, method)(**path, **body)
+        except TypeError as exc:  # an unknown or missing field
+            raise HTTPException(400, f"{method}: {exc}") from exc
+        except ArrangeError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        if result is None:
+            return {}
+        if isinstance(result, str):
+            return {"sid": result}
+        shown = dataclasses.asdict(result)
+        if "from_" in shown:
+            shown["from"] = shown.pop("from_")
+        return shown
+
+    @router.post("/arrange/workers")
+    async def arrange_worker(request: Request) -> dict[str, Any]:
+        return await arranged(request, "worker")
+
+    @router.post("/arrange/calls")
+    async def arrange_call(request: Request) -> dict[str, Any]:
+        return await arranged(request, "call")
+
+    @router.post("/arrange/calls/{call_sid}/status")
+    async def arrange_call_status(call_sid: str, request: Request) -> dict[str, Any]:
+        return await arranged(request, "set_call_status", call_sid=call_sid)
+
+    @router.post("/arrange/callees")
+    async def arrange_callee(request: Request) -> dict[str, Any]:
+        return await arranged(request, "callee")
+
+    @router.post("/arrange/tasks")
+    async def arrange_task(request: Request) -> dict[str, Any]:
+        return await arranged(request, "task")
+
+    @router.post("/arrange/tasks/{task_sid}/status")
+    async def arrange_task_status(task_sid: str, request: Request) -> dict[str, Any]:
+        return await arranged(request, "set_task_status", task_sid=task_sid)
+
+    @router.post("/arrange/tasks/{task_sid}/attributes")
+    async def arrange_task_attributes(task_sid: str, request: Request) -> dict[str, Any]:
+        return await arranged(request, "update_task_attributes", task_sid=task_sid)
+
+    @router.post("/arrange/list-tasks-shape")
+    async def arrange_list_shape(request: Request) -> dict[str, Any]:
+        return await arranged(request, "list_tasks_shape")
+
+    @router.post("/arrange/conferences")
+    async def arrange_conference(request: Request) -> dict[str, Any]:
+        return await arranged(request, "conference")
+
+    @router.post("/arrange/recordings")
+    async def arrange_recording(request: Request) -> dict[str, Any]:
+        return await arranged(request, "recording")
+
+    @router.post("/advance")
+    async def advance(request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        seconds = body.get("seconds")
+        if not isinstance(seconds, int | float) or not 0 <= seconds <= 7 * 86400:
+            raise HTTPException(400, "seconds: a number of simulated seconds, 0 to 604800")
+        engine.advance(float(seconds))
+        return {"now": world.clock.now()}
 
     @router.post("/interactions")
     async def post_interaction(request: Request) -> dict[str, Any]:

@@ -15,12 +15,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import uvicorn
@@ -28,22 +26,42 @@ from fastapi import FastAPI
 
 import flexsim.scenarios  # noqa: F401 - registers the built-in scenarios a run draws from
 from flexsim import defaults
+from flexsim.arrange import Arrange, recording_info
+from flexsim.config import SimConfig as SimConfig  # re-exported: its old home
 from flexsim.control import create_control_router
-from flexsim.engine import Engine, EngineConfig, default_weights
+from flexsim.engine import Engine
 from flexsim.faults import FaultPlan, RequestHook
 from flexsim.interference import Interference
-from flexsim.latency import DEFAULT_LATENCY, LatencyModel
+from flexsim.latency import LatencyModel
 from flexsim.speech.payment import card_payment_view
 from flexsim.speech.truth import word_truth
 from flexsim.timeline import Timeline
 from flexsim.tokens import identity_of, issue_token
 from flexsim.truth import all_truth
-from flexsim.variants import AXES, check_pins
 from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
 from flexsim.webhooks import WebhookDispatcher
 from flexsim.world import TERMINAL_CALL_STATUSES, Recording, SimClock, Task, Worker, World
 
 log = logging.getLogger(__name__)
+
+
+class _OnLoop:
+    """Calls an object's methods on the simulator's loop thread (what `SimRunner.arrange`
+    hands out: the world is only touched there)."""
+
+    def __init__(self, runner: SimRunner, target: object) -> None:
+        self._runner, self._target = runner, target
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._target, name)
+        if not callable(method):
+            return method
+
+        def on_loop(*args: Any, **kwargs: Any) -> Any:
+            return self._runner._run_on_loop(lambda: method(*args, **kwargs))
+
+        return on_loop
+
 
 _T = TypeVar("_T")
 
@@ -65,91 +83,9 @@ EMITTED_TASKROUTER_TYPES = (
     "reservation.wrapup",
     "reservation.completed",
     "worker.activity.update",
+    "worker.attributes.update",
     "worker.channel.availability.update",
 )
-
-
-@dataclass
-class SimConfig:
-    """Everything a simulator run needs; defaults give a small, quiet contact center."""
-
-    host: str = "127.0.0.1"
-    port: int = defaults.DEFAULT_PORT  # 0: pick a free port
-    agents: int = 10
-    queues: tuple[str, ...] = ("Everyone",)
-    rate_per_hour: float = 120.0
-    inbound_share: float = 0.8
-    scenario_weights: dict[str, float] = field(default_factory=default_weights)
-    calls: int | None = None  # total interactions to generate; None = run forever
-    scale: float = 1.0  # simulated seconds per real second
-    seed: int = 0
-    service_url: str | None = None  # where webhooks go (the flexrec service's base URL)
-    event_streams: bool = False  # deliver TaskRouter events via an Event Streams sink instead
-    call_progress_events: bool = False  # also report ringing/in-progress (default: the end only)
-    # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"; interference: "absent=0.05,failed=0.05,
-    # stopped=0.05,clobber=0.1" (keys in flexsim.faults, `flexsim --help`)
-    faults: str | None = None
-    # REST answer time, "LOW-HIGH" ms (5th-95th percentile; flexsim.latency): Twilio's real
-    # ~100-300 ms by default, "0" for tests that do not measure latency.
-    rest_latency: str = DEFAULT_LATENCY
-    # True: the latency is real time whatever the scale (benches measuring answer times
-    # against Twilio's real-time limits on a compressed day).
-    rest_latency_real_time: bool = False
-    start_traffic: bool = True
-    # SIDs are unique per run (a fresh salt each time) while everything else follows the seed;
-    # an int pins the salt to mint a run's SIDs again (0: the unsalted SIDs of `World(seed)`).
-    sid_salt: int | None = None
-    talk_time_median_s: float = 120.0
-    wrap_time_mean_s: float = 15.0
-    # How long a callback may take to answer before it counts as a timeout and is retried,
-    # for callbacks without a limit of their own: Twilio's default read timeout, 15 s
-    # (Webhooks connection overrides, `rt`). TaskRouter events also get 15 s, Event Streams
-    # sinks 5 s (flexsim.webhooks.ANSWER_LIMITS_S).
-    webhook_timeout_s: float = 15.0
-    webhook_max_retries: int = 3
-    webhook_retry_backoff_s: float = 0.5
-    # Account variants (flexsim.variants): a value pins the axis for every call, None draws it
-    # per call from the mix.
-    outbound_attributes: str | None = None
-    participant_labels: str | None = None
-    conference_callbacks: str | None = None
-    studio_recording: str | None = None
-    native_recording: str | None = None
-    # Card payments (flexsim.speech.payment): the share of conversations that take one, and
-    # the agent's pause pinned to in_time, late or never (None: drawn per call).
-    card_share: float = 0.3
-    card_pause: str | None = None
-    account_sid: str = field(
-        default_factory=lambda: os.environ.get("TWILIO_ACCOUNT_SID", defaults.ACCOUNT_SID)
-    )
-    auth_token: str = field(
-        default_factory=lambda: os.environ.get("TWILIO_AUTH_TOKEN", defaults.AUTH_TOKEN)
-    )
-
-    def engine_config(self) -> EngineConfig:
-        """The engine's share of this configuration (with the service's callback URLs)."""
-        base = self.service_url.rstrip("/") if self.service_url else None
-        return EngineConfig(
-            agents=self.agents,
-            queues=self.queues,
-            rate_per_hour=self.rate_per_hour,
-            inbound_share=self.inbound_share,
-            scenario_weights=dict(self.scenario_weights),
-            calls=self.calls,
-            seed=self.seed,
-            talk_time_median_s=self.talk_time_median_s,
-            wrap_time_mean_s=self.wrap_time_mean_s,
-            conference_callback_url=f"{base}/webhooks/conference" if base else None,
-            call_status_callback_url=f"{base}/webhooks/call-status" if base else None,
-            studio_recording_callback_url=f"{base}/webhooks/recording-status" if base else None,
-            variant_pins=self.variant_pins(),
-            card_share=self.card_share,
-            card_pause=self.card_pause,
-        )
-
-    def variant_pins(self) -> dict[str, str]:
-        """The pinned variant axes (raises `VariantError` for an unknown value)."""
-        return check_pins({axis: getattr(self, axis) for axis in AXES})
 
 
 def build_app(
@@ -195,11 +131,12 @@ class SimRunner:
             sid_salt=salt,
         )
         if cfg.native_recording in ("dual", "mono"):
-            # Flex's Call Recording toggle, as `flexrec setup` reads it (Flex Configuration)
+            # Flex's Call Recording toggle, as a client reads it (Flex Configuration)
             self.world.flex_configuration["call_recording_enabled"] = True
         self.faults = FaultPlan.parse(cfg.faults, seed=cfg.seed)
         self.engine = Engine(self.world, cfg.engine_config())
         self.engine.populate()
+        self.world.scheduler = self.engine.call_later  # REST-made calls ring, answer, end
         self.dispatcher = WebhookDispatcher(
             self.world,
             auth_token=cfg.auth_token,
@@ -235,19 +172,17 @@ class SimRunner:
         self.base_url = ""
 
     def _configure_callbacks(self) -> None:
-        cfg = self.config
-        if not cfg.service_url:
-            return
-        base = cfg.service_url.rstrip("/")
+        urls = self.config.callback_urls()
         with self.world.lock:
-            if cfg.event_streams:
+            self.world.event_callback_url = urls.taskrouter
+            if urls.event_streams:
                 sink_sid = self.world.sids.new("DG")
                 self.world.event_stream_sinks.append(
                     {
                         "sid": sink_sid,
-                        "destination": f"{base}/webhooks/event-streams",
+                        "destination": urls.event_streams,
                         "sink_type": "webhook",
-                        "description": "flexrec simulator default sink",
+                        "description": "flexsim default sink",
                     }
                 )
                 self.world.event_subscriptions.append(
@@ -260,15 +195,13 @@ class SimRunner:
                         ],
                     }
                 )
-            else:
-                self.world.event_callback_url = f"{base}/webhooks/taskrouter"
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, timeout_s: float = 15.0) -> SimRunner:
         """Start serving in a background thread; returns once the port is bound."""
         if self._thread is not None:
             return self
-        self._thread = threading.Thread(target=self._thread_main, name="flexrec-sim", daemon=True)
+        self._thread = threading.Thread(target=self._thread_main, name="flexsim", daemon=True)
         self._thread.start()
         if not self._started.wait(timeout_s):
             raise RuntimeError("simulator did not start in time")
@@ -431,11 +364,27 @@ class SimRunner:
         loop.call_soon_threadsafe(run)
         return result.result(timeout_s)
 
+    @property
+    def arrange(self) -> Arrange:
+        """The control API for arranging this world (flexsim.arrange): each method runs on the
+        simulator's thread and returns once done, so it is safe from any thread."""
+        return _OnLoop(self, Arrange(self.world))  # type: ignore[return-value]
+
+    def advance(self, sim_seconds: float) -> None:
+        """Jump simulated time ahead, running every timer due on the way at its own time (a
+        call's ring, a callee hanging up, an interaction's next step); webhooks they cause are
+        sent as usual, so wait for them (`wait_idle_blocking`, your receiver) afterwards."""
+        self._run_on_loop(lambda: self.engine.advance(sim_seconds), timeout_s=60.0)
+
     def truth(self) -> list[dict[str, Any]]:
         """Ground truth of every interaction so far."""
         return all_truth(self.world, list(self.engine.records))
 
     # -- the public read side (snapshots, safe from any thread) -----------------------------
+    def now_ms(self) -> int:
+        """The simulated clock now, in epoch ms (what the truth's timestamps are in)."""
+        return round(self.world.clock.now() * 1000)
+
     @property
     def workspace_sid(self) -> str:
         """The simulated TaskRouter workspace."""
@@ -505,15 +454,7 @@ class SimRunner:
             return self._recording_info(found) if found is not None else None
 
     def _recording_info(self, recording: Recording) -> RecordingInfo:
-        return RecordingInfo(
-            sid=recording.sid,
-            call_sid=recording.call_sid,
-            party=self.world.calls[recording.call_sid].party,
-            status=recording.status,
-            source=recording.source,
-            created_wall=recording.created_wall,
-            pauses=len(recording.pauses),
-        )
+        return recording_info(self.world, recording)
 
     def speech_truth(self, recording_sid: str) -> dict[str, list[tuple[int, int]]] | None:
         """Who really spoke when in a recording's media: `{"channel1": [(start_ms, end_ms)...],

@@ -1,6 +1,6 @@
 """Per-call account variants: where Twilio varies by account setting or is undocumented.
 
-A real contact center is one account with one set of settings, but which settings flexrec meets
+A real contact center is one account with one set of settings, but which settings a client meets
 is unknown in advance, so the simulated account draws them per call from a mix that covers every
 variant (each axis uniformly), and a pin fixes one axis for a whole run. The draw uses its own
 random stream, so pinning every axis reproduces the calls of the same seed without variants.

@@ -1,12 +1,13 @@
 """What flexsim's public API hands out: plain, frozen snapshots of the simulated world.
 
-Callers (the flexrec demo, benches, other projects' tests) read these instead of the world's
+Callers (tests, demos, benches) read these instead of the world's
 live objects, which only the simulator's thread may touch and which change as it runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class RecordingInfo:
     source: str  # e.g. StartCallRecordingAPI (Twilio's `source` field)
     created_wall: float  # wall-clock (time.time) creation: latency across processes
     pauses: int  # pause spans so far
+    channels: int = 1  # 1 (mono) or 2 (dual: channel 1 what the leg sends, 2 what it hears)
+    conference_sid: str | None = None  # set on a conference's own recording
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,40 @@ class SimStats:
     webhooks_sent: int
     webhooks_failed: int  # deliveries given up (after retries) or answered 4xx
     webhooks_pending: int  # queued or in flight
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """One call leg as the simulated account holds it."""
+
+    sid: str
+    from_: str
+    to: str
+    direction: str  # inbound, outbound-api, outbound-dial
+    status: str  # queued, ringing, in-progress, completed, busy, no-answer, failed, canceled
+    party: str  # customer, worker or third
+    conference_sid: str | None
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A TaskRouter task (its attributes as they are now, a copy)."""
+
+    sid: str
+    assignment_status: str
+    attributes: dict[str, Any]
+    revision: int  # the ETag
+    queue_sid: str
+    workflow_sid: str
+    reservation_sids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConferenceInfo:
+    """A conference and its participants (call SID -> label)."""
+
+    sid: str
+    friendly_name: str
+    status: str
+    participants: dict[str, str | None]
+    recording_sid: str | None  # the conference's own recording, when it records

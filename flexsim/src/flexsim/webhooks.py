@@ -281,14 +281,19 @@ class WebhookDispatcher:
             ]
         if event.kind == "call-status":
             call = data["call"]
-            if not call.status_callback or call.status not in self.call_status_events:
+            wanted = call.status_callback_statuses or self.call_status_events
+            if not call.status_callback or call.status not in wanted:
                 return []
             seq = self._call_seq.get(call.sid, -1) + 1
             self._call_seq[call.sid] = seq
             if call.status in ("completed", "busy", "no-answer", "failed", "canceled"):
                 self._call_seq.pop(call.sid, None)
             form = callbacks.call_status_form(world, call, event.at, seq)
-            return [self._delivery("call-status", event.name, call.status_callback, form, call.sid)]
+            delivery = self._delivery(
+                "call-status", event.name, call.status_callback, form, call.sid
+            )
+            delivery.method = call.status_callback_method.upper()
+            return [delivery]
         if event.kind == "recording-status":
             recording = data["recording"]
             if not recording.status_callback:

@@ -21,14 +21,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flexsim import defaults
 from flexsim.timeline import Timeline
 
+if TYPE_CHECKING:
+    from flexsim.callees import Callee
+
+# Runs a callback after simulated seconds on the thread that owns the world (Engine.call_later).
+Scheduler = Callable[[float, Callable[[], None]], object]
+
 TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 Party = Literal["customer", "worker", "third"]
+
+# The activities a Flex workspace starts with, and whether each makes a worker available.
+DEFAULT_ACTIVITIES = {"Offline": False, "Available": True, "Unavailable": False, "Break": False}
 
 # Why a recording ended (`Recording.end_reason`): its leg hung up, its conference ended, a REST
 # client stopped or deleted it, or interference (flexsim.interference) ended it early while the
@@ -81,10 +90,11 @@ class SimClock:
         """Current simulated epoch seconds."""
         if self.scale == 0:
             return self._start_epoch + self._manual_offset
-        return self._start_epoch + (time.monotonic() - self._t0) * self.scale
+        return self._start_epoch + (time.monotonic() - self._t0) * self.scale + self._manual_offset
 
     def advance(self, seconds: float) -> None:
-        """Move a manual clock forward."""
+        """Move the clock forward at once (a manual clock's only way to move; a running one
+        jumps ahead and goes on from there)."""
         self._manual_offset += seconds
 
     def real_seconds(self, sim_seconds: float) -> float:
@@ -183,6 +193,10 @@ class Call:
     start_time: float | None = None
     end_time: float | None = None
     status_callback: str | None = None
+    status_callback_method: str = "POST"
+    # Statuses reported to `status_callback` (a call made over REST names its own events;
+    # None: the account's default for its own legs, the dispatcher's setting)
+    status_callback_statuses: frozenset[str] | None = None
     recordings: list[str] = field(default_factory=list)
     ordinal: int = 0  # creation order in the world: a key stable for a seed (SIDs may not be)
 
@@ -277,6 +291,10 @@ class Queue:
 
     sid: str
     name: str
+    target_workers: str = "1==1"
+    task_order: str = "FIFO"
+    max_reserved_workers: int = 1
+    date_created: float = 0.0
 
 
 @dataclass
@@ -285,6 +303,11 @@ class Workflow:
 
     sid: str
     name: str
+    configuration: str = '{"task_routing": {"filters": [], "default_filter": {}}}'
+    assignment_callback_url: str | None = None
+    fallback_assignment_callback_url: str | None = None
+    task_reservation_timeout: int = 120
+    date_created: float = 0.0
 
 
 @dataclass
@@ -336,10 +359,18 @@ class World:
         self.reservations: dict[str, Reservation] = {}
         self.queues: dict[str, Queue] = {}
         self.workflows: dict[str, Workflow] = {}
+        # Activities by name -> whether a worker in it is available (a Flex workspace's four)
+        self.activities: dict[str, bool] = dict(DEFAULT_ACTIVITIES)
         self.flex_configuration: dict[str, Any] = {"call_recording_enabled": False}
         # What a second recording start on an already-recorded call does: "create" a second
         # recording (the strict default: duplicates stay visible) or "reuse" the running one.
         self.second_recording: str = "create"
+        # What List Tasks shows as `attributes`: "null" as the spec says, or "attributes"
+        self.list_task_attributes: str = "null"
+        # Runs lifecycles that take time (a REST-made call ringing); None leaves them still.
+        self.scheduler: Scheduler | None = None
+        # What the far end of a REST-made call does, by number (flexsim.callees)
+        self.callees: dict[str, Callee] = {}
         # Conversation timelines by interaction id (see flexsim.timeline); written by the
         # engine, read by the audio renderer and the ground-truth endpoints.
         self.timelines: dict[str, Timeline] = {}
@@ -358,15 +389,20 @@ class World:
             callback(event)
 
     # -- topology ---------------------------------------------------------------------------
-    def add_queue(self, name: str) -> Queue:
-        """Create a TaskQueue."""
-        queue = Queue(self.sids.new("WQ"), name)
+    def activity_sid(self, name: str) -> str:
+        """The SID of the activity called `name` (derived from the workspace and the name)."""
+        digest = hashlib.md5(f"{self.workspace_sid}/{name}".encode(), usedforsecurity=False)
+        return "WA" + digest.hexdigest()
+
+    def add_queue(self, name: str, **settings: Any) -> Queue:
+        """Create a TaskQueue (`settings`: Queue fields such as `target_workers`)."""
+        queue = Queue(self.sids.new("WQ"), name, date_created=self.clock.now(), **settings)
         self.queues[queue.sid] = queue
         return queue
 
-    def add_workflow(self, name: str) -> Workflow:
-        """Create a Workflow."""
-        workflow = Workflow(self.sids.new("WW"), name)
+    def add_workflow(self, name: str, **settings: Any) -> Workflow:
+        """Create a Workflow (`settings`: Workflow fields such as `configuration`)."""
+        workflow = Workflow(self.sids.new("WW"), name, date_created=self.clock.now(), **settings)
         self.workflows[workflow.sid] = workflow
         return workflow
 
@@ -379,7 +415,7 @@ class World:
             self.sids.new("WK"),
             name,
             attributes,
-            activity_sid=self.sids.new("WA"),
+            activity_sid=self.activity_sid("Available"),
             date_created=now,
             date_updated=now,
             roles=roles,
@@ -399,6 +435,8 @@ class World:
         parent_call_sid: str | None = None,
         worker_sid: str | None = None,
         status_callback: str | None = None,
+        status_callback_method: str = "POST",
+        status_callback_statuses: frozenset[str] | None = None,
     ) -> Call:
         """Create a call leg in status `queued`."""
         with self.lock:
@@ -413,6 +451,8 @@ class World:
                 parent_call_sid=parent_call_sid,
                 worker_sid=worker_sid,
                 status_callback=status_callback,
+                status_callback_method=status_callback_method,
+                status_callback_statuses=status_callback_statuses,
                 date_created=now,
                 date_updated=now,
                 ordinal=len(self.calls),
@@ -764,13 +804,18 @@ class World:
                 "seconds": max(0.0, now - worker.date_updated),
             }
             worker.activity_name = activity_name
-            digest = hashlib.md5(
-                f"{self.workspace_sid}/{activity_name}".encode(), usedforsecurity=False
-            )
-            worker.activity_sid = "WA" + digest.hexdigest()  # as the Activities list names it
+            worker.activity_sid = self.activity_sid(activity_name)
             worker.version += 1
             worker.date_updated = now
             self.emit("taskrouter", "worker.activity.update", worker=worker, previous=previous)
+
+    def update_worker_attributes(self, worker: Worker, attributes: dict[str, Any]) -> None:
+        """Replace a worker's attributes and announce `worker.attributes.update`."""
+        with self.lock:
+            worker.attributes = attributes
+            worker.version += 1
+            worker.date_updated = self.clock.now()
+            self.emit("taskrouter", "worker.attributes.update", worker=worker)
 
     def set_reservation_status(self, reservation: Reservation, status: str) -> None:
         """Move a reservation (`accepted`, `wrapup`, `completed`, `canceled`, ...)."""

@@ -33,7 +33,8 @@ def _writer(url: str, name: str, barrier: Any, errors: Any) -> None:
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     try:
-        barrier.wait(timeout=60)
+        # Start-up (spawned interpreters importing flexrec) is slow on a busy machine.
+        barrier.wait(timeout=240)
         for i in range(ROWS_EACH):
             record_event(sessions, "play", name, recording_sid=None, detail={"n": i})
     except Exception as exc:
@@ -53,7 +54,7 @@ def _run_writers(url: str) -> None:
     for proc in procs:
         proc.start()
     for proc in procs:
-        proc.join(timeout=240)
+        proc.join(timeout=420)
         assert proc.exitcode == 0
     assert errors.empty(), errors.get()
 

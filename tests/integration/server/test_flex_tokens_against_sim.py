@@ -5,41 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from flexrec.twilio.flex_tokens import FlexTokenValidator, InvalidToken, TokenServiceUnavailable
 from flexrec.twilio.token_shape import EXPIRY_LEEWAY_S, MalformedToken, check_token_shape
 from flexsim import SimClock, World, create_sim_app, defaults, issue_token
+from flexsim.testing import AppTransport
 
 SIM_ORIGIN = "http://127.0.0.1:8181"
 
 
-class ForwardToApp(httpx.BaseTransport):
-    """An httpx transport handing requests to an in-process ASGI app through its TestClient."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-        self.urls: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.urls.append(str(request.url))
-        answer = self.client.request(
-            request.method, request.url.raw_path.decode(), content=request.read(),
-            headers=dict(request.headers),
-        )  # fmt: skip
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-
 @pytest.fixture
-def sim() -> Iterator[tuple[World, ForwardToApp]]:
+def sim() -> Iterator[tuple[World, AppTransport]]:
     world = World(clock=SimClock(scale=0, start_epoch=1_790_000_000.0))
-    with TestClient(create_sim_app(world)) as client:
-        yield world, ForwardToApp(client)
+    transport = AppTransport(create_sim_app(world))
+    yield world, transport
+    transport.close()
 
 
-def validator(transport: ForwardToApp, auth_token: str = defaults.AUTH_TOKEN) -> Any:
+def validator(transport: AppTransport, auth_token: str = defaults.AUTH_TOKEN) -> Any:
     return FlexTokenValidator(
         defaults.ACCOUNT_SID,
         auth_token,
@@ -49,7 +33,7 @@ def validator(transport: ForwardToApp, auth_token: str = defaults.AUTH_TOKEN) ->
     )
 
 
-def test_agent_and_supervisor_tokens(sim: tuple[World, ForwardToApp]) -> None:
+def test_agent_and_supervisor_tokens(sim: tuple[World, AppTransport]) -> None:
     world, transport = sim
     alice = world.add_worker("alice", {"contact_uri": "client:alice"})
     sue = world.add_worker("sue", {"contact_uri": "client:sue"}, roles=("supervisor",))
@@ -61,7 +45,7 @@ def test_agent_and_supervisor_tokens(sim: tuple[World, ForwardToApp]) -> None:
     assert transport.urls[0] == (f"{SIM_ORIGIN}/v1/Accounts/{defaults.ACCOUNT_SID}/Tokens/validate")
 
 
-def test_expired_and_forged_tokens_are_invalid(sim: tuple[World, ForwardToApp]) -> None:
+def test_expired_and_forged_tokens_are_invalid(sim: tuple[World, AppTransport]) -> None:
     world, transport = sim
     alice = world.add_worker("alice", {})
     token = issue_token(world, alice.sid, 60, ["agent"])
@@ -73,7 +57,7 @@ def test_expired_and_forged_tokens_are_invalid(sim: tuple[World, ForwardToApp]) 
 
 
 def test_wrong_account_credentials_are_unavailable_not_invalid(
-    sim: tuple[World, ForwardToApp],
+    sim: tuple[World, AppTransport],
 ) -> None:
     world, transport = sim
     alice = world.add_worker("alice", {})
@@ -83,7 +67,7 @@ def test_wrong_account_credentials_are_unavailable_not_invalid(
         )
 
 
-def test_simulator_tokens_show_what_a_real_token_shows(sim: tuple[World, ForwardToApp]) -> None:
+def test_simulator_tokens_show_what_a_real_token_shows(sim: tuple[World, AppTransport]) -> None:
     world, _transport = sim
     alice = world.add_worker("alice", {"contact_uri": "client:alice"})
     token = issue_token(world, alice.sid, 3600, ["agent"])

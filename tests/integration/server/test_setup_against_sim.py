@@ -1,14 +1,11 @@
-"""`run_setup` driving the simulator through the unmodified SDK (in-process ASGI transport)."""
+"""`run_setup` driving the simulator through the unmodified SDK (in process, flexsim.testing)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
-from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
@@ -16,45 +13,17 @@ from flexrec.config import Settings, TwilioSettings
 from flexrec.setup_twilio import NEEDED_EVENTS, SetupError, nothing_to_do, run_setup
 from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
 from flexsim import World, create_sim_app, defaults
+from flexsim.testing import SimHttpClient, sdk_client
 
 PUBLIC = "https://rec.example.com"
-
-
-class AsgiHttpClient(HttpClient):
-    """An SDK HTTP client that hands every request to an in-process ASGI app."""
-
-    def __init__(self, test_client: TestClient) -> None:
-        super().__init__(logging.getLogger("test.sdk"), is_async=False)
-        self._tc = test_client
-        self.calls: list[tuple[str, str]] = []
-
-    def request(  # type: ignore[override]
-        self,
-        method: str,
-        uri: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        parts = urlsplit(uri)
-        self.calls.append((method, parts.path))
-        r = self._tc.request(
-            method, parts.path + (f"?{parts.query}" if parts.query else ""),
-            params=params, data=data, headers=headers, auth=auth,
-        )  # fmt: skip
-        return Response(r.status_code, r.text, r.headers)
 
 
 @pytest.fixture
 def sim() -> Any:
     world = World()
-    with TestClient(create_sim_app(world)) as tc:
-        http = AsgiHttpClient(tc)
-        client = Client(defaults.ACCOUNT_SID, defaults.AUTH_TOKEN, http_client=http)
-        yield world, client, http
+    client = sdk_client(create_sim_app(world))  # the unmodified SDK, in process
+    yield world, client, client.http_client
+    client.http_client.close()
 
 
 def settings() -> Settings:
@@ -67,8 +36,8 @@ def settings() -> Settings:
     )
 
 
-def writes(http: AsgiHttpClient) -> list[tuple[str, str]]:
-    return [c for c in http.calls if c[0] != "GET"]
+def writes(http: SimHttpClient) -> list[tuple[str, str]]:
+    return [c for c in http.history if c[0] != "GET"]
 
 
 def test_workspace_mode_sets_event_callback_url_and_events_filter(sim: Any) -> None:
@@ -86,7 +55,7 @@ def test_workspace_mode_sets_event_callback_url_and_events_filter(sim: Any) -> N
     assert "EventCallbackUrl" in callback.describe()
     assert "EventsFilter" in events_filter.what and events_filter.applied
     # Running again finds nothing to do, and says so.
-    http.calls.clear()
+    http.history.clear()
     again = run_setup(settings(), PUBLIC, "workspace", dry_run=False, client=client)
     assert [c for c in again if not c.info] == []
     assert nothing_to_do(again)
@@ -123,10 +92,10 @@ def test_event_streams_mode_creates_sink_and_subscription_once(sim: Any) -> None
     assert len(subs) == 1
     assert world.event_callback_url is None
     assert sum(1 for c in changes if c.applied) == 2
-    http.calls.clear()
+    http.history.clear()
     run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client)
-    assert ("POST", "/v1/Sinks") not in http.calls
-    assert ("POST", "/v1/Subscriptions") not in http.calls
+    assert ("POST", "/v1/Sinks") not in http.history
+    assert ("POST", "/v1/Subscriptions") not in http.history
     assert len(list(client.events.v1.sinks.list())) == 1
 
 

@@ -277,21 +277,28 @@ def test_bytes_lru_evicts_by_total_size() -> None:
     assert cache.get("huge") is None and cache.get("a") == b"aaaa"
 
 
-def test_mono_recording_is_archived_but_its_analysis_fails_once(
+def test_mono_recording_gets_talk_and_silence_and_a_settled_mono_state(
     twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
-    from flexrec.archive.service import ArchiveError
-
-    twilio.add(RE, CA, make_wav(channels=1), channels=1)
+    # A Studio flow's mono recording: one speech-like burst in the first third of 6 s.
+    twilio.add(RE, CA, make_wav(duration_s=6.0, channels=1), channels=1)
     service = make_service()
     service.note_completed(RE, CA, None, 1)  # the callback said this one is mono
     row = service.archive_recording(RE)
     assert (row.state, row.channels) == ("verified", 1)
     assert service.unanalysed() == [RE]
-    with pytest.raises(ArchiveError, match="two channels"):
-        service.analyse(RE)
-    assert service.unanalysed() == []  # not retried forever by the reconciler
-    waveform = service.waveform(RE)  # the console still gets a (one-channel) waveform
+    analysis = service.analyse(RE)  # an outcome, not an error
+    assert analysis.state == "mono" and analysis.last_error is None
+    talk = analysis.metrics["talk_ms"]
+    assert 1_700 <= talk <= 2_300  # the burst, measured from the one channel
+    assert analysis.silence_ms == analysis.duration_ms - talk
+    assert analysis.metrics["channels"] == 1
+    # Nobody to tell apart: no per-side figure is made up.
+    assert analysis.customer_talk_ms is None and analysis.agent_talk_ms is None
+    assert {s["speaker"] for s in analysis.segments} == {"mixed"}
+    assert service.unanalysed() == []  # settled: the reconciler leaves it be
+    assert service.analyse(RE).id == analysis.id  # idempotent
+    waveform = service.waveform(RE)  # the console gets a one-channel waveform
     assert decode_waveform(waveform).channels == 1
 
 

@@ -12,6 +12,7 @@ from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.jobs import (
     JOB_ANALYSE,
     JOB_ARCHIVE,
+    JOB_OBJECT_HOLDS,
     JOB_RECONCILE,
     JOB_RETENTION,
     backoff_s,
@@ -49,7 +50,13 @@ def test_completed_recording_is_archived_then_analysed(
     queue = InlineJobQueue()
     service = make_service()
     hook = register_archive_jobs(queue, service)
-    assert set(queue.names) == {JOB_ARCHIVE, JOB_ANALYSE, JOB_RETENTION, JOB_RECONCILE}
+    assert set(queue.names) == {
+        JOB_ARCHIVE,
+        JOB_ANALYSE,
+        JOB_RETENTION,
+        JOB_RECONCILE,
+        JOB_OBJECT_HOLDS,
+    }
 
     media_url = f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{RE}"
     hook(RE, CA, media_url, 2)
@@ -81,6 +88,23 @@ def test_retryable_failure_reenqueues_with_backoff(
     assert row is not None and row.state == "verified" and row.attempts == 3
     # With no analysis module the analyse job is skipped, not crashed.
     assert [job.name for job in queue.history][-1] == JOB_ANALYSE
+
+
+def test_the_first_retry_delay_is_configurable(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FLEXREC_ARCHIVE_RETRY_BASE_S: the demo's fast clock retries within seconds.
+    no_analysis(monkeypatch)
+    twilio.add(RE, CA)
+    twilio.fail_next("media", 503, times=2)
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, make_service(), retry_base_s=1.0)
+    queue.enqueue(JOB_ARCHIVE, RE)
+    queue.run_all()
+    delays = [job.delay_s for job in queue.history if job.name == JOB_ARCHIVE]
+    assert delays == [0.0, 1.0, 2.0]
 
 
 def test_permanent_failure_stops_retrying(

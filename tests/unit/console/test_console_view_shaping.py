@@ -8,7 +8,7 @@ import pytest
 
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.console.pauses import PauseGap, pause_gaps
-from flexrec.console.queries import channel_roles, speech_segments
+from flexrec.console.queries import analysis_metrics, channel_roles, speech_segments
 from flexrec.db.models import PauseEvent
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -97,3 +97,29 @@ def test_speech_segments_drop_malformed_entries_and_sort() -> None:
         {"channel": "customer", "start_ms": 500, "end_ms": 900},
     ]
     assert speech_segments(None) == []
+
+
+def test_a_mono_recording_is_shown_as_mono_with_what_one_channel_measures() -> None:
+    rec = ArchivedRecording(channels=1, channel_labels=["customer", "others"])
+    assert channel_roles(rec) == ["mixed"]  # one waveform for both sides, no solo
+    analysis = RecordingAnalysis(
+        state="mono",
+        duration_ms=60_000,
+        silence_ms=24_000,
+        metrics={"channels": 1, "talk_ms": 36_000, "longest_speech_ms": 9_000},
+        segments=[{"speaker": "mixed", "start_ms": 1_000, "end_ms": 4_000}],
+    )
+    shown = analysis_metrics(analysis)
+    assert shown is not None and shown["state"] == "mono"
+    assert (shown["talk_ms"], shown["silence_pct"], shown["longest_speech_ms"]) == (
+        36_000,
+        40.0,
+        9_000,
+    )
+    assert "agent_talk_ms" not in shown  # nothing per side is made up
+    assert speech_segments(analysis) == [{"channel": "mixed", "start_ms": 1_000, "end_ms": 4_000}]
+
+
+def test_a_failed_analysis_says_so_instead_of_empty_figures() -> None:
+    shown = analysis_metrics(RecordingAnalysis(state="failed", last_error="ValueError: x"))
+    assert shown is not None and shown["state"] == "failed"

@@ -101,3 +101,23 @@ def test_flexs_conference_recording_is_not_the_legs_recording() -> None:
                                conference_sid=fake_sid("CF", 1))  # fmt: skip
     leg = classify_leg(_call(), [conference], _customer(), CTX, NOW)
     assert (leg.outcome, leg.recordings) == ("not_recorded", [])
+
+
+def test_a_replacement_that_fails_too_starts_a_span_of_its_own() -> None:
+    recordings = [
+        _rec(1, 11, 0, "absent", 16102),
+        _rec(2, 20, 0, "absent", 16105),  # a failed recording reads absent/16105 over REST
+        _rec(3, 35, 85),
+    ]
+    leg = classify_leg(_call(), recordings, _customer(), CTX, NOW)
+    assert [(s.reason, s.recording_sid, s.seconds) for s in leg.unrecorded] == [
+        ("twilio_error", fake_sid("RE", 1), 9.0),
+        ("twilio_error", fake_sid("RE", 2), 15.0),
+    ]
+
+
+def test_a_stop_by_another_client_leaves_a_span_to_the_end_of_the_call() -> None:
+    leg = classify_leg(_call(), [_rec(1, 10, 50)], _customer(), CTX, NOW)
+    (span,) = leg.unrecorded
+    assert (span.reason, span.recording_sid, span.seconds) == ("stopped", fake_sid("RE", 1), 60.0)
+    assert (leg.outcome, leg.recorded_s) == ("partly_recorded", 50.0)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from recording_harness import Harness, inbound_attrs
+from sqlalchemy import text
 
 from flexrec.db.base import Base
 from flexrec.db.migrate import MIGRATIONS
@@ -101,3 +102,27 @@ def test_old_announcements_are_pruned(h: Harness) -> None:
     feed.cursor = 0
     assert prune_changes(h.sessions, now_s=4_000_000_000) >= 1
     assert feed.read() == set()
+
+
+def test_every_trigger_survives_the_migrations_after_it(h: Harness) -> None:
+    # A later batch_alter_table of one of these tables on SQLite rebuilds it without them.
+    with h.engine.connect() as conn:
+        present = set(
+            conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
+        )
+    wanted = {f"flexrec_announce_{name}" for name, *_rest in _migration()._TRIGGERS}
+    assert wanted <= present, wanted - present
+
+
+def test_the_target_columns_a_state_shows_are_the_ones_announced() -> None:
+    statements: list[str] = []
+
+    class Recorder:
+        def execute(self, statement: Any) -> Any:
+            statements.append(str(statement))
+            return type("Rows", (), {"all": lambda _self: []})()
+
+    watch.state_fingerprint(Recorder(), TASK, AGENT)  # type: ignore[arg-type]
+    shown = set(re.findall(r"recording_targets\.(\w+)", statements[0]))
+    bookkeeping = {"id", "updated_at"}  # the row's key; moves with every write, claims too
+    assert shown - bookkeeping <= set(_migration()._TARGET_COLUMNS), shown - bookkeeping

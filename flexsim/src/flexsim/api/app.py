@@ -19,11 +19,15 @@ from starlette.routing import Route
 
 from flexsim import defaults
 from flexsim.api import (
+    accounts,
     events,
     flex,
     iam,
     taskrouter,
+    taskrouter_config,
+    taskrouter_tasks,
     voice_calls,
+    voice_conference_recordings,
     voice_conferences,
     voice_recordings,
 )
@@ -34,10 +38,14 @@ from flexsim.latency import LatencyModel
 from flexsim.world import World
 
 OPERATIONS: tuple[Operation, ...] = (
+    *accounts.OPERATIONS,
     *voice_calls.OPERATIONS,
     *voice_recordings.OPERATIONS,
     *voice_conferences.OPERATIONS,
+    *voice_conference_recordings.OPERATIONS,
     *taskrouter.OPERATIONS,
+    *taskrouter_tasks.OPERATIONS,
+    *taskrouter_config.OPERATIONS,
     *flex.OPERATIONS,
     *events.OPERATIONS,
     *iam.OPERATIONS,
@@ -86,7 +94,7 @@ def create_sim_app(
         started_at=world.clock.now(),
     )
     app = FastAPI(
-        title="flexrec Twilio simulator",
+        title="flexsim: a simulated Twilio Flex account",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

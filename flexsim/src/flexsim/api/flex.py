@@ -29,7 +29,7 @@ def configuration_view(ctx: ApiContext) -> dict[str, Any]:
         "taskrouter_worker_channels": {"agent": [{"name": "voice", "availability": True}]},
         "taskrouter_worker_attributes": {},
         "taskrouter_offline_activity_sid": derived_sid("WA", ws, "Offline"),
-        "runtime_domain": "flexrec-sim.twil.io",
+        "runtime_domain": "flexsim-0001.twil.io",
         "messaging_service_instance_sid": None,
         "chat_service_instance_sid": None,
         "flex_service_instance_sid": None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from flexsim import callees
 from flexsim.api.formats import v2010_page
 from flexsim.api.params import is_sid
 from flexsim.api.routing import ApiContext, ApiRequest, ApiResult, Operation
@@ -13,7 +14,7 @@ from flexsim.api.voice_views import (
     call_recording_view,
     call_view,
 )
-from flexsim.errors import invalid_call_state, invalid_parameter, not_found
+from flexsim.errors import TwilioApiError, invalid_call_state, invalid_parameter, not_found
 from flexsim.world import TERMINAL_CALL_STATUSES, Call, Recording
 
 ACCOUNT = "/2010-04-01/Accounts/{AccountSid}"
@@ -71,6 +72,68 @@ def list_calls(ctx: ApiContext, req: ApiRequest) -> ApiResult:
         more,
     )
     return ApiResult(body=body)
+
+
+def _call_events(values: list[str]) -> frozenset[str]:
+    statuses: set[str] = set()
+    for value in values:
+        for event in value.replace(",", " ").split():
+            if event not in callees.CALL_EVENTS:
+                raise invalid_parameter(
+                    "StatusCallbackEvent", "events are initiated, ringing, answered, completed"
+                )
+            statuses |= callees.CALL_EVENTS[event]
+    # "If no status_callback_event is specified, we will send the completed status."
+    return frozenset(statuses) or callees.CALL_EVENTS["completed"]
+
+
+def create_call(ctx: ApiContext, req: ApiRequest) -> ApiResult:
+    """POST Calls.json (OAI `CreateCall`): To, From and one of Url / Twiml / ApplicationSid
+    required (errors 21201, 21213, 21200); StatusCallback with StatusCallbackEvent and
+    StatusCallbackMethod; Timeout (ring time before no-answer, default 60 s); Record with the
+    Recording* parameters. The call starts `queued`; the callee (flexsim.callees) decides the
+    rest. TwiML is accepted and not run."""
+    form = req.form
+    to, from_ = form.get("To"), form.get("From")
+    if not to:
+        raise TwilioApiError(400, 21201, "No 'To' number is specified")
+    if not from_:
+        raise TwilioApiError(400, 21213, "No 'From' number is specified")
+    form.url("Url")
+    form.url("FallbackUrl")
+    if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
+        raise TwilioApiError(400, 21200, "Url, Twiml or ApplicationSid is required")
+    form.enum("Method", {"GET", "POST"})
+    callback = form.url("StatusCallback")
+    method = form.enum("StatusCallbackMethod", {"GET", "POST"}, "POST") or "POST"
+    statuses = _call_events(form.get_all("StatusCallbackEvent"))
+    timeout_s = form.integer("Timeout", 1, 600, 60)
+    record = None
+    if form.boolean("Record"):
+        channels = form.enum("RecordingChannels", {"mono", "dual"}, "mono")
+        record = callees.Recording(
+            channels=2 if channels == "dual" else 1,
+            track=form.enum("RecordingTrack", {"inbound", "outbound", "both"}, "both") or "both",
+            trim=form.enum("Trim", {"trim-silence", "do-not-trim"}, "trim-silence") or "",
+            status_callback=form.url("RecordingStatusCallback"),
+            status_callback_method=form.enum(
+                "RecordingStatusCallbackMethod", {"GET", "POST"}, "POST"
+            )
+            or "POST",
+            status_callback_events=_events(form.get_all("RecordingStatusCallbackEvent")),
+        )
+    world = ctx.world
+    call = world.create_call(
+        from_=from_,
+        to=to,
+        direction="outbound-api",
+        party="worker" if to.startswith("client:") else "customer",
+        status_callback=callback,
+        status_callback_method=method,
+        status_callback_statuses=statuses,
+    )
+    callees.place(world, call, timeout_s=timeout_s, record=record)
+    return ApiResult(status=201, body=call_view(call, world.account_sid))
 
 
 def fetch_call(ctx: ApiContext, req: ApiRequest) -> ApiResult:
@@ -235,6 +298,7 @@ def delete_call_recording(ctx: ApiContext, req: ApiRequest) -> ApiResult:
 
 OPERATIONS = [
     Operation("GET", f"{ACCOUNT}/Calls.json", list_calls, "api_v2010"),
+    Operation("POST", f"{ACCOUNT}/Calls.json", create_call, "api_v2010"),
     Operation("GET", f"{ACCOUNT}/Calls/{{Sid}}.json", fetch_call, "api_v2010"),
     Operation("POST", f"{ACCOUNT}/Calls/{{Sid}}.json", update_call, "api_v2010"),
     Operation(

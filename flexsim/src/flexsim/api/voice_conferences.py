@@ -21,7 +21,8 @@ CONFERENCE_FILTERS = (
 )
 
 
-def _conference(ctx: ApiContext, req: ApiRequest, name: str) -> Conference:
+def find_conference(ctx: ApiContext, req: ApiRequest, name: str) -> Conference:
+    """The conference named by the path parameter `name`, or 404."""
     sid = req.path_params[name]
     conference = ctx.world.conferences.get(sid) if is_sid(sid, "CF") else None
     if conference is None:
@@ -61,12 +62,12 @@ def list_conferences(ctx: ApiContext, req: ApiRequest) -> ApiResult:
 
 def fetch_conference(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """GET Conferences/{CF}.json."""
-    return ApiResult(body=conference_view(_conference(ctx, req, "Sid"), ctx.world.account_sid))
+    return ApiResult(body=conference_view(find_conference(ctx, req, "Sid"), ctx.world.account_sid))
 
 
 def update_conference(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """POST Conferences/{CF}.json: Status=completed ends it (announcements are accepted)."""
-    conference = _conference(ctx, req, "Sid")
+    conference = find_conference(ctx, req, "Sid")
     status = req.form.enum("Status", {"completed"})
     req.form.url("AnnounceUrl")
     req.form.enum("AnnounceMethod", {"GET", "POST"})
@@ -95,7 +96,7 @@ def _participant(ctx: ApiContext, req: ApiRequest, conference: Conference) -> Pa
 
 def list_participants(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """GET Participants.json: the participants still in the conference."""
-    conference = _conference(ctx, req, "ConferenceSid")
+    conference = find_conference(ctx, req, "ConferenceSid")
     q = req.query
     muted, hold, coaching = q.boolean("Muted"), q.boolean("Hold"), q.boolean("Coaching")
     page = q.page()
@@ -122,14 +123,14 @@ def list_participants(ctx: ApiContext, req: ApiRequest) -> ApiResult:
 
 def fetch_participant(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """GET Participants/{CA|label}.json."""
-    conference = _conference(ctx, req, "ConferenceSid")
+    conference = find_conference(ctx, req, "ConferenceSid")
     participant = _participant(ctx, req, conference)
     return ApiResult(body=participant_view(participant, conference.sid, ctx.world.account_sid))
 
 
 def update_participant(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """POST Participants/{CA|label}.json: Hold and Muted (hold music URLs are accepted)."""
-    conference = _conference(ctx, req, "ConferenceSid")
+    conference = find_conference(ctx, req, "ConferenceSid")
     form = req.form
     hold, muted = form.boolean("Hold"), form.boolean("Muted")
     end_on_exit = form.boolean("EndConferenceOnExit")

@@ -41,7 +41,8 @@ def list_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     else:
         candidates = list(reversed(world.recordings.values()))
     if conference_sid is not None:
-        candidates = []  # the simulator makes call recordings only, never conference ones
+        # Flex's conference recordings (native_recording variant); OAI ListRecording's filter
+        candidates = [r for r in candidates if r.conference_sid == conference_sid]
     recordings = [
         r
         for r in candidates

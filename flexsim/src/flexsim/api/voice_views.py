@@ -36,7 +36,8 @@ def call_view(call: Call, account_sid: str) -> dict[str, Any]:
         "from": call.from_,
         "from_formatted": call.from_,
         "phone_number_sid": None,
-        "status": call.status,
+        # `initiated` is a callback's moment, not a resource status (OAI `call_enum_status`)
+        "status": "queued" if call.status == "initiated" else call.status,
         "start_time": rfc2822(call.start_time),
         "end_time": rfc2822(call.end_time),
         "duration": duration,
@@ -101,6 +102,17 @@ def call_recording_view(recording: Recording, account_sid: str) -> dict[str, Any
         "error_code": recording.error_code,
         "track": recording.track,
     }
+
+
+def conference_recording_view(recording: Recording, account_sid: str) -> dict[str, Any]:
+    """A Conference Recording resource (`/Conferences/{CF}/Recordings/{RE}`; no `track`)."""
+    view = call_recording_view(recording, account_sid)
+    del view["track"]
+    view["uri"] = (
+        f"{account_path(account_sid)}/Conferences/{recording.conference_sid}/Recordings/"
+        f"{recording.sid}.json"
+    )
+    return view
 
 
 def recording_view(recording: Recording, account_sid: str, api_host: str) -> dict[str, Any]:

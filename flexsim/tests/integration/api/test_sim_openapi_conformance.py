@@ -13,20 +13,21 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from sim_api_oai import HOST_SPECS, response_validator
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
 from flexsim import defaults, free_port, serve_app
 from flexsim.api import create_sim_app
 from flexsim.api.app import OPERATIONS
+from flexsim.testing import SimHttpClient
 from flexsim.tokens import issue_token
+from flexsim.world import TERMINAL_CALL_STATUSES
 
 if TYPE_CHECKING:
     from sim_api_support import Scenario
@@ -87,13 +88,12 @@ class Conformance:
         self.validated += 1
 
 
-class ConformanceHttpClient(TwilioHttpClient):
-    """The SDK's own HTTP client with every Twilio host rebased onto the simulator, checking
-    every exchange (against the spec of the host the SDK addressed)."""
+class ConformanceHttpClient(SimHttpClient):
+    """flexsim.testing's SDK client (every Twilio host rebased onto the simulator), checking
+    every exchange against the spec of the host the SDK addressed."""
 
     def __init__(self, base_url: str, conformance: Conformance) -> None:
-        super().__init__(timeout=30)
-        self.origin = urlsplit(base_url)
+        super().__init__(base_url, timeout=30)
         self.conformance = conformance
 
     def request(  # type: ignore[override]
@@ -107,10 +107,8 @@ class ConformanceHttpClient(TwilioHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        parts = urlsplit(url)
-        target = urlunsplit((self.origin.scheme, self.origin.netloc, parts.path, parts.query, ""))
         response = super().request(
-            method, target, params, data, headers, auth, timeout, allow_redirects
+            method, url, params, data, headers, auth, timeout, allow_redirects
         )
         self.conformance.check(method, url, response)
         return response
@@ -124,6 +122,7 @@ def sdk(scenario: Scenario) -> Iterator[tuple[Client, Conformance]]:
         http_client = ConformanceHttpClient(base_url, conformance)
         client = Client(defaults.API_KEY_SID, defaults.API_KEY_SECRET, AC, http_client=http_client)
         yield client, conformance
+        http_client.close()
 
 
 def _drive_voice(client: Client, scenario: Scenario, media: list[Any]) -> None:
@@ -237,6 +236,98 @@ def _drive_taskrouter(client: Client, scenario: Scenario) -> None:
     assert worker.reservations(scenario.reservation_sid).fetch().task_sid == scenario.task_sid
 
 
+def _drive_account_calls_and_conference_recordings(client: Client, scenario: Scenario) -> None:
+    """The account, calls.create, and a conference's own recordings (Flex's Call Recording)."""
+    world = scenario.world
+    assert client.api.v2010.accounts(AC).fetch().status == "active"
+    assert [a.sid for a in client.api.v2010.accounts.list(status="active")] == [AC]
+    made = client.calls.create(
+        to="+15005550199",
+        from_="+15005550100",
+        twiml="<Response><Pause length='60'/></Response>",
+        status_callback="https://back-end.example/status",
+        status_callback_event=["initiated", "ringing", "answered", "completed"],
+        timeout=30,
+        record=True,
+        recording_channels="dual",
+    )
+    assert made.status == "queued" and made.direction == "outbound-api"
+    call = world.calls[made.sid]
+    assert (call.status_callback, call.status_callback_statuses) == (
+        "https://back-end.example/status",
+        frozenset({"initiated", "ringing", "in-progress"}) | TERMINAL_CALL_STATUSES,
+    )
+    with pytest.raises(TwilioRestException) as no_instructions:
+        client.calls.create(to="+15005550199", from_="+15005550100")
+    assert no_instructions.value.code == 21200
+
+    task = world.tasks[scenario.task_sid]
+    conference = world.create_conference(task, None, record_channels=2)
+    for sid in (scenario.customer_sid, scenario.worker_call_sid):
+        world.join_conference(conference, world.calls[sid], None)
+    recordings = client.conferences(conference.sid).recordings
+    (native,) = recordings.list()
+    assert (native.channels, native.source, native.conference_sid) == (
+        2,
+        "Conference",
+        conference.sid,
+    )
+    world.clock.advance(5)
+    paused = recordings("Twilio.CURRENT").update(status="paused", pause_behavior="skip")
+    assert (paused.sid, paused.status) == (native.sid, "paused")
+    assert recordings(native.sid).fetch().status == "paused"
+    listed = client.recordings.list(conference_sid=conference.sid)
+    assert [r.sid for r in listed] == [native.sid]
+    recordings(native.sid).update(status="in-progress")
+    world.clock.advance(5)
+    assert recordings(native.sid).update(status="stopped").status == "completed"
+    recordings(native.sid).delete()
+    assert recordings.list() == []
+
+
+def _drive_taskrouter_config(client: Client, scenario: Scenario) -> None:
+    """What a Flex back-end makes: queues, workflows, activities, tasks (tasks.create)."""
+    workspace = client.taskrouter.v1.workspaces(defaults.WORKSPACE_SID)
+    queue = workspace.task_queues.create(
+        friendly_name="Spanish", target_workers="languages HAS 'es'", task_order="LIFO"
+    )
+    assert (queue.target_workers, queue.task_order) == ("languages HAS 'es'", "LIFO")
+    assert [q.sid for q in workspace.task_queues.list(friendly_name="Spanish")] == [queue.sid]
+    assert workspace.task_queues(queue.sid).fetch().friendly_name == "Spanish"
+    with pytest.raises(TwilioRestException):
+        workspace.task_queues.create(friendly_name="Spanish")
+    configuration = {"task_routing": {"filters": [], "default_filter": {"queue": queue.sid}}}
+    workflow = workspace.workflows.create(
+        friendly_name="Spanish line", configuration=json.dumps(configuration)
+    )
+    assert json.loads(workflow.configuration) == configuration
+    assert {w.sid for w in workspace.workflows.list()} == {scenario.workflow_sid, workflow.sid}
+    assert workspace.workflows(workflow.sid).fetch().friendly_name == "Spanish line"
+    activities = {a.friendly_name: a for a in workspace.activities.list()}
+    assert set(activities) == {"Offline", "Available", "Unavailable", "Break"}
+    assert [a.friendly_name for a in workspace.activities.list(available="true")] == ["Available"]
+    lunch = workspace.activities.create(friendly_name="Lunch", available=False)
+    assert workspace.activities(lunch.sid).fetch().available is False
+    worker = workspace.workers(scenario.worker_sid).fetch()
+    assert worker.activity_sid == activities[worker.activity_name].sid
+    moved = workspace.workers(scenario.worker_sid).update(
+        activity_sid=lunch.sid, attributes=json.dumps({"languages": ["es"]})
+    )
+    assert (moved.activity_name, json.loads(moved.attributes)) == ("Lunch", {"languages": ["es"]})
+    made = workspace.tasks.create(
+        workflow_sid=workflow.sid,
+        attributes=json.dumps({"type": "callback", "name": "Ada"}),
+        task_channel="voice",
+        priority=5,
+    )
+    assert (made.assignment_status, made.priority, made.task_channel_unique_name) == (
+        "pending",
+        5,
+        "voice",
+    )
+    assert json.loads(made.attributes) == {"type": "callback", "name": "Ada"}
+
+
 def _drive_flex_events_iam(client: Client, scenario: Scenario) -> None:
     configuration = client.flex_api.v1.configuration().fetch()
     assert configuration.call_recording_enabled is False
@@ -285,6 +376,8 @@ def test_every_served_route_conforms_to_twilio_openapi(
     client, conformance = sdk
     _drive_voice(client, scenario, fake_media)
     _drive_taskrouter(client, scenario)
+    _drive_taskrouter_config(client, scenario)
+    _drive_account_calls_and_conference_recordings(client, scenario)
     _drive_flex_events_iam(client, scenario)
 
     assert conformance.problems == []

@@ -350,3 +350,38 @@ def test_interference_reaches_a_client_as_twilio_would_report_it(receiver: Recei
     assert updates[-1]["crm"]["integration"] == "another-integration"
     assert "media" not in updates[-1].get("conversations", {})
     assert all(r["valid"] for r in receiver.received.requests)
+
+
+def test_every_callback_goes_to_the_url_the_account_was_configured_with(
+    receiver: Receiver,
+) -> None:
+    base = f"{receiver.url}/webhooks"
+    config = _config(
+        "",
+        event_callback_url=f"{base}/workspace-events",
+        call_status_callback_url=f"{base}/number-status",
+        conference_callback_url=f"{base}/conference-status",
+        studio_recording_callback_url=f"{base}/studio-recording",
+        conference_callbacks="on",
+        studio_recording="dual",
+    )
+    with SimRunner(config) as sim:
+        sim.start_interaction("studio_recorded")
+        deadline = time.monotonic() + 30
+        while sim.engine.generated < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sim.wait_idle_blocking(timeout_s=60)
+    kinds = {r["kind"] for r in receiver.received.requests}
+    assert kinds == {"workspace-events", "number-status", "conference-status", "studio-recording"}
+    assert all(r["valid"] for r in receiver.received.requests)
+
+
+def test_without_callback_urls_nothing_is_sent() -> None:
+    with SimRunner(_config("")) as sim:
+        sim.start_interaction("basic")
+        deadline = time.monotonic() + 30
+        while sim.engine.generated < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sim.wait_idle_blocking(timeout_s=60)
+        assert sim.stats().webhooks_sent == 0
+        assert sim.world.event_callback_url is None

@@ -6,7 +6,7 @@ import pytest
 
 from flexsim.api.formats import PageRequest, iso8601, meta_page, rfc2822, v2010_page
 from flexsim.api.params import Params, is_sid
-from flexsim.api.taskrouter import matches, parse_expression
+from flexsim.api.taskrouter_tasks import matches, parse_expression
 from flexsim.api.voice_views import DateFilter
 from flexsim.errors import TwilioApiError
 

@@ -32,7 +32,7 @@ def test_bad_weights_are_rejected(spec: str) -> None:
 
 
 def test_help_documents_every_option_and_the_default_credentials() -> None:
-    result = CliRunner().invoke(_app(), ["sim", "--help"], terminal_width=200)
+    result = CliRunner().invoke(_app(), ["sim", "--help"], env={"COLUMNS": "240"})
     assert result.exit_code == 0
     for option in (
         "--host",
@@ -49,6 +49,15 @@ def test_help_documents_every_option_and_the_default_credentials() -> None:
         assert option in result.output
     for value in (defaults.ACCOUNT_SID, defaults.AUTH_TOKEN, "TWILIO_AUTH_TOKEN"):
         assert value in result.output
+    assert "flexrec" not in result.output.lower()  # flexsim is its own product
+    for option in (
+        "--event-callback-url",
+        "--event-streams-url",
+        "--call-status-callback-url",
+        "--conference-callback-url",
+        "--studio-recording-callback-url",
+    ):
+        assert option in result.output
     flat = " ".join(result.output.replace("│", " ").split())
     for key in ("api", "timeout", "latency", "dup", "reorder", "drop", "delay"):
         assert f"{key} (" in flat or f"{key} /" in flat or f"/ {key}" in flat, key

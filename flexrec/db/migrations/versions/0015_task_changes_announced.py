@@ -5,9 +5,12 @@ recording targets, the attribute writes that link a target into a task, pause ev
 the task SIDs whose state may have moved, whoever wrote them (a web process, a queue worker):
 on SQLite as rows of `task_changes` that each web process reads once per tick for all its
 held long polls, on PostgreSQL as NOTIFY flexrec_task_changes (delivered on commit).
+A later `batch_alter_table` of one of these tables rebuilds it on SQLite without its triggers:
+such a migration must create them again (tests/unit/recording/test_recording_changes.py fails
+otherwise).
 
-Revision ID: 0010_task_changes_announced
-Revises: 0009_waveforms_are_compact_int8
+Revision ID: 0015_task_changes_announced
+Revises: 0014_recordings_replaced_live
 Create Date: 2026-12-06 23:00:00
 """
 
@@ -18,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_task_changes_announced"
-down_revision: str | None = "0009_waveforms_are_compact_int8"
+revision: str = "0015_task_changes_announced"
+down_revision: str | None = "0014_recordings_replaced_live"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

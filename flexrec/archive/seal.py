@@ -1,0 +1,223 @@
+"""Sealing: what the archive job writes about each object it stores, and the redaction seam.
+
+The pipeline of one recording (flexrec.archive.job):
+
+    download -> verify WAV -> [redact: one call, optional] -> encrypt -> store (with its
+    Object Lock) -> seal (manifest row + `sealed` audit row, one transaction) -> read back
+    -> delete Twilio's copy
+
+The redaction stage (built by the card-data work) is one call, `Redactor(recording_sid,
+wav) -> (audio to keep, RedactionReport | None)`; the manifest keeps the report with the hash
+of the audio the copy was made from. Unredacted audio never reaches the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flexrec.archive.models import ArchivedRecording, AuditLog, RecordingAnalysis, SealedObject
+from flexrec.archive.storage import ObjectLock
+from flexrec.archive.worm import require_worm, versioned
+
+if TYPE_CHECKING:
+    from flexrec.archive.deps import ArchiveDeps
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class RedactionReport:
+    """What a redaction stage removed from a recording before it was sealed."""
+
+    source_sha256: str  # of the audio the redacted copy was made from
+    # [start_ms, end_ms] spans silenced (both channels), from the recording's start
+    spans_ms: tuple[tuple[int, int], ...] = ()
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        """JSON-ready form stored in the manifest row."""
+        return {
+            "source_sha256": self.source_sha256,
+            "spans_ms": [list(span) for span in self.spans_ms],
+            **dict(self.detail),
+        }
+
+
+Redactor = Callable[[str, bytes], tuple[bytes, RedactionReport | None]]
+"""(recording SID, WAV as downloaded) -> (WAV to keep, report or None when nothing removed)."""
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class SealFacts:
+    """Everything a manifest row records about one stored object version."""
+
+    kind: str
+    storage_key: str
+    version_id: str | None
+    stored_sha256: str
+    stored_size: int
+    plain_sha256: str
+    plain_size: int
+    lock: ObjectLock | None
+    legal_obligation: bool
+    legal_hold: bool
+    key_id: str | None
+    redaction: RedactionReport | None = None
+
+
+def seal(session: Session, row: ArchivedRecording, facts: SealFacts, now: datetime) -> SealedObject:
+    """Write (or replace, on a re-store) the manifest row and its `sealed` audit row.
+
+    The caller commits both with the row's state change, so a stored object is either sealed
+    with its state or neither.
+    """
+    manifest = session.scalars(
+        select(SealedObject).where(
+            SealedObject.recording_sid == row.recording_sid, SealedObject.kind == facts.kind
+        )
+    ).one_or_none()
+    if manifest is None:
+        manifest = SealedObject(recording_sid=row.recording_sid, kind=facts.kind)
+        session.add(manifest)
+    manifest.call_sid = row.call_sid
+    manifest.storage_key = facts.storage_key
+    manifest.version_id = facts.version_id
+    manifest.stored_sha256 = facts.stored_sha256
+    manifest.size_bytes = facts.stored_size
+    manifest.plain_sha256 = facts.plain_sha256
+    manifest.plain_size_bytes = facts.plain_size
+    manifest.encrypted = facts.key_id is not None
+    manifest.key_id = facts.key_id
+    manifest.duration_ms = row.duration_ms
+    manifest.channels = row.channels
+    manifest.source_sha256 = facts.redaction.source_sha256 if facts.redaction else None
+    manifest.redaction = facts.redaction.public() if facts.redaction else None
+    manifest.lock_mode = facts.lock.mode if facts.lock else None
+    manifest.retain_until = facts.lock.retain_until if facts.lock else row.retain_until
+    manifest.legal_obligation = facts.legal_obligation
+    manifest.object_legal_hold = facts.legal_hold
+    manifest.sealed_at = now
+    manifest.removed_at = None
+    manifest.removed_reason = None
+    session.add(AuditLog(at=now, actor=SYSTEM, action="sealed", recording_sid=row.recording_sid,
+                         detail=sealed_detail(manifest)))  # fmt: skip
+    return manifest
+
+
+SEALED_FIELDS = (
+    "kind",
+    "call_sid",
+    "storage_key",
+    "version_id",
+    "stored_sha256",
+    "size_bytes",
+    "plain_sha256",
+    "plain_size_bytes",
+    "duration_ms",
+    "channels",
+    "source_sha256",
+    "lock_mode",
+    "legal_obligation",
+)
+"""The manifest fields the `sealed` audit row repeats (and `verify` compares)."""
+
+
+def sealed_detail(manifest: SealedObject) -> dict[str, Any]:
+    """The `sealed` audit row's detail: the manifest's fields, so the chain vouches for them."""
+    detail: dict[str, Any] = {name: getattr(manifest, name) for name in SEALED_FIELDS}
+    detail["retain_until"] = (
+        manifest.retain_until.isoformat() if manifest.retain_until is not None else None
+    )
+    if manifest.redaction is not None:
+        detail["redaction"] = manifest.redaction
+    return detail
+
+
+ANALYSIS_FIELDS = (
+    "duration_ms", "customer_talk_ms", "agent_talk_ms", "silence_ms", "cross_talk_ms",
+    "interruptions_by_agent", "interruptions_by_customer", "longest_agent_monologue_ms",
+    "longest_customer_monologue_ms", "talk_to_listen_ratio", "time_to_first_agent_words_ms",
+    "metrics", "segments", "vad_config_version", "state",
+)  # fmt: skip
+"""What the sealed analysis document holds (the waveform is derived from the audio again)."""
+
+
+def analysis_document(analysis: RecordingAnalysis) -> dict[str, Any]:
+    """The analysis of one recording as the JSON document sealed beside its audio."""
+    document: dict[str, Any] = {"recording_sid": analysis.recording_sid}
+    document.update({name: getattr(analysis, name) for name in ANALYSIS_FIELDS})
+    return document
+
+
+DOCUMENT_FOLDERS = {"analysis": "analyses", "transcript": "transcripts"}
+"""Top folder of each kind of document in the store (audio is under `recordings/`)."""
+
+
+def seal_document(
+    deps: ArchiveDeps, recording_sid: str, kind: str, document: Mapping[str, Any]
+) -> SealedObject | None:
+    """Store a JSON document of the recording (its analysis, a transcript) like its audio:
+    encrypted when the audio is, under the same lock, sealed in the manifest and the chain.
+
+    Idempotent: the same document is not stored twice. None when the recording's media is gone.
+    """
+    body = (json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    plain_sha256 = sha256_hex(body)
+    with deps.sessions() as session:
+        row = deps.find(session, recording_sid)
+        if row is None or row.purged_at is not None or row.storage_key is None:
+            return None
+        existing = session.scalars(
+            select(SealedObject).where(
+                SealedObject.recording_sid == recording_sid, SealedObject.kind == kind
+            )
+        ).one_or_none()
+        if existing is not None and existing.plain_sha256 == plain_sha256:
+            return existing
+        key = deps.key if row.encrypted else None
+        payload = key.seal(body, recording_sid) if key else body
+        folder = row.storage_key.split("/", 1)[1].rsplit("/", 1)[0]  # YYYY/MM/DD of the audio
+        prefix = DOCUMENT_FOLDERS.get(kind, kind)
+        storage_key = f"{prefix}/{folder}/{recording_sid}.json" + (".enc" if key else "")
+        now = deps.clock()
+        rule = deps.retention.rule_for(row.queue_name)
+        lock = deps.retention.lock_for(row.queue_name, row.retain_until)
+        if lock is not None and lock.retain_until <= now:
+            lock = None
+        side = versioned(deps.store)
+        if side is not None:
+            version_id = side.put_version(storage_key, payload, lock, legal_hold=row.legal_hold)
+        else:
+            if lock is not None:
+                require_worm(deps.store, f"the retention policy locks {storage_key}")
+            deps.store.put(storage_key, payload)
+            version_id = None
+        facts = SealFacts(
+            kind=kind,
+            storage_key=storage_key,
+            version_id=version_id,
+            stored_sha256=sha256_hex(payload) if key else plain_sha256,
+            stored_size=len(payload),
+            plain_sha256=plain_sha256,
+            plain_size=len(body),
+            lock=lock,
+            legal_obligation=rule.legal_obligation,
+            legal_hold=bool(row.legal_hold),
+            key_id=key.key_id if key else None,
+        )
+        manifest = seal(session, row, facts, now)
+        session.commit()
+        return manifest

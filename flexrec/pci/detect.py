@@ -1,0 +1,252 @@
+"""Card data in a transcript: card numbers, their expiry and security code, extra patterns.
+
+Digits are gathered into runs per channel: digit words no more than 2.5 s apart with at most
+three other words between them (a recogniser's insertions, "uh", "the number is"), across the
+pauses between groups. A run is a card number when
+- 13-19 of its consecutive digits pass the Luhn check, or
+- it holds 12 or more digits within 10 s: a misheard digit breaks Luhn, never this rule.
+Within 20 s before and 45 s after a card number (any channel: the agent's read-back counts),
+any run of digits is card data too (a recogniser often hears only part of an expiry, a code or
+a read-back): 7 digits or more a card number, a month or MMYY an expiry, else a security code;
+unless a currency word follows it (an amount), the word "digit" does ("the three digit code"),
+or it is a month name alone. Extra rules (`name=regex` over a run's digits, e.g. a
+national ID number) are card data wherever they match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from flexrec.pci.digits import CURRENCY, Token, tokenize
+from flexrec.transcription.base import Word
+
+CARD_NUMBER = "card_number"
+EXPIRY = "expiry"
+SECURITY_CODE = "security_code"
+COUNTED = {"digit", "digits"}
+
+
+def luhn_ok(number: str) -> bool:
+    """The Luhn (mod 10) check every payment card number passes."""
+    total = 0
+    for i, char in enumerate(reversed(number)):
+        d = int(char)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """The detector's rules (defaults as the module docstring says)."""
+
+    max_gap_ms: int = 2500
+    max_words_between: int = 3
+    window_ms: int = 10_000
+    window_digits: int = 12
+    luhn_lengths: tuple[int, int] = (13, 19)
+    near_before_ms: int = 20_000
+    near_after_ms: int = 45_000
+    patterns: tuple[tuple[str, re.Pattern[str]], ...] = field(default=())
+
+    @classmethod
+    def with_patterns(cls, spec: str) -> DetectorConfig:
+        """Extra rules from `name=regex;name=regex` (regexes over a run's digits)."""
+        rules: list[tuple[str, re.Pattern[str]]] = []
+        for part in (p.strip() for p in spec.split(";")):
+            if not part:
+                continue
+            name, sep, pattern = part.partition("=")
+            if not sep or not name.strip() or not pattern.strip():
+                raise ValueError(f"extra card-data rule {part!r}: write name=regex")
+            try:
+                rules.append((name.strip(), re.compile(pattern.strip())))
+            except re.error as exc:
+                raise ValueError(f"extra card-data rule {name!r}: {exc}") from exc
+        return cls(patterns=tuple(rules))
+
+
+@dataclass(frozen=True)
+class DigitRun:
+    """Digit tokens of one channel said together."""
+
+    channel: int
+    tokens: tuple[Token, ...]
+    currency: bool = False  # an amount: a currency word follows it
+    counts_digits: bool = False  # followed by "digit(s)": "the three digit code"
+
+    @property
+    def digits(self) -> str:
+        """Every digit of the run, in order."""
+        return "".join(t.digits for t in self.tokens)
+
+    @property
+    def start_ms(self) -> int:
+        """When its first digit word began."""
+        return self.tokens[0].word.start_ms
+
+    @property
+    def end_ms(self) -> int:
+        """When its last digit word ended."""
+        return self.tokens[-1].word.end_ms
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Card data found: what, on which channel, when (ms), by which rule, how many digits."""
+
+    kind: str
+    channel: int
+    start_ms: int
+    end_ms: int
+    rule: str
+    digit_count: int
+
+    def public(self) -> dict[str, object]:
+        """JSON-ready, without any digit."""
+        return {
+            "kind": self.kind,
+            "channel": self.channel,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "rule": self.rule,
+            "digit_count": self.digit_count,
+        }
+
+
+def digit_runs(tokens: Sequence[Token], channel: int, config: DetectorConfig) -> list[DigitRun]:
+    """Group a channel's digit tokens into runs (see the module docstring)."""
+    runs: list[DigitRun] = []
+    current: list[Token] = []
+    between = 0
+    for token in tokens:
+        if not token.is_digit:
+            between += 1
+            text = token.word.text.split()[0]
+            if current and between <= 2 and (text in CURRENCY or text in COUNTED):
+                runs.append(
+                    DigitRun(
+                        channel,
+                        tuple(current),
+                        currency=text in CURRENCY,
+                        counts_digits=text in COUNTED,
+                    )
+                )
+                current, between = [], 0
+            continue
+        if current and (
+            between > config.max_words_between
+            or token.word.start_ms - current[-1].word.end_ms > config.max_gap_ms
+        ):
+            runs.append(DigitRun(channel, tuple(current)))
+            current = []
+        current.append(token)
+        between = 0
+    if current:
+        runs.append(DigitRun(channel, tuple(current)))
+    return runs
+
+
+def _card_rule(run: DigitRun, config: DetectorConfig) -> str | None:
+    digits = run.digits
+    low, high = config.luhn_lengths
+    for length in range(min(high, len(digits)), low - 1, -1):
+        for start in range(len(digits) - length + 1):
+            if luhn_ok(digits[start : start + length]):
+                return "luhn"
+    tokens = run.tokens
+    for i, first in enumerate(tokens):
+        count = 0
+        for token in tokens[i:]:
+            if token.word.end_ms - first.word.start_ms > config.window_ms:
+                break
+            count += len(token.digits)
+        if count >= config.window_digits:
+            return f"{config.window_digits}_digits_in_{config.window_ms // 1000}s"
+    return None
+
+
+def _near_kind(run: DigitRun) -> str | None:
+    if run.currency or run.counts_digits:
+        return None
+    digits = run.digits
+    if all(t.month for t in run.tokens):
+        return None
+    if len(digits) >= 7:
+        return CARD_NUMBER
+    if any(t.month for t in run.tokens) or (len(digits) == 4 and 1 <= int(digits[:2]) <= 12):
+        return EXPIRY
+    return SECURITY_CODE
+
+
+def detect_card_data(
+    channels: Mapping[int, Sequence[Word]], config: DetectorConfig | None = None
+) -> list[Detection]:
+    """Every piece of card data in a recording's transcript (channels 1 and 2), by time."""
+    config = config or DetectorConfig()
+    runs = [
+        run
+        for channel, words in sorted(channels.items())
+        for run in digit_runs(tokenize(words), channel, config)
+    ]
+    found: list[Detection] = []
+    cards: list[Detection] = []
+    for run in runs:
+        rule = _card_rule(run, config)
+        if rule is not None:
+            card = Detection(
+                CARD_NUMBER, run.channel, run.start_ms, run.end_ms, rule, len(run.digits)
+            )
+            cards.append(card)
+            found.append(card)
+    for run in runs:
+        if any(d.start_ms == run.start_ms and d.channel == run.channel for d in cards):
+            continue
+        for name, pattern in config.patterns:
+            if pattern.search(run.digits):
+                found.append(
+                    Detection(
+                        name,
+                        run.channel,
+                        run.start_ms,
+                        run.end_ms,
+                        f"pattern:{name}",
+                        len(run.digits),
+                    )
+                )
+                break
+        else:
+            kind = _near_kind(run)
+            if kind is not None and _near_a_card(run, cards, config):
+                found.append(
+                    Detection(
+                        kind, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits)
+                    )
+                )
+    return sorted(found, key=lambda d: (d.start_ms, d.channel))
+
+
+def _near_a_card(run: DigitRun, cards: Iterable[Detection], config: DetectorConfig) -> bool:
+    return any(
+        card.start_ms - config.near_before_ms <= run.start_ms <= card.end_ms + config.near_after_ms
+        for card in cards
+    )
+
+
+def silence_spans(
+    detections: Iterable[Detection], margin_ms: int, duration_ms: int
+) -> list[tuple[int, int]]:
+    """The spans to silence on both channels: each detection widened by `margin_ms`, merged."""
+    spans = sorted(
+        (max(0, d.start_ms - margin_ms), min(duration_ms, d.end_ms + margin_ms)) for d in detections
+    )
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        elif end > start:
+            merged.append((start, end))
+    return merged

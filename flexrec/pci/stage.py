@@ -1,0 +1,117 @@
+"""The archive's card-data stage: transcribe each channel, find card data, silence it.
+
+One call, `CardDataStage.process(recording_sid, wav)`, before anything is stored: it returns
+the audio to keep (the downloaded WAV itself when nothing was found), the redacted transcript,
+the detections and a report (the downloaded audio's SHA-256, the spans silenced, the engine).
+The unredacted audio exists only in this process's memory while the stage runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flexrec.pci.detect import Detection, DetectorConfig, detect_card_data, silence_spans
+from flexrec.pci.redact import decode_wav, encode_wav, redact_transcript, silence_samples
+from flexrec.transcription.base import Transcriber, Word
+from flexrec.transcription.feed import Region, speech_regions
+
+DEFAULT_MARGIN_MS = 250
+WIDEN_MAX_MS = 1000
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What the stage decided about one recording."""
+
+    kept_wav: bytes
+    source_sha256: str
+    spans_ms: tuple[tuple[int, int], ...]
+    detections: tuple[Detection, ...]
+    transcript: dict[int, list[Word]]  # redacted; channel 1 = first WAV channel
+    engine: str
+    mode: str
+    margin_ms: int
+    audio_s: float
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def report_detail(self) -> dict[str, Any]:
+        """What the manifest keeps besides the hash and the spans: no digit, no word."""
+        return {
+            "engine": self.engine,
+            "mode": self.mode,
+            "margin_ms": self.margin_ms,
+            "detections": [d.public() for d in self.detections],
+        }
+
+
+def widen_to_speech(detection: Detection, regions: list[Region]) -> Detection:
+    """The detection stretched to the speech around it, at most `WIDEN_MAX_MS` each way.
+
+    A recogniser places the first and last digit it understood, not the first and last said:
+    the utterance holding them is what must be silenced.
+    """
+    start, end = detection.start_ms, detection.end_ms
+    for region in regions:
+        if region.start_ms < end and region.end_ms > start:
+            start = min(start, max(region.start_ms, detection.start_ms - WIDEN_MAX_MS))
+            end = max(end, min(region.end_ms, detection.end_ms + WIDEN_MAX_MS))
+    return replace(detection, start_ms=start, end_ms=end)
+
+
+class CardDataStage:
+    """Transcribe, detect, redact (see the module docstring)."""
+
+    def __init__(
+        self,
+        transcriber: Transcriber | None,
+        config: DetectorConfig | None = None,
+        *,
+        mode: str = "silence",
+        margin_ms: int = DEFAULT_MARGIN_MS,
+    ) -> None:
+        self.transcriber = transcriber
+        self.config = config or DetectorConfig()
+        self.mode = mode
+        self.margin_ms = margin_ms
+
+    def process(self, wav: bytes, transcript: dict[int, list[Word]] | None = None) -> StageResult:
+        """Run the stage over one downloaded WAV (`transcript`: one an engine made already)."""
+        source_sha256 = hashlib.sha256(wav).hexdigest()
+        samples, rate = decode_wav(wav)
+        started = time.process_time()
+        if transcript is None:
+            if self.transcriber is None:
+                raise ValueError("no transcriber and no transcript")
+            transcript = {
+                channel + 1: self.transcriber.transcribe(samples[:, channel].copy(), rate)
+                for channel in range(samples.shape[1])
+            }
+        transcribed = time.process_time()
+        detections = [
+            widen_to_speech(d, speech_regions(samples[:, d.channel - 1], rate))
+            for d in detect_card_data(transcript, self.config)
+        ]
+        duration_ms = len(samples) * 1000 // rate
+        spans = silence_spans(detections, self.margin_ms, duration_ms)
+        kept = wav
+        if spans:
+            kept = encode_wav(silence_samples(samples, rate, spans, self.mode), rate)
+        finished = time.process_time()
+        return StageResult(
+            kept_wav=kept,
+            source_sha256=source_sha256,
+            spans_ms=tuple(spans),
+            detections=tuple(detections),
+            transcript=redact_transcript(transcript, detections, spans),
+            engine=self.transcriber.name if self.transcriber is not None else "supplied",
+            mode=self.mode,
+            margin_ms=self.margin_ms,
+            audio_s=len(samples) / rate,
+            cpu_s={
+                "transcribe": round(transcribed - started, 3),
+                "detect_redact": round(finished - transcribed, 3),
+            },
+        )

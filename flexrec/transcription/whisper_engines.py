@@ -1,0 +1,114 @@
+"""Whisper engines for operators who supply a model: faster-whisper and whisper.cpp.
+
+Neither package nor any model ships with flexrec: the operator installs faster-whisper or
+pywhispercpp (`pip install faster-whisper`). The model is a local folder
+(faster-whisper's CTranslate2 conversion: `model.bin`, `config.json`, `tokenizer.json`...) or a
+ggml file (whisper.cpp); nothing is downloaded, ever: a missing model is an error at start-up.
+Audio goes in as 16 kHz float, whole channel (Whisper's own VAD filter skips silence), and word
+timestamps come back per word.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from flexrec.transcription.base import EngineUnavailable, TranscriptionError, Word
+from flexrec.transcription.feed import to_16k
+
+FASTER_WHISPER_FILES = ("model.bin", "config.json")
+
+
+def _import(name: str, install: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise EngineUnavailable(f"{name} is not installed: {install}") from exc
+
+
+def _float16k(samples: npt.NDArray[np.int16], sample_rate_hz: int) -> npt.NDArray[np.float32]:
+    out: npt.NDArray[np.float32] = to_16k(samples, sample_rate_hz).astype(np.float32) / 32768.0
+    return out
+
+
+class FasterWhisperTranscriber:
+    """faster-whisper (CTranslate2) over an operator-supplied model folder, CPU, int8."""
+
+    name = "faster-whisper"
+
+    def __init__(self, model_dir: Path, *, compute_type: str = "int8", threads: int = 1) -> None:
+        if not model_dir.is_dir():
+            raise EngineUnavailable(f"faster-whisper model folder {model_dir} does not exist")
+        missing = [f for f in FASTER_WHISPER_FILES if not (model_dir / f).is_file()]
+        if missing:
+            raise EngineUnavailable(
+                f"{model_dir} is not a faster-whisper model (missing {', '.join(missing)})"
+            )
+        module = _import("faster_whisper", "pip install faster-whisper")
+        self.model = module.WhisperModel(
+            str(model_dir),
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=threads,
+            local_files_only=True,
+        )
+
+    def transcribe(self, samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[Word]:
+        """Words of one channel with Whisper's word timestamps."""
+        try:
+            segments, _info = self.model.transcribe(
+                _float16k(samples, sample_rate_hz),
+                language="en",
+                word_timestamps=True,
+                vad_filter=True,
+                condition_on_previous_text=False,
+            )
+            return [
+                Word(
+                    w.word.strip().lower(),
+                    round(w.start * 1000),
+                    round(w.end * 1000),
+                    round(float(w.probability), 4),
+                )
+                for segment in segments
+                for w in (segment.words or [])
+                if w.word.strip()
+            ]
+        except Exception as exc:  # the engine's own errors: retried with the archive job
+            raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
+
+
+class WhisperCppTranscriber:
+    """whisper.cpp through pywhispercpp over an operator-supplied ggml model file."""
+
+    name = "whisper-cpp"
+
+    def __init__(self, model_file: Path, *, threads: int = 1) -> None:
+        if not model_file.is_file():
+            raise EngineUnavailable(f"whisper.cpp model file {model_file} does not exist")
+        module = _import("pywhispercpp.model", "pip install pywhispercpp")
+        self.model = module.Model(
+            str(model_file),
+            n_threads=threads,
+            language="en",
+            token_timestamps=True,
+            max_len=1,  # one word per segment: the segments are the words
+            print_progress=False,
+            print_realtime=False,
+        )
+
+    def transcribe(self, samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[Word]:
+        """Words of one channel (whisper.cpp segments of one word; t0/t1 in 10 ms units)."""
+        try:
+            segments = self.model.transcribe(_float16k(samples, sample_rate_hz))
+        except Exception as exc:
+            raise TranscriptionError(f"whisper.cpp failed: {exc}") from exc
+        return [
+            Word(s.text.strip().lower(), int(s.t0) * 10, int(s.t1) * 10)
+            for s in segments
+            if s.text.strip()
+        ]

@@ -1,0 +1,285 @@
+"""Sealing and Object Lock through the archive job, holds and retention (in-memory WORM store)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from flexrec.archive.crypto import ArchiveKey
+from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
+from flexrec.archive.models import ArchivedRecording, AuditLog, SealedObject
+from flexrec.archive.retention import RetentionPolicy, RetentionPolicyError
+from flexrec.archive.seal import RedactionReport, sealed_detail
+from flexrec.archive.service import ArchiveFailedError, ArchiveService, RecordingContext
+from flexrec.archive.storage import LocalStorage
+from flexrec.archive.worm import MemoryWormStorage, NotWormError, require_worm
+from flexrec.config import Settings, StorageSettings
+
+RE = "RE" + "1" * 32
+CA = "CA" + "2" * 32
+KEY = f"recordings/2026/03/04/{RE}.wav"
+TRADING = RetentionPolicy.from_mapping(
+    {
+        "default_days": 30,
+        "lock": "governance",
+        "by_queue": {"Trading": {"days": 2555, "legal_obligation": True}},
+    }
+)
+
+
+def _context(queue: str) -> Callable[[str, str | None], RecordingContext]:
+    return lambda _sid, _call: RecordingContext(queue_name=queue, customer_number="+15550001")
+
+
+@pytest.fixture
+def worm(clock: Callable[[], datetime]) -> MemoryWormStorage:
+    return MemoryWormStorage(clock=clock)
+
+
+def _manifest(sessions: sessionmaker[Session]) -> SealedObject:
+    with sessions() as session:
+        return session.scalars(select(SealedObject).where(SealedObject.recording_sid == RE)).one()
+
+
+def test_a_legal_obligation_is_sealed_under_a_compliance_lock_until_its_date(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+) -> None:
+    wav = make_wav(duration_s=2.0)
+    twilio.add(RE, CA, wav)
+    key = ArchiveKey(b"k" * 32)
+    service = make_service(
+        store=worm, key=key, retention=TRADING, context_provider=_context("Trading")
+    )
+    row = service.archive_recording(RE)
+    manifest = _manifest(sessions)
+    stored = worm.get_version(f"{KEY}.enc", str(manifest.version_id))
+    assert manifest.stored_sha256 == hashlib.sha256(stored).hexdigest()
+    assert manifest.plain_sha256 == hashlib.sha256(wav).hexdigest() == row.sha256
+    assert (manifest.size_bytes, manifest.plain_size_bytes) == (len(stored), len(wav))
+    assert (manifest.call_sid, manifest.channels, manifest.duration_ms) == (CA, 2, 2000)
+    assert manifest.lock_mode == "COMPLIANCE" and manifest.legal_obligation
+    state = worm.lock_state(f"{KEY}.enc", str(manifest.version_id))
+    assert state.mode == "COMPLIANCE" and state.retain_until == row.retain_until
+    assert row.retain_until == datetime(2026, 3, 4, 10, 0, tzinfo=UTC) + timedelta(days=2555)
+    with sessions() as session:
+        sealed = session.scalars(select(AuditLog).where(AuditLog.action == "sealed")).one()
+    assert sealed.detail == sealed_detail(manifest)
+
+
+def test_a_rule_that_only_allows_it_gets_a_governance_lock(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+) -> None:
+    twilio.add(RE, CA)
+    make_service(
+        store=worm, retention=TRADING, context_provider=_context("Sales")
+    ).archive_recording(RE)
+    manifest = _manifest(sessions)
+    assert (manifest.lock_mode, manifest.legal_obligation) == ("GOVERNANCE", False)
+
+
+def test_the_redaction_stage_runs_before_sealing_and_its_report_is_kept(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+) -> None:
+    wav = make_wav(duration_s=2.0)
+    twilio.add(RE, CA, wav)
+    redacted = wav[:-100] + bytes(100)
+
+    def redact(sid: str, audio: bytes) -> tuple[bytes, RedactionReport | None]:
+        assert (sid, audio) == (RE, wav)
+        source = hashlib.sha256(audio).hexdigest()
+        return redacted, RedactionReport(source, ((1500, 2000),), {"detector": "test"})
+
+    make_service(store=worm, redactor=redact).archive_recording(RE)
+    manifest = _manifest(sessions)
+    assert manifest.plain_sha256 == hashlib.sha256(redacted).hexdigest()
+    assert manifest.source_sha256 == hashlib.sha256(wav).hexdigest()
+    assert manifest.redaction == {
+        "source_sha256": manifest.source_sha256,
+        "spans_ms": [[1500, 2000]],
+        "detector": "test",
+    }
+    assert worm.versions_of(KEY) == [redacted]  # the original never reached the store
+
+
+def test_a_legal_hold_is_set_and_cleared_on_the_stored_version(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+) -> None:
+    from flexrec.archive.holds import apply_object_holds, place_hold, release_hold
+
+    twilio.add(RE, CA)
+    service = make_service(store=worm)
+    service.archive_recording(RE)
+    version = str(_manifest(sessions).version_id)
+    service.set_legal_hold(RE, True, "legal@example.com", "matter 7")
+    assert worm.lock_state(KEY, version).legal_hold
+    # The CLI and the APIs write the hold only; the periodic job brings the storage along.
+    release_hold(sessions, RE, "cli:ops", "closed")
+    assert worm.lock_state(KEY, version).legal_hold
+    assert apply_object_holds(sessions, worm) == 1
+    assert not worm.lock_state(KEY, version).legal_hold
+    place_hold(sessions, RE, "cli:ops", "again")
+    assert apply_object_holds(sessions, worm) == 1 and apply_object_holds(sessions, worm) == 0
+    assert worm.lock_state(KEY, version).legal_hold
+
+
+def test_expired_versions_and_delete_markers_are_deleted_by_version_id(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service(store=worm, retention=TRADING, context_provider=_context("Sales"))
+    row = service.archive_recording(RE)
+    worm.delete(KEY)  # someone's plain DELETE: only a delete marker, the data stays
+    assert len(worm.version_ids(KEY)) == 2
+    assert service.apply_retention(now=clock()) == []  # not expired yet
+    assert row.retain_until is not None
+    clock.now = row.retain_until  # type: ignore[attr-defined]  # the storage's clock too
+    assert service.apply_retention(now=row.retain_until) == [RE]
+    assert worm.version_ids(KEY) == []
+    manifest = _manifest(sessions)
+    assert manifest.removed_reason == "retention" and manifest.removed_at is not None
+
+
+def test_a_delete_the_storage_refuses_is_audited_and_waits_for_the_storage_date(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service(store=worm, retention=TRADING, context_provider=_context("Trading"))
+    row = service.archive_recording(RE)
+    locked_until = row.retain_until
+    # Someone with database access moves the date into the past: the storage still refuses.
+    with sessions() as session:
+        tampered = session.get(ArchivedRecording, row.id)
+        assert tampered is not None
+        tampered.retain_until = clock() - timedelta(days=1)
+        session.commit()
+    assert service.apply_retention(now=clock()) == []
+    assert len(worm.version_ids(KEY)) == 1
+    with sessions() as session:
+        refused = session.scalars(select(AuditLog).where(AuditLog.action == "purge_refused")).one()
+        again = session.get(ArchivedRecording, row.id)
+    assert refused.detail["refused"][0]["retain_until"] == str(locked_until.isoformat())
+    assert again is not None and again.retain_until == locked_until
+    # The next sweep does not try again before the storage's own date.
+    assert service.apply_retention(now=clock()) == []
+    with sessions() as session:
+        assert (
+            len(session.scalars(select(AuditLog).where(AuditLog.action == "purge_refused")).all())
+            == 1
+        )
+
+
+def test_the_local_folder_says_it_is_not_worm_and_refuses_a_worm_policy(tmp_path: Path) -> None:
+    with pytest.raises(NotWormError, match="not WORM"):
+        require_worm(LocalStorage(tmp_path), "the retention policy asks for WORM")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[retention]\ndefault_days = 30\nlock = "governance"\n')
+    settings = Settings(storage=StorageSettings(data_dir=tmp_path))
+    settings.policy.policy_file = policy
+    with pytest.raises(NotWormError, match="read-only files are not a control"):
+        ArchiveService.from_settings(settings, sessionmaker(), None)
+
+
+def test_a_locked_rule_on_a_store_without_versions_fails_the_job_clearly(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    tmp_path: Path,
+) -> None:
+    twilio.add(RE, CA)
+    service = make_service(store=LocalStorage(tmp_path), retention=TRADING, max_attempts=1)
+    with pytest.raises(ArchiveFailedError, match="not WORM"):
+        service.archive_recording(RE)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"lock": "compliance"}, "only a rule marked legal_obligation"),
+        ({"default_days": 0, "legal_obligation": True}, "needs a number of days"),
+        ({"by_queue": {"X": {"days": 5, "lock": "sealed"}}}, "lock must be one of"),
+        ({"worm": "yes"}, "worm must be true or false"),
+    ],
+)
+def test_lock_rules_are_checked(section: dict[str, object], message: str) -> None:
+    with pytest.raises(RetentionPolicyError, match=message):
+        RetentionPolicy.from_mapping(section)
+
+
+def test_the_analysis_is_stored_locked_and_sealed_like_its_audio(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+) -> None:
+    from flexrec.archive.jobs import JOB_ANALYSE, JOB_ARCHIVE, register_archive_jobs
+    from flexrec.custody.verify import verify_archive
+    from flexrec.jobs.queue import InlineJobQueue
+
+    twilio.add(RE, CA, make_wav(duration_s=3.0))
+    key = ArchiveKey(b"a" * 32)
+    service = make_service(
+        store=worm, key=key, retention=TRADING, context_provider=_context("Trading")
+    )
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, service)
+    queue.enqueue(JOB_ARCHIVE, RE)
+    queue.run_all()
+    assert [job.name for job in queue.history] == [JOB_ARCHIVE, JOB_ANALYSE]
+    with sessions() as session:
+        sealed = {m.kind: m for m in session.scalars(select(SealedObject))}
+    analysis = sealed["analysis"]
+    assert analysis.storage_key == f"analyses/2026/03/04/{RE}.json.enc"
+    state = worm.lock_state(analysis.storage_key, str(analysis.version_id))
+    assert state.mode == "COMPLIANCE" and state.retain_until == sealed["audio"].retain_until
+    document = key.open(worm.get_version(analysis.storage_key, str(analysis.version_id)), RE)
+    assert hashlib.sha256(document).hexdigest() == analysis.plain_sha256
+    assert b'"recording_sid":"' + RE.encode() in document
+    # Sealing again changes nothing; verify reads both objects.
+    queue.enqueue(JOB_ANALYSE, RE)
+    queue.run_all()
+    assert len(worm.version_ids(analysis.storage_key)) == 1
+    report = verify_archive(sessions, worm, key=key, clock=clock)
+    assert report.ok and report.objects == 2
+
+
+def test_playback_reads_the_sealed_version_not_one_written_on_top(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+) -> None:
+    wav = make_wav(duration_s=2.0)
+    twilio.add(RE, CA, wav)
+    service = make_service(store=worm)
+    service.archive_recording(RE)
+    forged = b"RIFF" + bytes(len(wav) - 4)
+    worm.put(KEY, forged)  # someone with bucket access uploads over the key
+    assert worm.get(KEY) == forged
+    assert service.read_media(RE) == wav
+    assert service.read_media_range(RE, 100, 199) == wav[100:200]
+    assert service.media_size(RE) == len(wav)

@@ -1,0 +1,99 @@
+"""Card data found in transcripts across pauses, groupings and misheard digits; distractors
+and amounts left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from flexrec.pci.detect import (
+    CARD_NUMBER,
+    DetectorConfig,
+    detect_card_data,
+    luhn_ok,
+    silence_spans,
+)
+from flexrec.pci.digits import tokenize
+from flexrec.transcription.base import Word
+
+
+def said(text: str, start_ms: int = 0, word_ms: int = 350, gap_ms: int = 80) -> list[Word]:
+    """Words one after another; "|" is a 700 ms pause between groups."""
+    out: list[Word] = []
+    t = start_ms
+    for token in text.split():
+        if token == "|":
+            t += 700
+            continue
+        out.append(Word(token, t, t + word_ms))
+        t += word_ms + gap_ms
+    return out
+
+
+def test_spoken_forms_become_digits() -> None:
+    tokens = tokenize(said("double four forty five oh nine triple one to two i want to pay"))
+    assert [t.digits for t in tokens if t.digits] == ["44", "45", "0", "9", "111", "2", "2"]
+    assert not any(t.digits for t in tokens if t.word.text in ("want", "pay"))
+
+
+def test_a_card_read_in_groups_across_pauses_is_found_by_luhn() -> None:
+    number = "4539578763621486"
+    assert luhn_ok(number)
+    words = {"0": "oh", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five"}
+    words |= {"6": "six", "7": "seven", "8": "eight", "9": "nine"}
+    groups = [" ".join(words[d] for d in number[i : i + 4]) for i in range(0, 16, 4)]
+    found = detect_card_data({1: said("it is " + " | ".join(groups), 5000)})
+    assert [(d.kind, d.channel, d.rule, d.digit_count) for d in found] == [
+        (CARD_NUMBER, 1, "luhn", 16)
+    ]
+    assert found[0].start_ms >= 5000
+
+
+def test_a_misheard_digit_cannot_let_a_card_through() -> None:
+    # Luhn fails (one digit misheard, one lost), but 14 digits within 10 s is a card.
+    text = "four five three nine | five seven eight seven | six three six two | one four"
+    (card,) = detect_card_data({2: said(text)})
+    assert card.rule == "12_digits_in_10s" and card.channel == 2
+
+
+def test_distractors_are_left_alone() -> None:
+    speech = said("my phone number is five five five | one two three | four five six seven")
+    speech += said("and the order number is one two three four five six seven eight", 9000)
+    speech += said("it came to forty two dollars and fifty cents", 20000)
+    assert detect_card_data({1: speech}) == []
+
+
+def test_expiry_and_code_near_a_card_are_card_data_amounts_are_not() -> None:
+    card = said("four five three nine five seven eight seven six three six two one four eight six")
+    customer = card + said("oh nine twenty seven", 20000) + said("one two three", 30000)
+    agent = said("and the three digit security code", 25000)
+    agent += said("that payment of forty two dollars has gone through", 35000)
+    found = detect_card_data({1: customer, 2: agent})
+    kinds = [(d.kind, d.channel) for d in found]
+    assert kinds == [("card_number", 1), ("expiry", 1), ("security_code", 1)]
+
+
+def test_the_same_numbers_far_from_a_card_are_not_card_data() -> None:
+    assert detect_card_data({1: said("the code is one two three", 0)}) == []
+
+
+def test_extra_rules_find_other_patterns() -> None:
+    config = DetectorConfig.with_patterns(r"national_id=^\d{9}$")
+    found = detect_card_data(
+        {1: said("it is one two three four five six seven eight nine")}, config
+    )
+    assert [(d.kind, d.rule) for d in found] == [("national_id", "pattern:national_id")]
+    with pytest.raises(ValueError, match="name=regex"):
+        DetectorConfig.with_patterns("nonsense")
+
+
+def test_silence_spans_add_the_margin_and_merge() -> None:
+    card = detect_card_data(
+        {
+            1: said(
+                "four five three nine five seven eight seven six three six two one four eight six",
+                1000,
+            )
+        }
+    )
+    spans = silence_spans(card, 250, 60_000)
+    assert spans == [(card[0].start_ms - 250, card[0].end_ms + 250)]
