@@ -30,6 +30,7 @@ lock:  ## Re-resolve requirements.lock after a dependency changed in a pyproject
 system-deps:  ## Install the real servers and browser the full test suite starts (Debian packages)
 	bash scripts/install-system-deps.sh
 
+# The demo needs the simulator (flexrec's `sim` extra): setup installs ./flexsim with the rest.
 demo: setup  ## Run the main job: the service against the simulator, scored
 	$(BIN)/flexrec demo
 

@@ -1,16 +1,17 @@
 """The `flexrec` command line: serve, worker, sim, demo, setup, backfill, coverage, verify,
-export, erase."""
+export, erase, audit, legal-hold, users."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from flexrec.cli_errors import EXIT_USAGE, explain
+from flexrec.cli_errors import EXIT_USAGE, CliError, explain
 
 app = typer.Typer(
     name="flexrec",
@@ -164,6 +165,9 @@ def coverage(
     raise typer.Exit(coverage_command(period, json_out=json_out, only_exceptions=only_exceptions))
 
 
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object (for scripts) instead of a table.")
+]
 users = typer.Typer(help="Console accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
 
@@ -211,11 +215,11 @@ UserBy = Annotated[
 
 
 @users.command("list")
-def users_list() -> None:
+def users_list(json_out: JsonOption = False) -> None:
     """List console accounts (role, worker SID, disabled or not)."""
     from flexrec.cli_admin import users_list_command
 
-    raise typer.Exit(users_list_command())
+    raise typer.Exit(users_list_command(json_out=json_out))
 
 
 @users.command("disable")
@@ -276,11 +280,12 @@ def users_reset_password(
 @users.command("workers")
 def users_workers(
     name: Annotated[str, typer.Argument(help="Part of the worker's name (empty: all).")] = "",
+    json_out: JsonOption = False,
 ) -> None:
     """Find agents' TaskRouter worker SIDs by name (for `users add --role agent`)."""
     from flexrec.cli_admin import workers_command
 
-    raise typer.Exit(workers_command(name))
+    raise typer.Exit(workers_command(name, json_out=json_out))
 
 
 holds = typer.Typer(
@@ -309,21 +314,81 @@ def legal_hold_add(
 @holds.command("remove")
 def legal_hold_remove(
     recording_sid: RecordingSidArg,
-    reason: Annotated[str, typer.Option(help="Why the hold ends (optional).")] = "",
+    reason: Annotated[str, typer.Option(help="Why the hold ends (required).")],
     by: ByOption = None,
 ) -> None:
-    """Release a legal hold; retention applies again from its next sweep."""
+    """Release a legal hold; retention applies again from its next sweep.
+
+    Exit code 3 when the recording is not on hold (nothing changed).
+    """
     from flexrec.cli_admin import hold_command
 
     raise typer.Exit(hold_command(recording_sid, reason=reason, by=by, release=True))
 
 
 @holds.command("list")
-def legal_hold_list() -> None:
+def legal_hold_list(json_out: JsonOption = False) -> None:
     """List the recordings on legal hold."""
     from flexrec.cli_admin import list_holds_command
 
-    raise typer.Exit(list_holds_command())
+    raise typer.Exit(list_holds_command(json_out=json_out))
+
+
+@app.command()
+def audit(
+    user: Annotated[str | None, typer.Option(help="Only this actor (exact name).")] = None,
+    recording: Annotated[str | None, typer.Option(help="Only this recording (RE…).")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only this action (`--actions` lists them).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this day (YYYY-MM-DD, UTC) or moment (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="To this day, included (YYYY-MM-DD), or moment, excluded."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="Entries per page.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many (newest first).")] = 0,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the page as one JSON object.")
+    ] = False,
+    csv_to: Annotated[
+        str | None,
+        typer.Option(
+            "--csv",
+            help="Write every matching entry (up to 100,000) as CSV to this file (- for "
+            "stdout); the export is audited.",
+        ),
+    ] = None,
+    by: ByOption = None,
+    actions: Annotated[
+        bool, typer.Option("--actions", help="List the action names and what each means.")
+    ] = False,
+) -> None:
+    """The audit log, newest first: who played, downloaded, held, exported or signed in."""
+    from flexrec.cli_audit import actions_command, audit_command
+    from flexrec.console.audit_log import AuditFilters
+    from flexrec.coverage.period import PeriodError, parse_moment
+
+    if actions:
+        raise typer.Exit(actions_command())
+    if recording is not None and not re.fullmatch(r"RE[0-9a-f]{32}", recording):
+        raise CliError(f"--recording {recording!r} is not a recording SID (RE and 32 hex digits)")
+    start = parse_moment("--since", since) if since else None
+    stop = parse_moment("--until", until, end=True) if until else None
+    if start is not None and stop is not None and stop <= start:
+        raise PeriodError(f"--until ({until}) is not after --since ({since})")
+    filters = AuditFilters(
+        user=user,
+        recording_sid=recording,
+        action=action,
+        since=start,
+        until=stop,
+        limit=limit,
+        offset=offset,
+    )
+    raise typer.Exit(audit_command(filters, json_out=json_out, csv_to=csv_to, by=by))
 
 
 @app.command()
@@ -356,8 +421,21 @@ def demo(
     processes: Annotated[
         int, typer.Option(min=1, help="Run the service with this many web processes.")
     ] = 1,
+    card_data: Annotated[
+        bool,
+        typer.Option(
+            "--card-data",
+            help="Transcribe every recording, silence spoken card data and score it against "
+            "the simulator's truth (CPU-heavy: try --calls 12).",
+        ),
+    ] = False,
 ) -> None:
     """Run the service against the simulator for a mixed day of calls and score it."""
+    try:
+        import flexsim  # noqa: F401 - cheap (names load on first use): is the extra installed?
+    except ImportError:
+        typer.echo(SIM_MISSING, err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     from flexrec.demo.runner import DemoOptions, run_demo
 
     code = run_demo(
@@ -370,6 +448,7 @@ def demo(
             json_out=json_out,
             workdir=workdir,
             processes=processes,
+            card_data=card_data,
         )
     )
     raise typer.Exit(code)
@@ -385,10 +464,24 @@ def _register_custody() -> None:
 _register_custody()
 
 
-def _register_sim() -> None:
-    # The simulator's command lives with the simulator; importing it is cheap (no I/O).
-    from flexsim.cli import sim
+SIM_MISSING = (
+    "flexrec: error: the simulator is not installed; `flexrec sim` and `flexrec demo` need "
+    'flexrec\'s sim extra: pip install "flexrec[sim]" (make setup installs it)'
+)
 
+
+def _register_sim() -> None:
+    # The simulator's command lives with the simulator (an optional dependency: `sim` extra).
+    try:
+        from flexsim.cli import sim
+    except ImportError:
+
+        @app.command(name="sim", help="Run the Twilio Flex simulator (needs flexrec[sim]).")
+        def sim_missing() -> None:
+            typer.echo(SIM_MISSING, err=True)
+            raise typer.Exit(EXIT_USAGE)
+
+        return
     app.command(name="sim")(sim)
 
 
@@ -407,4 +500,4 @@ def main() -> None:
         if line is None:
             raise
         print(f"flexrec: error: {line}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
+        sys.exit(exc.exit_code if isinstance(exc, CliError) else EXIT_USAGE)

@@ -12,10 +12,15 @@ import socket
 from collections.abc import Callable
 
 EXIT_USAGE = 2
+EXIT_CONFLICT = 3  # the request made sense but the state says no (e.g. release a hold not set)
 
 
 class CliError(Exception):
-    """A problem the user can fix; its message is the whole line shown."""
+    """A problem the user can fix; its message is the whole line shown, `exit_code` the code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _first_line(value: object) -> str:

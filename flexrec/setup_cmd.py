@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flexrec.cli_errors import CliError
+from flexrec.cli_tables import print_table
 from flexrec.config import Settings
 
 
@@ -42,6 +43,8 @@ def setup_command(
         else:
             return 0
     _print_changes(console, changes, dry_run)
+    for line in card_data_notes(settings):
+        console.print(line)
     if nothing_to_do(changes):
         console.print(
             "[green]Nothing needed changing:[/] the account already sends flexrec the events it "
@@ -50,6 +53,30 @@ def setup_command(
     elif not any(c.applied or not (c.warning or c.info) for c in changes):
         console.print("Nothing needed changing; see the warnings above.")
     return 0
+
+
+def card_data_notes(settings: Settings) -> list[str]:
+    """What `flexrec setup` says about spoken card data and Twilio's unredacted copy."""
+    if not settings.card_data.card_data:
+        return [
+            "Spoken card numbers are not checked (FLEXREC_CARD_DATA=true transcribes each "
+            "recording and silences card data before archiving it)."
+        ]
+    engine = settings.card_data.transcription_engine
+    notes = [f"Spoken card data is silenced before archiving ({engine})."]
+    if not settings.storage.delete_from_twilio:
+        notes.append(
+            "[yellow]Twilio keeps its unredacted copy of every recording[/]: set "
+            "FLEXREC_DELETE_FROM_TWILIO=true so it is deleted once the redacted one is archived, "
+            "and keep Insights playing through flexrec's url_provider (Insights would otherwise "
+            "play Twilio's copy, or nothing once it is gone)."
+        )
+    else:
+        notes.append(
+            "Twilio's copy is deleted once the redacted one is archived: Insights must play "
+            "through flexrec's url_provider (the VoiceRecording entry flexrec writes)."
+        )
+    return notes
 
 
 def _print_changes(console: Console, changes: list[Any], dry_run: bool) -> None:
@@ -69,7 +96,7 @@ def _print_changes(console: Console, changes: list[Any], dry_run: bool) -> None:
                 else ("done" if change.applied else "planned")
             )
             table.add_row(change.what, change.before or "", change.after or "", state)
-        console.print(table)
+        print_table(table, console)
     for change in changes:
         if change.info:
             console.print(change.what)

@@ -20,7 +20,7 @@ pip_version="${PIP_VERSION:-26.3}"
 "$venv/bin/pip" install --quiet --require-hashes -r "$root/requirements.lock"
 if [ "$mode" = "--editable" ]; then
     "$venv/bin/pip" install --quiet --no-deps --no-build-isolation \
-        -e "$root/flexsim" -e "$root[dev]"
+        -e "$root/flexsim" -e "$root[dev,sim]"
 else
     "$venv/bin/pip" install --quiet --no-deps --no-build-isolation "$root/flexsim" "$root"
 fi

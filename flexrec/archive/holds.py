@@ -32,6 +32,10 @@ class HoldError(ValueError):
     """A hold change asked for the impossible (no reason given, say)."""
 
 
+class NotHeld(HoldError):
+    """A release asked for a recording that is not on legal hold: nothing changed."""
+
+
 @dataclass(frozen=True)
 class RetentionFacts:
     """What an operator asks of one recording: how long it is kept and whether it is held."""
@@ -101,11 +105,7 @@ def place_hold(
     ip: str | None = None,
 ) -> RetentionFacts:
     """Hold a recording (again: the new reason replaces the old); audited as `legal_hold_set`."""
-    reason = reason.strip()
-    if not reason:
-        raise HoldError("say why the recording is held (a case or matter reference)")
-    if len(reason) > MAX_REASON:
-        raise HoldError(f"the reason is limited to {MAX_REASON} characters")
+    reason = _reason(reason, "say why the recording is held (a case or matter reference)")
     with sessions() as session:
         row = _row(session, recording_sid)
         now = clock()
@@ -128,6 +128,16 @@ def place_hold(
         return facts_of(row)
 
 
+def _reason(reason: str, missing: str) -> str:
+    # Every hold change says why, whoever makes it (CLI, admin API, console): one rule here.
+    reason = reason.strip()
+    if not reason:
+        raise HoldError(missing)
+    if len(reason) > MAX_REASON:
+        raise HoldError(f"the reason is limited to {MAX_REASON} characters")
+    return reason
+
+
 def release_hold(
     sessions: Callable[[], Session],
     recording_sid: str,
@@ -140,16 +150,20 @@ def release_hold(
     """Release a hold; audited as `legal_hold_cleared` with the hold that was in force.
 
     Retention applies again from the next sweep: a recording past its date is then deleted.
+    The reason is required, as for a hold; a recording not on hold raises `NotHeld` and
+    nothing is written.
     """
+    reason = _reason(reason, "say why the hold ends (e.g. the matter is closed)")
     with sessions() as session:
         row = _row(session, recording_sid)
+        if not row.legal_hold:
+            raise NotHeld(f"{recording_sid} is not on legal hold: nothing to release")
         now = clock()
         released = {
             "held_by": row.legal_hold_by,
             "held_at": _iso(row.legal_hold_at),
             "hold_reason": row.legal_hold_reason,
         }
-        was_held = bool(row.legal_hold)
         row.legal_hold = False
         row.legal_hold_by = None
         row.legal_hold_at = None
@@ -162,7 +176,7 @@ def release_hold(
                 action="legal_hold_cleared",
                 recording_sid=recording_sid,
                 ip=ip,
-                detail={"reason": reason.strip()[:MAX_REASON], "was_held": was_held, **released},
+                detail={"reason": reason, **released},
             )
         )
         session.commit()

@@ -17,14 +17,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from flexrec.archive.audit_actions import UnknownAuditAction, audit_action_names
 from flexrec.archive.models import AuditLog
 
 SIGN_IN = "sign_in"
 SIGN_IN_FAILED = "sign_in_failed"
 SIGN_OUT = "sign_out"
 VIEW_REFUSED = "view_refused"
-CONSOLE_ACTIONS = (SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, VIEW_REFUSED)
-"""Actions the console writes, beside the archive's (flexrec.archive.models.AUDIT_ACTIONS)."""
+AUDIT_EXPORTED = "audit_exported"
+CONSOLE_ACTIONS = (SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, VIEW_REFUSED, AUDIT_EXPORTED)
+"""Actions the console writes, beside the archive's (flexrec.archive.models.AUDIT_ACTIONS);
+every name is documented in flexrec.archive.audit_actions."""
 
 MAX_PAGE = 500
 CSV_LIMIT = 100_000  # one export; a longer period is exported in pieces
@@ -96,8 +99,21 @@ def search(session: Session, f: AuditFilters) -> tuple[list[AuditLog], int]:
     return search_all(session, AuditFilters(**{**f.__dict__, "limit": min(f.limit, MAX_PAGE)}))
 
 
+def valid_actions(session: Session) -> tuple[str, ...]:
+    """Action names a filter may use: every documented one, and any the log holds already."""
+    return tuple(sorted({*audit_action_names(), *actions_in_use(session)}))
+
+
 def search_all(session: Session, f: AuditFilters) -> tuple[list[AuditLog], int]:
-    """Like `search` with no page cap below `f.limit` (exports)."""
+    """Like `search` with no page cap below `f.limit` (exports).
+
+    An action no entry can have raises `UnknownAuditAction` naming the valid ones: a typo
+    must not read as "nothing happened".
+    """
+    if f.action:
+        valid = valid_actions(session)
+        if f.action not in valid:
+            raise UnknownAuditAction(f.action, valid)
     where = _where(f)
     total = session.scalar(select(func.count()).select_from(AuditLog).where(*where)) or 0
     rows = session.scalars(
@@ -139,6 +155,45 @@ def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_csv(
+    sessions: Callable[[], Session],
+    f: AuditFilters,
+    actor: str,
+    *,
+    via: str,
+    ip: str | None = None,
+    worker_sid: str | None = None,
+) -> str:
+    """The filtered entries as CSV (up to `CSV_LIMIT`), the export itself audited as
+    `audit_exported` with who, from where and which filters: the console, the admin API and
+    `flexrec audit --csv` all export through here."""
+    wide = AuditFilters(**{**f.__dict__, "limit": CSV_LIMIT})
+    with sessions() as session:
+        rows, total = search_all(session, wide)
+        body = to_csv(rows)
+    record_event(
+        sessions,
+        AUDIT_EXPORTED,
+        actor,
+        ip=ip,
+        worker_sid=worker_sid,
+        detail={"rows": len(rows), "matching": total, "filters": filters_text(f), "via": via},
+    )
+    return body
+
+
+def filters_text(f: AuditFilters) -> dict[str, str]:
+    """The filters of an export, for its own audit entry."""
+    given = {
+        "user": f.user,
+        "recording": f.recording_sid,
+        "action": f.action,
+        "since": f.since.isoformat() if f.since else None,
+        "until": f.until.isoformat() if f.until else None,
+    }
+    return {k: v for k, v in given.items() if v}
 
 
 def to_csv(rows: Iterable[AuditLog]) -> str:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from flexrec.archive.errors import ArchiveError, RecordingNotArchived
-from flexrec.archive.holds import MAX_REASON, HoldError, place_hold, release_hold
+from flexrec.archive.holds import MAX_REASON, HoldError, NotHeld, place_hold, release_hold
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.archive.waveform import MEDIA_TYPE as WAVEFORM_TYPE
 from flexrec.bounds import INT32_MAX, MAX_DATE, MAX_PAGE
@@ -182,7 +182,9 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         """Put the recording on legal hold (supervisors and admins); audited."""
         return change_hold(recording_sid, body, request, principal, release=False)
 
-    @router.delete("/api/recordings/{recording_sid}/legal-hold", responses=ONE_RECORDING)
+    @router.delete(
+        "/api/recordings/{recording_sid}/legal-hold", responses={**ONE_RECORDING, **documented(409)}
+    )
     def release(
         recording_sid: str, request: Request, principal: Csrf, body: HoldBody | None = None
     ) -> dict[str, Any]:
@@ -206,6 +208,8 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             )
         except RecordingNotArchived:
             raise HTTPException(404, "no such recording") from None
+        except NotHeld as exc:
+            raise HTTPException(409, str(exc)) from None
         except HoldError as exc:
             raise HTTPException(400, str(exc)) from None
         return facts.public()

@@ -7,13 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from flexrec.archive.audit_actions import UnknownAuditAction
 from flexrec.bounds import MAX_OFFSET, OutOfRange, utc_moment
 from flexrec.console import audit_log
 from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
 from flexrec.server.responses import CONSOLE
-
-AUDIT_EXPORTED = "audit_exported"
 
 
 def audit_filters(
@@ -70,7 +69,10 @@ def add_audit_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         """Audit entries, newest first, filtered and paged."""
         auditor(principal)
         with ctx.db() as session:
-            rows, total = audit_log.search(session, filters)
+            try:
+                rows, total = audit_log.search(session, filters)
+            except UnknownAuditAction as exc:
+                raise HTTPException(400, str(exc)) from None
             return {
                 "items": [audit_log.public(r) for r in rows],
                 "total": total,
@@ -83,32 +85,19 @@ def add_audit_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     def audit_csv(request: Request, principal: Api, filters: Filters) -> Response:
         """The filtered entries as a CSV file (up to 100,000; export long periods in parts)."""
         auditor(principal)
-        wide = audit_log.AuditFilters(**{**filters.__dict__, "limit": audit_log.CSV_LIMIT})
-        with ctx.db() as session:
-            rows, total = audit_log.search_all(session, wide)
-            body = audit_log.to_csv(rows)
-        audit_log.record_event(
-            ctx.deps.sessions,
-            AUDIT_EXPORTED,
-            principal.username,
-            ip=request.client.host if request.client else None,
-            worker_sid=principal.worker_sid,
-            detail={"rows": len(rows), "matching": total, "filters": filters_text(filters)},
-        )
+        try:
+            body = audit_log.export_csv(
+                ctx.deps.sessions,
+                filters,
+                principal.username,
+                via="console",
+                ip=request.client.host if request.client else None,
+                worker_sid=principal.worker_sid,
+            )
+        except UnknownAuditAction as exc:
+            raise HTTPException(400, str(exc)) from None
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="flexrec-audit.csv"'},
         )
-
-
-def filters_text(f: audit_log.AuditFilters) -> dict[str, str]:
-    """The filters of an export, for its own audit entry."""
-    given = {
-        "user": f.user,
-        "recording": f.recording_sid,
-        "action": f.action,
-        "since": f.since.isoformat() if f.since else None,
-        "until": f.until.isoformat() if f.until else None,
-    }
-    return {k: v for k, v in given.items() if v}

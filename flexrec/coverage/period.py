@@ -76,6 +76,12 @@ def _moment(option: str, value: str, *, end: bool) -> datetime:
         raise PeriodError(f"{option} {value!r} is not a date or time: use {EXAMPLE}") from None
 
 
+def parse_moment(option: str, value: str, *, end: bool = False) -> datetime:
+    """One end of a period as typed (`end=True`: a date includes its whole day); `PeriodError`
+    naming `option` when it cannot be read (also used by `flexrec audit`)."""
+    return _moment(option, value, end=end)
+
+
 def parse_period(since: str, until: str | None = None) -> Period:
     """The period from `--since` and `--until` (None: to the end of `since`'s day)."""
     start = _moment("--since", since, end=False)

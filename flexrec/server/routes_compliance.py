@@ -15,10 +15,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from flexrec.archive.audit_actions import UnknownAuditAction
 from flexrec.archive.errors import RecordingNotArchived
 from flexrec.archive.holds import (
     MAX_REASON,
     HoldError,
+    NotHeld,
     list_holds,
     place_hold,
     release_hold,
@@ -44,9 +46,9 @@ class HoldRequest(BaseModel):
 
 
 class ReleaseRequest(BaseModel):
-    """Why the hold is released (optional)."""
+    """Why the hold is released (required, as for a hold)."""
 
-    reason: str = Field("", max_length=MAX_REASON)
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
 
 
 def _sessions(request: Request) -> Any:
@@ -91,22 +93,31 @@ def put_legal_hold(
 @router.delete(
     "/recordings/{recording_sid}/legal-hold",
     summary="Release a legal hold",
-    responses={**ADMIN, **documented(404)},
+    responses={**ADMIN, **documented(404, 409)},
 )
 def delete_legal_hold(
     request: Request,
     admin: Admin,
     recording_sid: RecordingSid,
     body: Annotated[ReleaseRequest | None, Body()] = None,
+    reason: Annotated[
+        str | None,
+        Query(max_length=MAX_REASON, description="Why (for clients that send no DELETE body)"),
+    ] = None,
 ) -> dict[str, Any]:
-    """Release the hold; retention applies again from its next sweep."""
-    reason = body.reason if body else ""
+    """Release the hold, saying why (`{"reason": …}`, or `?reason=`); retention applies again
+    from its next sweep. 409 `not_held` when the recording is not on hold (nothing changed)."""
+    why = body.reason if body is not None else reason or ""
     try:
         facts = release_hold(
-            _sessions(request), recording_sid, admin.identity, reason, ip=_ip(request)
+            _sessions(request), recording_sid, admin.identity, why, ip=_ip(request)
         )
     except RecordingNotArchived:
         _not_archived(recording_sid)
+    except NotHeld as exc:
+        fail(409, "not_held", str(exc))
+    except HoldError as exc:
+        fail(400, "bad_hold", str(exc))
     return facts.public()
 
 
@@ -119,27 +130,29 @@ def get_legal_holds(request: Request, _admin: Admin) -> dict[str, Any]:
 @router.get("/audit", summary="The audit log, newest first", responses=ADMIN)
 def get_audit(
     request: Request,
-    _admin: Admin,
+    admin: Admin,
     filters: Annotated[AuditFilters, Depends(audit_filters)],
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
-    """Who did what to which recording: filter by user, recording, action and time."""
-    with _sessions(request)() as session:
+    """Who did what to which recording: filter by user, recording, action and time (400 with
+    the valid names for an unknown `action`). A CSV export is itself audited."""
+    sessions = _sessions(request)
+    try:
         if format == "csv":
-            wide = AuditFilters(**{**filters.__dict__, "limit": audit_log.CSV_LIMIT})
-            rows, _total = audit_log.search_all(session, wide)
+            body = audit_log.export_csv(
+                sessions, filters, admin.identity, via="admin_api", ip=_ip(request)
+            )
             return Response(
-                audit_log.to_csv(rows),
+                body,
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": 'attachment; filename="flexrec-audit.csv"'},
             )
-        rows, total = audit_log.search(session, filters)
-        return {
-            "items": [audit_log.public(r) for r in rows],
-            "total": total,
-            "limit": filters.limit,
-            "offset": filters.offset,
-        }
+        with sessions() as session:
+            rows, total = audit_log.search(session, filters)
+            items = [audit_log.public(r) for r in rows]
+    except UnknownAuditAction as exc:
+        fail(400, "unknown_action", str(exc))
+    return {"items": items, "total": total, "limit": filters.limit, "offset": filters.offset}
 
 
 @router.get(

@@ -372,7 +372,10 @@ function renderRetention() {
   text.classList.toggle('held', Boolean(detail.legal_hold))
   const form = document.getElementById('hold-form')
   form.hidden = !detail.may_hold || Boolean(detail.purged_at)
-  document.getElementById('hold-reason').required = !detail.legal_hold
+  // Placing and releasing a hold both say why (the audit log keeps it).
+  const reasonInput = document.getElementById('hold-reason')
+  reasonInput.required = true
+  reasonInput.placeholder = detail.legal_hold ? 'why the hold ends' : 'case or matter reference'
   document.getElementById('hold-button').textContent = detail.legal_hold ? 'Release legal hold' : 'Place legal hold'
   // Supervisors and admins (the same who may hold) export what is still archived.
   document.getElementById('export-line').hidden = !detail.may_hold || !detail.playable || Boolean(detail.purged_at)

@@ -96,3 +96,32 @@ def test_admin_api_reads_the_audit_log(sandbox: Sandbox) -> None:
         assert body["total"] == 1 and body["items"][0]["recording_sid"] == "RE" + "6" * 32
         csv_text = client.get("/api/admin/audit", params={"format": "csv"}, headers=auth).text
         assert csv_text.splitlines()[0].startswith("at,actor,action")
+        # The API's export is audited as the console's is: who, from where, which filters.
+        exports = client.get(
+            "/api/admin/audit", params={"action": "audit_exported"}, headers=auth
+        ).json()["items"]
+        assert [(e["actor"], e["detail"]["via"]) for e in exports] == [
+            ("flexrec-admin", "admin_api")
+        ]
+        assert exports[0]["ip"] == "testclient"
+        # A misspelt action is refused with the names that exist, not answered with nothing.
+        typo = client.get("/api/admin/audit", params={"action": "legal_hold_sett"}, headers=auth)
+        assert typo.status_code == 400
+        assert typo.json()["error"] == "unknown_action"
+        assert "legal_hold_set, legal_hold_cleared" not in typo.text  # sorted, not as written
+        assert "legal_hold_cleared, legal_hold_set" in typo.json()["message"]
+        as_csv = {"action": "nope", "format": "csv"}
+        assert client.get("/api/admin/audit", params=as_csv, headers=auth).status_code == 400
+
+
+def test_the_console_refuses_an_unknown_action_filter(
+    client_for: Callable[..., Any], sandbox: Sandbox
+) -> None:
+    sam = client_for(*SUPERVISOR)
+    for path in ("/console/api/audit", "/console/api/audit.csv"):
+        refused = sam.get(path, params={"action": "legal_hold_sett"})
+        assert refused.status_code == 400 and "legal_hold_set" in refused.text
+    assert _entries(sam, action="audit_exported") == []  # a refused export is no export
+    # An action the log holds but no list names (an older or newer writer's) still filters.
+    record_event(sandbox.sessions, "custom_action", "x")
+    assert [e["action"] for e in _entries(sam, action="custom_action")] == ["custom_action"]

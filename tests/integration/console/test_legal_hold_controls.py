@@ -36,8 +36,11 @@ def test_supervisor_holds_and_releases_from_the_console(
     listed = {i["recording_sid"]: i for i in sam.get("/console/api/recordings").json()["items"]}
     assert listed[sid]["legal_hold"] is True
     assert "retain_until" in listed[sid]
+    assert sam.request("DELETE", path, json={"reason": ""}, headers=headers).status_code == 400
     released = sam.request("DELETE", path, json={"reason": "closed"}, headers=headers)
     assert released.json()["legal_hold"] is False
+    again = sam.request("DELETE", path, json={"reason": "closed"}, headers=headers)
+    assert again.status_code == 409 and "not on legal hold" in again.text
 
 
 def test_agents_cannot_change_holds_nor_read_their_reasons(
@@ -85,7 +88,20 @@ def test_admin_api_sets_lists_shows_and_releases_holds(sandbox: Sandbox) -> None
         retention = client.get(f"/api/admin/recordings/{sid}/retention", headers=auth).json()
         assert retention["legal_hold"] is True
         assert "retain_until" in retention  # the sandbox seeds rows without a policy date
-        released = client.delete(path, headers=auth)
+        # Releasing says why, as the CLI and the console do (it was an audit row with "").
+        no_reason = client.delete(path, headers=auth)
+        assert no_reason.status_code == 400, no_reason.text
+        assert client.get("/api/admin/legal-holds", headers=auth).json()["items"] != []
+        released = client.request("DELETE", path, json={"reason": "matter closed"}, headers=auth)
         assert released.status_code == 200
         assert released.json()["legal_hold"] is False
         assert client.get("/api/admin/legal-holds", headers=auth).json()["items"] == []
+        # Releasing what is not held is a conflict, not a success, and writes nothing.
+        again = client.delete(path, params={"reason": "closed twice"}, headers=auth)
+        assert (again.status_code, again.json()["error"]) == (409, "not_held")
+        cleared = client.get(
+            "/api/admin/audit", params={"action": "legal_hold_cleared"}, headers=auth
+        ).json()["items"]
+        assert [(e["recording_sid"], e["detail"]["reason"]) for e in cleared] == [
+            (sid, "matter closed")
+        ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +31,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "data"
     monkeypatch.setenv("FLEXREC_DATA_DIR", str(folder))
-    monkeypatch.setenv("COLUMNS", "200")  # rich tables unwrapped, for the assertions
+    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: no SID may be cut
     return folder
 
 
@@ -50,13 +52,59 @@ def test_legal_hold_add_list_remove(
     assert "on legal hold: case 9" in capsys.readouterr().out
     assert run_cli(monkeypatch, "legal-hold", "list") == 0
     listed = capsys.readouterr().out
-    assert RE in listed and "cli:kim" in listed and "case 9" in listed
-    assert run_cli(monkeypatch, "legal-hold", "remove", RE, "--by", "kim") == 0
+    assert RE in listed and "cli:kim" in listed and "case 9" in listed  # whole, at 80 columns
+    assert run_cli(monkeypatch, "legal-hold", "list", "--json") == 0
+    held = json.loads(capsys.readouterr().out)["items"]
+    assert [(h["recording_sid"], h["held_by"], h["hold_reason"]) for h in held] == [
+        (RE, "cli:kim", "case 9")
+    ]
+    assert run_cli(monkeypatch, "legal-hold", "remove", RE, "--by", "kim") == 2  # say why
+    assert "--reason" in capsys.readouterr().err
+    remove = ("legal-hold", "remove", RE, "--reason", "case closed", "--by", "kim")
+    assert run_cli(monkeypatch, *remove) == 0
     assert run_cli(monkeypatch, "legal-hold", "list") == 0
     assert "no recording is on legal hold" in capsys.readouterr().out
+    # Releasing again is not success: exit 3, one line, nothing written.
+    assert run_cli(monkeypatch, *remove) == 3
+    err = capsys.readouterr().err
+    assert "is not on legal hold" in err and err.count("\n") == 1
     with open_database() as sessions, sessions() as session:
         actions = [a.action for a in session.scalars(select(AuditLog).order_by(AuditLog.id))]
     assert actions == ["legal_hold_set", "legal_hold_cleared"]
+
+
+def test_audit_lists_filters_and_exports_the_log(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: no SID may be cut
+    _archived(RE)
+    assert run_cli(monkeypatch, "legal-hold", "add", RE, "--reason", "case 9", "--by", "kim") == 0
+    capsys.readouterr()
+    assert run_cli(monkeypatch, "audit", "--action", "legal_hold_set") == 0
+    out = capsys.readouterr().out
+    assert RE in out and "cli:kim" in out and "case 9" in out
+    assert run_cli(monkeypatch, "audit", "--recording", RE, "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [e["action"] for e in listed["items"]] == ["legal_hold_set"]
+    assert run_cli(monkeypatch, "audit", "--since", "2999-01-01") == 0
+    assert "no audit entry matches" in capsys.readouterr().out
+    # A misspelt action: one line naming the valid ones, exit 2 (it matched nothing, silently).
+    assert run_cli(monkeypatch, "audit", "--action", "legal_hold_sett") == 2
+    err = capsys.readouterr().err
+    assert "legal_hold_set" in err and err.count("\n") == 1
+    # An export is audited under the operator's name, as the console's is.
+    target = tmp_path / "audit.csv"
+    assert run_cli(monkeypatch, "audit", "--csv", str(target), "--by", "kim") == 0
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert rows[0][:3] == ["at", "actor", "action"] and rows[1][3] == RE
+    assert run_cli(monkeypatch, "audit", "--action", "audit_exported", "--json") == 0
+    exported = json.loads(capsys.readouterr().out)["items"]
+    assert [(e["actor"], e["detail"]["via"]) for e in exported] == [("cli:kim", "cli")]
+    assert run_cli(monkeypatch, "audit", "--actions") == 0
+    assert "legal_hold_cleared" in capsys.readouterr().out
 
 
 def test_holding_an_unknown_recording_is_one_line(
@@ -114,6 +162,9 @@ def test_users_list_disable_enable_role_reset_remove(
     assert run_cli(monkeypatch, "users", "list") == 0
     listed = capsys.readouterr().out
     assert "kim" in listed and wk in listed and "active" in listed
+    assert run_cli(monkeypatch, "users", "list", "--json") == 0
+    accounts = json.loads(capsys.readouterr().out)["items"]
+    assert [(a["username"], a["role"], a["worker_sid"]) for a in accounts] == [("kim", "agent", wk)]
     assert run_cli(monkeypatch, "users", "remove", "kim") == 0
     assert run_cli(monkeypatch, "users", "remove", "kim") == 2
     with open_database() as sessions, sessions() as session:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.fakes import FakeTwilioRecordings
-from flexrec.archive.holds import HoldError, list_holds, place_hold, release_hold
+from flexrec.archive.holds import HoldError, NotHeld, list_holds, place_hold, release_hold
 from flexrec.archive.models import AuditLog
 from flexrec.archive.retention import load_retention_policy
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
@@ -71,6 +71,26 @@ def test_a_hold_says_who_when_and_why_and_is_audited(
         ("legal_hold_cleared", "cli:ops", "matter closed", None),
     ]
     assert rows[1].detail["held_by"] == "legal@example.com"
+
+
+def test_a_release_says_why_and_releasing_what_is_not_held_changes_nothing(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    sessions: sessionmaker[Session],
+) -> None:
+    twilio.add(RE, CA)
+    make_service().archive_recording(RE)
+    with pytest.raises(NotHeld, match="not on legal hold"):
+        release_hold(sessions, RE, "cli:ops", "matter closed")  # it was reported as success
+    place_hold(sessions, RE, "legal@example.com", "matter 2026-17")
+    with pytest.raises(HoldError, match="why the hold ends"):
+        release_hold(sessions, RE, "api:admin", " ")  # it wrote an audit row with reason ""
+    assert [f.recording_sid for f in list_holds(sessions)] == [RE]
+    with sessions() as session:
+        actions = session.scalars(
+            select(AuditLog.action).where(AuditLog.action.like("legal_hold%"))
+        ).all()
+    assert actions == ["legal_hold_set"]
 
 
 def test_an_unknown_recording_cannot_be_held(sessions: sessionmaker[Session]) -> None:

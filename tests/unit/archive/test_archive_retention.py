@@ -106,7 +106,7 @@ def test_sweep_purges_expired_media_except_legal_holds(
     # Idempotent: a second sweep has nothing more to do.
     assert service.apply_retention(START + timedelta(days=91)) == []
     # Releasing the hold lets the next sweep delete it.
-    service.set_legal_hold(sid("RE", 2), False, actor="legal@example.com")
+    service.set_legal_hold(sid("RE", 2), False, actor="legal@example.com", reason="case closed")
     assert service.apply_retention(START + timedelta(days=100)) == [sid("RE", 2)]
     assert service.apply_retention(START + timedelta(days=365)) == [sid("RE", 3)]
     assert store.list_keys() == []
