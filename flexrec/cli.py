@@ -165,6 +165,9 @@ def coverage(
     raise typer.Exit(coverage_command(period, json_out=json_out, only_exceptions=only_exceptions))
 
 
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object (for scripts) instead of a table.")
+]
 users = typer.Typer(help="Console accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
 
@@ -212,11 +215,11 @@ UserBy = Annotated[
 
 
 @users.command("list")
-def users_list() -> None:
+def users_list(json_out: JsonOption = False) -> None:
     """List console accounts (role, worker SID, disabled or not)."""
     from flexrec.cli_admin import users_list_command
 
-    raise typer.Exit(users_list_command())
+    raise typer.Exit(users_list_command(json_out=json_out))
 
 
 @users.command("disable")
@@ -277,11 +280,12 @@ def users_reset_password(
 @users.command("workers")
 def users_workers(
     name: Annotated[str, typer.Argument(help="Part of the worker's name (empty: all).")] = "",
+    json_out: JsonOption = False,
 ) -> None:
     """Find agents' TaskRouter worker SIDs by name (for `users add --role agent`)."""
     from flexrec.cli_admin import workers_command
 
-    raise typer.Exit(workers_command(name))
+    raise typer.Exit(workers_command(name, json_out=json_out))
 
 
 holds = typer.Typer(
@@ -323,11 +327,11 @@ def legal_hold_remove(
 
 
 @holds.command("list")
-def legal_hold_list() -> None:
+def legal_hold_list(json_out: JsonOption = False) -> None:
     """List the recordings on legal hold."""
     from flexrec.cli_admin import list_holds_command
 
-    raise typer.Exit(list_holds_command())
+    raise typer.Exit(list_holds_command(json_out=json_out))
 
 
 @app.command()
@@ -417,6 +421,14 @@ def demo(
     processes: Annotated[
         int, typer.Option(min=1, help="Run the service with this many web processes.")
     ] = 1,
+    card_data: Annotated[
+        bool,
+        typer.Option(
+            "--card-data",
+            help="Transcribe every recording, silence spoken card data and score it against "
+            "the simulator's truth (CPU-heavy: try --calls 12).",
+        ),
+    ] = False,
 ) -> None:
     """Run the service against the simulator for a mixed day of calls and score it."""
     try:
@@ -436,6 +448,7 @@ def demo(
             json_out=json_out,
             workdir=workdir,
             processes=processes,
+            card_data=card_data,
         )
     )
     raise typer.Exit(code)

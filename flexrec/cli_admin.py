@@ -7,6 +7,7 @@ coming from the command line.
 from __future__ import annotations
 
 import getpass
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flexrec.archive.errors import RecordingNotArchived
 from flexrec.archive.holds import HoldError, NotHeld, list_holds, place_hold, release_hold
 from flexrec.cli_errors import EXIT_CONFLICT, CliError
+from flexrec.cli_tables import print_table
 from flexrec.config import Settings
 
 
@@ -74,11 +76,14 @@ def hold_command(recording_sid: str, *, reason: str, by: str | None, release: bo
     return 0
 
 
-def list_holds_command() -> int:
-    """Print every hold in force."""
+def list_holds_command(*, json_out: bool = False) -> int:
+    """Print every hold in force (`json_out`: one JSON object, as the admin API answers)."""
     console = Console()
     with open_database() as sessions:
         holds = list_holds(sessions)
+    if json_out:
+        print(json.dumps({"items": [f.public() for f in holds]}))
+        return 0
     if not holds:
         console.print("no recording is on legal hold")
         return 0
@@ -93,7 +98,7 @@ def list_holds_command() -> int:
             facts.hold_reason or "-",
             _when(facts.retain_until),
         )
-    console.print(table)
+    print_table(table, console)
     return 0
 
 
@@ -155,9 +160,13 @@ def resolve_worker(worker: str) -> str:
     raise CliError(f"{len(found)} workers match {worker!r}: {names}; give the exact name or SID")
 
 
-def workers_command(name: str) -> int:
+def workers_command(name: str, *, json_out: bool = False) -> int:
     """Print the TaskRouter workers matching `name` (all of them without one)."""
     found = _workers_named(name)
+    if json_out:
+        items = [{"sid": w.sid, "name": w.friendly_name, "activity": w.activity} for w in found]
+        print(json.dumps({"items": items}))
+        return 0 if found else 1
     console = Console()
     if not found:
         console.print(
@@ -169,17 +178,20 @@ def workers_command(name: str) -> int:
         table.add_column(column, no_wrap=column == "worker SID")
     for w in found:
         table.add_row(w.sid, w.friendly_name, w.activity or "-")
-    console.print(table)
+    print_table(table, console)
     return 0
 
 
-def users_list_command() -> int:
+def users_list_command(*, json_out: bool = False) -> int:
     """Print every console account."""
     from flexrec.console.accounts import list_accounts
 
     console = Console()
     with open_database() as sessions, sessions() as session:
         accounts = list_accounts(session)
+    if json_out:
+        print(json.dumps({"items": [a.public() for a in accounts]}))
+        return 0
     if not accounts:
         console.print("no console account yet: flexrec users add NAME --role supervisor")
         return 0
@@ -189,7 +201,7 @@ def users_list_command() -> int:
     for a in accounts:
         state = "[red]disabled[/]" if a.disabled else "active"
         table.add_row(a.username, a.role, a.worker_sid or "-", state, _when(a.created_at))
-    console.print(table)
+    print_table(table, console)
     return 0
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flexrec.cli_errors import CliError
+from flexrec.cli_tables import print_table
 from flexrec.config import Settings
 from flexrec.coverage.outcomes import REASONS, LegCoverage
 from flexrec.coverage.period import Period
@@ -54,6 +55,10 @@ def _when(epoch_ms: int | None) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%m-%d %H:%M:%S")
 
 
+def _legs(count: int) -> str:
+    return f"{count} leg" if count == 1 else f"{count} legs"
+
+
 def _figures(leg: LegCoverage) -> str:
     if leg.outcome in ("recorded", "partly_recorded", "not_recorded"):
         gap = f", gap {leg.start_gap_s:.0f} s" if leg.start_gap_s is not None else ""
@@ -92,15 +97,16 @@ def print_report(report: CoverageReport, console: Console, *, only_exceptions: b
         f"({len(legs)} of {s.legs} shown)"
     )
     if legs:
-        console.print(legs_table(legs, title))
+        print_table(legs_table(legs, title), console)
     pct = s.talk_time_recorded_pct
     console.print(
         f"[bold]{report.period.describe()}[/]: {s.legs} call legs; "
         f"{s.recorded_calls} of {s.eligible_calls} eligible calls recorded "
         f"({s.fully_recorded_calls} fully), "
         f"{'n/a' if pct is None else f'{pct:.2f}%'} of eligible talk time recorded "
-        f"(pauses excluded); {s.not_seen_legs} legs flexrec never saw; "
-        f"{s.in_progress_legs} still in progress. Twilio requests: {report.twilio_requests}."
+        f"(pauses excluded); {_legs(s.not_seen_legs)} flexrec never saw; "
+        f"{_legs(s.in_progress_legs)} still in progress. "
+        f"Twilio requests: {report.twilio_requests}."
     )
     exceptions = report.exceptions
     if not exceptions:
@@ -110,7 +116,8 @@ def print_report(report: CoverageReport, console: Console, *, only_exceptions: b
         f"Every eligible call of the period was recorded, except these {len(exceptions)}:"
     )
     for leg in exceptions:
-        console.print(f"  {leg.call_sid} ({_when(leg.started_ms)}): {leg.outcome}: {leg.detail}")
+        outcome = leg.outcome.replace("_", " ")
+        console.print(f"  {leg.call_sid} ({_when(leg.started_ms)}): {outcome}: {leg.detail}")
 
 
 def coverage_command(period: Period, *, json_out: bool, only_exceptions: bool) -> int:

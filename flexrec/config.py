@@ -148,7 +148,8 @@ class StorageSettings(BaseSettings):
         1440,
         description=(
             "FLEXREC_VERIFY_EVERY_MINUTES: how often the service re-reads the archive and checks"
-            " the audit chain (`flexrec verify`; 0 = never); its result is on /metrics"
+            " the audit chain (`flexrec verify`; 0 = never; beyond an hour, whole hours or days);"
+            " its result is on /metrics"
         ),
     )
     verify_sample_pct: float = Field(
@@ -191,6 +192,20 @@ class PolicySettings(BaseSettings):
     start_on: Literal["answer", "task"] | None = Field(None, description="FLEXREC_START_ON")
     pause_behavior: Literal["skip", "silence"] | None = Field(
         None, description="FLEXREC_PAUSE_BEHAVIOR"
+    )
+    list_before_create: Literal["auto", "always"] | None = Field(
+        None,
+        description=(
+            "FLEXREC_LIST_BEFORE_CREATE: always when another recorder may start dual recordings "
+            "on these legs unseen (default auto: list only where one may exist)"
+        ),
+    )
+    max_replacements: int | None = Field(
+        None,
+        description=(
+            "FLEXREC_MAX_REPLACEMENTS: recordings started again on a live leg after one ended "
+            "absent/failed (default 3)"
+        ),
     )
 
 

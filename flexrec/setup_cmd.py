@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flexrec.cli_errors import CliError
+from flexrec.cli_tables import print_table
 from flexrec.config import Settings
 
 
@@ -95,7 +96,7 @@ def _print_changes(console: Console, changes: list[Any], dry_run: bool) -> None:
                 else ("done" if change.applied else "planned")
             )
             table.add_row(change.what, change.before or "", change.after or "", state)
-        console.print(table)
+        print_table(table, console)
     for change in changes:
         if change.info:
             console.print(change.what)

@@ -21,6 +21,7 @@ from flexrec.console.routes_auth import add_auth_routes
 from flexrec.console.routes_coverage import add_coverage_routes
 from flexrec.console.routes_export import add_export_routes
 from flexrec.console.routes_pages import add_page_routes
+from flexrec.console.routes_transcripts import add_transcript_routes
 from flexrec.twilio.flex_tokens import TokenValidator
 
 __all__ = [
@@ -46,4 +47,5 @@ def create_console_router(
     add_audit_routes(router, ctx)
     add_coverage_routes(router, ctx)
     add_export_routes(router, ctx)
+    add_transcript_routes(router, ctx)
     return router

@@ -77,6 +77,10 @@ class RecordingTarget(Base):
     desired_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     desired_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     desired_worker_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
+    # Recordings started after the current one ended without media while the call was live.
+    replacements: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the service learnt the leg's call is over: from then on an ended target is final.
+    call_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -172,6 +176,10 @@ class RecordingRecord(Base):
     media_url: Mapped[str | None] = mapped_column(String(400), nullable=True)
     error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Whether its call was still live when it ended: True for a recording stopped by another
+    # API client or ended absent/failed mid-call (replaced); False once the call was over;
+    # NULL while running or not settled yet.
+    ended_while_live: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -216,6 +224,8 @@ class AttributeWrite(Base):
     status: Mapped[str] = mapped_column(
         String(16), index=True, default="pending"
     )  # done|gone|failed
+    # Moves on each time the link needs writing again; a write marks only what it read done.
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -145,6 +145,22 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
             score.media_linked == score.recorded,
         ),
     ]
+    if score.replacements or score.replacement_gap_s_max is not None:
+        checks.append(
+            (
+                "replaced mid-call / longest gap",
+                f"{score.replacements} / {fmt(score.replacement_gap_s_max, ' s', 1)}",
+                score.replacement_gap_s_max is None or score.replacement_gap_s_max <= 10.0,
+            )
+        )
+    if score.deliberate_stops:
+        checks.append(
+            (
+                "stopped by another client / undone",
+                f"{score.deliberate_stops} / {score.stops_undone}",
+                score.stops_undone == 0,
+            )
+        )
     if score.coverage_agrees is not None:
         checks.append(
             (
@@ -156,6 +172,7 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
         )
     for label, value, good in checks:
         figures.add_row(label, value, _mark(good))
+    figures.add_row("eligible talk time recorded", fmt(score.talk_time_recorded_pct, " %", 2), "")
     figures.add_row(
         "start gap p50 / max (call time)",
         f"{fmt(score.start_gap_ms_p50, ' ms')} / {fmt(score.start_gap_ms_max, ' ms')}",
@@ -188,6 +205,27 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
         f"{fmt(score.vad_precision, '', 3)} / {fmt(score.vad_recall, '', 3)}",
         "",
     )
+    if score.card_data is not None:
+        card = score.card_data
+        figures.add_row(
+            "card numbers spoken / silenced",
+            f"{card['card_numbers_spoken']} / {card['card_numbers_silenced']}",
+            _mark(card["card_numbers_spoken"] == card["card_numbers_silenced"]),
+        )
+        figures.add_row(
+            "card digits audible in kept audio",
+            f"{card['card_digits_audible']} of {card['card_digit_words']}",
+            _mark(card["card_digits_audible"] == 0),
+        )
+        figures.add_row(
+            "distractors silenced / non-card s per card call",
+            f"{card['distractors_silenced_share']:.1%} / "
+            f"{card['non_card_silenced_s_per_card_call']} s",
+            _mark(
+                card["distractors_silenced_share"] <= 0.02
+                and card["non_card_silenced_s_per_card_call"] <= 2
+            ),
+        )
     if score.faults or score.restarts:
         figures.add_row("faults / restarts", f"{score.faults or 'none'} / {score.restarts}", "")
     for axis, counts in sorted(score.variants.items()):

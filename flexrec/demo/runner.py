@@ -19,12 +19,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 
+from flexrec.demo.card_data import card_figures
 from flexrec.demo.coverage_check import sim_coverage
 from flexrec.demo.display import DemoDisplay, LiveFigures, results_table
 from flexrec.demo.measures import (
@@ -61,6 +62,8 @@ class DemoOptions:
 
     rate_per_hour: float = 900.0  # simulated arrivals
     pause_share: float = 0.3
+    # Transcribe every recording and silence spoken card data (FLEXREC_CARD_DATA), scored.
+    card_data: bool = False
     settle_timeout_s: float = 240.0  # a recording whose callbacks a crash lost is found by polling
     # Extra environment for the service, e.g. the scaled deployment's PostgreSQL, Redis and S3.
     service_env: dict[str, str] = field(default_factory=dict)
@@ -308,8 +311,12 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         setattr(config, axis, value)
     config.variant_pins()  # an unknown axis or value fails here, before anything starts
     figures = LiveFigures(total_calls=options.calls)
+    # A kept work folder keeps the simulator's truth too, for a closer look at a run.
+    keep_truth = workdir / "truth.json" if options.workdir is not None else None
     with SimRunner(config) as sim:
         env = service_env(sim, workdir, port, admin_token) | options.service_env
+        if options.card_data:
+            env["FLEXREC_CARD_DATA"] = "true"
         service = ServiceProcess(env, port, workdir / "service.log", options.processes)
         database_url = options.database_url(workdir)
         driver = AgentDriver(sim, service.url, options.pause_share, options.seed)
@@ -327,6 +334,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
             sim.start_traffic()
             figures.phase = "calls in progress"
             restart_at = options.calls * 0.4 if options.restart else None
+            downtime: list[tuple[int, int]] = []  # simulated ms the service was down
             try:
                 polls = 0
                 while not sim.done():
@@ -337,21 +345,32 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                     if restart_at is not None and figures.finished >= restart_at:
                         restart_at = None
                         display.say("[yellow]kill -9 the service[/] (mid-run), restarting it")
+                        down_at = sim.now_ms()
                         service.kill()
                         service.start()
+                        downtime.append((down_at, sim.now_ms()))
                         figures.restarts += 1
                     display.update(figures)
                     time.sleep(0.2)
                 figures.phase = "waiting for archive and analysis"
                 settled = _settle(
-                    database_url, figures, display, options.settle_timeout_s, sim, driver
+                    database_url,
+                    figures,
+                    display,
+                    # transcription runs at a few times real time: the archive needs longer
+                    options.settle_timeout_s * (4 if options.card_data else 1),
+                    sim,
+                    driver,
                 )
                 colour = "red" if not settled.clean else "yellow" if settled.unreported else "green"
                 display.say(f"[{colour}]{settled.summary()}[/]")
                 driver.close()
                 _live(sim, driver, figures)
                 display.update(figures)
-                score = score_truth(sim.truth())
+                truth = sim.truth()
+                score = score_truth(truth, downtime)
+                if keep_truth is not None:
+                    keep_truth.write_text(json.dumps(truth))
                 check = sim_coverage(sim, database_url)[1]
                 score.coverage_agrees = check.agrees
                 score.coverage_legs_checked = check.legs_checked
@@ -363,6 +382,10 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 archived, analysed = archive_figures(database_url)
                 score.archived, score.analysed = archived, analysed
                 score.vad_precision, score.vad_recall = vad_accuracy(sim, database_url)
+                if options.card_data:
+                    score.card_data = asdict(
+                        card_figures(sim, database_url, workdir / "service" / "archive")
+                    )
                 score.analysis_mono = settled.count("mono")
                 score.analysis_failed = settled.count("analysis_failed")
                 score.archive_failed = settled.count("archive_failed")

@@ -31,6 +31,7 @@ class CallScore:
     media_ok: bool
     lost_writes: int
     start_gap_ms: int | None
+    overlaps: int = 0  # customer-leg recordings running while another one already ran
 
 
 @dataclass
@@ -62,6 +63,8 @@ class DemoScore:
     mono_unreported: int = 0
     vad_precision: float | None = None
     vad_recall: float | None = None
+    # Spoken card data (`--card-data`, flexrec.demo.card_data); None: not checked in this run.
+    card_data: dict[str, Any] | None = None
     restarts: int = 0
     faults: str = ""
     # flexrec's own coverage report against the truth, leg by leg (flexrec.demo.coverage_check);
@@ -69,6 +72,20 @@ class DemoScore:
     coverage_agrees: bool | None = None
     coverage_legs_checked: int = 0
     coverage_mismatches: list[str] = field(default_factory=list)
+    # Nothing final while the call is live (issue 17): eligible talk time covered by a
+    # recording (pauses excluded; start gaps, replacement gaps and deliberate stops count as
+    # unrecorded), the share of recorded calls whose tasks link every recording with media at
+    # the end, and the longest wait from a recording ending absent/failed mid-call to the next.
+    talk_time_recorded_pct: float | None = None
+    # The same outside the spans the demo had the service killed (--restart): a restart of a
+    # few real seconds is tens of seconds of the compressed day's calls.
+    talk_time_recorded_pct_while_up: float | None = None
+    links_present_at_end: float | None = None
+    replacement_gap_s_max: float | None = None
+    replacement_gap_s_max_raw: float | None = None  # counted from the early end, restarts or not
+    replacements: int = 0  # early ends (absent/failed) followed by a new recording
+    deliberate_stops: int = 0  # recordings another client stopped mid-call
+    stops_undone: int = 0  # deliberate stops followed by a new recording: must stay 0
     # Calls per account variant that applied to them: {axis: {value: calls}} (flexsim.variants).
     variants: dict[str, dict[str, int]] = field(default_factory=dict)
     per_call: list[CallScore] = field(default_factory=list)
@@ -92,14 +109,26 @@ class DemoScore:
             and self.lost_attribute_writes == 0
             and self.media_linked == self.recorded
             and self.coverage_agrees is not False
+            and self.stops_undone == 0
+            and (self.replacement_gap_s_max is None or self.replacement_gap_s_max <= 10.0)
         )
 
 
-def score_truth(truth: Iterable[dict[str, Any]]) -> DemoScore:
-    """Score the recording service from the simulator's per-interaction ground truth."""
+def score_truth(
+    truth: Iterable[dict[str, Any]], downtime: Sequence[tuple[int, int]] = ()
+) -> DemoScore:
+    """Score the recording service from the simulator's per-interaction ground truth.
+
+    `downtime`: the (simulated ms) spans the demo had the service killed: a recording that
+    ended early then could only be replaced once the service was back, so its replacement gap
+    counts from then (`replacement_gap_s_max_raw` keeps the gap from the early end)."""
     truth = list(truth)
     score = DemoScore(truth=truth)
     gaps: list[float] = []
+    talk = _TalkTime()
+    talk_up = _TalkTime(down=_union(downtime))
+    replacement_gaps: list[float] = []
+    raw_gaps: list[float] = []
     for item in truth:
         score.calls += 1
         for axis, value in (item.get("variants") or {}).items():
@@ -119,7 +148,9 @@ def score_truth(truth: Iterable[dict[str, Any]]) -> DemoScore:
             lost += len(task.get("flex_writes_lost", []))
             media = task.get("media", {})
             if recorded:
-                linked = bool(media.get("exactly_one")) and bool(media.get("url_is_customer_leg"))
+                linked = bool(media.get("linked")) if "linked" in media else (
+                    bool(media.get("exactly_one")) and bool(media.get("url_is_customer_leg"))
+                )  # fmt: skip
                 if not linked:
                     media_ok = False
                     lost += 1
@@ -133,9 +164,14 @@ def score_truth(truth: Iterable[dict[str, Any]]) -> DemoScore:
             if gap is not None:
                 # Audio missed at the start; a recording that began early missed nothing.
                 gaps.append(max(0.0, float(gap)))
+        if eligible:
+            talk.add(item.get("expected_window") or {}, customer)
+            talk_up.add(item.get("expected_window") or {}, customer)
+        _score_early_ends(score, item, replacement_gaps, raw_gaps, downtime)
+        overlaps = _overlaps(customer)
         score.eligible += eligible
         score.recorded += recorded
-        score.duplicates += max(0, len(customer) - 1)
+        score.duplicates += overlaps
         score.agent_leg_recordings += len(agent_legs)
         score.ineligible_recorded += (not eligible) and bool(customer)
         score.lost_attribute_writes += lost
@@ -153,11 +189,135 @@ def score_truth(truth: Iterable[dict[str, Any]]) -> DemoScore:
                 media_ok=media_ok,
                 lost_writes=lost,
                 start_gap_ms=gap,
+                overlaps=overlaps,
             )
         )
     score.start_gap_ms_p50 = percentile(gaps, 50)
     score.start_gap_ms_max = max(gaps) if gaps else None
+    score.talk_time_recorded_pct = talk.pct()
+    score.talk_time_recorded_pct_while_up = talk_up.pct() if downtime else talk.pct()
+    if score.recorded:
+        score.links_present_at_end = round(100.0 * score.media_linked / score.recorded, 2)
+    score.replacement_gap_s_max = max(replacement_gaps) if replacement_gaps else None
+    score.replacement_gap_s_max_raw = max(raw_gaps) if raw_gaps else None
     return score
+
+
+Span = tuple[int, int]
+
+
+def _union(spans: Iterable[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        elif end > start:
+            merged.append((start, end))
+    return merged
+
+
+def _without(window: Span, holes: list[Span]) -> list[Span]:
+    """`window` less the (disjoint, sorted) `holes`."""
+    parts, cursor = [], window[0]
+    for start, end in holes:
+        if end <= cursor or start >= window[1]:
+            continue
+        if start > cursor:
+            parts.append((cursor, start))
+        cursor = max(cursor, end)
+    if cursor < window[1]:
+        parts.append((cursor, window[1]))
+    return parts
+
+
+def _within(spans: Iterable[Span], window: Span) -> int:
+    """Milliseconds of the (disjoint) `spans` inside `window`."""
+    return sum(max(0, min(end, window[1]) - max(start, window[0])) for start, end in spans)
+
+
+@dataclass
+class _TalkTime:
+    """Eligible talk time and the part of it a recording covered (both in ms)."""
+
+    eligible_ms: int = 0
+    recorded_ms: int = 0
+    known: bool = False
+    down: list[Span] = field(default_factory=list)  # spans left out of both
+
+    def add(self, window: dict[str, Any], customer: list[dict[str, Any]]) -> None:
+        start, end = window.get("start_ms"), window.get("end_ms")
+        if start is None or end is None or end <= start:
+            return
+        if any("recorded_spans" not in r for r in customer):
+            return  # older truth: not measurable
+        span = (int(start), int(end))
+        paused = _union(
+            (int(p["start_ms"]), int(p.get("end_ms") or end))
+            for r in customer
+            for p in r.get("pauses", [])
+            if p.get("start_ms") is not None
+        )
+        recorded = _union((int(a), int(b)) for r in customer for a, b in r["recorded_spans"])
+        self.known = True
+        for part in _without(span, self.down):
+            self.eligible_ms += (part[1] - part[0]) - _within(paused, part)
+            self.recorded_ms += _within(recorded, part)
+
+    def pct(self) -> float | None:
+        if not self.known or self.eligible_ms <= 0:
+            return None
+        return round(100.0 * min(self.recorded_ms, self.eligible_ms) / self.eligible_ms, 2)
+
+
+def _overlaps(customer: list[dict[str, Any]]) -> int:
+    """Recordings of the customer leg that started while another one was still running
+    (never two at once on one leg; one after another is a replacement, not a duplicate)."""
+    count, running_until = 0, -math.inf
+    for r in sorted(customer, key=lambda r: r.get("start_time_ms") or 0):
+        start = float(r.get("start_time_ms") or 0)
+        count += start < running_until
+        end = r.get("end_time_ms")
+        running_until = max(running_until, math.inf if end is None else float(end))
+    return count
+
+
+def _score_early_ends(
+    score: DemoScore,
+    item: dict[str, Any],
+    gaps: list[float],
+    raw_gaps: list[float],
+    downtime: Sequence[tuple[int, int]],
+) -> None:
+    """Recordings the simulator ended early on the customer leg: absent/failed ones must be
+    followed by a new recording soon (from when the service could learn of it); deliberate
+    stops must not be."""
+    window_end = (item.get("expected_window") or {}).get("end_ms")
+    for fault in item.get("faults", []):
+        if fault.get("party") != "customer":
+            continue
+        following = fault.get("next_recording")
+        if fault.get("kind") == "recording_stopped":
+            score.deliberate_stops += 1
+            score.stops_undone += following is not None
+            continue
+        if fault.get("kind") not in ("recording_absent", "recording_failed"):
+            continue
+        at_ms = fault.get("at_ms")
+        if at_ms is None:
+            continue
+        learnt_ms = float(at_ms)
+        for down, up in downtime:
+            if down <= learnt_ms <= up:
+                learnt_ms = float(up)
+        if following is not None:
+            score.replacements += 1
+            next_ms = float(at_ms) + float(following["gap_ms"])
+        elif window_end is not None:
+            next_ms = float(window_end)  # never replaced: the rest of the call is the gap
+        else:
+            continue
+        raw_gaps.append(max(0.0, (next_ms - float(at_ms)) / 1000.0))
+        gaps.append(max(0.0, (next_ms - learnt_ms) / 1000.0))
 
 
 @dataclass
@@ -182,7 +342,7 @@ def by_scenario(calls: Iterable[CallScore]) -> list[ScenarioRow]:
         row.calls += 1
         row.eligible += call.eligible
         row.recorded += call.recorded
-        row.duplicates += max(0, call.customer_recordings - 1)
+        row.duplicates += call.overlaps
         row.agent_legs += call.agent_leg_recordings
         row.media_ok += call.recorded and call.media_ok
         row.lost_writes += call.lost_writes

@@ -1,15 +1,18 @@
-"""Linking a recording into a task's attributes without losing anyone else's writes.
+"""Linking recordings into a task's attributes without losing anyone else's writes.
 
-GET the task (with its ETag) → deep-merge our entry → POST with `If-Match` → on 412 re-read and
-re-merge, up to `max_attempts`; then the caller re-queues. The merge is idempotent, so writing
-twice (fast path, then a queued retry) changes nothing the second time.
+GET the task (with its ETag) → deep-merge our entries → POST with `If-Match` → on 412 re-read
+and re-merge, up to `max_attempts`; then the caller re-queues. The merge is idempotent, so
+writing twice (fast path, then a queued retry) changes nothing the second time. One
+VoiceRecording entry per recording of ours that has media, each with its own `start_time` and
+channels; an entry of ours whose recording ended without media (absent, failed) is removed;
+other writers' entries stay.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,19 +119,46 @@ def _media(attributes: Mapping[str, Any], reservation_sid: str | None) -> list[A
     return list(media) if isinstance(media, list) else []
 
 
-def merge_recording(
-    attributes: Mapping[str, Any], entry: Mapping[str, Any], reservation_sid: str | None = None
-) -> dict[str, Any]:
-    """Attributes with exactly one VoiceRecording (ours, or an existing one of the same SID).
+def media_recording_sids(
+    attributes: Mapping[str, Any] | None, reservation_sid: str | None = None
+) -> tuple[str, ...]:
+    """What each of the task's VoiceRecording entries names, in order (the reservation's media,
+    if given): the recording SID, or the URL of one that is not a Twilio recording's."""
+    if not isinstance(attributes, Mapping):
+        return ()
+    return tuple(
+        recording_sid_of(e) or str(e.get("url", ""))
+        for e in _media(attributes, reservation_sid)
+        if isinstance(e, Mapping) and e.get("type") == "VoiceRecording"
+    )
 
-    Non-VoiceRecording media entries are kept in order after it. A VoiceRecording of another
-    SID is replaced: Insights shows only the first, and ours is the one recording this call.
+
+def merge_recordings(
+    attributes: Mapping[str, Any],
+    entries: Sequence[Mapping[str, Any]],
+    unwanted: Collection[str] = (),
+    reservation_sid: str | None = None,
+) -> dict[str, Any]:
+    """Attributes whose media list starts with one VoiceRecording per entry, in order, then
+    every other entry as it was, except VoiceRecordings of the `unwanted` SIDs (ours that hold
+    no media). An entry already there for one of our recordings is kept as it is (Studio's for
+    a recording we adopted); other writers' entries stay. Insights plays only the first
+    VoiceRecording, which is ours.
     """
-    ours = recording_sid_of(entry)
     old = _media(attributes, reservation_sid)
-    same = [e for e in old if recording_sid_of(e) == ours]
-    keep = [e for e in old if not (isinstance(e, Mapping) and e.get("type") == "VoiceRecording")]
-    media = [copy.deepcopy(same[0]) if same else dict(entry), *copy.deepcopy(keep)]
+    ours = [recording_sid_of(entry) for entry in entries]
+    existing: dict[str, Any] = {}
+    for item in old:
+        sid = recording_sid_of(item)
+        if sid is not None and sid in ours and sid not in existing:
+            existing[sid] = item
+    head = [
+        copy.deepcopy(existing[sid]) if sid in existing else dict(entry)
+        for sid, entry in zip(ours, entries, strict=True)
+    ]
+    drop = {*(sid for sid in ours if sid), *unwanted}
+    rest = [copy.deepcopy(e) for e in old if recording_sid_of(e) not in drop]
+    media = [*head, *rest]
     if reservation_sid:
         patch: dict[str, Any] = {"reservation_attributes": {reservation_sid: {"media": media}}}
     else:
@@ -152,15 +182,20 @@ class TaskAttributesWriter:
         self._max_attempts = max_attempts
 
     def link(
-        self, task_sid: str, entry: Mapping[str, Any], reservation_sid: str | None = None
+        self,
+        task_sid: str,
+        entries: Sequence[Mapping[str, Any]],
+        unwanted: Collection[str] = (),
+        reservation_sid: str | None = None,
     ) -> WriteResult:
-        """Merge `entry` into the task; raises `PreconditionFailed` after repeated conflicts."""
+        """Merge our entries into the task (`merge_recordings`); raises `PreconditionFailed`
+        after repeated conflicts."""
         for attempt in range(1, self._max_attempts + 1):
             task = self._tasks.fetch_task(task_sid)
             if task.attributes is None:
                 # Never write over attributes we did not see: the POST replaces them all.
                 raise GatewayError(f"task {task_sid} was fetched without attributes")
-            merged = merge_recording(task.attributes, entry, reservation_sid)
+            merged = merge_recordings(task.attributes, entries, unwanted, reservation_sid)
             if merged == task.attributes:
                 return WriteResult("unchanged", attempt)
             try:

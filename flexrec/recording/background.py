@@ -1,15 +1,20 @@
-"""Work the service does right after a webhook is answered, and small periodic chores.
+"""Work the service does right after a webhook is answered, work due later, and chores.
 
-A webhook that starts a recording commits the (durable) pending attribute write before it
-answers; the write itself (a task read and an If-Match update, two round trips to TaskRouter)
-then runs here, at once, instead of holding the webhook open. If the process dies first, the
-pending row is still there for the queue's reconciliation. Without a `Background` (unit tests,
-one-off commands) the same work simply runs inline.
+A webhook commits its durable intent (a pending target or link, an ended recording to
+settle) before it answers; the Twilio calls it sets off then run here, at once, instead of
+holding the webhook open, and retries run here when they are due (`submit_at`) instead of
+waiting for a queue consumer's poll (huey's idle workers poll up to 10 s apart). If the process
+dies first, the row is still there for reconciliation (at start-up and every minute). Without a
+`Background` (unit tests, one-off commands) the same work runs inline or through the queue.
 """
 
 from __future__ import annotations
 
+import contextvars
+import heapq
+import itertools
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,24 +26,65 @@ log = structlog.get_logger(__name__)
 class Background:
     """A few threads for follow-up work, plus periodic chores, stopped together."""
 
-    def __init__(self, threads: int = 2, name: str = "flexrec-after") -> None:
+    # Most work here waits on Twilio (100-300 ms a round trip): threads are cheap, and a burst
+    # (reconcile after a restart) must not hold back a start or a leg search behind link writes.
+    def __init__(self, threads: int = 12, name: str = "flexrec-after") -> None:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
         self._stop = threading.Event()
         self._tickers: list[tuple[threading.Thread, Callable[[], object]]] = []
         self._closed = False
+        self._due: list[tuple[float, int, Callable[[], object]]] = []
+        self._due_changed = threading.Condition()
+        self._order = itertools.count()
+        self._timer: threading.Thread | None = None
 
     def submit(self, work: Callable[[], object]) -> None:
         """Run `work` soon on a background thread (inline once closing); errors are logged.
 
+        It runs in a copy of the caller's context (the webhook's arrival time, bound SIDs).
         `work` must leave its own retry behind (a queued job, a pending row) when it fails.
         """
         if self._closed:
             _quietly(work)
             return
+        context = contextvars.copy_context()
         try:
-            self._executor.submit(_quietly, work)
+            self._executor.submit(context.run, _quietly, work)
         except RuntimeError:  # shut down between the check and the submit
             _quietly(work)
+
+    def submit_at(self, delay_s: float, work: Callable[[], object]) -> None:
+        """Run `work` on a background thread once `delay_s` seconds have passed (dropped if the
+        service closes first: what it does is due in a row reconciliation reads)."""
+        if delay_s <= 0:
+            self.submit(work)
+            return
+        with self._due_changed:
+            if self._closed:
+                return
+            heapq.heappush(self._due, (time.monotonic() + delay_s, next(self._order), work))
+            if self._timer is None:
+                self._timer = threading.Thread(
+                    target=self._run_due, name="flexrec-due", daemon=True
+                )
+                self._timer.start()
+            self._due_changed.notify()
+
+    def _run_due(self) -> None:
+        while True:
+            with self._due_changed:
+                while not self._closed:
+                    wait = self._due[0][0] - time.monotonic() if self._due else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._due_changed.wait(wait)
+                if self._closed:
+                    return
+                _, _, work = heapq.heappop(self._due)
+            try:
+                self._executor.submit(_quietly, work)
+            except RuntimeError:  # closing
+                return
 
     def every(self, interval_s: float, chore: Callable[[], object]) -> None:
         """Run `chore` every `interval_s` seconds, and once more at `close()`."""
@@ -55,7 +101,10 @@ class Background:
         """Finish queued follow-ups, stop the chores and run each one last time."""
         if self._closed:
             return
-        self._closed = True
+        with self._due_changed:
+            self._closed = True
+            self._due.clear()
+            self._due_changed.notify_all()
         self._executor.shutdown(wait=True)
         self._stop.set()
         for thread, chore in self._tickers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.ports import JobSink
 from flexrec.recording.background import Background
+from flexrec.recording.memory import RecentTimes
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 
@@ -34,6 +36,7 @@ JOB_APPLY_PAUSE = "recording.apply_pause"  # args: target id
 # webhook (TaskRouter still holds the task).
 JOB_TASKROUTER_EVENT = "recording.taskrouter_event"
 JOB_FIND_LEGS = "recording.find_legs"  # args: task SID, attempt number
+JOB_SETTLE = "recording.settle"  # args: target id (its recording ended; was the call live?)
 
 
 def utc_now() -> datetime:
@@ -64,6 +67,11 @@ class ServiceContext:
     # This process's owner id in claims, kept alive by heartbeats; None: claims name no owner
     # and only the visibility window frees them (unit tests, one-off commands).
     lease: OwnerLease | None = None
+    # The recording jobs by name, run in-process by `schedule` when a `Background` is set.
+    jobs: dict[str, Callable[..., object]] = field(default_factory=dict)
+    # Tasks whose attributes this process saw lately (an event's or a fetch's): reconcile
+    # fetches the other live tasks with links to check them (all of them after a restart).
+    attributes_seen: RecentTimes = field(default_factory=RecentTimes)
 
     @property
     def owner_id(self) -> str | None:
@@ -80,7 +88,13 @@ class ServiceContext:
         return float(ceiling * (0.5 + 0.5 * self.rng.random()))
 
     def schedule(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
-        """Enqueue follow-up work; without a queue (or if it fails) reconciliation finds it."""
+        """Follow-up work: run in this process when due (a `Background` and the job known to
+        `jobs`), else enqueued; either way its intent is a row reconciliation finds if it is
+        lost (a crash, a failed enqueue)."""
+        job = self.jobs.get(name)
+        if self.background is not None and job is not None:
+            self.background.submit_at(delay_s, functools.partial(job, *args))
+            return
         if self.queue is None:
             return
         try:

@@ -1,9 +1,11 @@
 """Webhook events in: TaskRouter, conference, call status and recording status callbacks.
 
 Every event updates what we know (tasks, reservations, conference participants, recordings) in
-one write transaction that also marks it seen (flexrec.recording.dedup) and plans the task's
-recordings (flexrec.recording.planner); after commit the plan runs (the fast path). Events may
-come twice, late or out of order: rows only move forward (flexrec.recording.rows).
+one write transaction that also plans the task's recordings (flexrec.recording.planner); the
+webhook is answered once it commits, and the plan's Twilio calls run right after, in this
+process (the plan's intents are committed rows). Events may come twice, late or out of order:
+rows only move forward (flexrec.recording.rows), so a redelivery changes nothing and needs no
+seen-mark (only a wrap-up that undoes a pause keeps one, flexrec.recording.dedup).
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import re
 from collections.abc import Callable
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from flexrec.db.models import RecordingTarget, TaskRecord
+from flexrec.db.models import RecordingRecord, RecordingTarget, TaskRecord
 from flexrec.recording import transitions
-from flexrec.recording.context import ServiceContext
-from flexrec.recording.dedup import event_key, insert_seen, mark_seen, retry_contention, was_seen
+from flexrec.recording.context import JOB_SETTLE, JOB_START, ServiceContext
+from flexrec.recording.dedup import event_key, mark_seen, retry_contention, was_seen
+from flexrec.recording.links import mark_target_links
 from flexrec.recording.pause import PauseController
-from flexrec.recording.planner import Plan, Planner
+from flexrec.recording.planner import Plan, Planner, Seen
 from flexrec.recording.recovery import Recovery, live_target_ids
 from flexrec.recording.rows import (
     RecordingFacts,
@@ -30,7 +33,9 @@ from flexrec.recording.rows import (
     upsert_reservation,
     upsert_task,
 )
+from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, SETTLED_STATES, Settler
 from flexrec.recording.starter import CONFERENCE_SOURCES, RecordingStarter
+from flexrec.recording.states import NO_MEDIA_STATES
 from flexrec.recording.store import write_session
 from flexrec.recording.views import RecordingView, recording_view
 from flexrec.twilio.gateway import TERMINAL_CALL_STATUSES
@@ -51,6 +56,9 @@ AUTO_RESUME_EVENTS = frozenset(
 )  # fmt: skip
 
 CompletedCallback = Callable[[RecordingView], None]
+_HAS_TARGET = (
+    select(RecordingTarget.id).where(RecordingTarget.call_sid == bindparam("call")).limit(1)
+)
 
 
 class EventIntake:
@@ -69,6 +77,7 @@ class EventIntake:
         self.recovery = recovery
         self.pauses = pauses
         self.starter = starter
+        self.settler = Settler(ctx)
         self.completed_callbacks: list[CompletedCallback] = []
 
     @retry_contention
@@ -91,12 +100,10 @@ class EventIntake:
         with write_session(self.ctx.sessions) as session:
             # A wrap-up with no pause to undo is an ordinary event; with one, it is marked seen
             # only after the resume ran, so a delivery that failed before it is handled again.
+            # Any other event needs no mark: every row it writes takes new facts idempotently
+            # (flexrec.recording.rows), so a redelivery changes nothing.
             if auto_resume and not self.pauses.has_work_at_wrapup(session, event.task_sid):
                 auto_resume = False
-            # Marked first (one statement answers "seen?" and marks it): a failure below rolls
-            # the mark back with everything else, so a redelivery is handled again.
-            if not auto_resume and not insert_seen(session, key, "taskrouter", now):
-                return
             if auto_resume and was_seen(session, key):
                 return
             task = upsert_task(
@@ -108,7 +115,12 @@ class EventIntake:
                 task.status = "canceled" if event.event_type == "task.canceled" else "deleted"
             # Committed with the mark: the plan's work is durable (pending or claimed targets
             # and pending links), so the queue or reconcile finishes it if the fast path dies.
-            plan = self.planner.plan(session, task, now, event.timestamp_ms)
+            seen = (
+                Seen(event.task_attributes, event.timestamp_ms, "webhook")
+                if event.task_attributes is not None
+                else None
+            )
+            plan = self.planner.plan(session, task, now, event.timestamp_ms, seen=seen)
         self.planner.execute(plan)
         if auto_resume:
             worker = event.worker_sid if event.event_type.startswith("reservation.") else None
@@ -119,17 +131,13 @@ class EventIntake:
     @retry_contention
     def handle_conference_event(self, event: ConferenceEvent) -> None:
         """Apply a conference callback: participant labels reveal the customer and worker legs."""
-        key = event_key("cf", None, event)
         now = self.ctx.now()
         name = event.friendly_name if event.friendly_name else None
         task_sid = name if name and _TASK_SID.match(name) else None
         fetch_task = False
         plan = Plan()
         with write_session(self.ctx.sessions) as session:
-            # Marked first, as TaskRouter events are: one statement answers "seen?" and marks
-            # it, and a failure below rolls the mark back with everything else.
-            if not insert_seen(session, key, "conference", now):
-                return
+            # No seen-mark: the participant upsert and the plan take a redelivery idempotently.
             # Lock the task row before writing anything else: every planner takes the task lock
             # first, so two webhooks about one task serialise instead of deadlocking.
             lookup_task = select(TaskRecord).with_for_update()
@@ -168,9 +176,15 @@ class EventIntake:
         if event.call_status not in TERMINAL_CALL_STATUSES:
             return
         now = self.ctx.now()
+        with self.ctx.sessions() as session:
+            # Most legs that end (agents', third parties', the ringing ones) were never to be
+            # recorded: one read, and no write transaction, for those.
+            if session.execute(_HAS_TARGET, {"call": event.call_sid}).first() is None:
+                return
         with write_session(self.ctx.sessions) as session:
             ended = live_target_ids(session, event.call_sid)
             transitions.call_over(session, event.call_sid, event.call_status, now)
+            transitions.leg_over(session, event.call_sid, now)
         self.recovery.schedule_refresh(ended)
 
     def is_known_progress(self, event: RecordingStatusEvent) -> bool:
@@ -188,16 +202,24 @@ class EventIntake:
 
     @retry_contention
     def handle_recording_status(self, event: RecordingStatusEvent) -> None:
-        """Track a recording's lifecycle; completed recordings go to the registered callbacks."""
+        """Track a recording's lifecycle; completed recordings go to the registered callbacks.
+
+        An end (completed, absent, failed) of a leg's current recording is settled once the
+        call's state is known (flexrec.recording.settle): at once for one without media, a
+        few seconds later for a completed one (the call's own status callback usually comes
+        meanwhile and saves asking Twilio)."""
         if self.is_known_progress(event):
             return
         now = self.ctx.now()
         newly_known: int | None = None
+        ended: str | None = None
         with write_session(self.ctx.sessions) as session:
             target = session.scalars(
                 select(RecordingTarget).where(RecordingTarget.recording_sid == event.recording_sid)
             ).first()
-            if target is None and event.call_sid and _may_be_ours(event):
+            known = session.get(RecordingRecord, event.recording_sid)
+            past = known is not None and known.target_id is not None
+            if target is None and not past and event.call_sid and _may_be_ours(event):
                 # Our create's response may still be in flight (or was lost): adopt by leg.
                 target = session.scalars(
                     select(RecordingTarget)
@@ -209,7 +231,12 @@ class EventIntake:
                     transitions.identify(target, event)
                     newly_known = target.id
             if target is not None:
+                before = target.state
                 transitions.apply_status(target, event, now)
+                if target.state != before and target.state in SETTLED_STATES:
+                    ended = target.state if target.call_ended_at is None else "final"
+                if target.state != before and target.state in NO_MEDIA_STATES:
+                    mark_target_links(session, target.id)  # its entry must go
             store_recording(
                 session,
                 RecordingFacts.of_event(event),
@@ -219,13 +246,38 @@ class EventIntake:
             )
         if newly_known is not None:
             self.pauses.apply_pending_pause(newly_known)
-            self.ctx.after(functools.partial(self.starter.link_pending, newly_known))
+            self.starter.links.after_commit(newly_known)
+        if target is not None and ended is not None:
+            self._settle_after(target.id, ended)
         if event.status == "completed" and self.completed_callbacks:
             with self.ctx.sessions() as session:
                 view = recording_view(session, event.recording_sid)
             if view is not None:
                 for callback in self.completed_callbacks:
                     callback(view)
+
+    def _settle_after(self, target_id: int, ended: str) -> None:
+        if ended == "completed":
+            self.ctx.schedule(JOB_SETTLE, target_id, delay_s=COMPLETED_SETTLE_DELAY_S)
+        elif ended == "final":
+            self.starter.links.after_commit(target_id)  # the call is over: only the links
+        else:
+            self.ctx.after(functools.partial(self.settle, target_id))
+
+    def settle(self, target_id: int) -> str:
+        """Settle the end of a target's recording and act on the decision (start the
+        replacement, ask again later, or write the links); returns the decision."""
+        decision = self.settler.settle(target_id)
+        if decision.outcome == "replaced":
+            if decision.delay_s <= 0:
+                self.planner.execute(Plan(start=[target_id]))
+            else:
+                self.ctx.schedule(JOB_START, target_id, delay_s=decision.delay_s)
+        elif decision.outcome == "retry":
+            self.ctx.schedule(JOB_SETTLE, target_id, delay_s=decision.delay_s)
+        else:
+            self.starter.links.link_pending(target_id)
+        return decision.outcome
 
 
 def _may_be_ours(event: RecordingStatusEvent) -> bool:

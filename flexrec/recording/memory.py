@@ -10,7 +10,9 @@ transaction. Per process and bounded; losing it only sends a callback down the o
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 MAX_ITEMS = 50_000  # recordings live at once in a large contact center; older ones fall out
@@ -77,3 +79,23 @@ class InFlight:
         """The attempt is over: the callbacks parked meanwhile."""
         with self._lock:
             return self._legs.pop(call_sid, [])
+
+
+class RecentTimes:
+    """A thread-safe, bounded map of key → when (monotonic seconds) it was last noted."""
+
+    def __init__(self, max_items: int = MAX_ITEMS, clock: Callable[[], float] = time.monotonic):
+        self._items: OrderedDict[str, float] = OrderedDict()
+        self._max = max_items
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def note(self, key: str) -> None:
+        """`key` was seen now."""
+        with self._lock:
+            _put_newest(self._items, key, self._clock(), self._max)
+
+    def seen_within(self, key: str, seconds: float) -> bool:
+        """Whether `key` was noted in the last `seconds` (never, after a restart)."""
+        when = self._items.get(key)
+        return when is not None and self._clock() - when < seconds

@@ -34,3 +34,19 @@ START_SECONDS = Histogram(
         *(0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
     ),
 )
+RECORDING_REPLACEMENTS = Counter(
+    "flexrec_recording_replacements_total",
+    "Recordings replaced after ending absent/failed mid-call (started, held for a pause) and "
+    "legs left unrecorded at the replacement cap (capped)",
+    ["outcome"],
+)
+RECORDINGS_STOPPED_BY_OTHERS = Counter(
+    "flexrec_recordings_stopped_by_others_total",
+    "Recordings another API client stopped while the call went on (the rest is unrecorded)",
+)
+LINKS_REPAIRED = Counter(
+    "flexrec_links_repaired_total",
+    "VoiceRecording entries found missing from a task's attributes and queued to be written "
+    "back, by where the attributes were seen",
+    ["seen_in"],
+)

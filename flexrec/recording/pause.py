@@ -25,10 +25,15 @@ from flexrec.db.models import (
 )
 from flexrec.recording import transitions
 from flexrec.recording.catch_up import CatchUpLimiter
-from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, ServiceContext
+from flexrec.recording.context import (
+    JOB_APPLY_PAUSE,
+    JOB_AUTO_RESUME,
+    JOB_START,
+    ServiceContext,
+)
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
 from flexrec.recording.policy import RECORDED
-from flexrec.recording.states import FINAL_STATES, LIVE_STATES, UNFINISHED_STATES
+from flexrec.recording.states import ENDED_STATES, LIVE_STATES, UNFINISHED_STATES
 from flexrec.recording.store import write_session
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
@@ -300,16 +305,19 @@ class PauseController:
         desired = "paused" if action == "pause" else "recording"
         target_id, current = self._lookup(task_sid, actor, acting=True)
         bound = log.bind(task_sid=task_sid, recording_sid=current.recording_sid, action=action)
-        if current.state == desired or current.state in FINAL_STATES:
+        if current.state == desired or current.state in ENDED_STATES:
             self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
                         action, f"noop:{current.state}")  # fmt: skip
             return current
         if current.state in UNFINISHED_STATES:
             deferred = self._defer(target_id, task_sid, actor, action)
             if deferred is not None:
+                if action == "resume":
+                    # A replacement held back by the pause may start now.
+                    self.ctx.schedule(JOB_START, target_id)
                 return deferred
             target_id, current = self._lookup(task_sid, actor, acting=True)  # it just started
-            if current.state == desired or current.state in FINAL_STATES:
+            if current.state == desired or current.state in ENDED_STATES:
                 return current
         if current.recording_sid is None or current.state not in LIVE_STATES:
             raise InvalidState(f"the recording cannot be changed now (state {current.state})")

@@ -10,18 +10,19 @@ whatever fails stays due for the queue or `reconcile`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
-from flexrec.recording.attributes import attribute_facts
+from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_START, ServiceContext
+from flexrec.recording.links import check_seen
 from flexrec.recording.policy import TaskFacts
 from flexrec.recording.starter import Claim, RecordingStarter
 from flexrec.recording.states import (
@@ -41,6 +42,15 @@ log = structlog.get_logger(__name__)
 _Participants = Callable[[], list[ConferenceParticipantRecord]]  # read once, when first asked
 
 
+@dataclass(frozen=True)
+class Seen:
+    """Task attributes the service just saw: where, and as of when (epoch ms)."""
+
+    attributes: Mapping[str, Any]
+    at_ms: int
+    source: str  # webhook | fetch
+
+
 @dataclass
 class Plan:
     """Work to try right after the transaction commits."""
@@ -50,6 +60,10 @@ class Plan:
     # Targets claimed inside the planning transaction, for a start attempt right after it.
     claims: dict[int, Claim] = field(default_factory=dict)
     claim: bool = True  # False when the plan's starts go to the queue instead
+    seen: Seen | None = None  # attributes just seen, to check the task's links against
+    # The task's media already names a recording (Studio's Send To Flex writes one): list the
+    # leg's recordings before creating (a start is otherwise one round trip: the create).
+    other_recorder: bool = False
     # Tasks whose customer leg must be looked for (task SID, urgent), after the commit.
     search: list[tuple[str, bool]] = field(default_factory=list)
 
@@ -78,9 +92,16 @@ class Planner:
         event_ms: int | None,
         *,
         claim: bool = True,
+        seen: Seen | None = None,
     ) -> Plan:
-        """The task's targets and links ensured (in `session`), and what to try after commit."""
-        plan = Plan(claim=claim)
+        """The task's targets and links ensured (in `session`), and what to try after commit.
+
+        `seen`: attributes the service just saw (an event's, a fetch's): a link they lack is
+        written back (flexrec.recording.links)."""
+        plan = Plan(claim=claim, seen=seen)
+        plan.other_recorder = bool(media_recording_sids(task.attributes))
+        if seen is not None:
+            self.ctx.attributes_seen.note(task.sid)
         attrs = task.attributes or {}
         if task.channel not in (None, "voice"):
             return plan
@@ -118,19 +139,31 @@ class Planner:
         return plan
 
     def execute(self, plan: Plan) -> None:
-        """Try the plan's starts now and its link writes right after the webhook answers."""
+        """Run the plan's starts and link writes right after the webhook is answered.
+
+        The plan's intents are committed (a claimed or pending target, a pending link), so the
+        answer need not wait for Twilio: a process killed between the answer and the create is
+        reaped at its restart and the start runs again (listing first, as its claim was taken).
+        """
         for target_id in dict.fromkeys(plan.start):
-            try:
-                self.starter.start_target(target_id, plan.claims.get(target_id))
-            except Exception:
-                # The row stays due: the queue (now) or reconcile (later) tries again.
-                log.exception("fast-path start failed", target_id=target_id)
-                self.ctx.schedule(JOB_START, target_id, delay_s=self.ctx.base_backoff_s)
+            claim = plan.claims.get(target_id)
+            if claim is not None:
+                # Callbacks of the recording may overtake the start: park them from now on.
+                self.starter.in_flight.begin(claim.call_sid)
+            self.ctx.after(functools.partial(self._start, target_id, claim))
         for write_id in dict.fromkeys(plan.link):
-            self.ctx.after(functools.partial(self.starter.link_or_queue, write_id))
+            self.ctx.after(functools.partial(self.starter.links.link_or_queue, write_id))
         if self.search is not None:
             for task_sid, urgent in dict.fromkeys(plan.search):
                 self.search.request(task_sid, urgent=urgent)
+
+    def _start(self, target_id: int, claim: Claim | None) -> None:
+        try:
+            self.starter.start_target(target_id, claim)
+        except Exception:
+            # The row stays due: the retry (now) or reconcile (later) tries again.
+            log.exception("fast-path start failed", target_id=target_id)
+            self.ctx.schedule(JOB_START, target_id, delay_s=self.ctx.base_backoff_s)
 
     def _plan_customer(
         self,
@@ -236,11 +269,25 @@ class Planner:
         if target.state == "pending":
             plan.start.append(target.id)
             if plan.claim and target.id not in plan.claims:
-                claim = self.starter.claim_in(session, target, now)
+                claim = self.starter.claim_in(
+                    session, target, now, other_recorder=plan.other_recorder
+                )
                 if claim is not None:
                     plan.claims[target.id] = claim
         elif link.status == "pending" and target.recording_sid:
             plan.link.append(link.id)
+        elif link.status == "done" and plan.seen is not None:
+            if check_seen(
+                session,
+                write_id=link.id,
+                written_at=link.written_at,
+                target_id=target.id,
+                reservation_sid=reservation_sid,
+                seen=plan.seen.attributes,
+                seen_ms=plan.seen.at_ms,
+                seen_in=plan.seen.source,
+            ):
+                plan.link.append(link.id)
 
 
 def _participants(session: Session, task: TaskRecord) -> list[ConferenceParticipantRecord]:

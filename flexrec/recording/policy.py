@@ -6,6 +6,12 @@ Example file::
     leg = "customer"            # customer | worker
     start_on = "answer"         # answer (agent connected) | task (task created, inbound only)
     pause_behavior = "silence"  # skip | silence
+    max_replacements = 3        # recordings started again on a live leg after one ended
+                                # absent/failed (0: never); past it the leg is reported
+    list_before_create = "auto" # auto: list a leg's recordings before creating only when one
+                                # may exist (an earlier claim on the start, Studio's entry in
+                                # the task's media); always: another recorder may start dual
+                                # recordings on these legs without a trace in the task
 
     [include]                   # every non-empty category must match (any entry within it)
     queues = ["Sales", "WQ..."] # queue names or SIDs
@@ -36,7 +42,10 @@ Direction = Literal["inbound", "outbound", "both"]
 Leg = Literal["customer", "worker"]
 StartOn = Literal["answer", "task"]
 PauseBehavior = Literal["skip", "silence"]
+ListBeforeCreate = Literal["auto", "always"]
 
+# Past this, a leg whose recordings keep ending without media is a Twilio fault to look at.
+MAX_REPLACEMENTS = 20
 OPERATORS = frozenset({"eq", "ne", "in", "contains", "exists", "gt", "ge", "lt", "le"})
 _MISSING = object()
 
@@ -120,6 +129,8 @@ class RecordingPolicy:
     leg: Leg = "customer"
     start_on: StartOn = "answer"
     pause_behavior: PauseBehavior = "silence"
+    max_replacements: int = 3
+    list_before_create: ListBeforeCreate = "auto"
     include: Selector = Selector()
     exclude: Selector = Selector()
 
@@ -233,16 +244,24 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "leg": ("customer", "worker"),
     "start_on": ("answer", "task"),
     "pause_behavior": ("skip", "silence"),
+    "list_before_create": ("auto", "always"),
 }
 
 
 def policy_from_mapping(raw: Mapping[str, Any]) -> RecordingPolicy:
     """Build a policy from parsed TOML (or any mapping of the same shape)."""
     # [retention] lives in the same file; flexrec.archive.retention reads and checks it.
-    unknown = set(raw) - {*_CHOICES, "include", "exclude", "retention"}
+    unknown = set(raw) - {*_CHOICES, "include", "exclude", "retention", "max_replacements"}
     if unknown:
         raise PolicyError(f"unknown policy keys {sorted(unknown)}")
     scalars: dict[str, Any] = {}
+    if "max_replacements" in raw:
+        cap = raw["max_replacements"]
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= MAX_REPLACEMENTS:
+            raise PolicyError(
+                f"max_replacements must be a whole number from 0 to {MAX_REPLACEMENTS}"
+            )
+        scalars["max_replacements"] = cap
     for key, choices in _CHOICES.items():
         if key in raw:
             if raw[key] not in choices:
@@ -264,7 +283,7 @@ def load_policy(settings: PolicySettings) -> RecordingPolicy:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
-    for key in _CHOICES:
+    for key in (*_CHOICES, "max_replacements"):
         override = getattr(settings, key)
         if override is not None:
             raw[key] = override

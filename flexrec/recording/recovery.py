@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TypeVar
@@ -21,11 +22,18 @@ from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingTarget, ReservationRecord, TaskRecord
 from flexrec.recording import transitions
-from flexrec.recording.context import JOB_LINK, JOB_REFRESH, JOB_START, ServiceContext
+from flexrec.recording.context import (
+    JOB_LINK,
+    JOB_REFRESH,
+    JOB_SETTLE,
+    JOB_START,
+    ServiceContext,
+)
 from flexrec.recording.dedup import forget_old_events
 from flexrec.recording.pause import PauseController
-from flexrec.recording.planner import Plan, Planner
+from flexrec.recording.planner import Plan, Planner, Seen
 from flexrec.recording.rows import TaskFields, merge_reservation_info, upsert_task
+from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, SETTLED_STATES
 from flexrec.recording.states import (
     LIVE_STATES,
     LIVE_TASK_STATUSES,
@@ -40,6 +48,13 @@ log = structlog.get_logger(__name__)
 _K = TypeVar("_K")
 
 REFRESH_DELAY_S = 30.0
+# A live task with links whose attributes were not seen for this long is fetched by reconcile.
+RECHECK_S = 55.0
+SETTLE_GRACE_S = 2 * COMPLETED_SETTLE_DELAY_S  # the settle job's own delay, and then some
+# Ended targets whose call's end nobody reported are settled by reconcile (asking Twilio once)
+# when they ended this recently; older ones are left as they are.
+UNSETTLED_WINDOW = timedelta(hours=12)
+UNSETTLED_BATCH = 200
 REFRESH_ATTEMPTS = 10
 
 
@@ -59,6 +74,7 @@ class Recovery:
         self.ctx = ctx
         self.planner = planner
         self.pauses = pauses
+        self._reconciling = threading.Lock()
         # Set by the service: applies a recording status as if Twilio had posted it.
         self.on_status: Callable[[RecordingStatusEvent], object] | None = None
 
@@ -151,10 +167,14 @@ class Recovery:
     def _with_attributes(self, listed: Sequence[TaskSnapshot]) -> list[TaskSnapshot]:
         """Live voice tasks with attributes to plan on. List Tasks answers `attributes: null`
         (spec: shown only on FETCH), so a task whose attributes we do not hold yet is fetched;
-        one we hold keeps ours (a list never overwrites them)."""
+        one we hold keeps ours (a list never overwrites them). A task with links whose
+        attributes this process has not seen for a while (any, after a restart) is fetched
+        too, so a link another writer dropped meanwhile is written back (at most one fetch per
+        live task per reconcile)."""
         voice = [s for s in listed if s.channel in (None, "voice")]
         unknown = [s.sid for s in voice if s.attributes is None]
         held: set[str] = set()
+        linked: set[str] = set()
         if unknown:
             with self.ctx.sessions() as session:
                 held = set(
@@ -164,9 +184,18 @@ class Recovery:
                         .where(TaskRecord.attributes.is_not(None))
                     )
                 )
+                linked = set(
+                    session.scalars(
+                        select(AttributeWrite.task_sid)
+                        .where(AttributeWrite.task_sid.in_(unknown))
+                        .where(AttributeWrite.status == "done")
+                    )
+                )
+        seen = self.ctx.attributes_seen
         out: list[TaskSnapshot] = []
         for snapshot in voice:
-            if snapshot.attributes is None and snapshot.sid not in held:
+            stale = snapshot.sid in linked and not seen.seen_within(snapshot.sid, RECHECK_S)
+            if snapshot.attributes is None and (snapshot.sid not in held or stale):
                 fetched = self._fetch_task(snapshot.sid)
                 if fetched is None:
                     continue  # the next reconcile tries again
@@ -202,9 +231,14 @@ class Recovery:
             workflow_name=snapshot.workflow_name,
             channel=snapshot.channel,
         )
+        seen = (
+            Seen(snapshot.attributes, event_ms, "fetch")
+            if snapshot.attributes is not None
+            else None
+        )
         with write_session(self.ctx.sessions) as session:
             task = upsert_task(session, snapshot.sid, fields, now=now, event_ms=event_ms)
-            return self.planner.plan(session, task, now, None, claim=claim)
+            return self.planner.plan(session, task, now, None, claim=claim, seen=seen)
 
     # -- the safety net -----------------------------------------------------------------------
     def recover_claims(self) -> list[int]:
@@ -223,8 +257,19 @@ class Recovery:
     def reconcile(self) -> int:
         """Safety net: re-enqueue due/stale targets and links, and find live tasks with no target.
 
-        Returns how many targets were re-enqueued or created.
+        Returns how many targets were re-enqueued or created. One run at a time per process:
+        a run asked for while one is under way (start-up recovery, the ticker and the queue's
+        schedule can meet) is skipped, not stacked: the running one does the same work.
         """
+        if not self._reconciling.acquire(blocking=False):
+            log.debug("reconcile already running here; skipped")
+            return 0
+        try:
+            return self._reconcile()
+        finally:
+            self._reconciling.release()
+
+    def _reconcile(self) -> int:
         ctx = self.ctx
         if ctx.lease is not None:
             try:  # what gone processes held is due again, and so picked up below
@@ -272,9 +317,22 @@ class Recovery:
                 .where(RecordingTarget.desired_state == "paused")
                 .where(RecordingTarget.state.in_(LIVE_STATES))
             ).all()
+            # Recording ends nobody settled (a crash before the settle job ran): replace,
+            # respect a stop, or close them now.
+            unsettled = session.scalars(
+                select(RecordingTarget.id)
+                .where(RecordingTarget.state.in_(SETTLED_STATES))
+                .where(RecordingTarget.call_ended_at.is_(None))
+                .where(RecordingTarget.updated_at < now - timedelta(seconds=SETTLE_GRACE_S))
+                .where(RecordingTarget.updated_at > now - UNSETTLED_WINDOW)
+                .order_by(RecordingTarget.updated_at.desc())
+                .limit(UNSETTLED_BATCH)
+            ).all()
         refresh = functools.partial(self.refresh_target, attempt=REFRESH_ATTEMPTS)
         _each("refresh", dict.fromkeys(quiet_live), refresh)
         _each("apply pause", wishing, self.pauses.apply_pending_pause)
+        for target_id in unsettled:
+            ctx.schedule(JOB_SETTLE, target_id)
         plan = Plan(start=list(target_ids), link=list(link_ids))
         count = len(target_ids)
         try:

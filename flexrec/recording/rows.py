@@ -254,3 +254,12 @@ def store_recording(
         session.add(row)
     merge_recording_row(row, facts, target_id, account_sid, now)
     return row
+
+
+def mark_recording_end(session: Session, recording_sid: str | None, *, live: bool) -> None:
+    """Note whether the recording's call was still live when it ended (first answer wins)."""
+    if recording_sid is None:
+        return
+    row = session.get(RecordingRecord, recording_sid)
+    if row is not None and row.ended_while_live is None:
+        row.ended_while_live = live

@@ -23,8 +23,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.ports import JobSink
 from flexrec.recording.background import Background
-from flexrec.recording.context import ServiceContext, utc_now
+from flexrec.recording.context import (
+    JOB_APPLY_PAUSE,
+    JOB_AUTO_RESUME,
+    JOB_FIND_LEGS,
+    JOB_LINK,
+    JOB_REFRESH,
+    JOB_SETTLE,
+    JOB_START,
+    JOB_TASKROUTER_EVENT,
+    ServiceContext,
+    utc_now,
+)
 from flexrec.recording.intake import CompletedCallback, EventIntake
+from flexrec.recording.links import LinkWriter
 from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.planner import Planner
@@ -77,7 +89,8 @@ class RecordingService:
             inline_attempts=inline_attempts,
             sleep=sleep,
         )
-        self.starter = RecordingStarter(self.ctx)
+        self.links = LinkWriter(self.ctx)
+        self.starter = RecordingStarter(self.ctx, self.links)
         self.pauses = PauseController(self.ctx)
         self.planner = Planner(self.ctx, self.starter)
         self.recovery = Recovery(self.ctx, self.planner, self.pauses)
@@ -93,6 +106,9 @@ class RecordingService:
             self.planner.execute,
         )
         self.planner.search = self.search
+        # Work this service sets off runs in-process when due (see ServiceContext.schedule);
+        # an Event Streams event stays on the queue, where it is durable until handled.
+        self.ctx.jobs = {n: j for n, j in self.jobs().items() if n != JOB_TASKROUTER_EVENT}
 
     # -- wiring -------------------------------------------------------------------------------
     @property
@@ -167,13 +183,37 @@ class RecordingService:
             return state_fingerprint(session, task_sid, actor.worker_sid)
 
     # -- jobs ---------------------------------------------------------------------------------
+    def jobs(self) -> dict[str, Callable[..., object]]:
+        """The recording jobs by name (arguments are row ids and SIDs): the queue runs them, and
+        so does this process, when they are due, for work it sets off itself (`schedule`)."""
+        return {
+            JOB_START: lambda target_id: self.start_target(int(target_id)),
+            JOB_LINK: lambda write_id: self.link_attributes(int(write_id)),
+            JOB_AUTO_RESUME: lambda task_sid, worker_sid=None: self.auto_resume(
+                str(task_sid), worker_sid
+            ),
+            JOB_REFRESH: lambda target_id, attempt=1: self.refresh_target(
+                int(target_id), int(attempt)
+            ),
+            JOB_APPLY_PAUSE: lambda target_id: self.apply_pending_pause(int(target_id)),
+            JOB_TASKROUTER_EVENT: lambda fields: self.handle_taskrouter_event(
+                TaskRouterEvent(**fields)
+            ),
+            JOB_FIND_LEGS: lambda task_sid, attempt=1: self.find_legs(str(task_sid), int(attempt)),
+            JOB_SETTLE: lambda target_id: self.settle_target(int(target_id)),
+        }
+
     def start_target(self, target_id: int) -> str:
         """Queue job: one start attempt for a target."""
         return self.starter.start_target(target_id).outcome
 
     def link_attributes(self, write_id: int) -> str:
         """Queue job: write one (task, recording) link into the task's attributes."""
-        return self.starter.link(write_id)
+        return self.links.link(write_id)
+
+    def settle_target(self, target_id: int) -> str:
+        """Queue job: settle how a target's recording ended (replace, respect a stop, close)."""
+        return self.intake.settle(target_id)
 
     def apply_pending_pause(self, target_id: int) -> str:
         """Queue job: apply a pause the agent asked for before the recording started."""

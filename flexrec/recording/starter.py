@@ -1,4 +1,4 @@
-"""Starting the one recording of a call leg, and linking it into tasks; both safe to repeat.
+"""Starting the recording of a call leg; safe to repeat.
 
 start_target: claim the row (one conditional UPDATE) → list the leg's recordings and adopt a
 live one, else create → commit while still holding the claim. Errors: 21220 → fetch the call
@@ -9,7 +9,6 @@ the next attempt, so no second recording is made.
 
 from __future__ import annotations
 
-import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -18,16 +17,15 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, TaskRecord
+from flexrec.db.models import RecordingRecord, RecordingTarget
 from flexrec.recording import metrics, transitions
-from flexrec.recording.attributes import TaskAttributesWriter, voice_recording_entry
-from flexrec.recording.context import JOB_LINK, JOB_START, ServiceContext
+from flexrec.recording.context import JOB_START, ServiceContext
+from flexrec.recording.links import LinkWriter, mark_target_links
 from flexrec.recording.memory import InFlight, RecentSet
 from flexrec.recording.rows import RecordingFacts, new_recording_row, store_recording
-from flexrec.recording.store import insert_ignore, write_connection, write_session
+from flexrec.recording.store import insert_ignore, write_session
 from flexrec.recording.transitions import StartedRecording, TargetRow
 from flexrec.twilio.gateway import (
     CALL_NOT_RECORDABLE,
@@ -39,47 +37,6 @@ from flexrec.webhooks.arrival import seconds_since_arrival
 
 log = structlog.get_logger(__name__)
 
-# A task TaskRouter keeps refusing (4xx other than 404/412) stops being retried after this.
-MAX_LINK_ATTEMPTS = 10
-# Built once with bound parameters (building statements per call cost more than running them).
-_LINK_COLUMNS = (
-    AttributeWrite.id,
-    AttributeWrite.status,
-    AttributeWrite.task_sid,
-    AttributeWrite.reservation_sid,
-    RecordingTarget.recording_sid,
-    RecordingTarget.leg,
-    RecordingTarget.start_time_ms,
-    RecordingTarget.created_at,
-)
-_PENDING_LINKS = (
-    select(*_LINK_COLUMNS)
-    .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
-    .where(AttributeWrite.target_id == bindparam("target"), AttributeWrite.status == "pending")
-    .where(RecordingTarget.recording_sid.is_not(None))
-)
-_LINK_BY_ID = (
-    select(*_LINK_COLUMNS)
-    .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
-    .where(AttributeWrite.id == bindparam("write"))
-)
-_LINK_DONE = (
-    update(AttributeWrite)
-    .where(AttributeWrite.id == bindparam("write"), AttributeWrite.status == "pending")
-    .values(
-        status="done",
-        recording_sid=bindparam("recording_sid"),
-        attempts=AttributeWrite.attempts + bindparam("tries"),
-        written_at=bindparam("now"),
-        last_error=None,
-    )
-)
-_TASK_RECORDING = (
-    update(TaskRecord)
-    .where(TaskRecord.sid == bindparam("task"))
-    .execution_options(synchronize_session=False)
-)  # SET recording_sid from the execute parameters
-
 
 @dataclass(frozen=True)
 class Claim:
@@ -90,22 +47,10 @@ class Claim:
     attempts: int
     event_ms: int | None
     owner: str | None = None  # the owner id it was taken under
-
-
-@dataclass(frozen=True)
-class _LinkFacts:
-    """What writing one link needs (a row of _PENDING_LINKS or _LINK_BY_ID)."""
-
-    task_sid: str
-    reservation_sid: str | None
-    recording_sid: str
-    leg: str
-    start_ms: int
-
-    @classmethod
-    def of(cls, row: Any) -> _LinkFacts:
-        start_ms = row.start_time_ms or int(row.created_at.timestamp() * 1000)
-        return cls(row.task_sid, row.reservation_sid, row.recording_sid, row.leg, start_ms)
+    # Whether the leg may already carry a recording of ours or someone else's, so it is listed
+    # before creating: an earlier claim on this start (a crash, a lost answer) or a hint of
+    # another recorder. Otherwise the create is the one round trip.
+    may_exist: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,9 +64,9 @@ class StartOutcome:
 class RecordingStarter:
     """Runs start attempts and attribute links against the gateways and the database."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, links: LinkWriter) -> None:
         self.ctx = ctx
-        self.writer = TaskAttributesWriter(ctx.tasks, ctx.attribute_attempts)
+        self.links = links
         # Set by the service: runs once a target's recording exists (applies deferred pauses).
         self.on_started: Callable[[int], object] | None = None
         # Recordings this process stored as running with everything their in-progress status
@@ -133,16 +78,25 @@ class RecordingStarter:
         self.on_parked: Callable[[Any], object] | None = None
 
     # -- starting -----------------------------------------------------------------------------
-    def claim_in(self, session: Session, target: TargetRow, now: datetime) -> Claim | None:
+    def claim_in(
+        self, session: Session, target: TargetRow, now: datetime, *, other_recorder: bool = False
+    ) -> Claim | None:
         """Claim a due target inside the caller's transaction (the planner's), or None.
 
         Saves the start attempt a transaction of its own. If the process dies before the
-        attempt, the claim goes stale and reconcile takes the target over after `visibility`.
+        attempt, its owner is reaped and the target started again. `other_recorder`: something
+        suggests another recorder on the leg (Studio's entry in the task's media).
         """
         token, owner = uuid.uuid4().hex, self.ctx.owner_id
         if not transitions.claim(session, target.id, token, now, self.ctx.visibility, owner):
             return None
-        return Claim(token, target.call_sid, target.attempts + 1, target.event_ms, owner)
+        attempts = target.attempts + 1
+        may_exist = self._may_exist(attempts, other_recorder)
+        return Claim(token, target.call_sid, attempts, target.event_ms, owner, may_exist)
+
+    def _may_exist(self, attempts: int, other_recorder: bool = False) -> bool:
+        """Whether a start must list the leg's recordings first (see `Claim.may_exist`)."""
+        return attempts > 1 or other_recorder or self.ctx.policy.list_before_create == "always"
 
     def start_target(self, target_id: int, claim: Claim | None = None) -> StartOutcome:
         """One attempt at getting the target's leg recorded (no-op unless we win the claim).
@@ -160,7 +114,9 @@ class RecordingStarter:
                 target = session.get(RecordingTarget, target_id)
                 if target is None:  # pragma: no cover - claimed rows exist
                     return StartOutcome("not-claimed")
-                claim = Claim(token, target.call_sid, target.attempts, target.event_ms, owner)
+                attempts = target.attempts
+                may_exist = self._may_exist(attempts)
+                claim = Claim(token, target.call_sid, attempts, target.event_ms, owner, may_exist)
         self.in_flight.begin(claim.call_sid)
         outcome = StartOutcome("failed")
         try:
@@ -184,7 +140,9 @@ class RecordingStarter:
         budget_s = ctx.visibility.total_seconds()
         for inline in range(1, ctx.inline_attempts + 1):
             try:
-                info, source = self._adopt_or_create(claim, began, budget_s / 2)
+                # A try after a failed one lists first: the failed create may have worked.
+                list_first = claim.may_exist or inline > 1
+                info, source = self._adopt_or_create(claim, list_first, began, budget_s / 2)
                 break
             except GatewayError as exc:
                 # A blip (429/5xx/timeout) is retried at once, still inside the webhook, before
@@ -203,19 +161,20 @@ class RecordingStarter:
             self.on_started(target_id)
         # The recording is safe; linking it (two TaskRouter round trips) need not hold the
         # webhook: the pending rows are committed, so the queue or reconcile finish them anyway.
-        ctx.after(functools.partial(self.link_pending, target_id))
+        self.links.after_commit(target_id)
         return StartOutcome("recording", info.sid)
 
     def _adopt_or_create(
-        self, claim: Claim, began: float, create_deadline_s: float
+        self, claim: Claim, list_first: bool, began: float, create_deadline_s: float
     ) -> tuple[RecordingInfo, str]:
         ctx = self.ctx
         call_sid, event_ms = claim.call_sid, claim.event_ms
-        live = [r for r in ctx.recordings.list_recordings(call_sid) if adoptable(r)]
-        if live:
-            # The oldest: the one that covers the most.
-            live.sort(key=lambda r: r.start_time_ms or 0)
-            return live[0], "adopted"
+        if list_first:
+            live = [r for r in ctx.recordings.list_recordings(call_sid) if adoptable(r)]
+            if live:
+                # The oldest: the one that covers the most.
+                live.sort(key=lambda r: r.start_time_ms or 0)
+                return live[0], "adopted"
         if time.monotonic() - began > create_deadline_s:
             # Too slow to be sure the claim is still ours: give it back rather than risk a twin.
             raise GatewayError("claim time spent before create", status=None)
@@ -283,7 +242,11 @@ class RecordingStarter:
         paused = info.status == "paused"
         started = StartedRecording(info.sid, source, info.start_time_ms, paused)
         with write_session(ctx.sessions) as session:
-            held, wanted = transitions.started(session, target_id, token, started, now)
+            held, wanted, replacements = transitions.started(
+                session, target_id, token, started, now
+            )
+            if replacements:
+                mark_target_links(session, target_id)  # a replacement's entry joins the media
             facts = RecordingFacts.of_info(info)
             new_row = new_recording_row(facts, target_id, ctx.recordings.account_sid, now)
             if not insert_ignore(session, RecordingRecord, new_row, ["sid"]):
@@ -292,83 +255,6 @@ class RecordingStarter:
         if not paused and info.channels and info.start_time_ms and held:
             self.known_live.add(info.sid)
         return wanted == "paused"
-
-    # -- linking into task attributes ---------------------------------------------------------
-    def link_pending(self, target_id: int) -> None:
-        """Write every pending link of a target whose recording is known."""
-        with self.ctx.sessions() as session:
-            rows = session.execute(_PENDING_LINKS, {"target": target_id}).all()
-        for row in rows:
-            self.link_or_queue(row.id, _LinkFacts.of(row))
-
-    def link_or_queue(self, write_id: int, facts: _LinkFacts | None = None) -> None:
-        """`link` (with `facts` already read, if given), handing the write to the queue if it
-        breaks unexpectedly."""
-        try:
-            if facts is None:
-                self.link(write_id)
-            else:
-                self._link(write_id, facts)
-        except Exception:
-            log.exception("attribute write failed", write_id=write_id)
-            self.ctx.schedule(JOB_LINK, write_id, delay_s=self.ctx.base_backoff_s)
-
-    def link(self, write_id: int) -> str:
-        """Merge the target's VoiceRecording into the task: done | waiting | retry | gone."""
-        with self.ctx.sessions() as session:
-            row = session.execute(_LINK_BY_ID, {"write": write_id}).first()
-        if row is None or row.status != "pending":
-            return "done"
-        if row.recording_sid is None:
-            return "waiting"  # linked once the recording exists
-        return self._link(write_id, _LinkFacts.of(row))
-
-    def _link(self, write_id: int, facts: _LinkFacts) -> str:
-        ctx = self.ctx
-        task_sid, reservation_sid = facts.task_sid, facts.reservation_sid
-        recording_sid, leg, start_ms = facts.recording_sid, facts.leg, facts.start_ms
-        entry = voice_recording_entry(ctx.recordings.account_sid, recording_sid, start_ms, leg)
-        bound = log.bind(task_sid=task_sid, recording_sid=recording_sid)
-        try:
-            result = self.writer.link(task_sid, entry, reservation_sid)
-        except GatewayError as exc:
-            gone = exc.status == 404
-            with write_session(ctx.sessions) as session:
-                write = session.get(AttributeWrite, write_id)
-                if write is not None:
-                    write.attempts += 1
-                    write.last_error = str(exc)
-                    if gone:
-                        write.status = "gone"
-            if gone:
-                bound.warning("task gone before recording was linked")
-                return "gone"
-            attempts = write.attempts if write is not None else 1
-            if not exc.retryable and exc.status != 412 and attempts >= MAX_LINK_ATTEMPTS:
-                with write_session(ctx.sessions) as session:
-                    write = session.get(AttributeWrite, write_id)
-                    if write is not None:
-                        write.status = "failed"
-                bound.error("attribute write failed for good", error=str(exc))
-                return "failed"
-            delay = ctx.backoff_s(attempts)
-            ctx.schedule(JOB_LINK, write_id, delay_s=delay)
-            bound.info("attribute write retry", error=str(exc), delay_s=delay)
-            return "retry"
-        with write_connection(ctx.sessions) as connection:
-            # Tasks row first: the same lock order as the planners (tasks → targets → links).
-            connection.execute(_TASK_RECORDING, {"task": task_sid, "recording_sid": recording_sid})
-            connection.execute(
-                _LINK_DONE,
-                {
-                    "write": write_id,
-                    "recording_sid": recording_sid,
-                    "tries": result.attempts,
-                    "now": ctx.now(),
-                },
-            )
-        bound.info("recording linked", outcome=result.outcome)
-        return "done"
 
 
 # Recording sources of a conference recording (OAI `call_recording.source` enum): Flex's own

@@ -1,10 +1,18 @@
 """The states of a recording target, and the Twilio statuses the service reads: one place each.
 
-A target (one recorded call leg, `recording_targets`) moves only forward; which moves exist,
-from which states, is flexrec.recording.transitions (the table's one writer; its `diagram()`
-is drawn in docs/design.md). A target in a FINAL state never changes state again: no start,
-pause, refresh or late status callback moves it (`ended` included: the call is over, nothing
-more will come of the leg).
+A target (one call leg policy records, `recording_targets`) has at most one current recording.
+Which moves exist, from which states, is flexrec.recording.transitions (the table's one
+writer; its `diagram()` is drawn in docs/design.md). Nothing is final while the call is live:
+
+- UNFINISHED: no recording yet, one is wanted (`pending` due to start, `starting` claimed);
+- LIVE: the current recording runs (`recording`, or `paused` by anyone);
+- ENDED: no recording runs and no callback or start moves the target: `completed`, `absent`,
+  `failed` (how the current recording ended), `stopped` (it was completed by another API
+  client while the call went on: respected like a pause), `ended` (the call ended before any
+  recording). While the call is live the controller settles an ended target once: an
+  `absent`/`failed` recording is replaced (back to `pending`), a `completed` one becomes
+  `stopped`, a `stopped` leg may adopt a recording someone started again. Once the call is
+  over (`call_ended_at`), an ended target is final.
 """
 
 from __future__ import annotations
@@ -12,13 +20,23 @@ from __future__ import annotations
 from typing import Final, Literal, get_args
 
 TargetState = Literal[
-    "pending", "starting", "recording", "paused", "completed", "absent", "failed", "ended"
+    "pending",
+    "starting",
+    "recording",
+    "paused",
+    "stopped",
+    "completed",
+    "absent",
+    "failed",
+    "ended",
 ]
 TARGET_STATES: Final = frozenset(get_args(TargetState))
 
 UNFINISHED_STATES: Final[tuple[TargetState, ...]] = ("pending", "starting")  # no recording yet
 LIVE_STATES: Final[tuple[TargetState, ...]] = ("recording", "paused")  # a recording runs
-FINAL_STATES: Final[tuple[TargetState, ...]] = ("completed", "absent", "failed", "ended")
+ENDED_STATES: Final[tuple[TargetState, ...]] = ("stopped", "completed", "absent", "failed", "ended")
+# Ended without media: replaced while the call is live (up to the policy's cap).
+NO_MEDIA_STATES: Final[tuple[TargetState, ...]] = ("absent", "failed")
 
 # A recording status callback's final statuses, and the target state each one settles.
 RECORDING_OUTCOMES: Final[dict[str, TargetState]] = {
@@ -26,11 +44,14 @@ RECORDING_OUTCOMES: Final[dict[str, TargetState]] = {
     "absent": "absent",
     "failed": "failed",
 }
+# Recording statuses that hold (or will hold) media: an entry in the task's media is wanted.
+MEDIA_STATUSES: Final = frozenset({"in-progress", "paused", "stopped", "processing", "completed"})
 
 
-def is_final(state: str) -> bool:
-    """True for a state the target never leaves."""
-    return state in FINAL_STATES
+def is_ended(state: str) -> bool:
+    """True for a state no event moves on (only the controller, and only while the call is
+    live)."""
+    return state in ENDED_STATES
 
 
 # TaskRouter task assignment statuses (taskrouter.v1.yaml, task `assignment_status`).

@@ -170,9 +170,11 @@ class LinkRow(Protocol):
 
     id: int
     status: str
+    written_at: datetime | None
 
 
-_LINK_ROW_BY_KEY = select(AttributeWrite.id, AttributeWrite.status).where(
+_LINK_ROW_COLUMNS = (AttributeWrite.id, AttributeWrite.status, AttributeWrite.written_at)
+_LINK_ROW_BY_KEY = select(*_LINK_ROW_COLUMNS).where(
     AttributeWrite.task_sid == bindparam("task_sid"),
     AttributeWrite.target_id == bindparam("target_id"),
 )
@@ -192,7 +194,7 @@ def ensure_link(
         connection.dialect.name,
         AttributeWrite.__table__,
         ("task_sid", "target_id"),
-        (AttributeWrite.id, AttributeWrite.status),
+        _LINK_ROW_COLUMNS,
     )
     created = connection.execute(
         insert,

@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from flexrec.db.models import RecordingTarget, ServiceOwner
 from flexrec.recording.states import (
-    FINAL_STATES,
+    ENDED_STATES,
     LIVE_STATES,
+    NO_MEDIA_STATES,
     TARGET_STATES,
     UNFINISHED_STATES,
     TargetState,
-    is_final,
+    is_ended,
 )
 from flexrec.recording.store import insert_returning
 from flexrec.webhooks.events import RecordingStatusEvent
@@ -41,6 +42,9 @@ class Transition:
     sources: tuple[TargetState, ...]  # () for the row's creation
     dest: TargetState | None
     facts: str  # what the transition needs to know (for the design notes)
+    # Only while the leg's call is live (`call_ended_at` unset): the controller's moves out of
+    # an ended state. Once the call is over an ended target is final.
+    live_call: bool = False
 
 
 _ANY: Final[tuple[TargetState, ...]] = tuple(sorted(TARGET_STATES))
@@ -97,11 +101,44 @@ IDENTIFIED = Transition(
     "identified", _ANY, None, "the SID of its recording, for a target that had none"
 )
 TOUCHED = Transition("touched", _ANY, None, "a refresh found the recording still running")
+# The controller, while the call is live (issue 17): nothing is final before the call ends.
+REPLACED = Transition(
+    "replaced",
+    NO_MEDIA_STATES,
+    "pending",
+    "the call is live and fewer replacements ran than the cap; the next start's due time",
+    live_call=True,
+)
+STOPPED_BY_OTHER = Transition(
+    "stopped_by_other",
+    ("completed",),
+    "stopped",
+    "the call was live when its recording completed: another API client stopped it",
+    live_call=True,
+)
+READOPTED = Transition(
+    "readopted",
+    ("stopped",),
+    "recording",
+    "the call is live and a dual call recording runs on it again (whoever stopped it restarted)",
+    live_call=True,
+)
+GAVE_UP = Transition(
+    "gave_up",
+    NO_MEDIA_STATES,
+    None,
+    "the replacement cap reached while the call is live",
+    live_call=True,
+)
+LEG_OVER = Transition(
+    "leg_over", _ANY, None, "the call ended (a status callback, or Twilio's answer)"
+)
 
 TRANSITIONS: Final[tuple[Transition, ...]] = (
     PLANNED, CLAIMED, STARTED, STARTED_PAUSED, RETRY_DUE, START_REFUSED, CALL_OVER_AT_START,
     REAPED, CALL_OVER, REPORTED_RUNNING, REPORTED_COMPLETED, REPORTED_ABSENT, REPORTED_FAILED,
     PAUSED, RESUMED, CALL_OVER_LIVE, PAUSE_WISHED, WISH_CLEARED, IDENTIFIED, TOUCHED,
+    REPLACED, STOPPED_BY_OTHER, READOPTED, GAVE_UP, LEG_OVER,
 )  # fmt: skip
 _REPORTED: Final = {
     "completed": REPORTED_COMPLETED,
@@ -127,19 +164,24 @@ def diagram() -> str:
             if source != t.dest or t is CLAIMED:
                 edges.setdefault((source, t.dest), []).append(t.name)
     lines += [f"    {a} --> {b}: {' / '.join(names)}" for (a, b), names in edges.items()]
-    lines += [f"    {state} --> [*]" for state in FINAL_STATES]
+    lines += [f"    {state} --> [*]: call over" for state in ENDED_STATES]
     lines += ["```", "", "| transition | from | to | facts it needs |", "|---|---|---|---|"]
     for t in TRANSITIONS:
         sources = ", ".join(t.sources) if t.sources else "(new row)"
         if t.sources == _ANY:
             sources = "any"
-        lines.append(f"| `{t.name}` | {sources} | {t.dest or '(unchanged)'} | {t.facts} |")
+        facts = f"{t.facts} (only while the call is live)" if t.live_call else t.facts
+        lines.append(f"| `{t.name}` | {sources} | {t.dest or '(unchanged)'} | {facts} |")
     return "\n".join(lines) + "\n"
 
 
 def _in(transition: Transition) -> Any:
-    """The SQL condition of leaving one of `transition`'s sources."""
-    return RecordingTarget.state.in_(transition.sources)
+    """The SQL condition of leaving one of `transition`'s sources (and, for the controller's
+    moves, of the call being live as far as we know)."""
+    condition = RecordingTarget.state.in_(transition.sources)
+    if transition.live_call:
+        return and_(condition, RecordingTarget.call_ended_at.is_(None))
+    return condition
 
 
 def _to(transition: Transition) -> dict[str, Any]:
@@ -225,6 +267,16 @@ def ensure_target(
     return cast(TargetRow, again), False
 
 
+def not_held_for_pause() -> Any:
+    """The SQL condition of a target not held back: a replacement waits for its leg's pause to
+    end (spelt out for NULLs: NOT over a NULL comparison would hold back everything)."""
+    return or_(
+        RecordingTarget.desired_state.is_(None),
+        RecordingTarget.desired_state != "paused",
+        RecordingTarget.replacements == 0,
+    )
+
+
 # -- claimed and the claim's outcomes --------------------------------------------------------------
 _CLAIMABLE = or_(
     and_(
@@ -233,6 +285,9 @@ _CLAIMABLE = or_(
             RecordingTarget.next_attempt_at.is_(None),
             RecordingTarget.next_attempt_at <= bindparam("b_now"),
         ),
+        # A replacement of a recording that was paused waits for the resume: starting it
+        # would undo the pause (a card number read out meanwhile would be recorded).
+        not_held_for_pause(),
     ),
     # The backstop for an attempt stuck past its window (it never creates after half of it);
     # a gone owner's claims are put back to `pending` at once (`reaped`).
@@ -305,7 +360,9 @@ def _release(transition: Transition, returning: bool) -> Any:
         )
         .execution_options(synchronize_session=False)
     )
-    return stmt.returning(RecordingTarget.desired_state) if returning else stmt
+    if returning:
+        return stmt.returning(RecordingTarget.desired_state, RecordingTarget.replacements)
+    return stmt
 
 
 def _released(target_id: int, token: str, transition: Transition) -> dict[str, Any]:
@@ -367,10 +424,10 @@ class StartedRecording:
 
 def started(
     session: Session, target_id: int, token: str, recording: StartedRecording, now: datetime
-) -> tuple[bool, str | None]:
+) -> tuple[bool, str | None, int]:
     """`started` (or `started_paused`) while our claim holds; else, when a status callback or a
     reclaim got there first, `identified`: its state kept, only what it could not know filled
-    in. Returns (claim still held, the pause wish on the target)."""
+    in. Returns (claim still held, the pause wish on the target, replacements so far)."""
     t = STARTED_PAUSED if recording.paused else STARTED
     values = {
         **_released(target_id, token, t),
@@ -382,17 +439,19 @@ def started(
     }
     released = session.connection().execute(_release(t, True), values).first()
     if released is not None:
-        return True, cast(str | None, released.desired_state)
+        return True, cast(str | None, released.desired_state), int(released.replacements)
     target = session.get(RecordingTarget, target_id)
-    if target is None or not allowed(IDENTIFIED, target.state):  # pragma: no cover
-        return False, None if target is None else target.desired_state
+    if target is None:  # pragma: no cover - targets are never deleted
+        return False, None, 0
+    if not allowed(IDENTIFIED, target.state):  # pragma: no cover - any state may be identified
+        return False, target.desired_state, target.replacements
     if target.recording_sid is None:
         target.recording_sid = recording.recording_sid
     if target.recording_sid == recording.recording_sid:
         target.source = target.source or recording.source
         target.start_time_ms = target.start_time_ms or recording.start_time_ms
     target.updated_at = now
-    return False, target.desired_state
+    return False, target.desired_state, target.replacements
 
 
 # -- reaped: claims of gone processes --------------------------------------------------------------
@@ -456,12 +515,16 @@ def apply_status(target: RecordingTarget, event: RecordingStatusEvent, now: date
         REPORTED_RUNNING if event.status == "in-progress" else None
     )  # fmt: skip
     if move is not None and move.dest is not None and allowed(move, target.state):
+        if target.state == "paused" and move.dest in NO_MEDIA_STATES:
+            # A pause is never undone: a replacement waits for the resume.
+            target.desired_state = "paused"
+            target.desired_by = target.desired_by or "system"
         target.state = move.dest
         target.claim_token = None
         target.claimed_at = None
     if event.start_time_ms and not target.start_time_ms:
         target.start_time_ms = event.start_time_ms
-    if event.error_code and is_final(target.state):
+    if event.error_code and is_ended(target.state):
         target.last_error = f"recording {event.status}, error {event.error_code}"
     target.updated_at = now
 
@@ -522,3 +585,95 @@ def clear_wish(session: Session, target_id: int, worker_sid: str | None = None) 
     if worker_sid is not None:
         stmt = stmt.where(RecordingTarget.desired_worker_sid == worker_sid)
     session.execute(stmt.values(desired_state=None).execution_options(synchronize_session=False))
+
+
+# -- the controller, while the call is live ------------------------------------------------------
+def leg_over(session: Session, call_sid: str, now: datetime) -> None:
+    """`leg_over`: the leg's call ended; its ended targets are final from now on."""
+    session.execute(
+        update(RecordingTarget)
+        .where(
+            RecordingTarget.call_sid == call_sid,
+            _in(LEG_OVER),
+            RecordingTarget.call_ended_at.is_(None),
+        )
+        .values(call_ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def replace(
+    session: Session,
+    target_id: int,
+    *,
+    cap: int,
+    due_at: datetime | None,
+    now: datetime,
+    error: str,
+) -> bool:
+    """`replaced`: the leg is recorded again (a new start, due at `due_at`) after its recording
+    ended without media; False when the call is over or the cap was reached meanwhile."""
+    result: Any = session.execute(
+        update(RecordingTarget)
+        .where(
+            RecordingTarget.id == target_id,
+            _in(REPLACED),
+            RecordingTarget.replacements < cap,
+        )
+        .values(
+            **_to(REPLACED),
+            replacements=RecordingTarget.replacements + 1,
+            attempts=0,
+            recording_sid=None,
+            source=None,
+            start_time_ms=None,
+            next_attempt_at=due_at,
+            claim_token=None,
+            claim_owner=None,
+            claimed_at=None,
+            last_error=error,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def give_up(session: Session, target_id: int, *, now: datetime, error: str) -> bool:
+    """`gave_up`: the replacement cap is reached; the leg stays unrecorded (and reported)."""
+    result: Any = session.execute(
+        update(RecordingTarget)
+        .where(RecordingTarget.id == target_id, _in(GAVE_UP))
+        .where(or_(RecordingTarget.last_error.is_(None), RecordingTarget.last_error != error))
+        .values(last_error=error, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def stopped_by_other(session: Session, target_id: int, now: datetime) -> bool:
+    """`stopped_by_other`: its recording completed while the call went on; respected."""
+    result: Any = session.execute(
+        update(RecordingTarget)
+        .where(RecordingTarget.id == target_id, _in(STOPPED_BY_OTHER))
+        .values(**_to(STOPPED_BY_OTHER), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def readopt(session: Session, target_id: int, recording: StartedRecording, now: datetime) -> bool:
+    """`readopted`: a stopped leg records again with a recording someone else started."""
+    result: Any = session.execute(
+        update(RecordingTarget)
+        .where(RecordingTarget.id == target_id, _in(READOPTED))
+        .values(
+            **_to(READOPTED),
+            recording_sid=recording.recording_sid,
+            source=recording.source,
+            start_time_ms=recording.start_time_ms,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)

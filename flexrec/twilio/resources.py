@@ -118,5 +118,7 @@ class CreateRecordingRequest:
     status_callback: str
     channels: str = "dual"
     track: str = "both"
-    events: tuple[str, ...] = ("in-progress", "completed", "absent")
+    # `failed` too (Twilio support, "Getting Started with Recording Status Callbacks": the four
+    # statuses one subscribes to): a recording that fails mid-call is replaced at once.
+    events: tuple[str, ...] = ("in-progress", "completed", "absent", "failed")
     trim: str = "do-not-trim"

@@ -3,7 +3,8 @@
 The Recording API's default is mono (OAI `CreateCallRecording.RecordingChannels`: default
 `mono`), and so is whatever a Studio flow's "Call Recording" widget was set to. Only the leg's
 own dual-channel recording is adopted; otherwise flexrec makes its own dual recording and links
-that one. A `VoiceRecording` entry already in `conversations.media` proves nothing by itself.
+that one. A `VoiceRecording` entry already in `conversations.media` proves nothing by itself:
+flexrec's entry goes first (Insights plays the first) and the other writer's stays after it.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ def test_a_mono_studio_recording_is_not_adopted(tmp_path: Path) -> None:
     (created,) = c.account.http.made("POST", f"/Calls/{CUSTOMER_LEG}/Recordings.json")
     assert created.form["RecordingChannels"] == ["dual"]
     ours = c.account.recordings[-1]["sid"]
-    (entry,) = [m for m in c.media(TASK) if m.get("type") == "VoiceRecording"]
-    assert entry["url"].endswith(ours) and ours != STUDIO_RECORDING
+    first, studio = [m for m in c.media(TASK) if m.get("type") == "VoiceRecording"]
+    assert first["url"].endswith(ours) and ours != STUDIO_RECORDING
+    assert studio["url"].endswith(STUDIO_RECORDING)  # Studio's own entry stays, after ours
 
 
 def test_a_dual_studio_recording_is_adopted(tmp_path: Path) -> None:
@@ -130,5 +132,6 @@ def test_a_media_entry_alone_does_not_mean_the_leg_is_recorded(tmp_path: Path, l
     _accept(c, studio_attributes(linked))
     (created,) = c.account.http.made("POST", f"/Calls/{CUSTOMER_LEG}/Recordings.json")
     assert created.form["RecordingChannels"] == ["dual"]
-    (entry,) = [m for m in c.media(TASK) if m.get("type") == "VoiceRecording"]
-    assert entry["url"].endswith(c.account.recordings[-1]["sid"])
+    first, other = [m for m in c.media(TASK) if m.get("type") == "VoiceRecording"]
+    assert first["url"].endswith(c.account.recordings[-1]["sid"])
+    assert other["url"].endswith(linked)  # the other writer's entry stays, after ours

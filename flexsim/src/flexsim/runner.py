@@ -381,6 +381,10 @@ class SimRunner:
         return all_truth(self.world, list(self.engine.records))
 
     # -- the public read side (snapshots, safe from any thread) -----------------------------
+    def now_ms(self) -> int:
+        """The simulated clock now, in epoch ms (what the truth's timestamps are in)."""
+        return round(self.world.clock.now() * 1000)
+
     @property
     def workspace_sid(self) -> str:
         """The simulated TaskRouter workspace."""

@@ -161,9 +161,21 @@ def _blind_write_faults(task: Task) -> list[dict[str, Any]]:
     ]
 
 
+def _sid_of(entry: dict[str, Any]) -> str | None:
+    url = str(entry.get("url") or "")
+    return url.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0] if url else None
+
+
 def _media_truth(
     world: World, attributes: dict[str, Any], customer_call_sid: str | None
 ) -> dict[str, Any]:
+    """How the task's `conversations.media` links its call's recordings.
+
+    The rule (docs/design.md, "Links"): one VoiceRecording entry per customer-leg dual call
+    recording that stored media, each with its own start time; none for a recording that
+    stored nothing (absent, failed); other writers' entries may stay, after ours: Insights
+    plays the first VoiceRecording, which must be the customer leg's own dual recording.
+    """
     conversations = attributes.get("conversations")
     media = conversations.get("media") if isinstance(conversations, dict) else None
     voice = [
@@ -171,25 +183,44 @@ def _media_truth(
         for m in (media if isinstance(media, list) else [])
         if isinstance(m, dict) and m.get("type") == "VoiceRecording"
     ]
-    url_on_customer = False
-    recording_sid = None
-    if len(voice) == 1:
-        url = str(voice[0].get("url") or "")
-        recording_sid = url.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0] if url else None
-        recording = world.recordings.get(recording_sid or "")
-        # Linked right means the customer leg's own dual-channel recording: not a mono one,
-        # and not Flex's conference recording (whose call_sid may be the customer's leg).
-        url_on_customer = (
+    sids = [_sid_of(m) for m in voice]
+
+    def customer_dual(sid: str | None) -> bool:
+        # The customer leg's own dual-channel recording: not a mono one, and not Flex's
+        # conference recording (whose call_sid may be the customer's leg).
+        recording = world.recordings.get(sid or "")
+        return (
             recording is not None
             and recording.call_sid == customer_call_sid
             and recording.conference_sid is None
             and recording.channels == 2
         )
+
+    call = world.calls.get(customer_call_sid or "")
+    with_media = [
+        sid
+        for sid in (call.recordings if call else [])
+        if customer_dual(sid) and world.recordings[sid].status not in ("absent", "failed")
+    ]
+    without_media = [
+        sid
+        for sid in sids
+        if sid in world.recordings
+        and world.recordings[sid].status in ("absent", "failed")
+        and customer_dual(sid)
+    ]
+    first_ok = bool(sids) and customer_dual(sids[0])
+    missing = [sid for sid in with_media if sid not in sids]
     return {
         "voice_recordings": len(voice),
         "exactly_one": len(voice) == 1,
-        "recording_sid": recording_sid,
-        "url_is_customer_leg": url_on_customer,
+        "recording_sid": sids[0] if sids else None,
+        "recording_sids": sids,
+        # What Insights plays (the first VoiceRecording) is the customer leg's dual recording.
+        "url_is_customer_leg": first_ok,
+        "missing": missing,  # customer-leg dual recordings with media and no entry
+        "without_media": without_media,  # entries naming a recording that stored nothing
+        "linked": first_ok and not missing and not without_media,
         "media": voice,
     }
 

@@ -31,7 +31,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "data"
     monkeypatch.setenv("FLEXREC_DATA_DIR", str(folder))
-    monkeypatch.setenv("COLUMNS", "200")  # rich tables unwrapped, for the assertions
+    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: no SID may be cut
     return folder
 
 
@@ -52,7 +52,12 @@ def test_legal_hold_add_list_remove(
     assert "on legal hold: case 9" in capsys.readouterr().out
     assert run_cli(monkeypatch, "legal-hold", "list") == 0
     listed = capsys.readouterr().out
-    assert RE in listed and "cli:kim" in listed and "case 9" in listed
+    assert RE in listed and "cli:kim" in listed and "case 9" in listed  # whole, at 80 columns
+    assert run_cli(monkeypatch, "legal-hold", "list", "--json") == 0
+    held = json.loads(capsys.readouterr().out)["items"]
+    assert [(h["recording_sid"], h["held_by"], h["hold_reason"]) for h in held] == [
+        (RE, "cli:kim", "case 9")
+    ]
     assert run_cli(monkeypatch, "legal-hold", "remove", RE, "--by", "kim") == 2  # say why
     assert "--reason" in capsys.readouterr().err
     remove = ("legal-hold", "remove", RE, "--reason", "case closed", "--by", "kim")
@@ -157,6 +162,9 @@ def test_users_list_disable_enable_role_reset_remove(
     assert run_cli(monkeypatch, "users", "list") == 0
     listed = capsys.readouterr().out
     assert "kim" in listed and wk in listed and "active" in listed
+    assert run_cli(monkeypatch, "users", "list", "--json") == 0
+    accounts = json.loads(capsys.readouterr().out)["items"]
+    assert [(a["username"], a["role"], a["worker_sid"]) for a in accounts] == [("kim", "agent", wk)]
     assert run_cli(monkeypatch, "users", "remove", "kim") == 0
     assert run_cli(monkeypatch, "users", "remove", "kim") == 2
     with open_database() as sessions, sessions() as session:

@@ -112,3 +112,86 @@ def test_variants_are_counted_and_conference_recordings_are_no_leg_recordings() 
     }
     assert (score.duplicates, score.agent_leg_recordings, score.ineligible_recorded) == (0, 0, 0)
     assert score.ok and score.as_json()["variants"] == score.variants
+
+
+def _window(start: int, end: int) -> dict[str, int]:
+    return {"start_ms": start, "end_ms": end}
+
+
+def test_talk_time_counts_gaps_as_unrecorded_and_excludes_pauses() -> None:
+    first = {**_rec(start=1_000), "end_time_ms": 20_000, "recorded_spans": [[1_000, 20_000]]}
+    second = {
+        **_rec(start=25_000),
+        "end_time_ms": 100_000,
+        # paused 40-50 s: excluded from what had to be recorded
+        "pauses": [{"start_ms": 40_000, "end_ms": 50_000}],
+        "recorded_spans": [[25_000, 40_000], [50_000, 100_000]],
+    }
+    item = _interaction(recordings=[first, second], media={"linked": True})
+    item["expected_window"] = _window(0, 100_000)
+    item["faults"] = [
+        {"kind": "recording_absent", "party": "customer", "at_ms": 20_000,
+         "next_recording": {"sid": "RE2", "gap_ms": 5_000}},
+    ]  # fmt: skip
+    score = score_truth([item])
+    # 90 s to record (100 s less the 10 s pause); 1 s before the start and 5 s of the
+    # replacement's gap were not: 84 of 90.
+    assert score.talk_time_recorded_pct == round(100 * 84 / 90, 2)
+    assert score.duplicates == 0  # one after another is a replacement, not a duplicate
+    assert (score.replacements, score.replacement_gap_s_max) == (1, 5.0)
+    assert score.links_present_at_end == 100.0
+    assert score.ok
+
+
+def test_a_deliberate_stop_undone_or_a_slow_replacement_is_not_ok() -> None:
+    rec = {**_rec(start=0), "end_time_ms": 10_000, "recorded_spans": [[0, 10_000]]}
+    stopped = _interaction(recordings=[rec], media={"linked": True})
+    stopped["expected_window"] = _window(0, 60_000)
+    stopped["faults"] = [
+        {"kind": "recording_stopped", "party": "customer", "at_ms": 10_000,
+         "next_recording": {"sid": "RE2", "gap_ms": 3_000}},
+    ]  # fmt: skip
+    score = score_truth([stopped])
+    assert (score.deliberate_stops, score.stops_undone) == (1, 1)
+    assert not score.ok
+    never = _interaction(recordings=[rec], media={"linked": True})
+    never["expected_window"] = _window(0, 60_000)
+    never["faults"] = [
+        {"kind": "recording_failed", "party": "customer", "at_ms": 10_000, "next_recording": None},
+    ]
+    score = score_truth([never])
+    assert score.replacement_gap_s_max == 50.0  # never replaced: the rest of the call
+    assert not score.ok
+
+
+def test_two_recordings_running_at_once_are_a_duplicate() -> None:
+    a = {**_rec(start=0), "end_time_ms": 50_000, "recorded_spans": [[0, 50_000]]}
+    b = {**_rec(start=30_000), "end_time_ms": 60_000, "recorded_spans": [[30_000, 60_000]]}
+    score = score_truth([_interaction(recordings=[a, b], media={"linked": True})])
+    assert score.duplicates == 1 and not score.ok
+
+
+def test_links_present_at_end_uses_the_truths_one_entry_per_recording_rule() -> None:
+    missing = {"linked": False, "exactly_one": True, "url_is_customer_leg": True}
+    score = score_truth([
+        _interaction(recordings=[_rec()], media={"linked": True}),
+        _interaction(recordings=[_rec()], media=missing),
+    ])  # fmt: skip
+    assert score.links_present_at_end == 50.0 and not score.ok
+
+
+def test_a_replacement_gap_counts_from_when_the_service_was_back() -> None:
+    rec = {**_rec(start=0), "end_time_ms": 10_000, "recorded_spans": [[0, 10_000]]}
+    item = _interaction(recordings=[rec], media={"linked": True})
+    item["expected_window"] = _window(0, 120_000)
+    item["faults"] = [
+        {"kind": "recording_absent", "party": "customer", "at_ms": 10_000,
+         "next_recording": {"sid": "RE2", "gap_ms": 40_000}},
+    ]  # fmt: skip
+    # The service was killed from 5 s to 47 s: it learnt of the early end at 47 s.
+    score = score_truth([item], downtime=[(5_000, 47_000)])
+    assert score.replacement_gap_s_max == 3.0
+    assert score.replacement_gap_s_max_raw == 40.0
+    # Talk time: 10 of 120 s recorded; while the service was up, 5 of the 78 s outside 5-47 s.
+    assert score.talk_time_recorded_pct == round(100 * 10 / 120, 2)
+    assert score.talk_time_recorded_pct_while_up == round(100 * 5 / 78, 2)

@@ -88,7 +88,7 @@ def test_recording_jobs_are_registered_and_reconcile_is_queued_at_start(tmp_path
     assert set(queue.names) == {
         "recording.start", "recording.link", "recording.auto_resume", "recording.refresh",
         "recording.apply_pause", "recording.reconcile", "recording.taskrouter_event",
-        "recording.find_legs",
+        "recording.find_legs", "recording.settle",
     }  # fmt: skip
     assert [j.name for j in queue.pending] == ["recording.reconcile"]
     queue.run_all()  # startup reconcile finds the live task, then the start job records it

@@ -163,6 +163,14 @@ class Harness:
             form.setdefault("RecordingDuration", "42")
         self.service.handle_recording_status(parse_recording_status_form(form))
 
+    def end_recording(self, recording_sid: str, status: str, **extra: str) -> None:
+        """Twilio ends a recording (`completed`, `absent` or `failed`) and posts its callback,
+        shaped as Twilio documents it (absent: ErrorCode 16101 too short / 16102 silent)."""
+        recording = self.twilio.recordings[recording_sid]
+        recording.status = status
+        fields = {"RecordingDuration": "0", **extra} if status != "completed" else extra
+        self.recording_status(recording_sid, recording.call_sid, status, **fields)
+
     # -- inspection ---------------------------------------------------------------------------
     def targets(self) -> list[RecordingTarget]:
         with self.sessions() as s:

@@ -1,4 +1,4 @@
-"""Deep merge, exactly one VoiceRecording, and 412 retries with a concurrent writer."""
+"""Deep merge, one VoiceRecording per recording of ours, 412 retries with a concurrent writer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from flexrec.recording.attributes import (
     TaskAttributesWriter,
     deep_merge,
-    merge_recording,
+    media_recording_sids,
+    merge_recordings,
     voice_recording_entry,
 )
 from flexrec.twilio.fakes import FakeTwilio, fake_sid
@@ -43,35 +44,42 @@ def test_deep_merge_keeps_every_key() -> None:
     assert base["a"]["c"] == {"d": 2}  # inputs are not mutated
 
 
-def test_merge_keeps_other_media_and_replaces_a_foreign_voice_recording() -> None:
+def test_merge_puts_ours_first_and_keeps_other_writers_entries() -> None:
+    foreign = {"type": "VoiceRecording", "url": f"https://api/Recordings/{OTHER_REC}"}
+    crm = {"type": "Referenced", "url": "https://crm/1", "title": "CRM"}
     attrs = {
-        "conversations": {
-            "segment_link": "https://x",
-            "media": [
-                {"type": "VoiceRecording", "url": f"https://api/Recordings/{OTHER_REC}"},
-                {"type": "Referenced", "url": "https://crm/1", "title": "CRM"},
-            ],
-        },
+        "conversations": {"segment_link": "https://x", "media": [foreign, crm]},
         "call_sid": "CA" + "1" * 32,
     }
-    merged = merge_recording(attrs, entry())
-    media = merged["conversations"]["media"]
-    assert media == [entry(), {"type": "Referenced", "url": "https://crm/1", "title": "CRM"}]
+    merged = merge_recordings(attrs, [entry()])
+    # Insights plays the first VoiceRecording: ours; Studio's (or a plugin's) stays after it.
+    assert merged["conversations"]["media"] == [entry(), foreign, crm]
     assert merged["conversations"]["segment_link"] == "https://x"
     assert merged["call_sid"] == attrs["call_sid"]
 
 
+def test_one_entry_per_recording_each_with_its_start_and_no_entry_without_media() -> None:
+    first, replacement = entry(REC), voice_recording_entry(ACCOUNT, OTHER_REC, 1_790_000_060_000)
+    once = merge_recordings({}, [first])
+    both = merge_recordings(once, [first, replacement])
+    assert both["conversations"]["media"] == [first, replacement]
+    # The first recording ended absent (no media): its entry goes, the replacement's stays.
+    only = merge_recordings(both, [replacement], unwanted={REC})
+    assert only["conversations"]["media"] == [replacement]
+    assert media_recording_sids(only) == (OTHER_REC,)
+
+
 def test_merge_is_idempotent_and_keeps_an_existing_entry_of_the_same_recording() -> None:
-    once = merge_recording({}, entry())
-    assert merge_recording(once, entry()) == once
+    once = merge_recordings({}, [entry()])
+    assert merge_recordings(once, [entry()]) == once
     studio = {"type": "VoiceRecording", "url": f"https://x/Recordings/{REC}", "start_time": "iso"}
     attrs = {"conversations": {"media": [studio]}}
-    assert merge_recording(attrs, entry()) == attrs
+    assert merge_recordings(attrs, [entry()]) == attrs
 
 
 def test_worker_leg_entry_goes_to_reservation_attributes() -> None:
-    merged = merge_recording(
-        {"reservation_attributes": {"WRother": {"x": 1}}}, entry(leg="worker"), RES
+    merged = merge_recordings(
+        {"reservation_attributes": {"WRother": {"x": 1}}}, [entry(leg="worker")], (), RES
     )
     assert merged["reservation_attributes"][RES]["media"] == [entry(leg="worker")]
     assert merged["reservation_attributes"]["WRother"] == {"x": 1}
@@ -90,7 +98,7 @@ def test_412_from_a_concurrent_writer_is_retried_and_nothing_is_lost() -> None:
             twilio.set_attributes(task_sid, {**current, **step})
 
     twilio.before_task_update = concurrent_writer
-    result = TaskAttributesWriter(twilio).link(TASK, entry())
+    result = TaskAttributesWriter(twilio).link(TASK, [entry()])
     assert (result.outcome, result.attempts) == ("written", 3)
     attrs = twilio.tasks[TASK].attributes
     assert attrs["crm_id"] == 7 and attrs["disposition"] == "sale"
@@ -108,13 +116,13 @@ def test_endless_conflicts_give_up_for_the_queue() -> None:
 
     twilio.before_task_update = always
     with pytest.raises(PreconditionFailed):
-        TaskAttributesWriter(twilio, max_attempts=3).link(TASK, entry())
+        TaskAttributesWriter(twilio, max_attempts=3).link(TASK, [entry()])
     assert "conversations" not in twilio.tasks[TASK].attributes
 
 
 def test_unchanged_attributes_are_not_written_again() -> None:
     twilio = FakeTwilio()
-    twilio.add_task(TASK, merge_recording({}, entry()))
-    result = TaskAttributesWriter(twilio).link(TASK, entry())
+    twilio.add_task(TASK, merge_recordings({}, [entry()]))
+    result = TaskAttributesWriter(twilio).link(TASK, [entry()])
     assert result.outcome == "unchanged"
     assert twilio.count("update_task_attributes") == 0

@@ -186,7 +186,7 @@ def test_a_lapsed_lease_gives_the_claim_back_instead_of_creating(h: Harness) -> 
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
     h.service = service
-    h.twilio.fail_next("list_recordings", rate_limited())  # the first attempt is retried later
+    h.twilio.fail_next("create_recording", rate_limited())  # the first attempt is retried later
     attrs = inbound_attrs(CUSTOMER)
     h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
     target_id = h.target(CUSTOMER).id
@@ -197,7 +197,7 @@ def test_a_lapsed_lease_gives_the_claim_back_instead_of_creating(h: Harness) -> 
     clock_s[0] += lease.lease.total_seconds()  # the heartbeats stopped getting through
 
     assert service.starter.start_target(target_id, claim).outcome == "retry"
-    assert h.twilio.count("create_recording") == 0
+    assert h.twilio.count("create_recording") == 1  # only the first attempt's, refused
     assert h.target(CUSTOMER).state == "pending"
 
 

@@ -46,6 +46,33 @@ def test_background_runs_work_off_the_caller_and_inline_once_closed() -> None:
     assert ran[-1] == threading.current_thread().name
 
 
+def test_work_due_later_runs_in_due_order_and_is_dropped_at_close() -> None:
+    background = Background(threads=1)
+    ran: list[str] = []
+    both = threading.Event()
+    background.submit_at(0.2, lambda: (ran.append("late"), both.set()))
+    background.submit_at(0.05, lambda: ran.append("soon"))
+    background.submit_at(60, lambda: ran.append("never"))  # its intent is a row, not this
+    assert both.wait(5)
+    assert ran == ["soon", "late"]
+    background.close()
+    assert ran == ["soon", "late"]
+
+
+def test_work_runs_in_the_submitters_context() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
+    background = Background(threads=1)
+    seen: list[str] = []
+    done = threading.Event()
+    var.set("the webhook")
+    background.submit(lambda: (seen.append(var.get()), done.set()))
+    assert done.wait(5)
+    background.close()
+    assert seen == ["the webhook"]  # the arrival time and bound SIDs travel with the work
+
+
 def _progress(recording_sid: str, call_sid: str) -> RecordingStatusEvent:
     return RecordingStatusEvent(
         recording_sid=recording_sid,

@@ -145,7 +145,7 @@ def test_resume_before_the_recording_started_cancels_the_deferred_pause(tmp_path
     try:
         h2.twilio.add_call(CUSTOMER)
         h2.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
-        h2.twilio.fail_next("list_recordings", unavailable())
+        h2.twilio.fail_next("create_recording", unavailable())
         attrs = inbound_attrs(CUSTOMER)
         h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
         assert h2.service.pause(TASK, OWNER).pause_pending

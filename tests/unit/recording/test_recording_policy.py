@@ -94,3 +94,25 @@ def test_toml_file_and_env_overrides(tmp_path: Path) -> None:
 def test_invalid_policies_are_rejected(raw: dict) -> None:
     with pytest.raises(PolicyError):
         policy_from_mapping(raw)
+
+
+def test_replacement_cap_and_listing_come_from_the_file_or_the_environment(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('max_replacements = 5\nlist_before_create = "always"\n')
+    policy = load_policy(PolicySettings(policy_file=path))
+    assert (policy.max_replacements, policy.list_before_create) == (5, "always")
+    assert load_policy(PolicySettings(policy_file=path, max_replacements=0)).max_replacements == 0
+    assert RecordingPolicy().max_replacements == 3
+    assert RecordingPolicy().list_before_create == "auto"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [{"max_replacements": -1}, {"max_replacements": 21}, {"max_replacements": True},
+     {"max_replacements": "3"}, {"list_before_create": "never"}],
+)  # fmt: skip
+def test_bad_replacement_settings_are_refused(raw: dict) -> None:
+    with pytest.raises(PolicyError):
+        policy_from_mapping(raw)

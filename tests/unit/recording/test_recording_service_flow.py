@@ -9,6 +9,7 @@ import pytest
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
 from testkit import assert_not_recorded, assert_one_voice_recording, assert_recorded_exactly_once
 
+from flexrec.recording.dedup import mark_seen
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.fakes import fake_sid, rate_limited, timeout_error, unavailable
 
@@ -41,7 +42,7 @@ def test_inbound_accept_starts_one_dual_recording_and_links_it(h: Harness) -> No
     assert request is not None
     assert request.channels == "dual"
     assert request.status_callback == "https://rec.example.com/webhooks/recording-status"
-    assert request.events == ("in-progress", "completed", "absent")
+    assert request.events == ("in-progress", "completed", "absent", "failed")
     assert request.trim == "do-not-trim"
     target = h.target(CUSTOMER)
     assert (target.state, target.recording_sid, target.source) == (
@@ -98,7 +99,9 @@ def test_exact_duplicate_delivery_is_skipped(h: Harness) -> None:
     for _ in range(3):
         h.tr("reservation.accepted", TASK, attrs, ts_ms=ts, status="assigned", reservation=RES,
              worker=AGENT)  # fmt: skip
-    assert h.twilio.count("list_recordings") == 1
+    assert h.twilio.count("create_recording") == 1
+    # One round trip: nothing can be on the leg yet, so it was not listed first.
+    assert h.twilio.count("list_recordings") == 0
 
 
 def test_reordered_events_still_record_once(h: Harness) -> None:
@@ -208,7 +211,7 @@ def test_crash_after_claim_is_recovered_by_reconcile(h: Harness) -> None:
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
     # The process dies inside the fast path after Twilio created the recording.
-    h.twilio.fail_next("list_recordings", timeout_error())
+    h.twilio.fail_next("create_recording", timeout_error())
     original = h.service.starter._commit_started
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -216,7 +219,7 @@ def test_crash_after_claim_is_recovered_by_reconcile(h: Harness) -> None:
 
     h.twilio.fail_next("list_recordings")  # no-op marker: keep the queue FIFO simple
     h.service.starter._commit_started = crash  # type: ignore[method-assign]
-    accept_inbound(h)  # first attempt: list times out → retry row; no crash yet
+    accept_inbound(h)  # first attempt: the create times out unsent → retry row; no crash yet
     h.clock.advance(600)
     with pytest.raises(SystemExit):
         h.service.start_target(h.target(CUSTOMER).id)
@@ -292,7 +295,7 @@ def test_other_4xx_fails_with_the_error_recorded(h: Harness) -> None:
 def test_call_status_completed_ends_a_pending_target(h: Harness) -> None:
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
-    h.twilio.fail_next("list_recordings", unavailable())
+    h.twilio.fail_next("create_recording", unavailable())
     accept_inbound(h)
     assert h.target(CUSTOMER).state == "pending"
     h.call_status(CUSTOMER, "completed")
@@ -320,7 +323,10 @@ def test_studio_recording_is_adopted_and_kept_single(h: Harness) -> None:
     assert h.media(TASK) == [studio_entry]  # untouched, still exactly one
 
 
-def test_studio_recording_not_in_attributes_is_adopted_by_listing(h: Harness) -> None:
+def test_studio_recording_not_in_attributes_is_adopted_by_listing(tmp_path: Path) -> None:
+    # An account whose Studio flow records legs without a trace in the task: the policy says
+    # so (list_before_create = "always"), and every start lists the leg first.
+    h = Harness(tmp_path, RecordingPolicy(list_before_create="always"))
     h.twilio.add_call(CUSTOMER)
     studio_sid = h.twilio.start_external_recording(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
@@ -425,7 +431,7 @@ def test_recording_status_callbacks_complete_the_target_and_notify(h: Harness) -
 def test_status_callback_before_create_response_is_adopted(h: Harness) -> None:
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
-    h.twilio.fail_next("list_recordings", unavailable())
+    h.twilio.fail_next("create_recording", unavailable())
     accept_inbound(h)  # pending, retry queued
     sid = h.twilio.start_external_recording(CUSTOMER)  # as if an earlier create had succeeded
     h.recording_status(sid, CUSTOMER, "in-progress")
@@ -433,19 +439,22 @@ def test_status_callback_before_create_response_is_adopted(h: Harness) -> None:
     assert (target.state, target.recording_sid) == ("recording", sid)
     h.clock.advance(600)
     h.queue.run_all()
-    assert h.twilio.count("create_recording") == 0
+    assert h.twilio.count("create_recording") == 1  # the first attempt's, refused: no second
     assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
 
 
-def test_absent_recording_is_recorded_as_absent(h: Harness) -> None:
+def test_absent_recording_of_an_ended_call_is_recorded_as_absent(h: Harness) -> None:
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
     accept_inbound(h)
     sid = h.target(CUSTOMER).recording_sid
     assert sid is not None
+    h.twilio.add_call(CUSTOMER, "completed")  # a short call: the customer hung up at once
     h.recording_status(sid, CUSTOMER, "absent", ErrorCode="16101")
     target = h.target(CUSTOMER)
     assert target.state == "absent"
+    assert target.call_ended_at is not None  # Twilio was asked: the call is over, final
+    assert h.twilio.count("create_recording") == 1
     assert h.service.list_recordings()[0].error_code == 16101
 
 
@@ -488,7 +497,8 @@ def test_list_recordings_filters_by_the_linked_task(h: Harness) -> None:
         assert h.service.list_recordings(**filters) == [], filters
 
 
-def test_studio_recording_completion_is_learned_by_refresh(h: Harness) -> None:
+def test_studio_recording_completion_is_learned_by_refresh(tmp_path: Path) -> None:
+    h = Harness(tmp_path, RecordingPolicy(list_before_create="always"))
     seen = []
     h.service.on_recording_completed(seen.append)
     h.twilio.add_call(CUSTOMER)
@@ -548,7 +558,8 @@ def test_old_dedup_keys_are_pruned_by_reconcile(h: Harness) -> None:
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
     accept_inbound(h)
     with h.sessions() as s:
-        assert s.query(ProcessedEvent).count() == 3
+        assert s.query(ProcessedEvent).count() == 0  # ordinary events need no seen-mark
+    mark_seen(h.sessions, "tr:wrapup-after-resume", "taskrouter", h.clock())
     h.clock.advance(3 * 24 * 3600)
     h.service.reconcile()
     with h.sessions() as s:

@@ -57,14 +57,18 @@ def test_a_repeat_moves_the_clock_so_a_late_older_event_cannot_undo_it(h: Harnes
     assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
 
 
-def test_a_redelivered_repeat_is_handled_once(h: Harness) -> None:
+def test_a_redelivered_repeat_changes_nothing_and_leaves_no_mark(h: Harness) -> None:
     linked = _recorded_and_linked(h)
-    keys = _dedup_keys(h)
+    requests = len(h.twilio.requests)
     event = h.parse_tr("task.updated", TASK, linked, ts_ms=T0 + 3000, status="pending")
     h.service.handle_taskrouter_event(event)
     h.service.handle_taskrouter_event(event)
-    assert _dedup_keys(h) == keys + 1
+    # Idempotent rows need no seen-mark (a row per event was a write per event).
+    assert _dedup_keys(h) == 0
+    assert len(h.twilio.requests) == requests
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
+    row = h.task_row(TASK)
+    assert row is not None and (row.attributes, row.last_event_ms) == (linked, T0 + 3000)
 
 
 def test_a_changed_event_still_takes_the_full_path(h: Harness) -> None:
@@ -80,7 +84,7 @@ def test_a_changed_event_still_takes_the_full_path(h: Harness) -> None:
 def test_a_target_due_to_start_is_not_short_circuited(h: Harness) -> None:
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
-    h.twilio.fail_next("list_recordings", unavailable())
+    h.twilio.fail_next("create_recording", unavailable())
     h.tr("task.created", TASK, inbound_attrs(CUSTOMER), ts_ms=T0, status="pending")
     assert h.target(CUSTOMER).state == "pending"
     h.clock.advance(600)  # past the backoff

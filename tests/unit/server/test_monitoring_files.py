@@ -35,6 +35,8 @@ def test_alert_rules_use_exported_metrics() -> None:
         "flexrec_archive_oldest_unarchived_seconds",
         "flexrec_coverage_unrecorded_calls",
         "flexrec_coverage_legs",
+        "flexrec_recordings_stopped_by_others",
+        "flexrec_recording_replacements",
     } <= used
     assert used <= _exported(), used - _exported()
     assert text.count("- alert:") >= 5

@@ -81,10 +81,41 @@ def test_media_truth_tells_customer_leg_from_worker_leg(sim: Sim) -> None:
 
     on_customer = media_truth(by_party["customer"].sid)
     assert on_customer["exactly_one"] and on_customer["url_is_customer_leg"]
+    assert on_customer["linked"]
     on_worker = media_truth(by_party["worker"].sid)
     assert on_worker["exactly_one"] and not on_worker["url_is_customer_leg"]
+    assert not on_worker["linked"] and on_worker["missing"] == [by_party["customer"].sid]
     twice = media_truth(by_party["customer"].sid, copies=2)
     assert not twice["exactly_one"] and twice["voice_recordings"] == 2
+
+
+def test_media_truth_wants_one_entry_per_recording_with_media(sim: Sim) -> None:
+    _record_both_legs(sim)
+    sim.run("basic")
+    world = sim.world
+    (task,) = world.tasks.values()
+    first = next(
+        r for r in world.recordings.values() if world.calls[r.call_sid].party == "customer"
+    )
+    # A second dual recording on the customer leg (a replacement); the first stored nothing.
+    second = world.start_recording(world.calls[first.call_sid], channels=2)
+    first.status = "absent"
+
+    def linked_with(*sids: str) -> dict[str, Any]:
+        items = [
+            {"type": "VoiceRecording", "url": recording_url(world.account_sid, sid)} for sid in sids
+        ]
+        world.update_task_attributes(task, {**task.attributes, "conversations": {"media": items}})
+        (truth,) = all_truth(world, sim.engine.records)
+        media: dict[str, Any] = truth["tasks"][0]["media"]
+        return media
+
+    assert linked_with(second.sid)["linked"]
+    stale = linked_with(second.sid, first.sid)
+    assert not stale["linked"] and stale["without_media"] == [first.sid]
+    first.status = "completed"  # both stored media: both entries wanted, oldest first
+    assert linked_with(first.sid, second.sid)["linked"]
+    assert linked_with(first.sid)["missing"] == [second.sid]
 
 
 class _Client:
