@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from alembic import context
-from sqlalchemy import Connection, engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool, text
 
 import flexrec.db.models  # noqa: F401 - registers the tables on Base.metadata
 from flexrec.db.base import Base
@@ -24,6 +24,37 @@ config = context.config
 target_metadata = Base.metadata
 
 
+VERSION_NUM_LENGTH = 128
+
+
+def _wide_version_table(connection: Connection) -> None:
+    """Alembic's own table holds revision IDs in VARCHAR(32); ours name the rule they hold and
+    may be longer (PostgreSQL refuses a longer one, SQLite does not check). Create it wider
+    before Alembic would, or widen the one an older flexrec made."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+    )
+    length = connection.execute(
+        text(
+            "SELECT character_maximum_length FROM information_schema.columns "
+            "WHERE table_name = 'alembic_version' AND column_name = 'version_num' "
+            "AND table_schema = current_schema()"
+        )
+    ).scalar()
+    if length is not None and length < VERSION_NUM_LENGTH:
+        connection.execute(
+            text(
+                "ALTER TABLE alembic_version ALTER COLUMN version_num "
+                f"TYPE VARCHAR({VERSION_NUM_LENGTH})"
+            )
+        )
+
+
 def _configure(connection: Connection) -> None:
     # Batch mode lets ALTER TABLE work on SQLite, which cannot alter columns in place.
     context.configure(
@@ -33,6 +64,8 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        # Inside Alembic's transaction, so it commits with the migrations it runs.
+        _wide_version_table(connection)
         context.run_migrations()
 
 
