@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from alembic import context
-from sqlalchemy import Connection, engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool, text
 
 import flexrec.db.models  # noqa: F401 - registers the tables on Base.metadata
 from flexrec.db.base import Base
@@ -22,6 +22,24 @@ for _module in (
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _wide_version_table(connection: Connection) -> None:
+    # Alembic creates alembic_version.version_num as VARCHAR(32), and revision ids here name
+    # the rule they hold (0013_transcripts_hold_no_card_digits is 36 characters): PostgreSQL
+    # refuses a longer one (SQLite never checks lengths). Made wide before Alembic looks.
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(128) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+    )
+    connection.execute(
+        text("ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(128)")
+    )
+    connection.commit()
 
 
 def _configure(connection: Connection) -> None:
@@ -48,6 +66,7 @@ def run_migrations_online() -> None:
         poolclass=pool.NullPool,
     )
     with engine.connect() as conn:
+        _wide_version_table(conn)
         _configure(conn)
 
 
