@@ -168,6 +168,16 @@ def score(
             continue
         figures.eligible += 1
         with_media = _media_recordings(item)
+        window = item.get("expected_window") or {}
+        if window.get("start_ms") is not None and window.get("end_ms") is not None:
+            # Every eligible call's talk counts, a lost one's too (none of it was recorded).
+            span = (int(window["start_ms"]), int(window["end_ms"]))
+            pauses = ([p["start_ms"], p["end_ms"] or span[1]] for r in with_media
+                      for p in r.get("pauses", []))  # fmt: skip
+            window_ms += span[1] - span[0] - _covered_ms(span, pauses)
+            covered_ms += _covered_ms(
+                span, (s for r in with_media for s in r.get("recorded_spans") or [])
+            )
         if not with_media:
             if _while_down(item, outages):
                 figures.unrecordable_while_down += 1
@@ -181,15 +191,6 @@ def score(
         sids = {str(r["sid"]) for r in with_media}
         figures.links_missing += not (linked & sids)
         figures.links_incomplete += not sids <= linked
-        window = item.get("expected_window") or {}
-        if window.get("start_ms") is not None and window.get("end_ms") is not None:
-            span = (int(window["start_ms"]), int(window["end_ms"]))
-            paused = _covered_ms(span, ([p["start_ms"], p["end_ms"] or span[1]] for r in
-                                        with_media for p in r.get("pauses", [])))  # fmt: skip
-            window_ms += span[1] - span[0] - paused
-            covered_ms += _covered_ms(
-                span, (s for r in with_media for s in r.get("recorded_spans") or [])
-            )
     figures.replacement_gap_s_max = max(gaps) if gaps else None
     if window_ms > 0:
         figures.talk_time_recorded_pct = round(100.0 * covered_ms / window_ms, 2)

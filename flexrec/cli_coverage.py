@@ -55,6 +55,10 @@ def _when(epoch_ms: int | None) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%m-%d %H:%M:%S")
 
 
+def _legs(count: int) -> str:
+    return f"{count} leg" if count == 1 else f"{count} legs"
+
+
 def _figures(leg: LegCoverage) -> str:
     if leg.outcome in ("recorded", "partly_recorded", "not_recorded"):
         gap = f", gap {leg.start_gap_s:.0f} s" if leg.start_gap_s is not None else ""
@@ -100,8 +104,9 @@ def print_report(report: CoverageReport, console: Console, *, only_exceptions: b
         f"{s.recorded_calls} of {s.eligible_calls} eligible calls recorded "
         f"({s.fully_recorded_calls} fully), "
         f"{'n/a' if pct is None else f'{pct:.2f}%'} of eligible talk time recorded "
-        f"(pauses excluded); {s.not_seen_legs} legs flexrec never saw; "
-        f"{s.in_progress_legs} still in progress. Twilio requests: {report.twilio_requests}."
+        f"(pauses excluded); {_legs(s.not_seen_legs)} flexrec never saw; "
+        f"{_legs(s.in_progress_legs)} still in progress. "
+        f"Twilio requests: {report.twilio_requests}."
     )
     exceptions = report.exceptions
     if not exceptions:
@@ -111,7 +116,8 @@ def print_report(report: CoverageReport, console: Console, *, only_exceptions: b
         f"Every eligible call of the period was recorded, except these {len(exceptions)}:"
     )
     for leg in exceptions:
-        console.print(f"  {leg.call_sid} ({_when(leg.started_ms)}): {leg.outcome}: {leg.detail}")
+        outcome = leg.outcome.replace("_", " ")
+        console.print(f"  {leg.call_sid} ({_when(leg.started_ms)}): {outcome}: {leg.detail}")
 
 
 def coverage_command(period: Period, *, json_out: bool, only_exceptions: bool) -> int:

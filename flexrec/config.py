@@ -148,7 +148,8 @@ class StorageSettings(BaseSettings):
         1440,
         description=(
             "FLEXREC_VERIFY_EVERY_MINUTES: how often the service re-reads the archive and checks"
-            " the audit chain (`flexrec verify`; 0 = never); its result is on /metrics"
+            " the audit chain (`flexrec verify`; 0 = never; beyond an hour, whole hours or days);"
+            " its result is on /metrics"
         ),
     )
     verify_sample_pct: float = Field(

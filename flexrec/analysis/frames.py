@@ -77,9 +77,14 @@ def as_channels(samples: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
 
 
 def frame_stats(
-    samples: npt.NDArray[np.int16], sample_rate_hz: int, frame_ms: int = FRAME_MS
+    samples: npt.NDArray[np.int16],
+    sample_rate_hz: int,
+    frame_ms: int = FRAME_MS,
+    *,
+    extremes: bool = True,
 ) -> FrameStats:
-    """Smallest, largest sample and mean power of every frame of every channel (int16 PCM)."""
+    """Smallest, largest sample and mean power of every frame of every channel (int16 PCM);
+    without `extremes` the power only (`low`/`high` then left empty)."""
     if samples.dtype != np.int16:
         raise ValueError(f"frame_stats reads 16-bit PCM, got {samples.dtype}")
     pcm = as_channels(samples)
@@ -87,8 +92,8 @@ def frame_stats(
     f = frame_samples_for(sample_rate_hz, frame_ms)
     whole = length // f
     buckets = -(-length // f)
-    low = np.empty((channels, buckets), np.int16)
-    high = np.empty((channels, buckets), np.int16)
+    low = np.empty((channels, buckets if extremes else 0), np.int16)
+    high = np.empty((channels, buckets if extremes else 0), np.int16)
     power = np.empty((channels, whole), np.float32)
     block = min(_BLOCK_FRAMES, max(whole, 1))
     planar = np.empty((channels, block * f), np.int16)
@@ -96,14 +101,15 @@ def frame_stats(
         k = min(block, whole - start)
         view = planar[:, : k * f]
         np.copyto(view, pcm[start * f : (start + k) * f].T)
-        shaped = view.reshape(channels, k, f)
-        np.min(shaped, axis=2, out=low[:, start : start + k])
-        np.max(shaped, axis=2, out=high[:, start : start + k])
+        if extremes:
+            shaped = view.reshape(channels, k, f)
+            np.min(shaped, axis=2, out=low[:, start : start + k])
+            np.max(shaped, axis=2, out=high[:, start : start + k])
         rows = view.reshape(channels * k, f)
         # Cast to float32 inside the sum (exact for 16-bit values), never stored as floats.
         sums = np.einsum("ij,ij->i", rows, rows, dtype=np.float32, casting="unsafe")
         power[:, start : start + k] = sums.reshape(channels, k)
-    if buckets > whole:  # the partial last bucket: peaks only
+    if extremes and buckets > whole:  # the partial last bucket: peaks only
         tail = pcm[whole * f :]
         low[:, whole] = tail.min(axis=0)
         high[:, whole] = tail.max(axis=0)
@@ -119,7 +125,7 @@ def frame_power(
     read as PCM (full scale 1.0), float ones as they are."""
     pcm = as_channels(samples)
     if pcm.dtype == np.int16:
-        return frame_stats(pcm, sample_rate_hz, frame_ms).power  # type: ignore[arg-type]
+        return frame_stats(pcm, sample_rate_hz, frame_ms, extremes=False).power  # type: ignore[arg-type]
     f = frame_samples_for(sample_rate_hz, frame_ms)
     whole = pcm.shape[0] // f
     out = np.empty((pcm.shape[1], whole), np.float32)

@@ -3,7 +3,8 @@
 flexrec's report is built as `flexrec coverage` builds it (Twilio's call and recording lists,
 here the simulator's, plus the service's database); the truth is `/_sim/truth`. They agree when,
 leg by leg of every interaction:
-- a customer leg of an eligible call is eligible, recorded exactly when the truth has a
+- a customer leg of an eligible call is eligible (or, with no recording on it, never seen: the
+  service lost the call and the report says so), recorded exactly when the truth has a
   dual-channel recording with media on it, with the same recording SIDs, and every recording
   the simulator ended early on it (absent, failed, stopped by another client) that left a gap
   of 4 s or more is named by an unrecorded span with its reason (no span names another);
@@ -113,12 +114,17 @@ def _customer_verdict(
     item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCoverage
 ) -> str | None:
     if item.get("eligible"):
-        if leg.eligible is not True:
-            return f"eligible in truth, {leg.outcome} ({leg.reason}) in the report"
         expected = _media_sids(item, leg.call_sid)
         got = set(leg.recording_sids)
         if expected != got:
             return f"recordings {sorted(expected)} in truth, {sorted(got)} in the report"
+        if leg.outcome == "not_seen" and not expected:
+            # A call the service never heard of (every webhook lost, the task over before any
+            # reconciliation): the report cannot know it was eligible, and lists it among the
+            # exceptions as never seen, which is the truth about it.
+            return None
+        if leg.eligible is not True:
+            return f"eligible in truth, {leg.outcome} ({leg.reason}) in the report"
         if bool(expected) != (leg.outcome in RECORDED_OUTCOMES):
             return f"recorded={bool(expected)} in truth, {leg.outcome} in the report"
         return _spans_verdict(item, truth_leg, leg)

@@ -65,6 +65,25 @@ def make_huey(url: str, name: str = "flexrec") -> Huey:
     raise ValueError(f"unsupported queue URL scheme {scheme!r} (use sqlite:///, redis://)")
 
 
+def periodic_schedule(every_minutes: int) -> Callable[[Any], bool]:
+    """huey's crontab for "every N minutes": minutes within the hour, else whole hours or days.
+
+    (`minute="*/N"` alone matches only minute 0 once N is 60 or more: hourly, whatever N.)
+    """
+    if every_minutes < 1:
+        raise ValueError("a periodic job runs at least every minute")
+    schedule: Callable[[Any], bool]
+    if every_minutes < 60:
+        schedule = crontab(minute=f"*/{every_minutes}")
+    elif every_minutes % 1440 == 0:
+        schedule = crontab(minute="0", hour="0", day=f"*/{every_minutes // 1440}")
+    elif every_minutes % 60 == 0:
+        schedule = crontab(minute="0", hour=f"*/{every_minutes // 60}")
+    else:
+        raise ValueError(f"every {every_minutes} minutes is not whole hours or days")
+    return schedule
+
+
 class JobQueue:
     """Named jobs over one huey instance, plus an in-process or standalone consumer."""
 
@@ -87,9 +106,9 @@ class JobQueue:
 
     def register_periodic(self, name: str, fn: Callable[[], Any], every_minutes: int = 1) -> None:
         """Run `fn` every `every_minutes` minutes while a consumer runs (and allow enqueue)."""
-        self._tasks[name] = self.huey.periodic_task(
-            crontab(minute=f"*/{every_minutes}"), name=name
-        )(timed_job(name, fn))
+        self._tasks[name] = self.huey.periodic_task(periodic_schedule(every_minutes), name=name)(
+            timed_job(name, fn)
+        )
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from flexrec.transcription.base import Transcriber, Word
 from flexrec.transcription.feed import Region, speech_regions
 
 DEFAULT_MARGIN_MS = 250
-WIDEN_MAX_MS = 1000
+WIDEN_MAX_MS = 2000
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,10 @@ def test_scaled_deployment_records_archives_and_survives_a_kill(
         region_name="us-east-1",
     ).list_objects_v2(Bucket=BUCKET, Prefix="calls/")
     stored = [o["Key"] for o in objects.get("Contents", [])]
-    assert len(stored) == score.archived
-    assert all(key.endswith(".enc") for key in stored), stored
+    audio = [key for key in stored if key.startswith("calls/recordings/")]
+    analyses = [key for key in stored if key.startswith("calls/analyses/")]
+    assert len(audio) == score.archived
+    # Each analysis is an archived object too, sealed beside its audio (issue 20).
+    assert len(analyses) == score.analysed + score.analysis_mono
+    assert all(key.endswith(".enc") for key in audio + analyses), stored
     assert os.environ.get("FLEXREC_DATABASE_URL") is None  # the test's env never leaked

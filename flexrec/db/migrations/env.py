@@ -24,22 +24,35 @@ config = context.config
 target_metadata = Base.metadata
 
 
+VERSION_NUM_LENGTH = 128
+
+
 def _wide_version_table(connection: Connection) -> None:
-    # Alembic creates alembic_version.version_num as VARCHAR(32), and revision ids here name
-    # the rule they hold (0013_transcripts_hold_no_card_digits is 36 characters): PostgreSQL
-    # refuses a longer one (SQLite never checks lengths). Made wide before Alembic looks.
+    """Alembic's own table holds revision IDs in VARCHAR(32); ours name the rule they hold and
+    may be longer (PostgreSQL refuses a longer one, SQLite does not check). Create it wider
+    before Alembic would, or widen the one an older flexrec made."""
     if connection.dialect.name != "postgresql":
         return
     connection.execute(
         text(
-            "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(128) NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
             "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
         )
     )
-    connection.execute(
-        text("ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(128)")
-    )
-    connection.commit()
+    length = connection.execute(
+        text(
+            "SELECT character_maximum_length FROM information_schema.columns "
+            "WHERE table_name = 'alembic_version' AND column_name = 'version_num' "
+            "AND table_schema = current_schema()"
+        )
+    ).scalar()
+    if length is not None and length < VERSION_NUM_LENGTH:
+        connection.execute(
+            text(
+                "ALTER TABLE alembic_version ALTER COLUMN version_num "
+                f"TYPE VARCHAR({VERSION_NUM_LENGTH})"
+            )
+        )
 
 
 def _configure(connection: Connection) -> None:
@@ -51,6 +64,8 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        # Inside Alembic's transaction, so it commits with the migrations it runs.
+        _wide_version_table(connection)
         context.run_migrations()
 
 
@@ -66,7 +81,6 @@ def run_migrations_online() -> None:
         poolclass=pool.NullPool,
     )
     with engine.connect() as conn:
-        _wide_version_table(conn)
         _configure(conn)
 
 

@@ -81,4 +81,4 @@ def test_the_table_ends_with_the_summary_and_the_exceptions(
     assert "2026-03-03 08:00:00 to 2026-03-03 08:01:00 UTC: 12 call legs;" in out
     assert "0 of 0 eligible calls recorded" in out and "12 legs flexrec never saw" in out
     assert "except these 12:" in out
-    assert out.count("not_seen: no webhook, search or reconciliation ever named this leg") == 12
+    assert out.count("not seen: no webhook, search or reconciliation ever named this leg") == 12

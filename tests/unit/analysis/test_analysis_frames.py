@@ -53,7 +53,8 @@ def test_power_equals_that_of_samples_scaled_to_full_scale_first() -> None:
         frames = np.ascontiguousarray(scaled[: 3000 * F, channel]).reshape(3000, F)
         expected = np.einsum("ij,ij->i", frames, frames) / np.float32(F)
         np.testing.assert_array_equal(power[channel], expected)
-    # float input is taken as it is
+    # the power alone (no extremes) is the same, and float input is taken as it is
+    np.testing.assert_array_equal(frame_power(audio, RATE), power)
     np.testing.assert_allclose(frame_power(scaled, RATE), power, rtol=1e-5)
 
 

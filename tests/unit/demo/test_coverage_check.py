@@ -97,3 +97,12 @@ def test_legs_missing_from_the_report_or_unknown_to_the_truth_are_mismatches() -
 def test_the_period_holds_every_started_leg() -> None:
     period = truth_period([_truth()])
     assert period.holds(T0) and period.holds(T0 + 30_000)
+
+
+def test_an_eligible_call_the_service_never_saw_is_reported_as_such() -> None:
+    unseen = _leg(CUSTOMER, "unknown", "not_seen", "not_seen")
+    lost = _truth(recordings=[])
+    assert compare(_report(unseen), [lost]).agrees
+    # ... but not when Twilio has a recording on it that the report would then have listed
+    (problem,) = compare(_report(unseen), [_truth()]).mismatches
+    assert "recordings" in problem

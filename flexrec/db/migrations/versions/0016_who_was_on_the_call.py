@@ -1,7 +1,7 @@
 """Who was on the call when: each reservation's end, and every hold and unhold of a leg
 
-Revision ID: 0015_who_was_on_the_call
-Revises: 0014_recordings_replaced_live
+Revision ID: 0016_who_was_on_the_call
+Revises: 0015_task_changes_announced
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -12,16 +12,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_who_was_on_the_call"
-down_revision: str | None = "0014_recordings_replaced_live"
+revision: str = "0016_who_was_on_the_call"
+down_revision: str | None = "0015_task_changes_announced"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     """Apply this revision."""
-    with op.batch_alter_table("reservations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("ended_ms", sa.BigInteger(), nullable=True))
+    # A plain ADD COLUMN, never a batch rebuild: on SQLite that would drop the triggers that
+    # announce reservation changes (0015_task_changes_announced).
+    op.add_column("reservations", sa.Column("ended_ms", sa.BigInteger(), nullable=True))
     op.create_table(
         "hold_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -41,5 +42,4 @@ def downgrade() -> None:
     op.drop_index("ix_hold_events_conference_sid", table_name="hold_events")
     op.drop_index("ix_hold_events_call_sid", table_name="hold_events")
     op.drop_table("hold_events")
-    with op.batch_alter_table("reservations", schema=None) as batch_op:
-        batch_op.drop_column("ended_ms")
+    op.drop_column("reservations", "ended_ms")
