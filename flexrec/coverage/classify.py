@@ -218,8 +218,9 @@ def _not_recorded(leg: LegCoverage, known: KnownLeg, window: tuple[int, int]) ->
     """The one span of a leg no recording covered, named by the first thing that went wrong."""
     for rec in leg.recordings:
         if rec.status in NO_MEDIA:
-            detail = _no_media(rec)
-            return Span(*window, "twilio_error", detail, rec.sid)
+            capped = [t for t in known.targets if t.capped]
+            cap = f"; {capped[0].last_error}" if capped else ""
+            return Span(*window, "twilio_error", _no_media(rec) + cap, rec.sid)
     for target in known.targets:
         if target.error_code is not None:
             detail = f"the call ended before a recording started ({target.last_error})"

@@ -73,6 +73,12 @@ class KnownTarget:
     state: str
     task_sid: str
     last_error: str | None
+    replacements: int = 0  # recordings started again after one ended without media
+
+    @property
+    def capped(self) -> bool:
+        """True when the recording core stopped replacing at its cap (it says so in last_error)."""
+        return (self.last_error or "").startswith("replacement cap reached")
 
     @property
     def error_code(self) -> int | None:
@@ -102,6 +108,9 @@ class KnownRecording:
     # pauses (taken on flexrec's clock) on the recording's own timeline (Twilio's clock).
     stored_at: datetime | None = None
     ended_at: datetime | None = None
+    # True when it ended while its call was live (stopped by another client, or no media and
+    # replaced); False when the call was over; None while running or not settled.
+    ended_while_live: bool | None = None
 
 
 @dataclass
@@ -210,9 +219,11 @@ def known_legs(session: Session, call_sids: Iterable[str]) -> dict[str, KnownLeg
             select(RecordingTarget).where(RecordingTarget.call_sid.in_(chunk))
         ):
             leg = legs[target.call_sid]
-            leg.targets.append(
-                KnownTarget(target.leg, target.state, target.task_sid, target.last_error)
-            )
+            known = KnownTarget(
+                target.leg, target.state, target.task_sid, target.last_error,
+                target.replacements or 0,
+            )  # fmt: skip
+            leg.targets.append(known)
             leg.role = leg.role or ("customer" if target.leg == "customer" else "agent")
             task_of.setdefault(target.call_sid, target.task_sid)
         for part in session.scalars(
@@ -254,6 +265,7 @@ def known_legs(session: Session, call_sids: Iterable[str]) -> dict[str, KnownLeg
             pauses=pauses.get(rec.sid, ()),
             stored_at=rec.created_at,
             ended_at=rec.completed_at,
+            ended_while_live=rec.ended_while_live,
         )
     tasks = _tasks(session, set(task_of.values()))
     for call_sid, task_sid in task_of.items():

@@ -230,3 +230,16 @@ class AttributeWrite(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskChange(Base):
+    """A task whose agent-visible state may have moved, announced by the database's triggers
+    (migration 0015_task_changes_announced) on SQLite; long polls read them once per tick
+    (flexrec.recording.changes). PostgreSQL announces by NOTIFY and leaves this table empty."""
+
+    __tablename__ = "task_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own form
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_sid: Mapped[str] = mapped_column(SID)
+    at_s: Mapped[int] = mapped_column(BigInteger)  # epoch seconds, for pruning
