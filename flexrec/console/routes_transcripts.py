@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
 
+from flexrec.accounts.principal import Principal
 from flexrec.archive.models import ArchivedRecording
 from flexrec.console import queries
-from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
 from flexrec.pci.models import CardDetection, Transcript
 from flexrec.pci.search import search_transcripts
-from flexrec.server.responses import CONSOLE, documented
+from flexrec.web.responses import CONSOLE, documented
 
 ONE_RECORDING = {**CONSOLE, **documented(404)}
 
