@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flexrec import cli
-from flexrec.cli_errors import CliError, explain, port_free
+from flexrec.cli import root as cli
+from flexrec.cli.errors import CliError, explain, port_free
 from flexrec.config import StorageSettings, normalise_database_url
 from flexrec.twilio.gateway import GatewayError
 
