@@ -16,6 +16,7 @@ from flexrec.bounds import INT32_MAX, MAX_DATE, MAX_PAGE
 from flexrec.console import queries
 from flexrec.console.audit import record_media_access
 from flexrec.console.auth import Principal
+from flexrec.console.call_timeline import call_timeline
 from flexrec.console.context import ConsoleContext
 from flexrec.console.pauses import recording_pause_gaps
 from flexrec.server.responses import CONSOLE, documented
@@ -128,6 +129,7 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
             return {
                 **queries.summary(rec, ana),
                 "channels": queries.channel_roles(rec),
+                **call_timeline(session, rec),
                 "channel_labels": rec.channel_labels,
                 "metrics": queries.analysis_metrics(ana),
                 "segments": queries.speech_segments(ana),

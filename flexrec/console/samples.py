@@ -21,6 +21,7 @@ from flexrec.archive.media import pcm16
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.archive.storage import BlobStore
 from flexrec.archive.waveform import encode_waveform
+from flexrec.db.models import HoldEvent, ReservationRecord
 
 SAMPLE_RATE_HZ = 8000
 CHANNEL_LABELS = ("customer", "others")
@@ -52,6 +53,9 @@ class SampleCall:
     duration_ms: int
     turns: Sequence[Turn]
     pauses_ms: Sequence[tuple[int, int]] = field(default_factory=tuple)
+    # Who was on the call when (a transfer hands it on): (name, worker SID, start ms, end ms).
+    agents_ms: Sequence[tuple[str, str, int, int | None]] = field(default_factory=tuple)
+    holds_ms: Sequence[tuple[int, int]] = field(default_factory=tuple)  # the customer on hold
 
 
 def _hex(seed: int) -> str:
@@ -165,8 +169,39 @@ def store_sample_call(session: Session, store: BlobStore, call: SampleCall) -> A
         **metrics,
     )
     session.add_all([row, analysis])
+    _add_call_facts(session, call)
     session.flush()
     return row
+
+
+def _add_call_facts(session: Session, call: SampleCall) -> None:
+    """The reservations and hold callbacks the recording service would have kept."""
+    base = int(call.started_at.timestamp() * 1000)
+    agents = call.agents_ms or ((call.agent, call.worker_sid, 0, call.duration_ms),)
+    for index, (name, worker_sid, start_ms, end_ms) in enumerate(agents):
+        session.add(
+            ReservationRecord(
+                sid=f"WR{int(call.task_sid[2:], 16) * 8 + index:032x}",
+                task_sid=call.task_sid,
+                worker_sid=worker_sid,
+                worker_name=name,
+                status="completed",
+                accepted_ms=base + start_ms,
+                ended_ms=base + end_ms if end_ms is not None else None,
+                last_event_ms=base + call.duration_ms,
+                updated_at=call.started_at,
+            )
+        )
+    for start_ms, end_ms in call.holds_ms:
+        for hold, at_ms in ((True, start_ms), (False, end_ms)):
+            session.add(
+                HoldEvent(
+                    conference_sid=f"CF{call.task_sid[2:]}",
+                    call_sid=call.call_sid,
+                    hold=hold,
+                    at_ms=base + at_ms,
+                )
+            )
 
 
 def _conversation(seed: int, duration_ms: int, pause: tuple[int, int] | None) -> list[Turn]:
@@ -213,4 +248,27 @@ def sample_calls(worker_sids: Sequence[str], start: datetime | None = None) -> l
                 pauses_ms=(pause,) if pause else (),
             )
         )
+    calls.append(_transferred_call(worker_sids[0], start))
     return calls
+
+
+def _transferred_call(first_worker: str, start: datetime) -> SampleCall:
+    """alice takes the call, puts the customer on hold and transfers it cold to carol."""
+    duration_ms = 80_000
+    hold = (30_000, 42_000)  # alice leaves at 31 s; carol answers at 41 s
+    carol = "WK" + "c0" * 16
+    return SampleCall(
+        recording_sid=f"RE{_hex(0xC0FFEE00 + 6)}",
+        call_sid=f"CA{_hex(0xCA11 + 6)}",
+        task_sid=f"WT{_hex(0x7A5C + 6)}",
+        worker_sid=first_worker,
+        agent="alice",
+        queue="Support",
+        direction="inbound",
+        customer_number="+15550100006",
+        started_at=start + timedelta(days=3, hours=2),
+        duration_ms=duration_ms,
+        turns=_conversation(106, duration_ms, hold),
+        agents_ms=(("alice", first_worker, 0, 31_000), ("carol", carol, 41_000, None)),
+        holds_ms=(hold,),
+    )

@@ -137,8 +137,29 @@ class ReservationRecord(Base):
     status: Mapped[str] = mapped_column(String(16))
     worker_call_sid: Mapped[str | None] = mapped_column(SID, nullable=True)
     accepted_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # When the agent's work on the call ended (the first wrap-up, completion or cancellation):
+    # with `accepted_ms`, the span this agent was on the call (the console's timeline).
+    ended_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_event_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HoldEvent(Base):
+    """A conference leg put on hold or taken off it, when (kept to draw holds on a timeline).
+
+    One row per callback, duplicates ignored; holds are paired up when read, so callbacks
+    delivered out of order still give the right spans. Only accounts whose conference status
+    callback reaches flexrec send these (README, real account step 4).
+    """
+
+    __tablename__ = "hold_events"
+    __table_args__ = (UniqueConstraint("call_sid", "at_ms", "hold"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conference_sid: Mapped[str] = mapped_column(SID, index=True)
+    call_sid: Mapped[str] = mapped_column(SID, index=True)
+    hold: Mapped[bool] = mapped_column(Boolean)  # True: put on hold; False: taken off
+    at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class ConferenceParticipantRecord(Base):
@@ -230,3 +251,16 @@ class AttributeWrite(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskChange(Base):
+    """A task whose agent-visible state may have moved, announced by the database's triggers
+    (migration 0015_task_changes_announced) on SQLite; long polls read them once per tick
+    (flexrec.recording.changes). PostgreSQL announces by NOTIFY and leaves this table empty."""
+
+    __tablename__ = "task_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own form
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_sid: Mapped[str] = mapped_column(SID)
+    at_s: Mapped[int] = mapped_column(BigInteger)  # epoch seconds, for pruning

@@ -19,16 +19,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexrec.db.models import RecordingRecord, ReservationRecord, TaskRecord
+from flexrec.db.models import HoldEvent, RecordingRecord, ReservationRecord, TaskRecord
 from flexrec.recording.attributes import attribute_facts
 from flexrec.recording.states import (
     ACTIVE_RESERVATION_STATUSES,
     RECORDING_OUTCOMES,
     RESERVATION_STATUS,
     TERMINAL_TASK_STATUSES,
+    WORK_ENDED_RESERVATION_STATUSES,
     reservation_moves_to,
 )
-from flexrec.recording.store import insert_new, upsert_participant
+from flexrec.recording.store import insert_ignore, insert_new, upsert_participant
 from flexrec.twilio.gateway import RecordingInfo, ReservationInfo, recording_media_url
 from flexrec.webhooks.events import ConferenceEvent, RecordingStatusEvent, TaskRouterEvent
 
@@ -131,6 +132,12 @@ def upsert_reservation(session: Session, event: TaskRouterEvent, now: datetime) 
         row.status = status
     if status == "accepted" and row.accepted_ms is None:
         row.accepted_ms = event.timestamp_ms
+    # The agent left the call when their work on it first ended (wrap-up, usually): the
+    # earliest such event wins, whatever order they were delivered in.
+    if status in WORK_ENDED_RESERVATION_STATUSES and (
+        row.ended_ms is None or event.timestamp_ms < row.ended_ms
+    ):
+        row.ended_ms = event.timestamp_ms
     row.last_event_ms = max(row.last_event_ms or 0, event.timestamp_ms)
     row.updated_at = now
 
@@ -149,9 +156,22 @@ def merge_reservation_info(
 
 # -- conference participants ------------------------------------------------------------------
 def upsert_participant_event(session: Session, event: ConferenceEvent, now: datetime) -> None:
-    """Apply a participant callback to the conference leg's row (one statement)."""
+    """Apply a participant callback to the conference leg's row (one statement); a hold or
+    unhold is also kept with its time (`hold_events`), for the console's timeline."""
     if event.call_sid is None:
         return
+    if event.event in HOLD_EVENTS and event.timestamp is not None:
+        insert_ignore(
+            session,
+            HoldEvent,
+            {
+                "conference_sid": event.conference_sid,
+                "call_sid": event.call_sid,
+                "hold": HOLD_EVENTS[event.event],
+                "at_ms": event.timestamp,
+            },
+            ["call_sid", "at_ms", "hold"],
+        )
     upsert_participant(
         session,
         event.event,

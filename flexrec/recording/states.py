@@ -74,6 +74,8 @@ RESERVATION_STATUS: Final = {
 }
 OPEN_RESERVATION_STATUSES: Final = ("accepted", "wrapping")  # a worker leg may be recorded
 ACTIVE_RESERVATION_STATUSES: Final = ("accepted", "wrapping", "completed")  # it was answered
+# The agent's work on the call is over (their span on it ends at the first of these).
+WORK_ENDED_RESERVATION_STATUSES: Final = ("wrapping", "completed", "canceled")
 _RESERVATION_RANK: Final = {"pending": 0, "accepted": 1, "wrapping": 2}  # any other: final (3)
 
 

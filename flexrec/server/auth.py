@@ -30,6 +30,7 @@ from flexrec.twilio.flex_tokens import (
     TokenInfo,
     TokenServiceUnavailable,
     TokenValidator,
+    token_fingerprint,
 )
 
 log = get_logger(__name__)
@@ -52,6 +53,8 @@ async def validate_flex_token(
     429 if this client sent too many unknown tokens, 503 if IAM is down. `lane`: the live
     resource the request names, whose own budget pays when the client's is spent."""
     services = get_services(request)
+    # What limits per token (held long polls) key on: a digest, never the token.
+    request.state.token_digest = token_fingerprint(token.strip())
     return await check_flex_token(
         services.token_guard, services.tokens, token, client_of(request), lane
     )

@@ -19,6 +19,8 @@ log = get_logger("flexrec.http")
 _stdlib_log = logging.getLogger("flexrec.http")
 _SLOW_S = 1.0
 _QUIET_ROUTES = frozenset({"/healthz", "/metrics"})
+# A route sets this in the ASGI scope when taking long is its job (a held long poll).
+WAITS_ON_PURPOSE = "flexrec.waits_on_purpose"
 
 REQUEST_SECONDS = Histogram(
     "flexrec_http_request_duration_seconds",
@@ -78,7 +80,11 @@ class RequestMetricsMiddleware:
             # Path only: headers and bodies (tokens, signatures) are never logged. A line per
             # answered request cost more than parsing it, and the histogram above already
             # counts them: INFO shows failures and slow answers, DEBUG shows every request.
-            slow = elapsed >= _SLOW_S and template not in _QUIET_ROUTES
+            slow = (
+                elapsed >= _SLOW_S
+                and template not in _QUIET_ROUTES
+                and not scope.get(WAITS_ON_PURPOSE)
+            )
             level = logging.INFO if status >= 400 or slow else logging.DEBUG
             if _stdlib_log.isEnabledFor(level):
                 log.log(

@@ -5,20 +5,16 @@ this layer only proves who the caller is and maps the service's errors to HTTP s
 
 Following a recording without hammering the service: every state answer carries an `ETag`;
 `GET …/recording?wait=25` with `If-None-Match: <that ETag>` is a long poll that answers as soon
-as the state differs (200) or after `wait` seconds with 304. The wait holds no thread: once per
-`WATCH_POLL_S` the service reads a cheap fingerprint of the state's rows from the database (the
-only place every web process and queue worker meets) and re-reads the state only when it moved,
-so a change shows within about a second.
+as the state differs (200) or after `wait` seconds with 304 (flexrec.server.long_polls: free
+while nothing changes, woken by the database's announcement of its task, capped per token).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -38,6 +34,7 @@ from flexrec.recording.service import Actor
 from flexrec.server.auth import flex_caller
 from flexrec.server.deps import fail, get_services, jsonable
 from flexrec.server.logging_setup import bound_sids, get_logger
+from flexrec.server.long_polls import StateReads, TooManyPolls, follow
 from flexrec.server.token_guard import TokenLane
 from flexrec.twilio.flex_tokens import TokenInfo
 
@@ -69,7 +66,6 @@ async def task_caller(
 Caller = Annotated[TokenInfo, Depends(task_caller)]
 
 MAX_WAIT_S = 30.0  # below the idle timeouts of common proxies and load balancers (60 s)
-WATCH_POLL_S = 1.0  # how often a long poll re-reads the state: the "within a second" promise
 
 _ERRORS: dict[type[RecordingError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
@@ -110,6 +106,10 @@ _STATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid or expired Flex token"},
     403: {"description": "Not the task's worker nor a supervisor"},
     404: {"description": "Unknown task (or, for pause/resume, no recording to act on)"},
+    429: {
+        "description": "Too many token checks from this client, or long polls held by this "
+        "token; see `Retry-After`"
+    },
     503: {"description": "Twilio or its token validation is unavailable; see `Retry-After`"},
 }
 _ACTION_RESPONSES = {
@@ -164,6 +164,16 @@ def _run(task_sid: str, caller: TokenInfo, action: str, call: Callable[..., Any]
     return _answer(_call(task_sid, caller, action, call))
 
 
+def _act(request: Request, task_sid: str, caller: TokenInfo, action: str) -> JSONResponse:
+    """Pause or resume, then announce the change in this process at once (the database's own
+    announcement may be a tick behind), so no poll here reuses the state from before it."""
+    services = get_services(request)
+    try:
+        return _run(task_sid, caller, action, getattr(services.recording, action))
+    finally:
+        services.changes.publish(task_sid)
+
+
 @router.get(
     "/tasks/{task_sid}/recording",
     summary="The task's recording state (optionally a long poll for its next change)",
@@ -181,28 +191,37 @@ async def get_recording(
 ) -> Response:
     """The recording state of a task the caller may see; with `If-None-Match` and `wait`, the
     answer waits until the state differs from that ETag (200) or `wait` runs out (304)."""
-    recording = get_services(request).recording
+    services = get_services(request)
+    recording = services.recording
     actor = make_actor(caller)
-    # Taken before the full read: any change after it moves the fingerprint, so none is missed.
-    seen = await run_in_threadpool(recording.state_fingerprint, task_sid, actor)
-    body = await run_in_threadpool(_call, task_sid, caller, "state", recording.state)
-    etag = state_etag(body)
-    if not _matches(if_none_match, etag):
-        return _answer(body)
+    read = functools.partial(_call, task_sid, caller, "state", recording.state)
+    if not if_none_match:
+        return _answer(await run_in_threadpool(read))
     # Re-reads never ask TaskRouter: a missing task was caught up by the first read already.
     peek = functools.partial(recording.state, catch_up=False)
-    deadline = time.monotonic() + wait
-    while (left := deadline - time.monotonic()) > 0:
-        await asyncio.sleep(min(WATCH_POLL_S, left))
-        if await request.is_disconnected():
-            break
-        now = await run_in_threadpool(recording.state_fingerprint, task_sid, actor)
-        if now == seen:
-            continue  # nothing the state is made of moved: skip the full read
-        seen = now
-        body = await run_in_threadpool(_call, task_sid, caller, "watch", peek)
-        if state_etag(body) != etag:
-            return _answer(body)
+    reads = StateReads(
+        viewer=(caller.identity, caller.worker_sid or "", ",".join(sorted(caller.roles))),
+        fingerprint=functools.partial(recording.state_fingerprint, task_sid, actor),
+        read=read,
+        peek=functools.partial(_call, task_sid, caller, "watch", peek),
+    )
+    try:
+        async with services.poll_cap.hold(getattr(request.state, "token_digest", "")):
+            body, etag = await follow(
+                request,
+                services.changes,
+                services.state_memo,
+                task_sid,
+                reads,
+                wait_s=wait,
+                etag_of=state_etag,
+                matches=functools.partial(_matches, if_none_match),
+            )
+    except TooManyPolls:
+        fail(429, "too_many_polls", "this Flex token holds as many long polls as it may",
+             {"Retry-After": str(TooManyPolls.retry_after_s)})  # fmt: skip
+    if body is not None:
+        return _answer(body)
     return Response(status_code=304, headers={"ETag": etag, **_NO_STORE})
 
 
@@ -224,7 +243,7 @@ def post_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSONR
 def pause_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSONResponse:
     """Pause the recording (idempotent: pausing a paused recording returns its state); asked
     before the recording has started, the pause is kept and applied as soon as it starts."""
-    return _run(task_sid, caller, "pause", get_services(request).recording.pause)
+    return _act(request, task_sid, caller, "pause")
 
 
 @router.post(
@@ -234,4 +253,4 @@ def pause_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSON
 )
 def resume_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSONResponse:
     """Resume a paused recording (idempotent)."""
-    return _run(task_sid, caller, "resume", get_services(request).recording.resume)
+    return _act(request, task_sid, caller, "resume")

@@ -1,4 +1,5 @@
-"""Thread limiters of their own for work a stranger can start (token checks, password hashes),
+"""Thread limiters of their own for work a stranger can start (token checks, password hashes,
+long polls' state reads),
 so it never takes the threads webhooks are handled on, nor more memory than a few at once.
 
 anyio's default limiter (40 threads) serves every sync route and `run_in_threadpool`; work run
@@ -20,6 +21,7 @@ T = TypeVar("T")
 POOL_SIZES = {
     "token_checks": 8,  # waiting on Twilio IAM
     "password_hashes": 4,  # scrypt: 16 MiB and tens of ms each
+    "long_polls": 4,  # state reads of held polls whose task was announced as changed
 }
 
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, CapacityLimiter]] = (

@@ -14,8 +14,10 @@ In order, for each token a request carries:
 5. what is left would reach Twilio, and only that is budgeted: each client (address) may have
    a burst of checks, one more every few seconds; a valid answer gives its unit back, an
    invalid one (or no answer) keeps it. Out of units, a request naming a live task it could
-   act on (the agent API's task) is charged to that task's own small budget instead; else it
-   is refused (429 with Retry-After) and nothing reaches Twilio.
+   act on (the agent API's task) is charged to that task's own small budget instead; else, when
+   units are out on checks still waiting on IAM (many agents starting at once behind one
+   address), the request waits for one of them to end, in order, up to `QUEUE_WAIT_S`; else
+   it is refused (429 with Retry-After) and nothing reaches Twilio.
 Why a budget per task, for what a flood leaves: contact centres sit behind one address (and
 behind a proxy without FLEXREC_TRUSTED_PROXIES everyone does), so a flood of well-formed but
 wrong tokens spends the address's budget, and nothing in a new token (a JWE is opaque) tells
@@ -31,11 +33,13 @@ threadpool the webhooks are handled on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -58,6 +62,8 @@ from flexrec.twilio.token_shape import MalformedToken, check_token_shape
 _TOKEN_ALPHABET = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
 # Threads that may wait on IAM at once; webhooks keep the default threadpool to themselves.
 TOKEN_CHECK_THREADS = POOL_SIZES["token_checks"]
+# How long a request waits for a check of its client still under way to end before 429.
+QUEUE_WAIT_S = 5.0
 # A positive answer is reused at most this long, even for a token valid for hours, so a
 # deactivated agent loses access within minutes; answers without an expiry count as this too.
 DEFAULT_MAX_CACHE_S = 300.0
@@ -66,17 +72,20 @@ GUARD_DECISIONS = Counter(
     "flexrec_flex_token_guard_total",
     "Flex tokens met by the guard, by decision: known (valid, from memory), refused_locally "
     "(malformed, another account, expired), remembered_invalid, asked (sent to Twilio IAM, "
-    "on the client's budget or on a live task's), throttled (budget spent: nothing asked).",
+    "on the client's budget or on a live task's), queued (waited for the client's checks under "
+    "way to end), throttled (budget spent: 429, nothing asked).",
     ["decision"],
 )
 
 
 class TooManyTokenChecks(TokenError):
-    """This client spent its budget of token checks; retry after `retry_after_s` seconds."""
+    """This client spent its budget of token checks; retry after `retry_after_s` seconds.
+    `in_flight`: some of its checks are still waiting on IAM (their units may come back)."""
 
-    def __init__(self, retry_after_s: float) -> None:
+    def __init__(self, retry_after_s: float, *, in_flight: bool = False) -> None:
         super().__init__("too many Flex token checks from this client; retry later")
         self.retry_after_s = retry_after_s
+        self.in_flight = in_flight
 
 
 @dataclass(frozen=True)
@@ -144,8 +153,14 @@ class TokenGuard:
     wall_clock: Callable[[], float] = time.time  # token expiries are epoch seconds
     _valid: _Memory = field(init=False)
     _invalid: _Memory = field(init=False)
+    max_queued: int = 1000  # requests of one client waiting for a check in flight to end
     _clients: KeyedBudget = field(init=False)
     _lanes: KeyedBudget = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _in_flight: dict[str, int] = field(default_factory=dict, init=False)
+    _queued: dict[str, deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = field(
+        default_factory=dict, init=False
+    )
 
     def __post_init__(self) -> None:
         self._valid = _Memory(self.max_entries)
@@ -176,9 +191,11 @@ class TokenGuard:
     def _refuse_locally(self, token: str, digest: str) -> None:
         if not is_plausible_token(token):
             raise InvalidToken("this is not a Flex token")
-        if self._invalid.get(digest, self.clock()) is not None:
+        refused = self._invalid.get(digest, self.clock())
+        if refused is not None:
             GUARD_DECISIONS.labels("remembered_invalid").inc()
-            raise InvalidToken("Twilio refused this token a moment ago")
+            # Twilio's own reason again (e.g. expired), not a vaguer one on every retry.
+            raise InvalidToken(f"{refused} (Twilio refused this token a moment ago)")
         if self.account_sid:
             try:
                 check_token_shape(token, self.account_sid, self.wall_clock())
@@ -195,8 +212,54 @@ class TokenGuard:
             if not lane_wait:
                 return self._lanes, lane.key
             wait = min(wait, lane_wait)
-        GUARD_DECISIONS.labels("throttled").inc()
-        raise TooManyTokenChecks(wait)
+        with self._lock:
+            in_flight = self._in_flight.get(client, 0) > 0
+        raise TooManyTokenChecks(wait, in_flight=in_flight)
+
+    def _started(self, client: str) -> None:
+        with self._lock:
+            self._in_flight[client] = self._in_flight.get(client, 0) + 1
+
+    def _ended(self, client: str) -> None:
+        with self._lock:
+            left = self._in_flight.get(client, 1) - 1
+            if left > 0:
+                self._in_flight[client] = left
+            else:
+                self._in_flight.pop(client, None)
+            queue = self._queued.get(client)
+            waiter = queue.popleft() if queue else None
+            if queue is not None and not queue:
+                del self._queued[client]
+        if waiter is not None:  # one waiting request of this client may try again
+            loop, future = waiter
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+                loop.call_soon_threadsafe(_resolve, future)
+
+    async def check_ended(self, client: str, timeout_s: float, *, first: bool = False) -> bool:
+        """Wait until one of `client`'s checks in flight ends (its unit may be back), at most
+        `timeout_s`; False when none ended in time or too many already wait."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if not self._in_flight.get(client):
+                return True  # the last one ended before we got here: try again at once
+            queue = self._queued.setdefault(client, deque())
+            if len(queue) >= self.max_queued:
+                return False
+            if first:
+                queue.appendleft((loop, future))
+            else:
+                queue.append((loop, future))
+        try:
+            await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            with self._lock:
+                waiting = self._queued.get(client)
+                if waiting is not None and (loop, future) in waiting:
+                    waiting.remove((loop, future))
+            return False
+        return True
 
     def _remember(self, digest: str, info: TokenInfo) -> None:
         now = self.wall_clock()
@@ -211,7 +274,7 @@ class TokenGuard:
         token: str,
         client: str,
         lane: TokenLane | None = None,
-    ) -> TokenInfo:
+    ) -> TokenInfo:  # the blocking path (routes use `check_token`, which may also queue)
         """`validator.validate(token)` behind this guard (blocking: run it on a thread).
 
         Raises `InvalidToken`, `TooManyTokenChecks` or `TokenServiceUnavailable`.
@@ -229,11 +292,21 @@ class TokenGuard:
         digest = token_fingerprint(token)
         budget, key = self._take_budget(client, lane)
         GUARD_DECISIONS.labels("asked").inc()
+        self._started(client)
+        try:
+            info = self._asked(validator, token, digest, budget, key)
+        finally:
+            self._ended(client)
+        return info
+
+    def _asked(
+        self, validator: TokenValidator, token: str, digest: str, budget: KeyedBudget, key: str
+    ) -> TokenInfo:
         try:
             info = validator.validate(token)
-        except InvalidToken:
-            # Refused: remembered, and the unit stays spent.
-            self._invalid.put(digest, True, self.clock() + self.invalid_ttl_s)
+        except InvalidToken as exc:
+            # Refused: remembered with Twilio's reason, and the unit stays spent.
+            self._invalid.put(digest, str(exc), self.clock() + self.invalid_ttl_s)
             raise
         except TokenServiceUnavailable:
             # Says nothing against the token (not remembered), but the IAM call was made: the
@@ -261,7 +334,29 @@ async def check_token(
     known = guard.screen(token)  # on the event loop: known and malformed tokens cost no hop
     if known is not None:
         return known
-    return await run_on("token_checks", guard.ask, validator, token, client or "unknown", lane)
+    client = client or "unknown"
+    deadline = time.monotonic() + QUEUE_WAIT_S
+    woken = False
+    while True:
+        try:
+            return await run_on("token_checks", guard.ask, validator, token, client, lane)
+        except TooManyTokenChecks as exc:
+            # Spent by checks still waiting on IAM (many agents at once behind one address):
+            # their units come back with valid answers, so wait for one, in order, a while.
+            left = deadline - time.monotonic()
+            if not exc.in_flight or left <= 0:
+                GUARD_DECISIONS.labels("throttled").inc()
+                raise
+            GUARD_DECISIONS.labels("queued").inc()
+            woken = await guard.check_ended(client, left, first=woken)
+            if not woken and deadline - time.monotonic() <= 0:
+                GUARD_DECISIONS.labels("throttled").inc()
+                raise
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def retry_after_header(exc: TooManyTokenChecks) -> dict[str, str]:

@@ -9,6 +9,7 @@ service). `create_app` calls it when it is not handed a ready `Services`.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,7 +18,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.config import Settings
+from flexrec.server.change_feed import ChangeFeed
 from flexrec.server.logging_setup import get_logger
+from flexrec.server.long_polls import PollCap, StateMemo
 from flexrec.server.ports import RecordingControl
 from flexrec.server.token_guard import TokenGuard
 from flexrec.twilio.flex_tokens import TokenValidator
@@ -35,6 +38,7 @@ if TYPE_CHECKING:  # imported for the types only: `import flexrec.server` stays 
 log = get_logger(__name__)
 
 HealthCheck = Callable[[], None]  # raises when the dependency is unreachable
+PRUNE_EVERY_S = 60.0  # old task-change announcements are deleted this often
 
 
 @dataclass
@@ -58,6 +62,11 @@ class Services:
     # Whether a task SID names a task this service knows as not yet over (the token guard's
     # lane for agents behind a flooded address); without a database, none is.
     live_task: Callable[[str], bool] = field(default=lambda _task_sid: False)
+    # Where held long polls wait for their task's change (the database's announcements), and
+    # how many each token may hold.
+    changes: ChangeFeed = field(default_factory=ChangeFeed)
+    poll_cap: PollCap = field(default_factory=PollCap)
+    state_memo: StateMemo = field(default_factory=StateMemo)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -136,6 +145,7 @@ def build_services(
     from flexrec.db.migrate import upgrade, upgrade_engine
     from flexrec.jobs.tasks import build_queue, register_recording_jobs
     from flexrec.recording.background import Background
+    from flexrec.recording.changes import prune_changes, source_for
     from flexrec.recording.context import utc_now
     from flexrec.recording.owners import HEARTBEAT_S, OwnerLease, lease_seconds
     from flexrec.recording.policy import load_policy
@@ -196,6 +206,9 @@ def build_services(
             timeout_s=min(settings.twilio.timeout_s, 10.0),
         )
         closers.append(tokens.close)
+        changes = ChangeFeed(source_for(url, sessions))
+        closers.append(changes.close)
+        background.every(PRUNE_EVERY_S, lambda: prune_changes(sessions, time.time()))
     except BaseException:
         for closer in reversed(closers):
             closer()
@@ -215,6 +228,7 @@ def build_services(
         closers=closers,
         token_guard=TokenGuard(account_sid=settings.twilio.account_sid),
         live_task=functools.partial(task_is_live, sessions),
+        changes=changes,
     )
     try:
         attach_archive(settings, services)

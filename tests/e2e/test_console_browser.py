@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from testkit import unavailable
+from testkit import chromium, unavailable
 
 from flexrec.archive.models import AuditLog
 from flexrec.console.sandbox import SUPERVISOR, Sandbox, create_sandbox
@@ -222,3 +222,43 @@ def test_agent_signs_in_with_a_flex_token_and_sees_only_own_calls(
             assert "another agent" in page.text_content("main")
         finally:
             browser.close()
+
+
+def test_a_transferred_call_names_each_agent_and_marks_the_hold_and_the_transfer(
+    served: tuple[str, Sandbox],
+) -> None:
+    base, sandbox = served
+    call = next(c for c in sandbox.calls if len(c.agents_ms) > 1)  # alice → carol, cold
+    errors: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{base}/console/login")
+        page.fill("#username", SUPERVISOR[0])
+        page.fill("#password", SUPERVISOR[1])
+        page.click("button[type=submit].primary")
+        page.wait_for_url(f"{base}/console/?*")
+        page.goto(f"{base}/console/recordings/{call.recording_sid}")
+        page.wait_for_selector("#player[data-ready='true'][data-waveform-ready='true']")
+
+        # Each agent in a lane of their own, named, with their time on the call.
+        lanes = page.locator("#timeline .lane-agent")
+        assert lanes.count() == 2
+        assert lanes.locator(".lane-name").all_inner_texts() == ["alice", "carol"]
+        presence = [
+            (p.get_attribute("data-start-ms"), p.get_attribute("data-end-ms"))
+            for p in page.locator("#timeline .lane-agent .seg-presence").all()
+        ]
+        assert presence == [("0", "31000"), ("41000", str(call.duration_ms))]
+        assert lanes.nth(1).locator(".seg-agent").count() >= 1  # carol's own speech
+        assert "alice 0:00\u20130:31 → carol 0:41\u2013end" in page.inner_text("#call-meta")
+        assert page.inner_text("#player-title").endswith("with alice → carol")
+        # The hold and the transfer are on the timeline.
+        hold = page.locator("#timeline .lane[data-lane='hold'] .seg-hold")
+        assert hold.count() == 1 and hold.get_attribute("data-start-ms") == "30000"
+        marker = page.locator("#timeline .transfer")
+        assert marker.count() == 1 and marker.inner_text() == "→ carol"
+        assert "cold transfer, customer waited 0:10" in (marker.get_attribute("title") or "")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-transfer.png"), full_page=True)
+    assert not errors, errors

@@ -16,7 +16,7 @@ import pytest
 import typer
 import yaml
 
-from flexrec import cli
+from flexrec.cli import root as cli
 from flexrec.config import PolicySettings, ServerSettings, StorageSettings, TwilioSettings
 from flexrec.server import routes_health
 from flexsim import defaults

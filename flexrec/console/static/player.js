@@ -155,7 +155,7 @@ function seekFromHash() {
 function showTime(t) {
   document.getElementById('time-current').textContent = clock(t)
   if (durationS > 0) {
-    const track = timeline.querySelector('.lane-track')
+    const track = visibleTrack()
     const left = track.offsetLeft + (track.clientWidth * Math.min(t, durationS)) / durationS
     playhead.style.left = `${left}px`
   }
@@ -168,13 +168,21 @@ function pct(ms) {
   return `${(100 * ms) / 1000 / durationS}%`
 }
 
+// Who was on the call: "alice 0:00–0:31 → carol 0:41–end" (the call's agents in order).
+function agentsText() {
+  const agents = detail.agents || []
+  if (agents.length < 2) return detail.agent || detail.worker_sid || dash
+  const end = (ms) => (ms == null ? 'end' : clock(ms / 1000))
+  return agents.map((a) => `${a.name} ${clock(a.start_ms / 1000)}–${end(a.end_ms)}`).join(' → ')
+}
+
 function renderMeta() {
   const items = [
     ['Recording', detail.recording_sid, 'wide'],
     ['Call', detail.call_sid || dash, 'wide'],
     ['Started', dateTime(detail.started_at)],
     ['Duration', detail.duration_ms == null ? dash : clock(detail.duration_ms / 1000)],
-    ['Agent', detail.agent || detail.worker_sid || dash],
+    [(detail.agents || []).length > 1 ? 'Agents' : 'Agent', agentsText(), (detail.agents || []).length > 1 ? 'wide' : undefined],
     ['Queue', detail.queue || dash],
     ['Direction', detail.direction || dash],
     ['Customer', detail.customer_number || dash],
@@ -182,8 +190,9 @@ function renderMeta() {
   document.getElementById('call-meta').replaceChildren(
     ...items.map(([k, v, cls]) => el('div', { class: cls }, el('dt', {}, k), el('dd', {}, v))),
   )
+  const names = (detail.agents || []).length > 1 ? detail.agents.map((a) => a.name).join(' → ') : detail.agent
   document.getElementById('player-title').textContent =
-    `${detail.direction === 'outbound' ? 'Outbound' : 'Inbound'} call${detail.agent ? ` with ${detail.agent}` : ''}`
+    `${detail.direction === 'outbound' ? 'Outbound' : 'Inbound'} call${names ? ` with ${names}` : ''}`
   detail.channels.forEach((role, i) => {
     const label = document.getElementById(`channel-label-${i}`)
     label.textContent = ROLE_NAMES[role] || role
@@ -235,20 +244,84 @@ function renderMetrics() {
   box.replaceChildren(...items.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))))
 }
 
+// Every lane's track has the same geometry: the first one shown measures them all.
+function visibleTrack() {
+  return timeline.querySelector('.lane:not([hidden]) .lane-track')
+}
+
+function span(cls, startMs, endMs, title, dataset = {}) {
+  return el('div', {
+    class: `seg ${cls}`,
+    style: `left:${pct(startMs)};width:${pct(Math.max(0, endMs - startMs))}`,
+    title,
+    dataset: { startMs, endMs, ...dataset },
+  })
+}
+
+// One lane per agent after a transfer: their time on the call, and the agent-side speech
+// inside it (the agent channel carries whoever was on the call then).
+function agentLanes() {
+  const agents = detail.agents || []
+  const template = timeline.querySelector('.lane[data-lane="agent"]')
+  for (const lane of timeline.querySelectorAll('.lane[data-agent-index]')) lane.remove()
+  if (agents.length < 2 || detail.channels.length === 1) return []
+  template.hidden = true
+  const durationMs = durationS * 1000
+  return agents.map((agent, index) => {
+    const lane = el(
+      'div',
+      { class: 'lane lane-agent', dataset: { lane: `agent-${index}`, agentIndex: index } },
+      el('span', { class: 'lane-name', title: agent.worker_sid || '' }, agent.name),
+      el('div', { class: 'lane-track' }),
+    )
+    template.before(lane)
+    const end = agent.end_ms == null ? durationMs : agent.end_ms
+    const track = lane.querySelector('.lane-track')
+    track.append(span('seg-presence', agent.start_ms, end, `${agent.name} on the call ${clock(agent.start_ms / 1000)}–${clock(end / 1000)}`))
+    return { track, start: agent.start_ms, end }
+  })
+}
+
 function renderTimeline() {
   const lanes = Object.fromEntries(
     [...timeline.querySelectorAll('.lane')].map((lane) => [lane.dataset.lane, lane.querySelector('.lane-track')]),
   )
   for (const track of Object.values(lanes)) track.replaceChildren()
+  const perAgent = agentLanes()
   for (const seg of detail.segments) {
     const who = ROLE_NAMES[seg.channel] || seg.channel
-    lanes[seg.channel].append(
-      el('div', {
-        class: `seg seg-${seg.channel}`,
-        style: `left:${pct(seg.start_ms)};width:${pct(seg.end_ms - seg.start_ms)}`,
-        title: `${who} ${clock(seg.start_ms / 1000)}–${clock(seg.end_ms / 1000)}`,
-        dataset: { startMs: seg.start_ms, endMs: seg.end_ms },
-      }),
+    const title = `${who} ${clock(seg.start_ms / 1000)}–${clock(seg.end_ms / 1000)}`
+    if (seg.channel === 'agent' && perAgent.length) {
+      detail.agents.forEach((agent, i) => {
+        const { track, start, end } = perAgent[i]
+        const a = Math.max(seg.start_ms, start)
+        const b = Math.min(seg.end_ms, end)
+        if (b > a) track.append(span('seg-agent', a, b, `${agent.name} ${clock(a / 1000)}–${clock(b / 1000)}`))
+      })
+      continue
+    }
+    lanes[seg.channel].append(span(`seg-${seg.channel}`, seg.start_ms, seg.end_ms, title))
+  }
+  const holdLane = timeline.querySelector('.lane[data-lane="hold"]')
+  holdLane.hidden = !(detail.holds || []).length
+  document.querySelector('.legend-hold').hidden = holdLane.hidden
+  document.querySelector('.legend-transfer').hidden = !(detail.transfers || []).length
+  for (const hold of detail.holds || []) {
+    const end = hold.end_ms == null ? durationS * 1000 : hold.end_ms
+    lanes.hold.append(span('seg-hold', hold.start_ms, end, `Customer on hold ${clock(hold.start_ms / 1000)}–${clock(end / 1000)}`))
+  }
+  for (const marker of timeline.querySelectorAll('.transfer')) marker.remove()
+  const firstTrack = visibleTrack()
+  timeline.classList.toggle('has-transfers', Boolean((detail.transfers || []).length))
+  for (const t of detail.transfers || []) {
+    const kind = t.warm ? 'warm transfer' : `cold transfer${t.waited_ms ? `, customer waited ${clock(t.waited_ms / 1000)}` : ''}`
+    const left = firstTrack.offsetLeft + (firstTrack.clientWidth * t.at_ms) / 1000 / durationS
+    timeline.append(
+      el(
+        'div',
+        { class: 'transfer', style: `left:${left}px`, title: `${t.from_name || 'agent'} → ${t.to_name} (${kind}) at ${clock(t.at_ms / 1000)}`, dataset: { atMs: t.at_ms } },
+        el('span', { class: 'transfer-label' }, `→ ${t.to_name}`),
+      ),
     )
   }
   for (const gap of detail.pauses) {
@@ -269,7 +342,7 @@ function renderTimeline() {
     axis.append(el('span', { class: 'tick', style: `left:${(100 * t) / durationS}%` }, clock(t)))
   }
   timeline.addEventListener('click', (event) => {
-    const track = lanes.agent
+    const track = visibleTrack()
     const rect = track.getBoundingClientRect()
     const x = event.clientX - rect.left
     if (x < 0 || x > rect.width) return

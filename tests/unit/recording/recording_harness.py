@@ -128,7 +128,13 @@ class Harness:
         return parse_taskrouter_form(form)
 
     def conference(
-        self, event: str, call_sid: str, label: str, task_sid: str, conf: str = CONFERENCE_SID
+        self,
+        event: str,
+        call_sid: str,
+        label: str,
+        task_sid: str,
+        conf: str = CONFERENCE_SID,
+        at: str = "Tue, 24 Nov 2026 12:00:05 +0000",
     ) -> None:
         form = {
             "StatusCallbackEvent": event,
@@ -137,7 +143,7 @@ class Harness:
             "CallSid": call_sid,
             "ParticipantLabel": label,
             "SequenceNumber": str(self.next_ms()),
-            "Timestamp": "Tue, 24 Nov 2026 12:00:05 +0000",
+            "Timestamp": at,
         }
         self.service.handle_conference_event(parse_conference_form(form))
 

@@ -8,12 +8,15 @@ import base64
 import json
 import secrets
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
 from server_harness import WT_OWN, FakeTokens, Harness
 
+from flexrec.server import token_guard
 from flexrec.server.body_limit import MAX_OTHER_BODY_BYTES, MAX_WEBHOOK_FORM_BYTES
 from flexrec.server.token_guard import (
     TOKEN_CHECK_THREADS,
@@ -345,3 +348,65 @@ def test_a_live_tasks_own_budget_is_small() -> None:
         except TooManyTokenChecks:
             outcomes.append("throttled")
     assert outcomes == ["asked"] * guard.lane_burst + ["throttled"] * (6 - guard.lane_burst)
+
+
+@dataclass
+class UnhurriedTokens:
+    """IAM answering every new agent token valid after a realistic delay."""
+
+    delay_s: float = 0.05
+    seen: list[str] = field(default_factory=list)
+
+    def validate(self, token: str) -> TokenInfo:
+        self.seen.append(token)
+        time.sleep(self.delay_s)
+        return TokenInfo(token, None, ("supervisor",), None)
+
+
+def test_many_agents_starting_at_once_behind_one_address_wait_their_turn(
+    harness: Harness,
+) -> None:
+    # A shift starts: 60 new tokens at once from the contact centre's one address, more than
+    # its burst of checks in flight. Valid answers give units back, so the rest wait for them
+    # in order instead of being refused.
+    tokens = UnhurriedTokens()
+    harness.services.tokens = tokens
+
+    def open_task(n: int) -> int:
+        return harness.client.get(
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": f"Bearer new-agent-{n}"}
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        statuses = list(pool.map(open_task, range(60)))
+    assert statuses == [200] * 60
+    assert len(tokens.seen) == 60
+
+
+def test_waiting_for_checks_under_way_ends_in_429_when_they_all_fail(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(token_guard, "QUEUE_WAIT_S", 0.5)
+    harness.services.token_guard = TokenGuard(client_burst=2)
+    slow = SlowTokens()
+    harness.services.tokens = slow
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        hanging = [
+            pool.submit(
+                harness.client.get,
+                f"{BASE}/{WT_OWN}/recording",
+                headers={"Authorization": f"Bearer tok-{n}"},
+            )
+            for n in range(2)
+        ]
+        for _ in range(2):
+            assert slow.entered.acquire(timeout=10)
+        began = time.monotonic()
+        third = harness.client.get(
+            f"{BASE}/{WT_OWN}/recording", headers={"Authorization": "Bearer tok-3"}
+        )
+        assert third.status_code == 429  # waited its turn, and nothing came back in time
+        assert time.monotonic() - began >= 0.4
+        slow.release.set()
+        # (valid tokens, though not of the task's agent: checked, then refused the task)
+        assert [f.result(timeout=10).status_code for f in hanging] == [403, 403]
