@@ -226,15 +226,15 @@ def missing_workspace(client: Any, account_sid: str) -> str:
     from flexrec.twilio.errors import GatewayError
     from flexrec.twilio.gateway import SdkGateway
 
-    where = f"Twilio Console > TaskRouter > Workspaces > {FLEX_WORKSPACE_NAME}, the WS… SID"
+    where = f"the WS… SID in Twilio Console > TaskRouter > Workspaces > {FLEX_WORKSPACE_NAME}"
     try:
         workspace = find_workspace(SdkGateway(client, account_sid, ""), "")
     except (GatewayError, SetupError):
         pass
     else:
-        where = f"this account's is {workspace.sid} ({workspace.friendly_name})"
+        where = f"this account's {workspace.sid}, {workspace.friendly_name!r}"
     return (
-        f"TWILIO_WORKSPACE_SID is not set: export the Flex workspace's SID ({where}); "
+        f"TWILIO_WORKSPACE_SID is not set: export the Flex workspace's SID, {where}; "
         "flexrec did not start"
     )
 
