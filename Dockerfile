@@ -1,14 +1,15 @@
 # flexrec: the recording service's image (`flexrec serve`, `flexrec worker`, `flexrec sim`).
 #
 # Choices:
-# - python:3.11-slim: Debian like the machines the tests run on, and the oldest Python
-#   flexrec supports (what the lock is resolved for).
+# - python:3.11-slim (Debian bookworm): Debian like the machines the tests run on, and the oldest
+#   Python flexrec supports (what the lock is resolved for); pinned to a patch release and its
+#   digest (docker-library/repo-info), updated together.
 # - installed by scripts/install-python.sh, the script `make setup` runs for the tests: every
 #   dependency from requirements.lock with its hash checked, so the image holds what was tested.
 # - one image, many roles: the command picks `serve`, `worker` or `sim` (compose.yaml).
 # - runs as an unprivileged user; state lives in PostgreSQL, Redis and S3, and the data folder
 #   (/var/lib/flexrec) holds only the embedded defaults when those are not configured.
-FROM python:3.11-slim
+FROM python:3.11.16-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -31,8 +32,9 @@ ENV PATH=/opt/flexrec/bin:$PATH \
     FLEXREC_PORT=8080
 
 EXPOSE 8080
-# Liveness only; /readyz (503 with the reasons) is for the load balancer and alerts.
+# Liveness only; /readyz (503 with the reasons) is for the load balancer and alerts. It asks the
+# port the service was told to listen on (FLEXREC_PORT), not the default.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('FLEXREC_PORT', '8080'), timeout=4)"]
 ENTRYPOINT ["flexrec"]
 CMD ["serve"]

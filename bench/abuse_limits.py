@@ -8,7 +8,8 @@ through it, so IAM token checks are counted outside the service), and `flexrec s
    sign-in (JSON) and the Insights media-URL route: the service's peak RSS growth (VmHWM).
 2. 1,000 requests with garbage tokens from one client: how many reached Twilio IAM.
 3. Webhook latency (signed call-status callbacks) while IAM answers take 2 s and 200 token
-   requests from 200 clients (X-Forwarded-For through a trusted proxy) wait on it.
+   requests from 200 clients (X-Forwarded-For through a trusted proxy), tokens shaped like
+   this account's so that they do reach IAM, wait on it.
 4. A real agent behind the same address as a flood of garbage tokens (random strings, then
    tokens shaped like this account's Flex tokens that only IAM can refuse): how many of the
    agent's requests with its known token were refused, how many IAM calls the flood caused,
@@ -217,7 +218,8 @@ def webhooks_while_iam_hangs(port: int, proxy: CountingProxy, in_flight: int) ->
 
     def one_token(n: int) -> int:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        token = secrets.token_urlsafe(48)
+        # Shaped like this account's tokens: random strings never reach IAM any more.
+        token = _shaped_garbage()
         # Each from another client (through the trusted proxy), so none is refused for budget
         # and every one waits on IAM: the worst case for the threadpool.
         client = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"

@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from flexrec import package_version
-from flexrec.cli_errors import CliError, port_free
+from flexrec.cli.errors import CliError, port_free
 from flexrec.config import Settings
 from flexrec.process_memory import keep_memory_flat
 from flexrec.server.app import create_app

@@ -8,7 +8,6 @@ the account's sessions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -145,13 +144,3 @@ def reset_password(session: Session, username: str, password: str, actor: str) -
     audit_account(session, "user_password_reset", actor, username)
     session.flush()
     return view(user)
-
-
-def in_transaction(
-    sessions: Callable[[], Session], change: Callable[[Session], AccountView | None]
-) -> AccountView | None:
-    """Run one account change and commit it."""
-    with sessions() as session:
-        result = change(session)
-        session.commit()
-        return result

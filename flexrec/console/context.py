@@ -20,6 +20,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.console.auth import (
     CSRF_HEADER,
     LOGIN_CSRF_COOKIE,
@@ -31,8 +32,7 @@ from flexrec.console.auth import (
 from flexrec.console.pages import render_page
 from flexrec.console.sessions import end_session, load_session, start_session
 from flexrec.console.throttle import SignInThrottle
-from flexrec.coverage.period import Period
-from flexrec.coverage.report import CoverageReport
+from flexrec.coverage.service import CoverageReports
 from flexrec.server.token_guard import TokenGuard
 from flexrec.twilio.flex_tokens import TokenValidator
 
@@ -47,32 +47,13 @@ class WaveformSource(Protocol):
     def waveform(self, recording_sid: str) -> bytes: ...
 
 
-class CoverageSource(Protocol):
-    """A period's coverage report (`flexrec.coverage.service.CoverageReports`)."""
-
-    def report(self, period: Period) -> CoverageReport: ...
-
-
-class MediaLinks(Protocol):
-    """Issues short-lived signed media URLs (`flexrec.archive.signed_urls.MediaLinkSigner`)."""
-
-    def url(
-        self,
-        base_url: str,
-        recording_sid: str,
-        purpose: str = "play",
-        subject: str = "",
-        ttl_s: int | None = None,
-    ) -> str: ...
-
-
 @dataclass
 class ConsoleDeps:
     """Everything the console needs from the service, built once by the app factory."""
 
     sessions: Callable[[], Session]
     secret: str
-    media_links: MediaLinks
+    media_links: MediaLinkSigner
     token_validator: TokenValidator | None = None
     waveform_source: WaveformSource | None = None
     pause_behavior: str = "silence"  # the policy's Twilio PauseBehavior: silence | skip
@@ -83,7 +64,7 @@ class ConsoleDeps:
     # The app's shared guard in front of Flex token checks; None = one of the console's own.
     token_guard: TokenGuard | None = None
     # Coverage reports over the service's Twilio account (None: the page says it is off).
-    coverage: CoverageSource | None = None
+    coverage: CoverageReports | None = None
     # (recording SID, who, client address) -> a signed export as a zip (flexrec.custody.export);
     # None when the service has no archive.
     exporter: Callable[[str, str, str | None], bytes] | None = None

@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from flexrec.bounds import MAX_DATE
-from flexrec.cli_errors import twilio_problem
 from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
 from flexrec.coverage.period import Period
 from flexrec.server.responses import documented
-from flexrec.twilio.errors import GatewayError
+from flexrec.twilio.errors import GatewayError, twilio_problem
 
 COVERAGE = documented(401, 403, 503)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
-from flexrec.console.router import ConsoleDeps, MediaLinks
+from flexrec.console.router import ConsoleDeps
 from flexrec.coverage.service import CoverageReports
 from flexrec.recording.policy import load_policy
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def console_deps_from_services(
-    services: Services, settings: Settings, signer: MediaLinks | None = None
+    services: Services, settings: Settings, signer: MediaLinkSigner | None = None
 ) -> ConsoleDeps:
     """ConsoleDeps from `flexrec.server.wiring.Services` (sessions, tokens, archive)."""
     secret = settings.server.console_secret.get_secret_value()

@@ -29,13 +29,6 @@ from flexrec.recording.policy import lookup
 CLIENT_PREFIX = "client:"
 
 
-class ConferenceLike(Protocol):
-    """A conference as the gateway reports it."""
-
-    @property
-    def sid(self) -> str: ...
-
-
 class ParticipantLike(Protocol):
     """A conference participant as the gateway reports it."""
 

@@ -161,10 +161,6 @@ class RecordingPolicy:
                 return Decision(False, f"attribute {condition.path} not included")
         return Decision(True, RECORDED)
 
-    def needs_queue(self) -> bool:
-        """True when a decision depends on the queue (unknown until routing)."""
-        return bool(self.include.queues or self.exclude.queues)
-
 
 def lookup(data: Mapping[str, Any], path: str) -> Any:
     """The value at a dot path, or a private sentinel when any step is missing."""

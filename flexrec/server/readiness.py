@@ -28,9 +28,9 @@ from typing import Any
 from prometheus_client import Gauge
 from sqlalchemy import text
 
-from flexrec.cli_errors import twilio_problem
 from flexrec.server.gauges import QUEUE_DEPTH
 from flexrec.server.signature_watch import SignatureWatch
+from flexrec.twilio.errors import twilio_problem
 from flexrec.twilio.gateway import TRANSLATED_ERRORS, translate_error
 
 READY = Gauge("flexrec_ready", "1 when /readyz passes, else 0")

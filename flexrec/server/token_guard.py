@@ -191,9 +191,11 @@ class TokenGuard:
     def _refuse_locally(self, token: str, digest: str) -> None:
         if not is_plausible_token(token):
             raise InvalidToken("this is not a Flex token")
-        if self._invalid.get(digest, self.clock()) is not None:
+        refused = self._invalid.get(digest, self.clock())
+        if refused is not None:
             GUARD_DECISIONS.labels("remembered_invalid").inc()
-            raise InvalidToken("Twilio refused this token a moment ago")
+            # Twilio's own reason again (e.g. expired), not a vaguer one on every retry.
+            raise InvalidToken(f"{refused} (Twilio refused this token a moment ago)")
         if self.account_sid:
             try:
                 check_token_shape(token, self.account_sid, self.wall_clock())
@@ -302,9 +304,9 @@ class TokenGuard:
     ) -> TokenInfo:
         try:
             info = validator.validate(token)
-        except InvalidToken:
-            # Refused: remembered, and the unit stays spent.
-            self._invalid.put(digest, True, self.clock() + self.invalid_ttl_s)
+        except InvalidToken as exc:
+            # Refused: remembered with Twilio's reason, and the unit stays spent.
+            self._invalid.put(digest, str(exc), self.clock() + self.invalid_ttl_s)
             raise
         except TokenServiceUnavailable:
             # Says nothing against the token (not remembered), but the IAM call was made: the

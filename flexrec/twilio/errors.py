@@ -93,3 +93,25 @@ def twilio_call() -> Iterator[None]:
         raise
     except TRANSLATED as exc:
         raise translate(exc) from exc
+
+
+def twilio_problem(status: int | None, detail: str) -> str:
+    """The line for a failed Twilio call, by HTTP status (None: no answer at all)."""
+    if status in (401, 403):
+        return (
+            f"Twilio refused the credentials (HTTP {status}): check TWILIO_ACCOUNT_SID and "
+            "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)"
+        )
+    if status is None:
+        return (
+            f"Twilio could not be reached ({detail}): check the network, a proxy, or "
+            "FLEXREC_TWILIO_BASE_URL"
+        )
+    if status == 404:
+        return (
+            f"Twilio has no such resource ({detail}): check TWILIO_WORKSPACE_SID and the SIDs "
+            "given, and that FLEXREC_TWILIO_BASE_URL (if set) points at the right place"
+        )
+    if status == 429 or status >= 500:
+        return f"Twilio answered HTTP {status} ({detail}); try again, or see Twilio's status page"
+    return f"Twilio refused the request (HTTP {status}: {detail})"

@@ -75,7 +75,3 @@ class Timeline:
     def speakers(self) -> set[str]:
         """Every speaker that has a presence or an utterance."""
         return {u.speaker for u in self.utterances} | {p.speaker for p in self.presences}
-
-    def call_sid_of(self, speaker: str) -> list[str]:
-        """Call legs of a speaker (an agent may have more than one after a re-join)."""
-        return [p.call_sid for p in self.presences if p.speaker == speaker]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flexrec import cli
+from flexrec.cli import root as cli
 from flexsim import SimClock, World, create_sim_app, defaults, serve_app
 
 DAY_START = datetime(2026, 3, 3, 8, tzinfo=UTC).timestamp()

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from flexrec import cli
 from flexrec.archive.models import ArchivedRecording, AuditLog
-from flexrec.cli_admin import open_database
+from flexrec.cli import root as cli
+from flexrec.cli.admin import open_database
 
 RE = "RE" + "4" * 32
 

@@ -9,8 +9,8 @@ import pytest
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from flexrec.cli.setup_twilio import NEEDED_EVENTS, SetupError, nothing_to_do, run_setup
 from flexrec.config import Settings, TwilioSettings
-from flexrec.setup_twilio import NEEDED_EVENTS, SetupError, nothing_to_do, run_setup
 from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
 from flexsim import World, create_sim_app, defaults
 from flexsim.testing import SimHttpClient, sdk_client

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from flexrec import cli
-from flexrec.cli_errors import CliError, explain, port_free
+from flexrec.cli import root as cli
+from flexrec.cli.errors import CliError, explain, port_free
 from flexrec.config import StorageSettings, normalise_database_url
 from flexrec.twilio.gateway import GatewayError
+from flexsim import free_port
 
 SIM_SID = "AC" + "f" * 32
 
@@ -131,7 +132,7 @@ def test_unknown_database_scheme_is_explained() -> None:
         "garbage",
     ],
 )
-@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker"], ["users", "list"]])
+@pytest.mark.parametrize("command", [["serve", "--port", "{free}"], ["worker"], ["users", "list"]])
 def test_an_unsupported_database_url_is_one_line_naming_the_supported_ones(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -143,6 +144,8 @@ def test_an_unsupported_database_url_is_one_line_naming_the_supported_ones(
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "simulator-auth-token")
     monkeypatch.setenv("FLEXREC_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FLEXREC_DATABASE_URL", url)
+    # A port nobody uses (0 would mean the default, 8080, which may well be taken here).
+    command = [str(free_port()) if word == "{free}" else word for word in command]
     assert run_cli(monkeypatch, *command) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err

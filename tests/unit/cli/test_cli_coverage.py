@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from flexrec import cli
+from flexrec.cli import root as cli
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:

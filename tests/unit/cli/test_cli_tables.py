@@ -7,9 +7,9 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from flexrec.cli_tables import print_table
-from flexrec.setup_cmd import _print_changes
-from flexrec.setup_twilio import Change
+from flexrec.cli.setup import _print_changes
+from flexrec.cli.setup_twilio import Change
+from flexrec.cli.tables import print_table
 
 RE = "REbaf3897a3e7" + "4" * 19
 URL = "https://recording.example.com/webhooks/taskrouter"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from flexrec import cli
+from flexrec.cli import root as cli
 from flexsim import SimConfig, SimRunner
 
 

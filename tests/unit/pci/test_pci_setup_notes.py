@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from flexrec.cli.setup import card_data_notes
 from flexrec.config import CardDataSettings, Settings, StorageSettings
-from flexrec.setup_cmd import card_data_notes
 
 
 def test_setup_warns_that_twilio_keeps_the_unredacted_copy() -> None:

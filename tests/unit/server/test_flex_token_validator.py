@@ -223,3 +223,17 @@ def test_validated_info_keeps_the_real_expiry_also_from_memory() -> None:
     validator = Remembering(FakeIam(), [NOW])
     assert validator.validate("tok").expires_at == NOW + 3600
     assert validator.validate("tok").expires_at == NOW + 3600
+
+
+def test_a_remembered_refusal_gives_twilios_reason_again() -> None:
+    # The second try on an expired token said only "Twilio refused this token a moment ago".
+    iam = FakeIam()
+    iam.answer = lambda r: httpx.Response(
+        200, json={"valid": False, "message": "Access Token expired or expiration date invalid"}
+    )
+    validator = Remembering(iam, [NOW])
+    for _ in range(2):
+        with pytest.raises(InvalidToken, match="Access Token expired") as refused:
+            validator.validate("tok")
+    assert len(iam.requests) == 1  # the second answer came from memory
+    assert "a moment ago" in str(refused.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flexrec.setup_twilio import EVENT_STREAMS_PREFIX, NEEDED_EVENTS, _widen_subscription
+from flexrec.cli.setup_twilio import EVENT_STREAMS_PREFIX, NEEDED_EVENTS, _widen_subscription
 
 
 @dataclass

@@ -1,33 +1,41 @@
-"""An httpx transport into an ASGI app in this process (Starlette's TestClient under it)."""
+"""An httpx transport into an ASGI app in this process, for synchronous clients.
+
+httpx ships an ASGI transport for async clients only; this one runs it on an event loop of its
+own per request (an anyio blocking portal, as Starlette's TestClient does, so nothing is left
+running if a client is never closed), and a synchronous client (the twilio SDK's, a token
+validator's) reaches the simulator's app without a socket.
+"""
 
 from __future__ import annotations
 
-import httpx
-from starlette.testclient import TestClient
+from typing import Any
 
-from flexsim.testing.http import IN_PROCESS_ORIGIN, ASGIApp
+import httpx
+from anyio.from_thread import start_blocking_portal
+
+from flexsim.testing.http import ASGIApp
 
 
 class AppTransport(httpx.BaseTransport):
-    """A synchronous httpx transport that hands every request to an ASGI app in this process
-    (through Starlette's TestClient), whatever host the request names; `urls` keeps each
-    request's full URL in order."""
+    """A synchronous httpx transport that hands every request to an ASGI app in this process,
+    whatever host the request names; `urls` keeps each request's full URL in order."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self._client = TestClient(app, base_url=IN_PROCESS_ORIGIN)
+        self._inner = httpx.ASGITransport(app=app)
         self.urls: list[str] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Forward the request's method, path, query, headers and body to the app."""
+        """Send the request's method, URL, headers and body to the app; wait for its answer."""
         self.urls.append(str(request.url))
-        answer = self._client.request(
-            request.method,
-            request.url.raw_path.decode("ascii"),
-            content=request.read(),
-            headers=dict(request.headers),
-        )
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+        body = request.read()
 
-    def close(self) -> None:
-        """Close the in-process client."""
-        self._client.close()
+        async def exchange() -> tuple[int, Any, bytes]:
+            inner = httpx.Request(
+                request.method, request.url, headers=request.headers, content=body
+            )
+            answer = await self._inner.handle_async_request(inner)
+            return answer.status_code, answer.headers, await answer.aread()
+
+        with start_blocking_portal() as portal:
+            status, headers, content = portal.call(exchange)
+        return httpx.Response(status, headers=headers, content=content)

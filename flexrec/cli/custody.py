@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.cli_errors import CliError
+from flexrec.cli.errors import CliError
 from flexrec.config import Settings
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -42,7 +42,7 @@ def open_archive(settings: Settings | None = None) -> Iterator[ArchiveAccess]:
     from flexrec.archive.crypto import load_archive_key
     from flexrec.archive.retention import load_retention_policy
     from flexrec.archive.storage import open_storage
-    from flexrec.cli_admin import open_database
+    from flexrec.cli.admin import open_database
 
     settings = settings or Settings.from_env()
     storage = settings.storage
@@ -127,7 +127,7 @@ def verify_command(
 
 def export_command(*, recordings: list[str], out: Path, by: str | None) -> int:
     """Write a signed export of the recordings into `out`; audited per recording."""
-    from flexrec.cli_admin import operator
+    from flexrec.cli.admin import operator
     from flexrec.custody.export import ExportError, export_and_audit, load_signing_key
 
     if not recordings:
@@ -163,7 +163,7 @@ def export_command(*, recordings: list[str], out: Path, by: str | None) -> int:
 
 def erase_command(*, customer: str, by: str | None, as_json: bool) -> int:
     """Run one erasure request; 0 when everything found was erased, 1 when some must be kept."""
-    from flexrec.cli_admin import operator
+    from flexrec.cli.admin import operator
     from flexrec.custody.erasure import ErasureError, TwilioCopies, erase_customer
 
     with open_archive() as archive:

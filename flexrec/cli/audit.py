@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from flexrec.archive.audit_actions import AUDIT_ACTION_MEANINGS, UnknownAuditAction
-from flexrec.cli_admin import open_database, operator
-from flexrec.cli_errors import CliError
-from flexrec.cli_tables import print_table
+from flexrec.cli.admin import open_database, operator
+from flexrec.cli.errors import CliError
+from flexrec.cli.tables import print_table
 from flexrec.console import audit_log
 
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from twilio.rest import Client
 
-from flexrec.cli_errors import CliError
+from flexrec.cli.errors import CliError
 from flexrec.config import Settings
 from flexrec.twilio.errors import GatewayError
 from flexrec.twilio.gateway import SdkGateway

@@ -1,4 +1,4 @@
-"""Issue 9 point 2: an outbound dialpad task may never name its customer leg.
+"""An outbound dialpad task may never name its customer leg.
 
 Whether Flex writes `conference` into an outbound task's attributes depends on the account
 (flex-project-template `dual-channel-recording/helpers/dualChannelHelper.ts`: "Outbound calls

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.errors import RecordingNotArchived
 from flexrec.archive.holds import HoldError, NotHeld, list_holds, place_hold, release_hold
-from flexrec.cli_errors import EXIT_CONFLICT, CliError
-from flexrec.cli_tables import print_table
+from flexrec.cli.errors import EXIT_CONFLICT, CliError
+from flexrec.cli.tables import print_table
 from flexrec.config import Settings
 
 
@@ -131,7 +131,7 @@ def read_new_password(password_stdin: bool, *, confirm: bool = True) -> str:
 
 def _workers_named(name: str) -> list[Any]:
     """TaskRouter workers named like `name`, in the configured (or Flex's) workspace."""
-    from flexrec.setup_twilio import find_workspace
+    from flexrec.cli.setup_twilio import find_workspace
     from flexrec.twilio.client import make_client
     from flexrec.twilio.gateway import SdkGateway
     from flexrec.twilio.workers import find_workers

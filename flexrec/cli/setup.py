@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flexrec.cli_errors import CliError
-from flexrec.cli_tables import print_table
+from flexrec.cli.errors import CliError
+from flexrec.cli.tables import print_table
 from flexrec.config import Settings
 
 
@@ -29,7 +29,7 @@ def setup_command(
     """
     import sys
 
-    from flexrec.setup_twilio import nothing_to_do, run_setup
+    from flexrec.cli.setup_twilio import nothing_to_do, run_setup
 
     console = Console()
     settings = Settings.from_env()
@@ -155,7 +155,7 @@ def parse_since(since: str | None) -> datetime | None:
 
 def add_user_command(*, username: str, password: str, role: str, worker_sid: str | None) -> int:
     """Create a console account in the service's database."""
-    from flexrec.cli_admin import operator
+    from flexrec.cli.admin import operator
     from flexrec.console.accounts import audit_account
     from flexrec.console.users import UserError, create_user
     from flexrec.db.base import make_engine, make_session_factory

@@ -1,4 +1,4 @@
-"""Issue 9, point 3: the workspace callback carries every event type, and an Event Streams
+"""The workspace callback carries every event type, and an Event Streams
 batch may hold items flexrec does not use; neither may cost an event flexrec needs.
 
 Sources:

@@ -1,4 +1,4 @@
-"""Issue 9 point 5: a recording already running on the customer leg may be mono.
+"""A recording already running on the customer leg may be mono.
 
 The Recording API's default is mono (OAI `CreateCallRecording.RecordingChannels`: default
 `mono`), and so is whatever a Studio flow's "Call Recording" widget was set to. Only the leg's

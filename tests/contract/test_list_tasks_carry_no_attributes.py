@@ -1,4 +1,4 @@
-"""Issue 9, point 1: List Tasks carries no attributes, so reconciliation must fetch a task to
+"""List Tasks carries no attributes, so reconciliation must fetch a task to
 learn them, and a list must never overwrite attributes the service already holds.
 
 Source: Twilio's OpenAPI spec vendor/twilio-oai/twilio_taskrouter_v1.json, operation

@@ -1,4 +1,4 @@
-"""Issue 9, point 4: an Event Streams sink must answer within 5 seconds, so a batch is
+"""An Event Streams sink must answer within 5 seconds, so a batch is
 acknowledged before any of its work talks to Twilio; the work is queued, and done after.
 
 Sources:

@@ -1,4 +1,4 @@
-"""Issue 9 point 6: Flex's own "Call Recording" records the conference.
+"""Flex's own "Call Recording" records the conference.
 
 Since 2025-09-15 it is dual-channel by default (Twilio changelog: channel 1 is the first
 participant to join, channel 2 everyone else; mono for accounts with public-key encryption or

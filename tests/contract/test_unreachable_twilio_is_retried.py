@@ -1,4 +1,4 @@
-"""Issue 9, point 7: Twilio answers slowly and sometimes not at all. Every consumer of Twilio
+"""Twilio answers slowly and sometimes not at all. Every consumer of Twilio
 goes through one gateway with one error translation, so an unreachable Twilio is a retryable
 error wherever it happens, never an exception that escapes its handler.
 

@@ -14,6 +14,8 @@ from alembic import op
 
 import flexrec.db.models
 
+# The revision ID keeps the ticket name this file once had: databases in the field are
+# stamped with it (alembic_version), so renaming it would orphan them. Only the file is renamed.
 revision: str = "0005_ops12_compliance"
 down_revision: str | None = "0004_crash10_claim_owners"
 branch_labels: str | Sequence[str] | None = None

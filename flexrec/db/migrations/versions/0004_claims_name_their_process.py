@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+# The revision ID keeps the ticket name this file once had: databases in the field are
+# stamped with it (alembic_version), so renaming it would orphan them. Only the file is renamed.
 revision: str = "0004_crash10_claim_owners"
 down_revision: str | None = "0003_recording_pause_intent"
 branch_labels: str | Sequence[str] | None = None

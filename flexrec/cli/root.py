@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from flexrec.cli_errors import EXIT_USAGE, CliError, explain
+from flexrec.cli.errors import EXIT_USAGE, CliError, explain
 
 app = typer.Typer(
     name="flexrec",
@@ -111,7 +111,7 @@ def setup(
     Workspace mode sets the EventCallbackUrl and the EventsFilter flexrec needs; event-streams
     mode makes a webhook sink and its subscription. Says when nothing needed changing.
     """
-    from flexrec.setup_cmd import setup_command
+    from flexrec.cli.setup import setup_command
 
     if mode not in ("workspace", "event-streams"):
         raise typer.BadParameter("mode must be 'workspace' or 'event-streams'")
@@ -128,7 +128,7 @@ def backfill(
     ] = None,
 ) -> None:
     """Import the recordings already on the Twilio account into the archive."""
-    from flexrec.setup_cmd import backfill_command
+    from flexrec.cli.setup import backfill_command
 
     raise typer.Exit(backfill_command(since=since))
 
@@ -158,7 +158,7 @@ def coverage(
 
     Twilio's own call list (paged) is the source, so calls no webhook announced show too.
     """
-    from flexrec.cli_coverage import coverage_command
+    from flexrec.cli.coverage import coverage_command
     from flexrec.coverage.period import parse_period
 
     period = parse_period(since, until)
@@ -191,9 +191,9 @@ def users_add(
 
     Without a terminal: --password-stdin, or FLEXREC_NEW_PASSWORD.
     """
-    from flexrec.cli_admin import read_new_password, resolve_worker
-    from flexrec.cli_errors import CliError
-    from flexrec.setup_cmd import add_user_command
+    from flexrec.cli.admin import read_new_password, resolve_worker
+    from flexrec.cli.errors import CliError
+    from flexrec.cli.setup import add_user_command
 
     if role == "agent" and not (worker or worker_sid):
         raise CliError(
@@ -217,7 +217,7 @@ UserBy = Annotated[
 @users.command("list")
 def users_list(json_out: JsonOption = False) -> None:
     """List console accounts (role, worker SID, disabled or not)."""
-    from flexrec.cli_admin import users_list_command
+    from flexrec.cli.admin import users_list_command
 
     raise typer.Exit(users_list_command(json_out=json_out))
 
@@ -225,7 +225,7 @@ def users_list(json_out: JsonOption = False) -> None:
 @users.command("disable")
 def users_disable(username: UserArg, by: UserBy = None) -> None:
     """Stop an account signing in (its open sessions end too)."""
-    from flexrec.cli_admin import users_change_command
+    from flexrec.cli.admin import users_change_command
 
     raise typer.Exit(users_change_command(username, "disable", by))
 
@@ -233,7 +233,7 @@ def users_disable(username: UserArg, by: UserBy = None) -> None:
 @users.command("enable")
 def users_enable(username: UserArg, by: UserBy = None) -> None:
     """Let a disabled account sign in again."""
-    from flexrec.cli_admin import users_change_command
+    from flexrec.cli.admin import users_change_command
 
     raise typer.Exit(users_change_command(username, "enable", by))
 
@@ -241,7 +241,7 @@ def users_enable(username: UserArg, by: UserBy = None) -> None:
 @users.command("remove")
 def users_remove(username: UserArg, by: UserBy = None) -> None:
     """Delete an account (its audit history stays)."""
-    from flexrec.cli_admin import users_change_command
+    from flexrec.cli.admin import users_change_command
 
     raise typer.Exit(users_change_command(username, "remove", by))
 
@@ -255,7 +255,7 @@ def users_role(
     by: UserBy = None,
 ) -> None:
     """Change an account's role (an agent needs its worker SID)."""
-    from flexrec.cli_admin import resolve_worker, users_change_command
+    from flexrec.cli.admin import resolve_worker, users_change_command
 
     if worker and not worker_sid:
         worker_sid = resolve_worker(worker)
@@ -271,7 +271,7 @@ def users_reset_password(
     by: UserBy = None,
 ) -> None:
     """Give an account a new password (asked on the terminal, or --password-stdin)."""
-    from flexrec.cli_admin import read_new_password, users_change_command
+    from flexrec.cli.admin import read_new_password, users_change_command
 
     password = read_new_password(password_stdin)
     raise typer.Exit(users_change_command(username, "password", by, password=password))
@@ -283,7 +283,7 @@ def users_workers(
     json_out: JsonOption = False,
 ) -> None:
     """Find agents' TaskRouter worker SIDs by name (for `users add --role agent`)."""
-    from flexrec.cli_admin import workers_command
+    from flexrec.cli.admin import workers_command
 
     raise typer.Exit(workers_command(name, json_out=json_out))
 
@@ -306,7 +306,7 @@ def legal_hold_add(
     by: ByOption = None,
 ) -> None:
     """Put a recording on legal hold (audited with who, when and why)."""
-    from flexrec.cli_admin import hold_command
+    from flexrec.cli.admin import hold_command
 
     raise typer.Exit(hold_command(recording_sid, reason=reason, by=by, release=False))
 
@@ -321,7 +321,7 @@ def legal_hold_remove(
 
     Exit code 3 when the recording is not on hold (nothing changed).
     """
-    from flexrec.cli_admin import hold_command
+    from flexrec.cli.admin import hold_command
 
     raise typer.Exit(hold_command(recording_sid, reason=reason, by=by, release=True))
 
@@ -329,7 +329,7 @@ def legal_hold_remove(
 @holds.command("list")
 def legal_hold_list(json_out: JsonOption = False) -> None:
     """List the recordings on legal hold."""
-    from flexrec.cli_admin import list_holds_command
+    from flexrec.cli.admin import list_holds_command
 
     raise typer.Exit(list_holds_command(json_out=json_out))
 
@@ -367,7 +367,7 @@ def audit(
     ] = False,
 ) -> None:
     """The audit log, newest first: who played, downloaded, held, exported or signed in."""
-    from flexrec.cli_audit import actions_command, audit_command
+    from flexrec.cli.audit import actions_command, audit_command
     from flexrec.console.audit_log import AuditFilters
     from flexrec.coverage.period import PeriodError, parse_moment
 
@@ -456,7 +456,7 @@ def demo(
 
 def _register_custody() -> None:
     # verify / export / erase live beside their implementation (flexrec/cli_custody.py).
-    from flexrec.cli_custody import add_custody_commands
+    from flexrec.cli.custody import add_custody_commands
 
     add_custody_commands(app)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from flexrec.cli_errors import CliError
-from flexrec.cli_tables import print_table
+from flexrec.cli.errors import CliError
+from flexrec.cli.tables import print_table
 from flexrec.config import Settings
 from flexrec.coverage.outcomes import REASONS, LegCoverage
 from flexrec.coverage.period import Period
@@ -27,7 +27,7 @@ _STYLE = {
 
 def report_for(settings: Settings, period: Period) -> CoverageReport:
     """The report of `period` for the account and database the settings name."""
-    from flexrec.cli_admin import open_database
+    from flexrec.cli.admin import open_database
     from flexrec.recording.policy import load_policy
     from flexrec.twilio.client import make_client
     from flexrec.twilio.gateway import SdkGateway
