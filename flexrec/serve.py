@@ -185,8 +185,8 @@ def check_dependencies(services: Services) -> None:
 
 
 def check_twilio(settings: Settings, services: Services) -> None:
-    """Refuse to start when Twilio refuses the credentials or does not know the workspace;
-    start, saying so, when Twilio cannot be reached or fails.
+    """Refuse to start without a workspace, or when Twilio refuses the credentials or does not
+    know the workspace; start, saying so, when Twilio cannot be reached or fails.
 
     Refused credentials never heal by themselves: every recording would fail while the process
     looked healthy. An outage may be over in a minute, and meanwhile webhooks must still be
@@ -195,6 +195,10 @@ def check_twilio(settings: Settings, services: Services) -> None:
     """
     if services.client is None:
         return
+    if not settings.twilio.workspace_sid:
+        line = missing_workspace(services.client, settings.twilio.account_sid)
+        services.close()
+        raise CliError(line)
     found = twilio_credentials(
         services.client, settings.twilio.account_sid, settings.twilio.workspace_sid
     )
@@ -209,6 +213,30 @@ def check_twilio(settings: Settings, services: Services) -> None:
             flush=True,
         )
         log.warning("twilio_unreachable_at_start", detail=found.detail)
+
+
+def missing_workspace(client: Any, account_sid: str) -> str:
+    """The line for a service started without `TWILIO_WORKSPACE_SID`, naming the account's Flex
+    workspace when Twilio can tell it.
+
+    Every task write and the safety net's task listing name the workspace: without it the
+    service would answer webhooks while every link into a task failed.
+    """
+    from flexrec.cli.setup_twilio import FLEX_WORKSPACE_NAME, SetupError, find_workspace
+    from flexrec.twilio.errors import GatewayError
+    from flexrec.twilio.gateway import SdkGateway
+
+    where = f"the WS… SID in Twilio Console > TaskRouter > Workspaces > {FLEX_WORKSPACE_NAME}"
+    try:
+        workspace = find_workspace(SdkGateway(client, account_sid, ""), "")
+    except (GatewayError, SetupError):
+        pass
+    else:
+        where = f"this account's {workspace.sid}, {workspace.friendly_name!r}"
+    return (
+        f"TWILIO_WORKSPACE_SID is not set: export the Flex workspace's SID, {where}; "
+        "flexrec did not start"
+    )
 
 
 def announce(settings: Settings) -> None:

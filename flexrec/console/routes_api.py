@@ -17,6 +17,7 @@ from flexrec.console import queries
 from flexrec.console.audit import record_media_access
 from flexrec.console.auth import Principal
 from flexrec.console.call_timeline import call_timeline
+from flexrec.console.card_marks import pauses_outside_card_data
 from flexrec.console.context import ConsoleContext
 from flexrec.console.pauses import recording_pause_gaps
 from flexrec.server.responses import CONSOLE, documented
@@ -126,6 +127,7 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         with ctx.db() as session:
             rec, ana = visible(session, principal, recording_sid, request)
             gaps = recording_pause_gaps(session, rec, ctx.deps.pause_behavior, ana)
+            gaps = pauses_outside_card_data(session, rec, gaps)  # silenced is not paused
             return {
                 **queries.summary(rec, ana),
                 "channels": queries.channel_roles(rec),
