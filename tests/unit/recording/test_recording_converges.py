@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from prometheus_client import REGISTRY
 from recording_harness import Harness, inbound_attrs
 from sqlalchemy import select
