@@ -20,11 +20,13 @@ from flexrec.archive.jobs import JOB_ARCHIVE, register_archive_jobs
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
+from flexrec.console.card_marks import call_card_data
 from flexrec.console.router import create_console_router
 from flexrec.console.wiring import console_deps_from_services
 from flexrec.custody.jobs import register_custody_jobs
 from flexrec.db.files import private_folder
 from flexrec.pci.archive_stage import make_redactor
+from flexrec.pci.webhook import CardDataWebhook
 from flexrec.recording.views import RecordingView
 from flexrec.server.routes_archive import make_archive_router
 from flexrec.server.wiring import Services
@@ -61,7 +63,10 @@ def attach_archive(
     )
     if settings.card_data.card_data:
         # Spoken card data is silenced before the archive stores anything (flexrec.pci).
-        archive.deps.redactor = make_redactor(settings, sessions, services.client)
+        webhook = CardDataWebhook.from_settings(settings, sessions, call_card_data)
+        if webhook is not None:
+            webhook.register(queue)
+        archive.deps.redactor = make_redactor(settings, sessions, services.client, webhook)
     register_archive_jobs(
         queue,
         archive,
