@@ -15,6 +15,8 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import select
 
+from flexrec.app.sandbox import Sandbox
+from flexrec.app.services import build_services
 from flexrec.archive.fakes import make_wav
 from flexrec.config import (
     CardDataSettings,
@@ -24,7 +26,6 @@ from flexrec.config import (
     TwilioSettings,
 )
 from flexrec.console.card_marks import call_card_data
-from flexrec.console.sandbox import Sandbox
 from flexrec.jobs.queue import InlineJobQueue
 from flexrec.pci.archive_stage import make_redactor
 from flexrec.pci.models import CardDataNotice
@@ -37,7 +38,6 @@ from flexrec.pci.webhook import (
     CardDataWebhook,
     verify,
 )
-from flexrec.server.wiring import build_services
 from flexrec.transcription.base import Word
 from flexrec.transcription.twilio_engine import TwilioTranscriber
 from flexsim import serve_app
