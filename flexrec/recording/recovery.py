@@ -55,6 +55,10 @@ SETTLE_GRACE_S = 2 * COMPLETED_SETTLE_DELAY_S  # the settle job's own delay, and
 UNSETTLED_WINDOW = timedelta(hours=12)
 UNSETTLED_BATCH = 200
 REFRESH_ATTEMPTS = 10
+# A live recording with no news for this long is asked about (at most once per period each);
+# a run asks about the longest-quiet ones first, a batch at a time.
+QUIET_LIVE_S = REFRESH_DELAY_S * 4
+QUIET_LIVE_BATCH = 500
 
 
 _LIVE_TARGETS = select(RecordingTarget.id).where(
@@ -307,13 +311,17 @@ class Recovery:
                 .where(RecordingTarget.state == "paused")
                 .where(TaskRecord.status.in_(WORK_OVER_TASK_STATUSES))
             ).all()
+            # Every recording we believe live and have heard nothing of for a quiet period is
+            # checked against Twilio, whatever we think of its task: the callback that would
+            # have ended it, and the task's events, may have been lost (the service was down).
+            # A check touches the target, so a long call costs one request per quiet period.
             quiet_live = session.scalars(
                 select(RecordingTarget.id)
-                .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
-                .join(TaskRecord, TaskRecord.sid == AttributeWrite.task_sid)
                 .where(RecordingTarget.state.in_(LIVE_STATES))
-                .where(RecordingTarget.updated_at < now - timedelta(seconds=REFRESH_DELAY_S * 4))
-                .where(TaskRecord.status.in_(WORK_OVER_TASK_STATUSES))
+                .where(RecordingTarget.recording_sid.is_not(None))
+                .where(RecordingTarget.updated_at < now - timedelta(seconds=QUIET_LIVE_S))
+                .order_by(RecordingTarget.updated_at)
+                .limit(QUIET_LIVE_BATCH)
             ).all()
             wishing = session.scalars(
                 select(RecordingTarget.id)
