@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-from flexrec.console.auth import Principal
+from flexrec.accounts.principal import Principal
 
 
 @cache

@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from flexrec.accounts.principal import Principal
 from flexrec.archive.models import ArchivedRecording
 from flexrec.bounds import MAX_PAGE
 from flexrec.console import queries
-from flexrec.console.auth import Principal
 from flexrec.console.card_marks import card_data_calls, transcript_view
 from flexrec.console.context import ConsoleContext
 from flexrec.pci.search import search_transcripts
-from flexrec.server.responses import CONSOLE, documented
+from flexrec.web.responses import CONSOLE, documented
 
 ONE_RECORDING = {**CONSOLE, **documented(404)}
 SEARCH_HITS = 50

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from testkit import chromium
 
-from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox, create_sandbox
+from flexrec.app.sandbox import AGENTS, SUPERVISOR, Sandbox, create_sandbox
 from flexsim import serve_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

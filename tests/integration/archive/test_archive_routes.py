@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
-from flexrec.archive.models import AuditLog
 from flexrec.archive.service import ArchiveService, RecordingContext
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage
@@ -89,8 +89,8 @@ def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Env]:
         key=ArchiveKey(b"s" * 32) if request.param == "sealed" else None,
         context_provider=lambda sid, _call: contexts.get(sid),
     )
-    archive.archive_recording(RE)
-    archive.archive_recording(OTHER_RE)
+    archive.job.archive_recording(RE)
+    archive.job.archive_recording(OTHER_RE)
     clock = Clock()
     app = FastAPI()
     app.include_router(

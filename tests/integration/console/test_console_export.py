@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from flexrec.accounts.users import create_user
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.fakes import FakeTwilioRecordings
-from flexrec.archive.models import AuditLog
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage
 from flexrec.console.router import ConsoleDeps, create_console_router
-from flexrec.console.users import create_user
 from flexrec.custody.export import SigningKeyError, export_and_audit
 from flexrec.db.base import Base, make_engine, make_session_factory
 
@@ -36,7 +36,7 @@ def app(tmp_path: Path) -> Iterator[tuple[FastAPI, Ed25519PrivateKey, object]]:
     twilio = FakeTwilioRecordings()
     archive = ArchiveService(sessions, LocalStorage(tmp_path / "archive"), twilio.sdk_client())
     twilio.add(RE, "CA" + "6" * 32)
-    archive.archive_recording(RE)
+    archive.job.archive_recording(RE)
     with sessions() as session:
         create_user(session, "sam", "sam-password-1", "supervisor")
         create_user(session, "ann", "ann-password-1", "agent", worker_sid=WORKER)

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from flexrec.archive.models import ArchivedRecording, AuditLog
-from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
+from flexrec.app.sandbox import AGENTS, SUPERVISOR, Sandbox
+from flexrec.archive.audit_chain import AuditLog
+from flexrec.archive.models import ArchivedRecording
 from flexrec.pci.stage import StageResult
 from flexrec.pci.store import save_result
 from flexrec.transcription.base import Word

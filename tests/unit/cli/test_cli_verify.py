@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.audit_chain import AuditLog
+from flexrec.archive.audit_log import record_event
 from flexrec.archive.fakes import FakeTwilioRecordings
-from flexrec.archive.models import AuditLog, SealedObject
+from flexrec.archive.models import SealedObject
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import LocalStorage
 from flexrec.cli import root as cli
-from flexrec.console.audit_log import record_event
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 
@@ -49,7 +50,7 @@ def sessions(data_dir: Path) -> Iterator[sessionmaker[Session]]:
     archive = ArchiveService(sessions, LocalStorage(data_dir / "archive"), twilio.sdk_client())
     for n in range(1, 4):
         twilio.add(sid("RE", n), sid("CA", n))
-        archive.archive_recording(sid("RE", n))
+        archive.job.archive_recording(sid("RE", n))
         record_event(sessions, "play", f"agent-{n}", recording_sid=sid("RE", n))
     yield sessions
     engine.dispose()

@@ -1,5 +1,5 @@
 """How the service app hands its parts to the console (`create_app` mounts the console through
-`flexrec.server.archive_wiring.mount_archive_and_console`).
+`flexrec.app.archive.mount_archive_and_console`).
 
 Pass the same `MediaLinkSigner` the archive's media routes verify with; without one, a signer
 is built from `FLEXREC_CONSOLE_SECRET` (which then must be set, at least 16 characters).
@@ -17,13 +17,13 @@ from flexrec.coverage.service import CoverageReports
 from flexrec.recording.policy import load_policy
 
 if TYPE_CHECKING:
-    from flexrec.server.wiring import Services
+    from flexrec.server.services import Services
 
 
 def console_deps_from_services(
     services: Services, settings: Settings, signer: MediaLinkSigner | None = None
 ) -> ConsoleDeps:
-    """ConsoleDeps from `flexrec.server.wiring.Services` (sessions, tokens, archive)."""
+    """ConsoleDeps from `flexrec.app.services.Services` (sessions, tokens, archive)."""
     secret = settings.server.console_secret.get_secret_value()
     if services.sessions is None:
         raise RuntimeError("the console needs the service's database sessions")
@@ -33,7 +33,7 @@ def console_deps_from_services(
         secret=secret,
         media_links=links,
         token_validator=services.tokens,
-        waveform_source=services.archive,
+        waveform_source=services.archive.analyses if services.archive else None,
         pause_behavior=settings.policy.pause_behavior or "silence",
         # Behind a TLS-terminating proxy the app sees http; the public URL tells the truth.
         secure_cookies=True if settings.server.public_url.startswith("https://") else None,

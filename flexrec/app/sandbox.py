@@ -17,18 +17,18 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.accounts.users import create_user
+from flexrec.app.sample_transcripts import store_sample_transcript
+from flexrec.app.samples import SampleCall, sample_calls, store_sample_call
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import BlobStore, LocalStorage
 from flexrec.console.router import ConsoleDeps, create_console_router
-from flexrec.console.sample_transcripts import store_sample_transcript
-from flexrec.console.samples import SampleCall, sample_calls, store_sample_call
-from flexrec.console.users import create_user
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
-from flexrec.server.body_limit import BodyLimitMiddleware
 from flexrec.server.routes_archive import make_archive_router
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo
+from flexrec.web.body_limit import BodyLimitMiddleware
 
 SUPERVISOR = ("sam", "supervisor-pass")
 AGENTS = {
@@ -112,7 +112,7 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
                 secret=secret,
                 media_links=signer,
                 token_validator=tokens,
-                waveform_source=archive,
+                waveform_source=archive.analyses,
             )
         )
     )
@@ -121,7 +121,7 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m flexrec.console.sandbox`: serve the sandbox on loopback to try the console."""
+    """`python -m flexrec.app.sandbox`: serve the sandbox on loopback to try the console."""
     import argparse
     import tempfile
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from flexrec.console.samples import SampleCall, Turn
+from flexrec.app.samples import SampleCall, Turn
 from flexrec.pci.detect import CARD_NUMBER, SECURITY_CODE, Detection
 from flexrec.pci.redact import MARKERS
 from flexrec.pci.stage import StageResult

@@ -16,14 +16,15 @@ import uvicorn
 from fastapi import FastAPI
 
 from flexrec import package_version
+from flexrec.app.archive import requeue_unfinished
+from flexrec.app.factory import create_app
+from flexrec.app.services import build_services
 from flexrec.cli.errors import CliError, port_free
 from flexrec.config import Settings
+from flexrec.logs import configure_logging, get_logger
 from flexrec.process_memory import keep_memory_flat
-from flexrec.server.app import create_app
-from flexrec.server.archive_wiring import requeue_unfinished
-from flexrec.server.logging_setup import configure_logging, get_logger
 from flexrec.server.readiness import twilio_credentials
-from flexrec.server.wiring import Services, build_services
+from flexrec.server.services import Services
 
 log = get_logger(__name__)
 
@@ -309,7 +310,7 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
     log.info("web_processes_starting", processes=processes, queue_workers=consumer_workers)
     try:
         uvicorn.run(
-            "flexrec.serve:web_process_app",
+            "flexrec.cli.serve:web_process_app",
             factory=True,
             workers=processes,
             **_listening(settings),
