@@ -79,7 +79,7 @@ def attach_archive(
 
     def completed(view: RecordingView) -> None:
         # Runs inside the recording status webhook: a quick row write and an enqueue.
-        archive.note_completed(
+        archive.job.note_completed(
             view.sid, view.call_sid, view.media_url, view.channels, duration_s=view.duration_s
         )
         queue.enqueue(JOB_ARCHIVE, view.sid)
@@ -97,7 +97,7 @@ def requeue_unfinished(services: Services) -> int:
         return 0
     # At start-up nothing of ours is running yet, so every unfinished row is stale; the job is
     # idempotent should another worker hold one.
-    pending = archive.unfinished(stale_after=timedelta(0))
+    pending = archive.job.unfinished(stale_after=timedelta(0))
     for sid in pending:
         queue.enqueue(JOB_ARCHIVE, sid)
     return len(pending)
