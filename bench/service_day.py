@@ -347,6 +347,12 @@ def day_figures(
         "webhooks_failed": int(hooks.get("failed", 0) or 0),
         "webhooks_timed_out": int(hooks.get("timed_out", 0) or 0),
         "webhooks_answered_from_memory": int(memory),
+        # How TaskRouter events were applied: memory (no database), write (one short write),
+        # plan (a write and the planner), full (the task's rows read and merged, then planned)
+        "taskrouter_event_paths": {
+            k: int(v)
+            for k, v in counted.by_label("flexrec_taskrouter_event_paths_total", "path").items()
+        },
         "rate_per_sim_hour": args.rate,
         "scale": args.scale,
         "rest_latency_ms": latency_ms,

@@ -2,7 +2,7 @@
 
 The product target is "p99 under 20 ms at 1,000 webhooks/s". Three processes, all on 127.0.0.1:
 
-- the service, exactly as `flexrec serve` runs it (`flexrec.serve.run_service`: SQLite database
+- the service, exactly as `flexrec serve` runs it (`flexrec.cli.serve.run_service`: SQLite database
   and queue in a temporary folder, queue consumers in-process, INFO logs to a file), pinned to
   CPU 0 so "per core" is honest; then, in the same run, a bare FastAPI app whose one route reads
   the form and answers 204 (the framework baseline), pinned the same way;
@@ -98,7 +98,7 @@ uvicorn.run("baseline_app:app", app_dir=sys.argv[3], host="127.0.0.1", port=int(
 """
 
 SERVICE_CODE = (
-    "import sys; from flexrec.serve import run_service; "
+    "import sys; from flexrec.cli.serve import run_service; "
     "run_service(consumer_workers=4, processes=int(sys.argv[2]))"
 )
 

@@ -29,11 +29,47 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, select, update
+from sqlalchemy import JSON, BigInteger, Connection, Integer, String, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column
 
-from flexrec.archive.models import AuditChainHead, AuditLog
+from flexrec.db.base import Base
+from flexrec.db.models import UTCDateTime
+
+
+class AuditLog(Base):
+    """Who did what to which recording, when, and from where (append-only, hash-chained: the
+    hook below links every new row)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # Flex identity, console user name, or "system" for retention and jobs.
+    actor: Mapped[str] = mapped_column(String(255))
+    actor_worker_sid: Mapped[str | None] = mapped_column(String(34), default=None)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    recording_sid: Mapped[str | None] = mapped_column(String(34), default=None, index=True)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Free-form details: requested byte range, purpose of a signed link, user agent.
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Position in the hash chain (1, 2, 3 ... with no gap), the previous row's hash and this
+    # row's own; set by the chain hook as the row is inserted, never by the writer.
+    seq: Mapped[int | None] = mapped_column(BigInteger, default=None, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    row_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AuditChainHead(Base):
+    """The newest link of the audit chain (one row): the lock every audit writer takes."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
 
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of the first row of the chain."""

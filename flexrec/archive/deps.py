@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from flexrec.archive.cache import BytesLru
 from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.models import ArchivedRecording
+from flexrec.archive.redaction import Redactor
 from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.rows import ContextProvider
-from flexrec.archive.seal import Redactor
 from flexrec.archive.storage import BlobStore
 from flexrec.twilio.gateway import ArchiveGateway
 

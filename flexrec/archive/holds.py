@@ -16,9 +16,10 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.deps import ArchiveDeps
 from flexrec.archive.errors import RecordingNotArchived
-from flexrec.archive.models import ArchivedRecording, AuditLog, SealedObject
+from flexrec.archive.models import ArchivedRecording, SealedObject
 from flexrec.archive.retention import apply_retention as purge_expired
 from flexrec.archive.storage import BlobStore, StorageError
 from flexrec.archive.worm import versioned

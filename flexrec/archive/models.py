@@ -1,4 +1,5 @@
-"""Archive tables: archived recordings, their analyses, and the media access audit log.
+"""Archive tables: archived recordings, their analyses, the manifest (the audit log's two
+tables live with the rule that links them, flexrec.archive.audit_chain).
 
 An `archived_recordings` row walks this state machine (each step is committed before the next
 starts, so a crash resumes from the last committed state):
@@ -30,6 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The audit log's tables are defined with the hook that links their rows; imported here so every
+# user of the archive's tables has them on `Base.metadata` (and the hook installed).
+from flexrec.archive import audit_chain as _audit_chain  # noqa: F401
 from flexrec.db.base import Base
 
 # CORE's type: stored in UTC, always read back time-zone aware (SQLite drops the zone).
@@ -147,29 +151,6 @@ AUDIT_ACTIONS = (
 """Actions written to `audit_log.action` by the archive; the console may add its own."""
 
 
-class AuditLog(Base):
-    """Who did what to which recording, when, and from where (append-only, hash-chained:
-    flexrec.archive.audit_chain links every new row)."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    # Flex identity, console user name, or "system" for retention and jobs.
-    actor: Mapped[str] = mapped_column(String(255))
-    actor_worker_sid: Mapped[str | None] = mapped_column(String(34), default=None)
-    action: Mapped[str] = mapped_column(String(32), index=True)
-    recording_sid: Mapped[str | None] = mapped_column(String(34), default=None, index=True)
-    ip: Mapped[str | None] = mapped_column(String(64), default=None)
-    # Free-form details: requested byte range, purpose of a signed link, user agent.
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Position in the hash chain (1, 2, 3 ... with no gap), the previous row's hash and this
-    # row's own; set by the chain hook as the row is inserted, never by the writer.
-    seq: Mapped[int | None] = mapped_column(BigInteger, default=None, unique=True)
-    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
-    row_hash: Mapped[str | None] = mapped_column(String(64), default=None)
-
-
 class SealedObject(Base):
     """The manifest: one row per object flexrec stored for a recording, sealed at archive time.
 
@@ -210,17 +191,6 @@ class SealedObject(Base):
     # Set when the object was deleted on purpose (retention, erasure), with why.
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     removed_reason: Mapped[str | None] = mapped_column(String(32), default=None)
-
-
-class AuditChainHead(Base):
-    """The newest link of the audit chain (one row): the lock every audit writer takes."""
-
-    __tablename__ = "audit_chain_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    row_hash: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class AuditAnchor(Base):
@@ -269,8 +239,3 @@ class ErasedRecording(Base):
     task_sids: Mapped[list[str]] = mapped_column(JSON, default=list)
     request_id: Mapped[str] = mapped_column(String(36))
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-# Linking rows is the chain module's job; importing it here installs its hook wherever the
-# audit log is used (it imports the two classes above).
-from flexrec.archive import audit_chain as _audit_chain  # noqa: E402, F401

@@ -32,7 +32,8 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.archive.models import ArchivedRecording, AuditLog
+from flexrec.archive.audit_chain import AuditLog
+from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.removal import Refusal, delete_objects, mark_removed, object_keys
 from flexrec.archive.storage import BlobStore, LockMode, ObjectLock, StorageError
 

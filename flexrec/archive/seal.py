@@ -6,24 +6,26 @@ The pipeline of one recording (flexrec.archive.job):
     Object Lock) -> seal (manifest row + `sealed` audit row, one transaction) -> read back
     -> delete Twilio's copy
 
-The redaction stage (built by the card-data work) is one call, `Redactor(recording_sid,
-wav) -> (audio to keep, RedactionReport | None)`; the manifest keeps the report with the hash
-of the audio the copy was made from. Unredacted audio never reaches the store.
+The redaction stage (flexrec.archive.redaction, built by the card-data work) is one call; the
+manifest keeps its report with the hash of the audio the copy was made from. Unredacted audio
+never reaches the store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexrec.archive.models import ArchivedRecording, AuditLog, RecordingAnalysis, SealedObject
+from flexrec.archive.audit_chain import AuditLog
+from flexrec.archive.models import ArchivedRecording, RecordingAnalysis, SealedObject
+from flexrec.archive.redaction import RedactionReport
 from flexrec.archive.storage import ObjectLock
 from flexrec.archive.worm import require_worm, versioned
 
@@ -31,28 +33,6 @@ if TYPE_CHECKING:
     from flexrec.archive.deps import ArchiveDeps
 
 SYSTEM = "system"
-
-
-@dataclass(frozen=True)
-class RedactionReport:
-    """What a redaction stage removed from a recording before it was sealed."""
-
-    source_sha256: str  # of the audio the redacted copy was made from
-    # [start_ms, end_ms] spans silenced (both channels), from the recording's start
-    spans_ms: tuple[tuple[int, int], ...] = ()
-    detail: Mapping[str, Any] = field(default_factory=dict)
-
-    def public(self) -> dict[str, Any]:
-        """JSON-ready form stored in the manifest row."""
-        return {
-            "source_sha256": self.source_sha256,
-            "spans_ms": [list(span) for span in self.spans_ms],
-            **dict(self.detail),
-        }
-
-
-Redactor = Callable[[str, bytes], tuple[bytes, RedactionReport | None]]
-"""(recording SID, WAV as downloaded) -> (WAV to keep, report or None when nothing removed)."""
 
 
 def sha256_hex(data: bytes) -> str:

@@ -32,9 +32,9 @@ from flexrec.archive.holds import Holds
 from flexrec.archive.job import ArchiveJob
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.archive.reader import MediaReader
+from flexrec.archive.redaction import Redactor
 from flexrec.archive.retention import RetentionPolicy, load_retention_policy
 from flexrec.archive.rows import ContextProvider, RecordingContext, apply_context, row_paused
-from flexrec.archive.seal import Redactor
 from flexrec.archive.storage import BlobStore, open_storage
 from flexrec.archive.worm import require_worm
 from flexrec.config import Settings

@@ -184,7 +184,7 @@ def workers_command(name: str, *, json_out: bool = False) -> int:
 
 def users_list_command(*, json_out: bool = False) -> int:
     """Print every console account."""
-    from flexrec.console.accounts import list_accounts
+    from flexrec.accounts.changes import list_accounts
 
     console = Console()
     with open_database() as sessions, sessions() as session:
@@ -207,8 +207,8 @@ def users_list_command(*, json_out: bool = False) -> int:
 
 def users_change_command(username: str, change: str, by: str | None, **options: Any) -> int:
     """Apply one account change (`disable`, `enable`, `remove`, `role`, `password`)."""
-    from flexrec.console import accounts
-    from flexrec.console.users import UserError
+    from flexrec.accounts import changes as accounts
+    from flexrec.accounts.users import UserError
 
     actor = operator(by)
     console = Console()

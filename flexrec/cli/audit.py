@@ -1,7 +1,7 @@
 """What `flexrec audit` does: the audit log read, filtered, printed or exported as CSV.
 
 The same filters and CSV as the console's Audit log page and `GET /api/admin/audit`
-(flexrec.console.audit_log); an export is audited like theirs, under the operator's name.
+(flexrec.archive.audit_log); an export is audited like theirs, under the operator's name.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from flexrec.archive import audit_log
 from flexrec.archive.audit_actions import AUDIT_ACTION_MEANINGS, UnknownAuditAction
 from flexrec.cli.admin import open_database, operator
 from flexrec.cli.errors import CliError
 from flexrec.cli.tables import print_table
-from flexrec.console import audit_log
 
 
 def audit_command(

@@ -67,7 +67,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the recording service (webhooks, agent and admin APIs, console, queue workers)."""
-    from flexrec.serve import run_service
+    from flexrec.cli.serve import run_service
 
     run_service(
         host=host,
@@ -82,7 +82,7 @@ def worker(
     workers: Annotated[int, typer.Option(help="Queue worker threads.")] = 4,
 ) -> None:
     """Run only the queue workers (scaled deployment: Redis queue, PostgreSQL database)."""
-    from flexrec.serve import run_worker
+    from flexrec.cli.serve import run_worker
 
     run_worker(workers=workers)
 
@@ -367,8 +367,8 @@ def audit(
     ] = False,
 ) -> None:
     """The audit log, newest first: who played, downloaded, held, exported or signed in."""
+    from flexrec.archive.audit_log import AuditFilters
     from flexrec.cli.audit import actions_command, audit_command
-    from flexrec.console.audit_log import AuditFilters
     from flexrec.coverage.period import PeriodError, parse_moment
 
     if actions:

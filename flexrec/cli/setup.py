@@ -104,8 +104,8 @@ def _print_changes(console: Console, changes: list[Any], dry_run: bool) -> None:
 
 def backfill_command(*, since: str | None) -> int:
     """Archive every completed recording already on the account, with a progress bar."""
+    from flexrec.app.services import build_services
     from flexrec.archive.backfill import BackfillProgress, backfill
-    from flexrec.server.wiring import build_services
 
     console = Console()
     settings = Settings.from_env()
@@ -155,9 +155,9 @@ def parse_since(since: str | None) -> datetime | None:
 
 def add_user_command(*, username: str, password: str, role: str, worker_sid: str | None) -> int:
     """Create a console account in the service's database."""
+    from flexrec.accounts.changes import audit_account
+    from flexrec.accounts.users import UserError, create_user
     from flexrec.cli.admin import operator
-    from flexrec.console.accounts import audit_account
-    from flexrec.console.users import UserError, create_user
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.migrate import upgrade
 

@@ -274,6 +274,18 @@ def _check_flex_configuration(gateway: SdkGateway) -> list[Change]:
     except GatewayError as error:
         if error.status == 404:
             return [_warning("no Flex configuration on this account (is Flex enabled?)")]
+        if error.status in (401, 403):
+            # The workspace calls just passed with these credentials: the key may not read
+            # Flex (a Restricted API key has no Flex permission). Setup is done; say what
+            # could not be checked instead of failing after the changes were made.
+            return [
+                _warning(
+                    f"these credentials may not read the Flex configuration (HTTP "
+                    f"{error.status}; a Restricted API key has no Flex permission): check "
+                    "yourself that Flex Console > Voice > Call Recording is off, or every call "
+                    "is recorded twice"
+                )
+            ]
         raise
     if config.get("call_recording_enabled"):
         return [

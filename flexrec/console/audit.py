@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from flexrec.archive.models import AuditLog
-from flexrec.console.auth import Principal
+from flexrec.accounts.principal import Principal
+from flexrec.archive.audit_chain import AuditLog
 
 CONSOLE_MEDIA_PURPOSES = ("play", "download")
 

@@ -1,6 +1,6 @@
 """Who is signed in to the console: principals, signed session cookies and CSRF tokens.
 
-A session is a row on the server (flexrec.console.sessions) named by a random key; the cookie
+A session is a row on the server (flexrec.accounts.sessions) named by a random key; the cookie
 holds that key signed with `FLEXREC_CONSOLE_SECRET` (itsdangerous, timestamped so it expires),
 so signing out or disabling an account ends the session at once. State-changing requests must
 echo the session's CSRF token in the `X-CSRF-Token` header, which a cross-site page cannot read.
@@ -12,73 +12,16 @@ can sign a browser into its account.
 from __future__ import annotations
 
 import hmac
-import secrets
-from dataclasses import dataclass
-from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from flexrec.archive.visibility import sees_everything
-from flexrec.console.users import ConsoleUser
-from flexrec.twilio.flex_tokens import TokenInfo
+from flexrec.accounts.principal import Principal
 
 SESSION_COOKIE = "flexrec_console"
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_CSRF_COOKIE = "flexrec_login_csrf"
 LOGIN_CSRF_FIELD = "csrf_token"
 DEFAULT_SESSION_MAX_AGE_S = 2 * 3600
-
-
-@dataclass(frozen=True)
-class Principal:
-    """A signed-in console user: local account or Flex token holder."""
-
-    username: str
-    role: str  # agent | supervisor | admin
-    worker_sid: str | None
-    csrf_token: str
-    via: str  # "password" | "flex"
-
-    @property
-    def sees_everything(self) -> bool:
-        """Supervisors and admins see every recording; agents only their own calls."""
-        return sees_everything((self.role,))
-
-    def public(self) -> dict[str, Any]:
-        """What the browser may know about the user (no CSRF token, nothing secret)."""
-        return {
-            "username": self.username,
-            "role": self.role,
-            "worker_sid": self.worker_sid,
-            "via": self.via,
-        }
-
-
-def new_csrf_token() -> str:
-    """A fresh random CSRF token for a new session."""
-    return secrets.token_urlsafe(24)
-
-
-def principal_from_user(user: ConsoleUser) -> Principal:
-    """The principal of a local account that just signed in."""
-    return Principal(user.username, user.role, user.worker_sid, new_csrf_token(), "password")
-
-
-def role_from_flex_roles(roles: tuple[str, ...]) -> str:
-    """Console role from Flex token roles: admin beats supervisor beats agent."""
-    if "admin" in roles:
-        return "admin"
-    if "supervisor" in roles:
-        return "supervisor"
-    return "agent"
-
-
-def principal_from_token(info: TokenInfo) -> Principal:
-    """The principal of a validated Flex token."""
-    name = info.identity or info.worker_sid or "flex-user"
-    return Principal(
-        name, role_from_flex_roles(info.roles), info.worker_sid, new_csrf_token(), "flex"
-    )
 
 
 def tokens_match(expected: str | None, presented: str | None) -> bool:
@@ -98,7 +41,7 @@ def csrf_matches(principal: Principal, presented: str | None) -> bool:
 class SessionCodec:
     """Signs session keys into cookie values and reads them back, refusing stale or forged ones.
 
-    The key only names a server-side session (flexrec.console.sessions); the signature lets a
+    The key only names a server-side session (flexrec.accounts.sessions); the signature lets a
     forged or expired cookie be refused without a database read.
     """
 

@@ -20,21 +20,21 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from flexrec.accounts.principal import Principal
+from flexrec.accounts.sessions import end_session, load_session, start_session
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.console.auth import (
     CSRF_HEADER,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    Principal,
     SessionCodec,
     csrf_matches,
 )
 from flexrec.console.pages import render_page
-from flexrec.console.sessions import end_session, load_session, start_session
 from flexrec.console.throttle import SignInThrottle
 from flexrec.coverage.service import CoverageReports
-from flexrec.server.token_guard import TokenGuard
 from flexrec.twilio.flex_tokens import TokenValidator
+from flexrec.web.token_guard import TokenGuard
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class ConsoleContext:
         self, request: Request | None, principal: Principal, recording_sid: str
     ) -> None:
         """Audit a view refused to a signed-in user (on its own session: the request fails)."""
-        from flexrec.console.audit_log import VIEW_REFUSED, record_event
+        from flexrec.archive.audit_log import VIEW_REFUSED, record_event
 
         record_event(
             self.deps.sessions,

@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-from flexrec.console.auth import Principal
+from flexrec.accounts.principal import Principal
 
 
 @cache
@@ -33,11 +33,13 @@ def render_page(
         account = ""
     else:
         b = html.escape(base, quote=True)
+        sections = [("/", "Recordings"), ("/search", "What was said"), ("/card-data", "Card data")]
+        if principal.sees_everything:
+            sections += [("/coverage", "Coverage"), ("/audit", "Audit log")]
         links = (
-            f'<nav class="nav-links" aria-label="Sections"><a href="{b}/">Recordings</a>'
-            f'<a href="{b}/coverage">Coverage</a><a href="{b}/audit">Audit log</a></nav>'
-            if principal.sees_everything
-            else ""
+            '<nav class="nav-links" aria-label="Sections">'
+            + "".join(f'<a href="{b}{path}">{label}</a>' for path, label in sections)
+            + "</nav>"
         )
         account = _template("_account.html").substitute(
             links=links,

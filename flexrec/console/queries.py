@@ -23,9 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from flexrec.accounts.principal import Principal
 from flexrec.archive import visibility
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, RecordingAnalysis
-from flexrec.console.auth import Principal
 
 # Reservation states in which the worker actually took the call.
 MAX_PAGE_SIZE = 200

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from flexrec.accounts.principal import Principal
 from flexrec.archive.errors import ArchiveError, RecordingNotArchived
 from flexrec.archive.holds import MAX_REASON, HoldError, NotHeld, place_hold, release_hold
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
@@ -15,11 +16,11 @@ from flexrec.archive.waveform import MEDIA_TYPE as WAVEFORM_TYPE
 from flexrec.bounds import INT32_MAX, MAX_DATE, MAX_PAGE
 from flexrec.console import queries
 from flexrec.console.audit import record_media_access
-from flexrec.console.auth import Principal
 from flexrec.console.call_timeline import call_timeline
+from flexrec.console.card_marks import pauses_outside_card_data
 from flexrec.console.context import ConsoleContext
 from flexrec.console.pauses import recording_pause_gaps
-from flexrec.server.responses import CONSOLE, documented
+from flexrec.web.responses import CONSOLE, documented
 
 
 class HoldBody(BaseModel):
@@ -126,6 +127,7 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         with ctx.db() as session:
             rec, ana = visible(session, principal, recording_sid, request)
             gaps = recording_pause_gaps(session, rec, ctx.deps.pause_behavior, ana)
+            gaps = pauses_outside_card_data(session, rec, gaps)  # silenced is not paused
             return {
                 **queries.summary(rec, ana),
                 "channels": queries.channel_roles(rec),

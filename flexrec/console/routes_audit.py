@@ -1,47 +1,17 @@
 """The console's audit page (supervisors and admins): filter by user, recording, action and
 time, page through, export CSV. The export is itself audited."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from flexrec.accounts.principal import Principal
+from flexrec.archive import audit_log
 from flexrec.archive.audit_actions import UnknownAuditAction
-from flexrec.bounds import MAX_OFFSET, OutOfRange, utc_moment
-from flexrec.console import audit_log
-from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
-from flexrec.server.responses import CONSOLE
-
-
-def audit_filters(
-    user: Annotated[str | None, Query(max_length=255)] = None,
-    recording: Annotated[str | None, Query(pattern=r"^RE[0-9a-f]{32}$")] = None,
-    action: Annotated[str | None, Query(max_length=32)] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive (UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive (UTC)")] = None,
-    limit: Annotated[int, Query(ge=1, le=audit_log.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> audit_log.AuditFilters:
-    """The audit filters of a request (shared by the console and the admin API)."""
-    try:  # naive times are UTC; a naive and an aware time cannot even be compared
-        since = utc_moment(since) if since is not None else None
-        until = utc_moment(until) if until is not None else None
-    except OutOfRange as exc:
-        raise HTTPException(400, str(exc)) from None
-    if since is not None and until is not None and since >= until:
-        raise HTTPException(400, "'since' must be before 'until'")
-    return audit_log.AuditFilters(
-        user=user or None,
-        recording_sid=recording,
-        action=action or None,
-        since=since,
-        until=until,
-        limit=limit,
-        offset=offset,
-    )
-
+from flexrec.web.audit_filters import audit_filters
+from flexrec.web.responses import CONSOLE
 
 Filters = Annotated[audit_log.AuditFilters, Depends(audit_filters)]
 

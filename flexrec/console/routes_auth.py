@@ -7,30 +7,32 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from flexrec.console.audit_log import SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, record_event
+from flexrec.accounts.principal import (
+    Principal,
+    new_csrf_token,
+    principal_from_token,
+    principal_from_user,
+)
+from flexrec.accounts.users import authenticate_user
+from flexrec.archive.audit_log import SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, record_event
 from flexrec.console.auth import (
     CSRF_HEADER,
     LOGIN_CSRF_COOKIE,
     LOGIN_CSRF_FIELD,
-    Principal,
     csrf_matches,
-    new_csrf_token,
-    principal_from_token,
-    principal_from_user,
     tokens_match,
 )
 from flexrec.console.context import ConsoleContext
 from flexrec.console.throttle import SignInAttempt
-from flexrec.console.users import authenticate_user
-from flexrec.server.responses import documented
-from flexrec.server.thread_pools import run_on
-from flexrec.server.token_guard import (
+from flexrec.twilio.flex_tokens import InvalidToken, TokenServiceUnavailable
+from flexrec.web.responses import documented
+from flexrec.web.thread_pools import run_on
+from flexrec.web.token_guard import (
     TokenGuard,
     TooManyTokenChecks,
     check_token,
     retry_after_header,
 )
-from flexrec.twilio.flex_tokens import InvalidToken, TokenServiceUnavailable
 
 
 def add_auth_routes(router: APIRouter, ctx: ConsoleContext) -> None:

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from flexrec.accounts.principal import Principal
 from flexrec.bounds import MAX_DATE
-from flexrec.console.auth import Principal
 from flexrec.console.context import ConsoleContext
 from flexrec.coverage.period import Period
-from flexrec.server.responses import documented
 from flexrec.twilio.errors import GatewayError, twilio_problem
+from flexrec.web.responses import documented
 
 COVERAGE = documented(401, 403, 503)
 

@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
-from flexrec.console.auth import Principal
+from flexrec.accounts.principal import Principal
 from flexrec.console.context import ConsoleContext
 from flexrec.custody.export import ExportError, ExportUnavailable
-from flexrec.server.responses import CONSOLE, documented
+from flexrec.web.responses import CONSOLE, documented
 
 
 def add_export_routes(router: APIRouter, ctx: ConsoleContext) -> None:

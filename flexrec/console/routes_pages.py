@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from flexrec.accounts.principal import Principal
 from flexrec.console import queries
-from flexrec.console.auth import Principal
 from flexrec.console.context import RECORDING_SID, ConsoleContext
 
 _STATIC_ROOT = Path(str(resources.files("flexrec.console").joinpath("static"))).resolve()

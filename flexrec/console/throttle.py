@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flexrec.server.budgets import KeyedBudget
+from flexrec.web.budgets import KeyedBudget
 
 DEFAULT_SLOW_DOWN_S = 2.0
 

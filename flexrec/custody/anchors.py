@@ -21,7 +21,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexrec.archive.models import AuditAnchor, AuditChainHead
+from flexrec.archive.audit_chain import AuditChainHead
+from flexrec.archive.models import AuditAnchor
 from flexrec.archive.storage import BlobNotFound, BlobStore, ObjectLock, StorageError
 from flexrec.archive.worm import versioned
 

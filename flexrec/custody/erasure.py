@@ -30,9 +30,9 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.models import (
     ArchivedRecording,
-    AuditLog,
     ErasedRecording,
     RecordingAnalysis,
     SealedObject,

@@ -35,15 +35,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexrec.archive.audit_chain import CHAIN_VERSION
+from flexrec.archive.audit_chain import CHAIN_VERSION, AuditChainHead, AuditLog
 from flexrec.archive.crypto import ArchiveKey
-from flexrec.archive.models import (
-    ArchivedRecording,
-    AuditChainHead,
-    AuditLog,
-    RecordingAnalysis,
-    SealedObject,
-)
+from flexrec.archive.models import ArchivedRecording, RecordingAnalysis, SealedObject
 from flexrec.archive.seal import analysis_document
 from flexrec.archive.storage import BlobStore
 from flexrec.archive.worm import versioned

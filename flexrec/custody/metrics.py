@@ -13,7 +13,8 @@ from prometheus_client import Gauge
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexrec.archive.models import AuditAnchor, AuditChainHead, VerifyRun
+from flexrec.archive.audit_chain import AuditChainHead
+from flexrec.archive.models import AuditAnchor, VerifyRun
 
 VERIFY_PROBLEMS = Gauge(
     "flexrec_verify_problems",

@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from flexrec.archive.audit_chain import walk_chain
+from flexrec.archive.audit_chain import AuditLog, walk_chain
 from flexrec.archive.crypto import ArchiveKey, DecryptionError
-from flexrec.archive.models import DONE_STATES, ArchivedRecording, AuditLog, SealedObject
+from flexrec.archive.models import DONE_STATES, ArchivedRecording, SealedObject
 from flexrec.archive.seal import sealed_detail
 from flexrec.archive.storage import BlobNotFound, BlobStore, StorageError
 from flexrec.archive.worm import VersionedStore, versioned

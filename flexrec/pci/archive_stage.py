@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.archive.seal import RedactionReport, Redactor
+from flexrec.archive.redaction import RedactionReport, Redactor
 from flexrec.config import CardDataSettings, Settings
 from flexrec.pci.detect import DetectorConfig
 from flexrec.pci.stage import CardDataStage, StageResult

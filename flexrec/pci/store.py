@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from flexrec.archive.models import AuditLog
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.pci.models import CardDetection, Transcript, TranscriptText
 from flexrec.pci.stage import StageResult
 

@@ -17,6 +17,7 @@ from flexrec.ports import JobSink
 from flexrec.recording.background import Background
 from flexrec.recording.memory import RecentTimes
 from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.task_memo import TaskMemos
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ class ServiceContext:
     # Tasks whose attributes this process saw lately (an event's or a fetch's): reconcile
     # fetches the other live tasks with links to check them (all of them after a restart).
     attributes_seen: RecentTimes = field(default_factory=RecentTimes)
+    # What this process knows each task's rows hold (flexrec.recording.task_memo).
+    memos: TaskMemos = field(default_factory=TaskMemos)
 
     @property
     def owner_id(self) -> str | None:

@@ -1,4 +1,5 @@
-"""Webhook events in: TaskRouter, conference, call status and recording status callbacks.
+"""Webhook events in: conference, call status and recording status callbacks (TaskRouter
+events: flexrec.recording.task_events).
 
 Every event updates what we know (tasks, reservations, conference participants, recordings) in
 one write transaction that also plans the task's recordings (flexrec.recording.planner); the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 from sqlalchemy import bindparam, select
@@ -20,42 +22,35 @@ from sqlalchemy import bindparam, select
 from flexrec.db.models import RecordingRecord, RecordingTarget, TaskRecord
 from flexrec.recording import transitions
 from flexrec.recording.context import JOB_SETTLE, JOB_START, ServiceContext
-from flexrec.recording.dedup import event_key, mark_seen, retry_contention, was_seen
+from flexrec.recording.dedup import retry_contention
 from flexrec.recording.links import mark_target_links
 from flexrec.recording.pause import PauseController
-from flexrec.recording.planner import Plan, Planner, Seen
+from flexrec.recording.planner import Plan, Planner
 from flexrec.recording.recovery import Recovery, live_target_ids
 from flexrec.recording.rows import (
     RecordingFacts,
-    TaskFields,
     store_recording,
     upsert_participant_event,
-    upsert_reservation,
-    upsert_task,
 )
 from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, SETTLED_STATES, Settler
 from flexrec.recording.starter import CONFERENCE_SOURCES, RecordingStarter
 from flexrec.recording.states import NO_MEDIA_STATES
-from flexrec.recording.store import write_session
+from flexrec.recording.store import read_connection, write_connection, write_session
 from flexrec.recording.views import RecordingView, recording_view
 from flexrec.twilio.gateway import TERMINAL_CALL_STATUSES
 from flexrec.webhooks.events import (
     CallStatusEvent,
     ConferenceEvent,
     RecordingStatusEvent,
-    TaskRouterEvent,
 )
 
 log = structlog.get_logger(__name__)
 
 _TASK_SID = re.compile(r"^WT[0-9a-fA-F]{32}$")
-# Events that end the work on a task: a pause still in force is undone (auto-resume).
-AUTO_RESUME_EVENTS = frozenset(
-    {"reservation.wrapup", "reservation.completed", "task.wrapup", "task.completed",
-     "task.canceled"}
-)  # fmt: skip
-
 CompletedCallback = Callable[[RecordingView], None]
+_TARGET_OF_RECORDING = select(RecordingTarget).where(
+    RecordingTarget.recording_sid == bindparam("sid")
+)
 _HAS_TARGET = (
     select(RecordingTarget.id).where(RecordingTarget.call_sid == bindparam("call")).limit(1)
 )
@@ -81,59 +76,14 @@ class EventIntake:
         self.completed_callbacks: list[CompletedCallback] = []
 
     @retry_contention
-    def handle_taskrouter_event(self, event: TaskRouterEvent) -> None:
-        """Apply a TaskRouter event; may start a recording before returning (fast path)."""
-        if event.task_sid is None:
-            return
-        key = event_key("tr", event.event_sid, event)
-        auto_resume = event.event_type in AUTO_RESUME_EVENTS
-        now = self.ctx.now()
-        fields = TaskFields(
-            attributes=event.task_attributes,
-            status=event.task_assignment_status,
-            queue_sid=event.task_queue_sid,
-            queue_name=event.task_queue_name,
-            workflow_sid=event.workflow_sid,
-            workflow_name=event.workflow_name,
-            channel=event.task_channel,
-        )
-        with write_session(self.ctx.sessions) as session:
-            # A wrap-up with no pause to undo is an ordinary event; with one, it is marked seen
-            # only after the resume ran, so a delivery that failed before it is handled again.
-            # Any other event needs no mark: every row it writes takes new facts idempotently
-            # (flexrec.recording.rows), so a redelivery changes nothing.
-            if auto_resume and not self.pauses.has_work_at_wrapup(session, event.task_sid):
-                auto_resume = False
-            if auto_resume and was_seen(session, key):
-                return
-            task = upsert_task(
-                session, event.task_sid, fields, now=now, event_ms=event.timestamp_ms
-            )
-            if event.reservation_sid:
-                upsert_reservation(session, event, now)
-            if event.event_type == "task.canceled" or event.event_type == "task.deleted":
-                task.status = "canceled" if event.event_type == "task.canceled" else "deleted"
-            # Committed with the mark: the plan's work is durable (pending or claimed targets
-            # and pending links), so the queue or reconcile finishes it if the fast path dies.
-            seen = (
-                Seen(event.task_attributes, event.timestamp_ms, "webhook")
-                if event.task_attributes is not None
-                else None
-            )
-            plan = self.planner.plan(session, task, now, event.timestamp_ms, seen=seen)
-        self.planner.execute(plan)
-        if auto_resume:
-            worker = event.worker_sid if event.event_type.startswith("reservation.") else None
-            self.pauses.auto_resume(event.task_sid, worker)
-            # Only after the resume ran, so a delivery that failed before it is handled again.
-            mark_seen(self.ctx.sessions, key, "taskrouter", self.ctx.now())
-
-    @retry_contention
     def handle_conference_event(self, event: ConferenceEvent) -> None:
         """Apply a conference callback: participant labels reveal the customer and worker legs."""
         now = self.ctx.now()
         name = event.friendly_name if event.friendly_name else None
         task_sid = name if name and _TASK_SID.match(name) else None
+        if task_sid is not None and self._legs_settled(task_sid, event.conference_sid):
+            self._participant_only(event, now)
+            return
         fetch_task = False
         plan = Plan()
         with write_session(self.ctx.sessions) as session:
@@ -151,6 +101,7 @@ class EventIntake:
             if task is not None:
                 if task.conference_sid is None:
                     task.conference_sid = event.conference_sid
+                task.updated_at = now  # what a memo of this row knew no longer holds
                 plan = self.planner.plan(session, task, now, event.timestamp)
                 if event.event == "participant-join" and plan.search:
                     # A leg joined that no label names: look at it now, not at the next poll.
@@ -164,11 +115,39 @@ class EventIntake:
                 if event.event == "participant-leave" and event.call_sid
                 else []
             )
+        if task is not None:
+            self.ctx.memos.refresh(task, settled=plan.settled)
         self.recovery.schedule_refresh(leaving)
         if fetch_task and task_sid is not None:
             # The conference told us first (events raced): ask TaskRouter about the task.
             plan.extend(self.recovery.refresh_task(task_sid))
         self.planner.execute(plan)
+
+    def _legs_settled(self, task_sid: str, conference_sid: str) -> bool:
+        """Whether the task's memo says its customer leg is known, recorded and linked in this
+        conference: then a conference callback changes nothing the planner reads."""
+        memo = self.ctx.memos.get(task_sid)
+        return (
+            memo is not None
+            and memo.settled
+            and self.ctx.policy.leg == "customer"
+            and memo.state.customer_call_sid is not None
+            and memo.state.conference_sid == conference_sid
+        )
+
+    def _participant_only(self, event: ConferenceEvent, now: datetime) -> None:
+        """A callback of a settled task: its leg's row takes it (nothing for the conference's
+        own start and end); a leg that left has its live recording looked at later."""
+        if event.call_sid is None:
+            return
+        with write_connection(self.ctx.sessions) as connection:
+            upsert_participant_event(connection, event, now)
+            leaving = (
+                live_target_ids(connection, event.call_sid)
+                if event.event == "participant-leave"
+                else []
+            )
+        self.recovery.schedule_refresh(leaving)
 
     @retry_contention
     def handle_call_status(self, event: CallStatusEvent) -> None:
@@ -176,15 +155,15 @@ class EventIntake:
         if event.call_status not in TERMINAL_CALL_STATUSES:
             return
         now = self.ctx.now()
-        with self.ctx.sessions() as session:
+        with read_connection(self.ctx.sessions) as connection:
             # Most legs that end (agents', third parties', the ringing ones) were never to be
             # recorded: one read, and no write transaction, for those.
-            if session.execute(_HAS_TARGET, {"call": event.call_sid}).first() is None:
+            if connection.execute(_HAS_TARGET, {"call": event.call_sid}).first() is None:
                 return
-        with write_session(self.ctx.sessions) as session:
-            ended = live_target_ids(session, event.call_sid)
-            transitions.call_over(session, event.call_sid, event.call_status, now)
-            transitions.leg_over(session, event.call_sid, now)
+        with write_connection(self.ctx.sessions) as connection:
+            ended = live_target_ids(connection, event.call_sid)
+            transitions.call_over(connection, event.call_sid, event.call_status, now)
+            transitions.leg_over(connection, event.call_sid, now)
         self.recovery.schedule_refresh(ended)
 
     def is_known_progress(self, event: RecordingStatusEvent) -> bool:
@@ -214,9 +193,7 @@ class EventIntake:
         newly_known: int | None = None
         ended: str | None = None
         with write_session(self.ctx.sessions) as session:
-            target = session.scalars(
-                select(RecordingTarget).where(RecordingTarget.recording_sid == event.recording_sid)
-            ).first()
+            target = session.scalars(_TARGET_OF_RECORDING, {"sid": event.recording_sid}).first()
             known = session.get(RecordingRecord, event.recording_sid)
             past = known is not None and known.target_id is not None
             if target is None and not past and event.call_sid and _may_be_ours(event):
@@ -234,9 +211,13 @@ class EventIntake:
                 before = target.state
                 transitions.apply_status(target, event, now)
                 if target.state != before and target.state in SETTLED_STATES:
-                    ended = target.state if target.call_ended_at is None else "final"
+                    if target.call_ended_at is None:
+                        ended = target.state
+                    elif target.state in NO_MEDIA_STATES:
+                        ended = "final"  # the call is over: only its entry to remove
                 if target.state != before and target.state in NO_MEDIA_STATES:
-                    mark_target_links(session, target.id)  # its entry must go
+                    for task_sid in mark_target_links(session, target.id):  # its entry must go
+                        self.ctx.memos.unsettle(task_sid)
             store_recording(
                 session,
                 RecordingFacts.of_event(event),
@@ -244,23 +225,24 @@ class EventIntake:
                 self.ctx.recordings.account_sid,
                 now,
             )
+            view = None
+            if event.status == "completed" and self.completed_callbacks:
+                # Read here, where the rows it is made of are already loaded.
+                view = recording_view(session, event.recording_sid)
         if newly_known is not None:
             self.pauses.apply_pending_pause(newly_known)
             self.starter.links.after_commit(newly_known)
         if target is not None and ended is not None:
             self._settle_after(target.id, ended)
-        if event.status == "completed" and self.completed_callbacks:
-            with self.ctx.sessions() as session:
-                view = recording_view(session, event.recording_sid)
-            if view is not None:
-                for callback in self.completed_callbacks:
-                    callback(view)
+        if view is not None:
+            for callback in self.completed_callbacks:
+                callback(view)
 
     def _settle_after(self, target_id: int, ended: str) -> None:
         if ended == "completed":
             self.ctx.schedule(JOB_SETTLE, target_id, delay_s=COMPLETED_SETTLE_DELAY_S)
         elif ended == "final":
-            self.starter.links.after_commit(target_id)  # the call is over: only the links
+            self.starter.links.after_commit(target_id)  # the call is over: only the entry
         else:
             self.ctx.after(functools.partial(self.settle, target_id))
 

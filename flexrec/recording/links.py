@@ -33,6 +33,7 @@ from flexrec.recording.attributes import (
 from flexrec.recording.context import JOB_LINK, ServiceContext
 from flexrec.recording.states import MEDIA_STATUSES, NO_MEDIA_STATES
 from flexrec.recording.store import write_connection, write_session
+from flexrec.recording.task_memo import WrittenMedia
 from flexrec.twilio.gateway import GatewayError
 
 log = structlog.get_logger(__name__)
@@ -101,6 +102,7 @@ _TARGET_LINKS_DIRTY = (
         AttributeWrite.status.in_(("pending", "done")),
     )
     .values(**_DIRTY)
+    .returning(AttributeWrite.task_sid)
     .execution_options(synchronize_session=False)
 )
 _LINK_DIRTY = (
@@ -162,9 +164,9 @@ def wanted_media(session: Session, target_id: int) -> Wanted:
     return Wanted(tuple(with_media), frozenset(without))
 
 
-def mark_target_links(session: Session, target_id: int) -> None:
-    """The target's recordings changed: every task linking it needs a write."""
-    session.execute(_TARGET_LINKS_DIRTY, {"target": target_id})
+def mark_target_links(session: Session, target_id: int) -> list[str]:
+    """The target's recordings changed: every task linking it needs a write (their SIDs)."""
+    return list(session.scalars(_TARGET_LINKS_DIRTY, {"target": target_id}))
 
 
 def check_seen(
@@ -177,16 +179,20 @@ def check_seen(
     seen: Mapping[str, Any],
     seen_ms: int,
     seen_in: str,
+    checked: dict[str | None, Wanted] | None = None,
 ) -> bool:
     """Attributes of the task were seen (`seen_ms`): True (and the link made pending) when they
     lack an entry of ours or hold one of a recording without media. Attributes older than
-    the link's last write are not judged (they may predate it)."""
+    the link's last write are not judged (they may predate it). `checked` collects what a link
+    that holds wants, by media list, for the task's memo."""
     if written_at is not None and seen_ms + _EVENT_PRECISION_MS <= written_at.timestamp() * 1000:
         return False
     wanted = wanted_media(session, target_id)
     if not wanted.with_media and not wanted.without_media:
         return False
     if not wanted.missing_from(media_recording_sids(seen, reservation_sid)):
+        if checked is not None:
+            checked[reservation_sid] = wanted
         return False
     session.execute(_LINK_DIRTY, {"write": write_id})
     metrics.LINKS_REPAIRED.labels(seen_in=seen_in).inc()
@@ -274,6 +280,12 @@ class LinkWriter:
             )
         if not getattr(done, "rowcount", 1):
             return "changed"  # the recordings changed while we wrote: write again
+        written = WrittenMedia(
+            tuple(sid for sid, _ in wanted.with_media),
+            wanted.without_media,
+            int(ctx.now().timestamp() * 1000),
+        )
+        ctx.memos.note_media(facts.task_sid, facts.reservation_sid, written)
         bound.info("recording linked", outcome=result.outcome, entries=len(entries))
         return "done"
 

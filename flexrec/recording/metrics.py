@@ -50,3 +50,10 @@ LINKS_REPAIRED = Counter(
     "back, by where the attributes were seen",
     ["seen_in"],
 )
+TASKROUTER_EVENT_PATHS = Counter(
+    "flexrec_taskrouter_event_paths_total",
+    "TaskRouter events by how they were applied: memory (nothing new, no database), write "
+    "(one short write from the task's memo), plan (a write and the planner), full (the task's "
+    "rows read, merged and planned)",
+    ["path"],
+)

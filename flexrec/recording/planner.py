@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_START, ServiceContext
-from flexrec.recording.links import check_seen
+from flexrec.recording.links import Wanted, check_seen
 from flexrec.recording.policy import TaskFacts
 from flexrec.recording.starter import Claim, RecordingStarter
 from flexrec.recording.states import (
@@ -64,6 +64,13 @@ class Plan:
     # The task's media already names a recording (Studio's Send To Flex writes one): list the
     # leg's recordings before creating (a start is otherwise one round trip: the create).
     other_recorder: bool = False
+    # Nothing is left to do for the task (not recorded by policy, or its customer leg's
+    # recording runs and is linked): an event that changes nothing planning reads need not
+    # plan it again (flexrec.recording.task_memo).
+    settled: bool = False
+    links_done: bool = False  # a link of the task is written (its media can be lost)
+    # Links the seen attributes were checked against and hold: what each wants, by media list.
+    checked: dict[str | None, Wanted] = field(default_factory=dict)
     # Tasks whose customer leg must be looked for (task SID, urgent), after the commit.
     search: list[tuple[str, bool]] = field(default_factory=list)
 
@@ -104,9 +111,11 @@ class Planner:
             self.ctx.attributes_seen.note(task.sid)
         attrs = task.attributes or {}
         if task.channel not in (None, "voice"):
+            plan.settled = True
             return plan
         if attrs.get("client_call") is True:
             task.policy_decision = "internal call: no customer leg"
+            plan.settled = True
             return plan
         # Read only when needed: an inbound task with its leg in the attributes never needs it.
         participants: _Participants = functools.cache(
@@ -118,6 +127,7 @@ class Planner:
                     task.customer_call_sid = p.call_sid
                     break
         if task.customer_call_sid is None and not attrs and not participants():
+            plan.settled = self.ctx.policy.leg == "customer"  # what comes next says more
             return plan  # nothing known about this task yet
         decision = self.ctx.policy.decide(
             TaskFacts(
@@ -131,9 +141,17 @@ class Planner:
         )
         task.policy_decision = decision.reason
         if not decision.record:
+            plan.settled = True
             return plan
         if self.ctx.policy.leg == "customer":
             self._plan_customer(session, task, participants, now, event_ms, plan)
+            # Planning again helps only once something it reads changes: the link writes and
+            # searches it set off run on their own schedules (and reconcile's), and every input
+            # of a plan is watched (task_events.TaskEvents._replan; conference callbacks plan
+            # themselves). A target still waiting to start is the exception: any event of its
+            # task may start it when due, besides its retry. The worker-leg policy plans every
+            # event.
+            plan.settled = not plan.start
         else:
             self._plan_worker(session, task, participants, now, event_ms, plan)
         return plan
@@ -266,6 +284,7 @@ class Planner:
             reservation_sid=reservation_sid,
             now=now,
         )
+        plan.links_done = plan.links_done or link.status == "done"
         if target.state == "pending":
             plan.start.append(target.id)
             if plan.claim and target.id not in plan.claims:
@@ -286,6 +305,7 @@ class Planner:
                 seen=plan.seen.attributes,
                 seen_ms=plan.seen.at_ms,
                 seen_in=plan.seen.source,
+                checked=plan.checked,
             ):
                 plan.link.append(link.id)
 

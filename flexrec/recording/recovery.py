@@ -17,8 +17,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, or_, select
 
 from flexrec.db.models import AttributeWrite, RecordingTarget, ReservationRecord, TaskRecord
 from flexrec.recording import transitions
@@ -40,7 +39,7 @@ from flexrec.recording.states import (
     RECORDING_OUTCOMES,
     WORK_OVER_TASK_STATUSES,
 )
-from flexrec.recording.store import insert_ignore, write_session
+from flexrec.recording.store import Executor, insert_ignore, write_session
 from flexrec.twilio.gateway import GatewayError, TaskSnapshot
 from flexrec.webhooks.events import RecordingStatusEvent
 
@@ -56,15 +55,20 @@ SETTLE_GRACE_S = 2 * COMPLETED_SETTLE_DELAY_S  # the settle job's own delay, and
 UNSETTLED_WINDOW = timedelta(hours=12)
 UNSETTLED_BATCH = 200
 REFRESH_ATTEMPTS = 10
+# A live recording with no news for this long is asked about (at most once per period each);
+# a run asks about the longest-quiet ones first, a batch at a time.
+QUIET_LIVE_S = REFRESH_DELAY_S * 4
+QUIET_LIVE_BATCH = 500
 
 
-def live_target_ids(session: Session, call_sid: str) -> Sequence[int]:
+_LIVE_TARGETS = select(RecordingTarget.id).where(
+    RecordingTarget.call_sid == bindparam("call"), RecordingTarget.state.in_(LIVE_STATES)
+)
+
+
+def live_target_ids(executor: Executor, call_sid: str) -> Sequence[int]:
     """Targets on the leg whose recording may still be running (to ask Twilio later)."""
-    return session.scalars(
-        select(RecordingTarget.id).where(
-            RecordingTarget.call_sid == call_sid, RecordingTarget.state.in_(LIVE_STATES)
-        )
-    ).all()
+    return list(executor.execute(_LIVE_TARGETS, {"call": call_sid}).scalars())
 
 
 class Recovery:
@@ -163,6 +167,7 @@ class Recovery:
                 row = session.get(ReservationRecord, info.sid)
                 if row is not None:  # inserted above unless it existed
                     merge_reservation_info(row, info, now, now_ms)
+        self.ctx.memos.forget(task_sid)
 
     def _with_attributes(self, listed: Sequence[TaskSnapshot]) -> list[TaskSnapshot]:
         """Live voice tasks with attributes to plan on. List Tasks answers `attributes: null`
@@ -238,7 +243,9 @@ class Recovery:
         )
         with write_session(self.ctx.sessions) as session:
             task = upsert_task(session, snapshot.sid, fields, now=now, event_ms=event_ms)
-            return self.planner.plan(session, task, now, None, claim=claim, seen=seen)
+            plan = self.planner.plan(session, task, now, None, claim=claim, seen=seen)
+        self.ctx.memos.forget(snapshot.sid)
+        return plan
 
     # -- the safety net -----------------------------------------------------------------------
     def recover_claims(self) -> list[int]:
@@ -304,13 +311,17 @@ class Recovery:
                 .where(RecordingTarget.state == "paused")
                 .where(TaskRecord.status.in_(WORK_OVER_TASK_STATUSES))
             ).all()
+            # Every recording we believe live and have heard nothing of for a quiet period is
+            # checked against Twilio, whatever we think of its task: the callback that would
+            # have ended it, and the task's events, may have been lost (the service was down).
+            # A check touches the target, so a long call costs one request per quiet period.
             quiet_live = session.scalars(
                 select(RecordingTarget.id)
-                .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
-                .join(TaskRecord, TaskRecord.sid == AttributeWrite.task_sid)
                 .where(RecordingTarget.state.in_(LIVE_STATES))
-                .where(RecordingTarget.updated_at < now - timedelta(seconds=REFRESH_DELAY_S * 4))
-                .where(TaskRecord.status.in_(WORK_OVER_TASK_STATUSES))
+                .where(RecordingTarget.recording_sid.is_not(None))
+                .where(RecordingTarget.updated_at < now - timedelta(seconds=QUIET_LIVE_S))
+                .order_by(RecordingTarget.updated_at)
+                .limit(QUIET_LIVE_BATCH)
             ).all()
             wishing = session.scalars(
                 select(RecordingTarget.id)

@@ -29,7 +29,7 @@ from flexrec.recording.states import (
     WORK_ENDED_RESERVATION_STATUSES,
     reservation_moves_to,
 )
-from flexrec.recording.store import insert_ignore, insert_new, upsert_participant
+from flexrec.recording.store import Executor, insert_ignore, insert_new, upsert_participant
 from flexrec.twilio.gateway import RecordingInfo, ReservationInfo, recording_media_url
 from flexrec.webhooks.events import ConferenceEvent, RecordingStatusEvent, TaskRouterEvent
 
@@ -62,8 +62,79 @@ class TaskFields:
     channel: str | None
 
 
+@dataclass(frozen=True)
+class TaskState:
+    """The columns of a task row its merge rule reads and writes (attributes by presence)."""
+
+    has_attributes: bool = False
+    status: str | None = None
+    queue_sid: str | None = None
+    queue_name: str | None = None
+    workflow_sid: str | None = None
+    workflow_name: str | None = None
+    channel: str | None = None
+    last_event_ms: int | None = None
+    direction: str | None = None
+    conference_sid: str | None = None
+    customer_call_sid: str | None = None
+
+    @classmethod
+    def of(cls, task: TaskRecord) -> TaskState:
+        """The state of a loaded task row."""
+        return cls(
+            task.attributes is not None, task.status, task.queue_sid, task.queue_name,
+            task.workflow_sid, task.workflow_name, task.channel, task.last_event_ms,
+            task.direction, task.conference_sid, task.customer_call_sid,
+        )  # fmt: skip
+
+
+_SCALARS = ("queue_sid", "queue_name", "workflow_sid", "workflow_name", "channel")
+
+
+def merge_task(
+    current: TaskState, fields: TaskFields, event_ms: int, forced_status: str | None = None
+) -> tuple[TaskState, bool]:
+    """THE merge rule of a task row: (its new state, whether the event's attributes are taken).
+
+    The newest event's facts win (by TaskRouter timestamp); a terminal status sticks; legs,
+    once known, never change, so even an older event may teach them. `forced_status`: the
+    status the event's type itself means (task.canceled, task.deleted)."""
+    newer = current.last_event_ms is None or event_ms >= current.last_event_ms
+    take_attributes = fields.attributes is not None and (newer or not current.has_attributes)
+    status = current.status
+    if fields.status and (
+        fields.status in TERMINAL_TASK_STATUSES
+        or (status not in TERMINAL_TASK_STATUSES and (newer or status is None))
+    ):
+        status = fields.status
+    status = forced_status or status
+    given = (fields.queue_sid, fields.queue_name, fields.workflow_sid, fields.workflow_name,
+             fields.channel)  # fmt: skip
+    scalars = {}
+    for name, value in zip(_SCALARS, given, strict=True):
+        kept = getattr(current, name)
+        scalars[name] = value if value and (newer or kept is None) else kept
+    facts = attribute_facts(fields.attributes)
+    merged = TaskState(
+        has_attributes=current.has_attributes or take_attributes,
+        status=status,
+        last_event_ms=event_ms if newer else current.last_event_ms,
+        direction=current.direction or facts.direction,
+        conference_sid=current.conference_sid or facts.conference_sid,
+        customer_call_sid=current.customer_call_sid or facts.customer_call_sid,
+        **scalars,
+    )
+    return merged, take_attributes
+
+
 def upsert_task(
-    session: Session, task_sid: str, fields: TaskFields, *, now: datetime, event_ms: int
+    session: Session,
+    task_sid: str,
+    fields: TaskFields,
+    *,
+    now: datetime,
+    event_ms: int,
+    forced_status: str | None = None,
 ) -> TaskRecord:
     """The task row, locked and created if missing, with the facts of an event at `event_ms`."""
     task = _task_for_update(session, task_sid)
@@ -75,50 +146,77 @@ def upsert_task(
         )
         if task is None:  # pragma: no cover - inserted by us or by the webhook that won
             raise RuntimeError(f"task {task_sid} vanished")
-    newer = task.last_event_ms is None or event_ms >= task.last_event_ms
-    if fields.attributes is not None and (newer or task.attributes is None):
+    merged, take_attributes = merge_task(TaskState.of(task), fields, event_ms, forced_status)
+    if take_attributes:
         task.attributes = fields.attributes
-    status = fields.status
-    if status:
-        if status in TERMINAL_TASK_STATUSES or (
-            task.status not in TERMINAL_TASK_STATUSES and (newer or task.status is None)
-        ):
-            task.status = status
-    for name, value in (
-        ("queue_sid", fields.queue_sid),
-        ("queue_name", fields.queue_name),
-        ("workflow_sid", fields.workflow_sid),
-        ("workflow_name", fields.workflow_name),
-        ("channel", fields.channel),
-    ):
-        if value and (newer or getattr(task, name) is None):
+    for name, value in vars(merged).items():
+        if name != "has_attributes" and getattr(task, name) != value:
             setattr(task, name, value)
-    if newer:
-        task.last_event_ms = event_ms
-    # Legs never change once known, so even an older event may teach them.
-    facts = attribute_facts(fields.attributes)
-    task.direction = task.direction or facts.direction
-    task.conference_sid = task.conference_sid or facts.conference_sid
-    task.customer_call_sid = task.customer_call_sid or facts.customer_call_sid
     task.updated_at = now
     return task
 
 
 # -- reservations -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReservationState:
+    """The columns of a reservation row its merge rule reads and writes."""
+
+    status: str
+    worker_sid: str | None = None
+    worker_name: str | None = None
+    accepted_ms: int | None = None
+    last_event_ms: int | None = None
+    ended_ms: int | None = None
+
+    @classmethod
+    def of(cls, row: ReservationRecord) -> ReservationState:
+        """The state of a loaded reservation row."""
+        return cls(
+            row.status, row.worker_sid, row.worker_name, row.accepted_ms, row.last_event_ms,
+            row.ended_ms,
+        )  # fmt: skip
+
+
+def merge_reservation(current: ReservationState | None, event: TaskRouterEvent) -> ReservationState:
+    """THE merge rule of a reservation row: its status only moves forward (a late `accepted`
+    never reopens a completed one); its worker, once known, stays; the agent left the call
+    when their work on it first ended (wrap-up, usually): the earliest such event wins,
+    whatever order they were delivered in."""
+    status = RESERVATION_STATUS.get(event.event_type)
+    if current is None:
+        current = ReservationState(status or "pending")
+    new_status = current.status
+    if status is not None and reservation_moves_to(current.status, status):
+        new_status = status
+    accepted_ms = current.accepted_ms
+    if status == "accepted" and accepted_ms is None:
+        accepted_ms = event.timestamp_ms
+    ended_ms = current.ended_ms
+    if status in WORK_ENDED_RESERVATION_STATUSES and (
+        ended_ms is None or event.timestamp_ms < ended_ms
+    ):
+        ended_ms = event.timestamp_ms
+    return ReservationState(
+        status=new_status,
+        worker_sid=current.worker_sid or event.worker_sid,
+        worker_name=current.worker_name or event.worker_name,
+        accepted_ms=accepted_ms,
+        last_event_ms=max(current.last_event_ms or 0, event.timestamp_ms),
+        ended_ms=ended_ms,
+    )
+
+
 def upsert_reservation(session: Session, event: TaskRouterEvent, now: datetime) -> None:
     """The event's reservation row, created if missing, its status moved forward."""
     reservation_sid = event.reservation_sid
     if reservation_sid is None or event.task_sid is None:
         return
-    status = RESERVATION_STATUS.get(event.event_type)
     row = _reservation_for_update(session, reservation_sid)
     if row is None:
         fresh = {
             "sid": reservation_sid,
             "task_sid": event.task_sid,
-            "worker_sid": event.worker_sid,
-            "worker_name": event.worker_name,
-            "status": status or "pending",
+            "status": merge_reservation(None, event).status,
             "updated_at": now,
         }
         row = insert_new(session, ReservationRecord, fresh, ["sid"]) or _reservation_for_update(
@@ -126,19 +224,9 @@ def upsert_reservation(session: Session, event: TaskRouterEvent, now: datetime) 
         )
         if row is None:  # pragma: no cover - inserted by us or by the webhook that won
             raise RuntimeError(f"reservation {reservation_sid} vanished")
-    row.worker_sid = row.worker_sid or event.worker_sid
-    row.worker_name = row.worker_name or event.worker_name
-    if status is not None and reservation_moves_to(row.status, status):
-        row.status = status
-    if status == "accepted" and row.accepted_ms is None:
-        row.accepted_ms = event.timestamp_ms
-    # The agent left the call when their work on it first ended (wrap-up, usually): the
-    # earliest such event wins, whatever order they were delivered in.
-    if status in WORK_ENDED_RESERVATION_STATUSES and (
-        row.ended_ms is None or event.timestamp_ms < row.ended_ms
-    ):
-        row.ended_ms = event.timestamp_ms
-    row.last_event_ms = max(row.last_event_ms or 0, event.timestamp_ms)
+    for name, value in vars(merge_reservation(ReservationState.of(row), event)).items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
     row.updated_at = now
 
 
@@ -155,14 +243,14 @@ def merge_reservation_info(
 
 
 # -- conference participants ------------------------------------------------------------------
-def upsert_participant_event(session: Session, event: ConferenceEvent, now: datetime) -> None:
+def upsert_participant_event(executor: Executor, event: ConferenceEvent, now: datetime) -> None:
     """Apply a participant callback to the conference leg's row (one statement); a hold or
     unhold is also kept with its time (`hold_events`), for the console's timeline."""
     if event.call_sid is None:
         return
     if event.event in HOLD_EVENTS and event.timestamp is not None:
         insert_ignore(
-            session,
+            executor,
             HoldEvent,
             {
                 "conference_sid": event.conference_sid,
@@ -173,7 +261,7 @@ def upsert_participant_event(session: Session, event: ConferenceEvent, now: date
             ["call_sid", "at_ms", "hold"],
         )
     upsert_participant(
-        session,
+        executor,
         event.event,
         {
             "conference_sid": event.conference_sid,

@@ -162,7 +162,9 @@ class LegSearch:
             for call_sid in call_sids:
                 assign_worker_call(session, task_sid, call_sid)
             done = not _reservations_without_leg(session, task_sid)
+            task.updated_at = now
             plan = self._plan_task(session, task, now)
+        self.ctx.memos.forget(task_sid)
         self._execute(plan)
         return done
 
@@ -176,7 +178,9 @@ class LegSearch:
                 return
             task.customer_call_sid = task.customer_call_sid or call_sid
             task.conference_sid = task.conference_sid or conference_sid
+            task.updated_at = now  # what a memo of this row knew no longer holds
             plan = self._plan_task(session, task, now)
+        self.ctx.memos.forget(task_sid)
         self._execute(plan)
 
 

@@ -44,6 +44,7 @@ from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.recovery import Recovery
 from flexrec.recording.search import LegSearch
 from flexrec.recording.starter import RecordingStarter
+from flexrec.recording.task_events import TaskEvents
 from flexrec.recording.views import RecordingView, TaskView, list_recordings, list_tasks
 from flexrec.recording.watch import state_fingerprint
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
@@ -95,6 +96,7 @@ class RecordingService:
         self.planner = Planner(self.ctx, self.starter)
         self.recovery = Recovery(self.ctx, self.planner, self.pauses)
         self.intake = EventIntake(self.ctx, self.planner, self.recovery, self.pauses, self.starter)
+        self.task_events = TaskEvents(self.ctx, self.planner, self.pauses)
         # The rooms call each other through these hooks (set here, where all of them exist).
         self.pauses.catch_up = self.recovery.catch_up_task
         self.starter.on_started = self.pauses.apply_pending_pause
@@ -143,8 +145,8 @@ class RecordingService:
 
     # -- events in ----------------------------------------------------------------------------
     def handle_taskrouter_event(self, event: TaskRouterEvent) -> None:
-        """Apply a TaskRouter event; may start a recording before returning (fast path)."""
-        self.intake.handle_taskrouter_event(event)
+        """Apply a TaskRouter event; the recording it sets off starts right after."""
+        self.task_events.handle(event)
 
     def handle_conference_event(self, event: ConferenceEvent) -> None:
         """Apply a conference callback: participant labels reveal the customer and worker legs."""

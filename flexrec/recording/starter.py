@@ -245,8 +245,9 @@ class RecordingStarter:
             held, wanted, replacements = transitions.started(
                 session, target_id, token, started, now
             )
-            if replacements:
-                mark_target_links(session, target_id)  # a replacement's entry joins the media
+            if replacements:  # a replacement's entry joins the media
+                for task_sid in mark_target_links(session, target_id):
+                    ctx.memos.unsettle(task_sid)
             facts = RecordingFacts.of_info(info)
             new_row = new_recording_row(facts, target_id, ctx.recordings.account_sid, now)
             if not insert_ignore(session, RecordingRecord, new_row, ["sid"]):

@@ -95,6 +95,18 @@ def write_connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
             lock.release()
 
 
+@contextmanager
+def read_connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """A pooled connection for plain reads, without an ORM session's bookkeeping."""
+    bind: Engine | None = sessions.kw.get("bind")
+    if bind is None:  # an unbound factory: let a session find its engine
+        with sessions() as session:
+            yield session.connection()
+        return
+    with bind.connect() as connection:
+        yield connection
+
+
 @functools.cache
 def insert_returning(dialect: str, target: Any, conflict: tuple[str, ...], returning: Any) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING `returning` (no row back: it existed).
@@ -134,11 +146,21 @@ def _participant_upsert(dialect: str, event: str) -> Any:
     return stmt.on_conflict_do_update(index_elements=["conference_sid", "call_sid"], set_=changes)
 
 
-def upsert_participant(session: Session, event: str, values: Mapping[str, Any]) -> None:
+Executor = Session | Connection  # what a plain statement runs on: an ORM session or a connection
+
+
+def dialect_of(executor: Executor) -> str:
+    """The database's dialect name (sqlite, postgresql)."""
+    if isinstance(executor, Session):
+        return executor.get_bind().dialect.name
+    return executor.dialect.name
+
+
+def upsert_participant(executor: Executor, event: str, values: Mapping[str, Any]) -> None:
     """Insert a conference leg, or apply the conference `event` to the row: one statement
     where insert-then-load-then-flush took three, on every participant callback."""
-    stmt = _participant_upsert(session.get_bind().dialect.name, event)
-    session.execute(stmt, dict(values))
+    stmt = _participant_upsert(dialect_of(executor), event)
+    executor.execute(stmt, dict(values))
 
 
 def insert_new(
@@ -154,13 +176,16 @@ def insert_new(
 
 
 def insert_ignore(
-    session: Session, model: type[Base], values: Mapping[str, Any], conflict: list[str]
+    executor: Executor, model: type[Base], values: Mapping[str, Any], conflict: list[str]
 ) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when this call inserted the row."""
     table = model.__table__
     key = (table.c[conflict[0]],)
-    session.flush()  # what the ORM would autoflush; the statement itself needs no ORM
-    connection = session.connection()
+    if isinstance(executor, Session):
+        executor.flush()  # what the ORM would autoflush; the statement itself needs no ORM
+        connection = executor.connection()
+    else:
+        connection = executor
     stmt = insert_returning(connection.dialect.name, table, tuple(conflict), key)
     return connection.execute(stmt, dict(values)).first() is not None
 

@@ -30,7 +30,7 @@ from flexrec.recording.states import (
     TargetState,
     is_ended,
 )
-from flexrec.recording.store import insert_returning
+from flexrec.recording.store import Executor, insert_returning
 from flexrec.webhooks.events import RecordingStatusEvent
 
 
@@ -481,7 +481,7 @@ def reap_orphaned_claims(session: Session, now: datetime) -> list[int]:
 
 
 # -- what Twilio reports ---------------------------------------------------------------------------
-def call_over(session: Session, call_sid: str, call_status: str, now: datetime) -> None:
+def call_over(session: Executor, call_sid: str, call_status: str, now: datetime) -> None:
     """`call_over`: the leg's targets that never started will never be recorded."""
     session.execute(
         update(RecordingTarget)
@@ -588,7 +588,7 @@ def clear_wish(session: Session, target_id: int, worker_sid: str | None = None) 
 
 
 # -- the controller, while the call is live ------------------------------------------------------
-def leg_over(session: Session, call_sid: str, now: datetime) -> None:
+def leg_over(session: Executor, call_sid: str, now: datetime) -> None:
     """`leg_over`: the leg's call ended; its ended targets are final from now on."""
     session.execute(
         update(RecordingTarget)

@@ -1,1 +1,2 @@
-"""The service's HTTP layer: `create_app(settings)` with webhook, agent and admin routes."""
+"""The service's HTTP API: webhook, agent, admin, compliance, archive and health routes
+(assembled with the console into one app by `flexrec.app.factory.create_app`)."""

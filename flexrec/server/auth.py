@@ -14,16 +14,9 @@ from typing import NoReturn
 from fastapi import Request
 
 from flexrec.archive.visibility import sees_everything
+from flexrec.logs import get_logger
 from flexrec.server.deps import fail, get_services, get_settings
-from flexrec.server.logging_setup import get_logger
 from flexrec.server.metrics import TOKEN_CHECKS
-from flexrec.server.token_guard import (
-    TokenGuard,
-    TokenLane,
-    TooManyTokenChecks,
-    check_token,
-    retry_after_header,
-)
 from flexrec.server.token_source import bearer_token, body_token
 from flexrec.twilio.flex_tokens import (
     InvalidToken,
@@ -31,6 +24,13 @@ from flexrec.twilio.flex_tokens import (
     TokenServiceUnavailable,
     TokenValidator,
     token_fingerprint,
+)
+from flexrec.web.token_guard import (
+    TokenGuard,
+    TokenLane,
+    TooManyTokenChecks,
+    check_token,
+    retry_after_header,
 )
 
 log = get_logger(__name__)

@@ -26,8 +26,8 @@ from contextlib import asynccontextmanager
 
 from prometheus_client import Gauge
 
+from flexrec.logs import get_logger
 from flexrec.recording.changes import ANYTHING, ChangeSource
-from flexrec.server.logging_setup import get_logger
 
 log = get_logger(__name__)
 

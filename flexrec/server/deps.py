@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 from fastapi import HTTPException, Request
 
 from flexrec.config import Settings
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 
 
 def get_services(request: Request) -> Services:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from flexrec.coverage.metrics import COVERAGE_COUNTERS
 from flexrec.custody.metrics import refresh_custody_gauges
-from flexrec.server.logging_setup import get_logger
+from flexrec.logs import get_logger
 
 log = get_logger(__name__)
 

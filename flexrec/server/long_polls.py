@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from flexrec.server.change_feed import ChangeFeed, Watch
 from flexrec.server.metrics import WAITS_ON_PURPOSE
-from flexrec.server.thread_pools import run_on
+from flexrec.web.thread_pools import run_on
 
 FIRST = asyncio.FIRST_COMPLETED
 MAX_POLLS_PER_TOKEN = 8

@@ -12,7 +12,7 @@ import time
 from prometheus_client import Counter, Histogram, Summary
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flexrec.server.logging_setup import bound_sids, get_logger
+from flexrec.logs import bound_sids, get_logger
 from flexrec.webhooks.arrival import mark_arrival, reset_arrival
 
 log = get_logger("flexrec.http")

@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from flexrec.bounds import MAX_OFFSET, OutOfRange, utc_moment
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import fail, get_services, jsonable
-from flexrec.server.responses import ADMIN
 from flexrec.twilio.flex_tokens import TokenInfo
+from flexrec.web.responses import ADMIN
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 Admin = Annotated[TokenInfo, Depends(admin_caller)]

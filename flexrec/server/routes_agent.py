@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.logs import bound_sids, get_logger
 from flexrec.recording.errors import (
     Forbidden,
     InvalidState,
@@ -33,10 +34,9 @@ from flexrec.recording.errors import (
 from flexrec.recording.service import Actor
 from flexrec.server.auth import flex_caller
 from flexrec.server.deps import fail, get_services, jsonable
-from flexrec.server.logging_setup import bound_sids, get_logger
 from flexrec.server.long_polls import StateReads, TooManyPolls, follow
-from flexrec.server.token_guard import TokenLane
 from flexrec.twilio.flex_tokens import TokenInfo
+from flexrec.web.token_guard import TokenLane
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/api/agent", tags=["agent"])

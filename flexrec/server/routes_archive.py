@@ -29,10 +29,10 @@ from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.archive.signed_urls import LinkExpired, LinkForged, MediaLinkSigner, VerifiedLink
 from flexrec.archive.waveform import decode_waveform
 from flexrec.server.auth import check_flex_token, client_of, missing_token
-from flexrec.server.responses import FLEX_TOKEN, documented
-from flexrec.server.token_guard import TokenGuard
 from flexrec.server.token_source import bearer_token, body_token
 from flexrec.twilio.flex_tokens import TokenInfo, TokenValidator
+from flexrec.web.responses import FLEX_TOKEN, documented
+from flexrec.web.token_guard import TokenGuard
 
 _RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
 STREAM_CHUNK_BYTES = 256 * 1024

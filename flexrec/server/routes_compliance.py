@@ -15,7 +15,9 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from flexrec.archive import audit_log
 from flexrec.archive.audit_actions import UnknownAuditAction
+from flexrec.archive.audit_log import AuditFilters
 from flexrec.archive.errors import RecordingNotArchived
 from flexrec.archive.holds import (
     MAX_REASON,
@@ -26,13 +28,11 @@ from flexrec.archive.holds import (
     release_hold,
     retention_facts,
 )
-from flexrec.console import audit_log
-from flexrec.console.audit_log import AuditFilters
-from flexrec.console.routes_audit import audit_filters
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import fail, get_services
-from flexrec.server.responses import ADMIN, documented
 from flexrec.twilio.flex_tokens import TokenInfo
+from flexrec.web.audit_filters import audit_filters
+from flexrec.web.responses import ADMIN, documented
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 Admin = Annotated[TokenInfo, Depends(admin_caller)]

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.logs import get_logger
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import get_services, get_settings
-from flexrec.server.logging_setup import get_logger
 from flexrec.server.readiness import Readiness
 from flexrec.server.token_source import bearer_token
 

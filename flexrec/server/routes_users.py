@@ -15,13 +15,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from flexrec.console import accounts
-from flexrec.console.users import UserError, create_user
+from flexrec.accounts import changes as accounts
+from flexrec.accounts.users import UserError, create_user
 from flexrec.server.auth import admin_caller
 from flexrec.server.deps import fail, get_services, get_settings
-from flexrec.server.responses import ADMIN, documented
 from flexrec.twilio.flex_tokens import TokenInfo
 from flexrec.twilio.gateway import GatewayError
+from flexrec.web.responses import ADMIN, documented
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 ONE_USER = {**ADMIN, **documented(404)}

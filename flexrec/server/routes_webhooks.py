@@ -32,12 +32,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 
+from flexrec.logs import bound_sids, get_logger
 from flexrec.recording.context import JOB_TASKROUTER_EVENT
-from flexrec.server.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_BYTES
 from flexrec.server.deps import fail, get_services, get_settings
-from flexrec.server.logging_setup import bound_sids, get_logger
 from flexrec.server.metrics import HANDLER_CPU, WEBHOOKS
-from flexrec.server.responses import WEBHOOK
+from flexrec.web.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_BYTES
+from flexrec.web.responses import WEBHOOK
 from flexrec.webhooks import events
 from flexrec.webhooks.signature import SIGNATURE_HEADER, rebuild_public_url
 

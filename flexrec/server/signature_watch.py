@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Gauge
 
-from flexrec.server.logging_setup import get_logger
+from flexrec.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
-from flexrec.server.body_limit import MAX_OTHER_BODY_BYTES
+from flexrec.web.body_limit import MAX_OTHER_BODY_BYTES
 
 # A body only ever carries a token here; anything large is refused before it is read (the
 # app's BodyLimitMiddleware also counts chunked bodies as they arrive).

@@ -3,7 +3,7 @@
 Flex tokens are JWEs only Twilio can decrypt, so each new token is posted to
 `https://iam.twilio.com/v1/Accounts/{AC}/Tokens/validate` (Basic auth with the account's
 credentials). What is remembered of the answers, and what never reaches IAM, is the token
-guard's business (flexrec.server.token_guard), keyed by a SHA-256 of the token so the token
+guard's business (flexrec.web.token_guard), keyed by a SHA-256 of the token so the token
 itself is never kept. An unreachable IAM is `TokenServiceUnavailable` (try later), never
 mistaken for a bad token.
 """

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from flexrec.app.factory import create_app
 from flexrec.config import ServerSettings, Settings, TwilioSettings
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
@@ -25,8 +26,7 @@ from flexrec.jobs.queue import InlineJobQueue
 from flexrec.jobs.tasks import register_recording_jobs
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 from flexrec.twilio.fakes import FakeTwilio
 from flexrec.webhooks.signature import SignatureVerifier
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from testkit import chromium
 
+from flexrec.app.factory import create_app
 from flexrec.config import ServerSettings, Settings, TwilioSettings
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 from flexrec.webhooks.signature import SignatureVerifier
 from flexsim import serve_app
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from testkit import chromium, unavailable
 
-from flexrec.archive.models import AuditLog
-from flexrec.console.sandbox import SUPERVISOR, Sandbox, create_sandbox
+from flexrec.app.sandbox import SUPERVISOR, Sandbox, create_sandbox
+from flexrec.archive.audit_chain import AuditLog
 from flexsim import serve_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -12,9 +12,9 @@ from coverage_day import LEGS, build_day
 from fastapi import FastAPI
 from testkit import unavailable
 
+from flexrec.accounts.users import create_user
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.console.router import ConsoleDeps, create_console_router
-from flexrec.console.users import create_user
 from flexrec.coverage.service import CoverageReports
 from flexsim import serve_app
 

@@ -3,6 +3,7 @@
 import WaveSurfer from './vendor/wavesurfer/wavesurfer.esm.js'
 import RegionsPlugin from './vendor/wavesurfer/plugins/regions.esm.js'
 import { api, base, clock, dash, dateTime, el, number, parseClock } from './common.js'
+import { mountTranscript } from './transcript.js'
 
 const root = document.getElementById('player')
 const sid = root.dataset.recordingSid
@@ -29,6 +30,7 @@ let mediaReady = null // promise of the signed URL being set on <audio>
 // Where to start once the media is there: wavesurfer forgets seeks made before its own
 // (peaks-only) load finishes, and the media itself arrives only on the first play.
 let pendingSeek = null
+let transcript = null // the side panel (transcript.js): follows the clock
 
 function setStatus(text) {
   statusBox.textContent = text
@@ -160,6 +162,7 @@ function showTime(t) {
     playhead.style.left = `${left}px`
   }
   root.dataset.currentTime = t.toFixed(2)
+  transcript?.highlight(t)
 }
 
 // ---- rendering ---------------------------------------------------------------------------
@@ -492,6 +495,15 @@ async function main() {
   document.getElementById('hold-form').addEventListener('submit', changeHold)
   if (peaks) renderWaveform(peaks)
   else document.getElementById('waveform').replaceChildren(el('p', { class: 'status' }, 'Waveform not available yet.'))
+  transcript = mountTranscript({
+    sid,
+    agents: detail.agents,
+    seek,
+    durationS,
+    timeline,
+    wavesurfer: () => wavesurfer,
+    waveformReady: () => root.dataset.waveformReady === 'true',
+  })
   if (!detail.playable) {
     playButton.disabled = true
     document.getElementById('download').disabled = true

@@ -13,8 +13,9 @@ from flexrec.db.base import Base
 # The archive and the console define their tables on the same Base.
 for _module in (
     "flexrec.archive.models",
-    "flexrec.console.users",
-    "flexrec.console.sessions",
+    "flexrec.archive.audit_chain",
+    "flexrec.accounts.users",
+    "flexrec.accounts.sessions",
     "flexrec.coverage.models",
     "flexrec.pci.models",
 ):

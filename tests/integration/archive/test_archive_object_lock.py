@@ -20,9 +20,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.holds import apply_object_holds
-from flexrec.archive.models import ArchivedRecording, AuditLog, SealedObject
+from flexrec.archive.models import ArchivedRecording, SealedObject
 from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.service import ArchiveService, RecordingContext
 from flexrec.archive.storage import NotWormError, ObjectLock, ObjectLockedError, S3Storage

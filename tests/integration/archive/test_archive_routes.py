@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
-from flexrec.archive.models import AuditLog
 from flexrec.archive.service import ArchiveService, RecordingContext
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage

@@ -16,8 +16,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from flexrec.archive.audit_chain import walk_chain
-from flexrec.archive.models import AuditLog
+from flexrec.archive.audit_chain import AuditLog, walk_chain
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 
@@ -28,7 +27,7 @@ ROWS_EACH = 40
 
 
 def _writer(url: str, name: str, barrier: Any, errors: Any) -> None:
-    from flexrec.console.audit_log import record_event
+    from flexrec.archive.audit_log import record_event
 
     engine = make_engine(url)
     sessions = make_session_factory(engine)

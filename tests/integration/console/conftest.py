@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from console_client_helpers import SECRET, TestClient, sign_in
 
-from flexrec.console.sandbox import Sandbox, create_sandbox
+from flexrec.app.sandbox import Sandbox, create_sandbox
 
 
 @pytest.fixture(scope="session")

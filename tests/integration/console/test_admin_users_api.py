@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 from console_client_helpers import SECRET, TestClient
 
+from flexrec.accounts.users import authenticate_user
+from flexrec.app.factory import create_app
+from flexrec.app.sandbox import Sandbox
+from flexrec.archive.audit_log import AuditFilters, search
 from flexrec.config import ServerSettings, Settings, TwilioSettings
-from flexrec.console.audit_log import AuditFilters, search
-from flexrec.console.sandbox import Sandbox
-from flexrec.console.users import authenticate_user
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 from flexrec.webhooks.signature import SignatureVerifier
 
 ADMIN = {"Authorization": "Bearer admin-token-123456"}

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 
 from console_client_helpers import TestClient
 
-from flexrec.console.sandbox import Sandbox
-from flexrec.server.body_limit import MAX_OTHER_BODY_BYTES
+from flexrec.app.sandbox import Sandbox
 from flexrec.twilio.flex_tokens import TokenInfo
+from flexrec.web.body_limit import MAX_OTHER_BODY_BYTES
 
 RE = "RE" + "0" * 32
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from console_client_helpers import SECRET, TestClient, sign_in
 
+from flexrec.app.factory import create_app
+from flexrec.app.sandbox import AGENTS, SUPERVISOR, Sandbox
+from flexrec.archive.audit_log import record_event
 from flexrec.config import ServerSettings, Settings, TwilioSettings
-from flexrec.console.audit_log import record_event
-from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 from flexrec.webhooks.signature import SignatureVerifier
 
 

@@ -11,9 +11,9 @@ from console_client_helpers import SECRET, TestClient, sign_in
 from coverage_day import LEGS, CoverageDay, build_day
 from fastapi import FastAPI
 
+from flexrec.accounts.users import create_user
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.console.router import ConsoleDeps, create_console_router
-from flexrec.console.users import create_user
 from flexrec.coverage.service import CoverageReports
 from flexrec.twilio.errors import GatewayError
 

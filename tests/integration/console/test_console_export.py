@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from flexrec.accounts.users import create_user
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.fakes import FakeTwilioRecordings
-from flexrec.archive.models import AuditLog
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage
 from flexrec.console.router import ConsoleDeps, create_console_router
-from flexrec.console.users import create_user
 from flexrec.custody.export import SigningKeyError, export_and_audit
 from flexrec.db.base import Base, make_engine, make_session_factory
 

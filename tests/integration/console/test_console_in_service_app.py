@@ -6,10 +6,10 @@ from typing import Any
 
 from console_client_helpers import SECRET, TestClient, csrf_of
 
+from flexrec.app.factory import create_app
+from flexrec.app.sandbox import AGENTS, Sandbox
 from flexrec.config import ServerSettings, Settings, TwilioSettings
-from flexrec.console.sandbox import AGENTS, Sandbox
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 from flexrec.webhooks.signature import SignatureVerifier
 
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from flexrec.accounts.principal import Principal
+from flexrec.app.samples import sample_calls, store_sample_call
 from flexrec.archive.storage import MemoryStorage
 from flexrec.console import queries
-from flexrec.console.auth import Principal
-from flexrec.console.samples import sample_calls, store_sample_call
 from flexrec.db.base import Base, make_engine, make_session_factory
 
 pytestmark = pytest.mark.slow

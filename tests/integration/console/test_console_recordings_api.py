@@ -11,10 +11,11 @@ import pytest
 from console_client_helpers import csrf_of
 from sqlalchemy import select
 
-from flexrec.archive.models import ArchivedRecording, AuditLog
+from flexrec.app.sandbox import AGENTS, SUPERVISOR, Sandbox
+from flexrec.archive.audit_chain import AuditLog
+from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.waveform import MEDIA_TYPE as WAVEFORM_TYPE
 from flexrec.archive.waveform import decode_waveform
-from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
 from flexrec.db.models import PauseEvent, RecordingTarget, ReservationRecord
 
 ALICE = ("alice", AGENTS["alice"][0])

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from console_client_helpers import TestClient, csrf_of, sign_in
 from sqlalchemy import delete
 
-from flexrec.console.accounts import reset_password
-from flexrec.console.sandbox import SUPERVISOR, Sandbox
-from flexrec.console.users import ConsoleUser, get_user
+from flexrec.accounts.changes import reset_password
+from flexrec.accounts.users import ConsoleUser, get_user
+from flexrec.app.sandbox import SUPERVISOR, Sandbox
 
 SESSION_COOKIE = "flexrec_console"
 

@@ -8,8 +8,8 @@ from typing import Any
 from console_client_helpers import TestClient, csrf_of, login_csrf_of, sign_in
 from fastapi import FastAPI
 
+from flexrec.app.sandbox import AGENTS, SUPERVISOR, Sandbox
 from flexrec.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE
-from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
 from flexrec.twilio.flex_tokens import TokenServiceUnavailable
 
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 from console_client_helpers import TestClient, login_csrf_of, sign_in
 
-from flexrec.console import users
-from flexrec.console.sandbox import AGENTS, SUPERVISOR, Sandbox
+from flexrec.accounts import users
+from flexrec.app.sandbox import AGENTS, SUPERVISOR, Sandbox
 from flexrec.console.throttle import SignInThrottle
-from flexrec.server.thread_pools import POOL_SIZES
+from flexrec.web.thread_pools import POOL_SIZES
 
 
 def test_a_client_guessing_one_accounts_password_is_stopped_with_retry_after(

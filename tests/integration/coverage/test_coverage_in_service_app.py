@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from twilio.rest import Client
 
+from flexrec.accounts.users import create_user
+from flexrec.app.factory import create_app
 from flexrec.config import ServerSettings, Settings, TwilioSettings
-from flexrec.console.users import create_user
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 from flexrec.twilio.client import PooledHttpClient
 from flexrec.twilio.gateway import SdkGateway
 from flexrec.webhooks.signature import SignatureVerifier

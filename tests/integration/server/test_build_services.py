@@ -8,9 +8,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
+from flexrec.app.factory import create_app
+from flexrec.app.services import build_services, service_public_url
 from flexrec.config import ServerSettings, Settings, StorageSettings, TwilioSettings
-from flexrec.server.app import create_app
-from flexrec.server.wiring import build_services, service_public_url
 
 
 def settings(tmp_path: Path) -> Settings:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from flexrec.archive.models import ArchivedRecording, AuditLog
+from flexrec.archive.audit_chain import AuditLog
+from flexrec.archive.models import ArchivedRecording
 from flexrec.cli import root as cli
 from flexrec.cli.admin import open_database
 
@@ -142,7 +143,7 @@ def test_an_agent_without_a_worker_is_refused_before_the_password(
 def test_users_list_disable_enable_role_reset_remove(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flexrec.console.users import authenticate_user
+    from flexrec.accounts.users import authenticate_user
 
     assert _add(monkeypatch, "kim", pw="first-pass-1") == 0
     assert run_cli(monkeypatch, "users", "disable", "kim", "--by", "ops") == 0

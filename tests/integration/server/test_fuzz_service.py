@@ -27,9 +27,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from flexrec.accounts.users import create_user
+from flexrec.cli.serve import build_service
 from flexrec.config import Settings
-from flexrec.console.users import create_user
-from flexrec.serve import build_service
 from flexsim import SimConfig, SimRunner
 
 AUTH = "fuzz-auth-token"

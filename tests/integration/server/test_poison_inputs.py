@@ -22,10 +22,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 
+from flexrec.accounts.users import create_user
+from flexrec.cli.serve import build_service
 from flexrec.config import Settings
-from flexrec.console.users import create_user
 from flexrec.db.models import TaskRecord
-from flexrec.serve import build_service
 
 AUTH = "poison-auth-token"
 ADMIN = "poison-admin-token-123"

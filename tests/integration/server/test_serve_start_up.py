@@ -1,8 +1,8 @@
 """`flexrec serve` at start-up against Twilio (the simulator over HTTP): what an operator sees.
 
-Refused credentials or an unknown workspace never heal by themselves: one line, exit code 2,
-nothing left running. Twilio unreachable may be over in a minute: the service starts, says so,
-and answers webhooks (their Twilio calls wait in the queue, retried).
+Refused credentials, an unknown workspace or none at all never heal by themselves: one line,
+exit code 2, nothing left running. Twilio unreachable may be over in a minute: the service
+starts, says so, and answers webhooks (their Twilio calls wait in the queue, retried).
 """
 
 from __future__ import annotations
@@ -78,6 +78,15 @@ def test_an_unknown_workspace_ends_serve_with_one_line_and_exit_2(
 ) -> None:
     line = _refused(tmp_path, sim_url, TWILIO_WORKSPACE_SID="WS" + "0" * 32)
     assert "TWILIO_WORKSPACE_SID" in line and "did not start" in line
+
+
+def test_a_missing_workspace_ends_serve_naming_the_flex_workspace(
+    tmp_path: Path, sim_url: str
+) -> None:
+    # Without it every task write would fail while the service looked healthy.
+    line = _refused(tmp_path, sim_url, TWILIO_WORKSPACE_SID="")
+    assert line.startswith("flexrec: error: TWILIO_WORKSPACE_SID is not set")
+    assert defaults.WORKSPACE_SID in line and "did not start" in line
 
 
 def test_unreachable_twilio_starts_the_service_and_says_so(tmp_path: Path) -> None:

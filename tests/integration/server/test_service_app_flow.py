@@ -16,13 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 from testkit import assert_recorded_exactly_once
 
+from flexrec.app.factory import create_app
+from flexrec.app.services import database_check
 from flexrec.config import ServerSettings, Settings, TwilioSettings
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services, database_check
+from flexrec.server.services import Services
 from flexrec.twilio.fakes import FakeTwilio
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo
 from flexrec.webhooks.signature import SignatureVerifier

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pytest
+from twilio.http import HttpClient as SdkHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
@@ -131,6 +132,30 @@ def test_flex_recording_on_says_what_it_costs_and_what_to_choose(sim: Any) -> No
     assert not nothing_to_do(changes)
 
 
+class NoFlexPermission(SdkHttpClient):
+    """The simulator, except that Flex's API refuses the key (a Restricted API key has
+    permissions for Voice, TaskRouter and Event Streams, none for Flex)."""
+
+    def __init__(self, inner: SimHttpClient) -> None:
+        super().__init__(logging.getLogger("test.sdk"), is_async=False)
+        self.inner = inner
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if "flex-api.twilio.com" in url:
+            body = '{"code": 20403, "message": "Permission denied", "status": 403}'
+            return Response(403, body)
+        return self.inner.request(method, url, *args, **kwargs)
+
+
+def test_a_key_that_may_not_read_flex_still_sets_up_and_says_what_to_check(sim: Any) -> None:
+    world, _, http = sim
+    client = Client(defaults.ACCOUNT_SID, defaults.AUTH_TOKEN, http_client=NoFlexPermission(http))
+    changes = run_setup(settings(), PUBLIC, "workspace", dry_run=False, client=client)
+    assert world.event_callback_url == f"{PUBLIC}/webhooks/taskrouter"
+    (warning,) = [c for c in changes if c.warning and "Flex configuration" in c.what]
+    assert "HTTP 403" in warning.what and "Flex Console > Voice > Call Recording" in warning.what
+
+
 def test_duplicate_subscriptions_are_warned_then_fixed(sim: Any) -> None:
     world, client, _ = sim
     run_setup(settings(), PUBLIC, "event-streams", dry_run=False, client=client)
@@ -161,8 +186,6 @@ def test_a_sink_beside_the_workspace_callback_is_removed_with_fix(sim: Any) -> N
 
 
 def test_twilio_unreachable_is_a_gateway_error() -> None:
-    from twilio.http import HttpClient as SdkHttpClient
-
     from flexrec.twilio.gateway import GatewayError
 
     class Unreachable(SdkHttpClient):

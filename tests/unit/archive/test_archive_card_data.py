@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import flexrec.pci.models  # noqa: F401 - registers the tables before the fixture creates them
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
-from flexrec.archive.models import AuditLog
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import MemoryStorage
 from flexrec.pci.models import CardDetection, Transcript, TranscriptText

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.holds import HoldError, NotHeld, list_holds, place_hold, release_hold
-from flexrec.archive.models import AuditLog
 from flexrec.archive.retention import load_retention_policy
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
 from flexrec.config import PolicySettings

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.fakes import FakeTwilioRecordings
-from flexrec.archive.models import AuditLog
 from flexrec.archive.retention import (
     RetentionPolicy,
     RetentionPolicyError,

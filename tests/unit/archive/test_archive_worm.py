@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
-from flexrec.archive.models import ArchivedRecording, AuditLog, SealedObject
+from flexrec.archive.models import ArchivedRecording, SealedObject
+from flexrec.archive.redaction import RedactionReport
 from flexrec.archive.retention import RetentionPolicy, RetentionPolicyError
-from flexrec.archive.seal import RedactionReport, sealed_detail
+from flexrec.archive.seal import sealed_detail
 from flexrec.archive.service import ArchiveFailedError, ArchiveService, RecordingContext
 from flexrec.archive.storage import LocalStorage
 from flexrec.archive.worm import MemoryWormStorage, NotWormError, require_worm

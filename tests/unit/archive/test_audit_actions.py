@@ -6,10 +6,10 @@ import ast
 import re
 from pathlib import Path
 
+from flexrec.accounts.changes import USER_ACTIONS
 from flexrec.archive.audit_actions import AUDIT_ACTION_MEANINGS, audit_action_names
+from flexrec.archive.audit_log import CONSOLE_ACTIONS
 from flexrec.archive.models import AUDIT_ACTIONS
-from flexrec.console.accounts import USER_ACTIONS
-from flexrec.console.audit_log import CONSOLE_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "flexrec"

@@ -5,9 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.archive.audit_chain import GENESIS_HASH, digest_of, walk_chain
-from flexrec.archive.models import AuditChainHead, AuditLog
-from flexrec.console.audit_log import record_event
+from flexrec.archive.audit_chain import (
+    GENESIS_HASH,
+    AuditChainHead,
+    AuditLog,
+    digest_of,
+    walk_chain,
+)
+from flexrec.archive.audit_log import record_event
 
 RE = "RE" + "a" * 32
 

@@ -16,13 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.audit_chain import AuditLog
+from flexrec.archive.audit_log import record_event
 from flexrec.archive.crypto import ArchiveKey, generate_key_b64
 from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
-from flexrec.archive.models import AuditLog
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import LocalStorage
 from flexrec.cli import root as cli
-from flexrec.console.audit_log import record_event
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 

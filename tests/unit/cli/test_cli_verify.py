@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.audit_chain import AuditLog
+from flexrec.archive.audit_log import record_event
 from flexrec.archive.fakes import FakeTwilioRecordings
-from flexrec.archive.models import AuditLog, SealedObject
+from flexrec.archive.models import SealedObject
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import LocalStorage
 from flexrec.cli import root as cli
-from flexrec.console.audit_log import record_event
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 

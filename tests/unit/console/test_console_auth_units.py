@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from flexrec.console.auth import (
-    Principal,
-    SessionCodec,
-    csrf_matches,
-    principal_from_token,
-    role_from_flex_roles,
-)
-from flexrec.console.users import hash_password, verify_password
+from flexrec.accounts.principal import Principal, principal_from_token, role_from_flex_roles
+from flexrec.accounts.users import hash_password, verify_password
+from flexrec.console.auth import SessionCodec, csrf_matches
 from flexrec.twilio.flex_tokens import TokenInfo
 
 SECRET = "unit-test-console-secret-0123456789"

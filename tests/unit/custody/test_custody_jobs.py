@@ -9,11 +9,11 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.audit_log import record_event
 from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.models import AuditAnchor, VerifyRun
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.worm import MemoryWormStorage
-from flexrec.console.audit_log import record_event
 from flexrec.custody.jobs import JOB_ANCHOR, JOB_VERIFY, register_custody_jobs
 from flexrec.custody.metrics import refresh_custody_gauges
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.models import (
     ArchivedRecording,
-    AuditLog,
     ErasedRecording,
     RecordingAnalysis,
     SealedObject,

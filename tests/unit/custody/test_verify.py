@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.archive.audit_chain import GENESIS_HASH, digest_of
+from flexrec.archive.audit_chain import GENESIS_HASH, AuditChainHead, AuditLog, digest_of
+from flexrec.archive.audit_log import record_event
 from flexrec.archive.crypto import ArchiveKey
 from flexrec.archive.fakes import FakeTwilioRecordings
-from flexrec.archive.models import AuditChainHead, AuditLog, SealedObject
+from flexrec.archive.models import SealedObject
 from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.service import ArchiveService, RecordingContext
 from flexrec.archive.worm import MemoryWormStorage
-from flexrec.console.audit_log import record_event
 from flexrec.custody.anchors import anchor_head
 from flexrec.custody.verify import VerifyScope, verify_archive
 

@@ -39,12 +39,16 @@ def test_search_finds_calls_with_every_word_and_never_a_card_digit(tmp_path: Pat
     with sessions() as session:
         save_result(session, "RE" + "1" * 32, _result("my parcel did not arrive".split(), True))
         save_result(session, "RE" + "2" * 32, _result("the parcel arrived damaged".split()))
+        save_result(session, "RE" + "3" * 32, _result("what is the number to call".split()))
         session.commit()
     with sessions() as session:
         assert {h.recording_sid[2] for h in search_transcripts(session, "parcel")} == {"1", "2"}
+        (said,) = search_transcripts(session, "number")  # a marker is not what was said
+        assert said.recording_sid[2] == "3" and said.at_ms == 1200
         (hit,) = search_transcripts(session, "Parcel ARRIVE did")
         assert hit.recording_sid == "RE" + "1" * 32 and hit.channel == 1
         assert "parcel" in hit.excerpt
+        assert hit.at_ms == 400  # where "parcel", the first word searched for, is said
         assert search_transcripts(session, 'parcel" OR "x') == []  # quotes are not syntax
         assert search_transcripts(session, "card number") == []  # markers are not indexed
         assert search_transcripts(session, "???") == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 from recording_harness import Harness, inbound_attrs
 from sqlalchemy import select
@@ -269,3 +270,44 @@ def test_every_recording_of_the_leg_is_stored_with_its_target(h: Harness) -> Non
             ("absent", h.target(CUSTOMER).id),
             ("in-progress", h.target(CUSTOMER).id),
         ]
+
+
+@pytest.mark.parametrize("task_status", ["wrapping", "completed"])
+def test_a_recording_that_ended_while_the_service_was_down_is_settled_by_reconcile(
+    h: Harness, task_status: str
+) -> None:
+    sid = accept(h)
+    # The service is down: the call ends, its recording completes and the agent wraps up (or
+    # completes the task); none of the callbacks or TaskRouter events reach flexrec.
+    h.twilio.recordings[sid].status = "completed"
+    h.twilio.add_call(CUSTOMER, "completed")
+    h.twilio.tasks[TASK].assignment_status = task_status
+    restarted = h.make_service(RecordingPolicy())
+    h.service = restarted
+    h.clock.advance(300)
+    restarted.reconcile()
+    h.queue.run_all()
+    # Twilio was asked how the recording ended: it is settled as completed, not left
+    # 'recording' for ever (nothing would archive it).
+    assert h.target(CUSTOMER).state == "completed"
+    with h.sessions() as session:
+        row = session.get(RecordingRecord, sid)
+        assert row is not None and row.status == "completed"
+    assert h.twilio.count("create_recording") == 1
+
+
+def test_a_live_call_whose_task_events_stopped_is_not_asked_about_every_minute(
+    h: Harness,
+) -> None:
+    accept(h)
+    # A long call, still live at Twilio: reconcile looks at its recording at most once per
+    # quiet period, not on every run.
+    h.clock.advance(300)
+    h.service.reconcile()
+    h.queue.run_all()
+    lists = h.twilio.count("list_recordings")
+    h.clock.advance(60)
+    h.service.reconcile()
+    h.queue.run_all()
+    assert h.twilio.count("list_recordings") == lists
+    assert h.target(CUSTOMER).state == "recording"

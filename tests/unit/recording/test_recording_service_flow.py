@@ -605,9 +605,9 @@ def test_handlers_run_again_after_a_deadlock(h: Harness, monkeypatch: pytest.Mon
     class Deadlock(Exception):
         sqlstate = "40P01"
 
-    from flexrec.recording import intake
+    from flexrec.recording import task_events
 
-    original = intake.upsert_task
+    original = task_events.upsert_task
     calls = []
 
     def flaky(*args: object, **kwargs: object) -> object:
@@ -616,7 +616,7 @@ def test_handlers_run_again_after_a_deadlock(h: Harness, monkeypatch: pytest.Mon
             raise OperationalError("UPDATE tasks", {}, Deadlock("deadlock detected"))
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(intake, "upsert_task", flaky)
+    monkeypatch.setattr(task_events, "upsert_task", flaky)
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
     h.tr("reservation.accepted", TASK, inbound_attrs(CUSTOMER), status="assigned",
@@ -628,11 +628,11 @@ def test_handlers_run_again_after_a_deadlock(h: Harness, monkeypatch: pytest.Mon
 def test_other_database_errors_are_not_retried(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from flexrec.recording import intake
+    from flexrec.recording import task_events
 
     def broken(*args: object, **kwargs: object) -> object:
         raise OperationalError("SELECT", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(intake, "upsert_task", broken)
+    monkeypatch.setattr(task_events, "upsert_task", broken)
     with pytest.raises(OperationalError):
         h.tr("task.created", TASK, inbound_attrs(CUSTOMER), status="pending")

@@ -15,8 +15,8 @@ from server_harness import (
     make_settings,
 )
 
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services
+from flexrec.app.factory import create_app
+from flexrec.server.services import Services
 from flexrec.webhooks.signature import SignatureVerifier
 
 

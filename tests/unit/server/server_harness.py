@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from flexrec.config import ServerSettings, Settings, TwilioSettings
 from flexrec.recording.errors import Forbidden, NotFound
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
 
 AUTH_TOKEN = "test-auth-token-4f1c"

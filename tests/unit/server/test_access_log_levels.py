@@ -16,7 +16,7 @@ CA = "CA" + "0" * 31 + "1"
 def _access_lines(
     level: str, harness_factory: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> list[dict[str, object]]:
-    from flexrec.server.logging_setup import configure_logging
+    from flexrec.logs import configure_logging
 
     stream = io.StringIO()
     root = logging.getLogger()

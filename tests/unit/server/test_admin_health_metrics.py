@@ -139,7 +139,7 @@ def test_metrics_use_route_template_not_raw_path(harness: Harness) -> None:
 def test_token_and_signature_never_in_logs_or_responses(
     harness_factory: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flexrec.server.logging_setup import configure_logging
+    from flexrec.logs import configure_logging
 
     stream = io.StringIO()
     root = logging.getLogger()
@@ -181,7 +181,7 @@ def test_token_and_signature_never_in_logs_or_responses(
 def test_delivery_id_is_bound_and_probes_are_quiet(
     harness_factory: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flexrec.server.logging_setup import configure_logging
+    from flexrec.logs import configure_logging
 
     stream = io.StringIO()
     root = logging.getLogger()

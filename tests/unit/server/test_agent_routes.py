@@ -59,6 +59,19 @@ def test_expired_token_is_401_and_service_not_called(harness: Harness) -> None:
     assert harness.recording.calls == []
 
 
+def test_a_token_refused_again_says_why_once(harness: Harness) -> None:
+    # A retried refused token answered "the Flex token was rejected: the Flex token was
+    # rejected" (the README recipe's newcomer saw it), Twilio's reason lost.
+    for _ in range(2):
+        response = harness.client.post(
+            f"{BASE}/{WT_OWN}/recording/pause", headers=bearer("tok-expired")
+        )
+        assert response.status_code == 401
+        message = response.json()["message"]
+        assert message.count("rejected") == 1 and "has expired" in message
+    assert harness.tokens.seen == ["tok-expired"]  # the second answer came from memory
+
+
 def test_missing_token_is_401(harness: Harness) -> None:
     response = harness.client.post(f"{BASE}/{WT_OWN}/recording/pause")
     assert response.status_code == 401

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from server_harness import FakeTokens, StubRecording, TestClient, make_settings
 
-import flexrec.server.app as app_module
-from flexrec.serve import watch_parent
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services, queue_check
+import flexrec.app.factory as app_module
+from flexrec.app.factory import create_app
+from flexrec.app.services import queue_check
+from flexrec.cli.serve import watch_parent
+from flexrec.server.services import Services
 from flexrec.webhooks.signature import SignatureVerifier
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flexrec.serve import GC_THRESHOLDS, quiet_collector
+from flexrec.cli.serve import GC_THRESHOLDS, quiet_collector
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from flexrec.server.token_guard import TokenGuard
 from flexrec.twilio.flex_tokens import (
     FlexTokenValidator,
     InvalidToken,
@@ -19,6 +18,7 @@ from flexrec.twilio.flex_tokens import (
     parse_expiration,
     token_fingerprint,
 )
+from flexrec.web.token_guard import TokenGuard
 
 AC = "AC" + "1" * 32
 NOW = 1_800_000_000.0

@@ -11,10 +11,10 @@ import httpx
 import uvicorn
 from server_harness import AUTH_TOKEN, FakeTokens, StubRecording, make_settings, sign
 
+from flexrec.app.factory import create_app
+from flexrec.cli.serve import _listening, signature_url_rule
 from flexrec.config import ServerSettings, Settings
-from flexrec.serve import _listening, signature_url_rule
-from flexrec.server.app import create_app
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 from flexrec.webhooks.signature import SignatureVerifier
 
 CALL = {"CallSid": "CA" + "5" * 32, "CallStatus": "completed", "Direction": "inbound"}

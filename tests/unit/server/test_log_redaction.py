@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from flexrec.server.logging_setup import (
+from flexrec.logs import (
     REDACTED,
     bound_sids,
     configure_logging,

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from prometheus_client import REGISTRY
 
-import flexrec.server.app  # noqa: F401 - registers every metric of the service
+import flexrec.app.factory  # noqa: F401 - registers every metric of the service
 
 ROOT = Path(__file__).resolve().parents[3]
 ALERTS = ROOT / "deploy" / "prometheus" / "flexrec-alerts.yml"

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 import pytest
 from server_harness import WT_OWN, FakeTokens, Harness
 
-from flexrec.server import token_guard
-from flexrec.server.body_limit import MAX_OTHER_BODY_BYTES, MAX_WEBHOOK_FORM_BYTES
-from flexrec.server.token_guard import (
+from flexrec.twilio.flex_tokens import MAX_TOKEN_CHARS, InvalidToken, TokenInfo
+from flexrec.web import token_guard
+from flexrec.web.body_limit import MAX_OTHER_BODY_BYTES, MAX_WEBHOOK_FORM_BYTES
+from flexrec.web.token_guard import (
     TOKEN_CHECK_THREADS,
     TokenGuard,
     TokenLane,
     TooManyTokenChecks,
 )
-from flexrec.twilio.flex_tokens import MAX_TOKEN_CHARS, InvalidToken, TokenInfo
 
 BASE = "/api/agent/tasks"
 

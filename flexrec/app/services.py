@@ -1,8 +1,8 @@
-"""Builds the service's long-lived objects from settings, and closes them again.
+"""Builds the service's long-lived objects from settings (`Services`, flexrec.server.services).
 
 Nothing here runs at import time: `build_services(settings)` opens the database (running
 migrations), creates the SDK client, the gateway, the job queue, the recording service, the
-Flex token validator and the archive (flexrec.server.archive_wiring joins it to the recording
+Flex token validator and the archive (flexrec.app.archive joins it to the recording
 service). `create_app` calls it when it is not handed a ready `Services`.
 """
 
@@ -11,82 +11,22 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.app.archive import attach_archive
 from flexrec.config import Settings
 from flexrec.server.change_feed import ChangeFeed
-from flexrec.server.logging_setup import get_logger
-from flexrec.server.long_polls import PollCap, StateMemo
-from flexrec.server.ports import RecordingControl
-from flexrec.server.token_guard import TokenGuard
-from flexrec.twilio.flex_tokens import TokenValidator
+from flexrec.server.services import HealthCheck, Services
+from flexrec.web.token_guard import TokenGuard
 from flexrec.webhooks.signature import SignatureVerifier
 
-if TYPE_CHECKING:  # imported for the types only: `import flexrec.server` stays cheap
-    from twilio.rest import Client
-
-    from flexrec.archive.service import ArchiveService
-    from flexrec.jobs.queue import JobQueue
+if TYPE_CHECKING:  # imported for the types only
     from flexrec.recording.owners import OwnerLease
     from flexrec.recording.service import RecordingService
-    from flexrec.twilio.gateway import SdkGateway
 
-log = get_logger(__name__)
-
-HealthCheck = Callable[[], None]  # raises when the dependency is unreachable
 PRUNE_EVERY_S = 60.0  # old task-change announcements are deleted this often
-
-
-@dataclass
-class Services:
-    """Everything the HTTP layer calls; `close()` releases it in reverse order of creation."""
-
-    recording: RecordingControl
-    tokens: TokenValidator
-    verifier: SignatureVerifier
-    engine: Engine | None = None
-    sessions: sessionmaker[Session] | None = None
-    client: Client | None = None  # the Twilio SDK client
-    gateway: SdkGateway | None = None
-    queue: JobQueue | None = None
-    archive: ArchiveService | None = None
-    run_consumer: bool = False
-    consumer_workers: int = 4
-    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
-    # Refused tokens and per-client budgets of IAM checks, shared by every token-taking route.
-    token_guard: TokenGuard = field(default_factory=TokenGuard)
-    # Whether a task SID names a task this service knows as not yet over (the token guard's
-    # lane for agents behind a flooded address); without a database, none is.
-    live_task: Callable[[str], bool] = field(default=lambda _task_sid: False)
-    # Where held long polls wait for their task's change (the database's announcements), and
-    # how many each token may hold.
-    changes: ChangeFeed = field(default_factory=ChangeFeed)
-    poll_cap: PollCap = field(default_factory=PollCap)
-    state_memo: StateMemo = field(default_factory=StateMemo)
-    closers: list[Callable[[], None]] = field(default_factory=list)
-
-    def start(self) -> None:
-        """Start the in-process queue consumer when this process runs one."""
-        if self.run_consumer and self.queue is not None:
-            self.queue.start_consumer(workers=self.consumer_workers)
-
-    def close(self) -> None:
-        """Stop the consumer and release connections; safe to call twice."""
-        if self.run_consumer and self.queue is not None:
-            try:
-                self.queue.stop()
-            except Exception:
-                log.exception("queue_stop_failed")
-        while self.closers:
-            closer = self.closers.pop()
-            try:
-                closer()
-            except Exception:
-                log.exception("close_failed")
 
 
 def database_check(engine: Engine) -> HealthCheck:
@@ -151,7 +91,6 @@ def build_services(
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
     from flexrec.recording.watch import task_is_live
-    from flexrec.server.archive_wiring import attach_archive
     from flexrec.server.gauges import REFRESH_S as GAUGE_REFRESH_S
     from flexrec.server.gauges import refresh_gauges
     from flexrec.twilio.client import make_client

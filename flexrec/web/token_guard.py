@@ -45,8 +45,6 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter
 
-from flexrec.server.budgets import KeyedBudget
-from flexrec.server.thread_pools import POOL_SIZES, run_on
 from flexrec.twilio.flex_tokens import (
     MAX_TOKEN_CHARS,
     InvalidToken,
@@ -57,6 +55,8 @@ from flexrec.twilio.flex_tokens import (
     token_fingerprint,
 )
 from flexrec.twilio.token_shape import MalformedToken, check_token_shape
+from flexrec.web.budgets import KeyedBudget
+from flexrec.web.thread_pools import POOL_SIZES, run_on
 
 # JWT/JWE compact serialisation is base64url parts joined by dots; `+ / =` tolerate base64.
 _TOKEN_ALPHABET = re.compile(r"^[A-Za-z0-9._~+/=-]+$")

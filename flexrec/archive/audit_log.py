@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flexrec.archive.audit_actions import UnknownAuditAction, audit_action_names
-from flexrec.archive.models import AuditLog
+from flexrec.archive.audit_chain import AuditLog
 
 SIGN_IN = "sign_in"
 SIGN_IN_FAILED = "sign_in_failed"

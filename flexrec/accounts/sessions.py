@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, Integer, String, delete, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from flexrec.console.auth import Principal
-from flexrec.console.users import ConsoleUser
+from flexrec.accounts.principal import Principal
+from flexrec.accounts.users import ConsoleUser
 from flexrec.db.base import Base
 from flexrec.db.models import UTCDateTime
 

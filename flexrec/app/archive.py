@@ -1,4 +1,4 @@
-"""Joins the archive to the recording service: jobs, callbacks, context, and the web routes.
+"""Joins the archive to the recording service: jobs, the completion callback, context.
 
 Recording control never imports the archive; this module is the one place that knows both. A
 completed recording is noted and queued for archiving from inside its status callback; once
@@ -12,22 +12,17 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from flexrec.archive.context import db_context_provider
 from flexrec.archive.jobs import JOB_ARCHIVE, register_archive_jobs
 from flexrec.archive.service import ArchiveService
-from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
-from flexrec.console.router import create_console_router
-from flexrec.console.wiring import console_deps_from_services
 from flexrec.custody.jobs import register_custody_jobs
 from flexrec.db.files import private_folder
 from flexrec.pci.archive_stage import make_redactor
 from flexrec.recording.views import RecordingView
-from flexrec.server.routes_archive import make_archive_router
-from flexrec.server.wiring import Services
+from flexrec.server.services import Services
 
 
 def ensure_console_secret(settings: Settings) -> str:
@@ -101,25 +96,3 @@ def requeue_unfinished(services: Services) -> int:
     for sid in pending:
         queue.enqueue(JOB_ARCHIVE, sid)
     return len(pending)
-
-
-def mount_archive_and_console(app: FastAPI, settings: Settings, services: Services) -> None:
-    """Add the archive's media and url_provider routes and the console to the service app
-    (each only when the services have what it needs: the archive, the database)."""
-    if services.archive is None and services.sessions is None:
-        return  # route tests with stub services: nothing for these routes to serve
-    signer = MediaLinkSigner(ensure_console_secret(settings))
-    if services.archive is not None:
-        app.include_router(
-            make_archive_router(
-                services.archive,
-                services.tokens,
-                signer,
-                settings.server.public_url,
-                guard=services.token_guard,
-            )
-        )
-    if services.sessions is not None:
-        app.include_router(
-            create_console_router(console_deps_from_services(services, settings, signer=signer))
-        )

@@ -14,7 +14,7 @@ import json
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flexrec.server.logging_setup import get_logger
+from flexrec.logs import get_logger
 
 log = get_logger("flexrec.http")
 

@@ -1,5 +1,5 @@
 """How the service app hands its parts to the console (`create_app` mounts the console through
-`flexrec.server.archive_wiring.mount_archive_and_console`).
+`flexrec.app.archive.mount_archive_and_console`).
 
 Pass the same `MediaLinkSigner` the archive's media routes verify with; without one, a signer
 is built from `FLEXREC_CONSOLE_SECRET` (which then must be set, at least 16 characters).
@@ -17,13 +17,13 @@ from flexrec.coverage.service import CoverageReports
 from flexrec.recording.policy import load_policy
 
 if TYPE_CHECKING:
-    from flexrec.server.wiring import Services
+    from flexrec.server.services import Services
 
 
 def console_deps_from_services(
     services: Services, settings: Settings, signer: MediaLinkSigner | None = None
 ) -> ConsoleDeps:
-    """ConsoleDeps from `flexrec.server.wiring.Services` (sessions, tokens, archive)."""
+    """ConsoleDeps from `flexrec.app.services.Services` (sessions, tokens, archive)."""
     secret = settings.server.console_secret.get_secret_value()
     if services.sessions is None:
         raise RuntimeError("the console needs the service's database sessions")

@@ -17,16 +17,18 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.accounts.users import create_user
+from flexrec.app.sample_transcripts import store_sample_transcript
+from flexrec.app.samples import SampleCall, sample_calls, store_sample_call
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import BlobStore, LocalStorage
 from flexrec.console.router import ConsoleDeps, create_console_router
-from flexrec.console.samples import SampleCall, sample_calls, store_sample_call
-from flexrec.console.users import create_user
-from flexrec.db.base import Base, make_engine, make_session_factory
-from flexrec.server.body_limit import BodyLimitMiddleware
+from flexrec.db.base import make_engine, make_session_factory
+from flexrec.db.migrate import upgrade
 from flexrec.server.routes_archive import make_archive_router
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo
+from flexrec.web.body_limit import BodyLimitMiddleware
 
 SUPERVISOR = ("sam", "supervisor-pass")
 AGENTS = {
@@ -56,6 +58,7 @@ def _seed(sessions: sessionmaker[Session], store: BlobStore, calls: list[SampleC
             create_user(session, name, password, "agent", worker_sid)
         for call in calls:
             store_sample_call(session, store, call)
+            store_sample_transcript(session, call)
         session.commit()
 
 
@@ -83,8 +86,9 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
     secret = secret or secrets.token_urlsafe(32)
     database = folder / "console.db"
     seed = not database.exists()
+    # The service's own schema (migrations): transcript search needs its FTS5 table.
+    upgrade(f"sqlite:///{database}")
     engine = make_engine(f"sqlite:///{database}")
-    Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
     store = LocalStorage(folder / "archive")
     archive = ArchiveService(sessions, store, twilio_client=None)
@@ -117,7 +121,7 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m flexrec.console.sandbox`: serve the sandbox on loopback to try the console."""
+    """`python -m flexrec.app.sandbox`: serve the sandbox on loopback to try the console."""
     import argparse
     import tempfile
 

@@ -21,7 +21,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from flexrec import package_version
+from flexrec.app.archive import ensure_console_secret
+from flexrec.app.console import console_deps_from_services
+from flexrec.app.services import build_services
+from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.config import Settings
+from flexrec.console.router import create_console_router
+from flexrec.logs import get_logger, register_secrets
 from flexrec.recording import metrics as _recording_metrics  # noqa: F401 - registers counters
 from flexrec.server import (
     routes_admin,
@@ -31,14 +37,14 @@ from flexrec.server import (
     routes_users,
     routes_webhooks,
 )
-from flexrec.server.body_limit import BodyLimitMiddleware
 from flexrec.server.docs_pages import add_docs_pages
-from flexrec.server.error_boundary import ErrorBoundaryMiddleware
-from flexrec.server.logging_setup import get_logger, register_secrets
 from flexrec.server.metrics import RequestMetricsMiddleware
-from flexrec.server.responses import validation_is_400
+from flexrec.server.routes_archive import make_archive_router
+from flexrec.server.services import Services
 from flexrec.server.signature_watch import SignatureWatch
-from flexrec.server.wiring import Services, build_services
+from flexrec.web.body_limit import BodyLimitMiddleware
+from flexrec.web.error_boundary import ErrorBoundaryMiddleware
+from flexrec.web.responses import validation_is_400
 
 log = get_logger(__name__)
 CLIENT_CLOSED_REQUEST = 499
@@ -157,10 +163,23 @@ def create_app(
 
 def _mount_parts(app: FastAPI, settings: Settings, services: Services) -> None:
     """The archive's and the console's routes, which need the built services."""
-    # Imported here: the archive and console pull in more than `import flexrec.server` should.
-    from flexrec.server.archive_wiring import mount_archive_and_console
-
-    mount_archive_and_console(app, settings, services)
+    if services.archive is None and services.sessions is None:
+        return  # route tests with stub services: nothing for these routes to serve
+    signer = MediaLinkSigner(ensure_console_secret(settings))
+    if services.archive is not None:
+        app.include_router(
+            make_archive_router(
+                services.archive,
+                services.tokens,
+                signer,
+                settings.server.public_url,
+                guard=services.token_guard,
+            )
+        )
+    if services.sessions is not None:
+        app.include_router(
+            create_console_router(console_deps_from_services(services, settings, signer=signer))
+        )
 
 
 def _document_validation_as_400(app: FastAPI) -> None:

@@ -56,6 +56,8 @@ class SampleCall:
     # Who was on the call when (a transfer hands it on): (name, worker SID, start ms, end ms).
     agents_ms: Sequence[tuple[str, str, int, int | None]] = field(default_factory=tuple)
     holds_ms: Sequence[tuple[int, int]] = field(default_factory=tuple)  # the customer on hold
+    # Card data read out while recording, silenced in the kept audio (sample_transcripts.py).
+    silenced_ms: Sequence[tuple[int, int]] = field(default_factory=tuple)
 
 
 def _hex(seed: int) -> str:
@@ -84,8 +86,9 @@ def render_wav(call: SampleCall, seed: int = 7) -> bytes:
         if b > a:
             ramp = np.minimum(1.0, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / 80)
             audio[a:b, column[turn.speaker]] += _voice(turn.speaker, b - a, rng) * ramp
-    for start_ms, end_ms in call.pauses_ms:
-        # Twilio's "silence" pause behaviour: digital silence on both channels.
+    for start_ms, end_ms in (*call.pauses_ms, *call.silenced_ms):
+        # Twilio's "silence" pause behaviour, and the card-data stage's silencing: digital
+        # silence on both channels.
         audio[start_ms * SAMPLE_RATE_HZ // 1000 : end_ms * SAMPLE_RATE_HZ // 1000] = 0.0
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(audio, -1, 1), SAMPLE_RATE_HZ, subtype="PCM_16", format="WAV")
@@ -154,9 +157,12 @@ def store_sample_call(session: Session, store: BlobStore, call: SampleCall) -> A
     )
     samples, rate = pcm16(wav)
     metrics = script_metrics(call)
+    # The archive's analysis reads every stretch of digital silence as a pause (the console
+    # takes the silenced card data out again): so do the samples.
+    silent = sorted((*call.pauses_ms, *call.silenced_ms))
     analysis = RecordingAnalysis(
         recording_sid=call.recording_sid,
-        metrics=dict(metrics),
+        metrics={**metrics, **({"paused_spans": [list(p) for p in silent]} if silent else {})},
         segments=[
             {"channel": t.speaker, "start_ms": t.start_ms, "end_ms": t.end_ms} for t in call.turns
         ],
@@ -204,15 +210,19 @@ def _add_call_facts(session: Session, call: SampleCall) -> None:
             )
 
 
-def _conversation(seed: int, duration_ms: int, pause: tuple[int, int] | None) -> list[Turn]:
+def _conversation(seed: int, duration_ms: int, *quiet: tuple[int, int] | None) -> list[Turn]:
+    """Turns alternating between the sides, none inside the `quiet` spans (pauses, holds,
+    silenced card data)."""
     rng = np.random.default_rng(seed)
     turns: list[Turn] = []
     at, speaker = 600, "agent"
+    spans = [q for q in quiet if q is not None]
     while at < duration_ms - 1500:
         length = int(rng.integers(1500, 5200))
         end = min(duration_ms - 400, at + length)
-        if pause and not (end <= pause[0] or at >= pause[1]):
-            at, speaker = pause[1] + 500, "agent"
+        hit = next((q for q in spans if not (end <= q[0] or at >= q[1])), None)
+        if hit:
+            at, speaker = hit[1] + 500, "agent"
             continue
         turns.append(Turn(speaker, at, end))
         # Now and then the other party starts before this one finishes (cross-talk).
@@ -232,6 +242,8 @@ def sample_calls(worker_sids: Sequence[str], start: datetime | None = None) -> l
         worker = worker_sids[i % len(worker_sids)]
         duration_ms = 24_000 + 7_000 * i
         pause = (9_000, 13_000) if i == 0 else None
+        # bob's call 5: the customer reads a card number and its code while recording.
+        silenced = (20_000, 27_000) if i == 5 else None
         calls.append(
             SampleCall(
                 recording_sid=f"RE{_hex(0xC0FFEE00 + i)}",
@@ -244,8 +256,9 @@ def sample_calls(worker_sids: Sequence[str], start: datetime | None = None) -> l
                 customer_number=f"+1555010{i:04d}",
                 started_at=start + timedelta(days=i // 2, hours=i),
                 duration_ms=duration_ms,
-                turns=_conversation(100 + i, duration_ms, pause),
+                turns=_conversation(100 + i, duration_ms, pause, silenced),
                 pauses_ms=(pause,) if pause else (),
+                silenced_ms=(silenced,) if silenced else (),
             )
         )
     calls.append(_transferred_call(worker_sids[0], start))
@@ -253,9 +266,11 @@ def sample_calls(worker_sids: Sequence[str], start: datetime | None = None) -> l
 
 
 def _transferred_call(first_worker: str, start: datetime) -> SampleCall:
-    """alice takes the call, puts the customer on hold and transfers it cold to carol."""
+    """alice takes the call, puts the customer on hold and transfers it cold to carol, to whom
+    the customer reads a card number while recording."""
     duration_ms = 80_000
     hold = (30_000, 42_000)  # alice leaves at 31 s; carol answers at 41 s
+    silenced = (55_000, 63_000)
     carol = "WK" + "c0" * 16
     return SampleCall(
         recording_sid=f"RE{_hex(0xC0FFEE00 + 6)}",
@@ -268,7 +283,8 @@ def _transferred_call(first_worker: str, start: datetime) -> SampleCall:
         customer_number="+15550100006",
         started_at=start + timedelta(days=3, hours=2),
         duration_ms=duration_ms,
-        turns=_conversation(106, duration_ms, hold),
+        turns=_conversation(106, duration_ms, hold, silenced),
         agents_ms=(("alice", first_worker, 0, 31_000), ("carol", carol, 41_000, None)),
         holds_ms=(hold,),
+        silenced_ms=(silenced,),
     )

@@ -16,14 +16,15 @@ import uvicorn
 from fastapi import FastAPI
 
 from flexrec import package_version
+from flexrec.app.archive import requeue_unfinished
+from flexrec.app.factory import create_app
+from flexrec.app.services import build_services
 from flexrec.cli.errors import CliError, port_free
 from flexrec.config import Settings
+from flexrec.logs import configure_logging, get_logger
 from flexrec.process_memory import keep_memory_flat
-from flexrec.server.app import create_app
-from flexrec.server.archive_wiring import requeue_unfinished
-from flexrec.server.logging_setup import configure_logging, get_logger
 from flexrec.server.readiness import twilio_credentials
-from flexrec.server.wiring import Services, build_services
+from flexrec.server.services import Services
 
 log = get_logger(__name__)
 
@@ -185,8 +186,8 @@ def check_dependencies(services: Services) -> None:
 
 
 def check_twilio(settings: Settings, services: Services) -> None:
-    """Refuse to start when Twilio refuses the credentials or does not know the workspace;
-    start, saying so, when Twilio cannot be reached or fails.
+    """Refuse to start without a workspace, or when Twilio refuses the credentials or does not
+    know the workspace; start, saying so, when Twilio cannot be reached or fails.
 
     Refused credentials never heal by themselves: every recording would fail while the process
     looked healthy. An outage may be over in a minute, and meanwhile webhooks must still be
@@ -195,6 +196,10 @@ def check_twilio(settings: Settings, services: Services) -> None:
     """
     if services.client is None:
         return
+    if not settings.twilio.workspace_sid:
+        line = missing_workspace(services.client, settings.twilio.account_sid)
+        services.close()
+        raise CliError(line)
     found = twilio_credentials(
         services.client, settings.twilio.account_sid, settings.twilio.workspace_sid
     )
@@ -209,6 +214,30 @@ def check_twilio(settings: Settings, services: Services) -> None:
             flush=True,
         )
         log.warning("twilio_unreachable_at_start", detail=found.detail)
+
+
+def missing_workspace(client: Any, account_sid: str) -> str:
+    """The line for a service started without `TWILIO_WORKSPACE_SID`, naming the account's Flex
+    workspace when Twilio can tell it.
+
+    Every task write and the safety net's task listing name the workspace: without it the
+    service would answer webhooks while every link into a task failed.
+    """
+    from flexrec.cli.setup_twilio import FLEX_WORKSPACE_NAME, SetupError, find_workspace
+    from flexrec.twilio.errors import GatewayError
+    from flexrec.twilio.gateway import SdkGateway
+
+    where = f"the WS… SID in Twilio Console > TaskRouter > Workspaces > {FLEX_WORKSPACE_NAME}"
+    try:
+        workspace = find_workspace(SdkGateway(client, account_sid, ""), "")
+    except (GatewayError, SetupError):
+        pass
+    else:
+        where = f"this account's {workspace.sid}, {workspace.friendly_name!r}"
+    return (
+        f"TWILIO_WORKSPACE_SID is not set: export the Flex workspace's SID, {where}; "
+        "flexrec did not start"
+    )
 
 
 def announce(settings: Settings) -> None:
@@ -281,7 +310,7 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
     log.info("web_processes_starting", processes=processes, queue_workers=consumer_workers)
     try:
         uvicorn.run(
-            "flexrec.serve:web_process_app",
+            "flexrec.cli.serve:web_process_app",
             factory=True,
             workers=processes,
             **_listening(settings),

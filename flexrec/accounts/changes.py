@@ -2,7 +2,7 @@
 password. Each change is audited (`user_*` actions) with who made it.
 
 Sessions of a disabled, removed or demoted account end on their next request (the server-side
-session check reads the account each time, flexrec.console.sessions); a password reset ends
+session check reads the account each time, flexrec.accounts.sessions); a password reset ends
 the account's sessions.
 """
 
@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexrec.archive.models import AuditLog
-from flexrec.console.sessions import end_user_sessions
-from flexrec.console.users import (
+from flexrec.accounts.sessions import end_user_sessions
+from flexrec.accounts.users import (
     _WORKER_SID,
     MIN_PASSWORD_LENGTH,
     ROLES,
@@ -26,6 +25,7 @@ from flexrec.console.users import (
     get_user,
     hash_password,
 )
+from flexrec.archive.audit_chain import AuditLog
 
 USER_ACTIONS = (
     "user_created",

@@ -1,0 +1,446 @@
+"""TaskRouter events in: each one's effect worked out from the task's memo, one short write.
+
+The full path (a task seen for the first time here, or a memo that does not hold) locks and
+merges the task and reservation rows and plans the task, as every event once did. With a memo
+(flexrec.recording.task_memo), the event's effect is computed in memory by the same merge
+rules; only the columns that change are written, each write conditional on the row still being
+what the memo says; and the planner runs only when something it reads changed: the task's
+legs, direction, channel, queue or workflow, the policy's decision, whether it is answered, a
+reservation opening or closing, a plan with work left, or attributes that may have lost a link.
+An event that changes nothing is answered without touching the database. Either way the plan's
+Twilio calls run after the answer (`Planner.execute`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from flexrec.db.models import AttributeWrite, ReservationRecord, TaskRecord
+from flexrec.recording import metrics
+from flexrec.recording.attributes import attribute_facts, media_recording_sids
+from flexrec.recording.context import ServiceContext
+from flexrec.recording.dedup import event_key, mark_seen, retry_contention, was_seen
+from flexrec.recording.pause import PauseController
+from flexrec.recording.planner import Plan, Planner, Seen
+from flexrec.recording.policy import TaskFacts
+from flexrec.recording.rows import (
+    ReservationState,
+    TaskFields,
+    TaskState,
+    merge_reservation,
+    merge_task,
+    upsert_reservation,
+    upsert_task,
+)
+from flexrec.recording.states import ACTIVE_RESERVATION_STATUSES, ANSWERED_TASK_STATUSES
+from flexrec.recording.store import (
+    Executor,
+    insert_returning,
+    write_connection,
+    write_session,
+)
+from flexrec.recording.task_memo import TaskMemo, TaskMemos, WrittenMedia, attributes_digest
+from flexrec.webhooks.events import TaskRouterEvent
+
+log = structlog.get_logger(__name__)
+
+# Events that end the work on a task: a pause still in force is undone (auto-resume).
+AUTO_RESUME_EVENTS = frozenset(
+    {"reservation.wrapup", "reservation.completed", "task.wrapup", "task.completed",
+     "task.canceled"}
+)  # fmt: skip
+_FORCED_STATUS = {"task.canceled": "canceled", "task.deleted": "deleted"}
+# What the planner reads of a task row: a change of any of these plans the task again.
+_PLANNED_FROM = (
+    "direction", "customer_call_sid", "conference_sid", "channel", "queue_sid", "queue_name",
+    "workflow_sid", "workflow_name",
+)  # fmt: skip
+_PLANNED_ONCE_LEG_KNOWN = tuple(n for n in _PLANNED_FROM if n != "conference_sid")
+_TASK_RESERVATIONS = select(
+    ReservationRecord.sid,
+    ReservationRecord.status,
+    ReservationRecord.worker_sid,
+    ReservationRecord.worker_name,
+    ReservationRecord.accepted_ms,
+    ReservationRecord.last_event_ms,
+    ReservationRecord.ended_ms,
+).where(ReservationRecord.task_sid == bindparam("task"))
+_DONE_LINK = (
+    select(AttributeWrite.id)
+    .where(AttributeWrite.task_sid == bindparam("task"), AttributeWrite.status == "done")
+    .limit(1)
+)
+
+
+class _MemoDidNotHold(Exception):
+    """A conditional write found the row changed behind the memo: take the full path."""
+
+
+class TaskEvents:
+    """Applies TaskRouter events (see the module docstring)."""
+
+    def __init__(self, ctx: ServiceContext, planner: Planner, pauses: PauseController) -> None:
+        self.ctx = ctx
+        self.planner = planner
+        self.pauses = pauses
+        self.memos: TaskMemos = ctx.memos
+
+    @retry_contention
+    def handle(self, event: TaskRouterEvent) -> None:
+        """Apply a TaskRouter event; the plan it leaves runs right after (after the answer)."""
+        task_sid = event.task_sid
+        if task_sid is None:
+            return
+        fields = TaskFields(
+            attributes=event.task_attributes,
+            status=event.task_assignment_status,
+            queue_sid=event.task_queue_sid,
+            queue_name=event.task_queue_name,
+            workflow_sid=event.workflow_sid,
+            workflow_name=event.workflow_name,
+            channel=event.task_channel,
+        )
+        with self.memos.lock(task_sid):
+            memo = self.memos.get(task_sid)
+            plan: Plan | None = None
+            if memo is not None and event.event_type in AUTO_RESUME_EVENTS:
+                with self.ctx.sessions() as session:
+                    if self.pauses.has_work_at_wrapup(session, task_sid):
+                        memo = None  # a pause to undo: the full path, which resumes it
+            if memo is not None:
+                try:
+                    plan = self._by_memo(event, fields, memo)
+                except _MemoDidNotHold:
+                    self.memos.forget(task_sid)
+                    log.debug("task memo did not hold; full path", task_sid=task_sid)
+            if plan is None:
+                metrics.TASKROUTER_EVENT_PATHS.labels(path="full").inc()
+                plan = self._full(event, fields)
+        if plan is not None:
+            self.planner.execute(plan)
+
+    # -- the full path ----------------------------------------------------------------------------
+    def _full(self, event: TaskRouterEvent, fields: TaskFields) -> Plan | None:
+        task_sid = event.task_sid or ""
+        key = event_key("tr", event.event_sid, event)
+        auto_resume = event.event_type in AUTO_RESUME_EVENTS
+        now = self.ctx.now()
+        with write_session(self.ctx.sessions) as session:
+            # A wrap-up with no pause to undo is an ordinary event; with one, it is marked seen
+            # only after the resume ran, so a delivery that failed before it is handled again.
+            # Any other event needs no mark: every row it writes takes new facts idempotently
+            # (flexrec.recording.rows), so a redelivery changes nothing.
+            if auto_resume and not self.pauses.has_work_at_wrapup(session, task_sid):
+                auto_resume = False
+            if auto_resume and was_seen(session, key):
+                return None
+            task = upsert_task(
+                session,
+                task_sid,
+                fields,
+                now=now,
+                event_ms=event.timestamp_ms,
+                forced_status=_FORCED_STATUS.get(event.event_type),
+            )
+            if event.reservation_sid:
+                upsert_reservation(session, event, now)
+            # Committed with the rows: the plan's work is durable (pending or claimed targets
+            # and pending links), so reconcile finishes it if the process dies after the answer.
+            plan = self.planner.plan(session, task, now, event.timestamp_ms, seen=_seen(event))
+            memo = self._memo_of(session, task, plan, self.memos.get(task_sid))
+        self.memos.put(task_sid, memo)
+        if auto_resume:
+            self.planner.execute(plan)
+            worker = event.worker_sid if event.event_type.startswith("reservation.") else None
+            self.pauses.auto_resume(task_sid, worker)
+            # Only after the resume ran, so a delivery that failed before it is handled again.
+            mark_seen(self.ctx.sessions, key, "taskrouter", self.ctx.now())
+            return None
+        return plan
+
+    def _memo_of(
+        self, session: Session, task: TaskRecord, plan: Plan, before: TaskMemo | None
+    ) -> TaskMemo:
+        reservations = {
+            row.sid: ReservationState(*row[1:])
+            for row in session.execute(_TASK_RESERVATIONS, {"task": task.sid})
+        }
+        links_done = plan.links_done or (
+            session.execute(_DONE_LINK, {"task": task.sid}).first() is not None
+        )
+        return TaskMemo(
+            state=TaskState.of(task),
+            updated_at=task.updated_at,
+            attributes_digest=attributes_digest(task.attributes),
+            policy_decision=task.policy_decision,
+            reservations=reservations,
+            settled=plan.settled,
+            media=_media_after(before.media if before else None, plan),
+            has_done_links=links_done,
+        )
+
+    # -- with a memo ----------------------------------------------------------------------------
+    def _by_memo(self, event: TaskRouterEvent, fields: TaskFields, memo: TaskMemo) -> Plan:
+        task_sid = event.task_sid or ""
+        state, take = merge_task(
+            memo.state, fields, event.timestamp_ms, _FORCED_STATUS.get(event.event_type)
+        )
+        digest = attributes_digest(event.task_attributes) if take else memo.attributes_digest
+        reservation_sid = event.reservation_sid
+        old_reservation = memo.reservations.get(reservation_sid) if reservation_sid else None
+        new_reservation = merge_reservation(old_reservation, event) if reservation_sid else None
+        task_changed = state != memo.state or digest != memo.attributes_digest
+        reservation_changed = new_reservation is not None and new_reservation != old_reservation
+        unwritten = set(memo.unwritten)
+        stored = None  # the reservation as its row holds it (None: no row)
+        if reservation_sid and reservation_sid not in unwritten:
+            stored = old_reservation
+        if reservation_changed and new_reservation is not None and reservation_sid:
+            if stored is None and not _taken(new_reservation):
+                unwritten.add(reservation_sid)  # offered, not taken: held here only
+                reservation_changed = False
+            else:
+                unwritten.discard(reservation_sid)
+        replan = self._replan(memo, state, take, event, old_reservation, new_reservation)
+        link_check = self._link_check(memo, event)
+        if not (task_changed or reservation_changed or replan or link_check):
+            metrics.TASKROUTER_EVENT_PATHS.labels(path="memory").inc()
+            reservations = dict(memo.reservations)
+            if new_reservation is not None and reservation_sid:
+                reservations[reservation_sid] = new_reservation
+            self.memos.put(
+                task_sid, replace(memo, reservations=reservations, unwritten=frozenset(unwritten))
+            )
+            return Plan()  # nothing this event says is new: no database at all
+        metrics.TASKROUTER_EVENT_PATHS.labels(
+            path="plan" if replan or link_check else "write"
+        ).inc()
+        now = self.ctx.now()
+        plan = Plan()
+        task: TaskRecord | None = None
+        if not (replan or link_check):
+            # The usual event: a status moved on. Plain statements on a bare connection.
+            with write_connection(self.ctx.sessions) as connection:
+                if task_changed:
+                    self._write_task(connection, task_sid, memo, state, fields, take, now)
+                if reservation_changed and new_reservation is not None and reservation_sid:
+                    self._write_reservation(
+                        connection, task_sid, reservation_sid, stored, new_reservation, now
+                    )
+        else:
+            with write_session(self.ctx.sessions) as session:
+                if task_changed:
+                    self._write_task(session, task_sid, memo, state, fields, take, now)
+                if reservation_changed and new_reservation is not None and reservation_sid:
+                    self._write_reservation(
+                        session, task_sid, reservation_sid, stored, new_reservation, now
+                    )
+                task = session.scalars(
+                    select(TaskRecord).where(TaskRecord.sid == task_sid).with_for_update()
+                ).first()
+                if task is None:  # pragma: no cover - the memo came from this row
+                    raise _MemoDidNotHold(task_sid)
+                plan = self.planner.plan(session, task, now, event.timestamp_ms, seen=_seen(event))
+        reservations = dict(memo.reservations)
+        if new_reservation is not None and reservation_sid:
+            reservations[reservation_sid] = new_reservation
+        held = frozenset(unwritten)
+        if task is not None:
+            self.memos.put(task_sid, replace(
+                memo, state=TaskState.of(task), updated_at=task.updated_at,
+                attributes_digest=attributes_digest(task.attributes),
+                policy_decision=task.policy_decision, reservations=reservations,
+                settled=plan.settled,
+                has_done_links=memo.has_done_links or plan.links_done,
+                media=_media_after(memo.media, plan), unwritten=held,
+            ))  # fmt: skip
+        else:
+            self.memos.put(task_sid, replace(
+                memo, state=state, updated_at=now if task_changed else memo.updated_at,
+                attributes_digest=digest, reservations=reservations, unwritten=held,
+            ))  # fmt: skip
+        return plan
+
+    def _replan(
+        self,
+        memo: TaskMemo,
+        state: TaskState,
+        take: bool,
+        event: TaskRouterEvent,
+        old: ReservationState | None,
+        new: ReservationState | None,
+    ) -> bool:
+        """Whether the event changes anything the planner reads."""
+        if not memo.settled or self.ctx.policy.leg == "worker":
+            return True  # the worker-leg policy reads every reservation: it plans each event
+        # The conference only helps find a customer leg not known yet.
+        read = _PLANNED_FROM if state.customer_call_sid is None else _PLANNED_ONCE_LEG_KNOWN
+        if any(getattr(state, n) != getattr(memo.state, n) for n in read):
+            return True
+        answered = (state.status in ANSWERED_TASK_STATUSES) != (
+            memo.state.status in ANSWERED_TASK_STATUSES
+        )
+        if answered:
+            return True
+        if new is not None and (old is not None and _taken(old)) != _taken(new):
+            return True  # a worker took the task (or the only taker let it go)
+        if take and event.task_attributes is not None:
+            # New attributes: the planner reads the policy's decision on them and whether the
+            # call is internal.
+            if attribute_facts(event.task_attributes).client_call:
+                return True
+            return self._decision(state, event.task_attributes) != memo.policy_decision
+        return False
+
+    def _decision(self, state: TaskState, attributes: Mapping[str, Any]) -> str:
+        facts = TaskFacts(
+            direction=state.direction,
+            queue_sid=state.queue_sid,
+            queue_name=state.queue_name,
+            workflow_sid=state.workflow_sid,
+            workflow_name=state.workflow_name,
+            attributes=attributes,
+        )
+        return self.ctx.policy.decide(facts).reason
+
+    def _link_check(self, memo: TaskMemo, event: TaskRouterEvent) -> bool:
+        """Whether the event's attributes must be checked against the database for a lost
+        link (they may lack what a link wrote, and the memo cannot tell)."""
+        attributes = event.task_attributes
+        if attributes is None or not memo.has_done_links:
+            return False
+        self.ctx.attributes_seen.note(event.task_sid or "")
+        if memo.media is None:
+            return True
+        return not all(
+            written.holds(media_recording_sids(attributes, holder), event.timestamp_ms)
+            for holder, written in memo.media.items()
+        )
+
+    def _write_task(
+        self,
+        session: Executor,
+        task_sid: str,
+        memo: TaskMemo,
+        state: TaskState,
+        fields: TaskFields,
+        take: bool,
+        now: datetime,
+    ) -> None:
+        values: dict[str, Any] = {
+            name: value
+            for name, value in vars(state).items()
+            if name != "has_attributes" and value != getattr(memo.state, name)
+        }
+        if take:
+            values["attributes"] = fields.attributes
+        values["updated_at"] = now
+        params = {
+            "b_sid": task_sid,
+            "b_was": memo.updated_at,
+            "b_last": memo.state.last_event_ms,
+            "b_status": memo.state.status,
+            **values,
+        }
+        result: Any = session.execute(_task_update(tuple(values)), params)
+        if result.rowcount != 1:
+            raise _MemoDidNotHold(task_sid)
+
+    @staticmethod
+    def _write_reservation(
+        session: Executor,
+        task_sid: str,
+        reservation_sid: str,
+        old: ReservationState | None,
+        new: ReservationState,
+        now: datetime,
+    ) -> None:
+        values = {**vars(new), "updated_at": now}
+        if old is None:
+            connection = session.connection() if isinstance(session, Session) else session
+            insert = insert_returning(
+                connection.dialect.name, ReservationRecord.__table__, ("sid",),
+                (ReservationRecord.sid,),
+            )  # fmt: skip
+            row = {"sid": reservation_sid, "task_sid": task_sid, **values}
+            if connection.execute(insert, row).first() is None:
+                raise _MemoDidNotHold(reservation_sid)  # another process stored it first
+            return
+        params = {"b_sid": reservation_sid, "b_status": old.status, **values}
+        if old.last_event_ms is not None:
+            params["b_clock"] = old.last_event_ms
+        result: Any = session.execute(_reservation_update(old.last_event_ms is None), params)
+        if result.rowcount != 1:
+            raise _MemoDidNotHold(reservation_sid)
+
+
+@functools.cache
+def _task_update(columns: tuple[str, ...]) -> Any:
+    """UPDATE of these task columns while the row is as the memo knew it (built once per set
+    of columns: building statements per event cost more than running them)."""
+    return (
+        update(TaskRecord)
+        .where(
+            TaskRecord.sid == bindparam("b_sid"),
+            TaskRecord.updated_at == bindparam("b_was"),
+            # The row's own clock and status too: a write in the same instant (or a clock
+            # stepped back) is still told apart.
+            TaskRecord.last_event_ms.is_not_distinct_from(bindparam("b_last")),
+            TaskRecord.status.is_not_distinct_from(bindparam("b_status")),
+        )
+        .values({name: bindparam(name) for name in columns})
+        .execution_options(synchronize_session=False)
+    )
+
+
+@functools.cache
+def _reservation_update(clock_unset: bool) -> Any:
+    """UPDATE of a reservation while its status and clock are as the memo knew them."""
+    clock = ReservationRecord.last_event_ms
+    return (
+        update(ReservationRecord)
+        .where(
+            ReservationRecord.sid == bindparam("b_sid"),
+            ReservationRecord.status == bindparam("b_status"),
+            clock.is_(None) if clock_unset else clock == bindparam("b_clock"),
+        )
+        .values({name: bindparam(name) for name in (*_RESERVATION_COLUMNS, "updated_at")})
+        .execution_options(synchronize_session=False)
+    )
+
+
+_RESERVATION_COLUMNS = tuple(ReservationState.__dataclass_fields__)
+
+
+def _taken(reservation: ReservationState) -> bool:
+    return reservation.status in ACTIVE_RESERVATION_STATUSES
+
+
+def _media_after(
+    media: Mapping[str | None, WrittenMedia] | None, plan: Plan
+) -> Mapping[str | None, WrittenMedia] | None:
+    """What a memo knows of its task's links after a plan: nothing if the plan has links to
+    write; else what it knew, plus what the plan's check of seen attributes found holding."""
+    if plan.link:
+        return None
+    if not plan.checked:
+        return media
+    known = dict(media or {})
+    at_ms = plan.seen.at_ms if plan.seen is not None else 0
+    for holder, wanted in plan.checked.items():
+        known[holder] = WrittenMedia(wanted.sids, wanted.without_media, at_ms)
+    return known
+
+
+def _seen(event: TaskRouterEvent) -> Seen | None:
+    if event.task_attributes is None:
+        return None
+    return Seen(event.task_attributes, event.timestamp_ms, "webhook")

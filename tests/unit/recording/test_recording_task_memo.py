@@ -1,0 +1,117 @@
+"""TaskRouter events cost what they change: nothing new is no database at all, a status that
+moves on is one short write, and a memo that no longer holds gives way to the full path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from recording_harness import Harness, inbound_attrs
+from sqlalchemy import event, update
+from testkit import assert_recorded_exactly_once
+
+from flexrec.db.models import ReservationRecord, TaskRecord
+from flexrec.twilio.fakes import fake_sid
+
+TASK = fake_sid("WT", 1)
+CUSTOMER = fake_sid("CA", 1)
+RES = fake_sid("WR", 1)
+OFFERED = fake_sid("WR", 2)
+AGENT = fake_sid("WK", 1)
+OTHER_AGENT = fake_sid("WK", 2)
+
+
+@contextmanager
+def statements(h: Harness) -> Iterator[list[str]]:
+    """Every SQL statement the service runs meanwhile (BEGIN included: a write transaction)."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    event.listen(h.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(h.engine, "before_cursor_execute", count)
+
+
+def answered(h: Harness) -> dict[str, Any]:
+    h.twilio.add_call(CUSTOMER)
+    attrs = inbound_attrs(CUSTOMER)
+    h.twilio.add_task(TASK, attrs)
+    h.tr("task.created", TASK, attrs, status="pending")
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
+    return dict(h.twilio.tasks[TASK].attributes)  # with the link
+
+
+def test_an_event_that_changes_nothing_touches_no_database(h: Harness) -> None:
+    linked = answered(h)
+    h.tr("task.updated", TASK, linked, status="assigned")  # our link write, as TaskRouter says
+    repeat = h.parse_tr("task.updated", TASK, linked, status="assigned")
+    h.service.handle_taskrouter_event(repeat)
+    with statements(h) as seen:
+        h.service.handle_taskrouter_event(repeat)  # a redelivery
+    assert seen == []
+
+
+def test_a_status_that_moves_on_is_one_short_write(h: Harness) -> None:
+    linked = answered(h)
+    h.tr("task.updated", TASK, linked, status="assigned")
+    with statements(h) as seen:
+        h.tr("reservation.wrapup", TASK, linked, status="wrapping", reservation=RES, worker=AGENT)
+    # The wrap-up asks whether a pause waits to be undone (a read), then one transaction: the
+    # task's status and the reservation's, each one UPDATE (no planner: nothing it reads moved).
+    writes = seen[seen.index("BEGIN") :] if "BEGIN" in seen else seen
+    assert writes.count("UPDATE") == 2 and writes.count("SELECT") == 0, seen
+    assert len(seen) <= 5, seen
+    with h.sessions() as session:
+        task = session.get(TaskRecord, TASK)
+        reservation = session.get(ReservationRecord, RES)
+        assert task is not None and reservation is not None
+        assert (task.status, reservation.status) == ("wrapping", "wrapping")
+
+
+def test_a_reservation_offered_and_not_taken_leaves_no_row(h: Harness) -> None:
+    linked = answered(h)
+    h.tr("task.updated", TASK, linked, status="assigned")
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr("reservation.created", TASK, attrs, status="assigned", reservation=OFFERED,
+         worker=OTHER_AGENT)  # fmt: skip
+    h.tr("reservation.rejected", TASK, attrs, status="assigned", reservation=OFFERED,
+         worker=OTHER_AGENT)  # fmt: skip
+    with h.sessions() as session:
+        assert session.get(ReservationRecord, OFFERED) is None
+    # Taken after all: now it has its row, accepted.
+    h.tr("reservation.created", TASK, attrs, status="assigned", reservation=fake_sid("WR", 3),
+         worker=OTHER_AGENT)  # fmt: skip
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=fake_sid("WR", 3),
+         worker=OTHER_AGENT)  # fmt: skip
+    with h.sessions() as session:
+        taken = session.get(ReservationRecord, fake_sid("WR", 3))
+        assert taken is not None and taken.status == "accepted"
+        assert taken.worker_sid == OTHER_AGENT
+
+
+def test_a_memo_that_no_longer_holds_gives_way_to_the_full_path(h: Harness) -> None:
+    linked = answered(h)
+    h.tr("task.updated", TASK, linked, status="assigned")
+    before = h.next_ms()
+    # Another process applied a newer event behind this one's memo.
+    newer = {**linked, "crm": {"case": 42}}
+    with h.sessions.begin() as session:
+        session.execute(
+            update(TaskRecord)
+            .where(TaskRecord.sid == TASK)
+            .values(attributes=newer, last_event_ms=before + 10_000, updated_at=h.clock())
+        )
+    # An older event, delayed: the memo would take it for the newest and store its attributes.
+    h.tr("task.updated", TASK, linked, ts_ms=before + 5_000, status="assigned")
+    with h.sessions() as session:
+        task = session.get(TaskRecord, TASK)
+        assert task is not None
+        # The conditional write failed, the full path merged it over the row as it is.
+        assert (task.attributes, task.last_event_ms) == (newer, before + 10_000)
+    assert h.service.task_events.memos.get(TASK) is not None  # filled again from the row
