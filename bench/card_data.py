@@ -7,7 +7,7 @@ distractor numbers silenced, non-card speech silenced per call, and CPU speed ag
 per core for the whole stage (transcribe + detect + redact) of a two-channel recording.
 
 `--voices espeak` speaks the same scripts with espeak-ng voices the detector was never built on
-(bench/espeak_voices.py); `--noise-dbfs -38` adds line noise well above the simulator's usual
+(`flexsim.espeak_voices`); `--noise-dbfs -38` adds line noise well above the simulator's usual
 -55 dBFS. Non-card speech silenced counts the truth's words (either channel) that are not card
 data and lost audio to a silenced span, so the quiet between card digits is not counted.
 
@@ -27,7 +27,13 @@ import soundfile
 
 from flexrec.pci.stage import CardDataStage
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
-from flexsim import encode_audio, make_sample_conversation, render_recording, word_truth
+from flexsim import (
+    encode_audio,
+    espeak_voices,
+    make_sample_conversation,
+    render_recording,
+    word_truth,
+)
 
 RATE = 8000
 
@@ -130,9 +136,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.voices == "espeak":
-        from espeak_voices import espeak_bank  # bench/ is on the path when run as a script
-
-        voices = espeak_bank()
+        voices = espeak_voices()
     else:
         voices = nullcontext()
     with voices:

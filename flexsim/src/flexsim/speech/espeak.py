@@ -1,9 +1,9 @@
-"""Voices the card detector was never built on: flexsim's word bank re-synthesised by espeak-ng.
+"""Other voices for flexsim's speech: the word bank re-synthesised by espeak-ng, on demand.
 
-flexsim's shipped bank holds CMU Flite voices. For a recall figure that is not tuned to them,
-this module synthesises the same vocabulary with Debian's espeak-ng (`apt-get install
-espeak-ng`) in four other voices, each with its own speed and pitch, and swaps the bank in for
-the duration of a `with espeak_bank():` block; the simulator's scripts and truth stay as they
+The shipped bank holds CMU Flite voices. A recogniser or detector tested on them can be tuned to
+them without knowing it; `with espeak_voices():` synthesises the same vocabulary with Debian's
+espeak-ng (`apt-get install espeak-ng`) in four other voices, each with its own speed and pitch,
+and speaks every call rendered inside the block with them. Scripts and word truth stay as they
 are, so the same scoring applies. Each clip is trimmed, resampled to 8 kHz, levelled to the
 bank's -20 dBFS and passed through G.711 mu-law, like the shipped bank.
 """
@@ -16,8 +16,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import soundfile
 
 from flexsim.speech import bank as bank_module
@@ -35,7 +37,10 @@ ESPEAK_VOICES = (
 TARGET_RMS = 0.1
 
 
-def _to_8k(x: np.ndarray, rate: int) -> np.ndarray:
+FloatArray = npt.NDArray[np.float64]
+
+
+def _to_8k(x: FloatArray, rate: int) -> FloatArray:
     """Low-pass below 3.6 kHz (windowed sinc), then linear interpolation onto the 8 kHz grid."""
     taps = 127
     n = np.arange(taps) - taps // 2
@@ -43,10 +48,11 @@ def _to_8k(x: np.ndarray, rate: int) -> np.ndarray:
     h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.blackman(taps)
     smooth = np.convolve(x, h / h.sum(), mode="same")
     grid = np.arange(0, len(x) * 8000 // rate) * rate / 8000
-    return np.interp(grid, np.arange(len(x)), smooth)
+    out: FloatArray = np.interp(grid, np.arange(len(x)), smooth)
+    return out
 
 
-def synthesise(voice: str, speed: int, pitch: int, word: str, folder: Path) -> np.ndarray:
+def synthesise(voice: str, speed: int, pitch: int, word: str, folder: Path) -> FloatArray:
     """One word from espeak-ng as float samples at 8 kHz, trimmed to its sound."""
     path = folder / "w.wav"
     program = shutil.which("espeak-ng") or "espeak-ng"
@@ -54,12 +60,13 @@ def synthesise(voice: str, speed: int, pitch: int, word: str, folder: Path) -> n
         [program, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(path), word],
         check=True,
     )
-    x, rate = soundfile.read(path, dtype="float64")
-    x = _to_8k(x, rate)
+    raw, rate = soundfile.read(path, dtype="float64")
+    x = _to_8k(raw, int(rate))
     level = np.abs(x)
     loud = np.nonzero(level > 0.03 * level.max())[0]
     margin = 80  # 10 ms
-    return x[max(0, loud[0] - margin) : loud[-1] + margin]
+    clip: FloatArray = x[max(0, loud[0] - margin) : loud[-1] + margin]
+    return clip
 
 
 def build_bank() -> Bank:
@@ -67,7 +74,8 @@ def build_bank() -> Bank:
     if shutil.which("espeak-ng") is None:
         raise SystemExit("espeak-ng is not installed: apt-get install espeak-ng")
     words = sorted(vocabulary())
-    audio, offsets = {}, {}
+    audio: dict[str, npt.NDArray[np.float32]] = {}
+    offsets: dict[str, npt.NDArray[np.int32]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (voice, speed, pitch) in zip(BANK_VOICES, ESPEAK_VOICES, strict=True):
             clips = [synthesise(voice, speed, pitch, word, Path(tmp)) for word in words]
@@ -81,16 +89,16 @@ def build_bank() -> Bank:
 
 
 @contextmanager
-def espeak_bank() -> Iterator[None]:
-    """flexsim speaks with the espeak-ng voices inside the block."""
+def espeak_voices() -> Iterator[None]:
+    """Calls rendered inside the block speak with the espeak-ng voices (not thread-safe)."""
     bank = build_bank()
-    original = bank_module.load_bank
+    original: Any = bank_module.load_bank
     bank_module.load_bank = lambda: bank  # type: ignore[assignment]
     _clear_caches()
     try:
         yield
     finally:
-        bank_module.load_bank = original  # type: ignore[assignment]
+        bank_module.load_bank = original
         _clear_caches()
 
 
