@@ -87,7 +87,7 @@ def main() -> None:
 
             def archive_all(service: ArchiveService = service, sids: list[str] = sids) -> None:
                 for recording_sid in sids:
-                    service.archive_recording(recording_sid)
+                    service.job.archive_recording(recording_sid)
 
             timed(f"archive job ({kind}, fsync'd local folder)", RECORDINGS, "recordings",
                   archive_all)  # fmt: skip
@@ -95,7 +95,7 @@ def main() -> None:
             def seek_reads(service: ArchiveService = service, sids: list[str] = sids) -> None:
                 for recording_sid in sids:
                     for offset in range(0, len(wav) - 65536, len(wav) // 10):
-                        service.read_media_range(recording_sid, offset, offset + 65535)
+                        service.reader.read_media_range(recording_sid, offset, offset + 65535)
 
             timed(f"64 KiB ranged reads ({kind})", RECORDINGS * 10, "reads", seek_reads)
             verify_speed(service, kind)
@@ -111,8 +111,13 @@ def main() -> None:
             LocalStorage(Path(folder) / "archive"),
             twilio.sdk_client(),
         )
-        service.archive_recording(sid)
-        timed("waveform (first, not kept yet)", 1, "recordings", lambda: service.waveform(sid))
+        service.job.archive_recording(sid)
+        timed(
+            "waveform (first, not kept yet)",
+            1,
+            "recordings",
+            lambda: service.analyses.waveform(sid),
+        )
         engine.dispose()
 
 

@@ -18,9 +18,11 @@ from flexrec.archive.context import db_context_provider
 from flexrec.archive.jobs import JOB_ARCHIVE, register_archive_jobs
 from flexrec.archive.service import ArchiveService
 from flexrec.config import Settings
+from flexrec.console.card_marks import call_card_data
 from flexrec.custody.jobs import register_custody_jobs
 from flexrec.db.files import private_folder
 from flexrec.pci.archive_stage import make_redactor
+from flexrec.pci.webhook import CardDataWebhook
 from flexrec.recording.views import RecordingView
 from flexrec.server.services import Services
 
@@ -56,7 +58,10 @@ def attach_archive(
     )
     if settings.card_data.card_data:
         # Spoken card data is silenced before the archive stores anything (flexrec.pci).
-        archive.deps.redactor = make_redactor(settings, sessions, services.client)
+        webhook = CardDataWebhook.from_settings(settings, sessions, call_card_data)
+        if webhook is not None:
+            webhook.register(queue)
+        archive.deps.redactor = make_redactor(settings, sessions, services.client, webhook)
     register_archive_jobs(
         queue,
         archive,
@@ -74,7 +79,7 @@ def attach_archive(
 
     def completed(view: RecordingView) -> None:
         # Runs inside the recording status webhook: a quick row write and an enqueue.
-        archive.note_completed(
+        archive.job.note_completed(
             view.sid, view.call_sid, view.media_url, view.channels, duration_s=view.duration_s
         )
         queue.enqueue(JOB_ARCHIVE, view.sid)
@@ -92,7 +97,7 @@ def requeue_unfinished(services: Services) -> int:
         return 0
     # At start-up nothing of ours is running yet, so every unfinished row is stale; the job is
     # idempotent should another worker hold one.
-    pending = archive.unfinished(stale_after=timedelta(0))
+    pending = archive.job.unfinished(stale_after=timedelta(0))
     for sid in pending:
         queue.enqueue(JOB_ARCHIVE, sid)
     return len(pending)

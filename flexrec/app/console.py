@@ -33,7 +33,7 @@ def console_deps_from_services(
         secret=secret,
         media_links=links,
         token_validator=services.tokens,
-        waveform_source=services.archive,
+        waveform_source=services.archive.analyses if services.archive else None,
         pause_behavior=settings.policy.pause_behavior or "silence",
         # Behind a TLS-terminating proxy the app sees http; the public URL tells the truth.
         secure_cookies=True if settings.server.public_url.startswith("https://") else None,

@@ -112,7 +112,7 @@ def create_sandbox(folder: Path, *, secret: str | None = None) -> Sandbox:
                 secret=secret,
                 media_links=signer,
                 token_validator=tokens,
-                waveform_source=archive,
+                waveform_source=archive.analyses,
             )
         )
     )

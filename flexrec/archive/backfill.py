@@ -5,41 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import structlog
 
+from flexrec.archive.job import ArchiveJob
 from flexrec.archive.media import media_url_from_uri
-from flexrec.archive.models import DONE_STATES, ArchivedRecording
+from flexrec.archive.models import DONE_STATES
 from flexrec.twilio.gateway import as_archive_gateway
 
 log = structlog.get_logger(__name__)
 
 Outcome = Literal["archived", "already", "skipped", "failed"]
-
-
-class Archiver(Protocol):
-    """The part of `ArchiveService` backfill needs."""
-
-    def note_completed(
-        self,
-        recording_sid: str,
-        call_sid: str | None = None,
-        media_url: str | None = None,
-        channels: int | None = None,
-        *,
-        duration_s: int | None = None,
-        started_at: datetime | None = None,
-    ) -> ArchivedRecording:
-        """Register what is known about a recording."""
-
-    def archive_recording(
-        self, recording_sid: str, *, retry_failed: bool = False
-    ) -> ArchivedRecording:
-        """Archive one recording."""
-
-    def get(self, recording_sid: str) -> ArchivedRecording | None:
-        """The archive row, if any."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +46,7 @@ class BackfillReport:
 
 def backfill(
     client: Any,
-    archive_service: Archiver,
+    job: ArchiveJob,
     since: datetime | None = None,
     progress: Callable[[BackfillProgress], None] | None = None,
     limit: int | None = None,
@@ -86,7 +63,7 @@ def backfill(
         outcome: Outcome
         error: str | None = None
         status = recording.status
-        existing = archive_service.get(sid)
+        existing = job.deps.get(sid)
         if existing is not None and existing.state in DONE_STATES:
             outcome = "already"
             report.already.append(sid)
@@ -96,7 +73,7 @@ def backfill(
         else:
             try:
                 started_ms = recording.start_time_ms
-                archive_service.note_completed(
+                job.note_completed(
                     sid,
                     recording.call_sid,
                     media_url_from_uri(recording.uri) if recording.uri else None,
@@ -108,7 +85,7 @@ def backfill(
                         else None
                     ),
                 )
-                archive_service.archive_recording(sid, retry_failed=True)
+                job.archive_recording(sid, retry_failed=True)
                 outcome = "archived"
                 report.archived.append(sid)
             except Exception as exc:  # one bad recording must not end the import

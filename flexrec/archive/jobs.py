@@ -59,7 +59,7 @@ def register_archive_jobs(
 
     def archive_job(recording_sid: str) -> str:
         try:
-            archive.archive_recording(recording_sid)
+            archive.job.archive_recording(recording_sid)
         except ArchiveRetryableError:
             row = archive.get(recording_sid)
             delay = backoff_s(row.attempts if row else 1, base_s=retry_base_s)
@@ -71,7 +71,7 @@ def register_archive_jobs(
 
     def analyse_job(recording_sid: str) -> str:
         try:
-            analysis = archive.analyse(recording_sid)
+            analysis = archive.analyses.analyse(recording_sid)
             # The analysis is an archived object too: stored, locked and sealed like the audio.
             seal_document(archive.deps, recording_sid, "analysis", analysis_document(analysis))
         except RecordingNotArchived:
@@ -87,13 +87,13 @@ def register_archive_jobs(
         return "done"
 
     def retention_job() -> int:
-        return len(archive.apply_retention())
+        return len(archive.holds.apply_retention())
 
     def reconcile_job() -> int:
-        stale = archive.unfinished(stale_after)
+        stale = archive.job.unfinished(stale_after)
         for recording_sid in stale:
             queue.enqueue(JOB_ARCHIVE, recording_sid)
-        missing = archive.unanalysed() if analyse else []
+        missing = archive.analyses.unanalysed() if analyse else []
         for recording_sid in missing:
             queue.enqueue(JOB_ANALYSE, recording_sid)
         if stale or missing:
@@ -112,7 +112,7 @@ def register_archive_jobs(
     def on_recording_completed(
         recording_sid: str, call_sid: str, media_url: str, channels: int
     ) -> None:
-        archive.note_completed(recording_sid, call_sid, media_url, channels)
+        archive.job.note_completed(recording_sid, call_sid, media_url, channels)
         queue.enqueue(JOB_ARCHIVE, recording_sid)
 
     return on_recording_completed

@@ -1,6 +1,8 @@
-"""`ArchiveService`: the archive job and everything built on archived media, behind one facade.
+"""`ArchiveService`: the archive's rooms, built once from the settings around one `ArchiveDeps`.
 
-The work is done in rooms of their own, sharing one `ArchiveDeps`:
+It forwards nothing: callers use the room that does the work (`archive.job.archive_recording`,
+`archive.reader.read_media_range`, `archive.holds.set_legal_hold`...), so a new archive job is
+the room's method plus its line in `flexrec.archive.jobs`. The rooms:
 - `job` (flexrec.archive.job): copy a finished recording in, crash-safe and idempotent;
 - `reader` (flexrec.archive.reader): the archived WAV, whole or by range, decrypted;
 - `analyses` (flexrec.archive.analyses): conversation analysis and waveform peaks;
@@ -10,8 +12,8 @@ The work is done in rooms of their own, sharing one `ArchiveDeps`:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +32,7 @@ from flexrec.archive.errors import (
 )
 from flexrec.archive.holds import Holds
 from flexrec.archive.job import ArchiveJob
-from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
+from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.reader import MediaReader
 from flexrec.archive.redaction import Redactor
 from flexrec.archive.retention import RetentionPolicy, load_retention_policy
@@ -75,7 +77,7 @@ class _Shared(Generic[_V]):
 
 
 class ArchiveService:
-    """Copies finished recordings into the archive and serves what was archived."""
+    """The archive's rooms over one shared `ArchiveDeps` (store, key, policy, database)."""
 
     sessions: _Shared[sessionmaker[Session]] = _Shared()
     store: _Shared[BlobStore] = _Shared()
@@ -151,92 +153,6 @@ class ArchiveService:
     def close(self) -> None:
         """Nothing to release: media comes through the gateway's pooled transport."""
 
-    # -- the archive job ----------------------------------------------------------------------
-    def note_completed(
-        self,
-        recording_sid: str,
-        call_sid: str | None = None,
-        media_url: str | None = None,
-        channels: int | None = None,
-        *,
-        duration_s: int | None = None,
-        started_at: datetime | None = None,
-    ) -> ArchivedRecording:
-        """Record what the completion callback told us (fast, no I/O but the database)."""
-        return self.job.note_completed(
-            recording_sid, call_sid, media_url, channels,
-            duration_s=duration_s, started_at=started_at,
-        )  # fmt: skip
-
-    def archive_recording(
-        self, recording_sid: str, *, retry_failed: bool = False
-    ) -> ArchivedRecording:
-        """Download, verify, store, read back, then (if configured) delete from Twilio."""
-        return self.job.archive_recording(recording_sid, retry_failed=retry_failed)
-
-    def unfinished(self, stale_after: timedelta = timedelta(minutes=10)) -> list[str]:
-        """Recordings whose archive job stopped before finishing and has not moved for a while."""
-        return self.job.unfinished(stale_after)
-
     def get(self, recording_sid: str) -> ArchivedRecording | None:
         """The archive row of a recording, if any."""
         return self.deps.get(recording_sid)
-
-    # -- reading media ------------------------------------------------------------------------
-    def read_media(self, recording_sid: str) -> bytes:
-        """The archived WAV (decrypted); raises `RecordingNotArchived`."""
-        return self.reader.read_media(recording_sid)
-
-    def media_size(self, recording_sid: str) -> int:
-        """Size in bytes of the (decrypted) WAV, without reading it."""
-        return self.reader.media_size(recording_sid)
-
-    def read_media_range(self, recording_sid: str, start: int, end: int) -> bytes:
-        """Bytes `start..end` (inclusive) of the decrypted WAV."""
-        return self.reader.read_media_range(recording_sid, start, end)
-
-    # -- analysis and waveform ----------------------------------------------------------------
-    def analyse(self, recording_sid: str) -> RecordingAnalysis:
-        """Run conversation analysis on the archived media and store it (idempotent)."""
-        return self.analyses.analyse(recording_sid)
-
-    def waveform(self, recording_sid: str) -> bytes:
-        """The console's waveform (`flexrec.archive.waveform`), computed once and kept."""
-        return self.analyses.waveform(recording_sid)
-
-    def unanalysed(self, limit: int = 100) -> list[str]:
-        """Archived recordings never analysed (oldest first); failed analyses are not retried."""
-        return self.analyses.unanalysed(limit)
-
-    # -- retention, holds, audit --------------------------------------------------------------
-    def apply_retention(self, now: datetime | None = None) -> list[str]:
-        """Purge expired media not on legal hold; returns the purged recording SIDs."""
-        return self.holds.apply_retention(now)
-
-    def set_legal_hold(
-        self, recording_sid: str, hold: bool, actor: str, reason: str = ""
-    ) -> ArchivedRecording:
-        """Put a recording under legal hold (or release it); audited (flexrec.archive.holds)."""
-        return self.holds.set_legal_hold(recording_sid, hold, actor, reason)
-
-    def audit(
-        self,
-        action: str,
-        actor: str,
-        recording_sid: str | None,
-        *,
-        ip: str | None = None,
-        worker_sid: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Append one entry to the audit log."""
-        self.holds.audit(action, actor, recording_sid, ip=ip, worker_sid=worker_sid, detail=detail)
-
-    # -- access and Insights ------------------------------------------------------------------
-    def attribute_entry(self, recording_sid: str, public_url: str) -> dict[str, Any]:
-        """The task's `conversations.media` VoiceRecording entry pointing at the archive."""
-        return self.access.attribute_entry(recording_sid, public_url)
-
-    def may_access(self, recording_sid: str, worker_sid: str | None, roles: Sequence[str]) -> bool:
-        """Whether this caller may hear the recording (flexrec.archive.visibility's rule)."""
-        return self.access.may_access(recording_sid, worker_sid, roles)

@@ -129,7 +129,7 @@ def backfill_command(*, since: str | None) -> int:
                     task, completed=update.done, last=f"{update.recording_sid} {update.outcome}"
                 )
 
-            report = backfill(services.client, archive, since=start, progress=step)
+            report = backfill(services.client, archive.job, since=start, progress=step)
     finally:
         services.close()
     console.print(

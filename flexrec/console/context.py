@@ -42,7 +42,7 @@ RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
 
 
 class WaveformSource(Protocol):
-    """The archive's stored waveform (`ArchiveService.waveform`), computed on first use."""
+    """The archive's stored waveform (`Analyses.waveform`), computed on first use."""
 
     def waveform(self, recording_sid: str) -> bytes: ...
 

@@ -141,12 +141,12 @@ def make_archive_router(
         check_sid(recording_sid)
         who = await caller(request)
         allowed = await run_in_threadpool(
-            archive.may_access, recording_sid, who.worker_sid, who.roles
+            archive.access.may_access, recording_sid, who.worker_sid, who.roles
         )
         if not allowed:
             # A view refused to a signed-in agent is audited, as in the console.
             await run_in_threadpool(
-                archive.audit,
+                archive.holds.audit,
                 "view_refused",
                 who.identity,
                 recording_sid,
@@ -161,7 +161,7 @@ def make_archive_router(
         base = public_url or str(request.base_url)
         url = signer.url(base, recording_sid, "play", who.identity)
         await run_in_threadpool(
-            archive.audit,
+            archive.holds.audit,
             "url_issued",
             who.identity,
             recording_sid,
@@ -198,7 +198,7 @@ def make_archive_router(
         check_sid(recording_sid)
         link = verified_link(recording_sid, request)
         try:
-            total = await run_in_threadpool(archive.media_size, recording_sid)
+            total = await run_in_threadpool(archive.reader.media_size, recording_sid)
         except RecordingNotArchived:
             _fail(404, "not_archived", "the recording is not in the archive")
         disposition = "attachment" if link.purpose == "download" else "inline"
@@ -225,7 +225,7 @@ def make_archive_router(
         first_end = min(end, start + STREAM_CHUNK_BYTES - 1)
         try:
             first = await run_in_threadpool(
-                archive.read_media_range, recording_sid, start, first_end
+                archive.reader.read_media_range, recording_sid, start, first_end
             )
         except RecordingNotArchived:
             _fail(404, "not_archived", "the recording is not in the archive")
@@ -233,7 +233,7 @@ def make_archive_router(
             # Every byte served is covered by a row: the first request of each signed link
             # writes it, whatever its range; the same link's further ranges (seeks) do not.
             await run_in_threadpool(
-                archive.audit,
+                archive.holds.audit,
                 link.purpose,
                 link.subject or "signed-link",
                 recording_sid,
@@ -250,7 +250,7 @@ def make_archive_router(
             position = first_end + 1
             while position <= end:
                 stop = min(end, position + STREAM_CHUNK_BYTES - 1)
-                yield archive.read_media_range(recording_sid, position, stop)
+                yield archive.reader.read_media_range(recording_sid, position, stop)
                 position = stop + 1
 
         # A sync iterator: Starlette runs it in a worker thread, off the event loop.
@@ -265,7 +265,7 @@ def make_archive_router(
         check_sid(recording_sid)
         verified_link(recording_sid, request)
         try:
-            blob: bytes = await run_in_threadpool(archive.waveform, recording_sid)
+            blob: bytes = await run_in_threadpool(archive.analyses.waveform, recording_sid)
         except RecordingNotArchived:
             _fail(404, "not_archived", "the recording is not in the archive")
         data = decode_waveform(blob).wavesurfer()

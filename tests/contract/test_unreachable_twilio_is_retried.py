@@ -70,11 +70,11 @@ def _unreachable_client() -> Client:
 def test_archiving_while_twilio_is_unreachable_is_retried_not_stuck(sessions: object) -> None:
     archive = ArchiveService(sessions, MemoryStorage(), _unreachable_client())  # type: ignore[arg-type]
     # No duration yet: the job fetches the Recording resource from Twilio first.
-    archive.note_completed(
+    archive.job.note_completed(
         RE, CA, COMPLETED["RecordingUrl"], int(COMPLETED["RecordingChannels"]), duration_s=None
     )
     with pytest.raises(ArchiveRetryableError):
-        archive.archive_recording(RE)
+        archive.job.archive_recording(RE)
     with sessions() as session:  # type: ignore[operator]
         row = session.scalars(select(ArchivedRecording)).one()
     # Recorded as a failed attempt with its cause, so the queue retries it with backoff.
@@ -85,7 +85,7 @@ def test_archiving_while_twilio_is_unreachable_is_retried_not_stuck(sessions: ob
     twilio = FakeTwilioRecordings(account_sid=AC)
     twilio.add(RE, CA)
     back = ArchiveService(sessions, MemoryStorage(), twilio.sdk_client())  # type: ignore[arg-type]
-    assert back.archive_recording(RE).state == "verified"
+    assert back.job.archive_recording(RE).state == "verified"
 
 
 @pytest.mark.parametrize(

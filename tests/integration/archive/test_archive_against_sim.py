@@ -59,9 +59,9 @@ def test_archive_from_the_simulator_then_delete_there(
         f"https://api.twilio.com/2010-04-01/Accounts/{defaults.ACCOUNT_SID}"
         f"/Recordings/{recording.sid}"
     )
-    service.note_completed(recording.sid, recording.call_sid, media_url, 2)
+    service.job.note_completed(recording.sid, recording.call_sid, media_url, 2)
 
-    row = service.archive_recording(recording.sid)
+    row = service.job.archive_recording(recording.sid)
 
     assert row.state == "deleted_from_twilio"
     assert row.channels == 2
@@ -69,12 +69,12 @@ def test_archive_from_the_simulator_then_delete_there(
     assert store.list_keys() == [row.storage_key]
     assert sample.world.recordings[recording.sid].deleted
 
-    analysis = service.analyse(recording.sid)
+    analysis = service.analyses.analyse(recording.sid)
     assert analysis.agent_talk_ms and analysis.agent_talk_ms > 1000
     assert analysis.customer_talk_ms and analysis.customer_talk_ms > 1000
 
     # Backfill lists what is left on the account (the worker-leg recording) and archives it.
-    report = backfill(client, service)
+    report = backfill(client, service.job)
     assert report.archived == [sample.worker_recording.sid]
     assert report.failed == {}
     assert len(store.list_keys()) == 2
@@ -100,7 +100,7 @@ def test_simulated_silence_pause_is_excluded_from_analysis(tmp_path: Path) -> No
         LocalStorage(tmp_path / "archive"),
         twilio.sdk_client(),
     )
-    service.archive_recording(recording.sid)
-    analysis = service.analyse(recording.sid)
+    service.job.archive_recording(recording.sid)
+    analysis = service.analyses.analyse(recording.sid)
     assert analysis.metrics["paused_ms"] == pytest.approx(6000, abs=50)
     engine.dispose()

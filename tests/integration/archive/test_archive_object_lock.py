@@ -104,15 +104,15 @@ def test_legal_hold_is_set_and_cleared_on_the_object(
     recording = sid("RE", 1)
     twilio.add(recording, sid("CA", 1))
     archive = ArchiveService(sessions, store, twilio.sdk_client())
-    archive.archive_recording(recording)
+    archive.job.archive_recording(recording)
     with sessions() as session:
         manifest = session.scalars(select(SealedObject)).one()
     key, version = manifest.storage_key, str(manifest.version_id)
-    archive.set_legal_hold(recording, True, "legal@example.com", "matter 1")
+    archive.holds.set_legal_hold(recording, True, "legal@example.com", "matter 1")
     assert store.lock_state(key, version).legal_hold
     with pytest.raises(ObjectLockedError):
         store.delete_version(key, version)
-    archive.set_legal_hold(recording, False, "legal@example.com", "closed")
+    archive.holds.set_legal_hold(recording, False, "legal@example.com", "closed")
     assert not store.lock_state(key, version).legal_hold
     assert apply_object_holds(sessions, store) == 0
 
@@ -137,7 +137,7 @@ def test_retention_deletes_expired_versions_and_reports_what_the_server_refuses(
         context_provider=lambda s, _c: RecordingContext(queue_name=queue.get(s, "Sales")),
     )
     for recording in recordings.values():
-        archive.archive_recording(recording)
+        archive.job.archive_recording(recording)
     with sessions() as session:
         manifests = {m.recording_sid: m for m in session.scalars(select(SealedObject))}
     assert manifests[recordings["RE-obliged"]].lock_mode == "COMPLIANCE"
@@ -148,7 +148,7 @@ def test_retention_deletes_expired_versions_and_reports_what_the_server_refuses(
             update(ArchivedRecording).values(retain_until=started - timedelta(seconds=1))
         )
         session.commit()
-    purged = archive.apply_retention()
+    purged = archive.holds.apply_retention()
     assert purged == [recordings["RE-expiring"]]
     expiring = manifests[recordings["RE-expiring"]]
     assert store.version_ids(expiring.storage_key) == []  # every version, by version ID
@@ -165,7 +165,7 @@ def test_retention_deletes_expired_versions_and_reports_what_the_server_refuses(
     storage_until = store.lock_state(obliged.storage_key, str(obliged.version_id)).retain_until
     assert storage_until is not None and row.retain_until is not None
     assert abs((row.retain_until - storage_until).total_seconds()) < 1
-    assert archive.apply_retention() == []  # no retry before the storage's date
+    assert archive.holds.apply_retention() == []  # no retry before the storage's date
     with sessions() as session:
         count = session.scalars(select(AuditLog).where(AuditLog.action == "purge_refused")).all()
     assert len(count) == 1
@@ -199,13 +199,13 @@ def test_playback_and_verify_hold_to_the_sealed_version_on_s3(
     wav = make_wav(duration_s=2.0)
     twilio.add(recording, sid("CA", 20), wav)
     archive = ArchiveService(sessions, store, twilio.sdk_client())
-    archive.archive_recording(recording)
+    archive.job.archive_recording(recording)
     with sessions() as session:
         manifest = session.scalars(select(SealedObject)).one()
     assert verify_archive(sessions, store).ok
     store.put(manifest.storage_key, b"RIFF-forged")  # a new version on top of the sealed one
-    assert archive.read_media(recording) == wav
-    assert archive.read_media_range(recording, 10, 19) == wav[10:20]
-    assert archive.media_size(recording) == len(wav)
+    assert archive.reader.read_media(recording) == wav
+    assert archive.reader.read_media_range(recording, 10, 19) == wav[10:20]
+    assert archive.reader.media_size(recording) == len(wav)
     report = verify_archive(sessions, store)
     assert [(p.kind, p.subject.split()[0]) for p in report.problems] == [("overwritten", recording)]

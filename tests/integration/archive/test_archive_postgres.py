@@ -61,16 +61,16 @@ def test_job_and_retention_on_postgres(pg_sessions: sessionmaker[Session]) -> No
     twilio.fail_next("media", 503)
     service = make(pg_sessions, twilio, store)
     with pytest.raises(ArchiveRetryableError):
-        service.archive_recording(RE)
-    row = service.archive_recording(RE)
+        service.job.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     assert row.state == "deleted_from_twilio" and row.attempts == 2
     assert row.archived_at is not None and row.archived_at.tzinfo is not None
     assert row.retain_until == datetime(2026, 3, 4, 10, 0, tzinfo=UTC) + timedelta(days=30)
-    assert service.unfinished(timedelta(0)) == []
-    assert service.unanalysed() == [RE]
-    service.analyse(RE)
-    assert service.unanalysed() == []
-    assert service.apply_retention(row.retain_until) == [RE]
+    assert service.job.unfinished(timedelta(0)) == []
+    assert service.analyses.unanalysed() == [RE]
+    service.analyses.analyse(RE)
+    assert service.analyses.unanalysed() == []
+    assert service.holds.apply_retention(row.retain_until) == [RE]
     assert store.list_keys() == []
 
 
@@ -87,7 +87,7 @@ def test_two_workers_racing_on_one_recording_store_one_object(
         service = make(pg_sessions, twilio, store)
         barrier.wait()
         try:
-            results.append(service.archive_recording(RE).state)
+            results.append(service.job.archive_recording(RE).state)
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -99,6 +99,6 @@ def test_two_workers_racing_on_one_recording_store_one_object(
     # Whatever the interleaving: one row, one object, and the recording ends up archived.
     assert len(results) + len(errors) == 2
     assert all(isinstance(e, ArchiveRetryableError) for e in errors), errors
-    final = make(pg_sessions, twilio, store).archive_recording(RE)
+    final = make(pg_sessions, twilio, store).job.archive_recording(RE)
     assert final.state == "deleted_from_twilio"
     assert len(store.list_keys()) == 1

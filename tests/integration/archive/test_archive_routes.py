@@ -89,8 +89,8 @@ def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Env]:
         key=ArchiveKey(b"s" * 32) if request.param == "sealed" else None,
         context_provider=lambda sid, _call: contexts.get(sid),
     )
-    archive.archive_recording(RE)
-    archive.archive_recording(OTHER_RE)
+    archive.job.archive_recording(RE)
+    archive.job.archive_recording(OTHER_RE)
     clock = Clock()
     app = FastAPI()
     app.include_router(

@@ -88,17 +88,17 @@ def test_archive_job_and_retention_on_s3_with_encryption(s3_endpoint: str, tmp_p
         delete_from_twilio=True,
         retention=RetentionPolicy(30),
     )
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     assert row.state == "deleted_from_twilio"
     assert row.storage_key == f"recordings/2026/03/04/{RE}.wav.enc"
     sealed = store.get(row.storage_key)
     assert sealed[:4] == b"FXRA" and wav not in sealed
-    assert service.read_media(RE) == wav
-    assert service.archive_recording(RE).state == "deleted_from_twilio"  # idempotent
+    assert service.reader.read_media(RE) == wav
+    assert service.job.archive_recording(RE).state == "deleted_from_twilio"  # idempotent
     assert store.list_keys() == [row.storage_key]
 
     assert row.retain_until is not None
-    assert service.apply_retention(row.retain_until + timedelta(seconds=1)) == [RE]
+    assert service.holds.apply_retention(row.retain_until + timedelta(seconds=1)) == [RE]
     assert store.list_keys() == []
     engine.dispose()
 

@@ -36,7 +36,7 @@ def app(tmp_path: Path) -> Iterator[tuple[FastAPI, Ed25519PrivateKey, object]]:
     twilio = FakeTwilioRecordings()
     archive = ArchiveService(sessions, LocalStorage(tmp_path / "archive"), twilio.sdk_client())
     twilio.add(RE, "CA" + "6" * 32)
-    archive.archive_recording(RE)
+    archive.job.archive_recording(RE)
     with sessions() as session:
         create_user(session, "sam", "sam-password-1", "supervisor")
         create_user(session, "ann", "ann-password-1", "agent", worker_sid=WORKER)

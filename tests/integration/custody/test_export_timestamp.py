@@ -154,7 +154,7 @@ def test_an_export_carries_the_time_stamp_of_its_signed_hashes(
     recording = "RE" + "7" * 32
     twilio.add(recording, "CA" + "7" * 32)
     archive = ArchiveService(sessions, MemoryStorage(), twilio.sdk_client())
-    archive.archive_recording(recording)
+    archive.job.archive_recording(recording)
     with sessions() as session:
         bundle = build_export(
             session, archive.store, [recording], signing_key=Ed25519PrivateKey.generate(),

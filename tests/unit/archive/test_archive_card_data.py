@@ -57,7 +57,7 @@ def test_only_the_redacted_audio_is_stored_and_the_record_has_no_digit(
         return result.kept_wav, None
 
     service.deps.redactor = redactor
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
 
     assert row.state == "verified"
     (key,) = store.list_keys("recordings/")

@@ -54,14 +54,14 @@ def test_the_waveform_is_computed_once_and_kept(
     twilio.add(RE, CA, make_wav(duration_s=2.0))
     service = make_service()
     with pytest.raises(RecordingNotArchived):
-        service.waveform(RE)
-    service.archive_recording(RE)
-    first = service.waveform(RE)
+        service.analyses.waveform(RE)
+    service.job.archive_recording(RE)
+    first = service.analyses.waveform(RE)
     waveform = decode_waveform(first)
     assert (waveform.channels, waveform.buckets) == (2, 100)
     assert waveform.as_floats()[0].max() > 0.1  # the synthetic bursts are visible
     service.store.delete(service.get(RE).storage_key or "")  # type: ignore[union-attr]
-    assert service.waveform(RE) == first  # served from the analyses row, not the media
+    assert service.analyses.waveform(RE) == first  # served from the analyses row, not the media
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,10 @@ def test_analysis_is_stored_once_with_labels_mapped(
     twilio.add(RE, CA, make_wav(duration_s=2.0))
     context = RecordingContext(channel_labels=("others", "customer"), paused_ms=((100, 300),))
     service = make_service(context_provider=lambda *_: context)
-    service.archive_recording(RE)
+    service.job.archive_recording(RE)
 
-    analysis = service.analyse(RE)
-    again = service.analyse(RE)
+    analysis = service.analyses.analyse(RE)
+    again = service.analyses.analyse(RE)
 
     assert len(calls) == 1  # idempotent
     assert calls[0]["shape"] == (2, 100)  # the frame powers of both channels, 50 a second
@@ -135,9 +135,9 @@ def test_attribute_entry_points_insights_at_the_archive(
         context_provider=lambda *_: RecordingContext(channel_labels=("customer", "others"))
     )
     with pytest.raises(RecordingNotArchived):
-        service.attribute_entry(RE, "https://rec.example.com")
-    service.archive_recording(RE)
-    entry = service.attribute_entry(RE, "https://rec.example.com/")
+        service.access.attribute_entry(RE, "https://rec.example.com")
+    service.job.archive_recording(RE)
+    entry = service.access.attribute_entry(RE, "https://rec.example.com/")
     assert entry == {
         "type": "VoiceRecording",
         "url": f"https://rec.example.com/media/recordings/{RE}.wav",
@@ -153,14 +153,14 @@ def test_agents_see_only_their_own_calls(
     twilio.add(RE, CA)
     context = RecordingContext(worker_sid=WK, agent_identity="alice")
     service = make_service(context_provider=lambda *_: context)
-    service.archive_recording(RE)
-    assert service.may_access(RE, WK, ("agent",))
+    service.job.archive_recording(RE)
+    assert service.access.may_access(RE, WK, ("agent",))
     # A name is not a credential: the same friendly name without the worker SID hears nothing.
-    assert not service.may_access(RE, None, ("agent",))
-    assert not service.may_access(RE, "WK" + "5" * 32, ("agent",))
-    assert service.may_access(RE, "WK" + "5" * 32, ("supervisor",))
-    assert service.may_access(RE, None, ("admin",))
-    assert not service.may_access("RE" + "9" * 32, WK, ("agent",))
+    assert not service.access.may_access(RE, None, ("agent",))
+    assert not service.access.may_access(RE, "WK" + "5" * 32, ("agent",))
+    assert service.access.may_access(RE, "WK" + "5" * 32, ("supervisor",))
+    assert service.access.may_access(RE, None, ("admin",))
+    assert not service.access.may_access("RE" + "9" * 32, WK, ("agent",))
 
 
 def test_an_agent_who_took_a_transfer_may_listen_too(
@@ -175,7 +175,7 @@ def test_an_agent_who_took_a_transfer_may_listen_too(
     twilio.add(RE, CA)
     context = RecordingContext(task_sids=(wt_first, wt_second), worker_sid=WK)
     service = make_service(context_provider=lambda *_: context)
-    service.archive_recording(RE)
+    service.job.archive_recording(RE)
     now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
     with sessions() as session:
         # The recording service's rows: started for the first task, linked into the second.
@@ -208,8 +208,8 @@ def test_an_agent_who_took_a_transfer_may_listen_too(
             ]
         )
         session.commit()
-    assert service.may_access(RE, bob, ("agent",))
-    assert not service.may_access(RE, carol, ("agent",))
+    assert service.access.may_access(RE, bob, ("agent",))
+    assert not service.access.may_access(RE, carol, ("agent",))
 
 
 def test_backfill_archives_completed_recordings_and_reports_progress(
@@ -221,10 +221,10 @@ def test_backfill_archives_completed_recordings_and_reports_progress(
     twilio.add(sid("RE", 3), sid("CA", 3), status="in-progress")
     twilio.add(sid("RE", 4), sid("CA", 4), duration_s=30)  # media shorter than Twilio says
     service = make_service()
-    service.archive_recording(sid("RE", 2))  # archived live already
+    service.job.archive_recording(sid("RE", 2))  # archived live already
     seen: list[BackfillProgress] = []
 
-    report = backfill(service.twilio, service, progress=seen.append)
+    report = backfill(service.twilio, service.job, progress=seen.append)
 
     assert report.archived == [sid("RE", 1)]
     assert report.already == [sid("RE", 2)]
@@ -238,7 +238,7 @@ def test_backfill_archives_completed_recordings_and_reports_progress(
 
     # Running again downloads nothing new for the archived ones.
     media_before = twilio.count("GET", ".wav")
-    second = backfill(service.twilio, service, since=datetime(2026, 2, 1, tzinfo=UTC))
+    second = backfill(service.twilio, service.job, since=datetime(2026, 2, 1, tzinfo=UTC))
     assert sid("RE", 1) not in second.already + second.archived  # filtered out by date
     assert second.already == [sid("RE", 2)]
     assert twilio.count("GET", ".wav") - media_before == 2  # only RE4 is tried again
@@ -250,8 +250,8 @@ def test_real_analysis_measures_the_synthetic_conversation(
     # make_wav puts the customer's burst at 0-2 s and the agent's at 1.5-3.5 s of 6 s.
     twilio.add(RE, CA, make_wav(duration_s=6.0))
     service = make_service()
-    service.archive_recording(RE)
-    analysis = service.analyse(RE)
+    service.job.archive_recording(RE)
+    analysis = service.analyses.analyse(RE)
     assert analysis.state == "done"
     assert analysis.vad_config_version
     assert analysis.customer_talk_ms == pytest.approx(2000, abs=150)
@@ -283,11 +283,11 @@ def test_mono_recording_gets_talk_and_silence_and_a_settled_mono_state(
     # A Studio flow's mono recording: one speech-like burst in the first third of 6 s.
     twilio.add(RE, CA, make_wav(duration_s=6.0, channels=1), channels=1)
     service = make_service()
-    service.note_completed(RE, CA, None, 1)  # the callback said this one is mono
-    row = service.archive_recording(RE)
+    service.job.note_completed(RE, CA, None, 1)  # the callback said this one is mono
+    row = service.job.archive_recording(RE)
     assert (row.state, row.channels) == ("verified", 1)
-    assert service.unanalysed() == [RE]
-    analysis = service.analyse(RE)  # an outcome, not an error
+    assert service.analyses.unanalysed() == [RE]
+    analysis = service.analyses.analyse(RE)  # an outcome, not an error
     assert analysis.state == "mono" and analysis.last_error is None
     talk = analysis.metrics["talk_ms"]
     assert 1_700 <= talk <= 2_300  # the burst, measured from the one channel
@@ -296,9 +296,9 @@ def test_mono_recording_gets_talk_and_silence_and_a_settled_mono_state(
     # Nobody to tell apart: no per-side figure is made up.
     assert analysis.customer_talk_ms is None and analysis.agent_talk_ms is None
     assert {s["speaker"] for s in analysis.segments} == {"mixed"}
-    assert service.unanalysed() == []  # settled: the reconciler leaves it be
-    assert service.analyse(RE).id == analysis.id  # idempotent
-    waveform = service.waveform(RE)  # the console gets a one-channel waveform
+    assert service.analyses.unanalysed() == []  # settled: the reconciler leaves it be
+    assert service.analyses.analyse(RE).id == analysis.id  # idempotent
+    waveform = service.analyses.waveform(RE)  # the console gets a one-channel waveform
     assert decode_waveform(waveform).channels == 1
 
 
@@ -329,8 +329,8 @@ def test_silenced_pause_is_left_out_of_the_metrics(
     sf.write(buffer, audio, rate, format="WAV", subtype="PCM_16")
     twilio.add(RE, CA, buffer.getvalue())
     service = make_service()
-    service.archive_recording(RE)
-    analysis = service.analyse(RE)
+    service.job.archive_recording(RE)
+    analysis = service.analyses.analyse(RE)
     assert analysis.metrics["paused_ms"] == pytest.approx(2000, abs=20)
     assert analysis.silence_ms is not None
     assert analysis.silence_ms + (analysis.metrics["total_talk_ms"]) == pytest.approx(6000, abs=20)

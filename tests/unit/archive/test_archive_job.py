@@ -74,7 +74,7 @@ def test_archives_verifies_and_records_metadata(
     archived_hook: list[str] = []
     service.on_archived.append(archived_hook.append)
 
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
 
     assert row.state == "verified"
     assert row.call_sid == CA
@@ -101,8 +101,8 @@ def test_second_run_is_a_no_op(
 ) -> None:
     twilio.add(RE, CA)
     service = make_service()
-    service.archive_recording(RE)
-    again = service.archive_recording(RE)
+    service.job.archive_recording(RE)
+    again = service.job.archive_recording(RE)
     assert again.state == "verified"
     assert again.attempts == 1
     assert media_gets(twilio) == 1
@@ -121,8 +121,8 @@ def test_uses_the_callback_media_url_and_requested_channels(
 
     service = make_service(client=twilio.sdk_client(httpx.MockTransport(spy)))
     media_url = f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{RE}"
-    service.note_completed(RE, CA, media_url, 2, duration_s=2)
-    service.archive_recording(RE)
+    service.job.note_completed(RE, CA, media_url, 2, duration_s=2)
+    service.job.archive_recording(RE)
     first = seen[0]
     assert first.url.path.endswith(f"/Recordings/{RE}.wav")
     assert first.url.params["RequestedChannels"] == "2"
@@ -146,12 +146,12 @@ def test_download_errors_are_retried_then_succeed(
     twilio.fail_next("media", 503)
     service = make_service()
     with pytest.raises(ArchiveRetryableError, match="503"):
-        service.archive_recording(RE)
+        service.job.archive_recording(RE)
     row = service.get(RE)
     assert row is not None
     assert (row.state, row.attempts) == ("downloading", 1)
     assert row.last_error is not None and "503" in row.last_error
-    assert service.archive_recording(RE).state == "verified"
+    assert service.job.archive_recording(RE).state == "verified"
 
 
 def test_storage_outage_is_retried_without_duplicates(
@@ -161,9 +161,9 @@ def test_storage_outage_is_retried_without_duplicates(
     store.fail_next_puts = 1
     service = make_service()
     with pytest.raises(ArchiveRetryableError, match="outage"):
-        service.archive_recording(RE)
+        service.job.archive_recording(RE)
     assert store.list_keys() == []
-    assert service.archive_recording(RE).state == "verified"
+    assert service.job.archive_recording(RE).state == "verified"
     assert store.list_keys() == [KEY]
 
 
@@ -176,12 +176,12 @@ def test_crash_after_upload_reruns_cleanly_under_the_same_key(
     service = make_service(store=logging_store)
     logging_store.crash_after_next_put = True
     with pytest.raises(Crash):
-        service.archive_recording(RE)
+        service.job.archive_recording(RE)
     row = service.get(RE)
     assert row is not None and row.state == "downloading"  # the upload was never committed
     assert row.storage_key == KEY  # but its key was, before the upload
     restarted = make_service(store=logging_store)
-    assert restarted.archive_recording(RE).state == "verified"
+    assert restarted.job.archive_recording(RE).state == "verified"
     assert media_gets(twilio) == 2  # a fresh download, no partial reuse
     assert logging_store.list_keys() == [KEY]  # and still exactly one object
 
@@ -199,9 +199,9 @@ def test_crash_mid_download_restarts_from_scratch(
         return twilio.handle(request)
 
     with pytest.raises(Crash):
-        make_service(client=twilio.sdk_client(httpx.MockTransport(flaky))).archive_recording(RE)
+        make_service(client=twilio.sdk_client(httpx.MockTransport(flaky))).job.archive_recording(RE)
     assert store.list_keys() == []
-    assert make_service().archive_recording(RE).state == "verified"
+    assert make_service().job.archive_recording(RE).state == "verified"
 
 
 def test_read_back_mismatch_starts_over(
@@ -213,10 +213,10 @@ def test_read_back_mismatch_starts_over(
     service = make_service(store=logging_store)
     logging_store.corrupt_next_get = True
     with pytest.raises(ArchiveRetryableError, match="sha256"):
-        service.archive_recording(RE)
+        service.job.archive_recording(RE)
     row = service.get(RE)
     assert row is not None and row.state == "downloading"
-    assert service.archive_recording(RE).state == "verified"
+    assert service.job.archive_recording(RE).state == "verified"
     assert media_gets(twilio) == 2
 
 
@@ -227,7 +227,7 @@ def test_deletes_from_twilio_only_after_the_copy_is_verified(
 ) -> None:
     twilio.add(RE, CA)
     service = make_service(store=logging_store, delete_from_twilio=True)
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     assert row.state == "deleted_from_twilio"
     assert row.deleted_from_twilio_at is not None
     log = [entry[0] for entry in twilio.requests]
@@ -244,11 +244,11 @@ def test_failed_twilio_delete_is_retried_and_404_counts_as_done(
     twilio.fail_next("delete", 500)
     service = make_service(delete_from_twilio=True)
     with pytest.raises(ArchiveRetryableError, match="delete"):
-        service.archive_recording(RE)
+        service.job.archive_recording(RE)
     row = service.get(RE)
     assert row is not None and row.state == "verified"  # the archive copy is safe already
     twilio.recordings[RE].deleted = True  # e.g. someone deleted it in the console meanwhile
-    assert service.archive_recording(RE).state == "deleted_from_twilio"
+    assert service.job.archive_recording(RE).state == "deleted_from_twilio"
     assert media_gets(twilio) == 1
 
 
@@ -260,12 +260,12 @@ def test_attempts_are_capped_then_failed_is_sticky_until_retried(
     service = make_service(max_attempts=3)
     for _ in range(2):
         with pytest.raises(ArchiveRetryableError):
-            service.archive_recording(RE)
+            service.job.archive_recording(RE)
     with pytest.raises(ArchiveFailedError):
-        service.archive_recording(RE)
-    assert service.archive_recording(RE).state == "failed"  # a stray duplicate job does nothing
+        service.job.archive_recording(RE)
+    assert service.job.archive_recording(RE).state == "failed"  # a stray duplicate job does nothing
     assert media_gets(twilio) == 3
-    assert service.archive_recording(RE, retry_failed=True).state == "verified"
+    assert service.job.archive_recording(RE, retry_failed=True).state == "verified"
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ def test_bad_media_and_states_are_classified(
 ) -> None:
     setup(twilio)
     with pytest.raises(error, match=message):
-        make_service().archive_recording(RE)
+        make_service().job.archive_recording(RE)
     assert store.list_keys() == []
 
 
@@ -300,9 +300,9 @@ def test_wrong_credentials_fail_visibly_instead_of_looping(
     client = twilio.sdk_client()
     client.password = "wrong"
     service = make_service(client=client)
-    service.note_completed(RE, CA, f"https://api.twilio.com/x/{RE}", 2, duration_s=2)
+    service.job.note_completed(RE, CA, f"https://api.twilio.com/x/{RE}", 2, duration_s=2)
     with pytest.raises(ArchiveFailedError, match="401"):
-        service.archive_recording(RE)
+        service.job.archive_recording(RE)
     row = service.get(RE)
     assert row is not None and row.state == "failed" and "401" in (row.last_error or "")
 
@@ -314,13 +314,13 @@ def test_encrypted_archive_round_trips_through_read_media(
     twilio.add(RE, CA, wav)
     key = ArchiveKey(b"k" * 32)
     service = make_service(key=key)
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     assert row.storage_key == KEY + ".enc"
     assert row.encrypted and row.key_id == key.key_id
     stored = store.get(KEY + ".enc")
     assert stored != wav and b"RIFF" not in stored[:64]
     assert row.sha256 == hashlib.sha256(wav).hexdigest()
-    assert service.read_media(RE) == wav
+    assert service.reader.read_media(RE) == wav
 
 
 def test_context_sets_queue_agent_labels_and_per_queue_retention(
@@ -341,7 +341,7 @@ def test_context_sets_queue_agent_labels_and_per_queue_retention(
         context_provider=lambda sid, call: context if call == CA else None,
         retention=RetentionPolicy(365, {"Sales": 90}),
     )
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     assert row.task_sids == ["WT" + "3" * 32]
     assert (row.queue_name, row.direction, row.worker_sid) == ("Sales", "inbound", "WK" + "4" * 32)
     assert row.channel_labels == ["customer", "others"]
@@ -362,11 +362,11 @@ def test_network_errors_talking_to_twilio_are_retryable(
     )
     down = make_service(delete_from_twilio=True, client=unreachable)
     with pytest.raises(ArchiveRetryableError, match=r"NewConnectionError|MaxRetryError"):
-        down.archive_recording(RE)
+        down.job.archive_recording(RE)
     row = down.get(RE)
     assert row is not None and row.state == "downloading" and row.attempts == 1
     assert "Connection" in (row.last_error or "")
-    assert make_service(delete_from_twilio=True).archive_recording(RE).state == (
+    assert make_service(delete_from_twilio=True).job.archive_recording(RE).state == (
         "deleted_from_twilio"
     )
 
@@ -379,7 +379,7 @@ def test_a_broken_context_provider_does_not_block_archiving(
     def broken(_sid: str, _call: str | None) -> RecordingContext:
         raise RuntimeError("database hiccup")
 
-    row = make_service(context_provider=broken).archive_recording(RE)
+    row = make_service(context_provider=broken).job.archive_recording(RE)
     assert row.state == "verified" and row.queue_name is None
 
 
@@ -394,14 +394,14 @@ def test_a_worker_overtaken_by_another_stops_without_writing_an_older_state(
         # While this worker downloads, a duplicate job runs to the end.
         if not overtaken[0] and request.url.path.endswith(".wav"):
             overtaken[0] = True
-            assert other.archive_recording(RE).state == "deleted_from_twilio"
+            assert other.job.archive_recording(RE).state == "deleted_from_twilio"
             return httpx.Response(503)  # and our own download then fails
         return twilio.handle(request)
 
     slow = make_service(
         delete_from_twilio=True, client=twilio.sdk_client(httpx.MockTransport(slow_download))
     )
-    row = slow.archive_recording(RE)  # neither raises nor marks anything failed
+    row = slow.job.archive_recording(RE)  # neither raises nor marks anything failed
     assert row.state == "deleted_from_twilio" and row.last_error is None
     assert store.list_keys() == [KEY]
 
@@ -417,11 +417,11 @@ def test_stale_state_write_is_refused_after_another_worker_verified(
         response = twilio.handle(request)
         if not done[0] and request.url.host.startswith("media."):
             done[0] = True
-            other.archive_recording(RE)  # finishes first, then our download completes
+            other.job.archive_recording(RE)  # finishes first, then our download completes
         return response
 
     service = make_service(client=twilio.sdk_client(httpx.MockTransport(racing)))
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     assert row.state == "verified"  # the overtaken worker did not write "stored" back
     fresh = service.get(RE)
     assert fresh is not None and fresh.state == "verified"

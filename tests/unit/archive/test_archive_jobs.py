@@ -127,15 +127,15 @@ def test_reconcile_picks_up_stale_rows_and_missing_analyses(
     queue = InlineJobQueue()
     service = make_service()
     register_archive_jobs(queue, service)
-    service.note_completed(RE, CA)  # then the worker died before running the job
-    assert service.unfinished() == []  # not stale yet
+    service.job.note_completed(RE, CA)  # then the worker died before running the job
+    assert service.job.unfinished() == []  # not stale yet
     clock.advance(minutes=11)
-    assert service.unfinished() == [RE]
+    assert service.job.unfinished() == [RE]
     queue.enqueue(JOB_RECONCILE)
     queue.run_all()
     row = service.get(RE)
     assert row is not None and row.state == "verified"
-    assert service.unanalysed() == [RE]  # analysis unavailable, so still missing
+    assert service.analyses.unanalysed() == [RE]  # analysis unavailable, so still missing
     queue.history.clear()
     queue.enqueue(JOB_RECONCILE)
     queue.run_all()

@@ -47,7 +47,7 @@ def test_a_hold_says_who_when_and_why_and_is_audited(
 ) -> None:
     twilio.add(RE, CA)
     service = make_service()
-    service.archive_recording(RE)
+    service.job.archive_recording(RE)
     with pytest.raises(HoldError, match="why"):
         place_hold(sessions, RE, "legal@example.com", "  ")
     facts = place_hold(sessions, RE, "legal@example.com", "matter 2026-17", ip="10.0.0.9")
@@ -79,7 +79,7 @@ def test_a_release_says_why_and_releasing_what_is_not_held_changes_nothing(
     sessions: sessionmaker[Session],
 ) -> None:
     twilio.add(RE, CA)
-    make_service().archive_recording(RE)
+    make_service().job.archive_recording(RE)
     with pytest.raises(NotHeld, match="not on legal hold"):
         release_hold(sessions, RE, "cli:ops", "matter closed")  # it was reported as success
     place_hold(sessions, RE, "legal@example.com", "matter 2026-17")
@@ -106,15 +106,15 @@ def test_a_held_recording_keeps_twilios_copy_until_released(
 ) -> None:
     twilio.add(RE, CA)
     service = make_service(delete_from_twilio=True)
-    service.note_completed(RE, CA, None, 2)
+    service.job.note_completed(RE, CA, None, 2)
     place_hold(sessions, RE, "legal", "case 1", clock=clock)
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     assert row.state == "verified"
     assert not twilio.recordings[RE].deleted
     # The reconciler leaves it alone while held...
-    assert service.unfinished(stale_after=timedelta(0)) == []
+    assert service.job.unfinished(stale_after=timedelta(0)) == []
     release_hold(sessions, RE, "legal", "closed", clock=clock)
     # ...and finishes the clean-up once released.
-    assert service.unfinished(stale_after=timedelta(0)) == [RE]
-    assert service.archive_recording(RE).state == "deleted_from_twilio"
+    assert service.job.unfinished(stale_after=timedelta(0)) == [RE]
+    assert service.job.archive_recording(RE).state == "deleted_from_twilio"
     assert twilio.recordings[RE].deleted

@@ -92,23 +92,25 @@ def test_sweep_purges_expired_media_except_legal_holds(
         context_provider=lambda _re, call: contexts.get(call or ""),
     )
     for n in queues:
-        service.archive_recording(sid("RE", n))
-    service.set_legal_hold(sid("RE", 2), True, actor="legal@example.com", reason="case 42")
+        service.job.archive_recording(sid("RE", n))
+    service.holds.set_legal_hold(sid("RE", 2), True, actor="legal@example.com", reason="case 42")
 
-    assert service.apply_retention(START + timedelta(days=89)) == []
-    purged = service.apply_retention(START + timedelta(days=90))
+    assert service.holds.apply_retention(START + timedelta(days=89)) == []
+    purged = service.holds.apply_retention(START + timedelta(days=90))
     assert purged == [sid("RE", 1)]
     assert len(store.list_keys()) == 2
     row = service.get(sid("RE", 1))
     assert row is not None and row.purged_at is not None
     with pytest.raises(RecordingNotArchived):
-        service.read_media(sid("RE", 1))
+        service.reader.read_media(sid("RE", 1))
     # Idempotent: a second sweep has nothing more to do.
-    assert service.apply_retention(START + timedelta(days=91)) == []
+    assert service.holds.apply_retention(START + timedelta(days=91)) == []
     # Releasing the hold lets the next sweep delete it.
-    service.set_legal_hold(sid("RE", 2), False, actor="legal@example.com", reason="case closed")
-    assert service.apply_retention(START + timedelta(days=100)) == [sid("RE", 2)]
-    assert service.apply_retention(START + timedelta(days=365)) == [sid("RE", 3)]
+    service.holds.set_legal_hold(
+        sid("RE", 2), False, actor="legal@example.com", reason="case closed"
+    )
+    assert service.holds.apply_retention(START + timedelta(days=100)) == [sid("RE", 2)]
+    assert service.holds.apply_retention(START + timedelta(days=365)) == [sid("RE", 3)]
     assert store.list_keys() == []
 
     with sessions() as session:
@@ -142,9 +144,9 @@ def test_sweep_skips_a_storage_failure_and_retries_next_time(
     store = FlakyDeletes()
     twilio.add(sid("RE", 1), sid("CA", 1), start_time=START)
     service = make_service(store=store, retention=RetentionPolicy(1))
-    service.archive_recording(sid("RE", 1))
+    service.job.archive_recording(sid("RE", 1))
     later = START + timedelta(days=2)
-    assert service.apply_retention(later) == []
+    assert service.holds.apply_retention(later) == []
     row = service.get(sid("RE", 1))
     assert row is not None and row.purged_at is None  # not marked: the object still exists
-    assert service.apply_retention(later) == [sid("RE", 1)]
+    assert service.holds.apply_retention(later) == [sid("RE", 1)]

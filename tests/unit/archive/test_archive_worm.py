@@ -61,7 +61,7 @@ def test_a_legal_obligation_is_sealed_under_a_compliance_lock_until_its_date(
     service = make_service(
         store=worm, key=key, retention=TRADING, context_provider=_context("Trading")
     )
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     manifest = _manifest(sessions)
     stored = worm.get_version(f"{KEY}.enc", str(manifest.version_id))
     assert manifest.stored_sha256 == hashlib.sha256(stored).hexdigest()
@@ -86,7 +86,7 @@ def test_a_rule_that_only_allows_it_gets_a_governance_lock(
     twilio.add(RE, CA)
     make_service(
         store=worm, retention=TRADING, context_provider=_context("Sales")
-    ).archive_recording(RE)
+    ).job.archive_recording(RE)
     manifest = _manifest(sessions)
     assert (manifest.lock_mode, manifest.legal_obligation) == ("GOVERNANCE", False)
 
@@ -106,7 +106,7 @@ def test_the_redaction_stage_runs_before_sealing_and_its_report_is_kept(
         source = hashlib.sha256(audio).hexdigest()
         return redacted, RedactionReport(source, ((1500, 2000),), {"detector": "test"})
 
-    make_service(store=worm, redactor=redact).archive_recording(RE)
+    make_service(store=worm, redactor=redact).job.archive_recording(RE)
     manifest = _manifest(sessions)
     assert manifest.plain_sha256 == hashlib.sha256(redacted).hexdigest()
     assert manifest.source_sha256 == hashlib.sha256(wav).hexdigest()
@@ -128,9 +128,9 @@ def test_a_legal_hold_is_set_and_cleared_on_the_stored_version(
 
     twilio.add(RE, CA)
     service = make_service(store=worm)
-    service.archive_recording(RE)
+    service.job.archive_recording(RE)
     version = str(_manifest(sessions).version_id)
-    service.set_legal_hold(RE, True, "legal@example.com", "matter 7")
+    service.holds.set_legal_hold(RE, True, "legal@example.com", "matter 7")
     assert worm.lock_state(KEY, version).legal_hold
     # The CLI and the APIs write the hold only; the periodic job brings the storage along.
     release_hold(sessions, RE, "cli:ops", "closed")
@@ -151,13 +151,13 @@ def test_expired_versions_and_delete_markers_are_deleted_by_version_id(
 ) -> None:
     twilio.add(RE, CA)
     service = make_service(store=worm, retention=TRADING, context_provider=_context("Sales"))
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     worm.delete(KEY)  # someone's plain DELETE: only a delete marker, the data stays
     assert len(worm.version_ids(KEY)) == 2
-    assert service.apply_retention(now=clock()) == []  # not expired yet
+    assert service.holds.apply_retention(now=clock()) == []  # not expired yet
     assert row.retain_until is not None
     clock.now = row.retain_until  # type: ignore[attr-defined]  # the storage's clock too
-    assert service.apply_retention(now=row.retain_until) == [RE]
+    assert service.holds.apply_retention(now=row.retain_until) == [RE]
     assert worm.version_ids(KEY) == []
     manifest = _manifest(sessions)
     assert manifest.removed_reason == "retention" and manifest.removed_at is not None
@@ -172,7 +172,7 @@ def test_a_delete_the_storage_refuses_is_audited_and_waits_for_the_storage_date(
 ) -> None:
     twilio.add(RE, CA)
     service = make_service(store=worm, retention=TRADING, context_provider=_context("Trading"))
-    row = service.archive_recording(RE)
+    row = service.job.archive_recording(RE)
     locked_until = row.retain_until
     # Someone with database access moves the date into the past: the storage still refuses.
     with sessions() as session:
@@ -180,7 +180,7 @@ def test_a_delete_the_storage_refuses_is_audited_and_waits_for_the_storage_date(
         assert tampered is not None
         tampered.retain_until = clock() - timedelta(days=1)
         session.commit()
-    assert service.apply_retention(now=clock()) == []
+    assert service.holds.apply_retention(now=clock()) == []
     assert len(worm.version_ids(KEY)) == 1
     with sessions() as session:
         refused = session.scalars(select(AuditLog).where(AuditLog.action == "purge_refused")).one()
@@ -188,7 +188,7 @@ def test_a_delete_the_storage_refuses_is_audited_and_waits_for_the_storage_date(
     assert refused.detail["refused"][0]["retain_until"] == str(locked_until.isoformat())
     assert again is not None and again.retain_until == locked_until
     # The next sweep does not try again before the storage's own date.
-    assert service.apply_retention(now=clock()) == []
+    assert service.holds.apply_retention(now=clock()) == []
     with sessions() as session:
         assert (
             len(session.scalars(select(AuditLog).where(AuditLog.action == "purge_refused")).all())
@@ -215,7 +215,7 @@ def test_a_locked_rule_on_a_store_without_versions_fails_the_job_clearly(
     twilio.add(RE, CA)
     service = make_service(store=LocalStorage(tmp_path), retention=TRADING, max_attempts=1)
     with pytest.raises(ArchiveFailedError, match="not WORM"):
-        service.archive_recording(RE)
+        service.job.archive_recording(RE)
 
 
 @pytest.mark.parametrize(
@@ -278,10 +278,10 @@ def test_playback_reads_the_sealed_version_not_one_written_on_top(
     wav = make_wav(duration_s=2.0)
     twilio.add(RE, CA, wav)
     service = make_service(store=worm)
-    service.archive_recording(RE)
+    service.job.archive_recording(RE)
     forged = b"RIFF" + bytes(len(wav) - 4)
     worm.put(KEY, forged)  # someone with bucket access uploads over the key
     assert worm.get(KEY) == forged
-    assert service.read_media(RE) == wav
-    assert service.read_media_range(RE, 100, 199) == wav[100:200]
-    assert service.media_size(RE) == len(wav)
+    assert service.reader.read_media(RE) == wav
+    assert service.reader.read_media_range(RE, 100, 199) == wav[100:200]
+    assert service.reader.media_size(RE) == len(wav)

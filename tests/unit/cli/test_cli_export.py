@@ -65,8 +65,8 @@ def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[session
     )
     for n, sid in enumerate((RE1, RE2)):
         twilio.add(sid, "CA" + str(n + 3) * 32, make_wav(duration_s=1.0 + n))
-        service.archive_recording(sid)
-        service.analyse(sid)
+        service.job.archive_recording(sid)
+        service.analyses.analyse(sid)
         record_event(sessions, "play", "supervisor-1", recording_sid=sid)
     yield sessions
     engine.dispose()

@@ -50,7 +50,7 @@ def sessions(data_dir: Path) -> Iterator[sessionmaker[Session]]:
     archive = ArchiveService(sessions, LocalStorage(data_dir / "archive"), twilio.sdk_client())
     for n in range(1, 4):
         twilio.add(sid("RE", n), sid("CA", n))
-        archive.archive_recording(sid("RE", n))
+        archive.job.archive_recording(sid("RE", n))
         record_event(sessions, "play", f"agent-{n}", recording_sid=sid("RE", n))
     yield sessions
     engine.dispose()

@@ -41,7 +41,7 @@ def test_anchor_and_verify_jobs_record_their_outcome_for_the_metrics(
     store = MemoryWormStorage()
     archive = make_service(store=store)
     twilio.add("RE" + "1" * 32, "CA" + "2" * 32)
-    archive.archive_recording("RE" + "1" * 32)
+    archive.job.archive_recording("RE" + "1" * 32)
     registry = Registry()
     register_custody_jobs(registry, archive, verify_every_minutes=720, anchor_every_minutes=90)
     assert registry.periodic[JOB_ANCHOR][1] == 60  # at least hourly, whatever is configured

@@ -79,7 +79,7 @@ def world(
     fake = FakeTwilio()
     for n in queues:
         twilio.add(sid("RE", n), sid("CA", n))
-        archive.archive_recording(sid("RE", n))
+        archive.job.archive_recording(sid("RE", n))
         entry = {"type": "VoiceRecording", "url": f"https://x/Recordings/{sid('RE', n)}"}
         other = {"type": "VoiceRecording", "url": "https://x/Recordings/RE" + "f" * 32}
         fake.add_task(
@@ -97,7 +97,7 @@ def world(
             session.add(RecordingAnalysis(recording_sid=sid("RE", n), created_at=clock(),
                                           updated_at=clock()))  # fmt: skip
             session.commit()
-    archive.set_legal_hold(sid("RE", 3), True, "legal", "matter 9")
+    archive.holds.set_legal_hold(sid("RE", 3), True, "legal", "matter 9")
     return archive, store, Gateway(fake)
 
 

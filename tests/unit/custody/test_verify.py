@@ -51,7 +51,7 @@ def archived(
     )
     for n in range(1, 6):
         twilio.add(sid("RE", n), sid("CA", n))
-        service.archive_recording(sid("RE", n))
+        service.job.archive_recording(sid("RE", n))
     for n in range(8):
         record_event(sessions, "play", f"agent-{n}", recording_sid=sid("RE", 1 + n % 5))
     with sessions() as session:
