@@ -42,3 +42,22 @@ def test_setup_dry_run_shows_whole_urls() -> None:
     _print_changes(console, changes, dry_run=True)
     text = out.getvalue()
     assert URL in text and OLD_URL in text
+
+
+def test_a_folded_detail_fits_the_terminal_instead_of_widening_the_table() -> None:
+    # `flexrec audit`: a `sealed` row's JSON detail has no space, so rich sized its column to
+    # the whole string and the table came out ~650 columns wide on a 100-column terminal.
+    detail = '{"storage_key":"recordings/2026/12/07/' + RE + '.wav","stored_sha256":"' + "a" * 64
+    detail += '","size_bytes":1016820,"retain_until":"2027-12-07T01:21:32.619149+00:00"}'
+    table = Table()
+    for column in ("at (UTC)", "actor", "action", "recording"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail", overflow="fold", min_width=40)
+    table.add_row("2026-12-07 01:21:32", "system", "sealed", RE, detail)
+    out = io.StringIO()
+    print_table(table, Console(file=out, width=120, force_terminal=False))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert RE in lines[3]  # the SID whole on its row
+    folded = "".join(line.split("│")[-2].strip() for line in lines[3:-1])
+    assert folded == detail  # the detail whole, folded over lines
