@@ -94,27 +94,6 @@ def _archive(exc: Exception) -> str | None:
     return None
 
 
-def _settings(exc: Exception) -> str | None:
-    from pydantic import ValidationError
-
-    from flexrec import config
-
-    if not isinstance(exc, ValidationError):
-        return None
-    model = getattr(config, exc.title, None)
-    fields = getattr(model, "model_fields", {})
-    prefix = getattr(model, "model_config", {}).get("env_prefix", "")
-    problems = []
-    for error in exc.errors(include_url=False):
-        name = str(error["loc"][0]) if error["loc"] else ""
-        described = getattr(fields.get(name), "description", None) or ""
-        env = described.split(":", 1)[0] if described.startswith(prefix or "FLEXREC_") else ""
-        env = env or f"{prefix}{name.upper()}"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(f"{env}={error.get('input')!s}: {message}")
-    return "; ".join(problems) + " (fix the setting in the environment or .env)"
-
-
 def _period(exc: Exception) -> str | None:
     from flexrec.coverage.period import PeriodError
 
@@ -152,7 +131,6 @@ def _os(exc: Exception) -> str | None:
 
 
 _EXPLAINERS: tuple[Callable[[Exception], str | None], ...] = (
-    _settings,
     _policy,
     _settings,
     _period,
