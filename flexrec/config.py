@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # PostgreSQL users write postgres:// (libpq, Heroku, most hosting panels); SQLAlchemy knows only
 # postgresql://, and its default driver for that is psycopg2, which flexrec does not install.
 _POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+MIN_WEBHOOK_SECRET = 32
+"""Characters of the card-data webhook's HMAC key, at least (a guessable key signs forgeries)."""
 
 
 def normalise_database_url(url: str) -> str:
@@ -254,6 +258,40 @@ class CardDataSettings(BaseSettings):
             " digit runs (e.g. a national ID number)"
         ),
     )
+    card_data_webhook_url: str = Field(
+        "",
+        description=(
+            "FLEXREC_CARD_DATA_WEBHOOK_URL: POST a signed notice of each call with card data"
+            " silenced to this https URL (empty: none; see README, verifying the webhook)"
+        ),
+    )
+    card_data_webhook_secret: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "FLEXREC_CARD_DATA_WEBHOOK_SECRET: the HMAC-SHA256 key the receiver shares"
+            " (at least 32 characters, e.g. `openssl rand -hex 32`)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _webhook_is_safe(self) -> CardDataSettings:
+        url = self.card_data_webhook_url.strip()
+        if not url:
+            return self
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("FLEXREC_CARD_DATA_WEBHOOK_URL must be an https:// URL")
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+            # The notice names the call and the agent: only loopback may hear it unencrypted.
+            raise ValueError(
+                "FLEXREC_CARD_DATA_WEBHOOK_URL must use https:// (plain http only to this machine)"
+            )
+        if len(self.card_data_webhook_secret.get_secret_value()) < MIN_WEBHOOK_SECRET:
+            raise ValueError(
+                f"FLEXREC_CARD_DATA_WEBHOOK_SECRET must be set, at least {MIN_WEBHOOK_SECRET}"
+                " characters (`openssl rand -hex 32`), when FLEXREC_CARD_DATA_WEBHOOK_URL is"
+            )
+        return self
 
 
 class Settings(BaseModel):

@@ -18,9 +18,11 @@ from flexrec.archive.context import db_context_provider
 from flexrec.archive.jobs import JOB_ARCHIVE, register_archive_jobs
 from flexrec.archive.service import ArchiveService
 from flexrec.config import Settings
+from flexrec.console.card_marks import call_card_data
 from flexrec.custody.jobs import register_custody_jobs
 from flexrec.db.files import private_folder
 from flexrec.pci.archive_stage import make_redactor
+from flexrec.pci.webhook import CardDataWebhook
 from flexrec.recording.views import RecordingView
 from flexrec.server.services import Services
 
@@ -56,7 +58,10 @@ def attach_archive(
     )
     if settings.card_data.card_data:
         # Spoken card data is silenced before the archive stores anything (flexrec.pci).
-        archive.deps.redactor = make_redactor(settings, sessions, services.client)
+        webhook = CardDataWebhook.from_settings(settings, sessions, call_card_data)
+        if webhook is not None:
+            webhook.register(queue)
+        archive.deps.redactor = make_redactor(settings, sessions, services.client, webhook)
     register_archive_jobs(
         queue,
         archive,

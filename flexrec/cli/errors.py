@@ -100,6 +100,26 @@ def _period(exc: Exception) -> str | None:
     return str(exc) if isinstance(exc, PeriodError) else None
 
 
+def _settings(exc: Exception) -> str | None:
+    from pydantic import BaseModel, ValidationError
+
+    from flexrec import config
+
+    if not isinstance(exc, ValidationError):
+        return None
+    group = getattr(config, exc.title, None)
+    fields = group.model_fields if isinstance(group, type) and issubclass(group, BaseModel) else {}
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        name = str(error["loc"][0]) if error["loc"] else ""
+        field = fields.get(name)
+        # Each setting's description starts with its environment variable's name.
+        variable = (field.description or "").split(":")[0] if field is not None else name
+        problems.append(f"{variable}: {message}" if variable else message)
+    return "bad setting: " + "; ".join(problems) if problems else None
+
+
 def _os(exc: Exception) -> str | None:
     if isinstance(exc, socket.gaierror):
         return f"a host name could not be resolved ({exc}): check the URLs in the settings"
@@ -112,6 +132,7 @@ def _os(exc: Exception) -> str | None:
 
 _EXPLAINERS: tuple[Callable[[Exception], str | None], ...] = (
     _policy,
+    _settings,
     _period,
     _database,
     _queue,

@@ -201,6 +201,22 @@ def _call(session: Session, recording_sid: str, silenced_at: datetime) -> dict[s
     }
 
 
+def call_card_data(session: Session, recording_sid: str) -> dict[str, Any] | None:
+    """One call's card data as the list shows it (its marks naming the agent on the call);
+    None when it has none or has left the archive (the card-data webhook's body)."""
+    silenced_at = session.scalar(
+        select(func.max(CardDetection.silenced_at)).where(
+            CardDetection.recording_sid == recording_sid
+        )
+    )
+    known = session.scalar(
+        select(ArchivedRecording.id).where(ArchivedRecording.recording_sid == recording_sid)
+    )
+    if silenced_at is None or known is None:
+        return None
+    return _call(session, recording_sid, silenced_at)
+
+
 def card_data_calls(
     session: Session, visible: ColumnElement[bool], *, limit: int = 25, offset: int = 0
 ) -> CardDataPage:

@@ -26,6 +26,7 @@ from flexrec.config import CardDataSettings, Settings
 from flexrec.pci.detect import DetectorConfig
 from flexrec.pci.stage import CardDataStage, StageResult
 from flexrec.pci.store import save_result
+from flexrec.pci.webhook import CardDataWebhook
 from flexrec.transcription.factory import build_transcriber
 from flexrec.transcription.twilio_engine import TwilioTranscriber
 
@@ -89,9 +90,13 @@ class StageProcess:
 
 
 def make_redactor(
-    settings: Settings, sessions: sessionmaker[Session], twilio_client: Any = None
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    twilio_client: Any = None,
+    webhook: CardDataWebhook | None = None,
 ) -> Redactor:
-    """The archive's card-data stage as configured (the engine is built here, once)."""
+    """The archive's card-data stage as configured (the engine is built here, once); with a
+    `webhook`, a call with card data gets its notice in the same transaction."""
     config = settings.card_data
     detector = DetectorConfig.with_patterns(config.card_extra_rules)
     twilio: TwilioTranscriber | None = None
@@ -113,9 +118,14 @@ def make_redactor(
             result = stage.process(wav, twilio.transcribe_recording(recording_sid))
         else:
             result = child.process(wav)
+        notice = None
         with sessions() as session:
             save_result(session, recording_sid, result)
+            if webhook is not None and result.detections:
+                notice = webhook.record(session, recording_sid)
             session.commit()
+        if webhook is not None and notice is not None:
+            webhook.announce(notice)  # queued, never awaited: the archive goes on
         # Every recording gets a report, a clean one too: the manifest then shows it was checked.
         return result.kept_wav, RedactionReport(
             result.source_sha256, result.spans_ms, result.report_detail()

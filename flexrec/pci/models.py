@@ -56,3 +56,27 @@ class CardDetection(Base):
     rule: Mapped[str] = mapped_column(String(64))
     digit_count: Mapped[int] = mapped_column(Integer)
     silenced_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CardDataNotice(Base):
+    """The signed webhook's outbox: one notice per recording with card data silenced.
+
+    Written in the transaction that records the detections (a crash loses none; a second run of
+    the archive job adds none); the delivery job posts it, retrying with backoff until the
+    receiver answers 2xx or the attempts run out. `body` is fixed at the first attempt, so every
+    retry sends the same bytes under the same `event_id` (the receiver's key to drop repeats).
+    """
+
+    __tablename__ = "card_data_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    recording_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When the next attempt is due; a running attempt pushes it ahead (its lease)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
