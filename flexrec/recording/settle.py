@@ -34,7 +34,7 @@ from flexrec.recording.context import ServiceContext
 from flexrec.recording.rows import mark_recording_end
 from flexrec.recording.states import NO_MEDIA_STATES
 from flexrec.recording.store import write_session
-from flexrec.twilio.gateway import GatewayError
+from flexrec.twilio.gateway import CallInfo, GatewayError
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +95,7 @@ class Settler:
         if row.state in NO_MEDIA_STATES and row.replacements >= self.cap:
             return self._capped(target_id, row.call_sid, row.replacements)
         try:
-            call = ctx.recordings.fetch_call(row.call_sid)
+            call = self._fetch_call(row.call_sid)
         except GatewayError as exc:
             log.info("call status unknown, settling later", call_sid=row.call_sid, error=str(exc))
             return Settled("retry", target_id, ctx.backoff_s(1))
@@ -134,6 +134,21 @@ class Settler:
             replacement=row.replacements + 1, held_for_pause=held,
         )  # fmt: skip
         return Settled("held" if held else "replaced", target_id, delay)
+
+    def _fetch_call(self, call_sid: str) -> CallInfo:
+        """The call's status, asked again at once after a blip (429, 5xx, timeout): the
+        replacement waits on this answer, and a settle deferred by the backoff would leave the
+        leg unrecorded for seconds."""
+        ctx = self.ctx
+        for inline in range(1, ctx.inline_attempts):
+            try:
+                return ctx.recordings.fetch_call(call_sid)
+            except GatewayError as exc:
+                if not exc.retryable:
+                    raise
+                log.info("call status blip", call_sid=call_sid, error=str(exc), inline=inline)
+                ctx.sleep(ctx.inline_pause_s * inline)
+        return ctx.recordings.fetch_call(call_sid)
 
     def _capped(self, target_id: int, call_sid: str, replacements: int) -> Settled:
         error = f"replacement cap reached ({replacements} of {self.cap}): leg left unrecorded"

@@ -19,6 +19,7 @@ from flexrec.recording.context import JOB_SETTLE, JOB_START
 from flexrec.recording.pause import Actor
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.fakes import fake_sid
+from flexrec.twilio.gateway import GatewayError
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)
@@ -85,6 +86,20 @@ def test_a_failed_recording_mid_call_is_replaced_too(h: Harness) -> None:
     h.end_recording(first, "failed")
     assert len(h.twilio.recordings_on(CUSTOMER)) == 2
     assert h.target(CUSTOMER).state == "recording"
+
+
+def test_a_replacement_does_not_wait_out_a_blip_in_asking_whether_the_call_is_live(
+    h: Harness,
+) -> None:
+    h.service = h.make_service(RecordingPolicy(), inline_attempts=3)  # the service's default
+    first = accept(h)
+    h.twilio.fail_next("fetch_call", GatewayError("Twilio 503", status=503))
+    h.end_recording(first, "absent", ErrorCode="16102")
+    # Asked again at once (a short pause, not the settle job's backoff): the leg is recorded.
+    assert h.twilio.count("fetch_call") == 2
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 2
+    assert h.target(CUSTOMER).state == "recording"
+    assert JOB_SETTLE not in [j.name for j in h.queue.pending]
 
 
 def test_replacements_are_capped_with_backoff_and_the_cap_is_reported(tmp_path: Path) -> None:
