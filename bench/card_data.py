@@ -6,7 +6,12 @@ on the samples at the truth's spans, not on the transcript), card-number reading
 distractor numbers silenced, non-card speech silenced per call, and CPU speed against real time
 per core for the whole stage (transcribe + detect + redact) of a two-channel recording.
 
-    .venv/bin/python bench/card_data.py [--calls 8] [--json]
+`--voices espeak` speaks the same scripts with espeak-ng voices the detector was never built on
+(`flexsim.espeak_voices`); `--noise-dbfs -38` adds line noise well above the simulator's usual
+-55 dBFS. Non-card speech silenced counts the truth's words (either channel) that are not card
+data and lost audio to a silenced span, so the quiet between card digits is not counted.
+
+    .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak] [--noise-dbfs -55]
 """
 
 from __future__ import annotations
@@ -15,13 +20,20 @@ import argparse
 import io
 import json
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import soundfile
 
 from flexrec.pci.stage import CardDataStage
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
-from flexsim import encode_audio, make_sample_conversation, render_recording, word_truth
+from flexsim import (
+    encode_audio,
+    espeak_voices,
+    make_sample_conversation,
+    render_recording,
+    word_truth,
+)
 
 RATE = 8000
 
@@ -39,7 +51,11 @@ def _heard(kept: np.ndarray, channel: int, start_ms: int, end_ms: int) -> bool:
     return bool(np.any(kept[start_ms * RATE // 1000 : end_ms * RATE // 1000, channel]))
 
 
-def run(calls: int) -> dict[str, float]:
+def _overlap_ms(spans: tuple[tuple[int, int], ...], start_ms: int, end_ms: int) -> int:
+    return sum(max(0, min(e, end_ms) - max(s, start_ms)) for s, e in spans)
+
+
+def run(calls: int, noise_dbfs: float = -55.0, wer: bool = True) -> dict[str, float]:
     """Score the stage over `calls` simulated card-payment calls."""
     engine = PocketSphinxTranscriber()
     stage = CardDataStage(engine)
@@ -47,9 +63,11 @@ def run(calls: int) -> dict[str, float]:
     audio_s = cpu_s = 0.0
     digits_audible = digits_total = readings = readings_silenced = 0
     distractors = distractors_silenced = 0
-    non_card_ms = 0
+    non_card_ms = non_card_speech_ms = 0
     for seed in range(1000, 1000 + calls):
-        sample = make_sample_conversation(seed, duration_s=110.0, card_pause="never")
+        sample = make_sample_conversation(
+            seed, duration_s=110.0, card_pause="never", noise_dbfs=noise_dbfs
+        )
         recording = sample.customer_recording
         wav = encode_audio(render_recording(sample.world, recording), "wav")
         started = time.process_time()
@@ -60,11 +78,18 @@ def run(calls: int) -> dict[str, float]:
         assert truth is not None
         kept, _ = soundfile.read(io.BytesIO(result.kept_wav), dtype="int16", always_2d=True)
         original, _ = soundfile.read(io.BytesIO(wav), dtype="int16", always_2d=True)
+        card_ids = {n["number_id"] for n in truth["numbers"] if n["card_data"]}
         for index, name in ((0, "channel1"), (1, "channel2")):
-            reference = [w["word"] for w in truth["channels"][name] if w["audible"]]
-            heard = engine.transcribe(np.ascontiguousarray(original[:, index]), RATE)
-            edits += _edits(reference, [w.text for w in heard])
-            words += len(reference)
+            said = [w for w in truth["channels"][name] if w["audible"]]
+            non_card_speech_ms += sum(
+                _overlap_ms(result.spans_ms, w["start_ms"], w["end_ms"])
+                for w in said
+                if w["number_id"] not in card_ids
+            )
+            if wer:
+                heard = engine.transcribe(np.ascontiguousarray(original[:, index]), RATE)
+                edits += _edits([w["word"] for w in said], [w.text for w in heard])
+                words += len(said)
         card_spans: list[tuple[int, int]] = []
         for number in truth["numbers"]:
             channel = 0 if number["channel"] == "channel1" else 1
@@ -89,13 +114,14 @@ def run(calls: int) -> dict[str, float]:
         non_card_ms += max(0, silenced - covered)
     return {
         "calls": calls,
-        "wer_pocketsphinx": round(edits / max(words, 1), 3),
+        "wer_pocketsphinx": round(edits / max(words, 1), 3) if wer else -1,
         "card_numbers_spoken": readings,
         "card_numbers_silenced": readings_silenced,
         "card_digits_audible": digits_audible,
         "card_digit_words": digits_total,
         "distractors_silenced_share": round(distractors_silenced / max(distractors, 1), 3),
-        "non_card_silenced_s_per_call": round(non_card_ms / 1000 / calls, 2),
+        "non_card_speech_silenced_s_per_call": round(non_card_speech_ms / 1000 / calls, 2),
+        "silenced_beyond_card_words_s_per_call": round(non_card_ms / 1000 / calls, 2),
         "stage_x_real_time_per_core": round(audio_s / cpu_s, 1),
     }
 
@@ -104,9 +130,18 @@ def main() -> None:
     """Run and print."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=8)
+    parser.add_argument("--voices", choices=("clips", "espeak"), default="clips")
+    parser.add_argument("--noise-dbfs", type=float, default=-55.0)
+    parser.add_argument("--no-wer", action="store_true", help="skip the word error rate pass")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = run(args.calls)
+    if args.voices == "espeak":
+        voices = espeak_voices()
+    else:
+        voices = nullcontext()
+    with voices:
+        figures = run(args.calls, args.noise_dbfs, wer=not args.no_wer)
+    figures = {"voices": args.voices, "noise_dbfs": args.noise_dbfs, **figures}
     if args.json:
         print(json.dumps(figures, sort_keys=True))
     else:

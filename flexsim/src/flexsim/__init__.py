@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # the type checker sees every name as if imported here
     )
     from flexsim.runner import SimRunner
     from flexsim.signature import twilio_signature
+    from flexsim.speech.espeak import espeak_voices
     from flexsim.speech.truth import word_truth
     from flexsim.tokens import issue_token
     from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
@@ -81,6 +82,7 @@ _HOMES: dict[str, str] = {
     "SimRunner": "flexsim.runner",
     "twilio_signature": "flexsim.signature",
     "word_truth": "flexsim.speech.truth",
+    "espeak_voices": "flexsim.speech.espeak",
     "issue_token": "flexsim.tokens",
     "Conversation": "flexsim.views",
     "RecordingInfo": "flexsim.views",
@@ -112,6 +114,7 @@ __all__ = [
     "default_weights",
     "defaults",
     "encode_audio",
+    "espeak_voices",
     "free_port",
     "issue_token",
     "make_sample_conversation",
