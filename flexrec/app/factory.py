@@ -32,6 +32,7 @@ from flexrec.recording import metrics as _recording_metrics  # noqa: F401 - regi
 from flexrec.server import (
     routes_admin,
     routes_agent,
+    routes_card_data,
     routes_compliance,
     routes_health,
     routes_users,
@@ -148,6 +149,7 @@ def create_app(
     for module in (
         routes_webhooks,
         routes_agent,
+        routes_card_data,
         routes_admin,
         routes_compliance,
         routes_users,

@@ -25,6 +25,7 @@ from flexrec.logs import configure_logging, get_logger
 from flexrec.process_memory import keep_memory_flat
 from flexrec.server.readiness import twilio_credentials
 from flexrec.server.services import Services
+from flexrec.webhooks import paths
 
 log = get_logger(__name__)
 
@@ -258,7 +259,9 @@ def signature_url_rule(settings: Settings) -> str:
     server = settings.server
     if server.public_url:
         base = server.public_url.rstrip("/")
-        return f"webhook signatures are checked against {base}/webhooks/... (FLEXREC_PUBLIC_URL)"
+        return (
+            f"webhook signatures are checked against {base}{paths.PREFIX}/... (FLEXREC_PUBLIC_URL)"
+        )
     scheme_from = (
         f"X-Forwarded-Proto from {server.trusted_proxies} (FLEXREC_TRUSTED_PROXIES)"
         if server.trusted_proxies.strip()

@@ -29,7 +29,9 @@ from flexrec.twilio.errors import GatewayError
 from flexrec.twilio.gateway import SdkGateway
 from flexrec.twilio.resources import WorkspaceInfo
 from flexrec.twilio.setup_calls import SinkInfo, SubscriptionInfo
+from flexrec.webhooks import paths
 from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
+from flexrec.webhooks.paths import webhook_url
 
 Mode = Literal["workspace", "event-streams"]
 
@@ -151,7 +153,7 @@ def find_workspace(gateway: SdkGateway, workspace_sid: str) -> WorkspaceInfo:
 def _setup_workspace(
     gateway: SdkGateway, workspace: WorkspaceInfo, public_url: str, dry_run: bool
 ) -> list[Change]:
-    target = f"{public_url}/webhooks/taskrouter"
+    target = webhook_url(public_url, paths.TASKROUTER)
     changes: list[Change] = []
     new_callback: str | None = None
     new_filter: str | None = None
@@ -190,7 +192,7 @@ def _setup_workspace(
 
 
 def _our_sinks(gateway: SdkGateway, public_url: str) -> list[SinkInfo]:
-    target = f"{public_url}/webhooks/event-streams"
+    target = webhook_url(public_url, paths.EVENT_STREAMS)
     return [
         s for s in gateway.list_sinks()
         if s.sink_type == "webhook" and (s.destination or "").rstrip("/") == target
@@ -198,7 +200,7 @@ def _our_sinks(gateway: SdkGateway, public_url: str) -> list[SinkInfo]:
 
 
 def _setup_event_streams(gateway: SdkGateway, public_url: str, dry_run: bool) -> list[Change]:
-    target = f"{public_url}/webhooks/event-streams"
+    target = webhook_url(public_url, paths.EVENT_STREAMS)
     changes: list[Change] = []
     sinks = _our_sinks(gateway, public_url)
     sink = sinks[0] if sinks else None
@@ -367,7 +369,7 @@ def _callback_duplicate(
     gateway: SdkGateway, workspace: WorkspaceInfo, public_url: str, apply: bool
 ) -> list[Change]:
     """Event Streams mode: the workspace callback posting to this service too."""
-    target = f"{public_url}/webhooks/taskrouter"
+    target = webhook_url(public_url, paths.TASKROUTER)
     if (workspace.event_callback_url or "").rstrip("/") != target:
         return []
     if apply:

@@ -38,11 +38,11 @@ from flexrec.server.deps import fail, get_services, get_settings
 from flexrec.server.metrics import HANDLER_CPU, WEBHOOKS
 from flexrec.web.body_limit import MAX_WEBHOOK_FORM_BYTES, MAX_WEBHOOK_JSON_BYTES
 from flexrec.web.responses import WEBHOOK
-from flexrec.webhooks import events
+from flexrec.webhooks import events, paths
 from flexrec.webhooks.signature import SIGNATURE_HEADER, rebuild_public_url
 
 log = get_logger(__name__)
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix=paths.PREFIX, tags=["webhooks"])
 
 E = TypeVar("E")
 FormParams = dict[str, str | list[str]]
@@ -208,7 +208,7 @@ SignedJson = Annotated[bytes, Depends(signed_json_body)]
 
 
 @router.post(
-    "/taskrouter",
+    paths.route(paths.TASKROUTER),
     status_code=204,
     summary="TaskRouter workspace event callback",
     responses=WEBHOOK,
@@ -226,7 +226,10 @@ async def taskrouter(request: Request, params: SignedForm) -> Response:
 
 
 @router.post(
-    "/event-streams", status_code=204, summary="Event Streams webhook sink", responses=WEBHOOK
+    paths.route(paths.EVENT_STREAMS),
+    status_code=204,
+    summary="Event Streams webhook sink",
+    responses=WEBHOOK,
 )
 def event_streams(request: Request, body: SignedJson) -> Response:
     """A JSON array of CloudEvents from an Event Streams sink: each used TaskRouter event is
@@ -263,7 +266,10 @@ def _enqueue(source: str, queue: Any, event: events.TaskRouterEvent) -> None:
 
 
 @router.post(
-    "/conference", status_code=204, summary="Conference status callback", responses=WEBHOOK
+    paths.route(paths.CONFERENCE),
+    status_code=204,
+    summary="Conference status callback",
+    responses=WEBHOOK,
 )
 async def conference(request: Request, params: SignedForm) -> Response:
     """Conference participant join/leave/hold and end events (form)."""
@@ -273,7 +279,12 @@ async def conference(request: Request, params: SignedForm) -> Response:
                          conference_sid=event.conference_sid, call_sid=event.call_sid)  # fmt: skip
 
 
-@router.post("/call-status", status_code=204, summary="Call status callback", responses=WEBHOOK)
+@router.post(
+    paths.route(paths.CALL_STATUS),
+    status_code=204,
+    summary="Call status callback",
+    responses=WEBHOOK,
+)
 async def call_status(request: Request, params: SignedForm) -> Response:
     """A call leg's status changes (form)."""
     event = _parse("call-status", events.parse_call_status_form, params)
@@ -283,7 +294,7 @@ async def call_status(request: Request, params: SignedForm) -> Response:
 
 
 @router.post(
-    "/recording-status",
+    paths.route(paths.RECORDING_STATUS),
     status_code=204,
     summary="Recording status callback",
     responses=WEBHOOK,

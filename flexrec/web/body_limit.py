@@ -16,6 +16,8 @@ from collections.abc import Callable
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flexrec.webhooks import paths
+
 # Twilio's form callbacks are a few KB; an Event Streams batch can be larger.
 MAX_WEBHOOK_FORM_BYTES = 256 * 1024
 MAX_WEBHOOK_JSON_BYTES = 8 * 1024 * 1024
@@ -26,9 +28,9 @@ MAX_OTHER_BODY_BYTES = 64 * 1024
 
 def body_limit_for(path: str) -> int:
     """The most bytes a request body to `path` may have."""
-    if path == "/webhooks/event-streams":
+    if path == paths.EVENT_STREAMS:
         return MAX_WEBHOOK_JSON_BYTES
-    if path.startswith("/webhooks/"):
+    if path.startswith(paths.PREFIX + "/"):
         return MAX_WEBHOOK_FORM_BYTES
     return MAX_OTHER_BODY_BYTES
 

@@ -58,6 +58,26 @@ export interface ResponseLike {
   json(): Promise<unknown>;
 }
 
+/** One reading of card data in the call, as the after-call notice gives it (never a digit). */
+export interface CardDataReading {
+  start_ms: number;
+  end_ms: number;
+  kinds: string[];
+  /** The time of day it began (ISO 8601), when the recording's start is known. */
+  at: string | null;
+  /** "Card number spoken while recording, 00:20–00:26, silenced" */
+  text: string;
+}
+
+/** The agent API's after-call answer: `pending` until the archive has checked the recording. */
+export interface CardDataNotice {
+  task_sid: string;
+  recording_sid: string | null;
+  status: 'off' | 'none' | 'pending' | 'failed' | 'checked' | string;
+  card_data: CardDataReading[];
+  advice?: string | null;
+}
+
 export type StateAnswer =
   | { changed: true; state: RecordingState; etag: string | null }
   | { changed: false; etag: string | null };
@@ -102,16 +122,26 @@ export class FlexrecClient {
     return this.act(taskSid, 'resume');
   }
 
+  /** After the call: whether card data was spoken while recording, and silenced. */
+  async getCardData(taskSid: string): Promise<CardDataNotice> {
+    const response = await this.send('GET', `${this.taskPath(taskSid)}/card-data`, {});
+    return (await response.json()) as CardDataNotice;
+  }
+
   private async act(taskSid: string, action: 'pause' | 'resume'): Promise<StateAnswer & { changed: true }> {
     const response = await this.send('POST', `${this.path(taskSid)}/${action}`, {});
     return { changed: true, state: (await response.json()) as RecordingState, etag: response.headers.get('ETag') };
   }
 
   private path(taskSid: string): string {
+    return `${this.taskPath(taskSid)}/recording`;
+  }
+
+  private taskPath(taskSid: string): string {
     if (!TASK_SID.test(taskSid)) {
       throw new ApiError(400, 'bad_task_sid', `not a task SID: ${taskSid}`);
     }
-    return `${this.baseUrl}/api/agent/tasks/${taskSid}/recording`;
+    return `${this.baseUrl}/api/agent/tasks/${taskSid}`;
   }
 
   private async send(

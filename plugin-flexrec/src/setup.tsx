@@ -37,7 +37,7 @@ export function installFlexrec(flex: FlexHost, manager: Flex.Manager, fetchImpl?
   const invoke = (action: 'pause' | 'resume', task: Flex.ITask): Promise<unknown> =>
     flex.Actions.invokeAction(action === 'pause' ? PAUSE_ACTION : RESUME_ACTION, { task });
   const Panel = flex.withTaskContext((props: { task?: Flex.ITask }) => (
-    <RecordingPanel task={props.task} store={store} identity={manager.user?.identity ?? ''} invoke={invoke} />
+    <RecordingPanel task={props.task} store={store} identity={manager.user?.identity ?? ''} invoke={invoke} client={client} />
   ));
   flex.CallCanvas.Content.add(<Panel key="flexrec-recording" />, { sortOrder: -1 });
   return { store, tokens };

@@ -1,4 +1,4 @@
-import type { FetchLike, RecordingState, ResponseLike } from '../src/api';
+import type { CardDataNotice, FetchLike, RecordingState, ResponseLike } from '../src/api';
 
 export const TASK = 'WT' + 'a'.repeat(32);
 export const OTHER_TASK = 'WT' + 'b'.repeat(32);
@@ -63,6 +63,8 @@ export class FakeFlexrec {
   /** Refusals for the next requests whose method+action matches (e.g. 'POST pause'). */
   refusals: Array<{ match: string; refusal: Refusal }> = [];
   offline = false;
+  /** The after-call answers, in order (the last one repeats); empty: 404. */
+  cardData: CardDataNotice[] = [];
   private waiters: Array<() => void> = [];
 
   get etag(): string {
@@ -106,6 +108,10 @@ export class FakeFlexrec {
     }
     if (this.foreign.has(token)) {
       return response(403, { error: 'forbidden', message: 'only the task’s assigned worker or a supervisor may do this' });
+    }
+    if (url.endsWith('/card-data')) {
+      const notice = this.cardData.length > 1 ? this.cardData.shift() : this.cardData[0];
+      return notice ? response(200, notice) : response(404, { error: 'not_found', message: 'unknown task' });
     }
     if (action === 'pause') {
       this.set({ state: 'paused', paused_by: 'alice', paused_at: '2026-01-05T14:03:00+00:00' });

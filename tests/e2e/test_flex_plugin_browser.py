@@ -6,8 +6,9 @@ a test page that provides the parts of the Flex host contract the plugin uses
 is exercised as in Flex. An outbound dialpad call: the indicator turns to recording when the
 simulated customer answers; pause -> the simulator's recording is paused and the audit row
 names the agent; reload -> still shown paused; a renewed token is used; resume; another
-agent's token -> the button is disabled and the API refuses. Screenshots land in
-`test-artifacts/plugin-*.png`.
+agent's token -> the button is disabled and the API refuses. After the call (the task wrapping)
+the plugin says it is checking the recording, then shows the card data the archive's stage
+silenced, with its span and no digit. Screenshots land in `test-artifacts/plugin-*.png`.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             env = service_env(sim, workdir, port, secrets.token_urlsafe(16))
             env["FLEXREC_DATABASE_URL"] = database_url
             env["FLEXREC_CORS_ORIGINS"] = f"http://127.0.0.1:{host_port}"
+            env["FLEXREC_CARD_DATA"] = "true"  # the after-call notice needs the stage on
             service = ServiceProcess(env, port, workdir / "service.log")
             service.start()
             try:
@@ -339,3 +341,84 @@ def test_the_agent_sees_pauses_and_resumes_the_recording_in_flex(live: Live) -> 
 
 def _json(value: Any) -> str:
     return json.dumps(value)
+
+
+def test_after_the_call_the_agent_sees_the_card_data_silenced(live: Live) -> None:
+    from playwright.sync_api import sync_playwright
+
+    sim = live.sim
+    recording = _customer_recording(live)
+    assert recording is not None
+    token = sim.agent_token(live.worker_sid)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 640, "height": 360})
+            config = _json(_host_config(live, live.worker_sid, token))
+            context.add_init_script(f"window.__FLEX_HOST_CONFIG__ = {config};")
+            page = context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(live.host_url)
+            _wait_state(page, "recording", "paused")
+            # On the call nothing is asked; wrapping up, the plugin asks and the archive has not
+            # checked the recording yet.
+            assert page.locator("[data-testid=flexrec-card-check]").count() == 0
+            page.evaluate("window.flexHost.setTaskStatus('wrapping')")
+            page.wait_for_selector("[data-testid=flexrec-card-check][data-status=pending]")
+            # The archive's card-data stage records what it silenced (its own writer).
+            _stage_found_a_card_number(live, recording.sid)
+            notice = page.wait_for_selector("[data-testid=flexrec-card-data]", timeout=15_000)
+            assert notice is not None
+            reading = page.inner_text("[data-testid=flexrec-card-reading]")
+            assert reading.startswith(
+                "Card number spoken while recording, 00:20\u201300:26, silenced"
+            ), reading
+            text = notice.inner_text()
+            assert "Pause the recording before the customer reads card details." in text
+            assert "4111" not in text
+            page.screenshot(path=str(ARTIFACTS / "plugin-card-data.png"))
+            # Another agent's token: the notice is refused to them.
+            other = next(sid for sid in sim.agent_sids() if sid != live.worker_sid)
+            refused = httpx.get(
+                f"{live.service.url}/api/agent/tasks/{live.task_sid}/card-data",
+                headers={"Authorization": f"Bearer {sim.agent_token(other)}"},
+                timeout=10,
+            )
+            assert refused.status_code == 403
+        finally:
+            browser.close()
+    assert not errors, errors
+
+
+def _stage_found_a_card_number(live: Live, recording_sid: str) -> None:
+    from flexrec.db.base import make_engine, make_session_factory
+    from flexrec.pci.detect import Detection
+    from flexrec.pci.stage import StageResult
+    from flexrec.pci.store import save_result
+    from flexrec.transcription.base import Word
+
+    found = Detection(
+        kind="card_number", channel=1, start_ms=20_000, end_ms=26_300, rule="luhn", digit_count=16
+    )
+    result = StageResult(
+        kept_wav=b"",
+        source_sha256="0" * 64,
+        spans_ms=((19_750, 26_550),),
+        detections=(found,),
+        transcript={1: [Word("[card number]", 20_000, 26_300)], 2: []},
+        engine="pocketsphinx",
+        mode="silence",
+        margin_ms=250,
+        audio_s=60.0,
+    )
+    engine = make_engine(live.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            save_result(session, recording_sid, result)
+            session.commit()
+    finally:
+        engine.dispose()

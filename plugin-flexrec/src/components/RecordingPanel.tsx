@@ -1,9 +1,11 @@
 import React from 'react';
 import type { ITask } from '@twilio/flex-ui';
 
+import type { FlexrecClient } from '../api';
 import { describeButton, describeIndicator, IndicatorKind } from '../describe';
 import type { Action, RecordingStore } from '../store';
 import { useRecording } from '../useRecording';
+import { CardDataNotice } from './CardDataNotice';
 
 export interface RecordingPanelProps {
   task?: ITask;
@@ -12,6 +14,8 @@ export interface RecordingPanelProps {
   identity: string;
   /** Runs the Flex Action (`PauseRecording`/`ResumeRecording`) for this task. */
   invoke: (action: Action, task: ITask) => Promise<unknown>;
+  /** Asks, once the call is over, whether card data was read while recording (optional). */
+  client?: FlexrecClient;
 }
 
 const COLOURS: Record<IndicatorKind, string> = {
@@ -38,7 +42,7 @@ const styles = {
 };
 
 /** The call canvas panel: the recording indicator and its one Pause/Resume button. */
-export function RecordingPanel({ task, store, identity, invoke }: RecordingPanelProps): JSX.Element | null {
+export function RecordingPanel({ task, store, identity, invoke, client }: RecordingPanelProps): JSX.Element | null {
   const taskSid = task && task.taskChannelUniqueName === 'voice' ? task.taskSid : undefined;
   const snapshot = useRecording(store, taskSid);
   if (!task || !taskSid) {
@@ -51,6 +55,7 @@ export function RecordingPanel({ task, store, identity, invoke }: RecordingPanel
     invoke(action, task).catch(() => undefined);
   };
   const failure = snapshot.failure;
+  const ended = task.status === 'wrapping' || task.status === 'completed' || indicator.kind === 'ended';
   return (
     <div className="flexrec-recording" data-testid="flexrec-recording" style={styles.panel}>
       <div
@@ -103,6 +108,7 @@ export function RecordingPanel({ task, store, identity, invoke }: RecordingPanel
           </button>
         </div>
       ) : null}
+      {client ? <CardDataNotice client={client} taskSid={taskSid} ended={ended} /> : null}
     </div>
   );
 }
