@@ -37,6 +37,8 @@ from flexrec.webhooks.arrival import seconds_since_arrival
 
 log = structlog.get_logger(__name__)
 
+TOO_MANY_REQUESTS = 429  # Twilio refused the request before doing anything (20429)
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -138,15 +140,18 @@ class RecordingStarter:
         # well inside it, so two claimants can never both list nothing and both create.
         began = time.monotonic()
         budget_s = ctx.visibility.total_seconds()
+        unsure = claim.may_exist
         for inline in range(1, ctx.inline_attempts + 1):
             try:
-                # A try after a failed one lists first: the failed create may have worked.
-                list_first = claim.may_exist or inline > 1
-                info, source = self._adopt_or_create(claim, list_first, began, budget_s / 2)
+                info, source = self._adopt_or_create(claim, unsure, began, budget_s / 2)
                 break
             except GatewayError as exc:
-                # A blip (429/5xx/timeout) is retried at once, still inside the webhook, before
-                # the queue's backoff: every try lists first, so a lost create is adopted.
+                # A try after a failed one lists first, as the failed create may have worked,
+                # unless Twilio refused it unprocessed: a 429 (too many requests at once) is
+                # answered before anything is done, and listing would add to the crowd.
+                unsure = unsure or exc.status != TOO_MANY_REQUESTS
+                # A blip (429/5xx/timeout) is retried at once, before the queue's backoff; a
+                # create that may have worked is adopted by the next try's list.
                 in_budget = time.monotonic() - began < budget_s / 3
                 if exc.retryable and inline < ctx.inline_attempts and in_budget:
                     metrics.RECORDING_START_FAILURES.labels(reason=_reason(exc)).inc()

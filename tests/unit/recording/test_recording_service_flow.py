@@ -12,6 +12,7 @@ from testkit import assert_not_recorded, assert_one_voice_recording, assert_reco
 from flexrec.recording.dedup import mark_seen
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.twilio.fakes import fake_sid, rate_limited, timeout_error, unavailable
+from flexrec.twilio.gateway import GatewayError
 
 TASK = fake_sid("WT", 1)
 TASK2 = fake_sid("WT", 2)
@@ -278,8 +279,6 @@ def test_transient_errors_retry_with_backoff_until_success(h: Harness, error: ob
 
 
 def test_other_4xx_fails_with_the_error_recorded(h: Harness) -> None:
-    from flexrec.twilio.gateway import GatewayError
-
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
     h.twilio.fail_next(
@@ -578,6 +577,22 @@ def test_blips_are_retried_inside_the_webhook_before_the_queue(h: Harness) -> No
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
     assert h.queue.pending == []
     assert h.slept == [0.2, 0.4]
+
+
+@pytest.mark.parametrize(("error", "lists"), [(rate_limited(), 0), (unavailable(), 1)])
+def test_a_create_twilio_refused_unprocessed_is_tried_again_without_listing(
+    h: Harness, error: GatewayError, lists: int
+) -> None:
+    # A 429 is answered before anything is done: the next try creates at once. After a 503
+    # the create may have worked, so the next try lists the leg's recordings first.
+    h.service = h.make_service(RecordingPolicy(), inline_attempts=3)
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.twilio.fail_next("create_recording", error)
+    accept_inbound(h)
+    assert (h.twilio.count("list_recordings"), h.twilio.count("create_recording")) == (lists, 2)
+    assert h.target(CUSTOMER).state == "recording"
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
 def test_a_slow_attempt_gives_its_claim_back_instead_of_creating(
