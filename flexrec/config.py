@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # PostgreSQL users write postgres:// (libpq, Heroku, most hosting panels); SQLAlchemy knows only
@@ -162,11 +162,28 @@ class StorageSettings(BaseSettings):
     )
     audit_anchor_minutes: int = Field(
         15,
+        ge=1,
+        le=60,
         description=(
             "FLEXREC_AUDIT_ANCHOR_MINUTES: how often the audit chain's head is anchored in the"
             " archive store and the log (at most 60: auditors expect at least hourly)"
         ),
     )
+
+    @field_validator("verify_every_minutes")
+    @classmethod
+    def _a_schedule_a_clock_can_keep(cls, minutes: int) -> int:
+        # The queue's crontab can only say "every N minutes" within the hour, or whole hours
+        # or days: 90 would silently mean hourly, so it is refused here, before anything runs.
+        if minutes < 0:
+            raise ValueError("0 (never) or a number of minutes")
+        hours, rest = divmod(minutes, 60)
+        if minutes < 60 or minutes % 1440 == 0 or (rest == 0 and hours <= 24):
+            return minutes
+        raise ValueError(
+            f"{minutes} minutes: beyond an hour, use whole hours (at most 24) or whole days,"
+            f" e.g. {min(1440, (hours + 1) * 60)}"
+        )
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL, defaulting to a SQLite file in the data folder."""

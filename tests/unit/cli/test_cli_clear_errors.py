@@ -211,3 +211,36 @@ def test_setup_dry_run_with_twilio_unreachable_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith("flexrec: error: Twilio could not be reached")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "words"),
+    [
+        ("FLEXREC_VERIFY_EVERY_MINUTES", "90", "whole hours"),
+        ("FLEXREC_AUDIT_ANCHOR_MINUTES", "120", "less than or equal to 60"),
+        ("FLEXREC_COVERAGE_SWEEP_MINUTES", "61", "less than or equal to 60"),
+        ("FLEXREC_PORT", "eighty", "valid integer"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    env: str,
+    value: str,
+    words: str,
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SIM_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "simulator-auth-token")
+    monkeypatch.setenv("FLEXREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(env, value)
+    assert run_cli(monkeypatch, "serve", "--port", str(free_port())) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"flexrec: error: bad setting: {env}: ")
+    assert words in err
+
+
+@pytest.mark.parametrize("minutes", [0, 1, 15, 59, 60, 120, 1440, 2880])
+def test_schedules_a_clock_can_keep_are_accepted(minutes: int) -> None:
+    assert StorageSettings(verify_every_minutes=minutes).verify_every_minutes == minutes
