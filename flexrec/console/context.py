@@ -9,8 +9,8 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.accounts.principal import Principal
 from flexrec.accounts.sessions import end_session, load_session, start_session
@@ -51,7 +51,7 @@ class WaveformSource(Protocol):
 class ConsoleDeps:
     """Everything the console needs from the service, built once by the app factory."""
 
-    sessions: Callable[[], Session]
+    sessions: sessionmaker[Session]
     secret: str
     media_links: MediaLinkSigner
     token_validator: TokenValidator | None = None
@@ -104,18 +104,9 @@ class ConsoleContext:
         """Signs and reads session cookies."""
         return self._get()[1]
 
-    @contextmanager
-    def db(self) -> Iterator[Session]:
+    def db(self) -> AbstractContextManager[Session]:
         """A session committed on success, rolled back on error, always closed."""
-        session = self.deps.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return self.deps.sessions.begin()
 
     # ---- who is asking (FastAPI dependencies) ------------------------------------------------
 
