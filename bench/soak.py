@@ -160,7 +160,7 @@ def _media_lost_by_twilio(item: dict[str, Any]) -> bool:
     ended = (item.get("expected_window") or {}).get("end_ms")
     if ended is not None and int(ended) - at <= REPLACEMENT_BUDGET_MS:
         return True
-    recording = next(
+    recording: dict[str, Any] = next(
         (r for r in item.get("recordings", []) if r.get("sid") == last.get("recording_sid")), {}
     )
     return any(
