@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -56,12 +57,20 @@ def setup_command(
 
 
 def card_data_notes(settings: Settings) -> list[str]:
-    """What `flexrec setup` says about spoken card data and Twilio's unredacted copy."""
+    """What `flexrec setup` says about spoken card data, Twilio's unredacted copy and the
+    card-data webhook."""
+    hook = urlsplit(settings.card_data.card_data_webhook_url.strip()).hostname
     if not settings.card_data.card_data:
-        return [
+        notes = [
             "Spoken card numbers are not checked (FLEXREC_CARD_DATA=true transcribes each "
             "recording and silences card data before archiving it)."
         ]
+        if hook:
+            notes.append(
+                f"[yellow]FLEXREC_CARD_DATA_WEBHOOK_URL ({hook}) will never be called[/]: "
+                "nothing is checked for card data without FLEXREC_CARD_DATA=true."
+            )
+        return notes
     engine = settings.card_data.transcription_engine
     notes = [f"Spoken card data is silenced before archiving ({engine})."]
     if not settings.storage.delete_from_twilio:
@@ -76,6 +85,8 @@ def card_data_notes(settings: Settings) -> list[str]:
             "Twilio's copy is deleted once the redacted one is archived: Insights must play "
             "through flexrec's url_provider (the VoiceRecording entry flexrec writes)."
         )
+    if hook:
+        notes.append(f"A signed notice of each call with card data silenced is posted to {hook}.")
     return notes
 
 

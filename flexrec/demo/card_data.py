@@ -2,8 +2,9 @@
 
 For every archived recording the simulator's word truth says where each card digit and each
 distractor number was spoken; the kept file (as the archive holds it) is read at those spans:
-a digit is audible when any sample there is not zero. Non-card speech silenced is what the
-silenced spans (detections widened by the margin) cover beyond the card data's own words.
+a digit is audible when any sample there is not zero. Non-card speech silenced is how much of
+the truth's other words (either channel) the silenced spans (detections widened by the margin)
+cover: the quiet between card digits is not speech.
 """
 
 from __future__ import annotations
@@ -83,18 +84,21 @@ def card_figures(sim: SimRunner, database_url: str, archive_dir: Path) -> CardFi
                 distractors_silenced += len(still) < len(spans)
         if card_spans:
             card_calls += 1
-            silenced = [
-                (d.start_ms - MARGIN_MS, d.end_ms + MARGIN_MS)
-                for d in detections
-                if d.recording_sid == row.recording_sid
-            ]
-            total = sum(e - s for s, e in _merge(silenced))
-            covered = sum(
-                max(0, min(e, ce) - max(s, cs))
-                for s, e in _merge(silenced)
-                for cs, ce in _merge(card_spans)
+            silenced = _merge(
+                [
+                    (d.start_ms - MARGIN_MS, d.end_ms + MARGIN_MS)
+                    for d in detections
+                    if d.recording_sid == row.recording_sid
+                ]
             )
-            non_card_ms += max(0, total - covered)
+            card_ids = {n["number_id"] for n in truth["numbers"] if n["card_data"]}
+            non_card_ms += sum(
+                max(0, min(e, w["end_ms"]) - max(s, w["start_ms"]))
+                for words in truth["channels"].values()
+                for w in words
+                if w["audible"] and w["number_id"] not in card_ids
+                for s, e in silenced
+            )
     if figures.distractors_spoken:
         figures.distractors_silenced_share = round(
             distractors_silenced / figures.distractors_spoken, 3

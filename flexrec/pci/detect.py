@@ -5,12 +5,17 @@ three other words between them (a recogniser's insertions, "uh", "the number is"
 pauses between groups. A run is a card number when
 - 13-19 of its consecutive digits pass the Luhn check, or
 - it holds 12 or more digits within 10 s: a misheard digit breaks Luhn, never this rule.
-Within 20 s before and 45 s after a card number (any channel: the agent's read-back counts),
-any run of digits is card data too (a recogniser often hears only part of an expiry, a code or
-a read-back): 7 digits or more a card number, a month or MMYY an expiry, else a security code;
-unless a currency word follows it (an amount), the word "digit" does ("the three digit code"),
-or it is a month name alone. Extra rules (`name=regex` over a run's digits, e.g. a
-national ID number) are card data wherever they match.
+Near a card number, runs a recogniser heard only in part are card data too, unless a currency
+word follows them (an amount), the word "digit" does ("the three digit code"), or they are a
+month name alone:
+- 7 digits or more within 20 s of a card number (any channel: the agent's read-back counts)
+  are a card number (part of a reading);
+- shorter runs after the card's reading, on the channel that read it, within 45 s: an expiry
+  (a month or MMYY) or a security code. A card has one expiry and one code, so only the first
+  two such runs count (runs under 3 s apart are one): whatever the reader says later ("I am
+  calling about my bill" heard as "I am calling for my bill") is not card data.
+`flexrec.pci.dialogue` adds the answers to card-data questions. Extra rules (`name=regex` over
+a run's digits, e.g. a national ID number) are card data wherever they match.
 """
 
 from __future__ import annotations
@@ -48,8 +53,10 @@ class DetectorConfig:
     window_ms: int = 10_000
     window_digits: int = 12
     luhn_lengths: tuple[int, int] = (13, 19)
-    near_before_ms: int = 20_000
-    near_after_ms: int = 45_000
+    near_before_ms: int = 20_000  # a partial reading (7+ digits) before or after a card
+    near_after_ms: int = 45_000  # an expiry or code after the card's reading
+    near_runs: int = 2  # an expiry and a code
+    near_join_ms: int = 3000
     patterns: tuple[tuple[str, re.Pattern[str]], ...] = field(default=())
 
     @classmethod
@@ -202,6 +209,7 @@ def detect_card_data(
             )
             cards.append(card)
             found.append(card)
+    near = _NearCard(cards, config)
     for run in runs:
         if any(d.start_ms == run.start_ms and d.channel == run.channel for d in cards):
             continue
@@ -220,7 +228,7 @@ def detect_card_data(
                 break
         else:
             kind = _near_kind(run)
-            if kind is not None and _near_a_card(run, cards, config):
+            if kind is not None and near.takes(run, kind):
                 found.append(
                     Detection(
                         kind, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits)
@@ -229,11 +237,47 @@ def detect_card_data(
     return sorted(found, key=lambda d: (d.start_ms, d.channel))
 
 
-def _near_a_card(run: DigitRun, cards: Iterable[Detection], config: DetectorConfig) -> bool:
-    return any(
-        card.start_ms - config.near_before_ms <= run.start_ms <= card.end_ms + config.near_after_ms
-        for card in cards
-    )
+class _NearCard:
+    """Which runs near a card number are card data (see the module docstring)."""
+
+    def __init__(self, cards: Sequence[Detection], config: DetectorConfig) -> None:
+        self.cards = sorted(cards, key=lambda c: c.start_ms)
+        self.config = config
+        self.taken: dict[int, list[int]] = {}  # reading index -> end_ms of each run counted
+
+    def _reading(self, run: DigitRun) -> int | None:
+        """The card reading `run` may follow: the latest card that ended before it on its
+        channel, when no card on another channel began earlier within a minute (a read-back)."""
+        for index in range(len(self.cards) - 1, -1, -1):
+            card = self.cards[index]
+            if card.channel != run.channel or card.end_ms > run.start_ms:
+                continue
+            if run.start_ms - card.end_ms > self.config.near_after_ms:
+                return None
+            if any(
+                other.channel != card.channel and 0 < card.start_ms - other.start_ms <= 60_000
+                for other in self.cards
+            ):
+                return None
+            return index
+        return None
+
+    def takes(self, run: DigitRun, kind: str) -> bool:
+        """Whether `run` is card data by nearness (and count it if so)."""
+        if kind == CARD_NUMBER:
+            reach = self.config.near_before_ms
+            return any(c.start_ms - reach <= run.start_ms <= c.end_ms + reach for c in self.cards)
+        index = self._reading(run)
+        if index is None:
+            return False
+        ends = self.taken.setdefault(index, [])
+        if ends and run.start_ms - ends[-1] < self.config.near_join_ms:
+            ends[-1] = run.end_ms
+            return True
+        if len(ends) >= self.config.near_runs:
+            return False
+        ends.append(run.end_ms)
+        return True
 
 
 def silence_spans(

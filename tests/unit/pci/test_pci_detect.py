@@ -72,6 +72,26 @@ def test_expiry_and_code_near_a_card_are_card_data_amounts_are_not() -> None:
     assert kinds == [("card_number", 1), ("expiry", 1), ("security_code", 1)]
 
 
+def test_after_a_card_only_its_expiry_and_code_are_card_data_by_nearness() -> None:
+    card = said("four five three nine five seven eight seven six three six two one four eight six")
+    customer = card + said("oh nine twenty seven", 12000) + said("one two three", 20000)
+    customer += said("i am calling for my bill", 30000)
+    customer += said("and it was two weeks late", 36000)  # a third run: not card data
+    readback = said(
+        "so that is four five three nine five seven eight seven six three six two", 8000
+    )
+    readback += said("one four eight six", 8000 + 12 * 430)
+    agent = readback + said("the payment of two pounds is done and your order is one two", 40000)
+    agent += said("and the order number is one two three four five six seven eight", 50000)
+    found = detect_card_data({1: customer, 2: agent})
+    assert [(d.kind, d.channel, d.start_ms // 1000) for d in found] == [
+        ("card_number", 1, 0),
+        ("card_number", 2, 9),
+        ("expiry", 1, 12),
+        ("security_code", 1, 20),
+    ]
+
+
 def test_the_same_numbers_far_from_a_card_are_not_card_data() -> None:
     assert detect_card_data({1: said("the code is one two three", 0)}) == []
 
