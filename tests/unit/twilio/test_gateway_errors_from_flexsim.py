@@ -18,8 +18,7 @@ from flexrec.twilio.gateway import (
     PreconditionFailed,
     SdkGateway,
 )
-from flexsim import World, create_sim_app, defaults
-from flexsim.faults import ApiFault, FaultPlan
+from flexsim import ApiFault, FaultPlan, World, create_sim_app, defaults
 from flexsim.testing import sdk_client
 
 CALLBACK = "https://rec.example.com/webhooks/recording-status"
