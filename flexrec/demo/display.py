@@ -185,7 +185,9 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
         "",
     )
     figures.add_row(
-        "pauses requested / applied", f"{score.pauses_requested} / {score.pauses_applied}", ""
+        "pauses requested / applied",
+        f"{score.pauses_requested} / {score.pauses_applied}",
+        ", ".join(f"{n} answered {code}" for code, n in score.pause_answers.items()),
     )
     settled_well = score.settled and not (score.analysis_failed or score.archive_failed)
     figures.add_row(

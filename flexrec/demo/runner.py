@@ -149,6 +149,9 @@ class AgentDriver:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4))
     requested: int = 0
     answered: dict[int, int] = field(default_factory=dict)
+    # How each pause request ended: the last HTTP status, or "unreachable" (a pause that was
+    # not applied says here whether the service refused it, never answered, or was too late).
+    pause_outcomes: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self) -> None:
@@ -184,6 +187,7 @@ class AgentDriver:
         url = f"{self.service_url}/api/agent/tasks/{task_sid}/recording/{action}"
         with self.lock:
             self.requested += action == "pause"
+        outcome = "unreachable"
         for _ in range(8):  # the service may be restarting
             try:
                 response = httpx.post(
@@ -192,12 +196,16 @@ class AgentDriver:
             except httpx.HTTPError:
                 time.sleep(1.0)
                 continue
+            outcome = str(response.status_code)
             with self.lock:
                 self.answered[response.status_code] = self.answered.get(response.status_code, 0) + 1
             # 409: the recording has not started yet (a fault delayed it); the agent tries again.
             if response.status_code < 500 and response.status_code != 409:
-                return
+                break
             time.sleep(0.5)
+        if action == "pause":
+            with self.lock:
+                self.pause_outcomes[outcome] = self.pause_outcomes.get(outcome, 0) + 1
 
     def close(self) -> None:
         """Wait for requests in flight."""
@@ -379,6 +387,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 score.webhook_to_api_ms_p50 = percentile(latencies, 50)
                 score.webhook_to_api_ms_p99 = percentile(latencies, 99)
                 score.pauses_requested = driver.requested
+                score.pause_answers = dict(sorted(driver.pause_outcomes.items()))
                 archived, analysed = archive_figures(database_url)
                 score.archived, score.analysed = archived, analysed
                 score.vad_precision, score.vad_recall = vad_accuracy(sim, database_url)

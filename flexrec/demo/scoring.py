@@ -52,6 +52,7 @@ class DemoScore:
     webhook_to_api_ms_p99: float | None = None
     pauses_requested: int = 0
     pauses_applied: int = 0
+    pause_answers: dict[str, int] = field(default_factory=dict)  # last HTTP status per request
     archived: int = 0
     analysed: int = 0
     analysis_mono: int = 0  # mono recordings: talk and silence only (who spoke needs two)
