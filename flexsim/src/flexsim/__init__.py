@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the type checker sees every name as if imported here
         register_scenario,
         scenario_names,
     )
-    from flexsim.faults import ApiFault
+    from flexsim.faults import ApiFault, FaultPlan
     from flexsim.loopback import free_port, serve_app
     from flexsim.media import (
         SampleConversation,
@@ -72,6 +72,7 @@ _HOMES: dict[str, str] = {
     "register_scenario": "flexsim.engine",
     "scenario_names": "flexsim.engine",
     "ApiFault": "flexsim.faults",
+    "FaultPlan": "flexsim.faults",
     "free_port": "flexsim.loopback",
     "serve_app": "flexsim.loopback",
     "SampleConversation": "flexsim.media",
@@ -99,6 +100,7 @@ __all__ = [
     "ApiFault",
     "Conversation",
     "Engine",
+    "FaultPlan",
     "Flow",
     "RecordingInfo",
     "ReservationInfo",
