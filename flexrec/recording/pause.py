@@ -136,12 +136,58 @@ class PauseController:
         self.catch_up_limiter = CatchUpLimiter()
 
     def pause(self, task_sid: str, actor: Actor) -> RecordingState:
-        """Pause the task's recording (PauseBehavior from the policy)."""
-        return self._change(task_sid, actor, "pause")
+        """Pause the task's recording (PauseBehavior from the policy); before any recording
+        exists, the pause is kept and the recording starts paused."""
+        return self._act(task_sid, actor, "pause")
 
     def resume(self, task_sid: str, actor: Actor) -> RecordingState:
-        """Resume the task's recording."""
-        return self._change(task_sid, actor, "resume")
+        """Resume the task's recording (or drop a pause kept for one not started)."""
+        return self._act(task_sid, actor, "resume")
+
+    def _act(self, task_sid: str, actor: Actor, action: str) -> RecordingState:
+        try:
+            return self._change(task_sid, actor, action)
+        except _NoTarget:
+            state = self._wish_on_task(task_sid, actor, action)
+        # A leg found meanwhile may have missed the wish (its target was created before the
+        # wish was written): act on it now that it exists.
+        try:
+            return self._change(task_sid, actor, action)
+        except _NoTarget:
+            return state
+
+    def _wish_on_task(self, task_sid: str, actor: Actor, action: str) -> RecordingState:
+        """No leg is known yet: keep the agent's pause (or its withdrawal) on the task."""
+        now = self.ctx.now()
+        with write_session(self.ctx.sessions) as session:
+            task = session.get(TaskRecord, task_sid)
+            decided = task.policy_decision if task is not None else None
+            if task is None or (decided is not None and decided != RECORDED):
+                raise NotFound(f"task {task_sid} has no recording")
+            if task.status in _TASK_OVER:
+                raise InvalidState("the call is over: there is nothing to pause")
+            session.add(
+                PauseEvent(
+                    task_sid=task_sid,
+                    recording_sid=None,
+                    actor=actor.identity,
+                    worker_sid=actor.worker_sid,
+                    action=action,
+                    result="deferred" if action == "pause" else "recording",
+                    created_at=now,
+                )
+            )
+        log.info("pause kept until the recording starts" if action == "pause"
+                 else "kept pause withdrawn", task_sid=task_sid)  # fmt: skip
+        paused = action == "pause"
+        return RecordingState(
+            task_sid=task_sid,
+            state="waiting",
+            pause_pending=paused,
+            paused_by=actor.identity if paused else None,
+            paused_at=now if paused else None,
+            may_act=True,
+        )
 
     def state(self, task_sid: str, actor: Actor, *, catch_up: bool = True) -> RecordingState:
         """The recording state; readable by any worker who had the task, and supervisors.
@@ -183,7 +229,14 @@ class PauseController:
         if task is not None and task.status in _TASK_OVER:
             return RecordingState(task_sid=task_sid, state="ended", detail="nothing was recorded")
         may_act = self._may_act(session, task_sid, actor)
-        return RecordingState(task_sid=task_sid, state="waiting", may_act=may_act)
+        wish = transitions.task_pause_wish(session, task_sid)
+        return RecordingState(
+            task_sid=task_sid,
+            state="waiting",
+            may_act=may_act,
+            pause_pending=wish is not None,
+            paused_by=wish.actor if wish is not None else None,
+        )
 
     @staticmethod
     def has_work_at_wrapup(session: Session, task_sid: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, Final, Protocol, cast
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from flexrec.db.models import RecordingTarget, ServiceOwner
+from flexrec.db.models import PauseEvent, RecordingTarget, ServiceOwner
 from flexrec.recording.states import (
     ENDED_STATES,
     LIVE_STATES,
@@ -219,6 +219,34 @@ def target_row(session: Session, leg_key: str) -> TargetRow | None:
 
 
 # -- planned: the row's creation -------------------------------------------------------------------
+@dataclass(frozen=True)
+class PauseWish:
+    """The agent's last word on the task's recording was "pause" (who said it)."""
+
+    actor: str
+    worker_sid: str | None
+
+
+# The outcomes of a pause or resume that say what the agent wants (not noop, error or ended).
+_WISH_RESULTS: Final = ("deferred", "paused", "recording")
+_LAST_WORD = (
+    select(PauseEvent.action, PauseEvent.result, PauseEvent.actor, PauseEvent.worker_sid)
+    .where(PauseEvent.task_sid == bindparam("task_sid"))
+    .where(PauseEvent.result.in_(_WISH_RESULTS))
+    .order_by(PauseEvent.id.desc())
+    .limit(1)
+)
+
+
+def task_pause_wish(session: Session, task_sid: str) -> PauseWish | None:
+    """A pause asked for the task that no resume followed, or None: a recording started on any
+    of the task's legs from now on starts paused (asked before its leg was even known)."""
+    row = session.connection().execute(_LAST_WORD, {"task_sid": task_sid}).first()
+    if row is None or row.action != "pause":
+        return None
+    return PauseWish(str(row.actor), row.worker_sid)
+
+
 def ensure_target(
     session: Session,
     *,
@@ -240,6 +268,9 @@ def ensure_target(
     if found is not None:
         return found, False
     connection = session.connection()
+    # A new leg of a task the agent paused starts paused (the pause came before the leg was
+    # found: an outbound call still ringing, a leg search still running).
+    wish = task_pause_wish(session, task_sid)
     insert = insert_returning(
         connection.dialect.name, RecordingTarget.__table__, ("leg_key",), _TARGET_COLUMNS
     )
@@ -257,6 +288,9 @@ def ensure_target(
             "start_time_ms": None,
             "attempts": 0,
             "event_ms": event_ms,
+            "desired_state": "paused" if wish is not None else None,
+            "desired_by": wish.actor if wish is not None else None,
+            "desired_worker_sid": wish.worker_sid if wish is not None else None,
             "created_at": now,
             "updated_at": now,
         },

@@ -76,7 +76,15 @@ export function describeIndicator(snapshot: Snapshot, me: string): Indicator {
             : 'It starts when the customer is connected'),
       };
     case 'waiting':
-      return { kind: 'waiting', label: 'Not recording yet', detail: stale ?? 'It starts when the customer answers' };
+      return {
+        kind: 'waiting',
+        label: 'Not recording yet',
+        detail:
+          stale ??
+          (state.pause_pending
+            ? `Will start paused (asked by ${who(state.paused_by, me)})`
+            : 'It starts when the customer answers'),
+      };
     case 'not_recorded':
       return { kind: 'not_recorded', label: 'Not recorded', detail: state.detail ? `Policy: ${state.detail}` : null };
     case 'absent':
@@ -111,8 +119,6 @@ export function describeButton(snapshot: Snapshot, taskStatus: string | undefine
     return off(phase === 'loading' ? 'Checking the recording…' : snapshot.problem ?? 'The recording state is unknown.');
   }
   switch (state.state) {
-    case 'waiting':
-      return off('No recording yet: it starts when the customer answers.');
     case 'not_recorded':
     case 'absent':
       return off('This call is not recorded.');

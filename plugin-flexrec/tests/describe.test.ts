@@ -64,6 +64,13 @@ describe('the button', () => {
     expect(describeButton(ready({ state: 'paused' }), 'accepted')).toMatchObject({ action: 'resume', label: 'Resume recording', disabled: false });
   });
 
+  it('may pause before the customer answers (the recording then starts paused), and then offers to resume', () => {
+    expect(describeButton(ready({ state: 'waiting', recording_sid: null }), 'accepted')).toMatchObject({ action: 'pause', disabled: false });
+    const kept = ready({ state: 'waiting', recording_sid: null, pause_pending: true, paused_by: 'alice' });
+    expect(describeButton(kept, 'accepted')).toMatchObject({ action: 'resume', disabled: false });
+    expect(describeIndicator(kept, 'alice').detail).toBe('Will start paused (asked by you)');
+  });
+
   it('may pause before the recording starts, and then offers to resume', () => {
     expect(describeButton(ready({ state: 'pending' }), 'accepted')).toMatchObject({ action: 'pause', disabled: false });
     expect(describeButton(ready({ state: 'starting', pause_pending: true }), 'accepted')).toMatchObject({ action: 'resume', disabled: false });
@@ -71,7 +78,6 @@ describe('the button', () => {
 
   it.each([
     ['not their task', { ...INITIAL, phase: 'forbidden' } as Snapshot, 'accepted', 'Not your task'],
-    ['no recording yet', ready({ state: 'waiting' }), 'accepted', 'No recording yet'],
     ['not recorded', ready({ state: 'not_recorded' }), 'accepted', 'not recorded'],
     ['failed', ready({ state: 'failed' }), 'accepted', 'failed'],
     ['call ended (server)', ready({ state: 'ended' }), 'accepted', 'The call has ended.'],

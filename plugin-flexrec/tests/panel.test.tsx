@@ -38,8 +38,10 @@ describe('the call canvas panel', () => {
     ({ view: { unmount } } = mount(server));
     expect(indicator()).toHaveAttribute('data-state', 'loading');
     await waitFor(() => expect(indicator()).toHaveAttribute('data-state', 'waiting'));
-    expect(button()).toBeDisabled();
-    expect(screen.getByTestId('flexrec-reason')).toHaveTextContent('No recording yet');
+    // The agent may pause before the customer answers: the recording will start paused.
+    expect(button()).toBeEnabled();
+    expect(button()).toHaveTextContent('Pause recording');
+    expect(screen.getByTestId('flexrec-detail')).toHaveTextContent('It starts when the customer answers');
     // The long poll carries the ETag it has and waits; the customer answers: it answers.
     await waitFor(() => expect(server.gets().length).toBe(2));
     expect(server.gets()[1].headers['If-None-Match']).toBe(server.etag);

@@ -263,7 +263,8 @@ def test_the_agent_sees_pauses_and_resumes_the_recording_in_flex(live: Live) -> 
                     "'[data-testid=flexrec-reason]')?.textContent ?? ''})"
                 )
                 if shown["state"] == "waiting":
-                    assert shown["disabled"] and "No recording yet" in shown["reason"], shown
+                    # A pause may be asked before the customer answers (kept, then applied).
+                    assert not shown["disabled"] and not shown["reason"], shown
                 page.screenshot(path=str(ARTIFACTS / "plugin-waiting.png"))
             deadline = time.monotonic() + 40
             while _customer_recording(live) is None:

@@ -88,10 +88,70 @@ def test_an_outbound_call_not_yet_placed_is_waiting_not_an_error(tmp_path: Path)
         h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
         seen = h.service.state(TASK, OWNER)
         assert (seen.state, seen.may_act, seen.recording_sid) == ("waiting", True, None)
-        with pytest.raises(NotFound):  # nothing to pause yet: the plugin disables the button
-            h.service.pause(TASK, OWNER)
         with pytest.raises(Forbidden):
             h.service.state(TASK, STRANGER, catch_up=False)
+    finally:
+        h.close()
+
+
+def test_a_pause_before_the_customer_leg_is_known_is_kept_and_the_recording_starts_paused(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path / "early-pause")
+    try:
+        attrs = outbound_attrs()
+        h.twilio.add_task(TASK, attrs)
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        # The agent takes a card payment while the customer's phone still rings: the pause is
+        # kept (it used to be refused, and the recording then started unpaused).
+        kept = h.service.pause(TASK, OWNER)
+        assert (kept.state, kept.pause_pending, kept.paused_by) == ("waiting", True, "alice")
+        seen = h.service.state(TASK, OWNER)
+        assert (seen.state, seen.pause_pending, seen.paused_by) == ("waiting", True, "alice")
+        # The customer answers: the recording starts and is paused at once.
+        h.twilio.add_call(CUSTOMER)
+        h.tr("task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned")
+        h.queue.run_all()
+        target = h.target(CUSTOMER)
+        assert target.state == "paused"
+        recording = h.twilio.recordings_on(CUSTOMER)[0]
+        assert recording.status == "paused"
+        assert [status for status, _ in recording.history] == ["paused"]
+        # And the agent's resume resumes it.
+        assert h.service.resume(TASK, OWNER).state == "recording"
+    finally:
+        h.close()
+
+
+def test_a_kept_pause_withdrawn_before_the_leg_is_known_starts_the_recording_unpaused(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path / "early-resume")
+    try:
+        attrs = outbound_attrs()
+        h.twilio.add_task(TASK, attrs)
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        h.service.pause(TASK, OWNER)
+        withdrawn = h.service.resume(TASK, OWNER)
+        assert (withdrawn.state, withdrawn.pause_pending) == ("waiting", False)
+        h.twilio.add_call(CUSTOMER)
+        h.tr("task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned")
+        h.queue.run_all()
+        assert h.target(CUSTOMER).state == "recording"
+        assert h.twilio.recordings_on(CUSTOMER)[0].history == []
+    finally:
+        h.close()
+
+
+def test_a_stranger_cannot_keep_a_pause_on_a_task_without_a_leg(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "early-stranger")
+    try:
+        attrs = outbound_attrs()
+        h.twilio.add_task(TASK, attrs)
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        with pytest.raises(Forbidden):
+            h.service.pause(TASK, STRANGER)
+        assert h.service.state(TASK, OWNER).pause_pending is False
     finally:
         h.close()
 
