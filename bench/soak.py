@@ -9,7 +9,9 @@ simulator's ground truth and flexrec's own coverage report:
 
 - exactly once: every eligible call has a recording with media on its customer leg (`lost`
   counts those without; a call whose talk began and ended while the service was down is
-  `unrecordable_while_down` instead), and no two recordings ever ran at once on one leg
+  `unrecordable_while_down` instead; one whose only media Twilio lost, absent or failed, while
+  it was paused or within 10 s of hang-up, when nothing could replace it, is `lost_to_twilio`),
+  and no two recordings ever ran at once on one leg
   (`overlapping`); agents' legs are never recorded;
 - links: each recorded call's task ends with a `VoiceRecording` entry for a recording on the
   customer leg (`links_missing`), and one for every recording with media (`links_incomplete`);
@@ -56,6 +58,11 @@ class SoakFigures:
     # Answered and hung up while the service was down (killed, not yet back): nobody could
     # have recorded them; counted apart from `lost`.
     unrecordable_while_down: int = 0
+    # Calls whose only media Twilio lost (a recording ended absent or failed, the simulator's
+    # fault plan) when no replacement could help: the agent had it paused (a pause is never
+    # undone) or the call ended within the replacement budget. Counted apart from `lost`;
+    # flexrec's coverage report names each with its Twilio error.
+    lost_to_twilio: int = 0
     overlapping: int = 0
     agent_leg_recordings: int = 0
     links_missing: int = 0
@@ -130,6 +137,39 @@ def _covered_ms(window: tuple[int, int], spans: Iterable[list[int]]) -> int:
     return total
 
 
+REPLACEMENT_BUDGET_MS = 10_000  # issue 17: a replacement within 10 s of learning of the end
+
+
+def _media_lost_by_twilio(item: dict[str, Any]) -> bool:
+    """True when the customer leg's last recording ended without media (absent or failed,
+    injected) and nothing could replace it: it was paused then, or the call ended within the
+    replacement budget."""
+    customer = item.get("customer_call_sid")
+    ends = [
+        f
+        for f in item.get("faults") or []
+        if f.get("kind") in ("recording_absent", "recording_failed")
+        and f.get("call_sid") == customer
+        and f.get("next_recording") is None
+        and f.get("at_ms") is not None
+    ]
+    if not ends:
+        return False
+    last = max(ends, key=lambda f: int(f["at_ms"]))
+    at = int(last["at_ms"])
+    ended = (item.get("expected_window") or {}).get("end_ms")
+    if ended is not None and int(ended) - at <= REPLACEMENT_BUDGET_MS:
+        return True
+    recording: dict[str, Any] = next(
+        (r for r in item.get("recordings", []) if r.get("sid") == last.get("recording_sid")), {}
+    )
+    return any(
+        int(p["start_ms"]) <= at and (p.get("end_ms") is None or at <= int(p["end_ms"]))
+        for p in recording.get("pauses") or []
+        if p.get("start_ms") is not None
+    )
+
+
 def _while_down(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> bool:
     """True when the call's talk began and ended inside one outage (simulated epoch s)."""
     window = item.get("expected_window") or {}
@@ -181,6 +221,8 @@ def score(
         if not with_media:
             if _while_down(item, outages):
                 figures.unrecordable_while_down += 1
+            elif _media_lost_by_twilio(item):
+                figures.lost_to_twilio += 1
             else:
                 figures.lost += 1
             continue
