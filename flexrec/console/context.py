@@ -13,7 +13,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from fastapi import HTTPException, Request
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.accounts.principal import Principal
 from flexrec.accounts.sessions import end_session, load_session, start_session
+from flexrec.archive.analyses import Analyses
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.console.auth import (
     CSRF_HEADER,
@@ -41,12 +41,6 @@ log = logging.getLogger(__name__)
 RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
 
 
-class WaveformSource(Protocol):
-    """The archive's stored waveform (`Analyses.waveform`), computed on first use."""
-
-    def waveform(self, recording_sid: str) -> bytes: ...
-
-
 @dataclass
 class ConsoleDeps:
     """Everything the console needs from the service, built once by the app factory."""
@@ -55,7 +49,8 @@ class ConsoleDeps:
     secret: str
     media_links: MediaLinkSigner
     token_validator: TokenValidator | None = None
-    waveform_source: WaveformSource | None = None
+    # The archive's stored waveforms, computed on first use (None: the service has no archive).
+    waveform_source: Analyses | None = None
     pause_behavior: str = "silence"  # the policy's Twilio PauseBehavior: silence | skip
     session_max_age_s: int = 2 * 3600
     media_base_url: str = ""  # "" = media served by this same origin

@@ -12,7 +12,6 @@ from fastapi import APIRouter
 from flexrec.console.context import (
     ConsoleContext,
     ConsoleDeps,
-    WaveformSource,
 )
 from flexrec.console.routes_api import add_api_routes
 from flexrec.console.routes_audit import add_audit_routes
@@ -26,7 +25,6 @@ from flexrec.twilio.flex_tokens import TokenValidator
 __all__ = [
     "ConsoleDeps",
     "TokenValidator",
-    "WaveformSource",
     "create_console_router",
 ]
 

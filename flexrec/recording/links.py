@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, column, exists, select, table, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, TaskRecord
@@ -64,12 +64,17 @@ _LINK_BY_ID = (
     .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
     .where(AttributeWrite.id == bindparam("write"))
 )
+# The archive's list of recordings erased on a data subject's request (flexrec.custody): named
+# here as a bare table, since the recording core sits below the archive. An erased recording's
+# entry is unwanted, so the link repair removes it rather than writing it back.
+_ERASED = table("erased_recordings", column("recording_sid"))
 _TARGET_RECORDINGS = (
     select(
         RecordingRecord.sid,
         RecordingRecord.status,
         RecordingRecord.start_time_ms,
         RecordingRecord.created_at,
+        exists().where(_ERASED.c.recording_sid == RecordingRecord.sid).label("erased"),
     )
     .where(RecordingRecord.target_id == bindparam("target"))
     .order_by(RecordingRecord.created_at, RecordingRecord.sid)
@@ -156,7 +161,9 @@ def wanted_media(session: Session, target_id: int) -> Wanted:
     with_media: list[tuple[str, int]] = []
     without: set[str] = set()
     for row in session.execute(_TARGET_RECORDINGS, {"target": target_id}):
-        if row.status in MEDIA_STATUSES:
+        if row.erased:
+            without.add(row.sid)
+        elif row.status in MEDIA_STATUSES:
             start_ms = row.start_time_ms or int(row.created_at.timestamp() * 1000)
             with_media.append((row.sid, start_ms))
         elif row.status in NO_MEDIA_STATES:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from console_client_helpers import csrf_of
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from flexrec.app.sandbox import AGENTS, SUPERVISOR, Sandbox
 from flexrec.archive.audit_chain import AuditLog
@@ -253,7 +253,11 @@ def test_media_links_need_csrf_and_every_play_and_download_is_audited(
     client_for: Callable[..., Any], sandbox: Sandbox
 ) -> None:
     alice = client_for(*ALICE)
-    sid = next(iter(_calls_of(sandbox, AGENTS["alice"][1])))
+    # The sandbox is shared by the session: another test may have audited this call already,
+    # so only the rows written from here on are this test's.
+    sid = min(_calls_of(sandbox, AGENTS["alice"][1]))
+    with sandbox.sessions() as session:
+        before = session.scalar(select(func.max(AuditLog.id))) or 0
     url = f"/console/api/recordings/{sid}/media-url"
     assert alice.post(url, json={"purpose": "play"}).status_code == 403
     assert alice.post(url, json={"purpose": "play"}, headers={"X-CSRF-Token": "x"}).status_code == (
@@ -268,7 +272,11 @@ def test_media_links_need_csrf_and_every_play_and_download_is_audited(
     assert play.status_code == download.status_code == 200
 
     with sandbox.sessions() as session:
-        rows = session.scalars(select(AuditLog).where(AuditLog.recording_sid == sid)).all()
+        rows = session.scalars(
+            select(AuditLog)
+            .where(AuditLog.recording_sid == sid, AuditLog.id > before)
+            .order_by(AuditLog.id)
+        ).all()
     console_rows = [(r.actor, r.actor_worker_sid, r.action, r.detail["purpose"]) for r in rows]
     assert console_rows == [
         ("alice", AGENTS["alice"][1], "url_issued", "play"),
@@ -283,7 +291,9 @@ def test_media_links_need_csrf_and_every_play_and_download_is_audited(
     assert alice.get(play.json()["url"], headers={"Range": "bytes=44-99"}).status_code == 206
     with sandbox.sessions() as session:
         played = session.scalars(
-            select(AuditLog).where(AuditLog.recording_sid == sid, AuditLog.action == "play")
+            select(AuditLog).where(
+                AuditLog.recording_sid == sid, AuditLog.action == "play", AuditLog.id > before
+            )
         ).all()
     assert [r.actor for r in played] == ["alice"]
     tampered = play.json()["url"].replace("p=play", "p=download")

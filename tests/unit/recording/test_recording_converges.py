@@ -326,3 +326,24 @@ def test_a_live_call_whose_task_events_stopped_is_not_asked_about_every_minute(
     h.queue.run_all()
     assert h.twilio.count("list_recordings") == lists
     assert h.target(CUSTOMER).state == "recording"
+
+
+def test_an_erased_recording_is_never_linked_again(h: Harness) -> None:
+    from flexrec.archive.models import ErasedRecording
+
+    sid = accept(h)
+    # A data subject's erasure: the recording is listed as erased and its entry removed from
+    # the task (flexrec.custody.erasure); then TaskRouter reports the task's new attributes.
+    with h.sessions() as session:
+        session.add(ErasedRecording(recording_sid=sid, call_sid=CUSTOMER, task_sids=[TASK],
+                                    request_id="req-1", erased_at=h.clock()))  # fmt: skip
+        session.commit()
+    scrubbed = inbound_attrs(CUSTOMER, crm={"id": 7})
+    h.twilio.set_attributes(TASK, scrubbed)
+    writes = h.twilio.count("update_task_attributes")
+    h.tr("task.updated", TASK, scrubbed, status="assigned")
+    h.service.reconcile()
+    h.queue.run_all()
+    # The link repair does not undo the erasure.
+    assert media_sids(h) == []
+    assert h.twilio.count("update_task_attributes") == writes
