@@ -8,6 +8,7 @@ hourly.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from flexrec.console.card_marks import call_card_data
 from flexrec.custody.jobs import register_custody_jobs
 from flexrec.db.files import private_folder
 from flexrec.pci.archive_stage import make_redactor
+from flexrec.pci.store import transcript_document
 from flexrec.pci.webhook import CardDataWebhook
 from flexrec.recording.views import RecordingView
 from flexrec.server.services import Services
@@ -62,6 +64,7 @@ def attach_archive(
         if webhook is not None:
             webhook.register(queue)
         archive.deps.redactor = make_redactor(settings, sessions, services.client, webhook)
+        archive.deps.transcripts = functools.partial(transcript_document, sessions)
     register_archive_jobs(
         queue,
         archive,

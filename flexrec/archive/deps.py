@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,6 +56,8 @@ class ArchiveDeps:
     on_archived: list[Callable[[str], None]] = field(default_factory=list)
     # The redaction stage run on the downloaded audio before it is sealed (None: none).
     redactor: Redactor | None = None
+    # The recording's transcript as it is sealed beside its audio (None: nothing transcribes).
+    transcripts: Callable[[str], dict[str, Any] | None] | None = None
 
     def find(self, session: Session, recording_sid: str) -> ArchivedRecording | None:
         """The archive row of a recording in `session`, if any."""

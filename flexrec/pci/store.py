@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from flexrec.archive.audit_chain import AuditLog
@@ -34,6 +35,20 @@ STAGE_SECONDS = Counter(
 STAGE_AUDIO_SECONDS = Counter(
     "flexrec_card_data_stage_audio_seconds", "Seconds of recordings the card-data stage read"
 )
+
+
+def transcript_document(
+    sessions: Callable[[], Session], recording_sid: str
+) -> dict[str, Any] | None:
+    """The recording's transcript as the archive seals it (card data already `[card number]`),
+    or None when it has none."""
+    with sessions() as session:
+        row = session.scalars(
+            select(Transcript).where(Transcript.recording_sid == recording_sid)
+        ).one_or_none()
+        if row is None:
+            return None
+        return {"recording_sid": recording_sid, "engine": row.engine, "words": row.words}
 
 
 def save_result(

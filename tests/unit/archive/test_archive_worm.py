@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -268,6 +269,44 @@ def test_the_analysis_is_stored_locked_and_sealed_like_its_audio(
     assert len(worm.version_ids(analysis.storage_key)) == 1
     report = verify_archive(sessions, worm, key=key, clock=clock)
     assert report.ok and report.objects == 2
+
+
+def test_the_transcript_is_stored_locked_and_sealed_like_its_audio(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+) -> None:
+    from flexrec.archive.jobs import JOB_ARCHIVE, register_archive_jobs
+    from flexrec.custody.verify import verify_archive
+    from flexrec.jobs.queue import InlineJobQueue
+
+    twilio.add(RE, CA, make_wav(duration_s=3.0))
+    key = ArchiveKey(b"a" * 32)
+    service = make_service(
+        store=worm, key=key, retention=TRADING, context_provider=_context("Trading")
+    )
+    # What the card-data stage kept for the recording (card digits already replaced).
+    words = {"1": [["my", 100, 300], ["[card number]", 400, 6000]], "2": [["thanks", 10, 90]]}
+    kept = {"recording_sid": RE, "engine": "pocketsphinx", "words": words}
+    service.deps.transcripts = {RE: kept}.get
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, service)
+    queue.enqueue(JOB_ARCHIVE, RE)
+    queue.run_all()
+    with sessions() as session:
+        sealed = {m.kind: m for m in session.scalars(select(SealedObject))}
+    transcript = sealed["transcript"]
+    assert transcript.storage_key == f"transcripts/2026/03/04/{RE}.json.enc"
+    state = worm.lock_state(transcript.storage_key, str(transcript.version_id))
+    assert state.mode == "COMPLIANCE" and state.retain_until == sealed["audio"].retain_until
+    document = json.loads(
+        key.open(worm.get_version(transcript.storage_key, str(transcript.version_id)), RE)
+    )
+    assert document == kept
+    report = verify_archive(sessions, worm, key=key, clock=clock)
+    assert report.ok and report.objects == 3
 
 
 def test_playback_reads_the_sealed_version_not_one_written_on_top(
