@@ -50,7 +50,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 def test_a_supervisor_reads_a_days_coverage(served: str) -> None:
     if not CHROMIUM.exists():
         unavailable("/usr/bin/chromium is not installed (make system-deps)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     base = served
     errors: list[str] = []
@@ -75,14 +75,16 @@ def test_a_supervisor_reads_a_days_coverage(served: str) -> None:
             stopped = page.locator(f"tr[data-call-sid='{LEGS['H']}'] td.detail").inner_text()
             assert "stopped" in stopped and "60 s" in stopped
             page.select_option("#show", "all")
-            page.wait_for_function("document.querySelectorAll('#coverage tbody tr').length == 10")
+            expect(page.locator("#coverage tbody tr")).to_have_count(10)
             assert "show=all" in page.url
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "console-coverage.png"), full_page=True)
             page.click("#prev-day")
-            page.wait_for_function(
-                "document.querySelector('#coverage-status').textContent.includes('2026-03-02')"
-            )
+            # The status names the day while it is still asking Twilio ("Asking Twilio for the
+            # call legs of 2026-03-02…"): wait for the answer, which the rows come with. (A
+            # wait_for_function that must poll is refused by the console's CSP, no eval; a
+            # locator assertion polls without it.)
+            expect(page.locator("#coverage-status")).to_contain_text("on Twilio for 2026-03-02")
             assert page.locator("#coverage tbody tr[data-call-sid]").count() == 1
             assert page.locator("#coverage-verdict").inner_text().endswith("except the 1 below.")
         finally:
