@@ -64,12 +64,40 @@ def epoch_ms(value: Any) -> int | None:
     return None
 
 
-def _count(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """An SDK field as an int (None when absent or not a number)."""
     try:
-        number = int(value) if value not in (None, "") else None
+        return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
-    return number if number is not None and number >= 0 else None
+
+
+def text_or_none(value: Any) -> str | None:
+    """An SDK field as text (None when absent or empty)."""
+    return str(value) if value not in (None, "") else None
+
+
+def _count(value: Any) -> int | None:
+    number = int_or_none(value)
+    return number if number is not None and number >= 0 else None  # -1 while recording
+
+
+def recording_info(rec: Any) -> RecordingInfo:
+    """A Recording resource from the SDK as flexrec's `RecordingInfo`."""
+    return RecordingInfo(
+        sid=rec.sid,
+        call_sid=rec.call_sid,
+        status=str(rec.status),
+        start_time_ms=epoch_ms(rec.start_time),
+        channels=int_or_none(rec.channels),
+        duration_s=_count(rec.duration),
+        source=str(rec.source) if rec.source else None,
+        track=str(rec.track) if getattr(rec, "track", None) else None,
+        error_code=int_or_none(rec.error_code),
+        account_sid=text_or_none(getattr(rec, "account_sid", None)),
+        uri=text_or_none(getattr(rec, "uri", None)),
+        conference_sid=text_or_none(getattr(rec, "conference_sid", None)),
+    )
 
 
 def call_info(call: Any) -> CallInfo:
@@ -96,9 +124,6 @@ class CallLogCalls:
 
     _client: Client
 
-    def _recording(self, rec: Any) -> RecordingInfo:  # pragma: no cover - SdkGateway's
-        raise NotImplementedError
-
     def call_pages(self, first_day: date, last_day: date) -> Iterator[list[CallInfo]]:
         """Call legs that started on those days, newest first as Twilio lists them."""
         days = _days(first_day, last_day)
@@ -124,5 +149,5 @@ class CallLogCalls:
             )
         )
         while page is not None:
-            yield [self._recording(rec) for rec in page]
+            yield [recording_info(rec) for rec in page]
             page = read_page(page.next_page)

@@ -21,7 +21,13 @@ from typing import Any, Protocol, cast, runtime_checkable
 import structlog
 from twilio.rest import Client
 
-from flexrec.twilio.call_log import CallLogCalls, CallLogGateway, call_info
+from flexrec.twilio.call_log import (
+    CallLogCalls,
+    CallLogGateway,
+    call_info,
+    recording_info,
+    text_or_none,
+)
 from flexrec.twilio.errors import (
     TRANSLATED,
     GatewayError,
@@ -178,27 +184,6 @@ def recording_media_url(account_sid: str, recording_sid: str) -> str:
     return f"https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}"
 
 
-def _ms(value: Any) -> int | None:
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    return None
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _non_negative(value: int | None) -> int | None:
-    return value if value is not None and value >= 0 else None
-
-
-def _text(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
-
-
 # Public names of the one translation (flexrec/twilio/errors.py), for consumers of Twilio
 # outside the gateway (the CLI's error display, setup).
 TRANSLATED_ERRORS = TRANSLATED
@@ -219,22 +204,6 @@ class SdkGateway(SetupCalls, CallLogCalls):
         self._workspace_sid = workspace_sid
 
     # -- recordings ---------------------------------------------------------------------------
-    def _recording(self, rec: Any) -> RecordingInfo:
-        return RecordingInfo(
-            sid=rec.sid,
-            call_sid=rec.call_sid,
-            status=str(rec.status),
-            start_time_ms=_ms(rec.start_time),
-            channels=_int_or_none(rec.channels),
-            duration_s=_non_negative(_int_or_none(rec.duration)),  # -1 while recording
-            source=str(rec.source) if rec.source else None,
-            track=str(rec.track) if getattr(rec, "track", None) else None,
-            error_code=_int_or_none(rec.error_code),
-            account_sid=_text(getattr(rec, "account_sid", None)),
-            uri=_text(getattr(rec, "uri", None)),
-            conference_sid=_text(getattr(rec, "conference_sid", None)),
-        )
-
     def create_recording(self, request: CreateRecordingRequest) -> RecordingInfo:
         """Start a dual-channel recording with our status callback."""
         with twilio_call():
@@ -246,13 +215,13 @@ class SdkGateway(SetupCalls, CallLogCalls):
                 recording_status_callback_method="POST",
                 trim=request.trim,
             )
-        return self._recording(rec)
+        return recording_info(rec)
 
     def list_recordings(self, call_sid: str) -> list[RecordingInfo]:
         """Every recording of the leg (a leg has few, so one page suffices)."""
         with twilio_call():
             recs = self._client.calls(call_sid).recordings.list(limit=50)
-        return [self._recording(r) for r in recs]
+        return [recording_info(r) for r in recs]
 
     def update_recording(
         self, call_sid: str, recording_sid: str, status: str, pause_behavior: str | None = None
@@ -263,13 +232,13 @@ class SdkGateway(SetupCalls, CallLogCalls):
             kwargs["pause_behavior"] = pause_behavior
         with twilio_call():
             rec = self._client.calls(call_sid).recordings(recording_sid).update(**kwargs)
-        return self._recording(rec)
+        return recording_info(rec)
 
     def fetch_recording(self, recording_sid: str) -> RecordingInfo:
         """The account-level Recording resource."""
         with twilio_call():
             rec = self._client.recordings(recording_sid).fetch()
-        return self._recording(rec)
+        return recording_info(rec)
 
     def delete_recording(self, recording_sid: str) -> None:
         """Delete a recording (its media and metadata) from Twilio."""
@@ -292,7 +261,7 @@ class SdkGateway(SetupCalls, CallLogCalls):
                 rec = next(stream, None)
             if rec is None:
                 return
-            yield self._recording(rec)
+            yield recording_info(rec)
 
     def download_media(self, media_url: str, channels: int = 2) -> bytes:
         """GET `{media_url}.wav` with the account's credentials over the pooled transport.
@@ -330,7 +299,11 @@ class SdkGateway(SetupCalls, CallLogCalls):
         with twilio_call():
             rows = self._client.conferences.list(**kwargs)
         return [
-            ConferenceInfo(sid=c.sid, friendly_name=_text(c.friendly_name), status=_text(c.status))
+            ConferenceInfo(
+                sid=c.sid,
+                friendly_name=text_or_none(c.friendly_name),
+                status=text_or_none(c.status),
+            )
             for c in rows
         ]
 
@@ -342,8 +315,8 @@ class SdkGateway(SetupCalls, CallLogCalls):
             ParticipantInfo(
                 call_sid=p.call_sid,
                 conference_sid=conference_sid,
-                label=_text(p.label),
-                status=_text(p.status),
+                label=text_or_none(p.label),
+                status=text_or_none(p.status),
                 hold=p.hold,
                 muted=p.muted,
             )
