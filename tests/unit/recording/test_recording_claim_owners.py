@@ -170,7 +170,7 @@ def test_a_reaped_process_neither_claims_nor_creates_under_its_old_id(h: Harness
     lease.beat()  # the stall ends: a fresh owner id, and the work goes on
     assert lease.owner_id != old_id
     assert lease.holds(lease.owner_id)
-    stalled.start_target(h.target(CUSTOMER).id)
+    stalled.starter.start_target(h.target(CUSTOMER).id)
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
