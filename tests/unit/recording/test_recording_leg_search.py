@@ -4,10 +4,10 @@ recording (issue 9, points 2, 5, 6), on the fake Twilio."""
 from __future__ import annotations
 
 from recording_harness import CONFERENCE_SID, Harness, inbound_attrs, outbound_attrs
+from sim_twilio import fake_sid
 
 from flexrec.recording.legs import classify_legs
 from flexrec.recording.search import SEARCH_ATTEMPTS, SEARCH_RETRY_AFTER_ERROR_S, search_delay_s
-from flexrec.twilio.fakes import fake_sid
 from flexrec.twilio.gateway import CallInfo, GatewayError, ParticipantInfo
 
 TASK = fake_sid("WT", 1)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
+from sim_twilio import fake_sid, rate_limited, timeout_error, unavailable
 from testkit import assert_not_recorded, assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.recording.dedup import mark_seen
 from flexrec.recording.policy import RecordingPolicy
-from flexrec.twilio.fakes import fake_sid, rate_limited, timeout_error, unavailable
 from flexrec.twilio.gateway import GatewayError
 
 TASK = fake_sid("WT", 1)
