@@ -61,7 +61,7 @@ class ArchiveJob:
         now = self.deps.clock()
         with self.deps.sessions() as session:
             upsert = _completion_upsert(session.get_bind().dialect.name)
-            row = session.scalars(
+            row: ArchivedRecording = session.scalars(
                 upsert,
                 {
                     "recording_sid": recording_sid,
