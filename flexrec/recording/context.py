@@ -19,6 +19,8 @@ from flexrec.recording.memory import RecentTimes
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.task_memo import TaskMemos
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
+from flexrec.webhooks import paths
+from flexrec.webhooks.paths import webhook_url
 
 if TYPE_CHECKING:
     from flexrec.recording.owners import OwnerLease
@@ -115,4 +117,4 @@ class ServiceContext:
     @property
     def status_callback_url(self) -> str:
         """Where Twilio sends our recordings' status callbacks."""
-        return self.public_url.rstrip("/") + "/webhooks/recording-status"
+        return webhook_url(self.public_url, paths.RECORDING_STATUS)
