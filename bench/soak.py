@@ -9,10 +9,10 @@ simulator's ground truth and flexrec's own coverage report:
 
 - exactly once: every eligible call has a recording with media on its customer leg (`lost`
   counts those without; a call whose talk began while the service was down and ended before
-  10 s passed after it answered again is `unrecordable_while_down` instead; one whose only media Twilio lost, absent or failed, while
-  it was paused or within 10 s of hang-up, when nothing could replace it, is `lost_to_twilio`),
-  and no two recordings ever ran at once on one leg
-  (`overlapping`); agents' legs are never recorded;
+  10 s passed after it answered again is `unrecordable_while_down` instead; one whose only
+  media Twilio lost, absent or failed, while it was paused or within 10 s of hang-up, when
+  nothing could replace it, is `lost_to_twilio`), and no two recordings ever ran at once on
+  one leg (`overlapping`); agents' legs are never recorded;
 - links: each recorded call's task ends with a `VoiceRecording` entry for a recording on the
   customer leg (`links_missing`), and one for every recording with media (`links_incomplete`);
 - coverage: flexrec's report (`flexrec coverage` against the simulator's account) agrees with
