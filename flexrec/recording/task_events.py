@@ -44,6 +44,7 @@ from flexrec.recording.states import ACTIVE_RESERVATION_STATUSES, ANSWERED_TASK_
 from flexrec.recording.store import (
     Executor,
     insert_returning,
+    read_connection,
     write_connection,
     write_session,
 )
@@ -112,8 +113,8 @@ class TaskEvents:
             memo = self.memos.get(task_sid)
             plan: Plan | None = None
             if memo is not None and event.event_type in AUTO_RESUME_EVENTS:
-                with self.ctx.sessions() as session:
-                    if self.pauses.has_work_at_wrapup(session, task_sid):
+                with read_connection(self.ctx.sessions) as connection:
+                    if self.pauses.has_work_at_wrapup(connection, task_sid):
                         memo = None  # a pause to undo: the full path, which resumes it
             if memo is not None:
                 try:
