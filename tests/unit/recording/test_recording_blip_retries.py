@@ -4,12 +4,12 @@ still backs off (a few requests per period, never a storm)."""
 from __future__ import annotations
 
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid, rate_limited, unavailable
 from testkit import assert_recorded_exactly_once
 
 from flexrec.recording.context import JOB_START
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.states import LIVE_TASK_STATUSES
-from flexrec.twilio.fakes import fake_sid, rate_limited, unavailable
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)
