@@ -26,12 +26,14 @@ from flexrec.recording.context import (
     JOB_REFRESH,
     JOB_SETTLE,
     JOB_START,
+    Jobs,
     ServiceContext,
 )
 from flexrec.recording.dedup import forget_old_events
 from flexrec.recording.pause import PauseController
 from flexrec.recording.planner import Plan, Planner, Seen
 from flexrec.recording.rows import TaskFields, merge_reservation_info, upsert_task
+from flexrec.recording.search import cut_short
 from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, SETTLED_STATES
 from flexrec.recording.states import (
     LIVE_STATES,
@@ -339,6 +341,13 @@ class Recovery:
                 .order_by(RecordingTarget.updated_at.desc())
                 .limit(UNSETTLED_BATCH)
             ).all()
+            searches = cut_short(session, now, worker_policy=ctx.policy.leg == "worker")
+        if self.planner.search is not None:
+            # From the database, before anything asks Twilio: it may refuse the task list (a
+            # 429 at start-up), and a call whose customer leg a killed process was looking for
+            # ends unrecorded within seconds.
+            for task_sid in searches:
+                self.planner.search.request(task_sid)
         refresh = functools.partial(self.refresh_target, attempt=REFRESH_ATTEMPTS)
         _each("refresh", dict.fromkeys(quiet_live), refresh)
         _each("apply pause", wishing, self.pauses.apply_pending_pause)
@@ -375,6 +384,14 @@ class Recovery:
         report = log.info if count or plan.link else log.debug
         report("reconciled", targets=count, links=len(plan.link))
         return count
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {
+            JOB_REFRESH: lambda target_id, attempt=1: self.refresh_target(
+                int(target_id), int(attempt)
+            )
+        }
 
 
 def _each(what: str, items: Iterable[_K], work: Callable[[_K], object]) -> None:

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import ReservationRecord, TaskRecord
-from flexrec.recording.context import JOB_FIND_LEGS, ServiceContext
+from flexrec.recording.context import JOB_FIND_LEGS, Jobs, ServiceContext
 from flexrec.recording.legs import LegLookup, find_legs
 from flexrec.recording.states import OPEN_RESERVATION_STATUSES, WORK_OVER_TASK_STATUSES
 from flexrec.recording.store import write_session
@@ -57,6 +57,12 @@ REQUEST_WINDOW_S = 2.0
 # A new search (attempt 1) for a task whose search ran here this recently is a duplicate: the
 # running one goes on (reconcile re-plans live tasks every minute, each asking again).
 CHAIN_IDLE_S = 3 * SEARCH_MAX_DELAY_S
+
+# Searches a crash cut short are taken up again by reconcile for tasks touched this recently
+# (about the span of a search's own SEARCH_ATTEMPTS), a batch at a time.
+RESUME_WINDOW = timedelta(minutes=20)
+RESUME_BATCH = 200
+SEARCHED_TASK_STATUSES = ("reserved", "assigned")  # live, the work on it not over
 
 PlanTask = Callable[[Session, TaskRecord, datetime], "Plan"]
 Execute = Callable[["Plan"], None]
@@ -182,6 +188,38 @@ class LegSearch:
             plan = self._plan_task(session, task, now)
         self.ctx.memos.forget(task_sid)
         self._execute(plan)
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {JOB_FIND_LEGS: lambda task_sid, attempt=1: self.run(str(task_sid), int(attempt))}
+
+
+def cut_short(session: Session, now: datetime, *, worker_policy: bool) -> list[str]:
+    """Answered live tasks whose leg nothing has named yet, touched within the search's own
+    span: a search whose next attempt died with its process (searches run in-process), to be
+    taken up again from the database alone, since Twilio may refuse the task list just then."""
+    open_reservation = select(ReservationRecord.task_sid).where(
+        ReservationRecord.status.in_(OPEN_RESERVATION_STATUSES)
+    )
+    missing: ColumnElement[bool]
+    if worker_policy:
+        missing = TaskRecord.sid.in_(
+            open_reservation.where(ReservationRecord.worker_call_sid.is_(None))
+        )
+    else:
+        missing = TaskRecord.customer_call_sid.is_(None) & (
+            (TaskRecord.status == "assigned") | TaskRecord.sid.in_(open_reservation)
+        )
+    return list(
+        session.scalars(
+            select(TaskRecord.sid)
+            .where(TaskRecord.status.in_(SEARCHED_TASK_STATUSES))
+            .where(TaskRecord.updated_at > now - RESUME_WINDOW)
+            .where(missing)
+            .order_by(TaskRecord.updated_at.desc())
+            .limit(RESUME_BATCH)
+        ).all()
+    )
 
 
 def _reservations_without_leg(session: Session, task_sid: str) -> list[str]:
