@@ -29,6 +29,7 @@ from flexrec.recording.context import (
     JOB_APPLY_PAUSE,
     JOB_AUTO_RESUME,
     JOB_START,
+    Jobs,
     ServiceContext,
 )
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
@@ -532,3 +533,12 @@ class PauseController:
                     continue
             out.append((target.id, target.call_sid, target.recording_sid))
         return out
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {
+            JOB_AUTO_RESUME: lambda task_sid, worker_sid=None: self.auto_resume(
+                str(task_sid), worker_sid
+            ),
+            JOB_APPLY_PAUSE: lambda target_id: self.apply_pending_pause(int(target_id)),
+        }

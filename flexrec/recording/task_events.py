@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from flexrec.db.models import AttributeWrite, ReservationRecord, TaskRecord
 from flexrec.recording import metrics
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
-from flexrec.recording.context import ServiceContext
+from flexrec.recording.context import JOB_TASKROUTER_EVENT, Jobs, ServiceContext
 from flexrec.recording.dedup import event_key, mark_seen, retry_contention, was_seen
 from flexrec.recording.pause import PauseController
 from flexrec.recording.planner import Plan, Planner, Seen
@@ -382,6 +382,10 @@ class TaskEvents:
         result: Any = session.execute(_reservation_update(old.last_event_ms is None), params)
         if result.rowcount != 1:
             raise _MemoDidNotHold(reservation_sid)
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name: an Event Streams event, its fields as the argument."""
+        return {JOB_TASKROUTER_EVENT: lambda fields: self.handle(TaskRouterEvent(**fields))}
 
 
 @functools.cache
