@@ -115,6 +115,8 @@ def dump():
             json.dump(list(spans), f)
         os.replace(out + ".tmp", out)
 threading.Thread(target=dump, daemon=True).start()
+if os.environ.get("BENCH_GIL_SWITCH_INTERVAL_S"):  # compare GIL hand-off intervals
+    sys.setswitchinterval(float(os.environ["BENCH_GIL_SWITCH_INTERVAL_S"]))
 sys.argv = ["flexrec", "serve", "--port", port]
 from flexrec.cli import main
 main()
