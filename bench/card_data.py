@@ -12,6 +12,7 @@ per core for the whole stage (transcribe + detect + redact) of a two-channel rec
 data and lost audio to a silenced span, so the quiet between card digits is not counted.
 
     .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak] [--noise-dbfs -55]
+        [--first-seed 2000] [--no-wer] [--misses] [--json]
 """
 
 from __future__ import annotations
@@ -56,9 +57,13 @@ def _overlap_ms(spans: tuple[tuple[int, int], ...], start_ms: int, end_ms: int) 
 
 
 def run(
-    calls: int, noise_dbfs: float = -55.0, wer: bool = True, first_seed: int = 1000
+    calls: int,
+    noise_dbfs: float = -55.0,
+    wer: bool = True,
+    first_seed: int = 1000,
+    misses: bool = False,
 ) -> dict[str, float]:
-    """Score the stage over `calls` simulated card-payment calls."""
+    """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss)."""
     engine = PocketSphinxTranscriber()
     stage = CardDataStage(engine)
     edits = words = 0
@@ -100,6 +105,12 @@ def run(
                 continue
             audible = [s for s in spans if _heard(kept, channel, *s)]
             if number["card_data"]:
+                if misses and audible:
+                    print(
+                        f"miss: seed {seed} {number['kind']} on {number['channel']} at"
+                        f" {spans[0][0] / 1000:.1f}-{spans[-1][1] / 1000:.1f} s:"
+                        f" {len(audible)}/{len(spans)} digit words audible"
+                    )
                 card_spans += spans
                 digits_total += len(spans)
                 digits_audible += len(audible)
@@ -139,13 +150,20 @@ def main() -> None:
         "--first-seed", type=int, default=1000, help="2000: calls the rules were not tuned on"
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--misses", action="store_true", help="name each card reading missed")
     args = parser.parse_args()
     if args.voices == "espeak":
         voices = espeak_voices()
     else:
         voices = nullcontext()
     with voices:
-        figures = run(args.calls, args.noise_dbfs, wer=not args.no_wer, first_seed=args.first_seed)
+        figures = run(
+            args.calls,
+            args.noise_dbfs,
+            wer=not args.no_wer,
+            first_seed=args.first_seed,
+            misses=args.misses,
+        )
     figures = {"voices": args.voices, "noise_dbfs": args.noise_dbfs, **figures}
     if args.json:
         print(json.dumps(figures, sort_keys=True))
