@@ -29,8 +29,6 @@ import json
 import secrets
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,7 +40,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from webhook_throughput import service_env  # this folder is on sys.path when run
+from stack import sim_and_service  # this folder is on sys.path when run
+from webhook_throughput import service_env
 
 from flexsim import defaults, free_port
 
@@ -94,24 +93,6 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         upstream.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = _forward
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL we built
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -396,34 +377,22 @@ def main() -> None:
     env = service_env(f"http://127.0.0.1:{proxy_port}", workdir / "data")
     # The bench stands in for a reverse proxy on loopback: it may say whom it forwards for.
     env["FLEXREC_TRUSTED_PROXIES"] = "127.0.0.1"
-    flexrec = [sys.executable, "-m", "flexrec"]
-    sim = _start(
-        [*flexrec, "sim", "--port", str(sim_port), "--rate", "1"], env, workdir / "sim.log"
+    stack = sim_and_service(
+        workdir, env, sim_port=sim_port, service_port=service_port, sim_args=["--rate", "1"]
     )
-    service: subprocess.Popen[bytes] | None = None
     try:
-        _wait(f"http://127.0.0.1:{sim_port}/_sim/stats", sim)
-        service = _start([*flexrec, "serve", "--port", str(service_port)], env,
-                         workdir / "service.log")  # fmt: skip
-        _wait(f"http://127.0.0.1:{service_port}/healthz", service)
-        time.sleep(2)  # start-up recovery done
-        only = set(args.only or ["memory", "garbage", "webhooks", "flood"])
-        if "memory" in only:
-            memory(service_port, service.pid, args.body_mb)
-        if "garbage" in only:
-            garbage_tokens(service_port, proxy, args.garbage)
-        if "webhooks" in only:
-            webhooks_while_iam_hangs(service_port, proxy, args.in_flight)
-        if "flood" in only:
-            agent_during_a_flood(sim_port, service_port, proxy, args.flood_s)
+        with stack as running:
+            time.sleep(2)  # start-up recovery done
+            only = set(args.only or ["memory", "garbage", "webhooks", "flood"])
+            if "memory" in only:
+                memory(service_port, running.service.pid, args.body_mb)
+            if "garbage" in only:
+                garbage_tokens(service_port, proxy, args.garbage)
+            if "webhooks" in only:
+                webhooks_while_iam_hangs(service_port, proxy, args.in_flight)
+            if "flood" in only:
+                agent_during_a_flood(sim_port, service_port, proxy, args.flood_s)
     finally:
-        for process in (service, sim):
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
         proxy.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -26,6 +26,7 @@ from contextlib import nullcontext
 import numpy as np
 import soundfile
 
+from flexrec.demo.card_data import NumberTally, non_card_silenced_ms, tally_numbers
 from flexrec.pci.stage import CardDataStage
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
 from flexsim import (
@@ -48,14 +49,6 @@ def _edits(ref: list[str], hyp: list[str]) -> int:
     return row[len(hyp)]
 
 
-def _heard(kept: np.ndarray, channel: int, start_ms: int, end_ms: int) -> bool:
-    return bool(np.any(kept[start_ms * RATE // 1000 : end_ms * RATE // 1000, channel]))
-
-
-def _overlap_ms(spans: tuple[tuple[int, int], ...], start_ms: int, end_ms: int) -> int:
-    return sum(max(0, min(e, end_ms) - max(s, start_ms)) for s, e in spans)
-
-
 def run(
     calls: int,
     noise_dbfs: float = -55.0,
@@ -68,8 +61,7 @@ def run(
     stage = CardDataStage(engine)
     edits = words = 0
     audio_s = cpu_s = 0.0
-    digits_audible = digits_total = readings = readings_silenced = 0
-    distractors = distractors_silenced = 0
+    total = NumberTally()
     non_card_ms = non_card_speech_ms = 0
     for seed in range(first_seed, first_seed + calls):
         sample = make_sample_conversation(
@@ -85,41 +77,18 @@ def run(
         assert truth is not None
         kept, _ = soundfile.read(io.BytesIO(result.kept_wav), dtype="int16", always_2d=True)
         original, _ = soundfile.read(io.BytesIO(wav), dtype="int16", always_2d=True)
-        card_ids = {n["number_id"] for n in truth["numbers"] if n["card_data"]}
-        for index, name in ((0, "channel1"), (1, "channel2")):
-            said = [w for w in truth["channels"][name] if w["audible"]]
-            non_card_speech_ms += sum(
-                _overlap_ms(result.spans_ms, w["start_ms"], w["end_ms"])
-                for w in said
-                if w["number_id"] not in card_ids
-            )
-            if wer:
+        non_card_speech_ms += non_card_silenced_ms(truth, result.spans_ms)
+        if wer:
+            for index, name in ((0, "channel1"), (1, "channel2")):
+                said = [w["word"] for w in truth["channels"][name] if w["audible"]]
                 heard = engine.transcribe(np.ascontiguousarray(original[:, index]), RATE)
-                edits += _edits([w["word"] for w in said], [w.text for w in heard])
+                edits += _edits(said, [w.text for w in heard])
                 words += len(said)
-        card_spans: list[tuple[int, int]] = []
-        for number in truth["numbers"]:
-            channel = 0 if number["channel"] == "channel1" else 1
-            spans = [(d["start_ms"], d["end_ms"]) for d in number["digits"] if d["audible"]]
-            if not spans:
-                continue
-            audible = [s for s in spans if _heard(kept, channel, *s)]
-            if number["card_data"]:
-                if misses and audible:
-                    print(
-                        f"miss: seed {seed} {number['kind']} on {number['channel']} at"
-                        f" {spans[0][0] / 1000:.1f}-{spans[-1][1] / 1000:.1f} s:"
-                        f" {len(audible)}/{len(spans)} digit words audible"
-                    )
-                card_spans += spans
-                digits_total += len(spans)
-                digits_audible += len(audible)
-                if number["kind"] == "card":
-                    readings += 1
-                    readings_silenced += not audible
-            else:
-                distractors += 1
-                distractors_silenced += len(audible) < len(spans)
+        tally = tally_numbers(kept, truth)
+        total.add(tally)
+        for miss in tally.misses if misses else ():
+            print(f"miss: seed {seed} {miss}", flush=True)
+        card_spans = tally.card_spans
         silenced = sum(e - s for s, e in result.spans_ms)
         covered = sum(
             max(0, min(e, ce) - max(s, cs)) for s, e in result.spans_ms for cs, ce in card_spans
@@ -128,11 +97,13 @@ def run(
     return {
         "calls": calls,
         "wer_pocketsphinx": round(edits / max(words, 1), 3) if wer else -1,
-        "card_numbers_spoken": readings,
-        "card_numbers_silenced": readings_silenced,
-        "card_digits_audible": digits_audible,
-        "card_digit_words": digits_total,
-        "distractors_silenced_share": round(distractors_silenced / max(distractors, 1), 3),
+        "card_numbers_spoken": total.readings,
+        "card_numbers_silenced": total.readings_silenced,
+        "card_digits_audible": total.card_digits_audible,
+        "card_digit_words": total.card_digit_words,
+        "distractors_silenced_share": round(
+            total.distractors_silenced / max(total.distractors, 1), 3
+        ),
         "non_card_speech_silenced_s_per_call": round(non_card_speech_ms / 1000 / calls, 2),
         "silenced_beyond_card_words_s_per_call": round(non_card_ms / 1000 / calls, 2),
         "stage_x_real_time_per_core": round(audio_s / cpu_s, 1),

@@ -32,8 +32,6 @@ import multiprocessing
 import secrets
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -45,6 +43,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 from figures import cpu_seconds, percentile
+from stack import sim_and_service
 from webhook_throughput import service_env  # this folder is on sys.path when run
 
 from flexsim import defaults, free_port
@@ -66,19 +65,6 @@ def _metric(base: str, name: str) -> float:
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL we built
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
 
 
 def _signed_call_status(url: str) -> tuple[bytes, dict[str, str]]:
@@ -406,25 +392,17 @@ def main() -> None:
     sim_url, base = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{service_port}"
     env = service_env(sim_url, workdir / "data")
     env.pop("FLEXREC_START_ON", None)  # recordings start when an agent answers: none here
-    flexrec = [sys.executable, "-m", "flexrec"]
-    processes: list[subprocess.Popen[bytes]] = []
     try:
-        with (workdir / "sim.log").open("wb") as log:
-            argv = [*flexrec, "sim", "--port", str(sim_port), "--rate", "0", "--agents", "4"]
-            processes.append(subprocess.Popen(argv, env=env, stdout=log, stderr=log))  # noqa: S603
-        _wait(f"{sim_url}/_sim/stats", processes[-1])
-        with (workdir / "service.log").open("wb") as log:
-            argv = [*flexrec, "serve", "--port", str(service_port)]
-            processes.append(subprocess.Popen(argv, env=env, stdout=log, stderr=log))  # noqa: S603
-        _wait(f"{base}/healthz", processes[-1])
-        asyncio.run(run(args, sim_url, base, processes[-1].pid))
+        stack = sim_and_service(
+            workdir,
+            env,
+            sim_port=sim_port,
+            service_port=service_port,
+            sim_args=["--rate", "0", "--agents", "4"],
+        )
+        with stack as running:
+            asyncio.run(run(args, sim_url, base, running.service.pid))
     finally:
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
         if args.keep:
             print(f"logs kept in {workdir}")
         else:

@@ -8,11 +8,11 @@ during the calls and once while it settles), restarting it each time. Then it ch
 simulator's ground truth and flexrec's own coverage report:
 
 - exactly once: every eligible call has a recording with media on its customer leg (`lost`
-  counts those without; a call whose talk began and ended while the service was down is
-  `unrecordable_while_down` instead; one whose only media Twilio lost, absent or failed, while
-  it was paused or within 10 s of hang-up, when nothing could replace it, is `lost_to_twilio`),
-  and no two recordings ever ran at once on one leg
-  (`overlapping`); agents' legs are never recorded;
+  counts those without; a call whose talk began while the service was down and ended before
+  10 s passed after it answered again is `unrecordable_while_down` instead; one whose only
+  media Twilio lost, absent or failed, while it was paused or within 10 s of hang-up, when
+  nothing could replace it, is `lost_to_twilio`), and no two recordings ever ran at once on
+  one leg (`overlapping`); agents' legs are never recorded;
 - links: each recorded call's task ends with a `VoiceRecording` entry for a recording on the
   customer leg (`links_missing`), and one for every recording with media (`links_incomplete`);
 - coverage: flexrec's report (`flexrec coverage` against the simulator's account) agrees with
@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from soak_story import Clocks, ServiceLog, tell
+
 from flexrec.demo.coverage_check import sim_coverage
 from flexrec.demo.runner import AgentDriver, ServiceProcess, service_env
 from flexrec.demo.scoring import percentile
@@ -55,8 +57,8 @@ class SoakFigures:
     eligible: int = 0
     recorded: int = 0
     lost: int = 0
-    # Answered and hung up while the service was down (killed, not yet back): nobody could
-    # have recorded them; counted apart from `lost`.
+    # Answered while the service was down (killed, not yet back) and hung up before it had
+    # 10 s to start a recording: nobody could have recorded them; counted apart from `lost`.
     unrecordable_while_down: int = 0
     # Calls whose only media Twilio lost (a recording ended absent or failed, the simulator's
     # fault plan) when no replacement could help: the agent had it paused (a pause is never
@@ -73,6 +75,9 @@ class SoakFigures:
     coverage_agrees: bool = False
     coverage_legs_checked: int = 0
     coverage_mismatches: list[str] = field(default_factory=list)
+    # Customer legs of eligible calls left without media, by verdict (lost, lost_to_twilio,
+    # unrecordable_while_down): each one's story is printed (bench/soak_story.py).
+    unrecorded_calls: dict[str, list[str]] = field(default_factory=dict)
     report_talk_time_recorded_pct: float | None = None
     report_twilio_requests: int = 0
     kills: int = 0
@@ -171,12 +176,42 @@ def _media_lost_by_twilio(item: dict[str, Any]) -> bool:
 
 
 def _while_down(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> bool:
-    """True when the call's talk began and ended inside one outage (simulated epoch s)."""
+    """True when the call's talk began inside one outage (simulated epoch s) and ended before
+    the service, answering again, had its start budget (the 10 s a start or replacement may
+    take once flexrec learns of the leg; the webhooks Twilio retries arrive only then)."""
     window = item.get("expected_window") or {}
     start, end = window.get("start_ms"), window.get("end_ms")
     if start is None or end is None:
         return False
-    return any(down <= start / 1000 and end / 1000 <= up for down, up in outages)
+    budget_s = REPLACEMENT_BUDGET_MS / 1000
+    return any(down <= start / 1000 and end / 1000 <= up + budget_s for down, up in outages)
+
+
+def unrecorded_verdict(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> str:
+    """Why an eligible call has no media: the name of the figure it counts in."""
+    if _while_down(item, outages):
+        return "unrecordable_while_down"
+    if _media_lost_by_twilio(item):
+        return "lost_to_twilio"
+    return "lost"
+
+
+def tell_unrecorded(
+    truth: list[dict[str, Any]],
+    figures: SoakFigures,
+    outages: Sequence[tuple[float, float]],
+    clocks: Clocks,
+    workdir: Path,
+) -> str:
+    """Every unrecorded eligible call's story (truth, the service's rows, its log)."""
+    by_sid = {str(item.get("customer_call_sid")): item for item in truth}
+    log = ServiceLog(workdir / "service.log")
+    db_path = workdir / "service" / "flexrec.db"
+    return "\n\n".join(
+        tell(verdict, by_sid[sid], clocks, outages, db_path, log)
+        for verdict, sids in sorted(figures.unrecorded_calls.items())
+        for sid in sids
+    )
 
 
 def score(
@@ -219,12 +254,9 @@ def score(
                 span, (s for r in with_media for s in r.get("recorded_spans") or [])
             )
         if not with_media:
-            if _while_down(item, outages):
-                figures.unrecordable_while_down += 1
-            elif _media_lost_by_twilio(item):
-                figures.lost_to_twilio += 1
-            else:
-                figures.lost += 1
+            verdict = unrecorded_verdict(item, outages)
+            setattr(figures, verdict, getattr(figures, verdict) + 1)
+            figures.unrecorded_calls.setdefault(verdict, []).append(str(customer_sid))
             continue
         figures.recorded += 1
         linked: set[str] = set()
@@ -278,6 +310,7 @@ def run(args: argparse.Namespace) -> SoakFigures:
             driver.attach()
             service.start()
             sim_start = sim.world.clock.now()
+            clocks = Clocks(sim_start, time.time(), args.scale)
             sim.start_traffic()
 
             def kill_and_restart(why: str) -> None:
@@ -305,6 +338,8 @@ def run(args: argparse.Namespace) -> SoakFigures:
             driver.close()
             figures.sim_hours = round((sim.world.clock.now() - sim_start) / 3600.0, 2)
             truth = sim.truth()
+            # Kept beside the service's database and log: a lost call can be looked at again.
+            (workdir / "truth.json").write_text(json.dumps(truth))
             score(truth, figures, outages)
             report, check = sim_coverage(sim, database_url)
             figures.coverage_agrees = check.agrees
@@ -313,6 +348,10 @@ def run(args: argparse.Namespace) -> SoakFigures:
             figures.report_talk_time_recorded_pct = report.summary.talk_time_recorded_pct
             figures.report_twilio_requests = report.twilio_requests
             service.stop()
+            stories = tell_unrecorded(truth, figures, outages, clocks, workdir)
+            if stories:
+                (workdir / "unrecorded.txt").write_text(stories + "\n")
+                print(stories, file=sys.stderr)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -108,18 +108,20 @@ def _subtract(a: Sequence[Segment], b: Sequence[Segment]) -> list[Segment]:
 def _interruptions(
     by: Sequence[Segment], of: Sequence[Segment], grace_ms: int, backchannel_ms: int
 ) -> int:
-    count = 0
-    for b in by:
-        if b.end_ms - b.start_ms <= backchannel_ms:
-            continue
-        for a in of:
-            if (
-                a.start_ms < b.start_ms < a.end_ms
-                and min(a.end_ms, b.end_ms) - b.start_ms > grace_ms
-            ):
-                count += 1
-                break
-    return count
+    """B segments longer than a backchannel that start inside an A segment and overlap it by
+    more than the grace; `of` sorted and disjoint, so only the last A to start before a B can
+    hold its start."""
+    longer = [b for b in by if b.end_ms - b.start_ms > backchannel_ms]
+    if not longer or not of:
+        return 0
+    a_start = np.array([a.start_ms for a in of], np.int64)
+    a_end = np.array([a.end_ms for a in of], np.int64)
+    b_start = np.array([b.start_ms for b in longer], np.int64)
+    b_end = np.array([b.end_ms for b in longer], np.int64)
+    inside = np.searchsorted(a_start, b_start, side="left") - 1
+    end = a_end[np.maximum(inside, 0)]
+    hits = (inside >= 0) & (b_start < end) & (np.minimum(end, b_end) - b_start > grace_ms)
+    return int(hits.sum())
 
 
 def compute_metrics(

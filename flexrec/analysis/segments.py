@@ -35,12 +35,23 @@ def as_segments(spans: Iterable[tuple[int, int]]) -> list[Segment]:
     return out
 
 
-def runs(mask: BoolArray) -> list[tuple[int, int]]:
-    """Index ranges [start, end) of the True runs of a 1-D mask."""
+IntArray = npt.NDArray[np.int64]
+
+
+def run_bounds(mask: BoolArray) -> tuple[IntArray, IntArray]:
+    """Starts and ends (exclusive) of the True runs of a 1-D mask, as two index arrays."""
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def merge_near(starts: IntArray, ends: IntArray, joins: BoolArray) -> tuple[IntArray, IntArray]:
+    """Sorted, disjoint spans with each one for which `joins[i - 1]` holds (`joins` has one
+    entry per gap, so n - 1) merged into the span before it."""
+    first = np.ones(len(starts), np.bool_)
+    first[1:] = ~joins
+    last = np.ones(len(starts), np.bool_)
+    last[:-1] = ~joins
+    return starts[first], ends[last]
 
 
 def to_mask(segments: Iterable[tuple[int, int]], frame_count: int, frame_ms: int) -> BoolArray:

@@ -26,12 +26,17 @@ from flexrec.archive.models import (
     DONE_STATES,
     ArchivedRecording,
     RecordingAnalysis,
+    SealedObject,
 )
 from flexrec.archive.reader import MediaReader
 from flexrec.archive.rows import row_paused
+from flexrec.archive.seal import analysis_document, seal_document
 from flexrec.archive.waveform import encode_waveform
 
 log = structlog.get_logger(__name__)
+
+SEALED_STATES = frozenset({"done", "mono"})
+"""Analysis states whose document is sealed in the archive (a failed one has nothing to keep)."""
 
 
 @dataclass(frozen=True)
@@ -89,16 +94,18 @@ class Analyses:
         self.reader = reader
 
     def analyse(self, recording_sid: str) -> RecordingAnalysis:
-        """Run conversation analysis on the archived media and store it (idempotent).
+        """Run conversation analysis on the archived media, store it and seal it (idempotent).
 
         A mono recording gets a `mono` row with what one channel tells (talk, silence). One
         that cannot be analysed (more channels, or the analysis raised) gets a `failed` row
         with the reason, and `ArchiveError` is raised; the reconciler retries neither (call
-        `analyse` again after a fix).
+        `analyse` again after a fix). A storage failure while sealing raises `StorageError`.
         """
         with self.deps.sessions() as session:
             existing = self.find(session, recording_sid)
-            if existing is not None and existing.state in ("done", "mono"):
+            if existing is not None and existing.state in SEALED_STATES:
+                # Saved before a crash that came before its seal: sealing is idempotent.
+                self.seal(existing)
                 return existing
         row = self.reader.playable(recording_sid)
         found = analyse_media(
@@ -133,7 +140,23 @@ class Analyses:
             analysis.last_error = None
             analysis.analysed_at = self.deps.clock()
 
-        return self.save(recording_sid, record)
+        saved = self.save(recording_sid, record)
+        self.seal(saved)
+        return saved
+
+    def seal(self, analysis: RecordingAnalysis) -> None:
+        """Store and seal the analysis beside its audio, and the transcript where card checking
+        made one.
+
+        The transcript goes first: a sealed analysis is what marks the recording finished, so a
+        crash between the two seals leaves it on the reconciler's list (`unanalysed`).
+        """
+        recording_sid = analysis.recording_sid
+        read_transcript = self.deps.transcripts
+        transcript = read_transcript(recording_sid) if read_transcript else None
+        if transcript is not None:
+            seal_document(self.deps, recording_sid, "transcript", transcript)
+        seal_document(self.deps, recording_sid, "analysis", analysis_document(analysis))
 
     def save(
         self, recording_sid: str, update: Callable[[RecordingAnalysis], None]
@@ -182,9 +205,14 @@ class Analyses:
         ).one_or_none()
 
     def unanalysed(self, limit: int = 100) -> list[str]:
-        """Archived recordings never analysed (oldest first); failed analyses are not retried."""
+        """Archived recordings never analysed, or analysed but not sealed (oldest first); failed
+        analyses are not retried."""
+        sealed = select(SealedObject.recording_sid).where(SealedObject.kind == "analysis")
         done = select(RecordingAnalysis.recording_sid).where(
-            RecordingAnalysis.state.in_(sorted(ANALYSIS_SETTLED))
+            RecordingAnalysis.state.in_(sorted(ANALYSIS_SETTLED)),
+            # A kill -9 between saving an analysis and sealing it leaves it settled but unsealed.
+            RecordingAnalysis.state.not_in(sorted(SEALED_STATES))
+            | RecordingAnalysis.recording_sid.in_(sealed),
         )
         with self.deps.sessions() as session:
             return list(

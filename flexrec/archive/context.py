@@ -19,9 +19,6 @@ from flexrec.db.models import (
     TaskRecord,
 )
 
-# Insights channel labels by recorded leg (design.md, "Dual-channel channel order").
-_LABELS = {"customer": ("customer", "others"), "worker": ("others", "customer")}
-
 
 def db_context_provider(sessions: sessionmaker[Session]) -> ContextProvider:
     """A context provider that looks the recording up in the recording service's tables."""
@@ -62,7 +59,7 @@ def lookup_context(
         worker_sid=reservation.worker_sid if reservation else None,
         agent_identity=reservation.worker_name if reservation else None,
         customer_number=customer,
-        channel_labels=_LABELS.get(target.leg),
+        channel_labels=target.channel_labels,
     )
 
 

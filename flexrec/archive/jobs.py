@@ -18,7 +18,6 @@ from datetime import timedelta
 
 import structlog
 
-from flexrec.archive.seal import analysis_document, seal_document
 from flexrec.archive.service import (
     ArchiveError,
     ArchiveFailedError,
@@ -71,14 +70,9 @@ def register_archive_jobs(
 
     def analyse_job(recording_sid: str) -> str:
         try:
-            analysis = archive.analyses.analyse(recording_sid)
             # The analysis is an archived object too: stored, locked and sealed like the audio,
             # and so is the transcript where card checking made one.
-            seal_document(archive.deps, recording_sid, "analysis", analysis_document(analysis))
-            read_transcript = archive.deps.transcripts
-            transcript = read_transcript(recording_sid) if read_transcript else None
-            if transcript is not None:
-                seal_document(archive.deps, recording_sid, "transcript", transcript)
+            archive.analyses.analyse(recording_sid)
         except RecordingNotArchived:
             return "gone"
         except ArchiveError as exc:

@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import html
+import re
 from functools import cache
 from importlib import resources
 from string import Template
 
 from flexrec.accounts.principal import Principal
 
+# A list table with its pager is written once (_paged_table.html); a page marks where one goes
+# with `<!--paged-table id="…" class="…" caption="…"-->`, its header cells, `<!--/paged-table-->`.
+_PAGED_TABLE = re.compile(
+    r"<!--paged-table (?P<attrs>[^>]*)-->\n(?P<cells>.*?)\n<!--/paged-table-->", re.DOTALL
+)
+_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _read(name: str) -> str:
+    return resources.files("flexrec.console").joinpath("templates", name).read_text("utf-8")
+
+
+def _paged_table(match: re.Match[str]) -> str:
+    attributes = dict(_ATTRIBUTE.findall(match["attrs"]))
+    return (
+        Template(_read("_paged_table.html"))
+        .substitute(
+            table_id=attributes["id"],
+            table_class=attributes["class"],
+            caption=attributes["caption"],
+            header_cells=match["cells"],
+        )
+        .removesuffix("\n")
+    )
+
 
 @cache
 def _template(name: str) -> Template:
-    text = resources.files("flexrec.console").joinpath("templates", name).read_text("utf-8")
-    return Template(text)
+    return Template(_PAGED_TABLE.sub(_paged_table, _read(name)))
 
 
 def render_page(

@@ -16,6 +16,7 @@ from itertools import pairwise
 
 from flexrec.coverage.facts import KnownLeg, KnownRecording
 from flexrec.coverage.outcomes import LegCoverage, RecordingFacts, Span
+from flexrec.recording.legs import names_customer
 from flexrec.twilio.resources import TERMINAL_CALL_STATUSES, CallInfo, RecordingInfo
 
 TOLERANCE_MS = 2_000  # Twilio's start times and durations are whole seconds
@@ -65,6 +66,13 @@ def _role(call: CallInfo, known: KnownLeg) -> str:
     if _is_client(call.to) or _is_client(call.from_):
         return "agent"  # a Flex agent's leg is a Twilio Client leg
     if known.role == "participant":
+        # An unlabelled leg of the task's conference: the customer's when the task's attributes
+        # name its number, as the service's own leg search judges (a search cut short by a
+        # restart, or Twilio errors, leaves the task without its customer leg), else a third
+        # party's.
+        task = known.task
+        if task is not None and names_customer(task.attributes, call):
+            return "customer"
         return "third_party"
     return "unknown"
 

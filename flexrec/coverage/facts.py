@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,6 +49,10 @@ class KnownTask:
     customer_call_sid: str | None
     worker_call_sid: str | None = None  # the agent's leg Flex named in the attributes
     workflow_name: str | None = None
+    # The task's attributes: they name the customer's number, by which an unlabelled leg of the
+    # task's conference is the customer's (a search the service never finished), not a third
+    # party's.
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def policy_rule(self) -> str:
@@ -164,6 +168,7 @@ def _tasks(session: Session, sids: set[str]) -> dict[str, KnownTask]:
             customer_call_sid=row.customer_call_sid,
             worker_call_sid=attribute_facts(attrs).worker_call_sid,
             workflow_name=row.workflow_name,
+            attributes=attrs,
         )
     return out
 

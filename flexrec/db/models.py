@@ -48,6 +48,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# What each channel of a dual-channel recording holds, by the leg it was made on (design.md,
+# "Dual-channel channel order": channel 1 is what Twilio hears from that leg).
+CHANNEL_LABELS: dict[str, tuple[str, str]] = {
+    "customer": ("customer", "others"),
+    "worker": ("others", "customer"),
+}
+
+
 class RecordingTarget(Base):
     """One call leg that must be recorded exactly once (key: customer call SID, or
     `<reservation SID>:<worker call SID>` for worker-leg recordings)."""
@@ -83,6 +91,11 @@ class RecordingTarget(Base):
     call_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def channel_labels(self) -> tuple[str, str] | None:
+        """The Insights channel labels of a dual-channel recording on this leg (None: unknown)."""
+        return CHANNEL_LABELS.get(self.leg)
 
 
 class ServiceOwner(Base):

@@ -10,7 +10,8 @@ cover: the quiet between card digits is not speech.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from flexrec.pci.models import CardDetection
 from flexsim import SimRunner
 
 MARGIN_MS = 250
+SAMPLE_RATE_HZ = 8000  # the archive keeps Twilio's 8 kHz
 
 
 @dataclass
@@ -39,8 +41,73 @@ class CardFigures:
     non_card_silenced_s_per_card_call: float = 0.0
 
 
+@dataclass
+class NumberTally:
+    """Card and distractor numbers of kept recordings, scored on their samples against the
+    truth's spans (one recording's, or a run's once added up)."""
+
+    card_digit_words: int = 0
+    card_digits_audible: int = 0
+    readings: int = 0  # card-number readings (customer or read-back)
+    readings_silenced: int = 0  # of those, no digit audible any more
+    distractors: int = 0
+    distractors_silenced: int = 0  # any of its digits silenced
+    card_spans: list[tuple[int, int]] = field(default_factory=list)  # one recording's
+    misses: list[str] = field(default_factory=list)  # card data left audible, one line each
+
+    def add(self, other: NumberTally) -> None:
+        """Count `other`'s numbers in (not its spans)."""
+        self.card_digit_words += other.card_digit_words
+        self.card_digits_audible += other.card_digits_audible
+        self.readings += other.readings
+        self.readings_silenced += other.readings_silenced
+        self.distractors += other.distractors
+        self.distractors_silenced += other.distractors_silenced
+
+
 def _audible(samples: np.ndarray, channel: int, start_ms: int, end_ms: int) -> bool:
-    return bool(np.any(samples[start_ms * 8 : end_ms * 8, channel]))
+    rate_per_ms = SAMPLE_RATE_HZ // 1000
+    return bool(np.any(samples[start_ms * rate_per_ms : end_ms * rate_per_ms, channel]))
+
+
+def tally_numbers(kept: np.ndarray, truth: dict[str, Any]) -> NumberTally:
+    """Which spoken digits the kept samples (int16, one column per channel, 8 kHz) still hold."""
+    tally = NumberTally()
+    for number in truth["numbers"]:
+        channel = 0 if number["channel"] == "channel1" else 1
+        spans = [(d["start_ms"], d["end_ms"]) for d in number["digits"] if d["audible"]]
+        if not spans:
+            continue
+        still = [span for span in spans if _audible(kept, channel, *span)]
+        if number["card_data"]:
+            tally.card_spans += spans
+            tally.card_digit_words += len(spans)
+            tally.card_digits_audible += len(still)
+            if still:
+                tally.misses.append(
+                    f"{number['kind']} on {number['channel']} at {spans[0][0] / 1000:.1f}-"
+                    f"{spans[-1][1] / 1000:.1f} s: {len(still)}/{len(spans)} digit words audible"
+                )
+            if number["kind"] == "card":
+                tally.readings += 1
+                tally.readings_silenced += not still
+        else:
+            tally.distractors += 1
+            tally.distractors_silenced += len(still) < len(spans)
+    return tally
+
+
+def non_card_silenced_ms(truth: dict[str, Any], silenced: Sequence[tuple[int, int]]) -> int:
+    """How much of the truth's audible words that are not card data (either channel) the
+    silenced spans cover: the quiet between card digits is not speech."""
+    card_ids = {n["number_id"] for n in truth["numbers"] if n["card_data"]}
+    return sum(
+        max(0, min(end, word["end_ms"]) - max(start, word["start_ms"]))
+        for words in truth["channels"].values()
+        for word in words
+        if word["audible"] and word["number_id"] not in card_ids
+        for start, end in silenced
+    )
 
 
 def card_figures(sim: SimRunner, database_url: str, archive_dir: Path) -> CardFigures:
@@ -53,8 +120,7 @@ def card_figures(sim: SimRunner, database_url: str, archive_dir: Path) -> CardFi
             detections = list(session.scalars(select(CardDetection)))
     finally:
         engine.dispose()
-    figures = CardFigures()
-    distractors_silenced = 0
+    total = NumberTally()
     non_card_ms = 0
     card_calls = 0
     for row in rows:
@@ -65,24 +131,9 @@ def card_figures(sim: SimRunner, database_url: str, archive_dir: Path) -> CardFi
         if truth is None or not path.is_file():
             continue
         samples, _ = soundfile.read(io.BytesIO(path.read_bytes()), dtype="int16", always_2d=True)
-        card_spans: list[tuple[int, int]] = []
-        for number in truth["numbers"]:
-            channel = 0 if number["channel"] == "channel1" else 1
-            spans = [(d["start_ms"], d["end_ms"]) for d in number["digits"] if d["audible"]]
-            if not spans:
-                continue
-            still = [s for s in spans if _audible(samples, channel, *s)]
-            if number["card_data"]:
-                card_spans += spans
-                figures.card_digit_words += len(spans)
-                figures.card_digits_audible += len(still)
-                if number["kind"] == "card":
-                    figures.card_numbers_spoken += 1
-                    figures.card_numbers_silenced += not still
-            else:
-                figures.distractors_spoken += 1
-                distractors_silenced += len(still) < len(spans)
-        if card_spans:
+        tally = tally_numbers(samples, truth)
+        total.add(tally)
+        if tally.card_spans:
             card_calls += 1
             silenced = _merge(
                 [
@@ -91,17 +142,17 @@ def card_figures(sim: SimRunner, database_url: str, archive_dir: Path) -> CardFi
                     if d.recording_sid == row.recording_sid
                 ]
             )
-            card_ids = {n["number_id"] for n in truth["numbers"] if n["card_data"]}
-            non_card_ms += sum(
-                max(0, min(e, w["end_ms"]) - max(s, w["start_ms"]))
-                for words in truth["channels"].values()
-                for w in words
-                if w["audible"] and w["number_id"] not in card_ids
-                for s, e in silenced
-            )
-    if figures.distractors_spoken:
+            non_card_ms += non_card_silenced_ms(truth, silenced)
+    figures = CardFigures(
+        card_numbers_spoken=total.readings,
+        card_numbers_silenced=total.readings_silenced,
+        card_digits_audible=total.card_digits_audible,
+        card_digit_words=total.card_digit_words,
+        distractors_spoken=total.distractors,
+    )
+    if total.distractors:
         figures.distractors_silenced_share = round(
-            distractors_silenced / figures.distractors_spoken, 3
+            total.distractors_silenced / total.distractors, 3
         )
     if card_calls:
         figures.non_card_silenced_s_per_card_call = round(non_card_ms / 1000 / card_calls, 2)

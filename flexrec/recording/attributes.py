@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from flexrec.db.models import CHANNEL_LABELS
 from flexrec.recording import metrics
 from flexrec.recording.policy import lookup
 from flexrec.twilio.gateway import (
@@ -28,9 +29,6 @@ from flexrec.twilio.gateway import (
 )
 
 log = structlog.get_logger(__name__)
-
-CUSTOMER_LEG_CHANNELS = ("customer", "others")
-WORKER_LEG_CHANNELS = ("others", "customer")
 
 
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
@@ -80,7 +78,7 @@ def voice_recording_entry(
     account_sid: str, recording_sid: str, start_time_ms: int, leg: str = "customer"
 ) -> dict[str, Any]:
     """The Flex Insights `VoiceRecording` media entry (start_time in epoch ms)."""
-    channels = CUSTOMER_LEG_CHANNELS if leg == "customer" else WORKER_LEG_CHANNELS
+    channels = CHANNEL_LABELS["customer" if leg == "customer" else "worker"]
     return {
         "type": "VoiceRecording",
         "url": recording_media_url(account_sid, recording_sid),

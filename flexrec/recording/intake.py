@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select
 
 from flexrec.db.models import RecordingRecord, RecordingTarget, TaskRecord
 from flexrec.recording import transitions
-from flexrec.recording.context import JOB_SETTLE, JOB_START, ServiceContext
+from flexrec.recording.context import JOB_SETTLE, JOB_START, Jobs, ServiceContext
 from flexrec.recording.dedup import retry_contention
 from flexrec.recording.links import mark_target_links
 from flexrec.recording.pause import PauseController
@@ -259,7 +259,15 @@ class EventIntake:
             self.ctx.schedule(JOB_SETTLE, target_id, delay_s=decision.delay_s)
         else:
             self.starter.links.link_pending(target_id)
+            if decision.outcome == "held":
+                # The agent's resume may have come between the settle's read and its write:
+                # then it starts now (the claim refuses a replacement still held for a pause).
+                self.ctx.schedule(JOB_START, target_id)
         return decision.outcome
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {JOB_SETTLE: lambda target_id: self.settle(int(target_id))}
 
 
 def _may_be_ours(event: RecordingStatusEvent) -> bool:

@@ -120,6 +120,24 @@ def _customer_numbers(attributes: Mapping[str, Any]) -> tuple[set[str], set[str]
     return called, calling
 
 
+def _named(attributes: Mapping[str, Any], call_sid: str) -> bool:
+    named = attributes.get("call_sid") if attributes.get("direction") != "outbound" else None
+    return call_sid in (named, lookup(attributes, "conference.participants.customer"))
+
+
+def names_customer(attributes: Mapping[str, Any], call: CallLike) -> bool:
+    """Whether a task's attributes make `call` its customer's leg: by SID (inbound `call_sid`,
+    `conference.participants.customer`) or by number (the module docstring's rule)."""
+    if attributes.get("client_call") is True or is_agent_leg(call):
+        return False
+    called, calling = _customer_numbers(attributes)
+    return (
+        _named(attributes, call.sid)
+        or _same_number(call.to, called)
+        or _same_number(call.from_, calling)
+    )
+
+
 def classify_legs(
     attributes: Mapping[str, Any],
     participants: Sequence[ParticipantLike],
@@ -134,7 +152,6 @@ def classify_legs(
     if attributes.get("client_call") is True:
         return TaskLegs(conference_sid, None, tuple(p.call_sid for p in participants))
     named = attributes.get("call_sid") if attributes.get("direction") != "outbound" else None
-    labelled = lookup(attributes, "conference.participants.customer")
     called, calling = _customer_numbers(attributes)
     customer: str | None = None
     workers: list[str] = []
@@ -149,9 +166,9 @@ def classify_legs(
         if call is None and participant.label == "worker":
             workers.append(sid)
             continue
-        is_customer = sid in (named, labelled) or participant.label == "customer"
-        if call is not None and not is_customer:
-            is_customer = _same_number(call.to, called) or _same_number(call.from_, calling)
+        is_customer = participant.label == "customer" or (
+            names_customer(attributes, call) if call is not None else _named(attributes, sid)
+        )
         if is_customer and customer is None:
             customer = sid
         elif call is None:

@@ -26,12 +26,14 @@ from flexrec.recording.context import (
     JOB_REFRESH,
     JOB_SETTLE,
     JOB_START,
+    Jobs,
     ServiceContext,
 )
 from flexrec.recording.dedup import forget_old_events
 from flexrec.recording.pause import PauseController
 from flexrec.recording.planner import Plan, Planner, Seen
 from flexrec.recording.rows import TaskFields, merge_reservation_info, upsert_task
+from flexrec.recording.search import cut_short
 from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, SETTLED_STATES
 from flexrec.recording.states import (
     LIVE_STATES,
@@ -208,6 +210,27 @@ class Recovery:
             out.append(snapshot)
         return out
 
+    def _list_live_tasks(self) -> list[TaskSnapshot]:
+        """The live tasks, one assignment status at a time, each with a few quick tries: after
+        a restart this list is how calls that began while the service was down are found, and
+        one blip among its requests (one per status) would leave them all unrecorded for a
+        whole reconcile period. A status that keeps failing is left to the next run."""
+        ctx = self.ctx
+        live: list[TaskSnapshot] = []
+        for status in LIVE_TASK_STATUSES:
+            for tries in range(1, ctx.inline_attempts + 1):
+                try:
+                    live.extend(ctx.tasks.list_tasks((status,)))
+                    break
+                except GatewayError as exc:
+                    log.warning("reconcile could not list tasks", status=status,
+                                attempt=tries, error=str(exc))  # fmt: skip
+                    if not exc.retryable:
+                        break
+                    if tries < ctx.inline_attempts:
+                        ctx.pause_before_retry(tries)
+        return live
+
     def _fetch_task(self, task_sid: str, attempts: int = 3) -> TaskSnapshot | None:
         """The task, fetched with a few quick tries (a failed fetch delays a recovery a whole
         reconcile period)."""
@@ -339,6 +362,13 @@ class Recovery:
                 .order_by(RecordingTarget.updated_at.desc())
                 .limit(UNSETTLED_BATCH)
             ).all()
+            searches = cut_short(session, now, worker_policy=ctx.policy.leg == "worker")
+        if self.planner.search is not None:
+            # From the database, before anything asks Twilio: it may refuse the task list (a
+            # 429 at start-up), and a call whose customer leg a killed process was looking for
+            # ends unrecorded within seconds.
+            for task_sid in searches:
+                self.planner.search.request(task_sid)
         refresh = functools.partial(self.refresh_target, attempt=REFRESH_ATTEMPTS)
         _each("refresh", dict.fromkeys(quiet_live), refresh)
         _each("apply pause", wishing, self.pauses.apply_pending_pause)
@@ -346,12 +376,7 @@ class Recovery:
             ctx.schedule(JOB_SETTLE, target_id)
         plan = Plan(start=list(target_ids), link=list(link_ids))
         count = len(target_ids)
-        try:
-            live = ctx.tasks.list_tasks(LIVE_TASK_STATUSES)
-        except GatewayError as exc:
-            log.warning("reconcile could not list tasks", error=str(exc))
-            live = []
-        for snapshot in self._with_attributes(live):
+        for snapshot in self._with_attributes(self._list_live_tasks()):
             try:
                 found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
             except Exception:
@@ -375,6 +400,14 @@ class Recovery:
         report = log.info if count or plan.link else log.debug
         report("reconciled", targets=count, links=len(plan.link))
         return count
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {
+            JOB_REFRESH: lambda target_id, attempt=1: self.refresh_target(
+                int(target_id), int(attempt)
+            )
+        }
 
 
 def _each(what: str, items: Iterable[_K], work: Callable[[_K], object]) -> None:

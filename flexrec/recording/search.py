@@ -16,16 +16,16 @@ tasks again, and planning an answered task with no customer leg asks for a searc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import ReservationRecord, TaskRecord
-from flexrec.recording.context import JOB_FIND_LEGS, ServiceContext
+from flexrec.recording.context import JOB_FIND_LEGS, Jobs, ServiceContext
 from flexrec.recording.legs import LegLookup, find_legs
 from flexrec.recording.states import OPEN_RESERVATION_STATUSES, WORK_OVER_TASK_STATUSES
 from flexrec.recording.store import write_session
@@ -57,6 +57,12 @@ REQUEST_WINDOW_S = 2.0
 # A new search (attempt 1) for a task whose search ran here this recently is a duplicate: the
 # running one goes on (reconcile re-plans live tasks every minute, each asking again).
 CHAIN_IDLE_S = 3 * SEARCH_MAX_DELAY_S
+
+# Searches a crash cut short are taken up again by reconcile for tasks touched this recently
+# (about the span of a search's own SEARCH_ATTEMPTS), a batch at a time.
+RESUME_WINDOW = timedelta(minutes=20)
+RESUME_BATCH = 200
+SEARCHED_TASK_STATUSES = ("reserved", "assigned")  # live, the work on it not over
 
 PlanTask = Callable[[Session, TaskRecord, datetime], "Plan"]
 Execute = Callable[["Plan"], None]
@@ -130,7 +136,7 @@ class LegSearch:
         if lookup is None or attributes.get("client_call") is True:
             return "gone"
         try:
-            legs = find_legs(lookup, task_sid, attributes)
+            legs = find_legs(_QuickRetries(lookup, self.ctx), task_sid, attributes)
         except GatewayError as exc:
             log.info("leg search failed", task_sid=task_sid, error=str(exc))
             legs = None
@@ -182,6 +188,75 @@ class LegSearch:
             plan = self._plan_task(session, task, now)
         self.ctx.memos.forget(task_sid)
         self._execute(plan)
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {JOB_FIND_LEGS: lambda task_sid, attempt=1: self.run(str(task_sid), int(attempt))}
+
+
+def cut_short(session: Session, now: datetime, *, worker_policy: bool) -> list[str]:
+    """Answered live tasks whose leg nothing has named yet, touched within the search's own
+    span: a search whose next attempt died with its process (searches run in-process), to be
+    taken up again from the database alone, since Twilio may refuse the task list just then."""
+    open_reservation = select(ReservationRecord.task_sid).where(
+        ReservationRecord.status.in_(OPEN_RESERVATION_STATUSES)
+    )
+    missing: ColumnElement[bool]
+    if worker_policy:
+        missing = TaskRecord.sid.in_(
+            open_reservation.where(ReservationRecord.worker_call_sid.is_(None))
+        )
+    else:
+        missing = TaskRecord.customer_call_sid.is_(None) & (
+            (TaskRecord.status == "assigned") | TaskRecord.sid.in_(open_reservation)
+        )
+    return list(
+        session.scalars(
+            select(TaskRecord.sid)
+            .where(TaskRecord.status.in_(SEARCHED_TASK_STATUSES))
+            .where(TaskRecord.updated_at > now - RESUME_WINDOW)
+            .where(missing)
+            .order_by(TaskRecord.updated_at.desc())
+            .limit(RESUME_BATCH)
+        ).all()
+    )
+
+
+_T = TypeVar("_T")
+
+
+class _QuickRetries:
+    """A lookup whose REST calls are each tried again at once after a blip (429, 5xx,
+    timeout), a few times: a search is several calls, and starting the whole search over after
+    any one failed made most searches fail at a 20% error rate (each a few seconds of the call
+    unrecorded). A call that keeps failing fails the search, which runs again later."""
+
+    def __init__(self, lookup: LegLookup, ctx: ServiceContext) -> None:
+        self._lookup = lookup
+        self._ctx = ctx
+
+    def _call(self, request: Callable[[], _T]) -> _T:
+        tries = self._ctx.inline_attempts
+        for attempt in range(1, tries):
+            try:
+                return request()
+            except GatewayError as exc:
+                if not exc.retryable:
+                    raise
+                self._ctx.pause_before_retry(attempt)
+        return request()
+
+    def list_conferences(self, friendly_name: str, status: str | None = None) -> Sequence[Any]:
+        """Conferences with this FriendlyName (see LegLookup)."""
+        return self._call(lambda: self._lookup.list_conferences(friendly_name, status))
+
+    def list_participants(self, conference_sid: str) -> Sequence[Any]:
+        """The legs still in a conference (see LegLookup)."""
+        return self._call(lambda: self._lookup.list_participants(conference_sid))
+
+    def fetch_call(self, call_sid: str) -> Any:
+        """One call leg (see LegLookup)."""
+        return self._call(lambda: self._lookup.fetch_call(call_sid))
 
 
 def _reservations_without_leg(session: Session, task_sid: str) -> list[str]:

@@ -52,14 +52,6 @@ class TaskView:
     updated_at: datetime
 
 
-def _labels(leg: str | None) -> tuple[str, ...]:
-    if leg == "worker":
-        return ("others", "customer")
-    if leg == "customer":
-        return ("customer", "others")
-    return ()
-
-
 def _recording_view(session: Session, row: RecordingRecord) -> RecordingView:
     target = session.get(RecordingTarget, row.target_id) if row.target_id else None
     tasks: tuple[str, ...] = ()
@@ -88,7 +80,7 @@ def _recording_view(session: Session, row: RecordingRecord) -> RecordingView:
         created_at=row.created_at,
         task_sids=tasks,
         reservation_sid=target.reservation_sid if target else None,
-        channel_labels=_labels(leg),
+        channel_labels=(target.channel_labels if target else None) or (),
     )
 
 

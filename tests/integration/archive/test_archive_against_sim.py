@@ -77,7 +77,8 @@ def test_archive_from_the_simulator_then_delete_there(
     report = backfill(client, service.job)
     assert report.archived == [sample.worker_recording.sid]
     assert report.failed == {}
-    assert len(store.list_keys()) == 2
+    # Both recordings' audio, and the first one's sealed analysis.
+    assert len(store.list_keys()) == 3
     service.close()
     client.http_client.close()
     engine.dispose()

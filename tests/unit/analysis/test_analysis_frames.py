@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,35 @@ def test_power_equals_that_of_samples_scaled_to_full_scale_first() -> None:
     # the power alone (no extremes) is the same, and float input is taken as it is
     np.testing.assert_array_equal(frame_power(audio, RATE), power)
     np.testing.assert_allclose(frame_power(scaled, RATE), power, rtol=1e-5)
+
+
+def _strided(audio: np.ndarray) -> np.ndarray:
+    wider = np.zeros((len(audio), 3), np.int16)
+    wider[:, :2] = audio
+    return wider[:, :2]  # every row 6 bytes apart: not contiguous
+
+
+def _unaligned(audio: np.ndarray) -> np.ndarray:
+    # A WAV whose data starts 2 bytes past a multiple of 4 (an 18-byte fmt chunk does that).
+    raw = np.frombuffer(b"\0\0" + audio.tobytes(), "<i2", offset=2)
+    return raw.reshape(audio.shape)
+
+
+@pytest.mark.parametrize("layout", [_strided, _unaligned, np.asfortranarray])
+def test_every_memory_layout_of_stereo_gives_the_same_frames(
+    layout: Callable[[np.ndarray], np.ndarray],
+) -> None:
+    audio = _noise(F * 2100 + 3, seed=4)
+    audio[5 * F : 6 * F] = [-32768, 32767]  # both extremes, one per channel
+    other = layout(audio)
+    assert np.array_equal(other, audio) and other.ctypes.data != audio.ctypes.data
+    expected, got = frame_stats(audio, RATE), frame_stats(other, RATE)
+    for channel in range(2):
+        chunk = audio[5 * F : 6 * F, channel]
+        assert expected.low[channel, 5] == chunk.min() and expected.high[channel, 5] == chunk.max()
+    np.testing.assert_array_equal(got.low, expected.low)
+    np.testing.assert_array_equal(got.high, expected.high)
+    np.testing.assert_array_equal(got.power, expected.power)
 
 
 def test_mono_is_one_channel() -> None:

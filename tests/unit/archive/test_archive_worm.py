@@ -309,6 +309,58 @@ def test_the_transcript_is_stored_locked_and_sealed_like_its_audio(
     assert report.ok and report.objects == 3
 
 
+@pytest.mark.parametrize("killed_before", ["transcript", "analysis"])
+def test_a_kill_between_the_saved_analysis_and_its_seals_is_sealed_by_the_reconciler(
+    twilio: FakeTwilioRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    monkeypatch: pytest.MonkeyPatch,
+    killed_before: str,
+) -> None:
+    from flexrec.archive.jobs import JOB_ANALYSE, JOB_ARCHIVE, JOB_RECONCILE, register_archive_jobs
+    from flexrec.custody.verify import verify_archive
+    from flexrec.jobs.queue import InlineJobQueue
+
+    twilio.add(RE, CA, make_wav(duration_s=3.0))
+    service = make_service(store=worm, retention=TRADING, context_provider=_context("Trading"))
+    service.deps.transcripts = {RE: {"recording_sid": RE, "words": {"1": [], "2": []}}}.get
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, service)
+    real_put = worm.put_version
+    folder = {"transcript": "transcripts/", "analysis": "analyses/"}[killed_before]
+
+    class Killed(BaseException):
+        """The process dying: nothing after it runs, no handler sees it."""
+
+    def put_until_killed(key: str, *args: object, **kwargs: object) -> str:
+        if key.startswith(folder):
+            raise Killed
+        return real_put(key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worm, "put_version", put_until_killed)
+    queue.enqueue(JOB_ARCHIVE, RE)
+    with pytest.raises(Killed):
+        queue.run_all()
+    with sessions() as session:
+        saved = service.analyses.find(session, RE)
+        assert saved is not None and saved.state == "done"  # the analysis row was saved
+    monkeypatch.setattr(worm, "put_version", real_put)
+    # After the restart, the periodic reconcile finds the unsealed analysis.
+    assert service.analyses.unanalysed() == [RE]
+    queue.history.clear()
+    queue.enqueue(JOB_RECONCILE)
+    queue.run_all()
+    assert [job.name for job in queue.history] == [JOB_RECONCILE, JOB_ANALYSE]
+    with sessions() as session:
+        kinds = sorted(m.kind for m in session.scalars(select(SealedObject)))
+    assert kinds == ["analysis", "audio", "transcript"]
+    assert service.analyses.unanalysed() == []
+    report = verify_archive(sessions, worm, clock=clock)
+    assert report.ok and report.objects == 3
+
+
 def test_playback_reads_the_sealed_version_not_one_written_on_top(
     twilio: FakeTwilioRecordings,
     make_service: Callable[..., ArchiveService],

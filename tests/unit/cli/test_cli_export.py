@@ -95,7 +95,7 @@ def test_an_export_checks_out_with_openssl_and_sha256sum(
     audio = (out / RE1 / "audio.wav").read_bytes()
     assert manifest["objects"][0]["plain_sha256"] == hashlib.sha256(audio).hexdigest()
     history = [json.loads(line) for line in (out / RE1 / "audit.jsonl").read_text().splitlines()]
-    assert [h["action"] for h in history] == ["sealed", "play"]
+    assert [h["action"] for h in history] == ["sealed", "sealed", "play"]  # audio, analysis
     # The documented commands, run as a third party would: no flexrec involved.
     verified = subprocess.run(
         [openssl, "pkeyutl", "-verify", "-pubin", "-inkey", "signing-key.pub.pem", "-rawin",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sim_twilio import fake_sid
+
 from flexrec.coverage.classify import LegContext, classify_leg
 from flexrec.coverage.facts import KnownLeg, KnownTarget, KnownTask
-from flexrec.twilio.fakes import fake_sid
 from flexrec.twilio.resources import CallInfo, RecordingInfo
 
 CALL = fake_sid("CA", 1)
@@ -85,6 +86,29 @@ def test_an_unlabelled_participant_is_a_third_party_and_a_client_leg_an_agent() 
     assert (agent.role, agent.reason) == ("agent", "agent_leg")
     unknown = classify_leg(_call(), [], KnownLeg(CALL), CTX, NOW)
     assert (unknown.outcome, unknown.eligible) == ("not_seen", None)
+
+
+def test_an_unlabelled_leg_with_the_outbound_tasks_number_is_its_unrecorded_customer() -> None:
+    # Flex's outbound dialpad on an account that writes no `conference` into the task: the
+    # only unlabelled legs of its conference are the customer (dialled at `outbound_to`) and
+    # any third party. A task whose customer leg the service never found (its search cut short
+    # by a restart) must show an eligible call not recorded, not a third party's leg.
+    attributes = {"direction": "outbound", "outbound_to": "+15551001432", "from": "+15005550006",
+                  "to": "+15551001432", "type": "outbound", "name": "+15551001432"}  # fmt: skip
+    task = _customer(direction="outbound", customer_call_sid=None, attributes=attributes).task
+    dialled = CallInfo(CALL, "completed", "outbound-api", "+15005550006", "+15551001432", None,
+                       T0, T0 + 120_000, 120)  # fmt: skip
+    leg = classify_leg(dialled, [], KnownLeg(CALL, role="participant", task=task), CTX, NOW)
+    assert (leg.role, leg.eligible, leg.outcome, leg.reason) == (
+        "customer",
+        True,
+        "not_recorded",
+        "not_started",
+    )
+    added = CallInfo(CALL, "completed", "outbound-api", "+15005550006", "+15557770000", None,
+                     T0, T0 + 120_000, 120)  # fmt: skip
+    third = classify_leg(added, [], KnownLeg(CALL, role="participant", task=task), CTX, NOW)
+    assert (third.role, third.reason, third.eligible) == ("third_party", "third_party", False)
 
 
 def test_with_the_worker_leg_policy_the_agent_leg_is_the_eligible_one() -> None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from flexsim import callees
-from flexsim.api.formats import v2010_page
 from flexsim.api.params import is_sid
 from flexsim.api.routing import ApiContext, ApiRequest, ApiResult, Operation
 from flexsim.api.voice_views import (
+    DATE_CREATED_FILTERS,
     DateFilter,
     account_path,
+    apply_recording_update,
     call_recording_view,
     call_view,
+    recording_update,
+    v2010_list,
 )
 from flexsim.errors import TwilioApiError, invalid_call_state, invalid_parameter, not_found
 from flexsim.world import TERMINAL_CALL_STATUSES, Call, Recording
@@ -49,7 +50,6 @@ def list_calls(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     parent = q.sid("ParentCallSid", "CA")
     started = DateFilter.from_params("StartTime", q.get)
     ended = DateFilter.from_params("EndTime", q.get)
-    page = q.page()
     calls = [
         c
         for c in reversed(ctx.world.calls.values())
@@ -60,18 +60,11 @@ def list_calls(ctx: ApiContext, req: ApiRequest) -> ApiResult:
         and started.accepts(c.start_time)
         and ended.accepts(c.end_time)
     ]
-    chunk, more = page.slice(calls)
     account = ctx.world.account_sid
-    filters = q.filters(CALL_FILTERS)
-    body = v2010_page(
-        "calls",
-        [call_view(c, account) for c in chunk],
-        f"{account_path(account)}/Calls.json",
-        filters,
-        page,
-        more,
+    path = f"{account_path(account)}/Calls.json"
+    return ApiResult(
+        body=v2010_list(q, "calls", calls, lambda c: call_view(c, account), path, CALL_FILTERS)
     )
-    return ApiResult(body=body)
 
 
 def _call_events(values: list[str]) -> frozenset[str]:
@@ -236,22 +229,21 @@ def list_call_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     call = find_call(ctx, req, "CallSid")
     q = req.query
     created = DateFilter.from_params("DateCreated", q.get)
-    page = q.page()
     world = ctx.world
     recordings = [
         r
         for r in (world.recordings[sid] for sid in reversed(call.recordings))
         if not r.deleted and created.accepts(r.date_created)
     ]
-    chunk, more = page.slice(recordings)
     account = world.account_sid
-    body = v2010_page(
+    path = f"{account_path(account)}/Calls/{call.sid}/Recordings.json"
+    body = v2010_list(
+        q,
         "recordings",
-        [call_recording_view(r, account) for r in chunk],
-        f"{account_path(account)}/Calls/{call.sid}/Recordings.json",
-        q.filters(["DateCreated", "DateCreated<", "DateCreated>"]),
-        page,
-        more,
+        recordings,
+        lambda r: call_recording_view(r, account),
+        path,
+        DATE_CREATED_FILTERS,
     )
     return ApiResult(body=body)
 
@@ -266,26 +258,12 @@ def fetch_call_recording(ctx: ApiContext, req: ApiRequest) -> ApiResult:
 def update_call_recording(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """POST Calls/{CA}/Recordings/{RE|Twilio.CURRENT}.json: pause, resume or stop."""
     call = find_call(ctx, req, "CallSid")
-    form = req.form
-    status = form.enum("Status", {"paused", "in-progress", "stopped"})
-    if status is None:
-        raise invalid_parameter("Status", "required: paused, in-progress or stopped")
-    behavior: Literal["skip", "silence"] = (
-        "skip"
-        if form.enum("PauseBehavior", {"skip", "silence"}, "silence") == "skip"
-        else "silence"
-    )
+    update = recording_update(req.form)
     recording = _find_call_recording(ctx, req, call)
     if recording.status not in ("in-progress", "paused") or call.status != "in-progress":
         raise invalid_call_state()
-    world = ctx.world
-    if status == "paused":
-        world.pause_recording(recording, behavior)
-    elif status == "in-progress":
-        world.resume_recording(recording)
-    else:
-        world.finish_recording(recording, "stopped")
-    return ApiResult(body=call_recording_view(recording, world.account_sid))
+    apply_recording_update(ctx.world, recording, update)
+    return ApiResult(body=call_recording_view(recording, ctx.world.account_sid))
 
 
 def delete_call_recording(ctx: ApiContext, req: ApiRequest) -> ApiResult:

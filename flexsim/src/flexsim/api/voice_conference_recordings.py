@@ -9,13 +9,18 @@ names `Twilio.CURRENT` for the conference path explicitly. Flex's "Call Recordin
 
 from __future__ import annotations
 
-from typing import Literal
-
-from flexsim.api.formats import v2010_page
 from flexsim.api.routing import ApiContext, ApiRequest, ApiResult, Operation
 from flexsim.api.voice_conferences import ACCOUNT, find_conference
-from flexsim.api.voice_views import DateFilter, account_path, conference_recording_view
-from flexsim.errors import invalid_call_state, invalid_parameter, not_found
+from flexsim.api.voice_views import (
+    DATE_CREATED_FILTERS,
+    DateFilter,
+    account_path,
+    apply_recording_update,
+    conference_recording_view,
+    recording_update,
+    v2010_list,
+)
+from flexsim.errors import invalid_call_state, not_found
 from flexsim.world import Conference, Recording
 
 CURRENT = "Twilio.CURRENT"
@@ -49,18 +54,17 @@ def list_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     conference = find_conference(ctx, req, "ConferenceSid")
     q = req.query
     created = DateFilter.from_params("DateCreated", q.get)
-    page = q.page()
     found = [r for r in reversed(conference_recordings(ctx, conference))
              if created.accepts(r.date_created)]  # fmt: skip
-    chunk, more = page.slice(found)
     account = ctx.world.account_sid
-    body = v2010_page(
+    path = f"{account_path(account)}/Conferences/{conference.sid}/Recordings.json"
+    body = v2010_list(
+        q,
         "recordings",
-        [conference_recording_view(r, account) for r in chunk],
-        f"{account_path(account)}/Conferences/{conference.sid}/Recordings.json",
-        q.filters(["DateCreated", "DateCreated<", "DateCreated>"]),
-        page,
-        more,
+        found,
+        lambda r: conference_recording_view(r, account),
+        path,
+        DATE_CREATED_FILTERS,
     )
     return ApiResult(body=body)
 
@@ -76,26 +80,12 @@ def update_recording(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     """POST Conferences/{CF}/Recordings/{RE|Twilio.CURRENT}.json: pause, resume or stop a
     running recording of a conference in progress (21220 otherwise, as for a call)."""
     conference = find_conference(ctx, req, "ConferenceSid")
-    form = req.form
-    status = form.enum("Status", {"paused", "in-progress", "stopped"})
-    if status is None:
-        raise invalid_parameter("Status", "required: paused, in-progress or stopped")
-    behavior: Literal["skip", "silence"] = (
-        "skip"
-        if form.enum("PauseBehavior", {"skip", "silence"}, "silence") == "skip"
-        else "silence"
-    )
+    update = recording_update(req.form)
     recording = _find(ctx, req, conference)
     if recording.status not in LIVE or conference.status != "in-progress":
         raise invalid_call_state()
-    world = ctx.world
-    if status == "paused":
-        world.pause_recording(recording, behavior)
-    elif status == "in-progress":
-        world.resume_recording(recording)
-    else:
-        world.finish_recording(recording, "stopped")
-    return ApiResult(body=conference_recording_view(recording, world.account_sid))
+    apply_recording_update(ctx.world, recording, update)
+    return ApiResult(body=conference_recording_view(recording, ctx.world.account_sid))
 
 
 def delete_recording(ctx: ApiContext, req: ApiRequest) -> ApiResult:

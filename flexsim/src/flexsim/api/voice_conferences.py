@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flexsim.api.formats import v2010_page
 from flexsim.api.params import is_sid
 from flexsim.api.routing import ApiContext, ApiRequest, ApiResult, Operation
 from flexsim.api.voice_views import (
@@ -10,6 +9,7 @@ from flexsim.api.voice_views import (
     account_path,
     conference_view,
     participant_view,
+    v2010_list,
 )
 from flexsim.errors import not_found
 from flexsim.world import Conference, Participant
@@ -37,7 +37,6 @@ def list_conferences(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     status = q.enum("Status", {"init", "in-progress", "completed"})
     created = DateFilter.from_params("DateCreated", q.get)
     updated = DateFilter.from_params("DateUpdated", q.get)
-    page = q.page()
     conferences = [
         c
         for c in reversed(ctx.world.conferences.values())
@@ -46,16 +45,15 @@ def list_conferences(ctx: ApiContext, req: ApiRequest) -> ApiResult:
         and created.accepts(c.date_created)
         and updated.accepts(c.date_updated)
     ]
-    chunk, more = page.slice(conferences)
     account = ctx.world.account_sid
-    filters = q.filters(CONFERENCE_FILTERS)
-    body = v2010_page(
+    path = f"{account_path(account)}/Conferences.json"
+    body = v2010_list(
+        q,
         "conferences",
-        [conference_view(c, account) for c in chunk],
-        f"{account_path(account)}/Conferences.json",
-        filters,
-        page,
-        more,
+        conferences,
+        lambda c: conference_view(c, account),
+        path,
+        CONFERENCE_FILTERS,
     )
     return ApiResult(body=body)
 
@@ -99,7 +97,6 @@ def list_participants(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     conference = find_conference(ctx, req, "ConferenceSid")
     q = req.query
     muted, hold, coaching = q.boolean("Muted"), q.boolean("Hold"), q.boolean("Coaching")
-    page = q.page()
     participants = [
         p
         for p in conference.participants.values()
@@ -108,17 +105,19 @@ def list_participants(ctx: ApiContext, req: ApiRequest) -> ApiResult:
         and (hold is None or p.hold == hold)
         and (coaching is None or p.coaching == coaching)
     ]
-    chunk, more = page.slice(participants)
     account = ctx.world.account_sid
-    body = v2010_page(
-        "participants",
-        [participant_view(p, conference.sid, account) for p in chunk],
-        f"{account_path(account)}/Conferences/{conference.sid}/Participants.json",
-        q.filters(["Muted", "Hold", "Coaching"]),
-        page,
-        more,
+    path = f"{account_path(account)}/Conferences/{conference.sid}/Participants.json"
+    filters = ("Muted", "Hold", "Coaching")
+    return ApiResult(
+        body=v2010_list(
+            q,
+            "participants",
+            participants,
+            lambda p: participant_view(p, conference.sid, account),
+            path,
+            filters,
+        )
     )
-    return ApiResult(body=body)
 
 
 def fetch_participant(ctx: ApiContext, req: ApiRequest) -> ApiResult:

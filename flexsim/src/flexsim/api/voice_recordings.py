@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import anyio.to_thread
 
-from flexsim.api.formats import v2010_page
 from flexsim.api.params import is_sid
 from flexsim.api.routing import ApiContext, ApiRequest, ApiResult, Operation
-from flexsim.api.voice_views import DateFilter, account_path, recording_view
+from flexsim.api.voice_views import DateFilter, account_path, recording_view, v2010_list
 from flexsim.errors import TwilioApiError, invalid_parameter, not_found
 from flexsim.world import Recording
 
@@ -33,7 +32,6 @@ def list_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     conference_sid = q.sid("ConferenceSid", "CF")
     include_deleted = bool(q.boolean("IncludeSoftDeleted"))
     created = DateFilter.from_params("DateCreated", q.get)
-    page = q.page()
     world = ctx.world
     if call_sid is not None:
         call = world.calls.get(call_sid)
@@ -48,16 +46,15 @@ def list_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
         for r in candidates
         if (include_deleted or not r.deleted) and created.accepts(r.date_created)
     ]
-    chunk, more = page.slice(recordings)
     account = world.account_sid
-    filters = q.filters(RECORDING_FILTERS)
-    body = v2010_page(
+    path = f"{account_path(account)}/Recordings.json"
+    body = v2010_list(
+        q,
         "recordings",
-        [recording_view(r, account, ctx.hosts.api) for r in chunk],
-        f"{account_path(account)}/Recordings.json",
-        filters,
-        page,
-        more,
+        recordings,
+        lambda r: recording_view(r, account, ctx.hosts.api),
+        path,
+        RECORDING_FILTERS,
     )
     return ApiResult(body=body)
 

@@ -4,14 +4,57 @@ from __future__ import annotations
 
 import calendar
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, TypeVar
 
-from flexsim.api.formats import API_VERSION, rfc2822
+from flexsim.api.formats import API_VERSION, rfc2822, v2010_page
+from flexsim.api.params import Params
 from flexsim.errors import invalid_parameter
-from flexsim.world import Call, Conference, Participant, Recording
+from flexsim.world import Call, Conference, Participant, Recording, World
+
+T = TypeVar("T")
+DATE_CREATED_FILTERS = ("DateCreated", "DateCreated<", "DateCreated>")
 
 _PARTICIPANT_STATUS = {"completed": "complete"}  # the world says completed, Twilio complete
+
+
+def v2010_list(
+    query: Params,
+    key: str,
+    items: Sequence[T],
+    view: Callable[[T], dict[str, Any]],
+    path: str,
+    filter_names: Iterable[str],
+) -> dict[str, Any]:
+    """The requested page of `items` (filtered, in the list's order) in the Voice API's list
+    envelope, its page links keeping the filters the request gave."""
+    page = query.page()
+    chunk, more = page.slice(items)
+    filters = query.filters(filter_names)
+    return v2010_page(key, [view(item) for item in chunk], path, filters, page, more)
+
+
+RecordingUpdate = tuple[str, Literal["skip", "silence"]]
+
+
+def recording_update(form: Params) -> RecordingUpdate:
+    """A call or conference recording update's Status (required) and PauseBehavior."""
+    status = form.enum("Status", {"paused", "in-progress", "stopped"})
+    if status is None:
+        raise invalid_parameter("Status", "required: paused, in-progress or stopped")
+    skip = form.enum("PauseBehavior", {"skip", "silence"}, "silence") == "skip"
+    return status, "skip" if skip else "silence"
+
+
+def apply_recording_update(world: World, recording: Recording, update: RecordingUpdate) -> None:
+    """Pause, resume or stop a running recording."""
+    status, behavior = update
+    if status == "paused":
+        world.pause_recording(recording, behavior)
+    elif status == "in-progress":
+        world.resume_recording(recording)
+    else:
+        world.finish_recording(recording, "stopped")
 
 
 def account_path(account_sid: str) -> str:
