@@ -34,7 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,10 +145,14 @@ def _covered_ms(window: tuple[int, int], spans: Iterable[list[int]]) -> int:
 REPLACEMENT_BUDGET_MS = 10_000  # issue 17: a replacement within 10 s of learning of the end
 
 
-def _media_lost_by_twilio(item: dict[str, Any]) -> bool:
+def _media_lost_by_twilio(
+    item: dict[str, Any], asked: Mapping[str, Sequence[tuple[str, float]]] | None = None
+) -> bool:
     """True when the customer leg's last recording ended without media (absent or failed,
-    injected) and nothing could replace it: it was paused then, or the call ended within the
-    replacement budget."""
+    injected) and nothing could replace it: the call ended within the replacement budget, or
+    the agent had it paused then and did not resume until within that budget of the hang-up
+    (`asked`: the agent's requests per task, simulated epoch s; a pause is never undone, but
+    once the agent resumes the replacement is due)."""
     customer = item.get("customer_call_sid")
     ends = [
         f
@@ -168,11 +172,20 @@ def _media_lost_by_twilio(item: dict[str, Any]) -> bool:
     recording: dict[str, Any] = next(
         (r for r in item.get("recordings", []) if r.get("sid") == last.get("recording_sid")), {}
     )
-    return any(
+    paused = any(
         int(p["start_ms"]) <= at and (p.get("end_ms") is None or at <= int(p["end_ms"]))
         for p in recording.get("pauses") or []
         if p.get("start_ms") is not None
     )
+    if not paused or ended is None:
+        return paused
+    resumes = [
+        when * 1000
+        for task in item.get("tasks", [])
+        for action, when in (asked or {}).get(str(task.get("task_sid")), ())
+        if action == "resume" and when * 1000 >= at
+    ]
+    return not resumes or int(ended) - min(resumes) <= REPLACEMENT_BUDGET_MS
 
 
 def _while_down(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> bool:
@@ -187,11 +200,15 @@ def _while_down(item: dict[str, Any], outages: Sequence[tuple[float, float]]) ->
     return any(down <= start / 1000 and end / 1000 <= up + budget_s for down, up in outages)
 
 
-def unrecorded_verdict(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> str:
+def unrecorded_verdict(
+    item: dict[str, Any],
+    outages: Sequence[tuple[float, float]],
+    asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+) -> str:
     """Why an eligible call has no media: the name of the figure it counts in."""
     if _while_down(item, outages):
         return "unrecordable_while_down"
-    if _media_lost_by_twilio(item):
+    if _media_lost_by_twilio(item, asked):
         return "lost_to_twilio"
     return "lost"
 
@@ -202,13 +219,18 @@ def tell_unrecorded(
     outages: Sequence[tuple[float, float]],
     clocks: Clocks,
     workdir: Path,
+    asked: Mapping[str, Sequence[tuple[str, float]]],
 ) -> str:
-    """Every unrecorded eligible call's story (truth, the service's rows, its log)."""
+    """Every unrecorded eligible call's story (truth, the agent, the service's rows, its log)."""
     by_sid = {str(item.get("customer_call_sid")): item for item in truth}
     log = ServiceLog(workdir / "service.log")
     db_path = workdir / "service" / "flexrec.db"
+
+    def requests(item: dict[str, Any]) -> list[tuple[str, float]]:
+        return [a for t in item.get("tasks", []) for a in asked.get(str(t.get("task_sid")), ())]
+
     return "\n\n".join(
-        tell(verdict, by_sid[sid], clocks, outages, db_path, log)
+        tell(verdict, by_sid[sid], clocks, outages, db_path, log, requests(by_sid[sid]))
         for verdict, sids in sorted(figures.unrecorded_calls.items())
         for sid in sids
     )
@@ -218,6 +240,7 @@ def score(
     truth: list[dict[str, Any]],
     figures: SoakFigures,
     outages: Sequence[tuple[float, float]] = (),
+    asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
 ) -> None:
     """Exactly once, links, replacement gaps and talk time recorded, from the truth."""
     gaps: list[float] = []
@@ -254,7 +277,7 @@ def score(
                 span, (s for r in with_media for s in r.get("recorded_spans") or [])
             )
         if not with_media:
-            verdict = unrecorded_verdict(item, outages)
+            verdict = unrecorded_verdict(item, outages, asked)
             setattr(figures, verdict, getattr(figures, verdict) + 1)
             figures.unrecorded_calls.setdefault(verdict, []).append(str(customer_sid))
             continue
@@ -340,7 +363,7 @@ def run(args: argparse.Namespace) -> SoakFigures:
             truth = sim.truth()
             # Kept beside the service's database and log: a lost call can be looked at again.
             (workdir / "truth.json").write_text(json.dumps(truth))
-            score(truth, figures, outages)
+            score(truth, figures, outages, driver.asked)
             report, check = sim_coverage(sim, database_url)
             figures.coverage_agrees = check.agrees
             figures.coverage_legs_checked = check.legs_checked
@@ -348,7 +371,7 @@ def run(args: argparse.Namespace) -> SoakFigures:
             figures.report_talk_time_recorded_pct = report.summary.talk_time_recorded_pct
             figures.report_twilio_requests = report.twilio_requests
             service.stop()
-            stories = tell_unrecorded(truth, figures, outages, clocks, workdir)
+            stories = tell_unrecorded(truth, figures, outages, clocks, workdir, driver.asked)
             if stories:
                 (workdir / "unrecorded.txt").write_text(stories + "\n")
                 print(stories, file=sys.stderr)
