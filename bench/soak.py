@@ -79,6 +79,9 @@ class SoakFigures:
     # Customer legs of eligible calls left without media, by verdict (lost, lost_to_twilio,
     # unrecordable_while_down): each one's story is printed (bench/soak_story.py).
     unrecorded_calls: dict[str, list[str]] = field(default_factory=dict)
+    # What flexrec's coverage report says of those legs ("outcome/reason"), counted per verdict:
+    # an unavoidable loss must be named there too (not_started, twilio_error), never hidden.
+    unrecorded_in_report: dict[str, dict[str, int]] = field(default_factory=dict)
     report_talk_time_recorded_pct: float | None = None
     report_twilio_requests: int = 0
     kills: int = 0
@@ -232,6 +235,7 @@ def tell_unrecorded(
     clocks: Clocks,
     workdir: Path,
     asked: Mapping[str, Sequence[tuple[str, float]]],
+    in_report: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> str:
     """Every unrecorded eligible call's story (truth, the agent, the service's rows, its log)."""
     by_sid = {str(item.get("customer_call_sid")): item for item in truth}
@@ -242,7 +246,16 @@ def tell_unrecorded(
         return [a for t in item.get("tasks", []) for a in asked.get(str(t.get("task_sid")), ())]
 
     return "\n\n".join(
-        tell(verdict, by_sid[sid], clocks, outages, db_path, log, requests(by_sid[sid]))
+        tell(
+            verdict,
+            by_sid[sid],
+            clocks,
+            outages,
+            db_path,
+            log,
+            requests(by_sid[sid]),
+            (in_report or {}).get(sid),
+        )
         for verdict, sids in sorted(figures.unrecorded_calls.items())
         for sid in sids
     )
@@ -384,8 +397,18 @@ def run(args: argparse.Namespace) -> SoakFigures:
             figures.coverage_mismatches = check.mismatches[:20]
             figures.report_talk_time_recorded_pct = report.summary.talk_time_recorded_pct
             figures.report_twilio_requests = report.twilio_requests
+            in_report = {
+                leg.call_sid: (f"{leg.outcome}/{leg.reason}", leg.detail) for leg in report.legs
+            }
+            for verdict, sids in figures.unrecorded_calls.items():
+                counts = figures.unrecorded_in_report.setdefault(verdict, {})
+                for sid in sids:
+                    said = in_report.get(sid, ("missing from the report", ""))[0]
+                    counts[said] = counts.get(said, 0) + 1
             service.stop()
-            stories = tell_unrecorded(truth, figures, outages, clocks, workdir, driver.asked)
+            stories = tell_unrecorded(
+                truth, figures, outages, clocks, workdir, driver.asked, in_report
+            )
             if stories:
                 (workdir / "unrecorded.txt").write_text(stories + "\n")
                 print(stories, file=sys.stderr)

@@ -146,6 +146,7 @@ def tell(
     db_path: Path,
     log: ServiceLog,
     asked: Sequence[tuple[str, float]] = (),
+    in_report: tuple[str, str | None] | None = None,
 ) -> str:
     """One unrecorded eligible call's story: truth, the agent's requests (`asked`: action,
     simulated epoch s), the service's rows, its log."""
@@ -191,6 +192,8 @@ def tell(
             f" on {fault.get('recording_sid')} ({fault.get('party')})"
             f" next={following.get('sid')} gap_ms={following.get('gap_ms')}"
         )
+    if in_report is not None:
+        lines.append(f"  coverage {in_report[0]}: {in_report[1]}")
     if asked:
         requests = ", ".join(f"{action} {clocks.real(when * 1000)}" for action, when in asked)
         lines.append(f"  agent    asked {requests}")
