@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,30 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def run_queue_wait_s(pid: int) -> float:
+    """Seconds the threads of `pid` (those alive now) spent ready to run while another process
+    had their CPU (/proc/PID/task/*/schedstat, second field): what the machine's other tenants
+    took from a pinned service."""
+    total_ns = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total_ns += int(task.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return total_ns / 1e9
+
+
+def cpu_busy_s(cpu: int) -> tuple[float, float]:
+    """Seconds CPU `cpu` has been busy (every process on it, from /proc/stat) and stolen by the
+    hypervisor since boot."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields[0] == f"cpu{cpu}":
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+            return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
+    return 0.0, 0.0
+
+
 def load_average() -> list[float]:
     """The machine's 1, 5 and 15-minute load averages (other tenants share these CPUs)."""
     return [round(x, 2) for x in os.getloadavg()]
@@ -118,14 +142,43 @@ class Metrics:
         """What was counted between `before` and this scrape (counters, summaries, buckets)."""
         return Metrics({k: v - before.samples.get(k, 0.0) for k, v in self.samples.items()})
 
-    def histogram_quantile(self, name: str, q: float) -> float | None:
-        """The q-quantile (0-1) of histogram `name`, interpolated in its bucket as Prometheus
-        does; None without observations."""
-        buckets = sorted(
-            (float(dict(labels)["le"]), value)
-            for (n, labels), value in self.samples.items()
-            if n == name + "_bucket"
-        )
+    def buckets(
+        self, name: str, match: Callable[[dict[str, str]], bool] | None = None, **labels: str
+    ) -> list[tuple[float, float]]:
+        """Histogram `name`'s cumulative (bound, count) pairs, summed by bound over the label
+        sets that carry `labels` and pass `match` (every webhook route, say)."""
+        want = set(labels.items())
+        by_bound: dict[float, float] = {}
+        for (n, sample_labels), value in self.samples.items():
+            if n != name + "_bucket" or not want <= sample_labels:
+                continue
+            if match is None or match(dict(sample_labels)):
+                bound = float(dict(sample_labels)["le"])
+                by_bound[bound] = by_bound.get(bound, 0.0) + value
+        return sorted(by_bound.items())
+
+    def count_over(
+        self,
+        name: str,
+        bound: float,
+        match: Callable[[dict[str, str]], bool] | None = None,
+        **labels: str,
+    ) -> float:
+        """Observations of histogram `name` above `bound` (one of its bucket bounds)."""
+        buckets = dict(self.buckets(name, match, **labels))
+        return buckets.get(math.inf, 0.0) - buckets.get(bound, 0.0)
+
+    def histogram_quantile(
+        self,
+        name: str,
+        q: float,
+        match: Callable[[dict[str, str]], bool] | None = None,
+        **labels: str,
+    ) -> float | None:
+        """The q-quantile (0-1) of histogram `name` (over the label sets carrying `labels` and
+        passing `match`), interpolated in its bucket as Prometheus does; None without
+        observations."""
+        buckets = self.buckets(name, match, **labels)
         if not buckets or buckets[-1][1] <= 0:
             return None
         rank = q * buckets[-1][1]

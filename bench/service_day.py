@@ -37,6 +37,7 @@ not the mix being measured.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import json
 import os
@@ -45,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,20 @@ import sqlalchemy as sa
 from figures import (
     Metrics,
     answer_times,
+    cpu_busy_s,
     cpu_seconds,
     get_text,
     load_average,
     median_latency_ms,
     per,
+    percentile,
     rounded,
     rss_mb,
+    run_queue_wait_s,
 )
 from webhook_throughput import service_env  # this folder is on sys.path when run
 
+from flexrec.webhooks import paths
 from flexsim import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -88,6 +93,32 @@ sys.argv = ["flexrec", "serve", "--port", port]
 from flexrec.cli import main
 main()
 """
+# `flexrec serve` noting when each queue job ran (argv[2]: a JSON file rewritten every second),
+# so the answers can be split by whether the archive or the analysis job was running.
+TIMED_SERVE = """
+import json, os, sys, threading, time
+import huey.api
+port, out = sys.argv[1], sys.argv[2]
+spans = []
+execute = huey.api.Huey._execute
+def timed(self, task, timestamp):
+    started = time.time()
+    try:
+        return execute(self, task, timestamp)
+    finally:
+        spans.append((task.name, started, time.time()))
+huey.api.Huey._execute = timed
+def dump():
+    while True:
+        time.sleep(1.0)
+        with open(out + ".tmp", "w") as f:
+            json.dump(list(spans), f)
+        os.replace(out + ".tmp", out)
+threading.Thread(target=dump, daemon=True).start()
+sys.argv = ["flexrec", "serve", "--port", port]
+from flexrec.cli import main
+main()
+"""
 DONE_STATES = ("verified", "deleted_from_twilio")
 # Twilio's answer limits (see flexsim.webhooks.ANSWER_LIMITS_S for the sources).
 LIMITS_S = {"taskrouter": 15.0, "event-streams": 5.0}
@@ -107,10 +138,12 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -
     raise RuntimeError(f"{url} did not answer in {timeout_s:.0f} s")
 
 
-def _pinned(argv: list[str], cpu: int) -> list[str]:
+def _pinned(argv: list[str], cpu: int, priority: int | None = None) -> list[str]:
     taskset = shutil.which("taskset")
     usable = cpu < len(os.sched_getaffinity(0))
-    return [taskset, "-c", str(cpu), *argv] if taskset and usable else argv
+    pinned = [taskset, "-c", str(cpu), *argv] if taskset and usable else argv
+    # Set before exec, so every thread the process starts inherits it.
+    return ["nice", "-n", str(priority), *pinned] if priority is not None else pinned
 
 
 def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -158,6 +191,7 @@ class Day:
         self.stats: dict[str, Any] = {}
         self.log: dict[str, dict[str, Any]] = {}
         self.rss_by_calls: dict[str, float] = {}
+        self.sim_cpu_s = 0.0  # the simulator's CPU, last read before it stopped
 
     def follow(self, sim: subprocess.Popen[bytes], deadline: float) -> None:
         """Until the simulator stops by itself (calls done, every webhook delivered): its stats,
@@ -171,6 +205,7 @@ class Day:
                     self.log.update((str(e["id"]) + str(e["at"]), e) for e in page["deliveries"])
             except OSError:
                 pass  # stopping
+            self.sim_cpu_s = max(self.sim_cpu_s, cpu_seconds(sim.pid))
             finished = int(self.stats.get("engine", {}).get("finished", 0))
             mark = finished // self.step * self.step
             if mark and str(mark) not in self.rss_by_calls:
@@ -250,17 +285,20 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     load_before = load_average()
     with _database(database, workdir) as (database_url, db_server), _queue(queue, workdir) as q:
         env["FLEXREC_DATABASE_URL"], env["FLEXREC_QUEUE_URL"] = database_url, q
-        serve = [*flexrec, "serve", "--port", str(service_port)]
+        spans_file = workdir / "job_spans.json"
+        serve = [sys.executable, "-c", TIMED_SERVE, str(service_port), str(spans_file)]
         if args.trace_memory:
             args.trace_memory.mkdir(parents=True, exist_ok=True)
             traced = (str(service_port), str(args.trace_every), str(args.trace_memory))
             serve = [sys.executable, "-c", TRACED_SERVE, *traced]
-        service = _start(_pinned(serve, 0), env, workdir / "service.log")
+        service = _start(_pinned(serve, 0, args.priority), env, workdir / "service.log")
         sim: subprocess.Popen[bytes] | None = None
         try:
             _wait(service_url + "/healthz", service)
             before = Metrics.scrape(service_url)
             cpu0, began = cpu_seconds(service.pid), time.monotonic()
+            waited0 = run_queue_wait_s(service.pid)
+            core0 = cpu_busy_s(0)
             db_cpu0 = cpu_seconds(db_server.pid, tree=True) if db_server else 0.0
             sim_argv = [
                 *flexrec,
@@ -270,11 +308,15 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
                 *("--latency", args.latency, "--latency-real-time"),
                 *(["--event-streams"] if args.event_streams else []),
             ]
-            sim = _start(_pinned(sim_argv, 1), env, workdir / "sim.log")
+            sim = _start(_pinned(sim_argv, 1, args.priority), env, workdir / "sim.log")
             _wait(sim_url + "/_sim/stats", sim)
             day = Day(sim_url, service.pid, args.calls)
             day.follow(sim, time.monotonic() + 60 + 3 * args.calls)
             traffic_s = time.monotonic() - began
+            waited = run_queue_wait_s(service.pid) - waited0
+            core = [now - then for now, then in zip(cpu_busy_s(0), core0, strict=True)]
+            service_cpu = cpu_seconds(service.pid) - cpu0
+            sim_cpu = day.sim_cpu_s
             _settle(service_url)
             elapsed = time.monotonic() - began
             cpu = cpu_seconds(service.pid) - cpu0
@@ -288,7 +330,13 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
                 _stop(sim)
             _stop(service)
     figures = day_figures(args, database, queue, day, counted, cpu, elapsed, traffic_s, stored)
+    figures.update(tail_figures(counted, waited, traffic_s, figures["webhooks"]))
+    figures.update(answers_beside_jobs(day.log.values(), _job_spans(spans_file)))
     figures.update(
+        sim_core_busy=round(sim_cpu / traffic_s, 3) if traffic_s else None,
+        # What else ran on the service's core while traffic lasted, and what the host stole.
+        others_on_service_core=round((core[0] - service_cpu) / traffic_s, 3) if traffic_s else None,
+        steal_on_service_core=round(core[1] / traffic_s, 3) if traffic_s else None,
         database_server_cpu_ms_per_call=per(db_cpu or 0, figures["calls"], 1000)
         if db_cpu is not None
         else None,
@@ -303,6 +351,72 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     return figures
+
+
+def _job_spans(path: Path) -> list[tuple[str, float, float]]:
+    try:
+        return [(str(n), float(a), float(b)) for n, a, b in json.loads(path.read_text())]
+    except (OSError, ValueError):
+        return []  # --trace-memory runs the service without the job timer
+
+
+def answers_beside_jobs(
+    deliveries: Iterable[dict[str, Any]], spans: list[tuple[str, float, float]]
+) -> dict[str, Any]:
+    """Answer times split by whether an archive or analysis job ran in the service at any
+    moment of the answer: those jobs share the service's core (and its GIL) with the webhooks."""
+    heavy = sorted((a, b) for name, a, b in spans if "archive" in name)
+    starts = [a for a, _ in heavy]
+    longest = max((b - a for a, b in heavy), default=0.0)
+    split: dict[str, list[float]] = {"during": [], "apart": []}
+    for entry in deliveries:
+        elapsed, end = entry.get("elapsed_ms"), entry.get("at")
+        if elapsed is None or end is None:
+            continue
+        begin = float(end) - float(elapsed) / 1000
+        # Jobs starting before the answer ended and ending after it began (none that started
+        # longer than the longest job before it can still be running).
+        first = bisect.bisect_left(starts, begin - longest)
+        last = bisect.bisect_right(starts, float(end))
+        during = any(b > begin for _, b in heavy[first:last])
+        split["during" if during else "apart"].append(float(elapsed))
+    busy = sum(b - a for a, b in heavy)
+    return {
+        "archive_jobs_timed": len(heavy),
+        "archive_jobs_wall_s": round(busy, 1),
+        "answers_during_archive_jobs": {
+            k: {"n": len(v), "p50": rounded(percentile(v, 50)), "p99": rounded(percentile(v, 99))}
+            for k, v in split.items()
+        },
+    }
+
+
+def _webhook_route(labels: dict[str, str]) -> bool:
+    return labels.get("route", "").startswith(paths.PREFIX)
+
+
+def tail_figures(
+    counted: Metrics, waited_s: float, traffic_s: float, webhooks: int
+) -> dict[str, Any]:
+    """What an answer's tail is made of: the answer time the service saw itself (arrival to
+    response, its histogram), the garbage collector's pauses, and how long the service's
+    threads stood ready while the machine's other tenants had its core."""
+    request = "flexrec_http_request_duration_seconds"
+    served = [counted.histogram_quantile(request, q, _webhook_route) for q in (0.5, 0.99)]
+    gc_s = counted.by_label("flexrec_gc_pause_seconds_sum", "generation")
+    gc_n = counted.by_label("flexrec_gc_pause_seconds_count", "generation")
+    pause = "flexrec_gc_pause_seconds"
+    return {
+        "served_answer_ms_p50": rounded(served[0] * 1000 if served[0] is not None else None),
+        "served_answer_ms_p99": rounded(served[1] * 1000 if served[1] is not None else None),
+        "served_answers_over_50_ms": int(counted.count_over(request, 0.05, _webhook_route)),
+        "gc_collections_by_generation": {g: int(n) for g, n in sorted(gc_n.items())},
+        "gc_pause_ms_by_generation": {g: round(v * 1000, 1) for g, v in sorted(gc_s.items())},
+        "gc_pauses_over_10_ms": int(counted.count_over(pause, 0.01)),
+        "gc_pauses_over_50_ms": int(counted.count_over(pause, 0.05)),
+        "service_run_queue_wait_share": round(waited_s / traffic_s, 3) if traffic_s else None,
+        "run_queue_wait_ms_per_webhook": per(waited_s, webhooks, 1000),
+    }
 
 
 def day_figures(
@@ -446,6 +560,34 @@ def report(f: dict[str, Any]) -> None:
     by_cost = sorted(f["handler_cpu_ms_by_kind"].items(), key=lambda kv: -kv[1]["n"] * kv[1]["ms"])
     for key, v in by_cost:
         print(f"{key:<44} {v['n']:>6} {v['ms']:>11.2f}")
+    print(
+        f"answer times the service saw (arrival to response, its histogram): p50 "
+        f"{f['served_answer_ms_p50']} p99 {f['served_answer_ms_p99']}; over 50 ms "
+        f"{f['served_answers_over_50_ms']}"
+    )
+    print(
+        f"garbage collections {f['gc_collections_by_generation']}, their pauses (ms) "
+        f"{f['gc_pause_ms_by_generation']}; over 10 ms {f['gc_pauses_over_10_ms']}, over "
+        f"50 ms {f['gc_pauses_over_50_ms']}"
+    )
+    print(
+        f"the service's threads stood ready while other processes had its core: "
+        f"{f['service_run_queue_wait_share']:.0%} of the traffic's time, "
+        f"{f['run_queue_wait_ms_per_webhook']} ms per webhook; other processes used "
+        f"{f['others_on_service_core']:.0%} of its core (stolen by the host "
+        f"{f['steal_on_service_core']:.0%}); the simulator's process {f['sim_core_busy']:.0%}"
+    )
+    split = f["answers_during_archive_jobs"]
+    print(
+        f"answers while an archive or analysis job ran ({f['archive_jobs_timed']} jobs, "
+        f"{f['archive_jobs_wall_s']} s): {split['during']}; otherwise {split['apart']}"
+    )
+    if f.get("saturation_calls_per_s"):
+        print(
+            f"saturation: {f['calibration_cpu_ms_per_call']} ms of service CPU per call (the "
+            f"calibration day) = {f['saturation_calls_per_s']} calls/s on one core; offered "
+            f"{f['offered_calls_per_s']} calls/s ({f['offered_share_of_saturation']:.0%})"
+        )
     print(f"load average before/after: {f['load_average_before']} / {f['load_average_after']}")
 
 
@@ -469,6 +611,30 @@ def report_side_by_side(runs: list[dict[str, Any]]) -> None:
     print(f"{'':<34}" + "".join(f"{n:>20}" for n in names))
     for key, label in SIDE_BY_SIDE:
         print(f"{label:<34}" + "".join(f"{r.get(key)!s:>20}" for r in runs))
+
+
+def day_at_saturation(args: argparse.Namespace, database: str) -> dict[str, Any]:
+    """A calibration day measures the service's CPU per call (all told: the archive and
+    analysis jobs share its core); one core then carries 1 / that calls a second, and the day
+    is run with arrivals at `args.saturation` of it."""
+    calibration = run_day(
+        argparse.Namespace(**{**vars(args), "calls": args.calibration_calls}), database, args.queue
+    )
+    cpu_ms = calibration["cpu_ms_per_call"]
+    if not cpu_ms:
+        raise SystemExit("the calibration day finished no call")
+    saturation = 1000 / cpu_ms  # calls a second
+    offered = args.saturation * saturation
+    rate = offered / args.scale * 3600  # arrivals per simulated hour
+    figures = run_day(argparse.Namespace(**{**vars(args), "rate": rate}), database, args.queue)
+    figures.update(
+        calibration_cpu_ms_per_call=cpu_ms,
+        calibration_load_average=calibration["load_average_before"],
+        saturation_calls_per_s=round(saturation, 2),
+        offered_calls_per_s=round(offered, 2),
+        offered_share_of_saturation=args.saturation,
+    )
+    return figures
 
 
 def main() -> None:
@@ -509,10 +675,31 @@ def main() -> None:
         "--trace-every", type=float, default=20.0, help="seconds between snapshots (20)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
+    parser.add_argument(
+        "--saturation",
+        type=float,
+        metavar="FRACTION",
+        help="run at FRACTION (0.8: issue 18's 80%%) of the rate that fills the service's core, "
+        "found by a calibration day first (its service CPU per call, all told)",
+    )
+    parser.add_argument(
+        "--calibration-calls", type=int, default=60, help="calls in the calibration day (60)"
+    )
+    parser.add_argument(
+        "--priority",
+        type=int,
+        metavar="NICE",
+        help="nice value for the service and the simulator (e.g. -10, as root): on a shared "
+        "machine the other tenants then take less of their cores",
+    )
     args = parser.parse_args()
     runs = []
     for database in [d.strip() for d in args.database.split(",") if d.strip()]:
-        figures = run_day(args, database, args.queue)
+        figures = (
+            day_at_saturation(args, database)
+            if args.saturation
+            else run_day(args, database, args.queue)
+        )
         runs.append(figures)
         if args.json:
             print(json.dumps(figures, sort_keys=True), flush=True)

@@ -1,8 +1,9 @@
 """A day of calls for the coverage report's tests, on any database URL.
 
-The real recording service (on the fake Twilio) takes each call's webhooks, so flexrec's tables
-hold exactly what the service writes; the fake call log then lists what Twilio would: every leg
-with its times (flexrec never saw some) and every recording. 3 March 2026, from 09:00 UTC:
+The real recording service (on Twilio played by flexsim, sim_twilio) takes each call's webhooks,
+so flexrec's tables hold exactly what the service writes; the call log then lists what Twilio
+would: every leg with its times (flexrec never saw some) and every recording. 3 March 2026,
+from 09:00 UTC:
 
 - `A`: inbound, answered by an agent at 09:00:10, recorded, paused 30 s, ended 09:02:00:
   recorded. `A_AGENT`, its agent's leg (`client:`, named in the task's attributes): agent leg.
@@ -20,9 +21,12 @@ with its times (flexrec never saw some) and every recording. 3 March 2026, from 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from sim_twilio import SimTwilio, fake_sid
 
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
@@ -31,7 +35,6 @@ from flexrec.jobs.tasks import register_recording_jobs
 from flexrec.recording.pause import Actor
 from flexrec.recording.policy import RecordingPolicy, Selector
 from flexrec.recording.service import RecordingService
-from flexrec.twilio.fakes import FakeCallLog, FakeTwilio, fake_sid
 from flexrec.twilio.resources import CallInfo, RecordingInfo
 from flexrec.webhooks.events import (
     parse_call_status_form,
@@ -53,6 +56,44 @@ def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+class FakeCallLog:
+    """`CallLogGateway` for the coverage tests: the legs and recordings a test lists, in pages
+    (what Twilio's Calls and Recordings lists would answer for the day).
+
+    Filters by whole UTC days as Twilio does (the days asked for, plus the day after the last,
+    since the gateway asks `StartTime<` for the day after); `requests` counts pages served.
+    """
+
+    def __init__(self, account_sid: str, page_size: int = 1000) -> None:
+        self.account_sid = account_sid
+        self.page_size = page_size
+        self.calls: list[CallInfo] = []
+        self.recordings: list[RecordingInfo] = []
+        self.requests = 0
+
+    @staticmethod
+    def _on_days(epoch_ms: int | None, first_day: date, last_day: date) -> bool:
+        if epoch_ms is None:
+            return False
+        day = datetime.fromtimestamp(epoch_ms / 1000, UTC).date()
+        return first_day <= day <= last_day + timedelta(days=1)
+
+    def _pages(self, items: list[Any]) -> Iterator[list[Any]]:
+        for i in range(0, max(len(items), 1), self.page_size):
+            self.requests += 1
+            yield items[i : i + self.page_size]
+
+    def call_pages(self, first_day: date, last_day: date) -> Iterator[list[CallInfo]]:
+        """Legs that started on those days, newest first."""
+        found = [c for c in self.calls if self._on_days(c.start_time_ms, first_day, last_day)]
+        return self._pages(sorted(found, key=lambda c: -(c.start_time_ms or 0)))
+
+    def recording_pages(self, first_day: date, last_day: date) -> Iterator[list[RecordingInfo]]:
+        """Recordings created on those days, newest first."""
+        found = [r for r in self.recordings if self._on_days(r.start_time_ms, first_day, last_day)]
+        return self._pages(sorted(found, key=lambda r: -(r.start_time_ms or 0)))
+
+
 class _Clock:
     def __init__(self) -> None:
         self.now = T0
@@ -70,7 +111,7 @@ class CoverageDay:
 
     sessions: Any
     call_log: FakeCallLog
-    twilio: FakeTwilio
+    twilio: SimTwilio
     engine: Any
 
     def close(self) -> None:
@@ -83,7 +124,7 @@ class _Day:
         upgrade(url)
         self.engine = make_engine(url)
         self.sessions = make_session_factory(self.engine)
-        self.twilio = FakeTwilio()
+        self.twilio = SimTwilio()
         self.clock = _Clock()
         self.twilio.now_ms = ms(T0)
         self.log = FakeCallLog(self.twilio.account_sid, page_size=3)

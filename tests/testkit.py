@@ -13,8 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 import pytest
-
-from flexrec.twilio.fakes import FakeTwilio
+from sim_twilio import SimTwilio
 
 # Under CI a missing server or browser is a failure, not a skip: a skipped test proves nothing.
 IN_CI = bool(os.environ.get("FLEXREC_CI") or os.environ.get("CI"))
@@ -57,13 +56,13 @@ def chromium() -> Iterator[Any]:
 
 
 # -- the promises ------------------------------------------------------------------------------
-def assert_recorded_exactly_once(twilio: FakeTwilio, call_sid: str) -> None:
+def assert_recorded_exactly_once(twilio: SimTwilio, call_sid: str) -> None:
     """Twilio holds exactly one recording of the leg `call_sid` (never none, never a second)."""
     found = [r.sid for r in twilio.recordings_on(call_sid)]
     assert len(found) == 1, f"{call_sid} has {len(found)} recordings, expected exactly one: {found}"
 
 
-def assert_not_recorded(twilio: FakeTwilio, call_sid: str) -> None:
+def assert_not_recorded(twilio: SimTwilio, call_sid: str) -> None:
     """Twilio holds no recording of the leg `call_sid` (an agent's leg, an ineligible call)."""
     found = [r.sid for r in twilio.recordings_on(call_sid)]
     assert found == [], f"{call_sid} must not be recorded, has {found}"

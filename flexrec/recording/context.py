@@ -42,6 +42,11 @@ JOB_FIND_LEGS = "recording.find_legs"  # args: task SID, attempt number
 JOB_SETTLE = "recording.settle"  # args: target id (its recording ended; was the call live?)
 
 
+# A room's queue jobs by name: each room lists the jobs it runs (`jobs()`), the service joins
+# them, so a new job is its name above and its entry in the room that does the work.
+Jobs = dict[str, Callable[..., object]]
+
+
 def utc_now() -> datetime:
     """The current time, time-zone aware."""
     return datetime.now(UTC)

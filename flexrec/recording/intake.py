@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select
 
 from flexrec.db.models import RecordingRecord, RecordingTarget, TaskRecord
 from flexrec.recording import transitions
-from flexrec.recording.context import JOB_SETTLE, JOB_START, ServiceContext
+from flexrec.recording.context import JOB_SETTLE, JOB_START, Jobs, ServiceContext
 from flexrec.recording.dedup import retry_contention
 from flexrec.recording.links import mark_target_links
 from flexrec.recording.pause import PauseController
@@ -260,6 +260,10 @@ class EventIntake:
         else:
             self.starter.links.link_pending(target_id)
         return decision.outcome
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {JOB_SETTLE: lambda target_id: self.settle(int(target_id))}
 
 
 def _may_be_ours(event: RecordingStatusEvent) -> bool:

@@ -30,7 +30,7 @@ from flexrec.recording.attributes import (
     media_recording_sids,
     voice_recording_entry,
 )
-from flexrec.recording.context import JOB_LINK, ServiceContext
+from flexrec.recording.context import JOB_LINK, Jobs, ServiceContext
 from flexrec.recording.states import MEDIA_STATUSES, NO_MEDIA_STATES
 from flexrec.recording.store import write_connection, write_session
 from flexrec.recording.task_memo import WrittenMedia
@@ -322,3 +322,7 @@ class LinkWriter:
         ctx.schedule(JOB_LINK, write_id, delay_s=delay)
         bound.info("attribute write retry", error=str(exc), delay_s=delay)
         return "retry"
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {JOB_LINK: lambda write_id: self.link(int(write_id))}

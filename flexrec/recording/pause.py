@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import (
@@ -29,15 +29,24 @@ from flexrec.recording.context import (
     JOB_APPLY_PAUSE,
     JOB_AUTO_RESUME,
     JOB_START,
+    Jobs,
     ServiceContext,
 )
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
 from flexrec.recording.policy import RECORDED
 from flexrec.recording.states import ENDED_STATES, LIVE_STATES, UNFINISHED_STATES
-from flexrec.recording.store import write_session
+from flexrec.recording.store import Executor, write_session
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
 log = structlog.get_logger(__name__)
+# Built once: building the join per wrap-up event cost more than running it.
+_WRAPUP_WORK = (
+    select(RecordingTarget.id)
+    .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
+    .where(AttributeWrite.task_sid == bindparam("task"))
+    .where((RecordingTarget.state == "paused") | RecordingTarget.desired_state.is_not(None))
+    .limit(1)
+)
 
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 SYSTEM_ACTOR = "system"
@@ -239,17 +248,11 @@ class PauseController:
         )
 
     @staticmethod
-    def has_work_at_wrapup(session: Session, task_sid: str) -> bool:
+    def has_work_at_wrapup(executor: Executor, task_sid: str) -> bool:
         """True when a recording of the task is paused or has a pause or resume still wished
-        for: only then has `auto_resume` anything to do."""
-        found = session.execute(
-            select(RecordingTarget.id)
-            .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
-            .where(AttributeWrite.task_sid == task_sid)
-            .where((RecordingTarget.state == "paused") | RecordingTarget.desired_state.is_not(None))
-            .limit(1)
-        ).first()
-        return found is not None
+        for: only then has `auto_resume` anything to do (one read, on a session or a bare
+        connection: every wrap-up and completion of every call asks)."""
+        return executor.execute(_WRAPUP_WORK, {"task": task_sid}).first() is not None
 
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Resume the task's paused recordings (for a reservation event: those its worker
@@ -530,3 +533,12 @@ class PauseController:
                     continue
             out.append((target.id, target.call_sid, target.recording_sid))
         return out
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {
+            JOB_AUTO_RESUME: lambda task_sid, worker_sid=None: self.auto_resume(
+                str(task_sid), worker_sid
+            ),
+            JOB_APPLY_PAUSE: lambda target_id: self.apply_pending_pause(int(target_id)),
+        }

@@ -26,6 +26,7 @@ from flexrec.recording.context import (
     JOB_REFRESH,
     JOB_SETTLE,
     JOB_START,
+    Jobs,
     ServiceContext,
 )
 from flexrec.recording.dedup import forget_old_events
@@ -401,6 +402,14 @@ class Recovery:
         report = log.info if count or plan.link else log.debug
         report("reconciled", targets=count, links=len(plan.link))
         return count
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {
+            JOB_REFRESH: lambda target_id, attempt=1: self.refresh_target(
+                int(target_id), int(attempt)
+            )
+        }
 
 
 def _each(what: str, items: Iterable[_K], work: Callable[[_K], object]) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import ReservationRecord, TaskRecord
-from flexrec.recording.context import JOB_FIND_LEGS, ServiceContext
+from flexrec.recording.context import JOB_FIND_LEGS, Jobs, ServiceContext
 from flexrec.recording.legs import LegLookup, find_legs
 from flexrec.recording.states import OPEN_RESERVATION_STATUSES, WORK_OVER_TASK_STATUSES
 from flexrec.recording.store import write_session
@@ -188,6 +188,10 @@ class LegSearch:
             plan = self._plan_task(session, task, now)
         self.ctx.memos.forget(task_sid)
         self._execute(plan)
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {JOB_FIND_LEGS: lambda task_sid, attempt=1: self.run(str(task_sid), int(attempt))}
 
 
 def cut_short(session: Session, now: datetime, *, worker_policy: bool) -> list[str]:

@@ -1,7 +1,7 @@
 """`RecordingService`: turns webhook events into exactly one recording per call leg.
 
-A thin facade over the rooms that do the work, so the web layer, the queue's jobs and the
-tests have one object to call:
+A thin facade over the rooms that do the work, so the web layer and the tests have one object
+to call; the queue's jobs are the rooms' own (each room's `jobs()`):
 
 - `intake` (flexrec.recording.intake): each webhook kind in, in one write transaction;
 - `planner` (flexrec.recording.planner): which legs to record, and the fast path after commit;
@@ -23,18 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.ports import JobSink
 from flexrec.recording.background import Background
-from flexrec.recording.context import (
-    JOB_APPLY_PAUSE,
-    JOB_AUTO_RESUME,
-    JOB_FIND_LEGS,
-    JOB_LINK,
-    JOB_REFRESH,
-    JOB_SETTLE,
-    JOB_START,
-    JOB_TASKROUTER_EVENT,
-    ServiceContext,
-    utc_now,
-)
+from flexrec.recording.context import JOB_TASKROUTER_EVENT, Jobs, ServiceContext, utc_now
 from flexrec.recording.intake import CompletedCallback, EventIntake
 from flexrec.recording.links import LinkWriter
 from flexrec.recording.owners import OwnerLease
@@ -185,53 +174,19 @@ class RecordingService:
             return state_fingerprint(session, task_sid, actor.worker_sid)
 
     # -- jobs ---------------------------------------------------------------------------------
-    def jobs(self) -> dict[str, Callable[..., object]]:
-        """The recording jobs by name (arguments are row ids and SIDs): the queue runs them, and
-        so does this process, when they are due, for work it sets off itself (`schedule`)."""
-        return {
-            JOB_START: lambda target_id: self.start_target(int(target_id)),
-            JOB_LINK: lambda write_id: self.link_attributes(int(write_id)),
-            JOB_AUTO_RESUME: lambda task_sid, worker_sid=None: self.auto_resume(
-                str(task_sid), worker_sid
-            ),
-            JOB_REFRESH: lambda target_id, attempt=1: self.refresh_target(
-                int(target_id), int(attempt)
-            ),
-            JOB_APPLY_PAUSE: lambda target_id: self.apply_pending_pause(int(target_id)),
-            JOB_TASKROUTER_EVENT: lambda fields: self.handle_taskrouter_event(
-                TaskRouterEvent(**fields)
-            ),
-            JOB_FIND_LEGS: lambda task_sid, attempt=1: self.find_legs(str(task_sid), int(attempt)),
-            JOB_SETTLE: lambda target_id: self.settle_target(int(target_id)),
-        }
-
-    def start_target(self, target_id: int) -> str:
-        """Queue job: one start attempt for a target."""
-        return self.starter.start_target(target_id).outcome
-
-    def link_attributes(self, write_id: int) -> str:
-        """Queue job: write one (task, recording) link into the task's attributes."""
-        return self.links.link(write_id)
-
-    def settle_target(self, target_id: int) -> str:
-        """Queue job: settle how a target's recording ended (replace, respect a stop, close)."""
-        return self.intake.settle(target_id)
-
-    def apply_pending_pause(self, target_id: int) -> str:
-        """Queue job: apply a pause the agent asked for before the recording started."""
-        return self.pauses.apply_pending_pause(target_id)
-
-    def find_legs(self, task_sid: str, attempt: int = 1) -> str:
-        """Queue job: look for an answered task's customer leg in its conference."""
-        return self.search.run(task_sid, attempt)
-
-    def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
-        """Queue job: resume recordings still paused when the work on a task ends."""
-        return self.pauses.auto_resume(task_sid, worker_sid)
-
-    def refresh_target(self, target_id: int, attempt: int = 1) -> str:
-        """Queue job: ask Twilio how a live recording ended. Returns the target's state."""
-        return self.recovery.refresh_target(target_id, attempt)
+    def jobs(self) -> Jobs:
+        """The recording jobs by name, as the rooms that run them list them: the queue runs
+        them, and so does this process, when they are due, for work it sets off (`schedule`)."""
+        rooms = (
+            self.starter,
+            self.links,
+            self.pauses,
+            self.recovery,
+            self.search,
+            self.intake,
+            self.task_events,
+        )
+        return {name: job for room in rooms for name, job in room.jobs().items()}
 
     def reconcile(self) -> int:
         """Safety net: re-enqueue what is due or stale, find live tasks with no target."""

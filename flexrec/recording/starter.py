@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from flexrec.db.models import RecordingRecord, RecordingTarget
 from flexrec.recording import metrics, transitions
-from flexrec.recording.context import JOB_START, ServiceContext
+from flexrec.recording.context import JOB_START, Jobs, ServiceContext
 from flexrec.recording.links import LinkWriter, mark_target_links
 from flexrec.recording.memory import InFlight, RecentSet
 from flexrec.recording.rows import RecordingFacts, new_recording_row, store_recording
@@ -261,6 +261,10 @@ class RecordingStarter:
         if not paused and info.channels and info.start_time_ms and held:
             self.known_live.add(info.sid)
         return wanted == "paused"
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {JOB_START: lambda target_id: self.start_target(int(target_id)).outcome}
 
 
 # Recording sources of a conference recording (OAI `call_recording.source` enum): Flex's own

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from flexrec.db.models import AttributeWrite, ReservationRecord, TaskRecord
 from flexrec.recording import metrics
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
-from flexrec.recording.context import ServiceContext
+from flexrec.recording.context import JOB_TASKROUTER_EVENT, Jobs, ServiceContext
 from flexrec.recording.dedup import event_key, mark_seen, retry_contention, was_seen
 from flexrec.recording.pause import PauseController
 from flexrec.recording.planner import Plan, Planner, Seen
@@ -44,6 +44,7 @@ from flexrec.recording.states import ACTIVE_RESERVATION_STATUSES, ANSWERED_TASK_
 from flexrec.recording.store import (
     Executor,
     insert_returning,
+    read_connection,
     write_connection,
     write_session,
 )
@@ -112,8 +113,8 @@ class TaskEvents:
             memo = self.memos.get(task_sid)
             plan: Plan | None = None
             if memo is not None and event.event_type in AUTO_RESUME_EVENTS:
-                with self.ctx.sessions() as session:
-                    if self.pauses.has_work_at_wrapup(session, task_sid):
+                with read_connection(self.ctx.sessions) as connection:
+                    if self.pauses.has_work_at_wrapup(connection, task_sid):
                         memo = None  # a pause to undo: the full path, which resumes it
             if memo is not None:
                 try:
@@ -380,6 +381,10 @@ class TaskEvents:
         result: Any = session.execute(_reservation_update(old.last_event_ms is None), params)
         if result.rowcount != 1:
             raise _MemoDidNotHold(reservation_sid)
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name: an Event Streams event, its fields as the argument."""
+        return {JOB_TASKROUTER_EVENT: lambda fields: self.handle(TaskRouterEvent(**fields))}
 
 
 @functools.cache

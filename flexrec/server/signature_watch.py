@@ -31,6 +31,7 @@ log = get_logger(__name__)
 
 SIGNATURE_WINDOW_S = 600.0
 SIGNATURE_MIN_FAILURES = 5
+_REMEMBERED = 1000  # posts the window holds at most
 ALL_REFUSED = Gauge(
     "flexrec_webhook_signatures_all_refused",
     "1 while every recent webhook naming this account failed its signature check (a wrong "
@@ -63,7 +64,12 @@ class SignatureWatch:
         self.account_sid = account_sid
         self._window_s = window_s
         self._clock = clock
-        self._events: deque[tuple[float, bool]] = deque(maxlen=1000)
+        # Only what the signal reads, kept as it comes (every webhook records here, so no walk
+        # over the window per post): the refusals since the last accepted post, and its time.
+        # The window holds the last 1,000 posts: an accepted post followed by 1,000 refusals
+        # has left it.
+        self._refusals: deque[float] = deque(maxlen=_REMEMBERED)
+        self._last_ok_at: float | None = None
         self._lock = threading.Lock()
         self._alerting = False
         ALL_REFUSED.set(0)  # one watch per app: a new app starts with no refusals seen
@@ -80,7 +86,11 @@ class SignatureWatch:
         """Note one webhook's signature check; logs and sets the gauge when the state flips."""
         now = self._clock()
         with self._lock:
-            self._events.append((now, ok))
+            if ok:
+                self._refusals.clear()
+                self._last_ok_at = now
+            else:
+                self._refusals.append(now)
             state = self._state(now)
             flipped = state.all_refused != self._alerting
             self._alerting = state.all_refused
@@ -103,12 +113,19 @@ class SignatureWatch:
 
     def _state(self, now: float) -> SignatureState:
         horizon = now - self._window_s
-        recent = [ok for at, ok in self._events if at >= horizon]
-        refused = recent.count(False)
-        if refused >= SIGNATURE_MIN_FAILURES and not any(recent):
+        refusals = self._refusals
+        while refusals and refusals[0] < horizon:
+            refusals.popleft()  # aged out of the window
+        accepted = (
+            self._last_ok_at is not None
+            and self._last_ok_at >= horizon
+            and len(refusals) < _REMEMBERED
+        )
+        refused = len(refusals)
+        if refused >= SIGNATURE_MIN_FAILURES and not accepted:
             return SignatureState(
                 True, f"the last {refused} webhooks failed their signature check: {HINT}"
             )
-        if not recent:
+        if not accepted and not refused:
             return SignatureState(False, "ok (no webhook yet)")
         return SignatureState(False, "ok")

@@ -1,1 +1,1 @@
-"""The gateway out to Twilio: SDK client factory, narrow protocols and their fakes."""
+"""The gateway out to Twilio: SDK client factory, narrow protocols and their one implementation."""

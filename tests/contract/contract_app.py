@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sim_twilio import SimTwilio
 from sqlalchemy import select
 
 from flexrec.app.factory import create_app
@@ -27,7 +28,6 @@ from flexrec.jobs.tasks import register_recording_jobs
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
 from flexrec.server.services import Services
-from flexrec.twilio.fakes import FakeTwilio
 from flexrec.webhooks.signature import SignatureVerifier
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -43,14 +43,15 @@ def twilio_signature(url: str, params: dict[str, str] | None = None) -> str:
 
 
 class ServiceApp:
-    """flexrec's app on a migrated SQLite file, a fake Twilio and an inline job queue."""
+    """flexrec's app on a migrated SQLite file, Twilio played by flexsim in process
+    (sim_twilio) and an inline job queue."""
 
     def __init__(self, tmp_path: Path, policy: RecordingPolicy | None = None) -> None:
         url = f"sqlite:///{tmp_path / 'flexrec.db'}"
         upgrade(url)
         self.engine = make_engine(url)
         self.sessions = make_session_factory(self.engine)
-        self.twilio = FakeTwilio()
+        self.twilio = SimTwilio()
         self.queue = InlineJobQueue()
         self.service = RecordingService(
             self.sessions, self.twilio, self.twilio, policy or RecordingPolicy(), BASE

@@ -75,8 +75,9 @@ def precondition_failed() -> TwilioApiError:
     )
 
 
-def fault_error(status: int) -> TwilioApiError:
-    """An injected failure (rate limit, outage) with Twilio's code for that status."""
+def fault_error(status: int, code: int | None = None) -> TwilioApiError:
+    """An injected failure (rate limit, outage, or any error a test names by its Twilio `code`)
+    with Twilio's code for that status unless one is given."""
     messages = {
         429: "Too Many Requests",
         500: "Internal Server Error",
@@ -84,7 +85,8 @@ def fault_error(status: int) -> TwilioApiError:
         503: "Service Unavailable",
         504: "Gateway Timeout",
     }
-    code = 20000 + status if 400 <= status < 600 else 20500
+    if code is None:
+        code = 20000 + status if 400 <= status < 600 else 20500
     return TwilioApiError(status, code, messages.get(status, "Simulated failure"))
 
 

@@ -85,11 +85,13 @@ class FaultPlanError(ValueError):
 
 @dataclass(frozen=True)
 class ApiFault:
-    """What to do to one REST request: wait `delay_s`, then answer `status` (None: handle it)."""
+    """What to do to one REST request: wait `delay_s`, then answer `status` (None: handle it)
+    with Twilio's error `code` (None: the generic code for the status, 20000 + status)."""
 
     status: int | None
     delay_s: float
     kind: Literal["error", "timeout", "latency"]
+    code: int | None = None
 
 
 @dataclass(frozen=True)

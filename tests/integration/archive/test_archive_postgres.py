@@ -102,3 +102,15 @@ def test_two_workers_racing_on_one_recording_store_one_object(
     final = make(pg_sessions, twilio, store).job.archive_recording(RE)
     assert final.state == "deleted_from_twilio"
     assert len(store.list_keys()) == 1
+
+
+def test_the_completion_note_keeps_what_the_row_has_on_postgres(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    service = make(pg_sessions, FakeTwilioRecordings(), MemoryStorage())
+    first = service.job.note_completed(RE, CA, None, 2)
+    again = service.job.note_completed(RE, "CA" + "9" * 32, "https://x/" + RE, 1, duration_s=7)
+    assert again.id == first.id and first.state == "downloading"
+    assert (again.call_sid, again.channels, again.media_url, again.twilio_duration_s) == (
+        CA, 2, "https://x/" + RE, 7,
+    )  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sim_twilio import SimTwilio, fake_sid
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from testkit import assert_one_voice_recording, assert_recorded_exactly_once
@@ -28,7 +29,6 @@ from flexrec.recording.service import RecordingService
 from flexrec.recording.store import write_session
 from flexrec.recording.transitions import claim as claim_target
 from flexrec.recording.transitions import ensure_target
-from flexrec.twilio.fakes import FakeTwilio, fake_sid
 from flexrec.webhooks.events import parse_conference_form, parse_taskrouter_form
 
 CUSTOMER = fake_sid("CA", 1)
@@ -154,7 +154,7 @@ def test_only_one_claimant_wins_and_stale_claims_can_be_taken(
 
 
 def test_service_races_record_once_on_postgres(sessions: sessionmaker[Session]) -> None:
-    twilio = FakeTwilio()
+    twilio = SimTwilio()
     twilio.add_call(CUSTOMER)
     attrs = {"direction": "outbound", "conference": {"sid": fake_sid("CF", 1),
              "participants": {"worker": fake_sid("CA", 2), "customer": CUSTOMER}}}  # fmt: skip

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
+from sim_twilio import SimTwilio
 from testkit import assert_recorded_exactly_once
 
 from flexrec.app.factory import create_app
@@ -24,7 +25,6 @@ from flexrec.db.migrate import upgrade
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
 from flexrec.server.services import Services
-from flexrec.twilio.fakes import FakeTwilio
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo
 from flexrec.webhooks.signature import SignatureVerifier
 
@@ -57,7 +57,7 @@ class TableTokens:
 @dataclass
 class World:
     client: TestClient
-    twilio: FakeTwilio
+    twilio: SimTwilio
 
     def post(self, path: str, params: dict[str, str]) -> Any:
         text = PUBLIC + path + "".join(k + params[k] for k in sorted(params))
@@ -77,7 +77,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     url = f"sqlite:///{tmp_path / 'flexrec.db'}"
     upgrade(url)
     engine = make_engine(url)
-    twilio = FakeTwilio(account_sid=AC)
+    twilio = SimTwilio(account_sid=AC)
     service = RecordingService(
         make_session_factory(engine),
         recordings=twilio,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 from twilio.rest import Client
 
 from flexrec.archive.crypto import ArchiveKey
@@ -426,3 +429,31 @@ def test_stale_state_write_is_refused_after_another_worker_verified(
     fresh = service.get(RE)
     assert fresh is not None and fresh.state == "verified"
     assert store.list_keys() == [KEY]
+
+
+def test_the_completion_note_is_one_statement_that_keeps_what_the_row_has(
+    make_service: Callable[..., ArchiveService], sessions: sessionmaker[Session]
+) -> None:
+    """It runs inside the recording-status webhook of every recording: one statement, which
+    creates the row or fills only what it lacks (a redelivered or late callback changes no
+    fact already noted)."""
+    service = make_service()
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = service.job.note_completed(RE, CA, None, 2)
+        assert seen == ["INSERT"]
+        again = service.job.note_completed(RE, "CA" + "9" * 32, "https://x/" + RE, 1, duration_s=7)
+        assert seen == ["INSERT", "INSERT"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert (first.state, first.attempts, first.task_sids) == ("downloading", 0, [])
+    assert again.id == first.id
+    assert (again.call_sid, again.channels) == (CA, 2)  # kept
+    assert (again.media_url, again.twilio_duration_s) == ("https://x/" + RE, 7)  # filled
+    assert service.job.unfinished(timedelta(0)) == [RE]

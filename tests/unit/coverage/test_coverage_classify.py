@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sim_twilio import fake_sid
+
 from flexrec.coverage.classify import LegContext, classify_leg
 from flexrec.coverage.facts import KnownLeg, KnownTarget, KnownTask
-from flexrec.twilio.fakes import fake_sid
 from flexrec.twilio.resources import CallInfo, RecordingInfo
 
 CALL = fake_sid("CA", 1)

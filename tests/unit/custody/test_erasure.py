@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sim_twilio import SimTwilio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +26,6 @@ from flexrec.custody.erasure import ErasureError, TwilioCopies, erase_customer, 
 from flexrec.db.base import Base
 from flexrec.db.models import TaskRecord
 from flexrec.twilio.errors import GatewayError
-from flexrec.twilio.fakes import FakeTwilio
 
 CUSTOMER = "+15550001111"
 POLICY = RetentionPolicy.from_mapping(
@@ -42,9 +42,9 @@ def sid(prefix: str, n: int) -> str:
 
 
 class Gateway:
-    """Tasks from FakeTwilio, recording deletes counted."""
+    """Tasks from flexsim (sim_twilio), recording deletes counted."""
 
-    def __init__(self, fake: FakeTwilio) -> None:
+    def __init__(self, fake: SimTwilio) -> None:
         self.fake = fake
         self.deleted: list[str] = []
 
@@ -76,7 +76,7 @@ def world(
         )
 
     archive = make_service(store=store, retention=POLICY, context_provider=context)
-    fake = FakeTwilio()
+    fake = SimTwilio()
     for n in queues:
         twilio.add(sid("RE", n), sid("CA", n))
         archive.job.archive_recording(sid("RE", n))

@@ -66,17 +66,18 @@ def test_sqlite_queue_survives_a_restart_and_runs_on_the_consumer(tmp_path: Path
 
 
 def test_recording_jobs_are_registered_and_reconcile_is_queued_at_start(tmp_path: Path) -> None:
+    from sim_twilio import SimTwilio, fake_sid
+
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.migrate import upgrade
     from flexrec.jobs.tasks import register_recording_jobs
     from flexrec.recording.policy import RecordingPolicy
     from flexrec.recording.service import RecordingService
-    from flexrec.twilio.fakes import FakeTwilio, fake_sid
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade(url)
     engine = make_engine(url)
-    twilio = FakeTwilio()
+    twilio = SimTwilio()
     call = fake_sid("CA", 1)
     twilio.add_call(call)
     twilio.add_task(fake_sid("WT", 1), {"call_sid": call}, assignment_status="assigned")

@@ -1,5 +1,6 @@
-"""Shared builders for the recording unit tests: a migrated SQLite file, the fake Twilio, a
-settable clock, an inline queue, and helpers that feed events through the real parsers."""
+"""Shared builders for the recording unit tests: a migrated SQLite file, Twilio played by flexsim
+in process (sim_twilio), a settable clock, an inline queue, and helpers that feed events through
+the real parsers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sim_twilio import SimTwilio, fake_sid
 from sqlalchemy import select
 
 from flexrec.db.base import make_engine, make_session_factory
@@ -17,7 +19,6 @@ from flexrec.jobs.queue import InlineJobQueue
 from flexrec.jobs.tasks import register_recording_jobs
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
-from flexrec.twilio.fakes import FakeTwilio, fake_sid
 from flexrec.webhooks.events import (
     TaskRouterEvent,
     parse_call_status_form,
@@ -57,7 +58,7 @@ class Harness:
         upgrade(url)
         self.engine = make_engine(url)
         self.sessions = make_session_factory(self.engine)
-        self.twilio = FakeTwilio()
+        self.twilio = SimTwilio()
         self.clock = Clock()
         self.twilio.now_ms = self.clock.ms()
         self.queue = InlineJobQueue()

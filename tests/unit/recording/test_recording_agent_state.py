@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
+from sim_twilio import fake_sid
 
 from flexrec.recording.errors import Forbidden, NotFound
 from flexrec.recording.policy import RecordingPolicy, Selector
 from flexrec.recording.service import Actor
-from flexrec.twilio.fakes import fake_sid
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)

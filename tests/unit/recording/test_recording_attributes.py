@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sim_twilio import SimTwilio, fake_sid
 
 from flexrec.recording.attributes import (
     TaskAttributesWriter,
@@ -13,7 +14,6 @@ from flexrec.recording.attributes import (
     merge_recordings,
     voice_recording_entry,
 )
-from flexrec.twilio.fakes import FakeTwilio, fake_sid
 from flexrec.twilio.gateway import PreconditionFailed
 
 TASK = fake_sid("WT", 1)
@@ -87,7 +87,7 @@ def test_worker_leg_entry_goes_to_reservation_attributes() -> None:
 
 
 def test_412_from_a_concurrent_writer_is_retried_and_nothing_is_lost() -> None:
-    twilio = FakeTwilio()
+    twilio = SimTwilio()
     twilio.add_task(TASK, {"call_sid": "CA" + "1" * 32})
     writes = iter([{"crm_id": 7}, {"crm_id": 7, "disposition": "sale"}])
 
@@ -108,7 +108,7 @@ def test_412_from_a_concurrent_writer_is_retried_and_nothing_is_lost() -> None:
 
 
 def test_endless_conflicts_give_up_for_the_queue() -> None:
-    twilio = FakeTwilio()
+    twilio = SimTwilio()
     twilio.add_task(TASK, {})
 
     def always(task_sid: str) -> None:
@@ -121,7 +121,7 @@ def test_endless_conflicts_give_up_for_the_queue() -> None:
 
 
 def test_unchanged_attributes_are_not_written_again() -> None:
-    twilio = FakeTwilio()
+    twilio = SimTwilio()
     twilio.add_task(TASK, merge_recordings({}, [entry()]))
     result = TaskAttributesWriter(twilio).link(TASK, [entry()])
     assert result.outcome == "unchanged"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
 
 from flexrec.recording.catch_up import CatchUpLimiter
 from flexrec.recording.errors import Forbidden, NotFound
 from flexrec.recording.service import Actor
-from flexrec.twilio.fakes import fake_sid
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
 from sqlalchemy import text
 
 from flexrec.db.base import Base
@@ -19,7 +20,6 @@ from flexrec.db.migrate import MIGRATIONS
 from flexrec.recording import watch
 from flexrec.recording.changes import TableChanges, prune_changes
 from flexrec.recording.service import Actor
-from flexrec.twilio.fakes import fake_sid
 
 TASK = fake_sid("WT", 1)
 OTHER_TASK = fake_sid("WT", 2)

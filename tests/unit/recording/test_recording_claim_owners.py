@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid, rate_limited
 from testkit import assert_not_recorded, assert_recorded_exactly_once
 
 from flexrec.db.models import ServiceOwner
 from flexrec.recording.owners import OwnerLease, host_key, pid_alive, process_started
 from flexrec.recording.service import RecordingService
 from flexrec.recording.starter import Claim
-from flexrec.twilio.fakes import fake_sid, rate_limited
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)
@@ -170,7 +170,7 @@ def test_a_reaped_process_neither_claims_nor_creates_under_its_old_id(h: Harness
     lease.beat()  # the stall ends: a fresh owner id, and the work goes on
     assert lease.owner_id != old_id
     assert lease.holds(lease.owner_id)
-    stalled.start_target(h.target(CUSTOMER).id)
+    stalled.starter.start_target(h.target(CUSTOMER).id)
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
 from sqlalchemy import select
 
 from flexrec.db.models import RecordingRecord
 from flexrec.recording.context import JOB_SETTLE, JOB_START
 from flexrec.recording.pause import Actor
 from flexrec.recording.policy import RecordingPolicy
-from flexrec.twilio.fakes import fake_sid
 from flexrec.twilio.gateway import GatewayError
 
 TASK = fake_sid("WT", 1)

@@ -4,11 +4,11 @@ recording (issue 9, points 2, 5, 6), on the fake Twilio."""
 from __future__ import annotations
 
 from recording_harness import CONFERENCE_SID, Harness, inbound_attrs, outbound_attrs
+from sim_twilio import fake_sid
 
 from flexrec.recording.legs import classify_legs
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.search import SEARCH_ATTEMPTS, SEARCH_RETRY_AFTER_ERROR_S, search_delay_s
-from flexrec.twilio.fakes import fake_sid
 from flexrec.twilio.gateway import CallInfo, GatewayError, ParticipantInfo
 
 TASK = fake_sid("WT", 1)
@@ -198,9 +198,9 @@ def _call(call_sid: str, to: str) -> CallInfo:
 def test_a_second_search_while_one_runs_is_dropped(h: Harness) -> None:
     _outbound_accepted(h)
     h.queue.run_all(max_jobs=1)  # the first search ran and is waiting for its next try
-    assert h.service.find_legs(TASK, 1) == "duplicate"  # e.g. reconcile re-planned the task
+    assert h.service.search.run(TASK, 1) == "duplicate"  # e.g. reconcile re-planned the task
     h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
     h.twilio.join(CONFERENCE_SID, CUSTOMER)
     h.queue.run_all(max_jobs=20)
     assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
-    assert h.service.find_legs(TASK, 1) == "known"
+    assert h.service.search.run(TASK, 1) == "known"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
 from testkit import assert_one_voice_recording
 
 from flexrec.recording.background import Background
 from flexrec.recording.memory import RecentSet
 from flexrec.recording.policy import RecordingPolicy
-from flexrec.twilio.fakes import fake_sid
 from flexrec.twilio.gateway import GatewayError
 from flexrec.webhooks.events import RecordingStatusEvent
 

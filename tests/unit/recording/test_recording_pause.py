@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
+from sim_twilio import fake_sid, not_recordable, unavailable
 from testkit import assert_recorded_exactly_once
 
 from flexrec.recording.errors import Forbidden, NotFound, Unavailable
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import Actor
-from flexrec.twilio.fakes import fake_sid, not_recordable, unavailable
 
 TASK = fake_sid("WT", 1)
 OTHER_TASK = fake_sid("WT", 9)

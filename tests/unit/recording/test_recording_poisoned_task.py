@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
 from testkit import assert_recorded_exactly_once
-
-from flexrec.twilio.fakes import fake_sid
 
 POISONED = fake_sid("WT", 1)
 LOST = fake_sid("WT", 2)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
+from sim_twilio import fake_sid, rate_limited, timeout_error, unavailable
 from testkit import assert_not_recorded, assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.recording.dedup import mark_seen
 from flexrec.recording.policy import RecordingPolicy
-from flexrec.twilio.fakes import fake_sid, rate_limited, timeout_error, unavailable
 from flexrec.twilio.gateway import GatewayError
 
 TASK = fake_sid("WT", 1)
@@ -223,7 +223,7 @@ def test_crash_after_claim_is_recovered_by_reconcile(h: Harness) -> None:
     accept_inbound(h)  # first attempt: the create times out unsent → retry row; no crash yet
     h.clock.advance(600)
     with pytest.raises(SystemExit):
-        h.service.start_target(h.target(CUSTOMER).id)
+        h.service.starter.start_target(h.target(CUSTOMER).id)
     h.service.starter._commit_started = original  # type: ignore[method-assign]
     assert h.target(CUSTOMER).state == "starting"
     assert h.service.reconcile() == 0  # claim is fresh: not stale yet

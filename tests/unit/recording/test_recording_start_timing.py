@@ -6,8 +6,8 @@ import time
 
 from prometheus_client import REGISTRY
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
 
-from flexrec.twilio.fakes import fake_sid
 from flexrec.webhooks.arrival import mark_arrival, reset_arrival
 
 TASK, CUSTOMER, RES, AGENT = (

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
 from sqlalchemy import event, update
 from testkit import assert_recorded_exactly_once
 
 from flexrec.db.models import ReservationRecord, TaskRecord
-from flexrec.twilio.fakes import fake_sid
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
 from target_writers import PACKAGE, watch_target_writers
 
 from flexrec.db.models import RecordingTarget
 from flexrec.recording import transitions
 from flexrec.recording.states import ENDED_STATES, RECORDING_OUTCOMES, TARGET_STATES
 from flexrec.recording.store import write_session
-from flexrec.twilio.fakes import fake_sid
 
 DESIGN = PACKAGE.parent / "docs" / "design.md"
 TASK = fake_sid("WT", 1)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid, unavailable
 from sqlalchemy import func, select
 from testkit import assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.db.models import ProcessedEvent
 from flexrec.recording.policy import RecordingPolicy
-from flexrec.twilio.fakes import fake_sid, unavailable
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from recording_harness import Harness
+from sim_twilio import fake_sid
 from sqlalchemy import select
 
 from flexrec.db.models import HoldEvent, ReservationRecord
-from flexrec.twilio.fakes import fake_sid
 
 TASK = fake_sid("WT", 1)
 LEG = fake_sid("CA", 1)

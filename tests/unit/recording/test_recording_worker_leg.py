@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from recording_harness import Harness, inbound_attrs, with_conference
+from sim_twilio import fake_sid
 from testkit import assert_not_recorded, assert_recorded_exactly_once
 
 from flexrec.recording.policy import RecordingPolicy
-from flexrec.twilio.fakes import fake_sid
 
 TASK = fake_sid("WT", 1)
 CUSTOMER = fake_sid("CA", 1)

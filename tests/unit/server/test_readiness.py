@@ -129,6 +129,32 @@ def test_signature_watch_forgets_old_refusals() -> None:
     assert not watch.state().all_refused
 
 
+def test_signature_watch_reads_the_last_thousand_posts_of_the_window() -> None:
+    """An accepted post clears the signal until it leaves the window: by age, or by 1,000
+    refusals after it (the posts the watch keeps)."""
+    now = [0.0]
+    watch = SignatureWatch(window_s=60, clock=lambda: now[0])
+    watch.record(True)
+    for _ in range(999):
+        watch.record(False)
+    assert not watch.state().all_refused
+    watch.record(False)
+    state = watch.state()
+    assert state.all_refused and "the last 1000 webhooks" in state.detail
+    watch.record(True)
+    assert watch.state().detail == "ok"
+    now[0] = 30.0
+    for _ in range(4):
+        watch.record(False)
+    assert not watch.state().all_refused  # the accepted post is 30 s old
+    now[0] = 61.0
+    watch.record(False)
+    state = watch.state()
+    assert state.all_refused and "the last 5 webhooks" in state.detail
+    now[0] = 200.0
+    assert watch.state().detail == "ok (no webhook yet)"
+
+
 def test_database_that_refuses_writes_is_not_ready(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     engine = create_engine(f"sqlite:///{path}")

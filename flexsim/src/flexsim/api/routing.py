@@ -47,6 +47,9 @@ class ApiFault(Protocol):
     @property
     def delay_s(self) -> float: ...
 
+    @property
+    def code(self) -> int | None: ...
+
 
 class ApiFaults(Protocol):
     """The fault plan the REST layer consults before every Twilio route."""
@@ -184,7 +187,7 @@ def make_endpoint(ctx: ApiContext, op: Operation) -> Callable[[Request], Awaitab
                     if fault.delay_s > 0:
                         await asyncio.sleep(fault.delay_s)
                     if fault.status is not None:
-                        return error_response(fault_error(fault.status))
+                        return error_response(fault_error(fault.status, fault.code))
             if not ctx.authorized(request.headers.get("authorization")):
                 raise authenticate()
             path_params = {k: str(v) for k, v in request.path_params.items()}
