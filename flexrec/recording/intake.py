@@ -259,6 +259,10 @@ class EventIntake:
             self.ctx.schedule(JOB_SETTLE, target_id, delay_s=decision.delay_s)
         else:
             self.starter.links.link_pending(target_id)
+            if decision.outcome == "held":
+                # The agent's resume may have come between the settle's read and its write:
+                # then it starts now (the claim refuses a replacement still held for a pause).
+                self.ctx.schedule(JOB_START, target_id)
         return decision.outcome
 
     def jobs(self) -> Jobs:

@@ -213,6 +213,27 @@ class Recovery:
             out.append(snapshot)
         return out
 
+    def _list_live_tasks(self) -> list[TaskSnapshot]:
+        """The live tasks, one assignment status at a time, each with a few quick tries: after
+        a restart this list is how calls that began while the service was down are found, and
+        one blip among its requests (one per status) would leave them all unrecorded for a
+        whole reconcile period. A status that keeps failing is left to the next run."""
+        ctx = self.ctx
+        live: list[TaskSnapshot] = []
+        for status in LIVE_TASK_STATUSES:
+            for tries in range(1, ctx.inline_attempts + 1):
+                try:
+                    live.extend(ctx.tasks.list_tasks((status,)))
+                    break
+                except GatewayError as exc:
+                    log.warning("reconcile could not list tasks", status=status,
+                                attempt=tries, error=str(exc))  # fmt: skip
+                    if not exc.retryable:
+                        break
+                    if tries < ctx.inline_attempts:
+                        ctx.pause_before_retry(tries)
+        return live
+
     def _fetch_task(self, task_sid: str, attempts: int = 3) -> TaskSnapshot | None:
         """The task, fetched with a few quick tries (a failed fetch delays a recovery a whole
         reconcile period)."""
@@ -373,12 +394,7 @@ class Recovery:
             ctx.schedule(JOB_SETTLE, target_id)
         plan = Plan(start=list(target_ids), link=list(link_ids))
         count = len(target_ids)
-        try:
-            live = ctx.tasks.list_tasks(LIVE_TASK_STATUSES)
-        except GatewayError as exc:
-            log.warning("reconcile could not list tasks", error=str(exc))
-            live = []
-        for snapshot in self._with_attributes(live):
+        for snapshot in self._with_attributes(self._list_live_tasks()):
             try:
                 found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
             except Exception:
