@@ -140,7 +140,7 @@ class EventIntake:
         own start and end); a leg that left has its live recording looked at later."""
         if event.call_sid is None:
             return
-        with write_connection(self.ctx.sessions) as connection:
+        with write_connection(self.ctx.sessions, writes_first=True) as connection:
             upsert_participant_event(connection, event, now)
             leaving = (
                 live_target_ids(connection, event.call_sid)
