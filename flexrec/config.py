@@ -228,6 +228,14 @@ class PolicySettings(BaseSettings):
             "absent/failed (default 3)"
         ),
     )
+    replacement_backoff_s: float | None = Field(
+        None,
+        description=(
+            "FLEXREC_REPLACEMENT_BACKOFF_S: the first replacement starts at once, the second "
+            "after this many seconds, the third after 2.5 times it, the fourth 4 times (default "
+            "2: 2, 5, 8 s, inside the 10 s allowed)"
+        ),
+    )
 
 
 class CardDataSettings(BaseSettings):

@@ -429,6 +429,15 @@ def demo(
             "the simulator's truth (CPU-heavy: try --calls 12).",
         ),
     ] = False,
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Simulated seconds per real second (default 20, or 10 with --restart). Every "
+            "real second the service spends counts as this many seconds of call: run x1 or x2 "
+            "(with fewer calls) for the figures a real call would see.",
+        ),
+    ] = None,
 ) -> None:
     """Run the service against the simulator for a mixed day of calls and score it."""
     try:
@@ -449,6 +458,7 @@ def demo(
             workdir=workdir,
             processes=processes,
             card_data=card_data,
+            scale=scale,
         )
     )
     raise typer.Exit(code)

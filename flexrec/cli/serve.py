@@ -312,8 +312,11 @@ def _listening(settings: Settings) -> dict[str, Any]:
 
 
 def _start_recovery(settings: Settings, services: Services) -> None:
-    # Runs once the server is up, so recovery never delays the first webhook's answer.
-    threading.Timer(1.0, _recover, args=(services,)).start()
+    # At once, beside the server starting: after a crash, the calls that began while the
+    # service was down are found by this first reconcile, and every second it waits is a
+    # second of each of them unrecorded (it waited a second; the webhook path is on the
+    # server's own threads, and recovery mostly waits on Twilio).
+    threading.Thread(target=_recover, args=(services,), name="flexrec-recovery").start()
     if settings.server.reconcile_interval_s < 60:
         start_reconcile_ticker(services, settings.server.reconcile_interval_s)
 

@@ -45,8 +45,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-    event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
-    count_statements(engine)
+    # One listener for both: every statement pays each listener's dispatch.
+    count_statements(engine, rewrite=_without_nul)
     return engine
 
 

@@ -10,6 +10,7 @@ the write lock first), counted once when it commits or rolls back.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter
@@ -41,19 +42,27 @@ def is_write(statement: str) -> bool:
     return head.startswith(("SELECT", "WITH")) and bool(_ROW_LOCK.search(statement[-96:].upper()))
 
 
-def count_statements(engine: Engine) -> None:
-    """Count `engine`'s statements and write transactions on the metrics above."""
-    event.listen(engine, "before_cursor_execute", _on_statement)
+Rewrite = Callable[[Any, Any, str, Any, Any, bool], tuple[str, Any]]
+
+
+def count_statements(engine: Engine, rewrite: Rewrite | None = None) -> None:
+    """Count `engine`'s statements and write transactions on the metrics above; `rewrite` (a
+    `before_cursor_execute` listener with `retval=True`) runs in the same listener, since
+    every statement pays each listener's dispatch."""
+
+    def on_statement(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> tuple[str, Any]:
+        STATEMENTS.inc()
+        if is_write(statement):
+            conn.info[_WROTE] = True
+        if rewrite is None:
+            return statement, params
+        return rewrite(conn, cursor, statement, params, context, many)
+
+    event.listen(engine, "before_cursor_execute", on_statement, retval=True)
     event.listen(engine, "commit", _on_end)
     event.listen(engine, "rollback", _on_end)
-
-
-def _on_statement(
-    conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
-) -> None:
-    STATEMENTS.inc()
-    if is_write(statement):
-        conn.info[_WROTE] = True
 
 
 def _on_end(conn: Any) -> None:

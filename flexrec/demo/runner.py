@@ -37,7 +37,12 @@ from flexrec.demo.measures import (
     webhook_to_api_latencies,
 )
 from flexrec.demo.scoring import DemoScore, by_scenario, percentile, score_truth
+from flexrec.recording.policy import RecordingPolicy
 from flexsim import Conversation, SimConfig, SimRunner, defaults, free_port
+
+REPLACEMENT_BACKOFF_S = RecordingPolicy().replacement_backoff_s
+
+ENDED_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 # Scenarios in which an agent takes a card payment (pause, then resume) on some calls.
 PAUSABLE = frozenset({"basic", "hold", "browser_closed", "third_party"})
@@ -152,6 +157,9 @@ class AgentDriver:
     # How each pause request ended: the last HTTP status, or "unreachable" (a pause that was
     # not applied says here whether the service refused it, never answered, or was too late).
     pause_outcomes: dict[str, int] = field(default_factory=dict)
+    # When the agent asked, per task: (action, simulated epoch s), in order (the soak tells a
+    # pause that lasted to the hang-up from one the agent ended while the call went on).
+    asked: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self) -> None:
@@ -165,24 +173,38 @@ class AgentDriver:
 
     def _started(self, conversation: Conversation) -> None:
         task_sid, worker_sid = conversation.task_sid, conversation.worker_sid
+        call_sid = conversation.interaction_id
         if conversation.card_pause is not None:
             # A card payment: the agent pauses when the simulator's plan says (in time, late,
             # or never: the calls whose card numbers flexrec must find and silence).
             if conversation.pause_in_s is not None and conversation.resume_in_s is not None:
                 pause_in, resume_in = conversation.pause_in_s, conversation.resume_in_s
-                self.sim.call_later(pause_in, lambda: self._submit(task_sid, worker_sid, "pause"))
-                self.sim.call_later(resume_in, lambda: self._submit(task_sid, worker_sid, "resume"))
+                self.sim.call_later(
+                    pause_in, lambda: self._submit(task_sid, worker_sid, "pause", call_sid)
+                )
+                self.sim.call_later(
+                    resume_in, lambda: self._submit(task_sid, worker_sid, "resume", call_sid)
+                )
             return
         if conversation.scenario not in PAUSABLE or not self._chosen(conversation.task_sid):
             return
         # Runs on the simulator's loop: schedule in simulated time, do HTTP on the pool.
-        self.sim.call_later(25.0, lambda: self._submit(task_sid, worker_sid, "pause"))
-        self.sim.call_later(55.0, lambda: self._submit(task_sid, worker_sid, "resume"))
+        self.sim.call_later(25.0, lambda: self._submit(task_sid, worker_sid, "pause", call_sid))
+        self.sim.call_later(55.0, lambda: self._submit(task_sid, worker_sid, "resume", call_sid))
 
-    def _submit(self, task_sid: str, worker_sid: str, action: str) -> None:
-        self.pool.submit(self._act, task_sid, worker_sid, action)
+    def _submit(self, task_sid: str, worker_sid: str, action: str, call_sid: str) -> None:
+        with self.lock:
+            self.asked.setdefault(task_sid, []).append((action, self.sim.world.clock.now()))
+        self.pool.submit(self._act, task_sid, worker_sid, action, call_sid)
 
-    def _act(self, task_sid: str, worker_sid: str, action: str) -> None:
+    def _call_over(self, call_sid: str) -> bool:
+        return self.sim.call_status(call_sid) in ENDED_CALL_STATUSES
+
+    def _act(self, task_sid: str, worker_sid: str, action: str, call_sid: str) -> None:
+        if self._call_over(call_sid):
+            # The call ended before the plan's moment (a call shorter than 25 s): an agent does
+            # not press pause after hanging up (it did, and 403 said "not your task").
+            return
         token = self.sim.agent_token(worker_sid)
         url = f"{self.service_url}/api/agent/tasks/{task_sid}/recording/{action}"
         with self.lock:
@@ -199,8 +221,11 @@ class AgentDriver:
             outcome = str(response.status_code)
             with self.lock:
                 self.answered[response.status_code] = self.answered.get(response.status_code, 0) + 1
-            # 409: the recording has not started yet (a fault delayed it); the agent tries again.
+            # 409: the recording has not started yet (a fault delayed it); the agent tries again,
+            # unless the call is over meanwhile (the service says so with a 409 too).
             if response.status_code < 500 and response.status_code != 409:
+                break
+            if self._call_over(call_sid):
                 break
             time.sleep(0.5)
         if action == "pause":
@@ -233,6 +258,11 @@ def service_env(sim: SimRunner, workdir: Path, port: int, admin_token: str) -> d
             # An archive copy that met an injected Twilio error is tried again within seconds,
             # not after the quarter of an hour (of call time) a real-time 15 s would be.
             "FLEXREC_ARCHIVE_RETRY_BASE_S": "1",
+            # A replacement's backoff is the policy's wait in seconds of the call (a silent
+            # leg is not re-recorded in a tight loop), so it runs on the call's clock, as the
+            # simulator runs Twilio's latency. What the service spends itself (retries and
+            # their pauses, scheduling, a restart) is not scaled: it counts `scale` times over.
+            "FLEXREC_REPLACEMENT_BACKOFF_S": f"{REPLACEMENT_BACKOFF_S / sim.config.scale:g}",
         }
     )
     return env
@@ -319,7 +349,8 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         setattr(config, axis, value)
     config.variant_pins()  # an unknown axis or value fails here, before anything starts
     figures = LiveFigures(total_calls=options.calls)
-    # A kept work folder keeps the simulator's truth too, for a closer look at a run.
+    # A kept work folder keeps the simulator's truth too, for a closer look at a run, with its
+    # webhook deliveries and the clock (flexrec.demo.gaps reads them beside the service log).
     keep_truth = workdir / "truth.json" if options.workdir is not None else None
     with SimRunner(config) as sim:
         env = service_env(sim, workdir, port, admin_token) | options.service_env
@@ -339,6 +370,7 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
             )
             display.say(f"simulator at {sim.base_url}; starting the service at {service.url}")
             service.start()
+            clock_anchor = {"wall_s": time.time(), "sim_ms": sim.now_ms()}
             sim.start_traffic()
             figures.phase = "calls in progress"
             restart_at = options.calls * 0.4 if options.restart else None
@@ -379,6 +411,10 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 score = score_truth(truth, downtime)
                 if keep_truth is not None:
                     keep_truth.write_text(json.dumps(truth))
+                    run = {"scale": options.clock_scale(), "anchor": clock_anchor}
+                    run["downtime_ms"] = downtime
+                    (workdir / "run.json").write_text(json.dumps(run))
+                    (workdir / "webhooks.json").write_text(json.dumps(sim.webhook_log()))
                 check = sim_coverage(sim, database_url)[1]
                 score.coverage_agrees = check.agrees
                 score.coverage_legs_checked = check.legs_checked

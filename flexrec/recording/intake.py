@@ -140,7 +140,7 @@ class EventIntake:
         own start and end); a leg that left has its live recording looked at later."""
         if event.call_sid is None:
             return
-        with write_connection(self.ctx.sessions) as connection:
+        with write_connection(self.ctx.sessions, writes_first=True) as connection:
             upsert_participant_event(connection, event, now)
             leaving = (
                 live_target_ids(connection, event.call_sid)
@@ -259,6 +259,10 @@ class EventIntake:
             self.ctx.schedule(JOB_SETTLE, target_id, delay_s=decision.delay_s)
         else:
             self.starter.links.link_pending(target_id)
+            if decision.outcome == "held":
+                # The agent's resume may have come between the settle's read and its write:
+                # then it starts now (the claim refuses a replacement still held for a pause).
+                self.ctx.schedule(JOB_START, target_id)
         return decision.outcome
 
     def jobs(self) -> Jobs:

@@ -269,7 +269,7 @@ class LinkWriter:
             )
         except GatewayError as exc:
             return self._failed(facts.write_id, exc)
-        with write_connection(ctx.sessions) as connection:
+        with write_connection(ctx.sessions, writes_first=True) as connection:
             # Tasks row first: the same lock order as the planners (tasks → targets → links).
             if newest is not None:
                 connection.execute(

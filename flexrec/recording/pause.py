@@ -34,7 +34,12 @@ from flexrec.recording.context import (
 )
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
 from flexrec.recording.policy import RECORDED
-from flexrec.recording.states import ENDED_STATES, LIVE_STATES, UNFINISHED_STATES
+from flexrec.recording.states import (
+    ENDED_STATES,
+    LIVE_STATES,
+    NO_MEDIA_STATES,
+    UNFINISHED_STATES,
+)
 from flexrec.recording.store import Executor, write_session
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
@@ -96,7 +101,10 @@ class RecordingState:
 
 
 def _state(task_sid: str, target: RecordingTarget, detail: str | None = None) -> RecordingState:
-    pending = target.desired_state == "paused" and target.state in UNFINISHED_STATES
+    pending = target.desired_state == "paused" and target.state in (
+        *UNFINISHED_STATES,
+        *NO_MEDIA_STATES,
+    )
     return RecordingState(
         task_sid=task_sid,
         state=target.state,
@@ -320,12 +328,20 @@ class PauseController:
 
     # -- internals ----------------------------------------------------------------------------
     def _defer(
-        self, target_id: int, task_sid: str, actor: Actor, action: str
+        self,
+        target_id: int,
+        task_sid: str,
+        actor: Actor,
+        action: str,
+        *,
+        awaiting_replacement: bool = False,
     ) -> RecordingState | None:
-        """Remember (or forget) a pause while the recording is still being started."""
+        """Remember (or forget) a pause while the recording is still being started, or
+        (`awaiting_replacement`) while one that ended without media waits to be replaced."""
         now = self.ctx.now()
+        wish = transitions.wish_replacement if awaiting_replacement else transitions.wish_pause
         with write_session(self.ctx.sessions) as session:
-            wished = transitions.wish_pause(
+            wished = wish(
                 session,
                 target_id,
                 paused=action == "pause",
@@ -361,6 +377,15 @@ class PauseController:
         desired = "paused" if action == "pause" else "recording"
         target_id, current = self._lookup(task_sid, actor, acting=True)
         bound = log.bind(task_sid=task_sid, recording_sid=current.recording_sid, action=action)
+        if current.state in NO_MEDIA_STATES:
+            # Its recording ended without media; while the call is live the replacement is
+            # due, and the agent's word decides whether it starts paused.
+            deferred = self._defer(target_id, task_sid, actor, action, awaiting_replacement=True)
+            if deferred is not None:
+                if action == "resume":
+                    self.ctx.schedule(JOB_START, target_id)  # if it was held for the pause
+                return deferred
+            target_id, current = self._lookup(task_sid, actor, acting=True)
         if current.state == desired or current.state in ENDED_STATES:
             self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
                         action, f"noop:{current.state}")  # fmt: skip
@@ -380,7 +405,7 @@ class PauseController:
         status = "paused" if action == "pause" else "in-progress"
         behavior = self.ctx.policy.pause_behavior if action == "pause" else None
         error: GatewayError | None = None
-        for _ in range(_INLINE_ATTEMPTS):
+        for tries in range(1, _INLINE_ATTEMPTS + 1):
             try:
                 self.ctx.recordings.update_recording(
                     current.call_sid or "", current.recording_sid, status, behavior
@@ -390,13 +415,10 @@ class PauseController:
             except GatewayError as exc:
                 error = exc
                 if exc.code == CALL_NOT_RECORDABLE:
-                    bound.info("call ended before pause/resume")
-                    return self._finish(
-                        target_id, task_sid, actor.identity, actor.worker_sid, action, "ended"
-                    )
+                    return self._not_running(target_id, task_sid, actor, action, current)
                 if not exc.retryable:
                     break
-                self.ctx.sleep(self.ctx.inline_pause_s)
+                self.ctx.pause_before_retry(tries)
         if error is not None:
             self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
                         action, "error", error)  # fmt: skip
@@ -406,6 +428,44 @@ class PauseController:
             raise InvalidState(f"Twilio refused: {error}") from error
         bound.info("recording paused" if action == "pause" else "recording resumed")
         return self._finish(target_id, task_sid, actor.identity, actor.worker_sid, action, desired)
+
+    def _not_running(
+        self, target_id: int, task_sid: str, actor: Actor, action: str, current: RecordingState
+    ) -> RecordingState:
+        """Twilio answered 21220: the recording is not running. The call ended, or the
+        recording ended under the live call (absent, failed) and its status callback has not
+        been handled yet. Then the agent's word must still decide the replacement: answered
+        'ended', a resume used to leave the replacement held for a pause nobody wanted any
+        more, and the rest of the call unrecorded."""
+        bound = log.bind(task_sid=task_sid, recording_sid=current.recording_sid, action=action)
+        if not self._call_live(current.call_sid):
+            bound.info("call ended before pause/resume")
+            return self._finish(
+                target_id, task_sid, actor.identity, actor.worker_sid, action, "ended"
+            )
+        bound.info("recording ended under a pause/resume; kept for its replacement")
+        target_id, now = self._lookup(task_sid, actor, acting=True)
+        if now.state in LIVE_STATES:
+            # Its end is on its way; from the state the agent asked for, that end holds the
+            # replacement for a pause or lets it start at once.
+            desired = "paused" if action == "pause" else "recording"
+            return self._finish(
+                target_id, task_sid, actor.identity, actor.worker_sid, action, desired
+            )
+        return self._change(task_sid, actor, action)  # ended, or awaiting its replacement
+
+    def _call_live(self, call_sid: str | None) -> bool:
+        """Whether Twilio says the call is still up (False when it cannot say)."""
+        if not call_sid:
+            return False
+        for tries in range(1, _INLINE_ATTEMPTS + 1):
+            try:
+                return not self.ctx.recordings.fetch_call(call_sid).ended
+            except GatewayError as exc:
+                if not exc.retryable or tries == _INLINE_ATTEMPTS:
+                    return False
+                self.ctx.pause_before_retry(tries)
+        return False  # pragma: no cover - the loop returns
 
     def _finish(
         self,
@@ -491,6 +551,10 @@ class PauseController:
             return
         if self._holds(session, task_sid, actor, _ACTING_STATUSES if acting else _LOOKING_STATUSES):
             return
+        if acting and self._holds(session, task_sid, actor, _LOOKING_STATUSES):
+            # The agent's own task, wrapping up: the call is over, not the agent unknown (a
+            # 403 told the agent who took the call that only that agent might pause it).
+            raise InvalidState("the call is over: the task is wrapping up")
         raise Forbidden("only the task's assigned worker or a supervisor may do this")
 
     def _target(self, session: Session, task_sid: str, actor: Actor) -> RecordingTarget:

@@ -8,6 +8,8 @@ Example file::
     pause_behavior = "silence"  # skip | silence
     max_replacements = 3        # recordings started again on a live leg after one ended
                                 # absent/failed (0: never); past it the leg is reported
+    replacement_backoff_s = 2.0 # the first replacement starts at once, the second after this
+                                # (seconds of the call), the third after 2.5 times it, then 4
     list_before_create = "auto" # auto: list a leg's recordings before creating only when one
                                 # may exist (an earlier claim on the start, Studio's entry in
                                 # the task's media); always: another recorder may start dual
@@ -46,6 +48,9 @@ ListBeforeCreate = Literal["auto", "always"]
 
 # Past this, a leg whose recordings keep ending without media is a Twilio fault to look at.
 MAX_REPLACEMENTS = 20
+# Past this the fourth replacement would wait longer than the 10 s allowed between losing a
+# recording and the next (4 x 2.5 s); kept loose for a demo's scaled clock (it divides it).
+MAX_REPLACEMENT_BACKOFF_S = 2.5
 OPERATORS = frozenset({"eq", "ne", "in", "contains", "exists", "gt", "ge", "lt", "le"})
 _MISSING = object()
 
@@ -130,6 +135,7 @@ class RecordingPolicy:
     start_on: StartOn = "answer"
     pause_behavior: PauseBehavior = "silence"
     max_replacements: int = 3
+    replacement_backoff_s: float = 2.0
     list_before_create: ListBeforeCreate = "auto"
     include: Selector = Selector()
     exclude: Selector = Selector()
@@ -244,10 +250,13 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+_NUMBERS = ("max_replacements", "replacement_backoff_s")
+
+
 def policy_from_mapping(raw: Mapping[str, Any]) -> RecordingPolicy:
     """Build a policy from parsed TOML (or any mapping of the same shape)."""
     # [retention] lives in the same file; flexrec.archive.retention reads and checks it.
-    unknown = set(raw) - {*_CHOICES, "include", "exclude", "retention", "max_replacements"}
+    unknown = set(raw) - {*_CHOICES, "include", "exclude", "retention", *_NUMBERS}
     if unknown:
         raise PolicyError(f"unknown policy keys {sorted(unknown)}")
     scalars: dict[str, Any] = {}
@@ -258,6 +267,18 @@ def policy_from_mapping(raw: Mapping[str, Any]) -> RecordingPolicy:
                 f"max_replacements must be a whole number from 0 to {MAX_REPLACEMENTS}"
             )
         scalars["max_replacements"] = cap
+    if "replacement_backoff_s" in raw:
+        backoff = raw["replacement_backoff_s"]
+        if (
+            isinstance(backoff, bool)
+            or not isinstance(backoff, int | float)
+            or not 0 <= backoff <= MAX_REPLACEMENT_BACKOFF_S
+        ):
+            raise PolicyError(
+                f"replacement_backoff_s must be a number of seconds from 0 to "
+                f"{MAX_REPLACEMENT_BACKOFF_S:g}"
+            )
+        scalars["replacement_backoff_s"] = float(backoff)
     for key, choices in _CHOICES.items():
         if key in raw:
             if raw[key] not in choices:
@@ -279,7 +300,7 @@ def load_policy(settings: PolicySettings) -> RecordingPolicy:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
-    for key in (*_CHOICES, "max_replacements"):
+    for key in (*_CHOICES, *_NUMBERS):
         override = getattr(settings, key)
         if override is not None:
             raw[key] = override

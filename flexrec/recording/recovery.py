@@ -81,6 +81,9 @@ class Recovery:
         self.planner = planner
         self.pauses = pauses
         self._reconciling = threading.Lock()
+        # When this process began: a recording it has heard nothing of since may have ended
+        # while the service was down (its status callback lost with the killed process).
+        self._started = ctx.now()
         # Set by the service: applies a recording status as if Twilio had posted it.
         self.on_status: Callable[[RecordingStatusEvent], object] | None = None
 
@@ -209,6 +212,27 @@ class Recovery:
                 snapshot = fetched
             out.append(snapshot)
         return out
+
+    def _list_live_tasks(self) -> list[TaskSnapshot]:
+        """The live tasks, one assignment status at a time, each with a few quick tries: after
+        a restart this list is how calls that began while the service was down are found, and
+        one blip among its requests (one per status) would leave them all unrecorded for a
+        whole reconcile period. A status that keeps failing is left to the next run."""
+        ctx = self.ctx
+        live: list[TaskSnapshot] = []
+        for status in LIVE_TASK_STATUSES:
+            for tries in range(1, ctx.inline_attempts + 1):
+                try:
+                    live.extend(ctx.tasks.list_tasks((status,)))
+                    break
+                except GatewayError as exc:
+                    log.warning("reconcile could not list tasks", status=status,
+                                attempt=tries, error=str(exc))  # fmt: skip
+                    if not exc.retryable:
+                        break
+                    if tries < ctx.inline_attempts:
+                        ctx.pause_before_retry(tries)
+        return live
 
     def _fetch_task(self, task_sid: str, attempts: int = 3) -> TaskSnapshot | None:
         """The task, fetched with a few quick tries (a failed fetch delays a recovery a whole
@@ -342,6 +366,21 @@ class Recovery:
                 .limit(UNSETTLED_BATCH)
             ).all()
             searches = cut_short(session, now, worker_policy=ctx.policy.leg == "worker")
+            # After a restart, every recording believed live that this process has not heard
+            # of is asked about at once, not after the quiet period: one that ended absent or
+            # failed while the service was down is replaced only once flexrec knows, and the
+            # call may be minutes from its end (a soak lost a call talking 92 s more). Each
+            # answer touches the target, so this is once per recording per restart.
+            unheard = session.scalars(
+                select(RecordingTarget.id)
+                .where(RecordingTarget.state.in_(LIVE_STATES))
+                .where(RecordingTarget.recording_sid.is_not(None))
+                .where(RecordingTarget.updated_at < self._started)
+                .where(RecordingTarget.updated_at >= now - timedelta(seconds=QUIET_LIVE_S))
+                .limit(QUIET_LIVE_BATCH)
+            ).all()
+        for target_id in unheard:  # in the background: the task list below must not wait
+            ctx.schedule(JOB_REFRESH, target_id, REFRESH_ATTEMPTS)
         if self.planner.search is not None:
             # From the database, before anything asks Twilio: it may refuse the task list (a
             # 429 at start-up), and a call whose customer leg a killed process was looking for
@@ -355,12 +394,7 @@ class Recovery:
             ctx.schedule(JOB_SETTLE, target_id)
         plan = Plan(start=list(target_ids), link=list(link_ids))
         count = len(target_ids)
-        try:
-            live = ctx.tasks.list_tasks(LIVE_TASK_STATUSES)
-        except GatewayError as exc:
-            log.warning("reconcile could not list tasks", error=str(exc))
-            live = []
-        for snapshot in self._with_attributes(live):
+        for snapshot in self._with_attributes(self._list_live_tasks()):
             try:
                 found = self._apply_snapshot(snapshot, claim=ctx.queue is None)
             except Exception:

@@ -62,7 +62,7 @@ class RecordingService:
         visibility_timeout_s: float = 60.0,
         base_backoff_s: float = 1.0,
         max_backoff_s: float = 300.0,
-        inline_attempts: int = 3,
+        inline_attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.ctx = ServiceContext(

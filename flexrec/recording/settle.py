@@ -38,18 +38,19 @@ from flexrec.twilio.gateway import CallInfo, GatewayError
 
 log = structlog.get_logger(__name__)
 
-# Seconds before each replacement after the first (the first starts at once). Every one stays
-# well inside the 10 s a compliance officer allows between losing a recording and the next.
-REPLACEMENT_DELAYS_S: Final = (0.0, 2.0, 5.0, 8.0)
+# Each replacement's delay in units of the policy's `replacement_backoff_s` (the first starts
+# at once): 0, 2, 5, 8 s by default, every one inside the 10 s a compliance officer allows
+# between losing a recording and the next, yet a silent leg is not re-recorded in a tight loop.
+REPLACEMENT_STEPS: Final = (0.0, 1.0, 2.5, 4.0)
 # A `completed` recording is settled this long after its callback: the call's own status
 # callback usually arrives meanwhile and saves asking Twilio.
 COMPLETED_SETTLE_DELAY_S: Final = 5.0
 SETTLED_STATES: Final = ("completed", *NO_MEDIA_STATES)
 
 
-def replacement_delay_s(replacements_done: int) -> float:
+def replacement_delay_s(replacements_done: int, backoff_s: float = 2.0) -> float:
     """Seconds to wait before replacement number `replacements_done + 1`."""
-    return REPLACEMENT_DELAYS_S[min(replacements_done, len(REPLACEMENT_DELAYS_S) - 1)]
+    return backoff_s * REPLACEMENT_STEPS[min(replacements_done, len(REPLACEMENT_STEPS) - 1)]
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class Settler:
                 stopped = transitions.stopped_by_other(session, target_id, now)
             else:
                 held = row.desired_state == "paused"
-                delay = replacement_delay_s(row.replacements)
+                delay = replacement_delay_s(row.replacements, ctx.policy.replacement_backoff_s)
                 due = None if held else now + timedelta(seconds=delay)
                 error = f"recording {row.recording_sid} {row.state} while the call was live"
                 replaced = transitions.replace(
@@ -131,7 +132,7 @@ class Settler:
         log.warning(
             "recording ended without media mid-call; replacing it",
             call_sid=row.call_sid, recording_sid=row.recording_sid, status=row.state,
-            replacement=row.replacements + 1, held_for_pause=held,
+            replacement=row.replacements + 1, held_for_pause=held, delay_s=delay,
         )  # fmt: skip
         return Settled("held" if held else "replaced", target_id, delay)
 
@@ -147,7 +148,7 @@ class Settler:
                 if not exc.retryable:
                     raise
                 log.info("call status blip", call_sid=call_sid, error=str(exc), inline=inline)
-                ctx.sleep(ctx.inline_pause_s * inline)
+                ctx.pause_before_retry(inline)
         return ctx.recordings.fetch_call(call_sid)
 
     def _capped(self, target_id: int, call_sid: str, replacements: int) -> Settled:

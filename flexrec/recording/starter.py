@@ -150,13 +150,14 @@ class RecordingStarter:
                 # unless Twilio refused it unprocessed: a 429 (too many requests at once) is
                 # answered before anything is done, and listing would add to the crowd.
                 unsure = unsure or exc.status != TOO_MANY_REQUESTS
-                # A blip (429/5xx/timeout) is retried at once, before the queue's backoff; a
-                # create that may have worked is adopted by the next try's list.
+                # A blip (429/5xx/timeout) is retried at once, then after a few tens of ms,
+                # before the attempt's backoff; a create that may have worked is adopted by the
+                # next try's list.
                 in_budget = time.monotonic() - began < budget_s / 3
                 if exc.retryable and inline < ctx.inline_attempts and in_budget:
                     metrics.RECORDING_START_FAILURES.labels(reason=_reason(exc)).inc()
                     bound.info("recording start blip", error=str(exc), inline=inline)
-                    ctx.sleep(ctx.inline_pause_s * inline)
+                    ctx.pause_before_retry(inline)
                     continue
                 return self._failed_attempt(target_id, token, call_sid, attempts, exc)
         pause_wanted = self._commit_started(target_id, token, info, source)

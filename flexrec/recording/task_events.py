@@ -228,8 +228,9 @@ class TaskEvents:
         plan = Plan()
         task: TaskRecord | None = None
         if not (replan or link_check):
-            # The usual event: a status moved on. Plain statements on a bare connection.
-            with write_connection(self.ctx.sessions) as connection:
+            # The usual event: a status moved on. Plain statements on a bare connection, the
+            # first of them a write.
+            with write_connection(self.ctx.sessions, writes_first=True) as connection:
                 if task_changed:
                     self._write_task(connection, task_sid, memo, state, fields, take, now)
                 if reservation_changed and new_reservation is not None and reservation_sid:

@@ -123,6 +123,14 @@ READOPTED = Transition(
     "the call is live and a dual call recording runs on it again (whoever stopped it restarted)",
     live_call=True,
 )
+REPLACEMENT_WISHED = Transition(
+    "replacement_wished",
+    NO_MEDIA_STATES,
+    None,
+    "a pause or resume asked while its recording, ended without media, awaits its replacement: "
+    "a pause holds the replacement, a resume frees it",
+    live_call=True,
+)
 GAVE_UP = Transition(
     "gave_up",
     NO_MEDIA_STATES,
@@ -138,7 +146,7 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     PLANNED, CLAIMED, STARTED, STARTED_PAUSED, RETRY_DUE, START_REFUSED, CALL_OVER_AT_START,
     REAPED, CALL_OVER, REPORTED_RUNNING, REPORTED_COMPLETED, REPORTED_ABSENT, REPORTED_FAILED,
     PAUSED, RESUMED, CALL_OVER_LIVE, PAUSE_WISHED, WISH_CLEARED, IDENTIFIED, TOUCHED,
-    REPLACED, STOPPED_BY_OTHER, READOPTED, GAVE_UP, LEG_OVER,
+    REPLACED, STOPPED_BY_OTHER, READOPTED, REPLACEMENT_WISHED, GAVE_UP, LEG_OVER,
 )  # fmt: skip
 _REPORTED: Final = {
     "completed": REPORTED_COMPLETED,
@@ -602,6 +610,32 @@ def wish_pause(
     result: Any = session.execute(
         update(RecordingTarget)
         .where(RecordingTarget.id == target_id, _in(PAUSE_WISHED))
+        .values(
+            desired_state="paused" if paused else None,
+            desired_by=actor,
+            desired_worker_sid=worker_sid,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def wish_replacement(
+    session: Session,
+    target_id: int,
+    *,
+    paused: bool,
+    actor: str,
+    worker_sid: str | None,
+    now: datetime,
+) -> bool:
+    """`replacement_wished`: the agent's pause or resume, for the replacement of a recording that
+    ended without media while the call is live; False once the call is over or the target moved
+    on (replaced: `wish_pause` then applies)."""
+    result: Any = session.execute(
+        update(RecordingTarget)
+        .where(RecordingTarget.id == target_id, _in(REPLACEMENT_WISHED))
         .values(
             desired_state="paused" if paused else None,
             desired_by=actor,

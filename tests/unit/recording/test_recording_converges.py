@@ -91,7 +91,7 @@ def test_a_failed_recording_mid_call_is_replaced_too(h: Harness) -> None:
 def test_a_replacement_does_not_wait_out_a_blip_in_asking_whether_the_call_is_live(
     h: Harness,
 ) -> None:
-    h.service = h.make_service(RecordingPolicy(), inline_attempts=3)  # the service's default
+    h.service = h.make_service(RecordingPolicy(), inline_attempts=4)  # the service's default
     first = accept(h)
     h.twilio.fail_next("fetch_call", GatewayError("Twilio 503", status=503))
     h.end_recording(first, "absent", ErrorCode="16102")
@@ -199,6 +199,55 @@ def test_a_pause_is_never_undone_by_a_replacement(h: Harness) -> None:
     assert len(recordings) == 2
     assert h.target(CUSTOMER).state == "recording"
     assert recordings[1].history == []  # started and never paused: the pause was over
+
+
+def test_a_resume_that_meets_the_paused_recording_already_gone_frees_its_replacement(
+    h: Harness,
+) -> None:
+    # The paused recording fails; the agent resumes before its callback is handled, and Twilio
+    # answers 21220. The call is live: the resume must stand, so the end replaces at once
+    # (answered 'ended', it left the replacement held for a pause nobody wanted: the faults
+    # demo lost the rest of a call this way).
+    sid = accept(h)
+    h.service.pause(TASK, AGENT_ACTOR)
+    h.twilio.recordings[sid].status = "failed"  # its callback is still on its way
+    state = h.service.resume(TASK, AGENT_ACTOR)
+    assert state.state == "recording" and not state.pause_pending
+    h.recording_status(sid, CUSTOMER, "failed", RecordingDuration="0")
+    h.queue.run_all()
+    recordings = h.twilio.recordings_on(CUSTOMER)
+    assert len(recordings) == 2
+    assert h.target(CUSTOMER).state == "recording"
+    assert recordings[1].history == []  # started unpaused: the agent had resumed
+
+
+def test_a_pause_that_meets_the_recording_already_gone_holds_its_replacement(
+    h: Harness,
+) -> None:
+    sid = accept(h)
+    h.twilio.recordings[sid].status = "absent"  # ended silent; its callback is on its way
+    assert h.service.pause(TASK, AGENT_ACTOR).state == "paused"
+    h.recording_status(sid, CUSTOMER, "absent", RecordingDuration="0", ErrorCode="16102")
+    h.queue.run_all()
+    assert h.twilio.count("create_recording") == 1  # nothing records during the pause
+    assert h.service.state(TASK, AGENT_ACTOR).pause_pending
+    h.service.resume(TASK, AGENT_ACTOR)
+    h.queue.run_all()
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 2
+    assert h.target(CUSTOMER).state == "recording"
+
+
+def test_a_resume_while_the_failed_recording_awaits_its_replacement_starts_it(h: Harness) -> None:
+    sid = accept(h)
+    h.service.pause(TASK, AGENT_ACTOR)
+    h.twilio.fail_next("fetch_call", *(GatewayError("Twilio 503", status=503) for _ in range(4)))
+    h.end_recording(sid, "failed")  # handled; the settle could not ask Twilio yet
+    assert h.target(CUSTOMER).state == "failed"
+    h.service.resume(TASK, AGENT_ACTOR)  # while the replacement waits to be decided
+    h.queue.run_all()
+    recordings = h.twilio.recordings_on(CUSTOMER)
+    assert len(recordings) == 2 and recordings[1].history == []
+    assert h.target(CUSTOMER).state == "recording"
 
 
 def test_a_pause_made_outside_flexrec_is_never_undone(h: Harness) -> None:
@@ -309,6 +358,31 @@ def test_a_recording_that_ended_while_the_service_was_down_is_settled_by_reconci
         row = session.get(RecordingRecord, sid)
         assert row is not None and row.status == "completed"
     assert h.twilio.count("create_recording") == 1
+
+
+def test_a_recording_that_failed_while_the_service_was_down_is_replaced_at_restart(
+    h: Harness,
+) -> None:
+    # kill -9 a few seconds after the recording started; while the service is down Twilio ends
+    # the recording failed (16105) and its callback finds nobody. The call goes on. The new
+    # process must look at the recordings it has heard nothing of at once: waiting out the
+    # quiet period (2 minutes) left a soak's call talking 92 s simulated more unrecorded.
+    first = accept(h)
+    h.twilio.recordings[first].status = "failed"
+    h.clock.advance(10)  # the restart
+    restarted = h.make_service(RecordingPolicy())
+    h.service = restarted
+    restarted.reconcile()
+    h.queue.run_all()
+    recordings = h.twilio.recordings_on(CUSTOMER)
+    assert len(recordings) == 2 and recordings[0].sid == first
+    assert h.target(CUSTOMER).recording_sid == recordings[1].sid
+    # Heard of now: the next run does not ask again.
+    lists = h.twilio.count("list_recordings")
+    h.clock.advance(60)
+    restarted.reconcile()
+    h.queue.run_all()
+    assert h.twilio.count("list_recordings") == lists
 
 
 def test_a_live_call_whose_task_events_stopped_is_not_asked_about_every_minute(

@@ -9,6 +9,7 @@ from sim_twilio import fake_sid
 from flexrec.recording.legs import classify_legs
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.search import SEARCH_ATTEMPTS, SEARCH_RETRY_AFTER_ERROR_S, search_delay_s
+from flexrec.recording.states import LIVE_TASK_STATUSES
 from flexrec.twilio.gateway import CallInfo, GatewayError, ParticipantInfo
 
 TASK = fake_sid("WT", 1)
@@ -83,6 +84,20 @@ def test_a_lookup_twilio_failed_is_asked_again_at_once_not_after_the_poll_delay(
     assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
 
 
+def test_a_blip_in_one_lookup_is_tried_again_within_the_same_search(h: Harness) -> None:
+    # A search is several REST calls: starting it all over after any one failed made most
+    # searches fail at a 20% error rate; each call now gets a quick second try instead.
+    h.service = h.make_service(RecordingPolicy(), inline_attempts=4)  # the service's default
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    _outbound_accepted(h)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    for lookup in ("list_conferences", "list_participants", "fetch_call"):
+        h.twilio.fail_next(lookup, GatewayError("Twilio 503", status=503))
+    h.queue.run_all(max_jobs=1)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert len(_searches(h)) == 1  # found by the first search: none queued again
+
+
 def test_a_search_a_kill_cut_short_is_taken_up_again_though_twilio_refuses_the_task_list(
     h: Harness,
 ) -> None:
@@ -97,10 +112,12 @@ def test_a_search_a_kill_cut_short_is_taken_up_again_though_twilio_refuses_the_t
     h.queue.pending.clear()  # kill -9: the next attempt dies with the process
     h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
     h.twilio.join(CONFERENCE_SID, CUSTOMER)
-    h.twilio.fail_next("list_tasks", GatewayError("Twilio 429 20429", status=429))
+    # List Tasks is one list per live status; each is refused.
+    refused = [GatewayError("Twilio 429 20429", status=429) for _ in LIVE_TASK_STATUSES]
+    h.twilio.fail_next("list_tasks", *refused)
     restarted = h.make_service(RecordingPolicy())  # a new process on the same database
     restarted.reconcile()
-    assert h.twilio.count("list_tasks") == 1
+    assert h.twilio.count("list_tasks") == len(LIVE_TASK_STATUSES)
     h.queue.run_all(max_jobs=20)
     assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
     assert h.task_row(TASK).customer_call_sid == CUSTOMER  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from recording_harness import Harness, inbound_attrs, outbound_attrs, with_confe
 from sim_twilio import fake_sid, not_recordable, unavailable
 from testkit import assert_recorded_exactly_once
 
-from flexrec.recording.errors import Forbidden, NotFound, Unavailable
+from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import Actor
 
@@ -93,16 +93,38 @@ def test_task_without_recording_is_not_found(h: Harness) -> None:
 def test_wrapped_up_worker_can_no_longer_pause(h: Harness) -> None:
     attrs = inbound_attrs(CUSTOMER)
     h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT)
-    with pytest.raises(Forbidden):
+    # Not "only the task's assigned worker may": this is that worker; the call is over (409).
+    with pytest.raises(InvalidState, match="call is over"):
         h.service.pause(TASK, OWNER)
+    with pytest.raises(Forbidden):
+        h.service.pause(TASK, STRANGER)
     assert h.service.state(TASK, OWNER).state == "recording"  # may still look
 
 
 def test_call_ended_during_pause_reports_ended_not_an_error(h: Harness) -> None:
     h.twilio.fail_next("update_recording", not_recordable())
+    h.twilio.add_call(CUSTOMER, "completed")  # 21220: Twilio says the call is over
     state = h.service.pause(TASK, OWNER)
     assert state.state == "ended"
     assert h.pause_events()[-1].result == "ended"
+
+
+def test_a_pause_that_finds_the_recording_ended_on_a_live_call_holds_its_replacement(
+    h: Harness,
+) -> None:
+    # Twilio ended the recording (silent: absent, 16102) a moment before the agent paused for
+    # a card number; its callback was still on the way, so the pause got 21220. The call was
+    # live: taken for 'call over', the leg was never recorded again (soak: 58-128 s of call).
+    rec = h.twilio.recordings_on(CUSTOMER)[0]
+    rec.status = "absent"
+    assert h.service.pause(TASK, OWNER).state != "ended"
+    h.end_recording(rec.sid, "absent", ErrorCode="16102")
+    h.queue.run_all()
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
+    h.service.resume(TASK, OWNER)
+    h.queue.run_all()
+    replacement = h.twilio.recordings_on(CUSTOMER)[-1]
+    assert replacement.sid != rec.sid and replacement.status == "in-progress"
 
 
 def test_twilio_unavailable_is_retried_then_reported(h: Harness) -> None:

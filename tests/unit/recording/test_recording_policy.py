@@ -108,10 +108,21 @@ def test_replacement_cap_and_listing_come_from_the_file_or_the_environment(
     assert RecordingPolicy().list_before_create == "auto"
 
 
+def test_the_replacement_backoff_comes_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text("replacement_backoff_s = 1\n")
+    assert load_policy(PolicySettings(policy_file=path)).replacement_backoff_s == 1.0
+    env = PolicySettings(policy_file=path, replacement_backoff_s=0.2)
+    assert load_policy(env).replacement_backoff_s == 0.2  # a x10 demo's clock: 2 s of call
+    assert RecordingPolicy().replacement_backoff_s == 2.0  # 0, 2, 5, 8 s: inside 10 s
+
+
 @pytest.mark.parametrize(
     "raw",
     [{"max_replacements": -1}, {"max_replacements": 21}, {"max_replacements": True},
-     {"max_replacements": "3"}, {"list_before_create": "never"}],
+     {"max_replacements": "3"}, {"list_before_create": "never"},
+     {"replacement_backoff_s": -1}, {"replacement_backoff_s": 3}, {"replacement_backoff_s": "2"},
+     {"replacement_backoff_s": True}],
 )  # fmt: skip
 def test_bad_replacement_settings_are_refused(raw: dict) -> None:
     with pytest.raises(PolicyError):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
 from testkit import ContendedLock
 
 from flexrec.db.base import make_session_factory
@@ -90,4 +90,31 @@ def test_bare_connection_writers_share_the_lock(
                       ["sid"])  # fmt: skip
     thread.join(5)
     assert (errors, seen) == ([], [1])
+    engine.dispose()
+
+
+def test_a_transaction_that_writes_first_is_one_transaction_without_begin(tmp_path: Path) -> None:
+    """`writes_first` leaves the BEGIN to SQLite's own transaction, begun by the first write:
+    every statement after it is still in the same transaction, undone together on failure."""
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    upgrade(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
+    sessions = make_session_factory(engine)
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    row = {"created_at": NOW, "updated_at": NOW}
+    event.listen(engine, "before_cursor_execute", count)
+    with pytest.raises(RuntimeError), write_connection(sessions, writes_first=True) as connection:
+        insert_ignore(connection, TaskRecord, {"sid": "WT1", **row}, ["sid"])
+        insert_ignore(connection, TaskRecord, {"sid": "WT2", **row}, ["sid"])
+        raise RuntimeError("the process fails before the commit")
+    with write_connection(sessions, writes_first=True) as connection:
+        insert_ignore(connection, TaskRecord, {"sid": "WT3", **row}, ["sid"])
+    event.remove(engine, "before_cursor_execute", count)
+    assert seen == ["INSERT", "INSERT", "INSERT"]
+    with sessions() as session:
+        assert session.scalars(select(TaskRecord.sid)).all() == ["WT3"]
     engine.dispose()

@@ -1,0 +1,54 @@
+"""Where a demo run's unrecorded seconds went: start and replacement gaps, cut by cause.
+
+Reads what `flexrec demo --workdir DIR` keeps (the simulator's truth and webhook log, the
+service log, the clock) and prints, per gap kind, the simulated seconds spent waiting for the
+event, on failed Twilio tries, on backoff, on scheduling, settling, the restart and the final
+round trip (flexrec.demo.gaps), then the longest gaps with their timelines.
+
+    .venv/bin/flexrec demo --calls 60 --seed 7 --faults api=0.2,dup=0.1,reorder=0.1 \\
+        --restart --workdir /tmp/run1
+    .venv/bin/python bench/demo_gaps.py /tmp/run1 [--top 8] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from flexrec.demo.gaps import RunLogs, gaps_of, totals
+
+
+def main() -> None:
+    """Print the cut of every gap of the kept run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--top", type=int, default=8, help="longest gaps to show in full")
+    parser.add_argument("--json", action="store_true", help="one JSON line of the totals")
+    args = parser.parse_args()
+    logs = RunLogs.load(args.workdir)
+    gaps = gaps_of(logs)
+    summary: dict[str, object] = {"scale": logs.clock.scale}
+    for kind in ("start", "replacement"):
+        mine = [g for g in gaps if g.kind == kind]
+        summary[kind] = {
+            "gaps": len(mine),
+            "seconds": round(sum(g.seconds for g in mine), 1),
+            "max_s": round(max((g.seconds for g in mine), default=0.0), 1),
+            "by_cause_s": totals(mine),
+        }
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+        return
+    print(f"clock x{logs.clock.scale:g}; simulated seconds (a real second is {logs.clock.scale:g})")
+    for kind in ("start", "replacement"):
+        print(f"{kind} gaps: {json.dumps(summary[kind])}")
+    for gap in sorted(gaps, key=lambda g: g.seconds, reverse=True)[: args.top]:
+        parts = ", ".join(f"{cause} {s:.1f}" for cause, s in gap.parts.items())
+        print(f"\n{gap.kind} gap {gap.seconds:.1f} s on {gap.call_sid} ({gap.scenario}): {parts}")
+        for moment in gap.moments:
+            print(f"    {moment}")
+
+
+if __name__ == "__main__":
+    main()
