@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 
 class ApiFault(Protocol):
-    """An injected failure: wait `delay_s` first, then answer `status` (None: answer normally)."""
+    """An injected failure: wait `delay_s` first, then answer `status` (None: answer normally)
+    with Twilio's error `code` (None, or no such attribute: 20000 + status)."""
 
     @property
     def status(self) -> int | None: ...
@@ -187,7 +188,9 @@ def make_endpoint(ctx: ApiContext, op: Operation) -> Callable[[Request], Awaitab
                     if fault.delay_s > 0:
                         await asyncio.sleep(fault.delay_s)
                     if fault.status is not None:
-                        return error_response(fault_error(fault.status, fault.code))
+                        # A fault plan written before faults carried Twilio's code still works.
+                        code = getattr(fault, "code", None)
+                        return error_response(fault_error(fault.status, code))
             if not ctx.authorized(request.headers.get("authorization")):
                 raise authenticate()
             path_params = {k: str(v) for k, v in request.path_params.items()}

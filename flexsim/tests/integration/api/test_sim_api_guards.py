@@ -123,7 +123,7 @@ def test_a_token_from_another_world_does_not_validate(
 
 @dataclass
 class StubFault:
-    """What a fault plan answers."""
+    """What a fault plan answers (no `code`: a plan from before faults carried Twilio's code)."""
 
     status: int | None
     delay_s: float = 0.0
