@@ -12,6 +12,7 @@ per core for the whole stage (transcribe + detect + redact) of a two-channel rec
 data and lost audio to a silenced span, so the quiet between card digits is not counted.
 
     .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak] [--noise-dbfs -55]
+        [--first-seed 2000] [--no-wer] [--misses] [--json]
 """
 
 from __future__ import annotations
@@ -49,9 +50,13 @@ def _edits(ref: list[str], hyp: list[str]) -> int:
 
 
 def run(
-    calls: int, noise_dbfs: float = -55.0, wer: bool = True, first_seed: int = 1000
+    calls: int,
+    noise_dbfs: float = -55.0,
+    wer: bool = True,
+    first_seed: int = 1000,
+    misses: bool = False,
 ) -> dict[str, float]:
-    """Score the stage over `calls` simulated card-payment calls."""
+    """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss)."""
     engine = PocketSphinxTranscriber()
     stage = CardDataStage(engine)
     edits = words = 0
@@ -81,6 +86,8 @@ def run(
                 words += len(said)
         tally = tally_numbers(kept, truth)
         total.add(tally)
+        for miss in tally.misses if misses else ():
+            print(f"miss: seed {seed} {miss}", flush=True)
         card_spans = tally.card_spans
         silenced = sum(e - s for s, e in result.spans_ms)
         covered = sum(
@@ -114,13 +121,20 @@ def main() -> None:
         "--first-seed", type=int, default=1000, help="2000: calls the rules were not tuned on"
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--misses", action="store_true", help="name each card reading missed")
     args = parser.parse_args()
     if args.voices == "espeak":
         voices = espeak_voices()
     else:
         voices = nullcontext()
     with voices:
-        figures = run(args.calls, args.noise_dbfs, wer=not args.no_wer, first_seed=args.first_seed)
+        figures = run(
+            args.calls,
+            args.noise_dbfs,
+            wer=not args.no_wer,
+            first_seed=args.first_seed,
+            misses=args.misses,
+        )
     figures = {"voices": args.voices, "noise_dbfs": args.noise_dbfs, **figures}
     if args.json:
         print(json.dumps(figures, sort_keys=True))

@@ -93,8 +93,9 @@ sys.argv = ["flexrec", "serve", "--port", port]
 from flexrec.cli import main
 main()
 """
-# `flexrec serve` noting when each queue job ran (argv[2]: a JSON file rewritten every second),
-# so the answers can be split by whether the archive or the analysis job was running.
+# `flexrec serve` noting when each queue job ran and how long writes waited for SQLite's write
+# lock (argv[2]: a JSON file rewritten every second), so the answers can be split by whether the
+# archive or the analysis job was running, and lock waits told apart.
 TIMED_SERVE = """
 import json, os, sys, threading, time
 import huey.api
@@ -108,13 +109,60 @@ def timed(self, task, timestamp):
     finally:
         spans.append((task.name, started, time.time()))
 huey.api.Huey._execute = timed
+# How long writers waited for SQLite's write lock: this process's lock (threads queue on it),
+# then BEGIN IMMEDIATE (other connections and processes).
+import sqlalchemy, flexrec.recording.store as store
+waits = {"lock": [], "begin": []}
+import collections, traceback
+holds = collections.Counter()  # (where, milliseconds held) of holds over 50 ms
+waits["hold"] = []
+held = threading.local()
+class TimedLock:
+    def __init__(self, lock):
+        self.lock = lock
+    def acquire(self, *args):
+        started = time.perf_counter()
+        got = self.lock.acquire(*args)
+        now = time.perf_counter()
+        waits["lock"].append(now - started)
+        if getattr(held, "depth", 0) == 0:
+            held.at, held.depth = now, 0
+        held.depth += 1
+        return got
+    def release(self):
+        held.depth -= 1
+        if held.depth == 0:
+            took = time.perf_counter() - held.at
+            waits["hold"].append(took)
+            if took > 0.05:
+                where = [f"{f.name}:{f.lineno}" for f in traceback.extract_stack(limit=12)
+                         if "/flexrec/" in f.filename and "store.py" not in f.filename]
+                holds[" < ".join(reversed(where[-4:]))] += 1
+        self.lock.release()
+lock_for = store._sqlite_write_lock
+timed_locks = {}
+def timed_lock(bind):
+    lock = lock_for(bind)
+    return timed_locks.setdefault(id(lock), TimedLock(lock))
+store._sqlite_write_lock = timed_lock
+began = threading.local()
+@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "before_cursor_execute")
+def before(conn, cursor, statement, *rest):
+    began.at = time.perf_counter() if statement == "BEGIN IMMEDIATE" else None
+@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "after_cursor_execute")
+def after(conn, cursor, statement, *rest):
+    if statement == "BEGIN IMMEDIATE" and getattr(began, "at", None) is not None:
+        waits["begin"].append(time.perf_counter() - began.at)
 def dump():
     while True:
         time.sleep(1.0)
         with open(out + ".tmp", "w") as f:
-            json.dump(list(spans), f)
+            json.dump({"jobs": list(spans), "waits": {k: list(v) for k, v in waits.items()},
+                       "long_holds": holds.most_common(8)}, f)
         os.replace(out + ".tmp", out)
 threading.Thread(target=dump, daemon=True).start()
+if os.environ.get("BENCH_GIL_SWITCH_INTERVAL_S"):  # compare GIL hand-off intervals
+    sys.setswitchinterval(float(os.environ["BENCH_GIL_SWITCH_INTERVAL_S"]))
 sys.argv = ["flexrec", "serve", "--port", port]
 from flexrec.cli import main
 main()
@@ -331,7 +379,9 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             _stop(service)
     figures = day_figures(args, database, queue, day, counted, cpu, elapsed, traffic_s, stored)
     figures.update(tail_figures(counted, waited, traffic_s, figures["webhooks"]))
-    figures.update(answers_beside_jobs(day.log.values(), _job_spans(spans_file)))
+    timed = _timed_serve(spans_file)
+    figures.update(answers_beside_jobs(day.log.values(), _job_spans(timed)))
+    figures.update(write_lock_waits(timed))
     figures.update(
         sim_core_busy=round(sim_cpu / traffic_s, 3) if traffic_s else None,
         # What else ran on the service's core while traffic lasted, and what the host stole.
@@ -353,11 +403,34 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     return figures
 
 
-def _job_spans(path: Path) -> list[tuple[str, float, float]]:
+def _timed_serve(path: Path) -> dict[str, Any]:
     try:
-        return [(str(n), float(a), float(b)) for n, a, b in json.loads(path.read_text())]
+        found: dict[str, Any] = json.loads(path.read_text())
+        return found
     except (OSError, ValueError):
-        return []  # --trace-memory runs the service without the job timer
+        return {}  # --trace-memory runs the service without the timers
+
+
+def _job_spans(timed: dict[str, Any]) -> list[tuple[str, float, float]]:
+    return [(str(n), float(a), float(b)) for n, a, b in timed.get("jobs", [])]
+
+
+def write_lock_waits(timed: dict[str, Any]) -> dict[str, Any]:
+    """How long writes waited for SQLite's write lock, in the service's process (threads
+    queue on its lock) and at BEGIN IMMEDIATE (other connections): p99 and waits over 10 ms."""
+    out: dict[str, Any] = {}
+    out["write_lock_long_holds"] = timed.get("long_holds", [])
+    for kind, label in (
+        ("lock", "write_lock"),
+        ("hold", "write_lock_hold"),
+        ("begin", "begin_immediate"),
+    ):
+        waits = [1000 * w for w in timed.get("waits", {}).get(kind, [])]
+        out[f"{label}_count"] = len(waits)
+        out[f"{label}_wait_ms_p99"] = rounded(percentile(waits, 99))
+        out[f"{label}_waits_over_10_ms"] = sum(w > 10 for w in waits)
+        out[f"{label}_wait_ms_total"] = round(sum(waits), 1)
+    return out
 
 
 def answers_beside_jobs(
@@ -581,6 +654,18 @@ def report(f: dict[str, Any]) -> None:
     print(
         f"answers while an archive or analysis job ran ({f['archive_jobs_timed']} jobs, "
         f"{f['archive_jobs_wall_s']} s): {split['during']}; otherwise {split['apart']}"
+    )
+    print(
+        f"waits for SQLite's write lock: in the process {f['write_lock_count']} (p99 "
+        f"{f['write_lock_wait_ms_p99']} ms, over 10 ms {f['write_lock_waits_over_10_ms']}, "
+        f"{f['write_lock_wait_ms_total']} ms in all); BEGIN IMMEDIATE {f['begin_immediate_count']}"
+        f" (p99 {f['begin_immediate_wait_ms_p99']} ms, over 10 ms "
+        f"{f['begin_immediate_waits_over_10_ms']}, {f['begin_immediate_wait_ms_total']} ms)"
+    )
+    print(
+        f"the lock held: p99 {f['write_lock_hold_wait_ms_p99']} ms, over 10 ms "
+        f"{f['write_lock_hold_waits_over_10_ms']}; where, of holds over 50 ms: "
+        f"{f['write_lock_long_holds']}"
     )
     if f.get("saturation_calls_per_s"):
         print(

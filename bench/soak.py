@@ -8,11 +8,12 @@ during the calls and once while it settles), restarting it each time. Then it ch
 simulator's ground truth and flexrec's own coverage report:
 
 - exactly once: every eligible call has a recording with media on its customer leg (`lost`
-  counts those without; a call whose talk began while the service was down and ended before
-  10 s passed after it answered again is `unrecordable_while_down` instead; one whose only
-  media Twilio lost, absent or failed, while it was paused or within 10 s of hang-up, when
-  nothing could replace it, is `lost_to_twilio`), and no two recordings ever ran at once on
-  one leg (`overlapping`); agents' legs are never recorded;
+  counts those without; a call during whose talk the service answered for less than 10 s,
+  killed and not yet back the rest of the time, is `unrecordable_while_down` instead; one
+  whose only media Twilio lost, absent or failed, while the agent had it paused to the end or
+  with less than 10 s of the service answering before hang-up, when nothing could replace it,
+  is `lost_to_twilio`), and no two recordings ever ran at once on one leg (`overlapping`);
+  agents' legs are never recorded;
 - links: each recorded call's task ends with a `VoiceRecording` entry for a recording on the
   customer leg (`links_missing`), and one for every recording with media (`links_incomplete`);
 - coverage: flexrec's report (`flexrec coverage` against the simulator's account) agrees with
@@ -34,7 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,8 @@ class SoakFigures:
     eligible: int = 0
     recorded: int = 0
     lost: int = 0
-    # Answered while the service was down (killed, not yet back) and hung up before it had
-    # 10 s to start a recording: nobody could have recorded them; counted apart from `lost`.
+    # Calls during whose talk the service answered for less than 10 s (killed, not yet back,
+    # the rest of the time): nobody could have recorded them; counted apart from `lost`.
     unrecordable_while_down: int = 0
     # Calls whose only media Twilio lost (a recording ended absent or failed, the simulator's
     # fault plan) when no replacement could help: the agent had it paused (a pause is never
@@ -78,6 +79,9 @@ class SoakFigures:
     # Customer legs of eligible calls left without media, by verdict (lost, lost_to_twilio,
     # unrecordable_while_down): each one's story is printed (bench/soak_story.py).
     unrecorded_calls: dict[str, list[str]] = field(default_factory=dict)
+    # What flexrec's coverage report says of those legs ("outcome/reason"), counted per verdict:
+    # an unavoidable loss must be named there too (not_started, twilio_error), never hidden.
+    unrecorded_in_report: dict[str, dict[str, int]] = field(default_factory=dict)
     report_talk_time_recorded_pct: float | None = None
     report_twilio_requests: int = 0
     kills: int = 0
@@ -145,10 +149,17 @@ def _covered_ms(window: tuple[int, int], spans: Iterable[list[int]]) -> int:
 REPLACEMENT_BUDGET_MS = 10_000  # issue 17: a replacement within 10 s of learning of the end
 
 
-def _media_lost_by_twilio(item: dict[str, Any]) -> bool:
+def _media_lost_by_twilio(
+    item: dict[str, Any],
+    asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+    outages: Sequence[tuple[float, float]] = (),
+) -> bool:
     """True when the customer leg's last recording ended without media (absent or failed,
-    injected) and nothing could replace it: it was paused then, or the call ended within the
-    replacement budget."""
+    injected) and nothing could replace it: the service answered for less than the
+    replacement budget between then and the hang-up (the call ended, or the service was
+    killed), or the agent had it paused then and did not resume until within that budget of
+    the hang-up (`asked`: the agent's requests per task, simulated epoch s; a pause is never
+    undone, but once the agent resumes the replacement is due)."""
     customer = item.get("customer_call_sid")
     ends = [
         f
@@ -163,35 +174,56 @@ def _media_lost_by_twilio(item: dict[str, Any]) -> bool:
     last = max(ends, key=lambda f: int(f["at_ms"]))
     at = int(last["at_ms"])
     ended = (item.get("expected_window") or {}).get("end_ms")
-    if ended is not None and int(ended) - at <= REPLACEMENT_BUDGET_MS:
+    if ended is not None and _up_ms(at, int(ended), outages) <= REPLACEMENT_BUDGET_MS:
         return True
     recording: dict[str, Any] = next(
         (r for r in item.get("recordings", []) if r.get("sid") == last.get("recording_sid")), {}
     )
-    return any(
+    paused = any(
         int(p["start_ms"]) <= at and (p.get("end_ms") is None or at <= int(p["end_ms"]))
         for p in recording.get("pauses") or []
         if p.get("start_ms") is not None
     )
+    if not paused or ended is None:
+        return paused
+    resumes = [
+        when * 1000
+        for task in item.get("tasks", [])
+        for action, when in (asked or {}).get(str(task.get("task_sid")), ())
+        if action == "resume" and when * 1000 >= at
+    ]
+    return not resumes or int(ended) - min(resumes) <= REPLACEMENT_BUDGET_MS
+
+
+def _up_ms(start_ms: int, end_ms: int, outages: Sequence[tuple[float, float]]) -> int:
+    """How long the service was answering between two simulated epoch-ms moments."""
+    down = sum(
+        max(0, min(end_ms, int(up * 1000)) - max(start_ms, int(gone * 1000)))
+        for gone, up in outages
+    )
+    return end_ms - start_ms - down
 
 
 def _while_down(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> bool:
-    """True when the call's talk began inside one outage (simulated epoch s) and ended before
-    the service, answering again, had its start budget (the 10 s a start or replacement may
-    take once flexrec learns of the leg; the webhooks Twilio retries arrive only then)."""
+    """True when the service was answering for less than its start budget (the 10 s a start
+    or replacement may take once flexrec learns of the leg) of the call's talk: it was killed
+    and not yet back (kill -9s can follow each other within seconds) for the rest of it."""
     window = item.get("expected_window") or {}
     start, end = window.get("start_ms"), window.get("end_ms")
     if start is None or end is None:
         return False
-    budget_s = REPLACEMENT_BUDGET_MS / 1000
-    return any(down <= start / 1000 and end / 1000 <= up + budget_s for down, up in outages)
+    return _up_ms(int(start), int(end), outages) <= REPLACEMENT_BUDGET_MS
 
 
-def unrecorded_verdict(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> str:
+def unrecorded_verdict(
+    item: dict[str, Any],
+    outages: Sequence[tuple[float, float]],
+    asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+) -> str:
     """Why an eligible call has no media: the name of the figure it counts in."""
     if _while_down(item, outages):
         return "unrecordable_while_down"
-    if _media_lost_by_twilio(item):
+    if _media_lost_by_twilio(item, asked, outages):
         return "lost_to_twilio"
     return "lost"
 
@@ -202,13 +234,28 @@ def tell_unrecorded(
     outages: Sequence[tuple[float, float]],
     clocks: Clocks,
     workdir: Path,
+    asked: Mapping[str, Sequence[tuple[str, float]]],
+    in_report: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> str:
-    """Every unrecorded eligible call's story (truth, the service's rows, its log)."""
+    """Every unrecorded eligible call's story (truth, the agent, the service's rows, its log)."""
     by_sid = {str(item.get("customer_call_sid")): item for item in truth}
     log = ServiceLog(workdir / "service.log")
     db_path = workdir / "service" / "flexrec.db"
+
+    def requests(item: dict[str, Any]) -> list[tuple[str, float]]:
+        return [a for t in item.get("tasks", []) for a in asked.get(str(t.get("task_sid")), ())]
+
     return "\n\n".join(
-        tell(verdict, by_sid[sid], clocks, outages, db_path, log)
+        tell(
+            verdict,
+            by_sid[sid],
+            clocks,
+            outages,
+            db_path,
+            log,
+            requests(by_sid[sid]),
+            (in_report or {}).get(sid),
+        )
         for verdict, sids in sorted(figures.unrecorded_calls.items())
         for sid in sids
     )
@@ -218,6 +265,7 @@ def score(
     truth: list[dict[str, Any]],
     figures: SoakFigures,
     outages: Sequence[tuple[float, float]] = (),
+    asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
 ) -> None:
     """Exactly once, links, replacement gaps and talk time recorded, from the truth."""
     gaps: list[float] = []
@@ -254,7 +302,7 @@ def score(
                 span, (s for r in with_media for s in r.get("recorded_spans") or [])
             )
         if not with_media:
-            verdict = unrecorded_verdict(item, outages)
+            verdict = unrecorded_verdict(item, outages, asked)
             setattr(figures, verdict, getattr(figures, verdict) + 1)
             figures.unrecorded_calls.setdefault(verdict, []).append(str(customer_sid))
             continue
@@ -340,15 +388,27 @@ def run(args: argparse.Namespace) -> SoakFigures:
             truth = sim.truth()
             # Kept beside the service's database and log: a lost call can be looked at again.
             (workdir / "truth.json").write_text(json.dumps(truth))
-            score(truth, figures, outages)
+            kept = {"outages": outages, "asked": driver.asked, "clocks": asdict(clocks)}
+            (workdir / "run.json").write_text(json.dumps(kept))
+            score(truth, figures, outages, driver.asked)
             report, check = sim_coverage(sim, database_url)
             figures.coverage_agrees = check.agrees
             figures.coverage_legs_checked = check.legs_checked
             figures.coverage_mismatches = check.mismatches[:20]
             figures.report_talk_time_recorded_pct = report.summary.talk_time_recorded_pct
             figures.report_twilio_requests = report.twilio_requests
+            in_report = {
+                leg.call_sid: (f"{leg.outcome}/{leg.reason}", leg.detail) for leg in report.legs
+            }
+            for verdict, sids in figures.unrecorded_calls.items():
+                counts = figures.unrecorded_in_report.setdefault(verdict, {})
+                for sid in sids:
+                    said = in_report.get(sid, ("missing from the report", ""))[0]
+                    counts[said] = counts.get(said, 0) + 1
             service.stop()
-            stories = tell_unrecorded(truth, figures, outages, clocks, workdir)
+            stories = tell_unrecorded(
+                truth, figures, outages, clocks, workdir, driver.asked, in_report
+            )
             if stories:
                 (workdir / "unrecorded.txt").write_text(stories + "\n")
                 print(stories, file=sys.stderr)
@@ -357,6 +417,22 @@ def run(args: argparse.Namespace) -> SoakFigures:
             shutil.rmtree(workdir, ignore_errors=True)
     figures.restart_s_p50 = percentile(restarts, 50)
     figures.wall_s = round(time.monotonic() - started, 1)
+    return figures
+
+
+def rescore(workdir: Path) -> SoakFigures:
+    """Score a kept run again (its truth, kills, agent requests; not the coverage check, which
+    needs the simulator) and tell its unrecorded calls: for a changed rule, without a rerun."""
+    truth = json.loads((workdir / "truth.json").read_text())
+    kept = json.loads((workdir / "run.json").read_text())
+    outages = [(float(a), float(b)) for a, b in kept["outages"]]
+    asked = {k: [(str(a), float(t)) for a, t in v] for k, v in kept["asked"].items()}
+    figures = SoakFigures()
+    score(truth, figures, outages, asked)
+    stories = tell_unrecorded(truth, figures, outages, Clocks(**kept["clocks"]), workdir, asked)
+    if stories:
+        (workdir / "unrecorded.txt").write_text(stories + "\n")
+        print(stories, file=sys.stderr)
     return figures
 
 
@@ -378,8 +454,10 @@ def main() -> int:
     parser.add_argument("--settle-timeout-s", type=float, default=300.0)
     parser.add_argument("--workdir", help="keep the service's data and log here")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
+    rescore_help = "score a kept run again (no simulator, no coverage check)"
+    parser.add_argument("--rescore", metavar="WORKDIR", help=rescore_help)
     args = parser.parse_args()
-    figures = run(args)
+    figures = rescore(Path(args.rescore)) if args.rescore else run(args)
     data = asdict(figures) | {"ok": figures.ok}
     if args.json:
         print(json.dumps(data, sort_keys=True))

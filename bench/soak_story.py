@@ -145,8 +145,11 @@ def tell(
     outages: Sequence[tuple[float, float]],
     db_path: Path,
     log: ServiceLog,
+    asked: Sequence[tuple[str, float]] = (),
+    in_report: tuple[str, str | None] | None = None,
 ) -> str:
-    """One unrecorded eligible call's story: truth, the service's rows, its log."""
+    """One unrecorded eligible call's story: truth, the agent's requests (`asked`: action,
+    simulated epoch s), the service's rows, its log."""
     customer = str(item.get("customer_call_sid") or "")
     tasks = [str(t.get("task_sid")) for t in item.get("tasks", []) if t.get("task_sid")]
     window = item.get("expected_window") or {}
@@ -189,6 +192,11 @@ def tell(
             f" on {fault.get('recording_sid')} ({fault.get('party')})"
             f" next={following.get('sid')} gap_ms={following.get('gap_ms')}"
         )
+    if in_report is not None:
+        lines.append(f"  coverage {in_report[0]}: {in_report[1]}")
+    if asked:
+        requests = ", ".join(f"{action} {clocks.real(when * 1000)}" for action, when in asked)
+        lines.append(f"  agent    asked {requests}")
     lines += [f"  flexrec  {row}" for row in _service_rows(db_path, tasks, customer, clocks)]
     keys = [customer, *tasks, *item.get("conference_sids", []), *(r.get("sid") for r in recordings)]
     lines += [f"  log      {row}" for row in log.about(keys)]

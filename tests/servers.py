@@ -181,8 +181,46 @@ def throwaway_seaweedfs() -> Iterator[S3Server]:
     try:
         if not wait_for_port(ports["s3.port"], timeout_s=60):
             raise ServerUnavailable("SeaweedFS did not start")
+        _wait_until_s3_stores(server, timeout_s=120)
         yield server
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: stop it, the data is throwaway
+            process.kill()
+            process.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_until_s3_stores(server: S3Server, timeout_s: float) -> None:
+    """Wait until a locked bucket accepts, returns and deletes an object.
+
+    The S3 port opens before the master has a volume to write to: until then a write answers
+    InternalError, which a test would take for the archive's failure.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name="us-east-1",
+    )
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            buckets = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+            if "flexrec-ready-probe" not in buckets:
+                client.create_bucket(Bucket="flexrec-ready-probe", ObjectLockEnabledForBucket=True)
+            client.put_object(Bucket="flexrec-ready-probe", Key="probe", Body=b"ready")
+            body = client.get_object(Bucket="flexrec-ready-probe", Key="probe")["Body"].read()
+            if body == b"ready":
+                return
+        except (BotoCoreError, ClientError) as exc:
+            last = exc
+        time.sleep(0.5)
+    raise ServerUnavailable(f"SeaweedFS did not store an object within {timeout_s:g} s: {last}")

@@ -111,20 +111,6 @@ def start_reconcile_ticker(services: Services, interval_s: float) -> threading.E
 GC_THRESHOLDS = (700, 10, 1000)
 
 
-# Queue jobs (the archive's copy, the analysis) run in threads of the service's process, and a
-# thread that computes keeps the GIL up to the switch interval each time a webhook's thread asks
-# for it; a webhook changes threads two or three times (event loop, handler, event loop). At
-# Python's 5 ms, answers given while an archive or analysis job ran took p50 108-114 ms (17-21 ms
-# otherwise); at 1 ms, 32-64 ms, and the day's p99 fell from 642-781 to 312-446 ms
-# (bench/service_day.py, two runs each, interleaved, load average 9-13).
-GIL_SWITCH_INTERVAL_S = 0.001
-
-
-def quick_hand_offs() -> None:
-    """Make a computing thread hand the GIL to a waiting one after 1 ms instead of Python's 5."""
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-
-
 GC_PAUSE_SECONDS = Histogram(
     "flexrec_gc_pause_seconds",
     "Time each garbage collection held the process (every thread waits), by generation.",
@@ -185,7 +171,6 @@ def run_service(
     if consumer_workers > 0:
         _start_recovery(settings, services)
     quiet_collector()
-    quick_hand_offs()
     try:
         uvicorn.run(app, **_listening(settings))
     finally:
@@ -377,7 +362,6 @@ def web_process_app() -> FastAPI:
     services = build_services(settings, run_consumer=False)
     app = create_app(settings, services, owns_services=True)
     quiet_collector()
-    quick_hand_offs()
     return app
 
 

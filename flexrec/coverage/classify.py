@@ -123,7 +123,10 @@ def _no_media(rec: RecordingFacts) -> str:
 
 def _span_reason(gap: tuple[int, int], recordings: list[RecordingFacts]) -> Span:
     start, end = gap
-    for rec in recordings:
+    # Latest first: of two recordings without media begun at the span's start (one absent
+    # within a second, then its replacement that failed much later), the later one is what
+    # ran while the span went unrecorded.
+    for rec in sorted(recordings, key=lambda r: r.start_time_ms or 0, reverse=True):
         if rec.status in NO_MEDIA and rec.start_time_ms is not None:
             if start - TOLERANCE_MS <= rec.start_time_ms < start + TOLERANCE_MS:
                 return Span(start, end, "twilio_error", _no_media(rec), rec.sid)

@@ -53,6 +53,7 @@ class NumberTally:
     distractors: int = 0
     distractors_silenced: int = 0  # any of its digits silenced
     card_spans: list[tuple[int, int]] = field(default_factory=list)  # one recording's
+    misses: list[str] = field(default_factory=list)  # card data left audible, one line each
 
     def add(self, other: NumberTally) -> None:
         """Count `other`'s numbers in (not its spans)."""
@@ -82,6 +83,11 @@ def tally_numbers(kept: np.ndarray, truth: dict[str, Any]) -> NumberTally:
             tally.card_spans += spans
             tally.card_digit_words += len(spans)
             tally.card_digits_audible += len(still)
+            if still:
+                tally.misses.append(
+                    f"{number['kind']} on {number['channel']} at {spans[0][0] / 1000:.1f}-"
+                    f"{spans[-1][1] / 1000:.1f} s: {len(still)}/{len(spans)} digit words audible"
+                )
             if number["kind"] == "card":
                 tally.readings += 1
                 tally.readings_silenced += not still

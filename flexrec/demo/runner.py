@@ -157,6 +157,9 @@ class AgentDriver:
     # How each pause request ended: the last HTTP status, or "unreachable" (a pause that was
     # not applied says here whether the service refused it, never answered, or was too late).
     pause_outcomes: dict[str, int] = field(default_factory=dict)
+    # When the agent asked, per task: (action, simulated epoch s), in order (the soak tells a
+    # pause that lasted to the hang-up from one the agent ended while the call went on).
+    asked: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self) -> None:
@@ -190,6 +193,8 @@ class AgentDriver:
         self.sim.call_later(55.0, lambda: self._submit(task_sid, worker_sid, "resume", call_sid))
 
     def _submit(self, task_sid: str, worker_sid: str, action: str, call_sid: str) -> None:
+        with self.lock:
+            self.asked.setdefault(task_sid, []).append((action, self.sim.world.clock.now()))
         self.pool.submit(self._act, task_sid, worker_sid, action, call_sid)
 
     def _call_over(self, call_sid: str) -> bool:

@@ -1,7 +1,8 @@
 """The archive's card-data stage: transcribe each channel, find card data, silence it.
 
 One call, `CardDataStage.process(recording_sid, wav)`, before anything is stored: card data by
-its digits (`pci.detect`) and as the answer to a card-data question (`pci.dialogue`); it returns
+its digits (`pci.detect`), as the answer to a card-data question (`pci.dialogue`) and as the
+misheard half of an expiry and code pair (`pci.pairs`); it returns
 the audio to keep (the downloaded WAV itself when nothing was found), the redacted transcript,
 the detections and a report (the downloaded audio's SHA-256, the spans silenced, the engine).
 The unredacted audio exists only in this process's memory while the stage runs.
@@ -16,6 +17,7 @@ from typing import Any
 
 from flexrec.pci.detect import Detection, DetectorConfig, detect_card_data, silence_spans
 from flexrec.pci.dialogue import answer_detections
+from flexrec.pci.pairs import missing_half_detections
 from flexrec.pci.redact import decode_wav, encode_wav, redact_transcript, silence_samples
 from flexrec.transcription.base import Transcriber, Word
 from flexrec.transcription.feed import Region, speech_regions
@@ -97,6 +99,7 @@ class CardDataStage:
             for channel in range(samples.shape[1])
         }
         found = answer_detections(transcript, regions, detect_card_data(transcript, self.config))
+        found += missing_half_detections(regions, found)
         detections = [widen_to_speech(d, regions[d.channel]) for d in found]
         duration_ms = len(samples) * 1000 // rate
         spans = silence_spans(detections, self.margin_ms, duration_ms)

@@ -24,6 +24,7 @@ from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_START, ServiceContext
 from flexrec.recording.links import Wanted, check_seen
 from flexrec.recording.policy import TaskFacts
+from flexrec.recording.rows import assign_worker_call
 from flexrec.recording.starter import Claim, RecordingStarter
 from flexrec.recording.states import (
     ACTIVE_RESERVATION_STATUSES,
@@ -89,7 +90,7 @@ class Planner:
         self.ctx = ctx
         self.starter = starter
         # Set by the service: queues searches for customer legs nothing named (search.py).
-        self.search: LegSearch | None = None
+        self.search: LegSearch[Plan] | None = None
 
     def plan(
         self,
@@ -337,18 +338,3 @@ def _answered(session: Session, task: TaskRecord, participants: _Participants) -
         )
     ).first()
     return accepted is not None
-
-
-def assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
-    """Give a worker leg to the newest accepted reservation of the task that has none."""
-    reservations = session.scalars(
-        select(ReservationRecord)
-        .where(ReservationRecord.task_sid == task_sid)
-        .order_by(ReservationRecord.accepted_ms.desc().nulls_last())
-    ).all()
-    if any(r.worker_call_sid == call_sid for r in reservations):
-        return
-    for reservation in reservations:
-        if reservation.status in OPEN_RESERVATION_STATUSES and reservation.worker_call_sid is None:
-            reservation.worker_call_sid = call_sid
-            return

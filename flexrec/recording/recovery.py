@@ -81,6 +81,9 @@ class Recovery:
         self.planner = planner
         self.pauses = pauses
         self._reconciling = threading.Lock()
+        # When this process began: a recording it has heard nothing of since may have ended
+        # while the service was down (its status callback lost with the killed process).
+        self._started = ctx.now()
         # Set by the service: applies a recording status as if Twilio had posted it.
         self.on_status: Callable[[RecordingStatusEvent], object] | None = None
 
@@ -363,6 +366,21 @@ class Recovery:
                 .limit(UNSETTLED_BATCH)
             ).all()
             searches = cut_short(session, now, worker_policy=ctx.policy.leg == "worker")
+            # After a restart, every recording believed live that this process has not heard
+            # of is asked about at once, not after the quiet period: one that ended absent or
+            # failed while the service was down is replaced only once flexrec knows, and the
+            # call may be minutes from its end (a soak lost a call talking 92 s more). Each
+            # answer touches the target, so this is once per recording per restart.
+            unheard = session.scalars(
+                select(RecordingTarget.id)
+                .where(RecordingTarget.state.in_(LIVE_STATES))
+                .where(RecordingTarget.recording_sid.is_not(None))
+                .where(RecordingTarget.updated_at < self._started)
+                .where(RecordingTarget.updated_at >= now - timedelta(seconds=QUIET_LIVE_S))
+                .limit(QUIET_LIVE_BATCH)
+            ).all()
+        for target_id in unheard:  # in the background: the task list below must not wait
+            ctx.schedule(JOB_REFRESH, target_id, REFRESH_ATTEMPTS)
         if self.planner.search is not None:
             # From the database, before anything asks Twilio: it may refuse the task list (a
             # 429 at start-up), and a call whose customer leg a killed process was looking for

@@ -23,6 +23,7 @@ from flexrec.db.models import HoldEvent, RecordingRecord, ReservationRecord, Tas
 from flexrec.recording.attributes import attribute_facts
 from flexrec.recording.states import (
     ACTIVE_RESERVATION_STATUSES,
+    OPEN_RESERVATION_STATUSES,
     RECORDING_OUTCOMES,
     RESERVATION_STATUS,
     TERMINAL_TASK_STATUSES,
@@ -273,6 +274,21 @@ def upsert_participant_event(executor: Executor, event: ConferenceEvent, now: da
             "updated_at": now,
         },
     )
+
+
+def assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
+    """Give a worker leg to the newest accepted reservation of the task that has none."""
+    reservations = session.scalars(
+        select(ReservationRecord)
+        .where(ReservationRecord.task_sid == task_sid)
+        .order_by(ReservationRecord.accepted_ms.desc().nulls_last())
+    ).all()
+    if any(r.worker_call_sid == call_sid for r in reservations):
+        return
+    for reservation in reservations:
+        if reservation.status in OPEN_RESERVATION_STATUSES and reservation.worker_call_sid is None:
+            reservation.worker_call_sid = call_sid
+            return
 
 
 # -- recordings -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import structlog
 from sqlalchemy import ColumnElement, select
@@ -27,21 +27,10 @@ from sqlalchemy.orm import Session
 from flexrec.db.models import ReservationRecord, TaskRecord
 from flexrec.recording.context import JOB_FIND_LEGS, Jobs, ServiceContext
 from flexrec.recording.legs import LegLookup, find_legs
+from flexrec.recording.rows import assign_worker_call
 from flexrec.recording.states import OPEN_RESERVATION_STATUSES, WORK_OVER_TASK_STATUSES
 from flexrec.recording.store import write_session
 from flexrec.twilio.gateway import GatewayError
-
-if TYPE_CHECKING:
-    from flexrec.recording.planner import Plan
-
-
-def assign_worker_call(session: Session, task_sid: str, call_sid: str) -> None:
-    """The planner's rule for a newly known agent leg (imported late: the planner imports
-    this module's types only for checking)."""
-    from flexrec.recording.planner import assign_worker_call as assign
-
-    assign(session, task_sid, call_sid)
-
 
 log = structlog.get_logger(__name__)
 
@@ -64,8 +53,9 @@ RESUME_WINDOW = timedelta(minutes=20)
 RESUME_BATCH = 200
 SEARCHED_TASK_STATUSES = ("reserved", "assigned")  # live, the work on it not over
 
-PlanTask = Callable[[Session, TaskRecord, datetime], "Plan"]
-Execute = Callable[["Plan"], None]
+# The planner's plan for a task, opaque here: the search hands it back to the planner to carry
+# out (the planner holds the search, so the search never imports the planner).
+PlanT = TypeVar("PlanT")
 
 
 def search_delay_s(attempt: int) -> float:
@@ -73,10 +63,15 @@ def search_delay_s(attempt: int) -> float:
     return float(min(SEARCH_MAX_DELAY_S, SEARCH_FIRST_DELAY_S * 1.5 ** max(0, attempt - 1)))
 
 
-class LegSearch:
+class LegSearch(Generic[PlanT]):
     """Queued searches for tasks' customer legs (see the module docstring)."""
 
-    def __init__(self, ctx: ServiceContext, plan_task: PlanTask, execute: Execute) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        plan_task: Callable[[Session, TaskRecord, datetime], PlanT],
+        execute: Callable[[PlanT], None],
+    ) -> None:
         self.ctx = ctx
         self._plan_task = plan_task
         self._execute = execute

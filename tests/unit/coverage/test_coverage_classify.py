@@ -50,6 +50,18 @@ def test_an_absent_recording_replaced_later_leaves_a_named_gap() -> None:
     assert leg.recording_sids == [fake_sid("RE", 2)]
 
 
+def test_a_span_is_named_by_the_replacement_that_ran_through_it_not_the_first_blip() -> None:
+    # The soak's mismatch: the first recording ended absent within a second and its
+    # replacement, begun a second later, failed (16105) 55 s on; the span until the next one
+    # with media is the failed recording's, as the truth names it.
+    recordings = [_rec(1, 9, 0, "absent", 16102), _rec(2, 11, 0, "failed", 16105),
+                  _rec(3, 60, 60)]  # fmt: skip
+    leg = classify_leg(_call(), recordings, _customer(), CTX, NOW)
+    (span,) = leg.unrecorded
+    assert (span.reason, span.recording_sid) == ("twilio_error", fake_sid("RE", 2))
+    assert "16105" in span.detail
+
+
 def test_a_start_within_ten_seconds_is_a_start_gap_not_a_span() -> None:
     leg = classify_leg(_call(), [_rec(1, 18, 102)], _customer(), CTX, NOW)
     assert (leg.outcome, leg.start_gap_s, leg.unrecorded) == ("recorded", 8.0, [])

@@ -360,6 +360,31 @@ def test_a_recording_that_ended_while_the_service_was_down_is_settled_by_reconci
     assert h.twilio.count("create_recording") == 1
 
 
+def test_a_recording_that_failed_while_the_service_was_down_is_replaced_at_restart(
+    h: Harness,
+) -> None:
+    # kill -9 a few seconds after the recording started; while the service is down Twilio ends
+    # the recording failed (16105) and its callback finds nobody. The call goes on. The new
+    # process must look at the recordings it has heard nothing of at once: waiting out the
+    # quiet period (2 minutes) left a soak's call talking 92 s simulated more unrecorded.
+    first = accept(h)
+    h.twilio.recordings[first].status = "failed"
+    h.clock.advance(10)  # the restart
+    restarted = h.make_service(RecordingPolicy())
+    h.service = restarted
+    restarted.reconcile()
+    h.queue.run_all()
+    recordings = h.twilio.recordings_on(CUSTOMER)
+    assert len(recordings) == 2 and recordings[0].sid == first
+    assert h.target(CUSTOMER).recording_sid == recordings[1].sid
+    # Heard of now: the next run does not ask again.
+    lists = h.twilio.count("list_recordings")
+    h.clock.advance(60)
+    restarted.reconcile()
+    h.queue.run_all()
+    assert h.twilio.count("list_recordings") == lists
+
+
 def test_a_live_call_whose_task_events_stopped_is_not_asked_about_every_minute(
     h: Harness,
 ) -> None:

@@ -109,6 +109,24 @@ def test_call_ended_during_pause_reports_ended_not_an_error(h: Harness) -> None:
     assert h.pause_events()[-1].result == "ended"
 
 
+def test_a_pause_that_finds_the_recording_ended_on_a_live_call_holds_its_replacement(
+    h: Harness,
+) -> None:
+    # Twilio ended the recording (silent: absent, 16102) a moment before the agent paused for
+    # a card number; its callback was still on the way, so the pause got 21220. The call was
+    # live: taken for 'call over', the leg was never recorded again (soak: 58-128 s of call).
+    rec = h.twilio.recordings_on(CUSTOMER)[0]
+    rec.status = "absent"
+    assert h.service.pause(TASK, OWNER).state != "ended"
+    h.end_recording(rec.sid, "absent", ErrorCode="16102")
+    h.queue.run_all()
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
+    h.service.resume(TASK, OWNER)
+    h.queue.run_all()
+    replacement = h.twilio.recordings_on(CUSTOMER)[-1]
+    assert replacement.sid != rec.sid and replacement.status == "in-progress"
+
+
 def test_twilio_unavailable_is_retried_then_reported(h: Harness) -> None:
     h.twilio.fail_next("update_recording", unavailable())
     assert h.service.pause(TASK, OWNER).paused  # one inline retry succeeded

@@ -1,0 +1,69 @@
+"""The misheard half of an expiry and security code pair is the reader's next short answer; a
+call where both halves were heard, or where the reader goes on talking, loses nothing more."""
+
+from __future__ import annotations
+
+from flexrec.pci.detect import SECURITY_CODE, detect_card_data
+from flexrec.pci.pairs import missing_half_detections
+from flexrec.transcription.base import Word
+from flexrec.transcription.feed import Region
+
+CUSTOMER, AGENT = 1, 2
+CARD = "five one seven three four eight four six four three four oh one nine four two"
+
+
+def said(text: str, start_ms: int, word_ms: int = 350, gap_ms: int = 80) -> list[Word]:
+    """Words one after another from `start_ms`."""
+    out: list[Word] = []
+    t = start_ms
+    for token in text.split():
+        out.append(Word(token, t, t + word_ms))
+        t += word_ms + gap_ms
+    return out
+
+
+def region(words: list[Word]) -> Region:
+    """The speech region a VAD would give for `words` (padded 150 ms)."""
+    return Region(words[0].start_ms - 150, words[-1].end_ms + 150)
+
+
+def payment(
+    code_heard_as: str, after_code: str = ""
+) -> tuple[dict[int, list[Word]], dict[int, list[Region]]]:
+    """The customer reads the card and the expiry (heard), then the code as `code_heard_as`."""
+    reading = said(f"sure it is {CARD}", 1000)
+    expiry_ask = said("and the expiry date please", 11000)
+    expiry = said("oh one twenty six", 14000)
+    code_ask = said("and the three digit code on the back", 17000)
+    code = said(code_heard_as, 21000)
+    customer = reading + expiry + code
+    customer_regions = [region(reading), region(expiry), region(code)]
+    if after_code:
+        more = said(after_code, 23500)
+        customer += more
+        customer_regions.append(region(more))
+    channels = {CUSTOMER: customer, AGENT: expiry_ask + code_ask}
+    regions = {CUSTOMER: customer_regions, AGENT: [region(expiry_ask), region(code_ask)]}
+    return channels, regions
+
+
+def test_a_code_heard_as_words_after_a_heard_expiry_is_card_data() -> None:
+    channels, regions = payment("bought it all")  # "four six six"
+    found = detect_card_data(channels)
+    assert [d.kind for d in found if d.rule == "near_card"] == ["expiry"]
+    (code,) = missing_half_detections(regions, found)
+    assert (code.kind, code.channel, code.rule) == (SECURITY_CODE, CUSTOMER, "pair_after_card")
+    heard = [w for w in channels[CUSTOMER] if w.start_ms >= 21000]
+    assert code.start_ms <= heard[0].start_ms and heard[-1].end_ms <= code.end_ms
+
+
+def test_nothing_more_when_both_halves_were_heard_or_the_next_turn_is_a_sentence() -> None:
+    channels, regions = payment("four six six")
+    found = detect_card_data(channels)
+    assert len([d for d in found if d.rule == "near_card"]) == 2
+    assert missing_half_detections(regions, found) == []
+    # the reader goes on talking: not a code, and not prompted by the other side
+    channels, regions = payment(
+        "i was wondering whether you could also update my address while we are on"
+    )
+    assert missing_half_detections(regions, detect_card_data(channels)) == []
