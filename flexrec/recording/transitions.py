@@ -607,18 +607,7 @@ def wish_pause(
 ) -> bool:
     """`pause_wished`: remember (or forget) a pause while the recording is being started;
     False when the target is no longer starting (it has a recording to act on)."""
-    result: Any = session.execute(
-        update(RecordingTarget)
-        .where(RecordingTarget.id == target_id, _in(PAUSE_WISHED))
-        .values(
-            desired_state="paused" if paused else None,
-            desired_by=actor,
-            desired_worker_sid=worker_sid,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)
+    return _wish(session, target_id, PAUSE_WISHED, paused, actor, worker_sid, now)
 
 
 def wish_replacement(
@@ -633,9 +622,22 @@ def wish_replacement(
     """`replacement_wished`: the agent's pause or resume, for the replacement of a recording that
     ended without media while the call is live; False once the call is over or the target moved
     on (replaced: `wish_pause` then applies)."""
+    return _wish(session, target_id, REPLACEMENT_WISHED, paused, actor, worker_sid, now)
+
+
+def _wish(
+    session: Session,
+    target_id: int,
+    transition: Transition,
+    paused: bool,
+    actor: str,
+    worker_sid: str | None,
+    now: datetime,
+) -> bool:
+    """Write the agent's last word on a target that `transition` may leave; False when it cannot."""
     result: Any = session.execute(
         update(RecordingTarget)
-        .where(RecordingTarget.id == target_id, _in(REPLACEMENT_WISHED))
+        .where(RecordingTarget.id == target_id, _in(transition))
         .values(
             desired_state="paused" if paused else None,
             desired_by=actor,

@@ -3,27 +3,14 @@ recording that holds a card number; a question alone silences nothing."""
 
 from __future__ import annotations
 
+from spoken import region, said
+
 from flexrec.pci.detect import CARD_NUMBER, EXPIRY, SECURITY_CODE, detect_card_data
 from flexrec.pci.dialogue import answer_detections, find_questions
 from flexrec.transcription.base import Word
 from flexrec.transcription.feed import Region
 
 CUSTOMER, AGENT = 1, 2
-
-
-def said(text: str, start_ms: int, word_ms: int = 350, gap_ms: int = 80) -> list[Word]:
-    """Words one after another from `start_ms`."""
-    out: list[Word] = []
-    t = start_ms
-    for token in text.split():
-        out.append(Word(token, t, t + word_ms))
-        t += word_ms + gap_ms
-    return out
-
-
-def region(words: list[Word]) -> Region:
-    """The speech region a VAD would give for `words` (padded 150 ms)."""
-    return Region(words[0].start_ms - 150, words[-1].end_ms + 150)
 
 
 def call() -> tuple[dict[int, list[Word]], dict[int, list[Region]]]:

@@ -3,6 +3,8 @@ call where both halves were heard, or where the reader goes on talking, loses no
 
 from __future__ import annotations
 
+from spoken import region, said
+
 from flexrec.pci.detect import SECURITY_CODE, detect_card_data
 from flexrec.pci.pairs import missing_half_detections
 from flexrec.transcription.base import Word
@@ -10,21 +12,6 @@ from flexrec.transcription.feed import Region
 
 CUSTOMER, AGENT = 1, 2
 CARD = "five one seven three four eight four six four three four oh one nine four two"
-
-
-def said(text: str, start_ms: int, word_ms: int = 350, gap_ms: int = 80) -> list[Word]:
-    """Words one after another from `start_ms`."""
-    out: list[Word] = []
-    t = start_ms
-    for token in text.split():
-        out.append(Word(token, t, t + word_ms))
-        t += word_ms + gap_ms
-    return out
-
-
-def region(words: list[Word]) -> Region:
-    """The speech region a VAD would give for `words` (padded 150 ms)."""
-    return Region(words[0].start_ms - 150, words[-1].end_ms + 150)
 
 
 def payment(
