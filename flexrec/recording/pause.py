@@ -183,17 +183,7 @@ class PauseController:
                 raise NotFound(f"task {task_sid} has no recording")
             if task.status in _TASK_OVER:
                 raise InvalidState("the call is over: there is nothing to pause")
-            session.add(
-                PauseEvent(
-                    task_sid=task_sid,
-                    recording_sid=None,
-                    actor=actor.identity,
-                    worker_sid=actor.worker_sid,
-                    action=action,
-                    result="deferred" if action == "pause" else "recording",
-                    created_at=now,
-                )
-            )
+            session.add(_kept_wish(task_sid, actor, action, now))
         log.info("pause kept until the recording starts" if action == "pause"
                  else "kept pause withdrawn", task_sid=task_sid)  # fmt: skip
         paused = action == "pause"
@@ -356,17 +346,7 @@ class PauseController:
                 return None
             session.refresh(target)
             state = replace(_state(task_sid, target), may_act=True)
-            session.add(
-                PauseEvent(
-                    task_sid=task_sid,
-                    recording_sid=None,
-                    actor=actor.identity,
-                    worker_sid=actor.worker_sid,
-                    action=action,
-                    result="deferred" if action == "pause" else "recording",
-                    created_at=now,
-                )
-            )
+            session.add(_kept_wish(task_sid, actor, action, now))
             return state
 
     def _clear_desire(self, target_id: int, worker_sid: str | None = None) -> None:
@@ -606,3 +586,16 @@ class PauseController:
             ),
             JOB_APPLY_PAUSE: lambda target_id: self.apply_pending_pause(int(target_id)),
         }
+
+
+def _kept_wish(task_sid: str, actor: Actor, action: str, now: datetime) -> PauseEvent:
+    """The audit row of a pause kept (or withdrawn) before there is a recording to act on."""
+    return PauseEvent(
+        task_sid=task_sid,
+        recording_sid=None,
+        actor=actor.identity,
+        worker_sid=actor.worker_sid,
+        action=action,
+        result="deferred" if action == "pause" else "recording",
+        created_at=now,
+    )
