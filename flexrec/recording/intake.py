@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import bindparam, select
 
 from flexrec.db.models import RecordingRecord, RecordingTarget, TaskRecord
+from flexrec.db.prepared import Prepared
 from flexrec.recording import transitions
 from flexrec.recording.context import JOB_SETTLE, JOB_START, Jobs, ServiceContext
 from flexrec.recording.dedup import retry_contention
@@ -51,7 +52,7 @@ CompletedCallback = Callable[[RecordingView], None]
 _TARGET_OF_RECORDING = select(RecordingTarget).where(
     RecordingTarget.recording_sid == bindparam("sid")
 )
-_HAS_TARGET = (
+_HAS_TARGET = Prepared(
     select(RecordingTarget.id).where(RecordingTarget.call_sid == bindparam("call")).limit(1)
 )
 
@@ -158,7 +159,7 @@ class EventIntake:
         with read_connection(self.ctx.sessions) as connection:
             # Most legs that end (agents', third parties', the ringing ones) were never to be
             # recorded: one read, and no write transaction, for those.
-            if connection.execute(_HAS_TARGET, {"call": event.call_sid}).first() is None:
+            if _HAS_TARGET.execute(connection, {"call": event.call_sid}).first() is None:
                 return
         with write_connection(self.ctx.sessions) as connection:
             ended = live_target_ids(connection, event.call_sid)

@@ -23,6 +23,7 @@ from flexrec.db.models import (
     ReservationRecord,
     TaskRecord,
 )
+from flexrec.db.prepared import Prepared
 from flexrec.recording import transitions
 from flexrec.recording.catch_up import CatchUpLimiter
 from flexrec.recording.context import (
@@ -45,7 +46,7 @@ from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
 log = structlog.get_logger(__name__)
 # Built once: building the join per wrap-up event cost more than running it.
-_WRAPUP_WORK = (
+_WRAPUP_WORK = Prepared(
     select(RecordingTarget.id)
     .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
     .where(AttributeWrite.task_sid == bindparam("task"))
@@ -250,7 +251,7 @@ class PauseController:
         """True when a recording of the task is paused or has a pause or resume still wished
         for: only then has `auto_resume` anything to do (one read, on a session or a bare
         connection: every wrap-up and completion of every call asks)."""
-        return executor.execute(_WRAPUP_WORK, {"task": task_sid}).first() is not None
+        return _WRAPUP_WORK.execute(executor, {"task": task_sid}).first() is not None
 
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Resume the task's paused recordings (for a reservation event: those its worker

@@ -13,6 +13,7 @@ from testkit import ContendedLock
 from flexrec.db.base import make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.db.models import TaskRecord
+from flexrec.db.prepared import watch
 from flexrec.recording import store
 from flexrec.recording.store import insert_ignore, write_connection, write_session
 
@@ -106,13 +107,15 @@ def test_a_transaction_that_writes_first_is_one_transaction_without_begin(tmp_pa
         seen.append(statement.split(None, 1)[0].upper())
 
     row = {"created_at": NOW, "updated_at": NOW}
+    # The inserts run prepared on the driver's cursor (watched), the rest through SQLAlchemy.
     event.listen(engine, "before_cursor_execute", count)
-    with pytest.raises(RuntimeError), write_connection(sessions, writes_first=True) as connection:
-        insert_ignore(connection, TaskRecord, {"sid": "WT1", **row}, ["sid"])
-        insert_ignore(connection, TaskRecord, {"sid": "WT2", **row}, ["sid"])
-        raise RuntimeError("the process fails before the commit")
-    with write_connection(sessions, writes_first=True) as connection:
-        insert_ignore(connection, TaskRecord, {"sid": "WT3", **row}, ["sid"])
+    with watch(lambda statement: count(None, None, statement)):
+        with pytest.raises(RuntimeError), write_connection(sessions, writes_first=True) as conn:
+            insert_ignore(conn, TaskRecord, {"sid": "WT1", **row}, ["sid"])
+            insert_ignore(conn, TaskRecord, {"sid": "WT2", **row}, ["sid"])
+            raise RuntimeError("the process fails before the commit")
+        with write_connection(sessions, writes_first=True) as conn:
+            insert_ignore(conn, TaskRecord, {"sid": "WT3", **row}, ["sid"])
     event.remove(engine, "before_cursor_execute", count)
     assert seen == ["INSERT", "INSERT", "INSERT"]
     with sessions() as session:
