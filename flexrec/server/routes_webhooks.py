@@ -35,7 +35,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
 
 from fastapi import HTTPException
 from sqlalchemy.exc import DataError
@@ -53,12 +52,12 @@ from flexrec.web.error_boundary import CLIENT_CLOSED_REQUEST, http_error_respons
 from flexrec.web.responses import WEBHOOK
 from flexrec.web.thread_pools import run_webhook
 from flexrec.webhooks import events, paths
+from flexrec.webhooks.forms import FormParams, parse_form
 from flexrec.webhooks.signature import rebuild_public_url
 
 log = get_logger(__name__)
 
 E = TypeVar("E")
-FormParams = dict[str, str | list[str]]
 _NO_CONTENT_START = {
     "type": "http.response.start",
     "status": 204,
@@ -84,11 +83,12 @@ class Webhook:
 
     def signed_url(self) -> str:
         """The URL Twilio signed: the public URL's when set, else the request's own."""
-        url = URL(scope=self.scope)
         public_url = self.settings.server.public_url
         if public_url:
-            return rebuild_public_url(public_url, url.path, url.query)
-        return str(url)
+            # The path is one of ROUTES' (nothing to escape), so no URL object is needed.
+            query = self.scope.get("query_string", b"").decode()
+            return rebuild_public_url(public_url, self.scope["path"], query)
+        return str(URL(scope=self.scope))
 
     def signature_ok(self, ok: bool, account_sid: object = None, body: bytes | None = None) -> bool:
         """`ok`, noted by the signature watch when it says something about Twilio's posts."""
@@ -130,20 +130,10 @@ class Webhook:
             WEBHOOKS.labels(self.source, "malformed").inc()
             fail(415, "unsupported_media_type", "Twilio callbacks are url-encoded forms")
         try:
-            pairs = parse_qsl(self.body.decode("utf-8"), keep_blank_values=True)
+            return parse_form(self.body)
         except UnicodeDecodeError:
             WEBHOOKS.labels(self.source, "malformed").inc()
             fail(400, "malformed_body", "the body is not UTF-8")
-        params: FormParams = {}
-        for key, value in pairs:
-            existing = params.get(key)
-            if existing is None:
-                params[key] = value
-            elif isinstance(existing, list):
-                existing.append(value)
-            else:
-                params[key] = [existing, value]
-        return params
 
     def parse(self, parser: Callable[[Any], E], raw: Any) -> E:
         """`parser(raw)`, or 400 for what it refuses (final: a redelivery carries the same)."""
