@@ -42,9 +42,10 @@ from typing import Any
 
 from soak_story import Clocks, ServiceLog, tell
 
+from flexrec.demo.agents import AgentDriver
 from flexrec.demo.coverage_check import Downtime, sim_coverage
-from flexrec.demo.runner import AgentDriver, ServiceProcess, service_env
 from flexrec.demo.scoring import percentile
+from flexrec.demo.service_process import ServiceProcess, service_env
 from flexsim import SimConfig, SimRunner, defaults, free_port
 
 FULL_FAULTS = "api=0.2,dup=0.1,reorder=0.1,absent=0.05,failed=0.05,stopped=0.05,clobber=0.1"

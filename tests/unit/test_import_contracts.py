@@ -25,7 +25,7 @@ REACHES_INTO_FLEXSIM = {
     # signs deliveries with the simulator's own delivery code, byte for byte what it sends
     "tests/unit/server/test_sim_signed_deliveries.py": "flexsim.webhooks.Delivery",
     # VAD under hand-built conditions: a timeline of its own and the hold-music loop
-    "tests/unit/analysis/test_analysis_vad.py": "flexsim.audio, flexsim.timeline",
+    "tests/unit/analysis/test_analysis_vad.py": "flexsim.audio.sources, flexsim.timeline",
     # the service's cost on Twilio-exact TaskRouter forms built from the simulator's world
     "bench/webhook_throughput.py": "flexsim.callbacks and the world",
 }
