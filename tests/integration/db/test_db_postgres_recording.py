@@ -256,7 +256,7 @@ def test_a_pause_written_while_the_leg_target_is_created_is_not_lost(
         sessions, twilio, twilio, RecordingPolicy(), "https://rec.example.com"
     )
     service.pauses.catch_up_limiter.allow = lambda *_a: False  # type: ignore[method-assign]
-    service.handle_taskrouter_event(
+    service.task_events.handle(
         parse_taskrouter_form(
             {"EventType": "reservation.accepted", "Timestamp": "1790000000", "TaskSid": TASK,
              "ReservationSid": fake_sid("WR", 1), "WorkerSid": worker,
@@ -283,7 +283,7 @@ def test_a_pause_written_while_the_leg_target_is_created_is_not_lost(
         return wish
 
     monkeypatch.setattr(transitions, "task_pause_wish", wish_then_hold)
-    service.handle_conference_event(
+    service.intake.handle_conference_event(
         parse_conference_form(
             {"StatusCallbackEvent": "participant-join", "ConferenceSid": fake_sid("CF", 1),
              "FriendlyName": TASK, "CallSid": CUSTOMER, "ParticipantLabel": "customer",
