@@ -1,9 +1,11 @@
 """`RecordingService`: turns webhook events into exactly one recording per call leg.
 
 A thin facade over the rooms that do the work, so the web layer and the tests have one object
-to call; the queue's jobs are the rooms' own (each room's `jobs()`):
+to call; the queue's jobs are the rooms' own (each room's `jobs()`), and the webhooks go
+straight to the rooms that take them (`task_events`, `intake`):
 
-- `intake` (flexrec.recording.intake): each webhook kind in, in one write transaction;
+- `task_events` (flexrec.recording.task_events): TaskRouter events, from the task's memo;
+- `intake` (flexrec.recording.intake): the other webhook kinds, each in one write transaction;
 - `planner` (flexrec.recording.planner): which legs to record, and the fast path after commit;
 - `starter` (flexrec.recording.starter): start attempts and attribute links;
 - `pauses` (flexrec.recording.pause): pause, resume, auto-resume;
@@ -39,12 +41,6 @@ from flexrec.recording.task_events import TaskEvents
 from flexrec.recording.views import RecordingView, TaskView, list_recordings, list_tasks
 from flexrec.recording.watch import state_fingerprint
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
-from flexrec.webhooks.events import (
-    CallStatusEvent,
-    ConferenceEvent,
-    RecordingStatusEvent,
-    TaskRouterEvent,
-)
 
 __all__ = ["Actor", "RecordingService", "RecordingState"]
 
@@ -134,27 +130,6 @@ class RecordingService:
         the webhook fails and Twilio redelivers the callback.
         """
         self.intake.completed_callbacks.append(callback)
-
-    # -- events in ----------------------------------------------------------------------------
-    def handle_taskrouter_event(self, event: TaskRouterEvent) -> None:
-        """Apply a TaskRouter event; the recording it sets off starts right after."""
-        self.task_events.handle(event)
-
-    def handle_conference_event(self, event: ConferenceEvent) -> None:
-        """Apply a conference callback: participant labels reveal the customer and worker legs."""
-        self.intake.handle_conference_event(event)
-
-    def handle_call_status(self, event: CallStatusEvent) -> None:
-        """A leg that ended before its recording started will never be recorded: say so."""
-        self.intake.handle_call_status(event)
-
-    def is_known_progress(self, event: RecordingStatusEvent) -> bool:
-        """True for an `in-progress` callback this process stores itself (no I/O)."""
-        return self.intake.is_known_progress(event)
-
-    def handle_recording_status(self, event: RecordingStatusEvent) -> None:
-        """Track a recording's lifecycle; completed recordings go to the registered callbacks."""
-        self.intake.handle_recording_status(event)
 
     # -- agent actions ------------------------------------------------------------------------
     def pause(self, task_sid: str, actor: Actor) -> RecordingState:

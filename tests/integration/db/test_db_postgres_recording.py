@@ -162,7 +162,7 @@ def test_service_races_record_once_on_postgres(sessions: sessionmaker[Session]) 
     service = RecordingService(
         sessions, twilio, twilio, RecordingPolicy(), "https://rec.example.com"
     )
-    service.handle_taskrouter_event(
+    service.task_events.handle(
         parse_taskrouter_form(
             {"EventType": "reservation.accepted", "Timestamp": "1790000000", "TaskSid": TASK,
              "ReservationSid": fake_sid("WR", 1), "WorkerSid": fake_sid("WK", 1),
@@ -175,7 +175,7 @@ def test_service_races_record_once_on_postgres(sessions: sessionmaker[Session]) 
     def deliver() -> None:
         n = next(counter)
         if n % 2:
-            service.handle_conference_event(
+            service.intake.handle_conference_event(
                 parse_conference_form(
                     {"StatusCallbackEvent": "participant-join", "ConferenceSid": fake_sid("CF", 1),
                      "FriendlyName": TASK, "CallSid": CUSTOMER, "ParticipantLabel": "customer",
@@ -183,7 +183,7 @@ def test_service_races_record_once_on_postgres(sessions: sessionmaker[Session]) 
                 )
             )  # fmt: skip
         else:
-            service.handle_taskrouter_event(
+            service.task_events.handle(
                 parse_taskrouter_form(
                     {"EventType": "task.updated", "Timestamp": str(1790000001 + n), "TaskSid": TASK,
                      "TaskAssignmentStatus": "assigned", "TaskAttributes": json.dumps(attrs)}
