@@ -150,7 +150,7 @@ class _Day:
             "TaskAttributes": json.dumps(attrs),
             **form,
         }
-        self.service.handle_taskrouter_event(parse_taskrouter_form(fields))
+        self.service.task_events.handle(parse_taskrouter_form(fields))
 
     def answered(self, task: str, attrs: dict[str, Any], at: float, queue: str = "Sales") -> str:
         """Task created at `at - 8`, accepted at `at`; returns the reservation SID."""
@@ -168,7 +168,7 @@ class _Day:
         self.clock.at(at)
         self.twilio.add_call(call, "completed")
         form = {"CallSid": call, "CallStatus": "completed"}
-        self.service.handle_call_status(parse_call_status_form(form))
+        self.service.intake.handle_call_status(parse_call_status_form(form))
 
     def recording_status(self, rec: str, call: str, status: str, at: float, **extra: str) -> None:
         self.clock.at(at)
@@ -182,7 +182,7 @@ class _Day:
             "ErrorCode": "0",
             **extra,
         }
-        self.service.handle_recording_status(parse_recording_status_form(form))
+        self.service.intake.handle_recording_status(parse_recording_status_form(form))
 
     def listed(self, call: str, start_s: float, end_s: float | None, *, status: str = "completed",
                to: str = FLEX_NUMBER, from_: str = "+15551230001") -> None:  # fmt: skip
@@ -244,7 +244,7 @@ def build_day(url: str) -> CoverageDay:
     joined = {"StatusCallbackEvent": "participant-join", "ConferenceSid": fake_sid("CF", 3),
               "FriendlyName": task["C"], "CallSid": leg["C2"], "ParticipantLabel": "worker",
               "SequenceNumber": "1", "Timestamp": "Tue, 03 Mar 2026 09:05:02 +0000"}  # fmt: skip
-    d.service.handle_conference_event(parse_conference_form(joined))
+    d.service.intake.handle_conference_event(parse_conference_form(joined))
     d.listed(leg["C1"], 299, 400, from_="client:alice", to=FLEX_NUMBER)
     d.listed(leg["C2"], 302, 400, from_=FLEX_NUMBER, to="client:bob")
     # D: the policy excludes its queue.

@@ -149,10 +149,16 @@ class EventIntake:
             )
         self.recovery.schedule_refresh(leaving)
 
+    @staticmethod
+    def call_status_is_news(event: CallStatusEvent) -> bool:
+        """Whether a call status callback may change anything here: only a leg's end does.
+        No I/O (the web layer answers the others on its event loop)."""
+        return event.call_status in TERMINAL_CALL_STATUSES
+
     @retry_contention
     def handle_call_status(self, event: CallStatusEvent) -> None:
         """A leg that ended before its recording started will never be recorded: say so."""
-        if event.call_status not in TERMINAL_CALL_STATUSES:
+        if not self.call_status_is_news(event):
             return
         now = self.ctx.now()
         with read_connection(self.ctx.sessions) as connection:

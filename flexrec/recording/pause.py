@@ -8,7 +8,6 @@ task, or anyone with the `supervisor` or `admin` role. Each request is audited i
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -34,6 +33,7 @@ from flexrec.recording.context import (
 )
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
 from flexrec.recording.policy import RECORDED
+from flexrec.recording.recovery import Recovery
 from flexrec.recording.states import (
     ENDED_STATES,
     LIVE_STATES,
@@ -145,11 +145,11 @@ class _NoTarget(NotFound):
 class PauseController:
     """Pause/resume/state for the agent API and auto-resume for the queue."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, recovery: Recovery) -> None:
         self.ctx = ctx
-        # Set by the service: re-reads a task and its reservations from TaskRouter, for when
-        # the webhooks that would have told us were lost or have not arrived yet.
-        self.catch_up: Callable[[str], None] | None = None
+        # Re-reads a task and its reservations from TaskRouter, for when the webhooks that
+        # would have told us were lost or have not arrived yet.
+        self.recovery = recovery
         self.catch_up_limiter = CatchUpLimiter()
 
     def pause(self, task_sid: str, actor: Actor) -> RecordingState:
@@ -177,7 +177,10 @@ class PauseController:
         """No leg is known yet: keep the agent's pause (or its withdrawal) on the task."""
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
-            task = session.get(TaskRecord, task_sid)
+            # The task row locked (PostgreSQL; SQLite's write lock already serialises): a planner
+            # creating a target for the task holds it from reading the task's pause wish to its
+            # commit, so the wish waits for the new target, which the second look then finds.
+            task = session.get(TaskRecord, task_sid, with_for_update=True)
             decided = task.policy_decision if task is not None else None
             if task is None or (decided is not None and decided != RECORDED):
                 raise NotFound(f"task {task_sid} has no recording")
@@ -219,12 +222,12 @@ class PauseController:
                     may_act = acting or self._may_act(session, task_sid, actor)
                     return target.id, _described(session, task_sid, target, may_act)
             except (NotFound, Forbidden):
-                if attempt == 2 or self.catch_up is None or not catch_up:
+                if attempt == 2 or not catch_up:
                     raise
                 # Re-reading costs two TaskRouter calls: not on every refused request.
                 if not self.catch_up_limiter.allow(task_sid, actor.worker_sid or actor.identity):
                     raise
-            self.catch_up(task_sid)
+            self.recovery.catch_up_task(task_sid)
         raise NotFound(task_sid)  # pragma: no cover - the loop returns or raises
 
     def _without_target(self, session: Session, task_sid: str, actor: Actor) -> RecordingState:
