@@ -93,7 +93,10 @@ class PauseController:
         """No leg is known yet: keep the agent's pause (or its withdrawal) on the task."""
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
-            task = session.get(TaskRecord, task_sid)
+            # The task row locked (PostgreSQL; SQLite's write lock already serialises): a planner
+            # creating a target for the task holds it from reading the task's pause wish to its
+            # commit, so the wish waits for the new target, which the second look then finds.
+            task = session.get(TaskRecord, task_sid, with_for_update=True)
             decided = task.policy_decision if task is not None else None
             if task is None or (decided is not None and decided != RECORDED):
                 raise NotFound(f"task {task_sid} has no recording")
