@@ -6,9 +6,13 @@ straight to the rooms that take them (`task_events`, `intake`):
 
 - `task_events` (flexrec.recording.task_events): TaskRouter events, from the task's memo;
 - `intake` (flexrec.recording.intake): the other webhook kinds, each in one write transaction;
-- `planner` (flexrec.recording.planner): which legs to record, and the fast path after commit;
-- `starter` (flexrec.recording.starter): start attempts and attribute links;
-- `pauses` (flexrec.recording.pause): pause, resume, auto-resume;
+- `planner` (flexrec.recording.planner): which legs to record, and the fast path after commit:
+  starts and what each sets off;
+- `starter` (flexrec.recording.starter): start attempts; `links` (flexrec.recording.links):
+  the recordings in the tasks' attributes;
+- `statuses` (flexrec.recording.recording_status): recording status callbacks stored;
+- `pauses` (flexrec.recording.pause): the agent's pause, resume and state;
+- `system_pauses` (flexrec.recording.system_pauses): kept pauses applied, auto-resume;
 - `recovery` (flexrec.recording.recovery): ask Twilio how a recording ended, catch a task up;
 - `reconciler` (flexrec.recording.reconcile): the safety net, `reconcile`;
 - `rows` / `states` / `dedup`: how rows merge new facts, the target states, exactly-once marks;
@@ -34,9 +38,10 @@ from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.planner import Planner
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.reconcile import Reconciler
+from flexrec.recording.recording_status import RecordingStatuses
 from flexrec.recording.recovery import Recovery
-from flexrec.recording.search import LegSearch
 from flexrec.recording.starter import RecordingStarter
+from flexrec.recording.system_pauses import SystemPauses
 from flexrec.recording.task_events import TaskEvents
 from flexrec.recording.views import RecordingView, TaskView, list_recordings, list_tasks
 from flexrec.recording.watch import state_fingerprint
@@ -77,25 +82,22 @@ class RecordingService:
             inline_attempts=inline_attempts,
             sleep=sleep,
         )
+        # Each room takes the rooms below it; a room returns what it leaves to do to the room
+        # above, which sequences them (nothing calls back up).
         self.links = LinkWriter(self.ctx)
-        self.starter = RecordingStarter(self.ctx, self.links)
-        self.planner = Planner(self.ctx, self.starter)
+        self.starter = RecordingStarter(self.ctx)
+        self.system_pauses = SystemPauses(self.ctx)
+        self.statuses = RecordingStatuses(self.ctx, self.starter, self.links, self.system_pauses)
+        self.planner = Planner(
+            self.ctx, self.starter, self.links, self.statuses, self.system_pauses
+        )
         self.recovery = Recovery(self.ctx, self.planner)
         self.pauses = PauseController(self.ctx, self.recovery)
-        self.intake = EventIntake(self.ctx, self.planner, self.recovery, self.pauses, self.starter)
-        self.task_events = TaskEvents(self.ctx, self.planner, self.pauses)
+        self.intake = EventIntake(self.ctx, self.planner, self.recovery, self.statuses, self.links)
+        self.task_events = TaskEvents(self.ctx, self.planner, self.system_pauses)
         self.reconciler = Reconciler(
-            self.ctx, self.planner, self.recovery, self.intake, self.pauses
+            self.ctx, self.planner, self.recovery, self.intake, self.system_pauses
         )
-        # The rooms call each other through these hooks (set here, where all of them exist).
-        self.starter.on_started = self.pauses.apply_pending_pause
-        self.starter.on_parked = self.intake.handle_recording_status
-        self.search = LegSearch(
-            self.ctx,
-            lambda session, task, now: self.planner.plan(session, task, now, None),
-            self.planner.execute,
-        )
-        self.planner.search = self.search
         # Work this service sets off runs in-process when due (see ServiceContext.schedule);
         # an Event Streams event stays on the queue, where it is durable until handled.
         self.ctx.jobs = {n: j for n, j in self.jobs().items() if n != JOB_TASKROUTER_EVENT}
@@ -156,11 +158,11 @@ class RecordingService:
         """The recording jobs by name, as the rooms that run them list them: the queue runs
         them, and so does this process, when they are due, for work it sets off (`schedule`)."""
         rooms = (
-            self.starter,
+            self.planner,
             self.links,
-            self.pauses,
+            self.system_pauses,
             self.reconciler,
-            self.search,
+            self.planner.search,
             self.intake,
             self.task_events,
         )
