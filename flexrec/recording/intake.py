@@ -163,10 +163,12 @@ class EventIntake:
             # recorded: one read, and no write transaction, for those.
             if _HAS_TARGET.execute(connection, {"call": event.call_sid}).first() is None:
                 return
-        with write_connection(self.ctx.sessions) as connection:
-            ended = live_target_ids(connection, event.call_sid)
+        # Writes first (no BEGIN IMMEDIATE): the legs' live recordings are read after, which
+        # neither write changes (call_over ends only targets that never started).
+        with write_connection(self.ctx.sessions, writes_first=True) as connection:
             transitions.call_over(connection, event.call_sid, event.call_status, now)
             transitions.leg_over(connection, event.call_sid, now)
+            ended = live_target_ids(connection, event.call_sid)
         self.recovery.schedule_refresh(ended)
 
     @retry_contention

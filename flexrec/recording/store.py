@@ -53,22 +53,27 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     Other processes (queue workers) still meet at SQLite's own lock.
     """
     session = sessions()
-    lock: threading.RLock | None = None
     try:
+        lock: threading.RLock | None = None
         bind = session.get_bind()
         if bind.dialect.name == "sqlite":
             lock = _sqlite_write_lock(bind)
+            session.connection()  # the pool's connection, checked out before the lock
             lock.acquire()
-            _BEGIN_IMMEDIATE.execute(session)
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        try:
+            if lock is not None:
+                _BEGIN_IMMEDIATE.execute(session)
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            # Held only from the BEGIN to the commit: the pool's check-in comes after.
+            if lock is not None:
+                lock.release()
     finally:
         session.close()
-        if lock is not None:
-            lock.release()
 
 
 @contextmanager
@@ -89,21 +94,22 @@ def write_connection(
             yield session.connection()
         return
     lock = _sqlite_write_lock(bind) if bind.dialect.name == "sqlite" else None
-    if lock is not None:
-        lock.acquire()
-    try:
-        with bind.connect() as connection:
+    # The connection is checked out of the pool before the lock is taken and back after it is
+    # released: the lock is held only from the transaction's first statement to its commit.
+    with bind.connect() as connection:
+        if lock is not None:
+            lock.acquire()
+        try:
             if lock is not None and not writes_first:
                 _BEGIN_IMMEDIATE.execute(connection)
-            try:
-                yield connection
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
-    finally:
-        if lock is not None:
-            lock.release()
+            yield connection
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
 
 
 @contextmanager

@@ -121,3 +121,44 @@ def test_a_transaction_that_writes_first_is_one_transaction_without_begin(tmp_pa
     with sessions() as session:
         assert session.scalars(select(TaskRecord.sid)).all() == ["WT3"]
     engine.dispose()
+
+
+def test_the_lock_is_free_while_a_writer_takes_and_gives_back_its_connection(
+    tmp_path: Path,
+) -> None:
+    """The write lock covers the transaction only: a writer checks its connection out of the
+    pool before taking it (and a bare connection's back in after releasing it; an ORM
+    session gives its connection back inside its commit), so a thread that loses the CPU
+    there stalls no other writer."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    sessions = make_session_factory(engine)
+    lock = store._sqlite_write_lock(engine)
+    free: list[bool] = []
+
+    def lock_is_free(*_args: object) -> None:
+        # Another thread, as another writer would: this one may hold the (reentrant) lock.
+        def probe() -> None:
+            got = lock.acquire(blocking=False)
+            free.append(got)
+            if got:
+                lock.release()
+
+        other = threading.Thread(target=probe)
+        other.start()
+        other.join()
+
+    event.listen(engine, "checkout", lock_is_free)
+    event.listen(engine, "checkin", lock_is_free)
+    row = {"created_at": NOW, "updated_at": NOW}
+    with write_connection(sessions, writes_first=True) as conn:
+        insert_ignore(conn, TaskRecord, {"sid": "WT1", **row}, ["sid"])
+    with write_connection(sessions) as conn:
+        insert_ignore(conn, TaskRecord, {"sid": "WT2", **row}, ["sid"])
+    with write_session(sessions) as session:
+        insert_ignore(session, TaskRecord, {"sid": "WT3", **row}, ["sid"])
+    assert free == [True] * 5 + [False]  # the session's check-in, inside its commit
+    with sessions() as session:
+        assert session.scalars(select(TaskRecord.sid)).all() == ["WT1", "WT2", "WT3"]
+    engine.dispose()
