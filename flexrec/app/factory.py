@@ -44,11 +44,14 @@ from flexrec.server.routes_archive import make_archive_router
 from flexrec.server.services import Services
 from flexrec.server.signature_watch import SignatureWatch
 from flexrec.web.body_limit import BodyLimitMiddleware
-from flexrec.web.error_boundary import ErrorBoundaryMiddleware
+from flexrec.web.error_boundary import (
+    CLIENT_CLOSED_REQUEST,
+    ErrorBoundaryMiddleware,
+    http_error_response,
+)
 from flexrec.web.responses import validation_is_400
 
 log = get_logger(__name__)
-CLIENT_CLOSED_REQUEST = 499
 
 
 def _secrets_of(settings: Settings) -> list[str]:
@@ -64,9 +67,7 @@ def _secrets_of(settings: Settings) -> list[str]:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
-    detail: Any = exc.detail
-    body = detail if isinstance(detail, dict) else {"error": "http_error", "message": str(detail)}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return http_error_response(exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -107,6 +108,10 @@ def create_app(
             log.warning("webhook_signature_validation_disabled")
         current.start()
         try:
+            current.answering()
+        except Exception:  # the run's history must never keep the service from answering
+            log.exception("run_history_not_written")
+        try:
             yield
         finally:
             if owned:
@@ -140,6 +145,8 @@ def create_app(
             expose_headers=["ETag", "Retry-After"],
             max_age=600,
         )
+    # The webhooks skip FastAPI's routing (flexrec.server.routes_webhooks), inside the rules below.
+    app.add_middleware(routes_webhooks.WebhookEdge)
     # Every body is capped before any route reads it (routes authenticate after reading).
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
@@ -147,7 +154,6 @@ def create_app(
     # raise (it would close the keep-alive connection).
     app.add_middleware(ErrorBoundaryMiddleware)
     for module in (
-        routes_webhooks,
         routes_agent,
         routes_card_data,
         routes_admin,
@@ -189,7 +195,7 @@ def _document_validation_as_400(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = validation_is_400(build())
+            app.openapi_schema = routes_webhooks.document(validation_is_400(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,13 +1,20 @@
 """`RecordingService`: turns webhook events into exactly one recording per call leg.
 
 A thin facade over the rooms that do the work, so the web layer and the tests have one object
-to call; the queue's jobs are the rooms' own (each room's `jobs()`):
+to call; the queue's jobs are the rooms' own (each room's `jobs()`), and the webhooks go
+straight to the rooms that take them (`task_events`, `intake`):
 
-- `intake` (flexrec.recording.intake): each webhook kind in, in one write transaction;
-- `planner` (flexrec.recording.planner): which legs to record, and the fast path after commit;
-- `starter` (flexrec.recording.starter): start attempts and attribute links;
-- `pauses` (flexrec.recording.pause): pause, resume, auto-resume;
-- `recovery` (flexrec.recording.recovery): refresh, catch-up and `reconcile`;
+- `task_events` (flexrec.recording.task_events): TaskRouter events, from the task's memo;
+- `intake` (flexrec.recording.intake): the other webhook kinds, each in one write transaction;
+- `planner` (flexrec.recording.planner): which legs to record, and the fast path after commit:
+  starts and what each sets off;
+- `starter` (flexrec.recording.starter): start attempts; `links` (flexrec.recording.links):
+  the recordings in the tasks' attributes;
+- `statuses` (flexrec.recording.recording_status): recording status callbacks stored;
+- `pauses` (flexrec.recording.pause): the agent's pause, resume and state;
+- `system_pauses` (flexrec.recording.system_pauses): kept pauses applied, auto-resume;
+- `recovery` (flexrec.recording.recovery): ask Twilio how a recording ended, catch a task up;
+- `reconciler` (flexrec.recording.reconcile): the safety net, `reconcile`;
 - `rows` / `states` / `dedup`: how rows merge new facts, the target states, exactly-once marks;
 - `views` (flexrec.recording.views): the admin listings.
 """
@@ -30,19 +37,15 @@ from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor, PauseController, RecordingState
 from flexrec.recording.planner import Planner
 from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.reconcile import Reconciler
+from flexrec.recording.recording_status import RecordingStatuses
 from flexrec.recording.recovery import Recovery
-from flexrec.recording.search import LegSearch
 from flexrec.recording.starter import RecordingStarter
+from flexrec.recording.system_pauses import SystemPauses
 from flexrec.recording.task_events import TaskEvents
 from flexrec.recording.views import RecordingView, TaskView, list_recordings, list_tasks
 from flexrec.recording.watch import state_fingerprint
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
-from flexrec.webhooks.events import (
-    CallStatusEvent,
-    ConferenceEvent,
-    RecordingStatusEvent,
-    TaskRouterEvent,
-)
 
 __all__ = ["Actor", "RecordingService", "RecordingState"]
 
@@ -79,24 +82,22 @@ class RecordingService:
             inline_attempts=inline_attempts,
             sleep=sleep,
         )
+        # Each room takes the rooms below it; a room returns what it leaves to do to the room
+        # above, which sequences them (nothing calls back up).
         self.links = LinkWriter(self.ctx)
-        self.starter = RecordingStarter(self.ctx, self.links)
-        self.pauses = PauseController(self.ctx)
-        self.planner = Planner(self.ctx, self.starter)
-        self.recovery = Recovery(self.ctx, self.planner, self.pauses)
-        self.intake = EventIntake(self.ctx, self.planner, self.recovery, self.pauses, self.starter)
-        self.task_events = TaskEvents(self.ctx, self.planner, self.pauses)
-        # The rooms call each other through these hooks (set here, where all of them exist).
-        self.pauses.catch_up = self.recovery.catch_up_task
-        self.starter.on_started = self.pauses.apply_pending_pause
-        self.starter.on_parked = self.intake.handle_recording_status
-        self.recovery.on_status = self.intake.handle_recording_status
-        self.search = LegSearch(
-            self.ctx,
-            lambda session, task, now: self.planner.plan(session, task, now, None),
-            self.planner.execute,
+        self.starter = RecordingStarter(self.ctx)
+        self.system_pauses = SystemPauses(self.ctx)
+        self.statuses = RecordingStatuses(self.ctx, self.starter, self.links, self.system_pauses)
+        self.planner = Planner(
+            self.ctx, self.starter, self.links, self.statuses, self.system_pauses
         )
-        self.planner.search = self.search
+        self.recovery = Recovery(self.ctx, self.planner)
+        self.pauses = PauseController(self.ctx, self.recovery)
+        self.intake = EventIntake(self.ctx, self.planner, self.recovery, self.statuses, self.links)
+        self.task_events = TaskEvents(self.ctx, self.planner, self.system_pauses)
+        self.reconciler = Reconciler(
+            self.ctx, self.planner, self.recovery, self.intake, self.system_pauses
+        )
         # Work this service sets off runs in-process when due (see ServiceContext.schedule);
         # an Event Streams event stays on the queue, where it is durable until handled.
         self.ctx.jobs = {n: j for n, j in self.jobs().items() if n != JOB_TASKROUTER_EVENT}
@@ -117,7 +118,7 @@ class RecordingService:
 
     def recover_claims(self) -> list[int]:
         """Take back the claims of processes that are gone and start their targets again."""
-        return self.recovery.recover_claims()
+        return self.reconciler.recover_claims()
 
     def set_background(self, background: Background | None) -> None:
         """Run follow-up work (attribute writes) on these threads instead of inline."""
@@ -131,27 +132,6 @@ class RecordingService:
         the webhook fails and Twilio redelivers the callback.
         """
         self.intake.completed_callbacks.append(callback)
-
-    # -- events in ----------------------------------------------------------------------------
-    def handle_taskrouter_event(self, event: TaskRouterEvent) -> None:
-        """Apply a TaskRouter event; the recording it sets off starts right after."""
-        self.task_events.handle(event)
-
-    def handle_conference_event(self, event: ConferenceEvent) -> None:
-        """Apply a conference callback: participant labels reveal the customer and worker legs."""
-        self.intake.handle_conference_event(event)
-
-    def handle_call_status(self, event: CallStatusEvent) -> None:
-        """A leg that ended before its recording started will never be recorded: say so."""
-        self.intake.handle_call_status(event)
-
-    def is_known_progress(self, event: RecordingStatusEvent) -> bool:
-        """True for an `in-progress` callback this process stores itself (no I/O)."""
-        return self.intake.is_known_progress(event)
-
-    def handle_recording_status(self, event: RecordingStatusEvent) -> None:
-        """Track a recording's lifecycle; completed recordings go to the registered callbacks."""
-        self.intake.handle_recording_status(event)
 
     # -- agent actions ------------------------------------------------------------------------
     def pause(self, task_sid: str, actor: Actor) -> RecordingState:
@@ -178,11 +158,11 @@ class RecordingService:
         """The recording jobs by name, as the rooms that run them list them: the queue runs
         them, and so does this process, when they are due, for work it sets off (`schedule`)."""
         rooms = (
-            self.starter,
+            self.planner,
             self.links,
-            self.pauses,
-            self.recovery,
-            self.search,
+            self.system_pauses,
+            self.reconciler,
+            self.planner.search,
             self.intake,
             self.task_events,
         )
@@ -190,7 +170,7 @@ class RecordingService:
 
     def reconcile(self) -> int:
         """Safety net: re-enqueue what is due or stale, find live tasks with no target."""
-        return self.recovery.reconcile()
+        return self.reconciler.reconcile()
 
     def catch_up_task(self, task_sid: str) -> None:
         """Re-read a task and its reservations from TaskRouter and act on them (lost webhooks)."""

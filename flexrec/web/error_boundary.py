@@ -10,13 +10,19 @@ client disconnecting mid-body (`ClientDisconnect`) is logged at info: nobody is 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flexrec.logs import get_logger
 
 log = get_logger("flexrec.http")
+
+# nginx's "client closed request": a client that hung up is kept apart from the 5xx.
+CLIENT_CLOSED_REQUEST = 499
 
 _BODY = json.dumps(
     {"error": "internal_error", "message": "the request could not be processed; retry later"}
@@ -60,3 +66,10 @@ class ErrorBoundaryMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": _BODY})
+
+
+def http_error_response(exc: HTTPException) -> JSONResponse:
+    """The answer to an `HTTPException`: its status, headers and `{"error", "message"}` body."""
+    detail: Any = exc.detail
+    body = detail if isinstance(detail, dict) else {"error": "http_error", "message": str(detail)}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

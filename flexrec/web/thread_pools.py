@@ -4,13 +4,19 @@ so it never takes the threads webhooks are handled on, nor more memory than a fe
 
 anyio's default limiter (40 threads) serves every sync route and `run_in_threadpool`; work run
 through `run_on(name, ...)` counts against its own limiter instead (one per event loop).
+Webhooks, the busiest hand-off, run on a plain executor of their own (`run_webhook`): half the
+CPU of anyio's hop (measured, 30 against 46-68 us a call), with the same context copy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
+import threading
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import anyio.to_thread
@@ -23,6 +29,8 @@ POOL_SIZES = {
     "password_hashes": 4,  # scrypt: 16 MiB and tens of ms each
     "long_polls": 4,  # state reads of held polls whose task was announced as changed
 }
+
+WEBHOOK_THREADS = 40  # as many as anyio's default limiter gave them: handlers wait on locks
 
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, CapacityLimiter]] = (
     weakref.WeakKeyDictionary()
@@ -41,3 +49,23 @@ def limiter(name: str) -> CapacityLimiter:
 async def run_on(name: str, func: Callable[..., T], *args: object) -> T:
     """Run blocking `func(*args)` on pool `name`'s threads."""
     return await anyio.to_thread.run_sync(func, *args, limiter=limiter(name))
+
+
+_webhook_pool: ThreadPoolExecutor | None = None
+_webhook_pool_lock = threading.Lock()
+
+
+def _webhook_executor() -> ThreadPoolExecutor:
+    global _webhook_pool  # one pool per process, made on first use
+    with _webhook_pool_lock:
+        if _webhook_pool is None:
+            _webhook_pool = ThreadPoolExecutor(WEBHOOK_THREADS, thread_name_prefix="webhook")
+        return _webhook_pool
+
+
+async def run_webhook(func: Callable[..., T], *args: object) -> T:
+    """Run blocking `func(*args)` on the webhook threads, in a copy of the caller's context
+    (request ids, the arrival mark)."""
+    context = contextvars.copy_context()
+    call = functools.partial(context.run, func, *args)
+    return await asyncio.get_running_loop().run_in_executor(_webhook_executor(), call)

@@ -456,7 +456,7 @@ class Contract:
         """Deliver one TaskRouter event callback, then run whatever it queued."""
         from flexrec.webhooks.events import parse_taskrouter_form
 
-        self.service.handle_taskrouter_event(parse_taskrouter_form(form))
+        self.service.task_events.handle(parse_taskrouter_form(form))
         self.queue.run_all(max_jobs=50)
 
     def media(self, task_sid: str) -> list[dict[str, Any]]:

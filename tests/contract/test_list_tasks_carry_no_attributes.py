@@ -157,7 +157,7 @@ def test_a_list_never_overwrites_attributes_the_service_holds(app: ServiceApp) -
         "TaskAssignmentStatus": "pending",
         "TaskChannelUniqueName": "voice",
     }
-    service.handle_taskrouter_event(parse_taskrouter_form(event_form))
+    service.task_events.handle(parse_taskrouter_form(event_form))
     service.reconcile()
     app.run_jobs()
     row = app.task(WT)

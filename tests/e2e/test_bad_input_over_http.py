@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flexrec.demo.runner import ServiceProcess, service_env
+from flexrec.demo.service_process import ServiceProcess, service_env
 from flexsim import Conversation, SimConfig, SimRunner, free_port, twilio_signature
 
 pytestmark = pytest.mark.e2e

@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, select
 from testkit import unavailable
 
 from flexrec.db.models import PauseEvent
-from flexrec.demo.runner import ServiceProcess, service_env
+from flexrec.demo.service_process import ServiceProcess, service_env
 from flexsim import RecordingInfo, SimConfig, SimRunner, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from flexrec.demo.runner import ServiceProcess, service_env
+from flexrec.demo.service_process import ServiceProcess, service_env
 from flexsim import ApiFault, Conversation, SimConfig, SimRunner, free_port
 
 pytestmark = pytest.mark.e2e

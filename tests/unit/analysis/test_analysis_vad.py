@@ -15,7 +15,7 @@ from flexsim import (
     render_recording,
     truth_segments,
 )
-from flexsim import audio as sim_audio
+from flexsim.audio.sources import music_loop
 from flexsim.timeline import Timeline
 
 SR = 8000
@@ -116,7 +116,7 @@ def test_hold_music_alone_is_not_speech() -> None:
 def test_every_hold_music_variant_is_rejected_loud_or_barely_above_noise(
     variant: int, music_dbfs: float, noise_dbfs: float
 ) -> None:
-    loop = sim_audio._music(variant, SR)
+    loop = music_loop(variant, SR)
     quiet = np.zeros(2 * SR, np.float32)
     music = np.concatenate([quiet, np.tile(loop, 3) * np.float32(10 ** (music_dbfs / 20)), quiet])
     audio = music + _noise(noise_dbfs, len(music) / SR, seed=variant)

@@ -17,7 +17,7 @@ from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
 from flexrec.db.base import Base, make_engine, make_session_factory
 from flexrec.demo.display import DemoDisplay, LiveFigures
 from flexrec.demo.measures import STAGE_ANALYSING, STAGE_UNKNOWN, recording_stages
-from flexrec.demo.runner import Settled, _settle
+from flexrec.demo.settle import Settled, settle
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -28,7 +28,7 @@ def sid(n: int) -> str:
 
 @dataclass
 class FakeSim:
-    """What `_settle` reads of the simulator: its ground truth and live figures."""
+    """What `settle` reads of the simulator: its ground truth and live figures."""
 
     completed: list[str]  # dual customer-leg recordings
     mono: list[str] = field(default_factory=list)  # e.g. a Studio flow's
@@ -80,7 +80,7 @@ def _settle_now(url: str, sim: FakeSim, timeout_s: float) -> Settled:
     console = Console(file=io.StringIO(), force_terminal=False)
     figures = LiveFigures(total_calls=2)
     with DemoDisplay(console, 2) as display:
-        return _settle(url, figures, display, timeout_s, sim, SimpleNamespace(requested=0))  # type: ignore[arg-type]
+        return settle(url, figures, display, timeout_s, sim, SimpleNamespace(requested=0))  # type: ignore[arg-type]
 
 
 def test_a_mono_recording_ends_the_wait_at_once_instead_of_at_the_timeout(database: str) -> None:
@@ -131,7 +131,7 @@ def test_a_mono_recording_the_service_never_heard_of_is_reported_not_waited_for(
 ) -> None:
     # A Studio flow's mono recording whose completed callback was lost while the service was
     # down: nothing will ever announce it, so after a grace period it is named, not awaited.
-    monkeypatch.setattr("flexrec.demo.runner.UNREPORTED_GRACE_S", 0.3)
+    monkeypatch.setattr("flexrec.demo.settle.UNREPORTED_GRACE_S", 0.3)
     _add(database, sid(1), "verified", "done")
     settled = _settle_now(database, FakeSim([sid(1)], mono=[sid(2)]), timeout_s=30.0)
     assert not settled.timed_out and settled.clean

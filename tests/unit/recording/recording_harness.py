@@ -92,7 +92,7 @@ class Harness:
     def tr(self, event_type: str, task_sid: str, attrs: dict[str, Any] | None = None,
            **kwargs: Any) -> None:  # fmt: skip
         """Feed one TaskRouter event (see `parse_tr` for the options) to the service."""
-        self.service.handle_taskrouter_event(self.parse_tr(event_type, task_sid, attrs, **kwargs))
+        self.service.task_events.handle(self.parse_tr(event_type, task_sid, attrs, **kwargs))
 
     def parse_tr(
         self,
@@ -146,10 +146,10 @@ class Harness:
             "SequenceNumber": str(self.next_ms()),
             "Timestamp": at,
         }
-        self.service.handle_conference_event(parse_conference_form(form))
+        self.service.intake.handle_conference_event(parse_conference_form(form))
 
     def call_status(self, call_sid: str, status: str) -> None:
-        self.service.handle_call_status(
+        self.service.intake.handle_call_status(
             parse_call_status_form({"CallSid": call_sid, "CallStatus": status})
         )
 
@@ -168,7 +168,7 @@ class Harness:
         }
         if status == "completed":
             form.setdefault("RecordingDuration", "42")
-        self.service.handle_recording_status(parse_recording_status_form(form))
+        self.service.intake.handle_recording_status(parse_recording_status_form(form))
 
     def end_recording(self, recording_sid: str, status: str, **extra: str) -> None:
         """Twilio ends a recording (`completed`, `absent` or `failed`) and posts its callback,

@@ -170,7 +170,7 @@ def test_a_reaped_process_neither_claims_nor_creates_under_its_old_id(h: Harness
     lease.beat()  # the stall ends: a fresh owner id, and the work goes on
     assert lease.owner_id != old_id
     assert lease.holds(lease.owner_id)
-    stalled.starter.start_target(h.target(CUSTOMER).id)
+    stalled.planner.start(h.target(CUSTOMER).id)
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
 
@@ -196,7 +196,7 @@ def test_a_lapsed_lease_gives_the_claim_back_instead_of_creating(h: Harness) -> 
     assert isinstance(claim, Claim)
     clock_s[0] += lease.lease.total_seconds()  # the heartbeats stopped getting through
 
-    assert service.starter.start_target(target_id, claim).outcome == "retry"
+    assert service.planner.start(target_id, claim).outcome == "retry"
     assert h.twilio.count("create_recording") == 1  # only the first attempt's, refused
     assert h.target(CUSTOMER).state == "pending"
 

@@ -103,7 +103,7 @@ def test_in_progress_callbacks_of_our_own_starts_are_answered_from_memory(h: Har
 
     def create_and_call_back(request):  # type: ignore[no-untyped-def]
         # Twilio posts in-progress while our create is still being answered.
-        seen_in_flight.append(service.is_known_progress(_progress("RE" + "9" * 32, CA)))
+        seen_in_flight.append(service.intake.is_known_progress(_progress("RE" + "9" * 32, CA)))
         return create(request)
 
     h.twilio.create_recording = create_and_call_back  # type: ignore[method-assign]
@@ -113,14 +113,14 @@ def test_in_progress_callbacks_of_our_own_starts_are_answered_from_memory(h: Har
     assert seen_in_flight == [True]
     recording_sid = h.target(CA).recording_sid
     assert recording_sid is not None
-    assert service.is_known_progress(_progress(recording_sid, CA))  # stored as running
+    assert service.intake.is_known_progress(_progress(recording_sid, CA))  # stored as running
     other = fake_sid("CA", 7)
-    assert not service.is_known_progress(_progress(fake_sid("RE", 7), other))
+    assert not service.intake.is_known_progress(_progress(fake_sid("RE", 7), other))
     completed = RecordingStatusEvent(
         recording_sid=recording_sid, call_sid=CA, status="completed", url=None,
         channels=2, start_time_ms=None, duration_s=5, error_code=None, track=None, source=None,
     )  # fmt: skip
-    assert not service.is_known_progress(completed)
+    assert not service.intake.is_known_progress(completed)
 
 
 def test_a_parked_callback_is_handled_when_the_create_answer_is_lost(h: Harness) -> None:
@@ -130,7 +130,7 @@ def test_a_parked_callback_is_handled_when_the_create_answer_is_lost(h: Harness)
 
     def create_then_time_out(request):  # type: ignore[no-untyped-def]
         info = create(request)  # Twilio made it and posts in-progress...
-        parked.append(service.is_known_progress(_progress(info.sid, CA)))
+        parked.append(service.intake.is_known_progress(_progress(info.sid, CA)))
         raise GatewayError("read timed out", status=None)  # ...but its answer never came
 
     h.twilio.create_recording = create_then_time_out  # type: ignore[method-assign]

@@ -223,7 +223,7 @@ def test_crash_after_claim_is_recovered_by_reconcile(h: Harness) -> None:
     accept_inbound(h)  # first attempt: the create times out unsent → retry row; no crash yet
     h.clock.advance(600)
     with pytest.raises(SystemExit):
-        h.service.starter.start_target(h.target(CUSTOMER).id)
+        h.service.planner.start(h.target(CUSTOMER).id)
     h.service.starter._commit_started = original  # type: ignore[method-assign]
     assert h.target(CUSTOMER).state == "starting"
     assert h.service.reconcile() == 0  # claim is fresh: not stale yet

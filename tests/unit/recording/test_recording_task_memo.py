@@ -51,9 +51,9 @@ def test_an_event_that_changes_nothing_touches_no_database(h: Harness) -> None:
     linked = answered(h)
     h.tr("task.updated", TASK, linked, status="assigned")  # our link write, as TaskRouter says
     repeat = h.parse_tr("task.updated", TASK, linked, status="assigned")
-    h.service.handle_taskrouter_event(repeat)
+    h.service.task_events.handle(repeat)
     with statements(h) as seen:
-        h.service.handle_taskrouter_event(repeat)  # a redelivery
+        h.service.task_events.handle(repeat)  # a redelivery
     assert seen == []
 
 

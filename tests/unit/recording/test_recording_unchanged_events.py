@@ -61,8 +61,8 @@ def test_a_redelivered_repeat_changes_nothing_and_leaves_no_mark(h: Harness) -> 
     linked = _recorded_and_linked(h)
     requests = len(h.twilio.requests)
     event = h.parse_tr("task.updated", TASK, linked, ts_ms=T0 + 3000, status="pending")
-    h.service.handle_taskrouter_event(event)
-    h.service.handle_taskrouter_event(event)
+    h.service.task_events.handle(event)
+    h.service.task_events.handle(event)
     # Idempotent rows need no seen-mark (a row per event was a write per event).
     assert _dedup_keys(h) == 0
     assert len(h.twilio.requests) == requests

@@ -15,6 +15,7 @@ from flexrec.config import ServerSettings, Settings, TwilioSettings
 from flexrec.recording.errors import Forbidden, NotFound
 from flexrec.server.services import Services
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
+from flexrec.twilio.resources import TERMINAL_CALL_STATUSES
 
 AUTH_TOKEN = "test-auth-token-4f1c"
 ADMIN_TOKEN = "admin-token-9b2e77"
@@ -50,8 +51,20 @@ class StubRecording:
         if self.fail_with is not None:
             raise self.fail_with
 
+    @property
+    def task_events(self) -> Any:
+        return _TaskEvents(self)
+
+    @property
+    def intake(self) -> Any:
+        return self  # the stub takes the other webhooks itself
+
     def handle_taskrouter_event(self, event: Any) -> None:
         self._record("taskrouter", event)
+
+    @staticmethod
+    def call_status_is_news(event: Any) -> bool:
+        return event.call_status in TERMINAL_CALL_STATUSES
 
     def is_known_progress(self, event: Any) -> bool:
         self.questions.append(("known?", event))
@@ -105,6 +118,14 @@ class StubRecording:
     def list_tasks(self, **filters: Any) -> list[Any]:
         self.calls.append(("list_tasks", filters))
         return [{"task_sid": WT_OWN}]
+
+
+@dataclass
+class _TaskEvents:
+    stub: StubRecording
+
+    def handle(self, event: Any) -> None:
+        self.stub.handle_taskrouter_event(event)
 
 
 @dataclass

@@ -10,6 +10,8 @@ from urllib.parse import quote_plus
 import pytest
 from server_harness import WT_OWN, Harness, sign
 
+from flexrec.web.body_limit import MAX_WEBHOOK_FORM_BYTES
+
 CA = "CA" + "c" * 32
 CF = "CF" + "f" * 32
 RE = "RE" + "e" * 32
@@ -93,6 +95,8 @@ def test_what_memory_answers_never_reaches_the_handler(
         ("/webhooks/taskrouter", TASKROUTER, 1),
         ("/webhooks/conference", CONFERENCE, 1),
         ("/webhooks/call-status", CALL_STATUS, 1),
+        # A leg ringing or answered ends nothing: the room says so from memory, no hop.
+        ("/webhooks/call-status", {**CALL_STATUS, "CallStatus": "ringing"}, 0),
     ],
 )
 def test_only_the_handler_runs_off_the_event_loop(
@@ -100,19 +104,56 @@ def test_only_the_handler_runs_off_the_event_loop(
 ) -> None:
     # A thread hop per request was a third of an ignored webhook's CPU: the signature check,
     # parsing and answer run on the event loop; only a handler that works goes to a thread.
-    import anyio.to_thread
+    from flexrec.server import routes_webhooks
 
     counted: list[object] = []
-    run_sync = anyio.to_thread.run_sync
+    run_webhook = routes_webhooks.run_webhook
 
-    async def counting(func: Callable[..., object], *args: object, **kwargs: object) -> object:
+    async def counting(func: Callable[..., object], *args: object) -> object:
         counted.append(func)
-        return await run_sync(func, *args, **kwargs)
+        return await run_webhook(func, *args)
 
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    monkeypatch.setattr(routes_webhooks, "run_webhook", counting)
     assert harness.post_signed(path, params).status_code == 204
     assert len(counted) == hops
     assert len(harness.recording.calls) == hops
+
+
+def test_handlers_run_on_the_webhook_threads_with_the_request_context(harness: Harness) -> None:
+    # The webhooks' own executor (cheaper than anyio's hop), in a copy of the request's
+    # context: the handler still sees when its webhook arrived (the start-latency metric).
+    import threading
+
+    from flexrec.webhooks.arrival import seconds_since_arrival
+
+    seen: list[tuple[str, float | None]] = []
+
+    def handler(_event: object) -> None:
+        seen.append((threading.current_thread().name, seconds_since_arrival()))
+
+    harness.recording.handle_conference_event = handler  # type: ignore[method-assign]
+    assert harness.post_signed("/webhooks/conference", CONFERENCE).status_code == 204
+    ((thread, since),) = seen
+    assert thread.startswith("webhook")
+    assert since is not None and since >= 0
+
+
+def test_other_methods_on_a_webhook_path_are_405(harness: Harness) -> None:
+    response = harness.client.get("/webhooks/taskrouter")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"] == "method_not_allowed"
+    assert harness.recording.calls == []
+
+
+def test_the_schema_documents_every_webhook_and_its_answers(harness: Harness) -> None:
+    from flexrec.webhooks import paths as webhook_paths
+
+    documented = harness.client.get("/openapi.json").json()["paths"]
+    for path in (webhook_paths.TASKROUTER, webhook_paths.EVENT_STREAMS, webhook_paths.CONFERENCE,
+                 webhook_paths.CALL_STATUS, webhook_paths.RECORDING_STATUS):  # fmt: skip
+        answers = set(documented[path]["post"]["responses"])
+        assert {"204", "400", "403", "413", "415", "422", "500"} <= answers
 
 
 def test_taskrouter_event_reaches_service_parsed(harness: Harness) -> None:
@@ -266,9 +307,7 @@ def test_a_signed_body_that_is_not_utf8_is_malformed_not_forged(harness: Harness
 
 
 def test_oversized_body_is_413_before_anything_else(harness: Harness) -> None:
-    from flexrec.server.routes_webhooks import MAX_FORM_BYTES
-
-    big = {**CALL_STATUS, "Padding": "x" * (MAX_FORM_BYTES + 1)}
+    big = {**CALL_STATUS, "Padding": "x" * (MAX_WEBHOOK_FORM_BYTES + 1)}
     response = harness.post_signed("/webhooks/call-status", big)
     assert response.status_code == 413
     assert harness.recording.calls == []

@@ -1,0 +1,113 @@
+"""The embedded default archive store: a local folder, each write a rename of a synced file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from flexrec.archive.storage.base import BlobNotFound, StorageError, check_key
+
+
+class LocalStorage:
+    """Objects as files under `root`; writes go to a temp file, fsync, then rename.
+
+    Not WORM: whoever can write the folder can change or delete any file (read-only files are
+    not a control), so a policy that asks for WORM is refused on it (flexrec.archive.worm).
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        """Write atomically: readers see the old object or the new one, never a partial file."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Temp names start with "." so list_keys never reports an in-flight write.
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=".part", dir=path.parent
+            )
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp_name, path)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageError(f"local write failed for {key}: {exc.strerror or exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        """Read the whole file."""
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Read only the requested bytes of the file."""
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(max(0, end - start + 1))
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+
+    def size(self, key: str) -> int:
+        """The file's size."""
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local stat failed for {key}: {exc.strerror or exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        """True when the file exists."""
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove the file (and fsync its folder so the removal survives a crash)."""
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+            if path.parent.is_dir():
+                _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageError(f"local delete failed for {key}: {exc.strerror or exc}") from exc
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Every stored file's key under the root, temp files excluded."""
+        if not self.root.is_dir():
+            return []
+        keys = []
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    def describe(self) -> str:
+        """The root as a file:// URL."""
+        return self.root.as_uri()
+
+
+def _fsync_dir(path: Path) -> None:
+    # A rename is durable only once the directory entry itself is flushed.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
