@@ -43,7 +43,7 @@ from typing import Any
 from soak_story import Clocks, ServiceLog, tell
 
 from flexrec.demo.agents import AgentDriver
-from flexrec.demo.coverage_check import sim_coverage
+from flexrec.demo.coverage_check import Downtime, sim_coverage
 from flexrec.demo.scoring import percentile
 from flexrec.demo.service_process import ServiceProcess, service_env
 from flexsim import SimConfig, SimRunner, defaults, free_port
@@ -208,12 +208,14 @@ def _up_ms(start_ms: int, end_ms: int, outages: Sequence[tuple[float, float]]) -
 def _while_down(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> bool:
     """True when the service was answering for less than its start budget (the 10 s a start
     or replacement may take once flexrec learns of the leg) of the call's talk: it was killed
-    and not yet back (kill -9s can follow each other within seconds) for the rest of it."""
+    and not yet back (kill -9s can follow each other within seconds) for the rest of it. A
+    short call the service was never down for is not excused."""
     window = item.get("expected_window") or {}
     start, end = window.get("start_ms"), window.get("end_ms")
     if start is None or end is None:
         return False
-    return _up_ms(int(start), int(end), outages) <= REPLACEMENT_BUDGET_MS
+    up = _up_ms(int(start), int(end), outages)
+    return up < int(end) - int(start) and up < REPLACEMENT_BUDGET_MS
 
 
 def unrecorded_verdict(
@@ -392,7 +394,8 @@ def run(args: argparse.Namespace) -> SoakFigures:
             kept = {"outages": outages, "asked": driver.asked, "clocks": asdict(clocks)}
             (workdir / "run.json").write_text(json.dumps(kept))
             score(truth, figures, outages, driver.asked)
-            report, check = sim_coverage(sim, database_url)
+            killed = [(round(a * 1000), round(b * 1000)) for a, b in outages]
+            report, check = sim_coverage(sim, database_url, Downtime.of_run(killed, args.scale))
             figures.coverage_agrees = check.agrees
             figures.coverage_legs_checked = check.legs_checked
             figures.coverage_mismatches = check.mismatches[:20]

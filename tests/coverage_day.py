@@ -1,9 +1,10 @@
 """A day of calls for the coverage report's tests, on any database URL.
 
 The real recording service (on Twilio played by flexsim, sim_twilio) takes each call's webhooks,
-so flexrec's tables hold exactly what the service writes; the call log then lists what Twilio
-would: every leg with its times (flexrec never saw some) and every recording. 3 March 2026,
-from 09:00 UTC:
+so flexrec's tables hold exactly what the service writes; flexsim's call log and recording list
+then hold what Twilio's would: every leg with its times (flexrec never saw some) and every
+recording. The report lists them through the real gateway, whose page size the day sets to 3
+so that a day of 12 legs takes pages. 3 March 2026, from 09:00 UTC:
 
 - `A`: inbound, answered by an agent at 09:00:10, recorded, paused 30 s, ended 09:02:00:
   recorded. `A_AGENT`, its agent's leg (`client:`, named in the task's attributes): agent leg.
@@ -21,9 +22,8 @@ from 09:00 UTC:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sim_twilio import SimTwilio, fake_sid
@@ -35,7 +35,7 @@ from flexrec.jobs.tasks import register_recording_jobs
 from flexrec.recording.pause import Actor
 from flexrec.recording.policy import RecordingPolicy, Selector
 from flexrec.recording.service import RecordingService
-from flexrec.twilio.resources import CallInfo, RecordingInfo
+from flexrec.twilio.gateway import SdkGateway
 from flexrec.webhooks.events import (
     parse_call_status_form,
     parse_conference_form,
@@ -56,44 +56,6 @@ def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-class FakeCallLog:
-    """`CallLogGateway` for the coverage tests: the legs and recordings a test lists, in pages
-    (what Twilio's Calls and Recordings lists would answer for the day).
-
-    Filters by whole UTC days as Twilio does (the days asked for, plus the day after the last,
-    since the gateway asks `StartTime<` for the day after); `requests` counts pages served.
-    """
-
-    def __init__(self, account_sid: str, page_size: int = 1000) -> None:
-        self.account_sid = account_sid
-        self.page_size = page_size
-        self.calls: list[CallInfo] = []
-        self.recordings: list[RecordingInfo] = []
-        self.requests = 0
-
-    @staticmethod
-    def _on_days(epoch_ms: int | None, first_day: date, last_day: date) -> bool:
-        if epoch_ms is None:
-            return False
-        day = datetime.fromtimestamp(epoch_ms / 1000, UTC).date()
-        return first_day <= day <= last_day + timedelta(days=1)
-
-    def _pages(self, items: list[Any]) -> Iterator[list[Any]]:
-        for i in range(0, max(len(items), 1), self.page_size):
-            self.requests += 1
-            yield items[i : i + self.page_size]
-
-    def call_pages(self, first_day: date, last_day: date) -> Iterator[list[CallInfo]]:
-        """Legs that started on those days, newest first."""
-        found = [c for c in self.calls if self._on_days(c.start_time_ms, first_day, last_day)]
-        return self._pages(sorted(found, key=lambda c: -(c.start_time_ms or 0)))
-
-    def recording_pages(self, first_day: date, last_day: date) -> Iterator[list[RecordingInfo]]:
-        """Recordings created on those days, newest first."""
-        found = [r for r in self.recordings if self._on_days(r.start_time_ms, first_day, last_day)]
-        return self._pages(sorted(found, key=lambda r: -(r.start_time_ms or 0)))
-
-
 class _Clock:
     def __init__(self) -> None:
         self.now = T0
@@ -110,7 +72,7 @@ class CoverageDay:
     """The service's sessions after the day, and what Twilio lists for it."""
 
     sessions: Any
-    call_log: FakeCallLog
+    call_log: SdkGateway  # the service's own gateway: Twilio's lists, as flexsim serves them
     twilio: SimTwilio
     engine: Any
 
@@ -127,7 +89,7 @@ class _Day:
         self.twilio = SimTwilio()
         self.clock = _Clock()
         self.twilio.now_ms = ms(T0)
-        self.log = FakeCallLog(self.twilio.account_sid, page_size=3)
+        self.twilio.gateway.page_size = 3
         policy = RecordingPolicy(exclude=Selector(queues=("Internal",)))
         self.service = RecordingService(
             self.sessions, self.twilio, self.twilio, policy, "https://rec.example.com",
@@ -188,19 +150,15 @@ class _Day:
                to: str = FLEX_NUMBER, from_: str = "+15551230001") -> None:  # fmt: skip
         start = ms(T0 + timedelta(seconds=start_s))
         end = ms(T0 + timedelta(seconds=end_s)) if end_s is not None else None
-        self.log.calls.append(
-            CallInfo(call, status, "inbound", from_, to, None, start, end,
-                     None if end is None else (end - start) // 1000)
-        )  # fmt: skip
+        self.twilio.log_call(call, start_ms=start, end_ms=end, status=status, from_=from_, to=to)
 
     def recorded(self, call: str, start_s: float, duration_s: int, status: str = "completed",
                  error_code: int | None = None) -> str:  # fmt: skip
         (rec,) = self.twilio.recordings_on(call)
         start = ms(T0 + timedelta(seconds=start_s))
-        self.log.recordings.append(
-            RecordingInfo(rec.sid, call, status, start, 2, duration_s,
-                          "StartCallRecordingAPI", "both", error_code)
-        )  # fmt: skip
+        self.twilio.log_recording(
+            rec.sid, start_ms=start, duration_s=duration_s, status=status, error_code=error_code
+        )
         return rec.sid
 
 
@@ -220,9 +178,9 @@ def build_day(url: str) -> CoverageDay:
     d.answered(task["A"], inbound(leg["A"], conference=conference), at=10)
     actor = Actor("alice", AGENT, ("agent",))
     d.clock.at(30)
-    d.service.pause(task["A"], actor)
+    d.service.pauses.pause(task["A"], actor)
     d.clock.at(60)
-    d.service.resume(task["A"], actor)
+    d.service.pauses.resume(task["A"], actor)
     d.ended(leg["A"], 120)
     rec_a = d.recorded(leg["A"], 10, 110)
     d.recording_status(rec_a, leg["A"], "completed", 120, RecordingDuration="110")
@@ -275,4 +233,4 @@ def build_day(url: str) -> CoverageDay:
     # A leg of the day before and one of the next day: outside the period.
     d.listed(fake_sid("CA", 98), -86_400, -86_300)
     d.listed(fake_sid("CA", 99), 86_400, 86_500)
-    return CoverageDay(d.sessions, d.log, d.twilio, d.engine)
+    return CoverageDay(d.sessions, d.twilio.gateway, d.twilio, d.engine)

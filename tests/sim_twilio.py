@@ -7,6 +7,9 @@ What a test arranges, it arranges in flexsim's world, under the SIDs the test ch
 counts and injects is what the service asked of the gateway:
 
 - `count(op)` / `requests`: gateway operations, as the service called them (failed ones too);
+  `http_requests`: every HTTP request flexsim received (a coverage listing's pages, too);
+- `log_call` / `log_recording`: what Twilio's call log and recording list say of a leg or a
+  recording (its times, numbers, status), for the coverage report to list;
 - `fail_next(op, *errors)`: the next calls of `op` fail. An error with an HTTP status is served
   by flexsim's fault plan (Twilio's error body for that status); one without (a timeout) is the
   transport giving up before the request reached Twilio;
@@ -111,12 +114,15 @@ class _Wire(httpx.BaseTransport):
         self.inner = inner
         self.next: deque[str] = deque()  # "timeout" | "lose", for the next requests in order
         self.lock = threading.Lock()
+        self.sent: list[tuple[str, str]] = []  # (method, path) of every request that reached it
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self.lock:
             fate = self.next.popleft() if self.next else None
         if fate == "timeout":
             raise urllib3.exceptions.ReadTimeoutError(None, str(request.url), "read timed out")
+        with self.lock:
+            self.sent.append((request.method, request.url.path))
         answer = self.inner.handle_request(request)
         if fate == "lose":
             raise urllib3.exceptions.ReadTimeoutError(None, str(request.url), "read timed out")
@@ -339,6 +345,48 @@ class SimTwilio:
             recording.conference_sid = conference_sid
             return str(recording.sid)
 
+    def log_call(
+        self,
+        call_sid: str,
+        *,
+        start_ms: int,
+        end_ms: int | None,
+        status: str = "completed",
+        from_: str = "",
+        to: str = "",
+        direction: str = "inbound",
+    ) -> None:
+        """What Twilio's call log holds of a leg: its numbers, times and status (a leg the
+        service never saw is created)."""
+        world = self.world
+        with world.lock:
+            call = world.calls.get(call_sid)
+            if call is None:
+                self._chosen("CA", call_sid)
+                party = "worker" if to.startswith("client:") else "customer"
+                call = world.create_call(from_=from_, to=to, direction=direction, party=party)
+            call.from_, call.to, call.direction, call.status = from_, to, direction, status
+            call.start_time = call.date_created = start_ms / 1000
+            call.end_time = None if end_ms is None else end_ms / 1000
+
+    def log_recording(
+        self,
+        recording_sid: str,
+        *,
+        start_ms: int,
+        duration_s: int,
+        status: str = "completed",
+        error_code: int | None = None,
+    ) -> None:
+        """What Twilio's recording list holds of a recording: its start, length (no skipped
+        pause), status and error code."""
+        with self.world.lock:
+            recording = self.world.recordings[recording_sid]
+            recording.start_time = recording.date_created = start_ms / 1000
+            recording.end_time = (start_ms / 1000) + duration_s
+            recording.pauses = []
+            recording.status, recording.error_code = status, error_code
+
     @property
     def tasks(self) -> dict[str, SimTask]:
         """Tasks by SID (live views)."""
@@ -367,6 +415,11 @@ class SimTwilio:
         """Make the next `operation` take effect at flexsim, then lose its answer."""
         with self._lock:
             self._lose[operation] += 1
+
+    @property
+    def http_requests(self) -> list[tuple[str, str]]:
+        """(method, path) of every HTTP request flexsim received, in order (list pages too)."""
+        return list(self._wire.sent)
 
     def count(self, operation: str) -> int:
         """How many times the service called an operation (failed calls included)."""

@@ -12,6 +12,7 @@ import hmac
 import re
 import secrets
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import Boolean, DateTime, Integer, String, false, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -93,8 +94,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(key, expected)
 
 
-# Checked against when the user name is unknown, so both paths cost one scrypt.
-_DUMMY_HASH = hash_password("flexrec-no-such-user", salt=b"\0" * _SALT_BYTES)
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the user name is unknown, so both paths cost one scrypt; made on
+    the first such sign-in, not at import (a scrypt is part of every start-up's outage)."""
+    return hash_password("flexrec-no-such-user", salt=b"\0" * _SALT_BYTES)
 
 
 def create_user(
@@ -139,6 +143,6 @@ def authenticate_user(session: Session, username: str, password: str) -> Console
     """The account when the password is right, else None (same cost either way)."""
     user = get_user(session, username)
     if user is None or user.disabled:
-        verify_password(password, _DUMMY_HASH)
+        verify_password(password, _dummy_hash())
         return None
     return user if verify_password(password, user.password_hash) else None

@@ -108,6 +108,10 @@ def create_app(
             log.warning("webhook_signature_validation_disabled")
         current.start()
         try:
+            current.answering()
+        except Exception:  # the run's history must never keep the service from answering
+            log.exception("run_history_not_written")
+        try:
             yield
         finally:
             if owned:

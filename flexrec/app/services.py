@@ -60,7 +60,7 @@ def owner_tick(lease: OwnerLease, recording: RecordingService) -> Callable[[], N
 
     def tick() -> None:
         lease.beat()
-        recording.recover_claims()
+        recording.reconciler.recover_claims()
 
     return tick
 
@@ -82,12 +82,12 @@ def build_services(
     from flexrec.coverage.sweep import register_coverage_sweep
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.files import private_folder, private_sqlite_file
-    from flexrec.db.migrate import upgrade, upgrade_engine
+    from flexrec.db.migrate import is_current, upgrade, upgrade_engine
     from flexrec.jobs.tasks import build_queue, register_recording_jobs
     from flexrec.recording.background import Background
     from flexrec.recording.changes import prune_changes, source_for
     from flexrec.recording.context import utc_now
-    from flexrec.recording.owners import HEARTBEAT_S, OwnerLease, lease_seconds
+    from flexrec.recording.owners import ALIVE_S, HEARTBEAT_S, OwnerLease, lease_seconds
     from flexrec.recording.policy import load_policy
     from flexrec.recording.service import RecordingService
     from flexrec.recording.watch import task_is_live
@@ -109,7 +109,7 @@ def build_services(
     try:
         if ":memory:" in url:
             upgrade_engine(engine)  # an in-memory database lives and dies with its engine
-        else:
+        elif not is_current(engine):  # a restart has nothing to migrate: no Alembic to load
             upgrade(url)
         sessions = make_session_factory(engine)
         client = make_client(settings.twilio)
@@ -138,6 +138,7 @@ def build_services(
         closers.append(background.close)
         recording.set_background(background)
         background.every(HEARTBEAT_S, owner_tick(lease, recording))
+        background.every(ALIVE_S, lease.alive)
         tokens = FlexTokenValidator(
             settings.twilio.account_sid,
             settings.twilio.auth_token.get_secret_value(),
@@ -168,6 +169,7 @@ def build_services(
         token_guard=TokenGuard(account_sid=settings.twilio.account_sid),
         live_task=functools.partial(task_is_live, sessions),
         changes=changes,
+        answering=lease.answering,
     )
     try:
         attach_archive(settings, services)

@@ -108,6 +108,11 @@ def print_report(report: CoverageReport, console: Console, *, only_exceptions: b
         f"{_legs(s.in_progress_legs)} still in progress. "
         f"Twilio requests: {report.twilio_requests}."
     )
+    if report.outages:
+        count = len(report.outages)
+        times = "once" if count == 1 else f"{count} times"
+        windows = ", ".join(o.describe() for o in report.outages)
+        console.print(f"[yellow]flexrec was down {times} in the period:[/] {windows}.")
     exceptions = report.exceptions
     if not exceptions:
         console.print("[green]Every eligible call of the period was recorded.[/]")

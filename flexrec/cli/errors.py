@@ -165,15 +165,29 @@ def port_free(host: str, port: int) -> None:
     """Raise `CliError` when `host:port` cannot be listened on (before anything else starts)."""
     if port == 0:
         return
+    listen_on(host, port, backlog=None).close()
+
+
+# uvicorn's own default: connections the kernel holds while the app is not accepting yet.
+LISTEN_BACKLOG = 2048
+
+
+def listen_on(host: str, port: int, backlog: int | None = LISTEN_BACKLOG) -> socket.socket:
+    """A socket bound to `host:port`, listening unless `backlog` is None; `CliError` when the
+    address is taken or cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # Same option uvicorn sets: a port in TIME_WAIT from a previous run is not "in use".
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise CliError(
-                f"cannot listen on {host}:{port} ({reason}): another program uses it; "
-                "stop it or choose another --port (FLEXREC_PORT)"
-            ) from exc
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Same option uvicorn sets: a port in TIME_WAIT from a previous run is not "in use".
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        if backlog is not None:
+            sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise CliError(
+            f"cannot listen on {host}:{port} ({reason}): another program uses it; "
+            "stop it or choose another --port (FLEXREC_PORT)"
+        ) from exc
+    return sock

@@ -1,4 +1,10 @@
-"""Process entry points: the service (`flexrec serve`) and queue-only workers (`flexrec worker`)."""
+"""Process entry points: the service (`flexrec serve`) and queue-only workers (`flexrec worker`).
+
+A restart's outage is every live call's loss, so `flexrec serve` listens first: the port is
+open (connections wait in the kernel's backlog, answered once the app is built, never before
+it can take them durably) before the app's modules load, and what start-up needs is loaded
+here on first use, not when the CLI imports this module.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +12,32 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-from fastapi import FastAPI
 from prometheus_client import Histogram
 
 from flexrec import package_version
-from flexrec.app.archive import requeue_unfinished
-from flexrec.app.factory import create_app
-from flexrec.app.services import build_services
-from flexrec.cli.errors import CliError, port_free
+from flexrec.cli.errors import CliError, listen_on, port_free
 from flexrec.config import Settings
+from flexrec.db.urls import check_database_url
 from flexrec.logs import configure_logging, get_logger
-from flexrec.process_memory import keep_memory_flat
-from flexrec.server.readiness import twilio_credentials
-from flexrec.server.services import Services
 from flexrec.webhooks import paths
+
+if TYPE_CHECKING:  # the app's modules load once the port is open (run_service)
+    from fastapi import FastAPI
+
+    from flexrec.server.readiness import CheckResult
+    from flexrec.server.services import Services
 
 log = get_logger(__name__)
 
 _SUPERVISOR_ENV = "FLEXREC_SUPERVISOR_PID"  # set for web processes: who to outlive
+STARTUP_FAILURE = 3  # uvicorn's exit code when the app could not start
 
 
 # Libraries whose INFO lines are chatter to an operator (each migration plugin loaded, every
@@ -61,6 +68,9 @@ def _logging(settings: Settings) -> None:
 
 def build_service(settings: Settings, *, consumer_workers: int = 4) -> tuple[FastAPI, Services]:
     """Everything `flexrec serve` runs: services, archive, the app with every route mounted."""
+    from flexrec.app.factory import create_app
+    from flexrec.app.services import build_services
+
     services = build_services(
         settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
     )
@@ -68,9 +78,11 @@ def build_service(settings: Settings, *, consumer_workers: int = 4) -> tuple[Fas
 
 
 def _recover(services: Services) -> None:
+    from flexrec.app.archive import requeue_unfinished
+
     # After a crash the queue may have lost jobs in flight: the database is the truth.
     try:
-        requeued = services.recording.reconcile()
+        requeued = services.recording.reconciler.reconcile()
         archives = requeue_unfinished(services)
         log.info("startup_recovery", recording_targets=requeued, archive_jobs=archives)
     except Exception:
@@ -121,10 +133,14 @@ GC_PAUSE_SECONDS = Histogram(
 
 def quiet_collector() -> None:
     """Tune the garbage collector for a long-running server process (call once started), and
-    time its collections: a webhook's slow answer can then be told from a collection."""
+    time its collections: a webhook's slow answer can then be told from a collection.
+
+    It also turns the collector back on: `flexrec serve` and `worker` start with it off
+    (flexrec.cli.root.main), since start-up's collections find next to nothing."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    gc.enable()
     if _time_collection not in gc.callbacks:
         gc.callbacks.append(_time_collection)
 
@@ -157,24 +173,98 @@ def run_service(
     if port:
         settings.server.port = port
     require_credentials(settings)
-    # Checked before anything starts: a taken port must not leave queue workers running.
-    port_free(settings.server.host, settings.server.port)
-    _logging(settings)
-    keep_memory_flat()
     if processes > 1:
+        # Checked before anything starts: a taken port must not leave queue workers running.
+        port_free(settings.server.host, settings.server.port)
+        _prepare_process(settings)
         _serve_processes(settings, processes, consumer_workers)
         return
-    app, services = build_service(settings, consumer_workers=consumer_workers)
-    check_dependencies(services)
-    check_twilio(settings, services)
-    announce(settings)
+    # Listening before anything else starts (a taken port fails here, before queue workers
+    # run): a webhook Twilio sends while the app is being built waits to be answered instead of
+    # being refused, which Twilio retries only a few times within seconds, or never.
+    listening = listen_on(settings.server.host, settings.server.port)
+    try:
+        settings.server.port = listening.getsockname()[1]  # the one chosen for port 0
+        _prepare_process(settings)
+        check_database_url(settings.storage.resolved_database_url())  # before asking Twilio
+        answer = ask_twilio_early(settings)  # a round trip to Twilio, while the app is built
+        app, services = build_service(settings, consumer_workers=consumer_workers)
+        check_dependencies(services)
+        check_twilio(settings, services, answer())
+        announce(settings)
+    except BaseException:
+        listening.close()
+        raise
     if consumer_workers > 0:
         _start_recovery(settings, services)
-    quiet_collector()
     try:
-        uvicorn.run(app, **_listening(settings))
+        _serve_on(app, settings, listening)
     finally:
         services.close()
+        listening.close()
+
+
+def _prepare_process(settings: Settings) -> None:
+    from flexrec.process_memory import keep_memory_flat
+
+    _logging(settings)
+    keep_memory_flat()
+
+
+def _serve_on(app: FastAPI, settings: Settings, listening: socket.socket) -> None:
+    """Serve `app` on the socket `listen_on` opened (uvicorn.run, given the socket)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, **_listening(settings)))
+    threading.Thread(
+        target=_quiet_once_serving, args=(server,), name="flexrec-collector", daemon=True
+    ).start()
+    server.run(sockets=[listening])
+    if not server.started:  # the app's start-up failed: uvicorn.run's exit code
+        sys.exit(STARTUP_FAILURE)
+
+
+def _quiet_once_serving(server: Any, every_s: float = 0.01) -> None:
+    # The collector's pass over what start-up built (a tenth of a second) waits until the
+    # webhooks that queued up during the start are being answered.
+    while not server.started and not server.should_exit:
+        time.sleep(every_s)
+    quiet_collector()
+
+
+def ask_twilio_early(settings: Settings) -> Callable[[], CheckResult | None]:
+    """Ask Twilio whether it takes the credentials and knows the workspace, in the background;
+    the returned function waits for the answer (None: ask again, with the service's client).
+
+    The round trip (a few hundred ms to Twilio) overlaps the building of the app, instead of
+    adding to the restart's outage.
+    """
+    if not settings.twilio.workspace_sid:
+        return lambda: None  # check_twilio names the workspace to set, with the service's client
+    answers: list[CheckResult] = []
+
+    def ask() -> None:
+        from flexrec.server.readiness import twilio_credentials
+        from flexrec.twilio.client import make_client
+
+        client = make_client(settings.twilio)
+        try:
+            answers.append(
+                twilio_credentials(
+                    client, settings.twilio.account_sid, settings.twilio.workspace_sid
+                )
+            )
+        finally:
+            client.http_client.close()  # its pool: the service has a client of its own
+
+    thread = threading.Thread(target=ask, name="flexrec-twilio-check", daemon=True)
+    thread.start()
+
+    def answer() -> CheckResult | None:
+        thread.join()
+        return answers[0] if answers else None
+
+    return answer
 
 
 def require_credentials(settings: Settings) -> None:
@@ -209,24 +299,28 @@ def check_dependencies(services: Services) -> None:
         raise
 
 
-def check_twilio(settings: Settings, services: Services) -> None:
+def check_twilio(settings: Settings, services: Services, found: CheckResult | None = None) -> None:
     """Refuse to start without a workspace, or when Twilio refuses the credentials or does not
     know the workspace; start, saying so, when Twilio cannot be reached or fails.
 
     Refused credentials never heal by themselves: every recording would fail while the process
     looked healthy. An outage may be over in a minute, and meanwhile webhooks must still be
     answered (their Twilio calls wait in the queue, retried), so it only earns a warning (and
-    `/readyz` reports it).
+    `/readyz` reports it). `found`: Twilio's answer when it was asked already
+    (`ask_twilio_early`).
     """
+    from flexrec.server.readiness import twilio_credentials
+
     if services.client is None:
         return
     if not settings.twilio.workspace_sid:
         line = missing_workspace(services.client, settings.twilio.account_sid)
         services.close()
         raise CliError(line)
-    found = twilio_credentials(
-        services.client, settings.twilio.account_sid, settings.twilio.workspace_sid
-    )
+    if found is None:
+        found = twilio_credentials(
+            services.client, settings.twilio.account_sid, settings.twilio.workspace_sid
+        )
     if not found.ok:
         services.close()
         raise CliError(f"{found.detail}; flexrec did not start")
@@ -304,6 +398,7 @@ def _listening(settings: Settings) -> dict[str, Any]:
         "port": settings.server.port,
         "log_level": "warning",
         "access_log": False,
+        "ws": "none",  # no WebSocket route: its library need not load at every start
         # Forwarded headers decide the client address (rate limits, audit) and the scheme a
         # webhook's signature is checked against: believed only from configured proxies.
         "proxy_headers": bool(trusted),
@@ -322,6 +417,10 @@ def _start_recovery(settings: Settings, services: Services) -> None:
 
 
 def _serve_processes(settings: Settings, processes: int, consumer_workers: int) -> None:
+    import uvicorn
+
+    from flexrec.app.services import build_services
+
     # Built here first so the migrations run once, before any web process opens the database.
     services = build_services(
         settings, run_consumer=consumer_workers > 0, consumer_workers=max(1, consumer_workers)
@@ -332,6 +431,7 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
     services.start()
     if consumer_workers > 0:
         _start_recovery(settings, services)
+    quiet_collector()
     # The web processes are spawned: they read the same settings from the environment.
     os.environ["FLEXREC_HOST"] = settings.server.host
     os.environ["FLEXREC_PORT"] = str(settings.server.port)
@@ -353,9 +453,11 @@ def web_process_app() -> FastAPI:
 
     It answers webhooks and APIs only: the supervisor runs the queue workers and recovery.
     """
+    from flexrec.app.factory import create_app
+    from flexrec.app.services import build_services
+
     settings = Settings.from_env()
-    _logging(settings)
-    keep_memory_flat()
+    _prepare_process(settings)
     supervisor = int(os.environ.get(_SUPERVISOR_ENV, "0"))
     if supervisor:
         _exit_with(supervisor)
@@ -395,10 +497,11 @@ def watch_parent(
 
 def run_worker(workers: int = 4) -> None:
     """Run only the queue workers (scaled deployment), until SIGTERM or SIGINT."""
+    from flexrec.app.services import build_services
+
     settings = Settings.from_env()
     require_credentials(settings)
-    _logging(settings)
-    keep_memory_flat()
+    _prepare_process(settings)
     services = build_services(settings, run_consumer=True, consumer_workers=workers)
     check_dependencies(services)
     check_twilio(settings, services)
@@ -413,6 +516,7 @@ def run_worker(workers: int = 4) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     services.start()
+    quiet_collector()
     log.info("worker_started", workers=workers)
     stop.wait()
     services.close()

@@ -5,22 +5,29 @@ the line (the later of the leg's start and the agent's) to the leg's end. Record
 cover stretches of it; what no recording covers is unrecorded, split into the start gap (until
 the first recording attempt) and spans after it, each named by what happened at its start.
 Times are Twilio's (whole seconds), so stretches shorter than `TOLERANCE_MS` are not reported.
+
+An unrecorded stretch during which flexrec answered for less than the start budget (the 10 s a
+start or replacement may take once flexrec learns of the leg) because it was down is named
+`service_down`, with the outage's window; any other stretch an outage touched says so in its
+detail.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 
 from flexrec.coverage.facts import KnownLeg, KnownRecording
+from flexrec.coverage.outages import Outage, down_ms, overlapping
 from flexrec.coverage.outcomes import LegCoverage, RecordingFacts, Span
 from flexrec.recording.legs import names_customer
 from flexrec.twilio.resources import TERMINAL_CALL_STATUSES, CallInfo, RecordingInfo
 
 TOLERANCE_MS = 2_000  # Twilio's start times and durations are whole seconds
 LATE_START_S = 10.0  # a start gap longer than this is an unrecorded span of its own
+START_BUDGET_MS = 10_000  # a start or replacement is due this soon after flexrec learns of it
 NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
 LIVE_RECORDING = frozenset({"in-progress", "paused"})
 NO_MEDIA = frozenset({"absent", "failed"})
@@ -33,6 +40,7 @@ class LegContext:
 
     agent_start_ms: int | None = None
     policy_leg: str = "customer"  # customer | worker (the policy's `leg`)
+    outages: tuple[Outage, ...] = ()  # when flexrec was down (Twilio's clock)
 
 
 def _is_client(number: str | None) -> bool:
@@ -186,6 +194,29 @@ def _pauses_ms(
     return out
 
 
+def _down_note(outages: list[Outage]) -> str:
+    return "flexrec was down " + " and ".join(o.describe() for o in outages)
+
+
+def _with_outages(span: Span, outages: tuple[Outage, ...], *, whole_leg: bool = False) -> Span:
+    """`span` named `service_down` when flexrec answered for less than the start budget of it
+    because it was down; else with the outages it overlapped in its detail. A span begun by a
+    recording Twilio ended keeps that reason unless it is the leg's whole talk (`whole_leg`):
+    no flexrec could have recorded a call it was down for."""
+    during = overlapping(outages, span.start_ms, span.end_ms)
+    if not during:
+        return span
+    length = span.end_ms - span.start_ms
+    up_s = (length - down_ms(during, span.start_ms, span.end_ms)) / 1000.0
+    named_by_wait = whole_leg or span.reason in ("late_start", "uncovered")
+    if named_by_wait and up_s * 1000 < START_BUDGET_MS:
+        detail = (
+            f"{_down_note(during)}; it answered for {up_s:.0f} s of these {length / 1000:.0f} s"
+        )
+        return Span(span.start_ms, span.end_ms, "service_down", detail)
+    return replace(span, detail=f"{span.detail}; {_down_note(during)}")
+
+
 def _overlap_ms(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
     return sum(max(0, min(x1, y1) - max(x0, y0)) for x0, x1 in a for y0, y1 in b)
 
@@ -280,6 +311,7 @@ def classify_leg(
     talk_start = max(call.start_time_ms, ctx.agent_start_ms or call.start_time_ms)
     talk_start = min(talk_start, end_ms)
     leg.talk_s = (end_ms - talk_start) / 1000.0
+    leg.outages = overlapping(ctx.outages, talk_start, end_ms)
     covered = _covered(leg.recordings, end_ms)
     talk = [(talk_start, end_ms)]
     in_window_ms = _overlap_ms(covered, talk)
@@ -296,7 +328,8 @@ def classify_leg(
     leg.recorded_s = (in_window_ms - paused_ms) / 1000.0
     attempts = [r.start_time_ms for r in leg.recordings if r.start_time_ms is not None]
     if in_window_ms == 0:
-        span = _not_recorded(leg, known, (talk_start, end_ms))
+        span = _with_outages(_not_recorded(leg, known, (talk_start, end_ms)), ctx.outages,
+                             whole_leg=True)  # fmt: skip
         leg.outcome, leg.reason, leg.detail, leg.unrecorded = (
             "not_recorded", span.reason, span.detail, [span]
         )  # fmt: skip
@@ -311,6 +344,7 @@ def classify_leg(
         if gap[0] == talk_start and first_attempt > talk_start:
             gap = (first_attempt, gap[1])  # the wait for the first attempt is the start gap
         leg.unrecorded.extend(_named_spans(gap, leg.recordings))
+    leg.unrecorded = [_with_outages(span, ctx.outages) for span in leg.unrecorded]
     if leg.unrecorded:
         leg.outcome = "partly_recorded"
         first = leg.unrecorded[0]

@@ -1,8 +1,9 @@
 """What flexrec knows about call legs, read from its own tables: the coverage report's one query.
 
 Everything the report needs from the database comes through `known_legs` (tasks, reservations,
-conference participants, recording targets, recordings, pauses), so when the recording core's
-tables change only this module changes. Reads are batched by call SID (a few statements per
+conference participants, recording targets, recordings, pauses) and `service_runs` (when the
+service's processes answered), so when the recording core's tables change only this module
+changes. Reads are batched by call SID (a few statements per
 500 legs, whatever the engine), never one query per leg.
 """
 
@@ -12,24 +13,29 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flexrec.coverage.outages import RunSpan
 from flexrec.db.models import (
     ConferenceParticipantRecord,
     PauseEvent,
     RecordingRecord,
     RecordingTarget,
     ReservationRecord,
+    ServiceRun,
     TaskRecord,
 )
 from flexrec.recording.attributes import attribute_facts
 from flexrec.recording.policy import RECORDED
 from flexrec.recording.states import ACTIVE_RESERVATION_STATUSES
 
+# Runs are read from this long before the period (flexrec's clock may be behind a simulator's)
+# and the last one before that: an outage that began long before the period still covers it.
+RUNS_LOOKBACK = timedelta(days=2)
 CHUNK = 500  # SIDs per IN (...) list: far inside SQLite's and PostgreSQL's parameter limits
 _TWILIO_CODE = re.compile(r"\b(\d{5})\b")
 
@@ -283,3 +289,19 @@ def known_legs(session: Session, call_sids: Iterable[str]) -> dict[str, KnownLeg
             agent_leg.task = task
             agent_leg.role = agent_leg.role or "agent"
     return legs
+
+
+def service_runs(session: Session, since: datetime) -> list[RunSpan]:
+    """The service's process runs alive since `since` (flexrec's clock), and the one before."""
+    bound = since - RUNS_LOOKBACK
+    columns = (ServiceRun.answering_at, ServiceRun.alive_at, ServiceRun.ended_at)
+    rows = list(session.execute(select(*columns).where(ServiceRun.alive_at >= bound)))
+    before = session.execute(
+        select(*columns)
+        .where(ServiceRun.alive_at < bound, ServiceRun.answering_at.is_not(None))
+        .order_by(ServiceRun.alive_at.desc())
+        .limit(1)
+    ).first()
+    if before is not None:
+        rows.append(before)
+    return [RunSpan(answering_at=a, alive_at=b, ended_at=c) for a, b, c in rows]

@@ -5,7 +5,7 @@ Outcomes:
   was connected to the end), pauses aside.
 - `partly_recorded`: recorded, with unrecorded spans after the start (a recording Twilio ended
   as absent or failed before its replacement began, one another API client stopped while the
-  call went on, a late start): each span is listed with its reason.
+  call went on, a late start, flexrec down): each span is listed with its reason.
 - `not_recorded`: eligible, and no recording has media.
 - `not_eligible`: not a call the policy records (with the reason).
 - `not_seen`: Twilio has the leg; flexrec never heard of it (eligibility unknown).
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
+
+from flexrec.coverage.outages import Outage
 
 Outcome = Literal[
     "recorded", "partly_recorded", "not_recorded", "not_eligible", "not_seen", "in_progress"
@@ -40,6 +42,7 @@ REASONS: Final[dict[str, str]] = {
     "twilio_error": "Twilio ended the recording without media (absent or failed)",
     "stopped": "another API client stopped the recording while the call went on",
     "not_started": "the call ended before a recording was started",
+    "service_down": "flexrec was down: no process of it answered Twilio's webhooks",
     "late_start": "the recording began late",
     "uncovered": "no recording ran",
     "not_seen": "flexrec never heard of this leg",
@@ -102,6 +105,7 @@ class LegCoverage:
     start_gap_s: float | None = None  # talk start to the first recording's start
     recordings: list[RecordingFacts] = field(default_factory=list)
     unrecorded: list[Span] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)  # flexrec down during the talk
 
     @property
     def recording_sids(self) -> list[str]:

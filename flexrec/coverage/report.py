@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from flexrec.coverage.classify import LegContext, classify_leg
-from flexrec.coverage.facts import KnownLeg, known_legs
+from flexrec.coverage.facts import KnownLeg, known_legs, service_runs
+from flexrec.coverage.outages import ClockMap, Outage, outages
 from flexrec.coverage.outcomes import (
     ELIGIBLE_OUTCOMES,
     OUTCOMES,
@@ -66,6 +67,8 @@ class CoverageReport:
     legs: list[LegCoverage]
     summary: CoverageSummary
     twilio_requests: int = 0
+    # When flexrec was down during the period (Twilio's clock), oldest first.
+    outages: list[Outage] = field(default_factory=list)
 
     @property
     def exceptions(self) -> list[LegCoverage]:
@@ -102,6 +105,7 @@ class CoverageReport:
                 "talk_time_recorded_pct": s.talk_time_recorded_pct,
             },
             "exceptions": [leg.call_sid for leg in self.exceptions],
+            "outages": [asdict(o) for o in self.outages],
             "legs": [leg.as_json() for leg in self.legs],
         }
 
@@ -168,27 +172,61 @@ def list_period(gateway: CallLogGateway, period: Period) -> PeriodListing:
     return PeriodListing(calls, dict(recordings), requests)
 
 
+def _clock_map(listing: PeriodListing, known: dict[str, KnownLeg]) -> ClockMap:
+    """Twilio's clock against flexrec's, from each recording flexrec started: Twilio's start
+    time beside the moment flexrec stored it."""
+    pairs = [
+        (mine.stored_at, rec.start_time_ms)
+        for sid, leg in known.items()
+        for rec in listing.recordings.get(sid, ())
+        if rec.start_time_ms is not None
+        and (mine := leg.recordings.get(rec.sid)) is not None
+        and mine.by_flexrec
+        and mine.stored_at is not None
+    ]
+    return ClockMap.fit(pairs)
+
+
+def period_outages(
+    listing: PeriodListing, known: dict[str, KnownLeg], sessions: Callable[[], Session],
+    period: Period, now: datetime,
+) -> list[Outage]:  # fmt: skip
+    """When flexrec was down around the period's legs (Twilio's clock)."""
+    clock = _clock_map(listing, known)
+    since = datetime.fromtimestamp((period.since.timestamp() - clock.offset_s) / clock.rate, UTC)
+    with sessions() as session:
+        runs = service_runs(session, since)
+    return [o for o in outages(runs, clock, now) if o.end_ms is None or o.end_ms > o.start_ms]
+
+
 def judge_legs(
     listing: PeriodListing,
     sessions: Callable[[], Session],
     *,
     policy_leg: str = "customer",
     now: datetime,
-) -> list[LegCoverage]:
-    """Each listed leg's verdict, oldest first, with what flexrec's tables know of it."""
+    period: Period | None = None,
+) -> tuple[list[LegCoverage], list[Outage]]:
+    """Each listed leg's verdict, oldest first, with what flexrec's tables know of it; and the
+    outages of the service around them (an unrecorded stretch that fell in one says so)."""
     calls = listing.calls
     with sessions() as session:
         known = known_legs(session, calls)
     starts = _agent_starts(calls, known)
     now_ms = int(now.timestamp() * 1000)
+    first_start = min((c.start_time_ms for c in calls.values() if c.start_time_ms), default=now_ms)
+    around = period or Period(datetime.fromtimestamp(first_start / 1000, UTC), now)
+    down = period_outages(listing, known, sessions, around, now)
     legs = []
     for sid, call in sorted(calls.items(), key=lambda item: (item[1].start_time_ms or 0, item[0])):
         task = known[sid].task
         ctx = LegContext(
-            agent_start_ms=starts.get(task.sid) if task else None, policy_leg=policy_leg
+            agent_start_ms=starts.get(task.sid) if task else None,
+            policy_leg=policy_leg,
+            outages=tuple(down),
         )
         legs.append(classify_leg(call, listing.recordings.get(sid, []), known[sid], ctx, now_ms))
-    return legs
+    return legs, down
 
 
 def build_report(
@@ -202,7 +240,9 @@ def build_report(
     """List the period's legs and recordings from Twilio and judge each leg."""
     now = now or datetime.now(UTC)
     listing = list_period(gateway, period)
-    legs = judge_legs(listing, sessions, policy_leg=policy_leg, now=now)
+    legs, down = judge_legs(listing, sessions, policy_leg=policy_leg, now=now, period=period)
+    since_ms, until_ms = (int(m.timestamp() * 1000) for m in (period.since, period.until))
+    in_period = [o for o in down if o.overlap_ms(since_ms, until_ms) > 0]
     return CoverageReport(
         period=period,
         account_sid=gateway.account_sid,
@@ -210,4 +250,5 @@ def build_report(
         legs=legs,
         summary=summarise(legs),
         twilio_requests=listing.requests,
+        outages=in_period,
     )

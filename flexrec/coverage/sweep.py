@@ -121,13 +121,14 @@ def sweep(
 ) -> SweepResult:
     """One sweep: list the window, judge the legs not counted yet, count the settled ones."""
     now = now or datetime.now(UTC)
-    listing = list_period(gateway, sweep_window(now))
+    window = sweep_window(now)
+    listing = list_period(gateway, window)
     result = SweepResult(listed=len(listing.calls), twilio_requests=listing.requests)
     with sessions() as session:
         done = _counted(session, sorted(listing.calls))
     for sid in done:
         listing.calls.pop(sid, None)
-    legs = judge_legs(listing, sessions, policy_leg=policy_leg, now=now)
+    legs, _ = judge_legs(listing, sessions, policy_leg=policy_leg, now=now, period=window)
     result.judged = len(legs)
     # The write lock first: two sweeps at once (two consumers) count a leg once.
     with write_session(sessions) as session:

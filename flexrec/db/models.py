@@ -115,6 +115,26 @@ class ServiceOwner(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ServiceRun(Base):
+    """One run of a flexrec process, kept for good (unlike its `service_owners` row): when it
+    began answering webhooks and when it was last known alive, so the coverage report can say
+    when the service was down (flexrec.coverage.outages)."""
+
+    __tablename__ = "service_runs"
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_started: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When it began taking webhooks; NULL for a process that never does (queue worker, CLI).
+    answering_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    alive_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # latest heartbeat
+    # A clean stop; or, for a process that vanished (kill -9, crash), its last sign of life as
+    # the process that found it gone saw it. NULL while it runs.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class TaskRecord(Base):
     """What we last saw of a TaskRouter task (newest event wins; terminal states stick)."""
 

@@ -13,19 +13,24 @@ leg by leg of every interaction:
 - an agent's leg is an agent leg (or, on an internal call, internal), never eligible;
 - a third party's leg is a third party, or a leg flexrec never saw: either way never eligible;
 - no leg is missing (unless Twilio never started it, so lists it under no start time) and the
-  report has no leg the truth does not know.
+  report has no leg the truth does not know;
+- an eligible customer leg left without media is named `service_down` exactly when the run had
+  the service killed for all but less than the start budget of its talk (`downtime_ms`, the
+  spans from each kill -9 to the health check's answer). flexrec's outage runs from its last
+  sign of life to its first answer, so a call within `tolerance_ms` of the budget may go
+  either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from twilio.rest import Client
 
-from flexrec.coverage.classify import TOLERANCE_MS
+from flexrec.coverage.classify import START_BUDGET_MS, TOLERANCE_MS
 from flexrec.coverage.outcomes import RECORDED_OUTCOMES, LegCoverage
 from flexrec.coverage.period import Period
 from flexrec.coverage.report import CoverageReport, build_report
@@ -41,8 +46,49 @@ _FAULT_REASON = {
     "recording_failed": "twilio_error",
     "recording_stopped": "stopped",
 }
+# flexrec's outage begins at its last sign of life (its last heartbeat, a second apart, or a
+# later row it wrote) and ends at its first answer; the truth's at the kill and at the health
+# check's answer: within this much real time of each other.
+EDGE_REAL_S = 1.0
 # The truth's reason a customer leg is not eligible, by scenario outcome.
 _NOT_ELIGIBLE_REASON = {"abandon": "abandoned", "no_answer": "not_answered", "internal": "internal"}
+
+
+@dataclass(frozen=True)
+class Downtime:
+    """When the run had the service killed (simulated epoch ms), and how closely flexrec's own
+    outage edges may be expected to match (its last sign of life; its first answer)."""
+
+    spans_ms: Sequence[tuple[int, int]] = ()
+    tolerance_ms: int = 0
+
+    @classmethod
+    def of_run(cls, spans_ms: Sequence[tuple[int, int]], scale: float) -> Downtime:
+        """A run's kills on a clock `scale` times as fast as the wall's: flexrec's edges are
+        within `EDGE_REAL_S` real seconds of the truth's."""
+        return cls(spans_ms, round(EDGE_REAL_S * scale * 1000))
+
+    def answering_ms(self, start_ms: int, end_ms: int) -> tuple[int, bool]:
+        """How long the service answered within [start_ms, end_ms), and whether it was ever
+        down then."""
+        down = sum(max(0, min(end_ms, b) - max(start_ms, a)) for a, b in self.spans_ms)
+        return end_ms - start_ms - down, down > 0
+
+
+def _down_verdict(item: dict[str, Any], leg: LegCoverage, downtime: Downtime) -> str | None:
+    """An unrecorded call is `service_down` in the report when the truth says the service was
+    down for all but less than the start budget of its talk, and only then."""
+    window = item.get("expected_window") or {}
+    if window.get("start_ms") is None or window.get("end_ms") is None:
+        return None
+    up_ms, touched = downtime.answering_ms(int(window["start_ms"]), int(window["end_ms"]))
+    named = leg.reason == "service_down"
+    said = f"service up {up_ms / 1000:.1f} s of the talk in truth, {leg.reason} in the report"
+    if touched and up_ms < START_BUDGET_MS - downtime.tolerance_ms and not named:
+        return said
+    if named and (not touched or up_ms > START_BUDGET_MS + downtime.tolerance_ms):
+        return said
+    return None
 
 
 @dataclass
@@ -111,7 +157,7 @@ def _spans_verdict(item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCove
 
 
 def _customer_verdict(
-    item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCoverage
+    item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCoverage, downtime: Downtime
 ) -> str | None:
     if item.get("eligible"):
         expected = _media_sids(item, leg.call_sid)
@@ -127,6 +173,8 @@ def _customer_verdict(
             return f"eligible in truth, {leg.outcome} ({leg.reason}) in the report"
         if bool(expected) != (leg.outcome in RECORDED_OUTCOMES):
             return f"recorded={bool(expected)} in truth, {leg.outcome} in the report"
+        if not expected:
+            return _down_verdict(item, leg, downtime) or _spans_verdict(item, truth_leg, leg)
         return _spans_verdict(item, truth_leg, leg)
     if leg.eligible is not False:
         return f"not eligible in truth, {leg.outcome} in the report"
@@ -138,11 +186,13 @@ def _customer_verdict(
     return None
 
 
-def _leg_verdict(item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCoverage) -> str | None:
+def _leg_verdict(
+    item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCoverage, downtime: Downtime
+) -> str | None:
     party = truth_leg.get("party")
     internal = item.get("direction") == "internal"
     if party == "customer":
-        return _customer_verdict(item, truth_leg, leg)
+        return _customer_verdict(item, truth_leg, leg, downtime)
     if party == "worker":
         # An internal call's legs are agents' legs; flexrec names the call internal when it
         # tied the leg to its task (a conference callback, a reservation's leg).
@@ -157,8 +207,12 @@ def _leg_verdict(item: dict[str, Any], truth_leg: dict[str, Any], leg: LegCovera
     return None
 
 
-def compare(report: CoverageReport, truth: Iterable[dict[str, Any]]) -> CoverageCheck:
-    """Compare the report with the truth, leg by leg."""
+def compare(
+    report: CoverageReport, truth: Iterable[dict[str, Any]], downtime: Downtime | None = None
+) -> CoverageCheck:
+    """Compare the report with the truth, leg by leg (`downtime`: when the run had the service
+    killed; none by default)."""
+    downtime = downtime or Downtime()
     check = CoverageCheck()
     by_sid = {leg.call_sid: leg for leg in report.legs}
     known: set[str] = set()
@@ -172,7 +226,7 @@ def compare(report: CoverageReport, truth: Iterable[dict[str, Any]]) -> Coverage
                     check.mismatches.append(f"{sid}: started, but not in the report")
                 continue
             check.legs_checked += 1
-            problem = _leg_verdict(item, truth_leg, leg)
+            problem = _leg_verdict(item, truth_leg, leg, downtime)
             if problem:
                 check.mismatches.append(f"{sid} ({item.get('scenario')}): {problem}")
     for sid in sorted(set(by_sid) - known):
@@ -196,7 +250,9 @@ def truth_period(truth: Iterable[dict[str, Any]]) -> Period:
     return Period(since, until)
 
 
-def sim_coverage(sim: SimRunner, database_url: str) -> tuple[CoverageReport, CoverageCheck]:
+def sim_coverage(
+    sim: SimRunner, database_url: str, downtime: Downtime | None = None
+) -> tuple[CoverageReport, CoverageCheck]:
     """Build flexrec's report of the simulated day and compare it with the truth."""
     truth = sim.truth()
     http = PooledHttpClient(sim.base_url, timeout=10)
@@ -208,4 +264,4 @@ def sim_coverage(sim: SimRunner, database_url: str) -> tuple[CoverageReport, Cov
     finally:
         engine.dispose()
         http.close()
-    return report, compare(report, truth)
+    return report, compare(report, truth, downtime)

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from flexrec.demo.agents import AgentDriver
 from flexrec.demo.card_data import card_figures
-from flexrec.demo.coverage_check import sim_coverage
+from flexrec.demo.coverage_check import Downtime, sim_coverage
 from flexrec.demo.display import DemoDisplay, LiveFigures, results_table
 from flexrec.demo.measures import (
     archive_figures,
@@ -212,7 +212,8 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                     run["downtime_ms"] = downtime
                     (workdir / "run.json").write_text(json.dumps(run))
                     (workdir / "webhooks.json").write_text(json.dumps(sim.webhook_log()))
-                check = sim_coverage(sim, database_url)[1]
+                killed = Downtime.of_run(downtime, options.clock_scale())
+                check = sim_coverage(sim, database_url, killed)[1]
                 score.coverage_agrees = check.agrees
                 score.coverage_legs_checked = check.legs_checked
                 score.coverage_mismatches = check.mismatches[:20]

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab  # loaded by flexrec.jobs
 from huey.consumer import Consumer
 from prometheus_client import Summary
 

@@ -19,24 +19,18 @@ from datetime import datetime
 import structlog
 from sqlalchemy import bindparam, select
 
-from flexrec.db.models import RecordingRecord, RecordingTarget, TaskRecord
+from flexrec.db.models import RecordingTarget, TaskRecord
 from flexrec.recording import transitions
 from flexrec.recording.context import JOB_SETTLE, JOB_START, Jobs, ServiceContext
 from flexrec.recording.dedup import retry_contention
-from flexrec.recording.links import mark_target_links
-from flexrec.recording.pause import PauseController
+from flexrec.recording.links import LinkWriter
 from flexrec.recording.planner import Plan, Planner
+from flexrec.recording.recording_status import RecordingStatuses
 from flexrec.recording.recovery import Recovery, live_target_ids
-from flexrec.recording.rows import (
-    RecordingFacts,
-    store_recording,
-    upsert_participant_event,
-)
-from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, SETTLED_STATES, Settler
-from flexrec.recording.starter import CONFERENCE_SOURCES, RecordingStarter
-from flexrec.recording.states import NO_MEDIA_STATES
+from flexrec.recording.rows import upsert_participant_event
+from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, Settler
 from flexrec.recording.store import read_connection, write_connection, write_session
-from flexrec.recording.views import RecordingView, recording_view
+from flexrec.recording.views import RecordingView
 from flexrec.twilio.gateway import TERMINAL_CALL_STATUSES
 from flexrec.webhooks.events import (
     CallStatusEvent,
@@ -48,9 +42,6 @@ log = structlog.get_logger(__name__)
 
 _TASK_SID = re.compile(r"^WT[0-9a-fA-F]{32}$")
 CompletedCallback = Callable[[RecordingView], None]
-_TARGET_OF_RECORDING = select(RecordingTarget).where(
-    RecordingTarget.recording_sid == bindparam("sid")
-)
 _HAS_TARGET = (
     select(RecordingTarget.id).where(RecordingTarget.call_sid == bindparam("call")).limit(1)
 )
@@ -64,16 +55,25 @@ class EventIntake:
         ctx: ServiceContext,
         planner: Planner,
         recovery: Recovery,
-        pauses: PauseController,
-        starter: RecordingStarter,
+        statuses: RecordingStatuses,
+        links: LinkWriter,
     ) -> None:
         self.ctx = ctx
         self.planner = planner
         self.recovery = recovery
-        self.pauses = pauses
-        self.starter = starter
+        self.statuses = statuses
+        self.links = links
         self.settler = Settler(ctx)
         self.completed_callbacks: list[CompletedCallback] = []
+
+    def on_recording_completed(self, callback: CompletedCallback) -> None:
+        """Register a callback run for every `completed` recording status callback.
+
+        It runs inside the webhook, once per callback delivery (so possibly more than once per
+        recording): it must be quick and idempotent, e.g. enqueue an archive job. If it raises,
+        the webhook fails and Twilio redelivers the callback.
+        """
+        self.completed_callbacks.append(callback)
 
     @retry_contention
     def handle_conference_event(self, event: ConferenceEvent) -> None:
@@ -149,6 +149,11 @@ class EventIntake:
             )
         self.recovery.schedule_refresh(leaving)
 
+    def is_known_progress(self, event: RecordingStatusEvent) -> bool:
+        """True for an `in-progress` callback this process stores itself: answered from memory
+        (flexrec.recording.recording_status), no I/O."""
+        return self.statuses.is_known_progress(event)
+
     @staticmethod
     def call_status_is_news(event: CallStatusEvent) -> bool:
         """Whether a call status callback may change anything here: only a leg's end does.
@@ -172,83 +177,27 @@ class EventIntake:
             transitions.leg_over(connection, event.call_sid, now)
         self.recovery.schedule_refresh(ended)
 
-    def is_known_progress(self, event: RecordingStatusEvent) -> bool:
-        """True for the `in-progress` callback of a recording this process stores itself: one
-        already stored as running (the callback would change nothing), or one on a leg whose
-        start attempt is in flight here (parked: the attempt stores the same facts from
-        Twilio's answer; if it does not, the callback is handled when the attempt ends).
-        No I/O."""
-        if event.status != "in-progress":
-            return False
-        starter = self.starter
-        return event.recording_sid in starter.known_live or (
-            event.call_sid is not None and starter.in_flight.park(event.call_sid, event)
-        )
-
     @retry_contention
     def handle_recording_status(self, event: RecordingStatusEvent) -> None:
-        """Track a recording's lifecycle; completed recordings go to the registered callbacks.
+        """Track a recording's lifecycle (flexrec.recording.recording_status); completed
+        recordings go to the registered callbacks.
 
         An end (completed, absent, failed) of a leg's current recording is settled once the
         call's state is known (flexrec.recording.settle): at once for one without media, a
         few seconds later for a completed one (the call's own status callback usually comes
         meanwhile and saves asking Twilio)."""
-        if self.is_known_progress(event):
-            return
-        now = self.ctx.now()
-        newly_known: int | None = None
-        ended: str | None = None
-        with write_session(self.ctx.sessions) as session:
-            target = session.scalars(_TARGET_OF_RECORDING, {"sid": event.recording_sid}).first()
-            known = session.get(RecordingRecord, event.recording_sid)
-            past = known is not None and known.target_id is not None
-            if target is None and not past and event.call_sid and _may_be_ours(event):
-                # Our create's response may still be in flight (or was lost): adopt by leg.
-                target = session.scalars(
-                    select(RecordingTarget)
-                    .where(RecordingTarget.call_sid == event.call_sid)
-                    .where(RecordingTarget.recording_sid.is_(None))
-                    .order_by(RecordingTarget.id)
-                ).first()
-                if target is not None:
-                    transitions.identify(target, event)
-                    newly_known = target.id
-            if target is not None:
-                before = target.state
-                transitions.apply_status(target, event, now)
-                if target.state != before and target.state in SETTLED_STATES:
-                    if target.call_ended_at is None:
-                        ended = target.state
-                    elif target.state in NO_MEDIA_STATES:
-                        ended = "final"  # the call is over: only its entry to remove
-                if target.state != before and target.state in NO_MEDIA_STATES:
-                    for task_sid in mark_target_links(session, target.id):  # its entry must go
-                        self.ctx.memos.unsettle(task_sid)
-            store_recording(
-                session,
-                RecordingFacts.of_event(event),
-                target.id if target is not None else None,
-                self.ctx.recordings.account_sid,
-                now,
-            )
-            view = None
-            if event.status == "completed" and self.completed_callbacks:
-                # Read here, where the rows it is made of are already loaded.
-                view = recording_view(session, event.recording_sid)
-        if newly_known is not None:
-            self.pauses.apply_pending_pause(newly_known)
-            self.starter.links.after_commit(newly_known)
-        if target is not None and ended is not None:
-            self._settle_after(target.id, ended)
-        if view is not None:
+        applied = self.statuses.handle(event, view=bool(self.completed_callbacks))
+        if applied.target_id is not None and applied.ended is not None:
+            self._settle_after(applied.target_id, applied.ended)
+        if applied.view is not None:
             for callback in self.completed_callbacks:
-                callback(view)
+                callback(applied.view)
 
     def _settle_after(self, target_id: int, ended: str) -> None:
         if ended == "completed":
             self.ctx.schedule(JOB_SETTLE, target_id, delay_s=COMPLETED_SETTLE_DELAY_S)
         elif ended == "final":
-            self.starter.links.after_commit(target_id)  # the call is over: only the entry
+            self.links.after_commit(target_id)  # the call is over: only the entry
         else:
             self.ctx.after(functools.partial(self.settle, target_id))
 
@@ -264,7 +213,7 @@ class EventIntake:
         elif decision.outcome == "retry":
             self.ctx.schedule(JOB_SETTLE, target_id, delay_s=decision.delay_s)
         else:
-            self.starter.links.link_pending(target_id)
+            self.links.link_pending(target_id)
             if decision.outcome == "held":
                 # The agent's resume may have come between the settle's read and its write:
                 # then it starts now (the claim refuses a replacement still held for a pause).
@@ -274,9 +223,3 @@ class EventIntake:
     def jobs(self) -> Jobs:
         """This room's queue jobs by name (their arguments are row ids and SIDs)."""
         return {JOB_SETTLE: lambda target_id: self.settle(int(target_id))}
-
-
-def _may_be_ours(event: RecordingStatusEvent) -> bool:
-    """A status callback of an unknown recording on a leg we record may be our own create's
-    (dual, a call recording); a mono or conference recording there is someone else's."""
-    return event.channels != 1 and event.source not in CONFERENCE_SOURCES

@@ -14,6 +14,10 @@ its own lease is fresh (`holds`): a process whose heartbeats stop getting throug
 unreachable, reaped after a stall) gives its claims up rather than race whoever takes them.
 The visibility window stays as the backstop for a claim whose attempt got stuck; the attempt
 itself never creates after half of it.
+
+Each process also keeps its run (flexrec.recording.runs), its row written with the owner's at
+registration and stop, and beating every `ALIVE_S`: the owner row goes when the process does,
+the run row stays, so the coverage report can say when the service was down.
 """
 
 from __future__ import annotations
@@ -32,12 +36,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.models import ServiceOwner
+from flexrec.recording import runs
 from flexrec.recording.store import write_session
 from flexrec.recording.transitions import ORPHANED_CLAIM, reap_orphaned_claims
 
 log = structlog.get_logger(__name__)
 
 HEARTBEAT_S = 3.0
+# The run's own heartbeat (flexrec.recording.runs): how closely an outage's start is known
+# when nothing else the service wrote tells it.
+ALIVE_S = 1.0
 LEASE_S = 20.0  # several missed beats: a busy machine's stall is not a death
 
 
@@ -116,6 +124,8 @@ class OwnerLease:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self.owner_id = uuid.uuid4().hex
+        self.run_id = uuid.uuid4().hex  # the process's run: kept across a new owner id
+        self._run_open = False
         self._valid_until = 0.0
         self._closed = False
 
@@ -133,6 +143,9 @@ class OwnerLease:
                     heartbeat_at=now,
                 )
             )
+            if not self._run_open:
+                runs.open_run(session, self.run_id, self.host, self.pid, self.pid_started, now)
+        self._run_open = True
         self._renewed()
         log.info("claim owner registered", owner_id=self.owner_id, pid=self.pid)
 
@@ -140,11 +153,12 @@ class OwnerLease:
         """Renew the lease; a process found reaped (after a long stall) starts a new owner id."""
         if self._closed:
             return
+        now = self.clock()
         with write_session(self.sessions) as session:
             result = session.execute(
                 update(ServiceOwner)
                 .where(ServiceOwner.owner_id == self.owner_id)
-                .values(heartbeat_at=self.clock())
+                .values(heartbeat_at=now)
             )
             found = bool(getattr(result, "rowcount", 0))
         if found:
@@ -169,6 +183,18 @@ class OwnerLease:
         with self._lock:
             return owner_id == self.owner_id and self._monotonic() < self._valid_until
 
+    def alive(self) -> None:
+        """The run's heartbeat: one UPDATE of its row."""
+        if self._closed:
+            return
+        with write_session(self.sessions) as session:
+            runs.still_alive(session, self.run_id, self.clock())
+
+    def answering(self) -> None:
+        """Note that this process now takes webhooks (its run counts as the service up)."""
+        with write_session(self.sessions) as session:
+            runs.answering(session, self.run_id, self.clock())
+
     def close(self) -> None:
         """Delete the owner row at a clean shutdown: what it still claims is free at once."""
         if self._closed:
@@ -177,6 +203,7 @@ class OwnerLease:
         try:
             with write_session(self.sessions) as session:
                 session.execute(delete(ServiceOwner).where(ServiceOwner.owner_id == self.owner_id))
+                runs.stopped(session, self.run_id, self.clock())
         except Exception:
             log.exception("claim owner could not be removed", owner_id=self.owner_id)
 
@@ -196,15 +223,22 @@ class OwnerLease:
                     ServiceOwner.heartbeat_at,
                 )
             ).all()
+            unended = runs.unended(session)
         gone = [
             row.owner_id for row in owners if row.owner_id != self.owner_id and self._gone(row, now)
         ]
-        if not gone and not _has_orphaned_claims(self.sessions):
+        vanished = [
+            row.run_id for row in unended if row.run_id != self.run_id and self._gone(row, now)
+        ]
+        if not gone and not vanished and not _has_orphaned_claims(self.sessions):
             return []  # the usual tick: reads only, no write lock taken
         with write_session(self.sessions) as session:
             if gone:
                 session.execute(delete(ServiceOwner).where(ServiceOwner.owner_id.in_(gone)))
                 log.warning("claim owners gone", owners=gone)
+            if vanished:
+                runs.vanished(session, vanished, self.lease)
+                log.warning("service runs ended without a word", runs=vanished)
             released = reap_orphaned_claims(session, now)
         if released:
             log.warning("claims of gone processes released", target_ids=released)

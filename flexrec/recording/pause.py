@@ -1,18 +1,21 @@
-"""Pause and resume a task's recording, with authorization, audit and the wrap-up safety net.
+"""Pause and resume a task's recording on an agent's request, with authorization and audit.
 
 Who may act: the worker holding an accepted (not yet wrapped/completed) reservation on the
 task, or anyone with the `supervisor` or `admin` role. Each request is audited in
-`pause_events`. Repeating a request returns the current state. A call that ended meanwhile
-(Twilio 21220) is reported as state `ended`, not as an error.
+`pause_events` (flexrec.recording.pause_result). Repeating a request returns the current
+state. A call that ended meanwhile (Twilio 21220) is reported as state `ended`, not as an
+error. A pause asked for before the recording exists is kept and applied once it runs
+(flexrec.recording.system_pauses), as is the auto-resume when the work ends.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import (
@@ -24,37 +27,28 @@ from flexrec.db.models import (
 )
 from flexrec.recording import transitions
 from flexrec.recording.catch_up import CatchUpLimiter
-from flexrec.recording.context import (
-    JOB_APPLY_PAUSE,
-    JOB_AUTO_RESUME,
-    JOB_START,
-    Jobs,
-    ServiceContext,
-)
+from flexrec.recording.context import JOB_START, ServiceContext
 from flexrec.recording.errors import Forbidden, InvalidState, NotFound, Unavailable
+from flexrec.recording.pause_result import (
+    SUPERVISOR_ROLES,
+    Actor,
+    RecordingState,
+    audit,
+    described,
+    finish,
+    state_of,
+)
 from flexrec.recording.policy import RECORDED
 from flexrec.recording.recovery import Recovery
-from flexrec.recording.states import (
-    ENDED_STATES,
-    LIVE_STATES,
-    NO_MEDIA_STATES,
-    UNFINISHED_STATES,
-)
-from flexrec.recording.store import Executor, write_session
+from flexrec.recording.states import ENDED_STATES, LIVE_STATES, NO_MEDIA_STATES, UNFINISHED_STATES
+from flexrec.recording.store import write_session
+from flexrec.recording.watch import state_fingerprint
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
-log = structlog.get_logger(__name__)
-# Built once: building the join per wrap-up event cost more than running it.
-_WRAPUP_WORK = (
-    select(RecordingTarget.id)
-    .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
-    .where(AttributeWrite.task_sid == bindparam("task"))
-    .where((RecordingTarget.state == "paused") | RecordingTarget.desired_state.is_not(None))
-    .limit(1)
-)
+__all__ = ["SUPERVISOR_ROLES", "Actor", "PauseController", "RecordingState"]
 
-SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
-SYSTEM_ACTOR = "system"
+log = structlog.get_logger(__name__)
+
 _INLINE_ATTEMPTS = 3
 # Reservation statuses that let a worker act on (pause/resume) or only look at a task.
 _ACTING_STATUSES = ("accepted",)
@@ -62,88 +56,12 @@ _LOOKING_STATUSES = ("accepted", "wrapping", "completed")
 _TASK_OVER = ("wrapping", "completed", "canceled")
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who asks: the Flex token's identity, worker SID and roles."""
-
-    identity: str
-    worker_sid: str | None
-    roles: tuple[str, ...] = ()
-
-    @property
-    def is_supervisor(self) -> bool:
-        """True for supervisors and admins, who may act on any task."""
-        return bool(SUPERVISOR_ROLES.intersection(self.roles))
-
-
-@dataclass(frozen=True)
-class RecordingState:
-    """A task's recording as the agent API reports it."""
-
-    task_sid: str
-    # pending|starting|recording|paused|completed|absent|failed|ended, and for a task with no
-    # recording: waiting (none yet, e.g. an outbound call still ringing) or not_recorded (policy)
-    state: str
-    recording_sid: str | None = None
-    call_sid: str | None = None
-    leg: str | None = None
-    start_time_ms: int | None = None
-    detail: str | None = None
-    pause_pending: bool = False  # paused as soon as the recording starts
-    paused_by: str | None = None  # identity behind the pause in force (or the pending one)
-    paused_at: datetime | None = None
-    may_act: bool = False  # whether the asker may pause/resume now (not only look)
-
-    @property
-    def paused(self) -> bool:
-        """True while the recording is paused."""
-        return self.state == "paused"
-
-
-def _state(task_sid: str, target: RecordingTarget, detail: str | None = None) -> RecordingState:
-    pending = target.desired_state == "paused" and target.state in (
-        *UNFINISHED_STATES,
-        *NO_MEDIA_STATES,
-    )
-    return RecordingState(
-        task_sid=task_sid,
-        state=target.state,
-        recording_sid=target.recording_sid,
-        call_sid=target.call_sid,
-        leg=target.leg,
-        start_time_ms=target.start_time_ms,
-        detail=detail if detail is not None else target.last_error,
-        pause_pending=pending,
-        paused_by=target.desired_by if pending else None,
-        paused_at=target.updated_at if pending else None,
-    )
-
-
-def _described(
-    session: Session, task_sid: str, target: RecordingTarget, may_act: bool
-) -> RecordingState:
-    """The target's state with who paused it and since when (from the audit) and `may_act`."""
-    state = replace(_state(task_sid, target), may_act=may_act)
-    if target.state != "paused" or target.recording_sid is None:
-        return state
-    last = session.execute(
-        select(PauseEvent.actor, PauseEvent.created_at)
-        .where(PauseEvent.recording_sid == target.recording_sid)
-        .where(PauseEvent.action == "pause", PauseEvent.result == "paused")
-        .order_by(PauseEvent.id.desc())
-        .limit(1)
-    ).first()
-    if last is None:  # paused outside flexrec (e.g. in Twilio's console): who is unknown
-        return state
-    return replace(state, paused_by=last.actor, paused_at=last.created_at)
-
-
 class _NoTarget(NotFound):
     """The task is known but nothing records it (yet, or by policy)."""
 
 
 class PauseController:
-    """Pause/resume/state for the agent API and auto-resume for the queue."""
+    """Pause/resume/state for the agent API."""
 
     def __init__(self, ctx: ServiceContext, recovery: Recovery) -> None:
         self.ctx = ctx
@@ -177,7 +95,10 @@ class PauseController:
         """No leg is known yet: keep the agent's pause (or its withdrawal) on the task."""
         now = self.ctx.now()
         with write_session(self.ctx.sessions) as session:
-            task = session.get(TaskRecord, task_sid)
+            # The task row locked (PostgreSQL; SQLite's write lock already serialises): a planner
+            # creating a target for the task holds it from reading the task's pause wish to its
+            # commit, so the wish waits for the new target, which the second look then finds.
+            task = session.get(TaskRecord, task_sid, with_for_update=True)
             decided = task.policy_decision if task is not None else None
             if task is None or (decided is not None and decided != RECORDED):
                 raise NotFound(f"task {task_sid} has no recording")
@@ -207,6 +128,12 @@ class PauseController:
             with self.ctx.sessions() as session:
                 return self._without_target(session, task_sid, actor)
 
+    def state_fingerprint(self, task_sid: str, actor: Actor) -> tuple[Any, ...]:
+        """A cheap summary of what `state` depends on: unchanged fingerprint, unchanged state
+        (the long poll's per-second check; no authorisation, `state` does that)."""
+        with self.ctx.sessions() as session:
+            return state_fingerprint(session, task_sid, actor.worker_sid)
+
     def _lookup(
         self, task_sid: str, actor: Actor, *, acting: bool, catch_up: bool = True
     ) -> tuple[int, RecordingState]:
@@ -217,7 +144,7 @@ class PauseController:
                     self._authorize(session, task_sid, actor, acting=acting)
                     target = self._target(session, task_sid, actor)
                     may_act = acting or self._may_act(session, task_sid, actor)
-                    return target.id, _described(session, task_sid, target, may_act)
+                    return target.id, described(session, task_sid, target, may_act)
             except (NotFound, Forbidden):
                 if attempt == 2 or not catch_up:
                     raise
@@ -244,77 +171,6 @@ class PauseController:
             pause_pending=wish is not None,
             paused_by=wish.actor if wish is not None else None,
         )
-
-    @staticmethod
-    def has_work_at_wrapup(executor: Executor, task_sid: str) -> bool:
-        """True when a recording of the task is paused or has a pause or resume still wished
-        for: only then has `auto_resume` anything to do (one read, on a session or a bare
-        connection: every wrap-up and completion of every call asks)."""
-        return executor.execute(_WRAPUP_WORK, {"task": task_sid}).first() is not None
-
-    def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
-        """Resume the task's paused recordings (for a reservation event: those its worker
-        paused, or its own worker leg). Returns how many were resumed."""
-        with self.ctx.sessions() as session:
-            targets = self._paused_targets(session, task_sid, worker_sid)
-            wishing = session.scalars(
-                select(RecordingTarget.id)
-                .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
-                .where(AttributeWrite.task_sid == task_sid)
-                .where(RecordingTarget.desired_state.is_not(None))
-            ).all()
-        for target_id in wishing:  # the work is over: a pause never applied is dropped
-            self._clear_desire(target_id, worker_sid)
-        resumed = 0
-        for target_id, call_sid, recording_sid in targets:
-            try:
-                self.ctx.recordings.update_recording(call_sid, recording_sid, "in-progress")
-            except GatewayError as exc:
-                if exc.code == CALL_NOT_RECORDABLE:
-                    self._finish(target_id, task_sid, SYSTEM_ACTOR, None, "resume", "ended")
-                    continue
-                self._audit(task_sid, recording_sid, SYSTEM_ACTOR, None, "resume", "error", exc)
-                if exc.retryable:
-                    self.ctx.schedule(
-                        JOB_AUTO_RESUME, task_sid, worker_sid, delay_s=self.ctx.backoff_s(2)
-                    )
-                continue
-            self._finish(target_id, task_sid, SYSTEM_ACTOR, None, "resume", "recording")
-            resumed += 1
-            log.info("recording auto-resumed", task_sid=task_sid, recording_sid=recording_sid)
-        return resumed
-
-    def apply_pending_pause(self, target_id: int) -> str:
-        """Apply a pause asked for before the recording existed; returns what happened."""
-        with self.ctx.sessions() as session:
-            target = session.get(RecordingTarget, target_id)
-            if target is None or target.desired_state != "paused":
-                return "none"
-            if target.state not in LIVE_STATES or target.recording_sid is None:
-                return "waiting"
-            call_sid, recording_sid = target.call_sid, target.recording_sid
-            task_sid, actor = target.task_sid, target.desired_by or SYSTEM_ACTOR
-            worker_sid, state = target.desired_worker_sid, target.state
-        if state != "paused":
-            try:
-                self.ctx.recordings.update_recording(
-                    call_sid, recording_sid, "paused", self.ctx.policy.pause_behavior
-                )
-            except GatewayError as exc:
-                if exc.code == CALL_NOT_RECORDABLE:
-                    self._clear_desire(target_id)
-                    self._finish(target_id, task_sid, actor, worker_sid, "pause", "ended")
-                    return "ended"
-                self._audit(task_sid, recording_sid, actor, worker_sid, "pause", "error", exc)
-                if exc.retryable:
-                    self.ctx.schedule(JOB_APPLY_PAUSE, target_id, delay_s=self.ctx.backoff_s(1))
-                    return "retry"
-                self._clear_desire(target_id)
-                return "failed"
-        self._clear_desire(target_id)
-        self._finish(target_id, task_sid, actor, worker_sid, "pause", "paused")
-        log.info("deferred pause applied", task_sid=task_sid, recording_sid=recording_sid)
-        return "paused"
 
     # -- internals ----------------------------------------------------------------------------
     def _defer(
@@ -345,13 +201,9 @@ class PauseController:
             if target is None:  # pragma: no cover - targets are never deleted
                 return None
             session.refresh(target)
-            state = replace(_state(task_sid, target), may_act=True)
+            state = replace(state_of(task_sid, target), may_act=True)
             session.add(_kept_wish(task_sid, actor, action, now))
             return state
-
-    def _clear_desire(self, target_id: int, worker_sid: str | None = None) -> None:
-        with write_session(self.ctx.sessions) as session:
-            transitions.clear_wish(session, target_id, worker_sid)
 
     def _change(self, task_sid: str, actor: Actor, action: str) -> RecordingState:
         desired = "paused" if action == "pause" else "recording"
@@ -367,7 +219,7 @@ class PauseController:
                 return deferred
             target_id, current = self._lookup(task_sid, actor, acting=True)
         if current.state == desired or current.state in ENDED_STATES:
-            self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
+            audit(self.ctx, task_sid, current.recording_sid, actor.identity, actor.worker_sid,
                         action, f"noop:{current.state}")  # fmt: skip
             return current
         if current.state in UNFINISHED_STATES:
@@ -400,14 +252,16 @@ class PauseController:
                     break
                 self.ctx.pause_before_retry(tries)
         if error is not None:
-            self._audit(task_sid, current.recording_sid, actor.identity, actor.worker_sid,
+            audit(self.ctx, task_sid, current.recording_sid, actor.identity, actor.worker_sid,
                         action, "error", error)  # fmt: skip
             bound.warning("pause/resume failed", error=str(error))
             if error.retryable:
                 raise Unavailable("Twilio did not answer; try again") from error
             raise InvalidState(f"Twilio refused: {error}") from error
         bound.info("recording paused" if action == "pause" else "recording resumed")
-        return self._finish(target_id, task_sid, actor.identity, actor.worker_sid, action, desired)
+        return finish(
+            self.ctx, target_id, task_sid, actor.identity, actor.worker_sid, action, desired
+        )
 
     def _not_running(
         self, target_id: int, task_sid: str, actor: Actor, action: str, current: RecordingState
@@ -420,8 +274,8 @@ class PauseController:
         bound = log.bind(task_sid=task_sid, recording_sid=current.recording_sid, action=action)
         if not self._call_live(current.call_sid):
             bound.info("call ended before pause/resume")
-            return self._finish(
-                target_id, task_sid, actor.identity, actor.worker_sid, action, "ended"
+            return finish(
+                self.ctx, target_id, task_sid, actor.identity, actor.worker_sid, action, "ended"
             )
         bound.info("recording ended under a pause/resume; kept for its replacement")
         target_id, now = self._lookup(task_sid, actor, acting=True)
@@ -429,8 +283,8 @@ class PauseController:
             # Its end is on its way; from the state the agent asked for, that end holds the
             # replacement for a pause or lets it start at once.
             desired = "paused" if action == "pause" else "recording"
-            return self._finish(
-                target_id, task_sid, actor.identity, actor.worker_sid, action, desired
+            return finish(
+                self.ctx, target_id, task_sid, actor.identity, actor.worker_sid, action, desired
             )
         return self._change(task_sid, actor, action)  # ended, or awaiting its replacement
 
@@ -446,64 +300,6 @@ class PauseController:
                     return False
                 self.ctx.pause_before_retry(tries)
         return False  # pragma: no cover - the loop returns
-
-    def _finish(
-        self,
-        target_id: int,
-        task_sid: str,
-        actor: str,
-        worker_sid: str | None,
-        action: str,
-        new_state: str,
-    ) -> RecordingState:
-        now = self.ctx.now()
-        with write_session(self.ctx.sessions) as session:
-            transitions.pause_result(session, target_id, new_state, now)
-            target = session.get(RecordingTarget, target_id)
-            if target is None:  # pragma: no cover - targets are never deleted
-                raise NotFound("recording target vanished")
-            session.refresh(target)
-            session.add(
-                PauseEvent(
-                    task_sid=task_sid,
-                    recording_sid=target.recording_sid,
-                    actor=actor,
-                    worker_sid=worker_sid,
-                    action=action,
-                    result=new_state,
-                    created_at=now,
-                )
-            )
-            state = replace(_state(task_sid, target), may_act=True)
-            if target.state == "paused" and new_state == "paused":
-                state = replace(state, paused_by=actor, paused_at=now)
-            elif target.state == "paused":  # someone else's pause is still in force
-                state = _described(session, task_sid, target, True)
-            return state
-
-    def _audit(
-        self,
-        task_sid: str,
-        recording_sid: str | None,
-        actor: str,
-        worker_sid: str | None,
-        action: str,
-        result: str,
-        error: Exception | None = None,
-    ) -> None:
-        with write_session(self.ctx.sessions) as session:
-            session.add(
-                PauseEvent(
-                    task_sid=task_sid,
-                    recording_sid=recording_sid,
-                    actor=actor,
-                    worker_sid=worker_sid,
-                    action=action,
-                    result=result,
-                    error=str(error) if error else None,
-                    created_at=self.ctx.now(),
-                )
-            )
 
     def _may_act(self, session: Session, task_sid: str, actor: Actor) -> bool:
         """True when the actor may pause/resume the task now (it may already look)."""
@@ -551,41 +347,6 @@ class PauseController:
             if target.leg == "worker" and actor.worker_sid and worker_sid == actor.worker_sid:
                 return target
         return rows[0][0]
-
-    def _paused_targets(
-        self, session: Session, task_sid: str, worker_sid: str | None
-    ) -> list[tuple[int, str, str]]:
-        rows = session.execute(
-            select(RecordingTarget, ReservationRecord.worker_sid)
-            .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
-            .outerjoin(ReservationRecord, ReservationRecord.sid == RecordingTarget.reservation_sid)
-            .where(AttributeWrite.task_sid == task_sid, RecordingTarget.state == "paused")
-        ).all()
-        out: list[tuple[int, str, str]] = []
-        for target, leg_worker in rows:
-            if target.recording_sid is None:
-                continue
-            if worker_sid is not None and leg_worker != worker_sid:
-                last_pause = session.scalars(
-                    select(PauseEvent)
-                    .where(PauseEvent.recording_sid == target.recording_sid)
-                    .where(PauseEvent.action == "pause", PauseEvent.result == "paused")
-                    .order_by(PauseEvent.id.desc())
-                ).first()
-                # A transfer's first agent wrapping up must not undo the next agent's pause.
-                if last_pause is None or last_pause.worker_sid != worker_sid:
-                    continue
-            out.append((target.id, target.call_sid, target.recording_sid))
-        return out
-
-    def jobs(self) -> Jobs:
-        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
-        return {
-            JOB_AUTO_RESUME: lambda task_sid, worker_sid=None: self.auto_resume(
-                str(task_sid), worker_sid
-            ),
-            JOB_APPLY_PAUSE: lambda target_id: self.apply_pending_pause(int(target_id)),
-        }
 
 
 def _kept_wish(task_sid: str, actor: Actor, action: str, now: datetime) -> PauseEvent:

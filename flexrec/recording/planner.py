@@ -4,7 +4,9 @@
 policy, ensures each leg's `recording_targets` row (unique per leg) and the (task, target)
 attribute link, and claims due targets, so the plan's work is durable before the webhook
 answers. `Planner.execute` then tries the starts and link writes right away (the fast path);
-whatever fails stays due for the queue or `reconcile`.
+whatever fails stays due for the queue or `reconcile`. A start (`Planner.start`, also the queue's
+start job) runs what the attempt leaves to its caller: the pause an agent asked for before the
+recording began, the task links, and the status callbacks parked while it ran.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select
@@ -21,11 +23,14 @@ from sqlalchemy.orm import Session
 
 from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
-from flexrec.recording.context import JOB_START, ServiceContext
-from flexrec.recording.links import Wanted, check_seen
+from flexrec.recording.context import JOB_START, Jobs, ServiceContext
+from flexrec.recording.dedup import retry_contention
+from flexrec.recording.links import LinkWriter, Wanted, check_seen
 from flexrec.recording.policy import TaskFacts
+from flexrec.recording.recording_status import RecordingStatuses
 from flexrec.recording.rows import assign_worker_call
-from flexrec.recording.starter import Claim, RecordingStarter
+from flexrec.recording.search import LegSearch
+from flexrec.recording.starter import Claim, RecordingStarter, StartOutcome
 from flexrec.recording.states import (
     ACTIVE_RESERVATION_STATUSES,
     ANSWERED_TASK_STATUSES,
@@ -33,10 +38,9 @@ from flexrec.recording.states import (
     WORK_OVER_TASK_STATUSES,
 )
 from flexrec.recording.store import ensure_link
+from flexrec.recording.system_pauses import SystemPauses
 from flexrec.recording.transitions import TargetRow, ensure_target, target_row
-
-if TYPE_CHECKING:
-    from flexrec.recording.search import LegSearch
+from flexrec.webhooks.events import RecordingStatusEvent
 
 log = structlog.get_logger(__name__)
 
@@ -86,11 +90,24 @@ class Plan:
 class Planner:
     """Plans a task's recordings inside its transaction and executes the plan after commit."""
 
-    def __init__(self, ctx: ServiceContext, starter: RecordingStarter) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        starter: RecordingStarter,
+        links: LinkWriter,
+        statuses: RecordingStatuses,
+        pauses: SystemPauses,
+    ) -> None:
         self.ctx = ctx
         self.starter = starter
-        # Set by the service: queues searches for customer legs nothing named (search.py).
-        self.search: LegSearch[Plan] | None = None
+        self.links = links
+        self.statuses = statuses
+        self.pauses = pauses
+        # Queued searches for legs nothing named (search.py): a leg found is stored and its
+        # task planned and executed here, as if Flex had named it.
+        self.search: LegSearch[Plan] = LegSearch(
+            ctx, lambda session, task, now: self.plan(session, task, now, None), self.execute
+        )
 
     def plan(
         self,
@@ -171,14 +188,49 @@ class Planner:
                 self.starter.in_flight.begin(claim.call_sid)
             self.ctx.after(functools.partial(self._start, target_id, claim))
         for write_id in dict.fromkeys(plan.link):
-            self.ctx.after(functools.partial(self.starter.links.link_or_queue, write_id))
-        if self.search is not None:
-            for task_sid, urgent in dict.fromkeys(plan.search):
-                self.search.request(task_sid, urgent=urgent)
+            self.ctx.after(functools.partial(self.links.link_or_queue, write_id))
+        for task_sid, urgent in dict.fromkeys(plan.search):
+            self.search.request(task_sid, urgent=urgent)
+
+    def start(self, target_id: int, claim: Claim | None = None) -> StartOutcome:
+        """One start attempt on the target (no-op unless the claim is won) and what it sets off:
+        a pause asked for before the recording began, its task links, and the callbacks parked
+        while it ran that it did not account for. `claim`: one the caller already won."""
+        starter = self.starter
+        if claim is None:
+            claim = starter.claim(target_id)
+            if claim is None:
+                return StartOutcome("not-claimed")
+        starter.in_flight.begin(claim.call_sid)
+        outcome = StartOutcome("failed")
+        try:
+            outcome = starter.attempt(target_id, claim)
+            if outcome.pause_wanted:
+                self.pauses.apply_pending_pause(target_id)
+            if outcome.outcome == "recording":
+                # The recording is safe; linking it (two TaskRouter round trips) need not hold
+                # the webhook: the pending rows are committed, so the queue or reconcile finish
+                # them anyway.
+                self.links.after_commit(target_id)
+            return outcome
+        finally:
+            for event in starter.in_flight.end(claim.call_sid):
+                if event.recording_sid == outcome.recording_sid:
+                    continue
+                try:
+                    self._handle_parked(event)
+                except Exception:
+                    log.exception("parked callback failed", call_sid=claim.call_sid)
+
+    @retry_contention
+    def _handle_parked(self, event: RecordingStatusEvent) -> None:
+        """A parked callback the attempt did not store, handled as it came. Only `in-progress`
+        callbacks are parked, and they end nothing: there is nothing to settle or archive."""
+        self.statuses.handle(event)
 
     def _start(self, target_id: int, claim: Claim | None) -> None:
         try:
-            self.starter.start_target(target_id, claim)
+            self.start(target_id, claim)
         except Exception:
             # The row stays due: the retry (now) or reconcile (later) tries again.
             log.exception("fast-path start failed", target_id=target_id)
@@ -309,6 +361,10 @@ class Planner:
                 checked=plan.checked,
             ):
                 plan.link.append(link.id)
+
+    def jobs(self) -> Jobs:
+        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
+        return {JOB_START: lambda target_id: self.start(int(target_id)).outcome}
 
 
 def _participants(session: Session, task: TaskRecord) -> list[ConferenceParticipantRecord]:

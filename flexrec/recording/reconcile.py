@@ -29,12 +29,12 @@ from flexrec.recording.context import (
 )
 from flexrec.recording.dedup import forget_old_events
 from flexrec.recording.intake import EventIntake
-from flexrec.recording.pause import PauseController
 from flexrec.recording.planner import Plan, Planner
 from flexrec.recording.recovery import REFRESH_ATTEMPTS, REFRESH_DELAY_S, Recovery
 from flexrec.recording.search import cut_short
 from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, SETTLED_STATES
 from flexrec.recording.states import LIVE_STATES, LIVE_TASK_STATUSES, WORK_OVER_TASK_STATUSES
+from flexrec.recording.system_pauses import SystemPauses
 from flexrec.twilio.gateway import GatewayError, TaskSnapshot
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ class Reconciler:
         planner: Planner,
         recovery: Recovery,
         intake: EventIntake,
-        pauses: PauseController,
+        pauses: SystemPauses,
     ) -> None:
         self.ctx = ctx
         self.planner = planner
@@ -189,12 +189,11 @@ class Reconciler:
             ).all()
         for target_id in unheard:  # in the background: the task list below must not wait
             ctx.schedule(JOB_REFRESH, target_id, REFRESH_ATTEMPTS)
-        if self.planner.search is not None:
-            # From the database, before anything asks Twilio: it may refuse the task list (a
-            # 429 at start-up), and a call whose customer leg a killed process was looking for
-            # ends unrecorded within seconds.
-            for task_sid in searches:
-                self.planner.search.request(task_sid)
+        # From the database, before anything asks Twilio: it may refuse the task list (a
+        # 429 at start-up), and a call whose customer leg a killed process was looking for
+        # ends unrecorded within seconds.
+        for task_sid in searches:
+            self.planner.search.request(task_sid)
         refresh = functools.partial(self.refresh, attempt=REFRESH_ATTEMPTS)
         _each("refresh", dict.fromkeys(quiet_live), refresh)
         _each("apply pause", wishing, self.pauses.apply_pending_pause)

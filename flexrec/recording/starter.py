@@ -1,28 +1,27 @@
 """Starting the recording of a call leg; safe to repeat.
 
-start_target: claim the row (one conditional UPDATE) → list the leg's recordings and adopt a
-live one, else create → commit while still holding the claim. Errors: 21220 → fetch the call
-(ended → `ended`, else retry: the leg is ringing); 429/5xx/timeouts → retry with backoff;
-other 4xx → `failed`. A timeout after Twilio created the recording is covered by the listing on
-the next attempt, so no second recording is made.
+A start: claim the row (one conditional UPDATE) → list the leg's recordings and adopt a live
+one, else create → commit while still holding the claim. Errors: 21220 → fetch the call (ended
+→ `ended`, else retry: the leg is ringing); 429/5xx/timeouts → retry with backoff; other 4xx →
+`failed`. A timeout after Twilio created the recording is covered by the listing on the next
+attempt, so no second recording is made. What a start sets off (a pause kept for it, the task
+links, callbacks parked meanwhile) is for its caller to run (flexrec.recording.planner).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import RecordingRecord, RecordingTarget
 from flexrec.recording import metrics, transitions
-from flexrec.recording.context import JOB_START, Jobs, ServiceContext
-from flexrec.recording.links import LinkWriter, mark_target_links
+from flexrec.recording.context import JOB_START, ServiceContext
+from flexrec.recording.links import mark_target_links
 from flexrec.recording.memory import InFlight, RecentSet
 from flexrec.recording.rows import RecordingFacts, new_recording_row, store_recording
 from flexrec.recording.store import insert_ignore, write_session
@@ -57,27 +56,25 @@ class Claim:
 
 @dataclass(frozen=True)
 class StartOutcome:
-    """What one start attempt did: recording | ended | failed | retry | not-claimed."""
+    """What one start attempt did: recording | ended | failed | retry | not-claimed; for a
+    recording, whether an agent asked for a pause before it began (the caller applies it)."""
 
     outcome: str
     recording_sid: str | None = None
+    pause_wanted: bool = False
 
 
 class RecordingStarter:
-    """Runs start attempts and attribute links against the gateways and the database."""
+    """Runs start attempts against the gateway and the database."""
 
-    def __init__(self, ctx: ServiceContext, links: LinkWriter) -> None:
+    def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.links = links
-        # Set by the service: runs once a target's recording exists (applies deferred pauses).
-        self.on_started: Callable[[int], object] | None = None
         # Recordings this process stored as running with everything their in-progress status
         # callback would tell: that callback then changes nothing and is answered from memory.
         self.known_live = RecentSet()
-        # Legs this process is starting right now, with the callbacks parked for them.
+        # Legs this process is starting right now, with the callbacks parked for them (the
+        # caller that runs the attempt begins and ends it, flexrec.recording.planner).
         self.in_flight = InFlight()
-        # Set by the service: handles a parked callback the attempt did not account for.
-        self.on_parked: Callable[[Any], object] | None = None
 
     # -- starting -----------------------------------------------------------------------------
     def claim_in(
@@ -100,39 +97,22 @@ class RecordingStarter:
         """Whether a start must list the leg's recordings first (see `Claim.may_exist`)."""
         return attempts > 1 or other_recorder or self.ctx.policy.list_before_create == "always"
 
-    def start_target(self, target_id: int, claim: Claim | None = None) -> StartOutcome:
-        """One attempt at getting the target's leg recorded (no-op unless we win the claim).
-
-        `claim`: one the caller already won (and committed) for this target.
-        """
+    def claim(self, target_id: int) -> Claim | None:
+        """Claim a due target in a transaction of its own (a queued start), or None."""
         ctx = self.ctx
-        if claim is None:
-            token, owner = uuid.uuid4().hex, ctx.owner_id
-            with write_session(ctx.sessions) as session:
-                if not transitions.claim(
-                    session, target_id, token, ctx.now(), ctx.visibility, owner
-                ):
-                    return StartOutcome("not-claimed")
-                target = session.get(RecordingTarget, target_id)
-                if target is None:  # pragma: no cover - claimed rows exist
-                    return StartOutcome("not-claimed")
-                attempts = target.attempts
-                may_exist = self._may_exist(attempts)
-                claim = Claim(token, target.call_sid, attempts, target.event_ms, owner, may_exist)
-        self.in_flight.begin(claim.call_sid)
-        outcome = StartOutcome("failed")
-        try:
-            outcome = self._attempt(target_id, claim)
-            return outcome
-        finally:
-            for event in self.in_flight.end(claim.call_sid):
-                if event.recording_sid != outcome.recording_sid and self.on_parked is not None:
-                    try:
-                        self.on_parked(event)
-                    except Exception:
-                        log.exception("parked callback failed", call_sid=claim.call_sid)
+        token, owner = uuid.uuid4().hex, ctx.owner_id
+        with write_session(ctx.sessions) as session:
+            if not transitions.claim(session, target_id, token, ctx.now(), ctx.visibility, owner):
+                return None
+            target = session.get(RecordingTarget, target_id)
+            if target is None:  # pragma: no cover - claimed rows exist
+                return None
+            attempts = target.attempts
+            may_exist = self._may_exist(attempts)
+            return Claim(token, target.call_sid, attempts, target.event_ms, owner, may_exist)
 
-    def _attempt(self, target_id: int, claim: Claim) -> StartOutcome:
+    def attempt(self, target_id: int, claim: Claim) -> StartOutcome:
+        """One attempt at getting the target's leg recorded, under a claim won for it."""
         ctx = self.ctx
         token, call_sid, attempts = claim.token, claim.call_sid, claim.attempts
         bound = log.bind(call_sid=call_sid, target_id=target_id, attempt=attempts)
@@ -163,12 +143,7 @@ class RecordingStarter:
         pause_wanted = self._commit_started(target_id, token, info, source)
         metrics.RECORDINGS_STARTED.labels(source=source).inc()
         bound.info("recording started", recording_sid=info.sid, source=source)
-        if pause_wanted and self.on_started is not None:
-            self.on_started(target_id)
-        # The recording is safe; linking it (two TaskRouter round trips) need not hold the
-        # webhook: the pending rows are committed, so the queue or reconcile finish them anyway.
-        self.links.after_commit(target_id)
-        return StartOutcome("recording", info.sid)
+        return StartOutcome("recording", info.sid, pause_wanted)
 
     def _adopt_or_create(
         self, claim: Claim, list_first: bool, began: float, create_deadline_s: float
@@ -262,10 +237,6 @@ class RecordingStarter:
         if not paused and info.channels and info.start_time_ms and held:
             self.known_live.add(info.sid)
         return wanted == "paused"
-
-    def jobs(self) -> Jobs:
-        """This room's queue jobs by name (their arguments are row ids and SIDs)."""
-        return {JOB_START: lambda target_id: self.start_target(int(target_id)).outcome}
 
 
 # Recording sources of a conference recording (OAI `call_recording.source` enum): Flex's own

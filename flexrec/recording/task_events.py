@@ -28,7 +28,6 @@ from flexrec.recording import metrics
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_TASKROUTER_EVENT, Jobs, ServiceContext
 from flexrec.recording.dedup import event_key, mark_seen, retry_contention, was_seen
-from flexrec.recording.pause import PauseController
 from flexrec.recording.planner import Plan, Planner, Seen
 from flexrec.recording.policy import TaskFacts
 from flexrec.recording.rows import (
@@ -48,6 +47,7 @@ from flexrec.recording.store import (
     write_connection,
     write_session,
 )
+from flexrec.recording.system_pauses import SystemPauses
 from flexrec.recording.task_memo import TaskMemo, TaskMemos, WrittenMedia, attributes_digest
 from flexrec.webhooks.events import TaskRouterEvent
 
@@ -88,7 +88,7 @@ class _MemoDidNotHold(Exception):
 class TaskEvents:
     """Applies TaskRouter events (see the module docstring)."""
 
-    def __init__(self, ctx: ServiceContext, planner: Planner, pauses: PauseController) -> None:
+    def __init__(self, ctx: ServiceContext, planner: Planner, pauses: SystemPauses) -> None:
         self.ctx = ctx
         self.planner = planner
         self.pauses = pauses

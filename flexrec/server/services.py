@@ -60,6 +60,9 @@ class Services:
     poll_cap: PollCap = field(default_factory=PollCap)
     state_memo: StateMemo = field(default_factory=StateMemo)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # Notes, in the process's run history, that it now takes webhooks: the coverage report
+    # counts the service up from then (flexrec.recording.runs).
+    answering: Callable[[], None] = field(default=lambda: None)
 
     def start(self) -> None:
         """Start the in-process queue consumer when this process runs one."""

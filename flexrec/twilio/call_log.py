@@ -123,6 +123,8 @@ class CallLogCalls:
     """`CallLogGateway` over the SDK client (mixed into `SdkGateway`)."""
 
     _client: Client
+    # Items per list request; Twilio's largest by default (a test lists a small day in pages).
+    page_size: int = PAGE_SIZE
 
     def call_pages(self, first_day: date, last_day: date) -> Iterator[list[CallInfo]]:
         """Call legs that started on those days, newest first as Twilio lists them."""
@@ -131,7 +133,7 @@ class CallLogCalls:
             lambda: self._client.calls.page(
                 start_time_after=days["after"],
                 start_time_before=days["before"],
-                page_size=PAGE_SIZE,
+                page_size=self.page_size,
             )
         )
         while page is not None:
@@ -145,7 +147,7 @@ class CallLogCalls:
             lambda: self._client.recordings.page(
                 date_created_after=days["after"],
                 date_created_before=days["before"],
-                page_size=PAGE_SIZE,
+                page_size=self.page_size,
             )
         )
         while page is not None:

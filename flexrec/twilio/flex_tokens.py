@@ -11,6 +11,7 @@ mistaken for a bad token.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,10 +103,22 @@ class FlexTokenValidator:
         # Same rule as the SDK client's rebasing: one origin replaces every Twilio host.
         origin = base_url.rstrip("/") if base_url else IAM_ORIGIN
         self._url = f"{origin}/v1/Accounts/{account_sid}/Tokens/validate"
-        self._http = httpx.Client(
-            auth=(account_sid, auth_token), timeout=timeout_s, transport=transport
-        )
+        self._auth = (account_sid, auth_token)
+        self._timeout_s = timeout_s
+        self._transport = transport
+        # Made on first use: its TLS context is a tenth of a second of every start-up (which
+        # live calls wait for), and IAM is asked only once an agent or the console signs in.
+        self._http: httpx.Client | None = None
+        self._making = threading.Lock()
         self._clock = clock
+
+    def _client(self) -> httpx.Client:
+        with self._making:
+            if self._http is None:
+                self._http = httpx.Client(
+                    auth=self._auth, timeout=self._timeout_s, transport=self._transport
+                )
+            return self._http
 
     def validate(self, token: str) -> TokenInfo:
         """Return who the token belongs to, or raise `InvalidToken`/`TokenServiceUnavailable`."""
@@ -121,7 +134,7 @@ class FlexTokenValidator:
 
     def _ask_iam(self, token: str) -> TokenInfo:
         try:
-            response = self._http.post(self._url, json={"token": token})
+            response = self._client().post(self._url, json={"token": token})
         except httpx.HTTPError as exc:
             raise TokenServiceUnavailable(f"Twilio IAM unreachable: {type(exc).__name__}") from exc
         # 401/403 from IAM mean *our* credentials were refused, 429/5xx that it is busy: neither
@@ -146,4 +159,6 @@ class FlexTokenValidator:
 
     def close(self) -> None:
         """Release the HTTP connection pool."""
-        self._http.close()
+        with self._making:
+            if self._http is not None:
+                self._http.close()

@@ -23,7 +23,7 @@ REACHES_INTO_FLEXSIM = {
     # feeds every form the simulator's callback builders make into flexrec's parsers
     "tests/integration/sim_contract/test_sim_webhooks_contract.py": "the simulator's webhook code",
     # signs deliveries with the simulator's own delivery code, byte for byte what it sends
-    "tests/unit/server/test_sim_signed_deliveries.py": "flexsim.webhooks.Delivery",
+    "tests/unit/server/test_sim_signed_deliveries.py": "flexsim.delivery.Delivery",
     # VAD under hand-built conditions: a timeline of its own and the hold-music loop
     "tests/unit/analysis/test_analysis_vad.py": "flexsim.audio.sources, flexsim.timeline",
     # the service's cost on Twilio-exact TaskRouter forms built from the simulator's world

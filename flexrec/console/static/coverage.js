@@ -54,6 +54,12 @@ function renderSummary(report) {
     ? `Every eligible call of ${dayInput.value} was recorded, except the ${exceptions} below.`
     : `Every eligible call of ${dayInput.value} was recorded.`
   if (s.in_progress_legs) verdict.textContent += ` ${s.in_progress_legs} still in progress.`
+  const outages = report.outages || []
+  if (outages.length) {
+    const windows = outages.map((o) => (o.end_ms ? `${timeOf(o.start_ms)}-${timeOf(o.end_ms)}` : `from ${timeOf(o.start_ms)}`))
+    const times = outages.length === 1 ? 'once' : `${outages.length} times`
+    verdict.textContent += ` flexrec was down ${times}: ${windows.join(', ')} UTC.`
+  }
 }
 
 function recordingLinks(leg) {

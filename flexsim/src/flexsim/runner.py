@@ -26,21 +26,19 @@ from fastapi import FastAPI
 
 import flexsim.scenarios  # noqa: F401 - registers the built-in scenarios a run draws from
 from flexsim import defaults
-from flexsim.arrange import Arrange, recording_info
+from flexsim.arrange import Arrange
 from flexsim.config import SimConfig as SimConfig  # re-exported: its old home
 from flexsim.control import create_control_router
 from flexsim.engine import Engine
 from flexsim.faults import FaultPlan, RequestHook
 from flexsim.interference import Interference
 from flexsim.latency import LatencyModel
+from flexsim.read_side import SimReadSide
 from flexsim.speech.payment import card_payment_view
-from flexsim.speech.truth import word_truth
 from flexsim.timeline import Timeline
-from flexsim.tokens import identity_of, issue_token
-from flexsim.truth import all_truth
-from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
+from flexsim.views import Conversation
 from flexsim.webhooks import WebhookDispatcher
-from flexsim.world import TERMINAL_CALL_STATUSES, Recording, SimClock, Task, Worker, World
+from flexsim.world import TERMINAL_CALL_STATUSES, SimClock, Task, Worker, World
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +113,9 @@ def build_app(
     return sim_app
 
 
-class SimRunner:
-    """A running simulator (start/stop, or use as a context manager, sync or async)."""
+class SimRunner(SimReadSide):
+    """A running simulator (start/stop, or use as a context manager, sync or async); what it
+    shows is `SimReadSide`'s."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = cfg = config or SimConfig()
@@ -375,104 +374,3 @@ class SimRunner:
         call's ring, a callee hanging up, an interaction's next step); webhooks they cause are
         sent as usual, so wait for them (`wait_idle_blocking`, your receiver) afterwards."""
         self._run_on_loop(lambda: self.engine.advance(sim_seconds), timeout_s=60.0)
-
-    def truth(self) -> list[dict[str, Any]]:
-        """Ground truth of every interaction so far."""
-        return all_truth(self.world, list(self.engine.records))
-
-    # -- the public read side (snapshots, safe from any thread) -----------------------------
-    def now_ms(self) -> int:
-        """The simulated clock now, in epoch ms (what the truth's timestamps are in)."""
-        return round(self.world.clock.now() * 1000)
-
-    @property
-    def workspace_sid(self) -> str:
-        """The simulated TaskRouter workspace."""
-        return self.world.workspace_sid
-
-    def agent_sids(self) -> list[str]:
-        """The simulated agents' worker SIDs."""
-        with self.world.lock:
-            return list(self.world.workers)
-
-    def agent_identity(self, worker_sid: str) -> str:
-        """The Flex identity an agent's token carries (its `contact_uri` without `client:`)."""
-        with self.world.lock:
-            worker = self.world.workers[worker_sid]
-            return identity_of(worker.attributes, worker.friendly_name)
-
-    def agent_token(
-        self, worker_sid: str, ttl_s: float = 3600.0, roles: tuple[str, ...] = ("agent",)
-    ) -> str:
-        """A Flex token for an agent, as the Flex UI holds one; validates at this simulator's IAM.
-
-        Expiry counts simulated time. Raises `tokens.UnknownWorker` for a worker it lacks.
-        """
-        return issue_token(self.world, worker_sid, ttl_s=ttl_s, roles=roles)
-
-    def stats(self) -> SimStats:
-        """Interactions and webhook deliveries so far."""
-        snap = self.engine.snapshot()
-        counts = self.dispatcher.stats
-        return SimStats(
-            generated=int(snap["generated"]),
-            active=int(snap["active"]),
-            finished=int(snap["finished"]),
-            webhooks_sent=counts.sent,
-            webhooks_failed=counts.failed,
-            webhooks_pending=self.dispatcher.pending,
-        )
-
-    def recordings(self) -> list[RecordingInfo]:
-        """Every call recording of the simulated account (deleted ones too), oldest first;
-        Flex's own conference recordings are not call recordings and are left out."""
-        with self.world.lock:
-            return [
-                self._recording_info(r)
-                for r in self.world.recordings.values()
-                if r.conference_sid is None
-            ]
-
-    def reservations(self) -> list[ReservationInfo]:
-        """Every reservation so far, oldest first (e.g. to find the task an agent accepted)."""
-        with self.world.lock:
-            return [
-                ReservationInfo(r.sid, r.task_sid, r.worker_sid, r.status)
-                for r in self.world.reservations.values()
-            ]
-
-    def call_status(self, call_sid: str) -> str | None:
-        """A call leg's status now (queued, ringing, in-progress, completed...; None: unknown)."""
-        with self.world.lock:
-            call = self.world.calls.get(call_sid)
-            return call.status if call is not None else None
-
-    def recording(self, recording_sid: str) -> RecordingInfo | None:
-        """One call recording (None when the account has no such recording)."""
-        with self.world.lock:
-            found = self.world.recordings.get(recording_sid)
-            return self._recording_info(found) if found is not None else None
-
-    def _recording_info(self, recording: Recording) -> RecordingInfo:
-        return recording_info(self.world, recording)
-
-    def speech_truth(self, recording_sid: str) -> dict[str, list[tuple[int, int]]] | None:
-        """Who really spoke when in a recording's media: `{"channel1": [(start_ms, end_ms)...],
-        "channel2": [...]}` (None for a recording the account does not have)."""
-        with self.world.lock:
-            recording = self.world.recordings.get(recording_sid)
-        if recording is None:
-            return None
-        from flexsim.audio import truth_segments  # numpy: loaded only when asked
-
-        return truth_segments(self.world, recording)
-
-    def word_truth(self, recording_sid: str) -> dict[str, Any] | None:
-        """What a recording's media says, word by word and number by number, in media ms
-        (flexsim.speech.truth.word_truth); None for a recording the account does not have."""
-        return word_truth(self.world, recording_sid)
-
-    def webhook_log(self) -> list[dict[str, Any]]:
-        """The latest deliveries, oldest first: `kind`, `name`, `url`, `outcome` (sent or
-        failed), `status`, `attempts`, `at` (wall-clock end), `elapsed_ms` and more."""
-        return self.dispatcher.log_snapshot()

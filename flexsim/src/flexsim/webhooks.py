@@ -4,7 +4,8 @@ recording callbacks), with Twilio's retry habits and the fault plan's misbehavio
 Flow: `World.emit` → `WebhookDispatcher.on_event` (under the world lock: snapshot the payload,
 decide faults) → inbox → one sender per shard (a shard is chosen from the resource SID, so the
 callbacks of one call, conference or task stay in order unless a fault reorders them) → the
-transport (flexsim.http1 for plain http, aiohttp for https; both loaded when sending starts).
+transport (`flexsim.delivery`: flexsim.http1 for plain http, aiohttp for https; both loaded when
+sending starts).
 
 Delivery outcome:  2xx/3xx → sent;  4xx → failed (final);  5xx / timeout / connection error →
 retried with exponential backoff up to `max_retries`, then failed.
@@ -22,175 +23,31 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
-import itertools
 import json
 import logging
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus
 
-from flexsim import callbacks
+from flexsim.delivery import (
+    Delivery,
+    DeliveryError,
+    HttpxTransport,
+    PooledTransport,
+    Transport,
+)
+from flexsim.event_deliveries import DeliveryBuilder
 from flexsim.faults import FaultPlan
-from flexsim.http1 import Http1Pool, HttpProtocolError, split_target
-from flexsim.signature import json_webhook_url, twilio_signature
-from flexsim.world import TERMINAL_CALL_STATUSES, SidFactory, World, WorldEvent
+from flexsim.world import TERMINAL_CALL_STATUSES, World, WorldEvent
 
 if TYPE_CHECKING:  # both load when a transport is made: importing flexsim stays light
-    import aiohttp
     import httpx
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "TwilioProxy/1.1"
-
 # Seconds a receiver has to answer each kind of delivery (sources in the module docstring).
 ANSWER_LIMITS_S: dict[str, float] = {"taskrouter": 15.0, "event-streams": 5.0}
-
-
-# Form names and most values (SIDs, statuses, names, numbers) repeat from webhook to webhook:
-# remembering their quoted form spares urllib's per-character quoting on the hot path.
-_quote = functools.lru_cache(maxsize=8192)(quote_plus)
-
-
-def encode_form(form: Mapping[str, str]) -> str:
-    """The bytes `urlencode(form)` gives, with the quoting of repeated names and values cached."""
-    quote = _quote
-    return "&".join([f"{quote(name)}={quote(value)}" for name, value in form.items()])
-
-
-class Transport(ABC):
-    """Sends one request and returns the HTTP status; raises `OSError`-like errors on failure."""
-
-    @abstractmethod
-    async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> int:
-        """Send and return the status code."""
-
-    async def close(self) -> None:  # noqa: B027 - optional: most transports hold nothing
-        """Release connections."""
-
-
-class AiohttpTransport(Transport):
-    """aiohttp's pooled client (about 10x less CPU per request than httpx's async client on
-    this workload): the default transport's fallback for https and URLs with credentials."""
-
-    def __init__(self, timeout_s: float, max_connections: int = 64) -> None:
-        import aiohttp
-
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._limit = max_connections
-        self._session: aiohttp.ClientSession | None = None
-
-    async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> int:
-        """POST/GET through a shared session (created lazily on the running loop)."""
-        import aiohttp
-
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=self._limit),
-                skip_auto_headers=("User-Agent", "Content-Type"),
-            )
-        try:
-            async with self._session.request(method, url, headers=headers, data=body) as response:
-                await response.read()
-                return response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(type(exc).__name__) from exc
-
-    async def close(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
-class PooledTransport(Transport):
-    """The default transport: the lean keep-alive client of `flexsim.http1` for plain
-    `http://` callback URLs (a fraction of aiohttp's CPU per webhook), aiohttp for the rest
-    (`max_connections` bounds aiohttp's pool; the lean client opens one per request in flight)."""
-
-    def __init__(self, timeout_s: float, max_connections: int = 64) -> None:
-        self._pool = Http1Pool(timeout_s)
-        self._fallback = AiohttpTransport(timeout_s, max_connections)
-
-    async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> int:
-        """Send over a pooled connection (https and URLs with credentials go through aiohttp)."""
-        if split_target(url) is None:
-            return await self._fallback.send(method, url, headers, body)
-        try:
-            return await self._pool.request(method, url, headers, body)
-        except (OSError, TimeoutError, HttpProtocolError) as exc:
-            raise DeliveryError(type(exc).__name__) from exc
-
-    async def close(self) -> None:
-        """Close the pooled connections and the fallback session."""
-        self._pool.close()
-        await self._fallback.close()
-
-
-class HttpxTransport(Transport):
-    """Delivery through an httpx client (tests pass one with a `MockTransport`)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> int:
-        """Send through the httpx client."""
-        import httpx
-
-        try:
-            response = await self.client.request(method, url, headers=headers, content=body)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(type(exc).__name__) from exc
-        return response.status_code
-
-    async def close(self) -> None:
-        """Close the client."""
-        await self.client.aclose()
-
-
-class DeliveryError(Exception):
-    """The request got no HTTP answer (refused, reset, timed out)."""
-
-
-@dataclass
-class Delivery:
-    """One HTTP request to make (and remake on retries)."""
-
-    id: str  # I-Twilio-Idempotency-Token: the same for retries and duplicates
-    kind: str
-    name: str
-    url: str
-    method: str = "POST"
-    form: dict[str, str] | None = None
-    body: bytes | None = None
-    shard_key: str = ""
-    resource_sid: str = ""
-    reorder: bool = False
-    delay_s: float = 0.0
-    duplicate: bool = False
-
-    def request(self, auth_token: str) -> tuple[str, dict[str, str], bytes | None]:
-        """Final URL, headers and body, signed exactly as Twilio signs."""
-        headers = {"User-Agent": USER_AGENT, "I-Twilio-Idempotency-Token": self.id}
-        if self.body is not None:
-            url = json_webhook_url(self.url, self.body)
-            headers["Content-Type"] = "application/json"
-            headers["X-Twilio-Signature"] = twilio_signature(auth_token, url, None)
-            return url, headers, self.body
-        form = self.form or {}
-        if self.method == "GET":
-            url = f"{self.url}{'&' if '?' in self.url else '?'}{encode_form(form)}"
-            headers["X-Twilio-Signature"] = twilio_signature(auth_token, url, None)
-            return url, headers, None
-        headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
-        headers["X-Twilio-Signature"] = twilio_signature(auth_token, self.url, form)
-        return self.url, headers, encode_form(form).encode()
 
 
 @dataclass
@@ -227,8 +84,7 @@ class WebhookDispatcher:
         call_status_events: frozenset[str] = TERMINAL_CALL_STATUSES,
     ) -> None:
         self.world = world
-        # Twilio's default without StatusCallbackEvent: only the call's end is reported.
-        self.call_status_events = call_status_events
+        self.builder = DeliveryBuilder(world, seed=seed, call_status_events=call_status_events)
         self.auth_token = auth_token
         self.faults = faults
         self.timeout_s = timeout_s
@@ -239,12 +95,9 @@ class WebhookDispatcher:
         self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=log_size)
         # Deliveries waiting for the sender tasks (or, before start(), for a test to inspect).
         self.inbox: collections.deque[Delivery] = collections.deque()
-        self._sids = SidFactory(seed ^ 0x5EB, world.sid_salt)
         self._n_shards = shards
-        self._call_seq: dict[str, int] = {}
         self._stream_batches: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._wake: asyncio.Event | None = None
@@ -253,113 +106,20 @@ class WebhookDispatcher:
         self._in_flight = 0
         self._transport: Transport | None = None
 
-    # -- building ---------------------------------------------------------------------------
     def attach(self) -> None:
         """Subscribe to the world's events."""
         self.world.subscribe(self.on_event)
 
     def on_event(self, event: WorldEvent) -> None:
         """Snapshot an event into deliveries (called by World.emit with the world lock held)."""
-        for delivery in self._build(event):
+        builder = self.builder
+        for delivery in builder.build(event):
             self._enqueue(delivery)
-
-    def _build(self, event: WorldEvent) -> list[Delivery]:
-        world = self.world
-        data = event.data
-        if event.kind == "taskrouter":
-            return self._build_taskrouter(event)
-        if event.kind == "conference":
-            conference = data["conference"]
-            conference.sequence += 1
-            if not conference.status_callback:
-                return []
-            form = callbacks.conference_form(world, event.name, event.at, data, conference.sequence)
-            return [
-                self._delivery(
-                    "conference", event.name, conference.status_callback, form, conference.sid
-                )
-            ]
-        if event.kind == "call-status":
-            call = data["call"]
-            wanted = call.status_callback_statuses or self.call_status_events
-            if not call.status_callback or call.status not in wanted:
-                return []
-            seq = self._call_seq.get(call.sid, -1) + 1
-            self._call_seq[call.sid] = seq
-            if call.status in ("completed", "busy", "no-answer", "failed", "canceled"):
-                self._call_seq.pop(call.sid, None)
-            form = callbacks.call_status_form(world, call, event.at, seq)
-            delivery = self._delivery(
-                "call-status", event.name, call.status_callback, form, call.sid
-            )
-            delivery.method = call.status_callback_method.upper()
-            return [delivery]
-        if event.kind == "recording-status":
-            recording = data["recording"]
-            if not recording.status_callback:
-                return []
-            if recording.status not in recording.status_callback_events:
-                return []
-            form = callbacks.recording_status_form(world, recording, data["call"])
-            delivery = self._delivery(
-                "recording-status", event.name, recording.status_callback, form, recording.call_sid
-            )
-            delivery.method = recording.status_callback_method.upper()
-            return [delivery]
-        return []
-
-    def _build_taskrouter(self, event: WorldEvent) -> list[Delivery]:
-        world = self.world
-        event_sid = self._sids.new("EV")
-        form = callbacks.taskrouter_form(world, event.name, event.at, event.data, event_sid)
-        task = event.data.get("task")
-        key = task.sid if task is not None else form["ResourceSid"]
-        out: list[Delivery] = []
-        events_filter = getattr(world, "events_filter", None)
-        wanted = not events_filter or event.name in {
-            name.strip() for name in str(events_filter).split(",")
-        }
-        if world.event_callback_url and wanted:
-            out.append(
-                self._delivery("taskrouter", event.name, world.event_callback_url, form, key)
-            )
-        sinks = getattr(world, "event_stream_sinks", None) or []
-        if sinks:
-            cloud_event = callbacks.event_streams_cloudevent(world, form, event.at)
-            for sink in sinks:
-                if self._sink_wants(sink, cloud_event["type"]):
-                    with self._lock:
-                        self._stream_batches.setdefault(self._sink_url(sink), []).append(
-                            cloud_event
-                        )
-        return out
-
-    def _sink_url(self, sink: Any) -> str:
-        destination = sink.get("destination") if isinstance(sink, dict) else None
-        if destination is None and isinstance(sink, dict):
-            destination = (sink.get("sink_configuration") or {}).get("destination")
-        return str(destination or "")
-
-    def _sink_wants(self, sink: Any, event_type: str) -> bool:
-        """Whether a webhook sink has a subscription covering `event_type` (as Event Streams)."""
-        if not isinstance(sink, dict) or not self._sink_url(sink):
-            return False
-        if sink.get("sink_type", "webhook") != "webhook":
-            return False
-        for sub in getattr(self.world, "event_subscriptions", None) or []:
-            if not isinstance(sub, dict) or sub.get("sink_sid") != sink.get("sid"):
-                continue
-            for entry in sub.get("types") or []:
-                name = entry.get("type") if isinstance(entry, dict) else entry
-                if name == event_type:
-                    return True
-        return False
-
-    def _delivery(self, kind: str, name: str, url: str, form: dict[str, str], key: str) -> Delivery:
-        token = f"{next(self._ids):08d}-{kind}-{key}"
-        return Delivery(
-            id=token, kind=kind, name=name, url=url, form=form, shard_key=key, resource_sid=key
-        )
+        if builder.stream_events:
+            with self._lock:
+                for url, cloud_event in builder.stream_events:
+                    self._stream_batches.setdefault(url, []).append(cloud_event)
+            builder.stream_events.clear()
 
     def _enqueue(self, delivery: Delivery) -> None:
         fault = self.faults.webhook_fault() if self.faults is not None else None
@@ -492,7 +252,7 @@ class WebhookDispatcher:
                     chunk = events[start : start + 100]
                     body = json.dumps(chunk, separators=(",", ":")).encode()
                     delivery = Delivery(
-                        id=f"{next(self._ids):08d}-event-streams",
+                        id=self.builder.token("event-streams"),
                         kind="event-streams",
                         name=f"{len(chunk)} events",
                         url=url,

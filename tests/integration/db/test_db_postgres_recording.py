@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,9 @@ from testkit import assert_one_voice_recording, assert_recorded_exactly_once
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.db.models import RecordingTarget
+from flexrec.recording import transitions
 from flexrec.recording.owners import OwnerLease
+from flexrec.recording.pause import Actor
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
 from flexrec.recording.store import write_session
@@ -223,3 +226,70 @@ def test_claims_of_a_gone_owner_come_back_and_a_reaped_owner_cannot_claim(
         assert row is not None and (row.state, row.claim_owner) == ("pending", None)
         assert not claim_target(session, target_id, "t2", now, timedelta(seconds=60), "gone")
         assert claim_target(session, target_id, "t3", now, timedelta(seconds=60), alive.owner_id)
+
+
+def _waiting_for_a_lock(sessions: sessionmaker[Session]) -> bool:
+    """Whether some backend of this database is blocked on a row lock right now."""
+    with sessions() as session:
+        return bool(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                )
+            )
+        )
+
+
+def test_a_pause_written_while_the_leg_target_is_created_is_not_lost(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent presses Pause while the webhook that reveals the customer's leg is between
+    reading the task's pause wish and committing the new target (no catch-up: its limiter
+    refused). The pause must wait for that commit, then reach the new target: without the
+    task-row lock it was written beside it and the recording started unpaused."""
+    twilio = SimTwilio()
+    twilio.add_call(CUSTOMER)
+    worker = fake_sid("WK", 1)
+    twilio.add_task(TASK, {"direction": "outbound"})
+    service = RecordingService(
+        sessions, twilio, twilio, RecordingPolicy(), "https://rec.example.com"
+    )
+    service.pauses.catch_up_limiter.allow = lambda *_a: False  # type: ignore[method-assign]
+    service.task_events.handle(
+        parse_taskrouter_form(
+            {"EventType": "reservation.accepted", "Timestamp": "1790000000", "TaskSid": TASK,
+             "ReservationSid": fake_sid("WR", 1), "WorkerSid": worker,
+             "TaskAssignmentStatus": "assigned",
+             "TaskAttributes": json.dumps({"direction": "outbound"})}
+        )
+    )  # fmt: skip
+    assert not twilio.recordings_on(CUSTOMER)
+    agent = Actor("alice", worker, ("agent",))
+    presser: list[threading.Thread] = []
+    read_wish = transitions.task_pause_wish
+    planner = threading.current_thread()
+
+    def wish_then_hold(session: Session, task_sid: str) -> Any:
+        wish = read_wish(session, task_sid)
+        if threading.current_thread() is planner and not presser:
+            presser.append(threading.Thread(target=service.pauses.pause, args=(TASK, agent)))
+            presser[0].start()
+            deadline = time.monotonic() + 60
+            # The planner's transaction stays open until the pause is done, or waits for it.
+            while presser[0].is_alive() and not _waiting_for_a_lock(sessions):
+                assert time.monotonic() < deadline, "the pause neither finished nor waited"
+                time.sleep(0.01)
+        return wish
+
+    monkeypatch.setattr(transitions, "task_pause_wish", wish_then_hold)
+    service.intake.handle_conference_event(
+        parse_conference_form(
+            {"StatusCallbackEvent": "participant-join", "ConferenceSid": fake_sid("CF", 1),
+             "FriendlyName": TASK, "CallSid": CUSTOMER, "ParticipantLabel": "customer",
+             "SequenceNumber": "1"}
+        )
+    )  # fmt: skip
+    presser[0].join(60)
+    (recording,) = twilio.recordings_on(CUSTOMER)
+    assert recording.status == "paused"

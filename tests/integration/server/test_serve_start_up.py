@@ -110,3 +110,23 @@ def test_unreachable_twilio_starts_the_service_and_says_so(tmp_path: Path) -> No
         _, err = process.communicate(timeout=30)
     warning = next(line for line in err.splitlines() if line.startswith("flexrec: warning:"))
     assert "Twilio could not be reached" in warning and "Starting anyway" in warning
+
+
+def test_a_request_sent_while_the_service_starts_waits_for_its_answer(tmp_path: Path) -> None:
+    # A kill -9 and restart: Twilio keeps posting webhooks meanwhile. The port is taken first,
+    # so a post that arrives while the app is being built waits and is answered once it can be
+    # taken (it was refused before, and Twilio retries a refused webhook only a few times).
+    with socket.socket() as twilio:  # takes the credentials check and never answers it
+        twilio.bind(("127.0.0.1", 0))
+        twilio.listen()
+        twilio.settimeout(60)
+        process, port = _serve(tmp_path, f"http://127.0.0.1:{twilio.getsockname()[1]}")
+        try:
+            asked, _ = twilio.accept()  # the service is checking its credentials: not started
+            with asked, httpx.Client(timeout=30) as client:
+                # TWILIO_TIMEOUT_S=3: the check gives up, the service starts and answers
+                answer = client.get(f"http://127.0.0.1:{port}/healthz")
+            assert answer.status_code == 200
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.communicate(timeout=30)

@@ -90,9 +90,11 @@ def test_summary_says_which_eligible_calls_were_recorded(report: CoverageReport)
 
 
 def test_twilio_is_asked_page_by_page_never_per_call(day: CoverageDay) -> None:
-    day.call_log.requests = 0
-    before = len(day.twilio.requests)
+    before = len(day.twilio.http_requests)
     report = build_report(day.call_log, day.sessions, Period.day(DAY.date()))
-    # 12 legs over two days at 3 a page, 3 recordings: 4 + 1 requests, and no lookup per leg
-    assert report.twilio_requests == day.call_log.requests == 5
-    assert len(day.twilio.requests) == before
+    asked = day.twilio.http_requests[before:]
+    # 11 legs on the day and the next at 3 a page, 3 recordings: 4 + 1 list requests, and no
+    # lookup per leg
+    account = f"/2010-04-01/Accounts/{day.twilio.account_sid}"
+    assert asked == [("GET", f"{account}/Calls.json")] * 4 + [("GET", f"{account}/Recordings.json")]
+    assert report.twilio_requests == 5

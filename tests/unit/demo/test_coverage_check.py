@@ -8,7 +8,7 @@ from typing import Any
 from flexrec.coverage.outcomes import LegCoverage, RecordingFacts, Span
 from flexrec.coverage.period import Period
 from flexrec.coverage.report import CoverageReport, summarise
-from flexrec.demo.coverage_check import compare, truth_period
+from flexrec.demo.coverage_check import Downtime, compare, truth_period
 
 T0 = 1_772_528_400_000
 CUSTOMER, AGENT, THIRD = "CA" + "1" * 32, "CA" + "2" * 32, "CA" + "3" * 32
@@ -106,3 +106,23 @@ def test_an_eligible_call_the_service_never_saw_is_reported_as_such() -> None:
     # ... but not when Twilio has a recording on it that the report would then have listed
     (problem,) = compare(_report(unseen), [_truth()]).mismatches
     assert "recordings" in problem
+
+
+def test_a_call_lost_while_the_service_was_killed_must_be_named_service_down() -> None:
+    # Talk 0-30 s; the service was killed at 5 s and answered again at 28 s: up 7 s of it.
+    truth = [_truth(recordings=[], expected_window={"start_ms": T0, "end_ms": T0 + 30_000})]
+    killed = Downtime([(T0 + 5_000, T0 + 28_000)], tolerance_ms=1_000)
+
+    def lost(reason: str) -> CoverageReport:
+        return _report(_leg(CUSTOMER, "customer", "not_recorded", reason))
+
+    assert compare(lost("service_down"), truth, killed).agrees
+    (problem,) = compare(lost("not_started"), truth, killed).mismatches
+    assert "service up 7.0 s of the talk in truth, not_started in the report" in problem
+    # Without the outage in truth, a call the report puts down to one is a mismatch too.
+    (problem,) = compare(lost("service_down"), truth).mismatches
+    assert "service_down in the report" in problem
+    # Up 10.5 s of it: within the tolerance of the 10 s budget, either name is right.
+    close = Downtime([(T0 + 5_000, T0 + 24_500)], tolerance_ms=1_000)
+    assert compare(lost("service_down"), truth, close).agrees
+    assert compare(lost("not_started"), truth, close).agrees

@@ -116,7 +116,7 @@ def test_a_search_a_kill_cut_short_is_taken_up_again_though_twilio_refuses_the_t
     refused = [GatewayError("Twilio 429 20429", status=429) for _ in LIVE_TASK_STATUSES]
     h.twilio.fail_next("list_tasks", *refused)
     restarted = h.make_service(RecordingPolicy())  # a new process on the same database
-    restarted.reconcile()
+    restarted.reconciler.reconcile()
     assert h.twilio.count("list_tasks") == len(LIVE_TASK_STATUSES)
     h.queue.run_all(max_jobs=20)
     assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
@@ -215,9 +215,11 @@ def _call(call_sid: str, to: str) -> CallInfo:
 def test_a_second_search_while_one_runs_is_dropped(h: Harness) -> None:
     _outbound_accepted(h)
     h.queue.run_all(max_jobs=1)  # the first search ran and is waiting for its next try
-    assert h.service.search.run(TASK, 1) == "duplicate"  # e.g. reconcile re-planned the task
+    assert (
+        h.service.planner.search.run(TASK, 1) == "duplicate"
+    )  # e.g. reconcile re-planned the task
     h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
     h.twilio.join(CONFERENCE_SID, CUSTOMER)
     h.queue.run_all(max_jobs=20)
     assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
-    assert h.service.search.run(TASK, 1) == "known"
+    assert h.service.planner.search.run(TASK, 1) == "known"

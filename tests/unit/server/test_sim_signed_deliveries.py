@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from server_harness import AUTH_TOKEN, Harness
 
-from flexsim.webhooks import Delivery
+from flexsim.delivery import Delivery
 
 CA = "CA" + "c" * 32
 WT = "WT" + "1" * 32

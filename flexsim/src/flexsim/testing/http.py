@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 from requests.structures import CaseInsensitiveDict
@@ -56,10 +56,14 @@ def _build(
     headers: Mapping[str, str] | None,
     auth: tuple[str, str] | None,
 ) -> dict[str, Any]:
+    # requests (the SDK's own client) appends params to the URL's query; httpx would replace
+    # the query, losing a page link's filters and PageSize (`next_page_uri` carries them all).
+    parts = urlsplit(rebase(url, origin))
+    query = parse_qsl(parts.query, keep_blank_values=True) + _fields(params)
     request: dict[str, Any] = {
         "method": method.upper(),
-        "url": rebase(url, origin),
-        "params": _fields(params),
+        "url": urlunsplit(parts._replace(query="")),
+        "params": query,
         "headers": dict(headers or {}),
         "auth": auth,
     }

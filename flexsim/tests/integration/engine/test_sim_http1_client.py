@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from flexsim.delivery import DeliveryError, PooledTransport
 from flexsim.http1 import Http1Pool, HttpProtocolError, split_target
-from flexsim.webhooks import DeliveryError, PooledTransport
 
 Reply = Callable[[bytes], Awaitable[bytes | None]]
 

@@ -69,6 +69,26 @@ def test_the_sdk_in_process_reads_writes_and_keeps_if_match() -> None:
     ) in http.history
 
 
+def test_the_sdk_pages_through_a_list_with_its_filters_and_page_size() -> None:
+    # The SDK follows `next_page_uri`, whose query holds the filters and PageSize: the adapter
+    # once dropped it, so page 2 was page 0 again at the default size, every leg and no filter.
+    world, _task, _call = _world()
+    for n in range(6):
+        leg = world.create_call(
+            from_=f"+1500555020{n}", to="+15005550100", direction="inbound", party="customer"
+        )
+        world.set_call_status(leg, "in-progress")
+        world.set_call_status(leg, "completed" if n % 2 else "in-progress")
+    client = sdk_client(create_sim_app(world))
+    listed = client.calls.list(status="in-progress", page_size=2)
+    in_progress = sorted(c.sid for c in world.calls.values() if c.status == "in-progress")
+    assert sorted(c.sid for c in listed) == in_progress and len(in_progress) == 4
+    pages = [client.calls.page(status="in-progress", page_size=2)]
+    while (following := pages[-1].next_page()) is not None:
+        pages.append(following)
+    assert [len(list(page)) for page in pages] == [2, 2]
+
+
 def test_the_sdk_over_http_with_an_api_key_and_a_download() -> None:
     world, _, call = _world()
     recording = world.start_recording(call, channels=2)

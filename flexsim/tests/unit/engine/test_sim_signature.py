@@ -6,7 +6,7 @@ import json
 
 from twilio.request_validator import RequestValidator
 
-from flexsim.webhooks import Delivery, json_webhook_url, twilio_signature
+from flexsim.delivery import Delivery, json_webhook_url, twilio_signature
 
 DOC_URL = "https://example.com/myapp.php?foo=1&bar=2"
 DOC_PARAMS = {
