@@ -67,6 +67,15 @@ class EventIntake:
         self.settler = Settler(ctx)
         self.completed_callbacks: list[CompletedCallback] = []
 
+    def on_recording_completed(self, callback: CompletedCallback) -> None:
+        """Register a callback run for every `completed` recording status callback.
+
+        It runs inside the webhook, once per callback delivery (so possibly more than once per
+        recording): it must be quick and idempotent, e.g. enqueue an archive job. If it raises,
+        the webhook fails and Twilio redelivers the callback.
+        """
+        self.completed_callbacks.append(callback)
+
     @retry_contention
     def handle_conference_event(self, event: ConferenceEvent) -> None:
         """Apply a conference callback: participant labels reveal the customer and worker legs."""

@@ -318,7 +318,7 @@ def test_a_pause_written_while_the_leg_target_is_created_is_not_lost(
     def wish_then_hold(session: Session, task_sid: str) -> Any:
         wish = read_wish(session, task_sid)
         if threading.current_thread() is planner and not presser:
-            presser.append(threading.Thread(target=service.pause, args=(TASK, agent)))
+            presser.append(threading.Thread(target=service.pauses.pause, args=(TASK, agent)))
             presser[0].start()
             deadline = time.monotonic() + 60
             # The planner's transaction stays open until the pause is done, or waits for it.
