@@ -45,7 +45,7 @@ def test_a_call_begun_while_down_is_started_before_the_recorded_ones_are_recheck
 
     h.queue.enqueue = logged  # type: ignore[method-assign]
     del h.twilio.requests[:]
-    assert h.service.reconcile() == 1
+    assert h.service.reconciler.reconcile() == 1
     order = [(op, args[0] if args else None) for op, args in h.twilio.requests]
     start = order.index((f"enqueue {JOB_START}", h.target(new_customer).id))
     rechecks = [i for i, (op, sid) in enumerate(order) if op == "fetch_task" and sid in recorded]
