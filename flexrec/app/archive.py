@@ -87,7 +87,7 @@ def attach_archive(
         )
         queue.enqueue(JOB_ARCHIVE, view.sid)
 
-    services.recording.on_recording_completed(completed)
+    services.recording.intake.on_recording_completed(completed)
     services.archive = archive
     services.closers.append(archive.close)
     return archive

@@ -60,7 +60,7 @@ def owner_tick(lease: OwnerLease, recording: RecordingService) -> Callable[[], N
 
     def tick() -> None:
         lease.beat()
-        recording.recover_claims()
+        recording.reconciler.recover_claims()
 
     return tick
 

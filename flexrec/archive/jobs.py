@@ -3,7 +3,7 @@
 Wiring, done by the lead in one place:
 
     on_completed = register_archive_jobs(queue, archive)
-    recording_service.on_recording_completed.append(on_completed)
+    recording_service.intake.on_recording_completed(on_completed)
 
 Retries: an `ArchiveRetryableError` re-enqueues the job itself with exponential backoff (the
 row counts attempts and turns `failed` at the cap), so the queue's own fixed-delay retries only

@@ -82,7 +82,7 @@ def _recover(services: Services) -> None:
 
     # After a crash the queue may have lost jobs in flight: the database is the truth.
     try:
-        requeued = services.recording.reconcile()
+        requeued = services.recording.reconciler.reconcile()
         archives = requeue_unfinished(services)
         log.info("startup_recovery", recording_targets=requeued, archive_jobs=archives)
     except Exception:

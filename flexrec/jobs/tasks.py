@@ -29,7 +29,9 @@ def register_recording_jobs(
 
     for name, job in service.jobs().items():
         queue.register(name, job)
-    queue.register_periodic(JOB_RECONCILE, service.reconcile, every_minutes=reconcile_every_minutes)
+    queue.register_periodic(
+        JOB_RECONCILE, service.reconciler.reconcile, every_minutes=reconcile_every_minutes
+    )
     service.set_queue(queue)
     if reconcile_at_start:
         try:

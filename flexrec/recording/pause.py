@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -41,6 +42,7 @@ from flexrec.recording.policy import RECORDED
 from flexrec.recording.recovery import Recovery
 from flexrec.recording.states import ENDED_STATES, LIVE_STATES, NO_MEDIA_STATES, UNFINISHED_STATES
 from flexrec.recording.store import write_session
+from flexrec.recording.watch import state_fingerprint
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
 __all__ = ["SUPERVISOR_ROLES", "Actor", "PauseController", "RecordingState"]
@@ -125,6 +127,12 @@ class PauseController:
         except _NoTarget:
             with self.ctx.sessions() as session:
                 return self._without_target(session, task_sid, actor)
+
+    def state_fingerprint(self, task_sid: str, actor: Actor) -> tuple[Any, ...]:
+        """A cheap summary of what `state` depends on: unchanged fingerprint, unchanged state
+        (the long poll's per-second check; no authorisation, `state` does that)."""
+        with self.ctx.sessions() as session:
+            return state_fingerprint(session, task_sid, actor.worker_sid)
 
     def _lookup(
         self, task_sid: str, actor: Actor, *, acting: bool, catch_up: bool = True

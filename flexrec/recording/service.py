@@ -1,8 +1,10 @@
 """`RecordingService`: turns webhook events into exactly one recording per call leg.
 
-A thin facade over the rooms that do the work, so the web layer and the tests have one object
-to call; the queue's jobs are the rooms' own (each room's `jobs()`), and the webhooks go
-straight to the rooms that take them (`task_events`, `intake`):
+It builds the rooms that do the work, each from the rooms below it, and joins their queue jobs
+(each room's `jobs()`); callers go straight to the room they need: the webhooks to
+`task_events` and `intake`, the agent API to `pauses`, the safety net to `reconciler`. A room
+returns what it leaves to do to the room that called it (nothing is plugged in after it is
+built, tests/unit/recording/test_recording_rooms.py):
 
 - `task_events` (flexrec.recording.task_events): TaskRouter events, from the task's memo;
 - `intake` (flexrec.recording.intake): the other webhook kinds, each in one write transaction;
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flexrec.ports import JobSink
 from flexrec.recording.background import Background
 from flexrec.recording.context import JOB_TASKROUTER_EVENT, Jobs, ServiceContext, utc_now
-from flexrec.recording.intake import CompletedCallback, EventIntake
+from flexrec.recording.intake import EventIntake
 from flexrec.recording.links import LinkWriter
 from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor, PauseController, RecordingState
@@ -44,14 +46,13 @@ from flexrec.recording.starter import RecordingStarter
 from flexrec.recording.system_pauses import SystemPauses
 from flexrec.recording.task_events import TaskEvents
 from flexrec.recording.views import RecordingView, TaskView, list_recordings, list_tasks
-from flexrec.recording.watch import state_fingerprint
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 
 __all__ = ["Actor", "RecordingService", "RecordingState"]
 
 
 class RecordingService:
-    """Recording orchestration: events in, one recording per leg out, linked into tasks."""
+    """The recording rooms, built and joined: events in, one recording per leg out, linked."""
 
     def __init__(
         self,
@@ -116,42 +117,9 @@ class RecordingService:
         """Take claims under this process's owner lease (flexrec.recording.owners)."""
         self.ctx.lease = lease
 
-    def recover_claims(self) -> list[int]:
-        """Take back the claims of processes that are gone and start their targets again."""
-        return self.reconciler.recover_claims()
-
     def set_background(self, background: Background | None) -> None:
         """Run follow-up work (attribute writes) on these threads instead of inline."""
         self.ctx.background = background
-
-    def on_recording_completed(self, callback: CompletedCallback) -> None:
-        """Register a callback run for every `completed` recording status callback.
-
-        It runs inside the webhook, once per callback delivery (so possibly more than once per
-        recording): it must be quick and idempotent, e.g. enqueue an archive job. If it raises,
-        the webhook fails and Twilio redelivers the callback.
-        """
-        self.intake.completed_callbacks.append(callback)
-
-    # -- agent actions ------------------------------------------------------------------------
-    def pause(self, task_sid: str, actor: Actor) -> RecordingState:
-        """Pause the task's recording (own active task, or supervisor/admin)."""
-        return self.pauses.pause(task_sid, actor)
-
-    def resume(self, task_sid: str, actor: Actor) -> RecordingState:
-        """Resume the task's recording."""
-        return self.pauses.resume(task_sid, actor)
-
-    def state(self, task_sid: str, actor: Actor, *, catch_up: bool = True) -> RecordingState:
-        """The task's recording state as the actor may see it (`catch_up=False`: never asks
-        TaskRouter, for a long poll's repeated reads)."""
-        return self.pauses.state(task_sid, actor, catch_up=catch_up)
-
-    def state_fingerprint(self, task_sid: str, actor: Actor) -> tuple[Any, ...]:
-        """A cheap summary of what `state` depends on: unchanged fingerprint, unchanged state
-        (the long poll's per-second check; no authorisation, `state` does that)."""
-        with self.ctx.sessions() as session:
-            return state_fingerprint(session, task_sid, actor.worker_sid)
 
     # -- jobs ---------------------------------------------------------------------------------
     def jobs(self) -> Jobs:
@@ -167,14 +135,6 @@ class RecordingService:
             self.task_events,
         )
         return {name: job for room in rooms for name, job in room.jobs().items()}
-
-    def reconcile(self) -> int:
-        """Safety net: re-enqueue what is due or stale, find live tasks with no target."""
-        return self.reconciler.reconcile()
-
-    def catch_up_task(self, task_sid: str) -> None:
-        """Re-read a task and its reservations from TaskRouter and act on them (lost webhooks)."""
-        self.recovery.catch_up_task(task_sid)
 
     # -- admin views --------------------------------------------------------------------------
     def list_recordings(self, **filters: Any) -> list[RecordingView]:

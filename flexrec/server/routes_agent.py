@@ -169,7 +169,7 @@ def _act(request: Request, task_sid: str, caller: TokenInfo, action: str) -> JSO
     announcement may be a tick behind), so no poll here reuses the state from before it."""
     services = get_services(request)
     try:
-        return _run(task_sid, caller, action, getattr(services.recording, action))
+        return _run(task_sid, caller, action, getattr(services.recording.pauses, action))
     finally:
         services.changes.publish(task_sid)
 
@@ -192,7 +192,7 @@ async def get_recording(
     """The recording state of a task the caller may see; with `If-None-Match` and `wait`, the
     answer waits until the state differs from that ETag (200) or `wait` runs out (304)."""
     services = get_services(request)
-    recording = services.recording
+    recording = services.recording.pauses
     actor = make_actor(caller)
     read = functools.partial(_call, task_sid, caller, "state", recording.state)
     if not if_none_match:
@@ -232,7 +232,7 @@ async def get_recording(
 )
 def post_recording(request: Request, task_sid: TaskSid, caller: Caller) -> JSONResponse:
     """Same as GET, for plugins that send the Flex token as a `Token` body field."""
-    return _run(task_sid, caller, "state", get_services(request).recording.state)
+    return _run(task_sid, caller, "state", get_services(request).recording.pauses.state)
 
 
 @router.post(

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/agent", tags=["agent"])
 def _notice(request: Request, task_sid: str, caller: TokenInfo) -> dict[str, Any]:
     services = get_services(request)
     try:
-        state = services.recording.state(task_sid, make_actor(caller), catch_up=False)
+        state = services.recording.pauses.state(task_sid, make_actor(caller), catch_up=False)
     except Forbidden as exc:
         fail(403, "forbidden", str(exc) or "not your task")
     except NotFound as exc:

@@ -132,7 +132,7 @@ def test_reconcile_fetches_a_listed_task_to_learn_its_call(app: ServiceApp) -> N
     app.twilio.add_call(CA)
     http = TaskRouterHttp({"call_sid": CA, "direction": "inbound", "type": "inbound"})
     service = _reconciling_service(app, http)
-    service.reconcile()
+    service.reconciler.reconcile()
     app.run_jobs()
     assert http.fetches >= 1
     assert [t.call_sid for t in app.targets()] == [CA]
@@ -158,7 +158,7 @@ def test_a_list_never_overwrites_attributes_the_service_holds(app: ServiceApp) -
         "TaskChannelUniqueName": "voice",
     }
     service.task_events.handle(parse_taskrouter_form(event_form))
-    service.reconcile()
+    service.reconciler.reconcile()
     app.run_jobs()
     row = app.task(WT)
     assert row is not None and row.attributes == attributes

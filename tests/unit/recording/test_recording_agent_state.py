@@ -43,26 +43,26 @@ def h(tmp_path: Path) -> Iterator[Harness]:
 def test_the_pause_in_force_names_who_and_since_when(h: Harness) -> None:
     h.clock.advance(30)
     paused_at = h.clock()
-    answer = h.service.pause(TASK, OWNER)
+    answer = h.service.pauses.pause(TASK, OWNER)
     assert (answer.paused_by, answer.paused_at, answer.may_act) == ("alice", paused_at, True)
     h.clock.advance(5)
-    seen = h.service.state(TASK, SUPERVISOR)
+    seen = h.service.pauses.state(TASK, SUPERVISOR)
     assert (seen.state, seen.paused_by, seen.paused_at) == ("paused", "alice", paused_at)
     # A supervisor's repeat of the pause is a no-op: alice's pause stays the one shown.
-    assert h.service.pause(TASK, SUPERVISOR).paused_by == "alice"
-    resumed = h.service.resume(TASK, OWNER)
+    assert h.service.pauses.pause(TASK, SUPERVISOR).paused_by == "alice"
+    resumed = h.service.pauses.resume(TASK, OWNER)
     assert (resumed.state, resumed.paused_by, resumed.paused_at) == ("recording", None, None)
 
 
 def test_may_act_follows_the_reservation(h: Harness) -> None:
-    assert h.service.state(TASK, OWNER).may_act
-    assert h.service.state(TASK, SUPERVISOR).may_act
+    assert h.service.pauses.state(TASK, OWNER).may_act
+    assert h.service.pauses.state(TASK, SUPERVISOR).may_act
     attrs = inbound_attrs(CUSTOMER)
     h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT)
-    looked = h.service.state(TASK, OWNER)
+    looked = h.service.pauses.state(TASK, OWNER)
     assert looked.state == "recording" and not looked.may_act
     with pytest.raises(Forbidden):
-        h.service.state(TASK, STRANGER)
+        h.service.pauses.state(TASK, STRANGER)
 
 
 def test_a_pending_pause_names_who_asked(tmp_path: Path) -> None:
@@ -73,8 +73,8 @@ def test_a_pending_pause_names_who_asked(tmp_path: Path) -> None:
         h.twilio.add_call(CUSTOMER, "ringing")
         h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
         h.tr("task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned")
-        h.service.pause(TASK, OWNER)
-        seen = h.service.state(TASK, OWNER)
+        h.service.pauses.pause(TASK, OWNER)
+        seen = h.service.pauses.state(TASK, OWNER)
         assert (seen.state, seen.pause_pending, seen.paused_by) == ("pending", True, "alice")
     finally:
         h.close()
@@ -86,10 +86,10 @@ def test_an_outbound_call_not_yet_placed_is_waiting_not_an_error(tmp_path: Path)
         attrs = outbound_attrs()
         h.twilio.add_task(TASK, attrs)
         h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        seen = h.service.state(TASK, OWNER)
+        seen = h.service.pauses.state(TASK, OWNER)
         assert (seen.state, seen.may_act, seen.recording_sid) == ("waiting", True, None)
         with pytest.raises(Forbidden):
-            h.service.state(TASK, STRANGER, catch_up=False)
+            h.service.pauses.state(TASK, STRANGER, catch_up=False)
     finally:
         h.close()
 
@@ -104,9 +104,9 @@ def test_a_pause_before_the_customer_leg_is_known_is_kept_and_the_recording_star
         h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
         # The agent takes a card payment while the customer's phone still rings: the pause is
         # kept (it used to be refused, and the recording then started unpaused).
-        kept = h.service.pause(TASK, OWNER)
+        kept = h.service.pauses.pause(TASK, OWNER)
         assert (kept.state, kept.pause_pending, kept.paused_by) == ("waiting", True, "alice")
-        seen = h.service.state(TASK, OWNER)
+        seen = h.service.pauses.state(TASK, OWNER)
         assert (seen.state, seen.pause_pending, seen.paused_by) == ("waiting", True, "alice")
         # The customer answers: the recording starts and is paused at once.
         h.twilio.add_call(CUSTOMER)
@@ -118,7 +118,7 @@ def test_a_pause_before_the_customer_leg_is_known_is_kept_and_the_recording_star
         assert recording.status == "paused"
         assert [status for status, _ in recording.history] == ["paused"]
         # And the agent's resume resumes it.
-        assert h.service.resume(TASK, OWNER).state == "recording"
+        assert h.service.pauses.resume(TASK, OWNER).state == "recording"
     finally:
         h.close()
 
@@ -131,8 +131,8 @@ def test_a_kept_pause_withdrawn_before_the_leg_is_known_starts_the_recording_unp
         attrs = outbound_attrs()
         h.twilio.add_task(TASK, attrs)
         h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        h.service.pause(TASK, OWNER)
-        withdrawn = h.service.resume(TASK, OWNER)
+        h.service.pauses.pause(TASK, OWNER)
+        withdrawn = h.service.pauses.resume(TASK, OWNER)
         assert (withdrawn.state, withdrawn.pause_pending) == ("waiting", False)
         h.twilio.add_call(CUSTOMER)
         h.tr("task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned")
@@ -150,8 +150,8 @@ def test_a_stranger_cannot_keep_a_pause_on_a_task_without_a_leg(tmp_path: Path) 
         h.twilio.add_task(TASK, attrs)
         h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
         with pytest.raises(Forbidden):
-            h.service.pause(TASK, STRANGER)
-        assert h.service.state(TASK, OWNER).pause_pending is False
+            h.service.pauses.pause(TASK, STRANGER)
+        assert h.service.pauses.state(TASK, OWNER).pause_pending is False
     finally:
         h.close()
 
@@ -162,7 +162,7 @@ def test_an_internal_call_is_not_recorded_with_the_reason(tmp_path: Path) -> Non
         h.twilio.add_call(CUSTOMER)
         attrs = {"client_call": True, "direction": "outbound", "call_sid": CUSTOMER}
         h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        seen = h.service.state(TASK, OWNER)
+        seen = h.service.pauses.state(TASK, OWNER)
         assert seen.state == "not_recorded"
         assert seen.detail is not None and "internal" in seen.detail
     finally:
@@ -175,7 +175,7 @@ def test_a_task_excluded_by_policy_says_so(tmp_path: Path) -> None:
         h.twilio.add_call(CUSTOMER)
         attrs = inbound_attrs(CUSTOMER)
         h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        seen = h.service.state(TASK, OWNER)
+        seen = h.service.pauses.state(TASK, OWNER)
         assert (seen.state, seen.detail) == ("not_recorded", "queue excluded")
     finally:
         h.close()
@@ -189,23 +189,23 @@ def test_a_repeated_read_never_asks_taskrouter(tmp_path: Path) -> None:
         h.twilio.add_reservation(TASK, RES, AGENT, "accepted")
         # No webhook arrived: only a read that may catch up learns of the task.
         with pytest.raises(NotFound):
-            h.service.state(TASK, OWNER, catch_up=False)
-        assert h.service.state(TASK, OWNER).state in ("recording", "starting", "pending")
+            h.service.pauses.state(TASK, OWNER, catch_up=False)
+        assert h.service.pauses.state(TASK, OWNER).state in ("recording", "starting", "pending")
     finally:
         h.close()
 
 
 def test_after_a_transfer_the_new_agent_controls_the_same_recording(h: Harness) -> None:
-    first = h.service.state(TASK, OWNER)
+    first = h.service.pauses.state(TASK, OWNER)
     attrs = with_conference(inbound_attrs(CUSTOMER), WORKER_CALL)
     h.tr("reservation.wrapup", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
     res2 = fake_sid("WR", 2)
     h.tr("reservation.created", TASK, attrs, status="reserved", reservation=res2, worker=AGENT2)
     h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=res2, worker=AGENT2)
-    taker = h.service.state(TASK, STRANGER)
+    taker = h.service.pauses.state(TASK, STRANGER)
     assert (taker.recording_sid, taker.may_act) == (first.recording_sid, True)
-    assert h.service.pause(TASK, STRANGER).paused_by == "bob"
-    looked = h.service.state(TASK, OWNER)  # the first agent may still look, not act
+    assert h.service.pauses.pause(TASK, STRANGER).paused_by == "bob"
+    looked = h.service.pauses.state(TASK, OWNER)  # the first agent may still look, not act
     assert (looked.state, looked.paused_by, looked.may_act) == ("paused", "bob", False)
 
 
@@ -217,23 +217,24 @@ def test_a_new_task_for_the_same_call_shows_the_same_recording(h: Harness) -> No
     h.tr("task.created", task2, attrs, status="pending")
     h.tr("reservation.accepted", task2, attrs, status="assigned", reservation=res2, worker=AGENT2)
     assert (
-        h.service.state(task2, STRANGER).recording_sid == h.service.state(TASK, OWNER).recording_sid
+        h.service.pauses.state(task2, STRANGER).recording_sid
+        == h.service.pauses.state(TASK, OWNER).recording_sid
     )
-    h.service.pause(task2, STRANGER)
-    assert h.service.state(TASK, OWNER).paused_by == "bob"
+    h.service.pauses.pause(task2, STRANGER)
+    assert h.service.pauses.state(TASK, OWNER).paused_by == "bob"
 
 
 def test_the_fingerprint_moves_with_every_change_the_state_shows(h: Harness) -> None:
     def fingerprint(actor: Actor = OWNER) -> object:
-        return h.service.state_fingerprint(TASK, actor)
+        return h.service.pauses.state_fingerprint(TASK, actor)
 
     before = fingerprint()
     assert fingerprint() == before  # nothing happened: no full re-read needed
     h.clock.advance(1)
-    h.service.pause(TASK, OWNER)
+    h.service.pauses.pause(TASK, OWNER)
     paused = fingerprint()
     assert paused != before
-    h.service.pause(TASK, OWNER)  # a no-op pause changes nothing shown
+    h.service.pauses.pause(TASK, OWNER)  # a no-op pause changes nothing shown
     assert fingerprint() == paused
     attrs = inbound_attrs(CUSTOMER)
     h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT)

@@ -27,7 +27,7 @@ def test_reconcile_lists_again_after_a_blip_and_records_a_call_missed_while_down
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER), assignment_status="assigned")
     h.twilio.fail_next("list_tasks", unavailable(), rate_limited())
-    assert h.service.reconcile() == 1
+    assert h.service.reconciler.reconcile() == 1
     h.queue.run_all()
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
     assert h.slept == [0.05]  # the first retry at once, the second after a few tens of ms
@@ -39,7 +39,7 @@ def test_a_status_list_that_keeps_failing_is_left_to_the_next_run(h: Harness) ->
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER), assignment_status="assigned")
     # Twilio is down for the first status listed: a few tries, then the other statuses.
     h.twilio.fail_next("list_tasks", *(unavailable() for _ in range(DEFAULT_TRIES)))
-    assert h.service.reconcile() == 1
+    assert h.service.reconciler.reconcile() == 1
     assert h.twilio.count("list_tasks") == DEFAULT_TRIES + len(LIVE_TASK_STATUSES) - 1
     h.queue.run_all()
     assert_recorded_exactly_once(h.twilio, CUSTOMER)

@@ -40,7 +40,7 @@ def test_someone_elses_task_is_caught_up_once_not_on_every_request(h: Harness) -
     before = taskrouter_reads(h)
     for _ in range(10):
         with pytest.raises(Forbidden):
-            h.service.state(TASK, STRANGER)
+            h.service.pauses.state(TASK, STRANGER)
     assert taskrouter_reads(h) - before <= 2
 
 
@@ -48,7 +48,7 @@ def test_unknown_tasks_cost_a_caller_only_a_small_budget(h: Harness) -> None:
     before = taskrouter_reads(h)
     for n in range(30):
         with pytest.raises(NotFound):
-            h.service.state(fake_sid("WT", 100 + n), STRANGER)
+            h.service.pauses.state(fake_sid("WT", 100 + n), STRANGER)
     assert taskrouter_reads(h) - before <= 2 * CatchUpLimiter().caller_burst
 
 

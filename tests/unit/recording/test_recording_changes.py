@@ -70,8 +70,8 @@ def test_every_change_of_an_agents_state_is_announced(h: Harness) -> None:
         ("reservation accepted", lambda: h.tr(
             "reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT
         )),
-        ("paused", lambda: h.service.pause(TASK, OWNER)),
-        ("resumed", lambda: h.service.resume(TASK, OWNER)),
+        ("paused", lambda: h.service.pauses.pause(TASK, OWNER)),
+        ("resumed", lambda: h.service.pauses.resume(TASK, OWNER)),
         ("task wrapping", lambda: h.tr(
             "reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT
         )),
@@ -80,10 +80,10 @@ def test_every_change_of_an_agents_state_is_announced(h: Harness) -> None:
     ]  # fmt: skip
     moved = 0
     for name, step in steps:
-        before = h.service.state_fingerprint(TASK, OWNER)
+        before = h.service.pauses.state_fingerprint(TASK, OWNER)
         step()
         announced = feed.read()
-        if h.service.state_fingerprint(TASK, OWNER) != before:
+        if h.service.pauses.state_fingerprint(TASK, OWNER) != before:
             moved += 1
             assert TASK in announced, f"{name} moved the state unannounced"
     assert moved >= 5

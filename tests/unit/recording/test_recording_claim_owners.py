@@ -79,7 +79,7 @@ def test_a_restart_takes_back_a_dead_process_claim_at_once(h: Harness) -> None:
 
     second = _process(h, procs, pid=202)
     h.queue.pending.clear()
-    second.reconcile()  # start-up recovery, with the clock where the crash left it
+    second.reconciler.reconcile()  # start-up recovery, with the clock where the crash left it
     h.queue.run_all()
 
     recordings = h.twilio.recordings_on(CUSTOMER)
@@ -99,7 +99,7 @@ def test_the_heartbeat_of_another_process_takes_back_a_dead_web_process_claim(
     procs.running.discard(101)  # one web process of `--processes N` killed -9
     h.queue.pending.clear()
 
-    assert supervisor.recover_claims() == [h.target(CUSTOMER).id]
+    assert supervisor.reconciler.recover_claims() == [h.target(CUSTOMER).id]
     h.queue.run_all()
 
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
@@ -115,9 +115,9 @@ def test_a_live_process_claim_is_never_taken(h: Harness) -> None:
     for _ in range(5):
         h.clock.advance(10)  # longer than the lease in all, shorter than the visibility window
         _lease(busy).beat()
-        other.reconcile()
+        other.reconciler.reconcile()
         h.queue.run_all()
-        assert other.recover_claims() == []
+        assert other.reconciler.recover_claims() == []
 
     assert_not_recorded(h.twilio, CUSTOMER)
     assert h.target(CUSTOMER).claim_owner == _lease(busy).owner_id
@@ -131,9 +131,9 @@ def test_a_process_on_another_host_is_gone_once_its_lease_runs_out(h: Harness) -
     h.queue.pending.clear()
 
     h.clock.advance(_lease(far).lease.total_seconds() / 2)
-    assert near.recover_claims() == []  # still inside its lease: maybe only slow
+    assert near.reconciler.recover_claims() == []  # still inside its lease: maybe only slow
     h.clock.advance(_lease(far).lease.total_seconds())
-    assert near.recover_claims() == [h.target(CUSTOMER).id]
+    assert near.reconciler.recover_claims() == [h.target(CUSTOMER).id]
     h.queue.run_all()
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
 
@@ -156,7 +156,7 @@ def test_a_reaped_process_neither_claims_nor_creates_under_its_old_id(h: Harness
     now_ms[0] += lease.lease.total_seconds()
     assert not lease.holds(old_id)
     h.clock.advance(lease.lease.total_seconds() * 2)
-    reaper.recover_claims()
+    reaper.reconciler.recover_claims()
     with h.sessions() as session:
         assert session.get(ServiceOwner, old_id) is None
 
@@ -209,7 +209,7 @@ def test_a_clean_shutdown_frees_what_the_process_still_claims(h: Harness) -> Non
     second = _process(h, procs, pid=202, host="host-b")
     h.queue.pending.clear()
 
-    assert second.recover_claims() == [h.target(CUSTOMER).id]
+    assert second.reconciler.recover_claims() == [h.target(CUSTOMER).id]
 
 
 def test_the_process_identity_helpers_describe_this_process() -> None:

@@ -148,7 +148,7 @@ def test_a_completed_recording_mid_call_is_a_deliberate_stop_and_is_not_undone(
     assert media_sids(h) == [sid]  # the part that was recorded stays linked
     # Later events of the live call change nothing.
     h.tr("task.updated", TASK, inbound_attrs(CUSTOMER), status="assigned")
-    h.service.reconcile()
+    h.service.reconciler.reconcile()
     h.queue.run_all()
     assert h.twilio.count("create_recording") == 1
     assert h.target(CUSTOMER).state == "stopped"
@@ -184,16 +184,16 @@ def test_a_completed_callback_before_the_call_status_is_not_taken_for_a_stop(
 
 def test_a_pause_is_never_undone_by_a_replacement(h: Harness) -> None:
     sid = accept(h)
-    h.service.pause(TASK, AGENT_ACTOR)
+    h.service.pauses.pause(TASK, AGENT_ACTOR)
     assert h.target(CUSTOMER).state == "paused"
     # The paused recording ends without media while the customer reads a card number.
     h.end_recording(sid, "absent", ErrorCode="16102")
     h.queue.run_all()
     assert h.twilio.count("create_recording") == 1  # nothing records during the pause
-    state = h.service.state(TASK, AGENT_ACTOR)
+    state = h.service.pauses.state(TASK, AGENT_ACTOR)
     assert state.pause_pending
     # The agent resumes: now the leg is recorded again.
-    h.service.resume(TASK, AGENT_ACTOR)
+    h.service.pauses.resume(TASK, AGENT_ACTOR)
     h.queue.run_all()
     recordings = h.twilio.recordings_on(CUSTOMER)
     assert len(recordings) == 2
@@ -209,9 +209,9 @@ def test_a_resume_that_meets_the_paused_recording_already_gone_frees_its_replace
     # (answered 'ended', it left the replacement held for a pause nobody wanted: the faults
     # demo lost the rest of a call this way).
     sid = accept(h)
-    h.service.pause(TASK, AGENT_ACTOR)
+    h.service.pauses.pause(TASK, AGENT_ACTOR)
     h.twilio.recordings[sid].status = "failed"  # its callback is still on its way
-    state = h.service.resume(TASK, AGENT_ACTOR)
+    state = h.service.pauses.resume(TASK, AGENT_ACTOR)
     assert state.state == "recording" and not state.pause_pending
     h.recording_status(sid, CUSTOMER, "failed", RecordingDuration="0")
     h.queue.run_all()
@@ -226,12 +226,12 @@ def test_a_pause_that_meets_the_recording_already_gone_holds_its_replacement(
 ) -> None:
     sid = accept(h)
     h.twilio.recordings[sid].status = "absent"  # ended silent; its callback is on its way
-    assert h.service.pause(TASK, AGENT_ACTOR).state == "paused"
+    assert h.service.pauses.pause(TASK, AGENT_ACTOR).state == "paused"
     h.recording_status(sid, CUSTOMER, "absent", RecordingDuration="0", ErrorCode="16102")
     h.queue.run_all()
     assert h.twilio.count("create_recording") == 1  # nothing records during the pause
-    assert h.service.state(TASK, AGENT_ACTOR).pause_pending
-    h.service.resume(TASK, AGENT_ACTOR)
+    assert h.service.pauses.state(TASK, AGENT_ACTOR).pause_pending
+    h.service.pauses.resume(TASK, AGENT_ACTOR)
     h.queue.run_all()
     assert len(h.twilio.recordings_on(CUSTOMER)) == 2
     assert h.target(CUSTOMER).state == "recording"
@@ -239,11 +239,11 @@ def test_a_pause_that_meets_the_recording_already_gone_holds_its_replacement(
 
 def test_a_resume_while_the_failed_recording_awaits_its_replacement_starts_it(h: Harness) -> None:
     sid = accept(h)
-    h.service.pause(TASK, AGENT_ACTOR)
+    h.service.pauses.pause(TASK, AGENT_ACTOR)
     h.twilio.fail_next("fetch_call", *(GatewayError("Twilio 503", status=503) for _ in range(4)))
     h.end_recording(sid, "failed")  # handled; the settle could not ask Twilio yet
     assert h.target(CUSTOMER).state == "failed"
-    h.service.resume(TASK, AGENT_ACTOR)  # while the replacement waits to be decided
+    h.service.pauses.resume(TASK, AGENT_ACTOR)  # while the replacement waits to be decided
     h.queue.run_all()
     recordings = h.twilio.recordings_on(CUSTOMER)
     assert len(recordings) == 2 and recordings[1].history == []
@@ -255,7 +255,7 @@ def test_a_pause_made_outside_flexrec_is_never_undone(h: Harness) -> None:
     # Another tool pauses the recording through Twilio's API: no callback reaches flexrec.
     h.twilio.recordings[sid].status = "paused"
     h.tr("task.updated", TASK, inbound_attrs(CUSTOMER), status="assigned")
-    h.service.reconcile()
+    h.service.reconciler.reconcile()
     h.queue.run_all()
     assert h.twilio.count("create_recording") == 1
     assert h.twilio.count("update_recording") == 0
@@ -303,13 +303,13 @@ def test_a_link_dropped_while_the_service_was_down_is_restored_by_reconcile(
     restarted = h.make_service(RecordingPolicy())
     h.service = restarted
     h.twilio.tasks[TASK].assignment_status = "assigned"
-    restarted.reconcile()
+    restarted.reconciler.reconcile()
     h.queue.run_all()
     assert media_sids(h) == [sid]
     assert h.twilio.tasks[TASK].attributes["disposition"] == "sale"
     # A second reconcile soon after asks nothing more of TaskRouter for this task.
     fetches = h.twilio.count("fetch_task")
-    restarted.reconcile()
+    restarted.reconciler.reconcile()
     assert h.twilio.count("fetch_task") == fetches
 
 
@@ -349,7 +349,7 @@ def test_a_recording_that_ended_while_the_service_was_down_is_settled_by_reconci
     restarted = h.make_service(RecordingPolicy())
     h.service = restarted
     h.clock.advance(300)
-    restarted.reconcile()
+    restarted.reconciler.reconcile()
     h.queue.run_all()
     # Twilio was asked how the recording ended: it is settled as completed, not left
     # 'recording' for ever (nothing would archive it).
@@ -372,7 +372,7 @@ def test_a_recording_that_failed_while_the_service_was_down_is_replaced_at_resta
     h.clock.advance(10)  # the restart
     restarted = h.make_service(RecordingPolicy())
     h.service = restarted
-    restarted.reconcile()
+    restarted.reconciler.reconcile()
     h.queue.run_all()
     recordings = h.twilio.recordings_on(CUSTOMER)
     assert len(recordings) == 2 and recordings[0].sid == first
@@ -380,7 +380,7 @@ def test_a_recording_that_failed_while_the_service_was_down_is_replaced_at_resta
     # Heard of now: the next run does not ask again.
     lists = h.twilio.count("list_recordings")
     h.clock.advance(60)
-    restarted.reconcile()
+    restarted.reconciler.reconcile()
     h.queue.run_all()
     assert h.twilio.count("list_recordings") == lists
 
@@ -392,11 +392,11 @@ def test_a_live_call_whose_task_events_stopped_is_not_asked_about_every_minute(
     # A long call, still live at Twilio: reconcile looks at its recording at most once per
     # quiet period, not on every run.
     h.clock.advance(300)
-    h.service.reconcile()
+    h.service.reconciler.reconcile()
     h.queue.run_all()
     lists = h.twilio.count("list_recordings")
     h.clock.advance(60)
-    h.service.reconcile()
+    h.service.reconciler.reconcile()
     h.queue.run_all()
     assert h.twilio.count("list_recordings") == lists
     assert h.target(CUSTOMER).state == "recording"
@@ -416,7 +416,7 @@ def test_an_erased_recording_is_never_linked_again(h: Harness) -> None:
     h.twilio.set_attributes(TASK, scrubbed)
     writes = h.twilio.count("update_task_attributes")
     h.tr("task.updated", TASK, scrubbed, status="assigned")
-    h.service.reconcile()
+    h.service.reconciler.reconcile()
     h.queue.run_all()
     # The link repair does not undo the erasure.
     assert media_sids(h) == []

@@ -116,7 +116,7 @@ def test_a_search_a_kill_cut_short_is_taken_up_again_though_twilio_refuses_the_t
     refused = [GatewayError("Twilio 429 20429", status=429) for _ in LIVE_TASK_STATUSES]
     h.twilio.fail_next("list_tasks", *refused)
     restarted = h.make_service(RecordingPolicy())  # a new process on the same database
-    restarted.reconcile()
+    restarted.reconciler.reconcile()
     assert h.twilio.count("list_tasks") == len(LIVE_TASK_STATUSES)
     h.queue.run_all(max_jobs=20)
     assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]

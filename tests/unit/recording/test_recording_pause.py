@@ -47,20 +47,20 @@ def recording(h: Harness) -> object:
 
 
 def test_owner_pauses_and_resumes_the_actual_recording(h: Harness) -> None:
-    state = h.service.pause(TASK, OWNER)
+    state = h.service.pauses.pause(TASK, OWNER)
     rec = h.twilio.recordings_on(CUSTOMER)[0]
     assert state.paused and state.recording_sid == rec.sid
     assert rec.status == "paused"
     assert rec.history == [("paused", "skip")]  # the policy's PauseBehavior, on the real SID
-    state = h.service.resume(TASK, OWNER)
+    state = h.service.pauses.resume(TASK, OWNER)
     assert state.state == "recording" and rec.status == "in-progress"
     events = [(e.actor, e.action, e.result) for e in h.pause_events()]
     assert events == [("alice", "pause", "paused"), ("alice", "resume", "recording")]
 
 
 def test_pausing_twice_is_idempotent(h: Harness) -> None:
-    h.service.pause(TASK, OWNER)
-    state = h.service.pause(TASK, OWNER)
+    h.service.pauses.pause(TASK, OWNER)
+    state = h.service.pauses.pause(TASK, OWNER)
     assert state.paused
     assert h.twilio.count("update_recording") == 1
     assert [e.result for e in h.pause_events()] == ["paused", "noop:paused"]
@@ -68,26 +68,26 @@ def test_pausing_twice_is_idempotent(h: Harness) -> None:
 
 def test_a_worker_without_the_task_is_forbidden(h: Harness) -> None:
     with pytest.raises(Forbidden):
-        h.service.pause(TASK, STRANGER)
+        h.service.pauses.pause(TASK, STRANGER)
     with pytest.raises(Forbidden):
-        h.service.state(TASK, STRANGER)
+        h.service.pauses.state(TASK, STRANGER)
     assert h.twilio.count("update_recording") == 0
 
 
 def test_a_supervisor_may_pause_any_task(h: Harness) -> None:
-    assert h.service.pause(TASK, SUPERVISOR).paused
+    assert h.service.pauses.pause(TASK, SUPERVISOR).paused
     assert h.pause_events()[0].actor == "sue"
 
 
 def test_unknown_task_is_not_found(h: Harness) -> None:
     with pytest.raises(NotFound):
-        h.service.pause(OTHER_TASK, SUPERVISOR)
+        h.service.pauses.pause(OTHER_TASK, SUPERVISOR)
 
 
 def test_task_without_recording_is_not_found(h: Harness) -> None:
     h.tr("task.created", OTHER_TASK, {"direction": "inbound", "client_call": True})
     with pytest.raises(NotFound):
-        h.service.pause(OTHER_TASK, SUPERVISOR)
+        h.service.pauses.pause(OTHER_TASK, SUPERVISOR)
 
 
 def test_wrapped_up_worker_can_no_longer_pause(h: Harness) -> None:
@@ -95,16 +95,16 @@ def test_wrapped_up_worker_can_no_longer_pause(h: Harness) -> None:
     h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES, worker=AGENT)
     # Not "only the task's assigned worker may": this is that worker; the call is over (409).
     with pytest.raises(InvalidState, match="call is over"):
-        h.service.pause(TASK, OWNER)
+        h.service.pauses.pause(TASK, OWNER)
     with pytest.raises(Forbidden):
-        h.service.pause(TASK, STRANGER)
-    assert h.service.state(TASK, OWNER).state == "recording"  # may still look
+        h.service.pauses.pause(TASK, STRANGER)
+    assert h.service.pauses.state(TASK, OWNER).state == "recording"  # may still look
 
 
 def test_call_ended_during_pause_reports_ended_not_an_error(h: Harness) -> None:
     h.twilio.fail_next("update_recording", not_recordable())
     h.twilio.add_call(CUSTOMER, "completed")  # 21220: Twilio says the call is over
-    state = h.service.pause(TASK, OWNER)
+    state = h.service.pauses.pause(TASK, OWNER)
     assert state.state == "ended"
     assert h.pause_events()[-1].result == "ended"
 
@@ -117,11 +117,11 @@ def test_a_pause_that_finds_the_recording_ended_on_a_live_call_holds_its_replace
     # live: taken for 'call over', the leg was never recorded again (soak: 58-128 s of call).
     rec = h.twilio.recordings_on(CUSTOMER)[0]
     rec.status = "absent"
-    assert h.service.pause(TASK, OWNER).state != "ended"
+    assert h.service.pauses.pause(TASK, OWNER).state != "ended"
     h.end_recording(rec.sid, "absent", ErrorCode="16102")
     h.queue.run_all()
     assert len(h.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
-    h.service.resume(TASK, OWNER)
+    h.service.pauses.resume(TASK, OWNER)
     h.queue.run_all()
     replacement = h.twilio.recordings_on(CUSTOMER)[-1]
     assert replacement.sid != rec.sid and replacement.status == "in-progress"
@@ -129,12 +129,12 @@ def test_a_pause_that_finds_the_recording_ended_on_a_live_call_holds_its_replace
 
 def test_twilio_unavailable_is_retried_then_reported(h: Harness) -> None:
     h.twilio.fail_next("update_recording", unavailable())
-    assert h.service.pause(TASK, OWNER).paused  # one inline retry succeeded
+    assert h.service.pauses.pause(TASK, OWNER).paused  # one inline retry succeeded
     h.twilio.fail_next("update_recording", unavailable(), unavailable(), unavailable())
     with pytest.raises(Unavailable):
-        h.service.resume(TASK, OWNER)
+        h.service.pauses.resume(TASK, OWNER)
     assert h.pause_events()[-1].result == "error"
-    assert h.service.state(TASK, OWNER).paused
+    assert h.service.pauses.state(TASK, OWNER).paused
 
 
 def test_pause_before_the_recording_started_applies_once_it_starts(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_pause_before_the_recording_started_applies_once_it_starts(tmp_path: Pat
             "task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned"
         )
         assert h2.target(CUSTOMER).state == "pending"  # ringing: retry queued
-        state = h2.service.pause(TASK, OWNER)
+        state = h2.service.pauses.pause(TASK, OWNER)
         assert (state.state, state.pause_pending, state.paused) == ("pending", True, False)
         assert h2.pause_events()[-1].result == "deferred"
         h2.twilio.add_call(CUSTOMER, "in-progress")
@@ -156,7 +156,7 @@ def test_pause_before_the_recording_started_applies_once_it_starts(tmp_path: Pat
         h2.queue.run_all()
         rec = h2.twilio.recordings_on(CUSTOMER)[0]
         assert rec.status == "paused" and rec.history == [("paused", "silence")]
-        assert h2.service.state(TASK, OWNER).paused
+        assert h2.service.pauses.state(TASK, OWNER).paused
         assert (h2.pause_events()[-1].actor, h2.pause_events()[-1].result) == ("alice", "paused")
     finally:
         h2.close()
@@ -170,8 +170,8 @@ def test_resume_before_the_recording_started_cancels_the_deferred_pause(tmp_path
         h2.twilio.fail_next("create_recording", unavailable())
         attrs = inbound_attrs(CUSTOMER)
         h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        assert h2.service.pause(TASK, OWNER).pause_pending
-        assert not h2.service.resume(TASK, OWNER).pause_pending
+        assert h2.service.pauses.pause(TASK, OWNER).pause_pending
+        assert not h2.service.pauses.resume(TASK, OWNER).pause_pending
         h2.clock.advance(600)
         h2.queue.run_all()
         assert h2.twilio.recordings_on(CUSTOMER)[0].status == "in-progress"
@@ -181,12 +181,12 @@ def test_resume_before_the_recording_started_cancels_the_deferred_pause(tmp_path
 
 @pytest.mark.parametrize("event", ["reservation.wrapup", "task.wrapup", "task.completed"])
 def test_wrapup_resumes_a_paused_recording_as_system(h: Harness, event: str) -> None:
-    h.service.pause(TASK, OWNER)
+    h.service.pauses.pause(TASK, OWNER)
     attrs = inbound_attrs(CUSTOMER)
     h.tr(event, TASK, attrs, status="wrapping", reservation=RES if "reservation" in event else None,
          worker=AGENT)  # fmt: skip
     assert h.twilio.recordings_on(CUSTOMER)[0].status == "in-progress"
-    assert h.service.state(TASK, SUPERVISOR).state == "recording"
+    assert h.service.pauses.state(TASK, SUPERVISOR).state == "recording"
     assert (h.pause_events()[-1].actor, h.pause_events()[-1].result) == ("system", "recording")
 
 
@@ -194,7 +194,7 @@ def test_first_agents_wrapup_does_not_undo_the_next_agents_pause(h: Harness) -> 
     attrs = with_conference(inbound_attrs(CUSTOMER), WORKER_CALL)
     h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES2, worker=AGENT2)
     second = Actor("bob", AGENT2, ("agent",))
-    h.service.pause(TASK, second)
+    h.service.pauses.pause(TASK, second)
     h.tr("reservation.wrapup", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
     assert h.twilio.recordings_on(CUSTOMER)[0].status == "paused"
     h.tr("reservation.wrapup", TASK, attrs, status="wrapping", reservation=RES2, worker=AGENT2)
@@ -202,7 +202,7 @@ def test_first_agents_wrapup_does_not_undo_the_next_agents_pause(h: Harness) -> 
 
 
 def test_auto_resume_failure_is_queued_and_retried(h: Harness) -> None:
-    h.service.pause(TASK, OWNER)
+    h.service.pauses.pause(TASK, OWNER)
     h.twilio.fail_next("update_recording", unavailable())
     h.tr("task.completed", TASK, inbound_attrs(CUSTOMER), status="completed")
     assert h.twilio.recordings_on(CUSTOMER)[0].status == "paused"
@@ -218,10 +218,10 @@ def test_lost_webhooks_are_caught_up_when_the_agent_asks(tmp_path: Path) -> None
         h.twilio.add_task(TASK, inbound_attrs(CUSTOMER), assignment_status="assigned")
         h.twilio.add_reservation(TASK, RES, AGENT, "accepted")
         # No webhook ever arrived: the owner's pause catches up, records, and pauses.
-        state = h.service.pause(TASK, OWNER)
+        state = h.service.pauses.pause(TASK, OWNER)
         assert state.paused
         assert_recorded_exactly_once(h.twilio, CUSTOMER)
         with pytest.raises(Forbidden):
-            h.service.pause(TASK, STRANGER)
+            h.service.pauses.pause(TASK, STRANGER)
     finally:
         h.close()

@@ -22,7 +22,7 @@ def test_reconcile_skips_a_poisoned_task_and_records_the_others(h: Harness) -> N
     for task in (POISONED, LOST):
         h.twilio.tasks[task].assignment_status = "assigned"
 
-    h.service.reconcile()
+    h.service.reconciler.reconcile()
     h.queue.run_all()
 
     assert_recorded_exactly_once(h.twilio, CUSTOMER)

@@ -226,10 +226,10 @@ def test_crash_after_claim_is_recovered_by_reconcile(h: Harness) -> None:
         h.service.planner.start(h.target(CUSTOMER).id)
     h.service.starter._commit_started = original  # type: ignore[method-assign]
     assert h.target(CUSTOMER).state == "starting"
-    assert h.service.reconcile() == 0  # claim is fresh: not stale yet
+    assert h.service.reconciler.reconcile() == 0  # claim is fresh: not stale yet
     h.clock.advance(61)
     h.queue.pending.clear()
-    assert h.service.reconcile() == 1
+    assert h.service.reconciler.reconcile() == 1
     h.queue.run_all()
     target = h.target(CUSTOMER)
     assert (target.state, target.source) == ("recording", "adopted")
@@ -405,7 +405,7 @@ def test_direction_policy_skips_outbound(tmp_path: Path) -> None:
 
 def test_recording_status_callbacks_complete_the_target_and_notify(h: Harness) -> None:
     seen = []
-    h.service.on_recording_completed(seen.append)
+    h.service.intake.on_recording_completed(seen.append)
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
     accept_inbound(h)
@@ -460,11 +460,11 @@ def test_absent_recording_of_an_ended_call_is_recorded_as_absent(h: Harness) -> 
 def test_reconcile_finds_live_tasks_without_targets(h: Harness) -> None:
     h.twilio.add_call(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER), assignment_status="assigned")
-    assert h.service.reconcile() == 1
+    assert h.service.reconciler.reconcile() == 1
     h.queue.run_all()
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
     assert_one_voice_recording(h.twilio.tasks[TASK].attributes)
-    assert h.service.reconcile() == 0  # nothing left to do
+    assert h.service.reconciler.reconcile() == 0  # nothing left to do
 
 
 def test_list_tasks_reports_recording_state(h: Harness) -> None:
@@ -499,7 +499,7 @@ def test_list_recordings_filters_by_the_linked_task(h: Harness) -> None:
 def test_studio_recording_completion_is_learned_by_refresh(tmp_path: Path) -> None:
     h = Harness(tmp_path, RecordingPolicy(list_before_create="always"))
     seen = []
-    h.service.on_recording_completed(seen.append)
+    h.service.intake.on_recording_completed(seen.append)
     h.twilio.add_call(CUSTOMER)
     studio_sid = h.twilio.start_external_recording(CUSTOMER)
     h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
@@ -533,7 +533,7 @@ def test_reconcile_refreshes_live_recordings_of_finished_tasks(h: Harness) -> No
     h.tr("task.completed", TASK, inbound_attrs(CUSTOMER), status="completed")
     h.twilio.add_call(CUSTOMER, "completed")  # its status callback never reaches us
     h.clock.advance(600)
-    h.service.reconcile()
+    h.service.reconciler.reconcile()
     assert h.target(CUSTOMER).state == "completed"
 
 
@@ -560,7 +560,7 @@ def test_old_dedup_keys_are_pruned_by_reconcile(h: Harness) -> None:
         assert s.query(ProcessedEvent).count() == 0  # ordinary events need no seen-mark
     mark_seen(h.sessions, "tr:wrapup-after-resume", "taskrouter", h.clock())
     h.clock.advance(3 * 24 * 3600)
-    h.service.reconcile()
+    h.service.reconciler.reconcile()
     with h.sessions() as s:
         assert s.query(ProcessedEvent).count() == 0
 

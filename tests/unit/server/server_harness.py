@@ -59,6 +59,14 @@ class StubRecording:
     def intake(self) -> Any:
         return self  # the stub takes the other webhooks itself
 
+    @property
+    def pauses(self) -> Any:
+        return self  # and the agent API's requests
+
+    @property
+    def reconciler(self) -> Any:
+        return self
+
     def handle_taskrouter_event(self, event: Any) -> None:
         self._record("taskrouter", event)
 

@@ -113,7 +113,7 @@ def test_invalid_state_is_409(harness: Harness) -> None:
     def refuse(task_sid: str, actor: object) -> object:
         raise InvalidState("recording already completed")
 
-    harness.recording.pause = refuse  # type: ignore[method-assign]
+    harness.recording.pauses.pause = refuse  # type: ignore[method-assign]
     response = harness.client.post(f"{BASE}/{WT_OWN}/recording/pause", headers=bearer("tok-alice"))
     assert response.status_code == 409
     assert response.json() == {"error": "invalid_state", "message": "recording already completed"}
@@ -169,7 +169,7 @@ def test_twilio_unavailable_is_503_with_retry_after(harness: Harness) -> None:
     def give_up(task_sid: str, actor: object) -> object:
         raise Unavailable("Twilio did not answer; try again")
 
-    harness.recording.pause = give_up  # type: ignore[method-assign]
+    harness.recording.pauses.pause = give_up  # type: ignore[method-assign]
     response = harness.client.post(f"{BASE}/{WT_OWN}/recording/pause", headers=bearer("tok-alice"))
     assert response.status_code == 503
     assert response.json() == {
