@@ -8,11 +8,14 @@ per core for the whole stage (transcribe + detect + redact) of a two-channel rec
 
 `--voices espeak` speaks the same scripts with espeak-ng voices the detector was never built on
 (`flexsim.espeak_voices`); `--noise-dbfs -38` adds line noise well above the simulator's usual
--55 dBFS. Non-card speech silenced counts the truth's words (either channel) that are not card
-data and lost audio to a silenced span, so the quiet between card digits is not counted.
+-55 dBFS. `--pause cut` has the agent's pause land in the middle of the customer's reading
+(after 4-14 of its digit words, by seed) and resume after the code; `--pause resume` pauses in
+time and resumes after the code's first digit word (the first is the demo's miss under load).
+Non-card speech silenced counts the truth's words (either channel) that are not card data and
+lost audio to a silenced span, so the quiet between card digits is not counted.
 
     .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak] [--noise-dbfs -55]
-        [--first-seed 2000] [--no-wer] [--misses] [--json]
+        [--first-seed 2000] [--pause never|cut|resume] [--no-wer] [--misses] [--json]
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from contextlib import nullcontext
 import numpy as np
 import soundfile
 
-from flexrec.demo.card_data import NumberTally, non_card_silenced_ms, tally_numbers
+from flexrec.demo.card_data import NumberTally, non_card_silenced_ms, pause_cutting, tally_numbers
 from flexrec.pci.stage import CardDataStage
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
 from flexsim import (
@@ -55,6 +58,7 @@ def run(
     wer: bool = True,
     first_seed: int = 1000,
     misses: bool = False,
+    pause: str = "never",
 ) -> dict[str, float]:
     """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss)."""
     engine = PocketSphinxTranscriber()
@@ -67,6 +71,17 @@ def run(
         sample = make_sample_conversation(
             seed, duration_s=110.0, card_pause="never", noise_dbfs=noise_dbfs
         )
+        if pause != "never":
+            plain = word_truth(sample.world, sample.customer_recording.sid)
+            assert plain is not None
+            cut = {"cut_after": 4 + seed % 11} if pause == "cut" else {"resume_after": 1}
+            sample = make_sample_conversation(
+                seed,
+                duration_s=110.0,
+                card_pause="never",
+                noise_dbfs=noise_dbfs,
+                pause=pause_cutting(plain, **cut),
+            )
         recording = sample.customer_recording
         wav = encode_audio(render_recording(sample.world, recording), "wav")
         started = time.process_time()
@@ -120,6 +135,7 @@ def main() -> None:
     parser.add_argument(
         "--first-seed", type=int, default=1000, help="2000: calls the rules were not tuned on"
     )
+    parser.add_argument("--pause", choices=("never", "cut", "resume"), default="never")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="name each card reading missed")
     args = parser.parse_args()
@@ -134,8 +150,9 @@ def main() -> None:
             wer=not args.no_wer,
             first_seed=args.first_seed,
             misses=args.misses,
+            pause=args.pause,
         )
-    figures = {"voices": args.voices, "noise_dbfs": args.noise_dbfs, **figures}
+    figures = {"voices": args.voices, "noise_dbfs": args.noise_dbfs, "pause": args.pause, **figures}
     if args.json:
         print(json.dumps(figures, sort_keys=True))
     else:

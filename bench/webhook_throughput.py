@@ -70,6 +70,7 @@ SATURATION_CONCURRENCY = 32  # in-flight webhooks at saturation (--concurrency)
 CONNECTION_LIMIT = 512
 BACKLOG_S = 1.0  # an open-loop offer stops once this much of it is waiting for answers,
 BACKLOG_MAX = 300  # or this many webhooks, whichever is fewer (bounds the drain that follows)
+DRAIN_S = 90.0  # the most a phase's recordings are waited for once its load stops
 EVENT_SERIAL = itertools.count(1)  # event Sids are unique across phases: the service dedups them
 
 BASELINE_APP = """
@@ -486,6 +487,7 @@ class PhaseResult:
     api_latency: list[float] = field(default_factory=list)  # seconds, webhook -> create
     fast_sent: int = 0
     recorded: int = 0
+    drain_s: float = 0.0  # after the phase, until every recording it set off was made
     duplicates: int = 0
 
     @property
@@ -548,7 +550,13 @@ def run_phase(
         # The monotonic and wall clocks of this process, lined up once (drift over a phase is
         # microseconds): the simulator stamps creates with time.time().
         offset = loop_wall - wall0
-        made = _recordings(sim, {o.webhook.call_sid for o in fast if o.webhook.call_sid})
+        # Every recording the phase set off is waited for (DRAIN_S at most), so the next phase
+        # starts on a service with no Twilio calls queued from this one: a webhook is answered
+        # before its Twilio calls, and at saturation they queue behind the service's threads.
+        drain0 = time.monotonic()
+        calls = {o.webhook.call_sid for o in fast if o.webhook.call_sid}
+        made = _recordings(sim, calls, DRAIN_S)
+        result.drain_s = time.monotonic() - drain0
         result.fast_sent = len(fast)
         for outcome in fast:
             count_first = made.get(outcome.webhook.call_sid or "")
@@ -596,9 +604,11 @@ def _start_py_spy(pid: int, duration_s: float, out: Path) -> subprocess.Popen[by
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
 
 
-def _recordings(sim: Simulator, call_sids: set[str]) -> dict[str, tuple[int, float]]:
+def _recordings(
+    sim: Simulator, call_sids: set[str], wait_s: float = 5.0
+) -> dict[str, tuple[int, float]]:
     # Creates that failed inside the webhook are retried from the queue: give them a moment.
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + wait_s
     made: dict[str, tuple[int, float]] = {}
     while time.monotonic() < deadline:
         made = sim.ask("recordings", call_sids)
@@ -630,6 +640,11 @@ def print_table(results: Sequence[PhaseResult]) -> None:
             f"{r.client_cpu:>6.0%} {ms(percentile(r.lag, 99)):>6}"
         )
     for r in results:
+        if r.drain_s > 1.0:
+            print(
+                f"~ {r.server} {r.load}: its last recording was made {r.drain_s:.1f} s after the "
+                "load stopped (its Twilio calls queued behind the service's threads)"
+            )
         if r.stopped_after_s is not None:
             print(
                 f"! {r.server} {r.load}: the backlog passed {BACKLOG_S:.0f} s (or {BACKLOG_MAX}) "
@@ -830,6 +845,7 @@ def _phase_figures(r: PhaseResult) -> dict[str, Any]:
         "recorded": r.recorded,
         "fast_sent": r.fast_sent,
         "duplicates": r.duplicates,
+        "drain_s": round(r.drain_s, 1),
     }
 
 

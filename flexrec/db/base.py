@@ -58,8 +58,9 @@ def _has_nul(values: Any) -> bool:
     return any(isinstance(v, str) and "\x00" in v for v in values)
 
 
-def _clean_row(params: Any) -> Any:
-    # Checked before copying: almost no statement carries a NUL, and this runs for all of them.
+def without_nul(params: Any) -> Any:
+    """A statement's parameters (a mapping or a sequence) with NULs in strings replaced (see
+    `_without_nul`); the same object when none has one, as almost no statement does."""
     if isinstance(params, dict):
         if not _has_nul(params.values()):
             return params
@@ -79,8 +80,8 @@ def _without_nul(
     replaced, and searches behave the same on both.
     """
     if executemany and isinstance(parameters, list):
-        return statement, [_clean_row(row) for row in parameters]
-    return statement, _clean_row(parameters)
+        return statement, [without_nul(row) for row in parameters]
+    return statement, without_nul(parameters)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Any]:

@@ -42,6 +42,14 @@ def is_write(statement: str) -> bool:
     return head.startswith(("SELECT", "WITH")) and bool(_ROW_LOCK.search(statement[-96:].upper()))
 
 
+def note_statement(connection: Any, writes: bool) -> None:
+    """Count a statement sent on `connection` without SQLAlchemy's execution (prepared
+    statements on the driver's cursor, flexrec.db.prepared) as the listener below would."""
+    STATEMENTS.inc()
+    if writes:
+        connection.info[_WROTE] = True
+
+
 Rewrite = Callable[[Any, Any, str, Any, Any, bool], tuple[str, Any]]
 
 

@@ -97,6 +97,27 @@ def tally_numbers(kept: np.ndarray, truth: dict[str, Any]) -> NumberTally:
     return tally
 
 
+def pause_cutting(
+    truth: dict[str, Any], *, cut_after: int | None = None, resume_after: int | None = None
+) -> tuple[float, float, str]:
+    """A pause late or early by the truth of a never-paused call (seconds from the customer's
+    answer, as `flexsim.make_sample_conversation(pause=...)` takes it): `cut_after` N pauses
+    between the customer's N-th and next card digit word and resumes after the security code;
+    `resume_after` N pauses before the reading and resumes after the code's N-th digit word."""
+    card = next(n for n in truth["numbers"] if n["kind"] == "card" and n["role"] == "reading")
+    code = next(n for n in truth["numbers"] if n["kind"] == "security_code")
+    digits, code_digits = card["digits"], code["digits"]
+    if cut_after is not None:
+        start = (digits[cut_after - 1]["end_ms"] + digits[cut_after]["start_ms"]) / 2
+        end = code_digits[-1]["end_ms"] + 500
+    elif resume_after is not None:
+        start = digits[0]["start_ms"] - 3000
+        end = (code_digits[resume_after - 1]["end_ms"] + code_digits[resume_after]["start_ms"]) / 2
+    else:
+        raise ValueError("cut_after or resume_after")
+    return start / 1000, end / 1000, "silence"
+
+
 def non_card_silenced_ms(truth: dict[str, Any], silenced: Sequence[tuple[int, int]]) -> int:
     """How much of the truth's audible words that are not card data (either channel) the
     silenced spans cover: the quiet between card digits is not speech."""

@@ -14,9 +14,10 @@ and no digit is said after its subject ("the card number is four five..." is a r
 question). A question is an utterance: words less than 0.7 s apart, "with" means in it.
 A question alone silences nothing; it counts when the recording shows a payment: a card number
 found by its digits within a minute after a card-number question or 90 s before an expiry or
-code question, an answer to a card-number question holding four digits or more, or questions
-of two kinds (card number, expiry, code) within two minutes of each other. Digits heard inside
-a question ("the three digit code") are not card data by nearness to a card.
+code question, an answer to a card-number question holding four digits or more, questions
+of two kinds (card number, expiry, code) within two minutes of each other, or an answer the
+recording's own pause cut off (`pci.cuts`: the agent paused while it was being said). Digits
+heard inside a question ("the three digit code") are not card data by nearness to a card.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from flexrec.pci.cuts import CUT_TOLERANCE_MS
 from flexrec.pci.detect import CARD_NUMBER, EXPIRY, SECURITY_CODE, Detection
 from flexrec.pci.digits import tokenize
 from flexrec.transcription.base import Word
@@ -126,8 +128,10 @@ def answer_detections(
     channels: Mapping[int, Sequence[Word]],
     regions: Mapping[int, Sequence[Region]],
     found: Sequence[Detection],
+    paused_ms: Sequence[tuple[int, int]] = (),
 ) -> list[Detection]:
-    """`found` plus the answers to card-data questions, merged where they overlap."""
+    """`found` plus the answers to card-data questions, merged where they overlap
+    (`paused_ms`: where the recording was paused, ms)."""
     answers: list[tuple[Question, int, tuple[int, int]]] = []
     questions: list[Question] = []
     for channel, words in channels.items():
@@ -145,7 +149,7 @@ def answer_detections(
     out = [d for d in found if d.rule != "near_card" or not _in_question(d, questions)]
     cards = [d for d in out if d.kind == CARD_NUMBER]
     for question, channel, span in answers:
-        if _payment(question, channel, span, answers, cards, channels):
+        if _payment(question, channel, span, answers, cards, channels) or _cut(span, paused_ms):
             out = _merge(out, question.kind, channel, span, channels.get(channel, ()))
     return sorted(out, key=lambda d: (d.start_ms, d.channel))
 
@@ -187,6 +191,11 @@ def _payment(
         ):
             return True
     return False
+
+
+def _cut(span: tuple[int, int], paused_ms: Sequence[tuple[int, int]]) -> bool:
+    """Whether a pause began while the answer was being said."""
+    return any(span[0] < start <= span[1] + CUT_TOLERANCE_MS for start, _ in paused_ms if start)
 
 
 def _as_card(channel: int, span: tuple[int, int]) -> Detection:

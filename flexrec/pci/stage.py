@@ -2,7 +2,8 @@
 
 One call, `CardDataStage.process(recording_sid, wav)`, before anything is stored: card data by
 its digits (`pci.detect`), as the answer to a card-data question (`pci.dialogue`) and as the
-misheard half of an expiry and code pair (`pci.pairs`); it returns
+misheard half of an expiry and code pair (`pci.pairs`) and as digits the recording's own pause
+cut off (`pci.cuts`); it returns
 the audio to keep (the downloaded WAV itself when nothing was found), the redacted transcript,
 the detections and a report (the downloaded audio's SHA-256, the spans silenced, the engine).
 The unredacted audio exists only in this process's memory while the stage runs.
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flexrec.pci.cuts import cut_detections, paused_spans
 from flexrec.pci.detect import Detection, DetectorConfig, detect_card_data, silence_spans
 from flexrec.pci.dialogue import answer_detections
 from flexrec.pci.pairs import missing_half_detections
@@ -81,8 +84,14 @@ class CardDataStage:
         self.mode = mode
         self.margin_ms = margin_ms
 
-    def process(self, wav: bytes, transcript: dict[int, list[Word]] | None = None) -> StageResult:
-        """Run the stage over one downloaded WAV (`transcript`: one an engine made already)."""
+    def process(
+        self,
+        wav: bytes,
+        transcript: dict[int, list[Word]] | None = None,
+        pauses_ms: Sequence[tuple[int, int]] = (),
+    ) -> StageResult:
+        """Run the stage over one downloaded WAV (`transcript`: one an engine made already;
+        `pauses_ms`: pauses the file does not show as digital silence, as with `skip`)."""
         source_sha256 = hashlib.sha256(wav).hexdigest()
         samples, rate = decode_wav(wav)
         started = time.process_time()
@@ -98,8 +107,12 @@ class CardDataStage:
             channel + 1: speech_regions(samples[:, channel], rate)
             for channel in range(samples.shape[1])
         }
-        found = answer_detections(transcript, regions, detect_card_data(transcript, self.config))
+        paused = sorted({*paused_spans(samples, rate), *pauses_ms})
+        found = answer_detections(
+            transcript, regions, detect_card_data(transcript, self.config), paused
+        )
         found += missing_half_detections(regions, found)
+        found += cut_detections(transcript, regions, paused, self.config)
         detections = [widen_to_speech(d, regions[d.channel]) for d in found]
         duration_ms = len(samples) * 1000 // rate
         spans = silence_spans(detections, self.margin_ms, duration_ms)

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import bindparam, select
 
 from flexrec.db.models import RecordingTarget, TaskRecord
+from flexrec.db.prepared import Prepared
 from flexrec.recording import transitions
 from flexrec.recording.context import JOB_SETTLE, JOB_START, Jobs, ServiceContext
 from flexrec.recording.dedup import retry_contention
@@ -42,7 +43,7 @@ log = structlog.get_logger(__name__)
 
 _TASK_SID = re.compile(r"^WT[0-9a-fA-F]{32}$")
 CompletedCallback = Callable[[RecordingView], None]
-_HAS_TARGET = (
+_HAS_TARGET = Prepared(
     select(RecordingTarget.id).where(RecordingTarget.call_sid == bindparam("call")).limit(1)
 )
 
@@ -169,12 +170,14 @@ class EventIntake:
         with read_connection(self.ctx.sessions) as connection:
             # Most legs that end (agents', third parties', the ringing ones) were never to be
             # recorded: one read, and no write transaction, for those.
-            if connection.execute(_HAS_TARGET, {"call": event.call_sid}).first() is None:
+            if _HAS_TARGET.execute(connection, {"call": event.call_sid}).first() is None:
                 return
-        with write_connection(self.ctx.sessions) as connection:
-            ended = live_target_ids(connection, event.call_sid)
+        # Writes first (no BEGIN IMMEDIATE): the legs' live recordings are read after, which
+        # neither write changes (call_over ends only targets that never started).
+        with write_connection(self.ctx.sessions, writes_first=True) as connection:
             transitions.call_over(connection, event.call_sid, event.call_status, now)
             transitions.leg_over(connection, event.call_sid, now)
+            ended = live_target_ids(connection, event.call_sid)
         self.recovery.schedule_refresh(ended)
 
     @retry_contention

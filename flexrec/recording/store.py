@@ -15,17 +15,23 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, bindparam, false, func, select, true
+from sqlalchemy import Connection, Engine, bindparam, false, func, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.base import Base
 from flexrec.db.models import AttributeWrite, ConferenceParticipantRecord
+from flexrec.db.prepared import Prepared
 
 _M = TypeVar("_M", bound=Base)
 
 _write_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _write_locks_guard = threading.Lock()
+
+
+# The write lock taken first (SQLite), so a transaction that reads before it writes never fails
+# to upgrade its lock.
+_BEGIN_IMMEDIATE = Prepared(text("BEGIN IMMEDIATE"))
 
 
 def _sqlite_write_lock(bind: Any) -> threading.RLock:
@@ -47,22 +53,27 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     Other processes (queue workers) still meet at SQLite's own lock.
     """
     session = sessions()
-    lock: threading.RLock | None = None
     try:
+        lock: threading.RLock | None = None
         bind = session.get_bind()
         if bind.dialect.name == "sqlite":
             lock = _sqlite_write_lock(bind)
+            session.connection()  # the pool's connection, checked out before the lock
             lock.acquire()
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        try:
+            if lock is not None:
+                _BEGIN_IMMEDIATE.execute(session)
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            # Held only from the BEGIN to the commit: the pool's check-in comes after.
+            if lock is not None:
+                lock.release()
     finally:
         session.close()
-        if lock is not None:
-            lock.release()
 
 
 @contextmanager
@@ -83,21 +94,22 @@ def write_connection(
             yield session.connection()
         return
     lock = _sqlite_write_lock(bind) if bind.dialect.name == "sqlite" else None
-    if lock is not None:
-        lock.acquire()
-    try:
-        with bind.connect() as connection:
-            if lock is not None and not writes_first:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield connection
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
-    finally:
+    # The connection is checked out of the pool before the lock is taken and back after it is
+    # released: the lock is held only from the transaction's first statement to its commit.
+    with bind.connect() as connection:
         if lock is not None:
-            lock.release()
+            lock.acquire()
+        try:
+            if lock is not None and not writes_first:
+                _BEGIN_IMMEDIATE.execute(connection)
+            yield connection
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
 
 
 @contextmanager
@@ -136,7 +148,11 @@ def _dialect_insert(dialect: str, target: Any) -> Any:
 
 
 @functools.cache
-def _participant_upsert(dialect: str, event: str) -> Any:
+def _participant_upsert(event: str) -> Prepared:
+    return Prepared(functools.partial(_participant_upsert_of, event=event))
+
+
+def _participant_upsert_of(dialect: str, event: str) -> Any:
     table = ConferenceParticipantRecord.__table__
     stmt = _dialect_insert(dialect, table)
     changes: dict[str, Any] = {
@@ -154,18 +170,10 @@ def _participant_upsert(dialect: str, event: str) -> Any:
 Executor = Session | Connection  # what a plain statement runs on: an ORM session or a connection
 
 
-def dialect_of(executor: Executor) -> str:
-    """The database's dialect name (sqlite, postgresql)."""
-    if isinstance(executor, Session):
-        return executor.get_bind().dialect.name
-    return executor.dialect.name
-
-
 def upsert_participant(executor: Executor, event: str, values: Mapping[str, Any]) -> None:
     """Insert a conference leg, or apply the conference `event` to the row: one statement
     where insert-then-load-then-flush took three, on every participant callback."""
-    stmt = _participant_upsert(dialect_of(executor), event)
-    executor.execute(stmt, dict(values))
+    _participant_upsert(event).execute(executor, values)
 
 
 def insert_new(
@@ -184,15 +192,13 @@ def insert_ignore(
     executor: Executor, model: type[Base], values: Mapping[str, Any], conflict: list[str]
 ) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when this call inserted the row."""
-    table = model.__table__
+    return _insert_ignore(model.__table__, tuple(conflict)).execute(executor, values).rows != []
+
+
+@functools.cache
+def _insert_ignore(table: Any, conflict: tuple[str, ...]) -> Prepared:
     key = (table.c[conflict[0]],)
-    if isinstance(executor, Session):
-        executor.flush()  # what the ORM would autoflush; the statement itself needs no ORM
-        connection = executor.connection()
-    else:
-        connection = executor
-    stmt = insert_returning(connection.dialect.name, table, tuple(conflict), key)
-    return connection.execute(stmt, dict(values)).first() is not None
+    return Prepared(lambda dialect: insert_returning(dialect, table, conflict, key))
 
 
 class LinkRow(Protocol):
@@ -204,9 +210,16 @@ class LinkRow(Protocol):
 
 
 _LINK_ROW_COLUMNS = (AttributeWrite.id, AttributeWrite.status, AttributeWrite.written_at)
-_LINK_ROW_BY_KEY = select(*_LINK_ROW_COLUMNS).where(
-    AttributeWrite.task_sid == bindparam("task_sid"),
-    AttributeWrite.target_id == bindparam("target_id"),
+_LINK_ROW_BY_KEY = Prepared(
+    select(*_LINK_ROW_COLUMNS).where(
+        AttributeWrite.task_sid == bindparam("task_sid"),
+        AttributeWrite.target_id == bindparam("target_id"),
+    )
+)
+_LINK_INSERT = Prepared(
+    lambda dialect: insert_returning(
+        dialect, AttributeWrite.__table__, ("task_sid", "target_id"), _LINK_ROW_COLUMNS
+    )
 )
 
 
@@ -215,19 +228,11 @@ def ensure_link(
 ) -> LinkRow:
     """The (task, target) attribute link, created pending if missing (plain statements)."""
     key = {"task_sid": task_sid, "target_id": target_id}
-    session.flush()
-    connection = session.connection()
-    found = connection.execute(_LINK_ROW_BY_KEY, key).first()
+    found = _LINK_ROW_BY_KEY.execute(session, key).first()
     if found is not None:
         return cast(LinkRow, found)
-    insert = insert_returning(
-        connection.dialect.name,
-        AttributeWrite.__table__,
-        ("task_sid", "target_id"),
-        _LINK_ROW_COLUMNS,
-    )
-    created = connection.execute(
-        insert,
+    created = _LINK_INSERT.execute(
+        session,
         {
             "task_sid": task_sid,
             "target_id": target_id,
@@ -237,5 +242,7 @@ def ensure_link(
             "created_at": now,
         },
     ).first()
-    row = created if created is not None else connection.execute(_LINK_ROW_BY_KEY, key).one()
+    row = created if created is not None else _LINK_ROW_BY_KEY.execute(session, key).first()
+    if row is None:  # pragma: no cover - inserted by us or by the transaction that won
+        raise RuntimeError(f"link of task {task_sid} and target {target_id} vanished")
     return cast(LinkRow, row)

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, PauseEvent, RecordingTarget, ReservationRecord
+from flexrec.db.prepared import Prepared
 from flexrec.recording import transitions
 from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, Jobs, ServiceContext
 from flexrec.recording.pause_result import SYSTEM_ACTOR, audit, finish
@@ -24,7 +25,7 @@ from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
 
 log = structlog.get_logger(__name__)
 # Built once: building the join per wrap-up event cost more than running it.
-_WRAPUP_WORK = (
+_WRAPUP_WORK = Prepared(
     select(RecordingTarget.id)
     .join(AttributeWrite, AttributeWrite.target_id == RecordingTarget.id)
     .where(AttributeWrite.task_sid == bindparam("task"))
@@ -45,7 +46,7 @@ class SystemPauses:
         """True when a recording of the task is paused or has a pause or resume still wished
         for: only then has `auto_resume` anything to do (one read, on a session or a bare
         connection: every wrap-up and completion of every call asks)."""
-        return executor.execute(_WRAPUP_WORK, {"task": task_sid}).first() is not None
+        return _WRAPUP_WORK.execute(executor, {"task": task_sid}).first() is not None
 
     def auto_resume(self, task_sid: str, worker_sid: str | None = None) -> int:
         """Resume the task's paused recordings (for a reservation event: those its worker

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, ReservationRecord, TaskRecord
+from flexrec.db.prepared import Prepared
 from flexrec.recording import metrics
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_TASKROUTER_EVENT, Jobs, ServiceContext
@@ -65,19 +66,27 @@ _PLANNED_FROM = (
     "workflow_sid", "workflow_name",
 )  # fmt: skip
 _PLANNED_ONCE_LEG_KNOWN = tuple(n for n in _PLANNED_FROM if n != "conference_sid")
-_TASK_RESERVATIONS = select(
-    ReservationRecord.sid,
-    ReservationRecord.status,
-    ReservationRecord.worker_sid,
-    ReservationRecord.worker_name,
-    ReservationRecord.accepted_ms,
-    ReservationRecord.last_event_ms,
-    ReservationRecord.ended_ms,
-).where(ReservationRecord.task_sid == bindparam("task"))
-_DONE_LINK = (
+_TASK_RESERVATIONS = Prepared(
+    select(
+        ReservationRecord.sid,
+        ReservationRecord.status,
+        ReservationRecord.worker_sid,
+        ReservationRecord.worker_name,
+        ReservationRecord.accepted_ms,
+        ReservationRecord.last_event_ms,
+        ReservationRecord.ended_ms,
+    ).where(ReservationRecord.task_sid == bindparam("task"))
+)
+_DONE_LINK = Prepared(
     select(AttributeWrite.id)
     .where(AttributeWrite.task_sid == bindparam("task"), AttributeWrite.status == "done")
     .limit(1)
+)
+# A reservation a worker took, first stored (another process may store it first: no row back).
+_RESERVATION_INSERT = Prepared(
+    lambda dialect: insert_returning(
+        dialect, ReservationRecord.__table__, ("sid",), (ReservationRecord.sid,)
+    )
 )
 
 
@@ -172,10 +181,10 @@ class TaskEvents:
     ) -> TaskMemo:
         reservations = {
             row.sid: ReservationState(*row[1:])
-            for row in session.execute(_TASK_RESERVATIONS, {"task": task.sid})
+            for row in _TASK_RESERVATIONS.execute(session, {"task": task.sid})
         }
         links_done = plan.links_done or (
-            session.execute(_DONE_LINK, {"task": task.sid}).first() is not None
+            _DONE_LINK.execute(session, {"task": task.sid}).first() is not None
         )
         return TaskMemo(
             state=TaskState.of(task),
@@ -352,8 +361,7 @@ class TaskEvents:
             "b_status": memo.state.status,
             **values,
         }
-        result: Any = session.execute(_task_update(tuple(values)), params)
-        if result.rowcount != 1:
+        if _task_update(tuple(values)).execute(session, params).rowcount != 1:
             raise _MemoDidNotHold(task_sid)
 
     @staticmethod
@@ -367,20 +375,14 @@ class TaskEvents:
     ) -> None:
         values = {**vars(new), "updated_at": now}
         if old is None:
-            connection = session.connection() if isinstance(session, Session) else session
-            insert = insert_returning(
-                connection.dialect.name, ReservationRecord.__table__, ("sid",),
-                (ReservationRecord.sid,),
-            )  # fmt: skip
             row = {"sid": reservation_sid, "task_sid": task_sid, **values}
-            if connection.execute(insert, row).first() is None:
+            if _RESERVATION_INSERT.execute(session, row).first() is None:
                 raise _MemoDidNotHold(reservation_sid)  # another process stored it first
             return
         params = {"b_sid": reservation_sid, "b_status": old.status, **values}
         if old.last_event_ms is not None:
             params["b_clock"] = old.last_event_ms
-        result: Any = session.execute(_reservation_update(old.last_event_ms is None), params)
-        if result.rowcount != 1:
+        if _reservation_update(old.last_event_ms is None).execute(session, params).rowcount != 1:
             raise _MemoDidNotHold(reservation_sid)
 
     def jobs(self) -> Jobs:
@@ -389,10 +391,10 @@ class TaskEvents:
 
 
 @functools.cache
-def _task_update(columns: tuple[str, ...]) -> Any:
+def _task_update(columns: tuple[str, ...]) -> Prepared:
     """UPDATE of these task columns while the row is as the memo knew it (built once per set
     of columns: building statements per event cost more than running them)."""
-    return (
+    return Prepared(
         update(TaskRecord)
         .where(
             TaskRecord.sid == bindparam("b_sid"),
@@ -408,10 +410,10 @@ def _task_update(columns: tuple[str, ...]) -> Any:
 
 
 @functools.cache
-def _reservation_update(clock_unset: bool) -> Any:
+def _reservation_update(clock_unset: bool) -> Prepared:
     """UPDATE of a reservation while its status and clock are as the memo knew them."""
     clock = ReservationRecord.last_event_ms
-    return (
+    return Prepared(
         update(ReservationRecord)
         .where(
             ReservationRecord.sid == bindparam("b_sid"),

@@ -46,7 +46,7 @@ from flexrec.config import Settings
 from flexrec.logs import bound_sids, get_logger
 from flexrec.recording.context import JOB_TASKROUTER_EVENT
 from flexrec.server.deps import fail
-from flexrec.server.metrics import HANDLER_CPU, WEBHOOKS
+from flexrec.server.metrics import handler_cpu, webhooks_counted
 from flexrec.server.services import Services
 from flexrec.web.error_boundary import CLIENT_CLOSED_REQUEST, http_error_response
 from flexrec.web.responses import WEBHOOK
@@ -102,7 +102,7 @@ class Webhook:
 
     def reject_forged(self) -> None:
         """403, counted and logged (never the signature or the body)."""
-        WEBHOOKS.labels(self.source, "forged").inc()
+        webhooks_counted(self.source, "forged").inc()
         log.warning("webhook_signature_rejected", path=self.scope.get("path"))
         fail(403, "invalid_signature", "X-Twilio-Signature is missing or does not match")
 
@@ -127,12 +127,12 @@ class Webhook:
 
     def _form_params(self) -> FormParams:
         if self.content_type not in _FORM_TYPES:
-            WEBHOOKS.labels(self.source, "malformed").inc()
+            webhooks_counted(self.source, "malformed").inc()
             fail(415, "unsupported_media_type", "Twilio callbacks are url-encoded forms")
         try:
             return parse_form(self.body)
         except UnicodeDecodeError:
-            WEBHOOKS.labels(self.source, "malformed").inc()
+            webhooks_counted(self.source, "malformed").inc()
             fail(400, "malformed_body", "the body is not UTF-8")
 
     def parse(self, parser: Callable[[Any], E], raw: Any) -> E:
@@ -140,7 +140,7 @@ class Webhook:
         try:
             return parser(raw)
         except events.MalformedEvent as exc:
-            WEBHOOKS.labels(self.source, "malformed").inc()
+            webhooks_counted(self.source, "malformed").inc()
             log.warning("webhook_malformed", source=self.source, reason=str(exc))
             fail(400, "malformed_event", str(exc))
 
@@ -161,17 +161,17 @@ def _dispatch(
         except (DataError, RecursionError):
             # Values the database refuses (or nesting no code can walk) fail the same way on
             # every redelivery: a 500 would have Twilio retry forever. Final, and logged.
-            WEBHOOKS.labels(source, "malformed").inc()
+            webhooks_counted(source, "malformed").inc()
             log.exception("webhook_unstorable", source=source)
             fail(422, "unprocessable_event", "the event holds values that cannot be stored")
         except Exception:
             # Answer 500 so Twilio retries: the event must not be lost.
-            WEBHOOKS.labels(source, "error").inc()
+            webhooks_counted(source, "error").inc()
             log.exception("webhook_handler_failed", source=source)
             fail(500, "internal_error", "the event could not be processed; retry later")
     # This thread's CPU only: what a core pays per event kind, whatever the GIL made it wait.
-    HANDLER_CPU.labels(source, kind[:40]).observe(time.thread_time() - started)
-    WEBHOOKS.labels(source, "accepted").inc()
+    handler_cpu(source, kind[:40]).observe(time.thread_time() - started)
+    webhooks_counted(source, "accepted").inc()
 
 
 # -- the routes -----------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ async def taskrouter(hook: Webhook) -> None:
     params = hook.signed_form()
     event_type = hook.parse(events.taskrouter_event_type, params)
     if not events.is_used_taskrouter_event(event_type):
-        WEBHOOKS.labels(hook.source, "ignored").inc()
+        webhooks_counted(hook.source, "ignored").inc()
         return
     event = hook.parse(events.parse_taskrouter_form, params)
     await hook.hand_over(event.event_type, hook.services.recording.task_events.handle, event,
@@ -199,10 +199,10 @@ def _take_batch(hook: Webhook, body: bytes) -> None:
     source = hook.source
     batch = hook.parse(events.parse_event_streams_batch, body)
     if batch.ignored:
-        WEBHOOKS.labels(source, "ignored").inc(batch.ignored)
+        webhooks_counted(source, "ignored").inc(batch.ignored)
     for reason in batch.malformed:
         # Final: a redelivery would carry the same item; the batch's other events go on.
-        WEBHOOKS.labels(source, "malformed").inc()
+        webhooks_counted(source, "malformed").inc()
         log.warning("webhook_malformed", source=source, reason=reason)
     queue = hook.services.queue
     handle = hook.services.recording.task_events.handle
@@ -218,10 +218,10 @@ def _enqueue(source: str, queue: Any, event: events.TaskRouterEvent) -> None:
         queue.enqueue(JOB_TASKROUTER_EVENT, dataclasses.asdict(event))
     except Exception:
         # Not queued: answer 500 so the sink redelivers the batch (handling is idempotent).
-        WEBHOOKS.labels(source, "error").inc()
+        webhooks_counted(source, "error").inc()
         log.exception("webhook_enqueue_failed", source=source, task_sid=event.task_sid)
         fail(500, "internal_error", "the event could not be queued; retry later")
-    WEBHOOKS.labels(source, "queued").inc()
+    webhooks_counted(source, "queued").inc()
 
 
 async def conference(hook: Webhook) -> None:
@@ -237,7 +237,7 @@ async def call_status(hook: Webhook) -> None:
     event = hook.parse(events.parse_call_status_form, hook.signed_form())
     intake = hook.services.recording.intake
     if not intake.call_status_is_news(event):
-        WEBHOOKS.labels(hook.source, "repeat").inc()  # nothing ends: answered from memory
+        webhooks_counted(hook.source, "repeat").inc()  # nothing ends: answered from memory
         return
     await hook.hand_over(event.call_status, intake.handle_call_status, event,
                          call_sid=event.call_sid)  # fmt: skip
@@ -249,7 +249,7 @@ async def recording_status(hook: Webhook) -> None:
     intake = hook.services.recording.intake
     # The in-progress callback of a recording this process starts or stored: nothing to do.
     if intake.is_known_progress(event):
-        WEBHOOKS.labels(hook.source, "repeat").inc()
+        webhooks_counted(hook.source, "repeat").inc()
         return
     await hook.hand_over(event.status, intake.handle_recording_status, event,
                          call_sid=event.call_sid, recording_sid=event.recording_sid)  # fmt: skip

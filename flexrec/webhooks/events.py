@@ -155,7 +155,10 @@ def _normalized(source: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _text(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(_norm(key))
+    return _clean_text(data.get(_norm(key)))
+
+
+def _clean_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, list):  # a repeated form field: the first value counts
@@ -305,7 +308,10 @@ def _taskrouter_event(
 
 def taskrouter_event_type(form: Mapping[str, Any]) -> str:
     """The `EventType` of a workspace callback (checked, nothing else parsed yet)."""
-    event_type = _text(_normalized(form), "EventType")
+    # Twilio spells it so: the whole form is normalised only for another spelling.
+    event_type = _clean_text(form.get("EventType"))
+    if event_type is None:
+        event_type = _text(_normalized(form), "EventType")
     if event_type is None:
         raise MalformedEvent("missing EventType")
     if not _EVENT_TYPE.match(event_type):

@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import PauseEvent, RecordingTarget, ServiceOwner
+from flexrec.db.prepared import Prepared
 from flexrec.recording.store import insert_returning
 from flexrec.recording.transitions.table import (
     CALL_OVER_AT_START,
@@ -52,13 +53,14 @@ _TARGET_COLUMNS = (
     RecordingTarget.attempts,
     RecordingTarget.event_ms,
 )
-_TARGET_ROW_BY_LEG = select(*_TARGET_COLUMNS).where(RecordingTarget.leg_key == bindparam("leg_key"))
+_TARGET_ROW_BY_LEG = Prepared(
+    select(*_TARGET_COLUMNS).where(RecordingTarget.leg_key == bindparam("leg_key"))
+)
 
 
 def target_row(session: Session, leg_key: str) -> TargetRow | None:
-    """The leg's target as plain columns, or None."""
-    session.flush()  # what an ORM query would autoflush: plain statements see it too
-    row = session.connection().execute(_TARGET_ROW_BY_LEG, {"leg_key": leg_key}).first()
+    """The leg's target as plain columns, or None (what the session holds is flushed first)."""
+    row = _TARGET_ROW_BY_LEG.execute(session, {"leg_key": leg_key}).first()
     return cast(TargetRow | None, row)
 
 
@@ -141,8 +143,10 @@ def ensure_target(
     ).first()
     if created is not None:
         return cast(TargetRow, created), True
-    again = connection.execute(_TARGET_ROW_BY_LEG, {"leg_key": leg_key}).one()
-    return cast(TargetRow, again), False
+    again = target_row(session, leg_key)
+    if again is None:  # pragma: no cover - inserted by us or by the transaction that won
+        raise RuntimeError(f"target of {leg_key} vanished")
+    return again, False
 
 
 def not_held_for_pause() -> Any:

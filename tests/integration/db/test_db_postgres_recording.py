@@ -17,18 +17,19 @@ from urllib.parse import quote
 
 import pytest
 from sim_twilio import SimTwilio, fake_sid
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import bindparam, create_engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from testkit import assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
-from flexrec.db.models import RecordingTarget
+from flexrec.db.models import ConferenceParticipantRecord, RecordingTarget, TaskRecord
+from flexrec.db.prepared import Prepared
 from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
-from flexrec.recording.store import write_session
+from flexrec.recording.store import upsert_participant, write_session
 from flexrec.recording.transitions import claim as claim_target
 from flexrec.recording.transitions import ensure_target, starts
 from flexrec.webhooks.events import parse_conference_form, parse_taskrouter_form
@@ -225,6 +226,50 @@ def test_claims_of_a_gone_owner_come_back_and_a_reaped_owner_cannot_claim(
         assert row is not None and (row.state, row.claim_owner) == ("pending", None)
         assert not claim_target(session, target_id, "t2", now, timedelta(seconds=60), "gone")
         assert claim_target(session, target_id, "t3", now, timedelta(seconds=60), alive.owner_id)
+
+
+def test_prepared_statements_give_what_sqlalchemy_gives_on_postgres(
+    sessions: sessionmaker[Session],
+) -> None:
+    # The hot statements run on psycopg's cursor (flexrec.db.prepared): the same typed rows,
+    # rowcounts, defaults and conflicts as SQLAlchemy's execution on this dialect.
+    now = datetime(2026, 12, 7, 8, 30, 15, 123456, tzinfo=UTC)
+    tasks = TaskRecord.__table__
+    by_sid = select(tasks.c.sid, tasks.c.attributes, tasks.c.updated_at).where(
+        tasks.c.sid == bindparam("sid")
+    )
+    with sessions() as session, session.begin():
+        session.execute(
+            tasks.insert(),
+            {"sid": TASK, "attributes": {"to": "+1555"}, "created_at": now, "updated_at": now},
+        )
+    moved = Prepared(
+        update(TaskRecord)
+        .where(TaskRecord.sid == bindparam("b_sid"), TaskRecord.updated_at == bindparam("b_was"))
+        .values(status=bindparam("status"), attributes=bindparam("attributes"))
+    )
+    with sessions() as session:
+        connection = session.connection()
+        missed = moved.execute(connection, {"b_sid": TASK, "b_was": now - timedelta(seconds=1),
+                                            "status": "x", "attributes": {}})  # fmt: skip
+        hit = moved.execute(connection, {"b_sid": TASK, "b_was": now, "status": "assigned",
+                                         "attributes": {"n": [1, None]}})  # fmt: skip
+        session.commit()
+    assert (missed.rowcount, hit.rowcount) == (0, 1)
+    with sessions() as session:
+        expected = session.execute(by_sid, {"sid": TASK}).one()
+        got = Prepared(by_sid).execute(session, {"sid": TASK}).first()
+        assert tuple(got) == tuple(expected)
+        assert got.attributes == {"n": [1, None]} and got.updated_at == now
+        values = {"conference_sid": fake_sid("CF", 9), "call_sid": CUSTOMER, "updated_at": now}
+        upsert_participant(session, "participant-join", values)
+        upsert_participant(session, "participant-hold", values)
+        session.commit()
+    with sessions() as session:
+        row = session.execute(
+            select(ConferenceParticipantRecord.joined, ConferenceParticipantRecord.hold)
+        ).one()
+    assert tuple(row) == (True, True)
 
 
 def _waiting_for_a_lock(sessions: sessionmaker[Session]) -> bool:

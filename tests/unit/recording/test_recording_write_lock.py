@@ -13,6 +13,7 @@ from testkit import ContendedLock
 from flexrec.db.base import make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.db.models import TaskRecord
+from flexrec.db.prepared import watch
 from flexrec.recording import store
 from flexrec.recording.store import insert_ignore, write_connection, write_session
 
@@ -106,15 +107,58 @@ def test_a_transaction_that_writes_first_is_one_transaction_without_begin(tmp_pa
         seen.append(statement.split(None, 1)[0].upper())
 
     row = {"created_at": NOW, "updated_at": NOW}
+    # The inserts run prepared on the driver's cursor (watched), the rest through SQLAlchemy.
     event.listen(engine, "before_cursor_execute", count)
-    with pytest.raises(RuntimeError), write_connection(sessions, writes_first=True) as connection:
-        insert_ignore(connection, TaskRecord, {"sid": "WT1", **row}, ["sid"])
-        insert_ignore(connection, TaskRecord, {"sid": "WT2", **row}, ["sid"])
-        raise RuntimeError("the process fails before the commit")
-    with write_connection(sessions, writes_first=True) as connection:
-        insert_ignore(connection, TaskRecord, {"sid": "WT3", **row}, ["sid"])
+    with watch(lambda statement: count(None, None, statement)):
+        with pytest.raises(RuntimeError), write_connection(sessions, writes_first=True) as conn:
+            insert_ignore(conn, TaskRecord, {"sid": "WT1", **row}, ["sid"])
+            insert_ignore(conn, TaskRecord, {"sid": "WT2", **row}, ["sid"])
+            raise RuntimeError("the process fails before the commit")
+        with write_connection(sessions, writes_first=True) as conn:
+            insert_ignore(conn, TaskRecord, {"sid": "WT3", **row}, ["sid"])
     event.remove(engine, "before_cursor_execute", count)
     assert seen == ["INSERT", "INSERT", "INSERT"]
     with sessions() as session:
         assert session.scalars(select(TaskRecord.sid)).all() == ["WT3"]
+    engine.dispose()
+
+
+def test_the_lock_is_free_while_a_writer_takes_and_gives_back_its_connection(
+    tmp_path: Path,
+) -> None:
+    """The write lock covers the transaction only: a writer checks its connection out of the
+    pool before taking it (and a bare connection's back in after releasing it; an ORM
+    session gives its connection back inside its commit), so a thread that loses the CPU
+    there stalls no other writer."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    sessions = make_session_factory(engine)
+    lock = store._sqlite_write_lock(engine)
+    free: list[bool] = []
+
+    def lock_is_free(*_args: object) -> None:
+        # Another thread, as another writer would: this one may hold the (reentrant) lock.
+        def probe() -> None:
+            got = lock.acquire(blocking=False)
+            free.append(got)
+            if got:
+                lock.release()
+
+        other = threading.Thread(target=probe)
+        other.start()
+        other.join()
+
+    event.listen(engine, "checkout", lock_is_free)
+    event.listen(engine, "checkin", lock_is_free)
+    row = {"created_at": NOW, "updated_at": NOW}
+    with write_connection(sessions, writes_first=True) as conn:
+        insert_ignore(conn, TaskRecord, {"sid": "WT1", **row}, ["sid"])
+    with write_connection(sessions) as conn:
+        insert_ignore(conn, TaskRecord, {"sid": "WT2", **row}, ["sid"])
+    with write_session(sessions) as session:
+        insert_ignore(session, TaskRecord, {"sid": "WT3", **row}, ["sid"])
+    assert free == [True] * 5 + [False]  # the session's check-in, inside its commit
+    with sessions() as session:
+        assert session.scalars(select(TaskRecord.sid)).all() == ["WT1", "WT2", "WT3"]
     engine.dispose()

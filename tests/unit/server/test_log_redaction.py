@@ -78,3 +78,16 @@ def test_pipeline_redacts_registered_secret_in_stdlib_and_structlog(
     assert lines[1]["task_sid"] == "WT1"
     assert "call_sid" not in lines[1]
     assert lines[1]["event"] == "hello"
+
+
+def test_bound_sids_nest_and_put_back_what_was_bound() -> None:
+    import structlog
+
+    with bound_sids(delivery_id="d-1", task_sid="WT1"):
+        with bound_sids(task_sid="WT2", call_sid="CA1"):
+            inner = structlog.contextvars.get_contextvars()
+        outer = structlog.contextvars.get_contextvars()
+    after = structlog.contextvars.get_contextvars()
+    assert inner == {"delivery_id": "d-1", "task_sid": "WT2", "call_sid": "CA1"}
+    assert outer == {"delivery_id": "d-1", "task_sid": "WT1"}
+    assert after == {}

@@ -1,0 +1,220 @@
+"""Hot statements compiled once per dialect and run on the driver's cursor.
+
+SQLAlchemy's execution of even a cached statement costs about 100 us of Python (an execution
+context, events, parameter and result machinery) where sqlite3 itself takes about 10 us. On
+the webhook path, with a few statements per event and dozens per call, that was most of what
+the handlers' database work cost. A `Prepared` statement is written with SQLAlchemy Core like
+any other (the module that owns the rule owns the statement), compiled once per dialect, and
+run on the DBAPI cursor of the caller's connection, inside the caller's transaction, with what
+the ordinary path does for it: SQLAlchemy's own bind and result processors of each column's
+type, the statement and write-transaction counters (flexrec.db.metrics), NUL characters
+replaced (flexrec.db.base), and driver errors raised as SQLAlchemy's (so contention retries
+and error translation see the same exceptions).
+
+Only plain statements: no ORM entities, no expanding (IN) parameters.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
+
+from flexrec.db.base import without_nul
+from flexrec.db.metrics import is_write, note_statement
+
+_Processor = Callable[[Any], Any] | None
+_REQUIRED = object()  # a parameter the caller gives, as opposed to a value the statement holds
+# Who is told of each prepared statement (`watch`): SQLAlchemy's events do not see them.
+_watchers: list[Callable[[str], None]] = []
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One statement as one dialect runs it."""
+
+    sql: str
+    positional: bool
+    # Each parameter: its name, the value the statement holds (else _REQUIRED), its processor.
+    params: tuple[tuple[str, Any, _Processor], ...]
+    writes: bool
+    row: Any  # the namedtuple class of its rows (None: no rows)
+    results: tuple[_Processor, ...]
+
+
+class Rows:
+    """What a prepared statement returned: its rows (attribute and index access) and rowcount."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+    def first(self) -> Any:
+        """The first row, or None."""
+        return self.rows[0] if self.rows else None
+
+    def scalar(self) -> Any:
+        """The first column of the first row, or None."""
+        return self.rows[0][0] if self.rows else None
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run on the driver's cursor.
+
+    `statement`: the statement, or a function of the dialect's name that builds it (for a
+    dialect's own constructs: INSERT ... ON CONFLICT)."""
+
+    def __init__(self, statement: Executable | Callable[[str], Executable]) -> None:
+        self.statement = statement
+        # An INSERT is compiled for the columns given (the others take their defaults), as
+        # SQLAlchemy does: one plan per dialect and set of columns.
+        sample = statement if isinstance(statement, Executable) else statement("sqlite")
+        self._inserts = bool(getattr(sample, "is_insert", False))
+        self._plans: dict[tuple[str, tuple[str, ...] | None], _Plan] = {}
+        self._guard = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Prepared({self.statement})"
+
+    def execute(
+        self, executor: Connection | Session, params: Mapping[str, Any] | None = None
+    ) -> Rows:
+        """Run the statement in the executor's transaction (a session is flushed first, as
+        its own `execute` would) and return its rows."""
+        if isinstance(executor, Session):
+            executor.flush()
+            connection = executor.connection()
+        else:
+            connection = executor
+        if not connection.in_transaction():
+            # The driver's statement alone would not tell SQLAlchemy a transaction is open,
+            # and its commit would then be a no-op and its close a rollback.
+            connection.begin()
+        dialect = connection.dialect
+        params = params or {}
+        key = (dialect.name, tuple(params) if self._inserts else None)
+        plan = self._plans.get(key) or self._plan(dialect, key)
+        values = _values(plan, params)
+        note_statement(connection, plan.writes)
+        for watcher in _watchers:
+            watcher(plan.sql)
+        fairy: Any = connection.connection
+        cursor = fairy.dbapi_connection.cursor()
+        try:
+            cursor.execute(plan.sql, values)
+            rows: list[Any] = []
+            if plan.row is not None:
+                rows = [_row(plan, raw) for raw in cursor.fetchall()]
+            return Rows(rows, cursor.rowcount)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, fairy.dbapi_connection, cursor):
+                connection.invalidate(exc)
+            raise DBAPIError.instance(
+                plan.sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
+        finally:
+            cursor.close()
+
+    def _plan(self, dialect: Dialect, key: tuple[str, tuple[str, ...] | None]) -> _Plan:
+        with self._guard:
+            found = self._plans.get(key)
+            if found is None:
+                statement = self.statement
+                if not isinstance(statement, Executable):
+                    statement = statement(dialect.name)
+                found = self._plans[key] = _compile(statement, dialect, key[1])
+            return found
+
+
+@contextmanager
+def watch(callback: Callable[[str], None]) -> Iterator[None]:
+    """Tell `callback` the SQL of every prepared statement run meanwhile (tests: which
+    statements ran, and which way)."""
+    _watchers.append(callback)
+    try:
+        yield
+    finally:
+        _watchers.remove(callback)
+
+
+def _compile(statement: Any, dialect: Dialect, columns_given: tuple[str, ...] | None) -> _Plan:
+    compiled: Any = statement.compile(dialect=dialect, column_keys=columns_given)
+    sql: str = compiled.string
+    if "POSTCOMPILE" in sql or compiled.escaped_bind_names or getattr(compiled, "postfetch", None):
+        raise ValueError(f"not a plain statement: {sql}")
+    by_name = {name: bind for bind, name in compiled.bind_names.items()}
+    # Columns left out of an INSERT take their defaults, which SQLAlchemy's execution would
+    # compute: only constant ones here.
+    defaults = {}
+    for column in getattr(compiled, "insert_prefetch", ()):
+        if column.default is None or not column.default.is_scalar:
+            raise ValueError(f"not a constant default: {column}")
+        defaults[column.key] = column.default.arg
+    names: Sequence[str] = compiled.positiontup if compiled.positional else list(by_name)
+    params = []
+    for name in names:
+        bind = by_name[name]
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if name in defaults:
+            value = defaults[name]
+            params.append((name, process(value) if process else value, None))
+        elif bind.required:
+            params.append((name, _REQUIRED, process))
+        else:
+            value = bind.effective_value
+            params.append((name, process(value) if process else value, None))
+    columns = list(getattr(statement, "exported_columns", ()))
+    row: Any = None
+    results: tuple[_Processor, ...] = ()
+    if columns:
+        row = _row_type(list(statement.exported_columns.keys()))
+        results = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
+    return _Plan(sql, compiled.positional, tuple(params), is_write(sql), row, results)
+
+
+def _row_type(keys: list[str]) -> Any:
+    # Rows read by name and by index, as SQLAlchemy's are; a tuple costs least to make.
+    return namedtuple("Row", keys, rename=True)
+
+
+def _values(plan: _Plan, params: Mapping[str, Any]) -> Any:
+    if plan.positional:
+        out: list[Any] = []
+        for name, fixed, process in plan.params:
+            if fixed is _REQUIRED:
+                value = params[name]
+                out.append(process(value) if process is not None else value)
+            else:
+                out.append(fixed)
+        return without_nul(tuple(out))
+    named: dict[str, Any] = {}
+    for name, fixed, process in plan.params:
+        if fixed is _REQUIRED:
+            value = params[name]
+            named[name] = process(value) if process is not None else value
+        else:
+            named[name] = fixed
+    return without_nul(named)
+
+
+def _row(plan: _Plan, raw: Sequence[Any]) -> Any:
+    return plan.row._make(
+        value if process is None else process(value)
+        for value, process in zip(raw, plan.results, strict=True)
+    )

@@ -1,0 +1,154 @@
+"""Digits the recording's own pause cut off: a card reading the agent paused in the middle of.
+
+An agent who pauses late (or whose pause lands late) cuts the customer off mid-reading: the file
+keeps the first digits of the card number, fewer than the 12 that make a card by digits alone,
+yet PCI lets nobody keep more than its first six. A resume pressed too early keeps the end of a
+reading or the security code, which may never be kept. A pause is the agent saying "card data
+now", so digits whose speech the pause cuts are card data, however few the recogniser heard:
+- a pause cuts a channel when its speech runs up to the pause (a resume: speech from its end),
+  within `CUT_TOLERANCE_MS`: the words were stopped by the pause, not finished before it;
+- before a pause: a run of 2 digits or more (`pci.detect`) ending within the run gap
+  (`max_gap_ms`) of the cut, with any run chained to it by that gap, is card data from the start
+  of the cut speech (at most `READING_REACH_MS` back: a recogniser hears few of a reading's
+  digits, and the ones before the first it heard are card data too) to the cut;
+- after a resume: the cut speech when it is short (`FRAGMENT_MAX_MS`: the rest of a code or a
+  date, whatever the recogniser made of it), else a run of 2 digits or more starting within
+  the run gap, with its chained runs;
+- amounts (a currency word) and "the three digit code" are not card data.
+Where the pause is comes from the audio itself: Twilio writes digital silence on both channels
+while a recording is paused with `PauseBehavior=silence` (the policy's default); line audio is
+never exactly zero on both for long. Callers that know pauses the file does not show (`skip`)
+pass them as zero-length spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from flexrec.analysis.frames import digital_silence, frame_stats
+from flexrec.pci.detect import (
+    CARD_NUMBER,
+    SECURITY_CODE,
+    Detection,
+    DetectorConfig,
+    DigitRun,
+    digit_runs,
+)
+from flexrec.pci.digits import CURRENCY, tokenize
+from flexrec.transcription.base import Word
+from flexrec.transcription.feed import Region
+
+PAUSE_MIN_MS = 1000  # as the archive's reading of digital silence (archive/media.py)
+CUT_TOLERANCE_MS = 300  # speech ending this close to the pause ran into it
+MIN_DIGITS = 2  # a lone "one" the recogniser put in cut speech is not a reading
+READING_REACH_MS = 10_000  # as the 12-digits rule's window: a reading's length
+FRAGMENT_MAX_MS = 2_000
+RULE = "cut_by_pause"
+
+
+def paused_spans(samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[tuple[int, int]]:
+    """Where the recording was paused: runs of digital silence on every channel, in ms."""
+    stats = frame_stats(samples, sample_rate_hz)
+    return digital_silence(samples, stats, PAUSE_MIN_MS)
+
+
+def _usable(run: DigitRun) -> bool:
+    return not run.currency and not run.counts_digits
+
+
+def _chain_back(runs: Sequence[DigitRun], last: int, gap_ms: int) -> int:
+    first = last
+    while first > 0 and runs[first].start_ms - runs[first - 1].end_ms <= gap_ms:
+        if not _usable(runs[first - 1]):
+            break
+        first -= 1
+    return first
+
+
+def _chain_on(runs: Sequence[DigitRun], first: int, gap_ms: int) -> int:
+    last = first
+    while last + 1 < len(runs) and runs[last + 1].start_ms - runs[last].end_ms <= gap_ms:
+        if not _usable(runs[last + 1]):
+            break
+        last += 1
+    return last
+
+
+def _cut_before(
+    runs: Sequence[DigitRun], regions: Sequence[Region], at_ms: int, config: DetectorConfig
+) -> Detection | None:
+    """Card data cut off by a pause that began at `at_ms`, or None."""
+    cut = [r for r in regions if r.start_ms < at_ms and r.end_ms >= at_ms - CUT_TOLERANCE_MS]
+    if not cut:
+        return None
+    before = [i for i, run in enumerate(runs) if run.start_ms < at_ms]
+    if not before:
+        return None
+    last = before[-1]
+    run = runs[last]
+    if not _usable(run) or at_ms - run.end_ms > config.max_gap_ms:
+        return None
+    first = _chain_back(runs, last, config.max_gap_ms)
+    digits = sum(len(r.digits) for r in runs[first : last + 1])
+    if digits < MIN_DIGITS:
+        return None
+    start = min(runs[first].start_ms, max(cut[0].start_ms, at_ms - READING_REACH_MS))
+    return Detection(CARD_NUMBER, run.channel, start, max(run.end_ms, at_ms), RULE, digits)
+
+
+def _cut_after(
+    channel: int,
+    runs: Sequence[DigitRun],
+    words: Sequence[Word],
+    regions: Sequence[Region],
+    at_ms: int,
+    config: DetectorConfig,
+) -> Detection | None:
+    """Card data a resume at `at_ms` let in mid-speech (a reading's end, a code), or None."""
+    cut = [r for r in regions if r.start_ms <= at_ms + CUT_TOLERANCE_MS and r.end_ms > at_ms]
+    if not cut:
+        return None
+    fragment = cut[0]
+    said = [w.text for w in words if w.start_ms < fragment.end_ms and w.end_ms > at_ms]
+    if fragment.end_ms - at_ms <= FRAGMENT_MAX_MS and not CURRENCY.intersection(said):
+        heard = sum(len(r.digits) for r in runs if at_ms <= r.start_ms < fragment.end_ms)
+        return Detection(SECURITY_CODE, channel, at_ms, fragment.end_ms, RULE, heard)
+    after = [i for i, run in enumerate(runs) if run.end_ms > at_ms]
+    if not after:
+        return None
+    first = after[0]
+    run = runs[first]
+    if not _usable(run) or run.start_ms - at_ms > config.max_gap_ms:
+        return None
+    last = _chain_on(runs, first, config.max_gap_ms)
+    digits = sum(len(r.digits) for r in runs[first : last + 1])
+    if digits < MIN_DIGITS:
+        return None
+    kind = CARD_NUMBER if digits >= 7 else SECURITY_CODE
+    return Detection(kind, run.channel, min(run.start_ms, at_ms), runs[last].end_ms, RULE, digits)
+
+
+def cut_detections(
+    channels: Mapping[int, Sequence[Word]],
+    regions: Mapping[int, Sequence[Region]],
+    paused_ms: Sequence[tuple[int, int]],
+    config: DetectorConfig | None = None,
+) -> list[Detection]:
+    """Digits each pause cut off, per channel (see the module docstring)."""
+    config = config or DetectorConfig()
+    found: list[Detection] = []
+    for channel, words in sorted(channels.items()):
+        runs = digit_runs(tokenize(words), channel, config)
+        speech = regions.get(channel, ())
+        # Silence from the very start is a recording that began quiet, not a pause pressed.
+        for start_ms, end_ms in (span for span in paused_ms if span[0] > 0):
+            for detection in (
+                _cut_before(runs, speech, start_ms, config),
+                _cut_after(channel, runs, words, speech, end_ms, config),
+            ):
+                if detection is not None:
+                    found.append(detection)
+    return sorted(found, key=lambda d: (d.start_ms, d.channel))

@@ -1,0 +1,137 @@
+"""Prepared statements on the driver's cursor give what SQLAlchemy's execution gives: the same
+typed rows, the same counters, the caller's transaction, SQLAlchemy's errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import Engine, bindparam, event, select, update
+from sqlalchemy.exc import IntegrityError
+
+from flexrec.db.base import make_engine
+from flexrec.db.migrate import upgrade
+from flexrec.db.models import ConferenceParticipantRecord, TaskRecord
+from flexrec.db.prepared import Prepared, watch
+from flexrec.recording.store import insert_returning
+
+NOW = datetime(2026, 12, 7, 8, 30, 15, 123456, tzinfo=UTC)
+_TASK = select(
+    TaskRecord.sid, TaskRecord.status, TaskRecord.attributes, TaskRecord.updated_at
+).where(TaskRecord.sid == bindparam("sid"))
+_SET_STATUS = (
+    update(TaskRecord)
+    .where(TaskRecord.sid == bindparam("b_sid"))
+    .values(status=bindparam("status"), attributes=bindparam("attributes"))
+)
+
+
+def _counts() -> tuple[float, float]:
+    return (
+        REGISTRY.get_sample_value("flexrec_db_statements_total") or 0.0,
+        REGISTRY.get_sample_value("flexrec_db_write_transactions_total") or 0.0,
+    )
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'prepared.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            TaskRecord.__table__.insert(),
+            [
+                {"sid": f"WT{i}", "status": "pending", "attributes": {"n": i, "to": "+1555"},
+                 "created_at": NOW, "updated_at": NOW}
+                for i in range(3)
+            ],
+        )  # fmt: skip
+    yield engine
+    engine.dispose()
+
+
+def test_rows_are_what_sqlalchemy_returns_typed_and_named(engine: Engine) -> None:
+    prepared = Prepared(_TASK)
+    with engine.connect() as conn:
+        expected = conn.execute(_TASK, {"sid": "WT1"}).one()
+        got = prepared.execute(conn, {"sid": "WT1"}).first()
+    assert tuple(got) == tuple(expected)
+    assert got.updated_at == NOW and got.updated_at.tzinfo is not None  # not SQLite's text
+    assert got.attributes == {"n": 1, "to": "+1555"}  # JSON decoded
+    assert (got.sid, got[1]) == ("WT1", "pending")
+
+
+def test_a_write_on_a_fresh_connection_commits_and_counts_once(engine: Engine) -> None:
+    # The driver's statement alone would leave SQLAlchemy's commit a no-op and the pool's
+    # reset a rollback: the write would be lost.
+    before = _counts()
+    with engine.connect() as conn:
+        result = Prepared(_SET_STATUS).execute(
+            conn, {"b_sid": "WT2", "status": "assigned", "attributes": {"x": [1]}}
+        )
+        conn.commit()
+    assert result.rowcount == 1
+    assert (_counts()[0] - before[0], _counts()[1] - before[1]) == (1, 1)
+    with engine.connect() as conn:
+        row = conn.execute(_TASK, {"sid": "WT2"}).one()
+    assert (row.status, row.attributes) == ("assigned", {"x": [1]})
+
+
+def test_sqlalchemy_listeners_do_not_see_it_but_watchers_do(engine: Engine) -> None:
+    through_sqlalchemy: list[str] = []
+    prepared: list[str] = []
+
+    def listener(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        through_sqlalchemy.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    with watch(prepared.append), engine.connect() as conn:
+        Prepared(_TASK).execute(conn, {"sid": "WT0"})
+    event.remove(engine, "before_cursor_execute", listener)
+    assert through_sqlalchemy == []
+    assert len(prepared) == 1 and prepared[0].startswith("SELECT")
+
+
+def test_nul_characters_are_replaced_as_on_the_ordinary_path(engine: Engine) -> None:
+    with engine.connect() as conn:
+        Prepared(_SET_STATUS).execute(conn, {"b_sid": "WT0", "status": "a\x00b", "attributes": {}})
+        conn.commit()
+        assert conn.execute(_TASK, {"sid": "WT0"}).one().status == "a\ufffdb"
+
+
+def test_an_insert_left_columns_take_their_defaults_and_a_conflict_returns_no_row(
+    engine: Engine,
+) -> None:
+    table = ConferenceParticipantRecord.__table__
+    insert = Prepared(
+        lambda dialect: insert_returning(
+            dialect, table, ("conference_sid", "call_sid"), (table.c.joined, table.c.hold)
+        )
+    )
+    row = {"conference_sid": "CF1", "call_sid": "CA1", "updated_at": NOW}
+    with engine.connect() as conn:
+        first = insert.execute(conn, row).first()
+        again = insert.execute(conn, row).first()
+        conn.commit()
+    assert (first.joined, first.hold) == (True, False)  # the model's defaults, as booleans
+    assert again is None
+
+
+def test_driver_errors_are_sqlalchemy_errors(engine: Engine) -> None:
+    # Contention retries and error translation catch SQLAlchemy's exceptions, not sqlite3's.
+    insert = Prepared(TaskRecord.__table__.insert())
+    with engine.connect() as conn, pytest.raises(IntegrityError):
+        insert.execute(conn, {"sid": "WT0", "created_at": NOW, "updated_at": NOW})
+
+
+def test_an_expanding_parameter_is_refused(engine: Engine) -> None:
+    prepared = Prepared(
+        select(TaskRecord.sid).where(TaskRecord.sid.in_(bindparam("sids", expanding=True)))
+    )
+    with engine.connect() as conn, pytest.raises(ValueError, match="not a plain statement"):
+        prepared.execute(conn, {"sids": ["WT0"]})
