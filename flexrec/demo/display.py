@@ -95,7 +95,7 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
     for name in ("calls", "eligible", "recorded", "dupes", "agent legs", "linked", "lost writes"):
         table.add_column(name, justify="right")
     for row in rows:
-        full = row.recorded == row.eligible
+        full = row.recorded + row.while_down == row.eligible
         table.add_row(
             row.scenario,
             str(row.calls),
@@ -129,8 +129,13 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
     checks = [
         (
             "eligible calls recorded",
-            f"{score.recorded}/{score.eligible}",
-            score.recorded == score.eligible,
+            f"{score.recorded}/{score.eligible}"
+            + (
+                f" (+{score.unrecordable_while_down} whole talk inside the kill)"
+                if score.unrecordable_while_down
+                else ""
+            ),
+            score.recorded + score.unrecordable_while_down == score.eligible,
         ),
         ("duplicate recordings", str(score.duplicates), score.duplicates == 0),
         ("agent-leg recordings", str(score.agent_leg_recordings), score.agent_leg_recordings == 0),
@@ -235,9 +240,11 @@ def results_table(score: DemoScore, rows: list[ScenarioRow]) -> Group:
         spread = ", ".join(f"{value} {n}" for value, n in sorted(counts.items()))
         figures.add_row(f"variant {axis.replace('_', ' ')}", spread, "")
 
+    down = score.unrecordable_while_down
     verdict = (
         Text(
-            " PASS: every eligible call recorded once, on the customer leg, linked ",
+            " PASS: every eligible call recorded once, on the customer leg, linked "
+            + (f"(but {down} whose talk fell inside the kill -9) " if down else ""),
             style="bold white on green",
         )
         if score.ok

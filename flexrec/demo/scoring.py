@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from flexrec.coverage.classify import START_BUDGET_MS
+
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile (None for no values)."""
@@ -32,6 +34,9 @@ class CallScore:
     lost_writes: int
     start_gap_ms: int | None
     overlaps: int = 0  # customer-leg recordings running while another one already ran
+    # Eligible, unrecorded, and the service was killed for all but less than the start budget
+    # of its talk (`--restart`): no server that is down can record it.
+    unrecordable_while_down: bool = False
 
 
 @dataclass
@@ -67,6 +72,10 @@ class DemoScore:
     # Spoken card data (`--card-data`, flexrec.demo.card_data); None: not checked in this run.
     card_data: dict[str, Any] | None = None
     restarts: int = 0
+    # Eligible calls left unrecorded that the demo's kill left the service answering for less
+    # than the start budget of their talk (coverage names them `service_down`): a call that
+    # starts and ends inside the outage cannot be recorded by a server that is down.
+    unrecordable_while_down: int = 0
     faults: str = ""
     # flexrec's own coverage report against the truth, leg by leg (flexrec.demo.coverage_check);
     # None: not compared in this run.
@@ -104,7 +113,7 @@ class DemoScore:
     def ok(self) -> bool:
         """Whether the run met the product's promises."""
         return (
-            self.recorded == self.eligible
+            self.recorded + self.unrecordable_while_down == self.eligible
             and self.duplicates == 0
             and self.agent_leg_recordings == 0
             and self.lost_attribute_writes == 0
@@ -170,8 +179,10 @@ def score_truth(
             talk_up.add(item.get("expected_window") or {}, customer)
         _score_early_ends(score, item, replacement_gaps, raw_gaps, downtime)
         overlaps = _overlaps(customer)
+        while_down = eligible and not recorded and _down_for_its_talk(item, talk_up.down)
         score.eligible += eligible
         score.recorded += recorded
+        score.unrecordable_while_down += while_down
         score.duplicates += overlaps
         score.agent_leg_recordings += len(agent_legs)
         score.ineligible_recorded += (not eligible) and bool(customer)
@@ -191,6 +202,7 @@ def score_truth(
                 lost_writes=lost,
                 start_gap_ms=gap,
                 overlaps=overlaps,
+                unrecordable_while_down=while_down,
             )
         )
     score.start_gap_ms_p50 = percentile(gaps, 50)
@@ -205,6 +217,18 @@ def score_truth(
 
 
 Span = tuple[int, int]
+
+
+def _down_for_its_talk(item: dict[str, Any], down: list[Span]) -> bool:
+    """Whether the service was down during the call's talk and answering for less than the
+    start budget of it (the rule the coverage report names `service_down` by)."""
+    window = item.get("expected_window") or {}
+    start, end = window.get("start_ms"), window.get("end_ms")
+    if start is None or end is None:
+        return False
+    span = (int(start), int(end))
+    down_ms = _within(down, span)
+    return down_ms > 0 and span[1] - span[0] - down_ms < START_BUDGET_MS
 
 
 def _union(spans: Iterable[Span]) -> list[Span]:
@@ -333,6 +357,7 @@ class ScenarioRow:
     agent_legs: int = 0
     media_ok: int = 0
     lost_writes: int = 0
+    while_down: int = 0  # eligible, and the whole talk (but the start budget) inside a kill
 
 
 def by_scenario(calls: Iterable[CallScore]) -> list[ScenarioRow]:
@@ -347,4 +372,5 @@ def by_scenario(calls: Iterable[CallScore]) -> list[ScenarioRow]:
         row.agent_legs += call.agent_leg_recordings
         row.media_ok += call.recorded and call.media_ok
         row.lost_writes += call.lost_writes
+        row.while_down += call.unrecordable_while_down
     return [rows[name] for name in sorted(rows)]

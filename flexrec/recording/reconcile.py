@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -194,16 +194,19 @@ class Reconciler:
         # ends unrecorded within seconds.
         for task_sid in searches:
             self.planner.search.request(task_sid)
-        refresh = functools.partial(self.refresh, attempt=REFRESH_ATTEMPTS)
-        _each("refresh", dict.fromkeys(quiet_live), refresh)
         _each("apply pause", wishing, self.pauses.apply_pending_pause)
         for target_id in unsettled:
             ctx.schedule(JOB_SETTLE, target_id)
+        # Starts are queued as they are found: after a restart, a call that began while the
+        # service was down starts recording before the re-checks of the calls it recorded
+        # already (every request ahead of it is call time unrecorded).
+        queued = ctx.queue is not None
         plan = Plan(start=list(target_ids), link=list(link_ids))
+        self._start_now(plan.start)
         count = len(target_ids)
         for snapshot in self._with_attributes(self._list_live_tasks()):
             try:
-                found = self.recovery.apply_snapshot(snapshot, claim=ctx.queue is None)
+                found = self.recovery.apply_snapshot(snapshot, claim=not queued)
             except Exception:
                 # One task that cannot be stored (bad data) must not stop the others.
                 log.exception("reconcile skipped a task", task_sid=snapshot.sid)
@@ -211,14 +214,16 @@ class Reconciler:
             new = [t for t in found.start if t not in plan.start]
             count += len(new)
             plan.start.extend(new)
+            self._start_now(new)
             plan.link.extend(w for w in found.link if w not in plan.link)
-        if ctx.queue is not None:
-            for target_id in plan.start:
-                ctx.schedule(JOB_START, target_id)
+        if queued:
             for write_id in plan.link:
                 ctx.schedule(JOB_LINK, write_id)
         else:
             self.planner.execute(plan)
+        # Quiet recordings last: each is a request to Twilio about a call recorded already.
+        refresh = functools.partial(self.refresh, attempt=REFRESH_ATTEMPTS)
+        _each("refresh", dict.fromkeys(quiet_live), refresh)
         _each("auto-resume", set(paused_tasks), lambda t: self.pauses.auto_resume(t, None))
         forget_old_events(ctx.sessions, now)
         # Every minute: an INFO line only when the safety net found something to do.
@@ -226,14 +231,21 @@ class Reconciler:
         report("reconciled", targets=count, links=len(plan.link))
         return count
 
+    def _start_now(self, target_ids: Sequence[int]) -> None:
+        """Queue the starts of these targets (with no queue, the plan runs them at the end)."""
+        if self.ctx.queue is not None:
+            for target_id in target_ids:
+                self.ctx.schedule(JOB_START, target_id)
+
     # -- what the safety net asks TaskRouter ----------------------------------------------------
-    def _with_attributes(self, listed: Sequence[TaskSnapshot]) -> list[TaskSnapshot]:
+    def _with_attributes(self, listed: Sequence[TaskSnapshot]) -> Iterator[TaskSnapshot]:
         """Live voice tasks with attributes to plan on. List Tasks answers `attributes: null`
         (spec: shown only on FETCH), so a task whose attributes we do not hold yet is fetched;
         one we hold keeps ours (a list never overwrites them). A task with links whose
         attributes this process has not seen for a while (any, after a restart) is fetched
         too, so a link another writer dropped meanwhile is written back (at most one fetch per
-        live task per reconcile)."""
+        live task per reconcile). In that order: what needs no request, then the tasks new to
+        flexrec (calls to record), then the re-checks of linked ones."""
         voice = [s for s in listed if s.channel in (None, "voice")]
         unknown = [s.sid for s in voice if s.attributes is None]
         held: set[str] = set()
@@ -255,16 +267,21 @@ class Reconciler:
                     )
                 )
         seen = self.ctx.attributes_seen
-        out: list[TaskSnapshot] = []
+        new: list[str] = []
+        stale: list[str] = []
         for snapshot in voice:
-            stale = snapshot.sid in linked and not seen.seen_within(snapshot.sid, RECHECK_S)
-            if snapshot.attributes is None and (snapshot.sid not in held or stale):
-                fetched = self._fetch_task(snapshot.sid)
-                if fetched is None:
-                    continue  # the next reconcile tries again
-                snapshot = fetched
-            out.append(snapshot)
-        return out
+            if snapshot.attributes is not None:
+                yield snapshot
+            elif snapshot.sid not in held:
+                new.append(snapshot.sid)
+            elif snapshot.sid in linked and not seen.seen_within(snapshot.sid, RECHECK_S):
+                stale.append(snapshot.sid)
+            else:
+                yield snapshot
+        for task_sid in (*new, *stale):
+            fetched = self._fetch_task(task_sid)
+            if fetched is not None:  # else the next reconcile tries again
+                yield fetched
 
     def _list_live_tasks(self) -> list[TaskSnapshot]:
         """The live tasks, one assignment status at a time, each with a few quick tries: after

@@ -195,3 +195,22 @@ def test_a_replacement_gap_counts_from_when_the_service_was_back() -> None:
     # Talk time: 10 of 120 s recorded; while the service was up, 5 of the 78 s outside 5-47 s.
     assert score.talk_time_recorded_pct == round(100 * 10 / 120, 2)
     assert score.talk_time_recorded_pct_while_up == round(100 * 5 / 78, 2)
+
+
+def test_a_call_talking_only_while_the_service_was_killed_is_named_not_lost() -> None:
+    # Killed from 10 s to 60 s: a call talking 20-55 s could not be recorded by anything, one
+    # talking 20-69 s had 9 s of a service answering (less than the 10 s start budget), one
+    # talking 20-75 s had 15 s and is lost, and one outside the kill is lost whatever happened.
+    inside, budget, lost, elsewhere = (_interaction(f"call{n}", media=LINKED) for n in range(4))
+    inside["expected_window"] = _window(20_000, 55_000)
+    budget["expected_window"] = _window(20_000, 69_000)
+    lost["expected_window"] = _window(20_000, 75_000)
+    elsewhere["expected_window"] = _window(70_000, 80_000)
+    score = score_truth([inside, budget], downtime=[(10_000, 60_000)])
+    assert (score.eligible, score.recorded, score.unrecordable_while_down) == (2, 0, 2)
+    assert score.ok
+    assert [row.while_down for row in by_scenario(score.per_call)] == [1, 1]
+    for other in (lost, elsewhere):
+        score = score_truth([inside, other], downtime=[(10_000, 60_000)])
+        assert score.unrecordable_while_down == 1 and not score.ok
+    assert not score_truth([inside]).ok  # no kill: nothing excuses it
