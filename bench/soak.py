@@ -10,9 +10,10 @@ simulator's ground truth and flexrec's own coverage report:
 - exactly once: every eligible call has a recording with media on its customer leg (`lost`
   counts those without; a call during whose talk the service answered for less than 10 s,
   killed and not yet back the rest of the time, is `unrecordable_while_down` instead; one
-  whose only media Twilio lost, absent or failed, while the agent had it paused to the end or
-  with less than 10 s of the service answering before hang-up, when nothing could replace it,
-  is `lost_to_twilio`), and no two recordings ever ran at once on one leg (`overlapping`);
+  whose only media Twilio lost, absent or failed, when between the loss and the hang-up the
+  service answered while the agent wanted the call recorded (not paused) for less than 10 s,
+  so nothing could replace it, is `lost_to_twilio`), and no two recordings ever ran at once on
+  one leg (`overlapping`);
   agents' legs are never recorded;
 - links: each recorded call's task ends with a `VoiceRecording` entry for a recording on the
   customer leg (`links_missing`), and one for every recording with media (`links_incomplete`);
@@ -63,8 +64,9 @@ class SoakFigures:
     # the rest of the time): nobody could have recorded them; counted apart from `lost`.
     unrecordable_while_down: int = 0
     # Calls whose only media Twilio lost (a recording ended absent or failed, the simulator's
-    # fault plan) when no replacement could help: the agent had it paused (a pause is never
-    # undone) or the call ended within the replacement budget. Counted apart from `lost`;
+    # fault plan) when no replacement could help: from the loss to the hang-up, the service
+    # was killed or the agent had the call paused (a pause is never undone) for all but less
+    # than the replacement budget. Counted apart from `lost`;
     # flexrec's coverage report names each with its Twilio error.
     lost_to_twilio: int = 0
     overlapping: int = 0
@@ -136,11 +138,11 @@ def _linked_sids(task: dict[str, Any]) -> set[str]:
     }
 
 
-def _covered_ms(window: tuple[int, int], spans: Iterable[list[int]]) -> int:
+def _covered_ms(window: tuple[int, int], spans: Iterable[Sequence[int]]) -> int:
     start, end = window
     total, cursor = 0, start
     for a, b in sorted((max(a, start), min(b, end)) for a, b in spans):
-        if b <= cursor:
+        if b <= max(a, cursor):  # outside the window, or covered already
             continue
         total += b - max(a, cursor)
         cursor = b
@@ -150,18 +152,40 @@ def _covered_ms(window: tuple[int, int], spans: Iterable[list[int]]) -> int:
 REPLACEMENT_BUDGET_MS = 10_000  # issue 17: a replacement within 10 s of learning of the end
 
 
+def _wanted_paused_ms(
+    item: dict[str, Any], asked: Mapping[str, Sequence[tuple[str, float]]] | None, end_ms: int
+) -> list[tuple[int, int]]:
+    """When the agent wanted the call paused (simulated epoch ms): from each pause asked to the
+    next resume asked (or the hang-up). A pause is never undone, so no replacement is due then."""
+    requests = sorted(
+        (when * 1000, action)
+        for task in item.get("tasks", [])
+        for action, when in (asked or {}).get(str(task.get("task_sid")), ())
+    )
+    spans: list[tuple[int, int]] = []
+    paused_at: float | None = None
+    for when, action in requests:
+        if action == "pause" and paused_at is None:
+            paused_at = when
+        elif action == "resume" and paused_at is not None:
+            spans.append((int(paused_at), int(when)))
+            paused_at = None
+    if paused_at is not None:
+        spans.append((int(paused_at), end_ms))
+    return spans
+
+
 def _media_lost_by_twilio(
     item: dict[str, Any],
     asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
     outages: Sequence[tuple[float, float]] = (),
 ) -> bool:
     """True when the customer leg's last recording ended without media (absent or failed,
-    injected) and nothing could replace it: the service answered for less than the
-    replacement budget between then and the hang-up (the call ended, or the service was
-    killed), or the agent had it paused then and did not resume until within that budget of
-    the hang-up (`asked`: the agent's requests per task, simulated epoch s; a pause is never
-    undone, but once the agent resumes the replacement is due)."""
-    customer = item.get("customer_call_sid")
+    injected) and nothing could replace it: between then and the hang-up, the service was
+    answering while the agent wanted the call recorded (`asked`: the agent's requests per task,
+    simulated epoch s; a pause is never undone) for less than the replacement budget. The
+    service killed, or the agent's pause, covers the rest."""
+    customer = str(item.get("customer_call_sid"))
     ends = [
         f
         for f in item.get("faults") or []
@@ -170,30 +194,17 @@ def _media_lost_by_twilio(
         and f.get("next_recording") is None
         and f.get("at_ms") is not None
     ]
-    if not ends:
-        return False
-    last = max(ends, key=lambda f: int(f["at_ms"]))
-    at = int(last["at_ms"])
     ended = (item.get("expected_window") or {}).get("end_ms")
-    if ended is not None and _up_ms(at, int(ended), outages) <= REPLACEMENT_BUDGET_MS:
+    if not ends or ended is None:
+        return False
+    at = int(max(ends, key=lambda f: int(f["at_ms"]))["at_ms"])
+    if at >= int(ended):
         return True
-    recording: dict[str, Any] = next(
-        (r for r in item.get("recordings", []) if r.get("sid") == last.get("recording_sid")), {}
+    down = [(round(gone * 1000), round(up * 1000)) for gone, up in outages]
+    unrecordable = _covered_ms(
+        (at, int(ended)), [*down, *_wanted_paused_ms(item, asked, int(ended))]
     )
-    paused = any(
-        int(p["start_ms"]) <= at and (p.get("end_ms") is None or at <= int(p["end_ms"]))
-        for p in recording.get("pauses") or []
-        if p.get("start_ms") is not None
-    )
-    if not paused or ended is None:
-        return paused
-    resumes = [
-        when * 1000
-        for task in item.get("tasks", [])
-        for action, when in (asked or {}).get(str(task.get("task_sid")), ())
-        if action == "resume" and when * 1000 >= at
-    ]
-    return not resumes or int(ended) - min(resumes) <= REPLACEMENT_BUDGET_MS
+    return int(ended) - at - unrecordable <= REPLACEMENT_BUDGET_MS
 
 
 def _up_ms(start_ms: int, end_ms: int, outages: Sequence[tuple[float, float]]) -> int:

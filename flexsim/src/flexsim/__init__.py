@@ -32,6 +32,7 @@ from flexsim import defaults
 if TYPE_CHECKING:  # the type checker sees every name as if imported here
     from flexsim.api import SimCredentials, create_sim_app
     from flexsim.audio import render_recording, truth_segments
+    from flexsim.audio.word_truth import word_truth
     from flexsim.config import SimConfig
     from flexsim.engine import (
         AgentRequest,
@@ -53,7 +54,6 @@ if TYPE_CHECKING:  # the type checker sees every name as if imported here
     from flexsim.runner import SimRunner
     from flexsim.signature import twilio_signature
     from flexsim.speech.espeak import espeak_voices
-    from flexsim.speech.truth import word_truth
     from flexsim.tokens import issue_token
     from flexsim.views import Conversation, RecordingInfo, ReservationInfo, SimStats
     from flexsim.world import SimClock, World
@@ -82,7 +82,7 @@ _HOMES: dict[str, str] = {
     "SimConfig": "flexsim.config",
     "SimRunner": "flexsim.runner",
     "twilio_signature": "flexsim.signature",
-    "word_truth": "flexsim.speech.truth",
+    "word_truth": "flexsim.audio.word_truth",
     "espeak_voices": "flexsim.speech.espeak",
     "issue_token": "flexsim.tokens",
     "Conversation": "flexsim.views",

@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from flexsim.callees import CALL_EVENTS, Callee
+from flexsim.callees import CALL_EVENTS
 from flexsim.views import CallInfo, ConferenceInfo, RecordingInfo, TaskInfo
-from flexsim.world import Call, Conference, Recording, Task, World
+from flexsim.world import Call, Callee, Conference, Recording, Task, World
 
 # How a leg reaches each status (every step announced as Twilio would announce it).
 CALL_PATHS: dict[str, tuple[str, ...]] = {

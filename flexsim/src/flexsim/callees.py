@@ -18,11 +18,9 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
-from flexsim.world import TERMINAL_CALL_STATUSES, Call, World
+from flexsim.world import TERMINAL_CALL_STATUSES, Call, Callee, World
 
-Outcome = Literal["answer", "busy", "no-answer", "failed"]
 # StatusCallbackEvent (OAI `CreateCall`) -> the call statuses each one reports
 CALL_EVENTS: dict[str, frozenset[str]] = {
     "initiated": frozenset({"initiated"}),
@@ -33,15 +31,6 @@ CALL_EVENTS: dict[str, frozenset[str]] = {
 INITIATED_AFTER_S = 0.2  # Twilio hands the call to a carrier
 RINGING_AFTER_S = 0.8  # the carrier reports the destination ringing
 BUSY_AFTER_S = 2.0
-
-
-@dataclass(frozen=True)
-class Callee:
-    """What the far end of an API call does (simulated seconds)."""
-
-    outcome: Outcome = "answer"
-    ring_s: float = 4.0  # rings this long before answering (or giving up: no-answer)
-    talk_s: float | None = 60.0  # hangs up this long after answering (None: never; the caller ends)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from flexsim.arrange import Arrange, ArrangeError
+from flexsim.audio.word_truth import word_truth
 from flexsim.engine import Engine, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
-from flexsim.speech.truth import word_truth
 from flexsim.truth import InteractionRecord, all_truth, interaction_truth
 from flexsim.webhooks import WebhookDispatcher
 from flexsim.world import TERMINAL_CALL_STATUSES, World

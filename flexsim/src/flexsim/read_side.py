@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from flexsim.arrange import recording_info
+from flexsim.audio.word_truth import word_truth
 from flexsim.engine import Engine
-from flexsim.speech.truth import word_truth
 from flexsim.tokens import identity_of, issue_token
 from flexsim.truth import all_truth
 from flexsim.views import RecordingInfo, ReservationInfo, SimStats
@@ -119,7 +119,7 @@ class SimReadSide:
 
     def word_truth(self, recording_sid: str) -> dict[str, Any] | None:
         """What a recording's media says, word by word and number by number, in media ms
-        (flexsim.speech.truth.word_truth); None for a recording the account does not have."""
+        (flexsim.audio.word_truth.word_truth); None for a recording the account does not have."""
         return word_truth(self.world, recording_sid)
 
     def webhook_log(self) -> list[dict[str, Any]]:

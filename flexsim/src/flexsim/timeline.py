@@ -8,12 +8,9 @@ publish it. Times are simulated epoch seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from flexsim.speech.words import SpokenNumber, Word
-
-if TYPE_CHECKING:
-    from flexsim.speech.payment import PaymentPlan
+from flexsim.words import SpokenNumber, Word
 
 CUSTOMER = "customer"
 THIRD_PARTY = "third"
@@ -43,6 +40,42 @@ class Presence:
     end: float | None = None
 
 
+class ScriptedPayment(Protocol):
+    """What the timeline keeps of a scripted card payment (`flexsim.speech.payment` plans one
+    on top of the timeline, so the timeline names only what it reads of it)."""
+
+    @property
+    def start(self) -> float:
+        """When the payment's first utterance starts."""
+
+    @property
+    def end(self) -> float:
+        """When its last utterance ends."""
+
+    @property
+    def pause(self) -> str:
+        """How the agent pauses: in_time, late or never."""
+
+    @property
+    def pause_at(self) -> float | None:
+        """When the agent pauses the recording (None: never)."""
+
+    @property
+    def resume_at(self) -> float | None:
+        """When the agent resumes it."""
+
+    @property
+    def utterances(self) -> tuple[Utterance, ...]:
+        """The scripted speech."""
+
+    @property
+    def numbers(self) -> tuple[SpokenNumber, ...]:
+        """The card data and other numbers said in it."""
+
+    def truth(self) -> dict[str, object]:
+        """JSON-ready ground truth of the payment."""
+
+
 @dataclass
 class Timeline:
     """Everything needed to render a conversation's audio and score recordings against it."""
@@ -63,8 +96,9 @@ class Timeline:
     ended_at: float | None = None
     eligible: bool = True  # decided by the engine from the scenario (e.g. abandoned: False)
     scenario: str = "basic"
-    # A card payment taken in this conversation (its script, card and the agent's pause plan).
-    payment: PaymentPlan | None = None
+    # A card payment taken in this conversation (its script, card and the agent's pause plan:
+    # flexsim.speech.payment.PaymentPlan).
+    payment: ScriptedPayment | None = None
     # Speech as real words from the clip bank (False: the older wordless formant voices).
     worded: bool = True
 

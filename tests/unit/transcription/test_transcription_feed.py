@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from spoken import said
 
 from flexrec.config import CardDataSettings
+from flexrec.transcription import pocketsphinx_engine as engine
 from flexrec.transcription.base import EngineUnavailable
 from flexrec.transcription.factory import build_transcriber
 from flexrec.transcription.feed import upsample_2x
@@ -35,7 +37,8 @@ def test_upsampling_keeps_the_telephone_band_and_adds_nothing_above_it() -> None
     assert abs(np.abs(up[1000:-1000]).max() - 8000) < 400
 
 
-def test_pocketsphinx_hears_a_card_number_read_on_a_phone_line() -> None:
+def _card_reading() -> np.ndarray:
+    """The simulator's customer reading a card number on a phone line, 8 kHz."""
     sample = make_sample_conversation(31, duration_s=60.0, card_pause="never")
     audio = render_recording(sample.world, sample.customer_recording)
     truth = word_truth(sample.world, sample.customer_recording.sid)
@@ -43,12 +46,30 @@ def test_pocketsphinx_hears_a_card_number_read_on_a_phone_line() -> None:
     card = next(n for n in truth["numbers"] if n["kind"] == "card" and n["channel"] == "channel1")
     start = card["digits"][0]["start_ms"] - 500
     end = card["digits"][-1]["end_ms"] + 500
-    clip = np.ascontiguousarray(audio[start * 8 : end * 8, 0])
+    return np.ascontiguousarray(audio[start * 8 : end * 8, 0])
+
+
+def test_pocketsphinx_hears_a_card_number_read_on_a_phone_line() -> None:
+    clip = _card_reading()
+    length_ms = len(clip) // 8
     words = PocketSphinxTranscriber().transcribe(clip, 8000)
     heard = [w.text for w in words]
     digit_words = {"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight"}
     assert sum(w in digit_words | {"nine", "double"} for w in heard) >= 12, heard
-    assert all(0 <= w.start_ms < w.end_ms <= end - start + 200 for w in words)
+    assert all(0 <= w.start_ms < w.end_ms <= length_ms + 200 for w in words)
+
+
+def test_the_full_search_reads_again_only_what_may_hold_card_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not engine._may_hold_card_data(said("i want to pay for this one oh", 0))
+    assert engine._may_hold_card_data(said("four five", 0))
+    assert engine._may_hold_card_data(said("the expiry please", 0))
+    clip = _card_reading()
+    two_passes = [w.text for w in PocketSphinxTranscriber().transcribe(clip, 8000)]
+    monkeypatch.setattr(engine, "_may_hold_card_data", lambda words: True)
+    full = [w.text for w in PocketSphinxTranscriber().transcribe(clip, 8000)]
+    assert two_passes == full  # a reading gets the full search's words
 
 
 def test_engines_that_cannot_run_here_say_why(tmp_path: Path) -> None:

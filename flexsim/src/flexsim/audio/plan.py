@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from flexsim.audio.spans import Span, intersect_spans, merge_spans, stable_int, subtract_spans
 from flexsim.speech.render import utterance_words
 from flexsim.speech.script import voice_keys
-from flexsim.speech.words import Word
 from flexsim.timeline import CUSTOMER, THIRD_PARTY, Timeline
+from flexsim.words import Word
 from flexsim.world import Call, Recording, World
 
 _INF = math.inf

@@ -15,8 +15,8 @@ from typing import Any
 
 from flexsim.speech import numbers, phrases
 from flexsim.speech.script import _fill_line, _Layout, voice_of
-from flexsim.speech.words import SpokenNumber, Word
 from flexsim.timeline import Timeline, Utterance
+from flexsim.words import SpokenNumber, Word
 
 PAUSE_VARIANTS = ("in_time", "late", "never")
 PAUSE_WEIGHTS = (0.4, 0.3, 0.3)

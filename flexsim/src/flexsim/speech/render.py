@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from flexsim.speech.bank import BANK_RATE_HZ
 from flexsim.speech.script import filler, voice_of
-from flexsim.speech.words import Word
+from flexsim.words import Word
 
 FloatArray = npt.NDArray[np.float32]
 CLIP_RMS = 0.1  # the bank's active-speech level (-20 dBFS)

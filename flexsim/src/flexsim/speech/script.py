@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from flexsim.speech import numbers, phrases
 from flexsim.speech.bank import BANK_RATE_HZ, Speaker, speaker_for
-from flexsim.speech.words import SpokenNumber, Word
 from flexsim.timeline import CUSTOMER, THIRD_PARTY
+from flexsim.words import SpokenNumber, Word
 
 NUMBER_SLOT = "{n}"  # where a line says its number
 DISTRACTOR_SHARE = 0.12  # of filler utterances long enough to say a number

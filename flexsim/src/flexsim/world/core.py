@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flexsim import defaults
 from flexsim.timeline import Timeline
 from flexsim.world.resources import (
     DEFAULT_ACTIVITIES,
     Call,
+    Callee,
     Conference,
     Queue,
     Recording,
@@ -24,9 +25,6 @@ from flexsim.world.resources import (
     Workflow,
     WorldEvent,
 )
-
-if TYPE_CHECKING:
-    from flexsim.callees import Callee
 
 
 class WorldState:

@@ -157,6 +157,18 @@ class Recording:
         return [(a, b) for a, b in spans if b > a]
 
 
+Outcome = Literal["answer", "busy", "no-answer", "failed"]
+
+
+@dataclass(frozen=True)
+class Callee:
+    """What the far end of an API call does (simulated seconds)."""
+
+    outcome: Outcome = "answer"
+    ring_s: float = 4.0  # rings this long before answering (or giving up: no-answer)
+    talk_s: float | None = 60.0  # hangs up this long after answering (None: never; the caller ends)
+
+
 @dataclass
 class Call:
     """One call leg."""

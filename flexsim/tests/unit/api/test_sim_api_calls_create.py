@@ -12,11 +12,10 @@ import pytest
 import flexsim.scenarios  # noqa: F401 - the engine below runs no scenario, but its config lists them
 from flexsim import defaults
 from flexsim.api import create_sim_app
-from flexsim.callees import Callee
 from flexsim.engine import Engine, EngineConfig
 from flexsim.testing import AppTransport, sdk_client
 from flexsim.webhooks import WebhookDispatcher
-from flexsim.world import SimClock, World
+from flexsim.world import Callee, SimClock, World
 
 STATUS_URL = "https://back-end.example/status"
 ALL_EVENTS = ["initiated", "ringing", "answered", "completed"]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from flexsim import make_sample_conversation, render_recording
+from flexsim.audio.word_truth import word_truth
 from flexsim.engine import Engine, EngineConfig
-from flexsim.speech.truth import word_truth
 from flexsim.variants import FRIENDLY
 from flexsim.world import SimClock, World
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flexsim.audio import LegPlan, SpeechPiece, plan_leg
+from flexsim.audio.plan import LegPlan, SpeechPiece, plan_leg
 from flexsim.speech.render import utterance_words
-from flexsim.speech.words import CARD_KINDS, SpokenNumber, Word
+from flexsim.words import CARD_KINDS, SpokenNumber, Word
 from flexsim.world import Recording, World
 
 Span = tuple[float, float]
