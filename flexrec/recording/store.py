@@ -58,7 +58,6 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
         bind = session.get_bind()
         if bind.dialect.name == "sqlite":
             lock = _sqlite_write_lock(bind)
-            session.connection()  # the pool's connection, checked out before the lock
             lock.acquire()
         try:
             if lock is not None:
@@ -69,7 +68,7 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
             session.rollback()
             raise
         finally:
-            # Held only from the BEGIN to the commit: the pool's check-in comes after.
+            # Released at the commit: the session's close comes after.
             if lock is not None:
                 lock.release()
     finally:
@@ -94,11 +93,18 @@ def write_connection(
             yield session.connection()
         return
     lock = _sqlite_write_lock(bind) if bind.dialect.name == "sqlite" else None
-    # The connection is checked out of the pool before the lock is taken and back after it is
-    # released: the lock is held only from the transaction's first statement to its commit.
-    with bind.connect() as connection:
+    # The lock is taken before the connection is checked out of the pool (a thread waiting for
+    # it holds no connection: the pool is never drained by waiters) and released before the
+    # connection goes back (its reset is no writer's business).
+    if lock is not None:
+        lock.acquire()
+    try:
+        connection = bind.connect()
+    except BaseException:
         if lock is not None:
-            lock.acquire()
+            lock.release()
+        raise
+    try:
         try:
             if lock is not None and not writes_first:
                 _BEGIN_IMMEDIATE.execute(connection)
@@ -110,6 +116,8 @@ def write_connection(
         finally:
             if lock is not None:
                 lock.release()
+    finally:
+        connection.close()
 
 
 @contextmanager
