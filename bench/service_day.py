@@ -19,6 +19,9 @@ webhook is delivered (the simulator then stops) and the archive has caught up, t
   Twilio accepting the create (`flexrec_recording_start_seconds`), and that in REST round trips
   of the simulator's configured latency (`--latency`, 150 ms by default as issue 18 measured,
   kept in real time on the compressed day);
+- the Twilio calls it made, by gateway method: requests per call, and the CPU of one request
+  all told and in the transport alone (urllib3 and the socket; the rest is the SDK and the
+  gateway);
 - the service's resident memory along the day and once traffic stopped;
 - the stored analysis row per recording (waveform peaks, segments, metrics).
 
@@ -153,12 +156,45 @@ def before(conn, cursor, statement, *rest):
 def after(conn, cursor, statement, *rest):
     if statement == "BEGIN IMMEDIATE" and getattr(began, "at", None) is not None:
         waits["begin"].append(time.perf_counter() - began.at)
+# Each Twilio call by the gateway method that made it (the outermost one on its thread): calls,
+# HTTP requests, the thread's CPU in all of it and in the transport alone (urllib3, sockets).
+import flexrec.twilio.client as twilio_client, flexrec.twilio.gateway as gateway
+twilio = collections.defaultdict(lambda: [0, 0, 0.0, 0.0])
+in_call = threading.local()
+def counted(kind, method):
+    def call(*args, **kwargs):
+        if getattr(in_call, "kind", None) is not None:
+            return method(*args, **kwargs)
+        in_call.kind, started = kind, time.thread_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            in_call.kind = None
+            twilio[kind][0] += 1
+            twilio[kind][2] += time.thread_time() - started
+    return call
+for kind in dir(gateway.SdkGateway):
+    if not kind.startswith("_") and callable(getattr(gateway.SdkGateway, kind)):
+        setattr(gateway.SdkGateway, kind, counted(kind, getattr(gateway.SdkGateway, kind)))
+def transported(method):
+    def send(*args, **kwargs):
+        started = time.thread_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            kind = getattr(in_call, "kind", None) or "outside the gateway"
+            twilio[kind][1] += 1
+            twilio[kind][3] += time.thread_time() - started
+    return send
+for name in ("request", "download"):
+    setattr(twilio_client.PooledHttpClient, name,
+            transported(getattr(twilio_client.PooledHttpClient, name)))
 def dump():
     while True:
         time.sleep(1.0)
         with open(out + ".tmp", "w") as f:
             json.dump({"jobs": list(spans), "waits": {k: list(v) for k, v in waits.items()},
-                       "long_holds": holds.most_common(8)}, f)
+                       "long_holds": holds.most_common(8), "twilio": dict(twilio)}, f)
         os.replace(out + ".tmp", out)
 threading.Thread(target=dump, daemon=True).start()
 if os.environ.get("BENCH_GIL_SWITCH_INTERVAL_S"):  # compare GIL hand-off intervals
@@ -382,6 +418,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     timed = _timed_serve(spans_file)
     figures.update(answers_beside_jobs(day.log.values(), _job_spans(timed)))
     figures.update(write_lock_waits(timed))
+    figures.update(twilio_calls(timed, figures["calls"]))
     figures.update(
         sim_core_busy=round(sim_cpu / traffic_s, 3) if traffic_s else None,
         # What else ran on the service's core while traffic lasted, and what the host stole.
@@ -413,6 +450,24 @@ def _timed_serve(path: Path) -> dict[str, Any]:
 
 def _job_spans(timed: dict[str, Any]) -> list[tuple[str, float, float]]:
     return [(str(n), float(a), float(b)) for n, a, b in timed.get("jobs", [])]
+
+
+def twilio_calls(timed: dict[str, Any], calls: int) -> dict[str, Any]:
+    """The service's Twilio calls by gateway method: requests per call, and the CPU of one
+    request all told and in the transport alone (the rest is the SDK and the gateway). The
+    control figure leaves out the archive's media downloads (one per recording)."""
+    rows = {str(k): v for k, v in timed.get("twilio", {}).items() if v[1]}
+    control = [v for k, v in rows.items() if k != "download_media"]
+    requests = sum(v[1] for v in control)
+    return {
+        "twilio_requests_per_call": {k: per(v[1], calls, 1) for k, v in sorted(rows.items())},
+        "twilio_cpu_us_per_request": {k: per(v[2], v[1], 1e6, 0) for k, v in sorted(rows.items())},
+        "twilio_transport_us_per_request": {
+            k: per(v[3], v[1], 1e6, 0) for k, v in sorted(rows.items())
+        },
+        "twilio_control_requests_per_call": per(requests, calls, 1),
+        "twilio_control_cpu_ms_per_call": per(sum(v[2] for v in control), calls, 1000),
+    }
 
 
 def write_lock_waits(timed: dict[str, Any]) -> dict[str, Any]:
@@ -667,6 +722,15 @@ def report(f: dict[str, Any]) -> None:
         f"{f['write_lock_hold_waits_over_10_ms']}; where, of holds over 50 ms: "
         f"{f['write_lock_long_holds']}"
     )
+    if f.get("twilio_requests_per_call"):
+        print(
+            f"Twilio: {f['twilio_control_requests_per_call']} control requests per call, "
+            f"{f['twilio_control_cpu_ms_per_call']} ms of CPU per call (media downloads apart)"
+        )
+        print(f"{'gateway method':<28} {'per call':>8} {'CPU us each':>11} {'transport us':>12}")
+        for kind, n in f["twilio_requests_per_call"].items():
+            cpu, sent = f["twilio_cpu_us_per_request"][kind], f["twilio_transport_us_per_request"]
+            print(f"{kind:<28} {n:>8} {cpu!s:>11} {sent[kind]!s:>12}")
     if f.get("saturation_calls_per_s"):
         print(
             f"saturation: {f['calibration_cpu_ms_per_call']} ms of service CPU per call (the "
