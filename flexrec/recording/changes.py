@@ -4,7 +4,7 @@ Publishing is the database's job, so no writer can forget it: triggers (migratio
 rows a task's state is made of (tasks, reservations, recording targets and the attribute writes
 linking them into tasks, pause events: exactly what `watch.state_fingerprint` reads) announce
 the task SID in the same transaction as the write, whichever process made it. Core's single
-writer of targets (transitions.py) and every other writer carry nothing; a new table that the
+writer of targets (transitions) and every other writer carry nothing; a new table that the
 agent state reads needs its trigger (tests/unit/recording/test_recording_changes.py checks the
 two lists agree).
 

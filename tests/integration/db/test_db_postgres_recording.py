@@ -25,14 +25,13 @@ from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.db.models import ConferenceParticipantRecord, RecordingTarget, TaskRecord
 from flexrec.db.prepared import Prepared
-from flexrec.recording import transitions
 from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.service import RecordingService
 from flexrec.recording.store import upsert_participant, write_session
 from flexrec.recording.transitions import claim as claim_target
-from flexrec.recording.transitions import ensure_target
+from flexrec.recording.transitions import ensure_target, starts
 from flexrec.webhooks.events import parse_conference_form, parse_taskrouter_form
 
 CUSTOMER = fake_sid("CA", 1)
@@ -312,7 +311,7 @@ def test_a_pause_written_while_the_leg_target_is_created_is_not_lost(
     assert not twilio.recordings_on(CUSTOMER)
     agent = Actor("alice", worker, ("agent",))
     presser: list[threading.Thread] = []
-    read_wish = transitions.task_pause_wish
+    read_wish = starts.task_pause_wish
     planner = threading.current_thread()
 
     def wish_then_hold(session: Session, task_sid: str) -> Any:
@@ -327,7 +326,7 @@ def test_a_pause_written_while_the_leg_target_is_created_is_not_lost(
                 time.sleep(0.01)
         return wish
 
-    monkeypatch.setattr(transitions, "task_pause_wish", wish_then_hold)
+    monkeypatch.setattr(starts, "task_pause_wish", wish_then_hold)  # what ensure_target asks
     service.intake.handle_conference_event(
         parse_conference_form(
             {"StatusCallbackEvent": "participant-join", "ConferenceSid": fake_sid("CF", 1),

@@ -27,4 +27,4 @@ def only_transitions_write_targets(request: pytest.FixtureRequest) -> Iterator[N
         yield
     if getattr(request.function, "writes_targets_on_purpose", False):
         return  # the test of the guard itself
-    assert not offenders, f"recording_targets written outside transitions.py: {offenders}"
+    assert not offenders, f"recording_targets written outside recording.transitions: {offenders}"
