@@ -43,7 +43,8 @@ from flexsim import (
 RATE = 8000
 
 
-def _edits(ref: list[str], hyp: list[str]) -> int:
+def word_edits(ref: list[str], hyp: list[str]) -> int:
+    """Word-level edit distance (substitutions, insertions, deletions): WER's numerator."""
     row = list(range(len(hyp) + 1))
     for i in range(1, len(ref) + 1):
         prev, row[0] = row[:], i
@@ -97,7 +98,7 @@ def run(
             for index, name in ((0, "channel1"), (1, "channel2")):
                 said = [w["word"] for w in truth["channels"][name] if w["audible"]]
                 heard = engine.transcribe(np.ascontiguousarray(original[:, index]), RATE)
-                edits += _edits(said, [w.text for w in heard])
+                edits += word_edits(said, [w.text for w in heard])
                 words += len(said)
         tally = tally_numbers(kept, truth)
         total.add(tally)

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pocketsphinx
 import soundfile
+from card_data import word_edits  # this folder is on sys.path when run
 
 from flexrec.pci.digits import tokenize
 from flexrec.transcription.base import Word
@@ -74,15 +75,6 @@ def load(seeds: list[int]) -> tuple[float, list[Channel]]:
     return audio_s, channels
 
 
-def _edits(ref: list[str], hyp: list[str]) -> int:
-    row = list(range(len(hyp) + 1))
-    for i in range(1, len(ref) + 1):
-        prev, row[0] = row[:], i
-        for j in range(1, len(hyp) + 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ref[i - 1] != hyp[j - 1]))
-    return row[len(hyp)]
-
-
 def _decode(decoder: Any, channel: Channel) -> list[Word]:
     words: list[Word] = []
     for region, audio in channel.regions:
@@ -111,7 +103,7 @@ def measure(setting: dict[str, Any], audio_s: float, channels: list[Channel]) ->
         words = _decode(decoder, channel)
         cpu_s += time.process_time() - started
         decoded_s += sum(len(audio) for _, audio in channel.regions) / 16000
-        edits += _edits(channel.said, [w.text for w in words])
+        edits += word_edits(channel.said, [w.text for w in words])
         said += len(channel.said)
         found = [t.word for t in tokenize(words) if t.is_digit]
         for start, end in channel.card_digits:
