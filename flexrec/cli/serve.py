@@ -289,8 +289,12 @@ def _start_recovery(settings: Settings, services: Services) -> None:
     # At once, beside the server starting: after a crash, the calls that began while the
     # service was down are found by this first reconcile, and every second it waits is a
     # second of each of them unrecorded (it waited a second; the webhook path is on the
-    # server's own threads, and recovery mostly waits on Twilio).
-    threading.Thread(target=_recover, args=(services,), name="flexrec-recovery").start()
+    # server's own threads, and recovery mostly waits on Twilio). A daemon: a stop must not
+    # wait for it (against a Twilio that hangs, its lists take 3 tries of the full timeout
+    # each), and what it had not done yet the next start does, from the database.
+    threading.Thread(
+        target=_recover, args=(services,), name="flexrec-recovery", daemon=True
+    ).start()
     if settings.server.reconcile_interval_s < 60:
         start_reconcile_ticker(services, settings.server.reconcile_interval_s)
 

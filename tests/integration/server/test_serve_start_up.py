@@ -51,6 +51,18 @@ def _serve(tmp_path: Path, base_url: str, **env: str) -> tuple[subprocess.Popen[
     return process, port
 
 
+def _stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM the service and return its stderr; a service still running 30 s later is killed
+    (its pipes closed) and fails the test with what it said."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, err = process.communicate()
+        pytest.fail(f"flexrec serve did not stop within 30 s of SIGTERM:\n{err[-4000:]}")
+
+
 def _refused(tmp_path: Path, base_url: str, **env: str) -> str:
     process, _ = _serve(tmp_path, base_url, **env)
     try:
@@ -106,8 +118,7 @@ def test_unreachable_twilio_starts_the_service_and_says_so(tmp_path: Path) -> No
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
         assert ready.status_code == 200  # an outage is reported, not a reason to leave rotation
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
+        err = _stop(process)
     warning = next(line for line in err.splitlines() if line.startswith("flexrec: warning:"))
     assert "Twilio could not be reached" in warning and "Starting anyway" in warning
 
@@ -128,5 +139,4 @@ def test_a_request_sent_while_the_service_starts_waits_for_its_answer(tmp_path: 
                 answer = client.get(f"http://127.0.0.1:{port}/healthz")
             assert answer.status_code == 200
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.communicate(timeout=30)
+            _stop(process)  # Twilio still hangs: a stop must not wait for the safety net's lists
