@@ -17,6 +17,7 @@ from flexrec.ports import JobSink
 from flexrec.recording.background import Background
 from flexrec.recording.memory import RecentTimes
 from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.seen_calls import SeenCalls
 from flexrec.recording.task_memo import TaskMemos
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 from flexrec.webhooks import paths
@@ -87,6 +88,8 @@ class ServiceContext:
     attributes_seen: RecentTimes = field(default_factory=RecentTimes)
     # What this process knows each task's rows hold (flexrec.recording.task_memo).
     memos: TaskMemos = field(default_factory=TaskMemos)
+    # Legs' numbers from call status callbacks and fetches: a leg search's facts (seen_calls).
+    calls: SeenCalls = field(default_factory=SeenCalls)
 
     @property
     def owner_id(self) -> str | None:
