@@ -41,6 +41,8 @@ JOB_APPLY_PAUSE = "recording.apply_pause"  # args: target id
 JOB_TASKROUTER_EVENT = "recording.taskrouter_event"
 JOB_FIND_LEGS = "recording.find_legs"  # args: task SID, attempt number
 JOB_SETTLE = "recording.settle"  # args: target id (its recording ended; was the call live?)
+# Jobs on the starts' own lane (Background): a start and what holds one up.
+FIRST_LANE_JOBS = frozenset({JOB_START, JOB_FIND_LEGS, JOB_APPLY_PAUSE})
 
 
 # A room's queue jobs by name: each room lists the jobs it runs (`jobs()`), the service joins
@@ -119,7 +121,8 @@ class ServiceContext:
         lost (a crash, a failed enqueue)."""
         job = self.jobs.get(name)
         if self.background is not None and job is not None:
-            self.background.submit_at(delay_s, functools.partial(job, *args))
+            work = functools.partial(job, *args)
+            self.background.submit_at(delay_s, work, first=name in FIRST_LANE_JOBS)
             return
         if self.queue is None:
             return
@@ -128,12 +131,13 @@ class ServiceContext:
         except Exception:  # the row in the database stays due; reconcile() re-enqueues it
             log.exception("enqueue failed", job=name)
 
-    def after(self, work: Callable[[], object]) -> None:
-        """Run follow-up work once the current webhook is answered (inline without threads)."""
+    def after(self, work: Callable[[], object], *, first: bool = False) -> None:
+        """Run follow-up work once the current webhook is answered (inline without threads);
+        `first`: a start, on its own lane (Background)."""
         if self.background is None:
             work()
         else:
-            self.background.submit(work)
+            self.background.submit(work, first=first)
 
     @property
     def status_callback_url(self) -> str:
