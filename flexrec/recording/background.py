@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
+from flexrec.recording.metrics import BACKGROUND_WAIT_SECONDS
+
 log = structlog.get_logger(__name__)
 
 
@@ -60,7 +62,7 @@ class Background:
             return
         context = contextvars.copy_context()
         try:
-            self._lane(first).submit(context.run, _quietly, work)
+            self._lane(first).submit(context.run, _timed, first, time.monotonic(), work)
         except RuntimeError:  # shut down between the check and the submit
             _quietly(work)
 
@@ -95,9 +97,9 @@ class Background:
                     self._due_changed.wait(wait)
                 if self._closed:
                     return
-                _, _, first, work = heapq.heappop(self._due)
+                due, _, first, work = heapq.heappop(self._due)
             try:
-                self._lane(first).submit(_quietly, work)
+                self._lane(first).submit(_timed, first, due, work)
             except RuntimeError:  # closing
                 return
 
@@ -126,6 +128,16 @@ class Background:
         for thread, chore in self._tickers:
             thread.join(timeout_s)
             _quietly(chore)
+
+
+def _timed(first: bool, due: float, call: Callable[[], object]) -> None:
+    WAITED[first].observe(max(0.0, time.monotonic() - due))
+    _quietly(call)
+
+
+WAITED = {
+    first: BACKGROUND_WAIT_SECONDS.labels("first" if first else "after") for first in (True, False)
+}
 
 
 def _quietly(call: Callable[[], object]) -> None:

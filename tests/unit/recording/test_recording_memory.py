@@ -62,6 +62,13 @@ def test_work_due_later_runs_in_due_order_and_is_dropped_at_close() -> None:
 def test_a_start_never_waits_behind_the_other_work() -> None:
     # At 80% of a core's saturation the one pool's threads were all on link writes (two round
     # trips each) while creates queued: starts have a lane of their own.
+    from prometheus_client import REGISTRY
+
+    def waits(lane: str) -> float:
+        count = "flexrec_background_wait_seconds_count"
+        return REGISTRY.get_sample_value(count, {"lane": lane}) or 0.0
+
+    before = {lane: waits(lane) for lane in ("first", "after")}
     background = Background(threads=1, first_threads=1)
     release = threading.Event()
     background.submit(release.wait)  # a link write holding every thread of its lane
@@ -72,6 +79,9 @@ def test_a_start_never_waits_behind_the_other_work() -> None:
     assert not release.is_set()
     release.set()
     background.close()
+    # Each work's wait for a thread is observed by lane (the operator's capacity signal).
+    assert waits("first") - before["first"] == 2
+    assert waits("after") - before["after"] == 1
 
 
 class _Lanes(Background):
