@@ -61,7 +61,7 @@ def use_wal(dbapi_conn: Any, wait_s: float = 30.0) -> None:
     first, and a switch that meets another is tried again: the other one's switch makes ours
     a no-op.
     """
-    deadline = time.monotonic() + wait_s
+    deadline: float | None = None  # the clock is read only once a switch has met another
     while True:
         cursor = dbapi_conn.cursor()
         try:
@@ -69,7 +69,10 @@ def use_wal(dbapi_conn: Any, wait_s: float = 30.0) -> None:
                 cursor.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if "locked" not in str(exc):
+                raise
+            deadline = deadline or time.monotonic() + wait_s
+            if time.monotonic() > deadline:
                 raise
         finally:
             cursor.close()
