@@ -34,7 +34,7 @@ def console_deps_from_services(
         media_links=links,
         token_validator=services.tokens,
         waveform_source=services.archive.analyses if services.archive else None,
-        pause_behavior=settings.policy.pause_behavior or "silence",
+        pause_behavior=load_policy(settings.policy).pause_behavior,
         # Behind a TLS-terminating proxy the app sees http; the public URL tells the truth.
         secure_cookies=True if settings.server.public_url.startswith("https://") else None,
         token_guard=services.token_guard,

@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from flexrec.archive.models import ArchivedRecording, SealedObject
+from flexrec.archive.pauses import PauseGap
 from flexrec.console.call_timeline import AgentSpan, agent_spans
-from flexrec.console.pauses import PauseGap
 from flexrec.console.queries import channel_roles
 from flexrec.pci.findings import Finding, describe, group_findings
 from flexrec.pci.models import CardDetection, Transcript

@@ -12,6 +12,7 @@ from flexrec.accounts.principal import Principal
 from flexrec.archive.errors import ArchiveError, RecordingNotArchived
 from flexrec.archive.holds import MAX_REASON, HoldError, NotHeld, place_hold, release_hold
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
+from flexrec.archive.pauses import recording_pause_gaps
 from flexrec.archive.waveform import MEDIA_TYPE as WAVEFORM_TYPE
 from flexrec.bounds import INT32_MAX, MAX_DATE, MAX_PAGE
 from flexrec.console import queries
@@ -19,7 +20,6 @@ from flexrec.console.audit import record_media_access
 from flexrec.console.call_timeline import call_timeline
 from flexrec.console.card_marks import pauses_outside_card_data
 from flexrec.console.context import ConsoleContext
-from flexrec.console.pauses import recording_pause_gaps
 from flexrec.web.responses import CONSOLE, documented
 
 

@@ -29,6 +29,8 @@ from flexrec.ports import Job
 
 log = structlog.get_logger(__name__)
 
+STOP_WAIT_S = 5.0  # how long a stop waits for the in-process consumer's running jobs
+
 JOB_CPU = Summary(
     "flexrec_job_cpu_seconds",
     "CPU time of the thread that ran a queue job (waits for the GIL not counted), by job name.",
@@ -130,8 +132,16 @@ class JobQueue:
         with self._lock:
             if self._consumer is not None:
                 return
+            # A stop waits for running jobs only so long: a job against a Twilio that hangs
+            # (a reconcile's lists take four tries of the full timeout each) would hold a
+            # SIGTERM for a minute. Workers are daemon threads, so the process then exits
+            # under them; what a cut job had not done its rows still say, for the next start.
             consumer = self.huey.create_consumer(
-                workers=workers, worker_type="thread", periodic=True, check_worker_health=False
+                workers=workers,
+                worker_type="thread",
+                periodic=True,
+                check_worker_health=False,
+                shutdown_timeout=STOP_WAIT_S,
             )
             # The host process (uvicorn) owns signal handling; huey must not replace it.
             consumer._set_signal_handlers = lambda: None
@@ -140,7 +150,7 @@ class JobQueue:
         log.info("queue consumer started", workers=workers)
 
     def stop(self) -> None:
-        """Stop the in-process consumer, letting running jobs finish."""
+        """Stop the in-process consumer, letting running jobs finish for up to STOP_WAIT_S."""
         with self._lock:
             consumer, self._consumer = self._consumer, None
         if consumer is not None:

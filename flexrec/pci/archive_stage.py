@@ -6,8 +6,10 @@ pocketsphinx holds the GIL while it decodes (a main thread measured stalled 1.2 
 region), which in `flexrec serve` would hold up webhooks and start recordings late. The stage's
 outcome (redacted transcript, detections, audit rows, metrics) is committed before the call
 returns, so the archive job stores the redacted audio only after the record of what was removed
-exists. The report (source
-hash, spans, engine, detections without digits) is what the archive's manifest keeps.
+exists. The report (source hash, spans, engine, detections without digits) is what the
+archive's manifest keeps. The recording's pauses come from flexrec's own pause events
+(`flexrec.archive.pauses`): a `skip` pause leaves no silence in the file for the cut rule to
+find, and a recording that starts paused looks like one that began quiet.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from flexrec.archive.pauses import downloaded_pause_spans
 from flexrec.archive.redaction import RedactionReport, Redactor
 from flexrec.config import CardDataSettings, Settings
 from flexrec.pci.detect import DetectorConfig
+from flexrec.pci.redact import wav_duration_ms
 from flexrec.pci.stage import CardDataStage, StageResult
 from flexrec.pci.store import save_result
 from flexrec.pci.webhook import CardDataWebhook
+from flexrec.recording.policy import load_policy
 from flexrec.transcription.factory import build_transcriber
 from flexrec.transcription.twilio_engine import TwilioTranscriber
 
@@ -47,9 +52,9 @@ def _child_init(config: dict[str, Any]) -> None:
     _CHILD_STAGE = _build_stage(CardDataSettings.model_validate(config))
 
 
-def _child_process(wav: bytes) -> StageResult:
+def _child_process(wav: bytes, pauses_ms: list[tuple[int, int]]) -> StageResult:
     assert _CHILD_STAGE is not None  # noqa: S101 - set by the pool's initializer
-    return _CHILD_STAGE.process(wav)
+    return _CHILD_STAGE.process(wav, pauses_ms=pauses_ms)
 
 
 class StageProcess:
@@ -72,14 +77,14 @@ class StageProcess:
                 )
             return self._pool
 
-    def process(self, wav: bytes) -> StageResult:
+    def process(self, wav: bytes, pauses_ms: list[tuple[int, int]]) -> StageResult:
         """Run the stage on `wav` in the child (a crashed child is replaced once)."""
         try:
-            return self._executor().submit(_child_process, wav).result()
+            return self._executor().submit(_child_process, wav, pauses_ms).result()
         except BrokenProcessPool:
             with self._lock:
                 self._pool = None
-            return self._executor().submit(_child_process, wav).result()
+            return self._executor().submit(_child_process, wav, pauses_ms).result()
 
     def close(self) -> None:
         """Stop the child."""
@@ -98,6 +103,7 @@ def make_redactor(
     """The archive's card-data stage as configured (the engine is built here, once); with a
     `webhook`, a call with card data gets its notice in the same transaction."""
     config = settings.card_data
+    behavior = load_policy(settings.policy).pause_behavior
     detector = DetectorConfig.with_patterns(config.card_extra_rules)
     twilio: TwilioTranscriber | None = None
     if config.transcription_engine == "twilio":
@@ -114,10 +120,12 @@ def make_redactor(
         child = StageProcess(config)
 
     def redact(recording_sid: str, wav: bytes) -> tuple[bytes, RedactionReport | None]:
+        with sessions() as session:
+            pauses = downloaded_pause_spans(session, recording_sid, behavior, wav_duration_ms(wav))
         if twilio is not None:
-            result = stage.process(wav, twilio.transcribe_recording(recording_sid))
+            result = stage.process(wav, twilio.transcribe_recording(recording_sid), pauses)
         else:
-            result = child.process(wav)
+            result = child.process(wav, pauses)
         notice = None
         with sessions() as session:
             save_result(session, recording_sid, result)

@@ -17,8 +17,9 @@ now", so digits whose speech the pause cuts are card data, however few the recog
 - amounts (a currency word) and "the three digit code" are not card data.
 Where the pause is comes from the audio itself: Twilio writes digital silence on both channels
 while a recording is paused with `PauseBehavior=silence` (the policy's default); line audio is
-never exactly zero on both for long. Callers that know pauses the file does not show (`skip`)
-pass them as zero-length spans.
+never exactly zero on both for long. A `skip` pause leaves nothing in the file: flexrec's own
+pause events place it, as a zero-length span (`pci.stage.known_pauses` decides which pauses
+the rule reads, and that silence from the very start is a pause only when the events say so).
 """
 
 from __future__ import annotations
@@ -143,8 +144,7 @@ def cut_detections(
     for channel, words in sorted(channels.items()):
         runs = digit_runs(tokenize(words), channel, config)
         speech = regions.get(channel, ())
-        # Silence from the very start is a recording that began quiet, not a pause pressed.
-        for start_ms, end_ms in (span for span in paused_ms if span[0] > 0):
+        for start_ms, end_ms in paused_ms:
             for detection in (
                 _cut_before(runs, speech, start_ms, config),
                 _cut_after(channel, runs, words, speech, end_ms, config),

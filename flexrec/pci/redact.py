@@ -41,6 +41,15 @@ def decode_wav(wav: bytes) -> tuple[npt.NDArray[np.int16], int]:
     return samples, int(rate)
 
 
+def wav_duration_ms(wav: bytes) -> int:
+    """The WAV's length in ms, from its header."""
+    try:
+        info = soundfile.info(io.BytesIO(wav))
+    except (RuntimeError, soundfile.LibsndfileError) as exc:
+        raise RedactionError(f"not a readable WAV: {exc}") from exc
+    return int(info.frames) * 1000 // int(info.samplerate)
+
+
 def encode_wav(samples: npt.NDArray[np.int16], rate: int) -> bytes:
     """16-bit PCM WAV bytes."""
     buffer = io.BytesIO()

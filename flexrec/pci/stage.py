@@ -68,6 +68,23 @@ def widen_to_speech(detection: Detection, regions: list[Region]) -> Detection:
     return replace(detection, start_ms=start, end_ms=end)
 
 
+def known_pauses(
+    in_file: Sequence[tuple[int, int]], from_events: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The pauses the cut rule reads: the file's digital silence where it shows them, sample
+    exact (silence from the very start only where the events say the recording was paused
+    then: otherwise it is a call that began quiet), and the events' `skip` points, which leave
+    nothing in the file to find. An event span the file shows no silence for is on another
+    clock (a simulator's accelerated time) and is not used."""
+
+    def meets(span: tuple[int, int], other: tuple[int, int]) -> bool:
+        return other[0] <= span[1] and other[1] >= span[0]
+
+    kept = [s for s in in_file if s[0] > 0 or any(meets(s, e) for e in from_events)]
+    points = [e for e in from_events if e[0] == e[1] and not any(meets(e, s) for s in in_file)]
+    return sorted({*kept, *points})
+
+
 class CardDataStage:
     """Transcribe, detect, redact (see the module docstring)."""
 
@@ -91,7 +108,8 @@ class CardDataStage:
         pauses_ms: Sequence[tuple[int, int]] = (),
     ) -> StageResult:
         """Run the stage over one downloaded WAV (`transcript`: one an engine made already;
-        `pauses_ms`: pauses the file does not show as digital silence, as with `skip`)."""
+        `pauses_ms`: where flexrec's own pause events place the recording's pauses, spans with
+        `silence` and points with `skip`, `flexrec.archive.pauses.downloaded_pause_spans`)."""
         source_sha256 = hashlib.sha256(wav).hexdigest()
         samples, rate = decode_wav(wav)
         started = time.process_time()
@@ -107,7 +125,7 @@ class CardDataStage:
             channel + 1: speech_regions(samples[:, channel], rate)
             for channel in range(samples.shape[1])
         }
-        paused = sorted({*paused_spans(samples, rate), *pauses_ms})
+        paused = known_pauses(paused_spans(samples, rate), pauses_ms)
         found = answer_detections(
             transcript, regions, detect_card_data(transcript, self.config), paused
         )

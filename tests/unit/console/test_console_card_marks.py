@@ -4,8 +4,8 @@ made. A real pause that runs into a silenced span keeps the part the agent pause
 
 from __future__ import annotations
 
+from flexrec.archive.pauses import PauseGap
 from flexrec.console.card_marks import MIN_GAP_MS, without_silenced
-from flexrec.console.pauses import PauseGap
 
 
 def _gap(a: int, b: int) -> PauseGap:

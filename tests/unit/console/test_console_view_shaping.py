@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
-from flexrec.console.pauses import PauseGap, pause_gaps
+from flexrec.archive.pauses import PauseGap, pause_gaps
 from flexrec.console.queries import analysis_metrics, channel_roles, speech_segments
 from flexrec.db.models import PauseEvent
 

@@ -65,6 +65,33 @@ def test_sqlite_queue_survives_a_restart_and_runs_on_the_consumer(tmp_path: Path
     assert got == [1]  # the delayed job waits for its time
 
 
+def test_a_stop_does_not_wait_for_a_job_that_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reconcile against a Twilio that never answers runs for a minute: the SIGTERM that
+    # stops `flexrec serve` must not wait for it (its rows say what it had not done).
+    monkeypatch.setattr("flexrec.jobs.queue.STOP_WAIT_S", 0.2)
+    queue = JobQueue.from_url(f"sqlite:///{tmp_path / 'queue.db'}")
+    running, release = threading.Event(), threading.Event()
+
+    def hangs() -> None:
+        running.set()
+        release.wait(120)
+
+    queue.register("hangs", hangs)
+    queue.start_consumer(workers=1)
+    try:
+        queue.enqueue("hangs")
+        assert running.wait(30), "the job never started"
+        stopping = threading.Thread(target=queue.stop, daemon=True)
+        stopping.start()
+        stopping.join(60)
+        assert not stopping.is_alive(), "stop() waited for the hanging job"
+        assert not release.is_set()  # the job was still running when stop() returned
+    finally:
+        release.set()
+
+
 def test_recording_jobs_are_registered_and_reconcile_is_queued_at_start(tmp_path: Path) -> None:
     from sim_twilio import SimTwilio, fake_sid
 

@@ -2,7 +2,10 @@
 
 With Twilio's `silence` pause behaviour the paused time is in the file as silence, so a gap is a
 span. With `skip` the paused audio is left out, so each gap shrinks to a point where the file
-jumps, and later gaps move earlier by the paused time before them.
+jumps, and later gaps move earlier by the paused time before them. The console draws them on
+the player; the card-data stage (`flexrec.pci`) reads them before the file is kept, where a
+`skip` pause leaves no silence to find and a recording that starts paused looks like one that
+began quiet.
 """
 
 from __future__ import annotations
@@ -110,6 +113,12 @@ def recording_pause_gaps(
         spans = _spans(stored)
         if spans:
             return spans
+    return _event_gaps(session, rec, behavior, rec.duration_ms)
+
+
+def _event_gaps(
+    session: Session, rec: ArchivedRecording, behavior: str, duration_ms: int | None
+) -> list[PauseGap]:
     started_at = _recording_start(session, rec)
     if started_at is None:
         return []
@@ -122,4 +131,18 @@ def recording_pause_gaps(
             (PauseEvent.recording_sid.is_(None)) & PauseEvent.task_sid.in_(task_sids),
         )
     events = session.scalars(select(PauseEvent).where(match)).all()
-    return pause_gaps(events, started_at, rec.duration_ms, behavior)
+    return pause_gaps(events, started_at, duration_ms, behavior)
+
+
+def downloaded_pause_spans(
+    session: Session, recording_sid: str, behavior: str, duration_ms: int
+) -> list[tuple[int, int]]:
+    """Where flexrec's own pause events place pauses on a downloaded file (`duration_ms` long),
+    before the archive row knows its duration: spans with `silence`, points with `skip`."""
+    rec = session.scalars(
+        select(ArchivedRecording).where(ArchivedRecording.recording_sid == recording_sid)
+    ).first()
+    if rec is None:
+        return []
+    gaps = _spans(rec.paused_ms) or _event_gaps(session, rec, behavior, duration_ms)
+    return [(g.start_ms, g.end_ms) for g in gaps]
