@@ -22,8 +22,7 @@ from datetime import UTC, datetime
 import httpx
 from twilio.rest import Client
 
-from flexsim.request_log import LoggedRequest
-from flexsim.testing import InProcessSim, make_wav
+from flexsim.testing import InProcessSim, LoggedRequest, make_wav
 
 # When an added recording started unless a test says (the archive's retention counts from it).
 RECORDING_START = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)

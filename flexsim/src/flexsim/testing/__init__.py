@@ -38,6 +38,7 @@ from flexsim.testing.http import (
 )
 
 if TYPE_CHECKING:
+    from flexsim.request_log import LoggedRequest, RequestLog
     from flexsim.runner import SimRunner
     from flexsim.testing.in_process import InProcessSim
     from flexsim.testing.wav import make_wav
@@ -46,6 +47,8 @@ __all__ = [
     "AppTransport",
     "AsyncSimHttpClient",
     "InProcessSim",
+    "LoggedRequest",
+    "RequestLog",
     "SimHttpClient",
     "make_wav",
     "rebase",
@@ -53,7 +56,12 @@ __all__ = [
 ]
 
 # Loaded on first use: the web app and numpy are heavier than the SDK clients above.
-_LAZY = {"InProcessSim": "flexsim.testing.in_process", "make_wav": "flexsim.testing.wav"}
+_LAZY = {
+    "InProcessSim": "flexsim.testing.in_process",
+    "LoggedRequest": "flexsim.request_log",
+    "RequestLog": "flexsim.request_log",
+    "make_wav": "flexsim.testing.wav",
+}
 
 
 def __getattr__(name: str) -> object:
