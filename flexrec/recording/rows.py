@@ -12,7 +12,7 @@ Targets are not here: flexrec.recording.transitions is their one writer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -136,8 +136,12 @@ def upsert_task(
     now: datetime,
     event_ms: int,
     forced_status: str | None = None,
+    held_clock: int | None = None,
 ) -> TaskRecord:
-    """The task row, locked and created if missing, with the facts of an event at `event_ms`."""
+    """The task row, locked and created if missing, with the facts of an event at `event_ms`.
+
+    `held_clock`: a newer clock than the row's that this process held without writing it
+    (flexrec.recording.task_memo): the event is ordered against it, and the row takes it."""
     task = _task_for_update(session, task_sid)
     if task is None:
         fresh = {"sid": task_sid, "created_at": now, "updated_at": now}
@@ -147,7 +151,10 @@ def upsert_task(
         )
         if task is None:  # pragma: no cover - inserted by us or by the webhook that won
             raise RuntimeError(f"task {task_sid} vanished")
-    merged, take_attributes = merge_task(TaskState.of(task), fields, event_ms, forced_status)
+    current = TaskState.of(task)
+    if held_clock is not None and (current.last_event_ms or 0) < held_clock:
+        current = replace(current, last_event_ms=held_clock)
+    merged, take_attributes = merge_task(current, fields, event_ms, forced_status)
     if take_attributes:
         task.attributes = fields.attributes
     for name, value in vars(merged).items():

@@ -7,8 +7,9 @@ rules; only the columns that change are written, each write conditional on the r
 what the memo says; and the planner runs only when something it reads changed: the task's
 legs, direction, channel, queue or workflow, the policy's decision, whether it is answered, a
 reservation opening or closing, a plan with work left, or attributes that may have lost a link.
-An event that changes nothing is answered without touching the database. Either way the plan's
-Twilio calls run after the answer (`Planner.execute`).
+An event that changes nothing, or only the task's clock (held in the memo until the next
+real change: task_memo's docstring), is answered without touching the database. Either way
+the plan's Twilio calls run after the answer (`Planner.execute`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,14 @@ from flexrec.recording.store import (
     write_session,
 )
 from flexrec.recording.system_pauses import SystemPauses
-from flexrec.recording.task_memo import TaskMemo, TaskMemos, WrittenMedia, attributes_digest
+from flexrec.recording.task_memo import (
+    RowClock,
+    TaskMemo,
+    TaskMemos,
+    WrittenMedia,
+    attributes_digest,
+    held_over,
+)
 from flexrec.webhooks.events import TaskRouterEvent
 
 log = structlog.get_logger(__name__)
@@ -120,6 +128,7 @@ class TaskEvents:
         )
         with self.memos.lock(task_sid):
             memo = self.memos.get(task_sid)
+            held_clock = memo.held_clock if memo is not None else None
             plan: Plan | None = None
             if memo is not None and event.event_type in AUTO_RESUME_EVENTS:
                 with read_connection(self.ctx.sessions) as connection:
@@ -133,12 +142,14 @@ class TaskEvents:
                     log.debug("task memo did not hold; full path", task_sid=task_sid)
             if plan is None:
                 metrics.TASKROUTER_EVENT_PATHS.labels(path="full").inc()
-                plan = self._full(event, fields)
+                plan = self._full(event, fields, held_clock)
         if plan is not None:
             self.planner.execute(plan)
 
     # -- the full path ----------------------------------------------------------------------------
-    def _full(self, event: TaskRouterEvent, fields: TaskFields) -> Plan | None:
+    def _full(
+        self, event: TaskRouterEvent, fields: TaskFields, held_clock: int | None = None
+    ) -> Plan | None:
         task_sid = event.task_sid or ""
         key = event_key("tr", event.event_sid, event)
         auto_resume = event.event_type in AUTO_RESUME_EVENTS
@@ -159,6 +170,7 @@ class TaskEvents:
                 now=now,
                 event_ms=event.timestamp_ms,
                 forced_status=_FORCED_STATUS.get(event.event_type),
+                held_clock=held_clock,
             )
             if event.reservation_sid:
                 upsert_reservation(session, event, now)
@@ -207,7 +219,13 @@ class TaskEvents:
         reservation_sid = event.reservation_sid
         old_reservation = memo.reservations.get(reservation_sid) if reservation_sid else None
         new_reservation = merge_reservation(old_reservation, event) if reservation_sid else None
-        task_changed = state != memo.state or digest != memo.attributes_digest
+        # Only the clock moved (Flex repeating what the task already is): the memo holds the
+        # newer clock and the next real change writes it (task_memo's docstring says what a
+        # lost clock costs).
+        task_changed = (
+            replace(state, last_event_ms=memo.state.last_event_ms) != memo.state
+            or digest != memo.attributes_digest
+        )
         reservation_changed = new_reservation is not None and new_reservation != old_reservation
         unwritten = set(memo.unwritten)
         stored = None  # the reservation as its row holds it (None: no row)
@@ -226,9 +244,10 @@ class TaskEvents:
             reservations = dict(memo.reservations)
             if new_reservation is not None and reservation_sid:
                 reservations[reservation_sid] = new_reservation
-            self.memos.put(
-                task_sid, replace(memo, reservations=reservations, unwritten=frozenset(unwritten))
-            )
+            self.memos.put(task_sid, replace(
+                memo, state=state, row_clock=_row_clock(memo, state),
+                reservations=reservations, unwritten=frozenset(unwritten),
+            ))  # fmt: skip
             return Plan()  # nothing this event says is new: no database at all
         metrics.TASKROUTER_EVENT_PATHS.labels(
             path="plan" if replan or link_check else "write"
@@ -265,18 +284,20 @@ class TaskEvents:
             reservations[reservation_sid] = new_reservation
         held = frozenset(unwritten)
         if task is not None:
+            row_state, row_clock = held_over(TaskState.of(task), state.last_event_ms)
             self.memos.put(task_sid, replace(
-                memo, state=TaskState.of(task), updated_at=task.updated_at,
+                memo, state=row_state, updated_at=task.updated_at,
                 attributes_digest=attributes_digest(task.attributes),
                 policy_decision=task.policy_decision, reservations=reservations,
                 settled=plan.settled,
                 has_done_links=memo.has_done_links or plan.links_done,
-                media=_media_after(memo.media, plan), unwritten=held,
+                media=_media_after(memo.media, plan), unwritten=held, row_clock=row_clock,
             ))  # fmt: skip
         else:
             self.memos.put(task_sid, replace(
                 memo, state=state, updated_at=now if task_changed else memo.updated_at,
                 attributes_digest=digest, reservations=reservations, unwritten=held,
+                row_clock=None if task_changed else _row_clock(memo, state),
             ))  # fmt: skip
         return plan
 
@@ -349,15 +370,18 @@ class TaskEvents:
         values: dict[str, Any] = {
             name: value
             for name, value in vars(state).items()
-            if name != "has_attributes" and value != getattr(memo.state, name)
+            if name not in ("has_attributes", "last_event_ms")
+            and value != getattr(memo.state, name)
         }
+        if state.last_event_ms != memo.written_clock:
+            values["last_event_ms"] = state.last_event_ms  # a clock held in the memo too
         if take:
             values["attributes"] = fields.attributes
         values["updated_at"] = now
         params = {
             "b_sid": task_sid,
             "b_was": memo.updated_at,
-            "b_last": memo.state.last_event_ms,
+            "b_last": memo.written_clock,
             "b_status": memo.state.status,
             **values,
         }
@@ -426,6 +450,13 @@ def _reservation_update(clock_unset: bool) -> Prepared:
 
 
 _RESERVATION_COLUMNS = tuple(ReservationState.__dataclass_fields__)
+
+
+def _row_clock(memo: TaskMemo, state: TaskState) -> RowClock | None:
+    """The memo's `row_clock` once `state` is held without a write of the task row."""
+    if state.last_event_ms == memo.written_clock:
+        return None
+    return memo.row_clock or RowClock(memo.state.last_event_ms)
 
 
 def _taken(reservation: ReservationState) -> bool:

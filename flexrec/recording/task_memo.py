@@ -12,6 +12,19 @@ The database stays the truth: a memo is filled from it (or from a write this pro
 each write is conditional on the row still being what the memo says (`updated_at` of the task,
 the reservation's status and clock), and a memo that does not hold is dropped and the event
 takes the full path. Memos are per process and bounded; losing one costs a full path.
+
+One fact is held here before the row has it: the task's clock (`last_event_ms`, the TaskRouter
+time of the newest event applied). An event that moves only the clock (Flex repeating the
+task's attributes and status, which is most of a call's task.updated events) is not written;
+the memo keeps the newer clock and the next write of a real change carries it. The clock is an
+ordering hint, not a fact anyone reads: it decides whether a late event is older than what the
+row holds. What a lost clock costs (a crash, or the memo dropped): an event delivered late,
+older than the lost clock but newer than the row's, is taken as the newest; since the events in
+between changed nothing, its facts are those of a moment the task has already left and come
+back from (a reservation rejected and the task reserved again; attributes edited and restored),
+and they stand until the task's next event. A terminal status still sticks, legs once known
+never change, and attributes without a link written are checked against Twilio as any are. A
+clock held by one web process is, to another (`serve --processes N`), a lost clock.
 """
 
 from __future__ import annotations
@@ -39,6 +52,14 @@ def attributes_digest(attributes: Mapping[str, Any] | None) -> str | None:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def held_over(row: TaskState, held_clock: int | None) -> tuple[TaskState, RowClock | None]:
+    """A memo's state from a row just read or written, keeping a newer clock held here (a
+    writer that did not know it wrote the row's older one): (state, `TaskMemo.row_clock`)."""
+    if held_clock is None or (row.last_event_ms is not None and row.last_event_ms >= held_clock):
+        return row, None
+    return replace(row, last_event_ms=held_clock), RowClock(row.last_event_ms)
+
+
 @dataclass(frozen=True)
 class TaskMemo:
     """One task as its rows hold it (see the module docstring)."""
@@ -60,6 +81,26 @@ class TaskMemo:
     # ...). Nothing reads such a row (who may act or look, planning, coverage: taken ones),
     # so it is written once a worker takes it; a restart only forgets what nobody reads.
     unwritten: frozenset[str] = frozenset()
+    # The task row's clock while `state.last_event_ms` is a newer one held here only (events
+    # that moved only the clock: see the module docstring); None: the row has the state's.
+    row_clock: RowClock | None = None
+
+    @property
+    def written_clock(self) -> int | None:
+        """The clock the task row holds (what its conditional write compares)."""
+        return self.state.last_event_ms if self.row_clock is None else self.row_clock.ms
+
+    @property
+    def held_clock(self) -> int | None:
+        """A newer clock than the row's, held here only (None: none)."""
+        return None if self.row_clock is None else self.state.last_event_ms
+
+
+@dataclass(frozen=True)
+class RowClock:
+    """The clock a task row holds (None when no event set it yet)."""
+
+    ms: int | None
 
 
 @dataclass(frozen=True)
@@ -113,13 +154,15 @@ class TaskMemos:
         with self._lock:
             memo = self._items.get(task.sid)
             if memo is not None:
+                state, row_clock = held_over(TaskState.of(task), memo.held_clock)
                 self._items[task.sid] = replace(
                     memo,
-                    state=TaskState.of(task),
+                    state=state,
                     updated_at=task.updated_at,
                     attributes_digest=attributes_digest(task.attributes),
                     policy_decision=task.policy_decision,
                     settled=settled,
+                    row_clock=row_clock,
                 )
 
     def unsettle(self, task_sid: str) -> None:

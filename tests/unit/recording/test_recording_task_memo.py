@@ -128,3 +128,29 @@ def test_a_memo_that_no_longer_holds_gives_way_to_the_full_path(h: Harness) -> N
         # The conditional write failed, the full path merged it over the row as it is.
         assert (task.attributes, task.last_event_ms) == (newer, before + 10_000)
     assert h.service.task_events.memos.get(TASK) is not None  # filled again from the row
+
+
+def test_a_clock_held_in_the_memo_orders_the_full_path_s_merge_too(h: Harness) -> None:
+    linked = answered(h)
+    written = h.next_ms()
+    h.tr("task.updated", TASK, linked, ts_ms=written, status="assigned")
+    held = written + 10_000
+    h.tr("task.updated", TASK, linked, ts_ms=held, status="assigned")  # only the clock moved
+    with h.sessions() as session:
+        task = session.get(TaskRecord, TASK)
+        assert task is not None and task.last_event_ms == written  # held in the memo only
+    # Another process's conference callback wrote the row behind the memo.
+    h.clock.advance(1)
+    with h.sessions.begin() as session:
+        session.execute(
+            update(TaskRecord).where(TaskRecord.sid == TASK).values(updated_at=h.clock())
+        )
+    # An older event, delayed, that teaches the conference (legs are learned from any event):
+    # the memo's write does not hold, and the full path merges it against the held clock.
+    older = with_conference(linked, fake_sid("CA", 8), CUSTOMER)
+    h.tr("task.wrapup", TASK, older, ts_ms=held - 5_000, status="wrapping")
+    with h.sessions() as session:
+        task = session.get(TaskRecord, TASK)
+        assert task is not None
+        assert task.conference_sid is not None  # learned
+        assert (task.status, task.attributes, task.last_event_ms) == ("assigned", linked, held)
