@@ -1,7 +1,9 @@
 """Archive figures: AES-GCM speed, archive jobs per second (sealing and its manifest included),
 ranged reads, `flexrec verify` speed per core, waveform.
 
-Runs against the in-memory Twilio fake and a local folder (no network); prints figures only.
+Runs against flexsim in process (flexsim.testing.InProcessSim: the official SDK into its app,
+no socket) and a local folder; prints figures only. The archive job's per-core figure counts
+flexsim's CPU too (it answers in this process).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import structlog
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.crypto import ArchiveKey
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import LocalStorage
 from flexrec.db.base import Base, make_engine, make_session_factory
+from flexsim.testing import InProcessSim, make_wav
 
 RECORDINGS = 40
 CALL_S = 60.0
@@ -73,14 +75,12 @@ def main() -> None:
             root = Path(folder)
             engine = make_engine(f"sqlite:///{root / 'bench.db'}")
             Base.metadata.create_all(engine)
-            twilio = FakeTwilioRecordings()
-            sids = [f"RE{n:032x}" for n in range(RECORDINGS)]
-            for n, recording_sid in enumerate(sids):
-                twilio.add(recording_sid, f"CA{n:032x}", wav)
+            twilio = InProcessSim()
+            sids = [twilio.arrange.completed_recording(wav).sid for _ in range(RECORDINGS)]
             service = ArchiveService(
                 make_session_factory(engine),
                 LocalStorage(root / "archive"),
-                twilio.sdk_client(),
+                twilio.client(),
                 key=key if encrypted else None,
             )
             kind = "sealed" if encrypted else "plain"
@@ -104,12 +104,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
         Base.metadata.create_all(engine)
-        twilio = FakeTwilioRecordings()
-        twilio.add(sid, "CA" + "0" * 32, wav)
+        twilio = InProcessSim()
+        sid = twilio.arrange.completed_recording(wav).sid
         service = ArchiveService(
             make_session_factory(engine),
             LocalStorage(Path(folder) / "archive"),
-            twilio.sdk_client(),
+            twilio.client(),
         )
         service.job.archive_recording(sid)
         timed(

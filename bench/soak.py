@@ -10,10 +10,10 @@ simulator's ground truth and flexrec's own coverage report:
 - exactly once: every eligible call has a recording with media on its customer leg (`lost`
   counts those without; a call during whose talk the service answered for less than 10 s,
   killed and not yet back the rest of the time, is `unrecordable_while_down` instead; one
-  whose only media Twilio lost, absent or failed, when between the loss and the hang-up the
-  service answered while the agent wanted the call recorded (not paused) for less than 10 s,
-  so nothing could replace it, is `lost_to_twilio`), and no two recordings ever ran at once on
-  one leg (`overlapping`);
+  whose media Twilio lost when nothing could replace it, or whose every recording Twilio
+  ended without media until flexrec's replacement cap, as flexrec's own record shows, is
+  `lost_to_twilio`: flexrec.demo.unrecorded), and no two recordings ever ran at once on one
+  leg (`overlapping`);
   agents' legs are never recorded;
 - links: each recorded call's task ends with a `VoiceRecording` entry for a recording on the
   customer leg (`links_missing`), and one for every recording with media (`links_incomplete`);
@@ -36,17 +36,20 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from soak_story import Clocks, ServiceLog, tell
 
+from flexrec.coverage.facts import known_legs
+from flexrec.db.base import make_engine, make_session_factory
 from flexrec.demo.agents import AgentDriver
 from flexrec.demo.coverage_check import Downtime, sim_coverage
 from flexrec.demo.scoring import percentile
 from flexrec.demo.service_process import ServiceProcess, service_env
+from flexrec.demo.unrecorded import LegRecord, covered_ms, unrecorded_verdict
 from flexsim import SimConfig, SimRunner, defaults, free_port
 
 FULL_FAULTS = "api=0.2,dup=0.1,reorder=0.1,absent=0.05,failed=0.05,stopped=0.05,clobber=0.1"
@@ -138,110 +141,6 @@ def _linked_sids(task: dict[str, Any]) -> set[str]:
     }
 
 
-def _covered_ms(window: tuple[int, int], spans: Iterable[Sequence[int]]) -> int:
-    start, end = window
-    total, cursor = 0, start
-    for a, b in sorted((max(a, start), min(b, end)) for a, b in spans):
-        if b <= max(a, cursor):  # outside the window, or covered already
-            continue
-        total += b - max(a, cursor)
-        cursor = b
-    return total
-
-
-REPLACEMENT_BUDGET_MS = 10_000  # issue 17: a replacement within 10 s of learning of the end
-
-
-def _wanted_paused_ms(
-    item: dict[str, Any], asked: Mapping[str, Sequence[tuple[str, float]]] | None, end_ms: int
-) -> list[tuple[int, int]]:
-    """When the agent wanted the call paused (simulated epoch ms): from each pause asked to the
-    next resume asked (or the hang-up). A pause is never undone, so no replacement is due then."""
-    requests = sorted(
-        (when * 1000, action)
-        for task in item.get("tasks", [])
-        for action, when in (asked or {}).get(str(task.get("task_sid")), ())
-    )
-    spans: list[tuple[int, int]] = []
-    paused_at: float | None = None
-    for when, action in requests:
-        if action == "pause" and paused_at is None:
-            paused_at = when
-        elif action == "resume" and paused_at is not None:
-            spans.append((int(paused_at), int(when)))
-            paused_at = None
-    if paused_at is not None:
-        spans.append((int(paused_at), end_ms))
-    return spans
-
-
-def _media_lost_by_twilio(
-    item: dict[str, Any],
-    asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
-    outages: Sequence[tuple[float, float]] = (),
-) -> bool:
-    """True when the customer leg's last recording ended without media (absent or failed,
-    injected) and nothing could replace it: between then and the hang-up, the service was
-    answering while the agent wanted the call recorded (`asked`: the agent's requests per task,
-    simulated epoch s; a pause is never undone) for less than the replacement budget. The
-    service killed, or the agent's pause, covers the rest."""
-    customer = str(item.get("customer_call_sid"))
-    ends = [
-        f
-        for f in item.get("faults") or []
-        if f.get("kind") in ("recording_absent", "recording_failed")
-        and f.get("call_sid") == customer
-        and f.get("next_recording") is None
-        and f.get("at_ms") is not None
-    ]
-    ended = (item.get("expected_window") or {}).get("end_ms")
-    if not ends or ended is None:
-        return False
-    at = int(max(ends, key=lambda f: int(f["at_ms"]))["at_ms"])
-    if at >= int(ended):
-        return True
-    down = [(round(gone * 1000), round(up * 1000)) for gone, up in outages]
-    unrecordable = _covered_ms(
-        (at, int(ended)), [*down, *_wanted_paused_ms(item, asked, int(ended))]
-    )
-    return int(ended) - at - unrecordable <= REPLACEMENT_BUDGET_MS
-
-
-def _up_ms(start_ms: int, end_ms: int, outages: Sequence[tuple[float, float]]) -> int:
-    """How long the service was answering between two simulated epoch-ms moments."""
-    down = sum(
-        max(0, min(end_ms, int(up * 1000)) - max(start_ms, int(gone * 1000)))
-        for gone, up in outages
-    )
-    return end_ms - start_ms - down
-
-
-def _while_down(item: dict[str, Any], outages: Sequence[tuple[float, float]]) -> bool:
-    """True when the service was answering for less than its start budget (the 10 s a start
-    or replacement may take once flexrec learns of the leg) of the call's talk: it was killed
-    and not yet back (kill -9s can follow each other within seconds) for the rest of it. A
-    short call the service was never down for is not excused."""
-    window = item.get("expected_window") or {}
-    start, end = window.get("start_ms"), window.get("end_ms")
-    if start is None or end is None:
-        return False
-    up = _up_ms(int(start), int(end), outages)
-    return up < int(end) - int(start) and up < REPLACEMENT_BUDGET_MS
-
-
-def unrecorded_verdict(
-    item: dict[str, Any],
-    outages: Sequence[tuple[float, float]],
-    asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
-) -> str:
-    """Why an eligible call has no media: the name of the figure it counts in."""
-    if _while_down(item, outages):
-        return "unrecordable_while_down"
-    if _media_lost_by_twilio(item, asked, outages):
-        return "lost_to_twilio"
-    return "lost"
-
-
 def tell_unrecorded(
     truth: list[dict[str, Any]],
     figures: SoakFigures,
@@ -280,10 +179,13 @@ def score(
     figures: SoakFigures,
     outages: Sequence[tuple[float, float]] = (),
     asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+    records: Mapping[str, LegRecord] | None = None,
 ) -> None:
-    """Exactly once, links, replacement gaps and talk time recorded, from the truth."""
+    """Exactly once, links, replacement gaps and talk time recorded, from the truth
+    (`records`: flexrec's own record of each customer leg, for the verdict on one left
+    without media)."""
     gaps: list[float] = []
-    window_ms = covered_ms = 0
+    window_ms = recorded_ms = 0
     for item in truth:
         figures.calls += 1
         customer_sid = item.get("customer_call_sid")
@@ -311,12 +213,13 @@ def score(
             span = (int(window["start_ms"]), int(window["end_ms"]))
             pauses = ([p["start_ms"], p["end_ms"] or span[1]] for r in with_media
                       for p in r.get("pauses", []))  # fmt: skip
-            window_ms += span[1] - span[0] - _covered_ms(span, pauses)
-            covered_ms += _covered_ms(
+            window_ms += span[1] - span[0] - covered_ms(span, pauses)
+            recorded_ms += covered_ms(
                 span, (s for r in with_media for s in r.get("recorded_spans") or [])
             )
         if not with_media:
-            verdict = unrecorded_verdict(item, outages, asked)
+            record = (records or {}).get(str(customer_sid))
+            verdict = unrecorded_verdict(item, outages, asked, record)
             setattr(figures, verdict, getattr(figures, verdict) + 1)
             figures.unrecorded_calls.setdefault(verdict, []).append(str(customer_sid))
             continue
@@ -329,7 +232,23 @@ def score(
         figures.links_incomplete += not sids <= linked
     figures.replacement_gap_s_max = max(gaps) if gaps else None
     if window_ms > 0:
-        figures.talk_time_recorded_pct = round(100.0 * covered_ms / window_ms, 2)
+        figures.talk_time_recorded_pct = round(100.0 * recorded_ms / window_ms, 2)
+
+
+def leg_records(database_url: str, truth: list[dict[str, Any]]) -> dict[str, LegRecord]:
+    """flexrec's record (its own tables) of each eligible customer leg left without media."""
+    sids = [
+        str(item.get("customer_call_sid"))
+        for item in truth
+        if item.get("eligible") and not _media_recordings(item)
+    ]
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            legs = known_legs(session, sids)
+    finally:
+        engine.dispose()
+    return {sid: LegRecord.of(leg) for sid, leg in legs.items()}
 
 
 def _settle(sim: SimRunner, quiet_s: float, timeout_s: float) -> None:
@@ -404,7 +323,7 @@ def run(args: argparse.Namespace) -> SoakFigures:
             (workdir / "truth.json").write_text(json.dumps(truth))
             kept = {"outages": outages, "asked": driver.asked, "clocks": asdict(clocks)}
             (workdir / "run.json").write_text(json.dumps(kept))
-            score(truth, figures, outages, driver.asked)
+            score(truth, figures, outages, driver.asked, leg_records(database_url, truth))
             killed = [(round(a * 1000), round(b * 1000)) for a, b in outages]
             report, check = sim_coverage(sim, database_url, Downtime.of_run(killed, args.scale))
             figures.coverage_agrees = check.agrees
@@ -443,7 +362,8 @@ def rescore(workdir: Path) -> SoakFigures:
     outages = [(float(a), float(b)) for a, b in kept["outages"]]
     asked = {k: [(str(a), float(t)) for a, t in v] for k, v in kept["asked"].items()}
     figures = SoakFigures()
-    score(truth, figures, outages, asked)
+    database_url = f"sqlite:///{workdir / 'service' / 'flexrec.db'}"
+    score(truth, figures, outages, asked, leg_records(database_url, truth))
     stories = tell_unrecorded(truth, figures, outages, Clocks(**kept["clocks"]), workdir, asked)
     if stories:
         (workdir / "unrecorded.txt").write_text(stories + "\n")

@@ -32,6 +32,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+# The agent's resume as the service logged it (agent_request_done, action resume): of a
+# recording that ended while paused, the replacement waits for it.
+AGENT_RESUMED = "agent resumed"
 # What each service log line ends: the stretch before it is charged to this.
 LINE_CAUSES = {
     "recording start blip": "failed_try",
@@ -44,6 +47,7 @@ LINE_CAUSES = {
     # The agent's resume ends a replacement held for the pause.
     "recording resumed": "held_for_pause",
     "pause wish withdrawn": "held_for_pause",
+    AGENT_RESUMED: "held_for_pause",
 }
 CAUSES = (
     "down",
@@ -112,6 +116,8 @@ class RunLogs:
     deliveries: list[dict[str, Any]]  # the simulator's webhook log
     clock: Clock
     downtime_ms: list[tuple[int, int]]
+    # The agents' pause and resume requests per task (runs kept before they were: none).
+    asked: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, workdir: Path) -> RunLogs:
@@ -132,6 +138,10 @@ class RunLogs:
             deliveries=json.loads((workdir / "webhooks.json").read_text()),
             clock=clock,
             downtime_ms=[(int(a), int(b)) for a, b in run.get("downtime_ms", [])],
+            asked={
+                task: [(str(action), float(at)) for action, at in requests]
+                for task, requests in (run.get("asked") or {}).items()
+            },
         )
 
 
@@ -157,15 +167,17 @@ def leg_moments(logs: RunLogs, call_sid: str, task_sids: Iterable[str]) -> list[
     moments: list[Moment] = []
     delivery_ids: set[str] = set()
     for line in logs.lines:
+        event = str(line.get("event"))
+        if event == "agent_request_done" and line.get("action") == "resume":
+            event = AGENT_RESUMED
         mine = (
             line.get("call_sid") == call_sid
             or (line.get("target_id") in targets and line.get("target_id") is not None)
-            or (line.get("task_sid") in tasks and line.get("event") in LINE_CAUSES)
+            or (line.get("task_sid") in tasks and event in LINE_CAUSES)
         )
         wall = _wall(line)
         if not mine or wall is None:
             continue
-        event = str(line.get("event"))
         if line.get("delivery_id"):
             delivery_ids.add(str(line["delivery_id"]))
         after_s, after_cause = 0.0, "backoff"
@@ -206,6 +218,11 @@ def cut_gap(
             # the reconcile that found it), it could not know.
             first_event = "event" if moment.cause == "other" else cause
             cause = first_event
+        if math.isinf(pending_backoff) and cause != "held_for_pause":
+            # Held for the agent's pause: whatever happens meanwhile (a link written, a try
+            # on another leg) waits with it, until the resume.
+            gap.moments.append(f"{(moment.at_ms - gap.start_ms) / 1000:7.2f}s {moment.what}")
+            continue
         if pending_backoff > 0:
             wait_end = min(moment.at_ms, cursor + pending_backoff * 1000.0 * scale)
             stretches.append((cursor, wait_end, pending_cause))

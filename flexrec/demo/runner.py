@@ -23,6 +23,7 @@ from flexrec.demo.agents import AgentDriver
 from flexrec.demo.card_data import card_figures
 from flexrec.demo.coverage_check import Downtime, sim_coverage
 from flexrec.demo.display import DemoDisplay, LiveFigures, results_table
+from flexrec.demo.early_ends import Notices
 from flexrec.demo.measures import (
     archive_figures,
     vad_accuracy,
@@ -205,13 +206,15 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 show_live(sim, driver, figures)
                 display.update(figures)
                 truth = sim.truth()
-                score = score_truth(truth, downtime)
+                deliveries = sim.webhook_log()
+                score = score_truth(truth, downtime, Notices.of_run(deliveries, driver.asked))
                 if keep_truth is not None:
                     keep_truth.write_text(json.dumps(truth))
                     run = {"scale": options.clock_scale(), "anchor": clock_anchor}
                     run["downtime_ms"] = downtime
+                    run["asked"] = driver.asked
                     (workdir / "run.json").write_text(json.dumps(run))
-                    (workdir / "webhooks.json").write_text(json.dumps(sim.webhook_log()))
+                    (workdir / "webhooks.json").write_text(json.dumps(deliveries))
                 killed = Downtime.of_run(downtime, options.clock_scale())
                 check = sim_coverage(sim, database_url, killed)[1]
                 score.coverage_agrees = check.agrees

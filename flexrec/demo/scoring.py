@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from flexrec.coverage.classify import START_BUDGET_MS
+from flexrec.demo.early_ends import EarlyEnds, Notices
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -91,8 +92,11 @@ class DemoScore:
     # few real seconds is tens of seconds of the compressed day's calls.
     talk_time_recorded_pct_while_up: float | None = None
     links_present_at_end: float | None = None
+    # The longest wait for a replacement, judged by issue 17's rule: from flexrec learning of
+    # the early end (its callback's first try, or the service back from a kill), the agent's
+    # pauses left out (flexrec.demo.early_ends); `_raw` counts from the early end itself.
     replacement_gap_s_max: float | None = None
-    replacement_gap_s_max_raw: float | None = None  # counted from the early end, restarts or not
+    replacement_gap_s_max_raw: float | None = None
     replacements: int = 0  # early ends (absent/failed) followed by a new recording
     deliberate_stops: int = 0  # recordings another client stopped mid-call
     stops_undone: int = 0  # deliberate stops followed by a new recording: must stay 0
@@ -125,20 +129,23 @@ class DemoScore:
 
 
 def score_truth(
-    truth: Iterable[dict[str, Any]], downtime: Sequence[tuple[int, int]] = ()
+    truth: Iterable[dict[str, Any]],
+    downtime: Sequence[tuple[int, int]] = (),
+    notices: Notices | None = None,
 ) -> DemoScore:
     """Score the recording service from the simulator's per-interaction ground truth.
 
-    `downtime`: the (simulated ms) spans the demo had the service killed: a recording that
-    ended early then could only be replaced once the service was back, so its replacement gap
-    counts from then (`replacement_gap_s_max_raw` keeps the gap from the early end)."""
+    `downtime`: the (simulated ms) spans the demo had the service killed; `notices`: when the
+    service heard of each early end and when the agents wanted calls paused (without them a
+    replacement gap counts from the early end, or from the service's return when it fell in a
+    kill)."""
     truth = list(truth)
     score = DemoScore(truth=truth)
     gaps: list[float] = []
     talk = _TalkTime()
     talk_up = _TalkTime(down=_union(downtime))
-    replacement_gaps: list[float] = []
-    raw_gaps: list[float] = []
+    early_ends = EarlyEnds()
+    notices = notices or Notices()
     for item in truth:
         score.calls += 1
         for axis, value in (item.get("variants") or {}).items():
@@ -177,7 +184,7 @@ def score_truth(
         if eligible:
             talk.add(item.get("expected_window") or {}, customer)
             talk_up.add(item.get("expected_window") or {}, customer)
-        _score_early_ends(score, item, replacement_gaps, raw_gaps, downtime)
+        early_ends.add_call(item, downtime, notices)
         overlaps = _overlaps(customer)
         while_down = eligible and not recorded and _down_for_its_talk(item, talk_up.down)
         score.eligible += eligible
@@ -211,8 +218,11 @@ def score_truth(
     score.talk_time_recorded_pct_while_up = talk_up.pct() if downtime else talk.pct()
     if score.recorded:
         score.links_present_at_end = round(100.0 * score.media_linked / score.recorded, 2)
-    score.replacement_gap_s_max = max(replacement_gaps) if replacement_gaps else None
-    score.replacement_gap_s_max_raw = max(raw_gaps) if raw_gaps else None
+    score.replacement_gap_s_max = max(early_ends.gaps_s, default=None)
+    score.replacement_gap_s_max_raw = max(early_ends.raw_gaps_s, default=None)
+    score.replacements = early_ends.replacements
+    score.deliberate_stops = early_ends.deliberate_stops
+    score.stops_undone = early_ends.stops_undone
     return score
 
 
@@ -304,45 +314,6 @@ def _overlaps(customer: list[dict[str, Any]]) -> int:
         end = r.get("end_time_ms")
         running_until = max(running_until, math.inf if end is None else float(end))
     return count
-
-
-def _score_early_ends(
-    score: DemoScore,
-    item: dict[str, Any],
-    gaps: list[float],
-    raw_gaps: list[float],
-    downtime: Sequence[tuple[int, int]],
-) -> None:
-    """Recordings the simulator ended early on the customer leg: absent/failed ones must be
-    followed by a new recording soon (from when the service could learn of it); deliberate
-    stops must not be."""
-    window_end = (item.get("expected_window") or {}).get("end_ms")
-    for fault in item.get("faults", []):
-        if fault.get("party") != "customer":
-            continue
-        following = fault.get("next_recording")
-        if fault.get("kind") == "recording_stopped":
-            score.deliberate_stops += 1
-            score.stops_undone += following is not None
-            continue
-        if fault.get("kind") not in ("recording_absent", "recording_failed"):
-            continue
-        at_ms = fault.get("at_ms")
-        if at_ms is None:
-            continue
-        learnt_ms = float(at_ms)
-        for down, up in downtime:
-            if down <= learnt_ms <= up:
-                learnt_ms = float(up)
-        if following is not None:
-            score.replacements += 1
-            next_ms = float(at_ms) + float(following["gap_ms"])
-        elif window_end is not None:
-            next_ms = float(window_end)  # never replaced: the rest of the call is the gap
-        else:
-            continue
-        raw_gaps.append(max(0.0, (next_ms - float(at_ms)) / 1000.0))
-        gaps.append(max(0.0, (next_ms - learnt_ms) / 1000.0))
 
 
 @dataclass

@@ -196,7 +196,7 @@ class Planner:
             if claim is not None:
                 # Callbacks of the recording may overtake the start: park them from now on.
                 self.starter.in_flight.begin(claim.call_sid)
-            self.ctx.after(functools.partial(self._start, target_id, claim))
+            self.ctx.after(functools.partial(self._start, target_id, claim), first=True)
         for write_id in dict.fromkeys(plan.link):
             self.ctx.after(functools.partial(self.links.link_or_queue, write_id))
         for task_sid, urgent in dict.fromkeys(plan.search):

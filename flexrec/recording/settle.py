@@ -74,6 +74,21 @@ _UNSETTLED = select(
 ).where(RecordingTarget.id == bindparam("target"))
 
 
+def fetch_call(ctx: ServiceContext, call_sid: str) -> CallInfo:
+    """The call's status, asked again at once after a blip (429, 5xx, timeout): a replacement
+    waits on this answer, and a settle deferred by the backoff would leave the leg unrecorded
+    for seconds. Raises GatewayError when Twilio does not say."""
+    for inline in range(1, ctx.inline_attempts):
+        try:
+            return ctx.recordings.fetch_call(call_sid)
+        except GatewayError as exc:
+            if not exc.retryable:
+                raise
+            log.info("call status blip", call_sid=call_sid, error=str(exc), inline=inline)
+            ctx.pause_before_retry(inline)
+    return ctx.recordings.fetch_call(call_sid)
+
+
 class Settler:
     """Settles ended recordings of live legs (see the module docstring)."""
 
@@ -96,7 +111,7 @@ class Settler:
         if row.state in NO_MEDIA_STATES and row.replacements >= self.cap:
             return self._capped(target_id, row.call_sid, row.replacements)
         try:
-            call = self._fetch_call(row.call_sid)
+            call = fetch_call(ctx, row.call_sid)
         except GatewayError as exc:
             log.info("call status unknown, settling later", call_sid=row.call_sid, error=str(exc))
             return Settled("retry", target_id, ctx.backoff_s(1))
@@ -135,21 +150,6 @@ class Settler:
             replacement=row.replacements + 1, held_for_pause=held, delay_s=delay,
         )  # fmt: skip
         return Settled("held" if held else "replaced", target_id, delay)
-
-    def _fetch_call(self, call_sid: str) -> CallInfo:
-        """The call's status, asked again at once after a blip (429, 5xx, timeout): the
-        replacement waits on this answer, and a settle deferred by the backoff would leave the
-        leg unrecorded for seconds."""
-        ctx = self.ctx
-        for inline in range(1, ctx.inline_attempts):
-            try:
-                return ctx.recordings.fetch_call(call_sid)
-            except GatewayError as exc:
-                if not exc.retryable:
-                    raise
-                log.info("call status blip", call_sid=call_sid, error=str(exc), inline=inline)
-                ctx.pause_before_retry(inline)
-        return ctx.recordings.fetch_call(call_sid)
 
     def _capped(self, target_id: int, call_sid: str, replacements: int) -> Settled:
         error = f"replacement cap reached ({replacements} of {self.cap}): leg left unrecorded"

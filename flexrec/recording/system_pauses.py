@@ -17,8 +17,15 @@ from sqlalchemy.orm import Session
 from flexrec.db.models import AttributeWrite, PauseEvent, RecordingTarget, ReservationRecord
 from flexrec.db.prepared import Prepared
 from flexrec.recording import transitions
-from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, Jobs, ServiceContext
+from flexrec.recording.context import (
+    JOB_APPLY_PAUSE,
+    JOB_AUTO_RESUME,
+    JOB_START,
+    Jobs,
+    ServiceContext,
+)
 from flexrec.recording.pause_result import SYSTEM_ACTOR, audit, finish
+from flexrec.recording.settle import fetch_call
 from flexrec.recording.states import LIVE_STATES
 from flexrec.recording.store import Executor, write_session
 from flexrec.twilio.gateway import CALL_NOT_RECORDABLE, GatewayError
@@ -61,11 +68,22 @@ class SystemPauses:
             ).all()
         for target_id in wishing:  # the work is over: a pause never applied is dropped
             self._clear_desire(target_id, worker_sid)
+            # A replacement held for that pause may start now, not at the next reconcile (the
+            # claim refuses anything else: a start not due, or one still wished paused).
+            self.ctx.schedule(JOB_START, target_id)
         resumed = 0
         for target_id, call_sid, recording_sid in targets:
             try:
                 self.ctx.recordings.update_recording(call_sid, recording_sid, "in-progress")
             except GatewayError as exc:
+                if exc.code == CALL_NOT_RECORDABLE and not self._call_over(call_sid):
+                    # The recording ended under the live call (a transfer's customer is still
+                    # on the line): the work is over, so its replacement must not wait for a
+                    # resume, whichever of its status callback and this lands first.
+                    finish(self.ctx, target_id, task_sid, SYSTEM_ACTOR, None, "resume", "recording")
+                    self._clear_desire(target_id)
+                    self.ctx.schedule(JOB_START, target_id)
+                    continue
                 if exc.code == CALL_NOT_RECORDABLE:
                     finish(self.ctx, target_id, task_sid, SYSTEM_ACTOR, None, "resume", "ended")
                     continue
@@ -98,6 +116,12 @@ class SystemPauses:
                     call_sid, recording_sid, "paused", ctx.policy.pause_behavior
                 )
             except GatewayError as exc:
+                if exc.code == CALL_NOT_RECORDABLE and not self._call_over(call_sid):
+                    # 21220 also means the recording ended under the live call (absent,
+                    # failed; its status callback is on its way): the pause stands, so that
+                    # end holds the replacement for the agent's resume.
+                    self._pause_stands(target_id, task_sid, actor, worker_sid, recording_sid)
+                    return "paused"
                 if exc.code == CALL_NOT_RECORDABLE:
                     self._clear_desire(target_id)
                     finish(ctx, target_id, task_sid, actor, worker_sid, "pause", "ended")
@@ -112,6 +136,32 @@ class SystemPauses:
         finish(ctx, target_id, task_sid, actor, worker_sid, "pause", "paused")
         log.info("deferred pause applied", task_sid=task_sid, recording_sid=recording_sid)
         return "paused"
+
+    def _call_over(self, call_sid: str) -> bool:
+        """True only when Twilio says the call ended (a blip that outlives the inline tries
+        is no answer: the recording's own status callback settles it later)."""
+        try:
+            return fetch_call(self.ctx, call_sid).ended
+        except GatewayError:
+            return False
+
+    def _pause_stands(
+        self,
+        target_id: int,
+        task_sid: str,
+        actor: str,
+        worker_sid: str | None,
+        recording_sid: str,
+    ) -> None:
+        """Mark the target paused (no-op once its recording's end is stored), then drop the
+        wish only while it is: if the end came first, its kept wish holds the replacement."""
+        finish(self.ctx, target_id, task_sid, actor, worker_sid, "pause", "paused")
+        with write_session(self.ctx.sessions) as session:
+            transitions.clear_wish(session, target_id, while_state="paused")
+        log.info(
+            "deferred pause met an ended recording; the pause holds its replacement",
+            task_sid=task_sid, recording_sid=recording_sid,
+        )  # fmt: skip
 
     def _clear_desire(self, target_id: int, worker_sid: str | None = None) -> None:
         with write_session(self.ctx.sessions) as session:

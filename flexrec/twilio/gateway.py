@@ -82,7 +82,7 @@ log = structlog.get_logger(__name__)
 
 @runtime_checkable
 class MediaTransport(Protocol):
-    """The transport's raw download (PooledHttpClient.download; the archive fakes' too)."""
+    """The transport's raw download (PooledHttpClient.download; flexsim's SimHttpClient too)."""
 
     def download(
         self, url: str, params: dict[str, str], auth: tuple[str, str]

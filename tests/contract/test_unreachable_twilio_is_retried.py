@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 from twilio.rest import Client
 
 from flexrec.archive.errors import ArchiveRetryableError
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import MemoryStorage
@@ -82,7 +82,7 @@ def test_archiving_while_twilio_is_unreachable_is_retried_not_stuck(sessions: ob
     assert row.last_error and "Connection" in row.last_error
 
     # Twilio is back: the same job finishes (media fetched, stored, verified).
-    twilio = FakeTwilioRecordings(account_sid=AC)
+    twilio = SimRecordings(account_sid=AC)
     twilio.add(RE, CA)
     back = ArchiveService(sessions, MemoryStorage(), twilio.sdk_client())  # type: ignore[arg-type]
     assert back.job.archive_recording(RE).state == "verified"

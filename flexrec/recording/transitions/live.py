@@ -169,11 +169,20 @@ def _wish(
     return bool(result.rowcount == 1)
 
 
-def clear_wish(session: Session, target_id: int, worker_sid: str | None = None) -> None:
-    """`wish_cleared`: the pause wish applied or dropped (only `worker_sid`'s, if given)."""
+def clear_wish(
+    session: Session,
+    target_id: int,
+    worker_sid: str | None = None,
+    *,
+    while_state: str | None = None,
+) -> None:
+    """`wish_cleared`: the pause wish applied or dropped (only `worker_sid`'s, if given; only
+    while the target is in `while_state`, if given)."""
     stmt = update(RecordingTarget).where(RecordingTarget.id == target_id, leaving(WISH_CLEARED))
     if worker_sid is not None:
         stmt = stmt.where(RecordingTarget.desired_worker_sid == worker_sid)
+    if while_state is not None:
+        stmt = stmt.where(RecordingTarget.state == while_state)
     session.execute(stmt.values(desired_state=None).execution_options(synchronize_session=False))
 
 

@@ -37,14 +37,19 @@ CONTROL_HELP = (
     "one; it validates at this simulator's IAM); GET|POST /_sim/faults reads or replaces the "
     "fault plan; "
     "GET /_sim/truth (or /_sim/truth/{CA}), /_sim/stats and /_sim/webhooks show ground truth, "
-    "counters and the webhook log; GET /_sim/recordings/{RE}/words what a recording says, word "
+    "counters and the webhook log; GET /_sim/requests?method=&path= the REST requests "
+    "answered, in order; GET /_sim/recordings/{RE}/words what a recording says, word "
     "by word, with every card digit and distractor number (media ms). --rate 0 leaves traffic "
     "to POST /_sim/interactions. Arranging a world by hand (JSON bodies with the parameters of "
     "flexsim.arrange, answers the snapshot made): POST /_sim/arrange/workers, "
     "/_sim/arrange/calls, /_sim/arrange/calls/{CA}/status, /_sim/arrange/callees (how the far "
     "end of a REST-made call behaves), /_sim/arrange/tasks, /_sim/arrange/tasks/{WT}/status, "
     "/_sim/arrange/tasks/{WT}/attributes, /_sim/arrange/list-tasks-shape, "
-    "/_sim/arrange/conferences, /_sim/arrange/recordings; POST /_sim/advance "
+    "/_sim/arrange/conferences, /_sim/arrange/recordings, /_sim/arrange/recordings/completed "
+    "(a completed recording holding your WAV or MP3, base64 in `media`), "
+    "/_sim/arrange/recordings/{RE}/end, /_sim/arrange/recordings/{RE}/delete, "
+    "/_sim/arrange/sids (the next SIDs), /_sim/arrange/faults (the next requests of a method "
+    "and path glob fail or wait); POST /_sim/advance "
     '{"seconds": 30} jumps simulated time ahead.'
 )
 

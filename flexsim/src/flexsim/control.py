@@ -16,6 +16,7 @@ from flexsim.arrange import Arrange, ArrangeError
 from flexsim.audio.word_truth import word_truth
 from flexsim.engine import Engine, scenario_names
 from flexsim.faults import FaultPlan, FaultPlanError
+from flexsim.request_log import RequestLog
 from flexsim.truth import InteractionRecord, all_truth, interaction_truth
 from flexsim.webhooks import WebhookDispatcher
 from flexsim.world import TERMINAL_CALL_STATUSES, World
@@ -49,8 +50,10 @@ def create_control_router(
     engine: Engine,
     dispatcher: WebhookDispatcher | None = None,
     faults: FaultPlan | None = None,
+    request_log: RequestLog | None = None,
 ) -> APIRouter:
-    """Build the `/_sim` router over one simulator's world, engine, dispatcher and fault plan."""
+    """Build the `/_sim` router over one simulator's world, engine, dispatcher, fault plan and
+    REST request log."""
     router = APIRouter(prefix="/_sim", tags=["simulator"])
 
     @router.get("/truth")
@@ -154,7 +157,18 @@ def create_control_router(
 
     @router.get("/faults")
     async def get_faults() -> dict[str, Any]:
-        return faults.describe() if faults is not None else {}
+        if faults is None:
+            return {}
+        return {**faults.describe(), "scripted": faults.scripted()}
+
+    @router.get("/requests")
+    async def get_requests(
+        method: str | None = None,
+        path: str = "*",
+        limit: int = Query(1000, ge=1, le=10_000),
+    ) -> dict[str, Any]:
+        found = request_log.entries(method, path)[-limit:] if request_log is not None else []
+        return {"count": len(found), "requests": [e.as_dict() for e in found]}
 
     @router.post("/faults")
     async def post_faults(request: Request) -> dict[str, Any]:
@@ -171,7 +185,7 @@ def create_control_router(
         faults.replace_with(plan)
         return faults.describe()
 
-    arrange = Arrange(world)
+    arrange = Arrange(world, faults)
 
     async def arranged(request: Request, method: str, **path: Any) -> dict[str, Any]:
         body = await _json_body(request)
@@ -231,6 +245,34 @@ def create_control_router(
     @router.post("/arrange/recordings")
     async def arrange_recording(request: Request) -> dict[str, Any]:
         return await arranged(request, "recording")
+
+    @router.post("/arrange/recordings/completed")
+    async def arrange_completed_recording(request: Request) -> dict[str, Any]:
+        return await arranged(request, "completed_recording")
+
+    @router.post("/arrange/recordings/{recording_sid}/end")
+    async def arrange_recording_end(recording_sid: str, request: Request) -> dict[str, Any]:
+        return await arranged(request, "end_recording", recording_sid=recording_sid)
+
+    @router.post("/arrange/recordings/{recording_sid}/delete")
+    async def arrange_recording_deleted(recording_sid: str, request: Request) -> dict[str, Any]:
+        return await arranged(request, "delete_recording", recording_sid=recording_sid)
+
+    @router.post("/arrange/sids")
+    async def arrange_sids(request: Request) -> dict[str, Any]:
+        sids = (await _json_body(request)).get("sids")
+        if not isinstance(sids, list) or not all(isinstance(s, str) for s in sids):
+            raise HTTPException(400, "sids: a list of SIDs")
+        try:
+            arrange.next_sids(*sids)
+        except ArrangeError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return {"sids": sids}
+
+    @router.post("/arrange/faults")
+    async def arrange_fault(request: Request) -> dict[str, Any]:
+        await arranged(request, "fault_next")
+        return {"scripted": faults.scripted() if faults is not None else []}
 
     @router.post("/advance")
     async def advance(request: Request) -> dict[str, Any]:

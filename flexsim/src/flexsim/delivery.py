@@ -144,6 +144,9 @@ class Delivery:
     body: bytes | None = None
     shard_key: str = ""
     resource_sid: str = ""
+    # The SID the payload is about when `resource_sid` is its parent: a recording status
+    # callback's recording (its resource is the call, which orders its callbacks).
+    subject_sid: str = ""
     reorder: bool = False
     delay_s: float = 0.0
     duplicate: bool = False

@@ -83,6 +83,7 @@ class DeliveryBuilder:
                 "recording-status", event.name, recording.status_callback, form, recording.call_sid
             )
             delivery.method = recording.status_callback_method.upper()
+            delivery.subject_sid = recording.sid
             return [delivery]
         return []
 

@@ -22,6 +22,11 @@ Interference (what `flexsim.interference` does to the world; all off by default)
   that another integration overwrites a moment later from a copy it read before that write,
   without If-Match: the new media entries are gone, the integration's own key is added.
 
+Scripted faults (`fault_next`): the next N requests matching a method and a path pattern
+(`GET */Recordings/*.wav`: media downloads) answer a given status with Twilio's error body, or
+wait first; they come before the rates and the request hook, for tests that need one exact
+failure (a download that 503s twice, a delete that 500s).
+
 Transport decisions (`api_fault`, `webhook_fault`) come from one seeded RNG, so a run with the
 same seed and the same sequence of requests makes the same decisions. Interference decisions
 are keyed instead (`recording_fate(key)`, `blind_write_delay(key)`: the same seed and key
@@ -31,6 +36,7 @@ never move the transport RNG.
 
 from __future__ import annotations
 
+import fnmatch
 import random
 import threading
 from collections.abc import Callable
@@ -105,6 +111,23 @@ class WebhookFault:
 
 
 RequestHook = Callable[[str, str], ApiFault | None]
+
+
+@dataclass
+class ScriptedFault:
+    """`fault` for the next `times` requests of `method` whose path matches `path` (a glob:
+    `*` matches any run of characters, `/` included)."""
+
+    method: str
+    path: str
+    fault: ApiFault
+    times: int
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether a request is one this script is for."""
+        return method == self.method and fnmatch.fnmatchcase(path, self.path)
+
+
 EarlyEndKind = Literal["absent", "failed", "stopped"]
 
 
@@ -137,6 +160,10 @@ class FaultPlan:
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
     # A caller's own choice per REST request (SimRunner.fault_requests); None defers to the rates.
     _request_hook: RequestHook | None = field(default=None, init=False, repr=False, compare=False)
+    # Exact faults for the next matching requests (fault_next), consumed in order.
+    _scripted: list[ScriptedFault] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for name in _RATES:
@@ -239,10 +266,64 @@ class FaultPlan:
         """Let `hook(method, path)` choose a fault per REST request first (None: no hook)."""
         self._request_hook = hook
 
+    def fault_next(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        delay_s: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` requests of `method` matching the glob `path` with `status`
+        (Twilio's error body, `code` or 20000 + status), after `delay_s` seconds; no status
+        with a delay is latency alone (the request is then served)."""
+        method = method.upper()
+        if status is None and delay_s <= 0:
+            raise FaultPlanError("a scripted fault needs a status, a delay, or both")
+        if status is not None and not 400 <= status <= 599:
+            raise FaultPlanError(f"status must be a 4xx or 5xx, got {status}")
+        if delay_s < 0 or times < 1:
+            raise FaultPlanError("delay_s must not be negative and times at least 1")
+        kind: Literal["error", "latency"] = "error" if status is not None else "latency"
+        fault = ApiFault(status, float(delay_s), kind, code)
+        with self._lock:
+            self._scripted.append(ScriptedFault(method, path, fault, times))
+
+    def scripted(self) -> list[dict[str, object]]:
+        """The scripted faults not yet used up."""
+        with self._lock:
+            return [
+                {
+                    "method": s.method,
+                    "path": s.path,
+                    "status": s.fault.status,
+                    "code": s.fault.code,
+                    "delay_s": s.fault.delay_s,
+                    "times": s.times,
+                }
+                for s in self._scripted
+            ]
+
+    def _take_scripted(self, method: str, path: str) -> ApiFault | None:
+        with self._lock:
+            for script in self._scripted:
+                if script.matches(method, path):
+                    script.times -= 1
+                    if script.times == 0:
+                        self._scripted.remove(script)
+                    return script.fault
+        return None
+
     def api_fault(self, method: str, path: str) -> ApiFault | None:
         """Decide the fate of one REST request (the simulator's own `/_sim` routes are exempt)."""
         if path.startswith("/_sim"):
             return None
+        if self._scripted:
+            scripted = self._take_scripted(method, path)
+            if scripted is not None:
+                return scripted
         hook = self._request_hook
         if hook is not None:
             chosen = hook(method, path)

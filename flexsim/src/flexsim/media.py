@@ -19,13 +19,16 @@ import soundfile
 from flexsim.audio import DEFAULT_SAMPLE_RATE_HZ, render_recording, truth_segments
 from flexsim.speech.payment import plan_payment
 from flexsim.timeline import CUSTOMER, Presence, Timeline, Utterance
-from flexsim.world import Recording, SimClock, World
+from flexsim.world import GivenMedia, Recording, SimClock, World
 
 __all__ = [
     "MEDIA_TYPES",
+    "MediaFacts",
     "MediaRequestError",
     "SampleConversation",
     "encode_audio",
+    "given_media_bytes",
+    "inspect_media",
     "make_sample_conversation",
     "render_media",
     "truth_segments",
@@ -66,16 +69,66 @@ def mono_mix(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
     return out
 
 
-def render_media(
-    world: World, recording: Recording, fmt: str, requested_channels: int | None
+@dataclass(frozen=True)
+class MediaFacts:
+    """What a WAV or MP3 file holds, read from the file itself."""
+
+    fmt: Literal["wav", "mp3"]
+    channels: int
+    sample_rate_hz: int
+    duration_s: float
+
+
+def inspect_media(data: bytes) -> MediaFacts | None:
+    """The format, channels, rate and length of a WAV or MP3 file; None when libsndfile
+    cannot read it (or it is neither)."""
+    try:
+        info = soundfile.info(io.BytesIO(data))
+    except (RuntimeError, soundfile.LibsndfileError):
+        return None
+    kinds: dict[str, Literal["wav", "mp3"]] = {"WAV": "wav", "WAVEX": "wav", "MP3": "mp3"}
+    fmt = kinds.get(str(info.format))
+    if fmt is None or info.samplerate <= 0:
+        return None
+    return MediaFacts(fmt, int(info.channels), int(info.samplerate), info.frames / info.samplerate)
+
+
+def given_media_bytes(
+    media: GivenMedia, fmt: str, requested_channels: int | None, channels: int
 ) -> bytes:
-    """The bytes of `/Recordings/{RE}.wav|.mp3` for `recording` (RequestedChannels honoured)."""
+    """The bytes of `/Recordings/{RE}.wav|.mp3` for media a client supplied, of a recording
+    whose resource says `channels`: the file as given when the format matches and the
+    channels asked for are the resource's (even where the file disagrees: a test arranged
+    that), else decoded and encoded again (a mono mix for RequestedChannels=1)."""
+    _check_channels(channels, requested_channels)
+    wanted = requested_channels or channels
+    if fmt == media.fmt and wanted == channels:
+        return media.data
+    if media.sample_rate_hz is None:
+        raise MediaRequestError(f"the arranged media cannot be served as {fmt}", code=20001)
+    samples, rate = soundfile.read(io.BytesIO(media.data), dtype="int16", always_2d=True)
+    if wanted == 1 and samples.shape[1] > 1:
+        samples = mono_mix(samples)
+    return encode_audio(samples, fmt, int(rate))
+
+
+def _check_channels(channels: int, requested_channels: int | None) -> None:
     if requested_channels not in (None, 1, 2):
         raise MediaRequestError("RequestedChannels must be 1 or 2", code=20001)
-    if requested_channels == 2 and recording.channels < 2:
+    if requested_channels == 2 and channels < 2:
         raise MediaRequestError(
             "Cannot download a dual-channel presentation of a mono recording", code=16113
         )
+
+
+def render_media(
+    world: World, recording: Recording, fmt: str, requested_channels: int | None
+) -> bytes:
+    """The bytes of `/Recordings/{RE}.wav|.mp3` for `recording` (RequestedChannels honoured;
+    the client's own media when it arranged some)."""
+    if recording.media is not None:
+        return given_media_bytes(recording.media, fmt, requested_channels, recording.channels)
+    _check_channels(recording.channels, requested_channels)
     samples = render_recording(world, recording, DEFAULT_SAMPLE_RATE_HZ)
     if requested_channels == 1 and samples.shape[1] > 1:
         samples = mono_mix(samples)

@@ -124,5 +124,7 @@ class SimReadSide:
 
     def webhook_log(self) -> list[dict[str, Any]]:
         """The latest deliveries, oldest first: `kind`, `name`, `url`, `outcome` (sent or
-        failed), `status`, `attempts`, `at` (wall-clock end), `elapsed_ms` and more."""
+        failed), `status`, `attempts`, `at` (wall-clock end), `elapsed_ms`, `first_try_ms`
+        (simulated epoch ms of the first try), `subject_sid` (a recording status callback's
+        recording) and more."""
         return self.dispatcher.log_snapshot()

@@ -34,6 +34,7 @@ from flexsim.faults import FaultPlan, RequestHook
 from flexsim.interference import Interference
 from flexsim.latency import LatencyModel
 from flexsim.read_side import SimReadSide
+from flexsim.request_log import RequestLog
 from flexsim.speech.payment import card_payment_view
 from flexsim.timeline import Timeline
 from flexsim.views import Conversation
@@ -93,9 +94,10 @@ def build_app(
     faults: FaultPlan | None,
     auth_token: str = defaults.AUTH_TOKEN,
     latency: LatencyModel | None = None,
+    request_log: RequestLog | None = None,
 ) -> FastAPI:
     """The simulator's HTTP app: Twilio's REST surface plus the `/_sim` control routes."""
-    control = create_control_router(world, engine, dispatcher, faults)
+    control = create_control_router(world, engine, dispatcher, faults, request_log)
     try:
         from flexsim.api.app import SimCredentials, create_sim_app
     except ImportError:  # the REST surface is optional for engine-only runs
@@ -109,6 +111,7 @@ def build_app(
         extra_routers=(control,),
         credentials=SimCredentials(auth_token=auth_token),
         latency=latency,
+        request_log=request_log,
     )
     return sim_app
 
@@ -155,6 +158,8 @@ class SimRunner(SimReadSide):
         self._configure_callbacks()
         latency_scale = 1.0 if cfg.rest_latency_real_time else cfg.scale
         self.latency = LatencyModel.parse(cfg.rest_latency, seed=cfg.seed, scale=latency_scale)
+        # Every REST request answered, in order (`sim.request_log.count("DELETE", "*/RE*")`).
+        self.request_log = RequestLog()
         self.app = build_app(
             self.world,
             self.engine,
@@ -162,6 +167,7 @@ class SimRunner(SimReadSide):
             self.faults,
             auth_token=cfg.auth_token,
             latency=self.latency,
+            request_log=self.request_log,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -367,7 +373,7 @@ class SimRunner(SimReadSide):
     def arrange(self) -> Arrange:
         """The control API for arranging this world (flexsim.arrange): each method runs on the
         simulator's thread and returns once done, so it is safe from any thread."""
-        return _OnLoop(self, Arrange(self.world))  # type: ignore[return-value]
+        return _OnLoop(self, Arrange(self.world, self.faults))  # type: ignore[return-value]
 
     def advance(self, sim_seconds: float) -> None:
         """Jump simulated time ahead, running every timer due on the way at its own time (a

@@ -276,6 +276,9 @@ class WebhookDispatcher:
         attempts = 0
         status: int | None = None
         error: str | None = None
+        # When the receiver could first have heard of it (simulated epoch ms): how late an
+        # answer to this callback was is measured from here, retries included.
+        first_try_ms = round(self.world.clock.now() * 1000)
         while True:
             attempts += 1
             started = time.monotonic()
@@ -310,6 +313,7 @@ class WebhookDispatcher:
                 outcome="sent" if ok else "failed",
                 error=error,
                 elapsed_ms=round(elapsed_ms, 1),
+                first_try_ms=first_try_ms,
             )
 
     def _log(self, delivery: Delivery, **fields: Any) -> None:
@@ -320,6 +324,7 @@ class WebhookDispatcher:
                 "name": delivery.name,
                 "url": delivery.url,
                 "resource_sid": delivery.resource_sid,
+                "subject_sid": delivery.subject_sid,
                 "duplicate": delivery.duplicate,
                 "reordered": delivery.reorder,
                 "at": time.time(),

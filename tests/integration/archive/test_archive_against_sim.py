@@ -20,7 +20,6 @@ from flexsim import (
     create_sim_app,
     defaults,
     make_sample_conversation,
-    render_media,
     serve_app,
 )
 
@@ -85,21 +84,19 @@ def test_archive_from_the_simulator_then_delete_there(
 
 
 def test_simulated_silence_pause_is_excluded_from_analysis(tmp_path: Path) -> None:
-
-    from flexrec.archive.fakes import FakeTwilioRecordings
+    from flexsim.testing import sdk_client
 
     sample = make_sample_conversation(
         8, duration_s=30.0, queue_s=2.0, pause=(10.0, 16.0, "silence")
     )
     recording = sample.customer_recording
-    twilio = FakeTwilioRecordings()
-    twilio.add(recording.sid, recording.call_sid, render_media(sample.world, recording, "wav", 2))
     engine = make_engine(f"sqlite:///{tmp_path / 'flexrec.db'}")
     Base.metadata.create_all(engine)
+    # The simulated call's own world, served in process: the media is rendered from its talk.
     service = ArchiveService(
         make_session_factory(engine),
         LocalStorage(tmp_path / "archive"),
-        twilio.sdk_client(),
+        sdk_client(create_sim_app(sample.world)),
     )
     service.job.archive_recording(recording.sid)
     analysis = service.analyses.analyse(recording.sid)

@@ -16,12 +16,12 @@ from typing import Any
 import boto3
 import pytest
 from servers import S3Server
+from sim_recordings import SimRecordings
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.audit_chain import AuditLog
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.holds import apply_object_holds
 from flexrec.archive.models import ArchivedRecording, SealedObject
 from flexrec.archive.retention import RetentionPolicy
@@ -100,7 +100,7 @@ def test_locked_versions_cannot_be_deleted_before_their_date(store: S3Storage) -
 def test_legal_hold_is_set_and_cleared_on_the_object(
     store: S3Storage, sessions: sessionmaker[Session]
 ) -> None:
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     recording = sid("RE", 1)
     twilio.add(recording, sid("CA", 1))
     archive = ArchiveService(sessions, store, twilio.sdk_client())
@@ -120,7 +120,7 @@ def test_legal_hold_is_set_and_cleared_on_the_object(
 def test_retention_deletes_expired_versions_and_reports_what_the_server_refuses(
     store: S3Storage, sessions: sessionmaker[Session]
 ) -> None:
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     started = datetime.now(UTC)
     policy = RetentionPolicy.from_mapping(
         {"default_days": 1, "by_queue": {"Trading": {"days": 1, "legal_obligation": True}}}
@@ -191,10 +191,10 @@ def test_expired_versions_are_deleted_on_time(store: S3Storage) -> None:
 def test_playback_and_verify_hold_to_the_sealed_version_on_s3(
     store: S3Storage, sessions: sessionmaker[Session]
 ) -> None:
-    from flexrec.archive.fakes import make_wav
     from flexrec.custody.verify import verify_archive
+    from flexsim.testing import make_wav
 
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     recording = sid("RE", 20)
     wav = make_wav(duration_s=2.0)
     twilio.add(recording, sid("CA", 20), wav)

@@ -8,16 +8,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.errors import ArchiveRetryableError
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import MemoryStorage
 from flexrec.db.base import Base, make_engine, make_session_factory
+from flexsim.testing import make_wav
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ def pg_sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def make(
-    sessions: sessionmaker[Session], twilio: FakeTwilioRecordings, store: MemoryStorage
+    sessions: sessionmaker[Session], twilio: SimRecordings, store: MemoryStorage
 ) -> ArchiveService:
     return ArchiveService(
         sessions,
@@ -56,7 +57,7 @@ def make(
 
 
 def test_job_and_retention_on_postgres(pg_sessions: sessionmaker[Session]) -> None:
-    twilio, store = FakeTwilioRecordings(), MemoryStorage()
+    twilio, store = SimRecordings(), MemoryStorage()
     twilio.add(RE, CA, make_wav(duration_s=2.0))
     twilio.fail_next("media", 503)
     service = make(pg_sessions, twilio, store)
@@ -77,7 +78,7 @@ def test_job_and_retention_on_postgres(pg_sessions: sessionmaker[Session]) -> No
 def test_two_workers_racing_on_one_recording_store_one_object(
     pg_sessions: sessionmaker[Session],
 ) -> None:
-    twilio, store = FakeTwilioRecordings(), MemoryStorage()
+    twilio, store = SimRecordings(), MemoryStorage()
     twilio.add(RE, CA)
     results: list[str] = []
     errors: list[BaseException] = []
@@ -107,7 +108,7 @@ def test_two_workers_racing_on_one_recording_store_one_object(
 def test_the_completion_note_keeps_what_the_row_has_on_postgres(
     pg_sessions: sessionmaker[Session],
 ) -> None:
-    service = make(pg_sessions, FakeTwilioRecordings(), MemoryStorage())
+    service = make(pg_sessions, SimRecordings(), MemoryStorage())
     first = service.job.note_completed(RE, CA, None, 2)
     again = service.job.note_completed(RE, "CA" + "9" * 32, "https://x/" + RE, 1, duration_s=7)
     assert again.id == first.id and first.state == "downloading"

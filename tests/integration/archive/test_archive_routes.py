@@ -11,18 +11,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.crypto import ArchiveKey
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.service import ArchiveService, RecordingContext
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage
 from flexrec.db.base import Base, make_engine, make_session_factory
 from flexrec.server.routes_archive import make_archive_router, parse_range
 from flexrec.twilio.flex_tokens import InvalidToken, TokenInfo, TokenServiceUnavailable
+from flexsim.testing import make_wav
 
 RE = "RE" + "1" * 32
 OTHER_RE = "RE" + "7" * 32
@@ -74,7 +75,7 @@ def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Env]:
     engine = make_engine(f"sqlite:///{tmp_path / 'flexrec.db'}")
     Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     wav = make_wav(duration_s=1.0)
     twilio.add(RE, "CA" + "1" * 32, wav)
     twilio.add(OTHER_RE, "CA" + "2" * 32)

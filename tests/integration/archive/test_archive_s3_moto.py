@@ -8,15 +8,16 @@ from pathlib import Path
 
 import boto3
 import pytest
+from sim_recordings import SimRecordings
 
 import flexrec.archive.models  # noqa: F401 - registers the archive tables
 from flexrec.archive.crypto import ArchiveKey
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import BlobNotFound, InvalidKey, S3Storage, open_storage
 from flexrec.db.base import Base, make_engine, make_session_factory
 from flexsim import free_port
+from flexsim.testing import make_wav
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +77,7 @@ def test_s3_store_round_trip(s3_endpoint: str) -> None:
 def test_archive_job_and_retention_on_s3_with_encryption(s3_endpoint: str, tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'flexrec.db'}")
     Base.metadata.create_all(engine)
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     wav = make_wav(duration_s=2.0)
     twilio.add(RE, "CA" + "2" * 32, wav)
     store = S3Storage(BUCKET, "archive", endpoint_url=s3_endpoint)

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from flexrec.app.sandbox import Sandbox
 from flexrec.app.services import build_services
-from flexrec.archive.fakes import make_wav
 from flexrec.config import (
     CardDataSettings,
     ServerSettings,
@@ -41,6 +40,7 @@ from flexrec.pci.webhook import (
 from flexrec.transcription.base import Word
 from flexrec.transcription.twilio_engine import TwilioTranscriber
 from flexsim import serve_app
+from flexsim.testing import make_wav
 
 SECRET = "s3cret-" * 6
 CARD = "four one one one one one one one one one one one one one one one".split()

@@ -12,11 +12,11 @@ from console_client_helpers import SECRET, TestClient, sign_in
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 
 from flexrec.accounts.users import create_user
 from flexrec.archive.audit_chain import AuditLog
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.signed_urls import MediaLinkSigner
 from flexrec.archive.storage import LocalStorage
@@ -33,7 +33,7 @@ def app(tmp_path: Path) -> Iterator[tuple[FastAPI, Ed25519PrivateKey, object]]:
     engine = make_engine(f"sqlite:///{tmp_path / 'console.db'}")
     Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     archive = ArchiveService(sessions, LocalStorage(tmp_path / "archive"), twilio.sdk_client())
     twilio.add(RE, "CA" + "6" * 32)
     archive.job.archive_recording(RE)

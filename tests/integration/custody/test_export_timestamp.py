@@ -139,8 +139,8 @@ def test_an_export_carries_the_time_stamp_of_its_signed_hashes(
     import json
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sim_recordings import SimRecordings
 
-    from flexrec.archive.fakes import FakeTwilioRecordings
     from flexrec.archive.service import ArchiveService
     from flexrec.archive.storage import MemoryStorage
     from flexrec.custody.export import build_export
@@ -150,7 +150,7 @@ def test_an_export_carries_the_time_stamp_of_its_signed_hashes(
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     recording = "RE" + "7" * 32
     twilio.add(recording, "CA" + "7" * 32)
     archive = ArchiveService(sessions, MemoryStorage(), twilio.sdk_client())

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import MemoryStorage
 from flexrec.db.base import Base, make_engine, make_session_factory
@@ -40,8 +40,8 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def twilio() -> FakeTwilioRecordings:
-    return FakeTwilioRecordings()
+def twilio() -> SimRecordings:
+    return SimRecordings()
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def store() -> MemoryStorage:
 @pytest.fixture
 def make_service(
     sessions: sessionmaker[Session],
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     clock: FakeClock,
     store: MemoryStorage,
 ) -> Callable[..., ArchiveService]:

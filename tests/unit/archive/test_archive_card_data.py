@@ -7,12 +7,12 @@ import hashlib
 from collections.abc import Callable
 
 import numpy as np
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import flexrec.pci.models  # noqa: F401 - registers the tables before the fixture creates them
 from flexrec.archive.audit_chain import AuditLog
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import MemoryStorage
 from flexrec.pci.models import CardDetection, Transcript, TranscriptText
@@ -20,6 +20,7 @@ from flexrec.pci.redact import decode_wav
 from flexrec.pci.stage import CardDataStage
 from flexrec.pci.store import save_result
 from flexrec.transcription.base import Word
+from flexsim.testing import make_wav
 
 RE = "RE" + "c" * 32
 CA = "CA" + "c" * 32
@@ -35,7 +36,7 @@ class _HearsACard:
 
 
 def test_only_the_redacted_audio_is_stored_and_the_record_has_no_digit(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     store: MemoryStorage,
     sessions: sessionmaker[Session],

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sim_recordings import SimRecordings
 
 import flexrec.analysis
 from flexrec.analysis import digital_silence, frame_stats
 from flexrec.archive.backfill import BackfillProgress, backfill
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.service import (
     ArchiveService,
     RecordingContext,
@@ -21,6 +21,7 @@ from flexrec.archive.service import (
     analysis_labels,
 )
 from flexrec.archive.waveform import decode_waveform, encode_waveform
+from flexsim.testing import make_wav
 
 RE = "RE" + "1" * 32
 CA = "CA" + "2" * 32
@@ -49,7 +50,7 @@ def test_the_waveform_holds_max_and_min_per_bucket_per_channel() -> None:
 
 
 def test_the_waveform_is_computed_once_and_kept(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA, make_wav(duration_s=2.0))
     service = make_service()
@@ -86,7 +87,7 @@ class FakeAnalysis:
 
 
 def test_analysis_is_stored_once_with_labels_mapped(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -128,7 +129,7 @@ def test_analysis_labels_fall_back_to_customer_agent() -> None:
 
 
 def test_attribute_entry_points_insights_at_the_archive(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
     service = make_service(
@@ -148,7 +149,7 @@ def test_attribute_entry_points_insights_at_the_archive(
 
 
 def test_agents_see_only_their_own_calls(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
     context = RecordingContext(worker_sid=WK, agent_identity="alice")
@@ -164,7 +165,7 @@ def test_agents_see_only_their_own_calls(
 
 
 def test_an_agent_who_took_a_transfer_may_listen_too(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     sessions: Any,
 ) -> None:
@@ -213,7 +214,7 @@ def test_an_agent_who_took_a_transfer_may_listen_too(
 
 
 def test_backfill_archives_completed_recordings_and_reports_progress(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     early = datetime(2026, 1, 1, tzinfo=UTC)
     twilio.add(sid("RE", 1), sid("CA", 1), start_time=early)
@@ -232,7 +233,8 @@ def test_backfill_archives_completed_recordings_and_reports_progress(
     assert list(report.failed) == [sid("RE", 4)]
     assert "Twilio reports 30 s" in report.failed[sid("RE", 4)]
     assert [p.done for p in seen] == [1, 2, 3, 4]
-    assert [p.outcome for p in seen] == ["archived", "already", "skipped", "failed"]
+    # In Twilio's order: newest first (RE1 started two months before the others).
+    assert [p.outcome for p in seen] == ["failed", "skipped", "already", "archived"]
     row = service.get(sid("RE", 1))
     assert row is not None and row.state == "verified" and row.call_sid == sid("CA", 1)
 
@@ -241,11 +243,11 @@ def test_backfill_archives_completed_recordings_and_reports_progress(
     second = backfill(service.twilio, service.job, since=datetime(2026, 2, 1, tzinfo=UTC))
     assert sid("RE", 1) not in second.already + second.archived  # filtered out by date
     assert second.already == [sid("RE", 2)]
-    assert twilio.count("GET", ".wav") - media_before == 2  # only RE4 is tried again
+    assert twilio.count("GET", ".wav") - media_before == 1  # only RE4 is tried again
 
 
 def test_real_analysis_measures_the_synthetic_conversation(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     # make_wav puts the customer's burst at 0-2 s and the agent's at 1.5-3.5 s of 6 s.
     twilio.add(RE, CA, make_wav(duration_s=6.0))
@@ -278,7 +280,7 @@ def test_bytes_lru_evicts_by_total_size() -> None:
 
 
 def test_mono_recording_gets_talk_and_silence_and_a_settled_mono_state(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     # A Studio flow's mono recording: one speech-like burst in the first third of 6 s.
     twilio.add(RE, CA, make_wav(duration_s=6.0, channels=1), channels=1)
@@ -317,7 +319,7 @@ def test_digital_silence_runs_are_found_and_spans_merged() -> None:
 
 
 def test_silenced_pause_is_left_out_of_the_metrics(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     import io
 

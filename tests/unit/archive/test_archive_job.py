@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.rest import Client
 
 from flexrec.archive.crypto import ArchiveKey
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.service import (
     ArchiveFailedError,
     ArchiveRetryableError,
@@ -25,6 +25,7 @@ from flexrec.archive.storage import MemoryStorage
 from flexrec.db.prepared import watch
 from flexrec.twilio.client import PooledHttpClient
 from flexrec.twilio.gateway import media_wav_url
+from flexsim.testing import make_wav
 
 RE = "RE" + "1" * 32
 CA = "CA" + "2" * 32
@@ -36,23 +37,25 @@ class Crash(BaseException):
 
 
 class LoggingStore(MemoryStorage):
-    """A memory store that writes its operations into the fake Twilio's request log."""
+    """A memory store that notes each operation with how many requests flexsim had answered
+    by then (its place among Twilio's requests)."""
 
-    def __init__(self, log: list[tuple[str, str]]) -> None:
+    def __init__(self, twilio: SimRecordings) -> None:
         super().__init__()
-        self.log = log
+        self.twilio = twilio
+        self.log: list[tuple[str, int]] = []
         self.crash_after_next_put = False
         self.corrupt_next_get = False
 
     def put(self, key: str, data: bytes) -> None:
         super().put(key, data)
-        self.log.append(("STORE_PUT", key))
+        self.log.append(("STORE_PUT", len(self.twilio.requests)))
         if self.crash_after_next_put:
             self.crash_after_next_put = False
             raise Crash
 
     def get(self, key: str) -> bytes:
-        self.log.append(("STORE_GET", key))
+        self.log.append(("STORE_GET", len(self.twilio.requests)))
         data = super().get(key)
         if self.corrupt_next_get:
             self.corrupt_next_get = False
@@ -61,16 +64,16 @@ class LoggingStore(MemoryStorage):
 
 
 @pytest.fixture
-def logging_store(twilio: FakeTwilioRecordings) -> LoggingStore:
-    return LoggingStore(twilio.requests)
+def logging_store(twilio: SimRecordings) -> LoggingStore:
+    return LoggingStore(twilio)
 
 
-def media_gets(twilio: FakeTwilioRecordings) -> int:
+def media_gets(twilio: SimRecordings) -> int:
     return twilio.count("GET", f"/Recordings/{RE}.wav")
 
 
 def test_archives_verifies_and_records_metadata(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
 ) -> None:
     wav = make_wav(duration_s=3.0)
     twilio.add(RE, CA, wav)
@@ -101,7 +104,7 @@ def test_archives_verifies_and_records_metadata(
 
 
 def test_second_run_is_a_no_op(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
 ) -> None:
     twilio.add(RE, CA)
     service = make_service()
@@ -114,7 +117,7 @@ def test_second_run_is_a_no_op(
 
 
 def test_uses_the_callback_media_url_and_requested_channels(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
     seen: list[httpx.Request] = []
@@ -131,7 +134,7 @@ def test_uses_the_callback_media_url_and_requested_channels(
     assert first.url.path.endswith(f"/Recordings/{RE}.wav")
     assert first.url.params["RequestedChannels"] == "2"
     assert first.headers["authorization"].startswith("Basic ")
-    assert "authorization" not in seen[1].headers  # the redirect to the media host
+    assert len(seen) == 1  # the media itself: no fetch of the resource first
 
 
 def test_media_url_is_rebased_onto_the_simulator() -> None:
@@ -144,7 +147,7 @@ def test_media_url_is_rebased_onto_the_simulator() -> None:
 
 
 def test_download_errors_are_retried_then_succeed(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
     twilio.fail_next("media", 503)
@@ -159,7 +162,7 @@ def test_download_errors_are_retried_then_succeed(
 
 
 def test_storage_outage_is_retried_without_duplicates(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
 ) -> None:
     twilio.add(RE, CA)
     store.fail_next_puts = 1
@@ -172,7 +175,7 @@ def test_storage_outage_is_retried_without_duplicates(
 
 
 def test_crash_after_upload_reruns_cleanly_under_the_same_key(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     logging_store: LoggingStore,
 ) -> None:
@@ -191,7 +194,7 @@ def test_crash_after_upload_reruns_cleanly_under_the_same_key(
 
 
 def test_crash_mid_download_restarts_from_scratch(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
 ) -> None:
     twilio.add(RE, CA)
     crashes = [True]
@@ -209,7 +212,7 @@ def test_crash_mid_download_restarts_from_scratch(
 
 
 def test_read_back_mismatch_starts_over(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     logging_store: LoggingStore,
 ) -> None:
@@ -225,7 +228,7 @@ def test_read_back_mismatch_starts_over(
 
 
 def test_deletes_from_twilio_only_after_the_copy_is_verified(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     logging_store: LoggingStore,
 ) -> None:
@@ -234,15 +237,16 @@ def test_deletes_from_twilio_only_after_the_copy_is_verified(
     row = service.job.archive_recording(RE)
     assert row.state == "deleted_from_twilio"
     assert row.deleted_from_twilio_at is not None
-    log = [entry[0] for entry in twilio.requests]
-    delete_at = log.index("DELETE")
-    assert log.index("STORE_PUT") < log.index("STORE_GET") < delete_at
-    assert twilio.recordings[RE].deleted
+    methods = [entry.method for entry in twilio.requests]
+    delete_at = methods.index("DELETE")  # requests answered before Twilio's delete
+    marks = dict(logging_store.log)
+    assert marks["STORE_PUT"] <= marks["STORE_GET"] <= delete_at
+    assert twilio.deleted(RE)
     assert logging_store.exists(KEY)
 
 
 def test_failed_twilio_delete_is_retried_and_404_counts_as_done(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
     twilio.fail_next("delete", 500)
@@ -251,13 +255,13 @@ def test_failed_twilio_delete_is_retried_and_404_counts_as_done(
         service.job.archive_recording(RE)
     row = service.get(RE)
     assert row is not None and row.state == "verified"  # the archive copy is safe already
-    twilio.recordings[RE].deleted = True  # e.g. someone deleted it in the console meanwhile
+    twilio.vanish(RE)  # e.g. someone deleted it in the console meanwhile
     assert service.job.archive_recording(RE).state == "deleted_from_twilio"
     assert media_gets(twilio) == 1
 
 
 def test_attempts_are_capped_then_failed_is_sticky_until_retried(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
     twilio.fail_next("media", 500, times=3)
@@ -284,10 +288,10 @@ def test_attempts_are_capped_then_failed_is_sticky_until_retried(
     ],
 )
 def test_bad_media_and_states_are_classified(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     store: MemoryStorage,
-    setup: Callable[[FakeTwilioRecordings], object],
+    setup: Callable[[SimRecordings], object],
     error: type[Exception],
     message: str,
 ) -> None:
@@ -298,13 +302,14 @@ def test_bad_media_and_states_are_classified(
 
 
 def test_wrong_credentials_fail_visibly_instead_of_looping(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
     client = twilio.sdk_client()
     client.password = "wrong"
     service = make_service(client=client)
-    service.job.note_completed(RE, CA, f"https://api.twilio.com/x/{RE}", 2, duration_s=2)
+    media_url = f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{RE}"
+    service.job.note_completed(RE, CA, media_url, 2, duration_s=2)
     with pytest.raises(ArchiveFailedError, match="401"):
         service.job.archive_recording(RE)
     row = service.get(RE)
@@ -312,7 +317,7 @@ def test_wrong_credentials_fail_visibly_instead_of_looping(
 
 
 def test_encrypted_archive_round_trips_through_read_media(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
 ) -> None:
     wav = make_wav()
     twilio.add(RE, CA, wav)
@@ -328,7 +333,7 @@ def test_encrypted_archive_round_trips_through_read_media(
 
 
 def test_context_sets_queue_agent_labels_and_per_queue_retention(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     from flexrec.archive.retention import RetentionPolicy
 
@@ -354,7 +359,7 @@ def test_context_sets_queue_agent_labels_and_per_queue_retention(
 
 
 def test_network_errors_talking_to_twilio_are_retryable(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
     # The service's own transport against a port nobody listens on: urllib3 raises its own
@@ -376,7 +381,7 @@ def test_network_errors_talking_to_twilio_are_retryable(
 
 
 def test_a_broken_context_provider_does_not_block_archiving(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
 
@@ -388,7 +393,7 @@ def test_a_broken_context_provider_does_not_block_archiving(
 
 
 def test_a_worker_overtaken_by_another_stops_without_writing_an_older_state(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
 ) -> None:
     twilio.add(RE, CA)
     other = make_service(delete_from_twilio=True)
@@ -411,7 +416,7 @@ def test_a_worker_overtaken_by_another_stops_without_writing_an_older_state(
 
 
 def test_stale_state_write_is_refused_after_another_worker_verified(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService], store: MemoryStorage
 ) -> None:
     twilio.add(RE, CA)
     other = make_service()

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sim_recordings import SimRecordings
 
 import flexrec.analysis
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.jobs import (
     JOB_ANALYSE,
     JOB_ARCHIVE,
@@ -35,7 +35,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_completed_recording_is_archived_then_analysed(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -70,7 +70,7 @@ def test_completed_recording_is_archived_then_analysed(
 
 
 def test_retryable_failure_reenqueues_with_backoff(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -91,7 +91,7 @@ def test_retryable_failure_reenqueues_with_backoff(
 
 
 def test_the_first_retry_delay_is_configurable(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -108,7 +108,7 @@ def test_the_first_retry_delay_is_configurable(
 
 
 def test_permanent_failure_stops_retrying(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     queue = InlineJobQueue()
     register_archive_jobs(queue, make_service())
@@ -117,7 +117,7 @@ def test_permanent_failure_stops_retrying(
 
 
 def test_reconcile_picks_up_stale_rows_and_missing_analyses(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     clock: Any,
     monkeypatch: pytest.MonkeyPatch,

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.audit_chain import AuditLog
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.holds import HoldError, NotHeld, list_holds, place_hold, release_hold
 from flexrec.archive.retention import load_retention_policy
 from flexrec.archive.service import ArchiveService, RecordingNotArchived
@@ -41,7 +41,7 @@ def test_the_readme_policy_with_retention_loads(tmp_path: Path) -> None:
 
 
 def test_a_hold_says_who_when_and_why_and_is_audited(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     sessions: sessionmaker[Session],
 ) -> None:
@@ -74,7 +74,7 @@ def test_a_hold_says_who_when_and_why_and_is_audited(
 
 
 def test_a_release_says_why_and_releasing_what_is_not_held_changes_nothing(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     sessions: sessionmaker[Session],
 ) -> None:
@@ -99,7 +99,7 @@ def test_an_unknown_recording_cannot_be_held(sessions: sessionmaker[Session]) ->
 
 
 def test_a_held_recording_keeps_twilios_copy_until_released(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     sessions: sessionmaker[Session],
     clock: Callable[[], datetime],
@@ -110,11 +110,11 @@ def test_a_held_recording_keeps_twilios_copy_until_released(
     place_hold(sessions, RE, "legal", "case 1", clock=clock)
     row = service.job.archive_recording(RE)
     assert row.state == "verified"
-    assert not twilio.recordings[RE].deleted
+    assert not twilio.deleted(RE)
     # The reconciler leaves it alone while held...
     assert service.job.unfinished(stale_after=timedelta(0)) == []
     release_hold(sessions, RE, "legal", "closed", clock=clock)
     # ...and finishes the clean-up once released.
     assert service.job.unfinished(stale_after=timedelta(0)) == [RE]
     assert service.job.archive_recording(RE).state == "deleted_from_twilio"
-    assert twilio.recordings[RE].deleted
+    assert twilio.deleted(RE)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.audit_chain import AuditLog
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.retention import (
     RetentionPolicy,
     RetentionPolicyError,
@@ -78,7 +78,7 @@ def test_missing_policy_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_sweep_purges_expired_media_except_legal_holds(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     store: MemoryStorage,
     sessions: sessionmaker[Session],
@@ -128,7 +128,7 @@ def test_sweep_purges_expired_media_except_legal_holds(
 
 
 def test_sweep_skips_a_storage_failure_and_retries_next_time(
-    twilio: FakeTwilioRecordings, make_service: Callable[..., ArchiveService]
+    twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     class FlakyDeletes(MemoryStorage):
         failures = 1

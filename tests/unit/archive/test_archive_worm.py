@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.crypto import ArchiveKey
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.models import ArchivedRecording, SealedObject
 from flexrec.archive.redaction import RedactionReport
 from flexrec.archive.retention import RetentionPolicy, RetentionPolicyError
@@ -23,6 +23,7 @@ from flexrec.archive.service import ArchiveFailedError, ArchiveService, Recordin
 from flexrec.archive.storage import LocalStorage
 from flexrec.archive.worm import MemoryWormStorage, NotWormError, require_worm
 from flexrec.config import Settings, StorageSettings
+from flexsim.testing import make_wav
 
 RE = "RE" + "1" * 32
 CA = "CA" + "2" * 32
@@ -51,7 +52,7 @@ def _manifest(sessions: sessionmaker[Session]) -> SealedObject:
 
 
 def test_a_legal_obligation_is_sealed_under_a_compliance_lock_until_its_date(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -79,7 +80,7 @@ def test_a_legal_obligation_is_sealed_under_a_compliance_lock_until_its_date(
 
 
 def test_a_rule_that_only_allows_it_gets_a_governance_lock(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -93,7 +94,7 @@ def test_a_rule_that_only_allows_it_gets_a_governance_lock(
 
 
 def test_the_redaction_stage_runs_before_sealing_and_its_report_is_kept(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -120,7 +121,7 @@ def test_the_redaction_stage_runs_before_sealing_and_its_report_is_kept(
 
 
 def test_a_legal_hold_is_set_and_cleared_on_the_stored_version(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -144,7 +145,7 @@ def test_a_legal_hold_is_set_and_cleared_on_the_stored_version(
 
 
 def test_expired_versions_and_delete_markers_are_deleted_by_version_id(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -165,7 +166,7 @@ def test_expired_versions_and_delete_markers_are_deleted_by_version_id(
 
 
 def test_a_delete_the_storage_refuses_is_audited_and_waits_for_the_storage_date(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -209,7 +210,7 @@ def test_the_local_folder_says_it_is_not_worm_and_refuses_a_worm_policy(tmp_path
 
 
 def test_a_locked_rule_on_a_store_without_versions_fails_the_job_clearly(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     tmp_path: Path,
 ) -> None:
@@ -234,7 +235,7 @@ def test_lock_rules_are_checked(section: dict[str, object], message: str) -> Non
 
 
 def test_the_analysis_is_stored_locked_and_sealed_like_its_audio(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -272,7 +273,7 @@ def test_the_analysis_is_stored_locked_and_sealed_like_its_audio(
 
 
 def test_the_transcript_is_stored_locked_and_sealed_like_its_audio(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -311,7 +312,7 @@ def test_the_transcript_is_stored_locked_and_sealed_like_its_audio(
 
 @pytest.mark.parametrize("killed_before", ["transcript", "analysis"])
 def test_a_kill_between_the_saved_analysis_and_its_seals_is_sealed_by_the_reconciler(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],
@@ -362,7 +363,7 @@ def test_a_kill_between_the_saved_analysis_and_its_seals_is_sealed_by_the_reconc
 
 
 def test_playback_reads_the_sealed_version_not_one_written_on_top(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
 ) -> None:

@@ -13,18 +13,19 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.audit_log import record_event
 from flexrec.archive.crypto import ArchiveKey, generate_key_b64
-from flexrec.archive.fakes import FakeTwilioRecordings, make_wav
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import LocalStorage
 from flexrec.cli import root as cli
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
+from flexsim.testing import make_wav
 
 RE1, RE2 = "RE" + "1" * 32, "RE" + "2" * 32
 
@@ -56,7 +57,7 @@ def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[session
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     service = ArchiveService(
         sessions,
         LocalStorage(tmp_path / "data" / "archive"),

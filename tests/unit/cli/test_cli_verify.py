@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.audit_chain import AuditLog
 from flexrec.archive.audit_log import record_event
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.models import SealedObject
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.storage import LocalStorage
@@ -46,7 +46,7 @@ def sessions(data_dir: Path) -> Iterator[sessionmaker[Session]]:
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    twilio = FakeTwilioRecordings()
+    twilio = SimRecordings()
     archive = ArchiveService(sessions, LocalStorage(data_dir / "archive"), twilio.sdk_client())
     for n in range(1, 4):
         twilio.add(sid("RE", n), sid("CA", n))

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import REGISTRY
+from sim_recordings import SimRecordings
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.audit_log import record_event
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.models import AuditAnchor, VerifyRun
 from flexrec.archive.service import ArchiveService
 from flexrec.archive.worm import MemoryWormStorage
@@ -34,7 +34,7 @@ def _gauge(name: str) -> float | None:
 
 
 def test_anchor_and_verify_jobs_record_their_outcome_for_the_metrics(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     sessions: sessionmaker[Session],
 ) -> None:

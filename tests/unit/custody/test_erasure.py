@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sim_recordings import SimRecordings
 from sim_twilio import SimTwilio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.audit_chain import AuditLog
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.models import (
     ArchivedRecording,
     ErasedRecording,
@@ -60,7 +60,7 @@ class Gateway:
 
 @pytest.fixture
 def world(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     sessions: sessionmaker[Session],
     clock: Any,

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sim_recordings import SimRecordings
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.audit_chain import GENESIS_HASH, AuditChainHead, AuditLog, digest_of
 from flexrec.archive.audit_log import record_event
 from flexrec.archive.crypto import ArchiveKey
-from flexrec.archive.fakes import FakeTwilioRecordings
 from flexrec.archive.models import SealedObject
 from flexrec.archive.retention import RetentionPolicy
 from flexrec.archive.service import ArchiveService, RecordingContext
@@ -38,7 +38,7 @@ def worm(clock: Callable[[], Any]) -> MemoryWormStorage:
 
 @pytest.fixture
 def archived(
-    twilio: FakeTwilioRecordings,
+    twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
     sessions: sessionmaker[Session],

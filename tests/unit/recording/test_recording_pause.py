@@ -162,6 +162,66 @@ def test_pause_before_the_recording_started_applies_once_it_starts(tmp_path: Pat
         h2.close()
 
 
+def test_a_deferred_pause_that_finds_the_recording_ended_on_a_live_call_holds_its_replacement(
+    tmp_path: Path,
+) -> None:
+    # Seed 11 at x10: the agent paused while the start was in flight; by the time the kept
+    # pause was applied Twilio had ended the recording (absent), so the pause got 21220. The
+    # call was live: taken for 'call over', the target ended, the absent callback changed
+    # nothing and the agent's resume was a no-op: 22 s of call (222 s simulated) unrecorded.
+    h2 = Harness(tmp_path / "fourth")
+    try:
+        attrs = outbound_attrs()
+        h2.twilio.add_task(TASK, attrs)
+        h2.twilio.add_call(CUSTOMER, "ringing")
+        h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        h2.tr(
+            "task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned"
+        )
+        assert h2.service.pauses.pause(TASK, OWNER).pause_pending
+        h2.twilio.add_call(CUSTOMER, "in-progress")
+        h2.twilio.fail_next("update_recording", not_recordable())  # it ended before the pause
+        h2.clock.advance(600)
+        h2.queue.run_all()
+        (rec,) = h2.twilio.recordings_on(CUSTOMER)
+        assert h2.target(CUSTOMER).state == "paused"  # the agent's word, not 'call over'
+        h2.end_recording(rec.sid, "absent", ErrorCode="16102")
+        h2.queue.run_all()
+        assert len(h2.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
+        h2.service.pauses.resume(TASK, OWNER)
+        h2.queue.run_all()
+        replacement = h2.twilio.recordings_on(CUSTOMER)[-1]
+        assert replacement.sid != rec.sid and replacement.status == "in-progress"
+    finally:
+        h2.close()
+
+
+def test_a_deferred_pause_on_a_call_that_ended_meanwhile_ends_the_target(tmp_path: Path) -> None:
+    h2 = Harness(tmp_path / "fifth")
+    try:
+        attrs = outbound_attrs()
+        h2.twilio.add_task(TASK, attrs)
+        h2.twilio.add_call(CUSTOMER, "ringing")
+        h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+        h2.tr(
+            "task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned"
+        )
+        assert h2.service.pauses.pause(TASK, OWNER).pause_pending
+        h2.twilio.add_call(CUSTOMER, "in-progress")
+        h2.twilio.fail_next("update_recording", unavailable())  # the kept pause: retried later
+        h2.clock.advance(600)
+        while h2.target(CUSTOMER).state != "recording":  # the start, not the pause's retry
+            h2.queue.run_all(max_jobs=1)
+        assert "recording.apply_pause" in [j.name for j in h2.queue.pending]
+        h2.twilio.add_call(CUSTOMER, "completed")  # hung up before the kept pause's retry
+        h2.clock.advance(600)
+        h2.queue.run_all()
+        assert h2.target(CUSTOMER).state == "ended"
+        assert (h2.pause_events()[-1].action, h2.pause_events()[-1].result) == ("pause", "ended")
+    finally:
+        h2.close()
+
+
 def test_resume_before_the_recording_started_cancels_the_deferred_pause(tmp_path: Path) -> None:
     h2 = Harness(tmp_path / "third")
     try:
@@ -177,6 +237,26 @@ def test_resume_before_the_recording_started_cancels_the_deferred_pause(tmp_path
         assert h2.twilio.recordings_on(CUSTOMER)[0].status == "in-progress"
     finally:
         h2.close()
+
+
+def test_a_wrapup_resume_that_finds_the_recording_ended_on_a_live_call_replaces_it(
+    h: Harness,
+) -> None:
+    # A transfer: the first agent paused, Twilio ended the recording (absent) during the
+    # pause, and that agent wrapped up while the customer stayed on the line, before the
+    # absent callback came. The wrap-up's resume got 21220; taken for 'call over', the leg
+    # went unrecorded for the rest of the call. The work is over: the replacement starts at
+    # once when the callback comes.
+    h.service.pauses.pause(TASK, OWNER)
+    rec = h.twilio.recordings_on(CUSTOMER)[0]
+    rec.status = "absent"  # Twilio answers 21220 to the resume
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr("reservation.wrapup", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    assert h.target(CUSTOMER).state == "recording"  # the resume stands, not 'call over'
+    h.end_recording(rec.sid, "absent", ErrorCode="16102")
+    h.queue.run_all()
+    replacement = h.twilio.recordings_on(CUSTOMER)[-1]
+    assert replacement.sid != rec.sid and replacement.status == "in-progress"
 
 
 @pytest.mark.parametrize("event", ["reservation.wrapup", "task.wrapup", "task.completed"])

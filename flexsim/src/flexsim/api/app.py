@@ -35,6 +35,7 @@ from flexsim.api.formats import Hosts
 from flexsim.api.routing import ApiContext, ApiFaults, Operation, error_response, make_endpoint
 from flexsim.errors import method_not_allowed, not_found
 from flexsim.latency import LatencyModel
+from flexsim.request_log import RequestLog
 from flexsim.world import World
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -77,12 +78,15 @@ def create_sim_app(
     credentials: SimCredentials | None = None,
     public_base_url: str | None = None,
     latency: LatencyModel | None = None,
+    request_log: RequestLog | None = None,
 ) -> FastAPI:
     """Build the simulator's ASGI app for `world`.
 
     `public_base_url` makes absolute URLs in responses (TaskRouter `url`, `media_url`, page
     links) point at the simulator instead of Twilio's hosts; by default they name Twilio's
     hosts, exactly like Twilio, and clients rebase them as they rebase every Twilio URL.
+    `request_log` receives every request answered (default: a new one, `app.state.sim_context.
+    requests`).
     """
     creds = credentials or SimCredentials()
     ctx = ApiContext(
@@ -92,6 +96,7 @@ def create_sim_app(
         faults=faults,
         latency=latency,
         started_at=world.clock.now(),
+        requests=request_log if request_log is not None else RequestLog(),
     )
     app = FastAPI(
         title="flexsim: a simulated Twilio Flex account",

@@ -33,6 +33,7 @@ from flexsim.errors import (
     not_found,
 )
 from flexsim.latency import LatencyModel
+from flexsim.request_log import RequestLog
 from flexsim.world import World
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class ApiContext:
     faults: ApiFaults | None = None
     latency: LatencyModel | None = None  # how long Twilio takes to answer (None: at once)
     started_at: float = 0.0  # simulated epoch the account's fixed resources date from
+    requests: RequestLog = field(default_factory=RequestLog)  # every request answered
     _accepted: set[str] = field(default_factory=set)  # Authorization values already checked
 
     def authorized(self, header: str | None) -> bool:
@@ -178,6 +180,13 @@ def make_endpoint(ctx: ApiContext, op: Operation) -> Callable[[Request], Awaitab
     is_async = inspect.iscoroutinefunction(op.handler)
 
     async def endpoint(request: Request) -> Response:
+        response = await answer(request)
+        ctx.requests.append(
+            request.method, request.url.path, request.url.query, response.status_code
+        )
+        return response
+
+    async def answer(request: Request) -> Response:
         path = request.url.path
         try:
             if ctx.latency is not None:

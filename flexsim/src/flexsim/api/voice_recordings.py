@@ -26,7 +26,8 @@ def _find(ctx: ApiContext, req: ApiRequest, sid: str) -> Recording:
 
 
 def list_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
-    """GET Recordings.json: newest first, filtered by CallSid, ConferenceSid, DateCreated."""
+    """GET Recordings.json: newest first (DateCreated), filtered by CallSid, ConferenceSid and
+    DateCreated."""
     q = req.query
     call_sid = q.sid("CallSid", "CA")
     conference_sid = q.sid("ConferenceSid", "CF")
@@ -41,11 +42,17 @@ def list_recordings(ctx: ApiContext, req: ApiRequest) -> ApiResult:
     if conference_sid is not None:
         # Flex's conference recordings (native_recording variant); OAI ListRecording's filter
         candidates = [r for r in candidates if r.conference_sid == conference_sid]
-    recordings = [
-        r
-        for r in candidates
-        if (include_deleted or not r.deleted) and created.accepts(r.date_created)
-    ]
+    # Newest first by DateCreated, as Twilio lists them (an arranged recording may have started
+    # before ones made after it); ties keep the newest-made first.
+    recordings = sorted(
+        (
+            r
+            for r in candidates
+            if (include_deleted or not r.deleted) and created.accepts(r.date_created)
+        ),
+        key=lambda r: r.date_created,
+        reverse=True,
+    )
     account = world.account_sid
     path = f"{account_path(account)}/Recordings.json"
     body = v2010_list(
@@ -81,13 +88,15 @@ async def _media(ctx: ApiContext, req: ApiRequest, fmt: str) -> ApiResult:
         if requested is not None and requested > recording.channels:
             raise invalid_parameter("RequestedChannels", "the recording has one channel")
     # Imported here: audio synthesis is heavy and only media downloads need it.
-    from flexsim.media import render_media
+    from flexsim.media import MediaRequestError, render_media
 
     def render() -> bytes:
         return render_media(ctx.world, recording, fmt, requested)
 
     try:
         data = await anyio.to_thread.run_sync(render)
+    except MediaRequestError as error:
+        raise TwilioApiError(error.status, error.code, str(error)) from error
     except (KeyError, ValueError) as error:
         raise TwilioApiError(404, 20404, f"Recording media unavailable: {error}") from error
     return ApiResult(raw=data, media_type=MEDIA_TYPES[fmt])

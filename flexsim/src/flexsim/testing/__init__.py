@@ -13,8 +13,11 @@ a running simulator or in process to its ASGI app:
     client = sdk_client(runner)                         # a SimRunner (its URL and credentials)
     client = sdk_client(create_sim_app(world))          # in process, no socket
 
-Pytest fixtures for all this are in `flexsim.testing.pytest_plugin` (loaded by pytest
-automatically once flexsim is installed). Needs the `twilio` package (`flexsim[testing]`).
+`InProcessSim` is a whole simulated account in the test's process (no socket, no thread, a
+clock the test moves), with its arrange API, fault plan and request log; `make_wav` makes media
+to arrange. Pytest fixtures for all this are in `flexsim.testing.pytest_plugin` (loaded by
+pytest automatically once flexsim is installed). Needs the `twilio` package
+(`flexsim[testing]`).
 """
 
 from __future__ import annotations
@@ -35,15 +38,38 @@ from flexsim.testing.http import (
 )
 
 if TYPE_CHECKING:
+    from flexsim.request_log import LoggedRequest, RequestLog
     from flexsim.runner import SimRunner
+    from flexsim.testing.in_process import InProcessSim
+    from flexsim.testing.wav import make_wav
 
 __all__ = [
     "AppTransport",
     "AsyncSimHttpClient",
+    "InProcessSim",
+    "LoggedRequest",
+    "RequestLog",
     "SimHttpClient",
+    "make_wav",
     "rebase",
     "sdk_client",
 ]
+
+# Loaded on first use: the web app and numpy are heavier than the SDK clients above.
+_LAZY = {
+    "InProcessSim": "flexsim.testing.in_process",
+    "LoggedRequest": "flexsim.request_log",
+    "RequestLog": "flexsim.request_log",
+    "make_wav": "flexsim.testing.wav",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sdk_client(

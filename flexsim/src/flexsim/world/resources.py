@@ -51,10 +51,22 @@ class SidFactory:
         self._salt = salt & (2**128 - 1)
         self._lock = threading.Lock()
 
+        # SIDs a test chose for the next resources of a prefix (`choose`), used before any draw.
+        self._chosen: dict[str, list[str]] = {}
+
     def new(self, prefix: str) -> str:
         """Return a fresh SID with the given two-letter prefix."""
         with self._lock:
+            chosen = self._chosen.get(prefix)
+            if chosen:
+                return chosen.pop(0)
             return prefix + f"{self._rng.getrandbits(128) ^ self._salt:032x}"
+
+    def choose(self, sid: str) -> None:
+        """Hand out `sid` for the next resource of its prefix (after any chosen before it);
+        the seeded draws are not moved, so the other SIDs stay what they would have been."""
+        with self._lock:
+            self._chosen.setdefault(sid[:2], []).append(sid)
 
 
 class SimClock:
@@ -94,6 +106,17 @@ class PauseSpan:
     behavior: Literal["skip", "silence"]
 
 
+@dataclass(frozen=True)
+class GivenMedia:
+    """Media a client supplied for a recording (flexsim.arrange), served instead of audio
+    rendered from the call's timeline: the file's bytes, its format and what it holds."""
+
+    data: bytes
+    fmt: Literal["wav", "mp3"]
+    channels: int
+    sample_rate_hz: int | None = None  # None: not decodable (served as is, never converted)
+
+
 @dataclass
 class Recording:
     """A call recording, or Flex's own conference recording (`conference_sid` set)."""
@@ -126,6 +149,8 @@ class Recording:
     # it itself (a Studio flow, Flex's conference recording). Interference only hits "api" ones.
     origin: Literal["api", "account"] = "account"
     end_reason: EndReason | None = None
+    # Set when a client arranged the recording with its own media (None: rendered audio).
+    media: GivenMedia | None = None
 
     @property
     def duration_s(self) -> int | None:

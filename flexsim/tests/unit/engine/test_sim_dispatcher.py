@@ -204,3 +204,24 @@ def test_call_status_callbacks_report_only_the_end_by_default(sim: Sim) -> None:
     assert {f["CallStatus"] for f in forms} == {"completed"}
     assert len(forms) == 2  # the customer leg and the agent's leg
     assert {f["SequenceNumber"] for f in forms} == {"0"}
+
+
+def test_the_log_names_a_recordings_callback_and_when_its_first_try_went(sim: Sim) -> None:
+    # A receiver's answer to a callback is timed from its first try, retries included: the
+    # log keeps that moment on the simulated clock, and the recording a status is about.
+    tried: set[str] = set()
+
+    def first_try_fails(request: httpx.Request) -> httpx.Response:
+        token = request.headers["I-Twilio-Idempotency-Token"]
+        first = token not in tried
+        tried.add(token)
+        return httpx.Response(503 if first else 204)
+
+    started_ms = round(sim.world.clock.now() * 1000)
+    dispatcher, seen = _deliver(sim, first_try_fails)
+    request = next(r for r in seen if r.url.path.endswith("/recording-status"))
+    (entry,) = [e for e in dispatcher.log if e["kind"] == "recording-status"]
+    assert entry["subject_sid"] == _form(request)["RecordingSid"]
+    assert entry["attempts"] == 2
+    assert started_ms <= entry["first_try_ms"] <= round(sim.world.clock.now() * 1000)
+    assert all(e["subject_sid"] == "" for e in dispatcher.log if e["kind"] != "recording-status")

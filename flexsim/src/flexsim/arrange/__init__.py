@@ -11,92 +11,47 @@ frozen snapshot (flexsim.views); a bad request raises `ArrangeError` (400 over H
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any
 
+from flexsim.arrange.base import (
+    CALL_PATHS,
+    CALL_STATUSES,
+    TASK_STATUSES,
+    ArrangeBase,
+    ArrangeError,
+    ListShape,
+    call_info,
+    conference_info,
+    recording_info,
+    task_info,
+)
+from flexsim.arrange.recordings import RecordingArrange
 from flexsim.callees import CALL_EVENTS
-from flexsim.views import CallInfo, ConferenceInfo, RecordingInfo, TaskInfo
-from flexsim.world import Call, Callee, Conference, Recording, Task, World
+from flexsim.faults import FaultPlan, FaultPlanError
+from flexsim.views import CallInfo, TaskInfo
+from flexsim.world import Call, Callee, Task, World
 
-# How a leg reaches each status (every step announced as Twilio would announce it).
-CALL_PATHS: dict[str, tuple[str, ...]] = {
-    "queued": (),
-    "ringing": ("ringing",),
-    "in-progress": ("ringing", "in-progress"),
-    "completed": ("ringing", "in-progress", "completed"),
-    "busy": ("ringing", "busy"),
-    "no-answer": ("ringing", "no-answer"),
-    "canceled": ("ringing", "canceled"),
-    "failed": ("failed",),
-}
-CALL_STATUSES = tuple(CALL_PATHS)
-TASK_STATUSES = ("pending", "reserved", "assigned", "wrapping", "completed", "canceled")
-ListShape = Literal["null", "attributes"]
-
-
-class ArrangeError(ValueError):
-    """The world cannot be arranged that way (an unknown SID, a status it cannot reach)."""
+__all__ = [
+    "CALL_PATHS",
+    "CALL_STATUSES",
+    "TASK_STATUSES",
+    "Arrange",
+    "ArrangeError",
+    "ListShape",
+    "call_info",
+    "conference_info",
+    "recording_info",
+    "task_info",
+]
 
 
-def call_info(call: Call) -> CallInfo:
-    """A call leg's snapshot."""
-    return CallInfo(
-        call.sid, call.from_, call.to, call.direction, call.status, call.party, call.conference_sid
-    )
-
-
-def task_info(task: Task) -> TaskInfo:
-    """A task's snapshot."""
-    return TaskInfo(
-        task.sid,
-        task.assignment_status,
-        copy.deepcopy(task.attributes),
-        task.revision,
-        task.queue_sid,
-        task.workflow_sid,
-        tuple(task.reservations),
-    )
-
-
-def conference_info(conference: Conference) -> ConferenceInfo:
-    """A conference's snapshot."""
-    return ConferenceInfo(
-        conference.sid,
-        conference.friendly_name,
-        conference.status,
-        {sid: p.label for sid, p in conference.participants.items()},
-        conference.recording_sid,
-    )
-
-
-def recording_info(world: World, recording: Recording) -> RecordingInfo:
-    """A recording's snapshot."""
-    call = world.calls.get(recording.call_sid)
-    return RecordingInfo(
-        sid=recording.sid,
-        call_sid=recording.call_sid,
-        party=call.party if call else "",
-        status=recording.status,
-        source=recording.source,
-        created_wall=recording.created_wall,
-        pauses=len(recording.pauses),
-        channels=recording.channels,
-        conference_sid=recording.conference_sid,
-    )
-
-
-class Arrange:
+class Arrange(RecordingArrange, ArrangeBase):
     """Builds resources in one world (call only from the thread that owns it; `SimRunner.
-    arrange` does that for you)."""
+    arrange` does that for you); `faults` is the plan `fault_next` scripts."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    # -- lookups ----------------------------------------------------------------------------
-    def _get(self, table: dict[str, Any], sid: str, what: str) -> Any:
-        found = table.get(sid)
-        if found is None:
-            raise ArrangeError(f"no {what} {sid}")
-        return found
+    def __init__(self, world: World, faults: FaultPlan | None = None) -> None:
+        super().__init__(world)
+        self.faults = faults
 
     # -- people and routing -----------------------------------------------------------------
     def worker(
@@ -259,56 +214,57 @@ class Arrange:
             raise ArrangeError('shape must be "null" or "attributes"')
         self.world.list_task_attributes = shape
 
-    # -- conferences and recordings ---------------------------------------------------------
-    def conference(
-        self,
-        task_sid: str,
-        participants: dict[str, str | None],
-        *,
-        status_callback: str | None = None,
-        record_channels: int = 0,
-    ) -> ConferenceInfo:
-        """The task's conference (FriendlyName = the task SID, as Flex names it) with these
-        in-progress legs joined in order (call SID -> label or None); `record_channels` 1 or 2
-        records it from the start as Flex's Call Recording does."""
-        if record_channels not in (0, 1, 2):
-            raise ArrangeError("record_channels is 0 (off), 1 or 2")
+    # -- identities and faults ----------------------------------------------------------------
+    def next_sids(self, *sids: str) -> None:
+        """The next resources of each SID's prefix get these SIDs, in order (for tests that
+        name their fixtures: `next_sids("CA…", "RE…")` before arranging the call and its
+        recording); every other SID stays the seed's."""
         world = self.world
         with world.lock:
-            task: Task = self._get(world.tasks, task_sid, "task")
-            calls = [self._get(world.calls, sid, "call") for sid in participants]
-            if any(c.status != "in-progress" for c in calls):
-                raise ArrangeError("participants must be in-progress calls")
-            conference = world.create_conference(task, status_callback, record_channels)
-            for call in calls:
-                world.join_conference(conference, call, participants[call.sid])
-            return conference_info(conference)
+            in_use = {
+                *world.calls,
+                *world.recordings,
+                *world.conferences,
+                *world.tasks,
+                *world.workers,
+                *world.reservations,
+            }
+            for sid in sids:
+                if not _well_formed(sid):
+                    raise ArrangeError(f"{sid!r} is not a SID (two capitals and 32 hex digits)")
+                if sid in in_use:
+                    raise ArrangeError(f"{sid} is already in use")
+            for sid in sids:
+                world.sids.choose(sid)
 
-    def recording(
+    def fault_next(
         self,
-        call_sid: str,
+        method: str,
+        path: str,
         *,
-        channels: int = 2,
-        source: str = "StartCallRecordingAPI",
-        status_callback: str | None = None,
-        status_callback_events: list[str] | None = None,
-        origin: Literal["api", "account"] = "account",
-    ) -> RecordingInfo:
-        """A recording running on an in-progress call (as a Studio flow or another tool made
-        it: origin "account"; "api" to have interference treat it as a client's)."""
-        if channels not in (1, 2):
-            raise ArrangeError("channels is 1 or 2")
-        world = self.world
-        with world.lock:
-            call: Call = self._get(world.calls, call_sid, "call")
-            if call.status != "in-progress":
-                raise ArrangeError(f"call {call_sid} is {call.status}, not in-progress")
-            recording = world.start_recording(
-                call,
-                channels=channels,
-                source=source,
-                status_callback=status_callback,
-                status_callback_events=tuple(status_callback_events or ["completed"]),
-                origin=origin,
+        status: int | None = None,
+        code: int | None = None,
+        delay_s: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """The next `times` REST requests of `method` whose path matches the glob `path`
+        (`*/Recordings/*.wav`: media downloads) answer `status` with Twilio's error body
+        (`code`, default 20000 + status), after `delay_s`; a delay alone is latency."""
+        if self.faults is None:
+            raise ArrangeError("this simulator has no fault plan")
+        try:
+            self.faults.fault_next(
+                method, path, status=status, code=code, delay_s=delay_s, times=times
             )
-            return recording_info(world, recording)
+        except FaultPlanError as exc:
+            raise ArrangeError(str(exc)) from exc
+
+
+def _well_formed(sid: str) -> bool:
+    hex_part = sid[2:]
+    return (
+        len(sid) == 34
+        and sid[:2].isalpha()
+        and sid[:2].isupper()
+        and all(c in "0123456789abcdef" for c in hex_part)
+    )
