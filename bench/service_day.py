@@ -620,6 +620,26 @@ def day_figures(
         if start_p50 is not None and latency_ms
         else None,
         "starts_timed": int(counted.total("flexrec_recording_start_seconds_count")),
+        # How long follow-up work waited for a background thread, by lane (first: starts and
+        # leg searches; after: link writes, settles): whether creates queue behind the rest.
+        "background_wait_ms": {
+            lane: {
+                "n": int(counted.total("flexrec_background_wait_seconds_count", lane=lane)),
+                **{
+                    f"p{round(q * 100)}": rounded(
+                        1000
+                        * (
+                            counted.histogram_quantile(
+                                "flexrec_background_wait_seconds", q, lane=lane
+                            )
+                            or 0.0
+                        )
+                    )
+                    for q in (0.5, 0.99)
+                },
+            }
+            for lane in ("first", "after")
+        },
         "analysis_row_bytes_per_recording": round(stored["row_bytes"]),
         "peaks_bytes_per_recording": round(stored["peaks_bytes"]),
         "handler_cpu_ms_by_kind": {
@@ -665,6 +685,13 @@ def report(f: dict[str, Any]) -> None:
         f"recording start (webhook arrival -> create accepted, {f['starts_timed']} timed): "
         f"p50 {f['start_ms_p50']} ms = {f['start_round_trips_p50']} round trips of "
         f"{f['rest_latency_ms']:.0f} ms, p99 {f['start_ms_p99']} ms"
+    )
+    waits = f["background_wait_ms"]
+    print(
+        "wait for a background thread once due: "
+        + "; ".join(
+            f"{lane} p50 {w['p50']} ms, p99 {w['p99']} ms ({w['n']})" for lane, w in waits.items()
+        )
     )
     print(
         f"memory: RSS {f['rss_mb_end']} MB once traffic stopped (peak {f['rss_mb_peak']} MB); "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
@@ -39,8 +41,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            use_wal(dbapi_conn)
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
@@ -48,6 +50,33 @@ def make_engine(url: str) -> Engine:
     # One listener for both: every statement pays each listener's dispatch.
     count_statements(engine, rewrite=_without_nul)
     return engine
+
+
+def use_wal(dbapi_conn: Any, wait_s: float = 30.0) -> None:
+    """Put the SQLite file in WAL mode (kept in the file: done once per database).
+
+    Switching takes an exclusive lock, and two connections switching at once can deadlock,
+    which SQLite answers at once with "database is locked" instead of waiting its busy timeout
+    (4 processes opening a fresh file together failed 1 time in 30). So the mode is read
+    first, and a switch that meets another is tried again: the other one's switch makes ours
+    a no-op.
+    """
+    deadline: float | None = None  # the clock is read only once a switch has met another
+    while True:
+        cursor = dbapi_conn.cursor()
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            deadline = deadline or time.monotonic() + wait_s
+            if time.monotonic() > deadline:
+                raise
+        finally:
+            cursor.close()
+        time.sleep(0.01)
 
 
 def _clean(value: Any) -> Any:

@@ -20,49 +20,66 @@ from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
+from flexrec.recording.metrics import BACKGROUND_WAIT_SECONDS
+
 log = structlog.get_logger(__name__)
 
 
 class Background:
-    """A few threads for follow-up work, plus periodic chores, stopped together."""
+    """A few threads for follow-up work, plus periodic chores, stopped together.
 
-    # Most work here waits on Twilio (100-300 ms a round trip): threads are cheap, and a burst
-    # (reconcile after a restart) must not hold back a start or a leg search behind link writes.
-    def __init__(self, threads: int = 12, name: str = "flexrec-after") -> None:
+    Two lanes: `first` work (a recording's start and what leads to it: a leg search, a pause
+    held for one) has threads of its own, so it never queues behind the rest (link writes of
+    two round trips each, settles, refreshes)."""
+
+    # Most work here waits on Twilio (100-300 ms a round trip): threads are cheap. A burst of
+    # link writes (a busy minute, reconcile after a restart) filled every thread of a single
+    # pool, and starts queued behind it: start time is talk left unrecorded, link time is not.
+    def __init__(
+        self, threads: int = 12, name: str = "flexrec-after", first_threads: int = 6
+    ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        self._first = ThreadPoolExecutor(
+            max_workers=first_threads, thread_name_prefix="flexrec-start"
+        )
         self._stop = threading.Event()
         self._tickers: list[tuple[threading.Thread, Callable[[], object]]] = []
         self._closed = False
-        self._due: list[tuple[float, int, Callable[[], object]]] = []
+        self._due: list[tuple[float, int, bool, Callable[[], object]]] = []
         self._due_changed = threading.Condition()
         self._order = itertools.count()
         self._timer: threading.Thread | None = None
 
-    def submit(self, work: Callable[[], object]) -> None:
+    def submit(self, work: Callable[[], object], *, first: bool = False) -> None:
         """Run `work` soon on a background thread (inline once closing); errors are logged.
 
         It runs in a copy of the caller's context (the webhook's arrival time, bound SIDs).
         `work` must leave its own retry behind (a queued job, a pending row) when it fails.
+        `first`: on the starts' own lane.
         """
         if self._closed:
             _quietly(work)
             return
         context = contextvars.copy_context()
         try:
-            self._executor.submit(context.run, _quietly, work)
+            self._lane(first).submit(context.run, _timed, first, time.monotonic(), work)
         except RuntimeError:  # shut down between the check and the submit
             _quietly(work)
 
-    def submit_at(self, delay_s: float, work: Callable[[], object]) -> None:
+    def _lane(self, first: bool) -> ThreadPoolExecutor:
+        return self._first if first else self._executor
+
+    def submit_at(self, delay_s: float, work: Callable[[], object], *, first: bool = False) -> None:
         """Run `work` on a background thread once `delay_s` seconds have passed (dropped if the
         service closes first: what it does is due in a row reconciliation reads)."""
         if delay_s <= 0:
-            self.submit(work)
+            self.submit(work, first=first)
             return
         with self._due_changed:
             if self._closed:
                 return
-            heapq.heappush(self._due, (time.monotonic() + delay_s, next(self._order), work))
+            entry = (time.monotonic() + delay_s, next(self._order), first, work)
+            heapq.heappush(self._due, entry)
             if self._timer is None:
                 self._timer = threading.Thread(
                     target=self._run_due, name="flexrec-due", daemon=True
@@ -80,9 +97,9 @@ class Background:
                     self._due_changed.wait(wait)
                 if self._closed:
                     return
-                _, _, work = heapq.heappop(self._due)
+                due, _, first, work = heapq.heappop(self._due)
             try:
-                self._executor.submit(_quietly, work)
+                self._lane(first).submit(_timed, first, due, work)
             except RuntimeError:  # closing
                 return
 
@@ -105,11 +122,22 @@ class Background:
             self._closed = True
             self._due.clear()
             self._due_changed.notify_all()
+        self._first.shutdown(wait=True)
         self._executor.shutdown(wait=True)
         self._stop.set()
         for thread, chore in self._tickers:
             thread.join(timeout_s)
             _quietly(chore)
+
+
+def _timed(first: bool, due: float, call: Callable[[], object]) -> None:
+    WAITED[first].observe(max(0.0, time.monotonic() - due))
+    _quietly(call)
+
+
+WAITED = {
+    first: BACKGROUND_WAIT_SECONDS.labels("first" if first else "after") for first in (True, False)
+}
 
 
 def _quietly(call: Callable[[], object]) -> None:

@@ -17,6 +17,7 @@ from flexrec.ports import JobSink
 from flexrec.recording.background import Background
 from flexrec.recording.memory import RecentTimes
 from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.seen_calls import SeenCalls
 from flexrec.recording.task_memo import TaskMemos
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 from flexrec.webhooks import paths
@@ -40,6 +41,8 @@ JOB_APPLY_PAUSE = "recording.apply_pause"  # args: target id
 JOB_TASKROUTER_EVENT = "recording.taskrouter_event"
 JOB_FIND_LEGS = "recording.find_legs"  # args: task SID, attempt number
 JOB_SETTLE = "recording.settle"  # args: target id (its recording ended; was the call live?)
+# Jobs on the starts' own lane (Background): a start and what holds one up.
+FIRST_LANE_JOBS = frozenset({JOB_START, JOB_FIND_LEGS, JOB_APPLY_PAUSE})
 
 
 # A room's queue jobs by name: each room lists the jobs it runs (`jobs()`), the service joins
@@ -87,6 +90,8 @@ class ServiceContext:
     attributes_seen: RecentTimes = field(default_factory=RecentTimes)
     # What this process knows each task's rows hold (flexrec.recording.task_memo).
     memos: TaskMemos = field(default_factory=TaskMemos)
+    # Legs' numbers from call status callbacks and fetches: a leg search's facts (seen_calls).
+    calls: SeenCalls = field(default_factory=SeenCalls)
 
     @property
     def owner_id(self) -> str | None:
@@ -116,7 +121,8 @@ class ServiceContext:
         lost (a crash, a failed enqueue)."""
         job = self.jobs.get(name)
         if self.background is not None and job is not None:
-            self.background.submit_at(delay_s, functools.partial(job, *args))
+            work = functools.partial(job, *args)
+            self.background.submit_at(delay_s, work, first=name in FIRST_LANE_JOBS)
             return
         if self.queue is None:
             return
@@ -125,12 +131,13 @@ class ServiceContext:
         except Exception:  # the row in the database stays due; reconcile() re-enqueues it
             log.exception("enqueue failed", job=name)
 
-    def after(self, work: Callable[[], object]) -> None:
-        """Run follow-up work once the current webhook is answered (inline without threads)."""
+    def after(self, work: Callable[[], object], *, first: bool = False) -> None:
+        """Run follow-up work once the current webhook is answered (inline without threads);
+        `first`: a start, on its own lane (Background)."""
         if self.background is None:
             work()
         else:
-            self.background.submit(work)
+            self.background.submit(work, first=first)
 
     @property
     def status_callback_url(self) -> str:

@@ -155,6 +155,10 @@ class EventIntake:
         (flexrec.recording.recording_status), no I/O."""
         return self.statuses.is_known_progress(event)
 
+    def note_call(self, event: CallStatusEvent) -> None:
+        """Keep the leg's numbers for leg searches (flexrec.recording.seen_calls). No I/O."""
+        self.ctx.calls.note(event.call_sid, event.to, event.from_)
+
     @staticmethod
     def call_status_is_news(event: CallStatusEvent) -> bool:
         """Whether a call status callback may change anything here: only a leg's end does.
@@ -164,6 +168,7 @@ class EventIntake:
     @retry_contention
     def handle_call_status(self, event: CallStatusEvent) -> None:
         """A leg that ended before its recording started will never be recorded: say so."""
+        self.note_call(event)
         if not self.call_status_is_news(event):
             return
         now = self.ctx.now()

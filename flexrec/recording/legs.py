@@ -15,13 +15,18 @@ Flex voice task has is the conference Flex creates for it, named after the task 
 - any other leg (a third party added by the agent) is neither, and never recorded as the
   customer. An internal (agent-to-agent, `client_call`) task has no customer at all.
 
+A leg's numbers are the only thing a participant lacks, and often flexrec already has the
+answer (`KnownLegs`): a label, an attribute or a reservation names the leg, a call status
+callback or an earlier attempt gave its numbers, a conference callback listed the
+participants. `find_legs` asks Twilio only for what those facts leave open.
+
 `classify_legs` is pure (tested on documented payloads); `find_legs` makes the REST calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flexrec.recording.policy import lookup
@@ -40,13 +45,10 @@ class ParticipantLike(Protocol):
 
 
 class CallLike(Protocol):
-    """A call leg as the gateway reports it (fetch)."""
+    """A call leg's numbers as the gateway reports them (fetch) or a status callback did."""
 
     @property
     def sid(self) -> str: ...
-
-    @property
-    def status(self) -> str: ...
 
     @property
     def to(self) -> str | None: ...
@@ -69,6 +71,37 @@ class LegLookup(Protocol):
     def fetch_call(self, call_sid: str) -> Any:
         """One call leg."""
         ...
+
+
+class CallMemory(Protocol):
+    """Legs whose numbers this process has seen (flexrec.recording.seen_calls.SeenCalls)."""
+
+    def get(self, sid: str) -> CallLike | None:
+        """The leg's numbers, if seen."""
+        ...
+
+    def note(self, sid: str, to: str | None, from_: str | None) -> None:
+        """Remember a leg's numbers."""
+        ...
+
+
+class _NoMemory:
+    def get(self, sid: str) -> CallLike | None:
+        return None
+
+    def note(self, sid: str, to: str | None, from_: str | None) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class KnownLegs:
+    """What flexrec already knows of a task's legs, so a search asks Twilio only for the rest."""
+
+    conference_sid: str | None = None  # the task's conference, as a callback or attribute named it
+    # Legs in it as conference callbacks reported them (joined, not yet left), labels included.
+    participants: tuple[ParticipantLike, ...] = ()
+    agents: frozenset[str] = frozenset()  # legs a reservation holds as its agent's
+    calls: CallMemory = field(default_factory=_NoMemory)
 
 
 @dataclass(frozen=True)
@@ -143,11 +176,12 @@ def classify_legs(
     participants: Sequence[ParticipantLike],
     calls: Mapping[str, CallLike],
     conference_sid: str | None = None,
+    agents: frozenset[str] = frozenset(),
 ) -> TaskLegs:
     """Which participant is the agent, the customer, or neither (see the module docstring).
 
-    `calls` holds the fetched call of each participant (a participant whose call could not be
-    fetched is judged by its label alone).
+    `calls` holds the call of each participant whose numbers are known (one without is judged
+    by its label and the attributes' SIDs alone); `agents`: legs known to be agents'.
     """
     if attributes.get("client_call") is True:
         return TaskLegs(conference_sid, None, tuple(p.call_sid for p in participants))
@@ -160,7 +194,7 @@ def classify_legs(
     for participant in participants:
         sid = participant.call_sid
         call = calls.get(sid)
-        if call is not None and is_agent_leg(call):
+        if sid in agents or (call is not None and is_agent_leg(call)):
             workers.append(sid)
             continue
         if call is None and participant.label == "worker":
@@ -181,17 +215,65 @@ def classify_legs(
     return TaskLegs(conference_sid, customer, tuple(workers), tuple(others + unknown))
 
 
-def find_legs(lookup_gateway: LegLookup, task_sid: str, attributes: Mapping[str, Any]) -> TaskLegs:
-    """List the task's live conference, its participants and their calls, and classify them.
+def find_legs(
+    lookup_gateway: LegLookup,
+    task_sid: str,
+    attributes: Mapping[str, Any],
+    known: KnownLegs | None = None,
+    *,
+    want_workers: bool = False,
+) -> TaskLegs:
+    """The task's live legs classified, asking Twilio only what `known` leaves open.
 
-    Raises the gateway's error when Twilio fails (the caller retries later).
+    The participants conference callbacks reported come first: when they answer (the customer
+    found, or a new agent under `want_workers`) Twilio is not asked for the list. Otherwise the
+    participants of the known conference are listed (of the one named after the task when none
+    is known or it is empty). A participant's
+    call is fetched only when no label, attribute, reservation or earlier report says whose leg
+    it is. Raises the gateway's error when Twilio fails (the caller retries later).
     """
-    conferences = lookup_gateway.list_conferences(task_sid, "in-progress")
-    if not conferences:
-        return TaskLegs()
-    conference = conferences[0]
-    participants = list(lookup_gateway.list_participants(conference.sid))
-    calls: dict[str, Any] = {}
-    for participant in participants:
-        calls[participant.call_sid] = lookup_gateway.fetch_call(participant.call_sid)
-    return classify_legs(attributes, participants, calls, conference.sid)
+    known = known or KnownLegs()
+    if known.participants:
+        legs = _classify(
+            lookup_gateway, attributes, known.participants, known, known.conference_sid
+        )
+        new_agents = set(legs.worker_call_sids) - known.agents
+        if new_agents if want_workers else legs.customer_call_sid:
+            return legs
+    participants: list[Any] = []
+    conference_sid = known.conference_sid
+    if conference_sid is not None:
+        participants = list(lookup_gateway.list_participants(conference_sid))
+    if not participants:
+        # No conference known, or the known one is empty (over, or not the live one): the
+        # task's live conference is the one named after it.
+        conferences = lookup_gateway.list_conferences(task_sid, "in-progress")
+        if not conferences or conferences[0].sid == conference_sid:
+            return TaskLegs(conference_sid)
+        conference_sid = conferences[0].sid
+        participants = list(lookup_gateway.list_participants(conference_sid))
+    return _classify(lookup_gateway, attributes, participants, known, conference_sid)
+
+
+def _classify(
+    lookup_gateway: LegLookup,
+    attributes: Mapping[str, Any],
+    participants: Sequence[ParticipantLike],
+    known: KnownLegs,
+    conference_sid: str | None,
+) -> TaskLegs:
+    """`classify_legs` with each participant's numbers from what is known, fetched otherwise."""
+    calls: dict[str, CallLike] = {}
+    internal = attributes.get("client_call") is True  # every leg an agent's: no numbers needed
+    for participant in () if internal else participants:
+        sid = participant.call_sid
+        if participant.label in ("customer", "worker") or sid in known.agents:
+            continue  # whose leg it is is known: its numbers would change nothing
+        if _named(attributes, sid):
+            continue
+        call = known.calls.get(sid)
+        if call is None:
+            call = lookup_gateway.fetch_call(sid)
+            known.calls.note(sid, call.to, call.from_)
+        calls[sid] = call
+    return classify_legs(attributes, participants, calls, conference_sid, known.agents)

@@ -34,6 +34,13 @@ START_SECONDS = Histogram(
         *(0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
     ),
 )
+BACKGROUND_WAIT_SECONDS = Histogram(
+    "flexrec_background_wait_seconds",
+    "How long follow-up work waited for a background thread once due, by lane (first: starts "
+    "and what leads to them; after: link writes, settles, refreshes): a capacity signal",
+    ["lane"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 RECORDING_REPLACEMENTS = Counter(
     "flexrec_recording_replacements_total",
     "Recordings replaced after ending absent/failed mid-call (started, held for a pause) and "

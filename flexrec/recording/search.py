@@ -21,12 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 import structlog
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from flexrec.db.models import ReservationRecord, TaskRecord
+from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
 from flexrec.recording.context import JOB_FIND_LEGS, Jobs, ServiceContext
-from flexrec.recording.legs import LegLookup, find_legs
+from flexrec.recording.legs import KnownLegs, LegLookup, find_legs
 from flexrec.recording.rows import assign_worker_call
 from flexrec.recording.states import OPEN_RESERVATION_STATUSES, WORK_OVER_TASK_STATUSES
 from flexrec.recording.store import write_session
@@ -41,6 +41,7 @@ SEARCH_ATTEMPTS = 600  # ~20 minutes at the longest delay; the task's end stops 
 # poll delay. One search is several REST calls, so at a 20% error rate most attempts fail; on a
 # backing-off schedule a short call could end before one attempt got through (a lost recording).
 SEARCH_RETRY_AFTER_ERROR_S = 0.2
+LOOK_NOW = 0  # the attempt number of an urgent search: one look now, beside a running one
 # A search asked for again within this many seconds is already queued (per process).
 REQUEST_WINDOW_S = 2.0
 # A new search (attempt 1) for a task whose search ran here this recently is a duplicate: the
@@ -87,7 +88,8 @@ class LegSearch(Generic[PlanT]):
         return cast(LegLookup, gateway)
 
     def request(self, task_sid: str, *, urgent: bool = False) -> None:
-        """Queue a search for the task (unless one was queued here just now)."""
+        """Queue a search for the task (unless one was queued here just now); `urgent` (a leg
+        just joined): look now, beside a search already waiting for its next poll."""
         now = time.monotonic()
         last = self._asked.get(task_sid)
         if not urgent and last is not None and now - last < REQUEST_WINDOW_S:
@@ -95,14 +97,23 @@ class LegSearch(Generic[PlanT]):
         if len(self._asked) > 10_000:
             self._asked.clear()  # a bound, not a cache: a second search only costs a lookup
         self._asked[task_sid] = now
-        self.ctx.schedule(JOB_FIND_LEGS, task_sid, 1, delay_s=0.0)
+        self.ctx.schedule(JOB_FIND_LEGS, task_sid, LOOK_NOW if urgent else 1, delay_s=0.0)
 
     def run(self, task_sid: str, attempt: int = 1) -> str:
-        """Queue job: one search: found | known | ended | gone | waiting | gave-up | duplicate."""
+        """Queue job: one search: found | known | ended | gone | waiting | gave-up | duplicate.
+
+        `attempt` LOOK_NOW: one look now; a search already polling goes on with its own
+        schedule (a look that finds nothing queues no second one)."""
         now = time.monotonic()
         last = self._running.get(task_sid)
-        if attempt == 1 and last is not None and now - last < CHAIN_IDLE_S:
+        if attempt <= 1 and last is not None and now - last < CHAIN_IDLE_S:
+            if attempt == LOOK_NOW:
+                # A leg joined while the search waits up to SEARCH_MAX_DELAY_S for its next
+                # poll: that wait is talk left unrecorded, and the join's facts often answer
+                # without asking Twilio anything (legs.KnownLegs).
+                return self._attempt(task_sid, 1, chain=False)
             return "duplicate"
+        attempt = max(attempt, 1)
         if len(self._running) > 10_000:
             self._running.clear()
         self._running[task_sid] = now
@@ -111,7 +122,7 @@ class LegSearch(Generic[PlanT]):
             self._running.pop(task_sid, None)
         return outcome
 
-    def _attempt(self, task_sid: str, attempt: int) -> str:
+    def _attempt(self, task_sid: str, attempt: int, *, chain: bool = True) -> str:
         worker_policy = self.ctx.policy.leg == "worker"
         with self.ctx.sessions() as session:
             task = session.get(TaskRecord, task_sid)
@@ -127,11 +138,18 @@ class LegSearch(Generic[PlanT]):
             if not missing:
                 return "known"
             attributes = dict(task.attributes or {})
+            known = self._known(session, task)
         lookup = self.lookup
         if lookup is None or attributes.get("client_call") is True:
             return "gone"
         try:
-            legs = find_legs(_QuickRetries(lookup, self.ctx), task_sid, attributes)
+            legs = find_legs(
+                _QuickRetries(lookup, self.ctx),
+                task_sid,
+                attributes,
+                known,
+                want_workers=worker_policy,
+            )
         except GatewayError as exc:
             log.info("leg search failed", task_sid=task_sid, error=str(exc))
             legs = None
@@ -143,12 +161,38 @@ class LegSearch(Generic[PlanT]):
             self._found(task_sid, legs.customer_call_sid, legs.conference_sid)
             log.info("customer leg found", task_sid=task_sid, call_sid=legs.customer_call_sid)
             return "found"
+        if not chain:
+            return "waiting"  # the running search polls again on its own schedule
         if attempt >= SEARCH_ATTEMPTS:
             log.warning("customer leg never found", task_sid=task_sid, attempts=attempt)
             return "gave-up"
         delay_s = SEARCH_RETRY_AFTER_ERROR_S if legs is None else search_delay_s(attempt)
         self.ctx.schedule(JOB_FIND_LEGS, task_sid, attempt + 1, delay_s=delay_s)
         return "waiting"
+
+    def _known(self, session: Session, task: TaskRecord) -> KnownLegs:
+        """What the database and this process already know of the task's legs."""
+        clauses = [ConferenceParticipantRecord.friendly_name == task.sid]
+        if task.conference_sid:
+            clauses.append(ConferenceParticipantRecord.conference_sid == task.conference_sid)
+        rows = session.scalars(
+            select(ConferenceParticipantRecord)
+            .where(or_(*clauses), ConferenceParticipantRecord.joined.is_(True))
+            .order_by(ConferenceParticipantRecord.id)
+        ).all()
+        conference_sid = task.conference_sid or next((r.conference_sid for r in rows), None)
+        agents = session.scalars(
+            select(ReservationRecord.worker_call_sid).where(
+                ReservationRecord.task_sid == task.sid,
+                ReservationRecord.worker_call_sid.is_not(None),
+            )
+        ).all()
+        return KnownLegs(
+            conference_sid=conference_sid,
+            participants=tuple(r for r in rows if r.conference_sid == conference_sid),
+            agents=frozenset(sid for sid in agents if sid),
+            calls=self.ctx.calls,
+        )
 
     def _found_workers(self, task_sid: str, call_sids: tuple[str, ...]) -> bool:
         """Give the agents' legs to the task's open reservations that have none (in join order,

@@ -119,6 +119,8 @@ class CallStatusEvent:
     call_status: str
     timestamp: int | None  # epoch ms
     direction: str | None
+    to: str | None = None  # the numbers the leg was dialled to and from (`To`, `From`)
+    from_: str | None = None
 
 
 @dataclass(frozen=True)
@@ -408,7 +410,8 @@ def parse_conference_form(form: Mapping[str, Any]) -> ConferenceEvent:
 
 
 def parse_call_status_form(form: Mapping[str, Any]) -> CallStatusEvent:
-    """Parse a call status callback (`CallSid`, `CallStatus`, `Timestamp`, `Direction`)."""
+    """Parse a call status callback (`CallSid`, `CallStatus`, `Timestamp`, `Direction`, `To`,
+    `From`)."""
     data = _normalized(form)
     call_sid = _required_sid(data, "CallSid", "CA")
     status = _text(data, "CallStatus")
@@ -419,6 +422,8 @@ def parse_call_status_form(form: Mapping[str, Any]) -> CallStatusEvent:
         call_status=status,
         timestamp=parse_time_ms(_text(data, "Timestamp")),
         direction=_text(data, "Direction"),
+        to=_text(data, "To"),
+        from_=_text(data, "From"),
     )
 
 

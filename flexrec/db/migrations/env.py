@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool, text
 
 import flexrec.db.models  # noqa: F401 - registers the tables on Base.metadata
-from flexrec.db.base import Base
+from flexrec.db.base import Base, use_wal
 
 # The archive and the console define their tables on the same Base.
 for _module in (
@@ -82,6 +82,10 @@ def run_migrations_online() -> None:
         poolclass=pool.NullPool,
     )
     with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # The file is made in WAL mode, so the processes that open it next (serve, workers,
+            # the CLI, often all at once) find it there instead of each switching it.
+            use_wal(conn.connection.dbapi_connection)
         _configure(conn)
 
 

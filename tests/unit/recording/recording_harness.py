@@ -148,9 +148,9 @@ class Harness:
         }
         self.service.intake.handle_conference_event(parse_conference_form(form))
 
-    def call_status(self, call_sid: str, status: str) -> None:
+    def call_status(self, call_sid: str, status: str, **extra: str) -> None:
         self.service.intake.handle_call_status(
-            parse_call_status_form({"CallSid": call_sid, "CallStatus": status})
+            parse_call_status_form({"CallSid": call_sid, "CallStatus": status, **extra})
         )
 
     def recording_status(

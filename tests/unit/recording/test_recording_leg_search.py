@@ -8,7 +8,12 @@ from sim_twilio import fake_sid
 
 from flexrec.recording.legs import classify_legs
 from flexrec.recording.policy import RecordingPolicy
-from flexrec.recording.search import SEARCH_ATTEMPTS, SEARCH_RETRY_AFTER_ERROR_S, search_delay_s
+from flexrec.recording.search import (
+    LOOK_NOW,
+    SEARCH_ATTEMPTS,
+    SEARCH_RETRY_AFTER_ERROR_S,
+    search_delay_s,
+)
 from flexrec.recording.states import LIVE_TASK_STATUSES
 from flexrec.twilio.gateway import CallInfo, GatewayError, ParticipantInfo
 
@@ -51,6 +56,75 @@ def test_search_waits_for_the_customer_then_records_their_leg(h: Harness) -> Non
     assert h.task_row(TASK).customer_call_sid == CUSTOMER  # type: ignore[union-attr]
     assert len(h.media(TASK)) == 1
     assert h.queue.pending == []  # found: the search stopped
+
+
+LOOKUPS = ("list_conferences", "list_participants", "fetch_call")
+
+
+def _lookups(h: Harness) -> dict[str, int]:
+    return {op: h.twilio.count(op) for op in LOOKUPS}
+
+
+def test_legs_a_status_callback_showed_are_not_fetched(h: Harness) -> None:
+    # Each call status callback carries the leg's To and From: the agent's leg (to a client
+    # identity), a third party the agent added and the customer are told apart without a fetch.
+    _outbound_accepted(h)
+    h.call_status(WORKER, "in-progress", From=FLEX_NUMBER, To="client:alice")
+    h.queue.run_all(max_jobs=3)  # still ringing: polled
+    for leg, number in ((THIRD, "+15550009999"), (CUSTOMER, CALLED)):
+        h.twilio.add_party(leg, FLEX_NUMBER, number)
+        h.call_status(leg, "in-progress", From=FLEX_NUMBER, To=number)
+        h.twilio.join(CONFERENCE_SID, leg)
+    h.queue.run_all(max_jobs=20)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert h.task_row(TASK).customer_call_sid == CUSTOMER  # type: ignore[union-attr]
+    assert h.twilio.count("fetch_call") == 0
+
+
+def test_a_leg_fetched_once_is_not_fetched_on_the_next_polls(h: Harness) -> None:
+    # An account that sends no call status callbacks: the agent's leg is fetched by the first
+    # poll, and its numbers never change, so the polls while the customer rings list only.
+    _outbound_accepted(h)
+    h.queue.run_all(max_jobs=4)
+    assert h.twilio.count("list_participants") == 4
+    assert h.twilio.count("fetch_call") == 1
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    h.queue.run_all(max_jobs=20)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert h.twilio.count("fetch_call") == 2  # the customer's, once
+
+
+def test_labelled_participants_are_not_fetched(h: Harness) -> None:
+    # Labels but no conference callback (nothing posts the join): the listed participants'
+    # labels say whose leg each is.
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    _outbound_accepted(h)
+    h.twilio.world.conferences[CONFERENCE_SID].participants[WORKER].label = "worker"
+    h.twilio.join(CONFERENCE_SID, CUSTOMER, "customer")
+    h.queue.run_all(max_jobs=20)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert h.twilio.count("fetch_call") == 0
+
+
+def test_join_and_status_callbacks_find_the_customer_without_asking_twilio(h: Harness) -> None:
+    # Unlabelled legs with a conference status callback: the joins say which legs are in the
+    # task's conference, the legs' status callbacks say their numbers.
+    _outbound_accepted(h)
+    h.call_status(WORKER, "in-progress", From=FLEX_NUMBER, To="client:alice")
+    h.conference("participant-join", WORKER, "", TASK)
+    before = _lookups(h)
+    h.queue.run_all(max_jobs=2)  # the customer still rings: the known conference is listed
+    polled = _lookups(h)
+    assert polled["list_conferences"] == before["list_conferences"]
+    assert polled["list_participants"] > before["list_participants"]
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    h.call_status(CUSTOMER, "in-progress", From=FLEX_NUMBER, To=CALLED)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    h.conference("participant-join", CUSTOMER, "", TASK)
+    h.queue.run_all(max_jobs=20)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert _lookups(h) == polled
 
 
 def test_search_stops_when_the_work_on_the_task_is_over(h: Harness) -> None:
@@ -125,11 +199,31 @@ def test_a_search_a_kill_cut_short_is_taken_up_again_though_twilio_refuses_the_t
 
 def test_an_unlabelled_join_callback_searches_at_once(h: Harness) -> None:
     _outbound_accepted(h)
-    h.queue.run_all(max_jobs=3)
+    h.queue.run_all(max_jobs=3)  # the search waits for its next poll (up to 2 s)
     h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
     h.twilio.join(CONFERENCE_SID, CUSTOMER)
     h.conference("participant-join", CUSTOMER, "", TASK)
-    assert _searches(h)[-1] == (TASK, 1)
+    assert _searches(h)[-1] == (TASK, LOOK_NOW)
+    # The look runs beside the waiting search (it was dropped as its duplicate: the customer
+    # talked unrecorded until the next poll), and finds the customer now.
+    look = h.queue.pending.pop()
+    assert h.service.planner.search.run(*look.args) == "found"
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    h.queue.run_all(max_jobs=5)
+    assert h.queue.pending == []  # the polling search saw it known and stopped
+    assert len(h.twilio.recordings) == 1
+
+
+def test_a_look_that_finds_nothing_leaves_the_polling_to_the_running_search(h: Harness) -> None:
+    _outbound_accepted(h)
+    h.queue.run_all(max_jobs=1)  # polling: its next attempt is queued
+    h.twilio.add_party(THIRD, FLEX_NUMBER, "+15550009999")
+    h.twilio.join(CONFERENCE_SID, THIRD)
+    h.conference("participant-join", THIRD, "", TASK)
+    look = h.queue.pending.pop()
+    assert look.args == (TASK, LOOK_NOW)
+    assert h.service.planner.search.run(*look.args) == "waiting"
+    assert [j.args[1] for j in h.queue.pending] == [2]  # only the polling search's next try
 
 
 def test_labels_and_attributes_still_name_the_leg_without_a_search(h: Harness) -> None:

@@ -59,6 +59,63 @@ def test_work_due_later_runs_in_due_order_and_is_dropped_at_close() -> None:
     assert ran == ["soon", "late"]
 
 
+def test_a_start_never_waits_behind_the_other_work() -> None:
+    # At 80% of a core's saturation the one pool's threads were all on link writes (two round
+    # trips each) while creates queued: starts have a lane of their own.
+    from prometheus_client import REGISTRY
+
+    def waits(lane: str) -> float:
+        count = "flexrec_background_wait_seconds_count"
+        return REGISTRY.get_sample_value(count, {"lane": lane}) or 0.0
+
+    before = {lane: waits(lane) for lane in ("first", "after")}
+    background = Background(threads=1, first_threads=1)
+    release = threading.Event()
+    background.submit(release.wait)  # a link write holding every thread of its lane
+    started, later = threading.Event(), threading.Event()
+    background.submit(started.set, first=True)
+    background.submit_at(0.01, later.set, first=True)
+    assert started.wait(5) and later.wait(5)
+    assert not release.is_set()
+    release.set()
+    background.close()
+    # Each work's wait for a thread is observed by lane (the operator's capacity signal).
+    assert waits("first") - before["first"] == 2
+    assert waits("after") - before["after"] == 1
+
+
+class _Lanes(Background):
+    """A Background that records each work's lane instead of running it."""
+
+    def __init__(self) -> None:
+        super().__init__(threads=1, first_threads=1)
+        self.lanes: list[bool] = []
+
+    def submit(self, work: object, *, first: bool = False) -> None:  # type: ignore[override]
+        self.lanes.append(first)
+
+    def submit_at(self, delay_s: float, work: object, *, first: bool = False) -> None:  # type: ignore[override]
+        self.lanes.append(first)
+
+
+def test_starts_searches_and_held_pauses_go_on_the_first_lane(h: Harness) -> None:
+    from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_FIND_LEGS, JOB_LINK, JOB_START
+    from flexrec.recording.planner import Plan
+
+    ctx = h.service.ctx
+    lanes = _Lanes()
+    ctx.background = lanes
+    ctx.jobs = {name: print for name in (JOB_START, JOB_FIND_LEGS, JOB_APPLY_PAUSE, JOB_LINK)}
+    for name in (JOB_START, JOB_FIND_LEGS, JOB_APPLY_PAUSE, JOB_LINK):
+        ctx.schedule(name, 1, delay_s=0.5)
+    assert lanes.lanes == [True, True, True, False]
+    lanes.lanes.clear()
+    h.service.planner.execute(Plan(start=[1], link=[2]))
+    assert lanes.lanes == [True, False]  # the start first; the link write on the other lane
+    ctx.background = None
+    lanes.close()
+
+
 def test_work_runs_in_the_submitters_context() -> None:
     import contextvars
 

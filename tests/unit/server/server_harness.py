@@ -74,6 +74,9 @@ class StubRecording:
     def call_status_is_news(event: Any) -> bool:
         return event.call_status in TERMINAL_CALL_STATUSES
 
+    def note_call(self, event: Any) -> None:
+        self.questions.append(("note", event))
+
     def is_known_progress(self, event: Any) -> bool:
         self.questions.append(("known?", event))
         return self.answer_from_memory

@@ -119,6 +119,17 @@ def test_only_the_handler_runs_off_the_event_loop(
     assert len(harness.recording.calls) == hops
 
 
+def test_a_ringing_leg_leaves_its_numbers_on_the_event_loop(harness: Harness) -> None:
+    # A leg search tells the customer's leg by its numbers: a status callback already carries
+    # them, so the room keeps them (no hop, no handler) and the search need not fetch the call.
+    params = {**CALL_STATUS, "CallStatus": "ringing", "To": "+15551230002", "From": "+15559870000"}
+    assert harness.post_signed("/webhooks/call-status", params).status_code == 204
+    [(question, event)] = harness.recording.questions
+    assert question == "note"
+    assert (event.call_sid, event.to, event.from_) == (CA, "+15551230002", "+15559870000")
+    assert harness.recording.calls == []
+
+
 def test_handlers_run_on_the_webhook_threads_with_the_request_context(harness: Harness) -> None:
     # The webhooks' own executor (cheaper than anyio's hop), in a copy of the request's
     # context: the handler still sees when its webhook arrived (the start-latency metric).
