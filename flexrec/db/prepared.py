@@ -191,17 +191,15 @@ def _compile(statement: Any, dialect: Dialect, columns_given: tuple[str, ...] | 
     if "POSTCOMPILE" in sql or compiled.escaped_bind_names:
         raise ValueError(f"not a plain statement: {sql}")
     by_name = {name: bind for bind, name in compiled.bind_names.items()}
-    # Columns left out of an INSERT (or an UPDATE's with an onupdate) take their defaults, which
+    # Columns left out of an INSERT take their defaults (an UPDATE's, their onupdate), which
     # SQLAlchemy's execution would compute: only constant ones here.
     defaults = {}
-    prefetched = (
-        *getattr(compiled, "insert_prefetch", ()),
-        *getattr(compiled, "update_prefetch", ()),
-    )
-    for column in prefetched:
-        if column.default is None or not column.default.is_scalar:
+    prefetched = [(c, c.default) for c in getattr(compiled, "insert_prefetch", ())]
+    prefetched += [(c, c.onupdate) for c in getattr(compiled, "update_prefetch", ())]
+    for column, default in prefetched:
+        if default is None or not default.is_scalar:
             raise ValueError(f"not a constant default: {column}")
-        defaults[column.key] = column.default.arg
+        defaults[column.key] = default.arg
     names: Sequence[str] = compiled.positiontup if compiled.positional else list(by_name)
     params = []
     for name in names:
