@@ -45,7 +45,7 @@ from flexrec.twilio.gateway import (
     TaskSnapshot,
 )
 from flexsim import ApiFault, FaultPlan, World, create_sim_app, defaults
-from flexsim.testing import AppTransport, SimHttpClient
+from flexsim.testing import AppTransport, RequestLog, SimHttpClient
 
 ENDED_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 
@@ -77,18 +77,6 @@ def not_recordable() -> GatewayError:
     )
 
 
-class _ChosenSids:
-    """flexsim's SID factory, except that the next SIDs of a prefix may be chosen by the test."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.chosen: dict[str, deque[str]] = defaultdict(deque)
-
-    def new(self, prefix: str) -> str:
-        queued = self.chosen[prefix]
-        return queued.popleft() if queued else str(self._inner.new(prefix))
-
-
 class _TestClock:
     """flexsim's clock for a test: held still, moved only when the test sets `now_ms`."""
 
@@ -114,15 +102,12 @@ class _Wire(httpx.BaseTransport):
         self.inner = inner
         self.next: deque[str] = deque()  # "timeout" | "lose", for the next requests in order
         self.lock = threading.Lock()
-        self.sent: list[tuple[str, str]] = []  # (method, path) of every request that reached it
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self.lock:
             fate = self.next.popleft() if self.next else None
         if fate == "timeout":
             raise urllib3.exceptions.ReadTimeoutError(None, str(request.url), "read timed out")
-        with self.lock:
-            self.sent.append((request.method, request.url.path))
         answer = self.inner.handle_request(request)
         if fate == "lose":
             raise urllib3.exceptions.ReadTimeoutError(None, str(request.url), "read timed out")
@@ -218,11 +203,11 @@ class SimTwilio:
         self.account_sid = account_sid
         self.world = World(account_sid=account_sid)
         self.world.clock = _TestClock(now_ms)  # type: ignore[assignment]
-        self._sids = _ChosenSids(self.world.sids)
-        self.world.sids = self._sids  # type: ignore[assignment]
         self.plan = FaultPlan()
         self.plan.set_request_hook(self._fault_for)
-        self._wire = _Wire(AppTransport(create_sim_app(self.world, faults=self.plan)))
+        self.request_log = RequestLog()  # every request flexsim answered
+        app = create_sim_app(self.world, faults=self.plan, request_log=self.request_log)
+        self._wire = _Wire(AppTransport(app))
         http = SimHttpClient(None, transport=self._wire)  # the app answers Twilio's hosts
         client = Client(account_sid, defaults.AUTH_TOKEN, http_client=http)
         self.gateway = SdkGateway(client, account_sid, self.world.workspace_sid)
@@ -247,7 +232,8 @@ class SimTwilio:
 
     # -- arranging the world ------------------------------------------------------------------
     def _chosen(self, prefix: str, sid: str) -> None:
-        self._sids.chosen[prefix].append(sid)
+        assert sid.startswith(prefix), sid
+        self.world.sids.choose(sid)
 
     def add_call(self, call_sid: str, status: str = "in-progress") -> None:
         """Create a call leg, or move an existing one to `status` (ending it ends its
@@ -418,8 +404,8 @@ class SimTwilio:
 
     @property
     def http_requests(self) -> list[tuple[str, str]]:
-        """(method, path) of every HTTP request flexsim received, in order (list pages too)."""
-        return list(self._wire.sent)
+        """(method, path) of every HTTP request flexsim answered, in order (list pages too)."""
+        return [(entry.method, entry.path) for entry in self.request_log.entries()]
 
     def count(self, operation: str) -> int:
         """How many times the service called an operation (failed calls included)."""

@@ -8,9 +8,8 @@ only then is the recording deleted from Twilio.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import bindparam, func, or_, select
@@ -23,8 +22,23 @@ from flexrec.archive.errors import ArchiveError, ArchiveFailedError, ArchiveRetr
 from flexrec.archive.holds import on_hold
 from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.steps import ArchiveSteps, Superseded
+from flexrec.db.prepared import Prepared
 
 log = structlog.get_logger(__name__)
+
+
+class CompletionNote(Protocol):
+    """An archive row as the completion note left it (the columns callers read)."""
+
+    id: int
+    recording_sid: str
+    state: str
+    attempts: int
+    task_sids: list[str]
+    call_sid: str | None
+    media_url: str | None
+    channels: int | None
+    twilio_duration_s: int | None
 
 
 class ArchiveJob:
@@ -43,14 +57,14 @@ class ArchiveJob:
         *,
         duration_s: int | None = None,
         started_at: datetime | None = None,
-    ) -> ArchivedRecording:
+    ) -> CompletionNote:
         """Record what the completion callback told us (fast, no I/O but the database): one
-        statement, since it runs inside the recording-status webhook of every recording."""
+        prepared statement, since it runs inside the recording-status webhook of every
+        recording. Returns the row as it now is (its columns, not a loaded object)."""
         now = self.deps.clock()
         with self.deps.sessions() as session:
-            upsert = _completion_upsert(session.get_bind().dialect.name)
-            row: ArchivedRecording = session.scalars(
-                upsert,
+            row: CompletionNote = _COMPLETION_UPSERT.execute(
+                session,
                 {
                     "recording_sid": recording_sid,
                     "call_sid": call_sid,
@@ -61,8 +75,7 @@ class ArchiveJob:
                     "created_at": now,
                     "updated_at": now,
                 },
-                execution_options={"populate_existing": True},
-            ).one()
+            ).first()
             session.commit()
             return row
 
@@ -216,7 +229,6 @@ class ArchiveJob:
             )
 
 
-@functools.cache
 def _completion_upsert(dialect: str) -> Any:
     """The completion callback's facts into the recording's archive row, created if missing,
     each kept if the row already has it (INSERT ... ON CONFLICT DO UPDATE ... RETURNING)."""
@@ -243,5 +255,8 @@ def _completion_upsert(dialect: str) -> Any:
     }
     changes["updated_at"] = stmt.excluded.updated_at
     return stmt.on_conflict_do_update(index_elements=["recording_sid"], set_=changes).returning(
-        ArchivedRecording
+        *table.columns
     )
+
+
+_COMPLETION_UPSERT = Prepared(_completion_upsert)

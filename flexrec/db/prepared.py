@@ -154,13 +154,19 @@ def watch(callback: Callable[[str], None]) -> Iterator[None]:
 def _compile(statement: Any, dialect: Dialect, columns_given: tuple[str, ...] | None) -> _Plan:
     compiled: Any = statement.compile(dialect=dialect, column_keys=columns_given)
     sql: str = compiled.string
-    if "POSTCOMPILE" in sql or compiled.escaped_bind_names or getattr(compiled, "postfetch", None):
+    # (Columns an UPDATE sets to an SQL expression, `attempts = attempts + 1`, are "postfetched"
+    # by the ORM after it: nothing here reads them back, so such a statement is plain.)
+    if "POSTCOMPILE" in sql or compiled.escaped_bind_names:
         raise ValueError(f"not a plain statement: {sql}")
     by_name = {name: bind for bind, name in compiled.bind_names.items()}
-    # Columns left out of an INSERT take their defaults, which SQLAlchemy's execution would
-    # compute: only constant ones here.
+    # Columns left out of an INSERT (or an UPDATE's with an onupdate) take their defaults, which
+    # SQLAlchemy's execution would compute: only constant ones here.
     defaults = {}
-    for column in getattr(compiled, "insert_prefetch", ()):
+    prefetched = (
+        *getattr(compiled, "insert_prefetch", ()),
+        *getattr(compiled, "update_prefetch", ()),
+    )
+    for column in prefetched:
         if column.default is None or not column.default.is_scalar:
             raise ValueError(f"not a constant default: {column}")
         defaults[column.key] = column.default.arg

@@ -10,8 +10,9 @@ for an expiry or a code). A question is
 - an expiry: "expiry", "expire(s)", "expiration", "expiring", "valid until";
 - a security code: "cvv", "cvc", "csc", or "code" said with "security", "digit",
   "verification", "three", "four", "back" or "front";
-and no digit is said after its subject ("the card number is four five..." is a reading, not a
-question). A question is an utterance: words less than 0.7 s apart, "with" means in it.
+and no two digits are said after its subject ("the card number is four five..." is a reading,
+not a question; one digit is a recogniser's stray, as "please" heard as "three"). A question is
+an utterance: words less than 0.7 s apart, "with" means in it.
 A question alone silences nothing; it counts when the recording shows a payment: a card number
 found by its digits within a minute after a card-number question or 90 s before an expiry or
 code question, an answer to a card-number question holding four digits or more, questions
@@ -38,6 +39,7 @@ CARD_AFTER_QUESTION_MS = 60_000
 CARD_BEFORE_QUESTION_MS = 90_000
 PAYMENT_QUESTIONS_WITHIN_MS = 120_000
 ANSWER_CARD_DIGITS = 4
+READING_MIN_DIGITS = 2  # digits after a question's subject that make it a reading
 _EXPIRY_WORDS = {"expiry", "expire", "expires", "expiration", "expiring"}
 _CODE_NAMES = {"cvv", "cvc", "csc", "cv2"}
 _CODE_CUES = {"security", "digit", "digits", "verification", "three", "four"}
@@ -82,7 +84,7 @@ def find_questions(words: Sequence[Word], channel: int) -> list[Question]:
         kind = _kind_of(texts, i, set(texts[first : end + 1]))
         if kind is None:
             continue
-        if any(t.is_digit for t in tokenize(words[i : end + 1])):
+        if sum(t.is_digit for t in tokenize(words[i : end + 1])) >= READING_MIN_DIGITS:
             continue  # "the card number is four five...": a reading, not a question
         question = Question(kind, channel, words[first].start_ms, words[end].end_ms)
         if out and out[-1].channel == channel and out[-1].end_ms >= question.start_ms:

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, column, exists, select, table, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, TaskRecord
+from flexrec.db.prepared import Prepared
 from flexrec.recording import metrics
 from flexrec.recording.attributes import (
     TaskAttributesWriter,
@@ -32,7 +33,7 @@ from flexrec.recording.attributes import (
 )
 from flexrec.recording.context import JOB_LINK, Jobs, ServiceContext
 from flexrec.recording.states import MEDIA_STATUSES, NO_MEDIA_STATES
-from flexrec.recording.store import write_connection, write_session
+from flexrec.recording.store import Executor, read_connection, write_connection, write_session
 from flexrec.recording.task_memo import WrittenMedia
 from flexrec.twilio.gateway import GatewayError
 
@@ -54,12 +55,13 @@ _LINK_COLUMNS = (
     AttributeWrite.target_id,
     RecordingTarget.leg,
 )
-_PENDING_LINKS = (
+# Each write of a link runs these (prepared: flexrec.db.prepared), about once a call.
+_PENDING_LINKS = Prepared(
     select(*_LINK_COLUMNS)
     .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
     .where(AttributeWrite.target_id == bindparam("target"), AttributeWrite.status == "pending")
 )
-_LINK_BY_ID = (
+_LINK_BY_ID = Prepared(
     select(*_LINK_COLUMNS)
     .join(RecordingTarget, RecordingTarget.id == AttributeWrite.target_id)
     .where(AttributeWrite.id == bindparam("write"))
@@ -68,7 +70,7 @@ _LINK_BY_ID = (
 # here as a bare table, since the recording core sits below the archive. An erased recording's
 # entry is unwanted, so the link repair removes it rather than writing it back.
 _ERASED = table("erased_recordings", column("recording_sid"))
-_TARGET_RECORDINGS = (
+_TARGET_RECORDINGS = Prepared(
     select(
         RecordingRecord.sid,
         RecordingRecord.status,
@@ -79,7 +81,7 @@ _TARGET_RECORDINGS = (
     .where(RecordingRecord.target_id == bindparam("target"))
     .order_by(RecordingRecord.created_at, RecordingRecord.sid)
 )
-_LINK_DONE = (
+_LINK_DONE = Prepared(
     update(AttributeWrite)
     .where(
         AttributeWrite.id == bindparam("write"),
@@ -94,11 +96,11 @@ _LINK_DONE = (
         last_error=None,
     )
 )
-_TASK_RECORDING = (
+_TASK_RECORDING = Prepared(
     update(TaskRecord)
     .where(TaskRecord.sid == bindparam("task"))
-    .execution_options(synchronize_session=False)
-)  # SET recording_sid from the execute parameters
+    .values(recording_sid=bindparam("recording_sid"))
+)
 _DIRTY = dict(status="pending", generation=AttributeWrite.generation + 1)
 _TARGET_LINKS_DIRTY = (
     update(AttributeWrite)
@@ -156,11 +158,11 @@ class Wanted:
         return present[: len(wanted)] != wanted or bool(self.without_media.intersection(present))
 
 
-def wanted_media(session: Session, target_id: int) -> Wanted:
+def wanted_media(executor: Executor, target_id: int) -> Wanted:
     """The target's recordings split into those whose entries are wanted and those not."""
     with_media: list[tuple[str, int]] = []
     without: set[str] = set()
-    for row in session.execute(_TARGET_RECORDINGS, {"target": target_id}):
+    for row in _TARGET_RECORDINGS.execute(executor, {"target": target_id}):
         if row.erased:
             without.add(row.sid)
         elif row.status in MEDIA_STATUSES:
@@ -218,8 +220,8 @@ class LinkWriter:
 
     def link_pending(self, target_id: int) -> None:
         """Write every pending link of a target."""
-        with self.ctx.sessions() as session:
-            rows = session.execute(_PENDING_LINKS, {"target": target_id}).all()
+        with read_connection(self.ctx.sessions) as connection:
+            rows = _PENDING_LINKS.execute(connection, {"target": target_id}).rows
         for row in rows:
             self.link_or_queue(row.id, LinkFacts.of(row))
 
@@ -240,8 +242,8 @@ class LinkWriter:
     def link(self, write_id: int) -> str:
         """Merge the target's recordings into the task: done | waiting | retry | gone | failed."""
         for _ in range(_REWRITES):
-            with self.ctx.sessions() as session:
-                row = session.execute(_LINK_BY_ID, {"write": write_id}).first()
+            with read_connection(self.ctx.sessions) as connection:
+                row = _LINK_BY_ID.execute(connection, {"write": write_id}).first()
             if row is None or row.status != "pending":
                 return "done"
             outcome = self._link(LinkFacts.of(row))
@@ -252,8 +254,8 @@ class LinkWriter:
 
     def _link(self, facts: LinkFacts) -> str:
         ctx = self.ctx
-        with ctx.sessions() as session:
-            wanted = wanted_media(session, facts.target_id)
+        with read_connection(ctx.sessions) as connection:
+            wanted = wanted_media(connection, facts.target_id)
         if not wanted.with_media and not wanted.without_media:
             return "waiting"  # linked once the recording exists
         account = ctx.recordings.account_sid
@@ -272,11 +274,11 @@ class LinkWriter:
         with write_connection(ctx.sessions, writes_first=True) as connection:
             # Tasks row first: the same lock order as the planners (tasks → targets → links).
             if newest is not None:
-                connection.execute(
-                    _TASK_RECORDING, {"task": facts.task_sid, "recording_sid": newest}
+                _TASK_RECORDING.execute(
+                    connection, {"task": facts.task_sid, "recording_sid": newest}
                 )
-            done = connection.execute(
-                _LINK_DONE,
+            done = _LINK_DONE.execute(
+                connection,
                 {
                     "write": facts.write_id,
                     "b_generation": facts.generation,
@@ -285,7 +287,7 @@ class LinkWriter:
                     "now": ctx.now(),
                 },
             )
-        if not getattr(done, "rowcount", 1):
+        if not done.rowcount:
             return "changed"  # the recordings changed while we wrote: write again
         written = WrittenMedia(
             tuple(sid for sid, _ in wanted.with_media),

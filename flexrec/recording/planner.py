@@ -15,13 +15,14 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
+from flexrec.db.prepared import Prepared
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_START, Jobs, ServiceContext
 from flexrec.recording.dedup import retry_contention
@@ -44,7 +45,16 @@ from flexrec.webhooks.events import RecordingStatusEvent
 
 log = structlog.get_logger(__name__)
 
-_Participants = Callable[[], list[ConferenceParticipantRecord]]  # read once, when first asked
+
+class Participant(Protocol):
+    """A conference leg as planning reads it (a row of conference_participants)."""
+
+    call_sid: str
+    label: str | None
+    joined: bool
+
+
+_Participants = Callable[[], list[Participant]]  # read once, when first asked
 
 
 @dataclass(frozen=True)
@@ -367,17 +377,14 @@ class Planner:
         return {JOB_START: lambda target_id: self.start(int(target_id)).outcome}
 
 
-def _participants(session: Session, task: TaskRecord) -> list[ConferenceParticipantRecord]:
-    clauses = [ConferenceParticipantRecord.friendly_name == task.sid]
+def _participants(session: Session, task: TaskRecord) -> list[Participant]:
     if task.conference_sid:
-        clauses.append(ConferenceParticipantRecord.conference_sid == task.conference_sid)
-    return list(
-        session.scalars(
-            select(ConferenceParticipantRecord)
-            .where(or_(*clauses))
-            .order_by(ConferenceParticipantRecord.id)
-        ).all()
-    )
+        found = _PARTICIPANTS_OF_TASK_OR_CONFERENCE.execute(
+            session, {"task": task.sid, "conference": task.conference_sid}
+        )
+    else:
+        found = _PARTICIPANTS_OF_TASK.execute(session, {"task": task.sid})
+    return list(found)
 
 
 def _answered(session: Session, task: TaskRecord, participants: _Participants) -> bool:
@@ -387,10 +394,32 @@ def _answered(session: Session, task: TaskRecord, participants: _Participants) -
         return True
     if any(p.label == "worker" for p in participants()):
         return True
-    accepted = session.scalars(
-        select(ReservationRecord.sid).where(
-            ReservationRecord.task_sid == task.sid,
-            ReservationRecord.status.in_(ACTIVE_RESERVATION_STATUSES),
+    return _ANSWERED_RESERVATION.execute(session, {"task": task.sid}).first() is not None
+
+
+# The statements planning runs on most events, prepared (flexrec.db.prepared): rows, not objects.
+_PARTICIPANT = select(
+    ConferenceParticipantRecord.call_sid,
+    ConferenceParticipantRecord.label,
+    ConferenceParticipantRecord.joined,
+).order_by(ConferenceParticipantRecord.id)
+_PARTICIPANTS_OF_TASK = Prepared(
+    _PARTICIPANT.where(ConferenceParticipantRecord.friendly_name == bindparam("task"))
+)
+_PARTICIPANTS_OF_TASK_OR_CONFERENCE = Prepared(
+    _PARTICIPANT.where(
+        or_(
+            ConferenceParticipantRecord.friendly_name == bindparam("task"),
+            ConferenceParticipantRecord.conference_sid == bindparam("conference"),
         )
-    ).first()
-    return accepted is not None
+    )
+)
+_ANSWERED_RESERVATION = Prepared(
+    select(ReservationRecord.sid)
+    .where(
+        ReservationRecord.task_sid == bindparam("task"),
+        # Spelt out: a prepared statement takes no expanding IN.
+        or_(*(ReservationRecord.status == s for s in ACTIVE_RESERVATION_STATUSES)),
+    )
+    .limit(1)
+)

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 from flexrec.db.models import AttributeWrite, PauseEvent, RecordingTarget, ReservationRecord
 from flexrec.db.prepared import Prepared
 from flexrec.recording import transitions
-from flexrec.recording.context import JOB_APPLY_PAUSE, JOB_AUTO_RESUME, Jobs, ServiceContext
+from flexrec.recording.context import (
+    JOB_APPLY_PAUSE,
+    JOB_AUTO_RESUME,
+    JOB_START,
+    Jobs,
+    ServiceContext,
+)
 from flexrec.recording.pause_result import SYSTEM_ACTOR, audit, finish
 from flexrec.recording.settle import fetch_call
 from flexrec.recording.states import LIVE_STATES
@@ -62,11 +68,22 @@ class SystemPauses:
             ).all()
         for target_id in wishing:  # the work is over: a pause never applied is dropped
             self._clear_desire(target_id, worker_sid)
+            # A replacement held for that pause may start now, not at the next reconcile (the
+            # claim refuses anything else: a start not due, or one still wished paused).
+            self.ctx.schedule(JOB_START, target_id)
         resumed = 0
         for target_id, call_sid, recording_sid in targets:
             try:
                 self.ctx.recordings.update_recording(call_sid, recording_sid, "in-progress")
             except GatewayError as exc:
+                if exc.code == CALL_NOT_RECORDABLE and not self._call_over(call_sid):
+                    # The recording ended under the live call (a transfer's customer is still
+                    # on the line): the work is over, so its replacement must not wait for a
+                    # resume, whichever of its status callback and this lands first.
+                    finish(self.ctx, target_id, task_sid, SYSTEM_ACTOR, None, "resume", "recording")
+                    self._clear_desire(target_id)
+                    self.ctx.schedule(JOB_START, target_id)
+                    continue
                 if exc.code == CALL_NOT_RECORDABLE:
                     finish(self.ctx, target_id, task_sid, SYSTEM_ACTOR, None, "resume", "ended")
                     continue

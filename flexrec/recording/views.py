@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, RecordingRecord, RecordingTarget, TaskRecord
+from flexrec.db.prepared import Prepared
 
 MAX_PAGE = 500
 
@@ -52,17 +53,19 @@ class TaskView:
     updated_at: datetime
 
 
+# Read for every completed recording, inside its status webhook (prepared: flexrec.db.prepared).
+_TASKS_OF_TARGET = Prepared(
+    select(AttributeWrite.task_sid)
+    .where(AttributeWrite.target_id == bindparam("t"))
+    .order_by(AttributeWrite.id)
+)
+
+
 def _recording_view(session: Session, row: RecordingRecord) -> RecordingView:
     target = session.get(RecordingTarget, row.target_id) if row.target_id else None
     tasks: tuple[str, ...] = ()
     if target is not None:
-        tasks = tuple(
-            session.scalars(
-                select(AttributeWrite.task_sid)
-                .where(AttributeWrite.target_id == target.id)
-                .order_by(AttributeWrite.id)
-            ).all()
-        )
+        tasks = tuple(row.task_sid for row in _TASKS_OF_TARGET.execute(session, {"t": target.id}))
     leg = target.leg if target else None
     return RecordingView(
         sid=row.sid,

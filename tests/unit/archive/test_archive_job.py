@@ -22,6 +22,7 @@ from flexrec.archive.service import (
     RecordingContext,
 )
 from flexrec.archive.storage import MemoryStorage
+from flexrec.db.prepared import watch
 from flexrec.twilio.client import PooledHttpClient
 from flexrec.twilio.gateway import media_wav_url
 from flexsim.testing import make_wav
@@ -439,22 +440,25 @@ def test_stale_state_write_is_refused_after_another_worker_verified(
 def test_the_completion_note_is_one_statement_that_keeps_what_the_row_has(
     make_service: Callable[..., ArchiveService], sessions: sessionmaker[Session]
 ) -> None:
-    """It runs inside the recording-status webhook of every recording: one statement, which
-    creates the row or fills only what it lacks (a redelivered or late callback changes no
-    fact already noted)."""
+    """It runs inside the recording-status webhook of every recording: one prepared statement
+    (flexrec.db.prepared: SQLAlchemy's execution cost more than the insert), which creates the
+    row or fills only what it lacks (a redelivered or late callback changes no fact noted)."""
     service = make_service()
     seen: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement.split(None, 1)[0].upper())
+        seen.append("sqlalchemy:" + statement.split(None, 1)[0].upper())
 
     engine = sessions.kw["bind"]
     event.listen(engine, "before_cursor_execute", count)
     try:
-        first = service.job.note_completed(RE, CA, None, 2)
-        assert seen == ["INSERT"]
-        again = service.job.note_completed(RE, "CA" + "9" * 32, "https://x/" + RE, 1, duration_s=7)
-        assert seen == ["INSERT", "INSERT"]
+        with watch(lambda statement: seen.append(statement.split(None, 1)[0].upper())):
+            first = service.job.note_completed(RE, CA, None, 2)
+            assert seen == ["INSERT"]
+            again = service.job.note_completed(
+                RE, "CA" + "9" * 32, "https://x/" + RE, 1, duration_s=7
+            )
+            assert seen == ["INSERT", "INSERT"]
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert (first.state, first.attempts, first.task_sids) == ("downloading", 0, [])

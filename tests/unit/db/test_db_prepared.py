@@ -135,3 +135,22 @@ def test_an_expanding_parameter_is_refused(engine: Engine) -> None:
     )
     with engine.connect() as conn, pytest.raises(ValueError, match="not a plain statement"):
         prepared.execute(conn, {"sids": ["WT0"]})
+
+
+def test_an_update_to_an_expression_of_the_row_runs_and_counts_its_rows(engine: Engine) -> None:
+    # `attempts = attempts + :tries` (a link marked written): SQLAlchemy would fetch such a
+    # column back for the ORM; a plain statement has nothing to fetch.
+    bump = Prepared(
+        update(TaskRecord)
+        .where(TaskRecord.sid == bindparam("task"))
+        .values(last_event_ms=TaskRecord.last_event_ms + bindparam("d"), queue_name=None)
+    )
+    with engine.connect() as conn:
+        conn.execute(update(TaskRecord).values(last_event_ms=2, queue_name="Sales"))
+        assert bump.execute(conn, {"task": "WT0", "d": 3}).rowcount == 1
+        assert bump.execute(conn, {"task": "WT9", "d": 3}).rowcount == 0
+        conn.commit()
+        rows = conn.execute(
+            select(TaskRecord.last_event_ms, TaskRecord.queue_name).order_by(TaskRecord.sid)
+        ).all()
+    assert [tuple(row) for row in rows] == [(5, None), (2, "Sales"), (2, "Sales")]

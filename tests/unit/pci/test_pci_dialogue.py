@@ -45,6 +45,11 @@ def test_questions_are_found_by_their_subject_not_their_exact_words() -> None:
     ]
     assert kinds == [CARD_NUMBER, CARD_NUMBER, EXPIRY, SECURITY_CODE, SECURITY_CODE]
     assert find_questions(said("my phone number is on the account", 0), AGENT) == []
+    # One stray digit ("please" heard as "three") leaves a question; two are a reading.
+    assert [q.kind for q in find_questions(said("i take the card number three", 0), AGENT)] == [
+        CARD_NUMBER
+    ]
+    assert find_questions(said("the card number is four five", 0), AGENT) == []
 
 
 def test_a_misheard_security_code_after_a_card_is_silenced_as_the_answer() -> None:

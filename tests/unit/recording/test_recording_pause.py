@@ -239,6 +239,26 @@ def test_resume_before_the_recording_started_cancels_the_deferred_pause(tmp_path
         h2.close()
 
 
+def test_a_wrapup_resume_that_finds_the_recording_ended_on_a_live_call_replaces_it(
+    h: Harness,
+) -> None:
+    # A transfer: the first agent paused, Twilio ended the recording (absent) during the
+    # pause, and that agent wrapped up while the customer stayed on the line, before the
+    # absent callback came. The wrap-up's resume got 21220; taken for 'call over', the leg
+    # went unrecorded for the rest of the call. The work is over: the replacement starts at
+    # once when the callback comes.
+    h.service.pauses.pause(TASK, OWNER)
+    rec = h.twilio.recordings_on(CUSTOMER)[0]
+    rec.status = "absent"  # Twilio answers 21220 to the resume
+    attrs = inbound_attrs(CUSTOMER)
+    h.tr("reservation.wrapup", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    assert h.target(CUSTOMER).state == "recording"  # the resume stands, not 'call over'
+    h.end_recording(rec.sid, "absent", ErrorCode="16102")
+    h.queue.run_all()
+    replacement = h.twilio.recordings_on(CUSTOMER)[-1]
+    assert replacement.sid != rec.sid and replacement.status == "in-progress"
+
+
 @pytest.mark.parametrize("event", ["reservation.wrapup", "task.wrapup", "task.completed"])
 def test_wrapup_resumes_a_paused_recording_as_system(h: Harness, event: str) -> None:
     h.service.pauses.pause(TASK, OWNER)
