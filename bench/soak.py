@@ -47,6 +47,7 @@ from flexrec.coverage.facts import known_legs
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.demo.agents import AgentDriver
 from flexrec.demo.coverage_check import Downtime, sim_coverage
+from flexrec.demo.early_ends import EarlyEnds, Notices
 from flexrec.demo.scoring import percentile
 from flexrec.demo.service_process import ServiceProcess, service_env
 from flexrec.demo.unrecorded import LegRecord, covered_ms, unrecorded_verdict
@@ -77,7 +78,10 @@ class SoakFigures:
     links_missing: int = 0
     links_incomplete: int = 0
     replacements: int = 0
+    # The longest wait for a replacement by issue 17's rule (flexrec.demo.early_ends): from
+    # flexrec learning of the early end, the agent's pauses left out; `_raw` from the end itself.
     replacement_gap_s_max: float | None = None
+    replacement_gap_s_max_raw: float | None = None
     talk_time_recorded_pct: float | None = None
     coverage_agrees: bool = False
     coverage_legs_checked: int = 0
@@ -180,14 +184,19 @@ def score(
     outages: Sequence[tuple[float, float]] = (),
     asked: Mapping[str, Sequence[tuple[str, float]]] | None = None,
     records: Mapping[str, LegRecord] | None = None,
+    deliveries: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Exactly once, links, replacement gaps and talk time recorded, from the truth
     (`records`: flexrec's own record of each customer leg, for the verdict on one left
-    without media)."""
-    gaps: list[float] = []
+    without media; `deliveries`: the simulator's webhook log, for when flexrec could learn of
+    an early end: without its entry, the gap counts from the end)."""
+    early_ends = EarlyEnds()
+    notices = Notices.of_run(deliveries, asked or {})
+    downtime = [(round(gone * 1000), round(up * 1000)) for gone, up in outages]
     window_ms = recorded_ms = 0
     for item in truth:
         figures.calls += 1
+        early_ends.add_call(item, downtime, notices)
         customer_sid = item.get("customer_call_sid")
         leg_recordings = [
             r
@@ -198,11 +207,6 @@ def score(
         figures.agent_leg_recordings += sum(
             1 for r in item.get("recordings", []) if r.get("party") == "worker"
         )
-        for fault in item.get("faults") or []:
-            following = fault.get("next_recording")
-            if fault.get("kind") in ("recording_absent", "recording_failed") and following:
-                figures.replacements += 1
-                gaps.append(float(following.get("gap_ms") or 0) / 1000.0)
         if not item.get("eligible"):
             continue
         figures.eligible += 1
@@ -230,7 +234,9 @@ def score(
         sids = {str(r["sid"]) for r in with_media}
         figures.links_missing += not (linked & sids)
         figures.links_incomplete += not sids <= linked
-    figures.replacement_gap_s_max = max(gaps) if gaps else None
+    figures.replacements = early_ends.replacements
+    figures.replacement_gap_s_max = max(early_ends.gaps_s, default=None)
+    figures.replacement_gap_s_max_raw = max(early_ends.raw_gaps_s, default=None)
     if window_ms > 0:
         figures.talk_time_recorded_pct = round(100.0 * recorded_ms / window_ms, 2)
 
@@ -323,7 +329,8 @@ def run(args: argparse.Namespace) -> SoakFigures:
             (workdir / "truth.json").write_text(json.dumps(truth))
             kept = {"outages": outages, "asked": driver.asked, "clocks": asdict(clocks)}
             (workdir / "run.json").write_text(json.dumps(kept))
-            score(truth, figures, outages, driver.asked, leg_records(database_url, truth))
+            records = leg_records(database_url, truth)
+            score(truth, figures, outages, driver.asked, records, sim.webhook_log())
             killed = [(round(a * 1000), round(b * 1000)) for a, b in outages]
             report, check = sim_coverage(sim, database_url, Downtime.of_run(killed, args.scale))
             figures.coverage_agrees = check.agrees

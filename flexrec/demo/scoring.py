@@ -10,6 +10,8 @@ from typing import Any
 from flexrec.coverage.classify import START_BUDGET_MS
 from flexrec.demo.early_ends import EarlyEnds, Notices
 
+NO_MEDIA = ("absent", "failed")  # how Twilio ends a recording it kept no media of
+
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile (None for no values)."""
@@ -158,7 +160,9 @@ def score_truth(
         customer = [r for r in legs if r.get("party") == "customer" and r.get("channels") == 2]
         agent_legs = [r for r in legs if r.get("party") == "worker"]
         eligible = bool(item.get("eligible"))
-        recorded = eligible and bool(customer)
+        # Recorded means media kept: a leg whose every recording Twilio ended absent or failed
+        # (the fault plan's early ends, a kept pause that lost its replacement) is not.
+        recorded = eligible and any(r.get("status") not in NO_MEDIA for r in customer)
         lost = 0
         media_ok = True
         for task in item.get("tasks", []):

@@ -214,3 +214,17 @@ def test_a_call_talking_only_while_the_service_was_killed_is_named_not_lost() ->
         score = score_truth([inside, other], downtime=[(10_000, 60_000)])
         assert score.unrecordable_while_down == 1 and not score.ok
     assert not score_truth([inside]).ok  # no kill: nothing excuses it
+
+
+def test_a_call_whose_every_recording_twilio_ended_without_media_is_not_recorded() -> None:
+    # Seed 11 at x10: a kept pause took Twilio's 21220 for "call over" after the recording
+    # ended absent; the call was scored recorded though nothing of it was kept.
+    absent = {**_rec(), "status": "absent"}
+    kept = {**_rec(start=5_000), "status": "completed"}
+    score = score_truth([
+        _interaction(recordings=[absent], media={"linked": True}),
+        _interaction(recordings=[absent, kept], media={"linked": True}),
+    ])  # fmt: skip
+    assert (score.eligible, score.recorded) == (2, 1)
+    assert [c.recorded for c in score.per_call] == [False, True]
+    assert not score.ok

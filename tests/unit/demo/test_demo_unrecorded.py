@@ -10,15 +10,14 @@ from flexrec.demo.unrecorded import LegRecord, capped_by_twilio, unrecorded_verd
 
 CALL = "CA815a00bb09295665dac2044c0f45e1b4"
 CAP = "replacement cap reached (3 of 3): leg left unrecorded"
-# The seed-11 soak's call (/work/coord/soak/s4fresh): Twilio ended the first two recordings
-# absent (16102) and failed the third (16105) while the agent had it paused and flexrec was
-# killed; the fourth started at the agent's resume, 0.12 s before the hang-up, and ended
-# absent (16101). Simulated epoch ms, the talk from 0 to 62.1 s.
+# Twilio ends the first recording and all three replacements without media (absent 16102,
+# failed 16105); at the cap the leg is left unrecorded from 47 s to the hang-up at 62.1 s
+# (simulated epoch ms), more than the 10 s a replacement may take.
 ENDS = [
     ("RE1", "absent", 0, 3_400, "recording_absent"),
     ("RE2", "absent", 6_800, 10_600, "recording_absent"),
     ("RE3", "failed", 13_400, 42_000, "recording_failed"),
-    ("RE4", "absent", 61_000, 62_100, None),
+    ("RE4", "absent", 43_000, 47_000, "recording_absent"),
 ]
 
 
@@ -64,13 +63,13 @@ def _record(
     return LegRecord.of(leg)
 
 
-# The agent paused at 16 s and resumed at 60.5 s (simulated epoch s, the clock's origin 0).
-ASKED = {"WT1": [("pause", 16.0), ("resume", 60.5)]}
+# The agent paused at 16 s and resumed at 40 s (simulated epoch s, the clock's origin 0).
+ASKED = {"WT1": [("pause", 16.0), ("resume", 40.0)]}
 
 
 def test_the_cap_reached_with_every_recording_failed_by_twilio_is_twilios_loss() -> None:
     item = _call()
-    # Every early end was replaced, so the rule for an end nothing could replace says lost.
+    # 15 s from the last loss to the hang-up: by the budget alone, a start was due.
     assert unrecorded_verdict(item, [], ASKED) == "lost"
     assert unrecorded_verdict(item, [], ASKED, _record()) == "lost_to_twilio"
 
@@ -99,3 +98,18 @@ def test_flexrecs_record_counts_only_the_recordings_it_made() -> None:
     assert record.capped and [sid for sid, _ in record.recordings] == ["RE1", "RE2", "RE3", "RE4"]
     assert capped_by_twilio(_call(), record)
     assert not capped_by_twilio(_call(), None)
+
+
+def test_a_replacement_too_late_to_keep_media_leaves_the_loss_with_twilio() -> None:
+    # The seed-11 soak: Twilio failed the recording while flexrec was killed; back 2.7 s
+    # before the hang-up (9.4 s simulated at x8), it replaced it 0.03 s before the hang-up,
+    # and Twilio ended that one absent (16101, too short). Not capped, yet no start could
+    # have kept media.
+    ends = [("RE1", "failed", 4_000, 50_000, "recording_failed"),
+            ("RE2", "absent", 72_000, 72_100, None)]  # fmt: skip
+    item = _call(ends)
+    item["expected_window"] = {"start_ms": 0, "end_ms": 72_100}
+    outages = [(48.0, 62.7)]  # simulated epoch s: killed, answering again
+    assert unrecorded_verdict(item, outages, {}, _record(capped=False)) == "lost_to_twilio"
+    # Back 20 s before the hang-up: a replacement was due within 10 s of it, and flexrec's.
+    assert unrecorded_verdict(item, [(48.0, 52.1)], {}, _record(capped=False)) == "lost"

@@ -8,6 +8,8 @@ Loaded automatically once flexsim is installed (entry point `pytest11`), or expl
   than real time. Override the fixture to change it.
 - `flexsim`: a running `SimRunner`, stopped after the test.
 - `flexsim_client`: the official `twilio.rest.Client` bound to it (`flexsim.testing.sdk_client`).
+- `flexsim_in_process`: a whole account in the test's process instead (`InProcessSim`: no
+  socket, no thread, a clock the test moves), for unit tests; `.client()` is its SDK client.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 if TYPE_CHECKING:
     from flexsim.config import SimConfig
     from flexsim.runner import SimRunner
+    from flexsim.testing.in_process import InProcessSim
 
 
 @pytest.fixture
@@ -54,3 +57,11 @@ def flexsim_client(flexsim: SimRunner) -> Iterator[Any]:
     client = sdk_client(flexsim)
     yield client
     client.http_client.close()
+
+
+@pytest.fixture
+def flexsim_in_process() -> InProcessSim:
+    """A simulated account served in this process (no socket, no thread; see InProcessSim)."""
+    from flexsim.testing.in_process import InProcessSim
+
+    return InProcessSim()

@@ -28,8 +28,8 @@ def test_the_sdk_reads_an_arranged_recording_in_process() -> None:
     assert sim.request_log.count("GET", f"*/Recordings/{made.sid}.json") == 2
 
 
-def test_wrong_credentials_are_refused_and_logged() -> None:
-    sim = InProcessSim()
+def test_wrong_credentials_are_refused_and_logged(flexsim_in_process: InProcessSim) -> None:
+    sim = flexsim_in_process
     made = sim.arrange.completed_recording(make_wav())
     client = Client(sim.account_sid, "wrong", http_client=sim.client().http_client)
     with pytest.raises(TwilioRestException) as refused:
