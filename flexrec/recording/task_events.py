@@ -38,6 +38,7 @@ from flexrec.recording.rows import (
     TaskState,
     merge_reservation,
     merge_task,
+    task_for_update,
     upsert_reservation,
     upsert_task,
 )
@@ -171,6 +172,7 @@ class TaskEvents:
                 event_ms=event.timestamp_ms,
                 forced_status=_FORCED_STATUS.get(event.event_type),
                 held_clock=held_clock,
+                likely_new=event.event_type == "task.created" and held_clock is None,
             )
             if event.reservation_sid:
                 upsert_reservation(session, event, now)
@@ -273,9 +275,7 @@ class TaskEvents:
                     self._write_reservation(
                         session, task_sid, reservation_sid, stored, new_reservation, now
                     )
-                task = session.scalars(
-                    select(TaskRecord).where(TaskRecord.sid == task_sid).with_for_update()
-                ).first()
+                task = task_for_update(session, task_sid)
                 if task is None:  # pragma: no cover - the memo came from this row
                     raise _MemoDidNotHold(task_sid)
                 plan = self.planner.plan(session, task, now, event.timestamp_ms, seen=_seen(event))
