@@ -19,8 +19,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flexrec.pci.cuts import cut_detections, paused_spans
-from flexrec.pci.detect import Detection, DetectorConfig, detect_card_data, silence_spans
-from flexrec.pci.dialogue import answer_detections
+from flexrec.pci.detect import (
+    CARD_NUMBER,
+    Detection,
+    DetectorConfig,
+    detect_card_data,
+    near_found_cards,
+    silence_spans,
+)
+from flexrec.pci.dialogue import ANSWER_RULE, answer_detections
 from flexrec.pci.pairs import missing_half_detections
 from flexrec.pci.readback import readback_detections
 from flexrec.pci.redact import decode_wav, encode_wav, redact_transcript, silence_samples
@@ -131,6 +138,8 @@ class CardDataStage:
         found = answer_detections(
             transcript, regions, detect_card_data(transcript, self.config), paused
         )
+        answered = [d for d in found if d.kind == CARD_NUMBER and d.rule == ANSWER_RULE]
+        found += near_found_cards(transcript, answered, found, self.config)
         found += readback_detections(transcript, regions, found, self.config)
         found += missing_half_detections(regions, found)
         found += cut_detections(transcript, regions, paused, self.config)
