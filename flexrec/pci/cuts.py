@@ -87,8 +87,10 @@ def _cut_before(
     regions: Sequence[Region],
     at_ms: int,
     config: DetectorConfig,
+    shown: bool = True,
 ) -> Detection | None:
-    """Card data cut off by a pause that began at `at_ms`, or None."""
+    """Card data cut off by a pause that began at `at_ms` (`shown`: a span of silence in the
+    file, not a `skip` point), or None."""
     cut = [r for r in regions if r.start_ms < at_ms and r.end_ms >= at_ms - CUT_TOLERANCE_MS]
     if not cut:
         return None
@@ -99,8 +101,12 @@ def _cut_before(
     if run is None or not _usable(run) or at_ms - run.end_ms > config.max_gap_ms:
         # No digit heard running into the pause: a short cut turn is still card data (an
         # expiry heard as "there line the line"), as the short turn a resume cuts is.
+        # Only where the file shows the pause (silence after the turn): at a `skip` point the
+        # file runs on into other talk, and only digits show that a turn was cut.
         said = [w.text for w in words if w.end_ms > fragment.start_ms and w.start_ms < at_ms]
-        if at_ms - fragment.start_ms <= FRAGMENT_MAX_MS and not CURRENCY.intersection(said):
+        ends_there = fragment.end_ms <= at_ms + CUT_TOLERANCE_MS
+        short = at_ms - fragment.start_ms <= FRAGMENT_MAX_MS
+        if shown and ends_there and short and not CURRENCY.intersection(said):
             return Detection(SECURITY_CODE, channel, fragment.start_ms, at_ms, RULE, 0)
         return None
     first = _chain_back(runs, last, config.max_gap_ms)
@@ -157,7 +163,7 @@ def cut_detections(
         speech = regions.get(channel, ())
         for start_ms, end_ms in paused_ms:
             for detection in (
-                _cut_before(channel, runs, words, speech, start_ms, config),
+                _cut_before(channel, runs, words, speech, start_ms, config, end_ms > start_ms),
                 _cut_after(channel, runs, words, speech, end_ms, config),
             ):
                 if detection is not None:

@@ -80,6 +80,10 @@ def test_a_short_turn_a_late_pause_cut_is_card_data_though_no_digit_was_heard() 
     (found,) = cut_detections({CUSTOMER: heard}, {CUSTOMER: [region(heard)]}, [pause])
     assert found.rule == "cut_by_pause" and found.start_ms <= heard[0].start_ms
     assert found.end_ms >= heard[-1].end_ms
+    # a skip point leaves no silence after the turn: only digits show that it was cut
+    point = (pause[0], pause[0])
+    found_at_point = cut_detections({CUSTOMER: heard}, {CUSTOMER: [region(heard)]}, [point])
+    assert all(d.start_ms >= point[0] for d in found_at_point)
     # a long turn, or an amount, the pause cut: not card data
     for text in ("and i was wondering whether you could also update my address", "five dollars"):
         words = said(text, 25_600)
