@@ -15,13 +15,17 @@ every call, and the speed is also printed per kind of call.
 (`flexsim.espeak_voices`); `--noise-dbfs -38` adds line noise well above the simulator's usual
 -55 dBFS. `--pause cut` has the agent's pause land in the middle of the customer's reading
 (after 4-14 of its digit words, by seed) and resume after the code; `--pause resume` pauses in
-time and resumes after the code's first digit word (the first is the demo's miss under load).
+time and resumes after the code's first digit word (the first is the demo's miss under load);
+`--pause start` has the recording start paused and resume there. `--pause-behavior skip` leaves
+the paused audio out of the file (Twilio's `skip`) instead of writing silence. The stage is
+given the pause as flexrec's own pause events place it (a span with `silence`, a point with
+`skip`), as the archive's redactor does; `--no-pause-events` gives it only the file.
 Non-card speech silenced counts the truth's words (either channel) that are not card data and
 lost audio to a silenced span, so the quiet between card digits is not counted.
 
     .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak] [--noise-dbfs -55]
-        [--first-seed 2000] [--pause never|cut|resume] [--card-share 1.0] [--no-wer] [--misses]
-        [--json]
+        [--first-seed 2000] [--pause never|cut|resume|start] [--pause-behavior silence|skip]
+        [--no-pause-events] [--card-share 1.0] [--no-wer] [--misses] [--json]
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ def run(
     misses: bool = False,
     pause: str = "never",
     card_share: float = 1.0,
+    pause_behavior: str = "silence",
+    pause_events: bool = True,
 ) -> dict[str, float]:
     """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss)."""
     engine = PocketSphinxTranscriber()
@@ -85,21 +91,28 @@ def run(
             card_pause="never" if paying else None,
             noise_dbfs=noise_dbfs,
         )
+        events: list[tuple[int, int]] = []
         if pause != "never" and paying:
             plain = word_truth(sample.world, sample.customer_recording.sid)
             assert plain is not None
             cut = {"cut_after": 4 + seed % 11} if pause == "cut" else {"resume_after": 1}
+            start_s, end_s, _ = pause_cutting(plain, **cut)
+            if pause == "start":
+                start_s = 0.0
             sample = make_sample_conversation(
                 seed,
                 duration_s=110.0,
                 card_pause="never",
                 noise_dbfs=noise_dbfs,
-                pause=pause_cutting(plain, **cut),
+                pause=(start_s, end_s, pause_behavior),
             )
+            # The recording starts at the customer's answer, the pause's clock.
+            start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
+            events = [(start_ms, start_ms if pause_behavior == "skip" else end_ms)]
         recording = sample.customer_recording
         wav = encode_audio(render_recording(sample.world, recording), "wav")
         started = time.process_time()
-        result = stage.process(wav)
+        result = stage.process(wav, pauses_ms=events if pause_events else ())
         spent = time.process_time() - started
         cpu_s += spent
         audio_s += result.audio_s
@@ -158,7 +171,11 @@ def main() -> None:
     parser.add_argument(
         "--first-seed", type=int, default=1000, help="2000: calls the rules were not tuned on"
     )
-    parser.add_argument("--pause", choices=("never", "cut", "resume"), default="never")
+    parser.add_argument("--pause", choices=("never", "cut", "resume", "start"), default="never")
+    parser.add_argument("--pause-behavior", choices=("silence", "skip"), default="silence")
+    parser.add_argument(
+        "--no-pause-events", action="store_true", help="give the stage only the file, as before"
+    )
     parser.add_argument(
         "--card-share", type=float, default=1.0, help="share of calls with a card payment"
     )
@@ -178,11 +195,15 @@ def main() -> None:
             misses=args.misses,
             pause=args.pause,
             card_share=args.card_share,
+            pause_behavior=args.pause_behavior,
+            pause_events=not args.no_pause_events,
         )
     figures = {
         "voices": args.voices,
         "noise_dbfs": args.noise_dbfs,
         "pause": args.pause,
+        "pause_behavior": args.pause_behavior,
+        "pause_events": not args.no_pause_events,
         "card_share": args.card_share,
         **figures,
     }

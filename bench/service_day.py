@@ -97,8 +97,8 @@ from flexrec.cli import main
 main()
 """
 # `flexrec serve` noting when each queue job ran and how long writes waited for SQLite's write
-# lock (argv[2]: a JSON file rewritten every second), so the answers can be split by whether the
-# archive or the analysis job was running, and lock waits told apart.
+# lock (argv[2]: a JSON line of what is new, appended every second), so the answers can be split
+# by whether the archive or the analysis job was running, and lock waits told apart.
 TIMED_SERVE = """
 import json, os, sys, threading, time
 import huey.api
@@ -106,11 +106,11 @@ port, out = sys.argv[1], sys.argv[2]
 spans = []
 execute = huey.api.Huey._execute
 def timed(self, task, timestamp):
-    started = time.time()
+    started, cpu = time.time(), time.thread_time()
     try:
         return execute(self, task, timestamp)
     finally:
-        spans.append((task.name, started, time.time()))
+        spans.append((task.name, started, time.time(), time.thread_time() - cpu))
 huey.api.Huey._execute = timed
 # How long writers waited for SQLite's write lock: this process's lock (threads queue on it),
 # then BEGIN IMMEDIATE (other connections and processes).
@@ -190,16 +190,30 @@ for name in ("request", "download"):
     setattr(twilio_client.PooledHttpClient, name,
             transported(getattr(twilio_client.PooledHttpClient, name)))
 def dump():
-    while True:
-        time.sleep(1.0)
-        with open(out + ".tmp", "w") as f:
-            json.dump({"jobs": list(spans), "waits": {k: list(v) for k, v in waits.items()},
-                       "long_holds": holds.most_common(8), "twilio": dict(twilio)}, f)
-        os.replace(out + ".tmp", out)
+    # What came since the last line, one JSON line a second: rewriting the whole day's lists
+    # every second cost the service ~0.6 ms of CPU a call over a 150-call day (more on longer
+    # days), counted as the service's own.
+    sent = {"jobs": 0, **{k: 0 for k in waits}}
+    with open(out, "a") as f:
+        while True:
+            time.sleep(1.0)
+            line = {"jobs": spans[sent["jobs"]:], "waits": {}, "long_holds": holds.most_common(8),
+                    "twilio": dict(twilio)}
+            sent["jobs"] += len(line["jobs"])
+            for k, v in waits.items():
+                line["waits"][k] = v[sent[k]:]
+                sent[k] += len(line["waits"][k])
+            f.write(json.dumps(line) + "\\n")
+            f.flush()
 threading.Thread(target=dump, daemon=True).start()
 if os.environ.get("BENCH_GIL_SWITCH_INTERVAL_S"):  # compare GIL hand-off intervals
     sys.setswitchinterval(float(os.environ["BENCH_GIL_SWITCH_INTERVAL_S"]))
-sys.argv = ["flexrec", "serve", "--port", port]
+if os.environ.get("BENCH_ROLE") == "worker":  # --jobs-process: the queue's jobs apart
+    sys.argv = ["flexrec", "worker"]
+else:
+    sys.argv = ["flexrec", "serve", "--port", port]
+    if os.environ.get("BENCH_ROLE") == "web":
+        sys.argv.append("--no-consumer")
 from flexrec.cli import main
 main()
 """
@@ -298,17 +312,24 @@ class Day:
             time.sleep(0.5)
 
 
-def _settle(service_url: str, timeout_s: float = 120.0, quiet_s: float = 4.0) -> None:
-    """Wait until the archive and analysis jobs stop running (the day's last recordings)."""
+def _settle(
+    service_url: str, worker_spans: Path | None, timeout_s: float = 120.0, quiet_s: float = 4.0
+) -> None:
+    """Wait until the archive and analysis jobs stop running (the day's last recordings), in
+    the service or, with `--jobs-process`, in the worker (its span file)."""
     deadline = time.monotonic() + timeout_s
     last: tuple[float, float] | None = None
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
-        metrics = Metrics.scrape(service_url)
-        runs = (
-            metrics.total("flexrec_job_cpu_seconds_count", job=ARCHIVE_JOB),
-            metrics.total("flexrec_job_cpu_seconds_count", job=ANALYSIS_JOB),
-        )
+        if worker_spans is not None:
+            jobs = [span[0] for span in _timed_serve(worker_spans).get("jobs", [])]
+            runs = (float(jobs.count(ARCHIVE_JOB)), float(jobs.count(ANALYSIS_JOB)))
+        else:
+            metrics = Metrics.scrape(service_url)
+            runs = (
+                metrics.total("flexrec_job_cpu_seconds_count", job=ARCHIVE_JOB),
+                metrics.total("flexrec_job_cpu_seconds_count", job=ANALYSIS_JOB),
+            )
         if runs != last:
             last, quiet_since = runs, time.monotonic()
         elif time.monotonic() - quiet_since >= quiet_s:
@@ -375,10 +396,25 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             args.trace_memory.mkdir(parents=True, exist_ok=True)
             traced = (str(service_port), str(args.trace_every), str(args.trace_memory))
             serve = [sys.executable, "-c", TRACED_SERVE, *traced]
-        service = _start(_pinned(serve, 0, args.priority), env, workdir / "service.log")
+        apart = args.jobs_process is not None
+        worker_spans = workdir / "worker_spans.json" if apart else None
+        role = {"BENCH_ROLE": "web"} if apart else {}
+        service = _start(_pinned(serve, 0, args.priority), env | role, workdir / "service.log")
         sim: subprocess.Popen[bytes] | None = None
+        worker: subprocess.Popen[bytes] | None = None
         try:
             _wait(service_url + "/healthz", service)
+            if worker_spans is not None:
+                # The queue's jobs in a process of their own on the same core, `nice`d: the
+                # kernel, not the GIL, decides who runs when a webhook and a job both can.
+                argv = [sys.executable, "-c", TIMED_SERVE, "0", str(worker_spans)]
+                worker = _start(
+                    _pinned(argv, 0, args.jobs_process),
+                    env | {"BENCH_ROLE": "worker"},
+                    workdir / "worker.log",
+                )
+                time.sleep(3)  # its start-up (imports, checks) is not the day's work
+            worker_cpu0 = cpu_seconds(worker.pid) if worker else 0.0
             before = Metrics.scrape(service_url)
             cpu0, began = cpu_seconds(service.pid), time.monotonic()
             waited0 = run_queue_wait_s(service.pid)
@@ -401,9 +437,10 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             core = [now - then for now, then in zip(cpu_busy_s(0), core0, strict=True)]
             service_cpu = cpu_seconds(service.pid) - cpu0
             sim_cpu = day.sim_cpu_s
-            _settle(service_url)
+            _settle(service_url, worker_spans)
             elapsed = time.monotonic() - began
             cpu = cpu_seconds(service.pid) - cpu0
+            jobs_process_cpu = cpu_seconds(worker.pid) - worker_cpu0 if worker else None
             db_cpu = cpu_seconds(db_server.pid, tree=True) - db_cpu0 if db_server else None
             counted = Metrics.scrape(service_url).minus(before)
             time.sleep(args.idle)  # traffic stopped: does memory come back down?
@@ -412,11 +449,30 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
         finally:
             if sim is not None:
                 _stop(sim)
+            if worker is not None:
+                _stop(worker)
             _stop(service)
+    timed = _timed_serve(spans_file)
+    spans = _job_spans(timed)
+    if worker_spans is not None:
+        # The jobs ran in the worker: their CPU is the worker's (from its spans, by job), and
+        # the day's all told is both processes' (the calibration then counts the same).
+        spans = _job_spans(_timed_serve(worker_spans))
+        for name, *_, job_cpu in spans:
+            counted.samples[("flexrec_job_cpu_seconds_sum", frozenset({("job", name)}))] = (
+                counted.samples.get(
+                    ("flexrec_job_cpu_seconds_sum", frozenset({("job", name)})), 0.0
+                )
+                + job_cpu
+            )
+        cpu += jobs_process_cpu or 0.0
     figures = day_figures(args, database, queue, day, counted, cpu, elapsed, traffic_s, stored)
     figures.update(tail_figures(counted, waited, traffic_s, figures["webhooks"]))
-    timed = _timed_serve(spans_file)
-    figures.update(answers_beside_jobs(day.log.values(), _job_spans(timed)))
+    figures["jobs_process_nice"] = args.jobs_process
+    figures["jobs_process_cpu_s"] = (
+        round(jobs_process_cpu, 2) if jobs_process_cpu is not None else None
+    )
+    figures.update(answers_beside_jobs(day.log.values(), [(n, a, b) for n, a, b, _ in spans]))
     figures.update(write_lock_waits(timed))
     figures.update(twilio_calls(timed, figures["calls"]))
     figures.update(
@@ -441,15 +497,27 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
 
 
 def _timed_serve(path: Path) -> dict[str, Any]:
+    """The timers' lines (TIMED_SERVE) joined: lists added up, the latest counts kept."""
     try:
-        found: dict[str, Any] = json.loads(path.read_text())
-        return found
-    except (OSError, ValueError):
+        text = path.read_text()
+    except OSError:
         return {}  # --trace-memory runs the service without the timers
+    found: dict[str, Any] = {"jobs": [], "waits": {}}
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue  # the line being written when the service stopped
+        found["jobs"] += line["jobs"]
+        for kind, new in line["waits"].items():
+            found["waits"].setdefault(kind, []).extend(new)
+        found["long_holds"], found["twilio"] = line["long_holds"], line["twilio"]
+    return found
 
 
-def _job_spans(timed: dict[str, Any]) -> list[tuple[str, float, float]]:
-    return [(str(n), float(a), float(b)) for n, a, b in timed.get("jobs", [])]
+def _job_spans(timed: dict[str, Any]) -> list[tuple[str, float, float, float]]:
+    """(job, started, ended, its thread's CPU seconds) of each queue job the process ran."""
+    return [(str(n), float(a), float(b), float(c)) for n, a, b, c in timed.get("jobs", [])]
 
 
 def twilio_calls(timed: dict[str, Any], calls: int) -> dict[str, Any]:
@@ -860,6 +928,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--calibration-calls", type=int, default=60, help="calls in the calibration day (60)"
+    )
+    parser.add_argument(
+        "--jobs-process",
+        type=int,
+        metavar="NICE",
+        help="run the queue's jobs (archive, analysis) in a `flexrec worker` process of their "
+        "own on the service's core at this nice value (the service runs --no-consumer)",
     )
     parser.add_argument(
         "--priority",

@@ -67,6 +67,17 @@ def serve(
             help="Web processes sharing the port (one per core; use PostgreSQL beyond a few).",
         ),
     ] = 1,
+    jobs_process: Annotated[
+        bool,
+        typer.Option(
+            "--jobs-process",
+            help="Run the queue workers (archive, analysis) in a worker process of their own at "
+            "a lower priority, so webhooks are answered first on a busy core.",
+        ),
+    ] = False,
+    jobs_nice: Annotated[
+        int, typer.Option(min=1, max=19, help="How much lower the jobs process runs (nice).")
+    ] = 10,
 ) -> None:
     """Run the recording service (webhooks, agent and admin APIs, console, queue workers)."""
     from flexrec.cli.serve import run_service
@@ -76,6 +87,7 @@ def serve(
         port=port,
         consumer_workers=0 if no_consumer else workers,
         processes=processes,
+        jobs_nice=jobs_nice if jobs_process else None,
     )
 
 

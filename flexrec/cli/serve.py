@@ -37,6 +37,7 @@ from flexrec.webhooks import paths
 if TYPE_CHECKING:  # the app's modules load once the port is open (run_service)
     from fastapi import FastAPI
 
+    from flexrec.cli.jobs_process import JobsProcess
     from flexrec.server.services import Services
 
 log = get_logger(__name__)
@@ -166,12 +167,18 @@ def run_service(
     port: int | None = None,
     consumer_workers: int = 4,
     processes: int = 1,
+    jobs_nice: int | None = None,
 ) -> None:
     """Serve webhooks, APIs and console, with queue workers in this process unless told not to.
 
     With `processes` > 1 the listening socket is shared by that many web processes (uvicorn's
     supervisor restarts one that dies) and this process keeps the queue workers and recovery.
+    With `jobs_nice` the queue workers run in a `flexrec worker` of their own, that much lower
+    in priority (flexrec.cli.jobs_process), and it does the recovery.
     """
+    jobs_workers = 0
+    if jobs_nice is not None and consumer_workers > 0:
+        jobs_workers, consumer_workers = consumer_workers, 0
     settings = Settings.from_env()
     if host:
         settings.server.host = host
@@ -182,7 +189,7 @@ def run_service(
         # Checked before anything starts: a taken port must not leave queue workers running.
         port_free(settings.server.host, settings.server.port)
         _prepare_process(settings)
-        _serve_processes(settings, processes, consumer_workers)
+        _serve_processes(settings, processes, consumer_workers, _jobs(jobs_workers, jobs_nice))
         return
     # Listening before anything else starts (a taken port fails here, before queue workers
     # run): a webhook Twilio sends while the app is being built waits to be answered instead of
@@ -202,11 +209,23 @@ def run_service(
         raise
     if consumer_workers > 0:
         _start_recovery(settings, services)
+    jobs = _jobs(jobs_workers, jobs_nice)
+    if jobs is not None:
+        jobs.start()  # after the app's build: the database is migrated once, here
     try:
         _serve_on(app, settings, listening)
     finally:
+        if jobs is not None:
+            jobs.stop()
         services.close()
         listening.close()
+
+
+def _jobs(workers: int, nice: int | None) -> JobsProcess | None:
+    """The queue's jobs in a worker process of their own (`--jobs-process`), not started."""
+    from flexrec.cli.jobs_process import JobsProcess, worker_argv
+
+    return JobsProcess(worker_argv(workers, nice or 0)) if workers > 0 else None
 
 
 def _prepare_process(settings: Settings) -> None:
@@ -299,7 +318,9 @@ def _start_recovery(settings: Settings, services: Services) -> None:
         start_reconcile_ticker(services, settings.server.reconcile_interval_s)
 
 
-def _serve_processes(settings: Settings, processes: int, consumer_workers: int) -> None:
+def _serve_processes(
+    settings: Settings, processes: int, consumer_workers: int, jobs: JobsProcess | None
+) -> None:
     import uvicorn
 
     from flexrec.app.services import build_services
@@ -320,6 +341,8 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
     os.environ["FLEXREC_PORT"] = str(settings.server.port)
     os.environ[_SUPERVISOR_ENV] = str(os.getpid())
     log.info("web_processes_starting", processes=processes, queue_workers=consumer_workers)
+    if jobs is not None:
+        jobs.start()
     try:
         uvicorn.run(
             "flexrec.cli.serve:web_process_app",
@@ -328,6 +351,8 @@ def _serve_processes(settings: Settings, processes: int, consumer_workers: int) 
             **_listening(settings),
         )
     finally:
+        if jobs is not None:
+            jobs.stop()
         services.close()
 
 
@@ -388,6 +413,9 @@ def run_worker(workers: int = 4) -> None:
     services = build_services(settings, run_consumer=True, consumer_workers=workers)
     check_dependencies(services)
     check_twilio(settings, services)
+    supervisor = int(os.environ.get(_SUPERVISOR_ENV, "0"))
+    if supervisor:  # `serve --jobs-process`: a service killed -9 takes its worker with it
+        _exit_with(supervisor)
     _recover(services)
     if settings.server.reconcile_interval_s < 60:
         start_reconcile_ticker(services, settings.server.reconcile_interval_s)

@@ -11,22 +11,24 @@ type, the statement and write-transaction counters (flexrec.db.metrics), NUL cha
 replaced (flexrec.db.base), and driver errors raised as SQLAlchemy's (so contention retries
 and error translation see the same exceptions).
 
-Only plain statements: no ORM entities, no expanding (IN) parameters.
+Only plain statements: no ORM entities, no expanding (IN) parameters (`one_of` writes an IN of
+constants as a prepared statement takes it).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection, inspect, literal
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import Executable
 
 from flexrec.db.base import without_nul
@@ -140,6 +142,36 @@ class Prepared:
             return found
 
 
+_M = TypeVar("_M")
+
+
+def attached(session: Session, model: type[_M], values: Mapping[str, Any]) -> _M:
+    """An object of `model` holding a row's `values` (every column: a prepared SELECT of the
+    model's table), part of `session` as if the ORM had loaded it, so its changes flush as an
+    UPDATE; the session's own object if it holds that row already. The ORM's load of one row
+    costs several times the statement."""
+    mapper = inspect(model)
+    key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
+    known: _M | None = session.identity_map.get(key)
+    if known is not None:
+        return known
+    loaded = model()
+    for name, value in values.items():
+        set_committed_value(loaded, name, value)  # as a load does it: no change, no event
+    make_transient_to_detached(loaded)
+    session.add(loaded)
+    return loaded
+
+
+def one_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """`column IN (values)` with each constant a parameter of its own: a prepared statement
+    takes no expanding IN (the parameter SQLAlchemy's `in_` of a list renders, filled in at
+    each execution)."""
+    return column.in_([literal(value, column.type) for value in values])
+
+
 @contextmanager
 def watch(callback: Callable[[str], None]) -> Iterator[None]:
     """Tell `callback` the SQL of every prepared statement run meanwhile (tests: which
@@ -159,17 +191,15 @@ def _compile(statement: Any, dialect: Dialect, columns_given: tuple[str, ...] | 
     if "POSTCOMPILE" in sql or compiled.escaped_bind_names:
         raise ValueError(f"not a plain statement: {sql}")
     by_name = {name: bind for bind, name in compiled.bind_names.items()}
-    # Columns left out of an INSERT (or an UPDATE's with an onupdate) take their defaults, which
+    # Columns left out of an INSERT take their defaults (an UPDATE's, their onupdate), which
     # SQLAlchemy's execution would compute: only constant ones here.
     defaults = {}
-    prefetched = (
-        *getattr(compiled, "insert_prefetch", ()),
-        *getattr(compiled, "update_prefetch", ()),
-    )
-    for column in prefetched:
-        if column.default is None or not column.default.is_scalar:
+    prefetched = [(c, c.default) for c in getattr(compiled, "insert_prefetch", ())]
+    prefetched += [(c, c.onupdate) for c in getattr(compiled, "update_prefetch", ())]
+    for column, default in prefetched:
+        if default is None or not default.is_scalar:
             raise ValueError(f"not a constant default: {column}")
-        defaults[column.key] = column.default.arg
+        defaults[column.key] = default.arg
     names: Sequence[str] = compiled.positiontup if compiled.positional else list(by_name)
     params = []
     for name in names:

@@ -10,7 +10,9 @@ now", so digits whose speech the pause cuts are card data, however few the recog
 - before a pause: a run of 2 digits or more (`pci.detect`) ending within the run gap
   (`max_gap_ms`) of the cut, with any run chained to it by that gap, is card data from the start
   of the cut speech (at most `READING_REACH_MS` back: a recogniser hears few of a reading's
-  digits, and the ones before the first it heard are card data too) to the cut;
+  digits, and the ones before the first it heard are card data too) to the cut; with no such
+  run, the cut speech when short (`FRAGMENT_MAX_MS`, no currency word): an expiry or code the
+  recogniser heard no digit of, the pause pressed as it was said;
 - after a resume: the cut speech when it is short (`FRAGMENT_MAX_MS`: the rest of a code or a
   date, whatever the recogniser made of it), else a run of 2 digits or more starting within
   the run gap, with its chained runs;
@@ -79,18 +81,27 @@ def _chain_on(runs: Sequence[DigitRun], first: int, gap_ms: int) -> int:
 
 
 def _cut_before(
-    runs: Sequence[DigitRun], regions: Sequence[Region], at_ms: int, config: DetectorConfig
+    channel: int,
+    runs: Sequence[DigitRun],
+    words: Sequence[Word],
+    regions: Sequence[Region],
+    at_ms: int,
+    config: DetectorConfig,
 ) -> Detection | None:
     """Card data cut off by a pause that began at `at_ms`, or None."""
     cut = [r for r in regions if r.start_ms < at_ms and r.end_ms >= at_ms - CUT_TOLERANCE_MS]
     if not cut:
         return None
+    fragment = cut[-1]
     before = [i for i, run in enumerate(runs) if run.start_ms < at_ms]
-    if not before:
-        return None
-    last = before[-1]
-    run = runs[last]
-    if not _usable(run) or at_ms - run.end_ms > config.max_gap_ms:
+    last = before[-1] if before else -1
+    run = runs[last] if before else None
+    if run is None or not _usable(run) or at_ms - run.end_ms > config.max_gap_ms:
+        # No digit heard running into the pause: a short cut turn is still card data (an
+        # expiry heard as "there line the line"), as the short turn a resume cuts is.
+        said = [w.text for w in words if w.end_ms > fragment.start_ms and w.start_ms < at_ms]
+        if at_ms - fragment.start_ms <= FRAGMENT_MAX_MS and not CURRENCY.intersection(said):
+            return Detection(SECURITY_CODE, channel, fragment.start_ms, at_ms, RULE, 0)
         return None
     first = _chain_back(runs, last, config.max_gap_ms)
     digits = sum(len(r.digits) for r in runs[first : last + 1])
@@ -146,7 +157,7 @@ def cut_detections(
         speech = regions.get(channel, ())
         for start_ms, end_ms in paused_ms:
             for detection in (
-                _cut_before(runs, speech, start_ms, config),
+                _cut_before(channel, runs, words, speech, start_ms, config),
                 _cut_after(channel, runs, words, speech, end_ms, config),
             ):
                 if detection is not None:

@@ -14,7 +14,8 @@ month name alone:
   (a month or MMYY) or a security code. A card has one expiry and one code, so only the first
   two such runs count (runs under 3 s apart are one): whatever the reader says later ("I am
   calling about my bill" heard as "I am calling for my bill") is not card data.
-`flexrec.pci.dialogue` adds the answers to card-data questions. Extra rules (`name=regex` over
+`flexrec.pci.dialogue` adds the answers to card-data questions; a card number found that way
+gets its expiry and code by the same nearness (`near_found_cards`). Extra rules (`name=regex` over
 a run's digits, e.g. a national ID number) are card data wherever they match.
 """
 
@@ -31,6 +32,7 @@ CARD_NUMBER = "card_number"
 EXPIRY = "expiry"
 SECURITY_CODE = "security_code"
 COUNTED = {"digit", "digits"}
+FOUND_CARD_CHAIN_MS = 15_000  # expiry and code are asked for one after the other
 
 
 def luhn_ok(number: str) -> bool:
@@ -235,6 +237,42 @@ def detect_card_data(
                     )
                 )
     return sorted(found, key=lambda d: (d.start_ms, d.channel))
+
+
+def near_found_cards(
+    channels: Mapping[int, Sequence[Word]],
+    cards: Sequence[Detection],
+    found: Sequence[Detection],
+    config: DetectorConfig | None = None,
+) -> list[Detection]:
+    """The expiry and code near card numbers another rule found (`pci.dialogue`'s answer to
+    the card-number question, whose digits were misheard): the near-card rule above, for those
+    cards, over runs no detection in `found` holds yet, each within `FOUND_CARD_CHAIN_MS` of
+    the card or of the half taken before it. The card's own digits were not heard, so nearness
+    is held closer: an order number read half a minute later is not its code."""
+    config = config or DetectorConfig()
+    near = _NearCard(cards, config)
+    out: list[Detection] = []
+    for channel, words in sorted(channels.items()):
+        last_end = {i: c.end_ms for i, c in enumerate(cards) if c.channel == channel}
+        for run in digit_runs(tokenize(words), channel, config):
+            if any(
+                d.channel == run.channel and d.start_ms < run.end_ms and d.end_ms > run.start_ms
+                for d in found
+            ):
+                continue
+            kind = _near_kind(run)
+            before = [i for i, end in last_end.items() if cards[i].end_ms <= run.start_ms]
+            if kind not in (EXPIRY, SECURITY_CODE) or not before:
+                continue
+            card = max(before, key=lambda i: cards[i].end_ms)
+            if run.start_ms - last_end[card] > FOUND_CARD_CHAIN_MS or not near.takes(run, kind):
+                continue
+            last_end[card] = run.end_ms
+            out.append(
+                Detection(kind, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits))
+            )
+    return out
 
 
 class _NearCard:

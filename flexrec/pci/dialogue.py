@@ -39,6 +39,7 @@ CARD_AFTER_QUESTION_MS = 60_000
 CARD_BEFORE_QUESTION_MS = 90_000
 PAYMENT_QUESTIONS_WITHIN_MS = 120_000
 ANSWER_CARD_DIGITS = 4
+ANSWER_RULE = "answer_to_question"
 READING_MIN_DIGITS = 2  # digits after a question's subject that make it a reading
 _EXPIRY_WORDS = {"expiry", "expire", "expires", "expiration", "expiring"}
 _CODE_NAMES = {"cvv", "cvc", "csc", "cv2"}
@@ -201,7 +202,7 @@ def _cut(span: tuple[int, int], paused_ms: Sequence[tuple[int, int]]) -> bool:
 
 
 def _as_card(channel: int, span: tuple[int, int]) -> Detection:
-    return Detection(CARD_NUMBER, channel, span[0], span[1], "answer_to_question", 0)
+    return Detection(CARD_NUMBER, channel, span[0], span[1], ANSWER_RULE, 0)
 
 
 def _merge(
@@ -222,4 +223,4 @@ def _merge(
         )
         return [d for d in found if d not in overlapping] + [merged]
     digits = sum(len(t.digits) for t in tokenize([w for w in words if start <= w.start_ms < end]))
-    return [*found, Detection(kind, channel, start, end, "answer_to_question", digits)]
+    return [*found, Detection(kind, channel, start, end, ANSWER_RULE, digits)]

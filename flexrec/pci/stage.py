@@ -1,7 +1,8 @@
 """The archive's card-data stage: transcribe each channel, find card data, silence it.
 
 One call, `CardDataStage.process(recording_sid, wav)`, before anything is stored: card data by
-its digits (`pci.detect`), as the answer to a card-data question (`pci.dialogue`) and as the
+its digits (`pci.detect`), as the answer to a card-data question (`pci.dialogue`), as the
+other side's read-back of a card number found (`pci.readback`) and as the
 misheard half of an expiry and code pair (`pci.pairs`) and as digits the recording's own pause
 cut off (`pci.cuts`); it returns
 the audio to keep (the downloaded WAV itself when nothing was found), the redacted transcript,
@@ -18,9 +19,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flexrec.pci.cuts import cut_detections, paused_spans
-from flexrec.pci.detect import Detection, DetectorConfig, detect_card_data, silence_spans
-from flexrec.pci.dialogue import answer_detections
+from flexrec.pci.detect import (
+    CARD_NUMBER,
+    Detection,
+    DetectorConfig,
+    detect_card_data,
+    near_found_cards,
+    silence_spans,
+)
+from flexrec.pci.dialogue import ANSWER_RULE, answer_detections
 from flexrec.pci.pairs import missing_half_detections
+from flexrec.pci.readback import readback_detections
 from flexrec.pci.redact import decode_wav, encode_wav, redact_transcript, silence_samples
 from flexrec.transcription.base import Transcriber, Word
 from flexrec.transcription.feed import Region, speech_regions
@@ -129,6 +138,9 @@ class CardDataStage:
         found = answer_detections(
             transcript, regions, detect_card_data(transcript, self.config), paused
         )
+        answered = [d for d in found if d.kind == CARD_NUMBER and d.rule == ANSWER_RULE]
+        found += near_found_cards(transcript, answered, found, self.config)
+        found += readback_detections(transcript, regions, found, self.config)
         found += missing_half_detections(regions, found)
         found += cut_detections(transcript, regions, paused, self.config)
         detections = [widen_to_speech(d, regions[d.channel]) for d in found]

@@ -36,7 +36,7 @@ class Background:
     # link writes (a busy minute, reconcile after a restart) filled every thread of a single
     # pool, and starts queued behind it: start time is talk left unrecorded, link time is not.
     def __init__(
-        self, threads: int = 12, name: str = "flexrec-after", first_threads: int = 6
+        self, threads: int = 12, name: str = "flexrec-after", first_threads: int = 12
     ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
         self._first = ThreadPoolExecutor(

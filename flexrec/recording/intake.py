@@ -28,7 +28,7 @@ from flexrec.recording.links import LinkWriter
 from flexrec.recording.planner import Plan, Planner
 from flexrec.recording.recording_status import RecordingStatuses
 from flexrec.recording.recovery import Recovery, live_target_ids
-from flexrec.recording.rows import upsert_participant_event
+from flexrec.recording.rows import task_for_update, upsert_participant_event
 from flexrec.recording.settle import COMPLETED_SETTLE_DELAY_S, Settler
 from flexrec.recording.store import read_connection, write_connection, write_session
 from flexrec.recording.views import RecordingView
@@ -91,12 +91,13 @@ class EventIntake:
             # No seen-mark: the participant upsert and the plan take a redelivery idempotently.
             # Lock the task row before writing anything else: every planner takes the task lock
             # first, so two webhooks about one task serialise instead of deadlocking.
-            lookup_task = select(TaskRecord).with_for_update()
             if task_sid:
-                task = session.scalars(lookup_task.where(TaskRecord.sid == task_sid)).first()
+                task = task_for_update(session, task_sid)
             else:
                 task = session.scalars(
-                    lookup_task.where(TaskRecord.conference_sid == event.conference_sid)
+                    select(TaskRecord)
+                    .where(TaskRecord.conference_sid == event.conference_sid)
+                    .with_for_update()
                 ).first()
             upsert_participant_event(session, event, now)
             if task is not None:

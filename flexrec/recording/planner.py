@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
-from flexrec.db.prepared import Prepared
+from flexrec.db.prepared import Prepared, one_of
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_START, Jobs, ServiceContext
 from flexrec.recording.dedup import retry_contention
@@ -418,8 +418,7 @@ _ANSWERED_RESERVATION = Prepared(
     select(ReservationRecord.sid)
     .where(
         ReservationRecord.task_sid == bindparam("task"),
-        # Spelt out: a prepared statement takes no expanding IN.
-        or_(*(ReservationRecord.status == s for s in ACTIVE_RESERVATION_STATUSES)),
+        one_of(ReservationRecord.status, ACTIVE_RESERVATION_STATUSES),
     )
     .limit(1)
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 
 from flexrec.db.models import RecordingRecord, RecordingTarget
+from flexrec.db.prepared import Prepared, attached
 from flexrec.recording import transitions
 from flexrec.recording.context import ServiceContext
 from flexrec.recording.links import LinkWriter, mark_target_links
@@ -27,8 +28,9 @@ from flexrec.recording.system_pauses import SystemPauses
 from flexrec.recording.views import RecordingView, recording_view
 from flexrec.webhooks.events import RecordingStatusEvent
 
-_TARGET_OF_RECORDING = select(RecordingTarget).where(
-    RecordingTarget.recording_sid == bindparam("sid")
+# Every status callback loads its recording's row (prepared, then attached: flexrec.db.prepared).
+_RECORDING = Prepared(
+    select(*RecordingRecord.__table__.columns).where(RecordingRecord.sid == bindparam("sid"))
 )
 
 
@@ -83,8 +85,9 @@ class RecordingStatuses:
         ended: str | None = None
         completed: RecordingView | None = None
         with write_session(ctx.sessions) as session:
-            target = session.scalars(_TARGET_OF_RECORDING, {"sid": event.recording_sid}).first()
-            known = session.get(RecordingRecord, event.recording_sid)
+            target = transitions.target_of_recording(session, event.recording_sid)
+            row = _RECORDING.execute(session, {"sid": event.recording_sid}).first()
+            known = attached(session, RecordingRecord, row._asdict()) if row else None
             past = known is not None and known.target_id is not None
             if target is None and not past and event.call_sid and _may_be_ours(event):
                 # Our create's response may still be in flight (or was lost): adopt by leg.

@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import bindparam, select
 
 from flexrec.db.models import RecordingTarget, ReservationRecord
+from flexrec.db.prepared import Prepared, one_of
 from flexrec.recording import transitions
 from flexrec.recording.context import JOB_REFRESH, ServiceContext
 from flexrec.recording.planner import Plan, Planner, Seen
@@ -33,14 +34,17 @@ REFRESH_DELAY_S = 30.0
 REFRESH_ATTEMPTS = 10
 
 
-_LIVE_TARGETS = select(RecordingTarget.id).where(
-    RecordingTarget.call_sid == bindparam("call"), RecordingTarget.state.in_(LIVE_STATES)
+_LIVE_TARGETS = Prepared(
+    select(RecordingTarget.id).where(
+        RecordingTarget.call_sid == bindparam("call"), one_of(RecordingTarget.state, LIVE_STATES)
+    )
 )
 
 
 def live_target_ids(executor: Executor, call_sid: str) -> Sequence[int]:
-    """Targets on the leg whose recording may still be running (to ask Twilio later)."""
-    return list(executor.execute(_LIVE_TARGETS, {"call": call_sid}).scalars())
+    """Targets on the leg whose recording may still be running (to ask Twilio later): every
+    leg's end and every agent's leave asks (a prepared statement)."""
+    return [row.id for row in _LIVE_TARGETS.execute(executor, {"call": call_sid})]
 
 
 @dataclass(frozen=True)

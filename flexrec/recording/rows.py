@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import HoldEvent, RecordingRecord, ReservationRecord, TaskRecord
+from flexrec.db.prepared import Prepared, attached
 from flexrec.recording.attributes import attribute_facts
 from flexrec.recording.states import (
     ACTIVE_RESERVATION_STATUSES,
@@ -30,17 +31,35 @@ from flexrec.recording.states import (
     WORK_ENDED_RESERVATION_STATUSES,
     reservation_moves_to,
 )
-from flexrec.recording.store import Executor, insert_ignore, insert_new, upsert_participant
+from flexrec.recording.store import (
+    Executor,
+    insert_ignore,
+    insert_new,
+    insert_returning,
+    upsert_participant,
+)
 from flexrec.twilio.gateway import RecordingInfo, ReservationInfo, recording_media_url
 from flexrec.webhooks.events import ConferenceEvent, RecordingStatusEvent, TaskRouterEvent
 
 HOLD_EVENTS = {"participant-hold": True, "participant-unhold": False}
 
 
-def _task_for_update(session: Session, task_sid: str) -> TaskRecord | None:
-    return session.scalars(
-        select(TaskRecord).where(TaskRecord.sid == task_sid).with_for_update()
-    ).first()
+def task_for_update(session: Session, task_sid: str) -> TaskRecord | None:
+    """The task row, locked (FOR UPDATE on PostgreSQL; SQLite's write lock is the
+    transaction's), as an object of the session: read with a prepared statement
+    (flexrec.db.prepared) and attached, which costs a fraction of the ORM's load."""
+    row = _TASK_FOR_UPDATE.execute(session, {"sid": task_sid}).first()
+    return attached(session, TaskRecord, row._asdict()) if row is not None else None
+
+
+_TASK_FOR_UPDATE = Prepared(
+    select(*TaskRecord.__table__.columns)
+    .where(TaskRecord.sid == bindparam("sid"))
+    .with_for_update()
+)
+_TASK_INSERT = Prepared(
+    lambda dialect: insert_returning(dialect, TaskRecord.__table__, ("sid",), (TaskRecord.sid,))
+)
 
 
 def _reservation_for_update(session: Session, reservation_sid: str) -> ReservationRecord | None:
@@ -137,18 +156,24 @@ def upsert_task(
     event_ms: int,
     forced_status: str | None = None,
     held_clock: int | None = None,
+    likely_new: bool = False,
 ) -> TaskRecord:
     """The task row, locked and created if missing, with the facts of an event at `event_ms`.
 
     `held_clock`: a newer clock than the row's that this process held without writing it
-    (flexrec.recording.task_memo): the event is ordered against it, and the row takes it."""
-    task = _task_for_update(session, task_sid)
+    (flexrec.recording.task_memo): the event is ordered against it, and the row takes it.
+    `likely_new`: the event usually comes first (task.created): the row is inserted with its
+    facts in one statement before looking for it."""
+    if likely_new:
+        task = _insert_task(session, task_sid, fields, now, event_ms, forced_status)
+        if task is not None:
+            return task
+    task = task_for_update(session, task_sid)
     if task is None:
-        fresh = {"sid": task_sid, "created_at": now, "updated_at": now}
-        # Another webhook may insert it first: then read (and lock) theirs.
-        task = insert_new(session, TaskRecord, fresh, ["sid"]) or _task_for_update(
-            session, task_sid
-        )
+        task = _insert_task(session, task_sid, fields, now, event_ms, forced_status)
+        if task is not None:
+            return task
+        task = task_for_update(session, task_sid)  # another webhook inserted it first
         if task is None:  # pragma: no cover - inserted by us or by the webhook that won
             raise RuntimeError(f"task {task_sid} vanished")
     current = TaskState.of(task)
@@ -162,6 +187,31 @@ def upsert_task(
             setattr(task, name, value)
     task.updated_at = now
     return task
+
+
+def _insert_task(
+    session: Session,
+    task_sid: str,
+    fields: TaskFields,
+    now: datetime,
+    event_ms: int,
+    forced_status: str | None,
+) -> TaskRecord | None:
+    """A task first seen, inserted with the event's facts (its merge over an empty row) and
+    attached to the session; None if its row exists."""
+    merged, take_attributes = merge_task(TaskState(), fields, event_ms, forced_status)
+    values: dict[str, Any] = {n: v for n, v in vars(merged).items() if n != "has_attributes"}
+    values.update(
+        sid=task_sid,
+        attributes=fields.attributes if take_attributes else None,
+        policy_decision=None,
+        recording_sid=None,
+        created_at=now,
+        updated_at=now,
+    )
+    if _TASK_INSERT.execute(session, values).first() is None:
+        return None
+    return attached(session, TaskRecord, values)
 
 
 # -- reservations -----------------------------------------------------------------------------

@@ -14,14 +14,12 @@ the plan's Twilio calls run after the answer (`Planner.execute`).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import AttributeWrite, ReservationRecord, TaskRecord
@@ -30,6 +28,7 @@ from flexrec.recording import metrics
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_TASKROUTER_EVENT, Jobs, ServiceContext
 from flexrec.recording.dedup import event_key, mark_seen, retry_contention, was_seen
+from flexrec.recording.memo_writes import MemoDidNotHold, write_reservation, write_task
 from flexrec.recording.planner import Plan, Planner, Seen
 from flexrec.recording.policy import TaskFacts
 from flexrec.recording.rows import (
@@ -38,13 +37,12 @@ from flexrec.recording.rows import (
     TaskState,
     merge_reservation,
     merge_task,
+    task_for_update,
     upsert_reservation,
     upsert_task,
 )
 from flexrec.recording.states import ACTIVE_RESERVATION_STATUSES, ANSWERED_TASK_STATUSES
 from flexrec.recording.store import (
-    Executor,
-    insert_returning,
     read_connection,
     write_connection,
     write_session,
@@ -90,16 +88,6 @@ _DONE_LINK = Prepared(
     .where(AttributeWrite.task_sid == bindparam("task"), AttributeWrite.status == "done")
     .limit(1)
 )
-# A reservation a worker took, first stored (another process may store it first: no row back).
-_RESERVATION_INSERT = Prepared(
-    lambda dialect: insert_returning(
-        dialect, ReservationRecord.__table__, ("sid",), (ReservationRecord.sid,)
-    )
-)
-
-
-class _MemoDidNotHold(Exception):
-    """A conditional write found the row changed behind the memo: take the full path."""
 
 
 class TaskEvents:
@@ -137,7 +125,7 @@ class TaskEvents:
             if memo is not None:
                 try:
                     plan = self._by_memo(event, fields, memo)
-                except _MemoDidNotHold:
+                except MemoDidNotHold:
                     self.memos.forget(task_sid)
                     log.debug("task memo did not hold; full path", task_sid=task_sid)
             if plan is None:
@@ -171,6 +159,7 @@ class TaskEvents:
                 event_ms=event.timestamp_ms,
                 forced_status=_FORCED_STATUS.get(event.event_type),
                 held_clock=held_clock,
+                likely_new=event.event_type == "task.created" and held_clock is None,
             )
             if event.reservation_sid:
                 upsert_reservation(session, event, now)
@@ -260,24 +249,22 @@ class TaskEvents:
             # first of them a write.
             with write_connection(self.ctx.sessions, writes_first=True) as connection:
                 if task_changed:
-                    self._write_task(connection, task_sid, memo, state, fields, take, now)
+                    write_task(connection, task_sid, memo, state, fields, take, now)
                 if reservation_changed and new_reservation is not None and reservation_sid:
-                    self._write_reservation(
+                    write_reservation(
                         connection, task_sid, reservation_sid, stored, new_reservation, now
                     )
         else:
             with write_session(self.ctx.sessions) as session:
                 if task_changed:
-                    self._write_task(session, task_sid, memo, state, fields, take, now)
+                    write_task(session, task_sid, memo, state, fields, take, now)
                 if reservation_changed and new_reservation is not None and reservation_sid:
-                    self._write_reservation(
+                    write_reservation(
                         session, task_sid, reservation_sid, stored, new_reservation, now
                     )
-                task = session.scalars(
-                    select(TaskRecord).where(TaskRecord.sid == task_sid).with_for_update()
-                ).first()
+                task = task_for_update(session, task_sid)
                 if task is None:  # pragma: no cover - the memo came from this row
-                    raise _MemoDidNotHold(task_sid)
+                    raise MemoDidNotHold(task_sid)
                 plan = self.planner.plan(session, task, now, event.timestamp_ms, seen=_seen(event))
         reservations = dict(memo.reservations)
         if new_reservation is not None and reservation_sid:
@@ -357,99 +344,9 @@ class TaskEvents:
             for holder, written in memo.media.items()
         )
 
-    def _write_task(
-        self,
-        session: Executor,
-        task_sid: str,
-        memo: TaskMemo,
-        state: TaskState,
-        fields: TaskFields,
-        take: bool,
-        now: datetime,
-    ) -> None:
-        values: dict[str, Any] = {
-            name: value
-            for name, value in vars(state).items()
-            if name not in ("has_attributes", "last_event_ms")
-            and value != getattr(memo.state, name)
-        }
-        if state.last_event_ms != memo.written_clock:
-            values["last_event_ms"] = state.last_event_ms  # a clock held in the memo too
-        if take:
-            values["attributes"] = fields.attributes
-        values["updated_at"] = now
-        params = {
-            "b_sid": task_sid,
-            "b_was": memo.updated_at,
-            "b_last": memo.written_clock,
-            "b_status": memo.state.status,
-            **values,
-        }
-        if _task_update(tuple(values)).execute(session, params).rowcount != 1:
-            raise _MemoDidNotHold(task_sid)
-
-    @staticmethod
-    def _write_reservation(
-        session: Executor,
-        task_sid: str,
-        reservation_sid: str,
-        old: ReservationState | None,
-        new: ReservationState,
-        now: datetime,
-    ) -> None:
-        values = {**vars(new), "updated_at": now}
-        if old is None:
-            row = {"sid": reservation_sid, "task_sid": task_sid, **values}
-            if _RESERVATION_INSERT.execute(session, row).first() is None:
-                raise _MemoDidNotHold(reservation_sid)  # another process stored it first
-            return
-        params = {"b_sid": reservation_sid, "b_status": old.status, **values}
-        if old.last_event_ms is not None:
-            params["b_clock"] = old.last_event_ms
-        if _reservation_update(old.last_event_ms is None).execute(session, params).rowcount != 1:
-            raise _MemoDidNotHold(reservation_sid)
-
     def jobs(self) -> Jobs:
         """This room's queue jobs by name: an Event Streams event, its fields as the argument."""
         return {JOB_TASKROUTER_EVENT: lambda fields: self.handle(TaskRouterEvent(**fields))}
-
-
-@functools.cache
-def _task_update(columns: tuple[str, ...]) -> Prepared:
-    """UPDATE of these task columns while the row is as the memo knew it (built once per set
-    of columns: building statements per event cost more than running them)."""
-    return Prepared(
-        update(TaskRecord)
-        .where(
-            TaskRecord.sid == bindparam("b_sid"),
-            TaskRecord.updated_at == bindparam("b_was"),
-            # The row's own clock and status too: a write in the same instant (or a clock
-            # stepped back) is still told apart.
-            TaskRecord.last_event_ms.is_not_distinct_from(bindparam("b_last")),
-            TaskRecord.status.is_not_distinct_from(bindparam("b_status")),
-        )
-        .values({name: bindparam(name) for name in columns})
-        .execution_options(synchronize_session=False)
-    )
-
-
-@functools.cache
-def _reservation_update(clock_unset: bool) -> Prepared:
-    """UPDATE of a reservation while its status and clock are as the memo knew them."""
-    clock = ReservationRecord.last_event_ms
-    return Prepared(
-        update(ReservationRecord)
-        .where(
-            ReservationRecord.sid == bindparam("b_sid"),
-            ReservationRecord.status == bindparam("b_status"),
-            clock.is_(None) if clock_unset else clock == bindparam("b_clock"),
-        )
-        .values({name: bindparam(name) for name in (*_RESERVATION_COLUMNS, "updated_at")})
-        .execution_options(synchronize_session=False)
-    )
-
-
-_RESERVATION_COLUMNS = tuple(ReservationState.__dataclass_fields__)
 
 
 def _row_clock(memo: TaskMemo, state: TaskState) -> RowClock | None:

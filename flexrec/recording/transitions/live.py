@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import RecordingTarget
+from flexrec.db.prepared import Prepared, attached
 from flexrec.recording.states import (
     NO_MEDIA_STATES,
     is_ended,
@@ -41,20 +42,42 @@ from flexrec.recording.transitions.table import (
 )
 from flexrec.webhooks.events import RecordingStatusEvent
 
-
 # -- what Twilio reports ---------------------------------------------------------------------------
+# Every leg's end runs these (prepared statements: flexrec.db.prepared).
+_CALL_OVER = Prepared(
+    update(RecordingTarget)
+    .where(RecordingTarget.call_sid == bindparam("call"), leaving(CALL_OVER))
+    .values(**arriving(CALL_OVER), last_error=bindparam("error"), updated_at=bindparam("now"))
+)
+_LEG_OVER = Prepared(
+    update(RecordingTarget)
+    .where(
+        RecordingTarget.call_sid == bindparam("call"),
+        leaving(LEG_OVER),
+        RecordingTarget.call_ended_at.is_(None),
+    )
+    .values(call_ended_at=bindparam("now"))
+)
+
+
 def call_over(session: Executor, call_sid: str, call_status: str, now: datetime) -> None:
     """`call_over`: the leg's targets that never started will never be recorded."""
-    session.execute(
-        update(RecordingTarget)
-        .where(RecordingTarget.call_sid == call_sid, leaving(CALL_OVER))
-        .values(
-            **arriving(CALL_OVER),
-            last_error=f"call {call_status} before the recording started",
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    error = f"call {call_status} before the recording started"
+    _CALL_OVER.execute(session, {"call": call_sid, "error": error, "now": now})
+
+
+_TARGET_OF_RECORDING = Prepared(
+    select(*RecordingTarget.__table__.columns).where(
+        RecordingTarget.recording_sid == bindparam("sid")
     )
+)
+
+
+def target_of_recording(session: Session, recording_sid: str) -> RecordingTarget | None:
+    """The target of a recording, as an object of the session (read prepared and attached:
+    every status callback loads it)."""
+    row = _TARGET_OF_RECORDING.execute(session, {"sid": recording_sid}).first()
+    return attached(session, RecordingTarget, row._asdict()) if row is not None else None
 
 
 def identify(target: RecordingTarget, event: RecordingStatusEvent) -> None:
@@ -189,16 +212,7 @@ def clear_wish(
 # -- the controller, while the call is live ------------------------------------------------------
 def leg_over(session: Executor, call_sid: str, now: datetime) -> None:
     """`leg_over`: the leg's call ended; its ended targets are final from now on."""
-    session.execute(
-        update(RecordingTarget)
-        .where(
-            RecordingTarget.call_sid == call_sid,
-            leaving(LEG_OVER),
-            RecordingTarget.call_ended_at.is_(None),
-        )
-        .values(call_ended_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    _LEG_OVER.execute(session, {"call": call_sid, "now": now})
 
 
 def replace(

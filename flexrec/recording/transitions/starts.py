@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import PauseEvent, RecordingTarget, ServiceOwner
-from flexrec.db.prepared import Prepared
+from flexrec.db.prepared import Prepared, one_of
 from flexrec.recording.store import insert_returning
 from flexrec.recording.transitions.table import (
     CALL_OVER_AT_START,
@@ -75,10 +75,10 @@ class PauseWish:
 
 # The outcomes of a pause or resume that say what the agent wants (not noop, error or ended).
 _WISH_RESULTS: Final = ("deferred", "paused", "recording")
-_LAST_WORD = (
+_LAST_WORD = Prepared(
     select(PauseEvent.action, PauseEvent.result, PauseEvent.actor, PauseEvent.worker_sid)
     .where(PauseEvent.task_sid == bindparam("task_sid"))
-    .where(PauseEvent.result.in_(_WISH_RESULTS))
+    .where(one_of(PauseEvent.result, _WISH_RESULTS))
     .order_by(PauseEvent.id.desc())
     .limit(1)
 )
@@ -87,10 +87,17 @@ _LAST_WORD = (
 def task_pause_wish(session: Session, task_sid: str) -> PauseWish | None:
     """A pause asked for the task that no resume followed, or None: a recording started on any
     of the task's legs from now on starts paused (asked before its leg was even known)."""
-    row = session.connection().execute(_LAST_WORD, {"task_sid": task_sid}).first()
+    row = _LAST_WORD.execute(session, {"task_sid": task_sid}).first()
     if row is None or row.action != "pause":
         return None
     return PauseWish(str(row.actor), row.worker_sid)
+
+
+_TARGET_INSERT = Prepared(
+    lambda dialect: insert_returning(
+        dialect, RecordingTarget.__table__, ("leg_key",), _TARGET_COLUMNS
+    )
+)
 
 
 def ensure_target(
@@ -113,15 +120,11 @@ def ensure_target(
     found = target_row(session, leg_key)
     if found is not None:
         return found, False
-    connection = session.connection()
     # A new leg of a task the agent paused starts paused (the pause came before the leg was
     # found: an outbound call still ringing, a leg search still running).
     wish = task_pause_wish(session, task_sid)
-    insert = insert_returning(
-        connection.dialect.name, RecordingTarget.__table__, ("leg_key",), _TARGET_COLUMNS
-    )
-    created = connection.execute(
-        insert,
+    created = _TARGET_INSERT.execute(
+        session,
         {
             "leg_key": leg_key,
             "call_sid": call_sid,
@@ -186,7 +189,7 @@ _CLAIM_VALUES = {
     "attempts": RecordingTarget.attempts + 1,
     "updated_at": bindparam("b_now"),
 }
-_CLAIM = (
+_CLAIM = Prepared(
     update(RecordingTarget)
     .where(RecordingTarget.id == bindparam("b_id"), _CLAIMABLE)
     .values(**_CLAIM_VALUES)
@@ -194,7 +197,7 @@ _CLAIM = (
 )
 # A claim under an owner id only while that owner's row exists: a process that was reaped
 # (its lease ran out) can never claim under its old id again.
-_CLAIM_OWNED = (
+_CLAIM_OWNED = Prepared(
     update(RecordingTarget)
     .where(
         RecordingTarget.id == bindparam("b_id"),
@@ -226,8 +229,7 @@ def claim(
         "b_token": token,
         "b_owner": owner,
     }
-    result: Any = session.execute(_CLAIM if owner is None else _CLAIM_OWNED, params)
-    return bool(result.rowcount == 1)
+    return (_CLAIM if owner is None else _CLAIM_OWNED).execute(session, params).rowcount == 1
 
 
 @functools.cache
@@ -294,6 +296,14 @@ def _give_up(
     return bool(result.rowcount == 1)
 
 
+@functools.cache
+def _started(t: Transition) -> Prepared:
+    """`started`'s UPDATE (prepared: every recording's start runs it)."""
+    columns = ("claim_token", "claim_owner", "claimed_at", *arriving(t))
+    columns += ("recording_sid", "source", "start_time_ms", "last_error", "updated_at")
+    return Prepared(_release(t, True).values({name: bindparam(name) for name in columns}))
+
+
 @dataclass(frozen=True)
 class StartedRecording:
     """What `started` stores: the recording now running on the leg."""
@@ -319,7 +329,7 @@ def started(
         "last_error": None,
         "updated_at": now,
     }
-    released = session.connection().execute(_release(t, True), values).first()
+    released = _started(t).execute(session, values).first()
     if released is not None:
         return True, cast(str | None, released.desired_state), int(released.replacements)
     target = session.get(RecordingTarget, target_id)

@@ -11,6 +11,7 @@ from typing import Any, Final
 from sqlalchemy import and_
 
 from flexrec.db.models import RecordingTarget
+from flexrec.db.prepared import one_of
 from flexrec.recording.states import (
     ENDED_STATES,
     LIVE_STATES,
@@ -173,7 +174,7 @@ def diagram() -> str:
 def leaving(transition: Transition) -> Any:
     """The SQL condition of leaving one of `transition`'s sources (and, for the controller's
     moves, of the call being live as far as we know)."""
-    condition = RecordingTarget.state.in_(transition.sources)
+    condition = one_of(RecordingTarget.state, transition.sources)  # prepared statements too
     if transition.live_call:
         return and_(condition, RecordingTarget.call_ended_at.is_(None))
     return condition

@@ -10,7 +10,18 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import Engine, bindparam, event, select, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from flexrec.db.base import make_engine
@@ -154,3 +165,24 @@ def test_an_update_to_an_expression_of_the_row_runs_and_counts_its_rows(engine: 
             select(TaskRecord.last_event_ms, TaskRecord.queue_name).order_by(TaskRecord.sid)
         ).all()
     assert [tuple(row) for row in rows] == [(5, None), (2, "Sales"), (2, "Sales")]
+
+
+def test_an_update_takes_a_constant_onupdate_and_refuses_a_computed_one(engine: Engine) -> None:
+    metadata = MetaData()
+    table = Table(
+        "prepared_onupdate",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(10)),
+        Column("version", Integer, onupdate=7),
+        Column("seen", Integer, onupdate=lambda: 1),
+    )
+    metadata.create_all(engine)
+    with engine.connect() as conn:
+        conn.execute(table.insert(), {"id": 1, "name": "a", "version": 1, "seen": 0})
+        rename = table.update().where(table.c.id == bindparam("b_id"))
+        constant = Prepared(rename.values(name=bindparam("name"), seen=0))
+        assert constant.execute(conn, {"b_id": 1, "name": "b"}).rowcount == 1
+        assert tuple(conn.execute(select(table.c.name, table.c.version)).one()) == ("b", 7)
+        with pytest.raises(ValueError, match="not a constant default"):
+            Prepared(rename.values(name=bindparam("name"))).execute(conn, {"b_id": 1, "name": "c"})

@@ -72,6 +72,21 @@ def test_the_rest_of_a_code_after_an_early_resume_is_card_data_whatever_was_hear
         assert cut_detections({AGENT: words}, {AGENT: [region(words)]}, [pause]) == []
 
 
+def test_a_short_turn_a_late_pause_cut_is_card_data_though_no_digit_was_heard() -> None:
+    # the demo under load: the pause landed 7.5 s late, as the customer said the expiry
+    # ("oh one three one", heard as "there line the line")
+    heard = said("there line the line", 25_600)
+    pause = (heard[-1].end_ms + 50, 40_000)
+    (found,) = cut_detections({CUSTOMER: heard}, {CUSTOMER: [region(heard)]}, [pause])
+    assert found.rule == "cut_by_pause" and found.start_ms <= heard[0].start_ms
+    assert found.end_ms >= heard[-1].end_ms
+    # a long turn, or an amount, the pause cut: not card data
+    for text in ("and i was wondering whether you could also update my address", "five dollars"):
+        words = said(text, 25_600)
+        pause = (words[-1].end_ms + 50, 40_000)
+        assert cut_detections({AGENT: words}, {AGENT: [region(words)]}, [pause]) == []
+
+
 def test_the_answer_to_the_card_number_question_that_a_pause_cut_is_card_data() -> None:
     question = said("please read me the number on the front of the card", 1000)
     answer = said("it is before they will what but they", 6000)  # six digits misheard

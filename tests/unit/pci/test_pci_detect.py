@@ -7,9 +7,12 @@ import pytest
 
 from flexrec.pci.detect import (
     CARD_NUMBER,
+    EXPIRY,
+    Detection,
     DetectorConfig,
     detect_card_data,
     luhn_ok,
+    near_found_cards,
     silence_spans,
 )
 from flexrec.pci.digits import tokenize
@@ -117,3 +120,13 @@ def test_silence_spans_add_the_margin_and_merge() -> None:
     )
     spans = silence_spans(card, 250, 60_000)
     assert spans == [(card[0].start_ms - 250, card[0].end_ms + 250)]
+
+
+def test_a_card_found_as_an_answer_gets_its_expiry_but_not_a_later_order_number() -> None:
+    answer = said("the in the find that the a a nine five one", 16_000)
+    expiry = said("you oh nine two nine", 29_000)
+    order = said("four five two one one", 61_000)  # an order number half a minute on
+    words = answer + expiry + order
+    card = Detection(CARD_NUMBER, 1, answer[0].start_ms, answer[-1].end_ms, "answer_to_question", 3)
+    found = near_found_cards({1: words}, [card], [card])
+    assert [(d.kind, d.start_ms) for d in found] == [(EXPIRY, expiry[1].start_ms)]

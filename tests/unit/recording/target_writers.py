@@ -1,7 +1,8 @@
 """Watches who writes `recording_targets` during a test: only flexrec.recording.transitions may.
 
-Two kinds of write are seen: an ORM attribute set on a `RecordingTarget` (flushed later, so the
-flush's own stack says nothing) and a Core INSERT/UPDATE/DELETE on the table. Each is blamed on
+Three kinds of write are seen: an ORM attribute set on a `RecordingTarget` (flushed later, so
+the flush's own stack says nothing), a Core INSERT/UPDATE/DELETE on the table, and a prepared
+one (flexrec.db.prepared). Each is blamed on
 the innermost flexrec frame of its stack; a write with no flexrec frame is a test arranging its
 world, not the service writing.
 """
@@ -19,6 +20,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 import flexrec
 from flexrec.db.models import RecordingTarget
+from flexrec.db.prepared import watch
 
 PACKAGE = Path(flexrec.__file__).resolve().parent
 ALLOWED = PACKAGE / "recording" / "transitions"  # the package: its modules are the writers
@@ -26,10 +28,11 @@ TABLE = RecordingTarget.__tablename__
 
 
 def _writer(stack: list[traceback.FrameSummary]) -> Path | None:
-    """The innermost frame of flexrec's own code, or None."""
+    """The innermost frame of flexrec's own code above its database plumbing (flexrec.db
+    runs what a room wrote), or None."""
     for frame in reversed(stack):
         path = Path(frame.filename).resolve()
-        if path.is_relative_to(PACKAGE):
+        if path.is_relative_to(PACKAGE) and not path.is_relative_to(PACKAGE / "db"):
             return path
     return None
 
@@ -58,12 +61,22 @@ def watch_target_writers() -> Iterator[list[str]]:
             if not _in_flush(traceback.extract_stack()):
                 blame(type(clause).__name__.upper())
 
+    def on_prepared(sql: str) -> None:
+        # A prepared statement (flexrec.db.prepared) runs on the driver's cursor, unseen by
+        # SQLAlchemy's events.
+        head = sql.split(None, 3)
+        verb = head[0].upper()
+        table = head[2] if verb in ("INSERT", "DELETE") else head[1]
+        if verb in ("INSERT", "UPDATE", "DELETE") and table == TABLE:
+            blame(verb)
+
     attributes = [getattr(RecordingTarget, c.key) for c in RecordingTarget.__mapper__.column_attrs]
     for attribute in attributes:
         event.listen(attribute, "set", on_set)
     event.listen(Engine, "before_execute", before_execute)
     try:
-        yield offenders
+        with watch(on_prepared):
+            yield offenders
     finally:
         event.remove(Engine, "before_execute", before_execute)
         for attribute in attributes:

@@ -154,3 +154,26 @@ def test_a_clock_held_in_the_memo_orders_the_full_path_s_merge_too(h: Harness) -
         assert task is not None
         assert task.conference_sid is not None  # learned
         assert (task.status, task.attributes, task.last_event_ms) == ("assigned", linked, held)
+
+
+def test_a_new_task_is_one_insert_and_planning_reads_no_objects(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    attrs = inbound_attrs(CUSTOMER)
+    h.twilio.add_task(TASK, attrs)
+    with statements(h) as seen:
+        h.tr("task.created", TASK, attrs, status="pending")
+    # The row goes in with the event's facts (no look for it first, no INSERT then UPDATE);
+    # the one statement through SQLAlchemy is the flush of the planner's decision.
+    assert seen[:2] == ["BEGIN", "INSERT"], seen
+    assert [s for s in seen if s.startswith("sqlalchemy:")] == ["sqlalchemy:UPDATE"], seen
+    with h.sessions() as session:
+        task = session.get(TaskRecord, TASK)
+        assert task is not None
+        assert (task.status, task.attributes) == ("pending", attrs)
+        assert task.customer_call_sid == CUSTOMER
+        assert task.policy_decision is not None
+    # A worker takes it: the plan path locks and reads the row as plain columns too.
+    with statements(h) as seen:
+        h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    assert_recorded_exactly_once(h.twilio, CUSTOMER)
+    assert not [s for s in seen if s.startswith("sqlalchemy:SELECT")], seen

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from recording_harness import Harness, inbound_attrs
 from sim_twilio import fake_sid
+from sqlalchemy import bindparam, update
 from target_writers import PACKAGE, watch_target_writers
 
 from flexrec.db.models import RecordingTarget
+from flexrec.db.prepared import Prepared
 from flexrec.recording import transitions
 from flexrec.recording.states import ENDED_STATES, RECORDING_OUTCOMES, TARGET_STATES
 from flexrec.recording.store import write_session
@@ -93,6 +95,23 @@ def test_a_write_from_another_module_is_caught() -> None:
 
 
 test_a_write_from_another_module_is_caught.writes_targets_on_purpose = True  # type: ignore[attr-defined]
+
+
+def test_a_prepared_write_from_another_module_is_caught(h: Harness) -> None:
+    # A prepared statement runs on the driver's cursor, unseen by SQLAlchemy's events: the
+    # guard watches those too, and blames the room that ran it, not flexrec.db.
+    statement = Prepared(
+        update(RecordingTarget).where(RecordingTarget.id == bindparam("i")).values(state="paused")
+    )
+    code = compile(
+        "statement.execute(connection, {'i': 1})", str(PACKAGE / "recording" / "pause.py"), "exec"
+    )
+    with watch_target_writers() as offenders, h.engine.connect() as connection:
+        exec(code, {"statement": statement, "connection": connection})  # noqa: S102
+    assert offenders == ["UPDATE from flexrec/recording/pause.py"]
+
+
+test_a_prepared_write_from_another_module_is_caught.writes_targets_on_purpose = True  # type: ignore[attr-defined]
 
 
 def test_only_transitions_writes_targets_in_the_source() -> None:
