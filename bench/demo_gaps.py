@@ -53,8 +53,8 @@ def main() -> None:
         print(f"{kind} gaps: {json.dumps(summary[kind])}")
     print(
         "longest replacement wait after flexrec learnt of the early end (issue 17's 10 s, the"
-        f" agent's pauses left out): {score.replacement_gap_s_max} s; from the end itself:"
-        f" {score.replacement_gap_s_max_raw} s"
+        f" agent's pauses and kills left out): {score.replacement_gap_s_max} s; from the end"
+        f" itself: {score.replacement_gap_s_max_raw} s"
     )
     for gap in sorted(gaps, key=lambda g: g.seconds, reverse=True)[: args.top]:
         parts = ", ".join(f"{cause} {s:.1f}" for cause, s in gap.parts.items())

@@ -79,7 +79,7 @@ class SoakFigures:
     links_incomplete: int = 0
     replacements: int = 0
     # The longest wait for a replacement by issue 17's rule (flexrec.demo.early_ends): from
-    # flexrec learning of the early end, the agent's pauses left out; `_raw` from the end itself.
+    # flexrec learning of the early end, the agent's pauses and kills out; `_raw` from the end.
     replacement_gap_s_max: float | None = None
     replacement_gap_s_max_raw: float | None = None
     talk_time_recorded_pct: float | None = None

@@ -6,8 +6,10 @@ first try (`Notices.end_heard_ms`; a try it answered with an error, or too slowl
 heard), or when it came back from a kill, whichever is later. A callback that never arrived
 gives flexrec nothing to learn from but its own reconcile: the gap then counts from the end.
 While the agent wants the call paused, the replacement waits for the resume (a pause is never
-undone), so that time is not part of the gap. `raw` gaps count from the end itself, pauses,
-kills and late callbacks included: the unrecorded time a listener would notice.
+undone), and while the service is killed nothing can start it (a soak kills it again and
+again; the restart is measured on its own, bench/restart.py): neither is part of the gap.
+`raw` gaps count from the end itself, pauses, kills and late callbacks included: the
+unrecorded time a listener would notice.
 A recording another client stopped (`completed` mid-call) must not be followed by one.
 """
 
@@ -76,7 +78,7 @@ class EarlyEnds:
     """The early ends of a run: replacements, their gaps (seconds) and deliberate stops."""
 
     replacements: int = 0
-    gaps_s: list[float] = field(default_factory=list)  # from learning of it, pauses excluded
+    gaps_s: list[float] = field(default_factory=list)  # from learning of it, pauses, kills out
     raw_gaps_s: list[float] = field(default_factory=list)  # from the end itself
     deliberate_stops: int = 0
     stops_undone: int = 0
@@ -107,7 +109,7 @@ class EarlyEnds:
                 int(at_ms), notices.end_heard_ms.get(str(fault.get("recording_sid"))), downtime
             )
             paused = notices.pause_wanted(tasks, next_ms)
-            held = _within(paused, (learnt, next_ms))
+            held = _within([*paused, *downtime], (learnt, next_ms))
             self.raw_gaps_s.append(max(0.0, (next_ms - int(at_ms)) / 1000.0))
             self.gaps_s.append(max(0.0, (next_ms - learnt - held) / 1000.0))
 

@@ -96,7 +96,7 @@ class DemoScore:
     links_present_at_end: float | None = None
     # The longest wait for a replacement, judged by issue 17's rule: from flexrec learning of
     # the early end (its callback's first try, or the service back from a kill), the agent's
-    # pauses left out (flexrec.demo.early_ends); `_raw` counts from the early end itself.
+    # pauses and the kills left out (flexrec.demo.early_ends); `_raw` counts from the end itself.
     replacement_gap_s_max: float | None = None
     replacement_gap_s_max_raw: float | None = None
     replacements: int = 0  # early ends (absent/failed) followed by a new recording

@@ -222,17 +222,20 @@ def find_legs(
     known: KnownLegs | None = None,
     *,
     want_workers: bool = False,
+    lists: bool = True,
 ) -> TaskLegs:
     """The task's live legs classified, asking Twilio only what `known` leaves open.
 
     The participants conference callbacks reported come first: when they answer (the customer
     found, or a new agent under `want_workers`) Twilio is not asked for the list. Otherwise the
     participants of the known conference are listed (of the one named after the task when none
-    is known or it is empty). A participant's
-    call is fetched only when no label, attribute, reservation or earlier report says whose leg
-    it is. Raises the gateway's error when Twilio fails (the caller retries later).
+    is known or it is empty). A participant's call is fetched only when no label, attribute,
+    reservation or earlier report says whose leg it is. `lists` False: only the reported
+    participants are looked at (a look beside a polling search). Raises the gateway's error
+    when Twilio fails (the caller retries later).
     """
     known = known or KnownLegs()
+    legs = TaskLegs(known.conference_sid)
     if known.participants:
         legs = _classify(
             lookup_gateway, attributes, known.participants, known, known.conference_sid
@@ -240,6 +243,8 @@ def find_legs(
         new_agents = set(legs.worker_call_sids) - known.agents
         if new_agents if want_workers else legs.customer_call_sid:
             return legs
+    if not lists:
+        return legs  # a look at what callbacks reported: the polling search lists
     participants: list[Any] = []
     conference_sid = known.conference_sid
     if conference_sid is not None:

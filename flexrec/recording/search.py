@@ -149,6 +149,7 @@ class LegSearch(Generic[PlanT]):
                 attributes,
                 known,
                 want_workers=worker_policy,
+                lists=chain,  # a look beside a polling search lists nothing: the poll does
             )
         except GatewayError as exc:
             log.info("leg search failed", task_sid=task_sid, error=str(exc))

@@ -8,6 +8,7 @@ never touch engine state from another thread.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -43,6 +44,25 @@ def _find_record(engine: Engine, call_sid: str) -> InteractionRecord | None:
         if call_sid in candidate.call_sids or call_sid in candidate.task_sids:
             return candidate
     return None
+
+
+# The arrange API over HTTP: each path calls the Arrange method named, with the path's
+# parameters and the JSON body as its arguments.
+_ARRANGE_ROUTES = (
+    ("/arrange/workers", "worker"),
+    ("/arrange/calls", "call"),
+    ("/arrange/calls/{call_sid}/status", "set_call_status"),
+    ("/arrange/callees", "callee"),
+    ("/arrange/tasks", "task"),
+    ("/arrange/tasks/{task_sid}/status", "set_task_status"),
+    ("/arrange/tasks/{task_sid}/attributes", "update_task_attributes"),
+    ("/arrange/list-tasks-shape", "list_tasks_shape"),
+    ("/arrange/conferences", "conference"),
+    ("/arrange/recordings", "recording"),
+    ("/arrange/recordings/completed", "completed_recording"),
+    ("/arrange/recordings/{recording_sid}/end", "end_recording"),
+    ("/arrange/recordings/{recording_sid}/delete", "delete_recording"),
+)
 
 
 def create_control_router(
@@ -206,57 +226,15 @@ def create_control_router(
             shown["from"] = shown.pop("from_")
         return shown
 
-    @router.post("/arrange/workers")
-    async def arrange_worker(request: Request) -> dict[str, Any]:
-        return await arranged(request, "worker")
+    def arrange_route(method: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
+        async def route(request: Request) -> dict[str, Any]:
+            return await arranged(request, method, **request.path_params)
 
-    @router.post("/arrange/calls")
-    async def arrange_call(request: Request) -> dict[str, Any]:
-        return await arranged(request, "call")
+        route.__name__ = f"arrange_{method}"
+        return route
 
-    @router.post("/arrange/calls/{call_sid}/status")
-    async def arrange_call_status(call_sid: str, request: Request) -> dict[str, Any]:
-        return await arranged(request, "set_call_status", call_sid=call_sid)
-
-    @router.post("/arrange/callees")
-    async def arrange_callee(request: Request) -> dict[str, Any]:
-        return await arranged(request, "callee")
-
-    @router.post("/arrange/tasks")
-    async def arrange_task(request: Request) -> dict[str, Any]:
-        return await arranged(request, "task")
-
-    @router.post("/arrange/tasks/{task_sid}/status")
-    async def arrange_task_status(task_sid: str, request: Request) -> dict[str, Any]:
-        return await arranged(request, "set_task_status", task_sid=task_sid)
-
-    @router.post("/arrange/tasks/{task_sid}/attributes")
-    async def arrange_task_attributes(task_sid: str, request: Request) -> dict[str, Any]:
-        return await arranged(request, "update_task_attributes", task_sid=task_sid)
-
-    @router.post("/arrange/list-tasks-shape")
-    async def arrange_list_shape(request: Request) -> dict[str, Any]:
-        return await arranged(request, "list_tasks_shape")
-
-    @router.post("/arrange/conferences")
-    async def arrange_conference(request: Request) -> dict[str, Any]:
-        return await arranged(request, "conference")
-
-    @router.post("/arrange/recordings")
-    async def arrange_recording(request: Request) -> dict[str, Any]:
-        return await arranged(request, "recording")
-
-    @router.post("/arrange/recordings/completed")
-    async def arrange_completed_recording(request: Request) -> dict[str, Any]:
-        return await arranged(request, "completed_recording")
-
-    @router.post("/arrange/recordings/{recording_sid}/end")
-    async def arrange_recording_end(recording_sid: str, request: Request) -> dict[str, Any]:
-        return await arranged(request, "end_recording", recording_sid=recording_sid)
-
-    @router.post("/arrange/recordings/{recording_sid}/delete")
-    async def arrange_recording_deleted(recording_sid: str, request: Request) -> dict[str, Any]:
-        return await arranged(request, "delete_recording", recording_sid=recording_sid)
+    for path, method in _ARRANGE_ROUTES:
+        router.add_api_route(path, arrange_route(method), methods=["POST"])
 
     @router.post("/arrange/sids")
     async def arrange_sids(request: Request) -> dict[str, Any]:

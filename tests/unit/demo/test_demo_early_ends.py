@@ -92,3 +92,13 @@ def test_a_pause_wanted_until_the_hang_up_and_a_stop_are_scored_apart() -> None:
     ends.add_call(never, [], Notices({}, {"WT1": [("pause", 30.0)]}))
     assert (ends.replacements, ends.gaps_s, ends.raw_gaps_s) == (0, [0.0], [40.0])
     assert (ends.deliberate_stops, ends.stops_undone) == (1, 0)
+
+
+def test_a_kill_between_learning_and_replacing_is_left_out() -> None:
+    # The seed-11 soak: flexrec decided to replace 1.35 s real after the failure, was killed
+    # 0.2 s later, and started the replacement 0.76 s after it was back (x8).
+    ends = EarlyEnds()
+    item = _failed_then_replaced(at_ms=20_000, gap_ms=69_900)
+    ends.add_call(item, [(32_500, 83_900)], Notices())
+    assert ends.raw_gaps_s == [69.9]
+    assert ends.gaps_s == [18.5]  # 12.5 s before the kill, 6 s after it

@@ -222,8 +222,14 @@ def test_a_look_that_finds_nothing_leaves_the_polling_to_the_running_search(h: H
     h.conference("participant-join", THIRD, "", TASK)
     look = h.queue.pending.pop()
     assert look.args == (TASK, LOOK_NOW)
+    before = _lookups(h)
     assert h.service.planner.search.run(*look.args) == "waiting"
     assert [j.args[1] for j in h.queue.pending] == [2]  # only the polling search's next try
+    # It looked at what the callbacks reported (the third party's call fetched once), and
+    # left the lists to the poll: a look per join must not double the search's requests.
+    after = _lookups(h)
+    assert after["list_conferences"] == before["list_conferences"]
+    assert after["list_participants"] == before["list_participants"]
 
 
 def test_labels_and_attributes_still_name_the_leg_without_a_search(h: Harness) -> None:

@@ -42,6 +42,24 @@ def h(tmp_path: Path) -> Iterator[Harness]:
     harness.close()
 
 
+@pytest.fixture
+def ringing(tmp_path: Path) -> Iterator[Harness]:
+    """An outbound call still ringing when its agent joined: the customer leg's recording is
+    not started yet (a start queued for when the call is answered)."""
+    harness = Harness(tmp_path / "ringing")
+    attrs = outbound_attrs()
+    harness.twilio.add_task(TASK, attrs)
+    harness.twilio.add_call(CUSTOMER, "ringing")
+    harness.tr(
+        "reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT
+    )
+    harness.tr(
+        "task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned"
+    )
+    yield harness
+    harness.close()
+
+
 def recording(h: Harness) -> object:
     return h.twilio.recordings_on(CUSTOMER)[0]
 
@@ -137,89 +155,62 @@ def test_twilio_unavailable_is_retried_then_reported(h: Harness) -> None:
     assert h.service.pauses.state(TASK, OWNER).paused
 
 
-def test_pause_before_the_recording_started_applies_once_it_starts(tmp_path: Path) -> None:
-    h2 = Harness(tmp_path / "second")
-    try:
-        attrs = outbound_attrs()
-        h2.twilio.add_task(TASK, attrs)
-        h2.twilio.add_call(CUSTOMER, "ringing")
-        h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        h2.tr(
-            "task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned"
-        )
-        assert h2.target(CUSTOMER).state == "pending"  # ringing: retry queued
-        state = h2.service.pauses.pause(TASK, OWNER)
-        assert (state.state, state.pause_pending, state.paused) == ("pending", True, False)
-        assert h2.pause_events()[-1].result == "deferred"
-        h2.twilio.add_call(CUSTOMER, "in-progress")
-        h2.clock.advance(600)
-        h2.queue.run_all()
-        rec = h2.twilio.recordings_on(CUSTOMER)[0]
-        assert rec.status == "paused" and rec.history == [("paused", "silence")]
-        assert h2.service.pauses.state(TASK, OWNER).paused
-        assert (h2.pause_events()[-1].actor, h2.pause_events()[-1].result) == ("alice", "paused")
-    finally:
-        h2.close()
+def test_pause_before_the_recording_started_applies_once_it_starts(ringing: Harness) -> None:
+    assert ringing.target(CUSTOMER).state == "pending"  # ringing: retry queued
+    state = ringing.service.pauses.pause(TASK, OWNER)
+    assert (state.state, state.pause_pending, state.paused) == ("pending", True, False)
+    assert ringing.pause_events()[-1].result == "deferred"
+    ringing.twilio.add_call(CUSTOMER, "in-progress")
+    ringing.clock.advance(600)
+    ringing.queue.run_all()
+    rec = ringing.twilio.recordings_on(CUSTOMER)[0]
+    assert rec.status == "paused" and rec.history == [("paused", "silence")]
+    assert ringing.service.pauses.state(TASK, OWNER).paused
+    assert (ringing.pause_events()[-1].actor, ringing.pause_events()[-1].result) == (
+        "alice",
+        "paused",
+    )
 
 
 def test_a_deferred_pause_that_finds_the_recording_ended_on_a_live_call_holds_its_replacement(
-    tmp_path: Path,
+    ringing: Harness,
 ) -> None:
     # Seed 11 at x10: the agent paused while the start was in flight; by the time the kept
     # pause was applied Twilio had ended the recording (absent), so the pause got 21220. The
     # call was live: taken for 'call over', the target ended, the absent callback changed
     # nothing and the agent's resume was a no-op: 22 s of call (222 s simulated) unrecorded.
-    h2 = Harness(tmp_path / "fourth")
-    try:
-        attrs = outbound_attrs()
-        h2.twilio.add_task(TASK, attrs)
-        h2.twilio.add_call(CUSTOMER, "ringing")
-        h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        h2.tr(
-            "task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned"
-        )
-        assert h2.service.pauses.pause(TASK, OWNER).pause_pending
-        h2.twilio.add_call(CUSTOMER, "in-progress")
-        h2.twilio.fail_next("update_recording", not_recordable())  # it ended before the pause
-        h2.clock.advance(600)
-        h2.queue.run_all()
-        (rec,) = h2.twilio.recordings_on(CUSTOMER)
-        assert h2.target(CUSTOMER).state == "paused"  # the agent's word, not 'call over'
-        h2.end_recording(rec.sid, "absent", ErrorCode="16102")
-        h2.queue.run_all()
-        assert len(h2.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
-        h2.service.pauses.resume(TASK, OWNER)
-        h2.queue.run_all()
-        replacement = h2.twilio.recordings_on(CUSTOMER)[-1]
-        assert replacement.sid != rec.sid and replacement.status == "in-progress"
-    finally:
-        h2.close()
+    assert ringing.service.pauses.pause(TASK, OWNER).pause_pending
+    ringing.twilio.add_call(CUSTOMER, "in-progress")
+    ringing.twilio.fail_next("update_recording", not_recordable())  # it ended before the pause
+    ringing.clock.advance(600)
+    ringing.queue.run_all()
+    (rec,) = ringing.twilio.recordings_on(CUSTOMER)
+    assert ringing.target(CUSTOMER).state == "paused"  # the agent's word, not 'call over'
+    ringing.end_recording(rec.sid, "absent", ErrorCode="16102")
+    ringing.queue.run_all()
+    assert len(ringing.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
+    ringing.service.pauses.resume(TASK, OWNER)
+    ringing.queue.run_all()
+    replacement = ringing.twilio.recordings_on(CUSTOMER)[-1]
+    assert replacement.sid != rec.sid and replacement.status == "in-progress"
 
 
-def test_a_deferred_pause_on_a_call_that_ended_meanwhile_ends_the_target(tmp_path: Path) -> None:
-    h2 = Harness(tmp_path / "fifth")
-    try:
-        attrs = outbound_attrs()
-        h2.twilio.add_task(TASK, attrs)
-        h2.twilio.add_call(CUSTOMER, "ringing")
-        h2.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
-        h2.tr(
-            "task.updated", TASK, with_conference(attrs, WORKER_CALL, CUSTOMER), status="assigned"
-        )
-        assert h2.service.pauses.pause(TASK, OWNER).pause_pending
-        h2.twilio.add_call(CUSTOMER, "in-progress")
-        h2.twilio.fail_next("update_recording", unavailable())  # the kept pause: retried later
-        h2.clock.advance(600)
-        while h2.target(CUSTOMER).state != "recording":  # the start, not the pause's retry
-            h2.queue.run_all(max_jobs=1)
-        assert "recording.apply_pause" in [j.name for j in h2.queue.pending]
-        h2.twilio.add_call(CUSTOMER, "completed")  # hung up before the kept pause's retry
-        h2.clock.advance(600)
-        h2.queue.run_all()
-        assert h2.target(CUSTOMER).state == "ended"
-        assert (h2.pause_events()[-1].action, h2.pause_events()[-1].result) == ("pause", "ended")
-    finally:
-        h2.close()
+def test_a_deferred_pause_on_a_call_that_ended_meanwhile_ends_the_target(ringing: Harness) -> None:
+    assert ringing.service.pauses.pause(TASK, OWNER).pause_pending
+    ringing.twilio.add_call(CUSTOMER, "in-progress")
+    ringing.twilio.fail_next("update_recording", unavailable())  # the kept pause: retried later
+    ringing.clock.advance(600)
+    while ringing.target(CUSTOMER).state != "recording":  # the start, not the pause's retry
+        ringing.queue.run_all(max_jobs=1)
+    assert "recording.apply_pause" in [j.name for j in ringing.queue.pending]
+    ringing.twilio.add_call(CUSTOMER, "completed")  # hung up before the kept pause's retry
+    ringing.clock.advance(600)
+    ringing.queue.run_all()
+    assert ringing.target(CUSTOMER).state == "ended"
+    assert (ringing.pause_events()[-1].action, ringing.pause_events()[-1].result) == (
+        "pause",
+        "ended",
+    )
 
 
 def test_resume_before_the_recording_started_cancels_the_deferred_pause(tmp_path: Path) -> None:
