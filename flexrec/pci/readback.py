@@ -8,7 +8,9 @@ when it
 - starts within `WITHIN_MS` of the card's end (it follows the reading, it is not later talk),
 - holds `MIN_DIGITS` digits or more heard in it, not an amount nor "the three digit code";
 from the turn's start to the end of its last such digit run within `READBACK_MAX_MS`, so
-"and the expiry date please" after the number is kept.
+"and the expiry date please" after the number is kept. Not across a pause: what follows a card
+the agent paused on or after is not its read-back (at a `skip` point the file jumps to later
+talk, an amount or an order number).
 """
 
 from __future__ import annotations
@@ -34,11 +36,15 @@ def readback_detections(
     regions: Mapping[int, Sequence[Region]],
     found: Sequence[Detection],
     config: DetectorConfig | None = None,
+    paused_ms: Sequence[tuple[int, int]] = (),
 ) -> list[Detection]:
-    """The other side's read-back of each card number found (see the module docstring)."""
+    """The other side's read-back of each card number found (see the module docstring;
+    `paused_ms`: the recording's pauses, spans or `skip` points)."""
     config = config or DetectorConfig()
     out: list[Detection] = []
     for card in (d for d in found if d.kind == CARD_NUMBER):
+        if any(card.start_ms <= start <= card.end_ms + WITHIN_MS for start, _ in paused_ms):
+            continue
         for channel, words in sorted(channels.items()):
             if channel == card.channel:
                 continue

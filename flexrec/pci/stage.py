@@ -140,7 +140,7 @@ class CardDataStage:
         )
         answered = [d for d in found if d.kind == CARD_NUMBER and d.rule == ANSWER_RULE]
         found += near_found_cards(transcript, answered, found, self.config)
-        found += readback_detections(transcript, regions, found, self.config)
+        found += readback_detections(transcript, regions, found, self.config, paused)
         found += missing_half_detections(regions, found)
         found += cut_detections(transcript, regions, paused, self.config)
         detections = [widen_to_speech(d, regions[d.channel]) for d in found]

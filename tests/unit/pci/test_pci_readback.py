@@ -36,6 +36,9 @@ def test_a_misheard_read_back_after_a_card_is_a_card_number() -> None:
     agent = channels[AGENT]
     assert (back.kind, back.channel, back.rule) == (CARD_NUMBER, AGENT, "read_back")
     assert back.start_ms <= agent[0].start_ms and back.end_ms == agent[-1].end_ms
+    # a skip point after the card: the file jumps to later talk, not a read-back
+    point = (channels[CUSTOMER][-1].end_ms + 100,) * 2
+    assert readback_detections(channels, regions, found, paused_ms=[point]) == []
 
 
 def test_the_read_back_stops_at_its_last_digit() -> None:
