@@ -272,6 +272,49 @@ def test_the_analysis_is_stored_locked_and_sealed_like_its_audio(
     assert report.ok and report.objects == 2
 
 
+def test_two_jobs_sealing_one_analysis_at_once_leave_one_manifest_and_no_error(
+    twilio: SimRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two analyse jobs of one recording (seen in the soak): the second seals between the
+    # first's look for a manifest and its commit, which then meets the second's manifest
+    # (UNIQUE recording, kind).
+    from flexrec.archive import seal as seal_module
+    from flexrec.archive.jobs import JOB_ARCHIVE, register_archive_jobs
+    from flexrec.archive.seal import seal_document
+    from flexrec.jobs.queue import InlineJobQueue
+
+    twilio.add(RE, CA, make_wav(duration_s=3.0))
+    service = make_service(store=worm, retention=TRADING, context_provider=_context("Trading"))
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, service)
+    queue.enqueue(JOB_ARCHIVE, RE)
+    queue.run_all(max_jobs=1)  # archived, its analysis not yet run
+    document = {"recording_sid": RE, "peaks": [1, 2, 3]}
+    detail = seal_module.sealed_detail
+    raced: list[object] = []
+
+    def detail_while_another_seals(manifest: SealedObject) -> object:
+        if not raced:  # the first job, between its look for a manifest and its commit
+            raced.append(None)
+            raced[0] = seal_document(service.deps, RE, "analysis", document)
+        return detail(manifest)
+
+    monkeypatch.setattr(seal_module, "sealed_detail", detail_while_another_seals)
+    sealed = seal_document(service.deps, RE, "analysis", document)
+    assert sealed is not None and raced[0] is not None
+    with sessions() as session:
+        manifests = session.scalars(
+            select(SealedObject).where(SealedObject.kind == "analysis")
+        ).all()
+        audit = session.scalars(select(AuditLog).where(AuditLog.action == "sealed")).all()
+    assert len(manifests) == 1 and manifests[0].plain_sha256 == sealed.plain_sha256
+    assert [a.detail["kind"] for a in audit].count("analysis") == 1
+
+
 def test_the_transcript_is_stored_locked_and_sealed_like_its_audio(
     twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
