@@ -24,8 +24,8 @@ def sealed_version(deps: ArchiveDeps, recording_sid: str) -> str | None:
         )
 
 
-def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
-    """The stored object of an archived recording, decrypted.
+def load_stored(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
+    """The stored object of an archived recording as stored (encrypted if it is).
 
     On a versioned store, the version that was sealed: a newer version someone wrote on top is
     never played (`flexrec verify` reports it as overwritten).
@@ -34,9 +34,13 @@ def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
     side = versioned(deps.store)
     version = sealed_version(deps, row.recording_sid) if side is not None else None
     if side is not None and version is not None:
-        blob = side.get_version(row.storage_key, version)
-    else:
-        blob = deps.store.get(row.storage_key)
+        return side.get_version(row.storage_key, version)
+    return deps.store.get(row.storage_key)
+
+
+def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
+    """The stored object of an archived recording, decrypted (`load_stored`'s version)."""
+    blob = load_stored(deps, row)
     if not row.encrypted:
         return blob
     if deps.key is None:
