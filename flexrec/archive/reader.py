@@ -56,7 +56,12 @@ class MediaReader:
 
     def playable(self, recording_sid: str) -> ArchivedRecording:
         """The recording's row if its media can be read; raises `RecordingNotArchived`."""
-        row = self.deps.get(recording_sid)
+        return self.playable_row(recording_sid, self.deps.get(recording_sid))
+
+    @staticmethod
+    def playable_row(recording_sid: str, row: ArchivedRecording | None) -> ArchivedRecording:
+        """`row` (the recording's, as read by the caller) if its media can be read; raises
+        `RecordingNotArchived`."""
         if (
             row is None
             or row.state not in DONE_STATES
@@ -78,11 +83,15 @@ class MediaReader:
 
     def read_media(self, recording_sid: str) -> bytes:
         """The archived WAV (decrypted); raises `RecordingNotArchived`."""
-        row = self.playable(recording_sid)
+        return self.media_of(self.playable(recording_sid))
+
+    def media_of(self, row: ArchivedRecording) -> bytes:
+        """The archived WAV (decrypted) of a row `playable_row` passed; raises
+        `RecordingNotArchived`."""
         try:
             return self.plain_cached(row) if row.encrypted else load_plain(self.deps, row)
         except BlobNotFound as exc:
-            raise RecordingNotArchived(recording_sid) from exc
+            raise RecordingNotArchived(row.recording_sid) from exc
 
     def media_size(self, recording_sid: str) -> int:
         """Size in bytes of the (decrypted) WAV, without reading it."""
