@@ -3,7 +3,8 @@
 `webhook_throughput.py` offers a synthetic mix (mostly repeats of tasks already recorded).
 Real traffic is what the simulator's contact center sends: every TaskRouter event of a call's
 life, conference, call and recording status callbacks, then the archive and the analysis of
-each recording. This runs `flexrec serve` (queue workers in-process, pinned to one CPU)
+each recording. This runs `flexrec serve` (its queue's jobs in a niced `flexrec worker` beside
+it, as `flexrec serve` runs them, or with `--jobs-in-process` as its threads; pinned to one CPU)
 against `flexrec sim` producing a day of calls (pinned to the other CPU), waits until every
 webhook is delivered (the simulator then stops) and the archive has caught up, then prints:
 
@@ -92,7 +93,7 @@ def dump():
         n += 1
         tracemalloc.take_snapshot().dump(f"{folder}/heap-{n:03d}.snapshot")
 threading.Thread(target=dump, daemon=True).start()
-sys.argv = ["flexrec", "serve", "--port", port]
+sys.argv = ["flexrec", "serve", "--port", port, "--jobs-in-process"]
 from flexrec.cli import main
 main()
 """
@@ -214,6 +215,8 @@ else:
     sys.argv = ["flexrec", "serve", "--port", port]
     if os.environ.get("BENCH_ROLE") == "web":
         sys.argv.append("--no-consumer")
+    else:
+        sys.argv.append("--jobs-in-process")
 from flexrec.cli import main
 main()
 """
@@ -396,7 +399,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             args.trace_memory.mkdir(parents=True, exist_ok=True)
             traced = (str(service_port), str(args.trace_every), str(args.trace_memory))
             serve = [sys.executable, "-c", TRACED_SERVE, *traced]
-        apart = args.jobs_process is not None
+        apart = args.jobs_process is not None and not args.trace_memory
         worker_spans = workdir / "worker_spans.json" if apart else None
         role = {"BENCH_ROLE": "web"} if apart else {}
         service = _start(_pinned(serve, 0, args.priority), env | role, workdir / "service.log")
@@ -933,8 +936,17 @@ def main() -> None:
         "--jobs-process",
         type=int,
         metavar="NICE",
+        default=10,
         help="run the queue's jobs (archive, analysis) in a `flexrec worker` process of their "
-        "own on the service's core at this nice value (the service runs --no-consumer)",
+        "own on the service's core at this nice value, as `flexrec serve` does by default "
+        "(the bench starts it, with its timers, and the service runs --no-consumer); 10",
+    )
+    parser.add_argument(
+        "--jobs-in-process",
+        action="store_const",
+        const=None,
+        dest="jobs_process",
+        help="run the queue's jobs as threads of the service (`flexrec serve --jobs-in-process`)",
     )
     parser.add_argument(
         "--priority",
