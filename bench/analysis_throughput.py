@@ -7,7 +7,8 @@ channels, and (3) what the archive's analysis job does with each file: read its 
 samples, the frame pass (waveform peaks and frame powers), digital-silence pauses, VAD and
 metrics on both channels, the stored waveform and the row's values. `ratio_vs_plain_read` is
 (3)'s speed over (1)'s (issue 18's goal: >= 0.5); `stage_ms_per_recording` says where (3)'s
-time goes.
+time goes, and `numpy_pass_ms_per_recording` what each numpy operation of the frame pass costs
+alone over the whole file beside one plain copy of the samples (the floor of a pass in numpy).
 
 Every figure is the thread's own CPU time (user + system, so page faults and the read's copy
 count), the median of `--repeat` rounds per file, with (1) and (3) taken alternately on each
@@ -36,7 +37,13 @@ import numpy as np
 import soundfile
 
 from flexrec.analysis import analyse_frame_power, analyse_recording, detect_speech, frame_scores
-from flexrec.analysis.frames import digital_silence, frame_stats
+from flexrec.analysis.frames import (
+    _BLOCK_FRAMES,
+    _split_pairs,
+    digital_silence,
+    frame_samples_for,
+    frame_stats,
+)
 from flexrec.archive import media
 from flexrec.archive.analyses import analyse_media
 from flexrec.archive.analysis_rows import analysis_values
@@ -73,6 +80,35 @@ def stages(path: Path) -> dict[str, Callable[[], object]]:
         "waveform": lambda: encode_waveform(stats),
         "vad_metrics": lambda: analyse_frame_power(stats.power, stats.duration_ms, LABELS, ()),
         "row_values": lambda: analysis_values(result),
+    }
+
+
+def pass_floor(path: Path) -> dict[str, Callable[[], object]]:
+    """The frame pass's numpy operations one at a time, block by block as the pass runs them
+    (each over all the samples), beside one plain copy of the samples: what each costs at best.
+    """
+    samples, rate = media.pcm16(path.read_bytes())
+    f = frame_samples_for(rate)
+    k = _BLOCK_FRAMES
+    whole = len(samples) // f // k * k  # whole blocks
+    pairs = np.ascontiguousarray(samples[: whole * f]).reshape(-1).view(np.int32)
+    planar, spare = np.empty((2, k * f), np.int16), np.empty(k * f, np.int32)
+    flat, rows, starts = planar.reshape(-1), planar.reshape(2 * k, f), np.arange(0, 2 * k * f, f)
+    _split_pairs(pairs[: k * f], planar, spare)
+    blocks = range(0, whole * f, k * f)
+
+    def each_block(op: Callable[[int], object]) -> Callable[[], None]:
+        return lambda: [op(at) for at in blocks] and None
+
+    copy = np.empty(len(pairs), np.int32)
+    return {
+        "copy": lambda: np.copyto(copy, pairs),
+        "de_interleave": each_block(lambda at: _split_pairs(pairs[at : at + k * f], planar, spare)),
+        "minimum": each_block(lambda _: np.minimum.reduceat(flat, starts)),
+        "maximum": each_block(lambda _: np.maximum.reduceat(flat, starts)),
+        "power": each_block(
+            lambda _: np.einsum("ij,ij->i", rows, rows, dtype=np.float32, casting="unsafe")
+        ),
     }
 
 
@@ -133,6 +169,7 @@ def main() -> None:
         archive_analysis(path)
     read_s = archive_s = read_vad_s = 0.0
     stage_s: dict[str, float] = {}
+    floor_s: dict[str, float] = {}
     for path in files:
         rounds: dict[str, list[float]] = {"read": [], "archive": [], "read_vad": []}
         for _ in range(args.repeat):
@@ -145,6 +182,9 @@ def main() -> None:
         for name, step in stages(path).items():
             took = statistics.median(cpu_s(step) for _ in range(args.repeat))
             stage_s[name] = stage_s.get(name, 0.0) + took
+        for name, step in pass_floor(path).items():
+            took = statistics.median(cpu_s(step) for _ in range(args.repeat))
+            floor_s[name] = floor_s.get(name, 0.0) + took
     analyse_s = max(read_vad_s - read_s, 1e-9)
 
     precision = np.array([p for p, _ in scores])
@@ -163,6 +203,7 @@ def main() -> None:
         "plain_read_ms_per_recording": round(1000 * read_s / n, 2),
         "ratio_vs_plain_read": round(read_s / archive_s, 4),
         "stage_ms_per_recording": {k: round(1000 * v / n, 3) for k, v in stage_s.items()},
+        "numpy_pass_ms_per_recording": {k: round(1000 * v / n, 3) for k, v in floor_s.items()},
         "vad_precision_mean": round(float(precision.mean()), 4),
         "vad_recall_mean": round(float(recall.mean()), 4),
         "vad_recall_min": round(float(recall.min()), 4),
@@ -199,6 +240,9 @@ def report(
         f"{f['plain_read_ms_per_recording']} ms)"
     )
     for name, ms in f["stage_ms_per_recording"].items():
+        print(f"  {name:<16} {ms:8.3f} ms per recording")
+    print("the frame pass's numpy operations one at a time, blockwise (a plain copy beside):")
+    for name, ms in f["numpy_pass_ms_per_recording"].items():
         print(f"  {name:<16} {ms:8.3f} ms per recording")
     print(f"simulator rendering:         {audio_s / render_s:10.0f} x real time (voices cached)")
     print(

@@ -3,7 +3,8 @@
 `webhook_throughput.py` offers a synthetic mix (mostly repeats of tasks already recorded).
 Real traffic is what the simulator's contact center sends: every TaskRouter event of a call's
 life, conference, call and recording status callbacks, then the archive and the analysis of
-each recording. This runs `flexrec serve` (queue workers in-process, pinned to one CPU)
+each recording. This runs `flexrec serve` (its queue's jobs in a niced `flexrec worker` beside
+it, as `flexrec serve` runs them, or with `--jobs-in-process` as its threads; pinned to one CPU)
 against `flexrec sim` producing a day of calls (pinned to the other CPU), waits until every
 webhook is delivered (the simulator then stops) and the archive has caught up, then prints:
 
@@ -92,7 +93,7 @@ def dump():
         n += 1
         tracemalloc.take_snapshot().dump(f"{folder}/heap-{n:03d}.snapshot")
 threading.Thread(target=dump, daemon=True).start()
-sys.argv = ["flexrec", "serve", "--port", port]
+sys.argv = ["flexrec", "serve", "--port", port, "--jobs-in-process"]
 from flexrec.cli import main
 main()
 """
@@ -115,7 +116,7 @@ huey.api.Huey._execute = timed
 # How long writers waited for SQLite's write lock: this process's lock (threads queue on it),
 # then BEGIN IMMEDIATE (other connections and processes).
 import sqlalchemy, flexrec.recording.store as store
-waits = {"lock": [], "begin": []}
+waits = {"lock": [], "begin": [], "create": []}
 import collections, traceback
 holds = collections.Counter()  # (where, milliseconds held) of holds over 50 ms
 waits["hold"] = []
@@ -148,14 +149,16 @@ def timed_lock(bind):
     lock = lock_for(bind)
     return timed_locks.setdefault(id(lock), TimedLock(lock))
 store._sqlite_write_lock = timed_lock
-began = threading.local()
-@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "before_cursor_execute")
-def before(conn, cursor, statement, *rest):
-    began.at = time.perf_counter() if statement == "BEGIN IMMEDIATE" else None
-@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "after_cursor_execute")
-def after(conn, cursor, statement, *rest):
-    if statement == "BEGIN IMMEDIATE" and getattr(began, "at", None) is not None:
-        waits["begin"].append(time.perf_counter() - began.at)
+class TimedBegin:  # BEGIN IMMEDIATE runs on the driver's cursor: no SQLAlchemy event sees it
+    def __init__(self, prepared):
+        self.prepared = prepared
+    def execute(self, executor, params=None):
+        started = time.perf_counter()
+        try:
+            return self.prepared.execute(executor, params)
+        finally:
+            waits["begin"].append(time.perf_counter() - started)
+store._BEGIN_IMMEDIATE = TimedBegin(store._BEGIN_IMMEDIATE)
 # Each Twilio call by the gateway method that made it (the outermost one on its thread): calls,
 # HTTP requests, the thread's CPU in all of it and in the transport alone (urllib3, sockets).
 import flexrec.twilio.client as twilio_client, flexrec.twilio.gateway as gateway
@@ -165,13 +168,15 @@ def counted(kind, method):
     def call(*args, **kwargs):
         if getattr(in_call, "kind", None) is not None:
             return method(*args, **kwargs)
-        in_call.kind, started = kind, time.thread_time()
+        in_call.kind, started, wall = kind, time.thread_time(), time.perf_counter()
         try:
             return method(*args, **kwargs)
         finally:
             in_call.kind = None
             twilio[kind][0] += 1
             twilio[kind][2] += time.thread_time() - started
+            if kind == "create_recording":  # a start's round trip as the service saw it
+                waits["create"].append(time.perf_counter() - wall)
     return call
 for kind in dir(gateway.SdkGateway):
     if not kind.startswith("_") and callable(getattr(gateway.SdkGateway, kind)):
@@ -214,6 +219,8 @@ else:
     sys.argv = ["flexrec", "serve", "--port", port]
     if os.environ.get("BENCH_ROLE") == "web":
         sys.argv.append("--no-consumer")
+    else:
+        sys.argv.append("--jobs-in-process")
 from flexrec.cli import main
 main()
 """
@@ -396,7 +403,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             args.trace_memory.mkdir(parents=True, exist_ok=True)
             traced = (str(service_port), str(args.trace_every), str(args.trace_memory))
             serve = [sys.executable, "-c", TRACED_SERVE, *traced]
-        apart = args.jobs_process is not None
+        apart = args.jobs_process is not None and not args.trace_memory
         worker_spans = workdir / "worker_spans.json" if apart else None
         role = {"BENCH_ROLE": "web"} if apart else {}
         service = _start(_pinned(serve, 0, args.priority), env | role, workdir / "service.log")
@@ -474,6 +481,9 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     )
     figures.update(answers_beside_jobs(day.log.values(), [(n, a, b) for n, a, b, _ in spans]))
     figures.update(write_lock_waits(timed))
+    if worker_spans is not None:  # the jobs process's own waits, at SQLite's lock the same file
+        worker_waits = write_lock_waits(_timed_serve(worker_spans))
+        figures.update({f"jobs_process_{k}": v for k, v in worker_waits.items()})
     figures.update(twilio_calls(timed, figures["calls"]))
     figures.update(
         sim_core_busy=round(sim_cpu / traffic_s, 3) if traffic_s else None,
@@ -543,6 +553,11 @@ def write_lock_waits(timed: dict[str, Any]) -> dict[str, Any]:
     queue on its lock) and at BEGIN IMMEDIATE (other connections): p99 and waits over 10 ms."""
     out: dict[str, Any] = {}
     out["write_lock_long_holds"] = timed.get("long_holds", [])
+    # The Recording API create's own time (request sent to answer read, in the service): what
+    # a start spends beyond it is the service's (the webhook, the hand-off, the GIL, the CPU).
+    creates = [1000 * w for w in timed.get("waits", {}).get("create", [])]
+    out["create_request_ms_p50"] = rounded(percentile(creates, 50))
+    out["create_request_ms_p99"] = rounded(percentile(creates, 99))
     for kind, label in (
         ("lock", "write_lock"),
         ("hold", "write_lock_hold"),
@@ -754,6 +769,10 @@ def report(f: dict[str, Any]) -> None:
         f"p50 {f['start_ms_p50']} ms = {f['start_round_trips_p50']} round trips of "
         f"{f['rest_latency_ms']:.0f} ms, p99 {f['start_ms_p99']} ms"
     )
+    print(
+        f"  of which the create request itself (sent to answered, in the service): p50 "
+        f"{f['create_request_ms_p50']} ms, p99 {f['create_request_ms_p99']} ms"
+    )
     waits = f["background_wait_ms"]
     print(
         "wait for a background thread once due: "
@@ -933,8 +952,17 @@ def main() -> None:
         "--jobs-process",
         type=int,
         metavar="NICE",
+        default=10,
         help="run the queue's jobs (archive, analysis) in a `flexrec worker` process of their "
-        "own on the service's core at this nice value (the service runs --no-consumer)",
+        "own on the service's core at this nice value, as `flexrec serve` does by default "
+        "(the bench starts it, with its timers, and the service runs --no-consumer); 10",
+    )
+    parser.add_argument(
+        "--jobs-in-process",
+        action="store_const",
+        const=None,
+        dest="jobs_process",
+        help="run the queue's jobs as threads of the service (`flexrec serve --jobs-in-process`)",
     )
     parser.add_argument(
         "--priority",

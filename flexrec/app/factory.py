@@ -41,6 +41,7 @@ from flexrec.server import (
 from flexrec.server.docs_pages import add_docs_pages
 from flexrec.server.metrics import RequestMetricsMiddleware
 from flexrec.server.routes_archive import make_archive_router
+from flexrec.server.service_app import ServiceApp
 from flexrec.server.services import Services
 from flexrec.server.signature_watch import SignatureWatch
 from flexrec.web.body_limit import BodyLimitMiddleware
@@ -52,6 +53,18 @@ from flexrec.web.error_boundary import (
 from flexrec.web.responses import validation_is_400
 
 log = get_logger(__name__)
+
+
+# The app's own rules, outermost first, around every path; the webhook paths get them around
+# their edge alone (flexrec.server.service_app), every other path around FastAPI's routing.
+_RULES = (
+    # Outermost: whatever raises inside is answered here, so the server never sees a raise (it
+    # would close the keep-alive connection).
+    ErrorBoundaryMiddleware,
+    RequestMetricsMiddleware,
+    # Every body is capped before any route reads it (routes authenticate after reading).
+    BodyLimitMiddleware,
+)
 
 
 def _secrets_of(settings: Settings) -> list[str]:
@@ -119,7 +132,8 @@ def create_app(
             elif current.run_consumer and current.queue is not None:
                 current.queue.stop()
 
-    app = FastAPI(
+    app = ServiceApp(
+        _RULES,
         title="flexrec",
         summary="Server-side dual-channel call recording for Twilio Flex",
         version=package_version(),
@@ -145,14 +159,8 @@ def create_app(
             expose_headers=["ETag", "Retry-After"],
             max_age=600,
         )
-    # The webhooks skip FastAPI's routing (flexrec.server.routes_webhooks), inside the rules below.
-    app.add_middleware(routes_webhooks.WebhookEdge)
-    # Every body is capped before any route reads it (routes authenticate after reading).
-    app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(RequestMetricsMiddleware)
-    # Outermost of ours: whatever raises inside is answered here, so the server never sees a
-    # raise (it would close the keep-alive connection).
-    app.add_middleware(ErrorBoundaryMiddleware)
+    for rule in reversed(_RULES):  # the first added is the innermost
+        app.add_middleware(rule)
     for module in (
         routes_agent,
         routes_card_data,

@@ -30,7 +30,13 @@ from flexrec.archive.models import (
 )
 from flexrec.archive.reader import MediaReader
 from flexrec.archive.rows import row_paused
-from flexrec.archive.seal import analysis_document, seal_document
+from flexrec.archive.seal import (
+    analysis_document,
+    document_body,
+    seal_document,
+    sealable_row,
+    store_document,
+)
 from flexrec.archive.waveform import encode_waveform
 
 log = structlog.get_logger(__name__)
@@ -107,11 +113,10 @@ class Analyses:
                 # Saved before a crash that came before its seal: sealing is idempotent.
                 self.seal(existing)
                 return existing
-        row = self.reader.playable(recording_sid)
+            archived = self.deps.find(session, recording_sid)
+        row = self.reader.playable_row(recording_sid, archived)
         found = analyse_media(
-            self.reader.read_media(recording_sid),
-            analysis_labels(row.channel_labels),
-            row_paused(row),
+            self.reader.media_of(row), analysis_labels(row.channel_labels), row_paused(row)
         )
         waveform, paused, values = found.waveform, found.paused, found.values
         if values is None:
@@ -140,9 +145,10 @@ class Analyses:
             analysis.last_error = None
             analysis.analysed_at = self.deps.clock()
 
-        saved = self.save(recording_sid, record)
-        self.seal(saved)
-        return saved
+        # The transcript first, then the analysis saved and sealed in one transaction: a sealed
+        # analysis marks the recording finished.
+        self.seal_transcript(recording_sid)
+        return self.save(recording_sid, record, sealed=True)
 
     def seal(self, analysis: RecordingAnalysis) -> None:
         """Store and seal the analysis beside its audio, and the transcript where card checking
@@ -151,17 +157,28 @@ class Analyses:
         The transcript goes first: a sealed analysis is what marks the recording finished, so a
         crash between the two seals leaves it on the reconciler's list (`unanalysed`).
         """
-        recording_sid = analysis.recording_sid
+        self.seal_transcript(analysis.recording_sid)
+        seal_document(self.deps, analysis.recording_sid, "analysis", analysis_document(analysis))
+
+    def seal_transcript(self, recording_sid: str) -> None:
+        """Store and seal the recording's transcript, where card checking made one."""
         read_transcript = self.deps.transcripts
         transcript = read_transcript(recording_sid) if read_transcript else None
         if transcript is not None:
             seal_document(self.deps, recording_sid, "transcript", transcript)
-        seal_document(self.deps, recording_sid, "analysis", analysis_document(analysis))
 
     def save(
-        self, recording_sid: str, update: Callable[[RecordingAnalysis], None]
+        self,
+        recording_sid: str,
+        update: Callable[[RecordingAnalysis], None],
+        *,
+        sealed: bool = False,
     ) -> RecordingAnalysis:
-        """Create or update the analysis row; a concurrent insert is retried as an update."""
+        """Create or update the analysis row; a concurrent insert is retried as an update.
+
+        `sealed`: its document is stored and sealed in the same transaction (unless the
+        recording's media is gone meanwhile), so the row is never saved unsealed.
+        """
         for _ in range(2):
             now = self.deps.clock()
             with self.deps.sessions() as session:
@@ -174,6 +191,10 @@ class Analyses:
                 update(analysis)
                 analysis.updated_at = now
                 try:
+                    row = sealable_row(self.deps, session, recording_sid) if sealed else None
+                    if row is not None:
+                        body = document_body(analysis_document(analysis))
+                        store_document(self.deps, session, row, "analysis", body)
                     session.commit()
                 except IntegrityError:
                     session.rollback()

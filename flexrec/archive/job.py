@@ -2,7 +2,7 @@
 
 `archive_recording` resumes from the row's committed state (see `flexrec.archive.models` for
 the state machine). The order of effects is what makes it crash-safe: the object is written
-under its final key atomically, the row is updated, the object is read back and hashed, and
+under its final key atomically, the row is updated, the object is read back and checked, and
 only then is the recording deleted from Twilio.
 """
 
@@ -162,12 +162,13 @@ class ArchiveJob:
 
     def _run_steps(self, session: Session, row: ArchivedRecording) -> None:
         sid = row.recording_sid
+        written = None
         if row.state == "downloading":
             self.steps.prepare(session, row)
-            self.steps.download_and_store(session, row)
+            written = self.steps.download_and_store(session, row)
             log.info("archive.stored", recording_sid=sid, key=row.storage_key, size=row.size_bytes)
         if row.state == "stored":
-            self.steps.read_back(session, row)
+            self.steps.read_back(session, row, written)
             log.info("archive.verified", recording_sid=sid, sha256=row.sha256)
         if (
             row.state == "verified"

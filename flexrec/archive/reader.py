@@ -24,8 +24,8 @@ def sealed_version(deps: ArchiveDeps, recording_sid: str) -> str | None:
         )
 
 
-def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
-    """The stored object of an archived recording, decrypted.
+def load_stored(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
+    """The stored object of an archived recording as stored (encrypted if it is).
 
     On a versioned store, the version that was sealed: a newer version someone wrote on top is
     never played (`flexrec verify` reports it as overwritten).
@@ -34,9 +34,13 @@ def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
     side = versioned(deps.store)
     version = sealed_version(deps, row.recording_sid) if side is not None else None
     if side is not None and version is not None:
-        blob = side.get_version(row.storage_key, version)
-    else:
-        blob = deps.store.get(row.storage_key)
+        return side.get_version(row.storage_key, version)
+    return deps.store.get(row.storage_key)
+
+
+def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
+    """The stored object of an archived recording, decrypted (`load_stored`'s version)."""
+    blob = load_stored(deps, row)
     if not row.encrypted:
         return blob
     if deps.key is None:
@@ -52,7 +56,12 @@ class MediaReader:
 
     def playable(self, recording_sid: str) -> ArchivedRecording:
         """The recording's row if its media can be read; raises `RecordingNotArchived`."""
-        row = self.deps.get(recording_sid)
+        return self.playable_row(recording_sid, self.deps.get(recording_sid))
+
+    @staticmethod
+    def playable_row(recording_sid: str, row: ArchivedRecording | None) -> ArchivedRecording:
+        """`row` (the recording's, as read by the caller) if its media can be read; raises
+        `RecordingNotArchived`."""
         if (
             row is None
             or row.state not in DONE_STATES
@@ -74,11 +83,15 @@ class MediaReader:
 
     def read_media(self, recording_sid: str) -> bytes:
         """The archived WAV (decrypted); raises `RecordingNotArchived`."""
-        row = self.playable(recording_sid)
+        return self.media_of(self.playable(recording_sid))
+
+    def media_of(self, row: ArchivedRecording) -> bytes:
+        """The archived WAV (decrypted) of a row `playable_row` passed; raises
+        `RecordingNotArchived`."""
         try:
             return self.plain_cached(row) if row.encrypted else load_plain(self.deps, row)
         except BlobNotFound as exc:
-            raise RecordingNotArchived(recording_sid) from exc
+            raise RecordingNotArchived(row.recording_sid) from exc
 
     def media_size(self, recording_sid: str) -> int:
         """Size in bytes of the (decrypted) WAV, without reading it."""

@@ -65,11 +65,28 @@ def seal(session: Session, row: ArchivedRecording, facts: SealFacts, now: dateti
     The caller commits both with the row's state change, so a stored object is either sealed
     with its state or neither.
     """
-    manifest = session.scalars(
+    return write_seal(
+        session, row, facts, now, find_manifest(session, row.recording_sid, facts.kind)
+    )
+
+
+def find_manifest(session: Session, recording_sid: str, kind: str) -> SealedObject | None:
+    """The manifest row of the recording's object of `kind`, if any."""
+    return session.scalars(
         select(SealedObject).where(
-            SealedObject.recording_sid == row.recording_sid, SealedObject.kind == facts.kind
+            SealedObject.recording_sid == recording_sid, SealedObject.kind == kind
         )
     ).one_or_none()
+
+
+def write_seal(
+    session: Session,
+    row: ArchivedRecording,
+    facts: SealFacts,
+    now: datetime,
+    manifest: SealedObject | None,
+) -> SealedObject:
+    """`seal` with the manifest already looked up in `session` (None: there is none yet)."""
     if manifest is None:
         manifest = SealedObject(recording_sid=row.recording_sid, kind=facts.kind)
         session.add(manifest)
@@ -147,6 +164,11 @@ DOCUMENT_FOLDERS = {"analysis": "analyses", "transcript": "transcripts"}
 """Top folder of each kind of document in the store (audio is under `recordings/`)."""
 
 
+def document_body(document: Mapping[str, Any]) -> bytes:
+    """A document as it is stored: canonical JSON (sorted keys, no spaces) and a newline."""
+    return (json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
 def seal_document(
     deps: ArchiveDeps, recording_sid: str, kind: str, document: Mapping[str, Any]
 ) -> SealedObject | None:
@@ -155,7 +177,7 @@ def seal_document(
 
     Idempotent: the same document is not stored twice. None when the recording's media is gone.
     """
-    body = (json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    body = document_body(document)
     try:
         return _seal_document_once(deps, recording_sid, kind, body)
     except IntegrityError:
@@ -168,49 +190,67 @@ def seal_document(
 def _seal_document_once(
     deps: ArchiveDeps, recording_sid: str, kind: str, body: bytes
 ) -> SealedObject | None:
-    plain_sha256 = sha256_hex(body)
     with deps.sessions() as session:
-        row = deps.find(session, recording_sid)
-        if row is None or row.purged_at is not None or row.storage_key is None:
+        row = sealable_row(deps, session, recording_sid)
+        if row is None:
             return None
-        existing = session.scalars(
-            select(SealedObject).where(
-                SealedObject.recording_sid == recording_sid, SealedObject.kind == kind
-            )
-        ).one_or_none()
-        if existing is not None and existing.plain_sha256 == plain_sha256:
-            return existing
-        key = deps.key if row.encrypted else None
-        payload = key.seal(body, recording_sid) if key else body
-        folder = row.storage_key.split("/", 1)[1].rsplit("/", 1)[0]  # YYYY/MM/DD of the audio
-        prefix = DOCUMENT_FOLDERS.get(kind, kind)
-        storage_key = f"{prefix}/{folder}/{recording_sid}.json" + (".enc" if key else "")
-        now = deps.clock()
-        rule = deps.retention.rule_for(row.queue_name)
-        lock = deps.retention.lock_for(row.queue_name, row.retain_until)
-        if lock is not None and lock.retain_until <= now:
-            lock = None
-        side = versioned(deps.store)
-        if side is not None:
-            version_id = side.put_version(storage_key, payload, lock, legal_hold=row.legal_hold)
-        else:
-            if lock is not None:
-                require_worm(deps.store, f"the retention policy locks {storage_key}")
-            deps.store.put(storage_key, payload)
-            version_id = None
-        facts = SealFacts(
-            kind=kind,
-            storage_key=storage_key,
-            version_id=version_id,
-            stored_sha256=sha256_hex(payload) if key else plain_sha256,
-            stored_size=len(payload),
-            plain_sha256=plain_sha256,
-            plain_size=len(body),
-            lock=lock,
-            legal_obligation=rule.legal_obligation,
-            legal_hold=bool(row.legal_hold),
-            key_id=key.key_id if key else None,
-        )
-        manifest = seal(session, row, facts, now)
+        manifest = store_document(deps, session, row, kind, body)
         session.commit()
         return manifest
+
+
+def sealable_row(
+    deps: ArchiveDeps, session: Session, recording_sid: str
+) -> ArchivedRecording | None:
+    """The recording's archive row in `session` while documents may be sealed beside its
+    audio (stored and not purged), else None."""
+    row = deps.find(session, recording_sid)
+    if row is None or row.purged_at is not None or row.storage_key is None:
+        return None
+    return row
+
+
+def store_document(
+    deps: ArchiveDeps, session: Session, row: ArchivedRecording, kind: str, body: bytes
+) -> SealedObject:
+    """Store a document's `body` beside the row's audio and seal it in `session`, which the
+    caller commits (with whatever else belongs to the same change); the same body already
+    sealed is returned as it is, stored once."""
+    assert row.storage_key is not None  # noqa: S101 - `sealable_row` checked it
+    recording_sid = row.recording_sid
+    plain_sha256 = sha256_hex(body)
+    existing = find_manifest(session, recording_sid, kind)
+    if existing is not None and existing.plain_sha256 == plain_sha256:
+        return existing
+    key = deps.key if row.encrypted else None
+    payload = key.seal(body, recording_sid) if key else body
+    folder = row.storage_key.split("/", 1)[1].rsplit("/", 1)[0]  # YYYY/MM/DD of the audio
+    prefix = DOCUMENT_FOLDERS.get(kind, kind)
+    storage_key = f"{prefix}/{folder}/{recording_sid}.json" + (".enc" if key else "")
+    now = deps.clock()
+    rule = deps.retention.rule_for(row.queue_name)
+    lock = deps.retention.lock_for(row.queue_name, row.retain_until)
+    if lock is not None and lock.retain_until <= now:
+        lock = None
+    side = versioned(deps.store)
+    if side is not None:
+        version_id = side.put_version(storage_key, payload, lock, legal_hold=row.legal_hold)
+    else:
+        if lock is not None:
+            require_worm(deps.store, f"the retention policy locks {storage_key}")
+        deps.store.put(storage_key, payload)
+        version_id = None
+    facts = SealFacts(
+        kind=kind,
+        storage_key=storage_key,
+        version_id=version_id,
+        stored_sha256=sha256_hex(payload) if key else plain_sha256,
+        stored_size=len(payload),
+        plain_sha256=plain_sha256,
+        plain_size=len(body),
+        lock=lock,
+        legal_obligation=rule.legal_obligation,
+        legal_hold=bool(row.legal_hold),
+        key_id=key.key_id if key else None,
+    )
+    return write_seal(session, row, facts, now, existing)

@@ -21,7 +21,7 @@ from flexrec.archive.crypto import DecryptionError
 from flexrec.archive.deps import ArchiveDeps, as_utc
 from flexrec.archive.errors import ArchiveFailedError, ArchiveRetryableError
 from flexrec.archive.models import ArchivedRecording
-from flexrec.archive.reader import load_plain
+from flexrec.archive.reader import load_plain, load_stored
 from flexrec.archive.rows import apply_context
 from flexrec.archive.seal import SealFacts, seal, sha256_hex
 from flexrec.archive.storage import BlobNotFound, NotWormError, ObjectLock, StorageError
@@ -94,7 +94,9 @@ class ArchiveSteps:
                 account = row.account_sid or self.deps.twilio.account_sid
                 row.media_url = media.recording_media_url(account, row.recording_sid)
 
-    def download_and_store(self, session: Session, row: ArchivedRecording) -> None:
+    def download_and_store(self, session: Session, row: ArchivedRecording) -> bytes:
+        """Twilio's copy downloaded, checked, redacted, encrypted, stored and sealed; returns the
+        bytes stored (for `read_back` to compare)."""
         assert row.storage_key is not None and row.media_url is not None  # noqa: S101
         expected_channels = row.channels if row.channels in (1, 2) else 2
         try:
@@ -151,6 +153,7 @@ class ArchiveSteps:
             retain_until=retain_until,
             last_error=None,
         )
+        return payload
 
     def put(self, key: str, payload: bytes, lock: ObjectLock | None, hold: bool) -> str | None:
         """Store the object (a new version with its lock on a versioned store)."""
@@ -167,18 +170,30 @@ class ArchiveSteps:
             raise ArchiveRetryableError(str(exc)) from exc
         return None
 
-    def read_back(self, session: Session, row: ArchivedRecording) -> None:
+    def read_back(
+        self, session: Session, row: ArchivedRecording, written: bytes | None = None
+    ) -> None:
+        """Read the stored object back and check it before Twilio's copy may go.
+
+        `written`, the bytes this attempt stored, is compared with what the store returns as
+        they are: equal bytes prove the copy as a hash would, without hashing the recording a
+        second time or decrypting it. A resumed job (nothing written in this attempt) decrypts
+        and compares the plaintext's hash with the row's.
+        """
         try:
-            data = load_plain(self.deps, row)
+            if written is not None:
+                intact = load_stored(self.deps, row) == written
+            else:
+                intact = hashlib.sha256(load_plain(self.deps, row)).hexdigest() == row.sha256
         except (BlobNotFound, DecryptionError) as exc:
             # The stored copy is missing or damaged: start over from Twilio.
             self.transition(session, row, "stored", state="downloading")
             raise ArchiveRetryableError(f"stored object unreadable: {exc}") from exc
         except StorageError as exc:
             raise ArchiveRetryableError(str(exc)) from exc
-        if hashlib.sha256(data).hexdigest() != row.sha256:
+        if not intact:
             self.transition(session, row, "stored", state="downloading")
-            raise ArchiveRetryableError("stored object does not match its sha256")
+            raise ArchiveRetryableError(f"stored object does not match its sha256 {row.sha256}")
         now = self.deps.clock()
         retain_until = row.retain_until
         if retain_until is None:

@@ -56,9 +56,14 @@ def _root(
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (FLEXREC_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (FLEXREC_PORT).")] = None,
-    workers: Annotated[int, typer.Option(help="In-process queue worker threads.")] = 4,
+    workers: Annotated[
+        int, typer.Option(help="Queue worker threads (in the jobs process, or here).")
+    ] = 4,
     no_consumer: Annotated[
-        bool, typer.Option("--no-consumer", help="Don't run queue workers here (scaled setup).")
+        bool,
+        typer.Option(
+            "--no-consumer", help="Run no queue workers (scaled setup: `flexrec worker`s do)."
+        ),
     ] = False,
     processes: Annotated[
         int,
@@ -70,11 +75,12 @@ def serve(
     jobs_process: Annotated[
         bool,
         typer.Option(
-            "--jobs-process",
-            help="Run the queue workers (archive, analysis) in a worker process of their own at "
-            "a lower priority, so webhooks are answered first on a busy core.",
+            "--jobs-process/--jobs-in-process",
+            help="Run the queue workers (archive, analysis, retention, reconciliation) in a "
+            "`flexrec worker` of their own at a lower priority, so webhooks are answered first "
+            "on a busy core (the default); --jobs-in-process runs them as threads of this one.",
         ),
-    ] = False,
+    ] = True,
     jobs_nice: Annotated[
         int, typer.Option(min=1, max=19, help="How much lower the jobs process runs (nice).")
     ] = 10,

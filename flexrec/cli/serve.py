@@ -23,6 +23,7 @@ from prometheus_client import Histogram
 
 from flexrec import package_version
 from flexrec.cli.errors import listen_on, port_free
+from flexrec.cli.jobs_process import METRICS_FD_ENV, METRICS_URL_ENV, serve_metrics
 from flexrec.cli.start_checks import (
     ask_twilio_early,
     check_dependencies,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # the app's modules load once the port is open (run_service)
     from fastapi import FastAPI
 
     from flexrec.cli.jobs_process import JobsProcess
+    from flexrec.server.jobs_metrics import JobsWorkerMetrics
     from flexrec.server.services import Services
 
 log = get_logger(__name__)
@@ -83,13 +85,13 @@ def build_service(settings: Settings, *, consumer_workers: int = 4) -> tuple[Fas
     return create_app(settings, services), services
 
 
-def _recover(services: Services) -> None:
+def _recover(services: Services, *, recording: bool = True, archive: bool = True) -> None:
     from flexrec.app.archive import requeue_unfinished
 
     # After a crash the queue may have lost jobs in flight: the database is the truth.
     try:
-        requeued = services.recording.reconciler.reconcile()
-        archives = requeue_unfinished(services)
+        requeued = services.recording.reconciler.reconcile() if recording else None
+        archives = requeue_unfinished(services) if archive else None
         log.info("startup_recovery", recording_targets=requeued, archive_jobs=archives)
     except Exception:
         log.exception("startup_recovery_failed")
@@ -169,12 +171,14 @@ def run_service(
     processes: int = 1,
     jobs_nice: int | None = None,
 ) -> None:
-    """Serve webhooks, APIs and console, with queue workers in this process unless told not to.
+    """Serve webhooks, APIs and console, and run the queue's jobs unless told not to.
 
+    With `jobs_nice` (the CLI's default) the queue workers run in a `flexrec worker` of their
+    own, that much lower in priority (flexrec.cli.jobs_process); this process still recovers
+    the recordings at start, at its own priority. Without it they are threads of this process.
     With `processes` > 1 the listening socket is shared by that many web processes (uvicorn's
-    supervisor restarts one that dies) and this process keeps the queue workers and recovery.
-    With `jobs_nice` the queue workers run in a `flexrec worker` of their own, that much lower
-    in priority (flexrec.cli.jobs_process), and it does the recovery.
+    supervisor restarts one that dies) and this process keeps the recovery (and the queue
+    workers, when they are not in a process of their own).
     """
     jobs_workers = 0
     if jobs_nice is not None and consumer_workers > 0:
@@ -207,11 +211,12 @@ def run_service(
     except BaseException:
         listening.close()
         raise
-    if consumer_workers > 0:
-        _start_recovery(settings, services)
     jobs = _jobs(jobs_workers, jobs_nice)
+    if consumer_workers > 0 or jobs is not None:
+        _start_recovery(settings, services, ticker=jobs is None)
     if jobs is not None:
         jobs.start()  # after the app's build: the database is migrated once, here
+        services.jobs_worker = _jobs_metrics(jobs.metrics_url)
     try:
         _serve_on(app, settings, listening)
     finally:
@@ -226,6 +231,12 @@ def _jobs(workers: int, nice: int | None) -> JobsProcess | None:
     from flexrec.cli.jobs_process import JobsProcess, worker_argv
 
     return JobsProcess(worker_argv(workers, nice or 0)) if workers > 0 else None
+
+
+def _jobs_metrics(url: str | None) -> JobsWorkerMetrics | None:
+    from flexrec.server.jobs_metrics import JobsWorkerMetrics
+
+    return JobsWorkerMetrics(url) if url else None
 
 
 def _prepare_process(settings: Settings) -> None:
@@ -304,17 +315,23 @@ def _listening(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _start_recovery(settings: Settings, services: Services) -> None:
+def _start_recovery(settings: Settings, services: Services, *, ticker: bool = True) -> None:
     # At once, beside the server starting: after a crash, the calls that began while the
     # service was down are found by this first reconcile, and every second it waits is a
     # second of each of them unrecorded (it waited a second; the webhook path is on the
     # server's own threads, and recovery mostly waits on Twilio). A daemon: a stop must not
     # wait for it (against a Twilio that hangs, its lists take 3 tries of the full timeout
-    # each), and what it had not done yet the next start does, from the database.
+    # each), and what it had not done yet the next start does, from the database. With the
+    # jobs in a worker process, this process still looks for the calls (the starts it finds
+    # run on its threads, at its priority); the worker re-queues the archive and ticks.
     threading.Thread(
-        target=_recover, args=(services,), name="flexrec-recovery", daemon=True
+        target=_recover,
+        args=(services,),
+        kwargs={"archive": ticker},
+        name="flexrec-recovery",
+        daemon=True,
     ).start()
-    if settings.server.reconcile_interval_s < 60:
+    if ticker and settings.server.reconcile_interval_s < 60:
         start_reconcile_ticker(services, settings.server.reconcile_interval_s)
 
 
@@ -333,8 +350,8 @@ def _serve_processes(
     check_twilio(settings, services)
     announce(settings)
     services.start()
-    if consumer_workers > 0:
-        _start_recovery(settings, services)
+    if consumer_workers > 0 or jobs is not None:
+        _start_recovery(settings, services, ticker=jobs is None)
     quiet_collector()
     # The web processes are spawned: they read the same settings from the environment.
     os.environ["FLEXREC_HOST"] = settings.server.host
@@ -343,6 +360,7 @@ def _serve_processes(
     log.info("web_processes_starting", processes=processes, queue_workers=consumer_workers)
     if jobs is not None:
         jobs.start()
+        os.environ[METRICS_URL_ENV] = jobs.metrics_url or ""
     try:
         uvicorn.run(
             "flexrec.cli.serve:web_process_app",
@@ -370,6 +388,7 @@ def web_process_app() -> FastAPI:
     if supervisor:
         _exit_with(supervisor)
     services = build_services(settings, run_consumer=False)
+    services.jobs_worker = _jobs_metrics(os.environ.get(METRICS_URL_ENV))
     app = create_app(settings, services, owns_services=True)
     quiet_collector()
     return app
@@ -414,9 +433,14 @@ def run_worker(workers: int = 4) -> None:
     check_dependencies(services)
     check_twilio(settings, services)
     supervisor = int(os.environ.get(_SUPERVISOR_ENV, "0"))
-    if supervisor:  # `serve --jobs-process`: a service killed -9 takes its worker with it
+    if supervisor:  # `serve`'s jobs process: a service killed -9 takes its worker with it
         _exit_with(supervisor)
-    _recover(services)
+    metrics_fd = os.environ.get(METRICS_FD_ENV)
+    if metrics_fd:  # its service merges them into its own /metrics
+        serve_metrics(int(metrics_fd))
+    # A service's jobs process re-queues the archive (the jobs a kill of it lost); the service
+    # looks for the calls itself, at its own priority.
+    _recover(services, recording=not supervisor)
     if settings.server.reconcile_interval_s < 60:
         start_reconcile_ticker(services, settings.server.reconcile_interval_s)
     stop = threading.Event()

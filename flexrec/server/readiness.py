@@ -10,7 +10,9 @@
 - `archive`: the archive store takes, returns and deletes a probe object (cached 60 s).
 Nothing a stranger sends can fail one of them. Besides the checks, reports that never fail
 readiness: `webhooks` (every webhook naming this account failing its signature check:
-flexrec.server.signature_watch, since forged posts are anyone's to send).
+flexrec.server.signature_watch, since forged posts are anyone's to send) and `jobs` (the
+queue's worker process answers: while it restarts, webhooks are still answered and recordings
+still started, and its jobs wait in the queue; flexrec.server.jobs_metrics).
 
 What a check found (a database error, an archive message) is for an authenticated caller only:
 the route shows an anonymous caller each check's name and `ok` or `failing`.
@@ -148,7 +150,13 @@ class Readiness:
         archive = services.archive
         if archive is not None and getattr(archive, "store", None) is not None:
             checks["archive"] = Cached(lambda: archive_store_works(archive.store))
-        return cls(checks, {"webhooks": lambda: webhook_signatures(watch)})
+        reports: dict[str, Callable[[], CheckResult]] = {
+            "webhooks": lambda: webhook_signatures(watch)
+        }
+        jobs = getattr(services, "jobs_worker", None)
+        if jobs is not None:
+            reports["jobs"] = lambda: CheckResult(*jobs.status())
+        return cls(checks, reports)
 
     def run(self) -> tuple[bool, dict[str, CheckResult]]:
         """Run every check and report: ready (the checks passed), and each one's result."""

@@ -104,12 +104,18 @@ def _metrics_allowed(request: Request) -> bool:
 )
 async def metrics(request: Request) -> Response:
     """Every metric on the default registry, in the Prometheus text format, from memory (the
-    service refreshes its gauges itself: flexrec.server.gauges). With FLEXREC_METRICS_TOKEN set,
-    only `Authorization: Bearer <that token>` may scrape."""
+    service refreshes its gauges itself: flexrec.server.gauges), with the jobs worker's merged
+    in (flexrec.server.jobs_metrics). With FLEXREC_METRICS_TOKEN set, only
+    `Authorization: Bearer <that token>` may scrape."""
     if not _metrics_allowed(request):
         return JSONResponse(
             {"error": "unauthorized", "message": "send 'Authorization: Bearer <metrics token>'"},
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="flexrec-metrics"'},
         )
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    jobs = get_services(request).jobs_worker
+    if jobs is None:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # The worker's metrics are fetched (a local HTTP request, at most once a second): off the
+    # event loop.
+    return Response(await run_in_threadpool(jobs.exposition), media_type=CONTENT_TYPE_LATEST)

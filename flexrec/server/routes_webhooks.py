@@ -1,13 +1,14 @@
 """Twilio webhooks: a lean ASGI edge beside FastAPI that verifies, parses, hands over, answers.
 
 A webhook is the service's hottest request (about twenty a call), and FastAPI's route machinery
-(dependency solving, its request object, its form parser, four more ASGI layers) cost more than
-the work itself. So `WebhookEdge`, an ASGI middleware inside the app's own (the error boundary,
-the request metrics and request ids, the body cap: each still one rule in one place), serves
-the webhook paths itself: it reads the body once, checks the content type, the signature with
-the SDK's `RequestValidator` (the one rule of authentication, flexrec.webhooks.signature),
-parses the event and hands it to the recording room that takes it. Every other path goes on to
-FastAPI. The paths are documented in the app's OpenAPI schema from the same table (`ROUTES`).
+(dependency solving, its request object, its form parser, its ASGI layers) cost more than the
+work itself. So `serve_webhook`, an ASGI app the service app (flexrec.server.service_app) sends
+the webhook paths to, inside the app's own rules (the error boundary, the request metrics and
+request ids, the body cap: each still one rule in one place), serves them itself: it reads the
+body once, checks the content type, the signature with the SDK's `RequestValidator` (the one
+rule of authentication, flexrec.webhooks.signature), parses the event and hands it to the
+recording room that takes it. The paths are documented in the app's OpenAPI schema from the
+same table (`ROUTES`).
 
 Order matters: nothing is parsed or stored before the signature checks out (403 otherwise);
 unparsable input is 400 and values the database cannot store are 422 (both final for Twilio:
@@ -40,7 +41,7 @@ from fastapi import HTTPException
 from sqlalchemy.exc import DataError
 from starlette.datastructures import URL
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from flexrec.config import Settings
 from flexrec.logs import bound_sids, get_logger
@@ -282,37 +283,24 @@ ROUTES: dict[str, WebhookRoute] = {
 }
 
 
-class WebhookEdge:
-    """ASGI middleware serving the webhook paths (`ROUTES`); every other path goes on to `app`.
-
-    It sits inside the app's body cap (whose counting `receive` refuses an oversized body with
-    413), request metrics and error boundary, so those rules stay written once.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a webhook, or pass the request on."""
-        route = ROUTES.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if route is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = route  # the request metrics label answers with its template
-        try:
-            hook = await _read(scope, receive, route)
-            await route.serve(hook)
-        except HTTPException as exc:
-            await http_error_response(exc)(scope, receive, send)
-            return
-        except ClientDisconnect:
-            # The client hung up mid-request: nobody reads this answer, and it is no error.
-            await send({"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST,
-                        "headers": []})  # fmt: skip
-            await send(_NO_CONTENT_BODY)
-            return
-        await send(_NO_CONTENT_START)
+async def serve_webhook(scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve a request to one of `ROUTES`' paths (the app sends only those here)."""
+    route = ROUTES[scope["path"]]
+    scope["route"] = route  # the request metrics label answers with its template
+    try:
+        hook = await _read(scope, receive, route)
+        await route.serve(hook)
+    except HTTPException as exc:
+        await http_error_response(exc)(scope, receive, send)
+        return
+    except ClientDisconnect:
+        # The client hung up mid-request: nobody reads this answer, and it is no error.
+        await send({"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST,
+                    "headers": []})  # fmt: skip
         await send(_NO_CONTENT_BODY)
+        return
+    await send(_NO_CONTENT_START)
+    await send(_NO_CONTENT_BODY)
 
 
 async def _read(scope: Scope, receive: Receive, route: WebhookRoute) -> Webhook:

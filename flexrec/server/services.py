@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported for the types only: `import flexrec.server` stays 
 
     from flexrec.archive.service import ArchiveService
     from flexrec.jobs.queue import JobQueue
+    from flexrec.server.jobs_metrics import JobsWorkerMetrics
     from flexrec.twilio.gateway import SdkGateway
 
 log = get_logger(__name__)
@@ -63,6 +64,9 @@ class Services:
     # Notes, in the process's run history, that it now takes webhooks: the coverage report
     # counts the service up from then (flexrec.recording.runs).
     answering: Callable[[], None] = field(default=lambda: None)
+    # The queue's jobs run in a worker process beside this one (`flexrec serve`'s default):
+    # its metrics, merged into /metrics, and whether it answers (a /readyz report).
+    jobs_worker: JobsWorkerMetrics | None = None
 
     def start(self) -> None:
         """Start the in-process queue consumer when this process runs one."""

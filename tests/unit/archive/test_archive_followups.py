@@ -10,10 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 from sim_recordings import SimRecordings
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
 
 import flexrec.analysis
 from flexrec.analysis import digital_silence, frame_stats
 from flexrec.archive.backfill import BackfillProgress, backfill
+from flexrec.archive.models import SealedObject
 from flexrec.archive.service import (
     ArchiveService,
     RecordingContext,
@@ -120,6 +123,50 @@ def test_analysis_is_stored_once_with_labels_mapped(
     assert analysis.metrics["cross_talk_ms"] == 50
     assert analysis.waveform is not None and decode_waveform(analysis.waveform).channels == 2
     assert analysis.duration_ms == 2000
+
+
+def test_the_analysis_is_saved_and_sealed_in_one_transaction_reading_the_row_twice(
+    twilio: SimRecordings,
+    make_service: Callable[..., ArchiveService],
+    sessions: sessionmaker[Session],
+) -> None:
+    """Every recording's analysis job: the archive row read where the job starts and again in
+    the transaction that saves and seals the analysis (purged meanwhile? then no seal), one
+    commit, the media read once."""
+    twilio.add(RE, CA, make_wav(duration_s=2.0))
+    service = make_service()
+    service.job.archive_recording(RE)
+    engine = sessions.kw["bind"]
+    row_reads: list[str] = []
+    commits: list[int] = []
+    media_reads: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if sql.lstrip().upper().startswith("SELECT") and "FROM archived_recordings" in sql:
+            row_reads.append(sql)
+
+    real_get = service.deps.store.get
+
+    def get(key: str) -> bytes:
+        media_reads.append(key)
+        return real_get(key)
+
+    def commit(_conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    service.deps.store.get = get  # type: ignore[method-assign]
+    try:
+        analysis = service.analyses.analyse(RE)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert analysis.state == "done"
+    assert (len(row_reads), len(commits), len(media_reads)) == (2, 1, 1)
+    with sessions() as session:
+        kinds = sorted(m.kind for m in session.scalars(select(SealedObject)))
+    assert kinds == ["analysis", "audio"]
 
 
 def test_analysis_labels_fall_back_to_customer_agent() -> None:

@@ -46,6 +46,7 @@ class LoggingStore(MemoryStorage):
         self.log: list[tuple[str, int]] = []
         self.crash_after_next_put = False
         self.corrupt_next_get = False
+        self.crash_on_next_get = False
 
     def put(self, key: str, data: bytes) -> None:
         super().put(key, data)
@@ -56,6 +57,9 @@ class LoggingStore(MemoryStorage):
 
     def get(self, key: str) -> bytes:
         self.log.append(("STORE_GET", len(self.twilio.requests)))
+        if self.crash_on_next_get:
+            self.crash_on_next_get = False
+            raise Crash
         data = super().get(key)
         if self.corrupt_next_get:
             self.corrupt_next_get = False
@@ -225,6 +229,42 @@ def test_read_back_mismatch_starts_over(
     assert row is not None and row.state == "downloading"
     assert service.job.archive_recording(RE).state == "verified"
     assert media_gets(twilio) == 2
+
+
+class CountingKey(ArchiveKey):
+    """An archive key that counts the objects it opens."""
+
+    opened = 0
+
+    def open(self, blob: bytes, recording_sid: str) -> bytes:
+        self.opened += 1
+        return super().open(blob, recording_sid)
+
+
+def test_read_back_compares_what_it_stored_and_a_resumed_one_decrypts_and_hashes(
+    twilio: SimRecordings,
+    make_service: Callable[..., ArchiveService],
+    logging_store: LoggingStore,
+) -> None:
+    wav = make_wav()
+    twilio.add(RE, CA, wav)
+    key = CountingKey(b"k" * 32)
+    service = make_service(store=logging_store, key=key)
+    row = service.job.archive_recording(RE)
+    # The attempt that stored the object compares the bytes it wrote: no decryption, no hash.
+    assert row.state == "verified" and key.opened == 0
+    assert ("STORE_GET", len(twilio.requests)) in logging_store.log  # it was read back
+
+    # A job resumed in `stored` (the attempt that wrote it died) has no bytes of its own: it
+    # decrypts the stored copy and checks the plaintext's hash against the row's.
+    twilio.add(RE2 := "RE" + "3" * 32, CA, wav)
+    logging_store.crash_on_next_get = True
+    with pytest.raises(Crash):
+        service.job.archive_recording(RE2)
+    stored = service.get(RE2)
+    assert stored is not None and stored.state == "stored"
+    assert service.job.archive_recording(RE2).state == "verified"
+    assert key.opened == 1
 
 
 def test_deletes_from_twilio_only_after_the_copy_is_verified(

@@ -354,7 +354,7 @@ def test_the_transcript_is_stored_locked_and_sealed_like_its_audio(
 
 
 @pytest.mark.parametrize("killed_before", ["transcript", "analysis"])
-def test_a_kill_between_the_saved_analysis_and_its_seals_is_sealed_by_the_reconciler(
+def test_a_kill_while_the_analysis_is_sealed_leaves_it_to_the_reconciler(
     twilio: SimRecordings,
     make_service: Callable[..., ArchiveService],
     worm: MemoryWormStorage,
@@ -388,8 +388,8 @@ def test_a_kill_between_the_saved_analysis_and_its_seals_is_sealed_by_the_reconc
     with pytest.raises(Killed):
         queue.run_all()
     with sessions() as session:
-        saved = service.analyses.find(session, RE)
-        assert saved is not None and saved.state == "done"  # the analysis row was saved
+        # The row is saved in the transaction that seals it: none was left unsealed.
+        assert service.analyses.find(session, RE) is None
     monkeypatch.setattr(worm, "put_version", real_put)
     # After the restart, the periodic reconcile finds the unsealed analysis.
     assert service.analyses.unanalysed() == [RE]
@@ -403,6 +403,40 @@ def test_a_kill_between_the_saved_analysis_and_its_seals_is_sealed_by_the_reconc
     assert service.analyses.unanalysed() == []
     report = verify_archive(sessions, worm, clock=clock)
     assert report.ok and report.objects == 3
+
+
+def test_an_analysis_saved_without_its_seal_is_sealed_by_the_reconciler(
+    twilio: SimRecordings,
+    make_service: Callable[..., ArchiveService],
+    worm: MemoryWormStorage,
+    sessions: sessionmaker[Session],
+) -> None:
+    # As a kill between the save and the seal left it before both were one transaction.
+    from flexrec.archive.jobs import JOB_ANALYSE, JOB_RECONCILE, register_archive_jobs
+    from flexrec.archive.models import RecordingAnalysis
+    from flexrec.jobs.queue import InlineJobQueue
+
+    twilio.add(RE, CA, make_wav(duration_s=3.0))
+    service = make_service(store=worm, retention=TRADING, context_provider=_context("Trading"))
+    service.job.archive_recording(RE)
+
+    def done(analysis: RecordingAnalysis) -> None:
+        analysis.state = "done"
+        analysis.segments = []
+
+    service.analyses.save(RE, done)
+    assert service.analyses.unanalysed() == [RE]
+    queue = InlineJobQueue()
+    register_archive_jobs(queue, service)
+    queue.enqueue(JOB_RECONCILE)
+    queue.run_all()
+    assert [job.name for job in queue.history] == [JOB_RECONCILE, JOB_ANALYSE]
+    with sessions() as session:
+        assert sorted(m.kind for m in session.scalars(select(SealedObject))) == [
+            "analysis",
+            "audio",
+        ]
+    assert service.analyses.unanalysed() == []
 
 
 def test_playback_reads_the_sealed_version_not_one_written_on_top(

@@ -10,6 +10,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 import flexrec.app.factory  # noqa: F401 - registers every metric of the service
+from flexrec.server.jobs_metrics import JOBS_UP
 
 ROOT = Path(__file__).resolve().parents[3]
 ALERTS = ROOT / "deploy" / "prometheus" / "flexrec-alerts.yml"
@@ -18,7 +19,8 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "flexrec-dashboard.json"
 
 
 def _exported() -> set[str]:
-    return {family.name for family in REGISTRY.collect() if family.name.startswith("flexrec_")}
+    own = {family.name for family in REGISTRY.collect() if family.name.startswith("flexrec_")}
+    return own | {JOBS_UP}  # added to a scrape by a service whose jobs run in a worker
 
 
 def _named(text: str) -> set[str]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
 from server_harness import WT_OWN, Harness, sign
 
+from flexrec.server.metrics import REQUEST_SECONDS
 from flexrec.web.body_limit import MAX_WEBHOOK_FORM_BYTES
 
 CA = "CA" + "c" * 32
@@ -377,3 +379,46 @@ def test_event_streams_wds_schema_with_nested_payload(harness: Harness) -> None:
     ((_, event),) = harness.recording.calls
     assert (event.task_sid, event.reservation_sid, event.worker_sid) == (WT_OWN, WR, WK)
     assert event.task_attributes == {"call_sid": CA}
+
+
+def test_webhooks_skip_fastapis_own_layers_but_keep_the_apps_rules(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app: Any = harness.client.app
+    harness.client.get("/healthz")  # FastAPI builds its stack on the first request
+    through_fastapi: list[str] = []
+    stack = app.middleware_stack
+
+    async def watched(scope: Any, receive: Any, send: Any) -> None:
+        through_fastapi.append(scope["path"])
+        await stack(scope, receive, send)
+
+    monkeypatch.setattr(app, "middleware_stack", watched)
+    answered = REQUEST_SECONDS.labels("POST", "/webhooks/call-status", "204")
+    before = _histogram_count(answered)
+    assert harness.post_signed("/webhooks/call-status", CALL_STATUS).status_code == 204
+    assert harness.client.get("/healthz").status_code == 200
+    assert through_fastapi == ["/healthz"]  # the webhook went round FastAPI's nine layers
+    # ...and through the app's own rules: timed under its route template,
+    assert _histogram_count(answered) == before + 1
+    # capped (declared over the limit: 413 before a byte is read, the connection closed),
+    too_big = harness.post_signed(
+        "/webhooks/call-status",
+        CALL_STATUS,
+        headers={"Content-Length": str(MAX_WEBHOOK_FORM_BYTES + 1)},
+    )
+    assert too_big.status_code == 413
+    assert too_big.headers["connection"] == "close"
+    # and an unexpected failure outside the handler is the error boundary's JSON 500.
+    monkeypatch.setattr(harness.services.verifier, "verify", _explode)
+    broken = harness.post_signed("/webhooks/call-status", CALL_STATUS)
+    assert broken.status_code == 500
+    assert broken.json()["error"] == "internal_error"
+
+
+def _explode(*_args: object, **_kw: object) -> bool:
+    raise RuntimeError("a bug in the signature check")
+
+
+def _histogram_count(child: Any) -> float:
+    return next(s.value for m in child.collect() for s in m.samples if s.name.endswith("_count"))
