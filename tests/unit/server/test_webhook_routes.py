@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
 from server_harness import WT_OWN, Harness, sign
 
+from flexrec.server import routes_webhooks
 from flexrec.server.metrics import REQUEST_SECONDS
 from flexrec.web.body_limit import MAX_WEBHOOK_FORM_BYTES
 
@@ -422,3 +424,47 @@ def _explode(*_args: object, **_kw: object) -> bool:
 
 def _histogram_count(child: Any) -> float:
     return next(s.value for m in child.collect() for s in m.samples if s.name.endswith("_count"))
+
+
+@dataclass
+class _Queue:
+    queued: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+    def enqueue(self, name: str, *args: Any, delay_s: float = 0.0) -> None:
+        self.queued.append((name, args))
+
+
+def _with_queue(harness: Harness, *, worker: bool) -> _Queue:
+    queue = _Queue()
+    harness.services.queue = queue  # type: ignore[assignment]
+    harness.services.jobs_worker = object() if worker else None  # type: ignore[assignment]
+    return queue
+
+
+def test_event_streams_events_wait_for_no_jobs_worker(harness: Harness) -> None:
+    # serve's default runs the queue's jobs in a niced worker: recording control handled there
+    # started an outbound call's recording up to 45 s of talk late (the demo's seed 8).
+    queue = _with_queue(harness, worker=True)
+    assert post_json(harness, cloud_events("reservation.accepted", "task.updated")) == 204
+    assert [e.event_type for _, e in harness.recording.calls] == [
+        "reservation.accepted",
+        "task.updated",
+    ]
+    assert queue.queued == []
+
+
+def test_event_streams_events_past_the_budget_are_queued(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = _with_queue(harness, worker=True)
+    monkeypatch.setattr(routes_webhooks, "INLINE_BUDGET_S", 0.0)
+    assert post_json(harness, cloud_events("reservation.accepted")) == 204
+    assert harness.recording.calls == []
+    assert [name for name, _ in queue.queued] == ["recording.taskrouter_event"]
+
+
+def test_event_streams_events_go_to_a_queue_consumed_here(harness: Harness) -> None:
+    queue = _with_queue(harness, worker=False)
+    assert post_json(harness, cloud_events("reservation.accepted")) == 204
+    assert harness.recording.calls == []
+    assert len(queue.queued) == 1
