@@ -73,6 +73,7 @@ def run(
     card_share: float = 1.0,
     pause_behavior: str = "silence",
     pause_events: bool = True,
+    events_late_ms: int = 0,
 ) -> dict[str, float]:
     """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss)."""
     engine = PocketSphinxTranscriber()
@@ -91,7 +92,7 @@ def run(
             card_pause="never" if paying else None,
             noise_dbfs=noise_dbfs,
         )
-        events: list[tuple[int, int]] = []
+        events: list[tuple[int, int] | tuple[int, int, int]] = []
         if pause != "never" and paying:
             plain = word_truth(sample.world, sample.customer_recording.sid)
             assert plain is not None
@@ -106,9 +107,16 @@ def run(
                 noise_dbfs=noise_dbfs,
                 pause=(start_s, end_s, pause_behavior),
             )
-            # The recording starts at the customer's answer, the pause's clock.
+            # The recording starts at the customer's answer, the pause's clock; flexrec's events
+            # place a pause late by up to ~1 s (Twilio's StartTime is whole seconds).
             start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
-            events = [(start_ms, start_ms if pause_behavior == "skip" else end_ms)]
+            start_ms, end_ms = start_ms + events_late_ms, end_ms + events_late_ms
+            # A skip point carries the paused time it left out, as flexrec's events give it.
+            events = [
+                (start_ms, start_ms, end_ms - start_ms)
+                if pause_behavior == "skip"
+                else (start_ms, end_ms)
+            ]
         recording = sample.customer_recording
         wav = encode_audio(render_recording(sample.world, recording), "wav")
         started = time.process_time()
@@ -177,6 +185,12 @@ def main() -> None:
         "--no-pause-events", action="store_true", help="give the stage only the file, as before"
     )
     parser.add_argument(
+        "--events-late-ms",
+        type=int,
+        default=0,
+        help="place the pause events this late (a StartTime truncated to whole seconds)",
+    )
+    parser.add_argument(
         "--card-share", type=float, default=1.0, help="share of calls with a card payment"
     )
     parser.add_argument("--json", action="store_true")
@@ -197,6 +211,7 @@ def main() -> None:
             card_share=args.card_share,
             pause_behavior=args.pause_behavior,
             pause_events=not args.no_pause_events,
+            events_late_ms=args.events_late_ms,
         )
     figures = {
         "voices": args.voices,
@@ -204,6 +219,7 @@ def main() -> None:
         "pause": args.pause,
         "pause_behavior": args.pause_behavior,
         "pause_events": not args.no_pause_events,
+        "events_late_ms": args.events_late_ms,
         "card_share": args.card_share,
         **figures,
     }

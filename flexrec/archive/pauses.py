@@ -136,13 +136,19 @@ def _event_gaps(
 
 def downloaded_pause_spans(
     session: Session, recording_sid: str, behavior: str, duration_ms: int
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, int] | tuple[int, int, int]]:
     """Where flexrec's own pause events place pauses on a downloaded file (`duration_ms` long),
-    before the archive row knows its duration: spans with `silence`, points with `skip`."""
+    before the archive row knows its duration: spans with `silence`, points with `skip`, each
+    point with the paused time it left out (the talk either side is that far apart)."""
     rec = session.scalars(
         select(ArchivedRecording).where(ArchivedRecording.recording_sid == recording_sid)
     ).first()
     if rec is None:
         return []
     gaps = _spans(rec.paused_ms) or _event_gaps(session, rec, behavior, duration_ms)
-    return [(g.start_ms, g.end_ms) for g in gaps]
+    return [
+        (g.start_ms, g.end_ms, g.paused_ms)
+        if g.start_ms == g.end_ms and g.paused_ms > 0
+        else (g.start_ms, g.end_ms)
+        for g in gaps
+    ]

@@ -28,7 +28,7 @@ from flexrec.archive.redaction import RedactionReport, Redactor
 from flexrec.config import CardDataSettings, Settings
 from flexrec.pci.detect import DetectorConfig
 from flexrec.pci.redact import wav_duration_ms
-from flexrec.pci.stage import CardDataStage, StageResult
+from flexrec.pci.stage import CardDataStage, Pause, StageResult
 from flexrec.pci.store import save_result
 from flexrec.pci.webhook import CardDataWebhook
 from flexrec.recording.policy import load_policy
@@ -52,7 +52,7 @@ def _child_init(config: dict[str, Any]) -> None:
     _CHILD_STAGE = _build_stage(CardDataSettings.model_validate(config))
 
 
-def _child_process(wav: bytes, pauses_ms: list[tuple[int, int]]) -> StageResult:
+def _child_process(wav: bytes, pauses_ms: list[Pause]) -> StageResult:
     assert _CHILD_STAGE is not None  # noqa: S101 - set by the pool's initializer
     return _CHILD_STAGE.process(wav, pauses_ms=pauses_ms)
 
@@ -77,7 +77,7 @@ class StageProcess:
                 )
             return self._pool
 
-    def process(self, wav: bytes, pauses_ms: list[tuple[int, int]]) -> StageResult:
+    def process(self, wav: bytes, pauses_ms: list[Pause]) -> StageResult:
         """Run the stage on `wav` in the child (a crashed child is replaced once)."""
         try:
             return self._executor().submit(_child_process, wav, pauses_ms).result()

@@ -21,17 +21,23 @@ Where the pause is comes from the audio itself: Twilio writes digital silence on
 while a recording is paused with `PauseBehavior=silence` (the policy's default); line audio is
 never exactly zero on both for long. A `skip` pause leaves nothing in the file: flexrec's own
 pause events place it, as a zero-length span (`pci.stage.known_pauses` decides which pauses
-the rule reads, and that silence from the very start is a pause only when the events say so).
+the rule reads, and that silence from the very start is a pause only when the events say so),
+and the stage reads it opened up by its paused time (`pci.call_clock`), given here as a join:
+the events place a join up to `POINT_LATE_MS` late, so speech ending that much before it ran
+into the pause, and speech after it may have begun before the resume (the file joins the two
+moments with no silence between), which is no sign that the resume cut it: the short-fragment
+rule after a resume does not read a join.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from flexrec.analysis.frames import digital_silence, frame_stats
+from flexrec.pci.call_clock import POINT_LATE_MS
 from flexrec.pci.detect import (
     CARD_NUMBER,
     SECURITY_CODE,
@@ -88,24 +94,26 @@ def _cut_before(
     at_ms: int,
     config: DetectorConfig,
     shown: bool = True,
+    late_ms: int = 0,
 ) -> Detection | None:
     """Card data cut off by a pause that began at `at_ms` (`shown`: a span of silence in the
-    file, not a `skip` point), or None."""
-    cut = [r for r in regions if r.start_ms < at_ms and r.end_ms >= at_ms - CUT_TOLERANCE_MS]
+    file, not a `skip` point; `late_ms`: how late the pause may be placed), or None."""
+    tolerance = CUT_TOLERANCE_MS + late_ms
+    cut = [r for r in regions if r.start_ms < at_ms and r.end_ms >= at_ms - tolerance]
     if not cut:
         return None
     fragment = cut[-1]
     before = [i for i, run in enumerate(runs) if run.start_ms < at_ms]
     last = before[-1] if before else -1
     run = runs[last] if before else None
-    if run is None or not _usable(run) or at_ms - run.end_ms > config.max_gap_ms:
+    if run is None or not _usable(run) or at_ms - run.end_ms > config.max_gap_ms + late_ms:
         # No digit heard running into the pause: a short cut turn is still card data (an
         # expiry heard as "there line the line"), as the short turn a resume cuts is.
         # Only where the file shows the pause (silence after the turn): at a `skip` point the
         # file runs on into other talk, and only digits show that a turn was cut.
         said = [w.text for w in words if w.end_ms > fragment.start_ms and w.start_ms < at_ms]
         ends_there = fragment.end_ms <= at_ms + CUT_TOLERANCE_MS
-        short = at_ms - fragment.start_ms <= FRAGMENT_MAX_MS
+        short = at_ms - fragment.start_ms <= FRAGMENT_MAX_MS + late_ms
         if shown and ends_there and short and not CURRENCY.intersection(said):
             return Detection(SECURITY_CODE, channel, fragment.start_ms, at_ms, RULE, 0)
         return None
@@ -124,14 +132,17 @@ def _cut_after(
     regions: Sequence[Region],
     at_ms: int,
     config: DetectorConfig,
+    join: bool = False,
 ) -> Detection | None:
-    """Card data a resume at `at_ms` let in mid-speech (a reading's end, a code), or None."""
+    """Card data a resume at `at_ms` let in mid-speech (a reading's end, a code), or None
+    (`join`: a `skip` point's resume, see the module docstring)."""
     cut = [r for r in regions if r.start_ms <= at_ms + CUT_TOLERANCE_MS and r.end_ms > at_ms]
     if not cut:
         return None
     fragment = cut[0]
     said = [w.text for w in words if w.start_ms < fragment.end_ms and w.end_ms > at_ms]
-    if fragment.end_ms - at_ms <= FRAGMENT_MAX_MS and not CURRENCY.intersection(said):
+    short = fragment.end_ms - at_ms <= FRAGMENT_MAX_MS
+    if short and not join and not CURRENCY.intersection(said):
         heard = sum(len(r.digits) for r in runs if at_ms <= r.start_ms < fragment.end_ms)
         return Detection(SECURITY_CODE, channel, at_ms, fragment.end_ms, RULE, heard)
     after = [i for i, run in enumerate(runs) if run.end_ms > at_ms]
@@ -154,17 +165,23 @@ def cut_detections(
     regions: Mapping[int, Sequence[Region]],
     paused_ms: Sequence[tuple[int, int]],
     config: DetectorConfig | None = None,
+    joins_ms: Collection[int] = (),
 ) -> list[Detection]:
-    """Digits each pause cut off, per channel (see the module docstring)."""
+    """Digits each pause cut off, per channel (see the module docstring; `joins_ms`: the
+    starts of the pauses a `skip` point left out)."""
     config = config or DetectorConfig()
     found: list[Detection] = []
     for channel, words in sorted(channels.items()):
         runs = digit_runs(tokenize(words), channel, config)
         speech = regions.get(channel, ())
         for start_ms, end_ms in paused_ms:
+            join = start_ms in joins_ms
+            late = POINT_LATE_MS if join else 0
             for detection in (
-                _cut_before(channel, runs, words, speech, start_ms, config, end_ms > start_ms),
-                _cut_after(channel, runs, words, speech, end_ms, config),
+                _cut_before(
+                    channel, runs, words, speech, start_ms, config, end_ms > start_ms, late
+                ),
+                _cut_after(channel, runs, words, speech, end_ms, config, join),
             ):
                 if detection is not None:
                     found.append(detection)

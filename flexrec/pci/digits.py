@@ -3,7 +3,9 @@ recogniser hears instead ("for", "to", "won", "ate").
 
 Each word becomes a `Token` with the digits it says ("" for none). Words a recogniser often puts
 in place of a digit ("to", "for") count as digits only next to a real digit word, so "I want to
-pay for it" stays words while "one one to two" is "1122".
+pay for it" stays words while "one one to two" is "1122". "Forty five" and "double four" are one
+number only when said in one breath (`COMPOUND_GAP_MS`): an expiry's "thirty" and a code's
+"three" said seven seconds later are two numbers, not "33".
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ MONTHS = {
     )
 }
 REPEATS = {"double": 2, "triple": 3}
+COMPOUND_GAP_MS = 600  # "forty" ... "five" further apart than this are two numbers
 CURRENCY = {"dollars", "dollar", "cents", "cent", "pounds", "pound", "pence", "euros", "euro"}
 
 
@@ -101,7 +104,8 @@ def tokenize(words: Sequence[Word]) -> list[Token]:
     while i < len(words):
         text = texts[i]
         word = words[i]
-        if text in REPEATS and i + 1 < len(words) and texts[i + 1] in UNITS:
+        joined = i + 1 < len(words) and words[i + 1].start_ms - word.end_ms <= COMPOUND_GAP_MS
+        if text in REPEATS and joined and texts[i + 1] in UNITS:
             # "double four": one token over both words, saying 44
             follow = words[i + 1]
             span = Word(f"{text} {texts[i + 1]}", word.start_ms, follow.end_ms, word.confidence)
@@ -109,7 +113,7 @@ def tokenize(words: Sequence[Word]) -> list[Token]:
             i += 2
             continue
         if text in TENS:
-            if i + 1 < len(words) and texts[i + 1] in UNITS and UNITS[texts[i + 1]] != "0":
+            if joined and texts[i + 1] in UNITS and UNITS[texts[i + 1]] != "0":
                 follow = words[i + 1]
                 span = Word(f"{text} {texts[i + 1]}", word.start_ms, follow.end_ms)
                 out.append(Token(span, TENS[text] + UNITS[texts[i + 1]]))

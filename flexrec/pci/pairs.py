@@ -2,8 +2,10 @@
 
 After reading a card number the customer is asked for its expiry and its security code, each in
 a short answer of its own. When the near-card rule (`pci.detect`) found only one of the two
-after a card number found by its digits, the other was said but misheard ("four six six" heard
-as "for but it"), so the reader's answer next to the half that was found is card data too: the
+after a card number found by its digits or as the answer to the card-number question
+(`pci.dialogue`), the other was said but misheard ("four six six" heard as "for but it", "six
+seven one" as "that haven't won"), so the reader's answer next to the half that was found is
+card data too: the
 turn after it (agents ask for the expiry first), or else the turn before it, after the card,
 when
 - it is within `NEXT_TURN_MS` of the half that was found,
@@ -23,7 +25,9 @@ from flexrec.transcription.feed import Region
 NEXT_TURN_MS = 15_000
 ANSWER_MAX_MS = 3_500
 AFTER_CARD_MS = 45_000  # as the near-card rule's reach
-_BY_DIGITS = ("luhn", "12_digits_in")  # the rules that find a card from its digits alone
+# The rules that find a card from its digits alone, and the answer to the card-number question
+# (a card found by the dialogue's rule alone, or by digits and the dialogue's together).
+_READINGS = ("luhn", "12_digits_in", "answer_to_question")
 _HALVES = (EXPIRY, SECURITY_CODE)
 
 
@@ -43,7 +47,7 @@ def missing_half_detections(
 ) -> list[Detection]:
     """The reader's next short answer after a lone expiry or code (see the module docstring)."""
     out: list[Detection] = []
-    cards = [d for d in found if d.kind == CARD_NUMBER and d.rule.startswith(_BY_DIGITS)]
+    cards = [d for d in found if d.kind == CARD_NUMBER and d.rule.startswith(_READINGS)]
     for card in cards:
         halves = _halves_after(card, found)
         if len(halves) != 1:

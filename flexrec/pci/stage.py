@@ -4,7 +4,8 @@ One call, `CardDataStage.process(recording_sid, wav)`, before anything is stored
 its digits (`pci.detect`), as the answer to a card-data question (`pci.dialogue`), as the
 other side's read-back of a card number found (`pci.readback`) and as the
 misheard half of an expiry and code pair (`pci.pairs`) and as digits the recording's own pause
-cut off (`pci.cuts`); it returns
+cut off (`pci.cuts`), all read on the call's own clock (`pci.call_clock`: a `skip` pause
+opened up by the time it left out); it returns
 the audio to keep (the downloaded WAV itself when nothing was found), the redacted transcript,
 the detections and a report (the downloaded audio's SHA-256, the spans silenced, the engine).
 The unredacted audio exists only in this process's memory while the stage runs.
@@ -18,6 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from flexrec.pci.call_clock import UNKNOWN_SKIP_MS, CallClock
 from flexrec.pci.cuts import cut_detections, paused_spans
 from flexrec.pci.detect import (
     CARD_NUMBER,
@@ -35,6 +40,8 @@ from flexrec.transcription.base import Transcriber, Word
 from flexrec.transcription.feed import Region, speech_regions
 
 DEFAULT_MARGIN_MS = 250
+# A pause on the file: a `silence` span, or a `skip` point with the paused time it left out.
+Pause = tuple[int, int] | tuple[int, int, int]
 WIDEN_MAX_MS = 2000
 
 
@@ -94,6 +101,18 @@ def known_pauses(
     return sorted({*kept, *points})
 
 
+def _speech(
+    channel: npt.NDArray[np.int16], rate: int, clock: CallClock, duration_ms: int
+) -> list[Region]:
+    """One channel's speech regions on the file's timeline, each piece between skip points
+    read alone."""
+    return [
+        Region(r.start_ms + start, r.end_ms + start)
+        for start, end in clock.file_pieces(duration_ms)
+        for r in speech_regions(channel[start * rate // 1000 : end * rate // 1000], rate)
+    ]
+
+
 class CardDataStage:
     """Transcribe, detect, redact (see the module docstring)."""
 
@@ -114,11 +133,12 @@ class CardDataStage:
         self,
         wav: bytes,
         transcript: dict[int, list[Word]] | None = None,
-        pauses_ms: Sequence[tuple[int, int]] = (),
+        pauses_ms: Sequence[Pause] = (),
     ) -> StageResult:
         """Run the stage over one downloaded WAV (`transcript`: one an engine made already;
         `pauses_ms`: where flexrec's own pause events place the recording's pauses, spans with
-        `silence` and points with `skip`, `flexrec.archive.pauses.downloaded_pause_spans`)."""
+        `silence` and points with `skip`, a point's third item the paused time it left out,
+        `flexrec.archive.pauses.downloaded_pause_spans`)."""
         source_sha256 = hashlib.sha256(wav).hexdigest()
         samples, rate = decode_wav(wav)
         started = time.process_time()
@@ -130,22 +150,25 @@ class CardDataStage:
                 for channel in range(samples.shape[1])
             }
         transcribed = time.process_time()
+        # The rules read the call's own clock: a skip point opened up by the time it left out.
+        paused = known_pauses(paused_spans(samples, rate), [(p[0], p[1]) for p in pauses_ms])
+        skipped = {p[0]: p[2] for p in pauses_ms if len(p) == 3 and p[0] == p[1]}
+        clock = CallClock.of([(s, skipped.get(s, UNKNOWN_SKIP_MS)) for s, e in paused if s == e])
+        words = {channel: clock.words(said) for channel, said in transcript.items()}
+        duration_ms = len(samples) * 1000 // rate
         regions = {
-            channel + 1: speech_regions(samples[:, channel], rate)
+            channel + 1: clock.regions(_speech(samples[:, channel], rate, clock, duration_ms))
             for channel in range(samples.shape[1])
         }
-        paused = known_pauses(paused_spans(samples, rate), pauses_ms)
-        found = answer_detections(
-            transcript, regions, detect_card_data(transcript, self.config), paused
+        found = self._detect(
+            words, regions, clock.pauses([p for p in paused if p[1] > p[0]]), clock.joins()
         )
-        answered = [d for d in found if d.kind == CARD_NUMBER and d.rule == ANSWER_RULE]
-        found += near_found_cards(transcript, answered, found, self.config)
-        found += readback_detections(transcript, regions, found, self.config, paused)
-        found += missing_half_detections(regions, found)
-        found += cut_detections(transcript, regions, paused, self.config)
-        detections = [widen_to_speech(d, regions[d.channel]) for d in found]
-        duration_ms = len(samples) * 1000 // rate
-        spans = silence_spans(detections, self.margin_ms, duration_ms)
+        detections = [
+            clock.detection_to_file(widen_to_speech(d, regions[d.channel])) for d in found
+        ]
+        spans = silence_spans(
+            detections, self.margin_ms, duration_ms, [point for point, _ in clock.points]
+        )
         kept = wav
         if spans:
             kept = encode_wav(silence_samples(samples, rate, spans, self.mode), rate)
@@ -165,3 +188,21 @@ class CardDataStage:
                 "detect_redact": round(finished - transcribed, 3),
             },
         )
+
+    def _detect(
+        self,
+        words: dict[int, list[Word]],
+        regions: dict[int, list[Region]],
+        paused: list[tuple[int, int]],
+        joins: list[int],
+    ) -> list[Detection]:
+        """Every rule's card data, on the call's clock."""
+        found = answer_detections(
+            words, regions, detect_card_data(words, self.config), paused, joins
+        )
+        answered = [d for d in found if d.kind == CARD_NUMBER and d.rule == ANSWER_RULE]
+        found += near_found_cards(words, answered, found, self.config)
+        found += readback_detections(words, regions, found, self.config, paused)
+        found += missing_half_detections(regions, found)
+        found += cut_detections(words, regions, paused, self.config, joins)
+        return found

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.archive.context import db_context_provider
@@ -14,6 +16,7 @@ from flexrec.db.models import (
     ReservationRecord,
     TaskRecord,
 )
+from flexrec.db.prepared import watch
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
@@ -146,3 +149,29 @@ def test_unknown_recording_has_no_context(sessions: sessionmaker[Session]) -> No
     assert provide(sid("RE", 9), None) is None
     by_call = provide(sid("RE", 9), sid("CA", 1))  # matched by the call leg instead
     assert by_call is not None and by_call.queue_name == "Sales"
+
+
+def test_the_context_is_read_by_prepared_statements_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Every archive job asks once: each read a prepared statement on the driver's cursor,
+    none through SQLAlchemy's execution (which cost several times the statement)."""
+    seed(sessions)
+    provide = db_context_provider(sessions)
+    prepared: list[str] = []
+    executed: list[str] = []
+
+    def through_sqlalchemy(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        executed.append(sql)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    try:
+        with watch(prepared.append):
+            context = provide(sid("RE", 1), sid("CA", 1))
+    finally:
+        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+    assert context is not None and context.queue_name == "Sales"
+    # The target (no recording row links it here: the one naming the recording), the tasks it
+    # was linked into, the task, the reservation.
+    assert (len(prepared), executed) == (5, [])

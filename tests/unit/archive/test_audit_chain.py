@@ -13,6 +13,7 @@ from flexrec.archive.audit_chain import (
     walk_chain,
 )
 from flexrec.archive.audit_log import record_event
+from flexrec.db.prepared import watch
 
 RE = "RE" + "a" * 32
 
@@ -34,6 +35,21 @@ def test_rows_are_linked_in_order_and_the_head_follows(sessions: sessionmaker[Se
         assert head is not None and (head.seq, head.row_hash) == (3, rows[-1].row_hash)
         walk = walk_chain(session)
     assert walk.problems == [] and walk.rows == 3
+
+
+def test_a_row_is_linked_by_prepared_statements_on_the_driver(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Linking runs for every audit row (two a recording archived and analysed): the head taken,
+    read and moved by prepared statements, not SQLAlchemy's execution of each."""
+    _write(sessions, 1)  # the head row exists (create_all made no head; the first row adds it)
+    seen: list[str] = []
+    with watch(lambda sql: seen.append(" ".join(sql.split()[:2]).upper())):
+        _write(sessions, 2)
+    linked_once = ["UPDATE AUDIT_CHAIN_HEAD", "SELECT AUDIT_CHAIN_HEAD.SEQ,"]
+    assert seen == [*linked_once, "UPDATE AUDIT_CHAIN_HEAD"] * 2
+    with sessions() as session:
+        assert walk_chain(session).problems == [] and walk_chain(session).rows == 3
 
 
 def test_rows_added_together_in_one_transaction_are_linked_one_after_another(

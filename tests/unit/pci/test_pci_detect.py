@@ -38,6 +38,23 @@ def test_spoken_forms_become_digits() -> None:
     assert not any(t.digits for t in tokens if t.word.text in ("want", "pay"))
 
 
+def test_a_tens_word_and_a_unit_said_apart_are_two_numbers() -> None:
+    # held-out seed 2013: the expiry "january thirty" and, 6.5 s later, the code "three four
+    # four"; read as "thirty three" the two were one run, silenced with the agent's question
+    expiry = [Word("january", 29010, 29710), Word("thirty", 29770, 30140)]
+    code = said("three four four", 36680)
+    tokens = tokenize(expiry + code)
+    assert [t.digits for t in tokens] == ["01", "30", "3", "4", "4"]
+    card = said("four five three nine five seven eight seven six three six two one four", 10_000)
+    found = detect_card_data({1: card + expiry + code})
+    assert [(d.kind, d.start_ms) for d in found if d.rule == "near_card"] == [
+        (EXPIRY, 29010),
+        ("security_code", 36680),
+    ]
+    # said in one breath, still one number
+    assert [t.digits for t in tokenize([Word("thirty", 0, 400), Word("three", 450, 800)])] == ["33"]
+
+
 def test_a_card_read_in_groups_across_pauses_is_found_by_luhn() -> None:
     number = "4539578763621486"
     assert luhn_ok(number)

@@ -133,7 +133,8 @@ def test_the_archive_redactor_reads_skip_pauses_from_the_pause_events(tmp_path: 
         session.commit()
         duration_ms = len(soundfile.read(io.BytesIO(wav))[0]) // 8
         point = int(start_s * 1000)
-        assert downloaded_pause_spans(session, sid, "skip", duration_ms) == [(point, point)]
+        paused = int(end_s * 1000) - point  # the talk either side of the point is this far apart
+        assert downloaded_pause_spans(session, sid, "skip", duration_ms) == [(point, point, paused)]
     settings = Settings(
         card_data=CardDataSettings(card_data=True),
         policy=PolicySettings(pause_behavior="skip"),

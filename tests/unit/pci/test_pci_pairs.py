@@ -3,9 +3,11 @@ call where both halves were heard, or where the reader goes on talking, loses no
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from spoken import region, said
 
-from flexrec.pci.detect import SECURITY_CODE, detect_card_data
+from flexrec.pci.detect import CARD_NUMBER, EXPIRY, SECURITY_CODE, Detection, detect_card_data
 from flexrec.pci.pairs import missing_half_detections
 from flexrec.transcription.base import Word
 from flexrec.transcription.feed import Region
@@ -54,3 +56,18 @@ def test_nothing_more_when_both_halves_were_heard_or_the_next_turn_is_a_sentence
         "i was wondering whether you could also update my address while we are on"
     )
     assert missing_half_detections(regions, detect_card_data(channels)) == []
+
+
+def test_after_a_card_found_as_an_answer_the_code_heard_as_words_is_card_data() -> None:
+    # held-out seed 2009: the reading misheard (found as the answer to "the card number"), the
+    # expiry heard as digits, the code "six seven one" heard as "that haven't won"
+    channels, regions = payment("that haven't won")
+    reading = regions[CUSTOMER][0]
+    answered = Detection(
+        CARD_NUMBER, CUSTOMER, reading.start_ms, reading.end_ms, "answer_to_question", 0
+    )
+    expiry = next(d for d in detect_card_data(channels) if d.kind == EXPIRY)
+    found = [answered, replace(expiry, rule="near_card")]
+    (code,) = missing_half_detections(regions, found)
+    assert (code.kind, code.channel, code.rule) == (SECURITY_CODE, CUSTOMER, "pair_after_card")
+    assert code.start_ms <= 21000
