@@ -116,7 +116,7 @@ huey.api.Huey._execute = timed
 # How long writers waited for SQLite's write lock: this process's lock (threads queue on it),
 # then BEGIN IMMEDIATE (other connections and processes).
 import sqlalchemy, flexrec.recording.store as store
-waits = {"lock": [], "begin": []}
+waits = {"lock": [], "begin": [], "create": []}
 import collections, traceback
 holds = collections.Counter()  # (where, milliseconds held) of holds over 50 ms
 waits["hold"] = []
@@ -149,14 +149,16 @@ def timed_lock(bind):
     lock = lock_for(bind)
     return timed_locks.setdefault(id(lock), TimedLock(lock))
 store._sqlite_write_lock = timed_lock
-began = threading.local()
-@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "before_cursor_execute")
-def before(conn, cursor, statement, *rest):
-    began.at = time.perf_counter() if statement == "BEGIN IMMEDIATE" else None
-@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "after_cursor_execute")
-def after(conn, cursor, statement, *rest):
-    if statement == "BEGIN IMMEDIATE" and getattr(began, "at", None) is not None:
-        waits["begin"].append(time.perf_counter() - began.at)
+class TimedBegin:  # BEGIN IMMEDIATE runs on the driver's cursor: no SQLAlchemy event sees it
+    def __init__(self, prepared):
+        self.prepared = prepared
+    def execute(self, executor, params=None):
+        started = time.perf_counter()
+        try:
+            return self.prepared.execute(executor, params)
+        finally:
+            waits["begin"].append(time.perf_counter() - started)
+store._BEGIN_IMMEDIATE = TimedBegin(store._BEGIN_IMMEDIATE)
 # Each Twilio call by the gateway method that made it (the outermost one on its thread): calls,
 # HTTP requests, the thread's CPU in all of it and in the transport alone (urllib3, sockets).
 import flexrec.twilio.client as twilio_client, flexrec.twilio.gateway as gateway
@@ -166,13 +168,15 @@ def counted(kind, method):
     def call(*args, **kwargs):
         if getattr(in_call, "kind", None) is not None:
             return method(*args, **kwargs)
-        in_call.kind, started = kind, time.thread_time()
+        in_call.kind, started, wall = kind, time.thread_time(), time.perf_counter()
         try:
             return method(*args, **kwargs)
         finally:
             in_call.kind = None
             twilio[kind][0] += 1
             twilio[kind][2] += time.thread_time() - started
+            if kind == "create_recording":  # a start's round trip as the service saw it
+                waits["create"].append(time.perf_counter() - wall)
     return call
 for kind in dir(gateway.SdkGateway):
     if not kind.startswith("_") and callable(getattr(gateway.SdkGateway, kind)):
@@ -477,6 +481,9 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     )
     figures.update(answers_beside_jobs(day.log.values(), [(n, a, b) for n, a, b, _ in spans]))
     figures.update(write_lock_waits(timed))
+    if worker_spans is not None:  # the jobs process's own waits, at SQLite's lock the same file
+        worker_waits = write_lock_waits(_timed_serve(worker_spans))
+        figures.update({f"jobs_process_{k}": v for k, v in worker_waits.items()})
     figures.update(twilio_calls(timed, figures["calls"]))
     figures.update(
         sim_core_busy=round(sim_cpu / traffic_s, 3) if traffic_s else None,
@@ -546,6 +553,11 @@ def write_lock_waits(timed: dict[str, Any]) -> dict[str, Any]:
     queue on its lock) and at BEGIN IMMEDIATE (other connections): p99 and waits over 10 ms."""
     out: dict[str, Any] = {}
     out["write_lock_long_holds"] = timed.get("long_holds", [])
+    # The Recording API create's own time (request sent to answer read, in the service): what
+    # a start spends beyond it is the service's (the webhook, the hand-off, the GIL, the CPU).
+    creates = [1000 * w for w in timed.get("waits", {}).get("create", [])]
+    out["create_request_ms_p50"] = rounded(percentile(creates, 50))
+    out["create_request_ms_p99"] = rounded(percentile(creates, 99))
     for kind, label in (
         ("lock", "write_lock"),
         ("hold", "write_lock_hold"),
@@ -756,6 +768,10 @@ def report(f: dict[str, Any]) -> None:
         f"recording start (webhook arrival -> create accepted, {f['starts_timed']} timed): "
         f"p50 {f['start_ms_p50']} ms = {f['start_round_trips_p50']} round trips of "
         f"{f['rest_latency_ms']:.0f} ms, p99 {f['start_ms_p99']} ms"
+    )
+    print(
+        f"  of which the create request itself (sent to answered, in the service): p50 "
+        f"{f['create_request_ms_p50']} ms, p99 {f['create_request_ms_p99']} ms"
     )
     waits = f["background_wait_ms"]
     print(

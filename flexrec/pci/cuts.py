@@ -22,11 +22,12 @@ while a recording is paused with `PauseBehavior=silence` (the policy's default);
 never exactly zero on both for long. A `skip` pause leaves nothing in the file: flexrec's own
 pause events place it, as a zero-length span (`pci.stage.known_pauses` decides which pauses
 the rule reads, and that silence from the very start is a pause only when the events say so),
-and the stage reads it opened up by its paused time (`pci.call_clock`), given here as a join:
-the events place a join up to `POINT_LATE_MS` late, so speech ending that much before it ran
-into the pause, and speech after it may have begun before the resume (the file joins the two
-moments with no silence between), which is no sign that the resume cut it: the short-fragment
-rule after a resume does not read a join.
+and the stage reads it opened up by its paused time (`pci.call_clock`), given here as a join.
+The events place a join up to `POINT_LATE_MS` late, never early, so at a join speech ending
+that much before it ran into the pause, and a short fragment after it is silenced from that
+much before it: the resume may have come up to a second earlier in the file, and the file
+joins the two moments with no silence between (a code's rest said at the resume runs across
+the point where the events place it).
 """
 
 from __future__ import annotations
@@ -132,19 +133,21 @@ def _cut_after(
     regions: Sequence[Region],
     at_ms: int,
     config: DetectorConfig,
-    join: bool = False,
+    from_ms: int | None = None,
 ) -> Detection | None:
     """Card data a resume at `at_ms` let in mid-speech (a reading's end, a code), or None
-    (`join`: a `skip` point's resume, see the module docstring)."""
+    (`from_ms`: where a short fragment is silenced from, when not the resume: see the module
+    docstring)."""
     cut = [r for r in regions if r.start_ms <= at_ms + CUT_TOLERANCE_MS and r.end_ms > at_ms]
     if not cut:
         return None
     fragment = cut[0]
     said = [w.text for w in words if w.start_ms < fragment.end_ms and w.end_ms > at_ms]
     short = fragment.end_ms - at_ms <= FRAGMENT_MAX_MS
-    if short and not join and not CURRENCY.intersection(said):
+    if short and not CURRENCY.intersection(said):
         heard = sum(len(r.digits) for r in runs if at_ms <= r.start_ms < fragment.end_ms)
-        return Detection(SECURITY_CODE, channel, at_ms, fragment.end_ms, RULE, heard)
+        start = at_ms if from_ms is None else from_ms
+        return Detection(SECURITY_CODE, channel, start, fragment.end_ms, RULE, heard)
     after = [i for i, run in enumerate(runs) if run.end_ms > at_ms]
     if not after:
         return None
@@ -181,7 +184,9 @@ def cut_detections(
                 _cut_before(
                     channel, runs, words, speech, start_ms, config, end_ms > start_ms, late
                 ),
-                _cut_after(channel, runs, words, speech, end_ms, config, join),
+                _cut_after(
+                    channel, runs, words, speech, end_ms, config, start_ms - late if join else None
+                ),
             ):
                 if detection is not None:
                     found.append(detection)

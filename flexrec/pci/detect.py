@@ -319,25 +319,12 @@ class _NearCard:
 
 
 def silence_spans(
-    detections: Iterable[Detection],
-    margin_ms: int,
-    duration_ms: int,
-    joins_ms: Sequence[int] = (),
+    detections: Iterable[Detection], margin_ms: int, duration_ms: int
 ) -> list[tuple[int, int]]:
-    """The spans to silence on both channels: each detection widened by `margin_ms`, merged.
-
-    A margin stops at a join (`joins_ms`: where a `skip` pause left audio out): past it is talk
-    from another moment of the call, not the edge of the words found."""
-    spans = []
-    for d in detections:
-        start, end = max(0, d.start_ms - margin_ms), min(duration_ms, d.end_ms + margin_ms)
-        for join in joins_ms:
-            if start < join <= d.start_ms:
-                start = join
-            if d.end_ms <= join < end:
-                end = join
-        spans.append((start, end))
-    spans.sort()
+    """The spans to silence on both channels: each detection widened by `margin_ms`, merged."""
+    spans = sorted(
+        (max(0, d.start_ms - margin_ms), min(duration_ms, d.end_ms + margin_ms)) for d in detections
+    )
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:

@@ -166,9 +166,7 @@ class CardDataStage:
         detections = [
             clock.detection_to_file(widen_to_speech(d, regions[d.channel])) for d in found
         ]
-        spans = silence_spans(
-            detections, self.margin_ms, duration_ms, [point for point, _ in clock.points]
-        )
+        spans = silence_spans(detections, self.margin_ms, duration_ms)
         kept = wav
         if spans:
             kept = encode_wav(silence_samples(samples, rate, spans, self.mode), rate)

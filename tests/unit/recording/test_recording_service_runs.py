@@ -84,6 +84,7 @@ def test_a_killed_run_ends_at_its_last_sign_of_life_not_its_successors(h: Harnes
 def test_a_quiet_line_ends_a_killed_run_at_its_last_heartbeat(h: Harness) -> None:
     procs = Processes()
     first = _start(h, procs, pid=101)
+    first.answering()
     h.clock.advance(3)
     first.alive()
     beat_at: datetime = h.clock()
@@ -97,6 +98,7 @@ def test_a_process_taken_for_gone_after_a_stall_runs_again_when_it_beats(h: Harn
     procs = Processes()
     stalled = OwnerLease(h.sessions, h.clock, host="host-b", pid=7, alive=procs.alive, lease_s=20)
     stalled.register()
+    stalled.answering()
     run_id = stalled.run_id
     h.clock.advance(60)  # no heartbeat for a minute: another host's process reaps it
     _start(h, procs, pid=101).reap()
@@ -118,3 +120,14 @@ def test_a_task_created_after_the_last_beat_is_a_sign_of_life(h: Harness) -> Non
     h.clock.advance(5)
     _start(h, procs, pid=202).reap()
     assert _run(h, first).ended_at == beat_at + timedelta(seconds=0.6)
+
+
+def test_a_run_that_never_takes_webhooks_writes_no_heartbeat(h: Harness) -> None:
+    """`flexrec serve`'s jobs worker: no uptime for the coverage report to keep, so no write a
+    second on the database the webhooks write to."""
+    procs = Processes()
+    started = h.clock()
+    worker = _start(h, procs, pid=303)
+    h.clock.advance(5)
+    worker.alive()
+    assert _run(h, worker).alive_at == started
