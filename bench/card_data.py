@@ -20,12 +20,14 @@ time and resumes after the code's first digit word (the first is the demo's miss
 the paused audio out of the file (Twilio's `skip`) instead of writing silence. The stage is
 given the pause as flexrec's own pause events place it (a span with `silence`, a point with
 `skip`), as the archive's redactor does; `--no-pause-events` gives it only the file.
+`--engine '{"full_search": {"fwdflatsfwin": 10}}'` measures the default engine with other
+pocketsphinx options for either pass (`quick_search` replaces the engine's quick options).
 Non-card speech silenced counts the truth's words (either channel) that are not card data and
 lost audio to a silenced span, so the quiet between card digits is not counted.
 
     .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak] [--noise-dbfs -55]
         [--first-seed 2000] [--pause never|cut|resume|start] [--pause-behavior silence|skip]
-        [--no-pause-events] [--card-share 1.0] [--no-wer] [--misses] [--json]
+        [--no-pause-events] [--card-share 1.0] [--engine JSON] [--no-wer] [--misses] [--json]
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import io
 import json
 import time
 from contextlib import nullcontext
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -74,9 +77,10 @@ def run(
     pause_behavior: str = "silence",
     pause_events: bool = True,
     events_late_ms: int = 0,
+    engine_options: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss)."""
-    engine = PocketSphinxTranscriber()
+    engine = PocketSphinxTranscriber(**(engine_options or {}))
     stage = CardDataStage(engine)
     edits = words = 0
     audio_s = cpu_s = 0.0
@@ -193,6 +197,12 @@ def main() -> None:
     parser.add_argument(
         "--card-share", type=float, default=1.0, help="share of calls with a card payment"
     )
+    parser.add_argument(
+        "--engine",
+        type=json.loads,
+        default={},
+        help='pocketsphinx options as JSON: {"quick_search": {...}, "full_search": {...}}',
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="name each card reading missed")
     args = parser.parse_args()
@@ -212,6 +222,7 @@ def main() -> None:
             pause_behavior=args.pause_behavior,
             pause_events=not args.no_pause_events,
             events_late_ms=args.events_late_ms,
+            engine_options=args.engine,
         )
     figures = {
         "voices": args.voices,
@@ -221,6 +232,7 @@ def main() -> None:
         "pause_events": not args.no_pause_events,
         "events_late_ms": args.events_late_ms,
         "card_share": args.card_share,
+        "engine": args.engine,
         **figures,
     }
     if args.json:

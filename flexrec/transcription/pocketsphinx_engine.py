@@ -66,12 +66,25 @@ def _decoder_class() -> Any:
 
 
 class PocketSphinxTranscriber:
-    """pocketsphinx over the VAD's speech regions; words with times from its segmentation."""
+    """pocketsphinx over the VAD's speech regions; words with times from its segmentation.
+
+    `quick_search` / `full_search`: each pass's pocketsphinx options over its defaults (the
+    quick one's replace `QUICK_SEARCH`), for measuring other settings (bench/card_data.py).
+    """
 
     name = "pocketsphinx"
 
-    def __init__(self, lm_path: Path | None = None, *, generic_lm: bool = False) -> None:
+    def __init__(
+        self,
+        lm_path: Path | None = None,
+        *,
+        generic_lm: bool = False,
+        quick_search: dict[str, Any] | None = None,
+        full_search: dict[str, Any] | None = None,
+    ) -> None:
         self.lm_path = None if generic_lm else (lm_path or DEFAULT_LM)
+        self.quick_search = QUICK_SEARCH if quick_search is None else quick_search
+        self.full_search = full_search or {}
         self._local = threading.local()
 
     def _decoders(self) -> Any:
@@ -82,7 +95,10 @@ class PocketSphinxTranscriber:
             options: dict[str, Any] = {"samprate": 16000, "loglevel": "FATAL"}
             if self.lm_path is not None:
                 options["lm"] = str(self.lm_path)
-            decoders = (ps.Decoder(**options, **QUICK_SEARCH), ps.Decoder(**options))
+            decoders = (
+                ps.Decoder(**{**options, **self.quick_search}),
+                ps.Decoder(**{**options, **self.full_search}),
+            )
             self._local.decoders = decoders
             self._local.cmn = decoders[0].get_cmn(False)
         # Cepstral mean normalisation adapts from utterance to utterance; starting every

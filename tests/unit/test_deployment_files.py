@@ -210,3 +210,21 @@ def test_the_image_installs_with_the_tests_install_script() -> None:
     entry = re.search(r'^ENTRYPOINT \["([^"]+)"\]', DOCKERFILE, re.M)
     assert entry is not None
     assert entry.group(1) in project["scripts"]
+
+
+def test_every_file_the_package_reads_ships_in_its_wheel() -> None:
+    # The image installs flexrec as a wheel (not editable): a data file the package-data globs
+    # miss is absent there, as the transcription models once were (the card stage then failed
+    # to load its language model in the image only).
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["flexrec"]
+    package = ROOT / "flexrec"
+    shipped = {path for pattern in globs for path in package.glob(pattern) if path.is_file()}
+    data = {
+        path
+        for path in package.rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    }
+    assert data, "flexrec has data files"
+    assert sorted(str(p.relative_to(package)) for p in data - shipped) == []
