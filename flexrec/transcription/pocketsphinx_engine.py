@@ -20,14 +20,16 @@ from flexrec.transcription.feed import speech_regions, to_16k
 
 DEFAULT_LM = Path(__file__).with_name("models") / "contact-centre.lm.bin"
 FRAMES_PER_SECOND = 100
-# Two passes over each speech region. The search is the cost (frame scoring is not: computing
-# every other frame saved nothing), most of it in the second, flat-lexicon pass and in
-# hypotheses far below the best: a tree pass alone, at most 1,500 HMMs and 10 word exits a
-# frame, beams 1e-35, runs ~3x faster (6 -> 17x real time per two-channel call) at a word error
-# a few points worse, but the card detector then misses whole readings (49 of 238 card digit
-# words audible on the held-out calls, where the full search leaves none). So the quick pass
-# reads every region, and a region where it heard a number word or a payment word is decoded
-# again with pocketsphinx's full search, whose words are kept (bench/transcription_search.py).
+# Two passes over each speech region. Scoring frames against the acoustic model is 44% of the
+# quick pass and a third of the full one (perf); the rest is the search, most of it in the full
+# pass and in hypotheses far below the best. Scoring every other frame (`ds 2`) made the quick
+# pass 1.24x faster and lost whole card readings. A tree pass alone, at most 1,500 HMMs and 10
+# word exits a frame, beams 1e-35, runs ~3x faster (6 -> 17x real time per two-channel call) at
+# a word error a few points worse, but the card detector then misses whole readings (49 of 238
+# card digit words audible on the held-out calls, where the full search leaves none). So the
+# quick pass reads every region, and a region where it heard a number word or a payment word is
+# decoded again with pocketsphinx's full search, whose words are kept
+# (bench/transcription_search.py).
 QUICK_SEARCH = {
     "fwdflat": False,
     "maxhmmpf": 1500,
