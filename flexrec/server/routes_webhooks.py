@@ -32,6 +32,7 @@ sends every type unless the workspace's EventsFilter is set).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class Webhook:
     body: bytes
     content_type: str
     signature: str | None
+    host: bytes | None  # the first Host header, as Starlette's URL reads it
     settings: Settings
     services: Services
     app_state: Any
@@ -89,7 +91,15 @@ class Webhook:
             # The path is one of ROUTES' (nothing to escape), so no URL object is needed.
             query = self.scope.get("query_string", b"").decode()
             return rebuild_public_url(public_url, self.scope["path"], query)
-        return str(URL(scope=self.scope))
+        scope = self.scope
+        server = scope.get("server")  # a list from some servers: a tuple is a cache key
+        return _own_url(
+            scope.get("scheme", "http"),
+            self.host,
+            None if server is None else tuple(server),
+            scope["path"],
+            scope.get("query_string", b""),
+        )
 
     def signature_ok(self, ok: bool, account_sid: object = None, body: bytes | None = None) -> bool:
         """`ok`, noted by the signature watch when it says something about Twilio's posts."""
@@ -150,6 +160,25 @@ class Webhook:
     ) -> None:
         """Run the room's `handler` on a thread; the answer waits for its commit."""
         await run_webhook(_dispatch, self.source, kind, handler, event, sids)
+
+
+def _own_url(scheme: str, host: bytes | None, server: Any, path: str, query_string: bytes) -> str:
+    """The request's own URL, as Starlette's `URL` builds it from these parts of its scope."""
+    if query_string:  # an Event Streams post: its body's hash makes each URL its own
+        return _url_of(scheme, host, server, path, query_string)
+    return _cached_url_of(scheme, host, server, path, query_string)
+
+
+def _url_of(scheme: str, host: bytes | None, server: Any, path: str, query_string: bytes) -> str:
+    headers = [] if host is None else [(b"host", host)]
+    scope = {"scheme": scheme, "server": server, "path": path, "query_string": query_string,
+             "headers": headers}  # fmt: skip
+    return str(URL(scope=scope))
+
+
+# A form webhook's URL is one of a handful (five paths, one host): built once each, where
+# Starlette's URL parses the Host header and joins the parts on every request.
+_cached_url_of = functools.lru_cache(maxsize=64)(_url_of)
 
 
 def _dispatch(
@@ -321,11 +350,14 @@ async def _read(scope: Scope, receive: Receive, route: WebhookRoute) -> Webhook:
         fail(405, "method_not_allowed", "webhooks are POSTed", headers={"Allow": "POST"})
     content_type = ""
     signature = None
+    host = None
     for name, value in scope["headers"]:
         if name == b"content-type":
             content_type = value.decode("latin-1").split(";", 1)[0].strip().lower()
         elif name == b"x-twilio-signature":
             signature = value.decode("latin-1")
+        elif name == b"host" and host is None:
+            host = value
     chunks: list[bytes] = []
     while True:
         message = await receive()
@@ -341,6 +373,7 @@ async def _read(scope: Scope, receive: Receive, route: WebhookRoute) -> Webhook:
         body=chunks[0] if len(chunks) == 1 else b"".join(chunks),
         content_type=content_type,
         signature=signature,
+        host=host,
         settings=state.settings,
         services=state.services,
         app_state=state,
