@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flexrec.transcription.base import Word
 from flexrec.transcription.feed import Region
 
@@ -19,3 +21,15 @@ def said(text: str, start_ms: int, word_ms: int = 350, gap_ms: int = 80) -> list
 def region(words: list[Word]) -> Region:
     """The speech region a VAD would give for `words` (padded 150 ms)."""
     return Region(words[0].start_ms - 150, words[-1].end_ms + 150)
+
+
+def heard_all(truth: dict[str, Any]) -> dict[int, list[Word]]:
+    """A recogniser that hears every word the simulator's truth says was said while recording."""
+    return {
+        index + 1: [
+            Word(w["word"], w["start_ms"], w["end_ms"])
+            for w in truth["channels"][name]
+            if w["audible"]
+        ]
+        for index, name in enumerate(("channel1", "channel2"))
+    }

@@ -5,10 +5,9 @@ at the point. Its point is placed up to a second late, and the cut rules allow f
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import soundfile
-from spoken import region, said
+from spoken import heard_all, region, said
 
 from flexrec.demo.card_data import non_card_silenced_ms, pause_cutting, tally_numbers
 from flexrec.pci.call_clock import POINT_LATE_MS, CallClock
@@ -22,17 +21,6 @@ from flexsim import encode_audio, make_sample_conversation, render_recording, wo
 
 CUSTOMER, AGENT = 1, 2
 ELEVEN = "five one seven three four eight four six four three four"
-
-
-def _heard_all(truth: dict[str, Any]) -> dict[int, list[Word]]:
-    return {
-        index + 1: [
-            Word(w["word"], w["start_ms"], w["end_ms"])
-            for w in truth["channels"][name]
-            if w["audible"]
-        ]
-        for index, name in enumerate(("channel1", "channel2"))
-    }
 
 
 def test_the_talk_either_side_of_a_skip_point_is_not_read_as_one() -> None:
@@ -49,7 +37,7 @@ def test_the_talk_either_side_of_a_skip_point_is_not_read_as_one() -> None:
     assert truth is not None
     wav = encode_audio(render_recording(sample.world, sample.customer_recording), "wav")
     point, skipped = int(start_s * 1000), int((end_s - start_s) * 1000)
-    result = CardDataStage(None).process(wav, _heard_all(truth), [(point, point, skipped)])
+    result = CardDataStage(None).process(wav, heard_all(truth), [(point, point, skipped)])
     kept, _ = soundfile.read(io.BytesIO(result.kept_wav), dtype="int16", always_2d=True)
     tally = tally_numbers(kept, truth)
     assert (tally.card_digit_words, tally.card_digits_audible) == (13, 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import soundfile
+from spoken import heard_all
 
 from flexrec.archive.models import ArchivedRecording
 from flexrec.archive.pauses import downloaded_pause_spans
@@ -20,7 +21,6 @@ from flexrec.db.models import PauseEvent
 from flexrec.demo.card_data import NumberTally, pause_cutting, tally_numbers
 from flexrec.pci.archive_stage import make_redactor
 from flexrec.pci.stage import CardDataStage, known_pauses
-from flexrec.transcription.base import Word
 from flexsim import (
     SampleConversation,
     encode_audio,
@@ -54,18 +54,6 @@ def _wav_and_truth(sample: SampleConversation) -> tuple[bytes, dict[str, Any]]:
     return encode_audio(render_recording(sample.world, recording), "wav"), truth
 
 
-def _heard_all(truth: dict[str, Any]) -> dict[int, list[Word]]:
-    """A recogniser that hears every word said while recording."""
-    return {
-        index + 1: [
-            Word(w["word"], w["start_ms"], w["end_ms"])
-            for w in truth["channels"][name]
-            if w["audible"]
-        ]
-        for index, name in enumerate(("channel1", "channel2"))
-    }
-
-
 def _tally(kept_wav: bytes, truth: dict[str, Any]) -> NumberTally:
     kept, _ = soundfile.read(io.BytesIO(kept_wav), dtype="int16", always_2d=True)
     return tally_numbers(kept, truth)
@@ -76,9 +64,9 @@ def test_a_recording_that_starts_paused_and_resumes_mid_code_loses_the_rest_of_t
     wav, truth = _wav_and_truth(_paused_call(0.0, resume_s, "silence"))
     stage = CardDataStage(None)
     # The file alone: silence from the start is a call that began quiet, not a pause.
-    assert _tally(stage.process(wav, _heard_all(truth)).kept_wav, truth).card_digits_audible > 0
+    assert _tally(stage.process(wav, heard_all(truth)).kept_wav, truth).card_digits_audible > 0
     # flexrec's own events say it was paused from its start.
-    result = stage.process(wav, _heard_all(truth), pauses_ms=[(0, int(resume_s * 1000))])
+    result = stage.process(wav, heard_all(truth), pauses_ms=[(0, int(resume_s * 1000))])
     tally = _tally(result.kept_wav, truth)
     assert tally.card_digit_words > 0 and tally.card_digits_audible == 0
     assert any(d.rule == "cut_by_pause" for d in result.detections)
@@ -88,7 +76,7 @@ def test_a_skip_pause_that_cuts_a_reading_is_read_from_the_events_point() -> Non
     start_s, end_s, _ = pause_cutting(_plain_truth(), cut_after=11)
     wav, truth = _wav_and_truth(_paused_call(start_s, end_s, "skip"))
     point = int(start_s * 1000)  # the file jumps here: the paused audio is left out
-    result = CardDataStage(None).process(wav, _heard_all(truth), pauses_ms=[(point, point)])
+    result = CardDataStage(None).process(wav, heard_all(truth), pauses_ms=[(point, point)])
     tally = _tally(result.kept_wav, truth)
     assert (tally.card_digit_words, tally.card_digits_audible) == (11, 0)
 
