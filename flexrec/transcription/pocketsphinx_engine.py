@@ -4,6 +4,13 @@ The language model is flexrec's (`models/contact-centre.lm.bin`, built from the 
 `scripts/build_transcription_lm.py`): the wheel's 10,000 likeliest words with digit strings made
 as likely as they are on a payment call. Audio is fed per speech region at 16 kHz
 (`flexrec.transcription.feed`). A decoder is not thread-safe: one per thread, built once.
+
+A channel's words depend on its audio alone. pocketsphinx's front end removes line noise
+(`-remove_noise yes`, the model's feat.params) with a per-band noise estimate it keeps from one
+utterance to the next, across recordings: left alone, the same channel read differently after
+another call (seed 2009's customer, "find" or "thought it"). Each channel starts from a fresh
+front end (`reinit_feat`) warmed on the channel's own audio (`channel_warmup`). Cepstral means
+carry nothing: they are per utterance (`-cmn batch`, each region fed whole).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flexrec.transcription.base import EngineUnavailable, Word
-from flexrec.transcription.feed import speech_regions, to_16k
+from flexrec.transcription.feed import Region, speech_regions, to_16k
 
 DEFAULT_LM = Path(__file__).with_name("models") / "contact-centre.lm.bin"
 FRAMES_PER_SECOND = 100
@@ -57,6 +64,18 @@ def _may_hold_card_data(words: list[Word]) -> bool:
 
 
 _NOT_WORDS = {"<s>", "</s>", "<sil>"}
+# The warm-up. A decoder that had read another call starts a channel where that call's last
+# region left its noise suppression: the noise estimate settled in the pause after the speech,
+# the temporal masking still decaying from it. A fresh one starts with a noise estimate of 1/20
+# of its first frame's power, rising by 0.5% a frame. Card readings said in a channel's first
+# seconds hinge on that state: from a fresh front end seed 2007's reading was kept (20 of 238
+# card digit words audible on seeds 2000-2007); settled on 300 ms of the channel's line noise
+# alone, seed 2015's (38 of 236 on seeds 2008-2015). Warmed on the end of the channel's first
+# region (its last speech and the pause after it), a channel starts in the state a region's
+# end leaves, and both readings are silenced. A one-word keyphrase search reads the warm-up:
+# the language model's search would cost 2-6x more and its words are not wanted.
+WARM_MS = 500
+_WARM_SEARCH = "front_end_warmup"
 
 
 def _decoder_class() -> Any:
@@ -90,42 +109,66 @@ class PocketSphinxTranscriber:
         self._local = threading.local()
 
     def _decoders(self) -> Any:
-        """This thread's quick and full decoders, the quick one at the model's initial means."""
+        """This thread's quick and full decoders."""
         decoders = getattr(self._local, "decoders", None)
         if decoders is None:
-            ps = _decoder_class()
             options: dict[str, Any] = {"samprate": 16000, "loglevel": "FATAL"}
             if self.lm_path is not None:
                 options["lm"] = str(self.lm_path)
             decoders = (
-                ps.Decoder(**{**options, **self.quick_search}),
-                ps.Decoder(**{**options, **self.full_search}),
+                new_decoder({**options, **self.quick_search}),
+                new_decoder({**options, **self.full_search}),
             )
             self._local.decoders = decoders
-            self._local.cmn = decoders[0].get_cmn(False)
-        # Cepstral mean normalisation adapts from utterance to utterance; starting every
-        # channel from the model's initial means keeps a recording's words independent of
-        # whatever this decoder heard before.
-        decoders[0].set_cmn(self._local.cmn)
         return decoders
 
     def transcribe(self, samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[Word]:
         """Words of one channel, decoding only where the VAD heard speech."""
+        regions = speech_regions(samples, sample_rate_hz)
+        if not regions:
+            return []
         quick, full = self._decoders()
+        warmup = channel_warmup(samples, sample_rate_hz, regions)
+        for decoder in (quick, full):
+            start_channel(decoder, warmup)
         words: list[Word] = []
-        for region in speech_regions(samples, sample_rate_hz):
+        for region in regions:
             a = region.start_ms * sample_rate_hz // 1000
             b = region.end_ms * sample_rate_hz // 1000
             audio = to_16k(np.ascontiguousarray(samples[a:b]), sample_rate_hz).tobytes()
-            # The means depend on the audio alone, not on the search: the full pass starts
-            # from the ones the quick pass started from, as if it had read every region.
-            means = quick.get_cmn(False)
             heard = _decode(quick, audio, region.start_ms)
             if _may_hold_card_data(heard):
-                full.set_cmn(means)
                 heard = _decode(full, audio, region.start_ms)
             words += heard
         return words
+
+
+def channel_warmup(
+    samples: npt.NDArray[np.int16], sample_rate_hz: int, regions: list[Region]
+) -> bytes:
+    """What a fresh front end reads before a channel (16 kHz PCM): its first region's end."""
+    first = regions[0]
+    end = first.end_ms * sample_rate_hz // 1000
+    start = max(first.start_ms * sample_rate_hz // 1000, end - WARM_MS * sample_rate_hz // 1000)
+    return to_16k(np.ascontiguousarray(samples[start:end]), sample_rate_hz).tobytes()
+
+
+def new_decoder(options: dict[str, Any]) -> Any:
+    """A pocketsphinx decoder with `options`, ready for `start_channel`."""
+    decoder = _decoder_class().Decoder(**options)
+    decoder.add_keyphrase(_WARM_SEARCH, "oh")
+    return decoder
+
+
+def start_channel(decoder: Any, warmup: bytes) -> None:
+    """A fresh front end, its noise estimate settled on `warmup`; the search left as it was."""
+    decoder.reinit_feat()
+    search = decoder.current_search()
+    decoder.activate_search(_WARM_SEARCH)
+    decoder.start_utt()
+    decoder.process_raw(warmup, full_utt=True)
+    decoder.end_utt()
+    decoder.activate_search(search)
 
 
 def _decode(decoder: Any, audio: bytes, offset_ms: int) -> list[Word]:

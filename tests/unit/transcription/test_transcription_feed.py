@@ -13,7 +13,7 @@ from flexrec.config import CardDataSettings
 from flexrec.transcription import pocketsphinx_engine as engine
 from flexrec.transcription.base import EngineUnavailable
 from flexrec.transcription.factory import build_transcriber
-from flexrec.transcription.feed import upsample_2x
+from flexrec.transcription.feed import Region, upsample_2x
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
 from flexrec.transcription.twilio_engine import TwilioTranscriber
 from flexrec.transcription.whisper_engines import FasterWhisperTranscriber
@@ -70,6 +70,29 @@ def test_the_full_search_reads_again_only_what_may_hold_card_data(
     monkeypatch.setattr(engine, "_may_hold_card_data", lambda words: True)
     full = [w.text for w in PocketSphinxTranscriber().transcribe(clip, 8000)]
     assert two_passes == full  # a reading gets the full search's words
+
+
+def test_a_channel_reads_the_same_whatever_the_engine_read_before() -> None:
+    sample = make_sample_conversation(31, duration_s=15.0, card_pause="never")
+    audio = render_recording(sample.world, sample.customer_recording)
+    customer, agent = (np.ascontiguousarray(audio[:, c]) for c in (0, 1))
+    engine = PocketSphinxTranscriber()
+    first = [w.text for w in engine.transcribe(customer, 8000)]
+    engine.transcribe(agent, 8000)
+    again = [w.text for w in engine.transcribe(customer, 8000)]
+    fresh = [w.text for w in PocketSphinxTranscriber().transcribe(customer, 8000)]
+    assert len(first) >= 10
+    assert again == first  # a worker's tenth call reads as its first
+    assert fresh == first
+
+
+def test_a_fresh_front_end_first_reads_the_end_of_the_channels_first_region() -> None:
+    samples = np.arange(8000 * 10, dtype=np.int64).astype(np.int16)
+    regions = [Region(2000, 4000), Region(6000, 9000)]
+    warmup = np.frombuffer(engine.channel_warmup(samples, 8000, regions), np.int16)
+    assert len(warmup) == engine.WARM_MS * 16  # its last 500 ms, at 16 kHz
+    short = np.frombuffer(engine.channel_warmup(samples, 8000, [Region(2000, 2200)]), np.int16)
+    assert len(short) == 200 * 16  # a region shorter than that: all of it
 
 
 def test_engines_that_cannot_run_here_say_why(tmp_path: Path) -> None:
