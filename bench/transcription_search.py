@@ -23,14 +23,19 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pocketsphinx
 import soundfile
 from card_data import word_edits  # this folder is on sys.path when run
 
 from flexrec.pci.digits import tokenize
 from flexrec.transcription.base import Word
 from flexrec.transcription.feed import Region, speech_regions, to_16k
-from flexrec.transcription.pocketsphinx_engine import DEFAULT_LM, QUICK_SEARCH
+from flexrec.transcription.pocketsphinx_engine import (
+    DEFAULT_LM,
+    QUICK_SEARCH,
+    channel_warmup,
+    new_decoder,
+    start_channel,
+)
 from flexsim import encode_audio, make_sample_conversation, render_recording, word_truth
 
 RATE = 8000
@@ -41,6 +46,7 @@ class Channel:
     """One channel's speech regions at 16 kHz, what was said, and its card digits' spans."""
 
     regions: list[tuple[Region, npt.NDArray[np.int16]]]
+    warmup: bytes  # what the engine's front end reads before the channel
     said: list[str]
     card_digits: list[tuple[int, int]]
 
@@ -71,7 +77,8 @@ def load(seeds: list[int]) -> tuple[float, list[Channel]]:
                 if n["card_data"] and n["channel"] == name
                 for d in n["digits"]
             ]
-            channels.append(Channel(regions, said, digits))
+            warmup = channel_warmup(pcm, RATE, [r for r, _ in regions]) if regions else b""
+            channels.append(Channel(regions, warmup, said, digits))
     return audio_s, channels
 
 
@@ -93,13 +100,12 @@ def _decode(decoder: Any, channel: Channel) -> list[Word]:
 def measure(setting: dict[str, Any], audio_s: float, channels: list[Channel]) -> dict[str, Any]:
     """Decode every channel with `setting`; the figures."""
     options = {"samprate": 16000, "loglevel": "FATAL", "lm": str(DEFAULT_LM), **setting}
-    decoder = pocketsphinx.Decoder(**options)
-    initial_cmn = decoder.get_cmn(False)
+    decoder = new_decoder(options)
     cpu_s = decoded_s = 0.0
     edits = said = heard = digits = 0
     for channel in channels:
-        decoder.set_cmn(initial_cmn)
         started = time.process_time()
+        start_channel(decoder, channel.warmup)
         words = _decode(decoder, channel)
         cpu_s += time.process_time() - started
         decoded_s += sum(len(audio) for _, audio in channel.regions) / 16000
