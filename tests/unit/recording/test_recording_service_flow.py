@@ -9,11 +9,12 @@ import pytest
 from prometheus_client import REGISTRY
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
 from sim_twilio import fake_sid, rate_limited, timeout_error, unavailable
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 from testkit import assert_not_recorded, assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.db.models import RecordingRecord
+from flexrec.db.prepared import watch
 from flexrec.recording.dedup import mark_seen
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.views import RecordingView
@@ -462,6 +463,35 @@ def test_a_completion_note_commits_with_the_status_in_one_write_transaction(h: H
     with h.sessions() as s:
         row = s.get(RecordingRecord, sid)
         assert row is not None and (row.status, row.track) == ("completed", "noted")
+
+
+def test_a_completed_callback_writes_its_rows_as_prepared_statements(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    sid = h.target(CUSTOMER).recording_sid
+    assert sid is not None
+    h.recording_status(sid, CUSTOMER, "in-progress")
+    through_sqlalchemy: list[str] = []
+    prepared: list[str] = []
+
+    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
+        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
+
+    event.listen(h.engine, "before_cursor_execute", on_execute)
+    try:
+        with watch(lambda sql: prepared.append(" ".join(sql.split()[:3]).upper())):
+            h.recording_status(sid, CUSTOMER, "completed")
+    finally:
+        event.remove(h.engine, "before_cursor_execute", on_execute)
+    # The target and recording rows read, then each written with what changed: no ORM flush.
+    assert through_sqlalchemy == []
+    assert [p for p in prepared if p.startswith("UPDATE")] == [
+        "UPDATE RECORDING_TARGETS SET",
+        "UPDATE RECORDINGS SET",
+    ]
+    assert len(prepared) == 5  # BEGIN IMMEDIATE, the two reads, the two writes
+    assert h.target(CUSTOMER).state == "completed"
 
 
 def test_a_failed_completion_note_leaves_the_status_to_its_redelivery(h: Harness) -> None:
