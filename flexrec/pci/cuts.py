@@ -22,23 +22,23 @@ while a recording is paused with `PauseBehavior=silence` (the policy's default);
 never exactly zero on both for long. A `skip` pause leaves nothing in the file: flexrec's own
 pause events place it, as a zero-length span (`pci.stage.known_pauses` decides which pauses
 the rule reads, and that silence from the very start is a pause only when the events say so),
-and the stage reads it opened up by its paused time (`pci.call_clock`), given here as a join.
-The events place a join up to `POINT_LATE_MS` late, never early, so at a join speech ending
-that much before it ran into the pause, and a short fragment after it is silenced from that
-much before it: the resume may have come up to a second earlier in the file, and the file
+and the stage reads it opened up by its paused time (`pci.call_clock`), given here as a join
+with how much earlier it may be: the round trips of the requests that bound it, else
+`POINT_LATE_MS`. The events place a join that late at most, never early, so at a join speech
+ending that much before it ran into the pause, and a short fragment after it is silenced from
+that much before it: the resume may have come that much earlier in the file, and the file
 joins the two moments with no silence between (a code's rest said at the resume runs across
 the point where the events place it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from flexrec.analysis.frames import digital_silence, frame_stats
-from flexrec.pci.call_clock import POINT_LATE_MS
 from flexrec.pci.detect import (
     CARD_NUMBER,
     SECURITY_CODE,
@@ -168,10 +168,11 @@ def cut_detections(
     regions: Mapping[int, Sequence[Region]],
     paused_ms: Sequence[tuple[int, int]],
     config: DetectorConfig | None = None,
-    joins_ms: Collection[int] = (),
+    joins_ms: Mapping[int, int] | None = None,
 ) -> list[Detection]:
     """Digits each pause cut off, per channel (see the module docstring; `joins_ms`: the
-    starts of the pauses a `skip` point left out)."""
+    starts of the pauses a `skip` point left out, each with how much earlier it may be)."""
+    joins_ms = joins_ms or {}
     config = config or DetectorConfig()
     found: list[Detection] = []
     for channel, words in sorted(channels.items()):
@@ -179,7 +180,7 @@ def cut_detections(
         speech = regions.get(channel, ())
         for start_ms, end_ms in paused_ms:
             join = start_ms in joins_ms
-            late = POINT_LATE_MS if join else 0
+            late = joins_ms.get(start_ms, 0)
             for detection in (
                 _cut_before(
                     channel, runs, words, speech, start_ms, config, end_ms > start_ms, late
