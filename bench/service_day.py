@@ -124,6 +124,21 @@ def noted(self, task):
     enqueued.append((getattr(task, "id", None), time.time(), eta.timestamp() if eta else None))
     return enqueue(self, task)
 huey.api.Huey.enqueue = noted
+# The consumer's own loops, their thread's CPU (a worker's includes the jobs it ran, told apart
+# by the spans): what a jobs process spends polling the queue and moving scheduled jobs.
+import huey.consumer
+loops = {"worker": 0.0, "scheduler": 0.0}
+def looped(cls, key):
+    loop = cls.loop
+    def run(self, now=None):
+        started = time.thread_time()
+        try:
+            return loop(self, now)
+        finally:
+            loops[key] += time.thread_time() - started
+    cls.loop = run
+looped(huey.consumer.Worker, "worker")
+looped(huey.consumer.Scheduler, "scheduler")
 # How long writers waited for SQLite's write lock: this process's lock (threads queue on it),
 # then BEGIN IMMEDIATE (other connections and processes).
 import sqlalchemy, flexrec.recording.store as store
@@ -214,7 +229,8 @@ def dump():
         while True:
             time.sleep(1.0)
             line = {"jobs": spans[sent["jobs"]:], "waits": {}, "long_holds": holds.most_common(8),
-                    "twilio": dict(twilio), "enqueued": enqueued[sent["enqueued"]:]}
+                    "twilio": dict(twilio), "enqueued": enqueued[sent["enqueued"]:],
+                    "loops": dict(loops)}
             sent["jobs"] += len(line["jobs"])
             sent["enqueued"] += len(line["enqueued"])
             for k, v in waits.items():
@@ -253,6 +269,18 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer in {timeout_s:.0f} s")
+
+
+def _wait_for_line(
+    log: Path, line: bytes, process: subprocess.Popen[bytes], timeout_s: float = 120.0
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while line not in log.read_bytes():
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {line!r} in {log} after {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 def _pinned(argv: list[str], cpu: int, priority: int | None = None) -> list[str]:
@@ -439,7 +467,9 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
                     env | {"BENCH_ROLE": "worker"},
                     workdir / "worker.log",
                 )
-                time.sleep(3)  # its start-up (imports, checks) is not the day's work
+                # Its start-up (imports, checks: 1-2 s of CPU, several seconds niced on a busy
+                # machine) is not the day's work: its CPU is read once it says it runs.
+                _wait_for_line(workdir / "worker.log", b"worker_started", worker)
             worker_cpu0 = cpu_seconds(worker.pid) if worker else 0.0
             before = Metrics.scrape(service_url)
             cpu0, began = cpu_seconds(service.pid), time.monotonic()
@@ -490,6 +520,8 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
         # What the worker spent outside every job: start-up's tail, the queue's polling and
         # scheduler, metrics, the parent watch, this bench's own timers.
         upkeep_s = (jobs_process_cpu or 0.0) - sum(job_cpu for *_, job_cpu in spans)
+        loops = worker_timed.get("loops", {})
+        polling_s = loops.get("worker", 0.0) - sum(job_cpu for *_, job_cpu in spans)
         for name, *_, job_cpu in spans:
             counted.samples[("flexrec_job_cpu_seconds_sum", frozenset({("job", name)}))] = (
                 counted.samples.get(
@@ -514,6 +546,15 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
         else figures["control_cpu_ms_per_call"]
     )
     figures.update(job_start_waits(worker_timed or timed, timed, worker_timed))
+    if upkeep_s is not None:
+        # Of the upkeep: the queue workers' loops outside their jobs (polling, dequeues), the
+        # scheduler's loop (scheduled and periodic jobs moved to the queue), and the rest.
+        scheduler_s = worker_timed.get("loops", {}).get("scheduler", 0.0)
+        figures["worker_upkeep_ms_per_call_by_part"] = {
+            "queue_polling": per(polling_s, calls, 1000),
+            "scheduler": per(scheduler_s, calls, 1000),
+            "rest": per(upkeep_s - polling_s - scheduler_s, calls, 1000),
+        }
     if worker_rss is not None:
         figures.update(
             jobs_process_rss_mb_end=round(worker_rss[0], 1),
@@ -564,6 +605,7 @@ def _timed_serve(path: Path) -> dict[str, Any]:
         for kind, new in line["waits"].items():
             found["waits"].setdefault(kind, []).extend(new)
         found["long_holds"], found["twilio"] = line["long_holds"], line["twilio"]
+        found["loops"] = line.get("loops", {})
     return found
 
 
@@ -822,7 +864,8 @@ def report(f: dict[str, Any]) -> None:
     if f.get("worker_upkeep_cpu_ms_per_call") is not None:
         print(
             f"  of control: the service {f['service_control_cpu_ms_per_call']} ms per call, the "
-            f"jobs worker's upkeep outside its jobs {f['worker_upkeep_cpu_ms_per_call']} ms"
+            f"jobs worker's upkeep outside its jobs {f['worker_upkeep_cpu_ms_per_call']} ms "
+            f"({f['worker_upkeep_ms_per_call_by_part']})"
         )
     print(
         f"  archive and analysis jobs waited from due to started: p50 "
