@@ -9,7 +9,8 @@ began quiet.
 
 Where a `skip` point falls in the file is only as exact as the clocks behind it. Placed from
 Twilio's StartTime (whole seconds, so the recording began up to a second after it) and each
-event's `created_at` (written after Twilio's answer), a point is late by up to about a second.
+event's `created_at` (written after Twilio's answer), a point is late by up to a second and
+the answer's way back.
 Where flexrec's own requests bound every moment involved (the create's send and answer bound
 the recording's start; each pause's and resume's send and answer bound when Twilio applied it,
 flexrec.recording.pause_result), the point is placed at the latest moment those bounds allow
@@ -19,7 +20,7 @@ on Twilio's, is the check: a create answered more than `CLOCKS_DISAGREE_MS` away
 StartTime's second (an accelerated simulator, a wrong row) leaves the bounds unused. A point
 with any moment unbounded (a pause made before this change, a request whose process was
 killed, a recording flexrec adopted), or bounds wider than `LATE_MAX_MS`, is placed as before,
-with `late_ms` None: the stage then allows its fixed second.
+with `late_ms` None: the stage then allows its fixed allowance (`pci.call_clock.POINT_LATE_MS`).
 """
 
 from __future__ import annotations

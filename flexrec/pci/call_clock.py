@@ -14,7 +14,7 @@ the latest moment they allow, never early, and each point says how much earlier 
 flexrec's own requests bound it (the create's and the pause's send and answer) that is their
 round trips; where they do not, `POINT_LATE_MS` (Twilio's StartTime is whole seconds, so the
 recording began up to a second after the start flexrec knows, and a pause's event is written once
-Twilio has answered it). The rules allow for that where they read "speech the pause cut"
+Twilio's answer is back). The rules allow for that where they read "speech the pause cut"
 (`pci.cuts`, `pci.dialogue`), from `joins()`.
 """
 
@@ -29,7 +29,10 @@ from flexrec.pci.detect import Detection
 from flexrec.transcription.base import Word
 from flexrec.transcription.feed import Region
 
-POINT_LATE_MS = 1000
+# How late a point no request bounds may be: StartTime's whole second plus the pause's answer
+# on its way back (its event is written after it). A second alone left 4/17 code digit words
+# audible on the early-resume skip set with the answer half a 300 ms round trip behind.
+POINT_LATE_MS = 1500
 # A skip point whose paused time is not known: longer than any rule's reach (45 s after a card),
 # so the talk either side of it is never read as one.
 UNKNOWN_SKIP_MS = 60_000
