@@ -15,7 +15,8 @@ PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
 
 # scripts/install-python.sh is the one install path: the Dockerfile runs it too.
-$(BIN)/flexrec: pyproject.toml flexsim/pyproject.toml requirements.lock scripts/install-python.sh
+$(BIN)/flexrec: pyproject.toml flexsim/pyproject.toml requirements.lock scripts/install-python.sh \
+		flexrec/analysis/_frames.c
 	PYTHON=$(PYTHON) PIP_VERSION=$(PIP_VERSION) bash scripts/install-python.sh $(VENV) --editable
 	@touch $@
 

@@ -19,7 +19,22 @@ time and resumes after the code's first digit word (the first is the demo's miss
 `--pause start` has the recording start paused and resume there. `--pause-behavior skip` leaves
 the paused audio out of the file (Twilio's `skip`) instead of writing silence. The stage is
 given the pause as flexrec's own pause events place it (a span with `silence`, a point with
-`skip`), as the archive's redactor does; `--no-pause-events` gives it only the file.
+`skip`), through the archive's own reading of them (`flexrec.archive.pauses`), as the
+archive's redactor does; `--no-pause-events` gives it only the file. The events are modelled
+on flexrec's clock: each request (the recording's create, the pause, the resume) takes
+`--round-trip-ms` (default 300, Twilio's usual 100-300 ms), Twilio applying it halfway, and
+flexrec keeps its send and answer; the recording began `--events-late-ms` after the whole
+second its StartTime gives. With the requests' bounds (the default) the stage gets each skip
+point at the latest moment they allow (a round trip late) and how much earlier it may be (two
+round trips); `--no-event-bounds` gives it the events as a pause another integration made, or
+one whose process was killed, would be read: from StartTime and the rows' `created_at`,
+written after the answer, `--events-late-ms` plus half a round trip late, with the stage's
+fixed second (`--round-trip-ms 0 --no-event-bounds` is the fifth session's `--events-late-ms`).
+`--transcripts DIR` keeps each call's transcript in DIR and reads it back on a later run of the
+same calls: pocketsphinx carries state from one call to the next, so a transcript is keyed by
+the engine options and every recording decoded before it in the run, and a later run with the
+same calls in the same order (another `--events-late-ms`, other rules) reads exactly the words a
+fresh run would hear; the stage's speed is then not measured (printed -1).
 `--engine '{"full_search": {"fwdflatsfwin": 10}}'` measures the default engine with other
 pocketsphinx options for either pass (`quick_search` replaces the engine's quick options).
 Non-card speech silenced counts the truth's words (either channel) that are not card data and
@@ -28,22 +43,30 @@ lost audio to a silenced span, so the quiet between card digits is not counted.
     .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak] [--noise-dbfs -55]
         [--first-seed 2000] [--pause never|cut|resume|start] [--pause-behavior silence|skip]
         [--no-pause-events] [--card-share 1.0] [--engine JSON] [--no-wer] [--misses] [--json]
+        [--transcripts DIR] [--events-late-ms 0] [--round-trip-ms 300] [--no-event-bounds]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import time
 from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile
 
+from flexrec.archive.pauses import file_pause, pause_gaps, start_bounds
+from flexrec.db.models import PauseEvent
 from flexrec.demo.card_data import NumberTally, non_card_silenced_ms, pause_cutting, tally_numbers
-from flexrec.pci.stage import CardDataStage
+from flexrec.pci.redact import decode_wav, wav_duration_ms
+from flexrec.pci.stage import CardDataStage, Pause
+from flexrec.transcription.base import Transcriber, Word
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
 from flexsim import (
     encode_audio,
@@ -66,6 +89,89 @@ def word_edits(ref: list[str], hyp: list[str]) -> int:
     return row[len(hyp)]
 
 
+def modelled_events(
+    pause_ms: tuple[int, int],
+    behavior: str,
+    duration_ms: int,
+    late_ms: int = 0,
+    round_trip_ms: int = 300,
+    bounded: bool = True,
+) -> list[Pause]:
+    """Where flexrec's events place a pause applied `pause_ms` into the recording (ms from its
+    start, the pause and its resume), read as the archive reads its rows (see the module
+    docstring for the model)."""
+    began = datetime(2026, 12, 7, 9, 0, 1, tzinfo=UTC)
+    start_time = began - timedelta(milliseconds=late_ms)  # StartTime: `late_ms` before
+    half = timedelta(milliseconds=round_trip_ms / 2)
+
+    def at(ms: int) -> datetime:
+        return began + timedelta(milliseconds=ms)
+
+    def event(action: str, result: str, applied_ms: int) -> PauseEvent:
+        return PauseEvent(
+            task_sid="WT" + "0" * 32,
+            actor="bench",
+            action=action,
+            result=result,
+            # written once the answer is in, as `pause_result.finish` writes it
+            created_at=at(applied_ms) + half,
+            sent_at=at(applied_ms) - half if bounded else None,
+            answered_at=at(applied_ms) + half if bounded else None,
+        )
+
+    def epoch_ms(moment: datetime) -> int:
+        return int(moment.timestamp() * 1000)
+
+    started = (
+        start_bounds(start_time, epoch_ms(began - half), epoch_ms(began + half))
+        if bounded
+        else None
+    )
+    events = [event("pause", "paused", pause_ms[0]), event("resume", "recording", pause_ms[1])]
+    return [file_pause(g) for g in pause_gaps(events, start_time, duration_ms, behavior, started)]
+
+
+class TranscriptCache:
+    """Transcripts kept in a folder, keyed by the engine options and every recording the engine
+    decoded before (see the module docstring); a miss is transcribed as the stage would."""
+
+    def __init__(self, folder: Path, engine: Transcriber, options: dict[str, Any]) -> None:
+        self.folder = folder
+        self.engine = engine
+        self.chain = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
+        self.hits = 0
+        # Recordings served from the folder that the engine has not decoded: a miss after them
+        # decodes them first, so the engine hears the miss in the state a fresh run would.
+        self.unheard: list[bytes] = []
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def transcript(self, wav: bytes) -> dict[int, list[Word]]:
+        """The recording's words per channel (1 = the WAV's first), from the folder or heard."""
+        self.chain.update(hashlib.sha256(wav).digest())
+        path = self.folder / f"{self.chain.hexdigest()}.json"
+        if path.exists():
+            self.hits += 1
+            self.unheard.append(wav)
+            stored = json.loads(path.read_text())
+            return {int(c): [Word(*w) for w in words] for c, words in stored.items()}
+        for earlier in self.unheard:
+            self._hear(earlier)
+        self.unheard = []
+        heard = self._hear(wav)
+        kept = {
+            c: [[w.text, w.start_ms, w.end_ms, w.confidence] for w in ws] for c, ws in heard.items()
+        }
+        path.write_text(json.dumps(kept))
+        return heard
+
+    def _hear(self, wav: bytes) -> dict[int, list[Word]]:
+        samples, rate = decode_wav(wav)
+        return {
+            channel + 1: self.engine.transcribe(samples[:, channel].copy(), rate)
+            for channel in range(samples.shape[1])
+        }
+
+
 def run(
     calls: int,
     noise_dbfs: float = -55.0,
@@ -77,11 +183,17 @@ def run(
     pause_behavior: str = "silence",
     pause_events: bool = True,
     events_late_ms: int = 0,
+    round_trip_ms: int = 300,
+    event_bounds: bool = True,
     engine_options: dict[str, Any] | None = None,
+    transcripts: Path | None = None,
 ) -> dict[str, float]:
     """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss)."""
     engine = PocketSphinxTranscriber(**(engine_options or {}))
     stage = CardDataStage(engine)
+    cache = (
+        None if transcripts is None else TranscriptCache(transcripts, engine, engine_options or {})
+    )
     edits = words = 0
     audio_s = cpu_s = 0.0
     total = NumberTally()
@@ -96,7 +208,7 @@ def run(
             card_pause="never" if paying else None,
             noise_dbfs=noise_dbfs,
         )
-        events: list[tuple[int, int] | tuple[int, int, int]] = []
+        events: list[Pause] = []
         if pause != "never" and paying:
             plain = word_truth(sample.world, sample.customer_recording.sid)
             assert plain is not None
@@ -111,20 +223,21 @@ def run(
                 noise_dbfs=noise_dbfs,
                 pause=(start_s, end_s, pause_behavior),
             )
-            # The recording starts at the customer's answer, the pause's clock; flexrec's events
-            # place a pause late by up to ~1 s (Twilio's StartTime is whole seconds).
-            start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
-            start_ms, end_ms = start_ms + events_late_ms, end_ms + events_late_ms
-            # A skip point carries the paused time it left out, as flexrec's events give it.
-            events = [
-                (start_ms, start_ms, end_ms - start_ms)
-                if pause_behavior == "skip"
-                else (start_ms, end_ms)
-            ]
         recording = sample.customer_recording
         wav = encode_audio(render_recording(sample.world, recording), "wav")
+        if pause != "never" and paying:
+            # The recording starts at the customer's answer, the pause's clock.
+            events = modelled_events(
+                (int(start_s * 1000), int(end_s * 1000)),
+                pause_behavior,
+                wav_duration_ms(wav),
+                events_late_ms,
+                round_trip_ms,
+                event_bounds,
+            )
         started = time.process_time()
-        result = stage.process(wav, pauses_ms=events if pause_events else ())
+        transcript = None if cache is None else cache.transcript(wav)
+        result = stage.process(wav, transcript, pauses_ms=events if pause_events else ())
         spent = time.process_time() - started
         cpu_s += spent
         audio_s += result.audio_s
@@ -164,11 +277,11 @@ def run(
         ),
         "non_card_speech_silenced_s_per_call": round(non_card_speech_ms / 1000 / calls, 2),
         "silenced_beyond_card_words_s_per_call": round(non_card_ms / 1000 / calls, 2),
-        "stage_x_real_time_per_core": round(audio_s / cpu_s, 1),
+        "stage_x_real_time_per_core": round(audio_s / cpu_s, 1) if cache is None else -1,
         **{
             f"stage_x_real_time_per_core_{name}_calls": round(a / c, 1)
             for name, (a, c) in by_kind.items()
-            if c > 0
+            if c > 0 and cache is None
         },
     }
 
@@ -192,7 +305,18 @@ def main() -> None:
         "--events-late-ms",
         type=int,
         default=0,
-        help="place the pause events this late (a StartTime truncated to whole seconds)",
+        help="the recording began this long after its StartTime's whole second",
+    )
+    parser.add_argument(
+        "--round-trip-ms",
+        type=int,
+        default=300,
+        help="each Twilio request's round trip (create, pause, resume), applied halfway",
+    )
+    parser.add_argument(
+        "--no-event-bounds",
+        action="store_true",
+        help="events without their requests' bounds: placed from StartTime and created_at",
     )
     parser.add_argument(
         "--card-share", type=float, default=1.0, help="share of calls with a card payment"
@@ -202,6 +326,9 @@ def main() -> None:
         type=json.loads,
         default={},
         help='pocketsphinx options as JSON: {"quick_search": {...}, "full_search": {...}}',
+    )
+    parser.add_argument(
+        "--transcripts", type=Path, help="keep and reuse transcripts in this folder"
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="name each card reading missed")
@@ -222,7 +349,10 @@ def main() -> None:
             pause_behavior=args.pause_behavior,
             pause_events=not args.no_pause_events,
             events_late_ms=args.events_late_ms,
+            round_trip_ms=args.round_trip_ms,
+            event_bounds=not args.no_event_bounds,
             engine_options=args.engine,
+            transcripts=args.transcripts,
         )
     figures = {
         "voices": args.voices,
@@ -231,6 +361,8 @@ def main() -> None:
         "pause_behavior": args.pause_behavior,
         "pause_events": not args.no_pause_events,
         "events_late_ms": args.events_late_ms,
+        "round_trip_ms": args.round_trip_ms,
+        "event_bounds": not args.no_event_bounds,
         "card_share": args.card_share,
         "engine": args.engine,
         **figures,

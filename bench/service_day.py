@@ -101,7 +101,7 @@ main()
 # lock (argv[2]: a JSON line of what is new, appended every second), so the answers can be split
 # by whether the archive or the analysis job was running, and lock waits told apart.
 TIMED_SERVE = """
-import json, os, sys, threading, time
+import datetime, json, os, sys, threading, time
 import huey.api
 port, out = sys.argv[1], sys.argv[2]
 spans = []
@@ -111,8 +111,34 @@ def timed(self, task, timestamp):
     try:
         return execute(self, task, timestamp)
     finally:
-        spans.append((task.name, started, time.time(), time.thread_time() - cpu))
+        spans.append((task.name, started, time.time(), time.thread_time() - cpu, task.id))
 huey.api.Huey._execute = timed
+# When each job was put on the queue (and when it was due, for a delayed one or a retry): with
+# the spans of the process that ran it, how long a job waited for a consumer to pick it up.
+enqueued = []
+enqueue = huey.api.Huey.enqueue
+def noted(self, task):
+    eta = getattr(task, "eta", None)
+    if eta is not None and eta.tzinfo is None:  # huey keeps naive UTC (or local) times
+        eta = eta.replace(tzinfo=datetime.timezone.utc) if self.utc else eta
+    enqueued.append((getattr(task, "id", None), time.time(), eta.timestamp() if eta else None))
+    return enqueue(self, task)
+huey.api.Huey.enqueue = noted
+# The consumer's own loops, their thread's CPU (a worker's includes the jobs it ran, told apart
+# by the spans): what a jobs process spends polling the queue and moving scheduled jobs.
+import huey.consumer
+loops = {"worker": 0.0, "scheduler": 0.0}
+def looped(cls, key):
+    loop = cls.loop
+    def run(self, now=None):
+        started = time.thread_time()
+        try:
+            return loop(self, now)
+        finally:
+            loops[key] += time.thread_time() - started
+    cls.loop = run
+looped(huey.consumer.Worker, "worker")
+looped(huey.consumer.Scheduler, "scheduler")
 # How long writers waited for SQLite's write lock: this process's lock (threads queue on it),
 # then BEGIN IMMEDIATE (other connections and processes).
 import sqlalchemy, flexrec.recording.store as store
@@ -198,13 +224,15 @@ def dump():
     # What came since the last line, one JSON line a second: rewriting the whole day's lists
     # every second cost the service ~0.6 ms of CPU a call over a 150-call day (more on longer
     # days), counted as the service's own.
-    sent = {"jobs": 0, **{k: 0 for k in waits}}
+    sent = {"jobs": 0, "enqueued": 0, **{k: 0 for k in waits}}
     with open(out, "a") as f:
         while True:
             time.sleep(1.0)
             line = {"jobs": spans[sent["jobs"]:], "waits": {}, "long_holds": holds.most_common(8),
-                    "twilio": dict(twilio)}
+                    "twilio": dict(twilio), "enqueued": enqueued[sent["enqueued"]:],
+                    "loops": dict(loops)}
             sent["jobs"] += len(line["jobs"])
+            sent["enqueued"] += len(line["enqueued"])
             for k, v in waits.items():
                 line["waits"][k] = v[sent[k]:]
                 sent[k] += len(line["waits"][k])
@@ -241,6 +269,18 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer in {timeout_s:.0f} s")
+
+
+def _wait_for_line(
+    log: Path, line: bytes, process: subprocess.Popen[bytes], timeout_s: float = 120.0
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while line not in log.read_bytes():
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {line!r} in {log} after {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 def _pinned(argv: list[str], cpu: int, priority: int | None = None) -> list[str]:
@@ -287,15 +327,20 @@ def _queue(kind: str, workdir: Path) -> Iterator[str]:
 
 
 class Day:
-    """The simulator's progress, its delivery log, and the service's memory along the way."""
+    """The simulator's progress, its delivery log, and the memory of the service (and of its
+    jobs worker) along the way."""
 
-    def __init__(self, sim_url: str, service_pid: int, calls: int) -> None:
+    def __init__(
+        self, sim_url: str, service_pid: int, calls: int, worker_pid: int | None = None
+    ) -> None:
         self.sim_url = sim_url
         self.service_pid = service_pid
+        self.worker_pid = worker_pid
         self.step = max(10, calls // 10)
         self.stats: dict[str, Any] = {}
         self.log: dict[str, dict[str, Any]] = {}
         self.rss_by_calls: dict[str, float] = {}
+        self.worker_rss_by_calls: dict[str, float] = {}
         self.sim_cpu_s = 0.0  # the simulator's CPU, last read before it stopped
 
     def follow(self, sim: subprocess.Popen[bytes], deadline: float) -> None:
@@ -315,6 +360,8 @@ class Day:
             mark = finished // self.step * self.step
             if mark and str(mark) not in self.rss_by_calls:
                 self.rss_by_calls[str(mark)] = round(rss_mb(self.service_pid)[0], 1)
+                if self.worker_pid is not None:
+                    self.worker_rss_by_calls[str(mark)] = round(rss_mb(self.worker_pid)[0], 1)
             polls += 1
             time.sleep(0.5)
 
@@ -420,7 +467,9 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
                     env | {"BENCH_ROLE": "worker"},
                     workdir / "worker.log",
                 )
-                time.sleep(3)  # its start-up (imports, checks) is not the day's work
+                # Its start-up (imports, checks: 1-2 s of CPU, several seconds niced on a busy
+                # machine) is not the day's work: its CPU is read once it says it runs.
+                _wait_for_line(workdir / "worker.log", b"worker_started", worker)
             worker_cpu0 = cpu_seconds(worker.pid) if worker else 0.0
             before = Metrics.scrape(service_url)
             cpu0, began = cpu_seconds(service.pid), time.monotonic()
@@ -437,7 +486,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             ]
             sim = _start(_pinned(sim_argv, 1, args.priority), env, workdir / "sim.log")
             _wait(sim_url + "/_sim/stats", sim)
-            day = Day(sim_url, service.pid, args.calls)
+            day = Day(sim_url, service.pid, args.calls, worker.pid if worker else None)
             day.follow(sim, time.monotonic() + 60 + 3 * args.calls)
             traffic_s = time.monotonic() - began
             waited = run_queue_wait_s(service.pid) - waited0
@@ -452,6 +501,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             counted = Metrics.scrape(service_url).minus(before)
             time.sleep(args.idle)  # traffic stopped: does memory come back down?
             rss_end, rss_peak = rss_mb(service.pid)
+            worker_rss = rss_mb(worker.pid) if worker else None
             stored = stored_analyses(database_url)
         finally:
             if sim is not None:
@@ -461,10 +511,17 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             _stop(service)
     timed = _timed_serve(spans_file)
     spans = _job_spans(timed)
+    worker_timed = _timed_serve(worker_spans) if worker_spans is not None else {}
+    upkeep_s: float | None = None
     if worker_spans is not None:
         # The jobs ran in the worker: their CPU is the worker's (from its spans, by job), and
         # the day's all told is both processes' (the calibration then counts the same).
-        spans = _job_spans(_timed_serve(worker_spans))
+        spans = _job_spans(worker_timed)
+        # What the worker spent outside every job: start-up's tail, the queue's polling and
+        # scheduler, metrics, the parent watch, this bench's own timers.
+        upkeep_s = (jobs_process_cpu or 0.0) - sum(job_cpu for *_, job_cpu in spans)
+        loops = worker_timed.get("loops", {})
+        polling_s = loops.get("worker", 0.0) - sum(job_cpu for *_, job_cpu in spans)
         for name, *_, job_cpu in spans:
             counted.samples[("flexrec_job_cpu_seconds_sum", frozenset({("job", name)}))] = (
                 counted.samples.get(
@@ -479,6 +536,31 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     figures["jobs_process_cpu_s"] = (
         round(jobs_process_cpu, 2) if jobs_process_cpu is not None else None
     )
+    # control_cpu_ms_per_call stays what it was (both processes, all but the archive and
+    # analysis jobs): the worker's upkeep is in it; the service's part is printed apart.
+    calls = figures["calls"]
+    figures["worker_upkeep_cpu_ms_per_call"] = per(upkeep_s, calls, 1000) if upkeep_s else None
+    figures["service_control_cpu_ms_per_call"] = (
+        per(figures["control_cpu_ms_per_call"] * calls / 1000 - upkeep_s, calls, 1000)
+        if upkeep_s is not None and figures["control_cpu_ms_per_call"] is not None
+        else figures["control_cpu_ms_per_call"]
+    )
+    figures.update(job_start_waits(worker_timed or timed, timed, worker_timed))
+    if upkeep_s is not None:
+        # Of the upkeep: the queue workers' loops outside their jobs (polling, dequeues), the
+        # scheduler's loop (scheduled and periodic jobs moved to the queue), and the rest.
+        scheduler_s = worker_timed.get("loops", {}).get("scheduler", 0.0)
+        figures["worker_upkeep_ms_per_call_by_part"] = {
+            "queue_polling": per(polling_s, calls, 1000),
+            "scheduler": per(scheduler_s, calls, 1000),
+            "rest": per(upkeep_s - polling_s - scheduler_s, calls, 1000),
+        }
+    if worker_rss is not None:
+        figures.update(
+            jobs_process_rss_mb_end=round(worker_rss[0], 1),
+            jobs_process_rss_mb_peak=round(worker_rss[1], 1),
+            jobs_process_rss_mb_by_calls=day.worker_rss_by_calls,
+        )
     figures.update(answers_beside_jobs(day.log.values(), [(n, a, b) for n, a, b, _ in spans]))
     figures.update(write_lock_waits(timed))
     if worker_spans is not None:  # the jobs process's own waits, at SQLite's lock the same file
@@ -512,22 +594,46 @@ def _timed_serve(path: Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError:
         return {}  # --trace-memory runs the service without the timers
-    found: dict[str, Any] = {"jobs": [], "waits": {}}
+    found: dict[str, Any] = {"jobs": [], "waits": {}, "enqueued": []}
     for raw in text.splitlines():
         try:
             line = json.loads(raw)
         except ValueError:
             continue  # the line being written when the service stopped
         found["jobs"] += line["jobs"]
+        found["enqueued"] += line.get("enqueued", [])
         for kind, new in line["waits"].items():
             found["waits"].setdefault(kind, []).extend(new)
         found["long_holds"], found["twilio"] = line["long_holds"], line["twilio"]
+        found["loops"] = line.get("loops", {})
     return found
 
 
 def _job_spans(timed: dict[str, Any]) -> list[tuple[str, float, float, float]]:
     """(job, started, ended, its thread's CPU seconds) of each queue job the process ran."""
-    return [(str(n), float(a), float(b), float(c)) for n, a, b, c in timed.get("jobs", [])]
+    return [(str(n), float(a), float(b), float(c)) for n, a, b, c, *_ in timed.get("jobs", [])]
+
+
+def job_start_waits(ran: dict[str, Any], *enqueuers: dict[str, Any]) -> dict[str, Any]:
+    """How long each job the process `ran` waited from due to started: due is when it was put
+    on the queue (by any of `enqueuers`, the processes' timers), or its eta for a delayed job or
+    a retry; the latest due before the start counts (a retry is its own wait)."""
+    due: dict[str, list[float]] = {}
+    for timed in enqueuers:
+        for task_id, at, eta in timed.get("enqueued", []):
+            if task_id is not None:
+                due.setdefault(str(task_id), []).append(float(eta) if eta else float(at))
+    waits_ms = []
+    for name, started, _ended, _cpu, *rest in ran.get("jobs", []):
+        before = [d for d in due.get(str(rest[0]) if rest else "", []) if d <= started + 0.001]
+        if before and name in (ARCHIVE_JOB, ANALYSIS_JOB):
+            waits_ms.append(1000 * (float(started) - max(before)))
+    return {
+        "job_start_wait_ms_p50": rounded(percentile(waits_ms, 50)),
+        "job_start_wait_ms_p99": rounded(percentile(waits_ms, 99)),
+        "job_start_wait_ms_max": rounded(max(waits_ms)) if waits_ms else None,
+        "job_start_waits_timed": len(waits_ms),
+    }
 
 
 def twilio_calls(timed: dict[str, Any], calls: int) -> dict[str, Any]:
@@ -755,6 +861,17 @@ def report(f: dict[str, Any]) -> None:
         f"{f['handler_cpu_ms_per_call']}); archive {f['archive_cpu_ms_per_recording']} ms and "
         f"analysis {f['analysis_cpu_ms_per_recording']} ms per recording"
     )
+    if f.get("worker_upkeep_cpu_ms_per_call") is not None:
+        print(
+            f"  of control: the service {f['service_control_cpu_ms_per_call']} ms per call, the "
+            f"jobs worker's upkeep outside its jobs {f['worker_upkeep_cpu_ms_per_call']} ms "
+            f"({f['worker_upkeep_ms_per_call_by_part']})"
+        )
+    print(
+        f"  archive and analysis jobs waited from due to started: p50 "
+        f"{f['job_start_wait_ms_p50']} ms, p99 {f['job_start_wait_ms_p99']} ms, max "
+        f"{f['job_start_wait_ms_max']} ms ({f['job_start_waits_timed']} jobs)"
+    )
     print(
         f"database: {f['sql_statements_per_call']} statements and "
         f"{f['write_transactions_per_call']} write transactions per call"
@@ -784,6 +901,12 @@ def report(f: dict[str, Any]) -> None:
         f"memory: RSS {f['rss_mb_end']} MB once traffic stopped (peak {f['rss_mb_peak']} MB); "
         f"along the day (calls finished: MB) {f['rss_mb_by_calls']}"
     )
+    if f.get("jobs_process_rss_mb_end") is not None:
+        print(
+            f"  the jobs worker: RSS {f['jobs_process_rss_mb_end']} MB once traffic stopped "
+            f"(peak {f['jobs_process_rss_mb_peak']} MB); along the day "
+            f"{f['jobs_process_rss_mb_by_calls']}"
+        )
     print(
         f"stored analysis per recording: {f['analysis_row_bytes_per_recording']} bytes, of which "
         f"peaks {f['peaks_bytes_per_recording']}"
@@ -865,6 +988,8 @@ SIDE_BY_SIDE = (
     ("webhook_answer_ms_p99", "webhook answer p99 ms"),
     ("start_round_trips_p50", "start round trips p50"),
     ("rss_mb_end", "RSS MB at the end"),
+    ("jobs_process_rss_mb_end", "the jobs worker's RSS MB at the end"),
+    ("worker_upkeep_cpu_ms_per_call", "the jobs worker's upkeep ms per call"),
 )
 
 

@@ -29,7 +29,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-import urllib3
 from twilio.rest import Client
 
 from flexrec.twilio.gateway import (
@@ -107,10 +106,10 @@ class _Wire(httpx.BaseTransport):
         with self.lock:
             fate = self.next.popleft() if self.next else None
         if fate == "timeout":
-            raise urllib3.exceptions.ReadTimeoutError(None, str(request.url), "read timed out")
+            raise TimeoutError("timed out")  # what the service's transport raises (a socket's)
         answer = self.inner.handle_request(request)
         if fate == "lose":
-            raise urllib3.exceptions.ReadTimeoutError(None, str(request.url), "read timed out")
+            raise TimeoutError("timed out")  # what the service's transport raises (a socket's)
         return answer
 
 

@@ -7,14 +7,19 @@ the buckets are the frames, so one pass yields all three. The pass goes block by
 is de-interleaved once and reduced while it sits in the CPU cache, and memory stays bounded
 whatever the recording's length (an hour of stereo is 115 MB of samples; its frames 2 MB).
 
-Powers are computed from the integers and scaled afterwards by a power of two, which is exact
-in floating point, so they equal those of samples first scaled to [-1, 1).
+Where the C module `_frames` is built (setuptools compiles it at install when a C compiler is
+there), the pass is one read of the interleaved samples instead of four numpy passes; numpy
+gives the same figures bit for bit without it. Each frame's sum of squares is exact (every
+square and partial sum is an integer below 2**53, so float64 holds it whatever the order of
+adding), rounded once to float32, then scaled by a power of two (exact) and divided by the
+frame's length: two loops that add in different orders still agree.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +30,17 @@ _FULL_SCALE_SQ = np.float32(2.0**-30)  # (1 / 32768) ** 2, a power of two
 
 Int16Array = npt.NDArray[np.int16]
 FloatArray = npt.NDArray[np.float32]
+
+try:
+    from flexrec.analysis._frames import frame_pass as _compiled_pass
+
+    COMPILED = True
+except ImportError:  # installed without a C compiler: the numpy pass below gives the same figures
+    COMPILED = False
+
+Engine = Literal["auto", "numpy", "compiled", "compiled-plain"]
+"""How the frame pass runs: `auto` is the compiled one where built, else numpy; `compiled-plain`
+is the compiled module without its SIMD loop (what a CPU without AVX2 runs)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ def frame_stats(
     frame_ms: int = FRAME_MS,
     *,
     extremes: bool = True,
+    engine: Engine = "auto",
 ) -> FrameStats:
     """Smallest, largest sample and mean power of every frame of every channel (int16 PCM);
     without `extremes` the power only (`low`/`high` then left empty)."""
@@ -93,9 +110,41 @@ def frame_stats(
     f = frame_samples_for(sample_rate_hz, frame_ms)
     whole = length // f
     buckets = -(-length // f)
-    low = np.empty((channels, buckets if extremes else 0), np.int16)
-    high = np.empty((channels, buckets if extremes else 0), np.int16)
+    low = np.empty((channels, buckets), np.int16)
+    high = np.empty((channels, buckets), np.int16)
     power = np.empty((channels, whole), np.float32)
+    if engine == "auto":
+        engine = "compiled" if COMPILED else "numpy"
+    if engine == "numpy":
+        _numpy_pass(pcm, f, whole, low, high, power)
+    elif not COMPILED:
+        raise ValueError("the compiled frame pass is not built in this installation")
+    else:
+        # The module reads native-order, aligned, interleaved samples: a WAV read in place is.
+        native = np.require(pcm.astype("=i2", copy=False), requirements=["C", "A"])
+        _compiled_pass(native, channels, f, whole, low, high, power, buckets, engine == "compiled")
+    if buckets > whole:  # the partial last bucket: peaks only
+        tail = pcm[whole * f :]
+        low[:, whole] = tail.min(axis=0)
+        high[:, whole] = tail.max(axis=0)
+    power *= _FULL_SCALE_SQ
+    power /= np.float32(f)
+    if not extremes:
+        low, high = low[:, :0], high[:, :0]
+    return FrameStats(sample_rate_hz, f, length, low, high, power)
+
+
+def _numpy_pass(
+    pcm: npt.NDArray[np.generic],
+    f: int,
+    whole: int,
+    low: Int16Array,
+    high: Int16Array,
+    sums: FloatArray,
+) -> None:
+    """Each whole frame's extremes into `low`/`high` and its sum of squares (exact, rounded to
+    float32) into `sums`, block by block."""
+    channels = pcm.shape[1]
     block = min(_BLOCK_FRAMES, max(whole, 1))
     planar = np.empty((channels, block * f), np.int16)
     pairs = _stereo_pairs(pcm)
@@ -111,21 +160,13 @@ def frame_stats(
             _split_pairs(pairs[start * f : (start + k) * f], view, spare[: k * f])
         else:
             np.copyto(view, pcm[start * f : (start + k) * f].T)
-        if extremes:
-            flat, starts = view.reshape(-1), frame_starts[: channels * k]
-            low[:, start : start + k] = np.minimum.reduceat(flat, starts).reshape(channels, k)
-            high[:, start : start + k] = np.maximum.reduceat(flat, starts).reshape(channels, k)
+        flat, starts = view.reshape(-1), frame_starts[: channels * k]
+        low[:, start : start + k] = np.minimum.reduceat(flat, starts).reshape(channels, k)
+        high[:, start : start + k] = np.maximum.reduceat(flat, starts).reshape(channels, k)
         rows = view.reshape(channels * k, f)
-        # Cast to float32 inside the sum (exact for 16-bit values), never stored as floats.
-        sums = np.einsum("ij,ij->i", rows, rows, dtype=np.float32, casting="unsafe")
-        power[:, start : start + k] = sums.reshape(channels, k)
-    if extremes and buckets > whole:  # the partial last bucket: peaks only
-        tail = pcm[whole * f :]
-        low[:, whole] = tail.min(axis=0)
-        high[:, whole] = tail.max(axis=0)
-    power *= _FULL_SCALE_SQ
-    power /= np.float32(f)
-    return FrameStats(sample_rate_hz, f, length, low, high, power)
+        # Summed in float64, exact whatever the order (see the module's docstring).
+        exact = np.einsum("ij,ij->i", rows, rows, dtype=np.float64, casting="unsafe")
+        sums[:, start : start + k] = exact.reshape(channels, k)
 
 
 def _stereo_pairs(pcm: npt.NDArray[np.generic]) -> npt.NDArray[np.int32] | None:

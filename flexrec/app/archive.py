@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy.orm import Session
 
 from flexrec.archive.context import db_context_provider
 from flexrec.archive.jobs import JOB_ARCHIVE, register_archive_jobs
@@ -80,14 +81,25 @@ def attach_archive(
         anchor_every_minutes=storage.audit_anchor_minutes,
     )
 
-    def completed(view: RecordingView) -> None:
-        # Runs inside the recording status webhook: a quick row write and an enqueue.
-        archive.job.note_completed(
-            view.sid, view.call_sid, view.media_url, view.channels, duration_s=view.duration_s
+    def note(session: Session, view: RecordingView) -> None:
+        # Inside the recording status webhook's own write transaction: one upsert.
+        archive.job.note_completed_in(
+            session,
+            view.sid,
+            view.call_sid,
+            view.media_url,
+            view.channels,
+            duration_s=view.duration_s,
         )
+
+    def completed(view: RecordingView) -> None:
+        # After that transaction's commit: the job. Lost with a crash before it, it is queued
+        # again from the row (`requeue_unfinished` at every worker start, and the reconciler).
         queue.enqueue(JOB_ARCHIVE, view.sid)
 
-    services.recording.intake.on_recording_completed(completed)
+    intake = services.recording.intake
+    intake.note_recording_completed(note)
+    intake.on_recording_completed(completed)
     services.archive = archive
     services.closers.append(archive.close)
     return archive

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -58,26 +58,52 @@ class ArchiveJob:
         duration_s: int | None = None,
         started_at: datetime | None = None,
     ) -> CompletionNote:
-        """Record what the completion callback told us (fast, no I/O but the database): one
-        prepared statement, since it runs inside the recording-status webhook of every
-        recording. Returns the row as it now is (its columns, not a loaded object)."""
-        now = self.deps.clock()
+        """Record what the completion callback told us in a transaction of its own (backfill,
+        tests); the status callback notes it in its own transaction (`note_completed_in`).
+        Returns the row as it now is (its columns, not a loaded object)."""
         with self.deps.sessions() as session:
-            row: CompletionNote = _COMPLETION_UPSERT.execute(
+            row = self.note_completed_in(
                 session,
-                {
-                    "recording_sid": recording_sid,
-                    "call_sid": call_sid,
-                    "media_url": media_url,
-                    "channels": channels,
-                    "twilio_duration_s": duration_s,
-                    "recording_started_at": started_at,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            ).first()
+                recording_sid,
+                call_sid,
+                media_url,
+                channels,
+                duration_s=duration_s,
+                started_at=started_at,
+            )
             session.commit()
             return row
+
+    def note_completed_in(
+        self,
+        executor: Connection | Session,
+        recording_sid: str,
+        call_sid: str | None = None,
+        media_url: str | None = None,
+        channels: int | None = None,
+        *,
+        duration_s: int | None = None,
+        started_at: datetime | None = None,
+    ) -> CompletionNote:
+        """`note_completed` in the caller's transaction (fast, no I/O but the database): one
+        prepared statement, since it runs inside the recording-status webhook of every
+        recording, with that callback's own rows, so the recording is never left completed
+        without its archive row (nor the reverse)."""
+        now = self.deps.clock()
+        row: CompletionNote = _COMPLETION_UPSERT.execute(
+            executor,
+            {
+                "recording_sid": recording_sid,
+                "call_sid": call_sid,
+                "media_url": media_url,
+                "channels": channels,
+                "twilio_duration_s": duration_s,
+                "recording_started_at": started_at,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).first()
+        return row
 
     def _get_or_create(self, session: Session, recording_sid: str) -> ArchivedRecording:
         row = self.deps.find(session, recording_sid)

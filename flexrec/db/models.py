@@ -234,6 +234,15 @@ class RecordingRecord(Base):
     # API client or ended absent/failed mid-call (replaced); False once the call was over;
     # NULL while running or not settled yet.
     ended_while_live: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # When flexrec sent the create that made it and had Twilio's answer (epoch ms, flexrec's
+    # clock, the clock pause events are written on): the recording began between the two, a
+    # tighter bound than StartTime's whole second. NULL: adopted, or made by someone else.
+    create_sent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    create_answered_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The send of the earliest pause or resume on it whose answer is not written yet (epoch ms):
+    # a process killed after such a request leaves it here, so the next answer's event is not
+    # bounded as if the change could not have been applied before its own send.
+    change_sent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -252,6 +261,11 @@ class PauseEvent(Base):
     result: Mapped[str] = mapped_column(String(32))  # paused | recording | ended | error | noop
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Twilio applied the change between these two (flexrec's clock): the request's send (or an
+    # earlier unanswered one's) and its answer. NULL for rows no request of ours bounds (a
+    # kept wish, a no-op, an error, an end): their time is `created_at`, written after.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ProcessedEvent(Base):

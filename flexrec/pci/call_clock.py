@@ -9,24 +9,30 @@ is opened up again by the time it left out, so a skip pause is read as a `silenc
 same length is; what they find is put back on the file's timeline (a span reaching into an
 opened pause ends, or starts, at its point).
 
-A point's place is as exact as flexrec's pause events are (`flexrec.archive.pauses`): late by up
-to `POINT_LATE_MS`, never early (Twilio's StartTime is whole seconds, so the recording began up to
-a second after the start flexrec knows, and a pause's event is written once Twilio has answered
-it). The rules allow for that where they read "speech the pause cut" (`pci.cuts`).
+A point's place is as exact as flexrec's pause events are (`flexrec.archive.pauses`): placed at
+the latest moment they allow, never early, and each point says how much earlier it may be. Where
+flexrec's own requests bound it (the create's and the pause's send and answer) that is their
+round trips; where they do not, `POINT_LATE_MS` (Twilio's StartTime is whole seconds, so the
+recording began up to a second after the start flexrec knows, and a pause's event is written once
+Twilio's answer is back). The rules allow for that where they read "speech the pause cut"
+(`pci.cuts`, `pci.dialogue`), from `joins()`.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from flexrec.pci.detect import Detection
 from flexrec.transcription.base import Word
 from flexrec.transcription.feed import Region
 
-POINT_LATE_MS = 1000
+# How late a point no request bounds may be: StartTime's whole second plus the pause's answer
+# on its way back (its event is written after it). A second alone left 4/17 code digit words
+# audible on the early-resume skip set with the answer half a 300 ms round trip behind.
+POINT_LATE_MS = 1500
 # A skip point whose paused time is not known: longer than any rule's reach (45 s after a card),
 # so the talk either side of it is never read as one.
 UNKNOWN_SKIP_MS = 60_000
@@ -34,14 +40,20 @@ UNKNOWN_SKIP_MS = 60_000
 
 @dataclass(frozen=True)
 class CallClock:
-    """The file's skip points (ms into the file, sorted) and the paused time each left out."""
+    """The file's skip points (ms into the file, sorted) and the paused time each left out;
+    `late_ms`: how much earlier than its place each point may be (by point; `POINT_LATE_MS`
+    for one not given)."""
 
     points: tuple[tuple[int, int], ...] = ()
+    late_ms: tuple[tuple[int, int], ...] = ()
 
     @classmethod
-    def of(cls, skips: Sequence[tuple[int, int]]) -> CallClock:
-        """A clock from `(point_ms, skipped_ms)` pairs, in any order."""
-        return cls(tuple(sorted((p, max(0, s)) for p, s in skips)))
+    def of(
+        cls, skips: Sequence[tuple[int, int]], late_ms: Mapping[int, int] | None = None
+    ) -> CallClock:
+        """A clock from `(point_ms, skipped_ms)` pairs, in any order (`late_ms`: by point)."""
+        late = tuple(sorted((late_ms or {}).items()))
+        return cls(tuple(sorted((p, max(0, s)) for p, s in skips)), late)
 
     def _offset(self, index: int) -> int:
         """Time left out before segment `index` (the file between point index-1 and index)."""
@@ -106,9 +118,14 @@ class CallClock:
             spans.append((opened, opened + skipped))
         return sorted(spans)
 
-    def joins(self) -> list[int]:
-        """Where each opened pause begins on the call's clock (the file's join of two moments)."""
-        return [point + self._offset(index) for index, (point, _) in enumerate(self.points)]
+    def joins(self) -> dict[int, int]:
+        """Where each opened pause begins on the call's clock (the file's join of two moments),
+        with how much earlier it may have been."""
+        late = dict(self.late_ms)
+        return {
+            point + self._offset(index): max(0, late.get(point, POINT_LATE_MS))
+            for index, (point, _) in enumerate(self.points)
+        }
 
     def to_file(self, call_ms: int) -> int:
         """A time on the call's clock back on the file's: inside an opened pause, its point."""

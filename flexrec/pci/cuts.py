@@ -16,29 +16,33 @@ now", so digits whose speech the pause cuts are card data, however few the recog
 - after a resume: the cut speech when it is short (`FRAGMENT_MAX_MS`: the rest of a code or a
   date, whatever the recogniser made of it), else a run of 2 digits or more starting within
   the run gap, with its chained runs;
-- amounts (a currency word) and "the three digit code" are not card data.
+- at a `skip` point that may lie at the file's very start (its bounds reach back to it: a
+  recording that began paused), what the file holds before it may be the rest of a code the
+  resume let in: a short turn there is card data even with one digit heard ("or four");
+- amounts (a currency word and a number) and "the three digit code" are not card data; a
+  currency word heard alone is a misheard digit as often ("seven oh" heard as "and an pound").
 Where the pause is comes from the audio itself: Twilio writes digital silence on both channels
 while a recording is paused with `PauseBehavior=silence` (the policy's default); line audio is
 never exactly zero on both for long. A `skip` pause leaves nothing in the file: flexrec's own
 pause events place it, as a zero-length span (`pci.stage.known_pauses` decides which pauses
 the rule reads, and that silence from the very start is a pause only when the events say so),
-and the stage reads it opened up by its paused time (`pci.call_clock`), given here as a join.
-The events place a join up to `POINT_LATE_MS` late, never early, so at a join speech ending
-that much before it ran into the pause, and a short fragment after it is silenced from that
-much before it: the resume may have come up to a second earlier in the file, and the file
+and the stage reads it opened up by its paused time (`pci.call_clock`), given here as a join
+with how much earlier it may be: the round trips of the requests that bound it, else
+`POINT_LATE_MS`. The events place a join that late at most, never early, so at a join speech
+ending that much before it ran into the pause, and a short fragment after it is silenced from
+that much before it: the resume may have come that much earlier in the file, and the file
 joins the two moments with no silence between (a code's rest said at the resume runs across
 the point where the events place it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from flexrec.analysis.frames import digital_silence, frame_stats
-from flexrec.pci.call_clock import POINT_LATE_MS
 from flexrec.pci.detect import (
     CARD_NUMBER,
     SECURITY_CODE,
@@ -63,6 +67,26 @@ def paused_spans(samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[tu
     """Where the recording was paused: runs of digital silence on every channel, in ms."""
     stats = frame_stats(samples, sample_rate_hz)
     return digital_silence(samples, stats, PAUSE_MIN_MS)
+
+
+def _short_turn(
+    channel: int, words: Sequence[Word], turn: Region, at_ms: int, cut: bool, late_ms: int
+) -> Detection | None:
+    """A short turn, no amount, ending where a pause began at `at_ms` (`cut`: known to have
+    been cut by it) as card data, or None."""
+    said = [w for w in words if w.end_ms > turn.start_ms and w.start_ms < at_ms]
+    ends_there = turn.end_ms <= at_ms + CUT_TOLERANCE_MS
+    short = at_ms - turn.start_ms <= FRAGMENT_MAX_MS + late_ms
+    if cut and ends_there and short and not _amount(said):
+        return Detection(SECURITY_CODE, channel, turn.start_ms, at_ms, RULE, 0)
+    return None
+
+
+def _amount(said: Sequence[Word]) -> bool:
+    """Whether a short turn says an amount: a currency word and a number (a currency word
+    alone is a misheard digit as often: "oh" heard as "pound")."""
+    tokens = tokenize(said)
+    return bool(CURRENCY.intersection(w.text for w in said)) and any(t.digits for t in tokens)
 
 
 def _usable(run: DigitRun) -> bool:
@@ -100,6 +124,9 @@ def _cut_before(
     """Card data cut off by a pause that began at `at_ms` (`shown`: a span of silence in the
     file, not a `skip` point; `late_ms`: how late the pause may be placed), or None."""
     tolerance = CUT_TOLERANCE_MS + late_ms
+    # A `skip` point that may lie at the file's very start (a recording that began paused):
+    # all the file holds before it may be what the resume let in, the rest of a code.
+    may_start_paused = 0 < late_ms and at_ms <= late_ms
     cut = [r for r in regions if r.start_ms < at_ms and r.end_ms >= at_ms - tolerance]
     if not cut:
         return None
@@ -112,16 +139,12 @@ def _cut_before(
         # expiry heard as "there line the line"), as the short turn a resume cuts is.
         # Only where the file shows the pause (silence after the turn): at a `skip` point the
         # file runs on into other talk, and only digits show that a turn was cut.
-        said = [w.text for w in words if w.end_ms > fragment.start_ms and w.start_ms < at_ms]
-        ends_there = fragment.end_ms <= at_ms + CUT_TOLERANCE_MS
-        short = at_ms - fragment.start_ms <= FRAGMENT_MAX_MS + late_ms
-        if shown and ends_there and short and not CURRENCY.intersection(said):
-            return Detection(SECURITY_CODE, channel, fragment.start_ms, at_ms, RULE, 0)
-        return None
+        return _short_turn(channel, words, fragment, at_ms, shown, late_ms)
     first = _chain_back(runs, last, config.max_gap_ms)
     digits = sum(len(r.digits) for r in runs[first : last + 1])
     if digits < MIN_DIGITS:
-        return None
+        # One digit heard ("or four" for "four four") in what may be the resume's rest.
+        return _short_turn(channel, words, fragment, at_ms, may_start_paused, late_ms)
     start = min(runs[first].start_ms, max(cut[0].start_ms, at_ms - READING_REACH_MS))
     return Detection(CARD_NUMBER, run.channel, start, max(run.end_ms, at_ms), RULE, digits)
 
@@ -142,9 +165,9 @@ def _cut_after(
     if not cut:
         return None
     fragment = cut[0]
-    said = [w.text for w in words if w.start_ms < fragment.end_ms and w.end_ms > at_ms]
+    said = [w for w in words if w.start_ms < fragment.end_ms and w.end_ms > at_ms]
     short = fragment.end_ms - at_ms <= FRAGMENT_MAX_MS
-    if short and not CURRENCY.intersection(said):
+    if short and not _amount(said):
         heard = sum(len(r.digits) for r in runs if at_ms <= r.start_ms < fragment.end_ms)
         start = at_ms if from_ms is None else from_ms
         return Detection(SECURITY_CODE, channel, start, fragment.end_ms, RULE, heard)
@@ -168,10 +191,11 @@ def cut_detections(
     regions: Mapping[int, Sequence[Region]],
     paused_ms: Sequence[tuple[int, int]],
     config: DetectorConfig | None = None,
-    joins_ms: Collection[int] = (),
+    joins_ms: Mapping[int, int] | None = None,
 ) -> list[Detection]:
     """Digits each pause cut off, per channel (see the module docstring; `joins_ms`: the
-    starts of the pauses a `skip` point left out)."""
+    starts of the pauses a `skip` point left out, each with how much earlier it may be)."""
+    joins_ms = joins_ms or {}
     config = config or DetectorConfig()
     found: list[Detection] = []
     for channel, words in sorted(channels.items()):
@@ -179,7 +203,7 @@ def cut_detections(
         speech = regions.get(channel, ())
         for start_ms, end_ms in paused_ms:
             join = start_ms in joins_ms
-            late = POINT_LATE_MS if join else 0
+            late = joins_ms.get(start_ms, 0)
             for detection in (
                 _cut_before(
                     channel, runs, words, speech, start_ms, config, end_ms > start_ms, late

@@ -23,10 +23,9 @@ heard inside a question ("the three digit code") are not card data by nearness t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from flexrec.pci.call_clock import POINT_LATE_MS
 from flexrec.pci.cuts import CUT_TOLERANCE_MS
 from flexrec.pci.detect import CARD_NUMBER, EXPIRY, SECURITY_CODE, Detection
 from flexrec.pci.digits import tokenize
@@ -133,11 +132,11 @@ def answer_detections(
     regions: Mapping[int, Sequence[Region]],
     found: Sequence[Detection],
     paused_ms: Sequence[tuple[int, int]] = (),
-    joins_ms: Collection[int] = (),
+    joins_ms: Mapping[int, int] | None = None,
 ) -> list[Detection]:
     """`found` plus the answers to card-data questions, merged where they overlap
     (`paused_ms`: where the recording was paused, ms; `joins_ms`: the starts of those a `skip`
-    point left out, placed up to `POINT_LATE_MS` late)."""
+    point left out, each with how late it may be placed, `pci.call_clock`)."""
     answers: list[tuple[Question, int, tuple[int, int]]] = []
     questions: list[Question] = []
     for channel, words in channels.items():
@@ -155,7 +154,7 @@ def answer_detections(
     out = [d for d in found if d.rule != "near_card" or not _in_question(d, questions)]
     cards = [d for d in out if d.kind == CARD_NUMBER]
     for question, channel, span in answers:
-        cut = _cut(span, paused_ms, joins_ms)
+        cut = _cut(span, paused_ms, joins_ms or {})
         if cut or _payment(question, channel, span, answers, cards, channels):
             out = _merge(out, question.kind, channel, span, channels.get(channel, ()))
     return sorted(out, key=lambda d: (d.start_ms, d.channel))
@@ -201,11 +200,11 @@ def _payment(
 
 
 def _cut(
-    span: tuple[int, int], paused_ms: Sequence[tuple[int, int]], joins_ms: Collection[int]
+    span: tuple[int, int], paused_ms: Sequence[tuple[int, int]], joins_ms: Mapping[int, int]
 ) -> bool:
     """Whether a pause began while the answer was being said."""
     return any(
-        span[0] < start <= span[1] + CUT_TOLERANCE_MS + (POINT_LATE_MS if start in joins_ms else 0)
+        span[0] < start <= span[1] + CUT_TOLERANCE_MS + joins_ms.get(start, 0)
         for start, _ in paused_ms
         if start
     )

@@ -40,8 +40,9 @@ from flexrec.transcription.base import Transcriber, Word
 from flexrec.transcription.feed import Region, speech_regions
 
 DEFAULT_MARGIN_MS = 250
-# A pause on the file: a `silence` span, or a `skip` point with the paused time it left out.
-Pause = tuple[int, int] | tuple[int, int, int]
+# A pause on the file: a `silence` span, or a `skip` point with the paused time it left out
+# and, where flexrec's requests bound it, how much earlier than the point it may be.
+Pause = tuple[int, int] | tuple[int, int, int] | tuple[int, int, int, int]
 WIDEN_MAX_MS = 2000
 
 
@@ -137,8 +138,9 @@ class CardDataStage:
     ) -> StageResult:
         """Run the stage over one downloaded WAV (`transcript`: one an engine made already;
         `pauses_ms`: where flexrec's own pause events place the recording's pauses, spans with
-        `silence` and points with `skip`, a point's third item the paused time it left out,
-        `flexrec.archive.pauses.downloaded_pause_spans`)."""
+        `silence` and points with `skip`, a point's third item the paused time it left out and
+        its fourth, when known, how much earlier than the point it may be (else
+        `pci.call_clock.POINT_LATE_MS`), `flexrec.archive.pauses.downloaded_pause_spans`)."""
         source_sha256 = hashlib.sha256(wav).hexdigest()
         samples, rate = decode_wav(wav)
         started = time.process_time()
@@ -152,8 +154,11 @@ class CardDataStage:
         transcribed = time.process_time()
         # The rules read the call's own clock: a skip point opened up by the time it left out.
         paused = known_pauses(paused_spans(samples, rate), [(p[0], p[1]) for p in pauses_ms])
-        skipped = {p[0]: p[2] for p in pauses_ms if len(p) == 3 and p[0] == p[1]}
-        clock = CallClock.of([(s, skipped.get(s, UNKNOWN_SKIP_MS)) for s, e in paused if s == e])
+        skipped = {p[0]: p[2] for p in pauses_ms if len(p) >= 3 and p[0] == p[1]}
+        late = {p[0]: p[3] for p in pauses_ms if len(p) == 4 and p[0] == p[1]}
+        clock = CallClock.of(
+            [(s, skipped.get(s, UNKNOWN_SKIP_MS)) for s, e in paused if s == e], late
+        )
         words = {channel: clock.words(said) for channel, said in transcript.items()}
         duration_ms = len(samples) * 1000 // rate
         regions = {
@@ -192,7 +197,7 @@ class CardDataStage:
         words: dict[int, list[Word]],
         regions: dict[int, list[Region]],
         paused: list[tuple[int, int]],
-        joins: list[int],
+        joins: dict[int, int],
     ) -> list[Detection]:
         """Every rule's card data, on the call's clock."""
         found = answer_detections(

@@ -18,6 +18,7 @@ from datetime import datetime
 
 import structlog
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from flexrec.db.models import RecordingTarget, TaskRecord
 from flexrec.db.prepared import Prepared
@@ -43,6 +44,8 @@ log = structlog.get_logger(__name__)
 
 _TASK_SID = re.compile(r"^WT[0-9a-fA-F]{32}$")
 CompletedCallback = Callable[[RecordingView], None]
+# Written with a completed recording's own rows, in its status callback's write transaction.
+CompletionNote = Callable[[Session, RecordingView], None]
 _HAS_TARGET = Prepared(
     select(RecordingTarget.id).where(RecordingTarget.call_sid == bindparam("call")).limit(1)
 )
@@ -66,6 +69,7 @@ class EventIntake:
         self.links = links
         self.settler = Settler(ctx)
         self.completed_callbacks: list[CompletedCallback] = []
+        self.completion_notes: list[CompletionNote] = []
 
     def on_recording_completed(self, callback: CompletedCallback) -> None:
         """Register a callback run for every `completed` recording status callback.
@@ -75,6 +79,15 @@ class EventIntake:
         the webhook fails and Twilio redelivers the callback.
         """
         self.completed_callbacks.append(callback)
+
+    def note_recording_completed(self, note: CompletionNote) -> None:
+        """Register a note written for every `completed` recording status callback inside
+        that callback's own write transaction, with the recording's rows: both commit or
+        neither does (a failure answers 500 and Twilio redelivers), and the call change costs
+        one write transaction, not one per room. It must be a few statements, idempotent
+        (deliveries repeat), and do no I/O but the database; what needs the commit (a queue
+        job) belongs in `on_recording_completed`, which runs after it."""
+        self.completion_notes.append(note)
 
     @retry_contention
     def handle_conference_event(self, event: ConferenceEvent) -> None:
@@ -195,7 +208,11 @@ class EventIntake:
         call's state is known (flexrec.recording.settle): at once for one without media, a
         few seconds later for a completed one (the call's own status callback usually comes
         meanwhile and saves asking Twilio)."""
-        applied = self.statuses.handle(event, view=bool(self.completed_callbacks))
+        applied = self.statuses.handle(
+            event,
+            view=bool(self.completed_callbacks or self.completion_notes),
+            notes=self.completion_notes,
+        )
         if applied.target_id is not None and applied.ended is not None:
             self._settle_after(applied.target_id, applied.ended)
         if applied.view is not None:

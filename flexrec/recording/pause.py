@@ -36,6 +36,7 @@ from flexrec.recording.pause_result import (
     audit,
     described,
     finish,
+    note_sent,
     state_of,
 )
 from flexrec.recording.policy import RECORDED
@@ -237,6 +238,8 @@ class PauseController:
         status = "paused" if action == "pause" else "in-progress"
         behavior = self.ctx.policy.pause_behavior if action == "pause" else None
         error: GatewayError | None = None
+        # Written before the first try: a try that timed out may still have been applied.
+        sent = note_sent(self.ctx, current.recording_sid)
         for tries in range(1, _INLINE_ATTEMPTS + 1):
             try:
                 self.ctx.recordings.update_recording(
@@ -258,9 +261,18 @@ class PauseController:
             if error.retryable:
                 raise Unavailable("Twilio did not answer; try again") from error
             raise InvalidState(f"Twilio refused: {error}") from error
+        answered = self.ctx.now()
         bound.info("recording paused" if action == "pause" else "recording resumed")
         return finish(
-            self.ctx, target_id, task_sid, actor.identity, actor.worker_sid, action, desired
+            self.ctx,
+            target_id,
+            task_sid,
+            actor.identity,
+            actor.worker_sid,
+            action,
+            desired,
+            sent,
+            answered,
         )
 
     def _not_running(

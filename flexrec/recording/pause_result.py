@@ -4,17 +4,25 @@ the recording state the agent API answers with (who asks, what they see).
 Both the agent's own requests (flexrec.recording.pause) and the changes the service makes for
 them later (flexrec.recording.system_pauses) end here, so every change leaves one audit row in
 `pause_events` and one answer shape.
+
+A change Twilio made has its row bounded: Twilio applied it between the request's send and its
+answer, and the card-data stage places a `skip` pause's point in the file from those bounds
+(flexrec.archive.pauses), not from the row's `created_at`, written after the answer. The send
+is written down before the request (`note_sent`, on the recording's row): a process killed
+after sending never writes the answer, and the next request's answer then bounds the change
+from that earlier send, the first moment Twilio may have applied it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from flexrec.db.models import PauseEvent, RecordingTarget
+from flexrec.db.models import PauseEvent, RecordingRecord, RecordingTarget
 from flexrec.recording import transitions
 from flexrec.recording.context import ServiceContext
 from flexrec.recording.errors import NotFound
@@ -61,6 +69,50 @@ class RecordingState:
     def paused(self) -> bool:
         """True while the recording is paused."""
         return self.state == "paused"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A pause or resume request about to be sent on `recording_sid` at `at` (flexrec's clock);
+    `noted`: the send is written down, so the answer's event may be bounded by it."""
+
+    recording_sid: str
+    at: datetime
+    noted: bool
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def note_sent(ctx: ServiceContext, recording_sid: str) -> Sent:
+    """Write down, before sending it, that a pause or resume request leaves now (kept when an
+    earlier one is still unanswered: Twilio may have applied that one first)."""
+    now = ctx.now()
+    with write_session(ctx.sessions) as session:
+        result: Any = session.execute(
+            update(RecordingRecord)
+            .where(RecordingRecord.sid == recording_sid)
+            .values(change_sent_ms=func.coalesce(RecordingRecord.change_sent_ms, _epoch_ms(now)))
+            .execution_options(synchronize_session=False)
+        )
+    return Sent(recording_sid, now, bool(result.rowcount == 1))
+
+
+def _bounds(
+    session: Session, sent: Sent | None, answered_at: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """When Twilio applied an answered change: from the earliest unanswered send on the
+    recording (its own, or one a killed process left) to the answer; (None, None) unknown."""
+    if sent is None or answered_at is None or not sent.noted:
+        return None, None
+    row = session.get(RecordingRecord, sent.recording_sid)
+    if row is None or row.change_sent_ms is None:
+        # Its note is gone: another answer took it, so this send is the earliest unanswered.
+        return sent.at, answered_at
+    earliest = min(sent.at, datetime.fromtimestamp(row.change_sent_ms / 1000, UTC))
+    row.change_sent_ms = None
+    return earliest, answered_at
 
 
 def state_of(task_sid: str, target: RecordingTarget, detail: str | None = None) -> RecordingState:
@@ -110,10 +162,14 @@ def finish(
     worker_sid: str | None,
     action: str,
     new_state: str,
+    sent: Sent | None = None,
+    answered_at: datetime | None = None,
 ) -> RecordingState:
-    """Write a pause/resume's result on the target with its audit row; the state to answer."""
+    """Write a pause/resume's result on the target with its audit row; the state to answer
+    (`sent`, `answered_at`: the request Twilio answered with this change, which bounds it)."""
     now = ctx.now()
     with write_session(ctx.sessions) as session:
+        sent_at, answered = _bounds(session, sent, answered_at)
         transitions.pause_result(session, target_id, new_state, now)
         target = session.get(RecordingTarget, target_id)
         if target is None:  # pragma: no cover - targets are never deleted
@@ -128,6 +184,8 @@ def finish(
                 action=action,
                 result=new_state,
                 created_at=now,
+                sent_at=sent_at,
+                answered_at=answered,
             )
         )
         state = replace(state_of(task_sid, target), may_act=True)

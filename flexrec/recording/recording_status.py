@@ -10,9 +10,11 @@ An `in-progress` callback of a recording this process stores itself is answered 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from flexrec.db.models import RecordingRecord, RecordingTarget
 from flexrec.db.prepared import Prepared, attached
@@ -73,10 +75,17 @@ class RecordingStatuses:
             event.call_sid is not None and starter.in_flight.park(event.call_sid, event)
         )
 
-    def handle(self, event: RecordingStatusEvent, *, view: bool = False) -> StatusApplied:
+    def handle(
+        self,
+        event: RecordingStatusEvent,
+        *,
+        view: bool = False,
+        notes: Sequence[Callable[[Session, RecordingView], None]] = (),
+    ) -> StatusApplied:
         """Store the status (unless answered from memory), apply a kept pause to a recording
         it identified and link that one; what the end sets off is returned (`view`: read the
-        completed recording's view for the completion hooks)."""
+        completed recording's view for the completion hooks; `notes`: written with it, in
+        this transaction)."""
         if self.is_known_progress(event):
             return StatusApplied()
         ctx = self.ctx
@@ -121,6 +130,9 @@ class RecordingStatuses:
             if event.status == "completed" and view:
                 # Read here, where the rows it is made of are already loaded.
                 completed = recording_view(session, event.recording_sid)
+                if completed is not None:
+                    for note in notes:
+                        note(session, completed)
         if newly_known is not None:
             self.pauses.apply_pending_pause(newly_known)
             self.links.after_commit(newly_known)

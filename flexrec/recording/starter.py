@@ -123,7 +123,7 @@ class RecordingStarter:
         unsure = claim.may_exist
         for inline in range(1, ctx.inline_attempts + 1):
             try:
-                info, source = self._adopt_or_create(claim, unsure, began, budget_s / 2)
+                info, source, created_ms = self._adopt_or_create(claim, unsure, began, budget_s / 2)
                 break
             except GatewayError as exc:
                 # A try after a failed one lists first, as the failed create may have worked,
@@ -140,14 +140,16 @@ class RecordingStarter:
                     ctx.pause_before_retry(inline)
                     continue
                 return self._failed_attempt(target_id, token, call_sid, attempts, exc)
-        pause_wanted = self._commit_started(target_id, token, info, source)
+        pause_wanted = self._commit_started(target_id, token, info, source, created_ms)
         metrics.RECORDINGS_STARTED.labels(source=source).inc()
         bound.info("recording started", recording_sid=info.sid, source=source)
         return StartOutcome("recording", info.sid, pause_wanted)
 
     def _adopt_or_create(
         self, claim: Claim, list_first: bool, began: float, create_deadline_s: float
-    ) -> tuple[RecordingInfo, str]:
+    ) -> tuple[RecordingInfo, str, tuple[int, int] | None]:
+        """The recording now on the leg, how it got there, and for one this call created, when
+        the create was sent and answered (epoch ms): the recording began between the two."""
         ctx = self.ctx
         call_sid, event_ms = claim.call_sid, claim.event_ms
         if list_first:
@@ -155,23 +157,27 @@ class RecordingStarter:
             if live:
                 # The oldest: the one that covers the most.
                 live.sort(key=lambda r: r.start_time_ms or 0)
-                return live[0], "adopted"
+                return live[0], "adopted", None
         if time.monotonic() - began > create_deadline_s:
             # Too slow to be sure the claim is still ours: give it back rather than risk a twin.
             raise GatewayError("claim time spent before create", status=None)
         if ctx.lease is not None and not ctx.lease.holds(claim.owner):
             # Our heartbeats stopped getting through: others may already count us as gone.
             raise GatewayError("claim owner lease lapsed before create", status=None)
+        sent_ms = _epoch_ms(ctx.now())
         info = ctx.recordings.create_recording(
             CreateRecordingRequest(call_sid, ctx.status_callback_url)
         )
+        answered_ms = _epoch_ms(ctx.now())
         if event_ms is not None:
             delay = ctx.now().timestamp() - event_ms / 1000
             metrics.WEBHOOK_TO_API_SECONDS.observe(max(0.0, delay))
         since_arrival = seconds_since_arrival()
         if since_arrival is not None:
             metrics.START_SECONDS.observe(since_arrival)
-        return info, "created"
+        # A create that timed out before this one may have made a recording too, but then the
+        # next try lists first and adopts it: a created one is this request's own.
+        return info, "created", (sent_ms, answered_ms)
 
     def _failed_attempt(
         self, target_id: int, token: str, call_sid: str, attempts: int, exc: GatewayError
@@ -216,8 +222,16 @@ class RecordingStarter:
         log.info("recording start retry", target_id=target_id, reason=reason, delay_s=delay)
         return StartOutcome("retry")
 
-    def _commit_started(self, target_id: int, token: str, info: RecordingInfo, source: str) -> bool:
-        """Store the started recording; True when an agent asked for a pause before it began."""
+    def _commit_started(
+        self,
+        target_id: int,
+        token: str,
+        info: RecordingInfo,
+        source: str,
+        created_ms: tuple[int, int] | None = None,
+    ) -> bool:
+        """Store the started recording (`created_ms`: when its create was sent and answered);
+        True when an agent asked for a pause before it began."""
         ctx = self.ctx
         now = ctx.now()
         paused = info.status == "paused"
@@ -231,9 +245,13 @@ class RecordingStarter:
                     ctx.memos.unsettle(task_sid)
             facts = RecordingFacts.of_info(info)
             new_row = new_recording_row(facts, target_id, ctx.recordings.account_sid, now)
+            if created_ms is not None:
+                new_row["create_sent_ms"], new_row["create_answered_ms"] = created_ms
             if not insert_ignore(session, RecordingRecord, new_row, ["sid"]):
                 # A status callback stored it first: fill in what it could not know.
-                store_recording(session, facts, target_id, ctx.recordings.account_sid, now)
+                row = store_recording(session, facts, target_id, ctx.recordings.account_sid, now)
+                if created_ms is not None and row.create_sent_ms is None:
+                    row.create_sent_ms, row.create_answered_ms = created_ms
         if not paused and info.channels and info.start_time_ms and held:
             self.known_live.add(info.sid)
         return wanted == "paused"
@@ -254,6 +272,10 @@ def adoptable(recording: RecordingInfo) -> bool:
         and not recording.conference_sid
         and recording.source not in CONFERENCE_SOURCES
     )
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _reason(exc: GatewayError) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flexrec.db.base import Base
 from flexrec.db.models import AttributeWrite, ConferenceParticipantRecord
-from flexrec.db.prepared import Prepared
+from flexrec.db.prepared import Prepared, write_changes, write_changes_prepared
 
 _M = TypeVar("_M", bound=Base)
 
@@ -53,6 +53,8 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     Other processes (queue workers) still meet at SQLite's own lock.
     """
     session = sessions()
+    # The objects a handler changes are written as prepared UPDATEs (flexrec.db.prepared).
+    write_changes_prepared(session)
     try:
         lock: threading.RLock | None = None
         bind = session.get_bind()
@@ -63,6 +65,7 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
             if lock is not None:
                 _BEGIN_IMMEDIATE.execute(session)
             yield session
+            write_changes(session)
             session.commit()
         except BaseException:
             session.rollback()

@@ -24,7 +24,7 @@ from flexrec.recording.context import (
     Jobs,
     ServiceContext,
 )
-from flexrec.recording.pause_result import SYSTEM_ACTOR, audit, finish
+from flexrec.recording.pause_result import SYSTEM_ACTOR, Sent, audit, finish, note_sent
 from flexrec.recording.settle import fetch_call
 from flexrec.recording.states import LIVE_STATES
 from flexrec.recording.store import Executor, write_session
@@ -73,6 +73,7 @@ class SystemPauses:
             self.ctx.schedule(JOB_START, target_id)
         resumed = 0
         for target_id, call_sid, recording_sid in targets:
+            sent = note_sent(self.ctx, recording_sid)
             try:
                 self.ctx.recordings.update_recording(call_sid, recording_sid, "in-progress")
             except GatewayError as exc:
@@ -93,7 +94,18 @@ class SystemPauses:
                         JOB_AUTO_RESUME, task_sid, worker_sid, delay_s=self.ctx.backoff_s(2)
                     )
                 continue
-            finish(self.ctx, target_id, task_sid, SYSTEM_ACTOR, None, "resume", "recording")
+            answered = self.ctx.now()
+            finish(
+                self.ctx,
+                target_id,
+                task_sid,
+                SYSTEM_ACTOR,
+                None,
+                "resume",
+                "recording",
+                sent,
+                answered,
+            )
             resumed += 1
             log.info("recording auto-resumed", task_sid=task_sid, recording_sid=recording_sid)
         return resumed
@@ -110,7 +122,9 @@ class SystemPauses:
             call_sid, recording_sid = target.call_sid, target.recording_sid
             task_sid, actor = target.task_sid, target.desired_by or SYSTEM_ACTOR
             worker_sid, state = target.desired_worker_sid, target.state
+        sent: Sent | None = None
         if state != "paused":
+            sent = note_sent(ctx, recording_sid)
             try:
                 ctx.recordings.update_recording(
                     call_sid, recording_sid, "paused", ctx.policy.pause_behavior
@@ -132,8 +146,9 @@ class SystemPauses:
                     return "retry"
                 self._clear_desire(target_id)
                 return "failed"
+        answered = ctx.now() if sent is not None else None
         self._clear_desire(target_id)
-        finish(ctx, target_id, task_sid, actor, worker_sid, "pause", "paused")
+        finish(ctx, target_id, task_sid, actor, worker_sid, "pause", "paused", sent, answered)
         log.info("deferred pause applied", task_sid=task_sid, recording_sid=recording_sid)
         return "paused"
 

@@ -3,53 +3,54 @@
 The SDK's own `TwilioHttpClient` goes through requests, which re-reads the environment (proxies,
 no_proxy, CA bundle) and rebuilds the request several times on every call: that cost more CPU
 than the rest of a Twilio call, and a webhook makes several. The SDK documents a custom
-`HttpClient` as its extension point, so this one speaks urllib3 (already installed under
-requests) directly: one keep-alive pool per origin, proxies and CA bundle read once, no retries
-(a retried recording create could make a second recording), no redirects.
+`HttpClient` as its extension point, so this one speaks http.client through keep-alive pools
+of its own (flexrec.twilio.connections; urllib3 cost twice as much a request): one pool per
+origin, proxies and CA bundle read once, no retries (a retried recording create could make a
+second recording), no redirects but the media download's.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import logging
 import os
-from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+import ssl
+import threading
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import certifi
-import urllib3
 from requests.utils import get_environ_proxies
 from twilio.base import values
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
-from urllib3.util import make_headers
 
 from flexrec.config import TwilioSettings
+from flexrec.twilio.connections import Origin, OriginPool, Proxy, tls_context
 
 # Keep-alive connections kept per host: at least the webhook threads plus the queue workers, or
-# urllib3 drops the surplus and every request pays a new connect.
+# the pool closes the surplus and every request pays a new connect.
 POOL_SIZE = 64
 TWILIO_ORIGIN = "https://api.twilio.com"
+MEDIA_TIMEOUT_S = 60.0  # media is larger than a control-plane answer
+MAX_REDIRECTS = 3
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _log = logging.getLogger("twilio.http_client")
 
 
-def _pool_manager(origin: str) -> urllib3.PoolManager:
-    """A pool manager for `origin`, through the environment's proxy for it if any."""
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    options: dict[str, Any] = {
-        "maxsize": POOL_SIZE,
-        "retries": False,
-        "ca_certs": bundle or certifi.where(),
-    }
-    proxy = get_environ_proxies(origin).get(urlsplit(origin).scheme)
-    if proxy:
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
+class TooManyRedirects(http.client.HTTPException):
+    """A download redirected more than MAX_REDIRECTS times (no answer to give)."""
+
+
+def _basic(auth: tuple[str, str]) -> str:
+    return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
 
 
 class PooledHttpClient(HttpClient):
-    """The SDK's HTTP client on urllib3; with `base_url`, every `*.twilio.com` URL goes there.
+    """The SDK's HTTP client on keep-alive pools; with `base_url`, every `*.twilio.com` URL
+    goes there.
 
     The SDK has no base-URL setting, so the simulator is reached by rebasing: paths are kept,
     so the target must serve Twilio's paths on one origin.
@@ -58,7 +59,71 @@ class PooledHttpClient(HttpClient):
     def __init__(self, base_url: str | None = None, timeout: float | None = None) -> None:
         super().__init__(_log, is_async=False, timeout=timeout)
         self._base = urlsplit(base_url.rstrip("/")) if base_url else None
-        self._pool = _pool_manager(base_url or TWILIO_ORIGIN)
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self._ca_bundle = bundle or certifi.where()
+        self._tls: ssl.SSLContext | None = None  # built for the first https origin
+        self._pools: dict[Origin, OriginPool] = {}
+        self._lock = threading.Lock()
+        # The origin every control request goes to, its pool made now: a proxy URL this
+        # transport cannot use fails at start, not on the first call.
+        self._pool_for(Origin.of(base_url or TWILIO_ORIGIN))
+
+    def _pool_for(self, origin: Origin) -> OriginPool:
+        pool = self._pools.get(origin)
+        if pool is not None:
+            return pool
+        with self._lock:
+            pool = self._pools.get(origin)
+            if pool is None:
+                url = f"{origin.scheme}://{origin.netloc}"
+                proxy_url = get_environ_proxies(url).get(origin.scheme)
+                tls = None
+                if origin.scheme == "https":
+                    if self._tls is None:
+                        self._tls = tls_context(self._ca_bundle)
+                    tls = self._tls
+                pool = OriginPool(
+                    origin,
+                    maxsize=POOL_SIZE,
+                    tls=tls,
+                    proxy=Proxy.of(proxy_url) if proxy_url else None,
+                )
+                self._pools[origin] = pool
+        return pool
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: float | None,
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        status, answer, data = self._pool_for(Origin.of(url)).request(
+            method, target, body=body, headers=headers, timeout=timeout
+        )
+        return status, answer, data
+
+    def _follow(
+        self, url: str, headers: dict[str, str], timeout: float | None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """GET `url`, following up to MAX_REDIRECTS redirects; the Authorization header is
+        dropped once a redirect leaves the origin (Twilio's media store is elsewhere)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            status, answer, data = self._send(
+                "GET", url, body=None, headers=headers, timeout=timeout
+            )
+            location = answer.get("Location") if status in _REDIRECTS else None
+            if not location:
+                return status, answer, data
+            following = urljoin(url, location)
+            if Origin.of(following) != Origin.of(url):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            url = following
+        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
     def rebase(self, url: str) -> str:
         """`url` with its scheme and host replaced by the base URL's (unchanged without one)."""
@@ -81,13 +146,13 @@ class PooledHttpClient(HttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        """Send one request; network failures raise urllib3's errors (never retried here)."""
+        """Send one request; network failures raise OSError or http.client's errors (never
+        retried here, but a GET on a kept connection the server had closed)."""
         if timeout is not None and timeout <= 0:
             raise ValueError(timeout)
         out_headers = dict(headers or {})  # the SDK sends its own User-Agent among them
         if auth is not None:
-            basic = make_headers(basic_auth=f"{auth[0]}:{auth[1]}")["authorization"]
-            out_headers["Authorization"] = basic
+            out_headers["Authorization"] = _basic(auth)
         target = self.rebase(url)
         if params:
             target += ("&" if "?" in target else "?") + urlencode(_clean(params), doseq=True)
@@ -99,43 +164,36 @@ class PooledHttpClient(HttpClient):
                 out_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
                 body = urlencode(_clean(data), doseq=True).encode()
         seconds = timeout if timeout is not None else self.timeout
-        response = self._pool.request(
-            method.upper(),
-            target,
-            body=body,
-            headers=out_headers,
-            timeout=urllib3.Timeout(total=seconds) if seconds is not None else None,
-            redirect=allow_redirects,
-            retries=False,
-        )
-        text = response.data.decode("utf-8", errors="replace")
-        return Response(response.status, text, response.headers)
+        verb = method.upper()
+        if allow_redirects and verb == "GET":
+            status, answer, content = self._follow(target, out_headers, seconds)
+        else:
+            status, answer, content = self._send(
+                verb, target, body=body, headers=out_headers, timeout=seconds
+            )
+        # http.client's headers are read case-insensitively, as the gateway reads the ETag.
+        return Response(status, content.decode("utf-8", errors="replace"), answer)
 
     def download(
         self, url: str, params: dict[str, str], auth: tuple[str, str]
     ) -> tuple[int, bytes]:
-        """GET raw bytes (recording media) following redirects; urllib3 drops the
-        Authorization header when a redirect leaves the origin (Twilio's media store)."""
+        """GET raw bytes (recording media) following redirects; the Authorization header is
+        dropped when a redirect leaves the origin (Twilio's media store)."""
         target = self.rebase(url)
         if params:
             target += ("&" if "?" in target else "?") + urlencode(params)
-        headers = {
-            "Authorization": make_headers(basic_auth=f"{auth[0]}:{auth[1]}")["authorization"]
-        }
-        seconds = max(self.timeout or 0.0, 60.0)  # media is larger than a control-plane answer
-        response = self._pool.request(
-            "GET",
-            target,
-            headers=headers,
-            timeout=urllib3.Timeout(total=seconds),
-            redirect=True,
-            retries=urllib3.Retry(total=None, connect=0, read=0, other=0, status=0, redirect=3),
+        headers = {"Authorization": _basic(auth)}
+        status, _answer, data = self._follow(
+            target, headers, max(self.timeout or 0.0, MEDIA_TIMEOUT_S)
         )
-        return response.status, response.data
+        return status, data
 
     def close(self) -> None:
         """Drop the pooled connections."""
-        self._pool.clear()
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.close()
 
 
 def _clean(fields: dict[str, object]) -> dict[str, object]:

@@ -1,13 +1,15 @@
 """The one error translation for every Twilio call the service makes.
 
-Whatever fails under a call (the SDK's `TwilioRestException` / `TwilioException`, urllib3's
-errors from the pooled transport, requests' errors, OS errors, timeouts) leaves the gateway as
-a `GatewayError`: callers decide retry or fail from `retryable` and `code` without importing
-the SDK or the transport. `retryable` covers 429, 5xx, timeouts and connection errors.
+Whatever fails under a call (the SDK's `TwilioRestException` / `TwilioException`,
+http.client's errors from the pooled transport, urllib3's and requests' errors, OS errors,
+timeouts) leaves the gateway as a `GatewayError`: callers decide retry or fail from `retryable`
+and `code` without importing the SDK or the transport. `retryable` covers 429, 5xx, timeouts
+and connection errors.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,10 +52,12 @@ class UnreadableTask(GatewayError):
         return False
 
 
-# Everything a Twilio call may raise below the gateway. urllib3's errors are not OSErrors
-# (MaxRetryError, NewConnectionError, ReadTimeoutError derive from urllib3's HTTPError).
+# Everything a Twilio call may raise below the gateway. Not all are OSErrors: http.client's
+# IncompleteRead and BadStatusLine (an answer cut short or garbled) derive from its
+# HTTPException, urllib3's and requests' errors (from code that still uses them) from theirs.
 TRANSLATED: tuple[type[BaseException], ...] = (
     TwilioException,
+    http.client.HTTPException,
     urllib3.exceptions.HTTPError,
     requests.RequestException,
     OSError,

@@ -8,9 +8,9 @@ Sources:
   https://www.twilio.com/docs/voice/api/recording#recordingstatuscallback
 - Fetch a Recording / its media (`{RecordingUrl}.wav?RequestedChannels=2`) and Delete a
   Recording, https://www.twilio.com/docs/voice/api/recording
-- What urllib3 raises when nobody answers (NewConnectionError, ReadTimeoutError): it is the
-  transport the twilio SDK is given here (flexrec/twilio/client.py), and its errors are not
-  OSErrors.
+- What the transport the twilio SDK is given here raises when nobody answers
+  (flexrec/twilio/client.py: http.client's refusals and timeouts, OSErrors; its cut-short
+  answers, http.client.HTTPException, are not).
 """
 
 from __future__ import annotations

@@ -216,15 +216,19 @@ def test_every_file_the_package_reads_ships_in_its_wheel() -> None:
     # The image installs flexrec as a wheel (not editable): a data file the package-data globs
     # miss is absent there, as the transcription models once were (the card stage then failed
     # to load its language model in the image only).
-    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"
-    ]["flexrec"]
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = setuptools["package-data"]["flexrec"]
     package = ROOT / "flexrec"
     shipped = {path for pattern in globs for path in package.glob(pattern) if path.is_file()}
+    # C sources are compiled into the wheel, not read: the extension built from them ships.
+    compiled = {ROOT / source for ext in setuptools["ext-modules"] for source in ext["sources"]}
     data = {
         path
         for path in package.rglob("*")
-        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+        if path.is_file()
+        and path.suffix not in (".py", ".pyc", ".so", ".pyd")
+        and "__pycache__" not in path.parts
+        and path not in compiled
     }
     assert data, "flexrec has data files"
     assert sorted(str(p.relative_to(package)) for p in data - shipped) == []

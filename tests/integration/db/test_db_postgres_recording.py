@@ -23,7 +23,13 @@ from testkit import assert_one_voice_recording, assert_recorded_exactly_once
 
 from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
-from flexrec.db.models import ConferenceParticipantRecord, RecordingTarget, TaskRecord
+from flexrec.db.models import (
+    ConferenceParticipantRecord,
+    PauseEvent,
+    RecordingRecord,
+    RecordingTarget,
+    TaskRecord,
+)
 from flexrec.db.prepared import Prepared
 from flexrec.recording.owners import OwnerLease
 from flexrec.recording.pause import Actor
@@ -337,3 +343,38 @@ def test_a_pause_written_while_the_leg_target_is_created_is_not_lost(
     presser[0].join(60)
     (recording,) = twilio.recordings_on(CUSTOMER)
     assert recording.status == "paused"
+
+
+def test_pauses_are_bounded_by_their_requests_on_postgresql(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The create's and each pause's send and answer are written, and the send noted before
+    a request is taken by its answer (`note_sent`'s COALESCE update on PostgreSQL)."""
+    twilio = SimTwilio()
+    twilio.add_call(CUSTOMER)
+    worker = fake_sid("WK", 1)
+    attrs = {"direction": "inbound", "call_sid": CUSTOMER}
+    twilio.add_task(TASK, attrs)
+    service = RecordingService(
+        sessions, twilio, twilio, RecordingPolicy(pause_behavior="skip"), "https://rec.example.com"
+    )
+    service.task_events.handle(
+        parse_taskrouter_form(
+            {"EventType": "reservation.accepted", "Timestamp": "1790000000", "TaskSid": TASK,
+             "ReservationSid": fake_sid("WR", 1), "WorkerSid": worker,
+             "TaskAssignmentStatus": "assigned", "TaskAttributes": json.dumps(attrs)}
+        )
+    )  # fmt: skip
+    agent = Actor("alice", worker, ("agent",))
+    service.pauses.pause(TASK, agent)
+    service.pauses.resume(TASK, agent)
+    with sessions() as session:
+        (row,) = session.scalars(select(RecordingRecord)).all()
+        events = session.scalars(select(PauseEvent).order_by(PauseEvent.id)).all()
+    assert row.create_sent_ms is not None and row.create_answered_ms is not None
+    assert row.create_sent_ms <= row.create_answered_ms
+    assert row.change_sent_ms is None
+    assert [(e.action, e.result) for e in events] == [("pause", "paused"), ("resume", "recording")]
+    for event in events:
+        assert event.sent_at is not None and event.answered_at is not None
+        assert event.sent_at <= event.answered_at <= event.created_at

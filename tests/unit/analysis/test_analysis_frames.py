@@ -47,16 +47,19 @@ def test_extremes_cover_every_bucket_and_the_partial_last_one() -> None:
             assert stats.high[channel, bucket] == chunk.max()
 
 
-def test_power_equals_that_of_samples_scaled_to_full_scale_first() -> None:
+def test_power_is_the_exact_mean_square_at_full_scale_rounded_once() -> None:
     audio = _noise(F * 3000 + 5)
+    audio[7 * F : 8 * F] = -32768  # the largest square, a whole frame of it
     power = frame_stats(audio, RATE).power
-    scaled = audio.astype(np.float32) * np.float32(1 / 32768)
     for channel in range(2):
-        frames = np.ascontiguousarray(scaled[: 3000 * F, channel]).reshape(3000, F)
-        expected = np.einsum("ij,ij->i", frames, frames) / np.float32(F)
+        frames = audio[: 3000 * F, channel].astype(np.int64).reshape(3000, F)
+        exact = (frames * frames).sum(axis=1)  # integers: no rounding at all
+        expected = exact.astype(np.float32) * np.float32(2.0**-30) / np.float32(F)
         np.testing.assert_array_equal(power[channel], expected)
+    assert power[0, 7] == power[1, 7] == 1.0
     # the power alone (no extremes) is the same, and float input is taken as it is
     np.testing.assert_array_equal(frame_power(audio, RATE), power)
+    scaled = audio.astype(np.float32) * np.float32(1 / 32768)
     np.testing.assert_allclose(frame_power(scaled, RATE), power, rtol=1e-5)
 
 

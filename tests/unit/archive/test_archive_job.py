@@ -402,15 +402,15 @@ def test_network_errors_talking_to_twilio_are_retryable(
     twilio: SimRecordings, make_service: Callable[..., ArchiveService]
 ) -> None:
     twilio.add(RE, CA)
-    # The service's own transport against a port nobody listens on: urllib3 raises its own
-    # errors (not OSErrors), which once escaped the job and left the row stuck.
+    # The service's own transport against a port nobody listens on (urllib3's errors, not
+    # OSErrors, once escaped the job and left the row stuck; http.client's refusal is one).
     unreachable = Client(
         twilio.account_sid,
         twilio.auth_token,
         http_client=PooledHttpClient("http://127.0.0.1:9", timeout=2),
     )
     down = make_service(delete_from_twilio=True, client=unreachable)
-    with pytest.raises(ArchiveRetryableError, match=r"NewConnectionError|MaxRetryError"):
+    with pytest.raises(ArchiveRetryableError, match=r"ConnectionRefusedError"):
         down.job.archive_recording(RE)
     row = down.get(RE)
     assert row is not None and row.state == "downloading" and row.attempts == 1

@@ -3,6 +3,7 @@ typed rows, the same counters, the caller's transaction, SQLAlchemy's errors."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,16 +20,18 @@ from sqlalchemy import (
     Table,
     bindparam,
     event,
+    func,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
-from flexrec.db.base import make_engine
+from flexrec.db.base import make_engine, make_session_factory
 from flexrec.db.migrate import upgrade
 from flexrec.db.models import ConferenceParticipantRecord, TaskRecord
-from flexrec.db.prepared import Prepared, watch
-from flexrec.recording.store import insert_returning
+from flexrec.db.prepared import Prepared, attached, watch, write_changes
+from flexrec.recording.store import insert_returning, write_session
 
 NOW = datetime(2026, 12, 7, 8, 30, 15, 123456, tzinfo=UTC)
 _TASK = select(
@@ -186,3 +189,82 @@ def test_an_update_takes_a_constant_onupdate_and_refuses_a_computed_one(engine: 
         assert tuple(conn.execute(select(table.c.name, table.c.version)).one()) == ("b", 7)
         with pytest.raises(ValueError, match="not a constant default"):
             Prepared(rename.values(name=bindparam("name"))).execute(conn, {"b_id": 1, "name": "c"})
+
+
+def _sql_seen(engine: Engine) -> Iterator[list[str]]:
+    """Every statement sent, both ways (SQLAlchemy's execution and prepared), first word only
+    for SQLAlchemy's (its own UPDATEs are the ORM's flush)."""
+    seen: list[str] = []
+
+    def on_execute(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        seen.append("orm " + statement.split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        with watch(lambda sql: seen.append("prepared " + sql)):
+            yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def test_write_changes_sends_one_prepared_update_of_the_changed_columns(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with write_session(sessions) as session:
+        loaded = {"sid": "WT1", "status": "pending", "queue_name": None}
+        task = attached(session, TaskRecord, loaded)
+        task.status = "assigned"
+        task.queue_name = None  # set to what it holds: no change, not written
+        with contextlib.contextmanager(_sql_seen)(engine) as seen:
+            write_changes(session)
+            assert not session.dirty  # as after the ORM's flush
+            session.flush()  # nothing left for the ORM
+        assert seen == [
+            "prepared UPDATE tasks SET status=? WHERE tasks.sid = ?",
+        ]
+    with sessions() as session:
+        row = session.get(TaskRecord, "WT1")
+        assert row is not None and (row.status, row.attributes) == (
+            "assigned",
+            {"n": 1, "to": "+1555"},
+        )
+
+
+def test_a_write_session_writes_its_changes_prepared_before_each_statement_and_commit(
+    engine: Engine,
+) -> None:
+    sessions = make_session_factory(engine)
+    read = Prepared(_TASK)
+    with contextlib.contextmanager(_sql_seen)(engine) as seen, write_session(sessions) as session:
+        task = session.get(TaskRecord, "WT0")
+        assert task is not None
+        task.attributes = {"n": 0, "to": "+1555", "new": True}
+        row = read.execute(session, {"sid": "WT0"}).first()  # sees the change: written first
+        assert row.attributes == {"n": 0, "to": "+1555", "new": True}
+        task.status = "wrapping"
+    orm_updates = [s for s in seen if s == "orm UPDATE"]
+    prepared_updates = [s for s in seen if s.startswith("prepared UPDATE tasks")]
+    assert (len(orm_updates), len(prepared_updates)) == (0, 2)
+    with sessions() as session:
+        found = session.get(TaskRecord, "WT0")
+        assert found is not None and found.status == "wrapping"
+
+
+def test_what_write_changes_cannot_write_is_left_to_the_orm(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with contextlib.contextmanager(_sql_seen)(engine) as seen, write_session(sessions) as session:
+        session.add(TaskRecord(sid="WT9", status="pending", created_at=NOW, updated_at=NOW))
+        task = attached(session, TaskRecord, {"sid": "WT2", "status": "pending"})
+        task.status = func.upper(TaskRecord.status)  # an SQL expression: the ORM's to send
+    assert "orm INSERT" in seen and "orm UPDATE" in seen
+    assert not [s for s in seen if s.startswith("prepared UPDATE")]
+    with sessions() as session:
+        assert session.get(TaskRecord, "WT9") is not None
+        found = session.get(TaskRecord, "WT2")
+        assert found is not None and found.status == "PENDING"
+
+
+def test_a_change_to_a_row_gone_raises_as_the_orm_does(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with pytest.raises(StaleDataError), write_session(sessions) as session:
+        task = attached(session, TaskRecord, {"sid": "WT404", "status": "pending"})
+        task.status = "assigned"

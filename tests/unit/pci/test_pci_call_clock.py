@@ -66,7 +66,7 @@ def test_the_call_clock_opens_each_point_and_puts_findings_back() -> None:
         Region(51_000, 53_000),
     ]
     assert clock.pauses([(25_000, 27_000)]) == [(5_000, 6_000), (21_000, 51_000), (56_000, 58_000)]
-    assert clock.joins() == [5_000, 21_000]
+    assert clock.joins() == {5_000: POINT_LATE_MS, 21_000: POINT_LATE_MS}
     # back on the file: a time inside an opened pause is its point
     assert [clock.to_file(t) for t in (4_000, 5_500, 6_000, 30_000, 51_000, 60_000)] == [
         4_000,
@@ -89,7 +89,7 @@ def test_a_reading_a_late_placed_join_cut_is_still_cut() -> None:
     pause = (at, at + 30_000)
     speech = {CUSTOMER: [region(reading)]}
     assert cut_detections({CUSTOMER: reading}, speech, [pause]) == []  # a silence pause: not cut
-    (found,) = cut_detections({CUSTOMER: reading}, speech, [pause], joins_ms={at})
+    (found,) = cut_detections({CUSTOMER: reading}, speech, [pause], joins_ms={at: POINT_LATE_MS})
     assert (found.kind, found.digit_count) == (CARD_NUMBER, 11)
     assert found.end_ms >= at - POINT_LATE_MS
     # so is the answer to the card-number question that the late-placed join cut
@@ -99,7 +99,9 @@ def test_a_reading_a_late_placed_join_cut_is_still_cut() -> None:
     regions = {AGENT: [region(question)], CUSTOMER: [region(answer)]}
     at = answer[-1].end_ms + 900
     assert answer_detections(channels, regions, [], [(at, at + 30_000)]) == []
-    (answer_found,) = answer_detections(channels, regions, [], [(at, at + 30_000)], {at})
+    (answer_found,) = answer_detections(
+        channels, regions, [], [(at, at + 30_000)], {at: POINT_LATE_MS}
+    )
     assert answer_found.rule == "answer_to_question"
 
 
@@ -111,8 +113,43 @@ def test_a_short_turn_after_a_join_is_silenced_from_where_the_resume_may_have_be
     pause = (join, join + 30_000)  # the skip point, opened up by its paused time
     after = [Word(w.text, w.start_ms + 30_000, w.end_ms + 30_000) for w in rest]
     speech = {CUSTOMER: [Region(pause[1], after[-1].end_ms + 150)]}
-    (found,) = cut_detections({CUSTOMER: after}, speech, [pause], joins_ms={join})
+    (found,) = cut_detections({CUSTOMER: after}, speech, [pause], joins_ms={join: POINT_LATE_MS})
     assert found.kind == SECURITY_CODE and found.start_ms == join - POINT_LATE_MS
     # after a silence pause the resume is exact: from the resume
     (exact,) = cut_detections({CUSTOMER: after}, speech, [pause])
     assert exact.start_ms == pause[1]
+
+
+def test_a_join_its_requests_bound_closely_reaches_back_only_that_far() -> None:
+    # The create's and the pause's round trips put the join at most 200 ms late: a reading
+    # that ended 0.9 s before it was finished before the pause, as after a silence pause.
+    reading = said(f"sure it is {ELEVEN}", 1000)
+    at = reading[-1].end_ms + 900
+    pause = (at, at + 30_000)
+    speech = {CUSTOMER: [region(reading)]}
+    assert cut_detections({CUSTOMER: reading}, speech, [pause], joins_ms={at: 200}) == []
+    # one that ran up to 0.4 s before it ran into the pause
+    at = reading[-1].end_ms + 400
+    pause = (at, at + 30_000)
+    (found,) = cut_detections({CUSTOMER: reading}, speech, [pause], joins_ms={at: 200})
+    assert (found.kind, found.digit_count) == (CARD_NUMBER, 11)
+    # and the short turn after a resume is silenced from 200 ms before the join, not a second
+    rest = said("but have", 40_000)
+    join = rest[0].start_ms + 150
+    pause = (join, join + 30_000)
+    after = [Word(w.text, w.start_ms + 30_000, w.end_ms + 30_000) for w in rest]
+    speech = {CUSTOMER: [Region(pause[1], after[-1].end_ms + 150)]}
+    (code,) = cut_detections({CUSTOMER: after}, speech, [pause], joins_ms={join: 200})
+    assert code.kind == SECURITY_CODE and code.start_ms == join - 200
+
+
+def test_the_stage_reads_each_points_own_bound() -> None:
+    clock = CallClock.of([(20_000, 30_000), (5_000, 1_000)], {20_000: 250})
+    assert clock.joins() == {5_000: POINT_LATE_MS, 21_000: 250}
+    # a point with its bound: an answer ending 0.9 s before it was not cut by the pause
+    question = said("please read me the number on the front of the card", 1000)
+    answer = said("it is before they will what but they", 6000)
+    channels = {AGENT: question, CUSTOMER: answer}
+    regions = {AGENT: [region(question)], CUSTOMER: [region(answer)]}
+    at = answer[-1].end_ms + 900
+    assert answer_detections(channels, regions, [], [(at, at + 30_000)], {at: 250}) == []

@@ -149,3 +149,30 @@ def test_the_stage_silences_a_simulated_reading_cut_by_a_late_pause() -> None:
     assert (tally.card_digit_words, tally.readings) == (11, 1)
     assert tally.card_digits_audible == 0 and tally.readings_silenced == 1
     assert any(d.rule == "cut_by_pause" for d in result.detections)
+
+
+def test_a_currency_word_heard_without_a_number_is_no_amount() -> None:
+    # Held-out seed 3007: the rest of the code ("seven oh") the resume let in was heard as "and
+    # an pound"; an amount says a number too.
+    rest = said("and an pound", 20_000)
+    pause = (5_000, rest[0].start_ms - 50)
+    (found,) = cut_detections({CUSTOMER: rest}, {CUSTOMER: [region(rest)]}, [pause])
+    assert found.kind == SECURITY_CODE and found.end_ms >= rest[-1].end_ms
+    # "fifteen pounds" is an amount
+    amount = said("fifteen pounds", 20_000)
+    pause = (5_000, amount[0].start_ms - 50)
+    assert cut_detections({AGENT: amount}, {AGENT: [region(amount)]}, [pause]) == []
+
+
+def test_a_skip_point_that_may_lie_at_the_file_s_start_cuts_what_the_file_holds_before_it() -> None:
+    # Seed 2006 starts paused; the resume's point is placed 1 s into the file, and the rest of
+    # the code (heard as "or four") was said in its first 0.9 s: what the resume let in.
+    rest = said("or four", 70)
+    speech = {CUSTOMER: [Region(0, 890)]}
+    point = 1_000
+    joins = {point: 2_000}  # its bounds allow it anywhere from the file's start
+    (found,) = cut_detections({CUSTOMER: rest}, speech, [(point, point + 37_000)], joins_ms=joins)
+    assert found.kind == SECURITY_CODE and found.start_ms == 0
+    # a point known to lie later in the file: the talk before it is read as before
+    later = {point: 500}
+    assert cut_detections({CUSTOMER: rest}, speech, [(point, point + 37_000)], joins_ms=later) == []

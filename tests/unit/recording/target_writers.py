@@ -1,8 +1,8 @@
 """Watches who writes `recording_targets` during a test: only flexrec.recording.transitions may.
 
-Three kinds of write are seen: an ORM attribute set on a `RecordingTarget` (flushed later, so
-the flush's own stack says nothing), a Core INSERT/UPDATE/DELETE on the table, and a prepared
-one (flexrec.db.prepared). Each is blamed on
+Three kinds of write are seen: an ORM attribute set on a `RecordingTarget` (flushed later, by
+the ORM or as a prepared UPDATE, so the flush's own stack says nothing), a Core
+INSERT/UPDATE/DELETE on the table, and a prepared one (flexrec.db.prepared). Each is blamed on
 the innermost flexrec frame of its stack; a write with no flexrec frame is a test arranging its
 world, not the service writing.
 """
@@ -38,7 +38,13 @@ def _writer(stack: list[traceback.FrameSummary]) -> Path | None:
 
 
 def _in_flush(stack: list[traceback.FrameSummary]) -> bool:
-    return any(f.filename.endswith(("orm/unitofwork.py", "orm/persistence.py")) for f in stack)
+    # The ORM's flush, or flexrec's prepared one (flexrec.db.prepared.write_changes), writes
+    # what attribute sets changed: those sets were blamed when they were made.
+    return any(
+        f.filename.endswith(("orm/unitofwork.py", "orm/persistence.py"))
+        or (f.name == "write_changes" and f.filename.endswith("db/prepared.py"))
+        for f in stack
+    )
 
 
 @contextmanager
@@ -68,7 +74,8 @@ def watch_target_writers() -> Iterator[list[str]]:
         verb = head[0].upper()
         table = head[2] if verb in ("INSERT", "DELETE") else head[1]
         if verb in ("INSERT", "UPDATE", "DELETE") and table == TABLE:
-            blame(verb)
+            if not _in_flush(traceback.extract_stack()):
+                blame(verb)
 
     attributes = [getattr(RecordingTarget, c.key) for c in RecordingTarget.__mapper__.column_attrs]
     for attribute in attributes:

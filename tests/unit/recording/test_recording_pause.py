@@ -127,6 +127,15 @@ def test_call_ended_during_pause_reports_ended_not_an_error(h: Harness) -> None:
     assert h.pause_events()[-1].result == "ended"
 
 
+def _assert_replaced_only_on_resume(h: Harness, ended_sid: str) -> None:
+    """The paused leg whose recording Twilio ended gets a new one at the resume, not before."""
+    assert len(h.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
+    h.service.pauses.resume(TASK, OWNER)
+    h.queue.run_all()
+    replacement = h.twilio.recordings_on(CUSTOMER)[-1]
+    assert replacement.sid != ended_sid and replacement.status == "in-progress"
+
+
 def test_a_pause_that_finds_the_recording_ended_on_a_live_call_holds_its_replacement(
     h: Harness,
 ) -> None:
@@ -138,11 +147,7 @@ def test_a_pause_that_finds_the_recording_ended_on_a_live_call_holds_its_replace
     assert h.service.pauses.pause(TASK, OWNER).state != "ended"
     h.end_recording(rec.sid, "absent", ErrorCode="16102")
     h.queue.run_all()
-    assert len(h.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
-    h.service.pauses.resume(TASK, OWNER)
-    h.queue.run_all()
-    replacement = h.twilio.recordings_on(CUSTOMER)[-1]
-    assert replacement.sid != rec.sid and replacement.status == "in-progress"
+    _assert_replaced_only_on_resume(h, rec.sid)
 
 
 def test_twilio_unavailable_is_retried_then_reported(h: Harness) -> None:
@@ -188,11 +193,7 @@ def test_a_deferred_pause_that_finds_the_recording_ended_on_a_live_call_holds_it
     assert ringing.target(CUSTOMER).state == "paused"  # the agent's word, not 'call over'
     ringing.end_recording(rec.sid, "absent", ErrorCode="16102")
     ringing.queue.run_all()
-    assert len(ringing.twilio.recordings_on(CUSTOMER)) == 1, "the replacement waits for the resume"
-    ringing.service.pauses.resume(TASK, OWNER)
-    ringing.queue.run_all()
-    replacement = ringing.twilio.recordings_on(CUSTOMER)[-1]
-    assert replacement.sid != rec.sid and replacement.status == "in-progress"
+    _assert_replaced_only_on_resume(ringing, rec.sid)
 
 
 def test_a_deferred_pause_on_a_call_that_ended_meanwhile_ends_the_target(ringing: Harness) -> None:

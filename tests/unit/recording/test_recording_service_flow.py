@@ -6,12 +6,18 @@ import threading
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from recording_harness import Harness, inbound_attrs, outbound_attrs, with_conference
 from sim_twilio import fake_sid, rate_limited, timeout_error, unavailable
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
 from testkit import assert_not_recorded, assert_one_voice_recording, assert_recorded_exactly_once
 
+from flexrec.db.models import RecordingRecord
+from flexrec.db.prepared import watch
 from flexrec.recording.dedup import mark_seen
 from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.views import RecordingView
 from flexrec.twilio.gateway import GatewayError
 
 TASK = fake_sid("WT", 1)
@@ -425,6 +431,90 @@ def test_recording_status_callbacks_complete_the_target_and_notify(h: Harness) -
     )
     assert view.channel_labels == ("customer", "others")
     assert h.service.list_recordings(status="completed")[0].sid == sid
+
+
+def _write_transactions() -> float:
+    return REGISTRY.get_sample_value("flexrec_db_write_transactions_total") or 0.0
+
+
+def test_a_completion_note_commits_with_the_status_in_one_write_transaction(h: Harness) -> None:
+    noted: list[tuple[str, str]] = []
+    after: list[str] = []
+
+    def note(session: Session, view: RecordingView) -> None:
+        # Written where the status is: the row it reads is the one this transaction wrote.
+        session.execute(
+            update(RecordingRecord).where(RecordingRecord.sid == view.sid).values(track="noted")
+        )
+        noted.append((view.sid, h.target(CUSTOMER).state))
+
+    h.service.intake.note_recording_completed(note)
+    h.service.intake.on_recording_completed(lambda view: after.append(view.sid))
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    sid = h.target(CUSTOMER).recording_sid
+    assert sid is not None
+    before = _write_transactions()
+    h.recording_status(sid, CUSTOMER, "completed")
+    assert _write_transactions() - before == 1  # the status, its rows and the note together
+    # Another connection saw the target not yet completed: the note ran before the commit.
+    assert noted == [(sid, "recording")] and after == [sid]
+    with h.sessions() as s:
+        row = s.get(RecordingRecord, sid)
+        assert row is not None and (row.status, row.track) == ("completed", "noted")
+
+
+def test_a_completed_callback_writes_its_rows_as_prepared_statements(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    sid = h.target(CUSTOMER).recording_sid
+    assert sid is not None
+    h.recording_status(sid, CUSTOMER, "in-progress")
+    through_sqlalchemy: list[str] = []
+    prepared: list[str] = []
+
+    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
+        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
+
+    event.listen(h.engine, "before_cursor_execute", on_execute)
+    try:
+        with watch(lambda sql: prepared.append(" ".join(sql.split()[:3]).upper())):
+            h.recording_status(sid, CUSTOMER, "completed")
+    finally:
+        event.remove(h.engine, "before_cursor_execute", on_execute)
+    # The target and recording rows read, then each written with what changed: no ORM flush.
+    assert through_sqlalchemy == []
+    assert [p for p in prepared if p.startswith("UPDATE")] == [
+        "UPDATE RECORDING_TARGETS SET",
+        "UPDATE RECORDINGS SET",
+    ]
+    assert len(prepared) == 5  # BEGIN IMMEDIATE, the two reads, the two writes
+    assert h.target(CUSTOMER).state == "completed"
+
+
+def test_a_failed_completion_note_leaves_the_status_to_its_redelivery(h: Harness) -> None:
+    fail = [True]
+    notes: list[str] = []
+
+    def note(session: Session, view: RecordingView) -> None:
+        notes.append(view.sid)
+        if fail[0]:
+            raise RuntimeError("the note could not be written")
+
+    h.service.intake.note_recording_completed(note)
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    sid = h.target(CUSTOMER).recording_sid
+    assert sid is not None
+    with pytest.raises(RuntimeError):
+        h.recording_status(sid, CUSTOMER, "completed")  # answered 500: Twilio redelivers
+    assert h.target(CUSTOMER).state == "recording"  # neither the status nor the note
+    fail[0] = False
+    h.recording_status(sid, CUSTOMER, "completed")
+    assert h.target(CUSTOMER).state == "completed" and notes == [sid, sid]
 
 
 def test_status_callback_before_create_response_is_adopted(h: Harness) -> None:

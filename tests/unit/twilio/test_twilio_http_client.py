@@ -5,17 +5,17 @@ from __future__ import annotations
 import base64
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import urllib3
 from pydantic import SecretStr
 
 from flexrec.config import TwilioSettings
 from flexrec.twilio.client import POOL_SIZE, PooledHttpClient, make_client
+from flexrec.twilio.connections import Origin, Proxy, ProxyNotSupported
 from flexrec.twilio.gateway import CreateRecordingRequest, GatewayError, SdkGateway
 
 ACCOUNT = "AC" + "0" * 32
@@ -26,6 +26,7 @@ class _Recorder(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str, dict[str, str], bytes]]] = []
     status = 201
     body = b"{}"
+    redirect: str | None = None
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -34,6 +35,8 @@ class _Recorder(BaseHTTPRequestHandler):
         self.send_response(type(self).status)
         self.send_header("Content-Type", "application/json")
         self.send_header("ETag", '"7"')
+        if type(self).redirect:
+            self.send_header("Location", type(self).redirect)
         self.send_header("Content-Length", str(len(type(self).body)))
         self.end_headers()
         self.wfile.write(type(self).body)
@@ -130,16 +133,226 @@ def test_a_create_is_sent_once_even_when_the_connection_drops() -> None:
     assert accepted == [1]
 
 
-def test_the_pool_is_large_retries_are_off_and_the_proxy_comes_from_the_environment(
+def test_the_pool_is_large_and_the_proxy_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     direct = PooledHttpClient("http://127.0.0.1:9")
-    pool = direct._pool.connection_from_url("http://127.0.0.1:9/")
-    assert pool.pool.maxsize == POOL_SIZE
-    assert direct._pool.connection_pool_kw["retries"].total is False
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    (pool,) = direct._pools.values()
+    assert pool.maxsize == POOL_SIZE
+    assert pool._proxy is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://me:p%40ss@proxy.example:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    proxied = PooledHttpClient()
-    assert isinstance(proxied._pool, urllib3.ProxyManager)
-    assert proxied._pool.proxy is not None and proxied._pool.proxy.host == "proxy.example"
+    (proxied,) = PooledHttpClient()._pools.values()
+    assert proxied.origin == Origin("https", "api.twilio.com", 443)
+    assert proxied._proxy == Proxy(
+        "proxy.example", 3128, "Basic " + base64.b64encode(b"me:p@ss").decode()
+    )
+
+
+def test_a_proxy_this_transport_cannot_use_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(ProxyNotSupported, match="only http:// proxies"):
+        PooledHttpClient()
+
+
+def test_an_http_origin_through_a_proxy_is_asked_by_absolute_url(
+    origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", origin)  # the recorder plays the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = PooledHttpClient("http://twilio.invalid:8080")
+    client.request("GET", "https://api.twilio.com/2010-04-01/Accounts.json", params={"A": 1})
+    assert _Recorder.seen[0][1] == "http://twilio.invalid:8080/2010-04-01/Accounts.json?A=1"
+
+
+class _KeepAlive:
+    """A raw HTTP/1.1 server: answers keep-alive, then does to each connection's request N what
+    `after` says ("close": hang up after answering it; "drop": read it, hang up unanswered;
+    "stall": read it, never answer). Counts connections and requests read."""
+
+    def __init__(self, after: dict[int, str]) -> None:
+        self.after = after
+        self.connections = 0
+        self.requests: list[str] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._open.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        reader = conn.makefile("rb")
+        n = 0
+        while True:
+            line = reader.readline()
+            if not line:
+                return
+            length = 0
+            while (header := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = header.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            reader.read(length)
+            n += 1
+            self.requests.append(line.decode().split()[0])
+            what = self.after.get(n)
+            if what == "stall":
+                return  # the socket stays open, unanswered
+            if what == "drop":
+                conn.close()
+                return
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            if what == "close":
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+                return
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._open:
+            conn.close()
+
+
+@pytest.fixture
+def keep_alive() -> Iterator[Callable[[dict[int, str]], _KeepAlive]]:
+    made: list[_KeepAlive] = []
+
+    def make(after: dict[int, str]) -> _KeepAlive:
+        made.append(_KeepAlive(after))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+def _quiet_until_closed(client: PooledHttpClient) -> None:
+    # Wait (no sleep: a blocking read) until the server's hang-up reached the kept socket.
+    (pool,) = client._pools.values()
+    (conn,) = pool._idle
+    assert conn.sock is not None
+    conn.sock.settimeout(5)
+    assert conn.sock.recv(1, socket.MSG_PEEK) == b""
+
+
+def test_connections_are_kept_and_reused(
+    keep_alive: Callable[[dict[int, str]], _KeepAlive],
+) -> None:
+    server = keep_alive({})
+    client = PooledHttpClient(server.url, timeout=5)
+    for _ in range(5):
+        assert client.request("POST", "https://api.twilio.com/x", data={"a": 1}).status_code == 200
+    assert server.connections == 1 and server.requests == ["POST"] * 5
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_kept_connection_the_server_closed_is_replaced_before_sending(
+    keep_alive: Callable[[dict[int, str]], _KeepAlive], method: str
+) -> None:
+    server = keep_alive({1: "close"})
+    client = PooledHttpClient(server.url, timeout=5)
+    client.request(method, "https://api.twilio.com/x")
+    _quiet_until_closed(client)
+    assert client.request(method, "https://api.twilio.com/x").status_code == 200
+    assert server.connections == 2 and server.requests == [method, method]
+
+
+def test_a_get_the_kept_connection_lost_unanswered_is_sent_again_on_a_new_one(
+    keep_alive: Callable[[dict[int, str]], _KeepAlive],
+) -> None:
+    server = keep_alive({2: "drop"})
+    client = PooledHttpClient(server.url, timeout=5)
+    client.request("GET", "https://api.twilio.com/x")
+    assert client.request("GET", "https://api.twilio.com/x").status_code == 200
+    assert server.connections == 2 and server.requests == ["GET", "GET", "GET"]
+
+
+def test_a_post_the_kept_connection_lost_unanswered_is_not_sent_again(
+    keep_alive: Callable[[dict[int, str]], _KeepAlive],
+) -> None:
+    # It may have reached Twilio: a second send could be a second recording.
+    server = keep_alive({2: "drop"})
+    settings = TwilioSettings(
+        account_sid=ACCOUNT, auth_token=SecretStr("t"), base_url=server.url, timeout_s=5
+    )
+    gateway = SdkGateway(make_client(settings), ACCOUNT, "WS" + "0" * 32)
+    client = gateway._client.http_client
+    client.request("POST", "https://api.twilio.com/x")
+    with pytest.raises(GatewayError) as caught:
+        gateway.create_recording(CreateRecordingRequest(CALL, "http://127.0.0.1:9/cb"))
+    assert caught.value.retryable and caught.value.status is None
+    assert server.requests == ["POST", "POST"] and server.connections == 1
+
+
+def test_a_request_unanswered_past_its_timeout_fails_retryable_and_its_connection_goes(
+    keep_alive: Callable[[dict[int, str]], _KeepAlive],
+) -> None:
+    server = keep_alive({2: "stall"})
+    settings = TwilioSettings(
+        account_sid=ACCOUNT, auth_token=SecretStr("t"), base_url=server.url, timeout_s=0.3
+    )
+    gateway = SdkGateway(make_client(settings), ACCOUNT, "WS" + "0" * 32)
+    client = gateway._client.http_client
+    client.request("GET", "https://api.twilio.com/x")
+    with pytest.raises(GatewayError) as caught:
+        gateway.create_recording(CreateRecordingRequest(CALL, "http://127.0.0.1:9/cb"))
+    assert caught.value.retryable and caught.value.status is None
+    assert "timed out" in str(caught.value)
+    (pool,) = client._pools.values()
+    assert pool.idle == 0  # a late answer must never be read as the next request's
+    assert client.request("GET", "https://api.twilio.com/x").status_code == 200
+    assert server.connections == 2
+
+
+def test_threads_share_the_pool_without_sharing_a_connection(
+    keep_alive: Callable[[dict[int, str]], _KeepAlive],
+) -> None:
+    server = keep_alive({})
+    client = PooledHttpClient(server.url, timeout=5)
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def send() -> None:
+        barrier.wait()
+        for _ in range(20):
+            statuses.append(client.request("GET", "https://api.twilio.com/x").status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 160 and len(server.requests) == 160
+    (pool,) = client._pools.values()
+    assert server.connections <= 8 and pool.idle == server.connections
+
+
+def test_a_download_follows_redirects_and_leaves_its_credentials_at_the_origin(
+    origin: str, keep_alive: Callable[[dict[int, str]], _KeepAlive]
+) -> None:
+    store = keep_alive({})  # the media store, on another origin
+    _Recorder.status, _Recorder.redirect = 307, store.url + "/media.wav"
+    try:
+        status, body = PooledHttpClient(origin, timeout=5).download(
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1.wav",
+            {"RequestedChannels": "2"},
+            ("user", "secret"),
+        )
+    finally:
+        _Recorder.status, _Recorder.redirect = 201, None
+    assert (status, body) == (200, b"{}")
+    assert _Recorder.seen[0][2]["Authorization"].startswith("Basic ")
+    assert store.requests == ["GET"]
