@@ -22,14 +22,20 @@ from urllib.parse import urlsplit
 
 import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab  # loaded by flexrec.jobs
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Worker
+from huey.storage import SqliteStorage
 from prometheus_client import Summary
 
+from flexrec.jobs.doorbell import Doorbell
 from flexrec.ports import Job
 
 log = structlog.get_logger(__name__)
 
 STOP_WAIT_S = 5.0  # how long a stop waits for the in-process consumer's running jobs
+# With a doorbell (the SQLite queue) an enqueue wakes a consumer: polling is only the safety net
+# for a lost ring, so an idle thread looks first after this long (huey's own: 0.1 s), then
+# 1.15x longer each empty look, up to huey's 10 s.
+BELL_POLL_S = 1.0
 
 JOB_CPU = Summary(
     "flexrec_job_cpu_seconds",
@@ -86,14 +92,82 @@ def periodic_schedule(every_minutes: int) -> Callable[[Any], bool]:
     return schedule
 
 
+class _BellWorker(Worker):  # type: ignore[misc] # huey is untyped
+    """huey's worker thread, sleeping until the doorbell rings or its poll is due."""
+
+    delay: float
+    max_delay: float
+    backoff: float
+
+    def __init__(self, bell: Doorbell, **options: Any) -> None:
+        super().__init__(**options)
+        self.bell = bell
+
+    def sleep(self) -> None:
+        self.delay = min(self.delay, self.max_delay)
+        self.bell.wait(self.delay)
+        self.delay *= self.backoff
+
+
+class _BellConsumer(Consumer):  # type: ignore[misc] # huey is untyped
+    """huey's consumer whose worker threads wake on the doorbell."""
+
+    def __init__(self, huey: Huey, bell: Doorbell, **options: Any) -> None:
+        self.bell = bell  # before huey's constructor makes the workers
+        super().__init__(huey, initial_delay=BELL_POLL_S, **options)
+
+    def _create_worker(self) -> Worker:
+        return _BellWorker(
+            self.bell,
+            huey=self.huey,
+            stop_flag=self.stop_flag,
+            default_delay=self.default_delay,
+            max_delay=self.max_delay,
+            backoff=self.backoff,
+            max_tasks=self.max_tasks,
+        )
+
+    def start(self) -> None:
+        self.bell.listen()
+        super().start()
+
+    def stop(self, graceful: bool = False) -> None:
+        self.stop_flag.set()
+        self.bell.stop()  # sleeping workers see the flag now, not at their next poll
+        super().stop(graceful)
+
+
+def _doorbell(huey: Huey) -> Doorbell | None:
+    """The bell of a SQLite queue, rung by every write of a job (ours, the scheduler's moves of
+    due jobs, huey's retries); None for a queue whose reads block (Redis) or run at once."""
+    storage = huey.storage
+    if not isinstance(storage, SqliteStorage):
+        return None
+    bell = Doorbell(Path(f"{storage.filename}.bells"))
+    write = storage.enqueue
+
+    def enqueue(data: bytes, priority: float | None = None) -> None:
+        write(data, priority)
+        bell.ring()  # after the write: a consumer woken now finds the row
+
+    storage.enqueue = enqueue
+    return bell
+
+
 class JobQueue:
     """Named jobs over one huey instance, plus an in-process or standalone consumer."""
 
     def __init__(self, huey: Huey) -> None:
         self.huey = huey
+        self.bell = _doorbell(huey)
         self._tasks: dict[str, Any] = {}
         self._consumer: Consumer | None = None
         self._lock = threading.Lock()
+
+    def _create_consumer(self, **options: Any) -> Consumer:
+        if self.bell is None:
+            return self.huey.create_consumer(**options)
+        return _BellConsumer(self.huey, self.bell, **options)
 
     @classmethod
     def from_url(cls, url: str, name: str = "flexrec") -> JobQueue:
@@ -136,7 +210,7 @@ class JobQueue:
             # (a reconcile's lists take four tries of the full timeout each) would hold a
             # SIGTERM for a minute. Workers are daemon threads, so the process then exits
             # under them; what a cut job had not done its rows still say, for the next start.
-            consumer = self.huey.create_consumer(
+            consumer = self._create_consumer(
                 workers=workers,
                 worker_type="thread",
                 periodic=True,
@@ -159,7 +233,7 @@ class JobQueue:
 
     def run_consumer(self, workers: int = 4) -> None:
         """Block running a consumer with signal handling (`flexrec worker`)."""
-        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+        consumer = self._create_consumer(workers=workers, worker_type="thread", periodic=True)
         consumer.run()
 
 

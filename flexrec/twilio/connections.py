@@ -102,10 +102,11 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
     try:
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return True
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller = select.poll()  # not select(): it fails on descriptors past 1023
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 def _close_each(connections: list[http.client.HTTPConnection]) -> None:
