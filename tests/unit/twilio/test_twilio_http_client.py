@@ -99,6 +99,14 @@ def test_json_bodies_are_sent_as_json(origin: str) -> None:
     assert _Recorder.seen[0][3] == b'{"a": [1, 2]}'
 
 
+def _gateway_to(base_url: str, *, timeout_s: float) -> SdkGateway:
+    """The service's gateway, its requests rebased onto a local server."""
+    settings = TwilioSettings(
+        account_sid=ACCOUNT, auth_token=SecretStr("t"), base_url=base_url, timeout_s=timeout_s
+    )
+    return SdkGateway(make_client(settings), ACCOUNT, "WS" + "0" * 32)
+
+
 def test_a_create_is_sent_once_even_when_the_connection_drops() -> None:
     # The server hangs up without answering: a retry would be a second recording.
     listener = socket.socket()
@@ -117,13 +125,7 @@ def test_a_create_is_sent_once_even_when_the_connection_drops() -> None:
             conn.close()
 
     threading.Thread(target=hang_up, daemon=True).start()
-    settings = TwilioSettings(
-        account_sid=ACCOUNT,
-        auth_token=SecretStr("t"),
-        base_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
-        timeout_s=2,
-    )
-    gateway = SdkGateway(make_client(settings), ACCOUNT, "WS" + "0" * 32)
+    gateway = _gateway_to(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=2)
     try:
         with pytest.raises(GatewayError) as caught:
             gateway.create_recording(CreateRecordingRequest(CALL, "http://127.0.0.1:9/cb"))
@@ -285,10 +287,7 @@ def test_a_post_the_kept_connection_lost_unanswered_is_not_sent_again(
 ) -> None:
     # It may have reached Twilio: a second send could be a second recording.
     server = keep_alive({2: "drop"})
-    settings = TwilioSettings(
-        account_sid=ACCOUNT, auth_token=SecretStr("t"), base_url=server.url, timeout_s=5
-    )
-    gateway = SdkGateway(make_client(settings), ACCOUNT, "WS" + "0" * 32)
+    gateway = _gateway_to(server.url, timeout_s=5)
     client = gateway._client.http_client
     client.request("POST", "https://api.twilio.com/x")
     with pytest.raises(GatewayError) as caught:
@@ -301,10 +300,7 @@ def test_a_request_unanswered_past_its_timeout_fails_retryable_and_its_connectio
     keep_alive: Callable[[dict[int, str]], _KeepAlive],
 ) -> None:
     server = keep_alive({2: "stall"})
-    settings = TwilioSettings(
-        account_sid=ACCOUNT, auth_token=SecretStr("t"), base_url=server.url, timeout_s=0.3
-    )
-    gateway = SdkGateway(make_client(settings), ACCOUNT, "WS" + "0" * 32)
+    gateway = _gateway_to(server.url, timeout_s=0.3)
     client = gateway._client.http_client
     client.request("GET", "https://api.twilio.com/x")
     with pytest.raises(GatewayError) as caught:
