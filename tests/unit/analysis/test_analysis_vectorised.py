@@ -4,6 +4,8 @@ rules as first written); the conversation metrics equal a millisecond-by-millise
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -127,7 +129,7 @@ def test_metrics_equal_a_count_millisecond_by_millisecond(seed: int) -> None:
     for who, spans_in in (("customer", customer), ("agent", agent)):
         mine = [(s.start_ms, s.end_ms) for s in found.segments if s.speaker == who]
         assert all(b > a for a, b in mine)
-        assert all(b <= c for (_, b), (c, _) in zip(mine, mine[1:], strict=False))
+        assert all(b <= c for (_, b), (c, _) in itertools.pairwise(mine))
         talk = _metrics_ms_by_ms(spans_in, [], duration, paused)[0]
         assert sum(b - a for a, b in mine) == talk
         assert _metrics_ms_by_ms(mine, [], duration, paused)[0] == talk
