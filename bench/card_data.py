@@ -32,11 +32,12 @@ round trips); `--no-event-bounds` gives it the events as a pause another integra
 one whose process was killed, would be read: from StartTime and the rows' `created_at`,
 written after the answer, `--events-late-ms` plus half a round trip late, with the stage's
 fixed second (`--round-trip-ms 0 --no-event-bounds` is the fifth session's `--events-late-ms`).
-`--transcripts DIR` keeps each call's transcript in DIR and reads it back on a later run of the
-same calls: pocketsphinx carries state from one call to the next, so a transcript is keyed by
-the engine options and every recording decoded before it in the run, and a later run with the
-same calls in the same order (another `--events-late-ms`, other rules) reads exactly the words a
-fresh run would hear; the stage's speed is then not measured (printed -1).
+`--transcripts DIR` keeps each channel's transcript in DIR and reads it back on a later run:
+the engine starts every channel afresh (`pocketsphinx_engine.start_channel`), so a channel's
+words depend on its own audio and the engine's options alone, which is the key; any later run
+that renders the same channel (another `--events-late-ms`, other rules, another set holding the
+same call) reads exactly the words a fresh run would hear. Delete DIR when the engine's code or
+model changes. The stage's speed is then not measured (printed -1).
 `--engine '{"full_search": {"fwdflatsfwin": 10}}'` measures the default engine with other
 pocketsphinx options for either pass (`quick_search` replaces the engine's quick options).
 `--transcription-engine faster-whisper --transcription-model DIR` measures another engine, built
@@ -142,44 +143,36 @@ def modelled_events(
 
 
 class TranscriptCache:
-    """Transcripts kept in a folder, keyed by the engine options and every recording the engine
-    decoded before (see the module docstring); a miss is transcribed as the stage would."""
+    """Transcripts kept in a folder, one file a channel, keyed by the engine options and the
+    channel's own audio (see the module docstring); a miss is transcribed as the stage would."""
 
     def __init__(self, folder: Path, engine: Transcriber, options: dict[str, Any]) -> None:
         self.folder = folder
         self.engine = engine
-        self.chain = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
+        self.options = json.dumps({"engine": engine.name, **options}, sort_keys=True).encode()
         self.hits = 0
-        # Recordings served from the folder that the engine has not decoded: a miss after them
-        # decodes them first, so the engine hears the miss in the state a fresh run would.
-        self.unheard: list[bytes] = []
         folder.mkdir(parents=True, exist_ok=True)
 
     def transcript(self, wav: bytes) -> dict[int, list[Word]]:
         """The recording's words per channel (1 = the WAV's first), from the folder or heard."""
-        self.chain.update(hashlib.sha256(wav).digest())
-        path = self.folder / f"{self.chain.hexdigest()}.json"
-        if path.exists():
-            self.hits += 1
-            self.unheard.append(wav)
-            stored = json.loads(path.read_text())
-            return {int(c): [Word(*w) for w in words] for c, words in stored.items()}
-        for earlier in self.unheard:
-            self._hear(earlier)
-        self.unheard = []
-        heard = self._hear(wav)
-        kept = {
-            c: [[w.text, w.start_ms, w.end_ms, w.confidence] for w in ws] for c, ws in heard.items()
-        }
-        path.write_text(json.dumps(kept))
-        return heard
-
-    def _hear(self, wav: bytes) -> dict[int, list[Word]]:
         samples, rate = decode_wav(wav)
-        return {
-            channel + 1: self.engine.transcribe(samples[:, channel].copy(), rate)
-            for channel in range(samples.shape[1])
-        }
+        out: dict[int, list[Word]] = {}
+        for channel in range(samples.shape[1]):
+            audio = samples[:, channel].copy()
+            key = hashlib.sha256(self.options)
+            key.update(str(rate).encode())
+            key.update(audio.tobytes())
+            path = self.folder / f"{key.hexdigest()}.json"
+            if path.exists():
+                self.hits += 1
+                stored = json.loads(path.read_text())
+                out[channel + 1] = [Word(*w) for w in stored]
+                continue
+            heard = self.engine.transcribe(audio, rate)
+            kept = [[w.text, w.start_ms, w.end_ms, w.confidence] for w in heard]
+            path.write_text(json.dumps(kept))
+            out[channel + 1] = heard
+        return out
 
 
 def run(

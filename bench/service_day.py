@@ -2,8 +2,10 @@
 
 `webhook_throughput.py` offers a synthetic mix (mostly repeats of tasks already recorded).
 Real traffic is what the simulator's contact center sends: every TaskRouter event of a call's
-life, conference, call and recording status callbacks, then the archive and the analysis of
-each recording. This runs `flexrec serve` (its queue's jobs in a niced `flexrec worker` beside
+life that the workspace's EventsFilter lets through (the one `flexrec setup` writes, as on a
+configured account; `--all-event-types` for a workspace without it), conference, call and
+recording status callbacks, then the archive and the analysis of each recording. This runs
+`flexrec serve` (its queue's jobs in a niced `flexrec worker` beside
 it, as `flexrec serve` runs them, or with `--jobs-in-process` as its threads; pinned to one CPU)
 against `flexrec sim` producing a day of calls (pinned to the other CPU), waits until every
 webhook is delivered (the simulator then stops) and the archive has caught up, then prints:
@@ -72,11 +74,14 @@ from figures import (
 from webhook_throughput import service_env  # this folder is on sys.path when run
 
 from flexrec.webhooks import paths
+from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
 from flexsim import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from servers import RunningServer, throwaway_postgres, throwaway_redis
 
+# The EventsFilter `flexrec setup` writes on the workspace (the types flexrec acts on).
+_SETUP_FILTER = ",".join(TASKROUTER_EVENTS_USED)
 ARCHIVE_JOB, ANALYSIS_JOB = "archive_recording", "archive_analyse"
 # `flexrec serve` with tracemalloc on from argv[2] seconds after start (start-up is not what
 # grows), dumping a snapshot every argv[2] seconds into argv[3] (--trace-memory): what the
@@ -483,6 +488,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
                 *("--scale", str(args.scale), "--calls", str(args.calls), "--seed", str(args.seed)),
                 *("--latency", args.latency, "--latency-real-time"),
                 *(["--event-streams"] if args.event_streams else []),
+                *(["--events-filter", _SETUP_FILTER] if args.events_filter else []),
             ]
             sim = _start(_pinned(sim_argv, 1, args.priority), env, workdir / "sim.log")
             _wait(sim_url + "/_sim/stats", sim)
@@ -770,6 +776,10 @@ def day_figures(
         "database": database,
         "queue": queue,
         "event_streams": args.event_streams,
+        # "setup": the workspace's EventsFilter (or the sink's subscription) is what `flexrec
+        # setup` writes, as on a configured account; "none": TaskRouter sends every type.
+        "events_filter": "setup" if args.events_filter else "none",
+        "webhooks_per_call": per(sent, calls),
         "calls": calls,
         "recordings_made": int(day.stats.get("recordings", {}).get("total", 0)),
         "recordings_archived": int(stored["archived"]),
@@ -848,7 +858,8 @@ def report(f: dict[str, Any]) -> None:
         f"{f['recordings_analysed']} analysed"
     )
     print(
-        f"webhooks delivered: {f['webhooks']} in {f['traffic_s']:.0f} s; failed "
+        f"webhooks delivered: {f['webhooks']} in {f['traffic_s']:.0f} s "
+        f"({f['webhooks_per_call']} a call; workspace EventsFilter: {f['events_filter']}); failed "
         f"{f['webhooks_failed']}; attempts past their limit (then retried) "
         f"{f['webhooks_timed_out']}; answered from memory {f['webhooks_answered_from_memory']}"
     )
@@ -1043,6 +1054,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--event-streams", action="store_true", help="TaskRouter events via an Event Streams sink"
+    )
+    parser.add_argument(
+        "--all-event-types",
+        action="store_false",
+        dest="events_filter",
+        help="a workspace without the EventsFilter `flexrec setup` writes (TaskRouter then "
+        "sends every event type, agents' status changes too); by default it has it, as a "
+        "configured account does",
     )
     parser.add_argument(
         "--database",

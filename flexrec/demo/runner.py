@@ -32,6 +32,7 @@ from flexrec.demo.measures import (
 from flexrec.demo.scoring import DemoScore, by_scenario, percentile, score_truth
 from flexrec.demo.service_process import ServiceProcess, service_env
 from flexrec.demo.settle import settle, show_live
+from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
 from flexsim import SimConfig, SimRunner, defaults, free_port
 
 
@@ -139,6 +140,9 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
         service_url=f"http://127.0.0.1:{port}",
         faults=options.faults or None,
         event_streams=options.event_streams,
+        # The account as `flexrec setup` leaves it: TaskRouter posts only the types flexrec
+        # uses (tests/integration/server/test_setup_against_sim.py holds the two together).
+        events_filter=",".join(TASKROUTER_EVENTS_USED),
         start_traffic=False,
         account_sid=defaults.ACCOUNT_SID,
         auth_token=defaults.AUTH_TOKEN,

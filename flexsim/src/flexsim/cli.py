@@ -218,6 +218,14 @@ def sim(
             "{url}/webhooks/event-streams instead of the workspace EventCallbackUrl.",
         ),
     ] = False,
+    events_filter: Annotated[
+        str | None,
+        typer.Option(
+            help="The workspace's EventsFilter: comma-separated TaskRouter event types sent to "
+            "its EventCallbackUrl (default: every type), and the types the --event-streams "
+            "sink is subscribed to."
+        ),
+    ] = None,
     scenarios: Annotated[
         str | None,
         typer.Option(help=f"Scenario weights, e.g. 'basic=40,hold=10'; names: {scenario_names()}."),
@@ -302,6 +310,7 @@ def sim(
         seed=seed,
         service_url=service_url,
         event_streams=event_streams,
+        events_filter=events_filter,
         event_callback_url=event_callback_url,
         event_streams_url=event_streams_url,
         call_status_callback_url=call_status_callback_url,

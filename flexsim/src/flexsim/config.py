@@ -60,6 +60,10 @@ class SimConfig:
     # of the workspace callback.
     service_url: str | None = None
     event_streams: bool = False
+    # The workspace's EventsFilter (comma-separated TaskRouter event types; None: every type,
+    # as a workspace nobody configured sends), as an account that ran its integration's setup
+    # has it; also the types the default Event Streams sink above is subscribed to.
+    events_filter: str | None = None
     call_progress_events: bool = False  # also report ringing/in-progress (default: the end only)
     # e.g. "api=0.2,dup=0.1,reorder=0.1,latency=50"; interference: "absent=0.05,failed=0.05,
     # stopped=0.05,clobber=0.1" (keys in flexsim.faults, `flexsim --help`)

@@ -178,25 +178,37 @@ class SimRunner(SimReadSide):
 
     def _configure_callbacks(self) -> None:
         urls = self.config.callback_urls()
+        chosen = [n.strip() for n in (self.config.events_filter or "").split(",") if n.strip()]
         with self.world.lock:
             self.world.event_callback_url = urls.taskrouter
+            self.world.events_filter = ",".join(chosen) or None
             if urls.event_streams:
+                # Whole resources, as POST /v1/Sinks and /v1/Subscriptions make them: a client
+                # lists and reads them over REST (`flexrec setup` does).
                 sink_sid = self.world.sids.new("DG")
+                now = self.world.clock.now()
                 self.world.event_stream_sinks.append(
                     {
                         "sid": sink_sid,
                         "destination": urls.event_streams,
                         "sink_type": "webhook",
                         "description": "flexsim default sink",
+                        "sink_configuration": {"destination": urls.event_streams, "method": "POST"},
+                        "status": "active",
+                        "date_created": now,
+                        "date_updated": now,
                     }
                 )
                 self.world.event_subscriptions.append(
                     {
                         "sid": self.world.sids.new("DF"),
                         "sink_sid": sink_sid,
+                        "description": "flexsim default subscription",
+                        "date_created": now,
+                        "date_updated": now,
                         "types": [
                             {"type": f"com.twilio.taskrouter.{name}", "schema_version": 1}
-                            for name in EMITTED_TASKROUTER_TYPES
+                            for name in chosen or EMITTED_TASKROUTER_TYPES
                         ],
                     }
                 )

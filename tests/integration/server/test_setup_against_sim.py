@@ -13,7 +13,7 @@ from twilio.rest import Client
 from flexrec.cli.setup_twilio import NEEDED_EVENTS, SetupError, nothing_to_do, run_setup
 from flexrec.config import Settings, TwilioSettings
 from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
-from flexsim import World, create_sim_app, defaults
+from flexsim import SimConfig, SimRunner, World, create_sim_app, defaults
 from flexsim.testing import SimHttpClient, sdk_client
 
 PUBLIC = "https://rec.example.com"
@@ -61,6 +61,30 @@ def test_workspace_mode_sets_event_callback_url_and_events_filter(sim: Any) -> N
     assert [c for c in again if not c.info] == []
     assert nothing_to_do(again)
     assert writes(http) == []
+
+
+@pytest.mark.parametrize("mode", ["workspace", "event-streams"])
+def test_the_demos_and_benches_account_is_what_setup_leaves(mode: Any) -> None:
+    # `flexrec demo` and bench/service_day.py start the simulator with the EventsFilter (or
+    # the sink's subscription) `flexrec setup` writes, so they measure a configured account:
+    # setup run against it has nothing to change.
+    public = "http://127.0.0.1:9"
+    config = SimConfig(
+        port=0,
+        rate_per_hour=0,
+        start_traffic=False,
+        service_url=public,
+        event_streams=mode == "event-streams",
+        events_filter=",".join(TASKROUTER_EVENTS_USED),
+    )
+    with SimRunner(config) as runner:
+        client = sdk_client(runner.base_url)
+        try:
+            changes = run_setup(settings(), public, mode, dry_run=True, client=client)
+        finally:
+            client.http_client.close()
+    assert [c.describe() for c in changes if c.warning and "not https" not in c.what] == []
+    assert [c.describe() for c in changes if not (c.warning or c.info)] == []
 
 
 def test_workspace_dry_run_writes_nothing(sim: Any) -> None:

@@ -174,6 +174,34 @@ def test_event_streams_sink_gets_signed_cloudevent_batches(receiver: Receiver) -
     assert first["data"]["payload"]["task_sid"].startswith("WT")
 
 
+@pytest.mark.parametrize("event_streams", [False, True])
+def test_a_configured_events_filter_sends_only_its_types(
+    receiver: Receiver, event_streams: bool
+) -> None:
+    # An account whose integration ran its setup: the workspace's EventsFilter (or the sink's
+    # subscription) names the types it wants, and no other TaskRouter type is posted.
+    wanted = "task.created,reservation.accepted,task.completed"
+    config = _config(receiver.url, event_streams=event_streams, events_filter=wanted)
+    with SimRunner(config) as sim:
+        assert sim.world.events_filter == wanted
+        sim.start_interaction("basic")
+        deadline = time.monotonic() + 30
+        while sim.engine.generated < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sim.wait_idle_blocking(timeout_s=60)
+    requests = receiver.received.requests
+    if event_streams:
+        types = {
+            e["type"].removeprefix("com.twilio.taskrouter.")
+            for r in requests
+            if r["kind"] == "event-streams"
+            for e in r["payload"]
+        }
+    else:
+        types = {r["payload"]["EventType"] for r in requests if r["kind"] == "taskrouter"}
+    assert types == set(wanted.split(","))
+
+
 def test_duplicate_faults_repeat_the_idempotency_token(receiver: Receiver) -> None:
     with SimRunner(_config(receiver.url, faults="dup=1.0,seed=3")) as sim:
         sim.start_interaction("basic")
