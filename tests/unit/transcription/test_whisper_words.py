@@ -3,6 +3,8 @@ words. What a Whisper engine hands on, and which tokens it keeps Whisper from wr
 
 from __future__ import annotations
 
+import itertools
+
 from flexrec.pci.detect import detect_card_data
 from flexrec.transcription.base import Word
 from flexrec.transcription.pocketsphinx_engine import new_decoder
@@ -13,7 +15,7 @@ def test_a_numeral_is_said_digit_by_digit_over_its_span() -> None:
     words = spoken_words(" 4532,0151.", 1000, 2200, 0.9)
     assert [w.text for w in words] == "four five three two zero one five one".split()
     assert words[0].start_ms == 1000 and words[-1].end_ms == 2200
-    assert all(a.end_ms == b.start_ms for a, b in zip(words, words[1:], strict=False))
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(words))
     assert {w.confidence for w in words} == {0.9}
 
 
