@@ -78,6 +78,9 @@ class LegSearch(Generic[PlanT]):
         self._execute = execute
         self._asked: dict[str, float] = {}  # task SID -> monotonic time last queued here
         self._running: dict[str, float] = {}  # task SID -> monotonic time its search last ran
+        # Task SID -> the conference an earlier poll found by name (the customer not in it yet):
+        # the next polls list its participants directly, without listing conferences again.
+        self._conferences: dict[str, str] = {}
 
     @property
     def lookup(self) -> LegLookup | None:
@@ -120,6 +123,7 @@ class LegSearch(Generic[PlanT]):
         outcome = self._attempt(task_sid, attempt)
         if outcome != "waiting":
             self._running.pop(task_sid, None)
+            self._conferences.pop(task_sid, None)
         return outcome
 
     def _attempt(self, task_sid: str, attempt: int, *, chain: bool = True) -> str:
@@ -138,6 +142,7 @@ class LegSearch(Generic[PlanT]):
             if not missing:
                 return "known"
             attributes = dict(task.attributes or {})
+            task_conference = task.conference_sid
             known = self._known(session, task)
         lookup = self.lookup
         if lookup is None or attributes.get("client_call") is True:
@@ -154,6 +159,10 @@ class LegSearch(Generic[PlanT]):
         except GatewayError as exc:
             log.info("leg search failed", task_sid=task_sid, error=str(exc))
             legs = None
+        if legs is not None and legs.conference_sid and not task_conference:
+            if len(self._conferences) > 10_000:
+                self._conferences.clear()  # a bound: a poll without it lists by name again
+            self._conferences[task_sid] = legs.conference_sid
         if legs is not None and worker_policy and legs.worker_call_sids:
             if self._found_workers(task_sid, legs.worker_call_sids):
                 log.info("worker legs found", task_sid=task_sid)
@@ -181,7 +190,11 @@ class LegSearch(Generic[PlanT]):
             .where(or_(*clauses), ConferenceParticipantRecord.joined.is_(True))
             .order_by(ConferenceParticipantRecord.id)
         ).all()
-        conference_sid = task.conference_sid or next((r.conference_sid for r in rows), None)
+        conference_sid = (
+            task.conference_sid
+            or next((r.conference_sid for r in rows), None)
+            or self._conferences.get(task.sid)
+        )
         agents = session.scalars(
             select(ReservationRecord.worker_call_sid).where(
                 ReservationRecord.task_sid == task.sid,
