@@ -20,12 +20,13 @@ month name alone:
   (a month or MMYY) or a security code. A card has one expiry and one code, so only the first
   two such runs count (runs under 3 s apart are one): whatever the reader says later ("I am
   calling about my bill" heard as "I am calling for my bill") is not card data.
-  Across a pause (the recording paused while the card was read or after it) such a run needs
-  two digits heard (`near_min_digits_after_pause`): the pause was the agent taking the card
-  data out of the recording, and what a recogniser makes one digit of after the resume is
-  everyday talk ("someone" heard as "them one"), not a code. A code said after the resume is
-  still card data when two of its digits are heard, when it runs into the resume
-  (`pci.cuts`), or when it answers the code question (`pci.dialogue`).
+  Across a pause (the recording paused while the card was read or after it) a code needs
+  three digits heard, a code's length (`near_code_digits_after_pause`): the pause was the agent
+  taking the card data out of the recording, and what a recogniser makes one or two digits of
+  after the resume is everyday talk ("someone" heard as "them one", "the nineteenth of
+  february" as "the nineteen and then"), not a code. A code said after the resume is still
+  card data when three of its digits are heard, when it runs into the resume (`pci.cuts`), or
+  when it answers the code question (`pci.dialogue`); an expiry keeps its shape's rule.
 `flexrec.pci.dialogue` adds the answers to card-data questions; a card number found that way
 gets its expiry and code by the same nearness (`near_found_cards`). Extra rules (`name=regex` over
 a run's digits, e.g. a national ID number) are card data wherever they match.
@@ -73,7 +74,7 @@ class DetectorConfig:
     near_after_ms: int = 45_000  # an expiry or code after the card's reading
     near_runs: int = 2  # an expiry and a code
     near_join_ms: int = 3000
-    near_min_digits_after_pause: int = 2
+    near_code_digits_after_pause: int = 3
     patterns: tuple[tuple[str, re.Pattern[str]], ...] = field(default=())
 
     @classmethod
@@ -363,10 +364,11 @@ class _NearCard:
         index = self._reading(run)
         if index is None:
             return False
-        if len(run.digits) < self.config.near_min_digits_after_pause and any(
+        short = kind == SECURITY_CODE and len(run.digits) < self.config.near_code_digits_after_pause
+        if short and any(
             self.cards[index].start_ms < start <= run.start_ms for start in self.pause_starts
         ):
-            return False  # one digit heard after the pause that took the card out
+            return False  # a digit or two heard after the pause that took the card out
         ends = self.taken.setdefault(index, [])
         if ends and run.start_ms - ends[-1] < self.config.near_join_ms:
             ends[-1] = run.end_ms

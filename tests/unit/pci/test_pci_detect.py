@@ -158,8 +158,12 @@ def test_one_digit_after_the_pause_that_took_a_card_out_is_not_its_code() -> Non
     pause = (22_800, 37_000)
     found = detect_card_data({1: card + talk}, paused_ms=[pause])
     assert [(d.kind, d.rule) for d in found] == [(CARD_NUMBER, "12_digits_in_10s")]
-    # two digits of a code heard after the resume are still its code
-    code = said("and on the four one", 38_000)
+    # demo seed 7 (second run): "the visit is on the nineteenth of february" heard as "on the
+    # nineteen and then": two digits, a date, not the code
+    date = said("he couldn't get on the nineteen and then my", 38_000)
+    assert len(detect_card_data({1: card + date}, paused_ms=[pause])) == 1
+    # three digits of a code heard after the resume are still its code
+    code = said("and on the four one six", 38_000)
     found = detect_card_data({1: card + code}, paused_ms=[pause])
     assert [d.kind for d in found] == [CARD_NUMBER, SECURITY_CODE]
     # without a pause (the card asked for) a lone digit near the card stays its code: a code
