@@ -16,7 +16,7 @@ UV_VERSION := 0.13.9
 
 # scripts/install-python.sh is the one install path: the Dockerfile runs it too.
 $(BIN)/flexrec: pyproject.toml flexsim/pyproject.toml requirements.lock scripts/install-python.sh \
-		flexrec/analysis/_frames.c
+		flexrec/analysis/_frames.c flexrec/analysis/_vad.c
 	PYTHON=$(PYTHON) PIP_VERSION=$(PIP_VERSION) bash scripts/install-python.sh $(VENV) --editable
 	@touch $@
 

@@ -83,3 +83,17 @@ def test_empty_conversation() -> None:
     assert m.talk_to_listen_ratio is None
     assert m.agent_first_words_ms is None
     assert m.segments == ()
+
+
+def test_speaking_up_at_the_same_moment_is_not_an_interruption() -> None:
+    # Both start together: neither started while the other was talking.
+    m = compute_metrics([(1000, 4000)], [(1000, 5000)], 6000)
+    assert (m.customer_interruptions, m.agent_interruptions) == (0, 0)
+
+
+def test_pauses_that_meet_a_segment_leave_no_empty_pieces() -> None:
+    m = compute_metrics(
+        [(1000, 3000), (4000, 6000)], [], 8000, paused=[(1000, 1500), (2500, 4000), (6000, 7000)]
+    )
+    assert [(s.start_ms, s.end_ms) for s in m.segments] == [(1500, 2500), (4000, 6000)]
+    assert (m.customer_talk_ms, m.paused_ms, m.silence_ms) == (3000, 3000, 2000)
