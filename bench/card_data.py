@@ -12,10 +12,12 @@ hold phone numbers, dates and amounts: the card figures then count the card call
 every call, and the speed is also printed per kind of call.
 
 `--voices espeak` speaks the same scripts with espeak-ng voices the detector was never built on
-(`flexsim.espeak_voices`); `--noise-dbfs -38` adds line noise well above the simulator's usual
--55 dBFS. `--pause cut` has the agent's pause land in the middle of the customer's reading
-(after 4-14 of its digit words, by seed) and resume after the code; `--pause resume` pauses in
-time and resumes after the code's first digit word (the first is the demo's miss under load);
+(`flexsim.espeak_voices`); `--voices asterisk` has every number word said by a human voice
+(recorded prompts from a Debian package, `bench/human_digits.py`); `--noise-dbfs -38` adds
+line noise well above the simulator's usual -55 dBFS. `--pause cut` has the agent's pause land
+in the middle of the customer's reading (after 4-14 of its digit words, by seed) and resume
+after the code; `--pause resume` pauses in time and resumes after the code's first digit word
+(the first is the demo's miss under load);
 `--pause start` has the recording start paused and resume there. `--pause-behavior skip` leaves
 the paused audio out of the file (Twilio's `skip`) instead of writing silence. The stage is
 given the pause as flexrec's own pause events place it (a span with `silence`, a point with
@@ -38,13 +40,18 @@ same call) reads exactly the words a fresh run would hear. Delete DIR when the e
 model changes. The stage's speed is then not measured (printed -1).
 `--engine '{"full_search": {"fwdflatsfwin": 10}}'` measures the default engine with other
 pocketsphinx options for either pass (`quick_search` replaces the engine's quick options).
+`--transcription-engine faster-whisper --transcription-model DIR` measures another engine, built
+as the service builds it from an operator's `FLEXREC_TRANSCRIPTION_ENGINE` and
+`FLEXREC_TRANSCRIPTION_MODEL` (`flexrec.transcription.factory`); the model is the operator's.
 Non-card speech silenced counts the truth's words (either channel) that are not card data and
 lost audio to a silenced span, so the quiet between card digits is not counted.
 
-    .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak] [--noise-dbfs -55]
-        [--first-seed 2000] [--pause never|cut|resume|start] [--pause-behavior silence|skip]
+    .venv/bin/python bench/card_data.py [--calls 8] [--voices clips|espeak|asterisk]
+        [--noise-dbfs -55] [--first-seed 2000] [--pause never|cut|resume|start]
+        [--pause-behavior silence|skip]
         [--no-pause-events] [--card-share 1.0] [--engine JSON] [--no-wer] [--misses] [--json]
         [--transcripts DIR] [--events-late-ms 0] [--round-trip-ms 300] [--no-event-bounds]
+        [--transcription-engine pocketsphinx|faster-whisper|whisper-cpp] [--transcription-model P]
 """
 
 from __future__ import annotations
@@ -61,13 +68,16 @@ from typing import Any
 
 import numpy as np
 import soundfile
+from human_digits import asterisk_digits
 
 from flexrec.archive.pauses import file_pause, pause_gaps, start_bounds
+from flexrec.config import CardDataSettings
 from flexrec.db.models import PauseEvent
 from flexrec.demo.card_data import NumberTally, non_card_silenced_ms, pause_cutting, tally_numbers
 from flexrec.pci.redact import decode_wav, wav_duration_ms
 from flexrec.pci.stage import CardDataStage, Pause
 from flexrec.transcription.base import Transcriber, Word
+from flexrec.transcription.factory import build_transcriber
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
 from flexsim import (
     encode_audio,
@@ -180,9 +190,15 @@ def run(
     event_bounds: bool = True,
     engine_options: dict[str, Any] | None = None,
     transcripts: Path | None = None,
+    settings: CardDataSettings | None = None,
 ) -> dict[str, float]:
-    """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss)."""
-    engine = PocketSphinxTranscriber(**(engine_options or {}))
+    """Score the stage over `calls` simulated card-payment calls (`misses`: name each miss);
+    `settings` name another engine than pocketsphinx and its model."""
+    engine: Transcriber
+    if settings is None or settings.transcription_engine == "pocketsphinx":
+        engine = PocketSphinxTranscriber(**(engine_options or {}))
+    else:
+        engine = build_transcriber(settings)
     stage = CardDataStage(engine)
     cache = (
         None if transcripts is None else TranscriptCache(transcripts, engine, engine_options or {})
@@ -260,7 +276,7 @@ def run(
         non_card_ms += max(0, silenced - covered)
     return {
         "calls": calls,
-        "wer_pocketsphinx": round(edits / max(words, 1), 3) if wer else -1,
+        "wer": round(edits / max(words, 1), 3) if wer else -1,
         "card_numbers_spoken": total.readings,
         "card_numbers_silenced": total.readings_silenced,
         "card_digits_audible": total.card_digits_audible,
@@ -283,7 +299,7 @@ def main() -> None:
     """Run and print."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=8)
-    parser.add_argument("--voices", choices=("clips", "espeak"), default="clips")
+    parser.add_argument("--voices", choices=("clips", "espeak", "asterisk"), default="clips")
     parser.add_argument("--noise-dbfs", type=float, default=-55.0)
     parser.add_argument("--no-wer", action="store_true", help="skip the word error rate pass")
     parser.add_argument(
@@ -323,11 +339,20 @@ def main() -> None:
     parser.add_argument(
         "--transcripts", type=Path, help="keep and reuse transcripts in this folder"
     )
+    parser.add_argument(
+        "--transcription-engine",
+        choices=("pocketsphinx", "faster-whisper", "whisper-cpp"),
+        default="pocketsphinx",
+        help="as FLEXREC_TRANSCRIPTION_ENGINE",
+    )
+    parser.add_argument("--transcription-model", type=Path, help="as FLEXREC_TRANSCRIPTION_MODEL")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="name each card reading missed")
     args = parser.parse_args()
     if args.voices == "espeak":
         voices = espeak_voices()
+    elif args.voices == "asterisk":
+        voices = asterisk_digits()
     else:
         voices = nullcontext()
     with voices:
@@ -346,6 +371,10 @@ def main() -> None:
             event_bounds=not args.no_event_bounds,
             engine_options=args.engine,
             transcripts=args.transcripts,
+            settings=CardDataSettings(
+                transcription_engine=args.transcription_engine,
+                transcription_model=args.transcription_model,
+            ),
         )
     figures = {
         "voices": args.voices,
@@ -358,6 +387,7 @@ def main() -> None:
         "event_bounds": not args.no_event_bounds,
         "card_share": args.card_share,
         "engine": args.engine,
+        "transcription_engine": args.transcription_engine,
         **figures,
     }
     if args.json:

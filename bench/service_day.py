@@ -195,6 +195,22 @@ store._BEGIN_IMMEDIATE = TimedBegin(store._BEGIN_IMMEDIATE)
 import flexrec.twilio.client as twilio_client, flexrec.twilio.gateway as gateway
 twilio = collections.defaultdict(lambda: [0, 0, 0.0, 0.0])
 in_call = threading.local()
+# CPU by thread, threads grouped by name (a pool's numbered threads together: the starts' lane
+# flexrec-start, the after-answer lane flexrec-after, the webhook handlers, the event loop),
+# and of it in Twilio calls: what each lane spends outside its requests.
+import re
+twilio_by_thread = collections.defaultdict(dict)  # group -> {kind: calls, '': CPU s}
+def thread_group(name=None):
+    return re.sub(r"_[0-9]+$", "", name or threading.current_thread().name)
+def thread_cpu():
+    groups = collections.defaultdict(float)
+    for thread in threading.enumerate():
+        try:
+            clock = time.pthread_getcpuclockid(thread.ident)
+            groups[thread_group(thread.name)] += time.clock_gettime(clock)
+        except (OSError, TypeError):  # ended between the listing and the read
+            pass
+    return dict(groups)
 def counted(kind, method):
     def call(*args, **kwargs):
         if getattr(in_call, "kind", None) is not None:
@@ -206,6 +222,9 @@ def counted(kind, method):
             in_call.kind = None
             twilio[kind][0] += 1
             twilio[kind][2] += time.thread_time() - started
+            by_thread = twilio_by_thread[thread_group()]
+            by_thread[kind] = by_thread.get(kind, 0) + 1
+            by_thread[""] = by_thread.get("", 0.0) + time.thread_time() - started
             if kind == "create_recording":  # a start's round trip as the service saw it
                 waits["create"].append(time.perf_counter() - wall)
     return call
@@ -235,7 +254,8 @@ def dump():
             time.sleep(1.0)
             line = {"jobs": spans[sent["jobs"]:], "waits": {}, "long_holds": holds.most_common(8),
                     "twilio": dict(twilio), "enqueued": enqueued[sent["enqueued"]:],
-                    "loops": dict(loops)}
+                    "loops": dict(loops), "at": time.time(), "threads": thread_cpu(),
+                    "twilio_by_thread": dict(twilio_by_thread)}
             sent["jobs"] += len(line["jobs"])
             sent["enqueued"] += len(line["enqueued"])
             for k, v in waits.items():
@@ -244,6 +264,41 @@ def dump():
             f.write(json.dumps(line) + "\\n")
             f.flush()
 threading.Thread(target=dump, daemon=True).start()
+# --profile-lanes DIR: each background lane's work under cProfile on its thread's CPU clock
+# (flexrec.recording.background), the lane's stats written to DIR/<lane>.pstats every 5 s.
+if os.environ.get("BENCH_PROFILE_LANES"):
+    import cProfile, flexrec.recording.background as background
+    profiles = {}  # thread name -> (lane, lock, profiler)
+    run_timed = background._timed
+    def profiled(first, due, call):
+        lane, lock, profiler = profiles.setdefault(
+            threading.current_thread().name,
+            ("start" if first else "after", threading.Lock(), cProfile.Profile(time.thread_time)),
+        )
+        with lock:  # taken by the dump only between two pieces of work
+            profiler.enable()
+            try:
+                return run_timed(first, due, call)
+            finally:
+                profiler.disable()
+    background._timed = profiled
+    def dump_profiles():
+        import pstats
+        folder = os.environ["BENCH_PROFILE_LANES"]
+        while True:
+            time.sleep(5.0)
+            joined = {}
+            for lane, lock, profiler in list(profiles.values()):
+                with lock:
+                    profiler.create_stats()
+                    stats = pstats.Stats(profiler)
+                if lane in joined:
+                    joined[lane].add(stats)
+                else:
+                    joined[lane] = stats
+            for lane, stats in joined.items():
+                stats.dump_stats(f"{folder}/{lane}.pstats")
+    threading.Thread(target=dump_profiles, daemon=True).start()
 if os.environ.get("BENCH_GIL_SWITCH_INTERVAL_S"):  # compare GIL hand-off intervals
     sys.setswitchinterval(float(os.environ["BENCH_GIL_SWITCH_INTERVAL_S"]))
 if os.environ.get("BENCH_ROLE") == "worker":  # --jobs-process: the queue's jobs apart
@@ -458,6 +513,9 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
         apart = args.jobs_process is not None and not args.trace_memory
         worker_spans = workdir / "worker_spans.json" if apart else None
         role = {"BENCH_ROLE": "web"} if apart else {}
+        if args.profile_lanes:
+            args.profile_lanes.mkdir(parents=True, exist_ok=True)
+            role["BENCH_PROFILE_LANES"] = str(args.profile_lanes.resolve())
         service = _start(_pinned(serve, 0, args.priority), env | role, workdir / "service.log")
         sim: subprocess.Popen[bytes] | None = None
         worker: subprocess.Popen[bytes] | None = None
@@ -477,7 +535,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
                 _wait_for_line(workdir / "worker.log", b"worker_started", worker)
             worker_cpu0 = cpu_seconds(worker.pid) if worker else 0.0
             before = Metrics.scrape(service_url)
-            cpu0, began = cpu_seconds(service.pid), time.monotonic()
+            cpu0, began, began_wall = cpu_seconds(service.pid), time.monotonic(), time.time()
             waited0 = run_queue_wait_s(service.pid)
             core0 = cpu_busy_s(0)
             db_cpu0 = cpu_seconds(db_server.pid, tree=True) if db_server else 0.0
@@ -573,6 +631,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
         worker_waits = write_lock_waits(_timed_serve(worker_spans))
         figures.update({f"jobs_process_{k}": v for k, v in worker_waits.items()})
     figures.update(twilio_calls(timed, figures["calls"]))
+    figures.update(thread_figures(timed, began_wall, figures["calls"]))
     figures.update(
         sim_core_busy=round(sim_cpu / traffic_s, 3) if traffic_s else None,
         # What else ran on the service's core while traffic lasted, and what the host stole.
@@ -612,7 +671,51 @@ def _timed_serve(path: Path) -> dict[str, Any]:
             found["waits"].setdefault(kind, []).extend(new)
         found["long_holds"], found["twilio"] = line["long_holds"], line["twilio"]
         found["loops"] = line.get("loops", {})
+        if "threads" in line:
+            found.setdefault("thread_cpu", []).append(
+                (line["at"], line["threads"], line.get("twilio_by_thread", {}))
+            )
     return found
+
+
+# The service's threads whose CPU per call is printed (grouped as the timers group them).
+THREAD_GROUPS = {
+    "MainThread": "event loop (uvicorn, the edge)",
+    "webhook": "webhook handlers",
+    "flexrec-start": "starts lane",
+    "flexrec-after": "after-answer lane (links, settles)",
+    "flexrec-due": "timer",
+    "flexrec-chore": "chores",
+}
+
+
+def thread_figures(timed: dict[str, Any], began_wall: float, calls: int) -> dict[str, Any]:
+    """The service's CPU per call by thread group over the day (from the timers' last line
+    before the day began to their last line), and of it in Twilio calls (the gateway's)."""
+    snapshots = timed.get("thread_cpu", [])
+    if not snapshots or not calls:
+        return {}
+    first = max((s for s in snapshots if s[0] <= began_wall), key=lambda s: s[0], default=None)
+    _, threads0, twilio0 = first if first is not None else (0.0, {}, {})
+    _, threads1, twilio1 = snapshots[-1]
+    groups = sorted(set(threads1) | set(twilio1))
+    cpu = {g: threads1.get(g, 0.0) - threads0.get(g, 0.0) for g in groups}
+
+    def less(group: str, key: str) -> float:
+        return float(twilio1.get(group, {}).get(key, 0) - twilio0.get(group, {}).get(key, 0))
+
+    return {
+        "thread_cpu_ms_per_call": {g: per(v, calls, 1000) for g, v in cpu.items() if v > 0},
+        "thread_twilio_cpu_ms_per_call": {
+            g: per(less(g, ""), calls, 1000) for g in groups if less(g, "") > 0
+        },
+        # Gateway calls per call, by thread group and method (outermost gateway calls).
+        "thread_twilio_calls_per_call": {
+            g: {k: per(less(g, k), calls, 1) for k in sorted(twilio1.get(g, {})) if k}
+            for g in groups
+            if twilio1.get(g)
+        },
+    }
 
 
 def _job_spans(timed: dict[str, Any]) -> list[tuple[str, float, float, float]]:
@@ -979,6 +1082,12 @@ def report(f: dict[str, Any]) -> None:
         for kind, n in f["twilio_requests_per_call"].items():
             cpu, sent = f["twilio_cpu_us_per_request"][kind], f["twilio_transport_us_per_request"]
             print(f"{kind:<28} {n:>8} {cpu!s:>11} {sent[kind]!s:>12}")
+    if f.get("thread_cpu_ms_per_call"):
+        twilio = f["thread_twilio_cpu_ms_per_call"]
+        print(f"{'service thread':<36} {'CPU ms a call':>13} {'in Twilio calls':>15}")
+        for group, value in sorted(f["thread_cpu_ms_per_call"].items(), key=lambda i: -i[1]):
+            label = THREAD_GROUPS.get(group, group)
+            print(f"{label:<36} {value!s:>13} {twilio.get(group, '-')!s:>15}")
     if f.get("saturation_calls_per_s"):
         print(
             f"saturation: {f['calibration_cpu_ms_per_call']} ms of service CPU per call (the "
@@ -1080,6 +1189,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--trace-every", type=float, default=20.0, help="seconds between snapshots (20)"
+    )
+    parser.add_argument(
+        "--profile-lanes",
+        type=Path,
+        metavar="DIR",
+        help="cProfile the background lanes' work on thread CPU time: DIR/start.pstats and "
+        "DIR/after.pstats (slower; for where the time goes, not for the day's figures)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     parser.add_argument(

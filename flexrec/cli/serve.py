@@ -261,9 +261,13 @@ def _serve_on(app: FastAPI, settings: Settings, listening: socket.socket) -> Non
 
 def _quiet_once_serving(server: Any, every_s: float = 0.01) -> None:
     # The collector's pass over what start-up built (a tenth of a second) waits until the
-    # webhooks that queued up during the start are being answered.
+    # webhooks that queued up during the start are being answered; so do the SDK's imports
+    # the first recording start would otherwise pay (frozen with the rest by the collector).
     while not server.started and not server.should_exit:
         time.sleep(every_s)
+    from flexrec.twilio.client import warm_sdk
+
+    warm_sdk()
     quiet_collector()
 
 

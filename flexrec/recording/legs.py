@@ -238,7 +238,12 @@ def find_legs(
     legs = TaskLegs(known.conference_sid)
     if known.participants:
         legs = _classify(
-            lookup_gateway, attributes, known.participants, known, known.conference_sid
+            lookup_gateway,
+            attributes,
+            known.participants,
+            known,
+            known.conference_sid,
+            want_workers,
         )
         new_agents = set(legs.worker_call_sids) - known.agents
         if new_agents if want_workers else legs.customer_call_sid:
@@ -257,7 +262,7 @@ def find_legs(
             return TaskLegs(conference_sid)
         conference_sid = conferences[0].sid
         participants = list(lookup_gateway.list_participants(conference_sid))
-    return _classify(lookup_gateway, attributes, participants, known, conference_sid)
+    return _classify(lookup_gateway, attributes, participants, known, conference_sid, want_workers)
 
 
 def _classify(
@@ -266,11 +271,19 @@ def _classify(
     participants: Sequence[ParticipantLike],
     known: KnownLegs,
     conference_sid: str | None,
+    want_workers: bool = False,
 ) -> TaskLegs:
-    """`classify_legs` with each participant's numbers from what is known, fetched otherwise."""
+    """`classify_legs` with each participant's numbers from what is known, fetched otherwise.
+
+    Looking for the customer only, the legs are fetched newest first and the fetching stops at
+    a leg the task's numbers name: the customer joins after the agent on an outbound call, and
+    the agent's leg, once the customer is known, would change nothing. A task that names no
+    number needs every leg (its customer is the only leg that is not an agent's)."""
     calls: dict[str, CallLike] = {}
     internal = attributes.get("client_call") is True  # every leg an agent's: no numbers needed
-    for participant in () if internal else participants:
+    called, calling = _customer_numbers(attributes)
+    stop_at_customer = not want_workers and bool(called or calling)
+    for participant in () if internal else _newest_first(participants, stop_at_customer):
         sid = participant.call_sid
         if participant.label in ("customer", "worker") or sid in known.agents:
             continue  # whose leg it is is known: its numbers would change nothing
@@ -281,4 +294,12 @@ def _classify(
             call = lookup_gateway.fetch_call(sid)
             known.calls.note(sid, call.to, call.from_)
         calls[sid] = call
+        if stop_at_customer and names_customer(attributes, call):
+            break
     return classify_legs(attributes, participants, calls, conference_sid, known.agents)
+
+
+def _newest_first(
+    participants: Sequence[ParticipantLike], newest_first: bool
+) -> Sequence[ParticipantLike]:
+    return participants[::-1] if newest_first else participants

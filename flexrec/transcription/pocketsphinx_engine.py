@@ -153,9 +153,23 @@ def channel_warmup(
     return to_16k(np.ascontiguousarray(samples[start:end]), sample_rate_hz).tobytes()
 
 
+# Front-end options the acoustic model's feat.params sets. pocketsphinx reads that file while
+# it builds a decoder and lets it override the same options given to the constructor
+# (`remove_noise=False` came back True), so `new_decoder` sets them again and rebuilds the front
+# end from them.
+FRONT_END_OPTIONS = frozenset(
+    ("remove_noise", "cmn", "varnorm", "agc", "lowerf", "upperf", "nfilt", "lifter", "transform")
+)
+
+
 def new_decoder(options: dict[str, Any]) -> Any:
     """A pocketsphinx decoder with `options`, ready for `start_channel`."""
     decoder = _decoder_class().Decoder(**options)
+    front_end = FRONT_END_OPTIONS.intersection(options)
+    for name in front_end:
+        decoder.config[name] = options[name]
+    if front_end:
+        decoder.reinit_feat()
     decoder.add_keyphrase(_WARM_SEARCH, "oh")
     return decoder
 

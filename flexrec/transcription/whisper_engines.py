@@ -6,11 +6,20 @@ pywhispercpp (`pip install faster-whisper`). The model is a local folder
 ggml file (whisper.cpp); nothing is downloaded, ever: a missing model is an error at start-up.
 Audio goes in as 16 kHz float, whole channel (Whisper's own VAD filter skips silence), and word
 timestamps come back per word.
+
+Whisper writes what it hears as text: "51734846441942.", "$62.75", "card?". The card detector
+reads spoken words ("five one seven", "card"), so a numeral it cannot read would let a card
+through. Two guards: the tokens that hold a digit or a currency sign are suppressed while
+decoding, so Whisper spells numbers out ("five one seven"); and every word is normalised as the
+detector reads words (`spoken_words`): lower case, no punctuation, and a numeral that still
+comes through said digit by digit over its span.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +30,35 @@ from flexrec.transcription.base import EngineUnavailable, TranscriptionError, Wo
 from flexrec.transcription.feed import to_16k
 
 FASTER_WHISPER_FILES = ("model.bin", "config.json")
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# What makes a token a numeral: Whisper writes "$62.75", "3rd", "1,000" with these.
+_NUMERAL = re.compile(r"[0-9$£€%]")
+_PIECES = re.compile(r"[a-z']+|[0-9]+")
+
+
+def numeral_tokens(decode: Callable[[int], str], text_tokens: int) -> list[int]:
+    """The ids below `text_tokens` (Whisper's text vocabulary) whose text holds a numeral."""
+    return [i for i in range(text_tokens) if _NUMERAL.search(decode(i))]
+
+
+def spoken_words(
+    text: str, start_ms: int, end_ms: int, confidence: float | None = None
+) -> list[Word]:
+    """One recognised word as the detector reads words: lower case, no punctuation, each run of
+    digits said digit by digit ("4,532" -> four five three two), the span shared evenly."""
+    pieces: list[str] = []
+    for piece in _PIECES.findall(text.lower()):
+        if piece.isdigit():
+            pieces += [DIGIT_WORDS[int(d)] for d in piece]
+        elif piece.strip("'"):
+            pieces.append(piece.strip("'"))
+    if len(pieces) <= 1:
+        return [Word(p, start_ms, end_ms, confidence) for p in pieces]
+    step = (end_ms - start_ms) / len(pieces)
+    return [
+        Word(p, start_ms + round(k * step), start_ms + round((k + 1) * step), confidence)
+        for k, p in enumerate(pieces)
+    ]
 
 
 def _import(name: str, install: str) -> Any:
@@ -56,6 +94,15 @@ class FasterWhisperTranscriber:
             cpu_threads=threads,
             local_files_only=True,
         )
+        tokenizer = self.model.hf_tokenizer
+        # -1: Whisper's own non-speech set; its text vocabulary ends where the special tokens
+        # (<|endoftext|> first) begin.
+        self.suppress = [
+            -1,
+            *numeral_tokens(
+                lambda i: str(tokenizer.decode([i])), tokenizer.token_to_id("<|endoftext|>")
+            ),
+        ]
 
     def transcribe(self, samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[Word]:
         """Words of one channel with Whisper's word timestamps."""
@@ -66,17 +113,18 @@ class FasterWhisperTranscriber:
                 word_timestamps=True,
                 vad_filter=True,
                 condition_on_previous_text=False,
+                suppress_tokens=self.suppress,
             )
             return [
-                Word(
-                    w.word.strip().lower(),
+                word
+                for segment in segments
+                for w in (segment.words or [])
+                for word in spoken_words(
+                    w.word,
                     round(w.start * 1000),
                     round(w.end * 1000),
                     round(float(w.probability), 4),
                 )
-                for segment in segments
-                for w in (segment.words or [])
-                if w.word.strip()
             ]
         except Exception as exc:  # the engine's own errors: retried with the archive job
             raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
@@ -108,7 +156,5 @@ class WhisperCppTranscriber:
         except Exception as exc:
             raise TranscriptionError(f"whisper.cpp failed: {exc}") from exc
         return [
-            Word(s.text.strip().lower(), int(s.t0) * 10, int(s.t1) * 10)
-            for s in segments
-            if s.text.strip()
+            word for s in segments for word in spoken_words(s.text, int(s.t0) * 10, int(s.t1) * 10)
         ]

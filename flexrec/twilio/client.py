@@ -214,3 +214,15 @@ def make_client(settings: TwilioSettings) -> Client:
     return Client(
         settings.account_sid, settings.auth_token.get_secret_value(), http_client=http_client
     )
+
+
+def warm_sdk() -> None:
+    """Import the SDK's REST modules the recording control path uses (Voice's account
+    resources: calls, their recordings, conferences; TaskRouter's tasks).
+
+    The SDK imports them on first use: Voice's account package alone is ~0.1 s of CPU, which
+    the first recording create of a process (or the first leg search) paid inside its start.
+    Called once the server answers, beside the webhooks, never before (start-up is outage).
+    """
+    import twilio.rest.api.v2010.account
+    import twilio.rest.taskrouter.v1.workspace.task  # noqa: F401

@@ -46,7 +46,8 @@ def test_search_waits_for_the_customer_then_records_their_leg(h: Harness) -> Non
     assert _searches(h), "an answered task with no customer leg is searched for"
     h.queue.run_all(max_jobs=5)  # still ringing: polled again, nothing recorded
     assert h.twilio.recordings == {}
-    assert h.twilio.count("list_conferences") >= 2
+    assert h.twilio.count("list_participants") >= 2
+    assert h.twilio.count("list_conferences") == 1  # found by name once, then listed directly
     h.twilio.add_party(THIRD, FLEX_NUMBER, "+15550009999")  # someone else the agent added
     h.twilio.join(CONFERENCE_SID, THIRD)
     h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
@@ -87,12 +88,53 @@ def test_a_leg_fetched_once_is_not_fetched_on_the_next_polls(h: Harness) -> None
     _outbound_accepted(h)
     h.queue.run_all(max_jobs=4)
     assert h.twilio.count("list_participants") == 4
+    assert h.twilio.count("list_conferences") == 1
     assert h.twilio.count("fetch_call") == 1
     h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
     h.twilio.join(CONFERENCE_SID, CUSTOMER)
     h.queue.run_all(max_jobs=20)
     assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
     assert h.twilio.count("fetch_call") == 2  # the customer's, once
+
+
+def test_the_customer_fetched_first_spares_the_agents_leg(h: Harness) -> None:
+    # Both legs in the conference by the first look (no callbacks, no labels): the newest, the
+    # customer's, is fetched first, and once the task's number names it the agent's leg would
+    # change nothing, so it is not fetched.
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    _outbound_accepted(h)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    h.queue.run_all(max_jobs=20)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert h.twilio.count("fetch_call") == 1
+
+
+def test_a_third_party_newest_is_fetched_and_passed_over(h: Harness) -> None:
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    h.twilio.add_party(THIRD, FLEX_NUMBER, "+15550009999")
+    _outbound_accepted(h)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    h.twilio.join(CONFERENCE_SID, THIRD)
+    h.queue.run_all(max_jobs=20)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert h.twilio.count("fetch_call") == 2  # the third party's, then the customer's
+
+
+def test_a_task_naming_no_number_fetches_every_leg(h: Harness) -> None:
+    # Nothing to match a number against: the customer is the one leg that is not an agent's,
+    # which takes every leg's numbers.
+    attrs = {"direction": "outbound", "type": "outbound"}
+    h.twilio.add_task(TASK, attrs, assignment_status="assigned")
+    h.twilio.add_party(WORKER, FLEX_NUMBER, "client:alice")
+    h.twilio.add_party(CUSTOMER, FLEX_NUMBER, CALLED)
+    h.twilio.add_conference(CONFERENCE_SID, TASK)
+    h.twilio.join(CONFERENCE_SID, WORKER)
+    h.twilio.join(CONFERENCE_SID, CUSTOMER)
+    h.tr("task.created", TASK, attrs, status="pending")
+    h.tr("reservation.accepted", TASK, attrs, status="assigned", reservation=RES, worker=AGENT)
+    h.queue.run_all(max_jobs=20)
+    assert [r.call_sid for r in h.twilio.recordings.values()] == [CUSTOMER]
+    assert h.twilio.count("fetch_call") == 2
 
 
 def test_labelled_participants_are_not_fetched(h: Harness) -> None:
@@ -148,7 +190,8 @@ def test_a_lookup_twilio_failed_is_asked_again_at_once_not_after_the_poll_delay(
     h.queue.run_all(max_jobs=4)  # ringing: polled with a growing delay
     waiting = [j.delay_s for j in h.queue.history if j.name == "recording.find_legs"][-1]
     assert waiting > SEARCH_RETRY_AFTER_ERROR_S
-    h.twilio.fail_next("list_conferences", GatewayError("Twilio 503", status=503))
+    # The conference was found by name on the first poll: the polls list its participants.
+    h.twilio.fail_next("list_participants", GatewayError("Twilio 503", status=503))
     h.queue.run_all(max_jobs=1)
     after_error = [j.delay_s for j in h.queue.history if j.name == "recording.find_legs"][-1]
     assert after_error == SEARCH_RETRY_AFTER_ERROR_S
