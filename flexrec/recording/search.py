@@ -21,15 +21,16 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 import structlog
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
+from flexrec.db.prepared import Prepared, one_of
 from flexrec.recording.context import JOB_FIND_LEGS, Jobs, ServiceContext
 from flexrec.recording.legs import KnownLegs, LegLookup, find_legs
 from flexrec.recording.rows import assign_worker_call
 from flexrec.recording.states import OPEN_RESERVATION_STATUSES, WORK_OVER_TASK_STATUSES
-from flexrec.recording.store import write_session
+from flexrec.recording.store import read_connection, write_session
 from flexrec.twilio.gateway import GatewayError
 
 log = structlog.get_logger(__name__)
@@ -128,14 +129,15 @@ class LegSearch(Generic[PlanT]):
 
     def _attempt(self, task_sid: str, attempt: int, *, chain: bool = True) -> str:
         worker_policy = self.ctx.policy.leg == "worker"
-        with self.ctx.sessions() as session:
-            task = session.get(TaskRecord, task_sid)
+        # Plain reads of the columns a search looks at (prepared: no ORM objects, no session).
+        with read_connection(self.ctx.sessions) as connection:
+            task = _TASK.execute(connection, {"task": task_sid}).first()
             if task is None:
                 return "gone"
             if task.status in WORK_OVER_TASK_STATUSES:
                 return "ended"
             missing = (
-                bool(_reservations_without_leg(session, task_sid))
+                _RESERVATION_WITHOUT_LEG.execute(connection, {"task": task_sid}).first() is not None
                 if worker_policy
                 else task.customer_call_sid is None
             )
@@ -143,7 +145,7 @@ class LegSearch(Generic[PlanT]):
                 return "known"
             attributes = dict(task.attributes or {})
             task_conference = task.conference_sid
-            known = self._known(session, task)
+            known = self._known(connection, task_sid, task_conference)
         lookup = self.lookup
         if lookup is None or attributes.get("client_call") is True:
             return "gone"
@@ -180,31 +182,25 @@ class LegSearch(Generic[PlanT]):
         self.ctx.schedule(JOB_FIND_LEGS, task_sid, attempt + 1, delay_s=delay_s)
         return "waiting"
 
-    def _known(self, session: Session, task: TaskRecord) -> KnownLegs:
+    def _known(
+        self, connection: Connection, task_sid: str, task_conference: str | None
+    ) -> KnownLegs:
         """What the database and this process already know of the task's legs."""
-        clauses = [ConferenceParticipantRecord.friendly_name == task.sid]
-        if task.conference_sid:
-            clauses.append(ConferenceParticipantRecord.conference_sid == task.conference_sid)
-        rows = session.scalars(
-            select(ConferenceParticipantRecord)
-            .where(or_(*clauses), ConferenceParticipantRecord.joined.is_(True))
-            .order_by(ConferenceParticipantRecord.id)
-        ).all()
+        if task_conference:
+            params = {"task": task_sid, "conference": task_conference}
+            rows = _JOINED_OF_TASK_OR_CONFERENCE.execute(connection, params).rows
+        else:
+            rows = _JOINED_OF_TASK.execute(connection, {"task": task_sid}).rows
         conference_sid = (
-            task.conference_sid
+            task_conference
             or next((r.conference_sid for r in rows), None)
-            or self._conferences.get(task.sid)
+            or self._conferences.get(task_sid)
         )
-        agents = session.scalars(
-            select(ReservationRecord.worker_call_sid).where(
-                ReservationRecord.task_sid == task.sid,
-                ReservationRecord.worker_call_sid.is_not(None),
-            )
-        ).all()
+        agents = _AGENT_LEGS.execute(connection, {"task": task_sid}).rows
         return KnownLegs(
             conference_sid=conference_sid,
             participants=tuple(r for r in rows if r.conference_sid == conference_sid),
-            agents=frozenset(sid for sid in agents if sid),
+            agents=frozenset(r.worker_call_sid for r in agents if r.worker_call_sid),
             calls=self.ctx.calls,
         )
 
@@ -323,3 +319,49 @@ def _reservations_without_leg(session: Session, task_sid: str) -> list[str]:
             )
         ).all()
     )
+
+
+# A search's reads, prepared (flexrec.db.prepared): it runs on every poll of a ringing leg.
+_TASK = Prepared(
+    select(
+        TaskRecord.status,
+        TaskRecord.customer_call_sid,
+        TaskRecord.conference_sid,
+        TaskRecord.attributes,
+    ).where(TaskRecord.sid == bindparam("task"))
+)
+_RESERVATION_WITHOUT_LEG = Prepared(
+    select(ReservationRecord.sid)
+    .where(
+        ReservationRecord.task_sid == bindparam("task"),
+        one_of(ReservationRecord.status, OPEN_RESERVATION_STATUSES),
+        ReservationRecord.worker_call_sid.is_(None),
+    )
+    .limit(1)
+)
+_JOINED = (
+    select(
+        ConferenceParticipantRecord.call_sid,
+        ConferenceParticipantRecord.label,
+        ConferenceParticipantRecord.conference_sid,
+    )
+    .where(ConferenceParticipantRecord.joined.is_(True))
+    .order_by(ConferenceParticipantRecord.id)
+)
+_JOINED_OF_TASK = Prepared(
+    _JOINED.where(ConferenceParticipantRecord.friendly_name == bindparam("task"))
+)
+_JOINED_OF_TASK_OR_CONFERENCE = Prepared(
+    _JOINED.where(
+        or_(
+            ConferenceParticipantRecord.friendly_name == bindparam("task"),
+            ConferenceParticipantRecord.conference_sid == bindparam("conference"),
+        )
+    )
+)
+_AGENT_LEGS = Prepared(
+    select(ReservationRecord.worker_call_sid).where(
+        ReservationRecord.task_sid == bindparam("task"),
+        ReservationRecord.worker_call_sid.is_not(None),
+    )
+)
