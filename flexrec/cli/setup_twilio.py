@@ -251,8 +251,27 @@ def _widen_subscription(gateway: Any, subscription: Any, dry_run: bool) -> list[
             )
         ]
     missing = [e for e in NEEDED_EVENTS if EVENT_STREAMS_PREFIX + e not in present]
+    # Types an older flexrec asked for and this one no longer uses (`reservation.created`):
+    # harmless (each is skipped in its batch), so said, not removed.
+    unused = sorted(
+        t.removeprefix(EVENT_STREAMS_PREFIX)
+        for t in present
+        if t.startswith(EVENT_STREAMS_PREFIX)
+        and t.removeprefix(EVENT_STREAMS_PREFIX) not in NEEDED_EVENTS
+    )
+    notes = (
+        [
+            _info(
+                f"Event Streams subscription {subscription.sid} also carries "
+                f"{_types_text(unused)}, which flexrec skips (no work); removing them in the "
+                "Twilio Console saves their deliveries"
+            )
+        ]
+        if unused
+        else []
+    )
     if not missing:
-        return []
+        return notes
     if not dry_run:
         for name in missing:
             gateway.add_subscribed_event(subscription.sid, EVENT_STREAMS_PREFIX + name)
@@ -262,7 +281,8 @@ def _widen_subscription(gateway: Any, subscription: Any, dry_run: bool) -> list[
             f"{len(present)} types",
             f"+ {_types_text(missing)}",
             not dry_run,
-        )
+        ),
+        *notes,
     ]
 
 

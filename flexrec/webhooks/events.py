@@ -45,7 +45,11 @@ _EVENT_TYPE = re.compile(r"^[a-z][a-z-]*(\.[a-z][a-z-]*)+$")
 
 # The TaskRouter event types flexrec acts on; everything else is acknowledged and ignored.
 # `flexrec setup` writes this list into the workspace's EventsFilter (and an Event Streams
-# subscription) when it owns the callback.
+# subscription) when it owns the callback. Each type costs a webhook a call (and most a write):
+# one is listed only if something durable reads what it says. Not `reservation.created`: an
+# offered reservation is read by nothing (what is read starts at `accepted`, which carries the
+# task's attributes and status too), and the task status it moved to, `reserved`, told nothing
+# `pending` does not (docs/design.md, "TaskRouter events").
 TASKROUTER_EVENTS_USED: tuple[str, ...] = (
     "task.created",
     "task.updated",
@@ -54,7 +58,6 @@ TASKROUTER_EVENTS_USED: tuple[str, ...] = (
     "task.completed",
     "task.deleted",
     "task.system-deleted",
-    "reservation.created",
     "reservation.accepted",
     "reservation.rejected",
     "reservation.timeout",

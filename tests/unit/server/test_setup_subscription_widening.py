@@ -44,3 +44,14 @@ def test_dry_run_adds_nothing_and_complete_subscription_is_left_alone() -> None:
     full = FakeSubscribedEvents([EVENT_STREAMS_PREFIX + e for e in NEEDED_EVENTS])
     assert _widen_subscription(FakeEvents(full), SUB, dry_run=False) == []
     assert full.created == []
+
+
+def test_a_type_flexrec_no_longer_uses_is_reported_not_removed() -> None:
+    # A subscription an older flexrec made asks for `reservation.created` too: each such event
+    # is skipped in its batch, so setup says so (an info line) and changes nothing.
+    older = [EVENT_STREAMS_PREFIX + e for e in (*NEEDED_EVENTS, "reservation.created")]
+    handle = FakeSubscribedEvents(older)
+    (note,) = _widen_subscription(FakeEvents(handle), SUB, dry_run=False)
+    assert note.info and not (note.applied or note.warning)
+    assert "reservation.created" in note.what
+    assert handle.created == []

@@ -1,0 +1,71 @@
+"""What one answered inbound call's TaskRouter events cost the database, as a configured
+account delivers them (the EventsFilter `flexrec setup` writes): write transactions, counted."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+from recording_harness import Harness, inbound_attrs
+from sim_twilio import fake_sid
+
+from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
+
+TASK = fake_sid("WT", 1)
+RES = fake_sid("WR", 1)
+AGENT = fake_sid("WK", 1)
+CUSTOMER = fake_sid("CA", 1)
+
+# Flex's events for the call, in TaskRouter's order, with the task status each carries.
+CALL = (
+    ("task.created", "pending"),
+    ("reservation.created", "reserved"),  # the offer ringing at the agent
+    ("reservation.accepted", "assigned"),
+    ("reservation.wrapup", "assigned"),
+    ("task.wrapup", "wrapping"),
+    ("reservation.completed", "wrapping"),
+    ("task.completed", "completed"),
+)
+
+
+def _write_transactions() -> float:
+    return REGISTRY.get_sample_value("flexrec_db_write_transactions_total") or 0.0
+
+
+def _writes_by_event(h: Harness, delivered: tuple[str, ...]) -> dict[str, float]:
+    h.twilio.add_call(CUSTOMER)
+    task = h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    writes: dict[str, float] = {}
+    for event_type, status in CALL:
+        if event_type not in delivered:
+            continue
+        before = _write_transactions()
+        reservation = RES if event_type.startswith("reservation.") else None
+        worker = AGENT if reservation else None
+        # Each event carries the task's attributes as they are then (the link written in).
+        attrs = task.attributes
+        h.tr(event_type, TASK, attrs, status=status, reservation=reservation, worker=worker)
+        writes[event_type] = _write_transactions() - before
+    return writes
+
+
+def test_the_offer_ringing_is_not_asked_for_and_costs_the_call_no_write(h: Harness) -> None:
+    writes = _writes_by_event(h, TASKROUTER_EVENTS_USED)
+    assert "reservation.created" not in writes
+    # The task stored; the answer: the plan (a claimed target, a pending link), the recording
+    # stored as started, the link written (the harness runs the plan's work inline); then
+    # each end of the work moves one row.
+    assert writes == {
+        "task.created": 1,
+        "reservation.accepted": 3,
+        "reservation.wrapup": 1,
+        "task.wrapup": 1,
+        "reservation.completed": 1,
+        "task.completed": 1,
+    }
+    assert h.twilio.recordings_on(CUSTOMER)
+
+
+def test_an_offer_delivered_anyway_moves_the_task_row(h: Harness) -> None:
+    # What the filter saves: delivered (a workspace without setup's filter, where the edge
+    # answers it 204 and hands it to nothing), the offer wrote the task's status `reserved`.
+    writes = _writes_by_event(h, tuple(event for event, _ in CALL))
+    assert writes["reservation.created"] == 1
