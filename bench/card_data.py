@@ -200,8 +200,18 @@ def run(
     else:
         engine = build_transcriber(settings)
     stage = CardDataStage(engine)
+    model: dict[str, str] = {}
+    if settings is not None and settings.transcription_engine != "pocketsphinx":
+        model = {"model": str(settings.transcription_model)}
     cache = (
-        None if transcripts is None else TranscriptCache(transcripts, engine, engine_options or {})
+        None
+        if transcripts is None
+        else TranscriptCache(
+            transcripts,
+            engine,
+            # another engine's words depend on the operator's model too
+            {**(engine_options or {}), **model},
+        )
     )
     edits = words = 0
     audio_s = cpu_s = 0.0

@@ -4,7 +4,13 @@ Digits are gathered into runs per channel: digit words no more than 2.5 s apart 
 three other words between them (a recogniser's insertions, "uh", "the number is"), across the
 pauses between groups. A run is a card number when
 - 13-19 of its consecutive digits pass the Luhn check, or
-- it holds 12 or more digits within 10 s: a misheard digit breaks Luhn, never this rule.
+- it holds 14 or more digits within 10 s: a misheard digit breaks Luhn, never this rule;
+- it holds 12 or 13 digits within 10 s and the call shows a payment within a minute of it: a
+  card-data question (`pci.dialogue.find_questions`), a pause, or a card found by the rules
+  above. A phone number (10 or 11 digits) heard with digits added, or followed by a short number,
+  makes 12 or 13 too, and on a call with no payment it is not card data. A card read with 3 or
+  4 of its 15-16 digits lost on a call with no question, no pause and no other card heard is the
+  case this gives up; a card read with fewer lost is still found by its digits alone.
 Near a card number, runs a recogniser heard only in part are card data too, unless a currency
 word follows them (an amount), the word "digit" does ("the three digit code"), or they are a
 month name alone:
@@ -14,6 +20,13 @@ month name alone:
   (a month or MMYY) or a security code. A card has one expiry and one code, so only the first
   two such runs count (runs under 3 s apart are one): whatever the reader says later ("I am
   calling about my bill" heard as "I am calling for my bill") is not card data.
+  Across a pause (the recording paused while the card was read or after it) a code needs
+  three digits heard, a code's length (`near_code_digits_after_pause`): the pause was the agent
+  taking the card data out of the recording, and what a recogniser makes one or two digits of
+  after the resume is everyday talk ("someone" heard as "them one", "the nineteenth of
+  february" as "the nineteen and then"), not a code. A code said after the resume is still
+  card data when three of its digits are heard, when it runs into the resume (`pci.cuts`), or
+  when it answers the code question (`pci.dialogue`); an expiry keeps its shape's rule.
 `flexrec.pci.dialogue` adds the answers to card-data questions; a card number found that way
 gets its expiry and code by the same nearness (`near_found_cards`). Extra rules (`name=regex` over
 a run's digits, e.g. a national ID number) are card data wherever they match.
@@ -54,11 +67,14 @@ class DetectorConfig:
     max_words_between: int = 3
     window_ms: int = 10_000
     window_digits: int = 12
+    window_digits_alone: int = 14  # 12-13 digits need the call to show a payment
+    payment_reach_ms: int = 60_000
     luhn_lengths: tuple[int, int] = (13, 19)
     near_before_ms: int = 20_000  # a partial reading (7+ digits) before or after a card
     near_after_ms: int = 45_000  # an expiry or code after the card's reading
     near_runs: int = 2  # an expiry and a code
     near_join_ms: int = 3000
+    near_code_digits_after_pause: int = 3
     patterns: tuple[tuple[str, re.Pattern[str]], ...] = field(default=())
 
     @classmethod
@@ -159,23 +175,40 @@ def digit_runs(tokens: Sequence[Token], channel: int, config: DetectorConfig) ->
     return runs
 
 
-def _card_rule(run: DigitRun, config: DetectorConfig) -> str | None:
+def _card_rule(run: DigitRun, config: DetectorConfig) -> tuple[str, int] | None:
+    """The rule that makes `run` a card number, with the most digits it holds within the
+    window (0 for Luhn), or None."""
     digits = run.digits
     low, high = config.luhn_lengths
     for length in range(min(high, len(digits)), low - 1, -1):
         for start in range(len(digits) - length + 1):
             if luhn_ok(digits[start : start + length]):
-                return "luhn"
+                return "luhn", 0
     tokens = run.tokens
+    most = 0
     for i, first in enumerate(tokens):
         count = 0
         for token in tokens[i:]:
             if token.word.end_ms - first.word.start_ms > config.window_ms:
                 break
             count += len(token.digits)
-        if count >= config.window_digits:
-            return f"{config.window_digits}_digits_in_{config.window_ms // 1000}s"
+        most = max(most, count)
+    if most >= config.window_digits:
+        return f"{config.window_digits}_digits_in_{config.window_ms // 1000}s", most
     return None
+
+
+def _shows_payment(
+    run: DigitRun,
+    cards: Sequence[Detection],
+    cues_ms: Sequence[tuple[int, int]],
+    config: DetectorConfig,
+) -> bool:
+    """Whether a card-data question, a pause or a card found alone lies within reach of `run`."""
+    low, high = run.start_ms - config.payment_reach_ms, run.end_ms + config.payment_reach_ms
+    return any(start <= high and end >= low for start, end in cues_ms) or any(
+        card.start_ms <= high and card.end_ms >= low for card in cards
+    )
 
 
 def _near_kind(run: DigitRun) -> str | None:
@@ -192,26 +225,42 @@ def _near_kind(run: DigitRun) -> str | None:
 
 
 def detect_card_data(
-    channels: Mapping[int, Sequence[Word]], config: DetectorConfig | None = None
+    channels: Mapping[int, Sequence[Word]],
+    config: DetectorConfig | None = None,
+    paused_ms: Sequence[tuple[int, int]] = (),
+    questions_ms: Sequence[tuple[int, int]] = (),
 ) -> list[Detection]:
-    """Every piece of card data in a recording's transcript (channels 1 and 2), by time."""
+    """Every piece of card data in a recording's transcript (channels 1 and 2), by time
+    (`paused_ms`: where the recording was paused; `questions_ms`: the card-data questions
+    heard, `pci.dialogue.find_questions`; both on the same clock as the words)."""
     config = config or DetectorConfig()
     runs = [
         run
         for channel, words in sorted(channels.items())
         for run in digit_runs(tokenize(words), channel, config)
     ]
+    ruled = [(run, _card_rule(run, config)) for run in runs]
+    alone = [
+        Detection(CARD_NUMBER, run.channel, run.start_ms, run.end_ms, rule[0], len(run.digits))
+        for run, rule in ruled
+        if rule is not None and (rule[1] == 0 or rule[1] >= config.window_digits_alone)
+    ]
+    cues = [*paused_ms, *questions_ms]
     found: list[Detection] = []
     cards: list[Detection] = []
-    for run in runs:
-        rule = _card_rule(run, config)
-        if rule is not None:
-            card = Detection(
-                CARD_NUMBER, run.channel, run.start_ms, run.end_ms, rule, len(run.digits)
-            )
-            cards.append(card)
-            found.append(card)
-    near = _NearCard(cards, config)
+    for run, rule in ruled:
+        if rule is None:
+            continue
+        if 0 < rule[1] < config.window_digits_alone and not _shows_payment(
+            run, alone, cues, config
+        ):
+            continue  # 12 or 13 digits on a call with no payment: a phone number misheard
+        card = Detection(
+            CARD_NUMBER, run.channel, run.start_ms, run.end_ms, rule[0], len(run.digits)
+        )
+        cards.append(card)
+        found.append(card)
+    near = _NearCard(cards, config, paused_ms)
     for run in runs:
         if any(d.start_ms == run.start_ms and d.channel == run.channel for d in cards):
             continue
@@ -244,6 +293,7 @@ def near_found_cards(
     cards: Sequence[Detection],
     found: Sequence[Detection],
     config: DetectorConfig | None = None,
+    paused_ms: Sequence[tuple[int, int]] = (),
 ) -> list[Detection]:
     """The expiry and code near card numbers another rule found (`pci.dialogue`'s answer to
     the card-number question, whose digits were misheard): the near-card rule above, for those
@@ -251,7 +301,7 @@ def near_found_cards(
     the card or of the half taken before it. The card's own digits were not heard, so nearness
     is held closer: an order number read half a minute later is not its code."""
     config = config or DetectorConfig()
-    near = _NearCard(cards, config)
+    near = _NearCard(cards, config, paused_ms)
     out: list[Detection] = []
     for channel, words in sorted(channels.items()):
         last_end = {i: c.end_ms for i, c in enumerate(cards) if c.channel == channel}
@@ -278,9 +328,15 @@ def near_found_cards(
 class _NearCard:
     """Which runs near a card number are card data (see the module docstring)."""
 
-    def __init__(self, cards: Sequence[Detection], config: DetectorConfig) -> None:
+    def __init__(
+        self,
+        cards: Sequence[Detection],
+        config: DetectorConfig,
+        paused_ms: Sequence[tuple[int, int]] = (),
+    ) -> None:
         self.cards = sorted(cards, key=lambda c: c.start_ms)
         self.config = config
+        self.pause_starts = sorted(start for start, _ in paused_ms)
         self.taken: dict[int, list[int]] = {}  # reading index -> end_ms of each run counted
 
     def _reading(self, run: DigitRun) -> int | None:
@@ -308,6 +364,11 @@ class _NearCard:
         index = self._reading(run)
         if index is None:
             return False
+        short = kind == SECURITY_CODE and len(run.digits) < self.config.near_code_digits_after_pause
+        if short and any(
+            self.cards[index].start_ms < start <= run.start_ms for start in self.pause_starts
+        ):
+            return False  # a digit or two heard after the pause that took the card out
         ends = self.taken.setdefault(index, [])
         if ends and run.start_ms - ends[-1] < self.config.near_join_ms:
             ends[-1] = run.end_ms

@@ -12,7 +12,10 @@ for an expiry or a code). A question is
   "verification", "three", "four", "back" or "front";
 and no two digits are said after its subject ("the card number is four five..." is a reading,
 not a question; one digit is a recogniser's stray, as "please" heard as "three"). A question is
-an utterance: words less than 0.7 s apart, "with" means in it.
+an utterance: words less than 0.7 s apart, "with" means in it. An utterance the recording's
+start or a resume cut into (its first word within `CUT_TOLERANCE_MS` of it) lost its first
+words, and with them the cue: there "number" or "code" alone is the question (the demo under
+load: a recording that began 9.5 s late kept "... number please", and the reading after it).
 A question alone silences nothing; it counts when the recording shows a payment: a card number
 found by its digits within a minute after a card-number question or 90 s before an expiry or
 code question, an answer to a card-number question holding four digits or more, questions
@@ -58,19 +61,23 @@ class Question:
     end_ms: int
 
 
-def _kind_of(texts: Sequence[str], i: int, utterance: set[str]) -> str | None:
+def _kind_of(texts: Sequence[str], i: int, utterance: set[str], cut: bool) -> str | None:
     text = texts[i]
     if text in _EXPIRY_WORDS or (text == "valid" and "until" in texts[i + 1 : i + 3]):
         return EXPIRY
-    if text in _CODE_NAMES or (text == "code" and (_CODE_CUES | _CODE_PLACES) & utterance):
+    code_cues = _CODE_CUES | _CODE_PLACES
+    if text in _CODE_NAMES or (text == "code" and (cut or code_cues & utterance)):
         return SECURITY_CODE
-    if text == "number" and _CARD_CUES & utterance:
+    if text == "number" and (cut or _CARD_CUES & utterance):
         return CARD_NUMBER
     return None
 
 
-def find_questions(words: Sequence[Word], channel: int) -> list[Question]:
-    """The card-data questions in one channel's words (see the module docstring)."""
+def find_questions(
+    words: Sequence[Word], channel: int, cut_at_ms: Sequence[int] = ()
+) -> list[Question]:
+    """The card-data questions in one channel's words (see the module docstring; `cut_at_ms`:
+    where the recording started or resumed, on the words' clock)."""
     texts = [w.text.lower().strip(".,?!") for w in words]
     out: list[Question] = []
     first = 0
@@ -82,7 +89,8 @@ def find_questions(words: Sequence[Word], channel: int) -> list[Question]:
             end + 1 < len(words) and words[end + 1].start_ms - words[end].end_ms <= QUESTION_GAP_MS
         ):
             end += 1
-        kind = _kind_of(texts, i, set(texts[first : end + 1]))
+        cut = any(0 <= words[first].start_ms - at <= CUT_TOLERANCE_MS for at in cut_at_ms)
+        kind = _kind_of(texts, i, set(texts[first : end + 1]), cut)
         if kind is None:
             continue
         if sum(t.is_digit for t in tokenize(words[i : end + 1])) >= READING_MIN_DIGITS:
@@ -141,7 +149,7 @@ def answer_detections(
     questions: list[Question] = []
     for channel, words in channels.items():
         others = [c for c in regions if c != channel]
-        asked = find_questions(words, channel)
+        asked = find_questions(words, channel, recording_starts(paused_ms))
         questions += asked
         if not others:
             continue
@@ -158,6 +166,11 @@ def answer_detections(
         if cut or _payment(question, channel, span, answers, cards, channels):
             out = _merge(out, question.kind, channel, span, channels.get(channel, ()))
     return sorted(out, key=lambda d: (d.start_ms, d.channel))
+
+
+def recording_starts(paused_ms: Sequence[tuple[int, int]]) -> list[int]:
+    """Where the recording started or resumed: the file's start and each pause's end."""
+    return [0, *(end for start, end in paused_ms if end > start)]
 
 
 def _in_question(detection: Detection, questions: Sequence[Question]) -> bool:

@@ -32,7 +32,12 @@ from flexrec.pci.detect import (
     near_found_cards,
     silence_spans,
 )
-from flexrec.pci.dialogue import ANSWER_RULE, answer_detections
+from flexrec.pci.dialogue import (
+    ANSWER_RULE,
+    answer_detections,
+    find_questions,
+    recording_starts,
+)
 from flexrec.pci.pairs import missing_half_detections
 from flexrec.pci.readback import readback_detections
 from flexrec.pci.redact import decode_wav, encode_wav, redact_transcript, silence_samples
@@ -200,11 +205,16 @@ class CardDataStage:
         joins: dict[int, int],
     ) -> list[Detection]:
         """Every rule's card data, on the call's clock."""
+        questions = [
+            (q.start_ms, q.end_ms)
+            for channel, said in words.items()
+            for q in find_questions(said, channel, recording_starts(paused))
+        ]
         found = answer_detections(
-            words, regions, detect_card_data(words, self.config), paused, joins
+            words, regions, detect_card_data(words, self.config, paused, questions), paused, joins
         )
         answered = [d for d in found if d.kind == CARD_NUMBER and d.rule == ANSWER_RULE]
-        found += near_found_cards(words, answered, found, self.config)
+        found += near_found_cards(words, answered, found, self.config, paused)
         found += readback_detections(words, regions, found, self.config, paused)
         found += missing_half_detections(regions, found)
         found += cut_detections(words, regions, paused, self.config, joins)

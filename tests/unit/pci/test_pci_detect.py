@@ -8,6 +8,7 @@ import pytest
 from flexrec.pci.detect import (
     CARD_NUMBER,
     EXPIRY,
+    SECURITY_CODE,
     Detection,
     DetectorConfig,
     detect_card_data,
@@ -147,3 +148,55 @@ def test_a_card_found_as_an_answer_gets_its_expiry_but_not_a_later_order_number(
     card = Detection(CARD_NUMBER, 1, answer[0].start_ms, answer[-1].end_ms, "answer_to_question", 3)
     found = near_found_cards({1: words}, [card], [card])
     assert [(d.kind, d.start_ms) for d in found] == [(EXPIRY, expiry[1].start_ms)]
+
+
+def test_one_digit_after_the_pause_that_took_a_card_out_is_not_its_code() -> None:
+    # skip cut seed 2006: the reading cut by the agent's pause, 12 digits heard; after the
+    # resume "can I speak to someone about my order" heard as "... to them one of of my ..."
+    card = said("twenty seven one three four two seven three four seven eight nine", 16_650)
+    talk = said("and on the to them one of of my", 38_000)
+    pause = (22_800, 37_000)
+    found = detect_card_data({1: card + talk}, paused_ms=[pause])
+    assert [(d.kind, d.rule) for d in found] == [(CARD_NUMBER, "12_digits_in_10s")]
+    # demo seed 7 (second run): "the visit is on the nineteenth of february" heard as "on the
+    # nineteen and then": two digits, a date, not the code
+    date = said("he couldn't get on the nineteen and then my", 38_000)
+    assert len(detect_card_data({1: card + date}, paused_ms=[pause])) == 1
+    # three digits of a code heard after the resume are still its code
+    code = said("and on the four one six", 38_000)
+    found = detect_card_data({1: card + code}, paused_ms=[pause])
+    assert [d.kind for d in found] == [CARD_NUMBER, SECURITY_CODE]
+    # without a pause (the card asked for) a lone digit near the card stays its code: a code
+    # is mostly misheard
+    asked = [(13_000, 15_900)]
+    found = detect_card_data({1: card + talk}, questions_ms=asked)
+    assert [d.kind for d in found] == [CARD_NUMBER, SECURITY_CODE]
+
+
+def test_one_digit_after_a_pause_is_not_the_code_of_a_card_found_as_an_answer() -> None:
+    answer = said("the in the find that the a a nine five one", 16_000)
+    card = Detection(CARD_NUMBER, 1, answer[0].start_ms, answer[-1].end_ms, "answer_to_question", 3)
+    talk = said("them one of", 24_000)
+    words = answer + talk
+    assert near_found_cards({1: words}, [card], [card], paused_ms=[(21_000, 23_000)]) == []
+    assert [d.kind for d in near_found_cards({1: words}, [card], [card])] == [SECURITY_CODE]
+
+
+def test_twelve_digits_are_a_card_only_on_a_call_that_shows_a_payment() -> None:
+    # the demo's phone number heard with digits added: "triple five two three five oh double
+    # three eight" and "two one" 1.5 s on, 13 digits within 10 s, on a call with no payment
+    phone = said("my own number triple five two three five oh double three eight", 60_000)
+    phone += said("two one", phone[-1].end_ms + 1500)
+    assert detect_card_data({2: phone}) == []
+    # the same digits on a call with a card-data question, a pause or another card are a card
+    # (a card read with 3-4 of its digits lost)
+    (asked,) = detect_card_data({2: phone}, questions_ms=[(20_000, 22_000)])
+    (paused,) = detect_card_data({2: phone}, paused_ms=[(110_000, 125_000)])
+    assert asked.rule == paused.rule == "12_digits_in_10s"
+    reading = said(
+        "four five three nine five seven eight seven six three six two one four eight six"
+    )
+    found = detect_card_data({1: reading, 2: phone})
+    assert [(d.channel, d.rule) for d in found] == [(1, "luhn"), (2, "12_digits_in_10s")]
+    # a minute and more from the question, it is not
+    assert detect_card_data({2: phone}, questions_ms=[(0, 1_000)]) == []

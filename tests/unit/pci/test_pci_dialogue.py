@@ -95,3 +95,24 @@ def test_a_payment_dialogue_silences_its_answers_though_no_digit_was_heard() -> 
         (CARD_NUMBER, CUSTOMER, "answer_to_question"),
         (SECURITY_CODE, CUSTOMER, "answer_to_question"),
     ]
+
+
+def test_a_question_the_recording_start_cut_keeps_its_subject() -> None:
+    # the demo under load: the recording began 9.5 s late, on "... number please", and the
+    # card read after it was heard as five digits
+    ask = said("number or please", 30)
+    reading = said("there it is three five nine the you want them in the of the them", 1970)
+    reading += said("and seven nine the of the a", 6810)
+    after = said("what is the that highly did", 13150)
+    channels = {CUSTOMER: reading, AGENT: ask + after}
+    regions = {CUSTOMER: [region(reading)], AGENT: [region(ask), region(after)]}
+    assert [q.kind for q in find_questions(ask, AGENT, [0])] == [CARD_NUMBER]
+    (card,) = answer_detections(channels, regions, detect_card_data(channels))
+    assert (card.kind, card.channel) == (CARD_NUMBER, CUSTOMER)
+    assert card.start_ms <= reading[0].start_ms and card.end_ms >= reading[-1].end_ms
+    # said later in the call, "number please" alone is not a card-data question
+    assert find_questions(said("number or please", 40_000), AGENT, [0]) == []
+    # and a resume cuts a question as the start does
+    assert [q.kind for q in find_questions(said("code please", 40_100), AGENT, [0, 40_000])] == [
+        SECURITY_CODE
+    ]
