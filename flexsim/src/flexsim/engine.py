@@ -392,6 +392,13 @@ class Engine:
         """Draw a scenario from the configured weights."""
         weights = {k: v for k, v in self.config.scenario_weights.items() if v > 0}
         names = sorted(weights)
+        if not names:
+            # An engine built from flexsim.engine alone: the built-in scenarios register when
+            # flexsim.scenarios is imported, which the engine must not do (it knows none).
+            raise ValueError(
+                "no scenario has a positive weight (registered: "
+                f"{', '.join(scenario_names()) or 'none; import flexsim.scenarios'})"
+            )
         return self.rng.choices(names, weights=[weights[n] for n in names])[0]
 
     def start_interaction(self, scenario: str, direction: str | None = None) -> None:

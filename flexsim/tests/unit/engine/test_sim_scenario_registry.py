@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,3 +103,22 @@ def test_the_engine_module_names_no_scenario() -> None:
     assert "flexsim.scenarios" not in imported
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
     assert not strings & set(scenario_names())
+
+
+def test_an_engine_without_its_scenarios_says_how_to_get_them() -> None:
+    # A fresh interpreter: in this one an earlier import has registered them already.
+    script = (
+        "from flexsim.engine import Engine, EngineConfig\n"
+        "from flexsim.world import SimClock, World\n"
+        "engine = Engine(World(SimClock(scale=0), seed=1), EngineConfig(agents=1, calls=1))\n"
+        "engine.pick_scenario()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "import flexsim.scenarios" in done.stderr
+
+
+def test_a_mix_with_no_positive_weight_is_refused_by_name(sim: Sim) -> None:
+    sim.engine.config.scenario_weights = {"basic": 0.0}
+    with pytest.raises(ValueError, match="no scenario has a positive weight"):
+        sim.engine.pick_scenario()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import flexsim.scenarios  # noqa: F401 - registers the built-in scenarios the day draws
 from flexsim import make_sample_conversation, render_recording
 from flexsim.audio.word_truth import word_truth
 from flexsim.engine import Engine, EngineConfig
