@@ -18,13 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import soundfile
 
-from flexsim.speech import bank as bank_module
 from flexsim.speech import render
 from flexsim.speech.bank import BANK_VOICES, Bank, load_bank, mulaw_decode, mulaw_encode
 
@@ -84,17 +82,5 @@ def build_bank(folder: Path = PROMPTS) -> Bank:
 @contextmanager
 def asterisk_digits() -> Iterator[None]:
     """Calls rendered inside the block say their number words with the human recordings."""
-    bank = build_bank()
-    original: Any = bank_module.load_bank
-    bank_module.load_bank = lambda: bank  # type: ignore[assignment]
-    _clear_caches()
-    try:
+    with render.speaking_with(build_bank()):
         yield
-    finally:
-        bank_module.load_bank = original
-        _clear_caches()
-
-
-def _clear_caches() -> None:
-    bank_module._word_at_rate.cache_clear()
-    render.utterance_audio.cache_clear()

@@ -16,13 +16,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import soundfile
 
-from flexsim.speech import bank as bank_module
 from flexsim.speech import render
 from flexsim.speech.bank import BANK_VOICES, Bank, mulaw_decode, mulaw_encode
 from flexsim.speech.phrases import vocabulary
@@ -91,17 +89,5 @@ def build_bank() -> Bank:
 @contextmanager
 def espeak_voices() -> Iterator[None]:
     """Calls rendered inside the block speak with the espeak-ng voices (not thread-safe)."""
-    bank = build_bank()
-    original: Any = bank_module.load_bank
-    bank_module.load_bank = lambda: bank  # type: ignore[assignment]
-    _clear_caches()
-    try:
+    with render.speaking_with(build_bank()):
         yield
-    finally:
-        bank_module.load_bank = original
-        _clear_caches()
-
-
-def _clear_caches() -> None:
-    bank_module._word_at_rate.cache_clear()
-    render.utterance_audio.cache_clear()

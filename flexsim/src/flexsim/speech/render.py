@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from flexsim.speech.bank import BANK_RATE_HZ
+from flexsim.speech import bank as bank_module
+from flexsim.speech.bank import BANK_RATE_HZ, Bank
 from flexsim.speech.script import filler, voice_of
 from flexsim.words import Word
 
@@ -44,3 +48,22 @@ def utterance_audio(
     out /= np.float32(CLIP_RMS)
     out.setflags(write=False)
     return out
+
+
+@contextmanager
+def speaking_with(bank: Bank) -> Iterator[None]:
+    """Calls rendered inside the block take their word clips from `bank` (not thread-safe)."""
+    original: Any = bank_module.load_bank
+    bank_module.load_bank = lambda: bank  # type: ignore[assignment]
+    _clear_caches()
+    try:
+        yield
+    finally:
+        bank_module.load_bank = original
+        _clear_caches()
+
+
+def _clear_caches() -> None:
+    # Rendered clips and utterances were cut from the bank in force when they were cached.
+    bank_module._word_at_rate.cache_clear()
+    utterance_audio.cache_clear()
