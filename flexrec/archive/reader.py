@@ -41,6 +41,15 @@ def load_stored(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
     return deps.store.get(row.storage_key)
 
 
+def stored_equals(deps: ArchiveDeps, row: ArchivedRecording, written: bytes) -> bool:
+    """Whether the stored object (`load_stored`'s version) is exactly `written`; a local
+    folder compares it in place, without a copy of the object."""
+    assert row.storage_key is not None  # noqa: S101
+    if isinstance(deps.store, LocalStorage):  # never versioned
+        return deps.store.matches(row.storage_key, written)
+    return load_stored(deps, row) == written
+
+
 def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
     """The stored object of an archived recording, decrypted (`load_stored`'s version)."""
     blob = load_stored(deps, row)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from flexrec.archive.storage.base import BlobNotFound, StorageError, check_key
 
+_COMPARE_BYTES = 1 << 18  # read-back slices: small enough to be reused, big enough to be cheap
+
 
 class LocalStorage:
     """Objects as files under `root`; writes go to a temp file, fsync, then rename.
@@ -86,6 +88,26 @@ class LocalStorage:
                 mapping.close()
             except BufferError:  # a reader kept an array over it: unmapped once that goes
                 pass
+
+    def matches(self, key: str, data: bytes) -> bool:
+        """Whether the file holds exactly `data`, read a slice at a time into one small buffer:
+        the archive's read-back proves the copy without a second buffer the size of the
+        recording (made and freed on a job thread, it fragments the allocator's arenas)."""
+        chunk = bytearray(_COMPARE_BYTES)
+        expected = memoryview(data)
+        at = 0
+        try:
+            with self._path(key).open("rb", buffering=0) as handle:
+                while n := handle.readinto(chunk):
+                    # bytearray == memoryview compares with memcmp (memoryview == does not).
+                    if (chunk if n == len(chunk) else chunk[:n]) != expected[at : at + n]:
+                        return False
+                    at += n
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+        return at == len(data)
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """Read only the requested bytes of the file."""

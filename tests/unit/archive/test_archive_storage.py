@@ -147,3 +147,23 @@ def test_local_mapped_survives_a_reader_that_keeps_a_view(tmp_path: Path) -> Non
     with store.mapped(KEY) as view:
         kept = memoryview(view)[:4]
     assert bytes(kept) == b"\x01\x00\x01\x00"
+
+
+def test_local_matches_compares_the_file_slice_by_slice(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path)
+    data = os.urandom(3 * (1 << 18) + 5)  # three whole slices and a partial one
+    store.put(KEY, data)
+    assert store.matches(KEY, data)
+    changed = bytearray(data)
+    changed[-1] ^= 1
+    assert not store.matches(KEY, bytes(changed))
+    changed = bytearray(data)
+    changed[(1 << 18) + 7] ^= 0x80
+    assert not store.matches(KEY, bytes(changed))
+    assert not store.matches(KEY, data[:-1])  # the file is longer
+    assert not store.matches(KEY, data + b"\0")  # the file is shorter
+    store.put("recordings/empty.wav", b"")
+    assert store.matches("recordings/empty.wav", b"")
+    assert not store.matches("recordings/empty.wav", b"x")
+    with pytest.raises(BlobNotFound):
+        store.matches("recordings/missing.wav", data)
