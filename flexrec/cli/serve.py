@@ -28,6 +28,7 @@ from flexrec.cli.errors import listen_on, port_free
 from flexrec.cli.jobs_process import METRICS_FD_ENV, METRICS_URL_ENV, serve_metrics
 from flexrec.cli.start_checks import (
     ask_twilio_early,
+    card_data_engine,
     check_dependencies,
     check_twilio,
     require_credentials,
@@ -319,6 +320,9 @@ def announce(settings: Settings) -> None:
     print(f"  API docs: {local}/docs", flush=True)
     rule = signature_url_rule(settings)
     print(f"  {rule}", flush=True)
+    engine = card_data_engine(settings)
+    if engine is not None:
+        print(f"  {engine}", flush=True)
     log.info("webhook_signature_url", rule=rule)
 
 
@@ -477,6 +481,10 @@ def run_worker(workers: int = 4) -> None:
     supervisor = int(os.environ.get(_SUPERVISOR_ENV, "0"))
     if supervisor:  # `serve`'s jobs process: a service killed -9 takes its worker with it
         _exit_with(supervisor)
+    else:  # `serve` says it already for its own jobs process
+        engine = card_data_engine(settings)
+        if engine is not None:
+            print(f"flexrec worker: {engine}", flush=True)
     metrics_fd = os.environ.get(METRICS_FD_ENV)
     if metrics_fd:  # its service merges them into its own /metrics
         serve_metrics(int(metrics_fd))
