@@ -31,6 +31,15 @@ _RESERVATION_INSERT = Prepared(
     )
 )
 _RESERVATION_COLUMNS = tuple(ReservationState.__dataclass_fields__)
+_COMPLETE_WRAPPING = Prepared(
+    update(ReservationRecord)
+    .where(
+        ReservationRecord.task_sid == bindparam("task"),
+        ReservationRecord.status == "wrapping",
+    )
+    .values(status="completed", updated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def write_task(
@@ -62,6 +71,13 @@ def write_task(
     }
     if _task_update(tuple(values)).execute(session, params).rowcount != 1:
         raise MemoDidNotHold(task_sid)
+
+
+def complete_wrapping_reservations(session: Executor, task_sid: str, now: datetime) -> int:
+    """A task that completes completes its reservations still in wrap-up (TaskRouter completes
+    them with it), in the task's own write: `reservation.completed` of a task in wrap-up is not
+    written by itself (flexrec.recording.task_events). How many rows moved."""
+    return int(_COMPLETE_WRAPPING.execute(session, {"task": task_sid, "now": now}).rowcount or 0)
 
 
 def write_reservation(

@@ -28,7 +28,12 @@ from flexrec.recording import metrics
 from flexrec.recording.attributes import attribute_facts, media_recording_sids
 from flexrec.recording.context import JOB_TASKROUTER_EVENT, Jobs, ServiceContext
 from flexrec.recording.dedup import event_key, mark_seen, retry_contention, was_seen
-from flexrec.recording.memo_writes import MemoDidNotHold, write_reservation, write_task
+from flexrec.recording.memo_writes import (
+    MemoDidNotHold,
+    complete_wrapping_reservations,
+    write_reservation,
+    write_task,
+)
 from flexrec.recording.planner import Plan, Planner, Seen
 from flexrec.recording.policy import TaskFacts
 from flexrec.recording.rows import (
@@ -163,6 +168,9 @@ class TaskEvents:
             )
             if event.reservation_sid:
                 upsert_reservation(session, event, now)
+            if task.status == "completed":
+                # Also after a restart lost a reservation.completed held back (`_by_memo`).
+                complete_wrapping_reservations(session, task_sid, now)
             # Committed with the rows: the plan's work is durable (pending or claimed targets
             # and pending links), so reconcile finishes it if the process dies after the answer.
             plan = self.planner.plan(session, task, now, event.timestamp_ms, seen=_seen(event))
@@ -226,6 +234,14 @@ class TaskEvents:
                 reservation_changed = False
             else:
                 unwritten.discard(reservation_sid)
+        if (
+            reservation_changed
+            and stored is not None
+            and self._completes_with_task(memo, state, old_reservation, new_reservation)
+        ):
+            # Written by task.completed's own transaction, which TaskRouter sends next.
+            reservation_changed, new_reservation = False, old_reservation
+        completing = state.status == "completed" and memo.state.status != "completed"
         replan = self._replan(memo, state, take, event, old_reservation, new_reservation)
         link_check = self._link_check(memo, event)
         if not (task_changed or reservation_changed or replan or link_check):
@@ -254,6 +270,8 @@ class TaskEvents:
                     write_reservation(
                         connection, task_sid, reservation_sid, stored, new_reservation, now
                     )
+                if completing:
+                    complete_wrapping_reservations(connection, task_sid, now)
         else:
             with write_session(self.ctx.sessions) as session:
                 if task_changed:
@@ -262,6 +280,8 @@ class TaskEvents:
                     write_reservation(
                         session, task_sid, reservation_sid, stored, new_reservation, now
                     )
+                if completing:
+                    complete_wrapping_reservations(session, task_sid, now)
                 task = task_for_update(session, task_sid)
                 if task is None:  # pragma: no cover - the memo came from this row
                     raise MemoDidNotHold(task_sid)
@@ -269,6 +289,11 @@ class TaskEvents:
         reservations = dict(memo.reservations)
         if new_reservation is not None and reservation_sid:
             reservations[reservation_sid] = new_reservation
+        if completing:
+            reservations = {
+                sid: replace(r, status="completed") if r.status == "wrapping" else r
+                for sid, r in reservations.items()
+            }
         held = frozenset(unwritten)
         if task is not None:
             row_state, row_clock = held_over(TaskState.of(task), state.last_event_ms)
@@ -287,6 +312,30 @@ class TaskEvents:
                 row_clock=None if task_changed else _row_clock(memo, state),
             ))  # fmt: skip
         return plan
+
+    def _completes_with_task(
+        self,
+        memo: TaskMemo,
+        state: TaskState,
+        old: ReservationState | None,
+        new: ReservationState | None,
+    ) -> bool:
+        """Whether a reservation's move from wrap-up to completed is left to the task's
+        completion, which completes it in its own transaction (`complete_wrapping_reservations`):
+        the task is in wrap-up too, so task.completed comes next, and no reader tells a
+        reservation in wrap-up from a completed one while its task's work is over (the worker
+        leg's planning would: that policy writes every move). Its row is stored; the clock is
+        the only other change. Lost with the process (a kill -9 before task.completed): the
+        task's completion completes it all the same."""
+        if old is None or new is None or self.ctx.policy.leg == "worker":
+            return False
+        return (
+            old.status == "wrapping"
+            and new.status == "completed"
+            and memo.state.status == "wrapping"
+            and state.status == "wrapping"
+            and replace(new, status=old.status, last_event_ms=old.last_event_ms) == old
+        )
 
     def _replan(
         self,

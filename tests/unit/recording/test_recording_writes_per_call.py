@@ -7,6 +7,7 @@ from prometheus_client import REGISTRY
 from recording_harness import Harness, inbound_attrs
 from sim_twilio import fake_sid
 
+from flexrec.db.models import ReservationRecord, TaskRecord
 from flexrec.webhooks.events import TASKROUTER_EVENTS_USED
 
 TASK = fake_sid("WT", 1)
@@ -52,16 +53,57 @@ def test_the_offer_ringing_is_not_asked_for_and_costs_the_call_no_write(h: Harne
     assert "reservation.created" not in writes
     # The task stored; the answer: the plan (a claimed target, a pending link), the recording
     # stored as started, the link written (the harness runs the plan's work inline); then
-    # each end of the work moves one row.
+    # each end of the work moves one row, but the reservation's completion: the task's
+    # completion, next, completes it in its own transaction.
     assert writes == {
         "task.created": 1,
         "reservation.accepted": 3,
         "reservation.wrapup": 1,
         "task.wrapup": 1,
-        "reservation.completed": 1,
+        "reservation.completed": 0,
         "task.completed": 1,
     }
     assert h.twilio.recordings_on(CUSTOMER)
+    assert _statuses(h) == ("completed", "completed")
+
+
+def _statuses(h: Harness) -> tuple[str | None, str | None]:
+    with h.sessions() as session:
+        task = session.get(TaskRecord, TASK)
+        reservation = session.get(ReservationRecord, RES)
+        return (task.status if task else None, reservation.status if reservation else None)
+
+
+def test_a_reservation_completion_held_back_and_lost_is_completed_with_its_task(
+    h: Harness,
+) -> None:
+    # The process that held reservation.completed back dies before task.completed (kill -9:
+    # its memos go with it); the next one takes the completion on the full path.
+    h.twilio.add_call(CUSTOMER)
+    task = h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    for event_type, status in CALL[:-1]:
+        if event_type in TASKROUTER_EVENTS_USED:
+            reservation = RES if event_type.startswith("reservation.") else None
+            worker = AGENT if reservation else None
+            h.tr(event_type, TASK, task.attributes, status=status, reservation=reservation,
+                 worker=worker)  # fmt: skip
+    assert _statuses(h) == ("wrapping", "wrapping")
+    h.service.task_events.memos.forget(TASK)
+    h.tr("task.completed", TASK, task.attributes, status="completed")
+    assert _statuses(h) == ("completed", "completed")
+
+
+def test_a_reservation_completed_after_its_task_is_written_at_once(h: Harness) -> None:
+    # Delivered late (after task.completed): no completion of the task comes to carry it.
+    h.twilio.add_call(CUSTOMER)
+    task = h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    for event_type, status in (*CALL[:5], CALL[6], CALL[5]):
+        if event_type in TASKROUTER_EVENTS_USED:
+            reservation = RES if event_type.startswith("reservation.") else None
+            worker = AGENT if reservation else None
+            h.tr(event_type, TASK, task.attributes, status=status, reservation=reservation,
+                 worker=worker)  # fmt: skip
+    assert _statuses(h) == ("completed", "completed")
 
 
 def test_an_offer_delivered_anyway_moves_the_task_row(h: Harness) -> None:
