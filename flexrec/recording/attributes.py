@@ -166,10 +166,13 @@ def merge_recordings(
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a link attempt did: `written`, or `unchanged` when the entry was already there."""
+    """What a link attempt did: `written`, or `unchanged` when the entry was already there;
+    for a write, the attributes it read (`base`) and those it wrote (`written`)."""
 
     outcome: str
     attempts: int
+    base: Mapping[str, Any] | None = None
+    written: Mapping[str, Any] | None = None
 
 
 class TaskAttributesWriter:
@@ -202,7 +205,7 @@ class TaskAttributesWriter:
                 metrics.ATTRIBUTE_WRITE_CONFLICTS.inc()
                 log.info("attribute write conflict", task_sid=task_sid, attempt=attempt)
                 continue
-            return WriteResult("written", attempt)
+            return WriteResult("written", attempt, task.attributes, merged)
         raise PreconditionFailed(
             f"task {task_sid} kept changing during {self._max_attempts} attempts", status=412
         )

@@ -28,13 +28,14 @@ from flexrec.db.prepared import Prepared
 from flexrec.recording import metrics
 from flexrec.recording.attributes import (
     TaskAttributesWriter,
+    WriteResult,
     media_recording_sids,
     voice_recording_entry,
 )
 from flexrec.recording.context import JOB_LINK, Jobs, ServiceContext
 from flexrec.recording.states import MEDIA_STATUSES, NO_MEDIA_STATES
 from flexrec.recording.store import Executor, read_connection, write_connection, write_session
-from flexrec.recording.task_memo import WrittenMedia
+from flexrec.recording.task_memo import TaskMemo, WrittenMedia, attributes_digest
 from flexrec.twilio.gateway import GatewayError
 
 log = structlog.get_logger(__name__)
@@ -100,6 +101,20 @@ _TASK_RECORDING = Prepared(
     update(TaskRecord)
     .where(TaskRecord.sid == bindparam("task"))
     .values(recording_sid=bindparam("recording_sid"))
+)
+# The attributes a link wrote, into a task row that still holds what the write read (the row as
+# the task's memo knows it): TaskRouter's echo of the write, task.updated with these very
+# attributes, then changes nothing the row holds and is answered from memory.
+_TASK_ATTRIBUTES = Prepared(
+    update(TaskRecord)
+    .where(
+        TaskRecord.sid == bindparam("task"),
+        TaskRecord.updated_at == bindparam("b_was"),
+        TaskRecord.last_event_ms.is_not_distinct_from(bindparam("b_last")),
+        TaskRecord.status.is_not_distinct_from(bindparam("b_status")),
+    )
+    .values(attributes=bindparam("attributes"), updated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
 )
 _DIRTY = dict(status="pending", generation=AttributeWrite.generation + 1)
 _TARGET_LINKS_DIRTY = (
@@ -211,6 +226,14 @@ def check_seen(
     return True
 
 
+def _echo_known(memo: TaskMemo | None, result: WriteResult) -> bool:
+    """Whether the task row holds what the link's write read (as its memo says), so the row may
+    take what it wrote: no event applied the write's attributes yet, nor any newer ones."""
+    if memo is None or result.base is None or result.written is None:
+        return False
+    return memo.attributes_digest == attributes_digest(result.base)
+
+
 class LinkWriter:
     """Writes pending links into task attributes (see the module docstring)."""
 
@@ -271,22 +294,47 @@ class LinkWriter:
             )
         except GatewayError as exc:
             return self._failed(facts.write_id, exc)
-        with write_connection(ctx.sessions, writes_first=True) as connection:
-            # Tasks row first: the same lock order as the planners (tasks → targets → links).
-            if newest is not None:
-                _TASK_RECORDING.execute(
-                    connection, {"task": facts.task_sid, "recording_sid": newest}
+        memos = ctx.memos
+        # The task's memo lock, as its webhook handlers take it: the memo and the row move
+        # together (task_events); taken before the write lock, in the handlers' order.
+        with memos.lock(facts.task_sid):
+            memo = memos.get(facts.task_sid)
+            echo = _echo_known(memo, result)
+            now = ctx.now()
+            with write_connection(ctx.sessions, writes_first=True) as connection:
+                # Tasks row first: the same lock order as the planners (tasks → targets → links).
+                if newest is not None:
+                    _TASK_RECORDING.execute(
+                        connection, {"task": facts.task_sid, "recording_sid": newest}
+                    )
+                stored = (
+                    memo is not None
+                    and echo
+                    and _TASK_ATTRIBUTES.execute(
+                        connection,
+                        {
+                            "task": facts.task_sid,
+                            "b_was": memo.updated_at,
+                            "b_last": memo.written_clock,
+                            "b_status": memo.state.status,
+                            "attributes": result.written,
+                            "now": now,
+                        },
+                    ).rowcount
+                    == 1
                 )
-            done = _LINK_DONE.execute(
-                connection,
-                {
-                    "write": facts.write_id,
-                    "b_generation": facts.generation,
-                    "recording_sid": newest,
-                    "tries": result.attempts,
-                    "now": ctx.now(),
-                },
-            )
+                done = _LINK_DONE.execute(
+                    connection,
+                    {
+                        "write": facts.write_id,
+                        "b_generation": facts.generation,
+                        "recording_sid": newest,
+                        "tries": result.attempts,
+                        "now": now,
+                    },
+                )
+            if stored and memo is not None and result.written is not None:
+                memos.note_attributes(facts.task_sid, memo.updated_at, result.written, now)
         if not done.rowcount:
             return "changed"  # the recordings changed while we wrote: write again
         written = WrittenMedia(

@@ -165,6 +165,18 @@ class TaskMemos:
                     row_clock=row_clock,
                 )
 
+    def note_attributes(
+        self, task_sid: str, was: datetime, attributes: Mapping[str, Any], now: datetime
+    ) -> None:
+        """The task row, last written at `was`, took `attributes` at `now` (a link's write,
+        flexrec.recording.links): its memo, if still of that row, takes them too."""
+        with self._lock:
+            memo = self._items.get(task_sid)
+            if memo is not None and memo.updated_at == was:
+                self._items[task_sid] = replace(
+                    memo, attributes_digest=attributes_digest(attributes), updated_at=now
+                )
+
     def unsettle(self, task_sid: str) -> None:
         """The task's plan has work again, and its links' media is not known here any more."""
         with self._lock:

@@ -61,6 +61,18 @@ def test_an_event_that_changes_nothing_touches_no_database(h: Harness) -> None:
     assert seen == []
 
 
+def test_the_echo_of_our_own_link_write_is_answered_from_memory(h: Harness) -> None:
+    # The link's write stored the attributes it wrote in the task row, in the transaction that
+    # marked it done: TaskRouter's task.updated of that write changes nothing the row holds.
+    linked = answered(h)
+    with statements(h) as seen:
+        h.tr("task.updated", TASK, linked, status="assigned")
+    assert seen == [], seen
+    with h.sessions() as session:
+        task = session.get(TaskRecord, TASK)
+        assert task is not None and task.attributes == linked
+
+
 def test_a_status_that_moves_on_is_one_short_write(h: Harness) -> None:
     linked = answered(h)
     h.tr("task.updated", TASK, linked, status="assigned")
@@ -132,13 +144,18 @@ def test_a_memo_that_no_longer_holds_gives_way_to_the_full_path(h: Harness) -> N
 
 def test_a_clock_held_in_the_memo_orders_the_full_path_s_merge_too(h: Harness) -> None:
     linked = answered(h)
+    with h.sessions() as session:
+        task = session.get(TaskRecord, TASK)
+        assert task is not None
+        row_clock = task.last_event_ms
     written = h.next_ms()
+    # The echo of our link write: the row took its attributes with the link, only the clock moved.
     h.tr("task.updated", TASK, linked, ts_ms=written, status="assigned")
     held = written + 10_000
     h.tr("task.updated", TASK, linked, ts_ms=held, status="assigned")  # only the clock moved
     with h.sessions() as session:
         task = session.get(TaskRecord, TASK)
-        assert task is not None and task.last_event_ms == written  # held in the memo only
+        assert task is not None and task.last_event_ms == row_clock  # held in the memo only
     # Another process's conference callback wrote the row behind the memo.
     h.clock.advance(1)
     with h.sessions.begin() as session:
