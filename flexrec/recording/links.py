@@ -296,9 +296,13 @@ class LinkWriter:
             return self._failed(facts.write_id, exc)
         memos = ctx.memos
         # The task's memo lock, as its webhook handlers take it: the memo and the row move
-        # together (task_events); taken before the write lock, in the handlers' order.
-        with memos.lock(facts.task_sid):
-            memo = memos.get(facts.task_sid)
+        # together (task_events); taken before the write lock, in the handlers' order. Never
+        # waited for: a handler holding it may be running this very write inline (no
+        # background threads, or while closing); then the echo is written as it comes.
+        lock = memos.lock(facts.task_sid)
+        locked = lock.acquire(blocking=False)
+        try:
+            memo = memos.get(facts.task_sid) if locked else None
             echo = _echo_known(memo, result)
             now = ctx.now()
             with write_connection(ctx.sessions, writes_first=True) as connection:
@@ -335,6 +339,9 @@ class LinkWriter:
                 )
             if stored and memo is not None and result.written is not None:
                 memos.note_attributes(facts.task_sid, memo.updated_at, result.written, now)
+        finally:
+            if locked:
+                lock.release()
         if not done.rowcount:
             return "changed"  # the recordings changed while we wrote: write again
         written = WrittenMedia(
