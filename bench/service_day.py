@@ -354,8 +354,13 @@ def _pinned(argv: list[str], cpu: int, priority: int | None = None) -> list[str]
 
 
 def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # Run from the log's folder: `python -c` and `-m` put the working directory first on
+    # sys.path, so from a checkout they would import its flexrec whatever the interpreter
+    # (--against would run this tree twice).
     with log.open("wb") as out:
-        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        return subprocess.Popen(  # noqa: S603
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent
+        )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
