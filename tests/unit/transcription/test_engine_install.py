@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import flexrec.transcription.install as install
@@ -80,6 +81,23 @@ class WhisperModel:
     def __init__(self, path, **options):
         self.path, self.options = path, options
         self.hf_tokenizer = _Tokenizer()
+
+class _Word:
+    def __init__(self, word, start, end):
+        self.word, self.start, self.end, self.probability = word, start, end, 0.9
+
+class _Segment:
+    words = [_Word(" Card", 1.0, 1.3), _Word(" 42.", 1.3, 1.9)]
+
+class BatchedInferencePipeline:
+    calls = []
+
+    def __init__(self, model):
+        self.model = model
+
+    def transcribe(self, audio, **options):
+        BatchedInferencePipeline.calls.append(options)
+        return iter([_Segment()]), None
 """
 
 
@@ -223,6 +241,24 @@ def test_the_service_imports_the_engine_from_the_installed_folder(
     assert engine.model.options["local_files_only"] is True
     assert engine.suppress == [-1, 1]  # " 7" holds a numeral
     assert sys.path[-1] == str(tmp_path / "fw" / "python")  # after flexrec's own packages
+
+
+def test_the_batched_pipeline_is_asked_for_spoken_words_with_their_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_engine("faster-whisper", tmp_path / "fw", pip=FakePip(), check=no_check)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "faster_whisper", raising=False)
+    engine = FasterWhisperTranscriber(tmp_path / "fw", batch_size=8)
+    words = engine.transcribe(np.zeros(8000, np.int16), 8000)
+    assert [(w.text, w.start_ms, w.end_ms) for w in words] == [
+        ("card", 1000, 1300),
+        ("four", 1300, 1600),
+        ("two", 1600, 1900),
+    ]
+    (asked,) = sys.modules["faster_whisper"].BatchedInferencePipeline.calls
+    assert asked["batch_size"] == 8 and asked["word_timestamps"] is True
+    assert asked["suppress_tokens"] == [-1, 1] and asked["language"] == "en"
 
 
 def test_an_operator_model_folder_is_not_given_an_import_path(
