@@ -36,6 +36,7 @@ from flexrec.transcription.install import engine_packages
 
 FASTER_WHISPER_FILES = ("model.bin", "config.json")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+CHANNEL_SEED = 0
 # Decoding options over faster-whisper's own (measured in bench/results/issue19.md).
 DECODE: dict[str, Any] = {}
 # What makes a token a numeral: Whisper writes "$62.75", "3rd", "1,000" with these.
@@ -111,6 +112,7 @@ class FasterWhisperTranscriber:
             "faster_whisper",
             "`flexrec transcription install faster-whisper` installs it with a model",
         )
+        self._ctranslate2 = _import("ctranslate2", "it comes with faster-whisper")
         self.model = module.WhisperModel(
             str(model_dir),
             device="cpu",
@@ -135,6 +137,13 @@ class FasterWhisperTranscriber:
     def transcribe(self, samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[Word]:
         """Words of one channel with Whisper's word timestamps."""
         audio = _float16k(samples, sample_rate_hz)
+        # Where a window decodes badly faster-whisper samples again at higher temperatures, from
+        # CTranslate2's random generator, which nothing seeds: the same noisy channel read
+        # differently from one run to the next ("twelve" or "five" inside a card reading,
+        # seeds 1000-1001 at -38 dBFS). Seeded per channel, a channel's words depend on its
+        # audio alone, as pocketsphinx's do. The seed is the process's: the stage reads one
+        # channel at a time in its child.
+        self._ctranslate2.set_random_seed(CHANNEL_SEED)
         try:
             if self.pipeline is not None:
                 segments, _info = self.pipeline.transcribe(

