@@ -15,7 +15,9 @@ Near a card number, runs a recogniser heard only in part are card data too, unle
 word follows them (an amount), the word "digit" does ("the three digit code"), or they are a
 month name alone:
 - 7 digits or more within 20 s of a card number (any channel: the agent's read-back counts)
-  are a card number (part of a reading);
+  are a card number (part of a reading), and a reading for what follows: a customer's reading
+  heard in part and then found by the agent's read-back is followed by its expiry and code as
+  a reading found by its digits is;
 - shorter runs after the card's reading, on the channel that read it, within 45 s: an expiry
   (a month or MMYY) or a security code. A card has one expiry and one code, so only the first
   two such runs count (runs under 3 s apart are one): whatever the reader says later ("I am
@@ -260,31 +262,35 @@ def detect_card_data(
         )
         cards.append(card)
         found.append(card)
-    near = _NearCard(cards, config, paused_ms)
+    rest: list[DigitRun] = []
     for run in runs:
         if any(d.start_ms == run.start_ms and d.channel == run.channel for d in cards):
             continue
-        for name, pattern in config.patterns:
-            if pattern.search(run.digits):
-                found.append(
-                    Detection(
-                        name,
-                        run.channel,
-                        run.start_ms,
-                        run.end_ms,
-                        f"pattern:{name}",
-                        len(run.digits),
-                    )
+        name = next((n for n, pattern in config.patterns if pattern.search(run.digits)), None)
+        if name is not None:
+            found.append(
+                Detection(
+                    name, run.channel, run.start_ms, run.end_ms, f"pattern:{name}", len(run.digits)
                 )
-                break
+            )
         else:
-            kind = _near_kind(run)
-            if kind is not None and near.takes(run, kind):
-                found.append(
-                    Detection(
-                        kind, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits)
-                    )
-                )
+            rest.append(run)
+    # Part of a reading first: a reading heard only in part is still a reading, and the
+    # expiry and code its reader says next are found after it as after any card.
+    near = _NearCard(cards, config, paused_ms)
+    partial = [
+        Detection(CARD_NUMBER, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits))
+        for run in rest
+        if _near_kind(run) == CARD_NUMBER and near.takes(run, CARD_NUMBER)
+    ]
+    found += partial
+    near = _NearCard([*cards, *partial], config, paused_ms)
+    for run in rest:
+        kind = _near_kind(run)
+        if kind in (EXPIRY, SECURITY_CODE) and near.takes(run, kind):
+            found.append(
+                Detection(kind, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits))
+            )
     return sorted(found, key=lambda d: (d.start_ms, d.channel))
 
 
