@@ -222,5 +222,6 @@ class CardDataStage:
         found += near_found_cards(words, answered, found, self.config, paused)
         found += readback_detections(words, regions, found, self.config, paused)
         found += missing_half_detections(regions, found)
-        found += cut_detections(words, regions, paused, self.config, joins)
+        readers = {d.channel for d in found if d.kind == CARD_NUMBER} or None
+        found += cut_detections(words, regions, paused, self.config, joins, readers)
         return found
