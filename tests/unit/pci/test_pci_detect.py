@@ -225,3 +225,24 @@ def test_the_expiry_and_code_after_a_reading_heard_only_in_part_are_card_data() 
     stray = said("seven", 43_900)
     found = detect_card_data({1: reading + expiry + code, 2: readback + stray})
     assert not any(d.channel == 2 and d.start_ms >= 43_900 for d in found)
+
+
+def test_the_start_of_a_reading_split_off_by_misheard_words_is_part_of_it() -> None:
+    # human digits, seed 2000 with pocketsphinx: "five one seven three four eight four six four
+    # three four oh one nine four two" heard with "or they all or" in the middle; the first
+    # six digits were a run of their own before the part found by the read-back, and audible
+    heard = said(
+        "sure it is nine one seven three four eight or they all or three four oh one nine four two",
+        19_200,
+    )
+    readback = said(
+        "five one seven three four eight four six four three four zero one nine four two", 31_000
+    )
+    found = detect_card_data({1: heard, 2: readback})
+    customer = [d for d in found if d.channel == 1]
+    assert [(d.kind, d.digit_count) for d in customer] == [(CARD_NUMBER, 6), (CARD_NUMBER, 7)]
+    assert customer[0].start_ms == heard[3].start_ms
+    # digits said more than the run gap before the reading are not its start
+    phone = said("it is five five five one two three four", 5_000)
+    found = detect_card_data({1: phone + heard, 2: readback})
+    assert not any(d.start_ms < 19_200 for d in found)
