@@ -1,5 +1,5 @@
 """The `flexrec` command line: serve, worker, sim, demo, setup, backfill, coverage, verify,
-export, erase, audit, legal-hold, users."""
+export, erase, audit, legal-hold, users, transcription."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import typer
 
 from flexrec.cli.accounts import holds, users
 from flexrec.cli.errors import EXIT_USAGE, CliError, explain
+from flexrec.cli.transcription import transcription
 
 app = typer.Typer(
     name="flexrec",
@@ -187,6 +188,7 @@ def coverage(
 
 app.add_typer(users, name="users")
 app.add_typer(holds, name="legal-hold")
+app.add_typer(transcription, name="transcription")
 ByOption = Annotated[
     str | None, typer.Option(help="Who asks, for the audit log (default: your login name).")
 ]

@@ -1,7 +1,10 @@
 """Whisper engines for operators who supply a model: faster-whisper and whisper.cpp.
 
-Neither package nor any model ships with flexrec: the operator installs faster-whisper or
-pywhispercpp (`pip install faster-whisper`). The model is a local folder
+Neither package nor any model ships with flexrec. `flexrec transcription install faster-whisper`
+(`flexrec.transcription.install`) puts faster-whisper and Whisper tiny.en, pinned by hash, in
+one folder: the model's files with the packages in its `python/` folder, which the engine adds to
+the import path. Otherwise the operator installs faster-whisper or pywhispercpp
+(`pip install faster-whisper`) and supplies a model. The model is a local folder
 (faster-whisper's CTranslate2 conversion: `model.bin`, `config.json`, `tokenizer.json`...) or a
 ggml file (whisper.cpp); nothing is downloaded, ever: a missing model is an error at start-up.
 Audio goes in as 16 kHz float, whole channel (Whisper's own VAD filter skips silence), and word
@@ -17,8 +20,10 @@ comes through said digit by digit over its span.
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,10 +32,13 @@ import numpy as np
 import numpy.typing as npt
 
 from flexrec.transcription.base import EngineUnavailable, TranscriptionError, Word
-from flexrec.transcription.feed import to_16k
+from flexrec.transcription.feed import Region, speech_regions, to_16k
+from flexrec.transcription.install import engine_packages
 
 FASTER_WHISPER_FILES = ("model.bin", "config.json")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# Decoding options over faster-whisper's own (measured in bench/results/issue19.md).
+DECODE: dict[str, Any] = {}
 # What makes a token a numeral: Whisper writes "$62.75", "3rd", "1,000" with these.
 _NUMERAL = re.compile(r"[0-9$£€%]")
 _PIECES = re.compile(r"[a-z']+|[0-9]+")
@@ -61,6 +69,43 @@ def spoken_words(
     ]
 
 
+def joined(
+    samples: npt.NDArray[np.int16], sample_rate_hz: int, regions: list[Region]
+) -> npt.NDArray[np.int16]:
+    """The regions' samples one after the other (what Whisper hears with flexrec's VAD)."""
+    parts = [
+        samples[r.start_ms * sample_rate_hz // 1000 : r.end_ms * sample_rate_hz // 1000]
+        for r in regions
+    ]
+    return np.ascontiguousarray(np.concatenate(parts)) if parts else samples[:0]
+
+
+class Timeline:
+    """Maps times in the joined regions back to the channel's own."""
+
+    def __init__(self, regions: list[Region]) -> None:
+        self.regions = regions
+        self.starts: list[int] = []  # each region's start in the joined audio
+        at = 0
+        for region in regions:
+            self.starts.append(at)
+            at += region.end_ms - region.start_ms
+
+    def at(self, joined_ms: int, *, ending: bool = False) -> int:
+        """The channel's time of a moment in the joined audio (an end stays in its region)."""
+        k = bisect.bisect_right(self.starts, joined_ms - 1 if ending else joined_ms) - 1
+        k = max(k, 0)
+        region = self.regions[k]
+        return min(region.start_ms + joined_ms - self.starts[k], region.end_ms)
+
+    def place(self, words: list[Word]) -> list[Word]:
+        """`words` with the channel's times."""
+        return [
+            Word(w.text, self.at(w.start_ms), self.at(w.end_ms, ending=True), w.confidence)
+            for w in words
+        ]
+
+
 def _import(name: str, install: str) -> Any:
     try:
         return importlib.import_module(name)
@@ -78,7 +123,19 @@ class FasterWhisperTranscriber:
 
     name = "faster-whisper"
 
-    def __init__(self, model_dir: Path, *, compute_type: str = "int8", threads: int = 1) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        compute_type: str = "int8",
+        threads: int = 1,
+        speech: str = "whisper",
+        decode: dict[str, Any] | None = None,
+    ) -> None:
+        if speech not in ("whisper", "flexrec"):
+            raise ValueError(f"speech must be 'whisper' or 'flexrec', not {speech!r}")
+        self.speech = speech
+        self.decode = {**DECODE, **(decode or {})}
         if not model_dir.is_dir():
             raise EngineUnavailable(f"faster-whisper model folder {model_dir} does not exist")
         missing = [f for f in FASTER_WHISPER_FILES if not (model_dir / f).is_file()]
@@ -86,7 +143,15 @@ class FasterWhisperTranscriber:
             raise EngineUnavailable(
                 f"{model_dir} is not a faster-whisper model (missing {', '.join(missing)})"
             )
-        module = _import("faster_whisper", "pip install faster-whisper")
+        packages = engine_packages(model_dir)
+        if packages is not None and str(packages) not in sys.path:
+            # Last on the path: flexrec's own environment wins for anything it has (the lock
+            # leaves out what requirements.lock pins, so nothing else is shadowed).
+            sys.path.append(str(packages))
+        module = _import(
+            "faster_whisper",
+            "`flexrec transcription install faster-whisper` installs it with a model",
+        )
         self.model = module.WhisperModel(
             str(model_dir),
             device="cpu",
@@ -106,16 +171,24 @@ class FasterWhisperTranscriber:
 
     def transcribe(self, samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[Word]:
         """Words of one channel with Whisper's word timestamps."""
+        if self.speech == "flexrec":
+            regions = speech_regions(samples, sample_rate_hz)
+            audio = _float16k(joined(samples, sample_rate_hz, regions), sample_rate_hz)
+            timeline = Timeline(regions)
+        else:
+            audio = _float16k(samples, sample_rate_hz)
+            timeline = None
         try:
             segments, _info = self.model.transcribe(
-                _float16k(samples, sample_rate_hz),
+                audio,
                 language="en",
                 word_timestamps=True,
-                vad_filter=True,
+                vad_filter=timeline is None,
                 condition_on_previous_text=False,
                 suppress_tokens=self.suppress,
+                **self.decode,
             )
-            return [
+            words = [
                 word
                 for segment in segments
                 for w in (segment.words or [])
@@ -128,6 +201,7 @@ class FasterWhisperTranscriber:
             ]
         except Exception as exc:  # the engine's own errors: retried with the archive job
             raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
+        return words if timeline is None else timeline.place(words)
 
 
 class WhisperCppTranscriber:
