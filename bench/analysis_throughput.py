@@ -3,12 +3,13 @@
 Renders N simulated dual-channel recordings to WAV files in a temporary folder, then times
 (1) merely reading each with soundfile into int16 samples (the plain read: what any tool pays
 to have the samples, a copy out of the page cache), (2) reading plus VAD and metrics on both
-channels, and (3) what the archive's analysis job does with each file: read its bytes, view the
-samples, the frame pass (waveform peaks and frame powers), digital-silence pauses, VAD and
-metrics on both channels, the stored waveform and the row's values. `ratio_vs_plain_read` is
-(3)'s speed over (1)'s (issue 18's goal: >= 0.5); `stage_ms_per_recording` says where (3)'s
-time goes, and `numpy_pass_ms_per_recording` what each numpy operation of the frame pass costs
-alone over the whole file beside one plain copy of the samples (the floor of a pass in numpy).
+channels, and (3) what the archive's analysis job does with each file: map it (the job maps a
+plain archived recording in a local folder rather than copy it), view the samples, the frame
+pass (waveform peaks and frame powers), digital-silence pauses, VAD and metrics on both
+channels, the stored waveform and the row's values. `ratio_vs_plain_read` is (3)'s speed over
+(1)'s (issue 18's goal: >= 0.5); `stage_ms_per_recording` says where (3)'s time goes, and
+`numpy_pass_ms_per_recording` what each numpy operation of the frame pass costs alone over the
+whole file beside one plain copy of the samples (the floor of a pass in numpy).
 
 Every figure is the thread's own CPU time (user + system, so page faults and the read's copy
 count), the median of `--repeat` rounds per file, with (1) and (3) taken alternately on each
@@ -47,6 +48,7 @@ from flexrec.analysis.frames import (
 from flexrec.archive import media
 from flexrec.archive.analyses import analyse_media
 from flexrec.archive.analysis_rows import analysis_values
+from flexrec.archive.storage import LocalStorage
 from flexrec.archive.waveform import encode_waveform
 from flexsim import encode_audio, make_sample_conversation, render_recording, truth_segments
 
@@ -55,9 +57,15 @@ LABELS = ("customer", "agent")
 
 
 def archive_analysis(path: Path) -> Any:
-    """The archive analysis job's work on one WAV: its bytes read, then the function
-    `flexrec.archive.analyses` runs on them (the row's values included)."""
-    return analyse_media(path.read_bytes(), LABELS, [])
+    """The archive analysis job's work on one WAV: the file mapped as the job maps a plain
+    archived recording (`LocalStorage.mapped`), then the function `flexrec.archive.analyses`
+    runs on it (the row's values included). A tree without the mapping reads the bytes, as its
+    job did."""
+    mapped = getattr(LocalStorage, "mapped", None)
+    if mapped is None:
+        return analyse_media(path.read_bytes(), LABELS, [])
+    with mapped(LocalStorage(path.parent), path.name) as data:
+        return analyse_media(data, LABELS, [])
 
 
 def cpu_s(work: Callable[[], object]) -> float:
@@ -73,9 +81,15 @@ def stages(path: Path) -> dict[str, Callable[[], object]]:
     samples, rate = media.pcm16(data)
     stats = frame_stats(samples, rate)
     result = analyse_frame_power(stats.power, stats.duration_ms, LABELS, ())
+
+    def mapped_frame_pass() -> None:
+        with LocalStorage(path.parent).mapped(path.name) as view:
+            frame_stats(*media.pcm16(view))
+
     return {
         "read_bytes": path.read_bytes,
         "frame_pass": lambda: frame_stats(*media.pcm16(data)),
+        "mapped_frame_pass": mapped_frame_pass,
         "digital_silence": lambda: digital_silence(samples, stats, media.DIGITAL_SILENCE_MIN_MS),
         "waveform": lambda: encode_waveform(stats),
         "vad_metrics": lambda: analyse_frame_power(stats.power, stats.duration_ms, LABELS, ()),

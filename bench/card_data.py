@@ -39,7 +39,10 @@ that renders the same channel (another `--events-late-ms`, other rules, another 
 same call) reads exactly the words a fresh run would hear. Delete DIR when the engine's code or
 model changes. The stage's speed is then not measured (printed -1).
 `--engine '{"full_search": {"fwdflatsfwin": 10}}'` measures the default engine with other
-pocketsphinx options for either pass (`quick_search` replaces the engine's quick options).
+pocketsphinx options for either pass (`quick_search` replaces the engine's quick options); with
+faster-whisper it gives the engine's options (`FasterWhisperTranscriber`: `decode` for
+faster-whisper's own decoding options over the engine's, `batch_size`, `compute_type`,
+`threads`).
 `--transcription-engine faster-whisper --transcription-model DIR` measures another engine, built
 as the service builds it from an operator's `FLEXREC_TRANSCRIPTION_ENGINE` and
 `FLEXREC_TRANSCRIPTION_MODEL` (`flexrec.transcription.factory`); the model is the operator's.
@@ -79,6 +82,7 @@ from flexrec.pci.stage import CardDataStage, Pause
 from flexrec.transcription.base import Transcriber, Word
 from flexrec.transcription.factory import build_transcriber
 from flexrec.transcription.pocketsphinx_engine import PocketSphinxTranscriber
+from flexrec.transcription.whisper_engines import FasterWhisperTranscriber
 from flexsim import (
     encode_audio,
     espeak_voices,
@@ -197,6 +201,9 @@ def run(
     engine: Transcriber
     if settings is None or settings.transcription_engine == "pocketsphinx":
         engine = PocketSphinxTranscriber(**(engine_options or {}))
+    elif settings.transcription_engine == "faster-whisper" and engine_options:
+        assert settings.transcription_model is not None
+        engine = FasterWhisperTranscriber(settings.transcription_model, **engine_options)
     else:
         engine = build_transcriber(settings)
     stage = CardDataStage(engine)
@@ -344,7 +351,8 @@ def main() -> None:
         "--engine",
         type=json.loads,
         default={},
-        help='pocketsphinx options as JSON: {"quick_search": {...}, "full_search": {...}}',
+        help='engine options as JSON: pocketsphinx {"quick_search": {...}, "full_search": {...}};'
+        ' faster-whisper {"batch_size": 8, "decode": {"beam_size": 1}}',
     )
     parser.add_argument(
         "--transcripts", type=Path, help="keep and reuse transcripts in this folder"

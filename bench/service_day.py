@@ -48,6 +48,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,7 @@ from figures import (
     Metrics,
     answer_times,
     cpu_busy_s,
+    cpu_ns,
     cpu_seconds,
     get_text,
     load_average,
@@ -492,24 +494,28 @@ def stored_analyses(database_url: str) -> dict[str, float]:
     }
 
 
-def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, Any]:
-    """One simulated day against a fresh service on `database` / `queue`; its figures."""
+def run_day(
+    args: argparse.Namespace, database: str, queue: str, python: Path | None = None
+) -> dict[str, Any]:
+    """One simulated day against a fresh service on `database` / `queue` (the simulator and
+    the service run by `python`, another tree's interpreter for --against); its figures."""
+    executable = str(python or sys.executable)
     workdir = Path(tempfile.mkdtemp(prefix="flexrec-day-"))
     sim_port, service_port = free_port(), free_port()
     sim_url, service_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{service_port}"
     env = service_env(sim_url, workdir / "data")
     env.pop("FLEXREC_START_ON")  # the default policy: start when the agent answers
     env["FLEXREC_PUBLIC_URL"] = service_url
-    flexrec = [sys.executable, "-m", "flexrec"]
+    flexrec = [executable, "-m", "flexrec"]
     load_before = load_average()
     with _database(database, workdir) as (database_url, db_server), _queue(queue, workdir) as q:
         env["FLEXREC_DATABASE_URL"], env["FLEXREC_QUEUE_URL"] = database_url, q
         spans_file = workdir / "job_spans.json"
-        serve = [sys.executable, "-c", TIMED_SERVE, str(service_port), str(spans_file)]
+        serve = [executable, "-c", TIMED_SERVE, str(service_port), str(spans_file)]
         if args.trace_memory:
             args.trace_memory.mkdir(parents=True, exist_ok=True)
             traced = (str(service_port), str(args.trace_every), str(args.trace_memory))
-            serve = [sys.executable, "-c", TRACED_SERVE, *traced]
+            serve = [executable, "-c", TRACED_SERVE, *traced]
         apart = args.jobs_process is not None and not args.trace_memory
         worker_spans = workdir / "worker_spans.json" if apart else None
         role = {"BENCH_ROLE": "web"} if apart else {}
@@ -524,7 +530,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             if worker_spans is not None:
                 # The queue's jobs in a process of their own on the same core, `nice`d: the
                 # kernel, not the GIL, decides who runs when a webhook and a job both can.
-                argv = [sys.executable, "-c", TIMED_SERVE, "0", str(worker_spans)]
+                argv = [executable, "-c", TIMED_SERVE, "0", str(worker_spans)]
                 worker = _start(
                     _pinned(argv, 0, args.jobs_process),
                     env | {"BENCH_ROLE": "worker"},
@@ -534,6 +540,7 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
                 # machine) is not the day's work: its CPU is read once it says it runs.
                 _wait_for_line(workdir / "worker.log", b"worker_started", worker)
             worker_cpu0 = cpu_seconds(worker.pid) if worker else 0.0
+            switches0 = context_switches(service.pid)
             before = Metrics.scrape(service_url)
             cpu0, began, began_wall = cpu_seconds(service.pid), time.monotonic(), time.time()
             waited0 = run_queue_wait_s(service.pid)
@@ -553,6 +560,9 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             day = Day(sim_url, service.pid, args.calls, worker.pid if worker else None)
             day.follow(sim, time.monotonic() + 60 + 3 * args.calls)
             traffic_s = time.monotonic() - began
+            switches = [
+                n - n0 for n, n0 in zip(context_switches(service.pid), switches0, strict=True)
+            ]
             waited = run_queue_wait_s(service.pid) - waited0
             core = [now - then for now, then in zip(cpu_busy_s(0), core0, strict=True)]
             service_cpu = cpu_seconds(service.pid) - cpu0
@@ -563,7 +573,14 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
             jobs_process_cpu = cpu_seconds(worker.pid) - worker_cpu0 if worker else None
             db_cpu = cpu_seconds(db_server.pid, tree=True) - db_cpu0 if db_server else None
             counted = Metrics.scrape(service_url).minus(before)
-            time.sleep(args.idle)  # traffic stopped: does memory come back down?
+            # Traffic stopped and the archive caught up: does memory come back down, and what
+            # do the processes burn with nothing to do (timers, chores, polling)? That is paid
+            # every second of a day, however many calls it has.
+            idle_pids = [service.pid] + ([worker.pid] if worker else [])
+            idle0, idle_at = sum(cpu_ns(p, tree=False) for p in idle_pids), time.monotonic()
+            time.sleep(args.idle)
+            idle_ns = sum(cpu_ns(p, tree=False) for p in idle_pids) - idle0
+            idle_ms_per_s = idle_ns / 1e6 / (time.monotonic() - idle_at)
             rss_end, rss_peak = rss_mb(service.pid)
             worker_rss = rss_mb(worker.pid) if worker else None
             stored = stored_analyses(database_url)
@@ -634,6 +651,15 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     figures.update(thread_figures(timed, began_wall, figures["calls"]))
     figures.update(
         sim_core_busy=round(sim_cpu / traffic_s, 3) if traffic_s else None,
+        # Once the day was over (--idle s): the service's and its jobs worker's CPU a second.
+        idle_cpu_ms_per_s=round(idle_ms_per_s, 2),
+        # The service's threads (those alive at the end) while traffic lasted: how often they
+        # slept and woke (voluntary) or were put off the CPU (involuntary), per webhook.
+        context_switches_per_webhook=per(sum(switches), figures["webhooks"]),
+        context_switches_per_webhook_by_kind={
+            "voluntary": per(switches[0], figures["webhooks"]),
+            "involuntary": per(switches[1], figures["webhooks"]),
+        },
         # What else ran on the service's core while traffic lasted, and what the host stole.
         others_on_service_core=round((core[0] - service_cpu) / traffic_s, 3) if traffic_s else None,
         steal_on_service_core=round(core[1] / traffic_s, 3) if traffic_s else None,
@@ -651,6 +677,21 @@ def run_day(args: argparse.Namespace, database: str, queue: str) -> dict[str, An
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     return figures
+
+
+def context_switches(pid: int) -> list[int]:
+    """Voluntary and involuntary context switches of the live threads of `pid`."""
+    counts = [0, 0]
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    counts[0] += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    counts[1] += int(line.split()[1])
+        except (OSError, ValueError):
+            continue  # a thread that ended meanwhile
+    return counts
 
 
 def _timed_serve(path: Path) -> dict[str, Any]:
@@ -1094,6 +1135,12 @@ def report(f: dict[str, Any]) -> None:
             f"calibration day) = {f['saturation_calls_per_s']} calls/s on one core; offered "
             f"{f['offered_calls_per_s']} calls/s ({f['offered_share_of_saturation']:.0%})"
         )
+    print(
+        f"idle once the day was over: {f['idle_cpu_ms_per_s']} ms of CPU a second (service "
+        "and worker); "
+        f"context switches per webhook {f['context_switches_per_webhook']} "
+        f"({f['context_switches_per_webhook_by_kind']})"
+    )
     print(f"load average before/after: {f['load_average_before']} / {f['load_average_after']}")
 
 
@@ -1121,12 +1168,89 @@ def report_side_by_side(runs: list[dict[str, Any]]) -> None:
         print(f"{label:<34}" + "".join(f"{r.get(key)!s:>20}" for r in runs))
 
 
-def day_at_saturation(args: argparse.Namespace, database: str) -> dict[str, Any]:
+# The figures a before/after pair compares, summarised over repeated days.
+SUMMARISED = (
+    "control_cpu_ms_per_call",
+    "service_control_cpu_ms_per_call",
+    "handler_cpu_ms_per_call",
+    "webhooks_per_call",
+    "write_transactions_per_call",
+    "sql_statements_per_call",
+    "context_switches_per_webhook",
+    "idle_cpu_ms_per_s",
+    "others_on_service_core",
+)
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    median = statistics.median(values)
+    return {
+        "median": round(median, 3),
+        "lowest": round(min(values), 3),
+        "highest": round(max(values), 3),
+        "spread_share": round((max(values) - min(values)) / median, 3) if median else None,
+    }
+
+
+def summarise(sides: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Each SUMMARISED figure's median, lowest and highest over each side's days (its spread
+    as a share of the median: how far apart two days of one tree read) and, with two sides,
+    the ratio B / A of each pair of days run back to back (median, lowest, highest)."""
+    out: dict[str, Any] = {
+        "bench": "service_day_summary",
+        "database": sides[0][0]["database"],
+        "days": [len(days) for days in sides],
+        "pythons": [days[0].get("python") for days in sides],
+        "load_average_before": [[d["load_average_before"][0] for d in days] for days in sides],
+    }
+    for key in SUMMARISED:
+        per_side = [[float(d[key]) for d in days if d.get(key) is not None] for days in sides]
+        if not all(per_side):
+            continue
+        out[key] = [_spread(values) for values in per_side]
+        if len(sides) == 2:
+            pairs = [
+                b[key] / a[key]
+                for a, b in zip(sides[0], sides[1], strict=False)
+                if a.get(key) and b.get(key) is not None
+            ]
+            if pairs:
+                out[f"{key}_ratio_b_over_a"] = _spread(pairs)
+    return out
+
+
+def report_summary(summary: dict[str, Any]) -> None:
+    """Print the summary of repeated days for a reader."""
+    sides = len(summary["days"])
+    print(
+        f"{'/'.join(map(str, summary['days']))} days on {summary['database']} "
+        + (f"(A = {summary['pythons'][0]}, B = {summary['pythons'][1]})" if sides == 2 else "")
+    )
+    print("  median (lowest-highest, spread as a share of the median); with two trees, B / A")
+    for key in SUMMARISED:
+        if key not in summary:
+            continue
+        cells = [
+            f"{v['median']} ({v['lowest']}-{v['highest']}, {v['spread_share']:.0%})"
+            for v in summary[key]
+        ]
+        ratio = summary.get(f"{key}_ratio_b_over_a")
+        if ratio:
+            cells.append(f"B/A {ratio['median']} ({ratio['lowest']}-{ratio['highest']})")
+        print(f"  {key:<34} " + "  |  ".join(cells))
+
+
+def day_at_saturation(
+    args: argparse.Namespace, database: str, python: Path | None = None
+) -> dict[str, Any]:
     """A calibration day measures the service's CPU per call (all told: the archive and
     analysis jobs share its core); one core then carries 1 / that calls a second, and the day
     is run with arrivals at `args.saturation` of it."""
     calibration = run_day(
-        argparse.Namespace(**{**vars(args), "calls": args.calibration_calls}), database, args.queue
+        argparse.Namespace(**{**vars(args), "calls": args.calibration_calls}),
+        database,
+        args.queue,
+        python,
     )
     cpu_ms = calibration["cpu_ms_per_call"]
     if not cpu_ms:
@@ -1134,7 +1258,9 @@ def day_at_saturation(args: argparse.Namespace, database: str) -> dict[str, Any]
     saturation = 1000 / cpu_ms  # calls a second
     offered = args.saturation * saturation
     rate = offered / args.scale * 3600  # arrivals per simulated hour
-    figures = run_day(argparse.Namespace(**{**vars(args), "rate": rate}), database, args.queue)
+    figures = run_day(
+        argparse.Namespace(**{**vars(args), "rate": rate}), database, args.queue, python
+    )
     figures.update(
         calibration_cpu_ms_per_call=cpu_ms,
         calibration_load_average=calibration["load_average_before"],
@@ -1179,7 +1305,10 @@ def main() -> None:
     )
     parser.add_argument("--queue", default="sqlite", help="the job queue: sqlite or redis")
     parser.add_argument(
-        "--idle", type=float, default=5.0, help="seconds idle before the end RSS (default 5)"
+        "--idle",
+        type=float,
+        default=5.0,
+        help="seconds idle before the end RSS and the idle CPU (default 5)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON line per day")
     parser.add_argument(
@@ -1198,6 +1327,22 @@ def main() -> None:
         "DIR/after.pstats (slower; for where the time goes, not for the day's figures)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N days (of each tree, with --against) and print the median and spread of "
+        "the CPU figures",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="PYTHON",
+        help="another tree's interpreter (its .venv/bin/python, flexrec installed from that "
+        "tree): its days alternate with this tree's (A, B, A, B, ...) and the summary gives "
+        "each side's median and the pairs' ratios, B over A",
+    )
     parser.add_argument(
         "--saturation",
         type=float,
@@ -1233,18 +1378,31 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs = []
+    trees = [Path(sys.executable)] + ([args.against] if args.against else [])
     for database in [d.strip() for d in args.database.split(",") if d.strip()]:
-        figures = (
-            day_at_saturation(args, database)
-            if args.saturation
-            else run_day(args, database, args.queue)
-        )
-        runs.append(figures)
-        if args.json:
-            print(json.dumps(figures, sort_keys=True), flush=True)
-        else:
-            report(figures)
-            print()
+        days: dict[Path, list[dict[str, Any]]] = {tree: [] for tree in trees}
+        for _ in range(max(1, args.repeat)):
+            for tree in trees:  # alternated: A, B, A, B, ... under the same load
+                figures = (
+                    day_at_saturation(args, database, tree)
+                    if args.saturation
+                    else run_day(args, database, args.queue, tree)
+                )
+                figures["python"] = str(tree)
+                days[tree].append(figures)
+                if args.json:
+                    print(json.dumps(figures, sort_keys=True), flush=True)
+                else:
+                    report(figures)
+                    print()
+        runs.append(days[trees[0]][0])
+        if len(trees) > 1 or args.repeat > 1:
+            summary = summarise([days[tree] for tree in trees])
+            if args.json:
+                print(json.dumps(summary, sort_keys=True), flush=True)
+            else:
+                report_summary(summary)
+                print()
     if len(runs) > 1 and not args.json:
         report_side_by_side(runs)
 

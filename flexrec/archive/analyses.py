@@ -60,12 +60,13 @@ class MediaAnalysis:
 
 
 def analyse_media(
-    data: bytes, labels: tuple[str, ...], paused: list[tuple[int, int]]
+    data: bytes | memoryview, labels: tuple[str, ...], paused: list[tuple[int, int]]
 ) -> MediaAnalysis:
     """Waveform, pauses and conversation analysis of a recording's WAV, with no I/O.
 
-    The samples are read once, in place: one pass gives the waveform, the digital silence
-    (pauses) and the frame powers the detector works from.
+    The samples are read once, in place (a mapped file's pages as they are): one pass gives
+    the waveform, the digital silence (pauses) and the frame powers the detector works from.
+    Nothing returned refers to `data`.
     """
     analyse_frames = analysis_entry_point("analyse_frame_power")  # ArchiveError without it
     samples, rate = media.pcm16(data)
@@ -115,9 +116,8 @@ class Analyses:
                 return existing
             archived = self.deps.find(session, recording_sid)
         row = self.reader.playable_row(recording_sid, archived)
-        found = analyse_media(
-            self.reader.media_of(row), analysis_labels(row.channel_labels), row_paused(row)
-        )
+        with self.reader.media_view(row) as data:
+            found = analyse_media(data, analysis_labels(row.channel_labels), row_paused(row))
         waveform, paused, values = found.waveform, found.paused, found.values
         if values is None:
             reason = found.error or "analysis failed"

@@ -93,7 +93,7 @@ def verify_wav(
     return facts
 
 
-def pcm16(data: bytes) -> tuple[np.ndarray[Any, np.dtype[np.int16]], int]:
+def pcm16(data: bytes | memoryview) -> tuple[np.ndarray[Any, np.dtype[np.int16]], int]:
     """Samples as int16 of shape (frames, channels), and the sample rate.
 
     A 16-bit PCM WAV (what Twilio sends) is read in place, without a copy; anything else is
@@ -117,7 +117,7 @@ _WAVE_PCM, _WAVE_EXTENSIBLE = 1, 0xFFFE
 _PCM_GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
 
 
-def _pcm16_layout(data: bytes) -> tuple[int, int, int, int] | None:
+def _pcm16_layout(data: bytes | memoryview) -> tuple[int, int, int, int] | None:
     """(channels, rate, data offset, data bytes) of a little-endian 16-bit PCM WAV, else None."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None

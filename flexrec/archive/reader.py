@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
 from sqlalchemy import select
 
 from flexrec.archive.crypto import OVERHEAD_BYTES, DecryptionError
 from flexrec.archive.deps import ArchiveDeps
 from flexrec.archive.errors import RecordingNotArchived
 from flexrec.archive.models import DONE_STATES, ArchivedRecording, SealedObject
-from flexrec.archive.storage import BlobNotFound
+from flexrec.archive.storage import BlobNotFound, LocalStorage
 from flexrec.archive.worm import versioned
 
 
@@ -36,6 +39,15 @@ def load_stored(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
     if side is not None and version is not None:
         return side.get_version(row.storage_key, version)
     return deps.store.get(row.storage_key)
+
+
+def stored_equals(deps: ArchiveDeps, row: ArchivedRecording, written: bytes) -> bool:
+    """Whether the stored object (`load_stored`'s version) is exactly `written`; a local
+    folder compares it in place, without a copy of the object."""
+    assert row.storage_key is not None  # noqa: S101
+    if isinstance(deps.store, LocalStorage):  # never versioned
+        return deps.store.matches(row.storage_key, written)
+    return load_stored(deps, row) == written
 
 
 def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:
@@ -92,6 +104,23 @@ class MediaReader:
             return self.plain_cached(row) if row.encrypted else load_plain(self.deps, row)
         except BlobNotFound as exc:
             raise RecordingNotArchived(row.recording_sid) from exc
+
+    @contextmanager
+    def media_view(self, row: ArchivedRecording) -> Iterator[bytes | memoryview]:
+        """`media_of(row)` for the length of the block; a plain object in a local folder is
+        mapped, not copied (the analysis job's read: no buffer the size of the recording is
+        made and freed). The view must not be kept past the block."""
+        store = self.deps.store
+        with ExitStack() as stack:
+            if row.encrypted or not isinstance(store, LocalStorage):
+                yield self.media_of(row)
+                return
+            assert row.storage_key is not None  # noqa: S101 - checked by playable_row
+            try:
+                view = stack.enter_context(store.mapped(row.storage_key))
+            except BlobNotFound as exc:
+                raise RecordingNotArchived(row.recording_sid) from exc
+            yield view
 
     def media_size(self, recording_sid: str) -> int:
         """Size in bytes of the (decrypted) WAV, without reading it."""

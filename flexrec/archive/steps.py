@@ -21,7 +21,7 @@ from flexrec.archive.crypto import DecryptionError
 from flexrec.archive.deps import ArchiveDeps, as_utc
 from flexrec.archive.errors import ArchiveFailedError, ArchiveRetryableError
 from flexrec.archive.models import ArchivedRecording
-from flexrec.archive.reader import load_plain, load_stored
+from flexrec.archive.reader import load_plain, stored_equals
 from flexrec.archive.rows import apply_context
 from flexrec.archive.seal import SealFacts, seal, sha256_hex
 from flexrec.archive.storage import BlobNotFound, NotWormError, ObjectLock, StorageError
@@ -182,7 +182,7 @@ class ArchiveSteps:
         """
         try:
             if written is not None:
-                intact = load_stored(self.deps, row) == written
+                intact = stored_equals(self.deps, row, written)
             else:
                 intact = hashlib.sha256(load_plain(self.deps, row)).hexdigest() == row.sha256
         except (BlobNotFound, DecryptionError) as exc:

@@ -8,6 +8,8 @@ here on first use, not when the CLI imports this module.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
 import logging
 import os
@@ -26,6 +28,7 @@ from flexrec.cli.errors import listen_on, port_free
 from flexrec.cli.jobs_process import METRICS_FD_ENV, METRICS_URL_ENV, serve_metrics
 from flexrec.cli.start_checks import (
     ask_twilio_early,
+    card_data_engine,
     check_dependencies,
     check_twilio,
     require_credentials,
@@ -250,13 +253,49 @@ def _serve_on(app: FastAPI, settings: Settings, listening: socket.socket) -> Non
     """Serve `app` on the socket `listen_on` opened (uvicorn.run, given the socket)."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, **_listening(settings)))
+    server = _quiet_server_class()(uvicorn.Config(app, **_listening(settings)))
     threading.Thread(
         target=_quiet_once_serving, args=(server,), name="flexrec-collector", daemon=True
     ).start()
     server.run(sockets=[listening])
     if not server.started:  # the app's start-up failed: uvicorn.run's exit code
         sys.exit(STARTUP_FAILURE)
+
+
+@functools.cache
+def _quiet_server_class() -> type[Any]:
+    """uvicorn's Server, ticking once a second instead of ten times.
+
+    Its main loop wakes every 0.1 s to refresh the Date header (once a second) and look for a
+    stop; on an idle service that was 1.5-1.9 ms of CPU a second, most of what the event loop
+    spends with no request (bench/results/issue18.md, "hot, session 9"). A stop still ends
+    the wait at once: the signal handler wakes it.
+    """
+    import asyncio
+
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        _woken: asyncio.Event | None = None
+        _loop: asyncio.AbstractEventLoop | None = None
+
+        async def main_loop(self) -> None:
+            self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+            counter = 0
+            should_exit = await self.on_tick(counter)
+            while not should_exit:
+                counter = (counter + 10) % 864000  # on_tick refreshes the date at multiples of 10
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), 1.0)
+                should_exit = await self.on_tick(counter)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            loop, woken = self._loop, self._woken
+            if loop is not None and woken is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(woken.set)
+
+    return QuietServer
 
 
 def _quiet_once_serving(server: Any, every_s: float = 0.01) -> None:
@@ -281,6 +320,9 @@ def announce(settings: Settings) -> None:
     print(f"  API docs: {local}/docs", flush=True)
     rule = signature_url_rule(settings)
     print(f"  {rule}", flush=True)
+    engine = card_data_engine(settings)
+    if engine is not None:
+        print(f"  {engine}", flush=True)
     log.info("webhook_signature_url", rule=rule)
 
 
@@ -439,6 +481,10 @@ def run_worker(workers: int = 4) -> None:
     supervisor = int(os.environ.get(_SUPERVISOR_ENV, "0"))
     if supervisor:  # `serve`'s jobs process: a service killed -9 takes its worker with it
         _exit_with(supervisor)
+    else:  # `serve` says it already for its own jobs process
+        engine = card_data_engine(settings)
+        if engine is not None:
+            print(f"flexrec worker: {engine}", flush=True)
     metrics_fd = os.environ.get(METRICS_FD_ENV)
     if metrics_fd:  # its service merges them into its own /metrics
         serve_metrics(int(metrics_fd))

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flexrec.cli.errors import CliError
+from flexrec.cli.start_checks import card_data_engine
 from flexrec.cli.tables import print_table
 from flexrec.config import Settings
 
@@ -71,8 +72,7 @@ def card_data_notes(settings: Settings) -> list[str]:
                 "nothing is checked for card data without FLEXREC_CARD_DATA=true."
             )
         return notes
-    engine = settings.card_data.transcription_engine
-    notes = [f"Spoken card data is silenced before archiving ({engine})."]
+    notes = [f"Spoken card data is silenced before archiving; {card_data_engine(settings)}."]
     if not settings.storage.delete_from_twilio:
         notes.append(
             "[yellow]Twilio keeps its unredacted copy of every recording[/]: set "

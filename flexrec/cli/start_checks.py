@@ -57,6 +57,22 @@ def ask_twilio_early(settings: Settings) -> Callable[[], CheckResult | None]:
     return answer
 
 
+def card_data_engine(settings: Settings) -> str | None:
+    """One line naming the engine that transcribes for spoken card data (None: not checked);
+    for the default, that it misses human voices and how to install the better one."""
+    card = settings.card_data
+    if not card.card_data:
+        return None
+    if card.transcription_engine == "pocketsphinx":
+        return (
+            "card data: transcribed by pocketsphinx, the default, which misses card digits read "
+            "by human voices; `flexrec transcription install faster-whisper` installs a better "
+            "engine (README, spoken card numbers)"
+        )
+    model = f", model {card.transcription_model}" if card.transcription_model else ""
+    return f"card data: transcribed by {card.transcription_engine}{model}"
+
+
 def require_credentials(settings: Settings) -> None:
     """Refuse to start without the account's SID and auth token (nothing would work)."""
     missing = [

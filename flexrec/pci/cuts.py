@@ -15,7 +15,11 @@ now", so digits whose speech the pause cuts are card data, however few the recog
   recogniser heard no digit of, the pause pressed as it was said;
 - after a resume: the cut speech when it is short (`FRAGMENT_MAX_MS`: the rest of a code or a
   date, whatever the recogniser made of it), else a run of 2 digits or more starting within
-  the run gap, with its chained runs;
+  the run gap, with its chained runs; but not a short number the other side says (a card
+  was found, read on another channel) in a sentence that goes on after it, two words or
+  more with no digit ("and seventy five cents is complete", heard "seventy five two months
+  his complete", the demo's resume landing 5.6 s late on the agent's amount): a code's rest
+  is the end of what the reader was saying;
 - at a `skip` point that may lie at the file's very start (its bounds reach back to it: a
   recording that began paused), what the file holds before it may be the rest of a code the
   resume let in: a short turn there is card data even with one digit heard ("or four");
@@ -37,7 +41,7 @@ the point where the events place it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +65,7 @@ MIN_DIGITS = 2  # a lone "one" the recogniser put in cut speech is not a reading
 READING_REACH_MS = 10_000  # as the 12-digits rule's window: a reading's length
 FRAGMENT_MAX_MS = 2_000
 RULE = "cut_by_pause"
+GOES_ON_WORDS = 2  # words after a number that make it part of a sentence
 
 
 def paused_spans(samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[tuple[int, int]]:
@@ -157,10 +162,11 @@ def _cut_after(
     at_ms: int,
     config: DetectorConfig,
     from_ms: int | None = None,
+    reader: bool = True,
 ) -> Detection | None:
     """Card data a resume at `at_ms` let in mid-speech (a reading's end, a code), or None
-    (`from_ms`: where a short fragment is silenced from, when not the resume: see the module
-    docstring)."""
+    (`from_ms`: where a short fragment is silenced from, when not the resume; `reader`: False
+    when the call's card was read on another channel; see the module docstring)."""
     cut = [r for r in regions if r.start_ms <= at_ms + CUT_TOLERANCE_MS and r.end_ms > at_ms]
     if not cut:
         return None
@@ -182,8 +188,17 @@ def _cut_after(
     digits = sum(len(r.digits) for r in runs[first : last + 1])
     if digits < MIN_DIGITS:
         return None
+    if not reader and digits < 7 and _goes_on(words, runs[last].end_ms, fragment.end_ms):
+        return None  # the other side's sentence with a number in it (an amount), not a code
     kind = CARD_NUMBER if digits >= 7 else SECURITY_CODE
     return Detection(kind, run.channel, min(run.start_ms, at_ms), runs[last].end_ms, RULE, digits)
+
+
+def _goes_on(words: Sequence[Word], after_ms: int, until_ms: int) -> bool:
+    """Whether the speech goes on for `GOES_ON_WORDS` words, no digit among them, after a
+    number (`after_ms`) before its speech ends (`until_ms`)."""
+    tokens = tokenize([w for w in words if after_ms <= w.start_ms < until_ms])
+    return len(tokens) >= GOES_ON_WORDS and not any(t.digits for t in tokens)
 
 
 def cut_detections(
@@ -192,9 +207,11 @@ def cut_detections(
     paused_ms: Sequence[tuple[int, int]],
     config: DetectorConfig | None = None,
     joins_ms: Mapping[int, int] | None = None,
+    readers: Collection[int] | None = None,
 ) -> list[Detection]:
     """Digits each pause cut off, per channel (see the module docstring; `joins_ms`: the
-    starts of the pauses a `skip` point left out, each with how much earlier it may be)."""
+    starts of the pauses a `skip` point left out, each with how much earlier it may be;
+    `readers`: the channels the call's card numbers were found on, None when none was)."""
     joins_ms = joins_ms or {}
     config = config or DetectorConfig()
     found: list[Detection] = []
@@ -209,7 +226,14 @@ def cut_detections(
                     channel, runs, words, speech, start_ms, config, end_ms > start_ms, late
                 ),
                 _cut_after(
-                    channel, runs, words, speech, end_ms, config, start_ms - late if join else None
+                    channel,
+                    runs,
+                    words,
+                    speech,
+                    end_ms,
+                    config,
+                    start_ms - late if join else None,
+                    reader=not readers or channel in readers,
                 ),
             ):
                 if detection is not None:

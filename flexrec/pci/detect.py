@@ -15,7 +15,11 @@ Near a card number, runs a recogniser heard only in part are card data too, unle
 word follows them (an amount), the word "digit" does ("the three digit code"), or they are a
 month name alone:
 - 7 digits or more within 20 s of a card number (any channel: the agent's read-back counts)
-  are a card number (part of a reading);
+  are a card number (part of a reading), and a reading for what follows: a customer's reading
+  heard in part and then found by the agent's read-back is followed by its expiry and code as
+  a reading found by its digits is; digits heard no more than the run gap before a reading on
+  its channel (2 or more, chained) are its start, split off by words a recogniser made of
+  some of its digits;
 - shorter runs after the card's reading, on the channel that read it, within 45 s: an expiry
   (a month or MMYY) or a security code. A card has one expiry and one code, so only the first
   two such runs count (runs under 3 s apart are one): whatever the reader says later ("I am
@@ -260,32 +264,63 @@ def detect_card_data(
         )
         cards.append(card)
         found.append(card)
-    near = _NearCard(cards, config, paused_ms)
+    rest: list[DigitRun] = []
     for run in runs:
         if any(d.start_ms == run.start_ms and d.channel == run.channel for d in cards):
             continue
-        for name, pattern in config.patterns:
-            if pattern.search(run.digits):
-                found.append(
-                    Detection(
-                        name,
-                        run.channel,
-                        run.start_ms,
-                        run.end_ms,
-                        f"pattern:{name}",
-                        len(run.digits),
-                    )
+        name = next((n for n, pattern in config.patterns if pattern.search(run.digits)), None)
+        if name is not None:
+            found.append(
+                Detection(
+                    name, run.channel, run.start_ms, run.end_ms, f"pattern:{name}", len(run.digits)
                 )
-                break
+            )
         else:
-            kind = _near_kind(run)
-            if kind is not None and near.takes(run, kind):
-                found.append(
-                    Detection(
-                        kind, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits)
-                    )
-                )
+            rest.append(run)
+    # Part of a reading first: a reading heard only in part is still a reading, and the
+    # expiry and code its reader says next are found after it as after any card.
+    near = _NearCard(cards, config, paused_ms)
+    partial = [
+        Detection(CARD_NUMBER, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits))
+        for run in rest
+        if _near_kind(run) == CARD_NUMBER and near.takes(run, CARD_NUMBER)
+    ]
+    partial += _reading_starts(rest, [*cards, *partial], config)
+    found += partial
+    near = _NearCard([*cards, *partial], config, paused_ms)
+    for run in rest:
+        if any(p.channel == run.channel and p.start_ms == run.start_ms for p in partial):
+            continue
+        kind = _near_kind(run)
+        if kind in (EXPIRY, SECURITY_CODE) and near.takes(run, kind):
+            found.append(
+                Detection(kind, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits))
+            )
     return sorted(found, key=lambda d: (d.start_ms, d.channel))
+
+
+def _reading_starts(
+    runs: Sequence[DigitRun], readings: Sequence[Detection], config: DetectorConfig
+) -> list[Detection]:
+    """The digits heard just before a reading on its channel, no more than the run gap before
+    it (chained): the reading's start, split off by a recogniser's words in the middle of it
+    ("nine one seven three four eight or they all or three four oh one nine four two")."""
+    starts = {(r.channel, r.start_ms) for r in readings}
+    out: list[Detection] = []
+    for run in sorted(runs, key=lambda r: r.start_ms, reverse=True):
+        if run.currency or run.counts_digits or len(run.digits) < 2:
+            continue
+        if any(
+            channel == run.channel and 0 <= start - run.end_ms <= config.max_gap_ms
+            for channel, start in starts
+        ):
+            starts.add((run.channel, run.start_ms))
+            out.append(
+                Detection(
+                    CARD_NUMBER, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits)
+                )
+            )
+    return out
 
 
 def near_found_cards(

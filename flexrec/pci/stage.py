@@ -41,6 +41,7 @@ from flexrec.pci.dialogue import (
 from flexrec.pci.pairs import missing_half_detections
 from flexrec.pci.readback import readback_detections
 from flexrec.pci.redact import decode_wav, encode_wav, redact_transcript, silence_samples
+from flexrec.pci.word_times import fit_to_speech
 from flexrec.transcription.base import Transcriber, Word
 from flexrec.transcription.feed import Region, speech_regions
 
@@ -164,11 +165,15 @@ class CardDataStage:
         clock = CallClock.of(
             [(s, skipped.get(s, UNKNOWN_SKIP_MS)) for s, e in paused if s == e], late
         )
-        words = {channel: clock.words(said) for channel, said in transcript.items()}
         duration_ms = len(samples) * 1000 // rate
         regions = {
             channel + 1: clock.regions(_speech(samples[:, channel], rate, clock, duration_ms))
             for channel in range(samples.shape[1])
+        }
+        # The rules read gaps between words: each word where its channel has speech.
+        words = {
+            channel: fit_to_speech(clock.words(said), regions.get(channel, ()))
+            for channel, said in transcript.items()
         }
         found = self._detect(
             words, regions, clock.pauses([p for p in paused if p[1] > p[0]]), clock.joins()
@@ -217,5 +222,6 @@ class CardDataStage:
         found += near_found_cards(words, answered, found, self.config, paused)
         found += readback_detections(words, regions, found, self.config, paused)
         found += missing_half_detections(regions, found)
-        found += cut_detections(words, regions, paused, self.config, joins)
+        readers = {d.channel for d in found if d.kind == CARD_NUMBER} or None
+        found += cut_detections(words, regions, paused, self.config, joins, readers)
         return found

@@ -32,12 +32,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from flexrec.db.models import ServiceOwner
+from flexrec.db.models import ServiceOwner, ServiceRun
+from flexrec.db.prepared import Prepared
 from flexrec.recording import runs
-from flexrec.recording.store import write_session
+from flexrec.recording.store import read_connection, write_connection, write_session
 from flexrec.recording.transitions import ORPHANED_CLAIM, reap_orphaned_claims
 
 log = structlog.get_logger(__name__)
@@ -47,6 +48,31 @@ HEARTBEAT_S = 3.0
 # when nothing else the service wrote tells it.
 ALIVE_S = 1.0
 LEASE_S = 20.0  # several missed beats: a busy machine's stall is not a death
+
+# The chores' statements run every second or three of the process's life, traffic or none:
+# prepared (flexrec.db.prepared) on a bare connection, where a session cost 0.5-1.7 ms of CPU a
+# heartbeat (bench/results/issue18.md, "hot, session 9").
+_BEAT = Prepared(
+    update(ServiceOwner)
+    .where(ServiceOwner.owner_id == bindparam("owner"))
+    .values(heartbeat_at=bindparam("now"))
+)
+_ALIVE = Prepared(
+    update(ServiceRun)
+    .where(ServiceRun.run_id == bindparam("run"))
+    .values(alive_at=bindparam("now"), ended_at=None)
+)
+_OWNERS = Prepared(
+    select(
+        ServiceOwner.owner_id,
+        ServiceOwner.host,
+        ServiceOwner.pid,
+        ServiceOwner.pid_started,
+        ServiceOwner.heartbeat_at,
+    )
+)
+_UNENDED = Prepared(runs.UNENDED)
+_ORPHANED = Prepared(ORPHANED_CLAIM)
 
 
 def lease_seconds(request_timeout_s: float) -> float:
@@ -155,13 +181,8 @@ class OwnerLease:
         if self._closed:
             return
         now = self.clock()
-        with write_session(self.sessions) as session:
-            result = session.execute(
-                update(ServiceOwner)
-                .where(ServiceOwner.owner_id == self.owner_id)
-                .values(heartbeat_at=now)
-            )
-            found = bool(getattr(result, "rowcount", 0))
+        with write_connection(self.sessions, writes_first=True) as connection:
+            found = bool(_BEAT.execute(connection, {"owner": self.owner_id, "now": now}).rowcount)
         if found:
             self._renewed()
             return
@@ -195,8 +216,8 @@ class OwnerLease:
         """
         if self._closed or not self._answers:
             return
-        with write_session(self.sessions) as session:
-            runs.still_alive(session, self.run_id, self.clock())
+        with write_connection(self.sessions, writes_first=True) as connection:
+            _ALIVE.execute(connection, {"run": self.run_id, "now": self.clock()})
 
     def answering(self) -> None:
         """Note that this process now takes webhooks (its run counts as the service up)."""
@@ -222,25 +243,19 @@ class OwnerLease:
         Returns the targets released, for the caller to start.
         """
         now = self.clock()
-        with self.sessions() as session:
-            owners = session.execute(
-                select(
-                    ServiceOwner.owner_id,
-                    ServiceOwner.host,
-                    ServiceOwner.pid,
-                    ServiceOwner.pid_started,
-                    ServiceOwner.heartbeat_at,
-                )
-            ).all()
-            unended = runs.unended(session)
-        gone = [
-            row.owner_id for row in owners if row.owner_id != self.owner_id and self._gone(row, now)
-        ]
-        vanished = [
-            row.run_id for row in unended if row.run_id != self.run_id and self._gone(row, now)
-        ]
-        if not gone and not vanished and not _has_orphaned_claims(self.sessions):
-            return []  # the usual tick: reads only, no write lock taken
+        with read_connection(self.sessions) as connection:
+            owners = _OWNERS.execute(connection).rows
+            unended = _UNENDED.execute(connection).rows
+            gone = [
+                row.owner_id
+                for row in owners
+                if row.owner_id != self.owner_id and self._gone(row, now)
+            ]
+            vanished = [
+                row.run_id for row in unended if row.run_id != self.run_id and self._gone(row, now)
+            ]
+            if not gone and not vanished and _ORPHANED.execute(connection).first() is None:
+                return []  # the usual tick: reads only, no write lock taken
         with write_session(self.sessions) as session:
             if gone:
                 session.execute(delete(ServiceOwner).where(ServiceOwner.owner_id.in_(gone)))
@@ -263,8 +278,3 @@ class OwnerLease:
         if pid == self.pid:
             return True  # our PID under another owner id: that process was an earlier us
         return not self._alive(pid, row.pid_started)  # type: ignore[attr-defined]
-
-
-def _has_orphaned_claims(sessions: sessionmaker[Session]) -> bool:
-    with sessions() as session:
-        return session.execute(ORPHANED_CLAIM).first() is not None

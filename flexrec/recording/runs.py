@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -36,14 +35,6 @@ def open_run(
     )  # fmt: skip
 
 
-def still_alive(session: Session, run_id: str, now: datetime) -> None:
-    """A heartbeat (one UPDATE in the owner heartbeat's transaction). A process that was taken
-    for gone after a long stall and beats again is running again: its end is withdrawn."""
-    session.execute(
-        update(ServiceRun).where(ServiceRun.run_id == run_id).values(alive_at=now, ended_at=None)
-    )
-
-
 def answering(session: Session, run_id: str, now: datetime) -> None:
     """The run began taking webhooks (its first moment only)."""
     session.execute(
@@ -60,18 +51,15 @@ def stopped(session: Session, run_id: str, now: datetime) -> None:
     )
 
 
-def unended(session: Session) -> Sequence[Any]:
-    """Runs with no end written: running, or gone without a word (rows with the owner fields
-    the reaper judges by: host, pid, pid_started, heartbeat_at)."""
-    return session.execute(
-        select(
-            ServiceRun.run_id,
-            ServiceRun.host,
-            ServiceRun.pid,
-            ServiceRun.pid_started,
-            ServiceRun.alive_at.label("heartbeat_at"),
-        ).where(ServiceRun.ended_at.is_(None))
-    ).all()
+# Runs with no end written: running, or gone without a word (rows with the owner fields the
+# reaper judges by: host, pid, pid_started, heartbeat_at).
+UNENDED = select(
+    ServiceRun.run_id,
+    ServiceRun.host,
+    ServiceRun.pid,
+    ServiceRun.pid_started,
+    ServiceRun.alive_at.label("heartbeat_at"),
+).where(ServiceRun.ended_at.is_(None))
 
 
 def last_sign_of_life(session: Session, run_id: str, lease: timedelta) -> datetime | None:

@@ -1,7 +1,10 @@
 """Whisper engines for operators who supply a model: faster-whisper and whisper.cpp.
 
-Neither package nor any model ships with flexrec: the operator installs faster-whisper or
-pywhispercpp (`pip install faster-whisper`). The model is a local folder
+Neither package nor any model ships with flexrec. `flexrec transcription install faster-whisper`
+(`flexrec.transcription.install`) puts faster-whisper and Whisper tiny.en, pinned by hash, in
+one folder: the model's files with the packages in its `python/` folder, which the engine adds to
+the import path. Otherwise the operator installs faster-whisper or pywhispercpp
+(`pip install faster-whisper`) and supplies a model. The model is a local folder
 (faster-whisper's CTranslate2 conversion: `model.bin`, `config.json`, `tokenizer.json`...) or a
 ggml file (whisper.cpp); nothing is downloaded, ever: a missing model is an error at start-up.
 Audio goes in as 16 kHz float, whole channel (Whisper's own VAD filter skips silence), and word
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,9 +32,13 @@ import numpy.typing as npt
 
 from flexrec.transcription.base import EngineUnavailable, TranscriptionError, Word
 from flexrec.transcription.feed import to_16k
+from flexrec.transcription.install import engine_packages
 
 FASTER_WHISPER_FILES = ("model.bin", "config.json")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+CHANNEL_SEED = 0
+# Decoding options over faster-whisper's own (measured in bench/results/issue19.md).
+DECODE: dict[str, Any] = {}
 # What makes a token a numeral: Whisper writes "$62.75", "3rd", "1,000" with these.
 _NUMERAL = re.compile(r"[0-9$£€%]")
 _PIECES = re.compile(r"[a-z']+|[0-9]+")
@@ -78,7 +86,16 @@ class FasterWhisperTranscriber:
 
     name = "faster-whisper"
 
-    def __init__(self, model_dir: Path, *, compute_type: str = "int8", threads: int = 1) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        compute_type: str = "int8",
+        threads: int = 1,
+        decode: dict[str, Any] | None = None,
+        batch_size: int = 0,
+    ) -> None:
+        self.decode = {**DECODE, **(decode or {})}
         if not model_dir.is_dir():
             raise EngineUnavailable(f"faster-whisper model folder {model_dir} does not exist")
         missing = [f for f in FASTER_WHISPER_FILES if not (model_dir / f).is_file()]
@@ -86,7 +103,16 @@ class FasterWhisperTranscriber:
             raise EngineUnavailable(
                 f"{model_dir} is not a faster-whisper model (missing {', '.join(missing)})"
             )
-        module = _import("faster_whisper", "pip install faster-whisper")
+        packages = engine_packages(model_dir)
+        if packages is not None and str(packages) not in sys.path:
+            # Last on the path: flexrec's own environment wins for anything it has (the lock
+            # leaves out what requirements.lock pins, so nothing else is shadowed).
+            sys.path.append(str(packages))
+        module = _import(
+            "faster_whisper",
+            "`flexrec transcription install faster-whisper` installs it with a model",
+        )
+        self._ctranslate2 = _import("ctranslate2", "it comes with faster-whisper")
         self.model = module.WhisperModel(
             str(model_dir),
             device="cpu",
@@ -94,6 +120,10 @@ class FasterWhisperTranscriber:
             cpu_threads=threads,
             local_files_only=True,
         )
+        # faster-whisper's batched pipeline: speech cut into pieces of up to 30 s, each one
+        # window, decoded together; 0: its sequential decoding, window after window.
+        self.batch_size = batch_size
+        self.pipeline = module.BatchedInferencePipeline(self.model) if batch_size else None
         tokenizer = self.model.hf_tokenizer
         # -1: Whisper's own non-speech set; its text vocabulary ends where the special tokens
         # (<|endoftext|> first) begin.
@@ -106,16 +136,35 @@ class FasterWhisperTranscriber:
 
     def transcribe(self, samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[Word]:
         """Words of one channel with Whisper's word timestamps."""
+        audio = _float16k(samples, sample_rate_hz)
+        # Where a window decodes badly faster-whisper samples again at higher temperatures, from
+        # CTranslate2's random generator, which nothing seeds: the same noisy channel read
+        # differently from one run to the next ("twelve" or "five" inside a card reading,
+        # seeds 1000-1001 at -38 dBFS). Seeded per channel, a channel's words depend on its
+        # audio alone, as pocketsphinx's do. The seed is the process's: the stage reads one
+        # channel at a time in its child.
+        self._ctranslate2.set_random_seed(CHANNEL_SEED)
         try:
-            segments, _info = self.model.transcribe(
-                _float16k(samples, sample_rate_hz),
-                language="en",
-                word_timestamps=True,
-                vad_filter=True,
-                condition_on_previous_text=False,
-                suppress_tokens=self.suppress,
-            )
-            return [
+            if self.pipeline is not None:
+                segments, _info = self.pipeline.transcribe(
+                    audio,
+                    language="en",
+                    word_timestamps=True,
+                    suppress_tokens=self.suppress,
+                    batch_size=self.batch_size,
+                    **self.decode,
+                )
+            else:
+                segments, _info = self.model.transcribe(
+                    audio,
+                    language="en",
+                    word_timestamps=True,
+                    vad_filter=True,
+                    condition_on_previous_text=False,
+                    suppress_tokens=self.suppress,
+                    **self.decode,
+                )
+            words = [
                 word
                 for segment in segments
                 for w in (segment.words or [])
@@ -128,6 +177,7 @@ class FasterWhisperTranscriber:
             ]
         except Exception as exc:  # the engine's own errors: retried with the archive job
             raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
+        return words
 
 
 class WhisperCppTranscriber:

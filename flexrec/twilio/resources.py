@@ -119,6 +119,9 @@ class CreateRecordingRequest:
     channels: str = "dual"
     track: str = "both"
     # `failed` too (Twilio support, "Getting Started with Recording Status Callbacks": the four
-    # statuses one subscribes to): a recording that fails mid-call is replaced at once.
-    events: tuple[str, ...] = ("in-progress", "completed", "absent", "failed")
+    # statuses one subscribes to): a recording that fails mid-call is replaced at once. Not
+    # `in-progress`: the create's answer already says the recording runs, and a create whose
+    # answer was lost is adopted by the next attempt's list (or by its end's callback), so the
+    # callback changed nothing and cost a webhook a recording (issue 18).
+    events: tuple[str, ...] = ("completed", "absent", "failed")
     trim: str = "do-not-trim"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flexrec.archive.storage.base import BlobNotFound, StorageError, check_key
+
+_COMPARE_BYTES = 1 << 18  # read-back slices: small enough to be reused, big enough to be cheap
 
 
 class LocalStorage:
@@ -52,6 +57,57 @@ class LocalStorage:
             raise BlobNotFound(key) from None
         except OSError as exc:
             raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+
+    @contextmanager
+    def mapped(self, key: str) -> Iterator[memoryview]:
+        """The whole file, mapped read-only for the block: no copy, and no buffer the size of
+        the recording made and freed (a job thread's freed recordings are what fragments the
+        allocator's arenas).
+
+        Safe here because a stored file is only ever replaced by a rename or unlinked, never
+        truncated in place: a mapping keeps the file it opened. Whoever reads the view must not
+        keep it (or an array over it) past the block.
+        """
+        try:
+            with self._path(key).open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+        if mapping is None:  # an empty file cannot be mapped
+            yield memoryview(b"")
+            return
+        view = memoryview(mapping)
+        try:
+            yield view
+        finally:
+            try:
+                view.release()
+                mapping.close()
+            except BufferError:  # a reader kept an array over it: unmapped once that goes
+                pass
+
+    def matches(self, key: str, data: bytes) -> bool:
+        """Whether the file holds exactly `data`, read a slice at a time into one small buffer:
+        the archive's read-back proves the copy without a second buffer the size of the
+        recording (made and freed on a job thread, it fragments the allocator's arenas)."""
+        chunk = bytearray(_COMPARE_BYTES)
+        expected = memoryview(data)
+        at = 0
+        try:
+            with self._path(key).open("rb", buffering=0) as handle:
+                while n := handle.readinto(chunk):
+                    # bytearray == memoryview compares with memcmp (memoryview == does not).
+                    if (chunk if n == len(chunk) else chunk[:n]) != expected[at : at + n]:
+                        return False
+                    at += n
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+        return at == len(data)
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """Read only the requested bytes of the file."""

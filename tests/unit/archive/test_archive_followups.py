@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -383,3 +384,35 @@ def test_silenced_pause_is_left_out_of_the_metrics(
     assert analysis.metrics["paused_ms"] == pytest.approx(2000, abs=20)
     assert analysis.silence_ms is not None
     assert analysis.silence_ms + (analysis.metrics["total_talk_ms"]) == pytest.approx(6000, abs=20)
+
+
+def test_the_analysis_maps_a_plain_local_recording_instead_of_copying_it(
+    tmp_path: Path,
+    twilio: SimRecordings,
+    make_service: Callable[..., ArchiveService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The analysis job's one read of a plain recording in a local folder is the file mapped:
+    the store is never asked for a copy, and the row is what an analysis of the bytes gives."""
+    from flexrec.archive.analyses import analyse_media
+    from flexrec.archive.analysis_rows import analysis_labels
+    from flexrec.archive.storage import LocalStorage
+
+    wav = make_wav(duration_s=6.0)
+    twilio.add(RE, CA, wav)
+    service = make_service(store=LocalStorage(tmp_path / "archive"))
+    service.job.archive_recording(RE)
+    copies: list[str] = []
+    real_get = LocalStorage.get
+
+    def counted_get(store: LocalStorage, key: str) -> bytes:
+        copies.append(key)
+        return real_get(store, key)
+
+    monkeypatch.setattr(LocalStorage, "get", counted_get)
+    analysis = service.analyses.analyse(RE)
+    assert copies == []
+    expected = analyse_media(wav, analysis_labels(None), [])
+    assert expected.values is not None
+    assert analysis.segments == expected.values["segments"]
+    assert analysis.waveform == expected.waveform

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from flexrec.archive.service import (
     ArchiveService,
     RecordingContext,
 )
-from flexrec.archive.storage import MemoryStorage
+from flexrec.archive.storage import LocalStorage, MemoryStorage
 from flexrec.db.prepared import watch
 from flexrec.twilio.client import PooledHttpClient
 from flexrec.twilio.gateway import media_wav_url
@@ -229,6 +230,30 @@ def test_read_back_mismatch_starts_over(
     assert row is not None and row.state == "downloading"
     assert service.job.archive_recording(RE).state == "verified"
     assert media_gets(twilio) == 2
+
+
+class FlippingLocalStorage(LocalStorage):
+    """A local folder whose next write lands with its last byte flipped (a bad disk)."""
+
+    flip_next = True
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.flip_next:
+            self.flip_next = False
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        super().put(key, data)
+
+
+def test_read_back_in_a_local_folder_compares_the_file_in_place_and_starts_over_on_a_mismatch(
+    tmp_path: Path, twilio: SimRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA, make_wav(duration_s=20.0))  # several read-back slices
+    service = make_service(store=FlippingLocalStorage(tmp_path / "archive"))
+    with pytest.raises(ArchiveRetryableError, match="sha256"):
+        service.job.archive_recording(RE)
+    row = service.get(RE)
+    assert row is not None and row.state == "downloading"
+    assert service.job.archive_recording(RE).state == "verified"
 
 
 class CountingKey(ArchiveKey):

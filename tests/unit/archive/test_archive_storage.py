@@ -118,3 +118,52 @@ def test_open_storage_picks_the_back_end(tmp_path: Path) -> None:
         open_storage("s3:///nobucket")
     with pytest.raises(ValueError, match="unsupported"):
         open_storage("ftp://host/path")
+
+
+def test_local_mapped_reads_the_file_without_a_copy(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path)
+    store.put(KEY, bytes(range(256)) * 40)
+    with store.mapped(KEY) as view:
+        assert view.readonly
+        assert view.nbytes == 256 * 40
+        assert view[:4] == bytes(range(4))
+        # Replacing the object (a rename) leaves the mapping on the file it opened.
+        store.put(KEY, b"new")
+        assert bytes(view[-2:]) == bytes([254, 255])
+    with pytest.raises(ValueError, match="released"):  # released once the block ends
+        view.tobytes()
+    store.put("recordings/empty.wav", b"")
+    with store.mapped("recordings/empty.wav") as empty:
+        assert empty.nbytes == 0
+    with pytest.raises(BlobNotFound), store.mapped("recordings/missing.wav"):
+        pass
+
+
+def test_local_mapped_survives_a_reader_that_keeps_a_view(tmp_path: Path) -> None:
+    """An array kept over the mapping past the block keeps the pages readable (unmapped when
+    it goes) instead of failing the block's end."""
+    store = LocalStorage(tmp_path)
+    store.put(KEY, b"\x01\x00" * 1000)
+    with store.mapped(KEY) as view:
+        kept = memoryview(view)[:4]
+    assert bytes(kept) == b"\x01\x00\x01\x00"
+
+
+def test_local_matches_compares_the_file_slice_by_slice(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path)
+    data = os.urandom(3 * (1 << 18) + 5)  # three whole slices and a partial one
+    store.put(KEY, data)
+    assert store.matches(KEY, data)
+    changed = bytearray(data)
+    changed[-1] ^= 1
+    assert not store.matches(KEY, bytes(changed))
+    changed = bytearray(data)
+    changed[(1 << 18) + 7] ^= 0x80
+    assert not store.matches(KEY, bytes(changed))
+    assert not store.matches(KEY, data[:-1])  # the file is longer
+    assert not store.matches(KEY, data + b"\0")  # the file is shorter
+    store.put("recordings/empty.wav", b"")
+    assert store.matches("recordings/empty.wav", b"")
+    assert not store.matches("recordings/empty.wav", b"x")
+    with pytest.raises(BlobNotFound):
+        store.matches("recordings/missing.wav", data)

@@ -176,3 +176,20 @@ def test_a_skip_point_that_may_lie_at_the_file_s_start_cuts_what_the_file_holds_
     # a point known to lie later in the file: the talk before it is read as before
     later = {point: 500}
     assert cut_detections({CUSTOMER: rest}, speech, [(point, point + 37_000)], joins_ms=later) == []
+
+
+def test_the_other_sides_amount_a_late_resume_cut_into_is_not_a_code() -> None:
+    # the demo, seed 7 under load: the resume landed 5.6 s late, as the agent said "and
+    # seventy five cents is complete" ("cents" heard as "two months"); the card had been read
+    # on the customer's channel, and the agent's sentence went on after the number
+    words = said("and seventy five two months his complete", 30_440)
+    pause = (19_750, words[0].start_ms - 50)
+    regions = {AGENT: [region(words)]}
+    assert cut_detections({AGENT: words}, regions, [pause], readers={CUSTOMER}) == []
+    # on the reader's own channel, or with no card found, it may be a code's rest
+    assert cut_detections({AGENT: words}, regions, [pause], readers={AGENT}) != []
+    assert cut_detections({AGENT: words}, regions, [pause]) != []
+    # the other side's digits that end what it was saying may still be a code read back
+    rest = said("and seventy five two", 30_440)
+    found = cut_detections({AGENT: rest}, {AGENT: [region(rest)]}, [pause], readers={CUSTOMER})
+    assert [d.kind for d in found] == [SECURITY_CODE]

@@ -200,3 +200,49 @@ def test_twelve_digits_are_a_card_only_on_a_call_that_shows_a_payment() -> None:
     assert [(d.channel, d.rule) for d in found] == [(1, "luhn"), (2, "12_digits_in_10s")]
     # a minute and more from the question, it is not
     assert detect_card_data({2: phone}, questions_ms=[(0, 1_000)]) == []
+
+
+def test_the_expiry_and_code_after_a_reading_heard_only_in_part_are_card_data() -> None:
+    # line noise, seed 1001 with Whisper: the customer's reading heard as seven digits (part of
+    # a reading, by the agent's read-back), then its expiry and code heard right; they followed
+    # no card found by its digits on their channel, so both stayed audible
+    reading = said("five zero fund one one of free eight nine one free twelve", 21_900)
+    readback = said(
+        "six five oh one one one oh three eight nine one three oh two seven seven", 32_000
+    )
+    expiry = said("our just twenty eight", 46_500)
+    code = said("four nine four", 54_300)
+    found = detect_card_data({1: reading + expiry + code, 2: readback})
+    assert [(d.kind, d.channel, d.rule) for d in found] == [
+        (CARD_NUMBER, 1, "near_card"),
+        (CARD_NUMBER, 2, "luhn"),
+        (SECURITY_CODE, 1, "near_card"),
+        (SECURITY_CODE, 1, "near_card"),
+    ]
+    assert found[2].start_ms >= 46_500 and found[3].start_ms == 54_300
+    # the agent's own stray digit after its read-back is not a code: the read-back follows
+    # the customer's reading
+    stray = said("seven", 43_900)
+    found = detect_card_data({1: reading + expiry + code, 2: readback + stray})
+    assert not any(d.channel == 2 and d.start_ms >= 43_900 for d in found)
+
+
+def test_the_start_of_a_reading_split_off_by_misheard_words_is_part_of_it() -> None:
+    # human digits, seed 2000 with pocketsphinx: "five one seven three four eight four six four
+    # three four oh one nine four two" heard with "or they all or" in the middle; the first
+    # six digits were a run of their own before the part found by the read-back, and audible
+    heard = said(
+        "sure it is nine one seven three four eight or they all or three four oh one nine four two",
+        19_200,
+    )
+    readback = said(
+        "five one seven three four eight four six four three four zero one nine four two", 31_000
+    )
+    found = detect_card_data({1: heard, 2: readback})
+    customer = [d for d in found if d.channel == 1]
+    assert [(d.kind, d.digit_count) for d in customer] == [(CARD_NUMBER, 6), (CARD_NUMBER, 7)]
+    assert customer[0].start_ms == heard[3].start_ms
+    # digits said more than the run gap before the reading are not its start
+    phone = said("it is five five five one two three four", 5_000)
+    found = detect_card_data({1: phone + heard, 2: readback})
+    assert not any(d.start_ms < 19_200 for d in found)

@@ -131,3 +131,23 @@ def test_a_run_that_never_takes_webhooks_writes_no_heartbeat(h: Harness) -> None
     h.clock.advance(5)
     worker.alive()
     assert _run(h, worker).alive_at == started
+
+
+def test_the_heartbeats_and_an_idle_reap_run_prepared_statements_only(h: Harness) -> None:
+    # They run every second or three of the process's life, traffic or none: each heartbeat is
+    # one UPDATE that begins its own write transaction, the usual reap three reads, and none of
+    # them goes through SQLAlchemy's execution (about ten times the CPU).
+    from test_recording_task_memo import statements
+
+    procs = Processes()
+    lease = _start(h, procs, pid=101)
+    lease.answering()
+    with statements(h) as seen:
+        lease.alive()
+    assert seen == ["UPDATE"], seen
+    with statements(h) as seen:
+        lease.beat()
+    assert seen == ["UPDATE"], seen
+    with statements(h) as seen:
+        assert lease.reap() == []
+    assert seen == ["SELECT", "SELECT", "SELECT"], seen

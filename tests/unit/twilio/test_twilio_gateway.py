@@ -90,7 +90,7 @@ def test_create_sends_dual_channel_with_our_callback(stub: StubHttp, gateway: Sd
     data = sent["data"]
     assert data["RecordingChannels"] == "dual"
     assert data["RecordingStatusCallback"] == "https://rec.example.com/cb"
-    assert data["RecordingStatusCallbackEvent"] == ["in-progress", "completed", "absent", "failed"]
+    assert data["RecordingStatusCallbackEvent"] == ["completed", "absent", "failed"]
     assert data["Trim"] == "do-not-trim"
     assert (info.sid, info.status, info.channels) == (RE, "in-progress", 2)
     assert info.start_time_ms == parse_time_ms("2026-11-24T12:00:03Z")
