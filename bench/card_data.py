@@ -40,9 +40,9 @@ same call) reads exactly the words a fresh run would hear. Delete DIR when the e
 model changes. The stage's speed is then not measured (printed -1).
 `--engine '{"full_search": {"fwdflatsfwin": 10}}'` measures the default engine with other
 pocketsphinx options for either pass (`quick_search` replaces the engine's quick options); with
-faster-whisper it gives the engine's options (`FasterWhisperTranscriber`: `speech` "whisper" or
-"flexrec" for whose speech detector picks the audio, `decode` for faster-whisper's own
-decoding options over the engine's, `compute_type`, `threads`).
+faster-whisper it gives the engine's options (`FasterWhisperTranscriber`: `decode` for
+faster-whisper's own decoding options over the engine's, `batch_size`, `compute_type`,
+`threads`).
 `--transcription-engine faster-whisper --transcription-model DIR` measures another engine, built
 as the service builds it from an operator's `FLEXREC_TRANSCRIPTION_ENGINE` and
 `FLEXREC_TRANSCRIPTION_MODEL` (`flexrec.transcription.factory`); the model is the operator's.
@@ -352,7 +352,7 @@ def main() -> None:
         type=json.loads,
         default={},
         help='engine options as JSON: pocketsphinx {"quick_search": {...}, "full_search": {...}};'
-        ' faster-whisper {"speech": "flexrec", "decode": {"beam_size": 1}}',
+        ' faster-whisper {"batch_size": 8, "decode": {"beam_size": 1}}',
     )
     parser.add_argument(
         "--transcripts", type=Path, help="keep and reuse transcripts in this folder"

@@ -289,6 +289,23 @@ def demo(
             "the simulator's truth (CPU-heavy: try --calls 12).",
         ),
     ] = False,
+    transcription_engine: Annotated[
+        str | None,
+        typer.Option(
+            "--transcription-engine",
+            help="The engine --card-data transcribes with (FLEXREC_TRANSCRIPTION_ENGINE; "
+            "implies --card-data), e.g. faster-whisper after `flexrec transcription install "
+            "faster-whisper`.",
+        ),
+    ] = None,
+    transcription_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--transcription-model",
+            help="Its model folder (FLEXREC_TRANSCRIPTION_MODEL; default: where `flexrec "
+            "transcription install` puts it).",
+        ),
+    ] = None,
     scale: Annotated[
         float | None,
         typer.Option(
@@ -307,6 +324,20 @@ def demo(
         raise typer.Exit(EXIT_USAGE) from None
     from flexrec.demo.runner import DemoOptions, run_demo
 
+    engine_env: dict[str, str] = {}
+    if transcription_engine is not None:
+        from flexrec.transcription.install import default_folder
+
+        card_data = True
+        # The demo's service gets none of this shell's FLEXREC_ settings: name the engine.
+        engine_env["FLEXREC_TRANSCRIPTION_ENGINE"] = transcription_engine
+        if transcription_engine != "pocketsphinx":
+            from flexrec.config import StorageSettings
+
+            model = transcription_model or default_folder(
+                StorageSettings().data_dir, transcription_engine
+            )
+            engine_env["FLEXREC_TRANSCRIPTION_MODEL"] = str(model.absolute())
     code = run_demo(
         DemoOptions(
             calls=calls,
@@ -319,6 +350,7 @@ def demo(
             processes=processes,
             card_data=card_data,
             scale=scale,
+            service_env=engine_env,
         )
     )
     raise typer.Exit(code)

