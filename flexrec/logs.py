@@ -8,6 +8,7 @@ JWT/JWE-looking tokens and `Token=`/`Signature=`-style fields.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -42,6 +43,11 @@ _STRING_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+# What each of _STRING_PATTERNS needs to match: whitespace (bearer/basic), "eyJ" (a JWT) or a
+# ":"/"=" (key-value). Most logged strings (SIDs, statuses, numbers) have none: one search
+# spares them the three substitutions, a third of a log line's CPU.
+_MAY_MATCH = re.compile(r"[\s:=]|eyJ")
+
 _known_secrets: list[str] = []
 
 
@@ -58,13 +64,21 @@ def _scrub_string(text: str) -> str:
     for secret in _known_secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    if _MAY_MATCH.search(text) is None:
+        return text
     for pattern, replacement in _STRING_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
 def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and key.lower() not in _SAFE_KEYS and bool(_SECRET_KEY.search(key))
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_secret_name(key: str) -> bool:
+    # Keys are a few dozen names, asked about on every log line.
+    return key.lower() not in _SAFE_KEYS and bool(_SECRET_KEY.search(key))
 
 
 def _scrub(value: Any, depth: int = 0) -> Any:

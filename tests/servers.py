@@ -77,6 +77,7 @@ def throwaway_postgres() -> Iterator[RunningServer]:
     try:
         if not wait_for_port(port):
             raise ServerUnavailable("PostgreSQL did not start")
+        _wait_until_postgres_accepts(bindir, port, run_as)
         subprocess.run(
             [
                 *run_as,
@@ -92,6 +93,23 @@ def throwaway_postgres() -> Iterator[RunningServer]:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_until_postgres_accepts(
+    bindir: Path, port: int, run_as: list[str], timeout_s: float = 60.0
+) -> None:
+    # The port is bound before recovery ends; until then connections are refused with "the
+    # database system is starting up", which on a loaded machine failed createdb.
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready = subprocess.run(
+            [*run_as, str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+            capture_output=True,
+        )
+        if ready.returncode == 0:
+            return
+        time.sleep(0.2)
+    raise ServerUnavailable(f"PostgreSQL did not accept connections within {timeout_s:g} s")
 
 
 @contextmanager

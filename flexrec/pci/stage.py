@@ -50,6 +50,7 @@ DEFAULT_MARGIN_MS = 250
 # and, where flexrec's requests bound it, how much earlier than the point it may be.
 Pause = tuple[int, int] | tuple[int, int, int] | tuple[int, int, int, int]
 WIDEN_MAX_MS = 2000
+RUNS_INTO_MS = 100
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,16 @@ def widen_to_speech(detection: Detection, regions: list[Region]) -> Detection:
             start = min(start, max(region.start_ms, detection.start_ms - WIDEN_MAX_MS))
             end = max(end, min(region.end_ms, detection.end_ms + WIDEN_MAX_MS))
     return replace(detection, start_ms=start, end_ms=end)
+
+
+def with_word_before(detection: Detection, words: Sequence[Word]) -> Detection:
+    """The detection started at the word heard right before it, when that word runs into its
+    first digit (no more than `RUNS_INTO_MS` between): a recogniser hears a digit's soft
+    onset as a word of its own ("six" as "is"), and the detector finds that onset late too."""
+    before = [w for w in words if 0 <= detection.start_ms - w.end_ms <= RUNS_INTO_MS]
+    if not before:
+        return detection
+    return replace(detection, start_ms=min(w.start_ms for w in before))
 
 
 def known_pauses(
@@ -179,7 +190,10 @@ class CardDataStage:
             words, regions, clock.pauses([p for p in paused if p[1] > p[0]]), clock.joins()
         )
         detections = [
-            clock.detection_to_file(widen_to_speech(d, regions[d.channel])) for d in found
+            clock.detection_to_file(
+                widen_to_speech(with_word_before(d, words.get(d.channel, ())), regions[d.channel])
+            )
+            for d in found
         ]
         spans = silence_spans(detections, self.margin_ms, duration_ms)
         kept = wav

@@ -15,7 +15,7 @@ the plan's Twilio calls run after the answer (`Planner.execute`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -95,6 +95,39 @@ _DONE_LINK = Prepared(
 )
 
 
+@dataclass(frozen=True)
+class _Effect:
+    """What an event does to a task as its memo holds it (TaskEvents._effect)."""
+
+    state: TaskState
+    take: bool  # the event's attributes are taken (it is the newest)
+    digest: str | None  # of the attributes the task has after it
+    new_reservation: ReservationState | None
+    stored: ReservationState | None  # the reservation as its row holds it (None: no row)
+    task_changed: bool  # a column of the task row changes (the clock alone does not count)
+    reservation_changed: bool  # the reservation's row is written
+    unwritten: frozenset[str]  # TaskMemo.unwritten after it
+    replan: bool  # something the planner reads changed
+    link_check: bool  # its attributes must be checked against the database for a lost link
+
+    @property
+    def needs_io(self) -> bool:
+        """Whether the event needs the database (else the memo alone takes it)."""
+        return self.task_changed or self.reservation_changed or self.replan or self.link_check
+
+
+def _fields(event: TaskRouterEvent) -> TaskFields:
+    return TaskFields(
+        attributes=event.task_attributes,
+        status=event.task_assignment_status,
+        queue_sid=event.task_queue_sid,
+        queue_name=event.task_queue_name,
+        workflow_sid=event.workflow_sid,
+        workflow_name=event.workflow_name,
+        channel=event.task_channel,
+    )
+
+
 class TaskEvents:
     """Applies TaskRouter events (see the module docstring)."""
 
@@ -110,15 +143,7 @@ class TaskEvents:
         task_sid = event.task_sid
         if task_sid is None:
             return
-        fields = TaskFields(
-            attributes=event.task_attributes,
-            status=event.task_assignment_status,
-            queue_sid=event.task_queue_sid,
-            queue_name=event.task_queue_name,
-            workflow_sid=event.workflow_sid,
-            workflow_name=event.workflow_name,
-            channel=event.task_channel,
-        )
+        fields = _fields(event)
         with self.memos.lock(task_sid):
             memo = self.memos.get(task_sid)
             held_clock = memo.held_clock if memo is not None else None
@@ -207,8 +232,38 @@ class TaskEvents:
         )
 
     # -- with a memo ----------------------------------------------------------------------------
-    def _by_memo(self, event: TaskRouterEvent, fields: TaskFields, memo: TaskMemo) -> Plan:
-        task_sid = event.task_sid or ""
+    def answer_from_memory(self, event: TaskRouterEvent) -> bool:
+        """Apply `event` if it changes nothing the database keeps (the memo path's "memory"
+        case), without I/O and without waiting: True when done, False when it needs `handle`
+        (on a thread: a write, the planner, no memo here, or a handler of the task running).
+
+        The web layer calls this on its event loop, so the usual event (Flex repeating what a
+        task already is) is answered without the handoff to a webhook thread. Taking the task's
+        lock only if it is free keeps the memo's rule (its handlers use it in turn): a busy lock
+        is a handler that will see this event's task as it leaves it, as a thread would.
+        """
+        task_sid = event.task_sid
+        if task_sid is None:
+            return True  # `handle` has nothing to do with it either
+        if event.event_type in AUTO_RESUME_EVENTS:
+            return False  # a pause to undo is read from the database first
+        lock = self.memos.lock(task_sid)
+        if not lock.acquire(blocking=False):
+            return False
+        try:
+            memo = self.memos.get(task_sid)
+            if memo is None:
+                return False
+            effect = self._effect(event, _fields(event), memo)
+            if effect.needs_io:
+                return False
+            self._hold(task_sid, memo, effect, event.reservation_sid)
+            return True
+        finally:
+            lock.release()
+
+    def _effect(self, event: TaskRouterEvent, fields: TaskFields, memo: TaskMemo) -> _Effect:
+        """What `event` does to the task as its memo holds it (no I/O)."""
         state, take = merge_task(
             memo.state, fields, event.timestamp_ms, _FORCED_STATUS.get(event.event_type)
         )
@@ -241,19 +296,44 @@ class TaskEvents:
         ):
             # Written by task.completed's own transaction, which TaskRouter sends next.
             reservation_changed, new_reservation = False, old_reservation
-        completing = state.status == "completed" and memo.state.status != "completed"
-        replan = self._replan(memo, state, take, event, old_reservation, new_reservation)
-        link_check = self._link_check(memo, event)
-        if not (task_changed or reservation_changed or replan or link_check):
-            metrics.TASKROUTER_EVENT_PATHS.labels(path="memory").inc()
-            reservations = dict(memo.reservations)
-            if new_reservation is not None and reservation_sid:
-                reservations[reservation_sid] = new_reservation
-            self.memos.put(task_sid, replace(
-                memo, state=state, row_clock=_row_clock(memo, state),
-                reservations=reservations, unwritten=frozenset(unwritten),
-            ))  # fmt: skip
+        return _Effect(
+            state=state,
+            take=take,
+            digest=digest,
+            new_reservation=new_reservation,
+            stored=stored,
+            task_changed=task_changed,
+            reservation_changed=reservation_changed,
+            unwritten=frozenset(unwritten),
+            replan=self._replan(memo, state, take, event, old_reservation, new_reservation),
+            link_check=self._link_check(memo, event),
+        )
+
+    def _hold(
+        self, task_sid: str, memo: TaskMemo, effect: _Effect, reservation_sid: str | None
+    ) -> None:
+        """The memo takes an effect that needs no I/O (nothing this event says is new)."""
+        metrics.TASKROUTER_EVENT_PATHS.labels(path="memory").inc()
+        reservations = dict(memo.reservations)
+        if effect.new_reservation is not None and reservation_sid:
+            reservations[reservation_sid] = effect.new_reservation
+        self.memos.put(task_sid, replace(
+            memo, state=effect.state, row_clock=_row_clock(memo, effect.state),
+            reservations=reservations, unwritten=effect.unwritten,
+        ))  # fmt: skip
+
+    def _by_memo(self, event: TaskRouterEvent, fields: TaskFields, memo: TaskMemo) -> Plan:
+        task_sid = event.task_sid or ""
+        reservation_sid = event.reservation_sid
+        effect = self._effect(event, fields, memo)
+        if not effect.needs_io:
+            self._hold(task_sid, memo, effect, reservation_sid)
             return Plan()  # nothing this event says is new: no database at all
+        state, take, stored = effect.state, effect.take, effect.stored
+        task_changed, reservation_changed = effect.task_changed, effect.reservation_changed
+        new_reservation = effect.new_reservation
+        replan, link_check = effect.replan, effect.link_check
+        completing = state.status == "completed" and memo.state.status != "completed"
         metrics.TASKROUTER_EVENT_PATHS.labels(
             path="plan" if replan or link_check else "write"
         ).inc()
@@ -294,7 +374,7 @@ class TaskEvents:
                 sid: replace(r, status="completed") if r.status == "wrapping" else r
                 for sid, r in reservations.items()
             }
-        held = frozenset(unwritten)
+        held = effect.unwritten
         if task is not None:
             row_state, row_clock = held_over(TaskState.of(task), state.last_event_ms)
             self.memos.put(task_sid, replace(
@@ -308,7 +388,7 @@ class TaskEvents:
         else:
             self.memos.put(task_sid, replace(
                 memo, state=state, updated_at=now if task_changed else memo.updated_at,
-                attributes_digest=digest, reservations=reservations, unwritten=held,
+                attributes_digest=effect.digest, reservations=reservations, unwritten=held,
                 row_clock=None if task_changed else _row_clock(memo, state),
             ))  # fmt: skip
         return plan

@@ -15,10 +15,11 @@ unparsable input is 400 and values the database cannot store are 422 (both final
 retrying cannot help); an unexpected failure inside the service is 500 so Twilio (or the
 simulator) retries, since the service is idempotent. Reading, the signature check, parsing and
 the answer run on the event loop, and so does an event the recording rooms answer from memory
-(an ignored TaskRouter type, the `in-progress` callback of a recording this process starts or
-stored, a call status that ends nothing); the rest is handled on a thread (the database and the
-Twilio SDK are synchronous), where it commits its durable intent before the answer goes back:
-the Twilio calls it sets off run after the answer, in this process.
+(an ignored TaskRouter type, a TaskRouter event that changes nothing the database keeps, the
+`in-progress` callback of a recording this process starts or stored, a call status that ends
+nothing); the rest is handled on a thread (the database and the Twilio SDK are synchronous),
+where it commits its durable intent before the answer goes back: the Twilio calls it sets off
+run after the answer, in this process.
 
 Answer-time limits: a TaskRouter workspace callback must be answered within 15 s (Events
 reference, "Event Callbacks"), an Event Streams webhook sink within 5 s (error 91308 "Sink
@@ -213,8 +214,23 @@ async def taskrouter(hook: Webhook) -> None:
         webhooks_counted(hook.source, "ignored").inc()
         return
     event = hook.parse(events.parse_taskrouter_form, params)
-    await hook.hand_over(event.event_type, hook.services.recording.task_events.handle, event,
+    task_events = hook.services.recording.task_events
+    # Most of a call's events repeat what its task already is: the memo takes them here, on
+    # the event loop, with no handoff to a thread (nothing to write, nothing to wait for).
+    if _from_memory(task_events, event):
+        webhooks_counted(hook.source, "repeat").inc()
+        return
+    await hook.hand_over(event.event_type, task_events.handle, event,
                          task_sid=event.task_sid)  # fmt: skip
+
+
+def _from_memory(task_events: Any, event: events.TaskRouterEvent) -> bool:
+    try:
+        return bool(task_events.answer_from_memory(event))
+    except Exception:
+        # Whatever broke is the handler's to meet on its thread, logged and answered there.
+        log.exception("webhook_memory_answer_failed", task_sid=event.task_sid)
+        return False
 
 
 async def event_streams(hook: Webhook) -> None:

@@ -95,23 +95,29 @@ def _tasks(live: Live) -> list[dict[str, object]]:
     return list(body["items"])
 
 
-def _settled_tasks(live: Live) -> list[dict[str, object]]:
-    # The recording's own follow-ups (its link into the task, its status callback) still touch
-    # the row just after it appears: take the snapshot once two reads apart agree.
-    deadline = time.monotonic() + 15
-    last = _tasks(live)
+# What a forged task.created could change: a task row that should not exist, or a live task's
+# customer leg, recording or policy decision. Timestamps are left out: the live call's own
+# follow-ups (its link write's echo, status callbacks) still touch its row at any moment.
+_KEPT = ("sid", "direction", "customer_call_sid", "recording_sid", "policy_decision")
+
+
+def _decisions(live: Live) -> list[tuple[object, ...]]:
+    return sorted(tuple(row.get(name) for name in _KEPT) for row in _tasks(live))
+
+
+def _wait_linked(live: Live, recording_sid: str) -> None:
+    """Until the service's own row names the recording the simulator holds (not a sleep)."""
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = _tasks(live)
-        if now == last:
-            return now
-        last = now
-    raise AssertionError("the live task never settled")
+        if any(row.get("recording_sid") == recording_sid for row in _tasks(live)):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the service never recorded the recording it started")
 
 
 def test_forged_and_unsigned_webhooks_are_refused_and_change_nothing(live: Live) -> None:
-    _wait_recorded(live)
-    before = _settled_tasks(live)
+    _wait_linked(live, _wait_recorded(live))
+    before = _decisions(live)
     url = f"{live.service.url}/webhooks/taskrouter"
     form = {
         "EventType": "task.created",
@@ -128,7 +134,8 @@ def test_forged_and_unsigned_webhooks_are_refused_and_change_nothing(live: Live)
     )
     assert unsigned.status_code == 403
     assert forged.status_code == 403
-    assert _tasks(live) == before
+    assert _decisions(live) == before
+    assert all(row["sid"] != form["TaskSid"] for row in _tasks(live))
 
 
 def test_a_signed_but_malformed_body_is_a_400(live: Live) -> None:

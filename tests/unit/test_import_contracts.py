@@ -28,6 +28,8 @@ REACHES_INTO_FLEXSIM = {
     "tests/unit/analysis/test_analysis_vad.py": "flexsim.audio.sources, flexsim.timeline",
     # the service's cost on Twilio-exact TaskRouter forms built from the simulator's world
     "bench/webhook_throughput.py": "flexsim.callbacks and the world",
+    # the same forms, one kind at a time, for the in-process cost of each layer
+    "bench/webhook_costs.py": "flexsim.callbacks and the world",
     # swaps the bank's number words for human recordings, as flexsim.espeak_voices swaps it all
     "bench/human_digits.py": "flexsim.speech.bank and flexsim.speech.render",
 }

@@ -8,8 +8,8 @@ import io
 import numpy as np
 import soundfile
 
-from flexrec.pci.detect import CARD_NUMBER, EXPIRY
-from flexrec.pci.stage import CardDataStage
+from flexrec.pci.detect import CARD_NUMBER, EXPIRY, Detection
+from flexrec.pci.stage import CardDataStage, with_word_before
 from flexrec.pci.word_times import fit_to_speech
 from flexrec.transcription.base import Word
 from flexrec.transcription.feed import Region
@@ -79,3 +79,15 @@ def test_an_expiry_after_the_agents_question_is_not_one_run_with_the_card() -> N
     assert [(d.kind, d.channel) for d in result.detections] == [(CARD_NUMBER, 1), (EXPIRY, 1)]
     # the agent's question between them is kept
     assert not any(start < 9000 and end > 7400 for start, end in result.spans_ms)
+
+
+def test_a_detection_starts_at_the_word_that_runs_into_its_first_digit() -> None:
+    # line noise, seed 1001 with Whisper: the agent's read-back "six five oh one ..." heard as
+    # "this is five oh one ...", its "six" as "is", and the VAD found the onset late: the "six"
+    # stayed audible in front of the silenced span
+    words = [Word("this", 31_800, 32_300), Word("is", 32_300, 32_900), Word("five", 32_900, 33_300)]
+    card = Detection(CARD_NUMBER, 2, 32_900, 41_300, "12_digits_in_10s", 13)
+    assert with_word_before(card, words).start_ms == 32_300
+    # a word that ended before the digits, with a gap, is speech of its own
+    apart = [Word("is", 32_300, 32_700), Word("five", 32_900, 33_300)]
+    assert with_word_before(card, apart) == card

@@ -132,3 +132,36 @@ def test_a_target_due_to_start_is_not_short_circuited(h: Harness) -> None:
     h.tr("task.updated", TASK, inbound_attrs(CUSTOMER), ts_ms=T0 + 2000, status="pending")
     assert h.target(CUSTOMER).state == "recording"
     assert_recorded_exactly_once(h.twilio, CUSTOMER)
+
+
+def test_a_repeat_is_answered_from_memory_without_the_database_or_a_thread(h: Harness) -> None:
+    linked = _recorded_and_linked(h)
+    events = h.service.task_events
+    with watch(lambda sql: pytest.fail(f"a repeat touched the database: {sql}")):
+        assert events.answer_from_memory(
+            h.parse_tr("task.updated", TASK, linked, ts_ms=T0 + 6000, status="pending")
+        )
+    memo = events.memos.get(TASK)
+    assert memo is not None and memo.state.last_event_ms == T0 + 6000  # the memo has the clock
+    row = h.task_row(TASK)
+    assert row is not None and row.last_event_ms == T0  # the link's echo moved only the memo
+
+
+def test_what_needs_the_database_is_left_to_the_handler(h: Harness) -> None:
+    linked = _recorded_and_linked(h)
+    events = h.service.task_events
+    memo = events.memos.get(TASK)
+    status_moved = h.parse_tr("task.updated", TASK, linked, ts_ms=T0 + 6000, status="reserved")
+    assert not events.answer_from_memory(status_moved)
+    assert events.memos.get(TASK) is memo  # untouched: `handle` applies it
+    # A wrap-up may have a pause to undo (read from the database): never from memory.
+    wrapup = h.parse_tr("task.wrapup", TASK, linked, ts_ms=T0 + 6000, status="pending")
+    assert not events.answer_from_memory(wrapup)
+    # A task this process has no memo of.
+    other = h.parse_tr("task.updated", fake_sid("WT", 2), linked, ts_ms=T0, status="pending")
+    assert not events.answer_from_memory(other)
+    # A handler of the task holds its lock: the event waits for it on a thread, in turn.
+    repeat = h.parse_tr("task.updated", TASK, linked, ts_ms=T0 + 6000, status="pending")
+    with events.memos.lock(TASK):
+        assert not events.answer_from_memory(repeat)
+    assert events.answer_from_memory(repeat)

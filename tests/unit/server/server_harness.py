@@ -39,7 +39,8 @@ class StubRecording:
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_with: Exception | None = None
-    answer_from_memory: bool = False  # what is_known_progress answers
+    answer_from_memory: bool = False  # what is_known_progress and the task memo answer
+    memory_fails: bool = False  # the task memo's answer raises
     questions: list[tuple[str, Any]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=lambda: {WT_OWN: WK_ALICE, WT_FOREIGN: WK_BOB})
     watch_states: list[str] = field(default_factory=list)  # what successive re-reads find
@@ -137,6 +138,12 @@ class _TaskEvents:
 
     def handle(self, event: Any) -> None:
         self.stub.handle_taskrouter_event(event)
+
+    def answer_from_memory(self, event: Any) -> bool:
+        self.stub.questions.append(("memo?", event))
+        if self.stub.memory_fails:
+            raise RuntimeError("the memo broke")
+        return self.stub.answer_from_memory
 
 
 @dataclass

@@ -7,6 +7,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flexrec.logs import (
     REDACTED,
@@ -91,3 +93,34 @@ def test_bound_sids_nest_and_put_back_what_was_bound() -> None:
     assert inner == {"delivery_id": "d-1", "task_sid": "WT2", "call_sid": "CA1"}
     assert outer == {"delivery_id": "d-1", "task_sid": "WT1"}
     assert after == {}
+
+
+# Strings the patterns are made for, and their neighbours: each scrubbed as the three
+# substitutions alone would (the pre-check only skips strings none of them can match).
+_ALPHABET = "aAbeJy:= \t\n\"'&,;}.~+/_-0123456789" + "BearerBasicsignaturetoken"
+
+
+@given(st.text(alphabet=_ALPHABET, max_size=60) | st.text(max_size=40))
+def test_a_string_is_scrubbed_as_every_pattern_would(text: str) -> None:
+    from flexrec import logs
+
+    expected = text
+    for secret in logs._known_secrets:
+        expected = expected.replace(secret, REDACTED)
+    for pattern, replacement in logs._STRING_PATTERNS:
+        expected = pattern.sub(replacement, expected)
+    assert logs._scrub_string(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Bearer abc.def", "basic\tdXNlcjpwYXNz", JWE, "x" + JWE, "token=abc123", "Signature: 'zz'",
+     "CA" + "1" * 32, "in-progress", "+15550001111"],
+)  # fmt: skip
+def test_strings_without_a_secret_shape_are_left_and_those_with_one_are_not(text: str) -> None:
+    from flexrec import logs
+
+    expected = text
+    for pattern, replacement in logs._STRING_PATTERNS:
+        expected = pattern.sub(replacement, expected)
+    assert logs._scrub_string(text) == expected

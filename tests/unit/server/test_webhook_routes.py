@@ -77,6 +77,8 @@ def test_valid_signed_form_calls_service_once_and_answers_204(
     [
         ("/webhooks/recording-status", {**RECORDING_STATUS, "RecordingStatus": "in-progress"},
          "known?"),
+        # A TaskRouter event its task's memo takes (nothing the database keeps changes).
+        ("/webhooks/taskrouter", {**TASKROUTER, "EventType": "task.updated"}, "memo?"),
     ],
 )  # fmt: skip
 def test_what_memory_answers_never_reaches_the_handler(
@@ -124,6 +126,12 @@ def test_only_the_handler_runs_off_the_event_loop(
     assert harness.post_signed(path, params).status_code == 204
     assert len(counted) == hops
     assert len(harness.recording.calls) == hops
+
+
+def test_a_memo_that_breaks_leaves_the_event_to_its_handler(harness: Harness) -> None:
+    harness.recording.memory_fails = True
+    assert harness.post_signed("/webhooks/taskrouter", TASKROUTER).status_code == 204
+    assert [name for name, _ in harness.recording.calls] == ["taskrouter"]
 
 
 def test_a_ringing_leg_leaves_its_numbers_on_the_event_loop(harness: Harness) -> None:
