@@ -31,6 +31,9 @@ month name alone:
   february" as "the nineteen and then"), not a code. A code said after the resume is still
   card data when three of its digits are heard, when it runs into the resume (`pci.cuts`), or
   when it answers the code question (`pci.dialogue`); an expiry keeps its shape's rule.
+A recording that began inside a reading (started late) hears only its tail: 7 digits or more
+that the start cut into, on a call that shows a payment within a minute, are that reading,
+silenced from the start to the end of the phrase they are in (`_cut_in_at_start`).
 `flexrec.pci.dialogue` adds the answers to card-data questions; a card number found that way
 gets its expiry and code by the same nearness (`near_found_cards`). Extra rules (`name=regex` over
 a run's digits, e.g. a national ID number) are card data wherever they match.
@@ -61,6 +64,9 @@ def luhn_ok(number: str) -> bool:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
+
+
+_BREATH_MS = 300  # a gap between words shorter than this is inside one phrase
 
 
 @dataclass(frozen=True)
@@ -238,11 +244,8 @@ def detect_card_data(
     (`paused_ms`: where the recording was paused; `questions_ms`: the card-data questions
     heard, `pci.dialogue.find_questions`; both on the same clock as the words)."""
     config = config or DetectorConfig()
-    runs = [
-        run
-        for channel, words in sorted(channels.items())
-        for run in digit_runs(tokenize(words), channel, config)
-    ]
+    tokens = {channel: tokenize(words) for channel, words in sorted(channels.items())}
+    runs = [run for channel, said in tokens.items() for run in digit_runs(said, channel, config)]
     ruled = [(run, _card_rule(run, config)) for run in runs]
     alone = [
         Detection(CARD_NUMBER, run.channel, run.start_ms, run.end_ms, rule[0], len(run.digits))
@@ -285,6 +288,13 @@ def detect_card_data(
         for run in rest
         if _near_kind(run) == CARD_NUMBER and near.takes(run, CARD_NUMBER)
     ]
+    partial += [
+        Detection(CARD_NUMBER, run.channel, 0, end_ms, "cut_in_at_start", len(run.digits))
+        for run, end_ms in _cut_in_at_start(rest, tokens, config)
+        if _near_kind(run) == CARD_NUMBER
+        and not any(p.channel == run.channel and p.start_ms == run.start_ms for p in partial)
+        and _shows_payment(run, alone, cues, config)
+    ]
     partial += _reading_starts(rest, [*cards, *partial], config)
     found += partial
     near = _NearCard([*cards, *partial], config, paused_ms)
@@ -297,6 +307,44 @@ def detect_card_data(
                 Detection(kind, run.channel, run.start_ms, run.end_ms, "near_card", len(run.digits))
             )
     return sorted(found, key=lambda d: (d.start_ms, d.channel))
+
+
+def _cut_in_at_start(
+    runs: Sequence[DigitRun], tokens: Mapping[int, Sequence[Token]], config: DetectorConfig
+) -> list[tuple[DigitRun, int]]:
+    """The first run of each channel when the recording began inside it (its first digit within
+    the run gap of the start, at most `max_words_between` words before it), with where the
+    reader's phrase ends. A recording that starts late, in the middle of a card reading, hears
+    only the reading's tail: seven digits or more there, on a call that shows a payment, are
+    that reading (a demo seed 7 call began 13.6 s late and kept 12 of a card's 14 digit words
+    audible). It is silenced from the recording's start (the words before its first digit
+    heard are its digits misheard: "the him one seven two"), and the words said straight on
+    after its last digit heard, up to the run gap, are too ("nine the of the it"): the
+    reading ends where they do."""
+    out: list[tuple[DigitRun, int]] = []
+    for channel in sorted({run.channel for run in runs}):
+        first = min((r for r in runs if r.channel == channel), key=lambda r: r.start_ms)
+        before = [t for t in tokens.get(channel, ()) if t.word.start_ms < first.start_ms]
+        if any(t.is_digit for t in before):
+            continue  # an earlier run of this channel (not among `runs`) began the recording
+        if first.start_ms <= config.max_gap_ms and len(before) <= config.max_words_between:
+            out.append((first, _phrase_end(first, tokens.get(channel, ()), config)))
+    return out
+
+
+def _phrase_end(run: DigitRun, tokens: Sequence[Token], config: DetectorConfig) -> int:
+    """The end of the words said on without a breath (gaps under 300 ms) after `run`, no
+    further than the run gap past its last digit."""
+    end = run.end_ms
+    for token in tokens:
+        if token.word.start_ms < run.end_ms:
+            continue
+        if token.is_digit or token.word.start_ms - end > _BREATH_MS:
+            break
+        if token.word.end_ms - run.end_ms > config.max_gap_ms:
+            break
+        end = token.word.end_ms
+    return end
 
 
 def _reading_starts(

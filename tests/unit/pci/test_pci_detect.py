@@ -246,3 +246,33 @@ def test_the_start_of_a_reading_split_off_by_misheard_words_is_part_of_it() -> N
     phone = said("it is five five five one two three four", 5_000)
     found = detect_card_data({1: phone + heard, 2: readback})
     assert not any(d.start_ms < 19_200 for d in found)
+
+
+def test_a_recording_that_began_inside_a_reading_silences_its_tail_on_a_paying_call() -> None:
+    # demo seed 7: the recording began 13.6 s late, inside the customer's reading; the recogniser
+    # heard seven of its last ten digits, then the agent paused for the code
+    tail = [Word("the", 60, 280), Word("him", 620, 920)]
+    tail += said("one seven two eight seven seven nine", 960)
+    misheard = [Word("the", 4100, 4240), Word("of", 4240, 4430), Word("it", 4500, 4800)]
+    later = said("thank you", 9000)
+    words = {1: tail + misheard + later}
+    found = detect_card_data(words, paused_ms=[(12_000, 23_000)])
+    assert [(d.kind, d.start_ms, d.end_ms, d.rule) for d in found] == [
+        (CARD_NUMBER, 0, 4800, "cut_in_at_start")
+    ]
+    # the same seven digits on a call that shows no payment are a phone number cut into
+    assert detect_card_data(words) == []
+
+
+def test_only_a_run_the_recording_began_inside_counts_as_cut_in() -> None:
+    late = said("hello there my number is") + said("one seven two eight seven seven nine", 3000)
+    found = detect_card_data({1: late}, paused_ms=[(12_000, 23_000)])
+    assert not [d for d in found if d.rule == "cut_in_at_start"]
+    expiry_after = said("one seven two eight seven seven nine", 500) + said(
+        "oh one three one", 6000
+    )
+    found = detect_card_data({1: expiry_after}, paused_ms=[(12_000, 23_000)])
+    assert [(d.kind, d.rule) for d in found] == [
+        (CARD_NUMBER, "cut_in_at_start"),
+        (EXPIRY, "near_card"),
+    ]
