@@ -185,6 +185,7 @@ class EventIntake:
         self.note_call(event)
         if not self.call_status_is_news(event):
             return
+        self.ctx.calls.ended(event.call_sid)
         now = self.ctx.now()
         with read_connection(self.ctx.sessions) as connection:
             # Most legs that end (agents', third parties', the ringing ones) were never to be
