@@ -785,3 +785,26 @@ def test_a_started_recording_is_stored_in_two_prepared_statements(
         row = s.get(RecordingRecord, target.recording_sid)
         assert row is not None and row.target_id == target.id
         assert row.create_sent_ms is not None and row.create_answered_ms is not None
+
+
+def test_settling_a_recording_whose_call_is_over_is_one_prepared_read(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    target = h.target(CUSTOMER)
+    assert target.recording_sid is not None
+    h.call_status(CUSTOMER, "completed")  # the call's end came first: nothing to ask Twilio
+    h.end_recording(target.recording_sid, "completed")
+    through_sqlalchemy: list[str] = []
+    prepared: list[str] = []
+
+    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
+        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
+
+    event.listen(h.engine, "before_cursor_execute", on_execute)
+    try:
+        with watch(lambda sql: prepared.append(sql.split(None, 1)[0].upper())):
+            assert h.service.intake.settler.settle(target.id).outcome == "none"
+    finally:
+        event.remove(h.engine, "before_cursor_execute", on_execute)
+    assert (through_sqlalchemy, prepared) == ([], ["SELECT"])
