@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import structlog
 
@@ -40,8 +40,7 @@ AGREEMENTS: Final = 3
 MAX_TASKS: Final = 2_048  # tasks with a link in flight are few; the rest only cost memory
 
 
-@dataclass(frozen=True)
-class KnownRevision:
+class KnownRevision(NamedTuple):
     """A task's attributes as of one revision, and where the pair comes from."""
 
     version: str
@@ -77,15 +76,27 @@ class TaskRevisions:
 
     def note_event(self, event: TaskRouterEvent) -> None:
         """A TaskRouter event of a task: its attributes and version, if newer than what is
-        known; and, for an echo of our write, whether its version is the ETag we were given."""
-        task_sid, version, attributes = event.task_sid, event.task_version, event.task_attributes
-        if task_sid is None or version is None or attributes is None:
+        known; and, for an echo of our write, whether its version is the ETag we were given.
+        (Called for every event, most answered from memory: kept to a few dictionary reads.)"""
+        version, task_sid = event.task_version, event.task_sid
+        if version is None or task_sid is None:
             return
-        echo = self._echoes.get(task_sid)
-        if echo is not None and event.event_type == "task.updated":
-            self._judge_echo(task_sid, echo, version, attributes)
-        # An event older than what is known (a late delivery) is not kept.
-        self._keep(task_sid, KnownRevision(version, attributes, event.timestamp_ms, False))
+        known = self._known.get(task_sid)
+        if known is not None and known.version == version and not known.answered:
+            return  # the revision already known (Flex repeating the task)
+        attributes = event.task_attributes
+        if attributes is None:
+            return
+        if self._echoes and event.event_type == "task.updated":
+            echo = self._echoes.get(task_sid)
+            if echo is not None:
+                self._judge_echo(task_sid, echo, version, attributes)
+        at_ms = event.timestamp_ms
+        with self._lock:
+            old = self._known.get(task_sid)
+            if old is not None and not old.answered and old.at_ms > at_ms:
+                return  # older than what is known (a late delivery)
+            self._keep(task_sid, KnownRevision(version, attributes, at_ms, False))
 
     def note_answer(
         self, task_sid: str, etag: str | None, attributes: Mapping[str, Any] | None
@@ -98,7 +109,8 @@ class TaskRevisions:
                 self._echoes[task_sid] = _Echo(etag, attributes)
                 while len(self._echoes) > self._max:
                     self._echoes.pop(next(iter(self._echoes)))
-        self._keep(task_sid, KnownRevision(etag, attributes, -1, True))
+        with self._lock:
+            self._keep(task_sid, KnownRevision(etag, attributes, -1, True))
 
     def usable(self, task_sid: str) -> KnownRevision | None:
         """The revision to merge into and send as If-Match, if one may be (else GET first)."""
@@ -143,11 +155,8 @@ class TaskRevisions:
         )
 
     def _keep(self, task_sid: str, known: KnownRevision) -> None:
-        with self._lock:
-            old = self._known.get(task_sid)
-            if not known.answered and old is not None and old.at_ms > known.at_ms:
-                return
-            self._known[task_sid] = known
-            self._known.move_to_end(task_sid)
-            while len(self._known) > self._max:
-                self._known.popitem(last=False)
+        # Under self._lock.
+        self._known[task_sid] = known
+        self._known.move_to_end(task_sid)
+        if len(self._known) > self._max:
+            self._known.popitem(last=False)

@@ -316,7 +316,7 @@ def _taskrouter_event(
         event_sid=event_sid,
         workflow_name=_text(data, "WorkflowName"),
         task_channel=_text(data, "TaskChannelUniqueName"),
-        task_version=_text(data, "TaskVersion"),
+        task_version=_clean_text(data.get("taskversion")),  # _norm("TaskVersion")
     )
 
 
