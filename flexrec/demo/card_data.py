@@ -79,7 +79,8 @@ def tally_numbers(kept: np.ndarray, truth: dict[str, Any]) -> NumberTally:
     """Which spoken digits the kept samples (int16, one column per channel, 8 kHz) still hold."""
     tally = NumberTally()
     for number in truth["numbers"]:
-        channel = 0 if number["channel"] == "channel1" else 1
+        # A mono file (a Studio flow's recording) holds both parties in its one channel.
+        channel = min(0 if number["channel"] == "channel1" else 1, kept.shape[1] - 1)
         spans = [(d["start_ms"], d["end_ms"]) for d in number["digits"] if d["audible"]]
         if not spans:
             continue

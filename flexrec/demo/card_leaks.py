@@ -40,8 +40,7 @@ from flexrec.pci.stage import CardDataStage, Pause, StageInputs
 from flexrec.transcription.base import Word
 from flexrec.transcription.factory import build_transcriber
 from flexrec.transcription.feed import Region
-from flexsim import SimRunner
-from flexsim.media import render_media
+from flexsim import SimRunner, render_media
 
 BUNDLE_VERSION = 1
 

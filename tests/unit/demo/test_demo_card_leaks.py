@@ -5,6 +5,7 @@ pauses), the truth, the pause events and detections, and no audio at all."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,12 +16,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+import soundfile
 from spoken import heard_all
 
 from flexrec.archive.models import ArchivedRecording, SealedObject
 from flexrec.db.base import Base, make_engine, make_session_factory
 from flexrec.demo import card_data, card_leaks
-from flexrec.demo.card_data import card_figures
+from flexrec.demo.card_data import card_figures, tally_numbers
 from flexrec.pci.stage import CardDataStage
 from flexrec.transcription.base import Word
 from flexsim import SampleConversation, make_sample_conversation, render_media, word_truth
@@ -160,3 +162,20 @@ def test_no_bundle_when_every_card_digit_is_silenced(
     figures = card_figures(_sim(plain), database, tmp_path / "archive", tmp_path / "leaks", {})
     assert figures.card_digits_audible == 0 and figures.leak_bundles == []
     assert not (tmp_path / "leaks").exists()
+
+
+def test_a_mono_file_is_scored_on_its_one_channel(call: SampleConversation) -> None:
+    # Demo seeds 3 and 4 (card data, session 10) stopped with an IndexError: a Studio flow's
+    # mono recording was archived, and the truth's agent words are on "channel2".
+    truth = word_truth(call.world, call.customer_recording.sid)
+    assert truth is not None
+    channels = {n["channel"] for n in truth["numbers"] if n["card_data"]}
+    assert "channel2" in channels  # the agent's read-back
+    dual = render_media(call.world, call.customer_recording, "wav", 2)
+    samples, _ = soundfile.read(io.BytesIO(dual), dtype="int16", always_2d=True)
+    mono = (samples[:, :1].astype(np.int32) + samples[:, 1:]).clip(-32768, 32767).astype(np.int16)
+    both = tally_numbers(samples, truth)
+    tally = tally_numbers(mono, truth)
+    assert tally.card_digit_words == both.card_digit_words > 0
+    assert tally.card_digits_audible == tally.card_digit_words
+    assert tally_numbers(np.zeros_like(mono), truth).card_digits_audible == 0
