@@ -143,6 +143,7 @@ class TaskEvents:
         task_sid = event.task_sid
         if task_sid is None:
             return
+        self.ctx.revisions.note_event(event)
         fields = _fields(event)
         with self.memos.lock(task_sid):
             memo = self.memos.get(task_sid)
@@ -247,6 +248,7 @@ class TaskEvents:
             return True  # `handle` has nothing to do with it either
         if event.event_type in AUTO_RESUME_EVENTS:
             return False  # a pause to undo is read from the database first
+        self.ctx.revisions.note_event(event)
         lock = self.memos.lock(task_sid)
         if not lock.acquire(blocking=False):
             return False
