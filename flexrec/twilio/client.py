@@ -99,7 +99,7 @@ class PooledHttpClient(HttpClient):
         body: bytes | None,
         headers: dict[str, str],
         timeout: float | None,
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         status, answer, data = self._pool_for(Origin.of(url)).request(
@@ -109,14 +109,14 @@ class PooledHttpClient(HttpClient):
 
     def _follow(
         self, url: str, headers: dict[str, str], timeout: float | None
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    ) -> tuple[int, dict[str, str], bytes]:
         """GET `url`, following up to MAX_REDIRECTS redirects; the Authorization header is
         dropped once a redirect leaves the origin (Twilio's media store is elsewhere)."""
         for _ in range(MAX_REDIRECTS + 1):
             status, answer, data = self._send(
                 "GET", url, body=None, headers=headers, timeout=timeout
             )
-            location = answer.get("Location") if status in _REDIRECTS else None
+            location = answer.get("location") if status in _REDIRECTS else None
             if not location:
                 return status, answer, data
             following = urljoin(url, location)
@@ -171,7 +171,7 @@ class PooledHttpClient(HttpClient):
             status, answer, content = self._send(
                 verb, target, body=body, headers=out_headers, timeout=seconds
             )
-        # http.client's headers are read case-insensitively, as the gateway reads the ETag.
+        # Header names come lower-case (flexrec.twilio.wire), as the gateway reads the ETag.
         return Response(status, content.decode("utf-8", errors="replace"), answer)
 
     def download(
