@@ -12,6 +12,7 @@ second recording), no redirects but the media download's.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import logging
@@ -37,6 +38,7 @@ TWILIO_ORIGIN = "https://api.twilio.com"
 MEDIA_TIMEOUT_S = 60.0  # media is larger than a control-plane answer
 MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_ROUTES = 64  # URL prefixes kept parsed (the SDK uses a handful of Twilio's hosts)
 _log = logging.getLogger("twilio.http_client")
 
 
@@ -44,6 +46,7 @@ class TooManyRedirects(http.client.HTTPException):
     """A download redirected more than MAX_REDIRECTS times (no answer to give)."""
 
 
+@functools.lru_cache(maxsize=8)  # one client's credentials, encoded once
 def _basic(auth: tuple[str, str]) -> str:
     return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
 
@@ -63,6 +66,7 @@ class PooledHttpClient(HttpClient):
         self._ca_bundle = bundle or certifi.where()
         self._tls: ssl.SSLContext | None = None  # built for the first https origin
         self._pools: dict[Origin, OriginPool] = {}
+        self._routes: dict[str, tuple[OriginPool, str]] = {}  # by scheme://host[:port]
         self._lock = threading.Lock()
         # The origin every control request goes to, its pool made now: a proxy URL this
         # transport cannot use fails at start, not on the first call.
@@ -91,6 +95,24 @@ class PooledHttpClient(HttpClient):
                 self._pools[origin] = pool
         return pool
 
+    def _route(self, url: str) -> tuple[OriginPool, str]:
+        """The pool and the request target (path and query) of an absolute URL, rebased. What
+        each origin's URLs start with is parsed once: the SDK sends every request to a handful
+        of them, and three URL parses cost more than the rest of the target's making."""
+        start = url.find("://")
+        cut = url.find("/", start + 3) if start > 0 else -1
+        prefix, rest = (url, "/") if cut < 0 else (url[:cut], url[cut:])
+        route = self._routes.get(prefix)
+        if route is None:
+            rebased = urlsplit(self.rebase(prefix + "/"))
+            route = (self._pool_for(Origin.of(rebased.geturl())), rebased.path[:-1])
+            if len(self._routes) < _MAX_ROUTES:
+                self._routes[prefix] = route
+        pool, base_path = route
+        if "#" in rest:
+            rest = rest.split("#", 1)[0]
+        return pool, base_path + rest
+
     def _send(
         self,
         method: str,
@@ -100,12 +122,8 @@ class PooledHttpClient(HttpClient):
         headers: dict[str, str],
         timeout: float | None,
     ) -> tuple[int, dict[str, str], bytes]:
-        parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        status, answer, data = self._pool_for(Origin.of(url)).request(
-            method, target, body=body, headers=headers, timeout=timeout
-        )
-        return status, answer, data
+        pool, target = self._route(url)
+        return pool.request(method, target, body=body, headers=headers, timeout=timeout)
 
     def _follow(
         self, url: str, headers: dict[str, str], timeout: float | None
@@ -113,8 +131,13 @@ class PooledHttpClient(HttpClient):
         """GET `url`, following up to MAX_REDIRECTS redirects; the Authorization header is
         dropped once a redirect leaves the origin (Twilio's media store is elsewhere)."""
         for _ in range(MAX_REDIRECTS + 1):
-            status, answer, data = self._send(
-                "GET", url, body=None, headers=headers, timeout=timeout
+            parts = urlsplit(url)
+            status, answer, data = self._pool_for(Origin.of(url)).request(
+                "GET",
+                (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                body=None,
+                headers=headers,
+                timeout=timeout,
             )
             location = answer.get("location") if status in _REDIRECTS else None
             if not location:
@@ -153,7 +176,7 @@ class PooledHttpClient(HttpClient):
         out_headers = dict(headers or {})  # the SDK sends its own User-Agent among them
         if auth is not None:
             out_headers["Authorization"] = _basic(auth)
-        target = self.rebase(url)
+        target = url
         if params:
             target += ("&" if "?" in target else "?") + urlencode(_clean(params), doseq=True)
         body: bytes | None = None
@@ -166,7 +189,7 @@ class PooledHttpClient(HttpClient):
         seconds = timeout if timeout is not None else self.timeout
         verb = method.upper()
         if allow_redirects and verb == "GET":
-            status, answer, content = self._follow(target, out_headers, seconds)
+            status, answer, content = self._follow(self.rebase(target), out_headers, seconds)
         else:
             status, answer, content = self._send(
                 verb, target, body=body, headers=out_headers, timeout=seconds

@@ -79,6 +79,26 @@ def test_requests_are_rebased_encoded_and_authenticated(origin: str) -> None:
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
 
 
+def test_each_hosts_requests_reach_the_base_urls_path_with_their_own_path_and_query(
+    origin: str,
+) -> None:
+    client = PooledHttpClient(origin + "/sim", timeout=5)
+    for url in (
+        "https://taskrouter.twilio.com/v1/Workspaces/WS1/Tasks/WT1",
+        "https://taskrouter.twilio.com/v1/Workspaces/WS1/Tasks/WT2?a=1",
+        "https://api.twilio.com/2010-04-01/Accounts/AC1.json",
+        "https://api.twilio.com",
+    ):
+        client.request("get", url)
+    assert [path for _, path, _, _ in _Recorder.seen] == [
+        "/sim/v1/Workspaces/WS1/Tasks/WT1",
+        "/sim/v1/Workspaces/WS1/Tasks/WT2?a=1",
+        "/sim/2010-04-01/Accounts/AC1.json",
+        "/sim/",
+    ]
+    assert len(client._pools) == 1  # one origin, whatever the host asked
+
+
 def test_urls_elsewhere_are_not_rebased() -> None:
     client = PooledHttpClient("http://127.0.0.1:9")
     assert client.rebase("https://example.com/x") == "https://example.com/x"

@@ -131,7 +131,7 @@ def test_a_connection_closed_before_any_answer_is_remote_disconnected(
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
             http.client.IncompleteRead,
-        ),  # noqa: E501
+        ),
         (b"SMTP ready\r\n\r\n", http.client.BadStatusLine),
         (b"HTTP/1.1 20x OK\r\n\r\n", http.client.BadStatusLine),
         (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", http.client.LineTooLong),
