@@ -8,13 +8,15 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from flexrec.config import TwilioSettings
-from flexrec.twilio.client import POOL_SIZE, PooledHttpClient, make_client
+from flexrec.twilio.client import POOL_SIZE, PooledHttpClient, form_encode, make_client
 from flexrec.twilio.connections import Origin, Proxy, ProxyNotSupported
 from flexrec.twilio.gateway import CreateRecordingRequest, GatewayError, SdkGateway
 
@@ -372,3 +374,19 @@ def test_a_download_follows_redirects_and_leaves_its_credentials_at_the_origin(
     assert (status, body) == (200, b"{}")
     assert _Recorder.seen[0][2]["Authorization"].startswith("Basic ")
     assert store.requests == ["GET"]
+
+
+@settings(deadline=None)  # no timed tests: a loaded machine is not a failure
+@given(
+    st.dictionaries(
+        st.text(),
+        st.one_of(
+            st.text(),
+            st.integers(),
+            st.booleans(),
+            st.lists(st.one_of(st.text(), st.integers())),
+        ),
+    )
+)
+def test_form_bodies_are_what_urlencode_gives(fields: dict[str, object]) -> None:
+    assert form_encode(fields) == urlencode(fields, doseq=True)
