@@ -232,8 +232,13 @@ _QUOTED = tuple(
 )
 
 
+_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
 def _quote(value: object) -> str:
     raw = value if isinstance(value, bytes) else str(value).encode()
+    if not raw.rstrip(_SAFE):
+        return raw.decode()  # nothing to quote (most names and values but the JSON)
     return "".join(map(_QUOTED.__getitem__, raw))
 
 
