@@ -46,7 +46,11 @@ from flexrec.recording.rows import (
     upsert_reservation,
     upsert_task,
 )
-from flexrec.recording.states import ACTIVE_RESERVATION_STATUSES, ANSWERED_TASK_STATUSES
+from flexrec.recording.states import (
+    ACTIVE_RESERVATION_STATUSES,
+    ANSWERED_TASK_STATUSES,
+    TERMINAL_TASK_STATUSES,
+)
 from flexrec.recording.store import (
     read_connection,
     write_connection,
@@ -162,6 +166,10 @@ class TaskEvents:
             if plan is None:
                 metrics.TASKROUTER_EVENT_PATHS.labels(path="full").inc()
                 plan = self._full(event, fields, held_clock)
+            after = self.memos.get(task_sid)
+            if after is not None and after.state.status in TERMINAL_TASK_STATUSES:
+                # Reconcile asks this of live tasks only (their memo goes later: TaskMemos).
+                self.ctx.attributes_seen.forget(task_sid)
         if plan is not None:
             self.planner.execute(plan)
 
