@@ -154,6 +154,39 @@ import collections, traceback
 holds = collections.Counter()  # (where, milliseconds held) of holds over 50 ms
 waits["hold"] = []
 held = threading.local()
+# --writes-by-origin: each write transaction (a take of the write lock) by who took it: the
+# webhook kind (the event a handler's frame holds) or the lane, and the flexrec function that
+# opened it. Off by default: walking the stack on every write costs the service CPU.
+origins = collections.Counter() if os.environ.get("BENCH_WRITES_BY_ORIGIN") else None
+_HANDLERS = {"handle": "event_type", "handle_conference_event": "event",
+             "handle_call_status": "call_status", "handle_recording_status": "status"}
+def origin():
+    frame, opener, kind = sys._getframe(2), None, None
+    while frame is not None:
+        code = frame.f_code
+        if "/flexrec/" in code.co_filename and "store.py" not in code.co_filename:
+            if opener is None and "contextlib" not in code.co_filename:
+                opener = code.co_name
+                effect, memo = frame.f_locals.get("effect"), frame.f_locals.get("memo")
+                if opener == "_by_memo" and effect is not None and memo is not None:
+                    # What the memo path wrote: the task's changed columns, the reservation,
+                    # and whether it planned.
+                    moved = [n for n in ("status", "customer_call_sid", "conference_sid",
+                                         "direction", "channel", "queue_sid", "workflow_sid")
+                             if getattr(effect.state, n) != getattr(memo.state, n)]
+                    moved += ["attributes"] if effect.digest != memo.attributes_digest else []
+                    moved += ["reservation"] if effect.reservation_changed else []
+                    moved += ["replan"] if effect.replan else []
+                    moved += ["link_check"] if effect.link_check else []
+                    opener += "[" + ",".join(moved) + "]"
+            field = _HANDLERS.get(code.co_name)
+            event = frame.f_locals.get("event") if field else None
+            if event is not None and hasattr(event, field):
+                room = code.co_name.replace("handle_", "").replace("_event", "")
+                said = getattr(event, field)
+                kind = said if room == "handle" else f"{room}/{said}"
+        frame = frame.f_back
+    return f"{kind or thread_group()} {opener}"
 class TimedLock:
     def __init__(self, lock):
         self.lock = lock
@@ -164,6 +197,8 @@ class TimedLock:
         waits["lock"].append(now - started)
         if getattr(held, "depth", 0) == 0:
             held.at, held.depth = now, 0
+            if origins is not None:
+                origins[origin()] += 1
         held.depth += 1
         return got
     def release(self):
@@ -257,7 +292,8 @@ def dump():
             line = {"jobs": spans[sent["jobs"]:], "waits": {}, "long_holds": holds.most_common(8),
                     "twilio": dict(twilio), "enqueued": enqueued[sent["enqueued"]:],
                     "loops": dict(loops), "at": time.time(), "threads": thread_cpu(),
-                    "twilio_by_thread": dict(twilio_by_thread)}
+                    "twilio_by_thread": dict(twilio_by_thread),
+                    "writes_by_origin": dict(origins or {})}
             sent["jobs"] += len(line["jobs"])
             sent["enqueued"] += len(line["enqueued"])
             for k, v in waits.items():
@@ -524,6 +560,8 @@ def run_day(
         apart = args.jobs_process is not None and not args.trace_memory
         worker_spans = workdir / "worker_spans.json" if apart else None
         role = {"BENCH_ROLE": "web"} if apart else {}
+        if args.writes_by_origin:
+            role["BENCH_WRITES_BY_ORIGIN"] = "1"
         if args.profile_lanes:
             args.profile_lanes.mkdir(parents=True, exist_ok=True)
             role["BENCH_PROFILE_LANES"] = str(args.profile_lanes.resolve())
@@ -649,6 +687,11 @@ def run_day(
         )
     figures.update(answers_beside_jobs(day.log.values(), [(n, a, b) for n, a, b, _ in spans]))
     figures.update(write_lock_waits(timed))
+    if args.writes_by_origin:
+        figures["writes_by_origin_per_call"] = {
+            where: round(n / calls, 3)
+            for where, n in sorted(timed.get("writes_by_origin", {}).items(), key=lambda w: -w[1])
+        }
     if worker_spans is not None:  # the jobs process's own waits, at SQLite's lock the same file
         worker_waits = write_lock_waits(_timed_serve(worker_spans))
         figures.update({f"jobs_process_{k}": v for k, v in worker_waits.items()})
@@ -717,6 +760,7 @@ def _timed_serve(path: Path) -> dict[str, Any]:
             found["waits"].setdefault(kind, []).extend(new)
         found["long_holds"], found["twilio"] = line["long_holds"], line["twilio"]
         found["loops"] = line.get("loops", {})
+        found["writes_by_origin"] = line.get("writes_by_origin", {})
         if "threads" in line:
             found.setdefault("thread_cpu", []).append(
                 (line["at"], line["threads"], line.get("twilio_by_thread", {}))
@@ -1330,6 +1374,12 @@ def main() -> None:
         metavar="DIR",
         help="cProfile the background lanes' work on thread CPU time: DIR/start.pstats and "
         "DIR/after.pstats (slower; for where the time goes, not for the day's figures)",
+    )
+    parser.add_argument(
+        "--writes-by-origin",
+        action="store_true",
+        help="count the service's write transactions (SQLite) by webhook kind or lane and the "
+        "function that opened each: writes_by_origin_per_call (costs CPU: not for CPU figures)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     parser.add_argument(

@@ -13,8 +13,9 @@ this process. Then each layer alone, on the same inputs, so a kind's figure spli
 - `repeat`: `task.updated` of a task handled and linked, only its version and clock moved
   (the nine in ten of `webhook_throughput.py`'s mix);
 - `new_call`: `task.created` of a new inbound call in progress (policy `start_on=task`): the
-  handler, the recording create, the attribute write (fetch, If-Match update), all after the
-  answer (the one in ten);
+  handler, the recording create, the attribute write (an If-Match update of the event's
+  version, once the warm-up's echoes showed versions are ETags; else a fetch first), all after
+  the answer (the one in ten);
 - `recording_progress`: the `in-progress` callback of a recording this process started
   (answered from memory);
 - `call_progress`: a call status that ends nothing (answered from memory).
@@ -465,9 +466,14 @@ class Run:
             self.service.follow.wait()
 
     async def handled_tasks(self, n: int) -> list[dict[str, str]]:
-        """n new calls handled (recorded and linked) outside any phase."""
+        """n new calls handled (recorded and linked) outside any phase, and TaskRouter's echo of
+        each link write (as the simulator would send it): the service compares the echoes'
+        TaskVersion with the ETags it was answered before it sends an event's version as
+        If-Match (flexrec.recording.task_versions), as it would on a real day's first calls."""
         created = self.sim.ask("tasks", n)
         await self.post_all([self.taskrouter(f) for f in created])
+        echoes = self.sim.ask("updates", [f["TaskSid"] for f in created])
+        await self.post_all([self.taskrouter(f) for f in echoes])
         return list(created)
 
     async def whole(self, name: str, posts: list[Posted], to: Service | None = None) -> None:

@@ -113,3 +113,24 @@ class ContendedLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def version_1_waveform(stats: Any) -> bytes:
+    """A waveform as flexrec stored it before version 2 (`flexrec.archive.waveform`): int8
+    max/min pairs per bucket scaled to the loudest sample, a maximum rounded up and a minimum
+    down, from a `FrameStats`. Recordings analysed before keep these."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    low, high = stats.low.astype(np.int32), stats.high.astype(np.int32)
+    full_scale = min(max(int(-low.min(initial=0)), int(high.max(initial=0)), 1), 32768)
+    pairs = np.empty((stats.channels, low.shape[1], 2), np.int8)
+    pairs[:, :, 0] = np.clip(-((-high * 127) // full_scale), -127, 127)
+    pairs[:, :, 1] = np.clip((low * 127) // full_scale, -127, 127)
+    header = struct.pack(
+        "<4sBBHIIIH", b"FXWF", 1, stats.channels, stats.frame_samples, stats.sample_rate_hz,
+        low.shape[1], stats.duration_ms, full_scale,
+    )  # fmt: skip
+    return zlib.compress(header + pairs.tobytes(), 3)

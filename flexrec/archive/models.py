@@ -127,7 +127,7 @@ class RecordingAnalysis(Base):
     # [{"channel": "agent", "start_ms": 0, "end_ms": 1200}, ...]
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     vad_config_version: Mapped[str | None] = mapped_column(String(64), default=None)
-    # The console's waveform: int8 max/min per 20 ms bucket, compressed (flexrec.archive.waveform).
+    # The console's waveform: a uint8 peak (v2) or int8 max/min (v1) per 20 ms bucket, compressed.
     waveform: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     state: Mapped[str] = mapped_column(String(16), default="done")
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -10,6 +10,7 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -24,13 +25,21 @@ from flexrec.config import Settings
 
 
 @contextmanager
-def open_database(settings: Settings | None = None) -> Iterator[sessionmaker[Session]]:
-    """The service's database, migrated, for a command that runs beside (or without) it."""
+def open_database(
+    settings: Settings | None = None, *, create: bool = False
+) -> Iterator[sessionmaker[Session]]:
+    """The service's database, migrated, for a command that runs beside (or without) it.
+
+    Without `create`, a missing SQLite file is an error rather than a new empty database: a
+    report run from the wrong folder must not read "OK, 0 objects" or "nothing recorded".
+    """
     from flexrec.db.base import make_engine, make_session_factory
     from flexrec.db.migrate import upgrade
 
     settings = settings or Settings.from_env()
     url = settings.storage.resolved_database_url()
+    if not create:
+        _require_sqlite_file(url)
     if not settings.storage.database_url:
         settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(url)
@@ -39,6 +48,18 @@ def open_database(settings: Settings | None = None) -> Iterator[sessionmaker[Ses
         yield make_session_factory(engine)
     finally:
         engine.dispose()
+
+
+def _require_sqlite_file(url: str) -> None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return
+    path = Path(url[len(prefix) :].split("?", 1)[0])
+    if not path.is_file():
+        raise CliError(
+            f"no flexrec database at {path}: run this where `flexrec serve` keeps its data, or "
+            "set FLEXREC_DATA_DIR (or FLEXREC_DATABASE_URL) to the service's"
+        )
 
 
 def operator(by: str | None) -> str:

@@ -150,8 +150,8 @@ def add_api_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         responses={
             200: {
                 "description": "The stored waveform (flexrec.archive.waveform): a header, then "
-                "int8 max/min pairs per 20 ms bucket per channel; deflate-encoded when the "
-                "client accepts it.",
+                "per channel one uint8 peak per 20 ms bucket (version 2) or an int8 max/min "
+                "pair (version 1, older analyses); deflate-encoded when the client accepts it.",
                 "content": {WAVEFORM_TYPE: {"schema": {"type": "string", "format": "binary"}}},
             },
             **ONE_RECORDING,

@@ -21,7 +21,9 @@ from sqlalchemy import select
 
 from flexrec.archive.models import ArchivedRecording
 from flexrec.db.base import make_engine, make_session_factory
+from flexrec.demo.card_leaks import keep_leak, leak_stage
 from flexrec.pci.models import CardDetection
+from flexrec.pci.stage import CardDataStage
 from flexsim import SimRunner
 
 MARGIN_MS = 250
@@ -39,6 +41,9 @@ class CardFigures:
     distractors_spoken: int = 0
     distractors_silenced_share: float = 0.0
     non_card_silenced_s_per_card_call: float = 0.0
+    # Where each recording that kept a card digit audible was kept for a replay
+    # (`flexrec.demo.card_leaks`), or why it could not be.
+    leak_bundles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -74,7 +79,8 @@ def tally_numbers(kept: np.ndarray, truth: dict[str, Any]) -> NumberTally:
     """Which spoken digits the kept samples (int16, one column per channel, 8 kHz) still hold."""
     tally = NumberTally()
     for number in truth["numbers"]:
-        channel = 0 if number["channel"] == "channel1" else 1
+        # A mono file (a Studio flow's recording) holds both parties in its one channel.
+        channel = min(0 if number["channel"] == "channel1" else 1, kept.shape[1] - 1)
         spans = [(d["start_ms"], d["end_ms"]) for d in number["digits"] if d["audible"]]
         if not spans:
             continue
@@ -131,45 +137,66 @@ def non_card_silenced_ms(truth: dict[str, Any], silenced: Sequence[tuple[int, in
     )
 
 
-def card_figures(sim: SimRunner, database_url: str, archive_dir: Path) -> CardFigures:
-    """Score every archived recording of the run (plain local archive, the demo's default)."""
+def card_figures(
+    sim: SimRunner,
+    database_url: str,
+    archive_dir: Path,
+    leaks_dir: Path | None = None,
+    service_env: dict[str, str] | None = None,
+) -> CardFigures:
+    """Score every archived recording of the run (plain local archive, the demo's default);
+    with `leaks_dir`, a recording that kept a card digit audible is kept there for a replay
+    (`flexrec.demo.card_leaks`: no audio, the stage's inputs), transcribed again with the
+    engine `service_env` names."""
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
+    total = NumberTally()
+    non_card_ms = 0
+    card_calls = 0
+    bundles: list[str] = []
+    stage: CardDataStage | None = None
     try:
         with sessions() as session:
             rows = list(session.scalars(select(ArchivedRecording)))
             detections = list(session.scalars(select(CardDetection)))
+            for row in rows:
+                if row.storage_key is None or row.encrypted or row.purged_at is not None:
+                    continue
+                path = archive_dir / row.storage_key
+                truth: dict[str, Any] | None = sim.word_truth(row.recording_sid)
+                if truth is None or not path.is_file():
+                    continue
+                samples, _ = soundfile.read(
+                    io.BytesIO(path.read_bytes()), dtype="int16", always_2d=True
+                )
+                tally = tally_numbers(samples, truth)
+                total.add(tally)
+                if tally.card_digits_audible and leaks_dir is not None:
+                    try:
+                        stage = stage or leak_stage(service_env or {})
+                        kept = keep_leak(leaks_dir, sim, session, row, truth, tally.misses, stage)
+                        bundles.append(str(kept))
+                    except Exception as exc:  # the figures stand without the bundle
+                        bundles.append(f"{row.recording_sid}: not kept: {exc!r}")
+                if tally.card_spans:
+                    card_calls += 1
+                    silenced = _merge(
+                        [
+                            (d.start_ms - MARGIN_MS, d.end_ms + MARGIN_MS)
+                            for d in detections
+                            if d.recording_sid == row.recording_sid
+                        ]
+                    )
+                    non_card_ms += non_card_silenced_ms(truth, silenced)
     finally:
         engine.dispose()
-    total = NumberTally()
-    non_card_ms = 0
-    card_calls = 0
-    for row in rows:
-        if row.storage_key is None or row.encrypted or row.purged_at is not None:
-            continue
-        path = archive_dir / row.storage_key
-        truth: dict[str, Any] | None = sim.word_truth(row.recording_sid)
-        if truth is None or not path.is_file():
-            continue
-        samples, _ = soundfile.read(io.BytesIO(path.read_bytes()), dtype="int16", always_2d=True)
-        tally = tally_numbers(samples, truth)
-        total.add(tally)
-        if tally.card_spans:
-            card_calls += 1
-            silenced = _merge(
-                [
-                    (d.start_ms - MARGIN_MS, d.end_ms + MARGIN_MS)
-                    for d in detections
-                    if d.recording_sid == row.recording_sid
-                ]
-            )
-            non_card_ms += non_card_silenced_ms(truth, silenced)
     figures = CardFigures(
         card_numbers_spoken=total.readings,
         card_numbers_silenced=total.readings_silenced,
         card_digits_audible=total.card_digits_audible,
         card_digit_words=total.card_digit_words,
         distractors_spoken=total.distractors,
+        leak_bundles=bundles,
     )
     if total.distractors:
         figures.distractors_silenced_share = round(

@@ -90,11 +90,29 @@ def run_demo(options: DemoOptions) -> int:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
     console.print(results_table(score, by_scenario(score.per_call)))
+    leaks = (score.card_data or {}).get("leak_bundles") or []
+    if leaks:
+        console.print(
+            f"[red]card digits audible[/]: each such recording kept for a replay (no audio; "
+            f"`{Path(command_path()).with_name('python')} -m flexrec.demo.card_leaks FILE`"
+            " re-runs the rules):",
+            soft_wrap=True,
+        )
+        for line in leaks:
+            console.print(f"  {line}", soft_wrap=True)
     if keep:
         console.print(f"[dim]{replay_hint(workdir)}[/]", soft_wrap=True)
     if options.json_out:
         print(json.dumps(score.as_json(), sort_keys=True))
     return 0 if score.ok else 1
+
+
+def leaks_dir(options: DemoOptions, workdir: Path) -> Path:
+    """Where recordings that kept card digits audible are kept for a replay: in the kept work
+    folder, else beside it in the temp folder (the work folder itself is removed)."""
+    if options.workdir is not None:
+        return workdir / "card_leaks"
+    return workdir.with_name(workdir.name + "-card-leaks")
 
 
 def replay_hint(workdir: Path, sim_port: int = 8181) -> str:
@@ -234,7 +252,13 @@ def execute(options: DemoOptions, workdir: Path, console: Console) -> DemoScore:
                 score.vad_precision, score.vad_recall = vad_accuracy(sim, database_url)
                 if options.card_data:
                     score.card_data = asdict(
-                        card_figures(sim, database_url, workdir / "service" / "archive")
+                        card_figures(
+                            sim,
+                            database_url,
+                            workdir / "service" / "archive",
+                            leaks_dir(options, workdir),
+                            env,
+                        )
                     )
                 score.analysis_mono = settled.count("mono")
                 score.analysis_failed = settled.count("analysis_failed")

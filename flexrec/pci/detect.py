@@ -31,8 +31,9 @@ month name alone:
   february" as "the nineteen and then"), not a code. A code said after the resume is still
   card data when three of its digits are heard, when it runs into the resume (`pci.cuts`), or
   when it answers the code question (`pci.dialogue`); an expiry keeps its shape's rule.
-A recording that began inside a reading (started late) hears only its tail: 7 digits or more
-that the start cut into, on a call that shows a payment within a minute, are that reading,
+A recording that began inside a reading (started late) hears only its tail: digits the start
+cut into, on a call that shows a payment within a minute, are that reading (7 or more), or the
+tail of a reading, read-back, expiry or code (2 or more, or one whose word the start cut),
 silenced from the start to the end of the phrase they are in (`_cut_in_at_start`).
 `flexrec.pci.dialogue` adds the answers to card-data questions; a card number found that way
 gets its expiry and code by the same nearness (`near_found_cards`). Extra rules (`name=regex` over
@@ -67,6 +68,10 @@ def luhn_ok(number: str) -> bool:
 
 
 _BREATH_MS = 300  # a gap between words shorter than this is inside one phrase
+# The run a late start cut into (`_cut_in_at_start`) is card data with this many digits heard,
+# or with one when its first word begins this close to the start (the start cut that word).
+START_CUT_DIGITS = 2
+START_CUT_MS = 300  # as `pci.cuts.CUT_TOLERANCE_MS`
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,16 @@ def digit_runs(tokens: Sequence[Token], channel: int, config: DetectorConfig) ->
         if not token.is_digit:
             between += 1
             text = token.word.text.split()[0]
-            if current and between <= 2 and (text in CURRENCY or text in COUNTED):
+            # Only a word said straight after the number makes it an amount ("... dollars"):
+            # across a pause the next word heard may be 20 s on (a read-back the pause cut,
+            # the resume landing on "... dollars and seventy five cents").
+            said_after = token.word.start_ms - current[-1].word.end_ms if current else 0
+            if (
+                current
+                and between <= 2
+                and said_after <= config.max_gap_ms
+                and (text in CURRENCY or text in COUNTED)
+            ):
                 runs.append(
                     DigitRun(
                         channel,
@@ -288,18 +302,32 @@ def detect_card_data(
         for run in rest
         if _near_kind(run) == CARD_NUMBER and near.takes(run, CARD_NUMBER)
     ]
-    partial += [
-        Detection(CARD_NUMBER, run.channel, 0, end_ms, "cut_in_at_start", len(run.digits))
+    at_start = [
+        (run, kind, end_ms)
         for run, end_ms in _cut_in_at_start(rest, tokens, config)
-        if _near_kind(run) == CARD_NUMBER
+        if (kind := _near_kind(run)) is not None
+        and (len(run.digits) >= START_CUT_DIGITS or run.start_ms <= START_CUT_MS)
         and not any(p.channel == run.channel and p.start_ms == run.start_ms for p in partial)
         and _shows_payment(run, alone, cues, config)
     ]
+    partial += [
+        Detection(kind, run.channel, 0, end_ms, "cut_in_at_start", len(run.digits))
+        for run, kind, end_ms in at_start
+        if kind == CARD_NUMBER
+    ]
     partial += _reading_starts(rest, [*cards, *partial], config)
     found += partial
+    # The tail of an expiry or code the start cut into: card data, but not a reading that an
+    # expiry and code would follow.
+    found += [
+        Detection(kind, run.channel, 0, end_ms, "cut_in_at_start", len(run.digits))
+        for run, kind, end_ms in at_start
+        if kind != CARD_NUMBER
+    ]
+    taken = [*partial, *found]
     near = _NearCard([*cards, *partial], config, paused_ms)
     for run in rest:
-        if any(p.channel == run.channel and p.start_ms == run.start_ms for p in partial):
+        if any(p.channel == run.channel and p.start_ms == run.start_ms for p in taken):
             continue
         kind = _near_kind(run)
         if kind in (EXPIRY, SECURITY_CODE) and near.takes(run, kind):

@@ -19,9 +19,11 @@ load: a recording that began 9.5 s late kept "... number please", and the readin
 A question alone silences nothing; it counts when the recording shows a payment: a card number
 found by its digits within a minute after a card-number question or 90 s before an expiry or
 code question, an answer to a card-number question holding four digits or more, questions
-of two kinds (card number, expiry, code) within two minutes of each other, or an answer the
-recording's own pause cut off (`pci.cuts`: the agent paused while it was being said). Digits
-heard inside a question ("the three digit code") are not card data by nearness to a card.
+of two kinds (card number, expiry, code) within two minutes of each other, an expiry or code
+question (its cue heard) within `AFTER_START_MS` of the recording's start or a resume (one that
+began or resumed late holds only the end of a payment), or an answer the recording's own pause
+cut off (`pci.cuts`: the agent paused while it was being said). Digits heard inside a question
+("the three digit code") are not card data by nearness to a card.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ CARD_BEFORE_QUESTION_MS = 90_000
 PAYMENT_QUESTIONS_WITHIN_MS = 120_000
 ANSWER_CARD_DIGITS = 4
 ANSWER_RULE = "answer_to_question"
+# An expiry or code question this soon after the recording's start (or a resume) shows a
+# payment: a recording that began late (the demo under load: up to ~12 s after the agent
+# joined) holds only the end of one, the card and the other questions before its start.
+AFTER_START_MS = 10_000
 READING_MIN_DIGITS = 2  # digits after a question's subject that make it a reading
 _EXPIRY_WORDS = {"expiry", "expire", "expires", "expiration", "expiring"}
 _CODE_NAMES = {"cvv", "cvc", "csc", "cv2"}
@@ -59,6 +65,8 @@ class Question:
     channel: int
     start_ms: int
     end_ms: int
+    # Its cue was heard (not only "number" or "code" after a start or resume cut the rest).
+    cued: bool = True
 
 
 def _kind_of(texts: Sequence[str], i: int, utterance: set[str], cut: bool) -> str | None:
@@ -95,7 +103,8 @@ def find_questions(
             continue
         if sum(t.is_digit for t in tokenize(words[i : end + 1])) >= READING_MIN_DIGITS:
             continue  # "the card number is four five...": a reading, not a question
-        question = Question(kind, channel, words[first].start_ms, words[end].end_ms)
+        cued = not cut or _kind_of(texts, i, set(texts[first : end + 1]), False) is not None
+        question = Question(kind, channel, words[first].start_ms, words[end].end_ms, cued)
         if out and out[-1].channel == channel and out[-1].end_ms >= question.start_ms:
             continue  # one question names its subject twice ("the card number on the card")
         out.append(question)
@@ -161,9 +170,10 @@ def answer_detections(
     # A digit heard in a question ("the three digit code") is not card data near a card.
     out = [d for d in found if d.rule != "near_card" or not _in_question(d, questions)]
     cards = [d for d in out if d.kind == CARD_NUMBER]
+    starts = recording_starts(paused_ms)
     for question, channel, span in answers:
         cut = _cut(span, paused_ms, joins_ms or {})
-        if cut or _payment(question, channel, span, answers, cards, channels):
+        if cut or _payment(question, channel, span, answers, cards, channels, starts):
             out = _merge(out, question.kind, channel, span, channels.get(channel, ()))
     return sorted(out, key=lambda d: (d.start_ms, d.channel))
 
@@ -194,10 +204,16 @@ def _payment(
     answers: Sequence[tuple[Question, int, tuple[int, int]]],
     cards: Sequence[Detection],
     channels: Mapping[int, Sequence[Word]],
+    starts: Sequence[int] = (0,),
 ) -> bool:
-    """Whether the recording shows a payment around `question` (see the module docstring)."""
+    """Whether the recording shows a payment around `question` (see the module docstring;
+    `starts`: where the recording started or resumed)."""
     if _has_card(question, cards):
         return True
+    if question.kind != CARD_NUMBER and question.cued:
+        # A recording that began (or resumed) late: the payment's start lies before it.
+        if any(0 <= question.start_ms - at <= AFTER_START_MS for at in starts):
+            return True
     for other, other_channel, other_span in answers:
         if other.kind == CARD_NUMBER and (
             _digits_in(channels.get(other_channel, ()), other_span) >= ANSWER_CARD_DIGITS

@@ -131,6 +131,30 @@ def _speech(
     ]
 
 
+@dataclass(frozen=True)
+class StageInputs:
+    """What the stage's rules read from one file: no audio, so a decision can be kept and
+    replayed where the unredacted audio may not be (`CardDataStage.decide`). `words` are as
+    the engine gave them (card digits included: never stored by the service)."""
+
+    duration_ms: int
+    silent_spans: tuple[tuple[int, int], ...]  # the file's digital silence (`paused_spans`)
+    regions: dict[int, tuple[Region, ...]]  # each channel's speech, file timeline
+    pauses: tuple[Pause, ...]  # as the stage was given them
+    words: dict[int, list[Word]]
+
+
+def _clock(
+    silent: Sequence[tuple[int, int]], pauses_ms: Sequence[Pause]
+) -> tuple[CallClock, list[tuple[int, int]]]:
+    """The call's clock (skip points opened up) and the pauses the rules read, file timeline."""
+    paused = known_pauses(silent, [(p[0], p[1]) for p in pauses_ms])
+    skipped = {p[0]: p[2] for p in pauses_ms if len(p) >= 3 and p[0] == p[1]}
+    late = {p[0]: p[3] for p in pauses_ms if len(p) == 4 and p[0] == p[1]}
+    clock = CallClock.of([(s, skipped.get(s, UNKNOWN_SKIP_MS)) for s, e in paused if s == e], late)
+    return clock, paused
+
+
 class CardDataStage:
     """Transcribe, detect, redact (see the module docstring)."""
 
@@ -158,6 +182,17 @@ class CardDataStage:
         `silence` and points with `skip`, a point's third item the paused time it left out and
         its fourth, when known, how much earlier than the point it may be (else
         `pci.call_clock.POINT_LATE_MS`), `flexrec.archive.pauses.downloaded_pause_spans`)."""
+        return self.trace(wav, transcript, pauses_ms)[0]
+
+    def trace(
+        self,
+        wav: bytes,
+        transcript: dict[int, list[Word]] | None = None,
+        pauses_ms: Sequence[Pause] = (),
+    ) -> tuple[StageResult, StageInputs]:
+        """`process`, and everything its decision read besides the audio itself
+        (`StageInputs`: the words as the engine gave them, the file's silences and speech
+        regions), so the rules can be replayed without the unredacted audio (`decide`)."""
         source_sha256 = hashlib.sha256(wav).hexdigest()
         samples, rate = decode_wav(wav)
         started = time.process_time()
@@ -169,38 +204,25 @@ class CardDataStage:
                 for channel in range(samples.shape[1])
             }
         transcribed = time.process_time()
-        # The rules read the call's own clock: a skip point opened up by the time it left out.
-        paused = known_pauses(paused_spans(samples, rate), [(p[0], p[1]) for p in pauses_ms])
-        skipped = {p[0]: p[2] for p in pauses_ms if len(p) >= 3 and p[0] == p[1]}
-        late = {p[0]: p[3] for p in pauses_ms if len(p) == 4 and p[0] == p[1]}
-        clock = CallClock.of(
-            [(s, skipped.get(s, UNKNOWN_SKIP_MS)) for s, e in paused if s == e], late
-        )
+        silent = paused_spans(samples, rate)
+        clock, _ = _clock(silent, pauses_ms)
         duration_ms = len(samples) * 1000 // rate
-        regions = {
-            channel + 1: clock.regions(_speech(samples[:, channel], rate, clock, duration_ms))
-            for channel in range(samples.shape[1])
-        }
-        # The rules read gaps between words: each word where its channel has speech.
-        words = {
-            channel: fit_to_speech(clock.words(said), regions.get(channel, ()))
-            for channel, said in transcript.items()
-        }
-        found = self._detect(
-            words, regions, clock.pauses([p for p in paused if p[1] > p[0]]), clock.joins()
+        inputs = StageInputs(
+            duration_ms=duration_ms,
+            silent_spans=tuple(silent),
+            regions={
+                channel + 1: tuple(_speech(samples[:, channel], rate, clock, duration_ms))
+                for channel in range(samples.shape[1])
+            },
+            pauses=tuple(pauses_ms),
+            words=transcript,
         )
-        detections = [
-            clock.detection_to_file(
-                widen_to_speech(with_word_before(d, words.get(d.channel, ())), regions[d.channel])
-            )
-            for d in found
-        ]
-        spans = silence_spans(detections, self.margin_ms, duration_ms)
+        detections, spans = self.decide(inputs)
         kept = wav
         if spans:
             kept = encode_wav(silence_samples(samples, rate, spans, self.mode), rate)
         finished = time.process_time()
-        return StageResult(
+        result = StageResult(
             kept_wav=kept,
             source_sha256=source_sha256,
             spans_ms=tuple(spans),
@@ -215,6 +237,28 @@ class CardDataStage:
                 "detect_redact": round(finished - transcribed, 3),
             },
         )
+        return result, inputs
+
+    def decide(self, inputs: StageInputs) -> tuple[list[Detection], list[tuple[int, int]]]:
+        """The rules over what the stage read from one file: the detections (file timeline)
+        and the spans to silence."""
+        clock, paused = _clock(inputs.silent_spans, inputs.pauses)
+        regions = {channel: clock.regions(list(found)) for channel, found in inputs.regions.items()}
+        # The rules read gaps between words: each word where its channel has speech.
+        words = {
+            channel: fit_to_speech(clock.words(said), regions.get(channel, ()))
+            for channel, said in inputs.words.items()
+        }
+        found = self._detect(
+            words, regions, clock.pauses([p for p in paused if p[1] > p[0]]), clock.joins()
+        )
+        detections = [
+            clock.detection_to_file(
+                widen_to_speech(with_word_before(d, words.get(d.channel, ())), regions[d.channel])
+            )
+            for d in found
+        ]
+        return detections, silence_spans(detections, self.margin_ms, inputs.duration_ms)
 
     def _detect(
         self,

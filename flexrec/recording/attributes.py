@@ -1,8 +1,11 @@
 """Linking recordings into a task's attributes without losing anyone else's writes.
 
 GET the task (with its ETag) → deep-merge our entries → POST with `If-Match` → on 412 re-read
-and re-merge, up to `max_attempts`; then the caller re-queues. The merge is idempotent, so
-writing twice (fast path, then a queued retry) changes nothing the second time. One
+and re-merge, up to `max_attempts`; then the caller re-queues. With a revision of the task
+already known (flexrec.recording.task_versions: an event's attributes and `TaskVersion` once
+they are known to be ETags here, or Twilio's answer to our last POST), the first try merges into
+it and POSTs with its version, one request; its 412 goes on with the GET. The merge is
+idempotent, so writing twice (fast path, then a queued retry) changes nothing the second time. One
 VoiceRecording entry per recording of ours that has media, each with its own `start_time` and
 channels; an entry of ours whose recording ended without media (absent, failed) is removed;
 other writers' entries stay.
@@ -21,10 +24,12 @@ import structlog
 from flexrec.db.models import CHANNEL_LABELS
 from flexrec.recording import metrics
 from flexrec.recording.policy import lookup
+from flexrec.recording.task_versions import KnownRevision, TaskRevisions
 from flexrec.twilio.gateway import (
     GatewayError,
     PreconditionFailed,
     TaskGateway,
+    TaskSnapshot,
     recording_media_url,
 )
 
@@ -178,9 +183,12 @@ class WriteResult:
 class TaskAttributesWriter:
     """Writes a VoiceRecording entry into a task with ETag/If-Match and 412 retries."""
 
-    def __init__(self, tasks: TaskGateway, max_attempts: int = 5) -> None:
+    def __init__(
+        self, tasks: TaskGateway, max_attempts: int = 5, revisions: TaskRevisions | None = None
+    ) -> None:
         self._tasks = tasks
         self._max_attempts = max_attempts
+        self._revisions = revisions
 
     def link(
         self,
@@ -191,8 +199,32 @@ class TaskAttributesWriter:
     ) -> WriteResult:
         """Merge our entries into the task (`merge_recordings`); raises `PreconditionFailed`
         after repeated conflicts."""
-        for attempt in range(1, self._max_attempts + 1):
+        revisions = self._revisions
+        known = revisions.usable(task_sid) if revisions is not None else None
+        tried: KnownRevision | None = None
+        if known is not None:
+            merged = merge_recordings(known.attributes, entries, unwanted, reservation_sid)
+            # Already there as of that revision: the GET below says whether it still is.
+            if merged != known.attributes:
+                tried = known
+                try:
+                    answer = self._tasks.update_task_attributes(task_sid, merged, known.version)
+                except PreconditionFailed:
+                    metrics.ATTRIBUTE_WRITE_CONFLICTS.inc()
+                    metrics.ATTRIBUTE_WRITES.labels(path="known_conflict").inc()
+                    log.info("attribute write conflict", task_sid=task_sid, attempt=1)
+                else:
+                    metrics.ATTRIBUTE_WRITES.labels(path="known").inc()
+                    self._answered(task_sid, answer)
+                    return WriteResult("written", 1, known.attributes, merged)
+        if tried is None:
+            metrics.ATTRIBUTE_WRITES.labels(path="fetched").inc()
+        first = 1 if tried is None else 2
+        for attempt in range(first, self._max_attempts + 1):
             task = self._tasks.fetch_task(task_sid)
+            if tried is not None and revisions is not None:
+                revisions.conflict(tried, task.etag)
+                tried = None
             if task.attributes is None:
                 # Never write over attributes we did not see: the POST replaces them all.
                 raise GatewayError(f"task {task_sid} was fetched without attributes")
@@ -200,12 +232,17 @@ class TaskAttributesWriter:
             if merged == task.attributes:
                 return WriteResult("unchanged", attempt)
             try:
-                self._tasks.update_task_attributes(task_sid, merged, task.etag)
+                answer = self._tasks.update_task_attributes(task_sid, merged, task.etag)
             except PreconditionFailed:
                 metrics.ATTRIBUTE_WRITE_CONFLICTS.inc()
                 log.info("attribute write conflict", task_sid=task_sid, attempt=attempt)
                 continue
+            self._answered(task_sid, answer)
             return WriteResult("written", attempt, task.attributes, merged)
         raise PreconditionFailed(
             f"task {task_sid} kept changing during {self._max_attempts} attempts", status=412
         )
+
+    def _answered(self, task_sid: str, answer: TaskSnapshot) -> None:
+        if self._revisions is not None:
+            self._revisions.note_answer(task_sid, answer.etag, answer.attributes)

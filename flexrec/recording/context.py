@@ -19,6 +19,7 @@ from flexrec.recording.memory import RecentTimes
 from flexrec.recording.policy import RecordingPolicy
 from flexrec.recording.seen_calls import SeenCalls
 from flexrec.recording.task_memo import TaskMemos
+from flexrec.recording.task_versions import TaskRevisions
 from flexrec.twilio.gateway import RecordingGateway, TaskGateway
 from flexrec.webhooks import paths
 from flexrec.webhooks.paths import webhook_url
@@ -90,6 +91,9 @@ class ServiceContext:
     attributes_seen: RecentTimes = field(default_factory=RecentTimes)
     # What this process knows each task's rows hold (flexrec.recording.task_memo).
     memos: TaskMemos = field(default_factory=TaskMemos)
+    # The newest attributes and version of each task seen, for link writes in one request
+    # (flexrec.recording.task_versions).
+    revisions: TaskRevisions = field(default_factory=TaskRevisions)
     # Legs' numbers from call status callbacks and fetches: a leg search's facts (seen_calls).
     calls: SeenCalls = field(default_factory=SeenCalls)
 

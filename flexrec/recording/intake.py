@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from flexrec.db.models import RecordingTarget, TaskRecord
+from flexrec.db.models import ConferenceParticipantRecord, RecordingTarget, TaskRecord
 from flexrec.db.prepared import Prepared
 from flexrec.recording import transitions
 from flexrec.recording.context import JOB_SETTLE, JOB_START, Jobs, ServiceContext
@@ -48,6 +48,12 @@ CompletedCallback = Callable[[RecordingView], None]
 CompletionNote = Callable[[Session, RecordingView], None]
 _HAS_TARGET = Prepared(
     select(RecordingTarget.id).where(RecordingTarget.call_sid == bindparam("call")).limit(1)
+)
+_HAS_PARTICIPANT = Prepared(
+    select(ConferenceParticipantRecord.id).where(
+        ConferenceParticipantRecord.conference_sid == bindparam("conference"),
+        ConferenceParticipantRecord.call_sid == bindparam("call"),
+    )
 )
 
 
@@ -155,6 +161,19 @@ class EventIntake:
         own start and end); a leg that left has its live recording looked at later."""
         if event.call_sid is None:
             return
+        if event.event == "participant-leave":
+            # A leave only clears the row's `joined`, which a leg search and the worker-leg
+            # policy read: this task never searches again (its customer leg is known, and legs
+            # once known never change) and plans for the customer leg. So it is not written:
+            # the leg's live recordings are read, and looked at later, as before. A leg with
+            # no row yet (its join was lost) gets it, for the coverage report's roles.
+            with read_connection(self.ctx.sessions) as connection:
+                key = {"conference": event.conference_sid, "call": event.call_sid}
+                known = _HAS_PARTICIPANT.execute(connection, key).first() is not None
+                left = live_target_ids(connection, event.call_sid) if known else []
+            if known:
+                self.recovery.schedule_refresh(left)
+                return
         with write_connection(self.ctx.sessions, writes_first=True) as connection:
             upsert_participant_event(connection, event, now)
             leaving = (
@@ -185,6 +204,7 @@ class EventIntake:
         self.note_call(event)
         if not self.call_status_is_news(event):
             return
+        self.ctx.calls.ended(event.call_sid)
         now = self.ctx.now()
         with read_connection(self.ctx.sessions) as connection:
             # Most legs that end (agents', third parties', the ringing ones) were never to be

@@ -239,7 +239,7 @@ class LinkWriter:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.writer = TaskAttributesWriter(ctx.tasks, ctx.attribute_attempts)
+        self.writer = TaskAttributesWriter(ctx.tasks, ctx.attribute_attempts, ctx.revisions)
 
     def link_pending(self, target_id: int) -> None:
         """Write every pending link of a target."""

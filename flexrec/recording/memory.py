@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 MAX_ITEMS = 50_000  # recordings live at once in a large contact center; older ones fall out
+# How long what this process remembers of a call outlives the call's end (a task completed, a
+# leg's last status): callbacks that trail the end (the conference's own end, a redelivery:
+# Twilio waits 15 s for an answer) still find it, and then it goes, so a day's memory holds
+# the live calls and the last half minute's, not every call up to the bounds above.
+LINGER_S: Final = 30.0
 
 
 def _put_newest(items: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
@@ -46,6 +51,9 @@ class RecentSet:
         """Forget `item` if present."""
         with self._lock:
             self._items.pop(item, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class InFlight:
@@ -95,7 +103,45 @@ class RecentTimes:
         with self._lock:
             _put_newest(self._items, key, self._clock(), self._max)
 
+    def forget(self, key: str) -> None:
+        """Forget `key` (its task is over: nothing asks about it again)."""
+        with self._lock:
+            self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
     def seen_within(self, key: str, seconds: float) -> bool:
         """Whether `key` was noted in the last `seconds` (never, after a restart)."""
         when = self._items.get(key)
         return when is not None and self._clock() - when < seconds
+
+
+class Expiry:
+    """Keys to forget `linger_s` after their call ended, oldest first (not thread-safe: its
+    owner calls it under its own lock)."""
+
+    def __init__(self, linger_s: float = LINGER_S, clock: Callable[[], float] = time.monotonic):
+        self._due: deque[tuple[float, str]] = deque()
+        self._marked: set[str] = set()
+        self._linger_s = linger_s
+        self._clock = clock
+
+    def mark(self, key: str) -> None:
+        """`key`'s call is over: forget it once `linger_s` has passed (a second mark of a key
+        not yet due changes nothing)."""
+        if key not in self._marked:
+            self._marked.add(key)
+            self._due.append((self._clock() + self._linger_s, key))
+
+    def due(self) -> list[str]:
+        """The keys whose time has come (each once)."""
+        now, due = self._clock(), []
+        while self._due and self._due[0][0] <= now:
+            key = self._due.popleft()[1]
+            self._marked.discard(key)
+            due.append(key)
+        return due
+
+    def __len__(self) -> int:
+        return len(self._due)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RECORDINGS_STARTED = Counter(
     "flexrec_recordings_started_total",
@@ -17,6 +17,18 @@ RECORDING_START_FAILURES = Counter(
 ATTRIBUTE_WRITE_CONFLICTS = Counter(
     "flexrec_attribute_write_conflicts_total",
     "Task attribute writes rejected with 412 (someone else wrote first)",
+)
+ATTRIBUTE_WRITES = Counter(
+    "flexrec_attribute_writes_total",
+    "Task attribute writes of links by how they began: known (merged into a revision already "
+    "known, one request), known_conflict (that revision was stale: 412, then a GET), fetched "
+    "(a GET first)",
+    ["path"],
+)
+TASK_VERSION_AGREEMENT = Gauge(
+    "flexrec_task_version_agreement",
+    "Whether TaskRouter events' TaskVersion is the task's ETag, as this process saw it: 1 yes "
+    "(link writes merge into an event's attributes), -1 no (they GET first), 0 not known yet",
 )
 WEBHOOK_TO_API_SECONDS = Histogram(
     "flexrec_webhook_to_api_seconds",

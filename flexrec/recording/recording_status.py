@@ -88,6 +88,9 @@ class RecordingStatuses:
         this transaction)."""
         if self.is_known_progress(event):
             return StatusApplied()
+        if event.status != "in-progress":
+            # It ran, so its in-progress callback is long past (one this late is stored as any).
+            self.starter.known_live.discard(event.recording_sid)
         ctx = self.ctx
         now = ctx.now()
         newly_known: int | None = None

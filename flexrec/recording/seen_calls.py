@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from flexrec.recording.memory import MAX_ITEMS
+from flexrec.recording.memory import MAX_ITEMS, Expiry
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,19 @@ class SeenCall:
 class SeenCalls:
     """A thread-safe, bounded map of call SID -> the leg's numbers, oldest forgotten first."""
 
-    def __init__(self, max_items: int = MAX_ITEMS) -> None:
+    def __init__(self, max_items: int = MAX_ITEMS, expiry: Expiry | None = None) -> None:
         self._items: OrderedDict[str, SeenCall] = OrderedDict()
         self._max = max_items
         self._lock = threading.Lock()
+        self._ended = expiry if expiry is not None else Expiry()
+
+    def ended(self, sid: str) -> None:
+        """The leg's call is over: its numbers are forgotten a while later (`Expiry`), since a
+        search looks for the legs of live calls."""
+        with self._lock:
+            self._ended.mark(sid)
+            for due in self._ended.due():
+                self._items.pop(due, None)
 
     def note(self, sid: str, to: str | None, from_: str | None) -> None:
         """Remember a leg's numbers (a report without either adds nothing)."""

@@ -29,11 +29,12 @@ import structlog
 from sqlalchemy import bindparam, select
 
 from flexrec.db.models import RecordingTarget
+from flexrec.db.prepared import Prepared
 from flexrec.recording import metrics, transitions
 from flexrec.recording.context import ServiceContext
 from flexrec.recording.rows import mark_recording_end
 from flexrec.recording.states import NO_MEDIA_STATES
-from flexrec.recording.store import write_session
+from flexrec.recording.store import read_connection, write_session
 from flexrec.twilio.gateway import CallInfo, GatewayError
 
 log = structlog.get_logger(__name__)
@@ -64,14 +65,18 @@ class Settled:
     delay_s: float = 0.0
 
 
-_UNSETTLED = select(
-    RecordingTarget.state,
-    RecordingTarget.call_sid,
-    RecordingTarget.recording_sid,
-    RecordingTarget.replacements,
-    RecordingTarget.desired_state,
-    RecordingTarget.call_ended_at,
-).where(RecordingTarget.id == bindparam("target"))
+# Read by every completed recording's settle (most find the call over already): prepared, on
+# a bare connection, not through a session and SQLAlchemy's execution.
+_UNSETTLED = Prepared(
+    select(
+        RecordingTarget.state,
+        RecordingTarget.call_sid,
+        RecordingTarget.recording_sid,
+        RecordingTarget.replacements,
+        RecordingTarget.desired_state,
+        RecordingTarget.call_ended_at,
+    ).where(RecordingTarget.id == bindparam("target"))
+)
 
 
 def fetch_call(ctx: ServiceContext, call_sid: str) -> CallInfo:
@@ -104,8 +109,8 @@ class Settler:
         """Decide what the end of the target's current recording means (one call fetch at
         most) and write it; the caller starts a replacement."""
         ctx = self.ctx
-        with ctx.sessions() as session:
-            row = session.execute(_UNSETTLED, {"target": target_id}).first()
+        with read_connection(ctx.sessions) as connection:
+            row = _UNSETTLED.execute(connection, {"target": target_id}).first()
         if row is None or row.state not in SETTLED_STATES or row.call_ended_at is not None:
             return Settled("none", target_id)
         if row.state in NO_MEDIA_STATES and row.replacements >= self.cap:

@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from flexrec.recording.context import JOB_START, ServiceContext
 from flexrec.recording.links import mark_target_links
 from flexrec.recording.memory import InFlight, RecentSet
 from flexrec.recording.rows import RecordingFacts, new_recording_row, store_recording
-from flexrec.recording.store import insert_ignore, write_session
+from flexrec.recording.store import insert_ignore, write_connection, write_session
 from flexrec.recording.transitions import StartedRecording, TargetRow
 from flexrec.twilio.gateway import (
     CALL_NOT_RECORDABLE,
@@ -236,6 +237,45 @@ class RecordingStarter:
         now = ctx.now()
         paused = info.status == "paused"
         started = StartedRecording(info.sid, source, info.start_time_ms, paused)
+        facts = RecordingFacts.of_info(info)
+        new_row = new_recording_row(facts, target_id, ctx.recordings.account_sid, now)
+        if created_ms is not None:
+            new_row["create_sent_ms"], new_row["create_answered_ms"] = created_ms
+        try:
+            # The usual start: the claim still ours, no replacement, the row not stored yet.
+            # Two prepared statements on a bare connection, the first a write (no BEGIN).
+            with write_connection(ctx.sessions, writes_first=True) as connection:
+                released = transitions.started_while_claimed(
+                    connection, target_id, token, started, now
+                )
+                if released is None or released[1]:
+                    raise _NotTheUsualStart
+                if not insert_ignore(connection, RecordingRecord, new_row, ["sid"]):
+                    raise _NotTheUsualStart
+            held, wanted = True, released[0]
+        except _NotTheUsualStart:
+            # Rolled back: the ORM path below does all of it in one transaction.
+            held, wanted = self._commit_started_in_session(
+                target_id, token, started, facts, new_row, created_ms, now
+            )
+        if not paused and info.channels and info.start_time_ms and held:
+            self.known_live.add(info.sid)
+        return wanted == "paused"
+
+    def _commit_started_in_session(
+        self,
+        target_id: int,
+        token: str,
+        started: StartedRecording,
+        facts: RecordingFacts,
+        new_row: dict[str, Any],
+        created_ms: tuple[int, int] | None,
+        now: datetime,
+    ) -> tuple[bool, str | None]:
+        """`_commit_started` when the claim was lost (a status callback or a reclaim came
+        first), the start is a replacement, or the recording's row exists: (claim held, the
+        pause wish)."""
+        ctx = self.ctx
         with write_session(ctx.sessions) as session:
             held, wanted, replacements = transitions.started(
                 session, target_id, token, started, now
@@ -243,18 +283,16 @@ class RecordingStarter:
             if replacements:  # a replacement's entry joins the media
                 for task_sid in mark_target_links(session, target_id):
                     ctx.memos.unsettle(task_sid)
-            facts = RecordingFacts.of_info(info)
-            new_row = new_recording_row(facts, target_id, ctx.recordings.account_sid, now)
-            if created_ms is not None:
-                new_row["create_sent_ms"], new_row["create_answered_ms"] = created_ms
             if not insert_ignore(session, RecordingRecord, new_row, ["sid"]):
                 # A status callback stored it first: fill in what it could not know.
                 row = store_recording(session, facts, target_id, ctx.recordings.account_sid, now)
                 if created_ms is not None and row.create_sent_ms is None:
                     row.create_sent_ms, row.create_answered_ms = created_ms
-        if not paused and info.channels and info.start_time_ms and held:
-            self.known_live.add(info.sid)
-        return wanted == "paused"
+        return held, wanted
+
+
+class _NotTheUsualStart(Exception):
+    """The started recording needs the ORM path (`_commit_started_in_session`)."""
 
 
 # Recording sources of a conference recording (OAI `call_recording.source` enum): Flex's own

@@ -46,7 +46,11 @@ from flexrec.recording.rows import (
     upsert_reservation,
     upsert_task,
 )
-from flexrec.recording.states import ACTIVE_RESERVATION_STATUSES, ANSWERED_TASK_STATUSES
+from flexrec.recording.states import (
+    ACTIVE_RESERVATION_STATUSES,
+    ANSWERED_TASK_STATUSES,
+    TERMINAL_TASK_STATUSES,
+)
 from flexrec.recording.store import (
     read_connection,
     write_connection,
@@ -143,6 +147,7 @@ class TaskEvents:
         task_sid = event.task_sid
         if task_sid is None:
             return
+        self.ctx.revisions.note_event(event)
         fields = _fields(event)
         with self.memos.lock(task_sid):
             memo = self.memos.get(task_sid)
@@ -161,6 +166,10 @@ class TaskEvents:
             if plan is None:
                 metrics.TASKROUTER_EVENT_PATHS.labels(path="full").inc()
                 plan = self._full(event, fields, held_clock)
+            after = self.memos.get(task_sid)
+            if after is not None and after.state.status in TERMINAL_TASK_STATUSES:
+                # Reconcile asks this of live tasks only (their memo goes later: TaskMemos).
+                self.ctx.attributes_seen.forget(task_sid)
         if plan is not None:
             self.planner.execute(plan)
 
@@ -247,6 +256,7 @@ class TaskEvents:
             return True  # `handle` has nothing to do with it either
         if event.event_type in AUTO_RESUME_EVENTS:
             return False  # a pause to undo is read from the database first
+        self.ctx.revisions.note_event(event)
         lock = self.memos.lock(task_sid)
         if not lock.acquire(blocking=False):
             return False

@@ -39,7 +39,9 @@ from datetime import datetime
 from typing import Any, Final
 
 from flexrec.db.models import TaskRecord
+from flexrec.recording.memory import Expiry
 from flexrec.recording.rows import ReservationState, TaskState
+from flexrec.recording.states import TERMINAL_TASK_STATUSES
 
 MAX_TASKS: Final = 20_000  # live tasks of a large contact centre, with room for the recent ones
 
@@ -123,9 +125,13 @@ class WrittenMedia:
 
 @dataclass
 class TaskMemos:
-    """The memos of recently seen tasks (thread-safe, bounded)."""
+    """The memos of recently seen tasks (thread-safe, bounded). A task's memo and lock go a
+    while after the task is over (`Expiry`): the events that trail its end (a late
+    reservation.completed, the conference's end) still find them; a later one takes the full
+    path, which the terminal status survives (rows only move forward)."""
 
     max_tasks: int = MAX_TASKS
+    expiry: Expiry = field(default_factory=Expiry)
     _items: OrderedDict[str, TaskMemo] = field(default_factory=OrderedDict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _task_locks: dict[str, threading.Lock] = field(default_factory=dict, init=False)
@@ -142,6 +148,19 @@ class TaskMemos:
             while len(self._items) > self.max_tasks:
                 old, _ = self._items.popitem(last=False)
                 self._task_locks.pop(old, None)
+            if memo.state.status in TERMINAL_TASK_STATUSES:
+                self.expiry.mark(task_sid)
+            for over in self.expiry.due():
+                self._items.pop(over, None)
+                lock = self._task_locks.get(over)
+                # A lock held is a handler of the task at work: it stays. (One fetched but not yet
+                # taken is the bound's race above: the memo path's writes are conditional and the
+                # full path locks the rows, so two handlers of a task long over cost a full path.)
+                if lock is not None and not lock.locked():
+                    del self._task_locks[over]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def forget(self, task_sid: str) -> None:
         """Drop the task's memo: something changed its rows behind it."""

@@ -5,7 +5,8 @@ What is parsed, by source:
   `Timestamp` (epoch seconds; epoch ms and ISO 8601 are accepted too), `TaskSid`,
   `TaskAttributes` (JSON object string), `TaskAssignmentStatus`, `TaskQueueSid`,
   `TaskQueueName`, `WorkflowSid`, `WorkflowName`, `ReservationSid`, `WorkerSid`, `WorkerName`,
-  `TaskChannelUniqueName`, `Sid` (event SID, when present).
+  `TaskChannelUniqueName`, `TaskVersion` (the task's revision the event shows), `Sid` (event
+  SID, when present).
 - Event Streams (JSON array of CloudEvents, `type` `com.twilio.taskrouter.<event>`): the same
   fields from `data`; keys are matched ignoring case and underscores, so `task_sid`, `taskSid`
   and `TaskSid` are all read. The CloudEvent `id` is the event key; `time` backs up `timestamp`.
@@ -98,6 +99,8 @@ class TaskRouterEvent:
     event_sid: str | None
     workflow_name: str | None = None
     task_channel: str | None = None
+    # The task's revision the attributes are of (`TaskVersion`; an int in Event Streams).
+    task_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,7 @@ def _taskrouter_event(
         event_sid=event_sid,
         workflow_name=_text(data, "WorkflowName"),
         task_channel=_text(data, "TaskChannelUniqueName"),
+        task_version=_clean_text(data.get("taskversion")),  # _norm("TaskVersion")
     )
 
 

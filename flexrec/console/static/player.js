@@ -4,6 +4,7 @@ import WaveSurfer from './vendor/wavesurfer/wavesurfer.esm.js'
 import RegionsPlugin from './vendor/wavesurfer/plugins/regions.esm.js'
 import { api, base, clock, dash, dateTime, el, number, parseClock } from './common.js'
 import { mountTranscript } from './transcript.js'
+import { parseWaveform } from './waveform.js'
 
 const root = document.getElementById('player')
 const sid = root.dataset.recordingSid
@@ -353,32 +354,7 @@ function renderTimeline() {
   })
 }
 
-// ---- waveform: the archive's stored form, binary (flexrec/archive/waveform.py) -------------
-
-const WAVEFORM_HEADER_BYTES = 22
-
-/** {duration_s, channels: [Float32Array of max, min, max, min...]}, or null if unreadable. */
-export function parseWaveform(buffer) {
-  if (buffer.byteLength < WAVEFORM_HEADER_BYTES) return null
-  const view = new DataView(buffer)
-  const magic = String.fromCharCode(...new Uint8Array(buffer, 0, 4))
-  if (magic !== 'FXWF' || view.getUint8(4) !== 1) return null
-  const channels = view.getUint8(5)
-  const buckets = view.getUint32(12, true)
-  const durationMs = view.getUint32(16, true)
-  const fullScale = view.getUint16(20, true)
-  if (buffer.byteLength !== WAVEFORM_HEADER_BYTES + channels * buckets * 2) return null
-  const pairs = new Int8Array(buffer, WAVEFORM_HEADER_BYTES)
-  const scale = fullScale / 127 / 32768
-  const data = []
-  for (let c = 0; c < channels; c++) {
-    const out = new Float32Array(buckets * 2)
-    const offset = c * buckets * 2
-    for (let i = 0; i < out.length; i++) out[i] = pairs[offset + i] * scale
-    data.push(out)
-  }
-  return { duration_s: durationMs / 1000, channels: data }
-}
+// ---- waveform: the archive's stored form, binary (flexrec/archive/waveform.py, waveform.js) -
 
 async function loadWaveform() {
   try {

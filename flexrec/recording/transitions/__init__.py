@@ -40,6 +40,7 @@ from flexrec.recording.transitions.starts import (
     retry_due,
     start_refused,
     started,
+    started_while_claimed,
     target_row,
     task_pause_wish,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "retry_due",
     "start_refused",
     "started",
+    "started_while_claimed",
     "stopped_by_other",
     "target_of_recording",
     "target_row",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, cast
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from flexrec.db.models import PauseEvent, RecordingTarget, ServiceOwner
@@ -314,12 +314,16 @@ class StartedRecording:
     paused: bool
 
 
-def started(
-    session: Session, target_id: int, token: str, recording: StartedRecording, now: datetime
-) -> tuple[bool, str | None, int]:
-    """`started` (or `started_paused`) while our claim holds; else, when a status callback or a
-    reclaim got there first, `identified`: its state kept, only what it could not know filled
-    in. Returns (claim still held, the pause wish on the target, replacements so far)."""
+def started_while_claimed(
+    executor: Session | Connection,
+    target_id: int,
+    token: str,
+    recording: StartedRecording,
+    now: datetime,
+) -> tuple[str | None, int] | None:
+    """`started` (or `started_paused`) if our claim still holds, in one prepared UPDATE (a
+    bare connection will do): (the pause wish on the target, replacements so far); None when
+    the claim is no longer ours (`started` then identifies)."""
     t = STARTED_PAUSED if recording.paused else STARTED
     values = {
         **_released(target_id, token, t),
@@ -329,9 +333,21 @@ def started(
         "last_error": None,
         "updated_at": now,
     }
-    released = _started(t).execute(session, values).first()
+    released = _started(t).execute(executor, values).first()
+    if released is None:
+        return None
+    return cast(str | None, released.desired_state), int(released.replacements)
+
+
+def started(
+    session: Session, target_id: int, token: str, recording: StartedRecording, now: datetime
+) -> tuple[bool, str | None, int]:
+    """`started` (or `started_paused`) while our claim holds; else, when a status callback or a
+    reclaim got there first, `identified`: its state kept, only what it could not know filled
+    in. Returns (claim still held, the pause wish on the target, replacements so far)."""
+    released = started_while_claimed(session, target_id, token, recording, now)
     if released is not None:
-        return True, cast(str | None, released.desired_state), int(released.replacements)
+        return True, *released
     target = session.get(RecordingTarget, target_id)
     if target is None:  # pragma: no cover - targets are never deleted
         return False, None, 0

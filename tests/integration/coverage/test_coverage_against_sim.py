@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from flexrec.cli import root as cli
+from flexrec.cli.admin import open_database
 from flexsim import SimClock, World, create_sim_app, defaults, serve_app
 
 DAY_START = datetime(2026, 3, 3, 8, tzinfo=UTC).timestamp()
@@ -44,6 +45,8 @@ def service_env(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv("TWILIO_WORKSPACE_SID", world.workspace_sid)
         monkeypatch.setenv("FLEXREC_TWILIO_BASE_URL", base_url)
         monkeypatch.setenv("FLEXREC_DATA_DIR", str(tmp_path))
+        with open_database(create=True):  # the database a service that saw nothing keeps
+            pass
         yield
 
 

@@ -38,7 +38,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _archived(sid: str) -> None:
     now = datetime(2026, 5, 1, tzinfo=UTC)
-    with open_database() as sessions, sessions() as session:
+    with open_database(create=True) as sessions, sessions() as session:
         session.add(
             ArchivedRecording(recording_sid=sid, state="verified", created_at=now, updated_at=now)
         )
@@ -111,6 +111,8 @@ def test_audit_lists_filters_and_exports_the_log(
 def test_holding_an_unknown_recording_is_one_line(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    with open_database(create=True):
+        pass
     assert run_cli(monkeypatch, "legal-hold", "add", RE, "--reason", "x") == 2
     err = capsys.readouterr().err
     assert "is not in the archive" in err and err.count("\n") == 1
@@ -178,3 +180,28 @@ def test_users_list_disable_enable_role_reset_remove(
         "user_created", "user_disabled", "user_enabled", "user_role_changed",
         "user_role_changed", "user_password_reset", "user_removed",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("verify",),
+        ("audit",),
+        ("legal-hold", "list"),
+        ("users", "list"),
+        ("coverage", "--since", "2026-03-03"),
+    ],
+)
+def test_a_report_run_from_the_wrong_folder_says_so_and_creates_nothing(
+    argv: tuple[str, ...],
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # An empty database made on the spot would read "OK: 0 objects" or "nothing recorded".
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "x" * 32)
+    assert run_cli(monkeypatch, *argv) == 2
+    err = capsys.readouterr().err
+    assert f"no flexrec database at {data_dir / 'flexrec.db'}" in err and err.count("\n") == 1
+    assert not data_dir.exists()

@@ -36,7 +36,7 @@ def sid(prefix: str, n: int) -> str:
     return f"{prefix}{n:032x}"
 
 
-def test_the_waveform_holds_max_and_min_per_bucket_per_channel() -> None:
+def test_the_waveform_holds_each_bucket_s_peak_per_channel() -> None:
     rate = 8000
     audio = np.zeros((rate + 100, 2), dtype=np.int16)  # 1 s and a partial bucket
     audio[0:160, 0] = 16384  # first bucket of channel 1 is constant 0.5
@@ -46,11 +46,12 @@ def test_the_waveform_holds_max_and_min_per_bucket_per_channel() -> None:
     assert (waveform.bucket_samples, waveform.buckets_per_s) == (160, 50)
     assert waveform.duration_ms == (rate + 100) * 1000 // rate
     assert waveform.buckets == 51
-    step = waveform.full_scale / 127 / 32768
-    customer, agent = waveform.as_floats().reshape(2, 51, 2)
-    assert tuple(customer[0]) == pytest.approx((0.5, 0.5), abs=step)
-    assert tuple(agent[1]) == pytest.approx((0.75, -0.25), abs=step)
-    assert tuple(customer[-1]) == pytest.approx((0.0, -0.9), abs=step)
+    customer, agent = waveform.amplitude()
+    assert customer[0] == pytest.approx(0.5, abs=waveform.step)
+    assert agent[1] == pytest.approx(0.75, abs=waveform.step)  # the larger side of the bucket
+    assert customer[-1] == pytest.approx(0.9, abs=waveform.step)
+    # As wavesurfer.js takes peaks: max then min of each bucket, mirrored.
+    assert tuple(waveform.as_floats().reshape(2, 51, 2)[1][1]) == (agent[1], -agent[1])
 
 
 def test_the_waveform_is_computed_once_and_kept(

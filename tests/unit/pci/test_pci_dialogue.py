@@ -76,8 +76,8 @@ def test_the_card_reading_is_one_detection_from_the_start_of_the_answer() -> Non
 
 
 def test_a_question_alone_silences_nothing() -> None:
-    ask = said("and the security code on the back please", 1000)
-    answer = said("do the up of and", 5000)
+    ask = said("and the security code on the back please", 31_000)
+    answer = said("do the up of and", 35_000)
     channels = {CUSTOMER: answer, AGENT: ask}
     regions = {CUSTOMER: [region(answer)], AGENT: [region(ask)]}
     assert detect_card_data(channels) == []

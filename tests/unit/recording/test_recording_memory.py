@@ -12,8 +12,9 @@ from sim_twilio import fake_sid
 from testkit import assert_one_voice_recording
 
 from flexrec.recording.background import Background
-from flexrec.recording.memory import RecentSet
+from flexrec.recording.memory import LINGER_S, Expiry, RecentSet
 from flexrec.recording.policy import RecordingPolicy
+from flexrec.recording.seen_calls import SeenCalls
 from flexrec.twilio.gateway import GatewayError
 from flexrec.webhooks.events import RecordingStatusEvent
 
@@ -200,3 +201,53 @@ def test_a_parked_callback_is_handled_when_the_create_answer_is_lost(h: Harness)
     target = h.target(CA)
     assert (target.state, target.recording_sid) == ("recording", made.sid)
     assert_one_voice_recording(h.twilio.tasks[WT].attributes)
+
+
+def test_a_calls_entries_go_a_while_after_it_ends_and_a_live_calls_stay(h: Harness) -> None:
+    clock = [0.0]
+    ctx = h.service.ctx
+    memos = h.service.task_events.memos
+    memos.expiry = Expiry(linger_s=LINGER_S, clock=lambda: clock[0])
+    ctx.calls = SeenCalls(expiry=Expiry(linger_s=LINGER_S, clock=lambda: clock[0]))
+    starter = h.service.starter
+    live_task, live_leg = fake_sid("WT", 2), fake_sid("CA", 2)
+    for task, leg in ((WT, CA), (live_task, live_leg)):
+        h.twilio.add_call(leg)
+        h.twilio.add_task(task, inbound_attrs(leg))
+        h.tr("task.created", task, inbound_attrs(leg), status="pending")
+        h.call_status(leg, "in-progress", To="+15550001", From="+15550002")
+    recording_sid = h.target(CA).recording_sid
+    assert recording_sid is not None and recording_sid in starter.known_live
+    # The call ends: its recording, its leg, its task.
+    h.end_recording(recording_sid, "completed")
+    assert recording_sid not in starter.known_live
+    h.call_status(CA, "completed", To="+15550001", From="+15550002")
+    h.tr("task.completed", WT, inbound_attrs(CA), status="completed")
+    assert not ctx.attributes_seen.seen_within(WT, 3600)
+    # What trails the end still finds the memo and the leg.
+    assert memos.get(WT) is not None and ctx.calls.get(CA) is not None
+    clock[0] += LINGER_S + 1
+    # Forgotten on the next change (no timer): the other call's events.
+    h.tr("task.updated", live_task, inbound_attrs(live_leg, note=1), status="pending")
+    h.call_status(live_leg, "completed", To="+15550001", From="+15550002")
+    assert memos.get(WT) is None and WT not in memos._task_locks
+    assert ctx.calls.get(CA) is None
+    assert memos.get(live_task) is not None and ctx.calls.get(live_leg) is not None
+    # A late event of the task over takes the full path; the terminal status stays.
+    h.tr("task.updated", WT, inbound_attrs(CA), status="pending")
+    row = h.task_row(WT)
+    assert row is not None and row.status == "completed"
+
+
+def test_expiry_gives_each_key_once_when_due() -> None:
+    clock = [0.0]
+    expiry = Expiry(linger_s=10, clock=lambda: clock[0])
+    expiry.mark("a")
+    clock[0] = 5
+    expiry.mark("b")
+    expiry.mark("a")  # marked already: its time stays
+    assert expiry.due() == []
+    clock[0] = 10
+    assert expiry.due() == ["a"]
+    clock[0] = 15
+    assert expiry.due() == ["b"] and expiry.due() == [] and len(expiry) == 0

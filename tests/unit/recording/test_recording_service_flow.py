@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -744,3 +745,66 @@ def test_other_database_errors_are_not_retried(h: Harness, monkeypatch: pytest.M
     monkeypatch.setattr(task_events, "upsert_task", broken)
     with pytest.raises(OperationalError):
         h.tr("task.created", TASK, inbound_attrs(CUSTOMER), status="pending")
+
+
+def test_a_started_recording_is_stored_in_two_prepared_statements(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starter = h.service.starter
+    commit = starter._commit_started
+    through_sqlalchemy: list[str] = []
+    prepared: list[str] = []
+    writes: list[float] = []
+
+    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
+        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
+
+    def watched(*args: Any, **kwargs: Any) -> bool:
+        before = REGISTRY.get_sample_value("flexrec_db_write_transactions_total") or 0.0
+        event.listen(h.engine, "before_cursor_execute", on_execute)
+        try:
+            with watch(lambda sql: prepared.append(" ".join(sql.split()[:3]).upper())):
+                return commit(*args, **kwargs)
+        finally:
+            event.remove(h.engine, "before_cursor_execute", on_execute)
+            after = REGISTRY.get_sample_value("flexrec_db_write_transactions_total") or 0.0
+            writes.append(after - before)
+
+    monkeypatch.setattr(starter, "_commit_started", watched)
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    # The claim still ours, the row new: the target's UPDATE (its first statement takes the
+    # write lock: no BEGIN) and the recording's INSERT, on a bare connection, one transaction.
+    assert through_sqlalchemy == []
+    assert prepared == ["UPDATE RECORDING_TARGETS SET", "INSERT INTO RECORDINGS"]
+    assert writes == [1]
+    target = h.target(CUSTOMER)
+    assert target.state == "recording" and target.recording_sid is not None
+    with h.sessions() as s:
+        row = s.get(RecordingRecord, target.recording_sid)
+        assert row is not None and row.target_id == target.id
+        assert row.create_sent_ms is not None and row.create_answered_ms is not None
+
+
+def test_settling_a_recording_whose_call_is_over_is_one_prepared_read(h: Harness) -> None:
+    h.twilio.add_call(CUSTOMER)
+    h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    accept_inbound(h)
+    target = h.target(CUSTOMER)
+    assert target.recording_sid is not None
+    h.call_status(CUSTOMER, "completed")  # the call's end came first: nothing to ask Twilio
+    h.end_recording(target.recording_sid, "completed")
+    through_sqlalchemy: list[str] = []
+    prepared: list[str] = []
+
+    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
+        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
+
+    event.listen(h.engine, "before_cursor_execute", on_execute)
+    try:
+        with watch(lambda sql: prepared.append(sql.split(None, 1)[0].upper())):
+            assert h.service.intake.settler.settle(target.id).outcome == "none"
+    finally:
+        event.remove(h.engine, "before_cursor_execute", on_execute)
+    assert (through_sqlalchemy, prepared) == ([], ["SELECT"])

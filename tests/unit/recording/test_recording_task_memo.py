@@ -3,16 +3,17 @@ moves on is one short write, and a memo that no longer holds gives way to the fu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from recording_harness import Harness, inbound_attrs, with_conference
 from sim_twilio import fake_sid
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 from testkit import assert_recorded_exactly_once
 
-from flexrec.db.models import ReservationRecord, TaskRecord
+from flexrec.db.models import ConferenceParticipantRecord, ReservationRecord, TaskRecord
 from flexrec.db.prepared import watch
 
 TASK = fake_sid("WT", 1)
@@ -97,6 +98,31 @@ def test_a_settled_call_s_leg_callbacks_run_prepared_statements_only(h: Harness)
         h.conference("participant-hold", CUSTOMER, "customer", TASK)
         h.call_status(fake_sid("CA", 9), "completed")  # a leg never to be recorded: one read
     assert seen == ["INSERT", "INSERT", "SELECT"], seen
+
+
+def test_a_settled_call_s_leave_of_a_known_leg_writes_nothing_and_still_looks_later(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linked = with_conference(answered(h), fake_sid("CA", 8), CUSTOMER)
+    h.tr("task.updated", TASK, linked, status="assigned")  # Flex wrote the conference
+    h.conference("participant-join", CUSTOMER, "customer", TASK)
+    looked: list[Sequence[int]] = []
+    monkeypatch.setattr(h.service.intake.recovery, "schedule_refresh", looked.append)
+    with statements(h) as seen:
+        h.conference("participant-leave", CUSTOMER, "customer", TASK)
+    # Its row known (one read), its live recording read to be looked at later: no write.
+    assert seen == ["SELECT", "SELECT"], seen
+    assert looked == [[h.target(CUSTOMER).id]]
+    # A leg whose join never came gets its row (the coverage report's roles).
+    other = fake_sid("CA", 9)
+    with statements(h) as seen:
+        h.conference("participant-leave", other, "worker", TASK)
+    assert seen == ["SELECT", "INSERT", "SELECT"], seen
+    with h.sessions() as session:
+        row = session.scalars(
+            select(ConferenceParticipantRecord).where(ConferenceParticipantRecord.call_sid == other)
+        ).one()
+        assert (row.label, row.joined) == ("worker", False)
 
 
 def test_a_reservation_offered_and_not_taken_leaves_no_row(h: Harness) -> None:

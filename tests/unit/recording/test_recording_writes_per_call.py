@@ -4,7 +4,7 @@ account delivers them (the EventsFilter `flexrec setup` writes): write transacti
 from __future__ import annotations
 
 from prometheus_client import REGISTRY
-from recording_harness import Harness, inbound_attrs
+from recording_harness import Harness, inbound_attrs, with_conference
 from sim_twilio import fake_sid
 
 from flexrec.db.models import ReservationRecord, TaskRecord
@@ -111,3 +111,38 @@ def test_an_offer_delivered_anyway_moves_the_task_row(h: Harness) -> None:
     # answers it 204 and hands it to nothing), the offer wrote the task's status `reserved`.
     writes = _writes_by_event(h, tuple(event for event, _ in CALL))
     assert writes["reservation.created"] == 1
+
+
+def test_a_settled_calls_conference_callbacks_write_what_someone_reads(h: Harness) -> None:
+    # The call answered, recorded and linked, Flex's conference in its attributes: then each
+    # conference callback costs what it keeps. A leg's first join (its row: the coverage
+    # report's roles), a hold and an unhold (their times: the console's timeline) are one write
+    # each; a leave of a known leg, none (its `joined` is read by leg searches only).
+    agent_leg = fake_sid("CA", 8)
+    h.twilio.add_call(CUSTOMER)
+    task = h.twilio.add_task(TASK, inbound_attrs(CUSTOMER))
+    h.tr("task.created", TASK, task.attributes, status="pending")
+    h.tr("reservation.accepted", TASK, task.attributes, status="assigned", reservation=RES,
+         worker=AGENT)  # fmt: skip
+    h.tr("task.updated", TASK, with_conference(task.attributes, agent_leg, CUSTOMER),
+         status="assigned")  # fmt: skip
+    writes: list[tuple[str, str, float]] = []
+    for event, leg, label, at in (
+        ("participant-join", CUSTOMER, "customer", "12:00:05"),
+        ("participant-join", agent_leg, "worker", "12:00:06"),
+        ("participant-hold", CUSTOMER, "customer", "12:01:00"),
+        ("participant-unhold", CUSTOMER, "customer", "12:01:30"),
+        ("participant-leave", CUSTOMER, "customer", "12:05:00"),
+        ("participant-leave", agent_leg, "worker", "12:05:01"),
+    ):
+        before = _write_transactions()
+        h.conference(event, leg, label, TASK, at=f"Tue, 24 Nov 2026 {at} +0000")
+        writes.append((event, label, _write_transactions() - before))
+    assert writes == [
+        ("participant-join", "customer", 1),
+        ("participant-join", "worker", 1),
+        ("participant-hold", "customer", 1),
+        ("participant-unhold", "customer", 1),
+        ("participant-leave", "customer", 0),
+        ("participant-leave", "worker", 0),
+    ]
