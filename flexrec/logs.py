@@ -9,6 +9,7 @@ JWT/JWE-looking tokens and `Token=`/`Signature=`-style fields.
 from __future__ import annotations
 
 import functools
+import linecache
 import logging
 import re
 import sys
@@ -107,6 +108,22 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
     return event_dict
 
 
+def format_exc_info(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """structlog's `format_exc_info`, then Python's source-line cache emptied when it rendered
+    a traceback.
+
+    A traceback's lines come from `linecache`, which keeps every source file it read, whole,
+    for the life of the process: a few logged exceptions kept ~2 MB of source in a service that
+    otherwise stays flat (bench/results/issue18.md, "wave, session 9"). Exceptions are rare and
+    a traceback reads its files again when it needs them.
+    """
+    had_exc_info = "exc_info" in event_dict
+    event_dict = structlog.processors.format_exc_info(logger, method, event_dict)
+    if had_exc_info and "exception" in event_dict:
+        linecache.clearcache()
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -141,7 +158,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.format_exc_info,
+            format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -152,7 +169,7 @@ def configure_logging(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
+            format_exc_info,
             redact_secrets,
             renderer,
         ],

@@ -213,8 +213,12 @@ class TaskAttributesWriter:
                     metrics.ATTRIBUTE_WRITE_CONFLICTS.inc()
                     metrics.ATTRIBUTE_WRITES.labels(path="known_conflict").inc()
                     log.info("attribute write conflict", task_sid=task_sid, attempt=1)
+                    if revisions is not None:
+                        revisions.tried(known, conflicted=True)
                 else:
                     metrics.ATTRIBUTE_WRITES.labels(path="known").inc()
+                    if revisions is not None:
+                        revisions.tried(known, conflicted=False)
                     self._answered(task_sid, answer)
                     return WriteResult("written", 1, known.attributes, merged)
         if tried is None:

@@ -18,12 +18,15 @@ process (a warning, `flexrec_task_version_agreement`), as does an ETag of anothe
 the versions (a quoted or hashed one). Until then, and after, link writes GET first, as
 before. The ETag of flexrec's own POST, with the attributes Twilio answered, is Twilio's own
 pair and is used whatever the events say (a second link write of the task, a replacement's).
+A 412 costs a request more than the GET-first path; while more than half of the last writes
+from events' revisions met one (a process so loaded that it hears of Flex's writes late), links
+GET first but for an occasional probe.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
@@ -38,6 +41,8 @@ log = structlog.get_logger(__name__)
 # Echoes that must agree before an event's version is sent as If-Match.
 AGREEMENTS: Final = 3
 MAX_TASKS: Final = 2_048  # tasks with a link in flight are few; the rest only cost memory
+_OUTCOMES: Final = 32  # the last writes from events' revisions, whether each held
+_PROBE: Final = 8  # while they do not pay, one link in this many still tries
 
 
 class KnownRevision(NamedTuple):
@@ -68,6 +73,8 @@ class TaskRevisions:
         self._lock = threading.Lock()
         self.agreed = 0
         self.refuted = False
+        self._outcomes: deque[bool] = deque(maxlen=_OUTCOMES)  # True: one request sufficed
+        self._skipped = 0
 
     @property
     def trusted(self) -> bool:
@@ -115,9 +122,24 @@ class TaskRevisions:
     def usable(self, task_sid: str) -> KnownRevision | None:
         """The revision to merge into and send as If-Match, if one may be (else GET first)."""
         known = self._known.get(task_sid)
-        if known is None or known.answered or self.trusted:
+        if known is None or known.answered:
             return known
-        return None
+        return known if self.trusted and self._paying() else None
+
+    def tried(self, known: KnownRevision, *, conflicted: bool) -> None:
+        """How a write with an event's revision went: one request, or a 412 and a GET."""
+        if not known.answered:
+            self._outcomes.append(not conflicted)
+
+    def _paying(self) -> bool:
+        """Whether writing from events' revisions saves requests here now: one saved when it
+        holds, one wasted on a 412 (an overloaded process learns of Flex's writes late). Below
+        half, every `_PROBE`-th link still tries, so the figure can recover."""
+        outcomes = self._outcomes
+        if 2 * outcomes.count(False) <= len(outcomes):
+            return True
+        self._skipped += 1
+        return self._skipped % _PROBE == 0
 
     def conflict(self, tried: KnownRevision, fetched_etag: str | None) -> None:
         """A write with `tried` got 412 and the GET after it answered `fetched_etag`: an ETag

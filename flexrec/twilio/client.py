@@ -12,6 +12,7 @@ second recording), no redirects but the media download's.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import logging
@@ -37,6 +38,7 @@ TWILIO_ORIGIN = "https://api.twilio.com"
 MEDIA_TIMEOUT_S = 60.0  # media is larger than a control-plane answer
 MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_ROUTES = 64  # URL prefixes kept parsed (the SDK uses a handful of Twilio's hosts)
 _log = logging.getLogger("twilio.http_client")
 
 
@@ -44,6 +46,7 @@ class TooManyRedirects(http.client.HTTPException):
     """A download redirected more than MAX_REDIRECTS times (no answer to give)."""
 
 
+@functools.lru_cache(maxsize=8)  # one client's credentials, encoded once
 def _basic(auth: tuple[str, str]) -> str:
     return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
 
@@ -63,6 +66,7 @@ class PooledHttpClient(HttpClient):
         self._ca_bundle = bundle or certifi.where()
         self._tls: ssl.SSLContext | None = None  # built for the first https origin
         self._pools: dict[Origin, OriginPool] = {}
+        self._routes: dict[str, tuple[OriginPool, str]] = {}  # by scheme://host[:port]
         self._lock = threading.Lock()
         # The origin every control request goes to, its pool made now: a proxy URL this
         # transport cannot use fails at start, not on the first call.
@@ -91,6 +95,24 @@ class PooledHttpClient(HttpClient):
                 self._pools[origin] = pool
         return pool
 
+    def _route(self, url: str) -> tuple[OriginPool, str]:
+        """The pool and the request target (path and query) of an absolute URL, rebased. What
+        each origin's URLs start with is parsed once: the SDK sends every request to a handful
+        of them, and three URL parses cost more than the rest of the target's making."""
+        start = url.find("://")
+        cut = url.find("/", start + 3) if start > 0 else -1
+        prefix, rest = (url, "/") if cut < 0 else (url[:cut], url[cut:])
+        route = self._routes.get(prefix)
+        if route is None:
+            rebased = urlsplit(self.rebase(prefix + "/"))
+            route = (self._pool_for(Origin.of(rebased.geturl())), rebased.path[:-1])
+            if len(self._routes) < _MAX_ROUTES:
+                self._routes[prefix] = route
+        pool, base_path = route
+        if "#" in rest:
+            rest = rest.split("#", 1)[0]
+        return pool, base_path + rest
+
     def _send(
         self,
         method: str,
@@ -99,24 +121,25 @@ class PooledHttpClient(HttpClient):
         body: bytes | None,
         headers: dict[str, str],
         timeout: float | None,
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        status, answer, data = self._pool_for(Origin.of(url)).request(
-            method, target, body=body, headers=headers, timeout=timeout
-        )
-        return status, answer, data
+    ) -> tuple[int, dict[str, str], bytes]:
+        pool, target = self._route(url)
+        return pool.request(method, target, body=body, headers=headers, timeout=timeout)
 
     def _follow(
         self, url: str, headers: dict[str, str], timeout: float | None
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    ) -> tuple[int, dict[str, str], bytes]:
         """GET `url`, following up to MAX_REDIRECTS redirects; the Authorization header is
         dropped once a redirect leaves the origin (Twilio's media store is elsewhere)."""
         for _ in range(MAX_REDIRECTS + 1):
-            status, answer, data = self._send(
-                "GET", url, body=None, headers=headers, timeout=timeout
+            parts = urlsplit(url)
+            status, answer, data = self._pool_for(Origin.of(url)).request(
+                "GET",
+                (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                body=None,
+                headers=headers,
+                timeout=timeout,
             )
-            location = answer.get("Location") if status in _REDIRECTS else None
+            location = answer.get("location") if status in _REDIRECTS else None
             if not location:
                 return status, answer, data
             following = urljoin(url, location)
@@ -153,25 +176,25 @@ class PooledHttpClient(HttpClient):
         out_headers = dict(headers or {})  # the SDK sends its own User-Agent among them
         if auth is not None:
             out_headers["Authorization"] = _basic(auth)
-        target = self.rebase(url)
+        target = url
         if params:
-            target += ("&" if "?" in target else "?") + urlencode(_clean(params), doseq=True)
+            target += ("&" if "?" in target else "?") + form_encode(_clean(params))
         body: bytes | None = None
         if data is not None:
             if out_headers.get("Content-Type") in ("application/json", "application/scim+json"):
                 body = json.dumps(data).encode()
             else:
                 out_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-                body = urlencode(_clean(data), doseq=True).encode()
+                body = form_encode(_clean(data)).encode()
         seconds = timeout if timeout is not None else self.timeout
         verb = method.upper()
         if allow_redirects and verb == "GET":
-            status, answer, content = self._follow(target, out_headers, seconds)
+            status, answer, content = self._follow(self.rebase(target), out_headers, seconds)
         else:
             status, answer, content = self._send(
                 verb, target, body=body, headers=out_headers, timeout=seconds
             )
-        # http.client's headers are read case-insensitively, as the gateway reads the ETag.
+        # Header names come lower-case (flexrec.twilio.wire), as the gateway reads the ETag.
         return Response(status, content.decode("utf-8", errors="replace"), answer)
 
     def download(
@@ -194,6 +217,41 @@ class PooledHttpClient(HttpClient):
             pools = list(self._pools.values())
         for pool in pools:
             pool.close()
+
+
+# quote_plus's output for each byte: letters, digits and "_.-~" as they are, a space as "+",
+# any other byte as %XX. One look-up a byte in C, where quote_plus calls Python once a byte (a
+# link write's form is a JSON document of ~1 KB).
+_QUOTED = tuple(
+    chr(b)
+    if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_.-~")
+    else "+"
+    if b == 32
+    else f"%{b:02X}"
+    for b in range(256)
+)
+
+
+_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
+def _quote(value: object) -> str:
+    raw = value if isinstance(value, bytes) else str(value).encode()
+    if not raw.rstrip(_SAFE):
+        return raw.decode()  # nothing to quote (most names and values but the JSON)
+    return "".join(map(_QUOTED.__getitem__, raw))
+
+
+def form_encode(fields: dict[str, object]) -> str:
+    """What `urlencode(fields, doseq=True)` gives (a sequence value repeats its key)."""
+    pairs: list[str] = []
+    for key, value in fields.items():
+        name = _quote(key)
+        if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+            pairs.append(f"{name}={_quote(value)}")
+        else:
+            pairs.extend(f"{name}={_quote(item)}" for item in value)  # type: ignore[attr-defined]
+    return "&".join(pairs)
 
 
 def _clean(fields: dict[str, object]) -> dict[str, object]:

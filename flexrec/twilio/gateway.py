@@ -202,6 +202,7 @@ class SdkGateway(SetupCalls, CallLogCalls):
         self._client = client
         self.account_sid = account_sid
         self._workspace_sid = workspace_sid
+        self._task_list: Any = None
 
     # -- recordings ---------------------------------------------------------------------------
     def create_recording(self, request: CreateRecordingRequest) -> RecordingInfo:
@@ -350,7 +351,13 @@ class SdkGateway(SetupCalls, CallLogCalls):
         )
 
     def _tasks(self) -> Any:
-        return self._client.taskrouter.v1.workspaces(self._workspace_sid).tasks
+        # The workspace's task list, made once (the SDK makes a workspace context per call).
+        tasks = self._task_list
+        if tasks is None:
+            tasks = self._task_list = self._client.taskrouter.v1.workspaces(
+                self._workspace_sid
+            ).tasks
+        return tasks
 
     def fetch_task(self, task_sid: str) -> TaskSnapshot:
         """Fetch the task and read its ETag from the response headers."""

@@ -169,3 +169,30 @@ def test_a_late_event_older_than_the_one_known_is_not_kept() -> None:
     revisions.note_event(old)  # delivered late
     known = revisions.usable(task)
     assert known is not None and known.attributes["x"] == 1
+
+
+def test_when_most_writes_from_events_meet_a_412_links_fetch_first_but_for_a_probe() -> None:
+    twilio, revisions = SimTwilio(), TaskRevisions()
+    writer = TaskAttributesWriter(twilio, revisions=revisions)
+    agree(twilio, revisions, writer)
+
+    def stale_link(n: int) -> None:
+        """A link whose event Flex's own write overtook (an overloaded process hears late)."""
+        task = fake_sid("WT", n)
+        twilio.add_task(task, {"call_sid": CALL})
+        revisions.note_event(event(twilio, task, at_ms=1_790_000_002_000 + n))
+        twilio.set_attributes(task, {"call_sid": CALL, "conference": {"sid": fake_sid("CF", n)}})
+        writer.link(task, [entry(n)])
+        assert twilio.tasks[task].attributes["conference"] == {"sid": fake_sid("CF", n)}
+
+    for n in range(1, 5):
+        stale_link(n)
+    conflicts = twilio.count("fetch_task")
+    tried = 0
+    for n in range(5, 21):
+        before = twilio.count("update_task_attributes")
+        stale_link(n)
+        tried += twilio.count("update_task_attributes") - before - 1
+    # 16 more links: each would have cost a wasted POST; only every 8th tried (a probe).
+    assert tried == 2
+    assert twilio.count("fetch_task") == conflicts + 16

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import linecache
 import logging
 
 import pytest
@@ -14,6 +15,7 @@ from flexrec.logs import (
     REDACTED,
     bound_sids,
     configure_logging,
+    format_exc_info,
     get_logger,
     redact_secrets,
 )
@@ -124,3 +126,28 @@ def test_strings_without_a_secret_shape_are_left_and_those_with_one_are_not(text
     for pattern, replacement in logs._STRING_PATTERNS:
         expected = pattern.sub(replacement, expected)
     assert logs._scrub_string(text) == expected
+
+
+@pytest.mark.parametrize("bridge", ["structlog", "stdlib"])
+def test_a_logged_traceback_shows_its_source_lines(bridge: str) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", json_output=True, stream=stream)
+    try:
+        raise ValueError("the marker line's own exception")  # the traceback quotes this line
+    except ValueError:
+        if bridge == "structlog":
+            get_logger("flexrec.test").exception("failed_here")
+        else:
+            logging.getLogger("somelib").exception("failed_here")
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert "the marker line's own exception\")  # the traceback quotes" in line["exception"]
+
+
+def test_rendering_a_traceback_leaves_no_source_file_cached() -> None:
+    linecache.clearcache()
+    try:
+        raise ValueError("cached?")
+    except ValueError:
+        out = format_exc_info(None, "error", {"event": "failed_here", "exc_info": True})
+    assert 'raise ValueError("cached?")' in str(out["exception"])
+    assert __file__ not in linecache.cache

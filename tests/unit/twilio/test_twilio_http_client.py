@@ -8,13 +8,15 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from flexrec.config import TwilioSettings
-from flexrec.twilio.client import POOL_SIZE, PooledHttpClient, make_client
+from flexrec.twilio.client import POOL_SIZE, PooledHttpClient, form_encode, make_client
 from flexrec.twilio.connections import Origin, Proxy, ProxyNotSupported
 from flexrec.twilio.gateway import CreateRecordingRequest, GatewayError, SdkGateway
 
@@ -77,6 +79,26 @@ def test_requests_are_rebased_encoded_and_authenticated(origin: str) -> None:
     assert form == {"RecordingStatusCallbackEvent": ["in-progress", "completed"]}
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"user:secret").decode()
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+def test_each_hosts_requests_reach_the_base_urls_path_with_their_own_path_and_query(
+    origin: str,
+) -> None:
+    client = PooledHttpClient(origin + "/sim", timeout=5)
+    for url in (
+        "https://taskrouter.twilio.com/v1/Workspaces/WS1/Tasks/WT1",
+        "https://taskrouter.twilio.com/v1/Workspaces/WS1/Tasks/WT2?a=1",
+        "https://api.twilio.com/2010-04-01/Accounts/AC1.json",
+        "https://api.twilio.com",
+    ):
+        client.request("get", url)
+    assert [path for _, path, _, _ in _Recorder.seen] == [
+        "/sim/v1/Workspaces/WS1/Tasks/WT1",
+        "/sim/v1/Workspaces/WS1/Tasks/WT2?a=1",
+        "/sim/2010-04-01/Accounts/AC1.json",
+        "/sim/",
+    ]
+    assert len(client._pools) == 1  # one origin, whatever the host asked
 
 
 def test_urls_elsewhere_are_not_rebased() -> None:
@@ -352,3 +374,19 @@ def test_a_download_follows_redirects_and_leaves_its_credentials_at_the_origin(
     assert (status, body) == (200, b"{}")
     assert _Recorder.seen[0][2]["Authorization"].startswith("Basic ")
     assert store.requests == ["GET"]
+
+
+@settings(deadline=None)  # no timed tests: a loaded machine is not a failure
+@given(
+    st.dictionaries(
+        st.text(),
+        st.one_of(
+            st.text(),
+            st.integers(),
+            st.booleans(),
+            st.lists(st.one_of(st.text(), st.integers())),
+        ),
+    )
+)
+def test_form_bodies_are_what_urlencode_gives(fields: dict[str, object]) -> None:
+    assert form_encode(fields) == urlencode(fields, doseq=True)
