@@ -25,6 +25,7 @@ import select
 import ssl
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -33,6 +34,10 @@ from urllib.parse import unquote, urlsplit
 SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS"})
 # What a connection the server already closed raises on its first send or read.
 _CLOSED_UNDER_US = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+STREAM_CHUNK_BYTES = 1 << 18  # a streamed body's slices: one kept buffer, cache-sized
+
+Sink = Callable[[memoryview], None]
+"""Takes a streamed body a slice at a time; the slice is only valid during the call."""
 
 
 class ProxyNotSupported(ValueError):
@@ -114,6 +119,18 @@ def _close_each(connections: list[http.client.HTTPConnection]) -> None:
         conn.close()
 
 
+def _stream(response: http.client.HTTPResponse, sink: Sink) -> bytes:
+    """Hand the body to `sink` through one kept buffer; nothing is returned. A body cut short
+    raises `IncompleteRead`, as `read()` does (`readinto` alone just stops)."""
+    buffer = bytearray(STREAM_CHUNK_BYTES)
+    view = memoryview(buffer)
+    while n := response.readinto(buffer):
+        sink(view[:n])
+    if response.length:  # what Content-Length promised and never came
+        raise http.client.IncompleteRead(b"", response.length)
+    return b""
+
+
 class OriginPool:
     """Keep-alive connections to one origin, each used by one thread at a time."""
 
@@ -143,9 +160,14 @@ class OriginPool:
         body: bytes | None,
         headers: dict[str, str],
         timeout: float | None,
+        sink: Sink | None = None,
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         """Send one request (`target`: path and query) and read the whole answer:
-        (status, headers, body). Network failures raise OSError or http.client's errors."""
+        (status, headers, body). Network failures raise OSError or http.client's errors.
+
+        With `sink`, a 200 answer's body goes to it a slice at a time (the body returned is
+        then empty): a recording's media never becomes one buffer the size of the recording.
+        """
         if self._proxy is not None and self.origin.scheme == "http":
             # A plain-HTTP proxy takes the absolute URL and its own credentials.
             target = f"http://{self.origin.netloc}{target}"
@@ -161,7 +183,11 @@ class OriginPool:
                 conn.close()
                 conn = self._connect(timeout)
                 response = self._exchange(conn, method, target, body, headers)
-            data = response.read()
+            data = (
+                response.read()
+                if sink is None or response.status != 200
+                else _stream(response, sink)
+            )
         except BaseException:
             conn.close()
             raise
