@@ -6,13 +6,14 @@ import io
 import re
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 
 from flexrec.twilio.errors import GatewayError
-from flexrec.twilio.gateway import ArchiveGateway
+from flexrec.twilio.gateway import ArchiveGateway, MediaSink
 
 API_ORIGIN = "https://api.twilio.com"
 _MEDIA_SUFFIX = re.compile(r"\.(json|wav|mp3)$")
@@ -57,23 +58,38 @@ def download_wav(gateway: ArchiveGateway, media_url: str, channels: int = 2) -> 
     try:
         return gateway.download_media(media_url, channels)
     except GatewayError as exc:
-        # 404 right after completion is common while Twilio finishes processing: retry it.
-        status = exc.status
-        retryable = status is None or status in {404, 408, 409, 429} or status >= 500
-        raise MediaError(f"media download failed: {exc}", retryable) from exc
+        raise _download_failed(exc) from exc
 
 
-def inspect_wav(data: bytes) -> WavFacts:
-    """Parse the WAV header; raises `MediaError` if it is not a readable sound file."""
+def download_wav_into(
+    gateway: ArchiveGateway, media_url: str, channels: int, sink: MediaSink
+) -> int:
+    """`download_wav` handed to `sink` a slice at a time as it arrives; returns its size."""
     try:
-        info = sf.info(io.BytesIO(data))
+        return gateway.download_media_into(media_url, channels, sink)
+    except GatewayError as exc:
+        raise _download_failed(exc) from exc
+
+
+def _download_failed(exc: GatewayError) -> MediaError:
+    # 404 right after completion is common while Twilio finishes processing: retry it.
+    status = exc.status
+    retryable = status is None or status in {404, 408, 409, 429} or status >= 500
+    return MediaError(f"media download failed: {exc}", retryable)
+
+
+def inspect_wav(data: bytes | Path) -> WavFacts:
+    """Parse the WAV header (of the bytes, or of a file); raises `MediaError` if it is not a
+    readable sound file."""
+    try:
+        info = sf.info(str(data) if isinstance(data, Path) else io.BytesIO(data))
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise MediaError(f"media is not a readable WAV: {exc}") from exc
     return WavFacts(int(info.channels), int(info.samplerate), int(info.frames))
 
 
 def verify_wav(
-    data: bytes, expected_channels: int = 2, twilio_duration_s: int | None = None
+    data: bytes | Path, expected_channels: int = 2, twilio_duration_s: int | None = None
 ) -> WavFacts:
     """Check channel count, non-emptiness, and length against Twilio's RecordingDuration."""
     facts = inspect_wav(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -48,6 +49,15 @@ def stored_equals(deps: ArchiveDeps, row: ArchivedRecording, written: bytes) -> 
     if isinstance(deps.store, LocalStorage):  # never versioned
         return deps.store.matches(row.storage_key, written)
     return load_stored(deps, row) == written
+
+
+def plain_sha256(deps: ArchiveDeps, row: ArchivedRecording) -> str:
+    """SHA-256 (hex) of the stored object's plaintext; a plain file in a local folder is
+    hashed in place, a slice at a time, never read into one buffer."""
+    assert row.storage_key is not None  # noqa: S101
+    if isinstance(deps.store, LocalStorage) and not row.encrypted:  # never versioned
+        return deps.store.sha256(row.storage_key)
+    return hashlib.sha256(load_plain(deps, row)).hexdigest()
 
 
 def load_plain(deps: ArchiveDeps, row: ArchivedRecording) -> bytes:

@@ -21,10 +21,16 @@ from flexrec.archive.crypto import DecryptionError
 from flexrec.archive.deps import ArchiveDeps, as_utc
 from flexrec.archive.errors import ArchiveFailedError, ArchiveRetryableError
 from flexrec.archive.models import ArchivedRecording
-from flexrec.archive.reader import load_plain, stored_equals
+from flexrec.archive.reader import plain_sha256, stored_equals
 from flexrec.archive.rows import apply_context
 from flexrec.archive.seal import SealFacts, seal, sha256_hex
-from flexrec.archive.storage import BlobNotFound, NotWormError, ObjectLock, StorageError
+from flexrec.archive.storage import (
+    BlobNotFound,
+    LocalStorage,
+    NotWormError,
+    ObjectLock,
+    StorageError,
+)
 from flexrec.archive.worm import require_worm, versioned
 from flexrec.twilio.errors import GatewayError
 
@@ -94,25 +100,19 @@ class ArchiveSteps:
                 account = row.account_sid or self.deps.twilio.account_sid
                 row.media_url = media.recording_media_url(account, row.recording_sid)
 
-    def download_and_store(self, session: Session, row: ArchivedRecording) -> bytes:
+    def download_and_store(self, session: Session, row: ArchivedRecording) -> bytes | None:
         """Twilio's copy downloaded, checked, redacted, encrypted, stored and sealed; returns the
-        bytes stored (for `read_back` to compare)."""
+        bytes stored (for `read_back` to compare), or None when they streamed into the store.
+
+        A plain recording bound for a local folder with nothing to redact or lock streams
+        straight into the file that becomes the object (`LocalStorage.staged`), hashed as it
+        arrives: no buffer the size of the recording is made (each was a fresh mapping whose
+        pages the job paid to fault in, and which the worker's memory grew by).
+        """
         assert row.storage_key is not None and row.media_url is not None  # noqa: S101
         expected_channels = row.channels if row.channels in (1, 2) else 2
-        try:
-            data = media.download_wav(self.deps.twilio, row.media_url, expected_channels)
-            facts = media.verify_wav(data, expected_channels, row.twilio_duration_s)
-        except media.MediaError as exc:
-            error = ArchiveRetryableError if exc.retryable else ArchiveFailedError
-            raise error(str(exc)) from exc
         if row.encrypted and self.deps.key is None:
             raise ArchiveFailedError("row expects encryption but FLEXREC_ARCHIVE_KEY is unset")
-        kept, report = data, None
-        if self.deps.redactor is not None:
-            # Before anything is stored: unredacted audio never reaches the archive.
-            kept, report = self.deps.redactor(row.recording_sid, data)
-        key = self.deps.key if row.encrypted else None
-        payload = key.seal(kept, row.recording_sid) if key else kept
         retain_until = row.retain_until or self.deps.retention.retain_until(
             as_utc(row.recording_started_at) or self.deps.clock(), row.queue_name
         )
@@ -120,6 +120,55 @@ class ArchiveSteps:
         lock = self.deps.retention.lock_for(row.queue_name, retain_until)
         if lock is not None and lock.retain_until <= self.deps.clock():
             lock = None  # already past its date (an old recording backfilled): nothing to lock
+        store = self.deps.store
+        if (
+            isinstance(store, LocalStorage)
+            and lock is None
+            and not row.encrypted
+            and self.deps.redactor is None
+        ):
+            facts, sha256, size = self.stream_into(store, row, expected_channels)
+            self.transition(
+                session,
+                row,
+                "downloading",
+                seal_facts=SealFacts(
+                    kind="audio",
+                    storage_key=row.storage_key,
+                    version_id=None,
+                    stored_sha256=sha256,
+                    stored_size=size,
+                    plain_sha256=sha256,
+                    plain_size=size,
+                    lock=None,
+                    legal_obligation=rule.legal_obligation,
+                    legal_hold=bool(row.legal_hold),
+                    key_id=None,
+                    redaction=None,
+                ),
+                state="stored",
+                sha256=sha256,
+                size_bytes=size,
+                channels=facts.channels,
+                sample_rate_hz=facts.sample_rate_hz,
+                duration_ms=facts.duration_ms,
+                key_id=None,
+                retain_until=retain_until,
+                last_error=None,
+            )
+            return None
+        try:
+            data = media.download_wav(self.deps.twilio, row.media_url, expected_channels)
+            facts = media.verify_wav(data, expected_channels, row.twilio_duration_s)
+        except media.MediaError as exc:
+            error = ArchiveRetryableError if exc.retryable else ArchiveFailedError
+            raise error(str(exc)) from exc
+        kept, report = data, None
+        if self.deps.redactor is not None:
+            # Before anything is stored: unredacted audio never reaches the archive.
+            kept, report = self.deps.redactor(row.recording_sid, data)
+        key = self.deps.key if row.encrypted else None
+        payload = key.seal(kept, row.recording_sid) if key else kept
         version_id = self.put(row.storage_key, payload, lock, bool(row.legal_hold))
         # Each hash once (a minute of dual-channel audio is ~2 MB): the plaintext's is the row's
         # too, and an unencrypted object is its own plaintext.
@@ -155,6 +204,30 @@ class ArchiveSteps:
         )
         return payload
 
+    def stream_into(
+        self, store: LocalStorage, row: ArchivedRecording, expected_channels: int
+    ) -> tuple[media.WavFacts, str, int]:
+        """Download Twilio's copy straight into the file that becomes the object, hashing it
+        as it arrives, and check it before it is renamed into place: (facts, SHA-256, size).
+        A download or check that fails leaves nothing stored (the half-written file goes)."""
+        assert row.storage_key is not None and row.media_url is not None  # noqa: S101
+        digest = hashlib.sha256()
+        try:
+            with store.staged(row.storage_key) as stage:
+
+                def take(piece: memoryview) -> None:
+                    stage.write(piece)
+                    digest.update(piece)
+
+                media.download_wav_into(self.deps.twilio, row.media_url, expected_channels, take)
+                facts = media.verify_wav(stage.written(), expected_channels, row.twilio_duration_s)
+        except media.MediaError as exc:
+            error = ArchiveRetryableError if exc.retryable else ArchiveFailedError
+            raise error(str(exc)) from exc
+        except StorageError as exc:
+            raise ArchiveRetryableError(str(exc)) from exc
+        return facts, digest.hexdigest(), stage.size
+
     def put(self, key: str, payload: bytes, lock: ObjectLock | None, hold: bool) -> str | None:
         """Store the object (a new version with its lock on a versioned store)."""
         side = versioned(self.deps.store)
@@ -184,7 +257,7 @@ class ArchiveSteps:
             if written is not None:
                 intact = stored_equals(self.deps, row, written)
             else:
-                intact = hashlib.sha256(load_plain(self.deps, row)).hexdigest() == row.sha256
+                intact = plain_sha256(self.deps, row) == row.sha256
         except (BlobNotFound, DecryptionError) as exc:
             # The stored copy is missing or damaged: start over from Twilio.
             self.transition(session, row, "stored", state="downloading")

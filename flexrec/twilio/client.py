@@ -29,7 +29,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from flexrec.config import TwilioSettings
-from flexrec.twilio.connections import Origin, OriginPool, Proxy, tls_context
+from flexrec.twilio.connections import Origin, OriginPool, Proxy, Sink, tls_context
 
 # Keep-alive connections kept per host: at least the webhook threads plus the queue workers, or
 # the pool closes the surplus and every request pays a new connect.
@@ -126,10 +126,11 @@ class PooledHttpClient(HttpClient):
         return pool.request(method, target, body=body, headers=headers, timeout=timeout)
 
     def _follow(
-        self, url: str, headers: dict[str, str], timeout: float | None
+        self, url: str, headers: dict[str, str], timeout: float | None, sink: Sink | None = None
     ) -> tuple[int, dict[str, str], bytes]:
         """GET `url`, following up to MAX_REDIRECTS redirects; the Authorization header is
-        dropped once a redirect leaves the origin (Twilio's media store is elsewhere)."""
+        dropped once a redirect leaves the origin (Twilio's media store is elsewhere). With
+        `sink`, the final 200 answer's body streams to it (`OriginPool.request`)."""
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
             status, answer, data = self._pool_for(Origin.of(url)).request(
@@ -138,6 +139,7 @@ class PooledHttpClient(HttpClient):
                 body=None,
                 headers=headers,
                 timeout=timeout,
+                sink=sink,
             )
             location = answer.get("location") if status in _REDIRECTS else None
             if not location:
@@ -202,12 +204,24 @@ class PooledHttpClient(HttpClient):
     ) -> tuple[int, bytes]:
         """GET raw bytes (recording media) following redirects; the Authorization header is
         dropped when a redirect leaves the origin (Twilio's media store)."""
+        return self._download(url, params, auth, None)
+
+    def download_into(
+        self, url: str, params: dict[str, str], auth: tuple[str, str], sink: Sink
+    ) -> tuple[int, bytes]:
+        """`download`, with a 200 answer's body handed to `sink` a slice at a time as it
+        arrives (the body returned is then empty; another status's body is returned)."""
+        return self._download(url, params, auth, sink)
+
+    def _download(
+        self, url: str, params: dict[str, str], auth: tuple[str, str], sink: Sink | None
+    ) -> tuple[int, bytes]:
         target = self.rebase(url)
         if params:
             target += ("&" if "?" in target else "?") + urlencode(params)
         headers = {"Authorization": _basic(auth)}
         status, _answer, data = self._follow(
-            target, headers, max(self.timeout or 0.0, MEDIA_TIMEOUT_S)
+            target, headers, max(self.timeout or 0.0, MEDIA_TIMEOUT_S), sink
         )
         return status, data
 

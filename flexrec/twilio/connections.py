@@ -25,6 +25,7 @@ import select
 import ssl
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -35,6 +36,10 @@ from flexrec.twilio.wire import read_response, send_request
 SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS"})
 # What a connection the server already closed raises on its first send or read.
 _CLOSED_UNDER_US = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+STREAM_CHUNK_BYTES = 1 << 18  # a streamed body's slices: one kept buffer, cache-sized
+
+Sink = Callable[[memoryview], None]
+"""Takes a streamed body a slice at a time; the slice is only valid during the call."""
 
 
 class ProxyNotSupported(ValueError):
@@ -118,6 +123,7 @@ def _exchange(
     host: str,
     body: bytes | None,
     headers: dict[str, str],
+    sink: Sink | None = None,
 ) -> tuple[int, dict[str, str], bytes, bool]:
     """One request and its whole answer on a connected connection (flexrec.twilio.wire: the
     bytes http.client would send and read, for less work)."""
@@ -125,7 +131,7 @@ def _exchange(
     if sock is None:  # pragma: no cover - the pool hands out connected connections only
         raise http.client.NotConnected()
     send_request(sock, method, target, host, headers, body)
-    return read_response(sock, method)
+    return read_response(sock, method, sink, STREAM_CHUNK_BYTES)
 
 
 def _close_each(connections: list[http.client.HTTPConnection]) -> None:
@@ -162,10 +168,15 @@ class OriginPool:
         body: bytes | None,
         headers: dict[str, str],
         timeout: float | None,
+        sink: Sink | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """Send one request (`target`: path and query) and read the whole answer:
         (status, headers by lower-case name, body). Network failures raise OSError or
-        http.client's errors."""
+        http.client's errors.
+
+        With `sink`, a 200 answer's body goes to it a slice at a time (the body returned is
+        then empty): a recording's media never becomes one buffer the size of the recording.
+        """
         if self._proxy is not None and self.origin.scheme == "http":
             # A plain-HTTP proxy takes the absolute URL and its own credentials.
             target = f"http://{self.origin.netloc}{target}"
@@ -175,13 +186,13 @@ class OriginPool:
         conn, reused = self._take(timeout)
         try:
             try:
-                answer = _exchange(conn, method, target, host, body, headers)
+                answer = _exchange(conn, method, target, host, body, headers, sink)
             except _CLOSED_UNDER_US:
                 if not reused or method not in SAFE_TO_REPEAT:
                     raise
                 conn.close()
                 conn = self._connect(timeout)
-                answer = _exchange(conn, method, target, host, body, headers)
+                answer = _exchange(conn, method, target, host, body, headers, sink)
         except BaseException:
             conn.close()
             raise

@@ -14,7 +14,7 @@ if_match=etag)` sends it back as `If-Match`, and TaskRouter answers 412 when it 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -61,6 +61,7 @@ __all__ = [
     "CreateRecordingRequest",
     "GatewayError",
     "LookupGateway",
+    "MediaSink",
     "ParticipantInfo",
     "PreconditionFailed",
     "RecordingGateway",
@@ -80,6 +81,9 @@ from flexrec.safejson import UnsafeJson, loads_bounded
 log = structlog.get_logger(__name__)
 
 
+_SLICE_BYTES = 1 << 18  # what a transport that cannot stream hands over at a time
+
+
 @runtime_checkable
 class MediaTransport(Protocol):
     """The transport's raw download (PooledHttpClient.download; flexsim's SimHttpClient too)."""
@@ -88,6 +92,22 @@ class MediaTransport(Protocol):
         self, url: str, params: dict[str, str], auth: tuple[str, str]
     ) -> tuple[int, bytes]:
         """GET bytes, following redirects; (status, body)."""
+        ...
+
+
+MediaSink = Callable[[memoryview], None]
+"""Takes a recording's media a slice at a time as it arrives (the slice is valid during the
+call only)."""
+
+
+@runtime_checkable
+class StreamingMediaTransport(Protocol):
+    """A transport that streams a download (PooledHttpClient.download_into)."""
+
+    def download_into(
+        self, url: str, params: dict[str, str], auth: tuple[str, str], sink: MediaSink
+    ) -> tuple[int, bytes]:
+        """GET following redirects; a 200 answer's body goes to `sink`; (status, other body)."""
         ...
 
 
@@ -166,6 +186,10 @@ class ArchiveGateway(Protocol):
 
     def download_media(self, media_url: str, channels: int = 2) -> bytes:
         """The recording's WAV (`{media_url}.wav?RequestedChannels=N`)."""
+        ...
+
+    def download_media_into(self, media_url: str, channels: int, sink: MediaSink) -> int:
+        """`download_media`, handed to `sink` a slice at a time; returns the bytes given."""
         ...
 
     def delete_recording(self, recording_sid: str) -> None:
@@ -282,6 +306,36 @@ class SdkGateway(SetupCalls, CallLogCalls):
         if not body:
             raise GatewayError("media download returned an empty body", status=None)
         return body
+
+    def download_media_into(self, media_url: str, channels: int, sink: MediaSink) -> int:
+        """`download_media` streamed to `sink` over the same transport and credentials (a
+        transport that cannot stream downloads the whole body, then hands it over in slices).
+        What `sink` raises passes through as it is, unless it is a transport's kind of error.
+        """
+        http = self._client.http_client
+        if not isinstance(http, StreamingMediaTransport):
+            body = self.download_media(media_url, channels)
+            view = memoryview(body)
+            for at in range(0, len(body), _SLICE_BYTES):
+                sink(view[at : at + _SLICE_BYTES])
+            return len(body)
+        given = 0
+
+        def count(piece: memoryview) -> None:
+            nonlocal given
+            sink(piece)
+            given += len(piece)
+
+        url = media_wav_url(media_url)
+        auth = (str(self._client.username), str(self._client.password))
+        params = {"RequestedChannels": str(channels)}
+        with twilio_call():
+            status, _ = http.download_into(url, params, auth, count)
+        if status != 200:
+            raise GatewayError(f"media download answered HTTP {status}", status=status)
+        if not given:
+            raise GatewayError("media download returned an empty body", status=None)
+        return given
 
     # -- calls and conferences ----------------------------------------------------------------
     def fetch_call(self, call_sid: str) -> CallInfo:

@@ -19,6 +19,7 @@ import http.client
 import io
 import re
 import socket
+from collections.abc import Callable
 from typing import Final
 
 _MAX_LINE: Final = 65_536
@@ -55,9 +56,15 @@ def send_request(
     sock.sendall(head + body if body else head)
 
 
-def read_response(sock: socket.socket, method: str) -> tuple[int, dict[str, str], bytes, bool]:
+def read_response(
+    sock: socket.socket,
+    method: str,
+    sink: Callable[[memoryview], None] | None = None,
+    slice_bytes: int = 1 << 18,
+) -> tuple[int, dict[str, str], bytes, bool]:
     """Read one answer: (status, headers by lower-case name, body, whether the server closes
-    the connection after it)."""
+    the connection after it). With `sink`, a 200 answer's body is handed to it a slice of at
+    most `slice_bytes` at a time through one kept buffer, and the body returned is empty."""
     with sock.makefile("rb") as fp:
         while True:
             version, status = _status_line(fp)
@@ -71,15 +78,61 @@ def read_response(sock: socket.socket, method: str) -> tuple[int, dict[str, str]
             will_close = "close" in connection
         if method == "HEAD" or status in _NO_BODY_STATUSES or status < 200:
             return status, headers, b"", will_close
-        if "chunked" in headers.get("transfer-encoding", "").lower():
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = None if chunked else _length(headers.get("content-length"))
+        if sink is not None and status == 200:
+            _stream(fp, sink, slice_bytes, chunked, length)
+            return status, headers, b"", will_close or (not chunked and length is None)
+        if chunked:
             return status, headers, _chunked(fp), will_close
-        length = _length(headers.get("content-length"))
         if length is None:
             return status, headers, fp.read(), True  # the body ends with the connection
         body = fp.read(length)
         if len(body) < length:
             raise http.client.IncompleteRead(body, length - len(body))
         return status, headers, body, will_close
+
+
+def _stream(
+    fp: io.BufferedReader,
+    sink: Callable[[memoryview], None],
+    slice_bytes: int,
+    chunked: bool,
+    length: int | None,
+) -> None:
+    """Hand the body to `sink` through one kept buffer (a body cut short raises
+    `IncompleteRead`, as reading it whole does)."""
+    buffer = bytearray(slice_bytes)
+    view = memoryview(buffer)
+
+    def give(count: int | None) -> None:
+        # `count` bytes (None: to the end of the connection) in slices.
+        while count is None or count > 0:
+            want = slice_bytes if count is None else min(slice_bytes, count)
+            got = fp.readinto(view[:want])
+            if not got:
+                if count is None:
+                    return
+                raise http.client.IncompleteRead(b"", count)
+            sink(view[:got])
+            if count is not None:
+                count -= got
+
+    if not chunked:
+        give(length)
+        return
+    while True:
+        line = _line(fp, "chunk size")
+        try:
+            size = int(line.split(b";", 1)[0], 16)
+        except ValueError:
+            raise http.client.IncompleteRead(b"") from None
+        if size == 0:
+            while _line(fp, "trailer line") not in (b"\r\n", b"\n", b""):
+                pass
+            return
+        give(size)
+        _line(fp, "chunk end")
 
 
 def _line(fp: io.BufferedReader, what: str) -> bytes:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from flexrec.archive.storage.base import BlobNotFound, StorageError, check_key
 
@@ -48,6 +50,51 @@ class LocalStorage:
             _fsync_dir(path.parent)
         except OSError as exc:
             raise StorageError(f"local write failed for {key}: {exc.strerror or exc}") from exc
+
+    @contextmanager
+    def staged(self, key: str) -> Iterator[StagedFile]:
+        """A file the caller writes piece by piece (a download as it arrives), stored under
+        `key` as `put` stores: synced, then renamed into place when the block ends, so readers
+        see the old object or the new one. If the block raises, the half-written file is
+        removed: it is never stored. Nothing the size of the object is held in memory."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Temp names start with "." so list_keys never reports an in-flight write.
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=".part", dir=path.parent
+            )
+        except OSError as exc:
+            raise StorageError(f"local write failed for {key}: {exc.strerror or exc}") from exc
+        storing = False  # past the caller's block: an OSError is then this store's
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                yield StagedFile(key, Path(tmp_name), handle)
+                storing = True
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, path)
+            _fsync_dir(path.parent)
+        except BaseException as exc:
+            Path(tmp_name).unlink(missing_ok=True)
+            if storing and isinstance(exc, OSError):
+                raise StorageError(f"local write failed for {key}: {exc.strerror or exc}") from exc
+            raise
+
+    def sha256(self, key: str) -> str:
+        """The file's SHA-256 (hex), read a slice at a time into one small buffer."""
+        digest = hashlib.sha256()
+        chunk = bytearray(_COMPARE_BYTES)
+        view = memoryview(chunk)
+        try:
+            with self._path(key).open("rb", buffering=0) as handle:
+                while n := handle.readinto(chunk):
+                    digest.update(view[:n])
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"local read failed for {key}: {exc.strerror or exc}") from exc
+        return digest.hexdigest()
 
     def get(self, key: str) -> bytes:
         """Read the whole file."""
@@ -158,6 +205,32 @@ class LocalStorage:
     def describe(self) -> str:
         """The root as a file:// URL."""
         return self.root.as_uri()
+
+
+class StagedFile:
+    """A file being written for `LocalStorage.staged`: pieces are appended as they come."""
+
+    def __init__(self, key: str, path: Path, handle: BinaryIO) -> None:
+        self.key = key
+        self.path = path
+        self.size = 0
+        self._handle = handle
+
+    def write(self, piece: memoryview | bytes) -> None:
+        """Append `piece`; a failed write raises `StorageError` (retry later)."""
+        try:
+            self._handle.write(piece)
+        except OSError as exc:
+            raise StorageError(f"local write failed for {self.key}: {exc.strerror or exc}") from exc
+        self.size += len(piece)
+
+    def written(self) -> Path:
+        """The file so far, flushed so that another reader of `path` sees all of it."""
+        try:
+            self._handle.flush()
+        except OSError as exc:
+            raise StorageError(f"local write failed for {self.key}: {exc.strerror or exc}") from exc
+        return self.path
 
 
 def _fsync_dir(path: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,10 @@ from flexrec.archive.service import (
     RecordingContext,
 )
 from flexrec.archive.storage import LocalStorage, MemoryStorage
+from flexrec.archive.storage.local import StagedFile
 from flexrec.db.prepared import watch
 from flexrec.twilio.client import PooledHttpClient
-from flexrec.twilio.gateway import media_wav_url
+from flexrec.twilio.gateway import GatewayError, SdkGateway, media_wav_url
 from flexsim.testing import make_wav
 
 RE = "RE" + "1" * 32
@@ -242,6 +245,18 @@ class FlippingLocalStorage(LocalStorage):
             self.flip_next = False
             data = data[:-1] + bytes([data[-1] ^ 1])
         super().put(key, data)
+
+    @contextmanager
+    def staged(self, key: str) -> Iterator[StagedFile]:
+        with super().staged(key) as stage:
+            yield stage
+            if self.flip_next:  # after every piece was hashed as it arrived
+                self.flip_next = False
+                with stage.written().open("r+b") as handle:
+                    handle.seek(-1, os.SEEK_END)
+                    last = handle.read(1)[0]
+                    handle.seek(-1, os.SEEK_END)
+                    handle.write(bytes([last ^ 1]))
 
 
 def test_read_back_in_a_local_folder_compares_the_file_in_place_and_starts_over_on_a_mismatch(
@@ -531,3 +546,76 @@ def test_the_completion_note_is_one_statement_that_keeps_what_the_row_has(
     assert (again.call_sid, again.channels) == (CA, 2)  # kept
     assert (again.media_url, again.twilio_duration_s) == ("https://x/" + RE, 7)  # filled
     assert service.job.unfinished(timedelta(0)) == [RE]
+
+
+class NoPutLocalStorage(LocalStorage):
+    """A local folder that refuses whole-object writes: what is stored must stream in."""
+
+    def put(self, key: str, data: bytes) -> None:
+        raise AssertionError(f"{key} was put whole ({len(data)} bytes)")
+
+
+def test_a_plain_recording_streams_into_its_file_in_a_local_folder(
+    tmp_path: Path, twilio: SimRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    wav = make_wav(duration_s=20.0)  # several slices
+    twilio.add(RE, CA, wav)
+    store = NoPutLocalStorage(tmp_path / "archive")
+    row = make_service(store=store).job.archive_recording(RE)
+    assert row.state == "verified"
+    assert (tmp_path / "archive" / KEY).read_bytes() == wav
+    assert row.sha256 == hashlib.sha256(wav).hexdigest() and row.size_bytes == len(wav)
+    assert store.list_keys() == [KEY] and media_gets(twilio) == 1
+
+
+class CutOnce(SdkGateway):
+    """The SDK gateway whose first media download breaks off half way (after handing the first
+    half over), or, with `wrong`, hands over media that fails the check."""
+
+    def __init__(self, client: Client, account_sid: str, *, wrong: bytes | None = None) -> None:
+        super().__init__(client, account_sid, workspace_sid="")
+        self.wrong = wrong
+        self.cuts = 0
+
+    def download_media_into(self, media_url: str, channels: int, sink: Any) -> int:
+        if self.wrong is not None:
+            sink(memoryview(self.wrong))
+            return len(self.wrong)
+        if self.cuts:
+            return super().download_media_into(media_url, channels, sink)
+        self.cuts += 1
+        body = self.download_media(media_url, channels)
+        sink(memoryview(body)[: len(body) // 2])
+        raise GatewayError("IncompleteRead: the connection closed", status=None)
+
+
+def test_a_download_cut_short_leaves_nothing_stored_and_is_retried(
+    tmp_path: Path, twilio: SimRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    wav = make_wav(duration_s=4.0)
+    twilio.add(RE, CA, wav)
+    folder = tmp_path / "archive"
+    gateway = CutOnce(twilio.sdk_client(), twilio.account_sid)
+    service = make_service(store=LocalStorage(folder), client=gateway)
+    with pytest.raises(ArchiveRetryableError, match="IncompleteRead"):
+        service.job.archive_recording(RE)
+    assert [p for p in folder.rglob("*") if p.is_file()] == []  # no half file, stored or staged
+    row = service.get(RE)
+    assert row is not None and (row.state, row.attempts) == ("downloading", 1)
+    assert service.job.archive_recording(RE).state == "verified"
+    assert (folder / KEY).read_bytes() == wav
+
+
+def test_media_that_fails_its_check_while_streaming_is_never_stored(
+    tmp_path: Path, twilio: SimRecordings, make_service: Callable[..., ArchiveService]
+) -> None:
+    twilio.add(RE, CA)
+    folder = tmp_path / "archive"
+    mono = make_wav(duration_s=2.0, channels=1)  # Twilio said two channels
+    service = make_service(
+        store=LocalStorage(folder),
+        client=CutOnce(twilio.sdk_client(), twilio.account_sid, wrong=mono),
+    )
+    with pytest.raises(ArchiveFailedError, match="1 channel"):
+        service.job.archive_recording(RE)
+    assert [p for p in folder.rglob("*") if p.is_file()] == []

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from flexrec.config import TwilioSettings
 from flexrec.twilio.client import POOL_SIZE, PooledHttpClient, form_encode, make_client
-from flexrec.twilio.connections import Origin, Proxy, ProxyNotSupported
+from flexrec.twilio.connections import STREAM_CHUNK_BYTES, Origin, Proxy, ProxyNotSupported
 from flexrec.twilio.gateway import CreateRecordingRequest, GatewayError, SdkGateway
 
 ACCOUNT = "AC" + "0" * 32
@@ -196,7 +196,10 @@ def test_an_http_origin_through_a_proxy_is_asked_by_absolute_url(
 class _KeepAlive:
     """A raw HTTP/1.1 server: answers keep-alive, then does to each connection's request N what
     `after` says ("close": hang up after answering it; "drop": read it, hang up unanswered;
-    "stall": read it, never answer). Counts connections and requests read."""
+    "stall": read it, never answer; "cut": hang up half way through the body). Counts
+    connections and requests read. Every answer carries `body`."""
+
+    body = b"{}"
 
     def __init__(self, after: dict[int, str]) -> None:
         self.after = after
@@ -238,7 +241,13 @@ class _KeepAlive:
             if what == "drop":
                 conn.close()
                 return
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            body = type(self).body
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+            if what == "cut":
+                conn.sendall(head + body[: len(body) // 2])
+                conn.close()
+                return
+            conn.sendall(head + body)
             if what == "close":
                 conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
@@ -390,3 +399,61 @@ def test_a_download_follows_redirects_and_leaves_its_credentials_at_the_origin(
 )
 def test_form_bodies_are_what_urlencode_gives(fields: dict[str, object]) -> None:
     assert form_encode(fields) == urlencode(fields, doseq=True)
+
+
+def test_a_streamed_download_hands_the_body_over_in_slices_after_a_redirect(
+    origin: str, keep_alive: Callable[[dict[int, str]], _KeepAlive]
+) -> None:
+    store = keep_alive({})  # the media store, on another origin
+    media = bytes(range(256)) * 4000  # 1 MB: several slices
+    _Recorder.status, _Recorder.redirect = 307, store.url + "/media.wav"
+    _KeepAlive.body = media
+    slices: list[bytes] = []
+    try:
+        status, body = PooledHttpClient(origin, timeout=5).download_into(
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1.wav",
+            {"RequestedChannels": "2"},
+            ("user", "secret"),
+            lambda piece: slices.append(bytes(piece)),
+        )
+    finally:
+        _Recorder.status, _Recorder.redirect = 201, None
+        _KeepAlive.body = b"{}"
+    assert (status, body) == (200, b"")  # the body went to the sink, none is kept
+    assert b"".join(slices) == media
+    assert len(slices) >= 4 and max(map(len, slices)) <= STREAM_CHUNK_BYTES
+    assert _Recorder.seen[0][2]["Authorization"].startswith("Basic ")
+    assert store.requests == ["GET"]
+
+
+def test_a_streamed_download_that_is_refused_returns_its_answer_and_streams_nothing(
+    origin: str,
+) -> None:
+    _Recorder.status, _Recorder.body = 404, b'{"code": 20404}'
+    slices: list[bytes] = []
+    try:
+        status, body = PooledHttpClient(origin, timeout=5).download_into(
+            "https://api.twilio.com/x/RE1.wav", {}, ("user", "secret"), slices.append
+        )
+    finally:
+        _Recorder.status, _Recorder.body = 201, b"{}"
+    assert (status, body, slices) == (404, b'{"code": 20404}', [])
+
+
+def test_a_streamed_download_cut_short_fails_as_a_retryable_gateway_error(
+    keep_alive: Callable[[dict[int, str]], _KeepAlive],
+) -> None:
+    server = keep_alive({1: "cut"})
+    _KeepAlive.body = bytes(1_000_000)
+    given: list[int] = []
+    try:
+        with pytest.raises(GatewayError) as failed:
+            _gateway_to(server.url, timeout_s=5).download_media_into(
+                "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+                2,
+                lambda piece: given.append(len(piece)),
+            )
+    finally:
+        _KeepAlive.body = b"{}"
+    assert failed.value.retryable and failed.value.status is None
+    assert sum(given) < 1_000_000  # what came was handed over; the caller discards it

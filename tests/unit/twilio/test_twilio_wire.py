@@ -145,3 +145,37 @@ def test_a_cut_or_garbled_answer_raises_http_clients_errors(
     answered(theirs, raw)
     with pytest.raises(error):
         read_response(ours, "GET")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"7\r\n0123456\r\n3\r\n789\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\n0123456789",  # to the end of the connection
+    ],
+)
+def test_a_streamed_200_goes_to_the_sink_in_slices_and_nothing_is_returned(
+    pair: tuple[socket.socket, socket.socket], raw: bytes
+) -> None:
+    ours, theirs = pair
+    answered(theirs, raw)
+    slices: list[bytes] = []
+    status, _, body, _ = read_response(ours, "GET", lambda v: slices.append(bytes(v)), 4)
+    assert (status, body) == (200, b"")
+    assert b"".join(slices) == b"0123456789" and max(map(len, slices)) <= 4
+
+
+def test_a_streamed_body_cut_short_raises_and_another_status_is_returned_whole(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    answered(theirs, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234")
+    with pytest.raises(http.client.IncompleteRead):
+        read_response(ours, "GET", lambda v: None, 4)
+    one, other = socket.socketpair()
+    answered(other, b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}")
+    assert read_response(one, "GET", lambda v: None, 4)[2] == b"{}"
+    one.close()
+    other.close()
