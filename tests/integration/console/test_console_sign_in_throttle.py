@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ from console_client_helpers import TestClient, login_csrf_of, sign_in
 
 from flexrec.accounts import users
 from flexrec.app.sandbox import AGENTS, SUPERVISOR, Sandbox
+from flexrec.console import context as console_context
 from flexrec.console.throttle import SignInThrottle
 from flexrec.web.thread_pools import POOL_SIZES
 
@@ -42,10 +44,23 @@ def test_an_account_guessed_from_everywhere_still_lets_its_owner_in(sandbox: San
             client.close()
 
 
+@pytest.fixture
+def still_clock_client_for(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., TestClient]:
+    """`client_for` over a console whose throttle's clock stands still: a client's budget
+    refills a guess every 6 s, which a slow machine's 25 sign-ins could outlast."""
+    monkeypatch.setattr(
+        console_context, "SignInThrottle", functools.partial(SignInThrottle, clock=lambda: 0.0)
+    )
+    made: Callable[..., TestClient] = request.getfixturevalue("client_for")
+    return made
+
+
 def test_one_client_guessing_many_accounts_is_stopped(
-    client_for: Callable[..., TestClient],
+    still_clock_client_for: Callable[..., TestClient],
 ) -> None:
-    client = client_for()
+    client = still_clock_client_for()
     statuses = [sign_in(client, f"nobody-{n}", "wrong-guess").status_code for n in range(25)]
     assert statuses[:20] == [401] * 20
     assert set(statuses[20:]) == {429}
