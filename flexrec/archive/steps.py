@@ -128,34 +128,20 @@ class ArchiveSteps:
             and self.deps.redactor is None
         ):
             facts, sha256, size = self.stream_into(store, row, expected_channels)
-            self.transition(
-                session,
-                row,
-                "downloading",
-                seal_facts=SealFacts(
-                    kind="audio",
-                    storage_key=row.storage_key,
-                    version_id=None,
-                    stored_sha256=sha256,
-                    stored_size=size,
-                    plain_sha256=sha256,
-                    plain_size=size,
-                    lock=None,
-                    legal_obligation=rule.legal_obligation,
-                    legal_hold=bool(row.legal_hold),
-                    key_id=None,
-                    redaction=None,
-                ),
-                state="stored",
-                sha256=sha256,
-                size_bytes=size,
-                channels=facts.channels,
-                sample_rate_hz=facts.sample_rate_hz,
-                duration_ms=facts.duration_ms,
+            stored = SealFacts(
+                kind="audio",
+                storage_key=row.storage_key,
+                version_id=None,
+                stored_sha256=sha256,
+                stored_size=size,
+                plain_sha256=sha256,
+                plain_size=size,
+                lock=None,
+                legal_obligation=rule.legal_obligation,
+                legal_hold=bool(row.legal_hold),
                 key_id=None,
-                retain_until=retain_until,
-                last_error=None,
             )
+            self.mark_stored(session, row, stored, facts, retain_until)
             return None
         try:
             data = media.download_wav(self.deps.twilio, row.media_url, expected_channels)
@@ -174,35 +160,47 @@ class ArchiveSteps:
         # too, and an unencrypted object is its own plaintext.
         plain_sha256 = sha256_hex(kept)
         stored_sha256 = sha256_hex(payload) if key else plain_sha256
+        stored = SealFacts(
+            kind="audio",
+            storage_key=row.storage_key,
+            version_id=version_id,
+            stored_sha256=stored_sha256,
+            stored_size=len(payload),
+            plain_sha256=plain_sha256,
+            plain_size=len(kept),
+            lock=lock,
+            legal_obligation=rule.legal_obligation,
+            legal_hold=bool(row.legal_hold),
+            key_id=key.key_id if key else None,
+            redaction=report,
+        )
+        self.mark_stored(session, row, stored, facts, retain_until)
+        return payload
+
+    def mark_stored(
+        self,
+        session: Session,
+        row: ArchivedRecording,
+        stored: SealFacts,
+        facts: media.WavFacts,
+        retain_until: datetime | None,
+    ) -> None:
+        """Move the row from `downloading` to `stored` with the object's seal, in one write."""
         self.transition(
             session,
             row,
             "downloading",
-            seal_facts=SealFacts(
-                kind="audio",
-                storage_key=row.storage_key,
-                version_id=version_id,
-                stored_sha256=stored_sha256,
-                stored_size=len(payload),
-                plain_sha256=plain_sha256,
-                plain_size=len(kept),
-                lock=lock,
-                legal_obligation=rule.legal_obligation,
-                legal_hold=bool(row.legal_hold),
-                key_id=key.key_id if key else None,
-                redaction=report,
-            ),
+            seal_facts=stored,
             state="stored",
-            sha256=plain_sha256,
-            size_bytes=len(payload),
+            sha256=stored.plain_sha256,
+            size_bytes=stored.stored_size,
             channels=facts.channels,
             sample_rate_hz=facts.sample_rate_hz,
             duration_ms=facts.duration_ms,
-            key_id=key.key_id if key else None,
+            key_id=stored.key_id,
             retain_until=retain_until,
             last_error=None,
         )
-        return payload
 
     def stream_into(
         self, store: LocalStorage, row: ArchivedRecording, expected_channels: int
