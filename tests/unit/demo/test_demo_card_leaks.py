@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +19,7 @@ import soundfile
 from spoken import heard_all
 
 from flexrec.archive.models import ArchivedRecording, SealedObject
-from flexrec.db.base import Base, make_engine, make_session_factory
+from flexrec.db.base import make_engine, make_session_factory
 from flexrec.demo import card_data, card_leaks
 from flexrec.demo.card_data import card_figures, tally_numbers
 from flexrec.pci.stage import CardDataStage
@@ -47,15 +46,6 @@ class HeardAll:
 @pytest.fixture
 def call() -> SampleConversation:
     return make_sample_conversation(2000, duration_s=60.0, card_pause="never")
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'service.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    yield url
-    engine.dispose()
 
 
 def _archive_unredacted(url: str, archive: Path, call: SampleConversation) -> bytes:

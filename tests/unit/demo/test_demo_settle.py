@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from flexrec.archive.models import ArchivedRecording, RecordingAnalysis
-from flexrec.db.base import Base, make_engine, make_session_factory
+from flexrec.db.base import make_engine, make_session_factory
 from flexrec.demo.display import DemoDisplay, LiveFigures
 from flexrec.demo.measures import STAGE_ANALYSING, STAGE_UNKNOWN, recording_stages
 from flexrec.demo.settle import Settled, settle
@@ -47,15 +45,6 @@ class FakeSim:
 
     def stats(self) -> SimpleNamespace:
         return SimpleNamespace(finished=2, active=0, webhooks_sent=0, webhooks_failed=0)
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'service.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    yield url
-    engine.dispose()
 
 
 def _add(url: str, recording_sid: str, archive: str, analysis: str | None) -> None:
