@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,24 @@ RES = fake_sid("WR", 1)
 RES2 = fake_sid("WR", 2)
 AGENT = fake_sid("WK", 1)
 AGENT2 = fake_sid("WK", 2)
+
+
+@contextmanager
+def statements(h: Harness, *, words: int) -> Iterator[tuple[list[str], list[str]]]:
+    """The statements run inside: (first word of each through SQLAlchemy, first `words` words
+    of each prepared one on a bare connection), upper-cased."""
+    through_sqlalchemy: list[str] = []
+    prepared: list[str] = []
+
+    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
+        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
+
+    event.listen(h.engine, "before_cursor_execute", on_execute)
+    try:
+        with watch(lambda sql: prepared.append(" ".join(sql.split()[:words]).upper())):
+            yield through_sqlalchemy, prepared
+    finally:
+        event.remove(h.engine, "before_cursor_execute", on_execute)
 
 
 def accept_inbound(h: Harness, task: str = TASK, res: str = RES, agent: str = AGENT) -> None:
@@ -474,18 +494,8 @@ def test_a_completed_callback_writes_its_rows_as_prepared_statements(h: Harness)
     sid = h.target(CUSTOMER).recording_sid
     assert sid is not None
     h.recording_status(sid, CUSTOMER, "in-progress")
-    through_sqlalchemy: list[str] = []
-    prepared: list[str] = []
-
-    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
-        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
-
-    event.listen(h.engine, "before_cursor_execute", on_execute)
-    try:
-        with watch(lambda sql: prepared.append(" ".join(sql.split()[:3]).upper())):
-            h.recording_status(sid, CUSTOMER, "completed")
-    finally:
-        event.remove(h.engine, "before_cursor_execute", on_execute)
+    with statements(h, words=3) as (through_sqlalchemy, prepared):
+        h.recording_status(sid, CUSTOMER, "completed")
     # The target and recording rows read, then each written with what changed: no ORM flush.
     assert through_sqlalchemy == []
     assert [p for p in prepared if p.startswith("UPDATE")] == [
@@ -756,17 +766,14 @@ def test_a_started_recording_is_stored_in_two_prepared_statements(
     prepared: list[str] = []
     writes: list[float] = []
 
-    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
-        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
-
     def watched(*args: Any, **kwargs: Any) -> bool:
         before = REGISTRY.get_sample_value("flexrec_db_write_transactions_total") or 0.0
-        event.listen(h.engine, "before_cursor_execute", on_execute)
         try:
-            with watch(lambda sql: prepared.append(" ".join(sql.split()[:3]).upper())):
+            with statements(h, words=3) as (orm, bare):
                 return commit(*args, **kwargs)
         finally:
-            event.remove(h.engine, "before_cursor_execute", on_execute)
+            through_sqlalchemy.extend(orm)
+            prepared.extend(bare)
             after = REGISTRY.get_sample_value("flexrec_db_write_transactions_total") or 0.0
             writes.append(after - before)
 
@@ -795,16 +802,6 @@ def test_settling_a_recording_whose_call_is_over_is_one_prepared_read(h: Harness
     assert target.recording_sid is not None
     h.call_status(CUSTOMER, "completed")  # the call's end came first: nothing to ask Twilio
     h.end_recording(target.recording_sid, "completed")
-    through_sqlalchemy: list[str] = []
-    prepared: list[str] = []
-
-    def on_execute(_c: object, _cur: object, statement: str, *_: object) -> None:
-        through_sqlalchemy.append(statement.split(None, 1)[0].upper())
-
-    event.listen(h.engine, "before_cursor_execute", on_execute)
-    try:
-        with watch(lambda sql: prepared.append(sql.split(None, 1)[0].upper())):
-            assert h.service.intake.settler.settle(target.id).outcome == "none"
-    finally:
-        event.remove(h.engine, "before_cursor_execute", on_execute)
+    with statements(h, words=1) as (through_sqlalchemy, prepared):
+        assert h.service.intake.settler.settle(target.id).outcome == "none"
     assert (through_sqlalchemy, prepared) == ([], ["SELECT"])
